@@ -1,0 +1,46 @@
+# lmms-eval-client: every target installs what it needs into .venv first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+LMMS_EVAL_VERSION := 0.7.3
+STAMP := $(VENV)/.installed
+GEN_OUT := generated/lmms_eval_api
+
+.PHONY: install generate check-generated spec-check lint typecheck test unit contract
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# The pinned real server, without its ML stack: enough to serve its HTTP API.
+	$(PY) -m pip install --quiet --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
+	touch $(STAMP)
+
+# Regenerate generated/ from openapi.yaml and codegen/ (never edit generated/ by hand).
+generate: $(STAMP)
+	PY=$(PY) bash codegen/generate.sh $(GEN_OUT)
+
+# Fails when generated/ differs from a fresh generation.
+check-generated: $(STAMP)
+	PY=$(PY) bash codegen/generate.sh --check $(GEN_OUT)
+
+# Fails, naming each difference, when the pinned live server's contract is not covered
+# by openapi.yaml.
+spec-check: $(STAMP)
+	$(PY) codegen/spec_check.py openapi.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) check-generated spec-check lint typecheck
+	$(BIN)/pytest -q

@@ -1,0 +1,157 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.task_list_response import TaskListResponse
+from ...types import Response
+
+# Non-IANA codes (a proxy's 520, say) must not crash HTTPStatus().
+_KNOWN_STATUSES = frozenset(HTTPStatus)
+
+
+def _get_kwargs() -> dict[str, Any]:
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/tasks",
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> TaskListResponse | None:
+    if response.status_code == 200:
+        response_200 = TaskListResponse.from_dict(response.json())
+
+        return response_200
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[TaskListResponse]:
+    try:
+        parsed = _parse_response(client=client, response=response)
+    except ValueError as exc:  # json.JSONDecodeError or pydantic.ValidationError: both ValueErrors
+        raise errors.UnexpectedResponseBody(response) from exc
+    return Response(
+        status_code=HTTPStatus(response.status_code)
+        if response.status_code in _KNOWN_STATUSES
+        else response.status_code,
+        content=response.content,
+        headers=response.headers,
+        parsed=parsed,
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[TaskListResponse]:
+    """List Available Tasks
+
+     List all available evaluation tasks.
+
+    When the server cannot index its tasks it still answers 200, with an empty
+    list and the reason in `error`.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[TaskListResponse]
+    """
+
+    kwargs = _get_kwargs()
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+) -> TaskListResponse | None:
+    """List Available Tasks
+
+     List all available evaluation tasks.
+
+    When the server cannot index its tasks it still answers 200, with an empty
+    list and the reason in `error`.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        TaskListResponse
+    """
+
+    return sync_detailed(
+        client=client,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+) -> Response[TaskListResponse]:
+    """List Available Tasks
+
+     List all available evaluation tasks.
+
+    When the server cannot index its tasks it still answers 200, with an empty
+    list and the reason in `error`.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[TaskListResponse]
+    """
+
+    kwargs = _get_kwargs()
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+) -> TaskListResponse | None:
+    """List Available Tasks
+
+     List all available evaluation tasks.
+
+    When the server cannot index its tasks it still answers 200, with an empty
+    list and the reason in `error`.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        TaskListResponse
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+        )
+    ).parsed

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..models.merge_request_checkpoint_type import MergeRequestCheckpointType
+from ..types import ApiModel
+
+
+class MergeRequest(ApiModel):
+    """MergeRequest
+
+    Request model for merging FSDP2 sharded checkpoints.
+
+    Attributes:
+        checkpoint_path: Path to sharded checkpoint directory
+        output_path: Output path for merged checkpoint
+        checkpoint_type: Type of checkpoint to merge: 'regular' for main model weights, 'ema' for EMA weights
+    """
+
+    checkpoint_path: str
+    output_path: str | None = Field(default=None)
+    checkpoint_type: MergeRequestCheckpointType = Field(default=MergeRequestCheckpointType.REGULAR)

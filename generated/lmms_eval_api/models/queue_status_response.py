@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..types import ApiModel
+
+
+class QueueStatusResponse(ApiModel):
+    """QueueStatusResponse
+
+    Response for queue status.
+
+    Attributes:
+        queue_size:
+        queued_jobs:
+        completed_jobs:
+        failed_jobs:
+        running_job:
+    """
+
+    queue_size: int
+    queued_jobs: list[str]
+    completed_jobs: int
+    failed_jobs: int
+    running_job: str | None = Field(default=None)
