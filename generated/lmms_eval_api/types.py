@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 from typing_extensions import Self
 
@@ -111,12 +112,13 @@ T = TypeVar("T")
 
 @dataclass
 class Response(Generic[T]):
-    """A response from an endpoint"""
+    """A response from an endpoint; ``http_response`` is the httpx response it came from"""
 
     status_code: HTTPStatus | int
     content: bytes
     headers: MutableMapping[str, str]
     parsed: T | None
+    http_response: httpx.Response
 
 
 __all__ = ["UNSET", "ApiModel", "File", "FileTypes", "RequestFiles", "Response", "Unset"]

@@ -50,6 +50,7 @@ def _build_response(
         content=response.content,
         headers=response.headers,
         parsed=parsed,
+        http_response=response,
     )
 
 

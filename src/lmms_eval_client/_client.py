@@ -1,0 +1,622 @@
+"""EvalClient and AsyncEvalClient: the typed facade over the generated endpoint functions.
+
+The two classes have the same methods, parameters, defaults and docstrings
+(tests/unit/test_parity.py holds them to it). Everything that does no I/O lives in
+_core.py; here are only the sends and the sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from lmms_eval_api.api.jobs import cancel_job as _cancel_job
+from lmms_eval_api.api.jobs import get_job as _get_job
+from lmms_eval_api.api.jobs import get_queue_status as _get_queue_status
+from lmms_eval_api.api.jobs import submit_evaluation as _submit_evaluation
+from lmms_eval_api.api.server import health as _health
+from lmms_eval_api.api.server import list_models as _list_models
+from lmms_eval_api.api.server import list_tasks as _list_tasks
+from lmms_eval_api.api.server import merge_checkpoint as _merge_checkpoint
+from lmms_eval_api.client import Client as _ApiClient
+from lmms_eval_api.models import (
+    CancelResponse,
+    HealthResponse,
+    JobInfo,
+    JobSubmitResponse,
+    MergeResponse,
+    ModelListResponse,
+    QueueStatusResponse,
+    TaskListResponse,
+)
+
+from . import _core
+from ._core import DEFAULT_TIMEOUT, CheckpointType
+from ._exceptions import LmmsEvalError
+
+
+class _ClientBase:
+    """Construction and configuration shared by both clients."""
+
+    _api: _ApiClient
+    _base_url: str
+    _owns_http_client: bool
+
+    def _configure(
+        self,
+        base_url: str | None,
+        timeout: float | httpx.Timeout | None,
+        headers: Mapping[str, str] | None,
+        api_key: str | None,
+        http_client: httpx.Client | httpx.AsyncClient | None,
+        http2: bool,
+        limits: httpx.Limits | None,
+    ) -> dict[str, Any] | None:
+        """Resolve the settings; the httpx client kwargs to build one, or None if injected."""
+        if http_client is not None:
+            _core.check_injected_client_options(headers, api_key, timeout, http2, limits)
+            self._base_url = _core.adopt_base_url(http_client, base_url)
+            self._owns_http_client = False
+            kwargs = None
+        else:
+            config = _core.resolve_config(base_url, timeout, headers, api_key, http2, limits)
+            self._base_url = config.base_url
+            self._owns_http_client = True
+            kwargs = _core.httpx_client_kwargs(config)
+        self._api = _ApiClient(base_url=self._base_url)
+        return kwargs
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, without a trailing slash."""
+        return self._base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._base_url!r})"
+
+
+class EvalClient(_ClientBase):
+    """Synchronous client of the lmms-eval evaluation server.
+
+    A drop-in replacement for ``lmms_eval.entrypoints.EvalClient``: same methods and
+    parameters, results readable by key as before, and typed.
+
+    Args:
+        base_url: The server, e.g. ``"http://gpu-box:8000"``. Default: ``$LMMS_EVAL_BASE_URL``,
+            else ``http://localhost:8000``. A trailing slash is fine.
+        timeout: Network timeout per request, in seconds or as an ``httpx.Timeout``.
+            Finite by default (60 s, 10 s to connect); ``None`` means no timeout at all.
+            This is not how long ``wait_for_job`` waits: that is its own ``timeout``.
+        headers: Extra headers sent with every request.
+        api_key: Sent as ``Authorization: Bearer <api_key>``, for a server behind an
+            authenticating proxy. Default: ``$LMMS_EVAL_API_KEY``. Never logged or shown.
+        http_client: An httpx client to send through, used as it is and never closed by
+            this client (given one, configure headers, timeouts and limits on it).
+        http2: Speak HTTP/2 (needs the ``http2`` extra: ``pip install lmms-eval-client[http2]``).
+        limits: Connection pool limits (``httpx.Limits``).
+
+    Use it as a context manager, or call ``close()``, to release its connections.
+    """
+
+    _sleep = staticmethod(time.sleep)
+    _clock = staticmethod(time.monotonic)
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        *,
+        headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        http_client: httpx.Client | None = None,
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
+    ) -> None:
+        kwargs = self._configure(base_url, timeout, headers, api_key, http_client, http2, limits)
+        self._http = http_client if http_client is not None else httpx.Client(**(kwargs or {}))
+        self._api.set_httpx_client(self._http)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connections (not those of an injected http_client)."""
+        if self._owns_http_client:
+            self._http.close()
+
+    def __enter__(self) -> EvalClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A sync client can close itself safely at collection: no event loop involved.
+        try:
+            if self._owns_http_client and not self._http.is_closed:
+                self._http.close()
+        except Exception:
+            pass
+
+    # -- server -----------------------------------------------------------------------------
+
+    def health(self) -> HealthResponse:
+        """Check the server's health.
+
+        Returns:
+            HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
+        """
+        with _core.translated_errors():
+            response = _health.sync_detailed(client=self._api)
+        return _core.unwrap(response, HealthResponse)
+
+    def is_healthy(self) -> bool:
+        """True if the server answers and says it is healthy.
+
+        False when it cannot be reached or answers with an error; programming errors
+        (such as an invalid base URL, rejected at construction) are not hidden.
+        """
+        try:
+            return self.health().status == "healthy"
+        except LmmsEvalError:
+            return False
+
+    def list_tasks(self) -> list[str]:
+        """List the evaluation tasks the server knows (slow: the server indexes them per call).
+
+        Raises:
+            DiscoveryError: The server answered with an error instead of a list (e.g. its
+                task dependencies are missing), rather than an empty list that looks fine.
+        """
+        with _core.translated_errors():
+            response = _list_tasks.sync_detailed(client=self._api)
+        listing = _core.unwrap(response, TaskListResponse)
+        return _core.listing_or_raise(listing.tasks, listing.error, "tasks")
+
+    def list_models(self) -> list[str]:
+        """List the model types the server can evaluate.
+
+        Raises:
+            DiscoveryError: The server answered with an error instead of a list.
+        """
+        with _core.translated_errors():
+            response = _list_models.sync_detailed(client=self._api)
+        listing = _core.unwrap(response, ModelListResponse)
+        return _core.listing_or_raise(listing.models, listing.error, "models")
+
+    def merge_checkpoint(
+        self,
+        checkpoint_path: str,
+        output_path: str | None = None,
+        checkpoint_type: CheckpointType = "regular",
+    ) -> MergeResponse:
+        """Merge an FSDP2 sharded checkpoint into one consolidated checkpoint, on the server.
+
+        The server merges synchronously; a large checkpoint may need a longer client timeout.
+
+        Args:
+            checkpoint_path: Sharded checkpoint directory, on the server's disk.
+            output_path: Where to write the merged checkpoint (default: checkpoint_path).
+            checkpoint_type: "regular" for the model weights, "ema" for the EMA weights.
+
+        Returns:
+            MergeResponse with ``success``, ``message`` and ``merged_path``.
+
+        Raises:
+            NotFoundError: The checkpoint path does not exist.
+            InternalServerError: lmms_engine is missing on the server, or the merge failed.
+        """
+        body = _core.build_merge_request(checkpoint_path, output_path, checkpoint_type)
+        with _core.translated_errors():
+            response = _merge_checkpoint.sync_detailed(client=self._api, body=body)
+        return _core.unwrap(response, MergeResponse)
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        model: str,
+        tasks: Sequence[str] | str,
+        model_args: Mapping[str, Any] | None = None,
+        num_fewshot: int | None = None,
+        batch_size: int | str | None = None,
+        device: str | None = None,
+        limit: int | float | None = None,
+        gen_kwargs: str | None = None,
+        log_samples: bool = True,
+        predict_only: bool = False,
+        num_gpus: int = 1,
+        output_dir: str | None = None,
+    ) -> JobSubmitResponse:
+        """Submit an evaluation job to the server's queue.
+
+        Options left None are not sent; the server applies its defaults.
+
+        Args:
+            model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
+            tasks: Task names, e.g. ["mmmu_val"]; a single str is taken as one task.
+            model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}.
+                The result files are filed under the model name lmms-eval derives from them.
+            num_fewshot: Number of few-shot examples (>= 0).
+            batch_size: Batch size, an int or a string such as "auto".
+            device: Device to run on, e.g. "cuda:0".
+            limit: Evaluate only this many examples per task (> 0; a float < 1 is a fraction).
+            gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
+            log_samples: Write per-sample outputs.
+            predict_only: Only generate predictions, skip metrics.
+            num_gpus: Number of GPUs to use (>= 1).
+            output_dir: Results directory on the server (default: a fresh temporary one).
+
+        Returns:
+            JobSubmitResponse with ``job_id``, ``status``, ``position_in_queue``, ``message``.
+
+        Raises:
+            InvalidArgumentError: An argument is invalid; nothing was sent.
+            UnprocessableEntityError: The server rejected the body (422).
+        """
+        body = _core.build_evaluate_request(
+            model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
+            log_samples, predict_only, num_gpus, output_dir,
+        )  # fmt: skip
+        with _core.translated_errors():
+            response = _submit_evaluation.sync_detailed(client=self._api, body=body)
+        return _core.unwrap(response, JobSubmitResponse)
+
+    def get_job(self, job_id: str) -> JobInfo:
+        """Get a job's status, timestamps, request, result files and error.
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+
+        Raises:
+            JobNotFoundError: The server has no such job (never submitted, evicted after
+                max_completed_jobs, or lost in a server restart).
+        """
+        job_id = _core.check_job_id(job_id)
+        with _core.translated_errors(job_id=job_id):
+            response = _get_job.sync_detailed(job_id, client=self._api)
+        return _core.unwrap(response, JobInfo, job_id=job_id)
+
+    def cancel_job(self, job_id: str) -> CancelResponse:
+        """Cancel a queued job (a running or finished job cannot be cancelled).
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+
+        Returns:
+            CancelResponse whose ``message`` is "Job <id> cancelled".
+
+        Raises:
+            BadRequestError: The job is running or already finished; the message says which.
+            JobNotFoundError: The server has no such job.
+        """
+        job_id = _core.check_job_id(job_id)
+        with _core.translated_errors(job_id=job_id):
+            response = _cancel_job.sync_detailed(job_id, client=self._api)
+        return _core.unwrap(response, CancelResponse, job_id=job_id)
+
+    def get_queue_status(self) -> QueueStatusResponse:
+        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts."""
+        with _core.translated_errors():
+            response = _get_queue_status.sync_detailed(client=self._api)
+        return _core.unwrap(response, QueueStatusResponse)
+
+    def wait_for_job(
+        self,
+        job_id: str,
+        poll_interval: float = _core.DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        verbose: bool = True,
+    ) -> JobInfo:
+        """Poll a job until it ends; return it when it completed.
+
+        Stops on every terminal status. The deadline is measured on a monotonic clock and
+        overshot by at most one request: between polls it sleeps min(poll_interval, time
+        left). A status this client does not know yet counts as still in progress.
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+            poll_interval: Seconds between polls (> 0).
+            timeout: Seconds to wait at most; None waits as long as it takes, 0 checks once.
+            verbose: Print each change of status (and queue position) to stdout.
+
+        Returns:
+            The completed job's JobInfo (``result`` holds the result file paths).
+
+        Raises:
+            JobFailedError: The job failed; ``.job`` and ``.error`` carry the server's account.
+            JobCancelledError: The job was cancelled.
+            WaitTimeoutError: The timeout passed first; ``.job`` is the last state seen.
+            JobNotFoundError: The server does not know (or no longer knows) the job.
+        """
+        waiter = _core.JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
+        while True:
+            done = waiter.observe(self.get_job(waiter.job_id))
+            if done is not None:
+                return done
+            self._sleep(waiter.next_delay())
+
+
+class AsyncEvalClient(_ClientBase):
+    """Asynchronous client of the lmms-eval evaluation server.
+
+    The same methods, parameters and results as :class:`EvalClient`, as coroutines; a
+    drop-in replacement for ``lmms_eval.entrypoints.AsyncEvalClient``.
+
+    Args:
+        base_url: The server, e.g. ``"http://gpu-box:8000"``. Default: ``$LMMS_EVAL_BASE_URL``,
+            else ``http://localhost:8000``. A trailing slash is fine.
+        timeout: Network timeout per request, in seconds or as an ``httpx.Timeout``.
+            Finite by default (60 s, 10 s to connect); ``None`` means no timeout at all.
+            This is not how long ``wait_for_job`` waits: that is its own ``timeout``.
+        headers: Extra headers sent with every request.
+        api_key: Sent as ``Authorization: Bearer <api_key>``, for a server behind an
+            authenticating proxy. Default: ``$LMMS_EVAL_API_KEY``. Never logged or shown.
+        http_client: An httpx.AsyncClient to send through, used as it is and never closed by
+            this client (given one, configure headers, timeouts and limits on it).
+        http2: Speak HTTP/2 (needs the ``http2`` extra: ``pip install lmms-eval-client[http2]``).
+        limits: Connection pool limits (``httpx.Limits``).
+
+    Use ``async with``, or ``await client.close()``: a client collected unclosed warns
+    with a ResourceWarning.
+    """
+
+    _sleep = staticmethod(asyncio.sleep)
+    _clock = staticmethod(time.monotonic)
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        *,
+        headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
+    ) -> None:
+        kwargs = self._configure(base_url, timeout, headers, api_key, http_client, http2, limits)
+        self._http = http_client if http_client is not None else httpx.AsyncClient(**(kwargs or {}))
+        self._api.set_async_httpx_client(self._http)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the connections (not those of an injected http_client)."""
+        if self._owns_http_client:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncEvalClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __del__(self) -> None:
+        # Closing needs the event loop, which may be gone: warn instead of scheduling work
+        # on it (that is what makes other clients print "Event loop is closed").
+        try:
+            unclosed = self._owns_http_client and not self._http.is_closed
+        except AttributeError:  # __init__ failed before the client existed
+            return
+        if unclosed:
+            warnings.warn(
+                f"{self!r} was never closed: use 'async with AsyncEvalClient(...)' "
+                "or 'await client.close()'",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )
+
+    # -- server -----------------------------------------------------------------------------
+
+    async def health(self) -> HealthResponse:
+        """Check the server's health.
+
+        Returns:
+            HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
+        """
+        with _core.translated_errors():
+            response = await _health.asyncio_detailed(client=self._api)
+        return _core.unwrap(response, HealthResponse)
+
+    async def is_healthy(self) -> bool:
+        """True if the server answers and says it is healthy.
+
+        False when it cannot be reached or answers with an error; programming errors
+        (such as an invalid base URL, rejected at construction) are not hidden.
+        """
+        try:
+            return (await self.health()).status == "healthy"
+        except LmmsEvalError:
+            return False
+
+    async def list_tasks(self) -> list[str]:
+        """List the evaluation tasks the server knows (slow: the server indexes them per call).
+
+        Raises:
+            DiscoveryError: The server answered with an error instead of a list (e.g. its
+                task dependencies are missing), rather than an empty list that looks fine.
+        """
+        with _core.translated_errors():
+            response = await _list_tasks.asyncio_detailed(client=self._api)
+        listing = _core.unwrap(response, TaskListResponse)
+        return _core.listing_or_raise(listing.tasks, listing.error, "tasks")
+
+    async def list_models(self) -> list[str]:
+        """List the model types the server can evaluate.
+
+        Raises:
+            DiscoveryError: The server answered with an error instead of a list.
+        """
+        with _core.translated_errors():
+            response = await _list_models.asyncio_detailed(client=self._api)
+        listing = _core.unwrap(response, ModelListResponse)
+        return _core.listing_or_raise(listing.models, listing.error, "models")
+
+    async def merge_checkpoint(
+        self,
+        checkpoint_path: str,
+        output_path: str | None = None,
+        checkpoint_type: CheckpointType = "regular",
+    ) -> MergeResponse:
+        """Merge an FSDP2 sharded checkpoint into one consolidated checkpoint, on the server.
+
+        The server merges synchronously; a large checkpoint may need a longer client timeout.
+
+        Args:
+            checkpoint_path: Sharded checkpoint directory, on the server's disk.
+            output_path: Where to write the merged checkpoint (default: checkpoint_path).
+            checkpoint_type: "regular" for the model weights, "ema" for the EMA weights.
+
+        Returns:
+            MergeResponse with ``success``, ``message`` and ``merged_path``.
+
+        Raises:
+            NotFoundError: The checkpoint path does not exist.
+            InternalServerError: lmms_engine is missing on the server, or the merge failed.
+        """
+        body = _core.build_merge_request(checkpoint_path, output_path, checkpoint_type)
+        with _core.translated_errors():
+            response = await _merge_checkpoint.asyncio_detailed(client=self._api, body=body)
+        return _core.unwrap(response, MergeResponse)
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def evaluate(
+        self,
+        model: str,
+        tasks: Sequence[str] | str,
+        model_args: Mapping[str, Any] | None = None,
+        num_fewshot: int | None = None,
+        batch_size: int | str | None = None,
+        device: str | None = None,
+        limit: int | float | None = None,
+        gen_kwargs: str | None = None,
+        log_samples: bool = True,
+        predict_only: bool = False,
+        num_gpus: int = 1,
+        output_dir: str | None = None,
+    ) -> JobSubmitResponse:
+        """Submit an evaluation job to the server's queue.
+
+        Options left None are not sent; the server applies its defaults.
+
+        Args:
+            model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
+            tasks: Task names, e.g. ["mmmu_val"]; a single str is taken as one task.
+            model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}.
+                The result files are filed under the model name lmms-eval derives from them.
+            num_fewshot: Number of few-shot examples (>= 0).
+            batch_size: Batch size, an int or a string such as "auto".
+            device: Device to run on, e.g. "cuda:0".
+            limit: Evaluate only this many examples per task (> 0; a float < 1 is a fraction).
+            gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
+            log_samples: Write per-sample outputs.
+            predict_only: Only generate predictions, skip metrics.
+            num_gpus: Number of GPUs to use (>= 1).
+            output_dir: Results directory on the server (default: a fresh temporary one).
+
+        Returns:
+            JobSubmitResponse with ``job_id``, ``status``, ``position_in_queue``, ``message``.
+
+        Raises:
+            InvalidArgumentError: An argument is invalid; nothing was sent.
+            UnprocessableEntityError: The server rejected the body (422).
+        """
+        body = _core.build_evaluate_request(
+            model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
+            log_samples, predict_only, num_gpus, output_dir,
+        )  # fmt: skip
+        with _core.translated_errors():
+            response = await _submit_evaluation.asyncio_detailed(client=self._api, body=body)
+        return _core.unwrap(response, JobSubmitResponse)
+
+    async def get_job(self, job_id: str) -> JobInfo:
+        """Get a job's status, timestamps, request, result files and error.
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+
+        Raises:
+            JobNotFoundError: The server has no such job (never submitted, evicted after
+                max_completed_jobs, or lost in a server restart).
+        """
+        job_id = _core.check_job_id(job_id)
+        with _core.translated_errors(job_id=job_id):
+            response = await _get_job.asyncio_detailed(job_id, client=self._api)
+        return _core.unwrap(response, JobInfo, job_id=job_id)
+
+    async def cancel_job(self, job_id: str) -> CancelResponse:
+        """Cancel a queued job (a running or finished job cannot be cancelled).
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+
+        Returns:
+            CancelResponse whose ``message`` is "Job <id> cancelled".
+
+        Raises:
+            BadRequestError: The job is running or already finished; the message says which.
+            JobNotFoundError: The server has no such job.
+        """
+        job_id = _core.check_job_id(job_id)
+        with _core.translated_errors(job_id=job_id):
+            response = await _cancel_job.asyncio_detailed(job_id, client=self._api)
+        return _core.unwrap(response, CancelResponse, job_id=job_id)
+
+    async def get_queue_status(self) -> QueueStatusResponse:
+        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts."""
+        with _core.translated_errors():
+            response = await _get_queue_status.asyncio_detailed(client=self._api)
+        return _core.unwrap(response, QueueStatusResponse)
+
+    async def wait_for_job(
+        self,
+        job_id: str,
+        poll_interval: float = _core.DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        verbose: bool = True,
+    ) -> JobInfo:
+        """Poll a job until it ends; return it when it completed.
+
+        Stops on every terminal status. The deadline is measured on a monotonic clock and
+        overshot by at most one request: between polls it sleeps min(poll_interval, time
+        left). A status this client does not know yet counts as still in progress.
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+            poll_interval: Seconds between polls (> 0).
+            timeout: Seconds to wait at most; None waits as long as it takes, 0 checks once.
+            verbose: Print each change of status (and queue position) to stdout.
+
+        Returns:
+            The completed job's JobInfo (``result`` holds the result file paths).
+
+        Raises:
+            JobFailedError: The job failed; ``.job`` and ``.error`` carry the server's account.
+            JobCancelledError: The job was cancelled.
+            WaitTimeoutError: The timeout passed first; ``.job`` is the last state seen.
+            JobNotFoundError: The server does not know (or no longer knows) the job.
+        """
+        waiter = _core.JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
+        while True:
+            done = waiter.observe(await self.get_job(waiter.job_id))
+            if done is not None:
+                return done
+            await self._sleep(waiter.next_delay())

@@ -1,0 +1,219 @@
+"""The errors of lmms-eval-client: one tree, rooted in :class:`LmmsEvalError`.
+
+::
+
+    LmmsEvalError
+    ├── InvalidArgumentError          (also ValueError and TypeError) bad input, nothing sent
+    ├── APIConnectionError            the server could not be reached or the connection broke
+    │   └── APITimeoutError           a request exceeded the client's network timeout
+    ├── APIStatusError                (also httpx.HTTPStatusError) the server answered 4xx/5xx
+    │   ├── BadRequestError           400, e.g. cancelling a running or finished job
+    │   ├── AuthenticationError       401 (from an authenticating proxy)
+    │   ├── PermissionDeniedError     403
+    │   ├── NotFoundError             404
+    │   │   └── JobNotFoundError      404 for a job id
+    │   ├── UnprocessableEntityError  422, with the server's field errors
+    │   ├── RateLimitError            429
+    │   └── InternalServerError       5xx
+    ├── APIResponseValidationError    a 2xx body that is not JSON or does not match the contract
+    ├── DiscoveryError                /tasks or /models answered with an ``error`` field
+    ├── JobError                      (also RuntimeError) a waited-for job ended badly
+    │   ├── JobFailedError            the job failed; carries the JobInfo and the server's error
+    │   └── JobCancelledError         the job was cancelled
+    └── WaitTimeoutError              (also TimeoutError) wait_for_job's deadline passed
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import JobInfo
+
+# How much of a response body an error message quotes: enough to recognise an HTML error
+# page or a truncated document, never megabytes.
+BODY_EXCERPT_BYTES = 200
+
+
+def body_excerpt(content: bytes) -> str:
+    """The first bytes of a body, printable, marked when cut."""
+    text = repr(content[:BODY_EXCERPT_BYTES])
+    if len(content) > BODY_EXCERPT_BYTES:
+        text += f" ... ({len(content)} bytes)"
+    return text
+
+
+class LmmsEvalError(Exception):
+    """Base class of every error this client raises."""
+
+
+class InvalidArgumentError(LmmsEvalError, ValueError, TypeError):
+    """An argument was rejected before any request was sent."""
+
+
+class APIConnectionError(LmmsEvalError):
+    """The server could not be reached, or the connection failed before an answer came.
+
+    Attributes:
+        request: The httpx request that failed, when one was built.
+    """
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class APITimeoutError(APIConnectionError):
+    """A request exceeded the client's network timeout (the ``timeout`` of the client)."""
+
+
+class APIStatusError(LmmsEvalError, httpx.HTTPStatusError):
+    """The server answered with a 4xx or 5xx status.
+
+    Also an :class:`httpx.HTTPStatusError`, so ``except httpx.HTTPStatusError`` written for
+    lmms-eval's own client still catches it.
+
+    Attributes:
+        status_code: The HTTP status.
+        response: The httpx response.
+        detail: The server's reason (FastAPI's ``detail``), or the start of the body.
+        body: The decoded JSON body, or None when it was not JSON.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response, detail: str, body: Any) -> None:
+        super().__init__(message, request=response.request, response=response)
+        self.status_code = response.status_code
+        self.detail = detail
+        self.body = body
+
+
+class BadRequestError(APIStatusError):
+    """400: the server refused the request, e.g. cancelling a running or finished job."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: a proxy in front of the server wants credentials (see ``api_key``)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the credentials were not accepted for this operation."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such resource."""
+
+
+class JobNotFoundError(NotFoundError):
+    """404 for a job id: never submitted, evicted, or lost in a restart.
+
+    The server keeps finished jobs in memory only, at most ``max_completed_jobs`` of them,
+    and loses every job when it restarts.
+
+    Attributes:
+        job_id: The job id that was not found.
+    """
+
+    def __init__(
+        self, message: str, *, response: httpx.Response, detail: str, body: Any, job_id: str
+    ) -> None:
+        super().__init__(message, response=response, detail=detail, body=body)
+        self.job_id = job_id
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the server rejected the request body.
+
+    Attributes:
+        errors: The server's field errors, each a dict with ``loc``, ``msg`` and ``type``.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response, detail: str, body: Any) -> None:
+        super().__init__(message, response=response, detail=detail, body=body)
+        raw = body.get("detail") if isinstance(body, dict) else None
+        self.errors: list[dict[str, Any]] = (
+            [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+        )
+
+
+class RateLimitError(APIStatusError):
+    """429: a proxy in front of the server is rate limiting."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server (or a proxy in front of it) failed."""
+
+
+class APIResponseValidationError(LmmsEvalError):
+    """A successful response whose body is not JSON or does not match the contract.
+
+    Attributes:
+        response: The httpx response.
+        status_code: Its HTTP status.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response) -> None:
+        super().__init__(message)
+        self.response = response
+        self.status_code = response.status_code
+
+
+class DiscoveryError(LmmsEvalError):
+    """``/tasks`` or ``/models`` answered 200 with an ``error`` instead of a list.
+
+    Attributes:
+        server_message: The server's ``error`` text (e.g. a missing module on the server).
+    """
+
+    def __init__(self, message: str, *, server_message: str) -> None:
+        super().__init__(message)
+        self.server_message = server_message
+
+
+class JobError(LmmsEvalError, RuntimeError):
+    """A job that was waited for ended without completing.
+
+    A RuntimeError, as lmms-eval's own client raises for a failed job.
+
+    Attributes:
+        job: The job's final :class:`JobInfo`.
+        job_id: Its id.
+    """
+
+    def __init__(self, message: str, *, job: JobInfo) -> None:
+        super().__init__(message)
+        self.job = job
+        self.job_id = job.job_id
+
+
+class JobFailedError(JobError):
+    """The job failed on the server.
+
+    Attributes:
+        error: The server's error text (often the tail of the evaluation log).
+    """
+
+    def __init__(self, message: str, *, job: JobInfo) -> None:
+        super().__init__(message, job=job)
+        self.error = job.error
+
+
+class JobCancelledError(JobError):
+    """The job was cancelled before it ran."""
+
+
+class WaitTimeoutError(LmmsEvalError, TimeoutError):
+    """``wait_for_job`` reached its ``timeout`` before the job finished.
+
+    The job goes on running on the server; wait again or cancel it.
+
+    Attributes:
+        job: The last :class:`JobInfo` seen.
+        job_id: Its id.
+    """
+
+    def __init__(self, message: str, *, job: JobInfo) -> None:
+        super().__init__(message)
+        self.job = job
+        self.job_id = job.job_id
