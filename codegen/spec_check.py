@@ -532,6 +532,19 @@ def required_word(required: bool) -> str:
     return "required" if required else "optional"
 
 
+def compare_contracts(
+    live: Schema, ours: Schema, live_label: str = "live", ours_label: str = "ours"
+) -> list[str]:
+    """The differences by which ``ours`` fails to cover ``live``, one line each (pure).
+
+    Both are OpenAPI documents as dicts; ``live`` plays the server's export (what must be
+    covered), ``ours`` the contract checked against it. The labels name them in messages.
+    """
+    checker = Checker(live=Document(live, live_label), ours=Document(ours, ours_label))
+    checker.run()
+    return list(checker.problems)
+
+
 def live_contract() -> Schema:
     """The pinned server's OpenAPI export, taken in-process without starting it."""
     from loguru import logger

@@ -1,0 +1,47 @@
+"""Fixtures of the local-server tests: the pytest plugin's, and in-process clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lmms_eval_client import AsyncEvalClient
+from lmms_eval_client.testing import LocalServerConfig, asgi_client
+
+# The plugin's fixtures, as `pytest_plugins = [...]` would register them (which only a
+# top-level conftest may do); test_plugin.py checks that opt-in way in a separate run.
+from lmms_eval_client.testing.pytest_plugin import (  # noqa: F401
+    async_lmms_eval_client,
+    lmms_eval_client,
+    lmms_eval_server,
+    lmms_eval_server_config,
+)
+
+FAST = 0.05  # seconds a simulated job runs in these tests
+POLL = 0.005  # wait_for_job's poll interval in these tests
+
+QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}
+QWEN_FOLDER = "Qwen__Qwen2-VL-2B-Instruct"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> LocalServerConfig:
+    """Fast jobs whose temporary output dirs live in the test's tmp_path."""
+    return LocalServerConfig(job_duration=FAST, temp_dir_root=tmp_path)
+
+
+@pytest.fixture
+async def http(config: LocalServerConfig) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx.AsyncClient talking in process (ASGITransport) to a fresh local server."""
+    async with asgi_client(config) as http_client:
+        yield http_client
+
+
+@pytest.fixture
+async def client(http: httpx.AsyncClient) -> AsyncIterator[AsyncEvalClient]:
+    """The async facade over ``http``."""
+    async with AsyncEvalClient(http_client=http) as facade:
+        yield facade

@@ -1,0 +1,122 @@
+"""`python -m lmms_eval_client.testing` / `lmms-eval-local-server`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lmms_eval_client import EvalClient, JobStatus
+from lmms_eval_client.testing.__main__ import build_parser, main
+
+from .conftest import POLL, QWEN
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    """Start the server process, its output going to ``log``; wait until /health answers."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = log.read_text(errors="replace")
+            raise AssertionError(f"the server exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.02)
+    process.kill()
+    process.wait()
+    raise AssertionError("the server did not answer /health in time")
+
+
+def stop(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Stop the server by its PID, as a supervisor's SIGTERM would; check it shut down."""
+    os.kill(process.pid, signal.SIGTERM)
+    try:
+        code = process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = log.read_text(errors="replace")
+    # uvicorn shuts down gracefully (lifespan included), then re-raises the signal
+    assert "Application shutdown complete." in output
+    assert code in (0, -signal.SIGTERM), output
+
+
+def test_module_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "server.log"
+    command = [sys.executable, "-m", "lmms_eval_client.testing", "--job-duration", "0.05"]
+    process = serve(command, port, log)
+    try:
+        with EvalClient(f"http://127.0.0.1:{port}") as client:
+            assert client.health().status == "healthy"
+            job = client.evaluate(
+                model="qwen2_vl", tasks=["mme"], model_args=QWEN, output_dir=str(tmp_path)
+            )
+            done = client.wait_for_job(job.job_id, poll_interval=POLL, timeout=10, verbose=False)
+            assert done.status == JobStatus.COMPLETED
+    finally:
+        stop(process, log)
+
+
+def test_console_script(tmp_path: Path) -> None:
+    script = shutil.which("lmms-eval-local-server", path=str(Path(sys.executable).parent))
+    if script is not None:
+        command = [script]
+    else:  # not reinstalled since the script was declared: run what the script runs
+        entry = "from lmms_eval_client.testing.__main__ import main; import sys; sys.exit(main())"
+        command = [sys.executable, "-c", entry]
+    log = tmp_path / "server.log"
+    stop(serve(command, free_port(), log), log)
+
+
+def test_console_script_is_declared() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    target = project["scripts"]["lmms-eval-local-server"]
+    assert target == "lmms_eval_client.testing.__main__:main"
+
+
+def test_options() -> None:
+    args = build_parser().parse_args(
+        [
+            "--job-duration",
+            "0.5",
+            "--max-completed-jobs",
+            "3",
+            "--tasks",
+            "a, b",
+            "--outcome",
+            "fail",
+        ]
+    )
+    assert (args.job_duration, args.max_completed_jobs, args.tasks) == (0.5, 3, ["a", "b"])
+    assert args.outcome == "fail"
+    with pytest.raises(SystemExit) as exited:
+        main(["--max-completed-jobs", "0"])
+    assert exited.value.code == 2

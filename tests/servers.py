@@ -1,0 +1,276 @@
+"""Start the real lmms-eval 0.7.3 server on 127.0.0.1 for the contract and integration tests.
+
+``real_server()`` runs ``python -m lmms_eval.launch_server`` as a subprocess on a free
+loopback port, waits until ``GET /health`` answers, and stops the process it started (by
+its PID: terminate, then kill) when the ``with`` block ends. The server's output goes to a
+log file (never a pipe that could fill), quoted in full when the server fails to start.
+
+Each server gets its own scratch directory, used as its ``TMPDIR``: the output folders the
+server creates for jobs (``lmms_eval_*``) land there and are removed with it.
+
+Holding jobs. Without lmms-eval's ML stack, a job's ``python -m lmms_eval`` subprocess
+fails about 30 ms after it starts, so "the second job stays queued while the first runs"
+would be a race. With ``hold_jobs=True`` every evaluation subprocess the server starts is
+held at a gate before it imports anything, so a job stays ``running`` (and the next one
+``queued``) until the test calls ``server.release_jobs()``; then the held and all later
+jobs run, and fail, as usual. The server itself is not touched: the gate is a
+``sitecustomize`` module on the ``PYTHONPATH`` of the server's environment, which the
+server passes on to its subprocesses, and which acts only in ``python -m lmms_eval``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT = 60.0  # seconds for the server to answer GET /health
+STOP_TIMEOUT = 10.0  # seconds for it to exit after SIGTERM (then SIGKILL)
+PORT_ATTEMPTS = 3  # a free port can be taken between picking and binding it
+GATE_ENV = "LMMS_EVAL_CLIENT_TESTS_JOB_GATE"
+GATE_MAX_HOLD = 120.0  # a held job goes on by itself after this long, whatever happens
+
+T = TypeVar("T")
+
+# Imported by every Python process started with the server's environment (the server and
+# its job subprocesses); holds only `python -m lmms_eval`, until the gate's listening socket
+# is closed (its pending connection is then reset) or GATE_MAX_HOLD passes.
+_SITECUSTOMIZE = f'''\
+"""Written by tests/servers.py: hold a job's `python -m lmms_eval` at the test's gate."""
+
+import os
+import socket
+import sys
+
+
+def _hold_at_gate():
+    gate = os.environ.get({GATE_ENV!r})
+    argv = list(getattr(sys, "orig_argv", []))
+    if not gate or "-m" not in argv or argv[argv.index("-m") + 1 :][:1] != ["lmms_eval"]:
+        return
+    host, _, port = gate.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout={GATE_MAX_HOLD!r}) as conn:
+            conn.recv(1)
+    except OSError:
+        pass  # released: reset or refused (or held too long)
+
+
+_hold_at_gate()
+'''
+
+
+class ServerStartError(RuntimeError):
+    """The real server did not come up; the message ends with its log."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class JobGate:
+    """A listening socket that held job subprocesses connect to; closing it lets them go."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = socket.create_server((HOST, 0), backlog=64)
+        self.address = f"{HOST}:{self._sock.getsockname()[1]}"
+
+    @property
+    def holding(self) -> bool:
+        return self._sock is not None
+
+    def release(self) -> None:
+        """Let every held job, and every later one, run (idempotent)."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+@dataclass
+class RealServer:
+    """A running real server: ``url`` to talk to, ``log()`` to read what it printed."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    workdir: Path
+    gate: JobGate | None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def release_jobs(self) -> None:
+        """Let held jobs run (started with ``hold_jobs=True``); they then fail within ~0.1 s."""
+        if self.gate is None:
+            raise RuntimeError("this server was started without hold_jobs=True")
+        self.gate.release()
+
+    def log(self) -> str:
+        """Everything the server has printed so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError as exc:
+            return f"(server log unreadable: {exc})"
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
+    """Stop the process we started: SIGTERM, wait, then SIGKILL."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout)
+
+
+def _server_env(workdir: Path, gate: JobGate | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TMPDIR"] = str(workdir)  # the job output folders land in the scratch directory
+    env["PYTHONUNBUFFERED"] = "1"  # the log file is up to date when a test reads it
+    env.pop(GATE_ENV, None)
+    if gate is not None:
+        site_dir = workdir / "gate-site"
+        site_dir.mkdir()
+        (site_dir / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site_dir), env.get("PYTHONPATH")]))
+        env[GATE_ENV] = gate.address
+    return env
+
+
+def _wait_until_healthy(
+    process: subprocess.Popen[bytes], url: str, log_path: Path, deadline: float
+) -> None:
+    """Return once GET /health says healthy; raise ServerStartError (with the log) otherwise."""
+    with httpx.Client(timeout=2.0, trust_env=False) as probe:
+        while True:
+            code = process.poll()
+            if code is not None:
+                log = log_path.read_text(errors="replace")
+                raise ServerStartError(
+                    f"the real server (pid {process.pid}) exited with code {code} "
+                    f"before answering {url}/health; its log:\n{log}"
+                )
+            try:
+                response = probe.get(f"{url}/health")
+                if response.status_code == 200 and response.json().get("status") == "healthy":
+                    return
+            except (httpx.TransportError, ValueError):
+                pass
+            if time.monotonic() >= deadline:
+                log = log_path.read_text(errors="replace")
+                raise ServerStartError(
+                    f"the real server (pid {process.pid}) did not answer {url}/health "
+                    f"within {STARTUP_TIMEOUT:g} s; its log:\n{log}"
+                )
+            time.sleep(0.05)
+
+
+def _launch(workdir: Path, gate: JobGate | None, startup_timeout: float) -> RealServer:
+    env = _server_env(workdir, gate)
+    deadline = time.monotonic() + startup_timeout
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = free_port()
+        url = f"http://{HOST}:{port}"
+        log_path = workdir / f"server-{port}.log"
+        with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "lmms_eval.launch_server",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(port),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=workdir,
+            )
+        try:
+            _wait_until_healthy(process, url, log_path, deadline)
+        except ServerStartError:
+            stop_process(process)
+            taken = "address already in use" in log_path.read_text(errors="replace").lower()
+            if taken and attempt < PORT_ATTEMPTS:
+                continue
+            raise
+        except BaseException:
+            stop_process(process)
+            raise
+        return RealServer(url=url, process=process, log_path=log_path, workdir=workdir, gate=gate)
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def real_server(
+    *, hold_jobs: bool = False, startup_timeout: float = STARTUP_TIMEOUT
+) -> Iterator[RealServer]:
+    """Run a fresh real lmms-eval server on 127.0.0.1 for the duration of the block.
+
+    Args:
+        hold_jobs: Hold every job's evaluation subprocess (so the job stays ``running``)
+            until ``server.release_jobs()``; see the module docstring.
+        startup_timeout: Seconds to wait for ``GET /health``.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="lmms-eval-real-server-"))
+    gate = JobGate() if hold_jobs else None
+    try:
+        server = _launch(workdir, gate, startup_timeout)
+        try:
+            yield server
+        finally:
+            if gate is not None:
+                gate.release()  # a held job must not outlive the server
+            stop_process(server.process)
+    finally:
+        if gate is not None:
+            gate.release()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def poll_until(
+    fetch: Callable[[], T | Awaitable[T]],
+    done: Callable[[T], bool],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.02,
+    what: str = "the condition",
+) -> T:
+    """Bounded polling of the real server: ``fetch()`` until ``done(value)``; the last value.
+
+    ``fetch`` may be sync or async. Fails the test (AssertionError) after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value: Any = fetch()
+        if inspect.isawaitable(value):
+            value = await value
+        if done(value):
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"timed out after {timeout:g} s waiting for {what}; last: {value!r}"
+            )
+        await asyncio.sleep(interval)

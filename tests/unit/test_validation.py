@@ -1,0 +1,187 @@
+"""Arguments are checked before anything is sent: InvalidArgumentError, zero requests."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import pytest
+import respx
+
+from lmms_eval_client import EvalClient, InvalidArgumentError
+
+from ._support import BASE, SUBMIT_JSON, Caller
+
+BAD_EVALUATE = [
+    ("tasks-empty", {"tasks": []}),
+    ("tasks-int", {"tasks": 5}),
+    ("tasks-of-int", {"tasks": [1]}),
+    ("tasks-none", {"tasks": None}),
+    ("tasks-empty-str", {"tasks": ""}),
+    ("tasks-with-empty-name", {"tasks": ["a", ""]}),
+    ("tasks-set", {"tasks": {"a"}}),
+    ("model-empty", {"model": ""}),
+    ("model-none", {"model": None}),
+    ("model-int", {"model": 5}),
+    ("limit-0", {"limit": 0}),
+    ("limit-negative", {"limit": -1}),
+    ("limit-nan", {"limit": float("nan")}),
+    ("limit-bool", {"limit": True}),
+    ("limit-str", {"limit": "5"}),
+    ("num_gpus-0", {"num_gpus": 0}),
+    ("num_gpus-float", {"num_gpus": 1.5}),
+    ("num_gpus-bool", {"num_gpus": True}),
+    ("num_gpus-none", {"num_gpus": None}),
+    ("num_fewshot-negative", {"num_fewshot": -1}),
+    ("num_fewshot-float", {"num_fewshot": 1.0}),
+    ("batch_size-bool", {"batch_size": True}),
+    ("batch_size-float", {"batch_size": 1.5}),
+    ("log_samples-str", {"log_samples": "yes"}),
+    ("predict_only-int", {"predict_only": 1}),
+    ("model_args-str", {"model_args": "pretrained=x"}),
+    ("model_args-list", {"model_args": [("pretrained", "x")]}),
+]
+
+
+@pytest.mark.parametrize("kwargs", [c[1] for c in BAD_EVALUATE], ids=[c[0] for c in BAD_EVALUATE])
+async def test_bad_evaluate_arguments_send_nothing(
+    caller: Caller, mock: respx.MockRouter, kwargs: dict[str, Any]
+) -> None:
+    mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    kwargs = {"model": "m", "tasks": ["t"], **kwargs}
+    with pytest.raises(InvalidArgumentError) as info:
+        await caller.evaluate(**kwargs)
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, TypeError)
+    assert mock.calls.call_count == 0
+
+
+def bug(reason: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
+
+
+UNCHECKED_TYPE = bug(
+    "build_evaluate_request/build_merge_request do not check the type of device, gen_kwargs, "
+    "output_dir, output_path or model_args keys: pydantic.ValidationError escapes"
+)
+
+BAD_TYPED_OPTIONS = [
+    pytest.param(
+        "evaluate", {"gen_kwargs": {"temperature": 0}}, marks=UNCHECKED_TYPE, id="gen_kwargs-dict"
+    ),
+    pytest.param("evaluate", {"device": 0}, marks=UNCHECKED_TYPE, id="device-int"),
+    pytest.param("evaluate", {"output_dir": 5}, marks=UNCHECKED_TYPE, id="output_dir-int"),
+    pytest.param(
+        "evaluate", {"model_args": {1: "a"}}, marks=UNCHECKED_TYPE, id="model_args-int-key"
+    ),
+    pytest.param(
+        "merge_checkpoint", {"output_path": 5}, marks=UNCHECKED_TYPE, id="output_path-int"
+    ),
+    pytest.param(
+        "evaluate",
+        {"model_args": {"dtype": object()}},
+        marks=bug(
+            "a model_args value that is not JSON-serializable raises "
+            "pydantic_core.PydanticSerializationError from EvaluateRequest.to_dict()"
+        ),
+        id="model_args-unserializable",
+    ),
+    pytest.param(
+        "evaluate",
+        {"limit": float("inf")},
+        marks=bug(
+            "limit=inf passes the `limit > 0` check, then httpx's JSON encoder raises a bare "
+            "ValueError('Out of range float values are not JSON compliant')"
+        ),
+        id="limit-inf",
+    ),
+    pytest.param("evaluate", {"batch_size": ""}, id="batch_size-empty-str-is-sent"),
+]
+
+
+@pytest.mark.parametrize(("method", "kwargs"), BAD_TYPED_OPTIONS)
+async def test_bad_option_types_raise_invalid_argument_or_are_sent(
+    caller: Caller, mock: respx.MockRouter, method: str, kwargs: dict[str, Any]
+) -> None:
+    """Whatever an option holds, the client raises nothing outside its own error tree."""
+    mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    mock.post("/merge").respond(200, json={"success": True, "message": "ok"})
+    args = ("m", ["t"]) if method == "evaluate" else ("/ck",)
+    try:
+        await getattr(caller, method)(*args, **kwargs)
+    except InvalidArgumentError:
+        assert mock.calls.call_count == 0
+    except Exception as exc:
+        pytest.fail(f"{type(exc).__module__}.{type(exc).__name__} escaped: {exc}")
+    else:
+        assert mock.calls.call_count == 1
+        sent = json.loads(mock.calls.last.request.content)
+        assert {k: sent[k] for k in kwargs} == kwargs
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a pathlib.Path output_dir/output_path raises pydantic.ValidationError "
+    "(neither accepted as a path string nor rejected with InvalidArgumentError)",
+)
+@pytest.mark.parametrize("method", ["evaluate", "merge_checkpoint"])
+async def test_path_objects_are_accepted_or_rejected_cleanly(
+    caller: Caller, mock: respx.MockRouter, method: str
+) -> None:
+    mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    mock.post("/merge").respond(200, json={"success": True, "message": "ok"})
+    path = pathlib.Path("/results/run1")
+    try:
+        if method == "evaluate":
+            await caller.evaluate("m", ["t"], output_dir=path)
+        else:
+            await caller.merge_checkpoint("/ck", output_path=path)
+    except InvalidArgumentError:
+        assert mock.calls.call_count == 0
+    else:
+        sent = json.loads(mock.calls.last.request.content)
+        assert sent.get("output_dir", sent.get("output_path")) == "/results/run1"
+
+
+BAD_MERGE = [
+    ("checkpoint_path-empty", ("",), {}),
+    ("checkpoint_path-none", (None,), {}),
+    ("checkpoint_type-bad", ("/ck",), {"checkpoint_type": "fp16"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"), [c[1:] for c in BAD_MERGE], ids=[c[0] for c in BAD_MERGE]
+)
+async def test_bad_merge_arguments_send_nothing(
+    caller: Caller, mock: respx.MockRouter, args: tuple, kwargs: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidArgumentError):
+        await caller.merge_checkpoint(*args, **kwargs)
+    assert mock.calls.call_count == 0
+
+
+@pytest.mark.parametrize("method", ["get_job", "cancel_job", "wait_for_job"])
+async def test_empty_job_id_sends_nothing(
+    caller: Caller, mock: respx.MockRouter, method: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match="job_id"):
+        await getattr(caller, method)("")
+    assert mock.calls.call_count == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"timeout": 0}, {"timeout": -1}, {"timeout": "60"}, {"base_url": 8000}],
+    ids=repr,
+)
+def test_bad_constructor_arguments(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        EvalClient(**{"base_url": BASE, **kwargs})
+
+
+@pytest.mark.parametrize("timeout", [None, 5, 2.5], ids=repr)
+def test_good_timeouts(timeout: Any) -> None:
+    with EvalClient(BASE, timeout) as client:
+        assert client._http.timeout.read == timeout
