@@ -8,11 +8,12 @@ _core.py; here are only the sends and the sleeps.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -25,6 +26,7 @@ from lmms_eval_api.api.server import list_models as _list_models
 from lmms_eval_api.api.server import list_tasks as _list_tasks
 from lmms_eval_api.api.server import merge_checkpoint as _merge_checkpoint
 from lmms_eval_api.client import Client as _ApiClient
+from lmms_eval_api.errors import UnexpectedResponseBody
 from lmms_eval_api.models import (
     CancelResponse,
     HealthResponse,
@@ -35,10 +37,14 @@ from lmms_eval_api.models import (
     QueueStatusResponse,
     TaskListResponse,
 )
+from lmms_eval_api.types import Response
 
 from . import _core
 from ._core import DEFAULT_TIMEOUT, CheckpointType
-from ._exceptions import LmmsEvalError
+from ._exceptions import BadRequestError, LmmsEvalError
+from ._retry import DEFAULT_MAX_RETRIES, Idempotency, RetryPolicy
+
+T = TypeVar("T")
 
 
 class _ClientBase:
@@ -47,6 +53,7 @@ class _ClientBase:
     _api: _ApiClient
     _base_url: str
     _owns_http_client: bool
+    _retry: RetryPolicy
 
     def _configure(
         self,
@@ -57,8 +64,10 @@ class _ClientBase:
         http_client: httpx.Client | httpx.AsyncClient | None,
         http2: bool,
         limits: httpx.Limits | None,
+        max_retries: int,
     ) -> dict[str, Any] | None:
         """Resolve the settings; the httpx client kwargs to build one, or None if injected."""
+        self._retry = RetryPolicy(_core.check_max_retries(max_retries))
         if http_client is not None:
             _core.check_injected_client_options(headers, api_key, timeout, http2, limits)
             self._base_url = _core.adopt_base_url(http_client, base_url)
@@ -100,6 +109,9 @@ class EvalClient(_ClientBase):
             this client (given one, configure headers, timeouts and limits on it).
         http2: Speak HTTP/2 (needs the ``http2`` extra: ``pip install lmms-eval-client[http2]``).
         limits: Connection pool limits (``httpx.Limits``).
+        max_retries: Retries of a failed request (0: none), with exponential backoff and
+            the server's Retry-After. Reads are retried on connection failures, timeouts
+            and 429/502/503/504; a job submission only when it certainly was not sent.
 
     Use it as a context manager, or call ``close()``, to release its connections.
     """
@@ -117,8 +129,11 @@ class EvalClient(_ClientBase):
         http_client: httpx.Client | None = None,
         http2: bool = False,
         limits: httpx.Limits | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
-        kwargs = self._configure(base_url, timeout, headers, api_key, http_client, http2, limits)
+        kwargs = self._configure(
+            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
+        )
         self._http = http_client if http_client is not None else httpx.Client(**(kwargs or {}))
         self._api.set_httpx_client(self._http)
 
@@ -148,6 +163,37 @@ class EvalClient(_ClientBase):
         except Exception:
             pass
 
+    # -- sending ----------------------------------------------------------------------------
+
+    def _send(
+        self, send: Callable[[], Response[Any]], idempotency: Idempotency
+    ) -> tuple[_core.Outcome, int]:
+        """Send, retrying as the shared policy says; the final outcome and the retries made."""
+        _core.check_open(self._http)
+        retries = 0
+        while True:
+            outcome: _core.Outcome
+            try:
+                outcome = send()
+            except (httpx.RequestError, UnexpectedResponseBody) as exc:
+                outcome = exc
+            delay = _core.retry_delay(self._retry, idempotency, outcome, retries)
+            if delay is None:
+                return outcome, retries
+            self._sleep(delay)
+            retries += 1
+
+    def _request(
+        self,
+        send: Callable[[], Response[Any]],
+        expected: type[T],
+        *,
+        idempotency: Idempotency = Idempotency.SAFE,
+        job_id: str | None = None,
+    ) -> T:
+        outcome, _ = self._send(send, idempotency)
+        return _core.result_of(outcome, expected, job_id=job_id, idempotency=idempotency)
+
     # -- server -----------------------------------------------------------------------------
 
     def health(self) -> HealthResponse:
@@ -156,9 +202,7 @@ class EvalClient(_ClientBase):
         Returns:
             HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
         """
-        with _core.translated_errors():
-            response = _health.sync_detailed(client=self._api)
-        return _core.unwrap(response, HealthResponse)
+        return self._request(lambda: _health.sync_detailed(client=self._api), HealthResponse)
 
     def is_healthy(self) -> bool:
         """True if the server answers and says it is healthy.
@@ -178,9 +222,9 @@ class EvalClient(_ClientBase):
             DiscoveryError: The server answered with an error instead of a list (e.g. its
                 task dependencies are missing), rather than an empty list that looks fine.
         """
-        with _core.translated_errors():
-            response = _list_tasks.sync_detailed(client=self._api)
-        listing = _core.unwrap(response, TaskListResponse)
+        listing = self._request(
+            lambda: _list_tasks.sync_detailed(client=self._api), TaskListResponse
+        )
         return _core.listing_or_raise(listing.tasks, listing.error, "tasks")
 
     def list_models(self) -> list[str]:
@@ -189,15 +233,15 @@ class EvalClient(_ClientBase):
         Raises:
             DiscoveryError: The server answered with an error instead of a list.
         """
-        with _core.translated_errors():
-            response = _list_models.sync_detailed(client=self._api)
-        listing = _core.unwrap(response, ModelListResponse)
+        listing = self._request(
+            lambda: _list_models.sync_detailed(client=self._api), ModelListResponse
+        )
         return _core.listing_or_raise(listing.models, listing.error, "models")
 
     def merge_checkpoint(
         self,
-        checkpoint_path: str,
-        output_path: str | None = None,
+        checkpoint_path: str | os.PathLike[str],
+        output_path: str | os.PathLike[str] | None = None,
         checkpoint_type: CheckpointType = "regular",
     ) -> MergeResponse:
         """Merge an FSDP2 sharded checkpoint into one consolidated checkpoint, on the server.
@@ -217,9 +261,11 @@ class EvalClient(_ClientBase):
             InternalServerError: lmms_engine is missing on the server, or the merge failed.
         """
         body = _core.build_merge_request(checkpoint_path, output_path, checkpoint_type)
-        with _core.translated_errors():
-            response = _merge_checkpoint.sync_detailed(client=self._api, body=body)
-        return _core.unwrap(response, MergeResponse)
+        return self._request(
+            lambda: _merge_checkpoint.sync_detailed(client=self._api, body=body),
+            MergeResponse,
+            idempotency=Idempotency.UNSAFE,
+        )
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -236,7 +282,7 @@ class EvalClient(_ClientBase):
         log_samples: bool = True,
         predict_only: bool = False,
         num_gpus: int = 1,
-        output_dir: str | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
     ) -> JobSubmitResponse:
         """Submit an evaluation job to the server's queue.
 
@@ -268,9 +314,11 @@ class EvalClient(_ClientBase):
             model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
             log_samples, predict_only, num_gpus, output_dir,
         )  # fmt: skip
-        with _core.translated_errors():
-            response = _submit_evaluation.sync_detailed(client=self._api, body=body)
-        return _core.unwrap(response, JobSubmitResponse)
+        return self._request(
+            lambda: _submit_evaluation.sync_detailed(client=self._api, body=body),
+            JobSubmitResponse,
+            idempotency=Idempotency.UNSAFE,
+        )
 
     def get_job(self, job_id: str) -> JobInfo:
         """Get a job's status, timestamps, request, result files and error.
@@ -283,9 +331,9 @@ class EvalClient(_ClientBase):
                 max_completed_jobs, or lost in a server restart).
         """
         job_id = _core.check_job_id(job_id)
-        with _core.translated_errors(job_id=job_id):
-            response = _get_job.sync_detailed(job_id, client=self._api)
-        return _core.unwrap(response, JobInfo, job_id=job_id)
+        return self._request(
+            lambda: _get_job.sync_detailed(job_id, client=self._api), JobInfo, job_id=job_id
+        )
 
     def cancel_job(self, job_id: str) -> CancelResponse:
         """Cancel a queued job (a running or finished job cannot be cancelled).
@@ -301,15 +349,23 @@ class EvalClient(_ClientBase):
             JobNotFoundError: The server has no such job.
         """
         job_id = _core.check_job_id(job_id)
-        with _core.translated_errors(job_id=job_id):
-            response = _cancel_job.sync_detailed(job_id, client=self._api)
-        return _core.unwrap(response, CancelResponse, job_id=job_id)
+        outcome, retries = self._send(
+            lambda: _cancel_job.sync_detailed(job_id, client=self._api), Idempotency.CANCEL
+        )
+        try:
+            return _core.result_of(outcome, CancelResponse, job_id=job_id)
+        except BadRequestError:
+            # "Already cancelled" after a retry may mean that our lost first attempt did it.
+            done = _core.cancelled_by_earlier_attempt(self.get_job(job_id)) if retries else None
+            if done is None:
+                raise
+            return done
 
     def get_queue_status(self) -> QueueStatusResponse:
         """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts."""
-        with _core.translated_errors():
-            response = _get_queue_status.sync_detailed(client=self._api)
-        return _core.unwrap(response, QueueStatusResponse)
+        return self._request(
+            lambda: _get_queue_status.sync_detailed(client=self._api), QueueStatusResponse
+        )
 
     def wait_for_job(
         self,
@@ -341,9 +397,14 @@ class EvalClient(_ClientBase):
         """
         waiter = _core.JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
         while True:
-            done = waiter.observe(self.get_job(waiter.job_id))
-            if done is not None:
-                return done
+            try:
+                job = self.get_job(waiter.job_id)
+            except LmmsEvalError as exc:
+                waiter.setback(exc)  # re-raised unless transient
+            else:
+                done = waiter.observe(job)
+                if done is not None:
+                    return done
             self._sleep(waiter.next_delay())
 
 
@@ -366,6 +427,9 @@ class AsyncEvalClient(_ClientBase):
             this client (given one, configure headers, timeouts and limits on it).
         http2: Speak HTTP/2 (needs the ``http2`` extra: ``pip install lmms-eval-client[http2]``).
         limits: Connection pool limits (``httpx.Limits``).
+        max_retries: Retries of a failed request (0: none), with exponential backoff and
+            the server's Retry-After. Reads are retried on connection failures, timeouts
+            and 429/502/503/504; a job submission only when it certainly was not sent.
 
     Use ``async with``, or ``await client.close()``: a client collected unclosed warns
     with a ResourceWarning.
@@ -384,8 +448,11 @@ class AsyncEvalClient(_ClientBase):
         http_client: httpx.AsyncClient | None = None,
         http2: bool = False,
         limits: httpx.Limits | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
-        kwargs = self._configure(base_url, timeout, headers, api_key, http_client, http2, limits)
+        kwargs = self._configure(
+            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
+        )
         self._http = http_client if http_client is not None else httpx.AsyncClient(**(kwargs or {}))
         self._api.set_async_httpx_client(self._http)
 
@@ -423,6 +490,37 @@ class AsyncEvalClient(_ClientBase):
                 source=self,
             )
 
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _send(
+        self, send: Callable[[], Awaitable[Response[Any]]], idempotency: Idempotency
+    ) -> tuple[_core.Outcome, int]:
+        """Send, retrying as the shared policy says; the final outcome and the retries made."""
+        _core.check_open(self._http)
+        retries = 0
+        while True:
+            outcome: _core.Outcome
+            try:
+                outcome = await send()
+            except (httpx.RequestError, UnexpectedResponseBody) as exc:
+                outcome = exc
+            delay = _core.retry_delay(self._retry, idempotency, outcome, retries)
+            if delay is None:
+                return outcome, retries
+            await self._sleep(delay)
+            retries += 1
+
+    async def _request(
+        self,
+        send: Callable[[], Awaitable[Response[Any]]],
+        expected: type[T],
+        *,
+        idempotency: Idempotency = Idempotency.SAFE,
+        job_id: str | None = None,
+    ) -> T:
+        outcome, _ = await self._send(send, idempotency)
+        return _core.result_of(outcome, expected, job_id=job_id, idempotency=idempotency)
+
     # -- server -----------------------------------------------------------------------------
 
     async def health(self) -> HealthResponse:
@@ -431,9 +529,9 @@ class AsyncEvalClient(_ClientBase):
         Returns:
             HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
         """
-        with _core.translated_errors():
-            response = await _health.asyncio_detailed(client=self._api)
-        return _core.unwrap(response, HealthResponse)
+        return await self._request(
+            lambda: _health.asyncio_detailed(client=self._api), HealthResponse
+        )
 
     async def is_healthy(self) -> bool:
         """True if the server answers and says it is healthy.
@@ -453,9 +551,9 @@ class AsyncEvalClient(_ClientBase):
             DiscoveryError: The server answered with an error instead of a list (e.g. its
                 task dependencies are missing), rather than an empty list that looks fine.
         """
-        with _core.translated_errors():
-            response = await _list_tasks.asyncio_detailed(client=self._api)
-        listing = _core.unwrap(response, TaskListResponse)
+        listing = await self._request(
+            lambda: _list_tasks.asyncio_detailed(client=self._api), TaskListResponse
+        )
         return _core.listing_or_raise(listing.tasks, listing.error, "tasks")
 
     async def list_models(self) -> list[str]:
@@ -464,15 +562,15 @@ class AsyncEvalClient(_ClientBase):
         Raises:
             DiscoveryError: The server answered with an error instead of a list.
         """
-        with _core.translated_errors():
-            response = await _list_models.asyncio_detailed(client=self._api)
-        listing = _core.unwrap(response, ModelListResponse)
+        listing = await self._request(
+            lambda: _list_models.asyncio_detailed(client=self._api), ModelListResponse
+        )
         return _core.listing_or_raise(listing.models, listing.error, "models")
 
     async def merge_checkpoint(
         self,
-        checkpoint_path: str,
-        output_path: str | None = None,
+        checkpoint_path: str | os.PathLike[str],
+        output_path: str | os.PathLike[str] | None = None,
         checkpoint_type: CheckpointType = "regular",
     ) -> MergeResponse:
         """Merge an FSDP2 sharded checkpoint into one consolidated checkpoint, on the server.
@@ -492,9 +590,11 @@ class AsyncEvalClient(_ClientBase):
             InternalServerError: lmms_engine is missing on the server, or the merge failed.
         """
         body = _core.build_merge_request(checkpoint_path, output_path, checkpoint_type)
-        with _core.translated_errors():
-            response = await _merge_checkpoint.asyncio_detailed(client=self._api, body=body)
-        return _core.unwrap(response, MergeResponse)
+        return await self._request(
+            lambda: _merge_checkpoint.asyncio_detailed(client=self._api, body=body),
+            MergeResponse,
+            idempotency=Idempotency.UNSAFE,
+        )
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -511,7 +611,7 @@ class AsyncEvalClient(_ClientBase):
         log_samples: bool = True,
         predict_only: bool = False,
         num_gpus: int = 1,
-        output_dir: str | None = None,
+        output_dir: str | os.PathLike[str] | None = None,
     ) -> JobSubmitResponse:
         """Submit an evaluation job to the server's queue.
 
@@ -543,9 +643,11 @@ class AsyncEvalClient(_ClientBase):
             model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
             log_samples, predict_only, num_gpus, output_dir,
         )  # fmt: skip
-        with _core.translated_errors():
-            response = await _submit_evaluation.asyncio_detailed(client=self._api, body=body)
-        return _core.unwrap(response, JobSubmitResponse)
+        return await self._request(
+            lambda: _submit_evaluation.asyncio_detailed(client=self._api, body=body),
+            JobSubmitResponse,
+            idempotency=Idempotency.UNSAFE,
+        )
 
     async def get_job(self, job_id: str) -> JobInfo:
         """Get a job's status, timestamps, request, result files and error.
@@ -558,9 +660,9 @@ class AsyncEvalClient(_ClientBase):
                 max_completed_jobs, or lost in a server restart).
         """
         job_id = _core.check_job_id(job_id)
-        with _core.translated_errors(job_id=job_id):
-            response = await _get_job.asyncio_detailed(job_id, client=self._api)
-        return _core.unwrap(response, JobInfo, job_id=job_id)
+        return await self._request(
+            lambda: _get_job.asyncio_detailed(job_id, client=self._api), JobInfo, job_id=job_id
+        )
 
     async def cancel_job(self, job_id: str) -> CancelResponse:
         """Cancel a queued job (a running or finished job cannot be cancelled).
@@ -576,15 +678,25 @@ class AsyncEvalClient(_ClientBase):
             JobNotFoundError: The server has no such job.
         """
         job_id = _core.check_job_id(job_id)
-        with _core.translated_errors(job_id=job_id):
-            response = await _cancel_job.asyncio_detailed(job_id, client=self._api)
-        return _core.unwrap(response, CancelResponse, job_id=job_id)
+        outcome, retries = await self._send(
+            lambda: _cancel_job.asyncio_detailed(job_id, client=self._api), Idempotency.CANCEL
+        )
+        try:
+            return _core.result_of(outcome, CancelResponse, job_id=job_id)
+        except BadRequestError:
+            # "Already cancelled" after a retry may mean that our lost first attempt did it.
+            done = (
+                _core.cancelled_by_earlier_attempt(await self.get_job(job_id)) if retries else None
+            )
+            if done is None:
+                raise
+            return done
 
     async def get_queue_status(self) -> QueueStatusResponse:
         """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts."""
-        with _core.translated_errors():
-            response = await _get_queue_status.asyncio_detailed(client=self._api)
-        return _core.unwrap(response, QueueStatusResponse)
+        return await self._request(
+            lambda: _get_queue_status.asyncio_detailed(client=self._api), QueueStatusResponse
+        )
 
     async def wait_for_job(
         self,
@@ -616,7 +728,12 @@ class AsyncEvalClient(_ClientBase):
         """
         waiter = _core.JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
         while True:
-            done = waiter.observe(await self.get_job(waiter.job_id))
-            if done is not None:
-                return done
+            try:
+                job = await self.get_job(waiter.job_id)
+            except LmmsEvalError as exc:
+                waiter.setback(exc)  # re-raised unless transient
+            else:
+                done = waiter.observe(job)
+                if done is not None:
+                    return done
             await self._sleep(waiter.next_delay())

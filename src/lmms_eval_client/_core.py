@@ -12,8 +12,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -21,6 +20,7 @@ import httpx
 
 from lmms_eval_api.errors import UnexpectedResponseBody
 from lmms_eval_api.models import (
+    CancelResponse,
     EvaluateRequest,
     JobInfo,
     JobStatus,
@@ -36,12 +36,14 @@ from ._exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     DiscoveryError,
     InternalServerError,
     InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
     JobNotFoundError,
+    LmmsEvalError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -49,6 +51,7 @@ from ._exceptions import (
     WaitTimeoutError,
     body_excerpt,
 )
+from ._retry import Idempotency, RetryPolicy, may_have_been_sent
 from ._version import __version__
 
 logger = logging.getLogger("lmms_eval_client")
@@ -191,6 +194,13 @@ def redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------
 
 
+def check_max_retries(max_retries: object) -> int:
+    """max_retries must be a count: 0 disables retries."""
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidArgumentError(f"max_retries must be an int >= 0, got {max_retries!r}")
+    return max_retries
+
+
 def check_job_id(job_id: object) -> str:
     """A job id that is safe to put in a path segment (it is percent-encoded there)."""
     if not isinstance(job_id, str):
@@ -210,6 +220,33 @@ def _check_int(name: str, value: object, minimum: int) -> None:
         raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value}")
 
 
+def _check_str(name: str, value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a str, got {value!r}")
+
+
+def _path_str(name: str, value: object) -> str | None:
+    """A path option as the str the server expects (str and os.PathLike accepted)."""
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{name} must be a non-empty str or path, got {value!r}")
+    return value
+
+
+def _json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
+    """A mapping that strict JSON can carry: str keys, no NaN/inf, serialisable values."""
+    if not all(isinstance(key, str) for key in value):
+        raise InvalidArgumentError(f"{name} keys must be str, got {list(value)!r}")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}") from None
+    return dict(value)
+
+
 def build_evaluate_request(
     model: str,
     tasks: Sequence[str] | str,
@@ -222,7 +259,7 @@ def build_evaluate_request(
     log_samples: bool,
     predict_only: bool,
     num_gpus: int,
-    output_dir: str | None,
+    output_dir: str | os.PathLike[str] | None,
 ) -> EvaluateRequest:
     """Check evaluate()'s arguments and build the request body, leaving out every None option."""
     if not isinstance(model, str) or not model:
@@ -242,19 +279,24 @@ def build_evaluate_request(
     if num_fewshot is not None:
         _check_int("num_fewshot", num_fewshot, 0)
     if limit is not None and (
-        isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0
+        isinstance(limit, bool)
+        or not isinstance(limit, (int, float))
+        or not math.isfinite(limit)
+        or not limit > 0
     ):
-        raise InvalidArgumentError(f"limit must be a number > 0, got {limit!r}")
+        raise InvalidArgumentError(f"limit must be a finite number > 0, got {limit!r}")
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, (int, str))
     ):
         raise InvalidArgumentError(f"batch_size must be an int or a str, got {batch_size!r}")
+    _check_str("device", device)
+    _check_str("gen_kwargs", gen_kwargs)
     _check_int("num_gpus", num_gpus, 1)
     for name, flag in (("log_samples", log_samples), ("predict_only", predict_only)):
         if not isinstance(flag, bool):
             raise InvalidArgumentError(f"{name} must be a bool, got {flag!r}")
     options: dict[str, Any] = {
-        "model_args": dict(model_args) if model_args is not None else None,
+        "model_args": _json_object("model_args", model_args) if model_args is not None else None,
         "num_fewshot": num_fewshot,
         "batch_size": batch_size,
         "device": device,
@@ -263,7 +305,7 @@ def build_evaluate_request(
         "log_samples": log_samples,
         "predict_only": predict_only,
         "num_gpus": num_gpus,
-        "output_dir": output_dir,
+        "output_dir": _path_str("output_dir", output_dir),
     }
     # Only fields passed to the constructor are "set", and to_dict() sends only those.
     return EvaluateRequest(
@@ -274,27 +316,23 @@ def build_evaluate_request(
 
 
 def build_merge_request(
-    checkpoint_path: str, output_path: str | None, checkpoint_type: CheckpointType
+    checkpoint_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str] | None,
+    checkpoint_type: CheckpointType,
 ) -> MergeRequest:
     """Check merge_checkpoint()'s arguments and build the request body."""
-    if not isinstance(checkpoint_path, str) or not checkpoint_path:
-        raise InvalidArgumentError(
-            f"checkpoint_path must be a non-empty str, got {checkpoint_path!r}"
-        )
+    checkpoint = _path_str("checkpoint_path", checkpoint_path)
+    if checkpoint is None:
+        raise InvalidArgumentError("checkpoint_path must be a non-empty str or path, got None")
     if checkpoint_type not in ("regular", "ema"):
         raise InvalidArgumentError(
             f"checkpoint_type must be 'regular' or 'ema', got {checkpoint_type!r}"
         )
-    if output_path is None:
-        return MergeRequest(
-            checkpoint_path=checkpoint_path,
-            checkpoint_type=MergeRequestCheckpointType(checkpoint_type),
-        )
-    return MergeRequest(
-        checkpoint_path=checkpoint_path,
-        output_path=output_path,
-        checkpoint_type=MergeRequestCheckpointType(checkpoint_type),
-    )
+    output = _path_str("output_path", output_path)
+    kind = MergeRequestCheckpointType(checkpoint_type)
+    if output is None:
+        return MergeRequest(checkpoint_path=checkpoint, checkpoint_type=kind)
+    return MergeRequest(checkpoint_path=checkpoint, output_path=output, checkpoint_type=kind)
 
 
 # ----------------------------------------------------------------------------------------
@@ -310,33 +348,59 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
     422: UnprocessableEntityError,
     429: RateLimitError,
 }
+# An error message quotes at most this much of the server's reason (the full text stays in
+# the error's .detail / .body): a multi-megabyte detail must not become the message.
+MAX_DETAIL_CHARS = 600
+MAX_FIELD_ERRORS = 10
+
+# What one attempt of a request ended with.
+Outcome = Response[Any] | httpx.RequestError | UnexpectedResponseBody
 
 
-def _server_detail(response: httpx.Response) -> tuple[str, Any]:
-    """The server's reason for an error status, and the decoded body (None if not JSON)."""
+def _where(request: httpx.Request) -> str:
+    """METHOD and URL of a request, without any user:password the base URL carried."""
+    url = request.url
+    if url.userinfo:
+        url = url.copy_with(username=None, password=None)
+    return f"{request.method} {url}"
+
+
+def _clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _server_detail(response: httpx.Response) -> tuple[str, str, Any]:
+    """The server's reason for an error status (full, and short enough for a message),
+    and the decoded body (None if not JSON)."""
     try:
         body = json.loads(response.content) if response.content else None
     except ValueError:
-        return body_excerpt(response.content) if response.content else "(empty body)", None
+        excerpt = body_excerpt(response.content) if response.content else "(empty body)"
+        return excerpt, excerpt, None
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, str):
-        return detail, body
+        return detail, _clip(detail), body
     if isinstance(detail, list):  # FastAPI's 422: [{loc, msg, type}, ...]
         parts = []
         for err in detail:
             if isinstance(err, dict):
                 loc = ".".join(str(p) for p in err.get("loc", []) if p != "body")
                 parts.append(f"{loc}: {err.get('msg', '')}" if loc else str(err.get("msg", "")))
-        return "; ".join(parts) or body_excerpt(response.content), body
-    return body_excerpt(response.content), body
+        if parts:
+            shown = "; ".join(parts[:MAX_FIELD_ERRORS])
+            if len(parts) > MAX_FIELD_ERRORS:
+                shown += f"; ... ({len(parts) - MAX_FIELD_ERRORS} more)"
+            return "; ".join(parts), _clip(shown), body
+    excerpt = body_excerpt(response.content)
+    return excerpt, excerpt, body
 
 
 def status_error(response: httpx.Response, *, job_id: str | None = None) -> APIStatusError:
-    """The typed error for a 4xx/5xx response; a 404 about a job names why a job can vanish."""
-    detail, body = _server_detail(response)
+    """The typed error for a non-2xx response; a 404 about a job names why a job can vanish."""
+    detail, shown, body = _server_detail(response)
     request = response.request
     where = f"{request.method} {request.url.raw_path.decode('ascii', 'replace')}"
-    prefix = f"{where} -> {response.status_code} {response.reason_phrase}: {detail}"
+    prefix = f"{where} -> {response.status_code} {response.reason_phrase}: {shown}"
     if response.status_code == 404 and job_id is not None:
         return JobNotFoundError(
             f"{prefix}. The server has no job {job_id!r}: either it was never submitted there, "
@@ -347,33 +411,19 @@ def status_error(response: httpx.Response, *, job_id: str | None = None) -> APIS
             body=body,
             job_id=job_id,
         )
+    if response.is_redirect:
+        location = response.headers.get("location", "?")
+        prefix += f". The server redirects to {location}: point base_url there."
     cls = _STATUS_ERRORS.get(response.status_code)
     if cls is None:
         cls = InternalServerError if response.status_code >= 500 else APIStatusError
     return cls(prefix, response=response, detail=detail, body=body)
 
 
-def unwrap(response: Response[Any], expected: type[T], *, job_id: str | None = None) -> T:
-    """The parsed model of a successful response, or the typed error the response means."""
-    raw = response.http_response
-    logger.debug(
-        "%s %s -> %s", raw.request.method, raw.request.url.raw_path.decode(), raw.status_code
-    )
-    if raw.is_error:
-        raise status_error(raw, job_id=job_id)
-    if raw.is_success and isinstance(response.parsed, expected):
-        return response.parsed
-    raise APIResponseValidationError(
-        f"Unexpected response {raw.status_code} to {raw.request.method} {raw.request.url}: "
-        f"{body_excerpt(raw.content)}",
-        response=raw,
-    )
-
-
-def body_error(exc: UnexpectedResponseBody, *, job_id: str | None = None) -> Exception:
+def body_error(exc: UnexpectedResponseBody, *, job_id: str | None = None) -> LmmsEvalError:
     """The typed error for a response whose body could not be parsed."""
     raw = exc.response
-    if raw.is_error:
+    if not raw.is_success:
         return status_error(raw, job_id=job_id)
     cause = exc.__cause__
     reason = (
@@ -382,7 +432,7 @@ def body_error(exc: UnexpectedResponseBody, *, job_id: str | None = None) -> Exc
     if not raw.content:
         reason = "is empty"
     message = (
-        f"{raw.request.method} {raw.request.url} -> {raw.status_code}: the body {reason}: "
+        f"{_where(raw.request)} -> {raw.status_code}: the body {reason}: "
         f"{body_excerpt(raw.content)}"
     )
     if cause is not None and not isinstance(cause, json.JSONDecodeError):
@@ -391,45 +441,130 @@ def body_error(exc: UnexpectedResponseBody, *, job_id: str | None = None) -> Exc
 
 
 def _first_lines(text: str, count: int) -> str:
-    lines = text.splitlines()
+    lines = [_clip(line, 200) for line in text.splitlines()]
     return "\n".join(lines[:count] + (["..."] if len(lines) > count else []))
 
 
-def transport_error(exc: httpx.TransportError) -> APIConnectionError:
+def transport_error(
+    exc: httpx.RequestError, idempotency: Idempotency = Idempotency.SAFE
+) -> APIConnectionError:
     """The typed error for a failure below HTTP (connect, read, write, timeout, protocol)."""
     try:
         request: httpx.Request | None = exc.request
     except RuntimeError:  # raised by httpx when no request was attached
         request = None
-    where = f" {request.method} {request.url}" if request is not None else ""
+    where = f" {_where(request)}" if request is not None else ""
+    sent = not isinstance(exc, httpx.TransportError) or may_have_been_sent(exc)
+    if idempotency is Idempotency.UNSAFE and sent:
+        hint = (
+            " The request may have reached the server, so it may have been carried out: "
+            "it was not retried, to never run it twice. Check get_queue_status() "
+            "(queued_jobs, running_job) before submitting again."
+        )
+    else:
+        hint = " Is the server running at that address?"
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(
-            f"Request{where} timed out ({type(exc).__name__}): raise the client's timeout "
-            "if the server is slow, or check that it is alive",
+            f"Request{where} timed out ({type(exc).__name__}); raise the client's timeout "
+            f"if the server is slow.{hint}",
             request=request,
+            may_have_been_sent=sent,
         )
     return APIConnectionError(
-        f"Could not talk to the lmms-eval server{where}: {type(exc).__name__}: {exc}. "
-        "Is the server running at that address?",
+        f"Could not talk to the lmms-eval server{where}: {type(exc).__name__}: {exc}.{hint}",
         request=request,
+        may_have_been_sent=sent,
     )
 
 
-@contextmanager
-def translated_errors(*, job_id: str | None = None) -> Iterator[None]:
-    """Turn what the transport or the generated parser raises into this client's errors."""
-    try:
-        yield
-    except UnexpectedResponseBody as exc:
-        raise body_error(exc, job_id=job_id) from exc
-    except httpx.TransportError as exc:
-        raise transport_error(exc) from exc
+def check_open(client: httpx.Client | httpx.AsyncClient) -> None:
+    """Refuse to send through a closed client with our error, not httpx's RuntimeError."""
+    if client.is_closed:
+        raise ClientClosedError("This client has been closed; create a new one to send requests")
+
+
+def _status_of(outcome: Outcome) -> httpx.Response | None:
+    if isinstance(outcome, Response):
+        return outcome.http_response
+    if isinstance(outcome, UnexpectedResponseBody):
+        return outcome.response
+    return None
+
+
+def retry_delay(
+    policy: RetryPolicy, idempotency: Idempotency, outcome: Outcome, retries_done: int
+) -> float | None:
+    """Seconds to wait before sending again after this outcome, or None to stop here."""
+    response = _status_of(outcome)
+    if response is not None:
+        logger.debug("%s -> %s", _where(response.request), response.status_code)
+        delay = policy.retry_after_response(idempotency, response, retries_done)
+        what = f"status {response.status_code}"
+        request: httpx.Request | None = response.request
+    else:
+        assert isinstance(outcome, httpx.RequestError)
+        delay = (
+            policy.retry_after_error(idempotency, outcome, retries_done)
+            if isinstance(outcome, httpx.TransportError)
+            else None
+        )
+        what = type(outcome).__name__
+        try:
+            request = outcome.request
+        except RuntimeError:
+            request = None
+    if delay is not None:
+        logger.info(
+            "%s failed (%s); retry %d of %d in %.2f s",
+            _where(request) if request is not None else "request",
+            what,
+            retries_done + 1,
+            policy.max_retries,
+            delay,
+        )
+    return delay
+
+
+def result_of(
+    outcome: Outcome,
+    expected: type[T],
+    *,
+    job_id: str | None = None,
+    idempotency: Idempotency = Idempotency.SAFE,
+) -> T:
+    """The parsed model of the final outcome, or the typed error it means."""
+    if isinstance(outcome, UnexpectedResponseBody):
+        raise body_error(outcome, job_id=job_id) from outcome
+    if isinstance(outcome, httpx.RequestError):
+        raise transport_error(outcome, idempotency) from outcome
+    raw = outcome.http_response
+    if not raw.is_success:
+        raise status_error(raw, job_id=job_id)
+    if isinstance(outcome.parsed, expected):
+        return outcome.parsed
+    raise APIResponseValidationError(
+        f"Unexpected response {raw.status_code} to {_where(raw.request)}: "
+        f"{body_excerpt(raw.content)}",
+        response=raw,
+    )
+
+
+def cancelled_by_earlier_attempt(job: JobInfo) -> CancelResponse | None:
+    """After a retried cancel was told "already finished or cancelled": the cancel's answer
+    if the job is in fact cancelled (an earlier attempt did it), else None."""
+    if job.status != JobStatus.CANCELLED:
+        return None
+    logger.info("Job %s is cancelled: an earlier attempt of the retried cancel did it", job.job_id)
+    return CancelResponse(message=f"Job {job.job_id} cancelled")
 
 
 def listing_or_raise(items: list[str], error: str | None, what: str) -> list[str]:
     """The list of a /tasks or /models answer, unless the server reported an error instead."""
-    if error:
-        raise DiscoveryError(f"The server could not list its {what}: {error}", server_message=error)
+    if error is not None:
+        reason = error or "(the server gave no reason)"
+        raise DiscoveryError(
+            f"The server could not list its {what}: {_clip(reason)}", server_message=error
+        )
     return items
 
 
@@ -497,10 +632,12 @@ class JobWaiter:
         self._verbose = verbose
         self._shown: tuple[str, int | None] | None = None
         self._last: JobInfo | None = None
+        self._setback: LmmsEvalError | None = None
 
     def observe(self, job: JobInfo) -> JobInfo | None:
         """Record a polled job; the job when completed, None to go on; raises on failure."""
         self._last = job
+        self._setback = None
         if self._verbose:
             self._show(job)
         return process_job_status(job)
@@ -520,6 +657,18 @@ class JobWaiter:
         else:
             print(f"{label} {status}", file=sys.stdout, flush=True)
 
+    def setback(self, error: LmmsEvalError) -> None:
+        """Record a failed poll: log it and go on if it is transient, else raise it.
+
+        A wait outlives server restarts and proxy hiccups (connection refused, 502/503/504,
+        429, timeouts) until its own deadline. A 404 is not transient: the server lost the
+        job (JobNotFoundError says how), and waiting longer cannot bring it back.
+        """
+        if not is_transient(error):
+            raise error
+        self._setback = error
+        logger.warning("Waiting for job %s: poll failed, will retry: %s", self.job_id, error)
+
     def next_delay(self) -> float:
         """Seconds to sleep before the next poll: min(poll_interval, time left).
 
@@ -529,11 +678,20 @@ class JobWaiter:
             return self._poll_interval
         remaining = self._deadline - self._clock()
         if remaining <= 0:
-            assert self._last is not None, "next_delay() is called after observe()"
+            last = f"last status: {self._last.status}" if self._last else "no poll succeeded"
+            if self._setback is not None:
+                last += f"; last poll failed: {self._setback}"
             raise WaitTimeoutError(
-                f"Job {self.job_id} did not finish within {self._timeout:g} s "
-                f"(last status: {self._last.status}). It goes on on the server: "
-                "wait again, or cancel it.",
+                f"Job {self.job_id} did not finish within {self._timeout:g} s ({last}). "
+                "It goes on on the server: wait again, or cancel it.",
                 job=self._last,
-            )
+                job_id=self.job_id,
+            ) from self._setback
         return min(self._poll_interval, remaining)
+
+
+def is_transient(error: LmmsEvalError) -> bool:
+    """Whether a failed request may well succeed if simply tried again later."""
+    if isinstance(error, (APIConnectionError, RateLimitError)):
+        return True
+    return isinstance(error, InternalServerError) and error.status_code in (502, 503, 504)

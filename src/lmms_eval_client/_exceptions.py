@@ -4,8 +4,11 @@
 
     LmmsEvalError
     ├── InvalidArgumentError          (also ValueError and TypeError) bad input, nothing sent
-    ├── APIConnectionError            the server could not be reached or the connection broke
-    │   └── APITimeoutError           a request exceeded the client's network timeout
+    ├── ClientClosedError             (also RuntimeError) the client was used after close()
+    ├── APIConnectionError            (also httpx.TransportError) the server could not be
+    │   │                             reached, or the connection broke
+    │   └── APITimeoutError           (also httpx.TimeoutException) a request exceeded the
+    │                                 client's network timeout
     ├── APIStatusError                (also httpx.HTTPStatusError) the server answered 4xx/5xx
     │   ├── BadRequestError           400, e.g. cancelling a running or finished job
     │   ├── AuthenticationError       401 (from an authenticating proxy)
@@ -53,19 +56,37 @@ class InvalidArgumentError(LmmsEvalError, ValueError, TypeError):
     """An argument was rejected before any request was sent."""
 
 
-class APIConnectionError(LmmsEvalError):
+class ClientClosedError(LmmsEvalError, RuntimeError):
+    """A request was made through a client after its ``close()``."""
+
+
+class APIConnectionError(LmmsEvalError, httpx.TransportError):
     """The server could not be reached, or the connection failed before an answer came.
 
+    Also an :class:`httpx.TransportError` (so an ``httpx.HTTPError``), as lmms-eval's own
+    client raised.
+
     Attributes:
-        request: The httpx request that failed, when one was built.
+        request: The httpx request that failed.
+        may_have_been_sent: False when the request certainly never reached the server
+            (the connection could not be made); True when it may have. For a job
+            submission, True means the job may exist: check before submitting again.
     """
 
-    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: httpx.Request | None = None,
+        may_have_been_sent: bool = True,
+    ) -> None:
         super().__init__(message)
-        self.request = request
+        if request is not None:
+            self.request = request
+        self.may_have_been_sent = may_have_been_sent
 
 
-class APITimeoutError(APIConnectionError):
+class APITimeoutError(APIConnectionError, httpx.TimeoutException):
     """A request exceeded the client's network timeout (the ``timeout`` of the client)."""
 
 
@@ -209,11 +230,11 @@ class WaitTimeoutError(LmmsEvalError, TimeoutError):
     The job goes on running on the server; wait again or cancel it.
 
     Attributes:
-        job: The last :class:`JobInfo` seen.
-        job_id: Its id.
+        job: The last :class:`JobInfo` seen (None if no poll succeeded: server unreachable).
+        job_id: The job's id.
     """
 
-    def __init__(self, message: str, *, job: JobInfo) -> None:
+    def __init__(self, message: str, *, job: JobInfo | None, job_id: str) -> None:
         super().__init__(message)
         self.job = job
-        self.job_id = job.job_id
+        self.job_id = job_id

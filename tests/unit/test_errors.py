@@ -222,11 +222,6 @@ BIG_BODIES = [
         500,
         {"json": {"detail": "Traceback ...\n" + "x" * BIG}},
         id="json-detail-500",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: _server_detail returns a str detail whole; status_error puts it in "
-            "the message, so a 5 MB detail makes a 5 MB message",
-        ),
     ),
     pytest.param(
         "evaluate",
@@ -244,10 +239,6 @@ BIG_BODIES = [
             }
         },
         id="huge-422-list",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: _server_detail joins every 422 field error into the message, unbounded",
-        ),
     ),
 ]
 

@@ -97,11 +97,6 @@ async def test_listing_error_raises_discovery_error(
     assert reason in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: listing_or_raise tests `if error:`, so an 'error' key with an empty message "
-    "(str(e) of e.g. AssertionError()) is returned as an empty list that looks fine",
-)
 @pytest.mark.parametrize(("method", "path", "key"), LISTINGS)
 async def test_listing_error_with_empty_message_raises(
     caller: Caller, mock: respx.MockRouter, method: str, path: str, key: str

@@ -57,43 +57,20 @@ async def test_bad_evaluate_arguments_send_nothing(
     assert mock.calls.call_count == 0
 
 
-def bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
-
-
-UNCHECKED_TYPE = bug(
-    "build_evaluate_request/build_merge_request do not check the type of device, gen_kwargs, "
-    "output_dir, output_path or model_args keys: pydantic.ValidationError escapes"
-)
-
 BAD_TYPED_OPTIONS = [
-    pytest.param(
-        "evaluate", {"gen_kwargs": {"temperature": 0}}, marks=UNCHECKED_TYPE, id="gen_kwargs-dict"
-    ),
-    pytest.param("evaluate", {"device": 0}, marks=UNCHECKED_TYPE, id="device-int"),
-    pytest.param("evaluate", {"output_dir": 5}, marks=UNCHECKED_TYPE, id="output_dir-int"),
-    pytest.param(
-        "evaluate", {"model_args": {1: "a"}}, marks=UNCHECKED_TYPE, id="model_args-int-key"
-    ),
-    pytest.param(
-        "merge_checkpoint", {"output_path": 5}, marks=UNCHECKED_TYPE, id="output_path-int"
-    ),
+    pytest.param("evaluate", {"gen_kwargs": {"temperature": 0}}, id="gen_kwargs-dict"),
+    pytest.param("evaluate", {"device": 0}, id="device-int"),
+    pytest.param("evaluate", {"output_dir": 5}, id="output_dir-int"),
+    pytest.param("evaluate", {"model_args": {1: "a"}}, id="model_args-int-key"),
+    pytest.param("merge_checkpoint", {"output_path": 5}, id="output_path-int"),
     pytest.param(
         "evaluate",
         {"model_args": {"dtype": object()}},
-        marks=bug(
-            "a model_args value that is not JSON-serializable raises "
-            "pydantic_core.PydanticSerializationError from EvaluateRequest.to_dict()"
-        ),
         id="model_args-unserializable",
     ),
     pytest.param(
         "evaluate",
         {"limit": float("inf")},
-        marks=bug(
-            "limit=inf passes the `limit > 0` check, then httpx's JSON encoder raises a bare "
-            "ValueError('Out of range float values are not JSON compliant')"
-        ),
         id="limit-inf",
     ),
     pytest.param("evaluate", {"batch_size": ""}, id="batch_size-empty-str-is-sent"),
@@ -120,11 +97,6 @@ async def test_bad_option_types_raise_invalid_argument_or_are_sent(
         assert {k: sent[k] for k in kwargs} == kwargs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a pathlib.Path output_dir/output_path raises pydantic.ValidationError "
-    "(neither accepted as a path string nor rejected with InvalidArgumentError)",
-)
 @pytest.mark.parametrize("method", ["evaluate", "merge_checkpoint"])
 async def test_path_objects_are_accepted_or_rejected_cleanly(
     caller: Caller, mock: respx.MockRouter, method: str
