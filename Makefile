@@ -10,14 +10,14 @@ LMMS_EVAL_VERSION := 0.7.3
 STAMP := $(VENV)/.installed
 GEN_OUT := generated/lmms_eval_api
 
-.PHONY: install generate check-generated spec-check lint typecheck test unit contract
+.PHONY: install generate check-generated spec-check lint typecheck test unit contract demo
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,testing]'
 	# The pinned real server, without its ML stack: enough to serve its HTTP API.
 	$(PY) -m pip install --quiet --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
 	touch $(STAMP)
@@ -44,3 +44,9 @@ typecheck: $(STAMP)
 
 test: $(STAMP) check-generated spec-check lint typecheck
 	$(BIN)/pytest -q
+
+# The README's tour: health, models, two jobs, the queue, a cancel, a wait with progress,
+# the results. Against a local server started (and stopped) by examples/quickstart.py, or
+# against $(LMMS_EVAL_BASE_URL) when it is set.
+demo: $(STAMP)
+	$(PY) examples/quickstart.py

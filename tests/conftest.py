@@ -2,8 +2,8 @@
 
 - ``real_server_url``: one server for the whole session, for requests that do not depend on
   the state of its queue.
-- ``start_real_server``: a factory, ``with start_real_server(hold_jobs=True) as server:``,
-  for a test that needs a server of its own.
+- ``start_real_server``: a factory, ``with start_real_server(hold_jobs=True) as server:``
+  (also ``max_completed_jobs=N``), for a test that needs a server of its own.
 - ``held_real_server``: a fresh server for one test, whose jobs stay ``running`` until
   ``held_real_server.release_jobs()``: queue positions are then predictable.
 

@@ -1,7 +1,9 @@
 """Start the real lmms-eval 0.7.3 server on 127.0.0.1 for the contract and integration tests.
 
 ``real_server()`` runs ``python -m lmms_eval.launch_server`` as a subprocess on a free
-loopback port, waits until ``GET /health`` answers, and stops the process it started (by
+loopback port (given ``max_completed_jobs``, lmms-eval's own
+``launch_server(ServerArgs(...))`` instead: its command line has no option for that), waits
+until ``GET /health`` answers, and stops the process it started (by
 its PID: terminate, then kill) when the ``with`` block ends. The server's output goes to a
 log file (never a pipe that could fill), quoted in full when the server fails to start.
 
@@ -33,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -184,7 +186,34 @@ def _wait_until_healthy(
             time.sleep(0.05)
 
 
-def _launch(workdir: Path, gate: JobGate | None, startup_timeout: float) -> RealServer:
+def server_command(port: int, max_completed_jobs: int | None = None) -> list[str]:
+    """The command that serves the real server on ``HOST:port``.
+
+    lmms-eval's command line (``python -m lmms_eval.launch_server``) has no option for
+    ``max_completed_jobs``; its ``ServerArgs`` has, so a limit is set through them.
+    """
+    if max_completed_jobs is None:
+        return [
+            sys.executable,
+            "-m",
+            "lmms_eval.launch_server",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+        ]
+    code = (
+        "from lmms_eval.entrypoints.server_args import ServerArgs; "
+        "from lmms_eval.entrypoints.http_server import launch_server; "
+        f"launch_server(ServerArgs(host={HOST!r}, port={port}, "
+        f"max_completed_jobs={max_completed_jobs!r}))"
+    )
+    return [sys.executable, "-c", code]
+
+
+def _launch(
+    workdir: Path, gate: JobGate | None, startup_timeout: float, max_completed_jobs: int | None
+) -> RealServer:
     env = _server_env(workdir, gate)
     deadline = time.monotonic() + startup_timeout
     for attempt in range(1, PORT_ATTEMPTS + 1):
@@ -193,15 +222,7 @@ def _launch(workdir: Path, gate: JobGate | None, startup_timeout: float) -> Real
         log_path = workdir / f"server-{port}.log"
         with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "lmms_eval.launch_server",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(port),
-                ],
+                server_command(port, max_completed_jobs),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -225,19 +246,30 @@ def _launch(workdir: Path, gate: JobGate | None, startup_timeout: float) -> Real
 
 @contextlib.contextmanager
 def real_server(
-    *, hold_jobs: bool = False, startup_timeout: float = STARTUP_TIMEOUT
+    *,
+    hold_jobs: bool = False,
+    max_completed_jobs: int | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT,
 ) -> Iterator[RealServer]:
     """Run a fresh real lmms-eval server on 127.0.0.1 for the duration of the block.
 
     Args:
         hold_jobs: Hold every job's evaluation subprocess (so the job stays ``running``)
             until ``server.release_jobs()``; see the module docstring.
+        max_completed_jobs: Finished jobs the server keeps (its ``ServerArgs`` option);
+            None: its default, 100.
         startup_timeout: Seconds to wait for ``GET /health``.
     """
+    if max_completed_jobs is not None and (
+        isinstance(max_completed_jobs, bool)
+        or not isinstance(max_completed_jobs, int)
+        or max_completed_jobs < 1
+    ):
+        raise ValueError(f"max_completed_jobs must be an int >= 1, got {max_completed_jobs!r}")
     workdir = Path(tempfile.mkdtemp(prefix="lmms-eval-real-server-"))
     gate = JobGate() if hold_jobs else None
     try:
-        server = _launch(workdir, gate, startup_timeout)
+        server = _launch(workdir, gate, startup_timeout, max_completed_jobs)
         try:
             yield server
         finally:
@@ -268,7 +300,7 @@ async def poll_until(
         if inspect.isawaitable(value):
             value = await value
         if done(value):
-            return value
+            return cast(T, value)
         if time.monotonic() >= deadline:
             raise AssertionError(
                 f"timed out after {timeout:g} s waiting for {what}; last: {value!r}"

@@ -166,10 +166,11 @@ class EvalClient(_ClientBase):
     # -- sending ----------------------------------------------------------------------------
 
     def _send(
-        self, send: Callable[[], Response[Any]], idempotency: Idempotency
+        self, send: Callable[[], Response[Any]], idempotency: Idempotency, *, retry: bool = True
     ) -> tuple[_core.Outcome, int]:
         """Send, retrying as the shared policy says; the final outcome and the retries made."""
         _core.check_open(self._http)
+        policy = self._retry if retry else _core.NO_RETRY
         retries = 0
         while True:
             outcome: _core.Outcome
@@ -177,7 +178,7 @@ class EvalClient(_ClientBase):
                 outcome = send()
             except (httpx.RequestError, UnexpectedResponseBody) as exc:
                 outcome = exc
-            delay = _core.retry_delay(self._retry, idempotency, outcome, retries)
+            delay = _core.retry_delay(policy, idempotency, outcome, retries)
             if delay is None:
                 return outcome, retries
             self._sleep(delay)
@@ -190,8 +191,9 @@ class EvalClient(_ClientBase):
         *,
         idempotency: Idempotency = Idempotency.SAFE,
         job_id: str | None = None,
+        retry: bool = True,
     ) -> T:
-        outcome, _ = self._send(send, idempotency)
+        outcome, _ = self._send(send, idempotency, retry=retry)
         return _core.result_of(outcome, expected, job_id=job_id, idempotency=idempotency)
 
     # -- server -----------------------------------------------------------------------------
@@ -207,13 +209,17 @@ class EvalClient(_ClientBase):
     def is_healthy(self) -> bool:
         """True if the server answers and says it is healthy.
 
-        False when it cannot be reached or answers with an error; programming errors
-        (such as an invalid base URL, rejected at construction) are not hidden.
+        A quick probe: one request, no retries. False when the server cannot be reached or
+        answers with an error; programming errors (such as an invalid base URL, rejected
+        at construction, or a closed client) are not hidden.
         """
         try:
-            return self.health().status == "healthy"
-        except LmmsEvalError:
+            health = self._request(
+                lambda: _health.sync_detailed(client=self._api), HealthResponse, retry=False
+            )
+        except _core.UNHEALTHY:
             return False
+        return health.status == "healthy"
 
     def list_tasks(self) -> list[str]:
         """List the evaluation tasks the server knows (slow: the server indexes them per call).
@@ -493,10 +499,15 @@ class AsyncEvalClient(_ClientBase):
     # -- sending ----------------------------------------------------------------------------
 
     async def _send(
-        self, send: Callable[[], Awaitable[Response[Any]]], idempotency: Idempotency
+        self,
+        send: Callable[[], Awaitable[Response[Any]]],
+        idempotency: Idempotency,
+        *,
+        retry: bool = True,
     ) -> tuple[_core.Outcome, int]:
         """Send, retrying as the shared policy says; the final outcome and the retries made."""
         _core.check_open(self._http)
+        policy = self._retry if retry else _core.NO_RETRY
         retries = 0
         while True:
             outcome: _core.Outcome
@@ -504,7 +515,7 @@ class AsyncEvalClient(_ClientBase):
                 outcome = await send()
             except (httpx.RequestError, UnexpectedResponseBody) as exc:
                 outcome = exc
-            delay = _core.retry_delay(self._retry, idempotency, outcome, retries)
+            delay = _core.retry_delay(policy, idempotency, outcome, retries)
             if delay is None:
                 return outcome, retries
             await self._sleep(delay)
@@ -517,8 +528,9 @@ class AsyncEvalClient(_ClientBase):
         *,
         idempotency: Idempotency = Idempotency.SAFE,
         job_id: str | None = None,
+        retry: bool = True,
     ) -> T:
-        outcome, _ = await self._send(send, idempotency)
+        outcome, _ = await self._send(send, idempotency, retry=retry)
         return _core.result_of(outcome, expected, job_id=job_id, idempotency=idempotency)
 
     # -- server -----------------------------------------------------------------------------
@@ -536,13 +548,17 @@ class AsyncEvalClient(_ClientBase):
     async def is_healthy(self) -> bool:
         """True if the server answers and says it is healthy.
 
-        False when it cannot be reached or answers with an error; programming errors
-        (such as an invalid base URL, rejected at construction) are not hidden.
+        A quick probe: one request, no retries. False when the server cannot be reached or
+        answers with an error; programming errors (such as an invalid base URL, rejected
+        at construction, or a closed client) are not hidden.
         """
         try:
-            return (await self.health()).status == "healthy"
-        except LmmsEvalError:
+            health = await self._request(
+                lambda: _health.asyncio_detailed(client=self._api), HealthResponse, retry=False
+            )
+        except _core.UNHEALTHY:
             return False
+        return health.status == "healthy"
 
     async def list_tasks(self) -> list[str]:
         """List the evaluation tasks the server knows (slow: the server indexes them per call).

@@ -210,6 +210,7 @@ def check_job_id(job_id: object) -> str:
     if job_id in (".", ".."):
         # Dot segments survive percent-encoding and would be resolved to another path.
         raise InvalidArgumentError(f"job_id {job_id!r} is not a job id")
+    _check_utf8("job_id", job_id)
     return job_id
 
 
@@ -220,9 +221,22 @@ def _check_int(name: str, value: object, minimum: int) -> None:
         raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value}")
 
 
+def _check_utf8(name: str, value: str) -> None:
+    """Reject strings that cannot go on the wire (lone surrogates, e.g. from os.fsdecode)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"{name} is not valid text (cannot be UTF-8 encoded): {exc}"
+        ) from None
+
+
 def _check_str(name: str, value: object) -> None:
-    if value is not None and not isinstance(value, str):
+    if value is None:
+        return
+    if not isinstance(value, str):
         raise InvalidArgumentError(f"{name} must be a str, got {value!r}")
+    _check_utf8(name, value)
 
 
 def _path_str(name: str, value: object) -> str | None:
@@ -233,6 +247,7 @@ def _path_str(name: str, value: object) -> str | None:
         value = os.fspath(value)
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty str or path, got {value!r}")
+    _check_utf8(name, value)
     return value
 
 
@@ -241,8 +256,8 @@ def _json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
     if not all(isinstance(key, str) for key in value):
         raise InvalidArgumentError(f"{name} keys must be str, got {list(value)!r}")
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}") from None
     return dict(value)
 
@@ -264,6 +279,7 @@ def build_evaluate_request(
     """Check evaluate()'s arguments and build the request body, leaving out every None option."""
     if not isinstance(model, str) or not model:
         raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
+    _check_utf8("model", model)
     task_list = [tasks] if isinstance(tasks, str) else tasks
     if not isinstance(task_list, (list, tuple)):
         raise InvalidArgumentError(
@@ -274,6 +290,7 @@ def build_evaluate_request(
     for task in task_list:
         if not isinstance(task, str) or not task:
             raise InvalidArgumentError(f"every task must be a non-empty str, got {task!r}")
+        _check_utf8("task", task)
     if model_args is not None and not isinstance(model_args, Mapping):
         raise InvalidArgumentError(f"model_args must be a mapping, got {type(model_args).__name__}")
     if num_fewshot is not None:
@@ -352,6 +369,10 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 # the error's .detail / .body): a multi-megabyte detail must not become the message.
 MAX_DETAIL_CHARS = 600
 MAX_FIELD_ERRORS = 10
+
+NO_RETRY = RetryPolicy(max_retries=0)
+# What is_healthy() reports as False: the server's fault or the network's, not the caller's.
+UNHEALTHY = (APIConnectionError, APIStatusError, APIResponseValidationError)
 
 # What one attempt of a request ended with.
 Outcome = Response[Any] | httpx.RequestError | UnexpectedResponseBody

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -67,6 +68,15 @@ def test_stop_abandons_a_running_job_quickly(config: LocalServerConfig) -> None:
         server.stop()  # idempotent
     assert time.perf_counter() - began < 2.0
     assert server_threads() == []
+
+
+def test_listening_socket_is_tcp_so_responses_are_not_delayed(config: LocalServerConfig) -> None:
+    # asyncio turns TCP_NODELAY on for accepted sockets only when the listening socket's
+    # proto is IPPROTO_TCP; with proto 0 every response waited ~40 ms (Nagle + delayed ACK).
+    # Latency itself is measured by the benchmarks, not asserted here.
+    with LocalServer(config) as server:
+        assert server._socket is not None
+        assert server._socket.proto == socket.IPPROTO_TCP
 
 
 def test_two_servers_are_independent(config: LocalServerConfig) -> None:

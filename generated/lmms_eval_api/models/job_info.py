@@ -21,9 +21,9 @@ class JobInfo(ApiModel):
         job_id:
         status: Status of an evaluation job.
         created_at: Naive local ISO 8601 timestamp (no timezone).
-        request: Request model for evaluation endpoint.
         started_at:
         completed_at:
+        request: Request model for evaluation endpoint.
         result: Result files on the server's disk, keyed by the model name lmms-eval derives from
             model_args.
         error:
@@ -33,9 +33,9 @@ class JobInfo(ApiModel):
     job_id: str
     status: JobStatus
     created_at: str
-    request: EvaluateRequest
     started_at: str | None = Field(default=None)
     completed_at: str | None = Field(default=None)
+    request: EvaluateRequest
     result: dict[str, ModelResultFiles] | None = Field(default=None)
     error: str | None = Field(default=None)
     position_in_queue: int | None = Field(default=None)

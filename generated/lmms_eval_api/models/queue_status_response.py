@@ -12,14 +12,14 @@ class QueueStatusResponse(ApiModel):
 
     Attributes:
         queue_size:
+        running_job:
         queued_jobs:
         completed_jobs:
         failed_jobs:
-        running_job:
     """
 
     queue_size: int
+    running_job: str | None = Field(default=None)
     queued_jobs: list[str]
     completed_jobs: int
     failed_jobs: int
-    running_job: str | None = Field(default=None)
