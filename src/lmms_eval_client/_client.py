@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 
 import httpx
 
-from lmms_eval_api.api.jobs import cancel_job as _cancel_job
-from lmms_eval_api.api.jobs import get_job as _get_job
-from lmms_eval_api.api.jobs import get_queue_status as _get_queue_status
-from lmms_eval_api.api.jobs import submit_evaluation as _submit_evaluation
-from lmms_eval_api.api.server import health as _health
-from lmms_eval_api.api.server import list_models as _list_models
-from lmms_eval_api.api.server import list_tasks as _list_tasks
-from lmms_eval_api.api.server import merge_checkpoint as _merge_checkpoint
+from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
+from lmms_eval_api.api.jobs import get_job as _op_get_job
+from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
+from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
+from lmms_eval_api.api.server import health as _op_health
+from lmms_eval_api.api.server import list_models as _op_list_models
+from lmms_eval_api.api.server import list_tasks as _op_list_tasks
+from lmms_eval_api.api.server import merge_checkpoint as _op_merge_checkpoint
 from lmms_eval_api.client import Client as _ApiClient
 from lmms_eval_api.errors import UnexpectedResponseBody
 from lmms_eval_api.models import (
@@ -166,7 +166,12 @@ class EvalClient(_ClientBase):
     # -- sending ----------------------------------------------------------------------------
 
     def _send(
-        self, send: Callable[[], Response[Any]], idempotency: Idempotency, *, retry: bool = True
+        self,
+        send: Callable[[], Response[Any]],
+        idempotency: Idempotency,
+        *,
+        retry: bool = True,
+        deadline: float | None = None,
     ) -> tuple[_core.Outcome, int]:
         """Send, retrying as the shared policy says; the final outcome and the retries made."""
         _core.check_open(self._http)
@@ -178,7 +183,9 @@ class EvalClient(_ClientBase):
                 outcome = send()
             except (httpx.RequestError, UnexpectedResponseBody) as exc:
                 outcome = exc
-            delay = _core.retry_delay(policy, idempotency, outcome, retries)
+            delay = _core.within_deadline(
+                _core.retry_delay(policy, idempotency, outcome, retries), deadline, self._clock()
+            )
             if delay is None:
                 return outcome, retries
             self._sleep(delay)
@@ -192,8 +199,9 @@ class EvalClient(_ClientBase):
         idempotency: Idempotency = Idempotency.SAFE,
         job_id: str | None = None,
         retry: bool = True,
+        deadline: float | None = None,
     ) -> T:
-        outcome, _ = self._send(send, idempotency, retry=retry)
+        outcome, _ = self._send(send, idempotency, retry=retry, deadline=deadline)
         return _core.result_of(outcome, expected, job_id=job_id, idempotency=idempotency)
 
     # -- server -----------------------------------------------------------------------------
@@ -204,7 +212,7 @@ class EvalClient(_ClientBase):
         Returns:
             HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
         """
-        return self._request(lambda: _health.sync_detailed(client=self._api), HealthResponse)
+        return self._request(lambda: _op_health.sync_detailed(client=self._api), HealthResponse)
 
     def is_healthy(self) -> bool:
         """True if the server answers and says it is healthy.
@@ -215,7 +223,7 @@ class EvalClient(_ClientBase):
         """
         try:
             health = self._request(
-                lambda: _health.sync_detailed(client=self._api), HealthResponse, retry=False
+                lambda: _op_health.sync_detailed(client=self._api), HealthResponse, retry=False
             )
         except _core.UNHEALTHY:
             return False
@@ -229,7 +237,7 @@ class EvalClient(_ClientBase):
                 task dependencies are missing), rather than an empty list that looks fine.
         """
         listing = self._request(
-            lambda: _list_tasks.sync_detailed(client=self._api), TaskListResponse
+            lambda: _op_list_tasks.sync_detailed(client=self._api), TaskListResponse
         )
         return _core.listing_or_raise(listing.tasks, listing.error, "tasks")
 
@@ -240,7 +248,7 @@ class EvalClient(_ClientBase):
             DiscoveryError: The server answered with an error instead of a list.
         """
         listing = self._request(
-            lambda: _list_models.sync_detailed(client=self._api), ModelListResponse
+            lambda: _op_list_models.sync_detailed(client=self._api), ModelListResponse
         )
         return _core.listing_or_raise(listing.models, listing.error, "models")
 
@@ -268,7 +276,7 @@ class EvalClient(_ClientBase):
         """
         body = _core.build_merge_request(checkpoint_path, output_path, checkpoint_type)
         return self._request(
-            lambda: _merge_checkpoint.sync_detailed(client=self._api, body=body),
+            lambda: _op_merge_checkpoint.sync_detailed(client=self._api, body=body),
             MergeResponse,
             idempotency=Idempotency.UNSAFE,
         )
@@ -321,7 +329,7 @@ class EvalClient(_ClientBase):
             log_samples, predict_only, num_gpus, output_dir,
         )  # fmt: skip
         return self._request(
-            lambda: _submit_evaluation.sync_detailed(client=self._api, body=body),
+            lambda: _op_submit_evaluation.sync_detailed(client=self._api, body=body),
             JobSubmitResponse,
             idempotency=Idempotency.UNSAFE,
         )
@@ -336,9 +344,14 @@ class EvalClient(_ClientBase):
             JobNotFoundError: The server has no such job (never submitted, evicted after
                 max_completed_jobs, or lost in a server restart).
         """
-        job_id = _core.check_job_id(job_id)
+        return self._get_job(_core.check_job_id(job_id))
+
+    def _get_job(self, job_id: str, deadline: float | None = None) -> JobInfo:
         return self._request(
-            lambda: _get_job.sync_detailed(job_id, client=self._api), JobInfo, job_id=job_id
+            lambda: _op_get_job.sync_detailed(job_id, client=self._api),
+            JobInfo,
+            job_id=job_id,
+            deadline=deadline,
         )
 
     def cancel_job(self, job_id: str) -> CancelResponse:
@@ -356,7 +369,7 @@ class EvalClient(_ClientBase):
         """
         job_id = _core.check_job_id(job_id)
         outcome, retries = self._send(
-            lambda: _cancel_job.sync_detailed(job_id, client=self._api), Idempotency.CANCEL
+            lambda: _op_cancel_job.sync_detailed(job_id, client=self._api), Idempotency.CANCEL
         )
         try:
             return _core.result_of(outcome, CancelResponse, job_id=job_id)
@@ -370,7 +383,7 @@ class EvalClient(_ClientBase):
     def get_queue_status(self) -> QueueStatusResponse:
         """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts."""
         return self._request(
-            lambda: _get_queue_status.sync_detailed(client=self._api), QueueStatusResponse
+            lambda: _op_get_queue_status.sync_detailed(client=self._api), QueueStatusResponse
         )
 
     def wait_for_job(
@@ -404,7 +417,7 @@ class EvalClient(_ClientBase):
         waiter = _core.JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
         while True:
             try:
-                job = self.get_job(waiter.job_id)
+                job = self._get_job(waiter.job_id, deadline=waiter.deadline)
             except LmmsEvalError as exc:
                 waiter.setback(exc)  # re-raised unless transient
             else:
@@ -504,6 +517,7 @@ class AsyncEvalClient(_ClientBase):
         idempotency: Idempotency,
         *,
         retry: bool = True,
+        deadline: float | None = None,
     ) -> tuple[_core.Outcome, int]:
         """Send, retrying as the shared policy says; the final outcome and the retries made."""
         _core.check_open(self._http)
@@ -515,7 +529,9 @@ class AsyncEvalClient(_ClientBase):
                 outcome = await send()
             except (httpx.RequestError, UnexpectedResponseBody) as exc:
                 outcome = exc
-            delay = _core.retry_delay(policy, idempotency, outcome, retries)
+            delay = _core.within_deadline(
+                _core.retry_delay(policy, idempotency, outcome, retries), deadline, self._clock()
+            )
             if delay is None:
                 return outcome, retries
             await self._sleep(delay)
@@ -529,8 +545,9 @@ class AsyncEvalClient(_ClientBase):
         idempotency: Idempotency = Idempotency.SAFE,
         job_id: str | None = None,
         retry: bool = True,
+        deadline: float | None = None,
     ) -> T:
-        outcome, _ = await self._send(send, idempotency, retry=retry)
+        outcome, _ = await self._send(send, idempotency, retry=retry, deadline=deadline)
         return _core.result_of(outcome, expected, job_id=job_id, idempotency=idempotency)
 
     # -- server -----------------------------------------------------------------------------
@@ -542,7 +559,7 @@ class AsyncEvalClient(_ClientBase):
             HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
         """
         return await self._request(
-            lambda: _health.asyncio_detailed(client=self._api), HealthResponse
+            lambda: _op_health.asyncio_detailed(client=self._api), HealthResponse
         )
 
     async def is_healthy(self) -> bool:
@@ -554,7 +571,7 @@ class AsyncEvalClient(_ClientBase):
         """
         try:
             health = await self._request(
-                lambda: _health.asyncio_detailed(client=self._api), HealthResponse, retry=False
+                lambda: _op_health.asyncio_detailed(client=self._api), HealthResponse, retry=False
             )
         except _core.UNHEALTHY:
             return False
@@ -568,7 +585,7 @@ class AsyncEvalClient(_ClientBase):
                 task dependencies are missing), rather than an empty list that looks fine.
         """
         listing = await self._request(
-            lambda: _list_tasks.asyncio_detailed(client=self._api), TaskListResponse
+            lambda: _op_list_tasks.asyncio_detailed(client=self._api), TaskListResponse
         )
         return _core.listing_or_raise(listing.tasks, listing.error, "tasks")
 
@@ -579,7 +596,7 @@ class AsyncEvalClient(_ClientBase):
             DiscoveryError: The server answered with an error instead of a list.
         """
         listing = await self._request(
-            lambda: _list_models.asyncio_detailed(client=self._api), ModelListResponse
+            lambda: _op_list_models.asyncio_detailed(client=self._api), ModelListResponse
         )
         return _core.listing_or_raise(listing.models, listing.error, "models")
 
@@ -607,7 +624,7 @@ class AsyncEvalClient(_ClientBase):
         """
         body = _core.build_merge_request(checkpoint_path, output_path, checkpoint_type)
         return await self._request(
-            lambda: _merge_checkpoint.asyncio_detailed(client=self._api, body=body),
+            lambda: _op_merge_checkpoint.asyncio_detailed(client=self._api, body=body),
             MergeResponse,
             idempotency=Idempotency.UNSAFE,
         )
@@ -660,7 +677,7 @@ class AsyncEvalClient(_ClientBase):
             log_samples, predict_only, num_gpus, output_dir,
         )  # fmt: skip
         return await self._request(
-            lambda: _submit_evaluation.asyncio_detailed(client=self._api, body=body),
+            lambda: _op_submit_evaluation.asyncio_detailed(client=self._api, body=body),
             JobSubmitResponse,
             idempotency=Idempotency.UNSAFE,
         )
@@ -675,9 +692,14 @@ class AsyncEvalClient(_ClientBase):
             JobNotFoundError: The server has no such job (never submitted, evicted after
                 max_completed_jobs, or lost in a server restart).
         """
-        job_id = _core.check_job_id(job_id)
+        return await self._get_job(_core.check_job_id(job_id))
+
+    async def _get_job(self, job_id: str, deadline: float | None = None) -> JobInfo:
         return await self._request(
-            lambda: _get_job.asyncio_detailed(job_id, client=self._api), JobInfo, job_id=job_id
+            lambda: _op_get_job.asyncio_detailed(job_id, client=self._api),
+            JobInfo,
+            job_id=job_id,
+            deadline=deadline,
         )
 
     async def cancel_job(self, job_id: str) -> CancelResponse:
@@ -695,7 +717,7 @@ class AsyncEvalClient(_ClientBase):
         """
         job_id = _core.check_job_id(job_id)
         outcome, retries = await self._send(
-            lambda: _cancel_job.asyncio_detailed(job_id, client=self._api), Idempotency.CANCEL
+            lambda: _op_cancel_job.asyncio_detailed(job_id, client=self._api), Idempotency.CANCEL
         )
         try:
             return _core.result_of(outcome, CancelResponse, job_id=job_id)
@@ -711,7 +733,7 @@ class AsyncEvalClient(_ClientBase):
     async def get_queue_status(self) -> QueueStatusResponse:
         """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts."""
         return await self._request(
-            lambda: _get_queue_status.asyncio_detailed(client=self._api), QueueStatusResponse
+            lambda: _op_get_queue_status.asyncio_detailed(client=self._api), QueueStatusResponse
         )
 
     async def wait_for_job(
@@ -745,7 +767,7 @@ class AsyncEvalClient(_ClientBase):
         waiter = _core.JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
         while True:
             try:
-                job = await self.get_job(waiter.job_id)
+                job = await self._get_job(waiter.job_id, deadline=waiter.deadline)
             except LmmsEvalError as exc:
                 waiter.setback(exc)  # re-raised unless transient
             else:

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -86,23 +87,41 @@ class ClientConfig:
     headers: dict[str, str]
     http2: bool
     limits: httpx.Limits
+    auth: httpx.BasicAuth | None
 
 
-def resolve_base_url(base_url: str | None) -> str:
-    """The base URL from the argument, else $LMMS_EVAL_BASE_URL, else localhost:8000; checked."""
+_USERINFO = re.compile(r"//[^/@]*@")
+
+
+def _without_userinfo(text: str) -> str:
+    """A URL as text with any user:password replaced, for messages."""
+    return _USERINFO.sub("//***@", text)
+
+
+def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]:
+    """The base URL from the argument, else $LMMS_EVAL_BASE_URL, else localhost:8000; checked.
+
+    A ``user:password@`` in it becomes HTTP basic auth, so that the password is not part
+    of any URL that httpx or this client logs or shows.
+    """
     url = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     if not isinstance(url, str):
         raise InvalidArgumentError(f"base_url must be a str, got {type(url).__name__}")
+    shown = _without_userinfo(url)
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise InvalidArgumentError(f"base_url {url!r} is not a valid URL: {exc}") from None
+    except (httpx.InvalidURL, TypeError, UnicodeError) as exc:
+        raise InvalidArgumentError(f"base_url {shown!r} is not a valid URL: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidArgumentError(
-            f"base_url {url!r} must be an absolute http(s) URL with a host, "
+            f"base_url {shown!r} must be an absolute http(s) URL with a host, "
             "e.g. 'http://localhost:8000'"
         )
-    return url.rstrip("/")
+    auth = None
+    if parsed.userinfo:
+        auth = httpx.BasicAuth(parsed.username, parsed.password)
+        parsed = parsed.copy_with(username=None, password=None)
+    return str(parsed).rstrip("/"), auth
 
 
 def resolve_config(
@@ -124,8 +143,10 @@ def resolve_config(
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
     if key:
         merged["Authorization"] = f"Bearer {key}"
+    url, auth = resolve_base_url(base_url)
     return ClientConfig(
-        base_url=resolve_base_url(base_url),
+        base_url=url,
+        auth=auth,
         timeout=httpx.Timeout(timeout),
         headers=merged,
         http2=http2,
@@ -161,14 +182,22 @@ def check_injected_client_options(
 
 def adopt_base_url(client: httpx.Client | httpx.AsyncClient, base_url: str | None) -> str:
     """Give an injected httpx client without a base URL ours; return the URL it will use."""
-    if str(client.base_url):
-        if base_url is not None and resolve_base_url(base_url) != str(client.base_url).rstrip("/"):
+    current = str(client.base_url).rstrip("/")
+    if current and base_url is None:
+        return current
+    url, auth = resolve_base_url(base_url)
+    if auth is not None:
+        raise InvalidArgumentError(
+            "a user:password in base_url cannot be applied to an injected http_client: "
+            "give the httpx client auth= instead"
+        )
+    if current:
+        if url != current:
             raise InvalidArgumentError(
-                f"base_url {base_url!r} differs from the injected http_client's "
-                f"base_url {str(client.base_url)!r}: pass one of them"
+                f"base_url {url!r} differs from the injected http_client's base_url "
+                f"{_without_userinfo(current)!r}: pass one of them"
             )
-        return str(client.base_url).rstrip("/")
-    url = resolve_base_url(base_url)
+        return current
     client.base_url = httpx.URL(url)
     return url
 
@@ -181,6 +210,7 @@ def httpx_client_kwargs(config: ClientConfig) -> dict[str, Any]:
         "headers": config.headers,
         "http2": config.http2,
         "limits": config.limits,
+        "auth": config.auth,
     }
 
 
@@ -546,6 +576,14 @@ def retry_delay(
     return delay
 
 
+def within_deadline(delay: float | None, deadline: float | None, now: float) -> float | None:
+    """A retry delay cut to what is left before a deadline; None when no time is left."""
+    if delay is None or deadline is None:
+        return delay
+    remaining = deadline - now
+    return min(delay, remaining) if remaining > 0 else None
+
+
 def result_of(
     outcome: Outcome,
     expected: type[T],
@@ -648,7 +686,8 @@ class JobWaiter:
         check_wait_args(poll_interval, timeout)
         self._poll_interval = float(poll_interval)
         self._clock = clock
-        self._deadline = None if timeout is None else clock() + timeout
+        self.deadline = None if timeout is None else clock() + timeout
+        """The monotonic time the wait ends at (None: never); polls retry only until then."""
         self._timeout = timeout
         self._verbose = verbose
         self._shown: tuple[str, int | None] | None = None
@@ -695,9 +734,9 @@ class JobWaiter:
 
         Raises WaitTimeoutError, carrying the last job seen, once the deadline has passed.
         """
-        if self._deadline is None:
+        if self.deadline is None:
             return self._poll_interval
-        remaining = self._deadline - self._clock()
+        remaining = self.deadline - self._clock()
         if remaining <= 0:
             last = f"last status: {self._last.status}" if self._last else "no poll succeeded"
             if self._setback is not None:

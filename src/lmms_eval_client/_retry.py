@@ -86,7 +86,8 @@ class RetryPolicy:
 
     def backoff(self, retries_done: int) -> float:
         """0.5 s doubling per retry, capped at 8 s, times a jitter factor in [0.75, 1]."""
-        base = min(INITIAL_BACKOFF * 2.0**retries_done, MAX_BACKOFF)
+        # The exponent is bounded first: 2.0**1025 overflows, and 2**5 already hits the cap.
+        base = min(INITIAL_BACKOFF * 2.0 ** min(retries_done, 16), MAX_BACKOFF)
         return base * (1 - 0.25 * self.random())
 
     def retry_after_header(self, response: httpx.Response) -> float | None:
