@@ -10,7 +10,7 @@ LMMS_EVAL_VERSION := 0.7.3
 STAMP := $(VENV)/.installed
 GEN_OUT := generated/lmms_eval_api
 
-.PHONY: install generate check-generated spec-check lint typecheck test unit contract demo
+.PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo
 
 install: $(STAMP)
 
@@ -50,3 +50,8 @@ test: $(STAMP) check-generated spec-check lint typecheck
 # against $(LMMS_EVAL_BASE_URL) when it is set.
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
+
+# Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
+# client (latency, import time, 1,000-job fan-out, wait precision); about 3 minutes.
+bench: $(STAMP)
+	$(PY) benchmarks/run.py

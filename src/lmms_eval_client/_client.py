@@ -7,7 +7,6 @@ _core.py; here are only the sends and the sleeps.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 import warnings
@@ -45,6 +44,13 @@ from ._exceptions import BadRequestError, LmmsEvalError
 from ._retry import DEFAULT_MAX_RETRIES, Idempotency, RetryPolicy
 
 T = TypeVar("T")
+
+
+async def _async_sleep(seconds: float) -> None:
+    # asyncio is imported on first use: it costs ~10 ms at import, and sync users never need it.
+    import asyncio
+
+    await asyncio.sleep(seconds)
 
 
 class _ClientBase:
@@ -454,7 +460,7 @@ class AsyncEvalClient(_ClientBase):
     with a ResourceWarning.
     """
 
-    _sleep = staticmethod(asyncio.sleep)
+    _sleep = staticmethod(_async_sleep)
     _clock = staticmethod(time.monotonic)
 
     def __init__(

@@ -66,6 +66,9 @@ API_KEY_ENV = "LMMS_EVAL_API_KEY"
 # every task YAML on the server and takes seconds, during which the server answers nothing else.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_POLL_INTERVAL = 5.0
+# httpx's own default pool size, but every connection may stay alive: many concurrent waits
+# otherwise keep closing and reopening connections (20 kept alive is httpx's default).
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 USER_AGENT = f"lmms-eval-client/{__version__} httpx/{httpx.__version__}"
 REDACTED = "<redacted>"
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
@@ -150,7 +153,7 @@ def resolve_config(
         timeout=httpx.Timeout(timeout),
         headers=merged,
         http2=http2,
-        limits=limits if limits is not None else httpx.Limits(),
+        limits=limits if limits is not None else DEFAULT_LIMITS,
     )
 
 
@@ -548,7 +551,8 @@ def retry_delay(
     """Seconds to wait before sending again after this outcome, or None to stop here."""
     response = _status_of(outcome)
     if response is not None:
-        logger.debug("%s -> %s", _where(response.request), response.status_code)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s -> %s", _where(response.request), response.status_code)
         delay = policy.retry_after_response(idempotency, response, retries_done)
         what = f"status {response.status_code}"
         request: httpx.Request | None = response.request

@@ -1,0 +1,200 @@
+"""Bad constructor input is rejected before any request, both clients: InvalidArgumentError
+(a ValueError and a TypeError), and not one connection to the server.
+
+tests/unit/test_validation.py covers the other arguments; here: a base_url without scheme
+or host, a negative (or non-integer) max_retries, and credentials that cannot be a header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lmms_eval_client import (
+    AsyncEvalClient,
+    EvalClient,
+    InvalidArgumentError,
+    LmmsEvalError,
+)
+
+from ._faults import HOST, FaultProxy, Respond, http_response, proxy
+from .conftest import MakeClient
+
+
+@pytest.fixture
+def server() -> Iterator[FaultProxy]:
+    """A server that counts connections and answers every request with a healthy 200."""
+    body = b'{"status": "healthy", "timestamp": "t", "queue_size": 0}'
+    with proxy(None, lambda seen: Respond(http_response(200, body))) as started:
+        yield started
+
+
+# base_url values without an http(s) scheme or without a host; "{port}" is the server's
+BAD_BASE_URLS = [
+    pytest.param("{host}:{port}", id="host-port-no-scheme"),
+    pytest.param("localhost:{port}", id="localhost-no-scheme"),
+    pytest.param("{host}", id="bare-host"),
+    pytest.param("//{host}:{port}", id="scheme-relative"),
+    pytest.param("http:/{host}:{port}", id="one-slash"),
+    pytest.param(" http://{host}:{port}", id="leading-space"),
+    pytest.param("http://", id="scheme-only"),
+    pytest.param("http:///jobs", id="no-host-with-path"),
+    pytest.param("http://user:pw@", id="userinfo-no-host"),
+    pytest.param("https://:{port}", id="port-no-host"),
+    pytest.param("ftp://{host}:{port}", id="ftp"),
+    pytest.param("file:///tmp/server", id="file"),
+    pytest.param("ws://{host}:{port}", id="websocket"),
+    pytest.param("http://{host}:port", id="bad-port"),
+    pytest.param("http://[::1", id="unclosed-ipv6"),
+    pytest.param("", id="empty"),
+    pytest.param(b"http://{host}:{port}", id="bytes"),
+    pytest.param(8000, id="int"),
+]
+
+BAD_MAX_RETRIES = [
+    pytest.param(-1, id="minus-1"),
+    pytest.param(-100, id="minus-100"),
+    pytest.param(1.5, id="float"),
+    pytest.param(2.0, id="integral-float"),
+    pytest.param(float("inf"), id="inf"),
+    pytest.param("2", id="str"),
+    pytest.param(None, id="none"),
+    pytest.param(True, id="bool"),
+]
+
+CLIENTS = [pytest.param(EvalClient, id="sync"), pytest.param(AsyncEvalClient, id="async")]
+
+
+def fill(value: Any, server: FaultProxy) -> Any:
+    if isinstance(value, str):
+        return value.format(host=HOST, port=server.port)
+    if isinstance(value, bytes):
+        return value.replace(b"{host}", HOST.encode()).replace(b"{port}", b"%d" % server.port)
+    return value
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+@pytest.mark.parametrize("base_url", BAD_BASE_URLS)
+def test_base_url_without_scheme_or_host_is_rejected(
+    cls: type[EvalClient | AsyncEvalClient], server: FaultProxy, base_url: Any
+) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        cls(fill(base_url, server))
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, TypeError)
+    assert "base_url" in str(info.value)
+    assert server.connections == 0
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+@pytest.mark.parametrize("max_retries", BAD_MAX_RETRIES)
+def test_bad_max_retries_is_rejected(
+    cls: type[EvalClient | AsyncEvalClient], server: FaultProxy, max_retries: Any
+) -> None:
+    with pytest.raises(InvalidArgumentError, match="max_retries") as info:
+        cls(server.url, max_retries=max_retries)
+    assert isinstance(info.value, ValueError)
+    assert server.connections == 0
+
+
+@pytest.mark.parametrize("max_retries", [0, 1, 2, 10])
+async def test_good_max_retries_are_accepted(
+    make_client: MakeClient, server: FaultProxy, max_retries: int
+) -> None:
+    caller = make_client(server.url, max_retries=max_retries)
+    assert caller.client._retry.max_retries == max_retries
+    assert (await caller.health()).status == "healthy"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: a base_url with a query string ('http://host/api?token=x') is accepted, and "
+        "httpx then appends every endpoint to the query: get_job('abc') is sent as "
+        "'GET /api?token=x/jobs/abc', i.e. to path /api, outside /jobs/{id}"
+    ),
+)
+@pytest.mark.parametrize("suffix", ["/api?token=x", "/?"], ids=["query", "empty-query"])
+async def test_base_url_with_a_query_is_rejected_or_kept_out_of_the_path(
+    make_client: MakeClient, server: FaultProxy, suffix: str
+) -> None:
+    try:
+        caller = make_client(server.url + suffix)
+    except InvalidArgumentError:
+        return  # rejected up front: fine
+    await caller.health()
+    target = server.seen[-1].target
+    assert target.split(b"?")[0].endswith(b"/health"), target
+
+
+SECRET = "sk-live-0123456789"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: an api_key holding a control character (CR/LF, NUL) is accepted; the request "
+        "then fails in h11 with LocalProtocolError(\"Illegal header value b'Bearer <key>'\"), "
+        "mapped to APIConnectionError ('Is the server running at that address?') whose "
+        "message contains the api key in clear"
+    ),
+)
+@pytest.mark.parametrize("junk", ["\r\nX-Injected: 1", "\n", "\x00"], ids=["crlf", "lf", "nul"])
+async def test_api_key_that_cannot_be_a_header_is_rejected_without_showing_it(
+    make_client: MakeClient, server: FaultProxy, junk: str
+) -> None:
+    key = SECRET + junk
+    try:
+        caller = make_client(server.url, api_key=key)
+    except InvalidArgumentError as exc:
+        assert SECRET not in str(exc)
+        assert SECRET not in repr(exc)
+        return
+    with pytest.raises(LmmsEvalError) as info:
+        await caller.health()
+    assert server.seen == []  # h11 refused to send it
+    assert SECRET not in str(info.value)
+    assert isinstance(info.value, InvalidArgumentError)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=UnicodeEncodeError,
+    reason=(
+        "BUG: a non-ASCII api_key ('sk-clé...') makes the constructor raise a raw "
+        "UnicodeEncodeError from httpx's header encoding (not an InvalidArgumentError), "
+        "whose args hold 'Bearer <api key>' in clear"
+    ),
+)
+@pytest.mark.parametrize("cls", CLIENTS)
+def test_non_ascii_api_key_is_invalid_argument(
+    cls: type[EvalClient | AsyncEvalClient], server: FaultProxy
+) -> None:
+    key = "sk-clé-" + SECRET
+    with pytest.raises(InvalidArgumentError) as info:
+        cls(server.url, api_key=key)
+    assert SECRET not in repr(info.value.args)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: extra headers that cannot be sent are not rejected as InvalidArgumentError: a "
+        "non-ASCII value raises a raw UnicodeEncodeError and a non-str value a raw TypeError "
+        "from httpx at construction; a value with a newline is accepted and every request "
+        "then fails as APIConnectionError"
+    ),
+)
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Team": "équipe"}, {"X-Team": 5}, {"X-Team": "a\nb"}],
+    ids=["non-ascii", "int", "newline"],
+)
+async def test_headers_that_cannot_be_sent_are_invalid_argument(
+    make_client: MakeClient, server: FaultProxy, headers: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidArgumentError):
+        make_client(server.url, headers=headers)
+    assert server.connections == 0
