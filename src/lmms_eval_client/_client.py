@@ -25,7 +25,6 @@ from lmms_eval_api.api.server import list_models as _op_list_models
 from lmms_eval_api.api.server import list_tasks as _op_list_tasks
 from lmms_eval_api.api.server import merge_checkpoint as _op_merge_checkpoint
 from lmms_eval_api.client import Client as _ApiClient
-from lmms_eval_api.errors import UnexpectedResponseBody
 from lmms_eval_api.models import (
     CancelResponse,
     HealthResponse,
@@ -187,7 +186,7 @@ class EvalClient(_ClientBase):
             outcome: _core.Outcome
             try:
                 outcome = send()
-            except (httpx.RequestError, UnexpectedResponseBody) as exc:
+            except _core.SEND_FAILURES as exc:
                 outcome = exc
             delay = _core.within_deadline(
                 _core.retry_delay(policy, idempotency, outcome, retries), deadline, self._clock()
@@ -533,7 +532,7 @@ class AsyncEvalClient(_ClientBase):
             outcome: _core.Outcome
             try:
                 outcome = await send()
-            except (httpx.RequestError, UnexpectedResponseBody) as exc:
+            except _core.SEND_FAILURES as exc:
                 outcome = exc
             delay = _core.within_deadline(
                 _core.retry_delay(policy, idempotency, outcome, retries), deadline, self._clock()

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -120,11 +121,42 @@ def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]
             f"base_url {shown!r} must be an absolute http(s) URL with a host, "
             "e.g. 'http://localhost:8000'"
         )
+    if b"?" in parsed.raw_path or parsed.fragment or "#" in url:
+        # Paths are appended to the base URL: a query or fragment would swallow them.
+        raise InvalidArgumentError(
+            f"base_url {shown!r} must not have a query or fragment; "
+            "send extra parameters as headers instead"
+        )
     auth = None
     if parsed.userinfo:
         auth = httpx.BasicAuth(parsed.username, parsed.password)
         parsed = parsed.copy_with(username=None, password=None)
     return str(parsed).rstrip("/"), auth
+
+
+def _is_header_text(value: str) -> bool:
+    """Printable ASCII without control characters: what an HTTP header value can carry."""
+    return value.isascii() and all(32 <= ord(ch) < 127 for ch in value)
+
+
+def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Extra headers as a dict, each name and value one a request can carry."""
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidArgumentError(f"headers must be a mapping, got {type(headers).__name__}")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or not _is_header_text(name) or " " in name:
+            raise InvalidArgumentError(f"header name {name!r} is not a valid HTTP header name")
+        if not isinstance(value, str) or not _is_header_text(value):
+            secret = name.lower() in _SECRET_HEADERS
+            shown = REDACTED if secret else repr(value)
+            raise InvalidArgumentError(
+                f"header {name!r}: value {shown} must be a str of printable ASCII characters"
+            )
+        checked[name] = value
+    return checked
 
 
 def resolve_config(
@@ -142,9 +174,16 @@ def resolve_config(
         )
     if isinstance(timeout, (int, float)) and timeout <= 0:
         raise InvalidArgumentError(f"timeout must be > 0 seconds (or None for none), got {timeout}")
-    merged = {"User-Agent": USER_AGENT, **(headers or {})}
+    merged = {"User-Agent": USER_AGENT, **check_headers(headers)}
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if key is not None and not isinstance(key, str):
+        raise InvalidArgumentError(f"api_key must be a str, got {type(key).__name__}")
     if key:
+        if not _is_header_text(key):
+            # Never echo the key itself.
+            raise InvalidArgumentError(
+                "api_key must be printable ASCII (no spaces, line breaks or control characters)"
+            )
         merged["Authorization"] = f"Bearer {key}"
     url, auth = resolve_base_url(base_url)
     return ClientConfig(
@@ -234,6 +273,10 @@ def check_max_retries(max_retries: object) -> int:
     return max_retries
 
 
+# httpx refuses URLs over 65,536 characters; leave room for the base URL.
+MAX_JOB_ID_URL_CHARS = 60_000
+
+
 def check_job_id(job_id: object) -> str:
     """A job id that is safe to put in a path segment (it is percent-encoded there)."""
     if not isinstance(job_id, str):
@@ -244,6 +287,11 @@ def check_job_id(job_id: object) -> str:
         # Dot segments survive percent-encoding and would be resolved to another path.
         raise InvalidArgumentError(f"job_id {job_id!r} is not a job id")
     _check_utf8("job_id", job_id)
+    if len(quote(job_id, safe="")) > MAX_JOB_ID_URL_CHARS:
+        raise InvalidArgumentError(
+            f"job_id is too long for a URL ({len(job_id)} characters); "
+            "lmms-eval's job ids are 36-character UUIDs"
+        )
     return job_id
 
 
@@ -408,7 +456,10 @@ NO_RETRY = RetryPolicy(max_retries=0)
 UNHEALTHY = (APIConnectionError, APIStatusError, APIResponseValidationError)
 
 # What one attempt of a request ended with.
-Outcome = Response[Any] | httpx.RequestError | UnexpectedResponseBody
+Outcome = Response[Any] | httpx.RequestError | httpx.InvalidURL | UnexpectedResponseBody
+# What sending can raise that becomes an Outcome. httpx.InvalidURL: a 3xx whose Location
+# httpx cannot parse (it builds the next request even with redirects off).
+SEND_FAILURES = (httpx.RequestError, httpx.InvalidURL, UnexpectedResponseBody)
 
 
 def _where(request: httpx.Request) -> str:
@@ -428,7 +479,7 @@ def _server_detail(response: httpx.Response) -> tuple[str, str, Any]:
     and the decoded body (None if not JSON)."""
     try:
         body = json.loads(response.content) if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep JSON
         excerpt = body_excerpt(response.content) if response.content else "(empty body)"
         return excerpt, excerpt, None
     detail = body.get("detail") if isinstance(body, dict) else None
@@ -515,8 +566,10 @@ def transport_error(
             "it was not retried, to never run it twice. Check get_queue_status() "
             "(queued_jobs, running_job) before submitting again."
         )
-    else:
+    elif isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
         hint = " Is the server running at that address?"
+    else:
+        hint = ""
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(
             f"Request{where} timed out ({type(exc).__name__}); raise the client's timeout "
@@ -525,7 +578,8 @@ def transport_error(
             may_have_been_sent=sent,
         )
     return APIConnectionError(
-        f"Could not talk to the lmms-eval server{where}: {type(exc).__name__}: {exc}.{hint}",
+        f"Could not talk to the lmms-eval server{where}: "
+        f"{type(exc).__name__}: {str(exc).rstrip('.')}.{hint}",
         request=request,
         may_have_been_sent=sent,
     )
@@ -557,17 +611,20 @@ def retry_delay(
         what = f"status {response.status_code}"
         request: httpx.Request | None = response.request
     else:
-        assert isinstance(outcome, httpx.RequestError)
+        assert isinstance(outcome, (httpx.RequestError, httpx.InvalidURL))
         delay = (
             policy.retry_after_error(idempotency, outcome, retries_done)
             if isinstance(outcome, httpx.TransportError)
             else None
         )
         what = type(outcome).__name__
-        try:
-            request = outcome.request
-        except RuntimeError:
-            request = None
+        request = None
+        if isinstance(outcome, httpx.RequestError):
+            try:
+                request = outcome.request
+            except RuntimeError:
+                request = None
+        logger.debug("%s failed: %s", _where(request) if request else "request", what)
     if delay is not None:
         logger.info(
             "%s failed (%s); retry %d of %d in %.2f s",
@@ -600,6 +657,12 @@ def result_of(
         raise body_error(outcome, job_id=job_id) from outcome
     if isinstance(outcome, httpx.RequestError):
         raise transport_error(outcome, idempotency) from outcome
+    if isinstance(outcome, httpx.InvalidURL):
+        raise APIConnectionError(
+            f"The server's answer could not be processed: it redirects to an invalid URL "
+            f"({outcome}). Check base_url.",
+            may_have_been_sent=True,
+        ) from outcome
     raw = outcome.http_response
     if not raw.is_success:
         raise status_error(raw, job_id=job_id)

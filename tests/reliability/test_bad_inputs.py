@@ -108,14 +108,6 @@ async def test_good_max_retries_are_accepted(
     assert (await caller.health()).status == "healthy"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a base_url with a query string ('http://host/api?token=x') is accepted, and "
-        "httpx then appends every endpoint to the query: get_job('abc') is sent as "
-        "'GET /api?token=x/jobs/abc', i.e. to path /api, outside /jobs/{id}"
-    ),
-)
 @pytest.mark.parametrize("suffix", ["/api?token=x", "/?"], ids=["query", "empty-query"])
 async def test_base_url_with_a_query_is_rejected_or_kept_out_of_the_path(
     make_client: MakeClient, server: FaultProxy, suffix: str
@@ -132,15 +124,6 @@ async def test_base_url_with_a_query_is_rejected_or_kept_out_of_the_path(
 SECRET = "sk-live-0123456789"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: an api_key holding a control character (CR/LF, NUL) is accepted; the request "
-        "then fails in h11 with LocalProtocolError(\"Illegal header value b'Bearer <key>'\"), "
-        "mapped to APIConnectionError ('Is the server running at that address?') whose "
-        "message contains the api key in clear"
-    ),
-)
 @pytest.mark.parametrize("junk", ["\r\nX-Injected: 1", "\n", "\x00"], ids=["crlf", "lf", "nul"])
 async def test_api_key_that_cannot_be_a_header_is_rejected_without_showing_it(
     make_client: MakeClient, server: FaultProxy, junk: str
@@ -159,15 +142,6 @@ async def test_api_key_that_cannot_be_a_header_is_rejected_without_showing_it(
     assert isinstance(info.value, InvalidArgumentError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason=(
-        "BUG: a non-ASCII api_key ('sk-clé...') makes the constructor raise a raw "
-        "UnicodeEncodeError from httpx's header encoding (not an InvalidArgumentError), "
-        "whose args hold 'Bearer <api key>' in clear"
-    ),
-)
 @pytest.mark.parametrize("cls", CLIENTS)
 def test_non_ascii_api_key_is_invalid_argument(
     cls: type[EvalClient | AsyncEvalClient], server: FaultProxy
@@ -178,15 +152,6 @@ def test_non_ascii_api_key_is_invalid_argument(
     assert SECRET not in repr(info.value.args)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: extra headers that cannot be sent are not rejected as InvalidArgumentError: a "
-        "non-ASCII value raises a raw UnicodeEncodeError and a non-str value a raw TypeError "
-        "from httpx at construction; a value with a newline is accepted and every request "
-        "then fails as APIConnectionError"
-    ),
-)
 @pytest.mark.parametrize(
     "headers",
     [{"X-Team": "équipe"}, {"X-Team": 5}, {"X-Team": "a\nb"}],

@@ -9,8 +9,7 @@ the faults land exactly between two polls: no timing guesses.
   reachable again with the job still there: the wait completes.
 - The job was evicted (max_completed_jobs): JobNotFoundError too.
 
-Every LocalServer here is started on an explicit port (start_local_server): one started on
-port 0 cannot be restarted on its port, see the xfail at the end.
+A LocalServer started on port 0 can be restarted on the port it got (the last test).
 (test_real_server.py SIGKILLs the real server in the middle of a wait.)
 """
 
@@ -125,15 +124,6 @@ async def test_evicted_job_ends_the_wait_with_job_not_found(
     assert "lost when the server restarts" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: LocalServer(port=0) binds without SO_REUSEADDR (it sets it only for an "
-        "explicit port; uvicorn always sets it), so while a client still holds a keep-alive "
-        "connection to it, LocalServer(port=<its port>).start() fails with OSError 'Address "
-        "already in use': a LocalServer on a free port cannot be restarted on that port"
-    ),
-)
 def test_local_server_on_port_0_can_be_restarted_on_its_port() -> None:
     server = LocalServer(LocalServerConfig()).start()
     port = server.port

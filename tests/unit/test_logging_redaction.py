@@ -83,6 +83,7 @@ async def test_each_retry_is_logged_at_info(
     ]
     assert records(logs, logging.DEBUG) == [
         f"GET {BASE}/health -> 503",
+        f"GET {BASE}/health failed: ConnectError",
         f"GET {BASE}/health -> 200",
     ]
 

@@ -96,8 +96,9 @@ class LocalServer:
         # says TCP; without it every response waits ~40 ms on Nagle and delayed ACKs.
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
-            if self._requested_port and os.name != "nt":
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn
+            if os.name != "nt":
+                # As uvicorn does: a restart on the same port must not wait for TIME_WAIT.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self._requested_port))
         except BaseException:
             sock.close()

@@ -57,7 +57,9 @@ def _build_response(
 ) -> Response[CancelResponse | ErrorDetail]:
     try:
         parsed = _parse_response(client=client, response=response)
-    except ValueError as exc:  # json.JSONDecodeError or pydantic.ValidationError: both ValueErrors
+    # json.JSONDecodeError and pydantic.ValidationError are ValueErrors; absurdly deep JSON
+    # makes json.loads raise RecursionError.
+    except (ValueError, RecursionError) as exc:
         raise errors.UnexpectedResponseBody(response) from exc
     return Response(
         status_code=HTTPStatus(response.status_code)
