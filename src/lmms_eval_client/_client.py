@@ -113,7 +113,8 @@ class EvalClient(_ClientBase):
         http_client: An httpx client to send through, used as it is and never closed by
             this client (given one, configure headers, timeouts and limits on it).
         http2: Speak HTTP/2 (needs the ``http2`` extra: ``pip install lmms-eval-client[http2]``).
-        limits: Connection pool limits (``httpx.Limits``).
+        limits: Connection pool limits (``httpx.Limits``); default: 100 connections, all
+            kept alive between requests.
         max_retries: Retries of a failed request (0: none), with exponential backoff and
             the server's Retry-After. Reads are retried on connection failures, timeouts
             and 429/502/503/504; a job submission only when it certainly was not sent.
@@ -139,7 +140,11 @@ class EvalClient(_ClientBase):
         kwargs = self._configure(
             base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
         )
-        self._http = http_client if http_client is not None else httpx.Client(**(kwargs or {}))
+        self._http = (
+            http_client
+            if http_client is not None
+            else _core.build_http_client(httpx.Client, kwargs or {})
+        )
         self._api.set_httpx_client(self._http)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -450,7 +455,8 @@ class AsyncEvalClient(_ClientBase):
         http_client: An httpx.AsyncClient to send through, used as it is and never closed by
             this client (given one, configure headers, timeouts and limits on it).
         http2: Speak HTTP/2 (needs the ``http2`` extra: ``pip install lmms-eval-client[http2]``).
-        limits: Connection pool limits (``httpx.Limits``).
+        limits: Connection pool limits (``httpx.Limits``); default: 100 connections, all
+            kept alive between requests.
         max_retries: Retries of a failed request (0: none), with exponential backoff and
             the server's Retry-After. Reads are retried on connection failures, timeouts
             and 429/502/503/504; a job submission only when it certainly was not sent.
@@ -477,7 +483,11 @@ class AsyncEvalClient(_ClientBase):
         kwargs = self._configure(
             base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
         )
-        self._http = http_client if http_client is not None else httpx.AsyncClient(**(kwargs or {}))
+        self._http = (
+            http_client
+            if http_client is not None
+            else _core.build_http_client(httpx.AsyncClient, kwargs or {})
+        )
         self._api.set_async_httpx_client(self._http)
 
     # -- lifecycle ------------------------------------------------------------------------

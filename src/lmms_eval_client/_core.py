@@ -256,9 +256,18 @@ def httpx_client_kwargs(config: ClientConfig) -> dict[str, Any]:
     }
 
 
-def redacted_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers safe to show in a repr or a log line: secrets replaced."""
-    return {k: REDACTED if k.lower() in _SECRET_HEADERS else v for k, v in headers.items()}
+HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
+
+
+def build_http_client(factory: type[HttpClientT], kwargs: dict[str, Any]) -> HttpClientT:
+    """Build our httpx client; a missing optional dependency becomes an actionable error."""
+    try:
+        return factory(**kwargs)
+    except ImportError as exc:  # http2=True without the h2 package
+        raise InvalidArgumentError(
+            f"{str(exc).rstrip('.')}. Install the http2 extra: "
+            "pip install 'lmms-eval-client[http2]'"
+        ) from exc
 
 
 # ----------------------------------------------------------------------------------------
