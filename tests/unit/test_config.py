@@ -33,3 +33,17 @@ async def test_default_pool_is_bounded_and_keeps_its_connections(
         await client.close()
     else:
         client.close()
+
+
+def test_every_error_class_is_exported() -> None:
+    import lmms_eval_client
+    from lmms_eval_client import _exceptions
+
+    defined = {
+        name
+        for name, obj in vars(_exceptions).items()
+        if isinstance(obj, type)
+        and issubclass(obj, Exception)
+        and obj.__module__ == _exceptions.__name__
+    }
+    assert defined - set(lmms_eval_client.__all__) == set()
