@@ -37,8 +37,9 @@ class ApiModel(BaseModel):
       readable as attributes, by key and in ``model_dump()``.
     - ``to_dict()`` sends only the fields that were set, so a request body carries exactly
       what the caller gave and the server applies its own defaults for the rest.
-    - Read access by key (``job["job_id"]``, ``job.get("error")``, ``"result" in job``) keeps
-      code written for dict-returning clients working.
+    - Read access as a mapping (``job["job_id"]``, ``job.get("error")``, ``"result" in job``,
+      ``keys()``, ``values()``, ``items()``, ``len()``) keeps code written for
+      dict-returning clients working. Iterating yields pydantic's (name, value) pairs.
     """
 
     model_config = ConfigDict(
@@ -92,6 +93,17 @@ class ApiModel(BaseModel):
         """The wire names of the declared fields and of any extra fields the server sent."""
         names = [info.alias or name for name, info in type(self).model_fields.items()]
         return names + list(self.__pydantic_extra__ or {})
+
+    def values(self) -> list[Any]:
+        """The values of keys(), in the same order."""
+        return [self[key] for key in self.keys()]
+
+    def items(self) -> list[tuple[str, Any]]:
+        """(key, value) pairs of keys(), as a dict's items()."""
+        return [(key, self[key]) for key in self.keys()]
+
+    def __len__(self) -> int:
+        return len(self.keys())
 
 
 @dataclass

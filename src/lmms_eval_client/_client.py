@@ -46,10 +46,11 @@ T = TypeVar("T")
 
 
 async def _async_sleep(seconds: float) -> None:
-    # asyncio is imported on first use: it costs ~10 ms at import, and sync users never need it.
-    import asyncio
+    # anyio, as httpx uses, so trio works too; imported on first use: it pulls in asyncio,
+    # ~10 ms at import that sync users never need.
+    import anyio
 
-    await asyncio.sleep(seconds)
+    await anyio.sleep(seconds)
 
 
 class _ClientBase:
@@ -59,6 +60,8 @@ class _ClientBase:
     _base_url: str
     _owns_http_client: bool
     _retry: RetryPolicy
+    _closed: bool = False
+    _http_client_type: type[httpx.Client] | type[httpx.AsyncClient]
 
     def _configure(
         self,
@@ -74,6 +77,9 @@ class _ClientBase:
         """Resolve the settings; the httpx client kwargs to build one, or None if injected."""
         self._retry = RetryPolicy(_core.check_max_retries(max_retries))
         if http_client is not None:
+            _core.check_injected_client_type(
+                type(self).__name__, self._http_client_type, http_client
+            )
             _core.check_injected_client_options(headers, api_key, timeout, http2, limits)
             self._base_url = _core.adopt_base_url(http_client, base_url)
             self._owns_http_client = False
@@ -124,6 +130,7 @@ class EvalClient(_ClientBase):
 
     _sleep = staticmethod(time.sleep)
     _clock = staticmethod(time.monotonic)
+    _http_client_type = httpx.Client
 
     def __init__(
         self,
@@ -150,7 +157,8 @@ class EvalClient(_ClientBase):
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the connections (not those of an injected http_client)."""
+        """Close the connections (not those of an injected http_client, which stays open)."""
+        self._closed = True
         if self._owns_http_client:
             self._http.close()
 
@@ -184,10 +192,11 @@ class EvalClient(_ClientBase):
         deadline: float | None = None,
     ) -> tuple[_core.Outcome, int]:
         """Send, retrying as the shared policy says; the final outcome and the retries made."""
-        _core.check_open(self._http)
         policy = self._retry if retry else _core.NO_RETRY
         retries = 0
         while True:
+            # Checked before every attempt: close() may come during a backoff (another task).
+            _core.check_open(self._closed, self._http)
             outcome: _core.Outcome
             try:
                 outcome = send()
@@ -303,9 +312,9 @@ class EvalClient(_ClientBase):
         device: str | None = None,
         limit: int | float | None = None,
         gen_kwargs: str | None = None,
-        log_samples: bool = True,
-        predict_only: bool = False,
-        num_gpus: int = 1,
+        log_samples: bool | None = True,
+        predict_only: bool | None = False,
+        num_gpus: int | None = 1,
         output_dir: str | os.PathLike[str] | None = None,
     ) -> JobSubmitResponse:
         """Submit an evaluation job to the server's queue.
@@ -325,6 +334,8 @@ class EvalClient(_ClientBase):
             log_samples: Write per-sample outputs.
             predict_only: Only generate predictions, skip metrics.
             num_gpus: Number of GPUs to use (>= 1).
+
+        Like every option, log_samples, predict_only and num_gpus are not sent when None.
             output_dir: Results directory on the server (default: a fresh temporary one).
 
         Returns:
@@ -467,6 +478,7 @@ class AsyncEvalClient(_ClientBase):
 
     _sleep = staticmethod(_async_sleep)
     _clock = staticmethod(time.monotonic)
+    _http_client_type = httpx.AsyncClient
 
     def __init__(
         self,
@@ -493,7 +505,8 @@ class AsyncEvalClient(_ClientBase):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Close the connections (not those of an injected http_client)."""
+        """Close the connections (not those of an injected http_client, which stays open)."""
+        self._closed = True
         if self._owns_http_client:
             await self._http.aclose()
 
@@ -535,10 +548,11 @@ class AsyncEvalClient(_ClientBase):
         deadline: float | None = None,
     ) -> tuple[_core.Outcome, int]:
         """Send, retrying as the shared policy says; the final outcome and the retries made."""
-        _core.check_open(self._http)
         policy = self._retry if retry else _core.NO_RETRY
         retries = 0
         while True:
+            # Checked before every attempt: close() may come during a backoff (another task).
+            _core.check_open(self._closed, self._http)
             outcome: _core.Outcome
             try:
                 outcome = await send()
@@ -656,9 +670,9 @@ class AsyncEvalClient(_ClientBase):
         device: str | None = None,
         limit: int | float | None = None,
         gen_kwargs: str | None = None,
-        log_samples: bool = True,
-        predict_only: bool = False,
-        num_gpus: int = 1,
+        log_samples: bool | None = True,
+        predict_only: bool | None = False,
+        num_gpus: int | None = 1,
         output_dir: str | os.PathLike[str] | None = None,
     ) -> JobSubmitResponse:
         """Submit an evaluation job to the server's queue.
@@ -678,6 +692,8 @@ class AsyncEvalClient(_ClientBase):
             log_samples: Write per-sample outputs.
             predict_only: Only generate predictions, skip metrics.
             num_gpus: Number of GPUs to use (>= 1).
+
+        Like every option, log_samples, predict_only and num_gpus are not sent when None.
             output_dir: Results directory on the server (default: a fresh temporary one).
 
         Returns:

@@ -52,6 +52,7 @@ from ._exceptions import (
     UnprocessableEntityError,
     WaitTimeoutError,
     body_excerpt,
+    with_httpx_class,
 )
 from ._retry import Idempotency, RetryPolicy, may_have_been_sent
 from ._version import __version__
@@ -88,13 +89,13 @@ class ClientConfig:
 
     base_url: str
     timeout: httpx.Timeout
-    headers: dict[str, str]
+    headers: httpx.Headers
     http2: bool
     limits: httpx.Limits
     auth: httpx.BasicAuth | None
 
 
-_USERINFO = re.compile(r"//[^/@]*@")
+_USERINFO = re.compile(r"//[^@]*@")
 
 
 def _without_userinfo(text: str) -> str:
@@ -172,10 +173,15 @@ def resolve_config(
         raise InvalidArgumentError(
             f"timeout must be seconds, an httpx.Timeout or None, got {timeout!r}"
         )
-    if isinstance(timeout, (int, float)) and timeout <= 0:
-        raise InvalidArgumentError(f"timeout must be > 0 seconds (or None for none), got {timeout}")
-    merged = {"User-Agent": USER_AGENT, **check_headers(headers)}
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if isinstance(timeout, (int, float)) and not (math.isfinite(timeout) and timeout > 0):
+        raise InvalidArgumentError(
+            f"timeout must be a finite number of seconds > 0 (or None for none), got {timeout}"
+        )
+    merged = httpx.Headers({"User-Agent": USER_AGENT})
+    merged.update(check_headers(headers))  # case-insensitive: a given User-Agent replaces ours
+    key = api_key
+    if key is None and "authorization" not in merged:
+        key = os.environ.get(API_KEY_ENV)  # an explicit Authorization header wins over it
     if key is not None and not isinstance(key, str):
         raise InvalidArgumentError(f"api_key must be a str, got {type(key).__name__}")
     if key:
@@ -194,6 +200,15 @@ def resolve_config(
         http2=http2,
         limits=limits if limits is not None else DEFAULT_LIMITS,
     )
+
+
+def check_injected_client_type(owner: str, wanted: type[Any], client: object) -> None:
+    """EvalClient needs an httpx.Client, AsyncEvalClient an httpx.AsyncClient."""
+    if not isinstance(client, wanted):
+        raise InvalidArgumentError(
+            f"{owner} needs an httpx.{wanted.__name__} as http_client, "
+            f"got {type(client).__module__}.{type(client).__name__}"
+        )
 
 
 def check_injected_client_options(
@@ -226,7 +241,7 @@ def adopt_base_url(client: httpx.Client | httpx.AsyncClient, base_url: str | Non
     """Give an injected httpx client without a base URL ours; return the URL it will use."""
     current = str(client.base_url).rstrip("/")
     if current and base_url is None:
-        return current
+        return _without_userinfo(current)
     url, auth = resolve_base_url(base_url)
     if auth is not None:
         raise InvalidArgumentError(
@@ -239,7 +254,7 @@ def adopt_base_url(client: httpx.Client | httpx.AsyncClient, base_url: str | Non
                 f"base_url {url!r} differs from the injected http_client's base_url "
                 f"{_without_userinfo(current)!r}: pass one of them"
             )
-        return current
+        return _without_userinfo(current)
     client.base_url = httpx.URL(url)
     return url
 
@@ -345,11 +360,12 @@ def _json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
     """A mapping that strict JSON can carry: str keys, no NaN/inf, serialisable values."""
     if not all(isinstance(key, str) for key in value):
         raise InvalidArgumentError(f"{name} keys must be str, got {list(value)!r}")
+    value = dict(value)
     try:
         json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}") from None
-    return dict(value)
+    return value
 
 
 def build_evaluate_request(
@@ -361,17 +377,20 @@ def build_evaluate_request(
     device: str | None,
     limit: int | float | None,
     gen_kwargs: str | None,
-    log_samples: bool,
-    predict_only: bool,
-    num_gpus: int,
+    log_samples: bool | None,
+    predict_only: bool | None,
+    num_gpus: int | None,
     output_dir: str | os.PathLike[str] | None,
 ) -> EvaluateRequest:
     """Check evaluate()'s arguments and build the request body, leaving out every None option."""
     if not isinstance(model, str) or not model:
         raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
     _check_utf8("model", model)
-    task_list = [tasks] if isinstance(tasks, str) else tasks
-    if not isinstance(task_list, (list, tuple)):
+    if isinstance(tasks, str):
+        task_list: list[Any] = [tasks]
+    elif isinstance(tasks, Sequence) and not isinstance(tasks, (bytes, bytearray)):
+        task_list = list(tasks)
+    else:
         raise InvalidArgumentError(
             f"tasks must be a list of task names (or one name as a str), got {type(tasks).__name__}"
         )
@@ -398,9 +417,10 @@ def build_evaluate_request(
         raise InvalidArgumentError(f"batch_size must be an int or a str, got {batch_size!r}")
     _check_str("device", device)
     _check_str("gen_kwargs", gen_kwargs)
-    _check_int("num_gpus", num_gpus, 1)
+    if num_gpus is not None:
+        _check_int("num_gpus", num_gpus, 1)
     for name, flag in (("log_samples", log_samples), ("predict_only", predict_only)):
-        if not isinstance(flag, bool):
+        if flag is not None and not isinstance(flag, bool):
             raise InvalidArgumentError(f"{name} must be a bool, got {flag!r}")
     options: dict[str, Any] = {
         "model_args": _json_object("model_args", model_args) if model_args is not None else None,
@@ -461,6 +481,11 @@ MAX_DETAIL_CHARS = 600
 MAX_FIELD_ERRORS = 10
 
 NO_RETRY = RetryPolicy(max_retries=0)
+MAYBE_CARRIED_OUT = (
+    "The request may have reached the server, so it may have been carried out: "
+    "it was not retried, to never run it twice. Check get_queue_status() "
+    "(queued_jobs, running_job) before submitting again."
+)
 # What is_healthy() reports as False: the server's fault or the network's, not the caller's.
 UNHEALTHY = (APIConnectionError, APIStatusError, APIResponseValidationError)
 
@@ -477,6 +502,14 @@ def _where(request: httpx.Request) -> str:
     if url.userinfo:
         url = url.copy_with(username=None, password=None)
     return f"{request.method} {url}"
+
+
+def _clip_middle(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    """Keep the start and the end of a long text (a log tail: where and why it failed)."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit // 3, limit - limit // 3
+    return f"{text[:head]}\n... ({len(text) - limit} characters left out) ...\n{text[-tail:]}"
 
 
 def _clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
@@ -498,7 +531,9 @@ def _server_detail(response: httpx.Response) -> tuple[str, str, Any]:
         parts = []
         for err in detail:
             if isinstance(err, dict):
-                loc = ".".join(str(p) for p in err.get("loc", []) if p != "body")
+                raw_loc = err.get("loc")
+                loc_parts = raw_loc if isinstance(raw_loc, list) else []
+                loc = ".".join(str(p) for p in loc_parts if p != "body")
                 parts.append(f"{loc}: {err.get('msg', '')}" if loc else str(err.get("msg", "")))
         if parts:
             shown = "; ".join(parts[:MAX_FIELD_ERRORS])
@@ -509,12 +544,14 @@ def _server_detail(response: httpx.Response) -> tuple[str, str, Any]:
     return excerpt, excerpt, body
 
 
-def status_error(response: httpx.Response, *, job_id: str | None = None) -> APIStatusError:
+def status_error(
+    response: httpx.Response, *, job_id: str | None = None, note: str = ""
+) -> APIStatusError:
     """The typed error for a non-2xx response; a 404 about a job names why a job can vanish."""
     detail, shown, body = _server_detail(response)
     request = response.request
     where = f"{request.method} {request.url.raw_path.decode('ascii', 'replace')}"
-    prefix = f"{where} -> {response.status_code} {response.reason_phrase}: {shown}"
+    prefix = f"{where} -> {response.status_code} {response.reason_phrase}: {shown}{note}"
     if response.status_code == 404 and job_id is not None:
         return JobNotFoundError(
             f"{prefix}. The server has no job {job_id!r}: either it was never submitted there, "
@@ -570,23 +607,19 @@ def transport_error(
     where = f" {_where(request)}" if request is not None else ""
     sent = not isinstance(exc, httpx.TransportError) or may_have_been_sent(exc)
     if idempotency is Idempotency.UNSAFE and sent:
-        hint = (
-            " The request may have reached the server, so it may have been carried out: "
-            "it was not retried, to never run it twice. Check get_queue_status() "
-            "(queued_jobs, running_job) before submitting again."
-        )
+        hint = f" {MAYBE_CARRIED_OUT}"
     elif isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
         hint = " Is the server running at that address?"
     else:
         hint = ""
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(
+        return with_httpx_class(APITimeoutError, type(exc))(
             f"Request{where} timed out ({type(exc).__name__}); raise the client's timeout "
             f"if the server is slow.{hint}",
             request=request,
             may_have_been_sent=sent,
         )
-    return APIConnectionError(
+    return with_httpx_class(APIConnectionError, type(exc))(
         f"Could not talk to the lmms-eval server{where}: "
         f"{type(exc).__name__}: {str(exc).rstrip('.')}.{hint}",
         request=request,
@@ -594,9 +627,9 @@ def transport_error(
     )
 
 
-def check_open(client: httpx.Client | httpx.AsyncClient) -> None:
-    """Refuse to send through a closed client with our error, not httpx's RuntimeError."""
-    if client.is_closed:
+def check_open(closed: bool, client: httpx.Client | httpx.AsyncClient) -> None:
+    """Refuse to send after close() (ours, or the httpx client's) with our error."""
+    if closed or client.is_closed:
         raise ClientClosedError("This client has been closed; create a new one to send requests")
 
 
@@ -674,7 +707,11 @@ def result_of(
         ) from outcome
     raw = outcome.http_response
     if not raw.is_success:
-        raise status_error(raw, job_id=job_id)
+        note = ""
+        if idempotency is Idempotency.UNSAFE and raw.status_code in (502, 504):
+            # A gateway that failed or timed out may have passed the request on.
+            note = f". {MAYBE_CARRIED_OUT}"
+        raise status_error(raw, job_id=job_id, note=note)
     if isinstance(outcome.parsed, expected):
         return outcome.parsed
     raise APIResponseValidationError(
@@ -717,8 +754,11 @@ def process_job_status(job: JobInfo) -> JobInfo | None:
     if job.status == JobStatus.COMPLETED:
         return job
     if job.status == JobStatus.FAILED:
+        # "Job failed: ..." as lmms-eval's client words it; the full text stays on .error.
         raise JobFailedError(
-            f"Job {job.job_id} failed: {job.error or 'the server gave no error text'}", job=job
+            f"Job failed: {_clip_middle(job.error or 'the server gave no error text')}\n"
+            f"(job {job.job_id})",
+            job=job,
         )
     if job.status == JobStatus.CANCELLED:
         raise JobCancelledError(f"Job {job.job_id} was cancelled", job=job)
@@ -797,10 +837,15 @@ class JobWaiter:
         """Record a failed poll: log it and go on if it is transient, else raise it.
 
         A wait outlives server restarts and proxy hiccups (connection refused, 502/503/504,
-        429, timeouts) until its own deadline. A 404 is not transient: the server lost the
-        job (JobNotFoundError says how), and waiting longer cannot bring it back.
+        429, timeouts) until its own deadline. Without a deadline it does so only once the
+        server has answered a poll. A 404 is not transient: the server lost the job
+        (JobNotFoundError says how), and waiting longer cannot bring it back.
         """
         if not is_transient(error):
+            raise error
+        if self.deadline is None and self._last is None:
+            # Waiting forever on a server that never answered once (a wrong base_url, a
+            # server that is down) would hang the caller: only a bounded wait rides it out.
             raise error
         self._setback = error
         logger.warning("Waiting for job %s: poll failed, will retry: %s", self.job_id, error)

@@ -18,7 +18,8 @@
     │   ├── UnprocessableEntityError  422, with the server's field errors
     │   ├── RateLimitError            429
     │   └── InternalServerError       5xx
-    ├── APIResponseValidationError    a 2xx body that is not JSON or does not match the contract
+    ├── APIResponseValidationError    (also ValueError, as json's JSONDecodeError was) a 2xx body
+    │                                 that is not JSON or does not match the contract
     ├── DiscoveryError                /tasks or /models answered with an ``error`` field
     ├── JobError                      (also RuntimeError) a waited-for job ended badly
     │   ├── JobFailedError            the job failed; carries the JobInfo and the server's error
@@ -88,6 +89,28 @@ class APIConnectionError(LmmsEvalError, httpx.TransportError):
 
 class APITimeoutError(APIConnectionError, httpx.TimeoutException):
     """A request exceeded the client's network timeout (the ``timeout`` of the client)."""
+
+
+_WITH_HTTPX_CLASS: dict[tuple[type[APIConnectionError], type[httpx.RequestError]], type[Any]] = {}
+
+
+def with_httpx_class(
+    base: type[APIConnectionError], cause: type[httpx.RequestError]
+) -> type[APIConnectionError]:
+    """``base`` that is also the exact httpx class of the failure it reports.
+
+    So ``except httpx.ConnectError`` or ``except httpx.ReadTimeout``, written for lmms-eval's
+    own client, still catch what this client raises. The classes are made once and cached.
+    """
+    if issubclass(base, cause):
+        return base
+    cls = _WITH_HTTPX_CLASS.get((base, cause))
+    if cls is None:
+        cls = type(
+            base.__name__, (base, cause), {"__module__": base.__module__, "__doc__": base.__doc__}
+        )
+        _WITH_HTTPX_CLASS[(base, cause)] = cls
+    return cls
 
 
 class APIStatusError(LmmsEvalError, httpx.HTTPStatusError):
@@ -166,7 +189,7 @@ class InternalServerError(APIStatusError):
     """5xx: the server (or a proxy in front of it) failed."""
 
 
-class APIResponseValidationError(LmmsEvalError):
+class APIResponseValidationError(LmmsEvalError, ValueError):
     """A successful response whose body is not JSON or does not match the contract.
 
     Attributes:

@@ -143,7 +143,9 @@ async def test_two_jobs_scenario(
     assert error.error == error.job.error
     assert error.error is not None
     assert error.error.startswith(CRASHED)
-    assert error.error in str(error)
+    # The message quotes the start and the end of the server's (long) error text.
+    assert str(error).startswith(f"Job failed: {error.error.splitlines()[0]}")
+    assert error.error.splitlines()[-1] in str(error)
     assert first.job_id in str(error)
 
     with pytest.raises(BadRequestError) as finished:

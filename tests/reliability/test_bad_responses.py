@@ -20,6 +20,7 @@ from lmms_eval_client import (
     NotFoundError,
 )
 
+from .._errors import documented_type
 from ._faults import NGINX_502, Action, Close, Respond, Script, http_response, proxy
 from .conftest import MakeClient
 
@@ -95,7 +96,7 @@ async def test_bad_response_becomes_a_typed_error(
             await caller.get_queue_status()
         assert len(p.seen) == 1
     exc = info.value
-    assert type(exc) is error
+    assert documented_type(exc) is error
     assert fragment in str(exc)
     assert "/queue" in str(exc)
     assert len(str(exc)) < 1000  # a body of megabytes is quoted, never copied

@@ -26,6 +26,7 @@ from lmms_eval_client import (
     UnprocessableEntityError,
 )
 
+from .._errors import documented_type
 from ._support import JOB_ID, Caller
 
 # (method, args, http method, path): one row per endpoint
@@ -83,7 +84,7 @@ async def test_status_errors(
     with pytest.raises(cls) as info:
         await call(caller, mock, name, status_code=status, json={"detail": detail})
     exc = info.value
-    assert type(exc) is cls  # not a broader or narrower class than the status means
+    assert documented_type(exc) is cls  # not a broader or narrower class than the status means
     assert isinstance(exc, httpx.HTTPStatusError)
     assert isinstance(exc, LmmsEvalError)
     assert exc.status_code == status
@@ -277,7 +278,7 @@ async def test_transport_errors(
     with pytest.raises(cls) as info:
         await getattr(caller, method)(*args)
     exc = info.value
-    assert type(exc) is cls
+    assert documented_type(exc) is cls
     assert isinstance(exc, APIConnectionError)
     assert exc.__cause__ is error
     assert exc.request is not None

@@ -59,6 +59,11 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         },
     ),
     (
+        "defaults-given-as-none-are-not-sent",
+        {"log_samples": None, "predict_only": None, "num_gpus": None},
+        {"model": "m", "tasks": ["t"]},
+    ),
+    (
         "everything",
         {
             "tasks": ("a", "b"),

@@ -115,7 +115,8 @@ async def test_setbacks_of_a_wait_are_logged_at_warning(
             httpx.Response(200, json=job_json("completed")),
         ]
     )
-    await caller.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
+    # A bounded wait rides out failures even before the first answer.
+    await caller.wait_for_job(JOB_ID, poll_interval=1, timeout=60, verbose=False)
     warnings = records(logs, logging.WARNING)
     assert len(warnings) == 2
     assert all(

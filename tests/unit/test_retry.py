@@ -43,6 +43,7 @@ from lmms_eval_client._retry import (
     may_have_been_sent,
 )
 
+from .._errors import documented_type
 from ._support import HEALTH_JSON, JOB_ID, QUEUE_JSON, SUBMIT_JSON, Caller, FakeClock, job_json
 
 SAFE, CANCEL, UNSAFE = Idempotency.SAFE, Idempotency.CANCEL, Idempotency.UNSAFE
@@ -311,7 +312,7 @@ async def test_each_failure_is_retried_as_the_operation_allows(
             await call(caller, name)
         retried = retried_submit if name in SUBMISSIONS else retried_read
         attempts = 1 + DEFAULT_MAX_RETRIES if retried else 1
-        assert type(info.value) is error, name
+        assert documented_type(info.value) is error, name
         assert failing.call_count == attempts, name
         assert len(clock.sleeps) == attempts - 1, name
         # nothing else was sent (no reconciling GET after a failed cancel)

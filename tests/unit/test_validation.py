@@ -32,7 +32,6 @@ BAD_EVALUATE = [
     ("num_gpus-0", {"num_gpus": 0}),
     ("num_gpus-float", {"num_gpus": 1.5}),
     ("num_gpus-bool", {"num_gpus": True}),
-    ("num_gpus-none", {"num_gpus": None}),
     ("num_fewshot-negative", {"num_fewshot": -1}),
     ("num_fewshot-float", {"num_fewshot": 1.0}),
     ("batch_size-bool", {"batch_size": True}),

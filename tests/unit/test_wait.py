@@ -13,6 +13,7 @@ import pytest
 import respx
 
 from lmms_eval_client import (
+    APIConnectionError,
     InvalidArgumentError,
     JobCancelledError,
     JobError,
@@ -191,6 +192,31 @@ async def test_job_not_found_while_waiting(
 
 
 LABEL = f"Job {JOB_ID[:8]}..."
+
+
+async def test_unbounded_wait_on_a_server_that_never_answered_raises(
+    caller: Caller, mock: respx.MockRouter, clock: FakeClock
+) -> None:
+    # timeout=None and not one successful poll: a wrong base_url must not hang forever.
+    route = mock.get(PATH).mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(APIConnectionError):
+        await caller.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
+    assert route.call_count == 3  # one poll and its two retries, then no waiting on
+
+
+async def test_unbounded_wait_rides_out_an_outage_after_the_first_answer(
+    caller: Caller, mock: respx.MockRouter, clock: FakeClock
+) -> None:
+    route = mock.get(PATH).mock(
+        side_effect=[
+            httpx.Response(200, json=job_json("running")),
+            *[httpx.ConnectError("refused")] * 9,
+            httpx.Response(200, json=job_json("completed")),
+        ]
+    )
+    done = await caller.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
+    assert done.status == "completed"
+    assert route.call_count == 11
 
 
 async def test_verbose_prints_one_line_per_change(
