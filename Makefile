@@ -22,13 +22,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
 	touch $(STAMP)
 
-# Regenerate generated/ from openapi.yaml and codegen/ (never edit generated/ by hand).
+# Regenerate generated/ from openapi.yaml and codegen/, and the sync client classes
+# (src/lmms_eval_client/_sync/) from their async source (never edit either by hand).
 generate: $(STAMP)
 	PY=$(PY) bash codegen/generate.sh $(GEN_OUT)
+	$(PY) codegen/make_sync.py
 
-# Fails when generated/ differs from a fresh generation.
+# Fails when generated/ or _sync/ differs from a fresh generation.
 check-generated: $(STAMP)
 	PY=$(PY) bash codegen/generate.sh --check $(GEN_OUT)
+	$(PY) codegen/make_sync.py --check
 
 # Fails, naming each difference, when the pinned live server's contract is not covered
 # by openapi.yaml.

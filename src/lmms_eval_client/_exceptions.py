@@ -36,18 +36,6 @@ import httpx
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
 
-# How much of a response body an error message quotes: enough to recognise an HTML error
-# page or a truncated document, never megabytes.
-BODY_EXCERPT_BYTES = 200
-
-
-def body_excerpt(content: bytes) -> str:
-    """The first bytes of a body, printable, marked when cut."""
-    text = repr(content[:BODY_EXCERPT_BYTES])
-    if len(content) > BODY_EXCERPT_BYTES:
-        text += f" ... ({len(content)} bytes)"
-    return text
-
 
 class LmmsEvalError(Exception):
     """Base class of every error this client raises."""

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+
+from lmms_eval_api.errors import UnexpectedResponseBody
+from lmms_eval_api.types import Response
+
+from ._exceptions import APIConnectionError, InternalServerError, LmmsEvalError, RateLimitError
+from ._text import where
+
+logger = logging.getLogger("lmms_eval_client")
 
 DEFAULT_MAX_RETRIES = 2
 INITIAL_BACKOFF = 0.5
@@ -23,13 +33,20 @@ MAX_BACKOFF = 8.0
 # A Retry-After longer than this is capped: a client should not go silent for minutes.
 MAX_RETRY_AFTER = 60.0
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+# A gateway that failed or timed out may have passed the request on to the server.
+GATEWAY_STATUSES = frozenset({502, 504})
+
+# What one attempt of a request ended with.
+Outcome = Response[Any] | httpx.RequestError | httpx.InvalidURL | UnexpectedResponseBody
+# What sending can raise that becomes an Outcome. httpx.InvalidURL: a 3xx whose Location
+# httpx cannot parse (it builds the next request even with redirects off).
+SEND_FAILURES = (httpx.RequestError, httpx.InvalidURL, UnexpectedResponseBody)
 
 
 class Idempotency(enum.Enum):
     """How safely an operation can be repeated."""
 
-    SAFE = "safe"  # GET: repeating changes nothing
-    CANCEL = "cancel"  # DELETE /jobs/{id}: repeating is harmless, its answer may change
+    SAFE = "safe"  # GET, and DELETE /jobs/{id}: repeating changes nothing more
     UNSAFE = "unsafe"  # POST /evaluate, /merge: repeating may duplicate work
 
 
@@ -106,3 +123,67 @@ class RetryPolicy:
         if seconds != seconds:  # NaN
             return None
         return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+NO_RETRY = RetryPolicy(max_retries=0)
+
+
+def is_transient(error: LmmsEvalError) -> bool:
+    """Whether a failed request may well succeed if simply tried again later."""
+    if isinstance(error, (APIConnectionError, RateLimitError)):
+        return True
+    return isinstance(error, InternalServerError) and error.status_code in RETRYABLE_STATUSES
+
+
+def _status_of(outcome: Outcome) -> httpx.Response | None:
+    if isinstance(outcome, Response):
+        return outcome.http_response
+    if isinstance(outcome, UnexpectedResponseBody):
+        return outcome.response
+    return None
+
+
+def retry_delay(
+    policy: RetryPolicy, idempotency: Idempotency, outcome: Outcome, retries_done: int
+) -> float | None:
+    """Seconds to wait before sending again after this outcome, or None to stop here."""
+    response = _status_of(outcome)
+    if response is not None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s -> %s", where(response.request), response.status_code)
+        delay = policy.retry_after_response(idempotency, response, retries_done)
+        what = f"status {response.status_code}"
+        request: httpx.Request | None = response.request
+    else:
+        assert isinstance(outcome, (httpx.RequestError, httpx.InvalidURL))
+        delay = (
+            policy.retry_after_error(idempotency, outcome, retries_done)
+            if isinstance(outcome, httpx.TransportError)
+            else None
+        )
+        what = type(outcome).__name__
+        request = None
+        if isinstance(outcome, httpx.RequestError):
+            try:
+                request = outcome.request
+            except RuntimeError:
+                request = None
+        logger.debug("%s failed: %s", where(request) if request else "request", what)
+    if delay is not None:
+        logger.info(
+            "%s failed (%s); retry %d of %d in %.2f s",
+            where(request) if request is not None else "request",
+            what,
+            retries_done + 1,
+            policy.max_retries,
+            delay,
+        )
+    return delay
+
+
+def within_deadline(delay: float | None, deadline: float | None, now: float) -> float | None:
+    """A retry delay cut to what is left before a deadline; None when no time is left."""
+    if delay is None or deadline is None:
+        return delay
+    remaining = deadline - now
+    return min(delay, remaining) if remaining > 0 else None

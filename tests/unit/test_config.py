@@ -19,7 +19,7 @@ from lmms_eval_client import (
     InternalServerError,
     InvalidArgumentError,
 )
-from lmms_eval_client._core import DEFAULT_LIMITS
+from lmms_eval_client._config import DEFAULT_LIMITS
 
 from ._support import BASE, HEALTH_JSON
 

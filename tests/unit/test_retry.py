@@ -33,20 +33,20 @@ from lmms_eval_client import (
     UnprocessableEntityError,
     WaitTimeoutError,
 )
-from lmms_eval_client._core import is_transient
 from lmms_eval_client._retry import (
     DEFAULT_MAX_RETRIES,
     MAX_BACKOFF,
     MAX_RETRY_AFTER,
     Idempotency,
     RetryPolicy,
+    is_transient,
     may_have_been_sent,
 )
 
 from .._errors import documented_type
 from ._support import HEALTH_JSON, JOB_ID, QUEUE_JSON, SUBMIT_JSON, Caller, FakeClock, job_json
 
-SAFE, CANCEL, UNSAFE = Idempotency.SAFE, Idempotency.CANCEL, Idempotency.UNSAFE
+SAFE, UNSAFE = Idempotency.SAFE, Idempotency.UNSAFE
 REQUEST = httpx.Request("GET", "http://lmms.test/health")
 
 # ----------------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_may_have_been_sent(cls: type[httpx.TransportError]) -> None:
     assert may_have_been_sent(error(cls)) is (cls not in NOT_SENT)
 
 
-@pytest.mark.parametrize("idempotency", [SAFE, CANCEL, UNSAFE], ids=lambda i: i.value)
+@pytest.mark.parametrize("idempotency", [SAFE, UNSAFE], ids=lambda i: i.value)
 @pytest.mark.parametrize("cls", NOT_SENT + MAYBE_SENT + NEVER_RETRIED, ids=lambda c: c.__name__)
 def test_which_transport_errors_are_retried(
     cls: type[httpx.TransportError], idempotency: Idempotency
@@ -112,7 +112,7 @@ def test_which_transport_errors_are_retried(
     assert delay == (0.5 if retried else None)
 
 
-@pytest.mark.parametrize("idempotency", [SAFE, CANCEL, UNSAFE], ids=lambda i: i.value)
+@pytest.mark.parametrize("idempotency", [SAFE, UNSAFE], ids=lambda i: i.value)
 @pytest.mark.parametrize(
     "status", [200, 201, 204, 301, 400, 401, 403, 404, 409, 422, 429, 500, 501, 502, 503, 504, 599]
 )

@@ -1,0 +1,149 @@
+"""Generate the sync client classes from their async source (src/lmms_eval_client/_async/).
+
+    python codegen/make_sync.py           write src/lmms_eval_client/_sync/<name>.py
+    python codegen/make_sync.py --check   fail, showing the diff, when one differs
+
+Code is rewritten token by token by the ``unasync`` package (``async``/``await`` dropped,
+``__aenter__`` -> ``__enter__``, and the names below); docstrings and comments get the
+phrase substitutions below, each of which must match at least once (a stale entry fails
+the generation). The output is formatted by ruff. What is genuinely different between the
+two lives in the hand-written ``_async/_io.py`` and ``_sync/_io.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import tokenize_rt
+import unasync
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "src" / "lmms_eval_client"
+# The async modules that have a generated sync twin.
+GENERATED = ("client.py",)
+
+NAMES = {
+    "AsyncEvalClient": "EvalClient",
+    "AsyncClient": "Client",  # httpx
+    "asyncio_detailed": "sync_detailed",  # the generated endpoint functions
+    "set_async_httpx_client": "set_httpx_client",
+    "aclose": "close",
+}
+# In docstrings and comments, in this order: specific sentences first, then names.
+PHRASES = (
+    (
+        "Use ``async with``, or ``await client.close()``: a client collected unclosed warns\n"
+        "    with a ResourceWarning.",
+        "Use it as a context manager, or call ``close()``, to release its connections (a\n"
+        "    client collected unclosed closes them).",
+    ),
+    ("Asynchronous client", "Synchronous client"),
+    ("httpx.AsyncClient", "httpx.Client"),
+    ("AsyncEvalClient", "EvalClient"),
+    ("async with ", "with "),
+    ("await ", ""),
+)
+
+
+def _rewrite_text(tokens: list[tokenize_rt.Token], used: set[str]) -> list[tokenize_rt.Token]:
+    out = []
+    for token in tokens:
+        if token.name in ("STRING", "COMMENT"):
+            src = token.src
+            for old, new in PHRASES:
+                if old in src:
+                    used.add(old)
+                    src = src.replace(old, new)
+            token = token._replace(src=src)
+        out.append(token)
+    return out
+
+
+def _generated_docstring(tokens: list[tokenize_rt.Token], name: str) -> None:
+    """Replace the module docstring with the first line of it and a do-not-edit notice."""
+    for i, token in enumerate(tokens):
+        if token.name == "STRING":
+            first = token.src.strip('"').splitlines()[0]
+            tokens[i] = token._replace(
+                src=f'"""{first}\n\nGenerated from ``_async/{name}`` by ``codegen/make_sync.py`` '
+                "(``make generate``): do not edit.\n``make check-generated`` fails when this "
+                'file differs from a fresh generation.\n"""'
+            )
+            return
+    raise SystemExit(f"_async/{name} has no module docstring")
+
+
+def generate(package: Path, name: str, used: set[str]) -> str:
+    """The formatted source of ``_sync/<name>``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp, "_async", name)
+        source.parent.mkdir()
+        source.write_text((package / "_async" / name).read_text())
+        rule = unasync.Rule("/_async/", "/_sync/", additional_replacements=NAMES)
+        unasync.unasync_files([str(source)], [rule])
+        text = Path(tmp, "_sync", name).read_text()
+    tokens = _rewrite_text(tokenize_rt.src_to_tokens(text), used)
+    _generated_docstring(tokens, name)
+    header = (
+        f"# GENERATED FILE: made from src/lmms_eval_client/_async/{name} by codegen/make_sync.py."
+        "\n# Do not edit: edit the async source and run `make generate`.\n"
+    )
+    code = header + tokenize_rt.tokens_to_src(tokens)
+    ruff = Path(sys.executable).parent / "ruff"
+    done = subprocess.run(
+        [str(ruff), "format", "--quiet", f"--stdin-filename=_sync/{name}", "-"],
+        input=code,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"ruff could not format the generated _sync/{name}:\n{done.stderr}")
+    return done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail when a file is stale")
+    parser.add_argument("--package", type=Path, default=PACKAGE, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    check, package = args.check, args.package
+    used: set[str] = set()
+    stale = []
+    for name in GENERATED:
+        fresh = generate(package, name, used)
+        target = package / "_sync" / name
+        if check:
+            current = target.read_text() if target.exists() else ""
+            if current != fresh:
+                stale.append(name)
+                sys.stdout.writelines(
+                    difflib.unified_diff(
+                        current.splitlines(keepends=True),
+                        fresh.splitlines(keepends=True),
+                        f"_sync/{name} (committed)",
+                        f"_sync/{name} (fresh from _async/{name})",
+                    )
+                )
+        else:
+            target.write_text(fresh)
+            print(f"generated src/lmms_eval_client/_sync/{name}")
+    unused = [old for old, _ in PHRASES if old not in used]
+    if unused:
+        print(f"codegen/make_sync.py: phrases that matched nothing (remove them): {unused}")
+        return 1
+    if stale:
+        print(f"_sync/ is out of date with _async/ ({', '.join(stale)}): run 'make generate'")
+        return 1
+    if check:
+        print("_sync/ matches a fresh generation from _async/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

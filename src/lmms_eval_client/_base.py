@@ -1,0 +1,79 @@
+"""What both clients are apart from I/O: construction, settings, the closed state, repr.
+
+The client classes (``_async/client.py`` and the generated ``_sync/client.py``) call
+``_setup`` from their ``__init__`` and add only the methods that send and sleep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar, Generic, cast
+
+import httpx
+
+from lmms_eval_api.client import Client as ApiClient
+
+from ._config import (
+    HttpClientT,
+    adopt_base_url,
+    build_http_client,
+    check_injected_client_options,
+    check_injected_client_type,
+    check_max_retries,
+    httpx_client_kwargs,
+    resolve_config,
+)
+from ._responses import check_open
+from ._retry import RetryPolicy
+
+
+class ClientBase(Generic[HttpClientT]):
+    """Construction and configuration shared by both clients."""
+
+    _http_client_type: ClassVar[type[httpx.Client] | type[httpx.AsyncClient]]
+    _api: ApiClient
+    _http: HttpClientT
+    _base_url: str
+    _owns_http_client: bool
+    _retry: RetryPolicy
+    _closed: bool = False
+
+    def _setup(
+        self,
+        base_url: str | None,
+        timeout: float | httpx.Timeout | None,
+        headers: Mapping[str, str] | None,
+        api_key: str | None,
+        http_client: HttpClientT | None,
+        http2: bool,
+        limits: httpx.Limits | None,
+        max_retries: int,
+    ) -> HttpClientT:
+        """Resolve and check the settings; the httpx client to send through."""
+        self._retry = RetryPolicy(check_max_retries(max_retries))
+        if http_client is not None:
+            check_injected_client_type(type(self).__name__, self._http_client_type, http_client)
+            check_injected_client_options(headers, api_key, timeout, http2, limits)
+            self._base_url = adopt_base_url(http_client, base_url)
+            self._owns_http_client = False
+        else:
+            config = resolve_config(base_url, timeout, headers, api_key, http2, limits)
+            self._base_url = config.base_url
+            self._owns_http_client = True
+            factory = cast("type[HttpClientT]", self._http_client_type)
+            http_client = build_http_client(factory, httpx_client_kwargs(config))
+        self._api = ApiClient(base_url=self._base_url)
+        self._http = http_client
+        return http_client
+
+    def _check_open(self) -> None:
+        # Before every attempt: close() may come during a retry's backoff (another task).
+        check_open(self._closed, self._http)
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, without a trailing slash."""
+        return self._base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._base_url!r})"

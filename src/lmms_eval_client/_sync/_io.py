@@ -1,0 +1,32 @@
+"""What only the sync classes do differently, kept small: sleeping, and closing a client
+that was never closed when it is collected (safe: no event loop involved). Its async twin
+is ``_async/_io.py``; both are written by hand."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from lmms_eval_api.types import Response
+
+# One attempt of a request: a call of a generated endpoint function.
+Send = Callable[[], Response[Any]]
+
+sleep = time.sleep
+
+
+class ClosesAtCollection:
+    """Closes the connections of a client that owns them when it is collected unclosed."""
+
+    _owns_http_client: bool
+    _http: httpx.Client
+
+    def __del__(self) -> None:
+        try:
+            if self._owns_http_client and not self._http.is_closed:
+                self._http.close()
+        except Exception:  # __init__ failed half-way, or interpreter shutdown
+            pass

@@ -1,0 +1,396 @@
+# GENERATED FILE: made from src/lmms_eval_client/_async/client.py by codegen/make_sync.py.
+# Do not edit: edit the async source and run `make generate`.
+"""EvalClient: the typed facade over the generated endpoint functions.
+
+Generated from ``_async/client.py`` by ``codegen/make_sync.py`` (``make generate``): do not edit.
+``make check-generated`` fails when this file differs from a fresh generation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
+from lmms_eval_api.api.jobs import get_job as _op_get_job
+from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
+from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
+from lmms_eval_api.api.server import health as _op_health
+from lmms_eval_api.api.server import list_models as _op_list_models
+from lmms_eval_api.api.server import list_tasks as _op_list_tasks
+from lmms_eval_api.api.server import merge_checkpoint as _op_merge_checkpoint
+from lmms_eval_api.models import (
+    CancelResponse,
+    HealthResponse,
+    JobInfo,
+    JobSubmitResponse,
+    MergeResponse,
+    QueueStatusResponse,
+)
+
+from .. import _operations as ops
+from .._arguments import (
+    CheckpointType,
+    build_evaluate_request,
+    build_merge_request,
+    check_job_id,
+)
+from .._base import ClientBase
+from .._config import DEFAULT_TIMEOUT
+from .._exceptions import BadRequestError, LmmsEvalError
+from .._responses import UNHEALTHY, cancelled_by_earlier_attempt, listing_or_raise, result_of
+from .._retry import (
+    DEFAULT_MAX_RETRIES,
+    NO_RETRY,
+    SEND_FAILURES,
+    Outcome,
+    retry_delay,
+    within_deadline,
+)
+from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
+from ._io import ClosesAtCollection, Send, sleep
+
+T = TypeVar("T")
+
+
+class EvalClient(ClientBase[httpx.Client], ClosesAtCollection):
+    """Synchronous client of the lmms-eval evaluation server.
+
+    A drop-in replacement for ``lmms_eval.entrypoints.EvalClient``: same methods and
+    parameters, results readable by key as before, and typed.
+
+    Args:
+        base_url: The server, e.g. ``"http://gpu-box:8000"``. Default: ``$LMMS_EVAL_BASE_URL``,
+            else ``http://localhost:8000``. A trailing slash is fine.
+        timeout: Network timeout per request, in seconds or as an ``httpx.Timeout``.
+            Finite by default (60 s, 10 s to connect); ``None`` means no timeout at all.
+            This is not how long ``wait_for_job`` waits: that is its own ``timeout``.
+        headers: Extra headers sent with every request.
+        api_key: Sent as ``Authorization: Bearer <api_key>``, for a server behind an
+            authenticating proxy. Default: ``$LMMS_EVAL_API_KEY``. Never logged or shown.
+        http_client: An httpx.Client to send through, used as it is and never closed by
+            this client (given one, configure headers, timeouts and limits on it).
+        http2: Speak HTTP/2 (needs the ``http2`` extra: ``pip install lmms-eval-client[http2]``).
+        limits: Connection pool limits (``httpx.Limits``); default: 100 connections, all
+            kept alive between requests.
+        max_retries: Retries of a failed request (0: none), with exponential backoff and
+            the server's Retry-After. Reads are retried on connection failures, timeouts
+            and 429/502/503/504; a job submission only when it certainly was not sent.
+
+    Use it as a context manager, or call ``close()``, to release its connections (a
+    client collected unclosed closes them).
+
+    Example::
+
+        with EvalClient("http://gpu-box:8000") as client:
+            job = client.evaluate(model="qwen2_vl", tasks=["mme"])
+            done = client.wait_for_job(job.job_id)
+    """
+
+    _sleep = staticmethod(sleep)
+    _clock = staticmethod(time.monotonic)
+    _http_client_type = httpx.Client
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        *,
+        headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        http_client: httpx.Client | None = None,
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+    ) -> None:
+        http = self._setup(
+            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
+        )
+        self._api.set_httpx_client(http)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connections (not those of an injected http_client, which stays open)."""
+        self._closed = True
+        if self._owns_http_client:
+            self._http.close()
+
+    def __enter__(self) -> EvalClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _send(
+        self,
+        op: ops.Operation[Any],
+        send: Send,
+        *,
+        retry: bool = True,
+        deadline: float | None = None,
+    ) -> tuple[Outcome, int]:
+        """Send, retrying as the shared policy says; the final outcome and the retries made."""
+        policy = self._retry if retry else NO_RETRY
+        retries = 0
+        while True:
+            self._check_open()
+            outcome: Outcome
+            try:
+                outcome = send()
+            except SEND_FAILURES as exc:
+                outcome = exc
+            delay = within_deadline(
+                retry_delay(policy, op.idempotency, outcome, retries), deadline, self._clock()
+            )
+            if delay is None:
+                return outcome, retries
+            self._sleep(delay)
+            retries += 1
+
+    def _request(
+        self,
+        op: ops.Operation[T],
+        send: Send,
+        *,
+        job_id: str | None = None,
+        retry: bool = True,
+        deadline: float | None = None,
+    ) -> T:
+        outcome, _ = self._send(op, send, retry=retry, deadline=deadline)
+        return result_of(outcome, op.response, job_id=job_id, idempotency=op.idempotency)
+
+    # -- server -----------------------------------------------------------------------------
+
+    def health(self) -> HealthResponse:
+        """Check the server's health.
+
+        Returns:
+            HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
+        """
+        return self._request(ops.HEALTH, lambda: _op_health.sync_detailed(client=self._api))
+
+    def is_healthy(self) -> bool:
+        """True if the server answers and says it is healthy.
+
+        A quick probe: one request, no retries. False when the server cannot be reached or
+        answers with an error; programming errors (such as an invalid base URL, rejected
+        at construction, or a closed client) are not hidden.
+        """
+        try:
+            health = self._request(
+                ops.HEALTH, lambda: _op_health.sync_detailed(client=self._api), retry=False
+            )
+        except UNHEALTHY:
+            return False
+        return health.status == "healthy"
+
+    def list_tasks(self) -> list[str]:
+        """List the evaluation tasks the server knows (slow: the server indexes them per call).
+
+        Raises:
+            DiscoveryError: The server answered with an error instead of a list (e.g. its
+                task dependencies are missing), rather than an empty list that looks fine.
+        """
+        listing = self._request(
+            ops.LIST_TASKS, lambda: _op_list_tasks.sync_detailed(client=self._api)
+        )
+        return listing_or_raise(listing.tasks, listing.error, "tasks")
+
+    def list_models(self) -> list[str]:
+        """List the model types the server can evaluate.
+
+        Raises:
+            DiscoveryError: The server answered with an error instead of a list.
+        """
+        listing = self._request(
+            ops.LIST_MODELS, lambda: _op_list_models.sync_detailed(client=self._api)
+        )
+        return listing_or_raise(listing.models, listing.error, "models")
+
+    def merge_checkpoint(
+        self,
+        checkpoint_path: str | os.PathLike[str],
+        output_path: str | os.PathLike[str] | None = None,
+        checkpoint_type: CheckpointType = "regular",
+    ) -> MergeResponse:
+        """Merge an FSDP2 sharded checkpoint into one consolidated checkpoint, on the server.
+
+        The server merges synchronously; a large checkpoint may need a longer client timeout.
+
+        Args:
+            checkpoint_path: Sharded checkpoint directory, on the server's disk.
+            output_path: Where to write the merged checkpoint (default: checkpoint_path).
+            checkpoint_type: "regular" for the model weights, "ema" for the EMA weights.
+
+        Returns:
+            MergeResponse with ``success``, ``message`` and ``merged_path``.
+
+        Raises:
+            NotFoundError: The checkpoint path does not exist.
+            InternalServerError: lmms_engine is missing on the server, or the merge failed.
+        """
+        body = build_merge_request(checkpoint_path, output_path, checkpoint_type)
+        return self._request(
+            ops.MERGE_CHECKPOINT,
+            lambda: _op_merge_checkpoint.sync_detailed(client=self._api, body=body),
+        )
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        model: str,
+        tasks: Sequence[str] | str,
+        model_args: Mapping[str, Any] | None = None,
+        num_fewshot: int | None = None,
+        batch_size: int | str | None = None,
+        device: str | None = None,
+        limit: int | float | None = None,
+        gen_kwargs: str | None = None,
+        log_samples: bool | None = True,
+        predict_only: bool | None = False,
+        num_gpus: int | None = 1,
+        output_dir: str | os.PathLike[str] | None = None,
+    ) -> JobSubmitResponse:
+        """Submit an evaluation job to the server's queue.
+
+        Options left None are not sent (log_samples, predict_only and num_gpus included);
+        the server applies its defaults.
+
+        Args:
+            model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
+            tasks: Task names, e.g. ["mmmu_val"]; a single str is taken as one task.
+            model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}.
+                The result files are filed under the model name lmms-eval derives from them.
+            num_fewshot: Number of few-shot examples (>= 0).
+            batch_size: Batch size, an int or a string such as "auto".
+            device: Device to run on, e.g. "cuda:0".
+            limit: Evaluate only this many examples per task (> 0; a float < 1 is a fraction).
+            gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
+            log_samples: Write per-sample outputs.
+            predict_only: Only generate predictions, skip metrics.
+            num_gpus: Number of GPUs to use (>= 1).
+            output_dir: Results directory on the server (default: a fresh temporary one).
+
+        Returns:
+            JobSubmitResponse with ``job_id``, ``status``, ``position_in_queue``, ``message``.
+
+        Raises:
+            InvalidArgumentError: An argument is invalid; nothing was sent.
+            UnprocessableEntityError: The server rejected the body (422).
+        """
+        body = build_evaluate_request(
+            model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
+            log_samples, predict_only, num_gpus, output_dir,
+        )  # fmt: skip
+        return self._request(
+            ops.SUBMIT_EVALUATION,
+            lambda: _op_submit_evaluation.sync_detailed(client=self._api, body=body),
+        )
+
+    def get_job(self, job_id: str) -> JobInfo:
+        """Get a job's status, timestamps, request, result files and error.
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+
+        Raises:
+            JobNotFoundError: The server has no such job (never submitted, evicted after
+                max_completed_jobs, or lost in a server restart).
+        """
+        return self._get_job(check_job_id(job_id))
+
+    def _get_job(self, job_id: str, deadline: float | None = None) -> JobInfo:
+        return self._request(
+            ops.GET_JOB,
+            lambda: _op_get_job.sync_detailed(job_id, client=self._api),
+            job_id=job_id,
+            deadline=deadline,
+        )
+
+    def cancel_job(self, job_id: str) -> CancelResponse:
+        """Cancel a queued job (a running or finished job cannot be cancelled).
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+
+        Returns:
+            CancelResponse whose ``message`` is "Job <id> cancelled".
+
+        Raises:
+            BadRequestError: The job is running or already finished; the message says which.
+            JobNotFoundError: The server has no such job.
+        """
+        job_id = check_job_id(job_id)
+        outcome, retries = self._send(
+            ops.CANCEL_JOB, lambda: _op_cancel_job.sync_detailed(job_id, client=self._api)
+        )
+        try:
+            return result_of(outcome, CancelResponse, job_id=job_id)
+        except BadRequestError:
+            # "Already cancelled" after a retry may mean that our lost first attempt did it.
+            if not retries:
+                raise
+            done = cancelled_by_earlier_attempt(self.get_job(job_id))
+            if done is None:
+                raise
+            return done
+
+    def get_queue_status(self) -> QueueStatusResponse:
+        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts."""
+        return self._request(
+            ops.GET_QUEUE_STATUS, lambda: _op_get_queue_status.sync_detailed(client=self._api)
+        )
+
+    def wait_for_job(
+        self,
+        job_id: str,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        verbose: bool = True,
+    ) -> JobInfo:
+        """Poll a job until it ends; return it when it completed.
+
+        Stops on every terminal status. The deadline is measured on a monotonic clock and
+        overshot by at most one request: between polls it sleeps min(poll_interval, time
+        left). A status this client does not know yet counts as still in progress.
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+            poll_interval: Seconds between polls (> 0).
+            timeout: Seconds to wait at most; None waits as long as it takes, 0 checks once.
+            verbose: Print each change of status (and queue position) to stdout.
+
+        Returns:
+            The completed job's JobInfo (``result`` holds the result file paths).
+
+        Raises:
+            JobFailedError: The job failed; ``.job`` and ``.error`` carry the server's account.
+            JobCancelledError: The job was cancelled.
+            WaitTimeoutError: The timeout passed first; ``.job`` is the last state seen.
+            JobNotFoundError: The server does not know (or no longer knows) the job.
+        """
+        waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
+        while True:
+            try:
+                job = self._get_job(waiter.job_id, deadline=waiter.deadline)
+            except LmmsEvalError as exc:
+                waiter.setback(exc)  # re-raised unless transient
+            else:
+                done = waiter.observe(job)
+                if done is not None:
+                    return done
+            self._sleep(waiter.next_delay())
