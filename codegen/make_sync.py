@@ -33,6 +33,7 @@ NAMES = {
     "asyncio_detailed": "sync_detailed",  # the generated endpoint functions
     "set_async_httpx_client": "set_httpx_client",
     "aclose": "close",
+    "AsyncIO": "SyncIO",  # the mixins of _async/_io.py and _sync/_io.py
 }
 # In docstrings and comments, in this order: specific sentences first, then names.
 PHRASES = (
@@ -94,17 +95,16 @@ def generate(package: Path, name: str, used: set[str]) -> str:
         "\n# Do not edit: edit the async source and run `make generate`.\n"
     )
     code = header + tokenize_rt.tokens_to_src(tokens)
-    ruff = Path(sys.executable).parent / "ruff"
-    done = subprocess.run(
-        [str(ruff), "format", "--quiet", f"--stdin-filename=_sync/{name}", "-"],
-        input=code,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"ruff could not format the generated _sync/{name}:\n{done.stderr}")
-    return done.stdout
+    ruff = str(Path(sys.executable).parent / "ruff")
+    stdin = f"--stdin-filename=src/lmms_eval_client/_sync/{name}"
+    # Renamed names can change the order of imports: sort them, then format.
+    for command in ([ruff, "check", "--quiet", "--select", "I", "--fix", stdin, "-"],
+                    [ruff, "format", "--quiet", stdin, "-"]):  # fmt: skip
+        done = subprocess.run(command, input=code, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            raise SystemExit(f"ruff failed on the generated _sync/{name}:\n{done.stderr}")
+        code = done.stdout
+    return code
 
 
 def main() -> int:

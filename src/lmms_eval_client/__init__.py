@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         QueueStatusResponse,
     )
 
-    from ._arguments import CheckpointType
+    from ._arguments import CheckpointType, ModelNameWarning
     from ._async.client import AsyncEvalClient
     from ._config import DEFAULT_TIMEOUT
     from ._exceptions import (
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         BadRequestError,
         ClientClosedError,
         DiscoveryError,
+        EventLoopError,
         InternalServerError,
         InvalidArgumentError,
         JobCancelledError,
@@ -69,6 +70,7 @@ _LOCATIONS: dict[str, str] = {
     "AsyncEvalClient": "._async.client",
     "DEFAULT_TIMEOUT": "._config",
     "CheckpointType": "._arguments",
+    "ModelNameWarning": "._arguments",
     "process_job_status": "._wait",
     **dict.fromkeys(
         (
@@ -95,6 +97,7 @@ _LOCATIONS: dict[str, str] = {
             "BadRequestError",
             "ClientClosedError",
             "DiscoveryError",
+            "EventLoopError",
             "InternalServerError",
             "InvalidArgumentError",
             "JobCancelledError",
@@ -141,6 +144,7 @@ __all__ = [
     "DiscoveryError",
     "EvalClient",
     "EvaluateRequest",
+    "EventLoopError",
     "HealthResponse",
     "InternalServerError",
     "InvalidArgumentError",
@@ -154,6 +158,7 @@ __all__ = [
     "LmmsEvalError",
     "MergeRequest",
     "MergeResponse",
+    "ModelNameWarning",
     "ModelResultFiles",
     "NotFoundError",
     "PermissionDeniedError",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote
@@ -16,6 +18,7 @@ from urllib.parse import quote
 from lmms_eval_api.models import EvaluateRequest, MergeRequest, MergeRequestCheckpointType
 
 from ._exceptions import InvalidArgumentError
+from ._text import clip, shown
 
 CheckpointType = Literal["regular", "ema"]
 
@@ -41,11 +44,40 @@ def check_job_id(job_id: object) -> str:
     return job_id
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
+# The largest count any option takes: beyond it an int is surely a mistake (and 10**5000
+# cannot even be written as JSON by Python's default limits).
+MAX_COUNT = 2**63 - 1
+_INT_TEXT = re.compile(r"-?[0-9]{1,19}")
+_NUMBER_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def _int_option(name: str, value: object, minimum: int) -> int:
+    """An int option; a numeric str (as the server's pydantic coerced it) becomes an int."""
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value}")
+        raise InvalidArgumentError(f"{name} must be an int, got {shown(value)}")
+    if not minimum <= value <= MAX_COUNT:
+        raise InvalidArgumentError(f"{name} must be in {minimum}..{MAX_COUNT}, got {shown(value)}")
+    return value
+
+
+def _limit_option(value: object) -> int | float:
+    """lmms-eval's limit: a count, a fraction in (0, 1), or -1 for all samples."""
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+        value = float(value) if any(c in value for c in ".eE") else int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(f"limit must be a number, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if value == -1 or (math.isfinite(number) and 0 < number <= MAX_COUNT):
+        return value
+    raise InvalidArgumentError(
+        f"limit must be a count (> 0), a fraction in (0, 1), or -1 for all samples; "
+        f"got {shown(value)}"
+    )
 
 
 def _check_utf8(name: str, value: str) -> None:
@@ -62,7 +94,7 @@ def _check_str(name: str, value: object) -> None:
     if value is None:
         return
     if not isinstance(value, str):
-        raise InvalidArgumentError(f"{name} must be a str, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a str, got {shown(value)}")
     _check_utf8(name, value)
 
 
@@ -81,13 +113,46 @@ def _path_str(name: str, value: object) -> str | None:
 def _json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
     """A mapping that strict JSON can carry: str keys, no NaN/inf, serialisable values."""
     if not all(isinstance(key, str) for key in value):
-        raise InvalidArgumentError(f"{name} keys must be str, got {list(value)!r}")
+        raise InvalidArgumentError(f"{name} keys must be str, got {shown(list(value))}")
     value = dict(value)
     try:
         json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-        raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}") from None
+        raise InvalidArgumentError(f"{name} must be JSON-serialisable: {clip(str(exc))}") from None
+    except RecursionError:
+        raise InvalidArgumentError(f"{name} is nested too deeply to be sent as JSON") from None
     return value
+
+
+# The model_args keys from which lmms-eval derives the model name that names the results
+# folder (lmms_eval.loggers.evaluation_tracker, 0.7.3): it looks for "<key>=" in the
+# "k=v,..." form of model_args. Without one, the server finds no results and fails the job.
+MODEL_NAME_KEYS = (
+    "peft", "delta", "pretrained", "model", "model_version", "model_name", "model_id", "path",
+    "engine",
+)  # fmt: skip
+
+
+class ModelNameWarning(UserWarning):
+    """model_args has no key from which lmms-eval can name the results (e.g. ``pretrained``).
+
+    The real server then finds no results and reports the job failed ("no parsed results")
+    although the evaluation ran.
+    """
+
+
+def _warn_without_model_name(model_args: Mapping[str, Any] | None) -> None:
+    # lmms-eval looks for "<name>=" in "k=v,...": a key ending in a name key matches too.
+    keys = list(model_args or {})
+    if not any(str(key).endswith(name) for key in keys for name in MODEL_NAME_KEYS):
+        warnings.warn(
+            "model_args names no model (none of "
+            f"{', '.join(MODEL_NAME_KEYS)}): lmms-eval cannot name the results folder, and "
+            "the server will report the job failed with 'no parsed results'. Pass e.g. "
+            "model_args={'pretrained': 'org/model'}.",
+            ModelNameWarning,
+            stacklevel=4,
+        )
 
 
 def build_evaluate_request(
@@ -103,6 +168,7 @@ def build_evaluate_request(
     predict_only: bool | None,
     num_gpus: int | None,
     output_dir: str | os.PathLike[str] | None,
+    extra_body: Mapping[str, Any] | None = None,
 ) -> EvaluateRequest:
     """Check evaluate()'s arguments and build the request body, leaving out every None option."""
     if not isinstance(model, str) or not model:
@@ -125,27 +191,27 @@ def build_evaluate_request(
     if model_args is not None and not isinstance(model_args, Mapping):
         raise InvalidArgumentError(f"model_args must be a mapping, got {type(model_args).__name__}")
     if num_fewshot is not None:
-        _check_int("num_fewshot", num_fewshot, 0)
-    if limit is not None and (
-        isinstance(limit, bool)
-        or not isinstance(limit, (int, float))
-        or not math.isfinite(limit)
-        or not limit > 0
-    ):
-        raise InvalidArgumentError(f"limit must be a finite number > 0, got {limit!r}")
+        num_fewshot = _int_option("num_fewshot", num_fewshot, 0)
+    if limit is not None:
+        limit = _limit_option(limit)
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, (int, str))
     ):
-        raise InvalidArgumentError(f"batch_size must be an int or a str, got {batch_size!r}")
+        raise InvalidArgumentError(f"batch_size must be an int or a str, got {shown(batch_size)}")
     _check_str("device", device)
     _check_str("gen_kwargs", gen_kwargs)
+    if isinstance(batch_size, int) and not 0 <= batch_size <= MAX_COUNT:
+        raise InvalidArgumentError(f"batch_size must be in 0..{MAX_COUNT}, got {shown(batch_size)}")
     if num_gpus is not None:
-        _check_int("num_gpus", num_gpus, 1)
+        num_gpus = _int_option("num_gpus", num_gpus, 1)
     for name, flag in (("log_samples", log_samples), ("predict_only", predict_only)):
         if flag is not None and not isinstance(flag, bool):
-            raise InvalidArgumentError(f"{name} must be a bool, got {flag!r}")
+            raise InvalidArgumentError(f"{name} must be a bool, got {shown(flag)}")
+    extra = _extra_fields(extra_body)
+    checked_args = _json_object("model_args", model_args) if model_args is not None else None
+    _warn_without_model_name(checked_args)
     options: dict[str, Any] = {
-        "model_args": _json_object("model_args", model_args) if model_args is not None else None,
+        "model_args": checked_args,
         "num_fewshot": num_fewshot,
         "batch_size": batch_size,
         "device": device,
@@ -161,7 +227,24 @@ def build_evaluate_request(
         model=model,
         tasks=list(task_list),
         **{k: v for k, v in options.items() if v is not None},
+        **extra,
     )
+
+
+def _extra_fields(extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fields of a newer server that the contract does not know yet; never a known one."""
+    if extra_body is None:
+        return {}
+    if not isinstance(extra_body, Mapping):
+        raise InvalidArgumentError(f"extra_body must be a mapping, got {type(extra_body).__name__}")
+    extra = _json_object("extra_body", extra_body)
+    known = sorted(set(extra) & set(EvaluateRequest.model_fields))
+    if known:
+        raise InvalidArgumentError(
+            f"extra_body is for fields the contract does not know; pass {', '.join(known)} "
+            "as evaluate()'s own argument"
+        )
+    return extra
 
 
 def build_merge_request(

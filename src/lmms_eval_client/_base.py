@@ -7,7 +7,7 @@ The client classes (``_async/client.py`` and the generated ``_sync/client.py``) 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Generic, cast
+from typing import Any, ClassVar, Generic, cast
 
 import httpx
 
@@ -37,6 +37,7 @@ class ClientBase(Generic[HttpClientT]):
     _owns_http_client: bool
     _retry: RetryPolicy
     _closed: bool = False
+    _http_kwargs: dict[str, Any] | None = None  # how to build ours again (None: injected)
 
     def _setup(
         self,
@@ -61,7 +62,8 @@ class ClientBase(Generic[HttpClientT]):
             self._base_url = config.base_url
             self._owns_http_client = True
             factory = cast("type[HttpClientT]", self._http_client_type)
-            http_client = build_http_client(factory, httpx_client_kwargs(config))
+            self._http_kwargs = httpx_client_kwargs(config)
+            http_client = build_http_client(factory, self._http_kwargs)
         self._api = ApiClient(base_url=self._base_url)
         self._http = http_client
         return http_client

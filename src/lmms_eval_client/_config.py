@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ._exceptions import InvalidArgumentError
-from ._text import REDACTED, without_userinfo
+from ._text import REDACTED, is_secret_header, shown, without_userinfo
 from ._version import __version__
 
 DEFAULT_BASE_URL = "http://localhost:8000"
@@ -28,7 +29,17 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # otherwise keep closing and reopening connections (20 kept alive is httpx's default).
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 USER_AGENT = f"lmms-eval-client/{__version__} httpx/{httpx.__version__}"
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
+# Longer than any evaluation, yet a number every socket and event loop can wait for
+# (1e300 s overflows them): None is the way to say "no timeout".
+MAX_TIMEOUT = 1e7
+# RFC 9110 token characters: anything else in a header name breaks the request line.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Framing and connection headers belong to the HTTP layer: a caller's value would make the
+# request malformed (h11 refuses it only after the request has started to go out).
+_TRANSPORT_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "host", "connection", "keep-alive", "te", "trailer",
+     "upgrade"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,13 @@ def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]
             f"base_url {shown!r} must not have a query or fragment; "
             "send extra parameters as headers instead"
         )
+    try:
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise InvalidArgumentError(f"base_url {shown!r} has an invalid port: {exc}") from None
+    if port is not None and not 0 < port < 65536:
+        # httpx would wrap it silently (109189 becomes 43653): another server, maybe.
+        raise InvalidArgumentError(f"base_url {shown!r}: port {port} is not in 1-65535")
     auth = None
     if parsed.userinfo:
         auth = httpx.BasicAuth(parsed.username, parsed.password)
@@ -76,8 +94,8 @@ def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]
 
 
 def _is_header_text(value: str) -> bool:
-    """Printable ASCII without control characters: what an HTTP header value can carry."""
-    return value.isascii() and all(32 <= ord(ch) < 127 for ch in value)
+    """Printable ASCII, no control characters, no space at either end (h11 refuses those)."""
+    return value.isascii() and all(32 <= ord(ch) < 127 for ch in value) and value == value.strip()
 
 
 def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -88,16 +106,64 @@ def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
         raise InvalidArgumentError(f"headers must be a mapping, got {type(headers).__name__}")
     checked: dict[str, str] = {}
     for name, value in headers.items():
-        if not isinstance(name, str) or not name or not _is_header_text(name) or " " in name:
-            raise InvalidArgumentError(f"header name {name!r} is not a valid HTTP header name")
-        if not isinstance(value, str) or not _is_header_text(value):
-            secret = name.lower() in _SECRET_HEADERS
-            shown = REDACTED if secret else repr(value)
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             raise InvalidArgumentError(
-                f"header {name!r}: value {shown} must be a str of printable ASCII characters"
+                f"header name {name!r} is not a valid HTTP header name (letters, digits and "
+                "!#$%&'*+-.^_`|~ only)"
+            )
+        if name.lower() in _TRANSPORT_HEADERS:
+            raise InvalidArgumentError(
+                f"header {name!r} is set by the HTTP layer and cannot be given in headers"
+            )
+        if not isinstance(value, str) or not _is_header_text(value):
+            shown = REDACTED if is_secret_header(name) else repr(value)
+            raise InvalidArgumentError(
+                f"header {name!r}: value {shown} must be a str of printable ASCII characters, "
+                "without spaces at either end"
             )
         checked[name] = value
     return checked
+
+
+def as_seconds(value: object) -> float | None:
+    """value as seconds if it is a finite number in (0, MAX_TIMEOUT], else None.
+
+    Huge ints are refused rather than overflowed: float(10**400) raises.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT else None
+
+
+def check_timeout(timeout: object) -> httpx.Timeout:
+    """A network timeout: seconds, an httpx.Timeout whose every part is valid, or None."""
+    if timeout is None:
+        return httpx.Timeout(None)
+    if isinstance(timeout, httpx.Timeout):
+        parts = {
+            "connect": timeout.connect,
+            "read": timeout.read,
+            "write": timeout.write,
+            "pool": timeout.pool,
+        }
+        for part, value in parts.items():
+            if value is not None and as_seconds(value) is None:
+                raise InvalidArgumentError(
+                    f"timeout.{part} must be None or a finite number of seconds in "
+                    f"(0, {MAX_TIMEOUT:g}], got {shown(value)}"
+                )
+        return timeout
+    seconds = as_seconds(timeout)
+    if seconds is None:
+        raise InvalidArgumentError(
+            f"timeout must be a finite number of seconds in (0, {MAX_TIMEOUT:g}], an "
+            f"httpx.Timeout, or None for none; got {shown(timeout)}"
+        )
+    return httpx.Timeout(seconds)
 
 
 def resolve_config(
@@ -109,33 +175,36 @@ def resolve_config(
     limits: httpx.Limits | None,
 ) -> ClientConfig:
     """Resolve and check every constructor setting of a client that builds its own httpx client."""
-    if timeout is not None and not isinstance(timeout, (int, float, httpx.Timeout)):
-        raise InvalidArgumentError(
-            f"timeout must be seconds, an httpx.Timeout or None, got {timeout!r}"
-        )
-    if isinstance(timeout, (int, float)) and not (math.isfinite(timeout) and timeout > 0):
-        raise InvalidArgumentError(
-            f"timeout must be a finite number of seconds > 0 (or None for none), got {timeout}"
-        )
+    checked_timeout = check_timeout(timeout)
+    if limits is not None and not isinstance(limits, httpx.Limits):
+        raise InvalidArgumentError(f"limits must be an httpx.Limits, got {limits!r}")
     merged = httpx.Headers({"User-Agent": USER_AGENT})
     merged.update(check_headers(headers))  # case-insensitive: a given User-Agent replaces ours
-    key = api_key
+    key, key_source = api_key, "api_key"
     if key is None and "authorization" not in merged:
-        key = os.environ.get(API_KEY_ENV)  # an explicit Authorization header wins over it
+        key, key_source = os.environ.get(API_KEY_ENV), f"${API_KEY_ENV}"
     if key is not None and not isinstance(key, str):
         raise InvalidArgumentError(f"api_key must be a str, got {type(key).__name__}")
     if key:
-        if not _is_header_text(key):
+        if not _is_header_text(key) or " " in key:
             # Never echo the key itself.
             raise InvalidArgumentError(
-                "api_key must be printable ASCII (no spaces, line breaks or control characters)"
+                f"{key_source} must be printable ASCII without spaces, line breaks or control "
+                "characters (check for a trailing space or newline)"
             )
         merged["Authorization"] = f"Bearer {key}"
     url, auth = resolve_base_url(base_url)
+    if auth is not None and "authorization" in merged:
+        # httpx would send the basic auth and silently drop the other credential.
+        given = key_source if key else "the Authorization header"
+        raise InvalidArgumentError(
+            f"base_url carries a user:password and {given} gives credentials too: "
+            "give only one of them"
+        )
     return ClientConfig(
         base_url=url,
         auth=auth,
-        timeout=httpx.Timeout(timeout),
+        timeout=checked_timeout,
         headers=merged,
         http2=http2,
         limits=limits if limits is not None else DEFAULT_LIMITS,

@@ -5,6 +5,7 @@
     LmmsEvalError
     ├── InvalidArgumentError          (also ValueError and TypeError) bad input, nothing sent
     ├── ClientClosedError             (also RuntimeError) the client was used after close()
+    ├── EventLoopError                (also RuntimeError) an async client used across live loops
     ├── APIConnectionError            (also httpx.TransportError) the server could not be
     │   │                             reached, or the connection broke
     │   └── APITimeoutError           (also httpx.TimeoutException) a request exceeded the
@@ -33,12 +34,39 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._text import failure_reason, redacted_request
+
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
 
 
+def _restore(
+    kind: type[LmmsEvalError] | tuple[type[APIConnectionError], type[httpx.RequestError]],
+    args: tuple[Any, ...],
+    state: dict[str, Any],
+) -> LmmsEvalError:
+    """Rebuild a pickled or copied error without calling its __init__ again."""
+    cls = with_httpx_class(*kind) if isinstance(kind, tuple) else kind
+    exc = cls.__new__(cls, *args)
+    exc.args = args  # OSError (TimeoutError) sets them in __init__, which is not called
+    exc.__dict__.update(state)
+    return exc
+
+
 class LmmsEvalError(Exception):
-    """Base class of every error this client raises."""
+    """Base class of every error this client raises.
+
+    Every error round-trips through ``pickle`` and ``copy.deepcopy`` with its message and
+    attributes (so it survives a ``ProcessPoolExecutor``); what it carries of a request has
+    its credentials replaced by ``<redacted>``.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only __init__ arguments defeat BaseException's own reduce, and the classes
+        # made by with_httpx_class are found again through their (base, cause) pair.
+        pair = type(self).__dict__.get("_httpx_pair")
+        kind = pair if pair is not None else type(self)
+        return (_restore, (kind, self.args, dict(self.__dict__)))
 
 
 class InvalidArgumentError(LmmsEvalError, ValueError, TypeError):
@@ -47,6 +75,16 @@ class InvalidArgumentError(LmmsEvalError, ValueError, TypeError):
 
 class ClientClosedError(LmmsEvalError, RuntimeError):
     """A request was made through a client after its ``close()``."""
+
+
+class EventLoopError(LmmsEvalError, RuntimeError):
+    """An AsyncEvalClient was used from an event loop that cannot use its connections.
+
+    A client that owns its connections follows a new event loop by itself (a second
+    ``asyncio.run()``, a notebook cell) once the old loop is closed; this is raised when the
+    old loop still runs (one client used from two live loops: make one client per loop),
+    or when an injected ``http_client`` belongs to a closed loop (create it in this loop).
+    """
 
 
 class APIConnectionError(LmmsEvalError, httpx.TransportError):
@@ -71,8 +109,8 @@ class APIConnectionError(LmmsEvalError, httpx.TransportError):
     ) -> None:
         super().__init__(message)
         if request is not None:
-            self.request = request
-        self.may_have_been_sent = may_have_been_sent
+            self.request = redacted_request(request)
+        self.may_have_been_sent: bool = may_have_been_sent
 
 
 class APITimeoutError(APIConnectionError, httpx.TimeoutException):
@@ -94,9 +132,13 @@ def with_httpx_class(
         return base
     cls = _WITH_HTTPX_CLASS.get((base, cause))
     if cls is None:
-        cls = type(
-            base.__name__, (base, cause), {"__module__": base.__module__, "__doc__": base.__doc__}
-        )
+        namespace = {
+            "__module__": base.__module__,
+            "__qualname__": base.__qualname__,
+            "__doc__": base.__doc__,
+            "_httpx_pair": (base, cause),
+        }
+        cls = type(base.__name__, (base, cause), namespace)
         _WITH_HTTPX_CLASS[(base, cause)] = cls
     return cls
 
@@ -115,10 +157,11 @@ class APIStatusError(LmmsEvalError, httpx.HTTPStatusError):
     """
 
     def __init__(self, message: str, *, response: httpx.Response, detail: str, body: Any) -> None:
+        response.request = redacted_request(response.request)
         super().__init__(message, request=response.request, response=response)
-        self.status_code = response.status_code
-        self.detail = detail
-        self.body = body
+        self.status_code: int = response.status_code
+        self.detail: str = detail
+        self.body: Any = body
 
 
 class BadRequestError(APIStatusError):
@@ -151,7 +194,7 @@ class JobNotFoundError(NotFoundError):
         self, message: str, *, response: httpx.Response, detail: str, body: Any, job_id: str
     ) -> None:
         super().__init__(message, response=response, detail=detail, body=body)
-        self.job_id = job_id
+        self.job_id: str = job_id
 
 
 class UnprocessableEntityError(APIStatusError):
@@ -187,8 +230,9 @@ class APIResponseValidationError(LmmsEvalError, ValueError):
 
     def __init__(self, message: str, *, response: httpx.Response) -> None:
         super().__init__(message)
-        self.response = response
-        self.status_code = response.status_code
+        response.request = redacted_request(response.request)
+        self.response: httpx.Response = response
+        self.status_code: int = response.status_code
 
 
 class DiscoveryError(LmmsEvalError):
@@ -200,7 +244,7 @@ class DiscoveryError(LmmsEvalError):
 
     def __init__(self, message: str, *, server_message: str) -> None:
         super().__init__(message)
-        self.server_message = server_message
+        self.server_message: str = server_message
 
 
 class JobError(LmmsEvalError, RuntimeError):
@@ -215,8 +259,8 @@ class JobError(LmmsEvalError, RuntimeError):
 
     def __init__(self, message: str, *, job: JobInfo) -> None:
         super().__init__(message)
-        self.job = job
-        self.job_id = job.job_id
+        self.job: JobInfo = job
+        self.job_id: str = job.job_id
 
 
 class JobFailedError(JobError):
@@ -224,11 +268,14 @@ class JobFailedError(JobError):
 
     Attributes:
         error: The server's error text (often the tail of the evaluation log).
+        reason: The line of it that says why (its last exception or logged error), without
+            colour codes, e.g. ``"ValueError: Tasks not found: no_such_task. ..."``.
     """
 
     def __init__(self, message: str, *, job: JobInfo) -> None:
         super().__init__(message, job=job)
-        self.error = job.error
+        self.error: str | None = job.error
+        self.reason: str = failure_reason(job.error)
 
 
 class JobCancelledError(JobError):
@@ -247,5 +294,5 @@ class WaitTimeoutError(LmmsEvalError, TimeoutError):
 
     def __init__(self, message: str, *, job: JobInfo | None, job_id: str) -> None:
         super().__init__(message)
-        self.job = job
-        self.job_id = job_id
+        self.job: JobInfo | None = job
+        self.job_id: str = job_id

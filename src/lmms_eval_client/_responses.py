@@ -8,7 +8,6 @@ failure that may have reached the server from one that certainly did not, and ad
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, TypeVar
 
 import httpx
@@ -34,10 +33,10 @@ from ._exceptions import (
     UnprocessableEntityError,
     with_httpx_class,
 )
+from ._log import logger
 from ._retry import GATEWAY_STATUSES, Idempotency, Outcome, may_have_been_sent
 from ._text import body_excerpt, clip, first_lines, where
 
-logger = logging.getLogger("lmms_eval_client")
 T = TypeVar("T")
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
@@ -114,7 +113,9 @@ def status_error(
     return cls(prefix, response=response, detail=detail, body=body)
 
 
-def body_error(exc: UnexpectedResponseBody, *, job_id: str | None = None) -> LmmsEvalError:
+def body_error(
+    exc: UnexpectedResponseBody, *, job_id: str | None = None, note: str = ""
+) -> LmmsEvalError:
     """The typed error for a response whose body could not be parsed."""
     raw = exc.response
     if not raw.is_success:
@@ -130,7 +131,7 @@ def body_error(exc: UnexpectedResponseBody, *, job_id: str | None = None) -> Lmm
     )
     if cause is not None and not isinstance(cause, json.JSONDecodeError):
         message += f"\n{first_lines(str(cause), 6)}"
-    return APIResponseValidationError(message, response=raw)
+    return APIResponseValidationError(message + note, response=raw)
 
 
 def transport_error(
@@ -178,8 +179,10 @@ def result_of(
     idempotency: Idempotency = Idempotency.SAFE,
 ) -> T:
     """The parsed model of the final outcome, or the typed error it means."""
-    if isinstance(outcome, UnexpectedResponseBody):
-        raise body_error(outcome, job_id=job_id) from outcome
+    # A 2xx the client cannot read may still mean that a submission was carried out.
+    maybe_done = f"\n{MAYBE_CARRIED_OUT}" if idempotency is Idempotency.UNSAFE else ""
+    if isinstance(outcome, UnexpectedResponseBody) and outcome.response.is_success:
+        raise body_error(outcome, job_id=job_id, note=maybe_done) from outcome
     if isinstance(outcome, httpx.RequestError):
         raise transport_error(outcome, idempotency) from outcome
     if isinstance(outcome, httpx.InvalidURL):
@@ -188,18 +191,26 @@ def result_of(
             f"({outcome}). Check base_url.",
             may_have_been_sent=True,
         ) from outcome
-    raw = outcome.http_response
+    raw = outcome.response if isinstance(outcome, UnexpectedResponseBody) else outcome.http_response
     if not raw.is_success:
         note = ""
         if idempotency is Idempotency.UNSAFE and raw.status_code in GATEWAY_STATUSES:
             # A gateway that failed or timed out may have passed the request on.
             note = f". {MAYBE_CARRIED_OUT}"
         raise status_error(raw, job_id=job_id, note=note)
-    if isinstance(outcome.parsed, expected):
-        return outcome.parsed
+    parsed = None if isinstance(outcome, UnexpectedResponseBody) else outcome.parsed
+    if isinstance(parsed, expected):
+        if isinstance(parsed, JobInfo) and job_id is not None and parsed.job_id != job_id:
+            raise APIResponseValidationError(
+                f"{where(raw.request)} -> {raw.status_code}: the server answered about job "
+                f"{clip(parsed.job_id, 80)!r}, not {job_id!r}: is base_url the lmms-eval "
+                "server (not a proxy or cache that mixes up paths)?",
+                response=raw,
+            )
+        return parsed
     raise APIResponseValidationError(
         f"Unexpected response {raw.status_code} to {where(raw.request)}: "
-        f"{body_excerpt(raw.content)}",
+        f"{body_excerpt(raw.content)}{maybe_done}",
         response=raw,
     )
 

@@ -23,9 +23,8 @@ from lmms_eval_api.errors import UnexpectedResponseBody
 from lmms_eval_api.types import Response
 
 from ._exceptions import APIConnectionError, InternalServerError, LmmsEvalError, RateLimitError
+from ._log import logger
 from ._text import where
-
-logger = logging.getLogger("lmms_eval_client")
 
 DEFAULT_MAX_RETRIES = 2
 INITIAL_BACKOFF = 0.5

@@ -32,6 +32,16 @@ def clip_middle(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
     return f"{text[:head]}\n... ({len(text) - limit} characters left out) ...\n{text[-tail:]}"
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """A value for a message: its repr, clipped; never an error of its own (a 5,000-digit
+    int or a 100,000-deep dict cannot even be repr'd)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__} too large to show"
+    return clip(text, limit)
+
+
 def first_lines(text: str, count: int) -> str:
     """At most ``count`` lines, each clipped, marked when lines were left out."""
     lines = [clip(line, 200) for line in text.splitlines()]
@@ -46,7 +56,39 @@ def body_excerpt(content: bytes) -> str:
     return text
 
 
-_USERINFO = re.compile(r"//[^@]*@")
+# Greedy up to the last "@" of the authority: a password may itself contain "@".
+_USERINFO = re.compile(r"//[^/?#]*@")
+# Header names whose values are credentials: never shown, never carried by an error.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_SECRET_WORDS = ("key", "token", "secret", "auth", "password", "session", "cookie")
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header's value is to be treated as a credential (by name)."""
+    lowered = name.lower()
+    return lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_WORDS)
+
+
+def redacted_request(request: httpx.Request) -> httpx.Request:
+    """A copy of a request with credential headers replaced and no user:password in its URL.
+
+    What an error carries (and pickles) goes through this: the Bearer key or the password of
+    the base URL must not travel with a traceback or into a worker pool's result queue.
+    """
+    headers = [
+        (name, REDACTED if is_secret_header(name) else value)
+        for name, value in request.headers.multi_items()
+    ]
+    url = request.url
+    if url.userinfo:
+        url = url.copy_with(username=None, password=None)
+    try:
+        content: bytes | None = request.content
+    except httpx.RequestNotRead:  # a streamed body: nothing to keep
+        content = None
+    copy = httpx.Request(request.method, url, headers=headers, content=content)
+    copy.extensions = {}
+    return copy
 
 
 def without_userinfo(text: str) -> str:
@@ -60,3 +102,31 @@ def where(request: httpx.Request) -> str:
     if url.userinfo:
         url = url.copy_with(username=None, password=None)
     return f"{request.method} {url}"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# "ValueError: ...", "torch.OutOfMemoryError: ...": the line a traceback ends with.
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit)\b: .+")
+# loguru's "2026-12-01 21:56:25 | ERROR    | module:function:line - message".
+_LOG_ERROR = re.compile(r"\|\s*(?:ERROR|CRITICAL)\s*\|[^-]*- (.+)")
+
+
+def strip_ansi(text: str) -> str:
+    """Text without terminal colour codes (the server's log tail carries them)."""
+    return _ANSI.sub("", text)
+
+
+def failure_reason(error: str | None) -> str:
+    """The line of a failed job's error that says why: its last exception, else its last
+    logged error, else its last non-empty line (lmms-eval's error is mostly log boilerplate).
+    """
+    if not error:
+        return "the server gave no error text"
+    lines = [line.strip() for line in strip_ansi(error).splitlines() if line.strip()]
+    for pattern in (_EXCEPTION_LINE, _LOG_ERROR):
+        for line in reversed(lines):
+            match = pattern.search(line)
+            if match:
+                found = match.group(1) if match.groups() else match.group(0)
+                return clip(found.strip(), 300)
+    return clip(lines[-1], 300) if lines else "the server gave no error text"

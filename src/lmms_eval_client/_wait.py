@@ -7,8 +7,6 @@ progress", and the deadline is on a monotonic clock.
 
 from __future__ import annotations
 
-import logging
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -16,17 +14,18 @@ from collections.abc import Callable
 from lmms_eval_api.models import JobInfo, JobStatus
 
 from ._arguments import check_job_id
+from ._config import MAX_TIMEOUT, as_seconds
 from ._exceptions import (
+    APIStatusError,
     InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
     LmmsEvalError,
     WaitTimeoutError,
 )
+from ._log import logger
 from ._retry import is_transient
-from ._text import clip_middle
-
-logger = logging.getLogger("lmms_eval_client")
+from ._text import clip_middle, shown
 
 DEFAULT_POLL_INTERVAL = 5.0
 
@@ -40,7 +39,8 @@ def process_job_status(job: JobInfo) -> JobInfo | None:
     if job.status == JobStatus.COMPLETED:
         return job
     if job.status == JobStatus.FAILED:
-        # "Job failed: ..." as lmms-eval's client words it; the full text stays on .error.
+        # "Job failed: ..." as lmms-eval's client words it; the full text stays on .error,
+        # the line that says why on .reason.
         raise JobFailedError(
             f"Job failed: {clip_middle(job.error or 'the server gave no error text')}\n"
             f"(job {job.job_id})",
@@ -51,23 +51,27 @@ def process_job_status(job: JobInfo) -> JobInfo | None:
     return None
 
 
-def check_wait_args(poll_interval: float, timeout: float | None) -> None:
-    """Reject wait_for_job arguments that would spin or never make sense."""
-    if (
-        isinstance(poll_interval, bool)
-        or not isinstance(poll_interval, (int, float))
-        or not math.isfinite(poll_interval)
-        or poll_interval <= 0
-    ):
+def check_wait_args(poll_interval: object, timeout: object) -> float | None:
+    """Reject wait_for_job arguments that would spin or never make sense; the timeout."""
+    if as_seconds(poll_interval) is None:
         raise InvalidArgumentError(
-            f"poll_interval must be a number of seconds > 0, got {poll_interval!r}"
+            f"poll_interval must be a number of seconds in (0, {MAX_TIMEOUT:g}], "
+            f"got {shown(poll_interval)}"
         )
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0
-    ):
+    if timeout is None:
+        return None
+    seconds: float | None = None
+    if not isinstance(timeout, bool) and isinstance(timeout, (int, float)):
+        try:
+            seconds = float(timeout)
+        except OverflowError:  # 10**400: say "None" for no deadline
+            seconds = None
+    if seconds is None or not seconds >= 0:
         raise InvalidArgumentError(
-            f"timeout must be a number of seconds >= 0 (or None to wait forever), got {timeout!r}"
+            "timeout must be a number of seconds >= 0 (or None to wait forever), "
+            f"got {shown(timeout)}"
         )
+    return seconds
 
 
 class JobWaiter:
@@ -85,7 +89,7 @@ class JobWaiter:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.job_id = check_job_id(job_id)
-        check_wait_args(poll_interval, timeout)
+        timeout = check_wait_args(poll_interval, timeout)
         self._poll_interval = float(poll_interval)
         self._clock = clock
         self.deadline = None if timeout is None else clock() + timeout
@@ -94,11 +98,22 @@ class JobWaiter:
         self._verbose = verbose
         self._shown: tuple[str, int | None] | None = None
         self._last: JobInfo | None = None
+        self._answered = False  # the server sent an HTTP answer (any status) to a poll
         self._setback: LmmsEvalError | None = None
+
+    @property
+    def may_retry_poll(self) -> bool:
+        """Whether a failed poll may be retried within the request (see ``setback``).
+
+        Not before the server answered once when there is no deadline: a wrong base_url or
+        a stalled server must fail after one request, not after every retry of it.
+        """
+        return self.deadline is not None or self._answered
 
     def observe(self, job: JobInfo) -> JobInfo | None:
         """Record a polled job; the job when completed, None to go on; raises on failure."""
         self._last = job
+        self._answered = True
         self._setback = None
         if self._verbose:
             self._show(job)
@@ -123,13 +138,16 @@ class JobWaiter:
         """Record a failed poll: log it and go on if it is transient, else raise it.
 
         A wait outlives server restarts and proxy hiccups (connection refused, 502/503/504,
-        429, timeouts) until its own deadline. Without a deadline it does so only once the
-        server has answered a poll. A 404 is not transient: the server lost the job
-        (JobNotFoundError says how), and waiting longer cannot bring it back.
+        429, timeouts) until its own deadline. Without a deadline it rides out a connection
+        failure only once the server has answered (a 503 is an answer). A 404 is not
+        transient: the server lost the job (JobNotFoundError says how), and waiting longer
+        cannot bring it back.
         """
         if not is_transient(error):
             raise error
-        if self.deadline is None and self._last is None:
+        if isinstance(error, APIStatusError):
+            self._answered = True
+        elif self.deadline is None and not self._answered:
             # Waiting forever on a server that never answered once (a wrong base_url, a
             # server that is down) would hang the caller: only a bounded wait rides it out.
             raise error

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 import pytest
 import pytest_asyncio
@@ -59,12 +59,16 @@ CALL_KWARGS = {"wait_for_job": {"verbose": False, "timeout": 0}}
 
 
 def answer(seen: Seen) -> Respond:
-    """Every GET gets a completed job, every DELETE a cancel: each call is one request."""
+    """Every GET gets a completed job, every DELETE a cancel: each call is one request.
+
+    The job is the one the path names (decoded as the server would), as a server answers.
+    """
     if seen.method == "DELETE":
         body: dict[str, object] = {"message": "cancelled"}
     else:
+        segment = seen.path.rsplit(b"/", 1)[-1] if seen.path.startswith(b"/jobs/") else b""
         body = {
-            "job_id": "whatever",
+            "job_id": unquote(segment.decode("ascii", "replace")),
             "status": "completed",
             "created_at": "2026-01-01T00:00:00",
             "request": {"model": "m", "tasks": ["t"]},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -32,13 +32,23 @@ ODD_IDS = [
 ]
 
 
+def asked_job(request: httpx.Request) -> str:
+    """The job id a request's path names, decoded as the server decodes it."""
+    return unquote(request.url.raw_path.decode("ascii").rpartition("/jobs/")[2])
+
+
+def job_answer(status: str) -> Callable[[httpx.Request], httpx.Response]:
+    """A server's answer: the job the path names (a mismatch is an error of its own)."""
+    return lambda request: httpx.Response(200, json=job_json(status, job_id=asked_job(request)))
+
+
 def serve_any_job(mock: respx.MockRouter) -> respx.Route:
     """Answer every request, so a request that escaped /jobs/ is still recorded."""
 
     def respond(request: httpx.Request) -> httpx.Response:
         if request.method == "DELETE":
             return httpx.Response(200, json={"message": "cancelled"})
-        return httpx.Response(200, json=job_json("completed"))
+        return job_answer("completed")(request)
 
     return mock.route().mock(side_effect=respond)
 
@@ -72,7 +82,7 @@ async def test_invalid_job_ids_send_nothing(
 
 async def test_job_id_of_a_base_url_with_a_path_prefix(make_caller: Any) -> None:
     with respx.mock(assert_all_called=False) as mock:
-        route = mock.route().mock(return_value=httpx.Response(200, json=job_json("running")))
+        route = mock.route().mock(side_effect=job_answer("running"))
         caller = make_caller("http://proxy.test/lmms/")
         await caller.get_job("../../health")
     assert route.calls.last.request.url.raw_path == b"/lmms/jobs/..%2F..%2Fhealth"
@@ -94,7 +104,7 @@ def shared_client() -> Iterator[EvalClient]:
 @given(job_id=ids)
 def test_any_job_id_round_trips_as_one_segment(shared_client: EvalClient, job_id: str) -> None:
     with respx.mock(base_url=BASE) as mock:
-        route = mock.route().mock(return_value=httpx.Response(200, json=job_json("running")))
+        route = mock.route().mock(side_effect=job_answer("running"))
         shared_client.get_job(job_id)
     url = route.calls.last.request.url
     prefix, _, segment = url.raw_path.partition(b"/jobs/")

@@ -201,7 +201,10 @@ async def test_unbounded_wait_on_a_server_that_never_answered_raises(
     route = mock.get(PATH).mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(APIConnectionError):
         await caller.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
-    assert route.call_count == 3  # one poll and its two retries, then no waiting on
+    # One poll, not retried: before the server ever answered, an unbounded wait fails after
+    # one request (a stall must not cost three network timeouts), and does not wait on.
+    assert route.call_count == 1
+    assert clock.sleeps == []
 
 
 async def test_unbounded_wait_rides_out_an_outage_after_the_first_answer(

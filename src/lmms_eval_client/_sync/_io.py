@@ -1,6 +1,6 @@
-"""What only the sync classes do differently, kept small: sleeping, and closing a client
-that was never closed when it is collected (safe: no event loop involved). Its async twin
-is ``_async/_io.py``; both are written by hand."""
+"""What only the sync classes do differently, kept small: sleeping, no event loop to follow,
+and closing a client that was never closed when it is collected (safe: no event loop).
+Its async twin is ``_async/_io.py``; both are written by hand."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ Send = Callable[[], Response[Any]]
 sleep = time.sleep
 
 
-class ClosesAtCollection:
+class SyncIO:
     """Closes the connections of a client that owns them when it is collected unclosed."""
 
     _owns_http_client: bool
     _http: httpx.Client
+
+    def _follow_loop(self) -> None:
+        """Nothing to follow: a sync client uses no event loop (the async twin does)."""
 
     def __del__(self) -> None:
         try:

@@ -53,12 +53,12 @@ from .._retry import (
     within_deadline,
 )
 from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
-from ._io import ClosesAtCollection, Send, sleep
+from ._io import Send, SyncIO, sleep
 
 T = TypeVar("T")
 
 
-class EvalClient(ClientBase[httpx.Client], ClosesAtCollection):
+class EvalClient(ClientBase[httpx.Client], SyncIO):
     """Synchronous client of the lmms-eval evaluation server.
 
     A drop-in replacement for ``lmms_eval.entrypoints.EvalClient``: same methods and
@@ -119,6 +119,7 @@ class EvalClient(ClientBase[httpx.Client], ClosesAtCollection):
         """Close the connections (not those of an injected http_client, which stays open)."""
         self._closed = True
         if self._owns_http_client:
+            self._follow_loop()  # connections of a closed loop cannot be closed in this one
             self._http.close()
 
     def __enter__(self) -> EvalClient:
@@ -147,6 +148,7 @@ class EvalClient(ClientBase[httpx.Client], ClosesAtCollection):
         retries = 0
         while True:
             self._check_open()
+            self._follow_loop()
             outcome: Outcome
             try:
                 outcome = send()
@@ -264,6 +266,8 @@ class EvalClient(ClientBase[httpx.Client], ClosesAtCollection):
         predict_only: bool | None = False,
         num_gpus: int | None = 1,
         output_dir: str | os.PathLike[str] | None = None,
+        *,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> JobSubmitResponse:
         """Submit an evaluation job to the server's queue.
 
@@ -278,12 +282,16 @@ class EvalClient(ClientBase[httpx.Client], ClosesAtCollection):
             num_fewshot: Number of few-shot examples (>= 0).
             batch_size: Batch size, an int or a string such as "auto".
             device: Device to run on, e.g. "cuda:0".
-            limit: Evaluate only this many examples per task (> 0; a float < 1 is a fraction).
+            limit: Evaluate only this many examples per task (> 0; a float < 1 is a fraction;
+                -1 for all, as lmms-eval's CLI takes it). A numeric str such as "8" is read
+                as its number.
             gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
             log_samples: Write per-sample outputs.
             predict_only: Only generate predictions, skip metrics.
             num_gpus: Number of GPUs to use (>= 1).
             output_dir: Results directory on the server (default: a fresh temporary one).
+            extra_body: Fields of a newer server that this client's contract does not know
+                yet, sent as given (JSON values; never a field evaluate() has a parameter for).
 
         Returns:
             JobSubmitResponse with ``job_id``, ``status``, ``position_in_queue``, ``message``.
@@ -291,10 +299,14 @@ class EvalClient(ClientBase[httpx.Client], ClosesAtCollection):
         Raises:
             InvalidArgumentError: An argument is invalid; nothing was sent.
             UnprocessableEntityError: The server rejected the body (422).
+
+        Warns:
+            ModelNameWarning: model_args has no key (``pretrained``, ``model``, ...) from
+                which lmms-eval names the results: the real server would fail the job.
         """
         body = build_evaluate_request(
             model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
-            log_samples, predict_only, num_gpus, output_dir,
+            log_samples, predict_only, num_gpus, output_dir, extra_body,
         )  # fmt: skip
         return self._request(
             ops.SUBMIT_EVALUATION,
@@ -313,11 +325,12 @@ class EvalClient(ClientBase[httpx.Client], ClosesAtCollection):
         """
         return self._get_job(check_job_id(job_id))
 
-    def _get_job(self, job_id: str, deadline: float | None = None) -> JobInfo:
+    def _get_job(self, job_id: str, deadline: float | None = None, retry: bool = True) -> JobInfo:
         return self._request(
             ops.GET_JOB,
             lambda: _op_get_job.sync_detailed(job_id, client=self._api),
             job_id=job_id,
+            retry=retry,
             deadline=deadline,
         )
 
@@ -386,7 +399,9 @@ class EvalClient(ClientBase[httpx.Client], ClosesAtCollection):
         waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
         while True:
             try:
-                job = self._get_job(waiter.job_id, deadline=waiter.deadline)
+                job = self._get_job(
+                    waiter.job_id, deadline=waiter.deadline, retry=waiter.may_retry_poll
+                )
             except LmmsEvalError as exc:
                 waiter.setback(exc)  # re-raised unless transient
             else:
