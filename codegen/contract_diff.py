@@ -40,14 +40,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openapi_schemas import (
-    Branch,
     Direction,
     Document,
     Schema,
-    describe_types,
-    enum_values,
+    enum_differences,
     json_types,
-    type_covered,
+    type_differences,
     union_types,
 )
 
@@ -223,8 +221,9 @@ class Checker:
         if live_types is None:
             return problems  # live accepts/sends anything: whatever ours says is compatible
         our_types = union_types(our_branches)
-        problems.extend(self.compare_types(live_types, our_types, direction, what, label))
-        problems.extend(self.compare_enums(live_branches, our_branches, direction, label))
+        ours_label = self.ours.label
+        problems.extend(type_differences(live_types, our_types, direction, what, label, ours_label))
+        problems.extend(enum_differences(live_branches, our_branches, direction, label, ours_label))
 
         for live_branch in live_branches:
             structural = [
@@ -255,82 +254,6 @@ class Checker:
                 if not found:
                     break
             problems.extend(best or [])
-        return problems
-
-    def compare_types(
-        self,
-        live_types: set[str],
-        our_types: set[str] | None,
-        direction: Direction,
-        what: str,
-        label: str,
-    ) -> list[str]:
-        """Type-set compatibility of one field or root schema."""
-        if our_types is None:
-            if direction == "request":
-                live_desc = describe_types(live_types)
-                return [f"{what} {label} is untyped in {self.ours.label}, live {live_desc}"]
-            return []
-        missing = {t for t in live_types if not type_covered(t, our_types)}
-        extra: set[str] = set()
-        if direction == "request":
-            extra = {
-                t
-                for t in our_types
-                if not type_covered(t, live_types)
-                and not (t == "number" and "integer" in live_types)
-            }
-        if not missing and not extra:
-            return []
-        details = []
-        if "null" in missing:
-            details.append(f"not nullable in {self.ours.label}")
-        if missing - {"null"}:
-            details.append(f"{describe_types(missing - {'null'})} missing in {self.ours.label}")
-        if extra:
-            details.append(f"{describe_types(extra)} not accepted live")
-        return [
-            f"{what} {label} has type {describe_types(our_types)} in {self.ours.label}, "
-            f"live {describe_types(live_types)} ({'; '.join(details)})"
-        ]
-
-    def compare_enums(
-        self,
-        live_branches: list[Branch],
-        our_branches: list[Branch],
-        direction: Direction,
-        label: str,
-    ) -> list[str]:
-        """Every live enum value must be in ours; requests may not add values."""
-        live_values, live_free = enum_values(live_branches)
-        if not live_values:
-            return []
-        owner = next(
-            (
-                b.name
-                for b in live_branches
-                if b.name and ("enum" in b.schema or "const" in b.schema)
-            ),
-            label,
-        )
-        our_values, our_free = enum_values(our_branches)
-        problems: list[str] = []
-        if not our_free:
-            problems.extend(
-                f"enum {owner} value {value!r} missing from {self.ours.label}"
-                for value in live_values
-                if value not in our_values
-            )
-        if direction == "request" and not live_free:
-            problems.extend(
-                f"enum {owner} value {value!r} in {self.ours.label} is not accepted live"
-                for value in our_values
-                if value not in live_values
-            )
-            if our_free:
-                problems.append(
-                    f"enum {owner} is not restricted to its live values in {self.ours.label}"
-                )
         return problems
 
     def compare_structure(

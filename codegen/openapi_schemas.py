@@ -1,6 +1,7 @@
-"""Reading OpenAPI schemas for the contract comparison: ``$ref``s, unions, JSON types, enums.
+"""OpenAPI schemas for the contract comparison: ``$ref``s, unions, JSON types, enums.
 
-Pure helpers of ``contract_diff.py`` (no I/O); see ``spec_check.py`` for the command.
+Pure helpers of ``contract_diff.py`` (no I/O), down to the compatibility of one type set
+or enum; see ``spec_check.py`` for the command.
 """
 
 from __future__ import annotations
@@ -166,3 +167,74 @@ def enum_values(branches: Iterable[Branch]) -> tuple[list[Any], bool]:
         elif json_types(schema) != {"null"}:
             free = True
     return values, free
+
+
+def type_differences(
+    live_types: set[str],
+    our_types: set[str] | None,
+    direction: Direction,
+    what: str,
+    label: str,
+    ours_label: str,
+) -> list[str]:
+    """Type-set compatibility of one field or root schema (``what`` is field or schema)."""
+    if our_types is None:
+        if direction == "request":
+            live_desc = describe_types(live_types)
+            return [f"{what} {label} is untyped in {ours_label}, live {live_desc}"]
+        return []
+    missing = {t for t in live_types if not type_covered(t, our_types)}
+    extra: set[str] = set()
+    if direction == "request":
+        extra = {
+            t
+            for t in our_types
+            if not type_covered(t, live_types) and not (t == "number" and "integer" in live_types)
+        }
+    if not missing and not extra:
+        return []
+    details = []
+    if "null" in missing:
+        details.append(f"not nullable in {ours_label}")
+    if missing - {"null"}:
+        details.append(f"{describe_types(missing - {'null'})} missing in {ours_label}")
+    if extra:
+        details.append(f"{describe_types(extra)} not accepted live")
+    return [
+        f"{what} {label} has type {describe_types(our_types)} in {ours_label}, "
+        f"live {describe_types(live_types)} ({'; '.join(details)})"
+    ]
+
+
+def enum_differences(
+    live_branches: list[Branch],
+    our_branches: list[Branch],
+    direction: Direction,
+    label: str,
+    ours_label: str,
+) -> list[str]:
+    """Every live enum value must be in ours; requests may not add values."""
+    live_values, live_free = enum_values(live_branches)
+    if not live_values:
+        return []
+    owner = next(
+        (b.name for b in live_branches if b.name and ("enum" in b.schema or "const" in b.schema)),
+        label,
+    )
+    our_values, our_free = enum_values(our_branches)
+    problems: list[str] = []
+    if not our_free:
+        problems.extend(
+            f"enum {owner} value {value!r} missing from {ours_label}"
+            for value in live_values
+            if value not in our_values
+        )
+    if direction == "request" and not live_free:
+        problems.extend(
+            f"enum {owner} value {value!r} in {ours_label} is not accepted live"
+            for value in our_values
+            if value not in live_values
+        )
+        if our_free:
+            problems.append(f"enum {owner} is not restricted to its live values in {ours_label}")
+    return problems
