@@ -1,552 +1,52 @@
-"""Check that openapi.yaml covers the live contract of the pinned lmms-eval server.
+"""Check that openapi.yaml covers the live contract of an lmms-eval server, both ways.
 
-Usage: ``python codegen/spec_check.py openapi.yaml`` (what ``make spec-check`` runs).
+Usage::
 
-The live contract is the pinned server's own ``app.openapi()`` export, taken in-process
-(no server is started). Everything the live server declares must be present in the
-checked-in contract and typed compatibly:
+    python codegen/spec_check.py [--pin VERSION] openapi.yaml    # the installed server
+    python codegen/spec_check.py --url http://host:port/openapi.json openapi.yaml
 
-* every operation (path + method);
-* every parameter (by name and ``in``): present, compatible schema, same required-ness;
-* every request body: present, same required-ness, every field present with a compatible
-  type and the same required-ness;
-* every 2xx/4xx response: present (a live 422 only matters on operations with a request
-  body, since FastAPI also lists it for plain ``str`` path parameters, which never fail
-  validation); when its live schema is not the untyped ``{}``, every field present in
-  ours with a compatible type;
-* every enum value.
+Without ``--url`` the live contract is the installed lmms-eval's own ``app.openapi()``
+export, taken in-process (no server is started); this is what ``make spec-check`` runs,
+with ``--pin`` set to the Makefile's ``LMMS_EVAL_VERSION``: a different installed version
+is an error (a stale environment), and ``info.version`` of openapi.yaml must name the pin
+(bumping the pin makes the check fail until the contract has been reviewed for it).
 
-Schemas are compared recursively through ``$ref`` (each resolved within its own
-document), ``anyOf``/``oneOf`` unions, object properties, ``additionalProperties`` and
-array items. Compatibility depends on the direction data flows:
+With ``--url`` the live contract is fetched from a running server (FastAPI serves it at
+``/openapi.json``), for users of a server other than the pinned one: every line printed is
+something the SDK's contract and that server disagree on.
 
-* responses (server -> client): ours must accept everything the server may send, so every
-  live JSON type must appear in ours (``integer`` is also covered by ``number``);
-* requests and parameters (client -> server): additionally, ours must not let the client
-  send what the server rejects (a type, ``null`` or enum value the live schema lacks).
-
-A live schema without any type (``{}``, pydantic's ``Any``) accepts whatever ours says.
-Fields, responses and parameters that ours adds beyond the live export are allowed: they
-document what the server really does. Titles, descriptions, operationIds, tags,
-summaries, examples and defaults are ignored.
-
-Exits 1 printing one line per difference, or 0 printing a one-line summary.
+The rules are in ``contract_diff.py``. Exits 1 printing one line per difference, 0 printing
+a one-line summary, 2 when the check cannot run.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
-Schema = dict[str, Any]
-Direction = Literal["request", "response"]
+# The comparison lives beside this file; make it importable however this file was loaded
+# (run as a script, or imported by path from the tests).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
-STRUCTURAL_TYPES = ("object", "array")
+from contract_diff import Checker, compare_contracts
+from openapi_schemas import Document, Schema
 
+__all__ = ["compare_contracts", "fetch_contract", "live_contract", "main"]
 
-@dataclass(frozen=True)
-class Branch:
-    """One alternative of a (possibly union) schema, with ``$ref``s resolved.
-
-    ``name`` is the component name the branch was reached through, if any.
-    """
-
-    schema: Schema
-    name: str | None
+FETCH_TIMEOUT = 30.0  # seconds: /openapi.json is built once and cached by FastAPI
 
 
-@dataclass
-class Document:
-    """An OpenAPI document whose local ``$ref``s can be resolved."""
-
-    data: Schema
-    label: str
-
-    def resolve(self, node: Any) -> tuple[Any, str | None]:
-        """Follow ``$ref`` chains of ``node``; return the target and its last component name."""
-        name: str | None = None
-        seen: set[str] = set()
-        while isinstance(node, dict) and "$ref" in node:
-            ref = node["$ref"]
-            if not isinstance(ref, str) or not ref.startswith("#/") or ref in seen:
-                raise SystemExit(f"spec-check: cannot resolve $ref {ref!r} in {self.label}")
-            seen.add(ref)
-            target: Any = self.data
-            for part in ref[2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
-                if not isinstance(target, dict) or part not in target:
-                    raise SystemExit(f"spec-check: dangling $ref {ref!r} in {self.label}")
-                target = target[part]
-            name = ref.rsplit("/", 1)[-1]
-            node = target
-        return node, name
-
-    def branches(self, node: Any, name: str | None = None) -> list[Branch]:
-        """Flatten ``node`` into its union alternatives (``anyOf``/``oneOf``), refs resolved."""
-        node, ref_name = self.resolve(node)
-        name = ref_name or name
-        if not isinstance(node, dict):
-            return [Branch({}, name)]
-        node = self._merge_all_of(node)
-        alternatives = node.get("anyOf") or node.get("oneOf")
-        if isinstance(alternatives, list):
-            result: list[Branch] = []
-            for alternative in alternatives:
-                result.extend(self.branches(alternative, name))
-            return result
-        return [Branch(node, name)]
-
-    def _merge_all_of(self, node: Schema) -> Schema:
-        """Inline ``allOf`` members into ``node`` (enough for pydantic's single-ref wrappers)."""
-        members = node.get("allOf")
-        if not isinstance(members, list):
-            return node
-        merged: Schema = {key: value for key, value in node.items() if key != "allOf"}
-        for member in members:
-            resolved, _ = self.resolve(member)
-            if not isinstance(resolved, dict):
-                continue
-            for key, value in self._merge_all_of(resolved).items():
-                if key == "properties" and isinstance(merged.get(key), dict):
-                    merged[key] = {**merged[key], **value}
-                elif key == "required" and isinstance(merged.get(key), list):
-                    merged[key] = [*merged[key], *value]
-                else:
-                    merged.setdefault(key, value)
-        return merged
-
-
-def json_types(schema: Schema) -> set[str] | None:
-    """The JSON types a single (non-union) schema allows, or None when it allows any."""
-    declared = schema.get("type")
-    types: set[str]
-    if isinstance(declared, str):
-        types = {declared}
-    elif isinstance(declared, list):
-        types = {str(item) for item in declared}
-    elif "const" in schema:
-        types = {value_type(schema["const"])}
-    elif isinstance(schema.get("enum"), list):
-        types = {value_type(value) for value in schema["enum"]}
-    elif any(key in schema for key in ("properties", "additionalProperties", "required")):
-        types = {"object"}
-    elif "items" in schema or "prefixItems" in schema:
-        types = {"array"}
-    else:
-        return None
-    if schema.get("nullable") is True:  # OpenAPI 3.0 spelling
-        types.add("null")
-    return types
-
-
-def union_types(branches: Iterable[Branch]) -> set[str] | None:
-    """The JSON types a union allows, or None when any alternative allows any."""
-    result: set[str] = set()
-    for branch in branches:
-        types = json_types(branch.schema)
-        if types is None:
-            return None
-        result |= types
-    return result
-
-
-def value_type(value: Any) -> str:
-    """The JSON type of a Python value loaded from JSON/YAML."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def type_covered(json_type: str, types: set[str]) -> bool:
-    """Whether a value of ``json_type`` is accepted by a schema allowing ``types``."""
-    return json_type in types or (json_type == "integer" and "number" in types)
-
-
-def describe_types(types: set[str] | None) -> str:
-    """Render a type set for messages, e.g. ``integer | null`` or ``any``."""
-    if types is None:
-        return "any"
-    order = ["object", "array", "string", "integer", "number", "boolean", "null"]
-    return " | ".join(sorted(types, key=lambda t: (order.index(t) if t in order else 99, t)))
-
-
-def enum_values(branches: Iterable[Branch]) -> tuple[list[Any], bool]:
-    """The enum/const values of a union, and whether some alternative is not an enum.
-
-    Only alternatives that could hold an enum's values count as free (not an enum): a
-    string enum made nullable stays an enum.
-    """
-    values: list[Any] = []
-    free = False
-    for branch in branches:
-        schema = branch.schema
-        if "const" in schema:
-            values.append(schema["const"])
-        elif isinstance(schema.get("enum"), list):
-            values.extend(schema["enum"])
-        elif json_types(schema) != {"null"}:
-            free = True
-    return values, free
-
-
-@dataclass
-class Checker:
-    """Compares the live document with ours and collects the differences."""
-
-    live: Document
-    ours: Document
-    problems: list[str] = field(default_factory=list)
-    fields_checked: set[str] = field(default_factory=set)
-    operations_checked: int = 0
-
-    # -- operations -----------------------------------------------------------------
-
-    def run(self) -> None:
-        """Check every live operation."""
-        live_paths: Schema = self.live.data.get("paths") or {}
-        our_paths: Schema = self.ours.data.get("paths") or {}
-        for path, live_item in live_paths.items():
-            live_item, _ = self.live.resolve(live_item)
-            our_item, _ = self.ours.resolve(our_paths.get(path) or {})
-            for method in HTTP_METHODS:
-                if method not in live_item:
-                    continue
-                self.operations_checked += 1
-                op = f"{method.upper()} {path}"
-                our_op = our_item.get(method)
-                if not isinstance(our_op, dict):
-                    self.report(op, f"operation missing from {self.ours.label}")
-                    continue
-                live_params = [
-                    *live_item.get("parameters", []),
-                    *live_item[method].get("parameters", []),
-                ]
-                our_params = [*our_item.get("parameters", []), *our_op.get("parameters", [])]
-                self.check_parameters(op, live_params, our_params)
-                self.check_request_body(op, live_item[method], our_op)
-                self.check_responses(op, live_item[method], our_op)
-
-    def report(self, op: str, message: str) -> None:
-        """Record one difference, once."""
-        line = f"{op}: {message}"
-        if line not in self.problems:
-            self.problems.append(line)
-
-    def check_parameters(self, op: str, live_params: list[Any], our_params: list[Any]) -> None:
-        """Every live parameter must be in ours, equally required, compatibly typed."""
-        ours_by_key: dict[tuple[str, str], Schema] = {}
-        for raw in our_params:
-            param, _ = self.ours.resolve(raw)
-            ours_by_key[(param.get("name"), param.get("in"))] = param
-        for raw in live_params:
-            param, _ = self.live.resolve(raw)
-            name, where = param.get("name"), param.get("in")
-            kind = f"{where} parameter {name}"
-            our_param = ours_by_key.get((name, where))
-            if our_param is None:
-                self.report(op, f"{kind} missing from {self.ours.label}")
-                continue
-            live_required = bool(param.get("required", where == "path"))
-            our_required = bool(our_param.get("required", where == "path"))
-            if live_required != our_required:
-                self.report(
-                    op,
-                    f"{kind} is {required_word(our_required)} in {self.ours.label}, "
-                    f"{required_word(live_required)} live",
-                )
-            for message in self.compare(
-                param.get("schema", {}), our_param.get("schema", {}), "request", str(name), (), True
-            ):
-                self.report(op, f"{kind}: {message}")
-
-    def check_request_body(self, op: str, live_op: Schema, our_op: Schema) -> None:
-        """A live request body must be in ours, equally required, with compatible content."""
-        if "requestBody" not in live_op:
-            return
-        live_body, _ = self.live.resolve(live_op["requestBody"])
-        if "requestBody" not in our_op:
-            self.report(op, f"request body missing from {self.ours.label}")
-            return
-        our_body, _ = self.ours.resolve(our_op["requestBody"])
-        live_required = bool(live_body.get("required", False))
-        our_required = bool(our_body.get("required", False))
-        if live_required != our_required:
-            self.report(
-                op,
-                f"request body is {required_word(our_required)} in {self.ours.label}, "
-                f"{required_word(live_required)} live",
-            )
-        self.check_content(op, "request", live_body, our_body, "request")
-
-    def check_responses(self, op: str, live_op: Schema, our_op: Schema) -> None:
-        """Every live 2xx/4xx response must be in ours, with compatible content."""
-        live_responses: Schema = live_op.get("responses") or {}
-        our_responses: dict[Any, Any] = our_op.get("responses") or {}
-        for status, raw in live_responses.items():
-            status = str(status)
-            if status[:1] not in ("2", "4"):
-                continue
-            kind = f"{status} response"
-            live_response, _ = self.live.resolve(raw)
-            our_raw = our_responses.get(status)
-            if our_raw is None and status.isdigit():
-                our_raw = our_responses.get(int(status))  # unquoted YAML keys load as int
-            if our_raw is None:
-                if status == "422" and "requestBody" not in live_op:
-                    continue  # FastAPI lists it for str path parameters, which cannot fail
-                self.report(op, f"{kind} missing from {self.ours.label}")
-                continue
-            our_response, _ = self.ours.resolve(our_raw)
-            self.check_content(op, kind, live_response, our_response, "response")
-
-    def check_content(
-        self, op: str, kind: str, live: Schema, ours: Schema, direction: Direction
-    ) -> None:
-        """Compare the schemas of each live media type of a request body or response."""
-        live_content: Schema = live.get("content") or {}
-        our_content: Schema = ours.get("content") or {}
-        for media_type, live_media in live_content.items():
-            live_schema = (live_media or {}).get("schema")
-            if direction == "response" and (live_schema is None or live_schema == {}):
-                continue  # untyped in the export: ours may type it
-            if media_type not in our_content:
-                self.report(op, f"{kind} content {media_type} missing from {self.ours.label}")
-                continue
-            our_schema = (our_content[media_type] or {}).get("schema", {})
-            for message in self.compare(live_schema or {}, our_schema, direction, "body", (), True):
-                self.report(op, f"{kind} {message}")
-
-    # -- schemas --------------------------------------------------------------------
-
-    def compare(
-        self,
-        live: Any,
-        ours: Any,
-        direction: Direction,
-        label: str,
-        stack: tuple[tuple[str | None, str | None], ...],
-        is_root: bool = False,
-    ) -> list[str]:
-        """Differences between a live schema and ours at ``label``, as message tails."""
-        live_branches = self.live.branches(live)
-        our_branches = self.ours.branches(ours)
-        live_names = {branch.name for branch in live_branches}
-        if is_root and len(live_names) == 1 and None not in live_names:
-            label = str(next(iter(live_names)))
-        what = "schema" if is_root else "field"
-        problems: list[str] = []
-
-        live_types = union_types(live_branches)
-        if live_types is None:
-            return problems  # live accepts/sends anything: whatever ours says is compatible
-        our_types = union_types(our_branches)
-        problems.extend(self.compare_types(live_types, our_types, direction, what, label))
-        problems.extend(self.compare_enums(live_branches, our_branches, direction, label))
-
-        for live_branch in live_branches:
-            structural = [
-                t for t in STRUCTURAL_TYPES if t in (json_types(live_branch.schema) or ())
-            ]
-            if not structural:
-                continue
-            candidates = [
-                branch
-                for branch in our_branches
-                if (types := json_types(branch.schema)) is not None
-                and any(t in types for t in structural)
-            ]
-            if not candidates:
-                continue  # a missing type has been reported above
-            child_label = live_branch.name or label
-            best: list[str] | None = None
-            for candidate in candidates:
-                key = (live_branch.name, candidate.name)
-                if key[0] is not None and key in stack:
-                    best = []
-                    break  # recursive schema already being compared
-                found = self.compare_structure(
-                    live_branch.schema, candidate.schema, direction, child_label, (*stack, key)
-                )
-                if best is None or len(found) < len(best):
-                    best = found
-                if not found:
-                    break
-            problems.extend(best or [])
-        return problems
-
-    def compare_types(
-        self,
-        live_types: set[str],
-        our_types: set[str] | None,
-        direction: Direction,
-        what: str,
-        label: str,
-    ) -> list[str]:
-        """Type-set compatibility of one field or root schema."""
-        if our_types is None:
-            if direction == "request":
-                live_desc = describe_types(live_types)
-                return [f"{what} {label} is untyped in {self.ours.label}, live {live_desc}"]
-            return []
-        missing = {t for t in live_types if not type_covered(t, our_types)}
-        extra: set[str] = set()
-        if direction == "request":
-            extra = {
-                t
-                for t in our_types
-                if not type_covered(t, live_types)
-                and not (t == "number" and "integer" in live_types)
-            }
-        if not missing and not extra:
-            return []
-        details = []
-        if "null" in missing:
-            details.append(f"not nullable in {self.ours.label}")
-        if missing - {"null"}:
-            details.append(f"{describe_types(missing - {'null'})} missing in {self.ours.label}")
-        if extra:
-            details.append(f"{describe_types(extra)} not accepted live")
-        return [
-            f"{what} {label} has type {describe_types(our_types)} in {self.ours.label}, "
-            f"live {describe_types(live_types)} ({'; '.join(details)})"
-        ]
-
-    def compare_enums(
-        self,
-        live_branches: list[Branch],
-        our_branches: list[Branch],
-        direction: Direction,
-        label: str,
-    ) -> list[str]:
-        """Every live enum value must be in ours; requests may not add values."""
-        live_values, live_free = enum_values(live_branches)
-        if not live_values:
-            return []
-        owner = next(
-            (
-                b.name
-                for b in live_branches
-                if b.name and ("enum" in b.schema or "const" in b.schema)
-            ),
-            label,
-        )
-        our_values, our_free = enum_values(our_branches)
-        problems: list[str] = []
-        if not our_free:
-            problems.extend(
-                f"enum {owner} value {value!r} missing from {self.ours.label}"
-                for value in live_values
-                if value not in our_values
-            )
-        if direction == "request" and not live_free:
-            problems.extend(
-                f"enum {owner} value {value!r} in {self.ours.label} is not accepted live"
-                for value in our_values
-                if value not in live_values
-            )
-            if our_free:
-                problems.append(
-                    f"enum {owner} is not restricted to its live values in {self.ours.label}"
-                )
-        return problems
-
-    def compare_structure(
-        self,
-        live: Schema,
-        ours: Schema,
-        direction: Direction,
-        label: str,
-        stack: tuple[tuple[str | None, str | None], ...],
-    ) -> list[str]:
-        """Object properties, required-ness, additionalProperties and array items."""
-        problems: list[str] = []
-        live_props: Schema = live.get("properties") or {}
-        our_props: Schema = ours.get("properties") or {}
-        live_required = set(live.get("required") or [])
-        our_required = set(ours.get("required") or [])
-        for name, live_prop in live_props.items():
-            field_label = f"{label}.{name}"
-            self.fields_checked.add(field_label)
-            if name not in our_props:
-                problems.append(f"field {field_label} missing from {self.ours.label}")
-                continue
-            if direction == "request" and (name in live_required) != (name in our_required):
-                ours_word = required_word(name in our_required)
-                live_word = required_word(name in live_required)
-                problems.append(
-                    f"field {field_label} is {ours_word} in {self.ours.label}, {live_word} live"
-                )
-            problems.extend(self.compare(live_prop, our_props[name], direction, field_label, stack))
-
-        live_extra = live.get("additionalProperties")
-        our_extra = ours.get("additionalProperties")
-        if live_extra is False:
-            if direction == "request" and our_extra is not False:
-                problems.append(
-                    f"field {label} allows additional properties in {self.ours.label}, not live"
-                )
-        elif isinstance(live_extra, dict) and live_extra:
-            if our_extra is False:
-                problems.append(f"field {label} forbids additional properties in {self.ours.label}")
-            else:
-                our_schema = our_extra if isinstance(our_extra, dict) else {}
-                problems.extend(
-                    self.compare(live_extra, our_schema, direction, f"{label}[*]", stack)
-                )
-
-        if "items" in live:
-            our_items = ours.get("items", {})
-            problems.extend(self.compare(live["items"], our_items, direction, f"{label}[]", stack))
-        live_prefix = live.get("prefixItems") or []
-        our_prefix = ours.get("prefixItems") or []
-        for index, live_item in enumerate(live_prefix):
-            item_label = f"{label}[{index}]"
-            if index >= len(our_prefix):
-                problems.append(f"field {item_label} missing from {self.ours.label}")
-                continue
-            problems.extend(
-                self.compare(live_item, our_prefix[index], direction, item_label, stack)
-            )
-        return problems
-
-
-def required_word(required: bool) -> str:
-    """``required`` or ``optional``."""
-    return "required" if required else "optional"
-
-
-def compare_contracts(
-    live: Schema, ours: Schema, live_label: str = "live", ours_label: str = "ours"
-) -> list[str]:
-    """The differences by which ``ours`` fails to cover ``live``, one line each (pure).
-
-    Both are OpenAPI documents as dicts; ``live`` plays the server's export (what must be
-    covered), ``ours`` the contract checked against it. The labels name them in messages.
-    """
-    checker = Checker(live=Document(live, live_label), ours=Document(ours, ours_label))
-    checker.run()
-    return list(checker.problems)
+class CheckError(Exception):
+    """The check cannot run (exit status 2); the message says why."""
 
 
 def live_contract() -> Schema:
-    """The pinned server's OpenAPI export, taken in-process without starting it."""
+    """The installed server's OpenAPI export, taken in-process without starting it."""
     from loguru import logger
 
     logger.remove()  # keep the check's output to its findings
@@ -556,39 +56,106 @@ def live_contract() -> Schema:
     return contract
 
 
-def main(argv: list[str]) -> int:
-    """Run the check; return the process exit status."""
-    if len(argv) != 2:
-        print("usage: spec_check.py OPENAPI_YAML", file=sys.stderr)
-        return 2
-    ours_path = Path(argv[1])
-    ours_data = yaml.safe_load(ours_path.read_text(encoding="utf-8"))
-    if not isinstance(ours_data, dict):
-        print(f"spec-check: {ours_path} is not an OpenAPI document", file=sys.stderr)
-        return 2
-    server_version = version("lmms-eval")
-    checker = Checker(
-        live=Document(live_contract(), f"the live lmms-eval {server_version} export"),
-        ours=Document(ours_data, ours_path.name),
+def fetch_contract(url: str, timeout: float = FETCH_TIMEOUT) -> Schema:
+    """The OpenAPI document a running server serves at ``url`` (its ``/openapi.json``)."""
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=True)
+        response.raise_for_status()
+        data: Any = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise CheckError(f"cannot read the live contract from {url}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("paths"), dict):
+        raise CheckError(f"{url} did not answer an OpenAPI document (no 'paths' object)")
+    return data
+
+
+def installed_version() -> str:
+    """The version of the installed lmms-eval distribution."""
+    try:
+        return version("lmms-eval")
+    except PackageNotFoundError as exc:
+        raise CheckError("lmms-eval is not installed: run `make install`") from exc
+
+
+def pin_problems(ours: Schema, ours_label: str, pin: str) -> list[str]:
+    """Differences between the pinned version and the one openapi.yaml says it describes."""
+    described = str((ours.get("info") or {}).get("version", ""))
+    if described == pin:
+        return []
+    return [
+        f"{ours_label}: info.version is {described or 'missing'}, the pinned lmms-eval is "
+        f"{pin} (review the contract against it, then `make generate`)"
+    ]
+
+
+def load_contract(path: Path) -> Schema:
+    """openapi.yaml as a dict."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CheckError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CheckError(f"{path} is not an OpenAPI document")
+    return data
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line (``argv`` without the program name)."""
+    parser = argparse.ArgumentParser(
+        prog="spec_check.py",
+        description="Check that an OpenAPI contract covers a live lmms-eval server's, both ways.",
     )
+    parser.add_argument("contract", type=Path, help="the checked-in contract (openapi.yaml)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--url", help="compare with the /openapi.json of a running server instead")
+    source.add_argument(
+        "--pin", metavar="VERSION", help="the lmms-eval version that must be installed"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    """Run the check on ``argv`` (without the program name); return the exit status."""
+    args = parse_args(argv)
+    try:
+        ours = load_contract(args.contract)
+        problems: list[str] = []
+        if args.url:
+            live, live_label = fetch_contract(args.url), f"the server at {args.url}"
+        else:
+            installed = installed_version()
+            if args.pin and installed != args.pin:
+                raise CheckError(
+                    f"lmms-eval {installed} is installed but {args.pin} is pinned: "
+                    "run `make install`"
+                )
+            if args.pin:
+                problems.extend(pin_problems(ours, args.contract.name, args.pin))
+            live, live_label = live_contract(), f"the live lmms-eval {installed} export"
+    except CheckError as exc:
+        print(f"spec-check: {exc}", file=sys.stderr)
+        return 2
+    checker = Checker(live=Document(live, live_label), ours=Document(ours, args.contract.name))
     checker.run()
-    if checker.problems:
-        for line in checker.problems:
+    problems.extend(checker.problems)
+    if problems:
+        for line in problems:
             print(line)
-        count = len(checker.problems)
+        count = len(problems)
         print(
-            f"spec-check: {ours_path} does not cover the live lmms-eval {server_version} "
-            f"contract ({count} difference{'' if count == 1 else 's'})",
+            f"spec-check: {args.contract} does not cover {live_label} "
+            f"({count} difference{'' if count == 1 else 's'})",
             file=sys.stderr,
         )
         return 1
     print(
-        f"spec-check: {ours_path} covers the live lmms-eval {server_version} contract "
-        f"({checker.operations_checked} operations, {len(checker.fields_checked)} schema "
-        "fields checked)"
+        f"spec-check: {args.contract} covers {live_label} ({checker.operations_checked} "
+        f"operations, {len(checker.fields_checked)} schema fields checked, both ways)"
     )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pydantic import Field
+
 from ..types import ApiModel
 
 
@@ -9,7 +11,7 @@ class CancelResponse(ApiModel):
     Response when a queued job was cancelled.
 
     Attributes:
-        message:
+        message: `Job <id> cancelled`.
     """
 
-    message: str
+    message: str = Field(description="`Job <id> cancelled`.")

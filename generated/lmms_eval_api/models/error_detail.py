@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pydantic import Field
+
 from ..types import ApiModel
 
 
@@ -9,7 +11,9 @@ class ErrorDetail(ApiModel):
     The body FastAPI sends for an HTTPException: {"detail": "<reason>"}.
 
     Attributes:
-        detail:
+        detail: The server's reason, e.g. `Job <id> not found` or `Cannot cancel a running job`.
     """
 
-    detail: str
+    detail: str = Field(
+        description="The server's reason, e.g. `Job <id> not found` or `Cannot cancel a running job`."
+    )

@@ -13,8 +13,12 @@ if TYPE_CHECKING:  # resolved at run time by models/__init__.py: no import cycle
 class HTTPValidationError(ApiModel):
     """HTTPValidationError
 
+    The body FastAPI sends when a request does not match its schema (status 422).
+
     Attributes:
-        detail:
+        detail: One entry per invalid or missing value.
     """
 
-    detail: list[ValidationError] | None = Field(default=None)
+    detail: list[ValidationError] | None = Field(
+        default=None, description="One entry per invalid or missing value."
+    )

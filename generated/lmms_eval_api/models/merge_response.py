@@ -11,11 +11,21 @@ class MergeResponse(ApiModel):
     Response model for checkpoint merge operations.
 
     Attributes:
-        success: Whether the merge operation succeeded
-        message: Detailed message about the merge operation
-        merged_path: Path to the merged checkpoint if successful
+        success: Whether the merge operation succeeded (a failed merge is an error status
+            instead).
+        message: Detailed message about the merge operation (`Checkpoint merged successfully`).
+        merged_path: Path to the merged checkpoint if successful, on the server's disk.
     """
 
-    success: bool
-    message: str
-    merged_path: str | None = Field(default=None)
+    success: bool = Field(
+        description=(
+            "Whether the merge operation succeeded (a failed merge is an error status instead)."
+        )
+    )
+    message: str = Field(
+        description="Detailed message about the merge operation (`Checkpoint merged successfully`)."
+    )
+    merged_path: str | None = Field(
+        default=None,
+        description="Path to the merged checkpoint if successful, on the server's disk.",
+    )

@@ -11,9 +11,16 @@ class ModelListResponse(ApiModel):
     Available model types, or an empty list and the reason in `error`.
 
     Attributes:
-        models:
-        error:
+        models: Every model type the server can load (about 120 in 0.7.3), the values `model`
+            accepts.
+        error: Why the models could not be listed; absent on success.
     """
 
-    models: list[str]
-    error: str | None = Field(default=None)
+    models: list[str] = Field(
+        description=(
+            "Every model type the server can load (about 120 in 0.7.3), the values `model` accepts."
+        )
+    )
+    error: str | None = Field(
+        default=None, description="Why the models could not be listed; absent on success."
+    )

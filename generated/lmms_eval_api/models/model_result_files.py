@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pydantic import Field
+
 from ..types import ApiModel
 
 
@@ -13,5 +15,7 @@ class ModelResultFiles(ApiModel):
         samples: Paths of `<timestamp>_samples_<task>.jsonl` (empty without log_samples).
     """
 
-    results: str | None
-    samples: list[str]
+    results: str | None = Field(description="Path of `<timestamp>_results.json`.")
+    samples: list[str] = Field(
+        description="Paths of `<timestamp>_samples_<task>.jsonl` (empty without log_samples)."
+    )
