@@ -146,7 +146,7 @@ def map_server_path(server_path: str, path_map: PathMap) -> tuple[str, str | Non
         return server_path, None
     rest = server_path[len(best.rstrip("/")) :]  # "" or "/..."
     target = path_map[best]
-    return (target.rstrip("/") + rest if rest else target), best
+    return (target.rstrip("/") + rest if rest else target.rstrip("/") or target), best
 
 
 def _is_url(path: str) -> bool:

@@ -301,7 +301,9 @@ def eval_log_tail(
     rows = text.split("\n")
     if rows and rows[-1] == "":
         rows.pop()
-    if plain:
+    if plain:  # as a terminal shows it, without the blank lines at the end
         rows = [_plain(row) for row in rows]
+        while rows and not rows[-1].strip():
+            rows.pop()
     tail = "\n".join(rows[-lines:])
     return redact_secrets(tail) if redact else tail

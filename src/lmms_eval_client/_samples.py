@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from ._exceptions import ResultsFormatError
 from ._file_access import FileLocation, FileSystem, client_location
+from ._metrics import as_number
 
 # The keys lmms-eval 0.7.3 writes for every sample; the rest are per-sample metric values.
 # (doc and arguments: older versions; input_media: multimodal tasks.)
@@ -106,6 +107,14 @@ class Sample(BaseModel):
                 fields[key] = value
         fields["metrics"] = metrics
         return cls.model_validate(fields)
+
+    def score(self, metric: str) -> float | None:
+        """The value of a per-sample metric as a number (None when absent or not a number).
+
+        >>> sample.score("exact_match")
+        1.0
+        """
+        return as_number(self.metrics.get(metric))
 
     def _token_sum(self, name: str) -> int | None:
         counts = [getattr(c, name) for c in self.token_counts if c is not None]
