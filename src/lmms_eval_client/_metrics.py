@@ -123,7 +123,8 @@ def parse_task_metrics(
         errors = stderrs.get((name, filter_), {})
         raw = values[(name, filter_)]
         rows.append(
-            Metric(
+            # built from values already checked: skip validation (thousands of tasks load fast)
+            Metric.model_construct(
                 task=task,
                 name=name,
                 filter=filter_,

@@ -127,21 +127,34 @@ class EvalResults(BaseModel):
         default=None, description="Duration in seconds (the file writes it as text)."
     )
 
-    _metrics: list[Metric] = PrivateAttr(default_factory=list)
+    _task_metrics: dict[str, list[Metric]] = PrivateAttr(default_factory=dict)
     _location: FileLocation | None = PrivateAttr(default=None)
     _sample_files: dict[str, FileLocation] | None = PrivateAttr(default=None)
 
-    def model_post_init(self, context: Any, /) -> None:
-        """Split the metrics once, so reading them is cheap and thread-safe."""
-        rows: list[Metric] = []
-        for task, entry in self.results.items():
-            rows += parse_task_metrics(
-                task,
-                entry,
-                is_group=self.is_group(task),
-                higher_is_better=self.higher_is_better.get(task),
+    def _metrics_of(self, task: str) -> list[Metric]:
+        """The metrics of one task, split on first use (loading stays cheap).
+
+        Threads that race here compute the same rows; the dict assignment is atomic.
+        """
+        rows = self._task_metrics.get(task)
+        if rows is None:
+            entry = self.results.get(task)
+            rows = (
+                []
+                if entry is None
+                else parse_task_metrics(
+                    task,
+                    entry,
+                    is_group=self.is_group(task),
+                    higher_is_better=self.higher_is_better.get(task),
+                )
             )
-        self._metrics = rows
+            self._task_metrics[task] = rows
+        return rows
+
+    @property
+    def _metrics(self) -> list[Metric]:
+        return [row for task in self.results for row in self._metrics_of(task)]
 
     # -- loading ------------------------------------------------------------------------
 
@@ -234,23 +247,23 @@ class EvalResults(BaseModel):
         """
         if "," in name:
             name, _, filter = name.partition(",")
-        for row in self._metrics:
-            if row.task == task and row.name == name and row.filter == filter:
+        own = self._metrics_of(task)
+        for row in own:
+            if row.name == name and row.filter == filter:
                 return row
         if task in self.results:
-            own = [m for m in self._metrics if m.task == task]
             problem = f"task {task!r} has no metric {name},{filter}"
-            available = describe_metrics(own)
+            candidates = own
         else:
             problem = f"no task or group {task!r}"
-            available = describe_metrics(self._metrics)
+            candidates = self._metrics
         where = f" in {self.path}" if self.path else ""
         raise MetricNotFoundError(
-            f"{problem}{where}. Available: {available}",
+            f"{problem}{where}. Available: {describe_metrics(candidates)}",
             task=task,
             name=name,
             filter=filter,
-            available=[f"{m.task}: {m.key}" for m in self._metrics],
+            available=[f"{m.task}: {m.key}" for m in candidates],
             path=self.path,
         )
 
@@ -301,7 +314,7 @@ class EvalResults(BaseModel):
                 available=have,
                 path=self.path,
             )
-        names = {m.name for m in self._metrics if m.task == task} or None
+        names = {m.name for m in self._metrics_of(task)} or None
         return iter_location(location, metric_names=names)
 
     # -- presentation -------------------------------------------------------------------
