@@ -275,12 +275,15 @@ class WaitTimeoutError(LmmsEvalError, TimeoutError):
 # └── MissingDependencyError        (also ImportError) an optional extra is not installed
 
 
-class _PicklableError(Exception):
-    """Pickles (and deep-copies) as its message plus its attributes.
+class _PicklableByMessage:
+    """Mixin of an error that pickles (and deep-copies) as its message plus its attributes.
 
     Exceptions are rebuilt from ``args`` alone, which would drop keyword-only attributes;
-    every subclass takes its message positionally and gives its attributes defaults.
+    every class using it takes its message positionally and gives its attributes defaults.
+    (Not an Exception itself: only the public error classes are.)
     """
+
+    args: tuple[Any, ...]
 
     def __reduce__(self) -> tuple[Any, ...]:
         message = self.args[0] if self.args else ""
@@ -291,7 +294,7 @@ class _PicklableError(Exception):
         return str(self.args[0]) if self.args else ""
 
 
-class ResultsError(_PicklableError, LmmsEvalError):
+class ResultsError(_PicklableByMessage, LmmsEvalError):
     """A results, samples or log file of an evaluation could not be found or read.
 
     Attributes:
@@ -425,7 +428,7 @@ class SamplesNotFoundError(ResultsError, KeyError):
         self.available = list(available or [])
 
 
-class MissingDependencyError(_PicklableError, LmmsEvalError, ImportError):
+class MissingDependencyError(_PicklableByMessage, LmmsEvalError, ImportError):
     """A feature needs an optional extra that is not installed.
 
     Also an ImportError. The message names the ``pip install`` that fixes it.

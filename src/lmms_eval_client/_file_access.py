@@ -29,7 +29,8 @@ from ._exceptions import (
 PATH_MAP_ENV = "LMMS_EVAL_PATH_MAP"
 """Environment variable with a path map: ``server=client;server2=client2`` or a JSON object."""
 
-PathMap = Mapping[str, str]
+PathMap = Mapping[str, str] | str
+"""``{"/server/dir": "/client/dir", ...}``, or the same as text (see :func:`parse_path_map`)."""
 
 
 @runtime_checkable
@@ -105,6 +106,13 @@ def parse_path_map(text: str) -> dict[str, str]:
 
 def check_path_map(path_map: PathMap) -> dict[str, str]:
     """``path_map`` as a dict, after checking that no side is empty."""
+    if isinstance(path_map, str):
+        return parse_path_map(path_map)
+    if not isinstance(path_map, Mapping):
+        raise InvalidArgumentError(
+            "path_map must be a mapping of server paths to client paths (or "
+            f"'server=client;...' text), not {type(path_map).__name__}"
+        )
     checked: dict[str, str] = {}
     for server, client in path_map.items():
         if not isinstance(server, str) or not isinstance(client, str) or not server or not client:
@@ -126,7 +134,7 @@ def effective_path_map(
     return parse_path_map(env.get(PATH_MAP_ENV, ""))
 
 
-def map_server_path(server_path: str, path_map: PathMap) -> tuple[str, str | None]:
+def map_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[str, str | None]:
     """``server_path`` with its longest matching prefix replaced, and that prefix (or None).
 
     A prefix matches whole path components only: ``/data`` maps ``/data/x``, not
@@ -339,8 +347,22 @@ class FileLocation:
         )
 
 
+def check_filesystem(filesystem: object) -> FileSystem | None:
+    """``filesystem`` when it is None or fsspec-like, else an InvalidArgumentError."""
+    if filesystem is None or isinstance(filesystem, FileSystem):
+        return filesystem
+    raise InvalidArgumentError(
+        "filesystem must be an fsspec filesystem (with open, exists, isdir and glob), not "
+        f"{type(filesystem).__name__}; for a URL, give the URL as the path or as a path_map "
+        "target instead"
+    )
+
+
 def client_location(path: str | os.PathLike[str], filesystem: FileSystem | None) -> FileLocation:
     """A path given by the user on this machine: local, an fsspec URL, or on ``filesystem``."""
+    filesystem = check_filesystem(filesystem)
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(f"path must be a str or os.PathLike, not {path!r}")
     text = os.fspath(path)
     if not isinstance(text, str) or not text:
         raise InvalidArgumentError(f"path must be a non-empty str or os.PathLike, not {path!r}")
@@ -365,6 +387,7 @@ def server_location(
     """
     if not isinstance(server_path, str) or not server_path:
         raise InvalidArgumentError(f"server path must be a non-empty str, not {server_path!r}")
+    filesystem = check_filesystem(filesystem)
     mapping = effective_path_map(path_map)
     mapped, prefix = map_server_path(server_path, mapping)
     target = mapping[prefix] if prefix is not None else None

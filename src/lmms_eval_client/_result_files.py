@@ -50,6 +50,9 @@ def job_result_files(job: JobInfo) -> dict[str, ModelResultFiles]:
     """The result files of a completed job, by model name (paths on the server's disk).
 
     Raises :class:`ResultsUnavailableError` when the job is not completed or lists none.
+
+    >>> job_result_files(done)["stub-model"].results
+    '/srv/evals/a/stub-model/20261202_055237_results.json'
     """
     status = _status(job)
     if status != "completed":
@@ -154,6 +157,9 @@ def eval_log_server_path(job: JobInfo) -> str | None:
     """The server path of a job's evaluation log when the job says it (no file is read).
 
     A failed job's error names it ("Last lines of <output_dir>/eval-<time>.log: ...").
+
+    >>> eval_log_server_path(failed)
+    '/srv/evals/fail/eval-20261201-215603.log'
     """
     match = _LOG_IN_ERROR.search(job.error or "")
     return match["path"] if match else None
@@ -161,7 +167,11 @@ def eval_log_server_path(job: JobInfo) -> str | None:
 
 def output_dir_of_job(job: JobInfo) -> str | None:
     """A job's output_dir on the server: as submitted, else derived from its result paths
-    or from the log its error names; None when the server chose one it did not report."""
+    or from the log its error names; None when the server chose one it did not report.
+
+    >>> output_dir_of_job(done)
+    '/srv/evals/a'
+    """
     request_dir = getattr(job.request, "output_dir", None)
     if isinstance(request_dir, str) and request_dir:
         return request_dir

@@ -34,7 +34,11 @@ class Section(BaseModel):
 
 
 class NSamples(Section):
-    """How many documents a task has, and how many were evaluated (``n-samples``)."""
+    """How many documents a task has, and how many were evaluated (``n-samples``).
+
+    >>> results.n_samples["e2e_arith"].effective
+    5
+    """
 
     original: int | None = Field(default=None, description="Documents in the task's split.")
     effective: int | None = Field(
@@ -46,6 +50,9 @@ class TaskConfig(Section):
     """A task's configuration as lmms-eval resolved it (an entry of ``configs``).
 
     Python callables appear as their repr text (``"<function doc_to_text at 0x...>"``).
+
+    >>> results.configs["e2e_arith"].output_type
+    'generate_until'
     """
 
     task: str | None = Field(default=None, description="The task name.")
@@ -77,6 +84,9 @@ class EvaluationConfig(Section):
 
     ``model_args`` is the string lmms-eval was given, with secrets masked as
     ``[REDACTED]`` by lmms-eval.
+
+    >>> results.config.model, results.config.limit
+    ('openai', None)
     """
 
     model: str | None = Field(default=None, description="The lmms-eval model type, e.g. `openai`.")
@@ -108,7 +118,11 @@ class EvaluationConfig(Section):
 
 
 class Throughput(Section):
-    """Generation speed over the whole evaluation (``throughput``)."""
+    """Generation speed over the whole evaluation (``throughput``).
+
+    >>> results.throughput.avg_speed  # tokens per second
+    3.4792020347460326
+    """
 
     total_gen_tokens: LenientFloat = Field(default=None, description="Tokens generated.")
     total_elapsed_time: LenientFloat = Field(default=None, description="Seconds spent generating.")
@@ -116,7 +130,11 @@ class Throughput(Section):
 
 
 class TokenUsage(Section):
-    """Token counts of API calls."""
+    """Token counts of API calls.
+
+    >>> results.usage.total.total_tokens
+    66
+    """
 
     input_tokens: int | None = Field(default=None, description="Prompt tokens.")
     output_tokens: int | None = Field(default=None, description="Completion tokens.")
@@ -126,7 +144,11 @@ class TokenUsage(Section):
 
 
 class Usage(Section):
-    """Token usage of an API model (``usage``; lmms-eval writes it for API models)."""
+    """Token usage of an API model (``usage``; lmms-eval writes it for API models).
+
+    >>> results.usage.by_source["model"].n_api_calls
+    5
+    """
 
     total: TokenUsage | None = Field(default=None, description="Over the whole evaluation.")
     by_task: dict[str, TokenUsage] = Field(
@@ -142,7 +164,11 @@ class Usage(Section):
 
 
 class EfficiencyStats(Section):
-    """Token efficiency of a task, or of the whole run."""
+    """Token efficiency of a task, or of the whole run.
+
+    >>> results.efficiency.by_task["e2e_arith"].tokens_per_correct_answer
+    1.25
+    """
 
     docs: LenientFloat = Field(default=None, description="Documents evaluated.")
     docs_with_token_counts: LenientFloat = Field(
@@ -163,7 +189,11 @@ class EfficiencyStats(Section):
 
 
 class Efficiency(Section):
-    """Token efficiency (``efficiency``; written when token counts are known)."""
+    """Token efficiency (``efficiency``; written when token counts are known).
+
+    >>> results.efficiency.overall.total_output_tokens
+    5.0
+    """
 
     by_task: dict[str, EfficiencyStats] = Field(default_factory=dict, description="Per task.")
     overall: EfficiencyStats | None = Field(default=None, description="Over every task.")

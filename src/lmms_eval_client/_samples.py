@@ -35,7 +35,11 @@ SAMPLE_KEYS = frozenset(
 
 
 class TokenCount(BaseModel):
-    """Token counts of one request of a sample (API models report them)."""
+    """Token counts of one request of a sample (API models report them).
+
+    >>> sample.token_counts[0].input_tokens
+    12
+    """
 
     model_config = ConfigDict(extra="allow")
 

@@ -272,3 +272,30 @@ def test_filesystem_failures_are_typed(error: Exception, reason: str) -> None:
         load_job_results(completed_job("single"), filesystem=_BrokenFS(error))
     assert caught.value.reason == reason
     assert caught.value.server_path == "/srv/evals/a/stub-model/20261202_055237_results.json"
+
+
+def test_a_path_map_given_as_text(path_map: dict[str, str]) -> None:
+    text = ";".join(f"{k}={v}" for k, v in path_map.items())
+    assert load_job_results(completed_job("single"), path_map=text).tasks == ["e2e_arith"]
+
+
+@pytest.mark.parametrize("bad", [["/a", "/b"], 3, {"/a": ""}, {"": "/b"}, {"/a": 1}])
+def test_bad_path_maps(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="path_map"):
+        load_job_results(completed_job("single"), path_map=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["sftp", object(), 3])
+def test_bad_filesystems(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="fsspec filesystem"):
+        EvalResults.load(SINGLE, filesystem=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="fsspec filesystem"):
+        load_job_results(completed_job("single"), filesystem=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"/x_results.json", ""])
+def test_bad_paths(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="path"):
+        EvalResults.load(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="path"):
+        iter_samples(bad)  # type: ignore[arg-type]
