@@ -124,3 +124,21 @@ def test_redaction(text: str, secret: str) -> None:
 def test_redaction_leaves_the_rest() -> None:
     text = "max_new_tokens=16, Total gen tokens: 5, model=stub-model, total_tokens=66"
     assert redact_secrets(text) == text
+
+
+def test_local_reading_imports_neither_fsspec_nor_pandas() -> None:
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "import lmms_eval_client\n"
+        "from lmms_eval_client._result_files import eval_log_tail\n"
+        "from lmms_eval_client._results import EvalResults\n"
+        f"r = EvalResults.load({str(SINGLE)!r})\n"
+        "assert len(list(r.samples('e2e_arith'))) == 5\n"
+        "r.table()\n"
+        f"eval_log_tail({str(SINGLE.parent)!r})\n"
+        "print(sorted(m for m in ('fsspec', 'pandas', 'numpy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
