@@ -4,6 +4,7 @@
 >>> with EvalClient("http://localhost:8000") as client:
 ...     job = client.evaluate(model="qwen2_vl", tasks=["mmmu_val"])
 ...     done = client.wait_for_job(job.job_id)
+...     results = client.load_results(done)
 
 Results are pydantic models (also readable by key, as dicts were); errors derive from
 :class:`LmmsEvalError`.
@@ -53,71 +54,146 @@ if TYPE_CHECKING:
         JobFailedError,
         JobNotFoundError,
         LmmsEvalError,
+        MissingDependencyError,
         NotFoundError,
         PermissionDeniedError,
         RateLimitError,
         UnprocessableEntityError,
         WaitTimeoutError,
     )
+    from ._file_access import (
+        PATH_MAP_ENV,
+        FileSystem,
+        parse_path_map,
+        resolve_server_path,
+    )
+    from ._metrics import Metric
+    from ._output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+    from ._result_files import (
+        eval_log_tail,
+        load_job_results,
+        results_of_job,
+    )
+    from ._results import EvalResults
+    from ._results_errors import (
+        MetricNotFoundError,
+        ResultsError,
+        ResultsFormatError,
+        ResultsNotReachableError,
+        ResultsUnavailableError,
+        SamplesNotFoundError,
+    )
+    from ._results_sections import (
+        Efficiency,
+        EfficiencyStats,
+        EvaluationConfig,
+        NSamples,
+        TaskConfig,
+        Throughput,
+        TokenUsage,
+        Usage,
+    )
+    from ._samples import (
+        Sample,
+        TokenCount,
+        iter_samples,
+    )
     from ._sync.client import EvalClient
     from ._wait import process_job_status
 
-# Where each public name lives (module relative to this package, or absolute).
-_MODELS = "lmms_eval_api.models"
-_ERRORS = "._exceptions"
-_LOCATIONS: dict[str, str] = {
-    "EvalClient": "._sync.client",
-    "AsyncEvalClient": "._async.client",
-    "DEFAULT_TIMEOUT": "._config",
-    "CheckpointType": "._arguments",
-    "ModelNameWarning": "._arguments",
-    "process_job_status": "._wait",
-    **dict.fromkeys(
-        (
-            "CancelResponse",
-            "EvaluateRequest",
-            "HealthResponse",
-            "JobInfo",
-            "JobStatus",
-            "JobSubmitResponse",
-            "MergeRequest",
-            "MergeResponse",
-            "ModelResultFiles",
-            "QueueStatusResponse",
-        ),
-        _MODELS,
+# Where each public name lives: module (relative to this package, or absolute) -> names.
+# The imports above say the same to type checkers (tests/unit/test_config.py holds both).
+_LOCATIONS: dict[str, tuple[str, ...]] = {
+    "lmms_eval_api.models": (
+        "CancelResponse",
+        "EvaluateRequest",
+        "HealthResponse",
+        "JobInfo",
+        "JobStatus",
+        "JobSubmitResponse",
+        "MergeRequest",
+        "MergeResponse",
+        "ModelResultFiles",
+        "QueueStatusResponse",
     ),
-    **dict.fromkeys(
-        (
-            "APIConnectionError",
-            "APIResponseValidationError",
-            "APIStatusError",
-            "APITimeoutError",
-            "AuthenticationError",
-            "BadRequestError",
-            "ClientClosedError",
-            "DiscoveryError",
-            "EventLoopError",
-            "InternalServerError",
-            "InvalidArgumentError",
-            "JobCancelledError",
-            "JobError",
-            "JobFailedError",
-            "JobNotFoundError",
-            "LmmsEvalError",
-            "NotFoundError",
-            "PermissionDeniedError",
-            "RateLimitError",
-            "UnprocessableEntityError",
-            "WaitTimeoutError",
-        ),
-        _ERRORS,
+    "._arguments": (
+        "CheckpointType",
+        "ModelNameWarning",
+    ),
+    "._async.client": ("AsyncEvalClient",),
+    "._sync.client": ("EvalClient",),
+    "._config": ("DEFAULT_TIMEOUT",),
+    "._wait": ("process_job_status",),
+    "._exceptions": (
+        "APIConnectionError",
+        "APIResponseValidationError",
+        "APIStatusError",
+        "APITimeoutError",
+        "AuthenticationError",
+        "BadRequestError",
+        "ClientClosedError",
+        "DiscoveryError",
+        "EventLoopError",
+        "InternalServerError",
+        "InvalidArgumentError",
+        "JobCancelledError",
+        "JobError",
+        "JobFailedError",
+        "JobNotFoundError",
+        "LmmsEvalError",
+        "MissingDependencyError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "RateLimitError",
+        "UnprocessableEntityError",
+        "WaitTimeoutError",
+    ),
+    "._results_errors": (
+        "MetricNotFoundError",
+        "ResultsError",
+        "ResultsFormatError",
+        "ResultsNotReachableError",
+        "ResultsUnavailableError",
+        "SamplesNotFoundError",
+    ),
+    "._results": ("EvalResults",),
+    "._metrics": ("Metric",),
+    "._samples": (
+        "Sample",
+        "TokenCount",
+        "iter_samples",
+    ),
+    "._results_sections": (
+        "Efficiency",
+        "EfficiencyStats",
+        "EvaluationConfig",
+        "NSamples",
+        "TaskConfig",
+        "Throughput",
+        "TokenUsage",
+        "Usage",
+    ),
+    "._result_files": (
+        "eval_log_tail",
+        "load_job_results",
+        "results_of_job",
+    ),
+    "._file_access": (
+        "PATH_MAP_ENV",
+        "FileSystem",
+        "parse_path_map",
+        "resolve_server_path",
+    ),
+    "._output_dirs": (
+        "OUTPUT_ROOT_ENV",
+        "output_dir_for",
     ),
 }
+_WHERE = {name: module for module, names in _LOCATIONS.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
-    where = _LOCATIONS.get(name)
+    where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(where, __name__), name)
@@ -131,6 +207,8 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "OUTPUT_ROOT_ENV",
+    "PATH_MAP_ENV",
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",
@@ -142,9 +220,14 @@ __all__ = [
     "CheckpointType",
     "ClientClosedError",
     "DiscoveryError",
+    "Efficiency",
+    "EfficiencyStats",
     "EvalClient",
+    "EvalResults",
     "EvaluateRequest",
+    "EvaluationConfig",
     "EventLoopError",
+    "FileSystem",
     "HealthResponse",
     "InternalServerError",
     "InvalidArgumentError",
@@ -158,14 +241,36 @@ __all__ = [
     "LmmsEvalError",
     "MergeRequest",
     "MergeResponse",
+    "Metric",
+    "MetricNotFoundError",
+    "MissingDependencyError",
     "ModelNameWarning",
     "ModelResultFiles",
+    "NSamples",
     "NotFoundError",
     "PermissionDeniedError",
     "QueueStatusResponse",
     "RateLimitError",
+    "ResultsError",
+    "ResultsFormatError",
+    "ResultsNotReachableError",
+    "ResultsUnavailableError",
+    "Sample",
+    "SamplesNotFoundError",
+    "TaskConfig",
+    "Throughput",
+    "TokenCount",
+    "TokenUsage",
     "UnprocessableEntityError",
+    "Usage",
     "WaitTimeoutError",
     "__version__",
+    "eval_log_tail",
+    "iter_samples",
+    "load_job_results",
+    "output_dir_for",
+    "parse_path_map",
     "process_job_status",
+    "resolve_server_path",
+    "results_of_job",
 ]

@@ -6,6 +6,7 @@ The client classes (``_async/client.py`` and the generated ``_sync/client.py``) 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, cast
 
@@ -23,6 +24,9 @@ from ._config import (
     httpx_client_kwargs,
     resolve_config,
 )
+from ._exceptions import InvalidArgumentError
+from ._file_access import FileSystem, PathMap, check_filesystem, effective_path_map
+from ._output_dirs import OUTPUT_ROOT_ENV, output_dir_for
 from ._responses import check_open
 from ._retry import RetryPolicy
 
@@ -37,6 +41,9 @@ class ClientBase(Generic[HttpClientT]):
     _owns_http_client: bool
     _retry: RetryPolicy
     _closed: bool = False
+    _output_root: str | None
+    _path_map: dict[str, str]
+    _filesystem: FileSystem | None
     _http_kwargs: dict[str, Any] | None = None  # how to build ours again (None: injected)
 
     def _setup(
@@ -67,6 +74,33 @@ class ClientBase(Generic[HttpClientT]):
         self._api = ApiClient(base_url=self._base_url)
         self._http = http_client
         return http_client
+
+    def _setup_files(
+        self,
+        output_root: str | os.PathLike[str] | None,
+        path_map: PathMap | None,
+        filesystem: FileSystem | None,
+    ) -> None:
+        """Where jobs write (argument > $LMMS_EVAL_OUTPUT_ROOT) and where results are read."""
+        root = output_root if output_root is not None else os.environ.get(OUTPUT_ROOT_ENV)
+        if isinstance(root, os.PathLike):
+            root = os.fspath(root)
+        if root is not None and not (isinstance(root, str) and root):
+            raise InvalidArgumentError(
+                f"output_root must be a non-empty path on the server's disk, got {root!r}"
+            )
+        self._output_root = root or None
+        self._path_map = effective_path_map(path_map)
+        self._filesystem = check_filesystem(filesystem)
+
+    def _output_dir(
+        self, output_dir: str | os.PathLike[str] | None, model: str, model_args: object
+    ) -> str | os.PathLike[str] | None:
+        """The output_dir to send: the caller's, else a fresh one under the output root."""
+        if output_dir is not None or self._output_root is None:
+            return output_dir
+        args = model_args if isinstance(model_args, Mapping) else None
+        return output_dir_for(self._output_root, model, args)
 
     def _check_open(self) -> None:
         # Before every attempt: close() may come during a retry's backoff (another task).

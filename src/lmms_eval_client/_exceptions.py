@@ -296,3 +296,33 @@ class WaitTimeoutError(LmmsEvalError, TimeoutError):
         super().__init__(message)
         self.job: JobInfo | None = job
         self.job_id: str = job_id
+
+
+class _PlainMessage:
+    """Mixin: the message as given (pickling is LmmsEvalError's), also for a KeyError.
+
+    (Not an Exception itself: only the public error classes are.)
+    """
+
+    args: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        # KeyError would show repr(message), quotes and escaped newlines included.
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingDependencyError(_PlainMessage, LmmsEvalError, ImportError):
+    """A feature needs an optional extra that is not installed.
+
+    Also an ImportError. The message names the ``pip install`` that fixes it.
+
+    Attributes:
+        package: The missing package (e.g. ``"pandas"``).
+        extra: The extra of lmms-eval-client that installs it (e.g. ``"pandas"``).
+    """
+
+    def __init__(self, message: str = "", *, package: str = "", extra: str = "") -> None:
+        super().__init__(message)
+        self.name = package  # ImportError's own attribute for the missing module
+        self.package = package
+        self.extra = extra

@@ -104,7 +104,8 @@ def where(request: httpx.Request) -> str:
     return f"{request.method} {url}"
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# CSI sequences (colours, cursor moves) and the two-character escapes.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 # "ValueError: ...", "torch.OutOfMemoryError: ...": the line a traceback ends with.
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit)\b: .+")
 # loguru's "2026-12-01 21:56:25 | ERROR    | module:function:line - message".

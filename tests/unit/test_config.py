@@ -47,17 +47,21 @@ async def test_default_pool_is_bounded_and_keeps_its_connections(
         client.close()
 
 
-def test_every_error_class_is_exported() -> None:
-    import lmms_eval_client
-    from lmms_eval_client import _exceptions
+@pytest.mark.parametrize("module", ["_exceptions", "_results_errors"])
+def test_every_error_class_is_exported(module: str) -> None:
+    import importlib
 
+    import lmms_eval_client
+
+    errors = importlib.import_module(f"lmms_eval_client.{module}")
     defined = {
         name
-        for name, obj in vars(_exceptions).items()
+        for name, obj in vars(errors).items()
         if isinstance(obj, type)
         and issubclass(obj, Exception)
-        and obj.__module__ == _exceptions.__name__
+        and obj.__module__ == errors.__name__
     }
+    assert defined
     assert defined - set(lmms_eval_client.__all__) == set()
 
 

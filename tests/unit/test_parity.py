@@ -29,6 +29,7 @@ def test_the_surface_is_complete() -> None:
     assert set(public_methods(AsyncEvalClient)) == {
         "cancel_job",
         "close",
+        "eval_log",
         "evaluate",
         "get_job",
         "get_queue_status",
@@ -36,6 +37,8 @@ def test_the_surface_is_complete() -> None:
         "is_healthy",
         "list_models",
         "list_tasks",
+        "load_all_results",
+        "load_results",
         "merge_checkpoint",
         "wait_for_job",
     }

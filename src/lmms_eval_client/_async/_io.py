@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -22,8 +22,17 @@ if TYPE_CHECKING:
 
     from lmms_eval_api.client import Client as ApiClient
 
+T = TypeVar("T")
+
 # One attempt of a request: a call of a generated endpoint function.
 Send = Callable[[], Awaitable[Response[Any]]]
+
+
+async def run_sync(function: Callable[[], T]) -> T:
+    """Run blocking work (reading files) in a worker thread, not in the event loop."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(function)
 
 
 async def sleep(seconds: float) -> None:

@@ -43,6 +43,7 @@ from .._arguments import (
 from .._base import ClientBase
 from .._config import DEFAULT_TIMEOUT
 from .._exceptions import BadRequestError, LmmsEvalError
+from .._file_access import FileSystem, PathMap
 from .._responses import UNHEALTHY, cancelled_by_earlier_attempt, listing_or_raise, result_of
 from .._retry import (
     DEFAULT_MAX_RETRIES,
@@ -54,11 +55,12 @@ from .._retry import (
 )
 from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
 from ._io import AsyncIO, Send, sleep
+from .results import AsyncResultReading
 
 T = TypeVar("T")
 
 
-class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncIO):
+class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncResultReading, AsyncIO):
     """Asynchronous client of the lmms-eval evaluation server.
 
     A drop-in replacement for ``lmms_eval.entrypoints.AsyncEvalClient``: same methods and
@@ -81,6 +83,14 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncIO):
         max_retries: Retries of a failed request (0: none), with exponential backoff and
             the server's Retry-After. Reads are retried on connection failures, timeouts
             and 429/502/503/504; a job submission only when it certainly was not sent.
+        output_root: A folder on the server's disk (that this machine can read, e.g. a
+            shared filesystem) under which each ``evaluate()`` without ``output_dir`` gets
+            its own ``<yyyymmdd-hhmmss>-<model>-<id>`` folder. Default:
+            ``$LMMS_EVAL_OUTPUT_ROOT``, else the server's fresh ``/tmp/lmms_eval_*`` folder.
+        path_map: Where the server's folders are mounted here, for reading results, e.g.
+            ``{"/scratch/evals": "/mnt/gpu-box/scratch/evals"}`` (a target may be an fsspec
+            URL). Default: ``$LMMS_EVAL_PATH_MAP`` (``server=client;...``), else none.
+        filesystem: An fsspec filesystem to read the server's files through (sftp, s3...).
 
     Use ``async with``, or ``await client.close()``: a client collected unclosed warns
     with a ResourceWarning.
@@ -107,7 +117,11 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncIO):
         http2: bool = False,
         limits: httpx.Limits | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        output_root: str | os.PathLike[str] | None = None,
+        path_map: PathMap | None = None,
+        filesystem: FileSystem | None = None,
     ) -> None:
+        self._setup_files(output_root, path_map, filesystem)
         http = self._setup(
             base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
         )
@@ -291,7 +305,8 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncIO):
             log_samples: Write per-sample outputs.
             predict_only: Only generate predictions, skip metrics.
             num_gpus: Number of GPUs to use (>= 1).
-            output_dir: Results directory on the server (default: a fresh temporary one).
+            output_dir: Results directory on the server (default: a fresh one under the
+                client's ``output_root``, else a fresh temporary one the server picks).
             extra_body: Fields of a newer server that this client's contract does not know
                 yet, sent as given (JSON values; never a field evaluate() has a parameter for).
 
@@ -306,6 +321,7 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncIO):
             ModelNameWarning: model_args has no key (``pretrained``, ``model``, ...) from
                 which lmms-eval names the results: the real server would fail the job.
         """
+        output_dir = self._output_dir(output_dir, model, model_args)
         body = build_evaluate_request(
             model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
             log_samples, predict_only, num_gpus, output_dir, extra_body,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -15,7 +15,14 @@ from lmms_eval_api.types import Response
 # One attempt of a request: a call of a generated endpoint function.
 Send = Callable[[], Response[Any]]
 
+T = TypeVar("T")
+
 sleep = time.sleep
+
+
+def run_sync(function: Callable[[], T]) -> T:
+    """Run blocking work (reading files) right here: a sync client blocks anyway."""
+    return function()
 
 
 class SyncIO:

@@ -1,0 +1,50 @@
+"""The flat public API: every name in __all__ resolves, lazily, and type checkers see it too."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lmms_eval_client
+
+INIT = Path(lmms_eval_client.__file__)
+
+
+@pytest.mark.parametrize("name", lmms_eval_client.__all__)
+def test_every_public_name_resolves(name: str) -> None:
+    assert getattr(lmms_eval_client, name) is not None
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'EvalClinet'"):
+        lmms_eval_client.EvalClinet  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_type_checkers_see_what_the_lazy_table_loads() -> None:
+    tree = ast.parse(INIT.read_text())
+    guarded = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test)
+    )
+    seen: dict[str, str] = {}
+    for node in guarded.body:
+        assert isinstance(node, ast.ImportFrom)
+        module = "." * node.level + (node.module or "")
+        for alias in node.names:
+            seen[alias.name] = module
+    assert seen == lmms_eval_client._WHERE
+    assert set(seen) | {"__version__"} == set(lmms_eval_client.__all__)
+
+
+def test_import_loads_no_model_machinery() -> None:
+    code = (
+        "import sys, lmms_eval_client\n"
+        "print(sorted(m for m in ('httpx', 'pydantic') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
