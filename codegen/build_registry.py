@@ -9,8 +9,9 @@ Reads the pinned lmms-eval package in this environment (installed without its ML
   string is a subtask, and its ``tag`` values are tags; one with ``class`` is a python task;
   ``include`` files are merged first), with PyYAML, any ``!tag`` read as plain data;
 * the model registry, through ``lmms_eval.models`` itself (what ``GET /models`` lists, plus
-  the aliases an evaluation accepts), and each model's default backend module, to tell
-  which backends record API token usage and which log generation throughput.
+  the aliases an evaluation accepts), and each model's default backend (the chat class when
+  there is one) and its module's source, to tell which backends record API token usage
+  (``log_usage``) and which log generation throughput (``log_metrics``).
 
 The output is deterministic (sorted keys and names, files visited in sorted order) and
 ends with a newline. ``--check`` writes nothing: it compares a fresh build with the file
@@ -184,13 +185,16 @@ def index_models(package: Path) -> dict[str, Any]:
         model_id = get_model_manifest(name).model_id
         if name != model_id:
             aliases[name] = model_id
-    traits: dict[str, dict[str, bool]] = {}
+    traits: dict[str, dict[str, Any]] = {}
     for model_id in ids:
         manifest = get_model_manifest(model_id)
         # What the server's evaluation runs by default: the chat backend when there is one.
+        kind = "chat" if manifest.chat_class_path else "simple"
         class_path = manifest.chat_class_path or manifest.simple_class_path or ""
         source = _backend_source(package, class_path)
         traits[model_id] = {
+            "class": class_path,
+            "type": kind,
             "usage": "log_usage(" in source,
             "throughput": "log_metrics(" in source or "GenMetrics" in source,
         }
