@@ -40,27 +40,35 @@ class RunFacts:
 
 
 def task_config(task: str, num_fewshot: int, metric: str) -> dict[str, Any]:
-    """A subtask's entry in ``configs`` (the shape of a generate_until task's YAML)."""
+    """A subtask's entry in ``configs``: the fields of a generate_until task's YAML."""
     return {
         "task": task,
         "dataset_path": f"simulated/{task}",
+        "dataset_kwargs": {"token": True},
         "test_split": "test",
         "full_docs": False,
         "process_results_use_image": False,
         "doc_to_visual": "<function doc_to_visual (simulated)>",
         "doc_to_text": "<function doc_to_text (simulated)>",
         "doc_to_target": "answer",
+        "process_results": "<function process_results (simulated)>",
         "description": "",
         "target_delimiter": " ",
         "fewshot_delimiter": "\n\n",
         "num_fewshot": num_fewshot,
         "metric_list": [{"metric": metric, "aggregation": "mean", "higher_is_better": True}],
         "output_type": "generate_until",
-        "generation_kwargs": {"until": ["\n\n"], "do_sample": False},
+        "generation_kwargs": {
+            "max_new_tokens": 16,
+            "temperature": 0.0,
+            "do_sample": False,
+            "until": ["\n\n"],
+        },
         "repeats": 1,
         "should_decontaminate": False,
         "score_key": "score",
-        "metadata": {"version": 0.0, "simulated": True},
+        "metadata": {"version": 0.0},
+        "auto_strip_thinking": False,
     }
 
 
