@@ -13,6 +13,7 @@ waits work from either side.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -114,7 +115,8 @@ class JobGate:
         """Wake every waiter (called with the lock held)."""
         self._changed.notify_all()
         for loop, event in self._waiters:
-            if not loop.is_closed():
+            # A loop closed since its waiter registered has nobody left to wake.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)
 
     async def _until(self, done: Callable[[], bool]) -> None:
