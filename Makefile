@@ -13,6 +13,7 @@ STAMP := $(VENV)/.installed-lmms-eval-$(LMMS_EVAL_VERSION)
 GEN_OUT := generated/lmms_eval_api
 
 .PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo
+.PHONY: registry check-registry
 
 install: $(STAMP)
 
@@ -42,6 +43,15 @@ check-generated: $(STAMP)
 spec-check: $(STAMP)
 	$(PY) codegen/spec_check.py --pin $(LMMS_EVAL_VERSION) openapi.yaml
 
+# The local server's copy of the pinned lmms-eval's task and model registries.
+REGISTRY := src/lmms_eval_client/testing/registry.json
+registry: $(STAMP)
+	$(PY) codegen/build_registry.py --output $(REGISTRY)
+
+# Fails, with a diff, when $(REGISTRY) differs from a fresh build from the pinned package.
+check-registry: $(STAMP)
+	$(PY) codegen/build_registry.py --check --output $(REGISTRY)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -49,7 +59,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) check-generated spec-check lint typecheck
+test: $(STAMP) check-generated spec-check check-registry lint typecheck
 	$(BIN)/pytest -q
 
 # The README's tour: health, models, two jobs, the queue, a cancel, a wait with progress,

@@ -18,10 +18,9 @@ lmms-eval, which fails before reading them.
 
 Holding jobs (to observe queued states): a server started with ``hold_jobs=True`` keeps
 its first job (``submit_blocker``) running until ``server.release_jobs()``. The real
-server holds every job's subprocess at a gate (``tests/servers.py``). The local server
-cannot be told to hold a job, so its blocker is a job simulated for ``LOCAL_HOLD``
-seconds: ``release_jobs()`` checks that the test observed the queue within that time
-(the blocker then ends by itself, the way a released real job does).
+server holds every job's subprocess at a gate (``tests/servers.py``); the local server
+holds every job at its ``JobGate`` (``LocalServerConfig(job_gate=...)``). Either way,
+once released, the held job and every later one run to their end.
 
 A test that needs a state one backend cannot reach skips there, saying why (``Backend``'s
 ``completes_jobs`` and ``lists_tasks``). A test that passes on one backend and fails on
@@ -32,10 +31,9 @@ as the real one.
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,7 +41,7 @@ import httpx
 import pytest
 
 from lmms_eval_client import AsyncEvalClient, EvalClient, JobStatus, JobSubmitResponse
-from lmms_eval_client.testing import LocalServer, LocalServerConfig
+from lmms_eval_client.testing import JobGate, LocalServer, LocalServerConfig
 
 from ..servers import poll_until, real_server
 
@@ -51,16 +49,15 @@ T = TypeVar("T")
 AnyClient = EvalClient | AsyncEvalClient
 
 LOCAL_JOB_DURATION = 0.05  # seconds a local job runs unless its model_args say otherwise
-LOCAL_HOLD = 3.0  # seconds the local server's blocking job runs (see release_jobs)
 POLL = 0.05  # wait_for_job's poll interval in these tests
 
 # The request every job of the suite sends: a model and a task both servers know, and,
 # for the local server, a crash after a short run (the real server's jobs fail that way
-# here). BLOCKER_ARGS: the same, running LOCAL_HOLD seconds on the local server.
+# here). The blocker is such a job too: held by the server's gate, not by its duration.
 MODEL = "qwen2_vl"
 TASKS = ["mme"]
 JOB_ARGS: dict[str, Any] = {"sim_outcome": "crash", "sim_duration": LOCAL_JOB_DURATION}
-BLOCKER_ARGS: dict[str, Any] = {"sim_outcome": "crash", "sim_duration": LOCAL_HOLD}
+BLOCKER_ARGS: dict[str, Any] = JOB_ARGS
 # What a job that crashed reports, on both servers.
 CRASHED = "Evaluation failed with return code 1. Last lines of "
 # What the real server's GET /tasks reports here (the first module it misses); the local
@@ -86,21 +83,12 @@ class Server:
     url: str
     held: bool = False
     _release: Callable[[], None] | None = None
-    _blocked_at: float | None = field(default=None, repr=False)
 
     def release_jobs(self) -> None:
-        """Let the blocker (and, on the real server, every held job) run to its end."""
-        if not self.held:
+        """Let the held jobs, and every later one, run to their end."""
+        if not self.held or self._release is None:
             raise RuntimeError("this server was started without hold_jobs=True")
-        if self._release is not None:
-            self._release()
-            return
-        if self._blocked_at is not None:
-            elapsed = time.monotonic() - self._blocked_at
-            assert elapsed < LOCAL_HOLD, (
-                f"the test observed the held queue for {elapsed:.2f} s, longer than the "
-                f"local blocker runs ({LOCAL_HOLD} s): raise LOCAL_HOLD"
-            )
+        self._release()
 
 
 class Backend:
@@ -146,14 +134,25 @@ class LocalBackend(Backend):
     ) -> Iterator[Server]:
         root = self.tmp_path / "local-server-jobs"
         root.mkdir(exist_ok=True)
+        gate = JobGate() if hold_jobs else None
         config = LocalServerConfig(
             job_duration=LOCAL_JOB_DURATION,
             temp_dir_root=root,
             max_completed_jobs=100 if max_completed_jobs is None else max_completed_jobs,
             tasks_error=TASKS_UNAVAILABLE if tasks_unavailable else None,
+            job_gate=gate,
         )
-        with LocalServer(config) as local:
-            yield Server(backend=self.name, url=local.url, held=hold_jobs)
+        try:
+            with LocalServer(config) as local:
+                yield Server(
+                    backend=self.name,
+                    url=local.url,
+                    held=hold_jobs,
+                    _release=None if gate is None else gate.release,
+                )
+        finally:
+            if gate is not None:
+                gate.release()  # a held job must not outlive the test
 
 
 class RealBackend(Backend):
@@ -283,7 +282,6 @@ async def submit_blocker(client: AnyClient, server: Server) -> JobSubmitResponse
     """Submit the job that keeps a held server busy; return once it is running."""
     assert server.held, "submit_blocker needs a server started with hold_jobs=True"
     job = await submit(client, model_args=BLOCKER_ARGS)
-    server._blocked_at = time.monotonic()
     await poll_until(
         lambda: client.get_job(job.job_id),
         lambda info: info.status == JobStatus.RUNNING,

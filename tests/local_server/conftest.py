@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from lmms_eval_client import AsyncEvalClient
-from lmms_eval_client.testing import LocalServerConfig, asgi_client
+from lmms_eval_client.testing import JobGate, LocalServerConfig, asgi_client
 
 # The plugin's fixtures, as `pytest_plugins = [...]` would register them (which only a
 # top-level conftest may do); test_plugin.py checks that opt-in way in a separate run.
@@ -45,3 +45,17 @@ async def client(http: httpx.AsyncClient) -> AsyncIterator[AsyncEvalClient]:
     """The async facade over ``http``."""
     async with AsyncEvalClient(http_client=http) as facade:
         yield facade
+
+
+@pytest.fixture
+def gate() -> JobGate:
+    """A gate that holds every job of ``held_client``'s server until released."""
+    return JobGate()
+
+
+@pytest.fixture
+async def held_client(tmp_path: Path, gate: JobGate) -> AsyncIterator[AsyncEvalClient]:
+    """The async facade over a fresh in-process server whose jobs wait at ``gate``."""
+    config = LocalServerConfig(job_duration=FAST, temp_dir_root=tmp_path, job_gate=gate)
+    async with asgi_client(config) as http_client, AsyncEvalClient(http_client=http_client) as c:
+        yield c

@@ -85,14 +85,14 @@ def test_module_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_console_script(tmp_path: Path) -> None:
+    # The installed entry point itself: a missing or broken script must fail this test.
     script = shutil.which("lmms-eval-local-server", path=str(Path(sys.executable).parent))
-    if script is not None:
-        command = [script]
-    else:  # not reinstalled since the script was declared: run what the script runs
-        entry = "from lmms_eval_client.testing.__main__ import main; import sys; sys.exit(main())"
-        command = [sys.executable, "-c", entry]
+    assert script is not None, (
+        f"no lmms-eval-local-server script next to {sys.executable}: the entry point is "
+        "not installed (reinstall the project: make install)"
+    )
     log = tmp_path / "server.log"
-    stop(serve(command, free_port(), log), log)
+    stop(serve([script], free_port(), log), log)
 
 
 def test_console_script_is_declared() -> None:

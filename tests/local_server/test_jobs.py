@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from contextlib import nullcontext
 from datetime import datetime
@@ -19,11 +18,9 @@ from lmms_eval_client import (
     JobNotFoundError,
     JobStatus,
 )
-from lmms_eval_client.testing import LocalServerConfig, asgi_client
+from lmms_eval_client.testing import JobGate, LocalServerConfig, asgi_client
 
 from .conftest import FAST, POLL, QWEN, QWEN_FOLDER
-
-LONG = {"sim_duration": 30}  # a job that runs until the test ends (the lifespan stops it)
 
 
 async def wait(client: AsyncEvalClient, job_id: str) -> JobInfo:
@@ -34,15 +31,6 @@ async def wait_failed(client: AsyncEvalClient, job_id: str) -> JobInfo:
     with pytest.raises(JobFailedError) as caught:
         await wait(client, job_id)
     return caught.value.job
-
-
-async def wait_status(client: AsyncEvalClient, job_id: str, status: JobStatus) -> JobInfo:
-    for _ in range(2000):
-        job = await client.get_job(job_id)
-        if job.status == status:
-            return job
-        await asyncio.sleep(POLL)
-    raise AssertionError(f"job {job_id} never became {status}")
 
 
 def naive_timestamp(value: str | None) -> datetime:
@@ -190,7 +178,13 @@ async def test_limit_log_samples_and_predict_only(client: AsyncEvalClient, tmp_p
     assert len(files.samples) == 1  # predict_only forces log_samples, as lmms-eval
     assert files.results is not None
     metrics = json.loads(Path(files.results).read_text())["results"]["mme"]
-    assert metrics == {"alias": "mme", "bypass,none": 999, "bypass_stderr,none": "N/A"}
+    assert metrics == {
+        "alias": "mme",
+        "bypass,none": 999,
+        "bypass_stderr,none": "N/A",
+        "bypass_stderr_clt,none": "N/A",
+        "bypass_stderr_clustered,none": "N/A",
+    }
 
 
 async def test_shared_output_dir_reports_every_model_folder(
@@ -237,7 +231,9 @@ async def test_sim_outcome_fail(client: AsyncEvalClient) -> None:
     first, *rest = error.splitlines()
     assert first.startswith("Evaluation produced no parsed results. Last lines of ")
     assert first.endswith(".log:")
-    assert Path(first.removeprefix("Evaluation produced no parsed results. Last lines of ")[:-1])
+    log = Path(first.removeprefix("Evaluation produced no parsed results. Last lines of ")[:-1])
+    assert log.is_file()
+    assert "CUDA out of memory" in log.read_text()
     assert len(rest) > 2
     assert "CUDA out of memory" in error
 
@@ -309,9 +305,13 @@ async def test_wildcards_and_validation_off(tmp_path: Path) -> None:
 # -- cancel ----------------------------------------------------------------------------
 
 
-async def test_cancel_queued_running_finished_and_unknown(client: AsyncEvalClient) -> None:
-    running = await client.evaluate(model="qwen2_vl", tasks=["mme"], model_args={**QWEN, **LONG})
-    await wait_status(client, running.job_id, JobStatus.RUNNING)
+async def test_cancel_queued_running_finished_and_unknown(
+    held_client: AsyncEvalClient, gate: JobGate
+) -> None:
+    client = held_client
+    running = await client.evaluate(model="qwen2_vl", tasks=["mme"], model_args=QWEN)
+    await gate.until_held()
+    assert (await client.get_job(running.job_id)).status == JobStatus.RUNNING
     queued = await client.evaluate(model="qwen2_vl", tasks=["mme"], model_args=QWEN)
 
     cancelled = await client.cancel_job(queued.job_id)
@@ -361,11 +361,13 @@ async def test_get_unknown_job_is_404(client: AsyncEvalClient, http: httpx.Async
 # -- queue positions -------------------------------------------------------------------
 
 
-async def test_positions_with_several_queued_jobs(client: AsyncEvalClient) -> None:
-    first = await client.evaluate(
-        model="qwen2_vl", tasks=["mme"], model_args={**QWEN, "sim_duration": 1.0}
-    )  # long enough to keep the others queued while the test looks at them
-    await wait_status(client, first.job_id, JobStatus.RUNNING)
+async def test_positions_with_several_queued_jobs(
+    held_client: AsyncEvalClient, gate: JobGate
+) -> None:
+    client = held_client
+    first = await client.evaluate(model="qwen2_vl", tasks=["mme"], model_args=QWEN)
+    await gate.until_held()  # the others stay queued until the gate opens
+    assert (await client.get_job(first.job_id)).status == JobStatus.RUNNING
     others = [
         await client.evaluate(model="qwen2_vl", tasks=["mme"], model_args=QWEN) for _ in range(3)
     ]
@@ -385,7 +387,9 @@ async def test_positions_with_several_queued_jobs(client: AsyncEvalClient) -> No
     late = await client.evaluate(model="qwen2_vl", tasks=["mme"], model_args=QWEN)
     assert late.position_in_queue == 3
     assert (await client.get_job(late.job_id)).position_in_queue == 2
+    assert gate.held == 1  # nothing moved while the test looked
 
+    gate.release()
     for job in (*others[1:], late):
         done = await wait(client, job.job_id)
         assert done.position_in_queue is not None  # never cleared

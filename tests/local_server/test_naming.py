@@ -43,7 +43,7 @@ def test_sanitize_model_name() -> None:
 
 
 def test_results_config_masks_secrets_as_lmms_eval() -> None:
-    from lmms_eval_client.testing._simulation import redact_secrets
+    from lmms_eval_client.testing._naming import redact_secrets
 
     text = "model=gpt-4o,api_key=sk-123,openai_api_key=x,note=hf_abcdefghijklmnopqrstuvwx"
     assert redact_secrets(text) == (

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from lmms_eval_client import AsyncEvalClient, EvalClient, JobFailedError, JobStatus
 from lmms_eval_client.testing import (
+    JobGate,
     LifespanError,
     LocalServer,
     LocalServerConfig,
@@ -53,15 +54,14 @@ def test_local_server_serves_the_sync_client(config: LocalServerConfig) -> None:
         httpx.get(f"{server.url}/health", timeout=1)
 
 
-def test_stop_abandons_a_running_job_quickly(config: LocalServerConfig) -> None:
-    server = LocalServer(config).start()
+def test_stop_abandons_a_running_job_quickly(tmp_path: Path) -> None:
+    gate = JobGate()  # never released: the job runs until the server stops
+    server = LocalServer(LocalServerConfig(temp_dir_root=tmp_path, job_gate=gate)).start()
     try:
         with EvalClient(server.url) as client:
-            job = client.evaluate(
-                model="qwen2_vl", tasks=["mme"], model_args={**QWEN, "sim_duration": 60}
-            )
-            while client.get_job(job.job_id).status != JobStatus.RUNNING:
-                time.sleep(POLL)
+            job = client.evaluate(model="qwen2_vl", tasks=["mme"], model_args=QWEN)
+            gate.wait_until_held()
+            assert client.get_job(job.job_id).status == JobStatus.RUNNING
     finally:
         began = time.perf_counter()
         server.stop()
@@ -133,17 +133,16 @@ async def test_async_plugin_fixture(async_lmms_eval_client: AsyncEvalClient) -> 
 # -- in process ------------------------------------------------------------------------
 
 
-async def test_asgi_client_shutdown_stops_a_running_job(config: LocalServerConfig) -> None:
+async def test_asgi_client_shutdown_stops_a_running_job(tmp_path: Path) -> None:
+    gate = JobGate()  # never released: the job runs until the lifespan ends
+    config = LocalServerConfig(temp_dir_root=tmp_path, job_gate=gate)
     tasks_before = asyncio.all_tasks()
-    began = time.perf_counter()
     async with asgi_client(config) as http, AsyncEvalClient(http_client=http) as client:
-        job = await client.evaluate(
-            model="qwen2_vl", tasks=["mme"], model_args={**QWEN, "sim_duration": 60}
-        )
-        while (await client.get_job(job.job_id)).status != JobStatus.RUNNING:
-            await asyncio.sleep(POLL)
-    assert time.perf_counter() - began < 1.0
+        job = await client.evaluate(model="qwen2_vl", tasks=["mme"], model_args=QWEN)
+        await gate.until_held()
+        assert (await client.get_job(job.job_id)).status == JobStatus.RUNNING
     assert asyncio.all_tasks() == tasks_before  # the worker is gone
+    assert gate.held == 0  # its wait at the gate was cancelled with it
 
 
 async def test_asgi_client_over_a_given_app(config: LocalServerConfig) -> None:

@@ -32,11 +32,12 @@ real server without the separate lmms_engine package.
 
 Simulated evaluation
 --------------------
-A job's evaluation sleeps for its duration (``LocalServerConfig.job_duration``, default
-1.0 s), then ends with its outcome (``LocalServerConfig.outcome``, default
-``"complete"``). A request overrides them through its ``model_args`` (the job's echoed
-``request`` keeps these keys; what lmms-eval would see of model_args, which names the
-result folder and is recorded in ``config.model_args``, leaves them out):
+A job's evaluation (once past the ``job_gate``, if any) sleeps for its duration
+(``LocalServerConfig.job_duration``, default 1.0 s), then ends with its outcome
+(``LocalServerConfig.outcome``, default ``"complete"``). A request overrides them
+through its ``model_args`` (the job's echoed ``request`` keeps these keys; what
+lmms-eval would see of model_args, which names the result folder and is recorded in
+``config.model_args``, leaves them out):
 
 * ``sim_duration``: seconds (number or numeric string, >= 0);
 * ``sim_outcome``: ``"complete"``; ``"fail"``, an error inside lmms-eval, which exits
@@ -49,18 +50,41 @@ result folder and is recorded in ``config.model_args``, leaves them out):
 An invalid ``sim_*`` value fails the job with a message naming it. As lmms-eval, a
 run also fails (the "no parsed results" way) when a task or the model is not in
 ``LocalServerConfig.tasks``/``models`` (unless ``validate_names=False``; ``*``
-wildcards match task names), or when ``limit`` is negative other than -1.
+wildcards match task names), when a group cannot be loaded, or when ``limit`` is
+negative other than -1.
+
+Tasks and models (the real registries)
+--------------------------------------
+By default the server knows what the pinned lmms-eval knows: every task name (groups,
+subtasks, tags) and model name of lmms-eval 0.7.3, shipped as data (``registry.json``,
+generated from the installed package by ``codegen/build_registry.py``). A group runs as
+lmms-eval runs it: its subtasks (nested groups and tags expanded) each get results, an
+alias ``" - name"`` and a samples file; the group gets its own entry (its pooled metric
+when its YAML aggregates, then also under ``groups``) and ``group_subtasks`` lists its
+members. A tag stands for its tasks. Models accept lmms-eval's aliases
+(``openai_compatible``).
+
+Holding jobs
+------------
+``LocalServerConfig(job_gate=JobGate())``: every job waits at the gate, ``running``,
+until ``gate.release()``; ``gate.wait_until_held()`` (``await gate.until_held()`` in the
+server's own event loop) returns once a job is there. Tests see queued and running states
+without depending on timing.
 
 A completed run writes, in the request's ``output_dir`` (else a fresh
 ``<temp_dir_prefix>*`` temporary directory, never deleted, as the real server):
 
 * ``eval-<YYYYMMDD-HHMMSS>.log``, the evaluation log;
-* ``<model name>/<YYYYMMDD_HHMMSS>_results.json``: ``results.<task>`` with ``alias``,
-  ``"exact_match,none"`` and ``"exact_match_stderr,none"`` (``"bypass,none": 999`` and
-  ``"bypass_stderr,none": "N/A"`` with predict_only), plus ``group_subtasks``,
-  ``configs``, ``versions``, ``n-shot``, ``higher_is_better``, ``n-samples``, ``config``,
-  ``date``, ``task_hashes``, ``model_name``... as lmms-eval (which also masks
-  secret-looking values, ``api_key=...``, ``*_token=...``, in ``config.model_args``);
+* ``<model name>/<YYYYMMDD_HHMMSS>_results.json``, key for key as lmms-eval's:
+  ``results.<task>`` with ``alias``, ``"exact_match,none"`` and its stderrs
+  (``_stderr``, ``_stderr_clt``, ``_stderr_clustered``, which is ``"N/A"``;
+  ``"bypass,none": 999`` with ``"N/A"`` stderrs with predict_only), plus ``groups``,
+  ``group_subtasks``, ``configs``, ``versions``, ``n-shot``, ``higher_is_better``,
+  ``n-samples``, ``config`` (with ``resolved_cli_args``; secret-looking values,
+  ``api_key=...``, ``*_token=...``, masked as lmms-eval does), ``throughput`` (for
+  backends that log it), ``usage`` (token counts for API backends such as ``openai``,
+  else ``{}``), ``efficiency`` (with log_samples), ``date``, ``task_hashes``,
+  ``model_name``, timings (``total_evaluation_time_seconds`` a string)...;
 * with log_samples (forced by predict_only), ``<timestamp>_samples_<task>.jsonl``, one
   line per document (appended to, as lmms-eval, if the file exists).
 
@@ -92,22 +116,17 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 from ._app import create_app
 from ._asgi import LifespanError, asgi_client, running_lifespan
-from ._config import LMMS_EVAL_TIMEZONE, LocalServerConfig
+from ._config import LMMS_EVAL_TIMEZONE, SIM_DURATION, SIM_ERROR, SIM_OUTCOME, LocalServerConfig
+from ._gate import JobGate
+from ._naming import model_name_from_args, results_folder, sanitize_model_name
 from ._server import LocalServer
-from ._simulation import (
-    SIM_DURATION,
-    SIM_ERROR,
-    SIM_OUTCOME,
-    model_name_from_args,
-    results_folder,
-    sanitize_model_name,
-)
 
 __all__ = [
     "LMMS_EVAL_TIMEZONE",
     "SIM_DURATION",
     "SIM_ERROR",
     "SIM_OUTCOME",
+    "JobGate",
     "LifespanError",
     "LocalServer",
     "LocalServerConfig",

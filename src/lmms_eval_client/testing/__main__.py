@@ -54,8 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_TEMP_DIR_PREFIX,
         help=f"prefix of jobs' temporary output dirs (default: {DEFAULT_TEMP_DIR_PREFIX})",
     )
-    parser.add_argument("--tasks", type=_names, help="comma-separated task names to offer")
-    parser.add_argument("--models", type=_names, help="comma-separated model names to offer")
+    parser.add_argument(
+        "--tasks",
+        type=_names,
+        help="comma-separated task names or patterns (mmmu_*) to offer "
+        "(default: every task of lmms-eval 0.7.3)",
+    )
+    parser.add_argument(
+        "--models",
+        type=_names,
+        help="comma-separated model names or patterns to offer "
+        "(default: every model of lmms-eval 0.7.3)",
+    )
     parser.add_argument(
         "--no-validate-names",
         dest="validate_names",

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta, timezone, tzinfo
 from typing import Literal
 
+from ._gate import JobGate
+from ._registry import lmms_eval_registry, resolve_offered
+
 Outcome = Literal["complete", "fail", "crash"]
 OUTCOMES: tuple[Outcome, ...] = ("complete", "fail", "crash")
 
@@ -21,36 +24,16 @@ DEFAULT_MAX_COMPLETED_JOBS = 100  # the real server's default
 DEFAULT_TEMP_DIR_PREFIX = "lmms_eval_"  # the real server's default
 DEFAULT_ERROR = "Simulated evaluation failure"
 
-# Real lmms-eval 0.7.3 task and model names, enough to try the SDK with.
-DEFAULT_TASKS: tuple[str, ...] = (
-    "ai2d",
-    "chartqa",
-    "docvqa_val",
-    "gqa",
-    "mmbench_en_dev",
-    "mme",
-    "mmmu_val",
-    "mmstar",
-    "ocrbench",
-    "pope",
-    "realworldqa",
-    "scienceqa_img",
-    "seedbench",
-    "textvqa_val",
-    "videomme",
-)
-DEFAULT_MODELS: tuple[str, ...] = (
-    "idefics2",
-    "internvl2",
-    "llava",
-    "llava_hf",
-    "llava_onevision",
-    "openai",
-    "phi3v",
-    "qwen2_5_vl",
-    "qwen2_vl",
-    "qwen3_vl",
-)
+# What the local server offers by default: every task and model name of the pinned
+# lmms-eval (registry.json, written from the installed package by codegen/build_registry.py).
+DEFAULT_TASKS: tuple[str, ...] = lmms_eval_registry().task_names
+DEFAULT_MODELS: tuple[str, ...] = lmms_eval_registry().models
+
+# The keys of a request's model_args that steer its simulated evaluation.
+SIM_DURATION = "sim_duration"
+SIM_OUTCOME = "sim_outcome"
+SIM_ERROR = "sim_error"
+SIM_KEYS = frozenset({SIM_DURATION, SIM_OUTCOME, SIM_ERROR})
 
 
 @dataclass(frozen=True)
@@ -73,9 +56,13 @@ class LocalServerConfig:
         temp_dir_root: Where those temporary directories are made; None: the system's
             temporary directory, as the real server (which never deletes them).
         tasks: What GET /tasks lists; also the tasks a job may name when
-            ``validate_names`` is set.
+            ``validate_names`` is set. Default: every task name of the pinned lmms-eval
+            (groups, subtasks and tags, which expand as in lmms-eval). Patterns
+            (``"mmmu*"``) stand for the matching names of that registry; other names are
+            offered as given (a name lmms-eval does not know is a plain task).
         models: What GET /models lists; also the models a job may name when
-            ``validate_names`` is set.
+            ``validate_names`` is set (with lmms-eval's aliases of those). Default: every
+            model of the pinned lmms-eval; patterns match its model names.
         tasks_error: When set, GET /tasks answers ``{"tasks": [], "error": tasks_error}``
             (status 200), as the real server does when it cannot index its tasks.
         models_error: The same for GET /models.
@@ -85,6 +72,9 @@ class LocalServerConfig:
             and 100 derived from the task's name. ``limit`` applies as in lmms-eval.
         results_timezone: Time zone of the timestamp in result file names; lmms-eval's
             default is Asia/Singapore (UTC+8). None: the server's local time.
+        job_gate: When given, every job waits at this :class:`JobGate`, ``running``,
+            until ``job_gate.release()`` (then runs for its duration): a test observes
+            queued and running states without depending on timing.
     """
 
     job_duration: float = DEFAULT_JOB_DURATION
@@ -100,6 +90,7 @@ class LocalServerConfig:
     validate_names: bool = True
     docs_per_task: int | None = None
     results_timezone: tzinfo | None = LMMS_EVAL_TIMEZONE
+    job_gate: JobGate | None = None
 
     def __post_init__(self) -> None:
         check_duration("job_duration", self.job_duration)
@@ -115,11 +106,14 @@ class LocalServerConfig:
             raise ValueError(
                 f"max_completed_jobs must be a positive integer, got {self.max_completed_jobs!r}"
             )
-        for name in ("tasks", "models"):
+        registry = lmms_eval_registry()
+        for name, known in (("tasks", registry.task_names), ("models", registry.models)):
             names = getattr(self, name)
             if isinstance(names, str) or not all(isinstance(n, str) for n in names):
                 raise TypeError(f"{name} must be a sequence of str, got {names!r}")
-            object.__setattr__(self, name, tuple(names))
+            object.__setattr__(self, name, resolve_offered(name, names, known))
+        if self.job_gate is not None and not isinstance(self.job_gate, JobGate):
+            raise TypeError(f"job_gate must be a JobGate, got {type(self.job_gate).__name__}")
         if self.docs_per_task is not None and (
             isinstance(self.docs_per_task, bool)
             or not isinstance(self.docs_per_task, int)

@@ -169,6 +169,9 @@ class Scheduler:
         self.evict_finished()
 
     async def _evaluate(self, request: EvaluateRequest) -> dict[str, Any]:
+        gate = self.config.job_gate
+        if gate is not None:  # held, running, before anything happens (as tests/servers.py)
+            await gate.pass_through()
         run = EvaluationRun(request, self.config)
         await asyncio.sleep(run.plan.duration)
         return run.finish()

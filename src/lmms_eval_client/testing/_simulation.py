@@ -1,17 +1,12 @@
-"""The simulated evaluation: lmms-eval's naming and result files, the server's reading of them.
+"""The simulated evaluation: one run of the real server's worker, and the server's reading of it.
 
-No FastAPI here: this is what one ``python -m lmms_eval`` run of the real server's worker
-would leave behind, written directly, and the server's interpretation of it.
+No FastAPI here: this is what one ``python -m lmms_eval`` run would do (select and load its
+tasks, fail the way lmms-eval fails, log) and leave behind (``_results`` writes the files),
+and how the server turns an output folder into a job's ``result``.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
-import json
-import math
-import random
-import re
 import tempfile
 import time
 from collections.abc import Mapping
@@ -22,84 +17,26 @@ from typing import Any
 
 from lmms_eval_api.models import EvaluateRequest
 
-from ._config import OUTCOMES, LocalServerConfig, Outcome, check_duration
-
-SIM_DURATION = "sim_duration"
-SIM_OUTCOME = "sim_outcome"
-SIM_ERROR = "sim_error"
-SIM_KEYS = frozenset({SIM_DURATION, SIM_OUTCOME, SIM_ERROR})
-
-# lmms-eval's GeneralConfigTracker looks for these, in this order, as substrings of the
-# comma-joined model_args string; the first found names the model (peft/delta come with
-# pretrained, so they win).
-_MODEL_NAME_KEYS = (
-    "peft=",
-    "delta=",
-    "pretrained=",
-    "model=",
-    "model_version=",
-    "model_name=",
-    "model_id=",
-    "path=",
-    "engine=",
+from ._config import (
+    OUTCOMES,
+    SIM_DURATION,
+    SIM_ERROR,
+    SIM_OUTCOME,
+    LocalServerConfig,
+    Outcome,
+    check_duration,
 )
-_UNSAFE_IN_NAMES = re.compile(r"[\"<>:/\|\\?\*\[\]]+")
-# lmms-eval masks secret-looking model_args in the results' config: key=value pairs whose
-# key ends in api_key/token/secret/password, and Hugging Face tokens anywhere.
-_SECRET_PAIR = re.compile(r"(?i)(^|[,\s])(\w*(?:api_key|token|secret|password))=([^,\s]+)")
-_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+from ._naming import model_args_string, model_name_from_args, sanitize_model_name
+from ._registry import Registry, is_pattern, lmms_eval_registry, match_names
+from ._results import ResultsWriter
+from ._results_config import RunFacts
+from ._task_tree import TaskLoadError, TaskNode, load_tasks
+
 _LOG_TAIL_LINES = 50  # what the real server quotes of the evaluation log
-_CHOICES = "ABCD"
 
 
 class EvaluationError(Exception):
     """The simulated evaluation failed; the message is the job's ``error``."""
-
-
-def model_args_string(model_args: Mapping[str, Any] | None) -> str:
-    """model_args as the server passes them to lmms-eval: ``k=v`` joined by commas.
-
-    The local server's own ``sim_*`` keys are left out.
-    """
-    if not model_args:
-        return ""
-    return ",".join(f"{key}={value}" for key, value in model_args.items() if key not in SIM_KEYS)
-
-
-def redact_secrets(text: str) -> str:
-    """``text`` with secret-looking ``key=value`` values and HF tokens as ``[REDACTED]``."""
-    return _HF_TOKEN.sub("[REDACTED]", _SECRET_PAIR.sub(r"\1\2=[REDACTED]", text))
-
-
-def model_name_from_args(model_args: str) -> str:
-    """The model name lmms-eval reads from a model_args string ("" when none is found).
-
-    As lmms-eval: the first of ``peft=``, ``delta=``, ``pretrained=``, ``model=``,
-    ``model_version=``, ``model_name=``, ``model_id=``, ``path=``, ``engine=`` that occurs
-    anywhere in the string (``base_model=`` contains ``model=``), up to the next comma.
-    """
-    for key in _MODEL_NAME_KEYS:
-        if key in model_args:
-            return model_args.split(key)[1].split(",")[0]
-    return ""
-
-
-def sanitize_model_name(model_name: str) -> str:
-    """lmms-eval's folder name for a model: its last two path parts, unsafe runs -> ``__``.
-
-    ``"Qwen/Qwen2-VL-7B"`` -> ``"Qwen__Qwen2-VL-7B"``; ``"/data/org/x"`` -> ``"org__x"``.
-    """
-    parts = model_name.split("/")
-    last_two = "/".join(parts[-2:]) if len(parts) > 1 else parts[-1]
-    return _UNSAFE_IN_NAMES.sub("__", last_two)
-
-
-def results_folder(model_args: Mapping[str, Any] | None) -> str:
-    """The sub-folder of output_dir (and ``result`` key) lmms-eval files a run under.
-
-    "" means none: the files land directly in output_dir, where the server does not look.
-    """
-    return sanitize_model_name(model_name_from_args(model_args_string(model_args)))
 
 
 @dataclass(frozen=True)
@@ -174,13 +111,26 @@ def read_output_dir(output_path: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _digest(*parts: object) -> bytes:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+def select_tasks(requested: list[str], config: LocalServerConfig) -> tuple[list[str], list[str]]:
+    """(the names a run evaluates, those lmms-eval would not find), as its CLI selects them.
+
+    Every requested name (entries may hold several, comma-separated) is matched against the
+    offered tasks; patterns (``mmmu_*``) select what they match and are never "not found".
+    With ``validate_names`` off, a plain name is taken as it is.
+    """
+    names = ",".join(requested).split(",")
+    matched = match_names(names, config.tasks)
+    if not config.validate_names:
+        plain = [n for n in names if n and not is_pattern(n) and n not in matched]
+        return sorted({*matched, *plain}), [n for n in names if not n]
+    return matched, [n for n in names if n not in matched and "*" not in n]
 
 
-def _fraction(*parts: object) -> float:
-    """A deterministic number in [0, 1) from ``parts``."""
-    return int.from_bytes(_digest(*parts)[:8], "big") / 2**64
+def accepted_models(config: LocalServerConfig, registry: Registry) -> list[str]:
+    """The model names a run accepts: the offered ones and lmms-eval's aliases of them."""
+    offered = set(config.models)
+    aliases = {alias for alias, target in registry.model_aliases.items() if target in offered}
+    return sorted(offered | aliases)
 
 
 class EvaluationRun:
@@ -193,6 +143,7 @@ class EvaluationRun:
     def __init__(self, request: EvaluateRequest, config: LocalServerConfig) -> None:
         self.request = request
         self.config = config
+        self.registry = lmms_eval_registry()
         self.plan = SimulationPlan.for_request(request.model_args, config)
         if request.output_dir:
             self.output_path = Path(request.output_dir)
@@ -250,17 +201,19 @@ class EvaluationRun:
                 f"Evaluation failed with return code 1. Last lines of {self.log_path}:\n"
                 f"{self.tail()}"
             )
-        problem = self.lmms_eval_error()
-        if problem is None:
-            self.write_results()
-        else:
+        try:
+            forest = self.load()
+        except (TaskLoadError, ValueError) as exc:
             # lmms-eval prints the traceback, logs the error and still exits with status 0.
-            self.log_traceback("ValueError", problem)
+            kind = exc.exc_type if isinstance(exc, TaskLoadError) else "ValueError"
+            self.log_traceback(kind, str(exc))
             self.log(
                 "ERROR",
-                f"Error during evaluation: {problem}. "
+                f"Error during evaluation: {exc}. "
                 "Please set `--verbosity=DEBUG` to get more information.",
             )
+        else:
+            ResultsWriter(self.facts(), self.log).write(forest)
         result = read_output_dir(self.output_path)
         if not result:
             raise EvaluationError(
@@ -269,172 +222,45 @@ class EvaluationRun:
             )
         return result
 
-    def task_names(self) -> tuple[list[str], list[str]]:
-        """The tasks the run evaluates and those lmms-eval would not find."""
-        requested = ",".join(self.request.tasks).split(",")
-        if not self.config.validate_names:
-            found = [t for t in requested if t]
-            return list(dict.fromkeys(found)), [t for t in requested if not t]
-        known = self.config.tasks
-        matched: list[str] = []
-        for pattern in requested:
-            matched.extend(name for name in known if pattern and fnmatch.fnmatchcase(name, pattern))
-        matched = sorted(set(matched))
-        missing = [t for t in requested if t not in matched and "*" not in t]
-        return matched, missing
+    def load(self) -> list[TaskNode]:
+        """The run's task tree, or the error lmms-eval would raise before writing results.
 
-    def lmms_eval_error(self) -> str | None:
-        """The error lmms-eval would raise before writing results, if any."""
+        Raises:
+            ValueError: A bad limit, tasks not found, an unknown model, a simulated failure.
+            TaskLoadError: A group that cannot be loaded (lmms-eval: a KeyError).
+        """
         limit = self.request.limit
         if limit is not None and limit < 0 and limit != -1:
-            return "--limit must be -1 or non-negative"
-        _, missing = self.task_names()
+            raise ValueError("--limit must be -1 or non-negative")
+        names, missing = select_tasks(self.request.tasks, self.config)
         if missing:
-            return (
+            raise ValueError(
                 f"Tasks not found: {', '.join(missing)}. Try `lmms-eval --tasks "
                 "{list_groups,list_subtasks,list_tags,list}` to list out all available names "
                 "for task groupings; only (sub)tasks; tags; or all of the above, or pass "
                 "'--verbosity DEBUG' to troubleshoot task registration issues."
             )
-        models = self.config.models
+        models = accepted_models(self.config, self.registry)
         if self.config.validate_names and self.request.model not in models:
-            return (
+            raise ValueError(
                 f"Model '{self.request.model}' not found in available models: {', '.join(models)}"
             )
+        forest = load_tasks(names, self.registry)
         if self.plan.outcome == "fail":
-            return self.plan.error
-        return None
+            raise ValueError(self.plan.error)
+        return forest
 
-    # -- the files ---------------------------------------------------------------------
-
-    def docs_in(self, task: str) -> tuple[int, int]:
-        """(original, effective) number of documents of a task, with ``limit`` applied."""
-        original = self.config.docs_per_task or 10 + int(_fraction("docs", task) * 91)
-        limit = self.request.limit
-        if not limit or limit == -1:
-            effective = original
-        elif limit < 1:
-            effective = math.ceil(original * limit)
-        else:
-            effective = min(int(limit), original)
-        return original, effective
-
-    def write_results(self) -> None:
-        """Write ``<timestamp>_results.json`` and, with log_samples, the samples files."""
-        request = self.request
-        predict_only = request.predict_only
-        log_samples = request.log_samples or predict_only  # as lmms-eval
-        metric = "bypass" if predict_only else "exact_match"
-        tasks, _ = self.task_names()
-        n_shot = request.num_fewshot or 0
-        folder = self.output_path / self.folder
-        folder.mkdir(parents=True, exist_ok=True)
-
-        results: dict[str, Any] = {}
-        n_samples: dict[str, Any] = {}
-        configs: dict[str, Any] = {}
-        task_hashes: dict[str, str] = {}
-        for task in tasks:
-            original, effective = self.docs_in(task)
-            seed = _digest(request.model, self.model_name, task)
-            accuracy = int.from_bytes(seed[:8], "big") / 2**64
-            n_correct = round(accuracy * effective)
-            correct = set(random.Random(seed).sample(range(effective), n_correct))
-            score = n_correct / effective
-            if predict_only:
-                task_results: dict[str, Any] = {"bypass,none": 999, "bypass_stderr,none": "N/A"}
-            else:
-                stderr: float | str = (
-                    math.sqrt(score * (1 - score) / (effective - 1)) if effective > 1 else "N/A"
-                )
-                task_results = {"exact_match,none": score, "exact_match_stderr,none": stderr}
-            results[task] = {"alias": task, **task_results}
-            n_samples[task] = {"original": original, "effective": effective}
-            configs[task] = {
-                "task": task,
-                "dataset_path": f"simulated/{task}",
-                "test_split": "test",
-                "output_type": "generate_until",
-                "metric_list": [
-                    {"metric": metric, "aggregation": "mean", "higher_is_better": True}
-                ],
-                "num_fewshot": n_shot,
-                "metadata": {"version": 0.0, "simulated": True},
-            }
-            if log_samples:
-                task_hashes[task] = self.write_samples(task, effective, correct, metric)
-
-        ended = time.perf_counter()
-        document: dict[str, Any] = {
-            "results": results,
-            "group_subtasks": {task: [] for task in reversed(tasks)},
-            "configs": dict(sorted(configs.items())),
-            "versions": {task: 0.0 for task in sorted(tasks)},
-            "n-shot": {task: n_shot for task in sorted(tasks)},
-            "higher_is_better": {task: {metric: True} for task in sorted(tasks)},
-            "n-samples": n_samples,
-            "config": {
-                "model": request.model,
-                "model_args": redact_secrets(self.model_args),
-                "model_backend": "simulated (lmms_eval_client.testing)",
-                "batch_size": str(request.batch_size) if request.batch_size else 1,
-                "batch_sizes": [],
-                "device": None,
-                "use_cache": None,
-                "limit": float(request.limit) if request.limit else None,
-                "offset": 0,
-                "bootstrap_iters": 100000,
-                "gen_kwargs": request.gen_kwargs or "",
-                "random_seed": 0,
-                "numpy_seed": 1234,
-                "torch_seed": 1234,
-                "fewshot_seed": 1234,
-            },
-            "git_hash": None,
-            "git_branch": None,
-            "lmms_eval_version": "simulated by lmms_eval_client.testing",
-            "date": self.date_id,
-            "task_hashes": task_hashes,
-            "model_source": request.model,
-            "model_name": self.model_name,
-            "model_name_sanitized": self.folder,
-            "system_instruction": None,
-            "system_instruction_sha": None,
-            "fewshot_as_multiturn": False,
-            "chat_template": None,
-            "chat_template_sha": None,
-            "start_time": self.started,
-            "end_time": ended,
-            "total_evaluation_time_seconds": str(ended - self.started),
-        }
-        path = folder / f"{self.date_id}_results.json"
-        path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
-        self.log("INFO", "Saving results aggregated")
-
-    def write_samples(self, task: str, effective: int, correct: set[int], metric: str) -> str:
-        """Append one task's samples (as lmms-eval, appending); return the task's hash."""
-        path = self.output_path / self.folder / f"{self.date_id}_samples_{task}.jsonl"
-        lines = []
-        hashes = []
-        for doc_id in range(effective):
-            target = _CHOICES[int(_fraction("target", task, doc_id) * len(_CHOICES))]
-            if doc_id in correct:
-                answer = target
-            else:
-                answer = _CHOICES[(_CHOICES.index(target) + 1) % len(_CHOICES)]
-            doc_hash = hashlib.sha256(f"{task}/{doc_id}".encode()).hexdigest()
-            hashes.append(f"sample_{doc_id}{doc_hash}")
-            sample = {
-                "doc_id": doc_id,
-                "target": target,
-                "filtered_resps": answer,
-                "token_counts": [None],
-                "doc_hash": doc_hash,
-                metric: None if metric == "bypass" else float(answer == target),
-                "input": f"Simulated question {doc_id} of {task}. Answer with the letter.",
-            }
-            lines.append(json.dumps(sample, ensure_ascii=False) + "\n")
-        with path.open("a", encoding="utf-8") as out:
-            out.writelines(lines)
-        self.log("INFO", f"Saving samples to {path}")
-        return hashlib.sha256("".join(hashes).encode("utf-8")).hexdigest()
+    def facts(self) -> RunFacts:
+        """What the results files depend on, besides the tasks."""
+        model_id = self.registry.model_id(self.request.model)
+        return RunFacts(
+            request=self.request,
+            config=self.config,
+            model_args=self.model_args,
+            model_name=self.model_name,
+            folder_name=self.folder,
+            output_path=self.output_path,
+            date_id=self.date_id,
+            started=self.started,
+            backend=None if model_id is None else self.registry.backends.get(model_id),
+        )
