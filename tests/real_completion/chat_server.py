@@ -120,6 +120,7 @@ class Handler(BaseHTTPRequestHandler):
         with STATE.lock:
             STATE.requests += 1
             STATE.held += 1
+            number = STATE.requests
         try:
             STATE.released.wait(MAX_HOLD)
         finally:
@@ -131,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(
             200,
             {
-                "id": f"chatcmpl-lane-{STATE.requests}",
+                "id": f"chatcmpl-lane-{number}",
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": str(body.get("model", "lane-model")),
