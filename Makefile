@@ -62,6 +62,16 @@ typecheck: $(STAMP)
 test: $(STAMP) check-generated spec-check check-registry lint typecheck
 	$(BIN)/pytest -q
 
+# Real completed evaluations, not part of `make test`: the pinned real server, from a CPU-only
+# environment built once and cached (real_lane/build_env.py), completes real jobs against the
+# chat server and tasks of tests/real_completion; prints its duration.
+.PHONY: test-real
+test-real: $(STAMP)
+	@start=$$(date +%s); \
+	env_dir=$$($(PY) real_lane/build_env.py) && \
+	LMMS_EVAL_CLIENT_REAL_ENV="$$env_dir" $(BIN)/pytest -q -m real_completion tests/real_completion; \
+	rc=$$?; echo "make test-real: $$(( $$(date +%s) - start )) s"; exit $$rc
+
 # The README's tour: health, models, two jobs, the queue, a cancel, a wait with progress,
 # the results. Against a local server started (and stopped) by examples/quickstart.py, or
 # against $(LMMS_EVAL_BASE_URL) when it is set.

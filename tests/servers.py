@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -144,8 +144,10 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT
             process.wait(timeout)
 
 
-def _server_env(workdir: Path, gate: JobGate | None) -> dict[str, str]:
-    env = dict(os.environ)
+def _server_env(
+    workdir: Path, gate: JobGate | None, extra_env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    env = {**os.environ, **(extra_env or {})}
     env["TMPDIR"] = str(workdir)  # the job output folders land in the scratch directory
     env["PYTHONUNBUFFERED"] = "1"  # the log file is up to date when a test reads it
     env.pop(GATE_ENV, None)
@@ -186,15 +188,18 @@ def _wait_until_healthy(
             time.sleep(0.05)
 
 
-def server_command(port: int, max_completed_jobs: int | None = None) -> list[str]:
-    """The command that serves the real server on ``HOST:port``.
+def server_command(
+    port: int, max_completed_jobs: int | None = None, python: str | None = None
+) -> list[str]:
+    """The command that serves the real server on ``HOST:port`` (``python``: this one's).
 
     lmms-eval's command line (``python -m lmms_eval.launch_server``) has no option for
     ``max_completed_jobs``; its ``ServerArgs`` has, so a limit is set through them.
     """
+    python = python or sys.executable
     if max_completed_jobs is None:
         return [
-            sys.executable,
+            python,
             "-m",
             "lmms_eval.launch_server",
             "--host",
@@ -208,13 +213,18 @@ def server_command(port: int, max_completed_jobs: int | None = None) -> list[str
         f"launch_server(ServerArgs(host={HOST!r}, port={port}, "
         f"max_completed_jobs={max_completed_jobs!r}))"
     )
-    return [sys.executable, "-c", code]
+    return [python, "-c", code]
 
 
 def _launch(
-    workdir: Path, gate: JobGate | None, startup_timeout: float, max_completed_jobs: int | None
+    workdir: Path,
+    gate: JobGate | None,
+    startup_timeout: float,
+    max_completed_jobs: int | None,
+    python: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> RealServer:
-    env = _server_env(workdir, gate)
+    env = _server_env(workdir, gate, extra_env)
     deadline = time.monotonic() + startup_timeout
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = free_port()
@@ -222,7 +232,7 @@ def _launch(
         log_path = workdir / f"server-{port}.log"
         with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
             process = subprocess.Popen(
-                server_command(port, max_completed_jobs),
+                server_command(port, max_completed_jobs, python),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -250,6 +260,8 @@ def real_server(
     hold_jobs: bool = False,
     max_completed_jobs: int | None = None,
     startup_timeout: float = STARTUP_TIMEOUT,
+    python: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[RealServer]:
     """Run a fresh real lmms-eval server on 127.0.0.1 for the duration of the block.
 
@@ -259,6 +271,9 @@ def real_server(
         max_completed_jobs: Finished jobs the server keeps (its ``ServerArgs`` option);
             None: its default, 100.
         startup_timeout: Seconds to wait for ``GET /health``.
+        python: The interpreter whose lmms-eval to serve (default: this one's); the
+            real-completion lane passes its own environment's.
+        extra_env: Variables set for the server (and so its jobs), over ``os.environ``.
     """
     if max_completed_jobs is not None and (
         isinstance(max_completed_jobs, bool)
@@ -269,7 +284,7 @@ def real_server(
     workdir = Path(tempfile.mkdtemp(prefix="lmms-eval-real-server-"))
     gate = JobGate() if hold_jobs else None
     try:
-        server = _launch(workdir, gate, startup_timeout, max_completed_jobs)
+        server = _launch(workdir, gate, startup_timeout, max_completed_jobs, python, extra_env)
         try:
             yield server
         finally:
