@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from lmms_eval_client import (
@@ -36,6 +34,7 @@ from lmms_eval_client import (
     JobFailedError,
     JobInfo,
     LmmsEvalError,
+    ResultsError,
     WaitTimeoutError,
 )
 
@@ -97,35 +96,7 @@ def first_and_last_lines(text: str) -> str:
     return f"{lines[0]}\n  ...\n{lines[-1]}"
 
 
-def metrics_rows(document: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """(task, metric, value, stderr, samples) for every metric of lmms-eval's results json."""
-    rows = []
-    samples = document.get("n-samples", {})
-    for task, metrics in sorted(document.get("results", {}).items()):
-        effective = samples.get(task, {}).get("effective", "")
-        for key, value in metrics.items():
-            if key == "alias" or "_stderr," in key:
-                continue
-            metric, _, filter_name = key.partition(",")
-            stderr = metrics.get(f"{metric}_stderr,{filter_name}", "")
-            rows.append((task, key, _number(value), _number(stderr), str(effective)))
-    return rows
-
-
-def _number(value: object) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    line = "  ".join(f"{{:<{width}}}" for width in widths)
-    print(line.format(*header).rstrip())
-    print(line.format(*("-" * width for width in widths)).rstrip())
-    for row in rows:
-        print(line.format(*row).rstrip())
-
-
-def show_results(job: JobInfo, simulated: bool) -> None:
+def show_results(client: EvalClient, job: JobInfo, simulated: bool) -> None:
     heading("Result files (on the server's disk)")
     for model_name, files in (job.result or {}).items():
         print(f"{model_name}:")
@@ -134,21 +105,15 @@ def show_results(job: JobInfo, simulated: bool) -> None:
             print(f"  samples: {sample}")
 
     heading("Metrics")
-    for model_name, files in (job.result or {}).items():
-        if files.results is None:
-            print(f"{model_name}: the server reported no results file")
-            continue
-        try:
-            document = json.loads(Path(files.results).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            print(
-                f"{model_name}: the results file is on the server's disk and cannot be read "
-                f"from here ({type(exc).__name__}); fetch it from the server: {files.results}"
-            )
-            continue
-        note = " (simulated scores: the local server runs no model)" if simulated else ""
+    try:
+        by_model = client.load_all_results(job)
+    except ResultsError as exc:  # e.g. the files are on another machine's disk
+        print(f"The results cannot be read from here: {exc}")
+        return
+    note = " (simulated scores: the local server runs no model)" if simulated else ""
+    for model_name, results in by_model.items():
         print(f"model: {model_name}{note}")
-        print_table(("task", "metric", "value", "stderr", "samples"), metrics_rows(document))
+        print(results.table())
 
 
 def tour(base_url: str, args: argparse.Namespace, simulated: bool = False) -> int:
@@ -212,7 +177,7 @@ def tour(base_url: str, args: argparse.Namespace, simulated: bool = False) -> in
             print(f"\nStill {status} after {args.timeout:g} s; it goes on on the server.")
             return 0
         print(f"finished in {time.monotonic() - started:.1f} s")
-        show_results(done, simulated)
+        show_results(client, done, simulated)
     return 0
 
 

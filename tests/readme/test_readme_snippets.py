@@ -7,7 +7,9 @@ interpreter:
   (no asyncio_mode of ours) with the local server's plugin, as a user's project would;
 * a block that talks to ``http://127.0.0.1:8000`` (the server the README tells readers to
   start) runs against a local server on a free port: only the port in that URL changes;
-* any other block runs as it is (its own server, if it needs one, is in the block).
+* any other block runs as it is (its own server, if it needs one, is in the block);
+* a block whose first line is ``# (continued)`` goes on from the block before it: both
+  run together.
 
 A block that cannot run as written gets an entry in SKIPPED, with the reason.
 """
@@ -54,7 +56,10 @@ def snippets() -> list[Snippet]:
             heading = lines[i]
         if lines[i].strip() == "```python":
             end = lines.index("```", i + 1)
-            found.append(Snippet(heading, i + 1, "\n".join(lines[i + 1 : end]) + "\n"))
+            code = "\n".join(lines[i + 1 : end]) + "\n"
+            if code.startswith("# (continued)") and found:
+                code = found[-1].code + code
+            found.append(Snippet(heading, i + 1, code))
             i = end
         i += 1
     return found

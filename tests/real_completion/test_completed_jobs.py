@@ -4,8 +4,8 @@ The real server (from the lane's environment) runs ``python -m lmms_eval`` with 
 ``openai`` backend against our chat server, over our five-question tasks; what it writes is
 read here as plain JSON (the files are on this machine's disk).
 
-TODO(load_results): once ``EvalResults.load`` / ``client.load_results(job)`` is merged, read
-each results file through it as well (see the TODO comments below).
+Each results file is read twice: as JSON (what the server wrote, key by key) and through
+``client.load_results`` (what a user of the SDK gets), and both must agree.
 """
 
 from __future__ import annotations
@@ -100,7 +100,12 @@ async def test_a_job_completes_and_writes_metrics_and_samples(
     assert info.started_at is not None and info.completed_at is not None
     assert info.request.tasks == [ARITH] and info.request.model == MODEL
     results_path, samples = result_files(info, out)
-    # TODO(load_results): the same assertions through client.load_results(info).
+    loaded = await resolve(client.load_results(info))
+    metric = loaded.metric(ARITH, "exact_match")
+    assert (metric.value, metric.stderr) == (pytest.approx(0.8), pytest.approx(0.2))
+    assert loaded.n_samples[ARITH].effective == 5 and not loaded.is_group(ARITH)
+    assert [s.score("exact_match") for s in loaded.samples(ARITH)] == [1.0, 1.0, 1.0, 1.0, 0.0]
+    assert API_KEY not in await resolve(client.eval_log(info, lines=200))
     data = read_json(results_path)
     metrics = data["results"][ARITH]
     assert metrics["exact_match,none"] == pytest.approx(0.8)
@@ -131,9 +136,13 @@ async def test_a_group_job_carries_groups_and_one_samples_file_per_subtask(
     out = tmp_path / "group"
     job = await submit(client, lane, out, tasks=[SUITE])
 
-    results_path, samples = result_files(await wait(client, job.job_id), out)
+    info = await wait(client, job.job_id)
+    results_path, samples = result_files(info, out)
 
-    # TODO(load_results): groups, subtasks and aliases through client.load_results(info).
+    loaded = await resolve(client.load_results(info))
+    assert loaded.group_names == [SUITE] and loaded.subtasks(SUITE) == [ARITH, CAPITALS]
+    assert loaded.metric(SUITE, "exact_match").is_group
+    assert loaded.metric(SUITE, "exact_match").value == pytest.approx(0.7)
     data = read_json(results_path)
     assert data["group_subtasks"] == {SUITE: [ARITH, CAPITALS]}
     assert list(data["groups"]) == [SUITE]
@@ -160,7 +169,8 @@ async def test_a_predict_only_job_bypasses_the_metrics(
 
     assert info.request.predict_only is True
     results_path, samples = result_files(info, out)
-    # TODO(load_results): predict_only results (bypass, "N/A" stderr) through load_results.
+    bypass = (await resolve(client.load_results(info))).metric(ARITH, "bypass")
+    assert bypass.value == 999 and bypass.stderr is None
     metrics = read_json(results_path)["results"][ARITH]
     assert metrics["bypass,none"] == 999
     assert metrics["bypass_stderr,none"] == "N/A"
