@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, MutableMapping, ValuesView
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import IO, Any, BinaryIO, Generic, Literal, TypeVar
@@ -37,9 +37,12 @@ class ApiModel(BaseModel):
       readable as attributes, by key and in ``model_dump()``.
     - ``to_dict()`` sends only the fields that were set, so a request body carries exactly
       what the caller gave and the server applies its own defaults for the rest.
-    - Read access as a mapping (``job["job_id"]``, ``job.get("error")``, ``"result" in job``,
-      ``keys()``, ``values()``, ``items()``, ``len()``) keeps code written for
-      dict-returning clients working. Iterating yields pydantic's (name, value) pairs.
+    - A read-only ``Mapping`` (``isinstance(job, collections.abc.Mapping)`` is True), keyed by
+      wire names: ``job["job_id"]``, ``job.get("error")``, ``"result" in job``, ``len(job)``,
+      iteration over the keys, and ``keys()`` / ``values()`` / ``items()`` as the views a
+      dict gives (``job.keys() & {"error"}`` works), so code written for dict-returning
+      clients keeps working. Values are as typed (a nested model stays a model):
+      ``json.dumps`` needs ``to_dict()`` or ``default=lmms_eval_client.json_default``.
     """
 
     model_config = ConfigDict(
@@ -89,21 +92,34 @@ class ApiModel(BaseModel):
         except KeyError:
             return default
 
-    def keys(self) -> list[str]:
-        """The wire names of the declared fields and of any extra fields the server sent."""
+    def _keys(self) -> list[str]:
         names = [info.alias or name for name, info in type(self).model_fields.items()]
         return names + list(self.__pydantic_extra__ or {})
 
-    def values(self) -> list[Any]:
-        """The values of keys(), in the same order."""
-        return [self[key] for key in self.keys()]
+    def __iter__(self) -> Iterator[str]:  # type: ignore[override]
+        # A Mapping's keys, not pydantic's (name, value) pairs: dict(model) is unchanged
+        # (it reads keys() and model[key]), and `for k in model: model[k]` works.
+        return iter(self._keys())
 
-    def items(self) -> list[tuple[str, Any]]:
+    def keys(self) -> KeysView[str]:
+        """The wire names of the declared fields and of any extra fields the server sent."""
+        return KeysView(self)
+
+    def values(self) -> ValuesView[Any]:
+        """The values of keys(), in the same order."""
+        return ValuesView(self)
+
+    def items(self) -> ItemsView[str, Any]:
         """(key, value) pairs of keys(), as a dict's items()."""
-        return [(key, self[key]) for key in self.keys()]
+        return ItemsView(self)
 
     def __len__(self) -> int:
-        return len(self.keys())
+        return len(self._keys())
+
+
+# Registered, not inherited: Mapping's __eq__ would make a model equal to a dict, and its
+# metaclass would clash with pydantic's.
+Mapping.register(ApiModel)
 
 
 @dataclass

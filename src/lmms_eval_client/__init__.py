@@ -67,6 +67,7 @@ if TYPE_CHECKING:
         parse_path_map,
         resolve_server_path,
     )
+    from ._json import json_default
     from ._metrics import Metric
     from ._output_dirs import OUTPUT_ROOT_ENV, output_dir_for
     from ._result_files import (
@@ -162,6 +163,7 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "Sample",
         "TokenCount",
         "iter_samples",
+        "json_default",
     ),
     "._results_sections": (
         "Efficiency",
@@ -184,6 +186,7 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "parse_path_map",
         "resolve_server_path",
     ),
+    "._json": ("json_default",),
     "._output_dirs": (
         "OUTPUT_ROOT_ENV",
         "output_dir_for",
@@ -267,6 +270,7 @@ __all__ = [
     "__version__",
     "eval_log_tail",
     "iter_samples",
+    "json_default",
     "load_job_results",
     "output_dir_for",
     "parse_path_map",

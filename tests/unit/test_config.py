@@ -142,6 +142,6 @@ def test_a_gateway_error_on_submission_says_the_job_may_exist(mock: respx.MockRo
 def test_results_read_like_the_dicts_they_replace() -> None:
     info = HealthResponse.from_dict({"status": "healthy", "timestamp": "t", "queue_size": 0})
     assert len(info) == 3
-    assert info.keys() == ["status", "timestamp", "queue_size"]
-    assert info.values() == ["healthy", "t", 0]
+    assert list(info.keys()) == ["status", "timestamp", "queue_size"]
+    assert list(info.values()) == ["healthy", "t", 0]
     assert dict(info.items()) == {"status": "healthy", "timestamp": "t", "queue_size": 0}
