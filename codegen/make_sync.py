@@ -25,7 +25,7 @@ import unasync
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "lmms_eval_client"
 # The async modules that have a generated sync twin.
-GENERATED = ("client.py",)
+GENERATED = ("client.py", "submission.py", "polling.py", "run.py")
 
 NAMES = {
     "AsyncEvalClient": "EvalClient",
@@ -33,6 +33,8 @@ NAMES = {
     "asyncio_detailed": "sync_detailed",  # the generated endpoint functions
     "set_async_httpx_client": "set_httpx_client",
     "aclose": "close",
+    "AsyncEvalRun": "EvalRun",
+    "AsyncRunPoller": "RunPoller",
 }
 # In docstrings and comments, in this order: specific sentences first, then names.
 PHRASES = (
@@ -45,6 +47,8 @@ PHRASES = (
     ("Asynchronous client", "Synchronous client"),
     ("httpx.AsyncClient", "httpx.Client"),
     ("AsyncEvalClient", "EvalClient"),
+    ("AsyncEvalRun", "EvalRun"),
+    ("async for ", "for "),
     ("async with ", "with "),
     ("await ", ""),
 )

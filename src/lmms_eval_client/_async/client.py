@@ -54,6 +54,7 @@ from .._retry import (
 )
 from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
 from ._io import ClosesAtCollection, Send, sleep
+from .submission import submit_exactly_once
 
 T = TypeVar("T")
 
@@ -266,6 +267,8 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], ClosesAtCollection):
         predict_only: bool | None = False,
         num_gpus: int | None = 1,
         output_dir: str | os.PathLike[str] | None = None,
+        *,
+        reconcile: bool = False,
     ) -> JobSubmitResponse:
         """Submit an evaluation job to the server's queue.
 
@@ -286,6 +289,12 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], ClosesAtCollection):
             predict_only: Only generate predictions, skip metrics.
             num_gpus: Number of GPUs to use (>= 1).
             output_dir: Results directory on the server (default: a fresh temporary one).
+            reconcile: Exactly one job even when the answer is lost: read ``/queue`` before
+                sending; after a lost answer, adopt the new queued or running job whose
+                echoed request equals this one (a unique output_dir makes that exact), or
+                send again only when the server provably has no such job (one job queued
+                before it still waits, or its finished counters did not move); else raise
+                SubmissionUnresolvedError, sending nothing more (README: "Evaluation runs").
 
         Returns:
             JobSubmitResponse with ``job_id``, ``status``, ``position_in_queue``, ``message``.
@@ -298,6 +307,8 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], ClosesAtCollection):
             model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
             log_samples, predict_only, num_gpus, output_dir,
         )  # fmt: skip
+        if reconcile:
+            return await submit_exactly_once(self, body)
         return await self._request(
             ops.SUBMIT_EVALUATION,
             lambda: _op_submit_evaluation.asyncio_detailed(client=self._api, body=body),
