@@ -97,9 +97,12 @@ class Ledger:
         except sqlite3.Error as exc:
             raise ledger_error(exc, self.path, "opening it") from exc
         try:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute("PRAGMA synchronous = FULL")
+            try:
+                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+                self._conn.execute("PRAGMA foreign_keys = ON")
+                self._conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error as exc:
+                raise ledger_error(exc, self.path, "opening it") from exc
             self._prepare()
         except BaseException:
             self._conn.close()
