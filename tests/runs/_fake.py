@@ -95,7 +95,9 @@ class FakeServer:
         if lose == "after-done":  # created, run and finished before anyone could look
             self.jobs[job_id]["status"] = "running"
             self.finish(job_id)
-        if lose in ("after", "after-done"):
+        if lose == "after-then-down":  # created, then the server is unreachable a while
+            self.queue_down = True
+        if lose in ("after", "after-done", "after-then-down"):
             raise httpx.ReadError("connection reset", request=request)
         body = {"job_id": job_id, "status": "queued", "position_in_queue": 0, "message": "ok"}
         return httpx.Response(200, json=body)

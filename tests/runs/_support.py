@@ -67,3 +67,10 @@ def server_jobs(base_url: str) -> list[dict[str, Any]]:
         queue = http.get("/queue").raise_for_status().json()
         ids = ([queue["running_job"]] if queue["running_job"] else []) + queue["queued_jobs"]
         return [http.get(f"/jobs/{job_id}").raise_for_status().json() for job_id in ids]
+
+
+def queued_ids(base_url: str) -> set[str]:
+    """The ids the server lists as queued or running."""
+    with httpx.Client(base_url=base_url, timeout=10.0, trust_env=False) as http:
+        queue = http.get("/queue").raise_for_status().json()
+    return set(queue["queued_jobs"]) | ({queue["running_job"]} - {None})

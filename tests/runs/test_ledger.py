@@ -179,7 +179,9 @@ def read_only_folder(folder: Path, prepare: Callable[[Path], None]) -> Iterator[
         finally:
             folder.chmod(0o755)
         return
-    if subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(folder)], capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "tmpfs", str(folder)], capture_output=True
+    ).returncode:
         pytest.skip("cannot mount a tmpfs here")
     try:
         prepare(folder)

@@ -107,7 +107,12 @@ async def test_every_way_a_job_ends_is_an_outcome_with_its_labels(
     # the lost job is kept, never dropped; its history says what happened
     record = (await runner.jobs())[3]
     assert record.state == "lost" and record.last_known_state == "queued"
-    assert [o.event for o in await runner.history(record)] == ["intent", "answer", "lost", "harvested"]
+    assert [o.event for o in await runner.history(record)] == [
+        "intent",
+        "answer",
+        "lost",
+        "harvested",
+    ]
 
 
 async def test_a_running_job_lost_in_a_restart_keeps_its_last_state(
