@@ -2,7 +2,7 @@
 
 No I/O here: a submission is a *plan*, a generator that yields the requests it needs
 (``ReadQueue``, ``ReadJob``, ``SendSubmission``, ``Pause``) and is sent their results (or
-thrown their errors) by a driver, ``_async/submission.py`` or its generated sync twin.
+thrown their errors) by a driver, ``_async/submit.py`` or its generated sync twin.
 
 The plan:
 

@@ -119,7 +119,7 @@ async def test_a_running_job_lost_in_a_restart_keeps_its_last_state(
     server: FakeServer, make_runner: MakeRunner
 ) -> None:
     runner = make_runner(BASE)
-    first, second = await submit_many(runner, 2)
+    first, _second = await submit_many(runner, 2)
     server.finish(server.start_next() or "")
     server.start_next()
     assert [o.labels for o in await runner.harvest()] == [{"n": 0}]

@@ -28,7 +28,7 @@ from .._run_options import (
     owner_is_gone,
     run_output_dir,
 )
-from .submission import drive
+from .submit import drive
 
 if TYPE_CHECKING:
     from .client import AsyncEvalClient

@@ -54,7 +54,7 @@ from .._retry import (
 )
 from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
 from ._io import ClosesAtCollection, Send, sleep
-from .submission import submit_exactly_once
+from .submit import submit_exactly_once
 
 T = TypeVar("T")
 

@@ -1,8 +1,8 @@
-# GENERATED FILE: made from src/lmms_eval_client/_async/submission.py by codegen/make_sync.py.
+# GENERATED FILE: made from src/lmms_eval_client/_async/submit.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """Driving a submission plan of ``_reconcile``: each request it asks for, sent by a client.
 
-Generated from ``_async/submission.py`` by ``codegen/make_sync.py`` (``make generate``): do not edit.
+Generated from ``_async/submit.py`` by ``codegen/make_sync.py`` (``make generate``): do not edit.
 ``make check-generated`` fails when this file differs from a fresh generation.
 """
 

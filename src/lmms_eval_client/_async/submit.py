@@ -1,6 +1,6 @@
 """Driving a submission plan of ``_reconcile``: each request it asks for, sent by a client.
 
-Generated into ``_sync/submission.py`` (``make generate``): edit only this file.
+Generated into ``_sync/submit.py`` (``make generate``): edit only this file.
 """
 
 from __future__ import annotations
