@@ -12,7 +12,8 @@ LMMS_EVAL_VERSION := 0.7.3
 STAMP := $(VENV)/.installed-lmms-eval-$(LMMS_EVAL_VERSION)
 GEN_OUT := generated/lmms_eval_api
 
-.PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo
+.PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo \
+	demo-runs bench-runs
 .PHONY: registry check-registry
 
 install: $(STAMP)
@@ -78,7 +79,17 @@ test-real: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
+# lmms-eval's training-loop pattern with EvalRun (examples/training_loop.py), against a local
+# server (or $(LMMS_EVAL_BASE_URL)).
+demo-runs: $(STAMP)
+	$(PY) examples/training_loop.py
+
 # Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
 # client (latency, import time, 1,000-job fan-out, wait precision); about 3 minutes.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_runs.py
+
+# Evaluation runs only: requests per poll interval for 1,000 pending jobs, ledger writes/s.
+bench-runs: $(STAMP)
+	$(PY) benchmarks/bench_runs.py

@@ -25,7 +25,7 @@ import unasync
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "lmms_eval_client"
 # The async modules that have a generated sync twin.
-GENERATED = ("client.py", "results.py")
+GENERATED = ("client.py", "results.py", "submit.py", "polling.py", "run.py")
 
 NAMES = {
     "AsyncEvalClient": "EvalClient",
@@ -34,6 +34,8 @@ NAMES = {
     "set_async_httpx_client": "set_httpx_client",
     "aclose": "close",
     "AsyncIO": "SyncIO",  # the mixins of _async/_io.py and _sync/_io.py
+    "AsyncEvalRun": "EvalRun",
+    "AsyncRunPoller": "RunPoller",
 }
 # In docstrings and comments, in this order: specific sentences first, then names.
 PHRASES = (
@@ -46,6 +48,8 @@ PHRASES = (
     ("Asynchronous client", "Synchronous client"),
     ("httpx.AsyncClient", "httpx.Client"),
     ("AsyncEvalClient", "EvalClient"),
+    ("AsyncEvalRun", "EvalRun"),
+    ("async for ", "for "),
     ("async with ", "with "),
     ("await ", ""),
 )

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from ._arguments import CheckpointType, ModelNameWarning
     from ._async.client import AsyncEvalClient
+    from ._async.run import AsyncEvalRun
     from ._config import DEFAULT_TIMEOUT
     from ._exceptions import (
         APIConnectionError,
@@ -68,7 +69,17 @@ if TYPE_CHECKING:
         resolve_server_path,
     )
     from ._json import json_default
+    from ._ledger import Observation
     from ._metrics import Metric
+    from ._outcomes import (
+        JobCancelled,
+        JobCompleted,
+        JobFailed,
+        JobLost,
+        JobOutcome,
+        TrackedJob,
+        raise_for_outcome,
+    )
     from ._output_dirs import OUTPUT_ROOT_ENV, output_dir_for
     from ._result_files import (
         eval_log_tail,
@@ -94,12 +105,26 @@ if TYPE_CHECKING:
         TokenUsage,
         Usage,
     )
+    from ._run_errors import (
+        CorruptLedgerError,
+        ForeignLedgerError,
+        JobLostError,
+        LedgerBusyError,
+        LedgerError,
+        LedgerFullError,
+        LedgerReadOnlyError,
+        NewerLedgerError,
+        RunTimeoutError,
+        SubmissionUnresolvedError,
+    )
+    from ._run_options import ALL_COMPLETED, FIRST_COMPLETED, RetryOnFailure, WaitResult
     from ._samples import (
         Sample,
         TokenCount,
         iter_samples,
     )
     from ._sync.client import EvalClient
+    from ._sync.run import EvalRun
     from ._wait import process_job_status
 
 # Where each public name lives: module (relative to this package, or absolute) -> names.
@@ -186,6 +211,31 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "parse_path_map",
         "resolve_server_path",
     ),
+    "._async.run": ("AsyncEvalRun",),
+    "._sync.run": ("EvalRun",),
+    "._ledger": ("Observation",),
+    "._outcomes": (
+        "JobCancelled",
+        "JobCompleted",
+        "JobFailed",
+        "JobLost",
+        "JobOutcome",
+        "TrackedJob",
+        "raise_for_outcome",
+    ),
+    "._run_errors": (
+        "CorruptLedgerError",
+        "ForeignLedgerError",
+        "JobLostError",
+        "LedgerBusyError",
+        "LedgerError",
+        "LedgerFullError",
+        "LedgerReadOnlyError",
+        "NewerLedgerError",
+        "RunTimeoutError",
+        "SubmissionUnresolvedError",
+    ),
+    "._run_options": ("ALL_COMPLETED", "FIRST_COMPLETED", "RetryOnFailure", "WaitResult"),
     "._json": ("json_default",),
     "._output_dirs": (
         "OUTPUT_ROOT_ENV",
@@ -209,7 +259,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ALL_COMPLETED",
     "DEFAULT_TIMEOUT",
+    "FIRST_COMPLETED",
     "OUTPUT_ROOT_ENV",
     "PATH_MAP_ENV",
     "APIConnectionError",
@@ -217,30 +269,44 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncEvalClient",
+    "AsyncEvalRun",
     "AuthenticationError",
     "BadRequestError",
     "CancelResponse",
     "CheckpointType",
     "ClientClosedError",
+    "CorruptLedgerError",
     "DiscoveryError",
     "Efficiency",
     "EfficiencyStats",
     "EvalClient",
     "EvalResults",
+    "EvalRun",
     "EvaluateRequest",
     "EvaluationConfig",
     "EventLoopError",
     "FileSystem",
+    "ForeignLedgerError",
     "HealthResponse",
     "InternalServerError",
     "InvalidArgumentError",
+    "JobCancelled",
     "JobCancelledError",
+    "JobCompleted",
     "JobError",
+    "JobFailed",
     "JobFailedError",
     "JobInfo",
+    "JobLost",
+    "JobLostError",
     "JobNotFoundError",
+    "JobOutcome",
     "JobStatus",
     "JobSubmitResponse",
+    "LedgerBusyError",
+    "LedgerError",
+    "LedgerFullError",
+    "LedgerReadOnlyError",
     "LmmsEvalError",
     "MergeRequest",
     "MergeResponse",
@@ -250,7 +316,9 @@ __all__ = [
     "ModelNameWarning",
     "ModelResultFiles",
     "NSamples",
+    "NewerLedgerError",
     "NotFoundError",
+    "Observation",
     "PermissionDeniedError",
     "QueueStatusResponse",
     "RateLimitError",
@@ -258,14 +326,19 @@ __all__ = [
     "ResultsFormatError",
     "ResultsNotReachableError",
     "ResultsUnavailableError",
+    "RetryOnFailure",
+    "RunTimeoutError",
     "Sample",
     "SamplesNotFoundError",
+    "SubmissionUnresolvedError",
     "TaskConfig",
     "Throughput",
     "TokenCount",
     "TokenUsage",
+    "TrackedJob",
     "UnprocessableEntityError",
     "Usage",
+    "WaitResult",
     "WaitTimeoutError",
     "__version__",
     "eval_log_tail",
@@ -275,6 +348,7 @@ __all__ = [
     "output_dir_for",
     "parse_path_map",
     "process_job_status",
+    "raise_for_outcome",
     "resolve_server_path",
     "results_of_job",
 ]

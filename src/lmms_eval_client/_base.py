@@ -111,5 +111,20 @@ class ClientBase(Generic[HttpClientT]):
         """The server's base URL, without a trailing slash."""
         return self._base_url
 
+    @property
+    def output_root(self) -> str | None:
+        """The folder under which ``evaluate()`` gives each job its own output_dir, if any."""
+        return self._output_root
+
+    @property
+    def path_map(self) -> dict[str, str]:
+        """Where the server's folders are mounted here (a copy), for reading results."""
+        return dict(self._path_map)
+
+    @property
+    def filesystem(self) -> FileSystem | None:
+        """The fsspec filesystem results are read through, if one was given."""
+        return self._filesystem
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._base_url!r})"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ._exceptions import InvalidArgumentError
 from ._file_access import FileLocation, FileSystem, PathMap, server_location
 from ._results import EvalResults, task_of_samples_file
-from ._results_errors import ResultsUnavailableError
+from ._results_errors import ResultsError, ResultsUnavailableError
 from ._text import strip_ansi
 
 if TYPE_CHECKING:
@@ -318,3 +318,24 @@ def eval_log_tail(
             rows.pop()
     tail = "\n".join(rows[-lines:])
     return redact_secrets(tail) if redact else tail
+
+
+def results_summary(
+    job: JobInfo, *, path_map: PathMap | None = None, filesystem: FileSystem | None = None
+) -> dict[str, dict[str, dict[str, float | None]]] | None:
+    """A completed job's metrics as JSON data, ``{model: {task: {"name,filter": value}}}``;
+    None when its results files cannot be read here (an evaluation run's default summary).
+
+    >>> results_summary(done)
+    {'Qwen__Qwen2-VL-2B-Instruct': {'mme': {'exact_match,none': 0.625}}}
+    """
+    try:
+        by_model = results_of_job(job, path_map=path_map, filesystem=filesystem)
+    except ResultsError:
+        return None
+    summary: dict[str, dict[str, dict[str, float | None]]] = {}
+    for model, results in by_model.items():
+        tasks = summary.setdefault(model, {})
+        for metric in results.metrics:
+            tasks.setdefault(metric.task, {})[f"{metric.name},{metric.filter}"] = metric.value
+    return summary

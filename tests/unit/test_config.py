@@ -47,7 +47,7 @@ async def test_default_pool_is_bounded_and_keeps_its_connections(
         client.close()
 
 
-@pytest.mark.parametrize("module", ["_exceptions", "_results_errors"])
+@pytest.mark.parametrize("module", ["_exceptions", "_results_errors", "_run_errors"])
 def test_every_error_class_is_exported(module: str) -> None:
     import importlib
 

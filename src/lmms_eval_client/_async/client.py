@@ -56,6 +56,7 @@ from .._retry import (
 from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
 from ._io import AsyncIO, Send, sleep
 from .results import AsyncResultReading
+from .submit import submit_exactly_once
 
 T = TypeVar("T")
 
@@ -284,6 +285,7 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncResultReading, AsyncIO
         output_dir: str | os.PathLike[str] | None = None,
         *,
         extra_body: Mapping[str, Any] | None = None,
+        reconcile: bool = False,
     ) -> JobSubmitResponse:
         """Submit an evaluation job to the server's queue.
 
@@ -309,6 +311,12 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncResultReading, AsyncIO
                 client's ``output_root``, else a fresh temporary one the server picks).
             extra_body: Fields of a newer server that this client's contract does not know
                 yet, sent as given (JSON values; never a field evaluate() has a parameter for).
+            reconcile: Exactly one job even when the answer is lost: read ``/queue`` before
+                sending; after a lost answer, adopt the new queued or running job whose
+                echoed request equals this one (a unique output_dir makes that exact), or
+                send again only when the server provably has no such job (one job queued
+                before it still waits, or its finished counters did not move); else raise
+                SubmissionUnresolvedError, sending nothing more (README: "Evaluation runs").
 
         Returns:
             JobSubmitResponse with ``job_id``, ``status``, ``position_in_queue``, ``message``.
@@ -326,6 +334,8 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncResultReading, AsyncIO
             model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
             log_samples, predict_only, num_gpus, output_dir, extra_body,
         )  # fmt: skip
+        if reconcile:
+            return await submit_exactly_once(self, body)
         return await self._request(
             ops.SUBMIT_EVALUATION,
             lambda: _op_submit_evaluation.asyncio_detailed(client=self._api, body=body),

@@ -1,0 +1,53 @@
+"""The public names of evaluation runs, as users import them."""
+
+from __future__ import annotations
+
+from lmms_eval_client import (
+    ALL_COMPLETED,
+    FIRST_COMPLETED,
+    AsyncEvalRun,
+    CorruptLedgerError,
+    EvalRun,
+    ForeignLedgerError,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobLost,
+    JobLostError,
+    JobOutcome,
+    LedgerBusyError,
+    LedgerError,
+    LedgerFullError,
+    LedgerReadOnlyError,
+    NewerLedgerError,
+    RetryOnFailure,
+    RunTimeoutError,
+    SubmissionUnresolvedError,
+    TrackedJob,
+    raise_for_outcome,
+)
+
+__all__ = [
+    "ALL_COMPLETED",
+    "FIRST_COMPLETED",
+    "AsyncEvalRun",
+    "CorruptLedgerError",
+    "EvalRun",
+    "ForeignLedgerError",
+    "JobCancelled",
+    "JobCompleted",
+    "JobFailed",
+    "JobLost",
+    "JobLostError",
+    "JobOutcome",
+    "LedgerBusyError",
+    "LedgerError",
+    "LedgerFullError",
+    "LedgerReadOnlyError",
+    "NewerLedgerError",
+    "RetryOnFailure",
+    "RunTimeoutError",
+    "SubmissionUnresolvedError",
+    "TrackedJob",
+    "raise_for_outcome",
+]

@@ -1,0 +1,215 @@
+"""Polling that scales, and outcomes as data (respx: no network), both run classes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lmms_eval_client import JobCancelledError, JobFailedError
+
+from ._api import (
+    FIRST_COMPLETED,
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobLost,
+    JobLostError,
+    RetryOnFailure,
+    RunTimeoutError,
+    raise_for_outcome,
+)
+from ._fake import BASE, FakeServer
+from .conftest import MakeRunner
+
+OOM = (
+    "Evaluation produced no parsed results. Last lines of /tmp/x/eval.log:\n"
+    "Traceback (most recent call last):\n"
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2 GiB\n"
+    "2026-01-01 | ERROR | Error during evaluation: CUDA out of memory. Tried to allocate 2 GiB."
+    " Please set `--verbosity=DEBUG` to get more information."
+)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    with FakeServer().mocked() as fake:
+        yield fake
+
+
+async def submit_many(runner, count: int) -> list:  # type: ignore[no-untyped-def]
+    return [
+        await runner.submit("qwen2_vl", ["mme"], model_args={"n": n}, labels={"n": n})
+        for n in range(count)
+    ]
+
+
+async def test_a_poll_costs_one_queue_read_plus_one_read_per_job_that_left_it(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    runner = make_runner(BASE)
+    jobs = await submit_many(runner, 40)
+    server.start_next()
+    server.requests.clear()
+    assert await runner.harvest() == []
+    assert dict(server.requests) == {"GET /queue": 1}  # not 40 GET /jobs
+    for _ in range(3):  # three jobs end in this interval
+        server.finish(server.start_next() or server.ids("running")[0])
+    server.start_next()
+    server.requests.clear()
+    outcomes = await runner.harvest()
+    assert dict(server.requests) == {"GET /queue": 1, "GET /jobs": 3}
+    assert [o.labels["n"] for o in outcomes] == [0, 1, 2]
+    assert all(isinstance(o, JobCompleted) for o in outcomes)
+    server.requests.clear()
+    assert await runner.harvest() == []  # harvested once
+    assert dict(server.requests) == {"GET /queue": 1}
+    states = {job.seq: job.state for job in await runner.jobs()}
+    assert [states[j.seq] for j in jobs[:5]] == ["completed"] * 3 + ["running", "queued"]
+
+
+async def test_no_pending_job_means_no_request(server: FakeServer, make_runner: MakeRunner) -> None:
+    runner = make_runner(BASE)
+    await submit_many(runner, 2)
+    server.run_all()
+    assert len(await runner.harvest()) == 2
+    server.requests.clear()
+    assert await runner.harvest() == []
+    assert server.requests == {}
+
+
+async def test_every_way_a_job_ends_is_an_outcome_with_its_labels(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    runner = make_runner(BASE)
+    done, failed, cancelled, lost = await submit_many(runner, 4)
+    server.finish(done.job_id)
+    server.finish(failed.job_id, "failed", OOM)
+    server.finish(cancelled.job_id, "cancelled")
+    del server.jobs[lost.job_id]  # evicted, or the server restarted
+    outcomes = {o.labels["n"]: o for o in await runner.harvest()}
+    assert isinstance(outcomes[0], JobCompleted)
+    assert outcomes[0].info.result is not None and outcomes[0].job_id == done.job_id
+    assert isinstance(outcomes[1], JobFailed)
+    assert outcomes[1].error == OOM
+    assert (
+        outcomes[1].reason == "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2 GiB"
+    )
+    assert isinstance(outcomes[2], JobCancelled)
+    assert isinstance(outcomes[3], JobLost)
+    assert outcomes[3].last_state == "queued" and "restarted" in outcomes[3].why
+    assert raise_for_outcome(outcomes[0]) == outcomes[0].info
+    with pytest.raises(JobFailedError, match="CUDA out of memory"):
+        raise_for_outcome(outcomes[1])
+    with pytest.raises(JobCancelledError):
+        raise_for_outcome(outcomes[2])
+    with pytest.raises(JobLostError) as info:
+        raise_for_outcome(outcomes[3])
+    assert info.value.labels == {"n": 3} and info.value.last_state == "queued"
+    # the lost job is kept, never dropped; its history says what happened
+    record = (await runner.jobs())[3]
+    assert record.state == "lost" and record.last_known_state == "queued"
+    assert [o.event for o in await runner.history(record)] == [
+        "intent",
+        "answer",
+        "lost",
+        "harvested",
+    ]
+
+
+async def test_a_running_job_lost_in_a_restart_keeps_its_last_state(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    runner = make_runner(BASE)
+    first, _second = await submit_many(runner, 2)
+    server.finish(server.start_next() or "")
+    server.start_next()
+    assert [o.labels for o in await runner.harvest()] == [{"n": 0}]
+    server.restart()
+    (lost,) = await runner.harvest()
+    assert isinstance(lost, JobLost) and lost.last_state == "running"
+    assert (await runner.outcome(first)).kind == "completed"  # finished jobs keep their record
+    again = await runner.submit("qwen2_vl", ["mme"], labels={"n": 2})
+    assert again.state == "queued"  # the run goes on
+
+
+async def test_ready_peeks_harvest_takes_wait_does_not_take(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    runner = make_runner(BASE)
+    await submit_many(runner, 3)
+    server.finish(server.start_next() or "")
+    result = await runner.wait(return_when=FIRST_COMPLETED)
+    assert [o.labels["n"] for o in result.done] == [0]
+    assert [j.labels["n"] for j in result.pending] == [1, 2]
+    assert len(await runner.ready()) == 1
+    assert len(await runner.ready()) == 1
+    assert len(await runner.harvest()) == 1
+    assert await runner.ready() == []
+    timed_out = await runner.wait(timeout=0.05)
+    assert timed_out.done == [] and len(timed_out.pending) == 2
+    server.run_all()
+    everything = await runner.wait()
+    assert [o.labels["n"] for o in everything.done] == [1, 2] and everything.pending == []
+
+
+async def test_as_completed_yields_each_once_and_times_out(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    runner = make_runner(BASE)
+    await submit_many(runner, 3)
+    server.finish(server.start_next() or "")
+    with pytest.raises(RunTimeoutError) as info:
+        await runner.completed(timeout=0.05)
+    assert info.value.pending == [2, 3]
+    server.run_all()
+    assert [o.labels["n"] for o in await runner.completed(timeout=5)] == [1, 2]
+    assert await runner.completed() == []
+    assert all(job.harvested for job in await runner.jobs())
+
+
+async def test_failed_jobs_are_retried_by_policy_linked_to_the_first(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    runner = make_runner(BASE, retry=RetryOnFailure("CUDA out of memory", max_attempts=3))
+    oom, other = await submit_many(runner, 2)
+    server.finish(oom.job_id, "failed", OOM)
+    server.finish(other.job_id, "failed", "ValueError: no such task")
+    outcomes = await runner.harvest()  # the OOM one was sent again: only the other is final
+    assert [(o.labels["n"], o.kind) for o in outcomes] == [(1, "failed")]
+    for _ in range(2):
+        (retry,) = [j for j in server.ids("queued")]
+        server.finish(retry, "failed", OOM)
+        await runner.ready()  # a poll: sends the next attempt, takes nothing
+    (final,) = await runner.completed(timeout=5)
+    assert isinstance(final, JobFailed) and final.labels == {"n": 0}
+    assert final.job.attempt == 3 and final.job.first_seq == oom.seq
+    chain = [j for j in await runner.jobs() if j.first_seq == oom.seq]
+    assert [(j.attempt, j.retry_of) for j in chain] == [(1, None), (2, oom.seq), (3, chain[1].seq)]
+    assert all(j.request == oom.request for j in chain)
+    assert server.requests["POST /evaluate"] == 4
+    assert (await runner.outcome(oom)).job.seq == chain[2].seq
+
+
+async def test_a_retry_that_completes_is_the_outcome(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    runner = make_runner(BASE, retry=RetryOnFailure("out of memory", max_attempts=2))
+    (job,) = await submit_many(runner, 1)
+    server.finish(job.job_id, "failed", OOM)
+    assert await runner.harvest() == []
+    server.run_all()
+    (outcome,) = await runner.completed()
+    assert isinstance(outcome, JobCompleted) and outcome.job.attempt == 2
+
+
+async def test_a_failed_queue_read_marks_nothing(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    runner = make_runner(BASE, client_options={"max_retries": 0})
+    await submit_many(runner, 2)
+    server.requests.clear()
+    server.queue_down = True
+    assert await runner.harvest() == []
+    assert server.requests["GET /queue"] == 1 and server.requests["GET /jobs"] == 0
+    assert [j.state for j in await runner.jobs()] == ["queued", "queued"]
