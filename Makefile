@@ -59,6 +59,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(PY) codegen/verify_types.py
 
 test: $(STAMP) check-generated spec-check check-registry lint typecheck
 	$(BIN)/pytest -q

@@ -323,6 +323,6 @@ class MissingDependencyError(_PlainMessage, LmmsEvalError, ImportError):
 
     def __init__(self, message: str = "", *, package: str = "", extra: str = "") -> None:
         super().__init__(message)
-        self.name = package  # ImportError's own attribute for the missing module
-        self.package = package
-        self.extra = extra
+        self.name: str | None = package  # ImportError's own attribute for the missing module
+        self.package: str = package
+        self.extra: str = extra

@@ -15,7 +15,7 @@ import importlib
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -38,7 +38,7 @@ class Metric(BaseModel):
     (0.8, 0.19999999999999998, True)
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True)
 
     task: str = Field(description="The task or group name, e.g. `e2e_arith`.")
     name: str = Field(description="The metric, e.g. `exact_match` (before the comma).")

@@ -8,7 +8,7 @@ run. ``raise_for_outcome`` turns one into the client's exceptions for callers wh
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,7 +45,7 @@ class TrackedJob(BaseModel):
         print(job.seq, job.job_id, job.state, job.labels["epoch"])
     """
 
-    model_config = _FROZEN
+    model_config: ClassVar[ConfigDict] = _FROZEN
 
     seq: int = Field(description="The run's own id of this submission (1, 2, ...), in order.")
     job_id: str | None = Field(
@@ -97,7 +97,7 @@ class TrackedJob(BaseModel):
 
 
 class _Outcome(BaseModel):
-    model_config = _FROZEN
+    model_config: ClassVar[ConfigDict] = _FROZEN
 
     job: TrackedJob = Field(description="The job (its final attempt) as the ledger has it.")
 

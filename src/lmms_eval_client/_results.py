@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, ValidationError
 
@@ -60,7 +60,9 @@ class EvalResults(BaseModel):
     e2e_arith none        0 exact_match ↑ 0.8000 ± 0.2000
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        extra="allow", populate_by_name=True, protected_namespaces=()
+    )
 
     results: dict[str, dict[str, JsonValue]] = Field(
         description='Per task and group, `{"<metric>,<filter>": value, ..., "alias": ...}` '

@@ -29,7 +29,7 @@ class ResultsError(_PlainMessage, LmmsEvalError):
 
     def __init__(self, message: str = "", *, path: str | None = None) -> None:
         super().__init__(message)
-        self.path = path
+        self.path: str | None = path
 
 
 class ResultsNotReachableError(ResultsError):
@@ -54,9 +54,9 @@ class ResultsNotReachableError(ResultsError):
         reason: str = "",
     ) -> None:
         super().__init__(message, path=client_path)
-        self.server_path = server_path
-        self.client_path = client_path
-        self.reason = reason
+        self.server_path: str | None = server_path
+        self.client_path: str | None = client_path
+        self.reason: str = reason
 
 
 class ResultsFormatError(ResultsError, ValueError):
@@ -80,8 +80,8 @@ class ResultsFormatError(ResultsError, ValueError):
         reason: str = "",
     ) -> None:
         super().__init__(message, path=path)
-        self.line = line
-        self.reason = reason
+        self.line: int | None = line
+        self.reason: str = reason
 
 
 class ResultsUnavailableError(ResultsError):
@@ -96,8 +96,8 @@ class ResultsUnavailableError(ResultsError):
         self, message: str = "", *, job_id: str = "", status: str = "", path: str | None = None
     ) -> None:
         super().__init__(message, path=path)
-        self.job_id = job_id
-        self.status = status
+        self.job_id: str = job_id
+        self.status: str = status
 
 
 class MetricNotFoundError(ResultsError, KeyError):
@@ -123,10 +123,10 @@ class MetricNotFoundError(ResultsError, KeyError):
         path: str | None = None,
     ) -> None:
         super().__init__(message, path=path)
-        self.task = task
-        self.name = name
-        self.filter = filter
-        self.available = list(available or [])
+        self.task: str = task
+        self.name: str = name
+        self.filter: str = filter
+        self.available: list[str] = list(available or [])
 
 
 class SamplesNotFoundError(ResultsError, KeyError):
@@ -149,5 +149,5 @@ class SamplesNotFoundError(ResultsError, KeyError):
         path: str | None = None,
     ) -> None:
         super().__init__(message, path=path)
-        self.task = task
-        self.available = list(available or [])
+        self.task: str = task
+        self.available: list[str] = list(available or [])

@@ -8,7 +8,7 @@ lacks a section still loads.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
@@ -30,7 +30,9 @@ LenientFloat = Annotated[float | None, BeforeValidator(_number_or_none)]
 class Section(BaseModel):
     """Base of the sections: unknown keys kept, fields readable by their file names too."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        extra="allow", populate_by_name=True, protected_namespaces=()
+    )
 
 
 class NSamples(Section):

@@ -34,10 +34,7 @@ class LedgerError(LmmsEvalError):
 
     def __init__(self, message: str = "", *, path: str = "") -> None:
         super().__init__(message)
-        self.path = path
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+        self.path: str = path
 
 
 class CorruptLedgerError(LedgerError):
@@ -60,8 +57,8 @@ class NewerLedgerError(LedgerError):
         self, message: str = "", *, path: str = "", found: int = 0, supported: int = 0
     ) -> None:
         super().__init__(message, path=path)
-        self.found = found
-        self.supported = supported
+        self.found: int = found
+        self.supported: int = supported
 
 
 class LedgerReadOnlyError(LedgerError):
@@ -103,13 +100,10 @@ class SubmissionUnresolvedError(LmmsEvalError):
         final: bool = True,
     ) -> None:
         super().__init__(message)
-        self.token = token
-        self.output_dir = output_dir
-        self.reason = reason
-        self.final = final
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+        self.token: str = token
+        self.output_dir: str | None = output_dir
+        self.reason: str = reason
+        self.final: bool = final
 
 
 class RunTimeoutError(LmmsEvalError, TimeoutError):
@@ -121,10 +115,7 @@ class RunTimeoutError(LmmsEvalError, TimeoutError):
 
     def __init__(self, message: str = "", *, pending: list[int] | None = None) -> None:
         super().__init__(message)
-        self.pending = list(pending or [])
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+        self.pending: list[int] = list(pending or [])
 
 
 class JobLostError(LmmsEvalError, RuntimeError):
@@ -146,15 +137,6 @@ class JobLostError(LmmsEvalError, RuntimeError):
         labels: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
-        self.job_id = job_id
-        self.last_state = last_state
-        self.labels = dict(labels or {})
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
-
-
-def _rebuild(cls: type[LmmsEvalError], message: str, state: dict[str, Any]) -> LmmsEvalError:
-    error = cls(message)
-    error.__dict__.update(state)
-    return error
+        self.job_id: str | None = job_id
+        self.last_state: str = last_state
+        self.labels: dict[str, Any] = dict(labels or {})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Collection, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
@@ -41,7 +41,7 @@ class TokenCount(BaseModel):
     12
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow")
 
     input_tokens: int | None = Field(default=None, description="Prompt tokens.")
     output_tokens: int | None = Field(default=None, description="Generated tokens.")
@@ -60,7 +60,7 @@ class Sample(BaseModel):
     0 5 5 {'exact_match': 1.0}
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow")
 
     doc_id: int | str | None = Field(default=None, description="The document's index.")
     target: JsonValue = Field(default=None, description="The expected answer (as text).")

@@ -108,11 +108,11 @@ produced no parsed results...", as on the real server.
 try:
     import fastapi  # noqa: F401
     import uvicorn  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the installation
+except ImportError as _missing:  # pragma: no cover - depends on the installation
     raise ImportError(
         "lmms_eval_client.testing needs FastAPI and uvicorn: "
         "pip install 'lmms-eval-client[testing]'"
-    ) from exc
+    ) from _missing
 
 from ._app import create_app
 from ._asgi import LifespanError, asgi_client, running_lifespan

@@ -47,7 +47,7 @@ class LocalServer:
         app: FastAPI | None = None,
         startup_timeout: float = 10.0,
     ) -> None:
-        self.app = app if app is not None else create_app(config)
+        self.app: FastAPI = app if app is not None else create_app(config)
         self.host = host
         self._requested_port = port
         self._startup_timeout = startup_timeout
