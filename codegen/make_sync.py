@@ -33,6 +33,7 @@ NAMES = {
     "asyncio_detailed": "sync_detailed",  # the generated endpoint functions
     "set_async_httpx_client": "set_httpx_client",
     "aclose": "close",
+    "AsyncBoundedSender": "BoundedSender",
 }
 # In docstrings and comments, in this order: specific sentences first, then names.
 PHRASES = (

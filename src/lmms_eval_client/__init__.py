@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         NotFoundError,
         PermissionDeniedError,
         RateLimitError,
+        ResponseTooLargeError,
         UnprocessableEntityError,
         WaitTimeoutError,
     )
@@ -105,6 +106,7 @@ _LOCATIONS: dict[str, str] = {
             "NotFoundError",
             "PermissionDeniedError",
             "RateLimitError",
+            "ResponseTooLargeError",
             "UnprocessableEntityError",
             "WaitTimeoutError",
         ),
@@ -159,6 +161,7 @@ __all__ = [
     "PermissionDeniedError",
     "QueueStatusResponse",
     "RateLimitError",
+    "ResponseTooLargeError",
     "UnprocessableEntityError",
     "WaitTimeoutError",
     "__version__",

@@ -19,7 +19,8 @@
     │   ├── RateLimitError            429
     │   └── InternalServerError       5xx
     ├── APIResponseValidationError    (also ValueError, as json's JSONDecodeError was) a 2xx body
-    │                                 that is not JSON or does not match the contract
+    │   │                             that is not JSON or does not match the contract
+    │   └── ResponseTooLargeError     a body beyond the client's max_response_bytes
     ├── DiscoveryError                /tasks or /models answered with an ``error`` field
     ├── JobError                      (also RuntimeError) a waited-for job ended badly
     │   ├── JobFailedError            the job failed; carries the JobInfo and the server's error
@@ -249,3 +250,37 @@ class WaitTimeoutError(LmmsEvalError, TimeoutError):
         super().__init__(message)
         self.job = job
         self.job_id = job_id
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """A response body was larger than the client's ``max_response_bytes`` (after decompression).
+
+    Its body was not kept: reading stopped at the limit (``.response.content`` is empty).
+    Raise the limit on the client if such a body is legitimate.
+
+    Attributes:
+        limit: The limit that was exceeded, in bytes.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response, limit: int) -> None:
+        super().__init__(message, response=response)
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # What crosses a pickle is the status and the request line: never the request's
+        # headers (they may carry the API key) nor the server's.
+        request = self.response.request
+        url = request.url
+        if url.userinfo:
+            url = url.copy_with(username=None, password=None)
+        return (
+            _rebuild_response_too_large,
+            (str(self), self.limit, self.status_code, request.method, str(url)),
+        )
+
+
+def _rebuild_response_too_large(
+    message: str, limit: int, status_code: int, method: str, url: str
+) -> ResponseTooLargeError:
+    response = httpx.Response(status_code, request=httpx.Request(method, url))
+    return ResponseTooLargeError(message, response=response, limit=limit)
