@@ -55,6 +55,7 @@ demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
 # Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
-# client (latency, import time, 1,000-job fan-out, wait precision); about 3 minutes.
+# client (latency, import time, 1,000-job fan-out, wait precision) and false "job may exist"
+# alarms after idle pauses; about 7 minutes.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

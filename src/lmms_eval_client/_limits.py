@@ -50,7 +50,7 @@ def accept_encoding(current: str | None) -> str:
 
 def _size(limit: int) -> str:
     mib = limit / (1024 * 1024)
-    return f"{limit:,} bytes ({mib:g} MiB)" if mib >= 1 else f"{limit:,} bytes"
+    return f"{limit:,} bytes ({mib:.3g} MiB)" if mib >= 1 else f"{limit:,} bytes"
 
 
 def too_large(response: httpx.Response, limit: int, start: bytes) -> ResponseTooLargeError:
@@ -59,7 +59,7 @@ def too_large(response: httpx.Response, limit: int, start: bytes) -> ResponseToo
     request = response.request
     message = (
         f"{where(request)} -> {response.status_code}: the response body is larger than "
-        f"max_response_bytes = {_size(limit)} after decompression, so it was not read"
+        f"max_response_bytes = {_size(limit)} after decompression; reading stopped there"
         f"{f' (it starts: {body_excerpt(start)})' if start else ''}. No lmms-eval answer needs "
         "that much: check base_url (is this the lmms-eval server?) and any proxy in between; "
         "if the body is legitimate, raise the limit, e.g. "
