@@ -10,6 +10,7 @@ bodies are read raw and inflated here; only the encodings this can bound are ask
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Iterator
 
@@ -39,6 +40,7 @@ def check_max_response_bytes(value: object) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=32)  # called per request with one of very few values
 def accept_encoding(current: str | None) -> str:
     """The Accept-Encoding to send: the caller's, unless it asks for codings we cannot bound."""
     if current is not None:
