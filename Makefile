@@ -86,7 +86,8 @@ demo-runs: $(STAMP)
 	$(PY) examples/training_loop.py
 
 # Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
-# client (latency, import time, 1,000-job fan-out, wait precision); about 3 minutes.
+# client (latency, import time, 1,000-job fan-out, wait precision) and false "job may exist"
+# alarms after idle pauses; about 7 minutes.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_runs.py

@@ -15,6 +15,9 @@ Prints one table (and writes it to benchmarks/results.md):
    lmms-eval's AsyncEvalClient.
 4. wait: how late wait_for_job returns after the job completed, at poll_interval 0.1 s
    and 1 s; target: at most one interval plus one request.
+5. alarms: false "the job may exist" alarms per 1,000 submissions after idle pauses
+   straddling uvicorn's 5 s keep-alive, sync and async, httpx's keep-alive vs ours;
+   target < 1 per 1,000 and no duplicate (bench_false_alarms.py; about 4 minutes).
 
 Every server is the local lmms-eval-compatible server's CLI (python -m
 lmms_eval_client.testing) in its own process on 127.0.0.1, so the server's CPU work does
@@ -34,12 +37,13 @@ from datetime import datetime
 from pathlib import Path
 
 from bench_common import CpuPlan, Section, machine_line, render_markdown, render_text, version_of
+from bench_false_alarms import run_false_alarms
 from bench_fanout import run_fanout
 from bench_imports import run_imports
 from bench_latency import run_latency
 from bench_precision import run_precision
 
-BENCHMARKS = ("import", "latency", "fanout", "wait")
+BENCHMARKS = ("import", "latency", "fanout", "wait", "alarms")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.md"
 
 
@@ -91,6 +95,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.profile_runs = 3 if not args.quick else 1
     args.jobs = pick(args.jobs, 1000, 100)
     args.wait_jobs = pick(args.wait_jobs, 10, 4)
+    args.alarm_submissions = 1000 if not args.quick else 100
     return args
 
 
@@ -129,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workdir, cpus, args.jobs, args.connections, args.poll_interval, args.deadline
             ),
             "wait": lambda: run_precision(workdir, cpus, args.wait_jobs),
+            "alarms": lambda: run_false_alarms(workdir, cpus, args.alarm_submissions),
         }
         for name in BENCHMARKS:
             if name not in args.only:

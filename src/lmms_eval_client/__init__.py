@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         NotFoundError,
         PermissionDeniedError,
         RateLimitError,
+        ResponseTooLargeError,
         UnprocessableEntityError,
         WaitTimeoutError,
     )
@@ -171,6 +172,7 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "NotFoundError",
         "PermissionDeniedError",
         "RateLimitError",
+        "ResponseTooLargeError",
         "UnprocessableEntityError",
         "WaitTimeoutError",
     ),
@@ -188,7 +190,6 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "Sample",
         "TokenCount",
         "iter_samples",
-        "json_default",
     ),
     "._results_sections": (
         "Efficiency",
@@ -322,6 +323,7 @@ __all__ = [
     "PermissionDeniedError",
     "QueueStatusResponse",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ResultsError",
     "ResultsFormatError",
     "ResultsNotReachableError",

@@ -27,7 +27,14 @@ API_KEY_ENV = "LMMS_EVAL_API_KEY"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # httpx's own default pool size, but every connection may stay alive: many concurrent waits
 # otherwise keep closing and reopening connections (20 kept alive is httpx's default).
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+# An idle connection is dropped after 1 s, before the server can close it: uvicorn (which
+# lmms-eval runs) closes idle connections after 5 s, gunicorn's uvicorn workers after 2 s,
+# and a request sent as the server closes fails as "may have been sent", which for a job
+# submission is a false "the job may exist" (httpx keeps idle connections 5 s).
+KEEPALIVE_EXPIRY = 1.0
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_EXPIRY
+)
 USER_AGENT = f"lmms-eval-client/{__version__} httpx/{httpx.__version__}"
 # Longer than any evaluation, yet a number every socket and event loop can wait for
 # (1e300 s overflows them): None is the way to say "no timeout".

@@ -20,7 +20,8 @@
     │   ├── RateLimitError            429
     │   └── InternalServerError       5xx
     ├── APIResponseValidationError    (also ValueError, as json's JSONDecodeError was) a 2xx body
-    │                                 that is not JSON or does not match the contract
+    │   │                             that is not JSON or does not match the contract
+    │   └── ResponseTooLargeError     a body beyond the client's max_response_bytes
     ├── DiscoveryError                /tasks or /models answered with an ``error`` field
     ├── JobError                      (also RuntimeError) a waited-for job ended badly
     │   ├── JobFailedError            the job failed; carries the JobInfo and the server's error
@@ -326,3 +327,18 @@ class MissingDependencyError(_PlainMessage, LmmsEvalError, ImportError):
         self.name: str | None = package  # ImportError's own attribute for the missing module
         self.package: str = package
         self.extra: str = extra
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """A response body was larger than the client's ``max_response_bytes`` (after decompression).
+
+    Its body was not kept: reading stopped at the limit (``.response.content`` is empty).
+    Raise the limit on the client if such a body is legitimate.
+
+    Attributes:
+        limit: The limit that was exceeded, in bytes.
+    """
+
+    def __init__(self, message: str, *, response: httpx.Response, limit: int) -> None:
+        super().__init__(message, response=response)
+        self.limit: int = limit

@@ -94,7 +94,19 @@ class ForwardThenDrop:
     name: str = "forward-then-drop"
 
 
-Action = Forward | Respond | Reset | Close | Stall | ForwardThenDrop
+@dataclass(frozen=True)
+class Drip:
+    """Answer ``prefix`` at once, then ``data``, ``size`` bytes every ``interval`` seconds (a
+    server that is alive, but slower than any per-read timeout notices); then close."""
+
+    data: bytes
+    interval: float = 1.0
+    size: int = 1
+    prefix: bytes = b""
+    name: str = "drip"
+
+
+Action = Forward | Respond | Reset | Close | Stall | ForwardThenDrop | Drip
 FORWARD = Forward()
 
 
@@ -151,6 +163,7 @@ class Seen:
     headers: dict[str, str]  # lower-cased names
     body: bytes
     action: str = ""
+    idle: float | None = None  # seconds the connection was idle since the last answer on it
 
     @property
     def path(self) -> bytes:
@@ -309,10 +322,13 @@ class FaultProxy:
             transport.abort()  # a no-op once closed
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answered: float | None = None
         while True:
             seen = await _read_request(reader)
             if seen is None:
                 return
+            if answered is not None:
+                seen.idle = time.monotonic() - answered
             action = self.rule(seen)
             seen.action = action.name
             with self._changed:
@@ -321,8 +337,18 @@ class FaultProxy:
             if isinstance(action, Respond):
                 writer.write(action.data)
                 await writer.drain()
+                answered = time.monotonic()
                 if action.close:
                     return
+            elif isinstance(action, Drip):
+                writer.write(action.prefix)
+                for start in range(0, len(action.data), action.size):
+                    if writer.is_closing():
+                        return
+                    writer.write(action.data[start : start + action.size])
+                    await writer.drain()  # ConnectionResetError once the client gave up
+                    await asyncio.sleep(action.interval)
+                return
             elif isinstance(action, Reset):
                 _reset(writer)
                 return

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -44,6 +44,7 @@ from .._base import ClientBase
 from .._config import DEFAULT_TIMEOUT
 from .._exceptions import BadRequestError, LmmsEvalError
 from .._file_access import FileSystem, PathMap
+from .._limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
 from .._responses import UNHEALTHY, cancelled_by_earlier_attempt, listing_or_raise, result_of
 from .._retry import (
     DEFAULT_MAX_RETRIES,
@@ -53,6 +54,7 @@ from .._retry import (
     retry_delay,
     within_deadline,
 )
+from .._transport import AsyncBoundedSender, request_scope
 from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
 from ._io import AsyncIO, Send, sleep
 from .results import AsyncResultReading
@@ -70,9 +72,12 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncResultReading, AsyncIO
     Args:
         base_url: The server, e.g. ``"http://gpu-box:8000"``. Default: ``$LMMS_EVAL_BASE_URL``,
             else ``http://localhost:8000``. A trailing slash is fine.
-        timeout: Network timeout per request, in seconds or as an ``httpx.Timeout``.
-            Finite by default (60 s, 10 s to connect); ``None`` means no timeout at all.
-            This is not how long ``wait_for_job`` waits: that is its own ``timeout``.
+        timeout: Time budget of each request, in seconds or as an ``httpx.Timeout``: the
+            whole request (connecting, sending, the answer's headers and body) ends within
+            it, however slowly a server answers. An ``httpx.Timeout`` also bounds each
+            phase; the whole request then gets its largest value. Finite by default (60 s,
+            10 s to connect); ``None`` means no timeout at all. This is not how long
+            ``wait_for_job`` waits: that is its own ``timeout``.
         headers: Extra headers sent with every request.
         api_key: Sent as ``Authorization: Bearer <api_key>``, for a server behind an
             authenticating proxy. Default: ``$LMMS_EVAL_API_KEY``. Never logged or shown.
@@ -92,6 +97,9 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncResultReading, AsyncIO
             ``{"/scratch/evals": "/mnt/gpu-box/scratch/evals"}`` (a target may be an fsspec
             URL). Default: ``$LMMS_EVAL_PATH_MAP`` (``server=client;...``), else none.
         filesystem: An fsspec filesystem to read the server's files through (sftp, s3...).
+        max_response_bytes: The largest response body read, in bytes after decompression
+            (default 64 MiB); a larger one raises ResponseTooLargeError. Applies to an
+            injected http_client too.
 
     Use ``async with``, or ``await client.close()``: a client collected unclosed warns
     with a ResourceWarning.
@@ -121,12 +129,17 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncResultReading, AsyncIO
         output_root: str | os.PathLike[str] | None = None,
         path_map: PathMap | None = None,
         filesystem: FileSystem | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        limit = check_max_response_bytes(max_response_bytes)
         self._setup_files(output_root, path_map, filesystem)
         http = self._setup(
             base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
         )
-        self._api.set_async_httpx_client(http)
+        # The generated functions call only .request(): ours reads the body under the size
+        # cap and ends the whole request within its time budget.
+        sender = AsyncBoundedSender(http, limit, owned=self._owns_http_client)
+        self._api.set_async_httpx_client(cast(httpx.AsyncClient, sender))
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -165,8 +178,11 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncResultReading, AsyncIO
             self._check_open()
             self._follow_loop()
             outcome: Outcome
+            # A deadline (a wait's) also bounds the attempt in flight, not only the retries.
+            time_left = None if deadline is None else deadline - self._clock()
             try:
-                outcome = await send()
+                with request_scope(time_left=time_left):
+                    outcome = await send()
             except SEND_FAILURES as exc:
                 outcome = exc
             delay = within_deadline(
@@ -407,9 +423,11 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncResultReading, AsyncIO
     ) -> JobInfo:
         """Poll a job until it ends; return it when it completed.
 
-        Stops on every terminal status. The deadline is measured on a monotonic clock and
-        overshot by at most one request: between polls it sleeps min(poll_interval, time
-        left). A status this client does not know yet counts as still in progress.
+        Stops on every terminal status. The deadline is measured on a monotonic clock;
+        between polls it sleeps min(poll_interval, time left), and a poll in flight at the
+        deadline is cut off (it gets at least 1 s), so a stalled server cannot hold the
+        wait much past it. A status this client does not know yet counts as still in
+        progress.
 
         Args:
             job_id: The id returned by ``evaluate()``.
