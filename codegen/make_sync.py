@@ -25,7 +25,7 @@ import unasync
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "lmms_eval_client"
 # The async modules that have a generated sync twin.
-GENERATED = ("client.py", "results.py", "submit.py", "polling.py", "run.py")
+GENERATED = ("client.py", "server.py", "results.py", "submit.py", "polling.py", "run.py")
 
 NAMES = {
     "AsyncEvalClient": "EvalClient",

@@ -34,7 +34,8 @@ from ._exceptions import (
     with_httpx_class,
 )
 from ._log import logger
-from ._retry import GATEWAY_STATUSES, Idempotency, Outcome, may_have_been_sent
+from ._operations import Operation
+from ._retry import GATEWAY_STATUSES, Outcome, may_have_been_sent
 from ._text import body_excerpt, clip, first_lines, where
 
 T = TypeVar("T")
@@ -49,11 +50,6 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 }
 MAX_FIELD_ERRORS = 10
 
-MAYBE_CARRIED_OUT = (
-    "The request may have reached the server, so it may have been carried out: "
-    "it was not retried, to never run it twice. Check get_queue_status() "
-    "(queued_jobs, running_job) before submitting again."
-)
 # What is_healthy() reports as False: the server's fault or the network's, not the caller's.
 UNHEALTHY = (APIConnectionError, APIStatusError, APIResponseValidationError)
 
@@ -134,26 +130,28 @@ def body_error(
     return APIResponseValidationError(message + note, response=raw)
 
 
-def transport_error(
-    exc: httpx.RequestError, idempotency: Idempotency = Idempotency.SAFE
-) -> APIConnectionError:
-    """The typed error for a failure below HTTP (connect, read, write, timeout, protocol)."""
+def transport_error(exc: httpx.RequestError, maybe_done: str = "") -> APIConnectionError:
+    """The typed error for a failure below HTTP (connect, read, write, timeout, protocol).
+
+    ``maybe_done``: what to check if the request may have reached the server (for an
+    operation that must not run twice), else empty.
+    """
     try:
         request: httpx.Request | None = exc.request
     except RuntimeError:  # raised by httpx when no request was attached
         request = None
     location = f" {where(request)}" if request is not None else ""
     sent = not isinstance(exc, httpx.TransportError) or may_have_been_sent(exc)
-    if idempotency is Idempotency.UNSAFE and sent:
-        hint = f" {MAYBE_CARRIED_OUT}"
+    if maybe_done and sent:
+        hint = f" {maybe_done}"
     elif isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
         hint = " Is the server running at that address?"
     else:
         hint = ""
     if isinstance(exc, httpx.TimeoutException):
         return with_httpx_class(APITimeoutError, type(exc))(
-            f"Request{location} timed out ({type(exc).__name__}); raise the client's timeout "
-            f"if the server is slow.{hint}",
+            f"Request{location} timed out ({type(exc).__name__}); if the server is slow, pass "
+            f"a longer timeout= to this call or raise the client's timeout.{hint}",
             request=request,
             may_have_been_sent=sent,
         )
@@ -173,18 +171,17 @@ def check_open(closed: bool, client: httpx.Client | httpx.AsyncClient) -> None:
 
 def result_of(
     outcome: Outcome,
-    expected: type[T],
+    op: Operation[T],
     *,
     job_id: str | None = None,
-    idempotency: Idempotency = Idempotency.SAFE,
 ) -> T:
     """The parsed model of the final outcome, or the typed error it means."""
     # A 2xx the client cannot read may still mean that a submission was carried out.
-    maybe_done = f"\n{MAYBE_CARRIED_OUT}" if idempotency is Idempotency.UNSAFE else ""
+    maybe_done = f"\n{op.maybe_done}" if op.maybe_done else ""
     if isinstance(outcome, UnexpectedResponseBody) and outcome.response.is_success:
         raise body_error(outcome, job_id=job_id, note=maybe_done) from outcome
     if isinstance(outcome, httpx.RequestError):
-        raise transport_error(outcome, idempotency) from outcome
+        raise transport_error(outcome, op.maybe_done) from outcome
     if isinstance(outcome, httpx.InvalidURL):
         raise APIConnectionError(
             f"The server's answer could not be processed: it redirects to an invalid URL "
@@ -194,12 +191,12 @@ def result_of(
     raw = outcome.response if isinstance(outcome, UnexpectedResponseBody) else outcome.http_response
     if not raw.is_success:
         note = ""
-        if idempotency is Idempotency.UNSAFE and raw.status_code in GATEWAY_STATUSES:
+        if op.maybe_done and raw.status_code in GATEWAY_STATUSES:
             # A gateway that failed or timed out may have passed the request on.
-            note = f". {MAYBE_CARRIED_OUT}"
+            note = f". {op.maybe_done}"
         raise status_error(raw, job_id=job_id, note=note)
     parsed = None if isinstance(outcome, UnexpectedResponseBody) else outcome.parsed
-    if isinstance(parsed, expected):
+    if isinstance(parsed, op.response):
         if isinstance(parsed, JobInfo) and job_id is not None and parsed.job_id != job_id:
             raise APIResponseValidationError(
                 f"{where(raw.request)} -> {raw.status_code}: the server answered about job "

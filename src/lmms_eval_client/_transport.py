@@ -38,17 +38,22 @@ from ._limits import BodyReader, accept_encoding, too_large
 MIN_REQUEST_TIME = 1.0
 
 
-class _ClientTimeout:
-    """The marker for "the client's own timeout" in :func:`request_scope`."""
+class ClientTimeout:
+    """The default of a call's ``timeout=``: the client's own timeout applies."""
+
+    def __repr__(self) -> str:
+        return "CLIENT_TIMEOUT"
 
 
-CLIENT_TIMEOUT = _ClientTimeout()
+CLIENT_TIMEOUT = ClientTimeout()
+# A call's timeout: seconds, an httpx.Timeout, None (no timeout), or the client's.
+RequestTimeout = float | httpx.Timeout | ClientTimeout | None
 
 
 @dataclass(frozen=True)
 class _Scope:
     until: float | None  # time.monotonic() by which requests of this scope should end
-    timeout: httpx.Timeout | _ClientTimeout
+    timeout: httpx.Timeout | ClientTimeout
 
 
 _SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
@@ -64,7 +69,7 @@ _IO_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 def request_scope(
     *,
     time_left: float | None = None,
-    timeout: float | httpx.Timeout | _ClientTimeout | None = CLIENT_TIMEOUT,
+    timeout: float | httpx.Timeout | ClientTimeout | None = CLIENT_TIMEOUT,
 ) -> Iterator[None]:
     """Bound the requests sent in this context (this thread, or this task).
 
@@ -74,7 +79,7 @@ def request_scope(
         timeout: Instead of the client's timeout (None: no timeout).
     """
     until = None if time_left is None else time.monotonic() + time_left
-    chosen = timeout if isinstance(timeout, _ClientTimeout) else httpx.Timeout(timeout)
+    chosen = timeout if isinstance(timeout, ClientTimeout) else httpx.Timeout(timeout)
     token = _SCOPE.set(_Scope(until, chosen))
     try:
         yield

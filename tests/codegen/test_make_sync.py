@@ -47,10 +47,12 @@ def test_a_hand_edit_of_the_sync_client_fails_the_check(package: Path) -> None:
 
 def test_a_change_of_the_async_source_makes_the_sync_client_stale(package: Path) -> None:
     source = package / "_async" / "client.py"
-    source.write_text(source.read_text().replace("Check the server's health.", "Health."))
+    text = source.read_text()
+    assert "Get a job's status, timestamps" in text
+    source.write_text(text.replace("Get a job's status, timestamps", "A job's status, times"))
     done = check(package)
     assert done.returncode == 1
-    assert '+        """Health.' in done.stdout
+    assert '+        """A job\'s status, times' in done.stdout
 
 
 def test_the_generated_file_says_it_is_generated() -> None:

@@ -20,32 +20,24 @@ from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
 from lmms_eval_api.api.jobs import get_job as _op_get_job
 from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
 from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
-from lmms_eval_api.api.server import health as _op_health
-from lmms_eval_api.api.server import list_models as _op_list_models
-from lmms_eval_api.api.server import list_tasks as _op_list_tasks
-from lmms_eval_api.api.server import merge_checkpoint as _op_merge_checkpoint
 from lmms_eval_api.models import (
     CancelResponse,
-    HealthResponse,
     JobInfo,
     JobSubmitResponse,
-    MergeResponse,
     QueueStatusResponse,
 )
 
 from .. import _operations as ops
 from .._arguments import (
-    CheckpointType,
     build_evaluate_request,
-    build_merge_request,
     check_job_id,
 )
 from .._base import ClientBase
-from .._config import DEFAULT_TIMEOUT
+from .._config import DEFAULT_TIMEOUT, check_timeout
 from .._exceptions import BadRequestError, LmmsEvalError
 from .._file_access import FileSystem, PathMap
 from .._limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
-from .._responses import UNHEALTHY, cancelled_by_earlier_attempt, listing_or_raise, result_of
+from .._responses import cancelled_by_earlier_attempt, result_of
 from .._retry import (
     DEFAULT_MAX_RETRIES,
     NO_RETRY,
@@ -54,16 +46,23 @@ from .._retry import (
     retry_delay,
     within_deadline,
 )
-from .._transport import BoundedSender, request_scope
+from .._transport import (
+    CLIENT_TIMEOUT,
+    BoundedSender,
+    ClientTimeout,
+    RequestTimeout,
+    request_scope,
+)
 from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
 from ._io import Send, SyncIO, sleep
 from .results import SyncResultReading
+from .server import SyncServerCalls
 from .submit import submit_exactly_once
 
 T = TypeVar("T")
 
 
-class EvalClient(ClientBase[httpx.Client], SyncResultReading, SyncIO):
+class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, SyncIO):
     """Synchronous client of the lmms-eval evaluation server.
 
     A drop-in replacement for ``lmms_eval.entrypoints.EvalClient``: same methods and
@@ -170,8 +169,11 @@ class EvalClient(ClientBase[httpx.Client], SyncResultReading, SyncIO):
         *,
         retry: bool = True,
         deadline: float | None = None,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
     ) -> tuple[Outcome, int]:
         """Send, retrying as the shared policy says; the final outcome and the retries made."""
+        if not isinstance(timeout, ClientTimeout):
+            timeout = check_timeout(timeout)  # before anything is sent
         policy = self._retry if retry else NO_RETRY
         retries = 0
         while True:
@@ -181,7 +183,7 @@ class EvalClient(ClientBase[httpx.Client], SyncResultReading, SyncIO):
             # A deadline (a wait's) also bounds the attempt in flight, not only the retries.
             time_left = None if deadline is None else deadline - self._clock()
             try:
-                with request_scope(time_left=time_left):
+                with request_scope(time_left=time_left, timeout=timeout):
                     outcome = send()
             except SEND_FAILURES as exc:
                 outcome = exc
@@ -201,85 +203,10 @@ class EvalClient(ClientBase[httpx.Client], SyncResultReading, SyncIO):
         job_id: str | None = None,
         retry: bool = True,
         deadline: float | None = None,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
     ) -> T:
-        outcome, _ = self._send(op, send, retry=retry, deadline=deadline)
-        return result_of(outcome, op.response, job_id=job_id, idempotency=op.idempotency)
-
-    # -- server -----------------------------------------------------------------------------
-
-    def health(self) -> HealthResponse:
-        """Check the server's health.
-
-        Returns:
-            HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
-        """
-        return self._request(ops.HEALTH, lambda: _op_health.sync_detailed(client=self._api))
-
-    def is_healthy(self) -> bool:
-        """True if the server answers and says it is healthy.
-
-        A quick probe: one request, no retries. False when the server cannot be reached or
-        answers with an error; programming errors (such as an invalid base URL, rejected
-        at construction, or a closed client) are not hidden.
-        """
-        try:
-            health = self._request(
-                ops.HEALTH, lambda: _op_health.sync_detailed(client=self._api), retry=False
-            )
-        except UNHEALTHY:
-            return False
-        return health.status == "healthy"
-
-    def list_tasks(self) -> list[str]:
-        """List the evaluation tasks the server knows (slow: the server indexes them per call).
-
-        Raises:
-            DiscoveryError: The server answered with an error instead of a list (e.g. its
-                task dependencies are missing), rather than an empty list that looks fine.
-        """
-        listing = self._request(
-            ops.LIST_TASKS, lambda: _op_list_tasks.sync_detailed(client=self._api)
-        )
-        return listing_or_raise(listing.tasks, listing.error, "tasks")
-
-    def list_models(self) -> list[str]:
-        """List the model types the server can evaluate.
-
-        Raises:
-            DiscoveryError: The server answered with an error instead of a list.
-        """
-        listing = self._request(
-            ops.LIST_MODELS, lambda: _op_list_models.sync_detailed(client=self._api)
-        )
-        return listing_or_raise(listing.models, listing.error, "models")
-
-    def merge_checkpoint(
-        self,
-        checkpoint_path: str | os.PathLike[str],
-        output_path: str | os.PathLike[str] | None = None,
-        checkpoint_type: CheckpointType = "regular",
-    ) -> MergeResponse:
-        """Merge an FSDP2 sharded checkpoint into one consolidated checkpoint, on the server.
-
-        The server merges synchronously; a large checkpoint may need a longer client timeout.
-
-        Args:
-            checkpoint_path: Sharded checkpoint directory, on the server's disk.
-            output_path: Where to write the merged checkpoint (default: checkpoint_path).
-            checkpoint_type: "regular" for the model weights, "ema" for the EMA weights.
-
-        Returns:
-            MergeResponse with ``success``, ``message`` and ``merged_path``.
-
-        Raises:
-            NotFoundError: The checkpoint path does not exist.
-            InternalServerError: lmms_engine is missing on the server, or the merge failed.
-        """
-        body = build_merge_request(checkpoint_path, output_path, checkpoint_type)
-        return self._request(
-            ops.MERGE_CHECKPOINT,
-            lambda: _op_merge_checkpoint.sync_detailed(client=self._api, body=body),
-        )
+        outcome, _ = self._send(op, send, retry=retry, deadline=deadline, timeout=timeout)
+        return result_of(outcome, op, job_id=job_id)
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -300,6 +227,7 @@ class EvalClient(ClientBase[httpx.Client], SyncResultReading, SyncIO):
         *,
         extra_body: Mapping[str, Any] | None = None,
         reconcile: bool = False,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
     ) -> JobSubmitResponse:
         """Submit an evaluation job to the server's queue.
 
@@ -331,6 +259,8 @@ class EvalClient(ClientBase[httpx.Client], SyncResultReading, SyncIO):
                 send again only when the server provably has no such job (one job queued
                 before it still waits, or its finished counters did not move); else raise
                 SubmissionUnresolvedError, sending nothing more (README: "Evaluation runs").
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
 
         Returns:
             JobSubmitResponse with ``job_id``, ``status``, ``position_in_queue``, ``message``.
@@ -353,34 +283,48 @@ class EvalClient(ClientBase[httpx.Client], SyncResultReading, SyncIO):
         return self._request(
             ops.SUBMIT_EVALUATION,
             lambda: _op_submit_evaluation.sync_detailed(client=self._api, body=body),
+            timeout=timeout,
         )
 
-    def get_job(self, job_id: str) -> JobInfo:
+    def get_job(self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> JobInfo:
         """Get a job's status, timestamps, request, result files and error.
 
         Args:
             job_id: The id returned by ``evaluate()``.
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
 
         Raises:
             JobNotFoundError: The server has no such job (never submitted, evicted after
                 max_completed_jobs, or lost in a server restart).
         """
-        return self._get_job(check_job_id(job_id))
+        return self._get_job(check_job_id(job_id), timeout=timeout)
 
-    def _get_job(self, job_id: str, deadline: float | None = None, retry: bool = True) -> JobInfo:
+    def _get_job(
+        self,
+        job_id: str,
+        deadline: float | None = None,
+        retry: bool = True,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
+    ) -> JobInfo:
         return self._request(
             ops.GET_JOB,
             lambda: _op_get_job.sync_detailed(job_id, client=self._api),
             job_id=job_id,
             retry=retry,
             deadline=deadline,
+            timeout=timeout,
         )
 
-    def cancel_job(self, job_id: str) -> CancelResponse:
+    def cancel_job(
+        self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT
+    ) -> CancelResponse:
         """Cancel a queued job (a running or finished job cannot be cancelled).
 
         Args:
             job_id: The id returned by ``evaluate()``.
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
 
         Returns:
             CancelResponse whose ``message`` is "Job <id> cancelled".
@@ -391,23 +335,32 @@ class EvalClient(ClientBase[httpx.Client], SyncResultReading, SyncIO):
         """
         job_id = check_job_id(job_id)
         outcome, retries = self._send(
-            ops.CANCEL_JOB, lambda: _op_cancel_job.sync_detailed(job_id, client=self._api)
+            ops.CANCEL_JOB,
+            lambda: _op_cancel_job.sync_detailed(job_id, client=self._api),
+            timeout=timeout,
         )
         try:
-            return result_of(outcome, CancelResponse, job_id=job_id)
+            return result_of(outcome, ops.CANCEL_JOB, job_id=job_id)
         except BadRequestError:
             # "Already cancelled" after a retry may mean that our lost first attempt did it.
             if not retries:
                 raise
-            done = cancelled_by_earlier_attempt(self.get_job(job_id))
+            done = cancelled_by_earlier_attempt(self.get_job(job_id, timeout=timeout))
             if done is None:
                 raise
             return done
 
-    def get_queue_status(self) -> QueueStatusResponse:
-        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts."""
+    def get_queue_status(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> QueueStatusResponse:
+        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts.
+
+        Args:
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
+        """
         return self._request(
-            ops.GET_QUEUE_STATUS, lambda: _op_get_queue_status.sync_detailed(client=self._api)
+            ops.GET_QUEUE_STATUS,
+            lambda: _op_get_queue_status.sync_detailed(client=self._api),
+            timeout=timeout,
         )
 
     def wait_for_job(
