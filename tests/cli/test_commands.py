@@ -250,6 +250,17 @@ def test_the_api_key_is_never_shown(server: LocalServer) -> None:
     assert "sk-very-secret" not in result.output and "sk-very-secret" not in result.stderr
 
 
+def test_debug_logging_is_undone_after_the_command(server: LocalServer) -> None:
+    import logging
+
+    logger = logging.getLogger("lmms_eval_client")
+    handlers, level = list(logger.handlers), logger.level
+    result = invoke(["--debug", "health"], server.url)
+    assert result.exit_code == 0
+    assert "lmms_eval_client DEBUG GET" in result.stderr
+    assert logger.handlers == handlers and logger.level == level
+
+
 # -- the runs plug-in point -----------------------------------------------------------------
 
 

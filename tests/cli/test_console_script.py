@@ -264,6 +264,19 @@ def test_logs_tail_and_follow(gated_cli: Cli, gate: JobGate) -> None:
     assert record["job_id"] == job_id and record["lines"] == lines[-2:]
 
 
+def test_logs_follow_json_is_one_object_per_line(cli: Cli) -> None:
+    done = cli(
+        "submit", "-m", "qwen2_vl", "-t", "mme", "-a", f"{QWEN_ARGS},sim_outcome=fail",
+        "--wait", "--poll-interval", POLL, "--json",
+    )  # fmt: skip
+    job_id = json.loads(done.stdout)["job_id"]
+    followed = cli("logs", job_id, "--follow", "--json", "-n", "3")
+    assert followed.returncode == 1  # the job's outcome: failed
+    records = [json.loads(line) for line in followed.stdout.splitlines()]
+    assert [set(r) for r in records[:-1]] == [{"line"}] * 3
+    assert records[-1] == {"job_id": job_id, "status": "failed"}
+
+
 def test_results_of_a_file_that_does_not_exist_exits_6(cli: Cli, tmp_path: Path) -> None:
     done = cli("results", str(tmp_path / "nowhere" / "x_results.json"))
     assert done.returncode == 6, done.stderr

@@ -101,11 +101,24 @@ def _options(
 ) -> None:
     ctx.obj = Settings(servers=tuple(server or ()), api_key=api_key, timeout=timeout, debug=debug)
     if debug:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        logger = logging.getLogger("lmms_eval_client")
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG)
+        _log_to_stderr(ctx)
+
+
+def _log_to_stderr(ctx: typer.Context) -> None:
+    """The SDK's log at DEBUG on stderr, for this invocation only (undone when it ends, so
+    that an in-process run, e.g. CliRunner's, leaves the logger as it found it)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("lmms_eval_client")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    ctx.call_on_close(undo)
 
 
 def build_app() -> typer.Typer:

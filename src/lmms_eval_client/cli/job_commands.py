@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -43,6 +45,22 @@ Quiet = Annotated[
     bool,
     typer.Option("--quiet", "-q", help="One line per change instead of the live table (for logs)."),
 ]
+
+
+_SUBMIT_STOPPED = (
+    "Interrupted (Ctrl+C) while submitting: the job may have reached the server; "
+    "look at lmms-eval-client queue before submitting again"
+)
+
+
+@contextlib.contextmanager
+def _interrupt_says(message: str) -> Iterator[None]:
+    """Ctrl+C inside: print ``message`` and exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        note(message)
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 def _stop_message(pending: list[str]) -> str:
@@ -171,7 +189,7 @@ def submit(
     arguments = parse_model_args(model_args or [])
     extra = parse_extra_body(extra_body)
     with connect(settings_of(ctx), output_root=output_root) as client:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, _interrupt_says(_SUBMIT_STOPPED):
             warnings.simplefilter("always", ModelNameWarning)
             job = client.evaluate(
                 model,
@@ -295,7 +313,7 @@ def wait_command(
     with connect(settings_of(ctx)) as client:
         code, records = wait_and_report(
             client,
-            list(jobs),
+            list(dict.fromkeys(jobs)),  # each job once, in the order given
             poll_interval=poll_interval,
             timeout=timeout,
             quiet=quiet,

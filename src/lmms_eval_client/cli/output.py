@@ -19,25 +19,10 @@ from collections.abc import Iterable, Sequence
 from typing import TextIO
 
 from pydantic import BaseModel, JsonValue
-from rich.console import Console
-from rich.table import Table
 
 from lmms_eval_client import EvalResults, Metric
 
 from .exit_codes import one_line
-
-
-def stdout_console() -> Console:
-    """A console on stdout; no markup or highlighting in what is printed through it.
-
-    Made per call (not at import) so that a test's captured stdout is the one written to.
-    """
-    return Console(file=sys.stdout, highlight=False, markup=False, soft_wrap=False)
-
-
-def stderr_console() -> Console:
-    """A console on stderr (progress of ``--json`` commands, the live view there)."""
-    return Console(file=sys.stderr, highlight=False, markup=False, stderr=True)
 
 
 def as_json(value: BaseModel) -> dict[str, JsonValue]:
@@ -84,18 +69,6 @@ def report(exc: BaseException, *, debug: bool) -> None:
     if debug:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     error("interrupted" if isinstance(exc, KeyboardInterrupt) else one_line(exc))
-
-
-def print_table(
-    columns: Sequence[str], rows: Iterable[Sequence[str]], *, title: str | None = None
-) -> None:
-    """A table on stdout (rich; plain borders when stdout is not a terminal)."""
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    stdout_console().print(table)
 
 
 def print_fields(pairs: Iterable[tuple[str, str]]) -> None:

@@ -193,9 +193,13 @@ def logs(
     """
     with connect(settings_of(ctx)) as client:
         if follow_log:
-            job = follow(
-                client, job_id, lines=lines, poll_interval=poll_interval, json_out=json_out
-            )
+            try:
+                job = follow(
+                    client, job_id, lines=lines, poll_interval=poll_interval, json_out=json_out
+                )
+            except KeyboardInterrupt:
+                note("Stopped following the log (Ctrl+C); the job goes on on the server.")
+                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
             if json_out:
                 print_json_line({"job_id": job.job_id, "status": str(job.status)})
             raise typer.Exit(int(_OUTCOME_CODES.get(job.status, ExitCode.OK)))
