@@ -1,0 +1,74 @@
+"""Where the commands send their requests: the global options, and the client they make.
+
+Every command gets its client from :func:`connect`, the one place that turns ``--server``
+(repeatable), ``--api-key``, ``--timeout`` and the environment into something to talk to.
+Today that is an :class:`EvalClient` for one server. Several ``--server`` values will make
+an ``EvalPool`` (the pool issue): until it exists they are a usage error, never silently
+routed to the first server (a job id is only meaningful on the server that issued it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import typer
+
+from lmms_eval_client import EvalClient, InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The global options of one invocation (``lmms-eval-client [OPTIONS] COMMAND``).
+
+    Attributes:
+        servers: The ``--server`` values in order; empty: ``$LMMS_EVAL_BASE_URL``, else
+            ``http://localhost:8000`` (the SDK's defaults).
+        api_key: ``--api-key``; None: ``$LMMS_EVAL_API_KEY`` (read by the SDK). Never shown.
+        timeout: ``--timeout``, the network timeout of one request in seconds; None: the
+            SDK's default (60 s, 10 s to connect).
+        debug: ``--debug``: tracebacks and the SDK's debug log on stderr.
+    """
+
+    servers: tuple[str, ...] = ()
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float | None = None
+    debug: bool = False
+
+
+def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = None) -> EvalClient:
+    """The client the commands use, for the server(s) the settings name.
+
+    Close it (``with connect(settings) as client:``).
+
+    Args:
+        settings: The global options.
+        output_root: ``submit --output-root``: a folder on the server's disk under which each
+            job without ``--output-dir`` gets its own (default: ``$LMMS_EVAL_OUTPUT_ROOT``).
+
+    Raises:
+        InvalidArgumentError: Several servers (the pool is not available yet), or a setting
+            the SDK refuses (a bad URL, a timeout that is not a number of seconds).
+
+    Example::
+
+        with connect(Settings(servers=("http://127.0.0.1:8000",))) as client:
+            print(client.health().status)
+    """
+    if len(settings.servers) > 1:
+        # TODO(pool, issue 13): return EvalPool(list(settings.servers), ...) here; the
+        # commands only use methods the pool shares with EvalClient.
+        raise InvalidArgumentError(
+            f"{len(settings.servers)} --server values given, but several servers need the "
+            "pool (EvalPool), which is not available yet: give one --server"
+        )
+    base_url = settings.servers[0] if settings.servers else None
+    if settings.timeout is None:
+        return EvalClient(base_url, api_key=settings.api_key, output_root=output_root)
+    return EvalClient(base_url, settings.timeout, api_key=settings.api_key, output_root=output_root)
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The global options, as the application's callback stored them on the context."""
+    found = ctx.find_object(Settings)
+    return found if found is not None else Settings()

@@ -1,0 +1,377 @@
+"""Commands about jobs: ``submit``, ``status``, ``wait``, ``cancel``."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+from pydantic import JsonValue
+
+from lmms_eval_client import (
+    EvalClient,
+    JobCancelledError,
+    JobFailedError,
+    JobInfo,
+    JobStatus,
+    LmmsEvalError,
+    ModelNameWarning,
+    process_job_status,
+)
+
+from .connection import connect, settings_of
+from .exit_codes import ExitCode, exit_code_for, one_line, worst
+from .live import LiveView, format_seconds, make_view
+from .model_args import (
+    parse_batch_size,
+    parse_extra_body,
+    parse_labels,
+    parse_limit,
+    parse_model_args,
+    parse_tasks,
+)
+from .output import as_json, error, note, print_fields, print_json, print_lines, report, warn
+from .server_commands import JsonFlag, examples
+from .watch import Tracked, watch
+
+Jobs = Annotated[list[str], typer.Argument(help="Job ids.", metavar="JOB...", show_default=False)]
+PollInterval = Annotated[
+    float, typer.Option("--poll-interval", min=0.01, help="Seconds between polls.")
+]
+Quiet = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="One line per change instead of the live table (for logs)."),
+]
+
+
+_SUBMIT_STOPPED = (
+    "Interrupted (Ctrl+C) while submitting: the job may have reached the server; "
+    "look at lmms-eval-client queue before submitting again"
+)
+
+
+@contextlib.contextmanager
+def _interrupt_says(message: str) -> Iterator[None]:
+    """Ctrl+C inside: print ``message`` and exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        note(message)
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _stop_message(pending: list[str]) -> str:
+    ids = " ".join(pending)
+    return (
+        f"Stopped waiting (Ctrl+C). {len(pending)} job(s) not cancelled: they go on on the "
+        f"server. Wait again: lmms-eval-client wait {ids}; cancel: lmms-eval-client cancel {ids}"
+    )
+
+
+def wait_and_report(
+    client: EvalClient,
+    job_ids: list[str],
+    *,
+    poll_interval: float,
+    timeout: float | None,
+    quiet: bool,
+    to_stderr: bool,
+) -> tuple[ExitCode, list[dict[str, JsonValue]]]:
+    """Wait for the jobs with a live view (or lines); their exit code and JSON records.
+
+    ``to_stderr``: show the progress on stderr (stdout is for the JSON or the job id).
+
+    Ctrl+C stops waiting, says so, and exits 130: the jobs are not cancelled.
+    """
+    start = time.monotonic()
+    tracked = [Tracked(job_id, since=start) for job_id in job_ids]
+    view = make_view(tracked, server=client.base_url, quiet=quiet, to_stderr=to_stderr)
+    try:
+        with view:
+            watch(client, tracked, view, poll_interval=poll_interval, timeout=timeout)
+    except KeyboardInterrupt:
+        note(_stop_message([t.job_id for t in tracked if t.outcome is None]))
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    now = time.monotonic()
+    if isinstance(view, LiveView) and not to_stderr:
+        for job in tracked:  # the table clips; the whole line is here
+            if job.error is not None:
+                error(one_line(job.error))
+    return worst([t.exit_code for t in tracked]), [t.to_json(now) for t in tracked]
+
+
+def submit(
+    ctx: typer.Context,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="lmms-eval model type, e.g. qwen2_vl.")
+    ],
+    tasks: Annotated[
+        list[str],
+        typer.Option("--tasks", "-t", help="Task names: repeatable, or comma-separated."),
+    ],
+    model_args: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-args",
+            "-a",
+            help="lmms-eval's key=value,... (pretrained=org/x,dtype=bfloat16) or a JSON "
+            "object; repeatable. Name the model (pretrained=, model=...): lmms-eval files "
+            "the results under it.",
+            show_default=False,
+        ),
+    ] = None,
+    num_fewshot: Annotated[int | None, typer.Option(help="Few-shot examples.")] = None,
+    batch_size: Annotated[
+        str | None, typer.Option(help="Batch size: a number, auto or auto:N.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="Device, e.g. cuda:0.")] = None,
+    limit: Annotated[
+        str | None,
+        typer.Option(help="Examples per task: a count, a fraction in (0, 1), or -1 for all."),
+    ] = None,
+    gen_kwargs: Annotated[
+        str | None, typer.Option(help="Generation kwargs, e.g. temperature=0,max_new_tokens=64.")
+    ] = None,
+    log_samples: Annotated[
+        bool, typer.Option("--log-samples/--no-log-samples", help="Write per-sample outputs.")
+    ] = True,
+    predict_only: Annotated[
+        bool, typer.Option("--predict-only", help="Only generate predictions, no metrics.")
+    ] = False,
+    num_gpus: Annotated[int, typer.Option(min=1, help="GPUs to use.")] = 1,
+    output_dir: Annotated[
+        str | None, typer.Option(help="Results folder on the server's disk.")
+    ] = None,
+    output_root: Annotated[
+        str | None,
+        typer.Option(
+            help="A folder on the server's disk, readable here, under which a job without "
+            "--output-dir gets its own (default: $LMMS_EVAL_OUTPUT_ROOT). Lets results and "
+            "logs read the job's files.",
+        ),
+    ] = None,
+    extra_body: Annotated[
+        str | None,
+        typer.Option(help="Fields of a newer server, as a JSON object: '{\"seed\": 7}'."),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label", "-l", help="key=value label, repeatable (kept for the run ledger)."
+        ),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait for the job to end.")] = False,
+    wait_timeout: Annotated[
+        float | None,
+        typer.Option(min=0, help="With --wait: seconds to wait at most (exit 4 after)."),
+    ] = None,
+    poll_interval: PollInterval = 2.0,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Print only the job id on stdout; with --wait, progress lines on stderr.",
+        ),
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Submit an evaluation job (every option of the server's /evaluate).
+
+    Prints the job id; with --wait, waits for it and exits with its outcome (0 completed,
+    1 failed, 3 cancelled, 4 timeout).
+    """
+    labels = parse_labels(label or [])
+    task_list = parse_tasks(tasks)
+    arguments = parse_model_args(model_args or [])
+    extra = parse_extra_body(extra_body)
+    with connect(settings_of(ctx), output_root=output_root) as client:
+        with warnings.catch_warnings(record=True) as caught, _interrupt_says(_SUBMIT_STOPPED):
+            warnings.simplefilter("always", ModelNameWarning)
+            job = client.evaluate(
+                model,
+                task_list,
+                arguments,
+                num_fewshot=num_fewshot,
+                batch_size=parse_batch_size(batch_size),
+                device=device,
+                limit=parse_limit(limit),
+                gen_kwargs=gen_kwargs,
+                log_samples=log_samples,
+                predict_only=predict_only,
+                num_gpus=num_gpus,
+                output_dir=output_dir,
+                extra_body=extra,
+            )
+        for warning in caught:
+            warn(str(warning.message))
+        record: dict[str, JsonValue] = {
+            "server": client.base_url,
+            **as_json(job),
+            "labels": dict(labels),
+        }
+        if quiet:
+            print_lines([job.job_id])
+        elif not json_out:
+            where = f"position {job.position_in_queue}" if job.status == "queued" else ""
+            shown = ", ".join(part for part in (str(job.status), where) if part)
+            print_lines([f"submitted {job.job_id} ({shown}) to {client.base_url}"])
+            if labels:
+                print_lines(["labels: " + " ".join(f"{k}={v}" for k, v in labels.items())])
+        code = ExitCode.OK
+        if wait:
+            code, waited = wait_and_report(
+                client,
+                [job.job_id],
+                poll_interval=poll_interval,
+                timeout=wait_timeout,
+                quiet=quiet,
+                to_stderr=json_out or quiet,
+            )
+            record["wait"] = waited[0]
+    if json_out:
+        print_json(record)
+    raise typer.Exit(int(code))
+
+
+def _status_fields(job: JobInfo) -> list[tuple[str, str]]:
+    """What ``status`` shows of one job, a field a line."""
+    fields = [("job", job.job_id), ("status", str(job.status))]
+    if job.status == JobStatus.QUEUED and job.position_in_queue is not None:
+        fields.append(("queue position", str(job.position_in_queue)))
+    fields.append(("model", job.request.model))
+    fields.append(("tasks", ", ".join(job.request.tasks)))
+    for name, value in (
+        ("created", job.created_at),
+        ("started", job.started_at),
+        ("completed", job.completed_at),
+    ):
+        if value:
+            fields.append((name, value.replace("T", " ")[:19]))  # to the second
+    if job.started_at_datetime and job.completed_at_datetime:
+        seconds = (job.completed_at_datetime - job.started_at_datetime).total_seconds()
+        fields.append(("duration", format_seconds(seconds)))
+    for files in (job.result or {}).values():
+        fields.append(("results", files.results or "(none)"))
+    try:
+        process_job_status(job)
+    except JobFailedError as exc:
+        fields.append(("error", exc.reason))
+    except JobCancelledError:
+        pass
+    return fields
+
+
+def status(ctx: typer.Context, jobs: Jobs, json_out: JsonFlag = False) -> None:
+    """Show jobs' status, timestamps and, for a failed job, why.
+
+    Exits 0, or 7 when the server does not know a job (the others are still shown).
+    """
+    found: list[JobInfo] = []
+    codes: list[ExitCode] = []
+    settings = settings_of(ctx)
+    with connect(settings) as client:
+        for job_id in jobs:
+            try:
+                found.append(client.get_job(job_id))
+            except LmmsEvalError as exc:
+                if exit_code_for(exc) != ExitCode.NOT_FOUND:
+                    raise
+                report(exc, debug=settings.debug)
+                codes.append(ExitCode.NOT_FOUND)
+    if json_out:
+        print_json([as_json(job) for job in found])
+    else:
+        for index, job in enumerate(found):
+            if index:
+                print_lines([""])
+            print_fields(_status_fields(job))
+    raise typer.Exit(int(worst(codes)))
+
+
+def wait_command(
+    ctx: typer.Context,
+    jobs: Jobs,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Seconds to wait at most (0: look once); then exit 4, jobs go on."
+        ),
+    ] = None,
+    poll_interval: PollInterval = 2.0,
+    quiet: Quiet = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Wait for jobs to end, with a live view of their status, queue position and elapsed time.
+
+    Exits with the outcome: 0 all completed, 1 one failed, 3 cancelled, 4 timeout, 7 not
+    found (several jobs: the most severe). Ctrl+C stops waiting without cancelling (130).
+    """
+    with connect(settings_of(ctx)) as client:
+        code, records = wait_and_report(
+            client,
+            list(dict.fromkeys(jobs)),  # each job once, in the order given
+            poll_interval=poll_interval,
+            timeout=timeout,
+            quiet=quiet,
+            to_stderr=json_out,
+        )
+    if json_out:
+        print_json(list(records))
+    raise typer.Exit(int(code))
+
+
+def cancel(ctx: typer.Context, jobs: Jobs, json_out: JsonFlag = False) -> None:
+    """Cancel queued jobs (a running or finished job cannot be cancelled: exit 1)."""
+    records: list[dict[str, JsonValue]] = []
+    codes: list[ExitCode] = []
+    settings = settings_of(ctx)
+    with connect(settings) as client:
+        for job_id in jobs:
+            try:
+                answer = client.cancel_job(job_id)
+            except LmmsEvalError as exc:
+                code = exit_code_for(exc)
+                if code in (ExitCode.UNREACHABLE, ExitCode.USAGE):
+                    raise
+                codes.append(code)
+                records.append({"job_id": job_id, "cancelled": False, "error": one_line(exc)})
+                if not json_out:
+                    report(exc, debug=settings.debug)
+                continue
+            records.append({"job_id": job_id, "cancelled": True, "message": answer.message})
+            if not json_out:
+                print_lines([f"cancelled {job_id}"])
+    if json_out:
+        print_json(list(records))
+    raise typer.Exit(int(worst(codes)))
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the application."""
+    app.command(
+        epilog=examples(
+            "lmms-eval-client submit -m qwen2_vl -t mme -a pretrained=Qwen/Qwen2-VL-2B-Instruct",
+            "lmms-eval-client submit -m qwen2_vl -t mme,mmmu_val "
+            "-a pretrained=Qwen/Qwen2-VL-2B-Instruct,dtype=bfloat16 --limit 8 --wait",
+            "JOB=$(lmms-eval-client submit -m qwen2_vl -t mme "
+            '-a \'{"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}\' --label epoch=3 -q)',
+        )
+    )(submit)
+    app.command(
+        epilog=examples("lmms-eval-client status JOB_ID", "lmms-eval-client status A B --json")
+    )(status)
+    app.command(
+        "wait",
+        epilog=examples(
+            "lmms-eval-client wait JOB_ID",
+            "lmms-eval-client wait A B --timeout 3600 --quiet",
+            "lmms-eval-client wait JOB_ID --json",
+        ),
+    )(wait_command)
+    app.command(epilog=examples("lmms-eval-client cancel JOB_ID", "lmms-eval-client cancel A B"))(
+        cancel
+    )

@@ -1,0 +1,131 @@
+"""What the commands print: JSON for scripts, tables and lines for people, CSV, error lines.
+
+Rules every command follows:
+
+* ``--json`` prints exactly one JSON document on stdout (``logs --follow --json``: one
+  object per line), nothing else; progress and errors go to stderr.
+* Human output goes to stdout; errors and warnings are one line each on stderr.
+* Lists meant for pipes (``models``, ``tasks``) are one name per line, no decoration.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import traceback
+from collections.abc import Iterable, Sequence
+from typing import TextIO
+
+from pydantic import BaseModel, JsonValue
+
+from lmms_eval_client import EvalResults, Metric
+
+from .exit_codes import one_line
+
+
+def as_json(value: BaseModel) -> dict[str, JsonValue]:
+    """A model as the JSON object it is on the wire (unknown fields included)."""
+    dumped: dict[str, JsonValue] = value.model_dump(mode="json")
+    return dumped
+
+
+def print_json(data: JsonValue, stream: TextIO | None = None) -> None:
+    """One JSON document, indented, on stdout."""
+    print(json.dumps(data, indent=2, ensure_ascii=False), file=stream or sys.stdout, flush=True)
+
+
+def print_json_line(data: JsonValue) -> None:
+    """One compact JSON document on one line (streams: ``logs --follow --json``)."""
+    print(json.dumps(data, ensure_ascii=False), file=sys.stdout, flush=True)
+
+
+def print_lines(lines: Iterable[str]) -> None:
+    """Plain lines on stdout."""
+    out = sys.stdout
+    for line in lines:
+        out.write(line + "\n")
+    out.flush()
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    print(f"warning: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
+def note(message: str) -> None:
+    """One informational line on stderr (never mixed into what a script reads)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def error(message: str) -> None:
+    """The one line a failed command prints on stderr."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def report(exc: BaseException, *, debug: bool) -> None:
+    """An error as one line on stderr; with ``--debug``, its traceback before it."""
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    error("interrupted" if isinstance(exc, KeyboardInterrupt) else one_line(exc))
+
+
+def print_fields(pairs: Iterable[tuple[str, str]]) -> None:
+    """``name: value`` lines, names aligned."""
+    shown = [(name, value) for name, value in pairs]
+    width = max((len(name) for name, _ in shown), default=0)
+    print_lines(f"{name + ':':<{width + 1}} {value}" for name, value in shown)
+
+
+# -- results -----------------------------------------------------------------------------
+
+METRIC_COLUMNS = (
+    "task",
+    "metric",
+    "filter",
+    "value",
+    "stderr",
+    "higher_is_better",
+    "is_group",
+    "alias",
+)
+
+
+def metric_row(metric: Metric) -> dict[str, JsonValue]:
+    """One metric as a flat record (the JSON and CSV rows of ``results``)."""
+    return {
+        "task": metric.task,
+        "metric": metric.name,
+        "filter": metric.filter,
+        "value": metric.value,
+        "stderr": metric.stderr,
+        "higher_is_better": metric.higher_is_better,
+        "is_group": metric.is_group,
+        "alias": metric.alias,
+    }
+
+
+def results_json(results: EvalResults) -> dict[str, JsonValue]:
+    """What ``results --json`` prints for one results file."""
+    return {
+        "model_name": results.model_name,
+        "path": results.path,
+        "server_path": results.server_path,
+        "tasks": list(results.tasks),
+        "metrics": [metric_row(m) for m in results.metrics],
+    }
+
+
+def results_csv(results: Sequence[EvalResults]) -> str:
+    """``results --csv``: one row per metric (and model), a header first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("model_name", *METRIC_COLUMNS))
+    for one in results:
+        for metric in one.metrics:
+            row = metric_row(metric)
+            writer.writerow(
+                (one.model_name, *("" if row[c] is None else row[c] for c in METRIC_COLUMNS))
+            )
+    return buffer.getvalue()

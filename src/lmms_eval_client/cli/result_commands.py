@@ -1,0 +1,228 @@
+"""Commands about what a job wrote: ``results`` (its metrics) and ``logs`` (its evaluation log).
+
+Both read files on the server's disk, so they work where those files are reachable: the
+same machine, a shared filesystem, or ``$LMMS_EVAL_PATH_MAP`` (see the README's "Where the
+files are"); otherwise they exit 6 with the SDK's explanation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import JsonValue
+
+from lmms_eval_client import (
+    EvalClient,
+    EvalResults,
+    InvalidArgumentError,
+    JobInfo,
+    JobStatus,
+    ResultsError,
+    ResultsFormatError,
+)
+
+from .connection import connect, settings_of
+from .exit_codes import ExitCode, one_line
+from .output import note, print_json, print_json_line, print_lines, results_csv, results_json
+from .server_commands import JsonFlag, examples
+
+_ENDED = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
+_OUTCOME_CODES = {
+    JobStatus.COMPLETED: ExitCode.OK,
+    JobStatus.FAILED: ExitCode.FAILED,
+    JobStatus.CANCELLED: ExitCode.CANCELLED,
+}
+# How many lines `logs --follow` reads each poll to find what is new (it keeps as many).
+FOLLOW_WINDOW = 2000
+
+
+def looks_like_path(target: str) -> bool:
+    """A results file or folder rather than a job id (which is a UUID)."""
+    return os.path.exists(target) or "/" in target or target.endswith(".json")
+
+
+def results_files_in(folder: Path) -> list[Path]:
+    """The latest ``*_results.json`` of a folder, or of each model folder in it."""
+    found: list[Path] = []
+    for where in (folder, *sorted(p for p in folder.iterdir() if p.is_dir())):
+        files = sorted(where.glob("*_results.json"))  # timestamped names sort by time
+        if files:
+            found.append(files[-1])
+    if not found:
+        raise ResultsFormatError(
+            f"{folder} holds no *_results.json file (nor do its sub-folders)",
+            path=str(folder),
+            reason="no results file",
+        )
+    return found
+
+
+def load_target(target: str, model: str | None, ctx: typer.Context) -> list[EvalResults]:
+    """The results a ``results`` target names: a file, a folder, or a job id."""
+    if looks_like_path(target):
+        path = Path(target)
+        if path.is_dir():
+            return [EvalResults.load(file) for file in results_files_in(path)]
+        return [EvalResults.load(path)]
+    with connect(settings_of(ctx)) as client:
+        if model is not None:
+            return [client.load_results(target, model=model)]
+        return list(client.load_all_results(target).values())
+
+
+def results(
+    ctx: typer.Context,
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A job id, a *_results.json file, or a folder holding them.",
+            metavar="JOB|PATH",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[
+        str | None, typer.Option(help="The model's results, for a job with several.")
+    ] = None,
+    json_out: JsonFlag = False,
+    csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV, one row per metric.")] = False,
+) -> None:
+    """Show a completed job's metrics: task, filter, n-shot, metric, value, stderr.
+
+    Reads the results file the job wrote (on the server's disk: reachable here through the
+    same machine, a shared filesystem or $LMMS_EVAL_PATH_MAP; else exit 6).
+    """
+    if json_out and csv_out:
+        raise InvalidArgumentError("give --json or --csv, not both")
+    loaded = load_target(target, model, ctx)
+    if json_out:
+        print_json([results_json(one) for one in loaded])
+    elif csv_out:
+        print(results_csv(loaded), end="", flush=True)
+    else:
+        for index, one in enumerate(loaded):
+            if index:
+                print_lines([""])
+            print_lines([f"{one.model_name}  ({one.path})", one.table()])
+
+
+def new_lines(printed: list[str], current: list[str]) -> list[str]:
+    """The lines of ``current`` (a later tail of the same log) that follow ``printed``.
+
+    The longest end of ``printed`` that begins ``current`` is where they overlap.
+
+    >>> new_lines(["a", "b", "c"], ["b", "c", "d", "e"])
+    ['d', 'e']
+    >>> new_lines(["a", "b"], ["a", "b"])
+    []
+    """
+    for size in range(min(len(printed), len(current)), 0, -1):
+        if current[:size] == printed[-size:]:
+            return current[size:]
+    return current
+
+
+def _emit(lines: list[str], json_out: bool) -> None:
+    if json_out:
+        for line in lines:
+            print_json_line({"line": line})
+    else:
+        print_lines(lines)
+
+
+def follow(
+    client: EvalClient, job_id: str, *, lines: int, poll_interval: float, json_out: bool
+) -> JobInfo:
+    """Print the log's tail, then each new line, until the job ends; the final JobInfo.
+
+    A line is printed once the next one exists (a progress bar redraws its last line);
+    the rest once the job has ended.
+    """
+    printed: list[str] | None = None
+    waiting_noted = False
+    while True:
+        job = client.get_job(job_id)  # first: a log read after an end is the whole log
+        ended = job.status in _ENDED
+        try:
+            text = client.eval_log(job, lines=max(lines, FOLLOW_WINDOW))
+        except ResultsError as exc:
+            if ended:
+                if job.status == JobStatus.CANCELLED and printed is None:
+                    note(f"job {job_id} was cancelled before it ran: it has no log")
+                    return job
+                raise
+            if not waiting_noted:
+                note(f"waiting for the log of job {job_id} ({job.status}): {one_line(exc)}")
+                waiting_noted = True
+        else:
+            rows = text.split("\n") if text else []
+            stable = rows if ended else rows[:-1]
+            if printed is None:
+                _emit(stable[-lines:] if lines else [], json_out)
+                printed = stable
+            else:
+                fresh = new_lines(printed, stable)
+                _emit(fresh, json_out)
+                printed = (printed + fresh)[-FOLLOW_WINDOW:]
+        if ended:
+            return job
+        time.sleep(poll_interval)
+
+
+def logs(
+    ctx: typer.Context,
+    job_id: Annotated[str, typer.Argument(help="The job id.", metavar="JOB", show_default=False)],
+    lines: Annotated[int, typer.Option("--lines", "-n", min=0, help="Lines of the tail.")] = 50,
+    follow_log: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep printing new lines until the job ends."),
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option("--poll-interval", min=0.01, help="Seconds between reads.")
+    ] = 1.0,
+    json_out: JsonFlag = False,
+) -> None:
+    """Show the tail of a job's evaluation log (colour codes removed, API keys masked).
+
+    With --follow, exits with the job's outcome: 0 completed, 1 failed, 3 cancelled. The
+    log is in the job's output folder: submit with --output-dir or --output-root (or
+    $LMMS_EVAL_OUTPUT_ROOT) so that it can be found.
+    """
+    with connect(settings_of(ctx)) as client:
+        if follow_log:
+            try:
+                job = follow(
+                    client, job_id, lines=lines, poll_interval=poll_interval, json_out=json_out
+                )
+            except KeyboardInterrupt:
+                note("Stopped following the log (Ctrl+C); the job goes on on the server.")
+                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+            if json_out:
+                print_json_line({"job_id": job.job_id, "status": str(job.status)})
+            raise typer.Exit(int(_OUTCOME_CODES.get(job.status, ExitCode.OK)))
+        text = client.eval_log(job_id, lines=lines)
+    rows = text.split("\n") if text else []
+    if json_out:
+        record: dict[str, JsonValue] = {"job_id": job_id, "lines": list(rows)}
+        print_json(record)
+    else:
+        print_lines(rows)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the application."""
+    app.command(
+        epilog=examples(
+            "lmms-eval-client results JOB_ID",
+            "lmms-eval-client results JOB_ID --csv > metrics.csv",
+            "lmms-eval-client results evals/Qwen__Qwen2-VL-2B/20261202_055237_results.json",
+        )
+    )(results)
+    app.command(
+        epilog=examples(
+            "lmms-eval-client logs JOB_ID -n 100", "lmms-eval-client logs JOB_ID --follow"
+        )
+    )(logs)

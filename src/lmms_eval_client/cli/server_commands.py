@@ -1,0 +1,135 @@
+"""Commands about the server: ``health``, ``models``, ``tasks``, ``queue``."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from typing import Annotated
+
+import typer
+
+from .connection import connect, settings_of
+from .exit_codes import ExitCode
+from .output import as_json, print_fields, print_json, print_lines
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+Pattern = Annotated[
+    str | None,
+    typer.Argument(
+        help="Keep the names matching this shell-style pattern (mmmu_*, *_val); "
+        "without * ? or [ it matches anywhere in the name.",
+        metavar="PATTERN",
+        show_default=False,
+    ),
+]
+
+
+def examples(*lines: str) -> str:
+    """A command's --help epilog: its examples, one per paragraph."""
+    return "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
+
+
+def matching(names: list[str], pattern: str | None) -> list[str]:
+    """The names matching ``pattern`` (case-insensitive); a plain word matches as a substring.
+
+    >>> matching(["mme", "mmmu_val", "ai2d"], "mm")
+    ['mme', 'mmmu_val']
+    >>> matching(["mme", "mmmu_val", "ai2d"], "*_val")
+    ['mmmu_val']
+    """
+    if not pattern:
+        return names
+    if not any(char in pattern for char in "*?["):
+        pattern = f"*{pattern}*"
+    wanted = pattern.lower()
+    return [name for name in names if fnmatch.fnmatchcase(name.lower(), wanted)]
+
+
+def health(
+    ctx: typer.Context,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="Keep trying for up to this many seconds until the server answers healthy "
+            "(for a script that has just started one).",
+        ),
+    ] = 0.0,
+    json_out: JsonFlag = False,
+) -> None:
+    """Check that the server answers and is healthy.
+
+    Exits 0 when it is, 5 when it cannot be reached, 1 when it answers otherwise.
+    """
+    with connect(settings_of(ctx)) as client:
+        deadline = time.monotonic() + wait
+        while not client.is_healthy() and time.monotonic() < deadline:
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        answer = client.health()
+        if json_out:
+            print_json({"server": client.base_url, **as_json(answer)})
+        else:
+            print_fields(
+                [
+                    ("server", client.base_url),
+                    ("status", answer.status),
+                    ("queue_size", str(answer.queue_size)),
+                    ("timestamp", answer.timestamp),
+                ]
+            )
+    if answer.status != "healthy":
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def models(ctx: typer.Context, pattern: Pattern = None, json_out: JsonFlag = False) -> None:
+    """List the model types the server can evaluate (one per line)."""
+    with connect(settings_of(ctx)) as client:
+        names = matching(client.list_models(), pattern)
+    if json_out:
+        print_json(list(names))
+    else:
+        print_lines(names)
+
+
+def tasks(ctx: typer.Context, pattern: Pattern = None, json_out: JsonFlag = False) -> None:
+    """List the tasks the server knows (one per line; slow on a real server, which indexes
+    about 2,000 task files per call)."""
+    with connect(settings_of(ctx)) as client:
+        names = matching(client.list_tasks(), pattern)
+    if json_out:
+        print_json(list(names))
+    else:
+        print_lines(names)
+
+
+def queue(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+    """Show the queue: the running job, the queued ones in order, finished counts."""
+    with connect(settings_of(ctx)) as client:
+        status = client.get_queue_status()
+        server = client.base_url
+    if json_out:
+        print_json({"server": server, **as_json(status)})
+        return
+    print_fields(
+        [
+            ("server", server),
+            ("running", status.running_job or "none"),
+            ("queued", str(status.queue_size)),
+            ("completed", str(status.completed_jobs)),
+            ("failed", str(status.failed_jobs)),
+        ]
+    )
+    print_lines(f"  {position}  {job_id}" for position, job_id in enumerate(status.queued_jobs))
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the application."""
+    app.command(
+        epilog=examples("lmms-eval-client health", "lmms-eval-client health --wait 30 --json")
+    )(health)
+    app.command(epilog=examples("lmms-eval-client models", "lmms-eval-client models qwen"))(models)
+    app.command(
+        epilog=examples("lmms-eval-client tasks mmmu", "lmms-eval-client tasks 'mme*' --json")
+    )(tasks)
+    app.command(epilog=examples("lmms-eval-client queue", "lmms-eval-client queue --json"))(queue)

@@ -1,0 +1,311 @@
+"""The command line in process (typer's CliRunner): usage errors, help texts, exit codes,
+the connection, the human output, and the ``runs`` plug-in point."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+from lmms_eval_client import (
+    APIConnectionError,
+    APITimeoutError,
+    BadRequestError,
+    EvalClient,
+    InvalidArgumentError,
+    JobCancelledError,
+    JobFailedError,
+    JobInfo,
+    JobNotFoundError,
+    LmmsEvalError,
+    ResultsFormatError,
+    ResultsNotReachableError,
+    ResultsUnavailableError,
+    WaitTimeoutError,
+)
+from lmms_eval_client.cli import app as app_module
+from lmms_eval_client.cli.app import app, build_app
+from lmms_eval_client.cli.connection import Settings, connect
+from lmms_eval_client.cli.exit_codes import ExitCode, exit_code_for, one_line, worst
+from lmms_eval_client.testing import LocalServer, LocalServerConfig
+
+from .conftest import QWEN_ARGS, free_port
+
+COMMANDS = ("health", "models", "tasks", "queue", "submit", "status", "wait", "cancel")
+COMMANDS += ("results", "logs")
+
+
+def env_for(url: str | None, **extra: str | None) -> dict[str, str | None]:
+    """CliRunner's environment: no LMMS_EVAL_* setting of the caller's leaks in."""
+    names = ("BASE_URL", "API_KEY", "OUTPUT_ROOT", "PATH_MAP")
+    env: dict[str, str | None] = {f"LMMS_EVAL_{name}": None for name in names}
+    env["LMMS_EVAL_BASE_URL"] = url
+    env.update(extra)
+    return env
+
+
+def invoke(args: list[str], url: str | None = None, **env: str | None) -> Result:
+    return CliRunner().invoke(app, args, env=env_for(url, **env))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    root = tmp_path_factory.mktemp("server")
+    with LocalServer(LocalServerConfig(job_duration=0.05, temp_dir_root=root)) as running:
+        yield running
+
+
+# -- usage errors: exit 2, one line, nothing sent ------------------------------------------
+
+NOWHERE = f"http://127.0.0.1:{free_port()}"  # a request sent there would exit 5, not 2
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["submit", "-m", "qwen2_vl", "-t", "mme", "-a", "pretrained"], "is not key=value"),
+        (["submit", "-m", "qwen2_vl", "-t", "mme", "-a", "a=1,a=2"], "given twice"),
+        (["submit", "-m", "qwen2_vl", "-t", "mme", "--limit", "all"], "--limit must be"),
+        (["submit", "-m", "qwen2_vl", "-t", "mme", "--limit", "-5"], "limit"),
+        (["submit", "-m", "qwen2_vl", "-t", ","], "at least one task"),
+        (["submit", "-m", "qwen2_vl", "-t", "mme", "--extra-body", "[1]"], "JSON object"),
+        (["submit", "-m", "qwen2_vl", "-t", "mme", "--label", "epoch"], "--label"),
+        (["-s", NOWHERE, "-s", NOWHERE, "health"], "pool (EvalPool), which is not available"),
+        (["--timeout", "-1", "health"], "timeout"),
+        (["results", "x", "--json", "--csv"], "--json or --csv, not both"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args: list[str], says: str) -> None:
+    result = invoke(args, NOWHERE)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ") and says in line
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["no-such-command"],
+        ["status"],  # a job id is required
+        ["submit", "-m", "qwen2_vl"],  # --tasks is required
+        ["wait", "x", "--poll-interval", "0"],
+        ["wait", "x", "--timeout", "-1"],
+        ["health", "--no-such-option"],
+        ["--timeout", "soon", "health"],
+    ],
+)
+def test_command_line_errors_of_typer_exit_2(args: list[str]) -> None:
+    result = invoke(args, NOWHERE)
+    assert result.exit_code == 2, result.output
+    assert "Usage:" in result.stderr
+
+
+# -- help ----------------------------------------------------------------------------------
+
+
+def test_the_main_help_lists_every_command_and_the_exit_codes() -> None:
+    result = invoke(["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "3 cancelled, 4 timeout, 5 server unreachable" in text
+    assert "LMMS_EVAL_BASE_URL" in text and "Examples:" in text
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_examples(command: str) -> None:
+    result = invoke([command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Examples:" in result.stdout
+    assert f"lmms-eval-client {command}" in result.stdout
+    assert "--json" in result.stdout
+
+
+def test_no_arguments_shows_the_help() -> None:
+    result = invoke([])
+    assert "Usage:" in result.output and "submit" in result.output
+
+
+def test_shell_completion_is_offered() -> None:
+    result = invoke(["--help"])
+    assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
+
+
+# -- exit codes ------------------------------------------------------------------------------
+
+
+def test_exit_codes_are_stable() -> None:
+    # Scripts depend on these numbers: change none, only ever add.
+    assert {code.name: int(code) for code in ExitCode} == {
+        "OK": 0,
+        "FAILED": 1,
+        "USAGE": 2,
+        "CANCELLED": 3,
+        "TIMEOUT": 4,
+        "UNREACHABLE": 5,
+        "RESULTS_NOT_REACHABLE": 6,
+        "NOT_FOUND": 7,
+        "INTERRUPTED": 130,
+    }
+
+
+def _job(status: str, error: str | None = None) -> JobInfo:
+    return JobInfo.model_validate(
+        {
+            "job_id": "j1",
+            "status": status,
+            "created_at": "2026-12-02T05:00:00",
+            "request": {"model": "qwen2_vl", "tasks": ["mme"]},
+            "error": error,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (InvalidArgumentError("x"), ExitCode.USAGE),
+        (JobFailedError("Job failed", job=_job("failed", "boom")), ExitCode.FAILED),
+        (JobCancelledError("c", job=_job("cancelled")), ExitCode.CANCELLED),
+        (WaitTimeoutError("t", job=None, job_id="j1"), ExitCode.TIMEOUT),
+        (APIConnectionError("refused"), ExitCode.UNREACHABLE),
+        (APITimeoutError("slow"), ExitCode.UNREACHABLE),
+        (ResultsNotReachableError("far"), ExitCode.RESULTS_NOT_REACHABLE),
+        (ResultsFormatError("bad"), ExitCode.FAILED),
+        (ResultsUnavailableError("none"), ExitCode.FAILED),
+        (LmmsEvalError("other"), ExitCode.FAILED),
+        (KeyboardInterrupt(), ExitCode.INTERRUPTED),
+    ],
+)
+def test_each_error_has_its_exit_code(error: BaseException, code: ExitCode) -> None:
+    assert exit_code_for(error) is code
+
+
+def test_status_errors_have_theirs() -> None:
+    request = httpx.Request("GET", "http://h/jobs/j1")
+    missing = JobNotFoundError(
+        "Job j1 not found",
+        response=httpx.Response(404, request=request),
+        detail="Job j1 not found",
+        body=None,
+        job_id="j1",
+    )
+    refused = BadRequestError(
+        "Cannot cancel",
+        response=httpx.Response(400, request=request),
+        detail="Cannot cancel a running job",
+        body=None,
+    )
+    assert exit_code_for(missing) is ExitCode.NOT_FOUND
+    assert exit_code_for(refused) is ExitCode.FAILED
+
+
+def test_several_outcomes_give_the_most_severe() -> None:
+    assert worst([]) is ExitCode.OK
+    assert worst([ExitCode.OK, ExitCode.OK]) is ExitCode.OK
+    assert worst([ExitCode.TIMEOUT, ExitCode.CANCELLED]) is ExitCode.CANCELLED
+    assert worst([ExitCode.CANCELLED, ExitCode.FAILED, ExitCode.OK]) is ExitCode.FAILED
+    assert worst([ExitCode.FAILED, ExitCode.NOT_FOUND]) is ExitCode.NOT_FOUND
+
+
+def test_a_failed_job_is_one_line_with_its_reason() -> None:
+    tail = "Traceback (most recent call last):\n  File x\nRuntimeError: CUDA out of memory\n"
+    error = JobFailedError("Job failed: ...\nmany lines", job=_job("failed", tail))
+    assert one_line(error) == "job j1 failed: RuntimeError: CUDA out of memory"
+    assert one_line(LmmsEvalError("a\n  b\tc")) == "a b c"
+
+
+# -- the connection ---------------------------------------------------------------------------
+
+
+def test_connect_one_server_the_environment_or_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LMMS_EVAL_BASE_URL", raising=False)
+    with connect(Settings(servers=("http://gpu-box:8000/",))) as client:
+        assert isinstance(client, EvalClient) and client.base_url == "http://gpu-box:8000"
+    with connect(Settings()) as client:
+        assert client.base_url == "http://localhost:8000"
+    monkeypatch.setenv("LMMS_EVAL_BASE_URL", "http://from-env:9000")
+    with connect(Settings()) as client:
+        assert client.base_url == "http://from-env:9000"
+
+
+def test_several_servers_are_refused_until_the_pool_exists() -> None:
+    with pytest.raises(InvalidArgumentError, match="give one --server"):
+        connect(Settings(servers=("http://a:8000", "http://b:8000")))
+
+
+def test_the_api_key_is_never_shown(server: LocalServer) -> None:
+    settings = Settings(servers=(server.url,), api_key="sk-very-secret")
+    assert "sk-very-secret" not in repr(settings)
+    result = invoke(["--api-key", "sk-very-secret", "--debug", "status", "nope"], server.url)
+    assert result.exit_code == 7
+    assert "sk-very-secret" not in result.output and "sk-very-secret" not in result.stderr
+
+
+def test_debug_logging_is_undone_after_the_command(server: LocalServer) -> None:
+    import logging
+
+    logger = logging.getLogger("lmms_eval_client")
+    handlers, level = list(logger.handlers), logger.level
+    result = invoke(["--debug", "health"], server.url)
+    assert result.exit_code == 0
+    assert "lmms_eval_client DEBUG GET" in result.stderr
+    assert logger.handlers == handlers and logger.level == level
+
+
+# -- the runs plug-in point -----------------------------------------------------------------
+
+
+def test_runs_is_registered_only_when_the_sdk_has_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lmms_eval_client
+
+    assert "runs" not in invoke(["--help"]).stdout
+    monkeypatch.setattr(lmms_eval_client, "EvalRun", object, raising=False)
+    with_runs = build_app()
+    result = CliRunner().invoke(with_runs, ["runs", "--help"])
+    assert result.exit_code == 0 and "ls" in result.stdout and "show" in result.stdout
+    stub = CliRunner().invoke(with_runs, ["runs", "ls", "ledger.sqlite"])
+    assert stub.exit_code == 2 and "not wired" in stub.stderr
+    assert app_module.app is app  # the module's app was built without it
+
+
+# -- human output against a local server ----------------------------------------------------
+
+
+def test_status_shows_the_fields_a_person_needs(server: LocalServer, tmp_path: Path) -> None:
+    root = str(tmp_path)
+    submitted = invoke(
+        ["submit", "-m", "qwen2_vl", "-t", "mme", "-a", QWEN_ARGS, "--wait", "--json",
+         "--poll-interval", "0.02", "--output-root", root],
+        server.url,
+    )  # fmt: skip
+    assert submitted.exit_code == 0, submitted.stderr
+    job_id = json.loads(submitted.stdout)["job_id"]
+    shown = invoke(["status", job_id], server.url)
+    fields = dict(line.split(": ", 1) for line in shown.stdout.splitlines())
+    assert fields["job"].strip() == job_id and fields["status"].strip() == "completed"
+    assert fields["tasks"].strip() == "mme"
+    assert fields["results"].strip().startswith(root)
+    assert fields["duration"].strip().endswith("s")
+
+
+def test_a_model_args_without_a_model_name_warns_on_one_line(server: LocalServer) -> None:
+    result = invoke(["submit", "-m", "qwen2_vl", "-t", "mme", "-a", "dtype=fp16"], server.url)
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "pretrained" in warnings[0]
+
+
+def test_queue_shows_counts(server: LocalServer) -> None:
+    result = invoke(["queue"], server.url)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].split() == ["server:", server.url]
+    assert any(line.startswith("running:") for line in result.stdout.splitlines())

@@ -1,0 +1,79 @@
+"""The README's "Command line" section runs as written, against a local server.
+
+Its ```bash blocks are run in order, in one bash (``set -euo pipefail``, so every line must
+succeed), in an empty folder, with the installed console scripts on PATH. Two changes
+only: the line that starts the reader's server (``lmms-eval-local-server --port 8000 &``)
+is this test's fixture instead (a server on a free port, stopped by the test), and its
+URL, ``http://127.0.0.1:8000``, becomes that server's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from lmms_eval_client.testing import LocalServer, LocalServerConfig
+
+from .conftest import cli_env
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+README_URL = "http://127.0.0.1:8000"
+SERVER_LINE = re.compile(r"^lmms-eval-local-server --port 8000 &(\s+#.*)?$")
+
+
+def section_bash(heading: str = "## Command line") -> list[str]:
+    """The ```bash blocks under ``heading``, up to the next heading of its level."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index(heading)
+    blocks: list[str] = []
+    i = start + 1
+    while i < len(lines) and not lines[i].startswith("## "):
+        if lines[i].strip() == "```bash":
+            end = lines.index("```", i + 1)
+            blocks.append("\n".join(lines[i + 1 : end]))
+            i = end
+        i += 1
+    return blocks
+
+
+def test_the_section_has_its_blocks() -> None:
+    blocks = section_bash()
+    assert len(blocks) >= 3
+    assert any(SERVER_LINE.match(line) for line in blocks[0].splitlines())
+
+
+def test_the_command_line_section_runs_as_written(tmp_path: Path) -> None:
+    script_lines = ["set -euo pipefail"]
+    for block in section_bash():
+        for line in block.splitlines():
+            if SERVER_LINE.match(line):
+                continue  # the fixture's server, below
+            script_lines.append(line)
+    config = LocalServerConfig(job_duration=0.1, temp_dir_root=tmp_path)
+    with LocalServer(config) as server:
+        script = "\n".join(script_lines).replace(README_URL, server.url) + "\n"
+        done = subprocess.run(
+            ["bash", "-c", script],
+            cwd=tmp_path,
+            env=cli_env(None),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    out = done.stdout
+    assert "status:     healthy" in out or "status: healthy" in " ".join(out.split())
+    assert "qwen2_vl" in out.splitlines()
+    assert "exact_match" in out  # the results table
+    assert "exit code 1" in out  # the failed job's exit code, as the README says
+    assert "\ncompleted\n" in out  # the status read from --json
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert {row["task"] for row in rows} == {"mme", "mmmu_val"}
+    finished = json.loads((tmp_path / "done.json").read_text())
+    assert finished["wait"]["outcome"] == "completed"
+    # --output-root "$PWD/evals": the job's files are in the reader's folder
+    assert any((tmp_path / "evals").iterdir())
