@@ -27,8 +27,7 @@ from lmms_eval_client import (
     ResultsUnavailableError,
     WaitTimeoutError,
 )
-from lmms_eval_client.cli import app as app_module
-from lmms_eval_client.cli.app import app, build_app
+from lmms_eval_client.cli.app import app
 from lmms_eval_client.cli.connection import Settings, connect
 from lmms_eval_client.cli.exit_codes import ExitCode, exit_code_for, one_line, worst
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
@@ -262,19 +261,6 @@ def test_debug_logging_is_undone_after_the_command(server: LocalServer) -> None:
 
 
 # -- the runs plug-in point -----------------------------------------------------------------
-
-
-def test_runs_is_registered_only_when_the_sdk_has_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lmms_eval_client
-
-    assert "runs" not in invoke(["--help"]).stdout
-    monkeypatch.setattr(lmms_eval_client, "EvalRun", object, raising=False)
-    with_runs = build_app()
-    result = CliRunner().invoke(with_runs, ["runs", "--help"])
-    assert result.exit_code == 0 and "ls" in result.stdout and "show" in result.stdout
-    stub = CliRunner().invoke(with_runs, ["runs", "ls", "ledger.sqlite"])
-    assert stub.exit_code == 2 and "not wired" in stub.stderr
-    assert app_module.app is app  # the module's app was built without it
 
 
 # -- human output against a local server ----------------------------------------------------

@@ -1,24 +1,22 @@
-"""``lmms-eval-client runs ls|show``: the run ledger (issue 12), once the SDK has ``EvalRun``.
+"""``lmms-eval-client runs ls|show``: what a run ledger (EvalRun's SQLite file) holds.
 
-The sub-application is registered only when ``from lmms_eval_client import EvalRun`` works,
-so this branch's command line shows no ``runs`` command until the ledger lands.
-
-TODO(runs, issue 12): fill in ``ls`` (every job of the ledger: seq, labels, status,
-job id, server) and ``show`` (one job: its labels, request, last JobInfo, results
-summary) from ``EvalRun(client, ledger).jobs()`` / ``.job(seq)``, with ``--json``, and
-test them in tests/cli/test_runs.py.
+Read from the ledger alone: no request is sent, so it works while the servers are away.
+The sub-application is registered only when ``from lmms_eval_client import EvalRun`` works.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lmms_eval_client import InvalidArgumentError
+from lmms_eval_client import EvalRun, InvalidArgumentError, TrackedJob
 
+from .connection import connect, settings_of
+from .output import as_json, print_fields, print_json, print_lines
 from .server_commands import JsonFlag, examples
 
 Ledger = Annotated[Path, typer.Argument(help="The run's ledger file (SQLite).", show_default=False)]
@@ -29,22 +27,62 @@ def has_runs() -> bool:
     return hasattr(importlib.import_module("lmms_eval_client"), "EvalRun")
 
 
-def _not_wired(command: str) -> InvalidArgumentError:
-    return InvalidArgumentError(f"'runs {command}' is not wired to EvalRun yet")
+def _open(ledger: Path, ctx: typer.Context) -> EvalRun:
+    """The run of an existing ledger (EvalRun would create a missing one)."""
+    if not ledger.is_file():
+        raise InvalidArgumentError(f"there is no run ledger at {str(ledger)!r}")
+    # A client is what a run is made over; nothing is sent by reading the ledger.
+    return EvalRun(connect(settings_of(ctx)), ledger)
 
 
-def ls(ledger: Ledger, json_out: JsonFlag = False) -> None:
-    """List the jobs of a run ledger: labels, status, job id."""
-    raise _not_wired("ls")
+def _labels(job: TrackedJob) -> str:
+    return ",".join(f"{key}={value}" for key, value in job.labels.items()) or "-"
+
+
+def _status(job: TrackedJob) -> str:
+    return job.state if job.last_known_state is None else f"{job.state} ({job.last_known_state})"
+
+
+def ls(ctx: typer.Context, ledger: Ledger, json_out: JsonFlag = False) -> None:
+    """List the jobs of a run ledger: seq, labels, state, job id, server."""
+    with _open(ledger, ctx) as run:
+        jobs = run.jobs()
+    if json_out:
+        print_json([as_json(job) for job in jobs])
+        return
+    print_lines(
+        f"{job.seq:>4}  {_status(job):<22} {job.job_id or '-':<36}  {_labels(job)}  {job.server}"
+        for job in jobs
+    )
 
 
 def show(
+    ctx: typer.Context,
     ledger: Ledger,
-    job: Annotated[str, typer.Argument(help="The job's seq number or id in the ledger.")],
+    seq: Annotated[int, typer.Argument(help="The job's seq number in the ledger.")],
     json_out: JsonFlag = False,
 ) -> None:
-    """Show one job of a run ledger: labels, request, last state, results."""
-    raise _not_wired("show")
+    """Show one job of a run ledger: labels, request, last state, results summary."""
+    with _open(ledger, ctx) as run:
+        job = run.job(seq)
+    if json_out:
+        print_json(as_json(job))
+        return
+    print_fields(
+        [
+            ("seq", str(job.seq)),
+            ("job id", job.job_id or "-"),
+            ("state", _status(job)),
+            ("labels", _labels(job)),
+            ("server", job.server),
+            ("model", job.request.model),
+            ("tasks", ", ".join(job.request.tasks)),
+            ("attempt", f"{job.attempt} (first: seq {job.first_seq})"),
+            ("note", job.note or "-"),
+            ("error", (job.info.error or "-").strip().splitlines()[-1] if job.info else "-"),
+            ("summary", json.dumps(job.summary) if job.summary is not None else "-"),
+        ]
+    )
 
 
 def runs_app() -> typer.Typer | None:

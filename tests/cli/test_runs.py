@@ -1,0 +1,63 @@
+"""``lmms-eval-client runs ls|show`` over a real ledger written by EvalRun."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lmms_eval_client import EvalClient, EvalRun
+from lmms_eval_client.testing import LocalServer, LocalServerConfig
+
+from .conftest import free_port
+from .test_commands import invoke
+
+QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    root = tmp_path_factory.mktemp("runs")
+    path = root / "evals.sqlite"
+    with LocalServer(LocalServerConfig(job_duration=0.02, temp_dir_root=root)) as server:
+        with EvalClient(server.url) as client, EvalRun(client, path, poll_interval=0.02) as run:
+            for epoch in (1, 2):
+                run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"epoch": epoch})
+            run.wait(timeout=60)
+        yield path, server.url
+
+
+def test_ls_lists_every_job_with_its_labels(ledger: tuple[Path, str]) -> None:
+    path, url = ledger
+    done = invoke(["runs", "ls", str(path), "--json"], url)
+    assert done.exit_code == 0, done.stderr
+    jobs = json.loads(done.stdout)
+    assert [job["labels"] for job in jobs] == [{"epoch": 1}, {"epoch": 2}]
+    assert {job["state"] for job in jobs} == {"completed"}
+    human = invoke(["runs", "ls", str(path)], url)
+    assert human.exit_code == 0 and "epoch=2" in human.stdout and "completed" in human.stdout
+
+
+def test_show_gives_one_job_with_its_summary(ledger: tuple[Path, str]) -> None:
+    path, url = ledger
+    done = invoke(["runs", "show", str(path), "2", "--json"], url)
+    assert done.exit_code == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert job["seq"] == 2 and job["labels"] == {"epoch": 2}
+    assert job["request"]["model_args"] == QWEN
+    assert "mme" in job["summary"]["Qwen__Qwen2-VL-2B-Instruct"]  # the default summary
+
+
+def test_reading_a_ledger_needs_no_server(ledger: tuple[Path, str]) -> None:
+    path, _ = ledger
+    done = invoke(["runs", "ls", str(path), "--json"], f"http://127.0.0.1:{free_port()}")
+    assert done.exit_code == 0, done.stderr
+
+
+def test_a_missing_ledger_is_a_usage_error_and_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.sqlite"
+    done = invoke(["runs", "ls", str(missing)], "http://127.0.0.1:9")
+    assert done.exit_code == 2 and "no run ledger" in done.stderr
+    assert not missing.exists()
