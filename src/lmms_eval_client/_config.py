@@ -77,7 +77,8 @@ def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]
 
 def _is_header_text(value: str) -> bool:
     """Printable ASCII without control characters: what an HTTP header value can carry."""
-    return value.isascii() and all(32 <= ord(ch) < 127 for ch in value)
+    # No space at either end either: h11 refuses those at send time, quoting the value.
+    return value.isascii() and all(32 <= ord(ch) < 127 for ch in value) and value == value.strip()
 
 
 def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -125,7 +126,7 @@ def resolve_config(
     if key is not None and not isinstance(key, str):
         raise InvalidArgumentError(f"api_key must be a str, got {type(key).__name__}")
     if key:
-        if not _is_header_text(key):
+        if not _is_header_text(key) or " " in key:
             # Never echo the key itself.
             raise InvalidArgumentError(
                 "api_key must be printable ASCII (no spaces, line breaks or control characters)"
