@@ -46,12 +46,13 @@ def body_excerpt(content: bytes) -> str:
     return text
 
 
-_USERINFO = re.compile(r"//[^@]*@")
+# user:password@ after "//", or at the very start of a URL written without its scheme
+_USERINFO = re.compile(r"//[^@]*@|^[^/:@]*:[^/@]*@")
 
 
 def without_userinfo(text: str) -> str:
     """A URL as text with any user:password replaced, for messages."""
-    return _USERINFO.sub("//***@", text)
+    return _USERINFO.sub(lambda m: "//***@" if m[0].startswith("//") else "***@", text)
 
 
 def where(request: httpx.Request) -> str:
