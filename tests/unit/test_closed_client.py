@@ -87,3 +87,19 @@ async def test_a_wait_over_a_closed_client_is_not_a_timeout(
         await caller.wait_for_job(JOB_ID, poll_interval=1, timeout=60, verbose=False)
     assert not isinstance(info.value, WaitTimeoutError)
     assert route.call_count == 0
+
+
+async def test_an_injected_httpx_client_closed_by_its_owner_is_client_closed_error(
+    kind: str, make_caller: Callable[..., Caller], mock: respx.MockRouter
+) -> None:
+    route = mock.get("/health").respond(200, json={"status": "healthy"})
+    if kind == "sync":
+        http: httpx.Client | httpx.AsyncClient = httpx.Client(base_url=BASE)
+        http.close()
+    else:
+        http = httpx.AsyncClient(base_url=BASE)
+        await http.aclose()
+    caller = make_caller(http_client=http)
+    with pytest.raises(ClientClosedError):  # not httpx's bare RuntimeError
+        await caller.health()
+    assert route.call_count == 0
