@@ -10,7 +10,7 @@ LMMS_EVAL_VERSION := 0.7.3
 STAMP := $(VENV)/.installed
 GEN_OUT := generated/lmms_eval_api
 
-.PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo
+.PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo mutate
 
 install: $(STAMP)
 
@@ -58,3 +58,9 @@ demo: $(STAMP)
 # client (latency, import time, 1,000-job fan-out, wait precision); about 3 minutes.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# Mutation run, not part of `make test`: each named mutation of scripts/mutations.toml
+# (a promise broken on purpose) applied alone to a copy of the tree, its tests run; prints
+# mutation | killed by, and fails when one SURVIVED. A few minutes.
+mutate: $(STAMP)
+	$(PY) scripts/mutate.py
