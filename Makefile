@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-lmms-eval-$(LMMS_EVAL_VERSION)
 GEN_OUT := generated/lmms_eval_api
 
 .PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo \
-	demo-runs bench-runs
+	demo-runs bench-runs mutate
 .PHONY: registry check-registry
 
 install: $(STAMP)
@@ -95,3 +95,9 @@ bench: $(STAMP)
 # Evaluation runs only: requests per poll interval for 1,000 pending jobs, ledger writes/s.
 bench-runs: $(STAMP)
 	$(PY) benchmarks/bench_runs.py
+
+# Mutation run, not part of `make test`: each named mutation of scripts/mutations.toml
+# (a promise broken on purpose) applied alone to a copy of the tree, its tests run; prints
+# mutation | killed by, and fails when one SURVIVED. A few minutes.
+mutate: $(STAMP)
+	$(PY) scripts/mutate.py

@@ -57,7 +57,8 @@ def body_excerpt(content: bytes) -> str:
 
 
 # Greedy up to the last "@" of the authority: a password may itself contain "@".
-_USERINFO = re.compile(r"//[^/?#]*@")
+# (or at the very start of a URL written without its scheme: "alice:pw@host").
+_USERINFO = re.compile(r"//[^/?#]*@|^[^/:@]*:[^/]*@")
 # Header names whose values are credentials: never shown, never carried by an error.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _SECRET_WORDS = ("key", "token", "secret", "auth", "password", "session", "cookie")
@@ -93,7 +94,7 @@ def redacted_request(request: httpx.Request) -> httpx.Request:
 
 def without_userinfo(text: str) -> str:
     """A URL as text with any user:password replaced, for messages."""
-    return _USERINFO.sub("//***@", text)
+    return _USERINFO.sub(lambda m: "//***@" if m[0].startswith("//") else "***@", text)
 
 
 def where(request: httpx.Request) -> str:

@@ -43,6 +43,10 @@ QUEUE_JSON = {
 class FakeClock:
     """A monotonic clock that only moves when slept on (or when told to)."""
 
+    # Far beyond what any test sleeps: a loop that gets there would never end, and fails
+    # at once instead of spinning (and logging) until the per-test timeout.
+    MAX_SLEEPS = 10_000
+
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
         self.sleeps: list[float] = []
@@ -54,6 +58,8 @@ class FakeClock:
         self.now += seconds
 
     def sleep(self, seconds: float) -> None:
+        if len(self.sleeps) >= self.MAX_SLEEPS:
+            raise AssertionError(f"slept {self.MAX_SLEEPS} times: this loop never ends")
         self.sleeps.append(seconds)
         self.now += seconds
 

@@ -58,63 +58,84 @@ async def test_bad_evaluate_arguments_send_nothing(
     assert mock.calls.call_count == 0
 
 
+# (method, option, bad value): each refused before sending, the option named in the message
 BAD_TYPED_OPTIONS = [
-    pytest.param("evaluate", {"gen_kwargs": {"temperature": 0}}, id="gen_kwargs-dict"),
-    pytest.param("evaluate", {"device": 0}, id="device-int"),
-    pytest.param("evaluate", {"output_dir": 5}, id="output_dir-int"),
-    pytest.param("evaluate", {"model_args": {1: "a"}}, id="model_args-int-key"),
-    pytest.param("merge_checkpoint", {"output_path": 5}, id="output_path-int"),
-    pytest.param(
-        "evaluate",
-        {"model_args": {"dtype": object()}},
-        id="model_args-unserializable",
-    ),
-    pytest.param(
-        "evaluate",
-        {"limit": float("inf")},
-        id="limit-inf",
-    ),
-    pytest.param("evaluate", {"batch_size": ""}, id="batch_size-empty-str-is-sent"),
+    pytest.param("evaluate", "gen_kwargs", {"temperature": 0}, id="gen_kwargs-dict"),
+    pytest.param("evaluate", "device", 0, id="device-int"),
+    pytest.param("evaluate", "output_dir", 5, id="output_dir-int"),
+    pytest.param("evaluate", "output_dir", b"/results", id="output_dir-bytes"),
+    pytest.param("evaluate", "output_dir", "", id="output_dir-empty"),
+    pytest.param("evaluate", "model_args", {1: "a"}, id="model_args-int-key"),
+    pytest.param("evaluate", "model_args", {"dtype": object()}, id="model_args-unserializable"),
+    pytest.param("evaluate", "model_args", {"scale": float("nan")}, id="model_args-nan"),
+    pytest.param("evaluate", "limit", float("inf"), id="limit-inf"),
+    pytest.param("merge_checkpoint", "output_path", 5, id="output_path-int"),
+    pytest.param("merge_checkpoint", "checkpoint_path", 5, id="checkpoint_path-int"),
 ]
 
 
-@pytest.mark.parametrize(("method", "kwargs"), BAD_TYPED_OPTIONS)
-async def test_bad_option_types_raise_invalid_argument_or_are_sent(
-    caller: Caller, mock: respx.MockRouter, method: str, kwargs: dict[str, Any]
-) -> None:
-    """Whatever an option holds, the client raises nothing outside its own error tree."""
-    mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
-    mock.post("/merge").respond(200, json={"success": True, "message": "ok"})
-    args = ("m", ["t"]) if method == "evaluate" else ("/ck",)
-    try:
-        await getattr(caller, method)(*args, **kwargs)
-    except InvalidArgumentError:
-        assert mock.calls.call_count == 0
-    except Exception as exc:
-        pytest.fail(f"{type(exc).__module__}.{type(exc).__name__} escaped: {exc}")
-    else:
-        assert mock.calls.call_count == 1
-        sent = json.loads(mock.calls.last.request.content)
-        assert {k: sent[k] for k in kwargs} == kwargs
-
-
-@pytest.mark.parametrize("method", ["evaluate", "merge_checkpoint"])
-async def test_path_objects_are_accepted_or_rejected_cleanly(
-    caller: Caller, mock: respx.MockRouter, method: str
+@pytest.mark.parametrize(("method", "option", "value"), BAD_TYPED_OPTIONS)
+async def test_bad_option_types_raise_invalid_argument_before_sending(
+    caller: Caller, mock: respx.MockRouter, method: str, option: str, value: Any
 ) -> None:
     mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
     mock.post("/merge").respond(200, json={"success": True, "message": "ok"})
-    path = pathlib.Path("/results/run1")
-    try:
-        if method == "evaluate":
-            await caller.evaluate("m", ["t"], output_dir=path)
-        else:
-            await caller.merge_checkpoint("/ck", output_path=path)
-    except InvalidArgumentError:
-        assert mock.calls.call_count == 0
+    if method == "evaluate":
+        call = caller.evaluate("m", ["t"], **{option: value})
+    elif option == "checkpoint_path":
+        call = caller.merge_checkpoint(value)
     else:
-        sent = json.loads(mock.calls.last.request.content)
-        assert sent.get("output_dir", sent.get("output_path")) == "/results/run1"
+        call = caller.merge_checkpoint("/ck", **{option: value})
+    with pytest.raises(InvalidArgumentError, match=option):
+        await call
+    assert mock.calls.call_count == 0
+
+
+@pytest.mark.parametrize("batch_size", ["auto", "auto:4", "8", ""])
+async def test_batch_size_strings_are_sent_as_given(
+    caller: Caller, mock: respx.MockRouter, batch_size: str
+) -> None:
+    # lmms-eval parses them ("auto", "auto:N", digits) and treats an empty one as unset.
+    mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    await caller.evaluate("m", ["t"], batch_size=batch_size)
+    assert json.loads(mock.calls.last.request.content)["batch_size"] == batch_size
+
+
+class _Path:
+    """An os.PathLike that is not a pathlib.Path."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+PATHS = [
+    pytest.param(pathlib.PurePosixPath("/results/run1"), id="PurePosixPath"),
+    pytest.param(pathlib.Path("/results/run1"), id="Path"),
+    pytest.param(_Path("/results/run1"), id="PathLike"),
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("method", "field"),
+    [("evaluate", "output_dir"), ("checkpoint", "checkpoint_path"), ("merge", "output_path")],
+)
+async def test_path_objects_are_sent_as_their_str(
+    caller: Caller, mock: respx.MockRouter, method: str, field: str, path: Any
+) -> None:
+    mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    mock.post("/merge").respond(200, json={"success": True, "message": "ok"})
+    if method == "evaluate":
+        await caller.evaluate("m", ["t"], output_dir=path)
+    elif method == "checkpoint":
+        await caller.merge_checkpoint(path)
+    else:
+        await caller.merge_checkpoint("/ck", output_path=path)
+    assert mock.calls.call_count == 1
+    assert json.loads(mock.calls.last.request.content)[field] == "/results/run1"
 
 
 BAD_MERGE = [

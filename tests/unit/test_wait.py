@@ -59,7 +59,8 @@ async def test_failed_raises_job_failed_error(
         await caller.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
     exc = info.value
     assert isinstance(exc, RuntimeError)  # what lmms-eval's client raised
-    assert isinstance(exc, (JobError, LmmsEvalError))
+    assert type(exc) is JobFailedError  # the documented class itself, not a subclass
+    assert not isinstance(exc, JobCancelledError)
     assert isinstance(exc.job, JobInfo)
     assert exc.job.status == "failed"
     assert exc.error == error

@@ -1,26 +1,19 @@
-"""What goes over the wire, compared byte for byte where the clients cannot see it.
+"""The local server answers raw requests as the real one, byte for byte where it matters.
 
-Raw httpx against both backends: bodies the SDK never sends (it checks its arguments
-first), status codes of routes and methods, and the shape of the JSON answers. The
-expected values are what the real lmms-eval 0.7.3 server answers.
+Raw httpx against both servers (see conftest.py): bodies the SDK never sends, status
+codes of routes and methods, the shape and field order of the JSON answers. The expected
+values are what the real lmms-eval 0.7.3 server answers.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from .conftest import JOB_ARGS, MODEL, TASKS, Server
-
-
-@pytest.fixture
-def http(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        yield client
+from .conftest import JOB_ARGS, MODEL, TASKS
 
 
 @pytest.mark.parametrize(
@@ -189,7 +182,7 @@ JOB_FIELDS = [
 QUEUE_FIELDS = ["queue_size", "running_job", "queued_jobs", "completed_jobs", "failed_jobs"]
 
 
-def test_field_order(server: Server, http: httpx.Client) -> None:
+def test_field_order(http: httpx.Client) -> None:
     submitted = http.post(
         "/evaluate", json={"model": MODEL, "tasks": TASKS, "model_args": JOB_ARGS}
     )
