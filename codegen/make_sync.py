@@ -25,10 +25,11 @@ import unasync
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "lmms_eval_client"
 # The async modules that have a generated sync twin.
-GENERATED = ("client.py", "results.py")
+GENERATED = ("client.py", "results.py", "pool.py", "pool_servers.py")
 
 NAMES = {
     "AsyncEvalClient": "EvalClient",
+    "AsyncEvalPool": "EvalPool",
     "AsyncClient": "Client",  # httpx
     "asyncio_detailed": "sync_detailed",  # the generated endpoint functions
     "set_async_httpx_client": "set_httpx_client",
@@ -46,6 +47,7 @@ PHRASES = (
     ("Asynchronous client", "Synchronous client"),
     ("httpx.AsyncClient", "httpx.Client"),
     ("AsyncEvalClient", "EvalClient"),
+    ("AsyncEvalPool", "EvalPool"),
     ("async with ", "with "),
     ("await ", ""),
 )

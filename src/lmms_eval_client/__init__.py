@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from ._arguments import CheckpointType, ModelNameWarning
     from ._async.client import AsyncEvalClient
+    from ._async.pool import AsyncEvalPool
     from ._config import DEFAULT_TIMEOUT
     from ._exceptions import (
         APIConnectionError,
@@ -52,12 +53,15 @@ if TYPE_CHECKING:
         JobCancelledError,
         JobError,
         JobFailedError,
+        JobLostError,
         JobNotFoundError,
         LmmsEvalError,
         MissingDependencyError,
+        NoServerAvailableError,
         NotFoundError,
         PermissionDeniedError,
         RateLimitError,
+        ServerUnreachableError,
         UnprocessableEntityError,
         WaitTimeoutError,
     )
@@ -69,6 +73,15 @@ if TYPE_CHECKING:
     )
     from ._metrics import Metric
     from ._output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+    from ._pool_config import BASE_URLS_ENV
+    from ._pool_status import (
+        PoolHealth,
+        PoolJob,
+        PoolJobSubmitResponse,
+        PoolQueueStatus,
+        ServerHealth,
+        ServerQueue,
+    )
     from ._result_files import (
         eval_log_tail,
         load_job_results,
@@ -99,6 +112,7 @@ if TYPE_CHECKING:
         iter_samples,
     )
     from ._sync.client import EvalClient
+    from ._sync.pool import EvalPool
     from ._wait import process_job_status
 
 # Where each public name lives: module (relative to this package, or absolute) -> names.
@@ -122,6 +136,17 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     ),
     "._async.client": ("AsyncEvalClient",),
     "._sync.client": ("EvalClient",),
+    "._async.pool": ("AsyncEvalPool",),
+    "._sync.pool": ("EvalPool",),
+    "._pool_config": ("BASE_URLS_ENV",),
+    "._pool_status": (
+        "PoolHealth",
+        "PoolJob",
+        "PoolJobSubmitResponse",
+        "PoolQueueStatus",
+        "ServerHealth",
+        "ServerQueue",
+    ),
     "._config": ("DEFAULT_TIMEOUT",),
     "._wait": ("process_job_status",),
     "._exceptions": (
@@ -139,12 +164,15 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "JobCancelledError",
         "JobError",
         "JobFailedError",
+        "JobLostError",
         "JobNotFoundError",
         "LmmsEvalError",
         "MissingDependencyError",
+        "NoServerAvailableError",
         "NotFoundError",
         "PermissionDeniedError",
         "RateLimitError",
+        "ServerUnreachableError",
         "UnprocessableEntityError",
         "WaitTimeoutError",
     ),
@@ -206,6 +234,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BASE_URLS_ENV",
     "DEFAULT_TIMEOUT",
     "OUTPUT_ROOT_ENV",
     "PATH_MAP_ENV",
@@ -214,6 +243,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncEvalClient",
+    "AsyncEvalPool",
     "AuthenticationError",
     "BadRequestError",
     "CancelResponse",
@@ -223,6 +253,7 @@ __all__ = [
     "Efficiency",
     "EfficiencyStats",
     "EvalClient",
+    "EvalPool",
     "EvalResults",
     "EvaluateRequest",
     "EvaluationConfig",
@@ -235,6 +266,7 @@ __all__ = [
     "JobError",
     "JobFailedError",
     "JobInfo",
+    "JobLostError",
     "JobNotFoundError",
     "JobStatus",
     "JobSubmitResponse",
@@ -247,8 +279,13 @@ __all__ = [
     "ModelNameWarning",
     "ModelResultFiles",
     "NSamples",
+    "NoServerAvailableError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PoolHealth",
+    "PoolJob",
+    "PoolJobSubmitResponse",
+    "PoolQueueStatus",
     "QueueStatusResponse",
     "RateLimitError",
     "ResultsError",
@@ -257,6 +294,9 @@ __all__ = [
     "ResultsUnavailableError",
     "Sample",
     "SamplesNotFoundError",
+    "ServerHealth",
+    "ServerQueue",
+    "ServerUnreachableError",
     "TaskConfig",
     "Throughput",
     "TokenCount",
