@@ -15,6 +15,7 @@ from ._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
+    DiscoveryError,
     JobLostError,
     JobNotFoundError,
     LmmsEvalError,
@@ -25,6 +26,8 @@ from ._text import clip
 
 E = TypeVar("E", bound=LmmsEvalError)
 
+# What a server (or the way to it) did, as opposed to the caller's own mistakes.
+FROM_A_SERVER = (APIConnectionError, APIStatusError, APIResponseValidationError, DiscoveryError)
 # A proxy in front of a server that is down answers these.
 DOWN_STATUSES = frozenset({502, 503, 504})
 
@@ -42,7 +45,7 @@ def on_server(error: E, server: str) -> E:
     A copy of the same class (``except`` clauses written for one server still match); the
     original is its ``__cause__``. Errors of the caller's own making are left as they are.
     """
-    if not isinstance(error, (APIConnectionError, APIStatusError, APIResponseValidationError)):
+    if not isinstance(error, FROM_A_SERVER):
         return error
     named = copy.copy(error)
     named.args = (f"[{server}] {error}", *error.args[1:])
