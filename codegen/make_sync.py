@@ -25,7 +25,7 @@ import unasync
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "lmms_eval_client"
 # The async modules that have a generated sync twin.
-GENERATED = ("client.py", "results.py", "pool.py", "pool_servers.py")
+GENERATED = ("client.py", "results.py", "pool.py", "servers.py")
 
 NAMES = {
     "AsyncEvalClient": "EvalClient",

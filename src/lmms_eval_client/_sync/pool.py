@@ -59,8 +59,8 @@ from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
 from ._io import sleep
 from ._pool_io import gather
 from .client import EvalClient
-from .pool_servers import PoolServers
 from .results import JobRef
+from .servers import PoolServers
 
 
 class EvalPool:

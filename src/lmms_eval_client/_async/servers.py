@@ -1,9 +1,8 @@
-# GENERATED FILE: made from src/lmms_eval_client/_async/pool_servers.py by codegen/make_sync.py.
-# Do not edit: edit the async source and run `make generate`.
-"""The servers of an EvalPool: asking them, and recording what they say.
+"""The servers of an AsyncEvalPool: asking them, and recording what they say.
 
-Generated from ``_async/pool_servers.py`` by ``codegen/make_sync.py`` (``make generate``): do not edit.
-``make check-generated`` fails when this file differs from a fresh generation.
+Hand-written source: ``_sync/servers.py`` is generated from it (``codegen/make_sync.py``).
+What the answers mean for routing is ``_routing`` (no I/O); here are the requests, and
+the bookkeeping of where each job is (``_pool_status.JobDirectory``).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from .._pool_errors import is_unreachable, lost, no_server, not_located, on_serv
 from .._pool_status import LOST, UNREACHABLE, JobDirectory, describe
 from .._routing import UP, Listing, RoutingTable, task_names
 from ._pool_io import gather, new_lock
-from .client import EvalClient
+from .client import AsyncEvalClient
 
 NO_HEALTH = "it did not answer GET /health"
 
@@ -34,7 +33,7 @@ class PoolServers:
 
     def __init__(
         self,
-        clients: Sequence[EvalClient],
+        clients: Sequence[AsyncEvalClient],
         caps: Sequence[int | None],
         listing_ttl: float,
         recheck_interval: float,
@@ -60,7 +59,7 @@ class PoolServers:
 
     # -- routing ----------------------------------------------------------------------------
 
-    def choose(
+    async def choose(
         self,
         model: str,
         tasks: Sequence[str] | str,
@@ -74,32 +73,32 @@ class PoolServers:
             raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
         names = task_names(tasks)
         down = self._down_now()
-        gather([partial(self._probe, i) for i in range(len(self.urls)) if i not in down])
+        await gather([partial(self._probe, i) for i in range(len(self.urls)) if i not in down])
         choice = self.table.choose(model, names, self._clock(), reserve, exclude)
         if choice.index is None:
             raise no_server(model, names, choice.reasons)
         return choice.index
 
-    def _probe(self, index: int) -> None:
+    async def _probe(self, index: int) -> None:
         """Read a server's load and, when stale, its listings."""
-        queue = self.read_queue(index)
+        queue = await self.read_queue(index)
         if isinstance(queue, QueueStatusResponse) and self.table.listings_due(index, self._clock()):
             # One /tasks at a time per server: it blocks a real server for seconds.
-            with self._listing_locks[index]:
+            async with self._listing_locks[index]:
                 if self.table.listings_due(index, self._clock()):
-                    self.read_tasks(index)
-                    self.read_models(index)
+                    await self.read_tasks(index)
+                    await self.read_models(index)
 
-    def read_queue(self, index: int) -> QueueStatusResponse | str:
+    async def read_queue(self, index: int) -> QueueStatusResponse | str:
         """A server's /queue (recorded for routing), or why it did not answer."""
         client = self.clients[index]
         # A server not known to be up is asked once, without retries, before its /queue.
-        if self.table.states[index].health != UP and not client.is_healthy():
+        if self.table.states[index].health != UP and not await client.is_healthy():
             self.table.mark_down(index, NO_HEALTH, self._clock())
             return NO_HEALTH
         sent = self._clock()
         try:
-            queue = client.get_queue_status()
+            queue = await client.get_queue_status()
         except LmmsEvalError as exc:
             self.table.mark_down(index, describe(exc), self._clock())
             return describe(exc)
@@ -107,57 +106,57 @@ class PoolServers:
         self.table.record_queue(index, queue, sent)
         return queue
 
-    def queues(self) -> list[QueueStatusResponse | str]:
+    async def queues(self) -> list[QueueStatusResponse | str]:
         """Every server's /queue, or why it is missing (those known down are not asked)."""
         down = self._down_now()
         asked = [i for i in range(len(self.urls)) if i not in down]
         answers = dict(
-            zip(asked, gather([partial(self.read_queue, i) for i in asked]), strict=True)
+            zip(asked, await gather([partial(self.read_queue, i) for i in asked]), strict=True)
         )
         return [answers[i] if i in answers else down[i] for i in range(len(self.urls))]
 
-    def read_tasks(self, index: int) -> list[str] | LmmsEvalError:
+    async def read_tasks(self, index: int) -> list[str] | LmmsEvalError:
         """A server's /tasks, recorded for routing (an error: it could not say)."""
         try:
-            names = self.clients[index].list_tasks()
+            names = await self.clients[index].list_tasks()
         except LmmsEvalError as exc:
             self.table.record_listings(index, tasks=Listing(None, self._clock(), describe(exc)))
             return exc
         self.table.record_listings(index, tasks=Listing(frozenset(names), self._clock()))
         return names
 
-    def read_models(self, index: int) -> list[str] | LmmsEvalError:
+    async def read_models(self, index: int) -> list[str] | LmmsEvalError:
         """A server's /models, recorded for routing."""
         try:
-            names = self.clients[index].list_models()
+            names = await self.clients[index].list_models()
         except LmmsEvalError as exc:
             self.table.record_listings(index, models=Listing(None, self._clock(), describe(exc)))
             return exc
         self.table.record_listings(index, models=Listing(frozenset(names), self._clock()))
         return names
 
-    def union(self, tasks: bool) -> list[str]:
+    async def union(self, tasks: bool) -> list[str]:
         """Every server's tasks (or models), together; the first error if none could say."""
         self.check_open()
         read = self.read_tasks if tasks else self.read_models
-        answers = gather([partial(read, i) for i in range(len(self.urls))])
+        answers = await gather([partial(read, i) for i in range(len(self.urls))])
         if not any(isinstance(a, list) for a in answers):
             index, error = next((i, a) for i, a in enumerate(answers) if not isinstance(a, list))
             raise on_server(error, self.urls[index])
         return list(dict.fromkeys(name for a in answers if isinstance(a, list) for name in a))
 
-    def health_of(self, index: int) -> HealthResponse | str:
+    async def health_of(self, index: int) -> HealthResponse | str:
         """A server's /health, or why it did not answer."""
         try:
-            health = self.clients[index].health()
+            health = await self.clients[index].health()
         except LmmsEvalError as exc:
             self.table.mark_down(index, describe(exc), self._clock())
             return describe(exc)
         self.table.mark_up(index, self._clock())
         return health
 
-    def any_healthy(self) -> bool:
-        answers = gather([c.is_healthy for c in self.clients])
+    async def any_healthy(self) -> bool:
+        answers = await gather([c.is_healthy for c in self.clients])
         for index, healthy in enumerate(answers):
             if not healthy:
                 self.table.mark_down(index, NO_HEALTH, self._clock())
@@ -165,7 +164,7 @@ class PoolServers:
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def locate(self, job_id: str) -> tuple[int, JobInfo | None]:
+    async def locate(self, job_id: str) -> tuple[int, JobInfo | None]:
         """The server that holds the job, and its JobInfo if finding it meant asking."""
         self.check_open()
         index = self.jobs.find(job_id)
@@ -173,7 +172,9 @@ class PoolServers:
             return index, None
         down = self._down_now()
         asked = [i for i in range(len(self.urls)) if i not in down]
-        got = dict(zip(asked, gather([partial(self._ask, i, job_id) for i in asked]), strict=True))
+        got = dict(
+            zip(asked, await gather([partial(self._ask, i, job_id) for i in asked]), strict=True)
+        )
         answers = [got[i] if i in got else down[i] for i in range(len(self.urls))]
         holders = [i for i, answer in enumerate(answers) if isinstance(answer, JobInfo)]
         if len(holders) > 1:
@@ -189,18 +190,18 @@ class PoolServers:
         self.jobs.observe(job_id, info.status)
         return holders[0], info
 
-    def _ask(self, index: int, job_id: str) -> JobInfo | LmmsEvalError:
+    async def _ask(self, index: int, job_id: str) -> JobInfo | LmmsEvalError:
         try:
-            return self.clients[index].get_job(job_id)
+            return await self.clients[index].get_job(job_id)
         except LmmsEvalError as exc:
             if is_unreachable(exc):
                 self.table.mark_down(index, describe(exc), self._clock())
             return exc
 
-    def job_on(self, index: int, job_id: str) -> JobInfo:
+    async def job_on(self, index: int, job_id: str) -> JobInfo:
         """The job from the server that holds it; pool errors for what went wrong."""
         try:
-            info = self.clients[index].get_job(job_id)
+            info = await self.clients[index].get_job(job_id)
         except LmmsEvalError as exc:
             raise self.failure(index, exc, job_id) from exc
         self.table.mark_up(index, self._clock())
