@@ -25,10 +25,14 @@ import unasync
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "lmms_eval_client"
 # The async modules that have a generated sync twin.
-GENERATED = ("client.py", "server.py", "results.py", "submit.py", "polling.py", "run.py")
+GENERATED = (
+    "client.py", "server.py", "results.py", "submit.py", "polling.py", "run.py", "pool.py",
+    "pool_reading.py", "servers.py",
+)  # fmt: skip
 
 NAMES = {
     "AsyncEvalClient": "EvalClient",
+    "AsyncEvalPool": "EvalPool",
     "AsyncClient": "Client",  # httpx
     "asyncio_detailed": "sync_detailed",  # the generated endpoint functions
     "set_async_httpx_client": "set_httpx_client",
@@ -51,6 +55,7 @@ PHRASES = (
     ("AsyncEvalClient", "EvalClient"),
     ("AsyncEvalRun", "EvalRun"),
     ("async for ", "for "),
+    ("AsyncEvalPool", "EvalPool"),
     ("async with ", "with "),
     ("await ", ""),
 )
@@ -76,8 +81,8 @@ def _generated_docstring(tokens: list[tokenize_rt.Token], name: str) -> None:
         if token.name == "STRING":
             first = token.src.strip('"').splitlines()[0]
             tokens[i] = token._replace(
-                src=f'"""{first}\n\nGenerated from ``_async/{name}`` by ``codegen/make_sync.py`` '
-                "(``make generate``): do not edit.\n``make check-generated`` fails when this "
+                src=f'"""{first}\n\nGenerated from ``_async/{name}`` by ``codegen/make_sync.py``\n'
+                "(``make generate``): do not edit. ``make check-generated`` fails when this\n"
                 'file differs from a fresh generation.\n"""'
             )
             return

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from ._arguments import CheckpointType, ModelNameWarning
     from ._async.client import AsyncEvalClient
+    from ._async.pool import AsyncEvalPool
     from ._async.run import AsyncEvalRun
     from ._config import DEFAULT_TIMEOUT
     from ._exceptions import (
@@ -56,10 +57,12 @@ if TYPE_CHECKING:
         JobNotFoundError,
         LmmsEvalError,
         MissingDependencyError,
+        NoServerAvailableError,
         NotFoundError,
         PermissionDeniedError,
         RateLimitError,
         ResponseTooLargeError,
+        ServerUnreachableError,
         UnprocessableEntityError,
         WaitTimeoutError,
     )
@@ -82,6 +85,15 @@ if TYPE_CHECKING:
         raise_for_outcome,
     )
     from ._output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+    from ._pool_config import BASE_URLS_ENV
+    from ._pool_status import (
+        PoolHealth,
+        PoolJob,
+        PoolJobSubmitResponse,
+        PoolQueueStatus,
+        ServerHealth,
+        ServerQueue,
+    )
     from ._result_files import (
         eval_log_tail,
         load_job_results,
@@ -125,6 +137,7 @@ if TYPE_CHECKING:
         iter_samples,
     )
     from ._sync.client import EvalClient
+    from ._sync.pool import EvalPool
     from ._sync.run import EvalRun
     from ._wait import process_job_status
 
@@ -149,6 +162,17 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     ),
     "._async.client": ("AsyncEvalClient",),
     "._sync.client": ("EvalClient",),
+    "._async.pool": ("AsyncEvalPool",),
+    "._sync.pool": ("EvalPool",),
+    "._pool_config": ("BASE_URLS_ENV",),
+    "._pool_status": (
+        "PoolHealth",
+        "PoolJob",
+        "PoolJobSubmitResponse",
+        "PoolQueueStatus",
+        "ServerHealth",
+        "ServerQueue",
+    ),
     "._config": ("DEFAULT_TIMEOUT",),
     "._wait": ("process_job_status",),
     "._exceptions": (
@@ -169,10 +193,12 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "JobNotFoundError",
         "LmmsEvalError",
         "MissingDependencyError",
+        "NoServerAvailableError",
         "NotFoundError",
         "PermissionDeniedError",
         "RateLimitError",
         "ResponseTooLargeError",
+        "ServerUnreachableError",
         "UnprocessableEntityError",
         "WaitTimeoutError",
     ),
@@ -261,6 +287,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ALL_COMPLETED",
+    "BASE_URLS_ENV",
     "DEFAULT_TIMEOUT",
     "FIRST_COMPLETED",
     "OUTPUT_ROOT_ENV",
@@ -270,6 +297,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncEvalClient",
+    "AsyncEvalPool",
     "AsyncEvalRun",
     "AuthenticationError",
     "BadRequestError",
@@ -281,6 +309,7 @@ __all__ = [
     "Efficiency",
     "EfficiencyStats",
     "EvalClient",
+    "EvalPool",
     "EvalResults",
     "EvalRun",
     "EvaluateRequest",
@@ -318,9 +347,14 @@ __all__ = [
     "ModelResultFiles",
     "NSamples",
     "NewerLedgerError",
+    "NoServerAvailableError",
     "NotFoundError",
     "Observation",
     "PermissionDeniedError",
+    "PoolHealth",
+    "PoolJob",
+    "PoolJobSubmitResponse",
+    "PoolQueueStatus",
     "QueueStatusResponse",
     "RateLimitError",
     "ResponseTooLargeError",
@@ -332,6 +366,9 @@ __all__ = [
     "RunTimeoutError",
     "Sample",
     "SamplesNotFoundError",
+    "ServerHealth",
+    "ServerQueue",
+    "ServerUnreachableError",
     "SubmissionUnresolvedError",
     "TaskConfig",
     "Throughput",

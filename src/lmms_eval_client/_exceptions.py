@@ -8,8 +8,10 @@
     ├── EventLoopError                (also RuntimeError) an async client used across live loops
     ├── APIConnectionError            (also httpx.TransportError) the server could not be
     │   │                             reached, or the connection broke
-    │   └── APITimeoutError           (also httpx.TimeoutException) a request exceeded the
-    │                                 client's network timeout
+    │   ├── APITimeoutError           (also httpx.TimeoutException) a request exceeded the
+    │   │                             client's network timeout
+    │   └── ServerUnreachableError    a pool's server holding a job cannot be reached (the
+    │                                 job is not lost)
     ├── APIStatusError                (also httpx.HTTPStatusError) the server answered 4xx/5xx
     │   ├── BadRequestError           400, e.g. cancelling a running or finished job
     │   ├── AuthenticationError       401 (from an authenticating proxy)
@@ -26,7 +28,8 @@
     ├── JobError                      (also RuntimeError) a waited-for job ended badly
     │   ├── JobFailedError            the job failed; carries the JobInfo and the server's error
     │   └── JobCancelledError         the job was cancelled
-    └── WaitTimeoutError              (also TimeoutError) wait_for_job's deadline passed
+    ├── WaitTimeoutError              (also TimeoutError) wait_for_job's deadline passed
+    └── NoServerAvailableError        no server of a pool can take a job now; nothing sent
 """
 
 from __future__ import annotations
@@ -342,3 +345,46 @@ class ResponseTooLargeError(APIResponseValidationError):
     def __init__(self, message: str, *, response: httpx.Response, limit: int) -> None:
         super().__init__(message, response=response)
         self.limit: int = limit
+
+
+# -- pools of servers (EvalPool / AsyncEvalPool) ----------------------------------------
+
+
+class NoServerAvailableError(LmmsEvalError):
+    """No server of a pool can take the job now; nothing was submitted.
+
+    Every server is down, lacks the model or a task, or is at its cap
+    (``max_jobs_per_server``). The message says why for each.
+
+    Attributes:
+        reasons: Why not, per server base URL.
+    """
+
+    def __init__(self, message: str = "", *, reasons: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons: dict[str, str] = dict(reasons or {})
+
+
+class ServerUnreachableError(APIConnectionError):
+    """A server of a pool could not be reached about a job it holds.
+
+    The job is not lost: it may be queued or running there. Ask again once the server
+    answers; ``wait_for_job`` rides this out until its own deadline.
+
+    Attributes:
+        server: The server's base URL.
+        job_id: The job asked about (None when the request was not about one job).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        server: str = "",
+        job_id: str | None = None,
+        request: httpx.Request | None = None,
+        may_have_been_sent: bool = True,
+    ) -> None:
+        super().__init__(message, request=request, may_have_been_sent=may_have_been_sent)
+        self.server: str = server
+        self.job_id: str | None = job_id

@@ -80,9 +80,7 @@ def redacted_request(request: httpx.Request) -> httpx.Request:
         (name, REDACTED if is_secret_header(name) else value)
         for name, value in request.headers.multi_items()
     ]
-    url = request.url
-    if url.userinfo:
-        url = url.copy_with(username=None, password=None)
+    url = url_without_userinfo(request.url)
     try:
         content: bytes | None = request.content
     except httpx.RequestNotRead:  # a streamed body: nothing to keep
@@ -97,12 +95,16 @@ def without_userinfo(text: str) -> str:
     return _USERINFO.sub(lambda m: "//***@" if m[0].startswith("//") else "***@", text)
 
 
+def url_without_userinfo(url: httpx.URL) -> httpx.URL:
+    """The URL without the user:password the base URL may have carried."""
+    if url.userinfo:
+        return url.copy_with(username=None, password=None)
+    return url
+
+
 def where(request: httpx.Request) -> str:
     """METHOD and URL of a request, without any user:password the base URL carried."""
-    url = request.url
-    if url.userinfo:
-        url = url.copy_with(username=None, password=None)
-    return f"{request.method} {url}"
+    return f"{request.method} {url_without_userinfo(request.url)}"
 
 
 # CSI sequences (colours, cursor moves) and the two-character escapes.

@@ -73,13 +73,22 @@ def request_scope(
 ) -> Iterator[None]:
     """Bound the requests sent in this context (this thread, or this task).
 
+    Scopes nest: an inner one keeps the outer one's deadline (the earlier of the two) and,
+    given CLIENT_TIMEOUT, its timeout (a pool's call gives its timeout= to the calls of
+    its clients this way).
+
     Args:
         time_left: Seconds from now by which each request must end (None: no such bound);
             a request is still given at least MIN_REQUEST_TIME.
         timeout: Instead of the client's timeout (None: no timeout).
     """
+    outer = _SCOPE.get()
     until = None if time_left is None else time.monotonic() + time_left
+    if outer is not None and outer.until is not None:
+        until = outer.until if until is None else min(until, outer.until)
     chosen = timeout if isinstance(timeout, ClientTimeout) else httpx.Timeout(timeout)
+    if isinstance(chosen, ClientTimeout) and outer is not None:
+        chosen = outer.timeout
     token = _SCOPE.set(_Scope(until, chosen))
     try:
         yield

@@ -16,6 +16,7 @@ from lmms_eval_client import (
     APITimeoutError,
     BadRequestError,
     EvalClient,
+    EvalPool,
     InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
@@ -73,7 +74,7 @@ NOWHERE = f"http://127.0.0.1:{free_port()}"  # a request sent there would exit 5
         (["submit", "-m", "qwen2_vl", "-t", ","], "at least one task"),
         (["submit", "-m", "qwen2_vl", "-t", "mme", "--extra-body", "[1]"], "JSON object"),
         (["submit", "-m", "qwen2_vl", "-t", "mme", "--label", "epoch"], "--label"),
-        (["-s", NOWHERE, "-s", NOWHERE, "health"], "pool (EvalPool), which is not available"),
+        (["-s", NOWHERE, "-s", NOWHERE, "health"], "a server is given twice"),
         (["--timeout", "-1", "health"], "timeout"),
         (["results", "x", "--json", "--csv"], "--json or --csv, not both"),
     ],
@@ -236,9 +237,21 @@ def test_connect_one_server_the_environment_or_the_default(
         assert client.base_url == "http://from-env:9000"
 
 
-def test_several_servers_are_refused_until_the_pool_exists() -> None:
-    with pytest.raises(InvalidArgumentError, match="give one --server"):
-        connect(Settings(servers=("http://a:8000", "http://b:8000")))
+def test_several_servers_make_a_pool(server: LocalServer, tmp_path: Path) -> None:
+    config = LocalServerConfig(job_duration=0.02, temp_dir_root=tmp_path)
+    with LocalServer(config) as other:
+        with connect(Settings(servers=(server.url, other.url))) as pool:
+            assert isinstance(pool, EvalPool) and pool.servers == (server.url, other.url)
+        args = ["-s", server.url, "-s", other.url]
+        submitted = invoke([*args, "submit", "-m", "qwen2_vl", "-t", "mme", "-a", QWEN_ARGS,
+                            "--wait", "--json", "--poll-interval", "0.02"])  # fmt: skip
+        assert submitted.exit_code == 0, submitted.stderr
+        job = json.loads(submitted.stdout)
+        assert job["server"] in (server.url, other.url)
+        status = invoke([*args, "status", job["job_id"], "--json"])  # found on its server
+        assert status.exit_code == 0 and json.loads(status.stdout)[0]["status"] == "completed"
+        queue = invoke([*args, "queue", "--json"])
+        assert queue.exit_code == 0 and json.loads(queue.stdout)["completed_jobs"] >= 1
 
 
 def test_the_api_key_is_never_shown(server: LocalServer) -> None:

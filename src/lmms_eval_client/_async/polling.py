@@ -28,10 +28,11 @@ from .._run_options import (
     owner_is_gone,
     run_output_dir,
 )
+from .client import AsyncEvalClient
 from .submit import drive
 
 if TYPE_CHECKING:
-    from .client import AsyncEvalClient
+    from .pool import AsyncEvalPool
 
 logger = logging.getLogger("lmms_eval_client")
 
@@ -43,7 +44,7 @@ class AsyncRunPoller:
 
     def __init__(
         self,
-        client: AsyncEvalClient,
+        client: AsyncEvalClient | AsyncEvalPool,
         ledger: Ledger,
         *,
         retry: RetryOnFailure | None,
@@ -65,6 +66,20 @@ class AsyncRunPoller:
     def __repr__(self) -> str:
         return f"run {self.ledger.path!r}"
 
+    # A run over a pool sends each request through the client of the job's server: the
+    # pool routes a submission, and the ledger records where it went.
+    def _clients(self) -> dict[str, AsyncEvalClient]:
+        """The client of every server this run can reach, by base URL."""
+        if isinstance(self.client, AsyncEvalClient):
+            return {self.client.base_url: self.client}
+        return dict(zip(self.client.servers, self.client.clients, strict=True))
+
+    async def _target(self, body: EvaluateRequest) -> AsyncEvalClient:
+        """The client a new submission goes through."""
+        if isinstance(self.client, AsyncEvalClient):
+            return self.client
+        return await self.client.route(body.model, body.tasks)
+
     async def submit(
         self,
         body: EvaluateRequest,
@@ -73,13 +88,14 @@ class AsyncRunPoller:
         retry_of: TrackedJob | None,
     ) -> TrackedJob:
         seqs: list[int] = []
+        client = await self._target(body)
 
         def record_intent(snapshot: QueueSnapshot, sends: int) -> None:
             if seqs:
                 self.ledger.record_resend(seqs[0], snapshot.to_json(), sends)
                 return
             job = self.ledger.record_intent(
-                token=token, labels=labels, request=body, server=self.client.base_url,
+                token=token, labels=labels, request=body, server=client.base_url,
                 owner=self._owner, snapshot=snapshot.to_json(), retry_of=retry_of,
             )  # fmt: skip
             seqs.append(job.seq)
@@ -93,7 +109,7 @@ class AsyncRunPoller:
             max_completed_jobs=self._max_completed_jobs,
         )
         try:
-            submitted = await drive(self.client, plan)
+            submitted = await drive(client, plan)
         except LedgerError:
             raise
         except SubmissionUnresolvedError as exc:
@@ -107,6 +123,8 @@ class AsyncRunPoller:
         finally:
             self._in_flight.difference_update(seqs)
         answer = submitted.response
+        if not isinstance(self.client, AsyncEvalClient):
+            self.client.adopt(answer.job_id, client.base_url)
         event = "adopted" if submitted.adopted else "answer"
         return self.ledger.record_answer(
             seqs[0], answer.job_id, str(answer.status), event, answer.model_dump(mode="json")
@@ -115,41 +133,46 @@ class AsyncRunPoller:
     # -- polling ------------------------------------------------------------------------
 
     async def poll(self) -> None:
-        """One interval's work: reconcile orphaned intents, read the queue, read the jobs
-        that left it, retry failed jobs by policy."""
-        server = self.client.base_url
+        """One interval's work: reconcile orphaned intents, read each server's queue, read
+        the jobs that left it, retry failed jobs by policy."""
         await self._reconcile_orphans()
+        for server, client in self._clients().items():
+            await self._poll_server(server, client)
+        if self.retry is not None:
+            servers = self._clients()
+            for job in self.ledger.unharvested():
+                if job.server in servers and self.retry.wants(job):
+                    await self._resubmit(job)
+
+    async def _poll_server(self, server: str, client: AsyncEvalClient) -> None:
         watched = [
             job
             for job in self.ledger.unfinished()
             if job.server == server and job.job_id is not None
         ]
-        if watched:
-            try:
-                queue = await self.client.get_queue_status()
-            except LmmsEvalError as exc:
-                if not is_transient(exc):
-                    raise
-                logger.warning("Evaluation run %s: reading the queue failed: %s", self, exc)
-                return
-            live = {job_id: QUEUED for job_id in queue.queued_jobs}
-            if queue.running_job:
-                live[queue.running_job] = RUNNING
-            for job in watched:
-                await self._observe(job, live.get(str(job.job_id)))
-        if self.retry is not None:
-            for job in self.ledger.unharvested():
-                if job.server == server and self.retry.wants(job):
-                    await self._resubmit(job)
+        if not watched:
+            return
+        try:
+            queue = await client.get_queue_status()
+        except LmmsEvalError as exc:
+            if not is_transient(exc):
+                raise
+            logger.warning("Evaluation run %s: reading the queue failed: %s", self, exc)
+            return
+        live = {job_id: QUEUED for job_id in queue.queued_jobs}
+        if queue.running_job:
+            live[queue.running_job] = RUNNING
+        for job in watched:
+            await self._observe(client, job, live.get(str(job.job_id)))
 
-    async def _observe(self, job: TrackedJob, live: str | None) -> None:
+    async def _observe(self, client: AsyncEvalClient, job: TrackedJob, live: str | None) -> None:
         if live is not None:
             if live != job.state:
                 self.ledger.record_status(job.seq, live, None)
             return
         job_id = str(job.job_id)
         try:
-            info = await self.client.get_job(job_id)
+            info = await client.get_job(job_id)
         except JobNotFoundError:
             why = (
                 "the server no longer knows the job: it restarted (jobs live in its memory "
@@ -212,8 +235,9 @@ class AsyncRunPoller:
 
     async def _reconcile_orphans(self) -> None:
         """Settle submissions whose process stopped between recording and hearing back."""
+        clients = self._clients()
         for job in self.ledger.unfinished():
-            if job.state != SUBMITTING or job.server != self.client.base_url:
+            if job.state != SUBMITTING or job.server not in clients:
                 continue
             owner, snapshot = self.ledger.owner_and_snapshot(job.seq)
             if not self._is_orphan(job, owner):
@@ -225,7 +249,7 @@ class AsyncRunPoller:
                 self._max_completed_jobs,
             )
             try:
-                verdict = await drive(self.client, plan)
+                verdict = await drive(clients[job.server], plan)
             except LmmsEvalError as exc:
                 if not is_transient(exc):
                     raise

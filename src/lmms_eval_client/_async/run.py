@@ -39,10 +39,11 @@ from .._run_options import (
 )
 from .._wait import DEFAULT_POLL_INTERVAL
 from ._io import sleep
+from .client import AsyncEvalClient
 from .polling import AsyncRunPoller, Summarize
 
 if TYPE_CHECKING:
-    from .client import AsyncEvalClient
+    from .pool import AsyncEvalPool
 
 
 class AsyncEvalRun:
@@ -57,7 +58,9 @@ class AsyncEvalRun:
     left the queued/running set, whatever the number of pending jobs.
 
     Args:
-        client: The AsyncEvalClient to send through (not closed by the run).
+        client: The AsyncEvalClient to send through, or an AsyncEvalPool of several
+            servers (each submission routed by the pool, the ledger recording where it
+            went); not closed by the run.
         ledger_path: The ledger file; created if missing, reopened (resumed) if not.
         poll_interval: Seconds between polls of ``wait`` and ``as_completed`` (> 0).
         retry: Resubmit failed jobs whose error matches, e.g.
@@ -94,7 +97,7 @@ class AsyncEvalRun:
 
     def __init__(
         self,
-        client: AsyncEvalClient,
+        client: AsyncEvalClient | AsyncEvalPool,
         ledger_path: str | os.PathLike[str],
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
@@ -126,7 +129,7 @@ class AsyncEvalRun:
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._ledger.path!r}, server={self._client.base_url!r})"
+        return f"{type(self).__name__}({self._ledger.path!r}, servers={list(self._servers())!r})"
 
     @property
     def ledger_path(self) -> str:
@@ -209,9 +212,15 @@ class AsyncEvalRun:
                 outcomes.append(outcome)
         return outcomes
 
+    def _servers(self) -> tuple[str, ...]:
+        """The base URLs this run reaches: its client's, or every server of its pool."""
+        if isinstance(self._client, AsyncEvalClient):
+            return (self._client.base_url,)
+        return self._client.servers
+
     def _pending(self) -> list[TrackedJob]:
-        server = self._client.base_url
-        pending = [job for job in self._ledger.unfinished() if job.server == server]
+        servers = self._servers()
+        pending = [job for job in self._ledger.unfinished() if job.server in servers]
         if self._retry is not None:
             retry = self._retry
             pending += [job for job in self._ledger.unharvested() if retry.wants(job)]

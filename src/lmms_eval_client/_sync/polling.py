@@ -2,8 +2,9 @@
 # Do not edit: edit the async source and run `make generate`.
 """The work of an EvalRun that talks to the server: submitting, and one poll.
 
-Generated from ``_async/polling.py`` by ``codegen/make_sync.py`` (``make generate``): do not edit.
-``make check-generated`` fails when this file differs from a fresh generation.
+Generated from ``_async/polling.py`` by ``codegen/make_sync.py``
+(``make generate``): do not edit. ``make check-generated`` fails when this
+file differs from a fresh generation.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from .._run_options import (
     owner_is_gone,
     run_output_dir,
 )
+from .client import EvalClient
 from .submit import drive
 
 if TYPE_CHECKING:
-    from .client import EvalClient
+    from .pool import EvalPool
 
 logger = logging.getLogger("lmms_eval_client")
 
@@ -44,7 +46,7 @@ class RunPoller:
 
     def __init__(
         self,
-        client: EvalClient,
+        client: EvalClient | EvalPool,
         ledger: Ledger,
         *,
         retry: RetryOnFailure | None,
@@ -66,6 +68,20 @@ class RunPoller:
     def __repr__(self) -> str:
         return f"run {self.ledger.path!r}"
 
+    # A run over a pool sends each request through the client of the job's server: the
+    # pool routes a submission, and the ledger records where it went.
+    def _clients(self) -> dict[str, EvalClient]:
+        """The client of every server this run can reach, by base URL."""
+        if isinstance(self.client, EvalClient):
+            return {self.client.base_url: self.client}
+        return dict(zip(self.client.servers, self.client.clients, strict=True))
+
+    def _target(self, body: EvaluateRequest) -> EvalClient:
+        """The client a new submission goes through."""
+        if isinstance(self.client, EvalClient):
+            return self.client
+        return self.client.route(body.model, body.tasks)
+
     def submit(
         self,
         body: EvaluateRequest,
@@ -74,13 +90,14 @@ class RunPoller:
         retry_of: TrackedJob | None,
     ) -> TrackedJob:
         seqs: list[int] = []
+        client = self._target(body)
 
         def record_intent(snapshot: QueueSnapshot, sends: int) -> None:
             if seqs:
                 self.ledger.record_resend(seqs[0], snapshot.to_json(), sends)
                 return
             job = self.ledger.record_intent(
-                token=token, labels=labels, request=body, server=self.client.base_url,
+                token=token, labels=labels, request=body, server=client.base_url,
                 owner=self._owner, snapshot=snapshot.to_json(), retry_of=retry_of,
             )  # fmt: skip
             seqs.append(job.seq)
@@ -94,7 +111,7 @@ class RunPoller:
             max_completed_jobs=self._max_completed_jobs,
         )
         try:
-            submitted = drive(self.client, plan)
+            submitted = drive(client, plan)
         except LedgerError:
             raise
         except SubmissionUnresolvedError as exc:
@@ -108,6 +125,8 @@ class RunPoller:
         finally:
             self._in_flight.difference_update(seqs)
         answer = submitted.response
+        if not isinstance(self.client, EvalClient):
+            self.client.adopt(answer.job_id, client.base_url)
         event = "adopted" if submitted.adopted else "answer"
         return self.ledger.record_answer(
             seqs[0], answer.job_id, str(answer.status), event, answer.model_dump(mode="json")
@@ -116,41 +135,46 @@ class RunPoller:
     # -- polling ------------------------------------------------------------------------
 
     def poll(self) -> None:
-        """One interval's work: reconcile orphaned intents, read the queue, read the jobs
-        that left it, retry failed jobs by policy."""
-        server = self.client.base_url
+        """One interval's work: reconcile orphaned intents, read each server's queue, read
+        the jobs that left it, retry failed jobs by policy."""
         self._reconcile_orphans()
+        for server, client in self._clients().items():
+            self._poll_server(server, client)
+        if self.retry is not None:
+            servers = self._clients()
+            for job in self.ledger.unharvested():
+                if job.server in servers and self.retry.wants(job):
+                    self._resubmit(job)
+
+    def _poll_server(self, server: str, client: EvalClient) -> None:
         watched = [
             job
             for job in self.ledger.unfinished()
             if job.server == server and job.job_id is not None
         ]
-        if watched:
-            try:
-                queue = self.client.get_queue_status()
-            except LmmsEvalError as exc:
-                if not is_transient(exc):
-                    raise
-                logger.warning("Evaluation run %s: reading the queue failed: %s", self, exc)
-                return
-            live = {job_id: QUEUED for job_id in queue.queued_jobs}
-            if queue.running_job:
-                live[queue.running_job] = RUNNING
-            for job in watched:
-                self._observe(job, live.get(str(job.job_id)))
-        if self.retry is not None:
-            for job in self.ledger.unharvested():
-                if job.server == server and self.retry.wants(job):
-                    self._resubmit(job)
+        if not watched:
+            return
+        try:
+            queue = client.get_queue_status()
+        except LmmsEvalError as exc:
+            if not is_transient(exc):
+                raise
+            logger.warning("Evaluation run %s: reading the queue failed: %s", self, exc)
+            return
+        live = {job_id: QUEUED for job_id in queue.queued_jobs}
+        if queue.running_job:
+            live[queue.running_job] = RUNNING
+        for job in watched:
+            self._observe(client, job, live.get(str(job.job_id)))
 
-    def _observe(self, job: TrackedJob, live: str | None) -> None:
+    def _observe(self, client: EvalClient, job: TrackedJob, live: str | None) -> None:
         if live is not None:
             if live != job.state:
                 self.ledger.record_status(job.seq, live, None)
             return
         job_id = str(job.job_id)
         try:
-            info = self.client.get_job(job_id)
+            info = client.get_job(job_id)
         except JobNotFoundError:
             why = (
                 "the server no longer knows the job: it restarted (jobs live in its memory "
@@ -213,8 +237,9 @@ class RunPoller:
 
     def _reconcile_orphans(self) -> None:
         """Settle submissions whose process stopped between recording and hearing back."""
+        clients = self._clients()
         for job in self.ledger.unfinished():
-            if job.state != SUBMITTING or job.server != self.client.base_url:
+            if job.state != SUBMITTING or job.server not in clients:
                 continue
             owner, snapshot = self.ledger.owner_and_snapshot(job.seq)
             if not self._is_orphan(job, owner):
@@ -226,7 +251,7 @@ class RunPoller:
                 self._max_completed_jobs,
             )
             try:
-                verdict = drive(self.client, plan)
+                verdict = drive(clients[job.server], plan)
             except LmmsEvalError as exc:
                 if not is_transient(exc):
                     raise

@@ -2,8 +2,9 @@
 # Do not edit: edit the async source and run `make generate`.
 """EvalRun: many labelled evaluation jobs over one client, tracked in a ledger file.
 
-Generated from ``_async/run.py`` by ``codegen/make_sync.py`` (``make generate``): do not edit.
-``make check-generated`` fails when this file differs from a fresh generation.
+Generated from ``_async/run.py`` by ``codegen/make_sync.py``
+(``make generate``): do not edit. ``make check-generated`` fails when this
+file differs from a fresh generation.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ from .._run_options import (
 )
 from .._wait import DEFAULT_POLL_INTERVAL
 from ._io import sleep
+from .client import EvalClient
 from .polling import RunPoller, Summarize
 
 if TYPE_CHECKING:
-    from .client import EvalClient
+    from .pool import EvalPool
 
 
 class EvalRun:
@@ -56,7 +58,9 @@ class EvalRun:
     left the queued/running set, whatever the number of pending jobs.
 
     Args:
-        client: The EvalClient to send through (not closed by the run).
+        client: The EvalClient to send through, or an EvalPool of several
+            servers (each submission routed by the pool, the ledger recording where it
+            went); not closed by the run.
         ledger_path: The ledger file; created if missing, reopened (resumed) if not.
         poll_interval: Seconds between polls of ``wait`` and ``as_completed`` (> 0).
         retry: Resubmit failed jobs whose error matches, e.g.
@@ -93,7 +97,7 @@ class EvalRun:
 
     def __init__(
         self,
-        client: EvalClient,
+        client: EvalClient | EvalPool,
         ledger_path: str | os.PathLike[str],
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
@@ -125,7 +129,7 @@ class EvalRun:
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._ledger.path!r}, server={self._client.base_url!r})"
+        return f"{type(self).__name__}({self._ledger.path!r}, servers={list(self._servers())!r})"
 
     @property
     def ledger_path(self) -> str:
@@ -208,9 +212,15 @@ class EvalRun:
                 outcomes.append(outcome)
         return outcomes
 
+    def _servers(self) -> tuple[str, ...]:
+        """The base URLs this run reaches: its client's, or every server of its pool."""
+        if isinstance(self._client, EvalClient):
+            return (self._client.base_url,)
+        return self._client.servers
+
     def _pending(self) -> list[TrackedJob]:
-        server = self._client.base_url
-        pending = [job for job in self._ledger.unfinished() if job.server == server]
+        servers = self._servers()
+        pending = [job for job in self._ledger.unfinished() if job.server in servers]
         if self._retry is not None:
             retry = self._retry
             pending += [job for job in self._ledger.unharvested() if retry.wants(job)]

@@ -2,8 +2,9 @@
 # Do not edit: edit the async source and run `make generate`.
 """The server-level calls of EvalClient: health, discovery, checkpoint merging.
 
-Generated from ``_async/server.py`` by ``codegen/make_sync.py`` (``make generate``): do not edit.
-``make check-generated`` fails when this file differs from a fresh generation.
+Generated from ``_async/server.py`` by ``codegen/make_sync.py``
+(``make generate``): do not edit. ``make check-generated`` fails when this
+file differs from a fresh generation.
 """
 
 from __future__ import annotations

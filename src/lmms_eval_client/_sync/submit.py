@@ -2,8 +2,9 @@
 # Do not edit: edit the async source and run `make generate`.
 """Driving a submission plan of ``_reconcile``: each request it asks for, sent by a client.
 
-Generated from ``_async/submit.py`` by ``codegen/make_sync.py`` (``make generate``): do not edit.
-``make check-generated`` fails when this file differs from a fresh generation.
+Generated from ``_async/submit.py`` by ``codegen/make_sync.py``
+(``make generate``): do not edit. ``make check-generated`` fails when this
+file differs from a fresh generation.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import typer
 
-from lmms_eval_client import EvalClient, InvalidArgumentError
+from lmms_eval_client import EvalClient, EvalPool
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ class Settings:
     debug: bool = False
 
 
-def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = None) -> EvalClient:
-    """The client the commands use, for the server(s) the settings name.
+def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = None) -> Client:
+    """The client the commands use, for the server(s) the settings name: an EvalPool
+    when several ``--server`` are given (jobs routed, and found on the server holding them).
 
     Close it (``with connect(settings) as client:``).
 
@@ -47,8 +48,8 @@ def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = 
             job without ``--output-dir`` gets its own (default: ``$LMMS_EVAL_OUTPUT_ROOT``).
 
     Raises:
-        InvalidArgumentError: Several servers (the pool is not available yet), or a setting
-            the SDK refuses (a bad URL, a timeout that is not a number of seconds).
+        InvalidArgumentError: A setting the SDK refuses (a bad URL, a timeout that is not a
+            number of seconds).
 
     Example::
 
@@ -56,16 +57,30 @@ def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = 
             print(client.health().status)
     """
     if len(settings.servers) > 1:
-        # TODO(pool, issue 13): return EvalPool(list(settings.servers), ...) here; the
-        # commands only use methods the pool shares with EvalClient.
-        raise InvalidArgumentError(
-            f"{len(settings.servers)} --server values given, but several servers need the "
-            "pool (EvalPool), which is not available yet: give one --server"
-        )
+        if settings.timeout is None:
+            return EvalPool(
+                list(settings.servers), api_key=settings.api_key, output_root=output_root
+            )
+        return EvalPool(
+            list(settings.servers), settings.timeout, api_key=settings.api_key,
+            output_root=output_root,
+        )  # fmt: skip
     base_url = settings.servers[0] if settings.servers else None
     if settings.timeout is None:
         return EvalClient(base_url, api_key=settings.api_key, output_root=output_root)
     return EvalClient(base_url, settings.timeout, api_key=settings.api_key, output_root=output_root)
+
+
+Client = EvalClient | EvalPool
+"""What the commands send through: one server's client, or a pool of several."""
+
+
+def server_of(client: Client, job: object = None) -> str:
+    """The server to name in output: the client's, or for a pool the job's (else all)."""
+    if isinstance(client, EvalClient):
+        return client.base_url
+    where = getattr(job, "server", None)
+    return where if isinstance(where, str) else ",".join(client.servers)
 
 
 def settings_of(ctx: typer.Context) -> Settings:

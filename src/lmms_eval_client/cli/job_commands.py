@@ -12,7 +12,6 @@ import typer
 from pydantic import JsonValue
 
 from lmms_eval_client import (
-    EvalClient,
     JobCancelledError,
     JobFailedError,
     JobInfo,
@@ -22,7 +21,7 @@ from lmms_eval_client import (
     process_job_status,
 )
 
-from .connection import connect, settings_of
+from .connection import Client, connect, server_of, settings_of
 from .exit_codes import ExitCode, exit_code_for, one_line, worst
 from .live import LiveView, format_seconds, make_view
 from .model_args import (
@@ -72,7 +71,7 @@ def _stop_message(pending: list[str]) -> str:
 
 
 def wait_and_report(
-    client: EvalClient,
+    client: Client,
     job_ids: list[str],
     *,
     poll_interval: float,
@@ -88,7 +87,7 @@ def wait_and_report(
     """
     start = time.monotonic()
     tracked = [Tracked(job_id, since=start) for job_id in job_ids]
-    view = make_view(tracked, server=client.base_url, quiet=quiet, to_stderr=to_stderr)
+    view = make_view(tracked, server=server_of(client), quiet=quiet, to_stderr=to_stderr)
     try:
         with view:
             watch(client, tracked, view, poll_interval=poll_interval, timeout=timeout)
@@ -209,7 +208,7 @@ def submit(
         for warning in caught:
             warn(str(warning.message))
         record: dict[str, JsonValue] = {
-            "server": client.base_url,
+            "server": server_of(client, job),
             **as_json(job),
             "labels": dict(labels),
         }
@@ -218,7 +217,7 @@ def submit(
         elif not json_out:
             where = f"position {job.position_in_queue}" if job.status == "queued" else ""
             shown = ", ".join(part for part in (str(job.status), where) if part)
-            print_lines([f"submitted {job.job_id} ({shown}) to {client.base_url}"])
+            print_lines([f"submitted {job.job_id} ({shown}) to {server_of(client, job)}"])
             if labels:
                 print_lines(["labels: " + " ".join(f"{k}={v}" for k, v in labels.items())])
         code = ExitCode.OK

@@ -16,7 +16,6 @@ import typer
 from pydantic import JsonValue
 
 from lmms_eval_client import (
-    EvalClient,
     EvalResults,
     InvalidArgumentError,
     JobInfo,
@@ -25,7 +24,7 @@ from lmms_eval_client import (
     ResultsFormatError,
 )
 
-from .connection import connect, settings_of
+from .connection import Client, connect, settings_of
 from .exit_codes import ExitCode, one_line
 from .output import note, print_json, print_json_line, print_lines, results_csv, results_json
 from .server_commands import JsonFlag, examples
@@ -134,7 +133,7 @@ def _emit(lines: list[str], json_out: bool) -> None:
 
 
 def follow(
-    client: EvalClient, job_id: str, *, lines: int, poll_interval: float, json_out: bool
+    client: Client, job_id: str, *, lines: int, poll_interval: float, json_out: bool
 ) -> JobInfo:
     """Print the log's tail, then each new line, until the job ends; the final JobInfo.
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .connection import connect, settings_of
+from .connection import connect, server_of, settings_of
 from .exit_codes import ExitCode
 from .output import as_json, print_fields, print_json, print_lines
 
@@ -68,11 +68,11 @@ def health(
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
         answer = client.health()
         if json_out:
-            print_json({"server": client.base_url, **as_json(answer)})
+            print_json({"server": server_of(client), **as_json(answer)})
         else:
             print_fields(
                 [
-                    ("server", client.base_url),
+                    ("server", server_of(client)),
                     ("status", answer.status),
                     ("queue_size", str(answer.queue_size)),
                     ("timestamp", answer.timestamp),
@@ -107,7 +107,7 @@ def queue(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Show the queue: the running job, the queued ones in order, finished counts."""
     with connect(settings_of(ctx)) as client:
         status = client.get_queue_status()
-        server = client.base_url
+        server = server_of(client)
     if json_out:
         print_json({"server": server, **as_json(status)})
         return

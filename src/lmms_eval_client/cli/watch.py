@@ -23,6 +23,7 @@ from lmms_eval_client import (
     APIConnectionError,
     APIStatusError,
     EvalClient,
+    EvalPool,
     JobCancelledError,
     JobFailedError,
     JobInfo,
@@ -151,7 +152,7 @@ def is_transient(error: LmmsEvalError) -> bool:
 
 
 def watch(
-    client: EvalClient,
+    client: EvalClient | EvalPool,
     tracked: Sequence[Tracked],
     view: View,
     *,

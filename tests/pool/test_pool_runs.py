@@ -1,0 +1,54 @@
+"""EvalRun over a pool works as over one client: each submission routed, the ledger knows
+where every job went, polling per server, and a reopened ledger resumes on the pool."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from lmms_eval_client import AsyncEvalPool, AsyncEvalRun, EvalPool, EvalRun, JobCompleted
+
+from .conftest import QWEN, Box
+
+
+def test_a_run_over_a_pool_spreads_its_jobs_and_harvests_them_all(
+    start_box: Callable[..., Box], tmp_path: Path
+) -> None:
+    boxes = [start_box(job_duration=0.05, tasks=["mme"]) for _ in range(2)]
+    ledger = tmp_path / "evals.sqlite"
+    with (
+        EvalPool([box.url for box in boxes]) as pool,
+        EvalRun(pool, ledger, poll_interval=0.02) as run,
+    ):
+        jobs = [
+            run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": step})
+            for step in range(4)
+        ]
+        outcomes = list(run.as_completed(timeout=60))
+        assert all(isinstance(outcome, JobCompleted) for outcome in outcomes)
+        assert sorted(o.labels["step"] for o in outcomes) == [0, 1, 2, 3]
+        # the ledger says which server holds each job, and both servers got work
+        servers = Counter(job.server for job in run.jobs())
+        assert set(servers) == {box.url for box in boxes}
+        for job in jobs:
+            assert pool.server_of(str(job.job_id)) == job.server
+    # reopened over the same pool (a new process would do this): nothing is pending
+    with EvalPool([box.url for box in boxes]) as pool, EvalRun(pool, ledger) as again:
+        assert [job.state for job in again.jobs()] == ["completed"] * 4
+        assert again.wait(timeout=0).pending == []
+
+
+async def test_an_async_run_over_an_async_pool(
+    start_box: Callable[..., Box], tmp_path: Path
+) -> None:
+    boxes = [start_box(job_duration=0.05, tasks=["mme"]) for _ in range(2)]
+    ledger = tmp_path / "evals.sqlite"
+    async with (
+        AsyncEvalPool([box.url for box in boxes]) as pool,
+        AsyncEvalRun(pool, ledger, poll_interval=0.02) as run,
+    ):
+        for step in range(3):
+            await run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": step})
+        done = [outcome async for outcome in run.as_completed(timeout=60)]
+    assert len(done) == 3 and all(isinstance(o, JobCompleted) for o in done)
