@@ -28,6 +28,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # The server merges a checkpoint synchronously, and a large one takes many minutes: a
 # merge's own default budget is an hour (lmms-eval's client waited without a limit).
 MERGE_TIMEOUT = httpx.Timeout(3600.0, connect=10.0)
+# Lines of an evaluation log eval_log() gives by default: as many as the server quotes in a
+# failed job's error.
+DEFAULT_LOG_LINES = 50
 # httpx's own default pool size, but every connection may stay alive: many concurrent waits
 # otherwise keep closing and reopening connections (20 kept alive is httpx's default).
 # An idle connection is dropped after 1 s, before the server can close it: uvicorn (which

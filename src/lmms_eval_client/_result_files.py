@@ -19,7 +19,8 @@ from ._text import strip_ansi
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo, ModelResultFiles
 
-DEFAULT_LOG_LINES = 50  # as many as the server quotes in a failed job's error
+from ._config import DEFAULT_LOG_LINES
+
 _MAX_TAIL_BYTES = 1024 * 1024  # a tail never reads more than this from the end of a log
 _TAIL_BLOCK = 64 * 1024
 _LOG_PATTERN = "eval-*.log"

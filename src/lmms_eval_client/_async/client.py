@@ -57,7 +57,6 @@ from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
 from ._io import AsyncIO, Send, sleep
 from .results import AsyncResultReading
 from .server import AsyncServerCalls
-from .submit import submit_exactly_once
 
 T = TypeVar("T")
 
@@ -279,6 +278,8 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
             log_samples, predict_only, num_gpus, output_dir, extra_body,
         )  # fmt: skip
         if reconcile:
+            from .submit import submit_exactly_once  # the reconciler: loaded when used
+
             return await submit_exactly_once(self, body)
         return await self._request(
             ops.SUBMIT_EVALUATION,

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from lmms_eval_api.models import JobInfo, JobSubmitResponse
 
+from .._config import DEFAULT_LOG_LINES
 from .._file_access import FileSystem
-from .._result_files import DEFAULT_LOG_LINES, eval_log_tail, load_job_results, results_of_job
+from .._result_files import eval_log_tail, load_job_results, results_of_job
 from .._results import EvalResults
 from ._io import run_sync
 

@@ -58,7 +58,6 @@ from .._wait import DEFAULT_POLL_INTERVAL, JobWaiter
 from ._io import Send, SyncIO, sleep
 from .results import SyncResultReading
 from .server import SyncServerCalls
-from .submit import submit_exactly_once
 
 T = TypeVar("T")
 
@@ -280,6 +279,8 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
             log_samples, predict_only, num_gpus, output_dir, extra_body,
         )  # fmt: skip
         if reconcile:
+            from .submit import submit_exactly_once  # the reconciler: loaded when used
+
             return submit_exactly_once(self, body)
         return self._request(
             ops.SUBMIT_EVALUATION,

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from lmms_eval_api.models import JobInfo, JobSubmitResponse
 
+from .._config import DEFAULT_LOG_LINES
 from .._file_access import FileSystem
-from .._result_files import DEFAULT_LOG_LINES
 from .._results import EvalResults
 from .client import EvalClient
 from .results import JobRef
