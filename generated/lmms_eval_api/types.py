@@ -49,8 +49,6 @@ class ApiModel(BaseModel):
         extra="allow",
         populate_by_name=True,
         protected_namespaces=(),
-        # Built on first use, not at import: `import` of the client stays cheap.
-        defer_build=True,
     )
 
     @classmethod
