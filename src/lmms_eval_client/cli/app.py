@@ -143,7 +143,7 @@ def build_app() -> typer.Typer:
     return app
 
 
-app = build_app()
+app: typer.Typer = build_app()
 
 
 def main() -> None:
