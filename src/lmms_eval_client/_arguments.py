@@ -110,7 +110,7 @@ def _path_str(name: str, value: object) -> str | None:
     return value
 
 
-def _json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
+def json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
     """A mapping that strict JSON can carry: str keys, no NaN/inf, serialisable values."""
     if not all(isinstance(key, str) for key in value):
         raise InvalidArgumentError(f"{name} keys must be str, got {shown(list(value))}")
@@ -208,7 +208,7 @@ def build_evaluate_request(
         if flag is not None and not isinstance(flag, bool):
             raise InvalidArgumentError(f"{name} must be a bool, got {shown(flag)}")
     extra = _extra_fields(extra_body)
-    checked_args = _json_object("model_args", model_args) if model_args is not None else None
+    checked_args = json_object("model_args", model_args) if model_args is not None else None
     _warn_without_model_name(checked_args)
     options: dict[str, Any] = {
         "model_args": checked_args,
@@ -237,7 +237,7 @@ def _extra_fields(extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     if not isinstance(extra_body, Mapping):
         raise InvalidArgumentError(f"extra_body must be a mapping, got {type(extra_body).__name__}")
-    extra = _json_object("extra_body", extra_body)
+    extra = json_object("extra_body", extra_body)
     known = sorted(set(extra) & set(EvaluateRequest.model_fields))
     if known:
         raise InvalidArgumentError(

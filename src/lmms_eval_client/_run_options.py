@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from ._arguments import json_object
 from ._exceptions import InvalidArgumentError
 from ._outcomes import FAILED, JobOutcome, TrackedJob
 from ._output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+from ._text import shown
 
 ReturnWhen = Literal["ALL_COMPLETED", "FIRST_COMPLETED"]
 ALL_COMPLETED: ReturnWhen = "ALL_COMPLETED"
@@ -76,12 +78,10 @@ def check_json_object(name: str, value: Mapping[str, Any] | None) -> dict[str, A
     """A mapping as a JSON object (str keys, JSON values, no NaN), or InvalidArgumentError."""
     if value is None:
         return {}
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise InvalidArgumentError(f"{name} must be a mapping with str keys, got {value!r}")
-    try:
-        return dict(json.loads(json.dumps(dict(value), allow_nan=False)))
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{name} must be JSON-serialisable: {exc}") from None
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"{name} must be a mapping with str keys, got {shown(value)}")
+    # The checks of a request's JSON fields, then the JSON form the ledger stores.
+    return dict(json.loads(json.dumps(json_object(name, value))))
 
 
 def check_run_args(poll_interval: float, max_completed_jobs: int, orphan_after: float) -> None:
