@@ -38,7 +38,7 @@ REAL_RESULTS = FIXTURES / "single" / "20261202_055237_results.json"
 # while streaming the big file. ru_maxrss is the high-water mark (KiB on Linux).
 _STREAM_CHILD = """
 import json, resource, sys, time
-from lmms_eval_client._samples import iter_samples
+from lmms_eval_client._results.samples import iter_samples
 warm, big = sys.argv[1], sys.argv[2]
 for _ in iter_samples(warm):
     pass
@@ -174,7 +174,7 @@ def bench_streaming(workdir: Path, size: int) -> tuple[Section, list[str]]:
 
 
 def bench_loading(workdir: Path, size: int, runs: int) -> tuple[Section, list[str]]:
-    from lmms_eval_client._results import EvalResults
+    from lmms_eval_client._results.results import EvalResults
 
     path = workdir / "20261202_000000_results.json"
     tasks = write_results(path, size)

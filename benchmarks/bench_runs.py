@@ -24,10 +24,10 @@ from pathlib import Path
 import httpx
 
 from lmms_eval_client import EvalClient
-from lmms_eval_client._arguments import build_evaluate_request
-from lmms_eval_client._ledger import Ledger
-from lmms_eval_client._reconcile import QueueSnapshot
-from lmms_eval_client._sync.run import EvalRun
+from lmms_eval_client._client.arguments import build_evaluate_request
+from lmms_eval_client._client.reconcile import QueueSnapshot
+from lmms_eval_client._runs._sync.run import EvalRun
+from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct", "sim_duration": 3600}

@@ -1,13 +1,17 @@
-"""Generate the sync client classes from their async source (src/lmms_eval_client/_async/).
+"""Generate the sync classes from their async source, per concept package.
 
-    python codegen/make_sync.py           write src/lmms_eval_client/_sync/<name>.py
+Each concept package with I/O (``_client``, ``_runs``, ``_pool`` of src/lmms_eval_client/)
+keeps its hand-written async source in ``<package>/_async/`` and the generated twin in
+``<package>/_sync/``, as elasticsearch-py runs unasync per concept folder.
+
+    python codegen/make_sync.py           write src/lmms_eval_client/<package>/_sync/<name>.py
     python codegen/make_sync.py --check   fail, showing the diff, when one differs
 
 Code is rewritten token by token by the ``unasync`` package (``async``/``await`` dropped,
 ``__aenter__`` -> ``__enter__``, and the names below); docstrings and comments get the
 phrase substitutions below, each of which must match at least once (a stale entry fails
 the generation). The output is formatted by ruff. What is genuinely different between the
-two lives in the hand-written ``_async/_io.py`` and ``_sync/_io.py``.
+two lives in the hand-written ``_async/_io.py`` and ``_sync/_io.py`` of ``_http`` and ``_pool``.
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ import unasync
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "lmms_eval_client"
-# The async modules that have a generated sync twin.
+# The async modules that have a generated sync twin: <package>/_async/<name>.
 GENERATED = (
-    "client.py", "server.py", "results.py", "submit.py", "polling.py", "run.py", "pool.py",
-    "pool_reading.py", "servers.py",
+    "_client/client.py", "_client/server.py", "_client/results.py", "_client/submit.py",
+    "_runs/polling.py", "_runs/run.py",
+    "_pool/pool.py", "_pool/reading.py", "_pool/servers.py",
 )  # fmt: skip
 
 NAMES = {
+    "_async": "_sync",  # imports across packages: ..._client._async.client
     "AsyncEvalClient": "EvalClient",
     "AsyncEvalPool": "EvalPool",
     "AsyncClient": "Client",  # httpx
@@ -75,44 +81,58 @@ def _rewrite_text(tokens: list[tokenize_rt.Token], used: set[str]) -> list[token
     return out
 
 
+def _async_path(name: str) -> str:
+    """``_client/client.py`` -> ``_client/_async/client.py``."""
+    package, module = name.split("/")
+    return f"{package}/_async/{module}"
+
+
+def _sync_path(name: str) -> str:
+    package, module = name.split("/")
+    return f"{package}/_sync/{module}"
+
+
 def _generated_docstring(tokens: list[tokenize_rt.Token], name: str) -> None:
     """Replace the module docstring with the first line of it and a do-not-edit notice."""
     for i, token in enumerate(tokens):
         if token.name == "STRING":
             first = token.src.strip('"').splitlines()[0]
+            source = _async_path(name)
             tokens[i] = token._replace(
-                src=f'"""{first}\n\nGenerated from ``_async/{name}`` by ``codegen/make_sync.py``\n'
+                src=f'"""{first}\n\nGenerated from ``{source}`` by ``codegen/make_sync.py``\n'
                 "(``make generate``): do not edit. ``make check-generated`` fails when this\n"
                 'file differs from a fresh generation.\n"""'
             )
             return
-    raise SystemExit(f"_async/{name} has no module docstring")
+    raise SystemExit(f"{_async_path(name)} has no module docstring")
 
 
 def generate(package: Path, name: str, used: set[str]) -> str:
-    """The formatted source of ``_sync/<name>``."""
+    """The formatted source of ``<package>/_sync/<module>``."""
+    module = name.split("/")[1]
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp, "_async", name)
+        source = Path(tmp, "_async", module)
         source.parent.mkdir()
-        source.write_text((package / "_async" / name).read_text())
+        source.write_text((package / _async_path(name)).read_text())
         rule = unasync.Rule("/_async/", "/_sync/", additional_replacements=NAMES)
         unasync.unasync_files([str(source)], [rule])
-        text = Path(tmp, "_sync", name).read_text()
+        text = Path(tmp, "_sync", module).read_text()
     tokens = _rewrite_text(tokenize_rt.src_to_tokens(text), used)
     _generated_docstring(tokens, name)
     header = (
-        f"# GENERATED FILE: made from src/lmms_eval_client/_async/{name} by codegen/make_sync.py."
+        f"# GENERATED FILE: made from src/lmms_eval_client/{_async_path(name)} by"
+        " codegen/make_sync.py."
         "\n# Do not edit: edit the async source and run `make generate`.\n"
     )
     code = header + tokenize_rt.tokens_to_src(tokens)
     ruff = str(Path(sys.executable).parent / "ruff")
-    stdin = f"--stdin-filename=src/lmms_eval_client/_sync/{name}"
+    stdin = f"--stdin-filename=src/lmms_eval_client/{_sync_path(name)}"
     # Renamed names can change the order of imports: sort them, then format.
     for command in ([ruff, "check", "--quiet", "--select", "I", "--fix", stdin, "-"],
                     [ruff, "format", "--quiet", stdin, "-"]):  # fmt: skip
         done = subprocess.run(command, input=code, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
-            raise SystemExit(f"ruff failed on the generated _sync/{name}:\n{done.stderr}")
+            raise SystemExit(f"ruff failed on the generated {_sync_path(name)}:\n{done.stderr}")
         code = done.stdout
     return code
 
@@ -127,7 +147,7 @@ def main() -> int:
     stale = []
     for name in GENERATED:
         fresh = generate(package, name, used)
-        target = package / "_sync" / name
+        target = package / _sync_path(name)
         if check:
             current = target.read_text() if target.exists() else ""
             if current != fresh:
@@ -136,13 +156,13 @@ def main() -> int:
                     difflib.unified_diff(
                         current.splitlines(keepends=True),
                         fresh.splitlines(keepends=True),
-                        f"_sync/{name} (committed)",
-                        f"_sync/{name} (fresh from _async/{name})",
+                        f"{_sync_path(name)} (committed)",
+                        f"{_sync_path(name)} (fresh from {_async_path(name)})",
                     )
                 )
         else:
             target.write_text(fresh)
-            print(f"generated src/lmms_eval_client/_sync/{name}")
+            print(f"generated src/lmms_eval_client/{_sync_path(name)}")
     unused = [old for old, _ in PHRASES if old not in used]
     if unused:
         print(f"codegen/make_sync.py: phrases that matched nothing (remove them): {unused}")

@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "scripts" / "mutations.toml"
 # A mutated file -> the generator that carries the change into its generated twin.
 GENERATED_FROM = {
-    "src/lmms_eval_client/_async/client.py": (
+    "src/lmms_eval_client/_client/_async/client.py": (
         "codegen/make_sync.py",
-        "src/lmms_eval_client/_sync/client.py",
+        "src/lmms_eval_client/_client/_sync/client.py",
     ),
 }
 PER_TEST_TIMEOUT = 60  # seconds: a mutation that makes a test hang fails it (pytest-timeout)

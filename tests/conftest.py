@@ -1,23 +1,62 @@
-"""Fixtures that start the real lmms-eval 0.7.3 server on 127.0.0.1 (see tests/servers.py).
+"""Fixtures every test folder shares; a folder's own conftest adds only what is its own.
 
-- ``real_server_url``: one server for the whole session, for requests that do not depend on
-  the state of its queue.
-- ``start_real_server``: a factory, ``with start_real_server(hold_jobs=True) as server:``
-  (also ``max_completed_jobs=N``), for a test that needs a server of its own.
-- ``held_real_server``: a fresh server for one test, whose jobs stay ``running`` until
-  ``held_real_server.release_jobs()``: queue positions are then predictable.
-
-A server is only started when a test asks for one of these fixtures.
+- The developer's environment never leaks in: ``LMMS_EVAL_*`` settings and proxies are
+  cleared for every test (``_clean_env``), and loopback is never proxied.
+- The real lmms-eval 0.7.3 server on 127.0.0.1 (see tests/servers.py):
+  ``real_server_url`` (one for the session, for requests that do not depend on its queue),
+  ``start_real_server`` (a factory: ``with start_real_server(hold_jobs=True) as server:``),
+  ``held_real_server`` (a fresh one whose jobs stay ``running`` until ``release_jobs()``).
+  A server is only started when a test asks for one of these.
+- The local lmms-eval-compatible server: the project's own pytest plugin
+  (``lmms_eval_server``, ``lmms_eval_client``, ``async_lmms_eval_client``), and
+  ``local_server``, a fresh one on an explicit loopback port per test (``server_config``).
+- Clients of both kinds: ``kind`` (sync, async), ``make_caller``/``caller`` over a respx
+  ``mock`` of http://lmms.test with a fake ``clock``, ``make_client`` over real sockets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
 
 import pytest
+import respx
 
+from lmms_eval_client import AsyncEvalClient, EvalClient
+from lmms_eval_client.testing import LocalServer, LocalServerConfig
+
+from .faults import Sleeper, start_local_server
 from .servers import RealServer, real_server
+from .support import BASE, Caller, FakeClock, MakeClient, NetCaller
+
+pytest_plugins = ["lmms_eval_client.testing.pytest_plugin"]
+
+# Settings a developer may have exported, which would change what a test sends.
+_SETTINGS = (
+    "LMMS_EVAL_BASE_URL",
+    "LMMS_EVAL_BASE_URLS",
+    "LMMS_EVAL_API_KEY",
+    "LMMS_EVAL_OUTPUT_ROOT",
+    "LMMS_EVAL_LEDGER",
+)
+_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own settings (and proxies) must not leak into the tests."""
+    for name in _SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    for name in _PROXIES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+# -- the real server ---------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +77,111 @@ def held_real_server() -> Iterator[RealServer]:
     """A fresh real server for this test only, holding its jobs until ``release_jobs()``."""
     with real_server(hold_jobs=True) as server:
         yield server
+
+
+# -- the local server --------------------------------------------------------------------
+
+
+@pytest.fixture
+def server_config(tmp_path: Path) -> LocalServerConfig:
+    """Jobs of 5 s unless a request says otherwise; their output under the test's tmp_path."""
+    return LocalServerConfig(job_duration=5.0, temp_dir_root=tmp_path)
+
+
+# Stopping a LocalServer takes uvicorn ~0.2 s (its shutdown polls every 0.1 s): the servers
+# of finished tests stop in the background, all joined before the session ends.
+_stopping: list[threading.Thread] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _join_stopping_servers() -> Iterator[None]:
+    yield
+    for thread in _stopping:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in _stopping), "a LocalServer did not stop"
+
+
+@pytest.fixture
+def local_server(server_config: LocalServerConfig) -> Iterator[LocalServer]:
+    """A fresh local server on an explicit loopback port, stopped after the test."""
+    server = start_local_server(server_config)
+    try:
+        yield server
+    finally:
+        stopper = threading.Thread(target=server.stop, name=f"stop {server!r}", daemon=True)
+        stopper.start()
+        _stopping.append(stopper)
+
+
+# -- clients of both kinds ---------------------------------------------------------------
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def mock() -> Iterator[respx.MockRouter]:
+    """Every httpx request is served by respx; an unrouted one fails the test."""
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def make_caller(kind: str, clock: FakeClock) -> AsyncIterator[Callable[..., Caller]]:
+    """Build a client of the current kind (closed at teardown) wired to the fake clock."""
+    made: list[Caller] = []
+
+    def make(*args: Any, **kwargs: Any) -> Caller:
+        if kind == "sync":
+            client: EvalClient | AsyncEvalClient = EvalClient(*args, **kwargs)
+            client._sleep = clock.sleep  # type: ignore[method-assign]
+        else:
+            client = AsyncEvalClient(*args, **kwargs)
+            client._sleep = clock.asleep  # type: ignore[method-assign]
+        client._clock = clock  # type: ignore[method-assign]
+        caller = Caller(client)
+        made.append(caller)
+        return caller
+
+    yield make
+    for caller in made:
+        await caller.close()
+
+
+@pytest.fixture
+def caller(make_caller: Callable[..., Caller], mock: respx.MockRouter) -> Caller:
+    return make_caller(BASE)
+
+
+@pytest.fixture
+async def make_client(kind: str) -> AsyncIterator[MakeClient]:
+    """Build a client of the current kind over the network; closed at teardown.
+
+    Its sleeps (retry backoff, polls) go through a Sleeper: recorded, and really slept for
+    at most 10 ms, so no test waits for a backoff.
+    """
+    made: list[NetCaller] = []
+
+    def make(*args: Any, **kwargs: Any) -> NetCaller:
+        sleeper = Sleeper()
+        client: EvalClient | AsyncEvalClient
+        if kind == "sync":
+            client = EvalClient(*args, **kwargs)
+            client._sleep = sleeper.sync  # type: ignore[assignment]
+        else:
+            client = AsyncEvalClient(*args, **kwargs)
+            client._sleep = sleeper.asynchronous  # type: ignore[assignment]
+        caller = NetCaller(client, sleeper)
+        made.append(caller)
+        return caller
+
+    yield make
+    for caller in made:
+        await caller.close()

@@ -34,11 +34,10 @@ if TYPE_CHECKING:
         QueueStatusResponse,
     )
 
-    from ._arguments import CheckpointType, ModelNameWarning
-    from ._async.client import AsyncEvalClient
-    from ._async.pool import AsyncEvalPool
-    from ._async.run import AsyncEvalRun
-    from ._config import DEFAULT_TIMEOUT
+    from ._client._async.client import AsyncEvalClient
+    from ._client._sync.client import EvalClient
+    from ._client.arguments import CheckpointType, ModelNameWarning
+    from ._client.wait import process_job_status
     from ._exceptions import (
         APIConnectionError,
         APIResponseValidationError,
@@ -66,27 +65,12 @@ if TYPE_CHECKING:
         UnprocessableEntityError,
         WaitTimeoutError,
     )
-    from ._file_access import (
-        PATH_MAP_ENV,
-        FileSystem,
-        parse_path_map,
-        resolve_server_path,
-    )
+    from ._http.config import DEFAULT_TIMEOUT
     from ._json import json_default
-    from ._ledger import Observation
-    from ._metrics import Metric
-    from ._outcomes import (
-        JobCancelled,
-        JobCompleted,
-        JobFailed,
-        JobLost,
-        JobOutcome,
-        TrackedJob,
-        raise_for_outcome,
-    )
-    from ._output_dirs import OUTPUT_ROOT_ENV, output_dir_for
-    from ._pool_config import BASE_URLS_ENV
-    from ._pool_status import (
+    from ._pool._async.pool import AsyncEvalPool
+    from ._pool._sync.pool import EvalPool
+    from ._pool.config import BASE_URLS_ENV
+    from ._pool.status import (
         PoolHealth,
         PoolJob,
         PoolJobSubmitResponse,
@@ -94,13 +78,7 @@ if TYPE_CHECKING:
         ServerHealth,
         ServerQueue,
     )
-    from ._result_files import (
-        eval_log_tail,
-        load_job_results,
-        results_of_job,
-    )
-    from ._results import EvalResults
-    from ._results_errors import (
+    from ._results.errors import (
         MetricNotFoundError,
         ResultsError,
         ResultsFormatError,
@@ -108,7 +86,26 @@ if TYPE_CHECKING:
         ResultsUnavailableError,
         SamplesNotFoundError,
     )
-    from ._results_sections import (
+    from ._results.file_access import (
+        PATH_MAP_ENV,
+        FileSystem,
+        parse_path_map,
+        resolve_server_path,
+    )
+    from ._results.files import (
+        eval_log_tail,
+        load_job_results,
+        results_of_job,
+    )
+    from ._results.metrics import Metric
+    from ._results.output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+    from ._results.results import EvalResults
+    from ._results.samples import (
+        Sample,
+        TokenCount,
+        iter_samples,
+    )
+    from ._results.sections import (
         Efficiency,
         EfficiencyStats,
         EvaluationConfig,
@@ -118,7 +115,9 @@ if TYPE_CHECKING:
         TokenUsage,
         Usage,
     )
-    from ._run_errors import (
+    from ._runs._async.run import AsyncEvalRun
+    from ._runs._sync.run import EvalRun
+    from ._runs.errors import (
         CorruptLedgerError,
         ForeignLedgerError,
         JobLostError,
@@ -130,16 +129,17 @@ if TYPE_CHECKING:
         RunTimeoutError,
         SubmissionUnresolvedError,
     )
-    from ._run_options import ALL_COMPLETED, FIRST_COMPLETED, RetryOnFailure, WaitResult
-    from ._samples import (
-        Sample,
-        TokenCount,
-        iter_samples,
+    from ._runs.ledger import Observation
+    from ._runs.options import ALL_COMPLETED, FIRST_COMPLETED, RetryOnFailure, WaitResult
+    from ._runs.outcomes import (
+        JobCancelled,
+        JobCompleted,
+        JobFailed,
+        JobLost,
+        JobOutcome,
+        TrackedJob,
+        raise_for_outcome,
     )
-    from ._sync.client import EvalClient
-    from ._sync.pool import EvalPool
-    from ._sync.run import EvalRun
-    from ._wait import process_job_status
 
 # Where each public name lives: module (relative to this package, or absolute) -> names.
 # The imports above say the same to type checkers (tests/unit/test_config.py holds both).
@@ -156,16 +156,16 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "ModelResultFiles",
         "QueueStatusResponse",
     ),
-    "._arguments": (
+    "._client.arguments": (
         "CheckpointType",
         "ModelNameWarning",
     ),
-    "._async.client": ("AsyncEvalClient",),
-    "._sync.client": ("EvalClient",),
-    "._async.pool": ("AsyncEvalPool",),
-    "._sync.pool": ("EvalPool",),
-    "._pool_config": ("BASE_URLS_ENV",),
-    "._pool_status": (
+    "._client._async.client": ("AsyncEvalClient",),
+    "._client._sync.client": ("EvalClient",),
+    "._pool._async.pool": ("AsyncEvalPool",),
+    "._pool._sync.pool": ("EvalPool",),
+    "._pool.config": ("BASE_URLS_ENV",),
+    "._pool.status": (
         "PoolHealth",
         "PoolJob",
         "PoolJobSubmitResponse",
@@ -173,8 +173,8 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "ServerHealth",
         "ServerQueue",
     ),
-    "._config": ("DEFAULT_TIMEOUT",),
-    "._wait": ("process_job_status",),
+    "._http.config": ("DEFAULT_TIMEOUT",),
+    "._client.wait": ("process_job_status",),
     "._exceptions": (
         "APIConnectionError",
         "APIResponseValidationError",
@@ -202,7 +202,7 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "UnprocessableEntityError",
         "WaitTimeoutError",
     ),
-    "._results_errors": (
+    "._results.errors": (
         "MetricNotFoundError",
         "ResultsError",
         "ResultsFormatError",
@@ -210,14 +210,14 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "ResultsUnavailableError",
         "SamplesNotFoundError",
     ),
-    "._results": ("EvalResults",),
-    "._metrics": ("Metric",),
-    "._samples": (
+    "._results.results": ("EvalResults",),
+    "._results.metrics": ("Metric",),
+    "._results.samples": (
         "Sample",
         "TokenCount",
         "iter_samples",
     ),
-    "._results_sections": (
+    "._results.sections": (
         "Efficiency",
         "EfficiencyStats",
         "EvaluationConfig",
@@ -227,21 +227,21 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "TokenUsage",
         "Usage",
     ),
-    "._result_files": (
+    "._results.files": (
         "eval_log_tail",
         "load_job_results",
         "results_of_job",
     ),
-    "._file_access": (
+    "._results.file_access": (
         "PATH_MAP_ENV",
         "FileSystem",
         "parse_path_map",
         "resolve_server_path",
     ),
-    "._async.run": ("AsyncEvalRun",),
-    "._sync.run": ("EvalRun",),
-    "._ledger": ("Observation",),
-    "._outcomes": (
+    "._runs._async.run": ("AsyncEvalRun",),
+    "._runs._sync.run": ("EvalRun",),
+    "._runs.ledger": ("Observation",),
+    "._runs.outcomes": (
         "JobCancelled",
         "JobCompleted",
         "JobFailed",
@@ -250,7 +250,7 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "TrackedJob",
         "raise_for_outcome",
     ),
-    "._run_errors": (
+    "._runs.errors": (
         "CorruptLedgerError",
         "ForeignLedgerError",
         "JobLostError",
@@ -262,9 +262,9 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "RunTimeoutError",
         "SubmissionUnresolvedError",
     ),
-    "._run_options": ("ALL_COMPLETED", "FIRST_COMPLETED", "RetryOnFailure", "WaitResult"),
+    "._runs.options": ("ALL_COMPLETED", "FIRST_COMPLETED", "RetryOnFailure", "WaitResult"),
     "._json": ("json_default",),
-    "._output_dirs": (
+    "._results.output_dirs": (
         "OUTPUT_ROOT_ENV",
         "output_dir_for",
     ),

@@ -25,8 +25,9 @@ def check(package: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def package(tmp_path: Path) -> Path:
     copy = tmp_path / "lmms_eval_client"
-    for part in ("_async", "_sync"):
-        shutil.copytree(PACKAGE / part, copy / part)
+    for concept in ("_client", "_runs", "_pool"):
+        for part in ("_async", "_sync"):
+            shutil.copytree(PACKAGE / concept / part, copy / concept / part)
     return copy
 
 
@@ -37,7 +38,7 @@ def test_the_committed_sync_client_is_fresh(package: Path) -> None:
 
 
 def test_a_hand_edit_of_the_sync_client_fails_the_check(package: Path) -> None:
-    target = package / "_sync" / "client.py"
+    target = package / "_client" / "_sync" / "client.py"
     target.write_text(target.read_text().replace("retries += 1", "retries += 2"))
     done = check(package)
     assert done.returncode == 1
@@ -46,7 +47,7 @@ def test_a_hand_edit_of_the_sync_client_fails_the_check(package: Path) -> None:
 
 
 def test_a_change_of_the_async_source_makes_the_sync_client_stale(package: Path) -> None:
-    source = package / "_async" / "client.py"
+    source = package / "_client" / "_async" / "client.py"
     text = source.read_text()
     assert "Get a job's status, timestamps" in text
     source.write_text(text.replace("Get a job's status, timestamps", "A job's status, times"))
@@ -56,7 +57,7 @@ def test_a_change_of_the_async_source_makes_the_sync_client_stale(package: Path)
 
 
 def test_the_generated_file_says_it_is_generated() -> None:
-    text = (PACKAGE / "_sync" / "client.py").read_text()
+    text = (PACKAGE / "_client" / "_sync" / "client.py").read_text()
     assert text.startswith("# GENERATED FILE")
     code = text.split("\n", 2)[2]  # after the two header lines
     assert "async " not in code and "await " not in code

@@ -18,21 +18,10 @@ import pytest
 from lmms_eval_client import AsyncEvalPool, EvalPool
 from lmms_eval_client.testing import JobGate, LocalServer, LocalServerConfig
 
-from ..reliability._faults import start_local_server
+from ..faults import start_local_server
 
 QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}
 POLL = 0.02
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own settings (and proxies) must not leak into loopback tests."""
-    for name in ("LMMS_EVAL_BASE_URL", "LMMS_EVAL_BASE_URLS", "LMMS_EVAL_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
 @dataclass

@@ -25,7 +25,7 @@ from lmms_eval_client import (
     WaitTimeoutError,
 )
 
-from ..reliability._faults import proxy
+from ..faults import proxy
 from .conftest import POLL, QWEN, Box, PoolCaller
 
 MakePool = Callable[..., PoolCaller]

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ..integration.conftest import connect
+from ..client.conftest import connect
 from ..servers import RealServer, real_server, stop_process
 from ._lane import (
     ChatServer,

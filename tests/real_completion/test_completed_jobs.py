@@ -25,7 +25,7 @@ from lmms_eval_client import (
     JobSubmitResponse,
 )
 
-from ..integration.conftest import resolve
+from ..client.conftest import resolve
 from ..servers import poll_until
 from ._lane import (
     API_KEY,

@@ -8,13 +8,14 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from ._api import (
+from lmms_eval_client import (
     EvalResults,
     ResultsError,
     ResultsFormatError,
     ResultsNotReachableError,
     iter_samples,
 )
+
 from .conftest import GROUP, SINGLE, SINGLE_SAMPLES
 
 

@@ -8,11 +8,9 @@ import sys
 
 import pytest
 
-from lmms_eval_client import LmmsEvalError
-from lmms_eval_client._result_files import redact_secrets
-
-from ._api import (
+from lmms_eval_client import (
     EvalResults,
+    LmmsEvalError,
     MetricNotFoundError,
     MissingDependencyError,
     ResultsError,
@@ -21,6 +19,8 @@ from ._api import (
     ResultsUnavailableError,
     SamplesNotFoundError,
 )
+from lmms_eval_client._results.files import redact_secrets
+
 from .conftest import GROUP, SINGLE
 
 ERRORS = [
@@ -132,8 +132,8 @@ def test_local_reading_imports_neither_fsspec_nor_pandas() -> None:
     code = (
         "import sys\n"
         "import lmms_eval_client\n"
-        "from lmms_eval_client._result_files import eval_log_tail\n"
-        "from lmms_eval_client._results import EvalResults\n"
+        "from lmms_eval_client._results.files import eval_log_tail\n"
+        "from lmms_eval_client._results.results import EvalResults\n"
         f"r = EvalResults.load({str(SINGLE)!r})\n"
         "assert len(list(r.samples('e2e_arith'))) == 5\n"
         "r.table()\n"

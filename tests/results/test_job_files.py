@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from lmms_eval_client import InvalidArgumentError
-
-from ._api import (
+from lmms_eval_client import (
+    InvalidArgumentError,
     ResultsNotReachableError,
     ResultsUnavailableError,
     eval_log_tail,
-    job_result_files,
     load_job_results,
-    output_dir_of_job,
     results_of_job,
 )
+from lmms_eval_client._results.files import job_result_files, output_dir_of_job
+
 from .conftest import MODEL, SINGLE_LOG, completed_job, failed_job, job_info, server_paths
 
 

@@ -22,7 +22,7 @@ from lmms_eval_client import (
 )
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from ..integration.conftest import resolve
+from ..client.conftest import resolve
 
 QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}
 FOLDER = "Qwen__Qwen2-VL-2B-Instruct"

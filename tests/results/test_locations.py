@@ -11,12 +11,11 @@ from typing import Any
 import fsspec
 import pytest
 
-from lmms_eval_client import InvalidArgumentError
-
-from ._api import (
+from lmms_eval_client import (
     PATH_MAP_ENV,
     EvalResults,
     FileSystem,
+    InvalidArgumentError,
     MissingDependencyError,
     ResultsNotReachableError,
     iter_samples,
@@ -25,6 +24,7 @@ from ._api import (
     resolve_server_path,
     results_of_job,
 )
+
 from .conftest import DATA, MODEL, SINGLE, SINGLE_SAMPLES, completed_job
 
 # -- the path map ---------------------------------------------------------------------------

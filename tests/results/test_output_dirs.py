@@ -7,9 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from lmms_eval_client import InvalidArgumentError
-
-from ._api import OUTPUT_ROOT_ENV, model_label, output_dir_for
+from lmms_eval_client import OUTPUT_ROOT_ENV, InvalidArgumentError, output_dir_for
+from lmms_eval_client._results.output_dirs import model_label
 
 NOW = datetime(2026, 12, 2, 5, 52, 37)
 

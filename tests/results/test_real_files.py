@@ -7,21 +7,20 @@ import math
 
 import pytest
 
-from lmms_eval_client import JobInfo
-
-from ._api import (
+from lmms_eval_client import (
     EvalResults,
     EvaluationConfig,
+    JobInfo,
     Metric,
     MetricNotFoundError,
     Sample,
     SamplesNotFoundError,
     TaskConfig,
-    eval_log_server_path,
     eval_log_tail,
     iter_samples,
-    output_dir_of_job,
 )
+from lmms_eval_client._results.files import eval_log_server_path, output_dir_of_job
+
 from .conftest import (
     DATA,
     FAILED_ERROR,

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from ._api import AsyncEvalRun, EvalRun, JobOutcome
+from lmms_eval_client import AsyncEvalRun, EvalRun, JobOutcome
 
 # model_args that name a result folder, so a simulated job can complete
 QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}

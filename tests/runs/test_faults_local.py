@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from lmms_eval_client import EvalClient
+from lmms_eval_client import EvalClient, EvalRun, JobCompleted, JobLost
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from ..reliability._faults import (
+from ..faults import (
     FORWARD,
     Close,
     ForwardThenDrop,
@@ -29,7 +29,6 @@ from ..reliability._faults import (
     proxy,
     start_local_server,
 )
-from ._api import EvalRun, JobCompleted, JobLost
 from ._support import QWEN, queued_ids, server_jobs
 from .conftest import MakeRunner
 
@@ -135,7 +134,7 @@ _ZYGOTE = textwrap.dedent(
     import os, sys
     sys.path.insert(0, sys.argv[2])
     from lmms_eval_client import EvalClient
-    from tests.runs._api import EvalRun
+    from lmms_eval_client import EvalRun
 
     def loop(ledger, trial):
         with EvalClient(sys.argv[1]) as client:

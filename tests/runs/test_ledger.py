@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pytest
 
-import lmms_eval_client._ledger as ledger_module
-from lmms_eval_client import EvalClient, LmmsEvalError
-from lmms_eval_client.testing import LocalServer
-
-from ._api import (
+import lmms_eval_client._runs.ledger as ledger_module
+from lmms_eval_client import (
     CorruptLedgerError,
+    EvalClient,
     EvalRun,
     ForeignLedgerError,
     JobLostError,
@@ -29,10 +27,13 @@ from ._api import (
     LedgerError,
     LedgerFullError,
     LedgerReadOnlyError,
+    LmmsEvalError,
     NewerLedgerError,
     RunTimeoutError,
     SubmissionUnresolvedError,
 )
+from lmms_eval_client.testing import LocalServer
+
 from ._support import QWEN, server_jobs
 
 NOWHERE = "http://127.0.0.1:9"  # nothing is sent by opening a run
@@ -254,7 +255,7 @@ _SUBMIT_LOOP = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[4])
     from lmms_eval_client import EvalClient
-    from tests.runs._api import EvalRun
+    from lmms_eval_client import EvalRun
     with EvalClient(sys.argv[1]) as client, EvalRun(client, sys.argv[2]) as run:
         for n in range(int(sys.argv[3])):
             run.submit("qwen2_vl", ["mme"], model_args={

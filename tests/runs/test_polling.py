@@ -6,19 +6,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from lmms_eval_client import JobCancelledError, JobFailedError
-
-from ._api import (
+from lmms_eval_client import (
     FIRST_COMPLETED,
     JobCancelled,
+    JobCancelledError,
     JobCompleted,
     JobFailed,
+    JobFailedError,
     JobLost,
     JobLostError,
     RetryOnFailure,
     RunTimeoutError,
     raise_for_outcome,
 )
+
 from ._fake import BASE, FakeServer
 from .conftest import MakeRunner
 

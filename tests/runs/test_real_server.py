@@ -10,11 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lmms_eval_client import EvalClient
+from lmms_eval_client import EvalClient, EvalRun, JobCancelled, JobFailed, JobLost
 
-from ..reliability._faults import ForwardThenDrop, Script, job_count, on, proxy
+from ..faults import ForwardThenDrop, Script, job_count, on, proxy
 from ..servers import RealServer
-from ._api import EvalRun, JobCancelled, JobFailed, JobLost
 
 pytestmark = pytest.mark.real_server
 

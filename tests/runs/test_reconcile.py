@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from lmms_eval_client import APIConnectionError, AsyncEvalClient, EvalClient
-from lmms_eval_client._arguments import build_evaluate_request
-from lmms_eval_client._ledger import Ledger
-from lmms_eval_client._reconcile import QueueSnapshot, request_matches
+from lmms_eval_client import (
+    APIConnectionError,
+    AsyncEvalClient,
+    EvalClient,
+    SubmissionUnresolvedError,
+)
+from lmms_eval_client._client.arguments import build_evaluate_request
+from lmms_eval_client._client.reconcile import QueueSnapshot, request_matches
+from lmms_eval_client._runs.ledger import Ledger
 
-from ._api import SubmissionUnresolvedError
 from ._fake import BASE, FakeServer
 from .conftest import MakeRunner
 

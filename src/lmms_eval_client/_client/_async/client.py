@@ -1,0 +1,411 @@
+"""AsyncEvalClient: the typed facade over the generated endpoint functions.
+
+This is the hand-written source of both clients: ``_sync/client.py`` (EvalClient) is
+generated from it by ``codegen/make_sync.py`` (``make generate``); edit only this file.
+Everything that does no I/O lives in the modules named by concept (``_arguments``,
+``_responses``, ``_retry``, ``_wait``...); here are only the sends and the sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+import httpx
+
+from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
+from lmms_eval_api.api.jobs import get_job as _op_get_job
+from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
+from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
+from lmms_eval_api.models import (
+    CancelResponse,
+    JobInfo,
+    JobSubmitResponse,
+    QueueStatusResponse,
+)
+
+from ..._exceptions import BadRequestError, LmmsEvalError
+from ..._http import operations as ops
+from ..._http._async._io import AsyncIO, Send, sleep
+from ..._http.config import DEFAULT_TIMEOUT, check_timeout
+from ..._http.limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
+from ..._http.responses import cancelled_by_earlier_attempt, result_of
+from ..._http.retry import (
+    DEFAULT_MAX_RETRIES,
+    NO_RETRY,
+    SEND_FAILURES,
+    Outcome,
+    retry_delay,
+    within_deadline,
+)
+from ..._http.transport import (
+    CLIENT_TIMEOUT,
+    AsyncBoundedSender,
+    ClientTimeout,
+    RequestTimeout,
+    request_scope,
+)
+from ..._results.file_access import FileSystem, PathMap
+from ..arguments import (
+    build_evaluate_request,
+    check_job_id,
+)
+from ..base import ClientBase
+from ..wait import DEFAULT_POLL_INTERVAL, JobWaiter
+from .results import AsyncResultReading
+from .server import AsyncServerCalls
+
+T = TypeVar("T")
+
+
+class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResultReading, AsyncIO):
+    """Asynchronous client of the lmms-eval evaluation server.
+
+    A drop-in replacement for ``lmms_eval.entrypoints.AsyncEvalClient``: same methods and
+    parameters, results readable by key as before, and typed.
+
+    Args:
+        base_url: The server, e.g. ``"http://gpu-box:8000"``. Default: ``$LMMS_EVAL_BASE_URL``,
+            else ``http://localhost:8000``. A trailing slash is fine.
+        timeout: Time budget of each request, in seconds or as an ``httpx.Timeout``: the
+            whole request (connecting, sending, the answer's headers and body) ends within
+            it, however slowly a server answers. An ``httpx.Timeout`` also bounds each
+            phase; the whole request then gets its largest value. Finite by default (60 s,
+            10 s to connect); ``None`` means no timeout at all. This is not how long
+            ``wait_for_job`` waits: that is its own ``timeout``.
+        headers: Extra headers sent with every request.
+        api_key: Sent as ``Authorization: Bearer <api_key>``, for a server behind an
+            authenticating proxy. Default: ``$LMMS_EVAL_API_KEY``. Never logged or shown.
+        http_client: An httpx.AsyncClient to send through, used as it is and never closed by
+            this client (given one, configure headers, timeouts and limits on it).
+        http2: Speak HTTP/2 (needs the ``http2`` extra: ``pip install lmms-eval-client[http2]``).
+        limits: Connection pool limits (``httpx.Limits``); default: 100 connections, all
+            kept alive between requests.
+        max_retries: Retries of a failed request (0: none), with exponential backoff and
+            the server's Retry-After. Reads are retried on connection failures, timeouts
+            and 429/502/503/504; a job submission only when it certainly was not sent.
+        output_root: A folder on the server's disk (that this machine can read, e.g. a
+            shared filesystem) under which each ``evaluate()`` without ``output_dir`` gets
+            its own ``<yyyymmdd-hhmmss>-<model>-<id>`` folder. Default:
+            ``$LMMS_EVAL_OUTPUT_ROOT``, else the server's fresh ``/tmp/lmms_eval_*`` folder.
+        path_map: Where the server's folders are mounted here, for reading results, e.g.
+            ``{"/scratch/evals": "/mnt/gpu-box/scratch/evals"}`` (a target may be an fsspec
+            URL). Default: ``$LMMS_EVAL_PATH_MAP`` (``server=client;...``), else none.
+        filesystem: An fsspec filesystem to read the server's files through (sftp, s3...).
+        max_response_bytes: The largest response body read, in bytes after decompression
+            (default 64 MiB); a larger one raises ResponseTooLargeError. Applies to an
+            injected http_client too.
+
+    Use ``async with``, or ``await client.close()``: a client collected unclosed warns
+    with a ResourceWarning.
+
+    Example::
+
+        async with AsyncEvalClient("http://gpu-box:8000") as client:
+            job = await client.evaluate(model="qwen2_vl", tasks=["mme"])
+            done = await client.wait_for_job(job.job_id)
+    """
+
+    _sleep = staticmethod(sleep)
+    _clock = staticmethod(time.monotonic)
+    _http_client_type = httpx.AsyncClient
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        *,
+        headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        output_root: str | os.PathLike[str] | None = None,
+        path_map: PathMap | None = None,
+        filesystem: FileSystem | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        limit = check_max_response_bytes(max_response_bytes)
+        self._setup_files(output_root, path_map, filesystem)
+        http = self._setup(
+            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
+        )
+        # The generated functions call only .request(): ours reads the body under the size
+        # cap and ends the whole request within its time budget.
+        sender = AsyncBoundedSender(http, limit, owned=self._owns_http_client)
+        self._api.set_async_httpx_client(cast(httpx.AsyncClient, sender))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the connections (not those of an injected http_client, which stays open)."""
+        self._closed = True
+        if self._owns_http_client:
+            self._follow_loop()  # connections of a closed loop cannot be closed in this one
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncEvalClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        op: ops.Operation[Any],
+        send: Send,
+        *,
+        retry: bool = True,
+        deadline: float | None = None,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
+    ) -> tuple[Outcome, int]:
+        """Send, retrying as the shared policy says; the final outcome and the retries made."""
+        if not isinstance(timeout, ClientTimeout):
+            timeout = check_timeout(timeout)  # before anything is sent
+        policy = self._retry if retry else NO_RETRY
+        retries = 0
+        while True:
+            self._check_open()
+            self._follow_loop()
+            outcome: Outcome
+            # A deadline (a wait's) also bounds the attempt in flight, not only the retries.
+            time_left = None if deadline is None else deadline - self._clock()
+            try:
+                with request_scope(time_left=time_left, timeout=timeout):
+                    outcome = await send()
+            except SEND_FAILURES as exc:
+                outcome = exc
+            delay = within_deadline(
+                retry_delay(policy, op.idempotency, outcome, retries), deadline, self._clock()
+            )
+            if delay is None:
+                return outcome, retries
+            await self._sleep(delay)
+            retries += 1
+
+    async def _request(
+        self,
+        op: ops.Operation[T],
+        send: Send,
+        *,
+        job_id: str | None = None,
+        retry: bool = True,
+        deadline: float | None = None,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
+    ) -> T:
+        outcome, _ = await self._send(op, send, retry=retry, deadline=deadline, timeout=timeout)
+        return result_of(outcome, op, job_id=job_id)
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def evaluate(
+        self,
+        model: str,
+        tasks: Sequence[str] | str,
+        model_args: Mapping[str, Any] | None = None,
+        num_fewshot: int | None = None,
+        batch_size: int | str | None = None,
+        device: str | None = None,
+        limit: int | float | None = None,
+        gen_kwargs: str | None = None,
+        log_samples: bool | None = True,
+        predict_only: bool | None = False,
+        num_gpus: int | None = 1,
+        output_dir: str | os.PathLike[str] | None = None,
+        *,
+        extra_body: Mapping[str, Any] | None = None,
+        reconcile: bool = False,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
+    ) -> JobSubmitResponse:
+        """Submit an evaluation job to the server's queue.
+
+        Options left None are not sent (log_samples, predict_only and num_gpus included);
+        the server applies its defaults.
+
+        Args:
+            model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
+            tasks: Task names, e.g. ["mmmu_val"]; a single str is taken as one task.
+            model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}.
+                The result files are filed under the model name lmms-eval derives from them.
+            num_fewshot: Number of few-shot examples (>= 0).
+            batch_size: Batch size, an int or a string such as "auto".
+            device: Device to run on, e.g. "cuda:0".
+            limit: Evaluate only this many examples per task (> 0; a float < 1 is a fraction;
+                -1 for all, as lmms-eval's CLI takes it). A numeric str such as "8" is read
+                as its number.
+            gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
+            log_samples: Write per-sample outputs.
+            predict_only: Only generate predictions, skip metrics.
+            num_gpus: Number of GPUs to use (>= 1).
+            output_dir: Results directory on the server (default: a fresh one under the
+                client's ``output_root``, else a fresh temporary one the server picks).
+            extra_body: Fields of a newer server that this client's contract does not know
+                yet, sent as given (JSON values; never a field evaluate() has a parameter for).
+            reconcile: Exactly one job even when the answer is lost: read ``/queue`` before
+                sending; after a lost answer, adopt the new queued or running job whose
+                echoed request equals this one (a unique output_dir makes that exact), or
+                send again only when the server provably has no such job (one job queued
+                before it still waits, or its finished counters did not move); else raise
+                SubmissionUnresolvedError, sending nothing more (README: "Evaluation runs").
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
+
+        Returns:
+            JobSubmitResponse with ``job_id``, ``status``, ``position_in_queue``, ``message``.
+
+        Raises:
+            InvalidArgumentError: An argument is invalid; nothing was sent.
+            UnprocessableEntityError: The server rejected the body (422).
+
+        Warns:
+            ModelNameWarning: model_args has no key (``pretrained``, ``model``, ...) from
+                which lmms-eval names the results: the real server would fail the job.
+        """
+        output_dir = self._output_dir(output_dir, model, model_args)
+        body = build_evaluate_request(
+            model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
+            log_samples, predict_only, num_gpus, output_dir, extra_body,
+        )  # fmt: skip
+        if reconcile:
+            from .submit import submit_exactly_once  # the reconciler: loaded when used
+
+            return await submit_exactly_once(self, body)
+        return await self._request(
+            ops.SUBMIT_EVALUATION,
+            lambda: _op_submit_evaluation.asyncio_detailed(client=self._api, body=body),
+            timeout=timeout,
+        )
+
+    async def get_job(self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> JobInfo:
+        """Get a job's status, timestamps, request, result files and error.
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
+
+        Raises:
+            JobNotFoundError: The server has no such job (never submitted, evicted after
+                max_completed_jobs, or lost in a server restart).
+        """
+        return await self._get_job(check_job_id(job_id), timeout=timeout)
+
+    async def _get_job(
+        self,
+        job_id: str,
+        deadline: float | None = None,
+        retry: bool = True,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
+    ) -> JobInfo:
+        return await self._request(
+            ops.GET_JOB,
+            lambda: _op_get_job.asyncio_detailed(job_id, client=self._api),
+            job_id=job_id,
+            retry=retry,
+            deadline=deadline,
+            timeout=timeout,
+        )
+
+    async def cancel_job(
+        self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT
+    ) -> CancelResponse:
+        """Cancel a queued job (a running or finished job cannot be cancelled).
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
+
+        Returns:
+            CancelResponse whose ``message`` is "Job <id> cancelled".
+
+        Raises:
+            BadRequestError: The job is running or already finished; the message says which.
+            JobNotFoundError: The server has no such job.
+        """
+        job_id = check_job_id(job_id)
+        outcome, retries = await self._send(
+            ops.CANCEL_JOB,
+            lambda: _op_cancel_job.asyncio_detailed(job_id, client=self._api),
+            timeout=timeout,
+        )
+        try:
+            return result_of(outcome, ops.CANCEL_JOB, job_id=job_id)
+        except BadRequestError:
+            # "Already cancelled" after a retry may mean that our lost first attempt did it.
+            if not retries:
+                raise
+            done = cancelled_by_earlier_attempt(await self.get_job(job_id, timeout=timeout))
+            if done is None:
+                raise
+            return done
+
+    async def get_queue_status(
+        self, *, timeout: RequestTimeout = CLIENT_TIMEOUT
+    ) -> QueueStatusResponse:
+        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts.
+
+        Args:
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
+        """
+        return await self._request(
+            ops.GET_QUEUE_STATUS,
+            lambda: _op_get_queue_status.asyncio_detailed(client=self._api),
+            timeout=timeout,
+        )
+
+    async def wait_for_job(
+        self,
+        job_id: str,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        verbose: bool = True,
+    ) -> JobInfo:
+        """Poll a job until it ends; return it when it completed.
+
+        Stops on every terminal status. The deadline is measured on a monotonic clock;
+        between polls it sleeps min(poll_interval, time left), and a poll in flight at the
+        deadline is cut off (it gets at least 1 s), so a stalled server cannot hold the
+        wait much past it. A status this client does not know yet counts as still in
+        progress.
+
+        Args:
+            job_id: The id returned by ``evaluate()``.
+            poll_interval: Seconds between polls (> 0).
+            timeout: Seconds to wait at most; None waits as long as it takes, 0 checks once.
+            verbose: Print each change of status (and queue position) to stdout.
+
+        Returns:
+            The completed job's JobInfo (``result`` holds the result file paths).
+
+        Raises:
+            JobFailedError: The job failed; ``.job`` and ``.error`` carry the server's account.
+            JobCancelledError: The job was cancelled.
+            WaitTimeoutError: The timeout passed first; ``.job`` is the last state seen.
+            JobNotFoundError: The server does not know (or no longer knows) the job.
+        """
+        waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
+        while True:
+            try:
+                job = await self._get_job(
+                    waiter.job_id, deadline=waiter.deadline, retry=waiter.may_retry_poll
+                )
+            except LmmsEvalError as exc:
+                waiter.setback(exc)  # re-raised unless transient
+            else:
+                done = waiter.observe(job)
+                if done is not None:
+                    return done
+            await self._sleep(waiter.next_delay())

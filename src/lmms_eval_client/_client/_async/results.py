@@ -1,0 +1,103 @@
+"""The results methods of AsyncEvalClient: reading the files a completed job wrote.
+
+Hand-written source: ``_sync/results.py`` is generated from it (``codegen/make_sync.py``).
+The files are on the server's disk; where this machine finds them is the client's
+``path_map`` / ``filesystem`` (see ``_file_access``). File reading is blocking, so the
+async methods run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from lmms_eval_api.models import JobInfo, JobSubmitResponse
+
+from ..._http._async._io import run_sync
+from ..._http.config import DEFAULT_LOG_LINES
+from ..._results.file_access import FileSystem
+from ..._results.files import eval_log_tail, load_job_results, results_of_job
+from ..._results.results import EvalResults
+
+JobRef = JobInfo | JobSubmitResponse | str
+"""A job: its JobInfo (used as it is), what evaluate() returned, or its id (fetched)."""
+
+
+class AsyncResultReading:
+    """``load_results``, ``load_all_results`` and ``eval_log`` of the client."""
+
+    _path_map: dict[str, str]
+    _filesystem: FileSystem | None
+
+    if TYPE_CHECKING:
+
+        async def get_job(self, job_id: str) -> JobInfo: ...
+
+    async def _job(self, job: JobRef) -> JobInfo:
+        if isinstance(job, JobInfo):
+            return job
+        return await self.get_job(job.job_id if isinstance(job, JobSubmitResponse) else job)
+
+    async def load_results(self, job: JobRef, *, model: str | None = None) -> EvalResults:
+        """The metrics and details of a completed job, read from the results file it wrote.
+
+        Args:
+            job: The completed job's JobInfo (e.g. what ``wait_for_job`` returned), or its id.
+            model: Which model's results, for the rare job with several (the folder name
+                lmms-eval derived, or the ``pretrained`` name it came from).
+
+        Returns:
+            EvalResults: ``.metric(task, name)``, ``.metrics``, ``.table()``, ``.samples(task)``.
+
+        Raises:
+            ResultsUnavailableError: The job did not complete, or wrote no results.
+            ResultsNotReachableError: The file is on the server's disk and not reachable
+                here: set ``path_map`` (or ``$LMMS_EVAL_PATH_MAP``) or ``filesystem``.
+            ResultsFormatError: The file is not a results file lmms-eval writes.
+
+        Example (on the async client, each call is awaited)::
+
+            done = client.wait_for_job(job.job_id)
+            results = client.load_results(done)
+            print(results.metric("mme", "exact_match").value)
+        """
+        info = await self._job(job)
+        return await run_sync(
+            partial(
+                load_job_results,
+                info,
+                model=model,
+                path_map=self._path_map,
+                filesystem=self._filesystem,
+            )
+        )
+
+    async def load_all_results(self, job: JobRef) -> dict[str, EvalResults]:
+        """The EvalResults of every model of a completed job, by model name.
+
+        Raises the same errors as ``load_results``.
+        """
+        info = await self._job(job)
+        return await run_sync(
+            partial(results_of_job, info, path_map=self._path_map, filesystem=self._filesystem)
+        )
+
+    async def eval_log(self, job: JobRef, lines: int = DEFAULT_LOG_LINES) -> str:
+        """The last lines of a job's evaluation log (``eval-*.log`` in its output_dir).
+
+        Colour codes are removed and secrets (``api_key=...``, bearer tokens) masked.
+
+        Raises:
+            ResultsUnavailableError: The job names no log and has no known output_dir.
+            ResultsNotReachableError: The log is not reachable from this machine.
+        """
+        info = await self._job(job)
+        return await run_sync(
+            partial(
+                eval_log_tail,
+                info,
+                lines=lines,
+                path_map=self._path_map,
+                filesystem=self._filesystem,
+            )
+        )

@@ -1,0 +1,1 @@
+"""The sync client classes, generated from ``../_async/`` by ``codegen/make_sync.py``."""

@@ -1,0 +1,267 @@
+"""Argument checks and request bodies: what is refused before anything is sent.
+
+``evaluate()`` sends only the options that were set: every None is left out of the body,
+so the server applies its own defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import quote
+
+from lmms_eval_api.models import EvaluateRequest, MergeRequest, MergeRequestCheckpointType
+
+from .._exceptions import InvalidArgumentError
+from .._text import clip, shown
+
+CheckpointType = Literal["regular", "ema"]
+
+# httpx refuses URLs over 65,536 characters; leave room for the base URL.
+MAX_JOB_ID_URL_CHARS = 60_000
+
+
+def check_job_id(job_id: object) -> str:
+    """A job id that is safe to put in a path segment (it is percent-encoded there)."""
+    if not isinstance(job_id, str):
+        raise InvalidArgumentError(f"job_id must be a str, got {type(job_id).__name__}")
+    if not job_id:
+        raise InvalidArgumentError("job_id must not be empty")
+    if job_id in (".", ".."):
+        # Dot segments survive percent-encoding and would be resolved to another path.
+        raise InvalidArgumentError(f"job_id {job_id!r} is not a job id")
+    _check_utf8("job_id", job_id)
+    if len(quote(job_id, safe="")) > MAX_JOB_ID_URL_CHARS:
+        raise InvalidArgumentError(
+            f"job_id is too long for a URL ({len(job_id)} characters); "
+            "lmms-eval's job ids are 36-character UUIDs"
+        )
+    return job_id
+
+
+# The largest count any option takes: beyond it an int is surely a mistake (and 10**5000
+# cannot even be written as JSON by Python's default limits).
+MAX_COUNT = 2**63 - 1
+_INT_TEXT = re.compile(r"-?[0-9]{1,19}")
+_NUMBER_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def _int_option(name: str, value: object, minimum: int) -> int:
+    """An int option; a numeric str (as the server's pydantic coerced it) becomes an int."""
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{name} must be an int, got {shown(value)}")
+    if not minimum <= value <= MAX_COUNT:
+        raise InvalidArgumentError(f"{name} must be in {minimum}..{MAX_COUNT}, got {shown(value)}")
+    return value
+
+
+def _limit_option(value: object) -> int | float:
+    """lmms-eval's limit: a count, a fraction in (0, 1), or -1 for all samples."""
+    if isinstance(value, str) and _NUMBER_TEXT.fullmatch(value):
+        value = float(value) if any(c in value for c in ".eE") else int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(f"limit must be a number, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if value == -1 or (math.isfinite(number) and 0 < number <= MAX_COUNT):
+        return value
+    raise InvalidArgumentError(
+        f"limit must be a count (> 0), a fraction in (0, 1), or -1 for all samples; "
+        f"got {shown(value)}"
+    )
+
+
+def _check_utf8(name: str, value: str) -> None:
+    """Reject strings that cannot go on the wire (lone surrogates, e.g. from os.fsdecode)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"{name} is not valid text (cannot be UTF-8 encoded): {exc}"
+        ) from None
+
+
+def _check_str(name: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"{name} must be a str, got {shown(value)}")
+    _check_utf8(name, value)
+
+
+def _path_str(name: str, value: object) -> str | None:
+    """A path option as the str the server expects (str and os.PathLike accepted)."""
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{name} must be a non-empty str or path, got {value!r}")
+    _check_utf8(name, value)
+    return value
+
+
+def json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
+    """A mapping that strict JSON can carry: str keys, no NaN/inf, serialisable values."""
+    if not all(isinstance(key, str) for key in value):
+        raise InvalidArgumentError(f"{name} keys must be str, got {shown(list(value))}")
+    value = dict(value)
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidArgumentError(f"{name} must be JSON-serialisable: {clip(str(exc))}") from None
+    except RecursionError:
+        raise InvalidArgumentError(f"{name} is nested too deeply to be sent as JSON") from None
+    return value
+
+
+# The model_args keys from which lmms-eval derives the model name that names the results
+# folder (lmms_eval.loggers.evaluation_tracker, 0.7.3): it looks for "<key>=" in the
+# "k=v,..." form of model_args. Without one, the server finds no results and fails the job.
+MODEL_NAME_KEYS = (
+    "peft", "delta", "pretrained", "model", "model_version", "model_name", "model_id", "path",
+    "engine",
+)  # fmt: skip
+
+
+class ModelNameWarning(UserWarning):
+    """model_args has no key from which lmms-eval can name the results (e.g. ``pretrained``).
+
+    The real server then finds no results and reports the job failed ("no parsed results")
+    although the evaluation ran.
+    """
+
+
+def _warn_without_model_name(model_args: Mapping[str, Any] | None) -> None:
+    # lmms-eval looks for "<name>=" in "k=v,...": a key ending in a name key matches too.
+    keys = list(model_args or {})
+    if not any(str(key).endswith(name) for key in keys for name in MODEL_NAME_KEYS):
+        warnings.warn(
+            "model_args names no model (none of "
+            f"{', '.join(MODEL_NAME_KEYS)}): lmms-eval cannot name the results folder, and "
+            "the server will report the job failed with 'no parsed results'. Pass e.g. "
+            "model_args={'pretrained': 'org/model'}.",
+            ModelNameWarning,
+            stacklevel=4,
+        )
+
+
+def build_evaluate_request(
+    model: str,
+    tasks: Sequence[str] | str,
+    model_args: Mapping[str, Any] | None,
+    num_fewshot: int | None,
+    batch_size: int | str | None,
+    device: str | None,
+    limit: int | float | None,
+    gen_kwargs: str | None,
+    log_samples: bool | None,
+    predict_only: bool | None,
+    num_gpus: int | None,
+    output_dir: str | os.PathLike[str] | None,
+    extra_body: Mapping[str, Any] | None = None,
+) -> EvaluateRequest:
+    """Check evaluate()'s arguments and build the request body, leaving out every None option."""
+    if not isinstance(model, str) or not model:
+        raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
+    _check_utf8("model", model)
+    if isinstance(tasks, str):
+        task_list: list[Any] = [tasks]
+    elif isinstance(tasks, Sequence) and not isinstance(tasks, (bytes, bytearray)):
+        task_list = list(tasks)
+    else:
+        raise InvalidArgumentError(
+            f"tasks must be a list of task names (or one name as a str), got {type(tasks).__name__}"
+        )
+    if not task_list:
+        raise InvalidArgumentError("tasks must name at least one task")
+    for task in task_list:
+        if not isinstance(task, str) or not task:
+            raise InvalidArgumentError(f"every task must be a non-empty str, got {task!r}")
+        _check_utf8("task", task)
+    if model_args is not None and not isinstance(model_args, Mapping):
+        raise InvalidArgumentError(f"model_args must be a mapping, got {type(model_args).__name__}")
+    if num_fewshot is not None:
+        num_fewshot = _int_option("num_fewshot", num_fewshot, 0)
+    if limit is not None:
+        limit = _limit_option(limit)
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, (int, str))
+    ):
+        raise InvalidArgumentError(f"batch_size must be an int or a str, got {shown(batch_size)}")
+    _check_str("device", device)
+    _check_str("gen_kwargs", gen_kwargs)
+    if isinstance(batch_size, int) and not 0 <= batch_size <= MAX_COUNT:
+        raise InvalidArgumentError(f"batch_size must be in 0..{MAX_COUNT}, got {shown(batch_size)}")
+    if num_gpus is not None:
+        num_gpus = _int_option("num_gpus", num_gpus, 1)
+    for name, flag in (("log_samples", log_samples), ("predict_only", predict_only)):
+        if flag is not None and not isinstance(flag, bool):
+            raise InvalidArgumentError(f"{name} must be a bool, got {shown(flag)}")
+    extra = _extra_fields(extra_body)
+    checked_args = json_object("model_args", model_args) if model_args is not None else None
+    _warn_without_model_name(checked_args)
+    options: dict[str, Any] = {
+        "model_args": checked_args,
+        "num_fewshot": num_fewshot,
+        "batch_size": batch_size,
+        "device": device,
+        "limit": limit,
+        "gen_kwargs": gen_kwargs,
+        "log_samples": log_samples,
+        "predict_only": predict_only,
+        "num_gpus": num_gpus,
+        "output_dir": _path_str("output_dir", output_dir),
+    }
+    # Only fields passed to the constructor are "set", and to_dict() sends only those.
+    return EvaluateRequest(
+        model=model,
+        tasks=list(task_list),
+        **{k: v for k, v in options.items() if v is not None},
+        **extra,
+    )
+
+
+def _extra_fields(extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fields of a newer server that the contract does not know yet; never a known one."""
+    if extra_body is None:
+        return {}
+    if not isinstance(extra_body, Mapping):
+        raise InvalidArgumentError(f"extra_body must be a mapping, got {type(extra_body).__name__}")
+    extra = json_object("extra_body", extra_body)
+    known = sorted(set(extra) & set(EvaluateRequest.model_fields))
+    if known:
+        raise InvalidArgumentError(
+            f"extra_body is for fields the contract does not know; pass {', '.join(known)} "
+            "as evaluate()'s own argument"
+        )
+    return extra
+
+
+def build_merge_request(
+    checkpoint_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str] | None,
+    checkpoint_type: CheckpointType,
+) -> MergeRequest:
+    """Check merge_checkpoint()'s arguments and build the request body."""
+    checkpoint = _path_str("checkpoint_path", checkpoint_path)
+    if checkpoint is None:
+        raise InvalidArgumentError("checkpoint_path must be a non-empty str or path, got None")
+    if checkpoint_type not in ("regular", "ema"):
+        raise InvalidArgumentError(
+            f"checkpoint_type must be 'regular' or 'ema', got {checkpoint_type!r}"
+        )
+    output = _path_str("output_path", output_path)
+    kind = MergeRequestCheckpointType(checkpoint_type)
+    if output is None:
+        return MergeRequest(checkpoint_path=checkpoint, checkpoint_type=kind)
+    return MergeRequest(checkpoint_path=checkpoint, output_path=output, checkpoint_type=kind)

@@ -1,0 +1,130 @@
+"""What both clients are apart from I/O: construction, settings, the closed state, repr.
+
+The client classes (``_async/client.py`` and the generated ``_sync/client.py``) call
+``_setup`` from their ``__init__`` and add only the methods that send and sleep.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, cast
+
+import httpx
+
+from lmms_eval_api.client import Client as ApiClient
+
+from .._exceptions import InvalidArgumentError
+from .._http.config import (
+    HttpClientT,
+    adopt_base_url,
+    build_http_client,
+    check_injected_client_options,
+    check_injected_client_type,
+    check_max_retries,
+    httpx_client_kwargs,
+    resolve_config,
+)
+from .._http.responses import check_open
+from .._http.retry import RetryPolicy
+from .._results.file_access import FileSystem, PathMap, check_filesystem, effective_path_map
+from .._results.output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+
+
+class ClientBase(Generic[HttpClientT]):
+    """Construction and configuration shared by both clients."""
+
+    _http_client_type: ClassVar[type[httpx.Client] | type[httpx.AsyncClient]]
+    _api: ApiClient
+    _http: HttpClientT
+    _base_url: str
+    _owns_http_client: bool
+    _retry: RetryPolicy
+    _closed: bool = False
+    _output_root: str | None
+    _path_map: dict[str, str]
+    _filesystem: FileSystem | None
+    _http_kwargs: dict[str, Any] | None = None  # how to build ours again (None: injected)
+
+    def _setup(
+        self,
+        base_url: str | None,
+        timeout: float | httpx.Timeout | None,
+        headers: Mapping[str, str] | None,
+        api_key: str | None,
+        http_client: HttpClientT | None,
+        http2: bool,
+        limits: httpx.Limits | None,
+        max_retries: int,
+    ) -> HttpClientT:
+        """Resolve and check the settings; the httpx client to send through."""
+        self._retry = RetryPolicy(check_max_retries(max_retries))
+        if http_client is not None:
+            check_injected_client_type(type(self).__name__, self._http_client_type, http_client)
+            check_injected_client_options(headers, api_key, timeout, http2, limits)
+            self._base_url = adopt_base_url(http_client, base_url)
+            self._owns_http_client = False
+        else:
+            config = resolve_config(base_url, timeout, headers, api_key, http2, limits)
+            self._base_url = config.base_url
+            self._owns_http_client = True
+            factory = cast("type[HttpClientT]", self._http_client_type)
+            self._http_kwargs = httpx_client_kwargs(config)
+            http_client = build_http_client(factory, self._http_kwargs)
+        self._api = ApiClient(base_url=self._base_url)
+        self._http = http_client
+        return http_client
+
+    def _setup_files(
+        self,
+        output_root: str | os.PathLike[str] | None,
+        path_map: PathMap | None,
+        filesystem: FileSystem | None,
+    ) -> None:
+        """Where jobs write (argument > $LMMS_EVAL_OUTPUT_ROOT) and where results are read."""
+        root = output_root if output_root is not None else os.environ.get(OUTPUT_ROOT_ENV)
+        if isinstance(root, os.PathLike):
+            root = os.fspath(root)
+        if root is not None and not (isinstance(root, str) and root):
+            raise InvalidArgumentError(
+                f"output_root must be a non-empty path on the server's disk, got {root!r}"
+            )
+        self._output_root = root or None
+        self._path_map = effective_path_map(path_map)
+        self._filesystem = check_filesystem(filesystem)
+
+    def _output_dir(
+        self, output_dir: str | os.PathLike[str] | None, model: str, model_args: object
+    ) -> str | os.PathLike[str] | None:
+        """The output_dir to send: the caller's, else a fresh one under the output root."""
+        if output_dir is not None or self._output_root is None:
+            return output_dir
+        args = model_args if isinstance(model_args, Mapping) else None
+        return output_dir_for(self._output_root, model, args)
+
+    def _check_open(self) -> None:
+        # Before every attempt: close() may come during a retry's backoff (another task).
+        check_open(self._closed, self._http)
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL, without a trailing slash."""
+        return self._base_url
+
+    @property
+    def output_root(self) -> str | None:
+        """The folder under which ``evaluate()`` gives each job its own output_dir, if any."""
+        return self._output_root
+
+    @property
+    def path_map(self) -> dict[str, str]:
+        """Where the server's folders are mounted here (a copy), for reading results."""
+        return dict(self._path_map)
+
+    @property
+    def filesystem(self) -> FileSystem | None:
+        """The fsspec filesystem results are read through, if one was given."""
+        return self._filesystem
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._base_url!r})"

@@ -1,0 +1,286 @@
+"""Exactly one job per submission, even when the answer to ``POST /evaluate`` is lost.
+
+No I/O here: a submission is a *plan*, a generator that yields the requests it needs
+(``ReadQueue``, ``ReadJob``, ``SendSubmission``, ``Pause``) and is sent their results (or
+thrown their errors) by a driver, ``_async/submit.py`` or its generated sync twin.
+
+The plan:
+
+1. Read ``GET /queue`` (the snapshot *before*: the ids queued or running), then record the
+   intent (the caller's hook: an evaluation run writes it to its ledger), then send.
+2. When the answer is lost (connection broken or timed out after sending, a gateway error,
+   an unreadable 2xx), look for the job instead of guessing:
+
+   - read ``GET /queue`` again; every queued or running id that was not in the snapshot
+     before (and that the caller does not already own) was created since; read each one's
+     ``JobInfo``: the one whose ``request`` echoes ours is ours: it is adopted.
+     A unique ``output_dir`` (an evaluation run puts a fresh token in it when it has an
+     output root) makes this match exact; without one, the whole request must be equal,
+     and an identical request sent by someone else in that window is taken as ours
+     (one evaluation of that request exists either way, and nothing is sent again);
+   - not found: the server runs one job at a time in submission order, so if a job that
+     was queued or running before ours was sent is still queued or running, ours cannot
+     have started, and, not being queued, does not exist: it is sent again;
+   - else (every job ahead of ours has ended): ours could have been created *and* have
+     finished, and the server lists no finished jobs. Its ``completed_jobs`` and
+     ``failed_jobs`` counters decide: if they grew by exactly the jobs ahead that ended
+     completed or failed (each one read) and are below ``max_completed_jobs`` (so the server
+     evicted nothing, which would hide a count), no other job ended: ours does not exist
+     and is sent again. Otherwise the plan raises ``SubmissionUnresolvedError``, final:
+     nothing is sent again.
+
+Exactly-once therefore holds unless someone else cancels our job in the window (then it
+is sent again: one job ran, one was cancelled), or the server holds cancelled jobs that
+count toward ``max_completed_jobs`` but not in ``/queue`` while it evicts (the counters
+then understate). An unreachable server during reconciliation also raises
+``SubmissionUnresolvedError`` (``final=False``): an evaluation run retries it later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from lmms_eval_api.models import (
+    EvaluateRequest,
+    JobInfo,
+    JobStatus,
+    JobSubmitResponse,
+    QueueStatusResponse,
+)
+
+from .._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    InternalServerError,
+    JobNotFoundError,
+    LmmsEvalError,
+)
+from .._runs.errors import SubmissionUnresolvedError
+
+T = TypeVar("T")
+DEFAULT_MAX_COMPLETED_JOBS = 100  # the server's default --max-completed-jobs
+MAX_RESENDS = 2  # sends after the first, each only once the first is proven absent
+RESEND_DELAY = 0.5
+MAX_DRAINED_READS = 50  # jobs ahead read to account for the counters; more: unresolved
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """What ``GET /queue`` said: the ids queued or running (in order), and the counters."""
+
+    ids: tuple[str, ...]
+    completed: int
+    failed: int
+
+    @classmethod
+    def of(cls, queue: QueueStatusResponse) -> QueueSnapshot:
+        running = (queue.running_job,) if queue.running_job else ()
+        return cls(running + tuple(queue.queued_jobs), queue.completed_jobs, queue.failed_jobs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ids": list(self.ids), "completed": self.completed, "failed": self.failed}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> QueueSnapshot:
+        return cls(tuple(data.get("ids", ())), int(data["completed"]), int(data["failed"]))
+
+
+# -- what a plan asks its driver for -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadQueue:
+    """``GET /queue``; send back the QueueStatusResponse."""
+
+
+@dataclass(frozen=True)
+class ReadJob:
+    """``GET /jobs/{job_id}``; send back the JobInfo (or throw JobNotFoundError)."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class SendSubmission:
+    """``POST /evaluate`` once, without retrying anything that may have been sent."""
+
+    body: EvaluateRequest
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Sleep before sending again."""
+
+    seconds: float
+
+
+Step = ReadQueue | ReadJob | SendSubmission | Pause
+Plan = Generator[Step, Any, T]
+
+
+@dataclass(frozen=True)
+class Found:
+    job_id: str
+    info: JobInfo
+
+
+@dataclass(frozen=True)
+class Absent:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    reason: str
+
+
+Verdict = Found | Absent | Unresolved
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A submission's job: answered by the server, or adopted by reconciliation."""
+
+    response: JobSubmitResponse
+    adopted: bool
+    info: JobInfo | None
+    sends: int
+
+
+def answer_may_be_lost(error: LmmsEvalError) -> bool:
+    """Whether a failed submission may have created a job whose id we did not get."""
+    if isinstance(error, APIConnectionError):
+        return error.may_have_been_sent
+    # A 5xx may come from a gateway that passed the request on; an unreadable 2xx means
+    # the job was created.
+    return isinstance(error, (InternalServerError, APIResponseValidationError))
+
+
+def _normal(request: EvaluateRequest) -> str:
+    """A request with the server's defaults filled in, as comparable text."""
+    filled = EvaluateRequest.from_dict(request.to_dict()).model_dump(mode="json")
+    fields = {name: filled[name] for name in EvaluateRequest.model_fields}
+    return json.dumps(fields, sort_keys=True)
+
+
+def request_matches(sent: EvaluateRequest, echo: EvaluateRequest) -> bool:
+    """Whether a job's echoed request is the one sent (defaults filled in on both sides)."""
+    return _normal(sent) == _normal(echo)
+
+
+def find_submission(
+    body: EvaluateRequest,
+    before: QueueSnapshot,
+    known: Callable[[], Iterable[str]],
+    max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
+) -> Plan[Verdict]:
+    """Look for the job a submission sent after ``before`` created, if it did (see above)."""
+    now = QueueSnapshot.of((yield ReadQueue()))
+    earlier = set(before.ids)
+    owned = set(known())
+    unchecked = False
+    for job_id in now.ids:
+        if job_id in earlier or job_id in owned:
+            continue
+        try:
+            info = yield ReadJob(job_id)
+        except JobNotFoundError:
+            unchecked = True  # ended and evicted between two reads: it could be ours
+            continue
+        # Checked again at the decision: a concurrent reconciliation may have adopted it.
+        if request_matches(body, info.request) and job_id not in set(known()):
+            return Found(job_id, info)
+    if unchecked:
+        return Unresolved("a job created in the window vanished before it could be read")
+    pending = set(now.ids)
+    waiting = [job_id for job_id in before.ids if job_id in pending]
+    if waiting:
+        return Absent(f"not queued, and job {waiting[0]} queued before it still waits (FIFO)")
+    if len(before.ids) > MAX_DRAINED_READS:
+        return Unresolved(f"all {len(before.ids)} jobs ahead of it ended in the meantime")
+    ended = 0
+    for job_id in before.ids:
+        try:
+            info = yield ReadJob(job_id)
+        except JobNotFoundError:
+            return Unresolved(f"job {job_id}, ahead of it, was evicted: the counters are blind")
+        if info.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+            ended += 1
+    grown = (now.completed + now.failed) - (before.completed + before.failed)
+    if grown == ended and now.completed + now.failed < max_completed_jobs:
+        return Absent("not queued, and no job of unknown id ended since it was sent")
+    return Unresolved(
+        f"the server's finished-job counters moved by {grown}, {ended} of which the jobs "
+        "ahead explain: a job of unknown id may have run and finished"
+    )
+
+
+def submission_plan(
+    body: EvaluateRequest,
+    *,
+    token: str = "",
+    on_intent: Callable[[QueueSnapshot, int], None] = lambda snapshot, sends: None,
+    known: Callable[[], Iterable[str]] = tuple,
+    max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
+    max_resends: int = MAX_RESENDS,
+) -> Plan[Submitted]:
+    """Send ``body`` so that exactly one job exists for it (see the module's docstring).
+
+    ``on_intent(snapshot, sends)`` runs before each send (``sends`` made so far): an
+    evaluation run records its intent there. Errors that prove nothing was created (4xx,
+    connection refused) propagate as they are.
+    """
+    sends = 0
+    while True:
+        before = QueueSnapshot.of((yield ReadQueue()))
+        on_intent(before, sends)
+        sends += 1
+        try:
+            answer = yield SendSubmission(body)
+        except LmmsEvalError as exc:
+            if not answer_may_be_lost(exc):
+                raise
+            lost = exc
+        else:
+            return Submitted(answer, adopted=False, info=None, sends=sends)
+        try:
+            verdict = yield from find_submission(body, before, known, max_completed_jobs)
+        except LmmsEvalError as exc:
+            raise _unresolved(
+                body, token, f"the server could not be asked ({exc})", final=False
+            ) from lost
+        if isinstance(verdict, Found):
+            response = JobSubmitResponse(
+                job_id=verdict.job_id,
+                status=verdict.info.status,
+                position_in_queue=verdict.info.position_in_queue,
+                message="Job found on the server after its submission's answer was lost",
+            )
+            return Submitted(response, adopted=True, info=verdict.info, sends=sends)
+        if isinstance(verdict, Unresolved):
+            raise _unresolved(body, token, verdict.reason, final=True) from lost
+        if sends > max_resends:
+            raise lost  # sent max_resends + 1 times, never received: nothing was created
+        yield Pause(RESEND_DELAY * sends)
+
+
+def _unresolved(
+    body: EvaluateRequest, token: str, reason: str, *, final: bool
+) -> SubmissionUnresolvedError:
+    then = (
+        "It was not sent again, to never run it twice."
+        if final
+        else "It was not sent again; reconciliation can be retried once the server answers."
+    )
+    where = f" Its results would be in {body.output_dir}." if body.output_dir else ""
+    return SubmissionUnresolvedError(
+        f"The answer to a job submission was lost and the server cannot tell whether the job "
+        f"exists: {reason}. {then}{where}",
+        token=token,
+        output_dir=body.output_dir,
+        reason=reason,
+        final=final,
+    )

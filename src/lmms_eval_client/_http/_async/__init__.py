@@ -1,0 +1,1 @@
+"""What only the async classes do differently (hand-written; its twin is ``_sync/``)."""

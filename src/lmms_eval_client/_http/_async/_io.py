@@ -1,0 +1,100 @@
+"""What only the async classes do differently, kept small: sleeping, following the event
+loop, and what the garbage collector does with a client that was never closed (a
+ResourceWarning: closing needs the event loop, which may be gone). Its sync twin is
+``_sync/_io.py``, also written by hand."""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from lmms_eval_api.types import Response
+
+from ..._exceptions import EventLoopError
+from ..config import build_http_client
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from lmms_eval_api.client import Client as ApiClient
+
+T = TypeVar("T")
+
+# One attempt of a request: a call of a generated endpoint function.
+Send = Callable[[], Awaitable[Response[Any]]]
+
+
+async def run_sync(function: Callable[[], T]) -> T:
+    """Run blocking work (reading files) in a worker thread, not in the event loop."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(function)
+
+
+async def sleep(seconds: float) -> None:
+    """Sleep without blocking the event loop."""
+    # anyio, as httpx uses, so trio works too; imported on first use: it pulls in asyncio,
+    # ~10 ms at import that sync users never need.
+    import anyio
+
+    await anyio.sleep(seconds)
+
+
+class AsyncIO:
+    """Follows the running event loop; warns when a client is collected unclosed."""
+
+    _owns_http_client: bool
+    _http: httpx.AsyncClient
+    _http_kwargs: dict[str, Any] | None
+    _api: ApiClient
+    _loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    def _follow_loop(self) -> None:
+        """Before each attempt: connections are bound to the loop that opened them."""
+        import asyncio  # not at import: sync users never pay for it
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # trio (through anyio): no asyncio loop to follow
+            return
+        if self._loop is None:  # the first request
+            self._loop = weakref.ref(loop)
+            return
+        previous = self._loop()  # None: collected, so closed long ago
+        if previous is loop:
+            return
+        if previous is not None and not previous.is_closed():
+            raise EventLoopError(
+                f"{type(self).__name__} is in use in another event loop that still runs: "
+                "create one client per event loop"
+            )
+        if self._http_kwargs is None:
+            raise EventLoopError(
+                "the injected http_client was used in an event loop that is now closed, and "
+                "its connections cannot serve this one: create the httpx.AsyncClient (and "
+                "this client) inside the running loop"
+            )
+        # Ours: a fresh pool for the new loop; the old one's connections died with its loop.
+        self._loop = weakref.ref(loop)
+        self._http = build_http_client(httpx.AsyncClient, self._http_kwargs)
+        self._api.set_async_httpx_client(self._http)
+
+    def __del__(self) -> None:
+        # Closing needs the event loop, which may be gone: warn instead of scheduling work
+        # on it (that is what makes other clients print "Event loop is closed").
+        try:
+            unclosed = self._owns_http_client and not self._http.is_closed
+        except AttributeError:  # __init__ failed before the client existed
+            return
+        if unclosed:
+            warnings.warn(
+                f"{self!r} was never closed: use 'async with {type(self).__name__}(...)' "
+                "or 'await client.close()'",
+                ResourceWarning,
+                stacklevel=2,
+                source=self,
+            )

@@ -1,0 +1,1 @@
+"""What only the sync classes do differently (hand-written; its twin is ``_async/``)."""

@@ -1,0 +1,361 @@
+"""How one request is sent: within its time budget, and with its body read under the size cap.
+
+The generated endpoint functions call ``request()`` on what the clients give them; that is
+:class:`BoundedSender` / :class:`AsyncBoundedSender` here, around the httpx client.
+
+Time. httpx's timeouts bound each network operation, so a server that drips one byte a
+second never trips them. Here the client's ``timeout`` bounds the whole request (waiting
+for a connection, connecting, sending, the headers and the body), and a wait's deadline
+bounds the poll in flight (see :func:`request_scope`):
+
+- async: the request runs in an anyio cancel scope with that deadline (any transport);
+- sync: every socket operation of the client's own connection pool is given only the time
+  left (a wrapper of httpcore's network backend), and the body is checked between chunks.
+  An injected ``httpx.Client`` keeps its transport: its per-operation timeouts are cut to
+  the budget and the body is checked between chunks, but headers dripped byte by byte can
+  outlast the budget there.
+
+Size. Bodies are read raw and decoded by :class:`~._limits.BodyReader`, up to
+``max_response_bytes`` (any client, injected ones included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
+
+from .limits import BodyReader, accept_encoding, too_large
+
+# A poll in flight is given at least this long, even at (or past) a wait's deadline: a
+# wait with timeout=0 still checks once, and a poll that is nearly done is not cut off.
+MIN_REQUEST_TIME = 1.0
+
+
+class ClientTimeout:
+    """The default of a call's ``timeout=``: the client's own timeout applies."""
+
+    def __repr__(self) -> str:
+        return "CLIENT_TIMEOUT"
+
+
+CLIENT_TIMEOUT = ClientTimeout()
+# A call's timeout: seconds, an httpx.Timeout, None (no timeout), or the client's.
+RequestTimeout = float | httpx.Timeout | ClientTimeout | None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    until: float | None  # time.monotonic() by which requests of this scope should end
+    timeout: httpx.Timeout | ClientTimeout
+
+
+_SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
+    "lmms_eval_client_request_scope", default=None
+)
+# The monotonic deadline of the sync request this thread is sending (read by the backend).
+_IO_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "lmms_eval_client_io_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def request_scope(
+    *,
+    time_left: float | None = None,
+    timeout: float | httpx.Timeout | ClientTimeout | None = CLIENT_TIMEOUT,
+) -> Iterator[None]:
+    """Bound the requests sent in this context (this thread, or this task).
+
+    Scopes nest: an inner one keeps the outer one's deadline (the earlier of the two) and,
+    given CLIENT_TIMEOUT, its timeout (a pool's call gives its timeout= to the calls of
+    its clients this way).
+
+    Args:
+        time_left: Seconds from now by which each request must end (None: no such bound);
+            a request is still given at least MIN_REQUEST_TIME.
+        timeout: Instead of the client's timeout (None: no timeout).
+    """
+    outer = _SCOPE.get()
+    until = None if time_left is None else time.monotonic() + time_left
+    if outer is not None and outer.until is not None:
+        until = outer.until if until is None else min(until, outer.until)
+    chosen = timeout if isinstance(timeout, ClientTimeout) else httpx.Timeout(timeout)
+    if isinstance(chosen, ClientTimeout) and outer is not None:
+        chosen = outer.timeout
+    token = _SCOPE.set(_Scope(until, chosen))
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def whole_request_budget(timeout: httpx.Timeout) -> float | None:
+    """The longest a whole request may take: the largest of the timeout's phases.
+
+    None when any phase is unbounded (``timeout=None``, or e.g. ``read=None``).
+    """
+    phases = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    if any(phase is None for phase in phases):
+        return None
+    return max(phase for phase in phases if phase is not None)
+
+
+def _plan(client_timeout: httpx.Timeout) -> tuple[float | None, httpx.Timeout]:
+    """This request's budget in seconds (None: unbounded) and its per-phase timeouts."""
+    scope = _SCOPE.get()
+    timeout = client_timeout
+    if scope is not None and isinstance(scope.timeout, httpx.Timeout):
+        timeout = scope.timeout
+    budget = whole_request_budget(timeout)
+    if scope is not None and scope.until is not None:
+        left = max(scope.until - time.monotonic(), MIN_REQUEST_TIME)
+        budget = left if budget is None else min(budget, left)
+    if budget is None:
+        return None, timeout
+    total = budget
+
+    def cut(phase: float | None) -> float:
+        return total if phase is None else min(phase, total)
+
+    return total, httpx.Timeout(
+        connect=cut(timeout.connect),
+        read=cut(timeout.read),
+        write=cut(timeout.write),
+        pool=cut(timeout.pool),
+    )
+
+
+def _over_budget(budget: float) -> str:
+    return f"the request did not complete within its time budget of {budget:g} s"
+
+
+# ----------------------------------------------------------------------------------------
+# sync: socket operations given only the time left
+# ----------------------------------------------------------------------------------------
+
+
+def _time_left(timeout: float | None, exc: type[httpcore.TimeoutException]) -> float | None:
+    deadline = _IO_DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise exc("the request's time budget ran out")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose reads and writes end by the current request's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, left))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network backend, with streams that respect the request's deadline."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_tcp(host, port, left, local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, left, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _wrap_backend(transport: object) -> bool:
+    if not isinstance(transport, httpx.HTTPTransport):
+        return False
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if not isinstance(backend, httpcore.NetworkBackend):
+        return False
+    if not isinstance(backend, _DeadlineBackend):
+        setattr(pool, "_network_backend", _DeadlineBackend(backend))  # noqa: B010
+    return True
+
+
+def install_deadline_backend(client: httpx.Client) -> bool:
+    """Make the connection pools of our own httpx.Client respect each request's deadline.
+
+    httpx does not expose httpcore's ``network_backend``, so this reaches into the pools
+    httpx built (the default transport and any proxy mounts). True when the default
+    transport got it; else (a future httpx) only the between-chunk checks remain, and a
+    test says so.
+    """
+    main = getattr(client, "_transport", None)
+    mounts = list(getattr(client, "_mounts", {}).values())
+    wrapped = [_wrap_backend(transport) for transport in (main, *mounts)]
+    return wrapped[0]
+
+
+def _keep(response: httpx.Response, content: bytes) -> None:
+    # What httpx's own read() sets: .content, .text and .json() then work as usual.
+    response._content = content
+
+
+def _read_by_a_hook(response: httpx.Response, limit: int) -> bool:
+    """Whether a response hook of an injected client read the body already; checks its size."""
+    if not response.is_stream_consumed:
+        return False
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:  # streamed away by the hook: nothing left to parse
+        content = b""
+    if len(content) > limit:
+        raise too_large(response, limit, content[:200])
+    _keep(response, content)
+    return True
+
+
+class BoundedSender:
+    """What the generated endpoint functions send through (their ``get_httpx_client()``).
+
+    ``request()`` takes httpx.Client.request's arguments; the response it returns has its
+    body read (at most ``max_response_bytes`` of it) within the request's time budget.
+    """
+
+    def __init__(self, http: httpx.Client, max_response_bytes: int, *, owned: bool) -> None:
+        self._http = http
+        self._limit = max_response_bytes
+        if owned:  # an injected client's transport is the caller's: left as it is
+            install_deadline_backend(http)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        budget, timeout = _plan(self._http.timeout)
+        deadline = None if budget is None else time.monotonic() + budget
+        request = self._http.build_request(method, url, timeout=timeout, **kwargs)
+        request.headers["Accept-Encoding"] = accept_encoding(request.headers.get("accept-encoding"))
+        token = _IO_DEADLINE.set(deadline)
+        try:
+            response = self._http.send(request, stream=True)
+            try:
+                if not _read_by_a_hook(response, self._limit):
+                    body = BodyReader(response, self._limit)
+                    for chunk in response.iter_raw():
+                        body.feed(chunk)
+                        if deadline is not None and time.monotonic() > deadline:
+                            assert budget is not None
+                            raise httpx.ReadTimeout(_over_budget(budget), request=request)
+                    _keep(response, body.content())
+            finally:
+                response.close()
+        finally:
+            _IO_DEADLINE.reset(token)
+        return response
+
+
+# ----------------------------------------------------------------------------------------
+# async: an anyio cancel scope
+# ----------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """How far a request got, from httpcore's trace events: which timeout it ran into."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.connecting = False
+        self.sending = False
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        self.events += 1
+        if ".connect_" in event or ".start_tls" in event:
+            self.connecting = True
+        elif "send_request_headers.started" in event:
+            self.sending = True
+
+    def timeout(self, request: httpx.Request, budget: float) -> httpx.TimeoutException:
+        # Without any event (a pool wait, or a transport that does not trace) the request
+        # may have been sent: say so, so a submission is never retried on a guess.
+        message = _over_budget(budget)
+        if self.sending or not self.events:
+            return httpx.ReadTimeout(message, request=request)
+        if self.connecting:
+            return httpx.ConnectTimeout(message, request=request)
+        return httpx.PoolTimeout(message, request=request)
+
+
+class AsyncBoundedSender:
+    """What the generated endpoint functions send through (their ``get_async_httpx_client()``).
+
+    ``request()`` takes httpx.AsyncClient.request's arguments; the response it returns has
+    its body read (at most ``max_response_bytes`` of it) within the request's time budget.
+    """
+
+    def __init__(self, http: httpx.AsyncClient, max_response_bytes: int, *, owned: bool) -> None:
+        # ``owned`` as in BoundedSender; unused: cancellation bounds any transport.
+        self._http = http
+        self._limit = max_response_bytes
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        import anyio  # on first use, as in _async/_io.py: sync users never need it
+
+        budget, timeout = _plan(self._http.timeout)
+        progress = _Progress()
+        request = self._http.build_request(
+            method, url, timeout=timeout, extensions={"trace": progress.trace}, **kwargs
+        )
+        request.headers["Accept-Encoding"] = accept_encoding(request.headers.get("accept-encoding"))
+        response: httpx.Response | None = None
+        with anyio.move_on_after(budget) as scope:
+            try:
+                response = await self._http.send(request, stream=True)
+                if not _read_by_a_hook(response, self._limit):
+                    body = BodyReader(response, self._limit)
+                    async for chunk in response.aiter_raw():
+                        body.feed(chunk)
+                    _keep(response, body.content())
+            finally:
+                if response is not None:
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
+        if scope.cancelled_caught:
+            assert budget is not None
+            raise progress.timeout(request, budget)
+        assert response is not None
+        return response

@@ -1,0 +1,408 @@
+"""AsyncEvalPool: several lmms-eval servers behind the client's methods.
+
+Hand-written source: ``_sync/pool.py`` (EvalPool) is generated from it by
+``codegen/make_sync.py``. The routing decision is ``_routing`` (no I/O), the reports
+``_pool_status``, the errors ``_pool_errors``; here are only the requests to the servers.
+
+Job ids are the servers' own (lmms-eval's are UUIDs), returned unchanged: they match the
+server's ``/queue``, its JobInfo, its logs and result folders, and code that compares them
+keeps working. The pool remembers which server holds each job, and finds one it never saw
+by asking every server (a read, so safe). Composite ids ("<server>:<id>") would differ
+from ``JobInfo.job_id`` and from every queue listing, and tie stored ids to the order of
+the pool's list of URLs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from functools import partial
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from lmms_eval_api.models import (
+    CancelResponse,
+    JobInfo,
+    JobStatus,
+    MergeResponse,
+)
+
+from ..._client._async.client import AsyncEvalClient
+from ..._client.arguments import CheckpointType, check_job_id
+from ..._client.wait import DEFAULT_POLL_INTERVAL, JobWaiter
+from ..._exceptions import (
+    APIConnectionError,
+    InvalidArgumentError,
+    LmmsEvalError,
+    ServerUnreachableError,
+)
+from ..._http._async._io import sleep
+from ..._http.config import DEFAULT_TIMEOUT, MERGE_TIMEOUT, resolve_base_url
+from ..._http.retry import DEFAULT_MAX_RETRIES
+from ..._http.transport import CLIENT_TIMEOUT, RequestTimeout, request_scope
+from ..._log import logger
+from ..._results.file_access import FileSystem, PathMap
+from ..config import (
+    DEFAULT_LISTING_TTL,
+    DEFAULT_RECHECK_INTERVAL,
+    check_interval,
+    server_caps,
+    server_entries,
+)
+from ..errors import on_server
+from ..status import (
+    PoolHealth,
+    PoolJob,
+    PoolJobSubmitResponse,
+    PoolQueueStatus,
+    describe,
+    pool_health,
+    pool_queue,
+)
+from ._io import gather
+from .reading import AsyncPoolReading
+from .servers import PoolServers
+
+
+class AsyncEvalPool(AsyncPoolReading):
+    """Several lmms-eval servers used as one, with the methods of AsyncEvalClient.
+
+    ``evaluate()`` sends a job to one server: of those that are up and offer the model and
+    every task (their ``/tasks`` and ``/models``, cached for ``listing_ttl`` seconds), the
+    least loaded (queued + running jobs in its ``/queue``, read before each choice, plus
+    this pool's submissions on their way), below ``max_jobs_per_server``. Never to two: a
+    submission whose answer was lost raises (the job may exist on the server it names);
+    only one that certainly never reached a server goes to another. Calls about a job go
+    to the server that holds it.
+
+    Args:
+        servers: Base URLs (a list, or one str of comma-separated URLs) or AsyncEvalClient
+            instances (used as they are, never closed by the pool). Default:
+            ``$LMMS_EVAL_BASE_URLS`` (comma-separated), else ``$LMMS_EVAL_BASE_URL``.
+        timeout: As AsyncEvalClient's, for each server given by URL; so are ``headers``,
+            ``api_key``, ``http2``, ``limits``, ``max_retries``, ``output_root``,
+            ``path_map`` and ``filesystem``.
+        max_jobs_per_server: At most this many jobs queued or running on a server for
+            this pool to send it another (one int for all, or one per server; None: no
+            cap). When every server is full, evaluate() raises NoServerAvailableError.
+        listing_ttl: Seconds a server's task and model listings are reused (0: read them
+            before every choice; a real server's ``/tasks`` takes seconds).
+        recheck_interval: Seconds before a server that did not answer is tried again.
+
+    Example::
+
+        qwen = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}
+        async with AsyncEvalPool(["http://gpu-1:8000", "http://gpu-2:8000"]) as pool:
+            job = await pool.evaluate(model="qwen2_vl", tasks=["mme"], model_args=qwen)
+            done = await pool.wait_for_job(job.job_id)  # asks the server that took it
+    """
+
+    _clock = staticmethod(time.monotonic)
+    _sleep = staticmethod(sleep)
+
+    def __init__(
+        self,
+        servers: Sequence[str | AsyncEvalClient] | str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        *,
+        headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+        http2: bool = False,
+        limits: httpx.Limits | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        output_root: str | os.PathLike[str] | None = None,
+        path_map: PathMap | None = None,
+        filesystem: FileSystem | None = None,
+        max_jobs_per_server: int | Sequence[int | None] | None = None,
+        listing_ttl: float = DEFAULT_LISTING_TTL,
+        recheck_interval: float = DEFAULT_RECHECK_INTERVAL,
+    ) -> None:
+        entries = server_entries(servers, AsyncEvalClient)
+        caps = server_caps(max_jobs_per_server, len(entries))
+        ttl = check_interval("listing_ttl", listing_ttl)
+        recheck = check_interval("recheck_interval", recheck_interval)
+        clients: list[AsyncEvalClient] = []
+        for entry in entries:
+            if isinstance(entry, AsyncEvalClient):
+                clients.append(entry)
+                continue
+            client = AsyncEvalClient(
+                entry, timeout, headers=headers, api_key=api_key, http2=http2, limits=limits,
+                max_retries=max_retries, output_root=output_root, path_map=path_map,
+                filesystem=filesystem,
+            )  # fmt: skip
+            clients.append(client)
+        self._owned = tuple(c for c, e in zip(clients, entries, strict=True) if e is not c)
+        self._at = PoolServers(clients, caps, ttl, recheck, clock=self._clock)
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        """The servers' base URLs, in the pool's order."""
+        return self._at.urls
+
+    @property
+    def clients(self) -> tuple[AsyncEvalClient, ...]:
+        """One client per server, in the pool's order."""
+        return self._at.clients
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(servers={list(self._at.urls)!r})"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the clients the pool made (clients given to it stay open)."""
+        self._at.closed = True
+        for client in self._owned:
+            await client.close()
+
+    async def __aenter__(self) -> AsyncEvalPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- where jobs go, where they are -----------------------------------------------------
+
+    async def route(self, model: str, tasks: Sequence[str] | str) -> AsyncEvalClient:
+        """The client of the server a job of this model and tasks would be sent to now.
+
+        Nothing is submitted: for code that submits through a server's own client (then
+        ``adopt()`` tells the pool where the job went).
+
+        Raises:
+            NoServerAvailableError: No server can take such a job now; the message says why.
+        """
+        return self._at.clients[await self._at.choose(model, tasks, reserve=False)]
+
+    def adopt(self, job_id: str, server: str) -> None:
+        """Tell the pool which server holds a job (e.g. an id kept from an earlier run)."""
+        self._at.jobs.add(check_job_id(job_id), self._index_of(server))
+
+    def _index_of(self, server: str) -> int:
+        url = resolve_base_url(server)[0]
+        if url not in self._at.urls:
+            raise InvalidArgumentError(f"{url!r} is not a server of this pool: {self._at.urls}")
+        return self._at.urls.index(url)
+
+    def server_of(self, job_id: str) -> str | None:
+        """The base URL of the server known to hold the job; None if the pool never saw it."""
+        index = self._at.jobs.find(job_id)
+        return None if index is None else self._at.urls[index]
+
+    def jobs(self) -> list[PoolJob]:
+        """Every job this pool has seen: its server, last status and state (``unreachable``
+        while its server does not answer, ``lost`` once the server no longer knows it)."""
+        return self._at.jobs.jobs()
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def evaluate(
+        self,
+        model: str,
+        tasks: Sequence[str] | str,
+        model_args: Mapping[str, Any] | None = None,
+        num_fewshot: int | None = None,
+        batch_size: int | str | None = None,
+        device: str | None = None,
+        limit: int | float | None = None,
+        gen_kwargs: str | None = None,
+        log_samples: bool | None = True,
+        predict_only: bool | None = False,
+        num_gpus: int | None = 1,
+        output_dir: str | os.PathLike[str] | None = None,
+        *,
+        extra_body: Mapping[str, Any] | None = None,
+        reconcile: bool = False,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
+    ) -> PoolJobSubmitResponse:
+        """Submit an evaluation job to one server of the pool (chosen as the class says).
+
+        The parameters are those of AsyncEvalClient.evaluate, sent as they are
+        (``reconcile=True`` reconciles a lost answer on the server it was sent to).
+
+        Returns:
+            PoolJobSubmitResponse: the server's answer (``job_id``...) and its ``server``.
+
+        Raises:
+            NoServerAvailableError: No server can take the job now (down, lacking the
+                model or a task, at its cap); nothing was sent.
+            APIConnectionError: The answer was lost (``may_have_been_sent``): the job may
+                exist on the server the message names. It was not sent anywhere else.
+        """
+        tried: set[int] = set()
+        while True:
+            index = await self._at.choose(model, tasks, reserve=True, exclude=frozenset(tried))
+            server = self._at.urls[index]
+            try:
+                job = await self._at.clients[index].evaluate(
+                    model, tasks, model_args, num_fewshot, batch_size, device, limit,
+                    gen_kwargs, log_samples, predict_only, num_gpus, output_dir,
+                    extra_body=extra_body, reconcile=reconcile, timeout=timeout,
+                )  # fmt: skip
+            except APIConnectionError as exc:
+                self._at.table.settle(index, accepted=False, now=self._clock())
+                if exc.may_have_been_sent:
+                    raise on_server(exc, server) from exc
+                # It certainly never reached that server: another may take it.
+                self._at.table.mark_down(index, describe(exc), self._clock())
+                tried.add(index)
+                logger.info("Could not reach %s to submit; routing the job again", server)
+                continue
+            except BaseException as exc:
+                self._at.table.settle(index, accepted=False, now=self._clock())
+                if isinstance(exc, LmmsEvalError):
+                    raise on_server(exc, server) from exc
+                raise
+            self._at.table.settle(index, accepted=True, now=self._clock())
+            self._at.jobs.add(job.job_id, index)
+            return PoolJobSubmitResponse.model_validate({**job.model_dump(), "server": server})
+
+    async def get_job(self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> JobInfo:
+        """Get a job from the server that holds it (``timeout=``: as a client's).
+
+        Raises:
+            ServerUnreachableError: Its server does not answer; the job is not lost.
+            JobNotFoundError: Its server no longer knows it (restarted, or evicted it): lost.
+            JobNotFoundError: No server of the pool knows the id.
+        """
+        job_id = check_job_id(job_id)
+        with request_scope(timeout=timeout):
+            index, info = await self._at.locate(job_id)
+            return info if info is not None else await self._at.job_on(index, job_id)
+
+    async def cancel_job(
+        self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT
+    ) -> CancelResponse:
+        """Cancel a queued job on the server that holds it (as AsyncEvalClient.cancel_job).
+
+        Raises:
+            BadRequestError: The job is running or already finished.
+            ServerUnreachableError: Its server does not answer; nothing was cancelled.
+            JobNotFoundError: Its server no longer knows it: lost.
+        """
+        job_id = check_job_id(job_id)
+        with request_scope(timeout=timeout):
+            index, _ = await self._at.locate(job_id)
+        try:
+            cancelled = await self._at.clients[index].cancel_job(job_id, timeout=timeout)
+        except LmmsEvalError as exc:
+            raise self._at.failure(index, exc, job_id) from exc
+        self._at.jobs.observe(job_id, JobStatus.CANCELLED)
+        return cancelled
+
+    async def wait_for_job(
+        self,
+        job_id: str,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        verbose: bool = True,
+    ) -> JobInfo:
+        """Poll a job on its server until it ends; return it when it completed.
+
+        As AsyncEvalClient.wait_for_job. While the job's server does not answer, the wait
+        goes on (the job is not lost) until the server answers again or ``timeout`` passes:
+        then WaitTimeoutError, caused by a ServerUnreachableError. A server that answers
+        404 (it restarted) raises JobNotFoundError at once.
+        """
+        waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
+        while True:
+            try:
+                index, info = await self._at.locate(waiter.job_id)
+                job = info if info is not None else await self._at.job_on(index, waiter.job_id)
+            except ServerUnreachableError as exc:
+                if waiter.deadline is not None:
+                    waiter.setback(exc)  # logged; the deadline's WaitTimeoutError says it
+                else:  # the job was there: wait for its server as long as it takes
+                    logger.warning("Waiting for job %s: %s", waiter.job_id, exc)
+            except LmmsEvalError as exc:
+                waiter.setback(exc)  # re-raised unless transient
+            else:
+                done = waiter.observe(job)
+                if done is not None:
+                    return done
+            await self._sleep(waiter.next_delay())
+
+    async def get_queue_status(
+        self, *, timeout: RequestTimeout = CLIENT_TIMEOUT
+    ) -> PoolQueueStatus:
+        """Every server's queue, summed up (``servers`` has each one's, or why it is missing).
+
+        Raises:
+            NoServerAvailableError: No server answered.
+        """
+        self._at.check_open()
+        with request_scope(timeout=timeout):
+            return pool_queue(self._at.urls, await self._at.queues())
+
+    # -- servers ----------------------------------------------------------------------------
+
+    async def health(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> PoolHealth:
+        """Ask every server for its health: ``status`` is "healthy" (all are), "degraded"
+        or "unhealthy" (none); ``servers`` has each one's answer or error."""
+        self._at.check_open()
+        with request_scope(timeout=timeout):
+            answers = await gather(
+                [partial(self._at.health_of, i) for i in range(len(self.servers))]
+            )
+        return pool_health(self._at.urls, answers)
+
+    async def is_healthy(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> bool:
+        """True if at least one server answers and says it is healthy (jobs can go there)."""
+        self._at.check_open()
+        with request_scope(timeout=timeout):
+            return await self._at.any_healthy()
+
+    async def list_tasks(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
+        """The tasks of every server that can list them, together (and cached for routing).
+
+        Raises:
+            DiscoveryError: No server could list them (the first one's reason).
+        """
+        with request_scope(timeout=timeout):
+            return await self._at.union(tasks=True)
+
+    async def list_models(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
+        """The model types of every server that can list them, together (cached too).
+
+        Raises:
+            DiscoveryError: No server could list them.
+        """
+        with request_scope(timeout=timeout):
+            return await self._at.union(tasks=False)
+
+    async def merge_checkpoint(
+        self,
+        checkpoint_path: str | os.PathLike[str],
+        output_path: str | os.PathLike[str] | None = None,
+        checkpoint_type: CheckpointType = "regular",
+        *,
+        timeout: RequestTimeout = MERGE_TIMEOUT,
+        server: str | None = None,
+    ) -> MergeResponse:
+        """Merge a sharded checkpoint on one server (as AsyncEvalClient.merge_checkpoint).
+
+        The checkpoint is on that server's disk, so a pool of several servers needs to be
+        told which: ``server=`` (one of ``servers``); a pool of one uses it.
+        """
+        self._at.check_open()
+        if server is None and len(self._at.urls) > 1:
+            raise InvalidArgumentError(
+                "merge_checkpoint runs on the server whose disk holds the checkpoint: pass "
+                f"server=, one of {list(self._at.urls)}"
+            )
+        index = 0 if server is None else self._index_of(server)
+        try:
+            return await self._at.clients[index].merge_checkpoint(
+                checkpoint_path, output_path, checkpoint_type, timeout=timeout
+            )
+        except LmmsEvalError as exc:
+            raise on_server(exc, self._at.urls[index]) from exc

@@ -1,0 +1,74 @@
+# GENERATED FILE: made from src/lmms_eval_client/_pool/_async/reading.py by codegen/make_sync.py.
+# Do not edit: edit the async source and run `make generate`.
+"""The results side of EvalPool: reading a job's files with its server's settings.
+
+Generated from ``_pool/_async/reading.py`` by ``codegen/make_sync.py``
+(``make generate``): do not edit. ``make check-generated`` fails when this
+file differs from a fresh generation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lmms_eval_api.models import JobInfo, JobSubmitResponse
+
+from ..._client._sync.client import EvalClient
+from ..._client._sync.results import JobRef
+from ..._http.config import DEFAULT_LOG_LINES
+from ..._results.file_access import FileSystem
+from ..._results.results import EvalResults
+
+if TYPE_CHECKING:
+    from ..._http.transport import RequestTimeout
+    from .servers import PoolServers
+
+
+class SyncPoolReading:
+    """``load_results``, ``load_all_results``, ``eval_log`` and the path settings of a pool."""
+
+    _at: PoolServers
+
+    if TYPE_CHECKING:
+
+        def get_job(self, job_id: str, *, timeout: RequestTimeout = ...) -> JobInfo: ...
+
+    # Settings of reading results, as a client has them (those of the first server's
+    # client; the pool makes every client with the same ones).
+    @property
+    def output_root(self) -> str | None:
+        """The folder under which each job gets its own output_dir, if any."""
+        return self._at.clients[0].output_root
+
+    @property
+    def path_map(self) -> dict[str, str]:
+        """Where the servers' folders are mounted here (a copy), for reading results."""
+        return self._at.clients[0].path_map
+
+    @property
+    def filesystem(self) -> FileSystem | None:
+        """The fsspec filesystem results are read through, if one was given."""
+        return self._at.clients[0].filesystem
+
+    def _reader(self, job: JobRef) -> tuple[EvalClient, JobInfo]:
+        """The job's JobInfo, and the client whose path settings read its files."""
+        if not isinstance(job, JobInfo):
+            job = self.get_job(job.job_id if isinstance(job, JobSubmitResponse) else job)
+        index = self._at.jobs.find(job.job_id)
+        return self._at.clients[0 if index is None else index], job
+
+    def load_results(self, job: JobRef, *, model: str | None = None) -> EvalResults:
+        """The results of a completed job (as EvalClient.load_results), read with the
+        path settings of its server's client."""
+        client, info = self._reader(job)
+        return client.load_results(info, model=model)
+
+    def load_all_results(self, job: JobRef) -> dict[str, EvalResults]:
+        """The EvalResults of every model of a completed job, by model name."""
+        client, info = self._reader(job)
+        return client.load_all_results(info)
+
+    def eval_log(self, job: JobRef, lines: int = DEFAULT_LOG_LINES) -> str:
+        """The last lines of a job's evaluation log (as EvalClient.eval_log)."""
+        client, info = self._reader(job)
+        return client.eval_log(info, lines)

@@ -1,0 +1,222 @@
+# GENERATED FILE: made from src/lmms_eval_client/_pool/_async/servers.py by codegen/make_sync.py.
+# Do not edit: edit the async source and run `make generate`.
+"""The servers of an EvalPool: asking them, and recording what they say.
+
+Generated from ``_pool/_async/servers.py`` by ``codegen/make_sync.py``
+(``make generate``): do not edit. ``make check-generated`` fails when this
+file differs from a fresh generation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from lmms_eval_api.models import HealthResponse, JobInfo, QueueStatusResponse
+
+from ..._client._sync.client import EvalClient
+from ..._exceptions import (
+    ClientClosedError,
+    InvalidArgumentError,
+    JobNotFoundError,
+    LmmsEvalError,
+)
+from ..errors import is_unreachable, lost, no_server, not_located, on_server, unreachable
+from ..routing import UP, Listing, RoutingTable, task_names
+from ..status import LOST, UNREACHABLE, JobDirectory, describe
+from ._io import gather, new_lock
+
+NO_HEALTH = "it did not answer GET /health"
+
+
+class PoolServers:
+    """A pool's clients, what it knows of their servers, and where its jobs are."""
+
+    def __init__(
+        self,
+        clients: Sequence[EvalClient],
+        caps: Sequence[int | None],
+        listing_ttl: float,
+        recheck_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clients = tuple(clients)
+        self.urls = tuple(c.base_url for c in clients)
+        self.table = RoutingTable(self.urls, caps, listing_ttl, recheck_interval)
+        self.jobs = JobDirectory(self.urls)
+        self.closed = False
+        self._clock = clock
+        self._listing_locks = [new_lock() for _ in clients]
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise ClientClosedError("This pool has been closed; create a new one to send requests")
+
+    def _down_now(self) -> dict[int, str]:
+        """The servers down and not due to be tried again: why, without asking them."""
+        due = set(self.table.due_for_probe(self._clock()))
+        states = self.table.states
+        return {i: f"down ({s.error})" for i, s in enumerate(states) if i not in due}
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def choose(
+        self,
+        model: str,
+        tasks: Sequence[str] | str,
+        *,
+        reserve: bool,
+        exclude: frozenset[int] = frozenset(),
+    ) -> int:
+        """The server a job goes to (reserved for it with ``reserve``), after fresh reads."""
+        self.check_open()
+        if not isinstance(model, str) or not model.strip():
+            raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
+        names = task_names(tasks)
+        down = self._down_now()
+        gather([partial(self._probe, i) for i in range(len(self.urls)) if i not in down])
+        choice = self.table.choose(model, names, self._clock(), reserve, exclude)
+        if choice.index is None:
+            raise no_server(model, names, choice.reasons)
+        return choice.index
+
+    def _probe(self, index: int) -> None:
+        """Read a server's load and, when stale, its listings."""
+        queue = self.read_queue(index)
+        if isinstance(queue, QueueStatusResponse) and self.table.listings_due(index, self._clock()):
+            # One /tasks at a time per server: it blocks a real server for seconds.
+            with self._listing_locks[index]:
+                if self.table.listings_due(index, self._clock()):
+                    self.read_tasks(index)
+                    self.read_models(index)
+
+    def read_queue(self, index: int) -> QueueStatusResponse | str:
+        """A server's /queue (recorded for routing), or why it did not answer."""
+        client = self.clients[index]
+        # A server not known to be up is asked once, without retries, before its /queue.
+        if self.table.states[index].health != UP and not client.is_healthy():
+            self.table.mark_down(index, NO_HEALTH, self._clock())
+            return NO_HEALTH
+        sent = self._clock()
+        try:
+            queue = client.get_queue_status()
+        except LmmsEvalError as exc:
+            self.table.mark_down(index, describe(exc), self._clock())
+            return describe(exc)
+        self.table.mark_up(index, self._clock())
+        self.table.record_queue(index, queue, sent)
+        return queue
+
+    def queues(self) -> list[QueueStatusResponse | str]:
+        """Every server's /queue, or why it is missing (those known down are not asked)."""
+        down = self._down_now()
+        asked = [i for i in range(len(self.urls)) if i not in down]
+        answers = dict(
+            zip(asked, gather([partial(self.read_queue, i) for i in asked]), strict=True)
+        )
+        return [answers[i] if i in answers else down[i] for i in range(len(self.urls))]
+
+    def read_tasks(self, index: int) -> list[str] | LmmsEvalError:
+        """A server's /tasks, recorded for routing (an error: it could not say)."""
+        try:
+            names = self.clients[index].list_tasks()
+        except LmmsEvalError as exc:
+            self.table.record_listings(index, tasks=Listing(None, self._clock(), describe(exc)))
+            return exc
+        self.table.record_listings(index, tasks=Listing(frozenset(names), self._clock()))
+        return names
+
+    def read_models(self, index: int) -> list[str] | LmmsEvalError:
+        """A server's /models, recorded for routing."""
+        try:
+            names = self.clients[index].list_models()
+        except LmmsEvalError as exc:
+            self.table.record_listings(index, models=Listing(None, self._clock(), describe(exc)))
+            return exc
+        self.table.record_listings(index, models=Listing(frozenset(names), self._clock()))
+        return names
+
+    def union(self, tasks: bool) -> list[str]:
+        """Every server's tasks (or models), together; the first error if none could say."""
+        self.check_open()
+        read = self.read_tasks if tasks else self.read_models
+        answers = gather([partial(read, i) for i in range(len(self.urls))])
+        if not any(isinstance(a, list) for a in answers):
+            index, error = next((i, a) for i, a in enumerate(answers) if not isinstance(a, list))
+            raise on_server(error, self.urls[index])
+        return list(dict.fromkeys(name for a in answers if isinstance(a, list) for name in a))
+
+    def health_of(self, index: int) -> HealthResponse | str:
+        """A server's /health, or why it did not answer."""
+        try:
+            health = self.clients[index].health()
+        except LmmsEvalError as exc:
+            self.table.mark_down(index, describe(exc), self._clock())
+            return describe(exc)
+        self.table.mark_up(index, self._clock())
+        return health
+
+    def any_healthy(self) -> bool:
+        answers = gather([c.is_healthy for c in self.clients])
+        for index, healthy in enumerate(answers):
+            if not healthy:
+                self.table.mark_down(index, NO_HEALTH, self._clock())
+        return any(answers)
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def locate(self, job_id: str) -> tuple[int, JobInfo | None]:
+        """The server that holds the job, and its JobInfo if finding it meant asking."""
+        self.check_open()
+        index = self.jobs.find(job_id)
+        if index is not None:
+            return index, None
+        down = self._down_now()
+        asked = [i for i in range(len(self.urls)) if i not in down]
+        got = dict(zip(asked, gather([partial(self._ask, i, job_id) for i in asked]), strict=True))
+        answers = [got[i] if i in got else down[i] for i in range(len(self.urls))]
+        holders = [i for i, answer in enumerate(answers) if isinstance(answer, JobInfo)]
+        if len(holders) > 1:
+            found = ", ".join(self.urls[i] for i in holders)
+            raise InvalidArgumentError(
+                f"job id {job_id!r} is known to several servers ({found}): adopt() it first"
+            )
+        if not holders:
+            raise not_located(job_id, self.urls, answers)
+        info = answers[holders[0]]
+        assert isinstance(info, JobInfo)
+        self.jobs.add(job_id, holders[0])
+        self.jobs.observe(job_id, info.status)
+        return holders[0], info
+
+    def _ask(self, index: int, job_id: str) -> JobInfo | LmmsEvalError:
+        try:
+            return self.clients[index].get_job(job_id)
+        except LmmsEvalError as exc:
+            if is_unreachable(exc):
+                self.table.mark_down(index, describe(exc), self._clock())
+            return exc
+
+    def job_on(self, index: int, job_id: str) -> JobInfo:
+        """The job from the server that holds it; pool errors for what went wrong."""
+        try:
+            info = self.clients[index].get_job(job_id)
+        except LmmsEvalError as exc:
+            raise self.failure(index, exc, job_id) from exc
+        self.table.mark_up(index, self._clock())
+        self.jobs.observe(job_id, info.status)
+        return info
+
+    def failure(self, index: int, error: LmmsEvalError, job_id: str) -> LmmsEvalError:
+        """What to raise for a failed request about a job that this server holds."""
+        server = self.urls[index]
+        if isinstance(error, JobNotFoundError):
+            self.table.mark_up(index, self._clock())
+            self.jobs.mark(job_id, LOST)
+            return lost(error, server)
+        if is_unreachable(error):
+            self.table.mark_down(index, describe(error), self._clock())
+            self.jobs.mark(job_id, UNREACHABLE)
+            return unreachable(error, server, job_id)
+        return on_server(error, server)

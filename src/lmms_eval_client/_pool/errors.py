@@ -1,0 +1,117 @@
+"""The errors of a pool: one server's failure, named; a job's server unreachable; lost jobs.
+
+No I/O: the pool catches a client's error and these build what it raises instead.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import TypeVar
+
+from lmms_eval_api.models import JobInfo
+
+from .._exceptions import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    DiscoveryError,
+    JobNotFoundError,
+    LmmsEvalError,
+    NoServerAvailableError,
+    ServerUnreachableError,
+)
+from .._text import clip
+
+E = TypeVar("E", bound=LmmsEvalError)
+
+# What a server (or the way to it) did, as opposed to the caller's own mistakes.
+FROM_A_SERVER = (APIConnectionError, APIStatusError, APIResponseValidationError, DiscoveryError)
+# A proxy in front of a server that is down answers these.
+DOWN_STATUSES = frozenset({502, 503, 504})
+
+
+def is_unreachable(error: LmmsEvalError) -> bool:
+    """Whether the error says the server is not there now (rather than refusing a request)."""
+    if isinstance(error, APIConnectionError):
+        return True
+    return isinstance(error, APIStatusError) and error.status_code in DOWN_STATUSES
+
+
+def on_server(error: E, server: str) -> E:
+    """The error, its message naming the server it came from, with a ``server`` attribute.
+
+    A copy of the same class (``except`` clauses written for one server still match); the
+    original is its ``__cause__``. Errors of the caller's own making are left as they are.
+    """
+    if not isinstance(error, FROM_A_SERVER):
+        return error
+    named = copy.copy(error)
+    named.args = (f"[{server}] {error}", *error.args[1:])
+    setattr(named, "server", server)  # noqa: B010 (not an attribute every error declares)
+    return named
+
+
+def unreachable(error: LmmsEvalError, server: str, job_id: str | None) -> ServerUnreachableError:
+    """A job's server did not answer about it: the job is not lost."""
+    about = f"job {job_id} " if job_id else ""
+    return ServerUnreachableError(
+        f"The server {server} that holds {about}did not answer ({clip(str(error), 300)}). "
+        "The job is not lost: it may be queued or running there. Ask again once the server "
+        "answers (wait_for_job rides this out until its timeout).",
+        server=server,
+        job_id=job_id,
+        may_have_been_sent=not isinstance(error, APIConnectionError) or error.may_have_been_sent,
+    )
+
+
+def lost(error: JobNotFoundError, server: str) -> JobNotFoundError:
+    """The server that took a job answers 404 for it: the job is lost (.server says where)."""
+    found = JobNotFoundError(
+        f"The server {server} no longer knows job {error.job_id}: it restarted (a server "
+        "keeps its jobs in memory only) or evicted the finished job (beyond its "
+        "max_completed_jobs, 100 by default). The job is lost: submit it again if needed.",
+        response=error.response,
+        detail=error.detail,
+        body=error.body,
+        job_id=error.job_id,
+    )
+    setattr(found, "server", server)  # noqa: B010 (as on_server: not every error declares it)
+    return found
+
+
+def not_located(
+    job_id: str, servers: Sequence[str], answers: Sequence[JobInfo | LmmsEvalError | str]
+) -> LmmsEvalError:
+    """No server answered that it holds the job: not found, or maybe on one that is down."""
+    silent = {
+        s: a for s, a in zip(servers, answers, strict=True) if not isinstance(a, JobNotFoundError)
+    }
+    if silent:
+        where = "; ".join(f"{s}: {clip(str(why), 200)}" for s, why in silent.items())
+        return ServerUnreachableError(
+            f"No reachable server of the pool knows job {job_id}; it may be on a server that "
+            f"did not answer: {where}. Ask again once it answers.",
+            server=next(iter(silent)),
+            job_id=job_id,
+        )
+    first = next(a for a in answers if isinstance(a, JobNotFoundError))
+    return JobNotFoundError(
+        f"No server of the pool knows job {job_id} (asked: {', '.join(servers)}): it was never "
+        "submitted there, or its server lost it (finished jobs are evicted beyond "
+        "max_completed_jobs, and every job is lost when a server restarts).",
+        response=first.response,
+        detail=first.detail,
+        body=first.body,
+        job_id=job_id,
+    )
+
+
+def no_server(model: str, tasks: Sequence[str], reasons: dict[str, str]) -> NoServerAvailableError:
+    """Why no server of the pool can take a job now."""
+    why = "; ".join(f"{server}: {reason}" for server, reason in reasons.items())
+    return NoServerAvailableError(
+        f"No server of the pool can take a job of model {model!r} on tasks "
+        f"{clip(repr(list(tasks)), 200)} now; nothing was submitted. {why}.",
+        reasons=reasons,
+    )

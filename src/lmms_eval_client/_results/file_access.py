@@ -1,0 +1,413 @@
+"""Reaching the files the server wrote: local paths, a path prefix map, fsspec filesystems.
+
+The server reports paths on *its* disk. This module turns such a path into a place this
+machine can read (a :class:`FileLocation`) and reads it, raising
+:class:`ResultsNotReachableError` with the fix when it cannot. Pure and thread-safe: no
+state but the arguments, so the async client runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import json
+import os
+import posixpath
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol, runtime_checkable
+
+from .._exceptions import InvalidArgumentError, MissingDependencyError
+from .errors import ResultsFormatError, ResultsNotReachableError
+
+PATH_MAP_ENV = "LMMS_EVAL_PATH_MAP"
+"""Environment variable with a path map: ``server=client;server2=client2`` or a JSON object."""
+
+PathMap = Mapping[str, str] | str
+"""``{"/server/dir": "/client/dir", ...}``, or the same as text (see :func:`parse_path_map`)."""
+
+
+@runtime_checkable
+class FileSystem(Protocol):
+    """What this SDK needs of a filesystem: any ``fsspec.AbstractFileSystem`` has it.
+
+    Example::
+
+        import fsspec
+        fs = fsspec.filesystem("sftp", host="gpu-box", username="me")
+        results = EvalResults.load("/scratch/evals/run/model/20261202_055237_results.json",
+                                   filesystem=fs)
+    """
+
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> IO[bytes]:
+        """Open ``path`` (only ``"rb"`` is used)."""
+        ...
+
+    def exists(self, path: str, **kwargs: Any) -> bool:
+        """Whether ``path`` exists."""
+        ...
+
+    def isdir(self, path: str) -> bool:
+        """Whether ``path`` is a directory."""
+        ...
+
+    def glob(self, path: str, **kwargs: Any) -> Any:
+        """The paths matching a glob pattern (fsspec returns a list of str)."""
+        ...
+
+
+def parse_path_map(text: str) -> dict[str, str]:
+    """Parse a path map as ``$LMMS_EVAL_PATH_MAP`` holds it.
+
+    Two forms: ``server=client`` pairs separated by ``;`` (each split at its first
+    ``=``), or a JSON object ``{"server": "client"}`` for paths that contain ``=`` or ``;``.
+    The client side may be a local path or an fsspec URL.
+
+    >>> parse_path_map("/scratch/evals=/mnt/box/scratch/evals;/data=s3://bucket/data")
+    {'/scratch/evals': '/mnt/box/scratch/evals', '/data': 's3://bucket/data'}
+    """
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except ValueError as exc:
+            raise InvalidArgumentError(
+                f"{PATH_MAP_ENV}: not valid JSON ({exc}); expected "
+                '{"/server/dir": "/client/dir"} or /server/dir=/client/dir;...'
+            ) from None
+        if not isinstance(loaded, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
+        ):
+            raise InvalidArgumentError(
+                f"{PATH_MAP_ENV}: a JSON path map must be an object of strings to strings"
+            )
+        return check_path_map(loaded)
+    pairs: dict[str, str] = {}
+    for item in text.split(";"):
+        if not item.strip():
+            continue
+        server, sep, client = item.partition("=")
+        if not sep:
+            raise InvalidArgumentError(
+                f"{PATH_MAP_ENV}: {item.strip()!r} is not server=client; expected "
+                "/server/dir=/client/dir;/other/server/dir=/other/client/dir"
+            )
+        pairs[server.strip()] = client.strip()
+    return check_path_map(pairs)
+
+
+def check_path_map(path_map: PathMap) -> dict[str, str]:
+    """``path_map`` as a dict, after checking that no side is empty."""
+    if isinstance(path_map, str):
+        return parse_path_map(path_map)
+    if not isinstance(path_map, Mapping):
+        raise InvalidArgumentError(
+            "path_map must be a mapping of server paths to client paths (or "
+            f"'server=client;...' text), not {type(path_map).__name__}"
+        )
+    checked: dict[str, str] = {}
+    for server, client in path_map.items():
+        if not isinstance(server, str) or not isinstance(client, str) or not server or not client:
+            raise InvalidArgumentError(
+                f"path_map: {server!r} -> {client!r}: both sides must be non-empty strings"
+            )
+        checked[server] = client
+    return checked
+
+
+def effective_path_map(
+    path_map: PathMap | None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The path map in force: the argument when given (``{}`` turns mapping off), else
+    ``$LMMS_EVAL_PATH_MAP``, else none."""
+    if path_map is not None:
+        return check_path_map(path_map)
+    env = os.environ if environ is None else environ
+    return parse_path_map(env.get(PATH_MAP_ENV, ""))
+
+
+def map_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[str, str | None]:
+    """``server_path`` with its longest matching prefix replaced, and that prefix (or None).
+
+    A prefix matches whole path components only: ``/data`` maps ``/data/x``, not
+    ``/database/x``.
+    """
+    best: str | None = None
+    for prefix in path_map:
+        stem = prefix.rstrip("/")
+        covers = (
+            server_path.startswith("/")
+            if not stem
+            else server_path == stem or server_path.startswith(stem + "/")
+        )
+        if covers and (best is None or len(stem) > len(best.rstrip("/"))):
+            best = prefix
+    if best is None:
+        return server_path, None
+    rest = server_path[len(best.rstrip("/")) :]  # "" or "/..."
+    target = path_map[best]
+    return (target.rstrip("/") + rest if rest else target.rstrip("/") or target), best
+
+
+def _is_url(path: str) -> bool:
+    scheme, sep, _ = path.partition("://")
+    return bool(sep) and scheme.replace("+", "").replace("-", "").isalnum()
+
+
+def _url_to_fs(url: str) -> tuple[FileSystem, str]:
+    try:
+        fsspec = importlib.import_module("fsspec")
+    except ImportError:
+        raise MissingDependencyError(
+            f"Reading {url} needs fsspec: pip install 'lmms-eval-client[fsspec]' "
+            "(plus the fsspec backend of that protocol, e.g. s3fs or sshfs)",
+            package="fsspec",
+            extra="fsspec",
+        ) from None
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except ImportError as exc:  # fsspec is there, the protocol's backend is not
+        raise MissingDependencyError(
+            f"Reading {url} needs the fsspec backend of its protocol: {exc}",
+            package=getattr(exc, "name", None) or "",
+            extra="fsspec",
+        ) from None
+    except Exception as exc:
+        raise ResultsNotReachableError(
+            f"Cannot open a filesystem for {url}: {type(exc).__name__}: {exc}",
+            client_path=url,
+            reason=str(exc),
+        ) from exc
+    return fs, str(path)
+
+
+@dataclass(frozen=True)
+class FileLocation:
+    """Where a file is for this machine, and where the server said it was.
+
+    ``filesystem`` None means the local filesystem (``open()``), else an fsspec-like one.
+    """
+
+    path: str
+    filesystem: FileSystem | None = None
+    server_path: str | None = None
+    mapped_prefix: str | None = None
+    path_map_target: str | None = None
+
+    @property
+    def display(self) -> str:
+        """The location as a person would write it (a URL for a remote filesystem)."""
+        if self.filesystem is None:
+            return self.path
+        unstrip = getattr(self.filesystem, "unstrip_protocol", None)
+        if callable(unstrip):
+            try:
+                return str(unstrip(self.path))
+            except Exception:  # a third-party filesystem: the plain path is still useful
+                return self.path
+        return self.path
+
+    @property
+    def name(self) -> str:
+        """The file name (the last path component)."""
+        return posixpath.basename(self.path.replace("\\", "/").rstrip("/"))
+
+    def _with_path(self, path: str, server_path: str | None) -> FileLocation:
+        return FileLocation(
+            path, self.filesystem, server_path, self.mapped_prefix, self.path_map_target
+        )
+
+    def parent(self) -> FileLocation:
+        """The folder that holds this file (on the server too, when known)."""
+        if self.filesystem is None:
+            path = str(Path(self.path).parent)
+        else:
+            path = posixpath.dirname(self.path.rstrip("/"))
+        server = posixpath.dirname(self.server_path.rstrip("/")) if self.server_path else None
+        return self._with_path(path, server)
+
+    def child(self, name: str) -> FileLocation:
+        """The file ``name`` inside this folder."""
+        if self.filesystem is None:
+            path = str(Path(self.path) / name)
+        else:
+            path = f"{self.path.rstrip('/')}/{name}"
+        server = f"{self.server_path.rstrip('/')}/{name}" if self.server_path else None
+        return self._with_path(path, server)
+
+    def exists(self) -> bool:
+        """Whether the file or folder is there (False when it cannot be reached)."""
+        if self.filesystem is None:
+            return os.path.exists(self.path)
+        try:
+            return bool(self.filesystem.exists(self.path))
+        except Exception:  # an unreachable remote is "not there" for the caller's message
+            return False
+
+    def is_dir(self) -> bool:
+        """Whether it is a folder."""
+        if self.filesystem is None:
+            return os.path.isdir(self.path)
+        try:
+            return bool(self.filesystem.isdir(self.path))
+        except Exception:
+            return False
+
+    def list_names(self, pattern: str) -> list[str]:
+        """Names of the entries of this folder that match a glob ``pattern``, sorted."""
+        if self.filesystem is None:
+            try:
+                names = os.listdir(self.path)
+            except OSError:
+                return []
+        else:
+            try:
+                found = self.filesystem.glob(f"{self.path.rstrip('/')}/{pattern}")
+            except Exception:
+                return []
+            names = [posixpath.basename(str(p).rstrip("/")) for p in found]
+        return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+
+    def not_reachable(self, reason: str) -> ResultsNotReachableError:
+        """The error for this location being unreachable, with how to fix it."""
+        return ResultsNotReachableError(
+            self._not_reachable_message(reason),
+            server_path=self.server_path,
+            client_path=self.display,
+            reason=reason,
+        )
+
+    def _not_reachable_message(self, reason: str) -> str:
+        where = self.display
+        if self.server_path is None:
+            return f"{where}: {reason}."
+        head = f"The server's file {self.server_path} is not reachable here: {where}: {reason}."
+        if self.mapped_prefix is not None:
+            return (
+                f"{head} path_map maps {self.mapped_prefix!r} to {self.path_map_target!r}: is "
+                "that mounted here, and is it the same folder as the server's?"
+            )
+        if self.filesystem is not None:
+            return f"{head} Check that the filesystem given reaches the server's disk."
+        folder = posixpath.dirname(posixpath.dirname(self.server_path)) or "/"
+        return (
+            f"{head} Results are files on the server's disk: read them on the server's machine "
+            "or over a shared filesystem mounted at the same path; or map the server's folder "
+            f"to where it is mounted here, path_map={{{folder!r}: '/mnt/...'}} (or "
+            f"{PATH_MAP_ENV}='{folder}=/mnt/...'); or pass filesystem= an fsspec filesystem "
+            "that reaches the server (pip install 'lmms-eval-client[fsspec]')."
+        )
+
+    @contextmanager
+    def open_binary(self) -> Iterator[IO[bytes]]:
+        """Open the file for reading; a folder is a ResultsFormatError, a missing or
+        unreadable file a ResultsNotReachableError."""
+        if self.is_dir():
+            raise self.is_a_directory()
+        try:
+            if self.filesystem is None:
+                handle: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed below
+            else:
+                handle = self.filesystem.open(self.path, "rb")
+        except FileNotFoundError:
+            raise self.not_reachable("no such file") from None
+        except PermissionError:
+            raise self.not_reachable("permission denied") from None
+        except IsADirectoryError:
+            raise self.is_a_directory() from None
+        except Exception as exc:  # OSError, or whatever a remote filesystem raises
+            raise self.not_reachable(f"{type(exc).__name__}: {exc}") from exc
+        with handle:
+            yield handle
+
+    def read_bytes(self) -> bytes:
+        """The whole file."""
+        with self.open_binary() as handle:
+            try:
+                return handle.read()
+            except Exception as exc:
+                raise self.not_reachable(f"reading failed: {type(exc).__name__}: {exc}") from exc
+
+    def is_a_directory(self) -> ResultsFormatError:
+        """The error for a folder given where a file was expected."""
+        found = self.list_names("*_results.json")
+        hint = f" It holds {', '.join(found[:5])}." if found else ""
+        return ResultsFormatError(
+            f"{self.display} is a directory, not a results file.{hint}",
+            path=self.display,
+            reason="a directory",
+        )
+
+
+def check_filesystem(filesystem: object) -> FileSystem | None:
+    """``filesystem`` when it is None or fsspec-like, else an InvalidArgumentError."""
+    if filesystem is None or isinstance(filesystem, FileSystem):
+        return filesystem
+    raise InvalidArgumentError(
+        "filesystem must be an fsspec filesystem (with open, exists, isdir and glob), not "
+        f"{type(filesystem).__name__}; for a URL, give the URL as the path or as a path_map "
+        "target instead"
+    )
+
+
+def client_location(path: str | os.PathLike[str], filesystem: FileSystem | None) -> FileLocation:
+    """A path given by the user on this machine: local, an fsspec URL, or on ``filesystem``."""
+    filesystem = check_filesystem(filesystem)
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(f"path must be a str or os.PathLike, not {path!r}")
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text:
+        raise InvalidArgumentError(f"path must be a non-empty str or os.PathLike, not {path!r}")
+    if filesystem is not None:
+        return FileLocation(text, filesystem)
+    if _is_url(text):
+        fs, inner = _url_to_fs(text)
+        return FileLocation(inner, fs)
+    return FileLocation(text)
+
+
+def server_location(
+    server_path: str,
+    *,
+    path_map: PathMap | None = None,
+    filesystem: FileSystem | None = None,
+) -> FileLocation:
+    """Where this machine reads a file the server reports at ``server_path``.
+
+    The path map (argument, else ``$LMMS_EVAL_PATH_MAP``) is applied first; the result is
+    opened on ``filesystem`` when given, through fsspec when it is a URL, else locally.
+    """
+    if not isinstance(server_path, str) or not server_path:
+        raise InvalidArgumentError(f"server path must be a non-empty str, not {server_path!r}")
+    filesystem = check_filesystem(filesystem)
+    mapping = effective_path_map(path_map)
+    mapped, prefix = map_server_path(server_path, mapping)
+    target = mapping[prefix] if prefix is not None else None
+    if filesystem is not None:
+        return FileLocation(mapped, filesystem, server_path, prefix, target)
+    if _is_url(mapped):
+        fs, inner = _url_to_fs(mapped)
+        return FileLocation(inner, fs, server_path, prefix, target)
+    return FileLocation(mapped, None, server_path, prefix, target)
+
+
+def resolve_server_path(
+    server_path: str,
+    *,
+    path_map: PathMap | None = None,
+) -> str:
+    """The path (or URL) where this machine reads a file the server reports at ``server_path``.
+
+    Applies ``path_map`` (else ``$LMMS_EVAL_PATH_MAP``); does not touch any file.
+
+    >>> resolve_server_path("/scratch/evals/a/m/x_results.json",
+    ...                     path_map={"/scratch/evals": "/mnt/box/evals"})
+    '/mnt/box/evals/a/m/x_results.json'
+    """
+    if not isinstance(server_path, str) or not server_path:
+        raise InvalidArgumentError(f"server path must be a non-empty str, not {server_path!r}")
+    return map_server_path(server_path, effective_path_map(path_map))[0]

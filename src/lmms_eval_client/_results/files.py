@@ -1,0 +1,342 @@
+"""A job's files: its results per model, and the evaluation log the server writes.
+
+What the clients call for ``load_results`` and ``eval_log``. File reading is synchronous,
+pure and thread-safe: the async client runs these functions in a worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+from .._exceptions import InvalidArgumentError
+from .._text import strip_ansi
+from .errors import ResultsError, ResultsUnavailableError
+from .file_access import FileLocation, FileSystem, PathMap, server_location
+from .results import EvalResults, task_of_samples_file
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import JobInfo, ModelResultFiles
+
+from .._http.config import DEFAULT_LOG_LINES
+
+_MAX_TAIL_BYTES = 1024 * 1024  # a tail never reads more than this from the end of a log
+_TAIL_BLOCK = 64 * 1024
+_LOG_PATTERN = "eval-*.log"
+_LOG_IN_ERROR = re.compile(r"Last lines of (?P<path>.+?\.log):")
+# key=value and "key": "value" secrets (api_key=..., token=...), bearer tokens, known key shapes
+_SECRET_PAIR = re.compile(
+    r"(?i)(\b\w*(?:api_key|apikey|token|secret|password|passwd)\b\s*=\s*)([^\s,)'\"]+)"
+)
+_SECRET_QUOTED = re.compile(
+    r"(?i)([\"']\w*(?:api_key|apikey|token|secret|password|passwd)[\"']\s*:\s*[\"'])([^\"']+)"
+)
+_SECRET_SHAPES = re.compile(
+    r"\b(?:sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{20,})|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
+)
+_REDACTED = "[REDACTED]"
+
+
+def _status(job: JobInfo) -> str:
+    return str(getattr(job.status, "value", job.status))
+
+
+def _first_line(text: str | None, limit: int = 200) -> str:
+    lines = strip_ansi(text or "").strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def job_result_files(job: JobInfo) -> dict[str, ModelResultFiles]:
+    """The result files of a completed job, by model name (paths on the server's disk).
+
+    Raises :class:`ResultsUnavailableError` when the job is not completed or lists none.
+
+    >>> job_result_files(done)["stub-model"].results
+    '/srv/evals/a/stub-model/20261202_055237_results.json'
+    """
+    status = _status(job)
+    if status != "completed":
+        if status == "failed":
+            detail = _first_line(job.error)
+            why = "failed, so it has no results" + (f": {detail}" if detail else "")
+        elif status == "cancelled":
+            why = "was cancelled, so it has no results"
+        else:
+            why = f"is {status}: it has results once it has completed (wait_for_job first)"
+        raise ResultsUnavailableError(f"Job {job.job_id} {why}", job_id=job.job_id, status=status)
+    files = {name: entry for name, entry in (job.result or {}).items() if entry.results}
+    if not files:
+        raise ResultsUnavailableError(
+            f"Job {job.job_id} completed but the server lists no results file",
+            job_id=job.job_id,
+            status=status,
+        )
+    return files
+
+
+def _load(
+    job: JobInfo, files: ModelResultFiles, path_map: PathMap | None, fs: FileSystem | None
+) -> EvalResults:
+    assert files.results is not None  # job_result_files keeps only entries that have one
+    samples: dict[str, FileLocation] = {}
+    for path in files.samples:
+        task = task_of_samples_file(os.path.basename(path))
+        if task is not None:
+            samples[task] = server_location(path, path_map=path_map, filesystem=fs)
+    location = server_location(files.results, path_map=path_map, filesystem=fs)
+    return EvalResults.from_location(location, sample_files=samples)
+
+
+def results_of_job(
+    job: JobInfo,
+    *,
+    path_map: PathMap | None = None,
+    filesystem: FileSystem | None = None,
+) -> dict[str, EvalResults]:
+    """The :class:`EvalResults` of every model of a completed job, by model name.
+
+    The server's paths are mapped by ``path_map`` (else ``$LMMS_EVAL_PATH_MAP``) and read
+    locally, through fsspec for URLs, or on ``filesystem``. Raises
+    :class:`ResultsUnavailableError` when the job has no results, and
+    :class:`ResultsNotReachableError` when a file cannot be reached from here.
+
+    >>> done = client.wait_for_job(job.job_id)
+    >>> for model, results in results_of_job(done).items():
+    ...     print(model, results.metric("e2e_arith", "exact_match").value)
+    """
+    return {
+        name: _load(job, files, path_map, filesystem)
+        for name, files in job_result_files(job).items()
+    }
+
+
+def _sanitized(model: str) -> str:
+    """A model name as lmms-eval names its folder (``org/x`` is ``org__x``)."""
+    parts = model.split("/")
+    return re.sub(r"[\"<>:/\|\\?\*\[\]]+", "__", "/".join(parts[-2:]))
+
+
+def load_job_results(
+    job: JobInfo,
+    *,
+    model: str | None = None,
+    path_map: PathMap | None = None,
+    filesystem: FileSystem | None = None,
+) -> EvalResults:
+    """The :class:`EvalResults` of one model of a completed job (what ``load_results`` gives).
+
+    ``model`` picks one when the job has several; it is the folder name lmms-eval derived
+    from model_args (``"Qwen/Qwen2-VL-2B-Instruct"`` also finds ``Qwen__Qwen2-VL-2B-Instruct``).
+    Only that model's file is read.
+
+    >>> results = load_job_results(client.wait_for_job(job.job_id))
+    """
+    files = job_result_files(job)
+    if model is None:
+        if len(files) > 1:
+            raise InvalidArgumentError(
+                f"Job {job.job_id} has results for several models ({', '.join(files)}): pass "
+                "model= one of them, or use results_of_job() for all"
+            )
+        chosen = next(iter(files))
+    elif model in files:
+        chosen = model
+    elif _sanitized(model) in files:
+        chosen = _sanitized(model)
+    else:
+        raise InvalidArgumentError(
+            f"Job {job.job_id} has no results for model {model!r}; it has: {', '.join(files)}"
+        )
+    return _load(job, files[chosen], path_map, filesystem)
+
+
+# -- the evaluation log ---------------------------------------------------------------------
+
+
+def eval_log_server_path(job: JobInfo) -> str | None:
+    """The server path of a job's evaluation log when the job says it (no file is read).
+
+    A failed job's error names it ("Last lines of <output_dir>/eval-<time>.log: ...").
+
+    >>> eval_log_server_path(failed)
+    '/srv/evals/fail/eval-20261201-215603.log'
+    """
+    match = _LOG_IN_ERROR.search(job.error or "")
+    return match["path"] if match else None
+
+
+def output_dir_of_job(job: JobInfo) -> str | None:
+    """A job's output_dir on the server: as submitted, else derived from its result paths
+    or from the log its error names; None when the server chose one it did not report.
+
+    >>> output_dir_of_job(done)
+    '/srv/evals/a'
+    """
+    request_dir = getattr(job.request, "output_dir", None)
+    if isinstance(request_dir, str) and request_dir:
+        return request_dir
+    for files in (job.result or {}).values():
+        if files.results:  # <output_dir>/<model>/<timestamp>_results.json
+            return os.path.dirname(os.path.dirname(files.results))
+    log = eval_log_server_path(job)
+    return os.path.dirname(log) if log else None
+
+
+def _log_stamp(name: str) -> str:
+    return name[len("eval-") : -len(".log")]
+
+
+def _pick_log(folder: FileLocation, job: JobInfo | None) -> FileLocation | None:
+    names = folder.list_names(_LOG_PATTERN)
+    if not names:
+        return None
+    if job is not None and job.started_at:
+        # The server names the log by its local time at the job's start, as started_at is.
+        started = re.sub(r"[^0-9T]", "", job.started_at[:19]).replace("T", "-")
+        after = [n for n in names if _log_stamp(n) >= started]
+        if after:
+            return folder.child(after[0])
+    return folder.child(names[-1])
+
+
+def _locate_log(
+    source: JobInfo | str | os.PathLike[str],
+    path_map: PathMap | None,
+    fs: FileSystem | None,
+) -> FileLocation:
+    if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
+        if not isinstance(text, str) or not text:
+            raise InvalidArgumentError(f"expected a job, a folder or a log path, not {source!r}")
+        location = server_location(text, path_map=path_map, filesystem=fs)
+        if text.endswith(".log") and not location.is_dir():
+            return location
+        job = None
+    else:
+        job = source
+        status = _status(job)
+        if status == "queued":
+            raise ResultsUnavailableError(
+                f"Job {job.job_id} is queued: it writes its evaluation log once it starts",
+                job_id=job.job_id,
+                status=status,
+            )
+        named = eval_log_server_path(job)
+        if named:
+            return server_location(named, path_map=path_map, filesystem=fs)
+        folder = output_dir_of_job(job)
+        if folder is None:
+            raise ResultsUnavailableError(
+                f"Job {job.job_id} ({status}) was submitted without output_dir, so its log is "
+                "in a temporary folder the server does not report; submit with output_dir= "
+                "(or an output root) to be able to read it",
+                job_id=job.job_id,
+                status=status,
+            )
+        location = server_location(folder, path_map=path_map, filesystem=fs)
+    if not location.is_dir():
+        raise location.not_reachable("no such folder")
+    log = _pick_log(location, job)
+    if log is None:
+        raise ResultsUnavailableError(
+            f"No {_LOG_PATTERN} in {location.display}",
+            job_id=job.job_id if job else "",
+            status=_status(job) if job else "",
+            path=location.display,
+        )
+    return log
+
+
+def _tail_bytes(location: FileLocation, lines: int) -> bytes:
+    with location.open_binary() as handle:
+        try:
+            end = handle.seek(0, os.SEEK_END)
+            start = end
+            data = b""
+            while start > 0 and data.count(b"\n") <= lines and end - start < _MAX_TAIL_BYTES:
+                step = min(_TAIL_BLOCK, start, _MAX_TAIL_BYTES - (end - start))
+                start -= step
+                handle.seek(start)
+                data = handle.read(step) + data
+        except Exception as exc:
+            raise location.not_reachable(f"reading failed: {type(exc).__name__}: {exc}") from exc
+    if start > 0:  # the first line read is a partial one
+        data = data.partition(b"\n")[2]
+    return data
+
+
+def _plain(line: str) -> str:
+    """A line as a terminal shows it: no colour codes, only the last of its redraws."""
+    line = strip_ansi(line)
+    if "\r" in line:
+        parts = [p for p in line.split("\r") if p.strip()]
+        line = parts[-1] if parts else ""
+    return line
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with API keys, tokens and passwords replaced by ``[REDACTED]``."""
+    text = _SECRET_PAIR.sub(lambda m: m[1] + _REDACTED, text)
+    text = _SECRET_QUOTED.sub(lambda m: m[1] + _REDACTED, text)
+    return _SECRET_SHAPES.sub(_REDACTED, text)
+
+
+def eval_log_tail(
+    source: JobInfo | str | os.PathLike[str],
+    *,
+    lines: int = DEFAULT_LOG_LINES,
+    path_map: PathMap | None = None,
+    filesystem: FileSystem | None = None,
+    plain: bool = True,
+    redact: bool = True,
+) -> str:
+    """The last ``lines`` lines of the evaluation log (``eval-<time>.log``) of a job.
+
+    ``source`` is a :class:`JobInfo` (its output_dir, result paths or error tell where the
+    log is; running jobs too), or an output_dir or log path on the server. Paths are mapped
+    by ``path_map`` (else ``$LMMS_EVAL_PATH_MAP``). Reads at most 1 MiB from the end of the
+    file. ``plain`` drops colour codes and progress-bar redraws; ``redact`` masks API keys
+    and tokens (the log shows model_args as given).
+
+    >>> print(eval_log_tail(client.get_job(job_id), lines=20))
+    """
+    if isinstance(lines, bool) or not isinstance(lines, int) or lines < 0:
+        raise InvalidArgumentError(f"lines must be an int >= 0, not {lines!r}")
+    location = _locate_log(source, path_map, filesystem)
+    if lines == 0:
+        if not location.exists():
+            raise location.not_reachable("no such file")
+        return ""
+    text = _tail_bytes(location, lines).decode("utf-8", errors="replace")
+    rows = text.split("\n")
+    if rows and rows[-1] == "":
+        rows.pop()
+    if plain:  # as a terminal shows it, without the blank lines at the end
+        rows = [_plain(row) for row in rows]
+        while rows and not rows[-1].strip():
+            rows.pop()
+    tail = "\n".join(rows[-lines:])
+    return redact_secrets(tail) if redact else tail
+
+
+def results_summary(
+    job: JobInfo, *, path_map: PathMap | None = None, filesystem: FileSystem | None = None
+) -> dict[str, dict[str, dict[str, float | None]]] | None:
+    """A completed job's metrics as JSON data, ``{model: {task: {"name,filter": value}}}``;
+    None when its results files cannot be read here (an evaluation run's default summary).
+
+    >>> results_summary(done)
+    {'Qwen__Qwen2-VL-2B-Instruct': {'mme': {'exact_match,none': 0.625}}}
+    """
+    try:
+        by_model = results_of_job(job, path_map=path_map, filesystem=filesystem)
+    except ResultsError:
+        return None
+    summary: dict[str, dict[str, dict[str, float | None]]] = {}
+    for model, results in by_model.items():
+        tasks = summary.setdefault(model, {})
+        for metric in results.metrics:
+            tasks.setdefault(metric.task, {})[f"{metric.name},{metric.filter}"] = metric.value
+    return summary

@@ -1,0 +1,384 @@
+"""``EvalResults``: one ``<timestamp>_results.json`` of lmms-eval, typed.
+
+Built against the files the real lmms-eval 0.7.3 server writes (tests/data). Unknown keys
+are kept at every level, so a newer lmms-eval's file still loads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, ValidationError
+
+from .errors import MetricNotFoundError, ResultsFormatError, SamplesNotFoundError
+from .file_access import FileLocation, FileSystem, client_location
+from .metrics import Metric, describe_metrics, format_table, metrics_frame, parse_task_metrics
+from .samples import Sample, iter_location
+from .sections import (
+    Efficiency,
+    EvaluationConfig,
+    LenientFloat,
+    NSamples,
+    TaskConfig,
+    Throughput,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    import pandas
+
+RESULTS_SUFFIX = "_results.json"
+SAMPLES_INFIX = "_samples_"
+SAMPLES_SUFFIX = ".jsonl"
+
+
+def task_of_samples_file(name: str) -> str | None:
+    """The task of ``<timestamp>_samples_<task>.jsonl`` (None for another name)."""
+    stem, infix, rest = name.partition(SAMPLES_INFIX)
+    if not infix or not stem or not rest.endswith(SAMPLES_SUFFIX):
+        return None
+    return rest[: -len(SAMPLES_SUFFIX)] or None
+
+
+class EvalResults(BaseModel):
+    """The results of one evaluation of one model: what lmms-eval wrote to
+    ``<output_dir>/<model name>/<timestamp>_results.json``.
+
+    Fields mirror the file's keys (``n-samples`` is ``n_samples``, ``n-shot`` is
+    ``n_shot``); keys this model does not know are kept (``model_extra``), and any key can
+    be read as in the file: ``results["n-samples"]``. ``metrics`` splits lmms-eval's
+    ``"<metric>,<filter>"`` keys into :class:`Metric` rows with their stderr.
+
+    >>> results = EvalResults.load("/srv/evals/a/stub-model/20261202_055237_results.json")
+    >>> results.metric("e2e_arith", "exact_match").value
+    0.8
+    >>> print(results.table())
+    Task      Filter n-shot Metric        Value     Stderr
+    --------- ------ ------ ----------- - ------ - ------
+    e2e_arith none        0 exact_match ↑ 0.8000 ± 0.2000
+    """
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(
+        extra="allow", populate_by_name=True, protected_namespaces=()
+    )
+
+    results: dict[str, dict[str, JsonValue]] = Field(
+        description='Per task and group, `{"<metric>,<filter>": value, ..., "alias": ...}` '
+        "as in the file; `metrics` has them typed."
+    )
+    groups: dict[str, dict[str, JsonValue]] = Field(
+        default_factory=dict, description="The groups' entries (repeated from `results`)."
+    )
+    group_subtasks: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Each group's subtasks; a standalone task maps to `[]`.",
+    )
+    configs: dict[str, TaskConfig] = Field(
+        default_factory=dict, description="Each task's resolved configuration."
+    )
+    versions: dict[str, float | int | str | None] = Field(
+        default_factory=dict, description="Each task's version (groups have none)."
+    )
+    n_shot: dict[str, int | str | None] = Field(
+        default_factory=dict, alias="n-shot", description="Few-shot examples per task."
+    )
+    higher_is_better: dict[str, dict[str, bool | None]] = Field(
+        default_factory=dict, description="Per task and group, per metric: higher is better?"
+    )
+    n_samples: dict[str, NSamples] = Field(
+        default_factory=dict,
+        alias="n-samples",
+        description="Per task, documents in the split (`original`) and evaluated (`effective`).",
+    )
+    config: EvaluationConfig | None = Field(
+        default=None, description="How the evaluation ran: model, model_args, limit, ..."
+    )
+    git_hash: str | None = Field(default=None, description="lmms-eval's git commit, if known.")
+    git_branch: str | None = Field(default=None, description="lmms-eval's git branch, if known.")
+    lmms_eval_version: str | None = Field(default=None, description="lmms-eval's version.")
+    date: str | None = Field(
+        default=None, description="The file's timestamp, `YYYYMMDD_HHMMSS` (server's timezone)."
+    )
+    throughput: Throughput | None = Field(default=None, description="Generation speed.")
+    usage: Usage | None = Field(default=None, description="Token usage (API models).")
+    efficiency: Efficiency | None = Field(default=None, description="Token efficiency.")
+    task_hashes: dict[str, str] = Field(
+        default_factory=dict, description="A hash of each task's samples."
+    )
+    model_source: str | None = Field(default=None, description="The model type, e.g. `openai`.")
+    model_name: str | None = Field(default=None, description="The model name from model_args.")
+    model_name_sanitized: str | None = Field(
+        default=None, description="The model name as a folder name (`org/x` is `org__x`)."
+    )
+    system_instruction: str | None = Field(default=None, description="The system prompt, if any.")
+    system_instruction_sha: str | None = Field(default=None, description="Its hash.")
+    fewshot_as_multiturn: bool | None = Field(
+        default=None, description="Whether few-shot examples were sent as turns."
+    )
+    chat_template: str | None = Field(default=None, description="The chat template, if any.")
+    chat_template_sha: str | None = Field(default=None, description="Its hash.")
+    start_time: LenientFloat = Field(default=None, description="Start (monotonic clock, s).")
+    end_time: LenientFloat = Field(default=None, description="End (monotonic clock, s).")
+    total_evaluation_time_seconds: LenientFloat = Field(
+        default=None, description="Duration in seconds (the file writes it as text)."
+    )
+
+    _task_metrics: dict[str, list[Metric]] = PrivateAttr(default_factory=dict)
+    _location: FileLocation | None = PrivateAttr(default=None)
+    _sample_files: dict[str, FileLocation] | None = PrivateAttr(default=None)
+
+    def _metrics_of(self, task: str) -> list[Metric]:
+        """The metrics of one task, split on first use (loading stays cheap).
+
+        Threads that race here compute the same rows; the dict assignment is atomic.
+        """
+        rows = self._task_metrics.get(task)
+        if rows is None:
+            entry = self.results.get(task)
+            rows = (
+                []
+                if entry is None
+                else parse_task_metrics(
+                    task,
+                    entry,
+                    is_group=self.is_group(task),
+                    higher_is_better=self.higher_is_better.get(task),
+                )
+            )
+            self._task_metrics[task] = rows
+        return rows
+
+    @property
+    def _metrics(self) -> list[Metric]:
+        return [row for task in self.results for row in self._metrics_of(task)]
+
+    # -- loading ------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, data: bytes | str, *, path: str | None = None) -> EvalResults:
+        """Parse the text of a results file; ``path`` names it in errors.
+
+        Raises :class:`ResultsFormatError` for JSON that is truncated, corrupt or not the
+        shape of an lmms-eval results file.
+        """
+        where = path or "<results JSON>"
+        if not data.strip():
+            reason = "an empty file (lmms-eval writes it at the end: still being written?)"
+            raise ResultsFormatError(f"{where}: {reason}", path=where, reason=reason)
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError as exc:
+            raise _format_error(exc, where) from None
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, filesystem: FileSystem | None = None
+    ) -> EvalResults:
+        """Read a results file: a local path, an fsspec URL, or a path on ``filesystem``.
+
+        The samples files beside it (``<same timestamp>_samples_<task>.jsonl``) are found
+        when ``samples()`` asks for them.
+
+        >>> results = EvalResults.load("out/stub-model/20261202_055237_results.json")
+        >>> remote = EvalResults.load("sftp://gpu-box/scratch/evals/.../x_results.json")
+        """
+        return cls.from_location(client_location(path, filesystem))
+
+    @classmethod
+    def from_location(
+        cls, location: FileLocation, *, sample_files: Mapping[str, FileLocation] | None = None
+    ) -> EvalResults:
+        """Read the results file at ``location``; ``sample_files`` maps tasks to their
+        samples files when they are known (else they are looked for beside it)."""
+        loaded = cls.from_json(location.read_bytes(), path=location.display)
+        loaded._location = location
+        loaded._sample_files = dict(sample_files) if sample_files is not None else None
+        return loaded
+
+    # -- where it came from -------------------------------------------------------------
+
+    @property
+    def path(self) -> str | None:
+        """Where this machine read the file (a path or URL); None when parsed from text."""
+        return self._location.display if self._location is not None else None
+
+    @property
+    def server_path(self) -> str | None:
+        """The file's path on the server's disk, when it came from a job's result."""
+        return self._location.server_path if self._location is not None else None
+
+    # -- tasks, groups, metrics ---------------------------------------------------------
+
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks (not groups) in the file's order."""
+        return [name for name in self.results if not self.is_group(name)]
+
+    @property
+    def group_names(self) -> list[str]:
+        """The groups in the file's order."""
+        return [name for name in self.results if self.is_group(name)]
+
+    def is_group(self, name: str) -> bool:
+        """Whether ``name`` is a group (it has subtasks) rather than a task."""
+        return name in self.groups or bool(self.group_subtasks.get(name))
+
+    def subtasks(self, group: str) -> list[str]:
+        """A group's subtasks (``[]`` for a task or an unknown name)."""
+        return list(self.group_subtasks.get(group, []))
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """Every metric of every task and group, in the file's order."""
+        return list(self._metrics)
+
+    def metric(self, task: str, name: str, filter: str = "none") -> Metric:
+        """One metric: ``metric("e2e_arith", "exact_match")`` is ``exact_match,none``.
+
+        ``name`` may also be the file's key, ``"exact_match,none"``. Raises
+        :class:`MetricNotFoundError` (a KeyError) listing the available metrics.
+
+        >>> results.metric("e2e_arith", "exact_match").stderr
+        0.19999999999999998
+        """
+        if "," in name:
+            name, _, filter = name.partition(",")
+        own = self._metrics_of(task)
+        for row in own:
+            if row.name == name and row.filter == filter:
+                return row
+        if task in self.results:
+            problem = f"task {task!r} has no metric {name},{filter}"
+            candidates = own
+        else:
+            problem = f"no task or group {task!r}"
+            candidates = self._metrics
+        where = f" in {self.path}" if self.path else ""
+        raise MetricNotFoundError(
+            f"{problem}{where}. Available: {describe_metrics(candidates)}",
+            task=task,
+            name=name,
+            filter=filter,
+            available=[f"{m.task}: {m.key}" for m in candidates],
+            path=self.path,
+        )
+
+    # -- samples ------------------------------------------------------------------------
+
+    @property
+    def sample_files(self) -> dict[str, str]:
+        """The samples file of each task that has one (task -> path or URL here)."""
+        return {task: loc.display for task, loc in self._find_sample_files().items()}
+
+    def _find_sample_files(self) -> dict[str, FileLocation]:
+        if self._sample_files is not None:
+            return self._sample_files
+        found: dict[str, FileLocation] = {}
+        loc = self._location
+        if loc is not None and loc.name.endswith(RESULTS_SUFFIX):
+            stamp = loc.name[: -len(RESULTS_SUFFIX)]
+            folder = loc.parent()
+            for name in folder.list_names(f"{stamp}{SAMPLES_INFIX}*{SAMPLES_SUFFIX}"):
+                task = task_of_samples_file(name)
+                if task is not None and name.startswith(stamp + SAMPLES_INFIX):
+                    found[task] = folder.child(name)
+        self._sample_files = found  # a benign race: every thread finds the same files
+        return found
+
+    def samples(self, task: str) -> Iterator[Sample]:
+        """Stream the samples of ``task`` (constant memory), one :class:`Sample` a document.
+
+        Raises :class:`SamplesNotFoundError` at once when the task has no samples file
+        (``log_samples`` was off, or it is a group: its subtasks have them).
+
+        >>> wrong = [s for s in results.samples("e2e_arith") if s.metrics["exact_match"] < 1]
+        """
+        files = self._find_sample_files()
+        location = files.get(task)
+        if location is None:
+            have = sorted(files)
+            if self.is_group(task):
+                subtasks = ", ".join(self.subtasks(task))
+                why = f"{task!r} is a group: its subtasks have samples ({subtasks})"
+            elif task not in self.results:
+                why = f"no task {task!r} in these results"
+            else:
+                why = f"no samples file for {task!r} (was the job submitted with log_samples=True?)"
+            raise SamplesNotFoundError(
+                f"{why}; tasks with samples: {', '.join(have) or 'none'}",
+                task=task,
+                available=have,
+                path=self.path,
+            )
+        names = {m.name for m in self._metrics_of(task)} or None
+        return iter_location(location, metric_names=names)
+
+    # -- presentation -------------------------------------------------------------------
+
+    def table(self) -> str:
+        """A compact text table of every metric, groups first as in the file.
+
+        ``str(results)`` is the same table.
+        """
+        return format_table(self._metrics, n_shot=self.n_shot)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def __repr__(self) -> str:
+        model = self.model_name_sanitized or self.model_name
+        return f"EvalResults(model={model!r}, tasks={list(self.results)!r}, path={self.path!r})"
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The metrics as a pandas DataFrame, one row per metric (needs the ``pandas`` extra).
+
+        Columns: model, task, alias, is_group, metric, filter, value, stderr,
+        higher_is_better, n_shot, n_samples (evaluated documents).
+
+        >>> results.to_pandas().set_index(["task", "metric"])["value"]
+        """
+        model = self.model_name_sanitized or self.model_name
+        shots = {t: n for t, n in self.n_shot.items() if isinstance(n, int)}
+        counts = {t: n.effective for t, n in self.n_samples.items()}
+        return metrics_frame(self._metrics, model=model, n_shot=shots, n_samples=counts)
+
+    # -- read like the JSON -------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        """A top-level key as in the file (``"n-samples"``, ``"results"``, or a new key)."""
+        for name, info in type(self).model_fields.items():
+            if key in (name, info.alias):
+                return getattr(self, name)
+        extra = self.__pydantic_extra__ or {}
+        if key in extra:
+            return extra[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``self[key]``, or ``default`` when the file has no such key."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+def _format_error(exc: ValidationError, where: str) -> ResultsFormatError:
+    """A ResultsFormatError for what pydantic found wrong with a results file."""
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    kind = first["type"]
+    if kind == "json_invalid":
+        reason = f"not valid JSON, truncated or corrupt ({first['msg']})"
+    elif not first["loc"] and kind in {"model_type", "model_attributes_type"}:
+        reason = "not an lmms-eval results file: the top level is not a JSON object"
+    elif first["loc"] == ("results",) and kind == "missing":
+        reason = (
+            "not an lmms-eval results file: it has no 'results' key "
+            "(a samples file or another JSON?)"
+        )
+    else:
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        reason = f"not an lmms-eval results file: {loc}: {first['msg']}{more}"
+    return ResultsFormatError(f"{where}: {reason}", path=where, reason=reason)

@@ -1,0 +1,232 @@
+"""Per-document samples: ``<timestamp>_samples_<task>.jsonl``, one JSON object a line.
+
+Streamed line by line, so a samples file of any size is read in constant memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection, Iterator
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from .errors import ResultsFormatError
+from .file_access import FileLocation, FileSystem, client_location
+from .metrics import as_number
+
+# The keys lmms-eval 0.7.3 writes for every sample; the rest are per-sample metric values.
+# (doc and arguments: older versions; input_media: multimodal tasks.)
+SAMPLE_KEYS = frozenset(
+    {
+        "doc_id",
+        "target",
+        "resps",
+        "filtered_resps",
+        "token_counts",
+        "doc_hash",
+        "input",
+        "input_media",
+        "doc",
+        "arguments",
+    }
+)
+
+
+class TokenCount(BaseModel):
+    """Token counts of one request of a sample (API models report them).
+
+    >>> sample.token_counts[0].input_tokens
+    12
+    """
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow")
+
+    input_tokens: int | None = Field(default=None, description="Prompt tokens.")
+    output_tokens: int | None = Field(default=None, description="Generated tokens.")
+    reasoning_tokens: int | None = Field(default=None, description="Reasoning tokens.")
+
+
+class Sample(BaseModel):
+    """One evaluated document of a task: what the model was asked, answered, and scored.
+
+    Keys this model does not know are kept (``model_extra``). ``metrics`` holds the
+    per-sample metric values, e.g. ``{"exact_match": 1.0}`` (for some tasks a dict that
+    the task's aggregation consumes).
+
+    >>> for sample in iter_samples("20261202_055237_samples_e2e_arith.jsonl"):
+    ...     print(sample.doc_id, sample.target, sample.filtered_resps, sample.metrics)
+    0 5 5 {'exact_match': 1.0}
+    """
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(extra="allow")
+
+    doc_id: int | str | None = Field(default=None, description="The document's index.")
+    target: JsonValue = Field(default=None, description="The expected answer (as text).")
+    filtered_resps: JsonValue = Field(
+        default=None,
+        description="The model's answer after the task's filters (one request: the answer "
+        "itself; several, e.g. multiple choice: a list).",
+    )
+    resps: JsonValue = Field(
+        default=None,
+        description="The raw answer, when it differs from `filtered_resps` (else absent).",
+    )
+    input: JsonValue = Field(default=None, description="The prompt sent to the model.")
+    token_counts: list[TokenCount | None] = Field(
+        default_factory=list, description="Token counts per request (None where unknown)."
+    )
+    doc_hash: str | None = Field(default=None, description="A hash of the document.")
+    input_media: JsonValue = Field(
+        default=None, description="References to the images/audio/video of the input."
+    )
+    doc: JsonValue = Field(default=None, description="The document (older lmms-eval only).")
+    arguments: JsonValue = Field(
+        default=None, description="The request arguments (older lmms-eval only)."
+    )
+    metrics: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description='Per-sample metric values by metric name, e.g. `{"exact_match": 1.0}`.',
+    )
+
+    @classmethod
+    def from_record(
+        cls, record: dict[str, Any], *, metric_names: Collection[str] | None = None
+    ) -> Sample:
+        """A sample from one decoded line of a samples file.
+
+        Keys lmms-eval writes for every sample become fields. The others are the task's
+        metric values and go to ``metrics``; with ``metric_names``, only those names do
+        and other unknown keys stay in ``model_extra``.
+        """
+        fields: dict[str, Any] = {}
+        metrics: dict[str, Any] = {}
+        for key, value in record.items():
+            if key in SAMPLE_KEYS:
+                fields[key] = value
+            elif metric_names is None or key in metric_names or key == "metrics":
+                metrics[key] = value
+            else:
+                fields[key] = value
+        fields["metrics"] = metrics
+        return cls.model_validate(fields)
+
+    def score(self, metric: str) -> float | None:
+        """The value of a per-sample metric as a number (None when absent or not a number).
+
+        >>> sample.score("exact_match")
+        1.0
+        """
+        return as_number(self.metrics.get(metric))
+
+    def _token_sum(self, name: str) -> int | None:
+        counts = [getattr(c, name) for c in self.token_counts if c is not None]
+        known = [n for n in counts if n is not None]
+        return sum(known) if known else None
+
+    @property
+    def input_tokens(self) -> int | None:
+        """Prompt tokens over all requests of this sample (None when unknown)."""
+        return self._token_sum("input_tokens")
+
+    @property
+    def output_tokens(self) -> int | None:
+        """Generated tokens over all requests of this sample (None when unknown)."""
+        return self._token_sum("output_tokens")
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON ({exc.msg} at column {exc.colno})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return f"not JSON ({exc})"
+
+
+def _read(location: FileLocation, metric_names: Collection[str] | None) -> Iterator[Sample]:
+    where = location.display
+    with location.open_binary() as handle:
+        number = 0
+        while True:
+            try:
+                line = handle.readline()
+            except Exception as exc:  # a remote filesystem that broke mid-file
+                raise location.not_reachable(
+                    f"reading failed after line {number}: {type(exc).__name__}: {exc}"
+                ) from exc
+            if not line:
+                return
+            number += 1
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                reason = _reason(exc)
+                raise ResultsFormatError(
+                    f"{where}, line {number}: {reason}; a samples file has one JSON object "
+                    "a line (a truncated last line means the file is still being written "
+                    "or was cut)",
+                    path=where,
+                    line=number,
+                    reason=reason,
+                ) from None
+            if not isinstance(record, dict):
+                reason = f"a JSON {type(record).__name__}, not an object"
+                raise ResultsFormatError(
+                    f"{where}, line {number}: {reason}; is this an lmms-eval samples file?",
+                    path=where,
+                    line=number,
+                    reason=reason,
+                )
+            try:
+                sample = Sample.from_record(record, metric_names=metric_names)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"])
+                reason = f"{field}: {first['msg']}"
+                raise ResultsFormatError(
+                    f"{where}, line {number}: not an lmms-eval sample ({reason})",
+                    path=where,
+                    line=number,
+                    reason=reason,
+                ) from None
+            yield sample
+
+
+def iter_location(
+    location: FileLocation, *, metric_names: Collection[str] | None = None
+) -> Iterator[Sample]:
+    """The samples of the file at ``location``, streamed (checks it is there first)."""
+    if location.is_dir():
+        raise ResultsFormatError(
+            f"{location.display} is a directory, not a samples file",
+            path=location.display,
+            reason="a directory",
+        )
+    if not location.exists():
+        raise location.not_reachable("no such file")
+    return _read(location, metric_names)
+
+
+def iter_samples(
+    path: str | os.PathLike[str],
+    *,
+    filesystem: FileSystem | None = None,
+    metric_names: Collection[str] | None = None,
+) -> Iterator[Sample]:
+    """Stream the samples of an lmms-eval samples file, one :class:`Sample` a line.
+
+    Reads one line at a time: memory stays constant whatever the file's size. ``path`` is a
+    local path, an fsspec URL (``sftp://host/...``, needs the ``fsspec`` extra) or a path
+    on ``filesystem``. A missing file raises :class:`ResultsNotReachableError` at once; a
+    line that is not a JSON object raises :class:`ResultsFormatError` naming the file and
+    the line when the iteration reaches it. ``metric_names`` tells which unknown keys are
+    metrics (default: all of them).
+
+    >>> from collections import Counter
+    >>> Counter(s.metrics["exact_match"] for s in iter_samples(path))
+    Counter({1.0: 4, 0.0: 1})
+    """
+    return iter_location(client_location(path, filesystem), metric_names=metric_names)

@@ -1,0 +1,1 @@
+"""The hand-written source of the run classes: ``../_sync/`` is generated from it."""

@@ -1,0 +1,348 @@
+"""AsyncEvalRun: many labelled evaluation jobs over one client, tracked in a ledger file.
+
+This is the hand-written source of both run classes: ``_sync/run.py`` (EvalRun) is
+generated from it by ``codegen/make_sync.py`` (``make generate``); edit only this file.
+The decisions live in ``_reconcile`` (exactly-once submission), ``_ledger`` (what is
+recorded), ``_outcomes`` (how jobs ended) and ``_run_options``; here are the requests and
+the sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import partial
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..._client._async.client import AsyncEvalClient
+from ..._client.arguments import build_evaluate_request
+from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
+from ..._client.wait import DEFAULT_POLL_INTERVAL
+from ..._http._async._io import sleep
+from ..._results.files import results_summary
+from ..errors import RunTimeoutError
+from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger, Observation
+from ..options import (
+    ALL_COMPLETED,
+    DEFAULT_ORPHAN_AFTER,
+    FIRST_COMPLETED,
+    RetryOnFailure,
+    ReturnWhen,
+    WaitResult,
+    check_json_object,
+    check_return_when,
+    check_run_args,
+    check_timeout,
+    new_token,
+    output_root_from_env,
+    run_output_dir,
+)
+from ..outcomes import JobOutcome, TrackedJob, outcome_of
+from .polling import AsyncRunPoller, Summarize
+
+if TYPE_CHECKING:
+    from ..._pool._async.pool import AsyncEvalPool
+
+
+class AsyncEvalRun:
+    """A set of evaluation jobs with labels, tracked in a ledger file (SQLite).
+
+    Opening the same ledger again (after a crash, in another process) resumes: pending
+    jobs are polled, and a submission whose answer never came is reconciled with the
+    server (adopted, or marked ``unsent``), never sent twice. Jobs the server forgot (it
+    restarted, or evicted them) become ``lost`` with their last known state.
+
+    Polling costs one ``GET /queue`` per interval plus one ``GET /jobs/{id}`` per job that
+    left the queued/running set, whatever the number of pending jobs.
+
+    Args:
+        client: The AsyncEvalClient to send through, or an AsyncEvalPool of several
+            servers (each submission routed by the pool, the ledger recording where it
+            went); not closed by the run.
+        ledger_path: The ledger file; created if missing, reopened (resumed) if not.
+        poll_interval: Seconds between polls of ``wait`` and ``as_completed`` (> 0).
+        retry: Resubmit failed jobs whose error matches, e.g.
+            ``RetryOnFailure("CUDA out of memory", max_attempts=3)``. Default: never.
+        output_root: A folder on the server's disk: each job gets its own
+            ``<root>/<yyyymmdd-hhmmss>-<model>-<token>`` output_dir (unless one is given),
+            which makes reconciliation of a lost answer exact. Default:
+            ``$LMMS_EVAL_OUTPUT_ROOT``, else none (the server picks temporary folders and a
+            lost answer is matched on the whole request).
+        summarize: Called with each completed job's JobInfo; what it returns (JSON data) is
+            recorded in the ledger as the job's results summary. Errors are logged.
+            Default ``"results"``: the job's metrics, ``{model: {task: {"name,filter":
+            value}}}``, read through the client's path_map / filesystem when reachable
+            here; None: no summary.
+        max_completed_jobs: The server's ``max_completed_jobs`` (default 100, its default),
+            used to decide a lost answer's fate from its counters.
+        orphan_after: Seconds after which a submission left unanswered by another machine's
+            process is reconciled (one of this machine whose process died: at once).
+        busy_timeout: Seconds to wait for another process holding the ledger's lock.
+
+    Raises:
+        LedgerError: The ledger cannot be used (corrupt, foreign, newer, read-only, full).
+
+    Example::
+
+        async with AsyncEvalRun(client, "evals.sqlite") as run:
+            await run.submit(model="qwen2_vl", tasks=["mme"], labels={"epoch": 1})
+            async for outcome in run.as_completed(timeout=3600):
+                print(outcome.labels, outcome.kind)
+    """
+
+    _sleep = staticmethod(sleep)
+    _clock = staticmethod(time.monotonic)
+
+    def __init__(
+        self,
+        client: AsyncEvalClient | AsyncEvalPool,
+        ledger_path: str | os.PathLike[str],
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        retry: RetryOnFailure | None = None,
+        output_root: str | os.PathLike[str] | None = None,
+        summarize: Summarize | Literal["results"] | None = "results",
+        max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
+        orphan_after: float = DEFAULT_ORPHAN_AFTER,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
+        check_run_args(poll_interval, max_completed_jobs, orphan_after)
+        self._client = client
+        self._poll_interval = float(poll_interval)
+        self._retry = retry
+        self._output_root = output_root_from_env(output_root)
+        self._ledger = Ledger(ledger_path, busy_timeout=busy_timeout)
+        if summarize == "results":
+            summarize = partial(
+                results_summary, path_map=client.path_map, filesystem=client.filesystem
+            )
+        self._poller = AsyncRunPoller(
+            client,
+            self._ledger,
+            retry=retry,
+            output_root=self._output_root,
+            summarize=summarize,
+            max_completed_jobs=max_completed_jobs,
+            orphan_after=float(orphan_after),
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._ledger.path!r}, servers={list(self._servers())!r})"
+
+    @property
+    def ledger_path(self) -> str:
+        """The ledger file."""
+        return self._ledger.path
+
+    async def close(self) -> None:
+        """Close the ledger (the client stays open). Jobs go on running on the server."""
+        self._ledger.close()
+
+    async def __aenter__(self) -> AsyncEvalRun:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- submitting ---------------------------------------------------------------------
+
+    async def submit(
+        self,
+        model: str,
+        tasks: Sequence[str] | str,
+        model_args: Mapping[str, Any] | None = None,
+        num_fewshot: int | None = None,
+        batch_size: int | str | None = None,
+        device: str | None = None,
+        limit: int | float | None = None,
+        gen_kwargs: str | None = None,
+        log_samples: bool | None = True,
+        predict_only: bool | None = False,
+        num_gpus: int | None = 1,
+        output_dir: str | os.PathLike[str] | None = None,
+        *,
+        labels: Mapping[str, Any] | None = None,
+    ) -> TrackedJob:
+        """Submit a job (the parameters of ``evaluate``) and track it under ``labels``.
+
+        The intent is recorded before anything is sent; a lost answer is reconciled with
+        the server (the job adopted, or sent again only once proven absent).
+
+        Args:
+            labels: Any JSON-able mapping, e.g. ``{"epoch": 3, "checkpoint": "ckpt-3"}``.
+
+        Returns:
+            The tracked job (``seq``, ``job_id``, ``state``, ``labels``...).
+
+        Raises:
+            InvalidArgumentError: An argument is invalid; nothing was sent or recorded.
+            SubmissionUnresolvedError: The answer was lost and the server cannot tell
+                whether it holds the job (recorded as ``lost``, or, when the server could not
+                be asked, kept ``submitting`` and reconciled at a later poll).
+            LedgerError: The ledger could not record the intent; nothing was sent.
+            APIStatusError, APIConnectionError: The server refused it or could not be
+                reached; the job is recorded ``unsent``.
+        """
+        checked = check_json_object("labels", labels)
+        token = new_token()
+        if output_dir is None and self._output_root is not None:
+            output_dir = run_output_dir(self._output_root, model, model_args, token)
+        body = build_evaluate_request(
+            model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
+            log_samples, predict_only, num_gpus, output_dir,
+        )  # fmt: skip
+        return await self._poller.submit(body, checked, token, None)
+
+    # -- what finished ------------------------------------------------------------------
+
+    def _finished(self) -> list[JobOutcome]:
+        outcomes = []
+        for job in self._ledger.unharvested():
+            if self._retry is not None and self._retry.wants(job):
+                continue  # its retry is still to be sent: pending
+            outcome = outcome_of(job)
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
+
+    def _servers(self) -> tuple[str, ...]:
+        """The base URLs this run reaches: its client's, or every server of its pool."""
+        if isinstance(self._client, AsyncEvalClient):
+            return (self._client.base_url,)
+        return self._client.servers
+
+    def _pending(self) -> list[TrackedJob]:
+        servers = self._servers()
+        pending = [job for job in self._ledger.unfinished() if job.server in servers]
+        if self._retry is not None:
+            retry = self._retry
+            pending += [job for job in self._ledger.unharvested() if retry.wants(job)]
+        return sorted(pending, key=lambda job: job.seq)
+
+    async def ready(self) -> list[JobOutcome]:
+        """Poll once; the outcomes of finished jobs not yet harvested (without taking them).
+
+        Non-blocking: one poll, no waiting for jobs.
+        """
+        await self._poller.poll()
+        return self._finished()
+
+    async def harvest(self) -> list[JobOutcome]:
+        """Poll once; take the outcomes of the jobs that finished since the last harvest.
+
+        Each finished job is harvested once per ledger (the ledger records it, so a
+        restarted process does not get them again). Non-blocking: one poll.
+
+        Example::
+
+            for outcome in await run.harvest():
+                print(outcome.labels["epoch"], outcome.kind)
+        """
+        outcomes = await self.ready()
+        self._ledger.mark_harvested([outcome.job.seq for outcome in outcomes])
+        return outcomes
+
+    async def as_completed(self, timeout: float | None = None) -> AsyncIterator[JobOutcome]:
+        """The outcomes of the run's jobs as they finish, until none is pending.
+
+        Each outcome is harvested once the loop has received it.
+
+        Args:
+            timeout: Seconds in all (None: as long as it takes).
+
+        Raises:
+            RunTimeoutError: The timeout passed with jobs pending (they go on running).
+
+        Example::
+
+            async for outcome in run.as_completed(timeout=3600):
+                print(outcome.labels, outcome.kind)
+        """
+        check_timeout(timeout)
+        deadline = None if timeout is None else self._clock() + timeout
+        while True:
+            await self._poller.poll()
+            for outcome in self._finished():
+                try:
+                    yield outcome
+                finally:
+                    self._ledger.mark_harvested([outcome.job.seq])
+            pending = self._pending()
+            if not pending:
+                return
+            delay = self._poll_interval
+            if deadline is not None:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise RunTimeoutError(
+                        f"{len(pending)} jobs of the run were still pending after {timeout:g} s "
+                        "(they go on on the server; iterate again to go on waiting)",
+                        pending=[job.seq for job in pending],
+                    )
+                delay = min(delay, remaining)
+            await self._sleep(delay)
+
+    async def wait(
+        self, timeout: float | None = None, return_when: ReturnWhen = ALL_COMPLETED
+    ) -> WaitResult:
+        """Poll until every job has finished (or, with FIRST_COMPLETED, one has); nothing is
+        harvested. Returns at the timeout too, with what is still pending.
+
+        Args:
+            timeout: Seconds at most (None: as long as it takes).
+            return_when: ``ALL_COMPLETED`` or ``FIRST_COMPLETED`` (a finished job not yet
+                harvested counts at once).
+
+        Returns:
+            ``WaitResult(done, pending)``: the outcomes not yet harvested, the pending jobs.
+        """
+        check_timeout(timeout)
+        check_return_when(return_when)
+        deadline = None if timeout is None else self._clock() + timeout
+        while True:
+            await self._poller.poll()
+            done, pending = self._finished(), self._pending()
+            if not pending or (return_when == FIRST_COMPLETED and done):
+                return WaitResult(done, pending)
+            delay = self._poll_interval
+            if deadline is not None:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    return WaitResult(done, pending)
+                delay = min(delay, remaining)
+            await self._sleep(delay)
+
+    # -- the ledger ---------------------------------------------------------------------
+
+    def jobs(self) -> list[TrackedJob]:
+        """Every job of the ledger (every attempt), with its labels and last known state."""
+        return self._ledger.jobs()
+
+    def job(self, seq: int) -> TrackedJob:
+        """The ledger's current record of one job (by its ``seq``)."""
+        return self._ledger.job(seq)
+
+    def outcome(self, job: TrackedJob | int) -> JobOutcome | None:
+        """The outcome of a job's last attempt (None while pending), whether harvested or not."""
+        current = self._ledger.job(job if isinstance(job, int) else job.seq)
+        while current.retried_by is not None:
+            current = self._ledger.job(current.retried_by)
+        if self._retry is not None and self._retry.wants(current):
+            return None  # its retry is still to be sent
+        return outcome_of(current)
+
+    def history(self, job: TrackedJob | int) -> list[Observation]:
+        """Everything the ledger recorded about a job, oldest first."""
+        return self._ledger.history(job if isinstance(job, int) else job.seq)
+
+    def record_summary(self, job: TrackedJob | int, summary: Mapping[str, Any]) -> TrackedJob:
+        """Attach a results summary (JSON data) to a job in the ledger."""
+        seq = job if isinstance(job, int) else job.seq
+        return self._ledger.record_summary(seq, check_json_object("summary", summary))

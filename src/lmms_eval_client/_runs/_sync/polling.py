@@ -1,0 +1,268 @@
+# GENERATED FILE: made from src/lmms_eval_client/_runs/_async/polling.py by codegen/make_sync.py.
+# Do not edit: edit the async source and run `make generate`.
+"""The work of an EvalRun that talks to the server: submitting, and one poll.
+
+Generated from ``_runs/_async/polling.py`` by ``codegen/make_sync.py``
+(``make generate``): do not edit. ``make check-generated`` fails when this
+file differs from a fresh generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from lmms_eval_api.models import EvaluateRequest, JobInfo, JobStatus
+
+from ..._client._sync.client import EvalClient
+from ..._client._sync.submit import drive
+from ..._client.reconcile import Absent, Found, QueueSnapshot, find_submission, submission_plan
+from ..._exceptions import JobNotFoundError, LmmsEvalError
+from ..._http.retry import is_transient
+from ..errors import LedgerError, SubmissionUnresolvedError
+from ..ledger import Ledger
+from ..options import (
+    RetryOnFailure,
+    check_json_object,
+    new_owner,
+    new_token,
+    owner_is_gone,
+    run_output_dir,
+)
+from ..outcomes import LOST, QUEUED, RUNNING, SUBMITTING, UNSENT, TrackedJob
+
+if TYPE_CHECKING:
+    from ..._pool._sync.pool import EvalPool
+
+logger = logging.getLogger("lmms_eval_client")
+
+Summarize = Callable[[JobInfo], "Mapping[str, Any] | None"]
+
+
+class RunPoller:
+    """Submits and polls for one run: its client, ledger and options."""
+
+    def __init__(
+        self,
+        client: EvalClient | EvalPool,
+        ledger: Ledger,
+        *,
+        retry: RetryOnFailure | None,
+        output_root: str | None,
+        summarize: Summarize | None,
+        max_completed_jobs: int,
+        orphan_after: float,
+    ) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.retry = retry
+        self.output_root = output_root
+        self._summarize = summarize
+        self._max_completed_jobs = max_completed_jobs
+        self._orphan_after = orphan_after
+        self._owner = new_owner()
+        self._in_flight: set[int] = set()
+
+    def __repr__(self) -> str:
+        return f"run {self.ledger.path!r}"
+
+    # A run over a pool sends each request through the client of the job's server: the
+    # pool routes a submission, and the ledger records where it went.
+    def _clients(self) -> dict[str, EvalClient]:
+        """The client of every server this run can reach, by base URL."""
+        if isinstance(self.client, EvalClient):
+            return {self.client.base_url: self.client}
+        return dict(zip(self.client.servers, self.client.clients, strict=True))
+
+    def _target(self, body: EvaluateRequest) -> EvalClient:
+        """The client a new submission goes through."""
+        if isinstance(self.client, EvalClient):
+            return self.client
+        return self.client.route(body.model, body.tasks)
+
+    def submit(
+        self,
+        body: EvaluateRequest,
+        labels: dict[str, Any],
+        token: str,
+        retry_of: TrackedJob | None,
+    ) -> TrackedJob:
+        seqs: list[int] = []
+        client = self._target(body)
+
+        def record_intent(snapshot: QueueSnapshot, sends: int) -> None:
+            if seqs:
+                self.ledger.record_resend(seqs[0], snapshot.to_json(), sends)
+                return
+            job = self.ledger.record_intent(
+                token=token, labels=labels, request=body, server=client.base_url,
+                owner=self._owner, snapshot=snapshot.to_json(), retry_of=retry_of,
+            )  # fmt: skip
+            seqs.append(job.seq)
+            self._in_flight.add(job.seq)
+
+        plan = submission_plan(
+            body,
+            token=token,
+            on_intent=record_intent,
+            known=self.ledger.known_job_ids,
+            max_completed_jobs=self._max_completed_jobs,
+        )
+        try:
+            submitted = drive(client, plan)
+        except LedgerError:
+            raise
+        except SubmissionUnresolvedError as exc:
+            if seqs and exc.final:
+                self.ledger.record_end(seqs[0], LOST, exc.reason, "unresolved")
+            raise
+        except LmmsEvalError as exc:
+            if seqs:  # the plan proved that no job exists for it
+                self.ledger.record_end(seqs[0], UNSENT, str(exc), "unsent")
+            raise
+        finally:
+            self._in_flight.difference_update(seqs)
+        answer = submitted.response
+        if not isinstance(self.client, EvalClient):
+            self.client.adopt(answer.job_id, client.base_url)
+        event = "adopted" if submitted.adopted else "answer"
+        return self.ledger.record_answer(
+            seqs[0], answer.job_id, str(answer.status), event, answer.model_dump(mode="json")
+        )
+
+    # -- polling ------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        """One interval's work: reconcile orphaned intents, read each server's queue, read
+        the jobs that left it, retry failed jobs by policy."""
+        self._reconcile_orphans()
+        for server, client in self._clients().items():
+            self._poll_server(server, client)
+        if self.retry is not None:
+            servers = self._clients()
+            for job in self.ledger.unharvested():
+                if job.server in servers and self.retry.wants(job):
+                    self._resubmit(job)
+
+    def _poll_server(self, server: str, client: EvalClient) -> None:
+        watched = [
+            job
+            for job in self.ledger.unfinished()
+            if job.server == server and job.job_id is not None
+        ]
+        if not watched:
+            return
+        try:
+            queue = client.get_queue_status()
+        except LmmsEvalError as exc:
+            if not is_transient(exc):
+                raise
+            logger.warning("Evaluation run %s: reading the queue failed: %s", self, exc)
+            return
+        live = {job_id: QUEUED for job_id in queue.queued_jobs}
+        if queue.running_job:
+            live[queue.running_job] = RUNNING
+        for job in watched:
+            self._observe(client, job, live.get(str(job.job_id)))
+
+    def _observe(self, client: EvalClient, job: TrackedJob, live: str | None) -> None:
+        if live is not None:
+            if live != job.state:
+                self.ledger.record_status(job.seq, live, None)
+            return
+        job_id = str(job.job_id)
+        try:
+            info = client.get_job(job_id)
+        except JobNotFoundError:
+            why = (
+                "the server no longer knows the job: it restarted (jobs live in its memory "
+                "only) or evicted the finished job (beyond its max_completed_jobs)"
+            )
+            self.ledger.record_end(job.seq, LOST, why, "lost")
+            return
+        except LmmsEvalError as exc:
+            if not is_transient(exc):
+                raise
+            logger.warning("Evaluation run %s: reading job %s failed: %s", self, job_id, exc)
+            return
+        state = str(info.status)
+        if state == job.state and info == job.info:
+            return
+        self.ledger.record_status(job.seq, state, info)
+        if info.status == JobStatus.COMPLETED and self._summarize is not None:
+            self._record_summary(job.seq, info)
+
+    def _record_summary(self, seq: int, info: JobInfo) -> None:
+        summarize = self._summarize
+        if summarize is None:
+            return
+        try:
+            summary = summarize(info)
+        except Exception as exc:  # a reader's failure must not stop the run
+            logger.warning("Evaluation run %s: summarising job %s failed: %s", self, seq, exc)
+            return
+        if summary is not None:
+            self.ledger.record_summary(seq, check_json_object("summary", summary))
+
+    def _resubmit(self, failed: TrackedJob) -> None:
+        token = new_token()
+        body = failed.request
+        old_dir = body.output_dir
+        if self.output_root is not None and old_dir and old_dir.endswith(failed.token):
+            fresh = run_output_dir(
+                self.output_root, body.model, body.model_args, token
+            )  # the failed attempt's folder keeps its logs
+            body = EvaluateRequest.from_dict({**body.to_dict(), "output_dir": fresh})
+        try:
+            self.submit(body, failed.labels, token, failed)
+        except LedgerError:
+            raise
+        except LmmsEvalError as exc:
+            logger.warning(
+                "Evaluation run %s: retrying failed job %s failed (tried again at the next "
+                "poll): %s",
+                self,
+                failed.job_id,
+                exc,
+            )
+
+    def _is_orphan(self, job: TrackedJob, owner: str | None) -> bool:
+        if job.seq in self._in_flight:
+            return False
+        if owner == self._owner or owner_is_gone(owner):
+            return True
+        return time.time() - job.updated_at.timestamp() > self._orphan_after
+
+    def _reconcile_orphans(self) -> None:
+        """Settle submissions whose process stopped between recording and hearing back."""
+        clients = self._clients()
+        for job in self.ledger.unfinished():
+            if job.state != SUBMITTING or job.server not in clients:
+                continue
+            owner, snapshot = self.ledger.owner_and_snapshot(job.seq)
+            if not self._is_orphan(job, owner):
+                continue
+            plan = find_submission(
+                job.request,
+                QueueSnapshot.from_json(snapshot),
+                self.ledger.known_job_ids,
+                self._max_completed_jobs,
+            )
+            try:
+                verdict = drive(clients[job.server], plan)
+            except LmmsEvalError as exc:
+                if not is_transient(exc):
+                    raise
+                logger.warning("Evaluation run %s: reconciliation postponed: %s", self, exc)
+                return
+            if isinstance(verdict, Found):
+                data = verdict.info.model_dump(mode="json")
+                self.ledger.record_answer(
+                    job.seq, verdict.job_id, str(verdict.info.status), "adopted", data
+                )
+            elif isinstance(verdict, Absent):
+                self.ledger.record_end(job.seq, UNSENT, verdict.reason, "unsent")
+            else:
+                self.ledger.record_end(job.seq, LOST, verdict.reason, "unresolved")

@@ -1,0 +1,411 @@
+"""The ledger of an evaluation run: one SQLite file, the client's source of truth.
+
+- ``jobs`` holds one row per submission (its labels, the request sent, its last known
+  state); ``observations`` is append-only (triggers refuse UPDATE and DELETE): every intent,
+  answer, status change, final JobInfo and loss, with its time. No row is ever deleted.
+- The intent is written before a submission is sent, the answer after: a process killed
+  in between leaves a ``submitting`` row that a later run reconciles with the server.
+- WAL journal, ``synchronous=FULL`` (a committed write survives a power cut), a busy
+  timeout and ``BEGIN IMMEDIATE`` for every write: two processes on one file (a trainer and
+  a notebook) take turns instead of failing. Each operation is one transaction: a failure
+  (disk full, read-only file...) leaves nothing half recorded.
+- ``PRAGMA application_id`` marks the file as a ledger, ``PRAGMA user_version`` is its
+  schema version; an older schema is migrated in one transaction, a newer one is refused.
+  Every SQLite failure becomes a :class:`LedgerError` subclass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lmms_eval_api.models import EvaluateRequest, JobInfo
+
+from .errors import (
+    CorruptLedgerError,
+    ForeignLedgerError,
+    LedgerError,
+    LedgerReadOnlyError,
+    NewerLedgerError,
+)
+from .ledger_schema import (
+    APPLICATION_ID,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SQLITE_HEADER,
+    job_from_row,
+    ledger_error,
+    utc,
+)
+from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, TrackedJob
+
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One entry of a job's history in the ledger (append-only).
+
+    Attributes:
+        seq: The job's seq.
+        at: When it was recorded (UTC).
+        event: intent, answer, adopted, unsent, status, lost, harvested, retry or summary.
+        state: The job's state after it.
+        data: What was observed (a JobInfo, the server's answer, a reason...), as JSON data.
+    """
+
+    seq: int
+    at: datetime
+    event: str
+    state: str
+    data: Any
+
+
+class Ledger:
+    """An open ledger file (created if missing). Thread-safe; one connection.
+
+    Raises (from the constructor): CorruptLedgerError, ForeignLedgerError,
+    NewerLedgerError, LedgerReadOnlyError, LedgerFullError, LedgerBusyError, LedgerError.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        folder = Path(self.path).resolve().parent
+        if not folder.is_dir():
+            raise LedgerError(
+                f"The run ledger {self.path!r} cannot be created: its folder {str(folder)!r} "
+                "does not exist",
+                path=self.path,
+            )
+        self._check_header()
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise ledger_error(exc, self.path, "opening it") from exc
+        try:
+            try:
+                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+                self._conn.execute("PRAGMA foreign_keys = ON")
+                self._conn.execute("PRAGMA synchronous = FULL")
+            except sqlite3.Error as exc:
+                raise ledger_error(exc, self.path, "opening it") from exc
+            self._prepare()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _check_header(self) -> None:
+        try:
+            with open(self.path, "rb") as file:
+                head = file.read(len(SQLITE_HEADER))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise LedgerReadOnlyError(
+                f"The run ledger {self.path!r} cannot be read: {exc.strerror}", path=self.path
+            ) from exc
+        if head and head != SQLITE_HEADER:
+            raise CorruptLedgerError(
+                f"The run ledger {self.path!r} is not a SQLite database (damaged, or another "
+                "kind of file). Keep it for inspection and use another path.",
+                path=self.path,
+            )
+
+    def _prepare(self) -> None:
+        """Check the file is a ledger of a schema this version reads; create or migrate it."""
+        try:
+            self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            check = self._conn.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.Error as exc:
+            raise ledger_error(exc, self.path, "opening it") from exc
+        if check is None or check[0] != "ok":
+            raise CorruptLedgerError(
+                f"The run ledger {self.path!r} is damaged (SQLite integrity check: "
+                f"{check[0] if check else 'no answer'}). Keep it for inspection and start a new "
+                "ledger at another path.",
+                path=self.path,
+            )
+        with self._write("opening it") as conn:  # BEGIN IMMEDIATE: also proves it is writable
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if app_id != APPLICATION_ID and (app_id != 0 or tables or version):
+                raise ForeignLedgerError(
+                    f"{self.path!r} is a SQLite database of another program, not a run ledger "
+                    "of lmms-eval-client: use another path.",
+                    path=self.path,
+                )
+            if version > SCHEMA_VERSION:
+                raise NewerLedgerError(
+                    f"The run ledger {self.path!r} has schema version {version}, written by a "
+                    f"newer lmms-eval-client (this one reads up to {SCHEMA_VERSION}): upgrade "
+                    "lmms-eval-client to use it.",
+                    path=self.path,
+                    found=version,
+                    supported=SCHEMA_VERSION,
+                )
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step]:
+                    conn.execute(statement)
+            if version < SCHEMA_VERSION:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            self._conn.close()
+
+    # -- transactions --------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any failure."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise ledger_error(exc, self.path, doing) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    # (SQLite may have rolled back already, e.g. after SQLITE_FULL)
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise ledger_error(exc, self.path, doing) from exc
+                raise
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            try:
+                cursor = self._conn.execute(sql, params)
+                names = [d[0] for d in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            except sqlite3.Error as exc:
+                raise ledger_error(exc, self.path, "reading it") from exc
+
+    @staticmethod
+    def _observe(
+        conn: sqlite3.Connection, seq: int, now: float, event: str, state: str, data: Any
+    ) -> None:
+        conn.execute(
+            "INSERT INTO observations (seq, at, event, state, data) VALUES (?, ?, ?, ?, ?)",
+            (seq, now, event, state, None if data is None else json.dumps(data)),
+        )
+
+    # -- writes --------------------------------------------------------------------------
+
+    def record_intent(
+        self,
+        *,
+        token: str,
+        labels: Mapping[str, Any],
+        request: EvaluateRequest,
+        server: str,
+        owner: str,
+        snapshot: Mapping[str, Any],
+        retry_of: TrackedJob | None = None,
+    ) -> TrackedJob:
+        """Record a submission about to be sent (before sending it); its TrackedJob."""
+        now = time.time()
+        attempt = 1 if retry_of is None else retry_of.attempt + 1
+        first = None if retry_of is None else retry_of.first_seq
+        with self._write("recording a submission") as conn:
+            cursor = conn.execute(
+                "INSERT INTO jobs (token, state, labels, request, server, attempt, first_seq, "
+                "retry_of, owner, snapshot, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    token, SUBMITTING, json.dumps(dict(labels)), json.dumps(request.to_dict()),
+                    server, attempt, first, None if retry_of is None else retry_of.seq, owner,
+                    json.dumps(dict(snapshot)), now, now,
+                ),
+            )  # fmt: skip
+            seq = int(cursor.lastrowid or 0)
+            data = {"token": token, "request": request.to_dict(), "labels": dict(labels)}
+            self._observe(conn, seq, now, "intent", SUBMITTING, data)
+            if retry_of is not None:
+                conn.execute(
+                    "UPDATE jobs SET retried_by = ?, updated_at = ? WHERE seq = ?",
+                    (seq, now, retry_of.seq),
+                )
+                self._observe(conn, retry_of.seq, now, "retry", retry_of.state, {"by": seq})
+        return self.job(seq)
+
+    def record_resend(self, seq: int, snapshot: Mapping[str, Any], sends: int) -> None:
+        """A submission proven absent on the server, about to be sent again."""
+        now = time.time()
+        with self._write("recording a new send") as conn:
+            conn.execute(
+                "UPDATE jobs SET snapshot = ?, updated_at = ? WHERE seq = ?",
+                (json.dumps(dict(snapshot)), now, seq),
+            )
+            self._observe(conn, seq, now, "resend", SUBMITTING, {"sends_before": sends})
+
+    def record_answer(self, seq: int, job_id: str, state: str, event: str, data: Any) -> TrackedJob:
+        """The server's job id for a submission: its answer, or the job reconciliation found."""
+        now = time.time()
+        with self._write("recording the server's answer") as conn:
+            conn.execute(
+                "UPDATE jobs SET job_id = ?, state = ?, updated_at = ? WHERE seq = ?",
+                (job_id, state, now, seq),
+            )
+            self._observe(conn, seq, now, event, state, data)
+        return self.job(seq)
+
+    def record_status(self, seq: int, state: str, info: JobInfo | None) -> TrackedJob:
+        """A status seen on the server (with the JobInfo when it was read)."""
+        now = time.time()
+        info_json = None if info is None else info.model_dump_json()
+        with self._write("recording a job's status") as conn:
+            if info_json is None:
+                conn.execute(
+                    "UPDATE jobs SET state = ?, updated_at = ? WHERE seq = ?", (state, now, seq)
+                )
+            else:
+                conn.execute(
+                    "UPDATE jobs SET state = ?, info = ?, updated_at = ? WHERE seq = ?",
+                    (state, info_json, now, seq),
+                )
+            data = None if info is None else info.model_dump(mode="json")
+            self._observe(conn, seq, now, "status", state, data)
+        return self.job(seq)
+
+    def record_end(self, seq: int, state: str, note: str, event: str) -> TrackedJob:
+        """A job marked lost, or a submission found unsent; ``note`` says why."""
+        now = time.time()
+        with self._write(f"recording a job as {state}") as conn:
+            conn.execute(
+                "UPDATE jobs SET last_known_state = state, state = ?, note = ?, updated_at = ? "
+                "WHERE seq = ?",
+                (state, note, now, seq),
+            )
+            self._observe(conn, seq, now, event, state, {"note": note})
+            if state == UNSENT:
+                # A retry that never reached the server does not replace the failed attempt:
+                # that one is due for a retry again.
+                row = conn.execute("SELECT retry_of FROM jobs WHERE seq = ?", (seq,)).fetchone()
+                if row is not None and row[0] is not None:
+                    conn.execute(
+                        "UPDATE jobs SET retried_by = NULL, updated_at = ? "
+                        "WHERE seq = ? AND retried_by = ?",
+                        (now, row[0], seq),
+                    )
+                    self._observe(conn, row[0], now, "retry-unsent", FAILED, {"by": seq})
+        return self.job(seq)
+
+    def mark_harvested(self, seqs: Sequence[int]) -> None:
+        """Record that these finished jobs were handed to the caller."""
+        if not seqs:
+            return
+        now = time.time()
+        with self._write("recording a harvest") as conn:
+            for seq in seqs:
+                updated = conn.execute(
+                    "UPDATE jobs SET harvested_at = ? WHERE seq = ? AND harvested_at IS NULL",
+                    (now, seq),
+                )
+                if updated.rowcount:
+                    state = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,))
+                    self._observe(conn, seq, now, "harvested", state.fetchone()[0], None)
+
+    def record_summary(self, seq: int, summary: Mapping[str, Any]) -> TrackedJob:
+        """Attach a results summary to a job (the results reader's hook)."""
+        now = time.time()
+        with self._write("recording a results summary") as conn:
+            conn.execute(
+                "UPDATE jobs SET summary = ?, updated_at = ? WHERE seq = ?",
+                (json.dumps(dict(summary)), now, seq),
+            )
+            state = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,)).fetchone()[0]
+            self._observe(conn, seq, now, "summary", state, dict(summary))
+        return self.job(seq)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def job(self, seq: int) -> TrackedJob:
+        """The job of this seq (LedgerError if there is none)."""
+        rows = self._rows("SELECT * FROM jobs WHERE seq = ?", (seq,))
+        if not rows:
+            raise LedgerError(f"The run ledger {self.path!r} has no job {seq}", path=self.path)
+        return job_from_row(rows[0], self.path)
+
+    def jobs(self) -> list[TrackedJob]:
+        """Every job, in submission order."""
+        return [
+            job_from_row(row, self.path) for row in self._rows("SELECT * FROM jobs ORDER BY seq")
+        ]
+
+    def unfinished(self) -> list[TrackedJob]:
+        """Jobs that are submitting, queued, running or in a status this version does not know."""
+        marks = ",".join("?" * len(FINISHED))
+        rows = self._rows(
+            f"SELECT * FROM jobs WHERE state NOT IN ({marks}, ?) ORDER BY seq",
+            [*sorted(FINISHED), UNSENT],
+        )
+        return [job_from_row(row, self.path) for row in rows]
+
+    def unharvested(self) -> list[TrackedJob]:
+        """Finished final attempts not yet handed to the caller, in the order they ended."""
+        marks = ",".join("?" * len(FINISHED))
+        rows = self._rows(
+            f"SELECT * FROM jobs WHERE state IN ({marks}) AND harvested_at IS NULL "
+            "AND retried_by IS NULL ORDER BY updated_at, seq",
+            sorted(FINISHED),
+        )
+        return [job_from_row(row, self.path) for row in rows]
+
+    def known_job_ids(self) -> set[str]:
+        """Every server job id the ledger holds."""
+        rows = self._rows("SELECT job_id FROM jobs WHERE job_id IS NOT NULL")
+        return {str(row["job_id"]) for row in rows}
+
+    def owner_and_snapshot(self, seq: int) -> tuple[str | None, dict[str, Any]]:
+        """Who recorded a submission's intent, and the queue seen before it was sent."""
+        rows = self._rows("SELECT owner, snapshot FROM jobs WHERE seq = ?", (seq,))
+        if not rows:
+            raise LedgerError(f"The run ledger {self.path!r} has no job {seq}", path=self.path)
+        raw = rows[0]["snapshot"]
+        try:
+            snapshot = json.loads(raw) if raw else {}
+        except ValueError as exc:
+            raise CorruptLedgerError(
+                f"The run ledger {self.path!r} has an unreadable snapshot (seq {seq})",
+                path=self.path,
+            ) from exc
+        return rows[0]["owner"], snapshot
+
+    def history(self, seq: int) -> list[Observation]:
+        """Everything recorded about one job, oldest first."""
+        rows = self._rows(
+            "SELECT seq, at, event, state, data FROM observations WHERE seq = ? ORDER BY id",
+            (seq,),
+        )
+        return [
+            Observation(
+                seq=row["seq"],
+                at=utc(row["at"]),
+                event=row["event"],
+                state=row["state"],
+                data=None if row["data"] is None else json.loads(row["data"]),
+            )
+            for row in rows
+        ]

@@ -1,0 +1,155 @@
+"""What an evaluation run can be told, apart from I/O: retrying failed jobs, when ``wait``
+returns, labels, submission tokens and where a job's outputs go."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from .._client.arguments import json_object
+from .._exceptions import InvalidArgumentError
+from .._results.output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+from .._text import shown
+from .outcomes import FAILED, JobOutcome, TrackedJob
+
+ReturnWhen = Literal["ALL_COMPLETED", "FIRST_COMPLETED"]
+ALL_COMPLETED: ReturnWhen = "ALL_COMPLETED"
+FIRST_COMPLETED: ReturnWhen = "FIRST_COMPLETED"
+DEFAULT_ORPHAN_AFTER = 600.0
+
+
+@dataclass(frozen=True)
+class RetryOnFailure:
+    """Resubmit a failed job when its error matches ``pattern``, up to ``max_attempts`` in all.
+
+    Each new attempt is a new job in the ledger, linked to the failed one (``retry_of``) and
+    to the first (``first_seq``), with the same request and labels (and a fresh output_dir
+    when the run assigned it). Only the last attempt's outcome is harvested.
+
+    Example::
+
+        run = EvalRun(client, "run.sqlite", retry=RetryOnFailure("CUDA out of memory", 3))
+
+    Args:
+        pattern: A regular expression searched in the server's error text.
+        max_attempts: Attempts in all, the first included (>= 2 to retry at all).
+    """
+
+    pattern: str | re.Pattern[str]
+    max_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        try:
+            re.compile(self.pattern)
+        except (re.error, TypeError) as exc:
+            raise InvalidArgumentError(f"pattern is not a regular expression: {exc}") from None
+        if (
+            isinstance(self.max_attempts, bool)
+            or not isinstance(self.max_attempts, int)
+            or self.max_attempts < 1
+        ):
+            raise InvalidArgumentError(
+                f"max_attempts must be an int >= 1, got {self.max_attempts!r}"
+            )
+
+    def wants(self, job: TrackedJob) -> bool:
+        """Whether this failed, not yet retried attempt should be submitted again."""
+        if job.state != FAILED or job.retried_by is not None or job.attempt >= self.max_attempts:
+            return False
+        error = job.info.error if job.info is not None else None
+        return bool(error) and re.search(self.pattern, error or "") is not None
+
+
+class WaitResult(NamedTuple):
+    """What ``wait()`` found: the finished jobs not yet harvested, and the pending ones."""
+
+    done: list[JobOutcome]
+    pending: list[TrackedJob]
+
+
+def check_json_object(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A mapping as a JSON object (str keys, JSON values, no NaN), or InvalidArgumentError."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"{name} must be a mapping with str keys, got {shown(value)}")
+    # The checks of a request's JSON fields, then the JSON form the ledger stores.
+    return dict(json.loads(json.dumps(json_object(name, value))))
+
+
+def check_run_args(poll_interval: float, max_completed_jobs: int, orphan_after: float) -> None:
+    if (
+        isinstance(poll_interval, bool)
+        or not isinstance(poll_interval, (int, float))
+        or not math.isfinite(poll_interval)
+        or poll_interval <= 0
+    ):
+        raise InvalidArgumentError(f"poll_interval must be seconds > 0, got {poll_interval!r}")
+    if isinstance(max_completed_jobs, bool) or not isinstance(max_completed_jobs, int):
+        raise InvalidArgumentError(f"max_completed_jobs must be an int, got {max_completed_jobs!r}")
+    if max_completed_jobs < 1:
+        raise InvalidArgumentError(f"max_completed_jobs must be >= 1, got {max_completed_jobs}")
+    if isinstance(orphan_after, bool) or not isinstance(orphan_after, (int, float)):
+        raise InvalidArgumentError(f"orphan_after must be seconds, got {orphan_after!r}")
+
+
+def check_timeout(timeout: float | None) -> None:
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0
+    ):
+        raise InvalidArgumentError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
+
+
+def check_return_when(return_when: str) -> None:
+    if return_when not in (ALL_COMPLETED, FIRST_COMPLETED):
+        raise InvalidArgumentError(
+            f"return_when must be ALL_COMPLETED or FIRST_COMPLETED, got {return_when!r}"
+        )
+
+
+def new_token() -> str:
+    """A fresh submission token (12 hex digits, 48 random bits)."""
+    return uuid.uuid4().hex[:12]
+
+
+def new_owner() -> str:
+    """Who records intents: ``host:pid:random``, to tell a live submitter from a dead one."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_gone(owner: str | None) -> bool:
+    """Whether the process that recorded an intent is known to be dead (same host only)."""
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine's process: only its age can tell
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but not ours to signal
+        return False
+    return False
+
+
+def output_root_from_env(output_root: str | os.PathLike[str] | None) -> str | None:
+    if output_root is not None:
+        return os.fspath(output_root)
+    return os.environ.get(OUTPUT_ROOT_ENV) or None
+
+
+def run_output_dir(root: str, model: str, model_args: Mapping[str, Any] | None, token: str) -> str:
+    """``<root>/<yyyymmdd-hhmmss>-<model>-<token>``: a job's own output folder on the server.
+
+    The token ends the name: reconciliation and retries find a job by it.
+    """
+    return output_dir_for(root, model, model_args, token=token)

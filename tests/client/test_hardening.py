@@ -1,0 +1,327 @@
+"""Regression tests for issue 9's broken promises (items 3, 5, 9, 10, 11, 12).
+
+Each test failed on the code before the fix: it names the item it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import warnings
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from lmms_eval_client import (
+    APIConnectionError,
+    APIResponseValidationError,
+    EvalClient,
+    InvalidArgumentError,
+    JobFailedError,
+    ModelNameWarning,
+)
+
+from ..support import BASE, JOB_ID, SUBMIT_JSON, Caller, FakeClock, job_json
+
+SECRET = "sk-live-TOPSECRET-0123"
+NAMED = {"pretrained": "org/model"}
+
+# -- item 3: secrets ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"api_key": f"{SECRET} "},
+        {"api_key": f" {SECRET}"},
+        {"api_key": f"{SECRET}\n"},
+        {"headers": {"X-Api-Key": f"{SECRET} "}},
+        {"headers": {"Authorization": f"Bearer {SECRET}\t"}},
+    ],
+    ids=["key-trailing-space", "key-leading-space", "key-newline", "header-space", "auth-tab"],
+)
+def test_a_credential_with_surrounding_whitespace_is_refused_unseen(kwargs: Any) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        EvalClient(BASE, **kwargs)
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value)
+
+
+def test_a_password_with_an_at_sign_is_masked_whole() -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        EvalClient("http://alice:p@ss-SECRET@lmms.test:99999/")
+    assert "SECRET" not in str(info.value) and "ss-" not in str(info.value)
+    assert "***@lmms.test" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"api_key": "k"}, {"headers": {"Authorization": "Bearer k"}}],
+    ids=["api_key", "authorization-header"],
+)
+def test_basic_auth_in_base_url_and_another_credential_conflict(kwargs: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="give only one of them"):
+        EvalClient("http://alice:pw@lmms.test", **kwargs)
+
+
+def test_basic_auth_in_base_url_and_the_env_key_conflict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMMS_EVAL_API_KEY", "from-env")
+    with pytest.raises(InvalidArgumentError, match=r"\$LMMS_EVAL_API_KEY"):
+        EvalClient("http://alice:pw@lmms.test")
+
+
+# -- item 5: raw exceptions -----------------------------------------------------------------
+
+BAD_CONSTRUCTION: list[tuple[str, dict[str, Any]]] = [
+    ("timeout-huge-int", {"timeout": 10**400}),
+    ("timeout-1e300", {"timeout": 1e300}),
+    ("timeout-bool", {"timeout": True}),
+    ("timeout-object-nan", {"timeout": httpx.Timeout(float("nan"))}),
+    ("timeout-object-negative", {"timeout": httpx.Timeout(-1)}),
+    ("timeout-object-read-inf", {"timeout": httpx.Timeout(5.0, read=float("inf"))}),
+    ("limits-int", {"limits": 5}),
+    ("header-content-length", {"headers": {"Content-Length": "0"}}),
+    ("header-transfer-encoding", {"headers": {"transfer-encoding": "chunked"}}),
+    ("header-name-colon", {"headers": {"X-A:b": "v"}}),
+    ("header-name-paren", {"headers": {"X(a)": "v"}}),
+    ("port-out-of-range", {"base_url": "http://lmms.test:109189"}),
+]
+
+
+@pytest.mark.parametrize(
+    "kwargs", [c[1] for c in BAD_CONSTRUCTION], ids=[c[0] for c in BAD_CONSTRUCTION]
+)
+def test_bad_settings_are_invalid_arguments_before_anything_is_sent(
+    kwargs: dict[str, Any], mock: respx.MockRouter
+) -> None:
+    route = mock.get("/health").respond(200, json={"status": "healthy"})
+    with pytest.raises(InvalidArgumentError):
+        EvalClient(**{"base_url": BASE, **kwargs})
+    assert not route.called
+
+
+BAD_CALLS: list[tuple[str, str, dict[str, Any]]] = [
+    ("limit-huge", "evaluate", {"limit": 10**400}),
+    ("num_fewshot-5000-digits", "evaluate", {"num_fewshot": 10**5000}),
+    ("num_gpus-huge", "evaluate", {"num_gpus": 2**80}),
+    ("batch_size-huge", "evaluate", {"batch_size": 10**5000}),
+    ("model_args-deep", "evaluate", {"model_args": "DEEP"}),
+    ("poll_interval-huge", "wait_for_job", {"poll_interval": 10**400}),
+    ("poll_interval-1e300", "wait_for_job", {"poll_interval": 1e300}),
+    ("timeout-huge", "wait_for_job", {"timeout": 10**400}),
+]
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    nested: dict[str, Any] = {"pretrained": "x"}
+    for _ in range(levels):
+        nested = {"a": nested}
+    return nested
+
+
+@pytest.mark.parametrize(
+    ("method", "kwargs"), [c[1:] for c in BAD_CALLS], ids=[c[0] for c in BAD_CALLS]
+)
+async def test_bad_call_arguments_are_invalid_arguments_before_anything_is_sent(
+    method: str, kwargs: dict[str, Any], caller: Caller, mock: respx.MockRouter
+) -> None:
+    submit = mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    poll = mock.get(f"/jobs/{JOB_ID}").respond(200, json=job_json("running"))
+    if kwargs.get("model_args") == "DEEP":
+        kwargs = {"model_args": _deep(100_000)}
+    base: dict[str, Any] = (
+        {"model": "m", "tasks": ["t"], "model_args": NAMED}
+        if method == "evaluate"
+        else {"job_id": JOB_ID, "verbose": False}
+    )
+    with pytest.raises(InvalidArgumentError) as info:
+        await getattr(caller, method)(**{**base, **kwargs})
+    assert len(str(info.value)) < 400  # a 5,000-digit number is not quoted whole
+    assert not submit.called and not poll.called
+
+
+# -- item 9: wait edge cases -----------------------------------------------------------------
+
+
+async def test_a_poll_answered_about_another_job_is_not_completion(
+    caller: Caller, mock: respx.MockRouter, clock: FakeClock
+) -> None:
+    mock.get(f"/jobs/{JOB_ID}").respond(200, json=job_json("completed", job_id="other-job"))
+    with pytest.raises(APIResponseValidationError, match="other-job"):
+        await caller.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
+    with pytest.raises(APIResponseValidationError):
+        await caller.get_job(JOB_ID)
+
+
+async def test_an_unbounded_wait_rides_out_a_503_on_its_first_poll(
+    caller: Caller, mock: respx.MockRouter, clock: FakeClock
+) -> None:
+    mock.get(f"/jobs/{JOB_ID}").mock(
+        side_effect=[httpx.Response(503, json={"detail": "restarting"})] * 5
+        + [httpx.Response(200, json=job_json("completed"))]
+    )
+    done = await caller.wait_for_job(JOB_ID, poll_interval=1, timeout=None, verbose=False)
+    assert done.status == "completed"
+
+
+async def test_an_unbounded_wait_fails_after_one_stalled_first_poll(
+    caller: Caller, mock: respx.MockRouter, clock: FakeClock
+) -> None:
+    route = mock.get(f"/jobs/{JOB_ID}").mock(side_effect=httpx.ReadTimeout("stalled"))
+    with pytest.raises(APIConnectionError):
+        await caller.wait_for_job(JOB_ID, poll_interval=1, timeout=None, verbose=False)
+    assert route.call_count == 1  # not three network timeouts
+
+
+async def test_a_bounded_wait_still_retries_a_stalled_poll(
+    caller: Caller, mock: respx.MockRouter, clock: FakeClock
+) -> None:
+    route = mock.get(f"/jobs/{JOB_ID}").mock(
+        side_effect=[httpx.ReadTimeout("stalled"), httpx.Response(200, json=job_json("completed"))]
+    )
+    done = await caller.wait_for_job(JOB_ID, poll_interval=1, timeout=60, verbose=False)
+    assert done.status == "completed" and route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, json={"unexpected": True}),
+        httpx.Response(200, content=b"<html>ok</html>"),
+    ],
+    ids=["wrong-shape", "not-json"],
+)
+async def test_an_unreadable_answer_to_a_submission_says_the_job_may_exist(
+    answer: httpx.Response, caller: Caller, mock: respx.MockRouter
+) -> None:
+    mock.post("/evaluate").mock(return_value=answer)
+    with pytest.raises(APIResponseValidationError, match="may have reached the server"):
+        await caller.evaluate(model="m", tasks=["t"], model_args=NAMED)
+
+
+# -- item 10: logging prints nothing ---------------------------------------------------------
+
+
+def test_a_wait_warning_reaches_no_stderr_without_logging_configured() -> None:
+    code = (
+        "import httpx, respx\n"
+        "from lmms_eval_client import EvalClient\n"
+        "with respx.mock(base_url='http://lmms.test') as mock:\n"
+        "    mock.get('/jobs/j').mock(side_effect=[httpx.Response(503), httpx.Response(200,"
+        " json={'job_id': 'j', 'status': 'completed', 'created_at': 'x',"
+        " 'request': {'model': 'm', 'tasks': ['t']}})])\n"
+        "    c = EvalClient('http://lmms.test', max_retries=0)\n"
+        "    c._sleep = lambda s: None\n"
+        "    print(c.wait_for_job('j', timeout=5, verbose=False).status)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "completed"
+    assert done.stderr == ""
+
+
+def test_the_wait_warning_is_logged_when_logging_is_configured(
+    caplog: pytest.LogCaptureFixture, mock: respx.MockRouter
+) -> None:
+    mock.get("/jobs/j").mock(
+        side_effect=[httpx.Response(503), httpx.Response(200, json=job_json("completed", "j"))]
+    )
+    client = EvalClient(BASE, max_retries=0)
+    client._sleep = lambda seconds: None  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        client.wait_for_job("j", timeout=5, verbose=False)
+    assert any("poll failed, will retry" in r.getMessage() for r in caplog.records)
+
+
+# -- item 11: drop-in inputs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ({"limit": -1}, {"limit": -1}),
+        ({"limit": "8"}, {"limit": 8}),
+        ({"limit": "0.5"}, {"limit": 0.5}),
+        ({"num_fewshot": "3"}, {"num_fewshot": 3}),
+        ({"num_gpus": "2"}, {"num_gpus": 2}),
+    ],
+    ids=["limit-all", "limit-str", "limit-fraction-str", "num_fewshot-str", "num_gpus-str"],
+)
+async def test_lmms_eval_style_options_are_accepted(
+    given: dict[str, Any], sent: dict[str, Any], caller: Caller, mock: respx.MockRouter
+) -> None:
+    route = mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    await caller.evaluate(model="m", tasks=["t"], model_args=NAMED, **given)
+    body = json.loads(route.calls.last.request.content)
+    assert {k: body[k] for k in sent} == sent
+    assert type(body[next(iter(sent))]) is type(next(iter(sent.values())))
+
+
+async def test_extra_body_sends_fields_the_contract_does_not_know(
+    caller: Caller, mock: respx.MockRouter
+) -> None:
+    route = mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    await caller.evaluate(
+        model="m", tasks=["t"], model_args=NAMED, extra_body={"seed": 7, "apply_chat": True}
+    )
+    body = json.loads(route.calls.last.request.content)
+    assert body["seed"] == 7 and body["apply_chat"] is True
+
+
+@pytest.mark.parametrize(
+    "extra", [{"limit": 5}, {"seed": float("nan")}, ["seed"]], ids=["known", "nan", "list"]
+)
+async def test_extra_body_refuses_known_fields_and_non_json(
+    extra: Any, caller: Caller, mock: respx.MockRouter
+) -> None:
+    route = mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    with pytest.raises(InvalidArgumentError, match="extra_body"):
+        await caller.evaluate(model="m", tasks=["t"], model_args=NAMED, extra_body=extra)
+    assert not route.called
+
+
+# -- item 12: what a user sees of a failed job and of a nameless model -------------------------
+
+
+async def test_a_failed_job_says_its_reason(
+    caller: Caller, mock: respx.MockRouter, clock: FakeClock
+) -> None:
+    error = (
+        "Evaluation produced no parsed results. Last lines of /x/eval.log:\n"
+        "\x1b[32m2026\x1b[0m | \x1b[31mERROR   \x1b[0m | m:f:1 - \x1b[31mTasks were not found\n"
+        "ValueError: Tasks not found: no_such_task. Try `lmms-eval --tasks list`\n"
+        "\x1b[32m2026\x1b[0m | ERROR    | m:f:2 - Error during evaluation: see above\n"
+    )
+    mock.get(f"/jobs/{JOB_ID}").respond(200, json=job_json("failed", error=error))
+    with pytest.raises(JobFailedError) as info:
+        await caller.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
+    assert (
+        info.value.reason
+        == "ValueError: Tasks not found: no_such_task. Try `lmms-eval --tasks list`"
+    )
+
+
+@pytest.mark.parametrize("model_args", [None, {"device_map": "auto"}], ids=["none", "no-name-key"])
+async def test_evaluate_warns_when_lmms_eval_cannot_name_the_model(
+    model_args: Any, caller: Caller, mock: respx.MockRouter
+) -> None:
+    mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    with pytest.warns(ModelNameWarning, match="pretrained"):
+        await caller.evaluate(model="m", tasks=["t"], model_args=model_args)
+
+
+@pytest.mark.parametrize(
+    "model_args",
+    [{"pretrained": "a/b"}, {"model": "gpt"}, {"model_version": "x"}, {"engine": "e"}],
+    ids=["pretrained", "model", "model_version", "engine"],
+)
+async def test_evaluate_is_quiet_when_the_model_has_a_name(
+    model_args: Any, caller: Caller, mock: respx.MockRouter
+) -> None:
+    mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ModelNameWarning)
+        await caller.evaluate(model="m", tasks=["t"], model_args=model_args)

@@ -1,0 +1,358 @@
+"""EvalPool and AsyncEvalPool over respx-mocked servers: where requests go, what is raised.
+
+Each test runs with both pools. Retries are off (``max_retries=0``) and the pool's sleep
+and clock are fake, so outages are sequenced by the order of the mocked answers.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import pickle
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from lmms_eval_client import (
+    APIConnectionError,
+    AsyncEvalClient,
+    AsyncEvalPool,
+    ClientClosedError,
+    DiscoveryError,
+    EvalClient,
+    EvalPool,
+    InvalidArgumentError,
+    JobNotFoundError,
+    JobStatus,
+    NoServerAvailableError,
+    ServerUnreachableError,
+    WaitTimeoutError,
+)
+
+from .._errors import documented_type
+from ..support import HEALTH_JSON, JOB_ID, SUBMIT_JSON, FakeClock, job_json
+
+A, B = "http://a.test:8000", "http://b.test:8000"
+QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}
+IDLE = {"queue_size": 0, "queued_jobs": [], "completed_jobs": 0, "failed_jobs": 0}
+TASKS = {"tasks": ["mme", "mmmu_val"]}
+MODELS = {"models": ["qwen2_vl"]}
+
+
+class PoolCaller:
+    """Calls a pool's methods as coroutines, whichever kind it is."""
+
+    def __init__(self, pool: EvalPool | AsyncEvalPool) -> None:
+        self.pool = pool
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self.pool, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        return call
+
+
+@pytest.fixture
+def mock() -> AsyncIterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+def serve(mock: respx.MockRouter, base: str, *, queue: dict[str, Any] | None = None) -> None:
+    """A healthy, idle server that offers the tasks and models above."""
+    mock.get(f"{base}/health").respond(200, json=HEALTH_JSON)
+    mock.get(f"{base}/queue").respond(200, json=queue or IDLE)
+    mock.get(f"{base}/tasks").respond(200, json=TASKS)
+    mock.get(f"{base}/models").respond(200, json=MODELS)
+
+
+@pytest.fixture(params=["sync", "async"])
+async def make_pool(
+    request: pytest.FixtureRequest, clock: FakeClock
+) -> AsyncIterator[Callable[..., PoolCaller]]:
+    made: list[PoolCaller] = []
+
+    def make(servers: Any = (A, B), **kwargs: Any) -> PoolCaller:
+        kwargs.setdefault("max_retries", 0)
+        cls = EvalPool if request.param == "sync" else AsyncEvalPool
+        pool: Any = cls(list(servers) if isinstance(servers, tuple) else servers, **kwargs)
+        pool._sleep = clock.sleep if request.param == "sync" else clock.asleep
+        pool._clock = pool._at._clock = clock
+        made.append(PoolCaller(pool))
+        return made[-1]
+
+    yield make
+    for caller in made:
+        await caller.close()
+
+
+# -- submissions: one server, never two -----------------------------------------------------
+
+
+async def test_a_lost_answer_is_not_sent_elsewhere_and_names_the_server(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    serve(mock, A)
+    serve(mock, B, queue={**IDLE, "running_job": "busy"})  # A is the idle one
+    post_a = mock.post(f"{A}/evaluate").mock(side_effect=httpx.ReadTimeout("lost"))
+    post_b = mock.post(f"{B}/evaluate").respond(200, json=SUBMIT_JSON)
+    pool = make_pool()
+    with pytest.raises(APIConnectionError) as info:
+        await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    assert post_a.call_count == 1 and post_b.call_count == 0
+    exc = info.value
+    assert exc.may_have_been_sent
+    assert A in str(exc) and "may have been carried out" in str(exc)
+    assert exc.server == A  # type: ignore[attr-defined]
+    assert isinstance(exc, httpx.ReadTimeout)  # still the class of its cause
+    again = pickle.loads(pickle.dumps(exc))
+    assert str(again) == str(exc) and again.server == A
+
+
+async def test_a_submission_that_never_reached_a_server_goes_to_another(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    serve(mock, A)
+    serve(mock, B, queue={**IDLE, "running_job": "busy"})
+    post_a = mock.post(f"{A}/evaluate").mock(side_effect=httpx.ConnectError("refused"))
+    post_b = mock.post(f"{B}/evaluate").respond(200, json=SUBMIT_JSON)
+    pool = make_pool()
+    job = await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    assert (post_a.call_count, post_b.call_count) == (1, 1)
+    assert job.server == B and job.job_id == JOB_ID
+    assert pool.pool.server_of(JOB_ID) == B
+    assert pool.pool._at.table.states[0].health == "down"
+
+
+async def test_no_server_available_says_why_for_each(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    serve(mock, A, queue={**IDLE, "running_job": "busy"})
+    mock.get(f"{B}/health").mock(side_effect=httpx.ConnectError("refused"))
+    pool = make_pool(max_jobs_per_server=1)
+    with pytest.raises(NoServerAvailableError) as info:
+        await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    assert "at its cap of 1" in info.value.reasons[A]
+    assert "GET /health" in info.value.reasons[B]
+    assert all(call.request.method == "GET" for call in mock.calls)  # nothing was submitted
+    again = copy.deepcopy(info.value)
+    assert again.reasons == info.value.reasons and str(again) == str(info.value)
+    with pytest.raises(NoServerAvailableError, match="does not offer task"):
+        await pool.evaluate("qwen2_vl", ["no_such_task"], model_args=QWEN)
+
+
+# -- jobs: asked where they are -------------------------------------------------------------
+
+
+async def test_a_job_the_pool_never_saw_is_found_by_asking_every_server(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    on_a = mock.get(f"{A}/jobs/{JOB_ID}").respond(404, json={"detail": f"Job {JOB_ID} not found"})
+    on_b = mock.get(f"{B}/jobs/{JOB_ID}").respond(200, json=job_json("running"))
+    pool = make_pool()
+    assert (await pool.get_job(JOB_ID)).status == JobStatus.RUNNING
+    assert (await pool.get_job(JOB_ID)).status == JobStatus.RUNNING
+    assert (on_a.call_count, on_b.call_count) == (1, 2)  # then asked where it is
+    assert [(j.server, j.state) for j in pool.pool.jobs()] == [(B, "running")]
+
+
+async def test_an_id_no_server_knows_is_not_found_not_lost(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    for base in (A, B):
+        mock.get(f"{base}/jobs/{JOB_ID}").respond(404, json={"detail": "not found"})
+    with pytest.raises(JobNotFoundError) as info:
+        await make_pool().get_job(JOB_ID)
+    assert documented_type(info.value) is JobNotFoundError
+    assert A in str(info.value) and B in str(info.value)
+
+
+async def test_a_404_from_the_server_that_took_the_job_means_lost(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    pool = make_pool()
+    pool.pool.adopt(JOB_ID, B)
+    mock.get(f"{B}/jobs/{JOB_ID}").respond(404, json={"detail": f"Job {JOB_ID} not found"})
+    with pytest.raises(JobNotFoundError) as info:
+        await pool.get_job(JOB_ID)
+    assert info.value.server == B and info.value.job_id == JOB_ID
+    assert "restarted" in str(info.value)
+    assert pool.pool.jobs()[0].state == "lost"
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (again.server, again.job_id, again.status_code) == (B, JOB_ID, 404)
+    with pytest.raises(JobNotFoundError):
+        await pool.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
+
+
+async def test_an_unreachable_server_makes_its_job_unreachable_not_lost(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    pool = make_pool()
+    pool.pool.adopt(JOB_ID, A)
+    mock.get(f"{A}/jobs/{JOB_ID}").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(ServerUnreachableError) as info:
+        await pool.get_job(JOB_ID)
+    assert (info.value.server, info.value.job_id) == (A, JOB_ID)
+    assert "not lost" in str(info.value)
+    assert pool.pool.jobs()[0].state == "unreachable"
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (again.server, again.job_id, str(again)) == (A, JOB_ID, str(info.value))
+    # new jobs go elsewhere, without asking the server that is down
+    serve(mock, B)
+    post_b = mock.post(f"{B}/evaluate").respond(200, json={**SUBMIT_JSON, "job_id": "j2"})
+    assert (await pool.evaluate("qwen2_vl", "mme", model_args=QWEN)).server == B
+    assert post_b.call_count == 1
+
+
+@pytest.mark.parametrize("timeout", [None, 30.0])
+async def test_a_wait_rides_out_an_unreachable_server_until_it_answers(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], timeout: float | None
+) -> None:
+    pool = make_pool()
+    pool.pool.adopt(JOB_ID, A)
+    refused = httpx.ConnectError("refused")
+    mock.get(f"{A}/jobs/{JOB_ID}").mock(
+        side_effect=[refused, refused, httpx.Response(200, json=job_json("completed"))]
+    )
+    done = await pool.wait_for_job(JOB_ID, poll_interval=1, timeout=timeout, verbose=False)
+    assert done.status == JobStatus.COMPLETED
+    assert pool.pool.jobs()[0].state == "completed"
+
+
+async def test_a_wait_whose_deadline_passes_while_unreachable_says_so(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    pool = make_pool()
+    pool.pool.adopt(JOB_ID, A)
+    mock.get(f"{A}/jobs/{JOB_ID}").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(WaitTimeoutError) as info:
+        await pool.wait_for_job(JOB_ID, poll_interval=1, timeout=3, verbose=False)
+    assert isinstance(info.value.__cause__, ServerUnreachableError)
+    assert "did not answer" in str(info.value)
+
+
+async def test_cancel_goes_to_the_server_that_holds_the_job(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    pool = make_pool()
+    pool.pool.adopt(JOB_ID, B)
+    cancel = mock.delete(f"{B}/jobs/{JOB_ID}").respond(
+        200, json={"message": f"Job {JOB_ID} cancelled"}
+    )
+    assert (await pool.cancel_job(JOB_ID)).message == f"Job {JOB_ID} cancelled"
+    assert cancel.call_count == 1
+    assert pool.pool.jobs()[0].status == JobStatus.CANCELLED
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+
+async def test_the_queue_sums_up_the_servers_and_shows_each(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    serve(mock, A, queue={**IDLE, "queue_size": 1, "queued_jobs": ["q1"], "running_job": "r1"})
+    mock.get(f"{B}/health").mock(side_effect=httpx.ConnectError("refused"))
+    status = await make_pool().get_queue_status()
+    assert (status.queue_size, status.queued_jobs, status.running_jobs) == (1, ["q1"], ["r1"])
+    assert status.running_job == "r1"
+    assert [s.server for s in status.servers] == [A, B]
+    assert status.servers[0].queue is not None and status.servers[1].error
+
+
+async def test_no_queue_at_all_is_an_error(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    for base in (A, B):
+        mock.get(f"{base}/health").mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(NoServerAvailableError):
+        await make_pool().get_queue_status()
+
+
+async def test_health_reports_each_server(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    serve(mock, A)
+    mock.get(f"{B}/health").mock(side_effect=httpx.ConnectError("refused"))
+    pool = make_pool()
+    health = await pool.health()
+    assert health.status == "degraded"
+    assert [(s.server, s.healthy) for s in health.servers] == [(A, True), (B, False)]
+    assert "ConnectError" in (health.servers[1].error or "")
+    assert await pool.is_healthy()
+
+
+async def test_listings_are_united_and_an_error_only_when_none_can_list(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    mock.get(f"{A}/tasks").respond(200, json={"tasks": ["mme", "ai2d"]})
+    mock.get(f"{B}/tasks").respond(200, json={"tasks": [], "error": "No module named 'yaml'"})
+    pool = make_pool()
+    assert await pool.list_tasks() == ["mme", "ai2d"]
+    with pytest.raises(DiscoveryError, match=r"\[http://b.test:8000\]"):
+        await make_pool([B]).list_tasks()
+
+
+async def test_merge_needs_the_server_whose_disk_holds_the_checkpoint(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    merge_b = mock.post(f"{B}/merge").respond(
+        200, json={"success": True, "message": "merged", "merged_path": "/ckpt/merged"}
+    )
+    pool = make_pool()
+    with pytest.raises(InvalidArgumentError, match="server="):
+        await pool.merge_checkpoint("/ckpt")
+    assert (await pool.merge_checkpoint("/ckpt", server=B + "/")).success
+    assert merge_b.call_count == 1
+
+
+# -- settings, lifecycle ----------------------------------------------------------------------
+
+
+def test_servers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMMS_EVAL_BASE_URLS", f" {A}, {B}/ ,")
+    with EvalPool() as pool:
+        assert pool.servers == (A, B)
+    monkeypatch.delenv("LMMS_EVAL_BASE_URLS")
+    monkeypatch.setenv("LMMS_EVAL_BASE_URL", A)
+    with EvalPool() as pool:
+        assert pool.servers == (A,)
+    with EvalPool(f"{A},{B}") as pool:
+        assert pool.servers == (A, B)
+
+
+@pytest.mark.parametrize(
+    ("servers", "options", "message"),
+    [
+        ([], {}, "at least one server"),
+        ([A, A + "/"], {}, "given twice"),
+        ([A, 8000], {}, "base URL or a EvalClient"),
+        (["ftp://x"], {}, "http"),
+        ([A, B], {"max_jobs_per_server": 0}, ">= 1"),
+        ([A, B], {"max_jobs_per_server": [1]}, "1 entries for 2 servers"),
+        ([A], {"listing_ttl": -1}, "listing_ttl"),
+        ([A], {"recheck_interval": float("nan")}, "recheck_interval"),
+    ],
+)
+def test_bad_settings_are_refused(servers: Any, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        EvalPool(servers, **options)
+
+
+async def test_clients_given_are_used_and_left_open() -> None:
+    client = AsyncEvalClient(A)
+    pool = AsyncEvalPool([client, B])
+    assert pool.clients[0] is client and pool.servers == (A, B)
+    with pytest.raises(InvalidArgumentError, match="AsyncEvalClient"):
+        AsyncEvalPool([EvalClient(A)])  # type: ignore[list-item]
+    await pool.close()
+    assert pool.clients[1]._http.is_closed and not client._http.is_closed
+    with pytest.raises(ClientClosedError):
+        await pool.get_job(JOB_ID)
+    await client.close()
+    assert "AsyncEvalPool(servers=" in repr(pool)
