@@ -71,7 +71,7 @@ test: $(STAMP) check-generated spec-check check-registry lint typecheck
 test-real: $(STAMP)
 	@start=$$(date +%s); \
 	env_dir=$$($(PY) real_lane/build_env.py) && \
-	LMMS_EVAL_CLIENT_REAL_ENV="$$env_dir" $(BIN)/pytest -q -m real_completion tests/real_completion; \
+	LMMS_EVAL_CLIENT_REAL_ENV="$$env_dir" $(BIN)/pytest -q -n 0 -m real_completion tests/real_completion; \
 	rc=$$?; echo "make test-real: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # The README's tour: health, models, two jobs, the queue, a cancel, a wait with progress,

@@ -86,12 +86,7 @@ if TYPE_CHECKING:
         ResultsUnavailableError,
         SamplesNotFoundError,
     )
-    from ._results.file_access import (
-        PATH_MAP_ENV,
-        FileSystem,
-        parse_path_map,
-        resolve_server_path,
-    )
+    from ._results.file_access import FileSystem, resolve_server_path
     from ._results.files import (
         eval_log_tail,
         load_job_results,
@@ -99,6 +94,7 @@ if TYPE_CHECKING:
     )
     from ._results.metrics import Metric
     from ._results.output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+    from ._results.path_map import PATH_MAP_ENV, parse_path_map
     from ._results.results import EvalResults
     from ._results.samples import (
         Sample,
@@ -129,7 +125,6 @@ if TYPE_CHECKING:
         RunTimeoutError,
         SubmissionUnresolvedError,
     )
-    from ._runs.ledger import Observation
     from ._runs.options import ALL_COMPLETED, FIRST_COMPLETED, RetryOnFailure, WaitResult
     from ._runs.outcomes import (
         JobCancelled,
@@ -137,12 +132,13 @@ if TYPE_CHECKING:
         JobFailed,
         JobLost,
         JobOutcome,
+        Observation,
         TrackedJob,
         raise_for_outcome,
     )
 
 # Where each public name lives: module (relative to this package, or absolute) -> names.
-# The imports above say the same to type checkers (tests/unit/test_config.py holds both).
+# The imports above say the same to type checkers (tests/client/test_public_api.py holds both).
 _LOCATIONS: dict[str, tuple[str, ...]] = {
     "lmms_eval_api.models": (
         "CancelResponse",
@@ -232,21 +228,17 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "load_job_results",
         "results_of_job",
     ),
-    "._results.file_access": (
-        "PATH_MAP_ENV",
-        "FileSystem",
-        "parse_path_map",
-        "resolve_server_path",
-    ),
+    "._results.file_access": ("FileSystem", "resolve_server_path"),
+    "._results.path_map": ("PATH_MAP_ENV", "parse_path_map"),
     "._runs._async.run": ("AsyncEvalRun",),
     "._runs._sync.run": ("EvalRun",),
-    "._runs.ledger": ("Observation",),
     "._runs.outcomes": (
         "JobCancelled",
         "JobCompleted",
         "JobFailed",
         "JobLost",
         "JobOutcome",
+        "Observation",
         "TrackedJob",
         "raise_for_outcome",
     ),

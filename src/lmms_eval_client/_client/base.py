@@ -27,8 +27,9 @@ from .._http.config import (
 )
 from .._http.responses import check_open
 from .._http.retry import RetryPolicy
-from .._results.file_access import FileSystem, PathMap, check_filesystem, effective_path_map
+from .._results.file_access import FileSystem, check_filesystem
 from .._results.output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+from .._results.path_map import PathMap, effective_path_map
 
 
 class ClientBase(Generic[HttpClientT]):

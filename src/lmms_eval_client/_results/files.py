@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from .._exceptions import InvalidArgumentError
 from .._text import strip_ansi
 from .errors import ResultsError, ResultsUnavailableError
-from .file_access import FileLocation, FileSystem, PathMap, server_location
+from .file_access import FileLocation, FileSystem, server_location
+from .path_map import PathMap
 from .results import EvalResults, task_of_samples_file
 
 if TYPE_CHECKING:

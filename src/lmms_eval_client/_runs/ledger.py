@@ -23,8 +23,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,28 +44,9 @@ from .ledger_schema import (
     ledger_error,
     utc,
 )
-from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, TrackedJob
+from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, Observation, TrackedJob
 
 DEFAULT_BUSY_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One entry of a job's history in the ledger (append-only).
-
-    Attributes:
-        seq: The job's seq.
-        at: When it was recorded (UTC).
-        event: intent, answer, adopted, unsent, status, lost, harvested, retry or summary.
-        state: The job's state after it.
-        data: What was observed (a JobInfo, the server's answer, a reason...), as JSON data.
-    """
-
-    seq: int
-    at: datetime
-    event: str
-    state: str
-    data: Any
 
 
 class Ledger:

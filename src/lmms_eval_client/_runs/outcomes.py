@@ -7,6 +7,7 @@ run. ``raise_for_outcome`` turns one into the client's exceptions for callers wh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
@@ -220,3 +221,22 @@ def outcome_of(job: TrackedJob) -> JobOutcome | None:
             why=job.note or "the server no longer knows the job",
         )
     return None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One entry of a job's history in the ledger (append-only).
+
+    Attributes:
+        seq: The job's seq.
+        at: When it was recorded (UTC).
+        event: intent, answer, adopted, unsent, status, lost, harvested, retry or summary.
+        state: The job's state after it.
+        data: What was observed (a JobInfo, the server's answer, a reason...), as JSON data.
+    """
+
+    seq: int
+    at: datetime
+    event: str
+    state: str
+    data: Any

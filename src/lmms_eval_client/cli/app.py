@@ -68,8 +68,8 @@ def _options(
             "--server",
             "-s",
             help="Base URL of the server, e.g. http://gpu-box:8000 (default: "
-            "$LMMS_EVAL_BASE_URL, else http://localhost:8000). Repeatable once the pool "
-            "exists; today give one.",
+            "$LMMS_EVAL_BASE_URL, else http://localhost:8000). Repeatable: several servers "
+            "make a pool (jobs routed by model, tasks and load).",
             show_default=False,
         ),
     ] = None,
@@ -137,9 +137,7 @@ def build_app() -> typer.Typer:
     server_commands.register(app)
     job_commands.register(app)
     result_commands.register(app)
-    runs = runs_app()
-    if runs is not None:
-        app.add_typer(runs, name="runs")
+    app.add_typer(runs_app(), name="runs")
     return app
 
 

@@ -1,10 +1,9 @@
 """Where the commands send their requests: the global options, and the client they make.
 
 Every command gets its client from :func:`connect`, the one place that turns ``--server``
-(repeatable), ``--api-key``, ``--timeout`` and the environment into something to talk to.
-Today that is an :class:`EvalClient` for one server. Several ``--server`` values will make
-an ``EvalPool`` (the pool issue): until it exists they are a usage error, never silently
-routed to the first server (a job id is only meaningful on the server that issued it).
+(repeatable), ``--api-key``, ``--timeout`` and the environment into something to talk to:
+an :class:`EvalClient` for one server, an :class:`EvalPool` for several (jobs routed, and
+found again on the server that holds them).
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 
 import typer
 
-from lmms_eval_client import EvalClient, EvalPool
+from lmms_eval_client import DEFAULT_TIMEOUT, EvalClient, EvalPool
 
 
 @dataclass(frozen=True)
@@ -56,19 +55,12 @@ def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = 
         with connect(Settings(servers=("http://127.0.0.1:8000",))) as client:
             print(client.health().status)
     """
+    timeout = DEFAULT_TIMEOUT if settings.timeout is None else settings.timeout
     if len(settings.servers) > 1:
-        if settings.timeout is None:
-            return EvalPool(
-                list(settings.servers), api_key=settings.api_key, output_root=output_root
-            )
-        return EvalPool(
-            list(settings.servers), settings.timeout, api_key=settings.api_key,
-            output_root=output_root,
-        )  # fmt: skip
+        servers = list(settings.servers)
+        return EvalPool(servers, timeout, api_key=settings.api_key, output_root=output_root)
     base_url = settings.servers[0] if settings.servers else None
-    if settings.timeout is None:
-        return EvalClient(base_url, api_key=settings.api_key, output_root=output_root)
-    return EvalClient(base_url, settings.timeout, api_key=settings.api_key, output_root=output_root)
+    return EvalClient(base_url, timeout, api_key=settings.api_key, output_root=output_root)
 
 
 Client = EvalClient | EvalPool

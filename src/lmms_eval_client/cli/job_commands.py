@@ -159,7 +159,10 @@ def submit(
     label: Annotated[
         list[str] | None,
         typer.Option(
-            "--label", "-l", help="key=value label, repeatable (kept for the run ledger)."
+            "--label",
+            "-l",
+            help="key=value label, repeatable: shown with the job (and in --json), for "
+            "scripts to tell jobs apart; not sent to the server.",
         ),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait for the job to end.")] = False,

@@ -6,7 +6,6 @@ The sub-application is registered only when ``from lmms_eval_client import EvalR
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -20,11 +19,6 @@ from .output import as_json, print_fields, print_json, print_lines
 from .server_commands import JsonFlag, examples
 
 Ledger = Annotated[Path, typer.Argument(help="The run's ledger file (SQLite).", show_default=False)]
-
-
-def has_runs() -> bool:
-    """Whether the installed SDK has evaluation runs (``EvalRun``)."""
-    return hasattr(importlib.import_module("lmms_eval_client"), "EvalRun")
 
 
 def _open(ledger: Path, ctx: typer.Context) -> EvalRun:
@@ -85,10 +79,8 @@ def show(
     )
 
 
-def runs_app() -> typer.Typer | None:
-    """The ``runs`` sub-application, or None while the SDK has no ``EvalRun``."""
-    if not has_runs():
-        return None
+def runs_app() -> typer.Typer:
+    """The ``runs`` sub-application."""
     app = typer.Typer(help="Evaluation runs: many labelled jobs tracked in a ledger file.")
     app.command("ls", epilog=examples("lmms-eval-client runs ls evals.sqlite"))(ls)
     app.command("show", epilog=examples("lmms-eval-client runs show evals.sqlite 3"))(show)

@@ -48,7 +48,8 @@ from ..._http.transport import (
     RequestTimeout,
     request_scope,
 )
-from ..._results.file_access import FileSystem, PathMap
+from ..._results.file_access import FileSystem
+from ..._results.path_map import PathMap
 from ..arguments import (
     build_evaluate_request,
     check_job_id,

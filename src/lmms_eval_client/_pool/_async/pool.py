@@ -44,7 +44,8 @@ from ..._http.config import DEFAULT_TIMEOUT, MERGE_TIMEOUT, resolve_base_url
 from ..._http.retry import DEFAULT_MAX_RETRIES
 from ..._http.transport import CLIENT_TIMEOUT, RequestTimeout, request_scope
 from ..._log import logger
-from ..._results.file_access import FileSystem, PathMap
+from ..._results.file_access import FileSystem
+from ..._results.path_map import PathMap
 from ..config import (
     DEFAULT_LISTING_TTL,
     DEFAULT_RECHECK_INTERVAL,

@@ -23,7 +23,7 @@ from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._http._sync._io import sleep
 from ..._results.files import results_summary
 from ..errors import RunTimeoutError
-from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger, Observation
+from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..options import (
     ALL_COMPLETED,
     DEFAULT_ORPHAN_AFTER,
@@ -39,7 +39,7 @@ from ..options import (
     output_root_from_env,
     run_output_dir,
 )
-from ..outcomes import JobOutcome, TrackedJob, outcome_of
+from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
 from .polling import RunPoller, Summarize
 
 if TYPE_CHECKING:

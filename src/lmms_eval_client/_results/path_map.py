@@ -1,0 +1,114 @@
+"""Path maps: where this machine finds the folders of the server's disk.
+
+``{"/server/dir": "/client/dir"}``, from an argument or ``$LMMS_EVAL_PATH_MAP``; the longest
+matching prefix of a server path (whole components only) is replaced by its target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+
+from .._exceptions import InvalidArgumentError
+
+PATH_MAP_ENV = "LMMS_EVAL_PATH_MAP"
+"""Environment variable with a path map: ``server=client;server2=client2`` or a JSON object."""
+
+PathMap = Mapping[str, str] | str
+"""``{"/server/dir": "/client/dir", ...}``, or the same as text (see :func:`parse_path_map`)."""
+
+
+def parse_path_map(text: str) -> dict[str, str]:
+    """Parse a path map as ``$LMMS_EVAL_PATH_MAP`` holds it.
+
+    Two forms: ``server=client`` pairs separated by ``;`` (each split at its first
+    ``=``), or a JSON object ``{"server": "client"}`` for paths that contain ``=`` or ``;``.
+    The client side may be a local path or an fsspec URL.
+
+    >>> parse_path_map("/scratch/evals=/mnt/box/scratch/evals;/data=s3://bucket/data")
+    {'/scratch/evals': '/mnt/box/scratch/evals', '/data': 's3://bucket/data'}
+    """
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except ValueError as exc:
+            raise InvalidArgumentError(
+                f"{PATH_MAP_ENV}: not valid JSON ({exc}); expected "
+                '{"/server/dir": "/client/dir"} or /server/dir=/client/dir;...'
+            ) from None
+        if not isinstance(loaded, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
+        ):
+            raise InvalidArgumentError(
+                f"{PATH_MAP_ENV}: a JSON path map must be an object of strings to strings"
+            )
+        return check_path_map(loaded)
+    pairs: dict[str, str] = {}
+    for item in text.split(";"):
+        if not item.strip():
+            continue
+        server, sep, client = item.partition("=")
+        if not sep:
+            raise InvalidArgumentError(
+                f"{PATH_MAP_ENV}: {item.strip()!r} is not server=client; expected "
+                "/server/dir=/client/dir;/other/server/dir=/other/client/dir"
+            )
+        pairs[server.strip()] = client.strip()
+    return check_path_map(pairs)
+
+
+def check_path_map(path_map: PathMap) -> dict[str, str]:
+    """``path_map`` as a dict, after checking that no side is empty."""
+    if isinstance(path_map, str):
+        return parse_path_map(path_map)
+    if not isinstance(path_map, Mapping):
+        raise InvalidArgumentError(
+            "path_map must be a mapping of server paths to client paths (or "
+            f"'server=client;...' text), not {type(path_map).__name__}"
+        )
+    checked: dict[str, str] = {}
+    for server, client in path_map.items():
+        if not isinstance(server, str) or not isinstance(client, str) or not server or not client:
+            raise InvalidArgumentError(
+                f"path_map: {server!r} -> {client!r}: both sides must be non-empty strings"
+            )
+        checked[server] = client
+    return checked
+
+
+def effective_path_map(
+    path_map: PathMap | None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The path map in force: the argument when given (``{}`` turns mapping off), else
+    ``$LMMS_EVAL_PATH_MAP``, else none."""
+    if path_map is not None:
+        return check_path_map(path_map)
+    env = os.environ if environ is None else environ
+    return parse_path_map(env.get(PATH_MAP_ENV, ""))
+
+
+def map_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[str, str | None]:
+    """``server_path`` with its longest matching prefix replaced, and that prefix (or None).
+
+    A prefix matches whole path components only: ``/data`` maps ``/data/x``, not
+    ``/database/x``.
+    """
+    best: str | None = None
+    for prefix in path_map:
+        stem = prefix.rstrip("/")
+        covers = (
+            server_path.startswith("/")
+            if not stem
+            else server_path == stem or server_path.startswith(stem + "/")
+        )
+        if covers and (best is None or len(stem) > len(best.rstrip("/"))):
+            best = prefix
+    if best is None:
+        return server_path, None
+    rest = server_path[len(best.rstrip("/")) :]  # "" or "/..."
+    target = path_map[best]
+    return (target.rstrip("/") + rest if rest else target.rstrip("/") or target), best
