@@ -7,12 +7,20 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pytest
+
 from lmms_eval_client import AsyncEvalClient, EvalClient
 
 if TYPE_CHECKING:
     from .faults import Sleeper
 
 T = TypeVar("T")
+
+MINIMAL_REQUESTS = pytest.mark.filterwarnings("ignore::lmms_eval_client.ModelNameWarning")
+"""For a module whose requests name no model in model_args on purpose (``evaluate("qwen2_vl",
+["mme"])``: what the wire, retries or errors do does not depend on it). The warning itself
+is asserted in tests/client/test_evaluate_body.py; everywhere else a warning fails the test.
+"""
 
 BASE = "http://lmms.test"
 JOB_ID = "0123456789abcdef"

@@ -237,6 +237,7 @@ def test_connect_one_server_the_environment_or_the_default(
         assert client.base_url == "http://from-env:9000"
 
 
+@pytest.mark.slow
 def test_several_servers_make_a_pool(server: LocalServer, tmp_path: Path) -> None:
     config = LocalServerConfig(job_duration=0.02, temp_dir_root=tmp_path)
     with LocalServer(config) as other:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from lmms_eval_client import EvalClient, JobStatus
 from lmms_eval_client.testing import JobGate, LocalServer
 
@@ -33,6 +35,7 @@ def test_the_script_is_installed_from_pyproject() -> None:
     assert done.stdout.startswith("lmms-eval-client ")
 
 
+@pytest.mark.slow
 def test_submit_wait_results_exit_zero(cli: Cli) -> None:
     done = cli(
         "submit", "-m", "qwen2_vl", "-t", "mme,mmmu_val", "-a", QWEN_ARGS, "--limit", "8",
@@ -77,6 +80,7 @@ def test_submit_wait_results_exit_zero(cli: Cli) -> None:
     assert json.loads(by_folder.stdout)[0]["path"] == path
 
 
+@pytest.mark.slow
 def test_human_submit_prints_id_and_labels(cli: Cli) -> None:
     done = cli("submit", "-m", "qwen2_vl", "-t", "mme", "-a", QWEN_ARGS, "-l", "epoch=3")
     assert done.returncode == 0, done.stderr
@@ -88,6 +92,7 @@ def test_human_submit_prints_id_and_labels(cli: Cli) -> None:
     assert len(job_id) == 36
 
 
+@pytest.mark.slow
 def test_model_args_in_json_and_lmms_eval_syntax_reach_the_server(cli: Cli) -> None:
     record = submit_json(cli, "-a", "dtype=bfloat16,max_pixels=1024,use_flash=true")
     status = cli("status", str(record["job_id"]), "--json")
@@ -107,6 +112,7 @@ def test_model_args_in_json_and_lmms_eval_syntax_reach_the_server(cli: Cli) -> N
     assert job["request"]["model_args"] == {"pretrained": "org/x", "nested": {"a": [1, 2]}}
 
 
+@pytest.mark.slow
 def test_a_failed_job_exits_1_with_the_reason_on_one_line(cli: Cli) -> None:
     done = cli(
         "submit", "-m", "qwen2_vl", "-t", "mme", "-a", f"{QWEN_ARGS},sim_outcome=fail",
@@ -128,6 +134,7 @@ def test_a_failed_job_exits_1_with_the_reason_on_one_line(cli: Cli) -> None:
     assert "error:" in status.stdout
 
 
+@pytest.mark.slow
 def test_a_cancelled_job_exits_3_and_a_running_one_cannot_be_cancelled(
     gated_cli: Cli, gated_server: LocalServer, gate: JobGate
 ) -> None:
@@ -156,6 +163,7 @@ def test_a_cancelled_job_exits_3_and_a_running_one_cannot_be_cancelled(
     assert record["outcome"] == "cancelled" and record["exit_code"] == 3
 
 
+@pytest.mark.slow
 def test_a_wait_timeout_exits_4_and_the_job_goes_on(
     gated_cli: Cli, gated_server: LocalServer, gate: JobGate
 ) -> None:
@@ -177,6 +185,7 @@ def test_a_wait_timeout_exits_4_and_the_job_goes_on(
     assert "completed" in again.stdout
 
 
+@pytest.mark.slow
 def test_an_unreachable_server_exits_5(output_root: Path) -> None:
     nobody = Cli(f"http://127.0.0.1:{free_port()}", output_root)
     for args in (("health",), ("wait", "some-job"), ("queue", "--json")):
@@ -187,6 +196,7 @@ def test_an_unreachable_server_exits_5(output_root: Path) -> None:
         assert line.startswith("error: ") and "Connection refused" in line
 
 
+@pytest.mark.slow
 def test_an_unknown_job_exits_7(cli: Cli) -> None:
     done = cli("status", "no-such-job")
     assert done.returncode == 7
@@ -197,6 +207,7 @@ def test_an_unknown_job_exits_7(cli: Cli) -> None:
     assert json.loads(waited.stdout)[0]["outcome"] == "not_found"
 
 
+@pytest.mark.slow
 def test_debug_adds_the_traceback(cli: Cli) -> None:
     plain = cli("status", "no-such-job")
     assert "Traceback" not in plain.stderr
@@ -206,6 +217,7 @@ def test_debug_adds_the_traceback(cli: Cli) -> None:
     assert "JobNotFoundError" in debug.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_waiting_without_cancelling(
     gated_cli: Cli, gated_server: LocalServer, gate: JobGate
 ) -> None:
@@ -226,6 +238,7 @@ def test_ctrl_c_stops_waiting_without_cancelling(
         assert client.get_job(job_id).status == JobStatus.RUNNING
 
 
+@pytest.mark.slow
 def test_health_models_tasks_queue_in_json(cli: Cli) -> None:
     health = json.loads(cli("health", "--json").stdout)
     assert health["status"] == "healthy" and health["server"] == cli.url
@@ -239,12 +252,14 @@ def test_health_models_tasks_queue_in_json(cli: Cli) -> None:
     assert queue["queue_size"] == 0 and queue["running_job"] is None
 
 
+@pytest.mark.slow
 def test_health_wait_rides_out_a_server_not_up_yet(output_root: Path) -> None:
     nobody = Cli(f"http://127.0.0.1:{free_port()}", output_root)
     done = nobody("health", "--wait", "0.5")
     assert done.returncode == 5  # still not up after the wait: unreachable
 
 
+@pytest.mark.slow
 def test_logs_tail_and_follow(gated_cli: Cli, gate: JobGate) -> None:
     job_id = str(submit_json(gated_cli)["job_id"])
     gate.wait_until_held()
@@ -264,6 +279,7 @@ def test_logs_tail_and_follow(gated_cli: Cli, gate: JobGate) -> None:
     assert record["job_id"] == job_id and record["lines"] == lines[-2:]
 
 
+@pytest.mark.slow
 def test_logs_follow_json_is_one_object_per_line(cli: Cli) -> None:
     done = cli(
         "submit", "-m", "qwen2_vl", "-t", "mme", "-a", f"{QWEN_ARGS},sim_outcome=fail",

@@ -108,6 +108,7 @@ def submit(server: LocalServer) -> str:
         return client.evaluate(model="qwen2_vl", tasks=["mme"], model_args=QWEN).job_id
 
 
+@pytest.mark.slow
 def test_the_live_view_renders_the_status_line_and_ends(
     terminal: Terminal, gated_server: LocalServer, gate: JobGate
 ) -> None:
@@ -132,6 +133,7 @@ def test_the_live_view_renders_the_status_line_and_ends(
     assert len(rows) == 1, "the last frame replaces the others: the table is drawn once"
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_the_live_view_stops_waiting_and_says_so(
     terminal: Terminal, gated_server: LocalServer, gate: JobGate
 ) -> None:

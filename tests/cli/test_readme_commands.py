@@ -15,6 +15,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from .conftest import cli_env
@@ -45,6 +47,7 @@ def test_the_section_has_its_blocks() -> None:
     assert any(SERVER_LINE.match(line) for line in blocks[0].splitlines())
 
 
+@pytest.mark.slow
 def test_the_command_line_section_runs_as_written(tmp_path: Path) -> None:
     script_lines = ["set -euo pipefail"]
     for block in section_bash():
@@ -71,7 +74,8 @@ def test_the_command_line_section_runs_as_written(tmp_path: Path) -> None:
     assert "exact_match" in out  # the results table
     assert "exit code 1" in out  # the failed job's exit code, as the README says
     assert "\ncompleted\n" in out  # the status read from --json
-    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    with (tmp_path / "metrics.csv").open() as metrics:
+        rows = list(csv.DictReader(metrics))
     assert {row["task"] for row in rows} == {"mme", "mmmu_val"}
     finished = json.loads((tmp_path / "done.json").read_text())
     assert finished["wait"]["outcome"] == "completed"

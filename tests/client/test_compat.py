@@ -11,7 +11,9 @@ import respx
 
 from lmms_eval_client import LmmsEvalError
 
-from ..support import BASE, HEALTH_JSON, JOB_ID, SUBMIT_JSON, Caller, job_json
+from ..support import BASE, HEALTH_JSON, JOB_ID, MINIMAL_REQUESTS, SUBMIT_JSON, Caller, job_json
+
+pytestmark = MINIMAL_REQUESTS
 
 RESULT = {"Qwen__Qwen2-VL": {"results": "/r/res.json", "samples": []}}
 

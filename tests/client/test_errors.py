@@ -27,7 +27,9 @@ from lmms_eval_client import (
 )
 
 from .._errors import documented_type
-from ..support import JOB_ID, Caller
+from ..support import JOB_ID, MINIMAL_REQUESTS, Caller
+
+pytestmark = MINIMAL_REQUESTS
 
 # (method, args, http method, path): one row per endpoint
 CALLS: dict[str, tuple[str, tuple[Any, ...], str, str]] = {

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 import respx
 
-from ..support import SUBMIT_JSON, Caller
+from ..support import MINIMAL_REQUESTS, SUBMIT_JSON, Caller
+
+pytestmark = MINIMAL_REQUESTS
 
 DEFAULTS = {"log_samples": True, "predict_only": False, "num_gpus": 1}
 

@@ -10,7 +10,10 @@ import pytest
 
 from lmms_eval_client import InvalidArgumentError, LmmsEvalError
 
+from ..support import MINIMAL_REQUESTS
 from .conftest import MODEL, TASKS, Server, resolve
+
+pytestmark = MINIMAL_REQUESTS
 
 # A file name that is not valid UTF-8, as os.listdir() / Path.iterdir() return it on
 # POSIX (surrogateescape): b"results-\xff" -> "results-\udcff".

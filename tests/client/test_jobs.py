@@ -34,6 +34,7 @@ from lmms_eval_client import (
     WaitTimeoutError,
 )
 
+from ..support import MINIMAL_REQUESTS
 from .conftest import (
     CRASHED,
     POLL,
@@ -45,6 +46,8 @@ from .conftest import (
     submit_blocker,
     wait_until_finished,
 )
+
+pytestmark = MINIMAL_REQUESTS
 
 StartServer = Callable[..., AbstractContextManager[Server]]
 

@@ -24,7 +24,18 @@ from lmms_eval_client import (
     QueueStatusResponse,
 )
 
-from ..support import BASE, HEALTH_JSON, JOB_ID, QUEUE_JSON, SUBMIT_JSON, Caller, job_json
+from ..support import (
+    BASE,
+    HEALTH_JSON,
+    JOB_ID,
+    MINIMAL_REQUESTS,
+    QUEUE_JSON,
+    SUBMIT_JSON,
+    Caller,
+    job_json,
+)
+
+pytestmark = MINIMAL_REQUESTS
 
 LISTINGS = [("list_tasks", "/tasks", "tasks"), ("list_models", "/models", "models")]
 

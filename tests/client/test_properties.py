@@ -209,6 +209,7 @@ def sent_back(model: Any) -> Any:
 
 @PROPERTY
 @given(body=job_bodies)
+@pytest.mark.slow
 def test_any_valid_job_info_parses(shared: Shared, body: dict[str, Any]) -> None:
     # About the job asked for: an answer about another job is an error (test_hardening).
     body = {**body, "job_id": JOB_ID}
@@ -223,6 +224,7 @@ def test_any_valid_job_info_parses(shared: Shared, body: dict[str, Any]) -> None
 
 @PROPERTY
 @given(body=queue_bodies)
+@pytest.mark.slow
 def test_any_valid_queue_status_parses(shared: Shared, body: dict[str, Any]) -> None:
     queue = shared.served(httpx.Response(200, json=body), "get_queue_status")
     assert isinstance(queue, QueueStatusResponse)
@@ -332,6 +334,7 @@ def check_junk(shared: Shared, status: int, body: bytes, head: dict[str, str], *
 
 @PROPERTY
 @given(status=statuses, body=junk(job_bodies), head=headers)
+@pytest.mark.slow
 def test_junk_job_answers_raise_only_documented_errors(
     shared: Shared, status: int, body: bytes, head: dict[str, str]
 ) -> None:

@@ -21,9 +21,9 @@ from lmms_eval_client import (
 
 from ..faults import ForwardThenDrop, Script, html_502, job_count, on, proxy
 from ..servers import RealServer, poll_until, real_server
-from ..support import MakeClient
+from ..support import MINIMAL_REQUESTS, MakeClient
 
-pytestmark = pytest.mark.real_server
+pytestmark = [pytest.mark.real_server, MINIMAL_REQUESTS]
 
 
 def queue(server: RealServer) -> dict[str, object]:
@@ -89,6 +89,7 @@ async def test_wait_for_job_through_502_pages_on_the_real_server(
     assert job_count(held_real_server.url) == 1
 
 
+@pytest.mark.slow
 async def test_real_server_killed_mid_wait_ends_at_the_wait_deadline(
     make_client: MakeClient, caplog: pytest.LogCaptureFixture
 ) -> None:

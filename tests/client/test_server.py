@@ -19,6 +19,7 @@ from lmms_eval_client import (
 )
 from lmms_eval_client.testing._config import DEFAULT_TASKS
 
+from ..support import MINIMAL_REQUESTS
 from .conftest import (
     MODEL,
     REAL_SKIP_TASKS,
@@ -27,6 +28,8 @@ from .conftest import (
     Server,
     resolve,
 )
+
+pytestmark = MINIMAL_REQUESTS
 
 StartServer = Callable[..., AbstractContextManager[Server]]
 

@@ -11,7 +11,9 @@ import respx
 
 from lmms_eval_client import EvalClient, InvalidArgumentError
 
-from ..support import BASE, SUBMIT_JSON, Caller
+from ..support import BASE, MINIMAL_REQUESTS, SUBMIT_JSON, Caller
+
+pytestmark = MINIMAL_REQUESTS
 
 BAD_EVALUATE = [
     ("tasks-empty", {"tasks": []}),

@@ -67,6 +67,7 @@ def test_the_environment_and_the_contract_match_the_pin() -> None:
     assert yaml.safe_load(OPENAPI.read_text(encoding="utf-8"))["info"]["version"] == pin
 
 
+@pytest.mark.slow
 def test_the_checked_in_contract_covers_the_pinned_export_both_ways() -> None:
     done = run("--pin", pinned_version(), OPENAPI)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -74,6 +75,7 @@ def test_the_checked_in_contract_covers_the_pinned_export_both_ways() -> None:
     assert "both ways" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_request_field_the_pinned_server_ignores_is_reported(
     tmp_path: Path, contract: dict[str, Any]
 ) -> None:
@@ -89,6 +91,7 @@ def test_a_request_field_the_pinned_server_ignores_is_reported(
     assert "does not cover the live lmms-eval" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_bumped_pin_fails_until_the_contract_names_it(
     tmp_path: Path, contract: dict[str, Any]
 ) -> None:

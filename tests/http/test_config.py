@@ -21,7 +21,9 @@ from lmms_eval_client import (
 )
 from lmms_eval_client._http.config import DEFAULT_LIMITS
 
-from ..support import BASE, HEALTH_JSON
+from ..support import BASE, HEALTH_JSON, MINIMAL_REQUESTS
+
+pytestmark = MINIMAL_REQUESTS
 
 
 @pytest.mark.parametrize("cls", [EvalClient, AsyncEvalClient])
@@ -47,7 +49,7 @@ async def test_default_pool_is_bounded_and_keeps_its_connections(
         client.close()
 
 
-@pytest.mark.parametrize("module", ["_exceptions", "_results_errors", "_run_errors"])
+@pytest.mark.parametrize("module", ["_exceptions", "_results.errors", "_runs.errors"])
 def test_every_error_class_is_exported(module: str) -> None:
     import importlib
 

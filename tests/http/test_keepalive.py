@@ -22,7 +22,9 @@ import uvicorn
 from lmms_eval_client import AsyncEvalClient, EvalClient
 
 from ..faults import Action, Close, Seen, proxy, respond
-from ..support import SUBMIT_JSON
+from ..support import MINIMAL_REQUESTS, SUBMIT_JSON
+
+pytestmark = MINIMAL_REQUESTS
 
 GUNICORN_KEEPALIVE = 2.0  # gunicorn's default `keepalive`, also given to its uvicorn workers
 SERVER_CLOSES_AFTER = 1.5  # idle seconds after which the test's server drops a request

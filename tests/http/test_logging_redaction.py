@@ -18,7 +18,9 @@ import respx
 
 from lmms_eval_client import LmmsEvalError, WaitTimeoutError
 
-from ..support import BASE, HEALTH_JSON, JOB_ID, Caller, job_json
+from ..support import BASE, HEALTH_JSON, JOB_ID, MINIMAL_REQUESTS, Caller, job_json
+
+pytestmark = MINIMAL_REQUESTS
 
 LOGGER = "lmms_eval_client"
 PATH = f"/jobs/{JOB_ID}"

@@ -29,7 +29,9 @@ from lmms_eval_client import (
 )
 
 from ..faults import Respond, Script, Seen, http_response, on, proxy, respond
-from ..support import MakeClient, job_json
+from ..support import MINIMAL_REQUESTS, MakeClient, job_json
+
+pytestmark = MINIMAL_REQUESTS
 
 MB = 1024 * 1024
 DEFAULT_LIMIT = 64 * MB
@@ -265,6 +267,7 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.parametrize("kind_", ["sync", "async"])
+@pytest.mark.slow
 def test_a_1_gib_gzip_bomb_is_stopped_under_a_memory_limit(kind_: str) -> None:
     bomb = gzip_bomb(1024 * MB)
     assert len(bomb) < 2 * MB

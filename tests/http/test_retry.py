@@ -44,7 +44,18 @@ from lmms_eval_client._http.retry import (
 )
 
 from .._errors import documented_type
-from ..support import HEALTH_JSON, JOB_ID, QUEUE_JSON, SUBMIT_JSON, Caller, FakeClock, job_json
+from ..support import (
+    HEALTH_JSON,
+    JOB_ID,
+    MINIMAL_REQUESTS,
+    QUEUE_JSON,
+    SUBMIT_JSON,
+    Caller,
+    FakeClock,
+    job_json,
+)
+
+pytestmark = MINIMAL_REQUESTS
 
 SAFE, UNSAFE = Idempotency.SAFE, Idempotency.UNSAFE
 REQUEST = httpx.Request("GET", "http://lmms.test/health")

@@ -27,7 +27,9 @@ from lmms_eval_client import (
 )
 
 from ..faults import Drip, Script, Stall, http_response, on, proxy, respond
-from ..support import MakeClient, NetCaller, job_json
+from ..support import MINIMAL_REQUESTS, MakeClient, NetCaller, job_json
+
+pytestmark = MINIMAL_REQUESTS
 
 MARGIN = 3.0  # what a bound may be overshot by in these tests (scheduling, a slow CI box)
 JOB = json.dumps(job_json("running", job_id="job-1")).encode()
@@ -71,6 +73,7 @@ def method(caller: NetCaller, name: str) -> Any:
 
 
 @pytest.mark.parametrize("drip", [BODY_DRIP, HEADER_DRIP], ids=["body", "headers"])
+@pytest.mark.slow
 async def test_a_dripping_answer_ends_within_the_client_timeout(
     make_client: MakeClient, drip: Drip
 ) -> None:
@@ -87,6 +90,7 @@ async def test_a_dripping_answer_ends_within_the_client_timeout(
         assert len(p.seen) == 2
 
 
+@pytest.mark.slow
 async def test_each_attempt_gets_the_whole_budget(make_client: MakeClient) -> None:
     """The timeout bounds one request; a read is retried on a timeout as before."""
     with proxy(None, Script(then=BODY_DRIP)) as p:
@@ -115,6 +119,7 @@ async def test_a_dripping_answer_to_a_submission_is_a_timeout_that_may_have_crea
     assert "get_queue_status()" in str(outcome)
 
 
+@pytest.mark.slow
 async def test_a_wait_deadline_bounds_the_poll_in_flight_without_a_client_timeout(
     make_client: MakeClient,
 ) -> None:
@@ -130,6 +135,7 @@ async def test_a_wait_deadline_bounds_the_poll_in_flight_without_a_client_timeou
     assert elapsed >= 1.9
 
 
+@pytest.mark.slow
 async def test_a_wait_deadline_bounds_a_dripping_poll(make_client: MakeClient) -> None:
     with proxy(None, Script(then=BODY_DRIP)) as p:
         caller = make_client(p.url, timeout=2)
@@ -154,6 +160,7 @@ async def test_check_once_still_gets_a_slow_answer(make_client: MakeClient) -> N
 
 
 @pytest.mark.parametrize("kind_", ["sync", "async"])
+@pytest.mark.slow
 async def test_an_injected_http_client_gets_the_budget_for_a_dripping_body(kind_: str) -> None:
     """Its own timeout becomes the budget (headers dripped to a sync one are not bounded)."""
     with proxy(None, Script(then=BODY_DRIP)) as p:

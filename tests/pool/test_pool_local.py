@@ -175,6 +175,7 @@ async def test_a_server_at_its_cap_takes_no_more(start_box: StartBox, make_pool:
     release(boxes[1])
 
 
+@pytest.mark.slow
 async def test_a_server_killed_mid_run(start_box: StartBox, make_pool: MakePool) -> None:
     boxes = [start_box(held=True), start_box(job_duration=0.05), start_box(job_duration=0.1)]
     pool = make_pool([box.url for box in boxes], max_retries=0)

@@ -20,6 +20,7 @@ from .conftest import POLL, QWEN, Box, PoolCaller
 pytestmark = pytest.mark.real_server
 
 
+@pytest.mark.slow
 async def test_a_real_server_in_the_mix(
     start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
 ) -> None:

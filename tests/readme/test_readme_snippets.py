@@ -77,6 +77,7 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
 
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[s.id for s in SNIPPETS])
+@pytest.mark.slow
 def test_readme_snippet_runs_as_written(snippet: Snippet, tmp_path: Path) -> None:
     reason = SKIPPED.get((snippet.heading, snippet.code.splitlines()[0]))
     if reason is not None:

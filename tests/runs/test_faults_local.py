@@ -59,6 +59,7 @@ class DropSomeAnswers:
 
 
 @pytest.mark.parametrize(("trials", "use_root"), [(200, True), (30, False)])
+@pytest.mark.slow
 async def test_lost_answers_give_exactly_one_job_each(
     make_runner: MakeRunner,
     local_server: LocalServer,
@@ -163,6 +164,7 @@ _ZYGOTE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_kill_9_anywhere_in_a_submit_loop_loses_no_job_and_doubles_none(
     local_server: LocalServer, tmp_path: Path
 ) -> None:
@@ -213,5 +215,6 @@ def test_kill_9_anywhere_in_a_submit_loop_loses_no_job_and_doubles_none(
     finally:
         zygote.stdin.close()
         zygote.wait(timeout=30)
+        zygote.stdout.close()
     assert len(submitted_before_kill) == 50  # every kill landed inside a loop
     print("jobs per trial before the kill:", submitted_before_kill, "events:", dict(settled))

@@ -20,8 +20,11 @@ from lmms_eval_client import (
     raise_for_outcome,
 )
 
+from ..support import MINIMAL_REQUESTS
 from ._fake import BASE, FakeServer
 from .conftest import MakeRunner
+
+pytestmark = MINIMAL_REQUESTS
 
 OOM = (
     "Evaluation produced no parsed results. Last lines of /tmp/x/eval.log:\n"

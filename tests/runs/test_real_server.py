@@ -14,8 +14,9 @@ from lmms_eval_client import EvalClient, EvalRun, JobCancelled, JobFailed, JobLo
 
 from ..faults import ForwardThenDrop, Script, job_count, on, proxy
 from ..servers import RealServer
+from ..support import MINIMAL_REQUESTS
 
-pytestmark = pytest.mark.real_server
+pytestmark = [pytest.mark.real_server, MINIMAL_REQUESTS]
 
 
 def test_a_lost_answer_is_adopted_on_the_real_server(

@@ -18,8 +18,11 @@ from lmms_eval_client._client.arguments import build_evaluate_request
 from lmms_eval_client._client.reconcile import QueueSnapshot, request_matches
 from lmms_eval_client._runs.ledger import Ledger
 
+from ..support import MINIMAL_REQUESTS
 from ._fake import BASE, FakeServer
 from .conftest import MakeRunner
+
+pytestmark = MINIMAL_REQUESTS
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ def stop(process: subprocess.Popen[bytes], log: Path) -> None:
     assert code in (0, -signal.SIGTERM), output
 
 
+@pytest.mark.slow
 def test_module_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "server.log"
@@ -84,6 +85,7 @@ def test_module_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         stop(process, log)
 
 
+@pytest.mark.slow
 def test_console_script(tmp_path: Path) -> None:
     # The installed entry point itself: a missing or broken script must fail this test.
     script = shutil.which("lmms-eval-local-server", path=str(Path(sys.executable).parent))

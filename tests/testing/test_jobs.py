@@ -17,6 +17,7 @@ from lmms_eval_client import (
     JobInfo,
     JobNotFoundError,
     JobStatus,
+    ModelNameWarning,
 )
 from lmms_eval_client.testing import JobGate, LocalServerConfig, asgi_client
 
@@ -256,9 +257,13 @@ async def test_sim_outcome_crash_and_server_wide_outcome(tmp_path: Path) -> None
 async def test_no_model_name_in_model_args_fails_as_on_the_real_server(
     client: AsyncEvalClient, tmp_path: Path
 ) -> None:
-    job = await client.evaluate(
-        model="qwen2_vl", tasks=["mme"], model_args={"max_pixels": 1024}, output_dir=str(tmp_path)
-    )
+    with pytest.warns(ModelNameWarning, match="names no model"):  # the SDK warned first
+        job = await client.evaluate(
+            model="qwen2_vl",
+            tasks=["mme"],
+            model_args={"max_pixels": 1024},
+            output_dir=str(tmp_path),
+        )
     failed = await wait_failed(client, job.job_id)
     assert (failed.error or "").startswith("Evaluation produced no parsed results.")
     # lmms-eval did write its results, directly into output_dir, where nobody looks

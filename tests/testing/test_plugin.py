@@ -56,6 +56,7 @@ def test_no_server_thread_left():
 """
 
 
+@pytest.mark.slow
 def test_plugin_opt_in(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(CONFTEST, encoding="utf-8")
     (tmp_path / "test_user.py").write_text(TESTS, encoding="utf-8")
