@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CONFTEST = """
 pytest_plugins = ["lmms_eval_client.testing.pytest_plugin"]
 """
