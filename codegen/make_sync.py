@@ -31,6 +31,7 @@ PACKAGE = ROOT / "src" / "lmms_eval_client"
 # The async modules that have a generated sync twin: <package>/_async/<name>.
 GENERATED = (
     "_client/client.py", "_client/server.py", "_client/results.py", "_client/submit.py",
+    "_client/waiting.py",
     "_runs/polling.py", "_runs/run.py",
     "_pool/pool.py", "_pool/reading.py", "_pool/servers.py",
 )  # fmt: skip

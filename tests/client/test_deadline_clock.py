@@ -13,14 +13,15 @@ import textwrap
 import time
 
 from lmms_eval_client import AsyncEvalClient, EvalClient
-from lmms_eval_client._client.wait import JobWaiter
+from lmms_eval_client._client.wait import Deadline, WaitedJob, Waiter
 
 
 def test_the_clients_and_the_waiter_default_to_the_monotonic_clock() -> None:
     assert EvalClient._clock is time.monotonic
     assert AsyncEvalClient._clock is time.monotonic
-    waiter = JobWaiter("job", poll_interval=1, timeout=30, verbose=False)
-    assert waiter._clock is time.monotonic
+    waiter = Waiter([WaitedJob("job")], poll_interval=1, timeout=30)
+    assert waiter.clock is time.monotonic
+    assert Deadline(1.0, 30.0).clock is time.monotonic
 
 
 # time.time jumps an hour forward at every call, from before the SDK is imported (a
@@ -41,7 +42,7 @@ WALL_CLOCK_JUMPS = textwrap.dedent(
     import asyncio
     import respx
     from lmms_eval_client import AsyncEvalClient, EvalClient
-    from lmms_eval_client._client.wait import JobWaiter
+    from lmms_eval_client._client.wait import WaitedJob, Waiter
 
     JOB = {
         "job_id": "j1", "created_at": "2026-01-01T00:00:00",
@@ -63,7 +64,7 @@ WALL_CLOCK_JUMPS = textwrap.dedent(
     async def no_asleep(seconds):
         pass
 
-    waiter = JobWaiter("j1", poll_interval=1, timeout=30, verbose=False)
+    waiter = Waiter([WaitedJob("j1")], poll_interval=1, timeout=30)
     assert waiter.next_delay() == 1, "the waiter's default clock follows the wall clock"
 
     with respx.mock(base_url="http://lmms.test") as mock:

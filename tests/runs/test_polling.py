@@ -20,7 +20,7 @@ from lmms_eval_client import (
     raise_for_outcome,
 )
 
-from ..support import MINIMAL_REQUESTS
+from ..support import MINIMAL_REQUESTS, FakeClock
 from ._fake import BASE, FakeServer
 from .conftest import MakeRunner
 
@@ -166,10 +166,40 @@ async def test_as_completed_yields_each_once_and_times_out(
     with pytest.raises(RunTimeoutError) as info:
         await runner.completed(timeout=0.05)
     assert info.value.pending == [2, 3]
+    # the one message of every wait (before: "2 jobs of the run were still pending after...")
+    assert str(info.value) == (
+        "2 job(s) of the run did not finish within 0.05 s (pending: seq 2 queued, seq 3 "
+        "queued). They go on on the server: iterate again to go on waiting."
+    )
     server.run_all()
     assert [o.labels["n"] for o in await runner.completed(timeout=5)] == [1, 2]
     assert await runner.completed() == []
     assert all(job.harvested for job in await runner.jobs())
+
+
+async def test_the_waits_of_a_run_sleep_by_the_one_deadline_rule(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    runner = make_runner(BASE, poll_interval=3)
+    await submit_many(runner, 7)
+    clock = FakeClock()
+    runner.run._clock = clock  # type: ignore[method-assign]
+    runner.run._sleep = clock.asleep if runner.is_async else clock.sleep  # type: ignore[assignment]
+    result = await runner.wait(timeout=10)
+    assert clock.sleeps == [3, 3, 3, 1]  # min(poll_interval, time left)
+    assert result.done == [] and len(result.pending) == 7
+    clock.sleeps.clear()
+    with pytest.raises(RunTimeoutError) as info:
+        await runner.completed(timeout=4)
+    assert clock.sleeps == [3, 1]
+    assert info.value.pending == [1, 2, 3, 4, 5, 6, 7]
+    assert "(pending: seq 1 queued, seq 2 queued, seq 3 queued, seq 4 queued, seq 5 queued " in (
+        str(info.value)
+    )
+    assert "and 2 more)" in str(info.value)  # the seqs are all on .pending
+    clock.sleeps.clear()
+    assert len((await runner.wait(timeout=0)).pending) == 7  # 0: one poll, no sleep
+    assert clock.sleeps == []
 
 
 async def test_failed_jobs_are_retried_by_policy_linked_to_the_first(

@@ -1,15 +1,20 @@
-"""Waiting for a job: the deadline, the terminal states, the polls that may fail.
+"""Waiting for jobs: the deadline, the terminal states, the polls that may fail.
 
-``JobWaiter`` decides; the clients only poll and sleep. Every terminal status ends a wait
-(completed returns, failed and cancelled raise), an unknown status means "still in
-progress", and the deadline is on a monotonic clock.
+``Waiter`` decides for a set of jobs; its callers only poll, sleep and show. Every terminal
+status ends a job's wait (completed, failed, cancelled; a job the server does not know),
+an unknown status means "still in progress", and the deadline is on a monotonic clock:
+between polls a wait sleeps min(poll_interval, time left). ``Deadline`` is that rule alone
+(an evaluation run's waits use it over their own polls) and ``timeout_message`` the one
+message of a wait whose deadline passed. No I/O here: tests drive it with a fake clock.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
 
 from lmms_eval_api.models import JobInfo, JobStatus
 
@@ -18,14 +23,14 @@ from .._exceptions import (
     InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
+    JobNotFoundError,
     LmmsEvalError,
     WaitTimeoutError,
 )
 from .._http.config import MAX_TIMEOUT, as_seconds
-from .._http.retry import is_transient
+from .._http.retry import is_transient, within_deadline
 from .._log import logger
 from .._text import clip_middle, shown
-from .arguments import check_job_id
 
 DEFAULT_POLL_INTERVAL = 5.0
 
@@ -51,13 +56,19 @@ def process_job_status(job: JobInfo) -> JobInfo | None:
     return None
 
 
-def check_wait_args(poll_interval: object, timeout: object) -> float | None:
-    """Reject wait_for_job arguments that would spin or never make sense; the timeout."""
-    if as_seconds(poll_interval) is None:
+def check_poll_interval(poll_interval: object) -> float:
+    """A wait's seconds between polls: a number in (0, MAX_TIMEOUT], never one that spins."""
+    seconds = as_seconds(poll_interval)
+    if seconds is None:
         raise InvalidArgumentError(
             f"poll_interval must be a number of seconds in (0, {MAX_TIMEOUT:g}], "
             f"got {shown(poll_interval)}"
         )
+    return seconds
+
+
+def check_wait_timeout(timeout: object) -> float | None:
+    """A wait's timeout: seconds >= 0 (0 looks once), or None to wait as long as it takes."""
     if timeout is None:
         return None
     seconds: float | None = None
@@ -74,32 +85,170 @@ def check_wait_args(poll_interval: object, timeout: object) -> float | None:
     return seconds
 
 
-class JobWaiter:
-    """The state of one wait_for_job: deadline, progress printing, next sleep.
+class Deadline:
+    """When a wait ends, on a monotonic clock, and how long it sleeps between polls.
 
-    ``clock`` is a monotonic clock, replaceable in tests.
+    The rule of every wait (a job's, a run's, the command line's): sleep
+    min(poll_interval, time left); once no time is left, the wait is over. The arguments
+    are checked ones (``check_poll_interval``, ``check_wait_timeout``).
     """
 
     def __init__(
         self,
-        job_id: str,
         poll_interval: float,
         timeout: float | None,
-        verbose: bool,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.job_id = check_job_id(job_id)
-        timeout = check_wait_args(poll_interval, timeout)
-        self._poll_interval = float(poll_interval)
-        self._clock = clock
-        self.deadline = None if timeout is None else clock() + timeout
-        """The monotonic time the wait ends at (None: never); polls retry only until then."""
-        self._timeout = timeout
-        self._verbose = verbose
-        self._shown: tuple[str, int | None] | None = None
-        self._last: JobInfo | None = None
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.clock = clock
+        self.at = None if timeout is None else clock() + timeout
+        """The monotonic time the wait ends at (None: never)."""
+
+    def next_delay(self) -> float | None:
+        """Seconds to sleep before the next poll; None once the deadline has passed."""
+        return within_deadline(self.poll_interval, self.at, self.clock())
+
+
+def timeout_message(subject: str, timeout: float, state: str, then: str) -> str:
+    """The message of a wait whose deadline passed: what, how long, what was seen, what now.
+
+    >>> timeout_message("Job j1", 2.5, "last status: running", "It goes on.")
+    'Job j1 did not finish within 2.5 s (last status: running). It goes on.'
+    """
+    return f"{subject} did not finish within {timeout:g} s ({state}). {then}"
+
+
+class Outcome(str, Enum):
+    """How the wait for a job ended (``outcome`` in the command line's ``wait --json``)."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    """The deadline passed first; the job goes on on the server."""
+    NOT_FOUND = "not_found"
+    """The server does not know the job."""
+
+
+@dataclass
+class WaitedJob:
+    """One job being waited for: what was last seen of it, and how its wait ended."""
+
+    job_id: str
+    job: JobInfo | None = None
+    """The last state polled (None until a poll succeeds)."""
+    outcome: Outcome | None = None
+    """How its wait ended; None while it is pending."""
+    error: LmmsEvalError | None = None
+    """The typed error of an outcome other than completed (JobFailedError, ...)."""
+    ended: float | None = None
+    """The monotonic time its wait ended."""
+    setback: LmmsEvalError | None = None
+    """The last poll's failure, while polls fail (cleared by the next answer)."""
+    _shown: tuple[str, int | None] | None = field(default=None, repr=False)
+
+    @property
+    def position(self) -> int | None:
+        """Its position in the queue while it is queued (0: next to run), else None."""
+        if self.outcome is None and self.job is not None and self.job.status == JobStatus.QUEUED:
+            return self.job.position_in_queue
+        return None
+
+    def observe(self, job: JobInfo) -> bool:
+        """Record a polled job; True when what a person sees of it (status, position) changed."""
+        self.job, self.setback = job, None
+        shown = (str(job.status), self.position)
+        changed, self._shown = shown != self._shown, shown
+        return changed
+
+    def end(self, outcome: Outcome, now: float, error: LmmsEvalError | None = None) -> None:
+        self.outcome, self.ended, self.error = outcome, now, error
+
+    def result(self) -> JobInfo:
+        """The completed job; else raises the error its wait ended with."""
+        if self.error is not None:
+            raise self.error
+        if self.outcome is not Outcome.COMPLETED or self.job is None:
+            raise RuntimeError(f"the wait for job {self.job_id} has not ended")
+        return self.job
+
+
+def progress_line(waited: WaitedJob) -> str:
+    """wait_for_job's line for a change, worded as lmms-eval's client prints it.
+
+    ``Job 1a2b3c4d... queued (position: 0)``, ``... running``, ``... completed!``.
+    """
+    label = f"Job {waited.job_id[:8]}..."
+    job = waited.job
+    if job is None:
+        return f"{label} polling"
+    if job.status == JobStatus.QUEUED:
+        position = "?" if job.position_in_queue is None else job.position_in_queue
+        return f"{label} queued (position: {position})"
+    if job.status == JobStatus.COMPLETED:
+        return f"{label} completed!"
+    return f"{label} {job.status!s}"
+
+
+def wait_timeout(waited: WaitedJob, timeout: float) -> WaitTimeoutError:
+    """The WaitTimeoutError of a job still pending at the deadline, caused by the last
+    failed poll if polls were failing."""
+    last = "no poll succeeded" if waited.job is None else f"last status: {waited.job.status}"
+    if waited.setback is not None:
+        last += f"; last poll failed: {waited.setback}"
+    then = "It goes on on the server: wait again, or cancel it."
+    error = WaitTimeoutError(
+        timeout_message(f"Job {waited.job_id}", timeout, last, then),
+        job=waited.job,
+        job_id=waited.job_id,
+    )
+    error.__cause__ = waited.setback
+    return error
+
+
+W = TypeVar("W", bound=WaitedJob)
+
+
+class Waiter(Generic[W]):
+    """The wait for a set of jobs: which are pending, the deadline, the polls that failed.
+
+    Its caller polls each pending job, hands the answer to ``observe`` (a failure to
+    ``setback``) and sleeps ``next_delay()`` until that is None; then ``time_out()`` ends
+    the jobs the deadline caught. ``jobs`` may be a subclass of WaitedJob that carries
+    what a view needs.
+
+    Args:
+        jobs: The jobs to wait for, each a WaitedJob (its job_id checked by the caller).
+        poll_interval: Seconds between polls (> 0).
+        timeout: Seconds in all; None waits as long as it takes, 0 looks once.
+        clock: A monotonic clock, replaceable in tests.
+        transient: Which failed polls waiting may outlive (default: ``_http.retry``'s).
+    """
+
+    def __init__(
+        self,
+        jobs: Iterable[W],
+        poll_interval: object,
+        timeout: object,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        transient: Callable[[LmmsEvalError], bool] = is_transient,
+    ) -> None:
+        interval = check_poll_interval(poll_interval)
+        self._deadline = Deadline(interval, check_wait_timeout(timeout), clock)
+        self.jobs: tuple[W, ...] = tuple(jobs)
+        self._transient = transient
         self._answered = False  # the server sent an HTTP answer (any status) to a poll
-        self._setback: LmmsEvalError | None = None
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._deadline.clock
+
+    @property
+    def deadline(self) -> float | None:
+        """The monotonic time the wait ends at (None: never); polls retry only until then."""
+        return self._deadline.at
 
     @property
     def may_retry_poll(self) -> bool:
@@ -108,68 +257,78 @@ class JobWaiter:
         Not before the server answered once when there is no deadline: a wrong base_url or
         a stalled server must fail after one request, not after every retry of it.
         """
-        return self.deadline is not None or self._answered
+        return self._deadline.at is not None or self._answered
 
-    def observe(self, job: JobInfo) -> JobInfo | None:
-        """Record a polled job; the job when completed, None to go on; raises on failure."""
-        self._last = job
+    def pending(self) -> list[W]:
+        """The jobs whose wait has not ended, in the order given."""
+        return [waited for waited in self.jobs if waited.outcome is None]
+
+    def observe(self, waited: W, job: JobInfo) -> bool:
+        """Record a polled job, ending its wait on a terminal status.
+
+        Returns True when what a person sees of it changed (its status, its queue
+        position), or its wait ended.
+        """
         self._answered = True
-        self._setback = None
-        if self._verbose:
-            self._show(job)
-        return process_job_status(job)
-
-    def _show(self, job: JobInfo) -> None:
-        status = str(job.status)
-        position = job.position_in_queue if job.status == JobStatus.QUEUED else None
-        if (status, position) == self._shown:
-            return
-        self._shown = (status, position)
-        label = f"Job {job.job_id[:8]}..."
-        if job.status == JobStatus.QUEUED:
-            shown = "?" if position is None else position
-            print(f"{label} queued (position: {shown})", file=sys.stdout, flush=True)
-        elif job.status == JobStatus.COMPLETED:
-            print(f"{label} completed!", file=sys.stdout, flush=True)
+        changed = waited.observe(job)
+        try:
+            done = process_job_status(job)
+        except JobFailedError as exc:
+            waited.end(Outcome.FAILED, self.clock(), exc)
+        except JobCancelledError as exc:
+            waited.end(Outcome.CANCELLED, self.clock(), exc)
         else:
-            print(f"{label} {status}", file=sys.stdout, flush=True)
+            if done is None:
+                return changed
+            waited.end(Outcome.COMPLETED, self.clock())
+        return True
 
-    def setback(self, error: LmmsEvalError) -> None:
-        """Record a failed poll: log it and go on if it is transient, else raise it.
+    def setback(self, waited: W, error: LmmsEvalError, *, answered: bool = False) -> bool:
+        """Record a failed poll of a job: True when it ended the job's wait, False when the
+        wait goes on; raises the error when waiting cannot outlive it.
 
         A wait outlives server restarts and proxy hiccups (connection refused, 502/503/504,
         429, timeouts) until its own deadline. Without a deadline it rides out a connection
-        failure only once the server has answered (a 503 is an answer). A 404 is not
-        transient: the server lost the job (JobNotFoundError says how), and waiting longer
-        cannot bring it back.
+        failure only once the server has answered (a 503 is an answer; so is an error
+        that says where the job is, ``answered``: a pool's server holding it is down). A
+        404 ends the job's wait (``Outcome.NOT_FOUND``): the server lost the job (the
+        JobNotFoundError says how), and waiting longer cannot bring it back. Any other
+        failure is raised: it is not about one job (a 401, a wrong server).
         """
-        if not is_transient(error):
-            raise error
-        if isinstance(error, APIStatusError):
+        if isinstance(error, JobNotFoundError):
             self._answered = True
-        elif self.deadline is None and not self._answered:
+            waited.end(Outcome.NOT_FOUND, self.clock(), error)
+            return True
+        if not self._transient(error):
+            raise error
+        if isinstance(error, APIStatusError) or answered:
+            self._answered = True
+        elif self._deadline.at is None and not self._answered:
             # Waiting forever on a server that never answered once (a wrong base_url, a
             # server that is down) would hang the caller: only a bounded wait rides it out.
             raise error
-        self._setback = error
-        logger.warning("Waiting for job %s: poll failed, will retry: %s", self.job_id, error)
+        waited.setback = error
+        logger.warning("Waiting for job %s: poll failed, will retry: %s", waited.job_id, error)
+        return False
 
-    def next_delay(self) -> float:
+    def next_delay(self) -> float | None:
         """Seconds to sleep before the next poll: min(poll_interval, time left).
 
-        Raises WaitTimeoutError, carrying the last job seen, once the deadline has passed.
+        None when the wait is over: no job is pending, or the deadline has passed (then
+        ``time_out()`` ends the jobs still pending).
         """
-        if self.deadline is None:
-            return self._poll_interval
-        remaining = self.deadline - self._clock()
-        if remaining <= 0:
-            last = f"last status: {self._last.status}" if self._last else "no poll succeeded"
-            if self._setback is not None:
-                last += f"; last poll failed: {self._setback}"
-            raise WaitTimeoutError(
-                f"Job {self.job_id} did not finish within {self._timeout:g} s ({last}). "
-                "It goes on on the server: wait again, or cancel it.",
-                job=self._last,
-                job_id=self.job_id,
-            ) from self._setback
-        return min(self._poll_interval, remaining)
+        if not self.pending():
+            return None
+        return self._deadline.next_delay()
+
+    def time_out(self) -> list[W]:
+        """Once the deadline has passed, end the wait of every job still pending, its
+        ``error`` a WaitTimeoutError; those jobs (none before the deadline)."""
+        timeout = self._deadline.timeout
+        if timeout is None or self._deadline.next_delay() is not None:
+            return []
+        now = self.clock()
+        caught = self.pending()
+        for waited in caught:
+            waited.end(Outcome.TIMEOUT, now, wait_timeout(waited, timeout))
+        return caught

@@ -9,20 +9,23 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from .._client.arguments import json_object
+from .._client.wait import timeout_message
 from .._exceptions import InvalidArgumentError
 from .._results.output_dirs import OUTPUT_ROOT_ENV, output_dir_for
 from .._text import shown
+from .errors import RunTimeoutError
 from .outcomes import FAILED, JobOutcome, TrackedJob
 
 ReturnWhen = Literal["ALL_COMPLETED", "FIRST_COMPLETED"]
 ALL_COMPLETED: ReturnWhen = "ALL_COMPLETED"
 FIRST_COMPLETED: ReturnWhen = "FIRST_COMPLETED"
 DEFAULT_ORPHAN_AFTER = 600.0
+_SHOWN_PENDING = 5  # pending jobs a RunTimeoutError names (it has them all in .pending)
 
 
 @dataclass(frozen=True)
@@ -100,11 +103,20 @@ def check_run_args(poll_interval: float, max_completed_jobs: int, orphan_after: 
         raise InvalidArgumentError(f"orphan_after must be seconds, got {orphan_after!r}")
 
 
-def check_timeout(timeout: float | None) -> None:
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0
-    ):
-        raise InvalidArgumentError(f"timeout must be seconds >= 0 or None, got {timeout!r}")
+def run_timeout(pending: Sequence[TrackedJob], timeout: float) -> RunTimeoutError:
+    """``as_completed``'s error at its deadline, worded as every wait's (``timeout_message``)."""
+    listed = ", ".join(f"seq {job.seq} {job.state}" for job in pending[:_SHOWN_PENDING])
+    if len(pending) > _SHOWN_PENDING:
+        listed += f" and {len(pending) - _SHOWN_PENDING} more"
+    return RunTimeoutError(
+        timeout_message(
+            f"{len(pending)} job(s) of the run",
+            timeout,
+            f"pending: {listed}",
+            "They go on on the server: iterate again to go on waiting.",
+        ),
+        pending=[job.seq for job in pending],
+    )
 
 
 def check_return_when(return_when: str) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -49,7 +49,32 @@ def format_seconds(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-class LiveView:
+V = TypeVar("V", bound="_View")
+
+
+class _View:
+    """A view is a context manager: ``__enter__`` starts it, ``__exit__`` stops it."""
+
+    def _start(self) -> None:
+        """Begin showing (a LineView has nothing to begin)."""
+
+    def _stop(self) -> None:
+        """End showing, leaving what was shown."""
+
+    def __enter__(self: V) -> V:
+        self._start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+
+class LiveView(_View):
     """A live table of the jobs being waited for (a terminal only).
 
     Example::
@@ -104,20 +129,14 @@ class LiveView:
     def setback(self, tracked: Tracked) -> None:
         self._live.refresh()
 
-    def __enter__(self) -> LiveView:
+    def _start(self) -> None:
         self._live.start(refresh=True)
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
+    def _stop(self) -> None:
         self._live.stop()  # draws the last frame once more and leaves it on the screen
 
 
-class LineView:
+class LineView(_View):
     """One line per change: ``12:03:04 <job id> running``.
 
     Example::
@@ -150,17 +169,6 @@ class LineView:
 
     def setback(self, tracked: Tracked) -> None:
         self._print(tracked, tracked.detail)
-
-    def __enter__(self) -> LineView:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        return None
 
 
 def make_view(

@@ -1,12 +1,12 @@
 """Waiting for several jobs at once: the polling, the outcomes; no rendering here.
 
 ``watch`` polls each pending job once per interval until every job ended or the deadline
-passed, and tells a view what changed (``live.py`` draws it). It keeps the SDK's wait
-semantics: every terminal status ends a job (``process_job_status``), an unknown status
-means "still in progress", the deadline is monotonic, a poll that fails transiently (the
-server restarting, a proxy's 502/503/504 or 429) is shown and the wait goes on, but a
-server that never answered fails at once when there is no deadline (a wrong ``--server``
-must not hang a script).
+passed, and tells a view what changed (``live.py`` draws it). What ends a job's wait, the
+deadline and the failed polls are the SDK's ``Waiter`` (``wait_for_job``'s rules): every
+terminal status ends a job, an unknown status means "still in progress", the deadline is
+monotonic, a poll that fails transiently (the server restarting, a proxy's 502/503/504 or
+429) is shown and the wait goes on, but a server that never answered fails at once when
+there is no deadline (a wrong ``--server`` must not hang a script).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Protocol
 
 from pydantic import JsonValue
@@ -24,32 +23,17 @@ from lmms_eval_client import (
     APIStatusError,
     EvalClient,
     EvalPool,
-    JobCancelledError,
     JobFailedError,
-    JobInfo,
-    JobNotFoundError,
-    JobStatus,
     LmmsEvalError,
     RateLimitError,
-    WaitTimeoutError,
-    process_job_status,
 )
 
+from .._client.wait import Outcome, WaitedJob, Waiter
 from .exit_codes import ExitCode, one_line
 
+__all__ = ["Outcome", "Tracked", "View", "is_transient", "watch"]
+
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
-
-
-class Outcome(str, Enum):
-    """How a job's wait ended (``outcome`` in ``wait --json``)."""
-
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMEOUT = "timeout"
-    """The deadline passed first; the job goes on on the server."""
-    NOT_FOUND = "not_found"
-    """The server does not know the job."""
 
 
 _EXIT_CODES = {
@@ -62,20 +46,12 @@ _EXIT_CODES = {
 
 
 @dataclass
-class Tracked:
-    """One job being waited for: what was last seen of it, and how its wait ended."""
+class Tracked(WaitedJob):
+    """One job being waited for, as the views show it (what was last seen of it and how
+    its wait ended are the waiter's ``WaitedJob``)."""
 
-    job_id: str
-    since: float
+    since: float = field(kw_only=True)
     """The monotonic time the wait began."""
-    job: JobInfo | None = None
-    outcome: Outcome | None = None
-    error: LmmsEvalError | None = None
-    """The typed error of an outcome other than completed (JobFailedError, ...)."""
-    ended: float | None = None
-    setback: str | None = None
-    """The last poll's failure, while polls fail (cleared by the next answer)."""
-    _shown: tuple[str, int | None] | None = field(default=None, repr=False)
 
     @property
     def status(self) -> str:
@@ -83,13 +59,6 @@ class Tracked:
         if self.outcome is not None:
             return self.outcome.value
         return "polling" if self.job is None else str(self.job.status)
-
-    @property
-    def position(self) -> int | None:
-        """Its position in the queue while it is queued (0: next to run), else None."""
-        if self.outcome is None and self.job is not None and self.job.status == JobStatus.QUEUED:
-            return self.job.position_in_queue
-        return None
 
     @property
     def exit_code(self) -> ExitCode:
@@ -107,20 +76,10 @@ class Tracked:
                 return self.error.reason
             return one_line(self.error)
         if self.setback is not None:
-            return f"poll failed, retrying: {self.setback}"
+            return f"poll failed, retrying: {one_line(self.setback)}"
         if self.outcome is Outcome.COMPLETED and self.job is not None and self.job.result:
             return "results: " + ", ".join(self.job.result)
         return ""
-
-    def observe(self, job: JobInfo) -> bool:
-        """Record a polled job; True when what a person sees of it changed."""
-        self.job, self.setback = job, None
-        shown = (str(job.status), self.position)
-        changed, self._shown = shown != self._shown, shown
-        return changed
-
-    def end(self, outcome: Outcome, now: float, error: LmmsEvalError | None = None) -> None:
-        self.outcome, self.ended, self.error = outcome, now, error
 
     def to_json(self, now: float) -> dict[str, JsonValue]:
         """``wait --json``'s record of this job."""
@@ -166,66 +125,24 @@ def watch(
     Raises:
         LmmsEvalError: A poll failed for good: the server unreachable before it ever
             answered (with no deadline), or an error that waiting cannot outlive (a 401...).
+        InvalidArgumentError: ``poll_interval`` or ``timeout`` is not a wait's.
     """
-    deadline = None if timeout is None else clock() + timeout
-    answered = False
+    waiter = Waiter(tracked, poll_interval, timeout, clock=clock, transient=is_transient)
     while True:
-        for job in [t for t in tracked if t.outcome is None]:
+        for job in waiter.pending():
             try:
                 info = client.get_job(job.job_id)
-            except JobNotFoundError as exc:
-                job.end(Outcome.NOT_FOUND, clock(), exc)
-                view.changed(job)
-                continue
             except LmmsEvalError as exc:
-                if isinstance(exc, APIStatusError):
-                    answered = True
-                if not is_transient(exc) or (deadline is None and not answered):
-                    raise
-                job.setback = one_line(exc)
-                view.setback(job)
+                if waiter.setback(job, exc):  # raised unless waiting may outlive it
+                    view.changed(job)  # its wait ended: the server does not know the job
+                else:
+                    view.setback(job)
                 continue
-            answered = True
-            if _observe(job, info, clock()):
+            if waiter.observe(job, info):
                 view.changed(job)
-        pending = [t for t in tracked if t.outcome is None]
-        if not pending:
-            return
-        delay = poll_interval
-        if deadline is not None:
-            remaining = deadline - clock()
-            if remaining <= 0:
-                for job in pending:
-                    job.end(Outcome.TIMEOUT, clock(), _timeout_error(job, timeout or 0.0))
-                    view.changed(job)
-                return
-            delay = min(poll_interval, remaining)
+        delay = waiter.next_delay()
+        if delay is None:
+            break
         sleep(delay)
-
-
-def _observe(job: Tracked, info: JobInfo, now: float) -> bool:
-    changed = job.observe(info)
-    try:
-        done = process_job_status(info)
-    except JobFailedError as exc:
-        job.end(Outcome.FAILED, now, exc)
-        return True
-    except JobCancelledError as exc:
-        job.end(Outcome.CANCELLED, now, exc)
-        return True
-    if done is not None:
-        job.end(Outcome.COMPLETED, now)
-        return True
-    return changed
-
-
-def _timeout_error(job: Tracked, timeout: float) -> WaitTimeoutError:
-    last = f"last status: {job.job.status}" if job.job is not None else "no poll succeeded"
-    if job.setback is not None:
-        last += f"; last poll failed: {job.setback}"
-    return WaitTimeoutError(
-        f"Job {job.job_id} did not finish within {timeout:g} s ({last}). "
-        "It goes on on the server: wait again, or cancel it.",
-        job=job.job,
-        job_id=job.job_id,
-    )
+    for job in waiter.time_out():
+        view.changed(job)

@@ -2,14 +2,13 @@
 
 This is the hand-written source of both clients: ``_sync/client.py`` (EvalClient) is
 generated from it by ``codegen/make_sync.py`` (``make generate``); edit only this file.
-Everything that does no I/O lives in the modules named by concept (``_arguments``,
-``_responses``, ``_retry``, ``_wait``...); here are only the sends and the sleeps.
+What does no I/O lives in the modules named by concept (``arguments``, ``wait``...),
+``waiting.py`` has the loop of ``wait_for_job``; here are only the sends and the sleeps.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -27,9 +26,9 @@ from lmms_eval_api.models import (
     QueueStatusResponse,
 )
 
-from ..._exceptions import BadRequestError, LmmsEvalError
+from ..._exceptions import BadRequestError
 from ..._http import operations as ops
-from ..._http._async._io import AsyncIO, Send, sleep
+from ..._http._async._io import AsyncIO, Send
 from ..._http.config import DEFAULT_TIMEOUT, check_timeout
 from ..._http.limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
 from ..._http.responses import cancelled_by_earlier_attempt, result_of
@@ -50,19 +49,19 @@ from ..._http.transport import (
 )
 from ..._results.file_access import FileSystem
 from ..._results.path_map import PathMap
-from ..arguments import (
-    build_evaluate_request,
-    check_job_id,
-)
+from ..arguments import build_evaluate_request, check_job_id
 from ..base import ClientBase
-from ..wait import DEFAULT_POLL_INTERVAL, JobWaiter
+from ..wait import DEFAULT_POLL_INTERVAL
 from .results import AsyncResultReading
 from .server import AsyncServerCalls
+from .waiting import AsyncJobWaiting
 
 T = TypeVar("T")
 
 
-class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResultReading, AsyncIO):
+class AsyncEvalClient(
+    ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResultReading, AsyncJobWaiting, AsyncIO
+):
     """Asynchronous client of the lmms-eval evaluation server.
 
     A drop-in replacement for ``lmms_eval.entrypoints.AsyncEvalClient``: same methods and
@@ -110,8 +109,6 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
             done = await client.wait_for_job(job.job_id)
     """
 
-    _sleep = staticmethod(sleep)
-    _clock = staticmethod(time.monotonic)
     _http_client_type = httpx.AsyncClient
 
     def __init__(
@@ -397,16 +394,7 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
             WaitTimeoutError: The timeout passed first; ``.job`` is the last state seen.
             JobNotFoundError: The server does not know (or no longer knows) the job.
         """
-        waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
-        while True:
-            try:
-                job = await self._get_job(
-                    waiter.job_id, deadline=waiter.deadline, retry=waiter.may_retry_poll
-                )
-            except LmmsEvalError as exc:
-                waiter.setback(exc)  # re-raised unless transient
-            else:
-                done = waiter.observe(job)
-                if done is not None:
-                    return done
-            await self._sleep(waiter.next_delay())
+        return await self._wait_for_job(job_id, poll_interval, timeout, verbose)
+
+    async def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
+        return await self._get_job(job_id, deadline=deadline, retry=retry)

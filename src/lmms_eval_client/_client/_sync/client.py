@@ -10,7 +10,6 @@ file differs from a fresh generation.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -28,9 +27,9 @@ from lmms_eval_api.models import (
     QueueStatusResponse,
 )
 
-from ..._exceptions import BadRequestError, LmmsEvalError
+from ..._exceptions import BadRequestError
 from ..._http import operations as ops
-from ..._http._sync._io import Send, SyncIO, sleep
+from ..._http._sync._io import Send, SyncIO
 from ..._http.config import DEFAULT_TIMEOUT, check_timeout
 from ..._http.limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
 from ..._http.responses import cancelled_by_earlier_attempt, result_of
@@ -51,19 +50,19 @@ from ..._http.transport import (
 )
 from ..._results.file_access import FileSystem
 from ..._results.path_map import PathMap
-from ..arguments import (
-    build_evaluate_request,
-    check_job_id,
-)
+from ..arguments import build_evaluate_request, check_job_id
 from ..base import ClientBase
-from ..wait import DEFAULT_POLL_INTERVAL, JobWaiter
+from ..wait import DEFAULT_POLL_INTERVAL
 from .results import SyncResultReading
 from .server import SyncServerCalls
+from .waiting import SyncJobWaiting
 
 T = TypeVar("T")
 
 
-class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, SyncIO):
+class EvalClient(
+    ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, SyncJobWaiting, SyncIO
+):
     """Synchronous client of the lmms-eval evaluation server.
 
     A drop-in replacement for ``lmms_eval.entrypoints.EvalClient``: same methods and
@@ -111,8 +110,6 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
             done = client.wait_for_job(job.job_id)
     """
 
-    _sleep = staticmethod(sleep)
-    _clock = staticmethod(time.monotonic)
     _http_client_type = httpx.Client
 
     def __init__(
@@ -396,16 +393,7 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
             WaitTimeoutError: The timeout passed first; ``.job`` is the last state seen.
             JobNotFoundError: The server does not know (or no longer knows) the job.
         """
-        waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
-        while True:
-            try:
-                job = self._get_job(
-                    waiter.job_id, deadline=waiter.deadline, retry=waiter.may_retry_poll
-                )
-            except LmmsEvalError as exc:
-                waiter.setback(exc)  # re-raised unless transient
-            else:
-                done = waiter.observe(job)
-                if done is not None:
-                    return done
-            self._sleep(waiter.next_delay())
+        return self._wait_for_job(job_id, poll_interval, timeout, verbose)
+
+    def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
+        return self._get_job(job_id, deadline=deadline, retry=retry)

@@ -15,7 +15,6 @@ the pool's list of URLs.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 from types import TracebackType
@@ -31,15 +30,15 @@ from lmms_eval_api.models import (
 )
 
 from ..._client._async.client import AsyncEvalClient
+from ..._client._async.waiting import AsyncJobWaiting
 from ..._client.arguments import CheckpointType, check_job_id
-from ..._client.wait import DEFAULT_POLL_INTERVAL, JobWaiter
+from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._exceptions import (
     APIConnectionError,
     InvalidArgumentError,
     LmmsEvalError,
     ServerUnreachableError,
 )
-from ..._http._async._io import sleep
 from ..._http.config import DEFAULT_TIMEOUT, MERGE_TIMEOUT, resolve_base_url
 from ..._http.retry import DEFAULT_MAX_RETRIES
 from ..._http.transport import CLIENT_TIMEOUT, RequestTimeout, request_scope
@@ -68,7 +67,7 @@ from .reading import AsyncPoolReading
 from .servers import PoolServers
 
 
-class AsyncEvalPool(AsyncPoolReading):
+class AsyncEvalPool(AsyncPoolReading, AsyncJobWaiting):
     """Several lmms-eval servers used as one, with the methods of AsyncEvalClient.
 
     ``evaluate()`` sends a job to one server: of those that are up and offer the model and
@@ -100,9 +99,6 @@ class AsyncEvalPool(AsyncPoolReading):
             job = await pool.evaluate(model="qwen2_vl", tasks=["mme"], model_args=qwen)
             done = await pool.wait_for_job(job.job_id)  # asks the server that took it
     """
-
-    _clock = staticmethod(time.monotonic)
-    _sleep = staticmethod(sleep)
 
     def __init__(
         self,
@@ -314,23 +310,14 @@ class AsyncEvalPool(AsyncPoolReading):
         then WaitTimeoutError, caused by a ServerUnreachableError. A server that answers
         404 (it restarted) raises JobNotFoundError at once.
         """
-        waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
-        while True:
-            try:
-                index, info = await self._at.locate(waiter.job_id)
-                job = info if info is not None else await self._at.job_on(index, waiter.job_id)
-            except ServerUnreachableError as exc:
-                if waiter.deadline is not None:
-                    waiter.setback(exc)  # logged; the deadline's WaitTimeoutError says it
-                else:  # the job was there: wait for its server as long as it takes
-                    logger.warning("Waiting for job %s: %s", waiter.job_id, exc)
-            except LmmsEvalError as exc:
-                waiter.setback(exc)  # re-raised unless transient
-            else:
-                done = waiter.observe(job)
-                if done is not None:
-                    return done
-            await self._sleep(waiter.next_delay())
+        return await self._wait_for_job(job_id, poll_interval, timeout, verbose)
+
+    async def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
+        index, info = await self._at.locate(job_id)
+        return info if info is not None else await self._at.job_on(index, job_id)
+
+    def _says_where(self, error: LmmsEvalError) -> bool:
+        return isinstance(error, ServerUnreachableError)  # the job was there: wait for it
 
     async def get_queue_status(
         self, *, timeout: RequestTimeout = CLIENT_TIMEOUT

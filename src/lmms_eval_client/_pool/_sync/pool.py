@@ -10,7 +10,6 @@ file differs from a fresh generation.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 from types import TracebackType
@@ -26,15 +25,15 @@ from lmms_eval_api.models import (
 )
 
 from ..._client._sync.client import EvalClient
+from ..._client._sync.waiting import SyncJobWaiting
 from ..._client.arguments import CheckpointType, check_job_id
-from ..._client.wait import DEFAULT_POLL_INTERVAL, JobWaiter
+from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._exceptions import (
     APIConnectionError,
     InvalidArgumentError,
     LmmsEvalError,
     ServerUnreachableError,
 )
-from ..._http._sync._io import sleep
 from ..._http.config import DEFAULT_TIMEOUT, MERGE_TIMEOUT, resolve_base_url
 from ..._http.retry import DEFAULT_MAX_RETRIES
 from ..._http.transport import CLIENT_TIMEOUT, RequestTimeout, request_scope
@@ -63,7 +62,7 @@ from .reading import SyncPoolReading
 from .servers import PoolServers
 
 
-class EvalPool(SyncPoolReading):
+class EvalPool(SyncPoolReading, SyncJobWaiting):
     """Several lmms-eval servers used as one, with the methods of EvalClient.
 
     ``evaluate()`` sends a job to one server: of those that are up and offer the model and
@@ -95,9 +94,6 @@ class EvalPool(SyncPoolReading):
             job = pool.evaluate(model="qwen2_vl", tasks=["mme"], model_args=qwen)
             done = pool.wait_for_job(job.job_id)  # asks the server that took it
     """
-
-    _clock = staticmethod(time.monotonic)
-    _sleep = staticmethod(sleep)
 
     def __init__(
         self,
@@ -309,23 +305,14 @@ class EvalPool(SyncPoolReading):
         then WaitTimeoutError, caused by a ServerUnreachableError. A server that answers
         404 (it restarted) raises JobNotFoundError at once.
         """
-        waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
-        while True:
-            try:
-                index, info = self._at.locate(waiter.job_id)
-                job = info if info is not None else self._at.job_on(index, waiter.job_id)
-            except ServerUnreachableError as exc:
-                if waiter.deadline is not None:
-                    waiter.setback(exc)  # logged; the deadline's WaitTimeoutError says it
-                else:  # the job was there: wait for its server as long as it takes
-                    logger.warning("Waiting for job %s: %s", waiter.job_id, exc)
-            except LmmsEvalError as exc:
-                waiter.setback(exc)  # re-raised unless transient
-            else:
-                done = waiter.observe(job)
-                if done is not None:
-                    return done
-            self._sleep(waiter.next_delay())
+        return self._wait_for_job(job_id, poll_interval, timeout, verbose)
+
+    def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
+        index, info = self._at.locate(job_id)
+        return info if info is not None else self._at.job_on(index, job_id)
+
+    def _says_where(self, error: LmmsEvalError) -> bool:
+        return isinstance(error, ServerUnreachableError)  # the job was there: wait for it
 
     def get_queue_status(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> PoolQueueStatus:
         """Every server's queue, summed up (``servers`` has each one's, or why it is missing).

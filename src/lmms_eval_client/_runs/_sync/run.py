@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._client._sync.client import EvalClient
 from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
-from ..._client.wait import DEFAULT_POLL_INTERVAL
+from ..._client.wait import DEFAULT_POLL_INTERVAL, Deadline, check_wait_timeout
 from ..._http._sync._io import sleep
 from ..._results.files import results_summary
-from ..errors import RunTimeoutError
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..options import (
     ALL_COMPLETED,
@@ -34,10 +33,10 @@ from ..options import (
     check_json_object,
     check_return_when,
     check_run_args,
-    check_timeout,
     new_token,
     output_root_from_env,
     run_output_dir,
+    run_timeout,
 )
 from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
 from .polling import RunPoller, Summarize
@@ -265,8 +264,7 @@ class EvalRun:
             for outcome in run.as_completed(timeout=3600):
                 print(outcome.labels, outcome.kind)
         """
-        check_timeout(timeout)
-        deadline = None if timeout is None else self._clock() + timeout
+        deadline = self._deadline(timeout)
         while True:
             self._poller.poll()
             for outcome in self._finished():
@@ -277,16 +275,9 @@ class EvalRun:
             pending = self._pending()
             if not pending:
                 return
-            delay = self._poll_interval
-            if deadline is not None:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    raise RunTimeoutError(
-                        f"{len(pending)} jobs of the run were still pending after {timeout:g} s "
-                        "(they go on on the server; iterate again to go on waiting)",
-                        pending=[job.seq for job in pending],
-                    )
-                delay = min(delay, remaining)
+            delay = deadline.next_delay()
+            if delay is None:
+                raise run_timeout(pending, deadline.timeout or 0.0)
             self._sleep(delay)
 
     def wait(
@@ -303,21 +294,21 @@ class EvalRun:
         Returns:
             ``WaitResult(done, pending)``: the outcomes not yet harvested, the pending jobs.
         """
-        check_timeout(timeout)
+        deadline = self._deadline(timeout)
         check_return_when(return_when)
-        deadline = None if timeout is None else self._clock() + timeout
         while True:
             self._poller.poll()
             done, pending = self._finished(), self._pending()
             if not pending or (return_when == FIRST_COMPLETED and done):
                 return WaitResult(done, pending)
-            delay = self._poll_interval
-            if deadline is not None:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    return WaitResult(done, pending)
-                delay = min(delay, remaining)
+            delay = deadline.next_delay()
+            if delay is None:
+                return WaitResult(done, pending)
             self._sleep(delay)
+
+    def _deadline(self, timeout: float | None) -> Deadline:
+        """The deadline of a wait for the run's jobs: the SDK's one rule of waits."""
+        return Deadline(self._poll_interval, check_wait_timeout(timeout), self._clock)
 
     # -- the ledger ---------------------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""The loop of wait_for_job, for the client and the pool: poll, tell the waiter, sleep.
+
+Generated into ``_sync/waiting.py`` (``make generate``): edit only this file. What the
+loop decides (the deadline, the terminal states, the failed polls) is ``wait.Waiter``'s;
+the classes that use it say only how to poll a job.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lmms_eval_api.models import JobInfo
+
+from ..._exceptions import LmmsEvalError
+from ..._http._async._io import sleep
+from ..arguments import check_job_id
+from ..wait import WaitedJob, Waiter, progress_line
+
+
+class AsyncJobWaiting:
+    """``_wait_for_job`` over the subclass's ``_poll_waited``; the clock and the sleep of
+    every wait of the class (tests replace them)."""
+
+    _sleep = staticmethod(sleep)
+    _clock = staticmethod(time.monotonic)
+
+    async def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
+        """One poll of the job waited for: ends by ``deadline``, retried only if ``retry``."""
+        raise NotImplementedError
+
+    def _says_where(self, error: LmmsEvalError) -> bool:
+        """Whether a failed poll still says where the job is: then a wait without a
+        deadline rides it out even before any answer (see ``Waiter.setback``)."""
+        return False
+
+    async def _wait_for_job(
+        self, job_id: str, poll_interval: float, timeout: float | None, verbose: bool
+    ) -> JobInfo:
+        """Poll the job until its wait ends; the completed job, else raise why it ended."""
+        waited = WaitedJob(check_job_id(job_id))
+        waiter = Waiter([waited], poll_interval, timeout, clock=self._clock)
+        while True:
+            try:
+                job = await self._poll_waited(waited.job_id, waiter.deadline, waiter.may_retry_poll)
+            except LmmsEvalError as exc:
+                waiter.setback(waited, exc, answered=self._says_where(exc))  # or re-raised
+            else:
+                if waiter.observe(waited, job) and verbose:
+                    print(progress_line(waited), flush=True)
+            delay = waiter.next_delay()
+            if delay is None:
+                waiter.time_out()
+                return waited.result()
+            await self._sleep(delay)
