@@ -22,6 +22,7 @@ from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._http._sync._io import sleep
 from ..._results.files import results_summary
+from ..._results.output_dirs import check_output_root
 from ..errors import RunTimeoutError
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger, Observation
 from ..options import (
@@ -36,8 +37,6 @@ from ..options import (
     check_run_args,
     check_timeout,
     new_token,
-    output_root_from_env,
-    run_output_dir,
 )
 from ..outcomes import JobOutcome, TrackedJob, outcome_of
 from .polling import RunPoller, Summarize
@@ -67,9 +66,11 @@ class EvalRun:
             ``RetryOnFailure("CUDA out of memory", max_attempts=3)``. Default: never.
         output_root: A folder on the server's disk: each job gets its own
             ``<root>/<yyyymmdd-hhmmss>-<model>-<token>`` output_dir (unless one is given),
-            which makes reconciliation of a lost answer exact. Default:
-            ``$LMMS_EVAL_OUTPUT_ROOT``, else none (the server picks temporary folders and a
-            lost answer is matched on the whole request).
+            which makes reconciliation of a lost answer exact. Default: the ``output_root``
+            of the client the job is sent through (its argument, else
+            ``$LMMS_EVAL_OUTPUT_ROOT``; over a pool, the chosen server's client's), else none
+            (the server picks temporary folders and a lost answer is matched on the whole
+            request).
         summarize: Called with each completed job's JobInfo; what it returns (JSON data) is
             recorded in the ledger as the job's results summary. Errors are logged.
             Default ``"results"``: the job's metrics, ``{model: {task: {"name,filter":
@@ -112,7 +113,8 @@ class EvalRun:
         self._client = client
         self._poll_interval = float(poll_interval)
         self._retry = retry
-        self._output_root = output_root_from_env(output_root)
+        # None: each job's client's output_root, asked when it is sent (see AsyncRunPoller).
+        self._output_root = check_output_root(output_root)
         self._ledger = Ledger(ledger_path, busy_timeout=busy_timeout)
         if summarize == "results":
             summarize = partial(
@@ -191,14 +193,12 @@ class EvalRun:
                 reached; the job is recorded ``unsent``.
         """
         checked = check_json_object("labels", labels)
-        token = new_token()
-        if output_dir is None and self._output_root is not None:
-            output_dir = run_output_dir(self._output_root, model, model_args, token)
         body = build_evaluate_request(
             model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
             log_samples, predict_only, num_gpus, output_dir,
         )  # fmt: skip
-        return self._poller.submit(body, checked, token, None)
+        own_dir = output_dir is None  # then the run gives the job a folder of its own
+        return self._poller.submit(body, checked, new_token(), None, own_dir=own_dir)
 
     # -- what finished ------------------------------------------------------------------
 
