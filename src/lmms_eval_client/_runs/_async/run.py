@@ -157,6 +157,7 @@ class AsyncEvalRun:
 
     async def submit(
         self,
+        # <params request>
         model: str,
         tasks: Sequence[str] | str,
         model_args: Mapping[str, Any] | None = None,
@@ -169,15 +170,34 @@ class AsyncEvalRun:
         predict_only: bool | None = False,
         num_gpus: int | None = 1,
         output_dir: str | os.PathLike[str] | None = None,
+        # </params>
         *,
         labels: Mapping[str, Any] | None = None,
     ) -> TrackedJob:
-        """Submit a job (the parameters of ``evaluate``) and track it under ``labels``.
+        """Submit a job (as ``evaluate``) and track it under ``labels``.
 
         The intent is recorded before anything is sent; a lost answer is reconciled with
-        the server (the job adopted, or sent again only once proven absent).
+        the server (the job adopted, or sent again only once proven absent), as
+        ``evaluate(..., reconcile=True)`` does.
 
         Args:
+            model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
+            tasks: Task names, e.g. ["mmmu_val"]; a single str is taken as one task.
+            model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}. The
+                result files are filed under the model name lmms-eval derives from them
+                (``pretrained``, ``model``, ...).
+            num_fewshot: Number of few-shot examples (>= 0).
+            batch_size: Batch size, an int or a string such as "auto".
+            device: Device to run on, e.g. "cuda:0".
+            limit: Examples per task: a count (> 0), a fraction in (0, 1), or -1 for all (as
+                lmms-eval's CLI takes it). A numeric str such as "8" is read as its number.
+            gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
+            log_samples: Write per-sample outputs.
+            predict_only: Only generate predictions, skip metrics.
+            num_gpus: Number of GPUs to use (>= 1).
+            output_dir: Results folder on the server's disk. Default: a fresh one under
+                ``output_root`` when one is set (each job its own), else a fresh temporary one the
+                server picks.
             labels: Any JSON-able mapping, e.g. ``{"epoch": 3, "checkpoint": "ckpt-3"}``.
 
         Returns:
@@ -194,9 +214,21 @@ class AsyncEvalRun:
         """
         checked = check_json_object("labels", labels)
         body = build_evaluate_request(
-            model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
-            log_samples, predict_only, num_gpus, output_dir,
-        )  # fmt: skip
+            # <params request: arguments>
+            model,
+            tasks,
+            model_args,
+            num_fewshot,
+            batch_size,
+            device,
+            limit,
+            gen_kwargs,
+            log_samples,
+            predict_only,
+            num_gpus,
+            output_dir,
+            # </params>
+        )
         own_dir = output_dir is None  # then the run gives the job a folder of its own
         return await self._poller.submit(body, checked, new_token(), None, own_dir=own_dir)
 
