@@ -44,8 +44,8 @@ ENTRY_POINTS: list[tuple[Callable[..., Any], tuple[str, ...]]] = [
     (AsyncEvalClient.evaluate, ("extra_body", "reconcile", "timeout")),
     (EvalPool.evaluate, ("extra_body", "reconcile", "timeout")),
     (AsyncEvalPool.evaluate, ("extra_body", "reconcile", "timeout")),
-    (EvalRun.submit, ()),
-    (AsyncEvalRun.submit, ()),
+    (EvalRun.submit, ("extra_body", "timeout")),
+    (AsyncEvalRun.submit, ("extra_body", "timeout")),
     (build_evaluate_request, ("extra_body",)),
 ]
 IDS = [function.__qualname__ for function, _ in ENTRY_POINTS]

@@ -21,6 +21,8 @@ from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._http._async._io import sleep
+from ..._http.config import check_timeout as check_request_timeout
+from ..._http.transport import CLIENT_TIMEOUT, ClientTimeout, RequestTimeout, request_scope
 from ..._results.files import results_summary
 from ..._results.output_dirs import check_output_root
 from ..errors import RunTimeoutError
@@ -173,12 +175,17 @@ class AsyncEvalRun:
         # </params>
         *,
         labels: Mapping[str, Any] | None = None,
+        # <params extra_body timeout>
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
+        # </params>
     ) -> TrackedJob:
         """Submit a job (as ``evaluate``) and track it under ``labels``.
 
         The intent is recorded before anything is sent; a lost answer is reconciled with
         the server (the job adopted, or sent again only once proven absent), as
-        ``evaluate(..., reconcile=True)`` does.
+        ``evaluate(..., reconcile=True)`` does. ``timeout`` bounds each request of the
+        submission, those of the reconciliation included.
 
         Args:
             model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
@@ -199,6 +206,10 @@ class AsyncEvalRun:
                 ``output_root`` when one is set (each job its own), else a fresh temporary one the
                 server picks.
             labels: Any JSON-able mapping, e.g. ``{"epoch": 3, "checkpoint": "ckpt-3"}``.
+            extra_body: Fields of a newer server that this client's contract does not know yet, sent
+                as given (JSON values; never a field that has a parameter here).
+            timeout: This call's time budget instead of the client's (seconds, an ``httpx.Timeout``,
+                or None for none).
 
         Returns:
             The tracked job (``seq``, ``job_id``, ``state``, ``labels``...).
@@ -213,8 +224,10 @@ class AsyncEvalRun:
                 reached; the job is recorded ``unsent``.
         """
         checked = check_json_object("labels", labels)
+        if not isinstance(timeout, ClientTimeout):
+            check_request_timeout(timeout)  # before anything is recorded or sent
         body = build_evaluate_request(
-            # <params request: arguments>
+            # <params request extra_body: arguments>
             model,
             tasks,
             model_args,
@@ -227,10 +240,14 @@ class AsyncEvalRun:
             predict_only,
             num_gpus,
             output_dir,
+            extra_body,
             # </params>
         )
         own_dir = output_dir is None  # then the run gives the job a folder of its own
-        return await self._poller.submit(body, checked, new_token(), None, own_dir=own_dir)
+        # The submission's requests (reconciliation's too) get timeout= as a pool's calls
+        # give theirs to their clients' requests.
+        with request_scope(timeout=timeout):
+            return await self._poller.submit(body, checked, new_token(), None, own_dir=own_dir)
 
     # -- what finished ------------------------------------------------------------------
 
