@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 from lmms_eval_api.models import EvaluateRequest, JobInfo, JobStatus
 
@@ -19,6 +20,7 @@ from ..._client._async.submit import drive
 from ..._client.reconcile import Absent, Found, QueueSnapshot, find_submission, submission_plan
 from ..._exceptions import JobNotFoundError, LmmsEvalError
 from ..._http.retry import is_transient
+from ..._results.files import results_summary
 from ..errors import LedgerError, SubmissionUnresolvedError
 from ..ledger import Ledger
 from ..options import (
@@ -49,7 +51,7 @@ class AsyncRunPoller:
         *,
         retry: RetryOnFailure | None,
         output_root: str | None,
-        summarize: Summarize | None,
+        summarize: Summarize | Literal["results"] | None,
         max_completed_jobs: int,
         orphan_after: float,
     ) -> None:
@@ -208,12 +210,16 @@ class AsyncRunPoller:
             return
         self.ledger.record_status(job.seq, state, info)
         if info.status == JobStatus.COMPLETED and self._summarize is not None:
-            self._record_summary(job.seq, info)
+            self._record_summary(client, job.seq, info)
 
-    def _record_summary(self, seq: int, info: JobInfo) -> None:
+    def _record_summary(self, client: AsyncEvalClient, seq: int, info: JobInfo) -> None:
         summarize = self._summarize
         if summarize is None:
             return
+        if summarize == "results":  # read with the path settings of the job's server's client
+            summarize = partial(
+                results_summary, path_map=client.path_map, filesystem=client.filesystem
+            )
         try:
             summary = summarize(info)
         except Exception as exc:  # a reader's failure must not stop the run

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,7 +22,6 @@ from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._http._async._io import sleep
 from ..._http.config import check_timeout as check_request_timeout
 from ..._http.transport import CLIENT_TIMEOUT, ClientTimeout, RequestTimeout, request_scope
-from ..._results.files import results_summary
 from ..._results.output_dirs import check_output_root
 from ..errors import RunTimeoutError
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger, Observation
@@ -76,8 +74,8 @@ class AsyncEvalRun:
         summarize: Called with each completed job's JobInfo; what it returns (JSON data) is
             recorded in the ledger as the job's results summary. Errors are logged.
             Default ``"results"``: the job's metrics, ``{model: {task: {"name,filter":
-            value}}}``, read through the client's path_map / filesystem when reachable
-            here; None: no summary.
+            value}}}``, read through the path_map / filesystem of the job's client (over a
+            pool, its server's) when reachable here; None: no summary.
         max_completed_jobs: The server's ``max_completed_jobs`` (default 100, its default),
             used to decide a lost answer's fate from its counters.
         orphan_after: Seconds after which a submission left unanswered by another machine's
@@ -118,10 +116,6 @@ class AsyncEvalRun:
         # None: each job's client's output_root, asked when it is sent (see AsyncRunPoller).
         self._output_root = check_output_root(output_root)
         self._ledger = Ledger(ledger_path, busy_timeout=busy_timeout)
-        if summarize == "results":
-            summarize = partial(
-                results_summary, path_map=client.path_map, filesystem=client.filesystem
-            )
         self._poller = AsyncRunPoller(
             client,
             self._ledger,
