@@ -27,15 +27,18 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed $(VENV)/.installed-lmms-eval-*
 	touch $(STAMP)
 
-# Regenerate generated/ from openapi.yaml and codegen/, and the sync client classes
-# (src/lmms_eval_client/_sync/) from their async source (never edit either by hand).
+# Regenerate generated/ from openapi.yaml and codegen/, evaluate()'s parameter lists from
+# their table (_client/evaluate_params.py), and the sync client classes (_sync/) from their
+# async source (never edit the generated parts by hand).
 generate: $(STAMP)
 	PY=$(PY) bash codegen/generate.sh $(GEN_OUT)
+	$(PY) codegen/evaluate_params.py
 	$(PY) codegen/make_sync.py
 
-# Fails when generated/ or _sync/ differs from a fresh generation.
+# Fails when generated/, evaluate()'s parameter lists or _sync/ differ from a fresh generation.
 check-generated: $(STAMP)
 	PY=$(PY) bash codegen/generate.sh --check $(GEN_OUT)
+	$(PY) codegen/evaluate_params.py --check
 	$(PY) codegen/make_sync.py --check
 
 # Fails, naming each difference, when openapi.yaml and the pinned live server's contract

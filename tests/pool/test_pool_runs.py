@@ -7,7 +7,14 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from lmms_eval_client import AsyncEvalPool, AsyncEvalRun, EvalPool, EvalRun, JobCompleted
+from lmms_eval_client import (
+    AsyncEvalPool,
+    AsyncEvalRun,
+    EvalClient,
+    EvalPool,
+    EvalRun,
+    JobCompleted,
+)
 
 from .conftest import QWEN, Box
 
@@ -52,3 +59,55 @@ async def test_an_async_run_over_an_async_pool(
             await run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": step})
         done = [outcome async for outcome in run.as_completed(timeout=60)]
     assert len(done) == 3 and all(isinstance(o, JobCompleted) for o in done)
+
+
+def test_a_run_over_a_pool_gives_each_job_a_folder_under_its_servers_output_root(
+    start_box: Callable[..., Box], tmp_path: Path
+) -> None:
+    # Clients given to a pool keep their own settings: the run asks the chosen server's.
+    boxes = [start_box(tasks=["mme"], held=True) for _ in range(2)]
+    roots = {box.url: f"/srv/box{n}" for n, box in enumerate(boxes)}
+    clients = [EvalClient(box.url, output_root=roots[box.url]) for box in boxes]
+    try:
+        with (
+            EvalPool(clients) as pool,
+            EvalRun(pool, tmp_path / "evals.sqlite", poll_interval=0.02) as run,
+        ):
+            jobs = [run.submit("qwen2_vl", ["mme"], model_args=QWEN) for _ in range(2)]
+            assert {job.server for job in jobs} == set(roots)
+            for job in jobs:
+                assert job.server is not None and job.output_dir is not None
+                assert job.output_dir.startswith(roots[job.server] + "/")
+                assert job.output_dir.endswith(job.token)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_run_over_a_pool_reads_each_summary_with_its_servers_path_settings(
+    start_box: Callable[..., Box], tmp_path: Path
+) -> None:
+    # The first server's client maps the servers' folders to where nothing is mounted: its
+    # jobs' results cannot be read here; the second's can, and need its own settings.
+    boxes = [start_box(tasks=["mme"], held=True) for _ in range(2)]
+    clients = [
+        EvalClient(boxes[0].url, path_map={str(tmp_path): "/nowhere/mounted"}),
+        EvalClient(boxes[1].url, path_map={}),
+    ]
+    try:
+        with (
+            EvalPool(clients) as pool,
+            EvalRun(pool, tmp_path / "evals.sqlite", poll_interval=0.02) as run,
+        ):
+            jobs = [run.submit("qwen2_vl", ["mme"], model_args=QWEN) for _ in range(2)]
+            assert [job.server for job in jobs] == [box.url for box in boxes]
+            for box in boxes:
+                assert box.gate is not None
+                box.gate.release()
+            outcomes = {o.job.server: o for o in run.as_completed(timeout=60)}
+            assert all(isinstance(o, JobCompleted) for o in outcomes.values())
+            assert outcomes[boxes[0].url].job.summary is None
+            assert outcomes[boxes[1].url].job.summary  # read with the second client's map
+    finally:
+        for client in clients:
+            client.close()

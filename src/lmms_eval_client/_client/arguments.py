@@ -156,21 +156,46 @@ def _warn_without_model_name(model_args: Mapping[str, Any] | None) -> None:
 
 
 def build_evaluate_request(
+    # <params request extra_body>
     model: str,
     tasks: Sequence[str] | str,
-    model_args: Mapping[str, Any] | None,
-    num_fewshot: int | None,
-    batch_size: int | str | None,
-    device: str | None,
-    limit: int | float | None,
-    gen_kwargs: str | None,
-    log_samples: bool | None,
-    predict_only: bool | None,
-    num_gpus: int | None,
-    output_dir: str | os.PathLike[str] | None,
+    model_args: Mapping[str, Any] | None = None,
+    num_fewshot: int | None = None,
+    batch_size: int | str | None = None,
+    device: str | None = None,
+    limit: int | float | None = None,
+    gen_kwargs: str | None = None,
+    log_samples: bool | None = True,
+    predict_only: bool | None = False,
+    num_gpus: int | None = 1,
+    output_dir: str | os.PathLike[str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
+    # </params>
 ) -> EvaluateRequest:
-    """Check evaluate()'s arguments and build the request body, leaving out every None option."""
+    """Check evaluate()'s arguments and build the request body, leaving out every None option.
+
+    Its parameters are those of evaluate() (``evaluate_params``), with the same defaults.
+
+    Args:
+        model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
+        tasks: Task names, e.g. ["mmmu_val"]; a single str is taken as one task.
+        model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}. The result
+            files are filed under the model name lmms-eval derives from them (``pretrained``,
+            ``model``, ...).
+        num_fewshot: Number of few-shot examples (>= 0).
+        batch_size: Batch size, an int or a string such as "auto".
+        device: Device to run on, e.g. "cuda:0".
+        limit: Examples per task: a count (> 0), a fraction in (0, 1), or -1 for all (as lmms-eval's
+            CLI takes it). A numeric str such as "8" is read as its number.
+        gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
+        log_samples: Write per-sample outputs.
+        predict_only: Only generate predictions, skip metrics.
+        num_gpus: Number of GPUs to use (>= 1).
+        output_dir: Results folder on the server's disk. Default: a fresh one under ``output_root``
+            when one is set (each job its own), else a fresh temporary one the server picks.
+        extra_body: Fields of a newer server that this client's contract does not know yet, sent as
+            given (JSON values; never a field that has a parameter here).
+    """
     if not isinstance(model, str) or not model:
         raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
     _check_utf8("model", model)

@@ -14,7 +14,6 @@ import httpx
 
 from lmms_eval_api.client import Client as ApiClient
 
-from .._exceptions import InvalidArgumentError
 from .._http.config import (
     HttpClientT,
     adopt_base_url,
@@ -28,7 +27,7 @@ from .._http.config import (
 from .._http.responses import check_open
 from .._http.retry import RetryPolicy
 from .._results.file_access import FileSystem, check_filesystem
-from .._results.output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+from .._results.output_dirs import output_dir_for, resolve_output_root
 from .._results.path_map import PathMap, effective_path_map
 
 
@@ -83,14 +82,7 @@ class ClientBase(Generic[HttpClientT]):
         filesystem: FileSystem | None,
     ) -> None:
         """Where jobs write (argument > $LMMS_EVAL_OUTPUT_ROOT) and where results are read."""
-        root = output_root if output_root is not None else os.environ.get(OUTPUT_ROOT_ENV)
-        if isinstance(root, os.PathLike):
-            root = os.fspath(root)
-        if root is not None and not (isinstance(root, str) and root):
-            raise InvalidArgumentError(
-                f"output_root must be a non-empty path on the server's disk, got {root!r}"
-            )
-        self._output_root = root or None
+        self._output_root = resolve_output_root(output_root)
         self._path_map = effective_path_map(path_map)
         self._filesystem = check_filesystem(filesystem)
 

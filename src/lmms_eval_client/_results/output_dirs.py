@@ -10,6 +10,7 @@ client on another machine cannot find. With an output root (argument or
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from collections.abc import Mapping
@@ -20,6 +21,30 @@ from .._exceptions import InvalidArgumentError
 
 OUTPUT_ROOT_ENV = "LMMS_EVAL_OUTPUT_ROOT"
 """Environment variable with the output root (a path on the server's disk)."""
+
+
+def check_output_root(output_root: str | os.PathLike[str] | None) -> str | None:
+    """An output root given as an argument, as a str (None stays None)."""
+    if output_root is None:
+        return None
+    root = os.fspath(output_root) if isinstance(output_root, os.PathLike) else output_root
+    if not (isinstance(root, str) and root):
+        raise InvalidArgumentError(
+            f"output_root must be a non-empty path on the server's disk, got {root!r}"
+        )
+    return root
+
+
+def resolve_output_root(output_root: str | os.PathLike[str] | None) -> str | None:
+    """The output root in force: the argument, else ``$LMMS_EVAL_OUTPUT_ROOT`` (empty: unset).
+
+    The one place the setting is resolved: a client calls it once, and what builds on a
+    client (a pool, a run) asks the client for the result instead of reading it again.
+    """
+    if output_root is not None:
+        return check_output_root(output_root)
+    return os.environ.get(OUTPUT_ROOT_ENV) or None
+
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 60

@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 from .._client.arguments import json_object
 from .._client.wait import timeout_message
 from .._exceptions import InvalidArgumentError
-from .._results.output_dirs import OUTPUT_ROOT_ENV, output_dir_for
+from .._results.output_dirs import output_dir_for
 from .._text import shown
 from .errors import RunTimeoutError
 from .outcomes import FAILED, JobOutcome, TrackedJob
@@ -151,12 +151,6 @@ def owner_is_gone(owner: str | None) -> bool:
     except OSError:  # exists, but not ours to signal
         return False
     return False
-
-
-def output_root_from_env(output_root: str | os.PathLike[str] | None) -> str | None:
-    if output_root is not None:
-        return os.fspath(output_root)
-    return os.environ.get(OUTPUT_ROOT_ENV) or None
 
 
 def run_output_dir(root: str, model: str, model_args: Mapping[str, Any] | None, token: str) -> str:

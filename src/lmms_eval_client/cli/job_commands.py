@@ -21,6 +21,7 @@ from lmms_eval_client import (
     process_job_status,
 )
 
+from .._client.evaluate_params import cli_help, default_of
 from .connection import Client, connect, server_of, settings_of
 from .exit_codes import ExitCode, exit_code_for, one_line, worst
 from .live import LiveView, format_seconds, make_view
@@ -45,6 +46,12 @@ Quiet = Annotated[
     typer.Option("--quiet", "-q", help="One line per change instead of the live table (for logs)."),
 ]
 
+
+# submit's options are written out (typer reads them from the signature), their help texts
+# and defaults taken from evaluate()'s parameters (their one source, with the SDK's).
+_LOG_SAMPLES = default_of("log_samples", bool)
+_PREDICT_ONLY = default_of("predict_only", bool)
+_NUM_GPUS = default_of("num_gpus", int)
 
 _SUBMIT_STOPPED = (
     "Interrupted (Ctrl+C) while submitting: the job may have reached the server; "
@@ -104,46 +111,25 @@ def wait_and_report(
 
 def submit(
     ctx: typer.Context,
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="lmms-eval model type, e.g. qwen2_vl.")
-    ],
-    tasks: Annotated[
-        list[str],
-        typer.Option("--tasks", "-t", help="Task names: repeatable, or comma-separated."),
-    ],
+    model: Annotated[str, typer.Option("--model", "-m", help=cli_help("model"))],
+    tasks: Annotated[list[str], typer.Option("--tasks", "-t", help=cli_help("tasks"))],
     model_args: Annotated[
         list[str] | None,
-        typer.Option(
-            "--model-args",
-            "-a",
-            help="lmms-eval's key=value,... (pretrained=org/x,dtype=bfloat16) or a JSON "
-            "object; repeatable. Name the model (pretrained=, model=...): lmms-eval files "
-            "the results under it.",
-            show_default=False,
-        ),
+        typer.Option("--model-args", "-a", help=cli_help("model_args"), show_default=False),
     ] = None,
-    num_fewshot: Annotated[int | None, typer.Option(help="Few-shot examples.")] = None,
-    batch_size: Annotated[
-        str | None, typer.Option(help="Batch size: a number, auto or auto:N.")
-    ] = None,
-    device: Annotated[str | None, typer.Option(help="Device, e.g. cuda:0.")] = None,
-    limit: Annotated[
-        str | None,
-        typer.Option(help="Examples per task: a count, a fraction in (0, 1), or -1 for all."),
-    ] = None,
-    gen_kwargs: Annotated[
-        str | None, typer.Option(help="Generation kwargs, e.g. temperature=0,max_new_tokens=64.")
-    ] = None,
+    num_fewshot: Annotated[int | None, typer.Option(help=cli_help("num_fewshot"))] = None,
+    batch_size: Annotated[str | None, typer.Option(help=cli_help("batch_size"))] = None,
+    device: Annotated[str | None, typer.Option(help=cli_help("device"))] = None,
+    limit: Annotated[str | None, typer.Option(help=cli_help("limit"))] = None,
+    gen_kwargs: Annotated[str | None, typer.Option(help=cli_help("gen_kwargs"))] = None,
     log_samples: Annotated[
-        bool, typer.Option("--log-samples/--no-log-samples", help="Write per-sample outputs.")
-    ] = True,
+        bool, typer.Option("--log-samples/--no-log-samples", help=cli_help("log_samples"))
+    ] = _LOG_SAMPLES,
     predict_only: Annotated[
-        bool, typer.Option("--predict-only", help="Only generate predictions, no metrics.")
-    ] = False,
-    num_gpus: Annotated[int, typer.Option(min=1, help="GPUs to use.")] = 1,
-    output_dir: Annotated[
-        str | None, typer.Option(help="Results folder on the server's disk.")
-    ] = None,
+        bool, typer.Option("--predict-only", help=cli_help("predict_only"))
+    ] = _PREDICT_ONLY,
+    num_gpus: Annotated[int, typer.Option(min=1, help=cli_help("num_gpus"))] = _NUM_GPUS,
+    output_dir: Annotated[str | None, typer.Option(help=cli_help("output_dir"))] = None,
     output_root: Annotated[
         str | None,
         typer.Option(
@@ -152,10 +138,7 @@ def submit(
             "logs read the job's files.",
         ),
     ] = None,
-    extra_body: Annotated[
-        str | None,
-        typer.Option(help="Fields of a newer server, as a JSON object: '{\"seed\": 7}'."),
-    ] = None,
+    extra_body: Annotated[str | None, typer.Option(help=cli_help("extra_body"))] = None,
     label: Annotated[
         list[str] | None,
         typer.Option(

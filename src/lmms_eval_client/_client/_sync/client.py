@@ -210,6 +210,7 @@ class EvalClient(
 
     def evaluate(
         self,
+        # <params request>
         model: str,
         tasks: Sequence[str] | str,
         model_args: Mapping[str, Any] | None = None,
@@ -222,10 +223,13 @@ class EvalClient(
         predict_only: bool | None = False,
         num_gpus: int | None = 1,
         output_dir: str | os.PathLike[str] | None = None,
+        # </params>
         *,
+        # <params extra_body reconcile timeout>
         extra_body: Mapping[str, Any] | None = None,
         reconcile: bool = False,
         timeout: RequestTimeout = CLIENT_TIMEOUT,
+        # </params>
     ) -> JobSubmitResponse:
         """Submit an evaluation job to the server's queue.
 
@@ -235,30 +239,31 @@ class EvalClient(
         Args:
             model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
             tasks: Task names, e.g. ["mmmu_val"]; a single str is taken as one task.
-            model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}.
-                The result files are filed under the model name lmms-eval derives from them.
+            model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}. The
+                result files are filed under the model name lmms-eval derives from them
+                (``pretrained``, ``model``, ...).
             num_fewshot: Number of few-shot examples (>= 0).
             batch_size: Batch size, an int or a string such as "auto".
             device: Device to run on, e.g. "cuda:0".
-            limit: Evaluate only this many examples per task (> 0; a float < 1 is a fraction;
-                -1 for all, as lmms-eval's CLI takes it). A numeric str such as "8" is read
-                as its number.
+            limit: Examples per task: a count (> 0), a fraction in (0, 1), or -1 for all (as
+                lmms-eval's CLI takes it). A numeric str such as "8" is read as its number.
             gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
             log_samples: Write per-sample outputs.
             predict_only: Only generate predictions, skip metrics.
             num_gpus: Number of GPUs to use (>= 1).
-            output_dir: Results directory on the server (default: a fresh one under the
-                client's ``output_root``, else a fresh temporary one the server picks).
-            extra_body: Fields of a newer server that this client's contract does not know
-                yet, sent as given (JSON values; never a field evaluate() has a parameter for).
-            reconcile: Exactly one job even when the answer is lost: read ``/queue`` before
-                sending; after a lost answer, adopt the new queued or running job whose
-                echoed request equals this one (a unique output_dir makes that exact), or
-                send again only when the server provably has no such job (one job queued
-                before it still waits, or its finished counters did not move); else raise
-                SubmissionUnresolvedError, sending nothing more (README: "Evaluation runs").
-            timeout: This call's time budget instead of the client's (seconds, an
-                ``httpx.Timeout``, or None for none).
+            output_dir: Results folder on the server's disk. Default: a fresh one under
+                ``output_root`` when one is set (each job its own), else a fresh temporary one the
+                server picks.
+            extra_body: Fields of a newer server that this client's contract does not know yet, sent
+                as given (JSON values; never a field that has a parameter here).
+            reconcile: Exactly one job even when the answer is lost: read ``/queue`` before sending;
+                after a lost answer, adopt the new queued or running job whose echoed request equals
+                this one (a unique output_dir makes that exact), or send again only when the server
+                provably has no such job (one job queued before it still waits, or its finished
+                counters did not move); else raise SubmissionUnresolvedError, sending nothing more
+                (README: "Evaluation runs").
+            timeout: This call's time budget instead of the client's (seconds, an ``httpx.Timeout``,
+                or None for none).
 
         Returns:
             JobSubmitResponse with ``job_id``, ``status``, ``position_in_queue``, ``message``.
@@ -273,9 +278,22 @@ class EvalClient(
         """
         output_dir = self._output_dir(output_dir, model, model_args)
         body = build_evaluate_request(
-            model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
-            log_samples, predict_only, num_gpus, output_dir, extra_body,
-        )  # fmt: skip
+            # <params request extra_body: arguments>
+            model,
+            tasks,
+            model_args,
+            num_fewshot,
+            batch_size,
+            device,
+            limit,
+            gen_kwargs,
+            log_samples,
+            predict_only,
+            num_gpus,
+            output_dir,
+            extra_body,
+            # </params>
+        )
         if reconcile:
             from .submit import submit_exactly_once  # the reconciler: loaded when used
 

@@ -30,10 +30,13 @@ class AsyncPoolReading:
         async def get_job(self, job_id: str, *, timeout: RequestTimeout = ...) -> JobInfo: ...
 
     # Settings of reading results, as a client has them (those of the first server's
-    # client; the pool makes every client with the same ones).
+    # client; the pool makes every client with the same ones, but clients given to it keep
+    # their own: where a job is concerned, its server's client's are used, by load_results
+    # and by a run choosing a job's output_dir).
     @property
     def output_root(self) -> str | None:
-        """The folder under which each job gets its own output_dir, if any."""
+        """The folder under which each job gets its own output_dir, if any (the first
+        server's client's; each job gets one under its own server's client's)."""
         return self._at.clients[0].output_root
 
     @property

@@ -199,6 +199,7 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
 
     def evaluate(
         self,
+        # <params request>
         model: str,
         tasks: Sequence[str] | str,
         model_args: Mapping[str, Any] | None = None,
@@ -211,15 +212,48 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
         predict_only: bool | None = False,
         num_gpus: int | None = 1,
         output_dir: str | os.PathLike[str] | None = None,
+        # </params>
         *,
+        # <params extra_body reconcile timeout>
         extra_body: Mapping[str, Any] | None = None,
         reconcile: bool = False,
         timeout: RequestTimeout = CLIENT_TIMEOUT,
+        # </params>
     ) -> PoolJobSubmitResponse:
         """Submit an evaluation job to one server of the pool (chosen as the class says).
 
-        The parameters are those of EvalClient.evaluate, sent as they are
-        (``reconcile=True`` reconciles a lost answer on the server it was sent to).
+        As EvalClient.evaluate, the parameters sent as they are to the chosen server's
+        client (whose ``output_root`` applies); ``reconcile=True`` reconciles a lost answer
+        on the server it was sent to.
+
+        Args:
+            model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
+            tasks: Task names, e.g. ["mmmu_val"]; a single str is taken as one task.
+            model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}. The
+                result files are filed under the model name lmms-eval derives from them
+                (``pretrained``, ``model``, ...).
+            num_fewshot: Number of few-shot examples (>= 0).
+            batch_size: Batch size, an int or a string such as "auto".
+            device: Device to run on, e.g. "cuda:0".
+            limit: Examples per task: a count (> 0), a fraction in (0, 1), or -1 for all (as
+                lmms-eval's CLI takes it). A numeric str such as "8" is read as its number.
+            gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
+            log_samples: Write per-sample outputs.
+            predict_only: Only generate predictions, skip metrics.
+            num_gpus: Number of GPUs to use (>= 1).
+            output_dir: Results folder on the server's disk. Default: a fresh one under
+                ``output_root`` when one is set (each job its own), else a fresh temporary one the
+                server picks.
+            extra_body: Fields of a newer server that this client's contract does not know yet, sent
+                as given (JSON values; never a field that has a parameter here).
+            reconcile: Exactly one job even when the answer is lost: read ``/queue`` before sending;
+                after a lost answer, adopt the new queued or running job whose echoed request equals
+                this one (a unique output_dir makes that exact), or send again only when the server
+                provably has no such job (one job queued before it still waits, or its finished
+                counters did not move); else raise SubmissionUnresolvedError, sending nothing more
+                (README: "Evaluation runs").
+            timeout: This call's time budget instead of the client's (seconds, an ``httpx.Timeout``,
+                or None for none).
 
         Returns:
             PoolJobSubmitResponse: the server's answer (``job_id``...) and its ``server``.
@@ -236,10 +270,26 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
             server = self._at.urls[index]
             try:
                 job = self._at.clients[index].evaluate(
-                    model, tasks, model_args, num_fewshot, batch_size, device, limit,
-                    gen_kwargs, log_samples, predict_only, num_gpus, output_dir,
-                    extra_body=extra_body, reconcile=reconcile, timeout=timeout,
-                )  # fmt: skip
+                    # <params request: arguments>
+                    model,
+                    tasks,
+                    model_args,
+                    num_fewshot,
+                    batch_size,
+                    device,
+                    limit,
+                    gen_kwargs,
+                    log_samples,
+                    predict_only,
+                    num_gpus,
+                    output_dir,
+                    # </params>
+                    # <params extra_body reconcile timeout: keywords>
+                    extra_body=extra_body,
+                    reconcile=reconcile,
+                    timeout=timeout,
+                    # </params>
+                )
             except APIConnectionError as exc:
                 self._at.table.settle(index, accepted=False, now=self._clock())
                 if exc.may_have_been_sent:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
 
 from lmms_eval_api.models import EvaluateRequest, JobInfo, JobStatus
 
@@ -19,6 +20,7 @@ from ..._client._async.submit import drive
 from ..._client.reconcile import Absent, Found, QueueSnapshot, find_submission, submission_plan
 from ..._exceptions import JobNotFoundError, LmmsEvalError
 from ..._http.retry import is_transient
+from ..._results.files import results_summary
 from ..errors import LedgerError, SubmissionUnresolvedError
 from ..ledger import Ledger
 from ..options import (
@@ -49,14 +51,14 @@ class AsyncRunPoller:
         *,
         retry: RetryOnFailure | None,
         output_root: str | None,
-        summarize: Summarize | None,
+        summarize: Summarize | Literal["results"] | None,
         max_completed_jobs: int,
         orphan_after: float,
     ) -> None:
         self.client = client
         self.ledger = ledger
         self.retry = retry
-        self.output_root = output_root
+        self.output_root = output_root  # the run's own; None: each client's
         self._summarize = summarize
         self._max_completed_jobs = max_completed_jobs
         self._orphan_after = orphan_after
@@ -80,15 +82,33 @@ class AsyncRunPoller:
             return self.client
         return await self.client.route(body.model, body.tasks)
 
+    def _in_own_dir(
+        self, body: EvaluateRequest, client: AsyncEvalClient, token: str
+    ) -> EvaluateRequest:
+        """The request with a folder of its own, named after ``token``, under the output root
+        in force for ``client``: the run's ``output_root``, else that client's (resolved
+        once, by the client). Without either, the server picks the folder."""
+        root = self.output_root if self.output_root is not None else client.output_root
+        fields = {k: v for k, v in body.to_dict().items() if k != "output_dir"}
+        if root is not None:
+            fields["output_dir"] = run_output_dir(root, body.model, body.model_args, token)
+        return EvaluateRequest.from_dict(fields)
+
     async def submit(
         self,
         body: EvaluateRequest,
         labels: dict[str, Any],
         token: str,
         retry_of: TrackedJob | None,
+        *,
+        own_dir: bool,
     ) -> TrackedJob:
+        """Record the intent, send, reconcile a lost answer; ``own_dir``: the run chooses
+        the job's output_dir (under the root in force for the server it goes to)."""
         seqs: list[int] = []
         client = await self._target(body)
+        if own_dir:
+            body = self._in_own_dir(body, client, token)
 
         def record_intent(snapshot: QueueSnapshot, sends: int) -> None:
             if seqs:
@@ -190,12 +210,16 @@ class AsyncRunPoller:
             return
         self.ledger.record_status(job.seq, state, info)
         if info.status == JobStatus.COMPLETED and self._summarize is not None:
-            self._record_summary(job.seq, info)
+            self._record_summary(client, job.seq, info)
 
-    def _record_summary(self, seq: int, info: JobInfo) -> None:
+    def _record_summary(self, client: AsyncEvalClient, seq: int, info: JobInfo) -> None:
         summarize = self._summarize
         if summarize is None:
             return
+        if summarize == "results":  # read with the path settings of the job's server's client
+            summarize = partial(
+                results_summary, path_map=client.path_map, filesystem=client.filesystem
+            )
         try:
             summary = summarize(info)
         except Exception as exc:  # a reader's failure must not stop the run
@@ -208,13 +232,11 @@ class AsyncRunPoller:
         token = new_token()
         body = failed.request
         old_dir = body.output_dir
-        if self.output_root is not None and old_dir and old_dir.endswith(failed.token):
-            fresh = run_output_dir(
-                self.output_root, body.model, body.model_args, token
-            )  # the failed attempt's folder keeps its logs
-            body = EvaluateRequest.from_dict({**body.to_dict(), "output_dir": fresh})
+        # A folder the run chose ends with the attempt's token: the new attempt gets a fresh
+        # one (the failed attempt's keeps its logs); one the caller chose is kept.
+        own_dir = isinstance(old_dir, str) and old_dir.endswith(failed.token)
         try:
-            await self.submit(body, failed.labels, token, failed)
+            await self.submit(body, failed.labels, token, failed, own_dir=own_dir)
         except LedgerError:
             raise
         except LmmsEvalError as exc:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,7 +20,9 @@ from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL, Deadline, check_wait_timeout
 from ..._http._async._io import sleep
-from ..._results.files import results_summary
+from ..._http.config import check_timeout as check_request_timeout
+from ..._http.transport import CLIENT_TIMEOUT, ClientTimeout, RequestTimeout, request_scope
+from ..._results.output_dirs import check_output_root
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..options import (
     ALL_COMPLETED,
@@ -34,8 +35,6 @@ from ..options import (
     check_return_when,
     check_run_args,
     new_token,
-    output_root_from_env,
-    run_output_dir,
     run_timeout,
 )
 from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
@@ -66,14 +65,16 @@ class AsyncEvalRun:
             ``RetryOnFailure("CUDA out of memory", max_attempts=3)``. Default: never.
         output_root: A folder on the server's disk: each job gets its own
             ``<root>/<yyyymmdd-hhmmss>-<model>-<token>`` output_dir (unless one is given),
-            which makes reconciliation of a lost answer exact. Default:
-            ``$LMMS_EVAL_OUTPUT_ROOT``, else none (the server picks temporary folders and a
-            lost answer is matched on the whole request).
+            which makes reconciliation of a lost answer exact. Default: the ``output_root``
+            of the client the job is sent through (its argument, else
+            ``$LMMS_EVAL_OUTPUT_ROOT``; over a pool, the chosen server's client's), else none
+            (the server picks temporary folders and a lost answer is matched on the whole
+            request).
         summarize: Called with each completed job's JobInfo; what it returns (JSON data) is
             recorded in the ledger as the job's results summary. Errors are logged.
             Default ``"results"``: the job's metrics, ``{model: {task: {"name,filter":
-            value}}}``, read through the client's path_map / filesystem when reachable
-            here; None: no summary.
+            value}}}``, read through the path_map / filesystem of the job's client (over a
+            pool, its server's) when reachable here; None: no summary.
         max_completed_jobs: The server's ``max_completed_jobs`` (default 100, its default),
             used to decide a lost answer's fate from its counters.
         orphan_after: Seconds after which a submission left unanswered by another machine's
@@ -111,12 +112,9 @@ class AsyncEvalRun:
         self._client = client
         self._poll_interval = float(poll_interval)
         self._retry = retry
-        self._output_root = output_root_from_env(output_root)
+        # None: each job's client's output_root, asked when it is sent (see AsyncRunPoller).
+        self._output_root = check_output_root(output_root)
         self._ledger = Ledger(ledger_path, busy_timeout=busy_timeout)
-        if summarize == "results":
-            summarize = partial(
-                results_summary, path_map=client.path_map, filesystem=client.filesystem
-            )
         self._poller = AsyncRunPoller(
             client,
             self._ledger,
@@ -154,6 +152,7 @@ class AsyncEvalRun:
 
     async def submit(
         self,
+        # <params request>
         model: str,
         tasks: Sequence[str] | str,
         model_args: Mapping[str, Any] | None = None,
@@ -166,16 +165,44 @@ class AsyncEvalRun:
         predict_only: bool | None = False,
         num_gpus: int | None = 1,
         output_dir: str | os.PathLike[str] | None = None,
+        # </params>
         *,
         labels: Mapping[str, Any] | None = None,
+        # <params extra_body timeout>
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: RequestTimeout = CLIENT_TIMEOUT,
+        # </params>
     ) -> TrackedJob:
-        """Submit a job (the parameters of ``evaluate``) and track it under ``labels``.
+        """Submit a job (as ``evaluate``) and track it under ``labels``.
 
         The intent is recorded before anything is sent; a lost answer is reconciled with
-        the server (the job adopted, or sent again only once proven absent).
+        the server (the job adopted, or sent again only once proven absent), as
+        ``evaluate(..., reconcile=True)`` does. ``timeout`` bounds each request of the
+        submission, those of the reconciliation included.
 
         Args:
+            model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
+            tasks: Task names, e.g. ["mmmu_val"]; a single str is taken as one task.
+            model_args: Model arguments, e.g. {"pretrained": "Qwen/Qwen2-VL-7B-Instruct"}. The
+                result files are filed under the model name lmms-eval derives from them
+                (``pretrained``, ``model``, ...).
+            num_fewshot: Number of few-shot examples (>= 0).
+            batch_size: Batch size, an int or a string such as "auto".
+            device: Device to run on, e.g. "cuda:0".
+            limit: Examples per task: a count (> 0), a fraction in (0, 1), or -1 for all (as
+                lmms-eval's CLI takes it). A numeric str such as "8" is read as its number.
+            gen_kwargs: Generation kwargs, e.g. "temperature=0,max_new_tokens=64".
+            log_samples: Write per-sample outputs.
+            predict_only: Only generate predictions, skip metrics.
+            num_gpus: Number of GPUs to use (>= 1).
+            output_dir: Results folder on the server's disk. Default: a fresh one under
+                ``output_root`` when one is set (each job its own), else a fresh temporary one the
+                server picks.
             labels: Any JSON-able mapping, e.g. ``{"epoch": 3, "checkpoint": "ckpt-3"}``.
+            extra_body: Fields of a newer server that this client's contract does not know yet, sent
+                as given (JSON values; never a field that has a parameter here).
+            timeout: This call's time budget instead of the client's (seconds, an ``httpx.Timeout``,
+                or None for none).
 
         Returns:
             The tracked job (``seq``, ``job_id``, ``state``, ``labels``...).
@@ -190,14 +217,30 @@ class AsyncEvalRun:
                 reached; the job is recorded ``unsent``.
         """
         checked = check_json_object("labels", labels)
-        token = new_token()
-        if output_dir is None and self._output_root is not None:
-            output_dir = run_output_dir(self._output_root, model, model_args, token)
+        if not isinstance(timeout, ClientTimeout):
+            check_request_timeout(timeout)  # before anything is recorded or sent
         body = build_evaluate_request(
-            model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
-            log_samples, predict_only, num_gpus, output_dir,
-        )  # fmt: skip
-        return await self._poller.submit(body, checked, token, None)
+            # <params request extra_body: arguments>
+            model,
+            tasks,
+            model_args,
+            num_fewshot,
+            batch_size,
+            device,
+            limit,
+            gen_kwargs,
+            log_samples,
+            predict_only,
+            num_gpus,
+            output_dir,
+            extra_body,
+            # </params>
+        )
+        own_dir = output_dir is None  # then the run gives the job a folder of its own
+        # The submission's requests (reconciliation's too) get timeout= as a pool's calls
+        # give theirs to their clients' requests.
+        with request_scope(timeout=timeout):
+            return await self._poller.submit(body, checked, new_token(), None, own_dir=own_dir)
 
     # -- what finished ------------------------------------------------------------------
 
