@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 
@@ -43,7 +43,6 @@ from ..._http.retry import (
 )
 from ..._http.transport import (
     CLIENT_TIMEOUT,
-    AsyncBoundedSender,
     ClientTimeout,
     RequestTimeout,
     request_scope,
@@ -131,13 +130,9 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
     ) -> None:
         limit = check_max_response_bytes(max_response_bytes)
         self._setup_files(output_root, path_map, filesystem)
-        http = self._setup(
-            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
+        self._setup(
+            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries, limit
         )
-        # The generated functions call only .request(): ours reads the body under the size
-        # cap and ends the whole request within its time budget.
-        sender = AsyncBoundedSender(http, limit, owned=self._owns_http_client)
-        self._api.set_async_httpx_client(cast(httpx.AsyncClient, sender))
 
     # -- lifecycle ------------------------------------------------------------------------
 

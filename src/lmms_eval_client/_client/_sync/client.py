@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 
@@ -44,7 +44,6 @@ from ..._http.retry import (
 )
 from ..._http.transport import (
     CLIENT_TIMEOUT,
-    BoundedSender,
     ClientTimeout,
     RequestTimeout,
     request_scope,
@@ -132,13 +131,9 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
     ) -> None:
         limit = check_max_response_bytes(max_response_bytes)
         self._setup_files(output_root, path_map, filesystem)
-        http = self._setup(
-            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
+        self._setup(
+            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries, limit
         )
-        # The generated functions call only .request(): ours reads the body under the size
-        # cap and ends the whole request within its time budget.
-        sender = BoundedSender(http, limit, owned=self._owns_http_client)
-        self._api.set_httpx_client(cast(httpx.Client, sender))
 
     # -- lifecycle ------------------------------------------------------------------------
 

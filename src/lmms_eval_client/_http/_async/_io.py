@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 
@@ -16,6 +16,7 @@ from lmms_eval_api.types import Response
 
 from ..._exceptions import EventLoopError
 from ..config import build_http_client
+from ..transport import AsyncBoundedSender
 
 if TYPE_CHECKING:
     import asyncio
@@ -45,13 +46,26 @@ async def sleep(seconds: float) -> None:
 
 
 class AsyncIO:
-    """Follows the running event loop; warns when a client is collected unclosed."""
+    """Sends through the bounded sender, follows the running event loop, and warns when a
+    client is collected unclosed."""
 
     _owns_http_client: bool
     _http: httpx.AsyncClient
     _http_kwargs: dict[str, Any] | None
+    _max_response_bytes: int
     _api: ApiClient
     _loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    def _attach_http(self, http: httpx.AsyncClient) -> None:
+        """Send through ``http`` from now on: at construction, and in each new event loop.
+
+        The generated endpoint functions call only ``.request()``, on the bounded sender
+        around ``http``: it reads the body under the size cap and ends the whole request
+        within its time budget. This is the one place it is installed.
+        """
+        self._http = http
+        sender = AsyncBoundedSender(http, self._max_response_bytes, owned=self._owns_http_client)
+        self._api.set_async_httpx_client(cast(httpx.AsyncClient, sender))
 
     def _follow_loop(self) -> None:
         """Before each attempt: connections are bound to the loop that opened them."""
@@ -80,8 +94,7 @@ class AsyncIO:
             )
         # Ours: a fresh pool for the new loop; the old one's connections died with its loop.
         self._loop = weakref.ref(loop)
-        self._http = build_http_client(httpx.AsyncClient, self._http_kwargs)
-        self._api.set_async_httpx_client(self._http)
+        self._attach_http(build_http_client(httpx.AsyncClient, self._http_kwargs))
 
     def __del__(self) -> None:
         # Closing needs the event loop, which may be gone: warn instead of scheduling work
