@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast
 
 import httpx
 
-from lmms_eval_api.client import Client as ApiClient
-
 from .._exceptions import InvalidArgumentError
 from .._http.config import (
     HttpClientT,
@@ -35,7 +33,6 @@ class ClientBase(Generic[HttpClientT]):
     """Construction and configuration shared by both clients."""
 
     _http_client_type: ClassVar[type[httpx.Client] | type[httpx.AsyncClient]]
-    _api: ApiClient
     _http: HttpClientT
     _base_url: str
     _owns_http_client: bool
@@ -79,7 +76,6 @@ class ClientBase(Generic[HttpClientT]):
             factory = cast("type[HttpClientT]", self._http_client_type)
             self._http_kwargs = httpx_client_kwargs(config)
             http_client = build_http_client(factory, self._http_kwargs)
-        self._api = ApiClient(base_url=self._base_url)
         self._attach_http(http_client)
 
     def _setup_files(

@@ -22,6 +22,7 @@ from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
 from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
 from lmms_eval_api.models import (
     CancelResponse,
+    EvaluateRequest,
     JobInfo,
     JobSubmitResponse,
     QueueStatusResponse,
@@ -30,8 +31,9 @@ from lmms_eval_api.models import (
 from ..._exceptions import BadRequestError, LmmsEvalError
 from ..._http import operations as ops
 from ..._http._async._io import AsyncIO, Send, sleep
-from ..._http.config import DEFAULT_TIMEOUT, check_timeout
+from ..._http.config import DEFAULT_TIMEOUT
 from ..._http.limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
+from ..._http.options import CLIENT_TIMEOUT, DEFAULT_OPTIONS, CallOptions, RequestTimeout
 from ..._http.responses import cancelled_by_earlier_attempt, result_of
 from ..._http.retry import (
     DEFAULT_MAX_RETRIES,
@@ -40,12 +42,6 @@ from ..._http.retry import (
     Outcome,
     retry_delay,
     within_deadline,
-)
-from ..._http.transport import (
-    CLIENT_TIMEOUT,
-    ClientTimeout,
-    RequestTimeout,
-    request_scope,
 )
 from ..._results.file_access import FileSystem, PathMap
 from ..arguments import (
@@ -157,18 +153,12 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
     # -- sending ----------------------------------------------------------------------------
 
     async def _send(
-        self,
-        op: ops.Operation[Any],
-        send: Send,
-        *,
-        retry: bool = True,
-        deadline: float | None = None,
-        timeout: RequestTimeout = CLIENT_TIMEOUT,
+        self, op: ops.Operation[Any], send: Send, options: CallOptions = DEFAULT_OPTIONS
     ) -> tuple[Outcome, int]:
-        """Send, retrying as the shared policy says; the final outcome and the retries made."""
-        if not isinstance(timeout, ClientTimeout):
-            timeout = check_timeout(timeout)  # before anything is sent
-        policy = self._retry if retry else NO_RETRY
+        """Send with the call's options, retrying as the shared policy says; the final
+        outcome and the retries made."""
+        policy = self._retry if options.retry else NO_RETRY
+        deadline = options.deadline
         retries = 0
         while True:
             self._check_open()
@@ -177,8 +167,7 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
             # A deadline (a wait's) also bounds the attempt in flight, not only the retries.
             time_left = None if deadline is None else deadline - self._clock()
             try:
-                with request_scope(time_left=time_left, timeout=timeout):
-                    outcome = await send()
+                outcome = await send(self._api_for(options.timeout, time_left))
             except SEND_FAILURES as exc:
                 outcome = exc
             delay = within_deadline(
@@ -193,13 +182,11 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
         self,
         op: ops.Operation[T],
         send: Send,
+        options: CallOptions = DEFAULT_OPTIONS,
         *,
         job_id: str | None = None,
-        retry: bool = True,
-        deadline: float | None = None,
-        timeout: RequestTimeout = CLIENT_TIMEOUT,
     ) -> T:
-        outcome, _ = await self._send(op, send, retry=retry, deadline=deadline, timeout=timeout)
+        outcome, _ = await self._send(op, send, options)
         return result_of(outcome, op, job_id=job_id)
 
     # -- jobs -------------------------------------------------------------------------------
@@ -267,19 +254,24 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
             ModelNameWarning: model_args has no key (``pretrained``, ``model``, ...) from
                 which lmms-eval names the results: the real server would fail the job.
         """
+        options = CallOptions.of(timeout, reconcile=reconcile)
         output_dir = self._output_dir(output_dir, model, model_args)
         body = build_evaluate_request(
             model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
             log_samples, predict_only, num_gpus, output_dir, extra_body,
         )  # fmt: skip
-        if reconcile:
+        if options.reconcile:
             from .submit import submit_exactly_once  # the reconciler: loaded when used
 
-            return await submit_exactly_once(self, body)
+            return await submit_exactly_once(self, body, options)
+        return await self._submit(body, options)
+
+    async def _submit(self, body: EvaluateRequest, options: CallOptions) -> JobSubmitResponse:
+        """POST /evaluate once (retried only when it certainly was not sent)."""
         return await self._request(
             ops.SUBMIT_EVALUATION,
-            lambda: _op_submit_evaluation.asyncio_detailed(client=self._api, body=body),
-            timeout=timeout,
+            lambda api: _op_submit_evaluation.asyncio_detailed(client=api, body=body),
+            options,
         )
 
     async def get_job(self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> JobInfo:
@@ -294,22 +286,15 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
             JobNotFoundError: The server has no such job (never submitted, evicted after
                 max_completed_jobs, or lost in a server restart).
         """
-        return await self._get_job(check_job_id(job_id), timeout=timeout)
+        options = CallOptions.of(timeout)
+        return await self._get_job(check_job_id(job_id), options)
 
-    async def _get_job(
-        self,
-        job_id: str,
-        deadline: float | None = None,
-        retry: bool = True,
-        timeout: RequestTimeout = CLIENT_TIMEOUT,
-    ) -> JobInfo:
+    async def _get_job(self, job_id: str, options: CallOptions = DEFAULT_OPTIONS) -> JobInfo:
         return await self._request(
             ops.GET_JOB,
-            lambda: _op_get_job.asyncio_detailed(job_id, client=self._api),
+            lambda api: _op_get_job.asyncio_detailed(job_id, client=api),
+            options,
             job_id=job_id,
-            retry=retry,
-            deadline=deadline,
-            timeout=timeout,
         )
 
     async def cancel_job(
@@ -329,11 +314,12 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
             BadRequestError: The job is running or already finished; the message says which.
             JobNotFoundError: The server has no such job.
         """
+        options = CallOptions.of(timeout)
         job_id = check_job_id(job_id)
         outcome, retries = await self._send(
             ops.CANCEL_JOB,
-            lambda: _op_cancel_job.asyncio_detailed(job_id, client=self._api),
-            timeout=timeout,
+            lambda api: _op_cancel_job.asyncio_detailed(job_id, client=api),
+            options,
         )
         try:
             return result_of(outcome, ops.CANCEL_JOB, job_id=job_id)
@@ -341,7 +327,7 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
             # "Already cancelled" after a retry may mean that our lost first attempt did it.
             if not retries:
                 raise
-            done = cancelled_by_earlier_attempt(await self.get_job(job_id, timeout=timeout))
+            done = cancelled_by_earlier_attempt(await self._get_job(job_id, options))
             if done is None:
                 raise
             return done
@@ -355,10 +341,15 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
             timeout: This call's time budget instead of the client's (seconds, an
                 ``httpx.Timeout``, or None for none).
         """
+        return await self._get_queue_status(CallOptions.of(timeout))
+
+    async def _get_queue_status(
+        self, options: CallOptions = DEFAULT_OPTIONS
+    ) -> QueueStatusResponse:
         return await self._request(
             ops.GET_QUEUE_STATUS,
-            lambda: _op_get_queue_status.asyncio_detailed(client=self._api),
-            timeout=timeout,
+            lambda api: _op_get_queue_status.asyncio_detailed(client=api),
+            options,
         )
 
     async def wait_for_job(
@@ -394,9 +385,8 @@ class AsyncEvalClient(ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResu
         waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
         while True:
             try:
-                job = await self._get_job(
-                    waiter.job_id, deadline=waiter.deadline, retry=waiter.may_retry_poll
-                )
+                poll = CallOptions(deadline=waiter.deadline, retry=waiter.may_retry_poll)
+                job = await self._get_job(waiter.job_id, poll)
             except LmmsEvalError as exc:
                 waiter.setback(exc)  # re-raised unless transient
             else:

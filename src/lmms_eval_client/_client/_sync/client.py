@@ -23,6 +23,7 @@ from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
 from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
 from lmms_eval_api.models import (
     CancelResponse,
+    EvaluateRequest,
     JobInfo,
     JobSubmitResponse,
     QueueStatusResponse,
@@ -31,8 +32,9 @@ from lmms_eval_api.models import (
 from ..._exceptions import BadRequestError, LmmsEvalError
 from ..._http import operations as ops
 from ..._http._sync._io import Send, SyncIO, sleep
-from ..._http.config import DEFAULT_TIMEOUT, check_timeout
+from ..._http.config import DEFAULT_TIMEOUT
 from ..._http.limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
+from ..._http.options import CLIENT_TIMEOUT, DEFAULT_OPTIONS, CallOptions, RequestTimeout
 from ..._http.responses import cancelled_by_earlier_attempt, result_of
 from ..._http.retry import (
     DEFAULT_MAX_RETRIES,
@@ -41,12 +43,6 @@ from ..._http.retry import (
     Outcome,
     retry_delay,
     within_deadline,
-)
-from ..._http.transport import (
-    CLIENT_TIMEOUT,
-    ClientTimeout,
-    RequestTimeout,
-    request_scope,
 )
 from ..._results.file_access import FileSystem, PathMap
 from ..arguments import (
@@ -158,18 +154,12 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
     # -- sending ----------------------------------------------------------------------------
 
     def _send(
-        self,
-        op: ops.Operation[Any],
-        send: Send,
-        *,
-        retry: bool = True,
-        deadline: float | None = None,
-        timeout: RequestTimeout = CLIENT_TIMEOUT,
+        self, op: ops.Operation[Any], send: Send, options: CallOptions = DEFAULT_OPTIONS
     ) -> tuple[Outcome, int]:
-        """Send, retrying as the shared policy says; the final outcome and the retries made."""
-        if not isinstance(timeout, ClientTimeout):
-            timeout = check_timeout(timeout)  # before anything is sent
-        policy = self._retry if retry else NO_RETRY
+        """Send with the call's options, retrying as the shared policy says; the final
+        outcome and the retries made."""
+        policy = self._retry if options.retry else NO_RETRY
+        deadline = options.deadline
         retries = 0
         while True:
             self._check_open()
@@ -178,8 +168,7 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
             # A deadline (a wait's) also bounds the attempt in flight, not only the retries.
             time_left = None if deadline is None else deadline - self._clock()
             try:
-                with request_scope(time_left=time_left, timeout=timeout):
-                    outcome = send()
+                outcome = send(self._api_for(options.timeout, time_left))
             except SEND_FAILURES as exc:
                 outcome = exc
             delay = within_deadline(
@@ -194,13 +183,11 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
         self,
         op: ops.Operation[T],
         send: Send,
+        options: CallOptions = DEFAULT_OPTIONS,
         *,
         job_id: str | None = None,
-        retry: bool = True,
-        deadline: float | None = None,
-        timeout: RequestTimeout = CLIENT_TIMEOUT,
     ) -> T:
-        outcome, _ = self._send(op, send, retry=retry, deadline=deadline, timeout=timeout)
+        outcome, _ = self._send(op, send, options)
         return result_of(outcome, op, job_id=job_id)
 
     # -- jobs -------------------------------------------------------------------------------
@@ -268,19 +255,24 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
             ModelNameWarning: model_args has no key (``pretrained``, ``model``, ...) from
                 which lmms-eval names the results: the real server would fail the job.
         """
+        options = CallOptions.of(timeout, reconcile=reconcile)
         output_dir = self._output_dir(output_dir, model, model_args)
         body = build_evaluate_request(
             model, tasks, model_args, num_fewshot, batch_size, device, limit, gen_kwargs,
             log_samples, predict_only, num_gpus, output_dir, extra_body,
         )  # fmt: skip
-        if reconcile:
+        if options.reconcile:
             from .submit import submit_exactly_once  # the reconciler: loaded when used
 
-            return submit_exactly_once(self, body)
+            return submit_exactly_once(self, body, options)
+        return self._submit(body, options)
+
+    def _submit(self, body: EvaluateRequest, options: CallOptions) -> JobSubmitResponse:
+        """POST /evaluate once (retried only when it certainly was not sent)."""
         return self._request(
             ops.SUBMIT_EVALUATION,
-            lambda: _op_submit_evaluation.sync_detailed(client=self._api, body=body),
-            timeout=timeout,
+            lambda api: _op_submit_evaluation.sync_detailed(client=api, body=body),
+            options,
         )
 
     def get_job(self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> JobInfo:
@@ -295,22 +287,15 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
             JobNotFoundError: The server has no such job (never submitted, evicted after
                 max_completed_jobs, or lost in a server restart).
         """
-        return self._get_job(check_job_id(job_id), timeout=timeout)
+        options = CallOptions.of(timeout)
+        return self._get_job(check_job_id(job_id), options)
 
-    def _get_job(
-        self,
-        job_id: str,
-        deadline: float | None = None,
-        retry: bool = True,
-        timeout: RequestTimeout = CLIENT_TIMEOUT,
-    ) -> JobInfo:
+    def _get_job(self, job_id: str, options: CallOptions = DEFAULT_OPTIONS) -> JobInfo:
         return self._request(
             ops.GET_JOB,
-            lambda: _op_get_job.sync_detailed(job_id, client=self._api),
+            lambda api: _op_get_job.sync_detailed(job_id, client=api),
+            options,
             job_id=job_id,
-            retry=retry,
-            deadline=deadline,
-            timeout=timeout,
         )
 
     def cancel_job(
@@ -330,11 +315,12 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
             BadRequestError: The job is running or already finished; the message says which.
             JobNotFoundError: The server has no such job.
         """
+        options = CallOptions.of(timeout)
         job_id = check_job_id(job_id)
         outcome, retries = self._send(
             ops.CANCEL_JOB,
-            lambda: _op_cancel_job.sync_detailed(job_id, client=self._api),
-            timeout=timeout,
+            lambda api: _op_cancel_job.sync_detailed(job_id, client=api),
+            options,
         )
         try:
             return result_of(outcome, ops.CANCEL_JOB, job_id=job_id)
@@ -342,7 +328,7 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
             # "Already cancelled" after a retry may mean that our lost first attempt did it.
             if not retries:
                 raise
-            done = cancelled_by_earlier_attempt(self.get_job(job_id, timeout=timeout))
+            done = cancelled_by_earlier_attempt(self._get_job(job_id, options))
             if done is None:
                 raise
             return done
@@ -354,10 +340,13 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
             timeout: This call's time budget instead of the client's (seconds, an
                 ``httpx.Timeout``, or None for none).
         """
+        return self._get_queue_status(CallOptions.of(timeout))
+
+    def _get_queue_status(self, options: CallOptions = DEFAULT_OPTIONS) -> QueueStatusResponse:
         return self._request(
             ops.GET_QUEUE_STATUS,
-            lambda: _op_get_queue_status.sync_detailed(client=self._api),
-            timeout=timeout,
+            lambda api: _op_get_queue_status.sync_detailed(client=api),
+            options,
         )
 
     def wait_for_job(
@@ -393,9 +382,8 @@ class EvalClient(ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, S
         waiter = JobWaiter(job_id, poll_interval, timeout, verbose, clock=self._clock)
         while True:
             try:
-                job = self._get_job(
-                    waiter.job_id, deadline=waiter.deadline, retry=waiter.may_retry_poll
-                )
+                poll = CallOptions(deadline=waiter.deadline, retry=waiter.may_retry_poll)
+                job = self._get_job(waiter.job_id, poll)
             except LmmsEvalError as exc:
                 waiter.setback(exc)  # re-raised unless transient
             else:
