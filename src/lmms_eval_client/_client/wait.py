@@ -15,16 +15,15 @@ from lmms_eval_api.models import JobInfo, JobStatus
 
 from .._exceptions import (
     APIStatusError,
-    InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
     LmmsEvalError,
     WaitTimeoutError,
 )
-from .._http.config import MAX_TIMEOUT, as_seconds
+from .._http.config import check_seconds
 from .._http.retry import is_transient
 from .._log import logger
-from .._text import clip_middle, shown
+from .._text import clip_middle
 from .arguments import check_job_id
 
 DEFAULT_POLL_INTERVAL = 5.0
@@ -53,25 +52,10 @@ def process_job_status(job: JobInfo) -> JobInfo | None:
 
 def check_wait_args(poll_interval: object, timeout: object) -> float | None:
     """Reject wait_for_job arguments that would spin or never make sense; the timeout."""
-    if as_seconds(poll_interval) is None:
-        raise InvalidArgumentError(
-            f"poll_interval must be a number of seconds in (0, {MAX_TIMEOUT:g}], "
-            f"got {shown(poll_interval)}"
-        )
+    check_seconds("poll_interval", poll_interval)
     if timeout is None:
         return None
-    seconds: float | None = None
-    if not isinstance(timeout, bool) and isinstance(timeout, (int, float)):
-        try:
-            seconds = float(timeout)
-        except OverflowError:  # 10**400: say "None" for no deadline
-            seconds = None
-    if seconds is None or not seconds >= 0:
-        raise InvalidArgumentError(
-            "timeout must be a number of seconds >= 0 (or None to wait forever), "
-            f"got {shown(timeout)}"
-        )
-    return seconds
+    return check_seconds("timeout", timeout, zero=True, alternatives="or None to wait forever")
 
 
 class JobWaiter:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .config import check_timeout
+from .config import check_request_timeout
 
 
 class ClientTimeout:
@@ -60,7 +60,7 @@ class CallOptions:
         reconcile: bool = False,
     ) -> CallOptions:
         """A call's options from its arguments, checked (InvalidArgumentError: nothing sent)."""
-        checked = timeout if isinstance(timeout, ClientTimeout) else check_timeout(timeout)
+        checked = timeout if isinstance(timeout, ClientTimeout) else check_request_timeout(timeout)
         return cls(checked, deadline, retry, reconcile)
 
 
