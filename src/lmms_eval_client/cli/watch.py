@@ -20,7 +20,6 @@ from typing import Protocol
 from pydantic import JsonValue
 
 from lmms_eval_client import (
-    APIConnectionError,
     APIStatusError,
     EvalClient,
     EvalPool,
@@ -30,14 +29,12 @@ from lmms_eval_client import (
     JobNotFoundError,
     JobStatus,
     LmmsEvalError,
-    RateLimitError,
     WaitTimeoutError,
     process_job_status,
 )
 
+from .._http.retry import is_transient  # a failed poll that waiting may outlive
 from .exit_codes import ExitCode, one_line
-
-_TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
 
 class Outcome(str, Enum):
@@ -142,13 +139,6 @@ class View(Protocol):
 
     def setback(self, tracked: Tracked) -> None:
         """A poll of the job failed and will be retried (``tracked.setback`` says why)."""
-
-
-def is_transient(error: LmmsEvalError) -> bool:
-    """A failed poll that waiting may outlive: the server unreachable, 429, 502/503/504."""
-    if isinstance(error, APIConnectionError | RateLimitError):
-        return True
-    return isinstance(error, APIStatusError) and error.status_code in _TRANSIENT_STATUSES
 
 
 def watch(
