@@ -47,7 +47,6 @@ NAMES = {
     "AsyncIO": "SyncIO",  # the mixins of _async/_io.py and _sync/_io.py
     "AsyncEvalRun": "EvalRun",
     "AsyncRunPoller": "RunPoller",
-    "AsyncBoundedSender": "BoundedSender",
 }
 # In docstrings and comments, in this order: specific sentences first, then names.
 PHRASES = (

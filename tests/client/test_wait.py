@@ -291,6 +291,7 @@ async def test_quiet_prints_nothing(
         {"timeout": -1},
         {"timeout": -0.001},
         {"timeout": float("nan")},
+        {"timeout": float("inf")},
         {"timeout": "10"},
         {"timeout": True},
     ],
@@ -299,7 +300,8 @@ async def test_quiet_prints_nothing(
 async def test_bad_wait_arguments_send_nothing(
     caller: Caller, mock: respx.MockRouter, clock: FakeClock, kwargs: dict[str, Any]
 ) -> None:
-    with pytest.raises(InvalidArgumentError):
+    (name,) = kwargs
+    with pytest.raises(InvalidArgumentError, match=f"^{name} must be"):
         await caller.wait_for_job(JOB_ID, verbose=False, **kwargs)
     assert mock.calls.call_count == 0
     assert clock.sleeps == []

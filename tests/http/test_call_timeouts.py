@@ -12,10 +12,16 @@ import json
 import httpx
 import pytest
 
-from lmms_eval_client import APITimeoutError, InvalidArgumentError, MergeResponse
+from lmms_eval_client import (
+    APITimeoutError,
+    InvalidArgumentError,
+    JobSubmitResponse,
+    MergeResponse,
+)
+from lmms_eval_client.testing import LocalServer
 
 from ..faults import Drip, Script, Stall, http_response, on, proxy
-from ..support import MakeClient
+from ..support import QWEN, MakeClient
 from .test_time_budget import MARGIN, bounded, method
 
 MERGED = json.dumps({"success": True, "message": "merged", "merged_path": "/ckpt"}).encode()
@@ -61,6 +67,36 @@ async def test_a_merge_that_times_out_says_what_fits_a_merge(make_client: MakeCl
     message = str(outcome)
     assert "never enters the queue" in message and "output_path" in message
     assert "get_queue_status()" not in message
+
+
+async def test_a_reconciled_submission_keeps_the_call_timeout(make_client: MakeClient) -> None:
+    """Issue 19: evaluate(reconcile=True) read the queue with the client's timeout, not the
+    call's: against a server that does not answer it waited for the client's 60 s."""
+    with proxy(None, Script(then=Stall())) as p:
+        caller = make_client(p.url, timeout=60, max_retries=0)
+        outcome, elapsed = await bounded(
+            method(caller, "evaluate"), 0.5 + MARGIN, "qwen2_vl", ["mme"],
+            model_args=QWEN, reconcile=True, timeout=0.5,
+        )  # fmt: skip
+        assert [seen.method for seen in p.seen] == ["GET"]  # the queue, before sending
+    assert isinstance(outcome, APITimeoutError), outcome
+    assert elapsed >= 0.4
+
+
+async def test_a_lost_answer_is_reconciled_within_the_call_timeout(
+    make_client: MakeClient, local_server: LocalServer
+) -> None:
+    """The submission that does not answer is given up after the call's 0.5 s (not the
+    client's 60 s), then reconciled: no job was created, so it is sent again, once."""
+    with proxy(local_server.url, Script(Stall(), match=on("POST", "/evaluate"))) as p:
+        caller = make_client(p.url, timeout=60, max_retries=0)
+        outcome, _ = await bounded(
+            method(caller, "evaluate"), 0.5 + MARGIN, "qwen2_vl", ["mme"],
+            model_args=QWEN, reconcile=True, timeout=0.5,
+        )  # fmt: skip
+        posts = [seen.action for seen in p.seen if seen.method == "POST"]
+    assert isinstance(outcome, JobSubmitResponse), outcome
+    assert posts == ["stall", "forward"]
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), 1e300, "5", httpx.Timeout(-1)])

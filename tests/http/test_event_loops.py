@@ -8,13 +8,23 @@ httpcore raise a raw ``RuntimeError: Event loop is closed``.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from lmms_eval_client import AsyncEvalClient, EventLoopError
+from lmms_eval_client import (
+    APITimeoutError,
+    AsyncEvalClient,
+    EventLoopError,
+    JobInfo,
+    ResponseTooLargeError,
+)
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
+
+from ..faults import Script, proxy, respond
+from .test_time_budget import HEADER_DRIP, JOB, MARGIN
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +66,39 @@ def test_an_injected_client_of_a_closed_loop_says_what_to_do(server: LocalServer
     assert asyncio.run(_status(client)) == "healthy"
     with pytest.raises(EventLoopError, match="inside the running loop"):
         asyncio.run(_status(client))
+
+
+# Issue 19: following a new loop rebuilt the httpx client without the bounded sender, so
+# from the second loop on the response cap and the whole-request time budget were gone.
+
+
+def test_a_client_in_a_new_loop_keeps_its_response_cap() -> None:
+    big = {"status": "healthy", "timestamp": "2026-12-02T05:00:00", "queue_size": 0}
+    body = json.dumps({**big, "padding": "x" * 5000}).encode()  # 5 KB, valid otherwise
+    with proxy(None, Script(then=respond(200, body))) as p:
+        client = AsyncEvalClient(p.url, max_response_bytes=1024, max_retries=0)
+        try:
+            for loop in ("first", "second", "third"):
+                with pytest.raises(ResponseTooLargeError):
+                    asyncio.run(client.health())
+                assert len(p.seen) == {"first": 1, "second": 2, "third": 3}[loop]
+        finally:
+            asyncio.run(client.close())
+
+
+def test_a_client_in_a_new_loop_keeps_its_time_budget() -> None:
+    """Headers dripped a byte every 0.5 s never trip httpx's 1 s per-read timeout: only
+    the budget ends the request after 1 s, in the second loop as in the first."""
+
+    async def get_job(client: AsyncEvalClient) -> JobInfo:
+        # The outer bound: a client that lost its budget fails the test, not hangs it.
+        return await asyncio.wait_for(client.get_job("job-1"), 1 + MARGIN)
+
+    with proxy(None, Script(HEADER_DRIP, HEADER_DRIP, then=respond(200, JOB))) as p:
+        client = AsyncEvalClient(p.url, timeout=1, max_retries=0)
+        try:
+            for _ in ("first", "second"):
+                with pytest.raises(APITimeoutError):
+                    asyncio.run(get_job(client))
+        finally:
+            asyncio.run(client.close())

@@ -223,6 +223,22 @@ def test_is_transient(case: Any, transient: bool) -> None:
     assert is_transient(case) is transient
 
 
+@pytest.mark.parametrize(("case", "transient"), TRANSIENT, ids=lambda c: str(c)[:20])
+def test_the_pool_and_the_cli_ask_the_same_predicate(case: Any, transient: bool) -> None:
+    """Issue 19: one predicate for transient failures. Every wait (the CLI's watch among
+    them) asks it by default; the pool's "server not there now" is it, less a 429 (the
+    server answered that)."""
+    import inspect
+
+    from lmms_eval_client._client.wait import Waiter
+    from lmms_eval_client._pool.errors import is_unreachable
+
+    assert inspect.signature(Waiter).parameters["transient"].default is is_transient
+    error = status_exc(429) if case is RateLimitError else case
+    error = status_exc(error) if isinstance(error, int) else error
+    assert is_unreachable(error) is (transient and not isinstance(error, RateLimitError))
+
+
 # ----------------------------------------------------------------------------------------
 # Both clients, every operation, every failure
 # ----------------------------------------------------------------------------------------

@@ -237,6 +237,34 @@ async def test_a_wait_whose_deadline_passes_while_unreachable_says_so(
     assert "did not answer" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        ("get_job", JOB_ID),
+        ("cancel_job", JOB_ID),
+        ("get_queue_status",),
+        ("health",),
+        ("is_healthy",),
+        ("list_tasks",),
+        ("evaluate", "qwen2_vl", "mme"),
+    ],
+    ids=lambda call: call[0],
+)
+async def test_a_bad_call_timeout_is_refused_before_any_server_is_asked(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], call: tuple[str, ...]
+) -> None:
+    """Issue 19: the pool's timeout= is checked once, as the clients' is, before anything
+    is sent (it went to the clients unchecked, as ambient state, where a refusal read as
+    a server that did not answer)."""
+    serve(mock, A)
+    serve(mock, B)
+    pool = make_pool()
+    name, *args = call
+    with pytest.raises(InvalidArgumentError, match="timeout"):
+        await getattr(pool, name)(*args, timeout=-1)
+    assert mock.calls.call_count == 0
+
+
 async def test_cancel_goes_to_the_server_that_holds_the_job(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:

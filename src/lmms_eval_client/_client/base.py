@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, cast
 
 import httpx
-
-from lmms_eval_api.client import Client as ApiClient
 
 from .._http.config import (
     HttpClientT,
@@ -35,7 +33,6 @@ class ClientBase(Generic[HttpClientT]):
     """Construction and configuration shared by both clients."""
 
     _http_client_type: ClassVar[type[httpx.Client] | type[httpx.AsyncClient]]
-    _api: ApiClient
     _http: HttpClientT
     _base_url: str
     _owns_http_client: bool
@@ -45,6 +42,12 @@ class ClientBase(Generic[HttpClientT]):
     _path_map: dict[str, str]
     _filesystem: FileSystem | None
     _http_kwargs: dict[str, Any] | None = None  # how to build ours again (None: injected)
+    _max_response_bytes: int
+
+    if TYPE_CHECKING:
+
+        def _attach_http(self, http: HttpClientT) -> None:
+            """Send through ``http`` (the I/O mixins: ``_http/_async/_io.py``, ``_sync/_io.py``)."""
 
     def _setup(
         self,
@@ -56,8 +59,10 @@ class ClientBase(Generic[HttpClientT]):
         http2: bool,
         limits: httpx.Limits | None,
         max_retries: int,
-    ) -> HttpClientT:
-        """Resolve and check the settings; the httpx client to send through."""
+        max_response_bytes: int,
+    ) -> None:
+        """Resolve and check the settings; then send through the httpx client they give."""
+        self._max_response_bytes = max_response_bytes
         self._retry = RetryPolicy(check_max_retries(max_retries))
         if http_client is not None:
             check_injected_client_type(type(self).__name__, self._http_client_type, http_client)
@@ -71,9 +76,7 @@ class ClientBase(Generic[HttpClientT]):
             factory = cast("type[HttpClientT]", self._http_client_type)
             self._http_kwargs = httpx_client_kwargs(config)
             http_client = build_http_client(factory, self._http_kwargs)
-        self._api = ApiClient(base_url=self._base_url)
-        self._http = http_client
-        return http_client
+        self._attach_http(http_client)
 
     def _setup_files(
         self,

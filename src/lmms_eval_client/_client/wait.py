@@ -20,17 +20,16 @@ from lmms_eval_api.models import JobInfo, JobStatus
 
 from .._exceptions import (
     APIStatusError,
-    InvalidArgumentError,
     JobCancelledError,
     JobFailedError,
     JobNotFoundError,
     LmmsEvalError,
     WaitTimeoutError,
 )
-from .._http.config import MAX_TIMEOUT, as_seconds
+from .._http.config import check_seconds
 from .._http.retry import is_transient, within_deadline
 from .._log import logger
-from .._text import clip_middle, shown
+from .._text import clip_middle
 
 DEFAULT_POLL_INTERVAL = 5.0
 
@@ -58,31 +57,14 @@ def process_job_status(job: JobInfo) -> JobInfo | None:
 
 def check_poll_interval(poll_interval: object) -> float:
     """A wait's seconds between polls: a number in (0, MAX_TIMEOUT], never one that spins."""
-    seconds = as_seconds(poll_interval)
-    if seconds is None:
-        raise InvalidArgumentError(
-            f"poll_interval must be a number of seconds in (0, {MAX_TIMEOUT:g}], "
-            f"got {shown(poll_interval)}"
-        )
-    return seconds
+    return check_seconds("poll_interval", poll_interval)
 
 
 def check_wait_timeout(timeout: object) -> float | None:
     """A wait's timeout: seconds >= 0 (0 looks once), or None to wait as long as it takes."""
     if timeout is None:
         return None
-    seconds: float | None = None
-    if not isinstance(timeout, bool) and isinstance(timeout, (int, float)):
-        try:
-            seconds = float(timeout)
-        except OverflowError:  # 10**400: say "None" for no deadline
-            seconds = None
-    if seconds is None or not seconds >= 0:
-        raise InvalidArgumentError(
-            "timeout must be a number of seconds >= 0 (or None to wait forever), "
-            f"got {shown(timeout)}"
-        )
-    return seconds
+    return check_seconds("timeout", timeout, zero=True, alternatives="or None to wait forever")
 
 
 class Deadline:

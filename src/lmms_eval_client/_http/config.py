@@ -138,22 +138,34 @@ def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     return checked
 
 
-def as_seconds(value: object) -> float | None:
-    """value as seconds if it is a finite number in (0, MAX_TIMEOUT], else None.
+def check_seconds(name: str, value: object, *, zero: bool = False, alternatives: str = "") -> float:
+    """``value`` as seconds, or InvalidArgumentError naming ``name``: the one check of every
+    setting given in seconds (a request's timeout and each of its phases, a wait's timeout
+    and poll interval, a pool's intervals, an evaluation run's).
 
-    Huge ints are refused rather than overflowed: float(10**400) raises.
+    A finite number, not a bool, in (0, MAX_TIMEOUT] (with ``zero``: [0, MAX_TIMEOUT]).
+    NaN and infinity are refused (None is the way to say "no limit", where there is one:
+    the caller handles it and says so in ``alternatives``, e.g. "or None for none"), and
+    huge ints are refused rather than overflowed (float(10**400) raises).
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        seconds = float(value)
-    except OverflowError:
-        return None
-    return seconds if math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT else None
+    seconds: float | None = None
+    if not isinstance(value, bool) and isinstance(value, (int, float)):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = None
+    lowest_ok = seconds is not None and (seconds >= 0 if zero else seconds > 0)
+    if seconds is not None and lowest_ok and math.isfinite(seconds) and seconds <= MAX_TIMEOUT:
+        return seconds
+    interval = f"[0, {MAX_TIMEOUT:g}]" if zero else f"(0, {MAX_TIMEOUT:g}]"
+    also = f", {alternatives}" if alternatives else ""
+    raise InvalidArgumentError(
+        f"{name} must be a finite number of seconds in {interval}{also}; got {shown(value)}"
+    )
 
 
-def check_timeout(timeout: object) -> httpx.Timeout:
-    """A network timeout: seconds, an httpx.Timeout whose every part is valid, or None."""
+def check_request_timeout(timeout: object) -> httpx.Timeout:
+    """A request's timeout: seconds, an httpx.Timeout whose every phase is valid, or None."""
     if timeout is None:
         return httpx.Timeout(None)
     if isinstance(timeout, httpx.Timeout):
@@ -164,18 +176,10 @@ def check_timeout(timeout: object) -> httpx.Timeout:
             "pool": timeout.pool,
         }
         for part, value in parts.items():
-            if value is not None and as_seconds(value) is None:
-                raise InvalidArgumentError(
-                    f"timeout.{part} must be None or a finite number of seconds in "
-                    f"(0, {MAX_TIMEOUT:g}], got {shown(value)}"
-                )
+            if value is not None:
+                check_seconds(f"timeout.{part}", value, alternatives="or None")
         return timeout
-    seconds = as_seconds(timeout)
-    if seconds is None:
-        raise InvalidArgumentError(
-            f"timeout must be a finite number of seconds in (0, {MAX_TIMEOUT:g}], an "
-            f"httpx.Timeout, or None for none; got {shown(timeout)}"
-        )
+    seconds = check_seconds("timeout", timeout, alternatives="an httpx.Timeout, or None for none")
     return httpx.Timeout(seconds)
 
 
@@ -188,7 +192,7 @@ def resolve_config(
     limits: httpx.Limits | None,
 ) -> ClientConfig:
     """Resolve and check every constructor setting of a client that builds its own httpx client."""
-    checked_timeout = check_timeout(timeout)
+    checked_timeout = check_request_timeout(timeout)
     if limits is not None and not isinstance(limits, httpx.Limits):
         raise InvalidArgumentError(f"limits must be an httpx.Limits, got {limits!r}")
     merged = httpx.Headers({"User-Agent": USER_AGENT})

@@ -22,7 +22,7 @@ import httpx
 from lmms_eval_api.errors import UnexpectedResponseBody
 from lmms_eval_api.types import Response
 
-from .._exceptions import APIConnectionError, InternalServerError, LmmsEvalError, RateLimitError
+from .._exceptions import APIConnectionError, APIStatusError, LmmsEvalError, RateLimitError
 from .._log import logger
 from .._text import where
 
@@ -128,10 +128,14 @@ NO_RETRY = RetryPolicy(max_retries=0)
 
 
 def is_transient(error: LmmsEvalError) -> bool:
-    """Whether a failed request may well succeed if simply tried again later."""
+    """Whether a failed request may well succeed if simply tried again later: the server
+    unreachable (or its answer lost), or a 429/502/503/504 (busy, or a proxy in front of a
+    server that is down). The one such predicate: waits, the CLI's watch, evaluation runs
+    and the pool (``_pool.errors.is_unreachable``) all ask this one.
+    """
     if isinstance(error, (APIConnectionError, RateLimitError)):
         return True
-    return isinstance(error, InternalServerError) and error.status_code in RETRYABLE_STATUSES
+    return isinstance(error, APIStatusError) and error.status_code in RETRYABLE_STATUSES
 
 
 def _status_of(outcome: Outcome) -> httpx.Response | None:

@@ -1,99 +1,53 @@
 """How one request is sent: within its time budget, and with its body read under the size cap.
 
-The generated endpoint functions call ``request()`` on what the clients give them; that is
-:class:`BoundedSender` / :class:`AsyncBoundedSender` here, around the httpx client.
+The generated endpoint functions call ``request()`` on what the clients give them: for
+each attempt of a call, a view of :class:`BoundedSender` / :class:`AsyncBoundedSender`
+(around the httpx client), ``attempt(timeout, time_left)``, that carries the bounds of
+that call (its :class:`~.options.CallOptions`). They travel with the request, not as
+ambient state.
 
 Time. httpx's timeouts bound each network operation, so a server that drips one byte a
-second never trips them. Here the client's ``timeout`` bounds the whole request (waiting
-for a connection, connecting, sending, the headers and the body), and a wait's deadline
-bounds the poll in flight (see :func:`request_scope`):
+second never trips them. Here the call's ``timeout`` (else the client's) bounds the whole
+request (waiting for a connection, connecting, sending, the headers and the body), and a
+wait's deadline bounds the poll in flight (``time_left``):
 
 - async: the request runs in an anyio cancel scope with that deadline (any transport);
 - sync: every socket operation of the client's own connection pool is given only the time
-  left (a wrapper of httpcore's network backend), and the body is checked between chunks.
+  left (a wrapper of httpcore's network backend, which learns the deadline of the request
+  it serves from a context variable set around ``send``: httpcore gives it no other way),
+  and the body is checked between chunks.
   An injected ``httpx.Client`` keeps its transport: its per-operation timeouts are cut to
   the budget and the body is checked between chunks, but headers dripped byte by byte can
   outlast the budget there.
 
-Size. Bodies are read raw and decoded by :class:`~._limits.BodyReader`, up to
+Size. Bodies are read raw and decoded by :class:`~.limits.BodyReader`, up to
 ``max_response_bytes`` (any client, injected ones included).
 """
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpcore
 import httpx
 
 from .limits import BodyReader, accept_encoding, too_large
+from .options import ClientTimeout
 
 # A poll in flight is given at least this long, even at (or past) a wait's deadline: a
 # wait with timeout=0 still checks once, and a poll that is nearly done is not cut off.
 MIN_REQUEST_TIME = 1.0
 
 
-class ClientTimeout:
-    """The default of a call's ``timeout=``: the client's own timeout applies."""
-
-    def __repr__(self) -> str:
-        return "CLIENT_TIMEOUT"
-
-
-CLIENT_TIMEOUT = ClientTimeout()
-# A call's timeout: seconds, an httpx.Timeout, None (no timeout), or the client's.
-RequestTimeout = float | httpx.Timeout | ClientTimeout | None
-
-
-@dataclass(frozen=True)
-class _Scope:
-    until: float | None  # time.monotonic() by which requests of this scope should end
-    timeout: httpx.Timeout | ClientTimeout
-
-
-_SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
-    "lmms_eval_client_request_scope", default=None
-)
-# The monotonic deadline of the sync request this thread is sending (read by the backend).
+# The monotonic deadline of the sync request this thread is sending, set by BoundedSender
+# around each request it sends and read by _DeadlineBackend's streams: httpcore calls its
+# network backend with nothing that identifies the request.
 _IO_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "lmms_eval_client_io_deadline", default=None
 )
-
-
-@contextlib.contextmanager
-def request_scope(
-    *,
-    time_left: float | None = None,
-    timeout: float | httpx.Timeout | ClientTimeout | None = CLIENT_TIMEOUT,
-) -> Iterator[None]:
-    """Bound the requests sent in this context (this thread, or this task).
-
-    Scopes nest: an inner one keeps the outer one's deadline (the earlier of the two) and,
-    given CLIENT_TIMEOUT, its timeout (a pool's call gives its timeout= to the calls of
-    its clients this way).
-
-    Args:
-        time_left: Seconds from now by which each request must end (None: no such bound);
-            a request is still given at least MIN_REQUEST_TIME.
-        timeout: Instead of the client's timeout (None: no timeout).
-    """
-    outer = _SCOPE.get()
-    until = None if time_left is None else time.monotonic() + time_left
-    if outer is not None and outer.until is not None:
-        until = outer.until if until is None else min(until, outer.until)
-    chosen = timeout if isinstance(timeout, ClientTimeout) else httpx.Timeout(timeout)
-    if isinstance(chosen, ClientTimeout) and outer is not None:
-        chosen = outer.timeout
-    token = _SCOPE.set(_Scope(until, chosen))
-    try:
-        yield
-    finally:
-        _SCOPE.reset(token)
 
 
 def whole_request_budget(timeout: httpx.Timeout) -> float | None:
@@ -107,29 +61,36 @@ def whole_request_budget(timeout: httpx.Timeout) -> float | None:
     return max(phase for phase in phases if phase is not None)
 
 
-def _plan(client_timeout: httpx.Timeout) -> tuple[float | None, httpx.Timeout]:
-    """This request's budget in seconds (None: unbounded) and its per-phase timeouts."""
-    scope = _SCOPE.get()
-    timeout = client_timeout
-    if scope is not None and isinstance(scope.timeout, httpx.Timeout):
-        timeout = scope.timeout
-    budget = whole_request_budget(timeout)
-    if scope is not None and scope.until is not None:
-        left = max(scope.until - time.monotonic(), MIN_REQUEST_TIME)
+def _plan(
+    client_timeout: httpx.Timeout, timeout: httpx.Timeout | ClientTimeout, until: float | None
+) -> tuple[float | None, httpx.Timeout]:
+    """A request's budget in seconds (None: unbounded) and its per-phase timeouts.
+
+    ``timeout``: the call's (CLIENT_TIMEOUT: the client's); ``until``: the monotonic time
+    by which the call's requests should end (a wait's deadline), if any.
+    """
+    chosen = timeout if isinstance(timeout, httpx.Timeout) else client_timeout
+    budget = whole_request_budget(chosen)
+    if until is not None:
+        left = max(until - time.monotonic(), MIN_REQUEST_TIME)
         budget = left if budget is None else min(budget, left)
     if budget is None:
-        return None, timeout
+        return None, chosen
     total = budget
 
     def cut(phase: float | None) -> float:
         return total if phase is None else min(phase, total)
 
     return total, httpx.Timeout(
-        connect=cut(timeout.connect),
-        read=cut(timeout.read),
-        write=cut(timeout.write),
-        pool=cut(timeout.pool),
+        connect=cut(chosen.connect),
+        read=cut(chosen.read),
+        write=cut(chosen.write),
+        pool=cut(chosen.pool),
     )
+
+
+def _until(time_left: float | None) -> float | None:
+    return None if time_left is None else time.monotonic() + time_left
 
 
 def _over_budget(budget: float) -> str:
@@ -253,10 +214,11 @@ def _read_by_a_hook(response: httpx.Response, limit: int) -> bool:
 
 
 class BoundedSender:
-    """What the generated endpoint functions send through (their ``get_httpx_client()``).
+    """A client's sender: each attempt of a call sends through its ``attempt()`` view.
 
-    ``request()`` takes httpx.Client.request's arguments; the response it returns has its
-    body read (at most ``max_response_bytes`` of it) within the request's time budget.
+    The view's ``request()`` (what the generated endpoint functions call, as on an
+    httpx.Client) returns a response whose body is read (at most ``max_response_bytes``
+    of it) within the request's time budget.
     """
 
     def __init__(self, http: httpx.Client, max_response_bytes: int, *, owned: bool) -> None:
@@ -265,10 +227,24 @@ class BoundedSender:
         if owned:  # an injected client's transport is the caller's: left as it is
             install_deadline_backend(http)
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        budget, timeout = _plan(self._http.timeout)
+    def attempt(
+        self, timeout: httpx.Timeout | ClientTimeout, time_left: float | None
+    ) -> httpx.Client:
+        """What one attempt sends through: ``timeout`` (else the client's) bounds each
+        request, and ``time_left`` seconds from now (at least MIN_REQUEST_TIME), if given."""
+        return cast(httpx.Client, _Attempt(self, timeout, _until(time_left)))
+
+    def send(
+        self,
+        timeout: httpx.Timeout | ClientTimeout,
+        until: float | None,
+        method: str,
+        url: str,
+        kwargs: dict[str, Any],
+    ) -> httpx.Response:
+        budget, per_phase = _plan(self._http.timeout, timeout, until)
         deadline = None if budget is None else time.monotonic() + budget
-        request = self._http.build_request(method, url, timeout=timeout, **kwargs)
+        request = self._http.build_request(method, url, timeout=per_phase, **kwargs)
         request.headers["Accept-Encoding"] = accept_encoding(request.headers.get("accept-encoding"))
         token = _IO_DEADLINE.set(deadline)
         try:
@@ -287,6 +263,18 @@ class BoundedSender:
         finally:
             _IO_DEADLINE.reset(token)
         return response
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One attempt's view of a BoundedSender, with the bounds of its call."""
+
+    sender: BoundedSender
+    timeout: httpx.Timeout | ClientTimeout
+    until: float | None
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return self.sender.send(self.timeout, self.until, method, url, kwargs)
 
 
 # ----------------------------------------------------------------------------------------
@@ -321,10 +309,11 @@ class _Progress:
 
 
 class AsyncBoundedSender:
-    """What the generated endpoint functions send through (their ``get_async_httpx_client()``).
+    """A client's sender: each attempt of a call sends through its ``attempt()`` view.
 
-    ``request()`` takes httpx.AsyncClient.request's arguments; the response it returns has
-    its body read (at most ``max_response_bytes`` of it) within the request's time budget.
+    The view's ``request()`` (what the generated endpoint functions call, as on an
+    httpx.AsyncClient) returns a response whose body is read (at most
+    ``max_response_bytes`` of it) within the request's time budget.
     """
 
     def __init__(self, http: httpx.AsyncClient, max_response_bytes: int, *, owned: bool) -> None:
@@ -332,13 +321,26 @@ class AsyncBoundedSender:
         self._http = http
         self._limit = max_response_bytes
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def attempt(
+        self, timeout: httpx.Timeout | ClientTimeout, time_left: float | None
+    ) -> httpx.AsyncClient:
+        """As BoundedSender.attempt."""
+        return cast(httpx.AsyncClient, _AsyncAttempt(self, timeout, _until(time_left)))
+
+    async def send(
+        self,
+        timeout: httpx.Timeout | ClientTimeout,
+        until: float | None,
+        method: str,
+        url: str,
+        kwargs: dict[str, Any],
+    ) -> httpx.Response:
         import anyio  # on first use, as in _async/_io.py: sync users never need it
 
-        budget, timeout = _plan(self._http.timeout)
+        budget, per_phase = _plan(self._http.timeout, timeout, until)
         progress = _Progress()
         request = self._http.build_request(
-            method, url, timeout=timeout, extensions={"trace": progress.trace}, **kwargs
+            method, url, timeout=per_phase, extensions={"trace": progress.trace}, **kwargs
         )
         request.headers["Accept-Encoding"] = accept_encoding(request.headers.get("accept-encoding"))
         response: httpx.Response | None = None
@@ -359,3 +361,15 @@ class AsyncBoundedSender:
             raise progress.timeout(request, budget)
         assert response is not None
         return response
+
+
+@dataclass(frozen=True)
+class _AsyncAttempt:
+    """One attempt's view of an AsyncBoundedSender, with the bounds of its call."""
+
+    sender: AsyncBoundedSender
+    timeout: httpx.Timeout | ClientTimeout
+    until: float | None
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.sender.send(self.timeout, self.until, method, url, kwargs)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from typing import TypeVar
 
 from .._exceptions import InvalidArgumentError
-from .._http.config import BASE_URL_ENV, DEFAULT_BASE_URL, MAX_TIMEOUT, resolve_base_url
+from .._http.config import BASE_URL_ENV, DEFAULT_BASE_URL, check_seconds, resolve_base_url
 from .._text import shown
 
 BASE_URLS_ENV = "LMMS_EVAL_BASE_URLS"
@@ -74,13 +73,4 @@ def server_caps(cap: int | Sequence[int | None] | None, count: int) -> list[int 
 
 def check_interval(name: str, value: object) -> float:
     """A number of seconds >= 0 (0: always refresh)."""
-    if not isinstance(value, bool) and isinstance(value, (int, float)):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            seconds = math.inf
-        if math.isfinite(seconds) and 0 <= seconds <= MAX_TIMEOUT:
-            return seconds
-    raise InvalidArgumentError(
-        f"{name} must be a number of seconds in [0, {MAX_TIMEOUT:g}], got {shown(value)}"
-    )
+    return check_seconds(name, value, zero=True)

@@ -19,23 +19,23 @@ from .._exceptions import (
     JobNotFoundError,
     LmmsEvalError,
     NoServerAvailableError,
+    RateLimitError,
     ServerUnreachableError,
 )
+from .._http.retry import is_transient
 from .._text import clip
 
 E = TypeVar("E", bound=LmmsEvalError)
 
 # What a server (or the way to it) did, as opposed to the caller's own mistakes.
 FROM_A_SERVER = (APIConnectionError, APIStatusError, APIResponseValidationError, DiscoveryError)
-# A proxy in front of a server that is down answers these.
-DOWN_STATUSES = frozenset({502, 503, 504})
 
 
 def is_unreachable(error: LmmsEvalError) -> bool:
-    """Whether the error says the server is not there now (rather than refusing a request)."""
-    if isinstance(error, APIConnectionError):
-        return True
-    return isinstance(error, APIStatusError) and error.status_code in DOWN_STATUSES
+    """Whether the error says the server is not there now (rather than refusing a request):
+    a transient failure (``retry.is_transient``: no connection, or a proxy's 502/503/504)
+    other than a 429, which the server itself answered."""
+    return is_transient(error) and not isinstance(error, RateLimitError)
 
 
 def on_server(error: E, server: str) -> E:

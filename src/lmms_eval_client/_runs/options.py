@@ -4,7 +4,6 @@ returns, labels, submission tokens and where a job's outputs go."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import socket
@@ -16,6 +15,7 @@ from typing import Any, Literal, NamedTuple
 from .._client.arguments import json_object
 from .._client.wait import timeout_message
 from .._exceptions import InvalidArgumentError
+from .._http.config import check_seconds
 from .._results.output_dirs import output_dir_for
 from .._text import shown
 from .errors import RunTimeoutError
@@ -88,19 +88,12 @@ def check_json_object(name: str, value: Mapping[str, Any] | None) -> dict[str, A
 
 
 def check_run_args(poll_interval: float, max_completed_jobs: int, orphan_after: float) -> None:
-    if (
-        isinstance(poll_interval, bool)
-        or not isinstance(poll_interval, (int, float))
-        or not math.isfinite(poll_interval)
-        or poll_interval <= 0
-    ):
-        raise InvalidArgumentError(f"poll_interval must be seconds > 0, got {poll_interval!r}")
+    check_seconds("poll_interval", poll_interval)
     if isinstance(max_completed_jobs, bool) or not isinstance(max_completed_jobs, int):
         raise InvalidArgumentError(f"max_completed_jobs must be an int, got {max_completed_jobs!r}")
     if max_completed_jobs < 1:
         raise InvalidArgumentError(f"max_completed_jobs must be >= 1, got {max_completed_jobs}")
-    if isinstance(orphan_after, bool) or not isinstance(orphan_after, (int, float)):
-        raise InvalidArgumentError(f"orphan_after must be seconds, got {orphan_after!r}")
+    check_seconds("orphan_after", orphan_after, zero=True)
 
 
 def run_timeout(pending: Sequence[TrackedJob], timeout: float) -> RunTimeoutError:

@@ -19,21 +19,16 @@ from typing import Protocol
 from pydantic import JsonValue
 
 from lmms_eval_client import (
-    APIConnectionError,
-    APIStatusError,
     EvalClient,
     EvalPool,
     JobFailedError,
     LmmsEvalError,
-    RateLimitError,
 )
 
 from .._client.wait import Outcome, WaitedJob, Waiter
 from .exit_codes import ExitCode, one_line
 
-__all__ = ["Outcome", "Tracked", "View", "is_transient", "watch"]
-
-_TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+__all__ = ["Outcome", "Tracked", "View", "watch"]
 
 
 _EXIT_CODES = {
@@ -103,13 +98,6 @@ class View(Protocol):
         """A poll of the job failed and will be retried (``tracked.setback`` says why)."""
 
 
-def is_transient(error: LmmsEvalError) -> bool:
-    """A failed poll that waiting may outlive: the server unreachable, 429, 502/503/504."""
-    if isinstance(error, APIConnectionError | RateLimitError):
-        return True
-    return isinstance(error, APIStatusError) and error.status_code in _TRANSIENT_STATUSES
-
-
 def watch(
     client: EvalClient | EvalPool,
     tracked: Sequence[Tracked],
@@ -127,7 +115,7 @@ def watch(
             answered (with no deadline), or an error that waiting cannot outlive (a 401...).
         InvalidArgumentError: ``poll_interval`` or ``timeout`` is not a wait's.
     """
-    waiter = Waiter(tracked, poll_interval, timeout, clock=clock, transient=is_transient)
+    waiter = Waiter(tracked, poll_interval, timeout, clock=clock)
     while True:
         for job in waiter.pending():
             try:

@@ -17,13 +17,11 @@ from lmms_eval_api.models import HealthResponse, MergeResponse
 
 from ..._http import operations as ops
 from ..._http.config import MERGE_TIMEOUT
+from ..._http.options import CLIENT_TIMEOUT, DEFAULT_OPTIONS, CallOptions, RequestTimeout
 from ..._http.responses import UNHEALTHY, listing_or_raise
-from ..._http.transport import CLIENT_TIMEOUT, RequestTimeout
 from ..arguments import CheckpointType, build_merge_request
 
 if TYPE_CHECKING:
-    from lmms_eval_api.client import Client as ApiClient
-
     from ..._http._async._io import Send
 
 T = TypeVar("T")
@@ -32,19 +30,15 @@ T = TypeVar("T")
 class AsyncServerCalls:
     """``health``, ``is_healthy``, ``list_tasks``, ``list_models``, ``merge_checkpoint``."""
 
-    _api: ApiClient
-
     if TYPE_CHECKING:
 
         async def _request(
             self,
             op: ops.Operation[T],
             send: Send,
+            options: CallOptions = DEFAULT_OPTIONS,
             *,
             job_id: str | None = None,
-            retry: bool = True,
-            deadline: float | None = None,
-            timeout: RequestTimeout = CLIENT_TIMEOUT,
         ) -> T: ...
 
     async def health(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> HealthResponse:
@@ -58,7 +52,7 @@ class AsyncServerCalls:
             HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
         """
         return await self._request(
-            ops.HEALTH, lambda: _op_health.asyncio_detailed(client=self._api), timeout=timeout
+            ops.HEALTH, lambda api: _op_health.asyncio_detailed(client=api), CallOptions.of(timeout)
         )
 
     async def is_healthy(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> bool:
@@ -72,12 +66,10 @@ class AsyncServerCalls:
             timeout: This call's time budget instead of the client's (seconds, an
                 ``httpx.Timeout``, or None for none).
         """
+        options = CallOptions.of(timeout, retry=False)
         try:
             health = await self._request(
-                ops.HEALTH,
-                lambda: _op_health.asyncio_detailed(client=self._api),
-                retry=False,
-                timeout=timeout,
+                ops.HEALTH, lambda api: _op_health.asyncio_detailed(client=api), options
             )
         except UNHEALTHY:
             return False
@@ -96,8 +88,8 @@ class AsyncServerCalls:
         """
         listing = await self._request(
             ops.LIST_TASKS,
-            lambda: _op_list_tasks.asyncio_detailed(client=self._api),
-            timeout=timeout,
+            lambda api: _op_list_tasks.asyncio_detailed(client=api),
+            CallOptions.of(timeout),
         )
         return listing_or_raise(listing.tasks, listing.error, "tasks")
 
@@ -113,8 +105,8 @@ class AsyncServerCalls:
         """
         listing = await self._request(
             ops.LIST_MODELS,
-            lambda: _op_list_models.asyncio_detailed(client=self._api),
-            timeout=timeout,
+            lambda api: _op_list_models.asyncio_detailed(client=api),
+            CallOptions.of(timeout),
         )
         return listing_or_raise(listing.models, listing.error, "models")
 
@@ -144,9 +136,10 @@ class AsyncServerCalls:
             NotFoundError: The checkpoint path does not exist.
             InternalServerError: lmms_engine is missing on the server, or the merge failed.
         """
+        options = CallOptions.of(timeout)
         body = build_merge_request(checkpoint_path, output_path, checkpoint_type)
         return await self._request(
             ops.MERGE_CHECKPOINT,
-            lambda: _op_merge_checkpoint.asyncio_detailed(client=self._api, body=body),
-            timeout=timeout,
+            lambda api: _op_merge_checkpoint.asyncio_detailed(client=api, body=body),
+            options,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import httpx
 
@@ -22,6 +22,7 @@ from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
 from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
 from lmms_eval_api.models import (
     CancelResponse,
+    EvaluateRequest,
     JobInfo,
     JobSubmitResponse,
     QueueStatusResponse,
@@ -30,8 +31,9 @@ from lmms_eval_api.models import (
 from ..._exceptions import BadRequestError
 from ..._http import operations as ops
 from ..._http._sync._io import Send, SyncIO
-from ..._http.config import DEFAULT_TIMEOUT, check_timeout
+from ..._http.config import DEFAULT_TIMEOUT
 from ..._http.limits import DEFAULT_MAX_RESPONSE_BYTES, check_max_response_bytes
+from ..._http.options import CLIENT_TIMEOUT, DEFAULT_OPTIONS, CallOptions, RequestTimeout
 from ..._http.responses import cancelled_by_earlier_attempt, result_of
 from ..._http.retry import (
     DEFAULT_MAX_RETRIES,
@@ -40,13 +42,6 @@ from ..._http.retry import (
     Outcome,
     retry_delay,
     within_deadline,
-)
-from ..._http.transport import (
-    CLIENT_TIMEOUT,
-    BoundedSender,
-    ClientTimeout,
-    RequestTimeout,
-    request_scope,
 )
 from ..._results.file_access import FileSystem
 from ..._results.path_map import PathMap
@@ -130,13 +125,9 @@ class EvalClient(
     ) -> None:
         limit = check_max_response_bytes(max_response_bytes)
         self._setup_files(output_root, path_map, filesystem)
-        http = self._setup(
-            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries
+        self._setup(
+            base_url, timeout, headers, api_key, http_client, http2, limits, max_retries, limit
         )
-        # The generated functions call only .request(): ours reads the body under the size
-        # cap and ends the whole request within its time budget.
-        sender = BoundedSender(http, limit, owned=self._owns_http_client)
-        self._api.set_httpx_client(cast(httpx.Client, sender))
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -161,18 +152,12 @@ class EvalClient(
     # -- sending ----------------------------------------------------------------------------
 
     def _send(
-        self,
-        op: ops.Operation[Any],
-        send: Send,
-        *,
-        retry: bool = True,
-        deadline: float | None = None,
-        timeout: RequestTimeout = CLIENT_TIMEOUT,
+        self, op: ops.Operation[Any], send: Send, options: CallOptions = DEFAULT_OPTIONS
     ) -> tuple[Outcome, int]:
-        """Send, retrying as the shared policy says; the final outcome and the retries made."""
-        if not isinstance(timeout, ClientTimeout):
-            timeout = check_timeout(timeout)  # before anything is sent
-        policy = self._retry if retry else NO_RETRY
+        """Send with the call's options, retrying as the shared policy says; the final
+        outcome and the retries made."""
+        policy = self._retry if options.retry else NO_RETRY
+        deadline = options.deadline
         retries = 0
         while True:
             self._check_open()
@@ -181,8 +166,7 @@ class EvalClient(
             # A deadline (a wait's) also bounds the attempt in flight, not only the retries.
             time_left = None if deadline is None else deadline - self._clock()
             try:
-                with request_scope(time_left=time_left, timeout=timeout):
-                    outcome = send()
+                outcome = send(self._api_for(options.timeout, time_left))
             except SEND_FAILURES as exc:
                 outcome = exc
             delay = within_deadline(
@@ -197,13 +181,11 @@ class EvalClient(
         self,
         op: ops.Operation[T],
         send: Send,
+        options: CallOptions = DEFAULT_OPTIONS,
         *,
         job_id: str | None = None,
-        retry: bool = True,
-        deadline: float | None = None,
-        timeout: RequestTimeout = CLIENT_TIMEOUT,
     ) -> T:
-        outcome, _ = self._send(op, send, retry=retry, deadline=deadline, timeout=timeout)
+        outcome, _ = self._send(op, send, options)
         return result_of(outcome, op, job_id=job_id)
 
     # -- jobs -------------------------------------------------------------------------------
@@ -276,6 +258,7 @@ class EvalClient(
             ModelNameWarning: model_args has no key (``pretrained``, ``model``, ...) from
                 which lmms-eval names the results: the real server would fail the job.
         """
+        options = CallOptions.of(timeout, reconcile=reconcile)
         output_dir = self._output_dir(output_dir, model, model_args)
         body = build_evaluate_request(
             # <params request extra_body: arguments>
@@ -294,14 +277,18 @@ class EvalClient(
             extra_body,
             # </params>
         )
-        if reconcile:
+        if options.reconcile:
             from .submit import submit_exactly_once  # the reconciler: loaded when used
 
-            return submit_exactly_once(self, body)
+            return submit_exactly_once(self, body, options)
+        return self._submit(body, options)
+
+    def _submit(self, body: EvaluateRequest, options: CallOptions) -> JobSubmitResponse:
+        """POST /evaluate once (retried only when it certainly was not sent)."""
         return self._request(
             ops.SUBMIT_EVALUATION,
-            lambda: _op_submit_evaluation.sync_detailed(client=self._api, body=body),
-            timeout=timeout,
+            lambda api: _op_submit_evaluation.sync_detailed(client=api, body=body),
+            options,
         )
 
     def get_job(self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> JobInfo:
@@ -316,22 +303,15 @@ class EvalClient(
             JobNotFoundError: The server has no such job (never submitted, evicted after
                 max_completed_jobs, or lost in a server restart).
         """
-        return self._get_job(check_job_id(job_id), timeout=timeout)
+        options = CallOptions.of(timeout)
+        return self._get_job(check_job_id(job_id), options)
 
-    def _get_job(
-        self,
-        job_id: str,
-        deadline: float | None = None,
-        retry: bool = True,
-        timeout: RequestTimeout = CLIENT_TIMEOUT,
-    ) -> JobInfo:
+    def _get_job(self, job_id: str, options: CallOptions = DEFAULT_OPTIONS) -> JobInfo:
         return self._request(
             ops.GET_JOB,
-            lambda: _op_get_job.sync_detailed(job_id, client=self._api),
+            lambda api: _op_get_job.sync_detailed(job_id, client=api),
+            options,
             job_id=job_id,
-            retry=retry,
-            deadline=deadline,
-            timeout=timeout,
         )
 
     def cancel_job(
@@ -351,11 +331,12 @@ class EvalClient(
             BadRequestError: The job is running or already finished; the message says which.
             JobNotFoundError: The server has no such job.
         """
+        options = CallOptions.of(timeout)
         job_id = check_job_id(job_id)
         outcome, retries = self._send(
             ops.CANCEL_JOB,
-            lambda: _op_cancel_job.sync_detailed(job_id, client=self._api),
-            timeout=timeout,
+            lambda api: _op_cancel_job.sync_detailed(job_id, client=api),
+            options,
         )
         try:
             return result_of(outcome, ops.CANCEL_JOB, job_id=job_id)
@@ -363,7 +344,7 @@ class EvalClient(
             # "Already cancelled" after a retry may mean that our lost first attempt did it.
             if not retries:
                 raise
-            done = cancelled_by_earlier_attempt(self.get_job(job_id, timeout=timeout))
+            done = cancelled_by_earlier_attempt(self._get_job(job_id, options))
             if done is None:
                 raise
             return done
@@ -375,10 +356,13 @@ class EvalClient(
             timeout: This call's time budget instead of the client's (seconds, an
                 ``httpx.Timeout``, or None for none).
         """
+        return self._get_queue_status(CallOptions.of(timeout))
+
+    def _get_queue_status(self, options: CallOptions = DEFAULT_OPTIONS) -> QueueStatusResponse:
         return self._request(
             ops.GET_QUEUE_STATUS,
-            lambda: _op_get_queue_status.sync_detailed(client=self._api),
-            timeout=timeout,
+            lambda api: _op_get_queue_status.sync_detailed(client=api),
+            options,
         )
 
     def wait_for_job(
@@ -414,4 +398,4 @@ class EvalClient(
         return self._wait_for_job(job_id, poll_interval, timeout, verbose)
 
     def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
-        return self._get_job(job_id, deadline=deadline, retry=retry)
+        return self._get_job(job_id, CallOptions(deadline=deadline, retry=retry))

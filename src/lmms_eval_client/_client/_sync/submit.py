@@ -9,14 +9,13 @@ file differs from a fresh generation.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
 from lmms_eval_api.models import EvaluateRequest, JobSubmitResponse
 
 from ..._exceptions import LmmsEvalError
-from ..._http import operations as ops
+from ..._http.options import DEFAULT_OPTIONS, CallOptions
+from ..arguments import check_job_id
 from ..reconcile import (
     DEFAULT_MAX_COMPLETED_JOBS,
     Pause,
@@ -33,10 +32,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def drive(client: EvalClient, plan: Plan[T]) -> T:
+def drive(client: EvalClient, plan: Plan[T], options: CallOptions = DEFAULT_OPTIONS) -> T:
     """Run a plan: send what it asks for through ``client``; what it returns.
 
-    Each request's typed error is thrown into the plan, which decides what it means.
+    Every request is sent with ``options``, those of the call the plan serves (its
+    ``timeout=``, say). Each request's typed error is thrown into the plan, which decides
+    what it means.
     """
     reply: Any = None
     error: LmmsEvalError | None = None
@@ -49,14 +50,11 @@ def drive(client: EvalClient, plan: Plan[T]) -> T:
         reply, error = None, None
         try:
             if isinstance(step, ReadQueue):
-                reply = client.get_queue_status()
+                reply = client._get_queue_status(options)
             elif isinstance(step, ReadJob):
-                reply = client.get_job(step.job_id)
+                reply = client._get_job(check_job_id(step.job_id), options)
             elif isinstance(step, SendSubmission):
-                send = partial(
-                    _op_submit_evaluation.sync_detailed, client=client._api, body=step.body
-                )
-                reply = client._request(ops.SUBMIT_EVALUATION, send)
+                reply = client._submit(step.body, options)
             elif isinstance(step, Pause):
                 client._sleep(step.seconds)
         except LmmsEvalError as exc:
@@ -66,9 +64,12 @@ def drive(client: EvalClient, plan: Plan[T]) -> T:
 def submit_exactly_once(
     client: EvalClient,
     body: EvaluateRequest,
+    options: CallOptions = DEFAULT_OPTIONS,
     max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
 ) -> JobSubmitResponse:
     """``evaluate(..., reconcile=True)``: one GET /queue, the POST, and when its answer is
-    lost, the reconciliation of ``_reconcile`` (adopt the job, or send again)."""
-    submitted = drive(client, submission_plan(body, max_completed_jobs=max_completed_jobs))
+    lost, the reconciliation of ``reconcile`` (adopt the job, or send again); every
+    request with the options of that evaluate() call."""
+    plan = submission_plan(body, max_completed_jobs=max_completed_jobs)
+    submitted = drive(client, plan, options)
     return submitted.response

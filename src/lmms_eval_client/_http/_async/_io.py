@@ -12,20 +12,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from lmms_eval_api.client import Client as ApiClient
 from lmms_eval_api.types import Response
 
 from ..._exceptions import EventLoopError
 from ..config import build_http_client
+from ..options import ClientTimeout
+from ..transport import AsyncBoundedSender
 
 if TYPE_CHECKING:
     import asyncio
 
-    from lmms_eval_api.client import Client as ApiClient
-
 T = TypeVar("T")
 
-# One attempt of a request: a call of a generated endpoint function.
-Send = Callable[[], Awaitable[Response[Any]]]
+# One attempt of a request: a call of a generated endpoint function, given the generated
+# client of that attempt (see _api_for).
+Send = Callable[[ApiClient], Awaitable[Response[Any]]]
 
 
 async def run_sync(function: Callable[[], T]) -> T:
@@ -45,13 +47,35 @@ async def sleep(seconds: float) -> None:
 
 
 class AsyncIO:
-    """Follows the running event loop; warns when a client is collected unclosed."""
+    """Sends through the bounded sender, follows the running event loop, and warns when a
+    client is collected unclosed."""
 
+    _base_url: str
     _owns_http_client: bool
     _http: httpx.AsyncClient
     _http_kwargs: dict[str, Any] | None
-    _api: ApiClient
+    _max_response_bytes: int
+    _sender: AsyncBoundedSender
     _loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+
+    def _attach_http(self, http: httpx.AsyncClient) -> None:
+        """Send through ``http`` from now on: at construction, and in each new event loop.
+
+        The generated endpoint functions send through the bounded sender around ``http``
+        (an ``attempt()`` of it): it reads the body under the size cap and ends the whole
+        request within its time budget. This is the one place it is installed.
+        """
+        self._http = http
+        self._sender = AsyncBoundedSender(
+            http, self._max_response_bytes, owned=self._owns_http_client
+        )
+
+    def _api_for(
+        self, timeout: httpx.Timeout | ClientTimeout, time_left: float | None
+    ) -> ApiClient:
+        """The generated client one attempt of a call sends through, with its bounds."""
+        api = ApiClient(base_url=self._base_url)
+        return api.set_async_httpx_client(self._sender.attempt(timeout, time_left))
 
     def _follow_loop(self) -> None:
         """Before each attempt: connections are bound to the loop that opened them."""
@@ -80,8 +104,7 @@ class AsyncIO:
             )
         # Ours: a fresh pool for the new loop; the old one's connections died with its loop.
         self._loop = weakref.ref(loop)
-        self._http = build_http_client(httpx.AsyncClient, self._http_kwargs)
-        self._api.set_async_httpx_client(self._http)
+        self._attach_http(build_http_client(httpx.AsyncClient, self._http_kwargs))
 
     def __del__(self) -> None:
         # Closing needs the event loop, which may be gone: warn instead of scheduling work

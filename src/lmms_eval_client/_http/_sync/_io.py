@@ -10,10 +10,15 @@ from typing import Any, TypeVar
 
 import httpx
 
+from lmms_eval_api.client import Client as ApiClient
 from lmms_eval_api.types import Response
 
-# One attempt of a request: a call of a generated endpoint function.
-Send = Callable[[], Response[Any]]
+from ..options import ClientTimeout
+from ..transport import BoundedSender
+
+# One attempt of a request: a call of a generated endpoint function, given the generated
+# client of that attempt (see _api_for).
+Send = Callable[[ApiClient], Response[Any]]
 
 T = TypeVar("T")
 
@@ -26,10 +31,31 @@ def run_sync(function: Callable[[], T]) -> T:
 
 
 class SyncIO:
-    """Closes the connections of a client that owns them when it is collected unclosed."""
+    """Sends through the bounded sender, and closes the connections of a client that owns
+    them when it is collected unclosed."""
 
+    _base_url: str
     _owns_http_client: bool
     _http: httpx.Client
+    _max_response_bytes: int
+    _sender: BoundedSender
+
+    def _attach_http(self, http: httpx.Client) -> None:
+        """Send through ``http``: wrapped in the bounded sender, as the async twin does.
+
+        The generated endpoint functions send through the bounded sender around ``http``
+        (an ``attempt()`` of it): it reads the body under the size cap and ends the whole
+        request within its time budget. This is the one place it is installed.
+        """
+        self._http = http
+        self._sender = BoundedSender(http, self._max_response_bytes, owned=self._owns_http_client)
+
+    def _api_for(
+        self, timeout: httpx.Timeout | ClientTimeout, time_left: float | None
+    ) -> ApiClient:
+        """The generated client one attempt of a call sends through, with its bounds."""
+        api = ApiClient(base_url=self._base_url)
+        return api.set_httpx_client(self._sender.attempt(timeout, time_left))
 
     def _follow_loop(self) -> None:
         """Nothing to follow: a sync client uses no event loop (the async twin does)."""

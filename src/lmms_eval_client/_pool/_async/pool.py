@@ -40,8 +40,8 @@ from ..._exceptions import (
     ServerUnreachableError,
 )
 from ..._http.config import DEFAULT_TIMEOUT, MERGE_TIMEOUT, resolve_base_url
+from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._http.retry import DEFAULT_MAX_RETRIES
-from ..._http.transport import CLIENT_TIMEOUT, RequestTimeout, request_scope
 from ..._log import logger
 from ..._results.file_access import FileSystem
 from ..._results.path_map import PathMap
@@ -269,6 +269,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncJobWaiting):
             APIConnectionError: The answer was lost (``may_have_been_sent``): the job may
                 exist on the server the message names. It was not sent anywhere else.
         """
+        CallOptions.of(timeout, reconcile=reconcile)  # checked before any server is asked
         tried: set[int] = set()
         while True:
             index = await self._at.choose(model, tasks, reserve=True, exclude=frozenset(tried))
@@ -321,10 +322,10 @@ class AsyncEvalPool(AsyncPoolReading, AsyncJobWaiting):
             JobNotFoundError: Its server no longer knows it (restarted, or evicted it): lost.
             JobNotFoundError: No server of the pool knows the id.
         """
+        options = CallOptions.of(timeout)
         job_id = check_job_id(job_id)
-        with request_scope(timeout=timeout):
-            index, info = await self._at.locate(job_id)
-            return info if info is not None else await self._at.job_on(index, job_id)
+        index, info = await self._at.locate(job_id, options)
+        return info if info is not None else await self._at.job_on(index, job_id, options)
 
     async def cancel_job(
         self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT
@@ -336,11 +337,11 @@ class AsyncEvalPool(AsyncPoolReading, AsyncJobWaiting):
             ServerUnreachableError: Its server does not answer; nothing was cancelled.
             JobNotFoundError: Its server no longer knows it: lost.
         """
+        options = CallOptions.of(timeout)
         job_id = check_job_id(job_id)
-        with request_scope(timeout=timeout):
-            index, _ = await self._at.locate(job_id)
+        index, _ = await self._at.locate(job_id, options)
         try:
-            cancelled = await self._at.clients[index].cancel_job(job_id, timeout=timeout)
+            cancelled = await self._at.clients[index].cancel_job(job_id, timeout=options.timeout)
         except LmmsEvalError as exc:
             raise self._at.failure(index, exc, job_id) from exc
         self._at.jobs.observe(job_id, JobStatus.CANCELLED)
@@ -377,27 +378,27 @@ class AsyncEvalPool(AsyncPoolReading, AsyncJobWaiting):
         Raises:
             NoServerAvailableError: No server answered.
         """
+        options = CallOptions.of(timeout)
         self._at.check_open()
-        with request_scope(timeout=timeout):
-            return pool_queue(self._at.urls, await self._at.queues())
+        return pool_queue(self._at.urls, await self._at.queues(options))
 
     # -- servers ----------------------------------------------------------------------------
 
     async def health(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> PoolHealth:
         """Ask every server for its health: ``status`` is "healthy" (all are), "degraded"
         or "unhealthy" (none); ``servers`` has each one's answer or error."""
+        options = CallOptions.of(timeout)
         self._at.check_open()
-        with request_scope(timeout=timeout):
-            answers = await gather(
-                [partial(self._at.health_of, i) for i in range(len(self.servers))]
-            )
+        answers = await gather(
+            [partial(self._at.health_of, i, options) for i in range(len(self.servers))]
+        )
         return pool_health(self._at.urls, answers)
 
     async def is_healthy(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> bool:
         """True if at least one server answers and says it is healthy (jobs can go there)."""
+        options = CallOptions.of(timeout)
         self._at.check_open()
-        with request_scope(timeout=timeout):
-            return await self._at.any_healthy()
+        return await self._at.any_healthy(options)
 
     async def list_tasks(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
         """The tasks of every server that can list them, together (and cached for routing).
@@ -405,8 +406,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncJobWaiting):
         Raises:
             DiscoveryError: No server could list them (the first one's reason).
         """
-        with request_scope(timeout=timeout):
-            return await self._at.union(tasks=True)
+        return await self._at.union(CallOptions.of(timeout), tasks=True)
 
     async def list_models(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
         """The model types of every server that can list them, together (cached too).
@@ -414,8 +414,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncJobWaiting):
         Raises:
             DiscoveryError: No server could list them.
         """
-        with request_scope(timeout=timeout):
-            return await self._at.union(tasks=False)
+        return await self._at.union(CallOptions.of(timeout), tasks=False)
 
     async def merge_checkpoint(
         self,

@@ -20,7 +20,7 @@ from ..._results.file_access import FileSystem
 from ..._results.results import EvalResults
 
 if TYPE_CHECKING:
-    from ..._http.transport import RequestTimeout
+    from ..._http.options import RequestTimeout
     from .servers import PoolServers
 
 

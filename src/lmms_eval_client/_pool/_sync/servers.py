@@ -22,6 +22,7 @@ from ..._exceptions import (
     JobNotFoundError,
     LmmsEvalError,
 )
+from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..errors import is_unreachable, lost, no_server, not_located, on_server, unreachable
 from ..routing import UP, Listing, RoutingTable, task_names
 from ..status import LOST, UNREACHABLE, JobDirectory, describe
@@ -31,7 +32,11 @@ NO_HEALTH = "it did not answer GET /health"
 
 
 class PoolServers:
-    """A pool's clients, what it knows of their servers, and where its jobs are."""
+    """A pool's clients, what it knows of their servers, and where its jobs are.
+
+    The methods that ask servers for a pool's call take that call's ``options`` and give
+    each client its ``timeout``; routing's own reads use the clients' timeouts.
+    """
 
     def __init__(
         self,
@@ -91,16 +96,19 @@ class PoolServers:
                     self.read_tasks(index)
                     self.read_models(index)
 
-    def read_queue(self, index: int) -> QueueStatusResponse | str:
+    def read_queue(
+        self, index: int, options: CallOptions = DEFAULT_OPTIONS
+    ) -> QueueStatusResponse | str:
         """A server's /queue (recorded for routing), or why it did not answer."""
         client = self.clients[index]
+        timeout = options.timeout
         # A server not known to be up is asked once, without retries, before its /queue.
-        if self.table.states[index].health != UP and not client.is_healthy():
+        if self.table.states[index].health != UP and not client.is_healthy(timeout=timeout):
             self.table.mark_down(index, NO_HEALTH, self._clock())
             return NO_HEALTH
         sent = self._clock()
         try:
-            queue = client.get_queue_status()
+            queue = client.get_queue_status(timeout=timeout)
         except LmmsEvalError as exc:
             self.table.mark_down(index, describe(exc), self._clock())
             return describe(exc)
@@ -108,57 +116,60 @@ class PoolServers:
         self.table.record_queue(index, queue, sent)
         return queue
 
-    def queues(self) -> list[QueueStatusResponse | str]:
+    def queues(self, options: CallOptions) -> list[QueueStatusResponse | str]:
         """Every server's /queue, or why it is missing (those known down are not asked)."""
         down = self._down_now()
         asked = [i for i in range(len(self.urls)) if i not in down]
-        answers = dict(
-            zip(asked, gather([partial(self.read_queue, i) for i in asked]), strict=True)
-        )
+        reads = [partial(self.read_queue, i, options) for i in asked]
+        answers = dict(zip(asked, gather(reads), strict=True))
         return [answers[i] if i in answers else down[i] for i in range(len(self.urls))]
 
-    def read_tasks(self, index: int) -> list[str] | LmmsEvalError:
+    def read_tasks(
+        self, index: int, options: CallOptions = DEFAULT_OPTIONS
+    ) -> list[str] | LmmsEvalError:
         """A server's /tasks, recorded for routing (an error: it could not say)."""
         try:
-            names = self.clients[index].list_tasks()
+            names = self.clients[index].list_tasks(timeout=options.timeout)
         except LmmsEvalError as exc:
             self.table.record_listings(index, tasks=Listing(None, self._clock(), describe(exc)))
             return exc
         self.table.record_listings(index, tasks=Listing(frozenset(names), self._clock()))
         return names
 
-    def read_models(self, index: int) -> list[str] | LmmsEvalError:
+    def read_models(
+        self, index: int, options: CallOptions = DEFAULT_OPTIONS
+    ) -> list[str] | LmmsEvalError:
         """A server's /models, recorded for routing."""
         try:
-            names = self.clients[index].list_models()
+            names = self.clients[index].list_models(timeout=options.timeout)
         except LmmsEvalError as exc:
             self.table.record_listings(index, models=Listing(None, self._clock(), describe(exc)))
             return exc
         self.table.record_listings(index, models=Listing(frozenset(names), self._clock()))
         return names
 
-    def union(self, tasks: bool) -> list[str]:
+    def union(self, options: CallOptions, *, tasks: bool) -> list[str]:
         """Every server's tasks (or models), together; the first error if none could say."""
         self.check_open()
         read = self.read_tasks if tasks else self.read_models
-        answers = gather([partial(read, i) for i in range(len(self.urls))])
+        answers = gather([partial(read, i, options) for i in range(len(self.urls))])
         if not any(isinstance(a, list) for a in answers):
             index, error = next((i, a) for i, a in enumerate(answers) if not isinstance(a, list))
             raise on_server(error, self.urls[index])
         return list(dict.fromkeys(name for a in answers if isinstance(a, list) for name in a))
 
-    def health_of(self, index: int) -> HealthResponse | str:
+    def health_of(self, index: int, options: CallOptions) -> HealthResponse | str:
         """A server's /health, or why it did not answer."""
         try:
-            health = self.clients[index].health()
+            health = self.clients[index].health(timeout=options.timeout)
         except LmmsEvalError as exc:
             self.table.mark_down(index, describe(exc), self._clock())
             return describe(exc)
         self.table.mark_up(index, self._clock())
         return health
 
-    def any_healthy(self) -> bool:
-        answers = gather([c.is_healthy for c in self.clients])
+    def any_healthy(self, options: CallOptions) -> bool:
+        answers = gather([partial(c.is_healthy, timeout=options.timeout) for c in self.clients])
         for index, healthy in enumerate(answers):
             if not healthy:
                 self.table.mark_down(index, NO_HEALTH, self._clock())
@@ -166,7 +177,9 @@ class PoolServers:
 
     # -- jobs -------------------------------------------------------------------------------
 
-    def locate(self, job_id: str) -> tuple[int, JobInfo | None]:
+    def locate(
+        self, job_id: str, options: CallOptions = DEFAULT_OPTIONS
+    ) -> tuple[int, JobInfo | None]:
         """The server that holds the job, and its JobInfo if finding it meant asking."""
         self.check_open()
         index = self.jobs.find(job_id)
@@ -174,7 +187,8 @@ class PoolServers:
             return index, None
         down = self._down_now()
         asked = [i for i in range(len(self.urls)) if i not in down]
-        got = dict(zip(asked, gather([partial(self._ask, i, job_id) for i in asked]), strict=True))
+        asks = [partial(self._ask, i, job_id, options) for i in asked]
+        got = dict(zip(asked, gather(asks), strict=True))
         answers = [got[i] if i in got else down[i] for i in range(len(self.urls))]
         holders = [i for i, answer in enumerate(answers) if isinstance(answer, JobInfo)]
         if len(holders) > 1:
@@ -190,18 +204,18 @@ class PoolServers:
         self.jobs.observe(job_id, info.status)
         return holders[0], info
 
-    def _ask(self, index: int, job_id: str) -> JobInfo | LmmsEvalError:
+    def _ask(self, index: int, job_id: str, options: CallOptions) -> JobInfo | LmmsEvalError:
         try:
-            return self.clients[index].get_job(job_id)
+            return self.clients[index].get_job(job_id, timeout=options.timeout)
         except LmmsEvalError as exc:
             if is_unreachable(exc):
                 self.table.mark_down(index, describe(exc), self._clock())
             return exc
 
-    def job_on(self, index: int, job_id: str) -> JobInfo:
+    def job_on(self, index: int, job_id: str, options: CallOptions = DEFAULT_OPTIONS) -> JobInfo:
         """The job from the server that holds it; pool errors for what went wrong."""
         try:
-            info = self.clients[index].get_job(job_id)
+            info = self.clients[index].get_job(job_id, timeout=options.timeout)
         except LmmsEvalError as exc:
             raise self.failure(index, exc, job_id) from exc
         self.table.mark_up(index, self._clock())

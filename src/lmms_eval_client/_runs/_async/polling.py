@@ -19,6 +19,7 @@ from ..._client._async.client import AsyncEvalClient
 from ..._client._async.submit import drive
 from ..._client.reconcile import Absent, Found, QueueSnapshot, find_submission, submission_plan
 from ..._exceptions import JobNotFoundError, LmmsEvalError
+from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._results.files import results_summary
 from ..errors import LedgerError, SubmissionUnresolvedError
@@ -102,9 +103,11 @@ class AsyncRunPoller:
         retry_of: TrackedJob | None,
         *,
         own_dir: bool,
+        options: CallOptions = DEFAULT_OPTIONS,
     ) -> TrackedJob:
         """Record the intent, send, reconcile a lost answer; ``own_dir``: the run chooses
-        the job's output_dir (under the root in force for the server it goes to)."""
+        the job's output_dir (under the root in force for the server it goes to); every
+        request is sent with ``options`` (the submitting call's timeout)."""
         seqs: list[int] = []
         client = await self._target(body)
         if own_dir:
@@ -129,7 +132,7 @@ class AsyncRunPoller:
             max_completed_jobs=self._max_completed_jobs,
         )
         try:
-            submitted = await drive(client, plan)
+            submitted = await drive(client, plan, options)
         except LedgerError:
             raise
         except SubmissionUnresolvedError as exc:

@@ -20,8 +20,7 @@ from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL, Deadline, check_wait_timeout
 from ..._http._sync._io import sleep
-from ..._http.config import check_timeout as check_request_timeout
-from ..._http.transport import CLIENT_TIMEOUT, ClientTimeout, RequestTimeout, request_scope
+from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..options import (
@@ -217,8 +216,7 @@ class EvalRun:
                 reached; the job is recorded ``unsent``.
         """
         checked = check_json_object("labels", labels)
-        if not isinstance(timeout, ClientTimeout):
-            check_request_timeout(timeout)  # before anything is recorded or sent
+        options = CallOptions.of(timeout)  # checked before anything is recorded or sent
         body = build_evaluate_request(
             # <params request extra_body: arguments>
             model,
@@ -237,10 +235,10 @@ class EvalRun:
             # </params>
         )
         own_dir = output_dir is None  # then the run gives the job a folder of its own
-        # The submission's requests (reconciliation's too) get timeout= as a pool's calls
-        # give theirs to their clients' requests.
-        with request_scope(timeout=timeout):
-            return self._poller.submit(body, checked, new_token(), None, own_dir=own_dir)
+        # Every request of the submission (reconciliation's too) is sent with the options.
+        return self._poller.submit(
+            body, checked, new_token(), None, own_dir=own_dir, options=options
+        )
 
     # -- what finished ------------------------------------------------------------------
 
