@@ -13,6 +13,7 @@ from .._exceptions import LmmsEvalError, _PlainMessage
 # ├── ResultsError                  a results, samples or log file could not be found or read
 # │   ├── ResultsNotReachableError  the server's file is not reachable from this machine
 # │   ├── ResultsFormatError        (also ValueError) the file is not what lmms-eval writes
+# │   ├── ResultsTooLargeError      a file (or samples line) beyond its limit: not read whole
 # │   ├── ResultsUnavailableError   the job has no such files (not completed, failed, ...)
 # │   ├── MetricNotFoundError       (also KeyError) no such task / metric / filter
 # │   └── SamplesNotFoundError      (also KeyError) no samples file for that task
@@ -61,7 +62,8 @@ class ResultsNotReachableError(ResultsError):
 
 class ResultsFormatError(ResultsError, ValueError):
     """A file is not what lmms-eval writes: truncated or corrupt JSON, another shape, a
-    samples line that is not a JSON object, or a folder where a file was expected.
+    samples line that is not a JSON object, a folder where a file was expected, or not a
+    regular file at all (a FIFO or a device, which is never opened).
 
     Also a ValueError, as the ``json.JSONDecodeError`` it replaces.
 
@@ -82,6 +84,26 @@ class ResultsFormatError(ResultsError, ValueError):
         super().__init__(message, path=path)
         self.line: int | None = line
         self.reason: str = reason
+
+
+class ResultsTooLargeError(ResultsError):
+    """A results file beyond ``max_bytes``, or a samples line beyond ``max_line_bytes``.
+
+    Reading stopped at the limit, so nothing that size was held in memory. Pass a larger
+    limit to read a file that is legitimately that big.
+
+    Attributes:
+        path: The file.
+        limit: The limit that was exceeded, in bytes.
+        line: The 1-based line of a samples file (None for a whole file).
+    """
+
+    def __init__(
+        self, message: str = "", *, path: str | None = None, limit: int = 0, line: int | None = None
+    ) -> None:
+        super().__init__(message, path=path)
+        self.limit: int = limit
+        self.line: int | None = line
 
 
 class ResultsUnavailableError(ResultsError):

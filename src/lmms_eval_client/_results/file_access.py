@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
 from .._exceptions import InvalidArgumentError, MissingDependencyError
-from .errors import ResultsFormatError, ResultsNotReachableError
+from .bounded import (
+    LimitExceeded,
+    NotRegularFile,
+    describe_size,
+    open_regular,
+    read_at_most,
+    remote_kind,
+)
+from .errors import ResultsFormatError, ResultsNotReachableError, ResultsTooLargeError
 from .path_map import PATH_MAP_ENV, PathMap, effective_path_map, map_server_path
 
 
@@ -203,15 +211,22 @@ class FileLocation:
 
     @contextmanager
     def open_binary(self) -> Iterator[IO[bytes]]:
-        """Open the file for reading; a folder is a ResultsFormatError, a missing or
-        unreadable file a ResultsNotReachableError."""
-        if self.is_dir():
-            raise self.is_a_directory()
+        """Open the file for reading; a folder, FIFO or device is a ResultsFormatError (it
+        is not opened), a missing or unreadable file a ResultsNotReachableError."""
         try:
             if self.filesystem is None:
-                handle: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed below
+                handle = open_regular(self.path)
             else:
+                kind = remote_kind(self.filesystem, self.path)
+                if kind is None and self.is_dir():  # a filesystem without info()
+                    kind = "a directory"
+                if kind is not None:
+                    raise NotRegularFile(kind)
                 handle = self.filesystem.open(self.path, "rb")
+        except NotRegularFile as exc:
+            if exc.kind == "a directory":
+                raise self.is_a_directory() from None
+            raise self.not_regular(exc.kind) from None
         except FileNotFoundError:
             raise self.not_reachable("no such file") from None
         except PermissionError:
@@ -223,13 +238,45 @@ class FileLocation:
         with handle:
             yield handle
 
-    def read_bytes(self) -> bytes:
-        """The whole file."""
+    def read_bytes(self, max_bytes: int) -> bytes:
+        """The whole file, or ResultsTooLargeError when it has more than ``max_bytes``."""
         with self.open_binary() as handle:
             try:
-                return handle.read()
+                return read_at_most(handle, max_bytes)
+            except LimitExceeded:
+                raise self.too_large(max_bytes) from None
+            except MemoryError:  # not a reachability problem: say what it is
+                raise
             except Exception as exc:
                 raise self.not_reachable(f"reading failed: {type(exc).__name__}: {exc}") from exc
+
+    def too_large(self, limit: int, line: int | None = None) -> ResultsTooLargeError:
+        """The error for a file (or a samples ``line``) beyond ``limit`` bytes."""
+        size = describe_size(limit)
+        if line is None:
+            message = (
+                f"{self.display} is larger than max_bytes = {size}; reading stopped there. "
+                "lmms-eval's results files are a few MB: is this one? If it is, pass a "
+                "larger max_bytes (EvalResults.load, load_job_results, results_of_job)."
+            )
+        else:
+            message = (
+                f"{self.display}, line {line}: longer than max_line_bytes = {size}; reading "
+                "stopped there, before holding the line whole. If the line is legitimate, "
+                "pass a larger max_line_bytes (samples(), iter_samples)."
+            )
+        return ResultsTooLargeError(message, path=self.display, limit=limit, line=line)
+
+    def not_regular(self, kind: str) -> ResultsFormatError:
+        """The error for a path that is a FIFO, a device or another special file."""
+        reason = f"{kind}, not a regular file"
+        server = f"The server's file {self.server_path}: " if self.server_path else ""
+        return ResultsFormatError(
+            f"{server}{self.display} is {reason}; it is not opened, as reading it could "
+            "block for good or never end. lmms-eval writes regular files.",
+            path=self.display,
+            reason=reason,
+        )
 
     def is_a_directory(self) -> ResultsFormatError:
         """The error for a folder given where a file was expected."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, ValidationError
 
+from .bounded import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RESULTS_BYTES, check_limit
 from .errors import MetricNotFoundError, ResultsFormatError, SamplesNotFoundError
 from .file_access import FileLocation, FileSystem, client_location
 from .metrics import Metric, describe_metrics, format_table, metrics_frame, parse_task_metrics
@@ -174,25 +175,36 @@ class EvalResults(BaseModel):
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], *, filesystem: FileSystem | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        filesystem: FileSystem | None = None,
+        max_bytes: int = DEFAULT_MAX_RESULTS_BYTES,
     ) -> EvalResults:
         """Read a results file: a local path, an fsspec URL, or a path on ``filesystem``.
 
         The samples files beside it (``<same timestamp>_samples_<task>.jsonl``) are found
-        when ``samples()`` asks for them.
+        when ``samples()`` asks for them. A file larger than ``max_bytes`` (256 MiB) raises
+        :class:`ResultsTooLargeError`; a FIFO or device is refused, never opened.
 
         >>> results = EvalResults.load("out/stub-model/20261202_055237_results.json")
         >>> remote = EvalResults.load("sftp://gpu-box/scratch/evals/.../x_results.json")
         """
-        return cls.from_location(client_location(path, filesystem))
+        return cls.from_location(client_location(path, filesystem), max_bytes=max_bytes)
 
     @classmethod
     def from_location(
-        cls, location: FileLocation, *, sample_files: Mapping[str, FileLocation] | None = None
+        cls,
+        location: FileLocation,
+        *,
+        sample_files: Mapping[str, FileLocation] | None = None,
+        max_bytes: int = DEFAULT_MAX_RESULTS_BYTES,
     ) -> EvalResults:
-        """Read the results file at ``location``; ``sample_files`` maps tasks to their
-        samples files when they are known (else they are looked for beside it)."""
-        loaded = cls.from_json(location.read_bytes(), path=location.display)
+        """Read the results file at ``location`` (at most ``max_bytes``); ``sample_files``
+        maps tasks to their samples files when they are known (else they are looked for
+        beside it)."""
+        limit = check_limit("max_bytes", max_bytes)
+        loaded = cls.from_json(location.read_bytes(limit), path=location.display)
         loaded._location = location
         loaded._sample_files = dict(sample_files) if sample_files is not None else None
         return loaded
@@ -287,11 +299,14 @@ class EvalResults(BaseModel):
         self._sample_files = found  # a benign race: every thread finds the same files
         return found
 
-    def samples(self, task: str) -> Iterator[Sample]:
+    def samples(
+        self, task: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    ) -> Iterator[Sample]:
         """Stream the samples of ``task`` (constant memory), one :class:`Sample` a document.
 
         Raises :class:`SamplesNotFoundError` at once when the task has no samples file
-        (``log_samples`` was off, or it is a group: its subtasks have them).
+        (``log_samples`` was off, or it is a group: its subtasks have them). A line longer
+        than ``max_line_bytes`` (64 MiB) raises :class:`ResultsTooLargeError`.
 
         >>> wrong = [s for s in results.samples("e2e_arith") if s.metrics["exact_match"] < 1]
         """
@@ -313,7 +328,7 @@ class EvalResults(BaseModel):
                 path=self.path,
             )
         names = {m.name for m in self._metrics_of(task)} or None
-        return iter_location(location, metric_names=names)
+        return iter_location(location, metric_names=names, max_line_bytes=max_line_bytes)
 
     # -- presentation -------------------------------------------------------------------
 
