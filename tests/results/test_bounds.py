@@ -196,3 +196,26 @@ def test_many_short_lines_are_not_one_long_one(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     path.write_bytes(line * 2000)  # far more than max_line_bytes in all
     assert sum(1 for _ in iter_samples(path, max_line_bytes=len(line))) == 2000
+
+
+@pytest.mark.parametrize("depth", [300, 5000, 100_000])
+def test_a_samples_line_nested_too_deeply(tmp_path: Path, depth: int) -> None:
+    lines = SINGLE_SAMPLES.read_bytes().splitlines(keepends=True)
+    lines.insert(1, b'{"doc_id": 7, "input": ' + b"[" * depth + b"]" * depth + b"}\n")
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"".join(lines))
+    rows = iter_samples(path)
+    assert next(rows).doc_id == 0
+    with pytest.raises(ResultsFormatError) as caught:
+        next(rows)
+    assert caught.value.line == 2
+    assert f"{path}, line 2" in str(caught.value)
+    assert "nested too deeply" in str(caught.value)
+    assert len(str(caught.value)) < 400  # not a path of one step per level
+
+
+def test_a_results_file_nested_too_deeply(tmp_path: Path) -> None:
+    path = tmp_path / "x_results.json"
+    path.write_bytes(b'{"results": {}, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    with pytest.raises(ResultsFormatError, match="nested too deeply"):
+        EvalResults.load(path)

@@ -384,7 +384,9 @@ def _format_error(exc: ValidationError, where: str) -> ResultsFormatError:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
     kind = first["type"]
-    if kind == "json_invalid":
+    if kind == "json_invalid" and "recursion limit" in first["msg"]:
+        reason = f"JSON nested too deeply to read ({first['msg']})"
+    elif kind == "json_invalid":
         reason = f"not valid JSON, truncated or corrupt ({first['msg']})"
     elif not first["loc"] and kind in {"model_type", "model_attributes_type"}:
         reason = "not an lmms-eval results file: the top level is not a JSON object"

@@ -138,12 +138,28 @@ class Sample(BaseModel):
         return self._token_sum("output_tokens")
 
 
-def _reason(exc: ValueError) -> str:
+_TOO_DEEP = "JSON nested too deeply to read"
+_CUT = " (a truncated last line means the file is still being written or was cut)"
+
+
+def _reason(exc: ValueError | RecursionError) -> str:
+    if isinstance(exc, RecursionError):  # json's decoder recurses once per level
+        return _TOO_DEEP
     if isinstance(exc, json.JSONDecodeError):
         return f"not JSON ({exc.msg} at column {exc.colno})"
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
     return f"not JSON ({exc})"
+
+
+def _invalid_sample(exc: ValidationError | RecursionError) -> str:
+    if isinstance(exc, RecursionError):
+        return _TOO_DEEP
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if first["type"] == "recursion_depth_exceeded":  # its loc is one step a level
+        return f"{field}: {_TOO_DEEP}"
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
 def _read(
@@ -171,12 +187,12 @@ def _read(
                 continue
             try:
                 record = json.loads(line)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 reason = _reason(exc)
+                cut = "" if reason == _TOO_DEEP else _CUT
                 raise ResultsFormatError(
                     f"{where}, line {number}: {reason}; a samples file has one JSON object "
-                    "a line (a truncated last line means the file is still being written "
-                    "or was cut)",
+                    f"a line{cut}",
                     path=where,
                     line=number,
                     reason=reason,
@@ -191,10 +207,8 @@ def _read(
                 )
             try:
                 sample = Sample.from_record(record, metric_names=metric_names)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"])
-                reason = f"{field}: {first['msg']}"
+            except (ValidationError, RecursionError) as exc:
+                reason = _invalid_sample(exc)
                 raise ResultsFormatError(
                     f"{where}, line {number}: not an lmms-eval sample ({reason})",
                     path=where,
