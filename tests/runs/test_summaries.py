@@ -5,6 +5,7 @@ read without bounds or follow a URL, and a metric JSON cannot hold must not lose
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from lmms_eval_client import JobCompleted
 
-from ..results._untrusted import fifo_watchdog
+from ..results._untrusted import counting_listener, fifo_watchdog
 from ._fake import BASE, FakeServer
 from ._support import QWEN
 from .conftest import MakeRunner
@@ -42,3 +43,14 @@ async def test_a_fifo_as_results_file_does_not_hang_harvest(
         outcome = await completed_at(server, make_runner(BASE), str(fifo))
     assert not fired, "harvest() blocked opening the FIFO until the watchdog wrote to it"
     assert outcome.summary is None  # not readable here: no summary, the run goes on
+
+
+async def test_a_url_as_results_file_is_not_followed_by_the_summary(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    with counting_listener() as (port, seen):
+        url = f"ftp://127.0.0.1:{port}/evals/a/m/20261202_055237_results.json"
+        outcome = await completed_at(server, make_runner(BASE), url)
+        time.sleep(0.2)  # the listener accepts within 50 ms
+    assert seen == [], "the run's summary connected where the server's answer said"
+    assert outcome.summary is None

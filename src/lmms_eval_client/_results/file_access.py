@@ -28,7 +28,14 @@ from .bounded import (
     remote_kind,
 )
 from .errors import ResultsFormatError, ResultsNotReachableError, ResultsTooLargeError
-from .path_map import PATH_MAP_ENV, PathMap, effective_path_map, map_server_path
+from .path_map import (
+    PATH_MAP_ENV,
+    PathMap,
+    effective_path_map,
+    join_target,
+    map_server_path,
+    split_server_path,
+)
 
 
 @runtime_checkable
@@ -321,24 +328,52 @@ def server_location(
     *,
     path_map: PathMap | None = None,
     filesystem: FileSystem | None = None,
+    user_given: bool = False,
 ) -> FileLocation:
     """Where this machine reads a file the server reports at ``server_path``.
 
     The path map (argument, else ``$LMMS_EVAL_PATH_MAP``) is applied first; the result is
-    opened on ``filesystem`` when given, through fsspec when it is a URL, else locally.
+    opened on ``filesystem`` when given, through fsspec when the map's target is a URL,
+    else locally. A URL the server wrote is not followed (a ResultsNotReachableError), as
+    the client would connect wherever a server says; ``user_given`` paths (the user typed
+    them) may be URLs.
     """
     if not isinstance(server_path, str) or not server_path:
         raise InvalidArgumentError(f"server path must be a non-empty str, not {server_path!r}")
     filesystem = check_filesystem(filesystem)
     mapping = effective_path_map(path_map)
-    mapped, prefix = map_server_path(server_path, mapping)
+    prefix, rest = split_server_path(server_path, mapping)
     target = mapping[prefix] if prefix is not None else None
-    if filesystem is not None:
+    if filesystem is not None:  # the user's filesystem: every path is read on it
+        mapped = join_target(target, rest) if target is not None else server_path
         return FileLocation(mapped, filesystem, server_path, prefix, target)
+    if target is not None and _is_url(target):
+        # Only the user's target is parsed as a URL; the server's rest is a path on it
+        # (never fsspec syntax: a "::" chain or a second URL in it changes nothing).
+        fs, root = _url_to_fs(target)
+        return FileLocation(join_target(root, rest), fs, server_path, prefix, target)
+    mapped = join_target(target, rest) if target is not None else server_path
     if _is_url(mapped):
+        if not user_given:
+            raise _url_not_followed(server_path)
         fs, inner = _url_to_fs(mapped)
         return FileLocation(inner, fs, server_path, prefix, target)
     return FileLocation(mapped, None, server_path, prefix, target)
+
+
+def _url_not_followed(server_path: str) -> ResultsNotReachableError:
+    scheme, _, after = server_path.partition("://")
+    folder = f"{scheme}://{posixpath.dirname(posixpath.dirname(after)) or after}"
+    return ResultsNotReachableError(
+        f"The server reports its file as a URL, {server_path}: it is not followed. A "
+        "server's answer names paths on its disk (lmms-eval writes no URLs), and a URL "
+        "there would make this client connect wherever the server says. If this machine "
+        f"should read it there, say so: map it, path_map={{{folder!r}: '<that URL, or where "
+        "it is mounted here>'}, or pass filesystem= an fsspec filesystem to open the "
+        "server's paths on.",
+        server_path=server_path,
+        reason="a URL from the server is not followed",
+    )
 
 
 def resolve_server_path(

@@ -219,7 +219,7 @@ def _locate_log(
         text = os.fspath(source)
         if not isinstance(text, str) or not text:
             raise InvalidArgumentError(f"expected a job, a folder or a log path, not {source!r}")
-        location = server_location(text, path_map=path_map, filesystem=fs)
+        location = server_location(text, path_map=path_map, filesystem=fs, user_given=True)
         if text.endswith(".log") and not location.is_dir():
             return location
         job = None
