@@ -14,6 +14,7 @@ import pytest
 from lmms_eval_client import JobCompleted
 
 from ..results._untrusted import counting_listener, fifo_watchdog
+from ..results.test_non_finite import write_non_finite
 from ._fake import BASE, FakeServer
 from ._support import QWEN
 from .conftest import MakeRunner
@@ -54,3 +55,23 @@ async def test_a_url_as_results_file_is_not_followed_by_the_summary(
         time.sleep(0.2)  # the listener accepts within 50 ms
     assert seen == [], "the run's summary connected where the server's answer said"
     assert outcome.summary is None
+
+
+async def test_nan_and_infinite_metrics_keep_the_summary(
+    server: FakeServer, make_runner: MakeRunner, tmp_path: Path
+) -> None:
+    path = write_non_finite(tmp_path)
+    runner = make_runner(BASE, tmp_path / "run.sqlite")
+    outcome = await completed_at(server, runner, str(path))
+    summary = {"m": {"t": {"acc,none": "NaN", "f1,none": "-Infinity", "em,none": 0.5}}}
+    assert outcome.summary == summary
+    assert (await runner.job(outcome.job.seq)).summary == summary  # as the ledger has it
+
+
+async def test_a_summary_json_cannot_hold_is_logged_not_raised(
+    server: FakeServer, make_runner: MakeRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = make_runner(BASE, summarize=lambda info: {"acc": float("nan")})
+    outcome = await completed_at(server, runner, "/out/x_results.json")  # harvest() returns
+    assert outcome.summary is None
+    assert "summary must be JSON" in caplog.text

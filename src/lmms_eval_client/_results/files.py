@@ -15,6 +15,7 @@ from .._text import strip_ansi
 from .bounded import DEFAULT_MAX_RESULTS_BYTES
 from .errors import ResultsError, ResultsUnavailableError
 from .file_access import FileLocation, FileSystem, server_location
+from .metrics import json_number
 from .path_map import PathMap
 from .results import EvalResults, task_of_samples_file
 
@@ -332,9 +333,13 @@ def eval_log_tail(
 
 def results_summary(
     job: JobInfo, *, path_map: PathMap | None = None, filesystem: FileSystem | None = None
-) -> dict[str, dict[str, dict[str, float | None]]] | None:
+) -> dict[str, dict[str, dict[str, float | str | None]]] | None:
     """A completed job's metrics as JSON data, ``{model: {task: {"name,filter": value}}}``;
     None when its results files cannot be read here (an evaluation run's default summary).
+
+    A value is a number, None when the file holds none, or for NaN and the infinities
+    (strict JSON has no such numbers) ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, which
+    ``float()`` reads back.
 
     >>> results_summary(done)
     {'Qwen__Qwen2-VL-2B-Instruct': {'mme': {'exact_match,none': 0.625}}}
@@ -343,9 +348,10 @@ def results_summary(
         by_model = results_of_job(job, path_map=path_map, filesystem=filesystem)
     except ResultsError:
         return None
-    summary: dict[str, dict[str, dict[str, float | None]]] = {}
+    summary: dict[str, dict[str, dict[str, float | str | None]]] = {}
     for model, results in by_model.items():
         tasks = summary.setdefault(model, {})
         for metric in results.metrics:
-            tasks.setdefault(metric.task, {})[f"{metric.name},{metric.filter}"] = metric.value
+            value = json_number(metric.value)
+            tasks.setdefault(metric.task, {})[f"{metric.name},{metric.filter}"] = value
     return summary
