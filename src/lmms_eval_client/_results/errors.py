@@ -1,9 +1,12 @@
 """The errors of reading what lmms-eval wrote: results, samples and log files.
 
-Part of the one error tree rooted in :class:`LmmsEvalError` (see ``_exceptions``).
+Part of the one error tree rooted in :class:`LmmsEvalError` (see ``_exceptions``); also
+the ResultsFormatError of a results file pydantic refused.
 """
 
 from __future__ import annotations
+
+from pydantic import ValidationError
 
 from .._exceptions import LmmsEvalError, _PlainMessage
 
@@ -173,3 +176,25 @@ class SamplesNotFoundError(ResultsError, KeyError):
         super().__init__(message, path=path)
         self.task: str = task
         self.available: list[str] = list(available or [])
+
+
+def results_format_error(exc: ValidationError, where: str) -> ResultsFormatError:
+    """A ResultsFormatError for what pydantic found wrong with a results file."""
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    kind = first["type"]
+    if kind == "json_invalid" and "recursion limit" in first["msg"]:
+        reason = f"JSON nested too deeply to read ({first['msg']})"
+    elif kind == "json_invalid":
+        reason = f"not valid JSON, truncated or corrupt ({first['msg']})"
+    elif not first["loc"] and kind in {"model_type", "model_attributes_type"}:
+        reason = "not an lmms-eval results file: the top level is not a JSON object"
+    elif first["loc"] == ("results",) and kind == "missing":
+        reason = (
+            "not an lmms-eval results file: it has no 'results' key "
+            "(a samples file or another JSON?)"
+        )
+    else:
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        reason = f"not an lmms-eval results file: {loc}: {first['msg']}{more}"
+    return ResultsFormatError(f"{where}: {reason}", path=where, reason=reason)

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, ValidationError
 
 from .bounded import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RESULTS_BYTES, check_limit
-from .errors import MetricNotFoundError, ResultsFormatError, SamplesNotFoundError
+from .errors import (
+    MetricNotFoundError,
+    ResultsFormatError,
+    SamplesNotFoundError,
+    results_format_error,
+)
 from .file_access import FileLocation, FileSystem, client_location
 from .metrics import Metric, describe_metrics, format_table, metrics_frame, parse_task_metrics
 from .samples import Sample, iter_location
@@ -171,7 +176,7 @@ class EvalResults(BaseModel):
         try:
             return cls.model_validate_json(data)
         except ValidationError as exc:
-            raise _format_error(exc, where) from None
+            raise results_format_error(exc, where) from None
 
     @classmethod
     def load(
@@ -377,25 +382,3 @@ class EvalResults(BaseModel):
             return self[key]
         except KeyError:
             return default
-
-
-def _format_error(exc: ValidationError, where: str) -> ResultsFormatError:
-    """A ResultsFormatError for what pydantic found wrong with a results file."""
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    kind = first["type"]
-    if kind == "json_invalid" and "recursion limit" in first["msg"]:
-        reason = f"JSON nested too deeply to read ({first['msg']})"
-    elif kind == "json_invalid":
-        reason = f"not valid JSON, truncated or corrupt ({first['msg']})"
-    elif not first["loc"] and kind in {"model_type", "model_attributes_type"}:
-        reason = "not an lmms-eval results file: the top level is not a JSON object"
-    elif first["loc"] == ("results",) and kind == "missing":
-        reason = (
-            "not an lmms-eval results file: it has no 'results' key "
-            "(a samples file or another JSON?)"
-        )
-    else:
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        reason = f"not an lmms-eval results file: {loc}: {first['msg']}{more}"
-    return ResultsFormatError(f"{where}: {reason}", path=where, reason=reason)
