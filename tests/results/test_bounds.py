@@ -12,6 +12,7 @@ import shutil
 import stat
 from pathlib import Path
 
+import fsspec
 import pytest
 
 from lmms_eval_client import (
@@ -81,6 +82,18 @@ def test_a_fifo_swapped_in_after_the_check_is_not_waited_for(
     with fifo_watchdog(fifo) as fired, pytest.raises(ResultsFormatError, match="regular file"):
         EvalResults.load(fifo)
     assert not fired
+
+
+def test_a_fifo_through_fsspec_is_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "20261202_055237_results.json"
+    local = fsspec.filesystem("file")
+    with fifo_watchdog(fifo) as fired:
+        with pytest.raises(ResultsFormatError, match="not a regular file") as caught:
+            load_job_results(job_at(str(fifo)), filesystem=local)
+        with pytest.raises(ResultsFormatError, match="not a regular file"):
+            EvalResults.load(fifo.as_uri())
+    assert not fired
+    assert "'other'" in str(caught.value)  # what fsspec's info() calls it
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")

@@ -104,12 +104,9 @@ def open_regular(path: str) -> IO[bytes]:
 
 def remote_kind(filesystem: Any, path: str) -> str | None:
     """What an fsspec path is when its ``info()`` says it is not a file (None otherwise:
-    a file, or a filesystem that cannot tell; opening it then says what is wrong)."""
-    info = getattr(filesystem, "info", None)
-    if not callable(info):
-        return None
+    a file, or ``info()`` failed; opening it then says what is wrong)."""
     try:
-        kind = info(path).get("type")
+        kind = filesystem.info(path).get("type")
     except Exception:  # unknown here: let open() report it
         return None
     if kind is None or kind == "file":

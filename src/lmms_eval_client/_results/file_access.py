@@ -224,9 +224,10 @@ class FileLocation:
             if self.filesystem is None:
                 handle = open_regular(self.path)
             else:
-                kind = remote_kind(self.filesystem, self.path)
-                if kind is None and self.is_dir():  # a filesystem without info()
-                    kind = "a directory"
+                if callable(getattr(self.filesystem, "info", None)):
+                    kind = remote_kind(self.filesystem, self.path)
+                else:  # not fsspec's: it can tell a folder only
+                    kind = "a directory" if self.is_dir() else None
                 if kind is not None:
                     raise NotRegularFile(kind)
                 handle = self.filesystem.open(self.path, "rb")
