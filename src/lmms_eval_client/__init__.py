@@ -83,6 +83,7 @@ if TYPE_CHECKING:
         ResultsError,
         ResultsFormatError,
         ResultsNotReachableError,
+        ResultsTooLargeError,
         ResultsUnavailableError,
         SamplesNotFoundError,
     )
@@ -203,6 +204,7 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "ResultsError",
         "ResultsFormatError",
         "ResultsNotReachableError",
+        "ResultsTooLargeError",
         "ResultsUnavailableError",
         "SamplesNotFoundError",
     ),
@@ -353,6 +355,7 @@ __all__ = [
     "ResultsError",
     "ResultsFormatError",
     "ResultsNotReachableError",
+    "ResultsTooLargeError",
     "ResultsUnavailableError",
     "RetryOnFailure",
     "RunTimeoutError",

@@ -33,6 +33,7 @@ from lmms_eval_client.cli.connection import Settings, connect
 from lmms_eval_client.cli.exit_codes import ExitCode, exit_code_for, one_line, worst
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
+from ..results.test_non_finite import write_non_finite
 from .conftest import QWEN_ARGS, free_port
 
 COMMANDS = ("health", "models", "tasks", "queue", "submit", "status", "wait", "cancel")
@@ -309,3 +310,21 @@ def test_queue_shows_counts(server: LocalServer) -> None:
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0].split() == ["server:", server.url]
     assert any(line.startswith("running:") for line in result.stdout.splitlines())
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def test_results_shows_nan_and_infinity(tmp_path: Path) -> None:
+    path = str(write_non_finite(tmp_path))  # issue 20, item 8: it crashed with a traceback
+    table = invoke(["results", path])
+    assert table.exit_code == 0, table.output
+    acc = next(line for line in table.stdout.splitlines() if " acc " in line)
+    assert acc.split()[-3:] == ["nan", "±", "inf"]
+    as_json = invoke(["results", path, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    (shown,) = json.loads(as_json.stdout, parse_constant=_no_constant)  # strict JSON
+    assert {m["metric"]: m["value"] for m in shown["metrics"]}["f1"] == "-Infinity"
+    as_csv = invoke(["results", path, "--csv"])
+    assert as_csv.exit_code == 0 and ",NaN,Infinity," in as_csv.stdout

@@ -16,6 +16,7 @@ from lmms_eval_client import (
     ResultsError,
     ResultsFormatError,
     ResultsNotReachableError,
+    ResultsTooLargeError,
     ResultsUnavailableError,
     SamplesNotFoundError,
 )
@@ -29,6 +30,7 @@ ERRORS = [
         "not here", server_path="/srv/a", client_path="/mnt/a", reason="no such file"
     ),
     ResultsFormatError("bad line", path="/x.jsonl", line=7, reason="not JSON"),
+    ResultsTooLargeError("too long", path="/x.jsonl", limit=1024, line=3),
     ResultsUnavailableError("no results", job_id="j1", status="failed"),
     MetricNotFoundError(
         "no metric", task="t", name="acc", filter="none", available=["t: em,none"], path="/x"
@@ -58,7 +60,12 @@ def test_builtin_bases() -> None:
     assert issubclass(MetricNotFoundError, KeyError)
     assert issubclass(SamplesNotFoundError, KeyError)
     assert issubclass(MissingDependencyError, ImportError)
-    for cls in (ResultsNotReachableError, ResultsFormatError, ResultsUnavailableError):
+    for cls in (
+        ResultsNotReachableError,
+        ResultsFormatError,
+        ResultsTooLargeError,
+        ResultsUnavailableError,
+    ):
         assert issubclass(cls, ResultsError)
     # a KeyError's message reads as a message, not as a quoted repr
     assert str(MetricNotFoundError("no metric 'x'\nhere")) == "no metric 'x'\nhere"

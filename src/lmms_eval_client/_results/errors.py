@@ -1,9 +1,12 @@
 """The errors of reading what lmms-eval wrote: results, samples and log files.
 
-Part of the one error tree rooted in :class:`LmmsEvalError` (see ``_exceptions``).
+Part of the one error tree rooted in :class:`LmmsEvalError` (see ``_exceptions``); also
+the ResultsFormatError of a results file pydantic refused.
 """
 
 from __future__ import annotations
+
+from pydantic import ValidationError
 
 from .._exceptions import LmmsEvalError, _PlainMessage
 
@@ -13,6 +16,7 @@ from .._exceptions import LmmsEvalError, _PlainMessage
 # ├── ResultsError                  a results, samples or log file could not be found or read
 # │   ├── ResultsNotReachableError  the server's file is not reachable from this machine
 # │   ├── ResultsFormatError        (also ValueError) the file is not what lmms-eval writes
+# │   ├── ResultsTooLargeError      a file (or samples line) beyond its limit: not read whole
 # │   ├── ResultsUnavailableError   the job has no such files (not completed, failed, ...)
 # │   ├── MetricNotFoundError       (also KeyError) no such task / metric / filter
 # │   └── SamplesNotFoundError      (also KeyError) no samples file for that task
@@ -61,7 +65,8 @@ class ResultsNotReachableError(ResultsError):
 
 class ResultsFormatError(ResultsError, ValueError):
     """A file is not what lmms-eval writes: truncated or corrupt JSON, another shape, a
-    samples line that is not a JSON object, or a folder where a file was expected.
+    samples line that is not a JSON object, a folder where a file was expected, or not a
+    regular file at all (a FIFO or a device, which is never opened).
 
     Also a ValueError, as the ``json.JSONDecodeError`` it replaces.
 
@@ -82,6 +87,26 @@ class ResultsFormatError(ResultsError, ValueError):
         super().__init__(message, path=path)
         self.line: int | None = line
         self.reason: str = reason
+
+
+class ResultsTooLargeError(ResultsError):
+    """A results file beyond ``max_bytes``, or a samples line beyond ``max_line_bytes``.
+
+    Reading stopped at the limit, so nothing that size was held in memory. Pass a larger
+    limit to read a file that is legitimately that big.
+
+    Attributes:
+        path: The file.
+        limit: The limit that was exceeded, in bytes.
+        line: The 1-based line of a samples file (None for a whole file).
+    """
+
+    def __init__(
+        self, message: str = "", *, path: str | None = None, limit: int = 0, line: int | None = None
+    ) -> None:
+        super().__init__(message, path=path)
+        self.limit: int = limit
+        self.line: int | None = line
 
 
 class ResultsUnavailableError(ResultsError):
@@ -151,3 +176,25 @@ class SamplesNotFoundError(ResultsError, KeyError):
         super().__init__(message, path=path)
         self.task: str = task
         self.available: list[str] = list(available or [])
+
+
+def results_format_error(exc: ValidationError, where: str) -> ResultsFormatError:
+    """A ResultsFormatError for what pydantic found wrong with a results file."""
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    kind = first["type"]
+    if kind == "json_invalid" and "recursion limit" in first["msg"]:
+        reason = f"JSON nested too deeply to read ({first['msg']})"
+    elif kind == "json_invalid":
+        reason = f"not valid JSON, truncated or corrupt ({first['msg']})"
+    elif not first["loc"] and kind in {"model_type", "model_attributes_type"}:
+        reason = "not an lmms-eval results file: the top level is not a JSON object"
+    elif first["loc"] == ("results",) and kind == "missing":
+        reason = (
+            "not an lmms-eval results file: it has no 'results' key "
+            "(a samples file or another JSON?)"
+        )
+    else:
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        reason = f"not an lmms-eval results file: {loc}: {first['msg']}{more}"
+    return ResultsFormatError(f"{where}: {reason}", path=where, reason=reason)

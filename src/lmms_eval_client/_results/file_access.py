@@ -19,8 +19,23 @@ from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
 from .._exceptions import InvalidArgumentError, MissingDependencyError
-from .errors import ResultsFormatError, ResultsNotReachableError
-from .path_map import PATH_MAP_ENV, PathMap, effective_path_map, map_server_path
+from .bounded import (
+    LimitExceeded,
+    NotRegularFile,
+    describe_size,
+    open_regular,
+    read_at_most,
+    remote_kind,
+)
+from .errors import ResultsFormatError, ResultsNotReachableError, ResultsTooLargeError
+from .path_map import (
+    PATH_MAP_ENV,
+    PathMap,
+    effective_path_map,
+    join_target,
+    map_server_path,
+    split_server_path,
+)
 
 
 @runtime_checkable
@@ -203,15 +218,23 @@ class FileLocation:
 
     @contextmanager
     def open_binary(self) -> Iterator[IO[bytes]]:
-        """Open the file for reading; a folder is a ResultsFormatError, a missing or
-        unreadable file a ResultsNotReachableError."""
-        if self.is_dir():
-            raise self.is_a_directory()
+        """Open the file for reading; a folder, FIFO or device is a ResultsFormatError (it
+        is not opened), a missing or unreadable file a ResultsNotReachableError."""
         try:
             if self.filesystem is None:
-                handle: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed below
+                handle = open_regular(self.path)
             else:
+                if callable(getattr(self.filesystem, "info", None)):
+                    kind = remote_kind(self.filesystem, self.path)
+                else:  # not fsspec's: it can tell a folder only
+                    kind = "a directory" if self.is_dir() else None
+                if kind is not None:
+                    raise NotRegularFile(kind)
                 handle = self.filesystem.open(self.path, "rb")
+        except NotRegularFile as exc:
+            if exc.kind == "a directory":
+                raise self.is_a_directory() from None
+            raise self.not_regular(exc.kind) from None
         except FileNotFoundError:
             raise self.not_reachable("no such file") from None
         except PermissionError:
@@ -223,13 +246,45 @@ class FileLocation:
         with handle:
             yield handle
 
-    def read_bytes(self) -> bytes:
-        """The whole file."""
+    def read_bytes(self, max_bytes: int) -> bytes:
+        """The whole file, or ResultsTooLargeError when it has more than ``max_bytes``."""
         with self.open_binary() as handle:
             try:
-                return handle.read()
+                return read_at_most(handle, max_bytes)
+            except LimitExceeded:
+                raise self.too_large(max_bytes) from None
+            except MemoryError:  # not a reachability problem: say what it is
+                raise
             except Exception as exc:
                 raise self.not_reachable(f"reading failed: {type(exc).__name__}: {exc}") from exc
+
+    def too_large(self, limit: int, line: int | None = None) -> ResultsTooLargeError:
+        """The error for a file (or a samples ``line``) beyond ``limit`` bytes."""
+        size = describe_size(limit)
+        if line is None:
+            message = (
+                f"{self.display} is larger than max_bytes = {size}; reading stopped there. "
+                "lmms-eval's results files are a few MB: is this one? If it is, pass a "
+                "larger max_bytes (EvalResults.load, load_job_results, results_of_job)."
+            )
+        else:
+            message = (
+                f"{self.display}, line {line}: longer than max_line_bytes = {size}; reading "
+                "stopped there, before holding the line whole. If the line is legitimate, "
+                "pass a larger max_line_bytes (samples(), iter_samples)."
+            )
+        return ResultsTooLargeError(message, path=self.display, limit=limit, line=line)
+
+    def not_regular(self, kind: str) -> ResultsFormatError:
+        """The error for a path that is a FIFO, a device or another special file."""
+        reason = f"{kind}, not a regular file"
+        server = f"The server's file {self.server_path}: " if self.server_path else ""
+        return ResultsFormatError(
+            f"{server}{self.display} is {reason}; it is not opened, as reading it could "
+            "block for good or never end. lmms-eval writes regular files.",
+            path=self.display,
+            reason=reason,
+        )
 
     def is_a_directory(self) -> ResultsFormatError:
         """The error for a folder given where a file was expected."""
@@ -274,24 +329,52 @@ def server_location(
     *,
     path_map: PathMap | None = None,
     filesystem: FileSystem | None = None,
+    user_given: bool = False,
 ) -> FileLocation:
     """Where this machine reads a file the server reports at ``server_path``.
 
     The path map (argument, else ``$LMMS_EVAL_PATH_MAP``) is applied first; the result is
-    opened on ``filesystem`` when given, through fsspec when it is a URL, else locally.
+    opened on ``filesystem`` when given, through fsspec when the map's target is a URL,
+    else locally. A URL the server wrote is not followed (a ResultsNotReachableError), as
+    the client would connect wherever a server says; ``user_given`` paths (the user typed
+    them) may be URLs.
     """
     if not isinstance(server_path, str) or not server_path:
         raise InvalidArgumentError(f"server path must be a non-empty str, not {server_path!r}")
     filesystem = check_filesystem(filesystem)
     mapping = effective_path_map(path_map)
-    mapped, prefix = map_server_path(server_path, mapping)
+    prefix, rest = split_server_path(server_path, mapping)
     target = mapping[prefix] if prefix is not None else None
-    if filesystem is not None:
+    if filesystem is not None:  # the user's filesystem: every path is read on it
+        mapped = join_target(target, rest) if target is not None else server_path
         return FileLocation(mapped, filesystem, server_path, prefix, target)
+    if target is not None and _is_url(target):
+        # Only the user's target is parsed as a URL; the server's rest is a path on it
+        # (never fsspec syntax: a "::" chain or a second URL in it changes nothing).
+        fs, root = _url_to_fs(target)
+        return FileLocation(join_target(root, rest), fs, server_path, prefix, target)
+    mapped = join_target(target, rest) if target is not None else server_path
     if _is_url(mapped):
+        if not user_given:
+            raise _url_not_followed(server_path)
         fs, inner = _url_to_fs(mapped)
         return FileLocation(inner, fs, server_path, prefix, target)
     return FileLocation(mapped, None, server_path, prefix, target)
+
+
+def _url_not_followed(server_path: str) -> ResultsNotReachableError:
+    scheme, _, after = server_path.partition("://")
+    folder = f"{scheme}://{posixpath.dirname(posixpath.dirname(after)) or after}"
+    return ResultsNotReachableError(
+        f"The server reports its file as a URL, {server_path}: it is not followed. A "
+        "server's answer names paths on its disk (lmms-eval writes no URLs), and a URL "
+        "there would make this client connect wherever the server says. If this machine "
+        f"should read it there, say so: map it, path_map={{{folder!r}: '<that URL, or where "
+        "it is mounted here>'}, or pass filesystem= an fsspec filesystem to open the "
+        "server's paths on.",
+        server_path=server_path,
+        reason="a URL from the server is not followed",
+    )
 
 
 def resolve_server_path(

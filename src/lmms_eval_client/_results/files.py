@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 from .._exceptions import InvalidArgumentError
 from .._text import strip_ansi
+from .bounded import DEFAULT_MAX_RESULTS_BYTES
 from .errors import ResultsError, ResultsUnavailableError
 from .file_access import FileLocation, FileSystem, server_location
+from .metrics import json_number
 from .path_map import PathMap
 from .results import EvalResults, task_of_samples_file
 
@@ -78,7 +80,11 @@ def job_result_files(job: JobInfo) -> dict[str, ModelResultFiles]:
 
 
 def _load(
-    job: JobInfo, files: ModelResultFiles, path_map: PathMap | None, fs: FileSystem | None
+    job: JobInfo,
+    files: ModelResultFiles,
+    path_map: PathMap | None,
+    fs: FileSystem | None,
+    max_bytes: int,
 ) -> EvalResults:
     assert files.results is not None  # job_result_files keeps only entries that have one
     samples: dict[str, FileLocation] = {}
@@ -87,7 +93,7 @@ def _load(
         if task is not None:
             samples[task] = server_location(path, path_map=path_map, filesystem=fs)
     location = server_location(files.results, path_map=path_map, filesystem=fs)
-    return EvalResults.from_location(location, sample_files=samples)
+    return EvalResults.from_location(location, sample_files=samples, max_bytes=max_bytes)
 
 
 def results_of_job(
@@ -95,20 +101,22 @@ def results_of_job(
     *,
     path_map: PathMap | None = None,
     filesystem: FileSystem | None = None,
+    max_bytes: int = DEFAULT_MAX_RESULTS_BYTES,
 ) -> dict[str, EvalResults]:
     """The :class:`EvalResults` of every model of a completed job, by model name.
 
     The server's paths are mapped by ``path_map`` (else ``$LMMS_EVAL_PATH_MAP``) and read
     locally, through fsspec for URLs, or on ``filesystem``. Raises
-    :class:`ResultsUnavailableError` when the job has no results, and
-    :class:`ResultsNotReachableError` when a file cannot be reached from here.
+    :class:`ResultsUnavailableError` when the job has no results,
+    :class:`ResultsNotReachableError` when a file cannot be reached from here, and
+    :class:`ResultsTooLargeError` for a results file beyond ``max_bytes`` (256 MiB).
 
     >>> done = client.wait_for_job(job.job_id)
     >>> for model, results in results_of_job(done).items():
     ...     print(model, results.metric("e2e_arith", "exact_match").value)
     """
     return {
-        name: _load(job, files, path_map, filesystem)
+        name: _load(job, files, path_map, filesystem, max_bytes)
         for name, files in job_result_files(job).items()
     }
 
@@ -125,12 +133,13 @@ def load_job_results(
     model: str | None = None,
     path_map: PathMap | None = None,
     filesystem: FileSystem | None = None,
+    max_bytes: int = DEFAULT_MAX_RESULTS_BYTES,
 ) -> EvalResults:
     """The :class:`EvalResults` of one model of a completed job (what ``load_results`` gives).
 
     ``model`` picks one when the job has several; it is the folder name lmms-eval derived
     from model_args (``"Qwen/Qwen2-VL-2B-Instruct"`` also finds ``Qwen__Qwen2-VL-2B-Instruct``).
-    Only that model's file is read.
+    Only that model's file is read, at most ``max_bytes`` of it.
 
     >>> results = load_job_results(client.wait_for_job(job.job_id))
     """
@@ -150,7 +159,7 @@ def load_job_results(
         raise InvalidArgumentError(
             f"Job {job.job_id} has no results for model {model!r}; it has: {', '.join(files)}"
         )
-    return _load(job, files[chosen], path_map, filesystem)
+    return _load(job, files[chosen], path_map, filesystem, max_bytes)
 
 
 # -- the evaluation log ---------------------------------------------------------------------
@@ -211,7 +220,7 @@ def _locate_log(
         text = os.fspath(source)
         if not isinstance(text, str) or not text:
             raise InvalidArgumentError(f"expected a job, a folder or a log path, not {source!r}")
-        location = server_location(text, path_map=path_map, filesystem=fs)
+        location = server_location(text, path_map=path_map, filesystem=fs, user_given=True)
         if text.endswith(".log") and not location.is_dir():
             return location
         job = None
@@ -324,9 +333,13 @@ def eval_log_tail(
 
 def results_summary(
     job: JobInfo, *, path_map: PathMap | None = None, filesystem: FileSystem | None = None
-) -> dict[str, dict[str, dict[str, float | None]]] | None:
+) -> dict[str, dict[str, dict[str, float | str | None]]] | None:
     """A completed job's metrics as JSON data, ``{model: {task: {"name,filter": value}}}``;
     None when its results files cannot be read here (an evaluation run's default summary).
+
+    A value is a number, None when the file holds none, or for NaN and the infinities
+    (strict JSON has no such numbers) ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, which
+    ``float()`` reads back.
 
     >>> results_summary(done)
     {'Qwen__Qwen2-VL-2B-Instruct': {'mme': {'exact_match,none': 0.625}}}
@@ -335,9 +348,10 @@ def results_summary(
         by_model = results_of_job(job, path_map=path_map, filesystem=filesystem)
     except ResultsError:
         return None
-    summary: dict[str, dict[str, dict[str, float | None]]] = {}
+    summary: dict[str, dict[str, dict[str, float | str | None]]] = {}
     for model, results in by_model.items():
         tasks = summary.setdefault(model, {})
         for metric in results.metrics:
-            tasks.setdefault(metric.task, {})[f"{metric.name},{metric.filter}"] = metric.value
+            value = json_number(metric.value)
+            tasks.setdefault(metric.task, {})[f"{metric.name},{metric.filter}"] = value
     return summary

@@ -93,6 +93,17 @@ def as_number(value: object) -> float | None:
     return None
 
 
+def json_number(value: float | None) -> float | str | None:
+    """A number as strict JSON can hold it: NaN and the infinities, which JSON has no
+    numbers for, as the text Python's json writes for them (``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"``), which ``float()`` reads back."""
+    if value is None or math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
 def parse_task_metrics(
     task: str,
     entry: Mapping[str, JsonValue],
@@ -152,6 +163,8 @@ def describe_metrics(metrics: Iterable[Metric], limit: int = 20) -> str:
 def _format_number(value: float | None, raw: JsonValue) -> str:
     if value is None:
         return "N/A" if raw is None or raw == "N/A" else str(raw)[:24]
+    if not math.isfinite(value):  # int() of them raises
+        return str(value)  # nan, inf, -inf
     if value == int(value) and abs(value) < 1e15 and not isinstance(raw, float):
         return str(int(value))
     return f"{value:.4f}"

@@ -91,10 +91,11 @@ def effective_path_map(
     return parse_path_map(env.get(PATH_MAP_ENV, ""))
 
 
-def map_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[str, str | None]:
-    """``server_path`` with its longest matching prefix replaced, and that prefix (or None).
+def split_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[str | None, str]:
+    """The longest prefix of ``path_map`` that covers ``server_path`` (None when none
+    does), and the rest of the path after it (``""`` or ``"/..."``).
 
-    A prefix matches whole path components only: ``/data`` maps ``/data/x``, not
+    A prefix matches whole path components only: ``/data`` covers ``/data/x``, not
     ``/database/x``.
     """
     best: str | None = None
@@ -108,7 +109,18 @@ def map_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[str,
         if covers and (best is None or len(stem) > len(best.rstrip("/"))):
             best = prefix
     if best is None:
+        return None, server_path
+    return best, server_path[len(best.rstrip("/")) :]
+
+
+def join_target(target: str, rest: str) -> str:
+    """A path map target with the rest of a server path after it."""
+    return target.rstrip("/") + rest if rest else target.rstrip("/") or target
+
+
+def map_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[str, str | None]:
+    """``server_path`` with its longest matching prefix replaced, and that prefix (or None)."""
+    prefix, rest = split_server_path(server_path, path_map)
+    if prefix is None:
         return server_path, None
-    rest = server_path[len(best.rstrip("/")) :]  # "" or "/..."
-    target = path_map[best]
-    return (target.rstrip("/") + rest if rest else target.rstrip("/") or target), best
+    return join_target(path_map[prefix], rest), prefix

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, ValidationError
 
-from .errors import MetricNotFoundError, ResultsFormatError, SamplesNotFoundError
+from .bounded import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RESULTS_BYTES, check_limit
+from .errors import (
+    MetricNotFoundError,
+    ResultsFormatError,
+    SamplesNotFoundError,
+    results_format_error,
+)
 from .file_access import FileLocation, FileSystem, client_location
 from .metrics import Metric, describe_metrics, format_table, metrics_frame, parse_task_metrics
 from .samples import Sample, iter_location
@@ -170,29 +176,40 @@ class EvalResults(BaseModel):
         try:
             return cls.model_validate_json(data)
         except ValidationError as exc:
-            raise _format_error(exc, where) from None
+            raise results_format_error(exc, where) from None
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], *, filesystem: FileSystem | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        filesystem: FileSystem | None = None,
+        max_bytes: int = DEFAULT_MAX_RESULTS_BYTES,
     ) -> EvalResults:
         """Read a results file: a local path, an fsspec URL, or a path on ``filesystem``.
 
         The samples files beside it (``<same timestamp>_samples_<task>.jsonl``) are found
-        when ``samples()`` asks for them.
+        when ``samples()`` asks for them. A file larger than ``max_bytes`` (256 MiB) raises
+        :class:`ResultsTooLargeError`; a FIFO or device is refused, never opened.
 
         >>> results = EvalResults.load("out/stub-model/20261202_055237_results.json")
         >>> remote = EvalResults.load("sftp://gpu-box/scratch/evals/.../x_results.json")
         """
-        return cls.from_location(client_location(path, filesystem))
+        return cls.from_location(client_location(path, filesystem), max_bytes=max_bytes)
 
     @classmethod
     def from_location(
-        cls, location: FileLocation, *, sample_files: Mapping[str, FileLocation] | None = None
+        cls,
+        location: FileLocation,
+        *,
+        sample_files: Mapping[str, FileLocation] | None = None,
+        max_bytes: int = DEFAULT_MAX_RESULTS_BYTES,
     ) -> EvalResults:
-        """Read the results file at ``location``; ``sample_files`` maps tasks to their
-        samples files when they are known (else they are looked for beside it)."""
-        loaded = cls.from_json(location.read_bytes(), path=location.display)
+        """Read the results file at ``location`` (at most ``max_bytes``); ``sample_files``
+        maps tasks to their samples files when they are known (else they are looked for
+        beside it)."""
+        limit = check_limit("max_bytes", max_bytes)
+        loaded = cls.from_json(location.read_bytes(limit), path=location.display)
         loaded._location = location
         loaded._sample_files = dict(sample_files) if sample_files is not None else None
         return loaded
@@ -287,11 +304,14 @@ class EvalResults(BaseModel):
         self._sample_files = found  # a benign race: every thread finds the same files
         return found
 
-    def samples(self, task: str) -> Iterator[Sample]:
+    def samples(
+        self, task: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    ) -> Iterator[Sample]:
         """Stream the samples of ``task`` (constant memory), one :class:`Sample` a document.
 
         Raises :class:`SamplesNotFoundError` at once when the task has no samples file
-        (``log_samples`` was off, or it is a group: its subtasks have them).
+        (``log_samples`` was off, or it is a group: its subtasks have them). A line longer
+        than ``max_line_bytes`` (64 MiB) raises :class:`ResultsTooLargeError`.
 
         >>> wrong = [s for s in results.samples("e2e_arith") if s.metrics["exact_match"] < 1]
         """
@@ -313,7 +333,7 @@ class EvalResults(BaseModel):
                 path=self.path,
             )
         names = {m.name for m in self._metrics_of(task)} or None
-        return iter_location(location, metric_names=names)
+        return iter_location(location, metric_names=names, max_line_bytes=max_line_bytes)
 
     # -- presentation -------------------------------------------------------------------
 
@@ -362,23 +382,3 @@ class EvalResults(BaseModel):
             return self[key]
         except KeyError:
             return default
-
-
-def _format_error(exc: ValidationError, where: str) -> ResultsFormatError:
-    """A ResultsFormatError for what pydantic found wrong with a results file."""
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    kind = first["type"]
-    if kind == "json_invalid":
-        reason = f"not valid JSON, truncated or corrupt ({first['msg']})"
-    elif not first["loc"] and kind in {"model_type", "model_attributes_type"}:
-        reason = "not an lmms-eval results file: the top level is not a JSON object"
-    elif first["loc"] == ("results",) and kind == "missing":
-        reason = (
-            "not an lmms-eval results file: it has no 'results' key "
-            "(a samples file or another JSON?)"
-        )
-    else:
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        reason = f"not an lmms-eval results file: {loc}: {first['msg']}{more}"
-    return ResultsFormatError(f"{where}: {reason}", path=where, reason=reason)

@@ -1,6 +1,7 @@
 """Per-document samples: ``<timestamp>_samples_<task>.jsonl``, one JSON object a line.
 
-Streamed line by line, so a samples file of any size is read in constant memory.
+Streamed line by line, so a samples file of any size is read in constant memory; a line
+is read in bounded chunks up to ``max_line_bytes``, never by an unbounded ``readline()``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
+from .bounded import DEFAULT_MAX_LINE_BYTES, LimitExceeded, bounded_lines, check_limit
 from .errors import ResultsFormatError
 from .file_access import FileLocation, FileSystem, client_location
 from .metrics import as_number
@@ -136,7 +138,13 @@ class Sample(BaseModel):
         return self._token_sum("output_tokens")
 
 
-def _reason(exc: ValueError) -> str:
+_TOO_DEEP = "JSON nested too deeply to read"
+_CUT = " (a truncated last line means the file is still being written or was cut)"
+
+
+def _reason(exc: ValueError | RecursionError) -> str:
+    if isinstance(exc, RecursionError):  # json's decoder recurses once per level
+        return _TOO_DEEP
     if isinstance(exc, json.JSONDecodeError):
         return f"not JSON ({exc.msg} at column {exc.colno})"
     if isinstance(exc, UnicodeDecodeError):
@@ -144,30 +152,47 @@ def _reason(exc: ValueError) -> str:
     return f"not JSON ({exc})"
 
 
-def _read(location: FileLocation, metric_names: Collection[str] | None) -> Iterator[Sample]:
+def _invalid_sample(exc: ValidationError | RecursionError) -> str:
+    if isinstance(exc, RecursionError):
+        return _TOO_DEEP
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if first["type"] == "recursion_depth_exceeded":  # its loc is one step a level
+        return f"{field}: {_TOO_DEEP}"
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+
+
+def _read(
+    location: FileLocation, metric_names: Collection[str] | None, max_line_bytes: int
+) -> Iterator[Sample]:
     where = location.display
     with location.open_binary() as handle:
+        lines = bounded_lines(handle, max_line_bytes)
         number = 0
         while True:
             try:
-                line = handle.readline()
+                line = next(lines, None)
+            except LimitExceeded:
+                raise location.too_large(max_line_bytes, line=number + 1) from None
+            except MemoryError:  # not a reachability problem: say what it is
+                raise
             except Exception as exc:  # a remote filesystem that broke mid-file
                 raise location.not_reachable(
                     f"reading failed after line {number}: {type(exc).__name__}: {exc}"
                 ) from exc
-            if not line:
+            if line is None:
                 return
             number += 1
-            if not line.strip():
+            if not line or line.isspace():
                 continue
             try:
                 record = json.loads(line)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 reason = _reason(exc)
+                cut = "" if reason == _TOO_DEEP else _CUT
                 raise ResultsFormatError(
                     f"{where}, line {number}: {reason}; a samples file has one JSON object "
-                    "a line (a truncated last line means the file is still being written "
-                    "or was cut)",
+                    f"a line{cut}",
                     path=where,
                     line=number,
                     reason=reason,
@@ -182,10 +207,8 @@ def _read(location: FileLocation, metric_names: Collection[str] | None) -> Itera
                 )
             try:
                 sample = Sample.from_record(record, metric_names=metric_names)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"])
-                reason = f"{field}: {first['msg']}"
+            except (ValidationError, RecursionError) as exc:
+                reason = _invalid_sample(exc)
                 raise ResultsFormatError(
                     f"{where}, line {number}: not an lmms-eval sample ({reason})",
                     path=where,
@@ -196,9 +219,13 @@ def _read(location: FileLocation, metric_names: Collection[str] | None) -> Itera
 
 
 def iter_location(
-    location: FileLocation, *, metric_names: Collection[str] | None = None
+    location: FileLocation,
+    *,
+    metric_names: Collection[str] | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[Sample]:
     """The samples of the file at ``location``, streamed (checks it is there first)."""
+    limit = check_limit("max_line_bytes", max_line_bytes)
     if location.is_dir():
         raise ResultsFormatError(
             f"{location.display} is a directory, not a samples file",
@@ -207,7 +234,7 @@ def iter_location(
         )
     if not location.exists():
         raise location.not_reachable("no such file")
-    return _read(location, metric_names)
+    return _read(location, metric_names, limit)
 
 
 def iter_samples(
@@ -215,10 +242,13 @@ def iter_samples(
     *,
     filesystem: FileSystem | None = None,
     metric_names: Collection[str] | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[Sample]:
     """Stream the samples of an lmms-eval samples file, one :class:`Sample` a line.
 
-    Reads one line at a time: memory stays constant whatever the file's size. ``path`` is a
+    Reads one line at a time: memory stays constant whatever the file's size, and a line
+    longer than ``max_line_bytes`` (64 MiB) raises :class:`ResultsTooLargeError` when the
+    iteration reaches it, before it is held whole. ``path`` is a
     local path, an fsspec URL (``sftp://host/...``, needs the ``fsspec`` extra) or a path
     on ``filesystem``. A missing file raises :class:`ResultsNotReachableError` at once; a
     line that is not a JSON object raises :class:`ResultsFormatError` naming the file and
@@ -229,4 +259,6 @@ def iter_samples(
     >>> Counter(s.metrics["exact_match"] for s in iter_samples(path))
     Counter({1.0: 4, 0.0: 1})
     """
-    return iter_location(client_location(path, filesystem), metric_names=metric_names)
+    return iter_location(
+        client_location(path, filesystem), metric_names=metric_names, max_line_bytes=max_line_bytes
+    )

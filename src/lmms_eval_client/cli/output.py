@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 import traceback
 from collections.abc import Iterable, Sequence
@@ -92,14 +93,22 @@ METRIC_COLUMNS = (
 )
 
 
+def _strict(value: float | None) -> float | str | None:
+    """NaN and the infinities as the text json writes for them (as a run's summary holds
+    them): printed as numbers they would make the output JSON that strict parsers refuse."""
+    if value is None or math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+
+
 def metric_row(metric: Metric) -> dict[str, JsonValue]:
     """One metric as a flat record (the JSON and CSV rows of ``results``)."""
     return {
         "task": metric.task,
         "metric": metric.name,
         "filter": metric.filter,
-        "value": metric.value,
-        "stderr": metric.stderr,
+        "value": _strict(metric.value),
+        "stderr": _strict(metric.stderr),
         "higher_is_better": metric.higher_is_better,
         "is_group": metric.is_group,
         "alias": metric.alias,

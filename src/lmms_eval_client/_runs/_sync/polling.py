@@ -225,11 +225,14 @@ class RunPoller:
             )
         try:
             summary = summarize(info)
+            if summary is None:
+                return
+            # Checked here: a summary JSON cannot hold (NaN, ...) is the reader's failure.
+            checked = check_json_object("summary", summary)
         except Exception as exc:  # a reader's failure must not stop the run
             logger.warning("Evaluation run %s: summarising job %s failed: %s", self, seq, exc)
             return
-        if summary is not None:
-            self.ledger.record_summary(seq, check_json_object("summary", summary))
+        self.ledger.record_summary(seq, checked)
 
     def _resubmit(self, failed: TrackedJob) -> None:
         token = new_token()

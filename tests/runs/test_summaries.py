@@ -1,0 +1,77 @@
+"""The run's default summary reads the results files a completed job names, by itself at
+each poll that sees a job complete: what the server says there must not hang it, make it
+read without bounds or follow a URL, and a metric JSON cannot hold must not lose it
+(issue 20, items 4, 5 and 8)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lmms_eval_client import JobCompleted
+
+from ..results._untrusted import counting_listener, fifo_watchdog
+from ..results.test_non_finite import write_non_finite
+from ._fake import BASE, FakeServer
+from ._support import QWEN
+from .conftest import MakeRunner
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    with FakeServer().mocked() as fake:
+        yield fake
+
+
+async def completed_at(server: FakeServer, runner: object, results: str) -> JobCompleted:
+    """Submit one job, complete it with ``results`` as its results file, harvest it."""
+    job = await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"n": 1})  # type: ignore[attr-defined]
+    server.finish(server.start_next() or "")
+    server.jobs[str(job.job_id)]["result"] = {"m": {"results": results, "samples": []}}
+    (outcome,) = await runner.harvest()  # type: ignore[attr-defined]
+    assert isinstance(outcome, JobCompleted)
+    return outcome
+
+
+async def test_a_fifo_as_results_file_does_not_hang_harvest(
+    server: FakeServer, make_runner: MakeRunner, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "20261202_055237_results.json"
+    with fifo_watchdog(fifo) as fired:
+        outcome = await completed_at(server, make_runner(BASE), str(fifo))
+    assert not fired, "harvest() blocked opening the FIFO until the watchdog wrote to it"
+    assert outcome.summary is None  # not readable here: no summary, the run goes on
+
+
+async def test_a_url_as_results_file_is_not_followed_by_the_summary(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    with counting_listener() as (port, seen):
+        url = f"ftp://127.0.0.1:{port}/evals/a/m/20261202_055237_results.json"
+        outcome = await completed_at(server, make_runner(BASE), url)
+        time.sleep(0.2)  # the listener accepts within 50 ms
+    assert seen == [], "the run's summary connected where the server's answer said"
+    assert outcome.summary is None
+
+
+async def test_nan_and_infinite_metrics_keep_the_summary(
+    server: FakeServer, make_runner: MakeRunner, tmp_path: Path
+) -> None:
+    path = write_non_finite(tmp_path)
+    runner = make_runner(BASE, tmp_path / "run.sqlite")
+    outcome = await completed_at(server, runner, str(path))
+    summary = {"m": {"t": {"acc,none": "NaN", "f1,none": "-Infinity", "em,none": 0.5}}}
+    assert outcome.summary == summary
+    assert (await runner.job(outcome.job.seq)).summary == summary  # as the ledger has it
+
+
+async def test_a_summary_json_cannot_hold_is_logged_not_raised(
+    server: FakeServer, make_runner: MakeRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = make_runner(BASE, summarize=lambda info: {"acc": float("nan")})
+    outcome = await completed_at(server, runner, "/out/x_results.json")  # harvest() returns
+    assert outcome.summary is None
+    assert "summary must be JSON" in caplog.text
