@@ -33,7 +33,7 @@ GENERATED = (
     "_client/client.py", "_client/server.py", "_client/results.py", "_client/submit.py",
     "_client/waiting.py",
     "_runs/polling.py", "_runs/run.py",
-    "_pool/pool.py", "_pool/reading.py", "_pool/servers.py",
+    "_pool/pool.py", "_pool/reading.py", "_pool/servers.py", "_pool/server_calls.py",
 )  # fmt: skip
 
 NAMES = {
@@ -120,7 +120,7 @@ def generate(package: Path, name: str, used: set[str]) -> str:
     tokens = _rewrite_text(tokenize_rt.src_to_tokens(text), used)
     _generated_docstring(tokens, name)
     header = (
-        f"# GENERATED FILE: made from src/lmms_eval_client/{_async_path(name)} by"
+        f"# GENERATED FILE from src/lmms_eval_client/{_async_path(name)} by"
         " codegen/make_sync.py."
         "\n# Do not edit: edit the async source and run `make generate`.\n"
     )

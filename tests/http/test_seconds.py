@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from lmms_eval_client import EvalClient, EvalPool, EvalRun, InvalidArgumentError
-from lmms_eval_client._client.wait import check_wait_args
+from lmms_eval_client._client.wait import check_poll_interval, check_wait_timeout
 from lmms_eval_client._http.config import MAX_TIMEOUT, check_seconds
 
 from ..support import BASE
@@ -68,8 +68,8 @@ SURFACES: dict[str, tuple[str, Callable[[Any, Path, Callable[[Any], Any]], objec
         "timeout.read",
         lambda v, _, keep: keep(EvalClient(BASE, timeout=httpx.Timeout(5.0, read=v))),
     ),
-    "wait-poll_interval": ("poll_interval", lambda v, _, keep: check_wait_args(v, None)),
-    "wait-timeout": ("timeout", lambda v, _, keep: check_wait_args(1, v)),
+    "wait-poll_interval": ("poll_interval", lambda v, _, keep: check_poll_interval(v)),
+    "wait-timeout": ("timeout", lambda v, _, keep: check_wait_timeout(v)),
     "pool-listing_ttl": ("listing_ttl", lambda v, _, keep: keep(EvalPool([BASE], listing_ttl=v))),
     "pool-recheck_interval": (
         "recheck_interval",

@@ -83,7 +83,7 @@ async def make_pool(
         cls = EvalPool if request.param == "sync" else AsyncEvalPool
         pool: Any = cls(list(servers) if isinstance(servers, tuple) else servers, **kwargs)
         pool._sleep = clock.sleep if request.param == "sync" else clock.asleep
-        pool._clock = pool._at._clock = clock
+        pool._clock = pool._servers._clock = clock
         made.append(PoolCaller(pool))
         return made[-1]
 
@@ -127,7 +127,7 @@ async def test_a_submission_that_never_reached_a_server_goes_to_another(
     assert (post_a.call_count, post_b.call_count) == (1, 1)
     assert job.server == B and job.job_id == JOB_ID
     assert pool.pool.server_of(JOB_ID) == B
-    assert pool.pool._at.table.states[0].health == "down"
+    assert pool.pool._servers.table.states[0].health == "down"
 
 
 async def test_no_server_available_says_why_for_each(

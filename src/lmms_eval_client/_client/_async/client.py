@@ -17,14 +17,12 @@ import httpx
 
 from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
 from lmms_eval_api.api.jobs import get_job as _op_get_job
-from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
 from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
 from lmms_eval_api.models import (
     CancelResponse,
     EvaluateRequest,
     JobInfo,
     JobSubmitResponse,
-    QueueStatusResponse,
 )
 
 from ..._exceptions import BadRequestError
@@ -347,26 +345,6 @@ class AsyncEvalClient(
             if done is None:
                 raise
             return done
-
-    async def get_queue_status(
-        self, *, timeout: RequestTimeout = CLIENT_TIMEOUT
-    ) -> QueueStatusResponse:
-        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts.
-
-        Args:
-            timeout: This call's time budget instead of the client's (seconds, an
-                ``httpx.Timeout``, or None for none).
-        """
-        return await self._get_queue_status(CallOptions.of(timeout))
-
-    async def _get_queue_status(
-        self, options: CallOptions = DEFAULT_OPTIONS
-    ) -> QueueStatusResponse:
-        return await self._request(
-            ops.GET_QUEUE_STATUS,
-            lambda api: _op_get_queue_status.asyncio_detailed(client=api),
-            options,
-        )
 
     async def wait_for_job(
         self,

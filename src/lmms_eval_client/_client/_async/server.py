@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, TypeVar
 
+from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
 from lmms_eval_api.api.server import health as _op_health
 from lmms_eval_api.api.server import list_models as _op_list_models
 from lmms_eval_api.api.server import list_tasks as _op_list_tasks
 from lmms_eval_api.api.server import merge_checkpoint as _op_merge_checkpoint
-from lmms_eval_api.models import HealthResponse, MergeResponse
+from lmms_eval_api.models import HealthResponse, MergeResponse, QueueStatusResponse
 
 from ..._http import operations as ops
 from ..._http.config import MERGE_TIMEOUT
@@ -28,7 +29,8 @@ T = TypeVar("T")
 
 
 class AsyncServerCalls:
-    """``health``, ``is_healthy``, ``list_tasks``, ``list_models``, ``merge_checkpoint``."""
+    """``health``, ``is_healthy``, ``get_queue_status``, ``list_tasks``, ``list_models``,
+    ``merge_checkpoint``: what the client asks of the server rather than of one job."""
 
     if TYPE_CHECKING:
 
@@ -53,6 +55,26 @@ class AsyncServerCalls:
         """
         return await self._request(
             ops.HEALTH, lambda api: _op_health.asyncio_detailed(client=api), CallOptions.of(timeout)
+        )
+
+    async def get_queue_status(
+        self, *, timeout: RequestTimeout = CLIENT_TIMEOUT
+    ) -> QueueStatusResponse:
+        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts.
+
+        Args:
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
+        """
+        return await self._get_queue_status(CallOptions.of(timeout))
+
+    async def _get_queue_status(
+        self, options: CallOptions = DEFAULT_OPTIONS
+    ) -> QueueStatusResponse:
+        return await self._request(
+            ops.GET_QUEUE_STATUS,
+            lambda api: _op_get_queue_status.asyncio_detailed(client=api),
+            options,
         )
 
     async def is_healthy(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> bool:

@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_client/_async/client.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_client/_async/client.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """EvalClient: the typed facade over the generated endpoint functions.
 
@@ -18,14 +18,12 @@ import httpx
 
 from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
 from lmms_eval_api.api.jobs import get_job as _op_get_job
-from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
 from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
 from lmms_eval_api.models import (
     CancelResponse,
     EvaluateRequest,
     JobInfo,
     JobSubmitResponse,
-    QueueStatusResponse,
 )
 
 from ..._exceptions import BadRequestError
@@ -348,22 +346,6 @@ class EvalClient(
             if done is None:
                 raise
             return done
-
-    def get_queue_status(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> QueueStatusResponse:
-        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts.
-
-        Args:
-            timeout: This call's time budget instead of the client's (seconds, an
-                ``httpx.Timeout``, or None for none).
-        """
-        return self._get_queue_status(CallOptions.of(timeout))
-
-    def _get_queue_status(self, options: CallOptions = DEFAULT_OPTIONS) -> QueueStatusResponse:
-        return self._request(
-            ops.GET_QUEUE_STATUS,
-            lambda api: _op_get_queue_status.sync_detailed(client=api),
-            options,
-        )
 
     def wait_for_job(
         self,

@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_client/_async/results.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_client/_async/results.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """The results methods of EvalClient: reading the files a completed job wrote.
 

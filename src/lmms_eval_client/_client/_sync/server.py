@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_client/_async/server.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_client/_async/server.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """The server-level calls of EvalClient: health, discovery, checkpoint merging.
 
@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, TypeVar
 
+from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
 from lmms_eval_api.api.server import health as _op_health
 from lmms_eval_api.api.server import list_models as _op_list_models
 from lmms_eval_api.api.server import list_tasks as _op_list_tasks
 from lmms_eval_api.api.server import merge_checkpoint as _op_merge_checkpoint
-from lmms_eval_api.models import HealthResponse, MergeResponse
+from lmms_eval_api.models import HealthResponse, MergeResponse, QueueStatusResponse
 
 from ..._http import operations as ops
 from ..._http.config import MERGE_TIMEOUT
@@ -31,7 +32,8 @@ T = TypeVar("T")
 
 
 class SyncServerCalls:
-    """``health``, ``is_healthy``, ``list_tasks``, ``list_models``, ``merge_checkpoint``."""
+    """``health``, ``is_healthy``, ``get_queue_status``, ``list_tasks``, ``list_models``,
+    ``merge_checkpoint``: what the client asks of the server rather than of one job."""
 
     if TYPE_CHECKING:
 
@@ -56,6 +58,22 @@ class SyncServerCalls:
         """
         return self._request(
             ops.HEALTH, lambda api: _op_health.sync_detailed(client=api), CallOptions.of(timeout)
+        )
+
+    def get_queue_status(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> QueueStatusResponse:
+        """Get the queue: ``queue_size``, ``running_job``, ``queued_jobs``, finished counts.
+
+        Args:
+            timeout: This call's time budget instead of the client's (seconds, an
+                ``httpx.Timeout``, or None for none).
+        """
+        return self._get_queue_status(CallOptions.of(timeout))
+
+    def _get_queue_status(self, options: CallOptions = DEFAULT_OPTIONS) -> QueueStatusResponse:
+        return self._request(
+            ops.GET_QUEUE_STATUS,
+            lambda api: _op_get_queue_status.sync_detailed(client=api),
+            options,
         )
 
     def is_healthy(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> bool:

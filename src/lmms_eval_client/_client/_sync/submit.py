@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_client/_async/submit.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_client/_async/submit.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """Driving a submission plan of ``_reconcile``: each request it asks for, sent by a client.
 

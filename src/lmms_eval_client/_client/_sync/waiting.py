@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_client/_async/waiting.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_client/_async/waiting.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """The loop of wait_for_job, for the client and the pool: poll, tell the waiter, sleep.
 

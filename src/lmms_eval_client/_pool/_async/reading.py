@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class AsyncPoolReading:
     """``load_results``, ``load_all_results``, ``eval_log`` and the path settings of a pool."""
 
-    _at: PoolServers
+    _servers: PoolServers
 
     if TYPE_CHECKING:
 
@@ -37,24 +37,24 @@ class AsyncPoolReading:
     def output_root(self) -> str | None:
         """The folder under which each job gets its own output_dir, if any (the first
         server's client's; each job gets one under its own server's client's)."""
-        return self._at.clients[0].output_root
+        return self._servers.clients[0].output_root
 
     @property
     def path_map(self) -> dict[str, str]:
         """Where the servers' folders are mounted here (a copy), for reading results."""
-        return self._at.clients[0].path_map
+        return self._servers.clients[0].path_map
 
     @property
     def filesystem(self) -> FileSystem | None:
         """The fsspec filesystem results are read through, if one was given."""
-        return self._at.clients[0].filesystem
+        return self._servers.clients[0].filesystem
 
     async def _reader(self, job: JobRef) -> tuple[AsyncEvalClient, JobInfo]:
         """The job's JobInfo, and the client whose path settings read its files."""
         if not isinstance(job, JobInfo):
             job = await self.get_job(job.job_id if isinstance(job, JobSubmitResponse) else job)
-        index = self._at.jobs.find(job.job_id)
-        return self._at.clients[0 if index is None else index], job
+        index = self._servers.jobs.find(job.job_id)
+        return self._servers.clients[0 if index is None else index], job
 
     async def load_results(self, job: JobRef, *, model: str | None = None) -> EvalResults:
         """The results of a completed job (as AsyncEvalClient.load_results), read with the

@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_pool/_async/pool.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_pool/_async/pool.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """EvalPool: several lmms-eval servers behind the client's methods.
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -21,12 +20,11 @@ from lmms_eval_api.models import (
     CancelResponse,
     JobInfo,
     JobStatus,
-    MergeResponse,
 )
 
 from ..._client._sync.client import EvalClient
 from ..._client._sync.waiting import SyncJobWaiting
-from ..._client.arguments import CheckpointType, check_job_id
+from ..._client.arguments import check_job_id
 from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._exceptions import (
     APIConnectionError,
@@ -34,7 +32,7 @@ from ..._exceptions import (
     LmmsEvalError,
     ServerUnreachableError,
 )
-from ..._http.config import DEFAULT_TIMEOUT, MERGE_TIMEOUT, resolve_base_url
+from ..._http.config import DEFAULT_TIMEOUT, resolve_base_url
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._http.retry import DEFAULT_MAX_RETRIES
 from ..._log import logger
@@ -49,20 +47,16 @@ from ..config import (
 )
 from ..errors import on_server
 from ..status import (
-    PoolHealth,
     PoolJob,
     PoolJobSubmitResponse,
-    PoolQueueStatus,
     describe,
-    pool_health,
-    pool_queue,
 )
-from ._io import gather
 from .reading import SyncPoolReading
+from .server_calls import SyncPoolServerCalls
 from .servers import PoolServers
 
 
-class EvalPool(SyncPoolReading, SyncJobWaiting):
+class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting):
     """Several lmms-eval servers used as one, with the methods of EvalClient.
 
     ``evaluate()`` sends a job to one server: of those that are up and offer the model and
@@ -128,26 +122,26 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
             )  # fmt: skip
             clients.append(client)
         self._owned = tuple(c for c, e in zip(clients, entries, strict=True) if e is not c)
-        self._at = PoolServers(clients, caps, ttl, recheck, clock=self._clock)
+        self._servers = PoolServers(clients, caps, ttl, recheck, clock=self._clock)
 
     @property
     def servers(self) -> tuple[str, ...]:
         """The servers' base URLs, in the pool's order."""
-        return self._at.urls
+        return self._servers.urls
 
     @property
     def clients(self) -> tuple[EvalClient, ...]:
         """One client per server, in the pool's order."""
-        return self._at.clients
+        return self._servers.clients
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(servers={list(self._at.urls)!r})"
+        return f"{type(self).__name__}(servers={list(self._servers.urls)!r})"
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the clients the pool made (clients given to it stay open)."""
-        self._at.closed = True
+        self._servers.closed = True
         for client in self._owned:
             client.close()
 
@@ -173,27 +167,29 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
         Raises:
             NoServerAvailableError: No server can take such a job now; the message says why.
         """
-        return self._at.clients[self._at.choose(model, tasks, reserve=False)]
+        return self._servers.clients[self._servers.choose(model, tasks, reserve=False)]
 
     def adopt(self, job_id: str, server: str) -> None:
         """Tell the pool which server holds a job (e.g. an id kept from an earlier run)."""
-        self._at.jobs.add(check_job_id(job_id), self._index_of(server))
+        self._servers.jobs.add(check_job_id(job_id), self._index_of(server))
 
     def _index_of(self, server: str) -> int:
         url = resolve_base_url(server)[0]
-        if url not in self._at.urls:
-            raise InvalidArgumentError(f"{url!r} is not a server of this pool: {self._at.urls}")
-        return self._at.urls.index(url)
+        if url not in self._servers.urls:
+            raise InvalidArgumentError(
+                f"{url!r} is not a server of this pool: {self._servers.urls}"
+            )
+        return self._servers.urls.index(url)
 
     def server_of(self, job_id: str) -> str | None:
         """The base URL of the server known to hold the job; None if the pool never saw it."""
-        index = self._at.jobs.find(job_id)
-        return None if index is None else self._at.urls[index]
+        index = self._servers.jobs.find(job_id)
+        return None if index is None else self._servers.urls[index]
 
     def jobs(self) -> list[PoolJob]:
         """Every job this pool has seen: its server, last status and state (``unreachable``
         while its server does not answer, ``lost`` once the server no longer knows it)."""
-        return self._at.jobs.jobs()
+        return self._servers.jobs.jobs()
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -267,10 +263,10 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
         CallOptions.of(timeout, reconcile=reconcile)  # checked before any server is asked
         tried: set[int] = set()
         while True:
-            index = self._at.choose(model, tasks, reserve=True, exclude=frozenset(tried))
-            server = self._at.urls[index]
+            index = self._servers.choose(model, tasks, reserve=True, exclude=frozenset(tried))
+            server = self._servers.urls[index]
             try:
-                job = self._at.clients[index].evaluate(
+                job = self._servers.clients[index].evaluate(
                     # <params request: arguments>
                     model,
                     tasks,
@@ -292,21 +288,21 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
                     # </params>
                 )
             except APIConnectionError as exc:
-                self._at.table.settle(index, accepted=False, now=self._clock())
+                self._servers.table.settle(index, accepted=False, now=self._clock())
                 if exc.may_have_been_sent:
                     raise on_server(exc, server) from exc
                 # It certainly never reached that server: another may take it.
-                self._at.table.mark_down(index, describe(exc), self._clock())
+                self._servers.table.mark_down(index, describe(exc), self._clock())
                 tried.add(index)
                 logger.info("Could not reach %s to submit; routing the job again", server)
                 continue
             except BaseException as exc:
-                self._at.table.settle(index, accepted=False, now=self._clock())
+                self._servers.table.settle(index, accepted=False, now=self._clock())
                 if isinstance(exc, LmmsEvalError):
                     raise on_server(exc, server) from exc
                 raise
-            self._at.table.settle(index, accepted=True, now=self._clock())
-            self._at.jobs.add(job.job_id, index)
+            self._servers.table.settle(index, accepted=True, now=self._clock())
+            self._servers.jobs.add(job.job_id, index)
             return PoolJobSubmitResponse.model_validate({**job.model_dump(), "server": server})
 
     def get_job(self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> JobInfo:
@@ -319,8 +315,8 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
         """
         options = CallOptions.of(timeout)
         job_id = check_job_id(job_id)
-        index, info = self._at.locate(job_id, options)
-        return info if info is not None else self._at.job_on(index, job_id, options)
+        index, info = self._servers.locate(job_id, options)
+        return info if info is not None else self._servers.job_on(index, job_id, options)
 
     def cancel_job(
         self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT
@@ -334,12 +330,12 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
         """
         options = CallOptions.of(timeout)
         job_id = check_job_id(job_id)
-        index, _ = self._at.locate(job_id, options)
+        index, _ = self._servers.locate(job_id, options)
         try:
-            cancelled = self._at.clients[index].cancel_job(job_id, timeout=options.timeout)
+            cancelled = self._servers.clients[index].cancel_job(job_id, timeout=options.timeout)
         except LmmsEvalError as exc:
-            raise self._at.failure(index, exc, job_id) from exc
-        self._at.jobs.observe(job_id, JobStatus.CANCELLED)
+            raise self._servers.failure(index, exc, job_id) from exc
+        self._servers.jobs.observe(job_id, JobStatus.CANCELLED)
         return cancelled
 
     def wait_for_job(
@@ -359,80 +355,8 @@ class EvalPool(SyncPoolReading, SyncJobWaiting):
         return self._wait_for_job(job_id, poll_interval, timeout, verbose)
 
     def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
-        index, info = self._at.locate(job_id)
-        return info if info is not None else self._at.job_on(index, job_id)
+        index, info = self._servers.locate(job_id)
+        return info if info is not None else self._servers.job_on(index, job_id)
 
     def _says_where(self, error: LmmsEvalError) -> bool:
         return isinstance(error, ServerUnreachableError)  # the job was there: wait for it
-
-    def get_queue_status(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> PoolQueueStatus:
-        """Every server's queue, summed up (``servers`` has each one's, or why it is missing).
-
-        Raises:
-            NoServerAvailableError: No server answered.
-        """
-        options = CallOptions.of(timeout)
-        self._at.check_open()
-        return pool_queue(self._at.urls, self._at.queues(options))
-
-    # -- servers ----------------------------------------------------------------------------
-
-    def health(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> PoolHealth:
-        """Ask every server for its health: ``status`` is "healthy" (all are), "degraded"
-        or "unhealthy" (none); ``servers`` has each one's answer or error."""
-        options = CallOptions.of(timeout)
-        self._at.check_open()
-        answers = gather(
-            [partial(self._at.health_of, i, options) for i in range(len(self.servers))]
-        )
-        return pool_health(self._at.urls, answers)
-
-    def is_healthy(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> bool:
-        """True if at least one server answers and says it is healthy (jobs can go there)."""
-        options = CallOptions.of(timeout)
-        self._at.check_open()
-        return self._at.any_healthy(options)
-
-    def list_tasks(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
-        """The tasks of every server that can list them, together (and cached for routing).
-
-        Raises:
-            DiscoveryError: No server could list them (the first one's reason).
-        """
-        return self._at.union(CallOptions.of(timeout), tasks=True)
-
-    def list_models(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
-        """The model types of every server that can list them, together (cached too).
-
-        Raises:
-            DiscoveryError: No server could list them.
-        """
-        return self._at.union(CallOptions.of(timeout), tasks=False)
-
-    def merge_checkpoint(
-        self,
-        checkpoint_path: str | os.PathLike[str],
-        output_path: str | os.PathLike[str] | None = None,
-        checkpoint_type: CheckpointType = "regular",
-        *,
-        timeout: RequestTimeout = MERGE_TIMEOUT,
-        server: str | None = None,
-    ) -> MergeResponse:
-        """Merge a sharded checkpoint on one server (as EvalClient.merge_checkpoint).
-
-        The checkpoint is on that server's disk, so a pool of several servers needs to be
-        told which: ``server=`` (one of ``servers``); a pool of one uses it.
-        """
-        self._at.check_open()
-        if server is None and len(self._at.urls) > 1:
-            raise InvalidArgumentError(
-                "merge_checkpoint runs on the server whose disk holds the checkpoint: pass "
-                f"server=, one of {list(self._at.urls)}"
-            )
-        index = 0 if server is None else self._index_of(server)
-        try:
-            return self._at.clients[index].merge_checkpoint(
-                checkpoint_path, output_path, checkpoint_type, timeout=timeout
-            )
-        except LmmsEvalError as exc:
-            raise on_server(exc, self._at.urls[index]) from exc

@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_pool/_async/reading.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_pool/_async/reading.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """The results side of EvalPool: reading a job's files with its server's settings.
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 class SyncPoolReading:
     """``load_results``, ``load_all_results``, ``eval_log`` and the path settings of a pool."""
 
-    _at: PoolServers
+    _servers: PoolServers
 
     if TYPE_CHECKING:
 
@@ -41,24 +41,24 @@ class SyncPoolReading:
     def output_root(self) -> str | None:
         """The folder under which each job gets its own output_dir, if any (the first
         server's client's; each job gets one under its own server's client's)."""
-        return self._at.clients[0].output_root
+        return self._servers.clients[0].output_root
 
     @property
     def path_map(self) -> dict[str, str]:
         """Where the servers' folders are mounted here (a copy), for reading results."""
-        return self._at.clients[0].path_map
+        return self._servers.clients[0].path_map
 
     @property
     def filesystem(self) -> FileSystem | None:
         """The fsspec filesystem results are read through, if one was given."""
-        return self._at.clients[0].filesystem
+        return self._servers.clients[0].filesystem
 
     def _reader(self, job: JobRef) -> tuple[EvalClient, JobInfo]:
         """The job's JobInfo, and the client whose path settings read its files."""
         if not isinstance(job, JobInfo):
             job = self.get_job(job.job_id if isinstance(job, JobSubmitResponse) else job)
-        index = self._at.jobs.find(job.job_id)
-        return self._at.clients[0 if index is None else index], job
+        index = self._servers.jobs.find(job.job_id)
+        return self._servers.clients[0 if index is None else index], job
 
     def load_results(self, job: JobRef, *, model: str | None = None) -> EvalResults:
         """The results of a completed job (as EvalClient.load_results), read with the

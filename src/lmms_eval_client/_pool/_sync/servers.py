@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_pool/_async/servers.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_pool/_async/servers.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """The servers of an EvalPool: asking them, and recording what they say.
 

@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_runs/_async/polling.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_runs/_async/polling.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """The work of an EvalRun that talks to the server: submitting, and one poll.
 

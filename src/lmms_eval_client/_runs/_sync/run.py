@@ -1,4 +1,4 @@
-# GENERATED FILE: made from src/lmms_eval_client/_runs/_async/run.py by codegen/make_sync.py.
+# GENERATED FILE from src/lmms_eval_client/_runs/_async/run.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
 """EvalRun: many labelled evaluation jobs over one client, tracked in a ledger file.
 

@@ -1,0 +1,111 @@
+"""The server-level calls of AsyncEvalPool: the queue, health, discovery, merging.
+
+Hand-written source: ``../_sync/server_calls.py`` is generated from it
+(``codegen/make_sync.py``). Each asks every server (at once, in the async pool) and puts
+their answers together, or, for a merge, asks the one server whose disk holds the checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from typing import TYPE_CHECKING
+
+from lmms_eval_api.models import MergeResponse
+
+from ..._client.arguments import CheckpointType
+from ..._exceptions import InvalidArgumentError, LmmsEvalError
+from ..._http.config import MERGE_TIMEOUT
+from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
+from ..errors import on_server
+from ..status import PoolHealth, PoolQueueStatus, pool_health, pool_queue
+from ._io import gather
+
+if TYPE_CHECKING:
+    from .servers import PoolServers
+
+
+class AsyncPoolServerCalls:
+    """``get_queue_status``, ``health``, ``is_healthy``, ``list_tasks``, ``list_models``,
+    ``merge_checkpoint`` of the pool."""
+
+    _servers: PoolServers
+
+    if TYPE_CHECKING:
+
+        @property
+        def servers(self) -> tuple[str, ...]: ...
+
+        def _index_of(self, server: str) -> int: ...
+
+    async def get_queue_status(
+        self, *, timeout: RequestTimeout = CLIENT_TIMEOUT
+    ) -> PoolQueueStatus:
+        """Every server's queue, summed up (``servers`` has each one's, or why it is missing).
+
+        Raises:
+            NoServerAvailableError: No server answered.
+        """
+        options = CallOptions.of(timeout)
+        self._servers.check_open()
+        return pool_queue(self._servers.urls, await self._servers.queues(options))
+
+    async def health(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> PoolHealth:
+        """Ask every server for its health: ``status`` is "healthy" (all are), "degraded"
+        or "unhealthy" (none); ``servers`` has each one's answer or error."""
+        options = CallOptions.of(timeout)
+        self._servers.check_open()
+        answers = await gather(
+            [partial(self._servers.health_of, i, options) for i in range(len(self.servers))]
+        )
+        return pool_health(self._servers.urls, answers)
+
+    async def is_healthy(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> bool:
+        """True if at least one server answers and says it is healthy (jobs can go there)."""
+        options = CallOptions.of(timeout)
+        self._servers.check_open()
+        return await self._servers.any_healthy(options)
+
+    async def list_tasks(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
+        """The tasks of every server that can list them, together (and cached for routing).
+
+        Raises:
+            DiscoveryError: No server could list them (the first one's reason).
+        """
+        return await self._servers.union(CallOptions.of(timeout), tasks=True)
+
+    async def list_models(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
+        """The model types of every server that can list them, together (cached too).
+
+        Raises:
+            DiscoveryError: No server could list them.
+        """
+        return await self._servers.union(CallOptions.of(timeout), tasks=False)
+
+    async def merge_checkpoint(
+        self,
+        checkpoint_path: str | os.PathLike[str],
+        output_path: str | os.PathLike[str] | None = None,
+        checkpoint_type: CheckpointType = "regular",
+        *,
+        timeout: RequestTimeout = MERGE_TIMEOUT,
+        server: str | None = None,
+    ) -> MergeResponse:
+        """Merge a sharded checkpoint on one server (as AsyncEvalClient.merge_checkpoint).
+
+        The checkpoint is on that server's disk, so a pool of several servers needs to be
+        told which: ``server=`` (one of ``servers``); a pool of one uses it.
+        """
+        self._servers.check_open()
+        if server is None and len(self._servers.urls) > 1:
+            raise InvalidArgumentError(
+                "merge_checkpoint runs on the server whose disk holds the checkpoint: pass "
+                f"server=, one of {list(self._servers.urls)}"
+            )
+        index = 0 if server is None else self._index_of(server)
+        try:
+            return await self._servers.clients[index].merge_checkpoint(
+                checkpoint_path, output_path, checkpoint_type, timeout=timeout
+            )
+        except LmmsEvalError as exc:
+            raise on_server(exc, self._servers.urls[index]) from exc
