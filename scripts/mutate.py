@@ -9,9 +9,10 @@ so an entry that no longer matches the code stops the run instead of testing not
 The mutations are applied to a copy of the working tree in a temporary directory (the
 tree itself is never written, so Ctrl+C cannot leave it broken), imported from there via
 PYTHONPATH, and each is tested with ``pytest -x -q -p no:cacheprovider <its tests>``.
-A change to ``_async/client.py`` is carried into the generated ``_sync/client.py`` by
-``codegen/make_sync.py``, so that both clients break. First the tests of every mutation
-run once unmutated: a failure there would make every "killed" meaningless.
+A change to an async source (``_client/_async/client.py``, say) is carried into its
+generated ``_sync/`` twin by ``codegen/make_sync.py``, so that both classes break. First the
+tests of every mutation run once unmutated: a failure there would make every "killed"
+meaningless.
 
 Prints a table (mutation | killed by: the first failing test, or SURVIVED) and exits 1
 when a mutation survived. Not part of ``make test``: ``make mutate``, a few minutes.
@@ -37,13 +38,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "scripts" / "mutations.toml"
-# A mutated file -> the generator that carries the change into its generated twin.
-GENERATED_FROM = {
-    "src/lmms_eval_client/_client/_async/client.py": (
-        "codegen/make_sync.py",
-        "src/lmms_eval_client/_client/_sync/client.py",
-    ),
-}
+# A mutated async source is carried into its generated sync twin by this generator: every
+# <package>/_async/<name>.py but the hand-written _io.py (codegen/make_sync.py's GENERATED).
+SYNC_GENERATOR = "codegen/make_sync.py"
+
+
+def generated_twin(file: str) -> str | None:
+    """``.../_client/_async/client.py`` -> ``.../_client/_sync/client.py``; None: no twin."""
+    path = Path(file)
+    if path.parent.name != "_async" or path.name == "_io.py":
+        return None
+    return str(path.parent.parent / "_sync" / path.name)
 PER_TEST_TIMEOUT = 60  # seconds: a mutation that makes a test hang fails it (pytest-timeout)
 RUN_TIMEOUT = 1800  # seconds for one pytest run of a mutation's tests
 FIRST_FAILURE = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
@@ -163,8 +168,9 @@ def apply(copy: Path, env: dict[str, str], mutation: Mutation) -> dict[Path, str
     target = copy / mutation.file
     originals = {target: target.read_text(encoding="utf-8")}
     target.write_text(originals[target].replace(mutation.old, mutation.new, 1), encoding="utf-8")
-    if mutation.file in GENERATED_FROM:
-        generator, twin = GENERATED_FROM[mutation.file]
+    twin = generated_twin(mutation.file)
+    if twin is not None:
+        generator = SYNC_GENERATOR
         twin_path = copy / twin
         originals[twin_path] = twin_path.read_text(encoding="utf-8")
         done = subprocess.run(
