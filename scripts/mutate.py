@@ -49,6 +49,8 @@ def generated_twin(file: str) -> str | None:
     if path.parent.name != "_async" or path.name == "_io.py":
         return None
     return str(path.parent.parent / "_sync" / path.name)
+
+
 PER_TEST_TIMEOUT = 60  # seconds: a mutation that makes a test hang fails it (pytest-timeout)
 RUN_TIMEOUT = 1800  # seconds for one pytest run of a mutation's tests
 FIRST_FAILURE = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
