@@ -1,7 +1,7 @@
 """Bad constructor input is rejected before any request, both clients: InvalidArgumentError
 (a ValueError and a TypeError), and not one connection to the server.
 
-tests/unit/test_validation.py covers the other arguments; here: a base_url without scheme
+tests/client/test_validation.py covers the other arguments; here: a base_url without scheme
 or host, a negative (or non-integer) max_retries, and credentials that cannot be a header.
 """
 

@@ -2,7 +2,7 @@
 
 A programming error (a closed client, a broken transport handed in through
 ``http_client``) must reach the caller: reported as "server down" it would be hidden.
-tests/unit/test_methods.py covers the answers that mean False.
+tests/client/test_methods.py covers the answers that mean False.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Adversarial job ids on the wire, both clients: every request that reaches the socket is
 ``/jobs/{one percent-encoded segment}``, and that segment decodes back to the id.
 
-tests/unit/test_job_ids.py checks the URL httpx builds; here the assertion is on the request
+tests/client/test_job_ids.py checks the URL httpx builds; here the assertion is on the request
 line a server actually read off a loopback socket. One server and one client of each kind
 serve the whole module (building a client costs ~25 ms; there are ~200 cases).
 """

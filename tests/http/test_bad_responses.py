@@ -1,7 +1,7 @@
 """Bad answers over a real socket, both clients: each becomes one documented, typed error
 with a short message; nothing raw from httpx, json or pydantic escapes.
 
-tests/unit/test_errors.py checks the same mapping through respx; here the bytes cross a
+tests/client/test_errors.py checks the same mapping through respx; here the bytes cross a
 loopback socket, so httpx's own parsing (framing, chunking, decoding) is in the path too.
 """
 

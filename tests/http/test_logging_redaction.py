@@ -2,7 +2,7 @@
 INFO, setbacks of a wait at WARNING), and secrets never shown: not in logs (of any logger,
 at any level), not in repr(client), not in exception messages.
 
-tests/unit/test_compat.py checks the api key across the failures of one evaluate(); here
+tests/client/test_compat.py checks the api key across the failures of one evaluate(); here
 across retries, waits, cancels and every logger at DEBUG.
 """
 

@@ -1,6 +1,6 @@
 """A password in a URL is never shown, wherever the URL came from.
 
-tests/unit/test_logging_redaction.py covers a ``base_url`` with ``user:password@`` given to
+tests/http/test_logging_redaction.py covers a ``base_url`` with ``user:password@`` given to
 a client (it becomes basic auth and leaves the URL). Here: a bad base_url that carries
 one (its error quotes the URL), and an injected httpx client whose own base URL carries
 one (httpx keeps it in every request URL, which our logs and messages quote).

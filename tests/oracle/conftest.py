@@ -4,7 +4,7 @@
 plain httpx, and compares the answers with what the real lmms-eval 0.7.3 server sends.
 Run against the real server it checks the expected values; against the local one
 (``lmms_eval_client.testing``) it checks that the local server answers the same. It tests
-no SDK code: the SDK's own behaviour is in ``tests/integration``.
+no SDK code: the SDK's own behaviour is in ``tests/client`` (its ``server`` fixture).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The files a completed lmms-eval run leaves: ``<date>_results.json`` and the samples.
 
 Key for key what lmms-eval 0.7.3 writes (compared with real output files by
-tests/local_server/test_fidelity.py); only the numbers are made up, deterministically.
+tests/testing/test_fidelity.py); only the numbers are made up, deterministically.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ Generated into ``_sync/submit.py`` (``make generate``): edit only this file.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from lmms_eval_api.models import EvaluateRequest, JobSubmitResponse
+from lmms_eval_api.models import EvaluateRequest, JobInfo, JobSubmitResponse, QueueStatusResponse
 
 from ..._exceptions import LmmsEvalError
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
@@ -22,15 +22,23 @@ from ..reconcile import (
     submission_plan,
 )
 
-if TYPE_CHECKING:
-    from .client import AsyncEvalClient
-
 T = TypeVar("T")
 
 
-async def drive(
-    client: AsyncEvalClient, plan: Plan[T], options: CallOptions = DEFAULT_OPTIONS
-) -> T:
+class PlanSender(Protocol):
+    """What driving a plan needs of a client (the client's own sends, with its retries and
+    limits): a protocol, so this module needs no import of the client, which imports it."""
+
+    async def _get_queue_status(self, options: CallOptions = ...) -> QueueStatusResponse: ...
+
+    async def _get_job(self, job_id: str, options: CallOptions = ...) -> JobInfo: ...
+
+    async def _submit(self, body: EvaluateRequest, options: CallOptions) -> JobSubmitResponse: ...
+
+    async def _sleep(self, seconds: float) -> None: ...
+
+
+async def drive(client: PlanSender, plan: Plan[T], options: CallOptions = DEFAULT_OPTIONS) -> T:
     """Run a plan: send what it asks for through ``client``; what it returns.
 
     Every request is sent with ``options``, those of the call the plan serves (its
@@ -60,7 +68,7 @@ async def drive(
 
 
 async def submit_exactly_once(
-    client: AsyncEvalClient,
+    client: PlanSender,
     body: EvaluateRequest,
     options: CallOptions = DEFAULT_OPTIONS,
     max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,

@@ -9,9 +9,9 @@ file differs from a fresh generation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from lmms_eval_api.models import EvaluateRequest, JobSubmitResponse
+from lmms_eval_api.models import EvaluateRequest, JobInfo, JobSubmitResponse, QueueStatusResponse
 
 from ..._exceptions import LmmsEvalError
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
@@ -26,13 +26,23 @@ from ..reconcile import (
     submission_plan,
 )
 
-if TYPE_CHECKING:
-    from .client import EvalClient
-
 T = TypeVar("T")
 
 
-def drive(client: EvalClient, plan: Plan[T], options: CallOptions = DEFAULT_OPTIONS) -> T:
+class PlanSender(Protocol):
+    """What driving a plan needs of a client (the client's own sends, with its retries and
+    limits): a protocol, so this module needs no import of the client, which imports it."""
+
+    def _get_queue_status(self, options: CallOptions = ...) -> QueueStatusResponse: ...
+
+    def _get_job(self, job_id: str, options: CallOptions = ...) -> JobInfo: ...
+
+    def _submit(self, body: EvaluateRequest, options: CallOptions) -> JobSubmitResponse: ...
+
+    def _sleep(self, seconds: float) -> None: ...
+
+
+def drive(client: PlanSender, plan: Plan[T], options: CallOptions = DEFAULT_OPTIONS) -> T:
     """Run a plan: send what it asks for through ``client``; what it returns.
 
     Every request is sent with ``options``, those of the call the plan serves (its
@@ -62,7 +72,7 @@ def drive(client: EvalClient, plan: Plan[T], options: CallOptions = DEFAULT_OPTI
 
 
 def submit_exactly_once(
-    client: EvalClient,
+    client: PlanSender,
     body: EvaluateRequest,
     options: CallOptions = DEFAULT_OPTIONS,
     max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
