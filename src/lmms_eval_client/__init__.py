@@ -137,6 +137,7 @@ if TYPE_CHECKING:
         TrackedJob,
         raise_for_outcome,
     )
+    from ._secret_args import SECRET_ARG_WORDS, SECRET_ARGS_ENV
 
 # Where each public name lives: module (relative to this package, or absolute) -> names.
 # The imports above say the same to type checkers (tests/client/test_public_api.py holds both).
@@ -258,6 +259,7 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     ),
     "._runs.options": ("ALL_COMPLETED", "FIRST_COMPLETED", "RetryOnFailure", "WaitResult"),
     "._json": ("json_default",),
+    "._secret_args": ("SECRET_ARG_WORDS", "SECRET_ARGS_ENV"),
     "._results.output_dirs": (
         "OUTPUT_ROOT_ENV",
         "output_dir_for",
@@ -286,6 +288,8 @@ __all__ = [
     "FIRST_COMPLETED",
     "OUTPUT_ROOT_ENV",
     "PATH_MAP_ENV",
+    "SECRET_ARGS_ENV",
+    "SECRET_ARG_WORDS",
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",

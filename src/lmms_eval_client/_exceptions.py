@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._text import failure_reason, redacted_request
+from ._text import SecretMask, failure_reason, redacted_request
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
@@ -161,11 +161,13 @@ class APIStatusError(LmmsEvalError, httpx.HTTPStatusError):
     """
 
     def __init__(self, message: str, *, response: httpx.Response, detail: str, body: Any) -> None:
-        response.request = redacted_request(response.request)
-        super().__init__(message, request=response.request, response=response)
+        # Where a server's text enters an error: what it quotes of our credentials is masked.
+        mask = SecretMask.of(response.request)
+        response = mask.response(response)
+        super().__init__(mask.text(message), request=response.request, response=response)
         self.status_code: int = response.status_code
-        self.detail: str = detail
-        self.body: Any = body
+        self.detail: str = mask.text(detail)
+        self.body: Any = mask.json(body)
 
 
 class BadRequestError(APIStatusError):
@@ -210,7 +212,7 @@ class UnprocessableEntityError(APIStatusError):
 
     def __init__(self, message: str, *, response: httpx.Response, detail: str, body: Any) -> None:
         super().__init__(message, response=response, detail=detail, body=body)
-        raw = body.get("detail") if isinstance(body, dict) else None
+        raw = self.body.get("detail") if isinstance(self.body, dict) else None
         self.errors: list[dict[str, Any]] = (
             [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
         )
@@ -233,9 +235,9 @@ class APIResponseValidationError(LmmsEvalError, ValueError):
     """
 
     def __init__(self, message: str, *, response: httpx.Response) -> None:
-        super().__init__(message)
-        response.request = redacted_request(response.request)
-        self.response: httpx.Response = response
+        mask = SecretMask.of(response.request)  # as APIStatusError: a server's text enters
+        super().__init__(mask.text(message))
+        self.response: httpx.Response = mask.response(response)
         self.status_code: int = response.status_code
 
 

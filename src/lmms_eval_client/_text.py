@@ -1,12 +1,18 @@
 """Text for messages: clipping long server texts, excerpts of bodies, URLs without secrets.
 
 Every message this client builds quotes servers through these helpers, so that a
-multi-megabyte body never becomes a message and a password in a URL is never shown.
+multi-megabyte body never becomes a message and a password in a URL is never shown; what
+a server quotes of the client's own credentials is masked by :class:`SecretMask`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -88,6 +94,117 @@ def redacted_request(request: httpx.Request) -> httpx.Request:
     copy = httpx.Request(request.method, url, headers=headers, content=content)
     copy.extensions = {}
     return copy
+
+
+# A shorter secret is not masked in free text: masking every "abc" of a server's text would
+# mangle it and show the password by its absence (its "user:password" and base64 still are).
+MIN_MASKED_CHARS = 4
+# Headers that describe the body: a masked copy of a response is given its own.
+_FRAMING = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+
+
+def _basic_credentials(token: str) -> tuple[str, ...]:
+    """``user:password`` and ``password`` of a basic-auth token (none if it is not one)."""
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        return ()
+    return (decoded, decoded.partition(":")[2]) if ":" in decoded else ()
+
+
+def secrets_sent(request: httpx.Request) -> tuple[str, ...]:
+    """The client's own credentials as a request carries them, longest first: each credential
+    header's value and the part after its scheme ("Bearer KEY" and "KEY"), basic auth's
+    decoded "user:password" and password, cookie values, a password left in the URL."""
+    found: set[str] = set()
+    for name, value in request.headers.multi_items():
+        if not is_secret_header(name) or value == REDACTED:
+            continue
+        found.add(value)
+        scheme, _, credential = value.strip().partition(" ")
+        if credential.strip():
+            found.add(credential.strip())
+            if scheme.lower() == "basic":
+                found.update(_basic_credentials(credential.strip()))
+        if "cookie" in name.lower():
+            found.update(pair.partition("=")[2].strip() for pair in value.split(";"))
+    if request.url.password:
+        found.update((request.url.password, f"{request.url.username}:{request.url.password}"))
+    # As a JSON string quotes it, too ("\"" and "\\" escaped).
+    found.update([json.dumps(secret)[1:-1] for secret in found])
+    return tuple(sorted((s for s in found if len(s) >= MIN_MASKED_CHARS), key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class SecretMask:
+    """Masks the client's own credentials (as its request carried them) in a server's text.
+
+    The one place a server's text enters an error goes through this (APIStatusError and
+    APIResponseValidationError): a gateway that quotes the Authorization header it got
+    must not put the API key into a message, a pickle or a log.
+    """
+
+    secrets: tuple[str, ...]
+
+    @classmethod
+    def of(cls, request: httpx.Request) -> SecretMask:
+        return cls(secrets_sent(request))
+
+    def text(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def json(self, value: Any) -> Any:
+        """A copy of decoded JSON with every string masked (keys too); iterative, as a body
+        nested 900 deep must not overflow the stack."""
+        if not self.secrets or not isinstance(value, (dict, list, str)):
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        top: list[Any] = [None]
+        pending: list[tuple[Any, Any, Any]] = [(value, top, 0)]
+        while pending:
+            source, parent, slot = pending.pop()
+            copy: Any = {} if isinstance(source, dict) else [None] * len(source)
+            parent[slot] = copy
+            items = source.items() if isinstance(source, dict) else enumerate(source)
+            for key, item in items:
+                key = self.text(key) if isinstance(key, str) else key
+                if isinstance(item, (dict, list)):
+                    copy[key] = None
+                    pending.append((item, copy, key))
+                else:
+                    copy[key] = self.text(item) if isinstance(item, str) else item
+        return top[0]
+
+    def response(self, response: httpx.Response) -> httpx.Response:
+        """The response with its request redacted; a copy with its body, headers and reason
+        masked when any of them quotes a secret."""
+        request = redacted_request(response.request)
+        try:
+            content: bytes | None = response.content
+        except httpx.ResponseNotRead:  # a streamed body: nothing kept to mask
+            content = None
+        masked = content
+        for secret in self.secrets:
+            masked = masked and masked.replace(secret.encode(), REDACTED.encode())
+        headers = response.headers.multi_items()
+        masked_headers = [(name, self.text(value)) for name, value in headers]
+        reason = self.text(response.reason_phrase)
+        if masked == content and masked_headers == headers and reason == response.reason_phrase:
+            response.request = request
+            return response
+        extensions = {k: v for k, v in response.extensions.items() if k == "http_version"}
+        extensions["reason_phrase"] = reason.encode("ascii", "replace")
+        return httpx.Response(
+            response.status_code,
+            headers=[(n, v) for n, v in masked_headers if n.lower() not in _FRAMING],
+            content=masked,
+            request=request,
+            extensions=extensions,
+        )
 
 
 def without_userinfo(text: str) -> str:

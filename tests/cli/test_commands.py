@@ -94,8 +94,6 @@ def test_usage_errors_exit_2_with_one_line(args: list[str], says: str) -> None:
         ["no-such-command"],
         ["status"],  # a job id is required
         ["submit", "-m", "qwen2_vl"],  # --tasks is required
-        ["wait", "x", "--poll-interval", "0"],
-        ["wait", "x", "--timeout", "-1"],
         ["health", "--no-such-option"],
         ["--timeout", "soon", "health"],
     ],

@@ -143,6 +143,22 @@ async def test_bad_call_arguments_are_invalid_arguments_before_anything_is_sent(
     assert not submit.called and not poll.called
 
 
+@pytest.mark.parametrize("name", ["model_args", "extra_body"])
+async def test_json_deeper_than_a_request_can_carry_is_refused(
+    name: str, caller: Caller, mock: respx.MockRouter
+) -> None:
+    """Deep enough for json.dumps, too deep for the request's serializer (pydantic's "Maximum
+    serialization depth exceeded" was a ValueError from deep inside; issue 20, item 11)."""
+    submit = mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    arguments: dict[str, Any] = {"model_args": {**NAMED, "deep": _deep(300)}}
+    if name == "extra_body":
+        arguments = {"model_args": NAMED, "extra_body": {"deep": _deep(300)}}
+    with pytest.raises(InvalidArgumentError, match=f"{name} is nested too deeply"):
+        await caller.evaluate("m", ["t"], **arguments)
+    assert not submit.called
+    await caller.evaluate("m", ["t"], **{**arguments, name: {**NAMED, "deep": _deep(150)}})
+
+
 # -- item 9: wait edge cases -----------------------------------------------------------------
 
 

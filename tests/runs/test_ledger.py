@@ -63,7 +63,7 @@ def test_a_new_ledger_is_created_and_reopened_with_its_jobs(
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x4C4D4552
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == ledger_module.SCHEMA_VERSION
 
 
 def test_history_is_append_only_and_jobs_are_never_deleted(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_a_ledger_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
         conn.execute("PRAGMA user_version = 7")
     with pytest.raises(NewerLedgerError) as info:
         open_run(path)
-    assert (info.value.found, info.value.supported) == (7, 1)
+    assert (info.value.found, info.value.supported) == (7, ledger_module.SCHEMA_VERSION)
     assert "upgrade lmms-eval-client" in str(info.value)
 
 
@@ -136,25 +136,44 @@ def test_an_older_schema_is_migrated_in_one_transaction(
     path = tmp_path / "run.sqlite"
     open_run(path).close()
     migrations = dict(ledger_module.MIGRATIONS)
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", 2)
+    current = ledger_module.SCHEMA_VERSION
+    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", current + 1)
     monkeypatch.setattr(
         ledger_module,
         "MIGRATIONS",
-        {**migrations, 2: ("ALTER TABLE jobs ADD COLUMN lane TEXT", "SELECT no_such_function()")},
+        {
+            **migrations,
+            current + 1: ("ALTER TABLE jobs ADD COLUMN lane TEXT", "SELECT no_such_function()"),
+        },
     )
     with pytest.raises(LedgerError):
         open_run(path)
-    with sqlite3.connect(path) as conn:  # the failed migration left version 1 as it was
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    with sqlite3.connect(path) as conn:  # the failed migration left the version as it was
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == current
         columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
         assert "lane" not in columns
     monkeypatch.setattr(
-        ledger_module, "MIGRATIONS", {**migrations, 2: ("ALTER TABLE jobs ADD COLUMN lane TEXT",)}
+        ledger_module,
+        "MIGRATIONS",
+        {**migrations, current + 1: ("ALTER TABLE jobs ADD COLUMN lane TEXT",)},
     )
     open_run(path).close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == current + 1
         assert "lane" in [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
+
+
+def test_a_schema_1_ledger_gets_its_fingerprint_key(tmp_path: Path) -> None:
+    path = tmp_path / "run.sqlite"
+    open_run(path).close()
+    with sqlite3.connect(path) as conn:  # as lmms-eval-client wrote it before schema 2
+        conn.execute("DROP TABLE ledger_keys")
+        conn.execute("PRAGMA user_version = 1")
+    open_run(path).close()
+    with sqlite3.connect(path) as conn:
+        (key,) = conn.execute("SELECT value FROM ledger_keys WHERE name = 'fingerprint'")
+        assert len(key[0]) == 32
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_a_missing_folder_is_a_ledger_error(tmp_path: Path) -> None:

@@ -110,11 +110,33 @@ def _path_str(name: str, value: object) -> str | None:
     return value
 
 
+# Nesting a request can carry: pydantic's serializer stops at 255 levels of the whole
+# request, model_args and extra_body sitting a level or two below its top.
+MAX_JSON_DEPTH = 200
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether JSON data nests deeper than MAX_JSON_DEPTH (iterative: any depth is fine)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (Mapping, list, tuple)):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            children = item.values() if isinstance(item, Mapping) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
 def json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
     """A mapping that strict JSON can carry: str keys, no NaN/inf, serialisable values."""
     if not all(isinstance(key, str) for key in value):
         raise InvalidArgumentError(f"{name} keys must be str, got {shown(list(value))}")
     value = dict(value)
+    if _too_deep(value):
+        raise InvalidArgumentError(
+            f"{name} is nested too deeply to be sent as JSON (more than {MAX_JSON_DEPTH} levels)"
+        )
     try:
         json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError

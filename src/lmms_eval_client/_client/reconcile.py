@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lmms_eval_api.models import (
     EvaluateRequest,
@@ -59,6 +59,9 @@ from .._exceptions import (
     LmmsEvalError,
 )
 from .._runs.errors import SubmissionUnresolvedError
+
+if TYPE_CHECKING:
+    from .._secret_args import Fingerprints
 
 T = TypeVar("T")
 DEFAULT_MAX_COMPLETED_JOBS = 100  # the server's default --max-completed-jobs
@@ -166,8 +169,16 @@ def _normal(request: EvaluateRequest) -> str:
     return json.dumps(fields, sort_keys=True)
 
 
-def request_matches(sent: EvaluateRequest, echo: EvaluateRequest) -> bool:
-    """Whether a job's echoed request is the one sent (defaults filled in on both sides)."""
+def request_matches(
+    sent: EvaluateRequest, echo: EvaluateRequest, fingerprints: Fingerprints | None = None
+) -> bool:
+    """Whether a job's echoed request is the one sent (defaults filled in on both sides).
+
+    ``fingerprints``: ``sent`` comes from a ledger, which keeps secret model_args only as
+    fingerprints: the echo's secrets are compared by their fingerprints.
+    """
+    if fingerprints is not None:
+        sent, echo = fingerprints.comparable(sent, echo)
     return _normal(sent) == _normal(echo)
 
 
@@ -176,8 +187,10 @@ def find_submission(
     before: QueueSnapshot,
     known: Callable[[], Iterable[str]],
     max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
+    fingerprints: Fingerprints | None = None,
 ) -> Plan[Verdict]:
-    """Look for the job a submission sent after ``before`` created, if it did (see above)."""
+    """Look for the job a submission sent after ``before`` created, if it did (see above);
+    ``fingerprints``: those of the ledger ``body`` was read from (see request_matches)."""
     now = QueueSnapshot.of((yield ReadQueue()))
     earlier = set(before.ids)
     owned = set(known())
@@ -191,7 +204,7 @@ def find_submission(
             unchecked = True  # ended and evicted between two reads: it could be ours
             continue
         # Checked again at the decision: a concurrent reconciliation may have adopted it.
-        if request_matches(body, info.request) and job_id not in set(known()):
+        if request_matches(body, info.request, fingerprints) and job_id not in set(known()):
             return Found(job_id, info)
     if unchecked:
         return Unresolved("a job created in the window vanished before it could be read")

@@ -12,6 +12,8 @@
 - ``PRAGMA application_id`` marks the file as a ledger, ``PRAGMA user_version`` is its
   schema version; an older schema is migrated in one transaction, a newer one is refused.
   Every SQLite failure becomes a :class:`LedgerError` subclass.
+- Secret model_args are stored as fingerprints keyed by the ledger's own random key
+  (``_stored``); a new ledger file is created 0600 (its -wal and -shm take its mode).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from lmms_eval_api.models import EvaluateRequest, JobInfo
 
+from .._secret_args import Fingerprints, secret_arg_words
 from .errors import (
     CorruptLedgerError,
     ForeignLedgerError,
@@ -40,9 +43,12 @@ from .ledger_schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
     SQLITE_HEADER,
+    add_fingerprint_key,
+    create_private,
+    fingerprint_key,
     job_from_row,
     ledger_error,
-    utc,
+    observation_from_row,
 )
 from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, Observation, TrackedJob
 
@@ -57,8 +63,13 @@ class Ledger:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        secret_args: Iterable[str] | None = None,
     ) -> None:
+        words = secret_arg_words(secret_args)
         self.path = os.fspath(path)
         self._lock = threading.RLock()
         folder = Path(self.path).resolve().parent
@@ -69,6 +80,7 @@ class Ledger:
                 path=self.path,
             )
         self._check_header()
+        create_private(self.path)
         try:
             self._conn = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -83,6 +95,7 @@ class Ledger:
             except sqlite3.Error as exc:
                 raise ledger_error(exc, self.path, "opening it") from exc
             self._prepare()
+            self.fingerprints = Fingerprints(fingerprint_key(self._conn, self.path), words)
         except BaseException:
             self._conn.close()
             raise
@@ -140,6 +153,7 @@ class Ledger:
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[step]:
                     conn.execute(statement)
+            add_fingerprint_key(conn, version)
             if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -181,13 +195,16 @@ class Ledger:
             except sqlite3.Error as exc:
                 raise ledger_error(exc, self.path, "reading it") from exc
 
-    @staticmethod
+    def _stored(self, data: Any) -> str:
+        """JSON as written: every request (and JobInfo) passes here, secrets fingerprinted."""
+        return json.dumps(self.fingerprints.seal(data))
+
     def _observe(
-        conn: sqlite3.Connection, seq: int, now: float, event: str, state: str, data: Any
+        self, conn: sqlite3.Connection, seq: int, now: float, event: str, state: str, data: Any
     ) -> None:
         conn.execute(
             "INSERT INTO observations (seq, at, event, state, data) VALUES (?, ?, ?, ?, ?)",
-            (seq, now, event, state, None if data is None else json.dumps(data)),
+            (seq, now, event, state, None if data is None else self._stored(data)),
         )
 
     # -- writes --------------------------------------------------------------------------
@@ -213,7 +230,7 @@ class Ledger:
                 "retry_of, owner, snapshot, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    token, SUBMITTING, json.dumps(dict(labels)), json.dumps(request.to_dict()),
+                    token, SUBMITTING, json.dumps(dict(labels)), self._stored(request.to_dict()),
                     server, attempt, first, None if retry_of is None else retry_of.seq, owner,
                     json.dumps(dict(snapshot)), now, now,
                 ),
@@ -253,7 +270,7 @@ class Ledger:
     def record_status(self, seq: int, state: str, info: JobInfo | None) -> TrackedJob:
         """A status seen on the server (with the JobInfo when it was read)."""
         now = time.time()
-        info_json = None if info is None else info.model_dump_json()
+        info_json = None if info is None else self._stored(info.model_dump(mode="json"))
         with self._write("recording a job's status") as conn:
             if info_json is None:
                 conn.execute(
@@ -378,13 +395,4 @@ class Ledger:
             "SELECT seq, at, event, state, data FROM observations WHERE seq = ? ORDER BY id",
             (seq,),
         )
-        return [
-            Observation(
-                seq=row["seq"],
-                at=utc(row["at"]),
-                event=row["event"],
-                state=row["state"],
-                data=None if row["data"] is None else json.loads(row["data"]),
-            )
-            for row in rows
-        ]
+        return [observation_from_row(row) for row in rows]

@@ -10,8 +10,11 @@ change the schema: add ``MIGRATIONS[SCHEMA_VERSION + 1]`` and bump ``SCHEMA_VERS
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sqlite3
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,10 +28,10 @@ from .errors import (
     LedgerFullError,
     LedgerReadOnlyError,
 )
-from .outcomes import TrackedJob
+from .outcomes import Observation, TrackedJob
 
 APPLICATION_ID = 0x4C4D4552  # "LMER": lmms-eval-client run ledger
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 _APPEND_ONLY = "SELECT RAISE(ABORT, 'the ledger never deletes or rewrites history')"
@@ -72,6 +75,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         f"CREATE TRIGGER observations_kept BEFORE DELETE ON observations BEGIN {_APPEND_ONLY}; END",
         f"CREATE TRIGGER jobs_kept BEFORE DELETE ON jobs BEGIN {_APPEND_ONLY}; END",
     ),
+    # The key of the fingerprints of secret model_args (the opening transaction adds it).
+    2: ("CREATE TABLE ledger_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL)",),
 }
 
 
@@ -125,8 +130,47 @@ def ledger_error(exc: sqlite3.Error, path: str, doing: str) -> LedgerError:
     return LedgerError(f"{where} failed while {doing}: {exc}", path=path)
 
 
+def create_private(path: str) -> None:
+    """Create a missing ledger file readable by its owner only (it holds what was submitted;
+    SQLite creates -wal and -shm with the mode of the database file)."""
+    # It exists, or cannot be made: SQLite's own open then says which, with a typed error.
+    with suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def add_fingerprint_key(conn: sqlite3.Connection, version: int) -> None:
+    """In the opening transaction of a ledger older than schema 2: its fingerprint key."""
+    if version < 2:
+        conn.execute(
+            "INSERT INTO ledger_keys (name, value) VALUES ('fingerprint', ?)",
+            (secrets.token_bytes(32),),
+        )
+
+
+def fingerprint_key(conn: sqlite3.Connection, path: str) -> bytes:
+    """The key of the ledger's fingerprints of secret model_args."""
+    try:
+        row = conn.execute("SELECT value FROM ledger_keys WHERE name = 'fingerprint'").fetchone()
+    except sqlite3.Error as exc:
+        raise ledger_error(exc, path, "reading it") from exc
+    if row is None or not isinstance(row[0], bytes) or len(row[0]) < 16:
+        raise CorruptLedgerError(f"The run ledger {path!r} has lost its fingerprint key", path=path)
+    return row[0]
+
+
 def utc(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp, timezone.utc)
+
+
+def observation_from_row(row: Mapping[str, Any]) -> Observation:
+    """A row of ``observations`` as an Observation."""
+    return Observation(
+        seq=row["seq"],
+        at=utc(row["at"]),
+        event=row["event"],
+        state=row["state"],
+        data=None if row["data"] is None else json.loads(row["data"]),
+    )
 
 
 def job_from_row(row: Mapping[str, Any], path: str) -> TrackedJob:

@@ -57,14 +57,21 @@ class TrackedJob(BaseModel):
         "(or a status a newer server reports, kept as it is)."
     )
     labels: dict[str, Any] = Field(description="The caller's labels (epoch, step, checkpoint...).")
-    request: EvaluateRequest = Field(description="The request body that was sent.")
+    request: EvaluateRequest = Field(
+        description="The request body that was sent; each secret model_args value (a key "
+        "with key, token, secret or password in its name) as the ledger keeps it: a "
+        "fingerprint, '***hmac-sha256:...'."
+    )
     server: str = Field(description="The base URL of the server the job was sent to.")
     token: str = Field(description="A unique token of this submission (in output_dir if set).")
     attempt: int = Field(description="1 for a submission, 2, 3... for its retries by policy.")
     first_seq: int = Field(description="The seq of the first attempt (itself for attempt 1).")
     retry_of: int | None = Field(description="The seq of the failed attempt this one retries.")
     retried_by: int | None = Field(description="The seq of the attempt that retried this one.")
-    info: JobInfo | None = Field(description="The last JobInfo read from the server, if any.")
+    info: JobInfo | None = Field(
+        description="The last JobInfo read from the server, if any (secret model_args of its "
+        "request as fingerprints, as in request)."
+    )
     note: str | None = Field(description="Why the job was marked lost or unsent, if it was.")
     last_known_state: str | None = Field(
         description="For a lost job: the state the run last saw it in before it was lost."

@@ -32,6 +32,7 @@ from .model_args import (
     parse_limit,
     parse_model_args,
     parse_tasks,
+    seconds,
 )
 from .output import as_json, error, note, print_fields, print_json, print_lines, report, warn
 from .server_commands import JsonFlag, examples
@@ -39,7 +40,10 @@ from .watch import Tracked, watch
 
 Jobs = Annotated[list[str], typer.Argument(help="Job ids.", metavar="JOB...", show_default=False)]
 PollInterval = Annotated[
-    float, typer.Option("--poll-interval", min=0.01, help="Seconds between polls.")
+    float,
+    typer.Option(
+        "--poll-interval", callback=seconds("--poll-interval"), help="Seconds between polls."
+    ),
 ]
 Quiet = Annotated[
     bool,
@@ -151,7 +155,10 @@ def submit(
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait for the job to end.")] = False,
     wait_timeout: Annotated[
         float | None,
-        typer.Option(min=0, help="With --wait: seconds to wait at most (exit 4 after)."),
+        typer.Option(
+            callback=seconds("--wait-timeout", zero=True),
+            help="With --wait: seconds to wait at most (exit 4 after).",
+        ),
     ] = None,
     poll_interval: PollInterval = 2.0,
     quiet: Annotated[
@@ -283,7 +290,8 @@ def wait_command(
     timeout: Annotated[
         float | None,
         typer.Option(
-            min=0, help="Seconds to wait at most (0: look once); then exit 4, jobs go on."
+            callback=seconds("--timeout", zero=True),
+            help="Seconds to wait at most (0: look once); then exit 4, jobs go on.",
         ),
     ] = None,
     poll_interval: PollInterval = 2.0,

@@ -1,5 +1,6 @@
 """Command-line values: ``--model-args`` in lmms-eval's ``key=value,...`` syntax or JSON,
-``--label k=v``, ``--extra-body`` JSON. No typer or rich here: plain functions, typed errors.
+``--label k=v``, ``--extra-body`` JSON, options in seconds. No typer or rich here: plain
+functions, typed errors (a usage error each, exit 2).
 
 lmms-eval reads ``--model_args pretrained=org/x,dtype=bfloat16`` by splitting on commas that
 are outside quotes and brackets, cutting each piece at its first ``=``, and reading
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pydantic import JsonValue
 
 from lmms_eval_client import InvalidArgumentError
+
+from .._http.config import check_seconds
 
 _OPENING = {"{": "}", "[": "]"}  # as lmms-eval: parentheses do not group
 
@@ -84,6 +87,8 @@ def _json_object(text: str, what: str) -> dict[str, JsonValue]:
         loaded = json.loads(text)
     except ValueError as exc:
         raise InvalidArgumentError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:  # json's decoder recurses: ~1,000 levels end it
+        raise InvalidArgumentError(f"{what} is nested too deeply to be sent as JSON") from None
     if not isinstance(loaded, dict):
         raise InvalidArgumentError(f"{what} must be a JSON object, not {type(loaded).__name__}")
     return loaded
@@ -207,3 +212,18 @@ def parse_limit(text: str | None) -> int | float | None:
         raise InvalidArgumentError(
             f"--limit must be a number (a count, a fraction in (0, 1), or -1), not {text!r}"
         ) from None
+
+
+def seconds(option: str, *, zero: bool = False) -> Callable[[float | None], float | None]:
+    """The typer callback of an option in seconds: the SDK's ``check_seconds`` when the
+    command line is read, so that NaN, infinity (``1e400``) and out-of-range values are
+    usage errors naming the option, before anything is sent (None: the option's "none").
+
+    >>> seconds("--timeout", zero=True)(0.0), seconds("--timeout")(None)
+    (0.0, None)
+    """
+
+    def check(value: float | None) -> float | None:
+        return None if value is None else check_seconds(option, value, zero=zero)
+
+    return check

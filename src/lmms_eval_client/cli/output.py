@@ -6,6 +6,8 @@ Rules every command follows:
   object per line), nothing else; progress and errors go to stderr.
 * Human output goes to stdout; errors and warnings are one line each on stderr.
 * Lists meant for pipes (``models``, ``tasks``) are one name per line, no decoration.
+* Secret model_args (``api_key=``, ``hf_token=``... which the server echoes in every
+  JobInfo.request) are printed as ``***``: every JSON document passes ``masked_for_display``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pydantic import BaseModel, JsonValue
 
 from lmms_eval_client import EvalResults, Metric
 
+from .._secret_args import masked_for_display
 from .exit_codes import one_line
 
 
@@ -34,12 +37,13 @@ def as_json(value: BaseModel) -> dict[str, JsonValue]:
 
 def print_json(data: JsonValue, stream: TextIO | None = None) -> None:
     """One JSON document, indented, on stdout."""
-    print(json.dumps(data, indent=2, ensure_ascii=False), file=stream or sys.stdout, flush=True)
+    shown = masked_for_display(data)
+    print(json.dumps(shown, indent=2, ensure_ascii=False), file=stream or sys.stdout, flush=True)
 
 
 def print_json_line(data: JsonValue) -> None:
     """One compact JSON document on one line (streams: ``logs --follow --json``)."""
-    print(json.dumps(data, ensure_ascii=False), file=sys.stdout, flush=True)
+    print(json.dumps(masked_for_display(data), ensure_ascii=False), file=sys.stdout, flush=True)
 
 
 def print_lines(lines: Iterable[str]) -> None:

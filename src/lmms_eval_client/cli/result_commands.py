@@ -26,6 +26,7 @@ from lmms_eval_client import (
 
 from .connection import Client, connect, settings_of
 from .exit_codes import ExitCode, one_line
+from .model_args import seconds
 from .output import note, print_json, print_json_line, print_lines, results_csv, results_json
 from .server_commands import JsonFlag, examples
 
@@ -180,7 +181,10 @@ def logs(
         typer.Option("--follow", "-f", help="Keep printing new lines until the job ends."),
     ] = False,
     poll_interval: Annotated[
-        float, typer.Option("--poll-interval", min=0.01, help="Seconds between reads.")
+        float,
+        typer.Option(
+            "--poll-interval", callback=seconds("--poll-interval"), help="Seconds between reads."
+        ),
     ] = 1.0,
     json_out: JsonFlag = False,
 ) -> None:

@@ -10,6 +10,7 @@ import typer
 
 from .connection import connect, server_of, settings_of
 from .exit_codes import ExitCode
+from .model_args import seconds
 from .output import as_json, print_fields, print_json, print_lines
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
@@ -51,7 +52,7 @@ def health(
         float,
         typer.Option(
             "--wait",
-            min=0,
+            callback=seconds("--wait", zero=True),
             help="Keep trying for up to this many seconds until the server answers healthy "
             "(for a script that has just started one).",
         ),

@@ -67,6 +67,9 @@ class RunPoller:
         self._orphan_after = orphan_after
         self._owner = new_owner()
         self._in_flight: set[int] = set()
+        # The requests this process sent, secrets included, for retries: the ledger keeps
+        # only fingerprints of secret model_args (memory only, and only with a retry policy).
+        self._sent: dict[int, EvaluateRequest] = {}
 
     def __repr__(self) -> str:
         return f"run {self.ledger.path!r}"
@@ -123,6 +126,8 @@ class RunPoller:
             )  # fmt: skip
             seqs.append(job.seq)
             self._in_flight.add(job.seq)
+            if self.retry is not None:
+                self._sent[job.seq] = body
 
         plan = submission_plan(
             body,
@@ -234,9 +239,31 @@ class RunPoller:
             return
         self.ledger.record_summary(seq, checked)
 
+    def _to_resend(self, failed: TrackedJob) -> EvaluateRequest | None:
+        """The failed job's request with its secret model_args: as this process sent it, else
+        from the server's echo of it (checked against the ledger's fingerprints)."""
+        fingerprints = self.ledger.fingerprints
+        if not fingerprints.sealed_keys(failed.request):
+            return failed.request
+        if failed.seq in self._sent:
+            return self._sent[failed.seq]
+        try:
+            info = self._clients()[failed.server].get_job(str(failed.job_id))
+        except LmmsEvalError:
+            return None
+        return fingerprints.unseal(failed.request, info.request)
+
     def _resubmit(self, failed: TrackedJob) -> None:
         token = new_token()
-        body = failed.request
+        body = self._to_resend(failed)
+        if body is None:
+            logger.warning(
+                "Evaluation run %s: failed job %s is not retried: the ledger keeps only "
+                "fingerprints of its secret model_args, and the server no longer echoes them",
+                self,
+                failed.job_id,
+            )
+            return
         old_dir = body.output_dir
         # A folder the run chose ends with the attempt's token: the new attempt gets a fresh
         # one (the failed attempt's keeps its logs); one the caller chose is kept.
@@ -275,6 +302,7 @@ class RunPoller:
                 QueueSnapshot.from_json(snapshot),
                 self.ledger.known_job_ids,
                 self._max_completed_jobs,
+                self.ledger.fingerprints,
             )
             try:
                 verdict = drive(clients[job.server], plan)

@@ -79,6 +79,9 @@ class EvalRun:
         orphan_after: Seconds after which a submission left unanswered by another machine's
             process is reconciled (one of this machine whose process died: at once).
         busy_timeout: Seconds to wait for another process holding the ledger's lock.
+        secret_args: Words that make a model_args key secret, in any case (default:
+            ``$LMMS_EVAL_SECRET_ARGS``, comma-separated, else ``SECRET_ARG_WORDS``: key,
+            token, secret, password). The ledger stores their values only as fingerprints.
 
     Raises:
         LedgerError: The ledger cannot be used (corrupt, foreign, newer, read-only, full).
@@ -106,6 +109,7 @@ class EvalRun:
         max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
         orphan_after: float = DEFAULT_ORPHAN_AFTER,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        secret_args: Sequence[str] | None = None,
     ) -> None:
         check_run_args(poll_interval, max_completed_jobs, orphan_after)
         self._client = client
@@ -113,7 +117,7 @@ class EvalRun:
         self._retry = retry
         # None: each job's client's output_root, asked when it is sent (see AsyncRunPoller).
         self._output_root = check_output_root(output_root)
-        self._ledger = Ledger(ledger_path, busy_timeout=busy_timeout)
+        self._ledger = Ledger(ledger_path, busy_timeout=busy_timeout, secret_args=secret_args)
         self._poller = RunPoller(
             client,
             self._ledger,

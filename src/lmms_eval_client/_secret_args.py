@@ -1,0 +1,141 @@
+"""Which model_args are secrets, and what is kept of them: a keyed fingerprint in a run's
+ledger, ``***`` on the command line.
+
+The server echoes model_args (``api_key=``, ``hf_token=``...) in every JobInfo.request.
+A key of model_args is secret when its name contains one of the secret words, in any case,
+as lmms-eval masks secret-looking names in its own logs: ``SECRET_ARG_WORDS``, replaced by
+``$LMMS_EVAL_SECRET_ARGS`` (comma-separated) or by an EvalRun's ``secret_args``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
+
+from lmms_eval_api.models import EvaluateRequest
+
+from ._exceptions import InvalidArgumentError
+
+SECRET_ARG_WORDS: tuple[str, ...] = ("key", "token", "secret", "password")
+SECRET_ARGS_ENV = "LMMS_EVAL_SECRET_ARGS"
+SHOWN = "***"
+# Starts as the CLI's mask does: a fingerprint reads as a hidden value wherever it shows.
+FINGERPRINT_PREFIX = "***hmac-sha256:"
+# model_args lie at most this deep in what is stored or printed (a list of TrackedJobs:
+# [i]["info"]["request"]["model_args"]); deeper data is left as it is.
+_MAX_DEPTH = 8
+
+
+def secret_arg_words(words: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The words that make a model_args key secret: ``words``, else $LMMS_EVAL_SECRET_ARGS
+    (comma-separated, when set and not blank), else SECRET_ARG_WORDS; lowercased."""
+    if words is None:
+        env = os.environ.get(SECRET_ARGS_ENV, "")
+        words = env.split(",") if env.strip() else SECRET_ARG_WORDS
+    elif isinstance(words, str) or not all(isinstance(word, str) for word in words):
+        raise InvalidArgumentError(
+            f"secret_args must be a sequence of str (words of secret model_args names), "
+            f"got {words!r}"[:200]
+        )
+    return tuple(dict.fromkeys(word.strip().lower() for word in words if word.strip()))
+
+
+def is_secret_arg(name: str, words: Collection[str]) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in words)
+
+
+def is_fingerprint(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(FINGERPRINT_PREFIX)
+
+
+def replace_secret_args(data: Any, replace: Callable[[str, Any], Any], depth: int = 0) -> Any:
+    """A copy of JSON data in which each value of every ``model_args`` mapping is
+    ``replace(key, value)`` (a request, a JobInfo, a TrackedJob, lists of them...)."""
+    if depth > _MAX_DEPTH:
+        return data
+    if isinstance(data, list):
+        return [replace_secret_args(item, replace, depth + 1) for item in data]
+    if not isinstance(data, dict):
+        return data
+    copy = {key: replace_secret_args(value, replace, depth + 1) for key, value in data.items()}
+    args = data.get("model_args")
+    if isinstance(args, dict):
+        copy["model_args"] = {key: replace(key, value) for key, value in args.items()}
+    return copy
+
+
+def masked_for_display(data: Any, words: Collection[str] | None = None) -> Any:
+    """JSON data as the command line prints it: secret model_args (and fingerprints) ``***``."""
+    chosen = secret_arg_words() if words is None else words
+
+    def hide(key: str, value: Any) -> Any:
+        return SHOWN if is_secret_arg(key, chosen) or is_fingerprint(value) else value
+
+    return replace_secret_args(data, hide)
+
+
+class Fingerprints:
+    """Secret model_args as HMAC-SHA256 fingerprints under a ledger's own random key.
+
+    Equal secrets give equal fingerprints within one ledger (so reconciliation can tell its
+    request in a server's echo); without the key, a fingerprint tells nothing of the secret,
+    and the same secret in two ledgers gives two unrelated fingerprints. (Whoever holds the
+    ledger holds its key, and can test guesses of a weak secret against it.)
+    """
+
+    def __init__(self, key: bytes, words: Collection[str]) -> None:
+        self._key = key
+        self.words = tuple(words)
+
+    def __repr__(self) -> str:
+        return f"Fingerprints(words={self.words!r})"  # never the key
+
+    def of(self, value: Any) -> str:
+        """The fingerprint of a value (a fingerprint stays as it is)."""
+        if is_fingerprint(value):
+            return str(value)
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hmac.new(self._key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+        return FINGERPRINT_PREFIX + digest
+
+    def _sealer(self, also: Collection[str] = ()) -> Callable[[str, Any], Any]:
+        def seal(key: str, value: Any) -> Any:
+            secret = key in also or is_secret_arg(key, self.words)
+            return self.of(value) if secret and value is not None else value
+
+        return seal
+
+    def seal(self, data: Any) -> Any:
+        """JSON data as the ledger stores it: each secret model_args value fingerprinted."""
+        return replace_secret_args(data, self._sealer())
+
+    def sealed_keys(self, request: EvaluateRequest) -> set[str]:
+        """The model_args keys whose values a stored request holds as fingerprints."""
+        return {key for key, value in (request.model_args or {}).items() if is_fingerprint(value)}
+
+    def _sealed(self, request: EvaluateRequest, keys: Collection[str]) -> EvaluateRequest:
+        return EvaluateRequest.from_dict(replace_secret_args(request.to_dict(), self._sealer(keys)))
+
+    def comparable(
+        self, stored: EvaluateRequest, echo: EvaluateRequest
+    ) -> tuple[EvaluateRequest, EvaluateRequest]:
+        """A stored request and a server's echo, both with every secret fingerprinted: also
+        those sealed under other words (a ledger written with other ``secret_args``)."""
+        keys = self.sealed_keys(stored) | self.sealed_keys(echo)
+        return self._sealed(stored, keys), self._sealed(echo, keys)
+
+    def unseal(self, stored: EvaluateRequest, echo: EvaluateRequest) -> EvaluateRequest | None:
+        """The stored request with the secrets of a server's echo of it put back, or None
+        when the echo lacks one or holds another value (its fingerprint differs)."""
+        secrets = self.sealed_keys(stored)
+        echoed = echo.model_args or {}
+        stored_args = stored.model_args or {}
+        if any(key not in echoed or self.of(echoed[key]) != stored_args[key] for key in secrets):
+            return None
+        args = {key: echoed[key] if key in secrets else value for key, value in stored_args.items()}
+        return EvaluateRequest.from_dict({**stored.to_dict(), "model_args": args})
