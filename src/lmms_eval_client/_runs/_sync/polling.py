@@ -272,7 +272,7 @@ class RunPoller:
                 continue
             plan = find_submission(
                 job.request,
-                QueueSnapshot.from_json(snapshot),
+                snapshot,
                 self.ledger.known_job_ids,
                 self._max_completed_jobs,
             )
