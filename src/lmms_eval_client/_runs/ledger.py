@@ -28,8 +28,8 @@ from typing import Any
 from lmms_eval_api.models import EvaluateRequest, JobInfo
 
 from .._client.reconcile import QueueSnapshot
-from .errors import LedgerError
-from .ledger_open import check_integrity, check_place, check_schema
+from .errors import LedgerError, LedgerReadOnlyError
+from .ledger_open import check_integrity, check_place, check_schema, connect, open_read_only
 from .ledger_schema import (
     APPLICATION_ID,
     MIGRATIONS,
@@ -54,25 +54,24 @@ class Ledger:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        read_only: bool = False,
     ) -> None:
+        """``read_only``: an existing ledger, read without writing anything (see
+        ledger_open); its writes raise LedgerReadOnlyError."""
         self.path = os.fspath(path)
+        self.read_only = read_only
         self._lock = threading.RLock()
-        check_place(self.path)
+        check_place(self.path, read_only=read_only)
+        self._conn = connect(self.path, busy_timeout, read_only=read_only)
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-        except SQLITE_FAILURES as exc:
-            raise ledger_error(exc, self.path, "opening it") from exc
-        try:
-            try:
-                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-                self._conn.execute("PRAGMA foreign_keys = ON")
-                self._conn.execute("PRAGMA synchronous = FULL")
-            except SQLITE_FAILURES as exc:
-                raise ledger_error(exc, self.path, "opening it") from exc
-            self._prepare()
+            if read_only:
+                self._conn = open_read_only(self._conn, self.path, SCHEMA_VERSION, MIGRATIONS)
+            else:
+                self._prepare()
         except BaseException:
             self._conn.close()
             raise
@@ -81,9 +80,9 @@ class Ledger:
         """Check the file is a ledger of a schema this version reads; create or migrate it."""
         try:
             self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            check_integrity(self._conn, self.path)
         except SQLITE_FAILURES as exc:
             raise ledger_error(exc, self.path, "opening it") from exc
-        check_integrity(self._conn, self.path)
         with self._write("opening it") as conn:  # BEGIN IMMEDIATE: also proves it is writable
             version = check_schema(conn, self.path, SCHEMA_VERSION, MIGRATIONS)
             for step in range(version + 1, SCHEMA_VERSION + 1):
@@ -103,6 +102,12 @@ class Ledger:
     @contextmanager
     def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any failure."""
+        if self.read_only:
+            raise LedgerReadOnlyError(
+                f"The run ledger {self.path!r} was opened read-only: nothing is written "
+                f"(while {doing}).",
+                path=self.path,
+            )
         with self._lock:
             conn = self._conn
             try:

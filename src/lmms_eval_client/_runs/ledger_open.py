@@ -4,6 +4,10 @@ What cannot be a ledger is refused before SQLite opens it, each with a typed err
 symbolic link loop, a directory, a FIFO (opening one waits for a writer, forever), a device,
 a file of another format. SQLite's integrity check then finds damaged pages, and the
 ``PRAGMA`` marks say whether the file is a ledger and of which schema.
+
+Opened read-only (``lmms-eval-client runs ls``), nothing is written, so a ledger its user may
+only read can be read: SQLite's ``mode=ro``, no journal-mode change, no migration (a ledger
+of an older schema is migrated in a copy in memory, the file left as it is).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import errno
 import os
 import sqlite3
 from collections.abc import Mapping
+from pathlib import Path
 
 from .._results.bounded import NotRegularFile, open_regular
 from .errors import ForeignLedgerError, LedgerError, LedgerReadOnlyError, NewerLedgerError
@@ -20,9 +25,9 @@ from .ledger_schema import APPLICATION_ID, SQLITE_FAILURES, SQLITE_HEADER, damag
 Migrations = Mapping[int, tuple[str, ...]]
 
 
-def check_place(path: str) -> None:
+def check_place(path: str, *, read_only: bool = False) -> None:
     """Refuse what cannot be a ledger at ``path``, without waiting or writing (a missing file
-    is fine where its folder exists: it is created)."""
+    is fine where its folder exists: it is created, unless opened ``read_only``)."""
     # realpath: the folder of a symbolic link's target (it never raises on a loop; opening does)
     folder = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(folder):
@@ -34,6 +39,8 @@ def check_place(path: str) -> None:
         with open_regular(path) as file:  # never waits for a FIFO's writer
             head = file.read(len(SQLITE_HEADER))
     except FileNotFoundError:
+        if read_only:
+            raise LedgerError(f"There is no run ledger at {path!r}", path=path) from None
         return
     except NotRegularFile as exc:
         raise damaged(path, f"it is {exc.kind}, not a file") from None
@@ -47,12 +54,59 @@ def check_place(path: str) -> None:
         raise damaged(path, "it is not a SQLite database (or another kind of file)")
 
 
-def check_integrity(conn: sqlite3.Connection, path: str) -> None:
-    """SQLite's quick check of every page: CorruptLedgerError when one is damaged."""
+def connect(path: str, busy_timeout: float, *, read_only: bool) -> sqlite3.Connection:
+    """The ledger's one connection, usable from any thread (the Ledger serializes its use)."""
+    target = path
+    if read_only:
+        # Without a -wal file (no writer, or it closed cleanly) the file holds everything:
+        # immutable=1 reads it without creating -wal and -shm files, which a user who may only
+        # read cannot do (and which would be left behind, theirs). A writer's -wal holds
+        # commits the file lacks: then SQLite reads through it (mode=ro).
+        wal = os.path.exists(f"{path}-wal")
+        target = Path(path).absolute().as_uri() + ("?mode=ro" if wal else "?mode=ro&immutable=1")
     try:
-        check = conn.execute("PRAGMA quick_check").fetchone()
+        conn = sqlite3.connect(
+            target,
+            timeout=busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=read_only,
+        )
     except SQLITE_FAILURES as exc:
-        raise ledger_error(exc, path, "opening it") from exc
+        raise opening_error(exc, path, read_only=read_only) from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            conn.execute("PRAGMA synchronous = FULL")
+    except SQLITE_FAILURES as exc:
+        conn.close()
+        raise opening_error(exc, path, read_only=read_only) from exc
+    return conn
+
+
+def opening_error(
+    exc: sqlite3.Error | UnicodeDecodeError, path: str, *, read_only: bool
+) -> LedgerError:
+    """The typed error of a failure to open the ledger (read-only: what it means there)."""
+    error = ledger_error(exc, path, "opening it")
+    if read_only and isinstance(error, LedgerReadOnlyError):  # a -wal without its -shm
+        name = os.path.basename(path)
+        error = LedgerReadOnlyError(
+            f"The run ledger {path!r} cannot be read without writing ({exc}): beside it is "
+            f"{name}-wal, the journal of a writer still running or stopped without closing "
+            f"it, and SQLite cannot create {name}-shm to read it. Open the ledger once where "
+            "it can be written (EvalRun does), or read a copy of both files.",
+            path=path,
+        )
+    return error
+
+
+def check_integrity(conn: sqlite3.Connection, path: str) -> None:
+    """SQLite's quick check of every page: CorruptLedgerError when one is damaged.
+
+    Raises SQLITE_FAILURES as they come (the caller says what they mean)."""
+    check = conn.execute("PRAGMA quick_check").fetchone()
     if check is None or check[0] != "ok":
         found = check[0] if check else "no answer"
         raise damaged(path, f"SQLite's integrity check says {found!r}")
@@ -64,7 +118,7 @@ def check_schema(
     """The ledger's schema version (0: a new, empty file); ForeignLedgerError,
     NewerLedgerError or CorruptLedgerError when it cannot be read as a ledger.
 
-    Raises SQLITE_FAILURES as they come (the caller knows what it was doing)."""
+    Raises SQLITE_FAILURES as they come (the caller says what they mean)."""
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     layout = _layout(conn)
@@ -116,3 +170,31 @@ def _expected_layout(migrations: Migrations, version: int) -> set[str]:
         return _layout(memory)
     finally:
         memory.close()
+
+
+def open_read_only(
+    conn: sqlite3.Connection, path: str, supported: int, migrations: Migrations
+) -> sqlite3.Connection:
+    """The connection a read-only ledger reads through, its file checked as when opened for
+    writing; for an older schema, a copy in memory migrated to this version's: the file is
+    never written."""
+    try:
+        check_integrity(conn, path)
+        version = check_schema(conn, path, supported, migrations)
+        if version == supported:
+            return conn
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    except SQLITE_FAILURES as exc:
+        raise opening_error(exc, path, read_only=True) from exc
+    try:
+        conn.backup(memory)
+        memory.execute("BEGIN")
+        for step in range(version + 1, supported + 1):
+            for statement in migrations[step]:
+                memory.execute(statement)
+        memory.execute("COMMIT")
+    except SQLITE_FAILURES as exc:
+        memory.close()
+        raise ledger_error(exc, path, "reading it in this version's schema") from exc
+    conn.close()
+    return memory
