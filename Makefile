@@ -90,10 +90,12 @@ demo-runs: $(STAMP)
 
 # Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
 # client (latency, import time, 1,000-job fan-out, wait precision) and false "job may exist"
-# alarms after idle pauses; about 7 minutes.
+# alarms after idle pauses; evaluation runs; an AsyncEvalRun's event-loop stalls (a poll of
+# 1,000 pending jobs, a 5 MB results summary); about 8 minutes.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_runs.py
+	$(PY) benchmarks/bench_loop_stall.py
 
 # Evaluation runs only: requests per poll interval for 1,000 pending jobs, ledger writes/s.
 bench-runs: $(STAMP)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import pytest
 from lmms_eval_client import EvalClient, EvalRun
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
+from ..runs.test_ledger import read_only_folder
 from .conftest import free_port
 from .test_commands import invoke
 
@@ -61,3 +66,54 @@ def test_a_missing_ledger_is_a_usage_error_and_is_not_created(tmp_path: Path) ->
     done = invoke(["runs", "ls", str(missing)], "http://127.0.0.1:9")
     assert done.exit_code == 2 and "no run ledger" in done.stderr
     assert not missing.exists()
+
+
+def test_a_ledger_its_user_may_only_read_is_listed(
+    ledger: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The README says ``runs ls``/``runs show`` read the file: they must not need to write
+    it, its folder, or a -wal/-shm beside it. A normal user gets a file and folder without
+    write permission; root (whom permissions do not stop) a read-only tmpfs."""
+    path, _ = ledger
+    with read_only_folder(tmp_path / "ro", lambda folder: shutil.copy(path, folder)) as folder:
+        copy = folder / path.name
+        done = invoke(["runs", "ls", str(copy), "--json"], "http://127.0.0.1:9")
+        assert done.exit_code == 0, done.stderr
+        assert [job["labels"] for job in json.loads(done.stdout)] == [{"epoch": 1}, {"epoch": 2}]
+        shown = invoke(["runs", "show", str(copy), "1"], "http://127.0.0.1:9")
+        assert shown.exit_code == 0 and "epoch=1" in shown.stdout, shown.stderr
+        assert sorted(p.name for p in folder.iterdir()) == [path.name]
+
+
+# Root ignores permission bits through these capabilities: without them, root is held to the
+# bits as any user (setpriv drops them from the child's bounding set).
+_AS_ANY_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+
+
+def test_a_ledger_and_folder_without_write_permission_are_listed(
+    ledger: tuple[Path, str], tmp_path: Path
+) -> None:
+    path, _ = ledger
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    copy = Path(shutil.copy(path, folder))
+    copy.chmod(0o444)
+    folder.chmod(0o555)
+    command = [sys.executable, "-c", "from lmms_eval_client.cli import main; main()"]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root without setpriv: permission bits cannot be made to count")
+        command = _AS_ANY_USER + command
+    try:
+        done = subprocess.run(
+            [*command, "runs", "ls", str(copy), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert [job["labels"] for job in json.loads(done.stdout)] == [{"epoch": 1}, {"epoch": 2}]
+    assert sorted(p.name for p in folder.iterdir()) == [path.name]

@@ -4,7 +4,7 @@
 
     LmmsEvalError
     ├── LedgerError                   the ledger file could not be used (``.path``)
-    │   ├── CorruptLedgerError        not a SQLite database, or a damaged one
+    │   ├── CorruptLedgerError        not a SQLite database, a damaged one, or no file
     │   ├── ForeignLedgerError        a SQLite database of another program
     │   ├── NewerLedgerError          written by a newer lmms-eval-client (schema version)
     │   ├── LedgerReadOnlyError       the file, its folder or its file system is not writable
@@ -38,7 +38,8 @@ class LedgerError(LmmsEvalError):
 
 
 class CorruptLedgerError(LedgerError):
-    """The file is not a SQLite database, or SQLite found it damaged."""
+    """The file is not a SQLite database, SQLite found it damaged, or a record in it cannot
+    be read; also a path that is no file (a directory, a FIFO, a symbolic link loop)."""
 
 
 class ForeignLedgerError(LedgerError):

@@ -25,30 +25,27 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 from lmms_eval_api.models import EvaluateRequest, JobInfo
 
+from .._client.reconcile import QueueSnapshot
 from .._secret_args import Fingerprints, secret_arg_words
-from .errors import (
-    CorruptLedgerError,
-    ForeignLedgerError,
-    LedgerError,
-    LedgerReadOnlyError,
-    NewerLedgerError,
-)
+from .errors import LedgerError, LedgerReadOnlyError
+from .ledger_open import check_integrity, check_place, check_schema, connect, open_read_only
 from .ledger_schema import (
     APPLICATION_ID,
     MIGRATIONS,
     SCHEMA_VERSION,
-    SQLITE_HEADER,
+    SQLITE_FAILURES,
     add_fingerprint_key,
     create_private,
+    damaged,
     fingerprint_key,
     job_from_row,
     ledger_error,
     observation_from_row,
+    snapshot_from_text,
 )
 from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, Observation, TrackedJob
 
@@ -68,88 +65,37 @@ class Ledger:
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         secret_args: Iterable[str] | None = None,
+        read_only: bool = False,
     ) -> None:
+        """``read_only``: an existing ledger, read without writing anything (see
+        ledger_open); its writes raise LedgerReadOnlyError."""
         words = secret_arg_words(secret_args)
         self.path = os.fspath(path)
+        self.read_only = read_only
         self._lock = threading.RLock()
-        folder = Path(self.path).resolve().parent
-        if not folder.is_dir():
-            raise LedgerError(
-                f"The run ledger {self.path!r} cannot be created: its folder {str(folder)!r} "
-                "does not exist",
-                path=self.path,
-            )
-        self._check_header()
-        create_private(self.path)
+        check_place(self.path, read_only=read_only)
+        if not read_only:
+            create_private(self.path)  # before SQLite creates it (and -wal, -shm like it)
+        self._conn = connect(self.path, busy_timeout, read_only=read_only)
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise ledger_error(exc, self.path, "opening it") from exc
-        try:
-            try:
-                self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-                self._conn.execute("PRAGMA foreign_keys = ON")
-                self._conn.execute("PRAGMA synchronous = FULL")
-            except sqlite3.Error as exc:
-                raise ledger_error(exc, self.path, "opening it") from exc
-            self._prepare()
+            if read_only:
+                self._conn = open_read_only(self._conn, self.path, SCHEMA_VERSION, MIGRATIONS)
+            else:
+                self._prepare()
             self.fingerprints = Fingerprints(fingerprint_key(self._conn, self.path), words)
         except BaseException:
             self._conn.close()
             raise
 
-    def _check_header(self) -> None:
-        try:
-            with open(self.path, "rb") as file:
-                head = file.read(len(SQLITE_HEADER))
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise LedgerReadOnlyError(
-                f"The run ledger {self.path!r} cannot be read: {exc.strerror}", path=self.path
-            ) from exc
-        if head and head != SQLITE_HEADER:
-            raise CorruptLedgerError(
-                f"The run ledger {self.path!r} is not a SQLite database (damaged, or another "
-                "kind of file). Keep it for inspection and use another path.",
-                path=self.path,
-            )
-
     def _prepare(self) -> None:
         """Check the file is a ledger of a schema this version reads; create or migrate it."""
         try:
             self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            check = self._conn.execute("PRAGMA quick_check").fetchone()
-        except sqlite3.Error as exc:
+            check_integrity(self._conn, self.path)
+        except SQLITE_FAILURES as exc:
             raise ledger_error(exc, self.path, "opening it") from exc
-        if check is None or check[0] != "ok":
-            raise CorruptLedgerError(
-                f"The run ledger {self.path!r} is damaged (SQLite integrity check: "
-                f"{check[0] if check else 'no answer'}). Keep it for inspection and start a new "
-                "ledger at another path.",
-                path=self.path,
-            )
         with self._write("opening it") as conn:  # BEGIN IMMEDIATE: also proves it is writable
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if app_id != APPLICATION_ID and (app_id != 0 or tables or version):
-                raise ForeignLedgerError(
-                    f"{self.path!r} is a SQLite database of another program, not a run ledger "
-                    "of lmms-eval-client: use another path.",
-                    path=self.path,
-                )
-            if version > SCHEMA_VERSION:
-                raise NewerLedgerError(
-                    f"The run ledger {self.path!r} has schema version {version}, written by a "
-                    f"newer lmms-eval-client (this one reads up to {SCHEMA_VERSION}): upgrade "
-                    "lmms-eval-client to use it.",
-                    path=self.path,
-                    found=version,
-                    supported=SCHEMA_VERSION,
-                )
+            version = check_schema(conn, self.path, SCHEMA_VERSION, MIGRATIONS)
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[step]:
                     conn.execute(statement)
@@ -168,11 +114,17 @@ class Ledger:
     @contextmanager
     def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any failure."""
+        if self.read_only:
+            raise LedgerReadOnlyError(
+                f"The run ledger {self.path!r} was opened read-only: nothing is written "
+                f"(while {doing}).",
+                path=self.path,
+            )
         with self._lock:
             conn = self._conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+            except SQLITE_FAILURES as exc:
                 raise ledger_error(exc, self.path, doing) from exc
             try:
                 yield conn
@@ -182,7 +134,7 @@ class Ledger:
                     # (SQLite may have rolled back already, e.g. after SQLITE_FULL)
                     with suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
+                if isinstance(exc, SQLITE_FAILURES):
                     raise ledger_error(exc, self.path, doing) from exc
                 raise
 
@@ -192,7 +144,7 @@ class Ledger:
                 cursor = self._conn.execute(sql, params)
                 names = [d[0] for d in cursor.description]
                 return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            except sqlite3.Error as exc:
+            except SQLITE_FAILURES as exc:
                 raise ledger_error(exc, self.path, "reading it") from exc
 
     def _stored(self, data: Any) -> str:
@@ -374,20 +326,15 @@ class Ledger:
         rows = self._rows("SELECT job_id FROM jobs WHERE job_id IS NOT NULL")
         return {str(row["job_id"]) for row in rows}
 
-    def owner_and_snapshot(self, seq: int) -> tuple[str | None, dict[str, Any]]:
+    def owner_and_snapshot(self, seq: int) -> tuple[str | None, QueueSnapshot]:
         """Who recorded a submission's intent, and the queue seen before it was sent."""
         rows = self._rows("SELECT owner, snapshot FROM jobs WHERE seq = ?", (seq,))
         if not rows:
             raise LedgerError(f"The run ledger {self.path!r} has no job {seq}", path=self.path)
-        raw = rows[0]["snapshot"]
-        try:
-            snapshot = json.loads(raw) if raw else {}
-        except ValueError as exc:
-            raise CorruptLedgerError(
-                f"The run ledger {self.path!r} has an unreadable snapshot (seq {seq})",
-                path=self.path,
-            ) from exc
-        return rows[0]["owner"], snapshot
+        owner = rows[0]["owner"]
+        if owner is not None and not isinstance(owner, str):
+            raise damaged(self.path, f"unreadable owner of job {seq}: {owner!r}")
+        return owner, snapshot_from_text(rows[0]["snapshot"], self.path, seq)
 
     def history(self, seq: int) -> list[Observation]:
         """Everything recorded about one job, oldest first."""
@@ -395,4 +342,4 @@ class Ledger:
             "SELECT seq, at, event, state, data FROM observations WHERE seq = ? ORDER BY id",
             (seq,),
         )
-        return [observation_from_row(row) for row in rows]
+        return [observation_from_row(row, self.path) for row in rows]

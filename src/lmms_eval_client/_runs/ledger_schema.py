@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sqlite3
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from typing import Any
 
 from lmms_eval_api.models import EvaluateRequest, JobInfo
 
+from .._client.reconcile import QueueSnapshot
 from .errors import (
     CorruptLedgerError,
     LedgerBusyError,
@@ -99,8 +101,43 @@ def error_code(exc: sqlite3.Error) -> str:
     return "SQLITE_ERROR"
 
 
-def ledger_error(exc: sqlite3.Error, path: str, doing: str) -> LedgerError:
+# What reading a stored value can raise when the bytes were damaged: JSON that does not parse
+# or nests without end, a model that does not validate (pydantic's errors are ValueErrors), a
+# value of another type, a timestamp out of range.
+UNREADABLE = (
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    OverflowError,
+    OSError,
+    RecursionError,
+)
+# Python's sqlite3 raises UnicodeDecodeError for a name or an error message that is not
+# UTF-8 (a damaged schema): a failure of SQLite like the others.
+SQLITE_FAILURES = (sqlite3.Error, UnicodeDecodeError)
+# Python's sqlite3 (not SQLite) raises it for TEXT that is not UTF-8: bit rot in a value.
+_NOT_UTF8 = re.compile(r"Could not decode to UTF-8 column '([^']*)'")
+
+
+def damaged(path: str, what: str) -> CorruptLedgerError:
+    """The error for a ledger found damaged; ``what`` says what was found."""
+    return CorruptLedgerError(
+        f"The run ledger {path!r} is damaged: {what}. Keep a copy for inspection and start a "
+        "new ledger at another path.",
+        path=path,
+    )
+
+
+def ledger_error(exc: sqlite3.Error | UnicodeDecodeError, path: str, doing: str) -> LedgerError:
     """The typed error for an SQLite failure on the ledger at ``path``."""
+    if isinstance(exc, UnicodeDecodeError):
+        return damaged(path, "a name or message SQLite read from it is not UTF-8")
+    not_utf8 = _NOT_UTF8.match(str(exc))
+    if not_utf8:  # the message goes on with the whole damaged value: not repeated
+        return damaged(path, f"a text of column {not_utf8[1]!r} is not UTF-8")
+    if str(exc) == "unsupported file format":  # SQLITE_ERROR for a damaged header field
+        return damaged(path, "SQLite reads its header as an unsupported file format")
     code = error_code(exc)
     where = f"The run ledger {path!r}"
     if code == "SQLITE_FULL":
@@ -162,17 +199,6 @@ def utc(stamp: float) -> datetime:
     return datetime.fromtimestamp(stamp, timezone.utc)
 
 
-def observation_from_row(row: Mapping[str, Any]) -> Observation:
-    """A row of ``observations`` as an Observation."""
-    return Observation(
-        seq=row["seq"],
-        at=utc(row["at"]),
-        event=row["event"],
-        state=row["state"],
-        data=None if row["data"] is None else json.loads(row["data"]),
-    )
-
-
 def job_from_row(row: Mapping[str, Any], path: str) -> TrackedJob:
     """A row of ``jobs`` as a TrackedJob (CorruptLedgerError if it cannot be read)."""
     try:
@@ -196,9 +222,39 @@ def job_from_row(row: Mapping[str, Any], path: str) -> TrackedJob:
             created_at=utc(row["created_at"]),
             updated_at=utc(row["updated_at"]),
         )
-    except (ValueError, TypeError, KeyError) as exc:  # pydantic's errors are ValueErrors
-        raise CorruptLedgerError(
-            f"The run ledger {path!r} has an unreadable job row (seq {row.get('seq')}): "
-            f"{str(exc).splitlines()[0]}",
-            path=path,
+    except UNREADABLE as exc:
+        raise damaged(
+            path, f"unreadable job row (seq {row.get('seq')}): {_first_line(exc)}"
         ) from exc
+
+
+def observation_from_row(row: Mapping[str, Any], path: str) -> Observation:
+    """A row of ``observations`` as an Observation (CorruptLedgerError if it cannot be read)."""
+    try:
+        seq, event, state = row["seq"], row["event"], row["state"]
+        if not (isinstance(seq, int) and isinstance(event, str) and isinstance(state, str)):
+            raise TypeError(f"seq {seq!r}, event {event!r}, state {state!r}")
+        data = None if row["data"] is None else json.loads(row["data"])
+        return Observation(seq=seq, at=utc(row["at"]), event=event, state=state, data=data)
+    except UNREADABLE as exc:
+        raise damaged(
+            path, f"unreadable history of job {row.get('seq')}: {_first_line(exc)}"
+        ) from exc
+
+
+def snapshot_from_text(text: Any, path: str, seq: int) -> QueueSnapshot:
+    """The queue snapshot recorded with a submission's intent (CorruptLedgerError if it
+    cannot be read: every intent records one)."""
+    try:
+        data = json.loads(text)
+        snapshot = QueueSnapshot.from_json(data)
+        if not all(isinstance(job_id, str) for job_id in snapshot.ids):
+            raise TypeError(f"ids {data['ids']!r}")
+        return snapshot
+    except UNREADABLE as exc:
+        raise damaged(path, f"unreadable queue snapshot (seq {seq}): {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__

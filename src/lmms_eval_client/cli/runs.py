@@ -1,32 +1,34 @@
 """``lmms-eval-client runs ls|show``: what a run ledger (EvalRun's SQLite file) holds.
 
-Read from the ledger alone: no request is sent, so it works while the servers are away.
-The sub-application is registered only when ``from lmms_eval_client import EvalRun`` works.
+Read from the ledger alone: no request is sent, so it works while the servers are away; the
+ledger is opened read-only, so a ledger its user may only read (or on a read-only file
+system) is listed too, and nothing is written beside it. The sub-application is registered
+only when ``from lmms_eval_client import EvalRun`` works.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lmms_eval_client import EvalRun, InvalidArgumentError, TrackedJob
+from lmms_eval_client import InvalidArgumentError, TrackedJob
 
-from .connection import connect, settings_of
+from .._runs.ledger import Ledger as RunLedger
 from .output import as_json, print_fields, print_json, print_lines
 from .server_commands import JsonFlag, examples
 
 Ledger = Annotated[Path, typer.Argument(help="The run's ledger file (SQLite).", show_default=False)]
 
 
-def _open(ledger: Path, ctx: typer.Context) -> EvalRun:
-    """The run of an existing ledger (EvalRun would create a missing one)."""
+def _open(ledger: Path) -> closing[RunLedger]:
+    """An existing ledger, read-only (EvalRun would create a missing one, and write)."""
     if not ledger.is_file():
         raise InvalidArgumentError(f"there is no run ledger at {str(ledger)!r}")
-    # A client is what a run is made over; nothing is sent by reading the ledger.
-    return EvalRun(connect(settings_of(ctx)), ledger)
+    return closing(RunLedger(ledger, read_only=True))
 
 
 def _labels(job: TrackedJob) -> str:
@@ -37,9 +39,9 @@ def _status(job: TrackedJob) -> str:
     return job.state if job.last_known_state is None else f"{job.state} ({job.last_known_state})"
 
 
-def ls(ctx: typer.Context, ledger: Ledger, json_out: JsonFlag = False) -> None:
+def ls(ledger: Ledger, json_out: JsonFlag = False) -> None:
     """List the jobs of a run ledger: seq, labels, state, job id, server."""
-    with _open(ledger, ctx) as run:
+    with _open(ledger) as run:
         jobs = run.jobs()
     if json_out:
         print_json([as_json(job) for job in jobs])
@@ -51,13 +53,12 @@ def ls(ctx: typer.Context, ledger: Ledger, json_out: JsonFlag = False) -> None:
 
 
 def show(
-    ctx: typer.Context,
     ledger: Ledger,
     seq: Annotated[int, typer.Argument(help="The job's seq number in the ledger.")],
     json_out: JsonFlag = False,
 ) -> None:
     """Show one job of a run ledger: labels, request, last state, results summary."""
-    with _open(ledger, ctx) as run:
+    with _open(ledger) as run:
         job = run.job(seq)
     if json_out:
         print_json(as_json(job))

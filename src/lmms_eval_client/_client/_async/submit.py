@@ -5,11 +5,13 @@ Generated into ``_sync/submit.py`` (``make generate``): edit only this file.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from lmms_eval_api.models import EvaluateRequest, JobInfo, JobSubmitResponse, QueueStatusResponse
 
 from ..._exceptions import LmmsEvalError
+from ..._http._async._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..arguments import check_job_id
 from ..reconcile import (
@@ -38,20 +40,29 @@ class PlanSender(Protocol):
     async def _sleep(self, seconds: float) -> None: ...
 
 
-async def drive(client: PlanSender, plan: Plan[T], options: CallOptions = DEFAULT_OPTIONS) -> T:
+async def drive(
+    client: PlanSender,
+    plan: Plan[T],
+    options: CallOptions = DEFAULT_OPTIONS,
+    *,
+    blocking: bool = False,
+) -> T:
     """Run a plan: send what it asks for through ``client``; what it returns.
 
     Every request is sent with ``options``, those of the call the plan serves (its
     ``timeout=``, say). Each request's typed error is thrown into the plan, which decides
-    what it means.
+    what it means. ``blocking``: the plan's callbacks do blocking I/O (an evaluation run's
+    ledger), so each step of it is worked out in a worker thread.
     """
     reply: Any = None
     error: LmmsEvalError | None = None
     while True:
-        try:
-            step = plan.throw(error) if error is not None else plan.send(reply)
-        except StopIteration as done:
-            result: T = done.value
+        if blocking:
+            done, step = await run_sync(partial(_advance, plan, reply, error))
+        else:
+            done, step = _advance(plan, reply, error)
+        if done:
+            result: T = step
             return result
         reply, error = None, None
         try:
@@ -65,6 +76,15 @@ async def drive(client: PlanSender, plan: Plan[T], options: CallOptions = DEFAUL
                 await client._sleep(step.seconds)
         except LmmsEvalError as exc:
             error = exc
+
+
+def _advance(plan: Plan[T], reply: Any, error: LmmsEvalError | None) -> tuple[bool, Any]:
+    """The plan's next step ``(False, step)``, or its result ``(True, result)``: a
+    StopIteration cannot cross from a worker thread to the event loop."""
+    try:
+        return False, plan.throw(error) if error is not None else plan.send(reply)
+    except StopIteration as stop:
+        return True, stop.value
 
 
 async def submit_exactly_once(

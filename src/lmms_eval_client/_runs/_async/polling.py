@@ -19,6 +19,7 @@ from ..._client._async.client import AsyncEvalClient
 from ..._client._async.submit import drive
 from ..._client.reconcile import Absent, Found, QueueSnapshot, find_submission, submission_plan
 from ..._exceptions import JobNotFoundError, LmmsEvalError
+from ..._http._async._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._results.files import results_summary
@@ -64,7 +65,9 @@ class AsyncRunPoller:
         self._max_completed_jobs = max_completed_jobs
         self._orphan_after = orphan_after
         self._owner = new_owner()
-        self._in_flight: set[int] = set()
+        # The tokens of this process's submissions under way: known before their intent is
+        # recorded (in a worker thread), so a poll never takes one for an orphan.
+        self._in_flight: set[str] = set()
         # The requests this process sent, secrets included, for retries: the ledger keeps
         # only fingerprints of secret model_args (memory only, and only with a retry policy).
         self._sent: dict[int, EvaluateRequest] = {}
@@ -125,7 +128,6 @@ class AsyncRunPoller:
                 owner=self._owner, snapshot=snapshot.to_json(), retry_of=retry_of,
             )  # fmt: skip
             seqs.append(job.seq)
-            self._in_flight.add(job.seq)
             if self.retry is not None:
                 self._sent[job.seq] = body
 
@@ -136,26 +138,33 @@ class AsyncRunPoller:
             known=self.ledger.known_job_ids,
             max_completed_jobs=self._max_completed_jobs,
         )
+        self._in_flight.add(token)
         try:
-            submitted = await drive(client, plan, options)
+            # The plan records the intent and reads the ledger: its steps run off the loop.
+            submitted = await drive(client, plan, options, blocking=True)
         except LedgerError:
             raise
         except SubmissionUnresolvedError as exc:
             if seqs and exc.final:
-                self.ledger.record_end(seqs[0], LOST, exc.reason, "unresolved")
+                await run_sync(
+                    partial(self.ledger.record_end, seqs[0], LOST, exc.reason, "unresolved")
+                )
             raise
         except LmmsEvalError as exc:
             if seqs:  # the plan proved that no job exists for it
-                self.ledger.record_end(seqs[0], UNSENT, str(exc), "unsent")
+                await run_sync(partial(self.ledger.record_end, seqs[0], UNSENT, str(exc), "unsent"))
             raise
         finally:
-            self._in_flight.difference_update(seqs)
+            self._in_flight.discard(token)
         answer = submitted.response
         if not isinstance(self.client, AsyncEvalClient):
             self.client.adopt(answer.job_id, client.base_url)
         event = "adopted" if submitted.adopted else "answer"
-        return self.ledger.record_answer(
-            seqs[0], answer.job_id, str(answer.status), event, answer.model_dump(mode="json")
+        data = answer.model_dump(mode="json")
+        return await run_sync(
+            partial(
+                self.ledger.record_answer, seqs[0], answer.job_id, str(answer.status), event, data
+            )
         )
 
     # -- polling ------------------------------------------------------------------------
@@ -168,14 +177,14 @@ class AsyncRunPoller:
             await self._poll_server(server, client)
         if self.retry is not None:
             servers = self._clients()
-            for job in self.ledger.unharvested():
+            for job in await run_sync(self.ledger.unharvested):
                 if job.server in servers and self.retry.wants(job):
                     await self._resubmit(job)
 
     async def _poll_server(self, server: str, client: AsyncEvalClient) -> None:
         watched = [
             job
-            for job in self.ledger.unfinished()
+            for job in await run_sync(self.ledger.unfinished)
             if job.server == server and job.job_id is not None
         ]
         if not watched:
@@ -196,7 +205,7 @@ class AsyncRunPoller:
     async def _observe(self, client: AsyncEvalClient, job: TrackedJob, live: str | None) -> None:
         if live is not None:
             if live != job.state:
-                self.ledger.record_status(job.seq, live, None)
+                await run_sync(partial(self.ledger.record_status, job.seq, live, None))
             return
         job_id = str(job.job_id)
         try:
@@ -206,7 +215,7 @@ class AsyncRunPoller:
                 "the server no longer knows the job: it restarted (jobs live in its memory "
                 "only) or evicted the finished job (beyond its max_completed_jobs)"
             )
-            self.ledger.record_end(job.seq, LOST, why, "lost")
+            await run_sync(partial(self.ledger.record_end, job.seq, LOST, why, "lost"))
             return
         except LmmsEvalError as exc:
             if not is_transient(exc):
@@ -216,11 +225,11 @@ class AsyncRunPoller:
         state = str(info.status)
         if state == job.state and info == job.info:
             return
-        self.ledger.record_status(job.seq, state, info)
+        await run_sync(partial(self.ledger.record_status, job.seq, state, info))
         if info.status == JobStatus.COMPLETED and self._summarize is not None:
-            self._record_summary(client, job.seq, info)
+            await self._record_summary(client, job.seq, info)
 
-    def _record_summary(self, client: AsyncEvalClient, seq: int, info: JobInfo) -> None:
+    async def _record_summary(self, client: AsyncEvalClient, seq: int, info: JobInfo) -> None:
         summarize = self._summarize
         if summarize is None:
             return
@@ -229,7 +238,7 @@ class AsyncRunPoller:
                 results_summary, path_map=client.path_map, filesystem=client.filesystem
             )
         try:
-            summary = summarize(info)
+            summary = await run_sync(partial(summarize, info))  # reads files: off the loop
             if summary is None:
                 return
             # Checked here: a summary JSON cannot hold (NaN, ...) is the reader's failure.
@@ -237,7 +246,7 @@ class AsyncRunPoller:
         except Exception as exc:  # a reader's failure must not stop the run
             logger.warning("Evaluation run %s: summarising job %s failed: %s", self, seq, exc)
             return
-        self.ledger.record_summary(seq, checked)
+        await run_sync(partial(self.ledger.record_summary, seq, checked))
 
     async def _to_resend(self, failed: TrackedJob) -> EvaluateRequest | None:
         """The failed job's request with its secret model_args: as this process sent it, else
@@ -282,7 +291,7 @@ class AsyncRunPoller:
             )
 
     def _is_orphan(self, job: TrackedJob, owner: str | None) -> bool:
-        if job.seq in self._in_flight:
+        if job.token in self._in_flight:
             return False
         if owner == self._owner or owner_is_gone(owner):
             return True
@@ -291,21 +300,21 @@ class AsyncRunPoller:
     async def _reconcile_orphans(self) -> None:
         """Settle submissions whose process stopped between recording and hearing back."""
         clients = self._clients()
-        for job in self.ledger.unfinished():
+        for job in await run_sync(self.ledger.unfinished):
             if job.state != SUBMITTING or job.server not in clients:
                 continue
-            owner, snapshot = self.ledger.owner_and_snapshot(job.seq)
+            owner, snapshot = await run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
             if not self._is_orphan(job, owner):
                 continue
             plan = find_submission(
                 job.request,
-                QueueSnapshot.from_json(snapshot),
+                snapshot,
                 self.ledger.known_job_ids,
                 self._max_completed_jobs,
                 self.ledger.fingerprints,
             )
             try:
-                verdict = await drive(clients[job.server], plan)
+                verdict = await drive(clients[job.server], plan, blocking=True)
             except LmmsEvalError as exc:
                 if not is_transient(exc):
                     raise
@@ -313,10 +322,17 @@ class AsyncRunPoller:
                 return
             if isinstance(verdict, Found):
                 data = verdict.info.model_dump(mode="json")
-                self.ledger.record_answer(
-                    job.seq, verdict.job_id, str(verdict.info.status), "adopted", data
+                state = str(verdict.info.status)
+                await run_sync(
+                    partial(
+                        self.ledger.record_answer, job.seq, verdict.job_id, state, "adopted", data
+                    )
                 )
             elif isinstance(verdict, Absent):
-                self.ledger.record_end(job.seq, UNSENT, verdict.reason, "unsent")
+                await run_sync(
+                    partial(self.ledger.record_end, job.seq, UNSENT, verdict.reason, "unsent")
+                )
             else:
-                self.ledger.record_end(job.seq, LOST, verdict.reason, "unresolved")
+                await run_sync(
+                    partial(self.ledger.record_end, job.seq, LOST, verdict.reason, "unresolved")
+                )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,7 +20,7 @@ from ..._client._async.client import AsyncEvalClient
 from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL, Deadline, check_wait_timeout
-from ..._http._async._io import sleep
+from ..._http._async._io import run_sync, sleep
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
@@ -52,7 +53,8 @@ class AsyncEvalRun:
     restarted, or evicted them) become ``lost`` with their last known state.
 
     Polling costs one ``GET /queue`` per interval plus one ``GET /jobs/{id}`` per job that
-    left the queued/running set, whatever the number of pending jobs.
+    left the queued/running set, whatever the number of pending jobs. An asynchronous run
+    reads and writes its ledger and results files in worker threads, off the event loop.
 
     Args:
         client: The AsyncEvalClient to send through, or an AsyncEvalPool of several
@@ -69,8 +71,9 @@ class AsyncEvalRun:
             ``$LMMS_EVAL_OUTPUT_ROOT``; over a pool, the chosen server's client's), else none
             (the server picks temporary folders and a lost answer is matched on the whole
             request).
-        summarize: Called with each completed job's JobInfo; what it returns (JSON data) is
-            recorded in the ledger as the job's results summary. Errors are logged.
+        summarize: Called with each completed job's JobInfo (by an asynchronous run, in a
+            worker thread); what it returns (JSON data) is recorded in the ledger as the job's
+            results summary. Errors are logged.
             Default ``"results"``: the job's metrics, ``{model: {task: {"name,filter":
             value}}}``, read through the path_map / filesystem of the job's client (over a
             pool, its server's) when reachable here; None: no summary.
@@ -138,7 +141,7 @@ class AsyncEvalRun:
 
     async def close(self) -> None:
         """Close the ledger (the client stays open). Jobs go on running on the server."""
-        self._ledger.close()
+        await run_sync(self._ledger.close)
 
     async def __aenter__(self) -> AsyncEvalRun:
         return self
@@ -246,9 +249,9 @@ class AsyncEvalRun:
 
     # -- what finished ------------------------------------------------------------------
 
-    def _finished(self) -> list[JobOutcome]:
+    async def _finished(self) -> list[JobOutcome]:
         outcomes = []
-        for job in self._ledger.unharvested():
+        for job in await run_sync(self._ledger.unharvested):
             if self._retry is not None and self._retry.wants(job):
                 continue  # its retry is still to be sent: pending
             outcome = outcome_of(job)
@@ -262,12 +265,12 @@ class AsyncEvalRun:
             return (self._client.base_url,)
         return self._client.servers
 
-    def _pending(self) -> list[TrackedJob]:
+    async def _pending(self) -> list[TrackedJob]:
         servers = self._servers()
-        pending = [job for job in self._ledger.unfinished() if job.server in servers]
+        pending = [job for job in await run_sync(self._ledger.unfinished) if job.server in servers]
         if self._retry is not None:
             retry = self._retry
-            pending += [job for job in self._ledger.unharvested() if retry.wants(job)]
+            pending += [job for job in await run_sync(self._ledger.unharvested) if retry.wants(job)]
         return sorted(pending, key=lambda job: job.seq)
 
     async def ready(self) -> list[JobOutcome]:
@@ -276,7 +279,7 @@ class AsyncEvalRun:
         Non-blocking: one poll, no waiting for jobs.
         """
         await self._poller.poll()
-        return self._finished()
+        return await self._finished()
 
     async def harvest(self) -> list[JobOutcome]:
         """Poll once; take the outcomes of the jobs that finished since the last harvest.
@@ -290,7 +293,8 @@ class AsyncEvalRun:
                 print(outcome.labels["epoch"], outcome.kind)
         """
         outcomes = await self.ready()
-        self._ledger.mark_harvested([outcome.job.seq for outcome in outcomes])
+        seqs = [outcome.job.seq for outcome in outcomes]
+        await run_sync(partial(self._ledger.mark_harvested, seqs))
         return outcomes
 
     async def as_completed(self, timeout: float | None = None) -> AsyncIterator[JobOutcome]:
@@ -312,12 +316,12 @@ class AsyncEvalRun:
         deadline = self._deadline(timeout)
         while True:
             await self._poller.poll()
-            for outcome in self._finished():
+            for outcome in await self._finished():
                 try:
                     yield outcome
                 finally:
-                    self._ledger.mark_harvested([outcome.job.seq])
-            pending = self._pending()
+                    await run_sync(partial(self._ledger.mark_harvested, [outcome.job.seq]))
+            pending = await self._pending()
             if not pending:
                 return
             delay = deadline.next_delay()
@@ -343,7 +347,7 @@ class AsyncEvalRun:
         check_return_when(return_when)
         while True:
             await self._poller.poll()
-            done, pending = self._finished(), self._pending()
+            done, pending = await self._finished(), await self._pending()
             if not pending or (return_when == FIRST_COMPLETED and done):
                 return WaitResult(done, pending)
             delay = deadline.next_delay()
@@ -357,28 +361,34 @@ class AsyncEvalRun:
 
     # -- the ledger ---------------------------------------------------------------------
 
-    def jobs(self) -> list[TrackedJob]:
+    async def jobs(self) -> list[TrackedJob]:
         """Every job of the ledger (every attempt), with its labels and last known state."""
-        return self._ledger.jobs()
+        return await run_sync(self._ledger.jobs)
 
-    def job(self, seq: int) -> TrackedJob:
+    async def job(self, seq: int) -> TrackedJob:
         """The ledger's current record of one job (by its ``seq``)."""
-        return self._ledger.job(seq)
+        return await run_sync(partial(self._ledger.job, seq))
 
-    def outcome(self, job: TrackedJob | int) -> JobOutcome | None:
+    async def outcome(self, job: TrackedJob | int) -> JobOutcome | None:
         """The outcome of a job's last attempt (None while pending), whether harvested or not."""
-        current = self._ledger.job(job if isinstance(job, int) else job.seq)
+        seq = job if isinstance(job, int) else job.seq
+        return await run_sync(partial(self._outcome_of, seq))
+
+    def _outcome_of(self, seq: int) -> JobOutcome | None:
+        current = self._ledger.job(seq)
         while current.retried_by is not None:
             current = self._ledger.job(current.retried_by)
         if self._retry is not None and self._retry.wants(current):
             return None  # its retry is still to be sent
         return outcome_of(current)
 
-    def history(self, job: TrackedJob | int) -> list[Observation]:
+    async def history(self, job: TrackedJob | int) -> list[Observation]:
         """Everything the ledger recorded about a job, oldest first."""
-        return self._ledger.history(job if isinstance(job, int) else job.seq)
+        seq = job if isinstance(job, int) else job.seq
+        return await run_sync(partial(self._ledger.history, seq))
 
-    def record_summary(self, job: TrackedJob | int, summary: Mapping[str, Any]) -> TrackedJob:
+    async def record_summary(self, job: TrackedJob | int, summary: Mapping[str, Any]) -> TrackedJob:
         """Attach a results summary (JSON data) to a job in the ledger."""
         seq = job if isinstance(job, int) else job.seq
-        return self._ledger.record_summary(seq, check_json_object("summary", summary))
+        checked = check_json_object("summary", summary)
+        return await run_sync(partial(self._ledger.record_summary, seq, checked))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,7 +20,7 @@ from ..._client._sync.client import EvalClient
 from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL, Deadline, check_wait_timeout
-from ..._http._sync._io import sleep
+from ..._http._sync._io import run_sync, sleep
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
@@ -52,7 +53,8 @@ class EvalRun:
     restarted, or evicted them) become ``lost`` with their last known state.
 
     Polling costs one ``GET /queue`` per interval plus one ``GET /jobs/{id}`` per job that
-    left the queued/running set, whatever the number of pending jobs.
+    left the queued/running set, whatever the number of pending jobs. An asynchronous run
+    reads and writes its ledger and results files in worker threads, off the event loop.
 
     Args:
         client: The EvalClient to send through, or an EvalPool of several
@@ -69,8 +71,9 @@ class EvalRun:
             ``$LMMS_EVAL_OUTPUT_ROOT``; over a pool, the chosen server's client's), else none
             (the server picks temporary folders and a lost answer is matched on the whole
             request).
-        summarize: Called with each completed job's JobInfo; what it returns (JSON data) is
-            recorded in the ledger as the job's results summary. Errors are logged.
+        summarize: Called with each completed job's JobInfo (by an asynchronous run, in a
+            worker thread); what it returns (JSON data) is recorded in the ledger as the job's
+            results summary. Errors are logged.
             Default ``"results"``: the job's metrics, ``{model: {task: {"name,filter":
             value}}}``, read through the path_map / filesystem of the job's client (over a
             pool, its server's) when reachable here; None: no summary.
@@ -138,7 +141,7 @@ class EvalRun:
 
     def close(self) -> None:
         """Close the ledger (the client stays open). Jobs go on running on the server."""
-        self._ledger.close()
+        run_sync(self._ledger.close)
 
     def __enter__(self) -> EvalRun:
         return self
@@ -248,7 +251,7 @@ class EvalRun:
 
     def _finished(self) -> list[JobOutcome]:
         outcomes = []
-        for job in self._ledger.unharvested():
+        for job in run_sync(self._ledger.unharvested):
             if self._retry is not None and self._retry.wants(job):
                 continue  # its retry is still to be sent: pending
             outcome = outcome_of(job)
@@ -264,10 +267,10 @@ class EvalRun:
 
     def _pending(self) -> list[TrackedJob]:
         servers = self._servers()
-        pending = [job for job in self._ledger.unfinished() if job.server in servers]
+        pending = [job for job in run_sync(self._ledger.unfinished) if job.server in servers]
         if self._retry is not None:
             retry = self._retry
-            pending += [job for job in self._ledger.unharvested() if retry.wants(job)]
+            pending += [job for job in run_sync(self._ledger.unharvested) if retry.wants(job)]
         return sorted(pending, key=lambda job: job.seq)
 
     def ready(self) -> list[JobOutcome]:
@@ -290,7 +293,8 @@ class EvalRun:
                 print(outcome.labels["epoch"], outcome.kind)
         """
         outcomes = self.ready()
-        self._ledger.mark_harvested([outcome.job.seq for outcome in outcomes])
+        seqs = [outcome.job.seq for outcome in outcomes]
+        run_sync(partial(self._ledger.mark_harvested, seqs))
         return outcomes
 
     def as_completed(self, timeout: float | None = None) -> Iterator[JobOutcome]:
@@ -316,7 +320,7 @@ class EvalRun:
                 try:
                     yield outcome
                 finally:
-                    self._ledger.mark_harvested([outcome.job.seq])
+                    run_sync(partial(self._ledger.mark_harvested, [outcome.job.seq]))
             pending = self._pending()
             if not pending:
                 return
@@ -359,15 +363,19 @@ class EvalRun:
 
     def jobs(self) -> list[TrackedJob]:
         """Every job of the ledger (every attempt), with its labels and last known state."""
-        return self._ledger.jobs()
+        return run_sync(self._ledger.jobs)
 
     def job(self, seq: int) -> TrackedJob:
         """The ledger's current record of one job (by its ``seq``)."""
-        return self._ledger.job(seq)
+        return run_sync(partial(self._ledger.job, seq))
 
     def outcome(self, job: TrackedJob | int) -> JobOutcome | None:
         """The outcome of a job's last attempt (None while pending), whether harvested or not."""
-        current = self._ledger.job(job if isinstance(job, int) else job.seq)
+        seq = job if isinstance(job, int) else job.seq
+        return run_sync(partial(self._outcome_of, seq))
+
+    def _outcome_of(self, seq: int) -> JobOutcome | None:
+        current = self._ledger.job(seq)
         while current.retried_by is not None:
             current = self._ledger.job(current.retried_by)
         if self._retry is not None and self._retry.wants(current):
@@ -376,9 +384,11 @@ class EvalRun:
 
     def history(self, job: TrackedJob | int) -> list[Observation]:
         """Everything the ledger recorded about a job, oldest first."""
-        return self._ledger.history(job if isinstance(job, int) else job.seq)
+        seq = job if isinstance(job, int) else job.seq
+        return run_sync(partial(self._ledger.history, seq))
 
     def record_summary(self, job: TrackedJob | int, summary: Mapping[str, Any]) -> TrackedJob:
         """Attach a results summary (JSON data) to a job in the ledger."""
         seq = job if isinstance(job, int) else job.seq
-        return self._ledger.record_summary(seq, check_json_object("summary", summary))
+        checked = check_json_object("summary", summary)
+        return run_sync(partial(self._ledger.record_summary, seq, checked))
