@@ -134,6 +134,7 @@ class EvalRun:
 
     def close(self) -> None:
         """Close the ledger (the client stays open). Jobs go on running on the server."""
+        self._poller.record_answers_at_close()
         self._ledger.close()
 
     def __enter__(self) -> EvalRun:
@@ -211,7 +212,10 @@ class EvalRun:
             SubmissionUnresolvedError: The answer was lost and the server cannot tell
                 whether it holds the job (recorded as ``lost``, or, when the server could not
                 be asked, kept ``submitting`` and reconciled at a later poll).
-            LedgerError: The ledger could not record the intent; nothing was sent.
+            LedgerError: The ledger could not record the intent: nothing was sent. Or the
+                server accepted the job and the ledger could not record its answer: then
+                the error's ``job_id`` and ``server`` name the job, which exists; the run
+                records it at its next poll (do not submit it again).
             APIStatusError, APIConnectionError: The server refused it or could not be
                 reached; the job is recorded ``unsent``.
         """
