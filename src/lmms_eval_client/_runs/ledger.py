@@ -291,20 +291,28 @@ class Ledger:
                     self._observe(conn, row[0], now, "retry-unsent", FAILED, {"by": seq})
         return self.job(seq)
 
-    def mark_harvested(self, seqs: Sequence[int]) -> None:
-        """Record that these finished jobs were handed to the caller."""
+    def mark_harvested(self, seqs: Sequence[int]) -> set[int]:
+        """Claim these finished jobs for the caller: the seqs this call marked harvested.
+
+        One transaction (BEGIN IMMEDIATE): of processes harvesting one ledger, each job
+        goes to the one whose claim changed its row; the others get it back unclaimed.
+        """
+        claimed: set[int] = set()
         if not seqs:
-            return
+            return claimed
         now = time.time()
         with self._write("recording a harvest") as conn:
             for seq in seqs:
                 updated = conn.execute(
-                    "UPDATE jobs SET harvested_at = ? WHERE seq = ? AND harvested_at IS NULL",
+                    "UPDATE jobs SET harvested_at = ? "
+                    "WHERE seq = ? AND harvested_at IS NULL AND retried_by IS NULL",
                     (now, seq),
                 )
                 if updated.rowcount:
+                    claimed.add(seq)
                     state = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,))
                     self._observe(conn, seq, now, "harvested", state.fetchone()[0], None)
+        return claimed
 
     def record_summary(self, seq: int, summary: Mapping[str, Any]) -> TrackedJob:
         """Attach a results summary to a job (the results reader's hook)."""

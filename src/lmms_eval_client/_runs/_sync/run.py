@@ -282,7 +282,8 @@ class EvalRun:
         """Poll once; take the outcomes of the jobs that finished since the last harvest.
 
         Each finished job is harvested once per ledger (the ledger records it, so a
-        restarted process does not get them again). Non-blocking: one poll.
+        restarted process does not get them again, and of processes harvesting one ledger
+        together each outcome goes to one). Non-blocking: one poll.
 
         Example::
 
@@ -290,13 +291,14 @@ class EvalRun:
                 print(outcome.labels["epoch"], outcome.kind)
         """
         outcomes = self.ready()
-        self._ledger.mark_harvested([outcome.job.seq for outcome in outcomes])
-        return outcomes
+        claimed = self._ledger.mark_harvested([outcome.job.seq for outcome in outcomes])
+        return [outcome for outcome in outcomes if outcome.job.seq in claimed]
 
     def as_completed(self, timeout: float | None = None) -> Iterator[JobOutcome]:
         """The outcomes of the run's jobs as they finish, until none is pending.
 
-        Each outcome is harvested once the loop has received it.
+        Each outcome is harvested as it is handed to the loop (once per ledger, as by
+        ``harvest``: another process's loop or harvest never gets it too).
 
         Args:
             timeout: Seconds in all (None: as long as it takes).
@@ -313,10 +315,9 @@ class EvalRun:
         while True:
             self._poller.poll()
             for outcome in self._finished():
-                try:
+                # Claimed before it is handed over: another process may be harvesting too.
+                if self._ledger.mark_harvested([outcome.job.seq]):
                     yield outcome
-                finally:
-                    self._ledger.mark_harvested([outcome.job.seq])
             pending = self._pending()
             if not pending:
                 return
