@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import lmms_eval_client._runs.ledger as ledger_module
+import lmms_eval_client._runs.ledger_schema as schema_module
 from lmms_eval_client import (
     CorruptLedgerError,
     EvalClient,
@@ -63,7 +64,7 @@ def test_a_new_ledger_is_created_and_reopened_with_its_jobs(
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x4C4D4552
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == ledger_module.SCHEMA_VERSION
 
 
 def test_history_is_append_only_and_jobs_are_never_deleted(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ def test_a_ledger_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
         conn.execute("PRAGMA user_version = 7")
     with pytest.raises(NewerLedgerError) as info:
         open_run(path)
-    assert (info.value.found, info.value.supported) == (7, 1)
+    assert (info.value.found, info.value.supported) == (7, ledger_module.SCHEMA_VERSION)
     assert "upgrade lmms-eval-client" in str(info.value)
 
 
@@ -135,25 +136,26 @@ def test_an_older_schema_is_migrated_in_one_transaction(
 ) -> None:
     path = tmp_path / "run.sqlite"
     open_run(path).close()
-    migrations = dict(ledger_module.MIGRATIONS)
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", 2)
+    migrations = dict(schema_module.MIGRATIONS)
+    now = schema_module.SCHEMA_VERSION
+    for module in (ledger_module, schema_module):
+        monkeypatch.setattr(module, "SCHEMA_VERSION", now + 1)
     monkeypatch.setattr(
-        ledger_module,
+        schema_module,
         "MIGRATIONS",
-        {**migrations, 2: ("ALTER TABLE jobs ADD COLUMN lane TEXT", "SELECT no_such_function()")},
+        {**migrations, now + 1: ("ALTER TABLE jobs ADD COLUMN lane TEXT", "SELECT no_such_fn()")},
     )
     with pytest.raises(LedgerError):
         open_run(path)
-    with sqlite3.connect(path) as conn:  # the failed migration left version 1 as it was
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    with sqlite3.connect(path) as conn:  # the failed migration left the version as it was
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == now
         columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
         assert "lane" not in columns
-    monkeypatch.setattr(
-        ledger_module, "MIGRATIONS", {**migrations, 2: ("ALTER TABLE jobs ADD COLUMN lane TEXT",)}
-    )
+    lane = ("ALTER TABLE jobs ADD COLUMN lane TEXT",)
+    monkeypatch.setattr(schema_module, "MIGRATIONS", {**migrations, now + 1: lane})
     open_run(path).close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == now + 1
         assert "lane" in [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
 
 

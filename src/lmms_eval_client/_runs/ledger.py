@@ -37,11 +37,12 @@ from .errors import (
 )
 from .ledger_schema import (
     APPLICATION_ID,
-    MIGRATIONS,
     SCHEMA_VERSION,
     SQLITE_HEADER,
+    check_references,
     job_from_row,
     ledger_error,
+    schema_statements,
     utc,
 )
 from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, Observation, TrackedJob
@@ -78,11 +79,14 @@ class Ledger:
         try:
             try:
                 self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-                self._conn.execute("PRAGMA foreign_keys = ON")
                 self._conn.execute("PRAGMA synchronous = FULL")
             except sqlite3.Error as exc:
                 raise ledger_error(exc, self.path, "opening it") from exc
-            self._prepare()
+            self._prepare()  # foreign keys off until then: a migration may rebuild a table
+            try:
+                self._conn.execute("PRAGMA foreign_keys = ON")
+            except sqlite3.Error as exc:
+                raise ledger_error(exc, self.path, "opening it") from exc
         except BaseException:
             self._conn.close()
             raise
@@ -137,10 +141,10 @@ class Ledger:
                     found=version,
                     supported=SCHEMA_VERSION,
                 )
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[step]:
-                    conn.execute(statement)
+            for statement in schema_statements(version):
+                conn.execute(statement)
             if version < SCHEMA_VERSION:
+                check_references(conn, self.path)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -292,11 +296,8 @@ class Ledger:
         return self.job(seq)
 
     def mark_harvested(self, seqs: Sequence[int]) -> set[int]:
-        """Claim these finished jobs for the caller: the seqs this call marked harvested.
-
-        One transaction (BEGIN IMMEDIATE): of processes harvesting one ledger, each job
-        goes to the one whose claim changed its row; the others get it back unclaimed.
-        """
+        """Claim finished jobs for the caller: the seqs this call marked (one transaction:
+        of processes harvesting one ledger, each job goes to the one that changed its row)."""
         claimed: set[int] = set()
         if not seqs:
             return claimed
@@ -360,9 +361,9 @@ class Ledger:
         )
         return [job_from_row(row, self.path) for row in rows]
 
-    def known_job_ids(self) -> set[str]:
-        """Every server job id the ledger holds."""
-        rows = self._rows("SELECT job_id FROM jobs WHERE job_id IS NOT NULL")
+    def known_job_ids(self, server: str) -> set[str]:
+        """The job ids the ledger holds on ``server`` (two servers may issue the same)."""
+        rows = self._rows("SELECT job_id FROM jobs WHERE job_id NOTNULL AND server = ?", (server,))
         return {str(row["job_id"]) for row in rows}
 
     def owner_and_snapshot(self, seq: int) -> tuple[str | None, dict[str, Any]]:

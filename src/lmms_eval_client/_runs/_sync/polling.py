@@ -204,7 +204,7 @@ class RunPoller:
     def _known(self, server: str) -> set[str]:
         """The ids of jobs this run holds: recorded, or answered and kept unrecorded."""
         kept = {a.job_id for a in self._unrecorded.values() if a.server == server}
-        return self.ledger.known_job_ids() | kept
+        return self.ledger.known_job_ids(server) | kept
 
     # -- polling ------------------------------------------------------------------------
 
