@@ -9,6 +9,7 @@ each), so two of them give the same ids, as two servers of different vendors or 
 
 from __future__ import annotations
 
+import pickle
 import threading
 import uuid
 from collections.abc import Callable
@@ -16,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-import lmms_eval_client
 import lmms_eval_client.testing._scheduler as scheduler_module
 from lmms_eval_client import (
+    AmbiguousJobIdError,
     EvalPool,
     EvalRun,
     InvalidArgumentError,
@@ -48,11 +49,6 @@ def same_job_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scheduler_module, "uuid", CountingIds())
 
 
-def ambiguous() -> type[LmmsEvalError]:
-    error: type[LmmsEvalError] = lmms_eval_client.AmbiguousJobIdError
-    return error
-
-
 async def test_an_id_two_servers_hold_is_ambiguous_and_server_says_which(
     start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
 ) -> None:
@@ -66,7 +62,7 @@ async def test_an_id_two_servers_hold_is_ambiguous_and_server_says_which(
         got = await pool.get_job(job_id)
         pytest.fail(f"get_job({job_id!r}) gave the job of box {got.request.model_args['box']}")
     error = caught.value
-    assert isinstance(error, ambiguous()) and isinstance(error, InvalidArgumentError)
+    assert isinstance(error, AmbiguousJobIdError) and isinstance(error, InvalidArgumentError)
     assert error.job_id == job_id and error.servers == (first.server, second.server)
     assert "server=" in str(error) and first.server in str(error)
     for n, job in enumerate((first, second)):
@@ -76,7 +72,7 @@ async def test_an_id_two_servers_hold_is_ambiguous_and_server_says_which(
         [(first.server, job_id), (second.server, job_id)]
     )
     for call in (pool.server_of, pool.cancel_job, pool.load_results):
-        with pytest.raises(ambiguous()):
+        with pytest.raises(AmbiguousJobIdError):
             await call(job_id)
     for box in boxes:
         assert box.gate is not None
@@ -98,7 +94,7 @@ async def test_a_pool_that_never_saw_the_id_finds_it_on_both_servers(
     fresh = make_pool([box.url for box in boxes])
     with pytest.raises(LmmsEvalError) as caught:
         await fresh.get_job(jobs[0].job_id)
-    assert isinstance(caught.value, ambiguous()), caught.value
+    assert isinstance(caught.value, AmbiguousJobIdError), caught.value
     assert caught.value.servers == tuple(box.url for box in boxes)
     info = await fresh.get_job(jobs[0].job_id, server=boxes[1].url)
     assert info.job_id == jobs[0].job_id
@@ -145,3 +141,10 @@ def test_a_lost_answer_is_reconciled_on_its_server_whatever_the_others_ids(
         assert [job["job_id"] for job in on_second] == [first.job_id]  # sent once
         assert second.job_id == first.job_id
         assert [o.event for o in run.history(second)] == ["intent", "adopted"]
+
+
+def test_the_ambiguity_pickles_with_its_servers() -> None:
+    error = AmbiguousJobIdError("two", job_id="j", servers=["http://a:1", "http://b:2"])
+    clone = pickle.loads(pickle.dumps(error))
+    assert type(clone) is type(error) and str(clone) == "two"
+    assert (clone.job_id, clone.servers) == ("j", ("http://a:1", "http://b:2"))
