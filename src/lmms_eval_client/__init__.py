@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from ._pool._async.pool import AsyncEvalPool
     from ._pool._sync.pool import EvalPool
     from ._pool.config import BASE_URLS_ENV
+    from ._pool.errors import AmbiguousJobIdError
     from ._pool.status import (
         PoolHealth,
         PoolJob,
@@ -163,6 +164,7 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     "._pool._async.pool": ("AsyncEvalPool",),
     "._pool._sync.pool": ("EvalPool",),
     "._pool.config": ("BASE_URLS_ENV",),
+    "._pool.errors": ("AmbiguousJobIdError",),
     "._pool.status": (
         "PoolHealth",
         "PoolJob",
@@ -294,6 +296,7 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AmbiguousJobIdError",
     "AsyncEvalClient",
     "AsyncEvalPool",
     "AsyncEvalRun",

@@ -1,8 +1,9 @@
 """EvalPool and AsyncEvalPool have the same surface, and a pool has the client's methods.
 
 Code written for one server runs on many: every public method of the clients exists on the
-pools with the same parameters (merge_checkpoint adds a keyword-only ``server``), returning
-the client's model or a subclass of it.
+pools with the same parameters, returning the client's model or a subclass of it. Those about
+one job or one server's disk add a keyword-only ``server`` (a job is (server, id): two
+servers may hold the same id), None by default.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from lmms_eval_client import AsyncEvalClient, AsyncEvalPool, EvalClient, EvalPoo
 from ..client.test_parity import LIFECYCLE, public_methods, public_names
 
 POOL_ONLY = {"adopt", "clients", "jobs", "route", "server_of", "servers"}
+TAKES_SERVER = {
+    "cancel_job",
+    "eval_log",
+    "get_job",
+    "load_all_results",
+    "load_results",
+    "merge_checkpoint",
+    "wait_for_job",
+}
 
 
 def test_same_public_names() -> None:
@@ -48,7 +58,7 @@ def test_same_signature_and_docstring(name: str) -> None:
 def test_the_client_methods_take_the_same_parameters(pool: type, client: type, name: str) -> None:
     pool_params = dict(inspect.signature(getattr(pool, name)).parameters)
     client_params = dict(inspect.signature(getattr(client, name)).parameters)
-    if name == "merge_checkpoint":
+    if name in TAKES_SERVER:
         extra = pool_params.pop("server")
         assert extra.kind is inspect.Parameter.KEYWORD_ONLY and extra.default is None
     assert list(pool_params.values()) == list(client_params.values())

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import lmms_eval_client._runs.ledger as ledger_module
+import lmms_eval_client._runs.ledger_schema as schema_module
 from lmms_eval_client import (
     CorruptLedgerError,
     EvalClient,
@@ -135,31 +136,25 @@ def test_an_older_schema_is_migrated_in_one_transaction(
 ) -> None:
     path = tmp_path / "run.sqlite"
     open_run(path).close()
-    migrations = dict(ledger_module.MIGRATIONS)
-    current = ledger_module.SCHEMA_VERSION
-    monkeypatch.setattr(ledger_module, "SCHEMA_VERSION", current + 1)
-    monkeypatch.setattr(
-        ledger_module,
-        "MIGRATIONS",
-        {
-            **migrations,
-            current + 1: ("ALTER TABLE jobs ADD COLUMN lane TEXT", "SELECT no_such_function()"),
-        },
-    )
+    migrations = dict(schema_module.MIGRATIONS)
+    now = schema_module.SCHEMA_VERSION
+    for module in (ledger_module, schema_module):
+        monkeypatch.setattr(module, "SCHEMA_VERSION", now + 1)
+    failing = ("ALTER TABLE jobs ADD COLUMN lane TEXT", "SELECT no_such_fn()")
+    for module in (ledger_module, schema_module):
+        monkeypatch.setattr(module, "MIGRATIONS", {**migrations, now + 1: failing})
     with pytest.raises(LedgerError):
         open_run(path)
     with sqlite3.connect(path) as conn:  # the failed migration left the version as it was
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == current
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == now
         columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
         assert "lane" not in columns
-    monkeypatch.setattr(
-        ledger_module,
-        "MIGRATIONS",
-        {**migrations, current + 1: ("ALTER TABLE jobs ADD COLUMN lane TEXT",)},
-    )
+    lane = ("ALTER TABLE jobs ADD COLUMN lane TEXT",)
+    for module in (ledger_module, schema_module):
+        monkeypatch.setattr(module, "MIGRATIONS", {**migrations, now + 1: lane})
     open_run(path).close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == current + 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == now + 1
         assert "lane" in [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
 
 
@@ -173,7 +168,7 @@ def test_a_schema_1_ledger_gets_its_fingerprint_key(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         (key,) = conn.execute("SELECT value FROM ledger_keys WHERE name = 'fingerprint'")
         assert len(key[0]) == 32
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == ledger_module.SCHEMA_VERSION
 
 
 def test_a_missing_folder_is_a_ledger_error(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The errors of a pool: one server's failure, named; a job's server unreachable; lost jobs.
+"""The errors of a pool: one server's failure, named; a job's server unreachable; lost jobs;
+an id that several servers hold (``AmbiguousJobIdError``, defined here).
 
 No I/O: the pool catches a client's error and these build what it raises instead.
 """
@@ -16,6 +17,7 @@ from .._exceptions import (
     APIResponseValidationError,
     APIStatusError,
     DiscoveryError,
+    InvalidArgumentError,
     JobNotFoundError,
     LmmsEvalError,
     NoServerAvailableError,
@@ -29,6 +31,36 @@ E = TypeVar("E", bound=LmmsEvalError)
 
 # What a server (or the way to it) did, as opposed to the caller's own mistakes.
 FROM_A_SERVER = (APIConnectionError, APIStatusError, APIResponseValidationError, DiscoveryError)
+
+
+class AmbiguousJobIdError(InvalidArgumentError):
+    """A job id given alone that several servers of a pool hold: a job is (server, id), and
+    which server's is meant cannot be told, so none is picked.
+
+    Say which with ``server=`` (one of ``servers``), or pass the ``PoolJobSubmitResponse``
+    that ``evaluate()`` returned where a method takes one (it names its server).
+
+    Attributes:
+        job_id: The id.
+        servers: The base URLs of the servers that hold a job of that id, in pool order.
+    """
+
+    def __init__(self, message: str = "", *, job_id: str = "", servers: Sequence[str] = ()):
+        super().__init__(message)
+        self.job_id: str = job_id
+        self.servers: tuple[str, ...] = tuple(servers)
+
+
+def ambiguous(job_id: str, servers: Sequence[str]) -> AmbiguousJobIdError:
+    """Several servers hold ``job_id``: the error that asks which."""
+    return AmbiguousJobIdError(
+        f"Job id {job_id!r} is held by {len(servers)} servers of the pool "
+        f"({', '.join(servers)}): a job is (server, id), so say which with server=, e.g. "
+        f"get_job({job_id!r}, server={servers[0]!r}). evaluate()'s answer names the server "
+        "of each job it submitted (.server).",
+        job_id=job_id,
+        servers=servers,
+    )
 
 
 def is_unreachable(error: LmmsEvalError) -> bool:

@@ -156,13 +156,13 @@ def pool_queue(
 
 @dataclass
 class _Entry:
-    index: int
     status: JobStatus | None = None
     state: str = SUBMITTED
 
 
 class JobDirectory:
-    """Which server holds each job the pool has seen (ids mean something on one server only).
+    """Which server holds each job the pool has seen. A job is (server, id): an id means
+    something on one server only, and two servers may issue the same one.
 
     In memory: a new pool finds a job it never saw by asking every server (see the pool),
     or is told with ``adopt()``.
@@ -170,28 +170,27 @@ class JobDirectory:
 
     def __init__(self, servers: Sequence[str]) -> None:
         self._servers = tuple(servers)
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[tuple[int, str], _Entry] = {}  # (server index, job id)
         self._lock = threading.Lock()
 
     def add(self, job_id: str, index: int) -> None:
         with self._lock:
-            entry = self._entries.get(job_id)
-            if entry is None or entry.index != index:
-                self._entries[job_id] = _Entry(index)
+            self._entries.setdefault((index, job_id), _Entry())
 
-    def find(self, job_id: str) -> int | None:
-        entry = self._entries.get(job_id)
-        return None if entry is None else entry.index
-
-    def observe(self, job_id: str, status: JobStatus) -> None:
+    def find(self, job_id: str) -> list[int]:
+        """The servers (indexes, in pool order) known to hold a job of this id."""
         with self._lock:
-            entry = self._entries.get(job_id)
+            return sorted(index for index, known in self._entries if known == job_id)
+
+    def observe(self, index: int, job_id: str, status: JobStatus) -> None:
+        with self._lock:
+            entry = self._entries.get((index, job_id))
             if entry is not None:
                 entry.status, entry.state = status, str(status)
 
-    def mark(self, job_id: str, state: str) -> None:
+    def mark(self, index: int, job_id: str, state: str) -> None:
         with self._lock:
-            entry = self._entries.get(job_id)
+            entry = self._entries.get((index, job_id))
             if entry is not None:
                 entry.state = state
 
@@ -199,6 +198,6 @@ class JobDirectory:
         with self._lock:
             items = list(self._entries.items())
         return [
-            PoolJob(job_id=i, server=self._servers[e.index], status=e.status, state=e.state)
-            for i, e in items
+            PoolJob(job_id=i, server=self._servers[index], status=e.status, state=e.state)
+            for (index, i), e in items
         ]

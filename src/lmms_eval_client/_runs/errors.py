@@ -15,14 +15,18 @@
     └── JobLostError                  (also RuntimeError) a run's job the server forgot
 
 Every write to the ledger is one transaction: when one of these is raised, nothing of the
-failed operation was recorded.
+failed operation was recorded. A ``LedgerError`` with a ``job_id`` came after the server had
+accepted that job: the job exists, and the run records it later (see ``answer_not_recorded``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, TypeVar
 
 from .._exceptions import LmmsEvalError
+
+E = TypeVar("E", bound="LedgerError")
 
 
 class LedgerError(LmmsEvalError):
@@ -30,11 +34,24 @@ class LedgerError(LmmsEvalError):
 
     Attributes:
         path: The ledger file.
+        job_id: Set when the failure came after the server accepted a job (``submit``):
+            that job's id. The job exists; the run keeps its answer and records it at its
+            next poll. Do not submit it again. None otherwise.
+        server: The base URL of the server that holds that job (None without ``job_id``).
     """
 
-    def __init__(self, message: str = "", *, path: str = "") -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        path: str = "",
+        job_id: str | None = None,
+        server: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.path: str = path
+        self.job_id: str | None = job_id
+        self.server: str | None = server
 
 
 class CorruptLedgerError(LedgerError):
@@ -141,3 +158,32 @@ class JobLostError(LmmsEvalError, RuntimeError):
         self.job_id: str | None = job_id
         self.last_state: str = last_state
         self.labels: dict[str, Any] = dict(labels or {})
+
+
+# What stopped the write, in the words of the message about an accepted job (the ledger's
+# own messages end in "try again", which would send the job a second time).
+_WHY_NOT_RECORDED = {
+    LedgerFullError: "the disk is full (free some space)",
+    LedgerBusyError: "another process kept it locked",
+    LedgerReadOnlyError: "it cannot be written",
+}
+
+
+def answer_not_recorded(error: E, job_id: str, server: str) -> E:
+    """The error of a ledger that failed to record the answer of a job the server accepted:
+    a copy of the same class (``except LedgerFullError`` still matches) whose message says
+    the job exists, and which carries its ``job_id`` and ``server``."""
+    why = next(
+        (text for kind, text in _WHY_NOT_RECORDED.items() if isinstance(error, kind)),
+        str(error).splitlines()[0] if str(error) else type(error).__name__,
+    )
+    told = copy.copy(error)
+    told.args = (
+        f"The server {server} accepted the job (job id {job_id}), but the run ledger "
+        f"{error.path!r} could not record its answer: {why}. The job exists and is not lost; "
+        "do not submit it again: the run keeps its answer and records it at its next poll "
+        "(ready, harvest, wait, as_completed), and should this process end first, a run "
+        "reopened on this ledger reconciles it with the server.",
+    )
+    told.job_id, told.server = job_id, server
+    return told

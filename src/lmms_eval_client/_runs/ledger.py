@@ -39,12 +39,14 @@ from .ledger_schema import (
     SCHEMA_VERSION,
     SQLITE_FAILURES,
     add_fingerprint_key,
+    check_references,
     create_private,
     damaged,
     fingerprint_key,
     job_from_row,
     ledger_error,
     observation_from_row,
+    schema_statements,
     snapshot_from_text,
 )
 from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, Observation, TrackedJob
@@ -81,7 +83,8 @@ class Ledger:
             if read_only:
                 self._conn = open_read_only(self._conn, self.path, SCHEMA_VERSION, MIGRATIONS)
             else:
-                self._prepare()
+                self._prepare()  # foreign keys off until then: a migration may rebuild a table
+                self._conn.execute("PRAGMA foreign_keys = ON")
             self.fingerprints = Fingerprints(fingerprint_key(self._conn, self.path), words)
         except BaseException:
             self._conn.close()
@@ -96,11 +99,11 @@ class Ledger:
             raise ledger_error(exc, self.path, "opening it") from exc
         with self._write("opening it") as conn:  # BEGIN IMMEDIATE: also proves it is writable
             version = check_schema(conn, self.path, SCHEMA_VERSION, MIGRATIONS)
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[step]:
-                    conn.execute(statement)
+            for statement in schema_statements(version):
+                conn.execute(statement)
             add_fingerprint_key(conn, version)
             if version < SCHEMA_VERSION:
+                check_references(conn, self.path)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -260,20 +263,25 @@ class Ledger:
                     self._observe(conn, row[0], now, "retry-unsent", FAILED, {"by": seq})
         return self.job(seq)
 
-    def mark_harvested(self, seqs: Sequence[int]) -> None:
-        """Record that these finished jobs were handed to the caller."""
+    def mark_harvested(self, seqs: Sequence[int]) -> set[int]:
+        """Claim finished jobs for the caller: the seqs this call marked (one transaction:
+        of processes harvesting one ledger, each job goes to the one that changed its row)."""
+        claimed: set[int] = set()
         if not seqs:
-            return
+            return claimed
         now = time.time()
         with self._write("recording a harvest") as conn:
             for seq in seqs:
                 updated = conn.execute(
-                    "UPDATE jobs SET harvested_at = ? WHERE seq = ? AND harvested_at IS NULL",
+                    "UPDATE jobs SET harvested_at = ? "
+                    "WHERE seq = ? AND harvested_at IS NULL AND retried_by IS NULL",
                     (now, seq),
                 )
                 if updated.rowcount:
+                    claimed.add(seq)
                     state = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,))
                     self._observe(conn, seq, now, "harvested", state.fetchone()[0], None)
+        return claimed
 
     def record_summary(self, seq: int, summary: Mapping[str, Any]) -> TrackedJob:
         """Attach a results summary to a job (the results reader's hook)."""
@@ -321,9 +329,9 @@ class Ledger:
         )
         return [job_from_row(row, self.path) for row in rows]
 
-    def known_job_ids(self) -> set[str]:
-        """Every server job id the ledger holds."""
-        rows = self._rows("SELECT job_id FROM jobs WHERE job_id IS NOT NULL")
+    def known_job_ids(self, server: str) -> set[str]:
+        """The job ids the ledger holds on ``server`` (two servers may issue the same)."""
+        rows = self._rows("SELECT job_id FROM jobs WHERE job_id NOTNULL AND server = ?", (server,))
         return {str(row["job_id"]) for row in rows}
 
     def owner_and_snapshot(self, seq: int) -> tuple[str | None, QueueSnapshot]:

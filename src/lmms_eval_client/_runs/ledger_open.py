@@ -20,7 +20,14 @@ from pathlib import Path
 
 from .._results.bounded import NotRegularFile, open_regular
 from .errors import ForeignLedgerError, LedgerError, LedgerReadOnlyError, NewerLedgerError
-from .ledger_schema import APPLICATION_ID, SQLITE_FAILURES, SQLITE_HEADER, damaged, ledger_error
+from .ledger_schema import (
+    APPLICATION_ID,
+    SQLITE_FAILURES,
+    SQLITE_HEADER,
+    add_fingerprint_key,
+    damaged,
+    ledger_error,
+)
 
 Migrations = Mapping[int, tuple[str, ...]]
 
@@ -76,7 +83,7 @@ def connect(path: str, busy_timeout: float, *, read_only: bool) -> sqlite3.Conne
         raise opening_error(exc, path, read_only=read_only) from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
+        # Foreign keys: on once the ledger is prepared (a migration rebuilds a table).
         if not read_only:
             conn.execute("PRAGMA synchronous = FULL")
     except SQLITE_FAILURES as exc:
@@ -192,6 +199,7 @@ def open_read_only(
         for step in range(version + 1, supported + 1):
             for statement in migrations[step]:
                 memory.execute(statement)
+        add_fingerprint_key(memory, version)  # a copy's own: nothing it reads is sealed
         memory.execute("COMMIT")
     except SQLITE_FAILURES as exc:
         memory.close()

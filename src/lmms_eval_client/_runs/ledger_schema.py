@@ -2,9 +2,14 @@
 failures mean (each becomes a :class:`LedgerError` subclass).
 
 A ledger is marked by ``PRAGMA application_id`` and versioned by ``PRAGMA user_version``.
-``MIGRATIONS[v]`` brings schema ``v - 1`` to ``v`` (``0``: a new file); they run in the
-transaction that opens the ledger, so a failed migration leaves the file as it was. To
-change the schema: add ``MIGRATIONS[SCHEMA_VERSION + 1]`` and bump ``SCHEMA_VERSION``.
+A new file gets ``NEW_LEDGER``, the current schema; ``MIGRATIONS[v]`` brings an older file
+from schema ``v - 1`` to ``v``. They run in the transaction that opens the ledger, so a
+failed migration leaves the file as it was (foreign keys are off in it, so that a table can
+be rebuilt; the ledger checks them before it commits). To change the schema: add
+``MIGRATIONS[SCHEMA_VERSION + 1]``, bump ``SCHEMA_VERSION``, and see that ``_schema``
+makes what the migrations make (tests/runs/test_ledger_migration.py compares them).
+
+Versions: 1, the first; 2, a job is (server, job_id): ``job_id`` is unique per server.
 """
 
 from __future__ import annotations
@@ -33,17 +38,21 @@ from .errors import (
 from .outcomes import Observation, TrackedJob
 
 APPLICATION_ID = 0x4C4D4552  # "LMER": lmms-eval-client run ledger
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 _APPEND_ONLY = "SELECT RAISE(ABORT, 'the ledger never deletes or rewrites history')"
-# MIGRATIONS[v]: the statements that bring a ledger of schema v - 1 to v (0: a new file).
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
-        """CREATE TABLE jobs (
+
+
+def _jobs_table(name: str, version: int) -> str:
+    """The ``jobs`` table of a schema version: up to 2, ``job_id UNIQUE``; from 3, a job id
+    is unique on its server only (two servers may issue the same)."""
+    job_id = "job_id TEXT UNIQUE" if version < 3 else "job_id TEXT"
+    per_server = "" if version < 3 else ",\n            UNIQUE (server, job_id)"
+    return f"""CREATE TABLE {name} (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             token TEXT NOT NULL UNIQUE,
-            job_id TEXT UNIQUE,
+            {job_id},
             state TEXT NOT NULL,
             labels TEXT NOT NULL,
             request TEXT NOT NULL,
@@ -60,8 +69,26 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             summary TEXT,
             harvested_at REAL,
             created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
-        )""",
+            updated_at REAL NOT NULL{per_server}
+        )"""
+
+
+_JOBS_COLUMNS = (
+    "seq, token, job_id, state, labels, request, server, attempt, first_seq, retry_of, "
+    "retried_by, owner, snapshot, info, note, last_known_state, summary, harvested_at, "
+    "created_at, updated_at"
+)
+_JOBS_KEPT = f"CREATE TRIGGER jobs_kept BEFORE DELETE ON jobs BEGIN {_APPEND_ONLY}; END"
+
+
+# The key of the fingerprints of secret model_args (the opening transaction adds it).
+_KEYS_TABLE = ("CREATE TABLE ledger_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL)",)
+
+
+def _schema(version: int) -> tuple[str, ...]:
+    """Every table, index and trigger of a ledger of this schema version, made at once."""
+    return (
+        _jobs_table("jobs", version),
         "CREATE INDEX jobs_by_state ON jobs(state)",
         """CREATE TABLE observations (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -75,11 +102,49 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         f"CREATE TRIGGER observations_append_only BEFORE UPDATE ON observations "
         f"BEGIN {_APPEND_ONLY}; END",
         f"CREATE TRIGGER observations_kept BEFORE DELETE ON observations BEGIN {_APPEND_ONLY}; END",
-        f"CREATE TRIGGER jobs_kept BEFORE DELETE ON jobs BEGIN {_APPEND_ONLY}; END",
+        _JOBS_KEPT,
+        *(_KEYS_TABLE if version >= 2 else ()),
+    )
+
+
+# A new ledger is made at SCHEMA_VERSION at once: replaying the migrations would leave the
+# pages of every rebuilt table free in each new file.
+NEW_LEDGER = _schema(SCHEMA_VERSION)
+
+# MIGRATIONS[v]: the statements that bring a ledger of schema v - 1 to v (1: the first).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: _schema(1),
+    2: _KEYS_TABLE,
+    # SQLite cannot drop the UNIQUE (job_id) of schemas 1 and 2: the table is rebuilt, its
+    # rows, seqs and AUTOINCREMENT counter kept; the history's references to it still hold.
+    3: (
+        _jobs_table("jobs_v3", 3),
+        f"INSERT INTO jobs_v3 ({_JOBS_COLUMNS}) SELECT {_JOBS_COLUMNS} FROM jobs",
+        "DROP TABLE jobs",  # its index and trigger with it (no trigger fires)
+        "ALTER TABLE jobs_v3 RENAME TO jobs",
+        "CREATE INDEX jobs_by_state ON jobs(state)",
+        _JOBS_KEPT,
     ),
-    # The key of the fingerprints of secret model_args (the opening transaction adds it).
-    2: ("CREATE TABLE ledger_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL)",),
 }
+
+
+def schema_statements(version: int) -> list[str]:
+    """What brings a file of schema ``version`` (0: a new file) to ``SCHEMA_VERSION``."""
+    if version == 0:
+        return list(NEW_LEDGER)
+    steps = range(version + 1, SCHEMA_VERSION + 1)
+    return [statement for step in steps for statement in MIGRATIONS[step]]
+
+
+def check_references(conn: sqlite3.Connection, path: str) -> None:
+    """After a migration (run with foreign keys off): every reference still finds its job."""
+    if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+        raise CorruptLedgerError(
+            f"The run ledger {path!r} has jobs or observations that refer to no job, so it "
+            "was not migrated to this version's schema. Keep it for inspection and start a "
+            "new ledger at another path.",
+            path=path,
+        )
 
 
 def error_code(exc: sqlite3.Error) -> str:

@@ -378,5 +378,7 @@ class AsyncEvalClient(
         """
         return await self._wait_for_job(job_id, poll_interval, timeout, verbose)
 
-    async def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
+    async def _poll_waited(
+        self, job_id: str, deadline: float | None, retry: bool, server: int | None = None
+    ) -> JobInfo:
         return await self._get_job(job_id, CallOptions(deadline=deadline, retry=retry))

@@ -379,5 +379,7 @@ class EvalClient(
         """
         return self._wait_for_job(job_id, poll_interval, timeout, verbose)
 
-    def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
+    def _poll_waited(
+        self, job_id: str, deadline: float | None, retry: bool, server: int | None = None
+    ) -> JobInfo:
         return self._get_job(job_id, CallOptions(deadline=deadline, retry=retry))

@@ -26,8 +26,11 @@ class SyncJobWaiting:
     _sleep = staticmethod(sleep)
     _clock = staticmethod(time.monotonic)
 
-    def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
-        """One poll of the job waited for: ends by ``deadline``, retried only if ``retry``."""
+    def _poll_waited(
+        self, job_id: str, deadline: float | None, retry: bool, server: int | None = None
+    ) -> JobInfo:
+        """One poll of the job waited for: ends by ``deadline``, retried only if ``retry``;
+        ``server``: the pool's server the caller named (its index), None for a client."""
         raise NotImplementedError
 
     def _says_where(self, error: LmmsEvalError) -> bool:
@@ -36,14 +39,21 @@ class SyncJobWaiting:
         return False
 
     def _wait_for_job(
-        self, job_id: str, poll_interval: float, timeout: float | None, verbose: bool
+        self,
+        job_id: str,
+        poll_interval: float,
+        timeout: float | None,
+        verbose: bool,
+        server: int | None = None,
     ) -> JobInfo:
         """Poll the job until its wait ends; the completed job, else raise why it ended."""
         waited = WaitedJob(check_job_id(job_id))
         waiter = Waiter([waited], poll_interval, timeout, clock=self._clock)
         while True:
             try:
-                job = self._poll_waited(waited.job_id, waiter.deadline, waiter.may_retry_poll)
+                job = self._poll_waited(
+                    waited.job_id, waiter.deadline, waiter.may_retry_poll, server
+                )
             except LmmsEvalError as exc:
                 waiter.setback(waited, exc, answered=self._says_where(exc))  # or re-raised
             else:

@@ -50,7 +50,7 @@ from ..config import (
     server_caps,
     server_entries,
 )
-from ..errors import on_server
+from ..errors import ambiguous, on_server
 from ..status import (
     PoolJob,
     PoolJobSubmitResponse,
@@ -186,10 +186,19 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting):
             )
         return self._servers.urls.index(url)
 
+    def _server_index(self, server: str | None) -> int | None:
+        return None if server is None else self._index_of(server)
+
     def server_of(self, job_id: str) -> str | None:
-        """The base URL of the server known to hold the job; None if the pool never saw it."""
-        index = self._servers.jobs.find(job_id)
-        return None if index is None else self._servers.urls[index]
+        """The base URL of the server known to hold the job; None if the pool never saw it.
+
+        Raises:
+            AmbiguousJobIdError: The pool saw jobs of this id on several servers.
+        """
+        known = self._servers.jobs.find(job_id)
+        if len(known) > 1:
+            raise ambiguous(job_id, [self._servers.urls[i] for i in known])
+        return self._servers.urls[known[0]] if known else None
 
     def jobs(self) -> list[PoolJob]:
         """Every job this pool has seen: its server, last status and state (``unreachable``
@@ -310,39 +319,47 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting):
             self._servers.jobs.add(job.job_id, index)
             return PoolJobSubmitResponse.model_validate({**job.model_dump(), "server": server})
 
-    async def get_job(self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> JobInfo:
+    async def get_job(
+        self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT, server: str | None = None
+    ) -> JobInfo:
         """Get a job from the server that holds it (``timeout=``: as a client's).
 
+        A job is (server, id): ``server=`` (one of ``servers``) says whose job is meant,
+        which an id that several servers hold needs; None: the one server that holds it.
+
         Raises:
+            AmbiguousJobIdError: Several servers hold a job of this id: pass ``server=``.
             ServerUnreachableError: Its server does not answer; the job is not lost.
             JobNotFoundError: Its server no longer knows it (restarted, or evicted it): lost.
             JobNotFoundError: No server of the pool knows the id.
         """
         options = CallOptions.of(timeout)
         job_id = check_job_id(job_id)
-        index, info = await self._servers.locate(job_id, options)
+        index, info = await self._servers.locate(job_id, options, self._server_index(server))
         return info if info is not None else await self._servers.job_on(index, job_id, options)
 
     async def cancel_job(
-        self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT
+        self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT, server: str | None = None
     ) -> CancelResponse:
-        """Cancel a queued job on the server that holds it (as AsyncEvalClient.cancel_job).
+        """Cancel a queued job on the server that holds it (as AsyncEvalClient.cancel_job);
+        ``server=`` as for ``get_job``.
 
         Raises:
+            AmbiguousJobIdError: Several servers hold a job of this id: pass ``server=``.
             BadRequestError: The job is running or already finished.
             ServerUnreachableError: Its server does not answer; nothing was cancelled.
             JobNotFoundError: Its server no longer knows it: lost.
         """
         options = CallOptions.of(timeout)
         job_id = check_job_id(job_id)
-        index, _ = await self._servers.locate(job_id, options)
+        index, _ = await self._servers.locate(job_id, options, self._server_index(server))
         try:
             cancelled = await self._servers.clients[index].cancel_job(
                 job_id, timeout=options.timeout
             )
         except LmmsEvalError as exc:
             raise self._servers.failure(index, exc, job_id) from exc
-        self._servers.jobs.observe(job_id, JobStatus.CANCELLED)
+        self._servers.jobs.observe(index, job_id, JobStatus.CANCELLED)
         return cancelled
 
     async def wait_for_job(
@@ -351,18 +368,24 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float | None = None,
         verbose: bool = True,
+        *,
+        server: str | None = None,
     ) -> JobInfo:
         """Poll a job on its server until it ends; return it when it completed.
 
-        As AsyncEvalClient.wait_for_job. While the job's server does not answer, the wait
-        goes on (the job is not lost) until the server answers again or ``timeout`` passes:
-        then WaitTimeoutError, caused by a ServerUnreachableError. A server that answers
-        404 (it restarted) raises JobNotFoundError at once.
+        As AsyncEvalClient.wait_for_job; ``server=`` as for ``get_job`` (AmbiguousJobIdError
+        without it for an id that several servers hold). While the job's server does not
+        answer, the wait goes on (the job is not lost) until the server answers again or
+        ``timeout`` passes: then WaitTimeoutError, caused by a ServerUnreachableError. A
+        server that answers 404 (it restarted) raises JobNotFoundError at once.
         """
-        return await self._wait_for_job(job_id, poll_interval, timeout, verbose)
+        index = self._server_index(server)  # checked before the first poll
+        return await self._wait_for_job(job_id, poll_interval, timeout, verbose, index)
 
-    async def _poll_waited(self, job_id: str, deadline: float | None, retry: bool) -> JobInfo:
-        index, info = await self._servers.locate(job_id)
+    async def _poll_waited(
+        self, job_id: str, deadline: float | None, retry: bool, server: int | None = None
+    ) -> JobInfo:
+        index, info = await self._servers.locate(job_id, server=server)
         return info if info is not None else await self._servers.job_on(index, job_id)
 
     def _says_where(self, error: LmmsEvalError) -> bool:

@@ -14,6 +14,8 @@ from ..._client._async.results import JobRef
 from ..._http.config import DEFAULT_LOG_LINES
 from ..._results.file_access import FileSystem
 from ..._results.results import EvalResults
+from ..errors import ambiguous
+from ..status import PoolJobSubmitResponse
 
 if TYPE_CHECKING:
     from ..._http.options import RequestTimeout
@@ -27,7 +29,11 @@ class AsyncPoolReading:
 
     if TYPE_CHECKING:
 
-        async def get_job(self, job_id: str, *, timeout: RequestTimeout = ...) -> JobInfo: ...
+        async def get_job(
+            self, job_id: str, *, timeout: RequestTimeout = ..., server: str | None = ...
+        ) -> JobInfo: ...
+
+        def _index_of(self, server: str) -> int: ...
 
     # Settings of reading results, as a client has them (those of the first server's
     # client; the pool makes every client with the same ones, but clients given to it keep
@@ -49,25 +55,41 @@ class AsyncPoolReading:
         """The fsspec filesystem results are read through, if one was given."""
         return self._servers.clients[0].filesystem
 
-    async def _reader(self, job: JobRef) -> tuple[AsyncEvalClient, JobInfo]:
+    async def _reader(self, job: JobRef, server: str | None) -> tuple[AsyncEvalClient, JobInfo]:
         """The job's JobInfo, and the client whose path settings read its files."""
+        if server is None and isinstance(job, PoolJobSubmitResponse):
+            server = job.server  # evaluate()'s answer names the job's server
         if not isinstance(job, JobInfo):
-            job = await self.get_job(job.job_id if isinstance(job, JobSubmitResponse) else job)
-        index = self._servers.jobs.find(job.job_id)
-        return self._servers.clients[0 if index is None else index], job
+            job_id = job.job_id if isinstance(job, JobSubmitResponse) else job
+            job = await self.get_job(job_id, server=server)
+        if server is not None:
+            return self._servers.clients[self._index_of(server)], job
+        known = self._servers.jobs.find(job.job_id)
+        if len(known) > 1:  # a JobInfo does not say its server
+            raise ambiguous(job.job_id, [self._servers.urls[i] for i in known])
+        return self._servers.clients[known[0] if known else 0], job
 
-    async def load_results(self, job: JobRef, *, model: str | None = None) -> EvalResults:
+    async def load_results(
+        self, job: JobRef, *, model: str | None = None, server: str | None = None
+    ) -> EvalResults:
         """The results of a completed job (as AsyncEvalClient.load_results), read with the
-        path settings of its server's client."""
-        client, info = await self._reader(job)
+        path settings of its server's client. ``server=`` as for ``get_job`` (evaluate()'s
+        answer names its own)."""
+        client, info = await self._reader(job, server)
         return await client.load_results(info, model=model)
 
-    async def load_all_results(self, job: JobRef) -> dict[str, EvalResults]:
-        """The EvalResults of every model of a completed job, by model name."""
-        client, info = await self._reader(job)
+    async def load_all_results(
+        self, job: JobRef, *, server: str | None = None
+    ) -> dict[str, EvalResults]:
+        """The EvalResults of every model of a completed job, by model name (``server=`` as
+        for ``load_results``)."""
+        client, info = await self._reader(job, server)
         return await client.load_all_results(info)
 
-    async def eval_log(self, job: JobRef, lines: int = DEFAULT_LOG_LINES) -> str:
-        """The last lines of a job's evaluation log (as AsyncEvalClient.eval_log)."""
-        client, info = await self._reader(job)
+    async def eval_log(
+        self, job: JobRef, lines: int = DEFAULT_LOG_LINES, *, server: str | None = None
+    ) -> str:
+        """The last lines of a job's evaluation log (as AsyncEvalClient.eval_log; ``server=``
+        as for ``load_results``)."""
+        client, info = await self._reader(job, server)
         return await client.eval_log(info, lines)

@@ -23,7 +23,15 @@ from ..._exceptions import (
     LmmsEvalError,
 )
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
-from ..errors import is_unreachable, lost, no_server, not_located, on_server, unreachable
+from ..errors import (
+    ambiguous,
+    is_unreachable,
+    lost,
+    no_server,
+    not_located,
+    on_server,
+    unreachable,
+)
 from ..routing import UP, Listing, RoutingTable, task_names
 from ..status import LOST, UNREACHABLE, JobDirectory, describe
 from ._io import gather, new_lock
@@ -178,30 +186,36 @@ class PoolServers:
     # -- jobs -------------------------------------------------------------------------------
 
     def locate(
-        self, job_id: str, options: CallOptions = DEFAULT_OPTIONS
+        self, job_id: str, options: CallOptions = DEFAULT_OPTIONS, server: int | None = None
     ) -> tuple[int, JobInfo | None]:
-        """The server that holds the job, and its JobInfo if finding it meant asking."""
+        """The server that holds the job (``server``, when the caller said which), and its
+        JobInfo if finding it meant asking. AmbiguousJobIdError when several hold the id:
+        a job is (server, id), and another server's job is never taken for it."""
         self.check_open()
-        index = self.jobs.find(job_id)
-        if index is not None:
-            return index, None
+        if server is not None:
+            return server, None
+        known = self.jobs.find(job_id)
+        if len(known) > 1:
+            raise ambiguous(job_id, [self.urls[i] for i in known])
+        if known:
+            return known[0], None
         down = self._down_now()
         asked = [i for i in range(len(self.urls)) if i not in down]
         asks = [partial(self._ask, i, job_id, options) for i in asked]
         got = dict(zip(asked, gather(asks), strict=True))
         answers = [got[i] if i in got else down[i] for i in range(len(self.urls))]
         holders = [i for i, answer in enumerate(answers) if isinstance(answer, JobInfo)]
-        if len(holders) > 1:
-            found = ", ".join(self.urls[i] for i in holders)
-            raise InvalidArgumentError(
-                f"job id {job_id!r} is known to several servers ({found}): adopt() it first"
-            )
         if not holders:
             raise not_located(job_id, self.urls, answers)
+        for index in holders:
+            info = answers[index]
+            assert isinstance(info, JobInfo)
+            self.jobs.add(job_id, index)
+            self.jobs.observe(index, job_id, info.status)
+        if len(holders) > 1:
+            raise ambiguous(job_id, [self.urls[i] for i in holders])
         info = answers[holders[0]]
         assert isinstance(info, JobInfo)
-        self.jobs.add(job_id, holders[0])
-        self.jobs.observe(job_id, info.status)
         return holders[0], info
 
     def _ask(self, index: int, job_id: str, options: CallOptions) -> JobInfo | LmmsEvalError:
@@ -219,7 +233,7 @@ class PoolServers:
         except LmmsEvalError as exc:
             raise self.failure(index, exc, job_id) from exc
         self.table.mark_up(index, self._clock())
-        self.jobs.observe(job_id, info.status)
+        self.jobs.observe(index, job_id, info.status)
         return info
 
     def failure(self, index: int, error: LmmsEvalError, job_id: str) -> LmmsEvalError:
@@ -227,10 +241,10 @@ class PoolServers:
         server = self.urls[index]
         if isinstance(error, JobNotFoundError):
             self.table.mark_up(index, self._clock())
-            self.jobs.mark(job_id, LOST)
+            self.jobs.mark(index, job_id, LOST)
             return lost(error, server)
         if is_unreachable(error):
             self.table.mark_down(index, describe(error), self._clock())
-            self.jobs.mark(job_id, UNREACHABLE)
+            self.jobs.mark(index, job_id, UNREACHABLE)
             return unreachable(error, server, job_id)
         return on_server(error, server)

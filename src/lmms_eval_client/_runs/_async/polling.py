@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,7 +24,7 @@ from ..._http._async._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._results.files import results_summary
-from ..errors import LedgerError, SubmissionUnresolvedError
+from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
 from ..options import (
     RetryOnFailure,
@@ -41,6 +42,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger("lmms_eval_client")
 
 Summarize = Callable[[JobInfo], "Mapping[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The server's answer to a submission, kept until the ledger has recorded it."""
+
+    server: str
+    job_id: str
+    state: str
+    event: str
+    data: dict[str, Any]
 
 
 class AsyncRunPoller:
@@ -71,6 +83,8 @@ class AsyncRunPoller:
         # The requests this process sent, secrets included, for retries: the ledger keeps
         # only fingerprints of secret model_args (memory only, and only with a retry policy).
         self._sent: dict[int, EvaluateRequest] = {}
+        # Answers the ledger failed to record, by seq: their jobs exist on the server.
+        self._unrecorded: dict[int, Answer] = {}
 
     def __repr__(self) -> str:
         return f"run {self.ledger.path!r}"
@@ -135,7 +149,7 @@ class AsyncRunPoller:
             body,
             token=token,
             on_intent=record_intent,
-            known=self.ledger.known_job_ids,
+            known=partial(self._known, client.base_url),
             max_completed_jobs=self._max_completed_jobs,
         )
         self._in_flight.add(token)
@@ -161,17 +175,57 @@ class AsyncRunPoller:
             self.client.adopt(answer.job_id, client.base_url)
         event = "adopted" if submitted.adopted else "answer"
         data = answer.model_dump(mode="json")
-        return await run_sync(
-            partial(
-                self.ledger.record_answer, seqs[0], answer.job_id, str(answer.status), event, data
-            )
+        # Kept until written: a job the server accepted is never left unknown to the run.
+        kept = Answer(client.base_url, answer.job_id, str(answer.status), event, data)
+        self._unrecorded[seqs[0]] = kept
+        return await self._record_answer(seqs[0])
+
+    async def _record_answer(self, seq: int) -> TrackedJob:
+        """Write a kept answer; on failure it stays kept, and the error names the job."""
+        answer = self._unrecorded[seq]
+        record = partial(
+            self.ledger.record_answer, seq, answer.job_id, answer.state, answer.event, answer.data
         )
+        try:
+            job = await run_sync(record)
+        except LedgerError as exc:
+            raise answer_not_recorded(exc, answer.job_id, answer.server) from exc
+        del self._unrecorded[seq]
+        return job
+
+    async def record_answers(self) -> None:
+        """Write the answers a failed write left kept (the first thing of every poll)."""
+        for seq in list(self._unrecorded):
+            recorded = await run_sync(partial(self.ledger.job, seq))
+            if recorded.job_id == self._unrecorded[seq].job_id:
+                del self._unrecorded[seq]  # written, only the read after it failed
+            else:
+                await self._record_answer(seq)
+
+    async def record_answers_at_close(self) -> None:
+        """Write the kept answers once more; those that still fail are left (logged) to the
+        reconciliation of the next run on the ledger: their intents stay ``submitting``."""
+        for seq in list(self._unrecorded):
+            try:
+                await self._record_answer(seq)
+            except LedgerError as exc:
+                del self._unrecorded[seq]
+                logger.warning(
+                    "Evaluation run %s closed with seq %d unrecorded: %s", self, seq, exc
+                )
+
+    def _known(self, server: str) -> set[str]:
+        """The ids of jobs this run holds: recorded, or answered and kept unrecorded (read
+        by a plan's step, in a worker thread)."""
+        kept = {a.job_id for a in self._unrecorded.values() if a.server == server}
+        return self.ledger.known_job_ids(server) | kept
 
     # -- polling ------------------------------------------------------------------------
 
     async def poll(self) -> None:
         """One interval's work: reconcile orphaned intents, read each server's queue, read
         the jobs that left it, retry failed jobs by policy."""
+        await self.record_answers()
         await self._reconcile_orphans()
         for server, client in self._clients().items():
             await self._poll_server(server, client)
@@ -291,7 +345,7 @@ class AsyncRunPoller:
             )
 
     def _is_orphan(self, job: TrackedJob, owner: str | None) -> bool:
-        if job.token in self._in_flight:
+        if job.token in self._in_flight or job.seq in self._unrecorded:
             return False
         if owner == self._owner or owner_is_gone(owner):
             return True
@@ -309,7 +363,7 @@ class AsyncRunPoller:
             plan = find_submission(
                 job.request,
                 snapshot,
-                self.ledger.known_job_ids,
+                partial(self._known, job.server),
                 self._max_completed_jobs,
                 self.ledger.fingerprints,
             )
@@ -323,11 +377,9 @@ class AsyncRunPoller:
             if isinstance(verdict, Found):
                 data = verdict.info.model_dump(mode="json")
                 state = str(verdict.info.status)
-                await run_sync(
-                    partial(
-                        self.ledger.record_answer, job.seq, verdict.job_id, state, "adopted", data
-                    )
-                )
+                kept = Answer(job.server, verdict.job_id, state, "adopted", data)
+                self._unrecorded[job.seq] = kept
+                await self._record_answer(job.seq)
             elif isinstance(verdict, Absent):
                 await run_sync(
                     partial(self.ledger.record_end, job.seq, UNSENT, verdict.reason, "unsent")

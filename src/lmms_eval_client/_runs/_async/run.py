@@ -141,6 +141,7 @@ class AsyncEvalRun:
 
     async def close(self) -> None:
         """Close the ledger (the client stays open). Jobs go on running on the server."""
+        await self._poller.record_answers_at_close()
         await run_sync(self._ledger.close)
 
     async def __aenter__(self) -> AsyncEvalRun:
@@ -218,7 +219,10 @@ class AsyncEvalRun:
             SubmissionUnresolvedError: The answer was lost and the server cannot tell
                 whether it holds the job (recorded as ``lost``, or, when the server could not
                 be asked, kept ``submitting`` and reconciled at a later poll).
-            LedgerError: The ledger could not record the intent; nothing was sent.
+            LedgerError: The ledger could not record the intent: nothing was sent. Or the
+                server accepted the job and the ledger could not record its answer: then
+                the error's ``job_id`` and ``server`` name the job, which exists; the run
+                records it at its next poll (do not submit it again).
             APIStatusError, APIConnectionError: The server refused it or could not be
                 reached; the job is recorded ``unsent``.
         """
@@ -285,7 +289,8 @@ class AsyncEvalRun:
         """Poll once; take the outcomes of the jobs that finished since the last harvest.
 
         Each finished job is harvested once per ledger (the ledger records it, so a
-        restarted process does not get them again). Non-blocking: one poll.
+        restarted process does not get them again, and of processes harvesting one ledger
+        together each outcome goes to one). Non-blocking: one poll.
 
         Example::
 
@@ -294,13 +299,14 @@ class AsyncEvalRun:
         """
         outcomes = await self.ready()
         seqs = [outcome.job.seq for outcome in outcomes]
-        await run_sync(partial(self._ledger.mark_harvested, seqs))
-        return outcomes
+        claimed = await run_sync(partial(self._ledger.mark_harvested, seqs))
+        return [outcome for outcome in outcomes if outcome.job.seq in claimed]
 
     async def as_completed(self, timeout: float | None = None) -> AsyncIterator[JobOutcome]:
         """The outcomes of the run's jobs as they finish, until none is pending.
 
-        Each outcome is harvested once the loop has received it.
+        Each outcome is harvested as it is handed to the loop (once per ledger, as by
+        ``harvest``: another process's loop or harvest never gets it too).
 
         Args:
             timeout: Seconds in all (None: as long as it takes).
@@ -317,10 +323,9 @@ class AsyncEvalRun:
         while True:
             await self._poller.poll()
             for outcome in await self._finished():
-                try:
+                # Claimed before it is handed over: another process may be harvesting too.
+                if await run_sync(partial(self._ledger.mark_harvested, [outcome.job.seq])):
                     yield outcome
-                finally:
-                    await run_sync(partial(self._ledger.mark_harvested, [outcome.job.seq]))
             pending = await self._pending()
             if not pending:
                 return
