@@ -80,9 +80,9 @@ def read_everything(path: Path) -> None:
             ledger.job(job.seq)
             ledger.history(job.seq)
             ledger.owner_and_snapshot(job.seq)
+            ledger.known_job_ids(job.server)
         ledger.unfinished()
         ledger.unharvested()
-        ledger.known_job_ids()
     finally:
         ledger.close()
 

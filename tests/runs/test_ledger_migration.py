@@ -12,7 +12,7 @@ import pytest
 from lmms_eval_api.models import EvaluateRequest
 from lmms_eval_client import LedgerError
 from lmms_eval_client._runs.ledger import Ledger
-from lmms_eval_client._runs.ledger_schema import APPLICATION_ID, MIGRATIONS
+from lmms_eval_client._runs.ledger_schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 REQUEST = EvaluateRequest.from_dict({"model": "qwen2_vl", "tasks": ["mme"]})
 A, B = "http://gpu-1:8000", "http://gpu-2:8000"
@@ -73,7 +73,7 @@ def test_a_schema_1_ledger_is_migrated_with_its_jobs_and_history(tmp_path: Path)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA foreign_keys = ON")
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         for statement in ("DELETE FROM jobs", "DELETE FROM observations"):
             with pytest.raises(sqlite3.IntegrityError, match="never deletes"):
