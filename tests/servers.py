@@ -134,7 +134,8 @@ class RealServer:
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> None:
-    """Stop the process we started: SIGTERM, wait, then SIGKILL."""
+    """Stop the process we started: SIGTERM, wait, then SIGKILL; then close our ends of its
+    pipes (left open, they are an unclosed file when collected: warnings are errors here)."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -142,6 +143,9 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def _server_env(
