@@ -17,13 +17,14 @@ import math
 import sys
 import traceback
 from collections.abc import Iterable, Sequence
-from typing import TextIO
-
-from pydantic import BaseModel, JsonValue
-
-from lmms_eval_client import EvalResults, Metric
+from typing import TYPE_CHECKING, TextIO
 
 from .exit_codes import one_line
+
+if TYPE_CHECKING:  # for annotations only: `--help` and `status` need none of them
+    from pydantic import BaseModel, JsonValue
+
+    from lmms_eval_client import EvalResults, Metric
 
 
 def as_json(value: BaseModel) -> dict[str, JsonValue]:
