@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from .bounded import DEFAULT_MAX_LINE_BYTES, LimitExceeded, bounded_lines, check_limit
 from .errors import ResultsFormatError
 from .file_access import FileLocation, FileSystem, client_location
-from .metrics import as_number
+from .jsonparse import TooDeep, parse_line
+from .metrics import as_number, trusted
 
 # The keys lmms-eval 0.7.3 writes for every sample; the rest are per-sample metric values.
 # (doc and arguments: older versions; input_media: multimodal tasks.)
@@ -102,16 +103,29 @@ class Sample(BaseModel):
         metric values and go to ``metrics``; with ``metric_names``, only those names do
         and other unknown keys stay in ``model_extra``.
         """
-        fields: dict[str, Any] = {}
-        metrics: dict[str, Any] = {}
-        for key, value in record.items():
-            if key in SAMPLE_KEYS:
-                fields[key] = value
-            elif metric_names is None or key in metric_names or key == "metrics":
-                metrics[key] = value
-            else:
-                fields[key] = value
-        fields["metrics"] = metrics
+        return cls.model_validate(_split(record, metric_names))
+
+    @classmethod
+    def _from_json(cls, record: dict[str, Any], metric_names: Collection[str] | None) -> Sample:
+        """``from_record`` for a record a JSON parser made: its JSON values need no check,
+        so when the typed fields have their types already, the sample is built without
+        validation (pydantic's check of every value was most of a streamed line's cost);
+        anything else is validated as ``from_record`` does, errors included."""
+        fields = _split(record, metric_names)
+        doc_id = fields.get("doc_id")
+        doc_hash = fields.get("doc_hash")
+        counts = fields.get("token_counts")
+        if (
+            (doc_id is None or type(doc_id) in (int, str))
+            and (doc_hash is None or type(doc_hash) is str)
+            and (counts is None or type(counts) is list)
+        ):
+            built = _token_counts(counts) if counts else []
+            if built is not None:
+                values = {name: fields.get(name, default) for name, default in _DEFAULTS.items()}
+                values["token_counts"] = built
+                extra = {key: value for key, value in fields.items() if key not in _DEFAULTS}
+                return trusted(cls, values, set(fields), extra)  # extra keys count as set
         return cls.model_validate(fields)
 
     def score(self, metric: str) -> float | None:
@@ -138,12 +152,57 @@ class Sample(BaseModel):
         return self._token_sum("output_tokens")
 
 
+# Every field, in order, with its default (token_counts and metrics: always given).
+_DEFAULTS: dict[str, Any] = {
+    name: None if info.default_factory else info.default
+    for name, info in Sample.model_fields.items()
+}
+_COUNT_FIELDS = tuple(TokenCount.model_fields)  # in order
+
+
+def _split(record: dict[str, Any], metric_names: Collection[str] | None) -> dict[str, Any]:
+    """The fields of a sample: known keys as they are, metric values under ``metrics``."""
+    fields: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in SAMPLE_KEYS:
+            fields[key] = value
+        elif metric_names is None or key in metric_names or key == "metrics":
+            metrics[key] = value
+        else:
+            fields[key] = value
+    fields["metrics"] = metrics
+    return fields
+
+
+def _token_counts(counts: list[Any]) -> list[TokenCount | None] | None:
+    """The TokenCounts of JSON objects whose counts are ints (None: validate instead)."""
+    built: list[TokenCount | None] = []
+    for count in counts:
+        if count is None:
+            built.append(None)
+            continue
+        if type(count) is not dict:
+            return None
+        values: dict[str, Any] = dict.fromkeys(_COUNT_FIELDS)
+        extra: dict[str, Any] = {}
+        for key, value in count.items():
+            if key in _COUNT_FIELDS:
+                if value is not None and type(value) is not int:
+                    return None
+                values[key] = value
+            else:
+                extra[key] = value
+        built.append(trusted(TokenCount, values, set(count), extra))
+    return built
+
+
 _TOO_DEEP = "JSON nested too deeply to read"
 _CUT = " (a truncated last line means the file is still being written or was cut)"
 
 
 def _reason(exc: ValueError | RecursionError) -> str:
-    if isinstance(exc, RecursionError):  # json's decoder recurses once per level
+    if isinstance(exc, (RecursionError, TooDeep)):  # json's decoder recurses once per level
         return _TOO_DEEP
     if isinstance(exc, json.JSONDecodeError):
         return f"not JSON ({exc.msg} at column {exc.colno})"
@@ -186,7 +245,7 @@ def _read(
             if not line or line.isspace():
                 continue
             try:
-                record = json.loads(line)
+                record = parse_line(line)
             except (ValueError, RecursionError) as exc:
                 reason = _reason(exc)
                 cut = "" if reason == _TOO_DEEP else _CUT
@@ -206,7 +265,7 @@ def _read(
                     reason=reason,
                 )
             try:
-                sample = Sample.from_record(record, metric_names=metric_names)
+                sample = Sample._from_json(record, metric_names)
             except (ValidationError, RecursionError) as exc:
                 reason = _invalid_sample(exc)
                 raise ResultsFormatError(
