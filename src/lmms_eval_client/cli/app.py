@@ -86,17 +86,29 @@ EPILOG = """Examples:
 """
 
 
-def _load(module_name: str) -> dict[str, Any]:
-    """The click commands that module ``module_name`` registers, by name."""
+def _load(module_name: str, only: str | None = None) -> dict[str, Any]:
+    """The click commands that module ``module_name`` registers, by name; with ``only``,
+    that one alone (typer reads every parameter of a command it builds: submit's 20)."""
     module = importlib.import_module(f"{__package__}.{module_name}")
     holder = typer.Typer(rich_markup_mode=MARKUP)
     if module_name == "runs":
         holder.add_typer(module.runs_app(), name="runs")
     else:
         module.register(holder)
+    if only is not None:
+        holder.registered_commands = [
+            info for info in holder.registered_commands if _name_of(info) == only
+        ]
     holder.callback()(lambda: None)  # a callback makes it a group, even with one command
     group = typer.main.get_group(holder)
     return dict(group.commands)
+
+
+def _name_of(info: Any) -> str:
+    """The name typer gives a registered command: its own, else its function's."""
+    if info.name:
+        return str(info.name)
+    return typer.main.get_command_name(getattr(info.callback, "__name__", ""))
 
 
 class _Group(TyperGroup):
@@ -115,7 +127,7 @@ class _Group(TyperGroup):
         module_name, summary = COMMANDS[cmd_name]
         if self._listing:  # a stand-in with the same name and summary
             return TyperCommand(cmd_name, help=summary, rich_markup_mode=MARKUP)
-        for name, loaded in _load(module_name).items():
+        for name, loaded in _load(module_name, only=cmd_name).items():
             self.commands.setdefault(name, loaded)
         return self.commands.get(cmd_name)
 
