@@ -80,6 +80,7 @@ class Metric(BaseModel):
 
 
 M = TypeVar("M", bound=BaseModel)
+_new = object.__new__  # what cls.__new__ resolves to for a model, without the lookup
 _set_attribute = object.__setattr__
 
 
@@ -93,7 +94,7 @@ def trusted(
     ``values`` holds every field in order; ``given``, the fields that were in the input
     (``model_fields_set``); ``extra``, the keys the model does not know.
     """
-    model = cls.__new__(cls)
+    model = _new(cls)
     _set_attribute(model, "__dict__", values)
     _set_attribute(model, "__pydantic_fields_set__", given)
     _set_attribute(model, "__pydantic_extra__", extra)  # None unless extra="allow"
@@ -108,6 +109,8 @@ def as_number(value: object) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
+        if value == "N/A":  # lmms-eval's "no stderr", in most entries: no exception raised
+            return None
         try:
             return float(value)
         except ValueError:  # "N/A" and other text
@@ -126,6 +129,45 @@ def json_number(value: float | None) -> float | str | None:
     return "Infinity" if value > 0 else "-Infinity"
 
 
+def _stderr_split(name: str) -> tuple[str, str] | None:
+    """``(metric, kind)`` of a stderr name (``"acc_stderr_clt"``: ``("acc", "stderr_clt")``),
+    else None: _STDERR_NAME's match, without the regex for the kinds lmms-eval writes."""
+    cut = name.rfind("_stderr")
+    if cut <= 0:
+        return None
+    kind = name[cut + 1 :]
+    if kind == "stderr" or (kind[6:7] == "_" and kind[7:].isalnum() and kind[7:].isascii()):
+        return name[:cut], kind
+    match = _STDERR_NAME.match(name)  # rarer names: the regex decides
+    return (match["base"], match["kind"]) if match else None
+
+
+# How the keys of an entry split into metrics and their stderrs, by the entry's keys (the
+# tasks of a file mostly share one set of keys: they are split once, not once a task).
+_Plan = list[tuple[str, str, str, list[tuple[str, str]]]]  # key, metric, filter, stderrs
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+_MAX_PLANS = 1024
+
+
+def _plan(keys: tuple[str, ...]) -> _Plan:
+    """The metrics among ``keys`` (``"<metric>,<filter>"``), each with its stderr keys."""
+    found: dict[str, tuple[str, str, str, list[tuple[str, str]]]] = {}
+    stderrs: list[tuple[str, str, str]] = []  # the stderr's key, its metric's key, its kind
+    for key in keys:
+        comma = key.find(",")
+        if comma < 0:  # keys without a comma (alias, ...) are not metrics
+            continue
+        name = key[:comma]
+        split = _stderr_split(name)
+        if split is not None and split[0] + key[comma:] in keys:
+            stderrs.append((key, split[0] + key[comma:], split[1]))
+            continue
+        found[key] = (key, name, key[comma + 1 :], [])
+    for key, base, kind in stderrs:
+        found[base][3].append((key, kind))
+    return list(found.values())
+
+
 def parse_task_metrics(
     task: str,
     entry: Mapping[str, JsonValue],
@@ -137,32 +179,25 @@ def parse_task_metrics(
 
     Run once per task of a file (60,000 times for a large one): written for speed.
     """
-    found: list[tuple[str, str, str]] = []  # key, metric, filter
-    stderrs: dict[str, dict[str, float | None]] = {}  # by the metric's key
-    for key in entry:
-        comma = key.find(",")
-        if comma < 0:  # keys without a comma (alias, ...) are not metrics
-            continue
-        name = key[:comma]
-        if "_stderr" in name and (match := _STDERR_NAME.match(name)):
-            base = match["base"] + key[comma:]
-            if base in entry:
-                stderrs.setdefault(base, {})[match["kind"]] = as_number(entry[key])
-                continue
-        found.append((key, name, key[comma + 1 :]))
+    keys = tuple(entry)
+    plan = _PLANS.get(keys)
+    if plan is None:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[keys] = _plan(keys)
     alias = entry.get("alias")
     shown = alias if isinstance(alias, str) else None
     better = higher_is_better or {}
     rows = []
-    for key, name, filter_ in found:
+    for key, name, filter_, stderr_keys in plan:
         raw = entry[key]
-        errors = stderrs.get(key) or {}
+        errors = {kind: as_number(entry[stderr_key]) for stderr_key, kind in stderr_keys}
         # built from values already checked: no validation (thousands of tasks load fast)
         fields = {
             "task": task,
             "name": name,
             "filter": filter_,
-            "value": float(raw) if type(raw) is float or type(raw) is int else as_number(raw),
+            "value": raw if type(raw) is float else as_number(raw),
             "raw": raw,
             "stderr": errors.get("stderr"),
             "stderrs": errors,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .bounded import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RESULTS_BYTES, check_limit
 from .errors import (
@@ -31,7 +31,7 @@ from .sections import (
     Throughput,
     Usage,
 )
-from .task_map import JsonObjects, TaskMap
+from .task_map import TRUSTED_JSON, Flags, Hashes, JsonObjects, Shots, Subtasks, TaskMap, Versions
 
 if TYPE_CHECKING:
     import pandas
@@ -71,14 +71,14 @@ class EvalResults(BaseModel):
         extra="allow", populate_by_name=True, protected_namespaces=()
     )
 
-    results: Annotated[dict[str, dict[str, JsonValue]], JsonObjects()] = Field(
+    results: JsonObjects = Field(
         description='Per task and group, `{"<metric>,<filter>": value, ..., "alias": ...}` '
         "as in the file; `metrics` has them typed."
     )
-    groups: Annotated[dict[str, dict[str, JsonValue]], JsonObjects()] = Field(
+    groups: JsonObjects = Field(
         default_factory=dict, description="The groups' entries (repeated from `results`)."
     )
-    group_subtasks: dict[str, list[str]] = Field(
+    group_subtasks: Subtasks = Field(
         default_factory=dict,
         description="Each group's subtasks; a standalone task maps to `[]`.",
     )
@@ -86,13 +86,13 @@ class EvalResults(BaseModel):
         default_factory=lambda: TaskMap(TaskConfig, {}, "configs"),
         description="Each task's resolved configuration (validated when read).",
     )
-    versions: dict[str, float | int | str | None] = Field(
+    versions: Versions = Field(
         default_factory=dict, description="Each task's version (groups have none)."
     )
-    n_shot: dict[str, int | str | None] = Field(
+    n_shot: Shots = Field(
         default_factory=dict, alias="n-shot", description="Few-shot examples per task."
     )
-    higher_is_better: dict[str, dict[str, bool | None]] = Field(
+    higher_is_better: Flags = Field(
         default_factory=dict, description="Per task and group, per metric: higher is better?"
     )
     n_samples: TaskMap[NSamples] = Field(
@@ -112,9 +112,7 @@ class EvalResults(BaseModel):
     throughput: Throughput | None = Field(default=None, description="Generation speed.")
     usage: Usage | None = Field(default=None, description="Token usage (API models).")
     efficiency: Efficiency | None = Field(default=None, description="Token efficiency.")
-    task_hashes: dict[str, str] = Field(
-        default_factory=dict, description="A hash of each task's samples."
-    )
+    task_hashes: Hashes = Field(default_factory=dict, description="A hash of each task's samples.")
     model_source: str | None = Field(default=None, description="The model type, e.g. `openai`.")
     model_name: str | None = Field(default=None, description="The model name from model_args.")
     model_name_sanitized: str | None = Field(
@@ -187,7 +185,7 @@ class EvalResults(BaseModel):
         where = path or "<results JSON>"
         document = results_document(data, where)  # parsed, then validated (TaskMap...)
         try:
-            loaded = cls.model_validate(document)
+            loaded = cls.model_validate(document, context=TRUSTED_JSON)
         except ValidationError as exc:
             raise results_format_error(exc, where) from None
         loaded.configs._path = loaded.n_samples._path = where  # for a bad entry, read later

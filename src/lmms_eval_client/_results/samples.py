@@ -17,7 +17,7 @@ from .bounded import DEFAULT_MAX_LINE_BYTES, LimitExceeded, bounded_lines, check
 from .errors import ResultsFormatError
 from .file_access import FileLocation, FileSystem, client_location
 from .jsonparse import TooDeep, parse_line
-from .metrics import as_number, trusted
+from .metrics import _new, _set_attribute, as_number, trusted
 
 # The keys lmms-eval 0.7.3 writes for every sample; the rest are per-sample metric values.
 # (doc and arguments: older versions; input_media: multimodal tasks.)
@@ -106,27 +106,38 @@ class Sample(BaseModel):
         return cls.model_validate(_split(record, metric_names))
 
     @classmethod
-    def _from_json(cls, record: dict[str, Any], metric_names: Collection[str] | None) -> Sample:
+    def _from_json(cls, record: dict[str, Any], metric_keys: frozenset[str] | None) -> Sample:
         """``from_record`` for a record a JSON parser made: its JSON values need no check,
         so when the typed fields have their types already, the sample is built without
         validation (pydantic's check of every value was most of a streamed line's cost);
-        anything else is validated as ``from_record`` does, errors included."""
-        fields = _split(record, metric_names)
-        doc_id = fields.get("doc_id")
-        doc_hash = fields.get("doc_hash")
-        counts = fields.get("token_counts")
+        anything else is validated as ``from_record`` does, errors included.
+        ``metric_keys``: the metric names and "metrics" (``_metric_keys``), or None.
+
+        Run once per line of files of millions of lines: one pass, written for speed.
+        """
+        values = _DEFAULTS.copy()
+        metrics: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in record.items():
+            if key in SAMPLE_KEYS:
+                values[key] = value
+            elif metric_keys is None or key in metric_keys:
+                metrics[key] = value
+            else:
+                extra[key] = value
+        values["metrics"] = metrics
+        doc_id, doc_hash, counts = values["doc_id"], values["doc_hash"], values["token_counts"]
         if (
-            (doc_id is None or type(doc_id) in (int, str))
+            (doc_id is None or type(doc_id) is int or type(doc_id) is str)
             and (doc_hash is None or type(doc_hash) is str)
-            and (counts is None or type(counts) is list)
+            and (built := _token_counts(counts)) is not None
         ):
-            built = _token_counts(counts) if counts else []
-            if built is not None:
-                values = {name: fields.get(name, default) for name, default in _DEFAULTS.items()}
-                values["token_counts"] = built
-                extra = {key: value for key, value in fields.items() if key not in _DEFAULTS}
-                return trusted(cls, values, set(fields), extra)  # extra keys count as set
-        return cls.model_validate(fields)
+            values["token_counts"] = built
+            given = record.keys() & SAMPLE_KEYS
+            given.add("metrics")
+            given.update(extra)  # extra keys count as set, as pydantic counts them
+            return trusted(cls, values, given, extra)
+        return cls.model_validate(_split(record, metric_keys))
 
     def score(self, metric: str) -> float | None:
         """The value of a per-sample metric as a number (None when absent or not a number).
@@ -152,12 +163,18 @@ class Sample(BaseModel):
         return self._token_sum("output_tokens")
 
 
-# Every field, in order, with its default (token_counts and metrics: always given).
+# Every field, in order, with its default (None for token_counts and metrics: set apart).
 _DEFAULTS: dict[str, Any] = {
     name: None if info.default_factory else info.default
     for name, info in Sample.model_fields.items()
 }
-_COUNT_FIELDS = tuple(TokenCount.model_fields)  # in order
+_COUNT_DEFAULTS: dict[str, Any] = dict.fromkeys(TokenCount.model_fields)  # in order
+_COUNT_FIELDS = _COUNT_DEFAULTS.keys()
+
+
+def _metric_keys(metric_names: Collection[str] | None) -> frozenset[str] | None:
+    """The keys of a record that go to ``metrics``: the names, and "metrics" itself."""
+    return None if metric_names is None else frozenset(metric_names) | {"metrics"}
 
 
 def _split(record: dict[str, Any], metric_names: Collection[str] | None) -> dict[str, Any]:
@@ -175,25 +192,29 @@ def _split(record: dict[str, Any], metric_names: Collection[str] | None) -> dict
     return fields
 
 
-def _token_counts(counts: list[Any]) -> list[TokenCount | None] | None:
-    """The TokenCounts of JSON objects whose counts are ints (None: validate instead)."""
+def _token_counts(counts: object) -> list[TokenCount | None] | None:
+    """TokenCounts of a JSON list of objects with int counts, none unknown; None (to
+    validate the sample instead) for anything else."""
+    if counts is None:
+        return []
+    if type(counts) is not list:
+        return None
     built: list[TokenCount | None] = []
     for count in counts:
         if count is None:
             built.append(None)
             continue
-        if type(count) is not dict:
+        if type(count) is not dict or not count.keys() <= _COUNT_FIELDS:
             return None
-        values: dict[str, Any] = dict.fromkeys(_COUNT_FIELDS)
-        extra: dict[str, Any] = {}
-        for key, value in count.items():
-            if key in _COUNT_FIELDS:
-                if value is not None and type(value) is not int:
-                    return None
-                values[key] = value
-            else:
-                extra[key] = value
-        built.append(trusted(TokenCount, values, set(count), extra))
+        for value in count.values():
+            if value is not None and type(value) is not int:
+                return None
+        model = _new(TokenCount)  # trusted(), inlined: once or more per line
+        _set_attribute(model, "__dict__", {**_COUNT_DEFAULTS, **count})
+        _set_attribute(model, "__pydantic_fields_set__", set(count))
+        _set_attribute(model, "__pydantic_extra__", {})
+        _set_attribute(model, "__pydantic_private__", None)
+        built.append(model)
     return built
 
 
@@ -225,6 +246,7 @@ def _read(
     location: FileLocation, metric_names: Collection[str] | None, max_line_bytes: int
 ) -> Iterator[Sample]:
     where = location.display
+    metric_keys = _metric_keys(metric_names)
     with location.open_binary() as handle:
         lines = bounded_lines(handle, max_line_bytes)
         number = 0
@@ -265,7 +287,7 @@ def _read(
                     reason=reason,
                 )
             try:
-                sample = Sample._from_json(record, metric_names)
+                sample = Sample._from_json(record, metric_keys)
             except (ValidationError, RecursionError) as exc:
                 reason = _invalid_sample(exc)
                 raise ResultsFormatError(
