@@ -116,15 +116,16 @@ class Sample(BaseModel):
         Run once per line of files of millions of lines: one pass, written for speed.
         """
         values = _DEFAULTS.copy()
+        values.update(record)  # in C; the keys that are not fields are moved out below
+        others = record.keys() - SAMPLE_KEYS
         metrics: dict[str, Any] = {}
         extra: dict[str, Any] = {}
-        for key, value in record.items():
-            if key in SAMPLE_KEYS:
-                values[key] = value
-            elif metric_keys is None or key in metric_keys:
-                metrics[key] = value
-            else:
-                extra[key] = value
+        if others:
+            for key in (k for k in record if k in others) if len(others) > 1 else others:
+                if metric_keys is None or key in metric_keys:
+                    metrics[key] = values.pop(key)
+                else:
+                    extra[key] = values.pop(key)
         values["metrics"] = metrics
         doc_id, doc_hash, counts = values["doc_id"], values["doc_hash"], values["token_counts"]
         if (
@@ -133,9 +134,8 @@ class Sample(BaseModel):
             and (built := _token_counts(counts)) is not None
         ):
             values["token_counts"] = built
-            given = record.keys() & SAMPLE_KEYS
+            given = record.keys() - metrics.keys()  # extra keys count as set, as in pydantic
             given.add("metrics")
-            given.update(extra)  # extra keys count as set, as pydantic counts them
             return trusted(cls, values, given, extra)
         return cls.model_validate(_split(record, metric_keys))
 
@@ -169,7 +169,8 @@ _DEFAULTS: dict[str, Any] = {
     for name, info in Sample.model_fields.items()
 }
 _COUNT_DEFAULTS: dict[str, Any] = dict.fromkeys(TokenCount.model_fields)  # in order
-_COUNT_FIELDS = _COUNT_DEFAULTS.keys()
+_COUNT_SIZE = len(_COUNT_DEFAULTS)
+assert _COUNT_SIZE == 3  # _token_counts checks three counts
 
 
 def _metric_keys(metric_names: Collection[str] | None) -> frozenset[str] | None:
@@ -204,13 +205,20 @@ def _token_counts(counts: object) -> list[TokenCount | None] | None:
         if count is None:
             built.append(None)
             continue
-        if type(count) is not dict or not count.keys() <= _COUNT_FIELDS:
+        if type(count) is not dict:
             return None
-        for value in count.values():
-            if value is not None and type(value) is not int:
-                return None
+        fields = {**_COUNT_DEFAULTS, **count}
+        if len(fields) != _COUNT_SIZE:  # a key TokenCount does not know: validate
+            return None
+        a, b, c = fields.values()  # every count an int or None, else validate
+        if not (
+            (a is None or type(a) is int)
+            and (b is None or type(b) is int)
+            and (c is None or type(c) is int)
+        ):
+            return None
         model = _new(TokenCount)  # trusted(), inlined: once or more per line
-        _set_attribute(model, "__dict__", {**_COUNT_DEFAULTS, **count})
+        _set_attribute(model, "__dict__", fields)
         _set_attribute(model, "__pydantic_fields_set__", set(count))
         _set_attribute(model, "__pydantic_extra__", {})
         _set_attribute(model, "__pydantic_private__", None)
