@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, TypeAlias
 from ..._http._async._io import run_sync
 from ..._http.config import DEFAULT_LOG_LINES
 from ..._lazy import LazyModule
-from ..._results.file_access import FileSystem
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo, JobSubmitResponse
 
     from ..._results import files as _files
+    from ..._results.file_access import FileSystem
     from ..._results.results import EvalResults
 else:  # the results models: loaded when results are read, not with the client
     _files = LazyModule("lmms_eval_client._results.files")

@@ -32,8 +32,6 @@ from ..._http.retry import (
     within_deadline,
 )
 from ..._lazy import LazyModule
-from ..._results.file_access import FileSystem
-from ..._results.path_map import PathMap
 from ..arguments import build_evaluate_request, check_job_id
 from ..base import ClientBase
 from ..wait import DEFAULT_POLL_INTERVAL
@@ -46,6 +44,9 @@ if TYPE_CHECKING:
     from lmms_eval_api.api.jobs import get_job as _op_get_job
     from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
     from lmms_eval_api.models import CancelResponse, EvaluateRequest, JobInfo, JobSubmitResponse
+
+    from ..._results.file_access import FileSystem
+    from ..._results.path_map import PathMap
 else:  # the endpoints import the models: loaded with the first request (see _lazy)
     _op_cancel_job = LazyModule("lmms_eval_api.api.jobs.cancel_job")
     _op_get_job = LazyModule("lmms_eval_api.api.jobs.get_job")
