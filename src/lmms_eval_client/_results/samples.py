@@ -112,21 +112,23 @@ class Sample(BaseModel):
         so when the typed fields have their types already, the sample is built without
         validation (pydantic's check of every value was most of a streamed line's cost);
         anything else is validated as ``from_record`` does, errors included.
-        ``metric_keys``: the metric names and "metrics" (``_metric_keys``), or None.
+        ``metric_keys``: the metric names and "metrics" (``_metric_keys``), or None. Takes
+        ``record`` over: its metric values are moved out of it.
 
         Run once per line of files of millions of lines: one pass, written for speed.
         """
-        values = _DEFAULTS.copy()
-        values.update(record)  # in C; the keys that are not fields are moved out below
+        # The record is this reader's own (just parsed): its keys that are not fields are
+        # moved out of it, then it is laid over the defaults (field order kept), in C.
         others = record.keys() - SAMPLE_KEYS
         metrics: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         if others:
-            for key in (k for k in record if k in others) if len(others) > 1 else others:
+            for key in (k for k in list(record) if k in others) if len(others) > 1 else others:
                 if metric_keys is None or key in metric_keys:
-                    metrics[key] = values.pop(key)
+                    metrics[key] = record.pop(key)
                 else:
-                    extra[key] = values.pop(key)
+                    extra[key] = record.pop(key)
+        values = {**_DEFAULTS, **record}
         values["metrics"] = metrics
         doc_id, doc_hash, counts = values["doc_id"], values["doc_hash"], values["token_counts"]
         if (
@@ -135,15 +137,16 @@ class Sample(BaseModel):
             and (built := _token_counts(counts)) is not None
         ):
             values["token_counts"] = built
-            given = record.keys() - metrics.keys()  # extra keys count as set, as in pydantic
+            given = set(record)
             given.add("metrics")
+            given.update(extra)  # extra keys count as set, as in pydantic
             sample = _new(cls)  # trusted(), inlined
             _set_attribute(sample, "__dict__", values)
             _set_attribute(sample, "__pydantic_fields_set__", given)
             _set_attribute(sample, "__pydantic_extra__", extra)
             _set_attribute(sample, "__pydantic_private__", None)
             return sample
-        return cls.model_validate(_split(record, metric_keys))
+        return cls.model_validate({**record, **extra, "metrics": metrics})
 
     def score(self, metric: str) -> float | None:
         """The value of a per-sample metric as a number (None when absent or not a number).
