@@ -3,13 +3,21 @@
     python benchmarks/run.py            # the full run (`make bench`), a few minutes
     python benchmarks/run.py --quick    # a smoke run, well under a minute
 
-Prints one table (and writes it to benchmarks/results.md):
+Prints one table, and writes it to build/bench/results.md (untracked: a run leaves the tree
+clean); ``--output benchmarks/results.md`` (``make bench-record``) records it in the tracked
+file.
 
+0. cli and results (issue 22): the command line's start-up (``status JOB`` vs a fresh
+   Python doing the raw GET, target <= 1.3x; ``--help`` vs a two-command typer app, target
+   <= 1.5x), and reading results files at scale (``EvalResults.load`` + ``.metrics`` of
+   100 MB vs ``json.load``, target <= 1.3x; streaming 500 MB of samples vs a plain
+   ``json.loads`` loop, target >= 0.8x, memory flat); see bench_cli.py, bench_results.py.
 1. latency: per-call time of get_job, get_queue_status and evaluate, for raw
    httpx.Client / httpx.AsyncClient (the floors), lmms-eval's clients and ours,
    interleaved; target: our EvalClient.get_job <= 1.10x raw httpx.Client.
-2. import: `import lmms_eval_client` vs `import httpx, pydantic` in fresh interpreters;
-   target <= 1.30x (when missed, -X importtime says which modules make the difference).
+2. import: `import lmms_eval_client`, and `from lmms_eval_client import EvalClient`
+   (AsyncEvalClient, EvalRun), vs `import httpx, pydantic` in fresh interpreters; target
+   <= 1.20x (when missed, -X importtime says which modules make the difference).
 3. fan-out: one AsyncEvalClient submits and awaits 1,000 jobs concurrently: wall time,
    requests per job, peak connections (<= max_connections), errors (0); the same with
    lmms-eval's AsyncEvalClient.
@@ -36,15 +44,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from bench_cli import run_cli
 from bench_common import CpuPlan, Section, machine_line, render_markdown, render_text, version_of
 from bench_false_alarms import run_false_alarms
 from bench_fanout import run_fanout
 from bench_imports import run_imports
 from bench_latency import run_latency
 from bench_precision import run_precision
+from bench_results import run_results
 
-BENCHMARKS = ("import", "latency", "fanout", "wait", "alarms")
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.md"
+BENCHMARKS = ("import", "cli", "results", "latency", "fanout", "wait", "alarms")
+DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "build" / "bench" / "results.md"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -79,7 +89,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="pin the client to one CPU and the servers to another (tails grow when the "
         "servers share their CPU with other load)",
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown results file")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="Markdown results file (default build/bench/results.md)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     unknown = set(args.only) - set(BENCHMARKS)
@@ -92,6 +107,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.iterations = pick(args.iterations, 600, 60)
     args.warmup = pick(args.warmup, 50, 10)
     args.import_runs = pick(args.import_runs, 20, 4)
+    args.cli_runs = 15 if not args.quick else 4
     args.profile_runs = 3 if not args.quick else 1
     args.jobs = pick(args.jobs, 1000, 100)
     args.wait_jobs = pick(args.wait_jobs, 10, 4)
@@ -129,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(tmp)
         runs: dict[str, Callable[[], Section]] = {
             "import": lambda: run_imports(workdir, args.import_runs, args.profile_runs),
+            "cli": lambda: run_cli(workdir, args.cli_runs),
+            "results": lambda: run_results(workdir, quick=args.quick),
             "latency": lambda: run_latency(workdir, cpus, args.iterations, args.warmup),
             "fanout": lambda: run_fanout(
                 workdir, cpus, args.jobs, args.connections, args.poll_interval, args.deadline
@@ -185,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "```",
         "",
     ]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text("\n".join(markdown), encoding="utf-8")
     print(f"\nwritten to {args.output}", file=sys.stderr)
     missed = [t for t in targets if not t.met]

@@ -14,11 +14,12 @@ import hmac
 import json
 import os
 from collections.abc import Callable, Collection, Iterable
-from typing import Any
-
-from lmms_eval_api.models import EvaluateRequest
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import InvalidArgumentError
+
+if TYPE_CHECKING:  # the models load with the first request, not with the command line
+    from lmms_eval_api.models import EvaluateRequest
 
 SECRET_ARG_WORDS: tuple[str, ...] = ("key", "token", "secret", "password")
 SECRET_ARGS_ENV = "LMMS_EVAL_SECRET_ARGS"
@@ -119,7 +120,7 @@ class Fingerprints:
         return {key for key, value in (request.model_args or {}).items() if is_fingerprint(value)}
 
     def _sealed(self, request: EvaluateRequest, keys: Collection[str]) -> EvaluateRequest:
-        return EvaluateRequest.from_dict(replace_secret_args(request.to_dict(), self._sealer(keys)))
+        return type(request).from_dict(replace_secret_args(request.to_dict(), self._sealer(keys)))
 
     def comparable(
         self, stored: EvaluateRequest, echo: EvaluateRequest
@@ -138,4 +139,4 @@ class Fingerprints:
         if any(key not in echoed or self.of(echoed[key]) != stored_args[key] for key in secrets):
             return None
         args = {key: echoed[key] if key in secrets else value for key, value in stored_args.items()}
-        return EvaluateRequest.from_dict({**stored.to_dict(), "model_args": args})
+        return type(stored).from_dict({**stored.to_dict(), "model_args": args})

@@ -48,3 +48,18 @@ def test_import_loads_no_model_machinery() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_client_classes_load_their_models_with_the_first_request() -> None:
+    # Issue 22: what users write first costs about `import httpx, pydantic` (make bench
+    # times it); pydantic's model machinery, the models, httpcore and the results reading
+    # load with the first request or the first results read.
+    code = (
+        "import sys\n"
+        "from lmms_eval_client import AsyncEvalClient, EvalClient\n"
+        "heavy = ('pydantic.main', 'lmms_eval_api.models', 'lmms_eval_api.types', 'httpcore',"
+        " 'lmms_eval_client._results.results', 'lmms_eval_client._results.file_access')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

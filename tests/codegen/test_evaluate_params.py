@@ -175,7 +175,9 @@ def test_each_entry_point_documents_the_tables_parameters(
 def test_the_cli_takes_its_help_texts_and_defaults_from_the_table() -> None:
     command = typer.main.get_command(app)
     assert isinstance(command, typer.main.TyperGroup)
-    options = {param.name: param for param in command.commands["submit"].params}
+    submit = command.get_command(typer.Context(command), "submit")  # loaded on demand
+    assert submit is not None
+    options = {param.name: param for param in submit.params}
     for name in names("request extra_body"):
         assert getattr(options[name], "help", None) == PARAMS[name].cli_help, name
     assert options["log_samples"].default is default_of("log_samples", bool) is True

@@ -12,13 +12,14 @@ import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
-
-from lmms_eval_api.models import EvaluateRequest, MergeRequest, MergeRequestCheckpointType
 
 from .._exceptions import InvalidArgumentError
 from .._text import clip, shown
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import EvaluateRequest, MergeRequest
 
 CheckpointType = Literal["regular", "ema"]
 
@@ -269,6 +270,8 @@ def build_evaluate_request(
         "num_gpus": num_gpus,
         "output_dir": _path_str("output_dir", output_dir),
     }
+    from lmms_eval_api.models import EvaluateRequest  # the models: with the first request
+
     # Only fields passed to the constructor are "set", and to_dict() sends only those.
     return EvaluateRequest(
         model=model,
@@ -284,6 +287,8 @@ def _extra_fields(extra_body: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     if not isinstance(extra_body, Mapping):
         raise InvalidArgumentError(f"extra_body must be a mapping, got {type(extra_body).__name__}")
+    from lmms_eval_api.models import EvaluateRequest
+
     extra = json_object("extra_body", extra_body)
     known = sorted(set(extra) & set(EvaluateRequest.model_fields))
     if known:
@@ -307,6 +312,8 @@ def build_merge_request(
         raise InvalidArgumentError(
             f"checkpoint_type must be 'regular' or 'ema', got {checkpoint_type!r}"
         )
+    from lmms_eval_api.models import MergeRequest, MergeRequestCheckpointType
+
     output = _path_str("output_path", output_path)
     kind = MergeRequestCheckpointType(checkpoint_type)
     if output is None:

@@ -24,9 +24,10 @@ from .._http.config import (
 )
 from .._http.responses import check_open
 from .._http.retry import RetryPolicy
-from .._results.file_access import FileSystem, check_filesystem
-from .._results.output_dirs import output_dir_for, resolve_output_root
-from .._results.path_map import PathMap, effective_path_map
+
+if TYPE_CHECKING:  # reading results is imported with a client, not with the SDK (_lazy)
+    from .._results.file_access import FileSystem
+    from .._results.path_map import PathMap
 
 
 class ClientBase(Generic[HttpClientT]):
@@ -85,6 +86,10 @@ class ClientBase(Generic[HttpClientT]):
         filesystem: FileSystem | None,
     ) -> None:
         """Where jobs write (argument > $LMMS_EVAL_OUTPUT_ROOT) and where results are read."""
+        from .._results.file_access import check_filesystem
+        from .._results.output_dirs import resolve_output_root
+        from .._results.path_map import effective_path_map
+
         self._output_root = resolve_output_root(output_root)
         self._path_map = effective_path_map(path_map)
         self._filesystem = check_filesystem(filesystem)
@@ -96,6 +101,8 @@ class ClientBase(Generic[HttpClientT]):
         if output_dir is not None or self._output_root is None:
             return output_dir
         args = model_args if isinstance(model_args, Mapping) else None
+        from .._results.output_dirs import output_dir_for
+
         return output_dir_for(self._output_root, model, args)
 
     def _check_open(self) -> None:

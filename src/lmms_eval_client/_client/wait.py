@@ -14,9 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Generic, TypeVar
-
-from lmms_eval_api.models import JobInfo, JobStatus
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .._exceptions import (
     APIStatusError,
@@ -31,6 +29,9 @@ from .._http.retry import is_transient, within_deadline
 from .._log import logger
 from .._text import clip_middle
 
+if TYPE_CHECKING:
+    from lmms_eval_api.models import JobInfo
+
 DEFAULT_POLL_INTERVAL = 5.0
 
 
@@ -40,6 +41,8 @@ def process_job_status(job: JobInfo) -> JobInfo | None:
     Failed raises JobFailedError, cancelled raises JobCancelledError. Any other status,
     including one this client does not know yet, means the job is still in progress.
     """
+    from lmms_eval_api.models import JobStatus  # loaded: `job` is a model
+
     if job.status == JobStatus.COMPLETED:
         return job
     if job.status == JobStatus.FAILED:
@@ -133,9 +136,11 @@ class WaitedJob:
     @property
     def position(self) -> int | None:
         """Its position in the queue while it is queued (0: next to run), else None."""
-        if self.outcome is None and self.job is not None and self.job.status == JobStatus.QUEUED:
-            return self.job.position_in_queue
-        return None
+        if self.outcome is not None or self.job is None:
+            return None
+        from lmms_eval_api.models import JobStatus  # loaded: a job was polled
+
+        return self.job.position_in_queue if self.job.status == JobStatus.QUEUED else None
 
     def observe(self, job: JobInfo) -> bool:
         """Record a polled job; True when what a person sees of it (status, position) changed."""
@@ -165,6 +170,8 @@ def progress_line(waited: WaitedJob) -> str:
     job = waited.job
     if job is None:
         return f"{label} polling"
+    from lmms_eval_api.models import JobStatus  # loaded: `job` is a model
+
     if job.status == JobStatus.QUEUED:
         position = "?" if job.position_in_queue is None else job.position_in_queue
         return f"{label} queued (position: {position})"

@@ -7,21 +7,23 @@ new operation of ``openapi.yaml`` gets one row here and one method in ``_async/c
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Generic, TypeVar
-
-from lmms_eval_api.models import (
-    CancelResponse,
-    HealthResponse,
-    JobInfo,
-    JobSubmitResponse,
-    MergeResponse,
-    ModelListResponse,
-    QueueStatusResponse,
-    TaskListResponse,
-)
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .retry import Idempotency
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import (
+        CancelResponse,
+        HealthResponse,
+        JobInfo,
+        JobSubmitResponse,
+        MergeResponse,
+        ModelListResponse,
+        QueueStatusResponse,
+        TaskListResponse,
+    )
 
 T = TypeVar("T")
 
@@ -31,13 +33,22 @@ class Operation(Generic[T]):
     """One operation: its ``operationId`` in openapi.yaml and how the facade treats it."""
 
     operation_id: str
-    response: type[T]
+    response_model: str
+    """The model its answer parses into, by name in ``lmms_eval_api.models``: the models
+    are imported with the first answer, not with the SDK (pydantic's machinery and 19
+    models cost more than importing httpx)."""
     idempotency: Idempotency
     """UNSAFE: a repeat may duplicate work (a second GPU job), so never resent blindly."""
     about_job: bool = False
     """The path names a job id: a 404 becomes JobNotFoundError."""
     maybe_done: str = ""
     """For an UNSAFE operation: what to check when its answer was lost (it may have run)."""
+
+    @property
+    def response(self) -> type[T]:
+        """The model class of its answer (imports the generated models)."""
+        models: Any = importlib.import_module("lmms_eval_api.models")
+        return cast("type[T]", getattr(models, self.response_model))
 
 
 # What an error says when the answer to an operation that must not run twice was lost.
@@ -54,19 +65,27 @@ MERGE_MAYBE_DONE = (
 )
 
 
-HEALTH = Operation("health", HealthResponse, Idempotency.SAFE)
-LIST_TASKS = Operation("list_tasks", TaskListResponse, Idempotency.SAFE)
-LIST_MODELS = Operation("list_models", ModelListResponse, Idempotency.SAFE)
-MERGE_CHECKPOINT = Operation(
-    "merge_checkpoint", MergeResponse, Idempotency.UNSAFE, maybe_done=MERGE_MAYBE_DONE
+HEALTH: Operation[HealthResponse] = Operation("health", "HealthResponse", Idempotency.SAFE)
+LIST_TASKS: Operation[TaskListResponse] = Operation(
+    "list_tasks", "TaskListResponse", Idempotency.SAFE
 )
-SUBMIT_EVALUATION = Operation(
-    "submit_evaluation", JobSubmitResponse, Idempotency.UNSAFE, maybe_done=SUBMISSION_MAYBE_DONE
+LIST_MODELS: Operation[ModelListResponse] = Operation(
+    "list_models", "ModelListResponse", Idempotency.SAFE
 )
-GET_JOB = Operation("get_job", JobInfo, Idempotency.SAFE, about_job=True)
+MERGE_CHECKPOINT: Operation[MergeResponse] = Operation(
+    "merge_checkpoint", "MergeResponse", Idempotency.UNSAFE, maybe_done=MERGE_MAYBE_DONE
+)
+SUBMIT_EVALUATION: Operation[JobSubmitResponse] = Operation(
+    "submit_evaluation", "JobSubmitResponse", Idempotency.UNSAFE, maybe_done=SUBMISSION_MAYBE_DONE
+)
+GET_JOB: Operation[JobInfo] = Operation("get_job", "JobInfo", Idempotency.SAFE, about_job=True)
 # Repeating a cancel changes nothing more; only its answer may change (see cancel_job).
-CANCEL_JOB = Operation("cancel_job", CancelResponse, Idempotency.SAFE, about_job=True)
-GET_QUEUE_STATUS = Operation("get_queue_status", QueueStatusResponse, Idempotency.SAFE)
+CANCEL_JOB: Operation[CancelResponse] = Operation(
+    "cancel_job", "CancelResponse", Idempotency.SAFE, about_job=True
+)
+GET_QUEUE_STATUS: Operation[QueueStatusResponse] = Operation(
+    "get_queue_status", "QueueStatusResponse", Idempotency.SAFE
+)
 
 OPERATIONS = (
     HEALTH,

@@ -8,12 +8,11 @@ failure that may have reached the server from one that certainly did not, and ad
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from lmms_eval_api.errors import UnexpectedResponseBody
-from lmms_eval_api.models import CancelResponse, JobInfo, JobStatus
 
 from .._exceptions import (
     APIConnectionError,
@@ -37,6 +36,9 @@ from .._log import logger
 from .._text import body_excerpt, clip, first_lines, where
 from .operations import Operation
 from .retry import GATEWAY_STATUSES, Outcome, may_have_been_sent
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import CancelResponse, JobInfo
 
 T = TypeVar("T")
 
@@ -197,6 +199,8 @@ def result_of(
         raise status_error(raw, job_id=job_id, note=note)
     parsed = None if isinstance(outcome, UnexpectedResponseBody) else outcome.parsed
     if isinstance(parsed, op.response):
+        from lmms_eval_api.models import JobInfo  # loaded already: `parsed` is a model
+
         if isinstance(parsed, JobInfo) and job_id is not None and parsed.job_id != job_id:
             raise APIResponseValidationError(
                 f"{where(raw.request)} -> {raw.status_code}: the server answered about job "
@@ -215,6 +219,8 @@ def result_of(
 def cancelled_by_earlier_attempt(job: JobInfo) -> CancelResponse | None:
     """After a retried cancel was told "already finished or cancelled": the cancel's answer
     if the job is in fact cancelled (an earlier attempt did it), else None."""
+    from lmms_eval_api.models import CancelResponse, JobStatus  # loaded: `job` is a model
+
     if job.status != JobStatus.CANCELLED:
         return None
     logger.info("Job %s is cancelled: an earlier attempt of the retried cancel did it", job.job_id)

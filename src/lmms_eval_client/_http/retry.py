@@ -15,16 +15,18 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import httpx
 
 from lmms_eval_api.errors import UnexpectedResponseBody
-from lmms_eval_api.types import Response
 
 from .._exceptions import APIConnectionError, APIStatusError, LmmsEvalError, RateLimitError
 from .._log import logger
 from .._text import where
+
+if TYPE_CHECKING:  # the generated types load pydantic: only when a request is sent
+    from lmms_eval_api.types import Response
 
 DEFAULT_MAX_RETRIES = 2
 INITIAL_BACKOFF = 0.5
@@ -36,7 +38,9 @@ RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 GATEWAY_STATUSES = frozenset({502, 504})
 
 # What one attempt of a request ended with.
-Outcome = Response[Any] | httpx.RequestError | httpx.InvalidURL | UnexpectedResponseBody
+Outcome: TypeAlias = (
+    "Response[Any] | httpx.RequestError | httpx.InvalidURL | UnexpectedResponseBody"
+)
 # What sending can raise that becomes an Outcome. httpx.InvalidURL: a 3xx whose Location
 # httpx cannot parse (it builds the next request even with redirects off).
 SEND_FAILURES = (httpx.RequestError, httpx.InvalidURL, UnexpectedResponseBody)
@@ -139,11 +143,11 @@ def is_transient(error: LmmsEvalError) -> bool:
 
 
 def _status_of(outcome: Outcome) -> httpx.Response | None:
-    if isinstance(outcome, Response):
-        return outcome.http_response
     if isinstance(outcome, UnexpectedResponseBody):
         return outcome.response
-    return None
+    if isinstance(outcome, Exception):
+        return None
+    return outcome.http_response  # a Response
 
 
 def retry_delay(

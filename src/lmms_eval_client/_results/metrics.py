@@ -15,7 +15,7 @@ import importlib
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -79,6 +79,29 @@ class Metric(BaseModel):
         return math.nan if self.value is None else self.value
 
 
+M = TypeVar("M", bound=BaseModel)
+_new = object.__new__  # what cls.__new__ resolves to for a model, without the lookup
+_set_attribute = object.__setattr__
+
+
+def trusted(
+    cls: type[M], values: dict[str, Any], given: set[str], extra: dict[str, Any] | None
+) -> M:
+    """A model from values of its fields' types already (what a JSON parser produced, or
+    this module computed): what ``model_construct`` does, without its pass over the
+    fields' aliases and defaults, which costs more than the rest for thousands of rows.
+
+    ``values`` holds every field in order; ``given``, the fields that were in the input
+    (``model_fields_set``); ``extra``, the keys the model does not know.
+    """
+    model = _new(cls)
+    _set_attribute(model, "__dict__", values)
+    _set_attribute(model, "__pydantic_fields_set__", given)
+    _set_attribute(model, "__pydantic_extra__", extra)  # None unless extra="allow"
+    _set_attribute(model, "__pydantic_private__", None)
+    return model
+
+
 def as_number(value: object) -> float | None:
     """A metric value as a float: numbers (and numeric text) as they are, else None."""
     if isinstance(value, bool):
@@ -86,6 +109,8 @@ def as_number(value: object) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
+        if value == "N/A":  # lmms-eval's "no stderr", in most entries: no exception raised
+            return None
         try:
             return float(value)
         except ValueError:  # "N/A" and other text
@@ -104,6 +129,45 @@ def json_number(value: float | None) -> float | str | None:
     return "Infinity" if value > 0 else "-Infinity"
 
 
+def _stderr_split(name: str) -> tuple[str, str] | None:
+    """``(metric, kind)`` of a stderr name (``"acc_stderr_clt"``: ``("acc", "stderr_clt")``),
+    else None: _STDERR_NAME's match, without the regex for the kinds lmms-eval writes."""
+    cut = name.rfind("_stderr")
+    if cut <= 0:
+        return None
+    kind = name[cut + 1 :]
+    if kind == "stderr" or (kind[6:7] == "_" and kind[7:].isalnum() and kind[7:].isascii()):
+        return name[:cut], kind
+    match = _STDERR_NAME.match(name)  # rarer names: the regex decides
+    return (match["base"], match["kind"]) if match else None
+
+
+# How the keys of an entry split into metrics and their stderrs, by the entry's keys (the
+# tasks of a file mostly share one set of keys: they are split once, not once a task).
+_Plan = list[tuple[str, str, str, list[tuple[str, str]]]]  # key, metric, filter, stderrs
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+_MAX_PLANS = 1024
+
+
+def _plan(keys: tuple[str, ...]) -> _Plan:
+    """The metrics among ``keys`` (``"<metric>,<filter>"``), each with its stderr keys."""
+    found: dict[str, tuple[str, str, str, list[tuple[str, str]]]] = {}
+    stderrs: list[tuple[str, str, str]] = []  # the stderr's key, its metric's key, its kind
+    for key in keys:
+        comma = key.find(",")
+        if comma < 0:  # keys without a comma (alias, ...) are not metrics
+            continue
+        name = key[:comma]
+        split = _stderr_split(name)
+        if split is not None and split[0] + key[comma:] in keys:
+            stderrs.append((key, split[0] + key[comma:], split[1]))
+            continue
+        found[key] = (key, name, key[comma + 1 :], [])
+    for key, base, kind in stderrs:
+        found[base][3].append((key, kind))
+    return list(found.values())
+
+
 def parse_task_metrics(
     task: str,
     entry: Mapping[str, JsonValue],
@@ -111,44 +175,53 @@ def parse_task_metrics(
     is_group: bool,
     higher_is_better: Mapping[str, bool | None] | None = None,
 ) -> list[Metric]:
-    """The metrics of one entry of ``results`` (or ``groups``), in the file's order."""
-    values: dict[tuple[str, str], JsonValue] = {}
-    for key, value in entry.items():
-        name, comma, filter_ = key.partition(",")
-        if comma:  # keys without a comma (alias, ...) are not metrics
-            values[(name, filter_)] = value
-    stderrs: dict[tuple[str, str], dict[str, float | None]] = {}
-    metric_keys: list[tuple[str, str]] = []
-    for name, filter_ in values:
-        match = _STDERR_NAME.match(name)
-        if match and (match["base"], filter_) in values:
-            stderrs.setdefault((match["base"], filter_), {})[match["kind"]] = as_number(
-                values[(name, filter_)]
-            )
-        else:
-            metric_keys.append((name, filter_))
+    """The metrics of one entry of ``results`` (or ``groups``), in the file's order.
+
+    Run once per task of a file (60,000 times for a large one): written for speed.
+    """
+    keys = tuple(entry)
+    plan = _PLANS.get(keys)
+    if plan is None:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        plan = _PLANS[keys] = _plan(keys)
     alias = entry.get("alias")
+    shown = alias if isinstance(alias, str) else None
     better = higher_is_better or {}
     rows = []
-    for name, filter_ in metric_keys:
-        errors = stderrs.get((name, filter_), {})
-        raw = values[(name, filter_)]
-        rows.append(
-            # built from values already checked: skip validation (thousands of tasks load fast)
-            Metric.model_construct(
-                task=task,
-                name=name,
-                filter=filter_,
-                value=as_number(raw),
-                raw=raw,
-                stderr=errors.get("stderr"),
-                stderrs=errors,
-                higher_is_better=better.get(name),
-                is_group=is_group,
-                alias=alias if isinstance(alias, str) else None,
-            )
+    for key, name, filter_, stderr_keys in plan:
+        raw = entry[key]
+        errors = {}
+        for stderr_key, kind in stderr_keys:
+            number = entry[stderr_key]
+            errors[kind] = number if type(number) is float else as_number(number)
+        # built from values already checked: no validation (thousands of tasks load fast);
+        # trusted(), inlined
+        row = _new(Metric)
+        _set_attribute(
+            row,
+            "__dict__",
+            {
+                "task": task,
+                "name": name,
+                "filter": filter_,
+                "value": raw if type(raw) is float else as_number(raw),
+                "raw": raw,
+                "stderr": errors.get("stderr"),
+                "stderrs": errors,
+                "higher_is_better": better.get(name),
+                "is_group": is_group,
+                "alias": shown,
+            },
         )
+        _set_attribute(row, "__pydantic_fields_set__", _METRIC_FIELDS.copy())
+        _set_attribute(row, "__pydantic_extra__", None)
+        _set_attribute(row, "__pydantic_private__", None)
+        rows.append(row)
     return rows
+
+
+_METRIC_FIELDS = set(Metric.model_fields)  # copied into each row
 
 
 def describe_metrics(metrics: Iterable[Metric], limit: int = 20) -> str:

@@ -10,16 +10,16 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .bounded import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RESULTS_BYTES, check_limit
 from .errors import (
     MetricNotFoundError,
-    ResultsFormatError,
     SamplesNotFoundError,
     results_format_error,
 )
 from .file_access import FileLocation, FileSystem, client_location
+from .jsonparse import results_document
 from .metrics import Metric, describe_metrics, format_table, metrics_frame, parse_task_metrics
 from .samples import Sample, iter_location
 from .sections import (
@@ -31,6 +31,7 @@ from .sections import (
     Throughput,
     Usage,
 )
+from .task_map import TRUSTED_JSON, Flags, Hashes, JsonObjects, Shots, Subtasks, TaskMap, Versions
 
 if TYPE_CHECKING:
     import pandas
@@ -70,31 +71,32 @@ class EvalResults(BaseModel):
         extra="allow", populate_by_name=True, protected_namespaces=()
     )
 
-    results: dict[str, dict[str, JsonValue]] = Field(
+    results: JsonObjects = Field(
         description='Per task and group, `{"<metric>,<filter>": value, ..., "alias": ...}` '
         "as in the file; `metrics` has them typed."
     )
-    groups: dict[str, dict[str, JsonValue]] = Field(
+    groups: JsonObjects = Field(
         default_factory=dict, description="The groups' entries (repeated from `results`)."
     )
-    group_subtasks: dict[str, list[str]] = Field(
+    group_subtasks: Subtasks = Field(
         default_factory=dict,
         description="Each group's subtasks; a standalone task maps to `[]`.",
     )
-    configs: dict[str, TaskConfig] = Field(
-        default_factory=dict, description="Each task's resolved configuration."
+    configs: TaskMap[TaskConfig] = Field(
+        default_factory=lambda: TaskMap(TaskConfig, {}, "configs"),
+        description="Each task's resolved configuration (validated when read).",
     )
-    versions: dict[str, float | int | str | None] = Field(
+    versions: Versions = Field(
         default_factory=dict, description="Each task's version (groups have none)."
     )
-    n_shot: dict[str, int | str | None] = Field(
+    n_shot: Shots = Field(
         default_factory=dict, alias="n-shot", description="Few-shot examples per task."
     )
-    higher_is_better: dict[str, dict[str, bool | None]] = Field(
+    higher_is_better: Flags = Field(
         default_factory=dict, description="Per task and group, per metric: higher is better?"
     )
-    n_samples: dict[str, NSamples] = Field(
-        default_factory=dict,
+    n_samples: TaskMap[NSamples] = Field(
+        default_factory=lambda: TaskMap(NSamples, {}, "n_samples"),
         alias="n-samples",
         description="Per task, documents in the split (`original`) and evaluated (`effective`).",
     )
@@ -110,9 +112,7 @@ class EvalResults(BaseModel):
     throughput: Throughput | None = Field(default=None, description="Generation speed.")
     usage: Usage | None = Field(default=None, description="Token usage (API models).")
     efficiency: Efficiency | None = Field(default=None, description="Token efficiency.")
-    task_hashes: dict[str, str] = Field(
-        default_factory=dict, description="A hash of each task's samples."
-    )
+    task_hashes: Hashes = Field(default_factory=dict, description="A hash of each task's samples.")
     model_source: str | None = Field(default=None, description="The model type, e.g. `openai`.")
     model_name: str | None = Field(default=None, description="The model name from model_args.")
     model_name_sanitized: str | None = Field(
@@ -158,7 +158,20 @@ class EvalResults(BaseModel):
 
     @property
     def _metrics(self) -> list[Metric]:
-        return [row for task in self.results for row in self._metrics_of(task)]
+        # _metrics_of's work for every task, its attributes looked up once (a private
+        # attribute's lookup costs more than a task's metrics)
+        done, groups, subtasks = self._task_metrics, self.groups, self.group_subtasks
+        better = self.higher_is_better
+        rows: list[Metric] = []
+        for task, entry in self.results.items():
+            own = done.get(task)
+            if own is None:
+                is_group = task in groups or bool(subtasks.get(task))
+                own = done[task] = parse_task_metrics(
+                    task, entry, is_group=is_group, higher_is_better=better.get(task)
+                )
+            rows += own
+        return rows
 
     # -- loading ------------------------------------------------------------------------
 
@@ -170,13 +183,13 @@ class EvalResults(BaseModel):
         shape of an lmms-eval results file.
         """
         where = path or "<results JSON>"
-        if not data.strip():
-            reason = "an empty file (lmms-eval writes it at the end: still being written?)"
-            raise ResultsFormatError(f"{where}: {reason}", path=where, reason=reason)
+        document = results_document(data, where)  # parsed, then validated (TaskMap...)
         try:
-            return cls.model_validate_json(data)
+            loaded = cls.model_validate(document, context=TRUSTED_JSON)
         except ValidationError as exc:
             raise results_format_error(exc, where) from None
+        loaded.configs._path = loaded.n_samples._path = where  # for a bad entry, read later
+        return loaded
 
     @classmethod
     def load(

@@ -1,28 +1,72 @@
 """The ``lmms-eval-client`` application: global options, error handling, the commands.
 
 The commands live in modules by subject (``server_commands``, ``job_commands``,
-``result_commands``, ``runs``); this module puts them together. Errors are handled once,
-here: a typed error of the SDK ends the command with its exit code (``exit_codes``) and one
-line on stderr; ``--debug`` adds the traceback.
+``result_commands``, ``runs``); this module puts them together, lazily: ``COMMANDS`` says
+which module has each command, and only the module of the command run is imported (a
+command line is started once per command: ``status`` should not pay for ``wait``'s live
+view or ``results``' models). ``--help`` lists the commands from the same table. Errors are
+handled once, here: a typed error of the SDK ends the command with its exit code
+(``exit_codes``) and one line on stderr; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from lmms_eval_client import LmmsEvalError, __version__
+import lmms_eval_client as sdk  # the facade: its errors (and httpx) load when a command runs
+from lmms_eval_client import __version__
 
-from . import job_commands, result_commands, server_commands
 from .connection import Settings
 from .exit_codes import ExitCode, exit_code_for
 from .output import report
-from .runs import runs_app
+
+MARKUP: Literal["markdown"] = "markdown"
+
+# Each command, in the order --help lists them: the module (of this package) whose
+# register() adds it, and the first paragraph of its help (tests/cli/test_lazy_commands.py
+# holds it equal to the command's own).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "health": ("server_commands", "Check that the server answers and is healthy."),
+    "models": ("server_commands", "List the model types the server can evaluate (one per line)."),
+    "tasks": (
+        "server_commands",
+        "List the tasks the server knows (one per line; slow on a real server, which indexes "
+        "about 2,000 task files per call).",
+    ),
+    "queue": (
+        "server_commands",
+        "Show the queue: the running job, the queued ones in order, finished counts.",
+    ),
+    "submit": (
+        "job_commands",
+        "Submit an evaluation job (every option of the server's /evaluate).",
+    ),
+    "status": ("job_commands", "Show jobs' status, timestamps and, for a failed job, why."),
+    "wait": (
+        "job_commands",
+        "Wait for jobs to end, with a live view of their status, queue position and elapsed time.",
+    ),
+    "cancel": (
+        "job_commands",
+        "Cancel queued jobs (a running or finished job cannot be cancelled: exit 1).",
+    ),
+    "results": (
+        "result_commands",
+        "Show a completed job's metrics: task, filter, n-shot, metric, value, stderr.",
+    ),
+    "logs": (
+        "result_commands",
+        "Show the tail of a job's evaluation log (colour codes removed, API keys masked).",
+    ),
+    "runs": ("runs", "Evaluation runs: many labelled jobs tracked in a ledger file."),
+}
 
 HELP = """Drive lmms-eval evaluation servers from a shell, a CI pipeline or a Slurm script.
 
@@ -42,13 +86,62 @@ EPILOG = """Examples:
 """
 
 
+def _load(module_name: str, only: str | None = None) -> dict[str, Any]:
+    """The click commands that module ``module_name`` registers, by name; with ``only``,
+    that one alone (typer reads every parameter of a command it builds: submit's 20)."""
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    holder = typer.Typer(rich_markup_mode=MARKUP)
+    if module_name == "runs":
+        holder.add_typer(module.runs_app(), name="runs")
+    else:
+        module.register(holder)
+    if only is not None:
+        holder.registered_commands = [
+            info for info in holder.registered_commands if _name_of(info) == only
+        ]
+    holder.callback()(lambda: None)  # a callback makes it a group, even with one command
+    group = typer.main.get_group(holder)
+    return dict(group.commands)
+
+
+def _name_of(info: Any) -> str:
+    """The name typer gives a registered command: its own, else its function's."""
+    if info.name:
+        return str(info.name)
+    return typer.main.get_command_name(getattr(info.callback, "__name__", ""))
+
+
 class _Group(TyperGroup):
-    """Turns the SDK's typed errors into one line and an exit code (for every command)."""
+    """Loads each command's module when the command is run (``COMMANDS``), and turns the
+    SDK's typed errors into one line and an exit code (for every command)."""
+
+    _listing = False  # while the group's own --help is written: the table is enough
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = self.commands.get(cmd_name)
+        if command is not None or cmd_name not in COMMANDS:
+            return command
+        module_name, summary = COMMANDS[cmd_name]
+        if self._listing:  # a stand-in with the same name and summary
+            return TyperCommand(cmd_name, help=summary, rich_markup_mode=MARKUP)
+        for name, loaded in _load(module_name, only=cmd_name).items():
+            self.commands.setdefault(name, loaded)
+        return self.commands.get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except (LmmsEvalError, KeyboardInterrupt) as exc:  # a bug keeps its traceback
+        except (sdk.LmmsEvalError, KeyboardInterrupt) as exc:  # a bug keeps its traceback
             settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
             report(exc, debug=settings.debug)
             raise typer.Exit(int(exit_code_for(exc))) from None
@@ -122,22 +215,18 @@ def _log_to_stderr(ctx: typer.Context) -> None:
 
 
 def build_app() -> typer.Typer:
-    """The application: global options, every command, ``runs`` when the SDK has runs."""
+    """The application: global options; the commands of ``COMMANDS``, loaded when used."""
     app = typer.Typer(
         name="lmms-eval-client",
         cls=_Group,
         help=HELP,
         epilog=EPILOG,
         no_args_is_help=True,
-        rich_markup_mode="markdown",
+        rich_markup_mode=MARKUP,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_options)
-    server_commands.register(app)
-    job_commands.register(app)
-    result_commands.register(app)
-    app.add_typer(runs_app(), name="runs")
     return app
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
 
 import typer
 
-from lmms_eval_client import DEFAULT_TIMEOUT, EvalClient, EvalPool
+if TYPE_CHECKING:
+    from lmms_eval_client import EvalClient, EvalPool
 
 
 @dataclass(frozen=True)
@@ -55,20 +57,27 @@ def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = 
         with connect(Settings(servers=("http://127.0.0.1:8000",))) as client:
             print(client.health().status)
     """
+    # Imported here: `--help` needs neither, one server needs no pool.
+    from lmms_eval_client import DEFAULT_TIMEOUT, EvalClient
+
     timeout = DEFAULT_TIMEOUT if settings.timeout is None else settings.timeout
     if len(settings.servers) > 1:
+        from lmms_eval_client import EvalPool
+
         servers = list(settings.servers)
         return EvalPool(servers, timeout, api_key=settings.api_key, output_root=output_root)
     base_url = settings.servers[0] if settings.servers else None
     return EvalClient(base_url, timeout, api_key=settings.api_key, output_root=output_root)
 
 
-Client = EvalClient | EvalPool
+Client: TypeAlias = "EvalClient | EvalPool"
 """What the commands send through: one server's client, or a pool of several."""
 
 
 def server_of(client: Client, job: object = None) -> str:
     """The server to name in output: the client's, or for a pool the job's (else all)."""
+    from lmms_eval_client import EvalClient  # loaded: `client` is one (or a pool)
+
     if isinstance(client, EvalClient):
         return client.base_url
     where = getattr(job, "server", None)

@@ -9,16 +9,8 @@ from __future__ import annotations
 import traceback
 from enum import IntEnum
 
-from lmms_eval_client import (
-    APIConnectionError,
-    InvalidArgumentError,
-    JobCancelledError,
-    JobFailedError,
-    JobNotFoundError,
-    LmmsEvalError,
-    ResultsNotReachableError,
-    WaitTimeoutError,
-)
+# The facade, not the errors themselves: those import httpx, which `--help` does without.
+import lmms_eval_client as sdk
 
 
 class ExitCode(IntEnum):
@@ -82,17 +74,17 @@ def exit_code_for(error: BaseException) -> ExitCode:
     """
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
-    if isinstance(error, InvalidArgumentError):
+    if isinstance(error, sdk.InvalidArgumentError):
         return ExitCode.USAGE
-    if isinstance(error, JobCancelledError):
+    if isinstance(error, sdk.JobCancelledError):
         return ExitCode.CANCELLED
-    if isinstance(error, WaitTimeoutError):
+    if isinstance(error, sdk.WaitTimeoutError):
         return ExitCode.TIMEOUT
-    if isinstance(error, APIConnectionError):  # timeouts of one request included
+    if isinstance(error, sdk.APIConnectionError):  # timeouts of one request included
         return ExitCode.UNREACHABLE
-    if isinstance(error, JobNotFoundError):
+    if isinstance(error, sdk.JobNotFoundError):
         return ExitCode.NOT_FOUND
-    if isinstance(error, ResultsNotReachableError):
+    if isinstance(error, sdk.ResultsNotReachableError):
         return ExitCode.RESULTS_NOT_REACHABLE
     return ExitCode.FAILED
 
@@ -106,9 +98,9 @@ def one_line(error: BaseException) -> str:
     >>> one_line(InvalidArgumentError("bad\\n  value"))
     'bad value'
     """
-    if isinstance(error, JobFailedError):
+    if isinstance(error, sdk.JobFailedError):
         text = f"job {error.job_id} failed: {error.reason}"
-    elif isinstance(error, LmmsEvalError):
+    elif isinstance(error, sdk.LmmsEvalError):
         text = str(error)
     else:  # not one of ours: a bug; say what it is (--debug shows where)
         text = "".join(traceback.format_exception_only(type(error), error))

@@ -14,14 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TextIO, TypeVar
-
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from .watch import Outcome, Tracked
+
+if TYPE_CHECKING:  # rich is imported by the views that draw: `status` draws none
+    from rich.console import Console, RenderableType
 
 _STYLES = {
     "queued": "yellow",
@@ -94,12 +92,18 @@ class LiveView(_View):
         self._tracked = tracked
         self._server = server
         self._clock = clock
+        from rich.live import Live
+
         self._live = Live(
             console=console, refresh_per_second=4, transient=False, get_renderable=self.render
         )
 
     def render(self) -> RenderableType:
         """The current frame: a heading and one row per job."""
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
         now = self._clock()
         pending = sum(1 for t in self._tracked if t.outcome is None)
         table = Table(box=None, pad_edge=False, header_style="bold")
@@ -178,6 +182,8 @@ def make_view(
 
     ``to_stderr``: progress of a ``--json`` command, whose stdout is the JSON alone.
     """
+    from rich.console import Console
+
     stream = sys.stderr if to_stderr else sys.stdout
     console = Console(file=stream, highlight=False, markup=False)
     if quiet or not console.is_terminal:

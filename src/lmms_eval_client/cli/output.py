@@ -19,14 +19,14 @@ import math
 import sys
 import traceback
 from collections.abc import Iterable, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from pydantic import BaseModel, JsonValue
-
-from lmms_eval_client import EvalResults, Metric
-
-from .._secret_args import masked_for_display
 from .exit_codes import one_line
+
+if TYPE_CHECKING:  # for annotations only: `--help` and `status` need none of them
+    from pydantic import BaseModel, JsonValue
+
+    from lmms_eval_client import EvalResults, Metric
 
 
 def as_json(value: BaseModel) -> dict[str, JsonValue]:
@@ -35,15 +35,24 @@ def as_json(value: BaseModel) -> dict[str, JsonValue]:
     return dumped
 
 
+def _masked(data: JsonValue) -> JsonValue:
+    # Imported here: the masking rules bring the SDK's errors (and httpx), which --help
+    # must not load (tests/cli/test_lazy_commands.py).
+    from .._secret_args import masked_for_display
+
+    shown: JsonValue = masked_for_display(data)
+    return shown
+
+
 def print_json(data: JsonValue, stream: TextIO | None = None) -> None:
     """One JSON document, indented, on stdout."""
-    shown = masked_for_display(data)
+    shown = _masked(data)
     print(json.dumps(shown, indent=2, ensure_ascii=False), file=stream or sys.stdout, flush=True)
 
 
 def print_json_line(data: JsonValue) -> None:
     """One compact JSON document on one line (streams: ``logs --follow --json``)."""
-    print(json.dumps(masked_for_display(data), ensure_ascii=False), file=sys.stdout, flush=True)
+    print(json.dumps(_masked(data), ensure_ascii=False), file=sys.stdout, flush=True)
 
 
 def print_lines(lines: Iterable[str]) -> None:

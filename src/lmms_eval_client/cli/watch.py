@@ -14,19 +14,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pydantic import JsonValue
-
-from lmms_eval_client import (
-    EvalClient,
-    EvalPool,
-    JobFailedError,
-    LmmsEvalError,
-)
+from lmms_eval_client import JobFailedError, LmmsEvalError
 
 from .._client.wait import Outcome, WaitedJob, Waiter
 from .exit_codes import ExitCode, one_line
+
+if TYPE_CHECKING:  # annotations only (the pool is imported when several servers are given)
+    from pydantic import JsonValue
+
+    from lmms_eval_client import EvalClient, EvalPool
 
 __all__ = ["Outcome", "Tracked", "View", "watch"]
 

@@ -11,19 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-
-from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
-from lmms_eval_api.api.jobs import get_job as _op_get_job
-from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
-from lmms_eval_api.models import (
-    CancelResponse,
-    EvaluateRequest,
-    JobInfo,
-    JobSubmitResponse,
-)
 
 from ..._exceptions import BadRequestError
 from ..._http import operations as ops
@@ -40,14 +30,26 @@ from ..._http.retry import (
     retry_delay,
     within_deadline,
 )
-from ..._results.file_access import FileSystem
-from ..._results.path_map import PathMap
+from ..._lazy import LazyModule
 from ..arguments import build_evaluate_request, check_job_id
 from ..base import ClientBase
 from ..wait import DEFAULT_POLL_INTERVAL
 from .results import AsyncResultReading
 from .server import AsyncServerCalls
 from .waiting import AsyncJobWaiting
+
+if TYPE_CHECKING:
+    from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
+    from lmms_eval_api.api.jobs import get_job as _op_get_job
+    from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
+    from lmms_eval_api.models import CancelResponse, EvaluateRequest, JobInfo, JobSubmitResponse
+
+    from ..._results.file_access import FileSystem
+    from ..._results.path_map import PathMap
+else:  # the endpoints import the models: loaded with the first request (see _lazy)
+    _op_cancel_job = LazyModule("lmms_eval_api.api.jobs.cancel_job")
+    _op_get_job = LazyModule("lmms_eval_api.api.jobs.get_job")
+    _op_submit_evaluation = LazyModule("lmms_eval_api.api.jobs.submit_evaluation")
 
 T = TypeVar("T")
 

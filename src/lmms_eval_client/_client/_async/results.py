@@ -9,17 +9,22 @@ async methods run it in a worker thread.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
-
-from lmms_eval_api.models import JobInfo, JobSubmitResponse
+from typing import TYPE_CHECKING, TypeAlias
 
 from ..._http._async._io import run_sync
 from ..._http.config import DEFAULT_LOG_LINES
-from ..._results.file_access import FileSystem
-from ..._results.files import eval_log_tail, load_job_results, results_of_job
-from ..._results.results import EvalResults
+from ..._lazy import LazyModule
 
-JobRef = JobInfo | JobSubmitResponse | str
+if TYPE_CHECKING:
+    from lmms_eval_api.models import JobInfo, JobSubmitResponse
+
+    from ..._results import files as _files
+    from ..._results.file_access import FileSystem
+    from ..._results.results import EvalResults
+else:  # the results models: loaded when results are read, not with the client
+    _files = LazyModule("lmms_eval_client._results.files")
+
+JobRef: TypeAlias = "JobInfo | JobSubmitResponse | str"
 """A job: its JobInfo (used as it is), what evaluate() returned, or its id (fetched)."""
 
 
@@ -34,6 +39,8 @@ class AsyncResultReading:
         async def get_job(self, job_id: str) -> JobInfo: ...
 
     async def _job(self, job: JobRef) -> JobInfo:
+        from lmms_eval_api.models import JobInfo, JobSubmitResponse
+
         if isinstance(job, JobInfo):
             return job
         return await self.get_job(job.job_id if isinstance(job, JobSubmitResponse) else job)
@@ -64,7 +71,7 @@ class AsyncResultReading:
         info = await self._job(job)
         return await run_sync(
             partial(
-                load_job_results,
+                _files.load_job_results,
                 info,
                 model=model,
                 path_map=self._path_map,
@@ -79,7 +86,9 @@ class AsyncResultReading:
         """
         info = await self._job(job)
         return await run_sync(
-            partial(results_of_job, info, path_map=self._path_map, filesystem=self._filesystem)
+            partial(
+                _files.results_of_job, info, path_map=self._path_map, filesystem=self._filesystem
+            )
         )
 
     async def eval_log(self, job: JobRef, lines: int = DEFAULT_LOG_LINES) -> str:
@@ -94,7 +103,7 @@ class AsyncResultReading:
         info = await self._job(job)
         return await run_sync(
             partial(
-                eval_log_tail,
+                _files.eval_log_tail,
                 info,
                 lines=lines,
                 path_map=self._path_map,

@@ -9,21 +9,28 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, TypeVar
 
-from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
-from lmms_eval_api.api.server import health as _op_health
-from lmms_eval_api.api.server import list_models as _op_list_models
-from lmms_eval_api.api.server import list_tasks as _op_list_tasks
-from lmms_eval_api.api.server import merge_checkpoint as _op_merge_checkpoint
-from lmms_eval_api.models import HealthResponse, MergeResponse, QueueStatusResponse
-
 from ..._http import operations as ops
 from ..._http.config import MERGE_TIMEOUT
 from ..._http.options import CLIENT_TIMEOUT, DEFAULT_OPTIONS, CallOptions, RequestTimeout
 from ..._http.responses import UNHEALTHY, listing_or_raise
+from ..._lazy import LazyModule
 from ..arguments import CheckpointType, build_merge_request
 
 if TYPE_CHECKING:
+    from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
+    from lmms_eval_api.api.server import health as _op_health
+    from lmms_eval_api.api.server import list_models as _op_list_models
+    from lmms_eval_api.api.server import list_tasks as _op_list_tasks
+    from lmms_eval_api.api.server import merge_checkpoint as _op_merge_checkpoint
+    from lmms_eval_api.models import HealthResponse, MergeResponse, QueueStatusResponse
+
     from ..._http._async._io import Send
+else:  # the endpoints import the models: loaded with the first request (see _lazy)
+    _op_get_queue_status = LazyModule("lmms_eval_api.api.jobs.get_queue_status")
+    _op_health = LazyModule("lmms_eval_api.api.server.health")
+    _op_list_models = LazyModule("lmms_eval_api.api.server.list_models")
+    _op_list_tasks = LazyModule("lmms_eval_api.api.server.list_tasks")
+    _op_merge_checkpoint = LazyModule("lmms_eval_api.api.server.merge_checkpoint")
 
 T = TypeVar("T")
 

@@ -8,13 +8,15 @@ the classes that use it say only how to poll a job.
 from __future__ import annotations
 
 import time
-
-from lmms_eval_api.models import JobInfo
+from typing import TYPE_CHECKING
 
 from ..._exceptions import LmmsEvalError
 from ..._http._async._io import sleep
 from ..arguments import check_job_id
 from ..wait import WaitedJob, Waiter, progress_line
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import JobInfo
 
 
 class AsyncJobWaiting:

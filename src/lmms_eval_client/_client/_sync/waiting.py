@@ -10,13 +10,15 @@ file differs from a fresh generation.
 from __future__ import annotations
 
 import time
-
-from lmms_eval_api.models import JobInfo
+from typing import TYPE_CHECKING
 
 from ..._exceptions import LmmsEvalError
 from ..._http._sync._io import sleep
 from ..arguments import check_job_id
 from ..wait import WaitedJob, Waiter, progress_line
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import JobInfo
 
 
 class SyncJobWaiting:

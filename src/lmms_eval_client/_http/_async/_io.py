@@ -8,12 +8,11 @@ from __future__ import annotations
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import httpx
 
 from lmms_eval_api.client import Client as ApiClient
-from lmms_eval_api.types import Response
 
 from ..._exceptions import EventLoopError
 from ..config import build_http_client
@@ -23,11 +22,13 @@ from ..transport import AsyncBoundedSender
 if TYPE_CHECKING:
     import asyncio
 
+    from lmms_eval_api.types import Response  # loads pydantic: only when a request is sent
+
 T = TypeVar("T")
 
 # One attempt of a request: a call of a generated endpoint function, given the generated
 # client of that attempt (see _api_for).
-Send = Callable[[ApiClient], Awaitable[Response[Any]]]
+Send: TypeAlias = "Callable[[ApiClient], Awaitable[Response[Any]]]"
 
 
 async def run_sync(function: Callable[[], T]) -> T:

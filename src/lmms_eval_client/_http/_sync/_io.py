@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import httpx
 
 from lmms_eval_api.client import Client as ApiClient
-from lmms_eval_api.types import Response
 
 from ..options import ClientTimeout
 from ..transport import BoundedSender
 
+if TYPE_CHECKING:  # the generated types load pydantic: only when a request is sent
+    from lmms_eval_api.types import Response
+
 # One attempt of a request: a call of a generated endpoint function, given the generated
 # client of that attempt (see _api_for).
-Send = Callable[[ApiClient], Response[Any]]
+Send: TypeAlias = "Callable[[ApiClient], Response[Any]]"
 
 T = TypeVar("T")
 

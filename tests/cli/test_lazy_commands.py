@@ -1,0 +1,92 @@
+"""The command line loads only what the command run needs (issue 22).
+
+``app.COMMANDS`` says which module holds each command and what ``--help`` lists for it:
+these tests hold the table equal to the commands themselves, and check, in fresh
+interpreters, that ``--help`` imports no command module (nor httpx, pydantic, the models)
+and that ``status`` imports its own module alone, without rich.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+
+import typer
+from typer.testing import CliRunner
+
+from lmms_eval_client.cli import app as app_module
+from lmms_eval_client.cli.app import COMMANDS, app
+
+from .conftest import free_port
+
+# Runs the console script's main() with these arguments, then prints the modules it loaded.
+_PROBE = """
+import json, sys
+sys.argv = ["lmms-eval-client", *json.loads(sys.argv[1])]
+from lmms_eval_client.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def loaded_by(*args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args)], capture_output=True, text=True
+    )
+    modules: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
+    return set(modules)
+
+
+def first_paragraph(text: str) -> str:
+    return inspect.cleandoc(text).split("\n\n")[0].replace("\n", " ").strip()
+
+
+def test_the_table_lists_every_command_with_its_own_summary() -> None:
+    found: dict[str, str] = {}
+    for module in dict.fromkeys(module for module, _ in COMMANDS.values()):
+        for name, command in app_module._load(module).items():
+            assert COMMANDS[name][0] == module, name
+            found[name] = first_paragraph(command.short_help or command.help or "")
+    assert list(found) == list(COMMANDS)  # the order --help shows
+    assert found == {name: summary for name, (_, summary) in COMMANDS.items()}
+
+
+def test_help_lists_every_command_and_runs_each_one() -> None:
+    shown = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    for name, (_, summary) in COMMANDS.items():
+        assert name in shown.output and summary[:40] in shown.output, name
+    group = typer.main.get_command(app)
+    for name in COMMANDS:
+        done = CliRunner().invoke(app, [name, "--help"])
+        assert done.exit_code == 0, (name, done.output)
+        assert group.name is not None
+
+
+def test_help_imports_no_command_module_and_no_sdk_dependency() -> None:
+    loaded = loaded_by("--help")
+    commands = {f"lmms_eval_client.cli.{module}" for module, _ in COMMANDS.values()}
+    assert not loaded & commands
+    assert not {"httpx", "pydantic", "lmms_eval_api"} & loaded
+
+
+def test_status_imports_its_own_module_alone_and_no_rich() -> None:
+    loaded = loaded_by("--server", f"http://127.0.0.1:{free_port()}", "status", "some-job")
+    assert "lmms_eval_client.cli.job_commands" in loaded
+    others = {"result_commands", "runs"}  # (server_commands: the options they share)
+    assert not {f"lmms_eval_client.cli.{module}" for module in others} & loaded
+    assert not {name for name in loaded if name.split(".")[0] == "rich"} - _rich_of_httpx()
+    assert "lmms_eval_client._results.results" not in loaded
+    assert "lmms_eval_client._pool._sync.pool" not in loaded
+
+
+def _rich_of_httpx() -> set[str]:
+    """What ``import httpx`` itself loads of rich (its own command line, when installed)."""
+    code = "import json, sys, httpx; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return {name for name in json.loads(done.stdout) if name.split(".")[0] == "rich"}
