@@ -9,7 +9,12 @@ be rebuilt; the ledger checks them before it commits). To change the schema: add
 ``MIGRATIONS[SCHEMA_VERSION + 1]``, bump ``SCHEMA_VERSION``, and see that ``_schema``
 makes what the migrations make (tests/runs/test_ledger_migration.py compares them).
 
-Versions: 1, the first; 2, a job is (server, job_id): ``job_id`` is unique per server.
+Versions: 1, the first; 2, the fingerprint key (``ledger_keys``); 3, a job is (server,
+job_id): ``job_id`` is unique per server; 4, a submission's key (``submission_key``,
+unique: submitting under a key twice returns the first job), delivery claims
+(``claimed_by``, ``claimed_at``: an outcome handed out and not yet acknowledged),
+``recovered_at`` (a lost job completed from its output folder) and ``metrics`` (the
+completed job's metric rows, JSON).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from .errors import (
 from .outcomes import Observation, TrackedJob
 
 APPLICATION_ID = 0x4C4D4552  # "LMER": lmms-eval-client run ledger
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 _APPEND_ONLY = "SELECT RAISE(ABORT, 'the ledger never deletes or rewrites history')"
@@ -69,9 +74,22 @@ def _jobs_table(name: str, version: int) -> str:
             summary TEXT,
             harvested_at REAL,
             created_at REAL NOT NULL,
-            updated_at REAL NOT NULL{per_server}
+            updated_at REAL NOT NULL{_V4_COLUMNS if version >= 4 else ""}{per_server}
         )"""
 
+
+# Schema 4's columns: ALTER TABLE adds them to a ledger of schema 3 (_V4_ADDED).
+_V4 = (
+    ("submission_key", "TEXT"),
+    ("claimed_by", "TEXT"),
+    ("claimed_at", "REAL"),
+    ("recovered_at", "REAL"),
+    ("metrics", "TEXT"),
+)
+_V4_COLUMNS = "".join(f",\n            {name} {kind}" for name, kind in _V4)
+_V4_ADDED = tuple(f"ALTER TABLE jobs ADD COLUMN {name} {kind}" for name, kind in _V4)
+# A key names one submission (its first attempt; retries by policy carry none).
+_KEY_INDEX = "CREATE UNIQUE INDEX jobs_by_key ON jobs(submission_key) WHERE submission_key NOTNULL"
 
 _JOBS_COLUMNS = (
     "seq, token, job_id, state, labels, request, server, attempt, first_seq, retry_of, "
@@ -104,6 +122,7 @@ def _schema(version: int) -> tuple[str, ...]:
         f"CREATE TRIGGER observations_kept BEFORE DELETE ON observations BEGIN {_APPEND_ONLY}; END",
         _JOBS_KEPT,
         *(_KEYS_TABLE if version >= 2 else ()),
+        *((_KEY_INDEX,) if version >= 4 else ()),
     )
 
 
@@ -125,6 +144,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX jobs_by_state ON jobs(state)",
         _JOBS_KEPT,
     ),
+    4: (*_V4_ADDED, _KEY_INDEX),
 }
 
 
@@ -284,6 +304,8 @@ def job_from_row(row: Mapping[str, Any], path: str) -> TrackedJob:
             last_known_state=row["last_known_state"],
             summary=None if row["summary"] is None else json.loads(row["summary"]),
             harvested=row["harvested_at"] is not None,
+            key=row["submission_key"],
+            recovered=row["recovered_at"] is not None,
             created_at=utc(row["created_at"]),
             updated_at=utc(row["updated_at"]),
         )

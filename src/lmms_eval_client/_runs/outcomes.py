@@ -79,7 +79,20 @@ class TrackedJob(BaseModel):
     summary: dict[str, Any] | None = Field(
         description="A summary of the results, when a results reader recorded one."
     )
-    harvested: bool = Field(description="Whether harvest() or as_completed() returned it.")
+    harvested: bool = Field(
+        description="Whether its outcome was taken: returned by harvest() or as_completed(), "
+        "or acknowledged after a delivery."
+    )
+    key: str | None = Field(
+        default=None,
+        description="The key it was submitted under (``submit(..., key=...)``), if any; "
+        "retries by policy carry their first attempt's key here too.",
+    )
+    recovered: bool = Field(
+        default=False,
+        description="Whether the run found it lost and completed it from the results in its "
+        "own output folder.",
+    )
     created_at: datetime = Field(description="When the intent was recorded (UTC).")
     updated_at: datetime = Field(description="When the ledger last changed this job (UTC).")
 
