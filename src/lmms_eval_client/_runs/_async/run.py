@@ -2,49 +2,43 @@
 
 This is the hand-written source of both run classes: ``_sync/run.py`` (EvalRun) is
 generated from it by ``codegen/make_sync.py`` (``make generate``); edit only this file.
-The decisions live in ``_reconcile`` (exactly-once submission), ``_ledger`` (what is
-recorded), ``_outcomes`` (how jobs ended) and ``_run_options``; here are the requests and
-the sleeps.
+Its methods live in three modules: here opening and submitting, ``delivery.py`` handing
+outcomes out (harvest, as_completed, wait), ``records.py`` reading the ledger. The decisions
+live in ``_client/reconcile.py`` (exactly-once submission), ``ledger.py`` (what is
+recorded), ``outcomes.py`` (how jobs ended) and ``options.py``.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from functools import partial
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._client._async.client import AsyncEvalClient
 from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
-from ..._client.wait import DEFAULT_POLL_INTERVAL, Deadline, check_wait_timeout
-from ..._http._async._io import run_sync, sleep
+from ..._client.wait import DEFAULT_POLL_INTERVAL
+from ..._http._async._io import run_sync
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..options import (
-    ALL_COMPLETED,
     DEFAULT_ORPHAN_AFTER,
-    FIRST_COMPLETED,
     RetryOnFailure,
-    ReturnWhen,
-    WaitResult,
     check_json_object,
-    check_return_when,
     check_run_args,
     new_token,
-    run_timeout,
 )
-from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
+from ..outcomes import TrackedJob
+from .delivery import AsyncRunDelivery
 from .polling import AsyncRunPoller, Summarize
 
 if TYPE_CHECKING:
     from ..._pool._async.pool import AsyncEvalPool
 
 
-class AsyncEvalRun:
+class AsyncEvalRun(AsyncRunDelivery):
     """A set of evaluation jobs with labels, tracked in a ledger file (SQLite).
 
     Opening the same ledger again (after a crash, in another process) resumes: pending
@@ -96,9 +90,6 @@ class AsyncEvalRun:
             async for outcome in run.as_completed(timeout=3600):
                 print(outcome.labels, outcome.kind)
     """
-
-    _sleep = staticmethod(sleep)
-    _clock = staticmethod(time.monotonic)
 
     def __init__(
         self,
@@ -251,149 +242,8 @@ class AsyncEvalRun:
             body, checked, new_token(), None, own_dir=own_dir, options=options
         )
 
-    # -- what finished ------------------------------------------------------------------
-
-    async def _finished(self) -> list[JobOutcome]:
-        outcomes = []
-        for job in await run_sync(self._ledger.unharvested):
-            if self._retry is not None and self._retry.wants(job):
-                continue  # its retry is still to be sent: pending
-            outcome = outcome_of(job)
-            if outcome is not None:
-                outcomes.append(outcome)
-        return outcomes
-
     def _servers(self) -> tuple[str, ...]:
         """The base URLs this run reaches: its client's, or every server of its pool."""
         if isinstance(self._client, AsyncEvalClient):
             return (self._client.base_url,)
         return self._client.servers
-
-    async def _pending(self) -> list[TrackedJob]:
-        servers = self._servers()
-        pending = [job for job in await run_sync(self._ledger.unfinished) if job.server in servers]
-        if self._retry is not None:
-            retry = self._retry
-            pending += [job for job in await run_sync(self._ledger.unharvested) if retry.wants(job)]
-        return sorted(pending, key=lambda job: job.seq)
-
-    async def ready(self) -> list[JobOutcome]:
-        """Poll once; the outcomes of finished jobs not yet harvested (without taking them).
-
-        Non-blocking: one poll, no waiting for jobs.
-        """
-        await self._poller.poll()
-        return await self._finished()
-
-    async def harvest(self) -> list[JobOutcome]:
-        """Poll once; take the outcomes of the jobs that finished since the last harvest.
-
-        Each finished job is harvested once per ledger (the ledger records it, so a
-        restarted process does not get them again, and of processes harvesting one ledger
-        together each outcome goes to one). Non-blocking: one poll.
-
-        Example::
-
-            for outcome in await run.harvest():
-                print(outcome.labels["epoch"], outcome.kind)
-        """
-        outcomes = await self.ready()
-        seqs = [outcome.job.seq for outcome in outcomes]
-        claimed = await run_sync(partial(self._ledger.mark_harvested, seqs))
-        return [outcome for outcome in outcomes if outcome.job.seq in claimed]
-
-    async def as_completed(self, timeout: float | None = None) -> AsyncIterator[JobOutcome]:
-        """The outcomes of the run's jobs as they finish, until none is pending.
-
-        Each outcome is harvested as it is handed to the loop (once per ledger, as by
-        ``harvest``: another process's loop or harvest never gets it too).
-
-        Args:
-            timeout: Seconds in all (None: as long as it takes).
-
-        Raises:
-            RunTimeoutError: The timeout passed with jobs pending (they go on running).
-
-        Example::
-
-            async for outcome in run.as_completed(timeout=3600):
-                print(outcome.labels, outcome.kind)
-        """
-        deadline = self._deadline(timeout)
-        while True:
-            await self._poller.poll()
-            for outcome in await self._finished():
-                # Claimed before it is handed over: another process may be harvesting too.
-                if await run_sync(partial(self._ledger.mark_harvested, [outcome.job.seq])):
-                    yield outcome
-            pending = await self._pending()
-            if not pending:
-                return
-            delay = deadline.next_delay()
-            if delay is None:
-                raise run_timeout(pending, deadline.timeout or 0.0)
-            await self._sleep(delay)
-
-    async def wait(
-        self, timeout: float | None = None, return_when: ReturnWhen = ALL_COMPLETED
-    ) -> WaitResult:
-        """Poll until every job has finished (or, with FIRST_COMPLETED, one has); nothing is
-        harvested. Returns at the timeout too, with what is still pending.
-
-        Args:
-            timeout: Seconds at most (None: as long as it takes).
-            return_when: ``ALL_COMPLETED`` or ``FIRST_COMPLETED`` (a finished job not yet
-                harvested counts at once).
-
-        Returns:
-            ``WaitResult(done, pending)``: the outcomes not yet harvested, the pending jobs.
-        """
-        deadline = self._deadline(timeout)
-        check_return_when(return_when)
-        while True:
-            await self._poller.poll()
-            done, pending = await self._finished(), await self._pending()
-            if not pending or (return_when == FIRST_COMPLETED and done):
-                return WaitResult(done, pending)
-            delay = deadline.next_delay()
-            if delay is None:
-                return WaitResult(done, pending)
-            await self._sleep(delay)
-
-    def _deadline(self, timeout: float | None) -> Deadline:
-        """The deadline of a wait for the run's jobs: the SDK's one rule of waits."""
-        return Deadline(self._poll_interval, check_wait_timeout(timeout), self._clock)
-
-    # -- the ledger ---------------------------------------------------------------------
-
-    async def jobs(self) -> list[TrackedJob]:
-        """Every job of the ledger (every attempt), with its labels and last known state."""
-        return await run_sync(self._ledger.jobs)
-
-    async def job(self, seq: int) -> TrackedJob:
-        """The ledger's current record of one job (by its ``seq``)."""
-        return await run_sync(partial(self._ledger.job, seq))
-
-    async def outcome(self, job: TrackedJob | int) -> JobOutcome | None:
-        """The outcome of a job's last attempt (None while pending), whether harvested or not."""
-        seq = job if isinstance(job, int) else job.seq
-        return await run_sync(partial(self._outcome_of, seq))
-
-    def _outcome_of(self, seq: int) -> JobOutcome | None:
-        current = self._ledger.job(seq)
-        while current.retried_by is not None:
-            current = self._ledger.job(current.retried_by)
-        if self._retry is not None and self._retry.wants(current):
-            return None  # its retry is still to be sent
-        return outcome_of(current)
-
-    async def history(self, job: TrackedJob | int) -> list[Observation]:
-        """Everything the ledger recorded about a job, oldest first."""
-        seq = job if isinstance(job, int) else job.seq
-        return await run_sync(partial(self._ledger.history, seq))
-
-    async def record_summary(self, job: TrackedJob | int, summary: Mapping[str, Any]) -> TrackedJob:
-        """Attach a results summary (JSON data) to a job in the ledger."""
-        seq = job if isinstance(job, int) else job.seq
-        checked = check_json_object("summary", summary)
-        return await run_sync(partial(self._ledger.record_summary, seq, checked))

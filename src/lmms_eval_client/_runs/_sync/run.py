@@ -10,41 +10,34 @@ file differs from a fresh generation.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from functools import partial
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._client._sync.client import EvalClient
 from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
-from ..._client.wait import DEFAULT_POLL_INTERVAL, Deadline, check_wait_timeout
-from ..._http._sync._io import run_sync, sleep
+from ..._client.wait import DEFAULT_POLL_INTERVAL
+from ..._http._sync._io import run_sync
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..options import (
-    ALL_COMPLETED,
     DEFAULT_ORPHAN_AFTER,
-    FIRST_COMPLETED,
     RetryOnFailure,
-    ReturnWhen,
-    WaitResult,
     check_json_object,
-    check_return_when,
     check_run_args,
     new_token,
-    run_timeout,
 )
-from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
+from ..outcomes import TrackedJob
+from .delivery import RunDelivery
 from .polling import RunPoller, Summarize
 
 if TYPE_CHECKING:
     from ..._pool._sync.pool import EvalPool
 
 
-class EvalRun:
+class EvalRun(RunDelivery):
     """A set of evaluation jobs with labels, tracked in a ledger file (SQLite).
 
     Opening the same ledger again (after a crash, in another process) resumes: pending
@@ -96,9 +89,6 @@ class EvalRun:
             for outcome in run.as_completed(timeout=3600):
                 print(outcome.labels, outcome.kind)
     """
-
-    _sleep = staticmethod(sleep)
-    _clock = staticmethod(time.monotonic)
 
     def __init__(
         self,
@@ -251,149 +241,8 @@ class EvalRun:
             body, checked, new_token(), None, own_dir=own_dir, options=options
         )
 
-    # -- what finished ------------------------------------------------------------------
-
-    def _finished(self) -> list[JobOutcome]:
-        outcomes = []
-        for job in run_sync(self._ledger.unharvested):
-            if self._retry is not None and self._retry.wants(job):
-                continue  # its retry is still to be sent: pending
-            outcome = outcome_of(job)
-            if outcome is not None:
-                outcomes.append(outcome)
-        return outcomes
-
     def _servers(self) -> tuple[str, ...]:
         """The base URLs this run reaches: its client's, or every server of its pool."""
         if isinstance(self._client, EvalClient):
             return (self._client.base_url,)
         return self._client.servers
-
-    def _pending(self) -> list[TrackedJob]:
-        servers = self._servers()
-        pending = [job for job in run_sync(self._ledger.unfinished) if job.server in servers]
-        if self._retry is not None:
-            retry = self._retry
-            pending += [job for job in run_sync(self._ledger.unharvested) if retry.wants(job)]
-        return sorted(pending, key=lambda job: job.seq)
-
-    def ready(self) -> list[JobOutcome]:
-        """Poll once; the outcomes of finished jobs not yet harvested (without taking them).
-
-        Non-blocking: one poll, no waiting for jobs.
-        """
-        self._poller.poll()
-        return self._finished()
-
-    def harvest(self) -> list[JobOutcome]:
-        """Poll once; take the outcomes of the jobs that finished since the last harvest.
-
-        Each finished job is harvested once per ledger (the ledger records it, so a
-        restarted process does not get them again, and of processes harvesting one ledger
-        together each outcome goes to one). Non-blocking: one poll.
-
-        Example::
-
-            for outcome in run.harvest():
-                print(outcome.labels["epoch"], outcome.kind)
-        """
-        outcomes = self.ready()
-        seqs = [outcome.job.seq for outcome in outcomes]
-        claimed = run_sync(partial(self._ledger.mark_harvested, seqs))
-        return [outcome for outcome in outcomes if outcome.job.seq in claimed]
-
-    def as_completed(self, timeout: float | None = None) -> Iterator[JobOutcome]:
-        """The outcomes of the run's jobs as they finish, until none is pending.
-
-        Each outcome is harvested as it is handed to the loop (once per ledger, as by
-        ``harvest``: another process's loop or harvest never gets it too).
-
-        Args:
-            timeout: Seconds in all (None: as long as it takes).
-
-        Raises:
-            RunTimeoutError: The timeout passed with jobs pending (they go on running).
-
-        Example::
-
-            for outcome in run.as_completed(timeout=3600):
-                print(outcome.labels, outcome.kind)
-        """
-        deadline = self._deadline(timeout)
-        while True:
-            self._poller.poll()
-            for outcome in self._finished():
-                # Claimed before it is handed over: another process may be harvesting too.
-                if run_sync(partial(self._ledger.mark_harvested, [outcome.job.seq])):
-                    yield outcome
-            pending = self._pending()
-            if not pending:
-                return
-            delay = deadline.next_delay()
-            if delay is None:
-                raise run_timeout(pending, deadline.timeout or 0.0)
-            self._sleep(delay)
-
-    def wait(
-        self, timeout: float | None = None, return_when: ReturnWhen = ALL_COMPLETED
-    ) -> WaitResult:
-        """Poll until every job has finished (or, with FIRST_COMPLETED, one has); nothing is
-        harvested. Returns at the timeout too, with what is still pending.
-
-        Args:
-            timeout: Seconds at most (None: as long as it takes).
-            return_when: ``ALL_COMPLETED`` or ``FIRST_COMPLETED`` (a finished job not yet
-                harvested counts at once).
-
-        Returns:
-            ``WaitResult(done, pending)``: the outcomes not yet harvested, the pending jobs.
-        """
-        deadline = self._deadline(timeout)
-        check_return_when(return_when)
-        while True:
-            self._poller.poll()
-            done, pending = self._finished(), self._pending()
-            if not pending or (return_when == FIRST_COMPLETED and done):
-                return WaitResult(done, pending)
-            delay = deadline.next_delay()
-            if delay is None:
-                return WaitResult(done, pending)
-            self._sleep(delay)
-
-    def _deadline(self, timeout: float | None) -> Deadline:
-        """The deadline of a wait for the run's jobs: the SDK's one rule of waits."""
-        return Deadline(self._poll_interval, check_wait_timeout(timeout), self._clock)
-
-    # -- the ledger ---------------------------------------------------------------------
-
-    def jobs(self) -> list[TrackedJob]:
-        """Every job of the ledger (every attempt), with its labels and last known state."""
-        return run_sync(self._ledger.jobs)
-
-    def job(self, seq: int) -> TrackedJob:
-        """The ledger's current record of one job (by its ``seq``)."""
-        return run_sync(partial(self._ledger.job, seq))
-
-    def outcome(self, job: TrackedJob | int) -> JobOutcome | None:
-        """The outcome of a job's last attempt (None while pending), whether harvested or not."""
-        seq = job if isinstance(job, int) else job.seq
-        return run_sync(partial(self._outcome_of, seq))
-
-    def _outcome_of(self, seq: int) -> JobOutcome | None:
-        current = self._ledger.job(seq)
-        while current.retried_by is not None:
-            current = self._ledger.job(current.retried_by)
-        if self._retry is not None and self._retry.wants(current):
-            return None  # its retry is still to be sent
-        return outcome_of(current)
-
-    def history(self, job: TrackedJob | int) -> list[Observation]:
-        """Everything the ledger recorded about a job, oldest first."""
-        seq = job if isinstance(job, int) else job.seq
-        return run_sync(partial(self._ledger.history, seq))
-
-    def record_summary(self, job: TrackedJob | int, summary: Mapping[str, Any]) -> TrackedJob:
-        """Attach a results summary (JSON data) to a job in the ledger."""
-        seq = job if isinstance(job, int) else job.seq
-        checked = check_json_object("summary", summary)
-        return run_sync(partial(self._ledger.record_summary, seq, checked))

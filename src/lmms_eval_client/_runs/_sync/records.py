@@ -1,0 +1,58 @@
+# GENERATED FILE from src/lmms_eval_client/_runs/_async/records.py by codegen/make_sync.py.
+# Do not edit: edit the async source and run `make generate`.
+"""What a run's ledger holds, read and annotated: jobs, outcomes, history, summaries.
+
+Generated from ``_runs/_async/records.py`` by ``codegen/make_sync.py``
+(``make generate``): do not edit. ``make check-generated`` fails when this
+file differs from a fresh generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from ..._http._sync._io import run_sync
+from ..ledger import Ledger
+from ..options import RetryOnFailure, check_json_object
+from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
+
+
+class RunRecords:
+    """The ledger reads of a run (see EvalRun)."""
+
+    _ledger: Ledger
+    _retry: RetryOnFailure | None
+
+    def jobs(self) -> list[TrackedJob]:
+        """Every job of the ledger (every attempt), with its labels and last known state."""
+        return run_sync(self._ledger.jobs)
+
+    def job(self, seq: int) -> TrackedJob:
+        """The ledger's current record of one job (by its ``seq``)."""
+        return run_sync(partial(self._ledger.job, seq))
+
+    def outcome(self, job: TrackedJob | int) -> JobOutcome | None:
+        """The outcome of a job's last attempt (None while pending), whether harvested or not."""
+        seq = job if isinstance(job, int) else job.seq
+        return run_sync(partial(self._outcome_of, seq))
+
+    def _outcome_of(self, seq: int) -> JobOutcome | None:
+        current = self._ledger.job(seq)
+        while current.retried_by is not None:
+            current = self._ledger.job(current.retried_by)
+        if self._retry is not None and self._retry.wants(current):
+            return None  # its retry is still to be sent
+        return outcome_of(current)
+
+    def history(self, job: TrackedJob | int) -> list[Observation]:
+        """Everything the ledger recorded about a job, oldest first."""
+        seq = job if isinstance(job, int) else job.seq
+        return run_sync(partial(self._ledger.history, seq))
+
+    def record_summary(self, job: TrackedJob | int, summary: Mapping[str, Any]) -> TrackedJob:
+        """Attach a results summary (JSON data) to a job in the ledger."""
+        seq = job if isinstance(job, int) else job.seq
+        checked = check_json_object("summary", summary)
+        return run_sync(partial(self._ledger.record_summary, seq, checked))
