@@ -13,7 +13,7 @@
   schema version; an older schema is migrated in one transaction, a newer one is refused.
   Every SQLite failure becomes a :class:`LedgerError` subclass.
 - Secret model_args are stored as fingerprints keyed by the ledger's own random key
-  (``_stored``); a new ledger file is created 0600 (its -wal and -shm take its mode).
+  (``stored``); a new ledger file is created 0600 (its -wal and -shm take its mode).
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class Ledger:
             check_integrity(self._conn, self.path)
         except SQLITE_FAILURES as exc:
             raise ledger_error(exc, self.path, "opening it") from exc
-        with self._write("opening it") as conn:  # BEGIN IMMEDIATE: also proves it is writable
+        with self.transaction("opening it") as conn:  # BEGIN IMMEDIATE: also proves it is writable
             version = check_schema(conn, self.path, SCHEMA_VERSION, MIGRATIONS)
             for statement in schema_statements(version):
                 conn.execute(statement)
@@ -115,8 +115,11 @@ class Ledger:
     # -- transactions --------------------------------------------------------------------
 
     @contextmanager
-    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any failure."""
+    def transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any failure.
+
+        With ``rows``, ``observe`` and ``stored``, the package's other ledger modules
+        (keys, claims, servers) write through it: one rule of transactions."""
         if self.read_only:
             raise LedgerReadOnlyError(
                 f"The run ledger {self.path!r} was opened read-only: nothing is written "
@@ -141,7 +144,7 @@ class Ledger:
                     raise ledger_error(exc, self.path, doing) from exc
                 raise
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             try:
                 cursor = self._conn.execute(sql, params)
@@ -150,16 +153,16 @@ class Ledger:
             except SQLITE_FAILURES as exc:
                 raise ledger_error(exc, self.path, "reading it") from exc
 
-    def _stored(self, data: Any) -> str:
+    def stored(self, data: Any) -> str:
         """JSON as written: every request (and JobInfo) passes here, secrets fingerprinted."""
         return json.dumps(self.fingerprints.seal(data))
 
-    def _observe(
+    def observe(
         self, conn: sqlite3.Connection, seq: int, now: float, event: str, state: str, data: Any
     ) -> None:
         conn.execute(
             "INSERT INTO observations (seq, at, event, state, data) VALUES (?, ?, ?, ?, ?)",
-            (seq, now, event, state, None if data is None else self._stored(data)),
+            (seq, now, event, state, None if data is None else self.stored(data)),
         )
 
     # -- writes --------------------------------------------------------------------------
@@ -179,54 +182,54 @@ class Ledger:
         now = time.time()
         attempt = 1 if retry_of is None else retry_of.attempt + 1
         first = None if retry_of is None else retry_of.first_seq
-        with self._write("recording a submission") as conn:
+        with self.transaction("recording a submission") as conn:
             cursor = conn.execute(
                 "INSERT INTO jobs (token, state, labels, request, server, attempt, first_seq, "
                 "retry_of, owner, snapshot, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    token, SUBMITTING, json.dumps(dict(labels)), self._stored(request.to_dict()),
+                    token, SUBMITTING, json.dumps(dict(labels)), self.stored(request.to_dict()),
                     server, attempt, first, None if retry_of is None else retry_of.seq, owner,
                     json.dumps(dict(snapshot)), now, now,
                 ),
             )  # fmt: skip
             seq = int(cursor.lastrowid or 0)
             data = {"token": token, "request": request.to_dict(), "labels": dict(labels)}
-            self._observe(conn, seq, now, "intent", SUBMITTING, data)
+            self.observe(conn, seq, now, "intent", SUBMITTING, data)
             if retry_of is not None:
                 conn.execute(
                     "UPDATE jobs SET retried_by = ?, updated_at = ? WHERE seq = ?",
                     (seq, now, retry_of.seq),
                 )
-                self._observe(conn, retry_of.seq, now, "retry", retry_of.state, {"by": seq})
+                self.observe(conn, retry_of.seq, now, "retry", retry_of.state, {"by": seq})
         return self.job(seq)
 
     def record_resend(self, seq: int, snapshot: Mapping[str, Any], sends: int) -> None:
         """A submission proven absent on the server, about to be sent again."""
         now = time.time()
-        with self._write("recording a new send") as conn:
+        with self.transaction("recording a new send") as conn:
             conn.execute(
                 "UPDATE jobs SET snapshot = ?, updated_at = ? WHERE seq = ?",
                 (json.dumps(dict(snapshot)), now, seq),
             )
-            self._observe(conn, seq, now, "resend", SUBMITTING, {"sends_before": sends})
+            self.observe(conn, seq, now, "resend", SUBMITTING, {"sends_before": sends})
 
     def record_answer(self, seq: int, job_id: str, state: str, event: str, data: Any) -> TrackedJob:
         """The server's job id for a submission: its answer, or the job reconciliation found."""
         now = time.time()
-        with self._write("recording the server's answer") as conn:
+        with self.transaction("recording the server's answer") as conn:
             conn.execute(
                 "UPDATE jobs SET job_id = ?, state = ?, updated_at = ? WHERE seq = ?",
                 (job_id, state, now, seq),
             )
-            self._observe(conn, seq, now, event, state, data)
+            self.observe(conn, seq, now, event, state, data)
         return self.job(seq)
 
     def record_status(self, seq: int, state: str, info: JobInfo | None) -> TrackedJob:
         """A status seen on the server (with the JobInfo when it was read)."""
         now = time.time()
-        info_json = None if info is None else self._stored(info.model_dump(mode="json"))
-        with self._write("recording a job's status") as conn:
+        info_json = None if info is None else self.stored(info.model_dump(mode="json"))
+        with self.transaction("recording a job's status") as conn:
             if info_json is None:
                 conn.execute(
                     "UPDATE jobs SET state = ?, updated_at = ? WHERE seq = ?", (state, now, seq)
@@ -237,19 +240,19 @@ class Ledger:
                     (state, info_json, now, seq),
                 )
             data = None if info is None else info.model_dump(mode="json")
-            self._observe(conn, seq, now, "status", state, data)
+            self.observe(conn, seq, now, "status", state, data)
         return self.job(seq)
 
     def record_end(self, seq: int, state: str, note: str, event: str) -> TrackedJob:
         """A job marked lost, or a submission found unsent; ``note`` says why."""
         now = time.time()
-        with self._write(f"recording a job as {state}") as conn:
+        with self.transaction(f"recording a job as {state}") as conn:
             conn.execute(
                 "UPDATE jobs SET last_known_state = state, state = ?, note = ?, updated_at = ? "
                 "WHERE seq = ?",
                 (state, note, now, seq),
             )
-            self._observe(conn, seq, now, event, state, {"note": note})
+            self.observe(conn, seq, now, event, state, {"note": note})
             if state == UNSENT:
                 # A retry that never reached the server does not replace the failed attempt:
                 # that one is due for a retry again.
@@ -260,7 +263,7 @@ class Ledger:
                         "WHERE seq = ? AND retried_by = ?",
                         (now, row[0], seq),
                     )
-                    self._observe(conn, row[0], now, "retry-unsent", FAILED, {"by": seq})
+                    self.observe(conn, row[0], now, "retry-unsent", FAILED, {"by": seq})
         return self.job(seq)
 
     def mark_harvested(self, seqs: Sequence[int]) -> set[int]:
@@ -270,7 +273,7 @@ class Ledger:
         if not seqs:
             return claimed
         now = time.time()
-        with self._write("recording a harvest") as conn:
+        with self.transaction("recording a harvest") as conn:
             for seq in seqs:
                 updated = conn.execute(
                     "UPDATE jobs SET harvested_at = ? "
@@ -280,26 +283,26 @@ class Ledger:
                 if updated.rowcount:
                     claimed.add(seq)
                     state = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,))
-                    self._observe(conn, seq, now, "harvested", state.fetchone()[0], None)
+                    self.observe(conn, seq, now, "harvested", state.fetchone()[0], None)
         return claimed
 
     def record_summary(self, seq: int, summary: Mapping[str, Any]) -> TrackedJob:
         """Attach a results summary to a job (the results reader's hook)."""
         now = time.time()
-        with self._write("recording a results summary") as conn:
+        with self.transaction("recording a results summary") as conn:
             conn.execute(
                 "UPDATE jobs SET summary = ?, updated_at = ? WHERE seq = ?",
                 (json.dumps(dict(summary)), now, seq),
             )
             state = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,)).fetchone()[0]
-            self._observe(conn, seq, now, "summary", state, dict(summary))
+            self.observe(conn, seq, now, "summary", state, dict(summary))
         return self.job(seq)
 
     # -- reads ---------------------------------------------------------------------------
 
     def job(self, seq: int) -> TrackedJob:
         """The job of this seq (LedgerError if there is none)."""
-        rows = self._rows("SELECT * FROM jobs WHERE seq = ?", (seq,))
+        rows = self.rows("SELECT * FROM jobs WHERE seq = ?", (seq,))
         if not rows:
             raise LedgerError(f"The run ledger {self.path!r} has no job {seq}", path=self.path)
         return job_from_row(rows[0], self.path)
@@ -307,13 +310,13 @@ class Ledger:
     def jobs(self) -> list[TrackedJob]:
         """Every job, in submission order."""
         return [
-            job_from_row(row, self.path) for row in self._rows("SELECT * FROM jobs ORDER BY seq")
+            job_from_row(row, self.path) for row in self.rows("SELECT * FROM jobs ORDER BY seq")
         ]
 
     def unfinished(self) -> list[TrackedJob]:
         """Jobs that are submitting, queued, running or in a status this version does not know."""
         marks = ",".join("?" * len(FINISHED))
-        rows = self._rows(
+        rows = self.rows(
             f"SELECT * FROM jobs WHERE state NOT IN ({marks}, ?) ORDER BY seq",
             [*sorted(FINISHED), UNSENT],
         )
@@ -322,7 +325,7 @@ class Ledger:
     def unharvested(self) -> list[TrackedJob]:
         """Finished final attempts not yet handed to the caller, in the order they ended."""
         marks = ",".join("?" * len(FINISHED))
-        rows = self._rows(
+        rows = self.rows(
             f"SELECT * FROM jobs WHERE state IN ({marks}) AND harvested_at IS NULL "
             "AND retried_by IS NULL ORDER BY updated_at, seq",
             sorted(FINISHED),
@@ -331,12 +334,12 @@ class Ledger:
 
     def known_job_ids(self, server: str) -> set[str]:
         """The job ids the ledger holds on ``server`` (two servers may issue the same)."""
-        rows = self._rows("SELECT job_id FROM jobs WHERE job_id NOTNULL AND server = ?", (server,))
+        rows = self.rows("SELECT job_id FROM jobs WHERE job_id NOTNULL AND server = ?", (server,))
         return {str(row["job_id"]) for row in rows}
 
     def owner_and_snapshot(self, seq: int) -> tuple[str | None, QueueSnapshot]:
         """Who recorded a submission's intent, and the queue seen before it was sent."""
-        rows = self._rows("SELECT owner, snapshot FROM jobs WHERE seq = ?", (seq,))
+        rows = self.rows("SELECT owner, snapshot FROM jobs WHERE seq = ?", (seq,))
         if not rows:
             raise LedgerError(f"The run ledger {self.path!r} has no job {seq}", path=self.path)
         owner = rows[0]["owner"]
@@ -346,7 +349,7 @@ class Ledger:
 
     def history(self, seq: int) -> list[Observation]:
         """Everything recorded about one job, oldest first."""
-        rows = self._rows(
+        rows = self.rows(
             "SELECT seq, at, event, state, data FROM observations WHERE seq = ? ORDER BY id",
             (seq,),
         )
