@@ -138,6 +138,7 @@ if TYPE_CHECKING:
         TrackedJob,
         raise_for_outcome,
     )
+    from ._runs.table import MetricRow
     from ._secret_args import SECRET_ARG_WORDS, SECRET_ARGS_ENV
 
 # Where each public name lives: module (relative to this package, or absolute) -> names.
@@ -247,6 +248,7 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "TrackedJob",
         "raise_for_outcome",
     ),
+    "._runs.table": ("MetricRow",),
     "._runs.errors": (
         "CorruptLedgerError",
         "ForeignLedgerError",
@@ -343,6 +345,7 @@ __all__ = [
     "MergeResponse",
     "Metric",
     "MetricNotFoundError",
+    "MetricRow",
     "MissingDependencyError",
     "ModelNameWarning",
     "ModelResultFiles",

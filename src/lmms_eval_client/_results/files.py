@@ -331,9 +331,12 @@ def eval_log_tail(
     return redact_secrets(tail) if redact else tail
 
 
+Summary = dict[str, dict[str, dict[str, float | str | None]]]
+
+
 def results_summary(
     job: JobInfo, *, path_map: PathMap | None = None, filesystem: FileSystem | None = None
-) -> dict[str, dict[str, dict[str, float | str | None]]] | None:
+) -> Summary | None:
     """A completed job's metrics as JSON data, ``{model: {task: {"name,filter": value}}}``;
     None when its results files cannot be read here (an evaluation run's default summary).
 
@@ -344,14 +347,44 @@ def results_summary(
     >>> results_summary(done)
     {'Qwen__Qwen2-VL-2B-Instruct': {'mme': {'exact_match,none': 0.625}}}
     """
+    read = summary_and_metric_rows(job, path_map=path_map, filesystem=filesystem)
+    return None if read is None else read[0]
+
+
+def summary_and_metric_rows(
+    job: JobInfo, *, path_map: PathMap | None = None, filesystem: FileSystem | None = None
+) -> tuple[Summary, list[dict[str, float | str | bool | None]]] | None:
+    """One read of a completed job's results files: :func:`results_summary`'s summary, and
+    a row per model x task x metric as JSON data (what an evaluation run's ledger keeps
+    for its table): ``model``, ``task``, ``metric``, ``filter``, ``value``, ``stderr``
+    (numbers as in the summary) and ``higher_is_better`` (None when the file says nothing).
+    None when the files cannot be read here.
+
+    >>> summary, rows = summary_and_metric_rows(done)
+    >>> rows[0]
+    {'model': 'stub-model', 'task': 'e2e_arith', 'metric': 'exact_match', 'filter': 'none',
+     'value': 0.8, 'stderr': 0.19999999999999998, 'higher_is_better': True}
+    """
     try:
         by_model = results_of_job(job, path_map=path_map, filesystem=filesystem)
     except ResultsError:
         return None
-    summary: dict[str, dict[str, dict[str, float | str | None]]] = {}
+    summary: Summary = {}
+    rows: list[dict[str, float | str | bool | None]] = []
     for model, results in by_model.items():
         tasks = summary.setdefault(model, {})
         for metric in results.metrics:
             value = json_number(metric.value)
             tasks.setdefault(metric.task, {})[f"{metric.name},{metric.filter}"] = value
-    return summary
+            rows.append(
+                {
+                    "model": model,
+                    "task": metric.task,
+                    "metric": metric.name,
+                    "filter": metric.filter,
+                    "value": value,
+                    "stderr": json_number(metric.stderr),
+                    "higher_is_better": metric.higher_is_better,
+                }
+            )
+    return summary, rows

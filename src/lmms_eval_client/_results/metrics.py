@@ -283,6 +283,19 @@ def format_table(
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
+def import_pandas(needed_by: str) -> Any:
+    """The pandas module, imported on first use (an optional extra): MissingDependencyError
+    naming ``needed_by`` and the extra when it is not installed."""
+    try:
+        return importlib.import_module("pandas")
+    except ImportError:
+        raise MissingDependencyError(
+            f"{needed_by} needs pandas: pip install 'lmms-eval-client[pandas]'",
+            package="pandas",
+            extra="pandas",
+        ) from None
+
+
 FRAME_COLUMNS = (
     "model",
     "task",
@@ -306,14 +319,7 @@ def metrics_frame(
     n_samples: Mapping[str, int | None],
 ) -> pandas.DataFrame:
     """Metric rows as a pandas DataFrame with :data:`FRAME_COLUMNS` (needs pandas)."""
-    try:
-        pd = importlib.import_module("pandas")
-    except ImportError:
-        raise MissingDependencyError(
-            "EvalResults.to_pandas() needs pandas: pip install 'lmms-eval-client[pandas]'",
-            package="pandas",
-            extra="pandas",
-        ) from None
+    pd = import_pandas("EvalResults.to_pandas()")
     rows = [
         (
             model,

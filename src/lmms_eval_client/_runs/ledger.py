@@ -50,6 +50,7 @@ from .ledger_schema import (
     snapshot_from_text,
 )
 from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, Observation, TrackedJob
+from .table import stored_metrics
 
 DEFAULT_BUSY_TIMEOUT = 30.0
 
@@ -286,13 +287,20 @@ class Ledger:
                     self.observe(conn, seq, now, "harvested", state.fetchone()[0], None)
         return claimed
 
-    def record_summary(self, seq: int, summary: Mapping[str, Any]) -> TrackedJob:
-        """Attach a results summary to a job (the results reader's hook)."""
+    def record_summary(
+        self,
+        seq: int,
+        summary: Mapping[str, Any],
+        metrics: Sequence[Mapping[str, Any]] | None = None,
+    ) -> TrackedJob:
+        """Attach a results summary to a job (the results reader's hook), with its metric
+        rows when they were read with it (None: the table derives them from the summary)."""
         now = time.time()
+        rows = None if metrics is None else stored_metrics(metrics)
         with self.transaction("recording a results summary") as conn:
             conn.execute(
-                "UPDATE jobs SET summary = ?, updated_at = ? WHERE seq = ?",
-                (json.dumps(dict(summary)), now, seq),
+                "UPDATE jobs SET summary = ?, metrics = ?, updated_at = ? WHERE seq = ?",
+                (json.dumps(dict(summary)), rows, now, seq),
             )
             state = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,)).fetchone()[0]
             self.observe(conn, seq, now, "summary", state, dict(summary))

@@ -25,7 +25,7 @@ from ..._exceptions import JobNotFoundError, LmmsEvalError
 from ..._http._sync._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
-from ..._results.files import results_summary
+from ..._results.files import summary_and_metric_rows
 from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
 from ..options import (
@@ -285,12 +285,19 @@ class RunPoller:
         summarize = self._summarize
         if summarize is None:
             return
-        if summarize == "results":  # read with the path settings of the job's server's client
-            summarize = partial(
-                results_summary, path_map=client.path_map, filesystem=client.filesystem
-            )
+        summary: Mapping[str, Any] | None
+        rows: list[dict[str, Any]] | None = None  # the metric rows, read with the summary
         try:
-            summary = run_sync(partial(summarize, info))  # reads files: off the loop
+            if summarize == "results":  # one read, with the job's server's client's paths
+                read = partial(
+                    summary_and_metric_rows,
+                    info,
+                    path_map=client.path_map,
+                    filesystem=client.filesystem,
+                )
+                summary, rows = run_sync(read) or (None, None)
+            else:
+                summary = run_sync(partial(summarize, info))  # reads files: off the loop
             if summary is None:
                 return
             # Checked here: a summary JSON cannot hold (NaN, ...) is the reader's failure.
@@ -298,7 +305,7 @@ class RunPoller:
         except Exception as exc:  # a reader's failure must not stop the run
             logger.warning("Evaluation run %s: summarising job %s failed: %s", self, seq, exc)
             return
-        run_sync(partial(self.ledger.record_summary, seq, checked))
+        run_sync(partial(self.ledger.record_summary, seq, checked, rows))
 
     def _to_resend(self, failed: TrackedJob) -> EvaluateRequest | None:
         """The failed job's request with its secret model_args: as this process sent it, else

@@ -1,6 +1,6 @@
 # GENERATED FILE from src/lmms_eval_client/_runs/_async/records.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
-"""What a run's ledger holds, read and annotated: jobs, outcomes, history, summaries.
+"""What a run's ledger holds, read and annotated: jobs, outcomes, history, summaries, and
 
 Generated from ``_runs/_async/records.py`` by ``codegen/make_sync.py``
 (``make generate``): do not edit. ``make check-generated`` fails when this
@@ -11,12 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._http._sync._io import run_sync
 from ..ledger import Ledger
 from ..options import RetryOnFailure, check_json_object
 from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
+from ..table import (
+    TABLE_PARAMS,
+    TABLE_QUERY,
+    MetricRow,
+    best_row,
+    check_names,
+    table_frame,
+    table_rows,
+)
+
+if TYPE_CHECKING:
+    import pandas
 
 
 class RunRecords:
@@ -56,3 +68,64 @@ class RunRecords:
         seq = job if isinstance(job, int) else job.seq
         checked = check_json_object("summary", summary)
         return run_sync(partial(self._ledger.record_summary, seq, checked))
+
+    # -- the run as a table ------------------------------------------------------------
+
+    def metrics(self, task: str | None = None, metric: str | None = None) -> list[MetricRow]:
+        """The run as a table: one row per completed job x task x metric, in seq order.
+
+        A job counts once: its final attempt (superseded attempts of a retried job, and
+        failed, cancelled and lost jobs, give no rows). Each row carries the job's seq,
+        key and labels, the model its results are filed under, the value and its stderr
+        (lmms-eval's ``"<metric>_stderr,<filter>"``) and the metric's direction. ``task``
+        and ``metric`` keep only those rows (of every model). A job whose summary is of
+        the default shape has rows; one summarised by a ``summarize=`` of another shape
+        has none. One query of the ledger, whatever its size.
+
+        Example::
+
+            for row in run.metrics(task="mme", metric="exact_match"):
+                print(row.labels["step"], row.model, row.value, "+-", row.stderr)
+        """
+        check_names(task=task, metric=metric)
+        records = run_sync(partial(self._ledger.rows, TABLE_QUERY, TABLE_PARAMS))
+        return table_rows(records, self._ledger.path, task=task, metric=metric)
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """``metrics()`` as a pandas DataFrame (needs the ``pandas`` extra).
+
+        Columns: seq, key, one per label (a label named like another column is prefixed
+        ``label.``), model, task, metric, filter, value, stderr, higher_is_better.
+        Raises MissingDependencyError when pandas is not installed.
+
+        Example::
+
+            frame = run.to_pandas()
+            frame.query("metric == 'exact_match'").plot(x="step", y="value")
+        """
+        return table_frame(self.metrics())
+
+    def best(
+        self,
+        task: str,
+        metric: str,
+        filter: str | None = None,
+        *,
+        higher_is_better: bool | None = None,
+    ) -> MetricRow | None:
+        """The row of the completed job with the best ``task``: ``metric``, by the metric's
+        direction; the earliest seq of equal ones; None when no job has a value for it.
+
+        The direction is what the results say, else ``higher_is_better`` (which, given,
+        always decides). Raises InvalidArgumentError when neither says it, or when the
+        metric has several filters in the run and ``filter`` names none of them.
+
+        Example::
+
+            top = run.best("mme", "exact_match")
+            if top is not None:
+                print("best checkpoint:", top.labels["step"], top.value)
+        """
+        check_names(task=task, metric=metric, filter=filter)
+        rows = self.metrics(task=task, metric=metric)
+        return best_row(rows, task, metric, filter, higher_is_better)

@@ -1,0 +1,246 @@
+"""A run as one table: a :class:`MetricRow` per completed job x task x metric.
+
+Pure functions over the ledger's rows (``EvalRun.metrics``, ``to_pandas`` and ``best`` in
+``_async/records.py`` do the reading). Where a job's rows come from:
+
+- the ``metrics`` column: rows read with the default summary, in the same read of the
+  results files (``summary_and_metric_rows``), with stderr and higher_is_better;
+- else its summary, when it has the default shape ``{model: {task: {"name,filter":
+  value}}}`` (a ledger of an earlier version, a ``summarize=`` of that shape): stderr from
+  its ``"name_stderr,filter"`` keys if any, higher_is_better None. A summary of another
+  shape gives no rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._exceptions import InvalidArgumentError
+from .._results.metrics import as_number, import_pandas, parse_task_metrics
+from .ledger_schema import UNREADABLE, damaged
+from .outcomes import COMPLETED
+
+if TYPE_CHECKING:
+    import pandas
+
+# The final attempt of each chain that completed, with its chain's key (a retry without a
+# key of its own takes its first attempt's): one query, whatever the number of jobs.
+TABLE_QUERY = (
+    "SELECT j.seq, j.job_id, j.server, j.labels, j.summary, j.metrics, "
+    "COALESCE(j.submission_key, f.submission_key) AS chain_key "
+    "FROM jobs j LEFT JOIN jobs f ON f.seq = j.first_seq "
+    "WHERE j.state = ? AND j.retried_by IS NULL AND j.job_id NOTNULL "
+    "AND (j.metrics NOTNULL OR j.summary NOTNULL) ORDER BY j.seq"
+)
+TABLE_PARAMS = (COMPLETED,)
+
+# The columns of to_pandas() besides the labels (a label of one of these names is
+# prefixed "label.").
+HEAD_COLUMNS = ("seq", "key")
+TAIL_COLUMNS = ("model", "task", "metric", "filter", "value", "stderr", "higher_is_better")
+
+
+class MetricRow(BaseModel):
+    """One metric of one task of one completed job of a run (``EvalRun.metrics()``).
+
+    Example::
+
+        for row in run.metrics(task="mme", metric="exact_match"):
+            print(row.labels["step"], row.value, row.stderr)
+    """
+
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True)
+
+    seq: int = Field(
+        description="The job's seq in the ledger (for a retried job, its final attempt's)."
+    )
+    key: str | None = Field(description="The key the job was submitted under, if any.")
+    labels: dict[str, Any] = Field(description="The job's labels (step, epoch, checkpoint...).")
+    job_id: str = Field(description="The server's job id.")
+    server: str = Field(description="The base URL of the server that ran the job.")
+    model: str = Field(
+        description="The model name lmms-eval filed the results under, e.g. "
+        "`Qwen__Qwen2-VL-2B-Instruct` (one per checkpoint)."
+    )
+    task: str = Field(description="The task or group, e.g. `mme`.")
+    metric: str = Field(description="The metric, e.g. `exact_match`.")
+    filter: str = Field(description="The filter, e.g. `none`.")
+    value: float | None = Field(
+        description="The value; None when the results hold no number (NaN and the "
+        "infinities are kept as floats)."
+    )
+    stderr: float | None = Field(
+        description="Its standard error; None when there is none or it is unknown."
+    )
+    higher_is_better: bool | None = Field(
+        description="Whether a higher value is better, as the results say; None when unknown."
+    )
+
+
+def stored_metrics(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The ``metrics`` column of a job: its rows of ``summary_and_metric_rows`` (strict JSON)."""
+    return json.dumps([dict(row) for row in rows], allow_nan=False)
+
+
+def _summary_rows(summary: Any) -> list[dict[str, Any]]:
+    """Rows of a summary of the default shape; none for another shape."""
+    if not isinstance(summary, dict):
+        return []
+    rows: list[dict[str, Any]] = []
+    for model, tasks in summary.items():
+        if not isinstance(tasks, dict):
+            return []
+        for task, entry in tasks.items():
+            if not isinstance(entry, dict) or not all(
+                value is None or isinstance(value, (int, float, str)) for value in entry.values()
+            ):
+                return []
+            # lmms-eval's rule: "x_stderr,f" is the stderr of "x,f" when both are there
+            for metric in parse_task_metrics(task, entry, is_group=False):
+                rows.append(
+                    {
+                        "model": model,
+                        "task": task,
+                        "metric": metric.name,
+                        "filter": metric.filter,
+                        "value": metric.value,
+                        "stderr": metric.stderr,
+                        "higher_is_better": None,
+                    }
+                )
+    return rows
+
+
+def _stored_rows(text: str, path: str, seq: int) -> list[dict[str, Any]]:
+    try:
+        rows = json.loads(text)
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise TypeError(f"a list of objects expected, not {type(rows).__name__}")
+        return rows
+    except UNREADABLE as exc:
+        raise damaged(path, f"unreadable metric rows of job {seq}: {exc}") from exc
+
+
+def _number(value: Any) -> float | None:
+    if value is not None and not isinstance(value, (int, float, str)):
+        raise TypeError(f"a number expected, not {value!r}")
+    return as_number(value)
+
+
+def table_rows(
+    records: Iterable[Mapping[str, Any]],
+    path: str,
+    *,
+    task: str | None = None,
+    metric: str | None = None,
+) -> list[MetricRow]:
+    """The MetricRows of ``TABLE_QUERY``'s records, in their order, of ``task`` and
+    ``metric`` when given (CorruptLedgerError for a value the ledger cannot hold)."""
+    table: list[MetricRow] = []
+    for record in records:
+        seq = record["seq"]
+        try:
+            if record["metrics"] is not None:
+                rows = _stored_rows(record["metrics"], path, seq)
+            else:
+                rows = _summary_rows(json.loads(record["summary"]))
+            if not rows:
+                continue
+            job = {
+                "seq": seq,
+                "key": record["chain_key"],
+                "labels": json.loads(record["labels"]),
+                "job_id": record["job_id"],
+                "server": record["server"],
+            }
+            for row in rows:
+                if (task is None or row["task"] == task) and (
+                    metric is None or row["metric"] == metric
+                ):
+                    value, stderr = _number(row["value"]), _number(row["stderr"])
+                    fields = {**row, "value": value, "stderr": stderr}
+                    table.append(MetricRow.model_validate({**fields, **job}))
+        except UNREADABLE as exc:  # a ValidationError is a ValueError
+            raise damaged(path, f"unreadable metric rows of job {seq}: {exc}") from exc
+    return table
+
+
+def table_frame(rows: Sequence[MetricRow]) -> pandas.DataFrame:
+    """Rows as a DataFrame: seq, key, a column per label, then :data:`TAIL_COLUMNS`."""
+    pd = import_pandas("EvalRun.to_pandas()")
+    fixed = set(HEAD_COLUMNS) | set(TAIL_COLUMNS)
+    names: dict[str, str] = {}  # label -> its column, in order of first appearance
+    for row in rows:
+        for label in row.labels:
+            if label not in names:
+                names[label] = f"label.{label}" if label in fixed else label
+    data = [
+        (
+            row.seq,
+            row.key,
+            *(row.labels.get(label) for label in names),
+            *(getattr(row, column) for column in TAIL_COLUMNS),
+        )
+        for row in rows
+    ]
+    columns = [*HEAD_COLUMNS, *names.values(), *TAIL_COLUMNS]
+    frame = pd.DataFrame(data, columns=columns)
+    return frame.astype({"value": "float64", "stderr": "float64"})
+
+
+def check_names(**names: str | None) -> None:
+    """Arguments that name a task, a metric or a filter: text (or None where allowed)."""
+    for argument, name in names.items():
+        if name is not None and (not isinstance(name, str) or not name):
+            raise InvalidArgumentError(f"{argument} must be a non-empty str, not {name!r}")
+
+
+def best_row(
+    rows: Sequence[MetricRow],
+    task: str,
+    metric: str,
+    filter: str | None,
+    higher_is_better: bool | None,
+) -> MetricRow | None:
+    """The best of ``rows`` (of ``task`` and ``metric``) by the metric's direction: the
+    argument, else what the results say; ties go to the earliest seq. None when no row
+    has a value to compare."""
+    if higher_is_better is not None and not isinstance(higher_is_better, bool):
+        raise InvalidArgumentError(f"higher_is_better must be a bool, not {higher_is_better!r}")
+    filters = sorted({row.filter for row in rows})
+    if filter is None and len(filters) > 1:
+        raise InvalidArgumentError(
+            f"{task}: {metric} has several filters in this run ({', '.join(filters)}): "
+            "pass filter= one of them"
+        )
+    ranked = [
+        row
+        for row in rows
+        if (filter is None or row.filter == filter)
+        and row.value is not None
+        and not math.isnan(row.value)
+    ]
+    if not ranked:
+        return None
+    direction = higher_is_better
+    if direction is None:
+        said = {row.higher_is_better for row in ranked} - {None}
+        if len(said) != 1:
+            why = "disagree on" if said else "do not say"
+            raise InvalidArgumentError(
+                f"The results {why} whether a higher {task}: {metric} is better: pass "
+                "higher_is_better=True or False to best()"
+            )
+        direction = said.pop()
+    best = ranked[0]
+    for row in ranked[1:]:  # in seq order: strictly better only, so ties keep the earliest
+        value, top = row.value, best.value
+        assert value is not None and top is not None  # ranked rows have values
+        if (value > top) if direction else (value < top):
+            best = row
+    return best
