@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import from_json
 
 from .._exceptions import InvalidArgumentError
-from .._results.metrics import as_number, import_pandas, parse_task_metrics
+from .._results.metrics import as_number, import_pandas, parse_task_metrics, trusted
 from .ledger_schema import UNREADABLE, damaged
 from .outcomes import COMPLETED
 
@@ -116,20 +118,62 @@ def _summary_rows(summary: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _stored_rows(text: str, path: str, seq: int) -> list[dict[str, Any]]:
-    try:
-        rows = json.loads(text)
-        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-            raise TypeError(f"a list of objects expected, not {type(rows).__name__}")
-        return rows
-    except UNREADABLE as exc:
-        raise damaged(path, f"unreadable metric rows of job {seq}: {exc}") from exc
+def _stored_rows(text: str | bytes) -> list[dict[str, Any]]:
+    rows = from_json(text)
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise TypeError(f"a list of objects expected, not {type(rows).__name__}")
+    return rows
 
 
 def _number(value: Any) -> float | None:
-    if value is not None and not isinstance(value, (int, float, str)):
+    if type(value) is float or value is None:
+        return value
+    if not isinstance(value, (int, str)):
         raise TypeError(f"a number expected, not {value!r}")
     return as_number(value)
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        raise TypeError(f"text expected, not {value!r}")
+    return value
+
+
+def _job_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    labels = from_json(record["labels"])
+    if not isinstance(labels, dict):
+        raise TypeError(f"labels must be an object, not {type(labels).__name__}")
+    key = record["chain_key"]
+    return {
+        "seq": record["seq"],
+        "key": None if key is None else _text(key),
+        "labels": labels,
+        "job_id": _text(record["job_id"]),
+        "server": _text(record["server"]),
+    }
+
+
+_FIELDS = set(MetricRow.model_fields)
+
+
+def _metric_row(job: Mapping[str, Any], row: Mapping[str, Any]) -> MetricRow:
+    """A MetricRow of values checked here (tens of thousands are read at once: built
+    without pydantic's validation, which costs more than the rest)."""
+    better = row["higher_is_better"]
+    if better is not None and type(better) is not bool:
+        raise TypeError(f"higher_is_better must be a bool, not {better!r}")
+    values = {
+        **job,
+        "labels": dict(job["labels"]),  # each row its own: a row's labels are the caller's
+        "model": _text(row["model"]),
+        "task": _text(row["task"]),
+        "metric": _text(row["metric"]),
+        "filter": _text(row["filter"]),
+        "value": _number(row["value"]),
+        "stderr": _number(row["stderr"]),
+        "higher_is_better": better,
+    }
+    return trusted(MetricRow, values, _FIELDS.copy(), None)
 
 
 def table_rows(
@@ -143,31 +187,25 @@ def table_rows(
     ``metric`` when given (CorruptLedgerError for a value the ledger cannot hold)."""
     table: list[MetricRow] = []
     for record in records:
-        seq = record["seq"]
         try:
             if record["metrics"] is not None:
-                rows = _stored_rows(record["metrics"], path, seq)
+                rows = _stored_rows(record["metrics"])
             else:
-                rows = _summary_rows(json.loads(record["summary"]))
+                rows = _summary_rows(from_json(record["summary"]))
             if not rows:
                 continue
-            job = {
-                "seq": seq,
-                "key": record["chain_key"],
-                "labels": json.loads(record["labels"]),
-                "job_id": record["job_id"],
-                "server": record["server"],
-            }
+            job = _job_fields(record)
             for row in rows:
                 if (task is None or row["task"] == task) and (
                     metric is None or row["metric"] == metric
                 ):
-                    value, stderr = _number(row["value"]), _number(row["stderr"])
-                    fields = {**row, "value": value, "stderr": stderr}
-                    table.append(MetricRow.model_validate({**fields, **job}))
-        except UNREADABLE as exc:  # a ValidationError is a ValueError
-            raise damaged(path, f"unreadable metric rows of job {seq}: {exc}") from exc
+                    table.append(_metric_row(job, row))
+        except UNREADABLE as exc:
+            raise damaged(path, f"unreadable metric rows of job {record['seq']}: {exc}") from exc
     return table
+
+
+_TAIL = itemgetter(*TAIL_COLUMNS)
 
 
 def table_frame(rows: Sequence[MetricRow]) -> pandas.DataFrame:
@@ -179,15 +217,10 @@ def table_frame(rows: Sequence[MetricRow]) -> pandas.DataFrame:
         for label in row.labels:
             if label not in names:
                 names[label] = f"label.{label}" if label in fixed else label
-    data = [
-        (
-            row.seq,
-            row.key,
-            *(row.labels.get(label) for label in names),
-            *(getattr(row, column) for column in TAIL_COLUMNS),
-        )
-        for row in rows
-    ]
+    data = []
+    for row in rows:
+        fields, labels = row.__dict__, row.labels
+        data.append((fields["seq"], fields["key"], *[labels.get(n) for n in names], *_TAIL(fields)))
     columns = [*HEAD_COLUMNS, *names.values(), *TAIL_COLUMNS]
     frame = pd.DataFrame(data, columns=columns)
     return frame.astype({"value": "float64", "stderr": "float64"})
