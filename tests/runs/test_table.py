@@ -209,6 +209,28 @@ async def test_a_ledger_with_summaries_only_still_gives_rows(
     assert await runner.best("mme", "exact_match", higher_is_better=True) == rows[0]
 
 
+async def test_a_summary_recorded_by_the_caller_replaces_the_jobs_rows(
+    make_runner: MakeRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.sqlite"
+    ledger = Ledger(path)
+    try:
+        seq = add_job(ledger, "completed", {"step": 1})
+        read = summary_and_metric_rows(job_at(DATA / "single" / "20261202_055237_results.json"))
+        assert read is not None
+        ledger.record_summary(seq, *read)  # as a poll records them
+    finally:
+        ledger.close()
+    runner = make_runner(NOWHERE, path)
+    (before,) = await runner.metrics()
+    assert (before.model, before.task, before.higher_is_better) == ("stub-model", "e2e_arith", True)
+    await runner.record_summary(seq, SUMMARY)
+    assert [(r.task, r.metric) for r in await runner.metrics()] == [
+        ("mme", "exact_match"),
+        ("mme", "f1"),
+    ]
+
+
 async def test_a_retried_chain_counts_once_under_its_key(
     make_runner: MakeRunner, tmp_path: Path
 ) -> None:

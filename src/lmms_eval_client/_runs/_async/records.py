@@ -62,7 +62,8 @@ class AsyncRunRecords:
         return await run_sync(partial(self._ledger.history, seq))
 
     async def record_summary(self, job: TrackedJob | int, summary: Mapping[str, Any]) -> TrackedJob:
-        """Attach a results summary (JSON data) to a job in the ledger."""
+        """Attach a results summary (JSON data) to a job in the ledger; the job's rows of
+        ``metrics()`` are then derived from it (when it has the default shape)."""
         seq = job if isinstance(job, int) else job.seq
         checked = check_json_object("summary", summary)
         return await run_sync(partial(self._ledger.record_summary, seq, checked))

@@ -64,7 +64,8 @@ class RunRecords:
         return run_sync(partial(self._ledger.history, seq))
 
     def record_summary(self, job: TrackedJob | int, summary: Mapping[str, Any]) -> TrackedJob:
-        """Attach a results summary (JSON data) to a job in the ledger."""
+        """Attach a results summary (JSON data) to a job in the ledger; the job's rows of
+        ``metrics()`` are then derived from it (when it has the default shape)."""
         seq = job if isinstance(job, int) else job.seq
         checked = check_json_object("summary", summary)
         return run_sync(partial(self._ledger.record_summary, seq, checked))
