@@ -96,6 +96,13 @@ def check_run_args(poll_interval: float, max_completed_jobs: int, orphan_after: 
     check_seconds("orphan_after", orphan_after, zero=True)
 
 
+def check_claim_timeout(claim_timeout: float | None, orphan_after: float) -> float:
+    """A run's claim_timeout (its orphan_after when None), checked."""
+    if claim_timeout is None:
+        return float(orphan_after)
+    return check_seconds("claim_timeout", claim_timeout)
+
+
 def run_timeout(pending: Sequence[TrackedJob], timeout: float) -> RunTimeoutError:
     """``as_completed``'s error at its deadline, worded as every wait's (``timeout_message``)."""
     listed = ", ".join(f"seq {job.seq} {job.state}" for job in pending[:_SHOWN_PENDING])
