@@ -16,7 +16,6 @@ from types import SimpleNamespace
 import pytest
 
 from lmms_eval_client import AsyncEvalRun, EvalClient, EvalRun, InvalidArgumentError
-from lmms_eval_client._runs import ledger_claims
 from lmms_eval_client.testing import LocalServer
 
 from ._support import QWEN, Runner
@@ -67,7 +66,7 @@ _RECEIVER = textwrap.dedent(
 
 
 def _finished_jobs(url: str, ledger: Path, count: int) -> list[int]:
-    with EvalClient(url) as client, EvalRun(client, ledger) as run:
+    with EvalClient(url) as client, EvalRun(client, ledger, poll_interval=0.02) as run:
         seqs = [
             run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"n": n}).seq
             for n in range(count)
@@ -202,6 +201,8 @@ async def test_a_claim_older_than_claim_timeout_is_handed_out_again(
     runner = make_runner(local_server.url, claim_timeout=30)
     await runner.submit("qwen2_vl", ["mme"], model_args=QWEN)
     assert not (await runner.wait(timeout=30)).pending
+    from lmms_eval_client._runs import ledger_claims
+
     now = [time.time()]  # the claims' clock, moved by the test
     monkeypatch.setattr(ledger_claims, "time", SimpleNamespace(time=lambda: now[0]))
     (first,) = await runner.receive()
