@@ -9,9 +9,10 @@ the path_map / filesystem of the job's client, and accepts it only when every re
 parses (read with the bounded reader, at most ``max_bytes``) and has a results section for
 every task requested. Pure and synchronous: the async run calls it in a worker thread.
 
-Each lost job is checked once: ``record_recovered`` makes it ``completed`` (``recovered_at``,
-an observation ``recovered`` naming the files), ``record_checked`` records an observation
-``recovery-checked`` with why not, and ``unchecked_lost`` never returns it again.
+Each lost job with a folder of its own is checked once (one without is not looked at):
+``record_recovered`` makes it ``completed`` (``recovered_at``, an observation ``recovered``
+naming the files), ``record_checked`` records an observation ``recovery-checked`` with why
+not, and ``unchecked_lost`` never returns it again.
 """
 
 from __future__ import annotations
@@ -143,15 +144,17 @@ def find_results(
 
 
 def unchecked_lost(ledger: Ledger, servers: Sequence[str]) -> list[TrackedJob]:
-    """Lost final attempts on ``servers`` not yet checked for results, not yet taken or
-    held (a received outcome is not changed under its receiver): at most a batch."""
+    """Lost final attempts on ``servers`` with an output folder of their own, not yet
+    checked for results, not yet taken or held (a received outcome is not changed under
+    its receiver): at most a batch."""
     if not servers:
         return []
     marks = ",".join("?" * len(servers))
     rows = ledger.rows(
         f"SELECT * FROM jobs WHERE state = ? AND server IN ({marks}) AND harvested_at IS NULL "
-        "AND retried_by IS NULL AND claimed_by IS NULL AND NOT EXISTS (SELECT 1 FROM "
-        "observations o WHERE o.seq = jobs.seq AND o.event = ?) ORDER BY seq LIMIT ?",
+        "AND retried_by IS NULL AND claimed_by IS NULL AND substr(rtrim(json_extract("
+        "request, '$.output_dir'), '/'), -length(token)) = token AND NOT EXISTS (SELECT 1 "
+        "FROM observations o WHERE o.seq = jobs.seq AND o.event = ?) ORDER BY seq LIMIT ?",
         (LOST, *servers, CHECKED, RECOVERY_BATCH),
     )
     return [job_from_row(row, ledger.path) for row in rows]
