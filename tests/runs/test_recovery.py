@@ -67,7 +67,7 @@ async def test_a_lost_job_with_complete_results_in_its_folder_is_completed_as_re
         what="the job to complete",
     )
     server.restart()
-    (outcome,) = await runner.receive()
+    (outcome,) = await runner.harvest()
     assert isinstance(outcome, JobCompleted), outcome
     assert outcome.job.recovered and outcome.job.state == "completed"
     assert outcome.labels == {"step": 1}
@@ -75,10 +75,9 @@ async def test_a_lost_job_with_complete_results_in_its_folder_is_completed_as_re
     (files,) = outcome.info.result.values() if outcome.info.result else ()
     assert files.results is not None and files.results.startswith(str(job.output_dir))
     events = [o.event for o in await runner.history(job)]
-    assert events[-4:-1] == ["lost", "recovered", "summary"], events
+    assert events[-4:] == ["lost", "recovered", "summary", "harvested"], events
     recovered = next(o for o in await runner.history(job) if o.event == "recovered")
     assert recovered.data["files"] == [files.results]
-    assert await runner.ack(outcome) == 1
 
 
 @pytest.mark.parametrize(

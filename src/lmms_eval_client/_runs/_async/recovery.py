@@ -1,7 +1,7 @@
 """Recovery from disk at each poll: lost jobs whose own folder holds complete results become
 ``completed`` (see ``recovery_files.py`` for what counts and what is recorded).
 
-A mixin of AsyncRunPoller (``polling.py``). Every poll, after the servers have been read
+A mixin of the run's poller (``polling.py``). Every poll, after the servers have been read
 (so a job marked lost by this poll, the server having forgotten it or its submission
 being unresolvable, is checked at once) and before failed or lost jobs are retried by
 policy (recovery comes first), each lost job not yet checked is checked once, a batch at
@@ -31,7 +31,7 @@ logger = logging.getLogger("lmms_eval_client")
 
 
 class AsyncRunRecovery:
-    """The recovery of lost jobs from their output folders (see AsyncRunPoller)."""
+    """The recovery of lost jobs from their output folders (a mixin of the run's poller)."""
 
     ledger: Ledger
 

@@ -29,7 +29,7 @@ logger = logging.getLogger("lmms_eval_client")
 
 
 class RunRecovery:
-    """The recovery of lost jobs from their output folders (see AsyncRunPoller)."""
+    """The recovery of lost jobs from their output folders (a mixin of the run's poller)."""
 
     ledger: Ledger
 
