@@ -9,6 +9,7 @@ file differs from a fresh generation.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from functools import partial
 from ..._client.wait import Deadline, check_wait_timeout
 from ..._exceptions import InvalidArgumentError
 from ..._http._sync._io import run_sync, sleep
+from ..errors import LedgerError
 from ..ledger_claims import acknowledge, claim, release
 from ..options import (
     ALL_COMPLETED,
@@ -37,6 +39,8 @@ from ..outcomes import (
 )
 from .polling import RunPoller
 from .records import RunRecords
+
+logger = logging.getLogger("lmms_eval_client")
 
 
 class RunDelivery(RunRecords):
@@ -176,7 +180,8 @@ class RunDelivery(RunRecords):
     def harvesting(self) -> Iterator[list[JobOutcome]]:
         """``receive()`` as a block: the outcomes it hands out are acknowledged when the
         block ends without an exception; on an exception they are released (handed out
-        again at once, to this or another process) and the exception propagates.
+        again at once, to this or another process) and the exception propagates (a ledger
+        failure while releasing is logged: the claims then lapse after ``claim_timeout``).
 
         A process killed inside the block acknowledges nothing: its outcomes are handed
         out again once its death is seen (this machine) or its claims expire.
@@ -191,7 +196,16 @@ class RunDelivery(RunRecords):
         try:
             yield outcomes
         except BaseException:
-            self.release(*outcomes)
+            try:
+                self.release(*outcomes)
+            except LedgerError as exc:  # the block's own exception is the one to see
+                logger.warning(
+                    "Evaluation run %s: releasing %d outcome(s) failed (they are handed out "
+                    "again once their claims expire): %s",
+                    self._ledger.path,
+                    len(outcomes),
+                    exc,
+                )
             raise
         self.ack(*outcomes)
 
