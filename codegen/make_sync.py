@@ -32,7 +32,8 @@ PACKAGE = ROOT / "src" / "lmms_eval_client"
 GENERATED = (
     "_client/client.py", "_client/server.py", "_client/results.py", "_client/submit.py",
     "_client/waiting.py",
-    "_runs/delivery.py", "_runs/polling.py", "_runs/records.py", "_runs/run.py",
+    "_runs/delivery.py", "_runs/polling.py", "_runs/records.py", "_runs/recovery.py",
+    "_runs/run.py",
     "_pool/pool.py", "_pool/reading.py", "_pool/servers.py", "_pool/server_calls.py",
 )  # fmt: skip
 
@@ -49,6 +50,7 @@ NAMES = {
     "AsyncRunPoller": "RunPoller",
     "AsyncRunDelivery": "RunDelivery",  # the mixins of _runs/_async/run.py
     "AsyncRunRecords": "RunRecords",
+    "AsyncRunRecovery": "RunRecovery",  # the mixin of _runs/_async/polling.py
 }
 # In docstrings and comments, in this order: specific sentences first, then names.
 PHRASES = (

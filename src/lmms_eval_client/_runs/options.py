@@ -19,7 +19,7 @@ from .._http.config import check_seconds
 from .._results.output_dirs import output_dir_for
 from .._text import shown
 from .errors import RunTimeoutError
-from .outcomes import FAILED, JobOutcome, TrackedJob
+from .outcomes import FAILED, LOST, JobOutcome, TrackedJob
 
 ReturnWhen = Literal["ALL_COMPLETED", "FIRST_COMPLETED"]
 ALL_COMPLETED: ReturnWhen = "ALL_COMPLETED"
@@ -30,29 +30,46 @@ _SHOWN_PENDING = 5  # pending jobs a RunTimeoutError names (it has them all in .
 
 @dataclass(frozen=True)
 class RetryOnFailure:
-    """Resubmit a failed job when its error matches ``pattern``, up to ``max_attempts`` in all.
+    """Resubmit a failed job when its error matches ``pattern``, and with ``lost=True`` a
+    lost job that recovery did not complete, up to ``max_attempts`` in all.
 
-    Each new attempt is a new job in the ledger, linked to the failed one (``retry_of``) and
-    to the first (``first_seq``), with the same request and labels (and a fresh output_dir
-    when the run assigned it). Only the last attempt's outcome is harvested.
+    Each new attempt is a new job in the ledger, linked to the failed (or lost) one
+    (``retry_of``) and to the first (``first_seq``), with the same request and labels (and
+    a fresh output_dir when the run assigned it). Only the last attempt's outcome is
+    harvested. A lost job is first looked for in its own output folder (recovery from
+    disk); only when that holds no complete results is it resubmitted.
 
     Example::
 
         run = EvalRun(client, "run.sqlite", retry=RetryOnFailure("CUDA out of memory", 3))
+        run = EvalRun(client, "run.sqlite", retry=RetryOnFailure(lost=True, max_attempts=2))
 
     Args:
-        pattern: A regular expression searched in the server's error text.
+        pattern: A regular expression searched in the server's error text; None: failed
+            jobs are not retried (then ``lost`` must be True).
         max_attempts: Attempts in all, the first included (>= 2 to retry at all).
+        lost: Also resubmit lost jobs (the server forgot them: it restarted or evicted
+            them; or their submission could not be resolved) that were not recovered.
     """
 
-    pattern: str | re.Pattern[str]
+    pattern: str | re.Pattern[str] | None = None
     max_attempts: int = 3
+    lost: bool = False
 
     def __post_init__(self) -> None:
-        try:
-            re.compile(self.pattern)
-        except (re.error, TypeError) as exc:
-            raise InvalidArgumentError(f"pattern is not a regular expression: {exc}") from None
+        if not isinstance(self.lost, bool):
+            raise InvalidArgumentError(f"lost must be a bool, got {self.lost!r}")
+        if self.pattern is None:
+            if not self.lost:
+                raise InvalidArgumentError(
+                    "RetryOnFailure needs a pattern (failed jobs whose error matches are "
+                    "retried), lost=True (lost jobs are retried), or both"
+                )
+        else:
+            try:
+                re.compile(self.pattern)
+            except (re.error, TypeError) as exc:
+                raise InvalidArgumentError(f"pattern is not a regular expression: {exc}") from None
         if (
             isinstance(self.max_attempts, bool)
             or not isinstance(self.max_attempts, int)
@@ -63,8 +80,12 @@ class RetryOnFailure:
             )
 
     def wants(self, job: TrackedJob) -> bool:
-        """Whether this failed, not yet retried attempt should be submitted again."""
-        if job.state != FAILED or job.retried_by is not None or job.attempt >= self.max_attempts:
+        """Whether this failed (or lost), not yet retried attempt should be submitted again."""
+        if job.retried_by is not None or job.attempt >= self.max_attempts:
+            return False
+        if job.state == LOST:
+            return self.lost
+        if job.state != FAILED or self.pattern is None:
             return False
         error = job.info.error if job.info is not None else None
         return bool(error) and re.search(self.pattern, error or "") is not None
@@ -94,6 +115,13 @@ def check_run_args(poll_interval: float, max_completed_jobs: int, orphan_after: 
     if max_completed_jobs < 1:
         raise InvalidArgumentError(f"max_completed_jobs must be >= 1, got {max_completed_jobs}")
     check_seconds("orphan_after", orphan_after, zero=True)
+
+
+def check_claim_timeout(claim_timeout: float | None, orphan_after: float) -> float:
+    """A run's claim_timeout (its orphan_after when None), checked."""
+    if claim_timeout is None:
+        return float(orphan_after)
+    return check_seconds("claim_timeout", claim_timeout)
 
 
 def run_timeout(pending: Sequence[TrackedJob], timeout: float) -> RunTimeoutError:

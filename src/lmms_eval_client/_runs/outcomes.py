@@ -250,7 +250,9 @@ class Observation:
     Attributes:
         seq: The job's seq.
         at: When it was recorded (UTC).
-        event: intent, answer, adopted, unsent, status, lost, harvested, retry or summary.
+        event: intent, answer, adopted, unsent, status, lost, harvested, retry or summary;
+            claimed, acknowledged, released (at-least-once delivery: ``receive``, ``ack``,
+            ``release``); recovered, recovery-checked (a lost job's output folder read).
         state: The job's state after it.
         data: What was observed (a JobInfo, the server's answer, a reason...), as JSON data.
     """

@@ -1,17 +1,25 @@
-"""How a run hands out what finished: ``ready``, ``harvest``, ``as_completed`` and ``wait``.
+"""How a run hands out what finished: ``ready``, ``harvest``, ``as_completed`` and ``wait``
+(at most once: an outcome is marked taken as it is handed out), and ``receive``, ``ack``,
+``release`` and ``harvesting`` (at least once: handed out again until acknowledged).
 
 A mixin of AsyncEvalRun (``run.py``): the polls and sleeps of handing outcomes out, over
-the ledger's claims. Hand-written source of ``_sync/delivery.py`` (``make generate``).
+the ledger's claims (``ledger_claims.py``). Hand-written source of ``_sync/delivery.py``
+(``make generate``).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from functools import partial
 
 from ..._client.wait import Deadline, check_wait_timeout
+from ..._exceptions import InvalidArgumentError
 from ..._http._async._io import run_sync, sleep
+from ..errors import LedgerError
+from ..ledger_claims import acknowledge, claim, release
 from ..options import (
     ALL_COMPLETED,
     FIRST_COMPLETED,
@@ -20,9 +28,19 @@ from ..options import (
     check_return_when,
     run_timeout,
 )
-from ..outcomes import JobOutcome, TrackedJob, outcome_of
+from ..outcomes import (
+    JobCancelled,
+    JobCompleted,
+    JobFailed,
+    JobLost,
+    JobOutcome,
+    TrackedJob,
+    outcome_of,
+)
 from .polling import AsyncRunPoller
 from .records import AsyncRunRecords
+
+logger = logging.getLogger("lmms_eval_client")
 
 
 class AsyncRunDelivery(AsyncRunRecords):
@@ -32,6 +50,7 @@ class AsyncRunDelivery(AsyncRunRecords):
     _clock = staticmethod(time.monotonic)
     _poller: AsyncRunPoller
     _poll_interval: float
+    _claim_timeout: float
 
     def _servers(self) -> tuple[str, ...]:
         raise NotImplementedError  # the run's: its client's servers
@@ -67,7 +86,10 @@ class AsyncRunDelivery(AsyncRunRecords):
 
         Each finished job is harvested once per ledger (the ledger records it, so a
         restarted process does not get them again, and of processes harvesting one ledger
-        together each outcome goes to one). Non-blocking: one poll.
+        together each outcome goes to one). At most once: an outcome is marked taken as
+        it is returned, so a crash before it is dealt with loses it; ``receive`` and
+        ``ack`` (or ``harvesting``) hand it out again until acknowledged. Non-blocking: one
+        poll.
 
         Example::
 
@@ -79,11 +101,121 @@ class AsyncRunDelivery(AsyncRunRecords):
         claimed = await run_sync(partial(self._ledger.mark_harvested, seqs))
         return [outcome for outcome in outcomes if outcome.job.seq in claimed]
 
+    # -- at-least-once delivery ----------------------------------------------------------
+
+    async def receive(self) -> list[JobOutcome]:
+        """Poll once; hand out the finished outcomes not yet acknowledged, each claimed for
+        this run object until ``ack`` (at-least-once delivery).
+
+        Named after a message queue's receive (SQS ``ReceiveMessage``): what it hands out
+        is not taken yet, only held. A claim is made in the ledger in one transaction, so
+        no two live processes (or run objects) get the same outcome. It holds until
+        ``ack(outcome)`` marks the outcome taken, or ``release(outcome)`` hands it back;
+        an outcome whose claimer's process is gone (this machine: its pid is dead) or whose
+        claim is older than ``claim_timeout`` seconds (the run's argument, default its
+        ``orphan_after``: how another machine's claim is judged) is handed out again, to
+        any process. A claim of this run's own is not handed out to it again either, until
+        it is released or expires. Non-blocking: one poll.
+
+        Unlike ``harvest`` and ``as_completed`` (at most once: an outcome is taken as it
+        is handed out, and lost if the process dies before using it), a process killed
+        between ``receive`` and ``ack`` gets its outcomes back when it, or another process,
+        receives again. Use one style per ledger: ``harvest`` takes outcomes whether they
+        are claimed or not.
+
+        Example::
+
+            for outcome in await run.receive():
+                store(outcome)  # yours: if the process dies here, it is received again
+                await run.ack(outcome)
+        """
+        outcomes = await self.ready()
+        seqs = [outcome.job.seq for outcome in outcomes]
+        claimed = await run_sync(
+            partial(claim, self._ledger, seqs, self._poller._owner, self._claim_timeout)
+        )
+        return [outcome for outcome in outcomes if outcome.job.seq in claimed]
+
+    async def ack(self, *outcomes: JobOutcome | TrackedJob | int) -> int:
+        """Acknowledge outcomes (or jobs, or seqs): mark them taken, so they are never
+        handed out again; how many this call marked.
+
+        Sets what ``harvest`` sets (``TrackedJob.harvested``) and records an
+        ``acknowledged`` event. Acknowledging twice is harmless (the second marks nothing).
+        Any finished job can be acknowledged, claimed by this run or not: an ack is the
+        caller's word that the outcome has been dealt with, so one received elsewhere and
+        not yet acknowledged there is taken too (that process's own ack then marks
+        nothing). All in one transaction.
+
+        Raises:
+            InvalidArgumentError: A job is not finished, or the ledger has no such seq
+                (nothing is marked).
+
+        Example::
+
+            for outcome in await run.receive():
+                print(outcome.labels, outcome.kind)
+                await run.ack(outcome)
+        """
+        seqs = _seqs(outcomes)
+        marked = await run_sync(partial(acknowledge, self._ledger, seqs, self._poller._owner))
+        return len(marked)
+
+    async def release(self, *outcomes: JobOutcome | TrackedJob | int) -> int:
+        """Hand outcomes this run received back unacknowledged: they are handed out again
+        at once (to this or another process); how many this call released.
+
+        Outcomes claimed by another run object, or acknowledged, are left as they are.
+
+        Example::
+
+            outcomes = await run.receive()
+            await run.release(*outcomes)  # not now: someone else may take them
+        """
+        seqs = _seqs(outcomes)
+        released = await run_sync(partial(release, self._ledger, seqs, self._poller._owner))
+        return len(released)
+
+    @asynccontextmanager
+    async def harvesting(self) -> AsyncIterator[list[JobOutcome]]:
+        """``receive()`` as a block: the outcomes it hands out are acknowledged when the
+        block ends without an exception; on an exception they are released (handed out
+        again at once, to this or another process) and the exception propagates (a ledger
+        failure while releasing is logged: the claims then lapse after ``claim_timeout``).
+
+        A process killed inside the block acknowledges nothing: its outcomes are handed
+        out again once its death is seen (this machine) or its claims expire.
+
+        Example::
+
+            async with run.harvesting() as outcomes:
+                for outcome in outcomes:
+                    store(outcome)  # yours: if it raises, nothing is acknowledged
+        """
+        outcomes = await self.receive()
+        try:
+            yield outcomes
+        except BaseException:
+            try:
+                await self.release(*outcomes)
+            except LedgerError as exc:  # the block's own exception is the one to see
+                logger.warning(
+                    "Evaluation run %s: releasing %d outcome(s) failed (they are handed out "
+                    "again once their claims expire): %s",
+                    self._ledger.path,
+                    len(outcomes),
+                    exc,
+                )
+            raise
+        await self.ack(*outcomes)
+
     async def as_completed(self, timeout: float | None = None) -> AsyncIterator[JobOutcome]:
         """The outcomes of the run's jobs as they finish, until none is pending.
 
         Each outcome is harvested as it is handed to the loop (once per ledger, as by
-        ``harvest``: another process's loop or harvest never gets it too).
+        ``harvest``: another process's loop or harvest never gets it too). At most once:
+        a process that dies before dealing with an outcome does not get it again; for
+        at-least-once delivery use ``receive`` and ``ack`` (or ``harvesting``).
 
         Args:
             timeout: Seconds in all (None: as long as it takes).
@@ -140,3 +272,20 @@ class AsyncRunDelivery(AsyncRunRecords):
     def _deadline(self, timeout: float | None) -> Deadline:
         """The deadline of a wait for the run's jobs: the SDK's one rule of waits."""
         return Deadline(self._poll_interval, check_wait_timeout(timeout), self._clock)
+
+
+def _seqs(outcomes: Sequence[JobOutcome | TrackedJob | int]) -> list[int]:
+    """The seqs of outcomes, jobs or seqs (InvalidArgumentError for anything else)."""
+    seqs = []
+    for item in outcomes:
+        if isinstance(item, TrackedJob):
+            seqs.append(item.seq)
+        elif isinstance(item, (JobCompleted, JobFailed, JobCancelled, JobLost)):
+            seqs.append(item.job.seq)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            seqs.append(item)
+        else:
+            raise InvalidArgumentError(
+                f"expected an outcome, a TrackedJob or a seq (int), got {type(item).__name__}"
+            )
+    return seqs

@@ -35,6 +35,7 @@ from ..options import (
     run_output_dir,
 )
 from ..outcomes import LOST, QUEUED, RUNNING, SUBMITTING, UNSENT, TrackedJob
+from .recovery import AsyncRunRecovery
 
 if TYPE_CHECKING:
     from ..._pool._async.pool import AsyncEvalPool
@@ -55,7 +56,7 @@ class Answer:
     data: dict[str, Any]
 
 
-class AsyncRunPoller:
+class AsyncRunPoller(AsyncRunRecovery):
     """Submits and polls for one run: its client, ledger and options."""
 
     def __init__(
@@ -224,11 +225,13 @@ class AsyncRunPoller:
 
     async def poll(self) -> None:
         """One interval's work: reconcile orphaned intents, read each server's queue, read
-        the jobs that left it, retry failed jobs by policy."""
+        the jobs that left it, recover lost jobs from their folders, retry failed (and lost)
+        jobs by policy."""
         await self.record_answers()
         await self._reconcile_orphans()
         for server, client in self._clients().items():
             await self._poll_server(server, client)
+        await self.recover_lost()  # every job marked lost above, before any retry
         if self.retry is not None:
             servers = self._clients()
             for job in await run_sync(self.ledger.unharvested):

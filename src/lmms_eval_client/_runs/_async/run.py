@@ -26,6 +26,7 @@ from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..options import (
     DEFAULT_ORPHAN_AFTER,
     RetryOnFailure,
+    check_claim_timeout,
     check_json_object,
     check_run_args,
     new_token,
@@ -75,6 +76,9 @@ class AsyncEvalRun(AsyncRunDelivery):
             used to decide a lost answer's fate from its counters.
         orphan_after: Seconds after which a submission left unanswered by another machine's
             process is reconciled (one of this machine whose process died: at once).
+        claim_timeout: Seconds an outcome handed out by ``receive()`` and not acknowledged
+            stays claimed before it is handed out again (a claim of a dead process of this
+            machine is taken over at once). Default: ``orphan_after``.
         busy_timeout: Seconds to wait for another process holding the ledger's lock.
         secret_args: Words that make a model_args key secret, in any case (default:
             ``$LMMS_EVAL_SECRET_ARGS``, comma-separated, else ``SECRET_ARG_WORDS``: key,
@@ -102,12 +106,14 @@ class AsyncEvalRun(AsyncRunDelivery):
         summarize: Summarize | Literal["results"] | None = "results",
         max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
         orphan_after: float = DEFAULT_ORPHAN_AFTER,
+        claim_timeout: float | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         secret_args: Sequence[str] | None = None,
     ) -> None:
         check_run_args(poll_interval, max_completed_jobs, orphan_after)
         self._client = client
         self._poll_interval = float(poll_interval)
+        self._claim_timeout = check_claim_timeout(claim_timeout, orphan_after)
         self._retry = retry
         # None: each job's client's output_root, asked when it is sent (see AsyncRunPoller).
         self._output_root = check_output_root(output_root)

@@ -37,6 +37,7 @@ from ..options import (
     run_output_dir,
 )
 from ..outcomes import LOST, QUEUED, RUNNING, SUBMITTING, UNSENT, TrackedJob
+from .recovery import RunRecovery
 
 if TYPE_CHECKING:
     from ..._pool._sync.pool import EvalPool
@@ -57,7 +58,7 @@ class Answer:
     data: dict[str, Any]
 
 
-class RunPoller:
+class RunPoller(RunRecovery):
     """Submits and polls for one run: its client, ledger and options."""
 
     def __init__(
@@ -222,11 +223,13 @@ class RunPoller:
 
     def poll(self) -> None:
         """One interval's work: reconcile orphaned intents, read each server's queue, read
-        the jobs that left it, retry failed jobs by policy."""
+        the jobs that left it, recover lost jobs from their folders, retry failed (and lost)
+        jobs by policy."""
         self.record_answers()
         self._reconcile_orphans()
         for server, client in self._clients().items():
             self._poll_server(server, client)
+        self.recover_lost()  # every job marked lost above, before any retry
         if self.retry is not None:
             servers = self._clients()
             for job in run_sync(self.ledger.unharvested):

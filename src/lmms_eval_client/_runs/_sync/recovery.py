@@ -1,0 +1,64 @@
+# GENERATED FILE from src/lmms_eval_client/_runs/_async/recovery.py by codegen/make_sync.py.
+# Do not edit: edit the async source and run `make generate`.
+"""Recovery from disk at each poll: lost jobs whose own folder holds complete results become
+
+Generated from ``_runs/_async/recovery.py`` by ``codegen/make_sync.py``
+(``make generate``): do not edit. ``make check-generated`` fails when this
+file differs from a fresh generation.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from lmms_eval_api.models import JobInfo
+
+from ..._client._sync.client import EvalClient
+from ..._http._sync._io import run_sync
+from ..ledger import Ledger
+from ..recovery_files import (
+    Recovered,
+    find_results,
+    record_checked,
+    record_recovered,
+    unchecked_lost,
+)
+
+logger = logging.getLogger("lmms_eval_client")
+
+
+class RunRecovery:
+    """The recovery of lost jobs from their output folders (a mixin of the run's poller)."""
+
+    ledger: Ledger
+
+    def _clients(self) -> dict[str, EvalClient]:
+        raise NotImplementedError  # the poller's: the client of each server, by base URL
+
+    def _record_summary(self, client: EvalClient, seq: int, info: JobInfo) -> None:
+        raise NotImplementedError  # the poller's: a completed job's summary
+
+    def recover_lost(self) -> None:
+        """Check each lost job not checked yet: completed from its files, or left lost."""
+        clients = self._clients()
+        for job in run_sync(partial(unchecked_lost, self.ledger, tuple(clients))):
+            client = clients[job.server]
+            read = partial(
+                find_results, job, path_map=client.path_map, filesystem=client.filesystem
+            )
+            try:
+                found = run_sync(read)  # reads files: off the loop
+            except Exception as exc:  # a filesystem's own failure must not stop the run
+                found = f"reading its output folder failed: {type(exc).__name__}: {exc}"
+            if not isinstance(found, Recovered):
+                run_sync(partial(record_checked, self.ledger, job.seq, found))
+                continue
+            if run_sync(partial(record_recovered, self.ledger, job.seq, found)):
+                logger.info(
+                    "Evaluation run %s: lost job seq %d recovered from %s",
+                    self,
+                    job.seq,
+                    ", ".join(found.files),
+                )
+                self._record_summary(client, job.seq, found.info)

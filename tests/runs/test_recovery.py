@@ -1,0 +1,132 @@
+"""Issue 21, "recovery from disk": a job the run marks ``lost`` whose own output folder holds a
+complete lmms-eval results file becomes ``completed`` (recorded as recovered, with its
+summary); a folder with partial files leaves it lost; ``RetryOnFailure(lost=True)``
+resubmits a lost job that was not recovered, once per allowed attempt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from lmms_eval_client import JobCompleted, JobLost, RetryOnFailure
+from lmms_eval_client.testing import LocalServer, LocalServerConfig
+
+from ..faults import start_local_server
+from ..servers import poll_until
+from ._support import QWEN
+from .conftest import MakeRunner
+
+LONG = {**QWEN, "sim_duration": 600}  # stays running until the server stops
+MODEL_DIR = "Qwen__Qwen2-VL-2B-Instruct"
+
+
+def _server_job(url: str, job_id: str) -> dict[str, Any]:
+    with httpx.Client(base_url=url, timeout=10.0, trust_env=False) as http:
+        return dict(http.get(f"/jobs/{job_id}").raise_for_status().json())
+
+
+class Restartable:
+    """A local server that can be restarted on its port (forgetting every job)."""
+
+    def __init__(self, config: LocalServerConfig) -> None:
+        self.config = config
+        self.server = start_local_server(config)
+        self.stopped: list[LocalServer] = []
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def restart(self) -> None:
+        self.server.stop()
+        self.stopped.append(self.server)
+        self.server = start_local_server(self.config, port=self.server.port)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Any:
+    restartable = Restartable(LocalServerConfig(job_duration=0.05, temp_dir_root=tmp_path))
+    yield restartable
+    restartable.server.stop()
+
+
+async def test_a_lost_job_with_complete_results_in_its_folder_is_completed_as_recovered(
+    make_runner: MakeRunner, server: Restartable, tmp_path: Path
+) -> None:
+    runner = make_runner(server.url, output_root=str(tmp_path / "out"))
+    job = await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1})
+    assert job.job_id is not None
+    # The job completes on the server, which restarts before the run reads its answer.
+    await poll_until(
+        lambda: _server_job(server.url, str(job.job_id)),
+        lambda info: info["status"] == "completed",
+        what="the job to complete",
+    )
+    server.restart()
+    (outcome,) = await runner.harvest()
+    assert isinstance(outcome, JobCompleted), outcome
+    assert outcome.job.recovered and outcome.job.state == "completed"
+    assert outcome.labels == {"step": 1}
+    assert outcome.summary is not None and "mme" in outcome.summary[MODEL_DIR]
+    (files,) = outcome.info.result.values() if outcome.info.result else ()
+    assert files.results is not None and files.results.startswith(str(job.output_dir))
+    events = [o.event for o in await runner.history(job)]
+    assert events[-4:] == ["lost", "recovered", "summary", "harvested"], events
+    recovered = next(o for o in await runner.history(job) if o.event == "recovered")
+    assert recovered.data["files"] == [files.results]
+
+
+@pytest.mark.parametrize(
+    "partial",
+    ['{"results": {"mme": {"exact_match,none": 0.5', '{"results": {"other_task": {}}}'],
+    ids=["cut-short", "task-missing"],
+)
+async def test_a_lost_job_with_a_partial_folder_stays_lost_and_is_checked_once(
+    make_runner: MakeRunner, server: Restartable, tmp_path: Path, partial: str
+) -> None:
+    runner = make_runner(server.url, output_root=str(tmp_path / "out"))
+    job = await runner.submit("qwen2_vl", ["mme"], model_args=LONG)
+    assert job.output_dir is not None
+    model_dir = Path(job.output_dir, MODEL_DIR)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "20260101_000000_results.json").write_text(partial)
+    server.restart()
+    (outcome,) = await runner.harvest()
+    assert isinstance(outcome, JobLost) and not outcome.job.recovered
+    await runner.ready()  # a second poll does not check it again
+    checks = [o for o in await runner.history(job) if o.event == "recovery-checked"]
+    assert len(checks) == 1
+    assert "not complete" in checks[0].data["not_recovered"] or "mme" in json.dumps(checks[0].data)
+
+
+async def test_a_lost_job_without_results_is_resubmitted_once_by_policy(
+    make_runner: MakeRunner, server: Restartable, tmp_path: Path
+) -> None:
+    retry = RetryOnFailure(lost=True, max_attempts=2)
+    runner = make_runner(server.url, output_root=str(tmp_path / "out"), retry=retry)
+    first = await runner.submit("qwen2_vl", ["mme"], model_args=LONG, labels={"step": 2})
+    server.restart()
+    assert await runner.harvest() == []  # lost, checked, then retried: pending again
+    jobs = await runner.jobs()
+    assert len(jobs) == 2
+    second = jobs[1]
+    assert second.retry_of == first.seq and second.attempt == 2 and second.pending
+    assert second.labels == {"step": 2} and second.output_dir != first.output_dir
+    events = [o.event for o in await runner.history(first)]
+    assert events.index("recovery-checked") < events.index("retry"), events
+    server.restart()  # the retry is lost too: no attempt is left
+    (outcome,) = await runner.harvest()
+    assert isinstance(outcome, JobLost) and outcome.job.seq == second.seq
+    assert len(await runner.jobs()) == 2
+
+
+def test_the_lost_policy_is_typed() -> None:
+    with pytest.raises(ValueError, match="pattern"):
+        RetryOnFailure()
+    with pytest.raises(ValueError, match="lost must be a bool"):
+        RetryOnFailure(lost="yes")  # type: ignore[arg-type]
+    assert not RetryOnFailure("OOM").lost
