@@ -47,6 +47,13 @@ def submit(ledger: Path, url: str | None, *extra: str) -> dict[str, object]:
     return record
 
 
+def track(ledger: Path, url: str, **labels: object) -> str:
+    """Submit one job into the ledger with EvalRun itself (not the command under test)."""
+    with EvalClient(url) as client, EvalRun(client, ledger) as run:
+        job = run.submit("qwen2_vl", ["mme"], {"pretrained": "org/model"}, labels=labels)
+    return str(job.job_id)
+
+
 def json_lines(text: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines()]
 
@@ -93,9 +100,9 @@ def test_ls_refresh_polls_once_and_records_what_changed(
     """Before: exit 2, "No such option: --refresh" (and ``runs ls`` showed queued for jobs
     long done)."""
     url = local_server.url
-    job = submit(ledger, url, "-l", "step=1")
+    job_id = track(ledger, url, step=1)
     with EvalClient(url) as client:
-        client.wait_for_job(str(job["job_id"]), poll_interval=0.02, timeout=60)
+        client.wait_for_job(job_id, poll_interval=0.02, timeout=60)
     stale = invoke(["runs", "ls", str(ledger), "--json"], url)
     assert [j["state"] for j in json.loads(stale.stdout)] == ["queued"]  # read-only: as it was
     fresh = invoke(["runs", "ls", str(ledger), "--refresh", "--json"], url)
@@ -129,7 +136,7 @@ def test_watch_harvests_until_nothing_is_pending_and_exits_with_the_runs_state(
 def test_watch_exits_0_when_every_job_completed_and_finds_the_servers_in_the_ledger(
     local_server: LocalServer, ledger: Path
 ) -> None:
-    submit(ledger, local_server.url, "-a", "pretrained=org/a", "-l", "step=1")
+    track(ledger, local_server.url, step="1")
     done = invoke(["runs", "watch", str(ledger), "--no-harvest", *POLL], None)  # no --server
     assert done.exit_code == 0, done.output
     assert "seq 1 [step=1] completed: mme exact_match,none=" in done.stdout
