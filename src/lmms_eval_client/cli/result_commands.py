@@ -65,6 +65,10 @@ def results_files_in(
         ResultsFormatError: No results file in the tree searched.
         InvalidArgumentError: More than ``max_files`` results files, or a tree too large to
             search (the message says which bound to raise, or to name a narrower folder).
+
+    Example::
+
+        files = results_files_in(Path("evals"), max_depth=2)  # <root>/<job>/<model>/
     """
     found: list[Path] = []
     cut: list[Path] = []  # folders left unread at the depth bound

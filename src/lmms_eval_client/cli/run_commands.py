@@ -19,10 +19,10 @@ from typing import Annotated, Any
 
 import typer
 
-from lmms_eval_client import EvalRun, InvalidArgumentError, ModelNameWarning
+from lmms_eval_client import EvalClient, EvalRun, InvalidArgumentError, ModelNameWarning
 
 from .._http.config import BASE_URL_ENV
-from .connection import connect, server_of, settings_of
+from .connection import connect, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import as_json, note, print_json, print_lines, warn
@@ -74,15 +74,21 @@ def open_run(
 ) -> Iterator[tuple[EvalRun, tuple[str, ...]]]:
     """The ledger as an ``EvalRun`` over the command line's client (read-write), and the
     base URLs it reaches (as the ledger spells them); ``create``: a missing ledger is
-    created (else it is a usage error, and nothing is created)."""
+    created (else it is a usage error, and nothing is created).
+
+    Example::
+
+        with open_run(ctx, Path("evals.sqlite")) as (run, servers):
+            run.ready()
+    """
     if not create and not ledger.is_file():
         raise InvalidArgumentError(f"there is no run ledger at {str(ledger)!r}")
     settings = settings_of(ctx)
     if not settings.servers and not os.environ.get(BASE_URL_ENV):
         settings = replace(settings, servers=_ledger_servers(ledger))
     with connect(settings, output_root=output_root) as client, EvalRun(client, ledger) as run:
-        servers = getattr(client, "servers", None) or (server_of(client),)
-        yield run, tuple(servers)
+        servers = (client.base_url,) if isinstance(client, EvalClient) else client.servers
+        yield run, servers
 
 
 def _warn_unwatched(run: EvalRun, servers: tuple[str, ...]) -> None:

@@ -82,7 +82,12 @@ def _cell(value: Any) -> Any:
 
 def export_csv(rows: list[dict[str, Any]]) -> str:
     """seq, key, one column per label key (in order of first appearance; one named like a
-    fixed column gets a ``label.`` prefix), then ROW_FIELDS."""
+    fixed column gets a ``label.`` prefix), then ROW_FIELDS.
+
+    Example::
+
+        print(export_csv(_rows(Path("evals.sqlite"))), end="")
+    """
     label_keys = list(dict.fromkeys(k for row in rows for k in row["labels"]))
     fixed = {"seq", "key", *ROW_FIELDS}
     heads = [f"label.{k}" if k in fixed else k for k in label_keys]
@@ -124,11 +129,11 @@ def export(
         print(export_csv(rows), end="", flush=True)
     else:
         print_lines(
-            f"{row['seq']:>4}  {row['key'] or '-':<12} {labels_text_of(row):<20} "
+            f"{row['seq']:>4}  {row['key'] or '-':<12} {_labels_text(row):<20} "
             f"{row['task']:<16} {row['metric']},{row['filter']}  {row['value']}"
             for row in rows
         )
 
 
-def labels_text_of(row: dict[str, Any]) -> str:
+def _labels_text(row: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in row["labels"].items()) or "-"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._text import failure_reason
 from .exit_codes import ExitCode, worst
 from .output import print_json_line
 
@@ -60,8 +61,6 @@ def detail(job: TrackedJob) -> str:
     if job.state in ("lost", "unsent") and job.note:
         return " ".join(job.note.split())
     if job.state == "failed" and job.info is not None and job.info.error:
-        from .._text import failure_reason
-
         return failure_reason(job.info.error)
     if job.summary:
         values = [
@@ -112,6 +111,11 @@ def watch_run(
         LmmsEvalError: A poll failed for good (not a transient failure, which the run logs
             and outlives).
         LedgerError: The ledger could not be read or written.
+
+    Example::
+
+        jobs = watch_run(run, servers, Lines(), poll_interval=2, timeout=None)
+        raise typer.Exit(int(run_exit_code(jobs)))
     """
     deadline = None if timeout is None else clock() + timeout
     seen: dict[int, str] = {}
