@@ -144,6 +144,16 @@ def test_watch_exits_0_when_every_job_completed_and_finds_the_servers_in_the_led
         assert [outcome.kind for outcome in run.harvest()] == ["completed"]  # --no-harvest
 
 
+def test_watch_in_a_terminal_draws_the_runs_table(local_server: LocalServer, ledger: Path) -> None:
+    track(ledger, local_server.url, step="1")
+    env = {"TTY_COMPATIBLE": "1", "COLUMNS": "160"}  # rich: a terminal
+    done = invoke(["runs", "watch", str(ledger), *POLL], local_server.url, **env)
+    assert done.exit_code == 0, done.output
+    assert "nothing pending (1 completed)" in done.stdout
+    last = done.stdout.split("SEQ")[-1]  # the last frame stays on the screen
+    assert "step=1" in last and "completed" in last and "exact_match,none=" in last
+
+
 def test_watch_exits_8_when_a_job_was_lost(tmp_path: Path, ledger: Path) -> None:
     config = LocalServerConfig(job_duration=0.02, temp_dir_root=tmp_path, max_completed_jobs=1)
     with LocalServer(config) as server:
