@@ -150,6 +150,7 @@ def test_exit_codes_are_stable() -> None:
         "UNREACHABLE": 5,
         "RESULTS_NOT_REACHABLE": 6,
         "NOT_FOUND": 7,
+        "LOST": 8,
         "INTERRUPTED": 130,
     }
 

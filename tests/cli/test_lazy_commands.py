@@ -78,7 +78,8 @@ def test_help_imports_no_command_module_and_no_sdk_dependency() -> None:
 def test_status_imports_its_own_module_alone_and_no_rich() -> None:
     loaded = loaded_by("--server", f"http://127.0.0.1:{free_port()}", "status", "some-job")
     assert "lmms_eval_client.cli.job_commands" in loaded
-    others = {"result_commands", "runs"}  # (server_commands: the options they share)
+    others = {"result_commands", "runs", "run_commands", "run_view", "run_export"}
+    # (server_commands and submit_options: what they share)
     assert not {f"lmms_eval_client.cli.{module}" for module in others} & loaded
     assert not {name for name in loaded if name.split(".")[0] == "rich"} - _rich_of_httpx()
     assert "lmms_eval_client._results.results" not in loaded

@@ -81,3 +81,12 @@ def test_the_command_line_section_runs_as_written(tmp_path: Path) -> None:
     assert finished["wait"]["outcome"] == "completed"
     # --output-root "$PWD/evals": the job's files are in the reader's folder
     assert any((tmp_path / "evals").iterdir())
+    # the shell-only training run: one job per key, its metrics a row per step
+    with (tmp_path / "metric_vs_step.csv").open() as exported:
+        steps = list(csv.DictReader(exported))
+    assert [(row["key"], row["step"], row["task"]) for row in steps] == [
+        (f"step-{step}", str(step), "mme") for step in (100, 200, 300)
+    ]
+    with (tmp_path / "all_results.csv").open() as every:
+        models = {row["model_name"] for row in csv.DictReader(every)}
+    assert {f"ckpts/step-{step}" for step in (100, 200, 300)} < models  # and the first job's

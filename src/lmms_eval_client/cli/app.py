@@ -73,7 +73,7 @@ HELP = """Drive lmms-eval evaluation servers from a shell, a CI pipeline or a Sl
 The server is --server, else $LMMS_EVAL_BASE_URL, else http://localhost:8000.
 Every command has --json for scripts. Exit codes: 0 ok/completed, 1 failed, 2 usage
 error, 3 cancelled, 4 timeout, 5 server unreachable, 6 results not reachable,
-7 job not found, 130 interrupted.
+7 job not found, 8 a run's job lost, 130 interrupted.
 """
 
 EPILOG = """Examples:

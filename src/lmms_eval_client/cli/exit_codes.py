@@ -17,7 +17,7 @@ class ExitCode(IntEnum):
     """What ``lmms-eval-client`` exits with.
 
     With several jobs (``wait A B``), the exit code is the first of UNREACHABLE, NOT_FOUND,
-    FAILED, CANCELLED, TIMEOUT that applies to any of them (see :func:`worst`), else OK.
+    LOST, FAILED, CANCELLED, TIMEOUT that applies to any of them (see :func:`worst`), else OK.
 
     >>> ExitCode.CANCELLED
     <ExitCode.CANCELLED: 3>
@@ -39,6 +39,9 @@ class ExitCode(IntEnum):
     """A results or log file the server wrote is not reachable from this machine."""
     NOT_FOUND = 7
     """The server does not know the job (never submitted, evicted, or lost in a restart)."""
+    LOST = 8
+    """A job of a run ledger (``runs watch``) is ``lost``: its server no longer knows it, or
+    its submission could not be resolved."""
     INTERRUPTED = 130
     """Ctrl+C (128 + SIGINT, as shells report it). A wait stops; the job is not cancelled."""
 
@@ -47,6 +50,7 @@ class ExitCode(IntEnum):
 _SEVERITY = (
     ExitCode.UNREACHABLE,
     ExitCode.NOT_FOUND,
+    ExitCode.LOST,
     ExitCode.FAILED,
     ExitCode.CANCELLED,
     ExitCode.TIMEOUT,

@@ -21,21 +21,32 @@ from lmms_eval_client import (
     process_job_status,
 )
 
-from .._client.evaluate_params import cli_help, default_of
 from .connection import Client, connect, server_of, settings_of
 from .exit_codes import ExitCode, exit_code_for, one_line, worst
 from .live import LiveView, format_seconds, make_view
-from .model_args import (
-    parse_batch_size,
-    parse_extra_body,
-    parse_labels,
-    parse_limit,
-    parse_model_args,
-    parse_tasks,
-    seconds,
-)
+from .model_args import seconds
 from .output import as_json, error, note, print_fields, print_json, print_lines, report, warn
 from .server_commands import JsonFlag, examples
+from .submit_options import (
+    LOG_SAMPLES,
+    NUM_GPUS,
+    PREDICT_ONLY,
+    BatchSize,
+    Device,
+    ExtraBody,
+    GenKwargs,
+    Limit,
+    LogSamples,
+    Model,
+    ModelArgs,
+    NumFewshot,
+    NumGpus,
+    OutputDir,
+    OutputRoot,
+    PredictOnly,
+    Tasks,
+    parse_submission,
+)
 from .watch import Tracked, watch
 
 Jobs = Annotated[list[str], typer.Argument(help="Job ids.", metavar="JOB...", show_default=False)]
@@ -50,12 +61,6 @@ Quiet = Annotated[
     typer.Option("--quiet", "-q", help="One line per change instead of the live table (for logs)."),
 ]
 
-
-# submit's options are written out (typer reads them from the signature), their help texts
-# and defaults taken from evaluate()'s parameters (their one source, with the SDK's).
-_LOG_SAMPLES = default_of("log_samples", bool)
-_PREDICT_ONLY = default_of("predict_only", bool)
-_NUM_GPUS = default_of("num_gpus", int)
 
 _SUBMIT_STOPPED = (
     "Interrupted (Ctrl+C) while submitting: the job may have reached the server; "
@@ -115,34 +120,20 @@ def wait_and_report(
 
 def submit(
     ctx: typer.Context,
-    model: Annotated[str, typer.Option("--model", "-m", help=cli_help("model"))],
-    tasks: Annotated[list[str], typer.Option("--tasks", "-t", help=cli_help("tasks"))],
-    model_args: Annotated[
-        list[str] | None,
-        typer.Option("--model-args", "-a", help=cli_help("model_args"), show_default=False),
-    ] = None,
-    num_fewshot: Annotated[int | None, typer.Option(help=cli_help("num_fewshot"))] = None,
-    batch_size: Annotated[str | None, typer.Option(help=cli_help("batch_size"))] = None,
-    device: Annotated[str | None, typer.Option(help=cli_help("device"))] = None,
-    limit: Annotated[str | None, typer.Option(help=cli_help("limit"))] = None,
-    gen_kwargs: Annotated[str | None, typer.Option(help=cli_help("gen_kwargs"))] = None,
-    log_samples: Annotated[
-        bool, typer.Option("--log-samples/--no-log-samples", help=cli_help("log_samples"))
-    ] = _LOG_SAMPLES,
-    predict_only: Annotated[
-        bool, typer.Option("--predict-only", help=cli_help("predict_only"))
-    ] = _PREDICT_ONLY,
-    num_gpus: Annotated[int, typer.Option(min=1, help=cli_help("num_gpus"))] = _NUM_GPUS,
-    output_dir: Annotated[str | None, typer.Option(help=cli_help("output_dir"))] = None,
-    output_root: Annotated[
-        str | None,
-        typer.Option(
-            help="A folder on the server's disk, readable here, under which a job without "
-            "--output-dir gets its own (default: $LMMS_EVAL_OUTPUT_ROOT). Lets results and "
-            "logs read the job's files.",
-        ),
-    ] = None,
-    extra_body: Annotated[str | None, typer.Option(help=cli_help("extra_body"))] = None,
+    model: Model,
+    tasks: Tasks,
+    model_args: ModelArgs = None,
+    num_fewshot: NumFewshot = None,
+    batch_size: BatchSize = None,
+    device: Device = None,
+    limit: Limit = None,
+    gen_kwargs: GenKwargs = None,
+    log_samples: LogSamples = LOG_SAMPLES,
+    predict_only: PredictOnly = PREDICT_ONLY,
+    num_gpus: NumGpus = NUM_GPUS,
+    output_dir: OutputDir = None,
+    output_root: OutputRoot = None,
+    extra_body: ExtraBody = None,
     label: Annotated[
         list[str] | None,
         typer.Option(
@@ -176,28 +167,17 @@ def submit(
     Prints the job id; with --wait, waits for it and exits with its outcome (0 completed,
     1 failed, 3 cancelled, 4 timeout).
     """
-    labels = parse_labels(label or [])
-    task_list = parse_tasks(tasks)
-    arguments = parse_model_args(model_args or [])
-    extra = parse_extra_body(extra_body)
+    parsed = parse_submission(
+        model=model, tasks=tasks, model_args=model_args, num_fewshot=num_fewshot,
+        batch_size=batch_size, device=device, limit=limit, gen_kwargs=gen_kwargs,
+        log_samples=log_samples, predict_only=predict_only, num_gpus=num_gpus,
+        output_dir=output_dir, extra_body=extra_body, label=label,
+    )  # fmt: skip
+    labels = parsed.labels
     with connect(settings_of(ctx), output_root=output_root) as client:
         with warnings.catch_warnings(record=True) as caught, _interrupt_says(_SUBMIT_STOPPED):
             warnings.simplefilter("always", ModelNameWarning)
-            job = client.evaluate(
-                model,
-                task_list,
-                arguments,
-                num_fewshot=num_fewshot,
-                batch_size=parse_batch_size(batch_size),
-                device=device,
-                limit=parse_limit(limit),
-                gen_kwargs=gen_kwargs,
-                log_samples=log_samples,
-                predict_only=predict_only,
-                num_gpus=num_gpus,
-                output_dir=output_dir,
-                extra_body=extra,
-            )
+            job = client.evaluate(parsed.model, parsed.tasks, parsed.model_args, **parsed.options)
         for warning in caught:
             warn(str(warning.message))
         record: dict[str, JsonValue] = {

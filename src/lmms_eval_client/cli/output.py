@@ -139,15 +139,17 @@ def results_json(results: EvalResults) -> dict[str, JsonValue]:
     }
 
 
-def results_csv(results: Sequence[EvalResults]) -> str:
-    """``results --csv``: one row per metric (and model), a header first."""
+def results_csv(results: Sequence[EvalResults], sources: Sequence[str] | None = None) -> str:
+    """``results --csv``: one row per metric (and model), a header first; with ``sources``
+    (one per results, the target each came from), a ``source`` column first."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("model_name", *METRIC_COLUMNS))
-    for one in results:
+    first = ("source",) if sources is not None else ()
+    writer.writerow((*first, "model_name", *METRIC_COLUMNS))
+    for index, one in enumerate(results):
+        source = (sources[index],) if sources is not None else ()
         for metric in one.metrics:
             row = metric_row(metric)
-            writer.writerow(
-                (one.model_name, *("" if row[c] is None else row[c] for c in METRIC_COLUMNS))
-            )
+            values = ("" if row[c] is None else row[c] for c in METRIC_COLUMNS)
+            writer.writerow((*source, one.model_name, *values))
     return buffer.getvalue()

@@ -45,28 +45,95 @@ def looks_like_path(target: str) -> bool:
     return os.path.exists(target) or "/" in target or target.endswith(".json")
 
 
-def results_files_in(folder: Path) -> list[Path]:
-    """The latest ``*_results.json`` of a folder, or of each model folder in it."""
+# How far `results FOLDER` looks: folders below, results files found (a wrong folder, `/`
+# or a home, must end with a message, not a walk of the whole disk).
+MAX_DEPTH = 4
+MAX_FILES = 1000
+_MAX_FOLDERS = 20_000  # folders read, whatever the depth
+
+
+def results_files_in(
+    folder: Path, *, max_depth: int = MAX_DEPTH, max_files: int = MAX_FILES
+) -> list[Path]:
+    """The latest ``*_results.json`` of a folder and of each folder below it, searched
+    ``max_depth`` levels down (an output root holds ``<job folder>/<model>/`` files).
+
+    Symbolic links to folders are not followed (no loops). Folders deeper than
+    ``max_depth`` are not read: when they hold the only files, the error says so.
+
+    Raises:
+        ResultsFormatError: No results file in the tree searched.
+        InvalidArgumentError: More than ``max_files`` results files, or a tree too large to
+            search (the message says which bound to raise, or to name a narrower folder).
+
+    Example::
+
+        files = results_files_in(Path("evals"), max_depth=2)  # <root>/<job>/<model>/
+    """
     found: list[Path] = []
-    for where in (folder, *sorted(p for p in folder.iterdir() if p.is_dir())):
-        files = sorted(where.glob("*_results.json"))  # timestamped names sort by time
-        if files:
-            found.append(files[-1])
+    cut: list[Path] = []  # folders left unread at the depth bound
+    level = [folder]
+    read = 0
+    for depth in range(max_depth + 1):
+        below: list[Path] = []
+        for where in level:
+            read += 1
+            if read > _MAX_FOLDERS:
+                raise InvalidArgumentError(
+                    f"{folder} holds more than {_MAX_FOLDERS} folders within {max_depth} "
+                    "levels: name a narrower folder (or lower --max-depth)"
+                )
+            files: list[Path] = []
+            folders: list[Path] = []
+            try:
+                entries = sorted(os.scandir(where), key=lambda entry: entry.name)
+            except OSError:
+                if where == folder:
+                    raise
+                continue  # an unreadable sub-folder is skipped, as find does
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                elif entry.name.endswith("_results.json"):
+                    files.append(Path(entry.path))
+            if files:
+                found.append(files[-1])  # timestamped names sort by time
+                if len(found) > max_files:
+                    raise InvalidArgumentError(
+                        f"{folder} holds more than {max_files} results files (searched "
+                        f"{max_depth} levels down): name a narrower folder or raise --max-files"
+                    )
+            if depth < max_depth:
+                below.extend(folders)
+            elif folders:
+                cut.append(where)
+        level = below
     if not found:
+        deeper = f" (not searched below {max_depth} levels: raise --max-depth)" if cut else ""
         raise ResultsFormatError(
-            f"{folder} holds no *_results.json file (nor do its sub-folders)",
+            f"{folder} holds no *_results.json file, nor do the folders below it{deeper}",
             path=str(folder),
             reason="no results file",
         )
-    return found
+    if cut:
+        note(f"{folder}: folders below {max_depth} levels not searched (raise --max-depth)")
+    return sorted(found)
 
 
-def load_target(target: str, model: str | None, ctx: typer.Context) -> list[EvalResults]:
-    """The results a ``results`` target names: a file, a folder, or a job id."""
+def load_target(
+    target: str,
+    model: str | None,
+    ctx: typer.Context,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_files: int = MAX_FILES,
+) -> list[EvalResults]:
+    """The results a ``results`` target names: a file, a folder tree, or a job id."""
     if looks_like_path(target):
         path = Path(target)
         if path.is_dir():
-            return [EvalResults.load(file) for file in results_files_in(path)]
+            files = results_files_in(path, max_depth=max_depth, max_files=max_files)
+            return [EvalResults.load(file) for file in files]
         return [EvalResults.load(path)]
     with connect(settings_of(ctx)) as client:
         if model is not None:
@@ -76,37 +143,59 @@ def load_target(target: str, model: str | None, ctx: typer.Context) -> list[Eval
 
 def results(
     ctx: typer.Context,
-    target: Annotated[
-        str,
+    targets: Annotated[
+        list[str],
         typer.Argument(
-            help="A job id, a *_results.json file, or a folder holding them.",
-            metavar="JOB|PATH",
+            help="Job ids, *_results.json files, or folders holding them (searched down "
+            "to --max-depth levels: an output root works).",
+            metavar="JOB|PATH...",
             show_default=False,
         ),
     ],
     model: Annotated[
         str | None, typer.Option(help="The model's results, for a job with several.")
     ] = None,
+    max_depth: Annotated[
+        int, typer.Option(min=0, help="How many folder levels below a folder are searched.")
+    ] = MAX_DEPTH,
+    max_files: Annotated[
+        int,
+        typer.Option(min=1, help="At most this many results files per folder (else exit 2)."),
+    ] = MAX_FILES,
     json_out: JsonFlag = False,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV, one row per metric.")] = False,
 ) -> None:
     """Show a completed job's metrics: task, filter, n-shot, metric, value, stderr.
 
+    Several targets (jobs, files, folder trees) make one table: with more than one, a
+    ``source`` column (CSV), field (JSON) or heading says which target each row came from.
     Reads the results file the job wrote (on the server's disk: reachable here through the
     same machine, a shared filesystem or $LMMS_EVAL_PATH_MAP; else exit 6).
     """
     if json_out and csv_out:
         raise InvalidArgumentError("give --json or --csv, not both")
-    loaded = load_target(target, model, ctx)
+    named = list(dict.fromkeys(targets))  # each once, in the order given
+    loaded = [
+        (target, one)
+        for target in named
+        for one in load_target(target, model, ctx, max_depth=max_depth, max_files=max_files)
+    ]
+    several = len(named) > 1
     if json_out:
-        print_json([results_json(one) for one in loaded])
+        records: list[JsonValue] = [
+            {**({"source": target} if several else {}), **results_json(one)}
+            for target, one in loaded
+        ]
+        print_json(records)
     elif csv_out:
-        print(results_csv(loaded), end="", flush=True)
+        sources = [target for target, _ in loaded] if several else None
+        print(results_csv([one for _, one in loaded], sources), end="", flush=True)
     else:
-        for index, one in enumerate(loaded):
+        for index, (target, one) in enumerate(loaded):
             if index:
                 print_lines([""])
-            print_lines([f"{one.model_name}  ({one.path})", one.table()])
+            source = f"{target}: " if several else ""
+            print_lines([f"{source}{one.model_name}  ({one.path})", one.table()])
 
 
 def new_lines(printed: list[str], current: list[str]) -> list[str]:
@@ -222,6 +311,7 @@ def register(app: typer.Typer) -> None:
             "lmms-eval-client results JOB_ID",
             "lmms-eval-client results JOB_ID --csv > metrics.csv",
             "lmms-eval-client results evals/Qwen__Qwen2-VL-2B/20261202_055237_results.json",
+            "lmms-eval-client results JOB_A JOB_B evals/ --csv > all.csv",
         )
     )(results)
     app.command(

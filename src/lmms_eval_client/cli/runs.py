@@ -2,8 +2,8 @@
 
 Read from the ledger alone: no request is sent, so it works while the servers are away; the
 ledger is opened read-only, so a ledger its user may only read (or on a read-only file
-system) is listed too, and nothing is written beside it. The sub-application is registered
-only when ``from lmms_eval_client import EvalRun`` works.
+system) is listed too, and nothing is written beside it. ``ls --refresh`` polls first, and
+the commands that drive a ledger (``runs submit|watch|export``) are in ``run_commands``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .server_commands import JsonFlag, examples
 Ledger = Annotated[Path, typer.Argument(help="The run's ledger file (SQLite).", show_default=False)]
 
 
-def _open(ledger: Path) -> closing[RunLedger]:
+def open_read_only(ledger: Path) -> closing[RunLedger]:
     """An existing ledger, read-only (EvalRun would create a missing one, and write)."""
     if not ledger.is_file():
         raise InvalidArgumentError(f"there is no run ledger at {str(ledger)!r}")
@@ -39,15 +39,32 @@ def _status(job: TrackedJob) -> str:
     return job.state if job.last_known_state is None else f"{job.state} ({job.last_known_state})"
 
 
-def ls(ledger: Ledger, json_out: JsonFlag = False) -> None:
-    """List the jobs of a run ledger: seq, labels, state, job id, server."""
-    with _open(ledger) as run:
+def ls(
+    ctx: typer.Context,
+    ledger: Ledger,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="First poll the run's servers once and record what changed in the ledger "
+            "(which is then written: without --refresh it is only read).",
+        ),
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """List the jobs of a run ledger: seq, key, labels, state, job id, server."""
+    if refresh:
+        from .run_commands import refresh as poll_once  # EvalRun and a client: only here
+
+        poll_once(ctx, ledger)
+    with open_read_only(ledger) as run:
         jobs = run.jobs()
     if json_out:
         print_json([as_json(job) for job in jobs])
         return
     print_lines(
-        f"{job.seq:>4}  {_status(job):<22} {job.job_id or '-':<36}  {_labels(job)}  {job.server}"
+        f"{job.seq:>4}  {_status(job):<22} {job.job_id or '-':<36}  {job.key or '-'}  "
+        f"{_labels(job)}  {job.server}"
         for job in jobs
     )
 
@@ -58,7 +75,7 @@ def show(
     json_out: JsonFlag = False,
 ) -> None:
     """Show one job of a run ledger: labels, request, last state, results summary."""
-    with _open(ledger) as run:
+    with open_read_only(ledger) as run:
         job = run.job(seq)
     if json_out:
         print_json(as_json(job))
@@ -68,6 +85,7 @@ def show(
             ("seq", str(job.seq)),
             ("job id", job.job_id or "-"),
             ("state", _status(job)),
+            ("key", job.key or "-"),
             ("labels", _labels(job)),
             ("server", job.server),
             ("model", job.request.model),
@@ -83,6 +101,15 @@ def show(
 def runs_app() -> typer.Typer:
     """The ``runs`` sub-application."""
     app = typer.Typer(help="Evaluation runs: many labelled jobs tracked in a ledger file.")
-    app.command("ls", epilog=examples("lmms-eval-client runs ls evals.sqlite"))(ls)
+    app.command(
+        "ls",
+        epilog=examples(
+            "lmms-eval-client runs ls evals.sqlite",
+            "lmms-eval-client runs ls evals.sqlite --refresh",
+        ),
+    )(ls)
     app.command("show", epilog=examples("lmms-eval-client runs show evals.sqlite 3"))(show)
+    from . import run_commands  # submit, watch, export: they drive the ledger through EvalRun
+
+    run_commands.register(app)
     return app

@@ -1,0 +1,286 @@
+"""``lmms-eval-client runs submit|watch|export`` and ``runs ls --refresh``: the command line
+drives a run ledger (EvalRun's SQLite file), so a shell workflow keeps no state of its own.
+
+``submit`` and ``watch`` (and ``ls --refresh``) open the ledger through ``EvalRun`` with the
+command line's client: what they learn is recorded (labels, keys, states, outcomes taken).
+``export`` reads the ledger read-only, as ``ls`` does. Without ``--server`` (and without
+``$LMMS_EVAL_BASE_URL``), the servers are those the ledger's jobs were sent to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lmms_eval_client import EvalClient, EvalRun, InvalidArgumentError, ModelNameWarning
+
+from .._http.config import BASE_URL_ENV
+from .connection import connect, settings_of
+from .exit_codes import ExitCode
+from .model_args import seconds
+from .output import as_json, note, print_json, print_lines, warn
+from .run_view import JsonLines, LiveTable, labels_text, make_sink, run_exit_code, watch_run
+from .runs import Ledger, open_read_only
+from .server_commands import JsonFlag, examples
+from .submit_options import (
+    LOG_SAMPLES,
+    NUM_GPUS,
+    PREDICT_ONLY,
+    BatchSize,
+    Device,
+    ExtraBody,
+    GenKwargs,
+    Limit,
+    LogSamples,
+    Model,
+    ModelArgs,
+    NumFewshot,
+    NumGpus,
+    OutputDir,
+    OutputRoot,
+    PredictOnly,
+    Tasks,
+    parse_submission,
+)
+
+PollInterval = Annotated[
+    float,
+    typer.Option(
+        "--poll-interval", callback=seconds("--poll-interval"), help="Seconds between polls."
+    ),
+]
+
+
+def _ledger_servers(ledger: Path) -> tuple[str, ...]:
+    """The servers a ledger's jobs went to: the pending jobs' first, in order of seq."""
+    if not ledger.is_file():
+        return ()
+    with open_read_only(ledger) as read:
+        jobs = read.jobs()
+    ordered = [job.server for job in jobs if job.pending] + [job.server for job in jobs]
+    return tuple(dict.fromkeys(ordered))
+
+
+@contextlib.contextmanager
+def open_run(
+    ctx: typer.Context, ledger: Path, *, create: bool = False, output_root: str | None = None
+) -> Iterator[tuple[EvalRun, tuple[str, ...]]]:
+    """The ledger as an ``EvalRun`` over the command line's client (read-write), and the
+    base URLs it reaches (as the ledger spells them); ``create``: a missing ledger is
+    created (else it is a usage error, and nothing is created).
+
+    Example::
+
+        with open_run(ctx, Path("evals.sqlite")) as (run, servers):
+            run.ready()
+    """
+    if not create and not ledger.is_file():
+        raise InvalidArgumentError(f"there is no run ledger at {str(ledger)!r}")
+    settings = settings_of(ctx)
+    if not settings.servers and not os.environ.get(BASE_URL_ENV):
+        settings = replace(settings, servers=_ledger_servers(ledger))
+    with connect(settings, output_root=output_root) as client, EvalRun(client, ledger) as run:
+        servers = (client.base_url,) if isinstance(client, EvalClient) else client.servers
+        yield run, servers
+
+
+def _warn_unwatched(run: EvalRun, servers: tuple[str, ...]) -> None:
+    """Say which pending jobs no server given can poll: they are not watched."""
+    away = [job for job in run.jobs() if job.pending and job.server not in servers]
+    if away:
+        where = ", ".join(sorted({job.server for job in away}))
+        seqs = " ".join(str(job.seq) for job in away)
+        warn(
+            f"{len(away)} pending job(s) (seq {seqs}) are on {where}, which no --server "
+            "names: they are not polled (give --server for each)"
+        )
+
+
+def refresh(ctx: typer.Context, ledger: Path) -> None:
+    """Poll the run's servers once and record what changed (``runs ls --refresh``)."""
+    with open_run(ctx, ledger) as (run, servers):
+        _warn_unwatched(run, servers)
+        run.ready()  # one poll; the outcomes are left for whoever harvests them
+
+
+def submit(
+    ctx: typer.Context,
+    ledger: Ledger,
+    model: Model,
+    tasks: Tasks,
+    model_args: ModelArgs = None,
+    num_fewshot: NumFewshot = None,
+    batch_size: BatchSize = None,
+    device: Device = None,
+    limit: Limit = None,
+    gen_kwargs: GenKwargs = None,
+    log_samples: LogSamples = LOG_SAMPLES,
+    predict_only: PredictOnly = PREDICT_ONLY,
+    num_gpus: NumGpus = NUM_GPUS,
+    output_dir: OutputDir = None,
+    output_root: OutputRoot = None,
+    extra_body: ExtraBody = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            "-k",
+            help="The submission's key, e.g. step-100: a key the ledger already holds is "
+            "not sent again (the job tracked under it is shown), so a script can be rerun.",
+        ),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            "-l",
+            help="key=value label, repeatable: recorded with the job in the ledger (runs ls, "
+            "runs export show them); not sent to the server.",
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the job id on stdout.")
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Submit an evaluation job into a run ledger, with its labels and key recorded.
+
+    The ledger is created if missing. Every option of ``submit``; with --key, a key the
+    ledger already holds sends nothing and shows the job tracked under it.
+    """
+    parsed = parse_submission(
+        model=model, tasks=tasks, model_args=model_args, num_fewshot=num_fewshot,
+        batch_size=batch_size, device=device, limit=limit, gen_kwargs=gen_kwargs,
+        log_samples=log_samples, predict_only=predict_only, num_gpus=num_gpus,
+        output_dir=output_dir, extra_body=extra_body, label=label,
+    )  # fmt: skip
+    # The key only when given: a run without keys is submitted as EvalRun always did.
+    keyed: dict[str, Any] = {} if key is None else {"key": key}
+    with open_run(ctx, ledger, create=True, output_root=output_root) as (run, _):
+        known = key is not None and any(job.key == key for job in run.jobs())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ModelNameWarning)
+            try:
+                job = run.submit(
+                    parsed.model, parsed.tasks, parsed.model_args, **parsed.options,
+                    labels=parsed.labels, **keyed,
+                )  # fmt: skip
+            except KeyboardInterrupt:
+                note(
+                    "Interrupted (Ctrl+C) while submitting: the ledger recorded the intent; "
+                    f"lmms-eval-client runs ls {ledger} --refresh settles it (never sent twice)"
+                )
+                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        for warning in caught:
+            warn(str(warning.message))
+    if json_out:
+        print_json({**as_json(job), "submitted": not known})
+    elif quiet:
+        print_lines([job.job_id or "-"])
+    elif known:
+        print_lines([f"already submitted under key {key}: seq {job.seq} ({job.state}), not sent"])
+    else:
+        shown = f"key {key}, labels {labels_text(job)}" if key else f"labels {labels_text(job)}"
+        print_lines(
+            [f"submitted seq {job.seq}: job {job.job_id} ({job.state}) to {job.server}; {shown}"]
+        )
+
+
+def watch(
+    ctx: typer.Context,
+    ledger: Ledger,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            callback=seconds("--timeout", zero=True),
+            help="Seconds to watch at most (0: poll once); then exit 4, the jobs go on.",
+        ),
+    ] = None,
+    poll_interval: PollInterval = 2.0,
+    harvest: Annotated[
+        bool,
+        typer.Option(
+            "--harvest/--no-harvest",
+            help="Take the outcomes (harvest: a program harvesting the same ledger does not "
+            "get them again), or only show them.",
+        ),
+    ] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="One line per change instead of the table.")
+    ] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="One JSON object per line (for scripts): each state change, each outcome, "
+            "then the end with the exit code.",
+        ),
+    ] = False,
+) -> None:
+    """Watch a run ledger: poll its servers, harvest outcomes, until nothing is pending.
+
+    A live table in a terminal (one line per change otherwise; --json: JSON lines). Exits
+    with the run's state: 0 every job completed, 8 one was lost, 1 one failed (or was never
+    sent), 3 one was cancelled, 4 jobs still pending (--timeout, or on servers not given);
+    the most severe first. Ctrl+C stops watching without cancelling (130).
+    """
+    sink = make_sink(str(ledger), json_out=json_out, quiet=quiet)
+    with open_run(ctx, ledger) as (run, servers):
+        _warn_unwatched(run, servers)
+        try:
+            with sink if isinstance(sink, LiveTable) else contextlib.nullcontext():
+                jobs = watch_run(
+                    run,
+                    servers,
+                    sink,
+                    poll_interval=poll_interval,
+                    timeout=timeout,
+                    harvest=harvest,
+                )
+        except KeyboardInterrupt:
+            note(
+                "Stopped watching (Ctrl+C); the jobs go on on their servers. Watch again: "
+                f"lmms-eval-client runs watch {ledger}"
+            )
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    code = run_exit_code(jobs)
+    pending = sum(1 for job in jobs if job.pending)
+    if isinstance(sink, JsonLines):
+        sink.end(code, pending)
+    elif pending:
+        note(f"{pending} job(s) still pending: they go on; watch again to follow them")
+    raise typer.Exit(int(code))
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the ``runs`` sub-application."""
+    app.command(
+        "submit",
+        epilog=examples(
+            "lmms-eval-client runs submit evals.sqlite -m qwen2_vl -t mme "
+            "-a pretrained=ckpt/step-100 --key step-100 --label step=100",
+        ),
+    )(submit)
+    app.command(
+        "watch",
+        epilog=examples(
+            "lmms-eval-client runs watch evals.sqlite",
+            "lmms-eval-client runs watch evals.sqlite --json --timeout 3600",
+        ),
+    )(watch)
+    from .run_export import export
+
+    app.command(
+        "export",
+        epilog=examples(
+            "lmms-eval-client runs export evals.sqlite --csv > metrics.csv",
+            "lmms-eval-client runs export evals.sqlite --json --task mme --metric exact_match",
+        ),
+    )(export)

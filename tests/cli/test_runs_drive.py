@@ -1,0 +1,238 @@
+"""The command line drives a run ledger (issue 21): ``runs submit`` records labels and keys,
+``runs ls --refresh`` polls once, ``runs watch`` polls and harvests until nothing is pending
+(exit code from the run's states), ``runs export`` prints the metrics table read-only.
+
+In process (typer's CliRunner) against a local server per test; the ledger is checked with
+EvalRun itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lmms_eval_client import EvalClient, EvalRun
+from lmms_eval_client.testing import JobGate, LocalServer, LocalServerConfig
+
+from ..runs.test_ledger import read_only_folder
+from .conftest import free_port
+from .test_commands import invoke
+
+POLL = ["--poll-interval", "0.02"]
+
+
+@pytest.fixture
+def server_config(tmp_path: Path) -> LocalServerConfig:
+    return LocalServerConfig(job_duration=0.02, temp_dir_root=tmp_path)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    return tmp_path / "evals.sqlite"
+
+
+def submit(ledger: Path, url: str | None, *extra: str) -> dict[str, object]:
+    """``runs submit LEDGER ... --json``; the tracked job it printed."""
+    model_args = [] if "-a" in extra else ["-a", "pretrained=org/model"]
+    args = ["runs", "submit", str(ledger), "-m", "qwen2_vl", "-t", "mme", "--json", *model_args]
+    args += extra
+    done = invoke(args, url)
+    assert done.exit_code == 0, done.output
+    record: dict[str, object] = json.loads(done.stdout)
+    return record
+
+
+def track(ledger: Path, url: str, **labels: object) -> str:
+    """Submit one job into the ledger with EvalRun itself (not the command under test)."""
+    with EvalClient(url) as client, EvalRun(client, ledger) as run:
+        job = run.submit("qwen2_vl", ["mme"], {"pretrained": "org/model"}, labels=labels)
+    return str(job.job_id)
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_runs_submit_records_the_labels_in_the_ledger(
+    local_server: LocalServer, ledger: Path
+) -> None:
+    """Before: exit 2, "No such command 'submit'" (``submit --label`` only echoed them)."""
+    url = local_server.url
+    first = submit(ledger, url, "-a", "pretrained=ckpt/step-100", "--label", "step=100,lane=a")
+    assert first["seq"] == 1 and first["submitted"] is True
+    human = invoke(
+        ["runs", "submit", str(ledger), "-m", "qwen2_vl", "-t", "mme", "-l", "step=2"], None
+    )
+    assert human.exit_code == 0, human.output  # no --server: the ledger's server
+    assert human.stdout.startswith("submitted seq 2: job ") and "labels step=2" in human.stdout
+    with EvalClient(url) as client, EvalRun(client, ledger) as run:
+        jobs = run.jobs()
+    assert [job.labels for job in jobs] == [{"step": "100", "lane": "a"}, {"step": "2"}]
+    assert jobs[0].request.model_args == {"pretrained": "ckpt/step-100"}
+    assert jobs[0].job_id == first["job_id"] and jobs[0].server == url
+
+
+def test_runs_submit_with_a_key_twice_sends_once(local_server: LocalServer, ledger: Path) -> None:
+    """Needs ``EvalRun.submit(..., key=)`` (issue 21's keys): until then, a TypeError."""
+    url = local_server.url
+    first = submit(ledger, url, "--key", "step-100", "-l", "step=100")
+    args = ["runs", "submit", str(ledger), "-m", "qwen2_vl", "-t", "mme", "-a", "pretrained=o/m"]
+    again = invoke([*args, "--key", "step-100", "-l", "step=100"], url)
+    assert again.exit_code == 0, again.output
+    assert "already submitted under key step-100: seq 1" in again.stdout
+    with EvalClient(url) as client, EvalRun(client, ledger) as run:
+        jobs = run.jobs()
+    assert [(job.seq, job.key, job.job_id) for job in jobs] == [(1, "step-100", first["job_id"])]
+    with EvalClient(url) as client:
+        queue = client.get_queue_status()
+    held = queue.queue_size + (queue.running_job is not None)
+    assert held + queue.completed_jobs + queue.failed_jobs == 1  # the server got one job
+
+
+def test_ls_refresh_polls_once_and_records_what_changed(
+    local_server: LocalServer, ledger: Path
+) -> None:
+    """Before: exit 2, "No such option: --refresh" (and ``runs ls`` showed queued for jobs
+    long done)."""
+    url = local_server.url
+    job_id = track(ledger, url, step=1)
+    with EvalClient(url) as client:
+        client.wait_for_job(job_id, poll_interval=0.02, timeout=60)
+    stale = invoke(["runs", "ls", str(ledger), "--json"], url)
+    assert [j["state"] for j in json.loads(stale.stdout)] == ["queued"]  # read-only: as it was
+    fresh = invoke(["runs", "ls", str(ledger), "--refresh", "--json"], url)
+    assert fresh.exit_code == 0, fresh.output
+    assert [j["state"] for j in json.loads(fresh.stdout)] == ["completed"]
+    with EvalClient(url) as client, EvalRun(client, ledger) as run:
+        assert [outcome.kind for outcome in run.harvest()] == ["completed"]  # left to harvest
+
+
+def test_watch_harvests_until_nothing_is_pending_and_exits_with_the_runs_state(
+    local_server: LocalServer, ledger: Path
+) -> None:
+    """Before: exit 2, "No such command 'watch'"."""
+    url = local_server.url
+    submit(ledger, url, "-a", "pretrained=org/a,sim_duration=0.3", "-l", "step=1")
+    submit(ledger, url, "-a", "pretrained=org/b,sim_outcome=fail", "-l", "step=2")
+    done = invoke(["runs", "watch", str(ledger), "--json", *POLL], url)
+    assert done.exit_code == 1, done.output  # one job failed
+    lines = json_lines(done.stdout)
+    outcomes = {line["seq"]: line for line in lines if line["event"] == "outcome"}
+    assert {seq: line["kind"] for seq, line in outcomes.items()} == {1: "completed", 2: "failed"}
+    assert outcomes[1]["labels"] == {"step": "1"} and outcomes[1]["summary"]
+    assert "Simulated evaluation failure" in str(outcomes[2]["detail"])
+    assert lines[-1] == {"event": "end", "exit_code": 1, "pending": 0}
+    with EvalClient(url) as client, EvalRun(client, ledger) as run:
+        assert all(job.harvested for job in run.jobs()) and run.harvest() == []
+    again = invoke(["runs", "watch", str(ledger), *POLL], url)  # nothing new: the same state
+    assert again.exit_code == 1 and "completed" not in again.stdout, again.output
+
+
+def test_watch_exits_0_when_every_job_completed_and_finds_the_servers_in_the_ledger(
+    local_server: LocalServer, ledger: Path
+) -> None:
+    track(ledger, local_server.url, step="1")
+    done = invoke(["runs", "watch", str(ledger), "--no-harvest", *POLL], None)  # no --server
+    assert done.exit_code == 0, done.output
+    assert "seq 1 [step=1] completed: mme exact_match,none=" in done.stdout
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger) as run:
+        assert [outcome.kind for outcome in run.harvest()] == ["completed"]  # --no-harvest
+
+
+def test_watch_in_a_terminal_draws_the_runs_table(local_server: LocalServer, ledger: Path) -> None:
+    track(ledger, local_server.url, step="1")
+    env = {"TTY_COMPATIBLE": "1", "COLUMNS": "160"}  # rich: a terminal
+    done = invoke(["runs", "watch", str(ledger), *POLL], local_server.url, **env)
+    assert done.exit_code == 0, done.output
+    assert "nothing pending (1 completed)" in done.stdout
+    last = done.stdout.split("SEQ")[-1]  # the last frame stays on the screen
+    assert "step=1" in last and "completed" in last and "exact_match,none=" in last
+
+
+def test_watch_exits_8_when_a_job_was_lost(tmp_path: Path, ledger: Path) -> None:
+    config = LocalServerConfig(job_duration=0.02, temp_dir_root=tmp_path, max_completed_jobs=1)
+    with LocalServer(config) as server:
+        first = submit(ledger, server.url, "-l", "step=1")
+        second = submit(ledger, server.url, "-l", "step=2")
+        assert first["seq"] == 1
+        with EvalClient(server.url) as client:  # the second's end evicts the first
+            client.wait_for_job(str(second["job_id"]), poll_interval=0.02, timeout=60)
+        done = invoke(["runs", "watch", str(ledger), "--json", *POLL], server.url)
+    assert done.exit_code == 8, done.output
+    kinds = {line["seq"]: line["kind"] for line in json_lines(done.stdout) if "kind" in line}
+    assert kinds[1] == "lost" and kinds[2] == "completed"
+
+
+def test_watch_timeout_exits_4_and_the_jobs_go_on(
+    gated_server: LocalServer, gate: JobGate, ledger: Path
+) -> None:
+    submit(ledger, gated_server.url, "-l", "step=1")
+    done = invoke(["runs", "watch", str(ledger), "--json", "--timeout", "0.2", *POLL],
+                  gated_server.url)  # fmt: skip
+    assert done.exit_code == 4, done.output
+    lines = json_lines(done.stdout)
+    assert lines[-1] == {"event": "end", "exit_code": 4, "pending": 1}
+    (state,) = [line for line in lines if line["event"] == "state"]
+    assert state["seq"] == 1 and state["state"] in ("queued", "running")
+    assert state["labels"] == {"step": "1"} and state["key"] is None
+    gate.release()
+    finished = invoke(["runs", "watch", str(ledger), *POLL], gated_server.url)
+    assert finished.exit_code == 0, finished.output
+
+
+def test_watch_says_which_pending_jobs_no_server_given_can_poll(
+    local_server: LocalServer, ledger: Path
+) -> None:
+    submit(ledger, local_server.url, "-a", "pretrained=org/a,sim_duration=30", "-l", "step=1")
+    elsewhere = f"http://127.0.0.1:{free_port()}"
+    done = invoke(["--server", elsewhere, "runs", "watch", str(ledger), "--json", *POLL], None)
+    assert done.exit_code == 4, done.output  # not watched: still pending
+    assert f"1 pending job(s) (seq 1) are on {local_server.url}" in done.stderr
+    assert json_lines(done.stdout)[-1]["pending"] == 1
+
+
+def test_the_driving_commands_need_an_existing_ledger_but_submit(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.sqlite"
+    for command in (["watch"], ["ls", "--refresh"], ["export", "--csv"]):
+        done = invoke(["runs", command[0], str(missing), *command[1:]], "http://127.0.0.1:9")
+        assert done.exit_code == 2 and "no run ledger" in done.stderr, command
+    assert not missing.exists()
+
+
+def test_export_prints_the_metrics_table_with_labels_as_columns(
+    local_server: LocalServer, ledger: Path, tmp_path: Path
+) -> None:
+    """Before: exit 2, "No such command 'export'"."""
+    url = local_server.url
+    for step in (100, 200):
+        submit(ledger, url, "-a", f"pretrained=ckpt/step-{step}", "-l", f"step={step},lane=a")
+    submit(ledger, url, "-a", "pretrained=ckpt/bad,sim_outcome=fail", "-l", "step=300")
+    assert invoke(["runs", "watch", str(ledger), "--json", *POLL], url).exit_code == 1
+    with EvalClient(url) as client, EvalRun(client, ledger) as run:
+        run.record_summary(
+            2, {"ckpt__step-200": {"mme": {"acc,none": 0.5, "acc_stderr,none": 0.1}}}
+        )
+    with read_only_folder(tmp_path / "ro", lambda folder: shutil.copy(ledger, folder)) as folder:
+        copy = str(folder / ledger.name)
+        as_csv = invoke(["runs", "export", copy, "--csv"], "http://127.0.0.1:9")  # no server
+        as_json = invoke(["runs", "export", copy, "--json", "--metric", "acc"], None)
+        only = invoke(["runs", "export", copy, "--csv", "--task", "nope"], None)
+        assert sorted(p.name for p in folder.iterdir()) == [ledger.name]  # nothing written
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert list(rows[0]) == ["seq", "key", "step", "lane", "model", "task", "metric", "filter",
+                             "value", "stderr", "higher_is_better"]  # fmt: skip
+    assert [(r["seq"], r["step"], r["model"], r["metric"]) for r in rows] == [
+        ("1", "100", "ckpt__step-100", "exact_match"),
+        ("2", "200", "ckpt__step-200", "acc"),
+    ]
+    assert rows[1]["value"] == "0.5" and rows[1]["stderr"] == "0.1" and rows[0]["stderr"] == ""
+    (record,) = json.loads(as_json.stdout)
+    assert record["labels"] == {"step": "200", "lane": "a"} and record["task"] == "mme"
+    assert {"seq", "key", "job_id", "server", "value", "stderr", "higher_is_better"} <= set(record)
+    assert only.exit_code == 0 and only.stdout.count("\n") == 1  # the header alone
