@@ -16,8 +16,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import JsonValue
 
-from lmms_eval_client import InvalidArgumentError, TrackedJob
+from lmms_eval_client import InvalidArgumentError
 
+from .._runs.table import TABLE_PARAMS, TABLE_QUERY, check_names, table_rows
 from .output import print_json, print_lines
 from .runs import Ledger, open_read_only
 from .server_commands import JsonFlag
@@ -25,50 +26,17 @@ from .server_commands import JsonFlag
 ROW_FIELDS = ("model", "task", "metric", "filter", "value", "stderr", "higher_is_better")
 
 
-def _rows(ledger_path: Path) -> list[dict[str, Any]]:
-    """The run's metrics, one row per job x task x metric, read from the ledger alone
-    (read-only): each completed job's results summary (``{model: {task: {"name,filter":
-    value}}}``, ``"name_stderr,filter"`` entries giving the stderr; a summary holds no
-    direction, so ``higher_is_better`` is None). Rows in seq order."""
+def metric_rows(
+    ledger_path: Path, task: str | None = None, metric: str | None = None
+) -> list[dict[str, Any]]:
+    """The run's metrics table (``EvalRun.metrics()``'s rows, as JSON data), read from the
+    ledger alone, read-only: one row per completed job x task x metric, in seq order."""
+    check_names(task=task, metric=metric)
     with open_read_only(ledger_path) as read:
-        jobs = read.jobs()
-    rows: list[dict[str, Any]] = []
-    for job in jobs:
-        if job.state != "completed" or not job.summary:
-            continue
-        for model, tasks in job.summary.items():
-            if not isinstance(tasks, dict):
-                continue
-            for task, metrics in tasks.items():
-                if not isinstance(metrics, dict):
-                    continue
-                for name, value in metrics.items():
-                    metric, _, filter_ = str(name).partition(",")
-                    if metric.endswith("_stderr"):
-                        continue
-                    rows.append(
-                        {
-                            **_job_fields(job),
-                            "model": model,
-                            "task": task,
-                            "metric": metric,
-                            "filter": filter_,
-                            "value": value,
-                            "stderr": metrics.get(f"{metric}_stderr,{filter_}"),
-                            "higher_is_better": None,
-                        }
-                    )
-    return rows
-
-
-def _job_fields(job: TrackedJob) -> dict[str, Any]:
-    return {
-        "seq": job.seq,
-        "key": job.key,
-        "labels": dict(job.labels),
-        "job_id": job.job_id,
-        "server": job.server,
-    }
+        records = read.rows(TABLE_QUERY, TABLE_PARAMS)
+        path = read.path
+    rows = table_rows(records, path, task=task, metric=metric)
+    return [row.model_dump(mode="json") for row in rows]
 
 
 def _cell(value: Any) -> Any:
@@ -86,7 +54,7 @@ def export_csv(rows: list[dict[str, Any]]) -> str:
 
     Example::
 
-        print(export_csv(_rows(Path("evals.sqlite"))), end="")
+        print(export_csv(metric_rows(Path("evals.sqlite"))), end="")
     """
     label_keys = list(dict.fromkeys(k for row in rows for k in row["labels"]))
     fixed = {"seq", "key", *ROW_FIELDS}
@@ -111,17 +79,13 @@ def export(
 ) -> None:
     """Export a run's metrics table: one row per job, task and metric, with its labels.
 
-    Read from the ledger alone (read-only: no server needed, nothing written), from each
-    completed job's results summary. CSV columns: seq, key, one per label, model, task,
+    Read from the ledger alone (read-only: no server needed, nothing written): the rows of
+    ``EvalRun.metrics()``. CSV columns: seq, key, one per label, model, task,
     metric, filter, value, stderr, higher_is_better.
     """
     if json_out and csv_out:
         raise InvalidArgumentError("give --json or --csv, not both")
-    rows = [
-        row
-        for row in _rows(ledger)
-        if (task is None or row["task"] == task) and (metric is None or row["metric"] == metric)
-    ]
+    rows = metric_rows(ledger, task, metric)
     if json_out:
         records: list[JsonValue] = list(rows)
         print_json(records)
