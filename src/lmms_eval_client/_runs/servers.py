@@ -45,23 +45,28 @@ def _is_loopback(host: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
+def _canonical(url: str) -> str | None:
+    """The identity of an http(s) URL with a host; None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    host = _LOOPBACK if _is_loopback(host) else host.lower()
+    shown = f"[{host}]" if ":" in host else host
+    path = re.sub(r"/+", "/", parts.path).rstrip("/")
+    return f"{scheme}://{shown}:{port or _DEFAULT_PORTS[scheme]}{path}"
+
+
 def server_identity(url: str) -> str:
     """The canonical form of a server's base URL: equal for two spellings of one server.
 
     A string that is no http(s) URL with a host is its own identity.
     """
-    try:
-        parts = urlsplit(url.strip())
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return url
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not host:
-        return url
-    host = _LOOPBACK if _is_loopback(host) else host.lower()
-    shown = f"[{host}]" if ":" in host else host
-    path = re.sub(r"/+", "/", parts.path).rstrip("/")
-    return f"{scheme}://{shown}:{port or _DEFAULT_PORTS[scheme]}{path}"
+    return _canonical(url) or url
 
 
 def same_server(a: str, b: str) -> bool:
@@ -107,7 +112,7 @@ def by_server(jobs: Iterable[TrackedJob]) -> dict[str, list[int]]:
 
 def check_url(name: str, url: object) -> str:
     """A base URL argument of ``rehome``: an absolute http(s) URL with a host."""
-    if not isinstance(url, str) or server_identity(url) == url:
+    if not isinstance(url, str) or _canonical(url) is None:
         raise InvalidArgumentError(
             f"{name} must be a server's base URL such as 'http://gpu-box:8000', got {url!r}"
         )
