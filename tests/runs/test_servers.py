@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from lmms_eval_client import (
+    EvalClient,
+    EvalRun,
     InvalidArgumentError,
     JobCompleted,
     JobLost,
@@ -175,3 +177,21 @@ def test_the_warning_and_errors_survive_pickle_and_copy() -> None:
         for again in (pickle.loads(pickle.dumps(made)), copy.deepcopy(made)):
             assert type(again) is type(made) and str(again) == str(made)
             assert again.__dict__ == made.__dict__
+
+
+async def test_a_rehome_mapping_at_open_moves_the_jobs_before_they_are_checked(
+    make_runner: MakeRunner, local_server: LocalServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.sqlite"
+    first = make_runner(local_server.url, ledger=path)
+    await first.submit("qwen2_vl", ["mme"], model_args=SLOW, labels={"n": 0})
+    await first.close()
+    with proxy(local_server.url) as p:  # the same server on another port: no warning
+        runner = make_runner(p.url, ledger=path, rehome={local_server.url: p.url + "/"})
+        (done,) = await runner.completed(timeout=30)
+        assert isinstance(done, JobCompleted) and done.job.server == p.url
+    with (
+        EvalClient(local_server.url) as client,
+        pytest.raises(InvalidArgumentError, match="not a server of this run"),
+    ):
+        EvalRun(client, path, rehome={p.url: "http://127.0.0.1:9"})

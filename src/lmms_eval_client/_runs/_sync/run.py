@@ -92,6 +92,8 @@ class EvalRun(RunDelivery):
         secret_args: Words that make a model_args key secret, in any case (default:
             ``$LMMS_EVAL_SECRET_ARGS``, comma-separated, else ``SECRET_ARG_WORDS``: key,
             token, secret, password). The ledger stores their values only as fingerprints.
+        rehome: ``{old: new}``: ``rehome(old, new)`` for each pair, at open (before the
+            check of the pending jobs' servers).
 
     Raises:
         LedgerError: The ledger cannot be used (corrupt, foreign, newer, read-only, full).
@@ -121,8 +123,10 @@ class EvalRun(RunDelivery):
         orphan_after: float = DEFAULT_ORPHAN_AFTER,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         secret_args: Sequence[str] | None = None,
+        rehome: Mapping[str, str] | None = None,
     ) -> None:
         check_run_args(poll_interval, max_completed_jobs, orphan_after)
+        moves = self._moves(client, rehome)  # checked before the ledger is touched
         self._client = client
         self._poll_interval = float(poll_interval)
         self._retry = retry
@@ -138,6 +142,8 @@ class EvalRun(RunDelivery):
             max_completed_jobs=max_completed_jobs,
             orphan_after=float(orphan_after),
         )
+        for old, new in moves:
+            rehome_jobs(self._ledger, old, new)
         # Opening is synchronous already (the ledger): jobs no longer reachable are named now.
         servers = self._servers()
         uncovered = uncovered_jobs(self._ledger, servers, retry)
@@ -325,17 +331,33 @@ class EvalRun(RunDelivery):
             moved = run.rehome("http://127.0.0.1:8000", "http://127.0.0.1:8001")
             print([job.seq for job in moved])
         """
-        check_url("old", old)
-        target = covering(self._servers(), check_url("new", new))
-        if target is None:
-            raise InvalidArgumentError(
-                f"new {new!r} is not a server of this run ({', '.join(self._servers())}): "
-                "jobs can only move to a server the run polls"
-            )
+        ((old, target),) = self._moves(self._client, {old: new})
         return run_sync(partial(rehome_jobs, self._ledger, old, target))
 
     def _servers(self) -> tuple[str, ...]:
         """The base URLs this run reaches: its client's, or every server of its pool."""
-        if isinstance(self._client, EvalClient):
-            return (self._client.base_url,)
-        return self._client.servers
+        return _servers_of(self._client)
+
+    @staticmethod
+    def _moves(
+        client: EvalClient | EvalPool, rehome: Mapping[str, str] | None
+    ) -> list[tuple[str, str]]:
+        """The checked pairs of ``rehome=``: each ``new`` as the run's own base URL."""
+        moves = []
+        for old, new in (rehome or {}).items():
+            target = covering(_servers_of(client), check_url("new", new))
+            if target is None:
+                raise _not_ours(new, _servers_of(client))
+            moves.append((check_url("old", old), target))
+        return moves
+
+
+def _servers_of(client: EvalClient | EvalPool) -> tuple[str, ...]:
+    return (client.base_url,) if isinstance(client, EvalClient) else client.servers
+
+
+def _not_ours(new: str, servers: tuple[str, ...]) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"new {new!r} is not a server of this run ({', '.join(servers)}): jobs can only "
+        "move to a server the run polls"
+    )
