@@ -5,7 +5,10 @@ key get one job, and ``run.job(key)`` finds it."""
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from lmms_eval_client._runs.ledger_keys import KeyTaken
 from lmms_eval_client._runs.options import new_owner
 from lmms_eval_client.testing import LocalServer
 
+from ..faults import FORWARD, ForwardThenDrop, Seen, Stall, proxy
 from ..support import MINIMAL_REQUESTS
 from ._fake import BASE, FakeServer
 from ._support import QWEN, server_jobs
@@ -238,3 +242,68 @@ async def test_job_by_an_unknown_key_is_a_typed_error(
 
 
 pytestmark = MINIMAL_REQUESTS
+
+
+# -- kill -9 between intent and answer (a real process) ---------------------------------------
+
+_SUBMITTER = """
+import sys
+from lmms_eval_client import EvalClient, EvalRun
+with EvalClient(sys.argv[1], max_retries=0, timeout=600) as client:
+    run = EvalRun(client, sys.argv[2])
+    run.submit("qwen2_vl", ["mme"], model_args={"pretrained": "Qwen/Qwen2-VL-2B-Instruct",
+               "sim_duration": 600}, key="epoch-0")
+"""
+
+
+class StallAtCue:
+    """A proxy rule: forwards until ``stall`` names a step, then never answers that one:
+    "post" (the server never gets the submission), "queue-after-post" (it gets it, the
+    answer is dropped, and the reconciliation's read of /queue hangs)."""
+
+    def __init__(self, stall: str) -> None:
+        self.stall = stall
+        self.posted = False
+
+    def __call__(self, seen: Seen) -> object:
+        if self.stall == "post" and seen.method == "POST":
+            return Stall()
+        if self.stall == "queue-after-post":
+            if seen.method == "POST":
+                self.posted = True
+                return ForwardThenDrop()
+            if self.posted:
+                return Stall()
+        return FORWARD
+
+
+@pytest.mark.parametrize("stall", ["post", "queue-after-post"])
+async def test_kill_9_between_intent_and_answer_then_rerun_gives_one_job(
+    make_runner: MakeRunner, local_server: LocalServer, tmp_path: Path, stall: str
+) -> None:
+    path = tmp_path / "run.sqlite"
+    rule = StallAtCue(stall)
+    with proxy(local_server.url, rule) as p:  # type: ignore[arg-type]
+        process = subprocess.Popen([sys.executable, "-c", _SUBMITTER, p.url, str(path)])
+        try:
+            stalled = 2 if stall == "post" else 3  # GET /queue, POST[, GET /queue]
+            deadline = time.monotonic() + 60
+            while len(p.seen) < stalled and time.monotonic() < deadline:
+                time.sleep(0.01)  # a child process: no event to wait on
+            assert len(p.seen) == stalled, p.seen
+        finally:
+            process.kill()  # SIGKILL: between the intent and its answer
+            process.wait(timeout=30)
+        rule.stall = ""
+        (left,) = Ledger(path, read_only=True).jobs()
+        assert left.state == "submitting" and left.key == "epoch-0"
+        runner = make_runner(p.url, ledger=path)
+        job = await runner.submit("qwen2_vl", ["mme"], model_args=LONG, key="epoch-0")
+        again = await runner.submit("qwen2_vl", ["mme"], model_args=LONG, key="epoch-0")
+    states = [j.state for j in await runner.jobs()]
+    assert states == (["unsent", job.state] if stall == "post" else [job.state])
+    assert again.seq == job.seq and job.state in ("queued", "running") and job.key == "epoch-0"
+    (on_server,) = server_jobs(local_server.url)  # one job
+    assert on_server["job_id"] == job.job_id
+    posts = sum(1 for seen in p.seen if seen.method == "POST")
+    assert posts == 2 if stall == "post" else posts == 1  # sent again only if never received
