@@ -5,6 +5,7 @@ open, an error instead of an empty ``as_completed``) until ``rehome`` moves them
 from __future__ import annotations
 
 import copy
+import gc
 import pickle
 from pathlib import Path
 
@@ -195,3 +196,25 @@ async def test_a_rehome_mapping_at_open_moves_the_jobs_before_they_are_checked(
         pytest.raises(InvalidArgumentError, match="not a server of this run"),
     ):
         EvalRun(client, path, rehome={p.url: "http://127.0.0.1:9"})
+
+
+def test_a_warning_made_an_error_leaves_no_ledger_open(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.sqlite"
+    ledger = Ledger(path)
+    body = build_evaluate_request(
+        "qwen2_vl", ["mme"], QWEN, None, None, None, None, None, True, False, 1, None
+    )
+    job = ledger.record_intent(
+        token="t", labels={}, request=body, server="http://127.0.0.1:9", owner="gone:1:x",
+        snapshot=QueueSnapshot((), 0, 0).to_json(),
+    )  # fmt: skip
+    ledger.record_answer(job.seq, "j", "queued", "answer", None)
+    ledger.close()
+    with EvalClient(local_server.url) as client:
+        with pytest.raises(UncoveredServersWarning, match=r"seqs 1\)"):  # -W error is on
+            EvalRun(client, path)
+        gc.collect()  # an unclosed ledger would warn (ResourceWarning) here
+        with pytest.warns(UncoveredServersWarning):
+            EvalRun(client, path, busy_timeout=0.1).close()  # and the file is not locked

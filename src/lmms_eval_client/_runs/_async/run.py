@@ -143,16 +143,20 @@ class AsyncEvalRun(AsyncRunDelivery):
             max_completed_jobs=max_completed_jobs,
             orphan_after=float(orphan_after),
         )
-        for old, new in moves:
-            rehome_jobs(self._ledger, old, new)
-        # Opening is synchronous already (the ledger): jobs no longer reachable are named now.
-        servers = self._servers()
-        uncovered = uncovered_jobs(self._ledger, servers, retry)
-        if uncovered:
-            warning = UncoveredServersWarning.of(
-                self._ledger.path, by_server(uncovered), list(servers)
-            )
-            warnings.warn(warning, stacklevel=2)
+        try:
+            for old, new in moves:
+                rehome_jobs(self._ledger, old, new)
+            # Opening is synchronous already (the ledger): unreachable jobs are named now.
+            servers = self._servers()
+            uncovered = uncovered_jobs(self._ledger, servers, retry)
+            if uncovered:
+                warning = UncoveredServersWarning.of(
+                    self._ledger.path, by_server(uncovered), list(servers)
+                )
+                warnings.warn(warning, stacklevel=2)
+        except BaseException:  # a conflict, or the warning made an error (-W error)
+            self._ledger.close()
+            raise
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._ledger.path!r}, servers={list(self._servers())!r})"
