@@ -3,13 +3,17 @@
 lmms-eval's guide: "never block the trainer on eval submission; submit jobs during
 training, then harvest ready results opportunistically; track (epoch, checkpoint, job_id)".
 Here the tracking is an EvalRun and its ledger file: kill this script at any point and run
-it again with the same ``--ledger``: it resumes (no job lost, none submitted twice) and
-skips the epochs whose evaluation was already submitted.
+it again with the same ``--ledger``: it resumes (no job lost, none submitted twice). Each
+epoch's evaluation is submitted under a key (``epoch-3``): one already tracked under its key
+is returned, not sent again, so the script keeps no list of its own.
 
 Which server: ``LMMS_EVAL_BASE_URL`` if set (point ``--pretrained`` at real checkpoints
 there); else a local lmms-eval-compatible server started in this process (simulated jobs
 of ``--job-duration`` seconds; epoch 1 fails with a simulated "CUDA out of memory", which
 the run's retry policy submits once more: the simulation fails it again, deterministic).
+That server is a new one, on a new port, each time the script runs: the jobs the ledger
+holds on the previous one are moved to it (``run.rehome``), where those it never had end
+``lost``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +37,7 @@ from lmms_eval_client import (
     JobLost,
     LmmsEvalError,
     RetryOnFailure,
+    UncoveredServersWarning,
 )
 
 
@@ -85,22 +91,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     ledger = args.ledger or Path(tempfile.mkdtemp(prefix="evals-")) / "evals.sqlite"
     with server_url(args.job_duration) as (url, local), EvalClient(url) as client:
         retry = RetryOnFailure("CUDA out of memory", max_attempts=2)
-        with EvalRun(client, ledger, poll_interval=0.2, retry=retry) as run:
-            done = {job.labels["epoch"] for job in run.jobs() if job.state != "unsent"}
+        with warnings.catch_warnings():
+            if local:  # its jobs on the last local server are moved below: no need to warn
+                warnings.simplefilter("ignore", UncoveredServersWarning)
+            run = EvalRun(client, ledger, poll_interval=0.2, retry=retry)
+        with run:
+            if local:
+                for old in sorted({job.server for job in run.jobs()} - {client.base_url}):
+                    print(f"moved {len(run.rehome(old, client.base_url))} jobs from {old}")
+            earlier = {job.seq for job in run.jobs()}
             for epoch in range(args.epochs):
                 checkpoint = train_one_epoch(epoch)
-                if epoch in done:
-                    continue  # submitted by an earlier run of this script: resumed
                 model_args: dict[str, Any] = {"pretrained": args.pretrained}
                 if local:
                     model_args["checkpoint"] = checkpoint  # a real run points pretrained= at it
-                    if epoch % 3 == 1 and not done:
+                    if epoch % 3 == 1:
                         model_args["sim_error"] = "torch.OutOfMemoryError: CUDA out of memory"
                 job = run.submit(
-                    args.model, args.tasks.split(","), model_args=model_args,
-                    limit=8, labels={"epoch": epoch, "checkpoint": checkpoint},
+                    args.model, args.tasks.split(","), model_args=model_args, limit=8,
+                    labels={"epoch": epoch, "checkpoint": checkpoint}, key=f"epoch-{epoch}",
                 )  # fmt: skip
-                print(f"epoch {epoch}: submitted job {job.job_id} (seq {job.seq})")
+                how = "already tracked" if job.seq in earlier else "submitted"
+                print(f"epoch {epoch}: {how}: job {job.job_id} (seq {job.seq}, {job.state})")
                 report(run.harvest())  # never blocks the trainer
             print("training done; waiting for the remaining evaluations")
             report(list(run.as_completed(timeout=600)))

@@ -297,7 +297,7 @@ def test_two_processes_share_one_ledger(local_server: LocalServer, tmp_path: Pat
     for writer in writers:
         out, err = writer.communicate(timeout=120)
         assert writer.returncode == 0 and out.strip() == "done", err
-    jobs = open_run(path).jobs()
+    jobs = EvalRun(EvalClient(local_server.url), path).jobs()  # its jobs are pending there
     assert len(jobs) == 50 and all(job.job_id for job in jobs)
     assert len({job.job_id for job in jobs}) == 50
     assert {job.job_id for job in jobs} == {j["job_id"] for j in server_jobs(local_server.url)}

@@ -9,10 +9,17 @@
     │   ├── NewerLedgerError          written by a newer lmms-eval-client (schema version)
     │   ├── LedgerReadOnlyError       the file, its folder or its file system is not writable
     │   ├── LedgerFullError           the disk (or the ledger's size limit) is full
-    │   └── LedgerBusyError           another process kept the ledger locked too long
+    │   ├── LedgerBusyError           another process kept the ledger locked too long
+    │   ├── UnknownJobError           no job under that seq or key (``run.job``)
+    │   └── RehomeConflictError       ``rehome``: a moved job's id is taken on the new server
     ├── SubmissionUnresolvedError     a lost submission's fate cannot be decided
     ├── RunTimeoutError               (also TimeoutError) as_completed's timeout passed
-    └── JobLostError                  (also RuntimeError) a run's job the server forgot
+    ├── JobLostError                  (also RuntimeError) a run's job the server forgot
+    └── UncoveredServersError         (also RuntimeError) jobs pending on servers the run
+                                      does not reach (``wait``, ``as_completed``)
+
+    UserWarning
+    └── UncoveredServersWarning       at open: jobs pending on servers the run does not reach
 
 Every write to the ledger is one transaction: when one of these is raised, nothing of the
 failed operation was recorded. A ``LedgerError`` with a ``job_id`` came after the server had
@@ -92,6 +99,44 @@ class LedgerBusyError(LedgerError):
     """Another process kept the ledger locked for longer than the busy timeout."""
 
 
+class UnknownJobError(LedgerError):
+    """The ledger tracks no job under this seq or key (``run.job(...)``).
+
+    Attributes:
+        seq: The seq asked for (None when a key was).
+        key: The key asked for (None when a seq was).
+    """
+
+    def __init__(
+        self, message: str = "", *, path: str = "", seq: int | None = None, key: str | None = None
+    ) -> None:
+        super().__init__(message, path=path)
+        self.seq: int | None = seq
+        self.key: str | None = key
+
+
+class RehomeConflictError(LedgerError):
+    """``run.rehome(old, new)`` would give the new server two jobs of one id: jobs of the
+    old server whose job ids the ledger already has on the new one. Nothing was moved.
+
+    Attributes:
+        job_ids: The job ids in conflict.
+        seqs: The seqs of the jobs of the old server with those ids.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        path: str = "",
+        job_ids: list[str] | None = None,
+        seqs: list[int] | None = None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.job_ids: list[str] = list(job_ids or [])
+        self.seqs: list[int] = list(seqs or [])
+
+
 class SubmissionUnresolvedError(LmmsEvalError):
     """The answer to a job submission was lost and the server cannot tell whether it holds
     the job, so it was not sent again (that could run it twice).
@@ -158,6 +203,103 @@ class JobLostError(LmmsEvalError, RuntimeError):
         self.job_id: str | None = job_id
         self.last_state: str = last_state
         self.labels: dict[str, Any] = dict(labels or {})
+
+
+def _some(seqs: list[int], shown: int = 10) -> str:
+    more = f" and {len(seqs) - shown} more" if len(seqs) > shown else ""
+    return ", ".join(map(str, seqs[:shown])) + more
+
+
+def _uncovered_message(path: str, servers: dict[str, list[int]], reaches: list[str]) -> str:
+    named = "; ".join(f"{url} (seqs {_some(seqs)})" for url, seqs in servers.items())
+    old = next(iter(servers), "OLD")
+    new = reaches[0] if reaches else "NEW"
+    return (
+        f"The run ledger {path!r} has jobs pending on servers this run's client does not "
+        f"reach: {named}. They are not polled (a URL of another host or port names another "
+        f"server). If they now live on a server of this run, say so: "
+        f"run.rehome({old!r}, {new!r}); else open the run with a client (or pool) of "
+        f"those servers. This run reaches: {', '.join(reaches) or 'no server'}."
+    )
+
+
+class UncoveredServersError(LmmsEvalError, RuntimeError):
+    """``wait`` or ``as_completed`` found nothing pending on the run's servers but jobs
+    pending on servers its client (or pool) does not reach: they would never finish here.
+
+    Attributes:
+        servers: The servers of those jobs, as recorded, each with the jobs' seqs.
+        reaches: The base URLs this run reaches.
+        path: The ledger file.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        servers: dict[str, list[int]] | None = None,
+        reaches: list[str] | None = None,
+        path: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.servers: dict[str, list[int]] = dict(servers or {})
+        self.reaches: list[str] = list(reaches or [])
+        self.path: str = path
+
+    @classmethod
+    def of(
+        cls, path: str, servers: dict[str, list[int]], reaches: list[str]
+    ) -> UncoveredServersError:
+        return cls(
+            _uncovered_message(path, servers, reaches), servers=servers, reaches=reaches, path=path
+        )
+
+
+class UncoveredServersWarning(UserWarning):
+    """A run was opened on a ledger with jobs pending on servers its client (or pool) does
+    not reach: they are not polled until moved with ``run.rehome(old, new)`` (or the run
+    is opened with a client of those servers).
+
+    Attributes:
+        servers: The servers of those jobs, as recorded, each with the jobs' seqs.
+        reaches: The base URLs this run reaches.
+        path: The ledger file.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        servers: dict[str, list[int]] | None = None,
+        reaches: list[str] | None = None,
+        path: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.servers: dict[str, list[int]] = dict(servers or {})
+        self.reaches: list[str] = list(reaches or [])
+        self.path: str = path
+
+    @classmethod
+    def of(
+        cls, path: str, servers: dict[str, list[int]], reaches: list[str]
+    ) -> UncoveredServersWarning:
+        return cls(
+            _uncovered_message(path, servers, reaches), servers=servers, reaches=reaches, path=path
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only __init__ arguments defeat BaseException's own reduce.
+        return (_restore_warning, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore_warning(
+    kind: type[UncoveredServersWarning], args: tuple[Any, ...], state: dict[str, Any]
+) -> UncoveredServersWarning:
+    """Rebuild a pickled or copied warning without calling its __init__ again."""
+    warning = kind.__new__(kind, *args)
+    warning.args = args
+    warning.__dict__.update(state)
+    return warning
 
 
 # What stopped the write, in the words of the message about an accepted job (the ledger's

@@ -31,10 +31,12 @@ from lmms_eval_api.models import EvaluateRequest, JobInfo
 
 from .._client.reconcile import QueueSnapshot
 from .._secret_args import Fingerprints, secret_arg_words
-from .errors import LedgerError, LedgerReadOnlyError
+from .errors import LedgerError, LedgerReadOnlyError, UnknownJobError
+from .ledger_keys import claim_key
 from .ledger_open import check_integrity, check_place, check_schema, connect, open_read_only
 from .ledger_schema import (
     APPLICATION_ID,
+    JOBS,
     MIGRATIONS,
     SCHEMA_VERSION,
     SQLITE_FAILURES,
@@ -50,6 +52,7 @@ from .ledger_schema import (
     snapshot_from_text,
 )
 from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, Observation, TrackedJob
+from .servers import same_server
 from .table import stored_metrics
 
 DEFAULT_BUSY_TIMEOUT = 30.0
@@ -178,8 +181,10 @@ class Ledger:
         owner: str,
         snapshot: Mapping[str, Any],
         retry_of: TrackedJob | None = None,
+        key: str | None = None,
     ) -> TrackedJob:
-        """Record a submission about to be sent (before sending it); its TrackedJob."""
+        """Record a submission about to be sent (before sending it); its TrackedJob.
+        With a ``key``, KeyTaken (nothing written) when a job already holds it."""
         now = time.time()
         attempt = 1 if retry_of is None else retry_of.attempt + 1
         first = None if retry_of is None else retry_of.first_seq
@@ -196,6 +201,9 @@ class Ledger:
             )  # fmt: skip
             seq = int(cursor.lastrowid or 0)
             data = {"token": token, "request": request.to_dict(), "labels": dict(labels)}
+            if key is not None:
+                claim_key(self, conn, key, seq, now)
+                data["key"] = key
             self.observe(conn, seq, now, "intent", SUBMITTING, data)
             if retry_of is not None:
                 conn.execute(
@@ -310,22 +318,22 @@ class Ledger:
 
     def job(self, seq: int) -> TrackedJob:
         """The job of this seq (LedgerError if there is none)."""
-        rows = self.rows("SELECT * FROM jobs WHERE seq = ?", (seq,))
+        rows = self.rows(f"{JOBS} WHERE seq = ?", (seq,))
         if not rows:
-            raise LedgerError(f"The run ledger {self.path!r} has no job {seq}", path=self.path)
+            raise UnknownJobError(
+                f"The run ledger {self.path!r} has no job {seq}", path=self.path, seq=seq
+            )
         return job_from_row(rows[0], self.path)
 
     def jobs(self) -> list[TrackedJob]:
         """Every job, in submission order."""
-        return [
-            job_from_row(row, self.path) for row in self.rows("SELECT * FROM jobs ORDER BY seq")
-        ]
+        return [job_from_row(row, self.path) for row in self.rows(f"{JOBS} ORDER BY seq")]
 
     def unfinished(self) -> list[TrackedJob]:
         """Jobs that are submitting, queued, running or in a status this version does not know."""
         marks = ",".join("?" * len(FINISHED))
         rows = self.rows(
-            f"SELECT * FROM jobs WHERE state NOT IN ({marks}, ?) ORDER BY seq",
+            f"{JOBS} WHERE state NOT IN ({marks}, ?) ORDER BY seq",
             [*sorted(FINISHED), UNSENT],
         )
         return [job_from_row(row, self.path) for row in rows]
@@ -334,16 +342,17 @@ class Ledger:
         """Finished final attempts not yet handed to the caller, in the order they ended."""
         marks = ",".join("?" * len(FINISHED))
         rows = self.rows(
-            f"SELECT * FROM jobs WHERE state IN ({marks}) AND harvested_at IS NULL "
+            f"{JOBS} WHERE state IN ({marks}) AND harvested_at IS NULL "
             "AND retried_by IS NULL ORDER BY updated_at, seq",
             sorted(FINISHED),
         )
         return [job_from_row(row, self.path) for row in rows]
 
     def known_job_ids(self, server: str) -> set[str]:
-        """The job ids the ledger holds on ``server`` (two servers may issue the same)."""
-        rows = self.rows("SELECT job_id FROM jobs WHERE job_id NOTNULL AND server = ?", (server,))
-        return {str(row["job_id"]) for row in rows}
+        """The job ids the ledger holds on ``server``, under any spelling of its URL (two
+        servers may issue the same)."""
+        rows = self.rows("SELECT server, job_id FROM jobs WHERE job_id NOTNULL")
+        return {str(row["job_id"]) for row in rows if same_server(str(row["server"]), server)}
 
     def owner_and_snapshot(self, seq: int) -> tuple[str | None, QueueSnapshot]:
         """Who recorded a submission's intent, and the queue seen before it was sent."""

@@ -96,6 +96,12 @@ _JOBS_COLUMNS = (
     "retried_by, owner, snapshot, info, note, last_known_state, summary, harvested_at, "
     "created_at, updated_at"
 )
+# How the ledger reads jobs: each with its chain's key (TrackedJob.key), which only the first
+# attempt holds in its column.
+JOBS = (
+    "SELECT *, COALESCE(submission_key, (SELECT k.submission_key FROM jobs AS k "
+    "WHERE k.seq = jobs.first_seq)) AS chain_key FROM jobs"
+)
 _JOBS_KEPT = f"CREATE TRIGGER jobs_kept BEFORE DELETE ON jobs BEGIN {_APPEND_ONLY}; END"
 
 
@@ -304,7 +310,7 @@ def job_from_row(row: Mapping[str, Any], path: str) -> TrackedJob:
             last_known_state=row["last_known_state"],
             summary=None if row["summary"] is None else json.loads(row["summary"]),
             harvested=row["harvested_at"] is not None,
-            key=row["submission_key"],
+            key=row.get("chain_key", row["submission_key"]),
             recovered=row["recovered_at"] is not None,
             created_at=utc(row["created_at"]),
             updated_at=utc(row["updated_at"]),

@@ -143,6 +143,12 @@ def find_results(
     return Recovered(info, [str(files.results) for files in result.values()])
 
 
+def lost_servers(ledger: Ledger) -> list[str]:
+    """The servers of lost jobs, as the ledger spells them (the run matches them by identity)."""
+    rows = ledger.rows("SELECT DISTINCT server FROM jobs WHERE state = ?", (LOST,))
+    return [str(row["server"]) for row in rows]
+
+
 def unchecked_lost(ledger: Ledger, servers: Sequence[str]) -> list[TrackedJob]:
     """Lost final attempts on ``servers`` with an output folder of their own, not yet
     checked for results, not yet taken or held (a received outcome is not changed under

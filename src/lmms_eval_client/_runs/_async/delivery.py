@@ -18,7 +18,7 @@ from functools import partial
 from ..._client.wait import Deadline, check_wait_timeout
 from ..._exceptions import InvalidArgumentError
 from ..._http._async._io import run_sync, sleep
-from ..errors import LedgerError
+from ..errors import LedgerError, UncoveredServersError
 from ..ledger_claims import acknowledge, claim, release
 from ..options import (
     ALL_COMPLETED,
@@ -37,6 +37,7 @@ from ..outcomes import (
     TrackedJob,
     outcome_of,
 )
+from ..servers import by_server, covering, uncovered_jobs
 from .polling import AsyncRunPoller
 from .records import AsyncRunRecords
 
@@ -67,11 +68,20 @@ class AsyncRunDelivery(AsyncRunRecords):
 
     async def _pending(self) -> list[TrackedJob]:
         servers = self._servers()
-        pending = [job for job in await run_sync(self._ledger.unfinished) if job.server in servers]
+        pending = await run_sync(self._ledger.unfinished)
         if self._retry is not None:
             retry = self._retry
             pending += [job for job in await run_sync(self._ledger.unharvested) if retry.wants(job)]
+        pending = [job for job in pending if covering(servers, job.server) is not None]
         return sorted(pending, key=lambda job: job.seq)
+
+    async def _raise_if_uncovered(self) -> None:
+        """Nothing pending here: say so if jobs are pending on servers the run does not reach
+        (they would never finish in this loop)."""
+        servers = self._servers()
+        left = await run_sync(partial(uncovered_jobs, self._ledger, servers, self._retry))
+        if left:
+            raise UncoveredServersError.of(self._ledger.path, by_server(left), list(servers))
 
     async def ready(self) -> list[JobOutcome]:
         """Poll once; the outcomes of finished jobs not yet harvested (without taking them).
@@ -222,6 +232,8 @@ class AsyncRunDelivery(AsyncRunRecords):
 
         Raises:
             RunTimeoutError: The timeout passed with jobs pending (they go on running).
+            UncoveredServersError: Nothing is pending on the run's servers, but jobs are on
+                servers its client does not reach (``rehome`` them).
 
         Example::
 
@@ -237,6 +249,7 @@ class AsyncRunDelivery(AsyncRunRecords):
                     yield outcome
             pending = await self._pending()
             if not pending:
+                await self._raise_if_uncovered()
                 return
             delay = deadline.next_delay()
             if delay is None:
@@ -256,13 +269,20 @@ class AsyncRunDelivery(AsyncRunRecords):
 
         Returns:
             ``WaitResult(done, pending)``: the outcomes not yet harvested, the pending jobs.
+
+        Raises:
+            UncoveredServersError: Nothing is pending on the run's servers, but jobs are on
+                servers its client does not reach (``rehome`` them).
         """
         deadline = self._deadline(timeout)
         check_return_when(return_when)
         while True:
             await self._poller.poll()
             done, pending = await self._finished(), await self._pending()
-            if not pending or (return_when == FIRST_COMPLETED and done):
+            if return_when == FIRST_COMPLETED and done:
+                return WaitResult(done, pending)
+            if not pending:
+                await self._raise_if_uncovered()
                 return WaitResult(done, pending)
             delay = deadline.next_delay()
             if delay is None:

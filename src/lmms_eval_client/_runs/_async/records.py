@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._http._async._io import run_sync
 from ..ledger import Ledger
+from ..ledger_keys import job_by_seq_or_key
 from ..options import RetryOnFailure, check_json_object
 from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
 from ..table import (
@@ -39,9 +40,19 @@ class AsyncRunRecords:
         """Every job of the ledger (every attempt), with its labels and last known state."""
         return await run_sync(self._ledger.jobs)
 
-    async def job(self, seq: int) -> TrackedJob:
-        """The ledger's current record of one job (by its ``seq``)."""
-        return await run_sync(partial(self._ledger.job, seq))
+    async def job(self, which: int | str) -> TrackedJob:
+        """The ledger's current record of one job: by its ``seq`` (that attempt), or by the
+        key it was submitted under (the last attempt of that submission).
+
+        Raises:
+            UnknownJobError: No job has that seq, or none was submitted under that key.
+
+        Example::
+
+            job = await run.job("step-100")  # or run.job(3), by seq
+            print(job.state, job.job_id)
+        """
+        return await run_sync(partial(job_by_seq_or_key, self._ledger, which))
 
     async def outcome(self, job: TrackedJob | int) -> JobOutcome | None:
         """The outcome of a job's last attempt (None while pending), whether harvested or not."""

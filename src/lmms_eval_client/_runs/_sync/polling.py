@@ -37,6 +37,7 @@ from ..options import (
     run_output_dir,
 )
 from ..outcomes import LOST, QUEUED, RUNNING, SUBMITTING, UNSENT, TrackedJob
+from ..servers import client_for, same_server
 from .recovery import RunRecovery
 
 if TYPE_CHECKING:
@@ -125,10 +126,12 @@ class RunPoller(RunRecovery):
         *,
         own_dir: bool,
         options: CallOptions = DEFAULT_OPTIONS,
+        key: str | None = None,
     ) -> TrackedJob:
         """Record the intent, send, reconcile a lost answer; ``own_dir``: the run chooses
         the job's output_dir (under the root in force for the server it goes to); every
-        request is sent with ``options`` (the submitting call's timeout)."""
+        request is sent with ``options`` (the submitting call's timeout). With a ``key``,
+        KeyTaken (nothing sent) when a job holds it (see ledger_keys)."""
         seqs: list[int] = []
         client = self._target(body)
         if own_dir:
@@ -140,7 +143,7 @@ class RunPoller(RunRecovery):
                 return
             job = self.ledger.record_intent(
                 token=token, labels=labels, request=body, server=client.base_url,
-                owner=self._owner, snapshot=snapshot.to_json(), retry_of=retry_of,
+                owner=self._owner, snapshot=snapshot.to_json(), retry_of=retry_of, key=key,
             )  # fmt: skip
             seqs.append(job.seq)
             if self.retry is not None:
@@ -216,7 +219,7 @@ class RunPoller(RunRecovery):
     def _known(self, server: str) -> set[str]:
         """The ids of jobs this run holds: recorded, or answered and kept unrecorded (read
         by a plan's step, in a worker thread)."""
-        kept = {a.job_id for a in self._unrecorded.values() if a.server == server}
+        kept = {a.job_id for a in self._unrecorded.values() if same_server(a.server, server)}
         return self.ledger.known_job_ids(server) | kept
 
     # -- polling ------------------------------------------------------------------------
@@ -233,14 +236,14 @@ class RunPoller(RunRecovery):
         if self.retry is not None:
             servers = self._clients()
             for job in run_sync(self.ledger.unharvested):
-                if job.server in servers and self.retry.wants(job):
+                if client_for(servers, job.server) and self.retry.wants(job):
                     self._resubmit(job)
 
     def _poll_server(self, server: str, client: EvalClient) -> None:
         watched = [
             job
             for job in run_sync(self.ledger.unfinished)
-            if job.server == server and job.job_id is not None
+            if same_server(job.server, server) and job.job_id is not None
         ]
         if not watched:
             return
@@ -318,8 +321,11 @@ class RunPoller(RunRecovery):
             return failed.request
         if failed.seq in self._sent:
             return self._sent[failed.seq]
+        client = client_for(self._clients(), failed.server)
+        if client is None:
+            return None
         try:
-            info = self._clients()[failed.server].get_job(str(failed.job_id))
+            info = client.get_job(str(failed.job_id))
         except LmmsEvalError:
             return None
         return fingerprints.unseal(failed.request, info.request)
@@ -363,7 +369,8 @@ class RunPoller(RunRecovery):
         """Settle submissions whose process stopped between recording and hearing back."""
         clients = self._clients()
         for job in run_sync(self.ledger.unfinished):
-            if job.state != SUBMITTING or job.server not in clients:
+            client = client_for(clients, job.server)
+            if job.state != SUBMITTING or client is None:
                 continue
             owner, snapshot = run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
             if not self._is_orphan(job, owner):
@@ -376,7 +383,7 @@ class RunPoller(RunRecovery):
                 self.ledger.fingerprints,
             )
             try:
-                verdict = drive(clients[job.server], plan, blocking=True)
+                verdict = drive(client, plan, blocking=True)
             except LmmsEvalError as exc:
                 if not is_transient(exc):
                     raise

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._http._sync._io import run_sync
 from ..ledger import Ledger
+from ..ledger_keys import job_by_seq_or_key
 from ..options import RetryOnFailure, check_json_object
 from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
 from ..table import (
@@ -41,9 +42,19 @@ class RunRecords:
         """Every job of the ledger (every attempt), with its labels and last known state."""
         return run_sync(self._ledger.jobs)
 
-    def job(self, seq: int) -> TrackedJob:
-        """The ledger's current record of one job (by its ``seq``)."""
-        return run_sync(partial(self._ledger.job, seq))
+    def job(self, which: int | str) -> TrackedJob:
+        """The ledger's current record of one job: by its ``seq`` (that attempt), or by the
+        key it was submitted under (the last attempt of that submission).
+
+        Raises:
+            UnknownJobError: No job has that seq, or none was submitted under that key.
+
+        Example::
+
+            job = run.job("step-100")  # or run.job(3), by seq
+            print(job.state, job.job_id)
+        """
+        return run_sync(partial(job_by_seq_or_key, self._ledger, which))
 
     def outcome(self, job: TrackedJob | int) -> JobOutcome | None:
         """The outcome of a job's last attempt (None while pending), whether harvested or not."""

@@ -20,10 +20,12 @@ from ..ledger import Ledger
 from ..recovery_files import (
     Recovered,
     find_results,
+    lost_servers,
     record_checked,
     record_recovered,
     unchecked_lost,
 )
+from ..servers import client_for
 
 logger = logging.getLogger("lmms_eval_client")
 
@@ -42,8 +44,13 @@ class RunRecovery:
     def recover_lost(self) -> None:
         """Check each lost job not checked yet: completed from its files, or left lost."""
         clients = self._clients()
-        for job in run_sync(partial(unchecked_lost, self.ledger, tuple(clients))):
-            client = clients[job.server]
+        # Matched by identity: a job recorded under another spelling of a server is its job.
+        spellings = run_sync(partial(lost_servers, self.ledger))
+        covered = tuple(server for server in spellings if client_for(clients, server))
+        for job in run_sync(partial(unchecked_lost, self.ledger, covered)):
+            client = client_for(clients, job.server)
+            if client is None:  # (covered above: the same spellings)
+                continue
             read = partial(
                 find_results, job, path_map=client.path_map, filesystem=client.filesystem
             )

@@ -10,7 +10,9 @@ file differs from a fresh generation.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,10 +20,13 @@ from ..._client._sync.client import EvalClient
 from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL
+from ..._exceptions import InvalidArgumentError
 from ..._http._sync._io import run_sync
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
+from ..errors import UncoveredServersWarning
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
+from ..ledger_keys import KeyTaken, check_key, job_under_key, latest_attempt
 from ..options import (
     DEFAULT_ORPHAN_AFTER,
     RetryOnFailure,
@@ -30,7 +35,8 @@ from ..options import (
     check_run_args,
     new_token,
 )
-from ..outcomes import TrackedJob
+from ..outcomes import SUBMITTING, UNSENT, TrackedJob
+from ..servers import by_server, check_url, covering, rehome_jobs, uncovered_jobs
 from .delivery import RunDelivery
 from .polling import RunPoller, Summarize
 
@@ -44,7 +50,15 @@ class EvalRun(RunDelivery):
     Opening the same ledger again (after a crash, in another process) resumes: pending
     jobs are polled, and a submission whose answer never came is reconciled with the
     server (adopted, or marked ``unsent``), never sent twice. Jobs the server forgot (it
-    restarted, or evicted them) become ``lost`` with their last known state.
+    restarted, or evicted them) become ``lost`` with their last known state. Submitting
+    under a ``key`` already tracked returns that job instead of sending another, so a
+    rerun script submits nothing twice.
+
+    A job's server is matched by identity (``localhost`` and ``127.0.0.1`` are one host; a
+    default port is the same as none). Pending jobs on servers the client (or pool) does not
+    reach are named by an ``UncoveredServersWarning`` at open, by an
+    ``UncoveredServersError`` from ``wait``/``as_completed`` once nothing else is pending,
+    and moved with ``rehome(old, new)``.
 
     Polling costs one ``GET /queue`` per interval plus one ``GET /jobs/{id}`` per job that
     left the queued/running set, whatever the number of pending jobs. An asynchronous run
@@ -82,9 +96,15 @@ class EvalRun(RunDelivery):
         secret_args: Words that make a model_args key secret, in any case (default:
             ``$LMMS_EVAL_SECRET_ARGS``, comma-separated, else ``SECRET_ARG_WORDS``: key,
             token, secret, password). The ledger stores their values only as fingerprints.
+        rehome: ``{old: new}``: ``rehome(old, new)`` for each pair, at open (before the
+            check of the pending jobs' servers).
 
     Raises:
         LedgerError: The ledger cannot be used (corrupt, foreign, newer, read-only, full).
+
+    Warns:
+        UncoveredServersWarning: The ledger has jobs pending on servers this run's client
+            does not reach (its ``servers`` name them and their seqs).
 
     Example::
 
@@ -108,8 +128,10 @@ class EvalRun(RunDelivery):
         claim_timeout: float | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         secret_args: Sequence[str] | None = None,
+        rehome: Mapping[str, str] | None = None,
     ) -> None:
         check_run_args(poll_interval, max_completed_jobs, orphan_after)
+        moves = self._moves(client, rehome)  # checked before the ledger is touched
         self._client = client
         self._poll_interval = float(poll_interval)
         self._claim_timeout = check_claim_timeout(claim_timeout, orphan_after)
@@ -126,6 +148,20 @@ class EvalRun(RunDelivery):
             max_completed_jobs=max_completed_jobs,
             orphan_after=float(orphan_after),
         )
+        try:
+            for old, new in moves:
+                rehome_jobs(self._ledger, old, new)
+            # Opening is synchronous already (the ledger): unreachable jobs are named now.
+            servers = self._servers()
+            uncovered = uncovered_jobs(self._ledger, servers, retry)
+            if uncovered:
+                warning = UncoveredServersWarning.of(
+                    self._ledger.path, by_server(uncovered), list(servers)
+                )
+                warnings.warn(warning, stacklevel=2)
+        except BaseException:  # a conflict, or the warning made an error (-W error)
+            self._ledger.close()
+            raise
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._ledger.path!r}, servers={list(self._servers())!r})"
@@ -171,6 +207,7 @@ class EvalRun(RunDelivery):
         # </params>
         *,
         labels: Mapping[str, Any] | None = None,
+        key: str | None = None,
         # <params extra_body timeout>
         extra_body: Mapping[str, Any] | None = None,
         timeout: RequestTimeout = CLIENT_TIMEOUT,
@@ -182,6 +219,15 @@ class EvalRun(RunDelivery):
         the server (the job adopted, or sent again only once proven absent), as
         ``evaluate(..., reconcile=True)`` does. ``timeout`` bounds each request of the
         submission, those of the reconciliation included.
+
+        With a ``key``, submitting is idempotent: when the ledger already tracks a job under
+        it, in any state, that job (its last attempt) is returned and nothing is sent, even
+        if the arguments differ. The key is recorded with the intent, before the request is
+        sent, so a process killed in between settles to one job; of processes submitting
+        one key at once, one sends. One exception: a job under the key recorded ``unsent``
+        provably never reached the server, so it is sent again (the key passes to the new
+        job). A submission still ``submitting`` under the key, left by a process that died,
+        is reconciled with the server first.
 
         Args:
             model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
@@ -202,13 +248,16 @@ class EvalRun(RunDelivery):
                 ``output_root`` when one is set (each job its own), else a fresh temporary one the
                 server picks.
             labels: Any JSON-able mapping, e.g. ``{"epoch": 3, "checkpoint": "ckpt-3"}``.
+            key: A name of this submission in the ledger, e.g. ``"step-100"`` (1 to 256
+                printable characters): see above. ``run.job(key)`` finds it.
             extra_body: Fields of a newer server that this client's contract does not know yet, sent
                 as given (JSON values; never a field that has a parameter here).
             timeout: This call's time budget instead of the client's (seconds, an ``httpx.Timeout``,
                 or None for none).
 
         Returns:
-            The tracked job (``seq``, ``job_id``, ``state``, ``labels``...).
+            The tracked job (``seq``, ``job_id``, ``state``, ``labels``...), or the one
+            already tracked under ``key``.
 
         Raises:
             InvalidArgumentError: An argument is invalid; nothing was sent or recorded.
@@ -223,6 +272,7 @@ class EvalRun(RunDelivery):
                 reached; the job is recorded ``unsent``.
         """
         checked = check_json_object("labels", labels)
+        key = check_key(key)
         options = CallOptions.of(timeout)  # checked before anything is recorded or sent
         body = build_evaluate_request(
             # <params request extra_body: arguments>
@@ -242,13 +292,82 @@ class EvalRun(RunDelivery):
             # </params>
         )
         own_dir = output_dir is None  # then the run gives the job a folder of its own
-        # Every request of the submission (reconciliation's too) is sent with the options.
-        return self._poller.submit(
-            body, checked, new_token(), None, own_dir=own_dir, options=options
-        )
+        if key is not None:
+            tracked = self._under_key(key)
+            if tracked is not None:
+                return tracked
+        try:
+            # Every request of the submission (reconciliation's too) is sent with the options.
+            return self._poller.submit(
+                body, checked, new_token(), None, own_dir=own_dir, options=options, key=key
+            )
+        except KeyTaken as taken:  # another process recorded its intent under the key first
+            return run_sync(partial(latest_attempt, self._ledger, taken.seq))
+
+    def _under_key(self, key: str) -> TrackedJob | None:
+        """The job tracked under ``key``, if one that is to be returned (not ``unsent``)."""
+        job = run_sync(partial(job_under_key, self._ledger, key))
+        if job is not None and job.state == SUBMITTING:
+            # Left by a process that died before the answer? Settled before it is returned:
+            # adopted, or unsent (then sent again here). A live submitter's stays as it is.
+            self._poller._reconcile_orphans()
+            job = run_sync(partial(job_under_key, self._ledger, key))
+        return None if job is None or job.state == UNSENT else job
+
+    def rehome(self, old: str, new: str) -> list[TrackedJob]:
+        """Record that the jobs of server ``old`` now live on server ``new`` (a server of
+        this run): a restarted server on another port, another name for it. Every job
+        recorded on ``old`` (any spelling of it, any state) is moved, with an observation
+        ``rehomed`` in its history; the pending ones are polled on ``new`` from then on
+        (one the new server does not know becomes ``lost``, as after a restart).
+
+        Args:
+            old: The base URL the jobs were recorded on (``job.server``, or as the
+                ``UncoveredServersWarning`` names it).
+            new: A base URL of this run's client, or of a server of its pool.
+
+        Returns:
+            The moved jobs (none when no job is recorded on ``old``: rehoming twice is
+            harmless).
+
+        Raises:
+            InvalidArgumentError: ``old`` or ``new`` is no base URL, or ``new`` is not a
+                server of this run. Nothing was written.
+            RehomeConflictError: The ledger already has a job of one of the moved job ids
+                on ``new``. Nothing was written.
+
+        Example::
+
+            moved = run.rehome("http://127.0.0.1:8000", "http://127.0.0.1:8001")
+            print([job.seq for job in moved])
+        """
+        ((old, target),) = self._moves(self._client, {old: new})
+        return run_sync(partial(rehome_jobs, self._ledger, old, target))
 
     def _servers(self) -> tuple[str, ...]:
         """The base URLs this run reaches: its client's, or every server of its pool."""
-        if isinstance(self._client, EvalClient):
-            return (self._client.base_url,)
-        return self._client.servers
+        return _servers_of(self._client)
+
+    @staticmethod
+    def _moves(
+        client: EvalClient | EvalPool, rehome: Mapping[str, str] | None
+    ) -> list[tuple[str, str]]:
+        """The checked pairs of ``rehome=``: each ``new`` as the run's own base URL."""
+        moves = []
+        for old, new in (rehome or {}).items():
+            target = covering(_servers_of(client), check_url("new", new))
+            if target is None:
+                raise _not_ours(new, _servers_of(client))
+            moves.append((check_url("old", old), target))
+        return moves
+
+
+def _servers_of(client: EvalClient | EvalPool) -> tuple[str, ...]:
+    return (client.base_url,) if isinstance(client, EvalClient) else client.servers
+
+
+def _not_ours(new: str, servers: tuple[str, ...]) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"new {new!r} is not a server of this run ({', '.join(servers)}): jobs can only "
+        "move to a server the run polls"
+    )

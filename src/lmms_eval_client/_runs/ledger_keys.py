@@ -1,0 +1,103 @@
+"""Submission keys (not the ``ledger_keys`` table, which holds the fingerprint key):
+``submit(..., key="step-100")`` names a submission, so that submitting under the same key
+again returns the job already tracked instead of sending another.
+
+The key is written in the transaction of the submission's intent, before anything is
+sent (``Ledger.record_intent(key=...)``), on the first attempt only (``jobs.submission_key``,
+unique: retries by policy carry none; their TrackedJob.key is read from the first
+attempt). Of two processes submitting one key at once, the unique index lets one
+intent in; the other's transaction finds the winner's job (``KeyTaken``) and sends nothing.
+
+One exception: a job recorded ``unsent`` provably never reached the server, so a new
+submission under its key is sent, and the key passes to it (an observation
+``key-passed`` on the unsent job records where it went).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from .._exceptions import InvalidArgumentError
+from .errors import UnknownJobError
+from .outcomes import UNSENT, TrackedJob
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+
+MAX_KEY_LENGTH = 256
+
+
+class KeyTaken(Exception):
+    """Raised in an intent's transaction (which then writes nothing): a job already holds
+    the key. Never leaves the package: ``submit`` returns that job."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__(seq)
+        self.seq = seq
+
+
+def check_key(key: object) -> str | None:
+    """A submission key as given (None: no key); InvalidArgumentError unless it is a
+    non-empty printable str of at most MAX_KEY_LENGTH characters."""
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise InvalidArgumentError(f"key must be a str, got {type(key).__name__}")
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidArgumentError(
+            f"key must be 1 to {MAX_KEY_LENGTH} printable characters (e.g. 'step-100'), "
+            f"got {key[:40]!r}{'...' if len(key) > 40 else ''} ({len(key)} characters)"
+        )
+    return key
+
+
+def claim_key(ledger: Ledger, conn: sqlite3.Connection, key: str, seq: int, now: float) -> None:
+    """In the transaction that records job ``seq``'s intent: give it ``key``. KeyTaken when
+    another job holds the key, unless that job is ``unsent`` (then the key passes on)."""
+    try:
+        conn.execute("UPDATE jobs SET submission_key = ? WHERE seq = ?", (key, seq))
+        return
+    except sqlite3.IntegrityError:
+        holder = conn.execute(
+            "SELECT seq, state FROM jobs WHERE submission_key = ?", (key,)
+        ).fetchone()
+        if holder is None:  # the constraint was another one: not ours to settle
+            raise
+    if holder[1] != UNSENT:
+        raise KeyTaken(int(holder[0]))
+    conn.execute(
+        "UPDATE jobs SET submission_key = NULL, updated_at = ? WHERE seq = ?", (now, holder[0])
+    )
+    ledger.observe(conn, int(holder[0]), now, "key-passed", UNSENT, {"key": key, "to": seq})
+    conn.execute("UPDATE jobs SET submission_key = ? WHERE seq = ?", (key, seq))
+
+
+def latest_attempt(ledger: Ledger, seq: int) -> TrackedJob:
+    """Job ``seq``, or the retry by policy that replaced it, and so on to the last attempt."""
+    job = ledger.job(seq)
+    while job.retried_by is not None:
+        job = ledger.job(job.retried_by)
+    return job
+
+
+def job_under_key(ledger: Ledger, key: str) -> TrackedJob | None:
+    """The last attempt of the submission made under ``key``, if there is one."""
+    rows = ledger.rows("SELECT seq FROM jobs WHERE submission_key = ?", (key,))
+    return latest_attempt(ledger, int(rows[0]["seq"])) if rows else None
+
+
+def job_by_seq_or_key(ledger: Ledger, which: int | str) -> TrackedJob:
+    """``run.job(...)``: the job of a seq as recorded, or the last attempt under a key."""
+    if isinstance(which, str):
+        key = check_key(which)
+        job = None if key is None else job_under_key(ledger, key)
+        if job is None:
+            raise UnknownJobError(
+                f"The run ledger {ledger.path!r} tracks no job under the key {which!r}: "
+                "nothing was submitted with submit(..., key=...) under it.",
+                path=ledger.path,
+                key=which,
+            )
+        return job
+    return ledger.job(which)
