@@ -231,7 +231,9 @@ def test_export_prints_the_metrics_table_with_labels_as_columns(
         ("1", "100", "ckpt__step-100", "exact_match"),
         ("2", "200", "ckpt__step-200", "acc"),
     ]
-    assert rows[1]["value"] == "0.5" and rows[1]["stderr"] == "0.1" and rows[0]["stderr"] == ""
+    assert rows[1]["value"] == "0.5" and rows[1]["stderr"] == "0.1"
+    assert float(rows[0]["stderr"]) > 0 and rows[0]["higher_is_better"] == "True"  # the results'
+
     (record,) = json.loads(as_json.stdout)
     assert record["labels"] == {"step": "200", "lane": "a"} and record["task"] == "mme"
     assert {"seq", "key", "job_id", "server", "value", "stderr", "higher_is_better"} <= set(record)

@@ -19,9 +19,16 @@ from typing import Annotated, Any
 
 import typer
 
-from lmms_eval_client import EvalClient, EvalRun, InvalidArgumentError, ModelNameWarning
+from lmms_eval_client import (
+    EvalClient,
+    EvalRun,
+    InvalidArgumentError,
+    ModelNameWarning,
+    UncoveredServersWarning,
+)
 
 from .._http.config import BASE_URL_ENV
+from .._runs.servers import covering
 from .connection import connect, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
@@ -86,14 +93,19 @@ def open_run(
     settings = settings_of(ctx)
     if not settings.servers and not os.environ.get(BASE_URL_ENV):
         settings = replace(settings, servers=_ledger_servers(ledger))
-    with connect(settings, output_root=output_root) as client, EvalRun(client, ledger) as run:
-        servers = (client.base_url,) if isinstance(client, EvalClient) else client.servers
-        yield run, servers
+    with connect(settings, output_root=output_root) as client:
+        with warnings.catch_warnings():
+            # Said in the CLI's words by _warn_unwatched: which --server to give.
+            warnings.simplefilter("ignore", UncoveredServersWarning)
+            opened = EvalRun(client, ledger)
+        with opened as run:
+            servers = (client.base_url,) if isinstance(client, EvalClient) else client.servers
+            yield run, servers
 
 
 def _warn_unwatched(run: EvalRun, servers: tuple[str, ...]) -> None:
     """Say which pending jobs no server given can poll: they are not watched."""
-    away = [job for job in run.jobs() if job.pending and job.server not in servers]
+    away = [job for job in run.jobs() if job.pending and covering(servers, job.server) is None]
     if away:
         where = ", ".join(sorted({job.server for job in away}))
         seqs = " ".join(str(job.seq) for job in away)
