@@ -13,8 +13,8 @@ from lmms_eval_client import InvalidArgumentError, MLflowSink, export_to
 from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client._trackers.writes import LedgerSinkWrites, MemorySinkWrites, deliver
 
+from ._mlflow import MlflowServer
 from ._rows import Row, job
-from .conftest import MlflowServer
 
 pytestmark = pytest.mark.usefixtures("mlflow_env")
 

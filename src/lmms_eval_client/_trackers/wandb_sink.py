@@ -36,6 +36,10 @@ class WandbSink(Sink):
     finishes it at ``close()``. ``step_metric`` names the x-axis the eval metrics are
     plotted against (``eval/step``; your trainer's own step metric name works too).
 
+    Each write is one ``run.log`` call that commits W&B's current step: on your training
+    run, write between training steps (where you poll the run), not between two
+    ``log(..., step=s)`` calls of one step (W&B would drop the second, below its step).
+
     Raises:
         MissingDependencyError: wandb is not installed (``pip install
             'lmms-eval-client[wandb]'``).
