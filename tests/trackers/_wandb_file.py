@@ -61,8 +61,11 @@ def history(run_file: Path) -> list[dict[str, Any]]:
 
 def points(folder: Path, metric: str, step_metric: str) -> list[tuple[Any, Any]]:
     """(step metric, value) of every history row holding ``metric``, over every run file
-    under ``folder`` (a resumed offline run writes a second one), in the order written."""
-    files = sorted(folder.rglob("run-*.wandb"), key=lambda p: p.parent.name)
+    under ``folder`` (a resumed offline run writes a second one), in the order written.
+    Call it after ``wandb.teardown()``: W&B's service process writes the files, and has
+    closed them only once it has stopped."""
+    # (not latest-run/: a link to the last run's folder)
+    files = sorted(folder.glob("wandb/offline-run-*/run-*.wandb"), key=lambda p: p.parent.name)
     found = [
         (row.get(step_metric), row[metric])
         for run_file in files

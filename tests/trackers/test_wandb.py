@@ -32,6 +32,7 @@ def test_a_value_at_a_step_below_the_runs_current_step_is_kept(wandb_offline: Pa
     sink.close()  # the run is the trainer's: still open
     run.log({"train/loss": 0.5}, step=600)
     run.finish()
+    wandb.teardown()  # its service process has written and closed the run file
     assert sink.name == f"wandb:/sft/{run.id}"
     assert points(wandb_offline, "naive/mme/acc", "_step") == []  # dropped by W&B
     late = points(wandb_offline, "eval/mme/acc", "eval/step")
@@ -48,6 +49,7 @@ def test_a_sink_started_run_is_resumed_by_id_without_repeats(wandb_offline: Path
     with WandbSink(project="evals", run_id="evals-run-1") as again:  # a resumed process
         assert deliver([again], finished, writes) == {"wandb:/evals/evals-run-1": [3]}
         assert deliver([again], finished, writes) == {}
+    wandb.teardown()
     assert points(wandb_offline, "eval/mme/acc", "eval/step") == [(10, 0.1), (20, 0.2), (5, 0.3)]
 
 
