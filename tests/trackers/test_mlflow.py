@@ -3,6 +3,7 @@ MlflowClient.get_metric_history."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client._trackers.writes import LedgerSinkWrites, MemorySinkWrites, deliver
 
 from ._mlflow import MlflowServer
+from ._outage import outage_in_front_of
 from ._rows import Row, job
 
 pytestmark = pytest.mark.usefixtures("mlflow_env")
@@ -107,3 +109,26 @@ def test_run_id_or_experiment(mlflow_server: MlflowServer) -> None:
     sink = MLflowSink(tracking_uri="http://user:secret@127.0.0.1:1", run_id="r1")
     assert sink.name == "mlflow:http://127.0.0.1:1:r1"
     assert "secret" not in repr(sink)
+
+
+def test_a_tracker_that_is_down_gets_every_value_once_it_is_back(
+    mlflow_server: MlflowServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    run_id = client.create_run(client.create_experiment("outage")).info.run_id
+    writes = MemorySinkWrites()
+    with outage_in_front_of(int(mlflow_server.url.rsplit(":", 1)[1])) as tracker:
+        sink = MLflowSink(tracking_uri=tracker.url, run_id=run_id)
+        finished = {1: job(1, 100, mme__acc=0.1)}
+        assert deliver([sink], finished, writes) == {sink.name: [1]}
+        tracker.down()
+        finished[2] = job(2, 200, mme__acc=0.2)
+        finished[3] = job(3, 300, mme__acc=0.3)
+        with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+            for _ in range(2):  # two polls while it is down: logged, nothing raised
+                assert deliver([sink], finished, writes) == {}
+        assert caplog.text.count("could not write job 2 (tried again at the next poll)") == 2
+        tracker.up()
+        assert deliver([sink], finished, writes) == {sink.name: [2, 3]}
+        assert deliver([sink], finished, writes) == {}
+    assert history(client, run_id, "eval/mme/acc") == [(100, 0.1), (200, 0.2), (300, 0.3)]
