@@ -173,3 +173,13 @@ def test_export_writes_each_job_once_and_raises_on_failure(tmp_path: Path) -> No
     assert destination.points == [
         (10, "mme/acc", 0.1), (20, "mme/acc", 0.2), (20, "mmmu/acc", 0.4),
     ]  # fmt: skip
+
+
+def test_a_failures_log_holds_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    def down(rows: Sequence[MetricRowLike], step: int) -> None:
+        raise ConnectionError("POST https://me:s3cret-token@mlflow.example/api failed")
+
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        deliver([CallbackSink(down)], {1: job(1, 1, mme__acc=0.1)}, MemorySinkWrites())
+    assert "https://mlflow.example/api failed" in caplog.text
+    assert "s3cret" not in caplog.text

@@ -265,7 +265,12 @@ class Sink(abc.ABC):
         """Write one job's metric rows at the training ``step`` (raise if they were not)."""
 
     def close(self) -> None:  # noqa: B027  (optional: most sinks hold nothing)
-        """Flush and release what the sink holds (a run it started, a file). Idempotent."""
+        """Flush and release what the sink holds (a run it started, a file). Idempotent.
+
+        Example:
+            >>> with TensorBoardSink("runs/evals") as sink:  # doctest: +SKIP
+            ...     export_to(sink, rows)  # closed at the end of the block
+        """
 
     def __enter__(self) -> Sink:
         return self

@@ -109,7 +109,11 @@ class TensorBoardSink(Sink):
         self._writer.flush()
 
     def close(self) -> None:
-        """Flush and close the event file."""
+        """Flush and close the event file (a later write opens a new one).
+
+        Example:
+            >>> sink.close()  # doctest: +SKIP
+        """
         if self._writer is not None:
             self._writer.close()
             self._writer = None

@@ -131,7 +131,11 @@ class WandbSink(Sink):
         run.log({self.step_metric: step, **values})
 
     def close(self) -> None:
-        """Finish the run if the sink started it (a run given to it stays open)."""
+        """Finish the run if the sink started it (a run given to it stays open).
+
+        Example:
+            >>> WandbSink(project="evals", run_id="evals-1").close()  # doctest: +SKIP
+        """
         if self._owned and self._run is not None:
             self._run.finish()
             self._run = None

@@ -14,6 +14,7 @@ Until the ledger's schema adds the table (schema 5, at the merge with the run's 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -156,6 +157,10 @@ def deliver(
     return done
 
 
+# user:password@ in a URL a tracker's error quotes (a tracking URI with credentials)
+_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
+
+
 def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
     job = "" if seq is None else f" job {seq}"
     logger.warning(
@@ -163,7 +168,7 @@ def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
         sink,
         job,
         type(exc).__name__,
-        exc,
+        _CREDENTIALS.sub("", str(exc)),
     )
 
 
