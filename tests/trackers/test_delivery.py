@@ -183,3 +183,26 @@ def test_a_failures_log_holds_no_credentials(caplog: pytest.LogCaptureFixture) -
         deliver([CallbackSink(down)], {1: job(1, 1, mme__acc=0.1)}, MemorySinkWrites())
     assert "https://mlflow.example/api failed" in caplog.text
     assert "s3cret" not in caplog.text
+
+
+class Unreachable(CallbackSink):
+    """A sink whose destination cannot be resolved at first (an MLflow run to look up)."""
+
+    misses = 1
+
+    @property
+    def name(self) -> str:
+        if self.misses:
+            self.misses -= 1
+            raise ConnectionError("tracker down")
+        return "resolved"
+
+
+def test_a_sink_whose_name_cannot_be_resolved_yet_is_tried_at_the_next_poll() -> None:
+    destination = Collected()
+    sink = Unreachable(destination)
+    writes = MemorySinkWrites()
+    jobs = {1: job(1, 10, mme__acc=0.1)}
+    assert deliver([sink], jobs, writes) == {}
+    assert deliver([sink], jobs, writes) == {"resolved": [1]}
+    assert destination.points == [(10, "mme/acc", 0.1)]

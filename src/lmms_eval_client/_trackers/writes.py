@@ -133,16 +133,17 @@ def deliver(
     without its step label) is logged as a warning and the job left for the next call
     (after a tracker's failure, that sink's later jobs wait too): nothing is lost, and the
     run goes on. Errors of the ledger itself (``LedgerError``) are raised. Returns the
-    seqs written now, by sink name.
+    seqs written now, by sink name. Sinks are synchronous (their trackers' clients are):
+    an ``AsyncEvalRun`` calls this in a worker thread (``run_sync``).
     """
     done: dict[str, list[int]] = {}
     for sink in sinks:
         try:
-            name = sink.name  # (an MLflow sink may resolve its run here)
-            already = writes.written(name)
+            name = sink.name  # (an MLflow or W&B sink may reach its tracker here)
         except Exception as exc:
             _log_failure(sink, None, exc)
             continue
+        already = writes.written(name)
         for seq in sorted(set(jobs) - already):
             try:
                 _write_job(sink, seq, jobs[seq])
