@@ -144,6 +144,12 @@ if TYPE_CHECKING:
     )
     from ._runs.table import MetricRow
     from ._secret_args import SECRET_ARG_WORDS, SECRET_ARGS_ENV
+    from ._trackers.base import MetricRowLike, Sink, StepLabelError
+    from ._trackers.callback_sink import CallbackSink
+    from ._trackers.mlflow_sink import MLflowSink
+    from ._trackers.tensorboard_sink import TensorBoardSink
+    from ._trackers.wandb_sink import WandbSink
+    from ._trackers.writes import export_to
 
 # Where each public name lives: module (relative to this package, or absolute) -> names.
 # The imports above say the same to type checkers (tests/client/test_public_api.py holds both).
@@ -272,6 +278,12 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     "._runs.options": ("ALL_COMPLETED", "FIRST_COMPLETED", "RetryOnFailure", "WaitResult"),
     "._json": ("json_default",),
     "._secret_args": ("SECRET_ARG_WORDS", "SECRET_ARGS_ENV"),
+    "._trackers.base": ("MetricRowLike", "Sink", "StepLabelError"),
+    "._trackers.callback_sink": ("CallbackSink",),
+    "._trackers.mlflow_sink": ("MLflowSink",),
+    "._trackers.tensorboard_sink": ("TensorBoardSink",),
+    "._trackers.wandb_sink": ("WandbSink",),
+    "._trackers.writes": ("export_to",),
     "._results.output_dirs": (
         "OUTPUT_ROOT_ENV",
         "output_dir_for",
@@ -312,6 +324,7 @@ __all__ = [
     "AsyncEvalRun",
     "AuthenticationError",
     "BadRequestError",
+    "CallbackSink",
     "CancelResponse",
     "CheckpointType",
     "ClientClosedError",
@@ -349,11 +362,13 @@ __all__ = [
     "LedgerFullError",
     "LedgerReadOnlyError",
     "LmmsEvalError",
+    "MLflowSink",
     "MergeRequest",
     "MergeResponse",
     "Metric",
     "MetricNotFoundError",
     "MetricRow",
+    "MetricRowLike",
     "MissingDependencyError",
     "ModelNameWarning",
     "ModelResultFiles",
@@ -383,8 +398,11 @@ __all__ = [
     "ServerHealth",
     "ServerQueue",
     "ServerUnreachableError",
+    "Sink",
+    "StepLabelError",
     "SubmissionUnresolvedError",
     "TaskConfig",
+    "TensorBoardSink",
     "Throughput",
     "TokenCount",
     "TokenUsage",
@@ -396,8 +414,10 @@ __all__ = [
     "Usage",
     "WaitResult",
     "WaitTimeoutError",
+    "WandbSink",
     "__version__",
     "eval_log_tail",
+    "export_to",
     "iter_samples",
     "json_default",
     "load_job_results",

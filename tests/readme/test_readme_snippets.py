@@ -7,6 +7,8 @@ interpreter:
   (no asyncio_mode of ours) with the local server's plugin, as a user's project would;
 * a block that talks to ``http://127.0.0.1:8000`` (the server the README tells readers to
   start) runs against a local server on a free port: only the port in that URL changes;
+* a block that talks to ``http://127.0.0.1:5000`` (``mlflow server``'s address) runs with
+  a real MLflow tracking server on a free port, the same way;
 * any other block runs as it is (its own server, if it needs one, is in the block);
 * a block whose first line is ``# (continued)`` goes on from the block before it: both
   run together.
@@ -16,6 +18,7 @@ A block that cannot run as written gets an entry in SKIPPED, with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -27,8 +30,11 @@ import pytest
 
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
+from ..trackers._mlflow import mlflow_server
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_URL = "http://127.0.0.1:8000"
+MLFLOW_URL = "http://127.0.0.1:5000"
 # (heading, first line) -> why the block is not run.
 SKIPPED: dict[tuple[str, str], str] = {
     ("### In a script: `LocalServer`", "from lmms_eval_client import EvalClient"): (
@@ -93,13 +99,17 @@ def test_readme_snippet_runs_as_written(snippet: Snippet, tmp_path: Path) -> Non
         run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], tmp_path, env)
         return
     script = tmp_path / "snippet.py"
-    if README_URL not in snippet.code:
-        script.write_text(snippet.code)
-        run([sys.executable, str(script)], tmp_path, env)
-        return
-    config = LocalServerConfig(job_duration=0.05, temp_dir_root=tmp_path)
-    with LocalServer(config) as server:
-        script.write_text(snippet.code.replace(README_URL, server.url))
+    with contextlib.ExitStack() as servers:
+        code = snippet.code
+        if MLFLOW_URL in code:
+            (tmp_path / "mlflow").mkdir()
+            tracker = servers.enter_context(mlflow_server(tmp_path / "mlflow"))
+            code = code.replace(MLFLOW_URL, tracker.url)
+        if README_URL in code:
+            config = LocalServerConfig(job_duration=0.05, temp_dir_root=tmp_path)
+            server = servers.enter_context(LocalServer(config))
+            code = code.replace(README_URL, server.url)
+        script.write_text(code)
         run([sys.executable, str(script)], tmp_path, env)
 
 

@@ -1,0 +1,287 @@
+"""What every sink shares: the metric rows it reads, the training step, the metric names.
+
+A sink writes the metric rows of one completed job at one training step. The step comes
+from a label of the job (``step_label="step"``: ``labels={"step": global_step}`` at
+submit). A job without that label is not written under a guessed step: its write raises
+:class:`StepLabelError` (the run logs it and keeps the job unwritten for that sink, so no
+value is lost; :func:`check_step_labels` lets a run refuse such a submission up front).
+``step_label=None`` opts out of labels: the step is then the job's ``seq`` (its
+submission order).
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from types import ModuleType, TracebackType
+from typing import Any, Protocol, runtime_checkable
+
+from .._exceptions import InvalidArgumentError, MissingDependencyError
+
+DEFAULT_METRIC_NAME = "eval/{task}/{metric}"
+DEFAULT_STEP_LABEL = "step"
+NO_FILTER = "none"  # lmms-eval's filter of a metric that has none ("acc,none")
+
+
+@runtime_checkable
+class MetricRowLike(Protocol):
+    """The fields of a run's metric row that sinks read (a run's ``MetricRow`` has them).
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass(frozen=True)
+        ... class Row:
+        ...     seq: int
+        ...     key: str | None
+        ...     labels: dict[str, object]
+        ...     model: str
+        ...     task: str
+        ...     metric: str
+        ...     filter: str
+        ...     value: float | None
+        ...     stderr: float | None
+        >>> isinstance(Row(1, None, {"step": 10}, "m", "mme", "acc", "none", 0.5, None),
+        ...            MetricRowLike)
+        True
+    """
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def labels(self) -> Mapping[str, Any]: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def task(self) -> str: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def filter(self) -> str: ...
+    @property
+    def value(self) -> float | None: ...
+    @property
+    def stderr(self) -> float | None: ...
+
+
+class StepLabelError(InvalidArgumentError):
+    """A job has no usable training step for a sink: its labels lack the sink's
+    ``step_label``, or its value is not an integer.
+
+    Attributes:
+        seq: The job's seq in the run (None when checked before submitting).
+        step_label: The label the sink reads the step from.
+    """
+
+    def __init__(self, message: str = "", *, seq: int | None = None, step_label: str = "") -> None:
+        super().__init__(message)
+        self.seq: int | None = seq
+        self.step_label: str = step_label
+
+
+def _integer(value: Any) -> int | None:
+    """The integer a label holds (an int, an integral float, a decimal string), else None."""
+    if isinstance(value, bool):
+        return None  # True is an int to Python, never a training step
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _step_problem(labels: Mapping[str, Any], step_label: str) -> tuple[int | None, str]:
+    """The step these labels hold, or None and what is wrong with them."""
+    if step_label not in labels:
+        return None, f"no label {step_label!r} (its labels: {sorted(labels)})"
+    step = _integer(labels[step_label])
+    if step is None:
+        return None, f"label {step_label!r} = {labels[step_label]!r}, not an integer"
+    return step, ""
+
+
+def step_of(labels: Mapping[str, Any], step_label: str | None, *, seq: int) -> int:
+    """The training step of a job: ``int(labels[step_label])``, or its ``seq`` when
+    ``step_label`` is None.
+
+    Raises:
+        StepLabelError: the label is missing or is not an integer.
+
+    Example:
+        >>> step_of({"step": 1200, "checkpoint": "ckpt-1200"}, "step", seq=3)
+        1200
+        >>> step_of({}, None, seq=3)
+        3
+    """
+    if step_label is None:
+        return seq
+    step, problem = _step_problem(labels, step_label)
+    if step is None:
+        raise StepLabelError(
+            f"Job {seq} has {problem}, so a sink cannot tell its training step. Submit "
+            f"with labels={{{step_label!r}: global_step}} (an int), or give the sink "
+            "another step_label (None: the job's seq).",
+            seq=seq,
+            step_label=step_label,
+        )
+    return step
+
+
+def check_step_labels(sinks: Iterable[Sink], labels: Mapping[str, Any]) -> None:
+    """Before a submission: raise :class:`StepLabelError` if a sink could not read its
+    training step from these labels (so nothing is sent that no sink can place).
+
+    Example:
+        >>> from lmms_eval_client import CallbackSink
+        >>> check_step_labels([CallbackSink(print)], {"step": 100})
+    """
+    for sink in sinks:
+        if sink.step_label is None:
+            continue
+        step, problem = _step_problem(labels, sink.step_label)
+        if step is None:
+            raise StepLabelError(
+                f"These labels have {problem}, and the run's {type(sink).__name__} reads the "
+                f"training step from {sink.step_label!r}: pass "
+                f"labels={{{sink.step_label!r}: global_step}} (an int) to submit().",
+                step_label=sink.step_label,
+            )
+
+
+def metric_name(template: str, row: MetricRowLike) -> str:
+    """A row's metric name from a template with ``{task}``, ``{metric}``, ``{filter}``,
+    ``{model}``, ``{key}`` and ``{labels[NAME]}``. A template without ``{filter}`` gets
+    ``/<filter>`` appended when the row's filter is not ``none`` (``exact_match`` under
+    two filters stays two series).
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass(frozen=True)
+        ... class Row:
+        ...     seq: int = 1
+        ...     key: str | None = None
+        ...     labels: dict[str, object] | None = None
+        ...     model: str = "qwen2_vl"
+        ...     task: str = "gsm8k"
+        ...     metric: str = "exact_match"
+        ...     filter: str = "strict-match"
+        ...     value: float | None = 0.5
+        ...     stderr: float | None = None
+        >>> metric_name("eval/{task}/{metric}", Row())
+        'eval/gsm8k/exact_match/strict-match'
+        >>> metric_name("eval/{task}/{metric}", Row(filter="none"))
+        'eval/gsm8k/exact_match'
+    """
+    name = template.format(
+        task=row.task,
+        metric=row.metric,
+        filter=row.filter,
+        model=row.model,
+        key=row.key,
+        labels=dict(row.labels or {}),
+    )
+    if "{filter}" not in template and row.filter and row.filter != NO_FILTER:
+        name = f"{name}/{row.filter}"
+    return name
+
+
+def check_template(template: str) -> None:
+    """Raise InvalidArgumentError for a metric_name template that cannot be filled."""
+    sample = {"task": "t", "metric": "m", "filter": "f", "model": "x", "key": "k"}
+    try:
+        template.format(**sample, labels=_AnyLabels())
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise InvalidArgumentError(
+            f"metric_name={template!r} cannot be filled ({type(exc).__name__}: {exc}): use "
+            "the fields {task}, {metric}, {filter}, {model}, {key} and {labels[NAME]}."
+        ) from None
+
+
+class _AnyLabels(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+def values_of(rows: Sequence[MetricRowLike], template: str, *, stderr: bool) -> dict[str, float]:
+    """The ``{name: value}`` a sink writes for one job: rows without a value are skipped
+    (nothing to plot); with ``stderr``, ``<name>_stderr`` too."""
+    values: dict[str, float] = {}
+    for row in rows:
+        name = metric_name(template, row)
+        if row.value is not None:
+            values[name] = float(row.value)
+        if stderr and row.stderr is not None:
+            values[f"{name}_stderr"] = float(row.stderr)
+    return values
+
+
+def import_extra(module: str, *, feature: str, extra: str, package: str) -> ModuleType:
+    """Import an optional tracker library, or raise MissingDependencyError naming its pip line."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(
+            f"{feature} needs {package}: pip install 'lmms-eval-client[{extra}]'",
+            package=package,
+            extra=extra,
+        ) from None
+
+
+class Sink(abc.ABC):
+    """Where a run's metrics go: each completed job's rows are written once, at its step.
+
+    ``name`` identifies the destination (the run's ledger records which jobs each name has
+    written, so a resumed run neither skips nor repeats). ``write`` is called from one
+    thread at a time; it may raise (a tracker down): the run logs it and writes the job
+    again at its next poll. A sink is a context manager (``close()`` at the end).
+
+    Example:
+        >>> class Printer(Sink):
+        ...     name = "printer"
+        ...     step_label = "step"
+        ...     def write(self, rows, step):
+        ...         for row in rows:
+        ...             print(step, row.task, row.metric, row.value)
+    """
+
+    #: The label holding the training step (None: the job's seq).
+    step_label: str | None = DEFAULT_STEP_LABEL
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str:
+        """The destination's stable identity (e.g. ``mlflow:<uri>:<run_id>``), as recorded."""
+
+    @abc.abstractmethod
+    def write(self, rows: Sequence[MetricRowLike], step: int) -> None:
+        """Write one job's metric rows at the training ``step`` (raise if they were not)."""
+
+    def close(self) -> None:  # noqa: B027  (optional: most sinks hold nothing)
+        """Flush and release what the sink holds (a run it started, a file). Idempotent.
+
+        Example:
+            >>> with TensorBoardSink("runs/evals") as sink:  # doctest: +SKIP
+            ...     export_to(sink, rows)  # closed at the end of the block
+        """
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} step_label={self.step_label!r}>"

@@ -1,0 +1,122 @@
+"""TensorBoard: scalars in an event file of a log directory, at the training step.
+
+Written with TensorBoard's own event file writer (no TensorFlow or PyTorch needed). Each
+sink opens a new event file in ``log_dir`` (a resumed process adds one; TensorBoard reads
+them all). Its files declare event format 2, under which TensorBoard keeps points that
+arrive at a lower step than earlier ones instead of purging later ones as after a restart.
+TensorBoard stores a scalar as a 32-bit float.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    DEFAULT_METRIC_NAME,
+    DEFAULT_STEP_LABEL,
+    MetricRowLike,
+    Sink,
+    check_template,
+    import_extra,
+    values_of,
+)
+
+
+class TensorBoardSink(Sink):
+    """Write each completed job's metrics as TensorBoard scalars in ``log_dir``.
+
+    View them with ``tensorboard --logdir <log_dir>``. Each write is flushed to disk
+    before it returns (the run records it as written only then).
+
+    Raises:
+        MissingDependencyError: tensorboard is not installed (``pip install
+            'lmms-eval-client[tensorboard]'``).
+
+    Example:
+        >>> from lmms_eval_client import TensorBoardSink
+        >>> sink = TensorBoardSink("runs/evals")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str],
+        *,
+        metric_name: str = DEFAULT_METRIC_NAME,
+        step_label: str | None = DEFAULT_STEP_LABEL,
+        stderr: bool = False,
+    ) -> None:
+        check_template(metric_name)
+        self.log_dir = Path(log_dir).resolve()
+        self.metric_name = metric_name
+        self.step_label = step_label
+        self.stderr = stderr
+        feature = "TensorBoardSink"
+        self._writer_module: Any = import_extra(
+            "tensorboard.summary.writer.event_file_writer",
+            feature=feature,
+            extra="tensorboard",
+            package="tensorboard",
+        )
+        self._event_pb2: Any = import_extra(
+            "tensorboard.compat.proto.event_pb2",
+            feature=feature,
+            extra="tensorboard",
+            package="tensorboard",
+        )
+        self._summary_pb2: Any = import_extra(
+            "tensorboard.compat.proto.summary_pb2",
+            feature=feature,
+            extra="tensorboard",
+            package="tensorboard",
+        )
+        self._writer: Any = None  # the event file is made with the first write
+
+    @property
+    def name(self) -> str:
+        """``tensorboard:<absolute log_dir>``.
+
+        Example:
+            >>> TensorBoardSink("/tmp/evals").name  # doctest: +SKIP
+            'tensorboard:/tmp/evals'
+        """
+        return f"tensorboard:{self.log_dir}"
+
+    def write(self, rows: Sequence[MetricRowLike], step: int) -> None:
+        """Append one job's scalars at ``step`` and flush the event file.
+
+        Example:
+            >>> sink.write(run_rows_of_one_job, step=1200)  # doctest: +SKIP
+        """
+        values = values_of(rows, self.metric_name, stderr=self.stderr)
+        if not values:
+            return
+        if self._writer is None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._writer = self._writer_module.EventFileWriter(str(self.log_dir))
+        summary = self._summary_pb2.Summary
+        event = self._event_pb2.Event(
+            wall_time=time.time(),
+            step=step,
+            summary=summary(
+                value=[summary.Value(tag=tag, simple_value=v) for tag, v in values.items()]
+            ),
+        )
+        self._writer.add_event(event)
+        self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event file (a later write opens a new one).
+
+        Example:
+            >>> sink.close()  # doctest: +SKIP
+        """
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __repr__(self) -> str:
+        return f"<TensorBoardSink {str(self.log_dir)!r}>"

@@ -1,0 +1,209 @@
+"""What each sink has written, and writing what it has not: ``deliver`` (each poll of a run)
+and ``export_to`` (a finished run, from the command line).
+
+The record is a table of the run's ledger, ``sink_writes``: one row per (sink name, job
+seq) written. A job is recorded right after its write to a sink succeeds, one transaction
+each, so a run that resumes writes every job a sink has not taken and none it has. (A
+process killed between a tracker's answer and that commit writes that one job again when
+it resumes: trackers keep both points.)
+
+Until the ledger's schema adds the table (schema 5, at the merge with the run's wiring:
+``SINK_WRITES_DDL`` moves into ledger_schema.py), ``LedgerSinkWrites`` creates it
+``IF NOT EXISTS`` in its first transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from .._log import logger
+from .base import MetricRowLike, Sink, StepLabelError, step_of
+
+if TYPE_CHECKING:
+    from .._runs.ledger import Ledger
+
+SINK_WRITES_DDL = (
+    "CREATE TABLE IF NOT EXISTS sink_writes ("
+    "sink TEXT NOT NULL, seq INTEGER NOT NULL REFERENCES jobs(seq), at REAL NOT NULL, "
+    "PRIMARY KEY (sink, seq))"
+)
+
+
+def written(conn: sqlite3.Connection, sink: str) -> set[int]:
+    """The seqs of the jobs the sink named ``sink`` has written (read in ``conn``)."""
+    cursor = conn.execute("SELECT seq FROM sink_writes WHERE sink = ?", (sink,))
+    return {int(row[0]) for row in cursor.fetchall()}
+
+
+def record_written(
+    conn: sqlite3.Connection, sink: str, seqs: Iterable[int], now: float | None = None
+) -> None:
+    """Record that the sink named ``sink`` wrote these jobs (in ``conn``'s transaction; a
+    job recorded before keeps its first time)."""
+    at = time.time() if now is None else now
+    conn.executemany(
+        "INSERT OR IGNORE INTO sink_writes (sink, seq, at) VALUES (?, ?, ?)",
+        [(sink, seq, at) for seq in seqs],
+    )
+
+
+class SinkWrites(Protocol):
+    """Where ``deliver`` and ``export_to`` keep which jobs each sink has written."""
+
+    def written(self, sink: str) -> set[int]:
+        """The seqs the sink named ``sink`` has written."""
+        ...
+
+    def record(self, sink: str, seqs: Sequence[int]) -> None:
+        """Record that the sink wrote these jobs (durably, before returning)."""
+        ...
+
+
+class LedgerSinkWrites:
+    """The ``sink_writes`` table of a run's ledger (one write transaction per record)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._ready = False
+
+    def _ensure_table(self) -> None:
+        if not self._ready:
+            with self.ledger.transaction("adding the table of sink writes") as conn:
+                conn.execute(SINK_WRITES_DDL)
+            self._ready = True
+
+    def written(self, sink: str) -> set[int]:
+        """The seqs the sink named ``sink`` has written, as the ledger holds them."""
+        exists = self.ledger.rows(
+            "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'sink_writes'"
+        )
+        if not exists:
+            return set()  # (a read-only ledger of a run without sinks: nothing written)
+        rows = self.ledger.rows("SELECT seq FROM sink_writes WHERE sink = ?", (sink,))
+        return {int(row["seq"]) for row in rows}
+
+    def record(self, sink: str, seqs: Sequence[int]) -> None:
+        """Record these jobs as written by ``sink``, in one transaction."""
+        self._ensure_table()
+        with self.ledger.transaction("recording what a sink wrote") as conn:
+            record_written(conn, sink, seqs)
+
+
+class MemorySinkWrites:
+    """In memory only (an export without a ledger, tests): forgotten with the process."""
+
+    def __init__(self) -> None:
+        self._written: dict[str, set[int]] = {}
+
+    def written(self, sink: str) -> set[int]:
+        """The seqs recorded for ``sink`` in this object."""
+        return set(self._written.get(sink, ()))
+
+    def record(self, sink: str, seqs: Sequence[int]) -> None:
+        """Remember these seqs for ``sink``."""
+        self._written.setdefault(sink, set()).update(seqs)
+
+
+def rows_by_job(rows: Iterable[MetricRowLike]) -> dict[int, list[MetricRowLike]]:
+    """Metric rows grouped by their job's seq, in seq order."""
+    jobs: dict[int, list[MetricRowLike]] = {}
+    for row in sorted(rows, key=lambda r: r.seq):
+        jobs.setdefault(row.seq, []).append(row)
+    return jobs
+
+
+def _write_job(sink: Sink, seq: int, rows: Sequence[MetricRowLike]) -> None:
+    if rows:  # (every row of a job has its labels)
+        sink.write(rows, step_of(rows[0].labels, sink.step_label, seq=seq))
+
+
+def deliver(
+    sinks: Sequence[Sink],
+    jobs: Mapping[int, Sequence[MetricRowLike]],
+    writes: SinkWrites,
+) -> dict[str, list[int]]:
+    """Write each job's rows to each sink that has not written them; record each success.
+
+    ``jobs`` maps a completed job's seq to its metric rows (a job with none is recorded
+    as written: there is nothing to write). A sink that raises (a tracker down, a job
+    without its step label) is logged as a warning and the job left for the next call
+    (after a tracker's failure, that sink's later jobs wait too): nothing is lost, and the
+    run goes on. Errors of the ledger itself (``LedgerError``) are raised. Returns the
+    seqs written now, by sink name. Sinks are synchronous (their trackers' clients are):
+    an ``AsyncEvalRun`` calls this in a worker thread (``run_sync``).
+    """
+    done: dict[str, list[int]] = {}
+    for sink in sinks:
+        try:
+            name = sink.name  # (an MLflow or W&B sink may reach its tracker here)
+        except Exception as exc:
+            _log_failure(sink, None, exc)
+            continue
+        already = writes.written(name)
+        for seq in sorted(set(jobs) - already):
+            try:
+                _write_job(sink, seq, jobs[seq])
+            except StepLabelError as exc:
+                _log_failure(sink, seq, exc)  # this job's labels: the next job may be fine
+                continue
+            except Exception as exc:
+                _log_failure(sink, seq, exc)
+                break  # the tracker is likely down: its later jobs wait for the next poll
+            writes.record(name, [seq])
+            done.setdefault(name, []).append(seq)
+    return done
+
+
+# user:password@ in a URL a tracker's error quotes (a tracking URI with credentials)
+_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
+
+
+def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
+    job = "" if seq is None else f" job {seq}"
+    logger.warning(
+        "%r could not write%s (tried again at the next poll): %s: %s",
+        sink,
+        job,
+        type(exc).__name__,
+        _CREDENTIALS.sub("", str(exc)),
+    )
+
+
+def export_to(
+    sink: Sink,
+    rows: Iterable[MetricRowLike],
+    *,
+    writes: SinkWrites | None = None,
+) -> list[int]:
+    """Write a finished run's metric rows to a sink (backfill): each job once, at its step.
+
+    With ``writes`` (``LedgerSinkWrites(ledger)``), jobs that sink already wrote (during
+    the run, or an earlier export) are skipped and each new one is recorded; without it,
+    every job is written. Unlike a run's delivery, a failure is raised (nothing after it
+    is written; what was written before it is recorded). Returns the seqs written.
+
+    Raises:
+        StepLabelError: a job lacks the sink's ``step_label`` (nothing of it written).
+        Exception: whatever the tracker raised.
+
+    Example:
+        >>> from lmms_eval_client import TensorBoardSink, export_to
+        >>> with TensorBoardSink("runs/evals") as sink:  # doctest: +SKIP
+        ...     export_to(sink, run.metrics())
+        [1, 2, 3]
+    """
+    jobs = rows_by_job(rows)
+    already = set() if writes is None else writes.written(sink.name)
+    done: list[int] = []
+    for seq, job_rows in jobs.items():
+        if seq in already:
+            continue
+        _write_job(sink, seq, job_rows)
+        if writes is not None:
+            writes.record(sink.name, [seq])
+        done.append(seq)
+    return done

@@ -1,0 +1,208 @@
+"""Sinks' bookkeeping, without a tracker: the step, the names, exactly-once delivery."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from lmms_eval_api.models import EvaluateRequest
+from lmms_eval_client import CallbackSink, MetricRowLike, StepLabelError, export_to
+from lmms_eval_client._runs.ledger import Ledger
+from lmms_eval_client._trackers.base import check_step_labels, metric_name, step_of
+from lmms_eval_client._trackers.writes import (
+    SINK_WRITES_DDL,
+    LedgerSinkWrites,
+    MemorySinkWrites,
+    deliver,
+    record_written,
+    written,
+)
+
+from ._rows import Row, job
+
+REQUEST = EvaluateRequest.from_dict({"model": "qwen2_vl", "tasks": ["mme"]})
+
+
+class Collected:
+    """A destination that fails its first ``failures`` writes (a tracker down), then keeps
+    every (step, name, value) it is given."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.points: list[tuple[int, str, float | None]] = []
+
+    def __call__(self, rows: Sequence[MetricRowLike], step: int) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("tracker down")
+        self.points += [(step, f"{r.task}/{r.metric}", r.value) for r in rows]
+
+
+def make_jobs(ledger: Ledger, count: int) -> None:
+    for i in range(count):
+        ledger.record_intent(
+            token=f"t{i}", labels={}, request=REQUEST, server="s", owner="o", snapshot={}
+        )
+
+
+def test_the_step_comes_from_the_label() -> None:
+    assert step_of({"step": 1200}, "step", seq=1) == 1200
+    assert step_of({"step": "1200", "other": 1}, "step", seq=1) == 1200
+    assert step_of({"global_step": 30.0}, "global_step", seq=1) == 30
+    assert step_of({}, None, seq=7) == 7  # no step label: the submission order
+
+
+@pytest.mark.parametrize("labels", [{}, {"step": "soon"}, {"step": True}, {"step": 1.5}])
+def test_a_job_without_a_usable_step_is_a_typed_error(labels: dict[str, object]) -> None:
+    with pytest.raises(StepLabelError, match="step") as caught:
+        step_of(labels, "step", seq=4)
+    assert caught.value.seq == 4 and caught.value.step_label == "step"
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert str(again) == str(caught.value) and again.seq == 4
+    with pytest.raises(StepLabelError, match=r"labels=\{'step': global_step\}"):
+        check_step_labels([CallbackSink(print)], labels)
+    check_step_labels([CallbackSink(print, step_label=None)], labels)
+
+
+def test_metric_names_append_a_filter_other_than_none() -> None:
+    row = Row(seq=1, task="gsm8k", metric="exact_match", value=0.5, filter="strict-match")
+    assert metric_name("eval/{task}/{metric}", row) == "eval/gsm8k/exact_match/strict-match"
+    plain = Row(seq=1, task="mme", metric="acc", value=0.5)
+    assert metric_name("eval/{task}/{metric}", plain) == "eval/mme/acc"
+    assert metric_name("{model}.{task}.{metric}.{filter}", row) == (
+        "qwen2_vl.gsm8k.exact_match.strict-match"
+    )
+    labelled = Row(seq=1, task="mme", metric="acc", value=0.5, labels={"run": "a"})
+    assert metric_name("{labels[run]}/{task}/{metric}", labelled) == "a/mme/acc"
+
+
+def test_a_failing_sink_gets_every_value_later_exactly_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    destination = Collected(failures=2)
+    sink = CallbackSink(destination, name="flaky")
+    writes = MemorySinkWrites()
+    jobs = {1: job(1, 100, mme__acc=0.1), 2: job(2, 200, mme__acc=0.2)}
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        assert deliver([sink], jobs, writes) == {}  # down: nothing written, nothing raised
+        assert deliver([sink], jobs, writes) == {}
+    assert destination.points == []
+    assert [r.getMessage() for r in caplog.records] == [
+        "<CallbackSink step_label='step'> could not write job 1 (tried again at the next "
+        "poll): ConnectionError: tracker down"
+    ] * 2
+    assert deliver([sink], jobs, writes) == {"flaky": [1, 2]}
+    jobs[3] = job(3, 50, mme__acc=0.3)  # finished late, at an earlier step
+    assert deliver([sink], jobs, writes) == {"flaky": [3]}
+    assert deliver([sink], jobs, writes) == {}
+    assert destination.points == [
+        (100, "mme/acc", 0.1),
+        (200, "mme/acc", 0.2),
+        (50, "mme/acc", 0.3),
+    ]
+
+
+def test_a_job_without_its_step_label_does_not_hold_back_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    destination = Collected()
+    sink = CallbackSink(destination, name="c")
+    jobs = {1: job(1, None, mme__acc=0.1), 2: job(2, 200, mme__acc=0.2)}
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        assert deliver([sink], jobs, MemorySinkWrites()) == {"c": [2]}
+    assert "StepLabelError: Job 1 has no label 'step'" in caplog.text
+    assert destination.points == [(200, "mme/acc", 0.2)]
+
+
+def test_the_ledger_records_what_each_sink_wrote_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "run.sqlite"
+    first, second = Collected(), Collected()
+    ledger = Ledger(path)
+    make_jobs(ledger, 3)
+    jobs = {1: job(1, 10, mme__acc=0.1), 2: job(2, 20, mme__acc=0.2)}
+    sinks = [CallbackSink(first, name="a"), CallbackSink(second, name="b", step_label=None)]
+    assert deliver(sinks, jobs, LedgerSinkWrites(ledger)) == {"a": [1, 2], "b": [1, 2]}
+    ledger.close()
+
+    reopened = Ledger(path)  # a resumed run
+    writes = LedgerSinkWrites(reopened)
+    assert writes.written("a") == {1, 2}
+    jobs[3] = job(3, 30, mme__acc=0.3)
+    assert deliver(sinks, jobs, writes) == {"a": [3], "b": [3]}
+    assert first.points == [(10, "mme/acc", 0.1), (20, "mme/acc", 0.2), (30, "mme/acc", 0.3)]
+    assert [p[0] for p in second.points] == [1, 2, 3]  # step_label=None: the seqs
+    rows = reopened.rows("SELECT sink, seq FROM sink_writes ORDER BY sink, seq")
+    assert [(r["sink"], r["seq"]) for r in rows] == [
+        ("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("b", 3),
+    ]  # fmt: skip
+    reopened.close()
+
+
+def test_the_table_functions_work_in_a_callers_transaction(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "run.sqlite")
+    make_jobs(ledger, 2)
+    with ledger.transaction("test") as conn:
+        conn.execute(SINK_WRITES_DDL)
+        record_written(conn, "mlflow:x:1", [1, 2], now=5.0)
+        record_written(conn, "mlflow:x:1", [2], now=9.0)  # again: kept once, first time
+        assert written(conn, "mlflow:x:1") == {1, 2}
+        assert written(conn, "other") == set()
+        with pytest.raises(sqlite3.IntegrityError):  # only jobs of this run
+            record_written(conn, "mlflow:x:1", [99])
+    assert ledger.rows("SELECT seq, at FROM sink_writes ORDER BY seq") == [
+        {"seq": 1, "at": 5.0},
+        {"seq": 2, "at": 5.0},
+    ]
+    ledger.close()
+
+
+def test_export_writes_each_job_once_and_raises_on_failure(tmp_path: Path) -> None:
+    destination = Collected(failures=1)
+    sink = CallbackSink(destination, name="export")
+    writes = MemorySinkWrites()
+    rows = [*job(2, 20, mme__acc=0.2, mmmu__acc=0.4), *job(1, 10, mme__acc=0.1)]
+    with pytest.raises(ConnectionError):
+        export_to(sink, rows, writes=writes)
+    assert export_to(sink, rows, writes=writes) == [1, 2]
+    assert export_to(sink, rows, writes=writes) == []
+    assert destination.points == [
+        (10, "mme/acc", 0.1), (20, "mme/acc", 0.2), (20, "mmmu/acc", 0.4),
+    ]  # fmt: skip
+
+
+def test_a_failures_log_holds_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    def down(rows: Sequence[MetricRowLike], step: int) -> None:
+        raise ConnectionError("POST https://me:s3cret-token@mlflow.example/api failed")
+
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        deliver([CallbackSink(down)], {1: job(1, 1, mme__acc=0.1)}, MemorySinkWrites())
+    assert "https://mlflow.example/api failed" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
+class Unreachable(CallbackSink):
+    """A sink whose destination cannot be resolved at first (an MLflow run to look up)."""
+
+    misses = 1
+
+    @property
+    def name(self) -> str:
+        if self.misses:
+            self.misses -= 1
+            raise ConnectionError("tracker down")
+        return "resolved"
+
+
+def test_a_sink_whose_name_cannot_be_resolved_yet_is_tried_at_the_next_poll() -> None:
+    destination = Collected()
+    sink = Unreachable(destination)
+    writes = MemorySinkWrites()
+    jobs = {1: job(1, 10, mme__acc=0.1)}
+    assert deliver([sink], jobs, writes) == {}
+    assert deliver([sink], jobs, writes) == {"resolved": [1]}
+    assert destination.points == [(10, "mme/acc", 0.1)]

@@ -1,0 +1,73 @@
+"""TensorBoardSink: event files read back with TensorBoard's own EventAccumulator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lmms_eval_client import MetricRowLike, TensorBoardSink
+from lmms_eval_client._trackers.writes import MemorySinkWrites, deliver
+
+from ._rows import job
+
+
+def scalars(log_dir: Path, tag: str) -> list[tuple[int, float]]:
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    points = [(e.step, round(e.value, 6)) for e in events.Scalars(tag)]  # (32-bit floats)
+    print(f"tensorboard read-back {tag}: {points}")
+    return points
+
+
+def test_scalars_land_at_their_steps_in_any_order_and_across_restarts(tmp_path: Path) -> None:
+    log_dir = tmp_path / "tb"
+    writes = MemorySinkWrites()
+    finished = {3: job(3, 300, mme__acc=0.3), 1: job(1, 100, mme__acc=0.1)}
+    with TensorBoardSink(log_dir) as sink:
+        assert deliver([sink], finished, writes) == {sink.name: [1, 3]}
+    finished[2] = job(2, 200, mme__acc=0.2)  # later, at a lower step, by a new process
+    with TensorBoardSink(log_dir) as again:
+        assert deliver([again], finished, writes) == {again.name: [2]}
+    assert len(list(log_dir.glob("events.out.tfevents.*"))) == 2
+    assert scalars(log_dir, "eval/mme/acc") == [(100, 0.1), (300, 0.3), (200, 0.2)]
+
+
+class Flaky(TensorBoardSink):
+    """A real TensorBoard sink whose first writes fail (a full disk, a lost mount)."""
+
+    failures = 2
+
+    def write(self, rows: Sequence[MetricRowLike], step: int) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("No space left on device")
+        super().write(rows, step)
+
+
+def test_a_failing_sink_writes_every_value_later_exactly_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log_dir = tmp_path / "tb"
+    writes = MemorySinkWrites()
+    finished = {1: job(1, 10, mme__acc=0.1, mmmu__acc=0.5)}
+    with Flaky(log_dir) as sink:
+        for _ in range(2):  # two polls while it fails: nothing written, nothing raised
+            assert deliver([sink], finished, writes) == {}
+        finished[2] = job(2, 20, mme__acc=0.2, mmmu__acc=0.6)
+        assert deliver([sink], finished, writes) == {sink.name: [1, 2]}
+        for _ in range(2):
+            assert deliver([sink], finished, writes) == {}
+    assert caplog.text.count("OSError: No space left on device") == 2
+    assert scalars(log_dir, "eval/mme/acc") == [(10, 0.1), (20, 0.2)]
+    assert scalars(log_dir, "eval/mmmu/acc") == [(10, 0.5), (20, 0.6)]
+
+
+def test_names_and_missing_values(tmp_path: Path) -> None:
+    sink = TensorBoardSink(tmp_path / "x", metric_name="{model}/{task}/{metric}")
+    assert sink.name == f"tensorboard:{(tmp_path / 'x').resolve()}"
+    sink.write([], 5)
+    assert not (tmp_path / "x").exists()  # nothing to write: no event file
+    sink.close()

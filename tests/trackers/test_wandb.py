@@ -1,0 +1,60 @@
+"""WandbSink with W&B offline (no network), read back from the run's own .wandb file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import wandb
+
+from lmms_eval_client import InvalidArgumentError, WandbSink
+from lmms_eval_client._trackers.writes import MemorySinkWrites, deliver
+
+from ._rows import job
+from ._wandb_file import points
+
+pytestmark = pytest.mark.usefixtures("wandb_offline")
+
+
+def test_a_value_at_a_step_below_the_runs_current_step_is_kept(wandb_offline: Path) -> None:
+    run = wandb.init(project="sft")
+    run.log({"train/loss": 2.0}, step=400)
+    run.log({"train/loss": 1.0}, step=500)  # the trainer is at step 500
+    # What a trainer's hand-written eval logging does with a late result: W&B drops it.
+    run.log({"naive/mme/acc": 0.05}, step=100)
+    writes = MemorySinkWrites()
+    sink = WandbSink(run)
+    finished = {3: job(3, 300, mme__acc=0.3)}
+    assert deliver([sink], finished, writes) == {sink.name: [3]}
+    finished[1] = job(1, 100, mme__acc=0.1)  # finished last, at the lowest step
+    finished[2] = job(2, 200, mme__acc=0.2)
+    assert deliver([sink], finished, writes) == {sink.name: [1, 2]}
+    sink.close()  # the run is the trainer's: still open
+    run.log({"train/loss": 0.5}, step=600)
+    run.finish()
+    wandb.teardown()  # its service process has written and closed the run file
+    assert sink.name == f"wandb:/sft/{run.id}"
+    assert points(wandb_offline, "naive/mme/acc", "_step") == []  # dropped by W&B
+    late = points(wandb_offline, "eval/mme/acc", "eval/step")
+    assert late == [(300, 0.3), (100, 0.1), (200, 0.2)]
+    assert points(wandb_offline, "train/loss", "_step") == [(400, 2.0), (500, 1.0), (600, 0.5)]
+
+
+def test_a_sink_started_run_is_resumed_by_id_without_repeats(wandb_offline: Path) -> None:
+    writes = MemorySinkWrites()  # (the run's ledger in a real run)
+    finished = {1: job(1, 10, mme__acc=0.1), 2: job(2, 20, mme__acc=0.2)}
+    with WandbSink(project="evals", run_id="evals-run-1", stderr=True) as first:
+        assert deliver([first], finished, writes) == {"wandb:/evals/evals-run-1": [1, 2]}
+    finished[3] = job(3, 5, mme__acc=0.3)
+    with WandbSink(project="evals", run_id="evals-run-1") as again:  # a resumed process
+        assert deliver([again], finished, writes) == {"wandb:/evals/evals-run-1": [3]}
+        assert deliver([again], finished, writes) == {}
+    wandb.teardown()
+    assert points(wandb_offline, "eval/mme/acc", "eval/step") == [(10, 0.1), (20, 0.2), (5, 0.3)]
+
+
+def test_run_or_project() -> None:
+    with pytest.raises(InvalidArgumentError, match="neither"):
+        WandbSink()
+    with pytest.raises(InvalidArgumentError, match="both"):
+        WandbSink(object(), project="p")
