@@ -54,38 +54,34 @@ SKIPPED: dict[tuple[str, str], str] = {
     ),
     (
         "lmms-eval-client",
-        "make demo     # sets up .venv, starts a local server, runs examples/quickstart.py against it",
-    ): (  # noqa: E501
-        "make targets: `make test` is this suite; `make demo` builds .venv and runs the demo"
-    ),
+        "make demo     # sets up .venv, starts a local server, runs examples/quickstart.py "
+        "against it",
+    ): "make targets: `make test` is this suite; `make demo` builds .venv and runs the demo",
     (
         "lmms-eval-client",
-        "LMMS_EVAL_BASE_URL=http://gpu-box:8000 make demo   # options: .venv/bin/python examples/quickstart.py --help",
-    ): (  # noqa: E501
-        "needs the reader's own server (gpu-box)"
-    ),
+        "LMMS_EVAL_BASE_URL=http://gpu-box:8000 make demo   # options: .venv/bin/python "
+        "examples/quickstart.py --help",
+    ): "needs the reader's own server (gpu-box)",
     ("Quickstart", "pip install -e .              # from this repository"): (
         "installs the package: tests/packaging installs the built wheel in a fresh venv instead"
     ),
     (
         "Quickstart",
-        "make install                                              # .venv with the SDK and lmms-eval 0.7.3",
-    ): (  # noqa: E501
+        "make install                                              # .venv with the SDK and "
+        "lmms-eval 0.7.3",
+    ): (
         "starts the real server in the background for the reader; tests/contract start it "
         "as a fixture"
     ),
     (
         "Testing against a local server",
         "pip install -e '.[testing]'        # from the repository's top folder",
-    ): (  # noqa: E501
-        "installs the package: tests/packaging installs the built wheel with [testing]"
-    ),
+    ): "installs the package: tests/packaging installs the built wheel with [testing]",
     (
         "From the command line",
-        "lmms-eval-local-server --port 8000 --job-duration 5      # or: python -m lmms_eval_client.testing",
-    ): (  # noqa: E501
-        "a server that runs until Ctrl+C; tests/testing/test_cli.py starts it"
-    ),
+        "lmms-eval-local-server --port 8000 --job-duration 5      # or: python -m "
+        "lmms_eval_client.testing",
+    ): "a server that runs until Ctrl+C; tests/testing/test_cli.py starts it",
 }
 
 
