@@ -21,7 +21,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,testing]'
+	$(PY) -m pip install --quiet -e '.[dev,testing,docs]'
 	# The pinned real server, without its ML stack: enough to serve its HTTP API.
 	$(PY) -m pip install --quiet --no-deps lmms-eval==$(LMMS_EVAL_VERSION)
 	rm -f $(VENV)/.installed $(VENV)/.installed-lmms-eval-*
@@ -64,8 +64,37 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(PY) codegen/verify_types.py
 
-test: $(STAMP) check-generated spec-check check-registry lint typecheck
-	$(BIN)/pytest -q
+# The tests of tests/docs read the site `make docs` built (LMMS_EVAL_CLIENT_DOCS_HTML) and
+# load it in Chromium (`make chromium`).
+test: $(STAMP) check-generated spec-check check-registry lint typecheck docs chromium
+	LMMS_EVAL_CLIENT_DOCS_HTML=$(DOCS_HTML) $(BIN)/pytest -q
+
+# The docs site (docs/, Sphinx + MyST + furo; CONTRIBUTING.md says why) into build/docs/html,
+# offline, every warning an error. -E -a: a fresh build, so a warning of an unchanged page
+# is not hidden by the previous build.
+DOCS_HTML := build/docs/html
+.PHONY: docs docs-screenshots chromium package
+docs: $(STAMP)
+	$(BIN)/sphinx-build -E -a -W --keep-going -q -b html docs $(DOCS_HTML)
+	@echo "make docs: $(DOCS_HTML)/index.html, 0 warnings"
+
+# Debian's chromium, for the docs' screenshots and their console-error check (as .ci/run
+# installs tmux: apt-get, with sudo when not root).
+chromium:
+	@command -v chromium >/dev/null || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium; }
+
+# Headless Chromium screenshots of the built site's home page and an API page into
+# build/docs-screenshots/ (untracked); fails on a console error.
+docs-screenshots: docs chromium
+	$(PY) scripts/docs_screenshots.py $(DOCS_HTML) build/docs-screenshots
+
+# The sdist and the wheel users install, into dist/, checked by twine.
+package: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist
+	$(BIN)/twine check --strict dist/*
 
 # Real completed evaluations, not part of `make test`: the pinned real server, from a CPU-only
 # environment built once and cached (real_lane/build_env.py), completes real jobs against the

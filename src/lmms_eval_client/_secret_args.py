@@ -21,7 +21,10 @@ from ._exceptions import InvalidArgumentError
 if TYPE_CHECKING:  # the models load with the first request, not with the command line
     from lmms_eval_api.models import EvaluateRequest
 
+# A model_args key containing one of these words holds a secret: it is masked in messages,
+# logs, reprs, the ledger and --json output.
 SECRET_ARG_WORDS: tuple[str, ...] = ("key", "token", "secret", "password")
+# The environment variable that replaces SECRET_ARG_WORDS (words separated by commas).
 SECRET_ARGS_ENV = "LMMS_EVAL_SECRET_ARGS"
 SHOWN = "***"
 # Starts as the CLI's mask does: a fingerprint reads as a hidden value wherever it shows.

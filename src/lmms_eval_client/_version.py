@@ -1,1 +1,2 @@
+# The version of lmms-eval-client (pyproject.toml says the same).
 __version__ = "0.1.0"

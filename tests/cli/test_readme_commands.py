@@ -1,6 +1,8 @@
-"""The README's "Command line" section runs as written, against a local server.
+"""The README's "Command line" section, and the docs site's command-line guide, run as
+written, against a local server.
 
-Its ```bash blocks are run in order, in one bash (``set -euo pipefail``, so every line must
+Their ```bash blocks (tests/readme/snippets.py finds them, by the sections of
+SHELL_SECTIONS) are run in order, in one bash (``set -euo pipefail``, so every line must
 succeed), in an empty folder, with the installed console scripts on PATH. Two changes
 only: the line that starts the reader's server (``lmms-eval-local-server --port 8000 &``)
 is this test's fixture instead (a server on a free port, stopped by the test), and its
@@ -19,45 +21,33 @@ import pytest
 
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
+from ..readme.snippets import PAGE_URL, ROOT, SHELL_SECTIONS, shell_section
 from .conftest import cli_env
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-README_URL = "http://127.0.0.1:8000"
 SERVER_LINE = re.compile(r"^lmms-eval-local-server --port 8000 &(\s+#.*)?$")
+SECTIONS = list(SHELL_SECTIONS.items())
+IDS = [path.relative_to(ROOT).as_posix() for path in SHELL_SECTIONS]
 
 
-def section_bash(heading: str = "## Command line") -> list[str]:
-    """The ```bash blocks under ``heading``, up to the next heading of its level."""
-    lines = README.read_text(encoding="utf-8").splitlines()
-    start = lines.index(heading)
-    blocks: list[str] = []
-    i = start + 1
-    while i < len(lines) and not lines[i].startswith("## "):
-        if lines[i].strip() == "```bash":
-            end = lines.index("```", i + 1)
-            blocks.append("\n".join(lines[i + 1 : end]))
-            i = end
-        i += 1
-    return blocks
-
-
-def test_the_section_has_its_blocks() -> None:
-    blocks = section_bash()
+@pytest.mark.parametrize(("path", "heading"), SECTIONS, ids=IDS)
+def test_the_section_has_its_blocks(path: Path, heading: str) -> None:
+    blocks = shell_section(path, heading)
     assert len(blocks) >= 3
     assert any(SERVER_LINE.match(line) for line in blocks[0].splitlines())
 
 
+@pytest.mark.parametrize(("path", "heading"), SECTIONS, ids=IDS)
 @pytest.mark.slow
-def test_the_command_line_section_runs_as_written(tmp_path: Path) -> None:
+def test_the_command_line_section_runs_as_written(path: Path, heading: str, tmp_path: Path) -> None:
     script_lines = ["set -euo pipefail"]
-    for block in section_bash():
+    for block in shell_section(path, heading):
         for line in block.splitlines():
             if SERVER_LINE.match(line):
                 continue  # the fixture's server, below
             script_lines.append(line)
     config = LocalServerConfig(job_duration=0.1, temp_dir_root=tmp_path)
     with LocalServer(config) as server:
-        script = "\n".join(script_lines).replace(README_URL, server.url) + "\n"
+        script = "\n".join(script_lines).replace(PAGE_URL, server.url) + "\n"
         done = subprocess.run(
             ["bash", "-c", script],
             cwd=tmp_path,

@@ -21,6 +21,7 @@ from .._text import clip, shown
 if TYPE_CHECKING:
     from lmms_eval_api.models import EvaluateRequest, MergeRequest
 
+# The checkpoint kinds merge() accepts: the regular weights or their EMA.
 CheckpointType = Literal["regular", "ema"]
 
 # httpx refuses URLs over 65,536 characters; leave room for the base URL.

@@ -10,6 +10,8 @@ from .._exceptions import InvalidArgumentError
 from .._http.config import BASE_URL_ENV, DEFAULT_BASE_URL, check_seconds, resolve_base_url
 from .._text import shown
 
+# The environment variable read for a pool's servers when none are given: base URLs
+# separated by commas.
 BASE_URLS_ENV = "LMMS_EVAL_BASE_URLS"
 DEFAULT_LISTING_TTL = 600.0  # /tasks takes seconds on a real server and blocks it meanwhile
 DEFAULT_RECHECK_INTERVAL = 5.0  # how often a server that is down is tried again

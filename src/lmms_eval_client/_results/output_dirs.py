@@ -19,6 +19,8 @@ from datetime import datetime
 from .._client.arguments import MODEL_NAME_KEYS
 from .._exceptions import InvalidArgumentError
 
+# The environment variable read for output_root= when it is not given: the folder under
+# which each job gets an output folder of its own (output_dir_for).
 OUTPUT_ROOT_ENV = "LMMS_EVAL_OUTPUT_ROOT"
 """Environment variable with the output root (a path on the server's disk)."""
 

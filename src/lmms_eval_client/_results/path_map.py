@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 from .._exceptions import InvalidArgumentError
 
+# The environment variable read for path_map= when it is not given: where the server's
+# folders are mounted here, "server_dir=local_dir,...".
 PATH_MAP_ENV = "LMMS_EVAL_PATH_MAP"
 """Environment variable with a path map: ``server=client;server2=client2`` or a JSON object."""
 

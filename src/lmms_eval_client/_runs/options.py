@@ -22,7 +22,9 @@ from .errors import RunTimeoutError
 from .outcomes import FAILED, LOST, JobOutcome, TrackedJob
 
 ReturnWhen = Literal["ALL_COMPLETED", "FIRST_COMPLETED"]
+# wait(return_when=ALL_COMPLETED): return when every job of the run has an outcome.
 ALL_COMPLETED: ReturnWhen = "ALL_COMPLETED"
+# wait(return_when=FIRST_COMPLETED): return as soon as one more job has an outcome.
 FIRST_COMPLETED: ReturnWhen = "FIRST_COMPLETED"
 DEFAULT_ORPHAN_AFTER = 600.0
 _SHOWN_PENDING = 5  # pending jobs a RunTimeoutError names (it has them all in .pending)

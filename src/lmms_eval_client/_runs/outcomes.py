@@ -208,6 +208,7 @@ class JobLost(_Outcome):
         )
 
 
+# How a tracked job ended: completed, failed, cancelled, or lost by its server.
 JobOutcome = JobCompleted | JobFailed | JobCancelled | JobLost
 
 
