@@ -11,17 +11,19 @@ and a fresh ledger; each phase in a fresh interpreter, so sizes and phases do no
 contaminate each other:
 
 1. fill: the first W submissions through ``EvalRun.submit`` (W = 100, or N/2 when N < 200),
-   timed: **submissions/s, first W**. The bulk (N - 2W) is sent without EvalRun to keep 10,000
-   within minutes: each is ``Ledger.record_intent`` (the same labels, request, server, owner
-   and queue snapshot EvalRun records: the ids queued or running before the POST, kept
-   here instead of read by a ``GET /queue``; checked against the server's queue at the end),
-   a raw ``POST /evaluate`` and ``Ledger.record_answer`` with the server's parsed answer, as
-   ``EvalRun.submit`` writes them; with ``synchronous=OFF`` (the same bytes, no fsyncs). The
-   raw POSTs of the bulk's last W give the server's own floor of a submission at that depth.
+   timed: **submissions/s, first W**. The bulk (N - 2W) is sent without EvalRun, to keep
+   10,000 within minutes, and recorded as EvalRun records it: raw ``POST /evaluate`` (8
+   threads, then the last W one by one, timed: the server's own floor of a submission at that
+   depth); then, in the server's queue order, ``Ledger.record_intent`` (labels ``{"n": n}`` as
+   EvalRun's, the request and server string EvalRun recorded, a fresh token and owner, the
+   queue snapshot EvalRun takes before each POST: the ids queued or running before that job,
+   completed/failed counters) and ``Ledger.record_answer`` with the server's parsed answer
+   (``JobSubmitResponse.model_dump``), with ``synchronous=OFF`` (the same bytes, no fsyncs).
+   The ledger's rows are checked against the server's queue first.
 2. sync, a fresh process opening the ledger (a trainer resuming): the last W submissions
    through ``EvalRun.submit``: **submissions/s, last W** (ratio last/first: flat is the
-   target); then one warm-up poll (it records the first job ``running``) and ``--repeat``
-   **idle polls** (``run.ready()``, nothing changed on the server: one ``GET /queue``),
+   target); then one warm-up poll (it records the first job ``running``) and up to
+   ``--repeat`` **idle polls** (``run.ready()``, nothing changed on the server: one ``GET /queue``),
    median, beside the raw ``GET /queue`` at that depth (httpx + ``.json()``, same server,
    median of 20). **Peak RSS** is this process's ``ru_maxrss`` after those polls.
    ``--profile``: one more idle poll under cProfile, its top functions printed to stderr.
@@ -30,13 +32,16 @@ contaminate each other:
    under the table.
 4. async, a fresh process: an ``AsyncEvalRun`` over the same ledger and server, all jobs
    pending; the **longest event-loop stall** of a poll, measured with the 1 ms ticker of
-   bench_loop_stall.py (``longest_stall``), median (worst) of ``--repeat``, beside the idle
-   loop's (the floor of what can be measured).
-5. changed, a fresh process: after a warm-up poll, ``--repeat`` times: 10 queued jobs
+   bench_loop_stall.py (``longest_stall``), median (worst) of up to ``--repeat``, beside the
+   idle loop's (the floor of what can be measured).
+5. changed, a fresh process: after a warm-up poll, up to ``--repeat`` times: 10 queued jobs
    cancelled by raw ``DELETE /jobs/{id}``, then one timed **poll with 10 jobs changed**
    (one ``GET /queue`` + 10 ``GET /jobs/{id}`` + 10 status writes), median, beside raw
    ``GET /queue`` + 10 raw ``GET /jobs/{id}``: it should grow with the jobs that changed, not
    with the jobs pending.
+
+"Up to ``--repeat``": a figure's repeats stop once they took 10 s (the table says how many
+ran): one poll of today's code at 10,000 jobs takes tens of seconds.
 
 The machine is shared: the header gives its CPU count and load average; read ratios, not
 wall-clock figures. Everything is written in a temporary folder, removed at the end.
