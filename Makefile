@@ -92,7 +92,7 @@ demo-runs: $(STAMP)
 # client (latency, import time, 1,000-job fan-out, wait precision) and false "job may exist"
 # alarms after idle pauses; evaluation runs; an AsyncEvalRun's event-loop stalls (a poll of
 # 1,000 pending jobs, a 5 MB results summary); an EvalRun at 100, 1,000 and 10,000 jobs
-# (bench_run_scale.py: 8 of the minutes on 2026-12's code, 2 loaded cores); about 16 minutes.
+# (bench_run_scale.py: 4 to 8 of them on 2026-12 code, by the load); about 12-16 minutes.
 # Tables go to stdout and build/bench/ (untracked): the tree stays clean.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
