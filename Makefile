@@ -120,11 +120,14 @@ demo-runs: $(STAMP)
 # Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
 # client (latency, import time, 1,000-job fan-out, wait precision) and false "job may exist"
 # alarms after idle pauses; evaluation runs; an AsyncEvalRun's event-loop stalls (a poll of
-# 1,000 pending jobs, a 5 MB results summary); about 8 minutes.
+# 1,000 pending jobs, a 5 MB results summary); an EvalRun at 100, 1,000 and 10,000 jobs
+# (bench_run_scale.py: 4 to 8 of them on 2026-12 code, by the load); about 12-16 minutes.
+# Tables go to stdout and build/bench/ (untracked): the tree stays clean.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_runs.py
 	$(PY) benchmarks/bench_loop_stall.py
+	$(PY) benchmarks/bench_run_scale.py
 
 # `make bench` writes its table under build/bench/ (untracked); this records run.py's table
 # in the tracked benchmarks/results.md instead.
@@ -132,9 +135,12 @@ bench: $(STAMP)
 bench-record: $(STAMP)
 	$(PY) benchmarks/run.py --output benchmarks/results.md
 
-# Evaluation runs only: requests per poll interval for 1,000 pending jobs, ledger writes/s.
+# Evaluation runs only: requests per poll interval for 1,000 pending jobs, ledger writes/s;
+# an EvalRun at 100, 1,000 and 10,000 jobs (poll vs raw GET /queue, ledger bytes per job, peak
+# RSS, AsyncEvalRun's loop stall, submissions/s; build/bench/run_scale.txt).
 bench-runs: $(STAMP)
 	$(PY) benchmarks/bench_runs.py
+	$(PY) benchmarks/bench_run_scale.py
 
 # Mutation run, not part of `make test`: each named mutation of scripts/mutations.toml
 # (a promise broken on purpose) applied alone to a copy of the tree, its tests run; prints
