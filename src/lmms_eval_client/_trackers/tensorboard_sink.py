@@ -50,7 +50,7 @@ class TensorBoardSink(Sink):
         stderr: bool = False,
     ) -> None:
         check_template(metric_name)
-        self.log_dir = Path(log_dir).resolve()
+        self.log_dir: Path = Path(log_dir).resolve()
         self.metric_name = metric_name
         self.step_label = step_label
         self.stderr = stderr
