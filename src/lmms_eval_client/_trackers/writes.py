@@ -25,6 +25,7 @@ from .base import MetricRowLike, Sink, StepLabelError, step_of
 if TYPE_CHECKING:
     from .._runs.ledger import Ledger
 
+
 def written(conn: sqlite3.Connection, sink: str) -> set[int]:
     """The seqs of the jobs the sink named ``sink`` has written (read in ``conn``)."""
     cursor = conn.execute("SELECT seq FROM sink_writes WHERE sink = ?", (sink,))
