@@ -18,15 +18,16 @@ from .table import TABLE_PARAMS, TABLE_SELECT, table_rows
 logger = logging.getLogger("lmms_eval_client")
 
 
-def _names(sinks: Sequence[Sink]) -> list[str]:
-    """The sinks' names that can be told now (one that fails is skipped by ``deliver``)."""
-    names = []
+def _names(sinks: Sequence[Sink]) -> list[str] | None:
+    """The sinks' distinct names, or None when one cannot be told now (``deliver`` logs it
+    and tries again at the next poll)."""
+    names = set()
     for sink in sinks:
         try:
-            names.append(sink.name)
-        except Exception:  # (deliver logs it, and tries again at the next poll)
-            continue
-    return names
+            names.add(sink.name)
+        except Exception:
+            return None
+    return sorted(names)
 
 
 def deliver_to_sinks(ledger: Ledger, sinks: Sequence[Sink]) -> dict[str, list[int]]:
@@ -36,15 +37,16 @@ def deliver_to_sinks(ledger: Ledger, sinks: Sequence[Sink]) -> dict[str, list[in
     if not sinks:
         return {}
     names = _names(sinks)
-    # Only the jobs some sink still lacks are read: a long run's table is not re-read
-    # at every poll. (No name told: every job, deliver() sorts it out.)
-    marks = ", ".join("?" for _ in names)
-    lacking = (
-        f" AND (SELECT COUNT(*) FROM sink_writes w WHERE w.seq = j.seq AND w.sink IN ({marks})) < ?"
-        if names and len(names) == len(sinks)
-        else ""
-    )
-    params = (*TABLE_PARAMS, *names, len(names)) if lacking else TABLE_PARAMS
+    # Only the jobs some sink still lacks are read: a long run's table is not re-read at
+    # every poll. (A name not told: every job; deliver() skips what each sink wrote.)
+    lacking, params = "", tuple[object, ...](TABLE_PARAMS)
+    if names is not None:
+        marks = ", ".join("?" for _ in names)
+        lacking = (
+            " AND (SELECT COUNT(*) FROM sink_writes w WHERE w.seq = j.seq "
+            f"AND w.sink IN ({marks})) < ?"
+        )
+        params = (*TABLE_PARAMS, *names, len(names))
     records = ledger.rows(f"{TABLE_SELECT}{lacking} ORDER BY j.seq", params)
     if not records:
         return {}

@@ -378,12 +378,13 @@ class AsyncEvalRun(AsyncRunDelivery):
 
 
 def _check_sinks(sinks: Sequence[Sink]) -> tuple[Sink, ...]:
-    if isinstance(sinks, (Sink, str)) or not all(isinstance(s, Sink) for s in sinks):
+    given = () if isinstance(sinks, (Sink, str)) else tuple(sinks)
+    if isinstance(sinks, (Sink, str)) or not all(isinstance(s, Sink) for s in given):
         raise InvalidArgumentError(
             f"sinks must be a list of Sink objects (TensorBoardSink, MLflowSink, WandbSink, "
             f"CallbackSink...), not {sinks!r}"
         )
-    return tuple(sinks)
+    return given
 
 
 def _servers_of(client: AsyncEvalClient | AsyncEvalPool) -> tuple[str, ...]:

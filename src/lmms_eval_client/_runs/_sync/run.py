@@ -377,12 +377,13 @@ class EvalRun(RunDelivery):
 
 
 def _check_sinks(sinks: Sequence[Sink]) -> tuple[Sink, ...]:
-    if isinstance(sinks, (Sink, str)) or not all(isinstance(s, Sink) for s in sinks):
+    given = () if isinstance(sinks, (Sink, str)) else tuple(sinks)
+    if isinstance(sinks, (Sink, str)) or not all(isinstance(s, Sink) for s in given):
         raise InvalidArgumentError(
             f"sinks must be a list of Sink objects (TensorBoardSink, MLflowSink, WandbSink, "
             f"CallbackSink...), not {sinks!r}"
         )
-    return tuple(sinks)
+    return given
 
 
 def _servers_of(client: EvalClient | EvalPool) -> tuple[str, ...]:
