@@ -244,9 +244,7 @@ class AsyncRunPoller(AsyncRunRecovery):
             for job in await run_sync(self.ledger.unharvested):
                 if client_for(servers, job.server) and self.retry.wants(job):
                     await self._resubmit(job)
-        await run_sync(
-            partial(deliver_to_sinks, self.ledger, self.sinks)
-        )  # never raises for a sink
+        await run_sync(partial(deliver_to_sinks, self.ledger, self.sinks))  # (logs sinks' errors)
 
     async def _poll_server(self, server: str, client: AsyncEvalClient) -> None:
         watched = [

@@ -242,7 +242,7 @@ class RunPoller(RunRecovery):
             for job in run_sync(self.ledger.unharvested):
                 if client_for(servers, job.server) and self.retry.wants(job):
                     self._resubmit(job)
-        run_sync(partial(deliver_to_sinks, self.ledger, self.sinks))  # never raises for a sink
+        run_sync(partial(deliver_to_sinks, self.ledger, self.sinks))  # (logs sinks' errors)
 
     def _poll_server(self, server: str, client: EvalClient) -> None:
         watched = [
