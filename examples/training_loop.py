@@ -14,6 +14,10 @@ the run's retry policy submits once more: the simulation fails it again, determi
 That server is a new one, on a new port, each time the script runs: the jobs the ledger
 holds on the previous one are moved to it (``run.rehome``), where those it never had end
 ``lost``.
+
+Each completed evaluation's metrics are written to TensorBoard at its epoch (a
+``TensorBoardSink`` of the run, ``--tensorboard DIR``, by default ``tensorboard/`` beside
+the ledger): ``tensorboard --logdir DIR`` shows them. A resumed script writes none twice.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from lmms_eval_client import (
     JobLost,
     LmmsEvalError,
     RetryOnFailure,
+    TensorBoardSink,
     UncoveredServersWarning,
 )
 
@@ -49,6 +54,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--pretrained", default="Qwen/Qwen2-VL-2B-Instruct")
     parser.add_argument("--tasks", default="mme,pope")
     parser.add_argument("--job-duration", type=float, default=0.5, help="local server only")
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="TensorBoard's log dir for the metrics (default: tensorboard/ beside the ledger)",
+    )
     return parser.parse_args(argv)
 
 
@@ -89,13 +100,16 @@ def report(outcomes: list[Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     ledger = args.ledger or Path(tempfile.mkdtemp(prefix="evals-")) / "evals.sqlite"
+    log_dir = args.tensorboard or ledger.parent / "tensorboard"
     with server_url(args.job_duration) as (url, local), EvalClient(url) as client:
         retry = RetryOnFailure("CUDA out of memory", max_attempts=2)
+        # Each completed job's metrics, at its epoch (the label the sink reads the step from).
+        tensorboard = TensorBoardSink(log_dir, step_label="epoch")
         with warnings.catch_warnings():
             if local:  # its jobs on the last local server are moved below: no need to warn
                 warnings.simplefilter("ignore", UncoveredServersWarning)
-            run = EvalRun(client, ledger, poll_interval=0.2, retry=retry)
-        with run:
+            run = EvalRun(client, ledger, poll_interval=0.2, retry=retry, sinks=[tensorboard])
+        with run, tensorboard:
             if local:
                 for old in sorted({job.server for job in run.jobs()} - {client.base_url}):
                     print(f"moved {len(run.rehome(old, client.base_url))} jobs from {old}")
@@ -117,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("training done; waiting for the remaining evaluations")
             report(list(run.as_completed(timeout=600)))
             print(f"ledger: {ledger} ({len(run.jobs())} submissions recorded)")
+            print(f"metrics in TensorBoard: tensorboard --logdir {log_dir}")
     return 0
 
 

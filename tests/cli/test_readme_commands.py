@@ -19,9 +19,19 @@ from pathlib import Path
 
 import pytest
 
+from lmms_eval_client import EvalClient, EvalRun
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from ..readme.snippets import PAGE_URL, ROOT, SHELL_SECTIONS, shell_section
+from ..readme.snippets import (
+    MLFLOW_URL,
+    PAGE_URL,
+    ROOT,
+    SHELL_SECTIONS,
+    TRACKER_SECTIONS,
+    shell_section,
+)
+from ..runs.test_sinks import scalars
+from ..trackers._mlflow import MlflowServer
 from .conftest import cli_env
 
 SERVER_LINE = re.compile(r"^lmms-eval-local-server --port 8000 &(\s+#.*)?$")
@@ -80,3 +90,42 @@ def test_the_command_line_section_runs_as_written(path: Path, heading: str, tmp_
     with (tmp_path / "all_results.csv").open() as every:
         models = {row["model_name"] for row in csv.DictReader(every)}
     assert {f"ckpts/step-{step}" for step in (100, 200, 300)} < models  # and the first job's
+
+
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    list(TRACKER_SECTIONS.items()),
+    ids=[path.relative_to(ROOT).as_posix() for path in TRACKER_SECTIONS],
+)
+@pytest.mark.slow
+def test_the_tracker_sections_backfill_runs_as_written(
+    path: Path, heading: str, tmp_path: Path, local_server: LocalServer, mlflow_server: MlflowServer
+) -> None:
+    """Its ```bash block, against a ledger of three completed steps (made by EvalRun, as
+    the section's Python block does), the MLflow URL being the fixture server's."""
+    (block,) = shell_section(path, heading)
+    with EvalClient(local_server.url) as client, EvalRun(client, tmp_path / "evals.sqlite") as run:
+        for step in (100, 200, 300):
+            run.submit(
+                "qwen2_vl", ["mme"], {"pretrained": f"org/ckpt-{step}"}, labels={"step": step}
+            )
+        assert len(list(run.as_completed(timeout=60))) == 3
+        rows = run.metrics()
+    env = {**cli_env(None), "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}
+    env |= {"WANDB_CONFIG_DIR": str(tmp_path / "wandb-config"), "WANDB_DISABLE_GIT": "true"}
+    script = "set -euo pipefail\n" + block.replace(MLFLOW_URL, mlflow_server.url) + "\n"
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    print(done.stdout)
+    assert done.stdout.count("wrote 3 job(s) [1, 2, 3], recorded in the ledger") == 3
+    assert scalars(tmp_path / "runs" / "evals", "eval/mme/exact_match") == [
+        (row.labels["step"], round(row.value, 6)) for row in rows if row.value is not None
+    ]

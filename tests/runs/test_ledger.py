@@ -160,9 +160,10 @@ def test_an_older_schema_is_migrated_in_one_transaction(
 
 def test_a_schema_1_ledger_gets_its_fingerprint_key(tmp_path: Path) -> None:
     path = tmp_path / "run.sqlite"
-    open_run(path).close()
     with sqlite3.connect(path) as conn:  # as lmms-eval-client wrote it before schema 2
-        conn.execute("DROP TABLE ledger_keys")
+        for statement in schema_module.MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {schema_module.APPLICATION_ID}")
         conn.execute("PRAGMA user_version = 1")
     open_run(path).close()
     with sqlite3.connect(path) as conn:

@@ -15,7 +15,6 @@ from lmms_eval_client import CallbackSink, MetricRowLike, StepLabelError, export
 from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client._trackers.base import check_step_labels, metric_name, step_of
 from lmms_eval_client._trackers.writes import (
-    SINK_WRITES_DDL,
     LedgerSinkWrites,
     MemorySinkWrites,
     deliver,
@@ -147,7 +146,6 @@ def test_the_table_functions_work_in_a_callers_transaction(tmp_path: Path) -> No
     ledger = Ledger(tmp_path / "run.sqlite")
     make_jobs(ledger, 2)
     with ledger.transaction("test") as conn:
-        conn.execute(SINK_WRITES_DDL)
         record_written(conn, "mlflow:x:1", [1, 2], now=5.0)
         record_written(conn, "mlflow:x:1", [2], now=9.0)  # again: kept once, first time
         assert written(conn, "mlflow:x:1") == {1, 2}

@@ -149,9 +149,14 @@ def check_schema(
     if version < 1:  # marked as a ledger, without a schema
         raise damaged(path, f"schema version {version}")
     # A damaged name in the schema (a table, a column) fails every query that uses it.
-    missing = sorted(_expected_layout(migrations, version) - layout)
+    expected = _expected_layout(migrations, version)
+    missing = sorted(expected - layout)
     if missing:
         raise damaged(path, f"its schema (version {version}) lacks {', '.join(missing[:3])}")
+    # A version damaged downwards: migrating would add what the file already holds.
+    later = sorted((layout - expected) & _expected_layout(migrations, supported))
+    if later:
+        raise damaged(path, f"its schema version {version} is older than its {later[0]}")
     return int(version)
 
 

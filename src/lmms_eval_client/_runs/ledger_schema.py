@@ -14,7 +14,9 @@ job_id): ``job_id`` is unique per server; 4, a submission's key (``submission_ke
 unique: submitting under a key twice returns the first job), delivery claims
 (``claimed_by``, ``claimed_at``: an outcome handed out and not yet acknowledged),
 ``recovered_at`` (a lost job completed from its output folder) and ``metrics`` (the
-completed job's metric rows, JSON).
+completed job's metric rows, JSON); 5, ``sink_writes``: which completed jobs each of the
+run's sinks (MLflow, TensorBoard, W&B...) has written, so a resumed run or a second export
+writes none twice.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from .errors import (
 from .outcomes import Observation, TrackedJob
 
 APPLICATION_ID = 0x4C4D4552  # "LMER": lmms-eval-client run ledger
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 _APPEND_ONLY = "SELECT RAISE(ABORT, 'the ledger never deletes or rewrites history')"
@@ -109,6 +111,14 @@ _JOBS_KEPT = f"CREATE TRIGGER jobs_kept BEFORE DELETE ON jobs BEGIN {_APPEND_ONL
 _KEYS_TABLE = ("CREATE TABLE ledger_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL)",)
 
 
+# Schema 5: one row per (sink name, job seq) a sink has written (``_trackers/writes.py``).
+SINK_WRITES_DDL = (
+    "CREATE TABLE sink_writes ("
+    "sink TEXT NOT NULL, seq INTEGER NOT NULL REFERENCES jobs(seq), at REAL NOT NULL, "
+    "PRIMARY KEY (sink, seq))"
+)
+
+
 def _schema(version: int) -> tuple[str, ...]:
     """Every table, index and trigger of a ledger of this schema version, made at once."""
     return (
@@ -129,6 +139,7 @@ def _schema(version: int) -> tuple[str, ...]:
         _JOBS_KEPT,
         *(_KEYS_TABLE if version >= 2 else ()),
         *((_KEY_INDEX,) if version >= 4 else ()),
+        *((SINK_WRITES_DDL,) if version >= 5 else ()),
     )
 
 
@@ -151,6 +162,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         _JOBS_KEPT,
     ),
     4: (*_V4_ADDED, _KEY_INDEX),
+    5: (SINK_WRITES_DDL,),
 }
 
 

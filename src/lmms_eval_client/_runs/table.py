@@ -32,13 +32,14 @@ if TYPE_CHECKING:
 
 # The final attempt of each chain that completed, with its chain's key (a retry without a
 # key of its own takes its first attempt's): one query, whatever the number of jobs.
-TABLE_QUERY = (
+TABLE_SELECT = (
     "SELECT j.seq, j.job_id, j.server, j.labels, j.summary, j.metrics, "
     "COALESCE(j.submission_key, f.submission_key) AS chain_key "
     "FROM jobs j LEFT JOIN jobs f ON f.seq = j.first_seq "
     "WHERE j.state = ? AND j.retried_by IS NULL AND j.job_id NOTNULL "
-    "AND (j.metrics NOTNULL OR j.summary NOTNULL) ORDER BY j.seq"
+    "AND (j.metrics NOTNULL OR j.summary NOTNULL)"
 )
+TABLE_QUERY = f"{TABLE_SELECT} ORDER BY j.seq"
 TABLE_PARAMS = (COMPLETED,)
 
 # The columns of to_pandas() besides the labels (a label of one of these names is

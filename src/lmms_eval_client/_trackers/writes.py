@@ -7,9 +7,8 @@ each, so a run that resumes writes every job a sink has not taken and none it ha
 process killed between a tracker's answer and that commit writes that one job again when
 it resumes: trackers keep both points.)
 
-Until the ledger's schema adds the table (schema 5, at the merge with the run's wiring:
-``SINK_WRITES_DDL`` moves into ledger_schema.py), ``LedgerSinkWrites`` creates it
-``IF NOT EXISTS`` in its first transaction.
+The table is part of the ledger's schema from version 5 (``ledger_schema.SINK_WRITES_DDL``);
+a ledger of an older schema opened read-only (an export) has none: nothing written yet.
 """
 
 from __future__ import annotations
@@ -25,12 +24,6 @@ from .base import MetricRowLike, Sink, StepLabelError, step_of
 
 if TYPE_CHECKING:
     from .._runs.ledger import Ledger
-
-SINK_WRITES_DDL = (
-    "CREATE TABLE IF NOT EXISTS sink_writes ("
-    "sink TEXT NOT NULL, seq INTEGER NOT NULL REFERENCES jobs(seq), at REAL NOT NULL, "
-    "PRIMARY KEY (sink, seq))"
-)
 
 
 def written(conn: sqlite3.Connection, sink: str) -> set[int]:
@@ -68,13 +61,6 @@ class LedgerSinkWrites:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        self._ready = False
-
-    def _ensure_table(self) -> None:
-        if not self._ready:
-            with self.ledger.transaction("adding the table of sink writes") as conn:
-                conn.execute(SINK_WRITES_DDL)
-            self._ready = True
 
     def written(self, sink: str) -> set[int]:
         """The seqs the sink named ``sink`` has written, as the ledger holds them."""
@@ -82,13 +68,12 @@ class LedgerSinkWrites:
             "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'sink_writes'"
         )
         if not exists:
-            return set()  # (a read-only ledger of a run without sinks: nothing written)
+            return set()  # (an older ledger opened read-only: nothing written)
         rows = self.ledger.rows("SELECT seq FROM sink_writes WHERE sink = ?", (sink,))
         return {int(row["seq"]) for row in rows}
 
     def record(self, sink: str, seqs: Sequence[int]) -> None:
         """Record these jobs as written by ``sink``, in one transaction."""
-        self._ensure_table()
         with self.ledger.transaction("recording what a sink wrote") as conn:
             record_written(conn, sink, seqs)
 

@@ -294,5 +294,9 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "lmms-eval-client runs export evals.sqlite --csv > metrics.csv",
             "lmms-eval-client runs export evals.sqlite --json --task mme --metric exact_match",
+            "lmms-eval-client runs export evals.sqlite --to tensorboard --log-dir runs/evals",
+            "lmms-eval-client runs export evals.sqlite --to mlflow "
+            "--tracking-uri http://127.0.0.1:5000 --experiment evals --run-name sft-1",
+            "WANDB_MODE=offline lmms-eval-client runs export evals.sqlite --to wandb --project sft",
         ),
     )(export)

@@ -1,8 +1,9 @@
-"""``lmms-eval-client runs export``: a run's metrics as one table (CSV, JSON or text).
+"""``lmms-eval-client runs export``: a run's metrics as one table (CSV, JSON or text), or
+written to a tracker with ``--to`` (``run_backfill.py``).
 
-Read from the ledger alone, read-only (as ``runs ls``): no server needed, nothing written.
-One row per job x task x metric, with the job's seq, key and labels, so that "metric vs
-step" is one CSV.
+Read from the ledger alone, read-only (as ``runs ls``): no server needed, nothing written
+(``--to`` records what it wrote when the ledger is writable). One row per job x task x
+metric, with the job's seq, key and labels, so that "metric vs step" is one CSV.
 """
 
 from __future__ import annotations
@@ -20,6 +21,20 @@ from lmms_eval_client import InvalidArgumentError
 
 from .._runs.table import TABLE_PARAMS, TABLE_QUERY, check_names, table_rows
 from .output import print_json, print_lines
+from .run_backfill import (
+    Entity,
+    Experiment,
+    LogDir,
+    Project,
+    Record,
+    RunId,
+    RunName,
+    StepLabel,
+    To,
+    TrackingUri,
+    backfill,
+    make_sink,
+)
 from .runs import Ledger, open_read_only
 from .server_commands import JsonFlag
 
@@ -76,15 +91,49 @@ def export(
     metric: Annotated[str | None, typer.Option(help="Only this metric's rows.")] = None,
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
     json_out: JsonFlag = False,
+    to: To = None,
+    tracking_uri: TrackingUri = None,
+    experiment: Experiment = None,
+    run_id: RunId = None,
+    run_name: RunName = None,
+    log_dir: LogDir = None,
+    project: Project = None,
+    entity: Entity = None,
+    step_label: StepLabel = "step",
+    record: Record = True,
 ) -> None:
     """Export a run's metrics table: one row per job, task and metric, with its labels.
 
     Read from the ledger alone (read-only: no server needed, nothing written): the rows of
     ``EvalRun.metrics()``. CSV columns: seq, key, one per label, model, task,
     metric, filter, value, stderr, higher_is_better.
+
+    With --to mlflow|tensorboard|wandb, the same rows are written to that tracker (each
+    job at its training step, as a run's sinks write them). When the ledger is writable,
+    each job written is recorded in it: exporting again to the same destination writes
+    only what is missing (--no-record: read-only, every job written).
     """
     if json_out and csv_out:
         raise InvalidArgumentError("give --json or --csv, not both")
+    if to is not None:
+        if csv_out or task is not None or metric is not None:
+            raise InvalidArgumentError(
+                "--to writes every metric of each job (a job is recorded whole): "
+                "not with --csv, --task or --metric"
+            )
+        sink = make_sink(
+            to,
+            tracking_uri=tracking_uri,
+            experiment=experiment,
+            run_id=run_id,
+            run_name=run_name,
+            log_dir=log_dir,
+            project=project,
+            entity=entity,
+            step_label=step_label,
+        )
+        backfill(ledger, sink, record=record, json_out=json_out)
+        return
     rows = metric_rows(ledger, task, metric)
     if json_out:
         records: list[JsonValue] = list(rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,6 +24,7 @@ from ..._http._async._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._results.files import summary_and_metric_rows
+from ..._trackers.base import Sink
 from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
 from ..options import (
@@ -36,6 +37,7 @@ from ..options import (
 )
 from ..outcomes import LOST, QUEUED, RUNNING, SUBMITTING, UNSENT, TrackedJob
 from ..servers import client_for, same_server
+from ..sink_delivery import deliver_to_sinks
 from .recovery import AsyncRunRecovery
 
 if TYPE_CHECKING:
@@ -70,8 +72,10 @@ class AsyncRunPoller(AsyncRunRecovery):
         summarize: Summarize | Literal["results"] | None,
         max_completed_jobs: int,
         orphan_after: float,
+        sinks: Sequence[Sink] = (),
     ) -> None:
         self.client = client
+        self.sinks = tuple(sinks)
         self.ledger = ledger
         self.retry = retry
         self.output_root = output_root  # the run's own; None: each client's
@@ -229,7 +233,7 @@ class AsyncRunPoller(AsyncRunRecovery):
     async def poll(self) -> None:
         """One interval's work: reconcile orphaned intents, read each server's queue, read
         the jobs that left it, recover lost jobs from their folders, retry failed (and lost)
-        jobs by policy."""
+        jobs by policy; then the run's sinks get the completed jobs' metrics."""
         await self.record_answers()
         await self._reconcile_orphans()
         for server, client in self._clients().items():
@@ -240,6 +244,7 @@ class AsyncRunPoller(AsyncRunRecovery):
             for job in await run_sync(self.ledger.unharvested):
                 if client_for(servers, job.server) and self.retry.wants(job):
                     await self._resubmit(job)
+        await run_sync(partial(deliver_to_sinks, self.ledger, self.sinks))  # (logs sinks' errors)
 
     async def _poll_server(self, server: str, client: AsyncEvalClient) -> None:
         watched = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,6 +26,7 @@ from ..._http._sync._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._results.files import summary_and_metric_rows
+from ..._trackers.base import Sink
 from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
 from ..options import (
@@ -38,6 +39,7 @@ from ..options import (
 )
 from ..outcomes import LOST, QUEUED, RUNNING, SUBMITTING, UNSENT, TrackedJob
 from ..servers import client_for, same_server
+from ..sink_delivery import deliver_to_sinks
 from .recovery import RunRecovery
 
 if TYPE_CHECKING:
@@ -72,8 +74,10 @@ class RunPoller(RunRecovery):
         summarize: Summarize | Literal["results"] | None,
         max_completed_jobs: int,
         orphan_after: float,
+        sinks: Sequence[Sink] = (),
     ) -> None:
         self.client = client
+        self.sinks = tuple(sinks)
         self.ledger = ledger
         self.retry = retry
         self.output_root = output_root  # the run's own; None: each client's
@@ -227,7 +231,7 @@ class RunPoller(RunRecovery):
     def poll(self) -> None:
         """One interval's work: reconcile orphaned intents, read each server's queue, read
         the jobs that left it, recover lost jobs from their folders, retry failed (and lost)
-        jobs by policy."""
+        jobs by policy; then the run's sinks get the completed jobs' metrics."""
         self.record_answers()
         self._reconcile_orphans()
         for server, client in self._clients().items():
@@ -238,6 +242,7 @@ class RunPoller(RunRecovery):
             for job in run_sync(self.ledger.unharvested):
                 if client_for(servers, job.server) and self.retry.wants(job):
                     self._resubmit(job)
+        run_sync(partial(deliver_to_sinks, self.ledger, self.sinks))  # (logs sinks' errors)
 
     def _poll_server(self, server: str, client: EvalClient) -> None:
         watched = [

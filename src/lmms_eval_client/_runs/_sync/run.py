@@ -24,6 +24,7 @@ from ..._exceptions import InvalidArgumentError
 from ..._http._sync._io import run_sync
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
+from ..._trackers.base import Sink, check_step_labels
 from ..errors import UncoveredServersWarning
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..ledger_keys import KeyTaken, check_key, job_under_key, latest_attempt
@@ -98,6 +99,13 @@ class EvalRun(RunDelivery):
             token, secret, password). The ledger stores their values only as fingerprints.
         rehome: ``{old: new}``: ``rehome(old, new)`` for each pair, at open (before the
             check of the pending jobs' servers).
+        sinks: Where each completed job's metrics go, e.g.
+            ``[TensorBoardSink("runs/evals")]`` (MLflowSink, WandbSink, CallbackSink): after
+            every poll, each sink gets the jobs it has not written, once each, at the job's
+            training step (its ``step`` label: ``submit`` refuses labels a sink cannot read
+            it from). The ledger records what each sink wrote, so a resumed run writes
+            nothing twice. A sink that fails is logged and its jobs written at a later poll;
+            it never stops the run. Not closed by the run (close them, or use ``with``).
 
     Raises:
         LedgerError: The ledger cannot be used (corrupt, foreign, newer, read-only, full).
@@ -108,8 +116,8 @@ class EvalRun(RunDelivery):
 
     Example::
 
-        with EvalRun(client, "evals.sqlite") as run:
-            run.submit(model="qwen2_vl", tasks=["mme"], labels={"epoch": 1})
+        with EvalRun(client, "evals.sqlite", sinks=[TensorBoardSink("tb")]) as run:
+            run.submit(model="qwen2_vl", tasks=["mme"], labels={"step": 100})
             for outcome in run.as_completed(timeout=3600):
                 print(outcome.labels, outcome.kind)
     """
@@ -129,8 +137,10 @@ class EvalRun(RunDelivery):
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         secret_args: Sequence[str] | None = None,
         rehome: Mapping[str, str] | None = None,
+        sinks: Sequence[Sink] = (),
     ) -> None:
         check_run_args(poll_interval, max_completed_jobs, orphan_after)
+        self._sinks = _check_sinks(sinks)
         moves = self._moves(client, rehome)  # checked before the ledger is touched
         self._client = client
         self._poll_interval = float(poll_interval)
@@ -147,6 +157,7 @@ class EvalRun(RunDelivery):
             summarize=summarize,
             max_completed_jobs=max_completed_jobs,
             orphan_after=float(orphan_after),
+            sinks=self._sinks,
         )
         try:
             for old, new in moves:
@@ -261,6 +272,8 @@ class EvalRun(RunDelivery):
 
         Raises:
             InvalidArgumentError: An argument is invalid; nothing was sent or recorded.
+            StepLabelError: (an InvalidArgumentError) A sink of the run could not read
+                the job's training step from ``labels``; nothing was sent or recorded.
             SubmissionUnresolvedError: The answer was lost and the server cannot tell
                 whether it holds the job (recorded as ``lost``, or, when the server could not
                 be asked, kept ``submitting`` and reconciled at a later poll).
@@ -272,6 +285,7 @@ class EvalRun(RunDelivery):
                 reached; the job is recorded ``unsent``.
         """
         checked = check_json_object("labels", labels)
+        check_step_labels(self._sinks, checked)  # no job that a sink cannot place
         key = check_key(key)
         options = CallOptions.of(timeout)  # checked before anything is recorded or sent
         body = build_evaluate_request(
@@ -360,6 +374,16 @@ class EvalRun(RunDelivery):
                 raise _not_ours(new, _servers_of(client))
             moves.append((check_url("old", old), target))
         return moves
+
+
+def _check_sinks(sinks: Sequence[Sink]) -> tuple[Sink, ...]:
+    given = () if isinstance(sinks, (Sink, str)) else tuple(sinks)
+    if isinstance(sinks, (Sink, str)) or not all(isinstance(s, Sink) for s in given):
+        raise InvalidArgumentError(
+            f"sinks must be a list of Sink objects (TensorBoardSink, MLflowSink, WandbSink, "
+            f"CallbackSink...), not {sinks!r}"
+        )
+    return given
 
 
 def _servers_of(client: EvalClient | EvalPool) -> tuple[str, ...]:

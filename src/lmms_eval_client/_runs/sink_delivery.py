@@ -1,0 +1,57 @@
+"""A run's sinks fed at each poll: the completed jobs' metric rows that a sink has not
+written yet (``_trackers/writes.py``'s ``deliver``, recorded in the ledger's
+``sink_writes``). Called by the poller at the end of every poll (``ready``, ``harvest``,
+``receive``, ``as_completed`` and ``wait`` all poll), in a worker thread for an
+``AsyncEvalRun``: trackers' clients block.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from .._trackers.base import Sink
+from .._trackers.writes import LedgerSinkWrites, deliver, rows_by_job
+from .ledger import Ledger
+from .table import TABLE_PARAMS, TABLE_SELECT, table_rows
+
+logger = logging.getLogger("lmms_eval_client")
+
+
+def _names(sinks: Sequence[Sink]) -> list[str] | None:
+    """The sinks' distinct names, or None when one cannot be told now (``deliver`` logs it
+    and tries again at the next poll)."""
+    names = set()
+    for sink in sinks:
+        try:
+            names.add(sink.name)
+        except Exception:
+            return None
+    return sorted(names)
+
+
+def deliver_to_sinks(ledger: Ledger, sinks: Sequence[Sink]) -> dict[str, list[int]]:
+    """Write every completed job's metric rows that a sink has not written to it, each job
+    recorded once written. A sink that fails is logged and tried again at the next poll;
+    only a ``LedgerError`` is raised. Returns the seqs written now, by sink name."""
+    if not sinks:
+        return {}
+    names = _names(sinks)
+    # Only the jobs some sink still lacks are read: a long run's table is not re-read at
+    # every poll. (A name not told: every job; deliver() skips what each sink wrote.)
+    lacking, params = "", tuple[object, ...](TABLE_PARAMS)
+    if names is not None:
+        marks = ", ".join("?" for _ in names)
+        lacking = (
+            " AND (SELECT COUNT(*) FROM sink_writes w WHERE w.seq = j.seq "
+            f"AND w.sink IN ({marks})) < ?"
+        )
+        params = (*TABLE_PARAMS, *names, len(names))
+    records = ledger.rows(f"{TABLE_SELECT}{lacking} ORDER BY j.seq", params)
+    if not records:
+        return {}
+    jobs = rows_by_job(table_rows(records, ledger.path))
+    done = deliver(sinks, jobs, LedgerSinkWrites(ledger))
+    for name, seqs in done.items():
+        logger.info("Evaluation run %r: %s wrote jobs %s", ledger.path, name, seqs)
+    return done

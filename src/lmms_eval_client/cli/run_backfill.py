@@ -1,0 +1,195 @@
+"""``lmms-eval-client runs export LEDGER --to mlflow|tensorboard|wandb``: a finished (or
+running) run's metrics written to a tracker after the fact, each job at its training step.
+
+The same sinks as ``EvalRun(..., sinks=[...])``, over the same table (``runs export``'s
+rows), through ``export_to``. When the ledger can be written, each job exported is
+recorded in it under the sink's name (the ``sink_writes`` a run with that sink records
+too): a second export to the same destination, or an export after a run that fed it,
+writes only what is missing. ``--no-record`` (or a ledger that cannot be written) opens
+it read-only and writes every job.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import JsonValue
+
+from lmms_eval_client import InvalidArgumentError, LedgerReadOnlyError
+
+from .._runs.ledger import Ledger as RunLedger
+from .._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
+from .output import print_json
+from .runs import open_read_only
+
+if TYPE_CHECKING:
+    from .._trackers.base import Sink
+
+
+class Tracker(str, enum.Enum):
+    mlflow = "mlflow"
+    tensorboard = "tensorboard"
+    wandb = "wandb"
+
+
+_PANEL = "Export to a tracker"
+To = Annotated[
+    Tracker | None,
+    typer.Option(
+        "--to",
+        help="Write the metrics to this tracker instead of printing them: each completed "
+        "job once, at its training step (--step-label). When the ledger is writable, what "
+        "was written is recorded in it, so exporting again to the same destination (or "
+        "after a run whose sinks fed it) writes only what is missing; --no-record: the "
+        "ledger is only read and every job is written.",
+        rich_help_panel=_PANEL,
+    ),
+]
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        help="--to mlflow: the tracking server, e.g. http://127.0.0.1:5000.", rich_help_panel=_PANEL
+    ),
+]
+Experiment = Annotated[
+    str | None,
+    typer.Option(
+        help="--to mlflow: the experiment (with --run-name: that run, continued).",
+        rich_help_panel=_PANEL,
+    ),
+]
+RunId = Annotated[
+    str | None,
+    typer.Option(
+        help="--to mlflow: an existing run's id. --to wandb: the run's id (resumed if it exists).",
+        rich_help_panel=_PANEL,
+    ),
+]
+RunName = Annotated[
+    str | None,
+    typer.Option(
+        help="--to mlflow: the run's name in --experiment (found, else created).",
+        rich_help_panel=_PANEL,
+    ),
+]
+LogDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="--to tensorboard: the folder of the event files (tensorboard --logdir DIR).",
+        rich_help_panel=_PANEL,
+    ),
+]
+Project = Annotated[
+    str | None,
+    typer.Option(
+        help="--to wandb: the project (offline when WANDB_MODE=offline).", rich_help_panel=_PANEL
+    ),
+]
+Entity = Annotated[
+    str | None, typer.Option(help="--to wandb: the team or user.", rich_help_panel=_PANEL)
+]
+StepLabel = Annotated[
+    str,
+    typer.Option(
+        help="The label holding each job's training step (an integer).", rich_help_panel=_PANEL
+    ),
+]
+Record = Annotated[
+    bool,
+    typer.Option(
+        "--record/--no-record",
+        help="Record what was written in the ledger (when it is writable).",
+        rich_help_panel=_PANEL,
+    ),
+]
+
+
+def _needs(tracker: Tracker, **given: object) -> None:
+    missing = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is None]
+    if missing:
+        raise InvalidArgumentError(f"--to {tracker.value} needs {' and '.join(missing)}")
+
+
+def make_sink(
+    tracker: Tracker,
+    *,
+    tracking_uri: str | None,
+    experiment: str | None,
+    run_id: str | None,
+    run_name: str | None,
+    log_dir: Path | None,
+    project: str | None,
+    entity: str | None,
+    step_label: str,
+) -> Sink:
+    """The sink ``--to`` names, from its options (InvalidArgumentError for a missing one)."""
+    if not step_label:
+        raise InvalidArgumentError("--step-label must name a label, e.g. step")
+    if tracker is Tracker.tensorboard:
+        _needs(tracker, log_dir=log_dir)
+        from .._trackers.tensorboard_sink import TensorBoardSink
+
+        assert log_dir is not None
+        return TensorBoardSink(log_dir, step_label=step_label)
+    if tracker is Tracker.mlflow:
+        _needs(tracker, tracking_uri=tracking_uri)
+        if (experiment is None) == (run_id is None):
+            raise InvalidArgumentError("--to mlflow needs --experiment E or --run-id R (one)")
+        from .._trackers.mlflow_sink import MLflowSink
+
+        assert tracking_uri is not None
+        return MLflowSink(
+            tracking_uri=tracking_uri,
+            run_id=run_id,
+            experiment=experiment,
+            run_name=run_name,
+            step_label=step_label,
+        )
+    _needs(tracker, project=project)
+    from .._trackers.wandb_sink import WandbSink
+
+    return WandbSink(project=project, entity=entity, run_id=run_id, step_label=step_label)
+
+
+def _writable(ledger: Path) -> bool:
+    return os.access(ledger, os.W_OK) and os.access(ledger.parent, os.W_OK | os.X_OK)
+
+
+def backfill(ledger: Path, sink: Sink, *, record: bool, json_out: bool) -> None:
+    """Write the run's table to ``sink`` (recorded in the ledger when asked and possible)."""
+    from .._trackers.writes import LedgerSinkWrites, export_to
+
+    with open_read_only(ledger):  # (checks it exists and is a ledger, without writing)
+        pass
+    opened: RunLedger | None = None
+    if record and _writable(ledger):
+        try:
+            opened = RunLedger(ledger)
+        except LedgerReadOnlyError:
+            opened = None  # (a read-only file system: as --no-record)
+    with closing(opened) if opened is not None else open_read_only(ledger) as read:
+        rows = table_rows(read.rows(TABLE_QUERY, TABLE_PARAMS), read.path)
+        writes = LedgerSinkWrites(read) if opened is not None else None
+        with sink:
+            written = export_to(sink, rows, writes=writes)
+            name = sink.name
+    jobs = sorted({row.seq for row in rows})
+    skipped = [seq for seq in jobs if seq not in written]
+    if json_out:
+        report: dict[str, JsonValue] = {
+            "sink": name,
+            "written": list[JsonValue](written),
+            "skipped": list[JsonValue](skipped),
+            "recorded": opened is not None,
+        }
+        print_json(report)
+        return
+    how = "recorded in the ledger" if opened is not None else "not recorded (read-only ledger)"
+    print(f"{name}: wrote {len(written)} job(s) {written}, {how}", flush=True)
+    if skipped:
+        print(f"{len(skipped)} job(s) already there: {skipped}", flush=True)

@@ -1,0 +1,126 @@
+"""A run's sinks (issue 23): each completed job's metrics written to every sink once, at
+its training step, after the poll that saw it complete; a failing sink never stops the
+run and gets the values later; a resumed run writes nothing twice. Both run classes,
+against the local server, TensorBoard's event files read back with its EventAccumulator."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lmms_eval_client import (
+    CallbackSink,
+    EvalClient,
+    EvalRun,
+    InvalidArgumentError,
+    MetricRowLike,
+    StepLabelError,
+    TensorBoardSink,
+)
+from lmms_eval_client.testing import LocalServer
+
+from ._support import QWEN, server_jobs
+from .conftest import MakeRunner
+
+
+def scalars(log_dir: Path, tag: str) -> list[tuple[int, float]]:
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    points = [(e.step, round(e.value, 6)) for e in events.Scalars(tag)]  # (32-bit floats)
+    print(f"tensorboard read-back {tag}: {points}")
+    return points
+
+
+class FailsFirst:
+    """A tracker that is down at the first call, then keeps every (step, task, value)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.points: list[tuple[int, str, float | None]] = []
+
+    def __call__(self, rows: Sequence[MetricRowLike], step: int) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("tracker down")
+        self.points += [(step, row.task, row.value) for row in rows]
+
+
+class Kept(CallbackSink):
+    closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+async def test_each_completed_job_reaches_every_sink_once_even_one_that_failed(
+    make_runner: MakeRunner,
+    local_server: LocalServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log_dir, path = tmp_path / "tb", tmp_path / "run.sqlite"
+    flaky = FailsFirst()
+    board = TensorBoardSink(log_dir)
+    callback = Kept(flaky, name="flaky")
+    sinks = [board, callback]
+    runner = make_runner(local_server.url, path, sinks=sinks)
+    for step in (100, 200, 300):  # a checkpoint per step
+        model_args = {"pretrained": f"my-org/ckpt-{step}"}
+        await runner.submit("qwen2_vl", ["mme"], model_args=model_args, labels={"step": step})
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        outcomes = await runner.completed(timeout=60)  # the failure does not stop the run
+        await runner.ready()  # one more poll: the failed sink's jobs written now
+        await runner.ready()  # and nothing again
+    assert len(outcomes) == 3
+    assert caplog.text.count("ConnectionError: tracker down") == 1
+    rows = await runner.metrics()
+    expected = [(row.labels["step"], "mme", row.value) for row in rows]
+    assert sorted(flaky.points) == expected and len(expected) == 3  # each once
+    await runner.close()
+    assert callback.closed == 0  # the run leaves the caller's sinks open
+    board.close()
+    tb = [(step, round(value, 6)) for step, _, value in expected if value is not None]
+    assert scalars(log_dir, "eval/mme/exact_match") == tb
+
+    # Resumed: the same ledger, the same sinks' names: nothing written twice.
+    again = FailsFirst()
+    again.calls = 1  # (up this time)
+    with TensorBoardSink(log_dir) as board2:
+        resumed = make_runner(
+            local_server.url, path, sinks=[board2, CallbackSink(again, name="flaky")]
+        )
+        await resumed.ready()
+        await resumed.close()
+    assert again.points == []
+    assert scalars(log_dir, "eval/mme/exact_match") == tb
+
+
+async def test_submit_refuses_labels_a_sink_cannot_place(
+    make_runner: MakeRunner, local_server: LocalServer
+) -> None:
+    points: list[int] = []
+    sink = CallbackSink(lambda rows, step: points.append(step), name="steps")
+    runner = make_runner(local_server.url, sinks=[sink])
+    with pytest.raises(StepLabelError, match="no label 'step'") as info:
+        await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"epoch": 1})
+    assert info.value.step_label == "step"
+    assert await runner.jobs() == [] and server_jobs(local_server.url) == []
+    with pytest.raises(StepLabelError, match="not an integer"):
+        await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": "late"})
+    await runner.submit(
+        "qwen2_vl", ["mme"], model_args=QWEN, labels={"step": "7"}
+    )  # an integer's text
+    await runner.completed(timeout=60)
+    assert points == [7]
+
+
+def test_sinks_must_be_sinks(tmp_path: Path) -> None:
+    with EvalClient("http://127.0.0.1:9") as client:  # (nothing is sent)
+        for wrong in ([print], TensorBoardSink(tmp_path / "tb")):
+            with pytest.raises(InvalidArgumentError, match="sinks must be a list of Sink"):
+                EvalRun(client, tmp_path / "run.sqlite", sinks=wrong)  # type: ignore[arg-type]
+    assert not (tmp_path / "run.sqlite").exists()
