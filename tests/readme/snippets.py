@@ -160,9 +160,10 @@ def shell_section(path: Path, heading: str) -> list[str]:
         depth = len(lines[i]) - len(stripped)
         if depth and stripped.startswith(" ") and depth <= level:
             break
-        if lines[i].strip() == "```bash":
+        if lines[i].startswith("```"):  # a block: its lines are no headings ("# (continued)")
             end = lines.index("```", i + 1)
-            found.append("\n".join(lines[i + 1 : end]))
+            if lines[i].strip() == "```bash":
+                found.append("\n".join(lines[i + 1 : end]))
             i = end
         i += 1
     return found
