@@ -1,0 +1,62 @@
+"""The ledger as a poll reads it: light rows of the columns a poll needs, not TrackedJobs.
+
+A poll of a run with 10,000 pending jobs must cost what the jobs that *changed* cost, not
+what the pending ones do: it reads four columns of each pending job (no request, labels,
+info or queue snapshot to parse, no pydantic model to build), and a whole TrackedJob only
+for a job the server's queue no longer shows. Reads go through ``Ledger.rows`` (one lock,
+one rule of failures); ``poll_batch`` is the poll's use of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ledger import Ledger
+from .ledger_schema import JOBS, damaged, job_from_row
+from .outcomes import FINISHED, SUBMITTING, UNSENT, TrackedJob
+from .servers import server_identity
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """A pending job as a poll reads it: one the server answered for, not yet finished."""
+
+    seq: int
+    job_id: str
+    state: str
+    server: str
+
+
+def watched_on(ledger: Ledger, server: str) -> list[Watched]:
+    """The pending jobs with a job id on ``server`` (under any spelling of its URL), in
+    submission order (CorruptLedgerError for a row that cannot be read)."""
+    marks = ",".join("?" * len(FINISHED))
+    rows = ledger.rows(
+        "SELECT seq, job_id, state, server FROM jobs "
+        f"WHERE job_id NOTNULL AND state NOT IN ({marks}, ?) ORDER BY seq",
+        [*sorted(FINISHED), UNSENT],
+    )
+    identity = server_identity(server)
+    mine: dict[str, bool] = {}  # by spelling: the few a ledger holds, each parsed once
+    found = []
+    for row in rows:
+        seq, job_id, state, where = row["seq"], row["job_id"], row["state"], row["server"]
+        if not (
+            isinstance(seq, int)
+            and isinstance(job_id, str)
+            and isinstance(state, str)
+            and isinstance(where, str)
+        ):
+            raise damaged(ledger.path, f"unreadable job row (seq {seq!r})")
+        if where not in mine:
+            mine[where] = where == server or server_identity(where) == identity
+        if mine[where]:
+            found.append(Watched(seq, job_id, state, where))
+    return found
+
+
+def submitting(ledger: Ledger) -> list[TrackedJob]:
+    """The submissions not yet answered (few: those under way, or a killed process's), in
+    submission order: what reconciliation settles."""
+    rows = ledger.rows(f"{JOBS} WHERE state = ? ORDER BY seq", (SUBMITTING,))
+    return [job_from_row(row, ledger.path) for row in rows]
