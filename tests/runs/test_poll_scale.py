@@ -44,11 +44,11 @@ def snapshots(path: Path) -> dict[int, str | None]:
         conn.close()
 
 
-def pending_ledger(path: Path, server: FakeServer, jobs: int) -> None:
+def pending_ledger(path: Path, server: FakeServer, jobs: int, first: int = 0) -> None:
     """A ledger of ``jobs`` answered jobs, all queued on ``server`` (as a run leaves it)."""
     ledger = Ledger(path)
     try:
-        for n in range(jobs):
+        for n in range(first, first + jobs):
             body = request(n)
             job = ledger.record_intent(
                 token=f"t{n}", labels={"n": n}, request=body, server=BASE, owner="o",
@@ -175,3 +175,21 @@ async def test_a_poll_builds_jobs_for_the_jobs_that_changed_only(
     assert (await runner.job(3)).state == "running"
     # each finished job: its read-back after the write, and its outcome; none of the 38 others
     assert counted.built <= 2 * 3, counted.built
+
+
+async def test_a_job_another_process_recorded_is_watched_from_the_next_poll(
+    server: FakeServer, make_runner: MakeRunner, tmp_path: Path
+) -> None:
+    """An idle poll reuses the pending rows it read: a write of another connection (a
+    second process on the ledger) must make the next poll read them again."""
+    path = tmp_path / "run.sqlite"
+    pending_ledger(path, server, 2)
+    runner = make_runner(BASE, ledger=path)
+    for _ in range(2):
+        assert await runner.ready() == []
+    pending_ledger(path, server, 1, first=2)  # another process's submission...
+    server.finish(list(server.jobs)[-1])  # ...which ends first (the others stay queued)
+    (done,) = await runner.harvest()
+    assert done.job.seq == 3 and done.job.state == "completed"
+    server.run_all()
+    assert sorted(o.job.seq for o in await runner.harvest()) == [1, 2]

@@ -9,17 +9,23 @@ poller hands it to ``sort_by_queue`` in one ``run_sync`` call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+
+from lmms_eval_api.models import QueueStatusResponse
 
 from .ledger import Ledger
 from .ledger_reads import Watched
+from .outcomes import QUEUED, RUNNING
 
 
 def sort_by_queue(
-    ledger: Ledger, watched: Iterable[Watched], live: Mapping[str, str]
+    ledger: Ledger, watched: Iterable[Watched], queue: QueueStatusResponse
 ) -> list[Watched]:
-    """Record the new state of each watched job that ``live`` (job id -> queued/running,
-    from its server's queue) shows in another state; the jobs it does not show."""
+    """Record the new state of each watched job that its server's ``queue`` shows in
+    another state (queued or running); the jobs it does not show."""
+    live = dict.fromkeys(queue.queued_jobs, QUEUED)
+    if queue.running_job:
+        live[queue.running_job] = RUNNING
     gone = []
     for row in watched:
         state = live.get(row.job_id)

@@ -26,7 +26,7 @@ from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
-from ..ledger_reads import Watched, submitting, watched_on
+from ..ledger_reads import Watched, WatchedRows, submitting
 from ..options import (
     RetryOnFailure,
     new_owner,
@@ -34,7 +34,7 @@ from ..options import (
     owner_is_gone,
     run_output_dir,
 )
-from ..outcomes import LOST, QUEUED, RUNNING, UNSENT, TrackedJob
+from ..outcomes import LOST, UNSENT, TrackedJob
 from ..poll_batch import sort_by_queue
 from ..servers import client_for, same_server
 from ..summaries import Summarize as Summarize  # (run.py imports it from here)
@@ -88,6 +88,7 @@ class RunPoller(RunRecovery):
         self._sent: dict[int, EvaluateRequest] = {}
         # Answers the ledger failed to record, by seq: their jobs exist on the server.
         self._unrecorded: dict[int, Answer] = {}
+        self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
 
     def __repr__(self) -> str:
         return f"run {self.ledger.path!r}"
@@ -241,7 +242,7 @@ class RunPoller(RunRecovery):
     def _poll_server(self, server: str, client: EvalClient) -> None:
         # Light rows, and the per-job work in worker threads: a poll costs what the jobs
         # that changed cost, not the jobs pending (ledger_reads, poll_batch).
-        watched = run_sync(partial(watched_on, self.ledger, server))
+        watched = run_sync(partial(self._watched.on, self.ledger, server))
         if not watched:
             return
         try:
@@ -251,10 +252,7 @@ class RunPoller(RunRecovery):
                 raise
             logger.warning("Evaluation run %s: reading the queue failed: %s", self, exc)
             return
-        live = {job_id: QUEUED for job_id in queue.queued_jobs}
-        if queue.running_job:
-            live[queue.running_job] = RUNNING
-        for row in run_sync(partial(sort_by_queue, self.ledger, watched, live)):
+        for row in run_sync(partial(sort_by_queue, self.ledger, watched, queue)):
             self._observe_gone(client, row)
 
     def _observe_gone(self, client: EvalClient, row: Watched) -> None:
