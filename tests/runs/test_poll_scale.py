@@ -193,3 +193,30 @@ async def test_a_job_another_process_recorded_is_watched_from_the_next_poll(
     assert done.job.seq == 3 and done.job.state == "completed"
     server.run_all()
     assert sorted(o.job.seq for o in await runner.harvest()) == [1, 2]
+
+
+async def test_as_completed_builds_jobs_for_the_finished_ones_only(
+    server: FakeServer, make_runner: MakeRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each interval of a wait asks whether anything is pending: without building every
+    pending job (30 intervals of 30 pending jobs built 465 of them, and as many per poll)."""
+    jobs = 30
+    path = tmp_path / "run.sqlite"
+    pending_ledger(path, server, jobs)
+    runner = make_runner(BASE, ledger=path, summarize=None)
+    sleeps = runner.sleeps
+
+    def one_more(seconds: float) -> None:  # each interval, the server finishes one job
+        sleeps.delays.append(seconds)
+        server.finish(server.start_next() or "")
+
+    async def one_more_async(seconds: float) -> None:
+        one_more(seconds)
+
+    runner.run._sleep = one_more_async if runner.is_async else one_more  # type: ignore[assignment]
+    counted = Counted(monkeypatch)
+    outcomes = await runner.completed(timeout=60)
+    assert [o.job.seq for o in outcomes] == list(range(1, jobs + 1))
+    assert len(sleeps.delays) == jobs
+    # per finished job: its read-back after the write, its outcome, its claim's read
+    assert counted.built <= 4 * jobs, counted.built

@@ -105,3 +105,14 @@ def submitting(ledger: Ledger) -> list[TrackedJob]:
     submission order: what reconciliation settles."""
     rows = ledger.rows(f"{JOBS} WHERE state = ? ORDER BY seq", (SUBMITTING,))
     return [job_from_row(row, ledger.path) for row in rows]
+
+
+def pending_servers(ledger: Ledger) -> set[str]:
+    """The servers (as spelled in the ledger) of the jobs submitting, queued or running:
+    whether a run still waits for anything, without reading a job."""
+    marks = ",".join("?" * len(FINISHED))
+    rows = ledger.rows(
+        f"SELECT DISTINCT server FROM jobs WHERE state NOT IN ({marks}, ?)",
+        [*sorted(FINISHED), UNSENT],
+    )
+    return {str(row["server"]) for row in rows}
