@@ -35,7 +35,7 @@ from ..options import (
     run_output_dir,
 )
 from ..outcomes import LOST, UNSENT, TrackedJob
-from ..poll_batch import sort_by_queue
+from ..poll_batch import QueueSorter
 from ..servers import client_for, same_server
 from ..summaries import Summarize as Summarize  # (run.py imports it from here)
 from ..summaries import record_summary
@@ -89,6 +89,7 @@ class RunPoller(RunRecovery):
         # Answers the ledger failed to record, by seq: their jobs exist on the server.
         self._unrecorded: dict[int, Answer] = {}
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
+        self._sorter = QueueSorter()  # the last poll's sorting of them, by server
 
     def __repr__(self) -> str:
         return f"run {self.ledger.path!r}"
@@ -252,7 +253,8 @@ class RunPoller(RunRecovery):
                 raise
             logger.warning("Evaluation run %s: reading the queue failed: %s", self, exc)
             return
-        for row in run_sync(partial(sort_by_queue, self.ledger, watched, queue)):
+        sort = partial(self._sorter.sort, self.ledger, server, watched, queue)
+        for row in run_sync(sort):
             self._observe_gone(client, row)
 
     def _observe_gone(self, client: EvalClient, row: Watched) -> None:
