@@ -79,7 +79,8 @@ def read_everything(path: Path) -> None:
         for job in ledger.jobs():
             ledger.job(job.seq)
             ledger.history(job.seq)
-            ledger.owner_and_snapshot(job.seq)
+            if job.state == "submitting":  # an answered row keeps no queue snapshot
+                ledger.owner_and_snapshot(job.seq)
             ledger.known_job_ids(job.server)
         ledger.unfinished()
         ledger.unharvested()

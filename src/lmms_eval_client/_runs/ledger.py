@@ -4,7 +4,9 @@
   state); ``observations`` is append-only (triggers refuse UPDATE and DELETE): every intent,
   answer, status change, final JobInfo and loss, with its time. No row is ever deleted.
 - The intent is written before a submission is sent, the answer after: a process killed
-  in between leaves a ``submitting`` row that a later run reconciles with the server.
+  in between leaves a ``submitting`` row that a later run reconciles with the server, by
+  the ``/queue`` snapshot its intent keeps; the answer (or end) clears it: a snapshot is
+  the whole queue, and kept in every row it grew with the square of the jobs.
 - WAL journal, ``synchronous=FULL`` (a committed write survives a power cut), a busy
   timeout and ``BEGIN IMMEDIATE`` for every write: two processes on one file (a trainer and
   a notebook) take turns instead of failing. Each operation is one transaction: a failure
@@ -228,7 +230,8 @@ class Ledger:
         now = time.time()
         with self.transaction("recording the server's answer") as conn:
             conn.execute(
-                "UPDATE jobs SET job_id = ?, state = ?, updated_at = ? WHERE seq = ?",
+                "UPDATE jobs SET job_id = ?, state = ?, snapshot = NULL, updated_at = ? "
+                "WHERE seq = ?",
                 (job_id, state, now, seq),
             )
             self.observe(conn, seq, now, event, state, data)
@@ -257,8 +260,8 @@ class Ledger:
         now = time.time()
         with self.transaction(f"recording a job as {state}") as conn:
             conn.execute(
-                "UPDATE jobs SET last_known_state = state, state = ?, note = ?, updated_at = ? "
-                "WHERE seq = ?",
+                "UPDATE jobs SET last_known_state = state, state = ?, note = ?, snapshot = NULL, "
+                "updated_at = ? WHERE seq = ?",
                 (state, note, now, seq),
             )
             self.observe(conn, seq, now, event, state, {"note": note})
@@ -355,7 +358,8 @@ class Ledger:
         return {str(row["job_id"]) for row in rows if same_server(str(row["server"]), server)}
 
     def owner_and_snapshot(self, seq: int) -> tuple[str | None, QueueSnapshot]:
-        """Who recorded a submission's intent, and the queue seen before it was sent."""
+        """Who recorded a submission's intent, and the queue seen before it was sent (kept
+        while the job is ``submitting`` only: an answered row has none)."""
         rows = self.rows("SELECT owner, snapshot FROM jobs WHERE seq = ?", (seq,))
         if not rows:
             raise LedgerError(f"The run ledger {self.path!r} has no job {seq}", path=self.path)

@@ -20,6 +20,7 @@ from ..._exceptions import InvalidArgumentError
 from ..._http._sync._io import run_sync, sleep
 from ..errors import LedgerError, UncoveredServersError
 from ..ledger_claims import acknowledge, claim, release
+from ..ledger_reads import pending_servers
 from ..options import (
     ALL_COMPLETED,
     FIRST_COMPLETED,
@@ -74,6 +75,15 @@ class RunDelivery(RunRecords):
             pending += [job for job in run_sync(self._ledger.unharvested) if retry.wants(job)]
         pending = [job for job in pending if covering(servers, job.server) is not None]
         return sorted(pending, key=lambda job: job.seq)
+
+    def _any_pending(self) -> bool:
+        """Whether ``_pending`` would find a job, read without building them: a wait's every
+        interval with 10,000 jobs pending (ledger_reads)."""
+        servers = self._servers()
+        where = run_sync(partial(pending_servers, self._ledger))
+        if any(covering(servers, server) is not None for server in where):
+            return True
+        return self._retry is not None and bool(self._pending())
 
     def _raise_if_uncovered(self) -> None:
         """Nothing pending here: say so if jobs are pending on servers the run does not reach
@@ -247,13 +257,12 @@ class RunDelivery(RunRecords):
                 # Claimed before it is handed over: another process may be harvesting too.
                 if run_sync(partial(self._ledger.mark_harvested, [outcome.job.seq])):
                     yield outcome
-            pending = self._pending()
-            if not pending:
+            if not self._any_pending():
                 self._raise_if_uncovered()
                 return
             delay = deadline.next_delay()
             if delay is None:
-                raise run_timeout(pending, deadline.timeout or 0.0)
+                raise run_timeout(self._pending(), deadline.timeout or 0.0)
             self._sleep(delay)
 
     def wait(
@@ -278,15 +287,15 @@ class RunDelivery(RunRecords):
         check_return_when(return_when)
         while True:
             self._poller.poll()
-            done, pending = self._finished(), self._pending()
+            done = self._finished()
             if return_when == FIRST_COMPLETED and done:
-                return WaitResult(done, pending)
-            if not pending:
+                return WaitResult(done, self._pending())
+            if not self._any_pending():
                 self._raise_if_uncovered()
-                return WaitResult(done, pending)
+                return WaitResult(done, [])
             delay = deadline.next_delay()
             if delay is None:
-                return WaitResult(done, pending)
+                return WaitResult(done, self._pending())
             self._sleep(delay)
 
     def _deadline(self, timeout: float | None) -> Deadline:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,29 +25,29 @@ from ..._exceptions import JobNotFoundError, LmmsEvalError
 from ..._http._sync._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
-from ..._results.files import summary_and_metric_rows
 from ..._trackers.base import Sink
 from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
+from ..ledger_reads import Watched, WatchedRows, submitting
 from ..options import (
     RetryOnFailure,
-    check_json_object,
     new_owner,
     new_token,
     owner_is_gone,
     run_output_dir,
 )
-from ..outcomes import LOST, QUEUED, RUNNING, SUBMITTING, UNSENT, TrackedJob
+from ..outcomes import LOST, UNSENT, TrackedJob
+from ..poll_batch import QueueSorter
 from ..servers import client_for, same_server
 from ..sink_delivery import deliver_to_sinks
+from ..summaries import Summarize as Summarize  # (run.py imports it from here)
+from ..summaries import record_summary
 from .recovery import RunRecovery
 
 if TYPE_CHECKING:
     from ..._pool._sync.pool import EvalPool
 
 logger = logging.getLogger("lmms_eval_client")
-
-Summarize = Callable[[JobInfo], "Mapping[str, Any] | None"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ class RunPoller(RunRecovery):
         self._sent: dict[int, EvaluateRequest] = {}
         # Answers the ledger failed to record, by seq: their jobs exist on the server.
         self._unrecorded: dict[int, Answer] = {}
+        self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
+        self._sorter = QueueSorter()  # the last poll's sorting of them, by server
 
     def __repr__(self) -> str:
         return f"run {self.ledger.path!r}"
@@ -245,11 +247,9 @@ class RunPoller(RunRecovery):
         run_sync(partial(deliver_to_sinks, self.ledger, self.sinks))  # (logs sinks' errors)
 
     def _poll_server(self, server: str, client: EvalClient) -> None:
-        watched = [
-            job
-            for job in run_sync(self.ledger.unfinished)
-            if same_server(job.server, server) and job.job_id is not None
-        ]
+        # Light rows, and the per-job work in worker threads: a poll costs what the jobs
+        # that changed cost, not the jobs pending (ledger_reads, poll_batch).
+        watched = run_sync(partial(self._watched.on, self.ledger, server))
         if not watched:
             return
         try:
@@ -259,64 +259,42 @@ class RunPoller(RunRecovery):
                 raise
             logger.warning("Evaluation run %s: reading the queue failed: %s", self, exc)
             return
-        live = {job_id: QUEUED for job_id in queue.queued_jobs}
-        if queue.running_job:
-            live[queue.running_job] = RUNNING
-        for job in watched:
-            self._observe(client, job, live.get(str(job.job_id)))
+        sort = partial(self._sorter.sort, self.ledger, server, watched, queue)
+        for row in run_sync(sort):
+            self._observe_gone(client, row)
 
-    def _observe(self, client: EvalClient, job: TrackedJob, live: str | None) -> None:
-        if live is not None:
-            if live != job.state:
-                run_sync(partial(self.ledger.record_status, job.seq, live, None))
-            return
-        job_id = str(job.job_id)
+    def _observe_gone(self, client: EvalClient, row: Watched) -> None:
+        """A job its server's queue no longer shows: read it (finished, or forgotten)."""
         try:
-            info = client.get_job(job_id)
+            info = client.get_job(row.job_id)
         except JobNotFoundError:
             why = (
                 "the server no longer knows the job: it restarted (jobs live in its memory "
                 "only) or evicted the finished job (beyond its max_completed_jobs)"
             )
-            run_sync(partial(self.ledger.record_end, job.seq, LOST, why, "lost"))
+            run_sync(partial(self.ledger.record_end, row.seq, LOST, why, "lost"))
             return
         except LmmsEvalError as exc:
             if not is_transient(exc):
                 raise
-            logger.warning("Evaluation run %s: reading job %s failed: %s", self, job_id, exc)
+            logger.warning("Evaluation run %s: reading job %s failed: %s", self, row.job_id, exc)
             return
         state = str(info.status)
-        if state == job.state and info == job.info:
-            return
-        run_sync(partial(self.ledger.record_status, job.seq, state, info))
+        if state == row.state:  # the whole row, for this job only: its info may have changed
+            known = run_sync(partial(self.ledger.job, row.seq))
+            if info == known.info:
+                return
+        run_sync(partial(self.ledger.record_status, row.seq, state, info))
         if info.status == JobStatus.COMPLETED and self._summarize is not None:
-            self._record_summary(client, job.seq, info)
+            self._record_summary(client, row.seq, info)
 
     def _record_summary(self, client: EvalClient, seq: int, info: JobInfo) -> None:
-        summarize = self._summarize
-        if summarize is None:
-            return
-        summary: Mapping[str, Any] | None
-        rows: list[dict[str, Any]] | None = None  # the metric rows, read with the summary
-        try:
-            if summarize == "results":  # one read, with the job's server's client's paths
-                read = partial(
-                    summary_and_metric_rows,
-                    info,
-                    path_map=client.path_map,
-                    filesystem=client.filesystem,
-                )
-                summary, rows = run_sync(read) or (None, None)
-            else:
-                summary = run_sync(partial(summarize, info))  # reads files: off the loop
-            if summary is None:
-                return
-            # Checked here: a summary JSON cannot hold (NaN, ...) is the reader's failure.
-            checked = check_json_object("summary", summary)
-        except Exception as exc:  # a reader's failure must not stop the run
-            logger.warning("Evaluation run %s: summarising job %s failed: %s", self, seq, exc)
-            return
-        run_sync(partial(self.ledger.record_summary, seq, checked, rows))
+        if self._summarize is not None:  # files are read, and the summary written, off the loop
+            record = partial(
+                record_summary, self.ledger, self._summarize, info, seq,
+                path_map=client.path_map, filesystem=client.filesystem, run=self,
+            )  # fmt: skip
+            run_sync(record)
 
     def _to_resend(self, failed: TrackedJob) -> EvaluateRequest | None:
         """The failed job's request with its secret model_args: as this process sent it, else
@@ -373,9 +351,9 @@ class RunPoller(RunRecovery):
     def _reconcile_orphans(self) -> None:
         """Settle submissions whose process stopped between recording and hearing back."""
         clients = self._clients()
-        for job in run_sync(self.ledger.unfinished):
+        for job in run_sync(partial(submitting, self.ledger)):
             client = client_for(clients, job.server)
-            if job.state != SUBMITTING or client is None:
+            if client is None:
                 continue
             owner, snapshot = run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
             if not self._is_orphan(job, owner):

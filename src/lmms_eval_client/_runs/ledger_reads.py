@@ -1,0 +1,118 @@
+"""The ledger as a poll reads it: light rows of the columns a poll needs, not TrackedJobs.
+
+A poll of a run with 10,000 pending jobs must cost what the jobs that *changed* cost, not
+what the pending ones do: it reads four columns of each pending job (no request, labels,
+info or queue snapshot to parse, no pydantic model to build), and a whole TrackedJob only
+for a job the server's queue no longer shows. Reads go through ``Ledger.rows`` (one lock,
+one rule of failures); ``poll_batch`` is the poll's use of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from .ledger import Ledger
+from .ledger_schema import JOBS, damaged, job_from_row
+from .outcomes import FINISHED, SUBMITTING, UNSENT, TrackedJob
+from .servers import server_identity
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """A pending job as a poll reads it: one the server answered for, not yet finished."""
+
+    seq: int
+    job_id: str
+    state: str
+    server: str
+
+
+class WatchedRows:
+    """A poller's pending rows, read again only when the ledger changed since they were:
+    an idle poll of 10,000 jobs then reads no row at all (one statement).
+
+    The ledger changed when its connection changed rows (``total_changes()``, which a
+    rolled-back write also moves: a read too many, never one too few) or another connection
+    committed (``PRAGMA data_version``). Both are read before the rows: a write between the
+    two reads makes the next poll read again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # (two polls of one run may overlap, in two threads)
+        self._version: tuple[object, object] | None = None
+        self._rows: list[Watched] = []
+        self._by_server: dict[str, list[Watched]] = {}
+
+    def on(self, ledger: Ledger, server: str) -> list[Watched]:
+        """The pending jobs with a job id on ``server`` (see ``watched_on``)."""
+        with self._lock:
+            (row,) = ledger.rows(
+                "SELECT total_changes() AS mine, data_version AS others FROM pragma_data_version"
+            )
+            version = (row["mine"], row["others"])
+            if version != self._version:
+                self._rows = pending_rows(ledger)
+                self._by_server = {}
+                self._version = version
+            if server not in self._by_server:
+                self._by_server[server] = on_server(self._rows, server)
+            return self._by_server[server]
+
+
+def watched_on(ledger: Ledger, server: str) -> list[Watched]:
+    """The pending jobs with a job id on ``server`` (under any spelling of its URL), in
+    submission order (CorruptLedgerError for a row that cannot be read)."""
+    return on_server(pending_rows(ledger), server)
+
+
+def on_server(rows: list[Watched], server: str) -> list[Watched]:
+    """Those of ``rows`` on ``server``, under any spelling of its URL."""
+    identity = server_identity(server)
+    mine: dict[str, bool] = {}  # by spelling: the few a ledger holds, each parsed once
+    for row in rows:
+        if row.server not in mine:
+            where = row.server
+            mine[where] = where == server or server_identity(where) == identity
+    if all(mine.values()):
+        return rows
+    return [row for row in rows if mine[row.server]]
+
+
+def pending_rows(ledger: Ledger) -> list[Watched]:
+    """The pending jobs with a job id, in submission order."""
+    marks = ",".join("?" * len(FINISHED))
+    rows = ledger.rows(
+        "SELECT seq, job_id, state, server FROM jobs "
+        f"WHERE job_id NOTNULL AND state NOT IN ({marks}, ?) ORDER BY seq",
+        [*sorted(FINISHED), UNSENT],
+    )
+    found = []
+    for row in rows:
+        seq, job_id, state, where = row["seq"], row["job_id"], row["state"], row["server"]
+        if not (
+            isinstance(seq, int)
+            and isinstance(job_id, str)
+            and isinstance(state, str)
+            and isinstance(where, str)
+        ):
+            raise damaged(ledger.path, f"unreadable job row (seq {seq!r})")
+        found.append(Watched(seq, job_id, state, where))
+    return found
+
+
+def submitting(ledger: Ledger) -> list[TrackedJob]:
+    """The submissions not yet answered (few: those under way, or a killed process's), in
+    submission order: what reconciliation settles."""
+    rows = ledger.rows(f"{JOBS} WHERE state = ? ORDER BY seq", (SUBMITTING,))
+    return [job_from_row(row, ledger.path) for row in rows]
+
+
+def pending_servers(ledger: Ledger) -> set[str]:
+    """The servers (as spelled in the ledger) of the jobs submitting, queued or running:
+    whether a run still waits for anything, without reading a job."""
+    marks = ",".join("?" * len(FINISHED))
+    rows = ledger.rows(
+        f"SELECT DISTINCT server FROM jobs WHERE state NOT IN ({marks}, ?)",
+        [*sorted(FINISHED), UNSENT],
+    )
+    return {str(row["server"]) for row in rows}

@@ -1,0 +1,53 @@
+"""A completed job's results summary, read and recorded in one worker-thread call.
+
+The run's poller (``_async/polling.py``) hands it each completed job (and each lost job
+recovered from its folder): the summariser reads files, so none of it runs on an event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from lmms_eval_api.models import JobInfo
+
+from .._results.file_access import FileSystem
+from .._results.files import summary_and_metric_rows
+from .._results.path_map import PathMap
+from .ledger import Ledger
+from .options import check_json_object
+
+logger = logging.getLogger("lmms_eval_client")
+
+Summarize = Callable[[JobInfo], "Mapping[str, Any] | None"]
+
+
+def record_summary(
+    ledger: Ledger,
+    summarize: Summarize | Literal["results"],
+    info: JobInfo,
+    seq: int,
+    *,
+    path_map: PathMap | None,
+    filesystem: FileSystem | None,
+    run: object,
+) -> None:
+    """Summarise a completed job and record it; a summariser's failure is logged (as
+    ``run``'s), never raised: it must not stop the run. The ledger's failures are raised."""
+    summary: Mapping[str, Any] | None
+    rows: list[dict[str, Any]] | None = None  # the metric rows, read with the summary
+    try:
+        if summarize == "results":  # one read, with the job's server's client's paths
+            read = summary_and_metric_rows(info, path_map=path_map, filesystem=filesystem)
+            summary, rows = read or (None, None)
+        else:
+            summary = summarize(info)
+        if summary is None:
+            return
+        # Checked here: a summary JSON cannot hold (NaN, ...) is the reader's failure.
+        checked = check_json_object("summary", summary)
+    except Exception as exc:  # a reader's failure must not stop the run
+        logger.warning("Evaluation run %s: summarising job %s failed: %s", run, seq, exc)
+        return
+    ledger.record_summary(seq, checked, rows)
