@@ -106,6 +106,7 @@ def test_several_checkpoints_at_once_are_submitted_in_step_order(
     jobs = watcher.scan()
     assert keys(jobs) == ["checkpoint-9", "checkpoint-10", "checkpoint-50", "checkpoint-100"]
     assert [job.labels["step"] for job in jobs] == [9, 10, 50, 100]
+    watcher._poll_interval = 0.02
     assert watcher.finish(timeout=30) == []  # every job completed, outcomes collected
     assert [row.labels["step"] for row in run.metrics(task="mme")][:1] == [9]
     assert all(job.harvested for job in run.jobs())

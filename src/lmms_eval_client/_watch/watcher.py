@@ -159,7 +159,9 @@ class CheckpointWatcher:
         return self._prefix + checkpoint.name
 
     def _ours(self, job: TrackedJob) -> bool:
-        return job.key is not None and job.key.startswith(self._prefix) and "checkpoint" in job.labels
+        return (
+            job.key is not None and job.key.startswith(self._prefix) and "checkpoint" in job.labels
+        )
 
     def pending(self) -> list[TrackedJob]:
         """The watcher's jobs still queued, running (or being submitted), as last polled.
