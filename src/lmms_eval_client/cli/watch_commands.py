@@ -9,12 +9,13 @@ It prints one line per submission and per outcome (``--json``: JSON lines).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from .._runs.outcomes import JobOutcome, TrackedJob
 from .._watch.readiness import MarkerFile, ReadinessRule, StableSize
+from .._watch.reporting import metric_values
 from .._watch.submission import CheckpointSubmission
 from .._watch.watcher import CheckpointWatcher
 from .exit_codes import ExitCode
@@ -171,31 +172,15 @@ def _show_job(job: TrackedJob, json_out: bool) -> None:
 def _show_outcome(outcome: JobOutcome, json_out: bool) -> None:
     job = outcome.job
     step = job.labels.get("step")
-    values = _metrics(job.summary)
+    values = metric_values(job)
     if json_out:
         print_json_line(
             {"event": "outcome", "kind": outcome.kind, "key": job.key, "step": step,
-             "seq": job.seq, "job_id": job.job_id, "metrics": values}
+             "seq": job.seq, "job_id": job.job_id, "metrics": dict(values.items())}
         )  # fmt: skip
         return
     shown = " ".join(f"{name}={value}" for name, value in values.items())
     print_lines([f"{outcome.kind} {job.key} (step {step}){': ' + shown if shown else ''}"])
-
-
-def _metrics(summary: Any) -> dict[str, Any]:
-    """``{"task/metric,filter": value}`` of a results summary of the default shape."""
-    values: dict[str, Any] = {}
-    if not isinstance(summary, dict):
-        return values
-    for tasks in summary.values():
-        if not isinstance(tasks, dict):
-            continue
-        for task, metrics in tasks.items():
-            if isinstance(metrics, dict):
-                for name, value in metrics.items():
-                    if isinstance(value, (int, float)) and "_stderr" not in name:
-                        values[f"{task}/{name}"] = value
-    return values
 
 
 def register(app: typer.Typer) -> None:
