@@ -253,3 +253,10 @@ def test_helpers_and_argument_checks(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="key"):
         CheckpointSubmission(model="m", tasks="t", options={"key": "x"})
     assert os.path.isabs(server_path("rel/c", {}))
+
+
+def test_a_secret_model_arg_is_masked_in_the_repr() -> None:
+    what = CheckpointSubmission(
+        model="openai", tasks="mme", model_args={"pretrained": "{checkpoint}", "api_key": "sk-1"}
+    )
+    assert "sk-1" not in repr(what) and "api_key" in repr(what)

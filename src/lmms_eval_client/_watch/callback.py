@@ -75,6 +75,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._log_prefix = log_prefix
         self._trainer: Any = None
         self._waiting: deque[dict[str, float]] = deque()
+        self._polled_at = float("-inf")
         self.submitted: list[TrackedJob] = []
         """The jobs this callback submitted (or found under their keys), in order."""
 
@@ -100,7 +101,13 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         )
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Submit the checkpoint just saved: ``<output_dir>/checkpoint-<global_step>``."""
+        """Submit the checkpoint just saved: ``<output_dir>/checkpoint-<global_step>``
+        (rank 0 only; a checkpoint already tracked under its key is not sent again).
+
+        Example::
+
+            callback.on_save(trainer.args, trainer.state, trainer.control)  # as Trainer does
+        """
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
@@ -117,17 +124,31 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
-        """Harvest finished evaluations; add the oldest waiting metrics to this log."""
+        """Harvest finished evaluations; add the oldest waiting metrics to this log (the
+        ``logs`` dict every later callback, ``report_to``'s included, receives).
+
+        Example::
+
+            logs = {"loss": 1.0}
+            callback.on_log(trainer.args, trainer.state, trainer.control, logs=logs)
+        """
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
-        self._collect()
+        if time.monotonic() - self._polled_at >= self._run._poll_interval:
+            self._collect()  # at most one poll per poll_interval, however often it logs
         if self._waiting and logs is not None:
             values = self._waiting.popleft()
             logs.update(values)  # the same dict the later callbacks (report_to) receive
             state.log_history.append({**values, "step": state.global_step})
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Wait up to ``wait_at_end`` for the pending evaluations; log what they gave."""
+        """Wait up to ``wait_at_end`` for the pending evaluations; log what they gave
+        (through ``trainer.log`` when attached, else into ``state.log_history``).
+
+        Example::
+
+            callback.on_train_end(trainer.args, trainer.state, trainer.control)
+        """
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
         deadline = None if self._wait_at_end is None else time.monotonic() + self._wait_at_end
@@ -154,6 +175,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
 
     def _collect(self) -> None:
         """Receive the finished outcomes of the callback's jobs; queue their metrics; ack."""
+        self._polled_at = time.monotonic()
         received = self._run.receive()
         mine = [outcome for outcome in received if self._ours(outcome.job)]
         others = [outcome for outcome in received if not self._ours(outcome.job)]

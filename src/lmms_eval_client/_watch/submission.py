@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import InvalidArgumentError
 from .._results.path_map import split_server_path
+from .._secret_args import masked_for_display
 
 if TYPE_CHECKING:
     from .._runs._sync.run import EvalRun
@@ -58,6 +59,14 @@ class CheckpointSubmission:
                 f"CheckpointSubmission options cannot hold {sorted(taken)}: the checkpoint "
                 "gives the key and labels, and model, tasks, model_args are fields"
             )
+
+    def __repr__(self) -> str:
+        # model_args may hold an API key: shown masked, as the command line shows them
+        shown = masked_for_display({"model_args": dict(self.model_args)})["model_args"]
+        return (
+            f"CheckpointSubmission(model={self.model!r}, tasks={self.tasks!r}, "
+            f"model_args={shown!r}, options={dict(self.options)!r})"
+        )
 
     def arguments(self, server_path: str) -> dict[str, Any]:
         """``EvalRun.submit``'s keyword arguments for the checkpoint at ``server_path``.

@@ -46,7 +46,12 @@ class Checkpoint:
 
     @property
     def order(self) -> tuple[int, str]:
-        """Its place among the folder's checkpoints: by step, then name."""
+        """Its place among the folder's checkpoints: by step, then name.
+
+        Example::
+
+            newest = max(watcher.checkpoints(), key=lambda c: c.order)
+        """
         return (-1 if self.step is None else self.step, self.name)
 
 
@@ -126,7 +131,12 @@ class CheckpointWatcher:
 
     @property
     def directory(self) -> Path:
-        """The watched folder."""
+        """The watched folder.
+
+        Example::
+
+            print("watching", watcher.directory)
+        """
         return self._directory
 
     def checkpoints(self) -> list[Checkpoint]:
@@ -155,7 +165,12 @@ class CheckpointWatcher:
         return sorted(found, key=lambda checkpoint: checkpoint.order)
 
     def key_of(self, checkpoint: Checkpoint) -> str:
-        """The key a checkpoint is submitted under: ``key_prefix`` + its name."""
+        """The key a checkpoint is submitted under: ``key_prefix`` + its name.
+
+        Example::
+
+            job = run.job(watcher.key_of(watcher.checkpoints()[0]))
+        """
         return self._prefix + checkpoint.name
 
     def _ours(self, job: TrackedJob) -> bool:
