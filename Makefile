@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-lmms-eval-$(LMMS_EVAL_VERSION)
 GEN_OUT := generated/lmms_eval_api
 
 .PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo \
-	demo-runs bench-runs mutate
+	demo-runs demo-watch bench-runs mutate
 .PHONY: registry check-registry
 
 install: $(STAMP)
@@ -116,6 +116,11 @@ demo: $(STAMP)
 # server (or $(LMMS_EVAL_BASE_URL)).
 demo-runs: $(STAMP)
 	$(PY) examples/training_loop.py
+
+# Evaluate while you train (examples/watch_demo.py): a fake trainer writes five checkpoints,
+# `lmms-eval-client watch` submits each once, killed and restarted halfway; metric vs step.
+demo-watch: $(STAMP)
+	$(PY) examples/watch_demo.py
 
 # Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
 # client (latency, import time, 1,000-job fan-out, wait precision) and false "job may exist"

@@ -150,6 +150,10 @@ if TYPE_CHECKING:
     from ._trackers.tensorboard_sink import TensorBoardSink
     from ._trackers.wandb_sink import WandbSink
     from ._trackers.writes import export_to
+    from ._watch.errors import WatchedDirectoryMissingError, WatchError, WatchPermissionError
+    from ._watch.readiness import MarkerFile, ReadinessRule, StableSize
+    from ._watch.submission import CheckpointSubmission, submit_checkpoint
+    from ._watch.watcher import Checkpoint, CheckpointWatcher
 
 # Where each public name lives: module (relative to this package, or absolute) -> names.
 # The imports above say the same to type checkers (tests/client/test_public_api.py holds both).
@@ -284,6 +288,10 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
     "._trackers.tensorboard_sink": ("TensorBoardSink",),
     "._trackers.wandb_sink": ("WandbSink",),
     "._trackers.writes": ("export_to",),
+    "._watch.errors": ("WatchError", "WatchPermissionError", "WatchedDirectoryMissingError"),
+    "._watch.readiness": ("MarkerFile", "ReadinessRule", "StableSize"),
+    "._watch.submission": ("CheckpointSubmission", "submit_checkpoint"),
+    "._watch.watcher": ("Checkpoint", "CheckpointWatcher"),
     "._results.output_dirs": (
         "OUTPUT_ROOT_ENV",
         "output_dir_for",
@@ -326,7 +334,10 @@ __all__ = [
     "BadRequestError",
     "CallbackSink",
     "CancelResponse",
+    "Checkpoint",
+    "CheckpointSubmission",
     "CheckpointType",
+    "CheckpointWatcher",
     "ClientClosedError",
     "CorruptLedgerError",
     "DiscoveryError",
@@ -363,6 +374,7 @@ __all__ = [
     "LedgerReadOnlyError",
     "LmmsEvalError",
     "MLflowSink",
+    "MarkerFile",
     "MergeRequest",
     "MergeResponse",
     "Metric",
@@ -384,6 +396,7 @@ __all__ = [
     "PoolQueueStatus",
     "QueueStatusResponse",
     "RateLimitError",
+    "ReadinessRule",
     "RehomeConflictError",
     "ResponseTooLargeError",
     "ResultsError",
@@ -399,6 +412,7 @@ __all__ = [
     "ServerQueue",
     "ServerUnreachableError",
     "Sink",
+    "StableSize",
     "StepLabelError",
     "SubmissionUnresolvedError",
     "TaskConfig",
@@ -415,6 +429,9 @@ __all__ = [
     "WaitResult",
     "WaitTimeoutError",
     "WandbSink",
+    "WatchError",
+    "WatchPermissionError",
+    "WatchedDirectoryMissingError",
     "__version__",
     "eval_log_tail",
     "export_to",
@@ -427,4 +444,5 @@ __all__ = [
     "raise_for_outcome",
     "resolve_server_path",
     "results_of_job",
+    "submit_checkpoint",
 ]

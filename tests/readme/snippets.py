@@ -95,6 +95,16 @@ SKIPPED: dict[tuple[str, str], str] = {
         "lmms-eval-local-server --port 8000 --job-duration 5      # or: python -m "
         "lmms_eval_client.testing",
     ): "a server that runs until Ctrl+C; tests/testing/test_cli.py starts it",
+    ("Evaluate while you train", "from transformers import Trainer"): (
+        "needs transformers and torch, and the reader's model and dataset: "
+        "tests/real_completion/test_trainer_callback.py runs a real Trainer with EvalCallback "
+        "(make test-real)"
+    ),
+    (
+        "Evaluate while you train",
+        "lmms-eval-client watch out/ --ledger evals.sqlite -m qwen2_vl -t mme -a "
+        "'pretrained={checkpoint}' --every 2 --max-pending 4",
+    ): "runs until Ctrl+C: tests/watch/test_cli_watch.py runs it and stops it",
 }
 
 

@@ -66,6 +66,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Show the tail of a job's evaluation log (colour codes removed, API keys masked).",
     ),
     "runs": ("runs", "Evaluation runs: many labelled jobs tracked in a ledger file."),
+    "watch": (
+        "watch_commands",
+        "Watch a folder and submit each complete checkpoint a trainer writes into it, once.",
+    ),
 }
 
 HELP = """Drive lmms-eval evaluation servers from a shell, a CI pipeline or a Slurm script.

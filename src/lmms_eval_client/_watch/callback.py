@@ -1,0 +1,199 @@
+"""EvalCallback: a ``transformers.TrainerCallback`` that evaluates each checkpoint it saves.
+
+This module imports transformers (the ``hf`` extra), so nothing imports it but the user,
+through ``lmms_eval_client.hf``. Where the metrics go: a callback cannot call ``trainer.log``
+(it is not given the trainer), and the reporting callbacks (``report_to``) see a log before
+the callbacks passed with ``callbacks=[...]``. So the harvested metrics wait in the callback
+and are added to the ``logs`` of the trainer's next log (``on_log``): ``attach(trainer)``
+puts the callback first, so those logs reach every ``report_to`` logger, and lets
+``on_train_end`` log the stragglers through ``trainer.log`` itself. They are always in
+``state.log_history`` too (``trainer_state.json``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import MissingDependencyError
+from .._log import logger
+from .._runs._sync.run import EvalRun
+from .._runs.outcomes import JobOutcome, TrackedJob
+from .reporting import is_rank_zero, metric_values
+from .submission import CheckpointSubmission, submit_checkpoint
+
+try:
+    from transformers import TrainerCallback
+except ImportError:  # the hf extra
+    raise MissingDependencyError(
+        "EvalCallback needs transformers: pip install 'lmms-eval-client[hf]'",
+        package="transformers",
+        extra="hf",
+    ) from None
+
+
+class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has no types here
+    """Submits each checkpoint the Trainer saves (``on_save``, rank 0 only), logs the
+    metrics of the finished ones as ``eval/<task>/<metric>`` (with ``eval/checkpoint_step``)
+    through the trainer's logs, and waits for the stragglers at the end of training.
+
+    Each checkpoint is submitted under the key of its name (``checkpoint-500``), so a
+    resumed training submits none twice. Only the process of world rank 0 submits and
+    harvests (``state.is_world_process_zero``, and ``RANK``/``LOCAL_RANK`` 0 when set).
+
+    Args:
+        run: The EvalRun to submit into.
+        submit: What to submit for a checkpoint (``"{checkpoint}"`` in model_args: its path).
+        wait_at_end: Seconds ``on_train_end`` waits for the pending evaluations (None: as
+            long as it takes; 0: not at all). Those left go on on the server.
+        key_prefix: Put before each checkpoint's name to make its key.
+        log_prefix: The metrics' names start with it (``eval``: ``eval/mme/exact_match``).
+
+    Example::
+
+        callback = EvalCallback(run, submit=CheckpointSubmission(model="hf", tasks=["mme"]))
+        trainer = Trainer(model=model, args=args, train_dataset=data)
+        callback.attach(trainer)  # first among the callbacks: report_to sees the metrics
+        trainer.train()
+    """
+
+    def __init__(
+        self,
+        run: EvalRun,
+        submit: CheckpointSubmission,
+        *,
+        wait_at_end: float | None = 3600.0,
+        key_prefix: str = "",
+        log_prefix: str = "eval",
+    ) -> None:
+        self._run = run
+        self._submit = submit
+        self._wait_at_end = wait_at_end
+        self._prefix = key_prefix
+        self._log_prefix = log_prefix
+        self._trainer: Any = None
+        self._waiting: deque[dict[str, float]] = deque()
+        self._polled_at = float("-inf")
+        self.submitted: list[TrackedJob] = []
+        """The jobs this callback submitted (or found under their keys), in order."""
+
+    def attach(self, trainer: Any) -> EvalCallback:
+        """Add this callback to ``trainer`` as its first callback (so the metrics it adds to
+        a log reach the ``report_to`` loggers), and remember the trainer (so the metrics of
+        evaluations that end after training are logged through ``trainer.log``).
+
+        Example::
+
+            EvalCallback(run, submit=what).attach(trainer)
+        """
+        callbacks = trainer.callback_handler.callbacks
+        if self in callbacks:
+            callbacks.remove(self)
+        callbacks.insert(0, self)
+        self._trainer = trainer
+        return self
+
+    def _ours(self, job: TrackedJob) -> bool:
+        return (
+            job.key is not None and job.key.startswith(self._prefix) and "checkpoint" in job.labels
+        )
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Submit the checkpoint just saved: ``<output_dir>/checkpoint-<global_step>``
+        (rank 0 only; a checkpoint already tracked under its key is not sent again).
+
+        Example::
+
+            callback.on_save(trainer.args, trainer.state, trainer.control)  # as Trainer does
+        """
+        if not is_rank_zero(bool(state.is_world_process_zero)):
+            return
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        job = submit_checkpoint(
+            self._run,
+            path,
+            submit=self._submit,
+            step=int(state.global_step),
+            key=f"{self._prefix}{path.name}",
+        )
+        logger.info("EvalCallback: submitted %s as seq %d", job.key, job.seq)
+        self.submitted.append(job)
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        """Harvest finished evaluations; add the oldest waiting metrics to this log (the
+        ``logs`` dict every later callback, ``report_to``'s included, receives).
+
+        Example::
+
+            logs = {"loss": 1.0}
+            callback.on_log(trainer.args, trainer.state, trainer.control, logs=logs)
+        """
+        if not is_rank_zero(bool(state.is_world_process_zero)):
+            return
+        if time.monotonic() - self._polled_at >= self._run._poll_interval:
+            self._collect()  # at most one poll per poll_interval, however often it logs
+        if self._waiting and logs is not None:
+            values = self._waiting.popleft()
+            logs.update(values)  # the same dict the later callbacks (report_to) receive
+            state.log_history.append({**values, "step": state.global_step})
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Wait up to ``wait_at_end`` for the pending evaluations; log what they gave
+        (through ``trainer.log`` when attached, else into ``state.log_history``).
+
+        Example::
+
+            callback.on_train_end(trainer.args, trainer.state, trainer.control)
+        """
+        if not is_rank_zero(bool(state.is_world_process_zero)):
+            return
+        deadline = None if self._wait_at_end is None else time.monotonic() + self._wait_at_end
+        while True:
+            self._collect()
+            pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
+            if not pending:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                logger.warning(
+                    "EvalCallback: %d evaluation(s) still pending at the end of training: "
+                    "they go on on the server (run.metrics() has them once done)",
+                    len(pending),
+                )
+                break
+            time.sleep(self._run._poll_interval)
+        while self._waiting:
+            values = self._waiting.popleft()
+            if self._trainer is not None:
+                self._trainer.log(dict(values))  # through the trainer: report_to sees it
+            else:
+                state.log_history.append({**values, "step": state.global_step})
+                logger.info("EvalCallback: %s", values)
+
+    def _collect(self) -> None:
+        """Receive the finished outcomes of the callback's jobs; queue their metrics; ack."""
+        self._polled_at = time.monotonic()
+        received = self._run.receive()
+        mine = [outcome for outcome in received if self._ours(outcome.job)]
+        others = [outcome for outcome in received if not self._ours(outcome.job)]
+        if others:
+            self._run.release(*others)
+        for outcome in mine:
+            self._waiting.append(self._values(outcome))
+        if mine:
+            self._run.ack(*mine)
+
+    def _values(self, outcome: JobOutcome) -> dict[str, float]:
+        values = {
+            f"{self._log_prefix}/{name}": value
+            for name, value in metric_values(outcome.job).items()
+        }
+        step = outcome.job.labels.get("step")
+        if isinstance(step, int):
+            values[f"{self._log_prefix}/checkpoint_step"] = float(step)
+        if outcome.kind != "completed":
+            values[f"{self._log_prefix}/{outcome.kind}"] = 1.0
+        return values

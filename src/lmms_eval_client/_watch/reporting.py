@@ -1,0 +1,57 @@
+"""What the watcher and the trainer callback say of a finished job, and who may submit.
+
+Kept free of transformers, so the command line and tests read it without the ``hf`` extra.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .._runs.outcomes import TrackedJob
+
+
+def metric_values(job: TrackedJob) -> dict[str, float]:
+    """``{"<task>/<metric>": value}`` of a completed job's results summary (the default
+    ``summarize="results"`` shape): stderrs left out, lmms-eval's ``none`` filter dropped
+    from the name (``exact_match,none`` -> ``exact_match``), other filters kept.
+
+    Example::
+
+        metric_values(outcome.job)  # {"mme/exact_match": 0.71}
+    """
+    values: dict[str, float] = {}
+    summary = job.summary
+    if not isinstance(summary, Mapping):
+        return values
+    for tasks in summary.values():
+        if not isinstance(tasks, Mapping):
+            continue
+        for task, metrics in tasks.items():
+            if not isinstance(metrics, Mapping):
+                continue
+            for name, value in metrics.items():
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    continue
+                metric, _, filter_ = str(name).partition(",")
+                if metric.endswith("_stderr"):
+                    continue
+                shown = metric if filter_ in ("", "none") else f"{metric},{filter_}"
+                values[f"{task}/{shown}"] = float(value)
+    return values
+
+
+def is_rank_zero(world_process_zero: bool, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process submits in a distributed training: the trainer's own word
+    (``state.is_world_process_zero``), and ``RANK`` and ``LOCAL_RANK`` 0 when set (a
+    launcher's variables, for a state that does not know yet).
+
+    Example::
+
+        is_rank_zero(True, {"RANK": "1"})  # False
+    """
+    env: Mapping[str, Any] = os.environ if environ is None else environ
+    return world_process_zero and all(
+        str(env.get(name, "0")).strip() in ("0", "") for name in ("RANK", "LOCAL_RANK")
+    )

@@ -1,0 +1,166 @@
+"""What is submitted for a checkpoint, and under which key: one definition for the watcher,
+the trainer callback and hand-written loops (``submit_checkpoint``).
+
+The key is the checkpoint's name (``checkpoint-500``, with an optional prefix): ``EvalRun``
+sends nothing for a key its ledger already tracks, so whoever submits a checkpoint again (a
+restarted watcher, a callback after a resumed training) gets the job tracked under it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import InvalidArgumentError
+from .._results.path_map import split_server_path
+from .._secret_args import masked_for_display
+
+if TYPE_CHECKING:
+    from .._runs._sync.run import EvalRun
+    from .._runs.outcomes import TrackedJob
+
+PLACEHOLDER = "{checkpoint}"
+_TRAILING_INT = re.compile(r"(\d+)$")
+
+
+@dataclass(frozen=True)
+class CheckpointSubmission:
+    """What to submit for each checkpoint: ``EvalRun.submit``'s arguments, with
+    ``"{checkpoint}"`` in ``model_args`` values replaced by the checkpoint's path (as the
+    server sees it: through the client's ``path_map`` when the server mounts the disk
+    elsewhere).
+
+    Example::
+
+        what = CheckpointSubmission(
+            model="qwen2_vl", tasks=["mme"], model_args={"pretrained": "{checkpoint}"},
+            options={"limit": 8},
+        )
+    """
+
+    model: str
+    """lmms-eval model type, e.g. ``"qwen2_vl"``."""
+    tasks: Sequence[str] | str
+    """Task names, e.g. ``["mme"]``."""
+    model_args: Mapping[str, Any] = field(default_factory=lambda: {"pretrained": PLACEHOLDER})
+    """Model arguments; ``"{checkpoint}"`` inside a str value becomes the checkpoint's path."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Further keyword arguments of ``EvalRun.submit`` (``limit``, ``batch_size``, ...; not
+    ``labels`` or ``key``, which the checkpoint gives)."""
+
+    def __post_init__(self) -> None:
+        taken = {"labels", "key", "model", "tasks", "model_args"} & set(self.options)
+        if taken:
+            raise InvalidArgumentError(
+                f"CheckpointSubmission options cannot hold {sorted(taken)}: the checkpoint "
+                "gives the key and labels, and model, tasks, model_args are fields"
+            )
+
+    def __repr__(self) -> str:
+        # model_args may hold an API key: shown masked, as the command line shows them
+        shown = masked_for_display({"model_args": dict(self.model_args)})["model_args"]
+        return (
+            f"CheckpointSubmission(model={self.model!r}, tasks={self.tasks!r}, "
+            f"model_args={shown!r}, options={dict(self.options)!r})"
+        )
+
+    def arguments(self, server_path: str) -> dict[str, Any]:
+        """``EvalRun.submit``'s keyword arguments for the checkpoint at ``server_path``.
+
+        Example::
+
+            run.submit(**what.arguments("/data/out/checkpoint-5"), key="checkpoint-5")
+        """
+        model_args = {
+            name: value.replace(PLACEHOLDER, server_path) if isinstance(value, str) else value
+            for name, value in self.model_args.items()
+        }
+        return {
+            "model": self.model,
+            "tasks": self.tasks,
+            "model_args": model_args,
+            **self.options,
+        }
+
+
+def step_of(name: str) -> int | None:
+    """The trailing integer of a checkpoint's name (``checkpoint-500`` -> 500), or None.
+
+    Example::
+
+        assert step_of("checkpoint-500") == 500
+    """
+    found = _TRAILING_INT.search(name)
+    return int(found.group(1)) if found else None
+
+
+def server_path(local: str | os.PathLike[str], path_map: Mapping[str, str]) -> str:
+    """The path the server sees for the local path ``local``: the client's ``path_map``
+    (server folder -> where it is mounted here) read backwards, the longest local mount
+    that holds ``local`` replaced by its server folder; ``local`` (absolute) when none does.
+
+    Example::
+
+        server_path("/mnt/gpu/out/checkpoint-5", {"/data": "/mnt/gpu"})  # "/data/out/..."
+    """
+    path = os.path.abspath(os.fspath(local))
+    backwards = {
+        mount: server for server, mount in path_map.items() if "://" not in mount
+    }  # an fsspec URL is no local mount
+    mount, rest = split_server_path(path, backwards)
+    if mount is None:
+        return path
+    server = backwards[mount]
+    return server.rstrip("/") + rest if rest else server.rstrip("/") or server
+
+
+def submit_checkpoint(
+    run: EvalRun,
+    path: str | os.PathLike[str],
+    *,
+    submit: CheckpointSubmission,
+    step: int | None = None,
+    key: str | None = None,
+    labels: Mapping[str, Any] | None = None,
+) -> TrackedJob:
+    """Submit the checkpoint at ``path`` into ``run``, once: under the key of its name
+    (``checkpoint-500``), labelled ``{"step": 500, "checkpoint": "checkpoint-500"}``.
+
+    For hand-written training loops (the watcher and the trainer callback call it too).
+    Submitting a checkpoint again returns the job tracked under its key and sends nothing.
+
+    Args:
+        run: The EvalRun to submit into.
+        path: The checkpoint folder, as this machine sees it (mapped to the server's path
+            through the run's client's ``path_map``).
+        submit: What to submit (model, tasks, model_args with ``"{checkpoint}"``).
+        step: The training step (default: the trailing integer of the folder's name).
+        key: The submission's key (default: the folder's name).
+        labels: More labels, merged over ``step`` and ``checkpoint``.
+
+    Returns:
+        The tracked job (the one already tracked under the key, if any).
+
+    Raises:
+        InvalidArgumentError: An argument is invalid; nothing was sent.
+        LedgerError, APIStatusError, APIConnectionError: as ``EvalRun.submit``.
+
+    Example::
+
+        what = CheckpointSubmission(model="hf", tasks=["mme"])
+        job = submit_checkpoint(run, "out/checkpoint-500", submit=what)
+        print(job.key, job.labels["step"])
+    """
+    name = Path(os.fspath(path)).name
+    if not name:
+        raise InvalidArgumentError(f"submit_checkpoint: {os.fspath(path)!r} names no folder")
+    step = step_of(name) if step is None else step
+    label_set: dict[str, Any] = {"checkpoint": name, **({} if step is None else {"step": step})}
+    label_set.update(labels or {})
+    path_map = getattr(run._client, "path_map", {})
+    arguments = submit.arguments(server_path(path, path_map))
+    return run.submit(**arguments, labels=label_set, key=name if key is None else key)

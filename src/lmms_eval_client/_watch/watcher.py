@@ -1,0 +1,367 @@
+"""CheckpointWatcher: submit each checkpoint a trainer writes into a folder, once.
+
+Polling (``os.scandir`` every ``poll_interval``) is the baseline: it works on every file
+system, network ones included, where change events are not delivered. A scan lists the
+folders matching ``pattern``, asks the readiness rule which are complete, and submits those
+not yet tracked, in step order, under the key of their name: the run's ledger is the only
+memory, so a restarted watcher submits none twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .._exceptions import InvalidArgumentError
+from .._log import logger
+from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
+from .errors import missing, not_permitted
+from .readiness import Looks, MarkerFile, ReadinessRule
+from .submission import CheckpointSubmission, step_of, submit_checkpoint
+
+if TYPE_CHECKING:
+    from .._runs._sync.run import EvalRun
+
+Until = threading.Event | Callable[[], bool] | None
+"""What ends ``run``: an Event set from another thread, a function asked after each scan,
+or None (until ``timeout``, or forever)."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint folder found by a scan."""
+
+    name: str
+    """The folder's name, e.g. ``"checkpoint-500"`` (the key's end, the ``checkpoint`` label)."""
+    path: Path
+    """The folder, as this machine sees it."""
+    step: int | None
+    """The training step (the trailing integer of the name by default), or None."""
+
+    @property
+    def order(self) -> tuple[int, str]:
+        """Its place among the folder's checkpoints: by step, then name.
+
+        Example::
+
+            newest = max(watcher.checkpoints(), key=lambda c: c.order)
+        """
+        return (-1 if self.step is None else self.step, self.name)
+
+
+class CheckpointWatcher:
+    """Submits every complete checkpoint of a folder into an EvalRun, each once.
+
+    Args:
+        run: The EvalRun (its ledger remembers what was submitted: keys).
+        directory: The folder the trainer writes checkpoints into.
+        submit: What to submit for a checkpoint (``CheckpointSubmission``: model, tasks,
+            model_args with ``"{checkpoint}"``, other options).
+        pattern: Which entries are checkpoints (fnmatch, on the name; folders only).
+        ready: When a checkpoint is complete: ``MarkerFile("trainer_state.json")``
+            (default) or ``StableSize(seconds=...)``.
+        every: Submit every k-th checkpoint (by step): the k-th after the last submitted
+            one (the first k-1 are skipped for good). 1: all of them.
+        max_pending: At most this many of the watcher's jobs queued or running at once;
+            more checkpoints wait (in step order) until one finishes. None: no limit.
+        step: The step of a checkpoint's name (default: its trailing integer).
+        key_prefix: Put before each checkpoint's name to make its key (several trainings
+            into one ledger: give each its own).
+        poll_interval: Seconds between scans of ``run`` and ``finish`` (> 0).
+
+    Raises:
+        InvalidArgumentError: An argument is invalid.
+
+    Example::
+
+        what = CheckpointSubmission(model="hf", tasks=["mme"])
+        watcher = CheckpointWatcher(run, "out", submit=what, every=2, max_pending=4)
+        watcher.run(until=stop_event)
+        watcher.finish(timeout=3600)
+    """
+
+    _clock: Callable[[], float] = staticmethod(time.monotonic)
+    _sleep: Callable[[float], None] | None = None  # None: a real wait (on ``until``'s Event)
+
+    def __init__(
+        self,
+        run: EvalRun,
+        directory: str | os.PathLike[str],
+        *,
+        submit: CheckpointSubmission,
+        pattern: str = "checkpoint-*",
+        ready: ReadinessRule | None = None,
+        every: int = 1,
+        max_pending: int | None = None,
+        step: Callable[[str], int | None] = step_of,
+        key_prefix: str = "",
+        poll_interval: float = 10.0,
+    ) -> None:
+        if not isinstance(submit, CheckpointSubmission):
+            raise InvalidArgumentError("submit must be a CheckpointSubmission")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise InvalidArgumentError(f"every must be an int >= 1, got {every!r}")
+        if max_pending is not None and (
+            isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1
+        ):
+            raise InvalidArgumentError(f"max_pending must be an int >= 1, got {max_pending!r}")
+        if not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
+            raise InvalidArgumentError(f"poll_interval must be > 0, got {poll_interval!r}")
+        self._run = run
+        self._directory = Path(os.fspath(directory))
+        self._submit = submit
+        self._pattern = pattern
+        self._ready: ReadinessRule = MarkerFile() if ready is None else ready
+        self._every = every
+        self._max_pending = max_pending
+        self._step = step
+        self._prefix = key_prefix
+        self._poll_interval = float(poll_interval)
+        self._looks = Looks()
+        self._listed_once = False
+
+    def __repr__(self) -> str:
+        return f"CheckpointWatcher({str(self._directory)!r}, pattern={self._pattern!r})"
+
+    @property
+    def directory(self) -> Path:
+        """The watched folder.
+
+        Example::
+
+            print("watching", watcher.directory)
+        """
+        return self._directory
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """The folder's checkpoints (complete or not), in step order.
+
+        Raises:
+            WatchedDirectoryMissingError: The folder is missing (or was deleted).
+            WatchPermissionError: This process may not list it.
+
+        Example::
+
+            print([c.name for c in watcher.checkpoints()])
+        """
+        found = []
+        try:
+            with os.scandir(self._directory) as entries:
+                for entry in entries:
+                    if fnmatch.fnmatchcase(entry.name, self._pattern) and _is_dir(entry):
+                        step = self._step(entry.name)
+                        found.append(Checkpoint(entry.name, Path(entry.path), step))
+        except (FileNotFoundError, NotADirectoryError):
+            raise missing(str(self._directory), deleted=self._listed_once) from None
+        except PermissionError:
+            raise not_permitted(str(self._directory)) from None
+        self._listed_once = True
+        return sorted(found, key=lambda checkpoint: checkpoint.order)
+
+    def key_of(self, checkpoint: Checkpoint) -> str:
+        """The key a checkpoint is submitted under: ``key_prefix`` + its name.
+
+        Example::
+
+            job = run.job(watcher.key_of(watcher.checkpoints()[0]))
+        """
+        return self._prefix + checkpoint.name
+
+    def _ours(self, job: TrackedJob) -> bool:
+        return (
+            job.key is not None and job.key.startswith(self._prefix) and "checkpoint" in job.labels
+        )
+
+    def pending(self) -> list[TrackedJob]:
+        """The watcher's jobs still queued, running (or being submitted), as last polled.
+
+        Example::
+
+            print(len(watcher.pending()), "evaluations still running")
+        """
+        return [job for job in self._run.jobs() if self._ours(job) and job.pending]
+
+    def scan(self) -> list[TrackedJob]:
+        """One pass: submit every complete checkpoint not yet submitted (within ``every``
+        and ``max_pending``), in step order; the jobs it submitted.
+
+        Raises:
+            WatchedDirectoryMissingError: The folder is missing (or was deleted).
+            WatchPermissionError: This process may not read it.
+            LedgerError, APIStatusError, APIConnectionError: as ``EvalRun.submit``.
+
+        Example::
+
+            for job in watcher.scan():
+                print("submitted", job.key, job.job_id)
+        """
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[list[TrackedJob], int]:
+        """The jobs submitted, and how many checkpoints are still to submit later."""
+        listed = self.checkpoints()
+        ours = [job for job in self._run.jobs() if self._ours(job)]
+        submitted = {job.key for job in ours if job.state != UNSENT}
+        in_flight = sum(1 for job in ours if job.pending)
+        last = max((_order_of(job) for job in ours), default=None)
+        jobs: list[TrackedJob] = []
+        since_last = 0
+        waiting = 0
+        now = self._clock()
+        for checkpoint in listed:
+            if self.key_of(checkpoint) in submitted:
+                continue
+            if self._every > 1:
+                if last is not None and checkpoint.order <= last:
+                    continue  # skipped for good (every): before the last submitted one
+                since_last += 1
+                if since_last % self._every:
+                    continue
+            if self._max_pending is not None and in_flight >= self._max_pending:
+                waiting += 1
+                continue
+            if not self._ready.is_ready(checkpoint.path, self._looks, now):
+                waiting += 1
+                if self._every > 1:
+                    break  # the k-th is not complete: the ones after it wait their turn
+                continue
+            job = submit_checkpoint(
+                self._run,
+                checkpoint.path,
+                submit=self._submit,
+                step=checkpoint.step,
+                key=self.key_of(checkpoint),
+            )
+            logger.info("Watcher of %s: submitted %s as seq %d", self._directory, job.key, job.seq)
+            jobs.append(job)
+            in_flight += job.pending
+        return jobs, waiting
+
+    def collect(self, on_outcome: Callable[[JobOutcome], None] | None = None) -> list[JobOutcome]:
+        """Poll once; the outcomes of the watcher's jobs that finished, each handed to
+        ``on_outcome`` and then acknowledged (at-least-once: if ``on_outcome`` raises, or
+        the process dies, they are handed out again). Others' outcomes are left.
+
+        Example::
+
+            for outcome in watcher.collect():
+                print(outcome.labels["step"], outcome.kind)
+        """
+        received = self._run.receive()
+        mine = [outcome for outcome in received if self._ours(outcome.job)]
+        others = [outcome for outcome in received if not self._ours(outcome.job)]
+        if others:
+            self._run.release(*others)
+        try:
+            for outcome in mine:
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        except BaseException:
+            self._run.release(*mine)
+            raise
+        if mine:
+            self._run.ack(*mine)
+        return mine
+
+    def run(
+        self,
+        until: Until = None,
+        timeout: float | None = None,
+        *,
+        on_submitted: Callable[[TrackedJob], None] | None = None,
+        on_outcome: Callable[[JobOutcome], None] | None = None,
+    ) -> list[TrackedJob]:
+        """Scan and collect outcomes every ``poll_interval`` until ``until`` says stop
+        (an Event set, or a function returning True) or ``timeout`` seconds passed; the
+        jobs it submitted. Stopping stops watching, never the jobs.
+
+        Raises:
+            WatchedDirectoryMissingError, WatchPermissionError: as ``scan``.
+
+        Example::
+
+            stop = threading.Event()
+            threading.Thread(target=watcher.run, args=(stop,)).start()
+            ...  # training
+            stop.set()
+        """
+        started = self._clock()
+        jobs: list[TrackedJob] = []
+        while True:
+            for job in self.scan():
+                jobs.append(job)
+                if on_submitted is not None:
+                    on_submitted(job)
+            self.collect(on_outcome)
+            if _stopped(until):
+                return jobs
+            if timeout is not None and self._clock() - started >= timeout:
+                return jobs
+            self._wait(self._poll_interval, until)
+
+    def finish(
+        self,
+        timeout: float | None = None,
+        *,
+        on_submitted: Callable[[TrackedJob], None] | None = None,
+        on_outcome: Callable[[JobOutcome], None] | None = None,
+    ) -> list[TrackedJob]:
+        """After training: scan until every checkpoint is submitted and every job of the
+        watcher has finished (outcomes collected), or ``timeout`` seconds passed; the jobs
+        still pending (empty: all done). Jobs left pending go on on the server.
+
+        Raises:
+            WatchedDirectoryMissingError, WatchPermissionError: as ``scan``.
+
+        Example::
+
+            left = watcher.finish(timeout=3600)
+            print(len(left), "evaluations still running")
+        """
+        started = self._clock()
+        while True:
+            jobs, waiting = self._scan()
+            for job in jobs:
+                if on_submitted is not None:
+                    on_submitted(job)
+            self.collect(on_outcome)
+            pending = self.pending()
+            if not pending and not waiting:
+                return []
+            if timeout is not None and self._clock() - started >= timeout:
+                return pending
+            self._wait(self._poll_interval, None)
+
+    def _wait(self, seconds: float, until: Until) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif isinstance(until, threading.Event):
+            until.wait(seconds)
+        else:
+            time.sleep(seconds)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # gone since listed
+        return False
+
+
+def _order_of(job: TrackedJob) -> tuple[int, str]:
+    step = job.labels.get("step")
+    return (step if isinstance(step, int) else -1, str(job.labels.get("checkpoint", "")))
+
+
+def _stopped(until: Until) -> bool:
+    if until is None:
+        return False
+    if isinstance(until, threading.Event):
+        return until.is_set()
+    return bool(until())

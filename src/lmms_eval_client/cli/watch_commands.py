@@ -1,0 +1,196 @@
+"""``lmms-eval-client watch DIR``: submit each checkpoint a trainer writes into DIR, once.
+
+A ``CheckpointWatcher`` over the run ledger ``--ledger`` (created if missing): the ledger
+remembers what was submitted (one key per checkpoint), so the command can be stopped
+(Ctrl+C: exit 130, the jobs go on) and started again without submitting anything twice.
+It prints one line per submission and per outcome (``--json``: JSON lines).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .._runs.outcomes import JobOutcome, TrackedJob
+from .._watch.readiness import MarkerFile, ReadinessRule, StableSize
+from .._watch.reporting import metric_values
+from .._watch.submission import CheckpointSubmission
+from .._watch.watcher import CheckpointWatcher
+from .exit_codes import ExitCode
+from .model_args import seconds
+from .output import note, print_json_line, print_lines
+from .run_commands import PollInterval, open_run
+from .server_commands import examples
+from .submit_options import (
+    LOG_SAMPLES,
+    NUM_GPUS,
+    PREDICT_ONLY,
+    BatchSize,
+    Device,
+    ExtraBody,
+    GenKwargs,
+    Limit,
+    LogSamples,
+    Model,
+    ModelArgs,
+    NumFewshot,
+    NumGpus,
+    OutputRoot,
+    PredictOnly,
+    Tasks,
+    parse_submission,
+)
+
+
+def watch(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path,
+        typer.Argument(help="The folder the trainer writes checkpoints into.", show_default=False),
+    ],
+    ledger: Annotated[
+        Path,
+        typer.Option(
+            "--ledger",
+            help="The run ledger (SQLite; created if missing): what was submitted, so a "
+            "restarted watch submits nothing twice.",
+            show_default=False,
+        ),
+    ],
+    model: Model,
+    tasks: Tasks,
+    model_args: ModelArgs = None,
+    num_fewshot: NumFewshot = None,
+    batch_size: BatchSize = None,
+    device: Device = None,
+    limit: Limit = None,
+    gen_kwargs: GenKwargs = None,
+    log_samples: LogSamples = LOG_SAMPLES,
+    predict_only: PredictOnly = PREDICT_ONLY,
+    num_gpus: NumGpus = NUM_GPUS,
+    output_root: OutputRoot = None,
+    extra_body: ExtraBody = None,
+    pattern: Annotated[
+        str, typer.Option("--pattern", help="Which folders are checkpoints (fnmatch).")
+    ] = "checkpoint-*",
+    marker: Annotated[
+        str,
+        typer.Option(
+            "--marker",
+            help="A checkpoint is complete once it holds this file (HF's Trainer writes "
+            "trainer_state.json last).",
+        ),
+    ] = "trainer_state.json",
+    stable_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--stable-seconds",
+            callback=seconds("--stable-seconds", zero=True),
+            help="Instead of --marker: a checkpoint is complete once its files stayed "
+            "unchanged (size, mtime) for this many seconds.",
+            show_default=False,
+        ),
+    ] = None,
+    every: Annotated[
+        int, typer.Option("--every", min=1, help="Submit every k-th checkpoint (by step).")
+    ] = 1,
+    max_pending: Annotated[
+        int | None,
+        typer.Option(
+            "--max-pending",
+            min=1,
+            help="At most this many jobs queued or running at once; later checkpoints wait.",
+            show_default=False,
+        ),
+    ] = None,
+    key_prefix: Annotated[
+        str,
+        typer.Option(
+            "--key-prefix", help="Put before each checkpoint's name to make its key in the ledger."
+        ),
+    ] = "",
+    poll_interval: PollInterval = 10.0,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="One JSON object per line: each submission, each outcome."),
+    ] = False,
+) -> None:
+    """Watch a folder and submit each complete checkpoint a trainer writes into it, once.
+
+    "{checkpoint}" in --model-args becomes the checkpoint's path (as the server sees it,
+    through $LMMS_EVAL_PATH_MAP). Runs until Ctrl+C, which stops watching, never the jobs
+    (exit 130); started again on the same --ledger, it submits nothing twice.
+    """
+    parsed = parse_submission(
+        model=model, tasks=tasks, model_args=model_args, num_fewshot=num_fewshot,
+        batch_size=batch_size, device=device, limit=limit, gen_kwargs=gen_kwargs,
+        log_samples=log_samples, predict_only=predict_only, num_gpus=num_gpus,
+        output_dir=None, extra_body=extra_body, label=None,
+    )  # fmt: skip
+    what = CheckpointSubmission(
+        model=parsed.model,
+        tasks=parsed.tasks,
+        model_args=parsed.model_args or {"pretrained": "{checkpoint}"},
+        options={name: value for name, value in parsed.options.items() if name != "output_dir"},
+    )
+    ready: ReadinessRule = (
+        MarkerFile(marker) if stable_seconds is None else StableSize(seconds=stable_seconds)
+    )
+    with open_run(ctx, ledger, create=True, output_root=output_root) as (run, _):
+        watcher = CheckpointWatcher(
+            run, directory, submit=what, pattern=pattern, ready=ready, every=every,
+            max_pending=max_pending, key_prefix=key_prefix, poll_interval=poll_interval,
+        )  # fmt: skip
+        note(f"Watching {directory} for {pattern} (Ctrl+C stops watching; the jobs go on)")
+        try:
+            watcher.run(
+                on_submitted=lambda job: _show_job(job, json_out),
+                on_outcome=lambda outcome: _show_outcome(outcome, json_out),
+            )
+        except KeyboardInterrupt:
+            note(
+                "Stopped watching (Ctrl+C); the jobs go on on their servers. Watch again "
+                f"(nothing is submitted twice), or follow them: lmms-eval-client runs watch "
+                f"{ledger}"
+            )
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+def _show_job(job: TrackedJob, json_out: bool) -> None:
+    step = job.labels.get("step")
+    if json_out:
+        print_json_line(
+            {"event": "submitted", "key": job.key, "step": step, "seq": job.seq,
+             "job_id": job.job_id, "state": job.state, "server": job.server}
+        )  # fmt: skip
+        return
+    print_lines([f"submitted {job.key} (step {step}): seq {job.seq}, job {job.job_id}"])
+
+
+def _show_outcome(outcome: JobOutcome, json_out: bool) -> None:
+    job = outcome.job
+    step = job.labels.get("step")
+    values = metric_values(job)
+    if json_out:
+        print_json_line(
+            {"event": "outcome", "kind": outcome.kind, "key": job.key, "step": step,
+             "seq": job.seq, "job_id": job.job_id, "metrics": dict(values.items())}
+        )  # fmt: skip
+        return
+    shown = " ".join(f"{name}={value}" for name, value in values.items())
+    print_lines([f"{outcome.kind} {job.key} (step {step}){': ' + shown if shown else ''}"])
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``watch`` to the application."""
+    app.command(
+        "watch",
+        epilog=examples(
+            "lmms-eval-client watch out/ --ledger evals.sqlite -m hf -t mme "
+            "-a pretrained={checkpoint}",
+            "lmms-eval-client watch out/ --ledger evals.sqlite -m hf -t mme "
+            "-a pretrained={checkpoint} --every 2 --max-pending 4 --json",
+        ),
+    )(watch)

@@ -1,0 +1,91 @@
+"""``lmms-eval-client watch DIR``: run as a process until it has submitted what the folder
+holds, stopped with Ctrl+C (exit 130, the jobs go on), started again: nothing twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from lmms_eval_client import EvalClient, EvalRun
+from lmms_eval_client.cli.app import app
+from lmms_eval_client.testing import LocalServer
+
+from .conftest import server_job_count, write_checkpoint
+
+MAIN = "from lmms_eval_client.cli import main; main()"
+
+
+def start_watch(url: str, out: Path, ledger: Path, *extra: str) -> subprocess.Popen[str]:
+    command = [
+        sys.executable, "-c", MAIN, "--server", url, "watch", str(out), "--ledger", str(ledger),
+        "-m", "qwen2_vl", "-t", "mme", "-a", "pretrained={checkpoint}", "--poll-interval",
+        "0.05", "--json", *extra,
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
+    )
+
+
+def read_until(process: subprocess.Popen[str], want: int, event: str) -> list[dict[str, Any]]:
+    """The JSON lines the process printed until ``want`` of them were ``event``."""
+    assert process.stdout is not None
+    lines: list[dict[str, Any]] = []
+    while sum(1 for line in lines if line["event"] == event) < want:
+        text = process.stdout.readline()
+        assert text, f"the watch ended early: {process.wait()} {process.stderr.read()}"  # type: ignore[union-attr]
+        lines.append(json.loads(text))
+    return lines
+
+
+def interrupt(process: subprocess.Popen[str]) -> tuple[int, str]:
+    process.send_signal(signal.SIGINT)  # Ctrl+C
+    _, err = process.communicate(timeout=30)
+    return process.returncode, err
+
+
+def test_watch_submits_each_checkpoint_once_across_a_restart(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    out, ledger = tmp_path / "out", tmp_path / "evals.sqlite"
+    for step in (1, 2, 3):
+        write_checkpoint(out, step)
+    write_checkpoint(out, 4, marker=False)  # still being written: never submitted
+    first = start_watch(local_server.url, out, ledger)
+    lines = read_until(first, 3, "outcome")  # all three submitted and completed
+    code, err = interrupt(first)
+    assert code == 130, err
+    assert "Stopped watching" in err
+    submitted = [line for line in lines if line["event"] == "submitted"]
+    assert [line["key"] for line in submitted] == ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
+    assert [line["step"] for line in submitted] == [1, 2, 3]
+    outcomes = [line for line in lines if line["event"] == "outcome"]
+    assert {line["kind"] for line in outcomes} == {"completed"}
+    assert all(line["metrics"] for line in outcomes)
+
+    (out / "checkpoint-4" / "trainer_state.json").write_text("{}")
+    again = start_watch(local_server.url, out, ledger)
+    (line,) = [item for item in read_until(again, 1, "submitted") if item["event"] == "submitted"]
+    assert line["key"] == "checkpoint-4"
+    assert interrupt(again)[0] == 130
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger) as run:
+        assert [job.key for job in run.jobs()] == [f"checkpoint-{n}" for n in range(1, 5)]
+    assert server_job_count(local_server.url) == 4
+
+
+def test_watch_of_a_missing_folder_ends_with_one_line(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    done = CliRunner().invoke(
+        app,
+        ["--server", local_server.url, "watch", str(tmp_path / "nope"), "--ledger",
+         str(tmp_path / "evals.sqlite"), "-m", "qwen2_vl", "-t", "mme"],
+    )  # fmt: skip
+    assert done.exit_code == 1, done.output
+    assert "does not exist" in done.output
