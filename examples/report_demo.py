@@ -41,23 +41,26 @@ def make_report(out: Path, tasks: Sequence[str] = ("mme", "pope")) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="report-demo-") as root:
         ledger = Path(root) / "evals.sqlite"
-        with server_url(root) as (url, local), EvalClient(url) as client:
-            with EvalRun(client, ledger, poll_interval=0.05) as run:
-                for step in STEPS:
-                    model_args = {"pretrained": f"demo-org/ckpt-step-{step}"}
-                    if local and step == 400:
-                        model_args["sim_error"] = "torch.OutOfMemoryError: CUDA out of memory"
-                    run.submit(
-                        "qwen2_vl", list(tasks), model_args=model_args, limit=60,
-                        log_samples=True, labels={"step": step}, key=f"step-{step}",
-                    )  # fmt: skip
-                list(run.as_completed(timeout=300))
-                return run.report(
-                    out,
-                    samples_job="step-600",
-                    compare_jobs=("step-100", "step-600"),
-                    title="Demo run: 6 checkpoints",
-                )
+        with (
+            server_url(root) as (url, local),
+            EvalClient(url) as client,
+            EvalRun(client, ledger, poll_interval=0.05) as run,
+        ):
+            for step in STEPS:
+                model_args = {"pretrained": f"demo-org/ckpt-step-{step}"}
+                if local and step == 400:
+                    model_args["sim_error"] = "torch.OutOfMemoryError: CUDA out of memory"
+                run.submit(
+                    "qwen2_vl", list(tasks), model_args=model_args, limit=60,
+                    log_samples=True, labels={"step": step}, key=f"step-{step}",
+                )  # fmt: skip
+            list(run.as_completed(timeout=300))
+            return run.report(
+                out,
+                samples_job="step-600",
+                compare_jobs=("step-100", "step-600"),
+                title="Demo run: 6 checkpoints",
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

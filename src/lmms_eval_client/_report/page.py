@@ -170,7 +170,7 @@ def comparison_section(comparison: Comparison) -> str:
         '<table class="comparison"><thead><tr><th>task</th><th>metric</th><th>n</th>'
         "<th>mean a</th><th>mean b</th><th>a - b</th><th>95% CI</th><th>p</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
-        f"<h3>{len(comparison.flips)} samples flipped</h3>"
+        f"<details open><summary>{len(comparison.flips)} samples flipped</summary>"
         + (f'<p class="note">the first {MAX_FLIPS} are listed</p>' if more > 0 else "")
         + '<table class="flips"><thead><tr><th>task</th><th>metric</th><th>doc_id</th>'
         f"<th>score a</th><th>score b</th></tr></thead><tbody>{flips}</tbody></table></details>"
