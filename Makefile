@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-lmms-eval-$(LMMS_EVAL_VERSION)
 GEN_OUT := generated/lmms_eval_api
 
 .PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo \
-	demo-runs bench-runs mutate
+	demo-runs demo-report bench-runs mutate
 .PHONY: registry check-registry
 
 install: $(STAMP)
@@ -116,6 +116,11 @@ demo: $(STAMP)
 # server (or $(LMMS_EVAL_BASE_URL)).
 demo-runs: $(STAMP)
 	$(PY) examples/training_loop.py
+
+# See a run: 6 checkpoints on a local server (examples/report_demo.py), one HTML report
+# written under build/report-demo/ (untracked), its path printed.
+demo-report: $(STAMP)
+	$(PY) examples/report_demo.py -o build/report-demo/report.html
 
 # Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
 # client (latency, import time, 1,000-job fan-out, wait precision) and false "job may exist"

@@ -7,6 +7,8 @@ $LMMS_EVAL_BASE_URL), submits one job per checkpoint of a pretend training run (
 ``{"step": n}``, samples logged; step 400's job fails with a simulated out-of-memory
 error), waits for them, then writes the report with step 600's samples and the comparison
 of steps 100 and 600, and prints its path. ``make demo-report`` runs it.
+``--screenshot PNG`` also takes a picture of it in headless Chromium (through
+scripts/docs_screenshots.py): the README's docs/images/report.png is one.
 """
 
 from __future__ import annotations
@@ -66,9 +68,18 @@ def make_report(out: Path, tasks: Sequence[str] = ("mme", "pope")) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=Path("build/report-demo/report.html"))
+    parser.add_argument("--screenshot", type=Path, help="also write a PNG of the page here")
     args = parser.parse_args(argv)
     path = make_report(args.out)
     print(f"report written: {path.resolve()}")
+    if args.screenshot:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+        from docs_screenshots import load
+
+        page = load(path.resolve().as_uri(), 1200, 1000)
+        args.screenshot.write_bytes(page.png)
+        print(f"screenshot: {args.screenshot}" + "".join(f"\n  {e}" for e in page.errors))
+        return 1 if page.errors else 0
     return 0
 
 
