@@ -15,6 +15,7 @@ STEPS = (100, 200, 300, 400)
 FAILING = 300  # its job fails (a simulated out-of-memory error)
 XSS = '<script>window.__xss = 1; console.error("xss")</script>'
 TASKS = ["mme", "pope"]
+LEAKED = "sk-report0123456789"  # a key in a failed job's error: never in the page
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def made_run(local_server: LocalServer, tmp_path: Path) -> MadeRun:
         for step in STEPS:
             model_args = {"pretrained": f"org/ckpt-step-{step}"}
             if step == FAILING:
-                model_args["sim_error"] = "torch.OutOfMemoryError: CUDA out of memory"
+                model_args["sim_error"] = f"CUDA out of memory (api_key={LEAKED})"
             run.submit(
                 "qwen2_vl", TASKS, model_args=model_args, limit=30, log_samples=True,
                 labels={"step": step, "note": "<b>bold</b>"}, key=f"step-{step}",

@@ -12,7 +12,7 @@ import ast
 import importlib.util
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def test_unequal_lengths_are_refused() -> None:
         paired_ttest([1.0], [1.0, 0.0])
 
 
-def _samples(scores: dict[int, float | None]) -> list[Sample]:
+def _samples(scores: Mapping[int, float | None]) -> list[Sample]:
     return [
         Sample.from_record({"doc_id": d, "target": "A", "exact_match": s})
         for d, s in scores.items()
@@ -136,7 +136,7 @@ def test_run_compare_reads_the_samples_files(made_run: MadeRun) -> None:
                 Sample.model_validate_json(line)
                 for line in Path(files[key][row.task]).read_text(encoding="utf-8").splitlines()
             ]
-            read[key] = {s.doc_id: float(s.model_extra["exact_match"]) for s in samples}  # type: ignore[index]
+            read[key] = {s.doc_id: float((s.model_extra or {})["exact_match"]) for s in samples}
         for doc_id, score in read["step-100"].items():
             if read["step-200"][doc_id] != score:
                 expected.append((row.task, doc_id, score, read["step-200"][doc_id]))

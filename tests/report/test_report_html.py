@@ -25,7 +25,7 @@ from lmms_eval_client._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
 from lmms_eval_client.cli.app import app
 
 from ._html import parse
-from .conftest import FAILING, STEPS, TASKS, XSS, MadeRun
+from .conftest import FAILING, LEAKED, STEPS, TASKS, XSS, MadeRun
 
 URL = re.compile(r"https?://", re.IGNORECASE)
 
@@ -55,13 +55,15 @@ def test_every_job_and_metric_is_in_the_page_and_nothing_is_external(
         int(e.attrs["data-seq"] or 0): e.text for e in page.find("tr") if "data-seq" in e.attrs
     }
     for job in jobs:
-        assert job.job_id in shown[job.seq] and job.state in shown[job.seq]  # type: ignore[attr-defined]
-    failed = next(j for j in jobs if j.labels["step"] == FAILING)  # type: ignore[attr-defined]
+        assert job.job_id and job.job_id in shown[job.seq] and job.state in shown[job.seq]
+    failed = next(j for j in jobs if j.labels["step"] == FAILING)
     assert "CUDA out of memory" in shown[failed.seq]  # the reason of the failed job
+    assert "[REDACTED]" in shown[failed.seq] and LEAKED not in text
     cards = {
         (e.attrs["data-task"], e.attrs["data-metric"]) for e in page.find("div", class_="card")
     }
-    assert cards == {(r.task, r.metric) for r in rows} and {t for t, _ in cards} == set(TASKS)  # type: ignore[attr-defined]
+    assert cards == {(r.task, r.metric) for r in rows}
+    assert {t for t, _ in cards} == set(TASKS)
     for card in page.find("div", class_="card"):
         assert "best in run.sqlite: step" in card.text  # exact_match: higher is better
     assert len(page.find("svg", class_="chart")) == len(cards)
@@ -88,7 +90,7 @@ def test_samples_are_capped_and_the_page_says_so(made_run: MadeRun, tmp_path: Pa
     )
     page = parse(out.read_text(encoding="utf-8"))
     rows = [e for e in page.elements if e.tag == "tr" and "data-task" in e.attrs]
-    assert sorted(e.attrs["data-task"] for e in rows) == sorted(TASKS * 5)
+    assert sorted(e.attrs["data-task"] or "" for e in rows) == sorted(TASKS * 5)
     assert "At most 5 samples a task" in page.find("body")[0].text
     assert "Capped: mme, pope have more samples than shown" in page.find("body")[0].text
 

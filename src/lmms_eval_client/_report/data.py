@@ -20,7 +20,7 @@ from typing import Any
 
 from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._results.file_access import FileSystem
-from .._results.files import eval_log_tail, load_job_results
+from .._results.files import eval_log_tail, load_job_results, redact_secrets
 from .._results.path_map import PathMap
 from .._runs.ledger import Ledger
 from .._runs.ledger_keys import job_by_seq_or_key
@@ -103,9 +103,9 @@ def read_run(
             continue
         outcome = outcome_of(job)
         if isinstance(outcome, JobFailed):
-            data.reasons[job.seq] = outcome.reason
+            data.reasons[job.seq] = redact_secrets(outcome.reason)  # a server's text
         elif isinstance(outcome, JobLost):
-            data.reasons[job.seq] = outcome.why
+            data.reasons[job.seq] = redact_secrets(outcome.why)
         if job.info is not None:
             # best effort: a log the server wrote where this machine cannot read is skipped
             with contextlib.suppress(LmmsEvalError, OSError):
