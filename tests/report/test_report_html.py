@@ -136,6 +136,11 @@ def test_cli_runs_report_and_compare(made_run: MadeRun, tmp_path: Path) -> None:
     assert f"report written: {out}" in done.output
     assert "Samples of step-200" in out.read_text(encoding="utf-8")
     done = CliRunner().invoke(
+        app, ["runs", "report", str(made_run.ledger), "-o", str(out), "--compare", "step-100", "2"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "Compare: a = step-100" in out.read_text(encoding="utf-8")
+    done = CliRunner().invoke(
         app, ["compare", "--ledger", str(made_run.ledger), "step-100", "2", "--json"]
     )
     assert done.exit_code == 0, done.output
