@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-lmms-eval-$(LMMS_EVAL_VERSION)
 GEN_OUT := generated/lmms_eval_api
 
 .PHONY: install generate check-generated spec-check lint typecheck test bench unit contract demo \
-	demo-runs demo-watch bench-runs mutate
+	demo-runs demo-watch demo-report bench-runs mutate
 .PHONY: registry check-registry
 
 install: $(STAMP)
@@ -121,6 +121,11 @@ demo-runs: $(STAMP)
 # `lmms-eval-client watch` submits each once, killed and restarted halfway; metric vs step.
 demo-watch: $(STAMP)
 	$(PY) examples/watch_demo.py
+
+# See a run: 6 checkpoints on a local server (examples/report_demo.py), one HTML report
+# written under build/report-demo/ (untracked), its path printed.
+demo-report: $(STAMP)
+	$(PY) examples/report_demo.py -o build/report-demo/report.html
 
 # Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
 # client (latency, import time, 1,000-job fan-out, wait precision) and false "job may exist"

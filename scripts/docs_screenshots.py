@@ -62,6 +62,7 @@ def chromium() -> str:
 class Page:
     png: bytes
     errors: list[str] = field(default_factory=list)
+    value: Any = None  # what ``load(..., expression=...)`` evaluated to in the page
 
 
 class _Browser:
@@ -158,8 +159,9 @@ def _errors(events: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def load(url: str, width: int = 1280, height: int = 900) -> Page:
-    """Loads ``url`` in a fresh headless Chromium: its screenshot and console errors."""
+def load(url: str, width: int = 1280, height: int = 900, expression: str | None = None) -> Page:
+    """Loads ``url`` in a fresh headless Chromium: its screenshot and console errors, and
+    the value of the JavaScript ``expression`` evaluated in the loaded page, if given."""
     with tempfile.TemporaryDirectory(prefix="docs-chromium-") as profile:
         browser = _Browser(Path(profile))
         try:
@@ -184,8 +186,14 @@ def load(url: str, width: int = 1280, height: int = 900) -> Page:
             browser.send(
                 "Runtime.evaluate", session, expression="document.fonts.ready", awaitPromise=True
             )
+            value = None
+            if expression is not None:
+                result = browser.send(
+                    "Runtime.evaluate", session, expression=expression, returnByValue=True
+                )
+                value = result.get("result", {}).get("value")
             shot = browser.send("Page.captureScreenshot", session, format="png")
-            return Page(base64.b64decode(shot["data"]), _errors(browser.events))
+            return Page(base64.b64decode(shot["data"]), _errors(browser.events), value)
         finally:
             browser.close()
 

@@ -31,7 +31,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "clients": ("._client", "._http"),
     "models": ("lmms_eval_api",),
     "results": ("._results",),
-    "runs": ("._runs", "._watch"),
+    "runs": ("._runs", "._watch", "._report"),
     "pool": ("._pool",),
     "errors": ("._exceptions",),
 }

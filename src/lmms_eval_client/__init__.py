@@ -79,6 +79,9 @@ if TYPE_CHECKING:
         ServerHealth,
         ServerQueue,
     )
+    from ._report import write_report
+    from ._report.compare import Comparison, Flip, MetricComparison, compare
+    from ._report.stats import PairedTest, paired_ttest
     from ._results.errors import (
         MetricNotFoundError,
         ResultsError,
@@ -263,6 +266,9 @@ _LOCATIONS: dict[str, tuple[str, ...]] = {
         "raise_for_outcome",
     ),
     "._runs.table": ("MetricRow",),
+    "._report": ("write_report",),
+    "._report.compare": ("Comparison", "Flip", "MetricComparison", "compare"),
+    "._report.stats": ("PairedTest", "paired_ttest"),
     "._runs.errors": (
         "CorruptLedgerError",
         "ForeignLedgerError",
@@ -339,6 +345,7 @@ __all__ = [
     "CheckpointType",
     "CheckpointWatcher",
     "ClientClosedError",
+    "Comparison",
     "CorruptLedgerError",
     "DiscoveryError",
     "Efficiency",
@@ -351,6 +358,7 @@ __all__ = [
     "EvaluationConfig",
     "EventLoopError",
     "FileSystem",
+    "Flip",
     "ForeignLedgerError",
     "HealthResponse",
     "InternalServerError",
@@ -378,6 +386,7 @@ __all__ = [
     "MergeRequest",
     "MergeResponse",
     "Metric",
+    "MetricComparison",
     "MetricNotFoundError",
     "MetricRow",
     "MetricRowLike",
@@ -389,6 +398,7 @@ __all__ = [
     "NoServerAvailableError",
     "NotFoundError",
     "Observation",
+    "PairedTest",
     "PermissionDeniedError",
     "PoolHealth",
     "PoolJob",
@@ -433,16 +443,19 @@ __all__ = [
     "WatchPermissionError",
     "WatchedDirectoryMissingError",
     "__version__",
+    "compare",
     "eval_log_tail",
     "export_to",
     "iter_samples",
     "json_default",
     "load_job_results",
     "output_dir_for",
+    "paired_ttest",
     "parse_path_map",
     "process_job_status",
     "raise_for_outcome",
     "resolve_server_path",
     "results_of_job",
     "submit_checkpoint",
+    "write_report",
 ]

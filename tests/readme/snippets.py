@@ -75,6 +75,10 @@ SKIPPED: dict[tuple[str, str], str] = {
         "LMMS_EVAL_BASE_URL=http://gpu-box:8000 make demo   # options: .venv/bin/python "
         "examples/quickstart.py --help",
     ): "needs the reader's own server (gpu-box)",
+    (
+        "See a run: the report",
+        "make demo-report   # prints: report written: .../build/report-demo/report.html",
+    ): "a make target (it builds .venv); tests/report/test_demo.py runs examples/report_demo.py",
     ("Quickstart", "pip install -e .              # from this repository"): (
         "installs the package: tests/packaging installs the built wheel in a fresh venv instead"
     ),

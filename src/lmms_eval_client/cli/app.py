@@ -65,6 +65,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "result_commands",
         "Show the tail of a job's evaluation log (colour codes removed, API keys masked).",
     ),
+    "compare": (
+        "report_commands",
+        "Compare two completed jobs sample by sample: paired t-test per task and metric, flips.",
+    ),
     "runs": ("runs", "Evaluation runs: many labelled jobs tracked in a ledger file."),
     "watch": (
         "watch_commands",

@@ -112,4 +112,7 @@ def runs_app() -> typer.Typer:
     from . import run_commands  # submit, watch, export: they drive the ledger through EvalRun
 
     run_commands.register(app)
+    from . import report_commands  # runs report: reads ledgers and results files
+
+    report_commands.register_runs(app)
     return app

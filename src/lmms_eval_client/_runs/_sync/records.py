@@ -9,6 +9,7 @@ file differs from a fresh generation.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from ..ledger import Ledger
 from ..ledger_keys import job_by_seq_or_key
 from ..options import RetryOnFailure, check_json_object
 from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
+from ..servers import client_for
 from ..table import (
     TABLE_PARAMS,
     TABLE_QUERY,
@@ -29,7 +31,13 @@ from ..table import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas
+
+    from ..._client._sync.client import EvalClient
+    from ..._pool._sync.pool import EvalPool
+    from ..._report.compare import Comparison
 
 
 class RunRecords:
@@ -37,6 +45,7 @@ class RunRecords:
 
     _ledger: Ledger
     _retry: RetryOnFailure | None
+    _client: EvalClient | EvalPool
 
     def jobs(self) -> list[TrackedJob]:
         """Every job of the ledger (every attempt), with its labels and last known state."""
@@ -141,3 +150,44 @@ class RunRecords:
         check_names(task=task, metric=metric, filter=filter)
         rows = self.metrics(task=task, metric=metric)
         return best_row(rows, task, metric, filter, higher_is_better)
+
+    # -- the report and comparisons (_report/) ----------------------------------------
+
+    def _files_of(self, server: str | None = None) -> dict[str, Any]:
+        """How results are read here: the path_map / filesystem of ``server``'s client
+        (over a pool without ``server``, its first client's)."""
+        clients = getattr(self._client, "clients", None)
+        client: Any = self._client
+        if clients is not None:
+            by_url = dict(zip(self._client.servers, clients, strict=True))  # type: ignore[union-attr]
+            client = (server and client_for(by_url, server)) or clients[0]
+        return {"path_map": client.path_map, "filesystem": client.filesystem}
+
+    def report(self, path: str | os.PathLike[str], **options: Any) -> Path:
+        """Write this run's HTML report to ``path`` (see ``write_report`` for ``options``:
+        step_label, samples_job, max_samples, compare_jobs, title); return its path.
+
+        Example::
+
+            print(run.report("report.html", samples_job="step-600"))
+        """
+        from ..._report import write_report
+
+        files = self._files_of()
+        return run_sync(partial(write_report, self._ledger.path, path, **options, **files))
+
+    def compare(self, a: int | str, b: int | str) -> Comparison:
+        """Compare two completed jobs of this run (by seq or key) sample by sample:
+        per task x metric lmms-eval's paired t-test of ``a - b``, and the samples that
+        flipped (see ``compare``). Raises UnknownJobError, InvalidArgumentError for a job
+        that did not complete, and the results errors of ``compare``.
+
+        Example::
+
+            print(run.compare("step-100", "step-600").table())
+        """
+        from ..._report.data import read_comparison
+
+        job = self.job(a)
+        files = self._files_of(job.server)
+        return run_sync(partial(read_comparison, self._ledger.path, a, b, **files))

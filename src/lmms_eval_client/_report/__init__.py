@@ -1,0 +1,92 @@
+"""One self-contained HTML report of evaluation runs, and checkpoint comparison.
+
+``write_report`` (``run.report``, ``lmms-eval-client runs report``) reads run ledgers
+(read-only, ``data.py``) and writes one HTML file (``page.py``, charts in ``svg.py``) that
+opens offline: no script, style, font or image is fetched. ``compare`` (``compare.py``)
+pairs two checkpoints' per-sample scores (lmms-eval's paired t-test, ``stats.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from .._results.file_access import FileSystem
+from .._results.path_map import PathMap
+from .compare import Comparison, Flip, MetricComparison, compare
+from .data import JobRef, read_report
+from .page import render
+from .stats import PairedTest, paired_ttest
+
+__all__ = [
+    "Comparison",
+    "Flip",
+    "MetricComparison",
+    "PairedTest",
+    "compare",
+    "paired_ttest",
+    "write_report",
+]
+
+
+class _HasLedger(Protocol):
+    @property
+    def ledger_path(self) -> str: ...
+
+
+Source = str | os.PathLike[str] | _HasLedger
+
+
+def _path_of(source: Source) -> str | os.PathLike[str]:
+    if isinstance(source, (str, os.PathLike)):
+        return source
+    return source.ledger_path
+
+
+def write_report(
+    runs: Source | Sequence[Source],
+    path: str | os.PathLike[str],
+    *,
+    step_label: str = "step",
+    samples_job: JobRef | None = None,
+    max_samples: int = 200,
+    compare_jobs: tuple[JobRef, JobRef] | None = None,
+    title: str | None = None,
+    path_map: PathMap | None = None,
+    filesystem: FileSystem | None = None,
+) -> Path:
+    """Write one self-contained HTML report of one or several runs to ``path``; return it.
+
+    ``runs``: ledger files (or EvalRuns), read-only. The page holds a chart per task x
+    metric of the value against the label ``step_label`` (the seq where a job has none),
+    stderr bands, the best point ringed by the metric's direction, one line per run; a
+    table of every job (key, labels, server, status, duration, metrics, why a failed or
+    lost job ended, and its log tail when readable here); with ``samples_job`` (a seq or
+    key of the first run) a paged viewer of at most ``max_samples`` samples a task of that
+    checkpoint; with ``compare_jobs=(a, b)`` the paired comparison of two of its
+    checkpoints. Results and logs are read through ``path_map`` / ``filesystem``.
+
+    Raises InvalidArgumentError for a missing ledger or a bad argument, UnknownJobError
+    for a seq or key the first run does not have, and the results errors of ``compare``.
+
+    Example::
+
+        write_report(["evals.sqlite"], "report.html", samples_job="step-600")
+    """
+    sources = (
+        [runs] if isinstance(runs, (str, os.PathLike)) or hasattr(runs, "ledger_path") else runs
+    )
+    data = read_report(
+        [_path_of(source) for source in sources],
+        step_label=step_label,
+        samples_job=samples_job,
+        max_samples=max_samples,
+        compare_jobs=compare_jobs,
+        path_map=path_map,
+        filesystem=filesystem,
+    )
+    out = Path(path)
+    out.write_text(render(data, title), encoding="utf-8")
+    return out

@@ -1,0 +1,219 @@
+"""What a report shows, read from run ledgers (read-only) and the jobs' results files.
+
+Everything is gathered here, as plain data, before a line of HTML is written (``page.py``):
+the metric rows (``table_rows`` over ``TABLE_QUERY``, as ``runs export``), every job with its
+status, duration, failure reason and, when the log is reachable, its tail; the samples of one
+checkpoint, at most ``max_samples`` a task, read lazily from the stream (a samples file of
+500 MB costs its first lines only); and optionally a comparison of two checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from .._exceptions import InvalidArgumentError, LmmsEvalError
+from .._results.file_access import FileSystem
+from .._results.files import eval_log_tail, load_job_results, redact_secrets
+from .._results.path_map import PathMap
+from .._runs.ledger import Ledger
+from .._runs.ledger_keys import job_by_seq_or_key
+from .._runs.outcomes import FAILED, LOST, JobFailed, JobLost, TrackedJob, outcome_of
+from .._runs.table import TABLE_PARAMS, TABLE_QUERY, MetricRow, table_rows
+from .compare import Comparison, compare
+
+MAX_TEXT = 2000  # characters of one sample field shown (the rest is cut, and says so)
+LOG_LINES = 20
+JobRef = int | str
+
+
+@dataclass
+class RunData:
+    """One ledger's part of a report."""
+
+    name: str
+    path: str
+    rows: list[MetricRow]
+    jobs: list[TrackedJob]
+    reasons: dict[int, str] = field(default_factory=dict)  # seq -> why it failed / was lost
+    logs: dict[int, str] = field(default_factory=dict)  # seq -> log tail, when readable
+
+
+@dataclass
+class SampleRow:
+    """One sample as shown: its fields as text."""
+
+    task: str
+    doc_id: str
+    input: str
+    target: str
+    prediction: str
+    score: str
+
+
+@dataclass
+class SampleData:
+    """The samples of one checkpoint, capped."""
+
+    job: TrackedJob
+    rows: list[SampleRow]
+    capped: list[str]  # tasks with more samples than shown
+    max_samples: int
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows."""
+
+    runs: list[RunData]
+    step_label: str
+    samples: SampleData | None = None
+    comparison: Comparison | None = None
+
+
+def _text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) > MAX_TEXT:
+        return f"{text[:MAX_TEXT]}... ({len(text) - MAX_TEXT} more characters)"
+    return text
+
+
+def read_run(
+    path: str | os.PathLike[str],
+    *,
+    path_map: PathMap | None = None,
+    filesystem: FileSystem | None = None,
+) -> RunData:
+    """A ledger's rows, jobs, failure reasons and log tails (read-only)."""
+    if not Path(path).is_file():
+        raise InvalidArgumentError(f"there is no run ledger at {str(path)!r}")
+    with contextlib.closing(Ledger(path, read_only=True)) as ledger:
+        rows = table_rows(ledger.rows(TABLE_QUERY, TABLE_PARAMS), ledger.path)
+        jobs = ledger.jobs()
+    data = RunData(name=Path(path).name, path=str(path), rows=rows, jobs=jobs)
+    for job in jobs:
+        if job.state not in (FAILED, LOST):
+            continue
+        outcome = outcome_of(job)
+        if isinstance(outcome, JobFailed):
+            data.reasons[job.seq] = redact_secrets(outcome.reason)  # a server's text
+        elif isinstance(outcome, JobLost):
+            data.reasons[job.seq] = redact_secrets(outcome.why)
+        if job.info is not None:
+            # best effort: a log the server wrote where this machine cannot read is skipped
+            with contextlib.suppress(LmmsEvalError, OSError):
+                data.logs[job.seq] = eval_log_tail(
+                    job.info, lines=LOG_LINES, path_map=path_map, filesystem=filesystem
+                )
+    return data
+
+
+def _job_of(path: str, which: JobRef) -> TrackedJob:
+    with contextlib.closing(Ledger(path, read_only=True)) as ledger:
+        return job_by_seq_or_key(ledger, which)
+
+
+def _completed_info(job: TrackedJob, what: str) -> Any:
+    if job.info is None or job.state != "completed":
+        raise InvalidArgumentError(
+            f"{what}: job {job.seq} ({job.key or job.job_id or '-'}) is {job.state}: only a "
+            "completed job has samples"
+        )
+    return job.info
+
+
+def read_samples(
+    path: str,
+    which: JobRef,
+    max_samples: int,
+    *,
+    path_map: PathMap | None = None,
+    filesystem: FileSystem | None = None,
+) -> SampleData:
+    """At most ``max_samples`` samples of each task of one job, read from the stream's head."""
+    job = _job_of(path, which)
+    info = _completed_info(job, "samples")
+    data = SampleData(job=job, rows=[], capped=[], max_samples=max_samples)
+    try:
+        results = load_job_results(info, path_map=path_map, filesystem=filesystem)
+        files = results.sample_files
+    except LmmsEvalError as exc:
+        data.problems.append(f"results not readable: {exc}")
+        return data
+    if not files:
+        data.problems.append("this job has no samples files (submit with log_samples=True)")
+    for task in sorted(files):
+        try:
+            head = list(islice(results.samples(task), max_samples + 1))
+        except LmmsEvalError as exc:
+            data.problems.append(f"{task}: samples not readable: {exc}")
+            continue
+        if len(head) > max_samples:
+            data.capped.append(task)
+        for sample in head[:max_samples]:
+            data.rows.append(
+                SampleRow(
+                    task=task,
+                    doc_id=_text(sample.doc_id),
+                    input=_text(sample.input),
+                    target=_text(sample.target),
+                    prediction=_text(sample.filtered_resps),
+                    score=_text(sample.metrics) if sample.metrics else "",
+                )
+            )
+    return data
+
+
+def read_comparison(
+    path: str,
+    a: JobRef,
+    b: JobRef,
+    *,
+    path_map: PathMap | None = None,
+    filesystem: FileSystem | None = None,
+) -> Comparison:
+    """``compare`` of two jobs of one ledger (by seq or key)."""
+    job_a, job_b = _job_of(path, a), _job_of(path, b)
+    info_a, info_b = _completed_info(job_a, "compare"), _completed_info(job_b, "compare")
+    comparison = compare(info_a, info_b, path_map=path_map, filesystem=filesystem)
+    return comparison.model_copy(update={"a": _job_name(job_a), "b": _job_name(job_b)})
+
+
+def _job_name(job: TrackedJob) -> str:
+    return f"{job.key or 'seq ' + str(job.seq)} ({job.job_id})"
+
+
+def read_report(
+    sources: Sequence[str | os.PathLike[str]],
+    *,
+    step_label: str,
+    samples_job: JobRef | None,
+    max_samples: int,
+    compare_jobs: tuple[JobRef, JobRef] | None = None,
+    path_map: PathMap | None = None,
+    filesystem: FileSystem | None = None,
+) -> ReportData:
+    """Everything a report of ``sources`` shows; samples and comparison from the first."""
+    if not sources:
+        raise InvalidArgumentError("a report needs at least one run ledger")
+    if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 0:
+        raise InvalidArgumentError(f"max_samples must be an int >= 0, not {max_samples!r}")
+    runs = [read_run(source, path_map=path_map, filesystem=filesystem) for source in sources]
+    data = ReportData(runs=runs, step_label=step_label)
+    first = runs[0].path
+    if samples_job is not None:
+        data.samples = read_samples(
+            first, samples_job, max_samples, path_map=path_map, filesystem=filesystem
+        )
+    if compare_jobs is not None:
+        data.comparison = read_comparison(
+            first, *compare_jobs, path_map=path_map, filesystem=filesystem
+        )
+    return data

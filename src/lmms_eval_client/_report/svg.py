@@ -1,0 +1,132 @@
+"""Metric-vs-step charts as static inline SVG, drawn by this module.
+
+Why not matplotlib: a chart here is a few lines, bands and dots; our SVG of one is about 2 KB
+and needs nothing installed, where matplotlib's SVG backend writes every glyph as a path
+(20-40 KB a chart, so a run of 30 task x metric pairs would be a megabyte) and pulls numpy
+and a 40 MB wheel into an SDK install. Nothing here fetches anything: no fonts, no scripts.
+Every text in the SVG goes through ``html.escape``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from html import escape
+
+WIDTH, HEIGHT = 460, 250
+LEFT, RIGHT, TOP, BOTTOM = 58, 14, 14, 40
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
+
+
+@dataclass
+class Point:
+    """One checkpoint's value of a metric."""
+
+    x: float
+    y: float
+    stderr: float | None
+    tip: str  # the tooltip: which job, which value
+
+
+@dataclass
+class Series:
+    """One run's points of one task x metric."""
+
+    name: str
+    points: list[Point]
+    best: int | None  # the index of the best point, when the direction is known
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering [low, high]."""
+    if high <= low:
+        return [low]
+    raw = (high - low) / (count - 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    ticks = []
+    value = first
+    while value <= high + step * 1e-9:
+        ticks.append(round(value, 12))
+        value += step
+    return ticks
+
+
+def chart(title: str, x_label: str, series: list[Series]) -> str:
+    """One chart: a line per series, its stderr band, the best point ringed."""
+    points = [p for s in series for p in s.points]
+    if not points:
+        return f'<p class="empty">{escape(title)}: no values</p>'
+    xs = [p.x for p in points]
+    ys = [p.y for p in points] + [
+        p.y + sign * p.stderr for p in points if p.stderr is not None for sign in (-1, 1)
+    ]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    if x1 == x0:
+        x0, x1 = x0 - 1, x1 + 1
+    if y1 == y0:
+        y0, y1 = y0 - 0.5, y1 + 0.5
+    pad = (y1 - y0) * 0.08
+    y0, y1 = y0 - pad, y1 + pad
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def px(x: float) -> float:
+        return LEFT + (x - x0) / (x1 - x0) * plot_w
+
+    def py(y: float) -> float:
+        return TOP + (y1 - y) / (y1 - y0) * plot_h
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">',
+        f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}"/>',
+    ]
+    for tick in _ticks(y0, y1):
+        y = py(tick)
+        parts.append(
+            f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{_fmt(tick)}</text>"
+        )
+    for tick in sorted(set(xs))[:: max(1, len(set(xs)) // 8)]:
+        parts.append(
+            f'<text class="tick" x="{px(tick):.1f}" y="{TOP + plot_h + 16}" '
+            f'text-anchor="middle">{_fmt(tick)}</text>'
+        )
+    parts.append(
+        f'<text class="axis" x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 6}" '
+        f'text-anchor="middle">{escape(x_label)}</text>'
+    )
+    for index, one in enumerate(series):
+        color = COLORS[index % len(COLORS)]
+        ordered = sorted(one.points, key=lambda p: p.x)
+        banded = [p for p in ordered if p.stderr is not None]
+        if len(banded) > 1:
+            upper = [f"{px(p.x):.1f},{py(p.y + (p.stderr or 0)):.1f}" for p in banded]
+            lower = [f"{px(p.x):.1f},{py(p.y - (p.stderr or 0)):.1f}" for p in reversed(banded)]
+            parts.append(
+                f'<polygon class="band" fill="{color}" points="{" ".join(upper + lower)}"/>'
+            )
+        line = " ".join(
+            f"{'M' if i == 0 else 'L'}{px(p.x):.1f},{py(p.y):.1f}" for i, p in enumerate(ordered)
+        )
+        parts.append(f'<path class="line" stroke="{color}" d="{line}"/>')
+        for p in ordered:
+            parts.append(
+                f'<circle class="dot" fill="{color}" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" '
+                f'r="3.5"><title>{escape(p.tip)}</title></circle>'
+            )
+        if one.best is not None:
+            best = one.points[one.best]
+            parts.append(
+                f'<circle class="best" stroke="{color}" cx="{px(best.x):.1f}" '
+                f'cy="{py(best.y):.1f}" r="8"><title>best: {escape(best.tip)}</title></circle>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)

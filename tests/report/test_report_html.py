@@ -1,0 +1,161 @@
+"""The report as HTML (issue 25): every job and metric there, nothing external, untrusted
+text escaped, samples capped; written by write_report, run.report and ``runs report``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lmms_eval_client import (
+    AsyncEvalClient,
+    AsyncEvalRun,
+    Comparison,
+    EvalClient,
+    EvalRun,
+    MetricRow,
+    TrackedJob,
+    write_report,
+)
+from lmms_eval_client._runs.ledger import Ledger
+from lmms_eval_client._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
+from lmms_eval_client.cli.app import app
+
+from ._html import parse
+from .conftest import FAILING, LEAKED, STEPS, TASKS, XSS, MadeRun
+
+URL = re.compile(r"https?://", re.IGNORECASE)
+
+
+def _ledger_facts(ledger: Path) -> tuple[list[TrackedJob], list[MetricRow]]:
+    read = Ledger(ledger, read_only=True)
+    try:
+        return read.jobs(), table_rows(read.rows(TABLE_QUERY, TABLE_PARAMS), read.path)
+    finally:
+        read.close()
+
+
+def test_every_job_and_metric_is_in_the_page_and_nothing_is_external(
+    made_run: MadeRun, tmp_path: Path
+) -> None:
+    out = write_report(
+        made_run.ledger,
+        tmp_path / "report.html",
+        samples_job="step-400",
+        compare_jobs=("step-100", "step-400"),
+    )
+    text = out.read_text(encoding="utf-8")
+    page = parse(text)
+    jobs, rows = _ledger_facts(made_run.ledger)
+    assert len(jobs) == len(STEPS)
+    shown = {
+        int(e.attrs["data-seq"] or 0): e.text for e in page.find("tr") if "data-seq" in e.attrs
+    }
+    for job in jobs:
+        assert job.job_id and job.job_id in shown[job.seq] and job.state in shown[job.seq]
+    failed = next(j for j in jobs if j.labels["step"] == FAILING)
+    assert "CUDA out of memory" in shown[failed.seq]  # the reason of the failed job
+    assert "[REDACTED]" in shown[failed.seq] and LEAKED not in text
+    cards = {
+        (e.attrs["data-task"], e.attrs["data-metric"]) for e in page.find("div", class_="card")
+    }
+    assert cards == {(r.task, r.metric) for r in rows}
+    assert {t for t, _ in cards} == set(TASKS)
+    for card in page.find("div", class_="card"):
+        assert "best in run.sqlite: step" in card.text  # exact_match: higher is better
+    assert len(page.find("svg", class_="chart")) == len(cards)
+    # nothing fetched: no URL in any src, href or style url(), no external element at all
+    for element in page.elements:
+        for name in ("src", "href", "xlink:href", "action", "data"):
+            assert not URL.search(element.attrs.get(name) or ""), element
+    for style in page.find("style"):
+        for found in re.findall(r"url\(([^)]*)\)", style.text):
+            assert not URL.search(found)
+    assert not page.find("link") and not page.find("img") and not page.find("iframe")
+    # the sample's script is text: escaped in the source, no element of it
+    assert XSS not in text and "&lt;script&gt;window.__xss" in text
+    assert len(page.find("script")) == 1 and "__xss" not in page.find("script")[0].text
+    assert "&lt;b&gt;bold&lt;/b&gt;" in text and not page.find("b")  # labels too
+    samples = page.find("table", id="samples")[0]
+    assert XSS in samples.text  # shown as the text it is
+    assert "samples flipped" in text and "paired_ttest" in text
+
+
+def test_samples_are_capped_and_the_page_says_so(made_run: MadeRun, tmp_path: Path) -> None:
+    out = write_report(
+        [made_run.ledger], tmp_path / "r.html", samples_job="step-200", max_samples=5
+    )
+    page = parse(out.read_text(encoding="utf-8"))
+    rows = [e for e in page.elements if e.tag == "tr" and "data-task" in e.attrs]
+    assert sorted(e.attrs["data-task"] or "" for e in rows) == sorted(TASKS * 5)
+    assert "At most 5 samples a task" in page.find("body")[0].text
+    assert "Capped: mme, pope have more samples than shown" in page.find("body")[0].text
+
+
+def test_several_runs_are_overlaid(made_run: MadeRun, tmp_path: Path) -> None:
+    other = tmp_path / "other" / "run.sqlite"
+    other.parent.mkdir()
+    other.write_bytes(made_run.ledger.read_bytes())
+    out = write_report([made_run.ledger, other], tmp_path / "two.html")
+    page = parse(out.read_text(encoding="utf-8"))
+    for svg in page.find("svg", class_="chart"):
+        lines = [e for e in page.elements if e.tag == "path" and e.attrs.get("class") == "line"]
+        assert len(lines) == 2 * len(page.find("svg", class_="chart")), svg
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_run_report_and_compare(made_run: MadeRun, tmp_path: Path, kind: str) -> None:
+    out = tmp_path / f"{kind}.html"
+    if kind == "sync":
+        with EvalClient(made_run.base_url) as client, EvalRun(client, made_run.ledger) as run:
+            written = run.report(out, samples_job="step-100")
+            comparison = run.compare("step-100", 4)
+    else:
+
+        async def main() -> tuple[Path, Comparison]:
+            async with (
+                AsyncEvalClient(made_run.base_url) as client,
+                AsyncEvalRun(client, made_run.ledger) as run,
+            ):
+                return await run.report(out, samples_job=1), await run.compare("step-100", 4)
+
+        written, comparison = asyncio.run(main())
+    assert written == out and "Samples of step-100" in out.read_text(encoding="utf-8")
+    assert [m.task for m in comparison.metrics] == TASKS
+
+
+def test_cli_runs_report_and_compare(made_run: MadeRun, tmp_path: Path) -> None:
+    out = tmp_path / "cli.html"
+    done = CliRunner().invoke(
+        app, ["runs", "report", str(made_run.ledger), "-o", str(out), "--samples", "step-200"]
+    )
+    assert done.exit_code == 0, done.output
+    assert f"report written: {out}" in done.output
+    assert "Samples of step-200" in out.read_text(encoding="utf-8")
+    done = CliRunner().invoke(
+        app, ["runs", "report", str(made_run.ledger), "-o", str(out), "--compare", "step-100", "2"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "Compare: a = step-100" in out.read_text(encoding="utf-8")
+    done = CliRunner().invoke(
+        app, ["compare", "--ledger", str(made_run.ledger), "step-100", "2", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    assert '"flips"' in done.output
+    jobs, _ = _ledger_facts(made_run.ledger)
+    ids = [j.job_id or "" for j in jobs if j.state == "completed"]
+    done = CliRunner().invoke(app, ["--server", made_run.base_url, "compare", ids[0], ids[1]])
+    assert done.exit_code == 0, done.output
+    assert "samples flipped" in done.output and "mme" in done.output
+
+
+def test_a_job_that_did_not_complete_has_no_samples(made_run: MadeRun, tmp_path: Path) -> None:
+    done = CliRunner().invoke(
+        app, ["runs", "report", str(made_run.ledger), "-o", str(tmp_path / "x.html"),
+              "--samples", f"step-{FAILING}"],
+    )  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert "only a completed job has samples" in done.output
