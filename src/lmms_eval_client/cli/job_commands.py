@@ -43,6 +43,7 @@ from .submit_options import (
     NumGpus,
     OutputDir,
     OutputRoot,
+    PollInterval,
     PredictOnly,
     Tasks,
     parse_submission,
@@ -50,12 +51,6 @@ from .submit_options import (
 from .watch import Tracked, watch
 
 Jobs = Annotated[list[str], typer.Argument(help="Job ids.", metavar="JOB...", show_default=False)]
-PollInterval = Annotated[
-    float,
-    typer.Option(
-        "--poll-interval", callback=seconds("--poll-interval"), help="Seconds between polls."
-    ),
-]
 Quiet = Annotated[
     bool,
     typer.Option("--quiet", "-q", help="One line per change instead of the live table (for logs)."),

@@ -52,17 +52,11 @@ from .submit_options import (
     NumGpus,
     OutputDir,
     OutputRoot,
+    PollInterval,
     PredictOnly,
     Tasks,
     parse_submission,
 )
-
-PollInterval = Annotated[
-    float,
-    typer.Option(
-        "--poll-interval", callback=seconds("--poll-interval"), help="Seconds between polls."
-    ),
-]
 
 
 def _ledger_servers(ledger: Path) -> tuple[str, ...]:

@@ -22,11 +22,20 @@ from .model_args import (
     parse_limit,
     parse_model_args,
     parse_tasks,
+    seconds,
 )
 
 LOG_SAMPLES = default_of("log_samples", bool)
 PREDICT_ONLY = default_of("predict_only", bool)
 NUM_GPUS = default_of("num_gpus", int)
+
+# The polling of wait, watch, runs watch and the checkpoint watcher.
+PollInterval = Annotated[
+    float,
+    typer.Option(
+        "--poll-interval", callback=seconds("--poll-interval"), help="Seconds between polls."
+    ),
+]
 
 Model = Annotated[str, typer.Option("--model", "-m", help=cli_help("model"))]
 Tasks = Annotated[list[str], typer.Option("--tasks", "-t", help=cli_help("tasks"))]

@@ -21,7 +21,7 @@ from .._watch.watcher import CheckpointWatcher
 from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import note, print_json_line, print_lines
-from .run_commands import PollInterval, open_run
+from .run_commands import open_run
 from .server_commands import examples
 from .submit_options import (
     LOG_SAMPLES,
@@ -38,6 +38,7 @@ from .submit_options import (
     NumFewshot,
     NumGpus,
     OutputRoot,
+    PollInterval,
     PredictOnly,
     Tasks,
     parse_submission,
