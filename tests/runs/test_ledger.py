@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import lmms_eval_client._runs.ledger as ledger_module
+import lmms_eval_client._runs.sqlite_store as ledger_module
 import lmms_eval_client._runs.ledger_schema as schema_module
 from lmms_eval_client import (
     CorruptLedgerError,
@@ -230,7 +230,7 @@ def test_a_full_disk_records_nothing_and_sends_nothing(
     path = tmp_path / "run.sqlite"
     with EvalClient(local_server.url) as client, EvalRun(client, path) as run:
         run.submit("qwen2_vl", ["mme"], model_args=long_job(), labels={"n": 1})
-        conn = run._ledger._conn  # the ledger may not grow: SQLite reports SQLITE_FULL
+        conn = run._ledger._store._conn  # the ledger may not grow: SQLite reports SQLITE_FULL
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")
         big = {"blob": "x" * 50_000}

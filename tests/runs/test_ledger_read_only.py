@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import lmms_eval_client._runs.ledger as ledger_module
+import lmms_eval_client._runs.sqlite_store as ledger_module
 from lmms_eval_client import LedgerReadOnlyError, NewerLedgerError
 from lmms_eval_client._runs.ledger import Ledger
 
@@ -31,7 +31,7 @@ def test_opened_read_only_nothing_is_written(tmp_path: Path) -> None:
         assert [job.labels["epoch"] for job in ledger.jobs()] == [0, 1, 2, 3]
         assert beside(path) == ["run.sqlite"]  # no -wal, no -shm, even while it is open
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            ledger._conn.execute("CREATE TABLE x (y)")
+            ledger._store._conn.execute("CREATE TABLE x (y)")
         with pytest.raises(LedgerReadOnlyError, match="read-only"):
             ledger.mark_harvested([1])
     finally:
@@ -69,7 +69,7 @@ def test_read_only_an_older_schema_is_read_without_migrating_the_file(
     ledger = Ledger(path, read_only=True)
     try:
         assert len(ledger.jobs()) == 4
-        assert "lane" in [row[1] for row in ledger._conn.execute("PRAGMA table_info(jobs)")]
+        assert "lane" in [row[1] for row in ledger._store._conn.execute("PRAGMA table_info(jobs)")]
     finally:
         ledger.close()
     with sqlite3.connect(path) as conn:  # the file is as it was

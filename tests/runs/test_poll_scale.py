@@ -124,7 +124,7 @@ class Counted:
             monkeypatch.setattr(module, "job_from_row", counting)
 
     def trace(self, ledger: Ledger) -> None:
-        ledger._conn.set_trace_callback(self.statements.append)
+        ledger._store._conn.set_trace_callback(self.statements.append)
 
     def reset(self) -> None:
         self.statements.clear()

@@ -10,6 +10,9 @@
     │   ├── LedgerReadOnlyError       the file, its folder or its file system is not writable
     │   ├── LedgerFullError           the disk (or the ledger's size limit) is full
     │   ├── LedgerBusyError           another process kept the ledger locked too long
+    │   ├── LedgerConnectionError     the PostgreSQL server cannot be reached, or the
+    │   │                             connection was lost (reconnected at the next use)
+    │   ├── LedgerAuthError           PostgreSQL refused the user or its password
     │   ├── UnknownJobError           no job under that seq or key (``run.job``)
     │   └── RehomeConflictError       ``rehome``: a moved job's id is taken on the new server
     ├── SubmissionUnresolvedError     a lost submission's fate cannot be decided
@@ -37,10 +40,10 @@ E = TypeVar("E", bound="LedgerError")
 
 
 class LedgerError(LmmsEvalError):
-    """The ledger file of an evaluation run could not be opened, read or written.
+    """The ledger of an evaluation run could not be opened, read or written.
 
     Attributes:
-        path: The ledger file.
+        path: The ledger file, or its PostgreSQL URL without the password.
         job_id: Set when the failure came after the server accepted a job (``submit``):
             that job's id. The job exists; the run keeps its answer and records it at its
             next poll. Do not submit it again. None otherwise.
@@ -97,6 +100,19 @@ class LedgerFullError(LedgerError):
 
 class LedgerBusyError(LedgerError):
     """Another process kept the ledger locked for longer than the busy timeout."""
+
+
+class LedgerConnectionError(LedgerError):
+    """The PostgreSQL server of a ledger could not be reached, or the connection was lost
+    during an operation (the server restarted, the network failed). Nothing of the failed
+    operation was recorded, except in the rare case of a connection lost while committing;
+    the ledger reconnects at its next use, so the operation can be tried again (a
+    ``submit`` under a ``key`` is safe to repeat)."""
+
+
+class LedgerAuthError(LedgerError):
+    """The PostgreSQL server refused the ledger URL's user or password (or the user may
+    not use the database). ``path`` is the URL without its password."""
 
 
 class UnknownJobError(LedgerError):

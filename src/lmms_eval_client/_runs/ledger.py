@@ -1,4 +1,6 @@
-"""The ledger of an evaluation run: one SQLite file, the client's source of truth.
+"""The ledger of an evaluation run: the client's source of truth, in a SQLite file
+(``sqlite_store``) or a PostgreSQL schema (``postgres``); the rules here are the same for
+both (``ledger_store``).
 
 - ``jobs`` holds one row per submission (its labels, the request sent, its last known
   state); ``observations`` is append-only (triggers refuse UPDATE and DELETE): every intent,
@@ -7,64 +9,51 @@
   in between leaves a ``submitting`` row that a later run reconciles with the server, by
   the ``/queue`` snapshot its intent keeps; the answer (or end) clears it: a snapshot is
   the whole queue, and kept in every row it grew with the square of the jobs.
-- WAL journal, ``synchronous=FULL`` (a committed write survives a power cut), a busy
-  timeout and ``BEGIN IMMEDIATE`` for every write: two processes on one file (a trainer and
-  a notebook) take turns instead of failing. Each operation is one transaction: a failure
-  (disk full, read-only file...) leaves nothing half recorded.
-- ``PRAGMA application_id`` marks the file as a ledger, ``PRAGMA user_version`` is its
-  schema version; an older schema is migrated in one transaction, a newer one is refused.
-  Every SQLite failure becomes a :class:`LedgerError` subclass.
+- Each operation is one write transaction, excluding the ledger's other writers: a
+  failure (disk full, read-only file, connection lost...) leaves nothing half recorded.
 - Secret model_args are stored as fingerprints keyed by the ledger's own random key
-  (``stored``); a new ledger file is created 0600 (its -wal and -shm take its mode).
+  (``stored``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from lmms_eval_api.models import EvaluateRequest, JobInfo
 
 from .._client.reconcile import QueueSnapshot
 from .._secret_args import Fingerprints, secret_arg_words
-from .errors import LedgerError, LedgerReadOnlyError, UnknownJobError
+from .errors import LedgerError, UnknownJobError
 from .ledger_keys import claim_key
-from .ledger_open import check_integrity, check_place, check_schema, connect, open_read_only
 from .ledger_schema import (
-    APPLICATION_ID,
     JOBS,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    SQLITE_FAILURES,
-    add_fingerprint_key,
-    check_references,
-    create_private,
     damaged,
-    fingerprint_key,
     job_from_row,
-    ledger_error,
     observation_from_row,
-    schema_statements,
     snapshot_from_text,
 )
+from .ledger_store import LedgerConnection, LedgerStore
 from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, Observation, TrackedJob
+from .postgres.url import is_database_url
 from .servers import same_server
+from .sqlite_store import SqliteStore
 from .table import stored_metrics
 
 DEFAULT_BUSY_TIMEOUT = 30.0
 
 
 class Ledger:
-    """An open ledger file (created if missing). Thread-safe; one connection.
+    """An open ledger (created if missing): a SQLite file, or a schema of a PostgreSQL
+    database given as ``postgresql://user@host/db?schema=NAME``. Thread-safe.
 
     Raises (from the constructor): CorruptLedgerError, ForeignLedgerError,
-    NewerLedgerError, LedgerReadOnlyError, LedgerFullError, LedgerBusyError, LedgerError.
+    NewerLedgerError, LedgerReadOnlyError, LedgerFullError, LedgerBusyError,
+    NetworkFilesystemError, LedgerConnectionError, LedgerAuthError, LedgerError.
     """
 
     def __init__(
@@ -74,97 +63,59 @@ class Ledger:
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         secret_args: Iterable[str] | None = None,
         read_only: bool = False,
+        allow_network_filesystem: bool = False,
     ) -> None:
         """``read_only``: an existing ledger, read without writing anything (see
-        ledger_open); its writes raise LedgerReadOnlyError."""
+        ledger_open); its writes raise LedgerReadOnlyError. ``allow_network_filesystem``:
+        a SQLite file on NFS, SMB, Lustre... is used anyway (see ``filesystems``)."""
         words = secret_arg_words(secret_args)
-        self.path = os.fspath(path)
+        target = os.fspath(path)
         self.read_only = read_only
-        self._lock = threading.RLock()
-        check_place(self.path, read_only=read_only)
-        if not read_only:
-            create_private(self.path)  # before SQLite creates it (and -wal, -shm like it)
-        self._conn = connect(self.path, busy_timeout, read_only=read_only)
-        try:
-            if read_only:
-                self._conn = open_read_only(self._conn, self.path, SCHEMA_VERSION, MIGRATIONS)
-            else:
-                self._prepare()  # foreign keys off until then: a migration may rebuild a table
-                self._conn.execute("PRAGMA foreign_keys = ON")
-            self.fingerprints = Fingerprints(fingerprint_key(self._conn, self.path), words)
-        except BaseException:
-            self._conn.close()
-            raise
+        self._store: LedgerStore
+        if is_database_url(target):
+            from .postgres.store import PostgresStore  # psycopg: the postgres extra
 
-    def _prepare(self) -> None:
-        """Check the file is a ledger of a schema this version reads; create or migrate it."""
-        try:
-            self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
-            check_integrity(self._conn, self.path)
-        except SQLITE_FAILURES as exc:
-            raise ledger_error(exc, self.path, "opening it") from exc
-        with self.transaction("opening it") as conn:  # BEGIN IMMEDIATE: also proves it is writable
-            version = check_schema(conn, self.path, SCHEMA_VERSION, MIGRATIONS)
-            for statement in schema_statements(version):
-                conn.execute(statement)
-            add_fingerprint_key(conn, version)
-            if version < SCHEMA_VERSION:
-                check_references(conn, self.path)
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._store = PostgresStore(target, busy_timeout=busy_timeout, read_only=read_only)
+        else:
+            self._store = SqliteStore(
+                target,
+                busy_timeout=busy_timeout,
+                read_only=read_only,
+                allow_network_filesystem=allow_network_filesystem,
+            )
+        # What messages name: the file, or the URL without its password.
+        self.path = self._store.where
+        self.fingerprints = Fingerprints(self._store.fingerprint_key(), words)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        with self._lock:
-            self._conn.close()
+        self._store.close()
 
     # -- transactions --------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any failure.
+    def transaction(self, doing: str) -> AbstractContextManager[LedgerConnection]:
+        """One write transaction, excluding every other writer of the ledger; rolled back
+        on any failure (LedgerReadOnlyError for a ledger opened read-only).
 
         With ``rows``, ``observe`` and ``stored``, the package's other ledger modules
         (keys, claims, servers) write through it: one rule of transactions."""
-        if self.read_only:
-            raise LedgerReadOnlyError(
-                f"The run ledger {self.path!r} was opened read-only: nothing is written "
-                f"(while {doing}).",
-                path=self.path,
-            )
-        with self._lock:
-            conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except SQLITE_FAILURES as exc:
-                raise ledger_error(exc, self.path, doing) from exc
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    # (SQLite may have rolled back already, e.g. after SQLITE_FULL)
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                if isinstance(exc, SQLITE_FAILURES):
-                    raise ledger_error(exc, self.path, doing) from exc
-                raise
+        return self._store.transaction(doing)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            try:
-                cursor = self._conn.execute(sql, params)
-                names = [d[0] for d in cursor.description]
-                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            except SQLITE_FAILURES as exc:
-                raise ledger_error(exc, self.path, "reading it") from exc
+        """A query's rows, as dicts by column name."""
+        return self._store.rows(sql, params)
+
+    @property
+    def store(self) -> LedgerStore:
+        """Where the rows live (SQLite or PostgreSQL): what differs between the two."""
+        return self._store
 
     def stored(self, data: Any) -> str:
         """JSON as written: every request (and JobInfo) passes here, secrets fingerprinted."""
         return json.dumps(self.fingerprints.seal(data))
 
     def observe(
-        self, conn: sqlite3.Connection, seq: int, now: float, event: str, state: str, data: Any
+        self, conn: LedgerConnection, seq: int, now: float, event: str, state: str, data: Any
     ) -> None:
         conn.execute(
             "INSERT INTO observations (seq, at, event, state, data) VALUES (?, ?, ?, ?, ?)",
@@ -194,14 +145,14 @@ class Ledger:
             cursor = conn.execute(
                 "INSERT INTO jobs (token, state, labels, request, server, attempt, first_seq, "
                 "retry_of, owner, snapshot, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 (
                     token, SUBMITTING, json.dumps(dict(labels)), self.stored(request.to_dict()),
                     server, attempt, first, None if retry_of is None else retry_of.seq, owner,
                     json.dumps(dict(snapshot)), now, now,
                 ),
             )  # fmt: skip
-            seq = int(cursor.lastrowid or 0)
+            seq = int(cursor.fetchone()[0])
             data = {"token": token, "request": request.to_dict(), "labels": dict(labels)}
             if key is not None:
                 claim_key(self, conn, key, seq, now)

@@ -15,7 +15,6 @@ submission under its key is sent, and the key passes to it (an observation
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING
 
 from .._exceptions import InvalidArgumentError
@@ -24,6 +23,7 @@ from .outcomes import UNSENT, TrackedJob
 
 if TYPE_CHECKING:
     from .ledger import Ledger
+    from .ledger_store import LedgerConnection
 
 MAX_KEY_LENGTH = 256
 
@@ -52,18 +52,16 @@ def check_key(key: object) -> str | None:
     return key
 
 
-def claim_key(ledger: Ledger, conn: sqlite3.Connection, key: str, seq: int, now: float) -> None:
+def claim_key(ledger: Ledger, conn: LedgerConnection, key: str, seq: int, now: float) -> None:
     """In the transaction that records job ``seq``'s intent: give it ``key``. KeyTaken when
-    another job holds the key, unless that job is ``unsent`` (then the key passes on)."""
-    try:
+    another job holds the key, unless that job is ``unsent`` (then the key passes on).
+
+    Read, then written: the transaction excludes the ledger's other writers, so no one
+    takes the key in between (and the unique index stands behind it)."""
+    holder = conn.execute("SELECT seq, state FROM jobs WHERE submission_key = ?", (key,)).fetchone()
+    if holder is None:
         conn.execute("UPDATE jobs SET submission_key = ? WHERE seq = ?", (key, seq))
         return
-    except sqlite3.IntegrityError:
-        holder = conn.execute(
-            "SELECT seq, state FROM jobs WHERE submission_key = ?", (key,)
-        ).fetchone()
-        if holder is None:  # the constraint was another one: not ours to settle
-            raise
     if holder[1] != UNSENT:
         raise KeyTaken(int(holder[0]))
     conn.execute(

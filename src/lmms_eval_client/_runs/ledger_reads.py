@@ -32,24 +32,20 @@ class WatchedRows:
     """A poller's pending rows, read again only when the ledger changed since they were:
     an idle poll of 10,000 jobs then reads no row at all (one statement).
 
-    The ledger changed when its connection changed rows (``total_changes()``, which a
-    rolled-back write also moves: a read too many, never one too few) or another connection
-    committed (``PRAGMA data_version``). Both are read before the rows: a write between the
-    two reads makes the next poll read again."""
+    Whether the ledger changed is its store's ``changes()`` (SQLite: this connection's
+    changes and others' commits; PostgreSQL: a counter every write transaction moves),
+    read before the rows: a write between the two reads makes the next poll read again."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # (two polls of one run may overlap, in two threads)
-        self._version: tuple[object, object] | None = None
+        self._version: object = None
         self._rows: list[Watched] = []
         self._by_server: dict[str, list[Watched]] = {}
 
     def on(self, ledger: Ledger, server: str) -> list[Watched]:
         """The pending jobs with a job id on ``server`` (see ``watched_on``)."""
         with self._lock:
-            (row,) = ledger.rows(
-                "SELECT total_changes() AS mine, data_version AS others FROM pragma_data_version"
-            )
-            version = (row["mine"], row["others"])
+            version = ledger.store.changes()
             if version != self._version:
                 self._rows = pending_rows(ledger)
                 self._by_server = {}

@@ -158,8 +158,8 @@ def unchecked_lost(ledger: Ledger, servers: Sequence[str]) -> list[TrackedJob]:
     marks = ",".join("?" * len(servers))
     rows = ledger.rows(
         f"SELECT * FROM jobs WHERE state = ? AND server IN ({marks}) AND harvested_at IS NULL "
-        "AND retried_by IS NULL AND claimed_by IS NULL AND substr(rtrim(json_extract("
-        "request, '$.output_dir'), '/'), -length(token)) = token AND NOT EXISTS (SELECT 1 "
+        "AND retried_by IS NULL AND claimed_by IS NULL AND "
+        f"{ledger.store.ends_with_token('request', 'output_dir')} AND NOT EXISTS (SELECT 1 "
         "FROM observations o WHERE o.seq = jobs.seq AND o.event = ?) ORDER BY seq LIMIT ?",
         (LOST, *servers, CHECKED, RECOVERY_BATCH),
     )

@@ -14,7 +14,6 @@ a ledger of an older schema opened read-only (an export) has none: nothing writt
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -24,22 +23,23 @@ from .base import MetricRowLike, Sink, StepLabelError, step_of
 
 if TYPE_CHECKING:
     from .._runs.ledger import Ledger
+    from .._runs.ledger_store import LedgerConnection
 
 
-def written(conn: sqlite3.Connection, sink: str) -> set[int]:
+def written(conn: LedgerConnection, sink: str) -> set[int]:
     """The seqs of the jobs the sink named ``sink`` has written (read in ``conn``)."""
     cursor = conn.execute("SELECT seq FROM sink_writes WHERE sink = ?", (sink,))
     return {int(row[0]) for row in cursor.fetchall()}
 
 
 def record_written(
-    conn: sqlite3.Connection, sink: str, seqs: Iterable[int], now: float | None = None
+    conn: LedgerConnection, sink: str, seqs: Iterable[int], now: float | None = None
 ) -> None:
     """Record that the sink named ``sink`` wrote these jobs (in ``conn``'s transaction; a
     job recorded before keeps its first time)."""
     at = time.time() if now is None else now
     conn.executemany(
-        "INSERT OR IGNORE INTO sink_writes (sink, seq, at) VALUES (?, ?, ?)",
+        "INSERT INTO sink_writes (sink, seq, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
         [(sink, seq, at) for seq in seqs],
     )
 
@@ -64,10 +64,7 @@ class LedgerSinkWrites:
 
     def written(self, sink: str) -> set[int]:
         """The seqs the sink named ``sink`` has written, as the ledger holds them."""
-        exists = self.ledger.rows(
-            "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'sink_writes'"
-        )
-        if not exists:
+        if not self.ledger.store.has_table("sink_writes"):
             return set()  # (an older ledger opened read-only: nothing written)
         rows = self.ledger.rows("SELECT seq FROM sink_writes WHERE sink = ?", (sink,))
         return {int(row["seq"]) for row in rows}

@@ -1,0 +1,354 @@
+"""The PostgreSQL ledger store: the run's schema in a database many processes share.
+
+- One connection per ledger object, in autocommit mode; each write is one explicit
+  transaction that first takes a transaction-level advisory lock of the run's schema: the
+  ledger's writers take turns as SQLite's ``BEGIN IMMEDIATE`` makes them, so every
+  read-then-write rule (a claim, a key, a retry) holds across machines. A writer waits for
+  the lock up to the busy timeout (``lock_timeout``), then ``LedgerBusyError``.
+- A connection found broken is replaced at the next operation: a read, or a transaction
+  that had not begun, is tried again once on a new connection; a transaction cut short
+  raises ``LedgerConnectionError`` (rolled back by the server).
+- The schema is created if missing (in the opening transaction, under the lock: of
+  processes opening a new run at once, one creates it) and versioned in ``ledger_meta``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ..errors import (
+    CorruptLedgerError,
+    ForeignLedgerError,
+    LedgerAuthError,
+    LedgerBusyError,
+    LedgerConnectionError,
+    LedgerError,
+    LedgerFullError,
+    LedgerReadOnlyError,
+    NewerLedgerError,
+)
+from ..ledger_schema import SCHEMA_VERSION, damaged
+from ..ledger_store import LedgerConnection, LedgerCursor
+from .schema import APPLICATION, FIRST_VERSION, TABLES, schema_statements
+from .url import parse_url, scrub
+
+_LOCK_CLASS = 0x4C4D4552  # "LMER", as the SQLite ledger's application_id
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+@lru_cache(maxsize=512)
+def _dialect(statement: str) -> str:
+    """The ledger's ``?`` placeholders as psycopg's ``%s`` (a literal ``%`` doubled)."""
+    return statement.replace("%", "%%").replace("?", "%s")
+
+
+class _Translating:
+    """A connection in a transaction, taking the ledger's SQL as written."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def execute(self, statement: str, parameters: Any = (), /) -> LedgerCursor:
+        return self._conn.execute(_dialect(statement), parameters or None)
+
+    def executemany(self, statement: str, seq_of_parameters: Iterable[Any], /) -> object:
+        cursor = self._conn.cursor()
+        cursor.executemany(_dialect(statement), list(seq_of_parameters))
+        return cursor
+
+
+class PostgresStore:
+    """A run's ledger in a PostgreSQL schema (created if missing). Thread-safe."""
+
+    def __init__(self, url: str, *, busy_timeout: float, read_only: bool) -> None:
+        self._url = parse_url(url)
+        self.where = self._url.shown
+        self.read_only = read_only
+        self._busy_ms = max(1, int(busy_timeout * 1000))
+        self._lock = threading.RLock()
+        self._conn: Connection | None = None
+        # An advisory lock per run: per database, so a schema's name is enough.
+        self._lock_key = zlib.crc32(self._url.schema.encode()) - 2**31
+        try:
+            if read_only:
+                self._check_existing()
+            else:
+                self._prepare()
+            self._key = self._read_key()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- connection ----------------------------------------------------------------------
+
+    def _connection(self, doing: str) -> Connection:
+        """The open connection, or a new one (the old one closed or broken)."""
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
+        self.close()
+        try:
+            conn = psycopg.connect(self._url.conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise self._error(exc, doing) from None
+        try:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._url.schema)))
+            conn.execute(f"SET lock_timeout = {self._busy_ms}")
+            if self.read_only:
+                conn.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as exc:
+            conn.close()
+            raise self._error(exc, doing) from None
+        self._conn = conn
+        return conn
+
+    def _begin(self, doing: str) -> Connection:
+        """BEGIN and the run's lock, on a new connection once if the old one was broken."""
+        for attempt in (1, 2):
+            conn = self._connection(doing)
+            try:
+                conn.execute("BEGIN")
+                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, self._lock_key))
+                return conn
+            except psycopg.OperationalError as exc:
+                with suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                if attempt == 2 or not conn.broken:
+                    raise self._error(exc, doing) from None
+                self.close()
+            except psycopg.Error as exc:
+                with suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                raise self._error(exc, doing) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with suppress(psycopg.Error):
+                    conn.close()
+
+    # -- opening -------------------------------------------------------------------------
+
+    def _version(self, conn: Connection) -> int:
+        """The schema's ledger version (0: missing or empty); Foreign/Newer/Corrupt
+        when it cannot be read as a ledger."""
+        tables = {
+            str(row[0])
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                (self._url.schema,),
+            ).fetchall()
+        }
+        if not tables:
+            return 0
+        if "ledger_meta" not in tables:
+            raise ForeignLedgerError(
+                f"The schema {self._url.schema!r} of {self.where!r} holds tables of another "
+                "program, not a run ledger of lmms-eval-client: name another schema "
+                "(?schema=NAME).",
+                path=self.where,
+            )
+        meta: dict[str, str] = dict(conn.execute("SELECT name, value FROM ledger_meta").fetchall())
+        if meta.get("application") != APPLICATION:
+            raise ForeignLedgerError(
+                f"The schema {self._url.schema!r} of {self.where!r} is not a run ledger of "
+                "lmms-eval-client: name another schema (?schema=NAME).",
+                path=self.where,
+            )
+        try:
+            version = int(meta.get("schema_version", ""))
+        except ValueError:
+            raise damaged(self.where, f"schema version {meta.get('schema_version')!r}") from None
+        if version > SCHEMA_VERSION:
+            raise NewerLedgerError(
+                f"The run ledger {self.where!r} has schema version {version}, written by a "
+                f"newer lmms-eval-client (this one reads up to {SCHEMA_VERSION}): upgrade "
+                "lmms-eval-client to use it.",
+                path=self.where,
+                found=version,
+                supported=SCHEMA_VERSION,
+            )
+        if version < FIRST_VERSION:
+            raise damaged(self.where, f"schema version {version}")
+        missing = sorted(TABLES - tables) if version == SCHEMA_VERSION else []
+        if missing:
+            raise damaged(self.where, f"its schema lacks the tables {', '.join(missing)}")
+        return version
+
+    def _prepare(self) -> None:
+        """Create the schema and its tables, or check (and migrate) them: one transaction."""
+        doing = "opening it"
+        with self._lock:
+            conn = self._begin(doing)
+            try:
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self._url.schema,)
+                ).fetchone()
+                if exists is None:
+                    name = sql.Identifier(self._url.schema)
+                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(name))
+                version = self._version(conn)
+                for statement in schema_statements(version):
+                    conn.execute(statement)
+                if version == 0:
+                    conn.execute(
+                        "INSERT INTO ledger_keys (name, value) VALUES ('fingerprint', %s)",
+                        (secrets.token_bytes(32),),
+                    )
+                    conn.execute(
+                        "INSERT INTO ledger_meta (name, value) VALUES ('application', %s)",
+                        (APPLICATION,),
+                    )
+                if version < SCHEMA_VERSION:
+                    conn.execute(
+                        "INSERT INTO ledger_meta (name, value) VALUES ('schema_version', %s) "
+                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                        (str(SCHEMA_VERSION),),
+                    )
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                with suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, psycopg.Error):
+                    raise self._error(exc, doing) from None
+                raise
+
+    def _check_existing(self) -> None:
+        """Read-only: the ledger must exist, at this version's schema."""
+        with self._lock:
+            conn = self._connection("opening it")
+            try:
+                version = self._version(conn)
+            except psycopg.Error as exc:
+                raise self._error(exc, "opening it") from None
+        if version == 0:
+            raise LedgerError(f"There is no run ledger at {self.where!r}", path=self.where)
+
+    def _read_key(self) -> bytes:
+        rows = self.rows("SELECT value FROM ledger_keys WHERE name = 'fingerprint'")
+        value = rows[0]["value"] if rows else None
+        if not isinstance(value, bytes) or len(value) < 16:
+            raise CorruptLedgerError(
+                f"The run ledger {self.where!r} has lost its fingerprint key", path=self.where
+            )
+        return value
+
+    # -- the store's interface ------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, doing: str) -> Iterator[LedgerConnection]:
+        """BEGIN, the run's lock, the change counter moved ... COMMIT; rolled back on any
+        failure."""
+        if self.read_only:
+            raise LedgerReadOnlyError(
+                f"The run ledger {self.where!r} was opened read-only: nothing is written "
+                f"(while {doing}).",
+                path=self.where,
+            )
+        with self._lock:
+            conn = self._begin(doing)
+            try:
+                conn.execute("UPDATE ledger_changes SET n = n + 1")
+                yield _Translating(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                with suppress(psycopg.Error):
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, psycopg.Error):
+                    raise self._error(exc, doing) from None
+                raise
+
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            for attempt in (1, 2):
+                conn = self._connection("reading it")
+                try:
+                    cursor = conn.execute(_dialect(statement), tuple(params) or None)
+                    names = [column.name for column in cursor.description or ()]
+                    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+                except psycopg.OperationalError as exc:
+                    if attempt == 2 or not conn.broken:
+                        raise self._error(exc, "reading it") from None
+                    self.close()  # a read is safe to try again on a new connection
+                except psycopg.Error as exc:
+                    raise self._error(exc, "reading it") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def changes(self) -> object:
+        return self.rows("SELECT n FROM ledger_changes")[0]["n"]
+
+    def has_table(self, name: str) -> bool:
+        found = self.rows(
+            "SELECT 1 AS found FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            (self._url.schema, name),
+        )
+        return bool(found)
+
+    def fingerprint_key(self) -> bytes:
+        return self._key
+
+    def ends_with_token(self, column: str, field: str) -> str:
+        return f"right(rtrim(({column})::json ->> '{field}', '/'), length(token)) = token"
+
+    # -- errors --------------------------------------------------------------------------
+
+    def _error(self, exc: psycopg.Error, doing: str) -> LedgerError:
+        """The typed error of a psycopg failure; never with the URL's password."""
+        text = " ".join(scrub(str(exc), self._url.password).split()) or type(exc).__name__
+        where = f"The run ledger {self.where!r}"
+        state = exc.sqlstate or ""
+        lowered = text.lower()
+        if (
+            state.startswith("28")
+            or "authentication failed" in lowered
+            or ("no password supplied" in lowered)
+        ):
+            return LedgerAuthError(
+                f"{where} refused the connection while {doing}: {text}. Check the URL's user "
+                "and password (or ~/.pgpass, $PGPASSWORD).",
+                path=self.where,
+            )
+        if state == "55P03":
+            return LedgerBusyError(
+                f"{where} stayed locked by another process while {doing} ({text}); try again.",
+                path=self.where,
+            )
+        if state in ("25006", "42501"):
+            return LedgerReadOnlyError(
+                f"{where} cannot be written while {doing}: {text}. Grant the user the "
+                "rights on the schema (CREATE, and INSERT/UPDATE/SELECT on its tables), or use "
+                "another schema.",
+                path=self.where,
+            )
+        if state.startswith("53"):
+            return LedgerFullError(
+                f"{where} could not be written while {doing}: {text}. Nothing of it was "
+                "recorded; free some space on the database server and try again.",
+                path=self.where,
+            )
+        if state == "3D000":
+            return LedgerError(
+                f"{where} names a database that does not exist ({text}): create it first "
+                "(createdb NAME, or CREATE DATABASE NAME).",
+                path=self.where,
+            )
+        if isinstance(exc, psycopg.OperationalError) or state.startswith(("08", "57P")):
+            return LedgerConnectionError(
+                f"{where} could not be reached or the connection was lost while {doing}: "
+                f"{text}. Nothing of it was recorded (unless the connection was lost while "
+                "committing); the ledger reconnects at its next use.",
+                path=self.where,
+            )
+        return LedgerError(f"{where} failed while {doing}: {text}", path=self.where)
