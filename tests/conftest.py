@@ -38,7 +38,7 @@ from .support import BASE, Caller, FakeClock, MakeClient, NetCaller
 from .trackers._mlflow import MlflowServer
 from .trackers._mlflow import mlflow_server as _mlflow_server
 
-pytest_plugins = ["lmms_eval_client.testing.pytest_plugin"]
+pytest_plugins = ["lmms_eval_client.testing.pytest_plugin", "tests.postgres"]
 
 # Settings a developer may have exported, which would change what a test sends.
 _SETTINGS = (
