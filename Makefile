@@ -65,15 +65,16 @@ typecheck: $(STAMP)
 	$(PY) codegen/verify_types.py
 
 # The tests of tests/docs read the site `make docs` built (LMMS_EVAL_CLIENT_DOCS_HTML) and
-# load it in Chromium (`make chromium`).
-test: $(STAMP) check-generated spec-check check-registry lint typecheck docs chromium
+# load it in Chromium (`make chromium`); the PostgreSQL ledger's tests start a PostgreSQL
+# server (`make postgresql`).
+test: $(STAMP) check-generated spec-check check-registry lint typecheck docs chromium postgresql
 	LMMS_EVAL_CLIENT_DOCS_HTML=$(DOCS_HTML) $(BIN)/pytest -q
 
 # The docs site (docs/, Sphinx + MyST + furo; CONTRIBUTING.md says why) into build/docs/html,
 # offline, every warning an error. -E -a: a fresh build, so a warning of an unchanged page
 # is not hidden by the previous build.
 DOCS_HTML := build/docs/html
-.PHONY: docs docs-screenshots chromium package
+.PHONY: docs docs-screenshots chromium postgresql package
 docs: $(STAMP)
 	$(BIN)/sphinx-build -E -a -W --keep-going -q -b html docs $(DOCS_HTML)
 	@echo "make docs: $(DOCS_HTML)/index.html, 0 warnings"
@@ -84,6 +85,13 @@ chromium:
 	@command -v chromium >/dev/null || { \
 		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium; }
+
+# Debian's PostgreSQL server programs, for the tests of the PostgreSQL ledger
+# (tests/postgres.py runs initdb and pg_ctl from /usr/lib/postgresql/*/bin; as chromium).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		sudo=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq postgresql; }
 
 # Headless Chromium screenshots of the built site's home page and an API page into
 # build/docs-screenshots/ (untracked); fails on a console error.

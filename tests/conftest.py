@@ -38,7 +38,7 @@ from .support import BASE, Caller, FakeClock, MakeClient, NetCaller
 from .trackers._mlflow import MlflowServer
 from .trackers._mlflow import mlflow_server as _mlflow_server
 
-pytest_plugins = ["lmms_eval_client.testing.pytest_plugin"]
+pytest_plugins = ["lmms_eval_client.testing.pytest_plugin", "tests.postgres"]
 
 # Settings a developer may have exported, which would change what a test sends.
 _SETTINGS = (
@@ -47,6 +47,7 @@ _SETTINGS = (
     "LMMS_EVAL_API_KEY",
     "LMMS_EVAL_OUTPUT_ROOT",
     "LMMS_EVAL_LEDGER",
+    "LMMS_EVAL_LEDGER_ALLOW_NETWORK_FS",
 )
 _PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 

@@ -7,11 +7,15 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from lmms_eval_client import AsyncEvalRun, EvalRun, JobOutcome
+
+# A run's ledger as the tests give it: a SQLite file, or a PostgreSQL URL (``ledger_target``)
+LedgerTarget = str | Path
 
 # model_args that name a result folder, so a simulated job can complete
 QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}

@@ -1,4 +1,8 @@
-"""Fixtures of the run tests: a local server, clients of both kinds, runs over them."""
+"""Fixtures of the run tests: a local server, clients of both kinds, runs over them, and
+the ledger they write: every test that takes ``ledger_target`` (or ``make_runner``'s
+default ledger) runs twice, over a SQLite file and over a PostgreSQL schema (the same
+assertions), except in the modules about the SQLite file itself (``SQLITE_ONLY``) and the
+tests marked ``sqlite_ledger``."""
 
 from __future__ import annotations
 
@@ -11,7 +15,47 @@ import pytest
 from lmms_eval_client import AsyncEvalClient, AsyncEvalRun, EvalClient, EvalRun
 from lmms_eval_client.testing import LocalServerConfig
 
-from ._support import Runner
+from ._support import LedgerTarget, Runner
+
+# Modules about the SQLite file itself (its bytes, pragmas, damage, migrations, statements).
+SQLITE_ONLY = frozenset(
+    {
+        "test_ledger",
+        "test_ledger_damage",
+        "test_ledger_migration",
+        "test_ledger_read_only",
+        "test_network_filesystem",
+        "test_poll_scale",
+        "test_off_loop",
+    }
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "ledger_target" not in metafunc.fixturenames:
+        return
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if module in SQLITE_ONLY or metafunc.definition.get_closest_marker("sqlite_ledger"):
+        return
+    metafunc.parametrize("ledger_store", ["sqlite", "postgres"])
+
+
+@pytest.fixture
+def ledger_store() -> str:
+    """Which store the test's ledger is in (parametrised by ``pytest_generate_tests``)."""
+    return "sqlite"
+
+
+@pytest.fixture
+def ledger_target(
+    ledger_store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> LedgerTarget:
+    """The test's ledger: ``tmp_path/run.sqlite``, or a fresh schema of the worker's
+    PostgreSQL server."""
+    if ledger_store == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return tmp_path / "run.sqlite"
 
 
 @pytest.fixture
@@ -24,19 +68,19 @@ MakeRunner = Callable[..., Runner]
 
 
 @pytest.fixture
-async def make_runner(kind: str, tmp_path: Path) -> AsyncIterator[MakeRunner]:
+async def make_runner(kind: str, ledger_target: LedgerTarget) -> AsyncIterator[MakeRunner]:
     """``make_runner(base_url, ledger=..., **run_options)``: a run of the current kind over a
     fresh client; the client's and the run's sleeps are capped at 10 ms."""
     made: list[tuple[Any, Any]] = []
 
     def make(
         base_url: str,
-        ledger: str | Path | None = None,
+        ledger: LedgerTarget | None = None,
         *,
         client_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> Runner:
-        path = ledger if ledger is not None else tmp_path / "run.sqlite"
+        path = ledger if ledger is not None else ledger_target
         options.setdefault("poll_interval", 0.02)
         client: EvalClient | AsyncEvalClient
         run: EvalRun | AsyncEvalRun

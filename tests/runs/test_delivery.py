@@ -18,7 +18,7 @@ import pytest
 from lmms_eval_client import AsyncEvalRun, EvalClient, EvalRun, InvalidArgumentError
 from lmms_eval_client.testing import LocalServer
 
-from ._support import QWEN, Runner
+from ._support import QWEN, LedgerTarget, Runner
 from .conftest import MakeRunner
 
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -76,9 +76,9 @@ def _finished_jobs(url: str, ledger: Path, count: int) -> list[int]:
 
 
 def test_an_outcome_received_by_a_process_killed_before_ack_is_received_again(
-    local_server: LocalServer, tmp_path: Path
+    local_server: LocalServer, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
-    ledger = tmp_path / "run.sqlite"
+    ledger = ledger_target
     seqs = _finished_jobs(local_server.url, ledger, 3)
     # subprocess.run reaps the child: its pid is dead, not a zombie, when the parent looks.
     child = subprocess.run(
@@ -99,9 +99,9 @@ def test_an_outcome_received_by_a_process_killed_before_ack_is_received_again(
 
 
 def test_processes_receiving_one_ledger_together_get_each_outcome_once(
-    local_server: LocalServer, tmp_path: Path
+    local_server: LocalServer, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
-    ledger, go = tmp_path / "shared.sqlite", tmp_path / "go"
+    ledger, go = ledger_target, tmp_path / "go"
     seqs = _finished_jobs(local_server.url, ledger, 30)
     receivers = [
         subprocess.Popen(

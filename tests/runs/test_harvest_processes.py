@@ -19,7 +19,7 @@ import pytest
 from lmms_eval_client import EvalClient, EvalRun
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from ._support import QWEN
+from ._support import QWEN, LedgerTarget
 
 JOBS = 40
 PROCESSES = 4
@@ -63,12 +63,16 @@ def server_config(tmp_path: Path) -> LocalServerConfig:
     ids=["harvest", "as_completed", "harvest-while-jobs-finish"],
 )
 def test_processes_harvesting_one_ledger_receive_each_outcome_once(
-    local_server: LocalServer, tmp_path: Path, mode: str, finishing: bool
+    local_server: LocalServer,
+    tmp_path: Path,
+    mode: str,
+    finishing: bool,
+    ledger_target: LedgerTarget,
 ) -> None:
     # Every job recorded finished before the processes start: their first harvests read the
     # same outcomes at once, and only an atomic claim gives each to one of them. Finishing:
     # half finish meanwhile, each seen by the poll of whichever process comes first.
-    ledger, go = tmp_path / "shared.sqlite", tmp_path / "go"
+    ledger, go = ledger_target, tmp_path / "go"
     with EvalClient(local_server.url) as client, EvalRun(client, ledger) as run:
         seqs = []
         for batch in range(2):

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ from lmms_eval_client.testing import LocalServer
 from ..faults import FORWARD, ForwardThenDrop, Seen, Stall, proxy
 from ..support import MINIMAL_REQUESTS
 from ._fake import BASE, FakeServer
-from ._support import QWEN, server_jobs
+from ._support import QWEN, LedgerTarget, server_jobs
 from .conftest import MakeRunner
 
 LONG = {**QWEN, "sim_duration": 600}  # stays queued (or running) for the whole test
@@ -124,9 +125,13 @@ async def test_a_key_returns_the_tracked_job_in_any_state_and_sends_nothing(
 
 @pytest.mark.parametrize("reached_the_server", [True, False])
 async def test_a_crash_between_intent_and_answer_settles_to_one_job(
-    server: FakeServer, make_runner: MakeRunner, tmp_path: Path, reached_the_server: bool
+    server: FakeServer,
+    make_runner: MakeRunner,
+    tmp_path: Path,
+    reached_the_server: bool,
+    ledger_target: LedgerTarget,
 ) -> None:
-    path = tmp_path / "run.sqlite"
+    path = ledger_target
     intent(path, "epoch-0", owner="a-host-that-is-gone:1:x").close()
     if reached_the_server:
         server.create(body(0).to_dict())
@@ -148,9 +153,9 @@ async def test_a_crash_between_intent_and_answer_settles_to_one_job(
 
 
 async def test_a_key_being_submitted_by_a_live_process_is_not_sent_again(
-    server: FakeServer, make_runner: MakeRunner, tmp_path: Path
+    server: FakeServer, make_runner: MakeRunner, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
-    path = tmp_path / "run.sqlite"
+    path = ledger_target
     intent(path, "epoch-0", owner=new_owner()).close()  # alive: this very process
     runner = make_runner(BASE, ledger=path)
     job = await submit(runner, 0, "epoch-0")
@@ -160,8 +165,10 @@ async def test_a_key_being_submitted_by_a_live_process_is_not_sent_again(
 # -- two submitters of one key ---------------------------------------------------------------------
 
 
-def test_the_unique_key_lets_one_intent_in_of_two_ledger_connections(tmp_path: Path) -> None:
-    path = tmp_path / "run.sqlite"
+def test_the_unique_key_lets_one_intent_in_of_two_ledger_connections(
+    tmp_path: Path, ledger_target: LedgerTarget
+) -> None:
+    path = ledger_target
     first = intent(path, "k", owner=new_owner())
     second = Ledger(path)
     with pytest.raises(KeyTaken) as taken:
@@ -176,9 +183,9 @@ def test_the_unique_key_lets_one_intent_in_of_two_ledger_connections(tmp_path: P
 
 
 def test_two_threads_submitting_one_key_make_one_job(
-    local_server: LocalServer, tmp_path: Path
+    local_server: LocalServer, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
-    path = tmp_path / "run.sqlite"
+    path = ledger_target
     start = threading.Barrier(4)
     seqs: list[int] = []
 
@@ -279,9 +286,13 @@ class StallAtCue:
 
 @pytest.mark.parametrize("stall", ["post", "queue-after-post"])
 async def test_kill_9_between_intent_and_answer_then_rerun_gives_one_job(
-    make_runner: MakeRunner, local_server: LocalServer, tmp_path: Path, stall: str
+    make_runner: MakeRunner,
+    local_server: LocalServer,
+    tmp_path: Path,
+    stall: str,
+    ledger_target: LedgerTarget,
 ) -> None:
-    path = tmp_path / "run.sqlite"
+    path = ledger_target
     rule = StallAtCue(stall)
     with proxy(local_server.url, rule) as p:  # type: ignore[arg-type]
         process = subprocess.Popen([sys.executable, "-c", _SUBMITTER, p.url, str(path)])
@@ -295,7 +306,8 @@ async def test_kill_9_between_intent_and_answer_then_rerun_gives_one_job(
             process.kill()  # SIGKILL: between the intent and its answer
             process.wait(timeout=30)
         rule.stall = ""
-        (left,) = Ledger(path, read_only=True).jobs()
+        with closing(Ledger(path, read_only=True)) as ledger:
+            (left,) = ledger.jobs()
         assert left.state == "submitting" and left.key == "epoch-0"
         runner = make_runner(p.url, ledger=path)
         job = await runner.submit("qwen2_vl", ["mme"], model_args=LONG, key="epoch-0")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-import lmms_eval_client._runs.sqlite_store as ledger_module
 import lmms_eval_client._runs.ledger_schema as schema_module
+import lmms_eval_client._runs.sqlite_store as ledger_module
 from lmms_eval_client import (
     CorruptLedgerError,
     EvalClient,

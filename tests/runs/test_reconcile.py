@@ -20,6 +20,7 @@ from lmms_eval_client._runs.ledger import Ledger
 
 from ..support import MINIMAL_REQUESTS
 from ._fake import BASE, FakeServer
+from ._support import LedgerTarget
 from .conftest import MakeRunner
 
 pytestmark = MINIMAL_REQUESTS
@@ -110,9 +111,9 @@ async def test_an_unreachable_server_postpones_reconciliation(
 
 
 async def test_an_orphaned_intent_is_reconciled_when_the_ledger_is_reopened(
-    server: FakeServer, make_runner: MakeRunner, tmp_path: Path
+    server: FakeServer, make_runner: MakeRunner, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
-    path = tmp_path / "run.sqlite"
+    path = ledger_target
     ledger = Ledger(path)  # what a process killed right after sending left behind
     for n, created in ((0, True), (1, False)):
         body = build_evaluate_request(

@@ -31,8 +31,10 @@ from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client._secret_args import is_secret_arg, secret_arg_words
 
+from ..postgres import dump_schema
 from ..support import MINIMAL_REQUESTS
 from ._fake import BASE, FakeServer
+from ._support import LedgerTarget
 from .conftest import MakeRunner
 
 pytestmark = MINIMAL_REQUESTS
@@ -53,29 +55,35 @@ def server() -> Iterator[FakeServer]:
         yield fake
 
 
-def on_disk(path: Path) -> bytes:
-    """Every byte of a ledger: the file, its write-ahead log and its shared memory."""
+def on_disk(path: LedgerTarget) -> bytes:
+    """Every byte of a ledger: the file, its write-ahead log and its shared memory (of a
+    PostgreSQL ledger: every row of its schema, as text)."""
+    if isinstance(path, str):
+        return dump_schema(path).encode()
     parts = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")]
     return b"".join(part.read_bytes() for part in parts if part.exists())
 
 
-def assert_no_secret_in(path: Path) -> None:
+def assert_no_secret_in(path: LedgerTarget) -> None:
     data = on_disk(path)
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        dump = "\n".join(conn.iterdump())
+    if isinstance(path, str):
+        dump = data.decode()
+    else:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            dump = "\n".join(conn.iterdump())
     for secret in SECRETS.values():
         assert secret.encode() not in data and secret not in dump, f"{secret} stored"
 
 
 async def test_secret_model_args_are_stored_as_fingerprints(
-    server: FakeServer, make_runner: MakeRunner, tmp_path: Path
+    server: FakeServer, make_runner: MakeRunner, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
     runner = make_runner(BASE, summarize=None)
     job = await runner.submit("qwen2_vl", ["mme"], model_args=ARGS, labels={"n": 0})
     assert server.jobs[str(job.job_id)]["request"]["model_args"] == ARGS  # sent as given
     server.run_all()
     (outcome,) = await runner.completed(timeout=5)  # the server's echo was recorded too
-    assert_no_secret_in(tmp_path / "run.sqlite")
+    assert_no_secret_in(ledger_target)
     (stored,) = await runner.jobs()
     assert stored.info is not None and stored.info.request.model_args is not None
     args, echoed = stored.request.model_args, stored.info.request.model_args
@@ -157,7 +165,11 @@ async def test_an_orphan_whose_secret_differs_is_not_adopted(
 
 @pytest.mark.parametrize("resumed", [False, True], ids=["same run", "resumed run"])
 async def test_a_retry_sends_the_real_secrets(
-    server: FakeServer, make_runner: MakeRunner, tmp_path: Path, resumed: bool
+    server: FakeServer,
+    make_runner: MakeRunner,
+    tmp_path: Path,
+    resumed: bool,
+    ledger_target: LedgerTarget,
 ) -> None:
     retry = RetryOnFailure("CUDA out of memory", max_attempts=2)
     runner = make_runner(BASE, retry=retry, summarize=None)
@@ -169,7 +181,7 @@ async def test_a_retry_sends_the_real_secrets(
     assert await runner.harvest() == []  # sent again
     second = next(j for j in server.jobs.values() if j["job_id"] != first.job_id)
     assert second["request"]["model_args"] == ARGS
-    assert_no_secret_in(tmp_path / "run.sqlite")
+    assert_no_secret_in(ledger_target)
 
 
 @pytest.mark.parametrize("how", ["argument", "environment"])
@@ -179,6 +191,7 @@ async def test_which_model_args_are_secret_can_be_configured(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     how: str,
+    ledger_target: LedgerTarget,
 ) -> None:
     dsn = "postgres://eval:5ecret-dsn@db/results"
     options = {}
@@ -192,8 +205,8 @@ async def test_which_model_args_are_secret_can_be_configured(
     )
     assert job.request.model_args is not None
     assert job.request.model_args["pretrained"] == "x"
-    assert dsn.encode() not in on_disk(tmp_path / "run.sqlite")
-    assert b"sk-abcdef" not in on_disk(tmp_path / "run.sqlite")
+    assert dsn.encode() not in on_disk(ledger_target)
+    assert b"sk-abcdef" not in on_disk(ledger_target)
 
 
 def test_the_rule_matches_names_in_any_case_and_can_be_replaced(

@@ -23,7 +23,7 @@ from lmms_eval_client import (
 )
 from lmms_eval_client.testing import LocalServer
 
-from ._support import QWEN, server_jobs
+from ._support import QWEN, LedgerTarget, server_jobs
 from .conftest import MakeRunner
 
 
@@ -61,8 +61,9 @@ async def test_each_completed_job_reaches_every_sink_once_even_one_that_failed(
     local_server: LocalServer,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    ledger_target: LedgerTarget,
 ) -> None:
-    log_dir, path = tmp_path / "tb", tmp_path / "run.sqlite"
+    log_dir, path = tmp_path / "tb", ledger_target
     flaky = FailsFirst()
     board = TensorBoardSink(log_dir)
     callback = Kept(flaky, name="flaky")

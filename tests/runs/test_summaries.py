@@ -16,7 +16,7 @@ from lmms_eval_client import JobCompleted
 from ..results._untrusted import counting_listener, fifo_watchdog
 from ..results.test_non_finite import write_non_finite
 from ._fake import BASE, FakeServer
-from ._support import QWEN
+from ._support import QWEN, LedgerTarget
 from .conftest import MakeRunner
 
 
@@ -58,10 +58,10 @@ async def test_a_url_as_results_file_is_not_followed_by_the_summary(
 
 
 async def test_nan_and_infinite_metrics_keep_the_summary(
-    server: FakeServer, make_runner: MakeRunner, tmp_path: Path
+    server: FakeServer, make_runner: MakeRunner, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
     path = write_non_finite(tmp_path)
-    runner = make_runner(BASE, tmp_path / "run.sqlite")
+    runner = make_runner(BASE, ledger_target)
     outcome = await completed_at(server, runner, str(path))
     summary = {"m": {"t": {"acc,none": "NaN", "f1,none": "-Infinity", "em,none": 0.5}}}
     assert outcome.summary == summary

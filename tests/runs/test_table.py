@@ -26,6 +26,7 @@ from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client._runs.table import best_row, table_frame
 from lmms_eval_client.testing import LocalServer
 
+from ._support import LedgerTarget
 from .conftest import MakeRunner
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "real-lmms-eval-0.7.3"
@@ -210,9 +211,9 @@ async def test_a_ledger_with_summaries_only_still_gives_rows(
 
 
 async def test_a_summary_recorded_by_the_caller_replaces_the_jobs_rows(
-    make_runner: MakeRunner, tmp_path: Path
+    make_runner: MakeRunner, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
-    path = tmp_path / "run.sqlite"
+    path = ledger_target
     ledger = Ledger(path)
     try:
         seq = add_job(ledger, "completed", {"step": 1})
@@ -232,9 +233,9 @@ async def test_a_summary_recorded_by_the_caller_replaces_the_jobs_rows(
 
 
 async def test_a_retried_chain_counts_once_under_its_key(
-    make_runner: MakeRunner, tmp_path: Path
+    make_runner: MakeRunner, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
-    path = tmp_path / "chains.sqlite"
+    path = ledger_target
     ledger = Ledger(path)
     try:
         first = add_job(ledger, "failed", {"step": 1})
@@ -254,9 +255,12 @@ async def test_a_retried_chain_counts_once_under_its_key(
 
 
 async def test_reading_the_table_is_one_query_whatever_the_number_of_jobs(
-    make_runner: MakeRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_runner: MakeRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ledger_target: LedgerTarget,
 ) -> None:
-    path = tmp_path / "many.sqlite"
+    path = ledger_target
     ledger = Ledger(path)
     try:
         for step in range(30):

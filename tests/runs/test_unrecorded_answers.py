@@ -14,20 +14,44 @@ import logging
 import pickle
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from lmms_eval_client import JobCompleted, LedgerBusyError, LedgerError, LedgerFullError
 from lmms_eval_client._runs.ledger_schema import ledger_error
+from lmms_eval_client._runs.postgres.store import _LOCK_CLASS
+from lmms_eval_client._runs.sqlite_store import SqliteStore
 from lmms_eval_client.testing import LocalServer
 
 from ._support import QWEN, server_jobs
 from .conftest import MakeRunner
 
 LONG = {**QWEN, "sim_duration": 600}  # stays running for the whole test
+
+
+@contextmanager
+def holding_the_lock(ledger: Any) -> Iterator[None]:
+    """Another connection holds the ledger's write lock meanwhile (SQLite: its write
+    transaction; PostgreSQL: the run's advisory lock)."""
+    store = ledger.store
+    if isinstance(store, SqliteStore):
+        holder = sqlite3.connect(ledger.path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    with psycopg.connect(store._url.conninfo, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (_LOCK_CLASS, store._lock_key))
+        yield
 
 
 def fail_answers(ledger: Any, how: str, times: int = 1) -> list[str]:
@@ -44,13 +68,8 @@ def fail_answers(ledger: Any, how: str, times: int = 1) -> list[str]:
         if how == "full":
             full = sqlite3.OperationalError("database or disk is full")
             raise ledger_error(full, ledger.path, "recording the server's answer")
-        holder = sqlite3.connect(ledger.path, isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
+        with holding_the_lock(ledger):
             return real(*args, **kwargs)
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
 
     ledger.record_answer = record_answer
     return failed

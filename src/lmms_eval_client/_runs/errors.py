@@ -13,6 +13,7 @@
     │   ├── LedgerConnectionError     the PostgreSQL server cannot be reached, or the
     │   │                             connection was lost (reconnected at the next use)
     │   ├── LedgerAuthError           PostgreSQL refused the user or its password
+    │   ├── NetworkFilesystemError    a SQLite ledger on NFS, SMB, Lustre... (``.filesystem``)
     │   ├── UnknownJobError           no job under that seq or key (``run.job``)
     │   └── RehomeConflictError       ``rehome``: a moved job's id is taken on the new server
     ├── SubmissionUnresolvedError     a lost submission's fate cannot be decided
@@ -113,6 +114,22 @@ class LedgerConnectionError(LedgerError):
 class LedgerAuthError(LedgerError):
     """The PostgreSQL server refused the ledger URL's user or password (or the user may
     not use the database). ``path`` is the URL without its password."""
+
+
+class NetworkFilesystemError(LedgerError):
+    """A SQLite ledger would be written on a network file system (NFS, SMB/CIFS, Lustre,
+    GPFS, FUSE, ...), where SQLite's WAL shared memory and file locks are unreliable: writes
+    could be lost or the file corrupted. Use a local disk or the PostgreSQL ledger, or allow
+    it (``allow_network_filesystem=True``, ``LMMS_EVAL_LEDGER_ALLOW_NETWORK_FS=1``).
+    Reading a ledger (``read_only``) is allowed anywhere.
+
+    Attributes:
+        filesystem: The file system's name, such as ``"nfs"``.
+    """
+
+    def __init__(self, message: str = "", *, path: str = "", filesystem: str = "") -> None:
+        super().__init__(message, path=path)
+        self.filesystem: str = filesystem
 
 
 class UnknownJobError(LedgerError):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .._results.bounded import NotRegularFile, open_regular
 from .errors import ForeignLedgerError, LedgerError, LedgerReadOnlyError, NewerLedgerError
+from .filesystems import check_local_filesystem
 from .ledger_schema import (
     APPLICATION_ID,
     SQLITE_FAILURES,
@@ -32,9 +33,13 @@ from .ledger_schema import (
 Migrations = Mapping[int, tuple[str, ...]]
 
 
-def check_place(path: str, *, read_only: bool = False) -> None:
+def check_place(
+    path: str, *, read_only: bool = False, allow_network_filesystem: bool = False
+) -> None:
     """Refuse what cannot be a ledger at ``path``, without waiting or writing (a missing file
-    is fine where its folder exists: it is created, unless opened ``read_only``)."""
+    is fine where its folder exists: it is created, unless opened ``read_only``); and, to
+    write, a ledger on a network file system unless ``allow_network_filesystem``
+    (NetworkFilesystemError: reading one for a report is safe)."""
     # realpath: the folder of a symbolic link's target (it never raises on a loop; opening does)
     folder = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(folder):
@@ -42,6 +47,8 @@ def check_place(path: str, *, read_only: bool = False) -> None:
             f"The run ledger {path!r} cannot be created: its folder {folder!r} does not exist",
             path=path,
         )
+    if not read_only:
+        check_local_filesystem(path, allow_network_filesystem=allow_network_filesystem)
     try:
         with open_regular(path) as file:  # never waits for a FIFO's writer
             head = file.read(len(SQLITE_HEADER))

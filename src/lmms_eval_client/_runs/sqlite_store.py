@@ -49,7 +49,7 @@ class SqliteStore:
         self.where = path
         self.read_only = read_only
         self._lock = threading.RLock()
-        check_place(path, read_only=read_only)  # TODO(wire): allow_network_filesystem
+        check_place(path, read_only=read_only, allow_network_filesystem=allow_network_filesystem)
         if not read_only:
             create_private(path)  # before SQLite creates it (and -wal, -shm like it)
         self._conn = connect(path, busy_timeout, read_only=read_only)

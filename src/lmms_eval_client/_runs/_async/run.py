@@ -70,7 +70,11 @@ class AsyncEvalRun(AsyncRunDelivery):
         client: The AsyncEvalClient to send through, or an AsyncEvalPool of several
             servers (each submission routed by the pool, the ledger recording where it
             went); not closed by the run.
-        ledger_path: The ledger file; created if missing, reopened (resumed) if not.
+        ledger_path: The ledger: a SQLite file, or a PostgreSQL database shared by many
+            processes and machines, ``postgresql://user:password@host/db?schema=RUN``
+            (each run a schema; the ``postgres`` extra). Created if missing, reopened
+            (resumed) if not. A SQLite file on a network filesystem is refused
+            (``NetworkFilesystemError``).
         poll_interval: Seconds between polls of ``wait`` and ``as_completed`` (> 0).
         retry: Resubmit failed jobs whose error matches, e.g.
             ``RetryOnFailure("CUDA out of memory", max_attempts=3)``. Default: never.
@@ -95,6 +99,9 @@ class AsyncEvalRun(AsyncRunDelivery):
             stays claimed before it is handed out again (a claim of a dead process of this
             machine is taken over at once). Default: ``orphan_after``.
         busy_timeout: Seconds to wait for another process holding the ledger's lock.
+        allow_network_filesystem: Use a SQLite ledger on NFS, SMB, Lustre, GPFS or FUSE
+            anyway (also ``$LMMS_EVAL_LEDGER_ALLOW_NETWORK_FS=1``), for a filesystem known
+            to lock reliably and one process writing.
         secret_args: Words that make a model_args key secret, in any case (default:
             ``$LMMS_EVAL_SECRET_ARGS``, comma-separated, else ``SECRET_ARG_WORDS``: key,
             token, secret, password). The ledger stores their values only as fingerprints.
@@ -109,7 +116,8 @@ class AsyncEvalRun(AsyncRunDelivery):
             it never stops the run. Not closed by the run (close them, or use ``with``).
 
     Raises:
-        LedgerError: The ledger cannot be used (corrupt, foreign, newer, read-only, full).
+        LedgerError: The ledger cannot be used (corrupt, foreign, newer, read-only, full,
+            on a network filesystem; a PostgreSQL server unreachable or refusing the user).
 
     Warns:
         UncoveredServersWarning: The ledger has jobs pending on servers this run's client
@@ -136,6 +144,7 @@ class AsyncEvalRun(AsyncRunDelivery):
         orphan_after: float = DEFAULT_ORPHAN_AFTER,
         claim_timeout: float | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        allow_network_filesystem: bool = False,
         secret_args: Sequence[str] | None = None,
         rehome: Mapping[str, str] | None = None,
         sinks: Sequence[Sink] = (),
@@ -149,7 +158,12 @@ class AsyncEvalRun(AsyncRunDelivery):
         self._retry = retry
         # None: each job's client's output_root, asked when it is sent (see AsyncRunPoller).
         self._output_root = check_output_root(output_root)
-        self._ledger = Ledger(ledger_path, busy_timeout=busy_timeout, secret_args=secret_args)
+        self._ledger = Ledger(
+            ledger_path,
+            busy_timeout=busy_timeout,
+            secret_args=secret_args,
+            allow_network_filesystem=allow_network_filesystem,
+        )
         self._poller = AsyncRunPoller(
             client,
             self._ledger,
