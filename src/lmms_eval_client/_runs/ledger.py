@@ -308,12 +308,15 @@ class Ledger:
         rows = self.rows("SELECT server, job_id FROM jobs WHERE job_id NOTNULL")
         return {str(row["job_id"]) for row in rows if same_server(str(row["server"]), server)}
 
-    def owner_and_snapshot(self, seq: int) -> tuple[str | None, QueueSnapshot]:
+    def owner_and_snapshot(self, seq: int) -> tuple[str | None, QueueSnapshot] | None:
         """Who recorded a submission's intent, and the queue seen before it was sent (kept
-        while the job is ``submitting`` only: an answered row has none)."""
-        rows = self.rows("SELECT owner, snapshot FROM jobs WHERE seq = ?", (seq,))
+        while the job is ``submitting`` only); None once it is not (its process recorded
+        the answer since the caller listed it: another process's submission, in flight)."""
+        rows = self.rows("SELECT owner, snapshot, state FROM jobs WHERE seq = ?", (seq,))
         if not rows:
             raise LedgerError(f"The run ledger {self.path!r} has no job {seq}", path=self.path)
+        if rows[0]["state"] != SUBMITTING:
+            return None
         owner = rows[0]["owner"]
         if owner is not None and not isinstance(owner, str):
             raise damaged(self.path, f"unreadable owner of job {seq}: {owner!r}")

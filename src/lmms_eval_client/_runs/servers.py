@@ -149,3 +149,11 @@ def rehome_jobs(ledger: Ledger, old: str, new: str) -> list[TrackedJob]:
             )
             ledger.observe(conn, seq, now, "rehomed", state, {"from": server, "to": new})
     return [ledger.job(int(r[0])) for r in moved]
+
+
+def not_a_server_of_this_run(new: str, servers: tuple[str, ...]) -> InvalidArgumentError:
+    """The error of ``rehome(old, new)`` (or ``rehome=``) to a server the run does not poll."""
+    return InvalidArgumentError(
+        f"new {new!r} is not a server of this run ({', '.join(servers)}): jobs can only "
+        "move to a server the run polls"
+    )

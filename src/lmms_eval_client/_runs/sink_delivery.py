@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from .._exceptions import InvalidArgumentError
 from .._trackers.base import Sink
 from .._trackers.writes import LedgerSinkWrites, deliver, rows_by_job
 from .ledger import Ledger
@@ -55,3 +56,14 @@ def deliver_to_sinks(ledger: Ledger, sinks: Sequence[Sink]) -> dict[str, list[in
     for name, seqs in done.items():
         logger.info("Evaluation run %r: %s wrote jobs %s", ledger.path, name, seqs)
     return done
+
+
+def check_sinks(sinks: Sequence[Sink]) -> tuple[Sink, ...]:
+    """``EvalRun(..., sinks=)`` as a tuple; InvalidArgumentError unless a list of Sinks."""
+    given = () if isinstance(sinks, (Sink, str)) else tuple(sinks)
+    if isinstance(sinks, (Sink, str)) or not all(isinstance(s, Sink) for s in given):
+        raise InvalidArgumentError(
+            f"sinks must be a list of Sink objects (TensorBoardSink, MLflowSink, WandbSink, "
+            f"CallbackSink...), not {sinks!r}"
+        )
+    return given

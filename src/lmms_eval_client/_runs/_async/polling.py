@@ -357,7 +357,10 @@ class AsyncRunPoller(AsyncRunRecovery):
             client = client_for(clients, job.server)
             if client is None:
                 continue
-            owner, snapshot = await run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
+            found = await run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
+            if found is None:  # answered since it was listed (by its own process)
+                continue
+            owner, snapshot = found
             if not self._is_orphan(job, owner):
                 continue
             plan = find_submission(

@@ -21,7 +21,6 @@ from ..._client._async.client import AsyncEvalClient
 from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL
-from ..._exceptions import InvalidArgumentError
 from ..._http._async._io import run_sync
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
@@ -38,7 +37,15 @@ from ..options import (
     new_token,
 )
 from ..outcomes import SUBMITTING, UNSENT, TrackedJob
-from ..servers import by_server, check_url, covering, rehome_jobs, uncovered_jobs
+from ..servers import (
+    by_server,
+    check_url,
+    covering,
+    not_a_server_of_this_run,
+    rehome_jobs,
+    uncovered_jobs,
+)
+from ..sink_delivery import check_sinks
 from .delivery import AsyncRunDelivery
 from .polling import AsyncRunPoller, Summarize
 
@@ -150,7 +157,7 @@ class AsyncEvalRun(AsyncRunDelivery):
         sinks: Sequence[Sink] = (),
     ) -> None:
         check_run_args(poll_interval, max_completed_jobs, orphan_after)
-        self._sinks = _check_sinks(sinks)
+        self._sinks = check_sinks(sinks)
         moves = self._moves(client, rehome)  # checked before the ledger is touched
         self._client = client
         self._poll_interval = float(poll_interval)
@@ -194,7 +201,7 @@ class AsyncEvalRun(AsyncRunDelivery):
 
     @property
     def ledger_path(self) -> str:
-        """The ledger file."""
+        """The ledger file, or its PostgreSQL URL without the password."""
         return self._ledger.path
 
     async def close(self) -> None:
@@ -386,27 +393,10 @@ class AsyncEvalRun(AsyncRunDelivery):
         for old, new in (rehome or {}).items():
             target = covering(_servers_of(client), check_url("new", new))
             if target is None:
-                raise _not_ours(new, _servers_of(client))
+                raise not_a_server_of_this_run(new, _servers_of(client))
             moves.append((check_url("old", old), target))
         return moves
 
 
-def _check_sinks(sinks: Sequence[Sink]) -> tuple[Sink, ...]:
-    given = () if isinstance(sinks, (Sink, str)) else tuple(sinks)
-    if isinstance(sinks, (Sink, str)) or not all(isinstance(s, Sink) for s in given):
-        raise InvalidArgumentError(
-            f"sinks must be a list of Sink objects (TensorBoardSink, MLflowSink, WandbSink, "
-            f"CallbackSink...), not {sinks!r}"
-        )
-    return given
-
-
 def _servers_of(client: AsyncEvalClient | AsyncEvalPool) -> tuple[str, ...]:
     return (client.base_url,) if isinstance(client, AsyncEvalClient) else client.servers
-
-
-def _not_ours(new: str, servers: tuple[str, ...]) -> InvalidArgumentError:
-    return InvalidArgumentError(
-        f"new {new!r} is not a server of this run ({', '.join(servers)}): jobs can only "
-        "move to a server the run polls"
-    )

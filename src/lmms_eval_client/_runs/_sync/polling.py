@@ -355,7 +355,10 @@ class RunPoller(RunRecovery):
             client = client_for(clients, job.server)
             if client is None:
                 continue
-            owner, snapshot = run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
+            found = run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
+            if found is None:  # answered since it was listed (by its own process)
+                continue
+            owner, snapshot = found
             if not self._is_orphan(job, owner):
                 continue
             plan = find_submission(

@@ -1,0 +1,196 @@
+"""The PostgreSQL ledger's own behaviour: its URL, errors, schema marks, connection loss,
+runs side by side in one database. (What both stores share runs over both in the other run
+tests: see ``ledger_target`` in conftest.py.)"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from contextlib import closing
+
+import psycopg
+import pytest
+
+from lmms_eval_client import (
+    EvalClient,
+    EvalRun,
+    ForeignLedgerError,
+    InvalidArgumentError,
+    LedgerAuthError,
+    LedgerBusyError,
+    LedgerConnectionError,
+    LedgerError,
+    LedgerReadOnlyError,
+    NewerLedgerError,
+)
+from lmms_eval_client._client.reconcile import QueueSnapshot
+from lmms_eval_client._runs.ledger import Ledger
+from lmms_eval_client._runs.postgres.store import _LOCK_CLASS, PostgresStore
+from lmms_eval_client._runs.postgres.url import parse_url
+from lmms_eval_client.testing import LocalServer
+
+from ..postgres import PostgresServer
+from ._support import QWEN, LedgerTarget
+
+NOWHERE = "http://127.0.0.1:9"
+
+
+def _schema(url: str) -> str:
+    return url.rsplit("schema=", 1)[1]
+
+
+def _intent(ledger: Ledger, token: str = "t1") -> int:
+    from lmms_eval_api.models import EvaluateRequest
+
+    body = EvaluateRequest.from_dict({"model": "qwen2_vl", "tasks": ["mme"]})
+    job = ledger.record_intent(
+        token=token, labels={}, request=body, server=NOWHERE, owner="h:1:x",
+        snapshot=QueueSnapshot((), 0, 0).to_json(),
+    )  # fmt: skip
+    return job.seq
+
+
+def test_a_run_is_a_schema_and_two_runs_share_a_database(
+    local_server: LocalServer, postgres_server: PostgresServer
+) -> None:
+    first, second = (f"{postgres_server.url}?schema=sweep-{n}" for n in (1, 2))
+    with EvalClient(local_server.url) as client, EvalRun(client, first) as a:
+        with EvalRun(client, second) as b:
+            a.submit("qwen2_vl", ["mme"], model_args=QWEN, key="step-1")
+            b.submit("qwen2_vl", ["mme"], model_args=QWEN, key="step-1")  # its own keys
+            assert [j.seq for j in a.jobs()] == [1] and [j.seq for j in b.jobs()] == [1]
+        assert "lmms:***@" in a.ledger_path and postgres_server.password not in a.ledger_path
+    with psycopg.connect(postgres_server.url) as conn:
+        meta = conn.execute('SELECT name, value FROM "sweep-1".ledger_meta ORDER BY name')
+        assert meta.fetchall() == [
+            ("application", "lmms-eval-client run ledger"),
+            ("schema_version", "5"),
+        ]
+
+
+def test_the_password_is_in_no_message_repr_or_pickle(postgres_server: PostgresServer) -> None:
+    wrong = postgres_server.url.replace(postgres_server.password, "not-the-password")
+    with pytest.raises(LedgerAuthError) as info:
+        Ledger(wrong)
+    error = info.value
+    for text in (str(error), repr(error), error.path, str(pickle.loads(pickle.dumps(error)))):
+        assert "not-the-password" not in text and "***" in error.path
+    assert "password authentication failed" in str(error)
+    assert str(copy.copy(error)) == str(error)
+    url = parse_url(postgres_server.url + "?schema=x")
+    assert postgres_server.password not in repr(url) and postgres_server.password not in url.shown
+
+
+def test_an_unreachable_server_is_a_connection_error(postgres_server: PostgresServer) -> None:
+    down = postgres_server.url.replace(f":{postgres_server.port}/", ":9/")
+    with pytest.raises(LedgerConnectionError, match="could not be reached") as info:
+        Ledger(down)
+    assert postgres_server.password not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("postgresql:///db", "names no host"),
+        ("postgresql://u@h/db?schema=pg_catalog", "not starting with 'pg_'"),
+        ("postgresql://u@h/db?schema=a%20b", "1 to 63 letters"),
+        ("postgresql://u:pw@h:99999/db", "bad port"),
+    ],
+)
+def test_a_bad_url_is_refused_before_connecting(url: str, words: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=words) as info:
+        Ledger(url)
+    assert ":pw@" not in str(info.value)
+
+
+def test_a_password_given_as_a_parameter_is_masked_too() -> None:
+    url = parse_url("postgresql://u@h/db?password=s3cret&schema=run")
+    assert url.shown == "postgresql://u@h/db?password=***&schema=run"
+    assert url.password == "s3cret" and url.schema == "run"
+
+
+def test_a_restarted_server_is_reconnected_to_at_the_next_use(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    with closing(Ledger(postgres_url)) as ledger:
+        seq = _intent(ledger)
+        postgres_server.restart()  # the ledger's connection is dead now
+        assert [job.seq for job in ledger.jobs()] == [seq]  # a read: tried again, once
+        assert _intent(ledger, "t2") == seq + 1  # a write that had not begun: likewise
+        postgres_server.stop()
+        try:
+            with pytest.raises(LedgerConnectionError, match="reconnects at its next use"):
+                ledger.jobs()
+        finally:
+            postgres_server.start()
+        assert len(ledger.jobs()) == 2
+
+
+def test_a_newer_schema_is_refused(postgres_url: str) -> None:
+    Ledger(postgres_url).close()
+    with psycopg.connect(parse_url(postgres_url).conninfo) as conn:
+        conn.execute(
+            f"UPDATE \"{_schema(postgres_url)}\".ledger_meta SET value = '99' "
+            "WHERE name = 'schema_version'"
+        )
+    with pytest.raises(NewerLedgerError, match="upgrade lmms-eval-client") as info:
+        Ledger(postgres_url)
+    assert (info.value.found, info.value.supported) == (99, 5)
+
+
+def test_a_schema_of_another_program_is_refused(postgres_url: str) -> None:
+    schema = _schema(postgres_url)
+    with psycopg.connect(parse_url(postgres_url).conninfo) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".orders (id int)')
+    with pytest.raises(ForeignLedgerError, match="another program"):
+        Ledger(postgres_url)
+
+
+def test_read_only_needs_an_existing_ledger_and_writes_nothing(postgres_url: str) -> None:
+    with pytest.raises(LedgerError, match="There is no run ledger"):
+        Ledger(postgres_url, read_only=True)
+    with closing(Ledger(postgres_url)) as ledger:
+        _intent(ledger)
+    with closing(Ledger(postgres_url, read_only=True)) as reader:
+        assert len(reader.jobs()) == 1
+        with pytest.raises(LedgerReadOnlyError):
+            _intent(reader, "t2")
+
+
+def test_a_writer_waits_for_the_lock_up_to_the_busy_timeout(postgres_url: str) -> None:
+    with closing(Ledger(postgres_url, busy_timeout=0.2)) as ledger:
+        store = ledger.store
+        assert isinstance(store, PostgresStore)
+        with psycopg.connect(parse_url(postgres_url).conninfo, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s, %s)", (_LOCK_CLASS, store._lock_key))
+            with pytest.raises(LedgerBusyError, match="locked by another process"):
+                _intent(ledger)
+        assert ledger.jobs() == []  # nothing half recorded
+        _intent(ledger)
+
+
+def test_the_history_is_append_only(postgres_url: str) -> None:
+    with closing(Ledger(postgres_url)) as ledger:
+        seq = _intent(ledger)
+    schema = _schema(postgres_url)
+    with psycopg.connect(parse_url(postgres_url).conninfo, autocommit=True) as conn:
+        for statement in (
+            f"UPDATE \"{schema}\".observations SET event = 'x'",
+            f'DELETE FROM "{schema}".observations',
+            f'DELETE FROM "{schema}".jobs WHERE seq = {seq}',
+        ):
+            with pytest.raises(psycopg.errors.RaiseException, match="never deletes"):
+                conn.execute(statement)
+
+
+def test_a_submission_answered_since_it_was_listed_is_no_orphan(
+    ledger_target: LedgerTarget,
+) -> None:
+    # A poller lists another process's submission, which records its answer meanwhile:
+    # its snapshot is gone, and that is no damage (it raised CorruptLedgerError).
+    with closing(Ledger(ledger_target)) as ledger:
+        seq = _intent(ledger)
+        assert ledger.owner_and_snapshot(seq) is not None
+        ledger.record_answer(seq, "job-1", "queued", "answer", None)
+        assert ledger.owner_and_snapshot(seq) is None
