@@ -114,7 +114,7 @@ test-real: $(STAMP)
 	LMMS_EVAL_CLIENT_REAL_ENV="$$env_dir" $(BIN)/pytest -q -n 0 -m real_completion tests/real_completion; \
 	rc=$$?; echo "make test-real: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-# The README's tour: health, models, two jobs, the queue, a cancel, a wait with progress,
+# The tour of the docs' home page: health, models, two jobs, the queue, a cancel, a wait with progress,
 # the results. Against a local server started (and stopped) by examples/quickstart.py, or
 # against $(LMMS_EVAL_BASE_URL) when it is set.
 demo: $(STAMP)

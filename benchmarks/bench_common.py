@@ -173,7 +173,7 @@ def render_text(rows: Sequence[Row]) -> str:
 
 
 def render_markdown(rows: Sequence[Row]) -> str:
-    """The same table in Markdown, for the README's Performance section."""
+    """The same table in Markdown, for the performance guide."""
 
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"

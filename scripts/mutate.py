@@ -20,7 +20,7 @@ when a mutation survived. Not part of ``make test``: ``make mutate``, a few minu
 Why not mutmut: its mutants are generated operator by operator, hundreds per module, many
 equivalent (no test can kill them), so "0 survivors" is no target a suite can hold; and
 it would mutate the generated ``_sync/client.py`` apart from its async source. A short
-list of named mutations of the promises the README makes is a target that can be kept.
+list of named mutations of the promises the docs make is a target that can be kept.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The README's "Command line" section, and the docs site's command-line guide, run as
-written, against a local server.
+"""The README's taste of the command line, the docs site's command-line guide (the README's
+former "Command line" section) and the tracker guide's backfill run as written, against a
+local server.
 
 Their ```bash blocks (tests/readme/snippets.py finds them, by the sections of
 SHELL_SECTIONS) are run in order, in one bash (``set -euo pipefail``, so every line must
@@ -25,6 +26,7 @@ from lmms_eval_client.testing import LocalServer, LocalServerConfig
 from ..readme.snippets import (
     MLFLOW_URL,
     PAGE_URL,
+    README,
     ROOT,
     SHELL_SECTIONS,
     TRACKER_SECTIONS,
@@ -37,18 +39,23 @@ from .conftest import cli_env
 SERVER_LINE = re.compile(r"^lmms-eval-local-server --port 8000 &(\s+#.*)?$")
 SECTIONS = list(SHELL_SECTIONS.items())
 IDS = [path.relative_to(ROOT).as_posix() for path in SHELL_SECTIONS]
+GUIDE = ROOT / "docs" / "guides" / "command-line.md"
 
 
 @pytest.mark.parametrize(("path", "heading"), SECTIONS, ids=IDS)
 def test_the_section_has_its_blocks(path: Path, heading: str) -> None:
     blocks = shell_section(path, heading)
-    assert len(blocks) >= 3
+    assert len(blocks) >= (3 if path == GUIDE else 1)
     assert any(SERVER_LINE.match(line) for line in blocks[0].splitlines())
 
 
-@pytest.mark.parametrize(("path", "heading"), SECTIONS, ids=IDS)
-@pytest.mark.slow
-def test_the_command_line_section_runs_as_written(path: Path, heading: str, tmp_path: Path) -> None:
+def test_the_readme_and_the_guide_are_run() -> None:
+    assert set(SHELL_SECTIONS) == {README, GUIDE}
+
+
+def _run_section(path: Path, heading: str, tmp_path: Path) -> str:
+    """The section's bash blocks in one bash, the fixture's server instead of the reader's;
+    its stdout."""
     script_lines = ["set -euo pipefail"]
     for block in shell_section(path, heading):
         for line in block.splitlines():
@@ -68,11 +75,20 @@ def test_the_command_line_section_runs_as_written(path: Path, heading: str, tmp_
             stdin=subprocess.DEVNULL,
         )
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    out = done.stdout
-    assert "status:     healthy" in out or "status: healthy" in " ".join(out.split())
+    return done.stdout
+
+
+def _healthy(out: str) -> bool:
+    return "status:     healthy" in out or "status: healthy" in " ".join(out.split())
+
+
+@pytest.mark.slow
+def test_the_command_line_guide_runs_as_written(tmp_path: Path) -> None:
+    out = _run_section(GUIDE, SHELL_SECTIONS[GUIDE], tmp_path)
+    assert _healthy(out)
     assert "qwen2_vl" in out.splitlines()
     assert "exact_match" in out  # the results table
-    assert "exit code 1" in out  # the failed job's exit code, as the README says
+    assert "exit code 1" in out  # the failed job's exit code, as the guide says
     assert "\ncompleted\n" in out  # the status read from --json
     with (tmp_path / "metrics.csv").open() as metrics:
         rows = list(csv.DictReader(metrics))
@@ -90,6 +106,21 @@ def test_the_command_line_section_runs_as_written(path: Path, heading: str, tmp_
     with (tmp_path / "all_results.csv").open() as every:
         models = {row["model_name"] for row in csv.DictReader(every)}
     assert {f"ckpts/step-{step}" for step in (100, 200, 300)} < models  # and the first job's
+
+
+@pytest.mark.slow
+def test_the_readmes_taste_of_the_command_line_runs_as_written(tmp_path: Path) -> None:
+    out = _run_section(README, SHELL_SECTIONS[README], tmp_path)
+    assert _healthy(out)
+    assert "exact_match" in out  # the results table
+    assert any((tmp_path / "evals").iterdir())  # --output-root "$PWD/evals"
+    with (tmp_path / "metric_vs_step.csv").open() as exported:
+        steps = list(csv.DictReader(exported))
+    assert [(row["key"], row["step"], row["task"]) for row in steps] == [
+        (f"step-{step}", str(step), "mme") for step in (100, 200, 300)
+    ]
+    report = (tmp_path / "report.html").read_text()
+    assert "step-300" in report and "<svg" in report  # the jobs and the chart
 
 
 @pytest.mark.parametrize(

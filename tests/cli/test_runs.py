@@ -71,9 +71,9 @@ def test_a_missing_ledger_is_a_usage_error_and_is_not_created(tmp_path: Path) ->
 def test_a_ledger_its_user_may_only_read_is_listed(
     ledger: tuple[Path, str], tmp_path: Path
 ) -> None:
-    """The README says ``runs ls``/``runs show`` read the file: they must not need to write
-    it, its folder, or a -wal/-shm beside it. A normal user gets a file and folder without
-    write permission; root (whom permissions do not stop) a read-only tmpfs."""
+    """The command-line guide says ``runs ls``/``runs show`` read the file: they must not
+    need to write it, its folder, or a -wal/-shm beside it. A normal user gets a file and
+    folder without write permission; root (whom permissions do not stop) a read-only tmpfs."""
     path, _ = ledger
     with read_only_folder(tmp_path / "ro", lambda folder: shutil.copy(path, folder)) as folder:
         copy = folder / path.name

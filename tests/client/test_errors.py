@@ -199,7 +199,7 @@ async def test_malformed_200_is_response_validation_error(
     exc = info.value
     assert not isinstance(exc, (json.JSONDecodeError, pydantic.ValidationError))
     assert type(exc) is APIResponseValidationError  # the documented class itself
-    assert isinstance(exc, ValueError)  # as json's JSONDecodeError was (README, Errors)
+    assert isinstance(exc, ValueError)  # as json's JSONDecodeError was (the errors guide)
     assert exc.status_code == 200
     assert isinstance(exc.response, httpx.Response)
     assert reason in str(exc)

@@ -48,6 +48,7 @@ MLFLOW_URL = "http://127.0.0.1:5000"
 LANGUAGES = {"python", "bash", ""}  # a block in another language: not covered yet
 
 # Sections whose bash blocks run together (tests/cli/test_readme_commands.py): file -> heading.
+# The README's is a taste of the command line; the guide's is the whole of it.
 SHELL_SECTIONS: dict[Path, str] = {
     README: "## Command line",
     ROOT / "docs" / "guides" / "command-line.md": "# Command line",
@@ -56,7 +57,6 @@ SHELL_SECTIONS: dict[Path, str] = {
 # Sections whose bash blocks run together in tests/cli/test_readme_commands.py's tracker test
 # (against a real MLflow server): file -> heading.
 TRACKER_SECTIONS: dict[Path, str] = {
-    README: "## Send metrics to your tracker",
     ROOT / "docs" / "guides" / "trackers.md": "# Send metrics to your tracker",
 }
 
@@ -79,6 +79,13 @@ SKIPPED: dict[tuple[str, str], str] = {
         "See a run: the report",
         "make demo-report   # prints: report written: .../build/report-demo/report.html",
     ): "a make target (it builds .venv); tests/report/test_demo.py runs examples/report_demo.py",
+    (
+        "Install",
+        "pip install -e '.[cli,testing]'   # from the checkout: the SDK, the CLI, the local server",
+    ): (
+        "installs the package: tests/packaging installs the built wheel with [testing,cli] in a "
+        "fresh venv instead"
+    ),
     ("Quickstart", "pip install -e .              # from this repository"): (
         "installs the package: tests/packaging installs the built wheel in a fresh venv instead"
     ),

@@ -24,6 +24,17 @@ def test_every_page_with_code_is_found() -> None:
     # Guards the file list and the parser: the guides have these pages' snippets at least.
     pages = {s.path.name for s in SNIPPETS}
     assert {"quickstart.md", "results.md", "evaluation-runs.md", "testing.md"} <= pages
+    # and the sections the README held before it became a landing page
+    sections = {(s.path.name, s.heading) for s in SNIPPETS}
+    assert {
+        ("quickstart.md", "## Sync"),
+        ("quickstart.md", "## Async"),
+        ("evaluation-runs.md", "# Evaluation runs"),
+        ("testing.md", "## pytest fixtures"),
+        ("trackers.md", "# Send metrics to your tracker"),
+        ("watcher.md", "# Evaluate while you train"),
+        ("reports.md", "# See a run: the report"),
+    } <= sections
 
 
 def test_every_block_runs_or_says_why_not() -> None:

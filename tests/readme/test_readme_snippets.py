@@ -9,9 +9,15 @@ import pytest
 
 from lmms_eval_client._runs.ledger import Ledger
 
-from .snippets import README, Snippet, python_snippets, run_python, uncovered
+from .snippets import DOCS, README, ROOT, Snippet, python_snippets, run_python, uncovered
 
 SNIPPETS = python_snippets([README])
+
+# The training loop, keyed by epoch: the README's and the evaluation-runs guide's.
+TRAINING_LOOPS = {
+    README: "## Evaluate while you train",
+    ROOT / "docs" / "guides" / "evaluation-runs.md": "# Evaluation runs",
+}
 
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[s.id for s in SNIPPETS])
@@ -25,19 +31,27 @@ def test_readme_snippet_runs_as_written(snippet: Snippet, tmp_path: Path) -> Non
 def test_every_snippet_is_found() -> None:
     # Guards the parser: the README has these sections' snippets at least.
     headings = {s.heading for s in SNIPPETS}
-    assert {"### Sync", "### Async", "### pytest fixtures"} <= headings
+    assert {"## Evaluate while you train", "### Sync", "### Async"} <= headings
 
 
 def test_every_block_runs_or_says_why_not() -> None:
     assert uncovered([README]) == []
 
 
-def test_the_training_loop_run_twice_submits_each_checkpoint_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    list(TRAINING_LOOPS.items()),
+    ids=[path.relative_to(ROOT).as_posix() for path in TRAINING_LOOPS],
+)
+def test_the_training_loop_run_twice_submits_each_checkpoint_once(
+    path: Path, heading: str, tmp_path: Path
+) -> None:
     # Issue 21: before keys, the README's loop run twice left 6 jobs for its 3 epochs.
+    assert path == README or path in DOCS
     (loop,) = [
         s
-        for s in SNIPPETS
-        if s.heading == "## Evaluation runs" and 'key=f"epoch-{epoch}"' in s.code
+        for s in python_snippets([path])
+        if s.heading == heading and 'key=f"epoch-{epoch}"' in s.code
     ]
     assert run_python(loop, tmp_path, times=2) is None
     ledger = Ledger(tmp_path / "evals.sqlite", read_only=True)

@@ -67,7 +67,7 @@ async def submit(runner, n: int, key: str | None, **options):  # type: ignore[no
     )
 
 
-# -- the README's loop, run twice ------------------------------------------------------------
+# -- the training loop of the README and the runs guide, run twice ---------------------------
 
 
 async def test_the_training_loop_run_twice_submits_each_epoch_once(

@@ -43,7 +43,7 @@ class MLflowSink(Sink):
     created if missing) with an optional ``run_name``: the run of that name in the
     experiment, created if missing (without ``run_name``, a new run each time the sink is
     first used: pass ``run_name`` so a resumed process continues the same run). The sink
-    never ends a run. Metric names come from ``metric_name`` (see the README; characters
+    never ends a run. Metric names come from ``metric_name`` (see the trackers guide; characters
     MLflow refuses become ``_``); ``stderr=True`` also logs ``<name>_stderr``.
 
     A tracking server that is down makes the MLflow client retry for a while before it

@@ -1,8 +1,8 @@
 """Commands about what a job wrote: ``results`` (its metrics) and ``logs`` (its evaluation log).
 
 Both read files on the server's disk, so they work where those files are reachable: the
-same machine, a shared filesystem, or ``$LMMS_EVAL_PATH_MAP`` (see the README's "Where the
-files are"); otherwise they exit 6 with the SDK's explanation.
+same machine, a shared filesystem, or ``$LMMS_EVAL_PATH_MAP`` (see the results guide's
+"Where the files are"); otherwise they exit 6 with the SDK's explanation.
 """
 
 from __future__ import annotations
