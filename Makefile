@@ -137,12 +137,14 @@ demo-report: $(STAMP)
 
 # Benchmarks, not part of `make test`: the SDK against raw httpx and lmms-eval 0.7.3's
 # client (latency, import time, 1,000-job fan-out, wait precision) and false "job may exist"
-# alarms after idle pauses; evaluation runs; an AsyncEvalRun's event-loop stalls (a poll of
-# 1,000 pending jobs, a 5 MB results summary); an EvalRun at 100, 1,000 and 10,000 jobs
+# alarms after idle pauses; the ledger in SQLite vs PostgreSQL (bench_ledger_stores.py, about
+# 30 s); evaluation runs; an AsyncEvalRun's event-loop stalls (a poll of 1,000 pending jobs, a
+# 5 MB results summary); an EvalRun at 100, 1,000 and 10,000 jobs
 # (bench_run_scale.py: 4 to 8 of them on 2026-12 code, by the load); about 12-16 minutes.
 # Tables go to stdout and build/bench/ (untracked): the tree stays clean.
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_ledger_stores.py
 	$(PY) benchmarks/bench_runs.py
 	$(PY) benchmarks/bench_loop_stall.py
 	$(PY) benchmarks/bench_run_scale.py
@@ -153,10 +155,13 @@ bench: $(STAMP)
 bench-record: $(STAMP)
 	$(PY) benchmarks/run.py --output benchmarks/results.md
 
-# Evaluation runs only: requests per poll interval for 1,000 pending jobs, ledger writes/s;
-# an EvalRun at 100, 1,000 and 10,000 jobs (poll vs raw GET /queue, ledger bytes per job, peak
-# RSS, AsyncEvalRun's loop stall, submissions/s; build/bench/run_scale.txt).
+# Evaluation runs only: the ledger in SQLite vs PostgreSQL (submissions/s, idle and changed
+# polls, each beside its raw-httpx floor, on a PostgreSQL server it starts and stops;
+# build/bench/ledger_stores.txt); requests per poll interval for 1,000 pending jobs, ledger
+# writes/s; an EvalRun at 100, 1,000 and 10,000 jobs (poll vs raw GET /queue, ledger bytes
+# per job, peak RSS, AsyncEvalRun's loop stall, submissions/s; build/bench/run_scale.txt).
 bench-runs: $(STAMP)
+	$(PY) benchmarks/bench_ledger_stores.py
 	$(PY) benchmarks/bench_runs.py
 	$(PY) benchmarks/bench_run_scale.py
 
