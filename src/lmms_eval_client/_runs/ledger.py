@@ -28,7 +28,7 @@ from lmms_eval_api.models import EvaluateRequest, JobInfo
 
 from .._client.reconcile import QueueSnapshot
 from .._secret_args import Fingerprints, secret_arg_words
-from .errors import LedgerError, UnknownJobError
+from .errors import LedgerError, LedgerReadOnlyError, UnknownJobError
 from .ledger_keys import claim_key
 from .ledger_schema import (
     JOBS,
@@ -99,6 +99,12 @@ class Ledger:
 
         With ``rows``, ``observe`` and ``stored``, the package's other ledger modules
         (keys, claims, servers) write through it: one rule of transactions."""
+        if self.read_only:
+            raise LedgerReadOnlyError(
+                f"The run ledger {self.path!r} was opened read-only: nothing is written "
+                f"(while {doing}).",
+                path=self.path,
+            )
         return self._store.transaction(doing)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from .errors import LedgerReadOnlyError
 from .ledger_open import check_integrity, check_place, check_schema, connect, open_read_only
 from .ledger_schema import (
     APPLICATION_ID,
@@ -85,12 +84,6 @@ class SqliteStore:
     @contextmanager
     def transaction(self, doing: str) -> Iterator[LedgerConnection]:
         """BEGIN IMMEDIATE ... COMMIT; rolled back on any failure."""
-        if self.read_only:
-            raise LedgerReadOnlyError(
-                f"The run ledger {self.where!r} was opened read-only: nothing is written "
-                f"(while {doing}).",
-                path=self.where,
-            )
         with self._lock:
             conn = self._conn
             try:

@@ -186,36 +186,14 @@ class PostgresStore:
             raise damaged(self.where, f"its schema lacks the tables {', '.join(missing)}")
         return version
 
-    def _prepare(self) -> None:
-        """Create the schema and its tables, or check (and migrate) them: one transaction."""
-        doing = "opening it"
+    @contextmanager
+    def _locked(self, doing: str) -> Iterator[Connection]:
+        """BEGIN and the run's lock ... COMMIT; rolled back on any failure (a psycopg
+        failure raised as its typed LedgerError)."""
         with self._lock:
             conn = self._begin(doing)
             try:
-                exists = conn.execute(
-                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self._url.schema,)
-                ).fetchone()
-                if exists is None:
-                    name = sql.Identifier(self._url.schema)
-                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(name))
-                version = self._version(conn)
-                for statement in schema_statements(version):
-                    conn.execute(statement)
-                if version == 0:
-                    conn.execute(
-                        "INSERT INTO ledger_keys (name, value) VALUES ('fingerprint', %s)",
-                        (secrets.token_bytes(32),),
-                    )
-                    conn.execute(
-                        "INSERT INTO ledger_meta (name, value) VALUES ('application', %s)",
-                        (APPLICATION,),
-                    )
-                if version < SCHEMA_VERSION:
-                    conn.execute(
-                        "INSERT INTO ledger_meta (name, value) VALUES ('schema_version', %s) "
-                        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                        (str(SCHEMA_VERSION),),
-                    )
+                yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
                 with suppress(psycopg.Error):
@@ -223,6 +201,34 @@ class PostgresStore:
                 if isinstance(exc, psycopg.Error):
                     raise self._error(exc, doing) from None
                 raise
+
+    def _prepare(self) -> None:
+        """Create the schema and its tables, or check (and migrate) them: one transaction."""
+        with self._locked("opening it") as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self._url.schema,)
+            ).fetchone()
+            if exists is None:
+                name = sql.Identifier(self._url.schema)
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(name))
+            version = self._version(conn)
+            for statement in schema_statements(version):
+                conn.execute(statement)
+            if version == 0:
+                conn.execute(
+                    "INSERT INTO ledger_keys (name, value) VALUES ('fingerprint', %s)",
+                    (secrets.token_bytes(32),),
+                )
+                conn.execute(
+                    "INSERT INTO ledger_meta (name, value) VALUES ('application', %s)",
+                    (APPLICATION,),
+                )
+            if version < SCHEMA_VERSION:
+                conn.execute(
+                    "INSERT INTO ledger_meta (name, value) VALUES ('schema_version', %s) "
+                    "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    (str(SCHEMA_VERSION),),
+                )
 
     def _check_existing(self) -> None:
         """Read-only: the ledger must exist, at this version's schema."""
@@ -250,24 +256,9 @@ class PostgresStore:
     def transaction(self, doing: str) -> Iterator[LedgerConnection]:
         """BEGIN, the run's lock, the change counter moved ... COMMIT; rolled back on any
         failure."""
-        if self.read_only:
-            raise LedgerReadOnlyError(
-                f"The run ledger {self.where!r} was opened read-only: nothing is written "
-                f"(while {doing}).",
-                path=self.where,
-            )
-        with self._lock:
-            conn = self._begin(doing)
-            try:
-                conn.execute("UPDATE ledger_changes SET n = n + 1")
-                yield _Translating(conn)
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                with suppress(psycopg.Error):
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, psycopg.Error):
-                    raise self._error(exc, doing) from None
-                raise
+        with self._locked(doing) as conn:
+            conn.execute("UPDATE ledger_changes SET n = n + 1")
+            yield _Translating(conn)
 
     def rows(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
