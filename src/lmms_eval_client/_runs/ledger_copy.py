@@ -5,8 +5,9 @@ The copy is row for row: every job keeps its seq (keys, retries and ``runs show 
 name the same jobs), every observation its id, every sink write its row, and the target
 takes the source's fingerprint key, so the fingerprints of secret model_args the copied
 requests hold still match what a resumed run computes. It is one transaction of the
-target: a failure leaves the target as it was. The source is only read; a run still
-writing it while it is copied is not copied consistently (stop the run first).
+target: a failure copies no row (a target the copy created stays, an empty ledger). The
+source is only read; a run still writing it while it is copied is not copied consistently
+(stop the run first).
 """
 
 from __future__ import annotations
