@@ -59,9 +59,10 @@ def write_report(
 ) -> Path:
     """Write one self-contained HTML report of one or several runs to ``path``; return it.
 
-    ``runs``: ledger files (or EvalRuns), read-only. The page holds a chart per task x
-    metric of the value against the label ``step_label`` (the seq where a job has none),
-    stderr bands, the best point ringed by the metric's direction, one line per run; a
+    ``runs``: ledgers (SQLite files, PostgreSQL URLs, or EvalRuns), read-only; a URL's
+    password is never written into the page. The page holds a chart per task x metric of
+    the value against the label ``step_label`` (the seq where a job has none), stderr
+    bands, the best point ringed by the metric's direction, one line per run; a
     table of every job (key, labels, server, status, duration, metrics, why a failed or
     lost job ended, and its log tail when readable here); with ``samples_job`` (a seq or
     key of the first run) a paged viewer of at most ``max_samples`` samples a task of that

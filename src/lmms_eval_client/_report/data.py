@@ -25,6 +25,7 @@ from .._results.path_map import PathMap
 from .._runs.ledger import Ledger
 from .._runs.ledger_keys import job_by_seq_or_key
 from .._runs.outcomes import FAILED, LOST, JobFailed, JobLost, TrackedJob, outcome_of
+from .._runs.postgres.url import is_database_url, parse_url
 from .._runs.table import TABLE_PARAMS, TABLE_QUERY, MetricRow, table_rows
 from .compare import Comparison, compare
 
@@ -38,11 +39,13 @@ class RunData:
     """One ledger's part of a report."""
 
     name: str
-    path: str
+    path: str  # as the page shows it: a URL's password masked
     rows: list[MetricRow]
     jobs: list[TrackedJob]
     reasons: dict[int, str] = field(default_factory=dict)  # seq -> why it failed / was lost
     logs: dict[int, str] = field(default_factory=dict)  # seq -> log tail, when readable
+    # What opens it again (samples, comparison): a URL with its password, never shown.
+    source: str = field(default="", repr=False)
 
 
 @dataclass
@@ -91,13 +94,23 @@ def read_run(
     path_map: PathMap | None = None,
     filesystem: FileSystem | None = None,
 ) -> RunData:
-    """A ledger's rows, jobs, failure reasons and log tails (read-only)."""
-    if not Path(path).is_file():
-        raise InvalidArgumentError(f"there is no run ledger at {str(path)!r}")
-    with contextlib.closing(Ledger(path, read_only=True)) as ledger:
+    """A ledger's rows, jobs, failure reasons and log tails (read-only): a SQLite file, or
+    a PostgreSQL URL (named by its schema, shown without its password).
+
+    Example::
+
+        run = read_run("evals.sqlite")
+    """
+    target = os.fspath(path)
+    database = is_database_url(target)
+    if not database and not Path(target).is_file():
+        raise InvalidArgumentError(f"there is no run ledger at {target!r}")
+    with contextlib.closing(Ledger(target, read_only=True)) as ledger:
         rows = table_rows(ledger.rows(TABLE_QUERY, TABLE_PARAMS), ledger.path)
         jobs = ledger.jobs()
-    data = RunData(name=Path(path).name, path=str(path), rows=rows, jobs=jobs)
+        shown = ledger.path
+    name = parse_url(target).schema if database else Path(target).name
+    data = RunData(name=name, path=shown, rows=rows, jobs=jobs, source=target)
     for job in jobs:
         if job.state not in (FAILED, LOST):
             continue
@@ -207,7 +220,7 @@ def read_report(
         raise InvalidArgumentError(f"max_samples must be an int >= 0, not {max_samples!r}")
     runs = [read_run(source, path_map=path_map, filesystem=filesystem) for source in sources]
     data = ReportData(runs=runs, step_label=step_label)
-    first = runs[0].path
+    first = runs[0].source
     if samples_job is not None:
         data.samples = read_samples(
             first, samples_job, max_samples, path_map=path_map, filesystem=filesystem

@@ -69,7 +69,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "report_commands",
         "Compare two completed jobs sample by sample: paired t-test per task and metric, flips.",
     ),
-    "runs": ("runs", "Evaluation runs: many labelled jobs tracked in a ledger file."),
+    "runs": (
+        "runs",
+        "Evaluation runs: many labelled jobs tracked in a ledger (a SQLite file or a "
+        "PostgreSQL schema).",
+    ),
     "watch": (
         "watch_commands",
         "Watch a folder and submit each complete checkpoint a trainer writes into it, once.",

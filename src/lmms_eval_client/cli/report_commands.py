@@ -18,8 +18,16 @@ from .connection import connect, settings_of
 from .output import print_json
 from .server_commands import JsonFlag, examples
 
+# Strings, not Paths: a PostgreSQL URL through Path loses the // of postgresql://.
 LedgerFiles = Annotated[
-    list[Path], typer.Argument(help="The runs' ledger files (SQLite).", show_default=False)
+    list[str],
+    typer.Argument(
+        help="The runs' ledgers: SQLite files, or PostgreSQL schemas as "
+        "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB?schema=RUN.",
+        envvar="LMMS_EVAL_LEDGER",
+        show_envvar=True,
+        show_default=False,
+    ),
 ]
 
 
@@ -89,8 +97,12 @@ def compare(
     job_a: Annotated[str, typer.Argument(help="Job a: a job id (a seq or key with --ledger).")],
     job_b: Annotated[str, typer.Argument(help="Job b, compared with a (a - b).")],
     ledger: Annotated[
-        Path | None,
-        typer.Option("--ledger", help="Take a and b as seqs or keys of this run ledger."),
+        str | None,
+        typer.Option(
+            "--ledger",
+            help="Take a and b as seqs or keys of this run ledger (a SQLite file or a "
+            "PostgreSQL URL).",
+        ),
     ] = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -114,7 +126,7 @@ def compare(
             with connect(settings) as client:
                 files = {"path_map": client.path_map, "filesystem": client.filesystem}
         comparison = read_comparison(
-            str(ledger),
+            ledger,
             _job_ref(job_a),
             _job_ref(job_b),
             **files,  # type: ignore[arg-type]

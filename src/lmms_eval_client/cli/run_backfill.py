@@ -23,6 +23,7 @@ from pydantic import JsonValue
 from lmms_eval_client import InvalidArgumentError, LedgerReadOnlyError
 
 from .._runs.ledger import Ledger as RunLedger
+from .._runs.postgres.url import is_database_url
 from .._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
 from .output import print_json
 from .runs import open_read_only
@@ -156,11 +157,16 @@ def make_sink(
     return WandbSink(project=project, entity=entity, run_id=run_id, step_label=step_label)
 
 
-def _writable(ledger: Path) -> bool:
-    return os.access(ledger, os.W_OK) and os.access(ledger.parent, os.W_OK | os.X_OK)
+def _writable(ledger: str) -> bool:
+    """Whether a SQLite ledger's file and folder can be written; a PostgreSQL ledger is
+    tried (its rights are the server's to say: LedgerReadOnlyError when refused)."""
+    if is_database_url(ledger):
+        return True
+    path = Path(ledger)
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
 
 
-def backfill(ledger: Path, sink: Sink, *, record: bool, json_out: bool) -> None:
+def backfill(ledger: str, sink: Sink, *, record: bool, json_out: bool) -> None:
     """Write the run's table to ``sink`` (recorded in the ledger when asked and possible)."""
     from .._trackers.writes import LedgerSinkWrites, export_to
 

@@ -1,5 +1,6 @@
 """``lmms-eval-client runs submit|watch|export`` and ``runs ls --refresh``: the command line
-drives a run ledger (EvalRun's SQLite file), so a shell workflow keeps no state of its own.
+drives a run ledger (EvalRun's SQLite file or PostgreSQL schema), so a shell workflow keeps
+no state of its own.
 
 ``submit`` and ``watch`` (and ``ls --refresh``) open the ledger through ``EvalRun`` with the
 command line's client: what they learn is recorded (labels, keys, states, outcomes taken).
@@ -13,6 +14,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,13 +30,15 @@ from lmms_eval_client import (
 )
 
 from .._http.config import BASE_URL_ENV
+from .._runs.ledger import Ledger as RunLedger
+from .._runs.postgres.url import is_database_url
 from .._runs.servers import covering
 from .connection import connect, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import as_json, note, print_json, print_lines, warn
 from .run_view import JsonLines, LiveTable, labels_text, make_sink, run_exit_code, watch_run
-from .runs import Ledger, open_read_only
+from .runs import Ledger, ledger_exists, open_read_only, shown_ledger
 from .server_commands import JsonFlag, examples
 from .submit_options import (
     LOG_SAMPLES,
@@ -59,19 +63,25 @@ from .submit_options import (
 )
 
 
-def _ledger_servers(ledger: Path) -> tuple[str, ...]:
+def _ledger_servers(ledger: str, *, create: bool) -> tuple[str, ...]:
     """The servers a ledger's jobs went to: the pending jobs' first, in order of seq."""
-    if not ledger.is_file():
+    if is_database_url(ledger):
+        # A schema cannot be looked for without connecting: with ``create`` it is opened
+        # read-write, so a missing one is made now (as EvalRun would make it next).
+        with closing(RunLedger(ledger, read_only=not create)) as opened:
+            jobs = opened.jobs()
+    elif not Path(ledger).is_file():
         return ()
-    with open_read_only(ledger) as read:
-        jobs = read.jobs()
+    else:
+        with open_read_only(ledger) as read:
+            jobs = read.jobs()
     ordered = [job.server for job in jobs if job.pending] + [job.server for job in jobs]
     return tuple(dict.fromkeys(ordered))
 
 
 @contextlib.contextmanager
 def open_run(
-    ctx: typer.Context, ledger: Path, *, create: bool = False, output_root: str | None = None
+    ctx: typer.Context, ledger: str, *, create: bool = False, output_root: str | None = None
 ) -> Iterator[tuple[EvalRun, tuple[str, ...]]]:
     """The ledger as an ``EvalRun`` over the command line's client (read-write), and the
     base URLs it reaches (as the ledger spells them); ``create``: a missing ledger is
@@ -79,14 +89,18 @@ def open_run(
 
     Example::
 
-        with open_run(ctx, Path("evals.sqlite")) as (run, servers):
+        with open_run(ctx, "evals.sqlite") as (run, servers):
             run.ready()
     """
-    if not create and not ledger.is_file():
-        raise InvalidArgumentError(f"there is no run ledger at {str(ledger)!r}")
+    if not create and not ledger_exists(ledger):
+        raise InvalidArgumentError(f"there is no run ledger at {ledger!r}")
     settings = settings_of(ctx)
     if not settings.servers and not os.environ.get(BASE_URL_ENV):
-        settings = replace(settings, servers=_ledger_servers(ledger))
+        settings = replace(settings, servers=_ledger_servers(ledger, create=create))
+    elif not create and is_database_url(ledger):
+        # EvalRun would create a missing schema: read-only first, so it says there is none.
+        with open_read_only(ledger):
+            pass
     with connect(settings, output_root=output_root) as client:
         with warnings.catch_warnings():
             # Said in the CLI's words by _warn_unwatched: which --server to give.
@@ -109,7 +123,7 @@ def _warn_unwatched(run: EvalRun, servers: tuple[str, ...]) -> None:
         )
 
 
-def refresh(ctx: typer.Context, ledger: Path) -> None:
+def refresh(ctx: typer.Context, ledger: str) -> None:
     """Poll the run's servers once and record what changed (``runs ls --refresh``)."""
     with open_run(ctx, ledger) as (run, servers):
         _warn_unwatched(run, servers)
@@ -181,7 +195,8 @@ def submit(
             except KeyboardInterrupt:
                 note(
                     "Interrupted (Ctrl+C) while submitting: the ledger recorded the intent; "
-                    f"lmms-eval-client runs ls {ledger} --refresh settles it (never sent twice)"
+                    f"lmms-eval-client runs ls {shown_ledger(ledger)} --refresh settles it (never "
+                    "sent twice)"
                 )
                 raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         for warning in caught:
@@ -237,7 +252,7 @@ def watch(
     sent), 3 one was cancelled, 4 jobs still pending (--timeout, or on servers not given);
     the most severe first. Ctrl+C stops watching without cancelling (130).
     """
-    sink = make_sink(str(ledger), json_out=json_out, quiet=quiet)
+    sink = make_sink(shown_ledger(ledger), json_out=json_out, quiet=quiet)
     with open_run(ctx, ledger) as (run, servers):
         _warn_unwatched(run, servers)
         try:
@@ -253,7 +268,7 @@ def watch(
         except KeyboardInterrupt:
             note(
                 "Stopped watching (Ctrl+C); the jobs go on on their servers. Watch again: "
-                f"lmms-eval-client runs watch {ledger}"
+                f"lmms-eval-client runs watch {shown_ledger(ledger)}"
             )
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     code = run_exit_code(jobs)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -42,12 +41,18 @@ ROW_FIELDS = ("model", "task", "metric", "filter", "value", "stderr", "higher_is
 
 
 def metric_rows(
-    ledger_path: Path, task: str | None = None, metric: str | None = None
+    ledger: str, task: str | None = None, metric: str | None = None
 ) -> list[dict[str, Any]]:
     """The run's metrics table (``EvalRun.metrics()``'s rows, as JSON data), read from the
-    ledger alone, read-only: one row per completed job x task x metric, in seq order."""
+    ledger (a SQLite file or a PostgreSQL URL) alone, read-only: one row per completed job
+    x task x metric, in seq order.
+
+    Example::
+
+        rows = metric_rows("evals.sqlite", task="mme")
+    """
     check_names(task=task, metric=metric)
-    with open_read_only(ledger_path) as read:
+    with open_read_only(ledger) as read:
         records = read.rows(TABLE_QUERY, TABLE_PARAMS)
         path = read.path
     rows = table_rows(records, path, task=task, metric=metric)
@@ -69,7 +74,7 @@ def export_csv(rows: list[dict[str, Any]]) -> str:
 
     Example::
 
-        print(export_csv(metric_rows(Path("evals.sqlite"))), end="")
+        print(export_csv(metric_rows("evals.sqlite")), end="")
     """
     label_keys = list(dict.fromkeys(k for row in rows for k in row["labels"]))
     fixed = {"seq", "key", *ROW_FIELDS}

@@ -1,14 +1,19 @@
-"""``lmms-eval-client runs ls|show``: what a run ledger (EvalRun's SQLite file) holds.
+"""``lmms-eval-client runs ls|show``: what a run ledger (EvalRun's SQLite file or
+PostgreSQL schema) holds.
 
 Read from the ledger alone: no request is sent, so it works while the servers are away; the
 ledger is opened read-only, so a ledger its user may only read (or on a read-only file
 system) is listed too, and nothing is written beside it. ``ls --refresh`` polls first, and
 the commands that drive a ledger (``runs submit|watch|export``) are in ``run_commands``.
+
+Every LEDGER argument is a string, not a ``Path``: a PostgreSQL URL through ``Path`` loses
+the ``//`` of ``postgresql://``. Its default is ``$LMMS_EVAL_LEDGER``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from contextlib import closing
 from pathlib import Path
 from typing import Annotated
@@ -18,17 +23,49 @@ import typer
 from lmms_eval_client import InvalidArgumentError, TrackedJob
 
 from .._runs.ledger import Ledger as RunLedger
+from .._runs.postgres.url import is_database_url, parse_url
 from .output import as_json, print_fields, print_json, print_lines
 from .server_commands import JsonFlag, examples
 
-Ledger = Annotated[Path, typer.Argument(help="The run's ledger file (SQLite).", show_default=False)]
+LEDGER_ENV = "LMMS_EVAL_LEDGER"
+LEDGER_HELP = (
+    "The run's ledger: a SQLite file, or a PostgreSQL schema as "
+    "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB?schema=RUN."
+)
+Ledger = Annotated[
+    str,
+    typer.Argument(help=LEDGER_HELP, envvar=LEDGER_ENV, show_default=False, show_envvar=True),
+]
 
 
-def open_read_only(ledger: Path) -> closing[RunLedger]:
-    """An existing ledger, read-only (EvalRun would create a missing one, and write)."""
-    if not ledger.is_file():
-        raise InvalidArgumentError(f"there is no run ledger at {str(ledger)!r}")
-    return closing(RunLedger(ledger, read_only=True))
+def shown_ledger(ledger: str) -> str:
+    """The ledger as output may name it: a file as given, a URL with its password masked.
+
+    Example::
+
+        shown_ledger("postgresql://u:pw@db/evals?schema=sweep")  # 'postgresql://u:***@db/...'
+    """
+    return parse_url(ledger).shown if is_database_url(ledger) else ledger
+
+
+def ledger_exists(ledger: str) -> bool:
+    """Whether a SQLite ledger's file exists; a URL's schema is the Ledger's to look for
+    (it says "There is no run ledger at ..." itself when opened read-only)."""
+    return is_database_url(ledger) or Path(ledger).is_file()
+
+
+def open_read_only(ledger: str | os.PathLike[str]) -> closing[RunLedger]:
+    """An existing ledger, read-only (EvalRun would create a missing one, and write).
+
+    Example::
+
+        with open_read_only("evals.sqlite") as read:
+            jobs = read.jobs()
+    """
+    target = os.fspath(ledger)
+    if not ledger_exists(target):
+        raise InvalidArgumentError(f"there is no run ledger at {target!r}")
+    return closing(RunLedger(target, read_only=True))
 
 
 def _labels(job: TrackedJob) -> str:
@@ -69,14 +106,39 @@ def ls(
     )
 
 
+def _ledger_and_seq(ledger: str, seq: int | None) -> tuple[str, int]:
+    """``runs show LEDGER SEQ``, or ``runs show SEQ`` with ``$LMMS_EVAL_LEDGER`` set: click
+    fills positional arguments in order, so a lone SEQ arrives as the LEDGER."""
+    if seq is not None:
+        return ledger, seq
+    default = os.environ.get(LEDGER_ENV)
+    if default and ledger.isdigit() and ledger != default:
+        return default, int(ledger)
+    raise InvalidArgumentError(
+        "give the job's seq: runs show LEDGER SEQ (or runs show SEQ with $LMMS_EVAL_LEDGER set)"
+    )
+
+
 def show(
-    ledger: Ledger,
-    seq: Annotated[int, typer.Argument(help="The job's seq number in the ledger.")],
+    ledger: Annotated[
+        str,
+        typer.Argument(
+            help=f"{LEDGER_HELP} Left out (runs show SEQ): ${LEDGER_ENV}.",
+            envvar=LEDGER_ENV,
+            show_envvar=True,
+            show_default=False,
+        ),
+    ],
+    seq: Annotated[
+        int | None,
+        typer.Argument(help="The job's seq number in the ledger.", show_default=False),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Show one job of a run ledger: labels, request, last state, results summary."""
-    with open_read_only(ledger) as run:
-        job = run.job(seq)
+    target, number = _ledger_and_seq(ledger, seq)
+    with open_read_only(target) as run:
+        job = run.job(number)
     if json_out:
         print_json(as_json(job))
         return
@@ -100,18 +162,25 @@ def show(
 
 def runs_app() -> typer.Typer:
     """The ``runs`` sub-application."""
-    app = typer.Typer(help="Evaluation runs: many labelled jobs tracked in a ledger file.")
+    app = typer.Typer(
+        help="Evaluation runs: many labelled jobs tracked in a ledger (a SQLite file or a "
+        "PostgreSQL schema)."
+    )
     app.command(
         "ls",
         epilog=examples(
             "lmms-eval-client runs ls evals.sqlite",
             "lmms-eval-client runs ls evals.sqlite --refresh",
+            "lmms-eval-client runs ls 'postgresql://evals@db.internal/evals?schema=sweep'",
         ),
     )(ls)
     app.command("show", epilog=examples("lmms-eval-client runs show evals.sqlite 3"))(show)
     from . import run_commands  # submit, watch, export: they drive the ledger through EvalRun
 
     run_commands.register(app)
+    from . import run_migrate  # runs migrate: a ledger copied into another store
+
+    run_migrate.register(app)
     from . import report_commands  # runs report: reads ledgers and results files
 
     report_commands.register_runs(app)

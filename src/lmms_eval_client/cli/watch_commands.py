@@ -22,6 +22,7 @@ from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import note, print_json_line, print_lines
 from .run_commands import open_run
+from .runs import LEDGER_ENV, shown_ledger
 from .server_commands import examples
 from .submit_options import (
     LOG_SAMPLES,
@@ -52,11 +53,14 @@ def watch(
         typer.Argument(help="The folder the trainer writes checkpoints into.", show_default=False),
     ],
     ledger: Annotated[
-        Path,
+        str,
         typer.Option(
             "--ledger",
-            help="The run ledger (SQLite; created if missing): what was submitted, so a "
-            "restarted watch submits nothing twice.",
+            help="The run ledger (created if missing): a SQLite file, or a PostgreSQL schema "
+            "as postgresql://USER[:PASSWORD]@HOST[:PORT]/DB?schema=RUN. It holds what was "
+            "submitted, so a restarted watch submits nothing twice.",
+            envvar=LEDGER_ENV,
+            show_envvar=True,
             show_default=False,
         ),
     ],
@@ -154,7 +158,7 @@ def watch(
             note(
                 "Stopped watching (Ctrl+C); the jobs go on on their servers. Watch again "
                 f"(nothing is submitted twice), or follow them: lmms-eval-client runs watch "
-                f"{ledger}"
+                f"{shown_ledger(ledger)}"
             )
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
