@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import pickle
 from contextlib import closing
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,6 +23,7 @@ from lmms_eval_client import (
     LedgerError,
     LedgerReadOnlyError,
     NewerLedgerError,
+    write_report,
 )
 from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs.ledger import Ledger
@@ -194,3 +196,18 @@ def test_a_submission_answered_since_it_was_listed_is_no_orphan(
         assert ledger.owner_and_snapshot(seq) is not None
         ledger.record_answer(seq, "job-1", "queued", "answer", None)
         assert ledger.owner_and_snapshot(seq) is None
+
+
+def test_the_report_of_a_run_on_a_password_protected_ledger(
+    local_server: LocalServer, postgres_url: str, tmp_path: Path
+) -> None:
+    # The report reopens the ledger: by its target, not by the masked ledger_path (which
+    # raised LedgerAuthError).
+    with EvalClient(local_server.url) as client, EvalRun(client, postgres_url) as run:
+        run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1})
+        run.wait(timeout=60)
+        page = run.report(tmp_path / "report.html")
+        assert write_report(run, tmp_path / "again.html").exists()
+    text = Path(page).read_text(encoding="utf-8")
+    assert "postgresql://lmms:***@" in text or "t_" in text
+    assert parse_url(postgres_url).password not in text

@@ -42,7 +42,9 @@ Source = str | os.PathLike[str] | _HasLedger
 def _path_of(source: Source) -> str | os.PathLike[str]:
     if isinstance(source, (str, os.PathLike)):
         return source
-    return source.ledger_path
+    # A run's ledger_path hides a PostgreSQL URL's password: its ledger's target has it.
+    target = getattr(getattr(source, "_ledger", None), "target", None)
+    return target if isinstance(target, str) else source.ledger_path
 
 
 def write_report(

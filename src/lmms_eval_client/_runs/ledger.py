@@ -85,6 +85,7 @@ class Ledger:
             )
         # What messages name: the file, or the URL without its password.
         self.path = self._store.where
+        self._target = target
         self.fingerprints = Fingerprints(self._store.fingerprint_key(), words)
 
     def close(self) -> None:
@@ -110,6 +111,12 @@ class Ledger:
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """A query's rows, as dicts by column name."""
         return self._store.rows(sql, params)
+
+    @property
+    def target(self) -> str:
+        """The ledger as given: a file, or a URL with its password (to reopen it; never
+        shown: messages name ``path``)."""
+        return self._target
 
     @property
     def store(self) -> LedgerStore:

@@ -174,7 +174,7 @@ class RunRecords:
         from ..._report import write_report
 
         files = self._files_of()
-        return run_sync(partial(write_report, self._ledger.path, path, **options, **files))
+        return run_sync(partial(write_report, self._ledger.target, path, **options, **files))
 
     def compare(self, a: int | str, b: int | str) -> Comparison:
         """Compare two completed jobs of this run (by seq or key) sample by sample:
