@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lmms_eval_client import (
     LedgerConnectionError,
     LedgerError,
     LedgerReadOnlyError,
+    MissingDependencyError,
     NewerLedgerError,
     write_report,
 )
@@ -211,3 +213,9 @@ def test_the_report_of_a_run_on_a_password_protected_ledger(
     text = Path(page).read_text(encoding="utf-8")
     assert "postgresql://lmms:***@" in text or "t_" in text
     assert parse_url(postgres_url).password not in text
+
+
+def test_without_psycopg_a_url_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    with pytest.raises(MissingDependencyError, match=r"lmms-eval-client\[postgres\]"):
+        Ledger("postgresql://u:pw@127.0.0.1:9/db")

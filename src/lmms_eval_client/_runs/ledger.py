@@ -28,6 +28,7 @@ from lmms_eval_api.models import EvaluateRequest, JobInfo
 
 from .._client.reconcile import QueueSnapshot
 from .._secret_args import Fingerprints, secret_arg_words
+from .._trackers.base import import_extra
 from .errors import LedgerError, LedgerReadOnlyError, UnknownJobError
 from .ledger_keys import claim_key
 from .ledger_schema import (
@@ -73,7 +74,10 @@ class Ledger:
         self.read_only = read_only
         self._store: LedgerStore
         if is_database_url(target):
-            from .postgres.store import PostgresStore  # psycopg: the postgres extra
+            import_extra(
+                "psycopg", feature="A ledger on PostgreSQL", extra="postgres", package="psycopg"
+            )
+            from .postgres.store import PostgresStore
 
             self._store = PostgresStore(target, busy_timeout=busy_timeout, read_only=read_only)
         else:
