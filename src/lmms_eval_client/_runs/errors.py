@@ -35,6 +35,8 @@ from __future__ import annotations
 import copy
 from typing import Any, TypeVar
 
+from typing_extensions import Self
+
 from .._exceptions import LmmsEvalError
 
 E = TypeVar("E", bound="LedgerError")
@@ -256,7 +258,31 @@ def _uncovered_message(path: str, servers: dict[str, list[int]], reaches: list[s
     )
 
 
-class UncoveredServersError(LmmsEvalError, RuntimeError):
+class _UncoveredJobs:
+    """What UncoveredServersError and UncoveredServersWarning hold, and their one message."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        servers: dict[str, list[int]] | None = None,
+        reaches: list[str] | None = None,
+        path: str = "",
+    ) -> None:
+        super().__init__(message)  # type: ignore[call-arg]  # (the exception class next)
+        self.servers: dict[str, list[int]] = dict(servers or {})
+        self.reaches: list[str] = list(reaches or [])
+        self.path: str = path
+
+    @classmethod
+    def of(cls, path: str, servers: dict[str, list[int]], reaches: list[str]) -> Self:
+        """The error (or warning) of ``servers``' pending jobs, with its message."""
+        return cls(
+            _uncovered_message(path, servers, reaches), servers=servers, reaches=reaches, path=path
+        )
+
+
+class UncoveredServersError(_UncoveredJobs, LmmsEvalError, RuntimeError):
     """``wait`` or ``as_completed`` found nothing pending on the run's servers but jobs
     pending on servers its client (or pool) does not reach: they would never finish here.
 
@@ -266,29 +292,8 @@ class UncoveredServersError(LmmsEvalError, RuntimeError):
         path: The ledger file.
     """
 
-    def __init__(
-        self,
-        message: str = "",
-        *,
-        servers: dict[str, list[int]] | None = None,
-        reaches: list[str] | None = None,
-        path: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.servers: dict[str, list[int]] = dict(servers or {})
-        self.reaches: list[str] = list(reaches or [])
-        self.path: str = path
 
-    @classmethod
-    def of(
-        cls, path: str, servers: dict[str, list[int]], reaches: list[str]
-    ) -> UncoveredServersError:
-        return cls(
-            _uncovered_message(path, servers, reaches), servers=servers, reaches=reaches, path=path
-        )
-
-
-class UncoveredServersWarning(UserWarning):
+class UncoveredServersWarning(_UncoveredJobs, UserWarning):
     """A run was opened on a ledger with jobs pending on servers its client (or pool) does
     not reach: they are not polled until moved with ``run.rehome(old, new)`` (or the run
     is opened with a client of those servers).
@@ -298,27 +303,6 @@ class UncoveredServersWarning(UserWarning):
         reaches: The base URLs this run reaches.
         path: The ledger file.
     """
-
-    def __init__(
-        self,
-        message: str = "",
-        *,
-        servers: dict[str, list[int]] | None = None,
-        reaches: list[str] | None = None,
-        path: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.servers: dict[str, list[int]] = dict(servers or {})
-        self.reaches: list[str] = list(reaches or [])
-        self.path: str = path
-
-    @classmethod
-    def of(
-        cls, path: str, servers: dict[str, list[int]], reaches: list[str]
-    ) -> UncoveredServersWarning:
-        return cls(
-            _uncovered_message(path, servers, reaches), servers=servers, reaches=reaches, path=path
-        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only __init__ arguments defeat BaseException's own reduce.
