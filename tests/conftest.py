@@ -231,3 +231,11 @@ def wandb_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         monkeypatch.setenv(name, value)
     yield folder
     wandb.teardown()  # wandb reads its settings once per process: the next test's are new
+
+
+@pytest.fixture(scope="session")
+def shared_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One `mlflow server` for every module of a worker that does not need a fresh store
+    (starting one takes ~20 s); tests/cli and tests/trackers use it as ``mlflow_server``."""
+    with _mlflow_server(tmp_path_factory.mktemp("mlflow-shared")) as server:
+        yield server

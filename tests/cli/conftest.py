@@ -23,6 +23,8 @@ import pytest
 
 from lmms_eval_client.testing import JobGate, LocalServer, LocalServerConfig
 
+from ..trackers._mlflow import MlflowServer
+
 BIN = Path(sys.executable).parent
 SCRIPT = BIN / "lmms-eval-client"
 QWEN_ARGS = "pretrained=Qwen/Qwen2-VL-2B-Instruct"
@@ -138,3 +140,9 @@ def cli(server: LocalServer, output_root: Path) -> Cli:
 @pytest.fixture
 def gated_cli(gated_server: LocalServer, output_root: Path) -> Cli:
     return Cli(gated_server.url, output_root)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(shared_mlflow_server: MlflowServer) -> MlflowServer:
+    """The worker's `mlflow server`, shared with tests/trackers (runs of their own names)."""
+    return shared_mlflow_server

@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from lmms_eval_client import EvalClient, EvalRun, JobCompleted, MetricRow
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
@@ -99,6 +98,9 @@ def test_mlflow_run_is_continued_by_name_without_repeats(
     second = export(ledger, *target)
     assert (second["written"], second["skipped"]) == ([], [1, 2])
     run_id = str(first["sink"]).rsplit(":", 1)[1]
+    # ~4 s to import: only on the worker that runs this test, not at every collection
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(tracking_uri=mlflow_server.url)
     history = [(m.step, round(m.value, 6)) for m in client.get_metric_history(run_id, TAG)]
     print(f"mlflow read-back {TAG}: {history}")

@@ -32,13 +32,18 @@ from ..support import MINIMAL_REQUESTS, MakeClient, NetCaller, job_json
 pytestmark = MINIMAL_REQUESTS
 
 MARGIN = 3.0  # what a bound may be overshot by in these tests (scheduling, a slow CI box)
+# The client's time budget in these tests, and the drip's interval: a byte every quarter of
+# the budget, so no per-read timeout would notice; only the budget of the whole request can.
+BUDGET = 0.8
+DRIP_INTERVAL = BUDGET / 4
+EARLY = 0.05  # what a measured elapsed time may fall short of its bound (clock granularity)
 JOB = json.dumps(job_json("running", job_id="job-1")).encode()
 ANSWER = http_response(200, JOB)
 HEAD, BODY = ANSWER.split(b"\r\n\r\n", 1)
-# Headers at once, then the body one byte every half second: never 2 s without a byte.
-BODY_DRIP = Drip(BODY, interval=0.5, prefix=HEAD + b"\r\n\r\n")
-# Everything, the status line included, one byte every half second.
-HEADER_DRIP = Drip(ANSWER, interval=0.5)
+# Headers at once, then the body one byte every DRIP_INTERVAL: never BUDGET without a byte.
+BODY_DRIP = Drip(BODY, interval=DRIP_INTERVAL, prefix=HEAD + b"\r\n\r\n")
+# Everything, the status line included, one byte every DRIP_INTERVAL.
+HEADER_DRIP = Drip(ANSWER, interval=DRIP_INTERVAL)
 
 
 async def bounded(call: Any, limit: float, *args: Any, **kwargs: Any) -> tuple[Any, float]:
@@ -78,12 +83,12 @@ async def test_a_dripping_answer_ends_within_the_client_timeout(
     make_client: MakeClient, drip: Drip
 ) -> None:
     with proxy(None, Script(drip, then=respond(200, JOB))) as p:
-        caller = make_client(p.url, timeout=2, max_retries=0)
-        outcome, elapsed = await bounded(method(caller, "get_job"), 2 + MARGIN, "job-1")
+        caller = make_client(p.url, timeout=BUDGET, max_retries=0)
+        outcome, elapsed = await bounded(method(caller, "get_job"), BUDGET + MARGIN, "job-1")
         assert isinstance(outcome, APITimeoutError), outcome
         assert isinstance(outcome, httpx.TimeoutException)
         assert outcome.may_have_been_sent is True
-        assert elapsed >= 1.9
+        assert elapsed >= BUDGET - EARLY
         # The connection of the cut-off request is not reused: the next call just works.
         job = await caller.get_job("job-1")
         assert isinstance(job, JobInfo)
@@ -94,11 +99,11 @@ async def test_a_dripping_answer_ends_within_the_client_timeout(
 async def test_each_attempt_gets_the_whole_budget(make_client: MakeClient) -> None:
     """The timeout bounds one request; a read is retried on a timeout as before."""
     with proxy(None, Script(then=BODY_DRIP)) as p:
-        caller = make_client(p.url, timeout=1, max_retries=1)
-        outcome, elapsed = await bounded(method(caller, "get_job"), 2 + MARGIN, "job-1")
+        caller = make_client(p.url, timeout=BUDGET / 2, max_retries=1)
+        outcome, elapsed = await bounded(method(caller, "get_job"), BUDGET + MARGIN, "job-1")
         assert isinstance(outcome, APITimeoutError), outcome
         assert len(p.seen) == 2
-    assert elapsed >= 1.9
+    assert elapsed >= BUDGET - EARLY
 
 
 async def test_a_dripping_answer_to_a_submission_is_a_timeout_that_may_have_created_a_job(
@@ -108,10 +113,10 @@ async def test_a_dripping_answer_to_a_submission_is_a_timeout_that_may_have_crea
         {"job_id": "job-1", "status": "queued", "position_in_queue": 0, "message": "queued"}
     ).encode()
     head, body = http_response(200, submitted).split(b"\r\n\r\n", 1)
-    drip = Drip(body, interval=0.5, prefix=head + b"\r\n\r\n")
+    drip = Drip(body, interval=DRIP_INTERVAL, prefix=head + b"\r\n\r\n")
     with proxy(None, Script(drip, match=on("POST", "/evaluate"))) as p:
-        caller = make_client(p.url, timeout=2, max_retries=3)
-        outcome, _ = await bounded(method(caller, "evaluate"), 2 + MARGIN, "m", ["t"])
+        caller = make_client(p.url, timeout=BUDGET, max_retries=3)
+        outcome, _ = await bounded(method(caller, "evaluate"), BUDGET + MARGIN, "m", ["t"])
         assert isinstance(outcome, APITimeoutError), outcome
         assert len(p.seen) == 1  # never sent twice
     assert outcome.may_have_been_sent is True
@@ -127,24 +132,29 @@ async def test_a_wait_deadline_bounds_the_poll_in_flight_without_a_client_timeou
         caller = make_client(p.url, timeout=None)
         wait = method(caller, "wait_for_job")
         outcome, elapsed = await bounded(
-            wait, 2 + MARGIN, "job-1", poll_interval=0.1, timeout=2, verbose=False
+            wait, BUDGET + MARGIN, "job-1", poll_interval=0.1, timeout=BUDGET, verbose=False
         )
         assert len(p.seen) >= 1
     assert isinstance(outcome, WaitTimeoutError), outcome
     assert isinstance(outcome.__cause__, APITimeoutError)
-    assert elapsed >= 1.9
+    assert elapsed >= BUDGET - EARLY
 
 
 @pytest.mark.slow
 async def test_a_wait_deadline_bounds_a_dripping_poll(make_client: MakeClient) -> None:
     with proxy(None, Script(then=BODY_DRIP)) as p:
-        caller = make_client(p.url, timeout=2)
+        caller = make_client(p.url, timeout=BUDGET)
         wait = method(caller, "wait_for_job")
         outcome, elapsed = await bounded(
-            wait, 3 + MARGIN, "job-1", poll_interval=0.1, timeout=3, verbose=False
+            wait,
+            1.5 * BUDGET + MARGIN,
+            "job-1",
+            poll_interval=0.1,
+            timeout=1.5 * BUDGET,
+            verbose=False,
         )
     assert isinstance(outcome, WaitTimeoutError), outcome
-    assert elapsed >= 2.9
+    assert elapsed >= 1.5 * BUDGET - EARLY
 
 
 async def test_check_once_still_gets_a_slow_answer(make_client: MakeClient) -> None:
@@ -165,15 +175,15 @@ async def test_an_injected_http_client_gets_the_budget_for_a_dripping_body(kind_
     """Its own timeout becomes the budget (headers dripped to a sync one are not bounded)."""
     with proxy(None, Script(then=BODY_DRIP)) as p:
         if kind_ == "sync":
-            with httpx.Client(base_url=p.url, timeout=2) as http:
+            with httpx.Client(base_url=p.url, timeout=BUDGET) as http:
                 client = EvalClient(http_client=http, max_retries=0)
-                outcome, elapsed = await bounded(client.get_job, 2 + MARGIN, "job-1")
+                outcome, elapsed = await bounded(client.get_job, BUDGET + MARGIN, "job-1")
         else:
-            async with httpx.AsyncClient(base_url=p.url, timeout=2) as ahttp:
+            async with httpx.AsyncClient(base_url=p.url, timeout=BUDGET) as ahttp:
                 aclient = AsyncEvalClient(http_client=ahttp, max_retries=0)
-                outcome, elapsed = await bounded(aclient.get_job, 2 + MARGIN, "job-1")
+                outcome, elapsed = await bounded(aclient.get_job, BUDGET + MARGIN, "job-1")
     assert isinstance(outcome, APITimeoutError), outcome
-    assert elapsed >= 1.9
+    assert elapsed >= BUDGET - EARLY
 
 
 def test_our_sync_pool_gives_each_socket_operation_only_the_time_left() -> None:

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lmms_eval_client import (
     CallbackSink,
@@ -28,6 +27,8 @@ from .conftest import MakeRunner
 
 
 def scalars(log_dir: Path, tag: str) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     events = EventAccumulator(str(log_dir))
     events.Reload()
     points = [(e.step, round(e.value, 6)) for e in events.Scalars(tag)]  # (32-bit floats)

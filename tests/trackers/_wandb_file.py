@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wandb.proto import wandb_internal_pb2
-
 _BLOCK = 32768
 _HEADER = 7  # checksum (4), length (2), type (1)
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
@@ -45,6 +43,8 @@ def _chunks(data: bytes) -> Iterator[bytes]:
 
 def history(run_file: Path) -> list[dict[str, Any]]:
     """The history rows (``run.log`` commits) of a run file, in the order written."""
+    from wandb.proto import wandb_internal_pb2  # ~2 s: when read, not at collection
+
     rows = []
     for chunk in _chunks(run_file.read_bytes()):
         record = wandb_internal_pb2.Record()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from lmms_eval_api.models import EvaluateRequest
 from lmms_eval_client import InvalidArgumentError, MLflowSink, export_to
@@ -20,7 +20,17 @@ from ._rows import Row, job
 
 pytestmark = pytest.mark.usefixtures("mlflow_env")
 
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
 REQUEST = EvaluateRequest.from_dict({"model": "qwen2_vl", "tasks": ["mme"]})
+
+
+def reader(url: str) -> MlflowClient:
+    # ~4 s to import: only on the worker that runs these tests, not at every collection
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=url)
 
 
 def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -39,7 +49,7 @@ def test_values_land_at_their_steps_whatever_order_jobs_finish_in(
     for seq, step, value in [(3, 300, 0.3), (1, 100, 0.1), (2, 200, 0.2)]:
         finished[seq] = job(seq, step, mme__acc=value, mmmu__acc=value + 0.5)
         deliver([sink], finished, writes)
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = reader(mlflow_server.url)
     assert history(client, sink.run_id, "eval/mme/acc") == [(300, 0.3), (100, 0.1), (200, 0.2)]
     assert sorted(history(client, sink.run_id, "eval/mmmu/acc")) == [
         (100, 0.6), (200, 0.7), (300, 0.8),
@@ -66,12 +76,12 @@ def test_a_resumed_run_writes_each_value_once(mlflow_server: MlflowServer, tmp_p
     assert deliver([again], jobs, LedgerSinkWrites(ledger)) == {again.name: [3]}
     assert deliver([again], jobs, LedgerSinkWrites(ledger)) == {}
     ledger.close()
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = reader(mlflow_server.url)
     assert history(client, again.run_id, "eval/mme/acc") == [(10, 0.1), (20, 0.2), (30, 0.3)]
 
 
 def test_an_existing_run_gets_filters_stderr_and_safe_names(mlflow_server: MlflowServer) -> None:
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = reader(mlflow_server.url)
     experiment = client.create_experiment("training")
     training = client.create_run(experiment, run_name="sft").info.run_id
     client.log_metric(training, "train/loss", 1.5, step=400)  # the trainer is ahead
@@ -114,7 +124,7 @@ def test_run_id_or_experiment(mlflow_server: MlflowServer) -> None:
 def test_a_tracker_that_is_down_gets_every_value_once_it_is_back(
     mlflow_server: MlflowServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = MlflowClient(tracking_uri=mlflow_server.url)
+    client = reader(mlflow_server.url)
     run_id = client.create_run(client.create_experiment("outage")).info.run_id
     writes = MemorySinkWrites()
     with outage_in_front_of(int(mlflow_server.url.rsplit(":", 1)[1])) as tracker:

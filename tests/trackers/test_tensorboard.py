@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lmms_eval_client import MetricRowLike, TensorBoardSink
 from lmms_eval_client._trackers.writes import MemorySinkWrites, deliver
@@ -15,6 +14,8 @@ from ._rows import job
 
 
 def scalars(log_dir: Path, tag: str) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     events = EventAccumulator(str(log_dir))
     events.Reload()
     points = [(e.step, round(e.value, 6)) for e in events.Scalars(tag)]  # (32-bit floats)

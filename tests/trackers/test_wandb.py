@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import wandb
 
 from lmms_eval_client import InvalidArgumentError, WandbSink
 from lmms_eval_client._trackers.writes import MemorySinkWrites, deliver
@@ -17,6 +16,8 @@ pytestmark = pytest.mark.usefixtures("wandb_offline")
 
 
 def test_a_value_at_a_step_below_the_runs_current_step_is_kept(wandb_offline: Path) -> None:
+    import wandb  # ~2 s: on the worker that runs this, not at every collection
+
     run = wandb.init(project="sft")
     run.log({"train/loss": 2.0}, step=400)
     run.log({"train/loss": 1.0}, step=500)  # the trainer is at step 500
@@ -41,6 +42,8 @@ def test_a_value_at_a_step_below_the_runs_current_step_is_kept(wandb_offline: Pa
 
 
 def test_a_sink_started_run_is_resumed_by_id_without_repeats(wandb_offline: Path) -> None:
+    import wandb
+
     writes = MemorySinkWrites()  # (the run's ledger in a real run)
     finished = {1: job(1, 10, mme__acc=0.1), 2: job(2, 20, mme__acc=0.2)}
     with WandbSink(project="evals", run_id="evals-run-1", stderr=True) as first:

@@ -285,3 +285,25 @@ class Sink(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} step_label={self.step_label!r}>"
+
+
+class TemplateSink(Sink):
+    """A tracker's sink: each value named by the ``metric_name`` template, at the step of
+    ``step_label``, its stderr too with ``stderr=True`` (the options every tracker takes)."""
+
+    def __init__(self, *, metric_name: str, step_label: str | None, stderr: bool) -> None:
+        check_template(metric_name)
+        self.metric_name = metric_name
+        self.step_label = step_label
+        self.stderr = stderr
+
+    def _values(self, rows: Sequence[MetricRowLike]) -> dict[str, float]:
+        """One job's values by their names (see ``values_of``)."""
+        return values_of(rows, self.metric_name, stderr=self.stderr)
+
+
+def check_either(needs: str, first: object, second: object) -> None:
+    """InvalidArgumentError unless exactly one of ``first`` and ``second`` is given (not
+    None); ``needs`` begins the message: "XSink needs either ... or ..."."""
+    if (first is None) == (second is None):
+        raise InvalidArgumentError(f"{needs}, not {'both' if first is not None else 'neither'}.")

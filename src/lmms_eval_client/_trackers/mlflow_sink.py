@@ -12,15 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .._exceptions import InvalidArgumentError
 from .base import (
     DEFAULT_METRIC_NAME,
     DEFAULT_STEP_LABEL,
     MetricRowLike,
-    Sink,
-    check_template,
+    TemplateSink,
+    check_either,
     import_extra,
-    values_of,
 )
 
 _BATCH = 1000  # MLflow's limit of metrics in one log_batch
@@ -36,7 +34,7 @@ def _without_credentials(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-class MLflowSink(Sink):
+class MLflowSink(TemplateSink):
     """Log each completed job's metrics to an MLflow run, at the job's training step.
 
     Give ``run_id`` (a run of yours, e.g. the training run's), or ``experiment`` (a name:
@@ -73,19 +71,16 @@ class MLflowSink(Sink):
         step_label: str | None = DEFAULT_STEP_LABEL,
         stderr: bool = False,
     ) -> None:
-        if (run_id is None) == (experiment is None):
-            raise InvalidArgumentError(
-                "MLflowSink needs either run_id= (an existing run) or experiment= (with "
-                "run_name= to continue one run across restarts), not "
-                + ("both." if run_id is not None else "neither.")
-            )
-        check_template(metric_name)
+        check_either(
+            "MLflowSink needs either run_id= (an existing run) or experiment= (with "
+            "run_name= to continue one run across restarts)",
+            run_id,
+            experiment,
+        )
+        super().__init__(metric_name=metric_name, step_label=step_label, stderr=stderr)
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.run_name = run_name
-        self.metric_name = metric_name
-        self.step_label = step_label
-        self.stderr = stderr
         self._run_id = run_id
         mlflow = import_extra(
             "mlflow.tracking", feature="MLflowSink", extra="mlflow", package="mlflow"
@@ -140,7 +135,7 @@ class MLflowSink(Sink):
         Example:
             >>> sink.write(run_rows_of_one_job, step=1200)  # doctest: +SKIP
         """
-        values = values_of(rows, self.metric_name, stderr=self.stderr)
+        values = self._values(rows)
         now = int(time.time() * 1000)
         metrics = [
             self._entities.Metric(_NOT_IN_NAME.sub("_", name), value, now, step)

@@ -19,14 +19,12 @@ from .base import (
     DEFAULT_METRIC_NAME,
     DEFAULT_STEP_LABEL,
     MetricRowLike,
-    Sink,
-    check_template,
+    TemplateSink,
     import_extra,
-    values_of,
 )
 
 
-class TensorBoardSink(Sink):
+class TensorBoardSink(TemplateSink):
     """Write each completed job's metrics as TensorBoard scalars in ``log_dir``.
 
     View them with ``tensorboard --logdir <log_dir>``. Each write is flushed to disk
@@ -49,11 +47,8 @@ class TensorBoardSink(Sink):
         step_label: str | None = DEFAULT_STEP_LABEL,
         stderr: bool = False,
     ) -> None:
-        check_template(metric_name)
+        super().__init__(metric_name=metric_name, step_label=step_label, stderr=stderr)
         self.log_dir: Path = Path(log_dir).resolve()
-        self.metric_name = metric_name
-        self.step_label = step_label
-        self.stderr = stderr
         feature = "TensorBoardSink"
         self._writer_module: Any = import_extra(
             "tensorboard.summary.writer.event_file_writer",
@@ -91,7 +86,7 @@ class TensorBoardSink(Sink):
         Example:
             >>> sink.write(run_rows_of_one_job, step=1200)  # doctest: +SKIP
         """
-        values = values_of(rows, self.metric_name, stderr=self.stderr)
+        values = self._values(rows)
         if not values:
             return
         if self._writer is None:

@@ -13,21 +13,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._exceptions import InvalidArgumentError
 from .base import (
     DEFAULT_METRIC_NAME,
     DEFAULT_STEP_LABEL,
     MetricRowLike,
-    Sink,
-    check_template,
+    TemplateSink,
+    check_either,
     import_extra,
-    values_of,
 )
 
 DEFAULT_STEP_METRIC = "eval/step"
 
 
-class WandbSink(Sink):
+class WandbSink(TemplateSink):
     """Log each completed job's metrics to a W&B run, against the job's training step.
 
     Give ``run`` (your training's ``wandb.init()`` run: the sink logs to it and leaves it
@@ -64,13 +62,13 @@ class WandbSink(Sink):
         step_label: str | None = DEFAULT_STEP_LABEL,
         stderr: bool = False,
     ) -> None:
-        if (run is None) == (project is None):
-            raise InvalidArgumentError(
-                "WandbSink needs either a run (from wandb.init()) or project= (with run_id= "
-                "to continue one run across restarts), not "
-                + ("both." if run is not None else "neither.")
-            )
-        check_template(metric_name)
+        check_either(
+            "WandbSink needs either a run (from wandb.init()) or project= (with run_id= "
+            "to continue one run across restarts)",
+            run,
+            project,
+        )
+        super().__init__(metric_name=metric_name, step_label=step_label, stderr=stderr)
         self._wandb: Any = import_extra(
             "wandb", feature="WandbSink", extra="wandb", package="wandb"
         )
@@ -80,9 +78,6 @@ class WandbSink(Sink):
         self.run_id = run_id
         self.entity = entity
         self.step_metric = step_metric
-        self.metric_name = metric_name
-        self.step_label = step_label
-        self.stderr = stderr
         self._defined: set[str] = set()
 
     @property
@@ -116,7 +111,7 @@ class WandbSink(Sink):
         Example:
             >>> sink.write(run_rows_of_one_job, step=1200)  # doctest: +SKIP
         """
-        values = values_of(rows, self.metric_name, stderr=self.stderr)
+        values = self._values(rows)
         if not values:
             return
         run = self.run

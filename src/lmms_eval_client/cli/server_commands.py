@@ -83,14 +83,19 @@ def health(
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-def models(ctx: typer.Context, pattern: Pattern = None, json_out: JsonFlag = False) -> None:
-    """List the model types the server can evaluate (one per line)."""
-    with connect(settings_of(ctx)) as client:
-        names = matching(client.list_models(), pattern)
+def _print_names(names: list[str], json_out: bool) -> None:
+    """A JSON array of the names, or one a line."""
     if json_out:
         print_json(list(names))
     else:
         print_lines(names)
+
+
+def models(ctx: typer.Context, pattern: Pattern = None, json_out: JsonFlag = False) -> None:
+    """List the model types the server can evaluate (one per line)."""
+    with connect(settings_of(ctx)) as client:
+        names = matching(client.list_models(), pattern)
+    _print_names(names, json_out)
 
 
 def tasks(ctx: typer.Context, pattern: Pattern = None, json_out: JsonFlag = False) -> None:
@@ -98,10 +103,7 @@ def tasks(ctx: typer.Context, pattern: Pattern = None, json_out: JsonFlag = Fals
     about 2,000 task files per call)."""
     with connect(settings_of(ctx)) as client:
         names = matching(client.list_tasks(), pattern)
-    if json_out:
-        print_json(list(names))
-    else:
-        print_lines(names)
+    _print_names(names, json_out)
 
 
 def queue(ctx: typer.Context, json_out: JsonFlag = False) -> None:

@@ -9,8 +9,9 @@ file differs from a fresh generation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from ..._http._sync._io import run_sync
 from ..._http.config import DEFAULT_LOG_LINES
@@ -27,6 +28,7 @@ else:  # the results models: loaded when results are read, not with the client
 
 JobRef: TypeAlias = "JobInfo | JobSubmitResponse | str"
 """A job: its JobInfo (used as it is), what evaluate() returned, or its id (fetched)."""
+T = TypeVar("T")
 
 
 class SyncResultReading:
@@ -45,6 +47,14 @@ class SyncResultReading:
         if isinstance(job, JobInfo):
             return job
         return self.get_job(job.job_id if isinstance(job, JobSubmitResponse) else job)
+
+    def _read(self, job: JobRef, read: Callable[..., T], **options: Any) -> T:
+        """``read(info, **options)`` of the job's files, through the client's path_map and
+        filesystem (``run_sync``: the async client reads in a worker thread)."""
+        info = self._job(job)
+        return run_sync(
+            partial(read, info, path_map=self._path_map, filesystem=self._filesystem, **options)
+        )
 
     def load_results(self, job: JobRef, *, model: str | None = None) -> EvalResults:
         """The metrics and details of a completed job, read from the results file it wrote.
@@ -69,28 +79,14 @@ class SyncResultReading:
             results = client.load_results(done)
             print(results.metric("mme", "exact_match").value)
         """
-        info = self._job(job)
-        return run_sync(
-            partial(
-                _files.load_job_results,
-                info,
-                model=model,
-                path_map=self._path_map,
-                filesystem=self._filesystem,
-            )
-        )
+        return self._read(job, _files.load_job_results, model=model)
 
     def load_all_results(self, job: JobRef) -> dict[str, EvalResults]:
         """The EvalResults of every model of a completed job, by model name.
 
         Raises the same errors as ``load_results``.
         """
-        info = self._job(job)
-        return run_sync(
-            partial(
-                _files.results_of_job, info, path_map=self._path_map, filesystem=self._filesystem
-            )
-        )
+        return self._read(job, _files.results_of_job)
 
     def eval_log(self, job: JobRef, lines: int = DEFAULT_LOG_LINES) -> str:
         """The last lines of a job's evaluation log (``eval-*.log`` in its output_dir).
@@ -101,13 +97,4 @@ class SyncResultReading:
             ResultsUnavailableError: The job names no log and has no known output_dir.
             ResultsNotReachableError: The log is not reachable from this machine.
         """
-        info = self._job(job)
-        return run_sync(
-            partial(
-                _files.eval_log_tail,
-                info,
-                lines=lines,
-                path_map=self._path_map,
-                filesystem=self._filesystem,
-            )
-        )
+        return self._read(job, _files.eval_log_tail, lines=lines)

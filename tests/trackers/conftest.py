@@ -1,0 +1,13 @@
+"""The tracker tests share their worker's `mlflow server` (``shared_mlflow_server``): each
+writes to runs and experiments of its own names."""
+
+from __future__ import annotations
+
+import pytest
+
+from ._mlflow import MlflowServer
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(shared_mlflow_server: MlflowServer) -> MlflowServer:
+    return shared_mlflow_server
