@@ -129,7 +129,7 @@ def test_auto_polls_on_a_network_filesystem(
     stop = threading.Event()
     stop.set()  # one scan, then stop: its waker is built (polling) before the scan
     assert [job.key for job in watcher.run(until=stop)] == ["checkpoint-1"]
-    assert asked and all(path == str(out) for path in asked)
+    assert asked and all(Path(path).parent == out for path in asked)  # inside it: a mount
     forced = CheckpointWatcher(run, out, submit=SUBMIT, wake="events")
     assert forced.wake_mode == "events"  # asked for: events, polling as the backstop
 

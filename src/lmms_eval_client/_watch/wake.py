@@ -91,7 +91,9 @@ def resolve_wake(wake: Wake, directory: Path) -> Literal["events", "poll"]:
         return "poll"
     if _load_rust_notify() is None:
         return "poll"  # "events" was checked when given; "auto" falls back
-    if wake == "auto" and filesystem_type(os.fspath(directory)) is not None:
+    # filesystem_type asks about the folder holding a path: a child's, so a folder that is
+    # itself a mount point (/mnt/nfs) is judged by its own file system, not its parent's.
+    if wake == "auto" and filesystem_type(os.path.join(directory, "_")) is not None:
         return "poll"  # a network file system: other hosts' writes raise no event here
     return "events"
 
