@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from lmms_eval_client import EvalClient, EvalRun
+from lmms_eval_client._watch import wake as wake_module
 from lmms_eval_client.cli.app import app
 from lmms_eval_client.testing import LocalServer
 
@@ -89,3 +93,45 @@ def test_watch_of_a_missing_folder_ends_with_one_line(
     )  # fmt: skip
     assert done.exit_code == 1, done.output
     assert "does not exist" in done.output
+
+
+def test_watch_wakes_on_a_change_long_before_its_poll_interval(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    """--wake events --poll-interval 60: a checkpoint written while it waits is submitted
+    within seconds (read by a thread: a missed wake-up fails in 10 s, not in 60)."""
+    out, ledger = tmp_path / "out", tmp_path / "evals.sqlite"
+    write_checkpoint(out, 1)
+    process = start_watch(
+        local_server.url, out, ledger, "--wake", "events", "--poll-interval", "60"
+    )
+    lines: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for text in process.stdout:
+            lines.put(json.loads(text))
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert lines.get(timeout=30)["key"] == "checkpoint-1"
+        write_checkpoint(out, 2)
+        submitted = lines.get(timeout=10)
+        assert (submitted["event"], submitted["key"]) == ("submitted", "checkpoint-2")
+    finally:
+        code, err = interrupt(process)
+    assert code == 130, err
+    assert "on changes, polling every 60 s" in err
+
+
+def test_watch_wake_events_without_watchfiles_is_refused(
+    local_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wake_module, "_load_rust_notify", lambda: None)
+    done = CliRunner().invoke(
+        app,
+        ["--server", local_server.url, "watch", str(tmp_path), "--ledger",
+         str(tmp_path / "evals.sqlite"), "-m", "qwen2_vl", "-t", "mme", "--wake", "events"],
+    )  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert "pip install 'lmms-eval-client[watch]'" in done.output

@@ -1,7 +1,8 @@
 """CheckpointWatcher: submit each checkpoint a trainer writes into a folder, once.
 
 Polling (``os.scandir`` every ``poll_interval``) is the baseline: it works on every file
-system, network ones included, where change events are not delivered. A scan lists the
+system, network ones included, where change events are not delivered. Where they are
+(``wake``, see ``wake.py``), a change in the folder ends the wait early. A scan lists the
 folders matching ``pattern``, asks the readiness rule which are complete, and submits those
 not yet tracked, in step order, under the key of their name: the run's ledger is the only
 memory, so a restarted watcher submits none twice.
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .._exceptions import InvalidArgumentError
 from .._log import logger
@@ -24,6 +25,7 @@ from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
 from .errors import missing, not_permitted
 from .readiness import Looks, MarkerFile, ReadinessRule
 from .submission import CheckpointSubmission, step_of, submit_checkpoint
+from .wake import Wake, Waker, check_wake, resolve_wake, start_waker
 
 if TYPE_CHECKING:
     from .._runs._sync.run import EvalRun
@@ -73,10 +75,18 @@ class CheckpointWatcher:
         step: The step of a checkpoint's name (default: its trailing integer).
         key_prefix: Put before each checkpoint's name to make its key (several trainings
             into one ledger: give each its own).
-        poll_interval: Seconds between scans of ``run`` and ``finish`` (> 0).
+        poll_interval: Seconds between scans of ``run`` and ``finish`` (> 0): the longest
+            wait, whatever ``wake`` says.
+        wake: What ends a wait early. ``"auto"`` (default): change events in the folder
+            when ``watchfiles`` is installed (``pip install 'lmms-eval-client[watch]'``)
+            and the folder is on a local file system; polling only on a network one (NFS,
+            SMB, Lustre, FUSE, ...), which delivers no events for other hosts' writes.
+            ``"events"``: events wherever the OS gives them (watchfiles required).
+            ``"poll"``: polling only. Events only say "scan now": readiness is checked the
+            same way, and polling goes on as the backstop.
 
     Raises:
-        InvalidArgumentError: An argument is invalid.
+        InvalidArgumentError: An argument is invalid (``wake="events"`` without watchfiles).
 
     Example::
 
@@ -102,6 +112,7 @@ class CheckpointWatcher:
         step: Callable[[str], int | None] = step_of,
         key_prefix: str = "",
         poll_interval: float = 10.0,
+        wake: Wake = "auto",
     ) -> None:
         if not isinstance(submit, CheckpointSubmission):
             raise InvalidArgumentError("submit must be a CheckpointSubmission")
@@ -123,6 +134,7 @@ class CheckpointWatcher:
         self._step = step
         self._prefix = key_prefix
         self._poll_interval = float(poll_interval)
+        self._wake = check_wake(wake)
         self._looks = Looks()
         self._listed_once = False
 
@@ -138,6 +150,17 @@ class CheckpointWatcher:
             print("watching", watcher.directory)
         """
         return self._directory
+
+    @property
+    def wake_mode(self) -> Literal["events", "poll"]:
+        """How ``run`` and ``finish`` would wait now: on change events (with polling as the
+        backstop) or by polling only (``wake`` resolved for the folder's file system).
+
+        Example::
+
+            print("waiting on", watcher.wake_mode)  # "events" or "poll"
+        """
+        return resolve_wake(self._wake, self._directory)
 
     def checkpoints(self) -> list[Checkpoint]:
         """The folder's checkpoints (complete or not), in step order.
@@ -277,9 +300,10 @@ class CheckpointWatcher:
         on_submitted: Callable[[TrackedJob], None] | None = None,
         on_outcome: Callable[[JobOutcome], None] | None = None,
     ) -> list[TrackedJob]:
-        """Scan and collect outcomes every ``poll_interval`` until ``until`` says stop
-        (an Event set, or a function returning True) or ``timeout`` seconds passed; the
-        jobs it submitted. Stopping stops watching, never the jobs.
+        """Scan and collect outcomes every ``poll_interval`` (sooner after a change in the
+        folder, see ``wake``) until ``until`` says stop (an Event set, or a function
+        returning True) or ``timeout`` seconds passed; the jobs it submitted. Stopping
+        stops watching, never the jobs.
 
         Raises:
             WatchedDirectoryMissingError, WatchPermissionError: as ``scan``.
@@ -293,17 +317,18 @@ class CheckpointWatcher:
         """
         started = self._clock()
         jobs: list[TrackedJob] = []
-        while True:
-            for job in self.scan():
-                jobs.append(job)
-                if on_submitted is not None:
-                    on_submitted(job)
-            self.collect(on_outcome)
-            if _stopped(until):
-                return jobs
-            if timeout is not None and self._clock() - started >= timeout:
-                return jobs
-            self._wait(self._poll_interval, until)
+        with self._waker(until) as waker:
+            while True:
+                for job in self.scan():
+                    jobs.append(job)
+                    if on_submitted is not None:
+                        on_submitted(job)
+                self.collect(on_outcome)
+                if _stopped(until):
+                    return jobs
+                if timeout is not None and self._clock() - started >= timeout:
+                    return jobs
+                waker.wait(self._poll_interval)
 
     def finish(
         self,
@@ -325,26 +350,23 @@ class CheckpointWatcher:
             print(len(left), "evaluations still running")
         """
         started = self._clock()
-        while True:
-            jobs, waiting = self._scan()
-            for job in jobs:
-                if on_submitted is not None:
-                    on_submitted(job)
-            self.collect(on_outcome)
-            pending = self.pending()
-            if not pending and not waiting:
-                return []
-            if timeout is not None and self._clock() - started >= timeout:
-                return pending
-            self._wait(self._poll_interval, None)
+        with self._waker(None) as waker:
+            while True:
+                jobs, waiting = self._scan()
+                for job in jobs:
+                    if on_submitted is not None:
+                        on_submitted(job)
+                self.collect(on_outcome)
+                pending = self.pending()
+                if not pending and not waiting:
+                    return []
+                if timeout is not None and self._clock() - started >= timeout:
+                    return pending
+                waker.wait(self._poll_interval)
 
-    def _wait(self, seconds: float, until: Until) -> None:
-        if self._sleep is not None:
-            self._sleep(seconds)
-        elif isinstance(until, threading.Event):
-            until.wait(seconds)
-        else:
-            time.sleep(seconds)
+    def _waker(self, until: Until) -> Waker:
+        """Started before the first scan: a change made after it wakes the next wait."""
+        return start_waker(self._wake, self._directory, self._pattern, until, self._sleep)
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -8,6 +8,7 @@ It prints one line per submission and per outcome (``--json``: JSON lines).
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +45,14 @@ from .submit_options import (
     Tasks,
     parse_submission,
 )
+
+
+class WakeChoice(str, enum.Enum):
+    """``--wake``: what ends a wait between scans early (CheckpointWatcher's ``wake``)."""
+
+    auto = "auto"
+    events = "events"
+    poll = "poll"
 
 
 def watch(
@@ -117,6 +126,16 @@ def watch(
         ),
     ] = "",
     poll_interval: PollInterval = 10.0,
+    wake: Annotated[
+        WakeChoice,
+        typer.Option(
+            "--wake",
+            help="auto: scan as soon as something changes in the folder when watchfiles is "
+            "installed (pip install 'lmms-eval-client[watch]') and the folder is on a local "
+            "file system, else poll; events: change events wherever the OS gives them; "
+            "poll: every --poll-interval only. Polling goes on as the backstop in all cases.",
+        ),
+    ] = WakeChoice.auto,
     json_out: Annotated[
         bool,
         typer.Option("--json", help="One JSON object per line: each submission, each outcome."),
@@ -147,8 +166,13 @@ def watch(
         watcher = CheckpointWatcher(
             run, directory, submit=what, pattern=pattern, ready=ready, every=every,
             max_pending=max_pending, key_prefix=key_prefix, poll_interval=poll_interval,
+            wake=wake.value,
         )  # fmt: skip
-        note(f"Watching {directory} for {pattern} (Ctrl+C stops watching; the jobs go on)")
+        how = "on changes, polling every" if watcher.wake_mode == "events" else "polling every"
+        note(
+            f"Watching {directory} for {pattern} ({how} {poll_interval:g} s; Ctrl+C stops "
+            "watching, the jobs go on)"
+        )
         try:
             watcher.run(
                 on_submitted=lambda job: _show_job(job, json_out),
