@@ -43,14 +43,6 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from lmms_eval_api.models import (
-    EvaluateRequest,
-    JobInfo,
-    JobStatus,
-    JobSubmitResponse,
-    QueueStatusResponse,
-)
-
 from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -58,10 +50,21 @@ from .._exceptions import (
     JobNotFoundError,
     LmmsEvalError,
 )
+from .._lazy import LazyModule
 from .._runs.errors import SubmissionUnresolvedError
 
 if TYPE_CHECKING:
+    from lmms_eval_api import models as _models
+    from lmms_eval_api.models import (
+        EvaluateRequest,
+        JobInfo,
+        JobSubmitResponse,
+        QueueStatusResponse,
+    )
+
     from .._secret_args import Fingerprints
+else:  # the generated models load with the first submission (an evaluation run's import: not)
+    _models = LazyModule("lmms_eval_api.models")
 
 T = TypeVar("T")
 DEFAULT_MAX_COMPLETED_JOBS = 100  # the server's default --max-completed-jobs
@@ -164,8 +167,8 @@ def answer_may_be_lost(error: LmmsEvalError) -> bool:
 
 def _normal(request: EvaluateRequest) -> str:
     """A request with the server's defaults filled in, as comparable text."""
-    filled = EvaluateRequest.from_dict(request.to_dict()).model_dump(mode="json")
-    fields = {name: filled[name] for name in EvaluateRequest.model_fields}
+    filled = _models.EvaluateRequest.from_dict(request.to_dict()).model_dump(mode="json")
+    fields = {name: filled[name] for name in _models.EvaluateRequest.model_fields}
     return json.dumps(fields, sort_keys=True)
 
 
@@ -220,7 +223,7 @@ def find_submission(
             info = yield ReadJob(job_id)
         except JobNotFoundError:
             return Unresolved(f"job {job_id}, ahead of it, was evicted: the counters are blind")
-        if info.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+        if info.status in (_models.JobStatus.COMPLETED, _models.JobStatus.FAILED):
             ended += 1
     grown = (now.completed + now.failed) - (before.completed + before.failed)
     if grown == ended and now.completed + now.failed < max_completed_jobs:
@@ -266,7 +269,7 @@ def submission_plan(
                 body, token, f"the server could not be asked ({exc})", final=False
             ) from lost
         if isinstance(verdict, Found):
-            response = JobSubmitResponse(
+            response = _models.JobSubmitResponse(
                 job_id=verdict.job_id,
                 status=verdict.info.status,
                 position_in_queue=verdict.info.position_in_queue,

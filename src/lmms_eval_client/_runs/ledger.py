@@ -22,11 +22,10 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
-
-from lmms_eval_api.models import EvaluateRequest, JobInfo
+from typing import TYPE_CHECKING, Any
 
 from .._client.reconcile import QueueSnapshot
+from .._lazy import LazyModule
 from .._secret_args import Fingerprints, secret_arg_words
 from .._trackers.base import import_extra
 from .errors import LedgerError, LedgerReadOnlyError, UnknownJobError
@@ -39,11 +38,18 @@ from .ledger_schema import (
     snapshot_from_text,
 )
 from .ledger_store import LedgerConnection, LedgerStore
-from .outcomes import FAILED, FINISHED, SUBMITTING, UNSENT, Observation, TrackedJob
 from .postgres.url import is_database_url
 from .servers import same_server
 from .sqlite_store import SqliteStore
-from .table import stored_metrics
+from .states import FAILED, FINISHED, SUBMITTING, UNSENT
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import EvaluateRequest, JobInfo
+
+    from . import table as _table
+    from .outcomes import Observation, TrackedJob
+else:  # pydantic's models load with the first job read (an evaluation run's import: not)
+    _table = LazyModule("lmms_eval_client._runs.table")
 
 DEFAULT_BUSY_TIMEOUT = 30.0
 
@@ -275,7 +281,7 @@ class Ledger:
         """Attach a results summary to a job (the results reader's hook), with its metric
         rows when they were read with it (None: the table derives them from the summary)."""
         now = time.time()
-        rows = None if metrics is None else stored_metrics(metrics)
+        rows = None if metrics is None else _table.stored_metrics(metrics)
         with self.transaction("recording a results summary") as conn:
             conn.execute(
                 "UPDATE jobs SET summary = ?, metrics = ?, updated_at = ? WHERE seq = ?",

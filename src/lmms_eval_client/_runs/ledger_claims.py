@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from .._exceptions import InvalidArgumentError
 from .ledger import Ledger
 from .options import owner_is_gone
-from .outcomes import FINISHED
+from .states import FINISHED
 
 _FINISHED = tuple(sorted(FINISHED))
 _IS_FINISHED = f"state IN ({','.join('?' * len(_FINISHED))})"

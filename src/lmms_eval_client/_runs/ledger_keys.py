@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 
 from .._exceptions import InvalidArgumentError
 from .errors import UnknownJobError
-from .outcomes import UNSENT, TrackedJob
+from .states import UNSENT
 
 if TYPE_CHECKING:
     from .ledger import Ledger
     from .ledger_store import LedgerConnection
+    from .outcomes import TrackedJob
 
 MAX_KEY_LENGTH = 256
 

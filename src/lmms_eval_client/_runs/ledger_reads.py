@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .ledger import Ledger
 from .ledger_schema import JOBS, damaged, job_from_row
-from .outcomes import FINISHED, SUBMITTING, UNSENT, TrackedJob
 from .servers import server_identity
+from .states import FINISHED, SUBMITTING, UNSENT
+
+if TYPE_CHECKING:
+    from .outcomes import TrackedJob
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,11 +30,10 @@ from collections.abc import Mapping
 from contextlib import suppress
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-from lmms_eval_api.models import EvaluateRequest, JobInfo
+from typing import TYPE_CHECKING, Any
 
 from .._client.reconcile import QueueSnapshot
+from .._lazy import LazyModule
 from .errors import (
     CorruptLedgerError,
     LedgerBusyError,
@@ -42,7 +41,15 @@ from .errors import (
     LedgerFullError,
     LedgerReadOnlyError,
 )
-from .outcomes import Observation, TrackedJob
+
+if TYPE_CHECKING:
+    from lmms_eval_api import models as _models
+
+    from . import outcomes as _outcomes
+    from .outcomes import Observation, TrackedJob
+else:  # the models load with the first job read (an evaluation run's import: not)
+    _models = LazyModule("lmms_eval_api.models")
+    _outcomes = LazyModule("lmms_eval_client._runs.outcomes")
 
 APPLICATION_ID = 0x4C4D4552  # "LMER": lmms-eval-client run ledger
 SCHEMA_VERSION = 5
@@ -305,19 +312,19 @@ def utc(stamp: float) -> datetime:
 def job_from_row(row: Mapping[str, Any], path: str) -> TrackedJob:
     """A row of ``jobs`` as a TrackedJob (CorruptLedgerError if it cannot be read)."""
     try:
-        return TrackedJob(
+        return _outcomes.TrackedJob(
             seq=row["seq"],
             job_id=row["job_id"],
             state=row["state"],
             labels=json.loads(row["labels"]),
-            request=EvaluateRequest.from_dict(json.loads(row["request"])),
+            request=_models.EvaluateRequest.from_dict(json.loads(row["request"])),
             server=row["server"],
             token=row["token"],
             attempt=row["attempt"],
             first_seq=row["first_seq"] or row["seq"],
             retry_of=row["retry_of"],
             retried_by=row["retried_by"],
-            info=None if row["info"] is None else JobInfo.model_validate_json(row["info"]),
+            info=None if row["info"] is None else _models.JobInfo.model_validate_json(row["info"]),
             note=row["note"],
             last_known_state=row["last_known_state"],
             summary=None if row["summary"] is None else json.loads(row["summary"]),
@@ -340,7 +347,9 @@ def observation_from_row(row: Mapping[str, Any], path: str) -> Observation:
         if not (isinstance(seq, int) and isinstance(event, str) and isinstance(state, str)):
             raise TypeError(f"seq {seq!r}, event {event!r}, state {state!r}")
         data = None if row["data"] is None else json.loads(row["data"])
-        return Observation(seq=seq, at=utc(row["at"]), event=event, state=state, data=data)
+        return _outcomes.Observation(
+            seq=seq, at=utc(row["at"]), event=event, state=state, data=data
+        )
     except UNREADABLE as exc:
         raise damaged(
             path, f"unreadable history of job {row.get('seq')}: {_first_line(exc)}"

@@ -10,7 +10,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .._client.arguments import json_object
 from .._client.wait import timeout_message
@@ -19,7 +19,10 @@ from .._http.config import check_seconds
 from .._results.output_dirs import output_dir_for
 from .._text import shown
 from .errors import RunTimeoutError
-from .outcomes import FAILED, LOST, JobOutcome, TrackedJob
+from .states import FAILED, LOST
+
+if TYPE_CHECKING:
+    from .outcomes import JobOutcome, TrackedJob
 
 ReturnWhen = Literal["ALL_COMPLETED", "FIRST_COMPLETED"]
 # wait(return_when=ALL_COMPLETED): return when every job of the run has an outcome.

@@ -19,18 +19,38 @@ from .._exceptions import JobCancelledError, JobFailedError
 from .._text import clip_middle, failure_reason
 from .errors import JobLostError
 
-# The states of a run's job. Server statuses are kept as the server names them (a status a
-# newer server adds is stored as it is and counts as pending).
-SUBMITTING = "submitting"  # intent recorded; the server's answer is not known yet
-QUEUED = "queued"
-RUNNING = "running"
-COMPLETED = "completed"
-FAILED = "failed"
-CANCELLED = "cancelled"
-LOST = "lost"  # the server no longer knows the job, or its submission could not be resolved
-UNSENT = "unsent"  # the submission provably never reached the server: there is no job
-FINISHED = frozenset({COMPLETED, FAILED, CANCELLED, LOST})
-TERMINAL = FINISHED | {UNSENT}
+# The states of a run's job live in states.py, which imports no pydantic (what the run's
+# own modules read at import time); here too, as they always were.
+from .states import (
+    CANCELLED as CANCELLED,
+)
+from .states import (
+    COMPLETED as COMPLETED,
+)
+from .states import (
+    FAILED as FAILED,
+)
+from .states import (
+    FINISHED as FINISHED,
+)
+from .states import (
+    LOST as LOST,
+)
+from .states import (
+    QUEUED as QUEUED,
+)
+from .states import (
+    RUNNING as RUNNING,
+)
+from .states import (
+    SUBMITTING as SUBMITTING,
+)
+from .states import (
+    TERMINAL as TERMINAL,
+)
+from .states import (
+    UNSENT as UNSENT,
+)
 
 _FROZEN = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 

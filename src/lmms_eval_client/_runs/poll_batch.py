@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-
-from lmms_eval_api.models import QueueStatusResponse
+from typing import TYPE_CHECKING
 
 from .ledger import Ledger
 from .ledger_reads import Watched
-from .outcomes import QUEUED, RUNNING
+from .states import QUEUED, RUNNING
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import QueueStatusResponse
 
 
 def sort_by_queue(

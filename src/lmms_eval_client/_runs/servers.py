@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 from .._exceptions import InvalidArgumentError
 from .errors import RehomeConflictError
-from .outcomes import TrackedJob
 
 if TYPE_CHECKING:
     from .ledger import Ledger
     from .options import RetryOnFailure
+    from .outcomes import TrackedJob
 
 T = TypeVar("T")
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .._exceptions import InvalidArgumentError
+from .._lazy import LazyModule
 from .._trackers.base import Sink
 from .._trackers.writes import LedgerSinkWrites, deliver, rows_by_job
 from .ledger import Ledger
-from .table import TABLE_PARAMS, TABLE_SELECT, table_rows
+
+if TYPE_CHECKING:
+    from . import table as _table
+else:  # pydantic's models load with the first delivery (an evaluation run's import: not)
+    _table = LazyModule("lmms_eval_client._runs.table")
 
 logger = logging.getLogger("lmms_eval_client")
 
@@ -40,18 +46,18 @@ def deliver_to_sinks(ledger: Ledger, sinks: Sequence[Sink]) -> dict[str, list[in
     names = _names(sinks)
     # Only the jobs some sink still lacks are read: a long run's table is not re-read at
     # every poll. (A name not told: every job; deliver() skips what each sink wrote.)
-    lacking, params = "", tuple[object, ...](TABLE_PARAMS)
+    lacking, params = "", tuple[object, ...](_table.TABLE_PARAMS)
     if names is not None:
         marks = ", ".join("?" for _ in names)
         lacking = (
             " AND (SELECT COUNT(*) FROM sink_writes w WHERE w.seq = j.seq "
             f"AND w.sink IN ({marks})) < ?"
         )
-        params = (*TABLE_PARAMS, *names, len(names))
-    records = ledger.rows(f"{TABLE_SELECT}{lacking} ORDER BY j.seq", params)
+        params = (*_table.TABLE_PARAMS, *names, len(names))
+    records = ledger.rows(f"{_table.TABLE_SELECT}{lacking} ORDER BY j.seq", params)
     if not records:
         return {}
-    jobs = rows_by_job(table_rows(records, ledger.path))
+    jobs = rows_by_job(_table.table_rows(records, ledger.path))
     done = deliver(sinks, jobs, LedgerSinkWrites(ledger))
     for name, seqs in done.items():
         logger.info("Evaluation run %r: %s wrote jobs %s", ledger.path, name, seqs)

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from lmms_eval_api.models import JobInfo
-
-from .._results.file_access import FileSystem
-from .._results.files import summary_and_metric_rows
-from .._results.path_map import PathMap
+from .._lazy import LazyModule
 from .ledger import Ledger
 from .options import check_json_object
 
+if TYPE_CHECKING:
+    from lmms_eval_api.models import JobInfo
+
+    from .._results import files as _files
+    from .._results.file_access import FileSystem
+    from .._results.path_map import PathMap
+else:  # the results reading loads with the first summary (an evaluation run's import: not)
+    _files = LazyModule("lmms_eval_client._results.files")
+
 logger = logging.getLogger("lmms_eval_client")
 
-Summarize = Callable[[JobInfo], "Mapping[str, Any] | None"]
+Summarize = Callable[["JobInfo"], "Mapping[str, Any] | None"]
 
 
 def record_summary(
@@ -39,7 +44,7 @@ def record_summary(
     rows: list[dict[str, Any]] | None = None  # the metric rows, read with the summary
     try:
         if summarize == "results":  # one read, with the job's server's client's paths
-            read = summary_and_metric_rows(info, path_map=path_map, filesystem=filesystem)
+            read = _files.summary_and_metric_rows(info, path_map=path_map, filesystem=filesystem)
             summary, rows = read or (None, None)
         else:
             summary = summarize(info)

@@ -25,7 +25,7 @@ from pydantic_core import from_json
 from .._exceptions import InvalidArgumentError
 from .._results.metrics import as_number, import_pandas, parse_task_metrics, trusted
 from .ledger_schema import UNREADABLE, damaged
-from .outcomes import COMPLETED
+from .states import COMPLETED
 
 if TYPE_CHECKING:
     import pandas

@@ -6,9 +6,7 @@ Generated into ``_sync/submit.py`` (``make generate``): edit only this file.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Protocol, TypeVar
-
-from lmms_eval_api.models import EvaluateRequest, JobInfo, JobSubmitResponse, QueueStatusResponse
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..._exceptions import LmmsEvalError
 from ..._http._async._io import run_sync
@@ -23,6 +21,14 @@ from ..reconcile import (
     SendSubmission,
     submission_plan,
 )
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import (
+        EvaluateRequest,
+        JobInfo,
+        JobSubmitResponse,
+        QueueStatusResponse,
+    )
 
 T = TypeVar("T")
 

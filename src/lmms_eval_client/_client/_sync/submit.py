@@ -10,9 +10,7 @@ file differs from a fresh generation.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Protocol, TypeVar
-
-from lmms_eval_api.models import EvaluateRequest, JobInfo, JobSubmitResponse, QueueStatusResponse
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..._exceptions import LmmsEvalError
 from ..._http._sync._io import run_sync
@@ -27,6 +25,14 @@ from ..reconcile import (
     SendSubmission,
     submission_plan,
 )
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import (
+        EvaluateRequest,
+        JobInfo,
+        JobSubmitResponse,
+        QueueStatusResponse,
+    )
 
 T = TypeVar("T")
 

@@ -13,20 +13,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..._http._async._io import run_sync
+from ..._lazy import LazyModule
 from ..ledger import Ledger
 from ..ledger_keys import job_by_seq_or_key
 from ..options import RetryOnFailure, check_json_object
-from ..outcomes import JobOutcome, Observation, TrackedJob, outcome_of
 from ..servers import client_for
-from ..table import (
-    TABLE_PARAMS,
-    TABLE_QUERY,
-    MetricRow,
-    best_row,
-    check_names,
-    table_frame,
-    table_rows,
-)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -36,6 +27,13 @@ if TYPE_CHECKING:
     from ..._client._async.client import AsyncEvalClient
     from ..._pool._async.pool import AsyncEvalPool
     from ..._report.compare import Comparison
+    from .. import outcomes as _outcomes
+    from .. import table as _table
+    from ..outcomes import JobOutcome, Observation, TrackedJob
+    from ..table import MetricRow
+else:  # pydantic's models load with the first outcome or table (an evaluation run's import: not)
+    _outcomes = LazyModule("lmms_eval_client._runs.outcomes")
+    _table = LazyModule("lmms_eval_client._runs.table")
 
 
 class AsyncRunRecords:
@@ -74,7 +72,7 @@ class AsyncRunRecords:
             current = self._ledger.job(current.retried_by)
         if self._retry is not None and self._retry.wants(current):
             return None  # its retry is still to be sent
-        return outcome_of(current)
+        return _outcomes.outcome_of(current)
 
     async def history(self, job: TrackedJob | int) -> list[Observation]:
         """Everything the ledger recorded about a job, oldest first."""
@@ -106,9 +104,11 @@ class AsyncRunRecords:
             for row in run.metrics(task="mme", metric="exact_match"):
                 print(row.labels["step"], row.model, row.value, "+-", row.stderr)
         """
-        check_names(task=task, metric=metric)
-        records = await run_sync(partial(self._ledger.rows, TABLE_QUERY, TABLE_PARAMS))
-        return table_rows(records, self._ledger.path, task=task, metric=metric)
+        _table.check_names(task=task, metric=metric)
+        records = await run_sync(
+            partial(self._ledger.rows, _table.TABLE_QUERY, _table.TABLE_PARAMS)
+        )
+        return _table.table_rows(records, self._ledger.path, task=task, metric=metric)
 
     async def to_pandas(self) -> pandas.DataFrame:
         """``metrics()`` as a pandas DataFrame (needs the ``pandas`` extra).
@@ -122,7 +122,7 @@ class AsyncRunRecords:
             frame = run.to_pandas()
             frame.query("metric == 'exact_match'").plot(x="step", y="value")
         """
-        return table_frame(await self.metrics())
+        return _table.table_frame(await self.metrics())
 
     async def best(
         self,
@@ -145,9 +145,9 @@ class AsyncRunRecords:
             if top is not None:
                 print("best checkpoint:", top.labels["step"], top.value)
         """
-        check_names(task=task, metric=metric, filter=filter)
+        _table.check_names(task=task, metric=metric, filter=filter)
         rows = await self.metrics(task=task, metric=metric)
-        return best_row(rows, task, metric, filter, higher_is_better)
+        return _table.best_row(rows, task, metric, filter, higher_is_better)
 
     # -- the report and comparisons (_report/) ----------------------------------------
 

@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-
-from lmms_eval_api.models import JobInfo
+from typing import TYPE_CHECKING
 
 from ..._client._async.client import AsyncEvalClient
 from ..._http._async._io import run_sync
+from ..._lazy import LazyModule
 from ..ledger import Ledger
-from ..recovery_files import (
-    Recovered,
-    find_results,
-    lost_servers,
-    record_checked,
-    record_recovered,
-    unchecked_lost,
-)
 from ..servers import client_for
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import JobInfo
+
+    from .. import recovery_files as _recovery
+else:  # the results reading loads with the first poll (an evaluation run's import: not)
+    _recovery = LazyModule("lmms_eval_client._runs.recovery_files")
 
 logger = logging.getLogger("lmms_eval_client")
 
@@ -47,23 +46,23 @@ class AsyncRunRecovery:
         """Check each lost job not checked yet: completed from its files, or left lost."""
         clients = self._clients()
         # Matched by identity: a job recorded under another spelling of a server is its job.
-        spellings = await run_sync(partial(lost_servers, self.ledger))
+        spellings = await run_sync(partial(_recovery.lost_servers, self.ledger))
         covered = tuple(server for server in spellings if client_for(clients, server))
-        for job in await run_sync(partial(unchecked_lost, self.ledger, covered)):
+        for job in await run_sync(partial(_recovery.unchecked_lost, self.ledger, covered)):
             client = client_for(clients, job.server)
             if client is None:  # (covered above: the same spellings)
                 continue
             read = partial(
-                find_results, job, path_map=client.path_map, filesystem=client.filesystem
+                _recovery.find_results, job, path_map=client.path_map, filesystem=client.filesystem
             )
             try:
                 found = await run_sync(read)  # reads files: off the loop
             except Exception as exc:  # a filesystem's own failure must not stop the run
                 found = f"reading its output folder failed: {type(exc).__name__}: {exc}"
-            if not isinstance(found, Recovered):
-                await run_sync(partial(record_checked, self.ledger, job.seq, found))
+            if not isinstance(found, _recovery.Recovered):
+                await run_sync(partial(_recovery.record_checked, self.ledger, job.seq, found))
                 continue
-            if await run_sync(partial(record_recovered, self.ledger, job.seq, found)):
+            if await run_sync(partial(_recovery.record_recovered, self.ledger, job.seq, found)):
                 logger.info(
                     "Evaluation run %s: lost job seq %d recovered from %s",
                     self,

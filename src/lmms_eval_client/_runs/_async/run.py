@@ -36,7 +36,6 @@ from ..options import (
     check_run_args,
     new_token,
 )
-from ..outcomes import SUBMITTING, UNSENT, TrackedJob
 from ..servers import (
     by_server,
     check_url,
@@ -46,11 +45,13 @@ from ..servers import (
     uncovered_jobs,
 )
 from ..sink_delivery import check_sinks
+from ..states import SUBMITTING, UNSENT
 from .delivery import AsyncRunDelivery
 from .polling import AsyncRunPoller, Summarize
 
 if TYPE_CHECKING:
     from ..._pool._async.pool import AsyncEvalPool
+    from ..outcomes import TrackedJob
 
 
 class AsyncEvalRun(AsyncRunDelivery):

@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
+from typing import TYPE_CHECKING
 
 from ..._client.wait import Deadline, check_wait_timeout
 from ..._exceptions import InvalidArgumentError
 from ..._http._sync._io import run_sync, sleep
+from ..._lazy import LazyModule
 from ..errors import LedgerError, UncoveredServersError
 from ..ledger_claims import acknowledge, claim, release
 from ..ledger_reads import pending_servers
@@ -29,18 +31,15 @@ from ..options import (
     check_return_when,
     run_timeout,
 )
-from ..outcomes import (
-    JobCancelled,
-    JobCompleted,
-    JobFailed,
-    JobLost,
-    JobOutcome,
-    TrackedJob,
-    outcome_of,
-)
 from ..servers import by_server, covering, uncovered_jobs
 from .polling import RunPoller
 from .records import RunRecords
+
+if TYPE_CHECKING:
+    from .. import outcomes as _outcomes
+    from ..outcomes import JobOutcome, TrackedJob
+else:  # pydantic's models load with the first outcome (an evaluation run's import: not)
+    _outcomes = LazyModule("lmms_eval_client._runs.outcomes")
 
 logger = logging.getLogger("lmms_eval_client")
 
@@ -62,7 +61,7 @@ class RunDelivery(RunRecords):
         for job in run_sync(self._ledger.unharvested):
             if self._retry is not None and self._retry.wants(job):
                 continue  # its retry is still to be sent: pending
-            outcome = outcome_of(job)
+            outcome = _outcomes.outcome_of(job)
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
@@ -307,9 +306,17 @@ def _seqs(outcomes: Sequence[JobOutcome | TrackedJob | int]) -> list[int]:
     """The seqs of outcomes, jobs or seqs (InvalidArgumentError for anything else)."""
     seqs = []
     for item in outcomes:
-        if isinstance(item, TrackedJob):
+        if isinstance(item, _outcomes.TrackedJob):
             seqs.append(item.seq)
-        elif isinstance(item, (JobCompleted, JobFailed, JobCancelled, JobLost)):
+        elif isinstance(
+            item,
+            (
+                _outcomes.JobCompleted,
+                _outcomes.JobFailed,
+                _outcomes.JobCancelled,
+                _outcomes.JobLost,
+            ),
+        ):
             seqs.append(item.job.seq)
         elif isinstance(item, int) and not isinstance(item, bool):
             seqs.append(item)

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-from lmms_eval_api.models import EvaluateRequest, JobInfo, JobStatus
-
 from ..._client._sync.client import EvalClient
 from ..._client._sync.submit import drive
 from ..._client.reconcile import Absent, Found, QueueSnapshot, find_submission, submission_plan
@@ -25,6 +23,7 @@ from ..._exceptions import JobNotFoundError, LmmsEvalError
 from ..._http._sync._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
+from ..._lazy import LazyModule
 from ..._trackers.base import Sink
 from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
@@ -36,16 +35,22 @@ from ..options import (
     owner_is_gone,
     run_output_dir,
 )
-from ..outcomes import LOST, UNSENT, TrackedJob
 from ..poll_batch import QueueSorter
 from ..servers import client_for, same_server
 from ..sink_delivery import deliver_to_sinks
+from ..states import LOST, UNSENT
 from ..summaries import Summarize as Summarize  # (run.py imports it from here)
 from ..summaries import record_summary
 from .recovery import RunRecovery
 
 if TYPE_CHECKING:
+    from lmms_eval_api import models as _models
+    from lmms_eval_api.models import EvaluateRequest, JobInfo
+
     from ..._pool._sync.pool import EvalPool
+    from ..outcomes import TrackedJob
+else:  # the generated models load with the first submission (an evaluation run's import: not)
+    _models = LazyModule("lmms_eval_api.models")
 
 logger = logging.getLogger("lmms_eval_client")
 
@@ -121,7 +126,7 @@ class RunPoller(RunRecovery):
         fields = {k: v for k, v in body.to_dict().items() if k != "output_dir"}
         if root is not None:
             fields["output_dir"] = run_output_dir(root, body.model, body.model_args, token)
-        return EvaluateRequest.from_dict(fields)
+        return _models.EvaluateRequest.from_dict(fields)
 
     def submit(
         self,
@@ -285,7 +290,7 @@ class RunPoller(RunRecovery):
             if info == known.info:
                 return
         run_sync(partial(self.ledger.record_status, row.seq, state, info))
-        if info.status == JobStatus.COMPLETED and self._summarize is not None:
+        if info.status == _models.JobStatus.COMPLETED and self._summarize is not None:
             self._record_summary(client, row.seq, info)
 
     def _record_summary(self, client: EvalClient, seq: int, info: JobInfo) -> None:

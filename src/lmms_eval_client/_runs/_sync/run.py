@@ -35,7 +35,6 @@ from ..options import (
     check_run_args,
     new_token,
 )
-from ..outcomes import SUBMITTING, UNSENT, TrackedJob
 from ..servers import (
     by_server,
     check_url,
@@ -45,11 +44,13 @@ from ..servers import (
     uncovered_jobs,
 )
 from ..sink_delivery import check_sinks
+from ..states import SUBMITTING, UNSENT
 from .delivery import RunDelivery
 from .polling import RunPoller, Summarize
 
 if TYPE_CHECKING:
     from ..._pool._sync.pool import EvalPool
+    from ..outcomes import TrackedJob
 
 
 class EvalRun(RunDelivery):
