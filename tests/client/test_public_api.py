@@ -63,3 +63,23 @@ def test_the_client_classes_load_their_models_with_the_first_request() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_run_classes_load_models_outcomes_and_results_reading_on_first_use() -> None:
+    # Issue 22: `from lmms_eval_client import EvalRun` costs about `import httpx, pydantic`
+    # (make bench times it): pydantic's model machinery, the generated models, the outcome
+    # and table models, and the results reading load with the first job read, outcome,
+    # table or summary, not with the import.
+    code = (
+        "import sys\n"
+        "from lmms_eval_client import AsyncEvalRun, EvalRun\n"
+        "heavy = ('pydantic.main', 'pydantic_core', 'lmms_eval_api.models', 'lmms_eval_api.types',"
+        " 'httpcore', 'lmms_eval_client._runs.outcomes', 'lmms_eval_client._runs.table',"
+        " 'lmms_eval_client._runs.recovery_files', 'lmms_eval_client._results.files',"
+        " 'lmms_eval_client._results.results', 'lmms_eval_client._results.sections',"
+        " 'lmms_eval_client._results.samples', 'lmms_eval_client._results.metrics',"
+        " 'lmms_eval_client._results.errors', 'lmms_eval_client._results.file_access')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
