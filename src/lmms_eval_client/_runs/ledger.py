@@ -25,6 +25,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from .._client.reconcile import QueueSnapshot
+from .._http.config import check_seconds
 from .._lazy import LazyModule
 from .._secret_args import Fingerprints, secret_arg_words
 from .._trackers.base import import_extra
@@ -76,6 +77,7 @@ class Ledger:
         ledger_open); its writes raise LedgerReadOnlyError. ``allow_network_filesystem``:
         a SQLite file on NFS, SMB, Lustre... is used anyway (see ``filesystems``)."""
         words = secret_arg_words(secret_args)
+        busy_timeout = check_seconds("busy_timeout", busy_timeout, zero=True)
         target = os.fspath(path)
         self.read_only = read_only
         self._store: LedgerStore

@@ -58,7 +58,7 @@ class _Translating:
         self._conn = conn
 
     def execute(self, statement: str, parameters: Any = (), /) -> LedgerCursor:
-        return self._conn.execute(_dialect(statement), parameters or None)
+        return self._conn.execute(_dialect(statement), tuple(parameters))
 
     def executemany(self, statement: str, seq_of_parameters: Iterable[Any], /) -> object:
         cursor = self._conn.cursor()
@@ -73,9 +73,11 @@ class PostgresStore:
         self._url = parse_url(url)
         self.where = self._url.shown
         self.read_only = read_only
-        self._busy_ms = max(1, int(busy_timeout * 1000))
+        # PostgreSQL's lock_timeout is an int4 of milliseconds (0 would mean no limit).
+        self._busy_ms = min(max(1, int(busy_timeout * 1000)), 2**31 - 1)
         self._lock = threading.RLock()
         self._conn: Connection | None = None
+        self._closed = False
         # An advisory lock per run: per database, so a schema's name is enough.
         self._lock_key = zlib.crc32(self._url.schema.encode()) - 2**31
         try:
@@ -95,7 +97,12 @@ class PostgresStore:
         conn = self._conn
         if conn is not None and not conn.closed and not conn.broken:
             return conn
-        self.close()
+        if self._closed:
+            raise LedgerError(
+                f"The run ledger {self.where!r} was closed (while {doing}): open it again.",
+                path=self.where,
+            )
+        self._drop()
         try:
             conn = psycopg.connect(self._url.conninfo, autocommit=True)
         except psycopg.Error as exc:
@@ -124,7 +131,7 @@ class PostgresStore:
                     conn.execute("ROLLBACK")
                 if attempt == 2 or not conn.broken:
                     raise self._error(exc, doing) from None
-                self.close()
+                self._drop()
             except psycopg.Error as exc:
                 with suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
@@ -132,6 +139,12 @@ class PostgresStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._drop()
+
+    def _drop(self) -> None:
+        """Close the connection (a broken one is replaced at the next use)."""
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -265,13 +278,13 @@ class PostgresStore:
             for attempt in (1, 2):
                 conn = self._connection("reading it")
                 try:
-                    cursor = conn.execute(_dialect(statement), tuple(params) or None)
+                    cursor = conn.execute(_dialect(statement), tuple(params))
                     names = [column.name for column in cursor.description or ()]
                     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
                 except psycopg.OperationalError as exc:
                     if attempt == 2 or not conn.broken:
                         raise self._error(exc, "reading it") from None
-                    self.close()  # a read is safe to try again on a new connection
+                    self._drop()  # a read is safe to try again on a new connection
                 except psycopg.Error as exc:
                     raise self._error(exc, "reading it") from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -297,10 +310,10 @@ class PostgresStore:
 
     def _error(self, exc: psycopg.Error, doing: str) -> LedgerError:
         """The typed error of a psycopg failure; never with the URL's password."""
-        text = " ".join(scrub(str(exc), self._url.password).split()) or type(exc).__name__
+        text = " ".join(scrub(str(exc), self._url.secrets).split()) or type(exc).__name__
         where = f"The run ledger {self.where!r}"
         state = exc.sqlstate or ""
-        lowered = text.lower()
+        lowered = str(exc).lower()  # (classified by what the driver said, shown scrubbed)
         if (
             state.startswith("28")
             or "authentication failed" in lowered

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from ..._exceptions import InvalidArgumentError
 
-SCHEMES = ("postgresql://", "postgres://")
+SCHEMES = ("postgresql", "postgres")
+# Any "scheme://" is a URL, not a file: a URL of another scheme (postgresql+psycopg://,
+# s3://) is refused with its password masked, never opened as a path that prints it.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 DEFAULT_SCHEMA = "lmms_eval"
 # A schema name quoted as an identifier: 63 bytes at most (PostgreSQL's NAMEDATALEN), no
 # "pg_" prefix (reserved for the system's).
@@ -17,16 +20,31 @@ _SCHEMA = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}")
 # Query parameters that carry a secret (libpq's): shown masked.
 _SECRET_PARAMS = frozenset({"password", "sslpassword"})
 _MASK = "***"
+# libpq's defaults where the URL says nothing: an unreachable host fails, never hangs, and a
+# connection whose peer vanished mid-query is dropped within about a minute.
+_DEFAULTS = (
+    ("connect_timeout", "10"),
+    ("keepalives", "1"),
+    ("keepalives_idle", "30"),
+    ("keepalives_interval", "10"),
+    ("keepalives_count", "3"),
+    ("tcp_user_timeout", "60000"),
+    ("application_name", "lmms-eval-client"),
+)
+# A secret shorter than this is not searched for in a driver's message (it would mask
+# letters of every word): such a message is replaced whole.
+_SHORTEST_SCRUBBED = 4
 
 
 def is_database_url(target: str) -> bool:
-    """Whether a ledger target is a PostgreSQL URL (else it is a SQLite file's path).
+    """Whether a ledger target is a URL (a PostgreSQL database; any other scheme is
+    refused by ``parse_url``), else it is a SQLite file's path.
 
     Example::
 
         is_database_url("postgresql://evals@db.internal/evals?schema=sweep")  # True
     """
-    return target.startswith(SCHEMES)
+    return _URL.match(target) is not None
 
 
 @dataclass(frozen=True)
@@ -36,24 +54,30 @@ class LedgerURL:
     conninfo: str = field(repr=False)
     schema: str
     shown: str
-    password: str | None = field(default=None, repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 def parse_url(url: str) -> LedgerURL:
     """The URL's parts; InvalidArgumentError (naming the URL without its password) when it
     is not one PostgreSQL reads, or its schema name is not valid."""
-    parts = urlsplit(url)
     shown = _shown(url)
-    if not parts.hostname and "host" not in dict(parse_qsl(parts.query)):
+    scheme = url.split("://", 1)[0]
+    if scheme.lower() not in SCHEMES:
+        raise InvalidArgumentError(
+            f"The ledger {shown!r} is a URL of scheme {scheme!r}: a ledger is a SQLite file's "
+            "path or a PostgreSQL URL, postgresql://USER@HOST[:PORT]/DATABASE?schema=RUN"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (validates it)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"The ledger URL {shown!r} cannot be read: {exc}") from None
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    if not parts.hostname and "host" not in dict(params):
         raise InvalidArgumentError(
             f"The ledger URL {shown!r} names no host: write "
             "postgresql://USER@HOST[:PORT]/DATABASE?schema=RUN"
         )
-    try:
-        parts.port  # noqa: B018 (validates it)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"The ledger URL {shown!r} has a bad port: {exc}") from None
-    params = parse_qsl(parts.query, keep_blank_values=True)
     schemas = [value for name, value in params if name == "schema"]
     schema = schemas[-1] if schemas else DEFAULT_SCHEMA
     if not _SCHEMA.fullmatch(schema) or schema.lower().startswith("pg_"):
@@ -62,32 +86,43 @@ def parse_url(url: str) -> LedgerURL:
             "letters, digits, '_' or '-', not starting with 'pg_' (e.g. ?schema=sweep_lr3e4)"
         )
     kept = [(name, value) for name, value in params if name != "schema"]
-    if not any(name == "connect_timeout" for name, _ in kept):
-        kept.append(("connect_timeout", "10"))  # an unreachable host fails, never hangs
-    if not any(name == "application_name" for name, _ in kept):
-        kept.append(("application_name", "lmms-eval-client"))
-    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(kept), parts.fragment))
-    secrets = [value for name, value in params if name in _SECRET_PARAMS]
-    password = parts.password or (secrets[0] if secrets else None)
-    return LedgerURL(conninfo=conninfo, schema=schema, shown=shown, password=password)
+    given = {name for name, _ in kept}
+    kept += [(name, value) for name, value in _DEFAULTS if name not in given]
+    # Not urlunsplit: it drops the "//" of a URL without a host (a unix socket's
+    # postgresql:///db?host=/run/postgresql), which libpq then cannot read.
+    conninfo = f"{scheme.lower()}://{parts.netloc}{parts.path}?{urlencode(kept)}"
+    found = [parts.password or ""] + [v for name, v in params if name in _SECRET_PARAMS]
+    secrets = tuple({form for value in found if value for form in (value, unquote(value))})
+    return LedgerURL(conninfo=conninfo, schema=schema, shown=shown, secrets=secrets)
 
 
 def _shown(url: str) -> str:
-    """The URL with its password (in the user part or the query) masked."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        name = user.split(":", 1)[0]
-        netloc = f"{name}:{_MASK}@{host}"
-    params = parse_qsl(parts.query, keep_blank_values=True)
+    """The URL with its password (in the user part or the query) masked. The user part is
+    taken as everything before the last "@": a password with an unencoded "/", "?" or "#"
+    is masked too (a host or query after such a password may be masked with it)."""
+    scheme, _, rest = url.partition("://")
+    before, at, after = rest.rpartition("@")
+    if at and ":" in before:
+        rest = f"{before.split(':', 1)[0]}:{_MASK}@{after}"
+    try:
+        parts = urlsplit(f"{scheme}://{rest}")
+        params = parse_qsl(parts.query, keep_blank_values=True)
+    except ValueError:
+        return f"{scheme}://{rest}"
+    if not any(name in _SECRET_PARAMS for name, _ in params):
+        return f"{scheme}://{rest}"
     query = urlencode(
         [(name, _MASK if name in _SECRET_PARAMS else value) for name, value in params],
         safe="*",
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` masked (a driver's message may quote what it was given)."""
-    return text.replace(secret, _MASK) if secret else text
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every form of every secret masked (a driver's message may quote what
+    it was given); a message that a short secret could hide in is not shown at all."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) < _SHORTEST_SCRUBBED:
+            return "(the server's message is not shown: it could quote the password)"
+        text = text.replace(secret, _MASK)
+    return text
