@@ -22,18 +22,9 @@ from lmms_eval_client import (
 )
 from lmms_eval_client.testing import LocalServer
 
+from ..trackers._rows import scalars
 from ._support import QWEN, LedgerTarget, server_jobs
 from .conftest import MakeRunner
-
-
-def scalars(log_dir: Path, tag: str) -> list[tuple[int, float]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(log_dir))
-    events.Reload()
-    points = [(e.step, round(e.value, 6)) for e in events.Scalars(tag)]  # (32-bit floats)
-    print(f"tensorboard read-back {tag}: {points}")
-    return points
 
 
 class FailsFirst:

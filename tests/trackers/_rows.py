@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -27,3 +28,14 @@ def job(seq: int, step: int | None, **values: float) -> list[Row]:
         task, metric = name.split("__")
         rows.append(Row(seq=seq, task=task, metric=metric, value=value, labels=labels))
     return rows
+
+
+def scalars(log_dir: Path, tag: str) -> list[tuple[int, float]]:
+    """A TensorBoard tag's points as (step, value), read back with TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    points = [(e.step, round(e.value, 6)) for e in events.Scalars(tag)]  # (32-bit floats)
+    print(f"tensorboard read-back {tag}: {points}")
+    return points

@@ -10,17 +10,7 @@ import pytest
 from lmms_eval_client import MetricRowLike, TensorBoardSink
 from lmms_eval_client._trackers.writes import MemorySinkWrites, deliver
 
-from ._rows import job
-
-
-def scalars(log_dir: Path, tag: str) -> list[tuple[int, float]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(str(log_dir))
-    events.Reload()
-    points = [(e.step, round(e.value, 6)) for e in events.Scalars(tag)]  # (32-bit floats)
-    print(f"tensorboard read-back {tag}: {points}")
-    return points
+from ._rows import job, scalars
 
 
 def test_scalars_land_at_their_steps_in_any_order_and_across_restarts(tmp_path: Path) -> None:
