@@ -93,7 +93,7 @@ def prefill(path: Path, server: FakeServer, jobs: int, results: str | None) -> N
     )
     snapshot = QueueSnapshot((), 0, 0).to_json()
     ledger = Ledger(path)
-    ledger._conn.execute("PRAGMA synchronous = OFF")  # a benchmark's fixture: no fsyncs
+    ledger.store._conn.execute("PRAGMA synchronous = OFF")  # a benchmark's fixture: no fsyncs
     try:
         for n in range(jobs):
             job_id = str(uuid.uuid4())

@@ -89,7 +89,7 @@ def fill(url: str, path: Path, size: int) -> dict[str, Any]:
     counters = {"completed": queue["completed_jobs"], "failed": queue["failed_jobs"]}
     by_id = {answer.job_id: answer for answer in answers}
     ledger = Ledger(path)
-    ledger._conn.execute("PRAGMA synchronous = OFF")  # a benchmark's fixture: no fsyncs
+    ledger.store._conn.execute("PRAGMA synchronous = OFF")  # a benchmark's fixture: no fsyncs
     if [job.job_id for job in ledger.jobs()] != ids[:window] or len(ids) != size - window:
         raise SystemExit(f"the server's queue is not the ledger's jobs + the bulk: {queue}")
     owner = new_owner()
