@@ -42,7 +42,7 @@ from .ledger_store import LedgerConnection, LedgerStore
 from .postgres.url import is_database_url
 from .servers import same_server
 from .sqlite_store import SqliteStore
-from .states import FAILED, FINISHED, SUBMITTING, UNSENT
+from .states import FAILED, FINISHED, LOST, SUBMITTING, UNSENT
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import EvaluateRequest, JobInfo
@@ -202,15 +202,36 @@ class Ledger:
             self.observe(conn, seq, now, "resend", SUBMITTING, {"sends_before": sends})
 
     def record_answer(self, seq: int, job_id: str, state: str, event: str, data: Any) -> TrackedJob:
-        """The server's job id for a submission: its answer, or the job reconciliation found."""
+        """The server's job id for a submission: its answer, or the job reconciliation found.
+
+        A job already tracked by another submission (one that adopted it, its request the
+        same, while this answer waited to be written) stays with that one, tracked once:
+        this submission is recorded ``lost``, its note naming the other's seq."""
         now = time.time()
         with self.transaction("recording the server's answer") as conn:
-            conn.execute(
-                "UPDATE jobs SET job_id = ?, state = ?, snapshot = NULL, updated_at = ? "
-                "WHERE seq = ?",
-                (job_id, state, now, seq),
-            )
-            self.observe(conn, seq, now, event, state, data)
+            holder = conn.execute(
+                "SELECT seq FROM jobs WHERE job_id = ? AND seq <> ? "
+                "AND server = (SELECT server FROM jobs WHERE seq = ?)",
+                (job_id, seq, seq),
+            ).fetchone()
+            if holder is not None:
+                note = (
+                    f"its job {job_id} is tracked as seq {holder[0]}, a submission of the same "
+                    "request that adopted it before this answer was recorded"
+                )
+                conn.execute(
+                    "UPDATE jobs SET last_known_state = state, state = ?, note = ?, "
+                    "snapshot = NULL, updated_at = ? WHERE seq = ?",
+                    (LOST, note, now, seq),
+                )
+                self.observe(conn, seq, now, "lost", LOST, {"note": note, "answer": data})
+            else:
+                conn.execute(
+                    "UPDATE jobs SET job_id = ?, state = ?, snapshot = NULL, updated_at = ? "
+                    "WHERE seq = ?",
+                    (job_id, state, now, seq),
+                )
+                self.observe(conn, seq, now, event, state, data)
         return self.job(seq)
 
     def record_status(self, seq: int, state: str, info: JobInfo | None) -> TrackedJob:

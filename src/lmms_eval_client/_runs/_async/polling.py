@@ -96,6 +96,10 @@ class AsyncRunPoller(AsyncRunRecovery):
         self._sent: dict[int, EvaluateRequest] = {}
         # Answers the ledger failed to record, by seq: their jobs exist on the server.
         self._unrecorded: dict[int, Answer] = {}
+        # Tokens whose intent's write failed, so nothing was sent; a connection lost while
+        # committing may have written the intent all the same: it is recorded unsent, not
+        # reconciled (a job of the same request, another's, would be taken for it).
+        self._never_sent: set[str] = set()
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
 
@@ -172,6 +176,8 @@ class AsyncRunPoller(AsyncRunRecovery):
             # The plan records the intent and reads the ledger: its steps run off the loop.
             submitted = await drive(client, plan, options, blocking=True)
         except LedgerError:
+            if not seqs:  # the intent's write failed: the plan sends only after it
+                self._never_sent.add(token)
             raise
         except SubmissionUnresolvedError as exc:
             if seqs and exc.final:
@@ -206,6 +212,8 @@ class AsyncRunPoller(AsyncRunRecovery):
         except LedgerError as exc:
             raise answer_not_recorded(exc, answer.job_id, answer.server) from exc
         del self._unrecorded[seq]
+        if job.state == LOST and job.job_id is None:  # another submission holds the job
+            logger.warning("Evaluation run %s: seq %d recorded lost: %s", self, seq, job.note)
         return job
 
     async def record_answers(self) -> None:
@@ -366,6 +374,11 @@ class AsyncRunPoller(AsyncRunRecovery):
             if found is None:  # answered since it was listed (by its own process)
                 continue
             owner, snapshot = found
+            if job.token in self._never_sent:
+                why = "never sent: its intent's write failed before the request was sent"
+                await run_sync(partial(self.ledger.record_end, job.seq, UNSENT, why, "unsent"))
+                self._never_sent.discard(job.token)
+                continue
             if not self._is_orphan(job, owner):
                 continue
             plan = find_submission(
