@@ -64,9 +64,7 @@ def adopt_elsewhere(ledger_target: LedgerTarget, server: str, job_id: str) -> in
     process's), adopts ``job_id``; its seq."""
     other = Ledger(ledger_target)
     try:
-        body = build_evaluate_request(
-            "qwen2_vl", ["mme"], LONG, None, None, None, None, None, True, False, 1, None
-        )
+        body = build_evaluate_request(model="qwen2_vl", tasks=["mme"], model_args=LONG)
         job = other.record_intent(
             token=uuid.uuid4().hex[:12], labels={}, request=body, server=server,
             owner="elsewhere:1:x", snapshot=QueueSnapshot((), 0, 0).to_json(),
@@ -85,6 +83,8 @@ async def test_an_intent_written_unheard_is_unsent_and_adopts_no_other_job(
     with pytest.raises(LedgerConnectionError):
         await runner.submit("qwen2_vl", ["mme"], model_args=LONG, key="step-1")
     assert server_jobs(local_server.url) == []  # nothing was sent
+    (unheard,) = await runner.jobs()
+    assert unheard.state == "unsent"  # at once: the ledger answered again
     # Another process sends the same request (its answer not in the ledger yet).
     with httpx.Client(base_url=local_server.url, timeout=10.0, trust_env=False) as http:
         others = http.post("/evaluate", json=BODY).raise_for_status().json()["job_id"]
@@ -123,3 +123,34 @@ async def test_an_answer_whose_job_another_submission_tracks_is_lost_and_the_run
     assert (theirs.seq, theirs.job_id) == (holder, job_id)  # the job, tracked once
     assert [r.getMessage() for r in caplog.records if "recorded lost" in r.getMessage()]
     assert len(server_jobs(local_server.url)) == 1
+
+
+@pytest.mark.parametrize("settled_by", ["poll", "close"])
+async def test_an_intent_left_unsettled_is_recorded_unsent_at_the_next_poll_or_close(
+    make_runner: MakeRunner, local_server: LocalServer, ledger_target: LedgerTarget, settled_by: str
+) -> None:
+    runner = make_runner(local_server.url)
+    ledger = runner.run._ledger
+    commit_then_fail(ledger)
+    real = ledger.record_never_sent
+
+    def still_down(token: str, note: str) -> None:  # the ledger does not answer yet
+        ledger.record_never_sent = real  # type: ignore[method-assign]
+        raise LedgerConnectionError("The run ledger: no connection", path=ledger.path)
+
+    ledger.record_never_sent = still_down  # type: ignore[method-assign]
+    with pytest.raises(LedgerConnectionError):
+        await runner.submit("qwen2_vl", ["mme"], model_args=LONG, labels={"step": 1})
+    (unheard,) = await runner.jobs()
+    assert unheard.state == "submitting"
+    if settled_by == "poll":
+        await runner.ready()
+    else:
+        await runner.close()
+    reader = Ledger(ledger_target, read_only=True)
+    try:
+        (job,) = reader.jobs()
+    finally:
+        reader.close()
+    assert (job.state, job.job_id) == ("unsent", None)
+    assert server_jobs(local_server.url) == []

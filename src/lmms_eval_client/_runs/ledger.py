@@ -224,7 +224,7 @@ class Ledger:
                     "snapshot = NULL, updated_at = ? WHERE seq = ?",
                     (LOST, note, now, seq),
                 )
-                self.observe(conn, seq, now, "lost", LOST, {"note": note, "answer": data})
+                self.observe(conn, seq, now, "held", LOST, {"note": note, "answer": data})
             else:
                 conn.execute(
                     "UPDATE jobs SET job_id = ?, state = ?, snapshot = NULL, updated_at = ? "
@@ -252,28 +252,44 @@ class Ledger:
             self.observe(conn, seq, now, "status", state, data)
         return self.job(seq)
 
+    def record_never_sent(self, token: str, note: str) -> None:
+        """A submission whose intent's write raised before anything was sent: recorded
+        ``unsent`` if that write committed all the same (a connection lost while
+        committing) and it is still ``submitting``; nothing when it did not commit."""
+        now = time.time()
+        with self.transaction("recording a submission as unsent") as conn:
+            row = conn.execute(
+                "SELECT seq FROM jobs WHERE token = ? AND state = ?", (token, SUBMITTING)
+            ).fetchone()
+            if row is not None:
+                self._end(conn, int(row[0]), UNSENT, note, "unsent", now)
+
     def record_end(self, seq: int, state: str, note: str, event: str) -> TrackedJob:
         """A job marked lost, or a submission found unsent; ``note`` says why."""
-        now = time.time()
         with self.transaction(f"recording a job as {state}") as conn:
-            conn.execute(
-                "UPDATE jobs SET last_known_state = state, state = ?, note = ?, snapshot = NULL, "
-                "updated_at = ? WHERE seq = ?",
-                (state, note, now, seq),
-            )
-            self.observe(conn, seq, now, event, state, {"note": note})
-            if state == UNSENT:
-                # A retry that never reached the server does not replace the failed attempt:
-                # that one is due for a retry again.
-                row = conn.execute("SELECT retry_of FROM jobs WHERE seq = ?", (seq,)).fetchone()
-                if row is not None and row[0] is not None:
-                    conn.execute(
-                        "UPDATE jobs SET retried_by = NULL, updated_at = ? "
-                        "WHERE seq = ? AND retried_by = ?",
-                        (now, row[0], seq),
-                    )
-                    self.observe(conn, row[0], now, "retry-unsent", FAILED, {"by": seq})
+            self._end(conn, seq, state, note, event, time.time())
         return self.job(seq)
+
+    def _end(
+        self, conn: LedgerConnection, seq: int, state: str, note: str, event: str, now: float
+    ) -> None:
+        conn.execute(
+            "UPDATE jobs SET last_known_state = state, state = ?, note = ?, snapshot = NULL, "
+            "updated_at = ? WHERE seq = ?",
+            (state, note, now, seq),
+        )
+        self.observe(conn, seq, now, event, state, {"note": note})
+        if state == UNSENT:
+            # A retry that never reached the server does not replace the failed attempt:
+            # that one is due for a retry again.
+            row = conn.execute("SELECT retry_of FROM jobs WHERE seq = ?", (seq,)).fetchone()
+            if row is not None and row[0] is not None:
+                conn.execute(
+                    "UPDATE jobs SET retried_by = NULL, updated_at = ? "
+                    "WHERE seq = ? AND retried_by = ?",
+                    (now, row[0], seq),
+                )
+                self.observe(conn, row[0], now, "retry-unsent", FAILED, {"by": seq})
 
     def mark_harvested(self, seqs: Sequence[int]) -> set[int]:
         """Claim finished jobs for the caller: the seqs this call marked (one transaction:

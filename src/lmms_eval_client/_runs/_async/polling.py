@@ -7,6 +7,7 @@ running any more (the server runs one job at a time: the queue tells the rest).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -97,8 +98,9 @@ class AsyncRunPoller(AsyncRunRecovery):
         # Answers the ledger failed to record, by seq: their jobs exist on the server.
         self._unrecorded: dict[int, Answer] = {}
         # Tokens whose intent's write failed, so nothing was sent; a connection lost while
-        # committing may have written the intent all the same: it is recorded unsent, not
-        # reconciled (a job of the same request, another's, would be taken for it).
+        # committing may have written the intent all the same: it is recorded unsent as
+        # soon as the ledger answers, never reconciled (a job of the same request, another
+        # process's, would be taken for it).
         self._never_sent: set[str] = set()
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
@@ -178,6 +180,8 @@ class AsyncRunPoller(AsyncRunRecovery):
         except LedgerError:
             if not seqs:  # the intent's write failed: the plan sends only after it
                 self._never_sent.add(token)
+                with contextlib.suppress(LedgerError):  # else at the next poll, or close
+                    await self.record_never_sent()
             raise
         except SubmissionUnresolvedError as exc:
             if seqs and exc.final:
@@ -225,9 +229,21 @@ class AsyncRunPoller(AsyncRunRecovery):
             else:
                 await self._record_answer(seq)
 
+    async def record_never_sent(self) -> None:
+        """Record unsent the intents whose write failed (if it committed all the same)."""
+        why = "never sent: its intent's write failed before the request was sent"
+        for token in list(self._never_sent):
+            await run_sync(partial(self.ledger.record_never_sent, token, why))
+            self._never_sent.discard(token)
+
     async def record_answers_at_close(self) -> None:
-        """Write the kept answers once more; those that still fail are left (logged) to the
-        reconciliation of the next run on the ledger: their intents stay ``submitting``."""
+        """Write the kept answers (and unsent intents) once more; those that still fail are
+        left (logged) to the reconciliation of the next run on the ledger: their intents
+        stay ``submitting``."""
+        try:
+            await self.record_never_sent()
+        except LedgerError as exc:
+            logger.warning("Evaluation run %s closed with an intent unsettled: %s", self, exc)
         for seq in list(self._unrecorded):
             try:
                 await self._record_answer(seq)
@@ -365,6 +381,7 @@ class AsyncRunPoller(AsyncRunRecovery):
 
     async def _reconcile_orphans(self) -> None:
         """Settle submissions whose process stopped between recording and hearing back."""
+        await self.record_never_sent()  # before any request: these need none
         clients = self._clients()
         for job in await run_sync(partial(submitting, self.ledger)):
             client = client_for(clients, job.server)
@@ -374,11 +391,6 @@ class AsyncRunPoller(AsyncRunRecovery):
             if found is None:  # answered since it was listed (by its own process)
                 continue
             owner, snapshot = found
-            if job.token in self._never_sent:
-                why = "never sent: its intent's write failed before the request was sent"
-                await run_sync(partial(self.ledger.record_end, job.seq, UNSENT, why, "unsent"))
-                self._never_sent.discard(job.token)
-                continue
             if not self._is_orphan(job, owner):
                 continue
             plan = find_submission(
