@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from .snippets import DOCS, Snippet, python_snippets, run_python, uncovered
+from .snippets import DOCS, Snippet, python_snippets, run_python, shared_mlflow, uncovered
 
 SNIPPETS = python_snippets(DOCS)
 
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[s.id for s in SNIPPETS])
 @pytest.mark.slow
-def test_docs_snippet_runs_as_written(snippet: Snippet, tmp_path: Path) -> None:
-    reason = run_python(snippet, tmp_path)
+def test_docs_snippet_runs_as_written(
+    snippet: Snippet, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    reason = run_python(snippet, tmp_path, mlflow=shared_mlflow(snippet, request))
     if reason is not None:
         pytest.skip(reason)
 

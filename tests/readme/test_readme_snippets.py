@@ -9,7 +9,16 @@ import pytest
 
 from lmms_eval_client._runs.ledger import Ledger
 
-from .snippets import DOCS, README, ROOT, Snippet, python_snippets, run_python, uncovered
+from .snippets import (
+    DOCS,
+    README,
+    ROOT,
+    Snippet,
+    python_snippets,
+    run_python,
+    shared_mlflow,
+    uncovered,
+)
 
 SNIPPETS = python_snippets([README])
 
@@ -22,8 +31,10 @@ TRAINING_LOOPS = {
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=[s.id for s in SNIPPETS])
 @pytest.mark.slow
-def test_readme_snippet_runs_as_written(snippet: Snippet, tmp_path: Path) -> None:
-    reason = run_python(snippet, tmp_path)
+def test_readme_snippet_runs_as_written(
+    snippet: Snippet, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    reason = run_python(snippet, tmp_path, mlflow=shared_mlflow(snippet, request))
     if reason is not None:
         pytest.skip(reason)
 
