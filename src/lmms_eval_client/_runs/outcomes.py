@@ -272,6 +272,7 @@ class Observation:
         seq: The job's seq.
         at: When it was recorded (UTC).
         event: intent, answer, adopted, unsent, status, lost, harvested, retry or summary;
+            held (the answer's job tracked by another submission: this one lost);
             claimed, acknowledged, released (at-least-once delivery: ``receive``, ``ack``,
             ``release``); recovered, recovery-checked (a lost job's output folder read).
         state: The job's state after it.
