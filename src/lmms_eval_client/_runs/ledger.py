@@ -219,12 +219,7 @@ class Ledger:
                     f"its job {job_id} is tracked as seq {holder[0]}, a submission of the same "
                     "request that adopted it before this answer was recorded"
                 )
-                conn.execute(
-                    "UPDATE jobs SET last_known_state = state, state = ?, note = ?, "
-                    "snapshot = NULL, updated_at = ? WHERE seq = ?",
-                    (LOST, note, now, seq),
-                )
-                self.observe(conn, seq, now, "held", LOST, {"note": note, "answer": data})
+                self._end(conn, seq, LOST, note, "held", now, {"note": note, "answer": data})
             else:
                 conn.execute(
                     "UPDATE jobs SET job_id = ?, state = ?, snapshot = NULL, updated_at = ? "
@@ -271,14 +266,21 @@ class Ledger:
         return self.job(seq)
 
     def _end(
-        self, conn: LedgerConnection, seq: int, state: str, note: str, event: str, now: float
+        self,
+        conn: LedgerConnection,
+        seq: int,
+        state: str,
+        note: str,
+        event: str,
+        now: float,
+        data: Any = None,
     ) -> None:
         conn.execute(
             "UPDATE jobs SET last_known_state = state, state = ?, note = ?, snapshot = NULL, "
             "updated_at = ? WHERE seq = ?",
             (state, note, now, seq),
         )
-        self.observe(conn, seq, now, event, state, {"note": note})
+        self.observe(conn, seq, now, event, state, {"note": note} if data is None else data)
         if state == UNSENT:
             # A retry that never reached the server does not replace the failed attempt:
             # that one is due for a retry again.
