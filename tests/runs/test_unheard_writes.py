@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lmms_eval_client import LedgerConnectionError, LedgerFullError
+from lmms_eval_client import LedgerConnectionError, LedgerFullError, RetryOnFailure
 from lmms_eval_client._client.arguments import build_evaluate_request
 from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs.ledger import Ledger
@@ -154,3 +154,26 @@ async def test_an_intent_left_unsettled_is_recorded_unsent_at_the_next_poll_or_c
         reader.close()
     assert (job.state, job.job_id) == ("unsent", None)
     assert server_jobs(local_server.url) == []
+
+
+async def test_a_held_submission_is_sent_again_by_a_retry_policy_for_lost_jobs(
+    make_runner: MakeRunner, local_server: LocalServer, ledger_target: LedgerTarget
+) -> None:
+    # What evaluation-runs.md says: with RetryOnFailure(lost=True), the submission whose
+    # job another one holds gets a job of its own (one evaluation per submission).
+    runner = make_runner(local_server.url, retry=RetryOnFailure(lost=True, max_attempts=2))
+    fail_answers(runner.run._ledger, "full")
+    with pytest.raises(LedgerFullError) as info:
+        await runner.submit("qwen2_vl", ["mme"], model_args=LONG, key="step-1")
+    job_id = info.value.job_id
+    assert job_id is not None
+    holder = adopt_elsewhere(ledger_target, local_server.url, job_id)
+    await runner.ready()  # the kept answer: held, so lost; then retried
+    await runner.ready()
+    mine, theirs, again = await runner.jobs()
+    assert mine.state == "lost" and mine.retried_by == again.seq
+    assert (theirs.seq, theirs.job_id) == (holder, job_id)
+    assert again.retry_of == mine.seq and again.job_id not in (None, job_id)
+    assert again.key == "step-1"
+    created = {job["job_id"] for job in server_jobs(local_server.url)}
+    assert created == {job_id, again.job_id}
