@@ -41,28 +41,27 @@ def test_type_checkers_see_what_the_lazy_table_loads() -> None:
     assert set(seen) | {"__version__"} == set(lmms_eval_client.__all__)
 
 
-def test_import_loads_no_model_machinery() -> None:
-    code = (
-        "import sys, lmms_eval_client\n"
-        "print(sorted(m for m in ('httpx', 'pydantic') if m in sys.modules))"
-    )
+def loaded_after(statement: str, modules: tuple[str, ...]) -> list[str]:
+    """Those of ``modules`` a fresh interpreter has loaded after running ``statement``."""
+    code = f"import sys\n{statement}\nprint(sorted(m for m in {modules!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    loaded: list[str] = ast.literal_eval(done.stdout.strip())
+    return loaded
+
+
+def test_import_loads_no_model_machinery() -> None:
+    assert loaded_after("import lmms_eval_client", ("httpx", "pydantic")) == []
 
 
 def test_the_client_classes_load_their_models_with_the_first_request() -> None:
     # Issue 22: what users write first costs about `import httpx, pydantic` (make bench
     # times it); pydantic's model machinery, the models, httpcore and the results reading
     # load with the first request or the first results read.
-    code = (
-        "import sys\n"
-        "from lmms_eval_client import AsyncEvalClient, EvalClient\n"
-        "heavy = ('pydantic.main', 'lmms_eval_api.models', 'lmms_eval_api.types', 'httpcore',"
-        " 'lmms_eval_client._results.results', 'lmms_eval_client._results.file_access')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    heavy = (
+        "pydantic.main", "lmms_eval_api.models", "lmms_eval_api.types", "httpcore",
+        "lmms_eval_client._results.results", "lmms_eval_client._results.file_access",
+    )  # fmt: skip
+    assert loaded_after("from lmms_eval_client import AsyncEvalClient, EvalClient", heavy) == []
 
 
 def test_the_run_classes_load_models_outcomes_and_results_reading_on_first_use() -> None:
@@ -70,16 +69,12 @@ def test_the_run_classes_load_models_outcomes_and_results_reading_on_first_use()
     # (make bench times it): pydantic's model machinery, the generated models, the outcome
     # and table models, and the results reading load with the first job read, outcome,
     # table or summary, not with the import.
-    code = (
-        "import sys\n"
-        "from lmms_eval_client import AsyncEvalRun, EvalRun\n"
-        "heavy = ('pydantic.main', 'pydantic_core', 'lmms_eval_api.models', 'lmms_eval_api.types',"
-        " 'httpcore', 'lmms_eval_client._runs.outcomes', 'lmms_eval_client._runs.table',"
-        " 'lmms_eval_client._runs.recovery_files', 'lmms_eval_client._results.files',"
-        " 'lmms_eval_client._results.results', 'lmms_eval_client._results.sections',"
-        " 'lmms_eval_client._results.samples', 'lmms_eval_client._results.metrics',"
-        " 'lmms_eval_client._results.errors', 'lmms_eval_client._results.file_access')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    heavy = (
+        "pydantic.main", "pydantic_core", "lmms_eval_api.models", "lmms_eval_api.types",
+        "httpcore", "lmms_eval_client._runs.outcomes", "lmms_eval_client._runs.table",
+        "lmms_eval_client._runs.recovery_files", "lmms_eval_client._results.files",
+        "lmms_eval_client._results.results", "lmms_eval_client._results.sections",
+        "lmms_eval_client._results.samples", "lmms_eval_client._results.metrics",
+        "lmms_eval_client._results.errors", "lmms_eval_client._results.file_access",
+    )  # fmt: skip
+    assert loaded_after("from lmms_eval_client import AsyncEvalRun, EvalRun", heavy) == []
