@@ -40,7 +40,7 @@ import pytest
 
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from ..trackers._mlflow import MlflowServer, mlflow_server
+from ..trackers._mlflow import MlflowServer
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -233,20 +233,12 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> None:
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
 
 
-def shared_mlflow(snippet: Snippet, request: pytest.FixtureRequest) -> MlflowServer | None:
-    """The worker's MLflow server (started once: ~20 s) for a block that talks to MLflow."""
-    if snippet.skipped is not None or MLFLOW_URL not in snippet.code:
-        return None
-    server: MlflowServer = request.getfixturevalue("shared_mlflow_server")
-    return server
-
-
 def run_python(
-    snippet: Snippet, tmp_path: Path, times: int = 1, mlflow: MlflowServer | None = None
+    snippet: Snippet, tmp_path: Path, request: pytest.FixtureRequest, times: int = 1
 ) -> str | None:
     """Runs a ```python block as written (``times`` times in one folder, against the same
-    servers; ``mlflow``: the tracking server for a block that talks to MLflow, else one of
-    its own); returns why it was not run, if it was not."""
+    servers; a block that talks to MLflow, against the worker's MLflow server, started
+    once: ~20 s); returns why it was not run, if it was not."""
     if snippet.skipped is not None:
         return snippet.skipped
     if snippet.code.startswith("pytest_plugins"):
@@ -263,9 +255,7 @@ def run_python(
     with contextlib.ExitStack() as servers:
         code = snippet.code
         if MLFLOW_URL in code:
-            if mlflow is None:
-                (tmp_path / "mlflow").mkdir()
-                mlflow = servers.enter_context(mlflow_server(tmp_path / "mlflow"))
+            mlflow: MlflowServer = request.getfixturevalue("shared_mlflow_server")
             code = code.replace(MLFLOW_URL, mlflow.url)
         if PAGE_URL in code:
             config = LocalServerConfig(job_duration=0.05, temp_dir_root=tmp_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .snippets import DOCS, Snippet, python_snippets, run_python, shared_mlflow, uncovered
+from .snippets import DOCS, Snippet, python_snippets, run_python, uncovered
 
 SNIPPETS = python_snippets(DOCS)
 
@@ -17,7 +17,7 @@ SNIPPETS = python_snippets(DOCS)
 def test_docs_snippet_runs_as_written(
     snippet: Snippet, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    reason = run_python(snippet, tmp_path, mlflow=shared_mlflow(snippet, request))
+    reason = run_python(snippet, tmp_path, request)
     if reason is not None:
         pytest.skip(reason)
 

@@ -16,7 +16,6 @@ from .snippets import (
     Snippet,
     python_snippets,
     run_python,
-    shared_mlflow,
     uncovered,
 )
 
@@ -34,7 +33,7 @@ TRAINING_LOOPS = {
 def test_readme_snippet_runs_as_written(
     snippet: Snippet, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    reason = run_python(snippet, tmp_path, mlflow=shared_mlflow(snippet, request))
+    reason = run_python(snippet, tmp_path, request)
     if reason is not None:
         pytest.skip(reason)
 
@@ -55,7 +54,7 @@ def test_every_block_runs_or_says_why_not() -> None:
     ids=[path.relative_to(ROOT).as_posix() for path in TRAINING_LOOPS],
 )
 def test_the_training_loop_run_twice_submits_each_checkpoint_once(
-    path: Path, heading: str, tmp_path: Path
+    path: Path, heading: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     # Issue 21: before keys, the README's loop run twice left 6 jobs for its 3 epochs.
     assert path == README or path in DOCS
@@ -64,7 +63,7 @@ def test_the_training_loop_run_twice_submits_each_checkpoint_once(
         for s in python_snippets([path])
         if s.heading == heading and 'key=f"epoch-{epoch}"' in s.code
     ]
-    assert run_python(loop, tmp_path, times=2) is None
+    assert run_python(loop, tmp_path, request, times=2) is None
     ledger = Ledger(tmp_path / "evals.sqlite", read_only=True)
     try:
         jobs = ledger.jobs()
