@@ -82,10 +82,33 @@ class StreamFS:
         return []
 
 
+class Arrivals:
+    """The connections a :func:`counting_listener` accepted, as ``host:port`` of the peer."""
+
+    def __init__(self) -> None:
+        self.peers: list[str] = []
+        self.changed = threading.Condition()
+
+    def add(self, peer: str) -> None:
+        with self.changed:
+            self.peers.append(peer)
+            self.changed.notify_all()
+
+    def before_now(self, port: int) -> list[str]:
+        """Every connection made before this call, without sleeping on it: a last one is made
+        here and, the listener accepting in arrival order, once it is seen so are the others."""
+        with socket.create_connection(("127.0.0.1", port)) as last:
+            mine = "{}:{}".format(*last.getsockname()[:2])
+            with self.changed:
+                if not self.changed.wait_for(lambda: mine in self.peers, timeout=10):
+                    raise AssertionError("the listener did not accept a connection in 10 s")
+                return [peer for peer in self.peers if peer != mine]
+
+
 @contextmanager
-def counting_listener() -> Iterator[tuple[int, list[str]]]:
+def counting_listener() -> Iterator[tuple[int, Arrivals]]:
     """A loopback port that records (and closes) every connection made to it."""
-    seen: list[str] = []
+    arrivals = Arrivals()
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -98,13 +121,13 @@ def counting_listener() -> Iterator[tuple[int, list[str]]]:
                 conn, peer = server.accept()
             except OSError:
                 continue
-            seen.append(f"{peer[0]}:{peer[1]}")
+            arrivals.add(f"{peer[0]}:{peer[1]}")
             conn.close()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield server.getsockname()[1], seen
+        yield server.getsockname()[1], arrivals
     finally:
         stop.set()
         thread.join()
