@@ -87,6 +87,7 @@ class Arrivals:
 
     def __init__(self) -> None:
         self.peers: list[str] = []
+        self.own: set[str] = set()  # the connections before_now made itself
         self.changed = threading.Condition()
 
     def add(self, peer: str) -> None:
@@ -99,10 +100,11 @@ class Arrivals:
         here and, the listener accepting in arrival order, once it is seen so are the others."""
         with socket.create_connection(("127.0.0.1", port)) as last:
             mine = "{}:{}".format(*last.getsockname()[:2])
+            self.own.add(mine)
             with self.changed:
                 if not self.changed.wait_for(lambda: mine in self.peers, timeout=10):
                     raise AssertionError("the listener did not accept a connection in 10 s")
-                return [peer for peer in self.peers if peer != mine]
+                return [peer for peer in self.peers if peer not in self.own]
 
 
 @contextmanager
