@@ -15,9 +15,10 @@ import abc
 import importlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
+from .._closing import Closing
 from .._exceptions import InvalidArgumentError, MissingDependencyError
 
 DEFAULT_METRIC_NAME = "eval/{task}/{metric}"
@@ -235,7 +236,7 @@ def import_extra(module: str, *, feature: str, extra: str, package: str) -> Modu
         ) from None
 
 
-class Sink(abc.ABC):
+class Sink(Closing, abc.ABC):
     """Where a run's metrics go: each completed job's rows are written once, at its step.
 
     ``name`` identifies the destination (the run's ledger records which jobs each name has
@@ -264,24 +265,13 @@ class Sink(abc.ABC):
     def write(self, rows: Sequence[MetricRowLike], step: int) -> None:
         """Write one job's metric rows at the training ``step`` (raise if they were not)."""
 
-    def close(self) -> None:  # noqa: B027  (optional: most sinks hold nothing)
+    def close(self) -> None:
         """Flush and release what the sink holds (a run it started, a file). Idempotent.
 
         Example:
             >>> with TensorBoardSink("runs/evals") as sink:  # doctest: +SKIP
             ...     export_to(sink, rows)  # closed at the end of the block
         """
-
-    def __enter__(self) -> Sink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} step_label={self.step_label!r}>"

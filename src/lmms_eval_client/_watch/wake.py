@@ -22,9 +22,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal, Protocol
 
+from .._closing import Closing
 from .._exceptions import InvalidArgumentError
 from .._log import logger
 from .._runs.filesystems import filesystem_type
@@ -98,7 +98,7 @@ def resolve_wake(wake: Wake, directory: Path) -> Literal["events", "poll"]:
     return "events"
 
 
-class Waker:
+class Waker(Closing):
     """Waits between scans: ``wait(seconds)``; a context manager (closing stops its thread)."""
 
     def __init__(self, until: threading.Event | None, sleep: Callable[[float], None] | None):
@@ -116,17 +116,6 @@ class Waker:
 
     def close(self) -> None:
         """Stop waiting for events (polling: nothing to stop)."""
-
-    def __enter__(self) -> Waker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _StopView:

@@ -13,9 +13,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO
 
+from typing_extensions import Self
+
+from .._closing import Closing
 from .watch import Outcome, Tracked
 
 if TYPE_CHECKING:  # rich is imported by the views that draw: `status` draws none
@@ -47,29 +49,18 @@ def format_seconds(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-V = TypeVar("V", bound="_View")
-
-
-class _View:
-    """A view is a context manager: ``__enter__`` starts it, ``__exit__`` stops it."""
+class _View(Closing):
+    """A view is a context manager: ``__enter__`` starts it, ``__exit__`` closes it."""
 
     def _start(self) -> None:
         """Begin showing (a LineView has nothing to begin)."""
 
-    def _stop(self) -> None:
+    def close(self) -> None:
         """End showing, leaving what was shown."""
 
-    def __enter__(self: V) -> V:
+    def __enter__(self) -> Self:
         self._start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        self._stop()
 
 
 class LiveView(_View):
@@ -136,7 +127,7 @@ class LiveView(_View):
     def _start(self) -> None:
         self._live.start(refresh=True)
 
-    def _stop(self) -> None:
+    def close(self) -> None:
         self._live.stop()  # draws the last frame once more and leaves it on the screen
 
 
