@@ -27,27 +27,7 @@ from .live import LiveView, format_seconds, make_view
 from .model_args import seconds
 from .output import as_json, error, note, print_fields, print_json, print_lines, report, warn
 from .server_commands import JsonFlag, examples
-from .submit_options import (
-    LOG_SAMPLES,
-    NUM_GPUS,
-    PREDICT_ONLY,
-    BatchSize,
-    Device,
-    ExtraBody,
-    GenKwargs,
-    Limit,
-    LogSamples,
-    Model,
-    ModelArgs,
-    NumFewshot,
-    NumGpus,
-    OutputDir,
-    OutputRoot,
-    PollInterval,
-    PredictOnly,
-    Tasks,
-    parse_submission,
-)
+from .submit_options import PollInterval, SubmissionOptions, submission_options
 from .watch import Tracked, watch
 
 Jobs = Annotated[list[str], typer.Argument(help="Job ids.", metavar="JOB...", show_default=False)]
@@ -113,22 +93,10 @@ def wait_and_report(
     return worst([t.exit_code for t in tracked]), [t.to_json(now) for t in tracked]
 
 
+@submission_options()
 def submit(
     ctx: typer.Context,
-    model: Model,
-    tasks: Tasks,
-    model_args: ModelArgs = None,
-    num_fewshot: NumFewshot = None,
-    batch_size: BatchSize = None,
-    device: Device = None,
-    limit: Limit = None,
-    gen_kwargs: GenKwargs = None,
-    log_samples: LogSamples = LOG_SAMPLES,
-    predict_only: PredictOnly = PREDICT_ONLY,
-    num_gpus: NumGpus = NUM_GPUS,
-    output_dir: OutputDir = None,
-    output_root: OutputRoot = None,
-    extra_body: ExtraBody = None,
+    submission: SubmissionOptions,
     label: Annotated[
         list[str] | None,
         typer.Option(
@@ -162,14 +130,9 @@ def submit(
     Prints the job id; with --wait, waits for it and exits with its outcome (0 completed,
     1 failed, 3 cancelled, 4 timeout).
     """
-    parsed = parse_submission(
-        model=model, tasks=tasks, model_args=model_args, num_fewshot=num_fewshot,
-        batch_size=batch_size, device=device, limit=limit, gen_kwargs=gen_kwargs,
-        log_samples=log_samples, predict_only=predict_only, num_gpus=num_gpus,
-        output_dir=output_dir, extra_body=extra_body, label=label,
-    )  # fmt: skip
+    parsed = submission.parse(label)
     labels = parsed.labels
-    with connect(settings_of(ctx), output_root=output_root) as client:
+    with connect(settings_of(ctx), output_root=submission.output_root) as client:
         with warnings.catch_warnings(record=True) as caught, _interrupt_says(_SUBMIT_STOPPED):
             warnings.simplefilter("always", ModelNameWarning)
             job = client.evaluate(parsed.model, parsed.tasks, parsed.model_args, **parsed.options)

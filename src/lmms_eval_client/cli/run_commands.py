@@ -40,27 +40,7 @@ from .output import as_json, note, print_json, print_lines, warn
 from .run_view import JsonLines, LiveTable, labels_text, make_sink, run_exit_code, watch_run
 from .runs import Ledger, ledger_exists, open_read_only, shown_ledger
 from .server_commands import JsonFlag, examples
-from .submit_options import (
-    LOG_SAMPLES,
-    NUM_GPUS,
-    PREDICT_ONLY,
-    BatchSize,
-    Device,
-    ExtraBody,
-    GenKwargs,
-    Limit,
-    LogSamples,
-    Model,
-    ModelArgs,
-    NumFewshot,
-    NumGpus,
-    OutputDir,
-    OutputRoot,
-    PollInterval,
-    PredictOnly,
-    Tasks,
-    parse_submission,
-)
+from .submit_options import PollInterval, SubmissionOptions, submission_options
 
 
 def _ledger_servers(ledger: str, *, create: bool) -> tuple[str, ...]:
@@ -130,23 +110,11 @@ def refresh(ctx: typer.Context, ledger: str) -> None:
         run.ready()  # one poll; the outcomes are left for whoever harvests them
 
 
+@submission_options()
 def submit(
     ctx: typer.Context,
     ledger: Ledger,
-    model: Model,
-    tasks: Tasks,
-    model_args: ModelArgs = None,
-    num_fewshot: NumFewshot = None,
-    batch_size: BatchSize = None,
-    device: Device = None,
-    limit: Limit = None,
-    gen_kwargs: GenKwargs = None,
-    log_samples: LogSamples = LOG_SAMPLES,
-    predict_only: PredictOnly = PREDICT_ONLY,
-    num_gpus: NumGpus = NUM_GPUS,
-    output_dir: OutputDir = None,
-    output_root: OutputRoot = None,
-    extra_body: ExtraBody = None,
+    submission: SubmissionOptions,
     key: Annotated[
         str | None,
         typer.Option(
@@ -175,15 +143,10 @@ def submit(
     The ledger is created if missing. Every option of ``submit``; with --key, a key the
     ledger already holds sends nothing and shows the job tracked under it.
     """
-    parsed = parse_submission(
-        model=model, tasks=tasks, model_args=model_args, num_fewshot=num_fewshot,
-        batch_size=batch_size, device=device, limit=limit, gen_kwargs=gen_kwargs,
-        log_samples=log_samples, predict_only=predict_only, num_gpus=num_gpus,
-        output_dir=output_dir, extra_body=extra_body, label=label,
-    )  # fmt: skip
+    parsed = submission.parse(label)
     # The key only when given: a run without keys is submitted as EvalRun always did.
     keyed: dict[str, Any] = {} if key is None else {"key": key}
-    with open_run(ctx, ledger, create=True, output_root=output_root) as (run, _):
+    with open_run(ctx, ledger, create=True, output_root=submission.output_root) as (run, _):
         known = key is not None and any(job.key == key for job in run.jobs())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ModelNameWarning)

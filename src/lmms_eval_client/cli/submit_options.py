@@ -1,6 +1,7 @@
-"""The options of a submission, shared by ``submit`` and ``runs submit``: one definition of
-each (typer reads options from a command's signature, so each command still names them,
-with these types and defaults), and one parser turning them into ``evaluate``'s arguments.
+"""The options of a submission, shared by ``submit``, ``runs submit`` and ``watch``: one
+definition of each, one list of them (``SubmissionOptions``, which ``submission_options``
+puts in each command's signature, where typer reads options), and one parser turning them
+into ``evaluate``'s arguments.
 
 The help texts and defaults come from evaluate()'s parameters (their one source, with the
 SDK's).
@@ -8,8 +9,11 @@ SDK's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, fields
+from typing import Annotated, Any, get_type_hints
 
 import typer
 from pydantic import JsonValue
@@ -78,47 +82,97 @@ class Submission:
     labels: dict[str, str]
 
 
-def parse_submission(
-    *,
-    model: str,
-    tasks: list[str],
-    model_args: list[str] | None,
-    num_fewshot: int | None,
-    batch_size: str | None,
-    device: str | None,
-    limit: str | None,
-    gen_kwargs: str | None,
-    log_samples: bool,
-    predict_only: bool,
-    num_gpus: int,
-    output_dir: str | None,
-    extra_body: str | None,
-    label: list[str] | None,
-) -> Submission:
-    """The options as ``evaluate``'s arguments.
+@dataclass(frozen=True)
+class SubmissionOptions:
+    """The submission options as given: each field is one option of the commands that take
+    them (``submission_options``), in the order their --help lists them."""
 
-    Raises:
-        InvalidArgumentError: A malformed --label, --tasks, --model-args, --limit or
-            --extra-body (a usage error: nothing is sent).
+    model: Model
+    tasks: Tasks
+    model_args: ModelArgs = None
+    num_fewshot: NumFewshot = None
+    batch_size: BatchSize = None
+    device: Device = None
+    limit: Limit = None
+    gen_kwargs: GenKwargs = None
+    log_samples: LogSamples = LOG_SAMPLES
+    predict_only: PredictOnly = PREDICT_ONLY
+    num_gpus: NumGpus = NUM_GPUS
+    output_dir: OutputDir = None
+    output_root: OutputRoot = None
+    extra_body: ExtraBody = None
+
+    def parse(self, label: list[str] | None) -> Submission:
+        """The options (and the command's ``--label``s) as ``evaluate``'s arguments.
+
+        Raises:
+            InvalidArgumentError: A malformed --label, --tasks, --model-args, --limit or
+                --extra-body (a usage error: nothing is sent).
+
+        Example::
+
+            parsed = submission.parse(label)
+            client.evaluate(parsed.model, parsed.tasks, parsed.model_args, **parsed.options)
+        """
+        labels = parse_labels(label or [])
+        task_list = parse_tasks(self.tasks)
+        arguments = parse_model_args(self.model_args or [])
+        options: dict[str, Any] = {
+            "num_fewshot": self.num_fewshot,
+            "batch_size": parse_batch_size(self.batch_size),
+            "device": self.device,
+            "limit": parse_limit(self.limit),
+            "gen_kwargs": self.gen_kwargs,
+            "log_samples": self.log_samples,
+            "predict_only": self.predict_only,
+            "num_gpus": self.num_gpus,
+            "output_dir": self.output_dir,
+            "extra_body": parse_extra_body(self.extra_body),
+        }
+        return Submission(self.model, task_list, arguments, options, labels)
+
+
+Command = Callable[..., None]
+
+
+def submission_options(*, output_dir: bool = True) -> Callable[[Command], Command]:
+    """Give a command the submission options: its parameter ``submission:
+    SubmissionOptions`` stands, in the signature typer reads, for one option per field
+    (without ``--output-dir`` unless ``output_dir``), and receives the values given.
 
     Example::
 
-        parsed = parse_submission(model="qwen2_vl", tasks=["mme"], model_args=None, ...)
-        client.evaluate(parsed.model, parsed.tasks, parsed.model_args, **parsed.options)
+        @submission_options()
+        def submit(ctx: typer.Context, submission: SubmissionOptions, ...) -> None:
+            parsed = submission.parse(label=None)
     """
-    labels = parse_labels(label or [])
-    task_list = parse_tasks(tasks)
-    arguments = parse_model_args(model_args or [])
-    options: dict[str, Any] = {
-        "num_fewshot": num_fewshot,
-        "batch_size": parse_batch_size(batch_size),
-        "device": device,
-        "limit": parse_limit(limit),
-        "gen_kwargs": gen_kwargs,
-        "log_samples": log_samples,
-        "predict_only": predict_only,
-        "num_gpus": num_gpus,
-        "output_dir": output_dir,
-        "extra_body": parse_extra_body(extra_body),
-    }
-    return Submission(model, task_list, arguments, options, labels)
+    hints = get_type_hints(SubmissionOptions, include_extras=True)
+    options = [
+        inspect.Parameter(
+            field.name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=inspect.Parameter.empty if field.default is MISSING else field.default,
+            annotation=hints[field.name],
+        )
+        for field in fields(SubmissionOptions)
+        if output_dir or field.name != "output_dir"
+    ]
+
+    def decorate(command: Command) -> Command:
+        signature = inspect.signature(command, eval_str=True)
+        own = list(signature.parameters.values())
+        at = list(signature.parameters).index("submission")
+
+        @functools.wraps(command)
+        def run(**given: Any) -> None:
+            chosen = {option.name: given.pop(option.name) for option in options}
+            command(**given, submission=SubmissionOptions(**chosen))
+
+        shown = signature.replace(parameters=[*own[:at], *options, *own[at + 1 :]])
+        # typer reads both: the signature, and the type hints (evaluated here, as the
+        # command's own names are not the globals of this module)
+        run.__signature__ = shown  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in shown.parameters.values()}
+        return run
+
+    return decorate

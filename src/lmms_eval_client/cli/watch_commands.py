@@ -25,26 +25,7 @@ from .output import note, print_json_line, print_lines
 from .run_commands import open_run
 from .runs import LEDGER_ENV, shown_ledger
 from .server_commands import examples
-from .submit_options import (
-    LOG_SAMPLES,
-    NUM_GPUS,
-    PREDICT_ONLY,
-    BatchSize,
-    Device,
-    ExtraBody,
-    GenKwargs,
-    Limit,
-    LogSamples,
-    Model,
-    ModelArgs,
-    NumFewshot,
-    NumGpus,
-    OutputRoot,
-    PollInterval,
-    PredictOnly,
-    Tasks,
-    parse_submission,
-)
+from .submit_options import PollInterval, SubmissionOptions, submission_options
 
 
 class WakeChoice(str, enum.Enum):
@@ -55,6 +36,7 @@ class WakeChoice(str, enum.Enum):
     poll = "poll"
 
 
+@submission_options(output_dir=False)
 def watch(
     ctx: typer.Context,
     directory: Annotated[
@@ -73,19 +55,7 @@ def watch(
             show_default=False,
         ),
     ],
-    model: Model,
-    tasks: Tasks,
-    model_args: ModelArgs = None,
-    num_fewshot: NumFewshot = None,
-    batch_size: BatchSize = None,
-    device: Device = None,
-    limit: Limit = None,
-    gen_kwargs: GenKwargs = None,
-    log_samples: LogSamples = LOG_SAMPLES,
-    predict_only: PredictOnly = PREDICT_ONLY,
-    num_gpus: NumGpus = NUM_GPUS,
-    output_root: OutputRoot = None,
-    extra_body: ExtraBody = None,
+    submission: SubmissionOptions,
     pattern: Annotated[
         str, typer.Option("--pattern", help="Which folders are checkpoints (fnmatch).")
     ] = "checkpoint-*",
@@ -147,12 +117,7 @@ def watch(
     through $LMMS_EVAL_PATH_MAP). Runs until Ctrl+C, which stops watching, never the jobs
     (exit 130); started again on the same --ledger, it submits nothing twice.
     """
-    parsed = parse_submission(
-        model=model, tasks=tasks, model_args=model_args, num_fewshot=num_fewshot,
-        batch_size=batch_size, device=device, limit=limit, gen_kwargs=gen_kwargs,
-        log_samples=log_samples, predict_only=predict_only, num_gpus=num_gpus,
-        output_dir=None, extra_body=extra_body, label=None,
-    )  # fmt: skip
+    parsed = submission.parse(label=None)
     what = CheckpointSubmission(
         model=parsed.model,
         tasks=parsed.tasks,
@@ -162,7 +127,7 @@ def watch(
     ready: ReadinessRule = (
         MarkerFile(marker) if stable_seconds is None else StableSize(seconds=stable_seconds)
     )
-    with open_run(ctx, ledger, create=True, output_root=output_root) as (run, _):
+    with open_run(ctx, ledger, create=True, output_root=submission.output_root) as (run, _):
         watcher = CheckpointWatcher(
             run, directory, submit=what, pattern=pattern, ready=ready, every=every,
             max_pending=max_pending, key_prefix=key_prefix, poll_interval=poll_interval,
