@@ -41,33 +41,6 @@ PollInterval = Annotated[
     ),
 ]
 
-Model = Annotated[str, typer.Option("--model", "-m", help=cli_help("model"))]
-Tasks = Annotated[list[str], typer.Option("--tasks", "-t", help=cli_help("tasks"))]
-ModelArgs = Annotated[
-    list[str] | None,
-    typer.Option("--model-args", "-a", help=cli_help("model_args"), show_default=False),
-]
-NumFewshot = Annotated[int | None, typer.Option(help=cli_help("num_fewshot"))]
-BatchSize = Annotated[str | None, typer.Option(help=cli_help("batch_size"))]
-Device = Annotated[str | None, typer.Option(help=cli_help("device"))]
-Limit = Annotated[str | None, typer.Option(help=cli_help("limit"))]
-GenKwargs = Annotated[str | None, typer.Option(help=cli_help("gen_kwargs"))]
-LogSamples = Annotated[
-    bool, typer.Option("--log-samples/--no-log-samples", help=cli_help("log_samples"))
-]
-PredictOnly = Annotated[bool, typer.Option("--predict-only", help=cli_help("predict_only"))]
-NumGpus = Annotated[int, typer.Option(min=1, help=cli_help("num_gpus"))]
-OutputDir = Annotated[str | None, typer.Option(help=cli_help("output_dir"))]
-OutputRoot = Annotated[
-    str | None,
-    typer.Option(
-        help="A folder on the server's disk, readable here, under which a job without "
-        "--output-dir gets its own (default: $LMMS_EVAL_OUTPUT_ROOT). Lets results and "
-        "logs read the job's files.",
-    ),
-]
-ExtraBody = Annotated[str | None, typer.Option(help=cli_help("extra_body"))]
-
 
 @dataclass(frozen=True)
 class Submission:
@@ -87,20 +60,34 @@ class SubmissionOptions:
     """The submission options as given: each field is one option of the commands that take
     them (``submission_options``), in the order their --help lists them."""
 
-    model: Model
-    tasks: Tasks
-    model_args: ModelArgs = None
-    num_fewshot: NumFewshot = None
-    batch_size: BatchSize = None
-    device: Device = None
-    limit: Limit = None
-    gen_kwargs: GenKwargs = None
-    log_samples: LogSamples = LOG_SAMPLES
-    predict_only: PredictOnly = PREDICT_ONLY
-    num_gpus: NumGpus = NUM_GPUS
-    output_dir: OutputDir = None
-    output_root: OutputRoot = None
-    extra_body: ExtraBody = None
+    model: Annotated[str, typer.Option("--model", "-m", help=cli_help("model"))]
+    tasks: Annotated[list[str], typer.Option("--tasks", "-t", help=cli_help("tasks"))]
+    model_args: Annotated[
+        list[str] | None,
+        typer.Option("--model-args", "-a", help=cli_help("model_args"), show_default=False),
+    ] = None
+    num_fewshot: Annotated[int | None, typer.Option(help=cli_help("num_fewshot"))] = None
+    batch_size: Annotated[str | None, typer.Option(help=cli_help("batch_size"))] = None
+    device: Annotated[str | None, typer.Option(help=cli_help("device"))] = None
+    limit: Annotated[str | None, typer.Option(help=cli_help("limit"))] = None
+    gen_kwargs: Annotated[str | None, typer.Option(help=cli_help("gen_kwargs"))] = None
+    log_samples: Annotated[
+        bool, typer.Option("--log-samples/--no-log-samples", help=cli_help("log_samples"))
+    ] = LOG_SAMPLES
+    predict_only: Annotated[bool, typer.Option("--predict-only", help=cli_help("predict_only"))] = (
+        PREDICT_ONLY
+    )
+    num_gpus: Annotated[int, typer.Option(min=1, help=cli_help("num_gpus"))] = NUM_GPUS
+    output_dir: Annotated[str | None, typer.Option(help=cli_help("output_dir"))] = None
+    output_root: Annotated[
+        str | None,
+        typer.Option(
+            help="A folder on the server's disk, readable here, under which a job without "
+            "--output-dir gets its own (default: $LMMS_EVAL_OUTPUT_ROOT). Lets results and "
+            "logs read the job's files.",
+        ),
+    ] = None
+    extra_body: Annotated[str | None, typer.Option(help=cli_help("extra_body"))] = None
 
     def parse(self, label: list[str] | None) -> Submission:
         """The options (and the command's ``--label``s) as ``evaluate``'s arguments.
