@@ -15,7 +15,7 @@ import enum
 import os
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import JsonValue
@@ -39,73 +39,55 @@ class Tracker(str, enum.Enum):
 
 
 _PANEL = "Export to a tracker"
+
+
+def _exported(*names: str, help: str) -> Any:
+    """An option of ``runs export --help``'s tracker panel (``names``: typer's default else)."""
+    return typer.Option(*names, help=help, rich_help_panel=_PANEL)
+
+
 To = Annotated[
     Tracker | None,
-    typer.Option(
+    _exported(
         "--to",
         help="Write the metrics to this tracker instead of printing them: each completed "
         "job once, at its training step (--step-label). When the ledger is writable, what "
         "was written is recorded in it, so exporting again to the same destination (or "
         "after a run whose sinks fed it) writes only what is missing; --no-record: the "
         "ledger is only read and every job is written.",
-        rich_help_panel=_PANEL,
     ),
 ]
 TrackingUri = Annotated[
-    str | None,
-    typer.Option(
-        help="--to mlflow: the tracking server, e.g. http://127.0.0.1:5000.", rich_help_panel=_PANEL
-    ),
+    str | None, _exported(help="--to mlflow: the tracking server, e.g. http://127.0.0.1:5000.")
 ]
 Experiment = Annotated[
     str | None,
-    typer.Option(
-        help="--to mlflow: the experiment (with --run-name: that run, continued).",
-        rich_help_panel=_PANEL,
-    ),
+    _exported(help="--to mlflow: the experiment (with --run-name: that run, continued)."),
 ]
 RunId = Annotated[
     str | None,
-    typer.Option(
-        help="--to mlflow: an existing run's id. --to wandb: the run's id (resumed if it exists).",
-        rich_help_panel=_PANEL,
+    _exported(
+        help="--to mlflow: an existing run's id. --to wandb: the run's id (resumed if it exists)."
     ),
 ]
 RunName = Annotated[
-    str | None,
-    typer.Option(
-        help="--to mlflow: the run's name in --experiment (found, else created).",
-        rich_help_panel=_PANEL,
-    ),
+    str | None, _exported(help="--to mlflow: the run's name in --experiment (found, else created).")
 ]
 LogDir = Annotated[
     Path | None,
-    typer.Option(
-        help="--to tensorboard: the folder of the event files (tensorboard --logdir DIR).",
-        rich_help_panel=_PANEL,
-    ),
+    _exported(help="--to tensorboard: the folder of the event files (tensorboard --logdir DIR)."),
 ]
 Project = Annotated[
-    str | None,
-    typer.Option(
-        help="--to wandb: the project (offline when WANDB_MODE=offline).", rich_help_panel=_PANEL
-    ),
+    str | None, _exported(help="--to wandb: the project (offline when WANDB_MODE=offline).")
 ]
-Entity = Annotated[
-    str | None, typer.Option(help="--to wandb: the team or user.", rich_help_panel=_PANEL)
-]
+Entity = Annotated[str | None, _exported(help="--to wandb: the team or user.")]
 StepLabel = Annotated[
-    str,
-    typer.Option(
-        help="The label holding each job's training step (an integer).", rich_help_panel=_PANEL
-    ),
+    str, _exported(help="The label holding each job's training step (an integer).")
 ]
 Record = Annotated[
     bool,
-    typer.Option(
-        "--record/--no-record",
-        help="Record what was written in the ledger (when it is writable).",
-        rich_help_panel=_PANEL,
+    _exported(
+        "--record/--no-record", help="Record what was written in the ledger (when it is writable)."
     ),
 ]
 
