@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
 
@@ -39,6 +40,9 @@ from .options import ClientTimeout
 # A poll in flight is given at least this long, even at (or past) a wait's deadline: a
 # wait with timeout=0 still checks once, and a poll that is nearly done is not cut off.
 MIN_REQUEST_TIME = 1.0
+
+# What a sender's send() gives: the response (sync), or a coroutine of it (async).
+_Sent = TypeVar("_Sent")
 
 
 # The monotonic deadline of the sync request this thread is sending, set by BoundedSender
@@ -115,6 +119,19 @@ def _read_by_a_hook(response: httpx.Response, limit: int) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Attempt(Generic[_Sent]):
+    """One attempt's view of a sender (sync or async), with the bounds of its call."""
+
+    send: Callable[[_Attempt[_Sent], str, str, dict[str, Any]], _Sent]
+    timeout: httpx.Timeout | ClientTimeout
+    until: float | None
+
+    def request(self, method: str, url: str, **kwargs: Any) -> _Sent:
+        # async: the sender's coroutine, which the generated code awaits
+        return self.send(self, method, url, kwargs)
+
+
 class BoundedSender:
     """A client's sender: each attempt of a call sends through its ``attempt()`` view.
 
@@ -137,17 +154,12 @@ class BoundedSender:
     ) -> httpx.Client:
         """What one attempt sends through: ``timeout`` (else the client's) bounds each
         request, and ``time_left`` seconds from now (at least MIN_REQUEST_TIME), if given."""
-        return cast(httpx.Client, _Attempt(self, timeout, _until(time_left)))
+        return cast(httpx.Client, _Attempt(self.send, timeout, _until(time_left)))
 
     def send(
-        self,
-        timeout: httpx.Timeout | ClientTimeout,
-        until: float | None,
-        method: str,
-        url: str,
-        kwargs: dict[str, Any],
+        self, attempt: _Attempt[Any], method: str, url: str, kwargs: dict[str, Any]
     ) -> httpx.Response:
-        budget, per_phase = _plan(self._http.timeout, timeout, until)
+        budget, per_phase = _plan(self._http.timeout, attempt.timeout, attempt.until)
         deadline = None if budget is None else time.monotonic() + budget
         request = self._http.build_request(method, url, timeout=per_phase, **kwargs)
         request.headers["Accept-Encoding"] = accept_encoding(request.headers.get("accept-encoding"))
@@ -168,18 +180,6 @@ class BoundedSender:
         finally:
             _IO_DEADLINE.reset(token)
         return response
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """One attempt's view of a BoundedSender, with the bounds of its call."""
-
-    sender: BoundedSender
-    timeout: httpx.Timeout | ClientTimeout
-    until: float | None
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self.sender.send(self.timeout, self.until, method, url, kwargs)
 
 
 # ----------------------------------------------------------------------------------------
@@ -230,19 +230,14 @@ class AsyncBoundedSender:
         self, timeout: httpx.Timeout | ClientTimeout, time_left: float | None
     ) -> httpx.AsyncClient:
         """As BoundedSender.attempt."""
-        return cast(httpx.AsyncClient, _AsyncAttempt(self, timeout, _until(time_left)))
+        return cast(httpx.AsyncClient, _Attempt(self.send, timeout, _until(time_left)))
 
     async def send(
-        self,
-        timeout: httpx.Timeout | ClientTimeout,
-        until: float | None,
-        method: str,
-        url: str,
-        kwargs: dict[str, Any],
+        self, attempt: _Attempt[Any], method: str, url: str, kwargs: dict[str, Any]
     ) -> httpx.Response:
         import anyio  # on first use, as in _async/_io.py: sync users never need it
 
-        budget, per_phase = _plan(self._http.timeout, timeout, until)
+        budget, per_phase = _plan(self._http.timeout, attempt.timeout, attempt.until)
         progress = _Progress()
         request = self._http.build_request(
             method, url, timeout=per_phase, extensions={"trace": progress.trace}, **kwargs
@@ -266,15 +261,3 @@ class AsyncBoundedSender:
             raise progress.timeout(request, budget)
         assert response is not None
         return response
-
-
-@dataclass(frozen=True)
-class _AsyncAttempt:
-    """One attempt's view of an AsyncBoundedSender, with the bounds of its call."""
-
-    sender: AsyncBoundedSender
-    timeout: httpx.Timeout | ClientTimeout
-    until: float | None
-
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return await self.sender.send(self.timeout, self.until, method, url, kwargs)
