@@ -3,12 +3,12 @@
 ``from lmms_eval_client import EvalClient`` should cost little more than importing httpx
 and pydantic. The generated endpoint functions import the generated models, and those
 pydantic's model machinery, which costs more than httpx itself: they are loaded with the
-first request instead. Modules write::
+first request instead. ``_http/endpoints.py`` writes::
 
     if TYPE_CHECKING:
-        from lmms_eval_api.api.jobs import get_job as _op_get_job
+        from lmms_eval_api.api.jobs import get_job
     else:
-        _op_get_job = LazyModule("lmms_eval_api.api.jobs.get_job")
+        get_job = LazyModule("lmms_eval_api.api.jobs.get_job")
 
 so that type checkers see the module itself.
 """

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from ..._exceptions import BadRequestError
+from ..._http import endpoints
 from ..._http import operations as ops
 from ..._http._async._io import AsyncIO, Send
 from ..._http.config import DEFAULT_TIMEOUT
@@ -30,7 +31,6 @@ from ..._http.retry import (
     retry_delay,
     within_deadline,
 )
-from ..._lazy import LazyModule
 from ..arguments import build_evaluate_request, check_job_id
 from ..base import ClientBase
 from ..wait import DEFAULT_POLL_INTERVAL
@@ -39,17 +39,10 @@ from .server import AsyncServerCalls
 from .waiting import AsyncJobWaiting
 
 if TYPE_CHECKING:
-    from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
-    from lmms_eval_api.api.jobs import get_job as _op_get_job
-    from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
     from lmms_eval_api.models import CancelResponse, EvaluateRequest, JobInfo, JobSubmitResponse
 
     from ..._results.file_access import FileSystem
     from ..._results.path_map import PathMap
-else:  # the endpoints import the models: loaded with the first request (see _lazy)
-    _op_cancel_job = LazyModule("lmms_eval_api.api.jobs.cancel_job")
-    _op_get_job = LazyModule("lmms_eval_api.api.jobs.get_job")
-    _op_submit_evaluation = LazyModule("lmms_eval_api.api.jobs.submit_evaluation")
 
 T = TypeVar("T")
 
@@ -286,7 +279,7 @@ class AsyncEvalClient(
         """POST /evaluate once (retried only when it certainly was not sent)."""
         return await self._request(
             ops.SUBMIT_EVALUATION,
-            lambda api: _op_submit_evaluation.asyncio_detailed(client=api, body=body),
+            lambda api: endpoints.submit_evaluation.asyncio_detailed(client=api, body=body),
             options,
         )
 
@@ -308,7 +301,7 @@ class AsyncEvalClient(
     async def _get_job(self, job_id: str, options: CallOptions = DEFAULT_OPTIONS) -> JobInfo:
         return await self._request(
             ops.GET_JOB,
-            lambda api: _op_get_job.asyncio_detailed(job_id, client=api),
+            lambda api: endpoints.get_job.asyncio_detailed(job_id, client=api),
             options,
             job_id=job_id,
         )
@@ -334,7 +327,7 @@ class AsyncEvalClient(
         job_id = check_job_id(job_id)
         outcome, retries = await self._send(
             ops.CANCEL_JOB,
-            lambda api: _op_cancel_job.asyncio_detailed(job_id, client=api),
+            lambda api: endpoints.cancel_job.asyncio_detailed(job_id, client=api),
             options,
         )
         try:

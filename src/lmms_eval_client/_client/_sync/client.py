@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from ..._exceptions import BadRequestError
+from ..._http import endpoints
 from ..._http import operations as ops
 from ..._http._sync._io import Send, SyncIO
 from ..._http.config import DEFAULT_TIMEOUT
@@ -31,7 +32,6 @@ from ..._http.retry import (
     retry_delay,
     within_deadline,
 )
-from ..._lazy import LazyModule
 from ..arguments import build_evaluate_request, check_job_id
 from ..base import ClientBase
 from ..wait import DEFAULT_POLL_INTERVAL
@@ -40,17 +40,10 @@ from .server import SyncServerCalls
 from .waiting import SyncJobWaiting
 
 if TYPE_CHECKING:
-    from lmms_eval_api.api.jobs import cancel_job as _op_cancel_job
-    from lmms_eval_api.api.jobs import get_job as _op_get_job
-    from lmms_eval_api.api.jobs import submit_evaluation as _op_submit_evaluation
     from lmms_eval_api.models import CancelResponse, EvaluateRequest, JobInfo, JobSubmitResponse
 
     from ..._results.file_access import FileSystem
     from ..._results.path_map import PathMap
-else:  # the endpoints import the models: loaded with the first request (see _lazy)
-    _op_cancel_job = LazyModule("lmms_eval_api.api.jobs.cancel_job")
-    _op_get_job = LazyModule("lmms_eval_api.api.jobs.get_job")
-    _op_submit_evaluation = LazyModule("lmms_eval_api.api.jobs.submit_evaluation")
 
 T = TypeVar("T")
 
@@ -287,7 +280,7 @@ class EvalClient(
         """POST /evaluate once (retried only when it certainly was not sent)."""
         return self._request(
             ops.SUBMIT_EVALUATION,
-            lambda api: _op_submit_evaluation.sync_detailed(client=api, body=body),
+            lambda api: endpoints.submit_evaluation.sync_detailed(client=api, body=body),
             options,
         )
 
@@ -309,7 +302,7 @@ class EvalClient(
     def _get_job(self, job_id: str, options: CallOptions = DEFAULT_OPTIONS) -> JobInfo:
         return self._request(
             ops.GET_JOB,
-            lambda api: _op_get_job.sync_detailed(job_id, client=api),
+            lambda api: endpoints.get_job.sync_detailed(job_id, client=api),
             options,
             job_id=job_id,
         )
@@ -335,7 +328,7 @@ class EvalClient(
         job_id = check_job_id(job_id)
         outcome, retries = self._send(
             ops.CANCEL_JOB,
-            lambda api: _op_cancel_job.sync_detailed(job_id, client=api),
+            lambda api: endpoints.cancel_job.sync_detailed(job_id, client=api),
             options,
         )
         try:

@@ -12,28 +12,17 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, TypeVar
 
+from ..._http import endpoints
 from ..._http import operations as ops
 from ..._http.config import MERGE_TIMEOUT
 from ..._http.options import CLIENT_TIMEOUT, DEFAULT_OPTIONS, CallOptions, RequestTimeout
 from ..._http.responses import UNHEALTHY, listing_or_raise
-from ..._lazy import LazyModule
 from ..arguments import CheckpointType, build_merge_request
 
 if TYPE_CHECKING:
-    from lmms_eval_api.api.jobs import get_queue_status as _op_get_queue_status
-    from lmms_eval_api.api.server import health as _op_health
-    from lmms_eval_api.api.server import list_models as _op_list_models
-    from lmms_eval_api.api.server import list_tasks as _op_list_tasks
-    from lmms_eval_api.api.server import merge_checkpoint as _op_merge_checkpoint
     from lmms_eval_api.models import HealthResponse, MergeResponse, QueueStatusResponse
 
     from ..._http._sync._io import Send
-else:  # the endpoints import the models: loaded with the first request (see _lazy)
-    _op_get_queue_status = LazyModule("lmms_eval_api.api.jobs.get_queue_status")
-    _op_health = LazyModule("lmms_eval_api.api.server.health")
-    _op_list_models = LazyModule("lmms_eval_api.api.server.list_models")
-    _op_list_tasks = LazyModule("lmms_eval_api.api.server.list_tasks")
-    _op_merge_checkpoint = LazyModule("lmms_eval_api.api.server.merge_checkpoint")
 
 T = TypeVar("T")
 
@@ -64,7 +53,9 @@ class SyncServerCalls:
             HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
         """
         return self._request(
-            ops.HEALTH, lambda api: _op_health.sync_detailed(client=api), CallOptions.of(timeout)
+            ops.HEALTH,
+            lambda api: endpoints.health.sync_detailed(client=api),
+            CallOptions.of(timeout),
         )
 
     def get_queue_status(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> QueueStatusResponse:
@@ -79,7 +70,7 @@ class SyncServerCalls:
     def _get_queue_status(self, options: CallOptions = DEFAULT_OPTIONS) -> QueueStatusResponse:
         return self._request(
             ops.GET_QUEUE_STATUS,
-            lambda api: _op_get_queue_status.sync_detailed(client=api),
+            lambda api: endpoints.get_queue_status.sync_detailed(client=api),
             options,
         )
 
@@ -97,7 +88,7 @@ class SyncServerCalls:
         options = CallOptions.of(timeout, retry=False)
         try:
             health = self._request(
-                ops.HEALTH, lambda api: _op_health.sync_detailed(client=api), options
+                ops.HEALTH, lambda api: endpoints.health.sync_detailed(client=api), options
             )
         except UNHEALTHY:
             return False
@@ -116,7 +107,7 @@ class SyncServerCalls:
         """
         listing = self._request(
             ops.LIST_TASKS,
-            lambda api: _op_list_tasks.sync_detailed(client=api),
+            lambda api: endpoints.list_tasks.sync_detailed(client=api),
             CallOptions.of(timeout),
         )
         return listing_or_raise(listing.tasks, listing.error, "tasks")
@@ -133,7 +124,7 @@ class SyncServerCalls:
         """
         listing = self._request(
             ops.LIST_MODELS,
-            lambda api: _op_list_models.sync_detailed(client=api),
+            lambda api: endpoints.list_models.sync_detailed(client=api),
             CallOptions.of(timeout),
         )
         return listing_or_raise(listing.models, listing.error, "models")
@@ -168,6 +159,6 @@ class SyncServerCalls:
         body = build_merge_request(checkpoint_path, output_path, checkpoint_type)
         return self._request(
             ops.MERGE_CHECKPOINT,
-            lambda api: _op_merge_checkpoint.sync_detailed(client=api, body=body),
+            lambda api: endpoints.merge_checkpoint.sync_detailed(client=api, body=body),
             options,
         )
