@@ -99,8 +99,8 @@ class PoolServers:
             # One /tasks at a time per server: it blocks a real server for seconds.
             async with self._listing_locks[index]:
                 if self.table.listings_due(index, self._clock()):
-                    await self.read_tasks(index)
-                    await self.read_models(index)
+                    await self.read_listing(index, tasks=True)
+                    await self.read_listing(index, tasks=False)
 
     async def read_queue(
         self, index: int, options: CallOptions = DEFAULT_OPTIONS
@@ -130,35 +130,31 @@ class PoolServers:
         answers = dict(zip(asked, await gather(reads), strict=True))
         return [answers[i] if i in answers else down[i] for i in range(len(self.urls))]
 
-    async def read_tasks(
-        self, index: int, options: CallOptions = DEFAULT_OPTIONS
+    async def read_listing(
+        self, index: int, options: CallOptions = DEFAULT_OPTIONS, *, tasks: bool
     ) -> list[str] | LmmsEvalError:
-        """A server's /tasks, recorded for routing (an error: it could not say)."""
+        """A server's /tasks (else /models), recorded for routing (an error: it could not say)."""
+        client = self.clients[index]
+        ask = client.list_tasks if tasks else client.list_models
+        answer: list[str] | LmmsEvalError
         try:
-            names = await self.clients[index].list_tasks(timeout=options.timeout)
+            answer = await ask(timeout=options.timeout)
         except LmmsEvalError as exc:
-            self.table.record_listings(index, tasks=Listing(None, self._clock(), describe(exc)))
-            return exc
-        self.table.record_listings(index, tasks=Listing(frozenset(names), self._clock()))
-        return names
-
-    async def read_models(
-        self, index: int, options: CallOptions = DEFAULT_OPTIONS
-    ) -> list[str] | LmmsEvalError:
-        """A server's /models, recorded for routing."""
-        try:
-            names = await self.clients[index].list_models(timeout=options.timeout)
-        except LmmsEvalError as exc:
-            self.table.record_listings(index, models=Listing(None, self._clock(), describe(exc)))
-            return exc
-        self.table.record_listings(index, models=Listing(frozenset(names), self._clock()))
-        return names
+            answer = exc
+            listing = Listing(None, self._clock(), describe(exc))
+        else:
+            listing = Listing(frozenset(answer), self._clock())
+        if tasks:
+            self.table.record_listings(index, tasks=listing)
+        else:
+            self.table.record_listings(index, models=listing)
+        return answer
 
     async def union(self, options: CallOptions, *, tasks: bool) -> list[str]:
         """Every server's tasks (or models), together; the first error if none could say."""
         self.check_open()
-        read = self.read_tasks if tasks else self.read_models
-        answers = await gather([partial(read, i, options) for i in range(len(self.urls))])
+        reads = [partial(self.read_listing, i, options, tasks=tasks) for i in range(len(self.urls))]
+        answers = await gather(reads)
         if not any(isinstance(a, list) for a in answers):
             index, error = next((i, a) for i, a in enumerate(answers) if not isinstance(a, list))
             raise on_server(error, self.urls[index])
