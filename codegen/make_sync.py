@@ -51,6 +51,7 @@ NAMES = {
     "AsyncRunDelivery": "RunDelivery",  # the mixins of _runs/_async/run.py
     "AsyncRunRecords": "RunRecords",
     "AsyncRunRecovery": "RunRecovery",  # the mixin of _runs/_async/polling.py
+    "AsyncClosing": "Closing",  # _closing.py: the with-block that ends in close()
 }
 # In docstrings and comments, in this order: specific sentences first, then names.
 PHRASES = (

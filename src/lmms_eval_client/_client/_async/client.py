@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from ..._closing import AsyncClosing
 from ..._exceptions import BadRequestError
 from ..._http import endpoints
 from ..._http import operations as ops
@@ -48,7 +48,12 @@ T = TypeVar("T")
 
 
 class AsyncEvalClient(
-    ClientBase[httpx.AsyncClient], AsyncServerCalls, AsyncResultReading, AsyncJobWaiting, AsyncIO
+    ClientBase[httpx.AsyncClient],
+    AsyncServerCalls,
+    AsyncResultReading,
+    AsyncJobWaiting,
+    AsyncIO,
+    AsyncClosing,
 ):
     """Asynchronous client of the lmms-eval evaluation server.
 
@@ -129,17 +134,6 @@ class AsyncEvalClient(
         if self._owns_http_client:
             self._follow_loop()  # connections of a closed loop cannot be closed in this one
             await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncEvalClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- sending ----------------------------------------------------------------------------
 

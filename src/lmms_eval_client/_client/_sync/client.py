@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from ..._closing import Closing
 from ..._exceptions import BadRequestError
 from ..._http import endpoints
 from ..._http import operations as ops
@@ -49,7 +49,12 @@ T = TypeVar("T")
 
 
 class EvalClient(
-    ClientBase[httpx.Client], SyncServerCalls, SyncResultReading, SyncJobWaiting, SyncIO
+    ClientBase[httpx.Client],
+    SyncServerCalls,
+    SyncResultReading,
+    SyncJobWaiting,
+    SyncIO,
+    Closing,
 ):
     """Synchronous client of the lmms-eval evaluation server.
 
@@ -130,17 +135,6 @@ class EvalClient(
         if self._owns_http_client:
             self._follow_loop()  # connections of a closed loop cannot be closed in this one
             self._http.close()
-
-    def __enter__(self) -> EvalClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- sending ----------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -31,6 +30,7 @@ from ..._client._async.client import AsyncEvalClient
 from ..._client._async.waiting import AsyncJobWaiting
 from ..._client.arguments import check_job_id
 from ..._client.wait import DEFAULT_POLL_INTERVAL
+from ..._closing import AsyncClosing
 from ..._exceptions import (
     APIConnectionError,
     InvalidArgumentError,
@@ -61,7 +61,7 @@ from .server_calls import AsyncPoolServerCalls
 from .servers import PoolServers
 
 
-class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting):
+class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, AsyncClosing):
     """Several lmms-eval servers used as one, with the methods of AsyncEvalClient.
 
     ``evaluate()`` sends a job to one server: of those that are up and offer the model and
@@ -149,17 +149,6 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting):
         self._servers.closed = True
         for client in self._owned:
             await client.close()
-
-    async def __aenter__(self) -> AsyncEvalPool:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- where jobs go, where they are -----------------------------------------------------
 

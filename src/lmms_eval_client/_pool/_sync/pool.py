@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ from ..._client._sync.client import EvalClient
 from ..._client._sync.waiting import SyncJobWaiting
 from ..._client.arguments import check_job_id
 from ..._client.wait import DEFAULT_POLL_INTERVAL
+from ..._closing import Closing
 from ..._exceptions import (
     APIConnectionError,
     InvalidArgumentError,
@@ -56,7 +56,7 @@ from .server_calls import SyncPoolServerCalls
 from .servers import PoolServers
 
 
-class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting):
+class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
     """Several lmms-eval servers used as one, with the methods of EvalClient.
 
     ``evaluate()`` sends a job to one server: of those that are up and offer the model and
@@ -144,17 +144,6 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting):
         self._servers.closed = True
         for client in self._owned:
             client.close()
-
-    def __enter__(self) -> EvalPool:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- where jobs go, where they are -----------------------------------------------------
 

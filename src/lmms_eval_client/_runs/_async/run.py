@@ -14,13 +14,13 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import partial
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._client._async.client import AsyncEvalClient
 from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL
+from ..._closing import AsyncClosing
 from ..._http._async._io import run_sync
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from ..outcomes import TrackedJob
 
 
-class AsyncEvalRun(AsyncRunDelivery):
+class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
     """A set of evaluation jobs with labels, tracked in a ledger file (SQLite).
 
     Opening the same ledger again (after a crash, in another process) resumes: pending
@@ -209,17 +209,6 @@ class AsyncEvalRun(AsyncRunDelivery):
         """Close the ledger (the client stays open). Jobs go on running on the server."""
         await self._poller.record_answers_at_close()
         await run_sync(self._ledger.close)
-
-    async def __aenter__(self) -> AsyncEvalRun:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- submitting ---------------------------------------------------------------------
 

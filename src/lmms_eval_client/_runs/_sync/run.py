@@ -13,13 +13,13 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import partial
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._client._sync.client import EvalClient
 from ..._client.arguments import build_evaluate_request
 from ..._client.reconcile import DEFAULT_MAX_COMPLETED_JOBS
 from ..._client.wait import DEFAULT_POLL_INTERVAL
+from ..._closing import Closing
 from ..._http._sync._io import run_sync
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from ..outcomes import TrackedJob
 
 
-class EvalRun(RunDelivery):
+class EvalRun(RunDelivery, Closing):
     """A set of evaluation jobs with labels, tracked in a ledger file (SQLite).
 
     Opening the same ledger again (after a crash, in another process) resumes: pending
@@ -208,17 +208,6 @@ class EvalRun(RunDelivery):
         """Close the ledger (the client stays open). Jobs go on running on the server."""
         self._poller.record_answers_at_close()
         run_sync(self._ledger.close)
-
-    def __enter__(self) -> EvalRun:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_val: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- submitting ---------------------------------------------------------------------
 
