@@ -10,8 +10,10 @@ their async twins (``async with``, ``await close()``).
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from typing_extensions import Self
+if TYPE_CHECKING:  # annotations only: an import of the clients loads nothing more
+    from typing_extensions import Self
 
 
 class Closing:
@@ -39,8 +41,8 @@ class Closing:
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -72,7 +74,7 @@ class AsyncClosing:
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
     ) -> None:
         await self.close()
