@@ -16,6 +16,7 @@ import pytest
 from lmms_eval_client import EvalClient, EvalRun, JobCompleted, MetricRow
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
+from ..results._untrusted import counting_listener
 from ..runs.test_ledger import read_only_folder
 from ..runs.test_sinks import scalars
 from ..trackers._mlflow import MlflowServer
@@ -80,6 +81,21 @@ def test_tensorboard_gets_each_job_once_at_its_step(
     assert scalars(other, TAG) == expected(rows) * 2
     no_record = export(ledger, "--to", "tensorboard", "--log-dir", str(tb), "--no-record")
     assert (no_record["written"], no_record["recorded"]) == ([1, 2], False)
+
+
+def test_a_wrong_step_label_is_a_usage_error_before_the_tracker_is_reached(
+    finished_run: tuple[Path, list[MetricRow]], mlflow_env: None
+) -> None:
+    # Before: the MLflow sink found or created its experiment and run first (a run left
+    # behind, and with the tracker down a connection error instead of the usage error).
+    ledger, _ = finished_run
+    with counting_listener() as (port, arrivals):
+        target = ["--to", "mlflow", "--tracking-uri", f"http://127.0.0.1:{port}"]
+        target += ["--experiment", "evals", "--step-label", "epoch"]
+        wrong = invoke(["runs", "export", str(ledger), *target], None)
+        came = arrivals.before_now(port)
+    assert wrong.exit_code == 2 and "Job 1 has no label 'epoch'" in wrong.stderr, wrong.output
+    assert came == []
 
 
 def test_mlflow_run_is_continued_by_name_without_repeats(

@@ -159,6 +159,31 @@ def test_the_table_functions_work_in_a_callers_transaction(tmp_path: Path) -> No
     ledger.close()
 
 
+class NameCounted(CallbackSink):
+    """A CallbackSink that counts the reads of its name (an MLflow or W&B sink reaches its
+    tracker there: it finds or creates the run)."""
+
+    reads = 0
+
+    @property
+    def name(self) -> str:
+        self.reads += 1
+        return super().name
+
+
+def test_export_checks_every_jobs_step_before_it_reaches_the_sink() -> None:
+    # A wrong --step-label is a usage error: the tracker is not contacted (no MLflow run is
+    # created for it), and no job is written, not even those before the one without it.
+    destination = Collected()
+    sink = NameCounted(destination, name="export")
+    rows = [*job(1, 10, mme__acc=0.1), *job(2, None, mme__acc=0.2), *job(3, 30, mme__acc=0.3)]
+    with pytest.raises(StepLabelError, match="Job 2 has no label 'step'") as caught:
+        export_to(sink, rows, writes=MemorySinkWrites())
+    assert caught.value.seq == 2
+    assert destination.points == []
+    assert sink.reads == 0
+
+
 def test_export_writes_each_job_once_and_raises_on_failure(tmp_path: Path) -> None:
     destination = Collected(failures=1)
     sink = CallbackSink(destination, name="export")

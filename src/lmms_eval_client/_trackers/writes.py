@@ -169,7 +169,8 @@ def export_to(
     is written; what was written before it is recorded). Returns the seqs written.
 
     Raises:
-        StepLabelError: a job lacks the sink's ``step_label`` (nothing of it written).
+        StepLabelError: a job lacks the sink's ``step_label``: every job's step is checked
+            before the sink is used, so nothing is written and the tracker is not reached.
         Exception: whatever the tracker raised.
 
     Example:
@@ -179,12 +180,16 @@ def export_to(
         [1, 2, 3]
     """
     jobs = rows_by_job(rows)
+    # A bad step label is the caller's error: raised before the tracker is reached (an
+    # MLflow sink's name creates its run), with nothing written.
+    steps = {seq: step_of(r[0].labels, sink.step_label, seq=seq) for seq, r in jobs.items() if r}
     already = set() if writes is None else writes.written(sink.name)
     done: list[int] = []
     for seq, job_rows in jobs.items():
         if seq in already:
             continue
-        _write_job(sink, seq, job_rows)
+        if job_rows:  # (every row of a job has its labels)
+            sink.write(job_rows, steps[seq])
         if writes is not None:
             writes.record(sink.name, [seq])
         done.append(seq)
