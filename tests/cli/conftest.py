@@ -23,7 +23,7 @@ import pytest
 
 from lmms_eval_client.testing import JobGate, LocalServer, LocalServerConfig
 
-from ..trackers._mlflow import MlflowServer
+from ..trackers._mlflow import MlflowServer, alive
 
 BIN = Path(sys.executable).parent
 SCRIPT = BIN / "lmms-eval-client"
@@ -145,4 +145,4 @@ def gated_cli(gated_server: LocalServer, output_root: Path) -> Cli:
 @pytest.fixture(scope="module")
 def mlflow_server(shared_mlflow_server: MlflowServer) -> MlflowServer:
     """The worker's `mlflow server`, shared with tests/trackers (runs of their own names)."""
-    return shared_mlflow_server
+    return alive(shared_mlflow_server)

@@ -63,6 +63,16 @@ def _start_mlflow(workdir: Path, port: int) -> MlflowServer:
             time.sleep(0.5)  # polling a subprocess's port: there is no event to wait on
 
 
+def alive(server: MlflowServer) -> MlflowServer:
+    """``server``, after checking that it still runs: a shared server that died is said with
+    the end of its log, not as a connection refused in whichever test comes next."""
+    code = server.process.poll()
+    if code is not None:
+        tail = server.log.read_text(errors="replace")[-4000:]
+        raise RuntimeError(f"the shared mlflow server exited ({code}); its log ends:\n{tail}")
+    return server
+
+
 def stop_mlflow(process: subprocess.Popen[bytes]) -> None:
     """Stop the server we started (its PID; it forwards SIGTERM to its uvicorn child), then
     anything left in its process group."""

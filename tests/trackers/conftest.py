@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ._mlflow import MlflowServer
+from ._mlflow import MlflowServer, alive
 
 
 @pytest.fixture(scope="module")
 def mlflow_server(shared_mlflow_server: MlflowServer) -> MlflowServer:
-    return shared_mlflow_server
+    return alive(shared_mlflow_server)
