@@ -179,18 +179,18 @@ def export_to(
         ...     export_to(sink, run.metrics())
         [1, 2, 3]
     """
-    jobs = rows_by_job(rows)
+    jobs = rows_by_job(rows)  # (each job has a row at least; every row has its labels)
     # A bad step label is the caller's error: raised before the tracker is reached (an
     # MLflow sink's name creates its run), with nothing written.
-    steps = {seq: step_of(r[0].labels, sink.step_label, seq=seq) for seq, r in jobs.items() if r}
-    already = set() if writes is None else writes.written(sink.name)
+    steps = {seq: step_of(r[0].labels, sink.step_label, seq=seq) for seq, r in jobs.items()}
+    name = sink.name
+    already = set() if writes is None else writes.written(name)
     done: list[int] = []
     for seq, job_rows in jobs.items():
         if seq in already:
             continue
-        if job_rows:  # (every row of a job has its labels)
-            sink.write(job_rows, steps[seq])
+        sink.write(job_rows, steps[seq])
         if writes is not None:
-            writes.record(sink.name, [seq])
+            writes.record(name, [seq])
         done.append(seq)
     return done
