@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,11 +25,13 @@ class FakeServer:
         self.lose_next_answers: list[str] = []  # "before", "after", "after-done"
         self.max_completed_jobs = 100
         self.queue_down = False  # GET /queue answers 503 (a proxy with the server away)
+        self.on_lose: Callable[[], None] = lambda: None  # runs as an answer is lost
 
     # -- the server's side --------------------------------------------------------------
 
     def create(self, body: dict[str, Any]) -> str:
         job_id = str(uuid.uuid4())
+        position = len(self.ids("queued"))  # the jobs waiting ahead of it, as the server says
         request = {
             "model_args": None, "num_fewshot": None, "batch_size": None, "device": None,
             "limit": None, "gen_kwargs": None, "log_samples": True, "predict_only": False,
@@ -44,7 +46,7 @@ class FakeServer:
             "request": request,
             "result": None,
             "error": None,
-            "position_in_queue": 0,
+            "position_in_queue": position,
         }
         return job_id
 
@@ -89,6 +91,8 @@ class FakeServer:
     def _submit(self, request: httpx.Request) -> httpx.Response:
         self.requests["POST /evaluate"] += 1
         lose = self.lose_next_answers.pop(0) if self.lose_next_answers else None
+        if lose is not None:
+            self.on_lose()
         if lose == "before":
             raise httpx.ReadError("connection reset", request=request)
         job_id = self.create(json.loads(request.content))
@@ -99,7 +103,9 @@ class FakeServer:
             self.queue_down = True
         if lose in ("after", "after-done", "after-then-down"):
             raise httpx.ReadError("connection reset", request=request)
-        body = {"job_id": job_id, "status": "queued", "position_in_queue": 0, "message": "ok"}
+        job = self.jobs[job_id]
+        body = {"job_id": job_id, "status": "queued", "message": "ok"}
+        body["position_in_queue"] = job["position_in_queue"]
         return httpx.Response(200, json=body)
 
     def _queue(self, request: httpx.Request) -> httpx.Response:
@@ -123,6 +129,8 @@ class FakeServer:
         job = self.jobs.get(job_id)
         if job is None:
             return httpx.Response(404, json={"detail": f"Job {job_id} not found"})
+        if job["status"] == "queued":  # refreshed, as the server does: the queued ahead
+            job["position_in_queue"] = self.ids("queued").index(job_id)
         return httpx.Response(200, json=job)
 
     @contextmanager

@@ -8,19 +8,30 @@ The plan:
 
 1. Read ``GET /queue`` (the snapshot *before*: the ids queued or running), then record the
    intent (the caller's hook: an evaluation run writes it to its ledger), then send.
+   With an *anchor* (an evaluation run's previous job on that server, answered less than
+   ``ANCHOR_FRESH`` seconds ago with at least ``DEEP_QUEUE`` jobs ahead of it), the anchor
+   is the snapshot, unread: ours will be queued behind it. So a burst of submissions into
+   a deep queue reads nothing before each POST, not the ids of every queued job.
 2. When the answer is lost (connection broken or timed out after sending, a gateway error,
    an unreadable 2xx), look for the job instead of guessing:
 
    - read ``GET /queue`` again; every queued or running id that was not in the snapshot
-     before (and that the caller does not already own) was created since; read each one's
+     before (anchored: that comes after the anchor, the server listing its queue in
+     submission order), and that the caller does not already own, was created since (or,
+     anchored, up to ``ANCHOR_FRESH`` seconds before ours was sent); read each one's
      ``JobInfo``: the one whose ``request`` echoes ours is ours: it is adopted.
      A unique ``output_dir`` (an evaluation run puts a fresh token in it when it has an
      output root) makes this match exact; without one, the whole request must be equal,
      and an identical request sent by someone else in that window is taken as ours
-     (one evaluation of that request exists either way, and nothing is sent again);
+     (nothing is sent again; if ours was created too, it runs untracked);
    - not found: the server runs one job at a time in submission order, so if a job that
      was queued or running before ours was sent is still queued or running, ours cannot
      have started, and, not being queued, does not exist: it is sent again;
+   - anchored, and the anchor is no longer queued or running (the jobs ahead of it ended
+     within seconds, or someone cancelled it): no counters were read before, and the jobs
+     sent between the anchor and ours are not known, so the plan raises
+     ``SubmissionUnresolvedError``, final (a full snapshot might have proved absence by
+     one of those still waiting);
    - else (every job ahead of ours has ended): ours could have been created *and* have
      finished, and the server lists no finished jobs. Its ``completed_jobs`` and
      ``failed_jobs`` counters decide: if they grew by exactly the jobs ahead that ended
@@ -71,27 +82,57 @@ DEFAULT_MAX_COMPLETED_JOBS = 100  # the server's default --max-completed-jobs
 MAX_RESENDS = 2  # sends after the first, each only once the first is proven absent
 RESEND_DELAY = 0.5
 MAX_DRAINED_READS = 50  # jobs ahead read to account for the counters; more: unresolved
+# From this many jobs ahead a full snapshot's counters can prove nothing (they give up past
+# MAX_DRAINED_READS), and reading it costs the most.
+DEEP_QUEUE = MAX_DRAINED_READS
+# How recent an anchor's answer must be: DEEP_QUEUE jobs ahead of it do not end that fast
+# unless they fail at once or are cancelled (a lost answer is then unresolved, never
+# guessed), and the jobs sent in between, which a lost answer could be taken for, are few.
+ANCHOR_FRESH = 1.0
 
 
 @dataclass(frozen=True)
 class QueueSnapshot:
-    """What ``GET /queue`` said: the ids queued or running (in order), and the counters."""
+    """What ``GET /queue`` said: the ids queued or running (in order), and the counters;
+    ``anchored``: instead, the one id of an anchor (see the module), counters unknown."""
 
     ids: tuple[str, ...]
     completed: int
     failed: int
+    anchored: bool = False
 
     @classmethod
     def of(cls, queue: QueueStatusResponse) -> QueueSnapshot:
         running = (queue.running_job,) if queue.running_job else ()
         return cls(running + tuple(queue.queued_jobs), queue.completed_jobs, queue.failed_jobs)
 
+    @classmethod
+    def behind(cls, anchor: str) -> QueueSnapshot:
+        return cls((anchor,), 0, 0, anchored=True)
+
     def to_json(self) -> dict[str, Any]:
-        return {"ids": list(self.ids), "completed": self.completed, "failed": self.failed}
+        data: dict[str, Any] = {"ids": list(self.ids), "completed": self.completed}
+        data["failed"] = self.failed
+        if self.anchored:
+            data["anchored"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> QueueSnapshot:
-        return cls(tuple(data.get("ids", ())), int(data["completed"]), int(data["failed"]))
+        anchored = data.get("anchored", False)
+        ids = tuple(data.get("ids", ()))
+        if not isinstance(anchored, bool) or (anchored and len(ids) != 1):
+            raise ValueError("an anchored snapshot holds exactly one id")
+        return cls(ids, int(data["completed"]), int(data["failed"]), anchored)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A job the caller submitted to the same server under ``ANCHOR_FRESH`` seconds ago,
+    and how many jobs its answer said were ahead of it (``position_in_queue``)."""
+
+    job_id: str
+    ahead: int
 
 
 # -- what a plan asks its driver for -------------------------------------------------------
@@ -195,7 +236,16 @@ def find_submission(
     """Look for the job a submission sent after ``before`` created, if it did (see above);
     ``fingerprints``: those of the ledger ``body`` was read from (see request_matches)."""
     now = QueueSnapshot.of((yield ReadQueue()))
-    earlier = set(before.ids)
+    if before.anchored:
+        (anchor,) = before.ids
+        if anchor not in now.ids:
+            return Unresolved(
+                f"job {anchor}, queued behind {DEEP_QUEUE} or more others just before it was "
+                "sent, is no longer queued or running: it may have run after them"
+            )
+        earlier = set(now.ids[: now.ids.index(anchor) + 1])  # listed in submission order
+    else:
+        earlier = set(before.ids)
     owned = set(known())
     unchecked = False
     for job_id in now.ids:
@@ -242,16 +292,18 @@ def submission_plan(
     known: Callable[[], Iterable[str]] = tuple,
     max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
     max_resends: int = MAX_RESENDS,
+    anchor: Anchor | None = None,
 ) -> Plan[Submitted]:
     """Send ``body`` so that exactly one job exists for it (see the module's docstring).
 
     ``on_intent(snapshot, sends)`` runs before each send (``sends`` made so far): an
     evaluation run records its intent there. Errors that prove nothing was created (4xx,
-    connection refused) propagate as they are.
+    connection refused) propagate as they are. ``anchor``: the caller's previous job on
+    that server, which may stand for the snapshot.
     """
     sends = 0
     while True:
-        before = QueueSnapshot.of((yield ReadQueue()))
+        before = yield from snapshot_before(anchor)
         on_intent(before, sends)
         sends += 1
         try:
@@ -281,6 +333,14 @@ def submission_plan(
         if sends > max_resends:
             raise lost  # sent max_resends + 1 times, never received: nothing was created
         yield Pause(RESEND_DELAY * sends)
+
+
+def snapshot_before(anchor: Anchor | None) -> Plan[QueueSnapshot]:
+    """The snapshot a send is reconciled against: the anchor, with ``DEEP_QUEUE`` or more
+    ahead of it, else ``GET /queue``."""
+    if anchor is not None and anchor.ahead >= DEEP_QUEUE:
+        return QueueSnapshot.behind(anchor.job_id)
+    return QueueSnapshot.of((yield ReadQueue()))
 
 
 def _unresolved(

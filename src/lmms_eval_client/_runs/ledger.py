@@ -7,7 +7,8 @@ both (``ledger_store``).
   answer, status change, final JobInfo and loss, with its time. No row is ever deleted.
 - The intent is written before a submission is sent, the answer after: a process killed
   in between leaves a ``submitting`` row that a later run reconciles with the server, by
-  the ``/queue`` snapshot its intent keeps; the answer (or end) clears it: a snapshot is
+  the ``/queue`` snapshot its intent keeps (or, deep in a queue, the one job ahead that
+  stands for it: see ``_client/reconcile``); the answer (or end) clears it: a snapshot is
   the whole queue, and kept in every row it grew with the square of the jobs.
 - Each operation is one write transaction, excluding the ledger's other writers: a
   failure (disk full, read-only file, connection lost...) leaves nothing half recorded.

@@ -13,13 +13,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._client._sync.client import EvalClient
 from ..._client._sync.submit import drive
-from ..._client.reconcile import Absent, Found, QueueSnapshot, find_submission, submission_plan
+from ..._client.reconcile import (
+    ANCHOR_FRESH,
+    Anchor,
+    QueueSnapshot,
+    submission_plan,
+)
 from ..._exceptions import JobNotFoundError, LmmsEvalError
 from ..._http._sync._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
@@ -28,12 +32,11 @@ from ..._lazy import LazyModule
 from ..._trackers.base import Sink
 from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
-from ..ledger_reads import Watched, WatchedRows, submitting
+from ..ledger_reads import Watched, WatchedRows
 from ..options import (
     RetryOnFailure,
     new_owner,
     new_token,
-    owner_is_gone,
     run_output_dir,
 )
 from ..poll_batch import QueueSorter
@@ -42,7 +45,7 @@ from ..sink_delivery import deliver_to_sinks
 from ..states import LOST, UNSENT
 from ..summaries import Summarize as Summarize  # (run.py imports it from here)
 from ..summaries import record_summary
-from .recovery import RunRecovery
+from .recovery import Answer, RunRecovery
 
 if TYPE_CHECKING:
     from lmms_eval_api import models as _models
@@ -56,19 +59,10 @@ else:  # the generated models load with the first submission (an evaluation run'
 logger = logging.getLogger("lmms_eval_client")
 
 
-@dataclass(frozen=True)
-class Answer:
-    """The server's answer to a submission, kept until the ledger has recorded it."""
-
-    server: str
-    job_id: str
-    state: str
-    event: str
-    data: dict[str, Any]
-
-
 class RunPoller(RunRecovery):
     """Submits and polls for one run: its client, ledger and options."""
+
+    _clock = staticmethod(time.monotonic)  # replaced in tests
 
     def __init__(
         self,
@@ -106,6 +100,10 @@ class RunPoller(RunRecovery):
         self._never_sent: set[str] = set()
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
+        # This process's latest answered submission on each server, by base URL, with the
+        # time of its answer: deep in a queue, the next submission there reconciles against
+        # it, not a read of /queue.
+        self._anchors: dict[str, tuple[Anchor, float]] = {}
 
     def __repr__(self) -> str:
         return f"run {self.ledger.path!r}"
@@ -172,6 +170,7 @@ class RunPoller(RunRecovery):
             on_intent=record_intent,
             known=partial(self._known, client.base_url),
             max_completed_jobs=self._max_completed_jobs,
+            anchor=self._anchor(client.base_url),
         )
         self._in_flight.add(token)
         try:
@@ -194,6 +193,8 @@ class RunPoller(RunRecovery):
         finally:
             self._in_flight.discard(token)
         answer = submitted.response
+        anchor = Anchor(answer.job_id, answer.position_in_queue or 0)
+        self._anchors[client.base_url] = (anchor, self._clock())
         if not isinstance(self.client, EvalClient):
             self.client.adopt(answer.job_id, client.base_url)
         event = "adopted" if submitted.adopted else "answer"
@@ -202,6 +203,13 @@ class RunPoller(RunRecovery):
         kept = Answer(client.base_url, answer.job_id, str(answer.status), event, data)
         self._unrecorded[seqs[0]] = kept
         return self._record_answer(seqs[0])
+
+    def _anchor(self, server: str) -> Anchor | None:
+        """The job a submission to ``server`` may reconcile against (see reconcile)."""
+        if server not in self._anchors:
+            return None
+        anchor, answered_at = self._anchors[server]
+        return anchor if self._clock() - answered_at < ANCHOR_FRESH else None
 
     def _record_answer(self, seq: int) -> TrackedJob:
         """Write a kept answer; on failure it stays kept, and the error names the job."""
@@ -369,51 +377,3 @@ class RunPoller(RunRecovery):
                 failed.job_id,
                 exc,
             )
-
-    def _is_orphan(self, job: TrackedJob, owner: str | None) -> bool:
-        if job.token in self._in_flight or job.seq in self._unrecorded:
-            return False
-        if owner == self._owner or owner_is_gone(owner):
-            return True
-        return time.time() - job.updated_at.timestamp() > self._orphan_after
-
-    def _reconcile_orphans(self) -> None:
-        """Settle submissions whose process stopped between recording and hearing back."""
-        self.record_never_sent()  # before any request: these need none
-        clients = self._clients()
-        for job in run_sync(partial(submitting, self.ledger)):
-            client = client_for(clients, job.server)
-            if client is None:
-                continue
-            found = run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
-            if found is None:  # answered since it was listed (by its own process)
-                continue
-            owner, snapshot = found
-            if not self._is_orphan(job, owner):
-                continue
-            plan = find_submission(
-                job.request,
-                snapshot,
-                partial(self._known, job.server),
-                self._max_completed_jobs,
-                self.ledger.fingerprints,
-            )
-            try:
-                verdict = drive(client, plan, blocking=True)
-            except LmmsEvalError as exc:
-                if not is_transient(exc):
-                    raise
-                logger.warning("Evaluation run %s: reconciliation postponed: %s", self, exc)
-                return
-            if isinstance(verdict, Found):
-                data = verdict.info.model_dump(mode="json")
-                state = str(verdict.info.status)
-                kept = Answer(job.server, verdict.job_id, state, "adopted", data)
-                self._unrecorded[job.seq] = kept
-                self._record_answer(job.seq)
-            elif isinstance(verdict, Absent):
-                run_sync(partial(self.ledger.record_end, job.seq, UNSENT, verdict.reason, "unsent"))
-            else:
-                run_sync(
-                    partial(self.ledger.record_end, job.seq, LOST, verdict.reason, "unresolved")
-                )

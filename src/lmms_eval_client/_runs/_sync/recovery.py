@@ -1,6 +1,6 @@
 # GENERATED FILE from src/lmms_eval_client/_runs/_async/recovery.py by codegen/make_sync.py.
 # Do not edit: edit the async source and run `make generate`.
-"""Recovery from disk at each poll: lost jobs whose own folder holds complete results become
+"""Recovery at each poll: submissions whose process stopped between recording and hearing
 
 Generated from ``_runs/_async/recovery.py`` by ``codegen/make_sync.py``
 (``make generate``): do not edit. ``make check-generated`` fails when this
@@ -10,35 +10,71 @@ file differs from a fresh generation.
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..._client._sync.client import EvalClient
+from ..._client._sync.submit import drive
+from ..._client.reconcile import Absent, Found, find_submission
+from ..._exceptions import LmmsEvalError
 from ..._http._sync._io import run_sync
+from ..._http.retry import is_transient
 from ..._lazy import LazyModule
 from ..ledger import Ledger
+from ..ledger_reads import submitting
+from ..options import owner_is_gone
 from ..servers import client_for
+from ..states import LOST, UNSENT
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
 
     from .. import recovery_files as _recovery
+    from ..outcomes import TrackedJob
 else:  # the results reading loads with the first poll (an evaluation run's import: not)
     _recovery = LazyModule("lmms_eval_client._runs.recovery_files")
 
 logger = logging.getLogger("lmms_eval_client")
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The server's answer to a submission, kept until the ledger has recorded it."""
+
+    server: str
+    job_id: str
+    state: str
+    event: str
+    data: dict[str, Any]
+
+
 class RunRecovery:
-    """The recovery of lost jobs from their output folders (a mixin of the run's poller)."""
+    """The settling of orphaned submissions and the recovery of lost jobs from their output
+    folders (a mixin of the run's poller, which sets these attributes)."""
 
     ledger: Ledger
+    _owner: str
+    _orphan_after: float
+    _max_completed_jobs: int
+    _in_flight: set[str]
+    _unrecorded: dict[int, Answer]
 
     def _clients(self) -> dict[str, EvalClient]:
         raise NotImplementedError  # the poller's: the client of each server, by base URL
 
     def _record_summary(self, client: EvalClient, seq: int, info: JobInfo) -> None:
         raise NotImplementedError  # the poller's: a completed job's summary
+
+    def _known(self, server: str) -> set[str]:
+        raise NotImplementedError  # the poller's: the ids of the jobs this run holds
+
+    def _record_answer(self, seq: int) -> TrackedJob:
+        raise NotImplementedError  # the poller's: write a kept answer
+
+    def record_never_sent(self) -> None:
+        raise NotImplementedError  # the poller's: record unsent the intents never sent
 
     def recover_lost(self) -> None:
         """Check each lost job not checked yet: completed from its files, or left lost."""
@@ -68,3 +104,51 @@ class RunRecovery:
                     ", ".join(found.files),
                 )
                 self._record_summary(client, job.seq, found.info)
+
+    def _is_orphan(self, job: TrackedJob, owner: str | None) -> bool:
+        if job.token in self._in_flight or job.seq in self._unrecorded:
+            return False
+        if owner == self._owner or owner_is_gone(owner):
+            return True
+        return time.time() - job.updated_at.timestamp() > self._orphan_after
+
+    def _reconcile_orphans(self) -> None:
+        """Settle submissions whose process stopped between recording and hearing back."""
+        self.record_never_sent()  # before any request: these need none
+        clients = self._clients()
+        for job in run_sync(partial(submitting, self.ledger)):
+            client = client_for(clients, job.server)
+            if client is None:
+                continue
+            found = run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
+            if found is None:  # answered since it was listed (by its own process)
+                continue
+            owner, snapshot = found
+            if not self._is_orphan(job, owner):
+                continue
+            plan = find_submission(
+                job.request,
+                snapshot,
+                partial(self._known, job.server),
+                self._max_completed_jobs,
+                self.ledger.fingerprints,
+            )
+            try:
+                verdict = drive(client, plan, blocking=True)
+            except LmmsEvalError as exc:
+                if not is_transient(exc):
+                    raise
+                logger.warning("Evaluation run %s: reconciliation postponed: %s", self, exc)
+                return
+            if isinstance(verdict, Found):
+                data = verdict.info.model_dump(mode="json")
+                state = str(verdict.info.status)
+                kept = Answer(job.server, verdict.job_id, state, "adopted", data)
+                self._unrecorded[job.seq] = kept
+                self._record_answer(job.seq)
+            elif isinstance(verdict, Absent):
+                run_sync(partial(self.ledger.record_end, job.seq, UNSENT, verdict.reason, "unsent"))
+            else:
+                run_sync(
+                    partial(self.ledger.record_end, job.seq, LOST, verdict.reason, "unresolved")
+                )
