@@ -39,6 +39,12 @@ def window_of(size: int) -> int:
     return min(100, size // 2)
 
 
+def output_root(ledger: Path) -> str:
+    """The runs' output root, beside the ledger: each job gets a folder named after its token
+    (as a run at scale would: what lets a submission into a deep queue skip GET /queue)."""
+    return str(ledger.parent / "out")
+
+
 def submit(run: EvalRun, n: int) -> None:
     run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"n": n})
 
@@ -65,7 +71,7 @@ def raw_median(call: Callable[[], object], repeat: int = RAW_REPEAT) -> float:
 def fill(url: str, path: Path, size: int) -> dict[str, Any]:
     window = window_of(size)
     with EvalClient(http_client=httpx.Client(base_url=url, trust_env=False)) as client:
-        run = EvalRun(client, path)
+        run = EvalRun(client, path, output_root=output_root(path))
         t0 = time.perf_counter()
         for n in range(window):
             submit(run, n)
@@ -121,7 +127,7 @@ def sync_phase(url: str, path: Path, size: int, repeat: int, profile: bool) -> d
     counted = Counted(url)
     raw = httpx.Client(base_url=url, trust_env=False)
     with EvalClient(http_client=counted.http) as client:
-        run = EvalRun(client, path)
+        run = EvalRun(client, path, output_root=output_root(path))
         t0 = time.perf_counter()
         for n in range(size - window, size):
             submit(run, n)
@@ -164,7 +170,10 @@ def print_profile(profiler: cProfile.Profile, title: str) -> None:
 def async_phase(url: str, path: Path, repeat: int) -> dict[str, Any]:
     async def measure() -> dict[str, Any]:
         http = httpx.AsyncClient(base_url=url, trust_env=False)
-        async with AsyncEvalClient(http_client=http) as client, AsyncEvalRun(client, path) as run:
+        async with (
+            AsyncEvalClient(http_client=http) as client,
+            AsyncEvalRun(client, path, output_root=output_root(path)) as run,
+        ):
             await run.ready()  # warm-up
             the_polls: list[float] = []
             idle = [await longest_stall(None, idle=0.5) for _ in range(repeat)]
@@ -186,7 +195,7 @@ def changed_phase(url: str, path: Path, repeat: int) -> dict[str, Any]:
     counted = Counted(url)
     raw = httpx.Client(base_url=url, trust_env=False)
     with EvalClient(http_client=counted.http) as client:
-        run = EvalRun(client, path)
+        run = EvalRun(client, path, output_root=output_root(path))
         run.ready()  # warm-up
         queued = raw.get("/queue").json()["queued_jobs"]
         polls, requests = [], []

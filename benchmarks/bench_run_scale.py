@@ -7,7 +7,8 @@ Prints one table (and writes it to build/bench/run_scale.txt, untracked), each r
 its floor or target, with the ratio. Per size N, a fresh local server (the
 ``lmms_eval_client.testing`` CLI, in its own process: its work shares neither the run's GIL
 nor its memory; ``job_duration`` 3,600 s, so the first job runs and the rest stay queued)
-and a fresh ledger; each phase in a fresh interpreter, so sizes and phases do not
+and a fresh ledger (the runs have an output root, so each job gets a folder named after its
+token); each phase in a fresh interpreter, so sizes and phases do not
 contaminate each other (the phases are in bench_run_phases.py):
 
 1. fill: the first W submissions through ``EvalRun.submit`` (W = 100, or N/2 when N < 200),

@@ -8,17 +8,18 @@ The plan:
 
 1. Read ``GET /queue`` (the snapshot *before*: the ids queued or running), then record the
    intent (the caller's hook: an evaluation run writes it to its ledger), then send.
-   With an *anchor* (an evaluation run's previous job on that server, answered less than
-   ``ANCHOR_FRESH`` seconds ago with at least ``DEEP_QUEUE`` jobs ahead of it), the anchor
-   is the snapshot, unread: ours will be queued behind it. So a burst of submissions into
-   a deep queue reads nothing before each POST, not the ids of every queued job.
+   With an *anchor* (an evaluation run's previous job on that server, sent less than
+   ``ANCHOR_FRESH`` seconds before this send and answered with at least ``DEEP_QUEUE`` jobs
+   ahead of it; only for a request whose output_dir carries the submission's token), the
+   anchor is the snapshot, unread: ours will be queued behind it. So a burst of such
+   submissions into a deep queue reads nothing before each POST.
 2. When the answer is lost (connection broken or timed out after sending, a gateway error,
    an unreadable 2xx), look for the job instead of guessing:
 
    - read ``GET /queue`` again; every queued or running id that was not in the snapshot
      before (anchored: that comes after the anchor, the server listing its queue in
-     submission order), and that the caller does not already own, was created since (or,
-     anchored, up to ``ANCHOR_FRESH`` seconds before ours was sent); read each one's
+     submission order), and that the caller does not already own, was created since;
+     read each one's
      ``JobInfo``: the one whose ``request`` echoes ours is ours: it is adopted.
      A unique ``output_dir`` (an evaluation run puts a fresh token in it when it has an
      output root) makes this match exact; without one, the whole request must be equal,
@@ -27,11 +28,12 @@ The plan:
    - not found: the server runs one job at a time in submission order, so if a job that
      was queued or running before ours was sent is still queued or running, ours cannot
      have started, and, not being queued, does not exist: it is sent again;
-   - anchored, and the anchor is no longer queued or running (the jobs ahead of it ended
-     within seconds, or someone cancelled it): no counters were read before, and the jobs
-     sent between the anchor and ours are not known, so the plan raises
-     ``SubmissionUnresolvedError``, final (a full snapshot might have proved absence by
-     one of those still waiting);
+   - anchored, and the anchor is no longer queued or running: only ours carries its
+     token, so the first and the last ``MAX_DRAINED_READS`` jobs listed are read (ours is
+     near the front if the anchor ran, near the end if the answer was lost moments ago);
+     found, it is adopted; else, no counters having been read before, the plan raises
+     ``SubmissionUnresolvedError``, final (a full snapshot might have found ours further
+     in, or proved its absence by a job sent between the anchor and ours that still waits);
    - else (every job ahead of ours has ended): ours could have been created *and* have
      finished, and the server lists no finished jobs. Its ``completed_jobs`` and
      ``failed_jobs`` counters decide: if they grew by exactly the jobs ahead that ended
@@ -85,9 +87,9 @@ MAX_DRAINED_READS = 50  # jobs ahead read to account for the counters; more: unr
 # From this many jobs ahead a full snapshot's counters can prove nothing (they give up past
 # MAX_DRAINED_READS), and reading it costs the most.
 DEEP_QUEUE = MAX_DRAINED_READS
-# How recent an anchor's answer must be: DEEP_QUEUE jobs ahead of it do not end that fast
-# unless they fail at once or are cancelled (a lost answer is then unresolved, never
-# guessed), and the jobs sent in between, which a lost answer could be taken for, are few.
+# How recently an anchor must have been sent: DEEP_QUEUE jobs ahead of it do not end that
+# fast unless they fail at once or are cancelled (a lost answer is then looked for near the
+# front, else unresolved: never guessed).
 ANCHOR_FRESH = 1.0
 
 
@@ -128,8 +130,9 @@ class QueueSnapshot:
 
 @dataclass(frozen=True)
 class Anchor:
-    """A job the caller submitted to the same server under ``ANCHOR_FRESH`` seconds ago,
-    and how many jobs its answer said were ahead of it (``position_in_queue``)."""
+    """A job the caller sent to the same server under ``ANCHOR_FRESH`` seconds ago, and how
+    many jobs its answer said were ahead of it (``position_in_queue``). Only for a request
+    whose output_dir carries the submission's token: what makes a match exact."""
 
     job_id: str
     ahead: int
@@ -236,21 +239,9 @@ def find_submission(
     """Look for the job a submission sent after ``before`` created, if it did (see above);
     ``fingerprints``: those of the ledger ``body`` was read from (see request_matches)."""
     now = QueueSnapshot.of((yield ReadQueue()))
-    if before.anchored:
-        (anchor,) = before.ids
-        if anchor not in now.ids:
-            return Unresolved(
-                f"job {anchor}, queued behind {DEEP_QUEUE} or more others just before it was "
-                "sent, is no longer queued or running: it may have run after them"
-            )
-        earlier = set(now.ids[: now.ids.index(anchor) + 1])  # listed in submission order
-    else:
-        earlier = set(before.ids)
-    owned = set(known())
+    anchor_gone = before.anchored and before.ids[0] not in now.ids
     unchecked = False
-    for job_id in now.ids:
-        if job_id in earlier or job_id in owned:
-            continue
+    for job_id in _maybe_ours(before, now, set(known())):
         try:
             info = yield ReadJob(job_id)
         except JobNotFoundError:
@@ -261,6 +252,11 @@ def find_submission(
             return Found(job_id, info)
     if unchecked:
         return Unresolved("a job created in the window vanished before it could be read")
+    if anchor_gone:
+        return Unresolved(
+            f"job {before.ids[0]}, sent just before it with {DEEP_QUEUE} or more ahead, has "
+            "left the queue, and no job near either end of it is this one: it may have run"
+        )
     pending = set(now.ids)
     waiting = [job_id for job_id in before.ids if job_id in pending]
     if waiting:
@@ -284,6 +280,23 @@ def find_submission(
     )
 
 
+def _maybe_ours(before: QueueSnapshot, now: QueueSnapshot, owned: set[str]) -> list[str]:
+    """The jobs listed ``now`` that may be a submission's, in the server's order (see the
+    module): not in the snapshot ``before``; anchored, listed after the anchor, or, the
+    anchor gone, the first and the last MAX_DRAINED_READS (the match is exact: a token)."""
+    if not before.anchored:
+        earlier = set(before.ids)
+        return [job_id for job_id in now.ids if job_id not in earlier and job_id not in owned]
+    (anchor,) = before.ids
+    if anchor in now.ids:
+        later = now.ids[now.ids.index(anchor) + 1 :]  # listed in submission order
+        return [job_id for job_id in later if job_id not in owned]
+    rest = [job_id for job_id in now.ids if job_id not in owned]
+    if len(rest) <= 2 * MAX_DRAINED_READS:
+        return rest
+    return rest[:MAX_DRAINED_READS] + rest[-MAX_DRAINED_READS:]
+
+
 def submission_plan(
     body: EvaluateRequest,
     *,
@@ -292,18 +305,18 @@ def submission_plan(
     known: Callable[[], Iterable[str]] = tuple,
     max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
     max_resends: int = MAX_RESENDS,
-    anchor: Anchor | None = None,
+    anchor: Callable[[], Anchor | None] = lambda: None,
 ) -> Plan[Submitted]:
     """Send ``body`` so that exactly one job exists for it (see the module's docstring).
 
     ``on_intent(snapshot, sends)`` runs before each send (``sends`` made so far): an
     evaluation run records its intent there. Errors that prove nothing was created (4xx,
-    connection refused) propagate as they are. ``anchor``: the caller's previous job on
-    that server, which may stand for the snapshot.
+    connection refused) propagate as they are. ``anchor()``, asked just before each send:
+    the caller's previous job on that server, if it may stand for the snapshot.
     """
     sends = 0
     while True:
-        before = yield from snapshot_before(anchor)
+        before = yield from snapshot_before(anchor())
         on_intent(before, sends)
         sends += 1
         try:

@@ -99,8 +99,8 @@ class AsyncRunPoller(AsyncRunRecovery):
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
         # This process's latest answered submission on each server, by base URL, with the
-        # time of its answer: deep in a queue, the next submission there reconciles against
-        # it, not a read of /queue.
+        # time it was started (before it was sent): deep in a queue, the next submission
+        # there within ANCHOR_FRESH reconciles against it, not a read of /queue.
         self._anchors: dict[str, tuple[Anchor, float]] = {}
 
     def __repr__(self) -> str:
@@ -170,11 +170,13 @@ class AsyncRunPoller(AsyncRunRecovery):
             on_intent=record_intent,
             known=partial(self._known, client.base_url),
             max_completed_jobs=self._max_completed_jobs,
-            anchor=self._anchor(client.base_url),
+            # Only a request with the run's token in its output_dir: the match is exact.
+            anchor=partial(self._anchor, client.base_url if own_dir and body.output_dir else None),
         )
         self._in_flight.add(token)
         try:
             # The plan records the intent and reads the ledger: its steps run off the loop.
+            started = self._clock()
             submitted = await drive(client, plan, options, blocking=True)
         except LedgerError:
             if not seqs:  # the intent's write failed: the plan sends only after it
@@ -195,8 +197,11 @@ class AsyncRunPoller(AsyncRunRecovery):
         finally:
             self._in_flight.discard(token)
         answer = submitted.response
-        anchor = Anchor(answer.job_id, answer.position_in_queue or 0)
-        self._anchors[client.base_url] = (anchor, self._clock())
+        if submitted.adopted:  # sent long before, maybe (a lost answer's timeout)
+            self._anchors.pop(client.base_url, None)
+        else:
+            anchor = Anchor(answer.job_id, answer.position_in_queue)
+            self._anchors[client.base_url] = (anchor, started)
         if not isinstance(self.client, AsyncEvalClient):
             self.client.adopt(answer.job_id, client.base_url)
         event = "adopted" if submitted.adopted else "answer"
@@ -206,12 +211,13 @@ class AsyncRunPoller(AsyncRunRecovery):
         self._unrecorded[seqs[0]] = kept
         return await self._record_answer(seqs[0])
 
-    def _anchor(self, server: str) -> Anchor | None:
-        """The job a submission to ``server`` may reconcile against (see reconcile)."""
-        if server not in self._anchors:
+    def _anchor(self, server: str | None) -> Anchor | None:
+        """The job a submission to ``server`` may reconcile against (see reconcile), asked
+        just before each send."""
+        if server is None or server not in self._anchors:
             return None
-        anchor, answered_at = self._anchors[server]
-        return anchor if self._clock() - answered_at < ANCHOR_FRESH else None
+        anchor, started = self._anchors[server]
+        return anchor if self._clock() - started < ANCHOR_FRESH else None
 
     async def _record_answer(self, seq: int) -> TrackedJob:
         """Write a kept answer; on failure it stays kept, and the error names the job."""
