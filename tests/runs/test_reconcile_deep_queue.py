@@ -182,6 +182,33 @@ async def test_an_anchor_gone_our_job_near_the_end_is_adopted_once(
     assert ours(server, 1) == [job.job_id]
 
 
+@pytest.mark.parametrize("retry", [None, RetryOnFailure(lost=True, max_attempts=2)])
+async def test_an_anchor_cancelled_our_job_mid_queue_is_adopted_once(
+    server: FakeServer, make_runner: MakeRunner, root: str, retry: RetryOnFailure | None
+) -> None:
+    fill(server, 2 * DEEP_QUEUE)  # others' jobs ahead: more than one end's reads
+    runner = make_runner(BASE, output_root=root, retry=retry)
+    anchor = await submit(runner, 0)
+    create = server.create
+
+    def create_then_a_burst(body: dict[str, object]) -> str:
+        job_id = create(body)
+        server.create = create  # type: ignore[method-assign]
+        fill(server, 2 * DEEP_QUEUE)  # someone else's burst, right after ours
+        return job_id
+
+    def cancel_the_anchor() -> None:
+        server.finish(anchor.job_id, "cancelled")
+        server.create = create_then_a_burst  # type: ignore[method-assign]
+
+    server.on_lose = cancel_the_anchor
+    server.lose_next_answers = ["after"]  # ours is created, mid-queue
+    job = await submit(runner, 1)
+    assert [o.event for o in await runner.history(job)] == ["intent", "adopted"]
+    await runner.harvest()  # a poll (and a retry policy's turn)
+    assert ours(server, 1) == [job.job_id]
+
+
 async def test_an_adopted_job_is_no_anchor(
     server: FakeServer, make_runner: MakeRunner, root: str
 ) -> None:

@@ -29,11 +29,12 @@ The plan:
      was queued or running before ours was sent is still queued or running, ours cannot
      have started, and, not being queued, does not exist: it is sent again;
    - anchored, and the anchor is no longer queued or running: only ours carries its
-     token, so the first and the last ``MAX_DRAINED_READS`` jobs listed are read (ours is
-     near the front if the anchor ran, near the end if the answer was lost moments ago);
-     found, it is adopted; else, no counters having been read before, the plan raises
-     ``SubmissionUnresolvedError``, final (a full snapshot might have found ours further
-     in, or proved its absence by a job sent between the anchor and ours that still waits);
+     token, so every job listed (that the caller does not own) may be read: the first and
+     the last ``MAX_DRAINED_READS`` first (ours is near the front if the anchor ran, near
+     the end if the answer was lost moments ago), then the middle (the anchor was
+     cancelled); found, it is adopted; else, no counters having been read before, the plan
+     raises ``SubmissionUnresolvedError``, final (a full snapshot might have proved its
+     absence by a job sent between the anchor and ours that still waits);
    - else (every job ahead of ours has ended): ours could have been created *and* have
      finished, and the server lists no finished jobs. Its ``completed_jobs`` and
      ``failed_jobs`` counters decide: if they grew by exactly the jobs ahead that ended
@@ -87,9 +88,10 @@ MAX_DRAINED_READS = 50  # jobs ahead read to account for the counters; more: unr
 # From this many jobs ahead a full snapshot's counters can prove nothing (they give up past
 # MAX_DRAINED_READS), and reading it costs the most.
 DEEP_QUEUE = MAX_DRAINED_READS
-# How recently an anchor must have been sent: DEEP_QUEUE jobs ahead of it do not end that
-# fast unless they fail at once or are cancelled (a lost answer is then looked for near the
-# front, else unresolved: never guessed).
+# How recently an anchor must have been sent: the jobs sent between it and ours, which a
+# lost answer is looked for among, are then few; and DEEP_QUEUE jobs ahead of it do not end
+# that fast unless they fail at once or are cancelled (a lost answer is then looked for in
+# the whole queue, else unresolved: never guessed).
 ANCHOR_FRESH = 1.0
 
 
@@ -255,7 +257,7 @@ def find_submission(
     if anchor_gone:
         return Unresolved(
             f"job {before.ids[0]}, sent just before it with {DEEP_QUEUE} or more ahead, has "
-            "left the queue, and no job near either end of it is this one: it may have run"
+            "left the queue, and no job in it is this one: it may have run"
         )
     pending = set(now.ids)
     waiting = [job_id for job_id in before.ids if job_id in pending]
@@ -283,7 +285,8 @@ def find_submission(
 def _maybe_ours(before: QueueSnapshot, now: QueueSnapshot, owned: set[str]) -> list[str]:
     """The jobs listed ``now`` that may be a submission's, in the server's order (see the
     module): not in the snapshot ``before``; anchored, listed after the anchor, or, the
-    anchor gone, the first and the last MAX_DRAINED_READS (the match is exact: a token)."""
+    anchor gone, all of them, the first and the last MAX_DRAINED_READS first (the match
+    is exact: a token)."""
     if not before.anchored:
         earlier = set(before.ids)
         return [job_id for job_id in now.ids if job_id not in earlier and job_id not in owned]
@@ -294,7 +297,8 @@ def _maybe_ours(before: QueueSnapshot, now: QueueSnapshot, owned: set[str]) -> l
     rest = [job_id for job_id in now.ids if job_id not in owned]
     if len(rest) <= 2 * MAX_DRAINED_READS:
         return rest
-    return rest[:MAX_DRAINED_READS] + rest[-MAX_DRAINED_READS:]
+    ends = rest[:MAX_DRAINED_READS] + rest[-MAX_DRAINED_READS:]
+    return ends + rest[MAX_DRAINED_READS:-MAX_DRAINED_READS]  # then the middle, if need be
 
 
 def submission_plan(

@@ -212,9 +212,10 @@ class RunPoller(RunRecovery):
     def _anchor(self, server: str | None) -> Anchor | None:
         """The job a submission to ``server`` may reconcile against (see reconcile), asked
         just before each send."""
-        if server is None or server not in self._anchors:
+        held = None if server is None else self._anchors.get(server)  # (one read: threads)
+        if held is None:
             return None
-        anchor, started = self._anchors[server]
+        anchor, started = held
         return anchor if self._clock() - started < ANCHOR_FRESH else None
 
     def _record_answer(self, seq: int) -> TrackedJob:
