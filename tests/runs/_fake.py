@@ -103,9 +103,12 @@ class FakeServer:
             self.queue_down = True
         if lose in ("after", "after-done", "after-then-down"):
             raise httpx.ReadError("connection reset", request=request)
-        job = self.jobs[job_id]
-        body = {"job_id": job_id, "status": "queued", "message": "ok"}
-        body["position_in_queue"] = job["position_in_queue"]
+        body = {
+            "job_id": job_id,
+            "status": "queued",
+            "position_in_queue": self.jobs[job_id]["position_in_queue"],
+            "message": "ok",
+        }
         return httpx.Response(200, json=body)
 
     def _queue(self, request: httpx.Request) -> httpx.Response:

@@ -115,8 +115,11 @@ class QueueSnapshot:
         return cls((anchor,), 0, 0, anchored=True)
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"ids": list(self.ids), "completed": self.completed}
-        data["failed"] = self.failed
+        data: dict[str, Any] = {
+            "ids": list(self.ids),
+            "completed": self.completed,
+            "failed": self.failed,
+        }
         if self.anchored:
             data["anchored"] = True
         return data
