@@ -1,9 +1,10 @@
 """The ``api-names`` directive: autodoc entries for the public names of ``lmms_eval_client``.
 
 The names come from ``lmms_eval_client.__all__`` and each is put on the reference page of
-the package it is defined in (``_LOCATIONS``), so a name added to the facade appears in the
-reference without editing a page; names of a package no page claims go to the page with
-``:rest:``. ``tests/docs`` holds the built reference equal to ``__all__``.
+the package it is defined in (``_where()``, read from the ``TYPE_CHECKING`` imports of
+``__init__.py``), so a name added to the facade appears in the reference without editing
+a page; names of a package no page claims go to the page with ``:rest:``. ``tests/docs``
+holds the built reference equal to ``__all__``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import lmms_eval_client
 
 logger = logging.getLogger(__name__)
 
-# The module prefixes (of _LOCATIONS) each page claims, in the pages' order.
+# The module prefixes (of _where()) each page claims, in the pages' order.
 PAGES: dict[str, tuple[str, ...]] = {
     "clients": ("._client", "._http"),
     "models": ("lmms_eval_api",),
@@ -72,9 +73,9 @@ def comment_above(name: str) -> list[str]:
 
 
 def where_of(name: str) -> str:
-    for module, names in lmms_eval_client._LOCATIONS.items():
-        if name in names:
-            return module
+    module = lmms_eval_client._where().get(name)
+    if module is not None:
+        return module
     return "._version" if name == "__version__" else ""  # imported eagerly, not in the table
 
 

@@ -15,6 +15,7 @@ Every public name is importable from here. They are loaded on first use (PEP 562
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -161,159 +162,36 @@ if TYPE_CHECKING:
     from ._watch.submission import CheckpointSubmission, submit_checkpoint
     from ._watch.watcher import Checkpoint, CheckpointWatcher
 
-# Where each public name lives: module (relative to this package, or absolute) -> names.
-# The imports above say the same to type checkers (tests/client/test_public_api.py holds both).
-_LOCATIONS: dict[str, tuple[str, ...]] = {
-    "lmms_eval_api.models": (
-        "CancelResponse",
-        "EvaluateRequest",
-        "HealthResponse",
-        "JobInfo",
-        "JobStatus",
-        "JobSubmitResponse",
-        "MergeRequest",
-        "MergeResponse",
-        "ModelResultFiles",
-        "QueueStatusResponse",
-    ),
-    "._client.arguments": (
-        "CheckpointType",
-        "ModelNameWarning",
-    ),
-    "._client._async.client": ("AsyncEvalClient",),
-    "._client._sync.client": ("EvalClient",),
-    "._pool._async.pool": ("AsyncEvalPool",),
-    "._pool._sync.pool": ("EvalPool",),
-    "._pool.config": ("BASE_URLS_ENV",),
-    "._pool.errors": ("AmbiguousJobIdError",),
-    "._pool.status": (
-        "PoolHealth",
-        "PoolJob",
-        "PoolJobSubmitResponse",
-        "PoolQueueStatus",
-        "ServerHealth",
-        "ServerQueue",
-    ),
-    "._http.config": ("DEFAULT_TIMEOUT",),
-    "._client.wait": ("process_job_status",),
-    "._exceptions": (
-        "APIConnectionError",
-        "APIResponseValidationError",
-        "APIStatusError",
-        "APITimeoutError",
-        "AuthenticationError",
-        "BadRequestError",
-        "ClientClosedError",
-        "DiscoveryError",
-        "EventLoopError",
-        "InternalServerError",
-        "InvalidArgumentError",
-        "JobCancelledError",
-        "JobError",
-        "JobFailedError",
-        "JobNotFoundError",
-        "LmmsEvalError",
-        "MissingDependencyError",
-        "NoServerAvailableError",
-        "NotFoundError",
-        "PermissionDeniedError",
-        "RateLimitError",
-        "ResponseTooLargeError",
-        "ServerUnreachableError",
-        "UnprocessableEntityError",
-        "WaitTimeoutError",
-    ),
-    "._results.errors": (
-        "MetricNotFoundError",
-        "ResultsError",
-        "ResultsFormatError",
-        "ResultsNotReachableError",
-        "ResultsTooLargeError",
-        "ResultsUnavailableError",
-        "SamplesNotFoundError",
-    ),
-    "._results.results": ("EvalResults",),
-    "._results.metrics": ("Metric",),
-    "._results.samples": (
-        "Sample",
-        "TokenCount",
-        "iter_samples",
-    ),
-    "._results.sections": (
-        "Efficiency",
-        "EfficiencyStats",
-        "EvaluationConfig",
-        "NSamples",
-        "TaskConfig",
-        "Throughput",
-        "TokenUsage",
-        "Usage",
-    ),
-    "._results.files": (
-        "eval_log_tail",
-        "load_job_results",
-        "results_of_job",
-    ),
-    "._results.file_access": ("FileSystem", "resolve_server_path"),
-    "._results.path_map": ("PATH_MAP_ENV", "parse_path_map"),
-    "._runs._async.run": ("AsyncEvalRun",),
-    "._runs._sync.run": ("EvalRun",),
-    "._runs.outcomes": (
-        "JobCancelled",
-        "JobCompleted",
-        "JobFailed",
-        "JobLost",
-        "JobOutcome",
-        "Observation",
-        "TrackedJob",
-        "raise_for_outcome",
-    ),
-    "._runs.table": ("MetricRow",),
-    "._report": ("write_report",),
-    "._report.compare": ("Comparison", "Flip", "MetricComparison", "compare"),
-    "._report.stats": ("PairedTest", "paired_ttest"),
-    "._runs.errors": (
-        "CorruptLedgerError",
-        "ForeignLedgerError",
-        "JobLostError",
-        "LedgerAuthError",
-        "LedgerBusyError",
-        "LedgerConnectionError",
-        "LedgerError",
-        "LedgerFullError",
-        "LedgerReadOnlyError",
-        "NetworkFilesystemError",
-        "NewerLedgerError",
-        "RehomeConflictError",
-        "RunTimeoutError",
-        "SubmissionUnresolvedError",
-        "UncoveredServersError",
-        "UncoveredServersWarning",
-        "UnknownJobError",
-    ),
-    "._runs.options": ("ALL_COMPLETED", "FIRST_COMPLETED", "RetryOnFailure", "WaitResult"),
-    "._json": ("json_default",),
-    "._secret_args": ("SECRET_ARG_WORDS", "SECRET_ARGS_ENV"),
-    "._trackers.base": ("MetricRowLike", "Sink", "StepLabelError"),
-    "._trackers.callback_sink": ("CallbackSink",),
-    "._trackers.mlflow_sink": ("MLflowSink",),
-    "._trackers.tensorboard_sink": ("TensorBoardSink",),
-    "._trackers.wandb_sink": ("WandbSink",),
-    "._trackers.writes": ("export_to",),
-    "._watch.errors": ("WatchError", "WatchPermissionError", "WatchedDirectoryMissingError"),
-    "._watch.readiness": ("MarkerFile", "ReadinessRule", "StableSize"),
-    "._watch.submission": ("CheckpointSubmission", "submit_checkpoint"),
-    "._watch.watcher": ("Checkpoint", "CheckpointWatcher"),
-    "._results.output_dirs": (
-        "OUTPUT_ROOT_ENV",
-        "output_dir_for",
-    ),
-}
-_WHERE = {name: module for module, names in _LOCATIONS.items() for name in names}
+
+@functools.cache
+def _where() -> dict[str, str]:
+    """Each public name -> the module it lives in (relative to this package, or absolute).
+
+    Read from the imports under ``TYPE_CHECKING`` above, once, on the first public name used:
+    one list serves type checkers and the lazy loading (as SPEC 1's lazy_loader reads a stub),
+    so a name is added in one place.
+    """
+    import ast  # only here: a bare `import lmms_eval_client` stays cheap
+
+    get_source = getattr(__spec__.loader, "get_source", None)
+    source = get_source(__name__) if get_source is not None else None
+    if not isinstance(source, str):
+        raise ImportError(
+            f"{__name__} reads its public names from its __init__.py, which this install lacks "
+            "(a sourceless install?): reinstall it from its wheel"
+        )
+    where: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom):
+                    module = "." * statement.level + (statement.module or "")
+                    where.update(dict.fromkeys((a.name for a in statement.names), module))
+    return where
 
 
 def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
+    where = _where().get(name)
     if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(where, __name__), name)

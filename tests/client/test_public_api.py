@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -24,21 +25,32 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         lmms_eval_client.EvalClinet  # type: ignore[attr-defined]  # noqa: B018
 
 
-def test_type_checkers_see_what_the_lazy_table_loads() -> None:
+def test_the_lazy_table_is_what_type_checkers_see() -> None:
+    # The table is read from the TYPE_CHECKING imports: every import there is a public name
+    # (and every public name has its import), each loaded from the module type checkers see.
     tree = ast.parse(INIT.read_text())
     guarded = next(
         node
         for node in tree.body
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test)
     )
-    seen: dict[str, str] = {}
-    for node in guarded.body:
-        assert isinstance(node, ast.ImportFrom)
-        module = "." * node.level + (node.module or "")
-        for alias in node.names:
-            seen[alias.name] = module
-    assert seen == lmms_eval_client._WHERE
-    assert set(seen) | {"__version__"} == set(lmms_eval_client.__all__)
+    assert all(isinstance(node, ast.ImportFrom) for node in guarded.body)
+    where = lmms_eval_client._where()
+    assert set(where) | {"__version__"} == set(lmms_eval_client.__all__)
+    for name, module in where.items():
+        loaded = sys.modules[importlib.import_module(module, "lmms_eval_client").__name__]
+        assert getattr(lmms_eval_client, name) is getattr(loaded, name)
+
+
+def test_a_sourceless_install_says_what_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lmms_eval_client.__spec__, "loader", object())
+    lmms_eval_client._where.cache_clear()
+    try:
+        with pytest.raises(ImportError, match="sourceless install"):
+            lmms_eval_client._where()
+    finally:
+        monkeypatch.undo()
+        lmms_eval_client._where.cache_clear()
 
 
 def loaded_after(statement: str, modules: tuple[str, ...]) -> list[str]:
