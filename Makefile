@@ -34,12 +34,15 @@ generate: $(STAMP)
 	PY=$(PY) bash codegen/generate.sh $(GEN_OUT)
 	$(PY) codegen/evaluate_params.py
 	$(PY) codegen/make_sync.py
+	$(PY) codegen/public_names.py
 
-# Fails when generated/, evaluate()'s parameter lists or _sync/ differ from a fresh generation.
+# Fails when generated/, evaluate()'s parameter lists, _sync/ or the public names' table
+# differ from a fresh generation.
 check-generated: $(STAMP)
 	PY=$(PY) bash codegen/generate.sh --check $(GEN_OUT)
 	$(PY) codegen/evaluate_params.py --check
 	$(PY) codegen/make_sync.py --check
+	$(PY) codegen/public_names.py --check
 
 # Fails, naming each difference, when openapi.yaml and the pinned live server's contract
 # differ (both ways for what the client sends). Against a running server instead:

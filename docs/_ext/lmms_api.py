@@ -1,7 +1,7 @@
 """The ``api-names`` directive: autodoc entries for the public names of ``lmms_eval_client``.
 
 The names come from ``lmms_eval_client.__all__`` and each is put on the reference page of
-the package it is defined in (``_where()``, read from the ``TYPE_CHECKING`` imports of
+the package it is defined in (``_WHERE``, written from the ``TYPE_CHECKING`` imports of
 ``__init__.py``), so a name added to the facade appears in the reference without editing
 a page; names of a package no page claims go to the page with ``:rest:``. ``tests/docs``
 holds the built reference equal to ``__all__``.
@@ -27,7 +27,7 @@ import lmms_eval_client
 
 logger = logging.getLogger(__name__)
 
-# The module prefixes (of _where()) each page claims, in the pages' order.
+# The module prefixes (of _WHERE) each page claims, in the pages' order.
 PAGES: dict[str, tuple[str, ...]] = {
     "clients": ("._client", "._http"),
     "models": ("lmms_eval_api",),
@@ -73,7 +73,7 @@ def comment_above(name: str) -> list[str]:
 
 
 def where_of(name: str) -> str:
-    module = lmms_eval_client._where().get(name)
+    module = lmms_eval_client._WHERE.get(name)
     if module is not None:
         return module
     return "._version" if name == "__version__" else ""  # imported eagerly, not in the table

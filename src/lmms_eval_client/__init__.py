@@ -15,12 +15,15 @@ Every public name is importable from here. They are loaded on first use (PEP 562
 
 from __future__ import annotations
 
-import functools
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._public_names import WHERE as _WHERE
 from ._version import __version__
 
+# The public names: type checkers read these imports, and `make generate`
+# (codegen/public_names.py) writes them into _public_names.py, from which __getattr__ loads
+# each name on first use. A new public name: its import here, its entry in __all__.
 if TYPE_CHECKING:
     from lmms_eval_api.models import (
         CancelResponse,
@@ -163,35 +166,8 @@ if TYPE_CHECKING:
     from ._watch.watcher import Checkpoint, CheckpointWatcher
 
 
-@functools.cache
-def _where() -> dict[str, str]:
-    """Each public name -> the module it lives in (relative to this package, or absolute).
-
-    Read from the imports under ``TYPE_CHECKING`` above, once, on the first public name used:
-    one list serves type checkers and the lazy loading (as SPEC 1's lazy_loader reads a stub),
-    so a name is added in one place.
-    """
-    import ast  # only here: a bare `import lmms_eval_client` stays cheap
-
-    get_source = getattr(__spec__.loader, "get_source", None)
-    source = get_source(__name__) if get_source is not None else None
-    if not isinstance(source, str):
-        raise ImportError(
-            f"{__name__} reads its public names from its __init__.py, which this install lacks "
-            "(a sourceless install?): reinstall it from its wheel"
-        )
-    where: dict[str, str] = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
-            for statement in node.body:
-                if isinstance(statement, ast.ImportFrom):
-                    module = "." * statement.level + (statement.module or "")
-                    where.update(dict.fromkeys((a.name for a in statement.names), module))
-    return where
-
-
 def __getattr__(name: str) -> Any:
-    where = _where().get(name)
+    where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(where, __name__), name)

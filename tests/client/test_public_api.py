@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
-import importlib
+import compileall
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,31 +28,52 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 
 def test_the_lazy_table_is_what_type_checkers_see() -> None:
-    # The table is read from the TYPE_CHECKING imports: every import there is a public name
-    # (and every public name has its import), each loaded from the module type checkers see.
+    # The table (written by codegen/public_names.py) loads every name from the module the
+    # TYPE_CHECKING imports name, and holds every public name.
     tree = ast.parse(INIT.read_text())
     guarded = next(
         node
         for node in tree.body
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test)
     )
-    assert all(isinstance(node, ast.ImportFrom) for node in guarded.body)
-    where = lmms_eval_client._where()
-    assert set(where) | {"__version__"} == set(lmms_eval_client.__all__)
-    for name, module in where.items():
-        loaded = sys.modules[importlib.import_module(module, "lmms_eval_client").__name__]
-        assert getattr(lmms_eval_client, name) is getattr(loaded, name)
+    seen: dict[str, str] = {}
+    for node in guarded.body:
+        assert isinstance(node, ast.ImportFrom)
+        module = "." * node.level + (node.module or "")
+        for alias in node.names:
+            seen[alias.name] = module
+    assert seen == lmms_eval_client._WHERE
+    assert set(seen) | {"__version__"} == set(lmms_eval_client.__all__)
 
 
-def test_a_sourceless_install_says_what_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lmms_eval_client.__spec__, "loader", object())
-    lmms_eval_client._where.cache_clear()
-    try:
-        with pytest.raises(ImportError, match="sourceless install"):
-            lmms_eval_client._where()
-    finally:
-        monkeypatch.undo()
-        lmms_eval_client._where.cache_clear()
+def test_an_install_without_sources_loads_the_public_names(tmp_path: Path) -> None:
+    # A frozen app (PyInstaller) or a bytecode-only install has no __init__.py to read:
+    # the table is data, so names still load.
+    root = INIT.parents[2]
+    for package in ("src/lmms_eval_client", "generated/lmms_eval_api"):
+        shutil.copytree(
+            root / package,
+            tmp_path / Path(package).name,
+            ignore=shutil.ignore_patterns("__pycache__", "*.typed"),
+        )
+    assert compileall.compile_dir(tmp_path, legacy=True, quiet=1)
+    for source in tmp_path.rglob("*.py"):
+        source.unlink()
+    code = (
+        "import lmms_eval_client as m; print(m.__file__, m.EvalClient.__name__, m.JobInfo.__name__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [
+        str(tmp_path / "lmms_eval_client" / "__init__.pyc"),
+        "EvalClient",
+        "JobInfo",
+    ]
 
 
 def loaded_after(statement: str, modules: tuple[str, ...]) -> list[str]:
