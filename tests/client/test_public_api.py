@@ -49,7 +49,7 @@ def test_the_lazy_table_is_what_type_checkers_see() -> None:
 def test_an_install_without_sources_loads_the_public_names(tmp_path: Path) -> None:
     # A frozen app (PyInstaller) or a bytecode-only install has no __init__.py to read:
     # the table is data, so names still load.
-    root = INIT.parents[2]
+    root = Path(__file__).resolve().parents[2]
     for package in ("src/lmms_eval_client", "generated/lmms_eval_api"):
         shutil.copytree(
             root / package,
