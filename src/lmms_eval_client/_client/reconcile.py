@@ -18,9 +18,8 @@ The plan:
 
    - read ``GET /queue`` again; every queued or running id that was not in the snapshot
      before (anchored: that comes after the anchor, the server listing its queue in
-     submission order), and that the caller does not already own, was created since;
-     read each one's
-     ``JobInfo``: the one whose ``request`` echoes ours is ours: it is adopted.
+     submission order), and that the caller does not already own, was created since; read
+     each one's ``JobInfo``: the one whose ``request`` echoes ours is ours: it is adopted.
      A unique ``output_dir`` (an evaluation run puts a fresh token in it when it has an
      output root) makes this match exact; without one, the whole request must be equal,
      and an identical request sent by someone else in that window is taken as ours
@@ -304,6 +303,11 @@ def _maybe_ours(before: QueueSnapshot, now: QueueSnapshot, owned: set[str]) -> l
     return ends + rest[MAX_DRAINED_READS:-MAX_DRAINED_READS]  # then the middle, if need be
 
 
+def no_anchor() -> Anchor | None:
+    """``submission_plan``'s ``anchor`` for a submission that may not skip the snapshot."""
+    return None
+
+
 def submission_plan(
     body: EvaluateRequest,
     *,
@@ -312,7 +316,7 @@ def submission_plan(
     known: Callable[[], Iterable[str]] = tuple,
     max_completed_jobs: int = DEFAULT_MAX_COMPLETED_JOBS,
     max_resends: int = MAX_RESENDS,
-    anchor: Callable[[], Anchor | None] = lambda: None,
+    anchor: Callable[[], Anchor | None] = no_anchor,
 ) -> Plan[Submitted]:
     """Send ``body`` so that exactly one job exists for it (see the module's docstring).
 

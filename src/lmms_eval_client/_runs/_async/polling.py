@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,6 +20,7 @@ from ..._client.reconcile import (
     ANCHOR_FRESH,
     Anchor,
     QueueSnapshot,
+    no_anchor,
     submission_plan,
 )
 from ..._exceptions import JobNotFoundError, LmmsEvalError
@@ -164,14 +165,17 @@ class AsyncRunPoller(AsyncRunRecovery):
             if self.retry is not None:
                 self._sent[job.seq] = body
 
+        # An anchor only for a request with the run's token in its output_dir: the match is exact.
+        anchor_of: Callable[[], Anchor | None] = (
+            partial(self._anchor, client.base_url) if own_dir and body.output_dir else no_anchor
+        )
         plan = submission_plan(
             body,
             token=token,
             on_intent=record_intent,
             known=partial(self._known, client.base_url),
             max_completed_jobs=self._max_completed_jobs,
-            # Only a request with the run's token in its output_dir: the match is exact.
-            anchor=partial(self._anchor, client.base_url if own_dir and body.output_dir else None),
+            anchor=anchor_of,
         )
         self._in_flight.add(token)
         try:
@@ -211,10 +215,10 @@ class AsyncRunPoller(AsyncRunRecovery):
         self._unrecorded[seqs[0]] = kept
         return await self._record_answer(seqs[0])
 
-    def _anchor(self, server: str | None) -> Anchor | None:
+    def _anchor(self, server: str) -> Anchor | None:
         """The job a submission to ``server`` may reconcile against (see reconcile), asked
         just before each send."""
-        held = None if server is None else self._anchors.get(server)  # (one read: threads)
+        held = self._anchors.get(server)  # one read: another thread may replace it
         if held is None:
             return None
         anchor, started = held
