@@ -6,18 +6,22 @@ httpx client is used as it is, so the options that would configure ours are refu
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from .._exceptions import InvalidArgumentError
 from .._text import REDACTED, is_secret_header, shown, without_userinfo
 from .._version import __version__
+
+if TYPE_CHECKING:
+    import ssl
 
 DEFAULT_BASE_URL = "http://localhost:8000"
 BASE_URL_ENV = "LMMS_EVAL_BASE_URL"
@@ -285,10 +289,38 @@ def adopt_base_url(client: httpx.Client | httpx.AsyncClient, base_url: str | Non
     return url
 
 
+@functools.lru_cache(maxsize=8)
+def _ssl_context(http2: bool, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    del http2, cert_file, cert_dir  # the cache key: create_ssl_context reads the environment
+    return httpx.create_ssl_context()
+
+
+def shared_ssl_context(http2: bool) -> ssl.SSLContext:
+    """The TLS context our httpx clients verify servers with: httpx's default, built once.
+
+    Building it loads the CA bundle, ~50 ms, which every httpx client otherwise pays at
+    construction (a pool of servers, a client per thread or per test). Keyed on what httpx
+    reads ($SSL_CERT_FILE, else $SSL_CERT_DIR, else certifi's bundle) and on ``http2``,
+    because httpcore sets the ALPN protocols on the context at each connection: clients
+    sharing one set the same ones.
+    """
+    cert_file = os.environ.get("SSL_CERT_FILE") or None
+    cert_dir = None if cert_file else os.environ.get("SSL_CERT_DIR") or None
+    try:
+        return _ssl_context(http2, cert_file, cert_dir)
+    except OSError as exc:  # ssl.SSLError is one too: a file that is not PEM certificates
+        source = f"$SSL_CERT_FILE ({cert_file})" if cert_file else f"$SSL_CERT_DIR ({cert_dir})"
+        raise InvalidArgumentError(
+            f"the CA certificates in {source} could not be loaded: {exc}; "
+            "point it at a PEM file (or folder) of CA certificates, or unset it"
+        ) from None
+
+
 def httpx_client_kwargs(config: ClientConfig) -> dict[str, Any]:
     """Keyword arguments for httpx.Client / httpx.AsyncClient from a resolved config."""
     return {
         "base_url": config.base_url,
+        "verify": shared_ssl_context(config.http2),
         "timeout": config.timeout,
         "headers": config.headers,
         "http2": config.http2,

@@ -1,0 +1,75 @@
+"""Our httpx clients share one TLS context instead of loading the CA bundle each (~50 ms)."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lmms_eval_client import AsyncEvalClient, EvalClient, InvalidArgumentError
+from lmms_eval_client._http import config
+
+
+@pytest.fixture
+def contexts_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Every TLS context built from now on (httpx builds its default one this way)."""
+    built: list[Any] = []
+    create = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(kwargs.get("cafile") or kwargs.get("capath"))
+        return create(*args, **kwargs)
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    config._ssl_context.cache_clear()
+    yield built
+    config._ssl_context.cache_clear()
+
+
+async def test_clients_share_one_verifying_context(contexts_built: list[Any]) -> None:
+    clients = [EvalClient("http://127.0.0.1:9") for _ in range(5)]
+    async_clients = [AsyncEvalClient("https://127.0.0.1:9") for _ in range(5)]
+    for client in clients:
+        client.close()
+    for async_client in async_clients:
+        await async_client.close()
+
+    assert len(contexts_built) == 1
+    context = config.shared_ssl_context(http2=False)
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname is True
+    # httpcore sets ALPN on the context per connection: http/2 clients get their own.
+    assert config.shared_ssl_context(http2=True) is not context
+
+
+def test_the_ca_environment_is_still_honoured(
+    contexts_built: list[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import certifi
+
+    EvalClient("http://127.0.0.1:9").close()
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    EvalClient("http://127.0.0.1:9").close()
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    EvalClient("http://127.0.0.1:9").close()
+
+    assert contexts_built[1:] == [certifi.where(), str(tmp_path)]
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"])
+def test_unloadable_ca_certificates_are_an_actionable_error(
+    contexts_built: list[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str | None
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_text(content)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+
+    with pytest.raises(InvalidArgumentError, match=r"\$SSL_CERT_FILE \(.*ca\.pem\) could not"):
+        EvalClient("http://127.0.0.1:9")
