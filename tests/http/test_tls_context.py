@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,14 +54,41 @@ def test_the_ca_environment_is_still_honoured(
 ) -> None:
     import certifi
 
+    default = os.stat(certifi.where())
+    bundle = tmp_path / "ca.pem"
+    shutil.copyfile(certifi.where(), bundle)
+    # as old as certifi's: only the path tells the two apart
+    os.utime(bundle, ns=(default.st_atime_ns, default.st_mtime_ns))
+    folder = tmp_path / "certs"
+    folder.mkdir()
+
     EvalClient("http://127.0.0.1:9").close()
-    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     EvalClient("http://127.0.0.1:9").close()
     monkeypatch.delenv("SSL_CERT_FILE")
-    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    monkeypatch.setenv("SSL_CERT_DIR", str(folder))
+    EvalClient("http://127.0.0.1:9").close()
     EvalClient("http://127.0.0.1:9").close()
 
-    assert contexts_built[1:] == [certifi.where(), str(tmp_path)]
+    assert contexts_built == [certifi.where(), str(bundle), str(folder)]
+
+
+def test_a_client_made_after_a_ca_rotation_reads_the_new_bundle(
+    contexts_built: list[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import certifi
+
+    bundle = tmp_path / "ca.pem"
+    shutil.copyfile(certifi.where(), bundle)
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    EvalClient("http://127.0.0.1:9").close()
+    EvalClient("http://127.0.0.1:9").close()
+    rotated = bundle.stat().st_mtime_ns + 1_000_000_000
+    shutil.copyfile(certifi.where(), bundle)
+    os.utime(bundle, ns=(rotated, rotated))
+    EvalClient("http://127.0.0.1:9").close()
+
+    assert contexts_built == [str(bundle), str(bundle)]
 
 
 @pytest.mark.parametrize("content", [None, "not a certificate\n"])

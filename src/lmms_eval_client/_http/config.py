@@ -290,8 +290,8 @@ def adopt_base_url(client: httpx.Client | httpx.AsyncClient, base_url: str | Non
 
 
 @functools.lru_cache(maxsize=8)
-def _ssl_context(http2: bool, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    del http2, cert_file, cert_dir  # the cache key: create_ssl_context reads the environment
+def _ssl_context(http2: bool, ca_source: str, modified_ns: int) -> ssl.SSLContext:
+    del http2, ca_source, modified_ns  # the cache key: create_ssl_context reads the environment
     return httpx.create_ssl_context()
 
 
@@ -300,19 +300,34 @@ def shared_ssl_context(http2: bool) -> ssl.SSLContext:
 
     Building it loads the CA bundle, ~50 ms, which every httpx client otherwise pays at
     construction (a pool of servers, a client per thread or per test). Keyed on what httpx
-    reads ($SSL_CERT_FILE, else $SSL_CERT_DIR, else certifi's bundle) and on ``http2``,
-    because httpcore sets the ALPN protocols on the context at each connection: clients
-    sharing one set the same ones.
+    reads ($SSL_CERT_FILE, else $SSL_CERT_DIR, else certifi's bundle) and when that last
+    changed (a client made after a CA rotation reads the new one), and on ``http2``:
+    httpcore sets the ALPN protocols on the context at each connection, so clients sharing
+    one must set the same ones.
     """
     cert_file = os.environ.get("SSL_CERT_FILE") or None
     cert_dir = None if cert_file else os.environ.get("SSL_CERT_DIR") or None
+    path = cert_file or cert_dir
+    if path is None:
+        import certifi  # httpx's dependency, and its default bundle
+
+        path = certifi.where()
     try:
-        return _ssl_context(http2, cert_file, cert_dir)
+        modified = os.stat(path).st_mtime_ns
+    except OSError:
+        modified = -1  # httpx says what is wrong, if anything: a folder may be unneeded
+    try:
+        return _ssl_context(http2, path, modified)
     except OSError as exc:  # ssl.SSLError is one too: a file that is not PEM certificates
-        source = f"$SSL_CERT_FILE ({cert_file})" if cert_file else f"$SSL_CERT_DIR ({cert_dir})"
+        source = (
+            f"$SSL_CERT_FILE ({cert_file})" if cert_file
+            else f"$SSL_CERT_DIR ({cert_dir})" if cert_dir
+            else f"certifi's bundle ({path})"
+        )  # fmt: skip
         raise InvalidArgumentError(
             f"the CA certificates in {source} could not be loaded: {exc}; "
-            "point it at a PEM file (or folder) of CA certificates, or unset it"
+            "point $SSL_CERT_FILE at a PEM file of CA certificates (or $SSL_CERT_DIR at a "
+            "folder of them), or unset it"
         ) from None
 
 
