@@ -83,12 +83,26 @@ def test_a_client_made_after_a_ca_rotation_reads_the_new_bundle(
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     EvalClient("http://127.0.0.1:9").close()
     EvalClient("http://127.0.0.1:9").close()
-    rotated = bundle.stat().st_mtime_ns + 1_000_000_000
-    shutil.copyfile(certifi.where(), bundle)
-    os.utime(bundle, ns=(rotated, rotated))
+    before = bundle.stat()
+    # rewritten in place, its timestamps put back (as `cp -p` or `rsync -a` leave them)
+    bundle.write_bytes(bundle.read_bytes())
+    os.utime(bundle, ns=(before.st_atime_ns, before.st_mtime_ns))
     EvalClient("http://127.0.0.1:9").close()
 
     assert contexts_built == [str(bundle), str(bundle)]
+
+
+def test_ssl_key_log_file_is_read_when_a_client_is_made(
+    contexts_built: list[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    EvalClient("http://127.0.0.1:9").close()
+    log = tmp_path / "keys.log"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(log))
+    EvalClient("http://127.0.0.1:9").close()
+    assert config.shared_ssl_context(http2=False).keylog_filename == str(log)
+    monkeypatch.delenv("SSLKEYLOGFILE")
+    assert config.shared_ssl_context(http2=False).keylog_filename is None
+    assert len(contexts_built) == 2
 
 
 @pytest.mark.parametrize("content", [None, "not a certificate\n"])

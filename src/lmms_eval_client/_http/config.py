@@ -290,20 +290,32 @@ def adopt_base_url(client: httpx.Client | httpx.AsyncClient, base_url: str | Non
 
 
 @functools.lru_cache(maxsize=8)
-def _ssl_context(http2: bool, ca_source: str, modified_ns: int) -> ssl.SSLContext:
-    del http2, ca_source, modified_ns  # the cache key: create_ssl_context reads the environment
+def _ssl_context(http2: bool, ca: tuple[object, ...], key_log: str | None) -> ssl.SSLContext:
+    del http2, ca, key_log  # the cache key: create_ssl_context reads the environment
     return httpx.create_ssl_context()
+
+
+def _file_version(path: str) -> tuple[object, ...]:
+    """What changes when a file is replaced or rewritten: ctime too, which a copy that
+    keeps timestamps (``cp -p``, ``rsync -a``) cannot set back, unlike mtime."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (os.path.abspath(path),)  # httpx says what is wrong, if anything
+    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+            st.st_ctime_ns)  # fmt: skip
 
 
 def shared_ssl_context(http2: bool) -> ssl.SSLContext:
     """The TLS context our httpx clients verify servers with: httpx's default, built once.
 
     Building it loads the CA bundle, ~50 ms, which every httpx client otherwise pays at
-    construction (a pool of servers, a client per thread or per test). Keyed on what httpx
-    reads ($SSL_CERT_FILE, else $SSL_CERT_DIR, else certifi's bundle) and when that last
-    changed (a client made after a CA rotation reads the new one), and on ``http2``:
-    httpcore sets the ALPN protocols on the context at each connection, so clients sharing
-    one must set the same ones.
+    construction (a pool of servers, a client per thread or per test). Keyed on all that
+    httpx and ssl read when building it: the CA bundle in effect ($SSL_CERT_FILE, else
+    $SSL_CERT_DIR, else certifi's) and its version on disk, so a client made after a CA
+    rotation reads the new one; $SSLKEYLOGFILE; and ``http2``, because httpcore sets the
+    ALPN protocols on the context at each connection, so clients sharing one must set the
+    same ones.
     """
     cert_file = os.environ.get("SSL_CERT_FILE") or None
     cert_dir = None if cert_file else os.environ.get("SSL_CERT_DIR") or None
@@ -313,11 +325,7 @@ def shared_ssl_context(http2: bool) -> ssl.SSLContext:
 
         path = certifi.where()
     try:
-        modified = os.stat(path).st_mtime_ns
-    except OSError:
-        modified = -1  # httpx says what is wrong, if anything: a folder may be unneeded
-    try:
-        return _ssl_context(http2, path, modified)
+        return _ssl_context(http2, _file_version(path), os.environ.get("SSLKEYLOGFILE"))
     except OSError as exc:  # ssl.SSLError is one too: a file that is not PEM certificates
         source = (
             f"$SSL_CERT_FILE ({cert_file})" if cert_file
@@ -328,7 +336,7 @@ def shared_ssl_context(http2: bool) -> ssl.SSLContext:
             f"the CA certificates in {source} could not be loaded: {exc}; "
             "point $SSL_CERT_FILE at a PEM file of CA certificates (or $SSL_CERT_DIR at a "
             "folder of them), or unset it"
-        ) from None
+        ) from exc
 
 
 def httpx_client_kwargs(config: ClientConfig) -> dict[str, Any]:
