@@ -26,6 +26,9 @@ file.
 5. alarms: false "the job may exist" alarms per 1,000 submissions after idle pauses
    straddling uvicorn's 5 s keep-alive, sync and async, httpx's keep-alive vs ours;
    target < 1 per 1,000 and no duplicate (bench_false_alarms.py; about 4 minutes).
+6. construct: making and closing an EvalClient / AsyncEvalClient vs httpx's own client
+   made by default (which loads the CA bundle each time); target <= 1.0x
+   (bench_construct.py).
 
 Every server is the local lmms-eval-compatible server's CLI (python -m
 lmms_eval_client.testing) in its own process on 127.0.0.1, so the server's CPU work does
@@ -46,6 +49,7 @@ from pathlib import Path
 
 from bench_cli import run_cli
 from bench_common import CpuPlan, Section, machine_line, render_markdown, render_text, version_of
+from bench_construct import run_construct
 from bench_false_alarms import run_false_alarms
 from bench_fanout import run_fanout
 from bench_imports import run_imports
@@ -53,7 +57,7 @@ from bench_latency import run_latency
 from bench_precision import run_precision
 from bench_results import run_results
 
-BENCHMARKS = ("import", "cli", "results", "latency", "fanout", "wait", "alarms")
+BENCHMARKS = ("import", "cli", "results", "latency", "fanout", "wait", "alarms", "construct")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "build" / "bench" / "results.md"
 
 
@@ -112,6 +116,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.jobs = pick(args.jobs, 1000, 100)
     args.wait_jobs = pick(args.wait_jobs, 10, 4)
     args.alarm_submissions = 1000 if not args.quick else 100
+    args.construct_rounds = 15 if not args.quick else 3
     return args
 
 
@@ -153,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             "wait": lambda: run_precision(workdir, cpus, args.wait_jobs),
             "alarms": lambda: run_false_alarms(workdir, cpus, args.alarm_submissions),
+            "construct": lambda: run_construct(args.construct_rounds),
         }
         for name in BENCHMARKS:
             if name not in args.only:

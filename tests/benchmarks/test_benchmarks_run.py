@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(
     "command",
-    [["bench_loop_stall.py", "--jobs", "5", "--results-mb", "0.05", "--repeat", "1"]],
+    [
+        ["bench_loop_stall.py", "--jobs", "5", "--results-mb", "0.05", "--repeat", "1"],
+        ["bench_construct.py", "--rounds", "1"],
+    ],
     ids=lambda command: command[0],
 )
 def test_the_benchmark_runs_at_a_toy_size(command: list[str]) -> None:
