@@ -31,6 +31,8 @@ import httpx
 
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
+from .servers import loopback_http
+
 HOST = "127.0.0.1"
 CONTROL_TIMEOUT = 10.0  # seconds any control call may take
 READ_LIMIT = 4 * 1024 * 1024  # longest request head accepted (10,000-character job ids fit)
@@ -442,7 +444,7 @@ def start_local_server(config: LocalServerConfig, port: int | None = None) -> Lo
 
 def job_count(base_url: str) -> int:
     """How many jobs the server holds, from a direct GET /queue: queued, running, finished."""
-    with httpx.Client(base_url=base_url, timeout=10.0, trust_env=False) as http:
+    with loopback_http(base_url) as http:
         queue = http.get("/queue").raise_for_status().json()
     running = 1 if queue["running_job"] is not None else 0
     return int(queue["queue_size"] + running + queue["completed_jobs"] + queue["failed_jobs"])

@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from lmms_eval_client import AsyncEvalRun, EvalRun, JobOutcome
+
+from ..servers import loopback_http
 
 # A run's ledger as the tests give it: a SQLite file, or a PostgreSQL URL (``ledger_target``)
 LedgerTarget = str | Path
@@ -67,7 +67,7 @@ class Runner:
 
 def server_jobs(base_url: str) -> list[dict[str, Any]]:
     """Every job id the server lists as queued or running, with its JobInfo (direct httpx)."""
-    with httpx.Client(base_url=base_url, timeout=10.0, trust_env=False) as http:
+    with loopback_http(base_url) as http:
         queue = http.get("/queue").raise_for_status().json()
         ids = ([queue["running_job"]] if queue["running_job"] else []) + queue["queued_jobs"]
         return [http.get(f"/jobs/{job_id}").raise_for_status().json() for job_id in ids]
@@ -75,6 +75,6 @@ def server_jobs(base_url: str) -> list[dict[str, Any]]:
 
 def queued_ids(base_url: str) -> set[str]:
     """The ids the server lists as queued or running."""
-    with httpx.Client(base_url=base_url, timeout=10.0, trust_env=False) as http:
+    with loopback_http(base_url) as http:
         queue = http.get("/queue").raise_for_status().json()
     return set(queue["queued_jobs"]) | ({queue["running_job"]} - {None})

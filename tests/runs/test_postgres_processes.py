@@ -16,12 +16,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import psycopg
 
 from lmms_eval_client.testing import LocalServer
 
 from ..postgres import PostgresServer
+from ..servers import loopback_http
 
 ROOT = str(Path(__file__).resolve().parents[2])
 PROCESSES, JOBS_EACH = 8, 6
@@ -150,6 +150,6 @@ def test_eight_processes_share_a_ledger_through_a_database_restart(
     # Every job the server made is in the ledger once (none sent twice, none unrecorded).
     job_ids = [row[1] for row in rows]
     assert len(set(job_ids)) == total and None not in job_ids
-    with httpx.Client(base_url=local_server.url, trust_env=False, timeout=10) as http:
+    with loopback_http(local_server.url) as http:
         queue = http.get("/queue").raise_for_status().json()
     assert queue["completed_jobs"] + queue["failed_jobs"] == total  # none sent twice

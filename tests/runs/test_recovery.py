@@ -9,14 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from lmms_eval_client import JobCompleted, JobLost, RetryOnFailure
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..faults import start_local_server
-from ..servers import poll_until
+from ..servers import loopback_http, poll_until
 from ._support import QWEN
 from .conftest import MakeRunner
 
@@ -25,7 +24,7 @@ MODEL_DIR = "Qwen__Qwen2-VL-2B-Instruct"
 
 
 def _server_job(url: str, job_id: str) -> dict[str, Any]:
-    with httpx.Client(base_url=url, timeout=10.0, trust_env=False) as http:
+    with loopback_http(url) as http:
         return dict(http.get(f"/jobs/{job_id}").raise_for_status().json())
 
 

@@ -22,7 +22,6 @@ import logging
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from lmms_eval_client import LedgerConnectionError, LedgerFullError, RetryOnFailure
@@ -31,6 +30,7 @@ from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client.testing import LocalServer
 
+from ..servers import loopback_http
 from ._support import QWEN, server_jobs
 from .conftest import LedgerTarget, MakeRunner
 from .test_unrecorded_answers import fail_answers
@@ -86,7 +86,7 @@ async def test_an_intent_written_unheard_is_unsent_and_adopts_no_other_job(
     (unheard,) = await runner.jobs()
     assert unheard.state == "unsent"  # at once: the ledger answered again
     # Another process sends the same request (its answer not in the ledger yet).
-    with httpx.Client(base_url=local_server.url, timeout=10.0, trust_env=False) as http:
+    with loopback_http(local_server.url) as http:
         others = http.post("/evaluate", json=BODY).raise_for_status().json()["job_id"]
     # What LedgerConnectionError says to do: submit again under the key.
     job = await runner.submit("qwen2_vl", ["mme"], model_args=LONG, key="step-1")

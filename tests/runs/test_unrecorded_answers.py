@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
@@ -29,6 +28,7 @@ from lmms_eval_client._runs.postgres.store import _LOCK_CLASS
 from lmms_eval_client._runs.sqlite_store import SqliteStore
 from lmms_eval_client.testing import LocalServer
 
+from ..servers import loopback_http
 from ._support import QWEN, server_jobs
 from .conftest import MakeRunner
 
@@ -104,7 +104,7 @@ async def test_the_error_names_the_job_and_the_next_poll_records_it(
 
 def wait_until_one_completed(base_url: str) -> None:
     deadline = time.monotonic() + 30
-    with httpx.Client(base_url=base_url, timeout=10.0, trust_env=False) as http:
+    with loopback_http(base_url) as http:
         while http.get("/queue").json()["completed_jobs"] != 1:
             assert time.monotonic() < deadline, "the job did not complete"
             time.sleep(0.02)

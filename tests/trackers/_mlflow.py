@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from ..servers import HOST, free_port, stop_process
+from ..servers import HOST, free_port, loopback_http, stop_process
 
 MLFLOW_STARTUP = 180.0  # seconds: it takes about a minute on a loaded 2-core machine
 
@@ -48,7 +48,7 @@ def _start_mlflow(workdir: Path, port: int) -> MlflowServer:
         )
     url = f"http://{HOST}:{port}"
     deadline = time.monotonic() + MLFLOW_STARTUP
-    with httpx.Client(timeout=2.0, trust_env=False) as probe:
+    with loopback_http(timeout=2.0) as probe:
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"mlflow server exited early:\n{log.read_text()}")

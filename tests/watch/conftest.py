@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from lmms_eval_client import EvalClient, EvalRun
 from lmms_eval_client._watch.submission import CheckpointSubmission
 from lmms_eval_client.testing import LocalServerConfig
+
+from ..servers import loopback_http
 
 SUBMIT = CheckpointSubmission(
     model="qwen2_vl", tasks=["mme"], model_args={"pretrained": "{checkpoint}"}
@@ -54,7 +55,7 @@ def write_checkpoint(root: Path, step: int, *, marker: bool = True, weights: int
 
 def server_job_count(url: str) -> int:
     """Every job the server holds: queued, running, completed, failed."""
-    with httpx.Client(base_url=url, timeout=10.0, trust_env=False) as http:
+    with loopback_http(url) as http:
         queue = http.get("/queue").raise_for_status().json()
     running = 1 if queue["running_job"] else 0
     return int(queue["queue_size"]) + running + queue["completed_jobs"] + queue["failed_jobs"]
