@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lmms_eval_client import AsyncEvalClient, EvalClient, InvalidArgumentError
+from lmms_eval_client import APIConnectionError, AsyncEvalClient, EvalClient, InvalidArgumentError
 from lmms_eval_client._http import config
+
+from ..support import HEALTH_JSON
 
 
 @pytest.fixture
@@ -27,6 +32,7 @@ def contexts_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    monkeypatch.delenv("SSLKEYLOGFILE", raising=False)
     monkeypatch.setattr(ssl, "create_default_context", counting)
     config._ssl_context.cache_clear()
     yield built
@@ -116,3 +122,64 @@ def test_unloadable_ca_certificates_are_an_actionable_error(
 
     with pytest.raises(InvalidArgumentError, match=r"\$SSL_CERT_FILE \(.*ca\.pem\) could not"):
         EvalClient("http://127.0.0.1:9")
+
+
+@pytest.fixture
+def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server on 127.0.0.1 whose certificate a fresh test CA signed: its URL, and
+    that CA's certificate as a PEM file."""
+    import trustme
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "test-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps(HEALTH_JSON).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            del format, args  # quiet: a test's output is the failures
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(tls)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", ca_file
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_the_shared_context_verifies_a_real_handshake(
+    contexts_built: list[Any], https_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, ca_file = https_server
+    # certifi's CAs: the test CA is unknown to them
+    with (
+        EvalClient(url, max_retries=0) as client,
+        pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"),
+    ):
+        client.health()
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    with EvalClient(url, max_retries=0) as trusting, EvalClient(url, max_retries=0) as second:
+        assert trusting.health().status == "healthy"
+        assert second.health().status == "healthy"
+
+    assert contexts_built == [certifi_bundle(), str(ca_file)]
+
+
+def certifi_bundle() -> str:
+    import certifi
+
+    return certifi.where()
