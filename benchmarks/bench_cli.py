@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
-from bench_common import Row, Section, Target, fmt_ms, median
+from bench_common import Row, Section, Target, fmt_ms, median, render_text
 from bench_imports import _wall, interpreter_env
 from bench_server import ServerProcess
 
@@ -139,8 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
         section = run_cli(Path(tmp), args.runs)
-    for row in section.rows:
-        print(f"{row.measure:32} {row.client:34} {row.value:>8} {row.ratio:>6} {row.target_text}")
+    print(render_text(section.rows))
     print("\n".join(section.notes))
     return 0
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import httpx
-from bench_common import Row, Section, Target, fmt_ms, median
+from bench_common import Row, Section, Target, fmt_ms, median, render_text
 
 from lmms_eval_client import AsyncEvalClient, EvalClient
 
@@ -129,9 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=15, help="rounds (default 15)")
     args = parser.parse_args(argv)
     section = run_construct(args.rounds)
-    for row in section.rows:
-        print(f"{row.measure:44} {row.client:38} {row.value:>8} {row.ratio:>6} {row.target_text}")
-    print("targets: " + "; ".join(f"{t.name} {t.detail}: {t.verdict}" for t in section.targets))
+    print(render_text(section.rows))
     print("\n".join(section.notes))
     return 0
 

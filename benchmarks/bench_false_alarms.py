@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from bench_common import CpuPlan, Row, Section, Target
+from bench_common import CpuPlan, Row, Section, Target, render_text
 from bench_server import ServerProcess
 
 from lmms_eval_client import APIConnectionError, AsyncEvalClient, EvalClient
@@ -175,8 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lmms-eval-client-alarms-") as tmp:
         section = run_false_alarms(Path(tmp), CpuPlan.choose(False), args.submissions, args.pausers)
-    for row in section.rows:
-        print(f"{row.measure} | {row.client}: {row.value}", flush=True)
+    print(render_text(section.rows), flush=True)
     missed = [target for target in section.targets if not target.met]
     return 1 if missed else 0
 

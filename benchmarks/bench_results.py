@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench_common import Row, Section, Target
+from bench_common import Row, Section, Target, render_text
 
 LOAD_TARGET = 1.30
 STREAM_TARGET = 0.80
@@ -245,8 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     section = run_results(args.workdir or Path(tempfile.gettempdir()), quick=args.quick)
-    for row in section.rows:
-        print(f"{row.measure:60} {row.client:38} {row.value:>18} {row.ratio:>6} {row.target_text}")
+    print(render_text(section.rows))
     print(f"({time.perf_counter() - started:.0f} s)")
     return 1 if any(not t.met for t in section.targets) else 0
 
