@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import certifi
 import pytest
 
 from lmms_eval_client import APIConnectionError, AsyncEvalClient, EvalClient, InvalidArgumentError
@@ -58,8 +59,6 @@ async def test_clients_share_one_verifying_context(contexts_built: list[Any]) ->
 def test_the_ca_environment_is_still_honoured(
     contexts_built: list[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import certifi
-
     default = os.stat(certifi.where())
     bundle = tmp_path / "ca.pem"
     shutil.copyfile(certifi.where(), bundle)
@@ -82,8 +81,6 @@ def test_the_ca_environment_is_still_honoured(
 def test_a_client_made_after_a_ca_rotation_reads_the_new_bundle(
     contexts_built: list[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import certifi
-
     bundle = tmp_path / "ca.pem"
     shutil.copyfile(certifi.where(), bundle)
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
@@ -176,10 +173,4 @@ def test_the_shared_context_verifies_a_real_handshake(
         assert trusting.health().status == "healthy"
         assert second.health().status == "healthy"
 
-    assert contexts_built == [certifi_bundle(), str(ca_file)]
-
-
-def certifi_bundle() -> str:
-    import certifi
-
-    return certifi.where()
+    assert contexts_built == [certifi.where(), str(ca_file)]
