@@ -73,7 +73,7 @@ def test_processes_harvesting_one_ledger_receive_each_outcome_once(
     # same outcomes at once, and only an atomic claim gives each to one of them. Finishing:
     # half finish meanwhile, each seen by the poll of whichever process comes first.
     ledger, go = ledger_target, tmp_path / "go"
-    with EvalClient(local_server.url) as client, EvalRun(client, ledger) as run:
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger, poll_interval=0.05) as run:
         seqs = []
         for batch in range(2):
             seqs += [

@@ -86,13 +86,16 @@ class ClientBase(Generic[HttpClientT]):
         filesystem: FileSystem | None,
     ) -> None:
         """Where jobs write (argument > $LMMS_EVAL_OUTPUT_ROOT) and where results are read."""
-        from .._results.file_access import check_filesystem
         from .._results.output_dirs import resolve_output_root
         from .._results.path_map import effective_path_map
 
         self._output_root = resolve_output_root(output_root)
         self._path_map = effective_path_map(path_map)
-        self._filesystem = check_filesystem(filesystem)
+        if filesystem is not None:  # the file access code loads when there is a filesystem
+            from .._results.file_access import check_filesystem
+
+            filesystem = check_filesystem(filesystem)
+        self._filesystem = filesystem
 
     def _output_dir(
         self, output_dir: str | os.PathLike[str] | None, model: str, model_args: object
