@@ -52,13 +52,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 def pytest_configure(config: pytest.Config) -> None:
     """The Python processes the tests start (the console script, snippets, harvesters, the
-    xdist workers) read their bytecode from build/pycache, outside the source tree. Without
-    it, under PYTHONDONTWRITEBYTECODE (set on CI's machines) each one compiled the package
-    again: ~50 ms of CPU per process, hundreds of processes."""
+    xdist workers) cache the package's bytecode (``__pycache__``, ignored by git, as a
+    developer's own runs do). Under PYTHONDONTWRITEBYTECODE, set on CI's machines, each one
+    compiled the package again: ~50 ms of CPU per process, hundreds of processes. (Not
+    PYTHONPYCACHEPREFIX: under it the installed packages' bytecode is not read either.)"""
     del config
-    os.environ["PYTHONPYCACHEPREFIX"] = str(
-        Path(__file__).resolve().parents[1] / "build" / "pycache"
-    )
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
