@@ -31,9 +31,8 @@ import httpx
 
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from .servers import loopback_http
+from .servers import HOST, free_port, loopback_http
 
-HOST = "127.0.0.1"
 CONTROL_TIMEOUT = 10.0  # seconds any control call may take
 READ_LIMIT = 4 * 1024 * 1024  # longest request head accepted (10,000-character job ids fit)
 
@@ -419,13 +418,6 @@ def _reset(writer: asyncio.StreamWriter) -> None:
 # ----------------------------------------------------------------------------------------
 # Servers and their jobs
 # ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def start_local_server(config: LocalServerConfig, port: int | None = None) -> LocalServer:

@@ -32,7 +32,6 @@ import secrets
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -41,7 +40,8 @@ from pathlib import Path
 
 import pytest
 
-HOST = "127.0.0.1"
+from .servers import HOST, free_port
+
 USER = "lmms"
 START_TIMEOUT = 60  # seconds for pg_ctl -w start (and stop)
 KILL_TIMEOUT = 10.0  # seconds for the postmaster to exit after pg_ctl stop, then SIGKILL
@@ -81,13 +81,6 @@ def _server_user() -> pwd.struct_passwd | None:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
     raise PostgresError("running as root, and neither a postgres nor a nobody user exists")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _alive(pid: int) -> bool:
@@ -219,7 +212,7 @@ class PostgresServer:
         for attempt in range(1, PORT_ATTEMPTS + 1):
             logged = self._log_size()
             try:
-                self._start_on(_free_port())
+                self._start_on(free_port())
                 return
             except PostgresError:
                 if attempt == PORT_ATTEMPTS or "could not bind" not in self._log(since=logged):

@@ -89,10 +89,20 @@ class ServerStartError(RuntimeError):
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    """A TCP port on 127.0.0.1 that was free a moment ago (a server of a parallel test may
+    take it: for an address that must refuse, use ``refused_url``)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def refused_url() -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` that refuses connections for as long as the block lasts: the
+    port stays bound and never listens, so no server a parallel test starts can take it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        yield f"http://{HOST}:{sock.getsockname()[1]}"
 
 
 class JobGate:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import selectors
-import socket
 import subprocess
 import sys
 import time
@@ -30,14 +29,6 @@ SCRIPT = BIN / "lmms-eval-client"
 QWEN_ARGS = "pretrained=Qwen/Qwen2-VL-2B-Instruct"
 FAST = 0.1  # seconds a simulated job runs
 POLL = "0.05"  # --poll-interval in these tests
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cli_env(url: str | None, output_root: Path | None = None) -> dict[str, str]:

@@ -34,7 +34,8 @@ from lmms_eval_client.cli.exit_codes import ExitCode, exit_code_for, one_line, w
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..results.test_non_finite import write_non_finite
-from .conftest import QWEN_ARGS, free_port
+from ..servers import free_port
+from .conftest import QWEN_ARGS
 
 COMMANDS = ("health", "models", "tasks", "queue", "submit", "status", "wait", "cancel")
 COMMANDS += ("results", "logs")

@@ -18,7 +18,8 @@ import pytest
 from lmms_eval_client import EvalClient, JobStatus
 from lmms_eval_client.testing import JobGate, LocalServer
 
-from .conftest import POLL, QWEN_ARGS, SCRIPT, Cli, free_port, read_until
+from ..servers import refused_url
+from .conftest import POLL, QWEN_ARGS, SCRIPT, Cli, read_until
 
 
 def submit_json(cli: Cli, *extra: str) -> dict[str, object]:
@@ -187,13 +188,14 @@ def test_a_wait_timeout_exits_4_and_the_job_goes_on(
 
 @pytest.mark.slow
 def test_an_unreachable_server_exits_5(output_root: Path) -> None:
-    nobody = Cli(f"http://127.0.0.1:{free_port()}", output_root)
-    for args in (("health",), ("wait", "some-job"), ("queue", "--json")):
-        done = nobody(*args)
-        assert done.returncode == 5, (args, done.stderr)
-        assert done.stdout == ""
-        (line,) = done.stderr.splitlines()  # one readable line, no traceback
-        assert line.startswith("error: ") and "Connection refused" in line
+    with refused_url() as url:
+        nobody = Cli(url, output_root)
+        for args in (("health",), ("wait", "some-job"), ("queue", "--json")):
+            done = nobody(*args)
+            assert done.returncode == 5, (args, done.stderr)
+            assert done.stdout == ""
+            (line,) = done.stderr.splitlines()  # one readable line, no traceback
+            assert line.startswith("error: ") and "Connection refused" in line
 
 
 @pytest.mark.slow
@@ -254,8 +256,8 @@ def test_health_models_tasks_queue_in_json(cli: Cli) -> None:
 
 @pytest.mark.slow
 def test_health_wait_rides_out_a_server_not_up_yet(output_root: Path) -> None:
-    nobody = Cli(f"http://127.0.0.1:{free_port()}", output_root)
-    done = nobody("health", "--wait", "0.5")
+    with refused_url() as url:
+        done = Cli(url, output_root)("health", "--wait", "0.5")
     assert done.returncode == 5  # still not up after the wait: unreachable
 
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from lmms_eval_client.cli import app as app_module
 from lmms_eval_client.cli.app import COMMANDS, app
 
-from .conftest import free_port
+from ..servers import free_port
 
 # Runs the console script's main() with these arguments, then prints the modules it loaded.
 _PROBE = """

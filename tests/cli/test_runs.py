@@ -16,7 +16,7 @@ from lmms_eval_client import EvalClient, EvalRun
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..runs.test_ledger import read_only_folder
-from .conftest import free_port
+from ..servers import free_port
 from .test_commands import invoke
 
 QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}

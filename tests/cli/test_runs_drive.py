@@ -20,7 +20,7 @@ from lmms_eval_client import EvalClient, EvalRun
 from lmms_eval_client.testing import JobGate, LocalServer, LocalServerConfig
 
 from ..runs.test_ledger import read_only_folder
-from .conftest import free_port
+from ..servers import refused_url
 from .test_commands import invoke
 
 POLL = ["--poll-interval", "0.02"]
@@ -189,8 +189,8 @@ def test_watch_says_which_pending_jobs_no_server_given_can_poll(
     local_server: LocalServer, ledger: Path
 ) -> None:
     submit(ledger, local_server.url, "-a", "pretrained=org/a,sim_duration=30", "-l", "step=1")
-    elsewhere = f"http://127.0.0.1:{free_port()}"
-    done = invoke(["--server", elsewhere, "runs", "watch", str(ledger), "--json", *POLL], None)
+    with refused_url() as elsewhere:
+        done = invoke(["--server", elsewhere, "runs", "watch", str(ledger), "--json", *POLL], None)
     assert done.exit_code == 4, done.output  # not watched: still pending
     assert f"1 pending job(s) (seq 1) are on {local_server.url}" in done.stderr
     assert json_lines(done.stdout)[-1]["pending"] == 1

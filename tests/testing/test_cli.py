@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,10 @@ import pytest
 from lmms_eval_client import EvalClient, JobStatus
 from lmms_eval_client.testing.__main__ import build_parser, main
 
+from ..servers import free_port
 from .conftest import POLL, QWEN
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def serve(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
