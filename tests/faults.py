@@ -221,6 +221,7 @@ class FaultProxy:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.AbstractServer | None = None
+        self._held: socket.socket | None = None  # the port, bound and not listening, while down
         self._transports: set[asyncio.WriteTransport] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.port = 0
@@ -250,8 +251,9 @@ class FaultProxy:
         self._call(self._listen())
 
     def down(self) -> None:
-        """Stop listening and close every connection: the port now refuses connections."""
-        self._call(self._shut())
+        """Stop listening and close every connection: the port now refuses connections. It
+        stays bound, so no server a parallel test starts takes it before ``up()``."""
+        self._call(self._shut(hold_port=True))
 
     def stop(self) -> None:
         """Shut down for good (idempotent)."""
@@ -285,15 +287,25 @@ class FaultProxy:
     async def _listen(self) -> None:
         if self._server is not None:
             return
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         self._server = await asyncio.start_server(
             self._handle, HOST, self.port, limit=READ_LIMIT, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def _shut(self) -> None:
+    async def _shut(self, *, hold_port: bool = False) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None
+            if hold_port:  # SO_REUSEADDR: the closed connections' TIME_WAIT must not stop it
+                self._held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                self._held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                self._held.bind((HOST, self.port))
+        if self._held is not None and not hold_port:
+            self._held.close()
+            self._held = None
         for transport in list(self._transports):
             transport.abort()
         for task in list(self._tasks):
