@@ -26,6 +26,7 @@ list of named mutations of the promises the docs make is a target that can be ke
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -116,9 +117,22 @@ def copy_tree(dest: Path) -> None:
             shutil.copy2(source, dest / name)
 
 
+def forget_bytecode(path: Path) -> None:
+    """Remove a rewritten source file's cached bytecode, so that a file rewritten at the same
+    size within the second it was compiled is never run stale (the tests' processes write
+    bytecode: tests/conftest.py)."""
+    Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
+
+
+def write(path: Path, text: str) -> None:
+    """Write a source file of the copy, its cached bytecode removed."""
+    path.write_text(text, encoding="utf-8")
+    forget_bytecode(path)
+
+
 def environment(copy: Path) -> dict[str, str]:
-    """Imports from the copy (PYTHONPATH comes before the editable install's paths); no
-    bytecode, so that a restored file of the same size and second is never run stale."""
+    """Imports from the copy (PYTHONPATH comes before the editable install's paths); this
+    script's own processes write no bytecode (the tests' do: see ``write``)."""
     paths = [str(copy / "src"), str(copy / "generated")]
     if os.environ.get("PYTHONPATH"):
         paths.append(os.environ["PYTHONPATH"])
@@ -169,7 +183,7 @@ def apply(copy: Path, env: dict[str, str], mutation: Mutation) -> dict[Path, str
     """Apply a mutation in the copy (and regenerate); the originals of the files changed."""
     target = copy / mutation.file
     originals = {target: target.read_text(encoding="utf-8")}
-    target.write_text(originals[target].replace(mutation.old, mutation.new, 1), encoding="utf-8")
+    write(target, originals[target].replace(mutation.old, mutation.new, 1))
     twin = generated_twin(mutation.file)
     if twin is not None:
         generator = SYNC_GENERATOR
@@ -182,6 +196,7 @@ def apply(copy: Path, env: dict[str, str], mutation: Mutation) -> dict[Path, str
             raise RuntimeError(f"{generator} failed: {done.stdout}{done.stderr}")
         if twin_path.read_text(encoding="utf-8") == originals[twin_path]:
             raise RuntimeError(f"the mutation did not reach {twin}")
+        forget_bytecode(twin_path)
     return originals
 
 
@@ -221,7 +236,7 @@ def main() -> int:
                     code, output = pytest(copy, env, mutation.tests)
                 finally:
                     for path, text in originals.items():
-                        path.write_text(text, encoding="utf-8")
+                        write(path, text)
                 killer = verdict(code, output)
                 took = time.monotonic() - started
                 results.append((mutation.name, killer or "SURVIVED", took))

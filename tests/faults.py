@@ -31,7 +31,7 @@ import httpx
 
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from .servers import HOST, free_port, loopback_http
+from .servers import HOST, free_port, hold_port, loopback_http
 
 CONTROL_TIMEOUT = 10.0  # seconds any control call may take
 READ_LIMIT = 4 * 1024 * 1024  # longest request head accepted (10,000-character job ids fit)
@@ -252,8 +252,8 @@ class FaultProxy:
 
     def down(self) -> None:
         """Stop listening and close every connection: the port now refuses connections. It
-        stays bound, so no server a parallel test starts takes it before ``up()``."""
-        self._call(self._shut(hold_port=True))
+        stays held (``hold_port``) until ``up()``, so a parallel test's server does not get it."""
+        self._call(self._shut(hold=True))
 
     def stop(self) -> None:
         """Shut down for good (idempotent)."""
@@ -295,15 +295,13 @@ class FaultProxy:
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def _shut(self, *, hold_port: bool = False) -> None:
+    async def _shut(self, *, hold: bool = False) -> None:
         if self._server is not None:
             self._server.close()
             self._server = None
-            if hold_port:  # SO_REUSEADDR: the closed connections' TIME_WAIT must not stop it
-                self._held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                self._held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                self._held.bind((HOST, self.port))
-        if self._held is not None and not hold_port:
+            if hold:
+                self._held = hold_port(self.port)
+        if self._held is not None and not hold:
             self._held.close()
             self._held = None
         for transport in list(self._transports):

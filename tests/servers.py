@@ -96,12 +96,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def hold_port(port: int) -> socket.socket:
+    """A socket bound to ``port`` (0: any) on 127.0.0.1 that never listens: connections to
+    it are refused, and no port picked by a bind to 0 (``free_port``, a parallel test's
+    server) is this one, until it is closed. SO_REUSEADDR only when the port's closed
+    connections (TIME_WAIT) need it; a server binding this port explicitly with it could
+    then still take the port."""
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        try:
+            held.bind((HOST, port))
+        except OSError:
+            held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            held.bind((HOST, port))
+    except OSError:
+        held.close()
+        raise
+    return held
+
+
 @contextlib.contextmanager
 def refused_url() -> Iterator[str]:
-    """``http://127.0.0.1:PORT`` that refuses connections for as long as the block lasts: the
-    port stays bound and never listens, so no server a parallel test starts can take it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
+    """``http://127.0.0.1:PORT`` that refuses connections for as long as the block lasts (a
+    port held by ``hold_port``, which no server a parallel test starts can take)."""
+    with hold_port(0) as sock:
         yield f"http://{HOST}:{sock.getsockname()[1]}"
 
 

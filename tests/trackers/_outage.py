@@ -8,7 +8,7 @@ import socket
 import threading
 from collections.abc import Iterator
 
-from ..servers import HOST
+from ..servers import HOST, hold_port
 
 
 class Outage:
@@ -18,6 +18,7 @@ class Outage:
         self._open: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
         self._listener: socket.socket | None = None
+        self._held: socket.socket | None = None  # the port while down (hold_port)
         self.port = 0
         self.up()
 
@@ -26,6 +27,9 @@ class Outage:
         return f"http://{HOST}:{self.port}"
 
     def up(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((HOST, self.port))
@@ -35,12 +39,14 @@ class Outage:
         self._spawn(self._accept, listener)
 
     def down(self) -> None:
-        """Refuse new connections and cut the open ones."""
+        """Refuse new connections and cut the open ones; the port stays held (``hold_port``)
+        until ``up()``, so a parallel test's server does not get it."""
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)  # wakes accept() up
             listener.close()
+            self._held = hold_port(self.port)
         with self._lock:
             for sock in self._open:
                 with contextlib.suppress(OSError):
@@ -53,6 +59,13 @@ class Outage:
             for sock in self._open:
                 sock.close()
             self._open.clear()
+
+    def stop(self) -> None:
+        """Down for good: the port is released."""
+        self.down()
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def _spawn(self, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
@@ -90,4 +103,4 @@ def outage_in_front_of(target_port: int) -> Iterator[Outage]:
     try:
         yield proxy
     finally:
-        proxy.down()
+        proxy.stop()
