@@ -83,6 +83,7 @@ def test_status_imports_its_own_module_alone_and_no_rich() -> None:
     assert not {f"lmms_eval_client.cli.{module}" for module in others} & loaded
     assert not {name for name in loaded if name.split(".")[0] == "rich"} - _rich_of_httpx()
     assert "lmms_eval_client._results.results" not in loaded
+    assert "lmms_eval_client._results.file_access" not in loaded  # a client without filesystem=
     assert "lmms_eval_client._pool._sync.pool" not in loaded
 
 
