@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -317,6 +318,22 @@ def test_a_ledger_locked_too_long_is_busy(tmp_path: Path) -> None:
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_new_ledger_opens_once_another_connection_ends_its_write(tmp_path: Path) -> None:
+    # Processes opening one new ledger together: SQLite answers the WAL switch of a file
+    # another connection is writing with SQLITE_BUSY at once, busy timeout or not.
+    path = tmp_path / "run.sqlite"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    done = threading.Timer(0.2, writer.execute, ("COMMIT",))
+    done.start()
+    try:
+        with EvalRun(EvalClient(NOWHERE), path) as run:
+            assert run.jobs() == []
+    finally:
+        done.join()
+        writer.close()
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -27,6 +28,7 @@ from .ledger_schema import (
     add_fingerprint_key,
     check_references,
     create_private,
+    error_code,
     fingerprint_key,
     ledger_error,
     schema_statements,
@@ -56,17 +58,18 @@ class SqliteStore:
             if read_only:
                 self._conn = open_read_only(self._conn, path, SCHEMA_VERSION, MIGRATIONS)
             else:
-                self._prepare()  # foreign keys off until then: a migration may rebuild a table
+                # foreign keys off until then: a migration may rebuild a table
+                self._prepare(busy_timeout)
                 self._conn.execute("PRAGMA foreign_keys = ON")
             self._key = fingerprint_key(self._conn, path)
         except BaseException:
             self._conn.close()
             raise
 
-    def _prepare(self) -> None:
+    def _prepare(self, busy_timeout: float) -> None:
         """Check the file is a ledger of a schema this version reads; create or migrate it."""
         try:
-            self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            self._use_wal(busy_timeout)
             check_integrity(self._conn, self.where)
         except SQLITE_FAILURES as exc:
             raise ledger_error(exc, self.where, "opening it") from exc
@@ -80,6 +83,21 @@ class SqliteStore:
                 check_references(conn, self.where)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _use_wal(self, busy_timeout: float) -> None:
+        """Switch the file to WAL (a no-op once it is). On a new file that another connection
+        is writing (processes opening one new ledger together), SQLite answers the switch
+        with SQLITE_BUSY at once, without its busy handler: wait here instead, as long."""
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return
+            except sqlite3.OperationalError as exc:
+                busy = error_code(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextmanager
     def transaction(self, doing: str) -> Iterator[LedgerConnection]:
