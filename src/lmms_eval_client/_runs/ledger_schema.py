@@ -192,6 +192,11 @@ def check_references(conn: sqlite3.Connection, path: str) -> None:
         )
 
 
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether another connection holds the lock SQLite needed (LedgerBusyError)."""
+    return error_code(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
 def error_code(exc: sqlite3.Error) -> str:
     """SQLite's error name (``sqlite_errorname`` needs Python 3.11; else from the message)."""
     name = getattr(exc, "sqlite_errorname", None)
@@ -269,7 +274,7 @@ def ledger_error(exc: sqlite3.Error | UnicodeDecodeError, path: str, doing: str)
             "and start a new ledger at another path.",
             path=path,
         )
-    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+    if is_busy(exc):
         return LedgerBusyError(
             f"{where} stayed locked by another process while {doing} ({exc}); try again.",
             path=path,

@@ -28,8 +28,8 @@ from .ledger_schema import (
     add_fingerprint_key,
     check_references,
     create_private,
-    error_code,
     fingerprint_key,
+    is_busy,
     ledger_error,
     schema_statements,
 )
@@ -94,8 +94,7 @@ class SqliteStore:
                 self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
                 return
             except sqlite3.OperationalError as exc:
-                busy = error_code(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
-                if not busy or time.monotonic() >= deadline:
+                if not is_busy(exc) or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.01)
 
