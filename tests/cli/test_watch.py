@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import cast
+from dataclasses import dataclass
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from lmms_eval_client import (
     APIConnectionError,
     AuthenticationError,
     EvalClient,
+    EvalRun,
     JobInfo,
     JobNotFoundError,
     LmmsEvalError,
@@ -22,6 +24,7 @@ from lmms_eval_client import (
 from lmms_eval_client.cli.exit_codes import ExitCode
 from lmms_eval_client.cli.live import LineView, LiveView, format_seconds
 from lmms_eval_client.cli.result_commands import new_lines
+from lmms_eval_client.cli.run_view import watch_run
 from lmms_eval_client.cli.watch import Outcome, Tracked, watch
 
 Step = JobInfo | LmmsEvalError
@@ -128,7 +131,7 @@ def test_every_terminal_state_ends_its_job_and_the_others_go_on() -> None:
     assert script.polls.count("a") == 3
     assert ("changed", "a", "queued") in view.events
     assert ("changed", "c", "cancelled") in view.events
-    assert a.elapsed(script.now) == 2.0  # stopped when it ended, after two intervals
+    assert a.elapsed(script.now) == 0.75  # stopped when it ended, after two pauses
 
 
 def test_a_change_of_queue_position_is_shown_once() -> None:
@@ -157,7 +160,7 @@ def test_the_deadline_times_out_the_pending_jobs_only() -> None:
     (a, b), _ = run(script, ["a", "b"], timeout=2.5)
     assert a.outcome is Outcome.TIMEOUT and a.exit_code == ExitCode.TIMEOUT
     assert b.outcome is Outcome.COMPLETED
-    assert script.sleeps == [1.0, 1.0, 0.5]  # min(interval, time left)
+    assert script.sleeps == [0.25, 0.5, 1.0, 0.75]  # the pause, cut to the time left
     assert a.error is not None and "did not finish within 2.5 s" in str(a.error)
     assert "last status: running" in str(a.error)
 
@@ -237,8 +240,9 @@ def test_new_lines_finds_the_overlap_of_two_tails() -> None:
 def test_line_view_prints_one_line_per_change() -> None:
     stream = io.StringIO()
     script = Script(
-        {"a": [job("a", "queued", position_in_queue=1), job("a", "failed", error="E: bad")]}
-    )
+        {"a": [job("a", "queued", position_in_queue=1), job("a", "queued", position_in_queue=1),
+               job("a", "failed", error="E: bad")]}
+    )  # fmt: skip
     tracked = [Tracked("a", since=script.now)]
     view = LineView(stream, clock=script.clock)
     watch(
@@ -246,7 +250,7 @@ def test_line_view_prints_one_line_per_change() -> None:
         clock=script.clock, sleep=script.sleep,
     )  # fmt: skip
     lines = [line.split(" ", 1)[1] for line in stream.getvalue().splitlines()]
-    assert lines == ["a queued (position 1)", "a failed after 3.0s: E: bad"]
+    assert lines == ["a queued (position 1)", "a failed after 0.8s: E: bad"]  # 0.25 + 0.5 s
 
 
 def test_live_view_renders_status_queue_and_elapsed() -> None:
@@ -274,3 +278,49 @@ def test_format_seconds() -> None:
         "59m59s",
         "25h00m",
     ]
+
+
+# -- runs watch: the run's poll loop sleeps by the same rule -------------------------------
+
+
+@dataclass
+class _Job:
+    seq: int
+    state: str = "queued"
+    server: str = "http://h"
+    harvested: bool = False
+
+    @property
+    def pending(self) -> bool:
+        return self.state in ("queued", "running")
+
+
+class _Run:
+    """An EvalRun whose one job never finishes."""
+
+    def __init__(self) -> None:
+        self.job = _Job(1)
+
+    def harvest(self) -> list[Any]:
+        return []
+
+    def jobs(self) -> list[_Job]:
+        return [self.job]
+
+
+class _Quiet:
+    def state(self, job: Any) -> None: ...
+
+    def outcome(self, outcome: Any) -> None: ...
+
+    def jobs(self, jobs: Any, pending: int) -> None: ...
+
+
+def test_runs_watch_sleeps_the_pause_cut_to_the_time_left() -> None:
+    script = Script({})
+    jobs = watch_run(
+        cast(EvalRun, _Run()), ["http://h"], _Quiet(), poll_interval=2, timeout=5,
+        clock=script.clock, sleep=script.sleep,
+    )  # fmt: skip
+    assert script.sleeps == [0.25, 0.5, 1.0, 2.0, 1.25]  # a fast first look, then every 2 s
+    assert [job.pending for job in jobs] == [True]

@@ -47,7 +47,7 @@ async def test_queued_running_completed(
     assert isinstance(job, JobInfo)
     assert job.status == "completed"
     assert route.call_count == 3
-    assert clock.sleeps == [2, 2]
+    assert clock.sleeps == [0.25, 0.5]  # the first pauses are short, whatever the interval
 
 
 async def test_failed_raises_job_failed_error(
@@ -100,7 +100,7 @@ async def test_unknown_status_keeps_polling(
     job = await caller.wait_for_job(JOB_ID, poll_interval=4, verbose=False)
     assert job.status == "completed"
     assert route.call_count == 3
-    assert clock.sleeps == [4, 4]
+    assert clock.sleeps == [0.25, 0.5]
 
 
 async def test_no_timeout_waits_as_long_as_it_takes(
@@ -111,7 +111,7 @@ async def test_no_timeout_waits_as_long_as_it_takes(
     )
     await caller.wait_for_job(JOB_ID, poll_interval=60, timeout=None, verbose=False)
     assert route.call_count == 51
-    assert clock.sleeps == [60] * 50
+    assert clock.sleeps == [0.25, 0.5, 1, 2, 4, 8, 16, 32] + [60] * 42
 
 
 def stuck_running(clock: FakeClock, request_seconds: float = 0.0):
@@ -127,21 +127,21 @@ def stuck_running(clock: FakeClock, request_seconds: float = 0.0):
     return respond
 
 
-async def test_deadline_sleeps_min_of_interval_and_time_left(
+async def test_deadline_sleeps_the_pause_cut_to_the_time_left(
     caller: Caller, mock: respx.MockRouter, clock: FakeClock
 ) -> None:
     route = mock.get(PATH).mock(side_effect=stuck_running(clock))
     start = clock.now
     with pytest.raises(WaitTimeoutError) as info:
         await caller.wait_for_job(JOB_ID, poll_interval=3, timeout=10, verbose=False)
-    assert clock.sleeps == [3, 3, 3, 1]
-    assert route.call_count == 5
+    assert clock.sleeps == [0.25, 0.5, 1, 2, 3, 3, 0.25]
+    assert route.call_count == 8
     assert clock.now - start == 10
     exc = info.value
     assert isinstance(exc, TimeoutError)
     assert isinstance(exc, LmmsEvalError)
     assert isinstance(exc.job, JobInfo)
-    assert exc.job.started_at == "poll-5"  # the last state seen, not the first
+    assert exc.job.started_at == "poll-8"  # the last state seen, not the first
     assert exc.job_id == JOB_ID
     assert JOB_ID in str(exc)
 
@@ -149,12 +149,13 @@ async def test_deadline_sleeps_min_of_interval_and_time_left(
 async def test_deadline_counts_request_time(
     caller: Caller, mock: respx.MockRouter, clock: FakeClock
 ) -> None:
-    # each poll takes 2 s: t=2 sleep 3, t=7 sleep 3, t=12 past the deadline of 10
+    # each poll takes 2 s: t=2 sleep 0.25, t=4.25 sleep 0.5, t=6.75 sleep 1, t=9.75 sleep
+    # the 0.25 s left, t=12 past the deadline of 10
     route = mock.get(PATH).mock(side_effect=stuck_running(clock, request_seconds=2))
     with pytest.raises(WaitTimeoutError):
         await caller.wait_for_job(JOB_ID, poll_interval=3, timeout=10, verbose=False)
-    assert clock.sleeps == [3, 3]
-    assert route.call_count == 3
+    assert clock.sleeps == [0.25, 0.5, 1, 0.25]
+    assert route.call_count == 5
 
 
 async def test_timeout_zero_polls_once(

@@ -26,6 +26,7 @@ from lmms_eval_client import (
     WaitTimeoutError,
 )
 from lmms_eval_client._client.wait import (
+    FIRST_POLL_PAUSE,
     Deadline,
     Outcome,
     WaitedJob,
@@ -59,23 +60,33 @@ def waiter_of(
 # -- the deadline ------------------------------------------------------------------------
 
 
-def test_without_a_timeout_the_delay_is_always_the_interval() -> None:
+def test_the_pause_starts_short_and_doubles_up_to_the_interval() -> None:
+    # A job refused or finished at once is seen at once; a long one is polled every 5 s.
     clock = FakeClock()
-    deadline = Deadline(3.0, None, clock)
+    deadline = Deadline(5.0, None, clock)
     assert deadline.at is None
+    delays = [deadline.next_delay() for _ in range(7)]
+    assert delays == [FIRST_POLL_PAUSE, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
     clock.advance(10**6)
-    assert deadline.next_delay() == 3.0
+    assert deadline.next_delay() == 5.0  # without a timeout, never over
 
 
-def test_the_delay_is_min_of_interval_and_time_left_then_none() -> None:
+def test_an_interval_shorter_than_the_first_pause_is_every_pause() -> None:
+    deadline = Deadline(0.1, None, FakeClock())
+    assert [deadline.next_delay() for _ in range(3)] == [0.1, 0.1, 0.1]
+
+
+def test_the_delay_is_the_pause_cut_to_the_time_left_then_none() -> None:
     clock = FakeClock(start=50.0)
     deadline = Deadline(3.0, 10.0, clock)
     assert deadline.at == 60.0
     delays = []
     while (delay := deadline.next_delay()) is not None:
+        assert not deadline.passed()
         delays.append(delay)
         clock.sleep(delay)
-    assert delays == [3.0, 3.0, 3.0, 1.0] and clock.now == 60.0
+    assert delays == [0.25, 0.5, 1.0, 2.0, 3.0, 3.0, 0.25] and clock.now == 60.0
+    assert deadline.passed()
 
 
 def test_a_timeout_of_zero_has_no_time_left_at_once() -> None:
@@ -130,7 +141,7 @@ def test_an_unknown_status_is_in_progress() -> None:
     waiter = waiter_of(FakeClock(), "a")
     (a,) = waiter.jobs
     assert waiter.observe(a, info("a", "preempted")) is True
-    assert a.outcome is None and waiter.next_delay() == 1.0
+    assert a.outcome is None and waiter.next_delay() == FIRST_POLL_PAUSE
 
 
 def test_only_a_change_of_status_or_queue_position_is_a_change() -> None:
@@ -243,7 +254,7 @@ def test_the_wait_is_over_when_no_job_is_pending() -> None:
 
 def test_the_deadline_times_out_the_pending_jobs_with_what_was_last_seen() -> None:
     clock = FakeClock()
-    waiter = waiter_of(clock, "a", "b", "c", interval=1.0, timeout=2.5)
+    waiter = waiter_of(clock, "a", "b", "c", interval=1.0, timeout=3.0)
     a, b, c = waiter.jobs
     sleeps = []
     assert waiter.time_out() == []  # not before the deadline
@@ -257,7 +268,7 @@ def test_the_deadline_times_out_the_pending_jobs_with_what_was_last_seen() -> No
             break
         sleeps.append(delay)
         clock.sleep(delay)
-    assert sleeps == [1.0, 1.0, 0.5]
+    assert sleeps == [0.25, 0.5, 1.0, 1.0, 0.25]
     assert waiter.time_out() == [a, c]
     assert (a.outcome, b.outcome, c.outcome) == (
         Outcome.TIMEOUT,
@@ -266,7 +277,7 @@ def test_the_deadline_times_out_the_pending_jobs_with_what_was_last_seen() -> No
     )
     assert isinstance(a.error, WaitTimeoutError) and isinstance(a.error, TimeoutError)
     assert str(a.error) == (
-        "Job a did not finish within 2.5 s (last status: running). "
+        "Job a did not finish within 3 s (last status: running). "
         "It goes on on the server: wait again, or cancel it."
     )
     assert a.error.job is a.job and a.error.job_id == "a" and a.error.__cause__ is None

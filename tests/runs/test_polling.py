@@ -186,12 +186,12 @@ async def test_the_waits_of_a_run_sleep_by_the_one_deadline_rule(
     runner.run._clock = clock  # type: ignore[method-assign]
     runner.run._sleep = clock.asleep if runner.is_async else clock.sleep  # type: ignore[assignment]
     result = await runner.wait(timeout=10)
-    assert clock.sleeps == [3, 3, 3, 1]  # min(poll_interval, time left)
+    assert clock.sleeps == [0.25, 0.5, 1, 2, 3, 3, 0.25]  # the pause, cut to the time left
     assert result.done == [] and len(result.pending) == 7
     clock.sleeps.clear()
     with pytest.raises(RunTimeoutError) as info:
         await runner.completed(timeout=4)
-    assert clock.sleeps == [3, 1]
+    assert clock.sleeps == [0.25, 0.5, 1, 2, 0.25]  # each wait starts with short pauses
     assert info.value.pending == [1, 2, 3, 4, 5, 6, 7]
     assert "(pending: seq 1 queued, seq 2 queued, seq 3 queued, seq 4 queued, seq 5 queued " in (
         str(info.value)

@@ -3,7 +3,9 @@
 ``Waiter`` decides for a set of jobs; its callers only poll, sleep and show. Every terminal
 status ends a job's wait (completed, failed, cancelled; a job the server does not know),
 an unknown status means "still in progress", and the deadline is on a monotonic clock:
-between polls a wait sleeps min(poll_interval, time left). ``Deadline`` is that rule alone
+between polls a wait sleeps its pause, cut to the time left. The pause starts at
+FIRST_POLL_PAUSE and doubles up to poll_interval, so a job that ends (or fails) at once is
+seen at once and a long one is polled every poll_interval. ``Deadline`` is that rule alone
 (an evaluation run's waits use it over their own polls) and ``timeout_message`` the one
 message of a wait whose deadline passed. No I/O here: tests drive it with a fake clock.
 """
@@ -33,6 +35,13 @@ if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
 
 DEFAULT_POLL_INTERVAL = 5.0
+FIRST_POLL_PAUSE = 0.25
+"""The first pause of a wait, in seconds; each next one doubles, up to its poll_interval.
+
+A server refuses a bad model or task in well under a second and a small job ends in a few:
+a wait that slept its whole poll_interval first would report them seconds late. The
+doubling keeps the extra polls of a long wait to a handful (four at the default 5 s).
+"""
 
 
 def process_job_status(job: JobInfo) -> JobInfo | None:
@@ -73,9 +82,14 @@ def check_wait_timeout(timeout: object) -> float | None:
 class Deadline:
     """When a wait ends, on a monotonic clock, and how long it sleeps between polls.
 
-    The rule of every wait (a job's, a run's, the command line's): sleep
-    min(poll_interval, time left); once no time is left, the wait is over. The arguments
-    are checked ones (``check_poll_interval``, ``check_wait_timeout``).
+    The rule of every wait (a job's, a run's, the command line's): sleep the pause, cut
+    to the time left; once no time is left, the wait is over. The pause is
+    FIRST_POLL_PAUSE, then doubles at each sleep up to poll_interval. The arguments are
+    checked ones (``check_poll_interval``, ``check_wait_timeout``).
+
+    >>> deadline = Deadline(5.0, None)
+    >>> [deadline.next_delay() for _ in range(7)]
+    [0.25, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
     """
 
     def __init__(
@@ -89,10 +103,18 @@ class Deadline:
         self.clock = clock
         self.at = None if timeout is None else clock() + timeout
         """The monotonic time the wait ends at (None: never)."""
+        self._pause = min(FIRST_POLL_PAUSE, poll_interval)
 
     def next_delay(self) -> float | None:
         """Seconds to sleep before the next poll; None once the deadline has passed."""
-        return within_deadline(self.poll_interval, self.at, self.clock())
+        delay = within_deadline(self._pause, self.at, self.clock())
+        if delay is not None:
+            self._pause = min(self._pause * 2, self.poll_interval)
+        return delay
+
+    def passed(self) -> bool:
+        """Whether no time is left (never, without a timeout)."""
+        return self.at is not None and self.clock() >= self.at
 
 
 def timeout_message(subject: str, timeout: float, state: str, then: str) -> str:
@@ -209,7 +231,8 @@ class Waiter(Generic[W]):
 
     Args:
         jobs: The jobs to wait for, each a WaitedJob (its job_id checked by the caller).
-        poll_interval: Seconds between polls (> 0).
+        poll_interval: The longest pause between polls, in seconds (> 0; the first pauses
+            are shorter: ``Deadline``).
         timeout: Seconds in all; None waits as long as it takes, 0 looks once.
         clock: A monotonic clock, replaceable in tests.
         transient: Which failed polls waiting may outlive (default: ``_http.retry``'s).
@@ -301,7 +324,7 @@ class Waiter(Generic[W]):
         return False
 
     def next_delay(self) -> float | None:
-        """Seconds to sleep before the next poll: min(poll_interval, time left).
+        """Seconds to sleep before the next poll: the Deadline's pause, cut to the time left.
 
         None when the wait is over: no job is pending, or the deadline has passed (then
         ``time_out()`` ends the jobs still pending).
@@ -314,7 +337,7 @@ class Waiter(Generic[W]):
         """Once the deadline has passed, end the wait of every job still pending, its
         ``error`` a WaitTimeoutError; those jobs (none before the deadline)."""
         timeout = self._deadline.timeout
-        if timeout is None or self._deadline.next_delay() is not None:
+        if timeout is None or not self._deadline.passed():
             return []
         now = self.clock()
         caught = self.pending()

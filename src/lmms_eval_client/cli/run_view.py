@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._client.wait import Deadline
 from .._text import failure_reason
 from .exit_codes import ExitCode, worst
 from .output import print_json_line
@@ -117,7 +118,7 @@ def watch_run(
         jobs = watch_run(run, servers, Lines(), poll_interval=2, timeout=None)
         raise typer.Exit(int(run_exit_code(jobs)))
     """
-    deadline = None if timeout is None else clock() + timeout
+    deadline = Deadline(poll_interval, timeout, clock)
     seen: dict[int, str] = {}
     told: set[int] = set()
     first = True
@@ -137,10 +138,10 @@ def watch_run(
         sink.jobs(jobs, pending)
         if not pending:
             return jobs
-        left = None if deadline is None else deadline - clock()
-        if left is not None and left <= 0:
+        delay = deadline.next_delay()
+        if delay is None:
             return jobs
-        sleep(poll_interval if left is None else min(poll_interval, left))
+        sleep(delay)
 
 
 def job_record(job: TrackedJob) -> dict[str, Any]:

@@ -37,7 +37,9 @@ NUM_GPUS = default_of("num_gpus", int)
 PollInterval = Annotated[
     float,
     typer.Option(
-        "--poll-interval", callback=seconds("--poll-interval"), help="Seconds between polls."
+        "--poll-interval",
+        callback=seconds("--poll-interval"),
+        help="Seconds between polls, at most.",
     ),
 ]
 

@@ -346,14 +346,15 @@ class EvalClient(
         """Poll a job until it ends; return it when it completed.
 
         Stops on every terminal status. The deadline is measured on a monotonic clock;
-        between polls it sleeps min(poll_interval, time left), and a poll in flight at the
-        deadline is cut off (it gets at least 1 s), so a stalled server cannot hold the
-        wait much past it. A status this client does not know yet counts as still in
-        progress.
+        the first pause between polls is 0.25 s and each next one doubles up to
+        poll_interval (a job that fails or ends at once is seen at once), cut to the time
+        left, and a poll in flight at the deadline is cut off (it gets at least 1 s), so a
+        stalled server cannot hold the wait much past it. A status this client does not
+        know yet counts as still in progress.
 
         Args:
             job_id: The id returned by ``evaluate()``.
-            poll_interval: Seconds between polls (> 0).
+            poll_interval: The longest pause between polls, in seconds (> 0).
             timeout: Seconds to wait at most; None waits as long as it takes, 0 checks once.
             verbose: Print each change of status (and queue position) to stdout.
 

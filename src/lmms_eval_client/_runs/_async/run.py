@@ -83,7 +83,8 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
             (each run a schema; the ``postgres`` extra). Created if missing, reopened
             (resumed) if not. A SQLite file on a network filesystem is refused
             (``NetworkFilesystemError``).
-        poll_interval: Seconds between polls of ``wait`` and ``as_completed`` (> 0).
+        poll_interval: The longest pause between polls of ``wait`` and ``as_completed``,
+            in seconds (> 0; each wait's first pause is 0.25 s, then doubles up to it).
         retry: Resubmit failed jobs whose error matches, e.g.
             ``RetryOnFailure("CUDA out of memory", max_attempts=3)``. Default: never.
         output_root: A folder on the server's disk: each job gets its own
