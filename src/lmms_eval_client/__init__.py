@@ -154,7 +154,7 @@ if TYPE_CHECKING:
     )
     from ._runs.table import MetricRow
     from ._secret_args import SECRET_ARG_WORDS, SECRET_ARGS_ENV
-    from ._trackers.base import MetricRowLike, Sink, StepLabelError
+    from ._trackers.base import MetricRowLike, Sink, StepLabelError, TrackerError
     from ._trackers.callback_sink import CallbackSink
     from ._trackers.mlflow_sink import MLflowSink
     from ._trackers.tensorboard_sink import TensorBoardSink
@@ -294,6 +294,7 @@ __all__ = [
     "TokenCount",
     "TokenUsage",
     "TrackedJob",
+    "TrackerError",
     "UncoveredServersError",
     "UncoveredServersWarning",
     "UnknownJobError",

@@ -132,6 +132,7 @@ WHERE: dict[str, str] = {
     "MetricRowLike": "._trackers.base",
     "Sink": "._trackers.base",
     "StepLabelError": "._trackers.base",
+    "TrackerError": "._trackers.base",
     "CallbackSink": "._trackers.callback_sink",
     "MLflowSink": "._trackers.mlflow_sink",
     "TensorBoardSink": "._trackers.tensorboard_sink",

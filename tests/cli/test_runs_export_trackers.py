@@ -19,6 +19,7 @@ from lmms_eval_client.testing import LocalServer, LocalServerConfig
 from ..results._untrusted import counting_listener
 from ..runs.test_ledger import read_only_folder
 from ..runs.test_sinks import scalars
+from ..servers import refused_url
 from ..trackers._mlflow import MlflowServer
 from ..trackers._wandb_file import points
 from .test_commands import invoke
@@ -155,3 +156,20 @@ def test_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
         pass  # (an empty ledger)
     done = invoke(["runs", "export", str(ledger), *args])
     assert done.exit_code == 2 and message in done.stderr, done.output
+
+
+def test_a_tracker_down_is_one_line_without_the_password(
+    finished_run: tuple[Path, list[MetricRow]], mlflow_env: None
+) -> None:
+    # Before: MLflow's own exception escaped as a traceback quoting the tracking URI's
+    # user:password.
+    ledger, _ = finished_run
+    with refused_url() as url:
+        uri = url.replace("http://", "http://alice:S3CRETPW@")
+        target = ["--to", "mlflow", "--tracking-uri", uri, "--experiment", "evals"]
+        down = invoke(["runs", "export", str(ledger), *target], None)
+    assert down.exit_code == 1, down.output
+    assert "S3CRETPW" not in down.output and "alice" not in down.output
+    assert "Traceback" not in down.output
+    (line,) = down.stderr.strip().splitlines()
+    assert "could not be reached" in line, line

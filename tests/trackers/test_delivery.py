@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from lmms_eval_api.models import EvaluateRequest
-from lmms_eval_client import CallbackSink, MetricRowLike, StepLabelError, export_to
+from lmms_eval_client import CallbackSink, MetricRowLike, StepLabelError, TrackerError, export_to
 from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client._trackers.base import check_step_labels, metric_name, step_of
 from lmms_eval_client._trackers.writes import (
+    DeliveryFailures,
     LedgerSinkWrites,
     MemorySinkWrites,
     deliver,
@@ -51,12 +52,22 @@ def make_jobs(ledger: Ledger, count: int) -> None:
 
 def test_the_step_comes_from_the_label() -> None:
     assert step_of({"step": 1200}, "step", seq=1) == 1200
+    assert step_of({"step": " -5 "}, "step", seq=1) == -5
+    assert step_of({"step": 2**63 - 1}, "step", seq=1) == 2**63 - 1
     assert step_of({"step": "1200", "other": 1}, "step", seq=1) == 1200
     assert step_of({"global_step": 30.0}, "global_step", seq=1) == 30
     assert step_of({}, None, seq=7) == 7  # no step label: the submission order
 
 
-@pytest.mark.parametrize("labels", [{}, {"step": "soon"}, {"step": True}, {"step": 1.5}])
+@pytest.mark.parametrize(
+    "labels",
+    [{}, {"step": "soon"}, {"step": True}, {"step": 1.5},
+     # beyond the int64 steps trackers store (a tracker would refuse the job at every poll)
+     {"step": 2**63}, {"step": -(2**63) - 1}, {"step": str(2**70)}, {"step": 1e300},
+     # not plainly decimal: int() reads them, a person would not
+     {"step": "1_000"}, {"step": "\u0661\u0662"}],
+    ids=repr,
+)  # fmt: skip
 def test_a_job_without_a_usable_step_is_a_typed_error(labels: dict[str, object]) -> None:
     with pytest.raises(StepLabelError, match="step") as caught:
         step_of(labels, "step", seq=4)
@@ -189,7 +200,7 @@ def test_export_writes_each_job_once_and_raises_on_failure(tmp_path: Path) -> No
     sink = CallbackSink(destination, name="export")
     writes = MemorySinkWrites()
     rows = [*job(2, 20, mme__acc=0.2, mmmu__acc=0.4), *job(1, 10, mme__acc=0.1)]
-    with pytest.raises(ConnectionError):
+    with pytest.raises(TrackerError, match="export could not write job 1: ConnectionError"):
         export_to(sink, rows, writes=writes)
     assert export_to(sink, rows, writes=writes) == [1, 2]
     assert export_to(sink, rows, writes=writes) == []
@@ -198,14 +209,89 @@ def test_export_writes_each_job_once_and_raises_on_failure(tmp_path: Path) -> No
     ]  # fmt: skip
 
 
-def test_a_failures_log_holds_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("userinfo", ["me:s3cret-token", "me:p@ss:s3cret", "s3cret@"])
+def test_a_failures_log_holds_no_credentials(
+    caplog: pytest.LogCaptureFixture, userinfo: str
+) -> None:
     def down(rows: Sequence[MetricRowLike], step: int) -> None:
-        raise ConnectionError("POST https://me:s3cret-token@mlflow.example/api failed")
+        raise ConnectionError(f"POST https://{userinfo}@mlflow.example/api failed")
 
     with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
         deliver([CallbackSink(down)], {1: job(1, 1, mme__acc=0.1)}, MemorySinkWrites())
     assert "https://mlflow.example/api failed" in caplog.text
     assert "s3cret" not in caplog.text
+
+
+def test_a_job_a_tracker_refuses_does_not_hold_back_the_later_ones(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    points: list[int] = []
+
+    def refuses_step_100(rows: Sequence[MetricRowLike], step: int) -> None:
+        if step == 100:
+            raise ValueError("INVALID_PARAMETER_VALUE: this metric, never")
+        points.append(step)
+
+    sink = CallbackSink(refuses_step_100, name="picky")
+    writes, failures = MemorySinkWrites(), DeliveryFailures()
+    jobs = {1: job(1, 100, mme__acc=0.1), 2: job(2, 200, mme__acc=0.2)}
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        # The first failure, with nothing written yet: as likely a tracker down; stop there.
+        assert deliver([sink], jobs, writes, failures) == {}
+        # Next poll, the job that failed goes last: the others get through, it fails alone.
+        assert deliver([sink], jobs, writes, failures) == {"picky": [2]}
+        jobs[3] = job(3, 300, mme__acc=0.3)
+        assert deliver([sink], jobs, writes, failures) == {"picky": [3]}
+    assert points == [200, 300]
+    assert caplog.text.count("could not write job 1") == 3  # said at each poll
+    assert writes.written("picky") == {2, 3}  # job 1 stays due: tried again at each poll
+
+
+def test_a_tracker_down_is_tried_once_per_poll() -> None:
+    destination = Collected(failures=10)
+    calls = 0
+
+    def counted(rows: Sequence[MetricRowLike], step: int) -> None:
+        nonlocal calls
+        calls += 1
+        destination(rows, step)
+
+    sink = CallbackSink(counted, name="down")
+    writes, failures = MemorySinkWrites(), DeliveryFailures()
+    jobs = {seq: job(seq, seq * 10, mme__acc=0.1) for seq in (1, 2, 3)}
+    for _ in range(3):
+        assert deliver([sink], jobs, writes, failures) == {}
+    assert calls == 3
+    destination.failures = 0
+    assert deliver([sink], jobs, writes, failures) == {"down": [1, 2, 3]}  # each once
+    assert [step for step, _, _ in destination.points] == [10, 20, 30]
+
+
+def test_export_raises_a_typed_error_without_credentials() -> None:
+    def down(rows: Sequence[MetricRowLike], step: int) -> None:
+        raise ConnectionError("API request to http://alice:S3CRETPW@127.0.0.1:9/api failed")
+
+    with pytest.raises(TrackerError) as caught:
+        export_to(CallbackSink(down, name="tracker"), job(1, 10, mme__acc=0.1))
+    error = caught.value
+    assert "S3CRETPW" not in str(error) and "S3CRETPW" not in repr(error)
+    assert "http://127.0.0.1:9/api failed" in str(error) and "job 1" in str(error)
+    assert error.sink == "tracker" and error.seq == 1
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) and again.seq == 1 and again.sink == "tracker"
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+def test_a_run_refuses_two_sinks_of_one_name(tmp_path: Path) -> None:
+    from lmms_eval_client import EvalClient, EvalRun, InvalidArgumentError
+
+    sinks = [CallbackSink(lambda rows, step: None), CallbackSink(lambda rows, step: None)]
+    with (
+        EvalClient("http://127.0.0.1:9") as client,
+        pytest.raises(InvalidArgumentError, match="name="),
+    ):
+        EvalRun(client, tmp_path / "run.sqlite", sinks=sinks)
+    assert not (tmp_path / "run.sqlite").exists()  # refused before the ledger is made
 
 
 class Unreachable(CallbackSink):

@@ -142,3 +142,24 @@ def test_a_tracker_that_is_down_gets_every_value_once_it_is_back(
         assert deliver([sink], finished, writes) == {sink.name: [2, 3]}
         assert deliver([sink], finished, writes) == {}
     assert history(client, run_id, "eval/mme/acc") == [(100, 0.1), (200, 0.2), (300, 0.3)]
+
+
+def test_a_job_written_again_after_a_lost_answer_is_one_point(
+    mlflow_server: MlflowServer,
+) -> None:
+    # A write MLflow stored but whose answer was lost (a timeout, a proxy's 500) is tried
+    # again at the next poll. Before: a new timestamp each try, so MLflow kept both.
+    sink = MLflowSink(tracking_uri=mlflow_server.url, experiment="evals", run_name="again")
+    rows = job(1, 100, mme__acc=0.5)
+    sink.write(rows, 100)
+    sink.write(rows, 100)  # the retry: the same points, which MLflow stores once
+    assert history(reader(mlflow_server.url), sink.run_id, "eval/mme/acc") == [(100, 0.5)]
+
+
+@pytest.mark.parametrize("run_name", ["o'brien", 'say "hi"', 'it\'s "both"'])
+def test_a_run_name_with_quotes_is_continued(mlflow_server: MlflowServer, run_name: str) -> None:
+    # Before: a ' was escaped in a way MLflow's filter does not read: a new run each time.
+    first = MLflowSink(tracking_uri=mlflow_server.url, experiment="quotes", run_name=run_name)
+    again = MLflowSink(tracking_uri=mlflow_server.url, experiment="quotes", run_name=run_name)
+    assert first.run_id == again.run_id
+    assert reader(mlflow_server.url).get_run(first.run_id).info.run_name == run_name

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from .._exceptions import InvalidArgumentError
 from .._lazy import LazyModule
 from .._trackers.base import Sink
-from .._trackers.writes import LedgerSinkWrites, deliver, rows_by_job
+from .._trackers.callback_sink import CallbackSink
+from .._trackers.writes import DeliveryFailures, LedgerSinkWrites, deliver, rows_by_job
 from .ledger import Ledger
 
 if TYPE_CHECKING:
@@ -37,10 +38,13 @@ def _names(sinks: Sequence[Sink]) -> list[str] | None:
     return sorted(names)
 
 
-def deliver_to_sinks(ledger: Ledger, sinks: Sequence[Sink]) -> dict[str, list[int]]:
+def deliver_to_sinks(
+    ledger: Ledger, sinks: Sequence[Sink], failures: DeliveryFailures | None = None
+) -> dict[str, list[int]]:
     """Write every completed job's metric rows that a sink has not written to it, each job
-    recorded once written. A sink that fails is logged and tried again at the next poll;
-    only a ``LedgerError`` is raised. Returns the seqs written now, by sink name."""
+    recorded once written. A sink that fails is logged and tried again at the next poll
+    (the jobs that failed after the others, with the run's ``failures``); only a
+    ``LedgerError`` is raised. Returns the seqs written now, by sink name."""
     if not sinks:
         return {}
     names = _names(sinks)
@@ -58,18 +62,27 @@ def deliver_to_sinks(ledger: Ledger, sinks: Sequence[Sink]) -> dict[str, list[in
     if not records:
         return {}
     jobs = rows_by_job(_table.table_rows(records, ledger.path))
-    done = deliver(sinks, jobs, LedgerSinkWrites(ledger))
+    done = deliver(sinks, jobs, LedgerSinkWrites(ledger), failures)
     for name, seqs in done.items():
         logger.info("Evaluation run %r: %s wrote jobs %s", ledger.path, name, seqs)
     return done
 
 
 def check_sinks(sinks: Sequence[Sink]) -> tuple[Sink, ...]:
-    """``EvalRun(..., sinks=)`` as a tuple; InvalidArgumentError unless a list of Sinks."""
+    """``EvalRun(..., sinks=)`` as a tuple; InvalidArgumentError unless a list of Sinks, no
+    two CallbackSinks of one name (the ledger would hold one record for both: the second
+    would never be written to). Other sinks' names may need their tracker: not asked here."""
     given = () if isinstance(sinks, (Sink, str)) else tuple(sinks)
     if isinstance(sinks, (Sink, str)) or not all(isinstance(s, Sink) for s in given):
         raise InvalidArgumentError(
             f"sinks must be a list of Sink objects (TensorBoardSink, MLflowSink, WandbSink, "
             f"CallbackSink...), not {sinks!r}"
+        )
+    names = [sink.name for sink in given if isinstance(sink, CallbackSink)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InvalidArgumentError(
+            f"Two CallbackSinks of this run are named {twice[0]!r} (two lambdas, or one "
+            "function twice): give each its own name=, kept the same across restarts."
         )
     return given

@@ -14,12 +14,13 @@ from __future__ import annotations
 import abc
 import importlib
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 from .._closing import Closing
-from .._exceptions import InvalidArgumentError, MissingDependencyError
+from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependencyError
 
 DEFAULT_METRIC_NAME = "eval/{task}/{metric}"
 DEFAULT_STEP_LABEL = "step"
@@ -83,20 +84,40 @@ class StepLabelError(InvalidArgumentError):
         self.step_label: str = step_label
 
 
+class TrackerError(LmmsEvalError):
+    """A tracker refused or failed a sink's write while exporting (``export_to``, ``runs
+    export --to``); the message says which job and why, without the credentials of a
+    tracking URI. (A run's delivery logs such failures and writes the job later instead.)
+
+    Attributes:
+        sink: The sink's name (``mlflow:<uri>:<run id>``...), or None if it was not known.
+        seq: The job's seq in the run (None when the failure came before any job).
+    """
+
+    def __init__(self, message: str = "", *, sink: str | None = None, seq: int | None = None):
+        super().__init__(message)
+        self.sink: str | None = sink
+        self.seq: int | None = seq
+
+
+# The steps trackers store (MLflow's, TensorBoard's and W&B's are 64-bit integers): a
+# label outside them would be refused by the tracker at every try.
+_STEP_RANGE = range(-(2**63), 2**63)
+_DECIMAL = re.compile(r"[+-]?[0-9]+")  # ASCII only: int() also reads "1_000" and "١٢"
+
+
 def _integer(value: Any) -> int | None:
-    """The integer a label holds (an int, an integral float, a decimal string), else None."""
+    """The int64 a label holds (an int, an integral float, a decimal string), else None."""
+    step: int | None = None
     if isinstance(value, bool):
         return None  # True is an int to Python, never a training step
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
+        step = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        step = int(value)
+    elif isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
+        step = int(value.strip())
+    return step if step is not None and step in _STEP_RANGE else None
 
 
 def _step_problem(labels: Mapping[str, Any], step_label: str) -> tuple[int | None, str]:
@@ -105,7 +126,10 @@ def _step_problem(labels: Mapping[str, Any], step_label: str) -> tuple[int | Non
         return None, f"no label {step_label!r} (its labels: {sorted(labels)})"
     step = _integer(labels[step_label])
     if step is None:
-        return None, f"label {step_label!r} = {labels[step_label]!r}, not an integer"
+        return None, (
+            f"label {step_label!r} = {labels[step_label]!r}, not an integer (a 64-bit one, "
+            "as trackers store steps)"
+        )
     return step, ""
 
 

@@ -89,6 +89,7 @@ class MLflowSink(TemplateSink):
             "mlflow.entities", feature="MLflowSink", extra="mlflow", package="mlflow"
         )
         self._client: Any = mlflow.MlflowClient(tracking_uri=tracking_uri)
+        self._stamps: dict[int, int] = {}  # a job's seq -> the timestamp of its points
 
     @property
     def run_id(self) -> str:
@@ -107,17 +108,33 @@ class MLflowSink(TemplateSink):
         found = client.get_experiment_by_name(name)
         experiment_id = found.experiment_id if found is not None else client.create_experiment(name)
         if self.run_name is not None:
-            quoted = self.run_name.replace("'", "\\'")
-            runs = client.search_runs(
-                [experiment_id],
-                filter_string=f"attributes.run_name = '{quoted}'",
-                order_by=["attributes.start_time ASC"],
-                max_results=1,
-            )
-            if runs:
-                return str(runs[0].info.run_id)
+            found_id = self._run_named(experiment_id, self.run_name)
+            if found_id is not None:
+                return found_id
         run = client.create_run(experiment_id, run_name=self.run_name)
         return str(run.info.run_id)
+
+    def _run_named(self, experiment_id: str, run_name: str) -> str | None:
+        """The first run of that name in the experiment, or None."""
+        # MLflow's filter has no escape for a quote: quote with the one the name lacks,
+        # else (it has both) compare the names here, a page of runs at a time.
+        quote = next((q for q in ("'", '"') if q not in run_name), None)
+        where = "" if quote is None else f"attributes.run_name = {quote}{run_name}{quote}"
+        token = None
+        while True:
+            runs = self._client.search_runs(
+                [experiment_id],
+                filter_string=where,
+                order_by=["attributes.start_time ASC"],
+                max_results=1 if quote is not None else 1000,
+                page_token=token,
+            )
+            for run in runs:
+                if run.info.run_name == run_name:
+                    return str(run.info.run_id)
+            token = runs.token
+            if quote is not None or not token:
+                return None
 
     @property
     def name(self) -> str:
@@ -136,9 +153,13 @@ class MLflowSink(TemplateSink):
             >>> sink.write(run_rows_of_one_job, step=1200)  # doctest: +SKIP
         """
         values = self._values(rows)
-        now = int(time.time() * 1000)
+        # One timestamp per job, the same at every try: MLflow stores an identical point
+        # once, so a write it kept but whose answer was lost is not doubled by the retry.
+        stamp = int(time.time() * 1000)
+        if rows:
+            stamp = self._stamps.setdefault(rows[0].seq, stamp)
         metrics = [
-            self._entities.Metric(_NOT_IN_NAME.sub("_", name), value, now, step)
+            self._entities.Metric(_NOT_IN_NAME.sub("_", name), value, stamp, step)
             for name, value in values.items()
         ]
         for start in range(0, len(metrics), _BATCH):

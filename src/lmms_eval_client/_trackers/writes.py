@@ -18,8 +18,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from .._exceptions import LmmsEvalError
 from .._log import logger
-from .base import MetricRowLike, Sink, StepLabelError, step_of
+from .base import MetricRowLike, Sink, StepLabelError, TrackerError, step_of
 
 if TYPE_CHECKING:
     from .._runs.ledger import Ledger
@@ -103,21 +104,47 @@ def _write_job(sink: Sink, seq: int, rows: Sequence[MetricRowLike]) -> None:
         sink.write(rows, step_of(rows[0].labels, sink.step_label, seq=seq))
 
 
+class DeliveryFailures:
+    """How often each job failed to be written, by sink name, in this process: a job that
+    failed goes after the others at the next delivery, so one a tracker always refuses
+    (a name or value it rejects) does not hold back the jobs after it."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, dict[int, int]] = {}
+
+    def order(self, sink: str, seqs: Iterable[int]) -> list[int]:
+        """The seqs to try, those that never failed first, each group in seq order."""
+        counts = self._counts.get(sink, {})
+        return sorted(seqs, key=lambda seq: (counts.get(seq, 0), seq))
+
+    def failed(self, sink: str, seq: int) -> None:
+        counts = self._counts.setdefault(sink, {})
+        counts[seq] = counts.get(seq, 0) + 1
+
+    def written(self, sink: str, seq: int) -> None:
+        self._counts.get(sink, {}).pop(seq, None)
+
+
 def deliver(
     sinks: Sequence[Sink],
     jobs: Mapping[int, Sequence[MetricRowLike]],
     writes: SinkWrites,
+    failures: DeliveryFailures | None = None,
 ) -> dict[str, list[int]]:
     """Write each job's rows to each sink that has not written them; record each success.
 
     ``jobs`` maps a completed job's seq to its metric rows (a job with none is recorded
     as written: there is nothing to write). A sink that raises (a tracker down, a job
-    without its step label) is logged as a warning and the job left for the next call
-    (after a tracker's failure, that sink's later jobs wait too): nothing is lost, and the
-    run goes on. Errors of the ledger itself (``LedgerError``) are raised. Returns the
+    without its step label) is logged as a warning and the job left for the next call:
+    nothing is lost, and the run goes on. A failure before any job got through stops that
+    sink until the next call (a tracker down costs one try per poll); after one got
+    through, it is that job's own (a name the tracker refuses), and the others go on.
+    With ``failures`` (kept by the run across calls), jobs that failed are tried after
+    the others. Errors of the ledger itself (``LedgerError``) are raised. Returns the
     seqs written now, by sink name. Sinks are synchronous (their trackers' clients are):
     an ``AsyncEvalRun`` calls this in a worker thread (``run_sync``).
     """
+    failures = DeliveryFailures() if failures is None else failures
     done: dict[str, list[int]] = {}
     for sink in sinks:
         try:
@@ -125,8 +152,8 @@ def deliver(
         except Exception as exc:
             _log_failure(sink, None, exc)
             continue
-        already = writes.written(name)
-        for seq in sorted(set(jobs) - already):
+        wrote_one = False
+        for seq in failures.order(name, set(jobs) - writes.written(name)):
             try:
                 _write_job(sink, seq, jobs[seq])
             except StepLabelError as exc:
@@ -134,14 +161,29 @@ def deliver(
                 continue
             except Exception as exc:
                 _log_failure(sink, seq, exc)
-                break  # the tracker is likely down: its later jobs wait for the next poll
+                failures.failed(name, seq)
+                if not wrote_one:
+                    break  # as likely the tracker down: its other jobs wait for the next poll
+                continue
+            wrote_one = True
+            failures.written(name, seq)
             writes.record(name, [seq])
             done.setdefault(name, []).append(seq)
     return done
 
 
-# user:password@ in a URL a tracker's error quotes (a tracking URI with credentials)
-_CREDENTIALS = re.compile(r"(?<=://)[^/\s@]+@")
+# user:password@ in a URL a tracker's error quotes (a tracking URI with credentials); up
+# to the last @ before the host, since a password may hold an unencoded @
+_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
+
+
+def without_credentials(text: str) -> str:
+    """A tracker's error text with the user:password@ of any URL in it removed.
+
+    >>> without_credentials("POST http://me:p@ss@host:5000/api failed")
+    'POST http://host:5000/api failed'
+    """
+    return _CREDENTIALS.sub("", text)
 
 
 def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
@@ -151,7 +193,16 @@ def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
         sink,
         job,
         type(exc).__name__,
-        _CREDENTIALS.sub("", str(exc)),
+        without_credentials(str(exc)),
+    )
+
+
+def _tracker_error(sink: Sink, name: str | None, seq: int | None, exc: Exception) -> TrackerError:
+    what = "could not be reached" if seq is None else f"could not write job {seq}"
+    return TrackerError(
+        f"{name or repr(sink)} {what}: {type(exc).__name__}: {without_credentials(str(exc))}",
+        sink=name,
+        seq=seq,
     )
 
 
@@ -171,7 +222,7 @@ def export_to(
     Raises:
         StepLabelError: a job lacks the sink's ``step_label``: every job's step is checked
             before the sink is used, so nothing is written and the tracker is not reached.
-        Exception: whatever the tracker raised.
+        TrackerError: the tracker failed (its error's type and text, without credentials).
 
     Example:
         >>> from lmms_eval_client import TensorBoardSink, export_to
@@ -183,13 +234,23 @@ def export_to(
     # A bad step label is the caller's error: raised before the tracker is reached (an
     # MLflow sink's name creates its run), with nothing written.
     steps = {seq: step_of(r[0].labels, sink.step_label, seq=seq) for seq, r in jobs.items()}
-    name = sink.name
+    try:
+        name = sink.name
+    except LmmsEvalError:
+        raise
+    except Exception as exc:
+        raise _tracker_error(sink, None, None, exc) from None  # its text may hold a password
     already = set() if writes is None else writes.written(name)
     done: list[int] = []
     for seq, job_rows in jobs.items():
         if seq in already:
             continue
-        sink.write(job_rows, steps[seq])
+        try:
+            sink.write(job_rows, steps[seq])
+        except LmmsEvalError:
+            raise
+        except Exception as exc:
+            raise _tracker_error(sink, name, seq, exc) from None
         if writes is not None:
             writes.record(name, [seq])
         done.append(seq)

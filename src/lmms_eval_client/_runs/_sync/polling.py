@@ -31,6 +31,7 @@ from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._lazy import LazyModule
 from ..._trackers.base import Sink
+from ..._trackers.writes import DeliveryFailures
 from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
 from ..ledger_reads import Watched, WatchedRows
@@ -79,6 +80,7 @@ class RunPoller(RunRecovery):
     ) -> None:
         self.client = client
         self.sinks = tuple(sinks)
+        self._sink_failures = DeliveryFailures()  # this process's: see deliver()
         self.ledger = ledger
         self.retry = retry
         self.output_root = output_root  # the run's own; None: each client's
@@ -292,7 +294,8 @@ class RunPoller(RunRecovery):
             for job in run_sync(self.ledger.unharvested):
                 if client_for(servers, job.server) and self.retry.wants(job):
                     self._resubmit(job)
-        run_sync(partial(deliver_to_sinks, self.ledger, self.sinks))  # (logs sinks' errors)
+        deliver = partial(deliver_to_sinks, self.ledger, self.sinks, self._sink_failures)
+        run_sync(deliver)  # (logs sinks' errors)
 
     def _poll_server(self, server: str, client: EvalClient) -> None:
         # Light rows, and the per-job work in worker threads: a poll costs what the jobs
