@@ -63,8 +63,9 @@ def body_excerpt(content: bytes) -> str:
 
 
 # Greedy up to the last "@" of the authority: a password may itself contain "@".
-# (or at the very start of a URL written without its scheme: "alice:pw@host").
-_USERINFO = re.compile(r"//[^/?#]*@|^[^/:@]*:[^/]*@")
+# (or at the very start of a URL written without its scheme: "alice:pw@host"). No
+# whitespace: in a message, a URL ends at a space ("http://h failed for me@x" keeps "me@").
+_USERINFO = re.compile(r"//[^/?#\s]*@|^[^/:@\s]*:[^/\s]*@")
 # Header names whose values are credentials: never shown, never carried by an error.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _SECRET_WORDS = ("key", "token", "secret", "auth", "password", "session", "cookie")
@@ -208,7 +209,11 @@ class SecretMask:
 
 
 def without_userinfo(text: str) -> str:
-    """A URL as text with any user:password replaced, for messages."""
+    """A URL, or a message quoting URLs, with any user:password replaced.
+
+    >>> without_userinfo("POST http://me:p@ss@host:5000/api failed")
+    'POST http://***@host:5000/api failed'
+    """
     return _USERINFO.sub(lambda m: "//***@" if m[0].startswith("//") else "***@", text)
 
 

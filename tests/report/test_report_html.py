@@ -16,6 +16,7 @@ from lmms_eval_client import (
     Comparison,
     EvalClient,
     EvalRun,
+    InvalidArgumentError,
     MetricRow,
     TrackedJob,
     write_report,
@@ -159,3 +160,25 @@ def test_a_job_that_did_not_complete_has_no_samples(made_run: MadeRun, tmp_path:
     )  # fmt: skip
     assert done.exit_code == 2, done.output
     assert "only a completed job has samples" in done.output
+
+
+def test_a_report_path_that_cannot_be_written_is_a_usage_error(
+    made_run: MadeRun, tmp_path: Path
+) -> None:
+    # Before: raw IsADirectoryError / FileNotFoundError tracebacks, and -o LEDGER replaced
+    # the ledger with the page ("report written", exit 0: the run was gone).
+    before = made_run.ledger.read_bytes()
+    for out, says in [
+        (tmp_path, "is a folder"),
+        (tmp_path / "missing" / "r.html", "No such file or directory"),
+        ("", "a file name"),
+        (made_run.ledger, "is the run's ledger"),
+    ]:
+        with pytest.raises(InvalidArgumentError, match=says):
+            write_report(made_run.ledger, out)
+    assert made_run.ledger.read_bytes() == before
+    done = CliRunner().invoke(
+        app, ["runs", "report", str(made_run.ledger), "-o", str(made_run.ledger)]
+    )
+    assert done.exit_code == 2 and "is the run's ledger" in done.output, done.output
+    assert made_run.ledger.read_bytes() == before

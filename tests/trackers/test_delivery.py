@@ -218,7 +218,7 @@ def test_a_failures_log_holds_no_credentials(
 
     with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
         deliver([CallbackSink(down)], {1: job(1, 1, mme__acc=0.1)}, MemorySinkWrites())
-    assert "https://mlflow.example/api failed" in caplog.text
+    assert "https://***@mlflow.example/api failed" in caplog.text
     assert "s3cret" not in caplog.text
 
 
@@ -275,7 +275,7 @@ def test_export_raises_a_typed_error_without_credentials() -> None:
         export_to(CallbackSink(down, name="tracker"), job(1, 10, mme__acc=0.1))
     error = caught.value
     assert "S3CRETPW" not in str(error) and "S3CRETPW" not in repr(error)
-    assert "http://127.0.0.1:9/api failed" in str(error) and "job 1" in str(error)
+    assert "http://***@127.0.0.1:9/api failed" in str(error) and "job 1" in str(error)
     assert error.sink == "tracker" and error.seq == 1
     again = pickle.loads(pickle.dumps(error))
     assert str(again) == str(error) and again.seq == 1 and again.sink == "tracker"

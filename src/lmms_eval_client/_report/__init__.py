@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from .._exceptions import InvalidArgumentError
 from .._results.file_access import FileSystem
 from .._results.path_map import PathMap
 from .compare import Comparison, Flip, MetricComparison, compare
@@ -81,8 +82,10 @@ def write_report(
     sources = (
         [runs] if isinstance(runs, (str, os.PathLike)) or hasattr(runs, "ledger_path") else runs
     )
+    ledgers = [_path_of(source) for source in sources]
+    out = _checked_output(path, ledgers)
     data = read_report(
-        [_path_of(source) for source in sources],
+        ledgers,
         step_label=step_label,
         samples_job=samples_job,
         max_samples=max_samples,
@@ -90,6 +93,30 @@ def write_report(
         path_map=path_map,
         filesystem=filesystem,
     )
+    try:
+        out.write_text(render(data, title), encoding="utf-8")
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"Cannot write the report to {str(out)!r}: {exc.strerror or exc}"
+        ) from None
+    return out
+
+
+def _checked_output(
+    path: str | os.PathLike[str], ledgers: Sequence[str | os.PathLike[str]]
+) -> Path:
+    """The report's path, refused (InvalidArgumentError) before anything is read when it
+    is empty, a folder, or one of the ledgers it reports on (the page would replace it)."""
+    if not os.fspath(path):
+        raise InvalidArgumentError("The report's path is empty: give a file name, e.g. report.html")
     out = Path(path)
-    out.write_text(render(data, title), encoding="utf-8")
+    if out.is_dir():
+        raise InvalidArgumentError(f"{str(out)!r} is a folder: give a file name in it")
+    for ledger in ledgers:
+        # (a PostgreSQL URL is no file: Path(url) does not exist)
+        if Path(ledger).exists() and out.exists() and out.samefile(ledger):
+            raise InvalidArgumentError(
+                f"{str(out)!r} is the run's ledger: writing the page there would replace "
+                "the run. Give another file name."
+            )
     return out

@@ -41,37 +41,70 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+# Beyond this a value is not drawn: a range of two such values would overflow a float.
+_DRAWABLE = 1e300
+
+
+def _drawable(value: float) -> bool:
+    return math.isfinite(value) and abs(value) <= _DRAWABLE
+
+
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values covering [low, high]."""
-    if high <= low:
-        return [low]
+    """Round tick values covering [low, high] (a ``_span``'s: wide enough to count on)."""
     raw = (high - low) / (count - 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     first = math.ceil(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 12))
-        value += step
-    return ticks
+    # Counted, not summed: adding a step below the values' float resolution never ends.
+    last = min(count * 3, math.floor((high - first) / step + 1e-9))
+    return [round(first + i * step, 12) for i in range(last + 1)]
+
+
+def _span(low: float, high: float, flat: float) -> tuple[float, float]:
+    """[low, high] made drawable: one that is flat, or only float noise wide (0.3 against
+    0.1 + 0.2), widened around its middle, by ``flat`` or 5% of the value's size."""
+    if high - low > max(abs(low), abs(high)) * 1e-9:
+        return low, high
+    middle = low / 2 + high / 2
+    half = max(flat, abs(middle) * 0.05)
+    return middle - half, middle + half
+
+
+def _clean(series: list[Series]) -> tuple[list[Series], int]:
+    """The series with only the points that can be drawn (a NaN or infinite value is
+    not; an unusable stderr is dropped), and how many points were left out."""
+    kept: list[Series] = []
+    dropped = 0
+    for one in series:
+        best = one.points[one.best] if one.best is not None else None
+        points = []
+        for p in one.points:
+            if not (_drawable(p.x) and _drawable(p.y)):
+                dropped += 1
+                continue
+            usable = p.stderr is not None and _drawable(p.stderr) and _drawable(p.y + p.stderr)
+            points.append(p if usable or p.stderr is None else Point(p.x, p.y, None, p.tip))
+        index = next(
+            (i for i, p in enumerate(points) if best is not None and p.tip == best.tip), None
+        )
+        kept.append(Series(one.name, points, index))
+    return kept, dropped
 
 
 def chart(title: str, x_label: str, series: list[Series]) -> str:
-    """One chart: a line per series, its stderr band, the best point ringed."""
+    """One chart: a line per series, its stderr band, the best point ringed; values that
+    cannot be drawn (NaN, infinities) are counted under it instead."""
+    series, dropped = _clean(series)
+    note = f"{dropped} value(s) not drawn (NaN or infinite)" if dropped else ""
     points = [p for s in series for p in s.points]
     if not points:
-        return f'<p class="empty">{escape(title)}: no values</p>'
+        return f'<p class="empty">{escape(title)}: no values{"; " + note if note else ""}</p>'
     xs = [p.x for p in points]
     ys = [p.y for p in points] + [
         p.y + sign * p.stderr for p in points if p.stderr is not None for sign in (-1, 1)
     ]
-    x0, x1 = min(xs), max(xs)
-    y0, y1 = min(ys), max(ys)
-    if x1 == x0:
-        x0, x1 = x0 - 1, x1 + 1
-    if y1 == y0:
-        y0, y1 = y0 - 0.5, y1 + 0.5
+    x0, x1 = _span(min(xs), max(xs), 1.0)
+    y0, y1 = _span(min(ys), max(ys), 0.5)
     pad = (y1 - y0) * 0.08
     y0, y1 = y0 - pad, y1 + pad
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -128,5 +161,7 @@ def chart(title: str, x_label: str, series: list[Series]) -> str:
                 f'<circle class="best" stroke="{color}" cx="{px(best.x):.1f}" '
                 f'cy="{py(best.y):.1f}" r="8"><title>best: {escape(best.tip)}</title></circle>'
             )
+    if note:
+        parts.append(f'<text class="axis" x="{LEFT + 4}" y="{TOP + 12}">{escape(note)}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .._exceptions import InvalidArgumentError
-from .._text import strip_ansi
+from .._text import strip_ansi, without_userinfo
 from .bounded import DEFAULT_MAX_RESULTS_BYTES
 from .errors import ResultsError, ResultsUnavailableError
 from .file_access import FileLocation, FileSystem, server_location
@@ -37,6 +37,11 @@ _SECRET_QUOTED = re.compile(
 )
 _SECRET_SHAPES = re.compile(
     r"\b(?:sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{20,})|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
+)
+# A header as a log or an error quotes it: "Authorization: Basic ...", "x-api-key: ...".
+_SECRET_HEADER_LINE = re.compile(
+    r"(?i)(\b(?:proxy-)?authorization\s*:\s*)(?:(?:basic|bearer|token|digest)\s+)?[^\s,'\"]+"
+    r"|(\b[\w-]*(?:api[-_]?key|token|secret|password)\s*:\s*)[^\s,'\"{}\[\]]+"
 )
 _REDACTED = "[REDACTED]"
 
@@ -287,7 +292,10 @@ def _plain(line: str) -> str:
 
 
 def redact_secrets(text: str) -> str:
-    """``text`` with API keys, tokens and passwords replaced by ``[REDACTED]``."""
+    """``text`` with API keys, tokens and passwords replaced by ``[REDACTED]`` (and the
+    user:password of URLs by ``***``)."""
+    text = without_userinfo(text)
+    text = _SECRET_HEADER_LINE.sub(lambda m: (m[1] or m[2]) + _REDACTED, text)
     text = _SECRET_PAIR.sub(lambda m: m[1] + _REDACTED, text)
     text = _SECRET_QUOTED.sub(lambda m: m[1] + _REDACTED, text)
     return _SECRET_SHAPES.sub(_REDACTED, text)

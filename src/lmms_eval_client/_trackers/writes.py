@@ -13,13 +13,13 @@ a ledger of an older schema opened read-only (an export) has none: nothing writt
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from .._exceptions import LmmsEvalError
 from .._log import logger
+from .._text import without_userinfo
 from .base import MetricRowLike, Sink, StepLabelError, TrackerError, step_of
 
 if TYPE_CHECKING:
@@ -172,20 +172,6 @@ def deliver(
     return done
 
 
-# user:password@ in a URL a tracker's error quotes (a tracking URI with credentials); up
-# to the last @ before the host, since a password may hold an unencoded @
-_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
-
-
-def without_credentials(text: str) -> str:
-    """A tracker's error text with the user:password@ of any URL in it removed.
-
-    >>> without_credentials("POST http://me:p@ss@host:5000/api failed")
-    'POST http://host:5000/api failed'
-    """
-    return _CREDENTIALS.sub("", text)
-
-
 def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
     job = "" if seq is None else f" job {seq}"
     logger.warning(
@@ -193,14 +179,14 @@ def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
         sink,
         job,
         type(exc).__name__,
-        without_credentials(str(exc)),
+        without_userinfo(str(exc)),  # a tracking URI's user:password
     )
 
 
 def _tracker_error(sink: Sink, name: str | None, seq: int | None, exc: Exception) -> TrackerError:
     what = "could not be reached" if seq is None else f"could not write job {seq}"
     return TrackerError(
-        f"{name or repr(sink)} {what}: {type(exc).__name__}: {without_credentials(str(exc))}",
+        f"{name or repr(sink)} {what}: {type(exc).__name__}: {without_userinfo(str(exc))}",
         sink=name,
         seq=seq,
     )
