@@ -24,6 +24,7 @@ from lmms_eval_client import (
 from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
 from lmms_eval_client.cli.app import app
+from lmms_eval_client.testing import LocalServer
 
 from ._html import parse
 from .conftest import FAILING, LEAKED, STEPS, TASKS, XSS, MadeRun
@@ -182,3 +183,25 @@ def test_a_report_path_that_cannot_be_written_is_a_usage_error(
     )
     assert done.exit_code == 2 and "is the run's ledger" in done.output, done.output
     assert made_run.ledger.read_bytes() == before
+
+
+def test_a_log_of_long_lines_keeps_the_page_small(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # Before: each log tail was capped at 20 lines, but not its lines: 20 failed jobs with
+    # lines of 300,000 characters made a 12 MB page.
+    ledger = tmp_path / "long.sqlite"
+    url = local_server.url
+    with EvalClient(url) as client, EvalRun(client, ledger, poll_interval=0.02) as run:
+        args = {"pretrained": "org/ckpt", "sim_error": "x" * 300_000}
+        run.submit("qwen2_vl", TASKS, model_args=args, labels={"step": 1})
+        assert len(list(run.as_completed(timeout=60))) == 1
+    page = write_report(ledger, tmp_path / "long.html").read_text(encoding="utf-8")
+    assert len(page) < 100_000, len(page)
+
+
+def test_a_seq_is_ascii_digits() -> None:
+    from lmms_eval_client.cli.report_commands import _job_ref
+
+    assert _job_ref("12") == 12
+    assert _job_ref("\u00b2") == "\u00b2" and _job_ref("\u0661") == "\u0661"  # keys, then

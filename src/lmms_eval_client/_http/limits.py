@@ -134,7 +134,7 @@ class BodyReader:
         if known:
             self._inflater = _Inflater(_ZLIB_CODINGS[self._coding])
         length = response.headers.get("content-length", "")
-        if self._inflater is None and length.isdigit() and int(length) > limit:
+        if self._inflater is None and length.isascii() and length.isdigit() and int(length) > limit:
             raise too_large(response, limit, b"")
 
     def feed(self, raw: bytes) -> None:

@@ -122,9 +122,11 @@ def read_run(
         if job.info is not None:
             # best effort: a log the server wrote where this machine cannot read is skipped
             with contextlib.suppress(LmmsEvalError, OSError):
-                data.logs[job.seq] = eval_log_tail(
+                tail = eval_log_tail(
                     job.info, lines=LOG_LINES, path_map=path_map, filesystem=filesystem
                 )
+                # each line capped too: a log of 300,000-character lines made a 12 MB page
+                data.logs[job.seq] = "\n".join(_text(line) for line in tail.splitlines())
     return data
 
 

@@ -168,7 +168,7 @@ def owner_is_gone(owner: str | None) -> bool:
         return True
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host != socket.gethostname() or not (pid_text.isascii() and pid_text.isdigit()):
         return False  # another machine's process: only its age can tell
     try:
         os.kill(int(pid_text), 0)

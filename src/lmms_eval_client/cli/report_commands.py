@@ -32,8 +32,8 @@ LedgerFiles = Annotated[
 
 
 def _job_ref(text: str) -> int | str:
-    """A seq (digits) or a key."""
-    return int(text) if text.isdigit() else text
+    """A seq (ASCII digits: str.isdigit also takes "²" and other scripts' digits) or a key."""
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def report(
