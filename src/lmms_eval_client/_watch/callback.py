@@ -17,7 +17,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import MissingDependencyError
+from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependencyError
 from .._log import logger
 from .._runs._sync.run import EvalRun
 from .._runs.outcomes import JobOutcome, TrackedJob
@@ -75,6 +75,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._log_prefix = log_prefix
         self._trainer: Any = None
         self._waiting: deque[dict[str, float]] = deque()
+        self._due: deque[tuple[Path, int]] = deque()  # saved, not sent yet (server down)
         self._polled_at = float("-inf")
         self.submitted: list[TrackedJob] = []
         """The jobs this callback submitted (or found under their keys), in order."""
@@ -111,15 +112,36 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        job = submit_checkpoint(
-            self._run,
-            path,
-            submit=self._submit,
-            step=int(state.global_step),
-            key=f"{self._prefix}{path.name}",
-        )
-        logger.info("EvalCallback: submitted %s as seq %d", job.key, job.seq)
-        self.submitted.append(job)
+        self._due.append((path, int(state.global_step)))
+        self._submit_due()
+
+    def _submit_due(self) -> None:
+        """Submit the saved checkpoints not sent yet, in order. A failure never reaches the
+        Trainer (an evaluation server down must not stop a training): it is logged, and
+        the checkpoint is tried again at the next save, log and at the end of training."""
+        while self._due:
+            path, step = self._due[0]
+            try:
+                job = submit_checkpoint(
+                    self._run,
+                    path,
+                    submit=self._submit,
+                    step=step,
+                    key=f"{self._prefix}{path.name}",
+                )
+            except InvalidArgumentError as exc:  # this checkpoint cannot be sent as it is
+                logger.error("EvalCallback: %s is not submitted: %s", path.name, exc)
+                self._due.popleft()
+                continue
+            except LmmsEvalError as exc:
+                logger.warning(
+                    "EvalCallback: could not submit %s (tried again at the next save, log "
+                    "and at the end of training): %s", path.name, exc,
+                )  # fmt: skip
+                return
+            self._due.popleft()
+            logger.info("EvalCallback: submitted %s as seq %d", job.key, job.seq)
+            self.submitted.append(job)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
@@ -135,6 +157,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
         if time.monotonic() - self._polled_at >= self._run._poll_interval:
+            self._submit_due()
             self._collect()  # at most one poll per poll_interval, however often it logs
         if self._waiting and logs is not None:
             values = self._waiting.popleft()
@@ -153,15 +176,19 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             return
         deadline = None if self._wait_at_end is None else time.monotonic() + self._wait_at_end
         while True:
+            self._submit_due()
             self._collect()
             pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
-            if not pending:
+            if not pending and not self._due:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 logger.warning(
                     "EvalCallback: %d evaluation(s) still pending at the end of training: "
-                    "they go on on the server (run.metrics() has them once done)",
+                    "they go on on the server (run.metrics() has them once done)%s",
                     len(pending),
+                    f"; {len(self._due)} checkpoint(s) never sent: submit_checkpoint() them"
+                    if self._due
+                    else "",
                 )
                 break
             time.sleep(self._run._poll_interval)
@@ -174,9 +201,14 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                 logger.info("EvalCallback: %s", values)
 
     def _collect(self) -> None:
-        """Receive the finished outcomes of the callback's jobs; queue their metrics; ack."""
+        """Receive the finished outcomes of the callback's jobs; queue their metrics; ack.
+        A failure is logged, never raised into the Trainer: the next poll tries again."""
         self._polled_at = time.monotonic()
-        received = self._run.receive()
+        try:
+            received = self._run.receive()
+        except LmmsEvalError as exc:
+            logger.warning("EvalCallback: could not poll the evaluations (tried again): %s", exc)
+            return
         mine = [outcome for outcome in received if self._ours(outcome.job)]
         others = [outcome for outcome in received if not self._ours(outcome.job)]
         if others:

@@ -8,8 +8,10 @@ restarted watcher, a callback after a resumed training) gets the job tracked und
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,16 @@ if TYPE_CHECKING:
     from .._runs.outcomes import TrackedJob
 
 PLACEHOLDER = "{checkpoint}"
+
+
+def _submit_options() -> set[str]:
+    """EvalRun.submit's options besides model, tasks, model_args, labels and key."""
+    from .._runs._sync.run import EvalRun
+
+    fixed = {"self", "model", "tasks", "model_args", "labels", "key"}
+    return set(inspect.signature(EvalRun.submit).parameters) - fixed
+
+
 _TRAILING_INT = re.compile(r"(\d+)$")
 
 
@@ -53,11 +65,38 @@ class CheckpointSubmission:
     ``labels`` or ``key``, which the checkpoint gives)."""
 
     def __post_init__(self) -> None:
+        # Checked now, not at the first checkpoint hours into a training (issue: a bad
+        # limit or an empty task list stopped the watcher when the first one was ready).
+        if not isinstance(self.model_args, Mapping) or not isinstance(self.options, Mapping):
+            raise InvalidArgumentError(
+                "CheckpointSubmission model_args and options must be dicts, not "
+                f"{type(self.model_args).__name__} and {type(self.options).__name__}"
+            )
         taken = {"labels", "key", "model", "tasks", "model_args"} & set(self.options)
         if taken:
             raise InvalidArgumentError(
                 f"CheckpointSubmission options cannot hold {sorted(taken)}: the checkpoint "
                 "gives the key and labels, and model, tasks, model_args are fields"
+            )
+        if not any(isinstance(v, str) and PLACEHOLDER in v for v in self.model_args.values()):
+            raise InvalidArgumentError(
+                f"CheckpointSubmission model_args hold no {PLACEHOLDER!r}: every checkpoint "
+                "would be evaluated as the same model. Put it where the model is loaded "
+                f"from, e.g. model_args={{'pretrained': {PLACEHOLDER!r}}}"
+            )
+        unknown = set(self.options) - _submit_options()
+        if unknown:
+            raise InvalidArgumentError(
+                f"CheckpointSubmission options {sorted(unknown)} are not EvalRun.submit's "
+                f"(it takes {sorted(_submit_options())})"
+            )
+        from .._client.arguments import build_evaluate_request  # (pydantic's models)
+
+        request = {k: v for k, v in self.options.items() if k != "timeout"}
+        with warnings.catch_warnings():  # (a warning, if any, comes with each submission)
+            warnings.simplefilter("ignore")
+            build_evaluate_request(
+                self.model, self.tasks, self.arguments("/checkpoint")["model_args"], **request
             )
 
     def __repr__(self) -> str:
