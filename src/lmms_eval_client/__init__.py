@@ -160,10 +160,11 @@ if TYPE_CHECKING:
     from ._trackers.tensorboard_sink import TensorBoardSink
     from ._trackers.wandb_sink import WandbSink
     from ._trackers.writes import export_to
+    from ._watch.checkpoint import Checkpoint
     from ._watch.errors import WatchedDirectoryMissingError, WatchError, WatchPermissionError
     from ._watch.readiness import MarkerFile, ReadinessRule, StableSize
     from ._watch.submission import CheckpointSubmission, submit_checkpoint
-    from ._watch.watcher import Checkpoint, CheckpointWatcher
+    from ._watch.watcher import CheckpointWatcher
 
 
 def __getattr__(name: str) -> Any:

@@ -138,6 +138,7 @@ WHERE: dict[str, str] = {
     "TensorBoardSink": "._trackers.tensorboard_sink",
     "WandbSink": "._trackers.wandb_sink",
     "export_to": "._trackers.writes",
+    "Checkpoint": "._watch.checkpoint",
     "WatchedDirectoryMissingError": "._watch.errors",
     "WatchError": "._watch.errors",
     "WatchPermissionError": "._watch.errors",
@@ -146,6 +147,5 @@ WHERE: dict[str, str] = {
     "StableSize": "._watch.readiness",
     "CheckpointSubmission": "._watch.submission",
     "submit_checkpoint": "._watch.submission",
-    "Checkpoint": "._watch.watcher",
     "CheckpointWatcher": "._watch.watcher",
 }

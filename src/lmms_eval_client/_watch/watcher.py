@@ -15,13 +15,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from .._exceptions import InvalidArgumentError
+from .._exceptions import InvalidArgumentError, LmmsEvalError
+from .._http.retry import is_transient
 from .._log import logger
 from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
+from .checkpoint import Checkpoint, is_dir, order_of
 from .errors import missing, not_permitted
 from .readiness import Looks, MarkerFile, ReadinessRule
 from .submission import CheckpointSubmission, step_of, submit_checkpoint
@@ -33,28 +34,6 @@ if TYPE_CHECKING:
 Until = threading.Event | Callable[[], bool] | None
 """What ends ``run``: an Event set from another thread, a function asked after each scan,
 or None (until ``timeout``, or forever)."""
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A checkpoint folder found by a scan."""
-
-    name: str
-    """The folder's name, e.g. ``"checkpoint-500"`` (the key's end, the ``checkpoint`` label)."""
-    path: Path
-    """The folder, as this machine sees it."""
-    step: int | None
-    """The training step (the trailing integer of the name by default), or None."""
-
-    @property
-    def order(self) -> tuple[int, str]:
-        """Its place among the folder's checkpoints: by step, then name.
-
-        Example::
-
-            newest = max(watcher.checkpoints(), key=lambda c: c.order)
-        """
-        return (-1 if self.step is None else self.step, self.name)
 
 
 class CheckpointWatcher:
@@ -137,6 +116,8 @@ class CheckpointWatcher:
         self._wake = check_wake(wake)
         self._looks = Looks()
         self._listed_once = False
+        self._refused: set[str] = set()  # checkpoints that cannot be submitted (said once)
+        self._unreadable: set[str] = set()  # checkpoints the readiness rule could not read
 
     def __repr__(self) -> str:
         return f"CheckpointWatcher({str(self._directory)!r}, pattern={self._pattern!r})"
@@ -177,7 +158,7 @@ class CheckpointWatcher:
         try:
             with os.scandir(self._directory) as entries:
                 for entry in entries:
-                    if fnmatch.fnmatchcase(entry.name, self._pattern) and _is_dir(entry):
+                    if fnmatch.fnmatchcase(entry.name, self._pattern) and is_dir(entry):
                         step = self._step(entry.name)
                         found.append(Checkpoint(entry.name, Path(entry.path), step))
         except (FileNotFoundError, NotADirectoryError):
@@ -232,7 +213,7 @@ class CheckpointWatcher:
         ours = [job for job in self._run.jobs() if self._ours(job)]
         submitted = {job.key for job in ours if job.state != UNSENT}
         in_flight = sum(1 for job in ours if job.pending)
-        last = max((_order_of(job) for job in ours), default=None)
+        last = max((order_of(job) for job in ours), default=None)
         jobs: list[TrackedJob] = []
         since_last = 0
         waiting = 0
@@ -249,22 +230,49 @@ class CheckpointWatcher:
             if self._max_pending is not None and in_flight >= self._max_pending:
                 waiting += 1
                 continue
-            if not self._ready.is_ready(checkpoint.path, self._looks, now):
+            if checkpoint.name in self._refused:
+                continue
+            if not self._is_ready(checkpoint, now):
                 waiting += 1
                 if self._every > 1:
                     break  # the k-th is not complete: the ones after it wait their turn
                 continue
-            job = submit_checkpoint(
-                self._run,
-                checkpoint.path,
-                submit=self._submit,
-                step=checkpoint.step,
-                key=self.key_of(checkpoint),
-            )
+            try:
+                job = submit_checkpoint(
+                    self._run,
+                    checkpoint.path,
+                    submit=self._submit,
+                    step=checkpoint.step,
+                    key=self.key_of(checkpoint),
+                )
+            except InvalidArgumentError as exc:  # this one's name: the others go on
+                logger.error("Watcher of %s: %s is not submitted: %s", self._directory,
+                             checkpoint.name, exc)  # fmt: skip
+                self._refused.add(checkpoint.name)
+                continue
+            except LmmsEvalError as exc:
+                if not is_transient(exc):
+                    raise
+                # The server down or busy: this one (kept unsent) and the rest wait.
+                logger.warning("Watcher of %s: could not submit %s (tried again at the next "
+                               "scan): %s", self._directory, checkpoint.name, exc)  # fmt: skip
+                return jobs, waiting + 1
             logger.info("Watcher of %s: submitted %s as seq %d", self._directory, job.key, job.seq)
             jobs.append(job)
             in_flight += job.pending
         return jobs, waiting
+
+    def _is_ready(self, checkpoint: Checkpoint, now: float) -> bool:
+        """The readiness rule's word; a checkpoint it cannot read (a symlink loop in it, a
+        folder this process may not read) is not ready, and is said once."""
+        try:
+            return self._ready.is_ready(checkpoint.path, self._looks, now)
+        except (OSError, LmmsEvalError) as exc:
+            if checkpoint.name not in self._unreadable:
+                self._unreadable.add(checkpoint.name)
+                logger.warning("Watcher of %s: cannot read %s (not submitted until it can be "
+                               "read): %s", self._directory, checkpoint.name, exc)  # fmt: skip
+            return False
 
     def collect(self, on_outcome: Callable[[JobOutcome], None] | None = None) -> list[JobOutcome]:
         """Poll once; the outcomes of the watcher's jobs that finished, each handed to
@@ -361,24 +369,16 @@ class CheckpointWatcher:
                 if not pending and not waiting:
                     return []
                 if timeout is not None and self._clock() - started >= timeout:
+                    if waiting:
+                        logger.warning("Watcher of %s: %d checkpoint(s) not submitted at the "
+                                       "end (not complete, or the server down)",
+                                       self._directory, waiting)  # fmt: skip
                     return pending
                 waker.wait(self._poll_interval)
 
     def _waker(self, until: Until) -> Waker:
         """Started before the first scan: a change made after it wakes the next wait."""
         return start_waker(self._wake, self._directory, self._pattern, until, self._sleep)
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:  # gone since listed
-        return False
-
-
-def _order_of(job: TrackedJob) -> tuple[int, str]:
-    step = job.labels.get("step")
-    return (step if isinstance(step, int) else -1, str(job.labels.get("checkpoint", "")))
 
 
 def _stopped(until: Until) -> bool:

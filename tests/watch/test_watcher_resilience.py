@@ -1,0 +1,79 @@
+"""One checkpoint, or a server outage, does not stop a watcher (an adversarial try found
+each ending the watch: a name that cannot be a key, a symlink loop in a checkpoint, the
+server down when a checkpoint became ready). The others are submitted; the one that
+waited is submitted once it can be."""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lmms_eval_client import EvalClient, EvalRun
+from lmms_eval_client._watch.readiness import Looks, MarkerFile
+from lmms_eval_client._watch.watcher import CheckpointWatcher
+from lmms_eval_client.testing import LocalServer
+
+from ..faults import FaultProxy
+from .conftest import SUBMIT, write_checkpoint
+
+MakeRun = Callable[..., EvalRun]
+
+
+def test_a_checkpoint_whose_name_cannot_be_a_key_does_not_stop_the_others(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    write_checkpoint(out, 3).rename(out / "checkpoint-3\t")  # a key refuses control characters
+    write_checkpoint(out, 5)
+    watcher = CheckpointWatcher(make_run(local_server.url), out, submit=SUBMIT)
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        assert [job.key for job in watcher.scan()] == ["checkpoint-5"]  # before: raised
+        assert watcher.scan() == []
+    assert caplog.text.count("is not submitted") == 1  # said once
+
+
+class LoopIn:
+    """MarkerFile, but one checkpoint holds a symlink loop (its files cannot be read)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.marker = name, MarkerFile()
+
+    def is_ready(self, path: Path, looks: Looks, now: float) -> bool:
+        if path.name == self.name:
+            raise OSError(errno.ELOOP, "Too many levels of symbolic links", str(path))
+        return self.marker.is_ready(path, looks, now)
+
+
+def test_a_checkpoint_that_cannot_be_read_waits_and_the_others_go_on(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    for step in (3, 5):
+        write_checkpoint(out, step)
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, ready=LoopIn("checkpoint-3"))
+    assert [job.key for job in watcher.scan()] == ["checkpoint-5"]  # before: OSError
+
+
+def test_a_server_down_when_a_checkpoint_is_ready_is_ridden_out(
+    local_server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    write_checkpoint(out, 5)
+    with (
+        FaultProxy(local_server.url) as proxy,
+        EvalClient(proxy.url, max_retries=0) as client,
+        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+    ):
+        watcher = CheckpointWatcher(run, out, submit=SUBMIT)
+        proxy.down()
+        with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+            assert watcher.scan() == []  # before: APIConnectionError (the CLI exited 5)
+        assert "could not submit checkpoint-5" in caplog.text
+        proxy.up()
+        assert [job.key for job in watcher.scan()] == ["checkpoint-5"]
+        assert len(run.jobs()) == 1  # the unsent intent, sent: one job
