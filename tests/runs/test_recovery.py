@@ -129,3 +129,27 @@ def test_the_lost_policy_is_typed() -> None:
     with pytest.raises(ValueError, match="lost must be a bool"):
         RetryOnFailure(lost="yes")  # type: ignore[arg-type]
     assert not RetryOnFailure("OOM").lost
+
+
+async def test_a_recovered_job_without_a_job_id_is_in_the_runs_table(
+    make_runner: MakeRunner, server: Restartable, tmp_path: Path
+) -> None:
+    # A submission whose answer never came (its process killed after the POST), completed
+    # and recovered from its folder, has no job id: an adversarial try of the watcher
+    # found such jobs completed with their metrics, yet missing from metrics() (and so
+    # from to_pandas, the report and every tracker). Reached here by forgetting the id.
+    runner = make_runner(server.url, output_root=str(tmp_path / "out"))
+    job = await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1})
+    await poll_until(
+        lambda: _server_job(server.url, str(job.job_id)),
+        lambda info: info["status"] == "completed",
+        what="the job to complete",
+    )
+    server.restart()
+    (outcome,) = await runner.harvest()
+    assert isinstance(outcome, JobCompleted) and outcome.job.recovered
+    with runner.run._ledger.transaction("forgetting the job id") as conn:
+        conn.execute("UPDATE jobs SET job_id = NULL WHERE seq = ?", (job.seq,))
+    rows = await runner.metrics()
+    assert rows and {(row.seq, row.job_id) for row in rows} == {(job.seq, None)}
+    assert {row.task for row in rows} == {"mme"}

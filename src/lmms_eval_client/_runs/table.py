@@ -36,7 +36,7 @@ TABLE_SELECT = (
     "SELECT j.seq, j.job_id, j.server, j.labels, j.summary, j.metrics, "
     "COALESCE(j.submission_key, f.submission_key) AS chain_key "
     "FROM jobs j LEFT JOIN jobs f ON f.seq = j.first_seq "
-    "WHERE j.state = ? AND j.retried_by IS NULL AND j.job_id NOTNULL "
+    "WHERE j.state = ? AND j.retried_by IS NULL "
     "AND (j.metrics NOTNULL OR j.summary NOTNULL)"
 )
 TABLE_QUERY = f"{TABLE_SELECT} ORDER BY j.seq"
@@ -64,7 +64,10 @@ class MetricRow(BaseModel):
     )
     key: str | None = Field(description="The key the job was submitted under, if any.")
     labels: dict[str, Any] = Field(description="The job's labels (step, epoch, checkpoint...).")
-    job_id: str = Field(description="The server's job id.")
+    job_id: str | None = Field(
+        description="The server's job id; None for a job recovered from its output folder "
+        "whose submission's answer never came (its process was killed after sending it)."
+    )
     server: str = Field(description="The base URL of the server that ran the job.")
     model: str = Field(
         description="The model name lmms-eval filed the results under, e.g. "
@@ -149,7 +152,7 @@ def _job_fields(record: Mapping[str, Any]) -> dict[str, Any]:
         "seq": record["seq"],
         "key": None if key is None else _text(key),
         "labels": labels,
-        "job_id": _text(record["job_id"]),
+        "job_id": None if record["job_id"] is None else _text(record["job_id"]),
         "server": _text(record["server"]),
     }
 
