@@ -341,3 +341,29 @@ async def test_evaluate_is_quiet_when_the_model_has_a_name(
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelNameWarning)
         await caller.evaluate(model="m", tasks=["t"], model_args=model_args)
+
+
+async def test_an_answer_of_a_million_wrong_items_costs_its_size_not_its_error_text(
+    make_caller: Any, mock: respx.MockRouter
+) -> None:
+    # Before: body_error built pydantic's text of every error (~170 bytes each) to show
+    # six lines of it: 100,000 wrong items made a 17 MB string, 1,000,000 a 170 MB one.
+    import json
+    import tracemalloc
+
+    body = json.dumps({"tasks": [{}] * 100_000})
+    mock.get("/tasks").respond(200, content=body, headers={"content-type": "application/json"})
+    caller = make_caller("http://lmms.test")
+    tracemalloc.start()
+    try:
+        json.loads(body)
+        _, parsing = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        with pytest.raises(APIResponseValidationError) as caught:
+            await caller.list_tasks()
+        _, answering = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "100000 values do not match it" in str(caught.value)
+    assert len(str(caught.value)) < 1000
+    assert answering < 3 * parsing, (answering, parsing)  # before: ~5x

@@ -128,8 +128,21 @@ def body_error(
         f"{where(raw.request)} -> {raw.status_code}: the body {reason}: {body_excerpt(raw.content)}"
     )
     if cause is not None and not isinstance(cause, json.JSONDecodeError):
-        message += f"\n{first_lines(str(cause), 6)}"
+        message += f"\n{_mismatch(cause)}"
     return APIResponseValidationError(message + note, response=raw)
+
+
+_SHOWN_MISMATCHES = 50  # beyond this, the count alone (their text costs ~170 bytes each)
+
+
+def _mismatch(cause: BaseException) -> str:
+    """What did not match, in a few lines. A body of a million wrong items is a million
+    errors: pydantic's text of them all would be ~170 bytes each, built to show six lines
+    (an adversarial server's 3 MB answer cost 400 MB and a second), so only their count."""
+    count = getattr(cause, "error_count", None)
+    if callable(count) and count() > _SHOWN_MISMATCHES:
+        return f"{count()} values do not match it (the first ones are in the body above)"
+    return first_lines(str(cause), 6)
 
 
 def transport_error(exc: httpx.RequestError, maybe_done: str = "") -> APIConnectionError:
