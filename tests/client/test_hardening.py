@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import subprocess
 import sys
 import warnings
@@ -22,6 +23,7 @@ from lmms_eval_client import (
     EvalClient,
     InvalidArgumentError,
     JobFailedError,
+    LmmsEvalError,
     ModelNameWarning,
 )
 
@@ -367,3 +369,24 @@ async def test_an_answer_of_a_million_wrong_items_costs_its_size_not_its_error_t
     assert "100000 values do not match it" in str(caught.value)
     assert len(str(caught.value)) < 1000
     assert answering < 3 * parsing, (answering, parsing)  # before: ~5x
+
+
+@pytest.mark.parametrize(
+    ("status", "at"), [(500, 565), (200, 165)], ids=["detail-cut", "excerpt-cut"]
+)
+async def test_a_key_quoted_where_the_text_is_cut_is_masked(
+    make_caller: Any, mock: respx.MockRouter, status: int, at: int
+) -> None:
+    # Before: the message was cut first (600 characters of a detail, 200 bytes of a body)
+    # and masked after, so a key cut in two no longer matched: its start was shown.
+    key = "SEKRETKEY-abcdefghijklmnop"
+    text = "x" * at + f" Authorization: Bearer {key} " + "y" * 100
+    if status == 500:
+        mock.get("/tasks").respond(500, json={"detail": text})
+    else:
+        mock.get("/tasks").respond(200, content=text.encode())
+    caller = make_caller("http://lmms.test", api_key=key, max_retries=0)
+    with pytest.raises(LmmsEvalError) as caught:
+        await caller.list_tasks()
+    shown = f"{caught.value} {caught.value!r} {pickle.dumps(caught.value)!r}"
+    assert "SEKRETKEY" not in shown, shown
