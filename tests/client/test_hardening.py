@@ -390,3 +390,24 @@ async def test_a_key_quoted_where_the_text_is_cut_is_masked(
         await caller.list_tasks()
     shown = f"{caught.value} {caught.value!r} {pickle.dumps(caught.value)!r}"
     assert "SEKRETKEY" not in shown, shown
+
+
+async def test_a_job_error_or_a_discovery_error_quoting_the_key_is_masked(
+    make_caller: Any, mock: respx.MockRouter
+) -> None:
+    # Before: only APIStatusError and APIResponseValidationError masked a server's text;
+    # a job's error (JobFailedError, and the JobInfo itself) or /tasks' "error" kept the key.
+    key = "SEKRETKEY-abcdefghijklmnop"
+    quoted = f"upstream refused Authorization: Bearer {key}"
+    mock.get(f"/jobs/{JOB_ID}").respond(200, json=job_json("failed", error=quoted))
+    mock.get("/tasks").respond(200, json={"tasks": [], "error": quoted})
+    caller = make_caller("http://lmms.test", api_key=key, max_retries=0)
+    with pytest.raises(JobFailedError) as failed:
+        await caller.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
+    with pytest.raises(LmmsEvalError) as discovery:
+        await caller.list_tasks()
+    job = await caller.get_job(JOB_ID)
+    for shown in (failed.value, discovery.value):
+        text = f"{shown} {shown!r} {pickle.dumps(shown)!r}"
+        assert key not in text and "<redacted>" in str(shown), text
+    assert key not in (job.error or "") and "<redacted>" in (job.error or "")

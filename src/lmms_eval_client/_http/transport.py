@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import httpx
 
+from .._text import REDACTED, secrets_sent
 from .limits import BodyReader, accept_encoding, too_large
 from .options import ClientTimeout
 
@@ -100,8 +101,15 @@ def _over_budget(budget: float) -> str:
     return f"the request did not complete within its time budget of {budget:g} s"
 
 
+_REDACTED_BYTES = REDACTED.encode()
+
+
 def _keep(response: httpx.Response, content: bytes) -> None:
-    # What httpx's own read() sets: .content, .text and .json() then work as usual.
+    # What httpx's own read() sets: .content, .text and .json() then work as usual. The
+    # client's own credentials are masked first: a server that quotes them (a job's error,
+    # a gateway's page) must not put them into a model, an error, a pickle or a log.
+    for secret in secrets_sent(response.request):
+        content = content.replace(secret.encode(), _REDACTED_BYTES)
     response._content = content
 
 
