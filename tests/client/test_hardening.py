@@ -59,6 +59,16 @@ def test_a_password_with_an_at_sign_is_masked_whole() -> None:
     assert "***@lmms.test" in str(info.value)
 
 
+@pytest.mark.parametrize("password", ["Se/cretPW99", "1234/cretPW99", "Se#cretPW99", "Se?cretPW99"])
+def test_a_password_with_a_slash_hash_or_question_mark_is_refused_unseen(password: str) -> None:
+    # Before: "Invalid port: 'Se'" quoted its start, or (digits before the "/") the URL was
+    # taken as host "admin", port 1234, and every message carried the password's tail.
+    with pytest.raises(InvalidArgumentError, match="percent-encode") as info:
+        EvalClient(f"http://admin:{password}@127.0.0.1:8000")
+    assert "cretPW99" not in str(info.value) and "Se" not in str(info.value)
+    assert "1234" not in str(info.value) and "***@127.0.0.1:8000" in str(info.value)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"api_key": "k"}, {"headers": {"Authorization": "Bearer k"}}],

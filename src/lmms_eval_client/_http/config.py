@@ -81,10 +81,22 @@ def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]
     if not isinstance(url, str):
         raise InvalidArgumentError(f"base_url must be a str, got {type(url).__name__}")
     shown = without_userinfo(url)
+    scheme, slashes, rest = url.partition("//")
+    if slashes and "@" in rest:
+        # One URL: everything up to its last "@" is credentials. A password holding "/",
+        # "?" or "#" ends the authority early (another host, a password shown as a port).
+        userinfo = rest.rpartition("@")[0]
+        shown = f"{scheme}//***@{rest.rpartition('@')[2]}"
+        if any(ch in userinfo for ch in "/?#"):
+            raise InvalidArgumentError(
+                f"base_url {shown!r}: its user:password holds '/', '?' or '#', which end a "
+                "URL's host part: percent-encode them (urllib.parse.quote(password, safe=''))"
+            )
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, UnicodeError) as exc:
-        raise InvalidArgumentError(f"base_url {shown!r} is not a valid URL: {exc}") from None
+        why = "" if "@" in url else f": {exc}"  # (its text may quote a piece of a password)
+        raise InvalidArgumentError(f"base_url {shown!r} is not a valid URL{why}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidArgumentError(
             f"base_url {shown!r} must be an absolute http(s) URL with a host, "
