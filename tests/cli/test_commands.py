@@ -328,3 +328,25 @@ def test_results_shows_nan_and_infinity(tmp_path: Path) -> None:
     assert {m["metric"]: m["value"] for m in shown["metrics"]}["f1"] == "-Infinity"
     as_csv = invoke(["results", path, "--csv"])
     assert as_csv.exit_code == 0 and ",NaN,Infinity," in as_csv.stdout
+
+
+def test_health_wait_gives_each_try_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: each try had the client's 60 s and the last one its retries too, so against
+    # a server that accepts and never answers `health --wait 3` ran for four minutes.
+    from lmms_eval_client import APITimeoutError, EvalClient
+
+    budgets: list[object] = []
+
+    def is_healthy(self: EvalClient, *, timeout: object = None) -> bool:
+        budgets.append(timeout)
+        return False
+
+    def health(self: EvalClient, *, timeout: object = None) -> object:
+        budgets.append(timeout)
+        raise APITimeoutError("GET /health timed out")
+
+    monkeypatch.setattr(EvalClient, "is_healthy", is_healthy)
+    monkeypatch.setattr(EvalClient, "health", health)
+    done = invoke(["health", "--wait", "0.3"], "http://127.0.0.1:9")
+    assert done.exit_code == 5, done.output
+    assert budgets and all(isinstance(b, float) and 1.0 <= b <= 1.0 + 1e-6 for b in budgets)

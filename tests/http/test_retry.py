@@ -636,6 +636,23 @@ async def test_retries_outside_a_wait_are_not_bounded_by_any_deadline(
     assert clock.sleeps == [MAX_RETRY_AFTER, MAX_RETRY_AFTER]
 
 
+@pytest.mark.parametrize("where", ["call", "client"])
+async def test_a_retry_is_never_waited_for_longer_than_the_calls_timeout(
+    make_caller: Any, mock: respx.MockRouter, clock: FakeClock, where: str
+) -> None:
+    # Before: health(timeout=1) against a 429 saying Retry-After: 10**9 slept 2 x 60 s.
+    busy = mock.get(PATH).respond(429, headers={"Retry-After": "1000000000"}, json={})
+    caller = make_caller("http://lmms.test", **({"timeout": 1} if where == "client" else {}))
+    with pytest.raises(RateLimitError):
+        await caller.get_job(JOB_ID, **({"timeout": 1} if where == "call" else {}))
+    assert busy.call_count == 1 and clock.sleeps == []
+    mock.get(PATH).mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=job_json("running"))]
+    )
+    assert (await caller.get_job(JOB_ID, timeout=1)).status == "running"  # a short backoff: waited
+    assert len(clock.sleeps) == 1 and clock.sleeps[0] <= 8  # the backoff is still waited
+
+
 def test_backoff_is_capped_for_a_thousand_retries() -> None:
     policy = RetryPolicy(random=lambda: 0.0)
     assert [policy.backoff(n) for n in range(1024)][4:] == [MAX_BACKOFF] * 1020

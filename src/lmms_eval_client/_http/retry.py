@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import enum
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from lmms_eval_api.errors import UnexpectedResponseBody
 from .._exceptions import APIConnectionError, APIStatusError, LmmsEvalError, RateLimitError
 from .._log import logger
 from .._text import where
+from .options import ClientTimeout
 
 if TYPE_CHECKING:  # the generated types load pydantic: only when a request is sent
     from lmms_eval_api.types import Response
@@ -186,6 +188,20 @@ def retry_delay(
             delay,
         )
     return delay
+
+
+def longest_wait(client: httpx.Timeout, call: httpx.Timeout | ClientTimeout) -> float:
+    """The longest a retry may be waited for: the call's timeout (its longest phase; the
+    client's when the call gives none), or the backoff's cap if longer, so that a
+    Retry-After of an hour does not hold a call of 1 s for minutes while the client's own
+    backoff still retries a short call. Infinite without a timeout.
+
+    >>> longest_wait(httpx.Timeout(60.0, connect=10.0), httpx.Timeout(1.0))
+    8.0
+    """
+    timeout = client if isinstance(call, ClientTimeout) else call
+    phases = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
+    return max(*phases, MAX_BACKOFF) if len(phases) == 4 else math.inf
 
 
 def within_deadline(delay: float | None, deadline: float | None, now: float) -> float | None:

@@ -46,6 +46,9 @@ def matching(names: list[str], pattern: str | None) -> list[str]:
     return [name for name in names if fnmatch.fnmatchcase(name.lower(), wanted)]
 
 
+MIN_TRY = 1.0  # seconds each try of `health --wait` gets, however little time is left
+
+
 def health(
     ctx: typer.Context,
     wait: Annotated[
@@ -65,9 +68,16 @@ def health(
     """
     with connect(settings_of(ctx)) as client:
         deadline = time.monotonic() + wait
-        while not client.is_healthy() and time.monotonic() < deadline:
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-        answer = client.health()
+
+        # Each try gets the time left, at least a second: a server that accepts and never
+        # answers held `health --wait 3` for minutes (each try the client's 60 s).
+        def left() -> float:
+            return max(deadline - time.monotonic(), MIN_TRY)
+
+        if wait:
+            while not client.is_healthy(timeout=left()) and time.monotonic() < deadline:
+                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        answer = client.health(timeout=left()) if wait else client.health()
         if json_out:
             print_json({"server": server_of(client), **as_json(answer)})
         else:

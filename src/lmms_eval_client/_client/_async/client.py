@@ -28,6 +28,7 @@ from ..._http.retry import (
     NO_RETRY,
     SEND_FAILURES,
     Outcome,
+    longest_wait,
     retry_delay,
     within_deadline,
 )
@@ -155,9 +156,10 @@ class AsyncEvalClient(
                 outcome = await send(self._api_for(options.timeout, time_left))
             except SEND_FAILURES as exc:
                 outcome = exc
-            delay = within_deadline(
-                retry_delay(policy, op.idempotency, outcome, retries), deadline, self._clock()
-            )
+            delay = retry_delay(policy, op.idempotency, outcome, retries)
+            if delay is not None and delay > longest_wait(self._http.timeout, options.timeout):
+                delay = None  # a retry is never waited for longer than the call's timeout
+            delay = within_deadline(delay, deadline, self._clock())
             if delay is None:
                 return outcome, retries
             await self._sleep(delay)
