@@ -350,3 +350,24 @@ def test_health_wait_gives_each_try_the_time_left(monkeypatch: pytest.MonkeyPatc
     done = invoke(["health", "--wait", "0.3"], "http://127.0.0.1:9")
     assert done.exit_code == 5, done.output
     assert budgets and all(isinstance(b, float) and 1.0 <= b <= 1.0 + 1e-6 for b in budgets)
+
+
+def test_status_json_of_an_answer_nested_too_deep_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before: pydantic's "Maximum serialization depth exceeded" escaped as a traceback.
+    from lmms_eval_api.models import JobInfo
+    from lmms_eval_client import EvalClient
+
+    from ..support import job_json
+
+    deep: dict[str, object] = {}
+    for _ in range(300):
+        deep = {"a": deep}
+    answer = job_json("running")
+    answer["request"] = {**answer["request"], "model_args": deep}
+    job = JobInfo.model_validate(answer)
+    monkeypatch.setattr(EvalClient, "get_job", lambda self, job_id, **kw: job)
+    done = invoke(["status", "job-1", "--json"], "http://127.0.0.1:9")
+    assert done.exit_code == 1, done.output
+    assert "nests too deeply" in done.output and "Traceback" not in done.output

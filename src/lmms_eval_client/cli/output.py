@@ -30,8 +30,21 @@ if TYPE_CHECKING:  # for annotations only: `--help` and `status` need none of th
 
 
 def as_json(value: BaseModel) -> dict[str, JsonValue]:
-    """A model as the JSON object it is on the wire (unknown fields included)."""
-    dumped: dict[str, JsonValue] = value.model_dump(mode="json")
+    """A model as the JSON object it is on the wire (unknown fields included).
+
+    Raises:
+        LmmsEvalError: The server's answer nests too deeply to be written back as JSON
+            (pydantic stops at its serialization depth; a raw traceback before).
+    """
+    try:
+        dumped: dict[str, JsonValue] = value.model_dump(mode="json")
+    except ValueError as exc:  # PydanticSerializationError is one
+        from .._exceptions import LmmsEvalError
+
+        raise LmmsEvalError(
+            f"The server's answer cannot be written as JSON ({' '.join(str(exc).split())}): "
+            "it nests too deeply. Without --json, the fields are shown."
+        ) from None
     return dumped
 
 
