@@ -371,3 +371,14 @@ def test_status_json_of_an_answer_nested_too_deep_is_one_line(
     done = invoke(["status", "job-1", "--json"], "http://127.0.0.1:9")
     assert done.exit_code == 1, done.output
     assert "nests too deeply" in done.output and "Traceback" not in done.output
+
+
+def test_an_errors_terminal_codes_are_shown_escaped() -> None:
+    # Before: a server's detail with ESC ]0;...BEL ESC [2J retitled the window and cleared
+    # the screen of whoever ran the command.
+    from lmms_eval_client import LmmsEvalError
+    from lmms_eval_client.cli.exit_codes import one_line
+
+    line = one_line(LmmsEvalError("refused: \x1b]0;pwned\x07\x1b[2J done"))
+    assert "\x1b" not in line and "\x07" not in line
+    assert line == "refused: \\x1b]0;pwned\\x07\\x1b[2J done"

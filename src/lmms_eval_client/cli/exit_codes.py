@@ -108,4 +108,7 @@ def one_line(error: BaseException) -> str:
         text = str(error)
     else:  # not one of ours: a bug; say what it is (--debug shows where)
         text = "".join(traceback.format_exception_only(type(error), error))
-    return " ".join(text.split()) or type(error).__name__
+    line = " ".join(text.split()) or type(error).__name__
+    # A server's text may carry terminal codes (ESC sequences that retitle the window or
+    # clear the screen): shown escaped, never sent to the terminal.
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in line)
