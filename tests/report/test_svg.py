@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lmms_eval_client._report.svg import Point, Series, chart
+from lmms_eval_client._report.svg import BOTTOM, HEIGHT, TOP, Point, Series, chart
 
 NUMBER = re.compile(r'\s(?:x|y|x1|x2|y1|y2|cx|cy)="([^"]*)"')
 GEOMETRY = re.compile(r'\s(?:x|y|x1|x2|y1|y2|cx|cy|d|points)="([^"]*)"')
@@ -19,6 +19,8 @@ def drawn(points: list[tuple[float, float, float | None]]) -> str:
     svg = chart("mme acc", "step", [series])
     coordinates = [float(v) for v in NUMBER.findall(svg)]
     assert all(abs(c) < 10**6 for c in coordinates), svg  # every coordinate on the canvas
+    grid = [float(y) for y in re.findall(r'class="grid"[^>]*\sy1="([^"]*)"', svg)]
+    assert all(TOP - 0.1 <= y <= HEIGHT - BOTTOM + 0.1 for y in grid), grid  # in the frame
     assert not [g for g in GEOMETRY.findall(svg) if "nan" in g.lower() or "inf" in g.lower()]
     return svg
 

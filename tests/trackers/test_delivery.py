@@ -247,6 +247,27 @@ def test_a_job_a_tracker_refuses_does_not_hold_back_the_later_ones(
     assert writes.written("picky") == {2, 3}  # job 1 stays due: tried again at each poll
 
 
+def test_jobs_that_failed_in_an_outage_are_not_held_back_by_a_refused_one() -> None:
+    up = False
+    points: list[int] = []
+
+    def tracker(rows: Sequence[MetricRowLike], step: int) -> None:
+        if not up or step == 10:  # down at first; and job 1 (step 10) it always refuses
+            raise ConnectionError("down" if not up else "refused")
+        points.append(step)
+
+    sink = CallbackSink(tracker, name="t")
+    writes, failures = MemorySinkWrites(), DeliveryFailures()
+    jobs = {seq: job(seq, seq * 10, mme__acc=0.1) for seq in (1, 2, 3)}
+    deliver([sink], jobs, writes, failures)  # job 1 fails: the tracker is down
+    deliver([sink], jobs, writes, failures)  # job 2 fails: still down
+    up = True
+    # Tried 3, then 1 and 2 (one failure each): 3 got through, so 1's refusal is its own
+    # and 2 is still tried at this poll.
+    assert deliver([sink], jobs, writes, failures) == {"t": [3, 2]}
+    assert points == [30, 20]
+
+
 def test_a_tracker_down_is_tried_once_per_poll() -> None:
     destination = Collected(failures=10)
     calls = 0
