@@ -89,8 +89,10 @@ def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]
         shown = f"{scheme}//***@{rest.rpartition('@')[2]}"
         if any(ch in userinfo for ch in "/?#"):
             raise InvalidArgumentError(
-                f"base_url {shown!r}: its user:password holds '/', '?' or '#', which end a "
-                "URL's host part: percent-encode them (urllib.parse.quote(password, safe=''))"
+                f"base_url {shown!r} has an '@' after a '/', '?' or '#'. A password holding "
+                "them must have them percent-encoded (urllib.parse.quote(password, safe='')),"
+                " and an '@' in the path is written %40 (the URL is not shown: it may hold a "
+                "password)"
             )
     try:
         parsed = httpx.URL(url)

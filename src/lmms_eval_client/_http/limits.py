@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 
 from .._exceptions import InvalidArgumentError, ResponseTooLargeError
-from .._text import body_excerpt, where
+from .._text import SecretMask, body_excerpt, where
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # The most one decompression step may produce: the pieces held besides the body so far.
@@ -55,10 +55,17 @@ def _size(limit: int) -> str:
     return f"{limit:,} bytes ({mib:.3g} MiB)" if mib >= 1 else f"{limit:,} bytes"
 
 
+# Bytes of a refused body kept to show its start: the 200 shown, and room for a secret
+# across the cut to be masked whole.
+EXCERPT_READ = 4096
+
+
 def too_large(response: httpx.Response, limit: int, start: bytes) -> ResponseTooLargeError:
-    """The error for a body beyond ``limit``; ``start`` is the beginning of the decoded body."""
+    """The error for a body beyond ``limit``; ``start`` is the beginning of the decoded body
+    (longer than shown: masked before it is cut, so a key across the cut is not half shown)."""
     response._content = b""  # the body is not kept; .content and .text stay usable
     request = response.request
+    start = SecretMask.of(request).text(start.decode("utf-8", "replace")).encode()[:200]
     message = (
         f"{where(request)} -> {response.status_code}: the response body is larger than "
         f"max_response_bytes = {_size(limit)} after decompression; reading stopped there"
@@ -153,7 +160,7 @@ class BodyReader:
     def _add(self, piece: bytes) -> None:
         self._size += len(piece)
         if self._size > self._limit:
-            start = (self._parts[0] if self._parts else piece)[:200]
+            start = (self._parts[0] if self._parts else piece)[:EXCERPT_READ]
             self._parts.clear()
             raise too_large(self._response, self._limit, start)
         self._parts.append(piece)

@@ -33,7 +33,7 @@ from .._exceptions import (
     with_httpx_class,
 )
 from .._log import logger
-from .._text import body_excerpt, clip, first_lines, where
+from .._text import SecretMask, body_excerpt, clip, first_lines, where
 from .operations import Operation
 from .retry import GATEWAY_STATUSES, Outcome, may_have_been_sent
 
@@ -88,6 +88,7 @@ def status_error(
     response: httpx.Response, *, job_id: str | None = None, note: str = ""
 ) -> APIStatusError:
     """The typed error for a non-2xx response; a 404 about a job names why a job can vanish."""
+    response = SecretMask.of(response.request).response(response)  # masked, then cut
     detail, shown, body = _server_detail(response)
     request = response.request
     target = f"{request.method} {request.url.raw_path.decode('ascii', 'replace')}"
@@ -118,6 +119,8 @@ def body_error(
     raw = exc.response
     if not raw.is_success:
         return status_error(raw, job_id=job_id)
+    # Masked before its excerpt is cut: a key cut in two would no longer be found.
+    raw = SecretMask.of(raw.request).response(raw)
     cause = exc.__cause__
     reason = (
         "is not JSON" if isinstance(cause, json.JSONDecodeError) else "does not match the contract"

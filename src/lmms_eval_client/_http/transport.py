@@ -35,7 +35,7 @@ from typing import Any, Generic, TypeVar, cast
 import httpx
 
 from .._text import REDACTED, secrets_sent
-from .limits import BodyReader, accept_encoding, too_large
+from .limits import EXCERPT_READ, BodyReader, accept_encoding, too_large
 from .options import ClientTimeout
 
 # A poll in flight is given at least this long, even at (or past) a wait's deadline: a
@@ -102,14 +102,20 @@ def _over_budget(budget: float) -> str:
 
 
 _REDACTED_BYTES = REDACTED.encode()
+# Credentials this long are random enough never to be part of an honest answer.
+MIN_MASKED_IN_DATA = 16
 
 
 def _keep(response: httpx.Response, content: bytes) -> None:
     # What httpx's own read() sets: .content, .text and .json() then work as usual. The
-    # client's own credentials are masked first: a server that quotes them (a job's error,
-    # a gateway's page) must not put them into a model, an error, a pickle or a log.
+    # client's own long credentials (an API key, a session token) are masked first: a
+    # server that quotes them (a job's error, /tasks' error) must not put them into a
+    # model, an error, a pickle or a log. A short one ("test", a 4-digit password) could
+    # be in any answer ("mme_test", 12345): it is masked where a server's text enters an
+    # error only (SecretMask), never in data.
     for secret in secrets_sent(response.request):
-        content = content.replace(secret.encode(), _REDACTED_BYTES)
+        if len(secret) >= MIN_MASKED_IN_DATA:
+            content = content.replace(secret.encode(), _REDACTED_BYTES)
     response._content = content
 
 
@@ -122,7 +128,7 @@ def _read_by_a_hook(response: httpx.Response, limit: int) -> bool:
     except httpx.ResponseNotRead:  # streamed away by the hook: nothing left to parse
         content = b""
     if len(content) > limit:
-        raise too_large(response, limit, content[:200])
+        raise too_large(response, limit, content[:EXCERPT_READ])
     _keep(response, content)
     return True
 
