@@ -9,6 +9,7 @@ import importlib
 import logging
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,14 +19,15 @@ import pytest
 from lmms_eval_client import CheckpointSubmission, EvalClient, EvalRun
 from lmms_eval_client.testing import LocalServer
 
-from ..faults import FaultProxy
+from ..faults import FaultProxy, Script, on, respond
 
 
 @pytest.fixture
-def callback_module(monkeypatch: pytest.MonkeyPatch) -> Any:
+def callback_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setitem(sys.modules, "transformers", types.SimpleNamespace(TrainerCallback=object))
     monkeypatch.delitem(sys.modules, "lmms_eval_client._watch.callback", raising=False)
-    return importlib.import_module("lmms_eval_client._watch.callback")
+    yield importlib.import_module("lmms_eval_client._watch.callback")
+    sys.modules.pop("lmms_eval_client._watch.callback", None)  # (made over the stub)
 
 
 def state(step: int) -> SimpleNamespace:
@@ -67,3 +69,29 @@ def test_a_submission_without_its_placeholder_is_refused_before_training() -> No
         CheckpointSubmission(model="qwen2_vl", tasks=["mme"], options={"limit": -5})
     with pytest.raises(InvalidArgumentError, match="lmit"):
         CheckpointSubmission(model="qwen2_vl", tasks=["mme"], options={"lmit": 5})
+
+
+def test_a_checkpoint_the_server_refuses_does_not_hold_back_the_later_ones(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # The review of ee0963a: every failure kept the checkpoint first in line, so one the
+    # server refuses (a 4xx: retrying cannot change it) was sent at every save and log,
+    # no later checkpoint was ever submitted, and on_train_end waited for it to the end.
+    args = SimpleNamespace(output_dir=str(tmp_path / "out"))
+    what = CheckpointSubmission(model="qwen2_vl", tasks=["mme"])
+    refuse_first = Script(respond(422, b'{"detail": "no such checkpoint"}'), match=on("POST"))
+    with (
+        FaultProxy(local_server.url, refuse_first) as proxy,
+        EvalClient(proxy.url, max_retries=0) as client,
+        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+    ):
+        callback = callback_module.EvalCallback(run, what, wait_at_end=60)
+        with caplog.at_level(logging.ERROR, logger="lmms_eval_client"):
+            callback.on_save(args, state(5), None)
+        assert "checkpoint-5 is not submitted" in caplog.text
+        callback.on_save(args, state(10), None)
+        assert [job.key for job in callback.submitted] == ["checkpoint-10"]
+        end = state(10)
+        callback.on_train_end(args, end, None)  # returns: nothing of ours is due
+        assert [e["eval/checkpoint_step"] for e in end.log_history] == [10.0]

@@ -77,3 +77,17 @@ def test_a_server_down_when_a_checkpoint_is_ready_is_ridden_out(
         proxy.up()
         assert [job.key for job in watcher.scan()] == ["checkpoint-5"]
         assert len(run.jobs()) == 1  # the unsent intent, sent: one job
+
+
+def test_what_a_watcher_or_the_callback_tries_again_later() -> None:
+    # The review of 67d83d1: a lost answer the server could not be asked about yet
+    # (SubmissionUnresolvedError, not final) stopped the watcher, yet the next submit
+    # under the key reconciles it without sending it twice.
+    from lmms_eval_client import APIConnectionError, InvalidArgumentError
+    from lmms_eval_client._runs.errors import SubmissionUnresolvedError
+    from lmms_eval_client._watch.submission import may_pass_later
+
+    assert may_pass_later(SubmissionUnresolvedError("?", final=False))
+    assert not may_pass_later(SubmissionUnresolvedError("?", final=True))
+    assert may_pass_later(APIConnectionError("refused"))
+    assert not may_pass_later(InvalidArgumentError("bad"))

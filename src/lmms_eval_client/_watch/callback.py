@@ -17,12 +17,12 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependencyError
+from .._exceptions import LmmsEvalError, MissingDependencyError
 from .._log import logger
 from .._runs._sync.run import EvalRun
 from .._runs.outcomes import JobOutcome, TrackedJob
 from .reporting import is_rank_zero, metric_values
-from .submission import CheckpointSubmission, submit_checkpoint
+from .submission import CheckpointSubmission, may_pass_later, submit_checkpoint
 
 try:
     from transformers import TrainerCallback
@@ -129,11 +129,11 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                     step=step,
                     key=f"{self._prefix}{path.name}",
                 )
-            except InvalidArgumentError as exc:  # this checkpoint cannot be sent as it is
-                logger.error("EvalCallback: %s is not submitted: %s", path.name, exc)
-                self._due.popleft()
-                continue
             except LmmsEvalError as exc:
+                if not may_pass_later(exc):  # refused (a 4xx, bad arguments, the ledger)
+                    logger.error("EvalCallback: %s is not submitted: %s", path.name, exc)
+                    self._due.popleft()
+                    continue
                 logger.warning(
                     "EvalCallback: could not submit %s (tried again at the next save, log "
                     "and at the end of training): %s", path.name, exc,
@@ -178,7 +178,11 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         while True:
             self._submit_due()
             self._collect()
-            pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
+            try:
+                pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
+            except LmmsEvalError as exc:  # the ledger unreadable: not the training's end
+                logger.error("EvalCallback: cannot read the run at the end of training: %s", exc)
+                break
             if not pending and not self._due:
                 break
             if deadline is not None and time.monotonic() >= deadline:
@@ -206,17 +210,16 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._polled_at = time.monotonic()
         try:
             received = self._run.receive()
-        except LmmsEvalError as exc:
+            mine = [outcome for outcome in received if self._ours(outcome.job)]
+            others = [outcome for outcome in received if not self._ours(outcome.job)]
+            if others:
+                self._run.release(*others)
+            for outcome in mine:
+                self._waiting.append(self._values(outcome))
+            if mine:
+                self._run.ack(*mine)
+        except LmmsEvalError as exc:  # (unacknowledged outcomes are given again)
             logger.warning("EvalCallback: could not poll the evaluations (tried again): %s", exc)
-            return
-        mine = [outcome for outcome in received if self._ours(outcome.job)]
-        others = [outcome for outcome in received if not self._ours(outcome.job)]
-        if others:
-            self._run.release(*others)
-        for outcome in mine:
-            self._waiting.append(self._values(outcome))
-        if mine:
-            self._run.ack(*mine)
 
     def _values(self, outcome: JobOutcome) -> dict[str, float]:
         values = {

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import InvalidArgumentError
+from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._results.path_map import split_server_path
 from .._secret_args import masked_for_display
 
@@ -124,6 +124,20 @@ class CheckpointSubmission:
             "model_args": model_args,
             **self.options,
         }
+
+
+def may_pass_later(error: LmmsEvalError) -> bool:
+    """Whether a failed submission of a checkpoint may go through if tried again later:
+    the server down or busy (``is_transient``), or an answer lost that the server could
+    not be asked about yet (``SubmissionUnresolvedError`` not final: the next submit under
+    the same key reconciles it, never sending it twice). A refusal (a 4xx, bad arguments,
+    the ledger) would only be refused again."""
+    from .._http.retry import is_transient
+    from .._runs.errors import SubmissionUnresolvedError
+
+    if isinstance(error, SubmissionUnresolvedError):
+        return not error.final
+    return is_transient(error)
 
 
 def step_of(name: str) -> int | None:

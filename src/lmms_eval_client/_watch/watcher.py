@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .._exceptions import InvalidArgumentError, LmmsEvalError
-from .._http.retry import is_transient
 from .._log import logger
 from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
 from .checkpoint import Checkpoint, is_dir, order_of
 from .errors import missing, not_permitted
 from .readiness import Looks, MarkerFile, ReadinessRule
-from .submission import CheckpointSubmission, step_of, submit_checkpoint
+from .submission import CheckpointSubmission, may_pass_later, step_of, submit_checkpoint
 from .wake import Wake, Waker, check_wake, resolve_wake, start_waker
 
 if TYPE_CHECKING:
@@ -251,7 +250,7 @@ class CheckpointWatcher:
                 self._refused.add(checkpoint.name)
                 continue
             except LmmsEvalError as exc:
-                if not is_transient(exc):
+                if not may_pass_later(exc):
                     raise
                 # The server down or busy: this one (kept unsent) and the rest wait.
                 logger.warning("Watcher of %s: could not submit %s (tried again at the next "
