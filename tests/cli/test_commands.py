@@ -382,3 +382,25 @@ def test_an_errors_terminal_codes_are_shown_escaped() -> None:
     line = one_line(LmmsEvalError("refused: \x1b]0;pwned\x07\x1b[2J done"))
     assert "\x1b" not in line and "\x07" not in line
     assert line == "refused: \\x1b]0;pwned\\x07\\x1b[2J done"
+
+
+def test_health_wait_gives_a_server_that_is_up_the_clients_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The review of fd66128: a server up at the probe got 1 s for its answer and a slow
+    # /health made a healthy server "unreachable".
+    from lmms_eval_client import EvalClient
+
+    budgets: list[object] = []
+
+    def is_healthy(self: EvalClient, *, timeout: object = None) -> bool:
+        return True
+
+    def health(self: EvalClient, **kwargs: object) -> object:
+        budgets.append(kwargs.get("timeout", "the client's"))
+        raise LmmsEvalError("stop here")
+
+    monkeypatch.setattr(EvalClient, "is_healthy", is_healthy)
+    monkeypatch.setattr(EvalClient, "health", health)
+    invoke(["health", "--wait", "5"], "http://127.0.0.1:9")
+    assert budgets == ["the client's"]

@@ -37,6 +37,7 @@ def drawn(points: list[tuple[float, float, float | None]]) -> str:
         [(100, float("nan"), None), (200, 0.5, None)],  # a diverged checkpoint first
         [(100, 0.5, None), (200, float("inf"), None), (300, float("-inf"), None)],
         [(100, 0.5, float("nan")), (200, 0.6, float("inf"))],
+        [(100, 5e-324, None), (200, -5e-324, None)],  # subnormals: the step underflowed
     ],
     ids=repr,
 )

@@ -268,6 +268,23 @@ def test_jobs_that_failed_in_an_outage_are_not_held_back_by_a_refused_one() -> N
     assert points == [30, 20]
 
 
+def test_a_tracker_going_down_during_a_poll_is_not_tried_for_every_job() -> None:
+    # The review of 9390659: once a job got through, every later failure counted as that
+    # job's own, so a tracker that went down mid-poll was tried once per job (50 tries).
+    calls = 0
+
+    def fails_after_the_first(rows: Sequence[MetricRowLike], step: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise ConnectionError("down")
+
+    sink = CallbackSink(fails_after_the_first, name="t")
+    jobs = {seq: job(seq, seq, mme__acc=0.1) for seq in range(1, 51)}
+    assert deliver([sink], jobs, MemorySinkWrites(), DeliveryFailures()) == {"t": [1]}
+    assert calls == 3  # 1 written, then two failures in a row: down
+
+
 def test_a_tracker_down_is_tried_once_per_poll() -> None:
     destination = Collected(failures=10)
     calls = 0

@@ -63,7 +63,8 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 def _span(low: float, high: float, flat: float) -> tuple[float, float]:
     """[low, high] made drawable: one that is flat, or only float noise wide (0.3 against
     0.1 + 0.2), widened around its middle, by ``flat`` or 5% of the value's size."""
-    if high - low > max(abs(low), abs(high)) * 1e-9:
+    # (1e-300: a range of subnormals would underflow to a zero step)
+    if high - low > max(abs(low), abs(high)) * 1e-9 and high - low > 1e-300:
         return low, high
     middle = low / 2 + high / 2
     half = max(flat, abs(middle) * 0.05)

@@ -136,9 +136,10 @@ def deliver(
     ``jobs`` maps a completed job's seq to its metric rows (a job with none is recorded
     as written: there is nothing to write). A sink that raises (a tracker down, a job
     without its step label) is logged as a warning and the job left for the next call:
-    nothing is lost, and the run goes on. A failure before any job got through stops that
-    sink until the next call (a tracker down costs one try per poll); after one got
-    through, it is that job's own (a name the tracker refuses), and the others go on.
+    nothing is lost, and the run goes on. A failure before any job got through, or a
+    second one in a row, stops that sink until the next call (a tracker down costs a try
+    or two per poll); a single failure after one got through is that job's own (a name
+    the tracker refuses), and the others go on.
     With ``failures`` (kept by the run across calls), jobs that failed are tried after
     the others. Errors of the ledger itself (``LedgerError``) are raised. Returns the
     seqs written now, by sink name. Sinks are synchronous (their trackers' clients are):
@@ -152,7 +153,7 @@ def deliver(
         except Exception as exc:
             _log_failure(sink, None, exc)
             continue
-        wrote_one = False
+        wrote_one, in_a_row = False, 0
         for seq in failures.order(name, set(jobs) - writes.written(name)):
             try:
                 _write_job(sink, seq, jobs[seq])
@@ -162,10 +163,11 @@ def deliver(
             except Exception as exc:
                 _log_failure(sink, seq, exc)
                 failures.failed(name, seq)
-                if not wrote_one:
+                in_a_row += 1
+                if not wrote_one or in_a_row > 1:
                     break  # as likely the tracker down: its other jobs wait for the next poll
                 continue
-            wrote_one = True
+            wrote_one, in_a_row = True, 0
             failures.written(name, seq)
             writes.record(name, [seq])
             done.setdefault(name, []).append(seq)

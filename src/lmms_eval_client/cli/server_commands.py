@@ -74,10 +74,14 @@ def health(
         def left() -> float:
             return max(deadline - time.monotonic(), MIN_TRY)
 
-        if wait:
-            while not client.is_healthy(timeout=left()) and time.monotonic() < deadline:
-                time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-        answer = client.health(timeout=left()) if wait else client.health()
+        healthy = False
+        while wait and not healthy:
+            healthy = client.is_healthy(timeout=left())
+            if healthy or time.monotonic() >= deadline:
+                break
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        # Up: its answer gets the client's timeout (a slow healthy server is healthy).
+        answer = client.health(timeout=left()) if wait and not healthy else client.health()
         if json_out:
             print_json({"server": server_of(client), **as_json(answer)})
         else:
