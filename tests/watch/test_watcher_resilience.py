@@ -91,3 +91,23 @@ def test_what_a_watcher_or_the_callback_tries_again_later() -> None:
     assert not may_pass_later(SubmissionUnresolvedError("?", final=True))
     assert may_pass_later(APIConnectionError("refused"))
     assert not may_pass_later(InvalidArgumentError("bad"))
+
+
+def test_watchers_of_one_ledger_take_only_their_own_jobs(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # An adversarial try: a watcher of key_prefix "" counted the jobs of one of prefix
+    # "a/" as its own (its max_pending held back by them) and collect() took and
+    # acknowledged their outcomes: the other watcher never saw them.
+    run = make_run(local_server.url)
+    first, second = tmp_path / "a", tmp_path / "b"
+    write_checkpoint(first, 5)
+    write_checkpoint(second, 7)
+    a = CheckpointWatcher(run, first, submit=SUBMIT, key_prefix="a/")
+    b = CheckpointWatcher(run, second, submit=SUBMIT, max_pending=1)
+    assert [job.key for job in a.scan()] == ["a/checkpoint-5"]
+    assert b.pending() == []  # before: [a/checkpoint-5]
+    assert [job.key for job in b.scan()] == ["checkpoint-7"]  # before: held by a's job
+    assert run.wait(timeout=60).pending == []  # both finished; nothing taken yet
+    assert [o.job.key for o in b.collect()] == ["checkpoint-7"]  # before: a's too
+    assert [o.job.key for o in a.collect()] == ["a/checkpoint-5"]  # before: [] (taken by b)

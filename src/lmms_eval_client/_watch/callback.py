@@ -97,9 +97,10 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         return self
 
     def _ours(self, job: TrackedJob) -> bool:
-        return (
-            job.key is not None and job.key.startswith(self._prefix) and "checkpoint" in job.labels
-        )
+        # Exactly a key it makes: its prefix, then the checkpoint's name (as the watcher's).
+        if job.key is None or not job.key.startswith(self._prefix):
+            return False
+        return bool(job.labels.get("checkpoint") == job.key[len(self._prefix) :])
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Submit the checkpoint just saved: ``<output_dir>/checkpoint-<global_step>``

@@ -52,7 +52,9 @@ class CheckpointWatcher:
             more checkpoints wait (in step order) until one finishes. None: no limit.
         step: The step of a checkpoint's name (default: its trailing integer).
         key_prefix: Put before each checkpoint's name to make its key (several trainings
-            into one ledger: give each its own).
+            into one ledger: give each its own). The watcher's jobs are exactly the keys
+            it makes (its prefix, then a name of its pattern): it never counts, nor takes
+            the outcomes of, another watcher's.
         poll_interval: Seconds between scans of ``run`` and ``finish`` (> 0): the longest
             wait, whatever ``wake`` says.
         wake: What ends a wait early. ``"auto"`` (default): change events in the folder
@@ -177,9 +179,13 @@ class CheckpointWatcher:
         return self._prefix + checkpoint.name
 
     def _ours(self, job: TrackedJob) -> bool:
-        return (
-            job.key is not None and job.key.startswith(self._prefix) and "checkpoint" in job.labels
-        )
+        # Exactly a key this watcher makes: its prefix, then the name of a checkpoint of its
+        # pattern (the job's "checkpoint" label). A prefix alone also matched "a/..." for a
+        # watcher of prefix "", and "ab..." for one of prefix "a": it took their outcomes.
+        if job.key is None or not job.key.startswith(self._prefix):
+            return False
+        name = job.key[len(self._prefix) :]
+        return job.labels.get("checkpoint") == name and fnmatch.fnmatchcase(name, self._pattern)
 
     def pending(self) -> list[TrackedJob]:
         """The watcher's jobs still queued, running (or being submitted), as last polled.
