@@ -140,9 +140,12 @@ def secrets_sent(request: httpx.Request) -> tuple[str, ...]:
 class SecretMask:
     """Masks the client's own credentials (as its request carried them) in a server's text.
 
-    The one place a server's text enters an error goes through this (APIStatusError and
-    APIResponseValidationError): a gateway that quotes the Authorization header it got
-    must not put the API key into a message, a pickle or a log.
+    A server's text enters an error through this (APIStatusError and
+    APIResponseValidationError mask what they carry; status_error, body_error and
+    too_large mask before they cut, so that a key cut in two is still found): a gateway
+    that quotes the Authorization header it got must not put the API key into a message,
+    a pickle or a log. (An answer's body is masked of long credentials as it is read:
+    ``_http.transport``.)
     """
 
     secrets: tuple[str, ...]

@@ -52,3 +52,11 @@ def test_points_that_cannot_be_drawn_are_said() -> None:
     assert "2 value(s) not drawn (NaN or infinite)" in svg
     only_nan = chart("t", "step", [Series("run", [Point(1, float("nan"), None, "p")], 0)])
     assert "no values" in only_nan and "NaN or infinite" in only_nan
+
+
+def test_the_best_point_is_ringed_after_undrawable_ones_are_left_out() -> None:
+    points = [Point(1, float("nan"), None, "p0"), Point(2, 0.5, None, "p1"),
+              Point(3, 0.7, None, "p2")]  # fmt: skip
+    svg = chart("t", "step", [Series("run", points, 2)])
+    assert svg.count('class="best"') == 1 and "best: p2" in svg
+    assert 'class="best"' not in chart("t", "step", [Series("run", points, 0)])  # NaN: none

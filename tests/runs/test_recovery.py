@@ -46,6 +46,21 @@ class Restartable:
         self.server = start_local_server(self.config, port=self.server.port)
 
 
+async def _completed_then_forgotten(runner: Any, server: Restartable) -> tuple[Any, Any]:
+    """Submit a job (step 1) that completes on the server, which restarts before the run
+    reads its answer; the job as submitted, and the one outcome the next harvest gives."""
+    job = await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1})
+    assert job.job_id is not None
+    await poll_until(
+        lambda: _server_job(server.url, str(job.job_id)),
+        lambda info: info["status"] == "completed",
+        what="the job to complete",
+    )
+    server.restart()
+    (outcome,) = await runner.harvest()
+    return job, outcome
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Any:
     restartable = Restartable(LocalServerConfig(job_duration=0.05, temp_dir_root=tmp_path))
@@ -57,16 +72,7 @@ async def test_a_lost_job_with_complete_results_in_its_folder_is_completed_as_re
     make_runner: MakeRunner, server: Restartable, tmp_path: Path
 ) -> None:
     runner = make_runner(server.url, output_root=str(tmp_path / "out"))
-    job = await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1})
-    assert job.job_id is not None
-    # The job completes on the server, which restarts before the run reads its answer.
-    await poll_until(
-        lambda: _server_job(server.url, str(job.job_id)),
-        lambda info: info["status"] == "completed",
-        what="the job to complete",
-    )
-    server.restart()
-    (outcome,) = await runner.harvest()
+    job, outcome = await _completed_then_forgotten(runner, server)
     assert isinstance(outcome, JobCompleted), outcome
     assert outcome.job.recovered and outcome.job.state == "completed"
     assert outcome.labels == {"step": 1}
@@ -139,14 +145,7 @@ async def test_a_recovered_job_without_a_job_id_is_in_the_runs_table(
     # found such jobs completed with their metrics, yet missing from metrics() (and so
     # from to_pandas, the report and every tracker). Reached here by forgetting the id.
     runner = make_runner(server.url, output_root=str(tmp_path / "out"))
-    job = await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1})
-    await poll_until(
-        lambda: _server_job(server.url, str(job.job_id)),
-        lambda info: info["status"] == "completed",
-        what="the job to complete",
-    )
-    server.restart()
-    (outcome,) = await runner.harvest()
+    job, outcome = await _completed_then_forgotten(runner, server)
     assert isinstance(outcome, JobCompleted) and outcome.job.recovered
     with runner.run._ledger.transaction("forgetting the job id") as conn:
         conn.execute("UPDATE jobs SET job_id = NULL WHERE seq = ?", (job.seq,))

@@ -5,6 +5,7 @@ sent at the next save, log or the end of training. transformers is stubbed (only
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import sys
@@ -19,7 +20,7 @@ import pytest
 from lmms_eval_client import CheckpointSubmission, EvalClient, EvalRun
 from lmms_eval_client.testing import LocalServer
 
-from ..faults import FaultProxy, Script, on, respond
+from ..faults import FaultProxy, Rule, Script, on, respond
 
 
 @pytest.fixture
@@ -34,18 +35,31 @@ def state(step: int) -> SimpleNamespace:
     return SimpleNamespace(global_step=step, is_world_process_zero=True, log_history=[])
 
 
+@contextlib.contextmanager
+def callback_behind_a_proxy(
+    module: Any, server: LocalServer, tmp_path: Path, rule: Rule | None = None
+) -> Iterator[tuple[FaultProxy, Any, SimpleNamespace]]:
+    """An EvalCallback (wait_at_end 60 s) whose run reaches ``server`` through a FaultProxy
+    obeying ``rule``; the proxy, the callback, and the Trainer's args it is called with."""
+    what = CheckpointSubmission(model="qwen2_vl", tasks=["mme"])
+    with (
+        FaultProxy(server.url, rule) as proxy,
+        EvalClient(proxy.url, max_retries=0) as client,
+        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+    ):
+        callback = module.EvalCallback(run, what, wait_at_end=60)
+        yield proxy, callback, SimpleNamespace(output_dir=str(tmp_path / "out"))
+
+
 def test_a_save_while_the_server_is_down_is_sent_later_and_never_raises(
     callback_module: Any, local_server: LocalServer, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    args = SimpleNamespace(output_dir=str(tmp_path / "out"))
-    what = CheckpointSubmission(model="qwen2_vl", tasks=["mme"])
-    with (
-        FaultProxy(local_server.url) as proxy,
-        EvalClient(proxy.url, max_retries=0) as client,
-        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (
+        proxy,
+        callback,
+        args,
     ):
-        callback = callback_module.EvalCallback(run, what, wait_at_end=60)
         proxy.down()
         with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
             callback.on_save(args, state(5), None)  # before: APIConnectionError
@@ -78,15 +92,12 @@ def test_a_checkpoint_the_server_refuses_does_not_hold_back_the_later_ones(
     # The review of ee0963a: every failure kept the checkpoint first in line, so one the
     # server refuses (a 4xx: retrying cannot change it) was sent at every save and log,
     # no later checkpoint was ever submitted, and on_train_end waited for it to the end.
-    args = SimpleNamespace(output_dir=str(tmp_path / "out"))
-    what = CheckpointSubmission(model="qwen2_vl", tasks=["mme"])
     refuse_first = Script(respond(422, b'{"detail": "no such checkpoint"}'), match=on("POST"))
-    with (
-        FaultProxy(local_server.url, refuse_first) as proxy,
-        EvalClient(proxy.url, max_retries=0) as client,
-        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path, refuse_first) as (
+        _,
+        callback,
+        args,
     ):
-        callback = callback_module.EvalCallback(run, what, wait_at_end=60)
         with caplog.at_level(logging.ERROR, logger="lmms_eval_client"):
             callback.on_save(args, state(5), None)
         assert "checkpoint-5 is not submitted" in caplog.text

@@ -111,3 +111,17 @@ def test_watchers_of_one_ledger_take_only_their_own_jobs(
     assert run.wait(timeout=60).pending == []  # both finished; nothing taken yet
     assert [o.job.key for o in b.collect()] == ["checkpoint-7"]  # before: a's too
     assert [o.job.key for o in a.collect()] == ["a/checkpoint-5"]  # before: [] (taken by b)
+
+
+def test_a_job_belongs_to_the_prefix_that_made_its_key_only() -> None:
+    # The rule of the watcher and the trainer callback (which has no pattern to help).
+    from lmms_eval_client import TrackedJob
+    from lmms_eval_client._watch.submission import checkpoint_of
+
+    def job(key: str) -> TrackedJob:
+        return TrackedJob.model_construct(key=key, labels={"checkpoint": "checkpoint-5"})
+
+    assert checkpoint_of(job("a/checkpoint-5"), "a/") == "checkpoint-5"
+    assert checkpoint_of(job("a/checkpoint-5"), "") is None  # another's prefix
+    assert checkpoint_of(job("abcheckpoint-5"), "a") is None  # "ab" is not "a"
+    assert checkpoint_of(TrackedJob.model_construct(key=None, labels={}), "") is None

@@ -80,20 +80,18 @@ def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]
     url = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     if not isinstance(url, str):
         raise InvalidArgumentError(f"base_url must be a str, got {type(url).__name__}")
-    shown = without_userinfo(url)
+    # One URL: everything up to its last "@" is credentials. A password holding "/", "?"
+    # or "#" ends the authority early (another host, a password shown as a port).
     scheme, slashes, rest = url.partition("//")
-    if slashes and "@" in rest:
-        # One URL: everything up to its last "@" is credentials. A password holding "/",
-        # "?" or "#" ends the authority early (another host, a password shown as a port).
-        userinfo = rest.rpartition("@")[0]
-        shown = f"{scheme}//***@{rest.rpartition('@')[2]}"
-        if any(ch in userinfo for ch in "/?#"):
-            raise InvalidArgumentError(
-                f"base_url {shown!r} has an '@' after a '/', '?' or '#'. A password holding "
-                "them must have them percent-encoded (urllib.parse.quote(password, safe='')),"
-                " and an '@' in the path is written %40 (the URL is not shown: it may hold a "
-                "password)"
-            )
+    userinfo, at, host = rest.rpartition("@")
+    shown = f"{scheme}//***@{host}" if slashes and at else without_userinfo(url)
+    if slashes and at and any(ch in userinfo for ch in "/?#"):
+        raise InvalidArgumentError(
+            f"base_url {shown!r} has an '@' after a '/', '?' or '#'. A password holding "
+            "them must have them percent-encoded (urllib.parse.quote(password, safe='')),"
+            " and an '@' in the path is written %40 (the URL is not shown: it may hold a "
+            "password)"
+        )
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, UnicodeError) as exc:

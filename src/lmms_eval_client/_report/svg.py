@@ -77,18 +77,17 @@ def _clean(series: list[Series]) -> tuple[list[Series], int]:
     kept: list[Series] = []
     dropped = 0
     for one in series:
-        best = one.points[one.best] if one.best is not None else None
-        points = []
-        for p in one.points:
+        points: list[Point] = []
+        best = None
+        for i, p in enumerate(one.points):
             if not (_drawable(p.x) and _drawable(p.y)):
                 dropped += 1
                 continue
+            if i == one.best:
+                best = len(points)
             usable = p.stderr is not None and _drawable(p.stderr) and _drawable(p.y + p.stderr)
             points.append(p if usable or p.stderr is None else Point(p.x, p.y, None, p.tip))
-        index = next(
-            (i for i, p in enumerate(points) if best is not None and p.tip == best.tip), None
-        )
-        kept.append(Series(one.name, points, index))
+        kept.append(Series(one.name, points, best))
     return kept, dropped
 
 

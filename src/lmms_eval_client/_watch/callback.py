@@ -22,7 +22,7 @@ from .._log import logger
 from .._runs._sync.run import EvalRun
 from .._runs.outcomes import JobOutcome, TrackedJob
 from .reporting import is_rank_zero, metric_values
-from .submission import CheckpointSubmission, may_pass_later, submit_checkpoint
+from .submission import CheckpointSubmission, checkpoint_of, may_pass_later, submit_checkpoint
 
 try:
     from transformers import TrainerCallback
@@ -97,10 +97,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         return self
 
     def _ours(self, job: TrackedJob) -> bool:
-        # Exactly a key it makes: its prefix, then the checkpoint's name (as the watcher's).
-        if job.key is None or not job.key.startswith(self._prefix):
-            return False
-        return bool(job.labels.get("checkpoint") == job.key[len(self._prefix) :])
+        return checkpoint_of(job, self._prefix) is not None
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Submit the checkpoint just saved: ``<output_dir>/checkpoint-<global_step>``

@@ -126,6 +126,22 @@ class CheckpointSubmission:
         }
 
 
+def checkpoint_of(job: TrackedJob, key_prefix: str) -> str | None:
+    """The checkpoint's name if ``job``'s key is one ``key_prefix`` makes (the prefix, then
+    its ``checkpoint`` label), else None: the one rule of which jobs a watcher or a trainer
+    callback owns. A prefix alone also matched "a/..." for a prefix "", and "ab..." for
+    "a": another watcher's outcomes were taken.
+
+    Example::
+
+        assert checkpoint_of(job, "a/") == "checkpoint-5"  # key "a/checkpoint-5"
+    """
+    if job.key is None or not job.key.startswith(key_prefix):
+        return None
+    name = job.key[len(key_prefix) :]
+    return name if job.labels.get("checkpoint") == name else None
+
+
 def may_pass_later(error: LmmsEvalError) -> bool:
     """Whether a failed submission of a checkpoint may go through if tried again later:
     the server down or busy (``is_transient``), or an answer lost that the server could

@@ -24,7 +24,13 @@ from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
 from .checkpoint import Checkpoint, is_dir, order_of
 from .errors import missing, not_permitted
 from .readiness import Looks, MarkerFile, ReadinessRule
-from .submission import CheckpointSubmission, may_pass_later, step_of, submit_checkpoint
+from .submission import (
+    CheckpointSubmission,
+    checkpoint_of,
+    may_pass_later,
+    step_of,
+    submit_checkpoint,
+)
 from .wake import Wake, Waker, check_wake, resolve_wake, start_waker
 
 if TYPE_CHECKING:
@@ -179,13 +185,8 @@ class CheckpointWatcher:
         return self._prefix + checkpoint.name
 
     def _ours(self, job: TrackedJob) -> bool:
-        # Exactly a key this watcher makes: its prefix, then the name of a checkpoint of its
-        # pattern (the job's "checkpoint" label). A prefix alone also matched "a/..." for a
-        # watcher of prefix "", and "ab..." for one of prefix "a": it took their outcomes.
-        if job.key is None or not job.key.startswith(self._prefix):
-            return False
-        name = job.key[len(self._prefix) :]
-        return job.labels.get("checkpoint") == name and fnmatch.fnmatchcase(name, self._pattern)
+        name = checkpoint_of(job, self._prefix)  # a key it makes, of a checkpoint of its pattern
+        return name is not None and fnmatch.fnmatchcase(name, self._pattern)
 
     def pending(self) -> list[TrackedJob]:
         """The watcher's jobs still queued, running (or being submitted), as last polled.
