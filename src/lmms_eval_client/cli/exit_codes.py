@@ -12,6 +12,8 @@ from enum import IntEnum
 # The facade, not the errors themselves: those import httpx, which `--help` does without.
 import lmms_eval_client as sdk
 
+from .terminal import for_terminal
+
 
 class ExitCode(IntEnum):
     """What ``lmms-eval-client`` exits with.
@@ -108,7 +110,4 @@ def one_line(error: BaseException) -> str:
         text = str(error)
     else:  # not one of ours: a bug; say what it is (--debug shows where)
         text = "".join(traceback.format_exception_only(type(error), error))
-    line = " ".join(text.split()) or type(error).__name__
-    # A server's text may carry terminal codes (ESC sequences that retitle the window or
-    # clear the screen): shown escaped, never sent to the terminal.
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in line)
+    return for_terminal(" ".join(text.split()) or type(error).__name__)

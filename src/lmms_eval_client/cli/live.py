@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from typing_extensions import Self
 
 from .._closing import Closing
+from .terminal import for_terminal
 from .watch import Outcome, Tracked
 
 if TYPE_CHECKING:  # rich is imported by the views that draw: `status` draws none
@@ -103,11 +104,11 @@ class LiveView(_View):
         for job in self._tracked:
             position = job.position
             table.add_row(
-                job.job_id,
-                Text(job.status, style=_STYLES.get(job.status, "")),
+                for_terminal(job.job_id),
+                Text(for_terminal(job.status), style=_STYLES.get(job.status, "")),
                 "" if position is None else str(position),
                 format_seconds(job.elapsed(now)),
-                Text(job.detail, style="dim", no_wrap=True, overflow="ellipsis"),
+                Text(for_terminal(job.detail), style="dim", no_wrap=True, overflow="ellipsis"),
             )
         if pending:
             heading = (
@@ -149,7 +150,7 @@ class LineView(_View):
     def _print(self, tracked: Tracked, text: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         stream = self._stream or sys.stdout
-        print(f"{stamp} {tracked.job_id} {text}", file=stream, flush=True)
+        print(for_terminal(f"{stamp} {tracked.job_id} {text}"), file=stream, flush=True)
 
     def changed(self, tracked: Tracked) -> None:
         text = tracked.status

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from .exit_codes import one_line
+from .terminal import for_terminal
 
 if TYPE_CHECKING:  # for annotations only: `--help` and `status` need none of them
     from pydantic import BaseModel, JsonValue
@@ -69,26 +70,26 @@ def print_json_line(data: JsonValue) -> None:
 
 
 def print_lines(lines: Iterable[str]) -> None:
-    """Plain lines on stdout."""
+    """Plain lines on stdout, a server's terminal codes shown escaped."""
     out = sys.stdout
     for line in lines:
-        out.write(line + "\n")
+        out.write(for_terminal(line) + "\n")
     out.flush()
 
 
 def warn(message: str) -> None:
     """One warning line on stderr."""
-    print(f"warning: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    print(f"warning: {for_terminal(' '.join(message.split()))}", file=sys.stderr, flush=True)
 
 
 def note(message: str) -> None:
     """One informational line on stderr (never mixed into what a script reads)."""
-    print(message, file=sys.stderr, flush=True)
+    print(for_terminal(message), file=sys.stderr, flush=True)
 
 
 def error(message: str) -> None:
     """The one line a failed command prints on stderr."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {for_terminal(message)}", file=sys.stderr, flush=True)
 
 
 def report(exc: BaseException, *, debug: bool) -> None:

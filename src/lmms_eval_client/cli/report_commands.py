@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from .connection import connect, settings_of
-from .output import print_json
+from .output import print_json, print_lines
 from .server_commands import JsonFlag, examples
 
 # Strings, not Paths: a PostgreSQL URL through Path loses the // of postgresql://.
@@ -140,7 +140,7 @@ def compare(
     if json_out:
         print_json(comparison.model_dump(mode="json"))
     else:
-        print(comparison.table(), flush=True)
+        print_lines([comparison.table()])
 
 
 def register(app: typer.Typer) -> None:

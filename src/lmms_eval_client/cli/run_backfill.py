@@ -25,7 +25,7 @@ from lmms_eval_client import InvalidArgumentError, LedgerReadOnlyError
 from .._runs.ledger import Ledger as RunLedger
 from .._runs.postgres.url import is_database_url
 from .._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
-from .output import print_json
+from .output import print_json, print_lines
 from .runs import open_read_only
 
 if TYPE_CHECKING:
@@ -178,6 +178,6 @@ def backfill(ledger: str, sink: Sink, *, record: bool, json_out: bool) -> None:
         print_json(report)
         return
     how = "recorded in the ledger" if opened is not None else "not recorded (read-only ledger)"
-    print(f"{name}: wrote {len(written)} job(s) {written}, {how}", flush=True)
+    print_lines([f"{name}: wrote {len(written)} job(s) {written}, {how}"])
     if skipped:
-        print(f"{len(skipped)} job(s) already there: {skipped}", flush=True)
+        print_lines([f"{len(skipped)} job(s) already there: {skipped}"])

@@ -19,6 +19,7 @@ from .._client.wait import Deadline
 from .._text import failure_reason
 from .exit_codes import ExitCode, worst
 from .output import print_json_line
+from .terminal import for_terminal
 
 if TYPE_CHECKING:  # annotations only: the module is imported with the run's commands
     from rich.console import Console, RenderableType
@@ -185,7 +186,7 @@ class Lines:
     def _print(self, job: TrackedJob, text: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         line = f"{stamp} seq {job.seq} [{labels_text(job)}] {text}"
-        print(line, file=self._stream or sys.stdout, flush=True)
+        print(for_terminal(line), file=self._stream or sys.stdout, flush=True)
 
     def state(self, job: TrackedJob) -> None:
         self._print(job, f"{job.state} {job.job_id or ''}".rstrip())
@@ -223,10 +224,10 @@ class LiveTable:
             table.add_row(
                 str(job.seq),
                 job.key or "-",
-                labels_text(job),
+                for_terminal(labels_text(job)),
                 Text(job.state, style=_STYLES.get(job.state, "")),
-                job.job_id or "-",
-                Text(detail(job), style="dim", no_wrap=True, overflow="ellipsis"),
+                for_terminal(job.job_id or "-"),
+                Text(for_terminal(detail(job)), style="dim", no_wrap=True, overflow="ellipsis"),
             )
         if self._pending:
             heading = (

@@ -1,0 +1,28 @@
+"""Text a server wrote, made safe to print on a terminal.
+
+A server's job id, error or log line may hold terminal codes (``ESC ]0;...BEL`` retitles the
+window, ``ESC [2J`` clears the screen, U+202E reverses what follows): every line the command
+line prints passes :func:`for_terminal`, which shows them escaped instead of sending them.
+"""
+
+from __future__ import annotations
+
+# Kept as they are: line breaks and tabs of multi-line output (a results table, a log).
+_LAYOUT = frozenset("\n\t")
+
+
+def _escaped(ch: str) -> str:
+    return ch.encode("unicode_escape").decode("ascii")  # \x1b, \u202e, \U000e0001
+
+
+def for_terminal(text: str) -> str:
+    """The text with every character a terminal would act on, not show, written escaped.
+
+    >>> for_terminal("job \\x1b[2J1")
+    'job \\\\x1b[2J1'
+    >>> for_terminal("two\\nlines\\u202e")
+    'two\\nlines\\\\u202e'
+    """
+    if text.isprintable():  # the common case, checked at C speed
+        return text
+    return "".join(ch if ch.isprintable() or ch in _LAYOUT else _escaped(ch) for ch in text)
