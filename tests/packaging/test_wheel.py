@@ -79,11 +79,14 @@ def test_the_sdist_builds_the_same_package(dist: Path) -> None:
 @pytest.mark.slow
 def test_the_installed_wheel_runs_the_quickstart(dist: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
+    # A venv without its own pip, filled by this pip (`--python`), without compiling every
+    # dependency's bytecode: the same install, ~8 s less CPU (ensurepip and compileall).
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
     python, bin_dir = venv / "bin" / "python", venv / "bin"
     # pip's own configuration decides where the dependencies come from (a local wheel
     # folder, else the registry): only the project itself is the wheel just built.
-    _run([str(python), "-m", "pip", "install", "-q", f"{_wheel(dist)}[testing,cli]"], tmp_path, 600)
+    install = ["install", "-q", "--no-compile", f"{_wheel(dist)}[testing,cli]"]
+    _run([sys.executable, "-m", "pip", "--python", str(python), *install], tmp_path, 600)
     (sync,) = [s for s in python_snippets([QUICKSTART]) if s.heading == "## Sync"]
     port = free_port()
     server = subprocess.Popen(
