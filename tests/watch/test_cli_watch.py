@@ -83,16 +83,30 @@ def test_watch_submits_each_checkpoint_once_across_a_restart(
     assert server_job_count(local_server.url) == 4
 
 
-def test_watch_of_a_missing_folder_ends_with_one_line(
-    local_server: LocalServer, tmp_path: Path
+@pytest.mark.parametrize(
+    ("where", "extra", "says"),
+    [
+        ("nope", [], "does not exist"),
+        ("a-file", [], "not a folder"),
+        (".", ["--pattern", ""], "pattern"),
+        (".", ["--pattern", "out/checkpoint-*"], "a folder's name"),
+    ],
+)
+def test_watch_of_a_missing_folder_or_a_bad_pattern_is_a_usage_error_before_the_ledger(
+    local_server: LocalServer, tmp_path: Path, where: str, extra: list[str], says: str
 ) -> None:
+    # Before: exit 1 after "Watching ..." and the ledger created (a missing folder), or a
+    # watch of nothing until Ctrl+C (a pattern that can match no folder's name).
+    (tmp_path / "a-file").write_text("x")
+    ledger = tmp_path / "evals.sqlite"
     done = CliRunner().invoke(
         app,
-        ["--server", local_server.url, "watch", str(tmp_path / "nope"), "--ledger",
-         str(tmp_path / "evals.sqlite"), "-m", "qwen2_vl", "-t", "mme"],
+        ["--server", local_server.url, "watch", str(tmp_path / where), "--ledger", str(ledger),
+         "-m", "qwen2_vl", "-t", "mme", *extra],
     )  # fmt: skip
-    assert done.exit_code == 1, done.output
-    assert "does not exist" in done.output
+    assert done.exit_code == 2, done.output
+    assert says in done.output and "Watching" not in done.output
+    assert not ledger.exists()
 
 
 def test_watch_wakes_on_a_change_long_before_its_poll_interval(
@@ -135,3 +149,4 @@ def test_watch_wake_events_without_watchfiles_is_refused(
     )  # fmt: skip
     assert done.exit_code == 2, done.output
     assert "pip install 'lmms-eval-client[watch]'" in done.output
+    assert not (tmp_path / "evals.sqlite").exists()

@@ -143,6 +143,15 @@ def test_a_folder_that_never_existed_is_named_so(
         under_a_file.scan()
 
 
+@pytest.mark.parametrize("pattern", ["", "out/checkpoint-*", None])
+def test_a_pattern_that_can_match_no_folder_name_is_refused(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path, pattern: object
+) -> None:
+    # Before: the watcher was made and watched nothing, forever.
+    with pytest.raises(InvalidArgumentError, match="pattern"):
+        CheckpointWatcher(make_run(local_server.url), tmp_path, submit=SUBMIT, pattern=pattern)  # type: ignore[arg-type]
+
+
 def test_a_permission_error_is_typed(
     make_run: MakeRun, local_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._log import logger
 from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
-from .checkpoint import Checkpoint, is_dir, order_of
+from .checkpoint import Checkpoint, check_pattern, is_dir, order_of
 from .errors import missing, not_permitted
 from .readiness import Looks, MarkerFile, ReadinessRule
 from .submission import (
@@ -72,7 +72,8 @@ class CheckpointWatcher:
             same way, and polling goes on as the backstop.
 
     Raises:
-        InvalidArgumentError: An argument is invalid (``wake="events"`` without watchfiles).
+        InvalidArgumentError: An argument is invalid (``wake="events"`` without watchfiles,
+            a pattern that can match no folder's name: empty, or holding a path separator).
 
     Example::
 
@@ -113,7 +114,7 @@ class CheckpointWatcher:
         self._run = run
         self._directory = Path(os.fspath(directory))
         self._submit = submit
-        self._pattern = pattern
+        self._pattern = check_pattern(pattern)
         self._ready: ReadinessRule = MarkerFile() if ready is None else ready
         self._every = every
         self._max_pending = max_pending

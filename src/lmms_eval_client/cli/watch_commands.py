@@ -15,9 +15,11 @@ from typing import Annotated
 import typer
 
 from .._runs.outcomes import JobOutcome, TrackedJob
+from .._watch.checkpoint import check_folder, check_pattern
 from .._watch.readiness import MarkerFile, ReadinessRule, StableSize
 from .._watch.reporting import metric_values
 from .._watch.submission import CheckpointSubmission
+from .._watch.wake import check_wake
 from .._watch.watcher import CheckpointWatcher
 from .exit_codes import ExitCode
 from .model_args import seconds
@@ -127,6 +129,10 @@ def watch(
     ready: ReadinessRule = (
         MarkerFile(marker) if stable_seconds is None else StableSize(seconds=stable_seconds)
     )
+    # Bad input is refused before the ledger is created (the watcher checks them again).
+    check_folder(directory)
+    check_pattern(pattern)
+    check_wake(wake.value)
     with open_run(ctx, ledger, create=True, output_root=submission.output_root) as (run, _):
         watcher = CheckpointWatcher(
             run, directory, submit=what, pattern=pattern, ready=ready, every=every,
