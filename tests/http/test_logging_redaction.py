@@ -106,6 +106,19 @@ async def test_retry_after_is_shown_in_the_retry_line(
     ]
 
 
+async def test_a_retry_after_longer_than_the_call_waits_is_logged_as_not_retried(
+    caller: Caller, mock: respx.MockRouter, logs: pytest.LogCaptureFixture
+) -> None:
+    # Before: "retry 1 of 2 in 60.00 s" was logged, then the error raised at once.
+    mock.get("/queue").mock(return_value=httpx.Response(429, headers={"Retry-After": "60"}))
+    with pytest.raises(LmmsEvalError):
+        await caller.get_queue_status(timeout=1)
+    assert records(logs, logging.INFO) == [
+        f"GET {BASE}/queue failed (status 429); not retried: the server asks for a wait of "
+        "60.00 s, longer than this call waits (8.00 s)"
+    ]
+
+
 async def test_setbacks_of_a_wait_are_logged_at_warning(
     make_caller: Any, mock: respx.MockRouter, logs: pytest.LogCaptureFixture
 ) -> None:

@@ -153,9 +153,21 @@ def _status_of(outcome: Outcome) -> httpx.Response | None:
 
 
 def retry_delay(
-    policy: RetryPolicy, idempotency: Idempotency, outcome: Outcome, retries_done: int
+    policy: RetryPolicy,
+    idempotency: Idempotency,
+    outcome: Outcome,
+    retries_done: int,
+    *,
+    longest: float = math.inf,
+    deadline: float | None = None,
+    now: float = 0.0,
 ) -> float | None:
-    """Seconds to wait before sending again after this outcome, or None to stop here."""
+    """Seconds to wait before sending again after this outcome, or None to stop here.
+
+    The policy's delay is not waited when longer than ``longest`` (see
+    :func:`longest_wait`), and is cut to what is left before ``deadline`` (``now`` on the
+    same clock); the retry line logged says what is done, not what the server asked.
+    """
     response = _status_of(outcome)
     if response is not None:
         if logger.isEnabledFor(logging.DEBUG):
@@ -178,10 +190,22 @@ def retry_delay(
             except RuntimeError:
                 request = None
         logger.debug("%s failed: %s", where(request) if request else "request", what)
+    said = where(request) if request is not None else "request"
+    if delay is not None and delay > longest:
+        logger.info(
+            "%s failed (%s); not retried: the server asks for a wait of %.2f s, longer "
+            "than this call waits (%.2f s)",
+            said,
+            what,
+            delay,
+            longest,
+        )
+        return None
+    delay = within_deadline(delay, deadline, now)
     if delay is not None:
         logger.info(
             "%s failed (%s); retry %d of %d in %.2f s",
-            where(request) if request is not None else "request",
+            said,
             what,
             retries_done + 1,
             policy.max_retries,

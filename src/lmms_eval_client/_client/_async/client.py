@@ -30,7 +30,6 @@ from ..._http.retry import (
     Outcome,
     longest_wait,
     retry_delay,
-    within_deadline,
 )
 from ..arguments import build_evaluate_request, check_job_id
 from ..base import ClientBase
@@ -156,10 +155,15 @@ class AsyncEvalClient(
                 outcome = await send(self._api_for(options.timeout, time_left))
             except SEND_FAILURES as exc:
                 outcome = exc
-            delay = retry_delay(policy, op.idempotency, outcome, retries)
-            if delay is not None and delay > longest_wait(self._http.timeout, options.timeout):
-                delay = None  # a retry is never waited for longer than the call's timeout
-            delay = within_deadline(delay, deadline, self._clock())
+            delay = retry_delay(
+                policy,
+                op.idempotency,
+                outcome,
+                retries,
+                longest=longest_wait(self._http.timeout, options.timeout),
+                deadline=deadline,
+                now=self._clock(),
+            )
             if delay is None:
                 return outcome, retries
             await self._sleep(delay)
