@@ -111,6 +111,33 @@ def test_an_existing_run_gets_filters_stderr_and_safe_names(mlflow_server: Mlflo
     }  # a row without a value is not logged
 
 
+def test_names_mlflow_would_refuse_are_written_under_a_name_it_takes(
+    mlflow_server: MlflowServer,
+) -> None:
+    # Before: a task or metric name with "//", "..", a trailing "/" or over 250 characters
+    # made MLflow refuse the job's whole batch, at every poll.
+    client = reader(mlflow_server.url)
+    run_id = client.create_run(client.create_experiment("odd-names")).info.run_id
+    sink = MLflowSink(tracking_uri=mlflow_server.url, run_id=run_id)
+    long_a, long_b = "m" * 300 + "a", "m" * 300 + "b"
+    rows = [
+        Row(seq=1, task=task, metric=metric, value=value, labels={"step": 7})
+        for value, (task, metric) in enumerate(
+            [("a//b", "x"), ("up", "../x"), ("t", "x/"), ("t", long_a), ("t", long_b)]
+        )
+    ]
+    assert export_to(sink, rows) == [1]
+    keys = set(client.get_run(run_id).data.metrics)
+    assert {"eval/a/b/x", "eval/up/__/x", "eval/t/x"} < keys
+    long_keys = sorted(key for key in keys if key.startswith("eval/t/mmm"))
+    assert len(long_keys) == 2 and all(len(key) == 250 for key in long_keys)
+    assert sorted(value for _, value in history_of(client, run_id, long_keys)) == [3, 4]
+
+
+def history_of(client: MlflowClient, run_id: str, keys: list[str]) -> list[tuple[int, float]]:
+    return [point for key in keys for point in history(client, run_id, key)]
+
+
 def test_run_id_or_experiment(mlflow_server: MlflowServer) -> None:
     with pytest.raises(InvalidArgumentError, match="neither"):
         MLflowSink(tracking_uri=mlflow_server.url)

@@ -6,6 +6,7 @@ late job's values land at their own step.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -24,6 +25,24 @@ from .base import (
 _BATCH = 1000  # MLflow's limit of metrics in one log_batch
 # What MLflow accepts in a metric name; anything else (a comma, say) becomes "_".
 _NOT_IN_NAME = re.compile(r"[^\w\-. :/]")
+_MAX_KEY = 250  # MLflow's longest metric name
+
+
+def _metric_key(name: str) -> str:
+    """A metric name as MLflow takes it: its characters, a path that is its own normal form
+    (no empty, ``.`` or ``..`` part, not starting with ``/`` or ``..``), at most 250
+    characters (a longer one is cut, with a hash of the whole so that two stay apart).
+
+    >>> _metric_key("eval//a,b/../c/")
+    'eval/a_b/__/c'
+    """
+    parts = [part for part in _NOT_IN_NAME.sub("_", name).split("/") if part not in ("", ".")]
+    key = "/".join("__" if part == ".." else part for part in parts)
+    key = "_" + key if key.startswith("..") or not key else key
+    if len(key) > _MAX_KEY:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        key = f"{key[: _MAX_KEY - 9].rstrip('/.')}-{digest}"
+    return key
 
 
 def _without_credentials(uri: str) -> str:
@@ -159,7 +178,7 @@ class MLflowSink(TemplateSink):
         if rows:
             stamp = self._stamps.setdefault(rows[0].seq, stamp)
         metrics = [
-            self._entities.Metric(_NOT_IN_NAME.sub("_", name), value, stamp, step)
+            self._entities.Metric(_metric_key(name), value, stamp, step)
             for name, value in values.items()
         ]
         for start in range(0, len(metrics), _BATCH):
