@@ -99,6 +99,10 @@ def test_an_unreachable_server_is_a_connection_error(postgres_server: PostgresSe
         ("postgresql://u@h/db?schema=pg_catalog", "not starting with 'pg_'"),
         ("postgresql://u@h/db?schema=a%20b", "1 to 63 letters"),
         ("postgresql://u:pw@h:99999/db", "cannot be read: Port out of range"),
+        # libpq reads the user part up to the first "@": the rest of the password became
+        # the host, quoted by its "failed to resolve host 'ret@127.0.0.1'"
+        ("postgresql://u:pw@ret@127.0.0.1:9/db", "percent-encode it as %40"),
+        ("postgresql://u@x:pw@127.0.0.1:9/db", "percent-encode it as %40"),
     ],
 )
 def test_a_bad_url_is_refused_before_connecting(url: str, words: str) -> None:

@@ -72,6 +72,11 @@ def parse_url(url: str) -> LedgerURL:
         parts.port  # noqa: B018 (validates it)
     except ValueError as exc:
         raise InvalidArgumentError(f"The ledger URL {shown!r} cannot be read: {exc}") from None
+    if parts.netloc.count("@") > 1:
+        raise InvalidArgumentError(
+            f"The ledger URL {shown!r} has an '@' in its user or password: percent-encode it "
+            "as %40 (PostgreSQL reads the user part up to the first '@')"
+        )
     params = parse_qsl(parts.query, keep_blank_values=True)
     if not parts.hostname and "host" not in dict(params):
         raise InvalidArgumentError(
