@@ -185,6 +185,31 @@ def test_a_report_path_that_cannot_be_written_is_a_usage_error(
     assert made_run.ledger.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    ("argument", "says"),
+    [
+        ({"step_label": None}, "step_label must be"),
+        ({"step_label": ""}, "step_label must be"),
+        ({"title": 5}, "title must be"),
+        ({"samples_job": [1]}, "seq \\(an int\\) or its key"),
+        ({"samples_job": True}, "seq \\(an int\\) or its key"),
+        ({"compare_jobs": (1,)}, "compare_jobs must be two jobs"),
+        ({"compare_jobs": "ab"}, "compare_jobs must be two jobs"),
+        ({"path_map": "x"}, "path_map: 'x' is not server=client"),
+    ],
+)
+def test_a_bad_argument_is_refused_before_anything_is_written(
+    made_run: MadeRun, tmp_path: Path, argument: dict[str, object], says: str
+) -> None:
+    # Before: AttributeError (step_label None), TypeError (one job to compare), a
+    # LedgerError "failed while reading" (a list as a job), a page of seq 1 for True, and
+    # 'ab' compared the keys 'a' and 'b'.
+    out = tmp_path / "r.html"
+    with pytest.raises(InvalidArgumentError, match=says):
+        write_report(made_run.ledger, out, **argument)  # type: ignore[arg-type]
+    assert not out.exists()
+
+
 def test_a_log_of_long_lines_keeps_the_page_small(
     local_server: LocalServer, tmp_path: Path
 ) -> None:

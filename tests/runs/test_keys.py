@@ -248,6 +248,17 @@ async def test_job_by_an_unknown_key_is_a_typed_error(
     )
 
 
+@pytest.mark.parametrize("which", [True, [1], 1.0, None])
+async def test_job_of_neither_a_seq_nor_a_key_is_refused(
+    server: FakeServer, make_runner: MakeRunner, which: object
+) -> None:
+    # Before: True read as seq 1, a list surfaced as a LedgerError "failed while reading".
+    runner = make_runner(BASE)
+    await submit(runner, 0, "known")
+    with pytest.raises(InvalidArgumentError, match="its seq \\(an int\\) or its key"):
+        await runner.job(which)  # type: ignore[arg-type]
+
+
 pytestmark = MINIMAL_REQUESTS
 
 

@@ -79,6 +79,8 @@ def write_report(
 
         write_report(["evals.sqlite"], "report.html", samples_job="step-600")
     """
+    if title is not None and not isinstance(title, str):
+        raise InvalidArgumentError(f"title must be a str or None, not {title!r}")
     sources = (
         [runs] if isinstance(runs, (str, os.PathLike)) or hasattr(runs, "ledger_path") else runs
     )

@@ -21,7 +21,7 @@ from typing import Any
 from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._results.file_access import FileSystem
 from .._results.files import eval_log_tail, load_job_results, redact_secrets
-from .._results.path_map import PathMap
+from .._results.path_map import PathMap, check_path_map
 from .._runs.ledger import Ledger
 from .._runs.ledger_keys import job_by_seq_or_key
 from .._runs.outcomes import FAILED, LOST, JobFailed, JobLost, TrackedJob, outcome_of
@@ -220,6 +220,17 @@ def read_report(
         raise InvalidArgumentError("a report needs at least one run ledger")
     if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 0:
         raise InvalidArgumentError(f"max_samples must be an int >= 0, not {max_samples!r}")
+    if not isinstance(step_label, str) or not step_label:
+        raise InvalidArgumentError(f"step_label must be a label's name (a str), not {step_label!r}")
+    if compare_jobs is not None and (
+        not isinstance(compare_jobs, (tuple, list)) or len(compare_jobs) != 2
+    ):
+        raise InvalidArgumentError(
+            "compare_jobs must be two jobs (seqs or keys), e.g. (3, 'step-600'), not "
+            f"{compare_jobs!r}"
+        )
+    if path_map is not None:
+        check_path_map(path_map)  # before anything is read
     runs = [read_run(source, path_map=path_map, filesystem=filesystem) for source in sources]
     data = ReportData(runs=runs, step_label=step_label)
     first = runs[0].source

@@ -21,7 +21,7 @@ PathMap = Mapping[str, str] | str
 """``{"/server/dir": "/client/dir", ...}``, or the same as text (see :func:`parse_path_map`)."""
 
 
-def parse_path_map(text: str) -> dict[str, str]:
+def parse_path_map(text: str, source: str = PATH_MAP_ENV) -> dict[str, str]:
     """Parse a path map as ``$LMMS_EVAL_PATH_MAP`` holds it.
 
     Two forms: ``server=client`` pairs separated by ``;`` (each split at its first
@@ -39,14 +39,14 @@ def parse_path_map(text: str) -> dict[str, str]:
             loaded = json.loads(text)
         except ValueError as exc:
             raise InvalidArgumentError(
-                f"{PATH_MAP_ENV}: not valid JSON ({exc}); expected "
+                f"{source}: not valid JSON ({exc}); expected "
                 '{"/server/dir": "/client/dir"} or /server/dir=/client/dir;...'
             ) from None
         if not isinstance(loaded, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
         ):
             raise InvalidArgumentError(
-                f"{PATH_MAP_ENV}: a JSON path map must be an object of strings to strings"
+                f"{source}: a JSON path map must be an object of strings to strings"
             )
         return check_path_map(loaded)
     pairs: dict[str, str] = {}
@@ -56,7 +56,7 @@ def parse_path_map(text: str) -> dict[str, str]:
         server, sep, client = item.partition("=")
         if not sep:
             raise InvalidArgumentError(
-                f"{PATH_MAP_ENV}: {item.strip()!r} is not server=client; expected "
+                f"{source}: {item.strip()!r} is not server=client; expected "
                 "/server/dir=/client/dir;/other/server/dir=/other/client/dir"
             )
         pairs[server.strip()] = client.strip()
@@ -66,7 +66,7 @@ def parse_path_map(text: str) -> dict[str, str]:
 def check_path_map(path_map: PathMap) -> dict[str, str]:
     """``path_map`` as a dict, after checking that no side is empty."""
     if isinstance(path_map, str):
-        return parse_path_map(path_map)
+        return parse_path_map(path_map, source="path_map")
     if not isinstance(path_map, Mapping):
         raise InvalidArgumentError(
             "path_map must be a mapping of server paths to client paths (or "

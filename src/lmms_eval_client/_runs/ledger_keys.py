@@ -88,6 +88,10 @@ def job_under_key(ledger: Ledger, key: str) -> TrackedJob | None:
 
 def job_by_seq_or_key(ledger: Ledger, which: int | str) -> TrackedJob:
     """``run.job(...)``: the job of a seq as recorded, or the last attempt under a key."""
+    if not isinstance(which, str) and (isinstance(which, bool) or not isinstance(which, int)):
+        raise InvalidArgumentError(
+            f"a job is named by its seq (an int) or its key (a str), not {which!r}"
+        )
     if isinstance(which, str):
         key = check_key(which)
         job = None if key is None else job_under_key(ledger, key)
