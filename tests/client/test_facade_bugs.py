@@ -27,3 +27,35 @@ async def test_unencodable_str_is_an_invalid_argument(
     with pytest.raises(InvalidArgumentError) as refused:
         await resolve(client.evaluate(model=MODEL, tasks=TASKS, output_dir=UNDECODABLE_DIR))
     assert isinstance(refused.value, LmmsEvalError)
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        {"model": "qwen2_vl\x00"},
+        {"tasks": ["mme\x00"]},
+        {"model_args": {"pretrained": "org/model\x00"}},
+        {"model_args": {"pretrained\x00": "org/model"}},
+        {"gen_kwargs": "temperature=0\x00"},
+        {"output_dir": "/tmp/out\x00"},
+        {"extra_body": {"new_field": ["\x00"]}},
+    ],
+    ids=["model", "task", "model_args", "model_args-key", "gen_kwargs", "output_dir", "extra"],
+)
+async def test_a_nul_character_is_refused_before_sending(
+    server: Server, connect: Callable[..., Any], argument: dict[str, Any]
+) -> None:
+    # Before: sent; a PostgreSQL ledger holding such a request could not be polled again
+    # once the job was lost ("\u0000 cannot be converted to text").
+    client = connect(server.url)
+    request: dict[str, Any] = {"model": MODEL, "tasks": TASKS, **argument}
+    with pytest.raises(InvalidArgumentError, match="NUL character"):
+        await resolve(client.evaluate(**request))
+    queue = await resolve(client.get_queue_status())
+    assert (queue.queue_size, queue.running_job, queue.completed_jobs) == (0, None, 0)
+
+
+def test_a_backslash_u0000_text_is_no_nul() -> None:
+    from lmms_eval_client._client.arguments import json_object
+
+    assert json_object("model_args", {"a": "x\\u0000"}) == {"a": "x\\u0000"}

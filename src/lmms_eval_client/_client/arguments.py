@@ -82,14 +82,23 @@ def _limit_option(value: object) -> int | float:
     )
 
 
+_NUL_SAID = (
+    "holds a NUL character (\\x00): no model, task, path or argument has one, and a "
+    "PostgreSQL ledger cannot store it"
+)
+
+
 def _check_utf8(name: str, value: str) -> None:
-    """Reject strings that cannot go on the wire (lone surrogates, e.g. from os.fsdecode)."""
+    """Reject strings that cannot go on the wire (lone surrogates, e.g. from os.fsdecode)
+    or be stored with the job (a NUL)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidArgumentError(
             f"{name} is not valid text (cannot be UTF-8 encoded): {exc}"
         ) from None
+    if "\x00" in value:
+        raise InvalidArgumentError(f"{name} {_NUL_SAID}")
 
 
 def _check_str(name: str, value: object) -> None:
@@ -140,12 +149,31 @@ def json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
             f"{name} is nested too deeply to be sent as JSON (more than {MAX_JSON_DEPTH} levels)"
         )
     try:
-        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
+        text.encode("utf-8")
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise InvalidArgumentError(f"{name} must be JSON-serialisable: {clip(str(exc))}") from None
     except RecursionError:
         raise InvalidArgumentError(f"{name} is nested too deeply to be sent as JSON") from None
+    if "\\u0000" in text and _holds_nul(value):  # json.dumps writes a NUL as \u0000
+        raise InvalidArgumentError(f"{name} {_NUL_SAID}")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a key or a str of JSON data holds a NUL (iterative, as ``_too_deep``)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return False
 
 
 # The model_args keys from which lmms-eval derives the model name that names the results
