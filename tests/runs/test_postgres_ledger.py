@@ -98,7 +98,8 @@ def test_an_unreachable_server_is_a_connection_error(postgres_server: PostgresSe
         ("postgresql:///db", "names no host"),
         ("postgresql://u@h/db?schema=pg_catalog", "not starting with 'pg_'"),
         ("postgresql://u@h/db?schema=a%20b", "1 to 63 letters"),
-        ("postgresql://u:pw@h:99999/db", "cannot be read: Port out of range"),
+        ("postgresql://u@h:99999/db", "cannot be read: Port out of range"),
+        ("postgresql://u:pw@h:99999/db", "cannot be read: its port is not a number"),
         # libpq reads the user part up to the first "@": the rest of the password became
         # the host, quoted by its "failed to resolve host 'ret@127.0.0.1'"
         ("postgresql://u:pw@ret@127.0.0.1:9/db", "percent-encode it as %40"),
@@ -241,6 +242,15 @@ def test_a_url_it_cannot_use_is_refused_without_its_password(url: str) -> None:
     with pytest.raises((InvalidArgumentError, LedgerError)) as info:
         Ledger(url)
     assert "SECRET" not in str(info.value) and "RETPW" not in str(info.value)
+    assert "SEC" not in str(info.value)  # nor its start
+
+
+def test_urllibs_message_quotes_no_part_of_a_password() -> None:
+    # Before: "cannot be read: Port could not be cast to integer value as 'SECRETab'", the
+    # password's start before its unencoded "/" (found by an adversarial try).
+    with pytest.raises(InvalidArgumentError, match="percent-encode") as info:
+        Ledger("postgresql://lmms:SECRETab/cd@127.0.0.1:1/db?schema=x")
+    assert "SECRET" not in str(info.value)
 
 
 def test_a_short_password_hides_the_whole_driver_message(postgres_server: PostgresServer) -> None:

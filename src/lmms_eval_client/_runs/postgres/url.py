@@ -71,7 +71,15 @@ def parse_url(url: str) -> LedgerURL:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (validates it)
     except ValueError as exc:
-        raise InvalidArgumentError(f"The ledger URL {shown!r} cannot be read: {exc}") from None
+        # urllib's message quotes the port it could not read, which is part of a password
+        # holding an unencoded "/", "?" or "#" ("...as 'SECRETab'"): not shown then.
+        said = (
+            "its port is not a number from 0 to 65535, or its user or password holds a '/', "
+            "'?', '#' or '@': percent-encode them (%2F, %3F, %23, %40)"
+            if ":" in url.partition("://")[2].rpartition("@")[0]  # a password is given
+            else str(exc)
+        )
+        raise InvalidArgumentError(f"The ledger URL {shown!r} cannot be read: {said}") from None
     if parts.netloc.count("@") > 1:
         raise InvalidArgumentError(
             f"The ledger URL {shown!r} has an '@' in its user or password: percent-encode it "
