@@ -265,6 +265,31 @@ async def test_a_bad_call_timeout_is_refused_before_any_server_is_asked(
     assert mock.calls.call_count == 0
 
 
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        ({"model_args": "x"}, "model_args must be a mapping"),
+        ({"limit": -5}, "limit must be"),
+        ({"tasks": ["\ud800"]}, "task is not valid text"),
+        ({"tasks": []}, "at least one task"),
+    ],
+)
+async def test_a_bad_argument_is_refused_before_any_server_is_asked(
+    mock: respx.MockRouter,
+    make_pool: Callable[..., PoolCaller],
+    arguments: dict[str, Any],
+    says: str,
+) -> None:
+    # Before: the pool asked every server first (/health, /queue, /tasks, /models) and said
+    # NoServerAvailableError, quoting a surrogate task it could not print (an adversarial try).
+    serve(mock, A)
+    serve(mock, B)
+    pool = make_pool()
+    with pytest.raises(InvalidArgumentError, match=says):
+        await pool.evaluate(**{"model": "qwen2_vl", "tasks": ["mme"], **arguments})
+    assert mock.calls.call_count == 0
+
+
 async def test_cancel_goes_to_the_server_that_holds_the_job(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:
@@ -363,6 +388,9 @@ def test_servers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         (["ftp://x"], {}, "http"),
         ([A, B], {"max_jobs_per_server": 0}, ">= 1"),
         ([A, B], {"max_jobs_per_server": [1]}, "1 entries for 2 servers"),
+        # a raw "TypeError: 'float' object is not iterable" before (an adversarial try)
+        ([A, B], {"max_jobs_per_server": 2.0}, "int >= 1"),
+        ([A, B], {"max_jobs_per_server": "2"}, "int >= 1"),
         ([A], {"listing_ttl": -1}, "listing_ttl"),
         ([A], {"recheck_interval": float("nan")}, "recheck_interval"),
     ],
@@ -370,6 +398,15 @@ def test_servers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_settings_are_refused(servers: Any, options: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         EvalPool(servers, **options)
+
+
+def test_adopt_needs_a_server_of_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: None meant $LMMS_EVAL_BASE_URL (the job adopted there, without a word), else
+    # localhost (an adversarial try).
+    monkeypatch.setenv("LMMS_EVAL_BASE_URL", A)
+    with EvalPool([A, B]) as pool, pytest.raises(InvalidArgumentError, match="server must be"):
+        pool.adopt(JOB_ID, None)  # type: ignore[arg-type]
+    assert pool.jobs() == []
 
 
 async def test_clients_given_are_used_and_left_open() -> None:

@@ -223,10 +223,13 @@ def build_evaluate_request(
     output_dir: str | os.PathLike[str] | None = None,
     extra_body: Mapping[str, Any] | None = None,
     # </params>
+    *,
+    warn: bool = True,
 ) -> EvaluateRequest:
     """Check evaluate()'s arguments and build the request body, leaving out every None option.
 
-    Its parameters are those of evaluate() (``evaluate_params``), with the same defaults.
+    Its parameters are those of evaluate() (``evaluate_params``), with the same defaults;
+    ``warn=False``: a pool checks before it routes; the chosen server's client warns.
 
     Args:
         model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).
@@ -247,6 +250,7 @@ def build_evaluate_request(
             when one is set (each job its own), else a fresh temporary one the server picks.
         extra_body: Fields of a newer server that this client's contract does not know yet, sent as
             given (JSON values; never a field that has a parameter here).
+        warn: Warn (ModelNameWarning) when model_args names no model.
     """
     if not isinstance(model, str) or not model:
         raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
@@ -286,7 +290,8 @@ def build_evaluate_request(
             raise InvalidArgumentError(f"{name} must be a bool, got {shown(flag)}")
     extra = _extra_fields(extra_body)
     checked_args = json_object("model_args", model_args) if model_args is not None else None
-    _warn_without_model_name(checked_args)
+    if warn:
+        _warn_without_model_name(checked_args)
     options: dict[str, Any] = {
         "model_args": checked_args,
         "num_fewshot": num_fewshot,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from .._exceptions import InvalidArgumentError
 from .._http.config import BASE_URL_ENV, DEFAULT_BASE_URL, check_seconds, resolve_base_url
@@ -60,7 +60,12 @@ def server_entries(servers: Sequence[str | C] | str | None, client_type: type[C]
 
 def server_caps(cap: int | Sequence[int | None] | None, count: int) -> list[int | None]:
     """One cap per server (None: no cap) from one for all or one per server."""
-    caps = [cap] * count if cap is None or isinstance(cap, int) else list(cap)
+    if cap is None or isinstance(cap, int):
+        caps: list[object] = [cap] * count
+    elif isinstance(cap, Sequence) and not isinstance(cap, (str, bytes)):
+        caps = list(cap)
+    else:  # a float or an object raised a raw TypeError at list()
+        caps = [cap] * count  # refused below, with its value
     if len(caps) != count:
         raise InvalidArgumentError(
             f"max_jobs_per_server has {len(caps)} entries for {count} servers"
@@ -70,7 +75,7 @@ def server_caps(cap: int | Sequence[int | None] | None, count: int) -> list[int 
             raise InvalidArgumentError(
                 f"max_jobs_per_server must be an int >= 1 (or None: no cap), got {shown(c)}"
             )
-    return caps
+    return cast("list[int | None]", caps)
 
 
 def check_interval(name: str, value: object) -> float:

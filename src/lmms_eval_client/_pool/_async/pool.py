@@ -1,8 +1,7 @@
 """AsyncEvalPool: several lmms-eval servers behind the client's methods.
 
-Hand-written source: ``_sync/pool.py`` (EvalPool) is generated from it by
-``codegen/make_sync.py``. The routing decision is ``_routing`` (no I/O), the reports
-``_pool_status``, the errors ``_pool_errors``; here are only the requests to the servers.
+The source of ``_sync/pool.py`` (EvalPool, by ``codegen/make_sync.py``). The routing is
+``routing`` (no I/O), the reports ``status``, the errors ``errors``: here, the requests.
 
 Job ids are the servers' own (lmms-eval's are UUIDs), returned unchanged: they match the
 server's ``/queue``, its JobInfo, its logs and result folders, and code that compares them
@@ -28,7 +27,7 @@ from lmms_eval_api.models import (
 
 from ..._client._async.client import AsyncEvalClient
 from ..._client._async.waiting import AsyncJobWaiting
-from ..._client.arguments import check_job_id
+from ..._client.arguments import build_evaluate_request, check_job_id
 from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._closing import AsyncClosing
 from ..._exceptions import (
@@ -168,6 +167,8 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         self._servers.jobs.add(check_job_id(job_id), self._index_of(server))
 
     def _index_of(self, server: str) -> int:
+        if not isinstance(server, str):  # None would mean $LMMS_EVAL_BASE_URL, or localhost
+            raise InvalidArgumentError(f"server must be a server's base URL, got {server!r}")
         url = resolve_base_url(server)[0]
         if url not in self._servers.urls:
             raise InvalidArgumentError(
@@ -263,7 +264,25 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             APIConnectionError: The answer was lost (``may_have_been_sent``): the job may
                 exist on the server the message names. It was not sent anywhere else.
         """
-        CallOptions.of(timeout, reconcile=reconcile)  # checked before any server is asked
+        CallOptions.of(timeout, reconcile=reconcile)  # all checked before a server is asked
+        build_evaluate_request(
+            # <params request extra_body: arguments>
+            model,
+            tasks,
+            model_args,
+            num_fewshot,
+            batch_size,
+            device,
+            limit,
+            gen_kwargs,
+            log_samples,
+            predict_only,
+            num_gpus,
+            output_dir,
+            extra_body,
+            # </params>
+            warn=False,
+        )
         tried: set[int] = set()
         while True:
             index = await self._servers.choose(model, tasks, reserve=True, exclude=frozenset(tried))

@@ -23,7 +23,7 @@ from lmms_eval_api.models import (
 
 from ..._client._sync.client import EvalClient
 from ..._client._sync.waiting import SyncJobWaiting
-from ..._client.arguments import check_job_id
+from ..._client.arguments import build_evaluate_request, check_job_id
 from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._closing import Closing
 from ..._exceptions import (
@@ -163,6 +163,8 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
         self._servers.jobs.add(check_job_id(job_id), self._index_of(server))
 
     def _index_of(self, server: str) -> int:
+        if not isinstance(server, str):  # None would mean $LMMS_EVAL_BASE_URL, or localhost
+            raise InvalidArgumentError(f"server must be a server's base URL, got {server!r}")
         url = resolve_base_url(server)[0]
         if url not in self._servers.urls:
             raise InvalidArgumentError(
@@ -258,7 +260,25 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
             APIConnectionError: The answer was lost (``may_have_been_sent``): the job may
                 exist on the server the message names. It was not sent anywhere else.
         """
-        CallOptions.of(timeout, reconcile=reconcile)  # checked before any server is asked
+        CallOptions.of(timeout, reconcile=reconcile)  # all checked before a server is asked
+        build_evaluate_request(
+            # <params request extra_body: arguments>
+            model,
+            tasks,
+            model_args,
+            num_fewshot,
+            batch_size,
+            device,
+            limit,
+            gen_kwargs,
+            log_samples,
+            predict_only,
+            num_gpus,
+            output_dir,
+            extra_body,
+            # </params>
+            warn=False,
+        )
         tried: set[int] = set()
         while True:
             index = self._servers.choose(model, tasks, reserve=True, exclude=frozenset(tried))
