@@ -112,6 +112,16 @@ def test_a_bad_url_is_refused_before_connecting(url: str, words: str) -> None:
     assert ":pw@" not in str(info.value)
 
 
+def test_a_database_that_does_not_exist_is_said_so(postgres_server: PostgresServer) -> None:
+    # Before: LedgerConnectionError "could not be reached ... reconnects at its next use",
+    # which team-scale.md's recipe retries for a minute (an adversarial try).
+    url = postgres_server.url.replace("/postgres", "/no_such_db", 1)
+    with pytest.raises(LedgerError, match="names a database that does not exist") as info:
+        Ledger(url)
+    assert not isinstance(info.value, LedgerConnectionError)
+    assert postgres_server.password not in str(info.value)
+
+
 def test_a_password_given_as_a_parameter_is_masked_too() -> None:
     url = parse_url("postgresql://u@h/db?password=s3cret&schema=run")
     assert url.shown == "postgresql://u@h/db?password=***&schema=run"

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import zlib
@@ -342,7 +343,8 @@ class PostgresStore:
                 "recorded; free some space on the database server and try again.",
                 path=self.where,
             )
-        if state == "3D000":
+        # (a failed connect carries no sqlstate: the server's FATAL line says it)
+        if state == "3D000" or re.search(r'database ".*" does not exist', str(exc)):
             return LedgerError(
                 f"{where} names a database that does not exist ({text}): create it first "
                 "(createdb NAME, or CREATE DATABASE NAME).",
