@@ -206,6 +206,18 @@ async def test_malformed_200_is_response_validation_error(
     assert CALLS[name][3] in str(exc)
 
 
+async def test_a_malformed_submit_answer_says_the_job_may_exist_and_what_did_not_match(
+    caller: Caller, mock: respx.MockRouter
+) -> None:
+    # The six lines shown were half pydantic's "For further information visit ..." links.
+    with pytest.raises(APIResponseValidationError) as info:
+        await call(caller, mock, "evaluate", status_code=200, json={"job_id": 5})
+    said = str(info.value)
+    assert "errors.pydantic.dev" not in said and "For further information" not in said
+    assert said.count("[type=") >= 2  # job_id's wrong type, a missing field
+    assert "may have reached the server" in said and "get_queue_status()" in said
+
+
 async def test_unexpected_2xx_status_is_response_validation_error(
     caller: Caller, mock: respx.MockRouter
 ) -> None:

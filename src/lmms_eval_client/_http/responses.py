@@ -145,7 +145,12 @@ def _mismatch(cause: BaseException) -> str:
     count = getattr(cause, "error_count", None)
     if callable(count) and count() > _SHOWN_MISMATCHES:
         return f"{count()} values do not match it (the first ones are in the body above)"
-    return first_lines(str(cause), 6)
+    # pydantic's "For further information visit https://errors.pydantic.dev/..." lines
+    # say nothing about this body: the six lines shown are the mismatches.
+    said = "\n".join(
+        line for line in str(cause).splitlines() if not line.lstrip().startswith("For further")
+    )
+    return first_lines(said, 6)
 
 
 def transport_error(exc: httpx.RequestError, maybe_done: str = "") -> APIConnectionError:
