@@ -166,6 +166,27 @@ def test_a_schema_of_another_program_is_refused(postgres_url: str) -> None:
         Ledger(postgres_url)
 
 
+def test_a_user_without_rights_on_the_ledgers_schema_is_told_which_to_grant(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    # Before: "no schema has been selected to create in" (it tried to create the ledger
+    # over one it could not see), or "There is no run ledger" (an adversarial try).
+    with closing(Ledger(postgres_url)) as ledger:
+        _intent(ledger)
+    role = f"ro_{_schema(postgres_url)}"
+    with psycopg.connect(parse_url(postgres_url).conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'ro-password-1234'")
+    ro_url = postgres_url.replace(f"lmms:{postgres_server.password}", f"{role}:ro-password-1234")
+    for read_only in (False, True):
+        with pytest.raises(LedgerAuthError, match="GRANT USAGE ON SCHEMA") as info:
+            Ledger(ro_url, read_only=read_only)
+        assert "ro-password-1234" not in str(info.value)
+    with psycopg.connect(parse_url(postgres_url).conninfo, autocommit=True) as conn:
+        conn.execute(f'GRANT USAGE ON SCHEMA "{_schema(postgres_url)}" TO {role}')
+    with pytest.raises(LedgerAuthError, match="SELECT"):
+        Ledger(ro_url, read_only=True)
+
+
 def test_read_only_needs_an_existing_ledger_and_writes_nothing(postgres_url: str) -> None:
     with pytest.raises(LedgerError, match="There is no run ledger"):
         Ledger(postgres_url, read_only=True)

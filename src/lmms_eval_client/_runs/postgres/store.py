@@ -67,6 +67,16 @@ class _Translating:
         return cursor
 
 
+# The schema's tables as the catalog holds them: information_schema lists only those the
+# user has a right on, so a ledger the user may not read looked like no ledger at all.
+_TABLES = (
+    "SELECT c.relname AS table_name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+    "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'p')"
+)
+_USABLE = "SELECT has_schema_privilege(oid, 'USAGE'), nspname FROM pg_namespace WHERE nspname = %s"
+_READS = ("opening it", "reading it")
+
+
 class PostgresStore:
     """A run's ledger in a PostgreSQL schema (created if missing). Thread-safe."""
 
@@ -157,13 +167,10 @@ class PostgresStore:
     def _version(self, conn: Connection) -> int:
         """The schema's ledger version (0: missing or empty); Foreign/Newer/Corrupt
         when it cannot be read as a ledger."""
-        tables = {
-            str(row[0])
-            for row in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (self._url.schema,),
-            ).fetchall()
-        }
+        usable = conn.execute(_USABLE, (self._url.schema,)).fetchone()
+        if usable is not None and not usable[0]:  # (else search_path skips it, unsaid)
+            raise self._not_permitted("opening it", f"permission denied for schema {usable[1]}")
+        tables = {str(row[0]) for row in conn.execute(_TABLES, (self._url.schema,)).fetchall()}
         if not tables:
             return 0
         if "ledger_meta" not in tables:
@@ -294,12 +301,8 @@ class PostgresStore:
         return self.rows("SELECT n FROM ledger_changes")[0]["n"]
 
     def has_table(self, name: str) -> bool:
-        found = self.rows(
-            "SELECT 1 AS found FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            (self._url.schema, name),
-        )
-        return bool(found)
+        query = _TABLES.replace("%s", "?") + " AND c.relname = ?"
+        return bool(self.rows(query, (self._url.schema, name)))
 
     def fingerprint_key(self) -> bytes:
         return self._key
@@ -308,6 +311,14 @@ class PostgresStore:
         return f"right(rtrim(({column})::json ->> '{field}', '/'), length(token)) = token"
 
     # -- errors --------------------------------------------------------------------------
+
+    def _not_permitted(self, doing: str, text: str) -> LedgerAuthError:
+        return LedgerAuthError(
+            f"The run ledger {self.where!r} may not be read by this user while {doing}: "
+            f"{text}. Ask its owner to GRANT USAGE ON SCHEMA and SELECT (INSERT, UPDATE and "
+            "DELETE to write) ON ALL TABLES IN SCHEMA of the run to the user.",
+            path=self.where,
+        )
 
     def _error(self, exc: psycopg.Error, doing: str) -> LedgerError:
         """The typed error of a psycopg failure; never with the URL's password."""
@@ -330,6 +341,8 @@ class PostgresStore:
                 f"{where} stayed locked by another process while {doing} ({text}); try again.",
                 path=self.where,
             )
+        if state == "42501" and ("for schema" in lowered or doing in _READS):
+            return self._not_permitted(doing, text)
         if state in ("25006", "42501"):
             return LedgerReadOnlyError(
                 f"{where} cannot be written while {doing}: {text}. Grant the user the "
