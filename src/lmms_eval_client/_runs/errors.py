@@ -115,7 +115,8 @@ class LedgerConnectionError(LedgerError):
 
 class LedgerAuthError(LedgerError):
     """The PostgreSQL server refused the ledger URL's user or password (or the user may
-    not use the database). ``path`` is the URL without its password."""
+    not use the database, or read the run's schema: the message names the grants).
+    ``path`` is the URL without its password."""
 
 
 class NetworkFilesystemError(LedgerError):
