@@ -89,14 +89,19 @@ _NUL_SAID = (
 
 
 def _check_utf8(name: str, value: str) -> None:
-    """Reject strings that cannot go on the wire (lone surrogates, e.g. from os.fsdecode)
-    or be stored with the job (a NUL)."""
+    """Reject strings that cannot go on the wire (lone surrogates, e.g. from os.fsdecode)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidArgumentError(
             f"{name} is not valid text (cannot be UTF-8 encoded): {exc}"
         ) from None
+
+
+def _check_text(name: str, value: str) -> None:
+    """A request's text: it goes on the wire and is stored with the job (no NUL). A job id
+    is the server's own, any text: only ``_check_utf8``."""
+    _check_utf8(name, value)
     if "\x00" in value:
         raise InvalidArgumentError(f"{name} {_NUL_SAID}")
 
@@ -106,7 +111,7 @@ def _check_str(name: str, value: object) -> None:
         return
     if not isinstance(value, str):
         raise InvalidArgumentError(f"{name} must be a str, got {shown(value)}")
-    _check_utf8(name, value)
+    _check_text(name, value)
 
 
 def _path_str(name: str, value: object) -> str | None:
@@ -117,7 +122,7 @@ def _path_str(name: str, value: object) -> str | None:
         value = os.fspath(value)
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty str or path, got {value!r}")
-    _check_utf8(name, value)
+    _check_text(name, value)
     return value
 
 
@@ -254,7 +259,7 @@ def build_evaluate_request(
     """
     if not isinstance(model, str) or not model:
         raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
-    _check_utf8("model", model)
+    _check_text("model", model)
     if isinstance(tasks, str):
         task_list: list[Any] = [tasks]
     elif isinstance(tasks, Sequence) and not isinstance(tasks, (bytes, bytearray)):
@@ -268,7 +273,7 @@ def build_evaluate_request(
     for task in task_list:
         if not isinstance(task, str) or not task:
             raise InvalidArgumentError(f"every task must be a non-empty str, got {task!r}")
-        _check_utf8("task", task)
+        _check_text("task", task)
     if model_args is not None and not isinstance(model_args, Mapping):
         raise InvalidArgumentError(f"model_args must be a mapping, got {type(model_args).__name__}")
     if num_fewshot is not None:
