@@ -52,6 +52,14 @@ def test_an_output_root_is_searched_down_its_tree(jobs: tuple[Path, list[str], s
     assert "source" not in rows[0]  # one target: no column to tell targets apart
 
 
+def test_a_huge_max_depth_stops_where_the_tree_ends(jobs: tuple[Path, list[str], str]) -> None:
+    # Before: it counted to --max-depth over empty levels: 10**8 took 6 s, 10**20 forever.
+    from lmms_eval_client.cli.result_commands import results_files_in
+
+    root, _, _ = jobs
+    assert len(results_files_in(root, max_depth=10**20)) == 2
+
+
 def test_several_jobs_make_one_csv_with_a_source_column(
     jobs: tuple[Path, list[str], str],
 ) -> None:

@@ -88,6 +88,15 @@ def test_the_t_distribution_is_scipys() -> None:
         assert abs(t_ppf(0.975, df) - float(stats.t.ppf(0.975, df))) <= 1e-9, df
 
 
+def test_scores_too_large_to_square_give_infinite_or_nan_statistics() -> None:
+    # Before: "OverflowError: Numerical result out of range" from (d - mean) ** 2, which
+    # crashed compare and runs report --compare (an adversarial try).
+    wide = paired_ttest([1e200, 1e200, 2e200], [-1e200, -1e200, -1e200])
+    assert wide.se_diff == math.inf and wide.p_value == 1.0
+    beyond = paired_ttest([1e308, 1e308], [-1e308, -1e308])
+    assert beyond.mean_diff == math.inf and math.isnan(beyond.p_value)
+
+
 def test_unequal_lengths_are_refused() -> None:
     with pytest.raises(InvalidArgumentError, match="same length"):
         paired_ttest([1.0], [1.0, 0.0])

@@ -4,6 +4,7 @@ text escaped, samples capped; written by write_report, run.report and ``runs rep
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from pathlib import Path
 
@@ -183,6 +184,34 @@ def test_a_report_path_that_cannot_be_written_is_a_usage_error(
     )
     assert done.exit_code == 2 and "is the run's ledger" in done.output, done.output
     assert made_run.ledger.read_bytes() == before
+
+
+def test_a_lone_surrogate_in_a_sample_is_written_escaped_and_a_failed_write_keeps_the_old(
+    made_run: MadeRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: UnicodeEncodeError (a traceback), and the earlier report at -o left empty.
+    with EvalClient(made_run.base_url) as client, EvalRun(client, made_run.ledger) as run:
+        info = run.job("step-200").info
+    assert info is not None and info.result is not None
+    (files,) = info.result.values()
+    path = Path(next(p for p in files.samples if p.endswith("_mme.jsonl")))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[0] = lines[0].replace('"target": "', '"target": "\\udc00lone ', 1)
+    path.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "r.html"
+    out.write_text("the earlier report")
+    write_report(made_run.ledger, out, samples_job="step-200")
+    assert "\\udc00lone" in out.read_text(encoding="utf-8")
+    before = out.read_bytes()
+
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(InvalidArgumentError, match="No space left"):
+        write_report(made_run.ledger, out)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
 @pytest.mark.parametrize(

@@ -64,3 +64,15 @@ def test_json_number(value: float, text: str) -> None:
 
     assert json_number(value) == text
     assert json_number(0.25) == 0.25 and json_number(None) is None
+
+
+def test_an_integer_beyond_any_float_reads_as_infinite() -> None:
+    # Before: a raw "OverflowError: int too large to convert to float" from metrics(),
+    # table() and Sample.score() (an adversarial try): 1e400 as text already read as inf.
+    big = "1" + "0" * 400
+    results = EvalResults.from_json(
+        f'{{"results": {{"t": {{"alias": "t", "acc,none": {big}, "f1,none": -{big}}}}}}}'
+    )
+    assert results.metric("t", "acc").value == math.inf
+    assert results.metric("t", "f1").value == -math.inf
+    assert "inf" in str(results)

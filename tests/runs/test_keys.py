@@ -248,6 +248,14 @@ async def test_job_by_an_unknown_key_is_a_typed_error(
     )
 
 
+async def test_a_seq_beyond_int64_is_no_job(server: FakeServer, make_runner: MakeRunner) -> None:
+    # Before: "OverflowError: Python int too large to convert to SQLite INTEGER".
+    runner = make_runner(BASE)
+    with pytest.raises(UnknownJobError) as info:
+        await runner.job(2**64)
+    assert info.value.seq == 2**64
+
+
 @pytest.mark.parametrize("which", [True, [1], 1.0, None])
 async def test_job_of_neither_a_seq_nor_a_key_is_refused(
     server: FakeServer, make_runner: MakeRunner, which: object

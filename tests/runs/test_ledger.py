@@ -24,6 +24,7 @@ from lmms_eval_client import (
     EvalClient,
     EvalRun,
     ForeignLedgerError,
+    InvalidArgumentError,
     JobLostError,
     LedgerBusyError,
     LedgerError,
@@ -66,6 +67,21 @@ def test_a_new_ledger_is_created_and_reopened_with_its_jobs(
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x4C4D4552
         assert conn.execute("PRAGMA user_version").fetchone()[0] == ledger_module.SCHEMA_VERSION
+
+
+def test_an_empty_path_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: sqlite3 opened a temporary database, gone at close: every job untracked, a
+    # key sent again at each start, `runs migrate SRC ""` copied into nothing (exit 0).
+    from typer.testing import CliRunner
+
+    from lmms_eval_client.cli.app import app
+
+    with pytest.raises(InvalidArgumentError, match="path is empty"):
+        open_run("")
+    monkeypatch.chdir(tmp_path)
+    open_run("src.sqlite").close()
+    done = CliRunner().invoke(app, ["runs", "migrate", "src.sqlite", ""])
+    assert done.exit_code == 2 and "path is empty" in done.output, done.output
 
 
 def test_history_is_append_only_and_jobs_are_never_deleted(tmp_path: Path) -> None:

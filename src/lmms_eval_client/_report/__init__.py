@@ -8,7 +8,9 @@ pairs two checkpoints' per-sample scores (lmms-eval's paired t-test, ``stats.py`
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -95,13 +97,28 @@ def write_report(
         path_map=path_map,
         filesystem=filesystem,
     )
+    _write_page(out, render(data, title))
+    return out
+
+
+def _write_page(out: Path, page: str) -> None:
+    """The page written whole or not at all: beside ``out``, then renamed over it (a failed
+    write left an earlier report empty). A lone surrogate a results file may hold (valid
+    JSON, ``"\\udc00"``) is written as its escape: UTF-8 has no form of it."""
+    data = page.encode("utf-8", "backslashreplace")
+    part = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     try:
-        out.write_text(render(data, title), encoding="utf-8")
+        # 0o666 and the umask, as the page's own write gave it (a report is for sharing)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(part, out)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            part.unlink()
         raise InvalidArgumentError(
             f"Cannot write the report to {str(out)!r}: {exc.strerror or exc}"
         ) from None
-    return out
 
 
 def _checked_output(

@@ -124,7 +124,8 @@ def paired_ttest(a: Sequence[float], b: Sequence[float]) -> PairedTest:
         )
     diffs = [x - y for x, y in zip(a, b, strict=True)]
     mean = sum(diffs) / n  # as the reference sums: the same float
-    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1) / n)
+    # d * d, not d ** 2: the same float, but inf where ** raises OverflowError (1e200 scores)
+    se = math.sqrt(sum((d - mean) * (d - mean) for d in diffs) / (n - 1) / n)
     if se == 0:
         t_stat = math.inf if mean > 0 else -math.inf if mean < 0 else 0.0
         p_value = 0.0 if mean != 0 else 1.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -102,10 +103,15 @@ def trusted(
     return model
 
 
+_FLOAT_MAX = int(sys.float_info.max)  # a larger int has no float: float() raises
+
+
 def as_number(value: object) -> float | None:
     """A metric value as a float: numbers (and numeric text) as they are, else None."""
     if isinstance(value, bool):
         return float(value)
+    if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        return math.inf if value > 0 else -math.inf  # as float("1e400") reads its text
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):

@@ -337,7 +337,8 @@ class Ledger:
 
     def job(self, seq: int) -> TrackedJob:
         """The job of this seq (LedgerError if there is none)."""
-        rows = self.rows(f"{JOBS} WHERE seq = ?", (seq,))
+        # a seq is an int64 in both stores: a larger one is no job (not a driver's OverflowError)
+        rows = self.rows(f"{JOBS} WHERE seq = ?", (seq,)) if -(2**63) <= seq < 2**63 else []
         if not rows:
             raise UnknownJobError(
                 f"The run ledger {self.path!r} has no job {seq}", path=self.path, seq=seq

@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 
+from .._exceptions import InvalidArgumentError
 from .._results.bounded import NotRegularFile, open_regular
 from .errors import ForeignLedgerError, LedgerError, LedgerReadOnlyError, NewerLedgerError
 from .filesystems import check_local_filesystem
@@ -40,6 +41,10 @@ def check_place(
     is fine where its folder exists: it is created, unless opened ``read_only``); and, to
     write, a ledger on a network file system unless ``allow_network_filesystem``
     (NetworkFilesystemError: reading one for a report is safe)."""
+    if not path:  # sqlite3 would open a temporary database, gone at close with every job
+        raise InvalidArgumentError(
+            "The run ledger's path is empty: give a file (e.g. evals.sqlite) or a PostgreSQL URL"
+        )
     # realpath: the folder of a symbolic link's target (it never raises on a loop; opening does)
     folder = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(folder):

@@ -75,6 +75,8 @@ def results_files_in(
     level = [folder]
     read = 0
     for depth in range(max_depth + 1):
+        if not level:  # nothing deeper: a --max-depth of 10**20 must not count to it
+            break
         below: list[Path] = []
         for where in level:
             read += 1
