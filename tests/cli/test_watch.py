@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -26,6 +27,7 @@ from lmms_eval_client.cli.live import LineView, LiveView, format_seconds
 from lmms_eval_client.cli.result_commands import new_lines
 from lmms_eval_client.cli.run_view import watch_run
 from lmms_eval_client.cli.watch import Outcome, Tracked, watch
+from lmms_eval_client.testing import LocalServer
 
 Step = JobInfo | LmmsEvalError
 
@@ -301,7 +303,7 @@ class _Run:
     def __init__(self) -> None:
         self.job = _Job(1)
 
-    def harvest(self) -> list[Any]:
+    def receive(self) -> list[Any]:
         return []
 
     def jobs(self) -> list[_Job]:
@@ -324,3 +326,36 @@ def test_runs_watch_sleeps_the_pause_cut_to_the_time_left() -> None:
     )  # fmt: skip
     assert script.sleeps == [0.25, 0.5, 1.0, 2.0, 1.25]  # a fast first look, then every 2 s
     assert [job.pending for job in jobs] == [True]
+
+
+class _GoneAfterOne(_Quiet):
+    """A reader that goes away after one outcome (``runs watch --json | head -1``)."""
+
+    def __init__(self) -> None:
+        self.shown: list[int] = []
+
+    def outcome(self, outcome: Any) -> None:
+        if self.shown:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.shown.append(outcome.job.seq)
+
+
+def test_runs_watch_takes_only_the_outcomes_it_showed(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # Before: harvest() took all three, then the pipe broke at the second: the outcomes of
+    # seq 2 and 3 were lost to every reader (an adversarial try).
+    ledger = tmp_path / "run.sqlite"
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger, poll_interval=0.05) as run:
+        for step in (1, 2, 3):
+            run.submit(
+                "qwen2_vl", ["mme"], {"pretrained": f"m-{step}", "sim_duration": 0.01},
+                labels={"step": step},
+            )  # fmt: skip
+        run.wait(timeout=60)
+        reader = _GoneAfterOne()
+        with pytest.raises(BrokenPipeError):
+            watch_run(run, [local_server.url], reader, poll_interval=0.05, timeout=10)
+        assert reader.shown == [1]
+        assert {job.seq: job.harvested for job in run.jobs()} == {1: True, 2: False, 3: False}
+        assert sorted(outcome.job.seq for outcome in run.harvest()) == [2, 3]

@@ -105,9 +105,11 @@ def watch_run(
     """Poll the run until no job of ``servers`` is pending, or ``timeout`` seconds passed;
     the run's jobs as the ledger last had them.
 
-    Each poll hands the finished jobs' outcomes to ``sink`` once: taken (``harvest()``:
-    another reader of the ledger does not get them again), or with ``harvest=False`` left
-    (``ready()``). The first look shows every job that is pending or not yet harvested.
+    Each poll hands the finished jobs' outcomes to ``sink`` once: taken once shown
+    (``receive()``, then ``ack`` of each after the sink showed it: another reader of the
+    ledger does not get them again, and one the sink could not show, its reader gone, is
+    not lost), or with ``harvest=False`` left (``ready()``). The first look shows every job
+    that is pending or not yet harvested.
 
     Raises:
         LmmsEvalError: A poll failed for good (not a transient failure, which the run logs
@@ -124,16 +126,25 @@ def watch_run(
     told: set[int] = set()
     first = True
     while True:
-        outcomes = run.harvest() if harvest else run.ready()
-        jobs = run.jobs()
-        for job in jobs:
-            if seen.get(job.seq) != job.state and (not first or job.pending or not job.harvested):
-                sink.state(job)
-            seen[job.seq] = job.state
-        for outcome in outcomes:
-            if outcome.job.seq not in told:
-                told.add(outcome.job.seq)
-                sink.outcome(outcome)
+        outcomes = run.receive() if harvest else run.ready()
+        try:
+            jobs = run.jobs()
+            for job in jobs:
+                if seen.get(job.seq) != job.state and (
+                    not first or job.pending or not job.harvested
+                ):
+                    sink.state(job)
+                seen[job.seq] = job.state
+            for outcome in outcomes:
+                if outcome.job.seq not in told:
+                    told.add(outcome.job.seq)
+                    sink.outcome(outcome)
+                if harvest:
+                    run.ack(outcome)
+        except BaseException:
+            if harvest:  # not shown (the reader went away): handed out again at once
+                run.release(*outcomes)
+            raise
         first = False
         pending = sum(1 for job in jobs if job.pending and job.server in servers)
         sink.jobs(jobs, pending)
