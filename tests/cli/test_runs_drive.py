@@ -77,6 +77,28 @@ def test_runs_submit_records_the_labels_in_the_ledger(
     assert jobs[0].job_id == first["job_id"] and jobs[0].server == url
 
 
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--key", ""], "key must be"),
+        (["--key", "a\nb"], "key must be"),
+        (["--num-fewshot", "-5"], "num_fewshot must be"),
+        (["--limit", "nan"], "limit must be"),
+        (["-m", ""], "model must be"),
+        (["-a", '{"temperature": NaN}'], "model_args must be JSON-serialisable"),
+        (["-l", "step=\x00"], "NUL character"),
+    ],
+)
+def test_runs_submit_refuses_bad_input_before_the_ledger_is_created(
+    local_server: LocalServer, ledger: Path, extra: list[str], says: str
+) -> None:
+    # Before: exit 2 after the ledger was created (an adversarial try).
+    args = ["runs", "submit", str(ledger), "-m", "qwen2_vl", "-t", "mme", "-a", "pretrained=x"]
+    done = invoke([*args, *extra], local_server.url)
+    assert done.exit_code == 2 and says in done.output, done.output
+    assert not ledger.exists()
+
+
 def test_runs_submit_with_a_key_twice_sends_once(local_server: LocalServer, ledger: Path) -> None:
     """Needs ``EvalRun.submit(..., key=)`` (issue 21's keys): until then, a TypeError."""
     url = local_server.url

@@ -31,6 +31,8 @@ from lmms_eval_client import (
 
 from .._http.config import BASE_URL_ENV
 from .._runs.ledger import Ledger as RunLedger
+from .._runs.ledger_keys import check_key
+from .._runs.options import check_json_object
 from .._runs.postgres.url import is_database_url
 from .._runs.servers import covering
 from .connection import connect, settings_of
@@ -144,6 +146,8 @@ def submit(
     ledger already holds sends nothing and shows the job tracked under it.
     """
     parsed = submission.parse(label)
+    check_key(key)  # before the ledger is created (the run checks it again)
+    check_json_object("labels", parsed.labels)
     # The key only when given: a run without keys is submitted as EvalRun always did.
     keyed: dict[str, Any] = {} if key is None else {"key": key}
     with open_run(ctx, ledger, create=True, output_root=submission.output_root) as (run, _):

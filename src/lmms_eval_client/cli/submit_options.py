@@ -96,7 +96,8 @@ class SubmissionOptions:
 
         Raises:
             InvalidArgumentError: A malformed --label, --tasks, --model-args, --limit or
-                --extra-body (a usage error: nothing is sent).
+                --extra-body, or an option evaluate refuses (a usage error: nothing is sent,
+                and no ledger is created).
 
         Example::
 
@@ -118,6 +119,10 @@ class SubmissionOptions:
             "output_dir": self.output_dir,
             "extra_body": parse_extra_body(self.extra_body),
         }
+        # Checked now, as evaluate checks them: before a command opens or creates a ledger.
+        from .._client.arguments import build_evaluate_request  # (not for --help)
+
+        build_evaluate_request(self.model, task_list, arguments, **options, warn=False)
         return Submission(self.model, task_list, arguments, options, labels)
 
 
