@@ -126,6 +126,17 @@ def test_to_pandas_without_pandas_names_the_extra(monkeypatch: pytest.MonkeyPatc
         ("Authorization: Basic Ym9iOnNlY3JldA==", "Ym9iOnNlY3JldA=="),
         ("x-api-key: k3y-abcdef, then", "k3y-abcdef"),
         ("hub token: tok_abcdef123", "tok_abcdef123"),
+        # shapes an adversarial try found kept (the names end with a secret word, as the
+        # ledger's rule for model_args: SECRET_ARG_WORDS)
+        ("openai (model=m,access_key=AKIAVERYSECRET1)", "AKIAVERYSECRET1"),
+        ("aws_secret_access_key=wJalrSECRET2 next", "wJalrSECRET2"),
+        ('{\\"api_key\\": \\"SECRETJSON3\\", \\"model\\": \\"x\\"}', "SECRETJSON3"),
+        ("--api-key SECRETCLI4 --hf-token SECRETCLI5", "SECRETCLI4"),
+        ("--api-key SECRETCLI4 --hf-token SECRETCLI5", "SECRETCLI5"),
+        ("--password=SECRETFLAG6 --tasks mme", "SECRETFLAG6"),
+        ("api-key=SECRETHYPHEN6 then", "SECRETHYPHEN6"),
+        ('password = "SECRET QUOTED8" rest', "SECRET QUOTED8"),
+        ("model_args: pretrained=x,auth_token='SECRETSQ9'", "SECRETSQ9"),
     ],
 )
 def test_redaction(text: str, secret: str) -> None:
@@ -137,6 +148,17 @@ def test_redaction(text: str, secret: str) -> None:
 def test_redaction_leaves_the_rest() -> None:
     text = "max_new_tokens=16, Total gen tokens: 5, model=stub-model, total_tokens=66"
     assert redact_secrets(text) == text
+    kept = "--tasks mme --max-new-tokens 64 KeyError: 'step' tokenizer=fast"
+    assert redact_secrets(kept) == kept
+
+
+@pytest.mark.timeout(60)  # before the fix, "a-" * 100_000 took about 270 s (quadratic)
+@pytest.mark.parametrize("unit", ["a-", "a.", "key-", "--a", '"a', "a:b@", "x-api-key:"])
+def test_redaction_reads_a_hostile_line_once(unit: str) -> None:
+    # A server's log line or error of "a-a-a-...": the header rule started a name at every
+    # word boundary and scanned to its end, quadratic in the line (an adversarial try).
+    text = unit * (200_000 // len(unit))
+    assert isinstance(redact_secrets(text), str)  # (the timeout is the assertion)
 
 
 def test_local_reading_imports_neither_fsspec_nor_pandas() -> None:
