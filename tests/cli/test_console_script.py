@@ -319,3 +319,21 @@ def test_the_sdk_never_imports_the_cli_libraries() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_clicks_usage_errors_are_one_error_line_exit_2() -> None:
+    # Before: "Usage: ...", "Try ...", then the message in a framed box (five lines): every
+    # other error of the command line is one line (an adversarial try).
+    cli = Cli(url="http://127.0.0.1:9", output_root=None)  # nothing is sent
+    for args, says in [
+        (["logs", "j1", "-n", "-1"], "-1 is not in the range"),
+        (["nosuchcmd"], "No such command 'nosuchcmd'"),
+        (["submit", "-t", "mme"], "Missing option '--model'"),
+        (["runs"], "Missing command"),
+    ]:
+        done = cli(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+        assert says in done.stderr and "-h')" in done.stderr and done.stdout == ""
+    bare = cli()  # no command: the help, as before
+    assert bare.returncode == 2 and "Commands" in bare.stdout and bare.stderr == ""

@@ -25,6 +25,7 @@ from lmms_eval_client import __version__
 
 from .connection import Settings
 from .exit_codes import ExitCode, exit_code_for
+from .output import error as report_usage
 from .output import report
 
 MARKUP: Literal["markdown"] = "markdown"
@@ -246,10 +247,30 @@ app: typer.Typer = build_app()
 
 
 def main() -> None:
-    """The console script ``lmms-eval-client``."""
+    """The console script ``lmms-eval-client``.
+
+    Not standalone: click's usage errors (a value out of range, an unknown command) are one
+    ``error:`` line with exit 2, as the command line's own are, not click's framed box.
+    """
+    # click's errors, from the click typer runs on (its own copy since typer 0.22)
+    errors: Any = sys.modules[typer.BadParameter.__module__]
+    no_args = tuple(getattr(errors, n) for n in ("NoArgsIsHelpError",) if hasattr(errors, n))
     try:
-        app(prog_name="lmms-eval-client")
+        code = app(prog_name="lmms-eval-client", standalone_mode=False)
     except BrokenPipeError:
         # The reader of stdout went away (`| head`): end quietly, as cat does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
         raise SystemExit(int(ExitCode.FAILED)) from None
+    except no_args as exc:  # typer printed the help, as in standalone mode
+        raise SystemExit(getattr(exc, "exit_code", int(ExitCode.USAGE))) from None
+    except errors.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} -h')" if exc.ctx is not None else ""
+        report_usage(f"{exc.format_message()}{hint}")
+        raise SystemExit(exc.exit_code) from None
+    except errors.ClickException as exc:
+        report_usage(exc.format_message())
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        print("Aborted!", file=sys.stderr)
+        raise SystemExit(int(ExitCode.FAILED)) from None
+    raise SystemExit(code if isinstance(code, int) else int(ExitCode.OK))
