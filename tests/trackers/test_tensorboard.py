@@ -64,3 +64,13 @@ def test_names_and_missing_values(tmp_path: Path) -> None:
     sink.write([], 5)
     assert not (tmp_path / "x").exists()  # nothing to write: no event file
     sink.close()
+
+
+@pytest.mark.parametrize("log_dir", ["", None, 5])
+def test_a_log_dir_that_names_no_folder_is_refused(log_dir: object) -> None:
+    # Before: "" resolved to the working folder, which got the event files (an adversarial
+    # try of `runs export --to tensorboard --log-dir ""`).
+    from lmms_eval_client import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="log_dir must name a folder"):
+        TensorBoardSink(log_dir)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._exceptions import InvalidArgumentError
 from .base import (
     DEFAULT_METRIC_NAME,
     DEFAULT_STEP_LABEL,
@@ -33,6 +34,7 @@ class TensorBoardSink(TemplateSink):
     Raises:
         MissingDependencyError: tensorboard is not installed (``pip install
             'lmms-eval-client[tensorboard]'``).
+        InvalidArgumentError: ``log_dir`` is empty.
 
     Example:
         >>> from lmms_eval_client import TensorBoardSink
@@ -48,6 +50,9 @@ class TensorBoardSink(TemplateSink):
         stderr: bool = False,
     ) -> None:
         super().__init__(metric_name=metric_name, step_label=step_label, stderr=stderr)
+        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
+            # ("" resolved to the working folder, which then got the event files)
+            raise InvalidArgumentError(f"log_dir must name a folder, got {log_dir!r}")
         self.log_dir: Path = Path(log_dir).resolve()
         feature = "TensorBoardSink"
         self._writer_module: Any = import_extra(
