@@ -76,3 +76,11 @@ def test_an_integer_beyond_any_float_reads_as_infinite() -> None:
     assert results.metric("t", "acc").value == math.inf
     assert results.metric("t", "f1").value == -math.inf
     assert "inf" in str(results)
+
+
+def test_a_utf8_bom_is_read_as_the_samples_lines_read_it() -> None:
+    # Before: "expected value at line 1 column 1", not naming the BOM an editor wrote;
+    # samples lines with one already loaded (json.loads skips it).
+    text = '\ufeff{"results": {"t": {"alias": "t", "acc,none": 0.5}}}'
+    assert EvalResults.from_json(text.encode("utf-8")).metric("t", "acc").value == 0.5
+    assert EvalResults.from_json(text).metric("t", "acc").value == 0.5

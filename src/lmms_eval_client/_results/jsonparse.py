@@ -48,6 +48,12 @@ def parse_document(data: bytes | bytearray | str) -> Any:
 def results_document(data: bytes | bytearray | str, where: str) -> Any:
     """The document of a results file; ResultsFormatError (naming ``where``) for an empty
     file, JSON nested too deeply, or what is not JSON."""
+    # A UTF-8 BOM (an editor's save) is no JSON, but json.loads of bytes skips it, as the
+    # samples lines are read: so here (a copy, of a file that has one only).
+    if isinstance(data, str) and data.startswith("\ufeff"):
+        data = data[1:]
+    elif isinstance(data, (bytes, bytearray)) and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     if not data or data.isspace():  # (strip() would copy a large file)
         reason = "an empty file (lmms-eval writes it at the end: still being written?)"
     else:
