@@ -173,3 +173,18 @@ def test_a_tracker_down_is_one_line_without_the_password(
     assert "Traceback" not in down.output
     (line,) = down.stderr.strip().splitlines()
     assert "could not be reached" in line, line
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)  # before: MLflow's 7 tries over about 4 minutes, silently
+def test_a_tracker_down_is_said_within_seconds_unless_mlflow_is_told_otherwise(
+    finished_run: tuple[Path, list[MetricRow]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An adversarial try: a mistyped --tracking-uri held the command for 248 s.
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)  # (and restored, whatever the CLI sets)
+    ledger, _ = finished_run
+    with refused_url() as url:
+        target = ["--to", "mlflow", "--tracking-uri", url, "--experiment", "evals"]
+        down = invoke(["runs", "export", str(ledger), *target], None)
+    assert down.exit_code == 1 and "could not be reached" in down.stderr, down.output

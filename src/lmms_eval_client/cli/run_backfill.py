@@ -125,6 +125,10 @@ def make_sink(
             raise InvalidArgumentError("--to mlflow needs --experiment E or --run-id R (one)")
         from .._trackers.mlflow_sink import MLflowSink
 
+        # MLflow tries a server that does not answer 7 times over about 4 minutes, saying
+        # nothing: a command says so within seconds (the caller's own settings win).
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         assert tracking_uri is not None
         return MLflowSink(
             tracking_uri=tracking_uri,
