@@ -69,6 +69,17 @@ def test_a_missing_ledger_is_a_usage_error_and_is_not_created(tmp_path: Path) ->
     assert not missing.exists()
 
 
+def test_what_is_at_a_ledgers_path_and_is_no_file_is_named(tmp_path: Path) -> None:
+    # Before: "there is no run ledger at ..." for a folder, a FIFO or a link loop, as for
+    # a path where nothing is (an adversarial try); runs submit already named them.
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for name, says in [("folder", "directory"), ("fifo", "FIFO"), ("loop", "link loop")]:
+        done = invoke(["runs", "ls", str(tmp_path / name)], None)
+        assert done.exit_code == 1 and says in done.stderr, done.output
+
+
 def test_a_ledger_its_user_may_only_read_is_listed(
     ledger: tuple[Path, str], tmp_path: Path
 ) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 from contextlib import closing
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -49,9 +48,10 @@ def shown_ledger(ledger: str) -> str:
 
 
 def ledger_exists(ledger: str) -> bool:
-    """Whether a SQLite ledger's file exists; a URL's schema is the Ledger's to look for
-    (it says "There is no run ledger at ..." itself when opened read-only)."""
-    return is_database_url(ledger) or Path(ledger).is_file()
+    """Whether something is at a SQLite ledger's path (a folder, a FIFO or a broken link
+    too: opening it says what it is); a URL's schema is the Ledger's to look for (it says
+    "There is no run ledger at ..." itself when opened read-only)."""
+    return is_database_url(ledger) or (bool(ledger) and os.path.lexists(ledger))
 
 
 def open_read_only(ledger: str | os.PathLike[str]) -> closing[RunLedger]:
