@@ -20,7 +20,7 @@ from lmms_eval_client import (
     ResultsUnavailableError,
     SamplesNotFoundError,
 )
-from lmms_eval_client._results.files import redact_secrets
+from lmms_eval_client._results.redaction import redact_secrets
 
 from .conftest import GROUP, SINGLE
 

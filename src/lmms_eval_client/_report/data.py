@@ -20,8 +20,9 @@ from typing import Any
 
 from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._results.file_access import FileSystem
-from .._results.files import eval_log_tail, load_job_results, redact_secrets
+from .._results.files import eval_log_tail, load_job_results
 from .._results.path_map import PathMap, check_path_map
+from .._results.redaction import redact_secrets
 from .._runs.ledger import Ledger
 from .._runs.ledger_keys import job_by_seq_or_key
 from .._runs.outcomes import FAILED, LOST, JobFailed, JobLost, TrackedJob, outcome_of

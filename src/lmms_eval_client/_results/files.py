@@ -11,13 +11,13 @@ import re
 from typing import TYPE_CHECKING
 
 from .._exceptions import InvalidArgumentError
-from .._secret_args import SECRET_ARG_WORDS
-from .._text import strip_ansi, without_userinfo
+from .._text import strip_ansi
 from .bounded import DEFAULT_MAX_RESULTS_BYTES
 from .errors import ResultsError, ResultsUnavailableError
 from .file_access import FileLocation, FileSystem, server_location
 from .metrics import json_number
 from .path_map import PathMap
+from .redaction import redact_secrets
 from .results import EvalResults, task_of_samples_file
 
 if TYPE_CHECKING:
@@ -29,24 +29,6 @@ _MAX_TAIL_BYTES = 1024 * 1024  # a tail never reads more than this from the end 
 _TAIL_BLOCK = 64 * 1024
 _LOG_PATTERN = "eval-*.log"
 _LOG_IN_ERROR = re.compile(r"Last lines of (?P<path>.+?\.log):")
-# A name that ends with a secret word (SECRET_ARG_WORDS, the ledger's rule for model_args):
-# hf_token, api-key, aws_secret_access_key; not max_new_tokens.
-_NAME = rf"[\w.-]*(?:{'|'.join(map(re.escape, (*SECRET_ARG_WORDS, 'passwd')))})(?![\w-])"
-# name=value, name = "value", 'value' (a model_args line, a config dump, a shell line)
-_SECRET_PAIR = re.compile(rf"(?i)((?<![\w.-]){_NAME}\s*=\s*)(?:(\\?[\"'])(.*?)\2|[^\s,;&)'\"]+)")
-# "name": "value" in JSON, Python's repr or JSON escaped in a string (\"name\": \"value\")
-_SECRET_QUOTED = re.compile(rf"(?i)((\\?[\"']){_NAME}\2\s*:\s*(\\?[\"']))(.*?)\3")
-# --name value, --name=value (a command line)
-_SECRET_FLAG = re.compile(rf"(?i)((?<![\w-])--{_NAME}(?:\s+|=))(?!-)[^\s'\"]+")
-_SECRET_SHAPES = re.compile(
-    r"\b(?:sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{20,})|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
-)
-# A header as a log or an error quotes it: "Authorization: Basic ...", "x-api-key: ...".
-_SECRET_HEADER_LINE = re.compile(
-    r"(?i)(\b(?:proxy-)?authorization\s*:\s*)(?:(?:basic|bearer|token|digest)\s+)?[^\s,'\"]+"
-    r"|((?<![\w.-])[\w.-]*(?:api[-_]?key|token|secret|password)\s*:\s*)[^\s,'\"{}\[\]]+"
-)
-_REDACTED = "[REDACTED]"
 
 
 def _status(job: JobInfo) -> str:
@@ -292,19 +274,6 @@ def _plain(line: str) -> str:
         parts = [p for p in line.split("\r") if p.strip()]
         line = parts[-1] if parts else ""
     return line
-
-
-def redact_secrets(text: str) -> str:
-    """``text`` with API keys, tokens and passwords replaced by ``[REDACTED]`` (and the
-    user:password of URLs by ``***``)."""
-    text = without_userinfo(text)
-    text = _SECRET_HEADER_LINE.sub(lambda m: (m[1] or m[2]) + _REDACTED, text)
-    text = _SECRET_PAIR.sub(
-        lambda m: m[1] + (f"{m[2]}{_REDACTED}{m[2]}" if m[2] else _REDACTED), text
-    )
-    text = _SECRET_QUOTED.sub(lambda m: f"{m[1]}{_REDACTED}{m[3]}", text)
-    text = _SECRET_FLAG.sub(lambda m: m[1] + _REDACTED, text)
-    return _SECRET_SHAPES.sub(_REDACTED, text)
 
 
 def eval_log_tail(
