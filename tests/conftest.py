@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
@@ -58,6 +59,10 @@ def pytest_configure(config: pytest.Config) -> None:
     PYTHONPYCACHEPREFIX: under it the installed packages' bytecode is not read either.)"""
     del config
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    # Started in the background (`.ci/run &`), a process inherits SIGINT ignored, and so
+    # does each command a test sends Ctrl+C to: it never stopped (5 tests hung 30 s each).
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # Settings a developer may have exported, which would change what a test sends.
