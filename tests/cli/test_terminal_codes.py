@@ -109,3 +109,10 @@ def test_the_runs_lines_and_table_show_codes_escaped() -> None:
     table.jobs([_run_job()], 0)
     console.print(table.render())
     assert not _raw_codes_in(out.getvalue()), repr(out.getvalue())
+
+
+def test_spaces_joiners_and_marks_of_other_scripts_are_kept() -> None:
+    # The review: isprintable() escaped a no-break space, an ideographic space, the joiner
+    # of an emoji family and a right-to-left mark, none of which acts on a terminal.
+    for text in ["10\u00a0000 samples", "模型\u3000评测", "👨\u200d👩\u200d👧", "שלום\u200f 3"]:
+        assert for_terminal(text) == text

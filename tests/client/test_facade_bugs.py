@@ -39,8 +39,18 @@ async def test_unencodable_str_is_an_invalid_argument(
         {"gen_kwargs": "temperature=0\x00"},
         {"output_dir": "/tmp/out\x00"},
         {"extra_body": {"new_field": ["\x00"]}},
+        {"batch_size": "auto\x00"},
     ],
-    ids=["model", "task", "model_args", "model_args-key", "gen_kwargs", "output_dir", "extra"],
+    ids=[
+        "model",
+        "task",
+        "model_args",
+        "model_args-key",
+        "gen_kwargs",
+        "output_dir",
+        "extra",
+        "batch_size",
+    ],
 )
 async def test_a_nul_character_is_refused_before_sending(
     server: Server, connect: Callable[..., Any], argument: dict[str, Any]

@@ -214,6 +214,21 @@ def test_a_lone_surrogate_in_a_sample_is_written_escaped_and_a_failed_write_keep
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
+def test_a_link_a_device_and_a_pages_mode_are_kept(made_run: MadeRun, tmp_path: Path) -> None:
+    # The review of the whole-or-nothing write: it replaced a symbolic link (not its
+    # target), a device (-o /dev/null, as root), and an earlier page's mode.
+    page = tmp_path / "page.html"
+    page.write_text("old")
+    page.chmod(0o640)
+    link = tmp_path / "link.html"
+    link.symlink_to(page)
+    write_report(made_run.ledger, link)
+    assert link.is_symlink() and "<html" in page.read_text(encoding="utf-8")
+    assert page.stat().st_mode & 0o777 == 0o640
+    write_report(made_run.ledger, "/dev/null")
+    assert Path("/dev/null").is_char_device()
+
+
 @pytest.mark.parametrize(
     ("argument", "says"),
     [

@@ -137,6 +137,10 @@ def test_to_pandas_without_pandas_names_the_extra(monkeypatch: pytest.MonkeyPatc
         ("api-key=SECRETHYPHEN6 then", "SECRETHYPHEN6"),
         ('password = "SECRET QUOTED8" rest', "SECRET QUOTED8"),
         ("model_args: pretrained=x,auth_token='SECRETSQ9'", "SECRETSQ9"),
+        # the review's: quoted after a flag, the colon form of any secret name
+        ("--api-key 'SECRETQF10' --x", "SECRETQF10"),
+        ("access_key: AKIACOLON11", "AKIACOLON11"),
+        ("api_key: 'SECRETYAML12'", "SECRETYAML12"),
     ],
 )
 def test_redaction(text: str, secret: str) -> None:
@@ -149,6 +153,9 @@ def test_redaction_leaves_the_rest() -> None:
     text = "max_new_tokens=16, Total gen tokens: 5, model=stub-model, total_tokens=66"
     assert redact_secrets(text) == text
     kept = "--tasks mme --max-new-tokens 64 KeyError: 'step' tokenizer=fast"
+    assert redact_secrets(kept) == kept
+    # the review: a plain key and a tokenizer's tokens are no secrets
+    kept = 'sort_key=doc_id missing key=answer {"key": "mme"} hotkey=F5 unk_token=\'<unk>\''
     assert redact_secrets(kept) == kept
 
 

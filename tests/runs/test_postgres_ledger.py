@@ -185,6 +185,10 @@ def test_a_user_without_rights_on_the_ledgers_schema_is_told_which_to_grant(
         conn.execute(f'GRANT USAGE ON SCHEMA "{_schema(postgres_url)}" TO {role}')
     with pytest.raises(LedgerAuthError, match="SELECT"):
         Ledger(ro_url, read_only=True)
+    # The review: a user who may not create a ledger is told to grant CREATE (a write).
+    new_schema = ro_url.replace(f"schema={_schema(postgres_url)}", f"schema=n_{role}")
+    with pytest.raises(LedgerReadOnlyError, match="CREATE"):
+        Ledger(new_schema)
 
 
 def test_read_only_needs_an_existing_ledger_and_writes_nothing(postgres_url: str) -> None:

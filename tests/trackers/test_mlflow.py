@@ -128,7 +128,8 @@ def test_names_mlflow_would_refuse_are_written_under_a_name_it_takes(
     ]
     assert export_to(sink, rows) == [1]
     keys = set(client.get_run(run_id).data.metrics)
-    assert {"eval/a/b/x", "eval/up/__/x", "eval/t/x"} < keys
+    for reshaped in ("eval/a/b/x-", "eval/up/__/x-", "eval/t/x-"):  # each its own: a hash
+        assert [key for key in keys if key.startswith(reshaped)], (reshaped, keys)
     long_keys = sorted(key for key in keys if key.startswith("eval/t/mmm"))
     assert len(long_keys) == 2 and all(len(key) == 250 for key in long_keys)
     assert sorted(value for _, value in history_of(client, run_id, long_keys)) == [3, 4]

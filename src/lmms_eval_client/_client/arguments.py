@@ -284,6 +284,8 @@ def build_evaluate_request(
         isinstance(batch_size, bool) or not isinstance(batch_size, (int, str))
     ):
         raise InvalidArgumentError(f"batch_size must be an int or a str, got {shown(batch_size)}")
+    if isinstance(batch_size, str):
+        _check_text("batch_size", batch_size)
     _check_str("device", device)
     _check_str("gen_kwargs", gen_kwargs)
     if isinstance(batch_size, int) and not 0 <= batch_size <= MAX_COUNT:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -102,20 +103,36 @@ def write_report(
 
 
 def _write_page(out: Path, page: str) -> None:
-    """The page written whole or not at all: beside ``out``, then renamed over it (a failed
-    write left an earlier report empty). A lone surrogate a results file may hold (valid
-    JSON, ``"\\udc00"``) is written as its escape: UTF-8 has no form of it."""
+    """The page written whole or not at all: beside the file ``out`` names (through a
+    symbolic link), keeping its mode, then renamed over it (a failed write left an earlier
+    report empty); a FIFO or a device (``-o /dev/stdout``) is written as it is. A lone
+    surrogate a results file may hold (valid JSON, ``"\\udc00"``) is written as its escape:
+    UTF-8 has no form of it."""
     data = page.encode("utf-8", "backslashreplace")
-    part = out.with_name(f".{out.name}.{secrets.token_hex(4)}.part")
     try:
-        # 0o666 and the umask, as the page's own write gave it (a report is for sharing)
+        try:
+            found = os.stat(out)
+        except FileNotFoundError:
+            found = None
+        if found is not None and not stat.S_ISREG(found.st_mode):
+            with open(out, "wb") as stream:
+                stream.write(data)
+            return
+        target = Path(os.path.realpath(out))
+        part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+        # 0o666 and the umask for a new page, as a plain write gives it (a report is shared)
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(part, out)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            if found is not None:
+                os.chmod(part, stat.S_IMODE(found.st_mode))
+            os.replace(part, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            part.unlink()
         raise InvalidArgumentError(
             f"Cannot write the report to {str(out)!r}: {exc.strerror or exc}"
         ) from None

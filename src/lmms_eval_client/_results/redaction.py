@@ -7,25 +7,29 @@ from __future__ import annotations
 
 import re
 
-from .._secret_args import SECRET_ARG_WORDS
 from .._text import without_userinfo
 
-# A name that ends with a secret word (SECRET_ARG_WORDS, the ledger's rule for model_args):
-# hf_token, api-key, aws_secret_access_key; not max_new_tokens.
-_NAME = rf"[\w.-]*(?:{'|'.join(map(re.escape, (*SECRET_ARG_WORDS, 'passwd')))})(?![\w-])"
-# name=value, name = "value", 'value' (a model_args line, a config dump, a shell line)
-_SECRET_PAIR = re.compile(rf"(?i)((?<![\w.-]){_NAME}\s*=\s*)(?:(\\?[\"'])(.*?)\2|[^\s,;&)'\"]+)")
+# A name that ends with a secret's word: hf_token, api-key, aws_secret_access_key, password;
+# not max_new_tokens, a tokenizer's unk_token, nor a plain key (sort_key, key=answer).
+_WORDS = (
+    r"(?:api|access|secret|private)[-_]?key|apikey|secret|password|passwd"
+    r"|(?<!pad_)(?<!eos_)(?<!bos_)(?<!unk_)(?<!sep_)(?<!cls_)(?<!mask_)token"
+)
+_NAME = rf"[\w.-]*(?:{_WORDS})(?![\w-])"
+# A value: quoted (its quotes kept, a backslash before them too), else up to a separator.
+_VALUE = r"(?:(\\?[\"'])(.*?)\2|[^\s,;&)'\"{}\[\]]+)"
+# name=value, name: value, name = "value" (model_args, a config dump, a header, YAML)
+_SECRET_PAIR = re.compile(rf"(?i)((?<![\w.-]){_NAME}\s*[=:]\s*){_VALUE}")
 # "name": "value" in JSON, Python's repr or JSON escaped in a string (\"name\": \"value\")
 _SECRET_QUOTED = re.compile(rf"(?i)((\\?[\"']){_NAME}\2\s*:\s*(\\?[\"']))(.*?)\3")
-# --name value, --name=value (a command line)
-_SECRET_FLAG = re.compile(rf"(?i)((?<![\w-])--{_NAME}(?:\s+|=))(?!-)[^\s'\"]+")
+# --name value, --name=value, --name 'value' (a command line)
+_SECRET_FLAG = re.compile(rf"(?i)((?<![\w-])--{_NAME}(?:\s+|=))(?!-){_VALUE}")
 _SECRET_SHAPES = re.compile(
     r"\b(?:sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{20,})|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
 )
-# A header as a log or an error quotes it: "Authorization: Basic ...", "x-api-key: ...".
-_SECRET_HEADER_LINE = re.compile(
+# An Authorization header as a log or an error quotes it: "Authorization: Basic ...".
+_AUTHORIZATION = re.compile(
     r"(?i)(\b(?:proxy-)?authorization\s*:\s*)(?:(?:basic|bearer|token|digest)\s+)?[^\s,'\"]+"
-    r"|((?<![\w.-])[\w.-]*(?:api[-_]?key|token|secret|password)\s*:\s*)[^\s,'\"{}\[\]]+"
 )
 _REDACTED = "[REDACTED]"
 
@@ -34,10 +38,13 @@ def redact_secrets(text: str) -> str:
     """``text`` with API keys, tokens and passwords replaced by ``[REDACTED]`` (and the
     user:password of URLs by ``***``)."""
     text = without_userinfo(text)
-    text = _SECRET_HEADER_LINE.sub(lambda m: (m[1] or m[2]) + _REDACTED, text)
-    text = _SECRET_PAIR.sub(
-        lambda m: m[1] + (f"{m[2]}{_REDACTED}{m[2]}" if m[2] else _REDACTED), text
-    )
+    text = _AUTHORIZATION.sub(lambda m: m[1] + _REDACTED, text)
     text = _SECRET_QUOTED.sub(lambda m: f"{m[1]}{_REDACTED}{m[3]}", text)
-    text = _SECRET_FLAG.sub(lambda m: m[1] + _REDACTED, text)
+    text = _SECRET_PAIR.sub(_masked_value, text)
+    text = _SECRET_FLAG.sub(_masked_value, text)
     return _SECRET_SHAPES.sub(_REDACTED, text)
+
+
+def _masked_value(match: re.Match[str]) -> str:
+    quote = match[2]
+    return match[1] + (f"{quote}{_REDACTED}{quote}" if quote else _REDACTED)

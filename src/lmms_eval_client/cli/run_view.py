@@ -9,6 +9,7 @@ or the deadline passed. The sinks: a live table (rich, a terminal only), one lin
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._client.wait import Deadline
+from .._exceptions import LmmsEvalError
 from .._text import failure_reason
 from .exit_codes import ExitCode, worst
 from .output import print_json_line
@@ -143,7 +145,9 @@ def watch_run(
                     run.ack(outcome)
         except BaseException:
             if harvest:  # not shown (the reader went away): handed out again at once
-                run.release(*outcomes)
+                # (a ledger that fails here too must not hide why: its claim then expires)
+                with contextlib.suppress(LmmsEvalError):
+                    run.release(*outcomes)
             raise
         first = False
         pending = sum(1 for job in jobs if job.pending and job.server in servers)

@@ -7,6 +7,8 @@ line prints passes :func:`for_terminal`, which shows them escaped instead of sen
 
 from __future__ import annotations
 
+import unicodedata
+
 # Kept as they are: line breaks and tabs of multi-line output (a results table, a log).
 _LAYOUT = frozenset("\n\t")
 
@@ -25,4 +27,13 @@ def for_terminal(text: str) -> str:
     """
     if text.isprintable():  # the common case, checked at C speed
         return text
-    return "".join(ch if ch.isprintable() or ch in _LAYOUT else _escaped(ch) for ch in text)
+    return "".join(_escaped(ch) if _acts(ch) else ch for ch in text)
+
+
+def _acts(ch: str) -> bool:
+    """A control character (C0, DEL, C1) but a line break or a tab, or a bidirectional
+    override, embedding or isolate; not a space of another script, a joiner or a mark."""
+    if ch in _LAYOUT:
+        return False
+    bidi = "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069"
+    return bidi or unicodedata.category(ch) == "Cc"

@@ -341,7 +341,8 @@ class PostgresStore:
                 f"{where} stayed locked by another process while {doing} ({text}); try again.",
                 path=self.where,
             )
-        if state == "42501" and ("for schema" in lowered or doing in _READS):
+        # a read refused (no SELECT on a table); a DDL refused is the write case below
+        if state == "42501" and "permission denied for table" in lowered and doing in _READS:
             return self._not_permitted(doing, text)
         if state in ("25006", "42501"):
             return LedgerReadOnlyError(
