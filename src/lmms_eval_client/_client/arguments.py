@@ -11,7 +11,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -131,17 +131,24 @@ def _path_str(name: str, value: object) -> str | None:
 MAX_JSON_DEPTH = 200
 
 
-def _too_deep(value: Any) -> bool:
-    """Whether JSON data nests deeper than MAX_JSON_DEPTH (iterative: any depth is fine)."""
+def _json_items(value: Any, *, keys: bool = False) -> Iterator[tuple[Any, int]]:
+    """Every value of JSON data (and with ``keys``, every key) with its depth (1: the top),
+    iteratively (any depth is fine); an item is yielded before its children are looked at."""
     pending: list[tuple[Any, int]] = [(value, 1)]
     while pending:
         item, depth = pending.pop()
-        if isinstance(item, (Mapping, list, tuple)):
-            if depth > MAX_JSON_DEPTH:
-                return True
-            children = item.values() if isinstance(item, Mapping) else item
+        yield item, depth
+        if isinstance(item, Mapping):
+            children = (*item.keys(), *item.values()) if keys else item.values()
             pending.extend((child, depth + 1) for child in children)
-    return False
+        elif isinstance(item, (list, tuple)):
+            pending.extend((child, depth + 1) for child in item)
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether JSON data nests deeper than MAX_JSON_DEPTH (stops at the first such level)."""
+    containers = (Mapping, list, tuple)
+    return any(d > MAX_JSON_DEPTH and isinstance(i, containers) for i, d in _json_items(value))
 
 
 def json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
@@ -166,19 +173,9 @@ def json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def _holds_nul(value: Any) -> bool:
-    """Whether a key or a str of JSON data holds a NUL (iterative, as ``_too_deep``)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, Mapping):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            pending.extend(item)
-    return False
+    """Whether a key or a str of JSON data holds a NUL."""
+    items = _json_items(value, keys=True)
+    return any(isinstance(item, str) and "\x00" in item for item, _ in items)
 
 
 # The model_args keys from which lmms-eval derives the model name that names the results

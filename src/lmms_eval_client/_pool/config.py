@@ -60,12 +60,10 @@ def server_entries(servers: Sequence[str | C] | str | None, client_type: type[C]
 
 def server_caps(cap: int | Sequence[int | None] | None, count: int) -> list[int | None]:
     """One cap per server (None: no cap) from one for all or one per server."""
-    if cap is None or isinstance(cap, int):
-        caps: list[object] = [cap] * count
-    elif isinstance(cap, Sequence) and not isinstance(cap, (str, bytes)):
-        caps = list(cap)
-    else:  # a float or an object raised a raw TypeError at list()
-        caps = [cap] * count  # refused below, with its value
+    if isinstance(cap, Sequence) and not isinstance(cap, (str, bytes)):
+        caps: list[object] = list(cap)
+    else:  # one for all: an int, None, or what is refused below with its value (a float)
+        caps = [cap] * count
     if len(caps) != count:
         raise InvalidArgumentError(
             f"max_jobs_per_server has {len(caps)} entries for {count} servers"

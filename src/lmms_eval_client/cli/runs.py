@@ -51,7 +51,7 @@ def ledger_exists(ledger: str) -> bool:
     """Whether something is at a SQLite ledger's path (a folder, a FIFO or a broken link
     too: opening it says what it is); a URL's schema is the Ledger's to look for (it says
     "There is no run ledger at ..." itself when opened read-only)."""
-    return is_database_url(ledger) or (bool(ledger) and os.path.lexists(ledger))
+    return is_database_url(ledger) or os.path.lexists(ledger)  # (False for "")
 
 
 def open_read_only(ledger: str | os.PathLike[str]) -> closing[RunLedger]:

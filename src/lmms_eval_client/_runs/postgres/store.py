@@ -73,7 +73,7 @@ _TABLES = (
     "SELECT c.relname AS table_name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
     "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'p')"
 )
-_USABLE = "SELECT has_schema_privilege(oid, 'USAGE'), nspname FROM pg_namespace WHERE nspname = %s"
+_USABLE = "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s"
 _READS = ("opening it", "reading it")
 
 
@@ -169,7 +169,8 @@ class PostgresStore:
         when it cannot be read as a ledger."""
         usable = conn.execute(_USABLE, (self._url.schema,)).fetchone()
         if usable is not None and not usable[0]:  # (else search_path skips it, unsaid)
-            raise self._not_permitted("opening it", f"permission denied for schema {usable[1]}")
+            denied = f"permission denied for schema {self._url.schema}"
+            raise self._not_permitted("opening it", denied)
         tables = {str(row[0]) for row in conn.execute(_TABLES, (self._url.schema,)).fetchall()}
         if not tables:
             return 0
