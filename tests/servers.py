@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import httpx
+import psutil
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 60.0  # seconds for the server to answer GET /health
@@ -94,6 +95,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def serves_port(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether ``process`` or a process under it listens on ``port``. An answer on the port
+    alone does not say so: a parallel test's server may take the port between ``free_port()``
+    and this process's bind, and answer there until this one exits (address in use)."""
+    try:
+        root = psutil.Process(process.pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            for conn in member.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port:
+                    return True
+    return False
 
 
 def hold_port(port: int) -> socket.socket:
@@ -201,9 +219,11 @@ def _server_env(
 
 
 def _wait_until_healthy(
-    process: subprocess.Popen[bytes], url: str, log_path: Path, deadline: float
+    process: subprocess.Popen[bytes], port: int, log_path: Path, deadline: float
 ) -> None:
-    """Return once GET /health says healthy; raise ServerStartError (with the log) otherwise."""
+    """Return once ``process`` serves ``port`` and GET /health says healthy; raise
+    ServerStartError (with the log) otherwise."""
+    url = f"http://{HOST}:{port}"
     with loopback_http(timeout=2.0) as probe:
         while True:
             code = process.poll()
@@ -215,7 +235,8 @@ def _wait_until_healthy(
                 )
             try:
                 response = probe.get(f"{url}/health")
-                if response.status_code == 200 and response.json().get("status") == "healthy":
+                healthy = response.status_code == 200 and response.json().get("status") == "healthy"
+                if healthy and serves_port(process, port):
                     return
             except (httpx.TransportError, ValueError):
                 pass
@@ -280,7 +301,7 @@ def _launch(
                 cwd=workdir,
             )
         try:
-            _wait_until_healthy(process, url, log_path, deadline)
+            _wait_until_healthy(process, port, log_path, deadline)
         except ServerStartError:
             stop_process(process)
             taken = "address already in use" in log_path.read_text(errors="replace").lower()

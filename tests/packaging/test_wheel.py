@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ..readme.snippets import PAGE_URL, ROOT, python_snippets
-from ..servers import free_port, stop_process
+from ..servers import free_port, serves_port, stop_process
 
 QUICKSTART = ROOT / "docs" / "guides" / "quickstart.md"
 
@@ -99,6 +99,7 @@ def test_the_installed_wheel_runs_the_quickstart(dist: Path, tmp_path: Path) -> 
         url = f"http://127.0.0.1:{port}"
         cli = [str(bin_dir / "lmms-eval-client"), "--server", url]
         _run([*cli, "health", "--wait", "30"], tmp_path)
+        assert serves_port(server, port), "another test's server took the port meanwhile"
         script = tmp_path / "quickstart.py"
         script.write_text(sync.code.replace(PAGE_URL, url))
         _run([str(python), str(script)], tmp_path)

@@ -16,7 +16,7 @@ import pytest
 from lmms_eval_client import EvalClient, JobStatus
 from lmms_eval_client.testing.__main__ import build_parser, main
 
-from ..servers import free_port
+from ..servers import free_port, serves_port
 from .conftest import POLL, QWEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,8 @@ def serve(command: list[str], port: int, log: Path) -> subprocess.Popen[bytes]:
             output = log.read_text(errors="replace")
             raise AssertionError(f"the server exited with {process.returncode}:\n{output}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+            answered = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+            if answered and serves_port(process, port):
                 return process
         except httpx.TransportError:
             time.sleep(0.02)

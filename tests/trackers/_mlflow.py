@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from ..servers import HOST, free_port, loopback_http, stop_process
+from ..servers import HOST, free_port, loopback_http, serves_port, stop_process
 
 MLFLOW_STARTUP = 180.0  # seconds: it takes about a minute on a loaded 2-core machine
 
@@ -53,7 +53,8 @@ def _start_mlflow(workdir: Path, port: int) -> MlflowServer:
             if process.poll() is not None:
                 raise RuntimeError(f"mlflow server exited early:\n{log.read_text()}")
             try:
-                if probe.get(f"{url}/health").status_code == 200:
+                answered = probe.get(f"{url}/health").status_code == 200
+                if answered and serves_port(process, port):
                     return MlflowServer(url, process, log)
             except httpx.TransportError:
                 pass
