@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import pickle
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -27,6 +28,7 @@ from lmms_eval_client import (
     InvalidArgumentError,
     JobNotFoundError,
     JobStatus,
+    ModelNameWarning,
     NoServerAvailableError,
     ServerUnreachableError,
     WaitTimeoutError,
@@ -288,6 +290,23 @@ async def test_a_bad_argument_is_refused_before_any_server_is_asked(
     with pytest.raises(InvalidArgumentError, match=says):
         await pool.evaluate(**{"model": "qwen2_vl", "tasks": ["mme"], **arguments})
     assert mock.calls.call_count == 0
+
+
+async def test_a_warning_about_the_arguments_is_said_once_at_the_callers_line(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # Before: the pool checked the arguments, then the chosen server's client checked them
+    # again and warned, pointing at the pool's own module instead of the caller's line.
+    serve(mock, A)
+    serve(mock, B)
+    posted = mock.post(f"{A}/evaluate").respond(200, json=SUBMIT_JSON)
+    pool = make_pool().pool
+    with pytest.warns(ModelNameWarning) as said:
+        sent = pool.evaluate("qwen2_vl", ["mme"], model_args={"revision": "main"})
+        job = await sent if inspect.isawaitable(sent) else sent
+    assert [w.filename for w in said] == [__file__]
+    assert job.server == A and posted.call_count == 1
+    assert json.loads(posted.calls.last.request.content)["model_args"] == {"revision": "main"}
 
 
 async def test_cancel_goes_to_the_server_that_holds_the_job(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lmms_eval_client import RetryOnFailure
+from lmms_eval_client import InvalidArgumentError, RetryOnFailure
 
 from ._fake import BASE, FakeServer
 from .conftest import MakeRunner
@@ -112,3 +112,14 @@ async def test_a_retry_keeps_an_output_dir_the_caller_chose(
     await runner.ready()
     (second,) = [job for job in await runner.jobs() if job.retry_of == first.seq]
     assert sent_output_dir(server, second.job_id) == "/mine"
+
+
+@pytest.mark.parametrize("root", ["/out\x00put", "/out\udc80put"])
+def test_an_output_root_that_cannot_be_sent_is_refused_by_the_client(
+    server: FakeServer, make_runner: MakeRunner, root: str
+) -> None:
+    # Before: the client took it, and a run sent a NUL in each job's output_dir (which its
+    # PostgreSQL ledger then could not store); evaluate() refused only at each call.
+    with pytest.raises(InvalidArgumentError, match="output_root"):
+        make_runner(BASE, client_options={"output_root": root})
+    assert server.jobs == {}

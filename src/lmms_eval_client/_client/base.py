@@ -24,8 +24,11 @@ from .._http.config import (
 )
 from .._http.responses import check_open
 from .._http.retry import RetryPolicy
+from .arguments import _check_text
 
 if TYPE_CHECKING:  # reading results is imported with a client, not with the SDK (_lazy)
+    from lmms_eval_api.models import EvaluateRequest
+
     from .._results.file_access import FileSystem
     from .._results.path_map import PathMap
 
@@ -90,6 +93,8 @@ class ClientBase(Generic[HttpClientT]):
         from .._results.path_map import effective_path_map
 
         self._output_root = resolve_output_root(output_root)
+        if self._output_root is not None:  # each job's output_dir starts with it
+            _check_text("output_root", self._output_root)
         self._path_map = effective_path_map(path_map)
         if filesystem is not None:  # the file access code loads when there is a filesystem
             from .._results.file_access import check_filesystem
@@ -97,16 +102,14 @@ class ClientBase(Generic[HttpClientT]):
             filesystem = check_filesystem(filesystem)
         self._filesystem = filesystem
 
-    def _output_dir(
-        self, output_dir: str | os.PathLike[str] | None, model: str, model_args: object
-    ) -> str | os.PathLike[str] | None:
-        """The output_dir to send: the caller's, else a fresh one under the output root."""
-        if output_dir is not None or self._output_root is None:
-            return output_dir
-        args = model_args if isinstance(model_args, Mapping) else None
+    def _under_output_root(self, body: EvaluateRequest) -> EvaluateRequest:
+        """``body``, given a fresh output_dir under the output root when it names none."""
+        if body.output_dir is not None or self._output_root is None:
+            return body
         from .._results.output_dirs import output_dir_for
 
-        return output_dir_for(self._output_root, model, args)
+        folder = output_dir_for(self._output_root, body.model, body.model_args)
+        return body.model_copy(update={"output_dir": folder})
 
     def _check_open(self) -> None:
         # Before every attempt: close() may come during a retry's backoff (another task).

@@ -251,7 +251,6 @@ class AsyncEvalClient(
                 which lmms-eval names the results: the real server would fail the job.
         """
         options = CallOptions.of(timeout, reconcile=reconcile)
-        output_dir = self._output_dir(output_dir, model, model_args)
         body = build_evaluate_request(
             # <params request extra_body: arguments>
             model,
@@ -269,6 +268,14 @@ class AsyncEvalClient(
             extra_body,
             # </params>
         )
+        return await self._evaluate_checked(body, options)
+
+    async def _evaluate_checked(
+        self, body: EvaluateRequest, options: CallOptions
+    ) -> JobSubmitResponse:
+        """``evaluate()`` of a request already checked (``build_evaluate_request``): a pool
+        checks once, before it routes, then gives the request to the chosen server's client."""
+        body = self._under_output_root(body)
         if options.reconcile:
             from .submit import submit_exactly_once  # the reconciler: loaded when used
 

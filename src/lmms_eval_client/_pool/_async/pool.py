@@ -264,8 +264,8 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             APIConnectionError: The answer was lost (``may_have_been_sent``): the job may
                 exist on the server the message names. It was not sent anywhere else.
         """
-        CallOptions.of(timeout, reconcile=reconcile)  # all checked before a server is asked
-        build_evaluate_request(
+        options = CallOptions.of(timeout, reconcile=reconcile)
+        body = build_evaluate_request(  # checked (and warned about) before a server is asked
             # <params request extra_body: arguments>
             model,
             tasks,
@@ -281,34 +281,15 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             output_dir,
             extra_body,
             # </params>
-            warn=False,
         )
         tried: set[int] = set()
         while True:
-            index = await self._servers.choose(model, tasks, reserve=True, exclude=frozenset(tried))
+            index = await self._servers.choose(
+                body.model, body.tasks, reserve=True, exclude=frozenset(tried)
+            )
             server = self._servers.urls[index]
             try:
-                job = await self._servers.clients[index].evaluate(
-                    # <params request: arguments>
-                    model,
-                    tasks,
-                    model_args,
-                    num_fewshot,
-                    batch_size,
-                    device,
-                    limit,
-                    gen_kwargs,
-                    log_samples,
-                    predict_only,
-                    num_gpus,
-                    output_dir,
-                    # </params>
-                    # <params extra_body reconcile timeout: keywords>
-                    extra_body=extra_body,
-                    reconcile=reconcile,
-                    timeout=timeout,
-                    # </params>
-                )
+                job = await self._servers.clients[index]._evaluate_checked(body, options)
             except APIConnectionError as exc:
                 self._servers.table.settle(index, accepted=False, now=self._clock())
                 if exc.may_have_been_sent:
