@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._text import SecretMask, failure_reason, redacted_request
+from ._text import SecretMask, clip_middle, failure_reason, redacted_request
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
@@ -273,15 +273,26 @@ class JobFailedError(JobError):
     """The job failed on the server.
 
     Attributes:
-        error: The server's error text (often the tail of the evaluation log).
+        error: The server's error text (often the tail of the evaluation log), without the
+            values of the job's secret model_args or any other ``api_key=``-like value.
         reason: The line of it that says why (its last exception or logged error), without
             colour codes, e.g. ``"ValueError: Tasks not found: no_such_task. ..."``.
     """
 
     def __init__(self, message: str, *, job: JobInfo) -> None:
         super().__init__(message, job=job)
-        self.error: str | None = job.error
-        self.reason: str = failure_reason(job.error)
+        from ._results.redaction import redacted_error  # its rules load with a failed job
+
+        self.error: str | None = redacted_error(job)
+        self.reason: str = failure_reason(self.error)
+
+    @classmethod
+    def _of(cls, job: JobInfo, where: str) -> JobFailedError:
+        """The error of a failed job, its message quoting the error text (masked)."""
+        from ._results.redaction import redacted_error
+
+        text = redacted_error(job) or "the server gave no error text"
+        return cls(f"Job failed: {clip_middle(text)}\n({where})", job=job)
 
 
 class JobCancelledError(JobError):

@@ -57,30 +57,51 @@ def is_fingerprint(value: object) -> bool:
     return isinstance(value, str) and value.startswith(FINGERPRINT_PREFIX)
 
 
-def replace_secret_args(data: Any, replace: Callable[[str, Any], Any], depth: int = 0) -> Any:
+def replace_secret_args(
+    data: Any,
+    replace: Callable[[str, Any], Any],
+    depth: int = 0,
+    error: Callable[[str, Any], str] | None = None,
+) -> Any:
     """A copy of JSON data in which each value of every ``model_args`` mapping is
-    ``replace(key, value)`` (a request, a JobInfo, a TrackedJob, lists of them...)."""
+    ``replace(key, value)`` (a request, a JobInfo, a TrackedJob, lists of them...), and the
+    ``error`` text of each JobInfo ``error(text, its request's model_args)``."""
     if depth > _MAX_DEPTH:
         return data
     if isinstance(data, list):
-        return [replace_secret_args(item, replace, depth + 1) for item in data]
+        return [replace_secret_args(item, replace, depth + 1, error) for item in data]
     if not isinstance(data, dict):
         return data
-    copy = {key: replace_secret_args(value, replace, depth + 1) for key, value in data.items()}
+    copy = {key: replace_secret_args(v, replace, depth + 1, error) for key, v in data.items()}
     args = data.get("model_args")
     if isinstance(args, dict):
         copy["model_args"] = {key: replace(key, value) for key, value in args.items()}
+    request = data.get("request")
+    if error is not None and isinstance(data.get("error"), str) and isinstance(request, dict):
+        copy["error"] = error(data["error"], request.get("model_args"))
     return copy
 
 
+def masked_error(text: str, model_args: Any, words: Collection[str]) -> str:
+    """A job's error text without the values of its secret model_args (named by ``words``)
+    or any other ``api_key=``-like value."""
+    from ._results.redaction import job_secrets, redact_secrets  # loaded with a job's error
+
+    return redact_secrets(text, job_secrets(model_args, words))
+
+
 def masked_for_display(data: Any, words: Collection[str] | None = None) -> Any:
-    """JSON data as the command line prints it: secret model_args (and fingerprints) ``***``."""
+    """JSON data as the command line prints it: secret model_args (and fingerprints) ``***``,
+    and a job's error text without them or any other ``api_key=``-like value."""
     chosen = secret_arg_words() if words is None else words
 
     def hide(key: str, value: Any) -> Any:
         return SHOWN if is_secret_arg(key, chosen) or is_fingerprint(value) else value
 
-    return replace_secret_args(data, hide)
+    def mask_error(text: str, model_args: Any) -> str:
+        return masked_error(text, model_args, chosen)
+
+    return replace_secret_args(data, hide, error=mask_error)
 
 
 class Fingerprints:
@@ -115,8 +136,12 @@ class Fingerprints:
         return seal
 
     def seal(self, data: Any) -> Any:
-        """JSON data as the ledger stores it: each secret model_args value fingerprinted."""
-        return replace_secret_args(data, self._sealer())
+        """JSON data as the ledger stores it: each secret model_args value fingerprinted, a
+        job's error text without them (or any other ``api_key=``-like value)."""
+        return replace_secret_args(data, self._sealer(), error=self._masked_error)
+
+    def _masked_error(self, text: str, model_args: Any) -> str:
+        return masked_error(text, model_args, self.words)
 
     def sealed_keys(self, request: EvaluateRequest) -> set[str]:
         """The model_args keys whose values a stored request holds as fingerprints."""

@@ -128,7 +128,7 @@ def test_an_args_entry_for_no_parameter_fails(package: Path) -> None:
 def test_an_unknown_name_in_a_marker_fails(package: Path) -> None:
     edit(
         package / "_pool" / "_async" / "pool.py",
-        "# <params request: arguments>",
+        "# <params request extra_body: arguments>",
         "# <params seed: arguments>",
     )
     done = check(package)

@@ -29,7 +29,6 @@ from .._exceptions import (
 from .._http.config import check_seconds
 from .._http.retry import is_transient, within_deadline
 from .._log import logger
-from .._text import clip_middle
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
@@ -57,11 +56,7 @@ def process_job_status(job: JobInfo) -> JobInfo | None:
     if job.status == JobStatus.FAILED:
         # "Job failed: ..." as lmms-eval's client words it; the full text stays on .error,
         # the line that says why on .reason.
-        raise JobFailedError(
-            f"Job failed: {clip_middle(job.error or 'the server gave no error text')}\n"
-            f"(job {job.job_id})",
-            job=job,
-        )
+        raise JobFailedError._of(job, f"job {job.job_id}")
     if job.status == JobStatus.CANCELLED:
         raise JobCancelledError(f"Job {job.job_id} was cancelled", job=job)
     return None

@@ -5,9 +5,16 @@ line is read once (linear), never rescanned from every position."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
-from .._text import without_userinfo
+from .._secret_args import is_secret_arg, masked_error, secret_arg_words
+from .._text import MIN_MASKED_CHARS, without_userinfo
+
+if TYPE_CHECKING:
+    from lmms_eval_api.models import JobInfo
 
 # A name that ends with a secret's word: hf_token, api-key, aws_secret_access_key, password;
 # not max_new_tokens, a tokenizer's unk_token, nor a plain key (sort_key, key=answer).
@@ -34,9 +41,12 @@ _AUTHORIZATION = re.compile(
 _REDACTED = "[REDACTED]"
 
 
-def redact_secrets(text: str) -> str:
+def redact_secrets(text: str, values: Sequence[str] = ()) -> str:
     """``text`` with API keys, tokens and passwords replaced by ``[REDACTED]`` (and the
-    user:password of URLs by ``***``)."""
+    user:password of URLs by ``***``): ``values`` (known secrets, longest first) wherever
+    they stand, then every secret-looking ``name=value``."""
+    for value in values:
+        text = text.replace(value, _REDACTED)
     text = without_userinfo(text)
     text = _AUTHORIZATION.sub(lambda m: m[1] + _REDACTED, text)
     text = _SECRET_QUOTED.sub(lambda m: f"{m[1]}{_REDACTED}{m[3]}", text)
@@ -48,3 +58,25 @@ def redact_secrets(text: str) -> str:
 def _masked_value(match: re.Match[str]) -> str:
     quote = match[2]
     return match[1] + (f"{quote}{_REDACTED}{quote}" if quote else _REDACTED)
+
+
+def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
+    """The values of a request's secret model_args (those whose names hold one of
+    ``words``), as given and as JSON quotes them, longest first: to mask wherever a
+    server's text repeats them, whatever its wording."""
+    found: set[str] = set()
+    if isinstance(model_args, dict):
+        for key, value in model_args.items():
+            if isinstance(key, str) and isinstance(value, str) and is_secret_arg(key, words):
+                found.update((value, json.dumps(value)[1:-1]))
+    kept = (value for value in found if len(value) >= MIN_MASKED_CHARS)
+    return tuple(sorted(kept, key=len, reverse=True))
+
+
+def redacted_error(job: JobInfo) -> str | None:
+    """A job's error text without its secrets: the values of its own secret model_args
+    (however the text words them), then every secret-looking ``name=value``."""
+    if job.error is None:
+        return None
+    model_args = job.request.model_args if job.request is not None else None
+    return masked_error(job.error, model_args, secret_arg_words())

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from lmms_eval_api.models import EvaluateRequest, JobInfo
 
 from .._exceptions import JobCancelledError, JobFailedError
-from .._text import clip_middle, failure_reason
+from .._results.redaction import redacted_error
+from .._text import failure_reason
 from .errors import JobLostError
 
 # The states of a run's job live in states.py, which imports no pydantic (what the run's
@@ -185,16 +186,15 @@ class JobFailed(_Outcome):
 
     kind: Literal["failed"] = Field(default="failed", description="Always 'failed'.")
     info: JobInfo = Field(description="The failed job's JobInfo.")
-    error: str = Field(description="The server's error text (often the tail of the eval log).")
+    error: str = Field(
+        description="The server's error text (often the tail of the eval log), without the "
+        "values of the job's secret model_args or any other api_key=-like value."
+    )
     reason: str = Field(description="One line of it that says what went wrong.")
 
     def raise_for_outcome(self) -> JobInfo:
         """Raise JobFailedError, as ``wait_for_job`` does."""
-        raise JobFailedError(
-            f"Job failed: {clip_middle(self.error or 'the server gave no error text')}\n"
-            f"(job {self.info.job_id}, labels {self.labels})",
-            job=self.info,
-        )
+        raise JobFailedError._of(self.info, f"job {self.info.job_id}, labels {self.labels}")
 
 
 class JobCancelled(_Outcome):
@@ -250,7 +250,7 @@ def outcome_of(job: TrackedJob) -> JobOutcome | None:
     if job.state == COMPLETED and job.info is not None:
         return JobCompleted(job=job, info=job.info, summary=job.summary)
     if job.state == FAILED and job.info is not None:
-        error = job.info.error or ""
+        error = redacted_error(job.info) or ""
         return JobFailed(job=job, info=job.info, error=error, reason=failure_reason(error))
     if job.state == CANCELLED and job.info is not None:
         return JobCancelled(job=job, info=job.info)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._client.wait import Deadline
 from .._exceptions import LmmsEvalError
+from .._results.redaction import redacted_error
 from .._text import failure_reason
 from .exit_codes import ExitCode, worst
 from .output import print_json_line
@@ -65,7 +66,7 @@ def detail(job: TrackedJob) -> str:
     if job.state in ("lost", "unsent") and job.note:
         return " ".join(job.note.split())
     if job.state == "failed" and job.info is not None and job.info.error:
-        return failure_reason(job.info.error)
+        return failure_reason(redacted_error(job.info))
     if job.summary:
         values = [
             f"{task} {metric}={value}"

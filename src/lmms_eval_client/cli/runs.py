@@ -21,6 +21,7 @@ import typer
 
 from lmms_eval_client import InvalidArgumentError, TrackedJob
 
+from .._results.redaction import redacted_error
 from .._runs.ledger import Ledger as RunLedger
 from .._runs.postgres.url import is_database_url, parse_url
 from .output import as_json, print_fields, print_json, print_lines
@@ -154,7 +155,7 @@ def show(
             ("tasks", ", ".join(job.request.tasks)),
             ("attempt", f"{job.attempt} (first: seq {job.first_seq})"),
             ("note", job.note or "-"),
-            ("error", (job.info.error or "-").strip().splitlines()[-1] if job.info else "-"),
+            ("error", _last_line(redacted_error(job.info)) if job.info else "-"),
             ("summary", json.dumps(job.summary) if job.summary is not None else "-"),
         ]
     )
@@ -185,3 +186,8 @@ def runs_app() -> typer.Typer:
 
     report_commands.register_runs(app)
     return app
+
+
+def _last_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[-1] if lines else "-"

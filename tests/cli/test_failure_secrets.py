@@ -1,0 +1,60 @@
+"""A failed job's error text, as the client raises it and the command line prints it, keeps
+no secret of the job's request (the server's error often quotes the evaluation log)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import respx
+
+from lmms_eval_client import EvalClient, JobFailedError
+
+from ..support import BASE, JOB_ID, job_json
+from .test_commands import invoke
+
+SECRET = "sk-live-0123456789abcdef"
+ERROR = (
+    "Traceback (most recent call last):\n"
+    f'config {{"model_args": {json.dumps({"api_key": SECRET})}}}\n'
+    f"openai.AuthenticationError: Incorrect API key provided: {SECRET}"
+)
+FAILED = job_json(
+    "failed",
+    request={"model": "openai", "tasks": ["mme"], "model_args": {"api_key": SECRET}},
+    error=ERROR,
+)
+
+
+@pytest.fixture
+def failed(mock: respx.MockRouter) -> respx.MockRouter:
+    mock.get(f"/jobs/{JOB_ID}").respond(200, json=FAILED)
+    return mock
+
+
+def test_wait_for_job_raises_without_the_secret(failed: respx.MockRouter) -> None:
+    # Before: the message, .error and .reason quoted the server's text as it was.
+    with EvalClient(BASE) as client, pytest.raises(JobFailedError) as raised:
+        client.wait_for_job(JOB_ID, poll_interval=0.01, timeout=5, verbose=False)
+    error = raised.value
+    for text in (
+        str(error),
+        error.reason,
+        str(error.error),
+        repr(pickle.loads(pickle.dumps(error))),
+    ):
+        assert SECRET not in text, text
+    assert error.reason == "openai.AuthenticationError: Incorrect API key provided: [REDACTED]"
+
+
+@pytest.mark.parametrize(
+    "args", [["status", JOB_ID], ["status", JOB_ID, "--json"], ["wait", JOB_ID, "--quiet"]]
+)
+def test_the_command_line_prints_a_failed_job_without_the_secret(
+    failed: respx.MockRouter, args: list[str]
+) -> None:
+    result = invoke(args, BASE)
+    assert result.exit_code in (0, 1), result.output
+    assert "Incorrect API key provided" in result.output
+    assert SECRET not in result.output
