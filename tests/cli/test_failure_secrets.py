@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import pytest
 import respx
 
-from lmms_eval_client import EvalClient, JobFailedError
+from lmms_eval_client import EvalClient, EvalRun, JobFailedError
 
+from ..runs._fake import FakeServer
 from ..support import BASE, JOB_ID, job_json
 from .test_commands import invoke
 
@@ -58,3 +60,22 @@ def test_the_command_line_prints_a_failed_job_without_the_secret(
     assert result.exit_code in (0, 1), result.output
     assert "Incorrect API key provided" in result.output
     assert SECRET not in result.output
+
+
+@pytest.mark.parametrize("error", [ERROR, "   "])
+def test_runs_show_and_ls_give_a_failed_jobs_error_without_the_secret(
+    tmp_path: Path, error: str
+) -> None:
+    # Before: `runs show` printed the error's last line as it was, and a blank error
+    # crashed it (IndexError).
+    path = tmp_path / "run.sqlite"
+    args = {"model": "gpt-4o", "api_key": SECRET}
+    with FakeServer().mocked() as server, EvalClient(BASE) as client, EvalRun(client, path) as run:
+        job = run.submit("openai", ["mme"], model_args=args)
+        assert job.job_id is not None
+        server.finish(job.job_id, "failed", error)
+        run.harvest()
+    for args in (["runs", "show", str(path), "1"], ["runs", "ls", str(path)]):
+        result = invoke(args)
+        assert result.exit_code == 0, result.output
+        assert SECRET not in result.output and "failed" in result.output
