@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 import pytest
+import respx
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -116,3 +117,16 @@ def test_spaces_joiners_and_marks_of_other_scripts_are_kept() -> None:
     # of an emoji family and a right-to-left mark, none of which acts on a terminal.
     for text in ["10\u00a0000 samples", "模型\u3000评测", "👨\u200d👩\u200d👧", "שלום\u200f 3"]:
         assert for_terminal(text) == text
+
+
+def test_debug_shows_the_traceback_and_the_log_escaped(
+    monkeypatch: pytest.MonkeyPatch, mock: respx.MockRouter
+) -> None:
+    # Before: --debug printed the traceback (whose message quotes the server) and the SDK's
+    # log lines (which quote a failed request's reason) as they came.
+    mock.get("http://lmms.test/jobs/j1").respond(404, json={"detail": f"no job {CODES}"})
+    done = CliRunner().invoke(app, ["--debug", "status", "j1"], env=env_for("http://lmms.test"))
+    assert done.exit_code != 0
+    assert "Traceback (most recent call last)" in done.output
+    assert not _raw_codes_in(done.output), done.output
+    assert f"no job {ESCAPED}" in done.output

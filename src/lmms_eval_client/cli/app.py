@@ -27,6 +27,7 @@ from .connection import Settings
 from .exit_codes import ExitCode, exit_code_for
 from .output import error as report_usage
 from .output import report
+from .terminal import TerminalFormatter
 
 MARKUP: Literal["markdown"] = "markdown"
 
@@ -214,7 +215,7 @@ def _log_to_stderr(ctx: typer.Context) -> None:
     """The SDK's log at DEBUG on stderr, for this invocation only (undone when it ends, so
     that an in-process run, e.g. CliRunner's, leaves the logger as it found it)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.setFormatter(TerminalFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logger = logging.getLogger("lmms_eval_client")
     level = logger.level
     logger.addHandler(handler)

@@ -94,8 +94,9 @@ def error(message: str) -> None:
 
 def report(exc: BaseException, *, debug: bool) -> None:
     """An error as one line on stderr; with ``--debug``, its traceback before it."""
-    if debug:
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    if debug:  # its messages quote servers: escaped as every other line
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        print(for_terminal(trace), end="", file=sys.stderr, flush=True)
     error("interrupted" if isinstance(exc, KeyboardInterrupt) else one_line(exc))
 
 

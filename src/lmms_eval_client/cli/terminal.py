@@ -7,6 +7,7 @@ line prints passes :func:`for_terminal`, which shows them escaped instead of sen
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 
 # Kept as they are: line breaks and tabs of multi-line output (a results table, a log).
@@ -37,3 +38,10 @@ def _acts(ch: str) -> bool:
         return False
     bidi = "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069"
     return bidi or unicodedata.category(ch) == "Cc"
+
+
+class TerminalFormatter(logging.Formatter):
+    """A log line as a terminal may show it: what it quotes of a server, escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return for_terminal(super().format(record))
