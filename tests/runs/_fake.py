@@ -25,6 +25,7 @@ class FakeServer:
         self.lose_next_answers: list[str] = []  # "before", "after", "after-done"
         self.max_completed_jobs = 100
         self.queue_down = False  # GET /queue answers 503 (a proxy with the server away)
+        self.busy_submissions = 0  # this many next POST /evaluate answer 503, creating nothing
         self.on_lose: Callable[[], None] = lambda: None  # runs as an answer is lost
 
     # -- the server's side --------------------------------------------------------------
@@ -90,6 +91,9 @@ class FakeServer:
 
     def _submit(self, request: httpx.Request) -> httpx.Response:
         self.requests["POST /evaluate"] += 1
+        if self.busy_submissions:
+            self.busy_submissions -= 1
+            return httpx.Response(503, json={"detail": "Service Unavailable"})
         lose = self.lose_next_answers.pop(0) if self.lose_next_answers else None
         if lose is not None:
             self.on_lose()

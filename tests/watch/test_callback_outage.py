@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from lmms_eval_client import CheckpointSubmission, EvalClient, EvalRun
+from lmms_eval_client import CheckpointSubmission, EvalClient, EvalRun, InvalidArgumentError
 from lmms_eval_client.testing import LocalServer
 
 from ..faults import FaultProxy, Rule, Script, on, respond
@@ -106,3 +106,25 @@ def test_a_checkpoint_the_server_refuses_does_not_hold_back_the_later_ones(
         end = state(10)
         callback.on_train_end(args, end, None)  # returns: nothing of ours is due
         assert [e["eval/checkpoint_step"] for e in end.log_history] == [10.0]
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"submit": {"model": "hf"}}, "submit must be a CheckpointSubmission"),
+        ({"run": "evals.sqlite"}, "run must be an EvalRun"),
+        ({"wait_at_end": "60"}, "wait_at_end"),
+        ({"key_prefix": None}, "key_prefix must be a str"),
+        ({"log_prefix": 5}, "log_prefix must be a str"),
+    ],
+)
+def test_the_callback_refuses_bad_arguments_when_made(
+    callback_module: Any, tmp_path: Path, options: dict[str, Any], says: str
+) -> None:
+    # Before: accepted; then an AttributeError or TypeError raised into the Trainer at the
+    # first save or at the end of training.
+    what = CheckpointSubmission(model="qwen2_vl", tasks=["mme"])
+    with EvalClient("http://127.0.0.1:9") as client, EvalRun(client, tmp_path / "r.sqlite") as run:
+        arguments: dict[str, Any] = {"run": run, "submit": what, **options}
+        with pytest.raises(InvalidArgumentError, match=says):
+            callback_module.EvalCallback(**arguments)

@@ -21,6 +21,7 @@ from lmms_eval_client._watch import wake as wake_module
 from lmms_eval_client.cli.app import app
 from lmms_eval_client.testing import LocalServer
 
+from ..servers import refused_url
 from .conftest import server_job_count, write_checkpoint
 
 MAIN = "from lmms_eval_client.cli import main; main()"
@@ -150,3 +151,19 @@ def test_watch_wake_events_without_watchfiles_is_refused(
     assert done.exit_code == 2, done.output
     assert "pip install 'lmms-eval-client[watch]'" in done.output
     assert not (tmp_path / "evals.sqlite").exists()
+
+
+def test_watch_says_on_stderr_why_a_checkpoint_is_not_submitted(tmp_path: Path) -> None:
+    # Before: silence without --debug; a user could not learn that the server was down.
+    out, ledger = tmp_path / "out", tmp_path / "evals.sqlite"
+    write_checkpoint(out, 1)
+    with refused_url() as nowhere:
+        process = start_watch(nowhere, out, ledger)
+        assert process.stderr is not None
+        try:
+            said = [process.stderr.readline() for _ in range(2)]
+        finally:
+            code, err = interrupt(process)
+    assert said[0].startswith("Watching ")
+    assert said[1].startswith("WARNING: Watcher of ") and "could not submit checkpoint-1" in said[1]
+    assert code == 130, err

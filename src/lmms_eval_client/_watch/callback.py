@@ -17,10 +17,12 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import LmmsEvalError, MissingDependencyError
+from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependencyError
+from .._http.config import check_seconds
 from .._log import logger
 from .._runs._sync.run import EvalRun
 from .._runs.outcomes import JobOutcome, TrackedJob
+from .checkpoint import check_watching
 from .reporting import is_rank_zero, metric_values
 from .submission import CheckpointSubmission, checkpoint_of, may_pass_later, submit_checkpoint
 
@@ -68,10 +70,15 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         key_prefix: str = "",
         log_prefix: str = "eval",
     ) -> None:
+        # Checked now: a bad argument found at the first save would stop the training.
+        self._prefix = check_watching(run, submit, key_prefix)
+        if wait_at_end is not None:
+            wait_at_end = check_seconds("wait_at_end", wait_at_end, zero=True)
+        if not isinstance(log_prefix, str):
+            raise InvalidArgumentError(f"log_prefix must be a str, got {type(log_prefix).__name__}")
         self._run = run
         self._submit = submit
         self._wait_at_end = wait_at_end
-        self._prefix = key_prefix
         self._log_prefix = log_prefix
         self._trainer: Any = None
         self._waiting: deque[dict[str, float]] = deque()

@@ -3,13 +3,16 @@ which folders a watcher may watch and match."""
 
 from __future__ import annotations
 
+import fnmatch
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._exceptions import InvalidArgumentError
-from .errors import missing
+from .._text import shown
+from .errors import WatchError, missing, not_permitted
 
 if TYPE_CHECKING:
     from .._runs.outcomes import TrackedJob
@@ -70,7 +73,89 @@ def check_pattern(pattern: object) -> str:
 def check_folder(directory: str | os.PathLike[str]) -> Path:
     """The folder to watch, which must be there now (the command line checks it before it
     creates a ledger; a watcher made in code finds out at its first scan)."""
-    path = Path(os.fspath(directory))
+    path = check_directory(directory)
     if not path.is_dir():
         raise InvalidArgumentError(str(missing(str(path), deleted=False)))
     return path
+
+
+def check_key_prefix(prefix: object) -> str:
+    """``key_prefix``, checked: a str that, followed by a checkpoint's name, makes a key
+    (printable, shorter than a key may be)."""
+    from .._runs.ledger_keys import MAX_KEY_LENGTH
+
+    if not isinstance(prefix, str):
+        raise InvalidArgumentError(f"key_prefix must be a str, got {type(prefix).__name__}")
+    if prefix and (len(prefix) >= MAX_KEY_LENGTH or not prefix.isprintable()):
+        raise InvalidArgumentError(
+            f"key_prefix must be printable and shorter than {MAX_KEY_LENGTH} characters (a "
+            f"key is the prefix, then the checkpoint's name), got {shown(prefix)}"
+        )
+    return prefix
+
+
+def check_watching(run: object, submit: object, key_prefix: object) -> str:
+    """What a watcher or a trainer callback is given, checked before its first checkpoint
+    (hours into a training): an EvalRun, a CheckpointSubmission, a key prefix, and sinks of
+    the run that can read the step of a checkpoint's labels. The key prefix, checked."""
+    from .._runs._sync.run import EvalRun
+    from .._trackers.base import check_step_labels
+    from .submission import CheckpointSubmission
+
+    if not isinstance(run, EvalRun):
+        raise InvalidArgumentError(f"run must be an EvalRun, got {type(run).__name__}")
+    if not isinstance(submit, CheckpointSubmission):
+        raise InvalidArgumentError(
+            f"submit must be a CheckpointSubmission, got {type(submit).__name__}"
+        )
+    check_step_labels(run._sinks, {"checkpoint": "checkpoint-0", "step": 0})
+    return check_key_prefix(key_prefix)
+
+
+def check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgumentError(f"{name} must be an int >= 1, got {shown(value)}")
+    return value
+
+
+def check_rules(ready: object, step: object) -> None:
+    """A watcher's readiness rule (None: the default) and step function."""
+    if ready is not None and not callable(getattr(ready, "is_ready", None)):
+        raise InvalidArgumentError(
+            f"ready must be a readiness rule (MarkerFile, StableSize), got {type(ready).__name__}"
+        )
+    if not callable(step):
+        raise InvalidArgumentError(f"step must be callable, got {type(step).__name__}")
+
+
+def list_checkpoints(
+    directory: Path, pattern: str, step: Callable[[str], int | None], *, deleted: bool
+) -> list[Checkpoint]:
+    """The folders of ``directory`` that ``pattern`` matches, in step order (``deleted``:
+    it was listed before, so its absence means it was deleted)."""
+    found = []
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if fnmatch.fnmatchcase(entry.name, pattern) and is_dir(entry):
+                    found.append(Checkpoint(entry.name, Path(entry.path), step(entry.name)))
+    except (FileNotFoundError, NotADirectoryError):
+        raise missing(str(directory), deleted=deleted) from None
+    except PermissionError:
+        raise not_permitted(str(directory)) from None
+    except OSError as exc:  # a symlink loop, a name too long, an I/O error
+        raise WatchError(
+            f"Cannot list the watched folder {str(directory)!r}: {exc.strerror or exc}",
+            path=str(directory),
+        ) from None
+    return sorted(found, key=lambda checkpoint: checkpoint.order)
+
+
+def check_directory(directory: object) -> Path:
+    """The watched folder's path (str or os.PathLike, no NUL); it may not exist yet."""
+    if not isinstance(directory, (str, os.PathLike)):
+        raise InvalidArgumentError(f"directory must be a path, got {type(directory).__name__}")
+    path = os.fspath(directory)
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise InvalidArgumentError(f"directory must be a non-empty path, got {path!r}")
+    return Path(path)

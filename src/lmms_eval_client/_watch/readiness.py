@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .._exceptions import InvalidArgumentError
+from .._http.config import check_seconds
 from .errors import not_permitted
 
 Signature = tuple[int, int, int]
@@ -55,6 +56,8 @@ class MarkerFile:
     """The file, relative to the checkpoint folder, whose presence marks it complete."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or "\x00" in self.name:
+            raise InvalidArgumentError(f"MarkerFile name must be a str (no NUL), got {self.name!r}")
         if not self.name or os.path.isabs(self.name):
             raise InvalidArgumentError(
                 f"MarkerFile name must be a path relative to the checkpoint, got {self.name!r}"
@@ -91,10 +94,7 @@ class StableSize:
     """How long (seconds, >= 0) the folder must stay unchanged."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.seconds, (int, float)) or self.seconds < 0:
-            raise InvalidArgumentError(
-                f"StableSize seconds must be a number >= 0, got {self.seconds!r}"
-            )
+        check_seconds("StableSize seconds", self.seconds, zero=True)
 
     def is_ready(self, path: Path, looks: Looks, now: float) -> bool:
         """Whether ``path`` looked the same at an earlier look ``seconds`` ago or more.

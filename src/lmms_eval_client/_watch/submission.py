@@ -92,6 +92,10 @@ class CheckpointSubmission:
             )
         from .._client.arguments import build_evaluate_request  # (pydantic's models)
 
+        if "timeout" in self.options:
+            from .._http.options import CallOptions
+
+            CallOptions.of(self.options["timeout"])
         request = {k: v for k, v in self.options.items() if k != "timeout"}
         with warnings.catch_warnings():  # (a warning, if any, comes with each submission)
             warnings.simplefilter("ignore")

@@ -19,10 +19,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from .._exceptions import InvalidArgumentError, LmmsEvalError
+from .._http.config import check_seconds
 from .._log import logger
 from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
-from .checkpoint import Checkpoint, check_pattern, is_dir, order_of
-from .errors import missing, not_permitted
+from .checkpoint import (
+    Checkpoint,
+    check_count,
+    check_directory,
+    check_pattern,
+    check_rules,
+    check_watching,
+    list_checkpoints,
+    order_of,
+)
 from .readiness import Looks, MarkerFile, ReadinessRule
 from .submission import (
     CheckpointSubmission,
@@ -101,26 +110,17 @@ class CheckpointWatcher:
         poll_interval: float = 10.0,
         wake: Wake = "auto",
     ) -> None:
-        if not isinstance(submit, CheckpointSubmission):
-            raise InvalidArgumentError("submit must be a CheckpointSubmission")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise InvalidArgumentError(f"every must be an int >= 1, got {every!r}")
-        if max_pending is not None and (
-            isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1
-        ):
-            raise InvalidArgumentError(f"max_pending must be an int >= 1, got {max_pending!r}")
-        if not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
-            raise InvalidArgumentError(f"poll_interval must be > 0, got {poll_interval!r}")
+        self._prefix = check_watching(run, submit, key_prefix)
+        check_rules(ready, step)
         self._run = run
-        self._directory = Path(os.fspath(directory))
+        self._directory = check_directory(directory)
         self._submit = submit
         self._pattern = check_pattern(pattern)
         self._ready: ReadinessRule = MarkerFile() if ready is None else ready
-        self._every = every
-        self._max_pending = max_pending
+        self._every = check_count("every", every)
+        self._max_pending = None if max_pending is None else check_count("max_pending", max_pending)
         self._step = step
-        self._prefix = key_prefix
-        self._poll_interval = float(poll_interval)
+        self._poll_interval = check_seconds("poll_interval", poll_interval)
         self._wake = check_wake(wake)
         self._looks = Looks()
         self._listed_once = False
@@ -162,19 +162,11 @@ class CheckpointWatcher:
 
             print([c.name for c in watcher.checkpoints()])
         """
-        found = []
-        try:
-            with os.scandir(self._directory) as entries:
-                for entry in entries:
-                    if fnmatch.fnmatchcase(entry.name, self._pattern) and is_dir(entry):
-                        step = self._step(entry.name)
-                        found.append(Checkpoint(entry.name, Path(entry.path), step))
-        except (FileNotFoundError, NotADirectoryError):
-            raise missing(str(self._directory), deleted=self._listed_once) from None
-        except PermissionError:
-            raise not_permitted(str(self._directory)) from None
+        found = list_checkpoints(
+            self._directory, self._pattern, self._step, deleted=self._listed_once
+        )
         self._listed_once = True
-        return sorted(found, key=lambda checkpoint: checkpoint.order)
+        return found
 
     def key_of(self, checkpoint: Checkpoint) -> str:
         """The key a checkpoint is submitted under: ``key_prefix`` + its name.
@@ -220,7 +212,8 @@ class CheckpointWatcher:
         ours = [job for job in self._run.jobs() if self._ours(job)]
         submitted = {job.key for job in ours if job.state != UNSENT}
         in_flight = sum(1 for job in ours if job.pending)
-        last = max((order_of(job) for job in ours), default=None)
+        # (every) the last one sent: one kept unsent is tried again, not passed over
+        last = max((order_of(job) for job in ours if job.state != UNSENT), default=None)
         jobs: list[TrackedJob] = []
         since_last = 0
         waiting = 0
@@ -330,6 +323,7 @@ class CheckpointWatcher:
             ...  # training
             stop.set()
         """
+        timeout = _seconds_or_none(timeout)
         started = self._clock()
         jobs: list[TrackedJob] = []
         with self._waker(until) as waker:
@@ -364,6 +358,7 @@ class CheckpointWatcher:
             left = watcher.finish(timeout=3600)
             print(len(left), "evaluations still running")
         """
+        timeout = _seconds_or_none(timeout)
         started = self._clock()
         with self._waker(None) as waker:
             while True:
@@ -386,6 +381,10 @@ class CheckpointWatcher:
     def _waker(self, until: Until) -> Waker:
         """Started before the first scan: a change made after it wakes the next wait."""
         return start_waker(self._wake, self._directory, self._pattern, until, self._sleep)
+
+
+def _seconds_or_none(timeout: object) -> float | None:
+    return None if timeout is None else check_seconds("timeout", timeout, zero=True)
 
 
 def _stopped(until: Until) -> bool:

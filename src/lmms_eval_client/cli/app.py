@@ -26,8 +26,7 @@ from lmms_eval_client import __version__
 from .connection import Settings
 from .exit_codes import ExitCode, exit_code_for
 from .output import error as report_usage
-from .output import report
-from .terminal import TerminalFormatter
+from .output import log_to_stderr, report
 
 MARKUP: Literal["markdown"] = "markdown"
 
@@ -207,25 +206,8 @@ def _options(
     ] = False,
 ) -> None:
     ctx.obj = Settings(servers=tuple(server or ()), api_key=api_key, timeout=timeout, debug=debug)
-    if debug:
-        _log_to_stderr(ctx)
-
-
-def _log_to_stderr(ctx: typer.Context) -> None:
-    """The SDK's log at DEBUG on stderr, for this invocation only (undone when it ends, so
-    that an in-process run, e.g. CliRunner's, leaves the logger as it found it)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(TerminalFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logger = logging.getLogger("lmms_eval_client")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-
-    def undo() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-    ctx.call_on_close(undo)
+    if debug:  # the SDK's whole log, for this invocation only
+        log_to_stderr(ctx, logging.DEBUG, "%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
 def build_app() -> typer.Typer:

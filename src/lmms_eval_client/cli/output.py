@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import sys
 import traceback
@@ -22,9 +23,10 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from .exit_codes import one_line
-from .terminal import for_terminal
+from .terminal import TerminalFormatter, for_terminal
 
 if TYPE_CHECKING:  # for annotations only: `--help` and `status` need none of them
+    import typer
     from pydantic import BaseModel, JsonValue
 
     from lmms_eval_client import EvalResults, Metric
@@ -90,6 +92,24 @@ def note(message: str) -> None:
 def error(message: str) -> None:
     """The one line a failed command prints on stderr."""
     print(f"error: {for_terminal(message)}", file=sys.stderr, flush=True)
+
+
+def log_to_stderr(ctx: typer.Context, level: int, form: str) -> None:
+    """The SDK's log from ``level`` on stderr (escaped, as ``form``), for this invocation
+    only: undone when it ends, so an in-process run (CliRunner's) leaves the logger as it
+    found it."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter(form))
+    logger = logging.getLogger("lmms_eval_client")
+    before = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+    ctx.call_on_close(undo)
 
 
 def report(exc: BaseException, *, debug: bool) -> None:

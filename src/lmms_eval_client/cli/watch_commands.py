@@ -9,13 +9,14 @@ It prints one line per submission and per outcome (``--json``: JSON lines).
 from __future__ import annotations
 
 import enum
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .._runs.outcomes import JobOutcome, TrackedJob
-from .._watch.checkpoint import check_folder, check_pattern
+from .._watch.checkpoint import check_folder, check_key_prefix, check_pattern
 from .._watch.readiness import MarkerFile, ReadinessRule, StableSize
 from .._watch.reporting import metric_values
 from .._watch.submission import CheckpointSubmission
@@ -23,7 +24,7 @@ from .._watch.wake import check_wake
 from .._watch.watcher import CheckpointWatcher
 from .exit_codes import ExitCode
 from .model_args import seconds
-from .output import note, print_json_line, print_lines
+from .output import log_to_stderr, note, print_json_line, print_lines
 from .run_commands import open_run
 from .runs import LEDGER_ENV, shown_ledger
 from .server_commands import examples
@@ -132,7 +133,10 @@ def watch(
     # Bad input is refused before the ledger is created (the watcher checks them again).
     check_folder(directory)
     check_pattern(pattern)
+    check_key_prefix(key_prefix)
     check_wake(wake.value)
+    if not ctx.obj.debug:  # (--debug shows the whole log) a checkpoint skipped, the server down
+        log_to_stderr(ctx, logging.WARNING, "%(levelname)s: %(message)s")
     with open_run(ctx, ledger, create=True, output_root=submission.output_root) as (run, _):
         watcher = CheckpointWatcher(
             run, directory, submit=what, pattern=pattern, ready=ready, every=every,

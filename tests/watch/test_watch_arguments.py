@@ -1,0 +1,124 @@
+"""A watcher or a trainer callback refuses what can never work when it is made, not hours
+into a training; and a checkpoint kept unsent is tried again, with ``every`` too."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lmms_eval_client import (
+    CallbackSink,
+    CheckpointSubmission,
+    CheckpointWatcher,
+    EvalClient,
+    EvalRun,
+    InvalidArgumentError,
+    MarkerFile,
+    StableSize,
+    StepLabelError,
+    WatchError,
+)
+
+from ..runs._fake import BASE, FakeServer
+from .conftest import SUBMIT, write_checkpoint
+
+
+def test_with_every_a_checkpoint_kept_unsent_is_sent_at_the_next_scan(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: the unsent checkpoint-2 counted as the last one submitted, so the next scan
+    # passed over it for good, and finish() said everything was done.
+    caplog.set_level(logging.WARNING, logger="lmms_eval_client")
+    for step in (1, 2):
+        write_checkpoint(tmp_path / "out", step)
+    client = EvalClient(BASE, max_retries=0)
+    with FakeServer().mocked() as server, client, EvalRun(client, tmp_path / "run.sqlite") as run:
+        watcher = CheckpointWatcher(run, tmp_path / "out", submit=SUBMIT, every=2)
+        server.busy_submissions = 10  # the server busy: 503
+        assert watcher.scan() == []
+        assert [(j.key, j.state) for j in run.jobs()] == [("checkpoint-2", "unsent")]
+        server.busy_submissions = 0  # (the client tried it 3 times)
+        assert [job.key for job in watcher.scan()] == ["checkpoint-2"]
+    assert "could not submit checkpoint-2" in caplog.text
+
+
+def _run(tmp_path: Path, **options: Any) -> tuple[EvalClient, EvalRun]:
+    client = EvalClient(BASE)
+    return client, EvalRun(client, tmp_path / "run.sqlite", **options)
+
+
+BAD_WATCHERS: list[tuple[dict[str, Any], str]] = [
+    ({"key_prefix": 5}, "key_prefix must be a str"),
+    ({"key_prefix": None}, "key_prefix must be a str"),
+    ({"key_prefix": "run\x01/"}, "key_prefix must be printable"),
+    ({"key_prefix": "x" * 300}, "key_prefix must be printable"),
+    ({"ready": "x"}, "ready must be a readiness rule"),
+    ({"step": "x"}, "step must be callable"),
+    ({"poll_interval": math.nan}, "poll_interval"),
+    ({"poll_interval": math.inf}, "poll_interval"),
+    ({"poll_interval": True}, "poll_interval"),
+    ({"submit": {"model": "hf"}}, "submit must be a CheckpointSubmission"),
+]
+
+
+@pytest.mark.parametrize(("options", "says"), BAD_WATCHERS)
+def test_a_watcher_refuses_bad_arguments_when_made(
+    tmp_path: Path, options: dict[str, Any], says: str
+) -> None:
+    # Before: accepted, then a raw TypeError at the first scan, or every checkpoint
+    # skipped in silence (a prefix no key can start with), or a busy loop (poll_interval nan).
+    client, run = _run(tmp_path)
+    with client, run, pytest.raises(InvalidArgumentError, match=says):
+        CheckpointWatcher(run, tmp_path, **{"submit": SUBMIT, **options})
+
+
+@pytest.mark.parametrize("timeout", [math.nan, -1, "1"])
+def test_run_and_finish_refuse_a_bad_timeout(tmp_path: Path, timeout: object) -> None:
+    client, run = _run(tmp_path)
+    with client, run:
+        watcher = CheckpointWatcher(run, tmp_path, submit=SUBMIT)
+        for method in (watcher.run, watcher.finish):
+            with pytest.raises(InvalidArgumentError, match="timeout"):
+                method(timeout=timeout)  # type: ignore[operator]
+
+
+def test_settings_that_fail_every_checkpoint_are_refused_when_made(tmp_path: Path) -> None:
+    # Before: each checkpoint was logged "is not submitted" and dropped, finish() said done.
+    with pytest.raises(InvalidArgumentError, match="timeout"):
+        CheckpointSubmission(model="hf", tasks=["mme"], options={"timeout": "abc"})
+    client, run = _run(tmp_path, sinks=[CallbackSink(print, step_label="global_step")])
+    with client, run, pytest.raises(StepLabelError, match="global_step"):
+        CheckpointWatcher(run, tmp_path, submit=SUBMIT)
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda: MarkerFile(5), "MarkerFile name"),  # type: ignore[arg-type]
+        (lambda: MarkerFile("a\x00b"), "MarkerFile name"),
+        (lambda: StableSize(seconds=math.nan), "StableSize seconds"),
+        (lambda: StableSize(seconds=math.inf), "StableSize seconds"),
+    ],
+)
+def test_readiness_rules_refuse_what_is_never_ready(make: Callable[[], object], says: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=says):
+        make()
+
+
+def test_a_folder_that_cannot_be_listed_is_a_watch_error(tmp_path: Path) -> None:
+    # Before: a symlink loop escaped as a raw OSError (Errno 40) from scan() and run().
+    loop = tmp_path / "loop"
+    os.symlink(loop, loop)
+    client, run = _run(tmp_path)
+    with client, run:
+        watcher = CheckpointWatcher(run, loop, submit=SUBMIT)
+        with pytest.raises(WatchError, match="Cannot list the watched folder"):
+            watcher.scan()
+        with pytest.raises(InvalidArgumentError, match="directory"):
+            CheckpointWatcher(run, tmp_path / "a\x00b", submit=SUBMIT)
