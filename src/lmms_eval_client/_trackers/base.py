@@ -218,8 +218,26 @@ def metric_name(template: str, row: MetricRowLike) -> str:
     return name
 
 
+def check_step_label(step_label: object) -> str | None:
+    """A sink's ``step_label``: the name of the label holding the step, or None."""
+    if step_label is not None and (not isinstance(step_label, str) or not step_label):
+        raise InvalidArgumentError(
+            f"step_label must be a label's name (a non-empty str) or None, got {step_label!r}"
+        )
+    return step_label
+
+
+def check_names(**names: object) -> None:
+    """Each given name (a sink's option) a non-empty str without NUL, or None."""
+    for option, value in names.items():
+        if value is not None and (not isinstance(value, str) or not value or "\x00" in value):
+            raise InvalidArgumentError(f"{option} must be a non-empty str, got {value!r}")
+
+
 def check_template(template: str) -> None:
     """Raise InvalidArgumentError for a metric_name template that cannot be filled."""
+    if not isinstance(template, str):
+        raise InvalidArgumentError(f"metric_name must be a str, got {type(template).__name__}")
     sample = {"task": "t", "metric": "m", "filter": "f", "model": "x", "key": "k"}
     try:
         template.format(**sample, labels=_AnyLabels())
@@ -308,7 +326,7 @@ class TemplateSink(Sink):
     def __init__(self, *, metric_name: str, step_label: str | None, stderr: bool) -> None:
         check_template(metric_name)
         self.metric_name = metric_name
-        self.step_label = step_label
+        self.step_label = check_step_label(step_label)
         self.stderr = stderr
 
     def _values(self, rows: Sequence[MetricRowLike]) -> dict[str, float]:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .base import DEFAULT_METRIC_NAME, DEFAULT_STEP_LABEL, MetricRowLike, Sink, check_template
+from .._exceptions import InvalidArgumentError
+from .base import (
+    DEFAULT_METRIC_NAME,
+    DEFAULT_STEP_LABEL,
+    MetricRowLike,
+    Sink,
+    check_names,
+    check_step_label,
+    check_template,
+)
 
 
 class CallbackSink(Sink):
@@ -34,8 +43,11 @@ class CallbackSink(Sink):
         metric_name: str = DEFAULT_METRIC_NAME,
     ) -> None:
         check_template(metric_name)
+        if not callable(fn):
+            raise InvalidArgumentError(f"CallbackSink needs a callable, got {type(fn).__name__}")
+        check_names(name=name)
         self.fn = fn
-        self.step_label = step_label
+        self.step_label = check_step_label(step_label)
         self.metric_name = metric_name
         qualified = getattr(fn, "__qualname__", type(fn).__qualname__)
         self._name = name or f"callback:{getattr(fn, '__module__', None)}.{qualified}"

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from .._exceptions import InvalidArgumentError
 from .base import (
     DEFAULT_METRIC_NAME,
     DEFAULT_STEP_LABEL,
     MetricRowLike,
     TemplateSink,
     check_either,
+    check_names,
     import_extra,
 )
 
@@ -99,6 +101,11 @@ class MLflowSink(TemplateSink):
             run_id,
             experiment,
         )
+        if tracking_uri is None:  # MLflow would take its default: a database file here
+            raise InvalidArgumentError("tracking_uri must be given, e.g. http://127.0.0.1:5000")
+        check_names(
+            tracking_uri=tracking_uri, run_id=run_id, experiment=experiment, run_name=run_name
+        )
         super().__init__(metric_name=metric_name, step_label=step_label, stderr=stderr)
         self.tracking_uri = tracking_uri
         self.experiment = experiment
@@ -110,7 +117,13 @@ class MLflowSink(TemplateSink):
         self._entities: Any = import_extra(
             "mlflow.entities", feature="MLflowSink", extra="mlflow", package="mlflow"
         )
-        self._client: Any = mlflow.MlflowClient(tracking_uri=tracking_uri)
+        try:
+            self._client: Any = mlflow.MlflowClient(tracking_uri=tracking_uri)
+        except Exception as exc:  # an unknown scheme: MLflow's error quotes the whole URI
+            raise InvalidArgumentError(
+                f"MLflow cannot use tracking_uri {_without_credentials(tracking_uri)!r}: "
+                f"{type(exc).__name__} (an http(s)://, file: or database URI is expected)"
+            ) from None
         self._stamps: dict[int, int] = {}  # a job's seq -> the timestamp of its points
 
     @property

@@ -50,7 +50,11 @@ class TensorBoardSink(TemplateSink):
         stderr: bool = False,
     ) -> None:
         super().__init__(metric_name=metric_name, step_label=step_label, stderr=stderr)
-        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
+        if (
+            not isinstance(log_dir, (str, os.PathLike))
+            or not os.fspath(log_dir)
+            or "\x00" in str(os.fspath(log_dir))
+        ):
             # ("" resolved to the working folder, which then got the event files)
             raise InvalidArgumentError(f"log_dir must name a folder, got {log_dir!r}")
         self.log_dir: Path = Path(log_dir).resolve()

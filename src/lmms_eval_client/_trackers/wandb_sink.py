@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._exceptions import InvalidArgumentError
 from .base import (
     DEFAULT_METRIC_NAME,
     DEFAULT_STEP_LABEL,
     MetricRowLike,
     TemplateSink,
     check_either,
+    check_names,
     import_extra,
 )
 
@@ -68,6 +70,11 @@ class WandbSink(TemplateSink):
             run,
             project,
         )
+        if run is not None and not all(hasattr(run, name) for name in ("log", "id", "project")):
+            raise InvalidArgumentError(
+                f"WandbSink run must be a W&B run (from wandb.init()), got {type(run).__name__}"
+            )
+        check_names(project=project, run_id=run_id, entity=entity, step_metric=step_metric)
         super().__init__(metric_name=metric_name, step_label=step_label, stderr=stderr)
         self._wandb: Any = import_extra(
             "wandb", feature="WandbSink", extra="wandb", package="wandb"
