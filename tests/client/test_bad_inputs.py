@@ -127,6 +127,17 @@ def test_base_url_with_a_query_or_fragment_is_rejected(
     assert server.connections == 0
 
 
+@pytest.mark.parametrize("cls", CLIENTS)
+@pytest.mark.parametrize("suffix", ["/?api_key=SECRETTOK", "/#SECRETTOK", "/x?a=1&token=SECRETTOK"])
+def test_a_refused_base_urls_query_or_fragment_is_not_shown(
+    cls: type[EvalClient | AsyncEvalClient], suffix: str
+) -> None:
+    # Before: the message quoted the whole URL, a key in its query included.
+    with pytest.raises(InvalidArgumentError, match="query or fragment") as info:
+        cls("http://127.0.0.1:9" + suffix)
+    assert "SECRETTOK" not in str(info.value)
+
+
 SECRET = "sk-live-0123456789"
 
 

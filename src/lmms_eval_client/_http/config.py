@@ -85,6 +85,8 @@ def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]
     scheme, slashes, rest = url.partition("//")
     userinfo, at, host = rest.rpartition("@")
     shown = f"{scheme}//***@{host}" if slashes and at else without_userinfo(url)
+    # nor a query or fragment: they may hold a key (?api_key=...)
+    shown = re.sub(r"([?#]).*", r"\1...", shown, count=1, flags=re.DOTALL)
     if slashes and at and any(ch in userinfo for ch in "/?#"):
         raise InvalidArgumentError(
             f"base_url {shown!r} has an '@' after a '/', '?' or '#'. A password holding "
