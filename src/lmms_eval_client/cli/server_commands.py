@@ -11,7 +11,7 @@ import typer
 from .connection import connect, server_of, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
-from .output import as_json, print_fields, print_json, print_lines
+from .output import as_json, print_fields, print_json, print_lines, warn
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 Pattern = Annotated[
@@ -128,16 +128,21 @@ def queue(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     if json_out:
         print_json({"server": server, **as_json(status)})
         return
+    servers = getattr(status, "servers", None)  # several: a PoolQueueStatus, each its own
+    running = getattr(status, "running_jobs", None) or [status.running_job or "none"]
     print_fields(
         [
             ("server", server),
-            ("running", status.running_job or "none"),
+            ("running", ", ".join(running)),
             ("queued", str(status.queue_size)),
             ("completed", str(status.completed_jobs)),
             ("failed", str(status.failed_jobs)),
         ]
     )
     print_lines(f"  {position}  {job_id}" for position, job_id in enumerate(status.queued_jobs))
+    for each in servers or ():
+        if each.queue is None:  # the sums above leave it out: said, not hidden
+            warn(f"{each.server} did not answer ({each.error}); its jobs are not counted")
 
 
 def register(app: typer.Typer) -> None:
