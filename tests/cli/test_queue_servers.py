@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lmms_eval_client import EvalClient
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
@@ -28,3 +30,20 @@ def test_queue_of_several_servers_shows_every_running_job_and_who_did_not_answer
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("running:")]
     assert all(job_id in line for job_id in running), done.stdout
     assert f"warning: {down} did not answer" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["wait", ""], "wait"),
+        (["submit", "-m", "", "-t", "mme"], "submit"),
+        (["runs", "submit", "x.sqlite", "--key", "", "-m", "qwen2_vl", "-t", "mme"], "runs submit"),
+    ],
+)
+def test_a_usage_error_found_by_the_sdk_points_at_the_commands_help(
+    args: list[str], command: str
+) -> None:
+    # Before: click's usage errors said (see '... -h'), those the SDK's checks found did not.
+    done = invoke(args, "http://127.0.0.1:9")
+    assert done.exit_code == 2
+    assert done.stderr.endswith(f" (see 'lmms-eval-client {command} -h')\n"), done.stderr

@@ -124,7 +124,20 @@ def _name_of(info: Any) -> str:
     return typer.main.get_command_name(getattr(info.callback, "__name__", ""))
 
 
-class _Group(TyperGroup):
+_INVOKED = "lmms_eval_client.command"  # ctx.meta: shared by the invocation's contexts
+
+
+class PathGroup(TyperGroup):
+    """A group that notes the command it runs (``runs submit``), for a usage error's hint."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            ctx.meta[_INVOKED] = f"{ctx.command_path} {command.name}"
+        return name, command, rest
+
+
+class _Group(PathGroup):
     """Loads each command's module when the command is run (``COMMANDS``), and turns the
     SDK's typed errors into one line and an exit code (for every command)."""
 
@@ -156,8 +169,16 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except (sdk.LmmsEvalError, KeyboardInterrupt) as exc:  # a bug keeps its traceback
             settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
-            report(exc, debug=settings.debug)
-            raise typer.Exit(int(exit_code_for(exc))) from None
+            code = exit_code_for(exc)
+            # a usage error points at the help, as click's own do
+            hint = _help_hint(ctx) if code == ExitCode.USAGE else ""
+            report(exc, debug=settings.debug, hint=hint)
+            raise typer.Exit(int(code)) from None
+
+
+def _help_hint(ctx: typer.Context) -> str:
+    """`` (see 'lmms-eval-client runs submit -h')``: the command that was given."""
+    return f" (see '{ctx.meta.get(_INVOKED, ctx.command_path)} -h')"
 
 
 def _version(value: bool) -> None:

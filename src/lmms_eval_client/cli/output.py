@@ -112,12 +112,13 @@ def log_to_stderr(ctx: typer.Context, level: int, form: str) -> None:
     ctx.call_on_close(undo)
 
 
-def report(exc: BaseException, *, debug: bool) -> None:
-    """An error as one line on stderr; with ``--debug``, its traceback before it."""
+def report(exc: BaseException, *, debug: bool, hint: str = "") -> None:
+    """An error as one line on stderr (``hint`` after it); with ``--debug``, its traceback
+    before it."""
     if debug:  # its messages quote servers: escaped as every other line
         trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         print(for_terminal(trace), end="", file=sys.stderr, flush=True)
-    error("interrupted" if isinstance(exc, KeyboardInterrupt) else one_line(exc))
+    error(("interrupted" if isinstance(exc, KeyboardInterrupt) else one_line(exc)) + hint)
 
 
 def print_fields(pairs: Iterable[tuple[str, str]]) -> None:

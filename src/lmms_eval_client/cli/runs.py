@@ -163,9 +163,12 @@ def show(
 
 def runs_app() -> typer.Typer:
     """The ``runs`` sub-application."""
+    from .app import PathGroup  # (loaded: runs is a command of it)
+
     app = typer.Typer(
+        cls=PathGroup,
         help="Evaluation runs: many labelled jobs tracked in a ledger (a SQLite file or a "
-        "PostgreSQL schema)."
+        "PostgreSQL schema).",
     )
     app.command(
         "ls",
