@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pydantic
 import pytest
 
 from lmms_eval_client import (
     EvalResults,
+    InvalidArgumentError,
     ResultsError,
     ResultsFormatError,
     ResultsNotReachableError,
@@ -234,3 +236,20 @@ def test_from_json_names_the_source() -> None:
         EvalResults.from_json("{")
     with pytest.raises(ResultsFormatError, match=r"^/srv/x.json: "):
         EvalResults.from_json("{", path="/srv/x.json")
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (lambda r: r.metric("e2e_arith", None), "name must be a str"),
+        (lambda r: r.metric(None, "exact_match"), "task must be a str"),
+        (lambda r: type(r).from_json(5), "data must be the file's text"),
+        (lambda r: type(r).from_json(None), "data must be the file's text"),
+        (lambda r: type(r).from_json(memoryview(b"{}")), "data must be the file's text"),
+    ],
+)
+def test_an_argument_of_the_wrong_type_is_an_invalid_argument(call: Any, says: str) -> None:
+    # Before: a raw TypeError or AttributeError; from_json(None) said "an empty file".
+    results = EvalResults.from_json(json.dumps({"results": {"e2e_arith": {}}}))
+    with pytest.raises(InvalidArgumentError, match=says):
+        call(results)

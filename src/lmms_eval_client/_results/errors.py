@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from .._exceptions import LmmsEvalError, _PlainMessage
+from .._exceptions import InvalidArgumentError, LmmsEvalError, _PlainMessage
 
 # --- Results files (reading what lmms-eval wrote) ------------------------------------------
 #
@@ -198,3 +198,9 @@ def results_format_error(exc: ValidationError, where: str) -> ResultsFormatError
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         reason = f"not an lmms-eval results file: {loc}: {first['msg']}{more}"
     return ResultsFormatError(f"{where}: {reason}", path=where, reason=reason)
+
+
+def require(name: str, value: object, kinds: type | tuple[type, ...], what: str) -> None:
+    """InvalidArgumentError unless ``value`` is one of ``kinds`` (``what`` says which)."""
+    if not isinstance(value, kinds):
+        raise InvalidArgumentError(f"{name} must be {what}, got {type(value).__name__}")

@@ -13,11 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .bounded import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RESULTS_BYTES, check_limit
-from .errors import (
-    MetricNotFoundError,
-    SamplesNotFoundError,
-    results_format_error,
-)
+from .errors import MetricNotFoundError, SamplesNotFoundError, require, results_format_error
 from .file_access import FileLocation, FileSystem, client_location
 from .jsonparse import results_document
 from .metrics import Metric, describe_metrics, format_table, metrics_frame, parse_task_metrics
@@ -182,6 +178,7 @@ class EvalResults(BaseModel):
         Raises :class:`ResultsFormatError` for JSON that is truncated, corrupt or not the
         shape of an lmms-eval results file.
         """
+        require("data", data, (bytes, bytearray, str), "the file's text (bytes or str)")
         where = path or "<results JSON>"
         document = results_document(data, where)  # parsed, then validated (TaskMap...)
         try:
@@ -273,6 +270,8 @@ class EvalResults(BaseModel):
         >>> results.metric("e2e_arith", "exact_match").stderr
         0.19999999999999998
         """
+        for option, value in (("task", task), ("name", name), ("filter", filter)):
+            require(option, value, str, "a str")
         if "," in name:
             name, _, filter = name.partition(",")
         own = self._metrics_of(task)
