@@ -91,6 +91,8 @@ def create_app(config: LocalServerConfig | None = None) -> FastAPI:
         config: How the server and its simulated evaluations behave; default
             ``LocalServerConfig()``.
     """
+    if config is not None and not isinstance(config, LocalServerConfig):
+        raise TypeError(f"config must be a LocalServerConfig, got {type(config).__name__}")
     settings = config if config is not None else LocalServerConfig()
     schedulers: list[Scheduler] = []
 

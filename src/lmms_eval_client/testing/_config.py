@@ -112,6 +112,21 @@ class LocalServerConfig:
             if isinstance(names, str) or not all(isinstance(n, str) for n in names):
                 raise TypeError(f"{name} must be a sequence of str, got {names!r}")
             object.__setattr__(self, name, resolve_offered(name, names, known))
+        for name in ("temp_dir_prefix", "tasks_error", "models_error"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+        if not isinstance(self.validate_names, bool):
+            raise TypeError(f"validate_names must be a bool, got {self.validate_names!r}")
+        if self.results_timezone is not None and not isinstance(self.results_timezone, tzinfo):
+            raise TypeError(
+                f"results_timezone must be a tzinfo (e.g. zoneinfo.ZoneInfo('UTC')) or None, "
+                f"got {self.results_timezone!r}"
+            )
+        if self.temp_dir_root is not None and not os.path.isdir(self.temp_dir_root):
+            raise ValueError(
+                f"temp_dir_root must be an existing folder, got {self.temp_dir_root!r}"
+            )
         if self.job_gate is not None and not isinstance(self.job_gate, JobGate):
             raise TypeError(f"job_gate must be a JobGate, got {type(self.job_gate).__name__}")
         if self.docs_per_task is not None and (

@@ -47,6 +47,10 @@ class LocalServer:
         app: FastAPI | None = None,
         startup_timeout: float = 10.0,
     ) -> None:
+        if not isinstance(host, str) or not host:  # "" would listen on every interface
+            raise ValueError(f"host must be an address to listen on, got {host!r}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an int in 0..65535 (0: a free one), got {port!r}")
         self.app: FastAPI = app if app is not None else create_app(config)
         self.host = host
         self._requested_port = port
