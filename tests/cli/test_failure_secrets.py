@@ -16,7 +16,7 @@ from ..runs._fake import FakeServer
 from ..support import BASE, JOB_ID, job_json
 from .test_commands import invoke
 
-SECRET = "sk-live-0123456789abcdef"
+SECRET = "live-0123456789abcdef-zq"  # no known shape: masked as the job's own value
 ERROR = (
     "Traceback (most recent call last):\n"
     f'config {{"model_args": {json.dumps({"api_key": SECRET})}}}\n'
@@ -79,3 +79,20 @@ def test_runs_show_and_ls_give_a_failed_jobs_error_without_the_secret(
         result = invoke(args)
         assert result.exit_code == 0, result.output
         assert SECRET not in result.output and "failed" in result.output
+
+
+def test_a_tokenizers_settings_are_not_taken_for_secrets(mock: respx.MockRouter) -> None:
+    # The review of the first version: every value of a name holding "token" was masked, a
+    # tokenizer's model name and max_num_batched_tokens' number included.
+    model_args = {
+        "model": "m",
+        "tokenizer": "Qwen/Qwen2-VL-7B-Instruct",
+        "max_num_batched_tokens": "8192",
+        "use_auth_token": "true",
+    }
+    error = "OSError: Qwen/Qwen2-VL-7B-Instruct is not a folder; max_model_len 8192; ok true"
+    request = {"model": "vllm", "tasks": ["mme"], "model_args": model_args}
+    mock.get(f"/jobs/{JOB_ID}").respond(200, json=job_json("failed", request=request, error=error))
+    with EvalClient(BASE) as client, pytest.raises(JobFailedError) as raised:
+        client.wait_for_job(JOB_ID, poll_interval=0.01, timeout=5, verbose=False)
+    assert raised.value.error == error

@@ -86,17 +86,19 @@ async def make_runner(kind: str, ledger_target: LedgerTarget) -> AsyncIterator[M
         run: EvalRun | AsyncEvalRun
         if kind == "sync":
             client = EvalClient(base_url, **(client_options or {}))
+            made.append((client, None))  # closed at teardown, even if the run is refused
             run = EvalRun(client, path, **options)
         else:
             client = AsyncEvalClient(base_url, **(client_options or {}))
+            made.append((client, None))
             run = AsyncEvalRun(client, path, **options)
         runner = Runner(run)
         client._sleep = runner.run._sleep  # type: ignore[assignment]
-        made.append((client, run))
+        made[-1] = (client, run)
         return runner
 
     yield make
     for client, run in made:
-        for closing in (run.close(), client.close()):
+        for closing in (run and run.close(), client.close()):
             if closing is not None:
                 await closing

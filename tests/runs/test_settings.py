@@ -123,3 +123,23 @@ def test_an_output_root_that_cannot_be_sent_is_refused_by_the_client(
     with pytest.raises(InvalidArgumentError, match="output_root"):
         make_runner(BASE, client_options={"output_root": root})
     assert server.jobs == {}
+
+
+def test_a_runs_own_output_root_that_cannot_be_sent_is_refused(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    # The review of the first version: the client refused it, a run's own still sent it.
+    with pytest.raises(InvalidArgumentError, match="output_root"):
+        make_runner(BASE, output_root="/out\x00put")
+    assert server.jobs == {}
+
+
+async def test_an_environment_output_root_that_cannot_be_sent_fails_the_submission_only(
+    server: FakeServer, make_runner: MakeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A non-UTF-8 $LMMS_EVAL_OUTPUT_ROOT: a client that only reads (status, queue) works.
+    monkeypatch.setenv("LMMS_EVAL_OUTPUT_ROOT", "/data/r\udce9sultats")
+    runner = make_runner(BASE)
+    with pytest.raises(InvalidArgumentError, match="output_root is not valid text"):
+        await runner.submit("qwen2_vl", ["mme"], model_args={"pretrained": "org/m"})
+    assert server.requests["POST /evaluate"] == 0

@@ -52,3 +52,13 @@ def test_wandb_refuses_what_is_not_a_run(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("WANDB_MODE", "offline")
     with pytest.raises(InvalidArgumentError, match="W&B run"):
         WandbSink("notarun")
+
+
+def test_mlflows_reason_for_refusing_a_uri_is_kept_without_the_password() -> None:
+    # The review of the first version: MLflow's own reason (and its advice) was dropped.
+    uri = "foo://user:s3cretPW@127.0.0.1:5000"
+    with pytest.raises(InvalidArgumentError) as refused:
+        MLflowSink(tracking_uri=uri, experiment="e")
+    message = str(refused.value)
+    assert "s3cretPW" not in message and "foo://127.0.0.1:5000" in message
+    assert "foo" in message.split(": ", 2)[-1]  # what MLflow said of the scheme

@@ -122,3 +122,7 @@ def test_a_folder_that_cannot_be_listed_is_a_watch_error(tmp_path: Path) -> None
             watcher.scan()
         with pytest.raises(InvalidArgumentError, match="directory"):
             CheckpointWatcher(run, tmp_path / "a\x00b", submit=SUBMIT)
+
+
+def test_a_marker_file_may_be_given_as_a_path() -> None:
+    assert MarkerFile(Path("x/DONE")).name == "x/DONE"

@@ -231,7 +231,8 @@ def build_evaluate_request(
     """Check evaluate()'s arguments and build the request body, leaving out every None option.
 
     Its parameters are those of evaluate() (``evaluate_params``), with the same defaults;
-    ``warn=False``: a pool checks before it routes; the chosen server's client warns.
+    ``warn=False``: checked only (the command line checks its options as it parses them;
+    the client warns when it sends).
 
     Args:
         model: lmms-eval model type, e.g. "qwen2_vl" (see ``list_models()``).

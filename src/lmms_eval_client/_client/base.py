@@ -24,7 +24,6 @@ from .._http.config import (
 )
 from .._http.responses import check_open
 from .._http.retry import RetryPolicy
-from .arguments import _check_text
 
 if TYPE_CHECKING:  # reading results is imported with a client, not with the SDK (_lazy)
     from lmms_eval_api.models import EvaluateRequest
@@ -93,8 +92,6 @@ class ClientBase(Generic[HttpClientT]):
         from .._results.path_map import effective_path_map
 
         self._output_root = resolve_output_root(output_root)
-        if self._output_root is not None:  # each job's output_dir starts with it
-            _check_text("output_root", self._output_root)
         self._path_map = effective_path_map(path_map)
         if filesystem is not None:  # the file access code loads when there is a filesystem
             from .._results.file_access import check_filesystem

@@ -11,14 +11,13 @@ import re
 from typing import TYPE_CHECKING
 
 from .._exceptions import InvalidArgumentError
-from .._secret_args import secret_arg_words
 from .._text import strip_ansi
 from .bounded import DEFAULT_MAX_RESULTS_BYTES
 from .errors import ResultsError, ResultsUnavailableError
 from .file_access import FileLocation, FileSystem, server_location
 from .metrics import json_number
 from .path_map import PathMap
-from .redaction import job_secrets, redact_secrets
+from .redaction import job_secret_values, redact_secrets, redacted_error
 from .results import EvalResults, task_of_samples_file
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ def job_result_files(job: JobInfo) -> dict[str, ModelResultFiles]:
     status = _status(job)
     if status != "completed":
         if status == "failed":
-            detail = _first_line(job.error)
+            detail = _first_line(redacted_error(job))
             why = "failed, so it has no results" + (f": {detail}" if detail else "")
         elif status == "cancelled":
             why = "was cancelled, so it has no results"
@@ -292,8 +291,9 @@ def eval_log_tail(
     log is; running jobs too), or an output_dir or log path on the server. Paths are mapped
     by ``path_map`` (else ``$LMMS_EVAL_PATH_MAP``). Reads at most 1 MiB from the end of the
     file. ``plain`` drops colour codes and progress-bar redraws; ``redact`` masks API keys
-    and tokens (the log shows model_args as given): the values of a JobInfo's own secret
-    model_args wherever they stand, and every ``api_key=``-like value.
+    and tokens (the log shows model_args as given): every ``api_key=``-like value, and the
+    values of a JobInfo's own secret model_args wherever they stand (a JobInfo a server
+    sent: a run's ledger keeps fingerprints of them, not the values).
 
     >>> print(eval_log_tail(client.get_job(job_id), lines=20))
     """
@@ -315,14 +315,8 @@ def eval_log_tail(
     tail = "\n".join(rows[-lines:])
     if not redact:
         return tail
-    known = () if isinstance(source, (str, os.PathLike)) else _job_secrets(source)
+    known = () if isinstance(source, (str, os.PathLike)) else job_secret_values(source)
     return redact_secrets(tail, known)
-
-
-def _job_secrets(job: JobInfo) -> tuple[str, ...]:
-    """The values of the job's secret model_args, masked wherever its log repeats them."""
-    model_args = job.request.model_args if job.request is not None else None
-    return job_secrets(model_args, secret_arg_words())
 
 
 Summary = dict[str, dict[str, dict[str, float | str | None]]]

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime
 
-from .._client.arguments import MODEL_NAME_KEYS
+from .._client.arguments import MODEL_NAME_KEYS, _check_text
 from .._exceptions import InvalidArgumentError
 
 # The environment variable read for output_root= when it is not given: the folder under
@@ -34,6 +34,7 @@ def check_output_root(output_root: str | os.PathLike[str] | None) -> str | None:
         raise InvalidArgumentError(
             f"output_root must be a non-empty path on the server's disk, got {root!r}"
         )
+    _check_text("output_root", root)  # each job's output_dir starts with it
     return root
 
 
@@ -98,6 +99,7 @@ def output_dir_for(
     """
     if not isinstance(root, str) or not root.strip():
         raise InvalidArgumentError(f"output root must be a non-empty path, not {root!r}")
+    _check_text("output_root", root)  # ($LMMS_EVAL_OUTPUT_ROOT is read, not checked, first)
     if not isinstance(model, str):
         raise InvalidArgumentError(f"model must be a str, not {type(model).__name__}")
     if token is None:

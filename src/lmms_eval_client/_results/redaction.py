@@ -10,7 +10,7 @@ import re
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
-from .._secret_args import is_secret_arg, masked_error, secret_arg_words
+from .._secret_args import SECRET_ARG_WORDS, is_secret_arg, secret_arg_words
 from .._text import MIN_MASKED_CHARS, without_userinfo
 
 if TYPE_CHECKING:
@@ -60,17 +60,35 @@ def _masked_value(match: re.Match[str]) -> str:
     return match[1] + (f"{quote}{_REDACTED}{quote}" if quote else _REDACTED)
 
 
+# What a flag's value reads as: masked wherever it stood, it would hide ordinary words.
+_NOT_SECRET_VALUES = frozenset({"true", "false", "none", "null", "yes", "no"})
+_SECRET_NAME = re.compile(rf"(?i){_NAME}")
+
+
 def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
-    """The values of a request's secret model_args (those whose names hold one of
-    ``words``), as given and as JSON quotes them, longest first: to mask wherever a
-    server's text repeats them, whatever its wording."""
+    """The values of a request's secret model_args, as given and as JSON quotes them,
+    longest first: to mask wherever a server's text repeats them, whatever its wording.
+
+    A name is secret as the ledger reads it (``words``); with the default words, only a
+    name a secret's is (``api_key``, ``hf_token``, ``password``), not a tokenizer's
+    (``tokenizer``, ``max_new_tokens``), whose model name or number is ordinary text.
+    """
+    default = tuple(words) == SECRET_ARG_WORDS
     found: set[str] = set()
-    if isinstance(model_args, dict):
-        for key, value in model_args.items():
-            if isinstance(key, str) and isinstance(value, str) and is_secret_arg(key, words):
-                found.update((value, json.dumps(value)[1:-1]))
+    for key, value in model_args.items() if isinstance(model_args, dict) else ():
+        if not (isinstance(key, str) and isinstance(value, str) and is_secret_arg(key, words)):
+            continue
+        if (default and not _SECRET_NAME.fullmatch(key)) or value.lower() in _NOT_SECRET_VALUES:
+            continue
+        found.update((value, json.dumps(value)[1:-1]))
     kept = (value for value in found if len(value) >= MIN_MASKED_CHARS)
     return tuple(sorted(kept, key=len, reverse=True))
+
+
+def job_secret_values(job: JobInfo) -> tuple[str, ...]:
+    """``job_secrets`` of a JobInfo's request, by the words in force."""
+    model_args = job.request.model_args if job.request is not None else None
+    return job_secrets(model_args, secret_arg_words())
 
 
 def redacted_error(job: JobInfo) -> str | None:
@@ -78,5 +96,4 @@ def redacted_error(job: JobInfo) -> str | None:
     (however the text words them), then every secret-looking ``name=value``."""
     if job.error is None:
         return None
-    model_args = job.request.model_args if job.request is not None else None
-    return masked_error(job.error, model_args, secret_arg_words())
+    return redact_secrets(job.error, job_secret_values(job))

@@ -119,10 +119,14 @@ class MLflowSink(TemplateSink):
         )
         try:
             self._client: Any = mlflow.MlflowClient(tracking_uri=tracking_uri)
-        except Exception as exc:  # an unknown scheme: MLflow's error quotes the whole URI
+        except Exception as exc:  # an unknown scheme...: its message may quote the password
+            shown = _without_credentials(tracking_uri)
+            why = str(exc).replace(tracking_uri, shown)
+            password = urlsplit(tracking_uri).password
+            if password:
+                why = why.replace(password, "***")
             raise InvalidArgumentError(
-                f"MLflow cannot use tracking_uri {_without_credentials(tracking_uri)!r}: "
-                f"{type(exc).__name__} (an http(s)://, file: or database URI is expected)"
+                f"MLflow cannot use tracking_uri {shown!r}: {type(exc).__name__}: {why}"
             ) from None
         self._stamps: dict[int, int] = {}  # a job's seq -> the timestamp of its points
 

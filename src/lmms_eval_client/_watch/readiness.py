@@ -56,6 +56,8 @@ class MarkerFile:
     """The file, relative to the checkpoint folder, whose presence marks it complete."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.name, os.PathLike):  # MarkerFile(Path("x/DONE"))
+            object.__setattr__(self, "name", os.fspath(self.name))
         if not isinstance(self.name, str) or "\x00" in self.name:
             raise InvalidArgumentError(f"MarkerFile name must be a str (no NUL), got {self.name!r}")
         if not self.name or os.path.isabs(self.name):
