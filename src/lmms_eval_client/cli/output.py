@@ -139,6 +139,7 @@ METRIC_COLUMNS = (
     "higher_is_better",
     "is_group",
     "alias",
+    "raw",
 )
 
 
@@ -161,7 +162,14 @@ def metric_row(metric: Metric) -> dict[str, JsonValue]:
         "higher_is_better": metric.higher_is_better,
         "is_group": metric.is_group,
         "alias": metric.alias,
+        # a value that is no number ("N/A", text, an object), as the file holds it
+        "raw": metric.raw if metric.value is None else None,
     }
+
+
+def _cell(value: JsonValue) -> JsonValue:
+    """A CSV cell: empty for None, an object or a list as its JSON."""
+    return "" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else value
 
 
 def results_json(results: EvalResults) -> dict[str, JsonValue]:
@@ -186,6 +194,6 @@ def results_csv(results: Sequence[EvalResults], sources: Sequence[str] | None = 
         source = (sources[index],) if sources is not None else ()
         for metric in one.metrics:
             row = metric_row(metric)
-            values = ("" if row[c] is None else row[c] for c in METRIC_COLUMNS)
+            values = (_cell(row[c]) for c in METRIC_COLUMNS)
             writer.writerow((*source, one.model_name, *values))
     return buffer.getvalue()

@@ -1,0 +1,29 @@
+"""``results --json`` and ``--csv`` keep a value that is no number as the file holds it:
+the table showed it, the machine outputs had only ``value: null`` (an adversarial try)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from .test_commands import invoke
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "real-lmms-eval-0.7.3" / "single"
+
+
+def test_a_value_that_is_no_number_is_kept_raw(tmp_path: Path) -> None:
+    (source,) = DATA.glob("*_results.json")
+    document = json.loads(source.read_text())
+    document["results"]["e2e_arith"].update({"odd,none": "N/A", "obj,none": {"a": 1}})
+    path = tmp_path / source.name
+    path.write_text(json.dumps(document))
+    (shown,) = json.loads(invoke(["results", str(path), "--json"]).stdout)  # one per source
+    rows = {row["metric"]: row for row in shown["metrics"]}
+    assert (rows["odd"]["value"], rows["odd"]["raw"]) == (None, "N/A")
+    assert rows["obj"]["raw"] == {"a": 1}
+    assert rows["exact_match"]["raw"] is None and rows["exact_match"]["value"] is not None
+    table = list(csv.DictReader(io.StringIO(invoke(["results", str(path), "--csv"]).stdout)))
+    cells = {row["metric"]: row["raw"] for row in table}
+    assert (cells["odd"], json.loads(cells["obj"]), cells["exact_match"]) == ("N/A", {"a": 1}, "")
