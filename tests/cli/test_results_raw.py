@@ -8,6 +8,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from .test_commands import invoke
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "real-lmms-eval-0.7.3" / "single"
@@ -27,3 +29,14 @@ def test_a_value_that_is_no_number_is_kept_raw(tmp_path: Path) -> None:
     table = list(csv.DictReader(io.StringIO(invoke(["results", str(path), "--csv"]).stdout)))
     cells = {row["metric"]: row["raw"] for row in table}
     assert (cells["odd"], json.loads(cells["obj"]), cells["exact_match"]) == ("N/A", {"a": 1}, "")
+
+
+def test_a_link_loop_named_without_a_slash_is_a_path_not_a_job_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: `results loop1` was sent to the server as a job id (exit 5, server unreachable).
+    monkeypatch.chdir(tmp_path)
+    Path("loop1").symlink_to("loop1")
+    done = invoke(["results", "loop1"], "http://127.0.0.1:9")
+    assert done.exit_code == 6, done.output
+    assert "symbolic links" in done.stderr

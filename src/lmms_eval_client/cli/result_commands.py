@@ -41,8 +41,9 @@ FOLLOW_WINDOW = 2000
 
 
 def looks_like_path(target: str) -> bool:
-    """A results file or folder rather than a job id (which is a UUID)."""
-    return os.path.exists(target) or "/" in target or target.endswith(".json")
+    """A results file or folder rather than a job id (which is a UUID); a broken link or a
+    link loop is a path too (said as such, not sent to the server as an id)."""
+    return os.path.lexists(target) or "/" in target or target.endswith(".json")
 
 
 # How far `results FOLDER` looks: folders below, results files found (a wrong folder, `/`
