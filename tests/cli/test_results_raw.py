@@ -40,3 +40,14 @@ def test_a_link_loop_named_without_a_slash_is_a_path_not_a_job_id(
     done = invoke(["results", "loop1"], "http://127.0.0.1:9")
     assert done.exit_code == 6, done.output
     assert "symbolic links" in done.stderr
+
+
+def test_a_file_without_a_model_name_says_so_in_the_table(tmp_path: Path) -> None:
+    (source,) = DATA.glob("*_results.json")
+    document = json.loads(source.read_text())
+    document.pop("model_name", None)
+    document.get("config", {}).pop("model_name", None)
+    path = tmp_path / source.name
+    path.write_text(json.dumps(document))
+    first = invoke(["results", str(path)]).stdout.splitlines()[0]
+    assert first.startswith("(the file names no model)"), first  # before: "None  (...)"

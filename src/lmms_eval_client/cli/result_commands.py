@@ -198,7 +198,8 @@ def results(
             if index:
                 print_lines([""])
             source = f"{target}: " if several else ""
-            print_lines([f"{source}{one.model_name}  ({one.path})", one.table()])
+            model = one.model_name or "(the file names no model)"
+            print_lines([f"{source}{model}  ({one.path})", one.table()])
 
 
 def new_lines(printed: list[str], current: list[str]) -> list[str]:
