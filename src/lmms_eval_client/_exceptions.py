@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._text import SecretMask, clip_middle, failure_reason, redacted_request
+from ._text import SecretMask, failure_reason, redacted_request
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
@@ -285,14 +285,6 @@ class JobFailedError(JobError):
 
         self.error: str | None = redacted_error(job)
         self.reason: str = failure_reason(self.error)
-
-    @classmethod
-    def _of(cls, job: JobInfo, where: str) -> JobFailedError:
-        """The error of a failed job, its message quoting the error text (masked)."""
-        from ._results.redaction import redacted_error
-
-        text = redacted_error(job) or "the server gave no error text"
-        return cls(f"Job failed: {clip_middle(text)}\n({where})", job=job)
 
 
 class JobCancelledError(JobError):

@@ -29,6 +29,7 @@ from .._exceptions import (
 from .._http.config import check_seconds
 from .._http.retry import is_transient, within_deadline
 from .._log import logger
+from .._text import clip_middle
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
@@ -56,10 +57,18 @@ def process_job_status(job: JobInfo) -> JobInfo | None:
     if job.status == JobStatus.FAILED:
         # "Job failed: ..." as lmms-eval's client words it; the full text stays on .error,
         # the line that says why on .reason.
-        raise JobFailedError._of(job, f"job {job.job_id}")
+        raise job_failed_error(job, f"job {job.job_id}")
     if job.status == JobStatus.CANCELLED:
         raise JobCancelledError(f"Job {job.job_id} was cancelled", job=job)
     return None
+
+
+def job_failed_error(job: JobInfo, where: str) -> JobFailedError:
+    """The error of a failed job, its message quoting the error text (secrets masked)."""
+    from .._results.redaction import redacted_error
+
+    text = redacted_error(job) or "the server gave no error text"
+    return JobFailedError(f"Job failed: {clip_middle(text)}\n({where})", job=job)
 
 
 def check_poll_interval(poll_interval: object) -> float:

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lmms_eval_api.models import EvaluateRequest, JobInfo
 
-from .._exceptions import JobCancelledError, JobFailedError
+from .._client.wait import job_failed_error
+from .._exceptions import JobCancelledError
 from .._results.redaction import redacted_error
 from .._text import failure_reason
 from .errors import JobLostError
@@ -194,7 +195,7 @@ class JobFailed(_Outcome):
 
     def raise_for_outcome(self) -> JobInfo:
         """Raise JobFailedError, as ``wait_for_job`` does."""
-        raise JobFailedError._of(self.info, f"job {self.info.job_id}, labels {self.labels}")
+        raise job_failed_error(self.info, f"job {self.info.job_id}, labels {self.labels}")
 
 
 class JobCancelled(_Outcome):
