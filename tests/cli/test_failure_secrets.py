@@ -96,3 +96,13 @@ def test_a_tokenizers_settings_are_not_taken_for_secrets(mock: respx.MockRouter)
     with EvalClient(BASE) as client, pytest.raises(JobFailedError) as raised:
         client.wait_for_job(JOB_ID, poll_interval=0.01, timeout=5, verbose=False)
     assert raised.value.error == error
+
+
+def test_a_secret_of_digits_is_masked_too(mock: respx.MockRouter) -> None:
+    # The command line reads api_key=12345678901234 as a number: the review found it shown.
+    request = {"model": "openai", "tasks": ["mme"], "model_args": {"api_key": 12345678901234}}
+    error = "ValueError: bad credential 12345678901234"
+    mock.get(f"/jobs/{JOB_ID}").respond(200, json=job_json("failed", request=request, error=error))
+    with EvalClient(BASE) as client, pytest.raises(JobFailedError) as raised:
+        client.wait_for_job(JOB_ID, poll_interval=0.01, timeout=5, verbose=False)
+    assert raised.value.reason == "ValueError: bad credential [REDACTED]"

@@ -38,6 +38,8 @@ def test_queue_of_several_servers_shows_every_running_job_and_who_did_not_answer
         (["wait", ""], "wait"),
         (["submit", "-m", "", "-t", "mme"], "submit"),
         (["runs", "submit", "x.sqlite", "--key", "", "-m", "qwen2_vl", "-t", "mme"], "runs submit"),
+        (["--timeout", "-1", "queue"], ""),  # a global option: the application's help
+        (["--server", "http://127.0.0.1:9/?a=b", "status", "j"], ""),
     ],
 )
 def test_a_usage_error_found_by_the_sdk_points_at_the_commands_help(
@@ -46,4 +48,5 @@ def test_a_usage_error_found_by_the_sdk_points_at_the_commands_help(
     # Before: click's usage errors said (see '... -h'), those the SDK's checks found did not.
     done = invoke(args, "http://127.0.0.1:9")
     assert done.exit_code == 2
-    assert done.stderr.endswith(f" (see 'lmms-eval-client {command} -h')\n"), done.stderr
+    where = " ".join(["lmms-eval-client", command]).strip()
+    assert done.stderr.endswith(f" (see '{where} -h')\n"), done.stderr

@@ -76,6 +76,8 @@ def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
     default = tuple(words) == SECRET_ARG_WORDS
     found: set[str] = set()
     for key, value in model_args.items() if isinstance(model_args, dict) else ():
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # a key of digits (the command line reads it as a number)
         if not (isinstance(key, str) and isinstance(value, str) and is_secret_arg(key, words)):
             continue
         if (default and not _SECRET_NAME.fullmatch(key)) or value.lower() in _NOT_SECRET_VALUES:

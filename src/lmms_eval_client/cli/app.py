@@ -23,7 +23,7 @@ from typer.core import TyperCommand, TyperGroup
 import lmms_eval_client as sdk  # the facade: its errors (and httpx) load when a command runs
 from lmms_eval_client import __version__
 
-from .connection import Settings
+from .connection import GLOBAL_OPTION, Settings
 from .exit_codes import ExitCode, exit_code_for
 from .output import error as report_usage
 from .output import log_to_stderr, report
@@ -171,13 +171,16 @@ class _Group(PathGroup):
             settings = ctx.obj if isinstance(ctx.obj, Settings) else Settings()
             code = exit_code_for(exc)
             # a usage error points at the help, as click's own do
-            hint = _help_hint(ctx) if code == ExitCode.USAGE else ""
+            hint = _help_hint(ctx, exc) if code == ExitCode.USAGE else ""
             report(exc, debug=settings.debug, hint=hint)
             raise typer.Exit(int(code)) from None
 
 
-def _help_hint(ctx: typer.Context) -> str:
-    """`` (see 'lmms-eval-client runs submit -h')``: the command that was given."""
+def _help_hint(ctx: typer.Context, exc: BaseException) -> str:
+    """`` (see 'lmms-eval-client runs submit -h')``: the command that was given, or the
+    application for a global option (``--timeout``, ``--server``...)."""
+    if GLOBAL_OPTION in getattr(exc, "__notes__", ()):
+        return f" (see '{ctx.command_path} -h')"
     return f" (see '{ctx.meta.get(_INVOKED, ctx.command_path)} -h')"
 
 

@@ -58,17 +58,25 @@ def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = 
             print(client.health().status)
     """
     # Imported here: `--help` needs neither, one server needs no pool.
-    from lmms_eval_client import DEFAULT_TIMEOUT, EvalClient
+    from lmms_eval_client import DEFAULT_TIMEOUT, EvalClient, InvalidArgumentError
 
     timeout = DEFAULT_TIMEOUT if settings.timeout is None else settings.timeout
-    if len(settings.servers) > 1:
-        from lmms_eval_client import EvalPool
+    try:
+        if len(settings.servers) > 1:
+            from lmms_eval_client import EvalPool
 
-        servers = list(settings.servers)
-        return EvalPool(servers, timeout, api_key=settings.api_key, output_root=output_root)
-    base_url = settings.servers[0] if settings.servers else None
-    return EvalClient(base_url, timeout, api_key=settings.api_key, output_root=output_root)
+            servers = list(settings.servers)
+            return EvalPool(servers, timeout, api_key=settings.api_key, output_root=output_root)
+        base_url = settings.servers[0] if settings.servers else None
+        return EvalClient(base_url, timeout, api_key=settings.api_key, output_root=output_root)
+    except InvalidArgumentError as exc:
+        if output_root is None:  # then a global option's (--server, --timeout, --api-key)
+            exc.add_note(GLOBAL_OPTION)
+        raise
 
+
+# On an error a global option caused: its help is the application's, not the command's.
+GLOBAL_OPTION = "(caused by a global option: lmms-eval-client -h lists them)"
 
 Client: TypeAlias = "EvalClient | EvalPool"
 """What the commands send through: one server's client, or a pool of several."""
