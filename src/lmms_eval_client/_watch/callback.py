@@ -48,8 +48,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
     Args:
         run: The EvalRun to submit into.
         submit: What to submit for a checkpoint (``"{checkpoint}"`` in model_args: its path).
-        wait_at_end: Seconds ``on_train_end`` waits for the pending evaluations (None: as
-            long as it takes; 0: not at all). Those left go on on the server.
+        wait_at_end: Seconds ``on_train_end`` waits for the pending evaluations (a finite
+            number up to 10^7; None: as long as it takes; 0: not at all). Those left go on
+            on the server.
         key_prefix: Put before each checkpoint's name to make its key.
         log_prefix: The metrics' names start with it (``eval``: ``eval/mme/exact_match``).
 
