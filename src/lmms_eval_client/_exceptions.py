@@ -8,10 +8,8 @@
     ├── EventLoopError                (also RuntimeError) an async client used across live loops
     ├── APIConnectionError            (also httpx.TransportError) the server could not be
     │   │                             reached, or the connection broke
-    │   ├── APITimeoutError           (also httpx.TimeoutException) a request exceeded the
-    │   │                             client's network timeout
-    │   └── ServerUnreachableError    a pool's server holding a job cannot be reached (the
-    │                                 job is not lost)
+    │   ├── APITimeoutError           (also httpx.TimeoutException) a request timed out
+    │   └── ServerUnreachableError    a pool's server holding a job is unreachable (job kept)
     ├── APIStatusError                (also httpx.HTTPStatusError) the server answered 4xx/5xx
     │   ├── BadRequestError           400, e.g. cancelling a running or finished job
     │   ├── AuthenticationError       401 (from an authenticating proxy)
@@ -70,7 +68,12 @@ class LmmsEvalError(Exception):
         # made by with_httpx_class are found again through their (base, cause) pair.
         pair = type(self).__dict__.get("_httpx_pair")
         kind = pair if pair is not None else type(self)
-        return (_restore, (kind, self.args, dict(self.__dict__)))
+        state = dict(self.__dict__)
+        if hasattr(state.get("job"), "to_dict"):  # a JobInfo: a pickle leaves the process
+            from ._secret_args import masked_job  # (secret model_args ***, error masked)
+
+            state["job"] = masked_job(state["job"])
+        return (_restore, (kind, self.args, state))
 
 
 class InvalidArgumentError(LmmsEvalError, ValueError, TypeError):
@@ -259,7 +262,7 @@ class JobError(LmmsEvalError, RuntimeError):
     A RuntimeError, as lmms-eval's own client raises for a failed job.
 
     Attributes:
-        job: The job's final :class:`JobInfo`.
+        job: The job's final :class:`JobInfo` (pickled as the command line shows it).
         job_id: Its id.
     """
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._exceptions import InvalidArgumentError
 
 if TYPE_CHECKING:  # the models load with the first request, not with the command line
-    from lmms_eval_api.models import EvaluateRequest
+    from lmms_eval_api.models import EvaluateRequest, JobInfo
 
 # A model_args key containing one of these words holds a secret: it is masked in messages,
 # logs, reprs, the ledger and --json output.
@@ -102,6 +102,11 @@ def masked_for_display(data: Any, words: Collection[str] | None = None) -> Any:
         return masked_error(text, model_args, chosen)
 
     return replace_secret_args(data, hide, error=mask_error)
+
+
+def masked_job(job: JobInfo) -> JobInfo:
+    """A copy of a JobInfo as the command line shows it (``masked_for_display``)."""
+    return type(job).from_dict(masked_for_display(job.to_dict()))
 
 
 class Fingerprints:

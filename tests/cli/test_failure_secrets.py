@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import respx
 
-from lmms_eval_client import EvalClient, EvalRun, JobFailedError
+from lmms_eval_client import EvalClient, EvalRun, JobFailedError, JobInfo, WaitTimeoutError
 
 from ..runs._fake import FakeServer
 from ..support import BASE, JOB_ID, job_json
@@ -39,14 +39,15 @@ def test_wait_for_job_raises_without_the_secret(failed: respx.MockRouter) -> Non
     # Before: the message, .error and .reason quoted the server's text as it was.
     with EvalClient(BASE) as client, pytest.raises(JobFailedError) as raised:
         client.wait_for_job(JOB_ID, poll_interval=0.01, timeout=5, verbose=False)
-    error = raised.value
-    for text in (
-        str(error),
-        error.reason,
-        str(error.error),
-        repr(pickle.loads(pickle.dumps(error))),
-    ):
+    error, pickled = raised.value, pickle.dumps(raised.value)
+    copy = pickle.loads(pickled)
+    for text in (str(error), error.reason, str(error.error), str(copy), copy.reason):
         assert SECRET not in text, text
+    # A pickle leaves the process: its job is as the command line shows it (the review:
+    # the raw JobInfo went along, secret model_args and error included).
+    assert SECRET.encode() not in pickled
+    assert copy.job.request.model_args == {"api_key": "***"}
+    assert error.job.request.model_args == {"api_key": SECRET}  # here, the job as it is
     assert error.reason == "openai.AuthenticationError: Incorrect API key provided: [REDACTED]"
 
 
@@ -106,3 +107,10 @@ def test_a_secret_of_digits_is_masked_too(mock: respx.MockRouter) -> None:
     with EvalClient(BASE) as client, pytest.raises(JobFailedError) as raised:
         client.wait_for_job(JOB_ID, poll_interval=0.01, timeout=5, verbose=False)
     assert raised.value.reason == "ValueError: bad credential [REDACTED]"
+
+
+def test_a_wait_timeouts_pickle_carries_no_secret_of_the_job() -> None:
+    job = JobInfo.model_validate(FAILED | {"status": "running", "error": None})
+    pickled = pickle.dumps(WaitTimeoutError("still running", job=job, job_id=JOB_ID))
+    assert SECRET.encode() not in pickled
+    assert pickle.loads(pickled).job.request.model_args == {"api_key": "***"}
