@@ -262,7 +262,7 @@ class JobError(LmmsEvalError, RuntimeError):
     A RuntimeError, as lmms-eval's own client raises for a failed job.
 
     Attributes:
-        job: The job's final :class:`JobInfo` (pickled as the command line shows it).
+        job: The job's final :class:`JobInfo` (pickled or copied as the command line shows it).
         job_id: Its id.
     """
 

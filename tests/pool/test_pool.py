@@ -26,6 +26,7 @@ from lmms_eval_client import (
     EvalClient,
     EvalPool,
     InvalidArgumentError,
+    JobFailedError,
     JobNotFoundError,
     JobStatus,
     ModelNameWarning,
@@ -307,6 +308,23 @@ async def test_a_warning_about_the_arguments_is_said_once_at_the_callers_line(
     assert [w.filename for w in said] == [__file__]
     assert job.server == A and posted.call_count == 1
     assert json.loads(posted.calls.last.request.content)["model_args"] == {"revision": "main"}
+
+
+async def test_a_failed_jobs_error_keeps_its_job_as_sent_in_the_process(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # A pickle of the error masks the job's secrets; in the process the job stays as sent
+    # (a pool copies the errors of a server to name it, never this one).
+    request = {"model": "openai", "tasks": ["mme"], "model_args": {"api_key": "zq-secret-42"}}
+    failed = job_json("failed", request=request, error="ValueError: bad key zq-secret-42")
+    mock.get(f"{B}/jobs/{JOB_ID}").respond(200, json=failed)
+    pool = make_pool()
+    pool.pool.adopt(JOB_ID, B)
+    with pytest.raises(JobFailedError) as raised:
+        await pool.wait_for_job(JOB_ID, poll_interval=0.01, timeout=5, verbose=False)
+    assert raised.value.job.request.model_args == {"api_key": "zq-secret-42"}
+    assert "zq-secret-42" not in str(raised.value)
+    assert b"zq-secret-42" not in pickle.dumps(raised.value)
 
 
 async def test_cancel_goes_to_the_server_that_holds_the_job(
