@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from .._client.wait import check_wait_timeout
 from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._http.config import check_seconds
 from .._log import logger
@@ -323,7 +324,7 @@ class CheckpointWatcher:
             ...  # training
             stop.set()
         """
-        timeout = _seconds_or_none(timeout)
+        timeout = check_wait_timeout(timeout)
         started = self._clock()
         jobs: list[TrackedJob] = []
         with self._waker(until) as waker:
@@ -358,7 +359,7 @@ class CheckpointWatcher:
             left = watcher.finish(timeout=3600)
             print(len(left), "evaluations still running")
         """
-        timeout = _seconds_or_none(timeout)
+        timeout = check_wait_timeout(timeout)
         started = self._clock()
         with self._waker(None) as waker:
             while True:
@@ -381,10 +382,6 @@ class CheckpointWatcher:
     def _waker(self, until: Until) -> Waker:
         """Started before the first scan: a change made after it wakes the next wait."""
         return start_waker(self._wake, self._directory, self._pattern, until, self._sleep)
-
-
-def _seconds_or_none(timeout: object) -> float | None:
-    return None if timeout is None else check_seconds("timeout", timeout, zero=True)
 
 
 def _stopped(until: Until) -> bool:
