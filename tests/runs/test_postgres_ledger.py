@@ -322,3 +322,34 @@ def test_a_busy_timeout_is_checked_before_anything_is_opened(
     with pytest.raises(InvalidArgumentError, match="busy_timeout"):
         Ledger(tmp_path / "run.sqlite", busy_timeout=busy_timeout)
     assert not (tmp_path / "run.sqlite").exists()
+
+
+def test_both_stores_have_the_same_tables_and_columns(postgres_url: str, tmp_path: Path) -> None:
+    """Both schemas are made from ``ledger_tables``: a column added to one is in the other."""
+    import sqlite3
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+    Ledger(postgres_url).close()
+    Ledger(tmp_path / "run.sqlite").close()
+    parts = urlsplit(postgres_url)
+    plain = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    with psycopg.connect(plain) as conn:
+        rows = conn.execute(
+            "SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name NOT IN ('ledger_meta', 'ledger_changes') "
+            "ORDER BY table_name, ordinal_position",
+            (dict(parse_qsl(parts.query))["schema"],),
+        ).fetchall()
+    in_postgres = [(table, column, nullable == "YES") for table, column, nullable in rows]
+    with closing(sqlite3.connect(tmp_path / "run.sqlite")) as conn:
+        tables = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        ).fetchall()
+        in_sqlite = [
+            (table, column[1], not column[3] and not column[5])
+            for (table,) in tables
+            for column in conn.execute(f"PRAGMA table_info({table})").fetchall()
+        ]
+    assert len(in_postgres) == 36  # jobs 25, observations 6, sink_writes 3, ledger_keys 2
+    assert in_postgres == in_sqlite

@@ -41,6 +41,18 @@ from .errors import (
     LedgerFullError,
     LedgerReadOnlyError,
 )
+from .ledger_tables import (
+    HISTORY_INDEX,
+    KEY_INDEX,
+    SQLITE,
+    STATE_INDEX,
+    create_table,
+    job_columns,
+    key_columns,
+    observation_columns,
+    sink_write_columns,
+    v4_job_columns,
+)
 
 if TYPE_CHECKING:
     from lmms_eval_api import models as _models
@@ -59,51 +71,17 @@ _APPEND_ONLY = "SELECT RAISE(ABORT, 'the ledger never deletes or rewrites histor
 
 
 def _jobs_table(name: str, version: int) -> str:
-    """The ``jobs`` table of a schema version: up to 2, ``job_id UNIQUE``; from 3, a job id
-    is unique on its server only (two servers may issue the same)."""
-    job_id = "job_id TEXT UNIQUE" if version < 3 else "job_id TEXT"
-    per_server = "" if version < 3 else ",\n            UNIQUE (server, job_id)"
-    return f"""CREATE TABLE {name} (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            token TEXT NOT NULL UNIQUE,
-            {job_id},
-            state TEXT NOT NULL,
-            labels TEXT NOT NULL,
-            request TEXT NOT NULL,
-            server TEXT NOT NULL,
-            attempt INTEGER NOT NULL,
-            first_seq INTEGER REFERENCES jobs(seq),
-            retry_of INTEGER REFERENCES jobs(seq),
-            retried_by INTEGER REFERENCES jobs(seq),
-            owner TEXT,
-            snapshot TEXT,
-            info TEXT,
-            note TEXT,
-            last_known_state TEXT,
-            summary TEXT,
-            harvested_at REAL,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL{_V4_COLUMNS if version >= 4 else ""}{per_server}
-        )"""
+    """The ``jobs`` table of a schema version (``ledger_tables.job_columns``)."""
+    return create_table(name, job_columns(version, SQLITE))
 
 
-# Schema 4's columns: ALTER TABLE adds them to a ledger of schema 3 (_V4_ADDED).
-_V4 = (
-    ("submission_key", "TEXT"),
-    ("claimed_by", "TEXT"),
-    ("claimed_at", "REAL"),
-    ("recovered_at", "REAL"),
-    ("metrics", "TEXT"),
+_V4_ADDED = tuple(
+    f"ALTER TABLE jobs ADD COLUMN {name} {kind}" for name, kind in v4_job_columns(SQLITE)
 )
-_V4_COLUMNS = "".join(f",\n            {name} {kind}" for name, kind in _V4)
-_V4_ADDED = tuple(f"ALTER TABLE jobs ADD COLUMN {name} {kind}" for name, kind in _V4)
-# A key names one submission (its first attempt; retries by policy carry none).
-_KEY_INDEX = "CREATE UNIQUE INDEX jobs_by_key ON jobs(submission_key) WHERE submission_key NOTNULL"
 
-_JOBS_COLUMNS = (
-    "seq, token, job_id, state, labels, request, server, attempt, first_seq, retry_of, "
-    "retried_by, owner, snapshot, info, note, last_known_state, summary, harvested_at, "
-    "created_at, updated_at"
+# The columns of schema 3's jobs table (what its rebuild copies).
+_JOBS_COLUMNS = ", ".join(
+    column.split()[0] for column in job_columns(2, SQLITE) if not column.startswith("UNIQUE")
 )
 # How the ledger reads jobs: each with its chain's key (TrackedJob.key), which only the first
 # attempt holds in its column.
@@ -115,37 +93,25 @@ _JOBS_KEPT = f"CREATE TRIGGER jobs_kept BEFORE DELETE ON jobs BEGIN {_APPEND_ONL
 
 
 # The key of the fingerprints of secret model_args (the opening transaction adds it).
-_KEYS_TABLE = ("CREATE TABLE ledger_keys (name TEXT PRIMARY KEY, value BLOB NOT NULL)",)
+_KEYS_TABLE = (create_table("ledger_keys", key_columns(SQLITE)),)
 
-
-# Schema 5: one row per (sink name, job seq) a sink has written (``_trackers/writes.py``).
-SINK_WRITES_DDL = (
-    "CREATE TABLE sink_writes ("
-    "sink TEXT NOT NULL, seq INTEGER NOT NULL REFERENCES jobs(seq), at REAL NOT NULL, "
-    "PRIMARY KEY (sink, seq))"
-)
+# Schema 5: which completed jobs each of the run's sinks has written.
+SINK_WRITES_DDL = create_table("sink_writes", sink_write_columns(SQLITE))
 
 
 def _schema(version: int) -> tuple[str, ...]:
     """Every table, index and trigger of a ledger of this schema version, made at once."""
     return (
         _jobs_table("jobs", version),
-        "CREATE INDEX jobs_by_state ON jobs(state)",
-        """CREATE TABLE observations (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            seq INTEGER NOT NULL REFERENCES jobs(seq),
-            at REAL NOT NULL,
-            event TEXT NOT NULL,
-            state TEXT NOT NULL,
-            data TEXT
-        )""",
-        "CREATE INDEX observations_by_seq ON observations(seq)",
+        STATE_INDEX,
+        create_table("observations", observation_columns(SQLITE)),
+        HISTORY_INDEX,
         f"CREATE TRIGGER observations_append_only BEFORE UPDATE ON observations "
         f"BEGIN {_APPEND_ONLY}; END",
         f"CREATE TRIGGER observations_kept BEFORE DELETE ON observations BEGIN {_APPEND_ONLY}; END",
         _JOBS_KEPT,
         *(_KEYS_TABLE if version >= 2 else ()),
-        *((_KEY_INDEX,) if version >= 4 else ()),
+        *((KEY_INDEX,) if version >= 4 else ()),
         *((SINK_WRITES_DDL,) if version >= 5 else ()),
     )
 
@@ -165,10 +131,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         f"INSERT INTO jobs_v3 ({_JOBS_COLUMNS}) SELECT {_JOBS_COLUMNS} FROM jobs",
         "DROP TABLE jobs",  # its index and trigger with it (no trigger fires)
         "ALTER TABLE jobs_v3 RENAME TO jobs",
-        "CREATE INDEX jobs_by_state ON jobs(state)",
+        STATE_INDEX,
         _JOBS_KEPT,
     ),
-    4: (*_V4_ADDED, _KEY_INDEX),
+    4: (*_V4_ADDED, KEY_INDEX),
     5: (SINK_WRITES_DDL,),
 }
 
