@@ -6,10 +6,9 @@ both (``ledger_store``).
   state); ``observations`` is append-only (triggers refuse UPDATE and DELETE): every intent,
   answer, status change, final JobInfo and loss, with its time. No row is ever deleted.
 - The intent is written before a submission is sent, the answer after: a process killed
-  in between leaves a ``submitting`` row that a later run reconciles with the server, by
-  the ``/queue`` snapshot its intent keeps (or, deep in a queue, the one job ahead that
-  stands for it: see ``_client/reconcile``); the answer (or end) clears it: a snapshot is
-  the whole queue, and kept in every row it grew with the square of the jobs.
+  in between leaves a ``submitting`` row that a later run reconciles with the server by the
+  ``/queue`` snapshot its intent keeps (deep in a queue, the one job ahead: see
+  ``_client/reconcile``); the answer (or end) clears it (else the file grows quadratically).
 - Each operation is one write transaction, excluding the ledger's other writers: a
   failure (disk full, read-only file, connection lost...) leaves nothing half recorded.
 - Secret model_args are stored as fingerprints keyed by the ledger's own random key
@@ -297,22 +296,26 @@ class Ledger:
     def mark_harvested(self, seqs: Sequence[int]) -> set[int]:
         """Claim finished jobs for the caller: the seqs this call marked (one transaction:
         of processes harvesting one ledger, each job goes to the one that changed its row)."""
-        claimed: set[int] = set()
-        if not seqs:
-            return claimed
         now = time.time()
-        with self.transaction("recording a harvest") as conn:
+        sql = "UPDATE jobs SET harvested_at = ? WHERE harvested_at IS NULL AND retried_by IS NULL"
+        return set(self.mark_each("recording a harvest", seqs, sql, (now,), now, "harvested"))
+
+    def mark_each(
+        self, what: str, seqs: Sequence[int], update: str, args: tuple[Any, ...], now: float,
+        event: str, data: Mapping[str, Any] | None = None,
+    ) -> list[int]:  # fmt: skip
+        """One transaction: ``update`` (of jobs, ending in WHERE conditions) of each seq with
+        ``(*args, seq)``, ``event`` in each changed job's history; the seqs changed, in order."""
+        if not seqs:
+            return []
+        changed: list[int] = []
+        sql = f"{update} AND seq = ? RETURNING state"
+        with self.transaction(what) as conn:
             for seq in seqs:
-                updated = conn.execute(
-                    "UPDATE jobs SET harvested_at = ? "
-                    "WHERE seq = ? AND harvested_at IS NULL AND retried_by IS NULL",
-                    (now, seq),
-                )
-                if updated.rowcount:
-                    claimed.add(seq)
-                    state = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,))
-                    self.observe(conn, seq, now, "harvested", state.fetchone()[0], None)
-        return claimed
+                if (state := conn.execute(sql, (*args, seq)).fetchone()) is not None:
+                    self.observe(conn, seq, now, event, state[0], data)
+                    changed.append(seq)
+        return changed
 
     def record_summary(
         self,

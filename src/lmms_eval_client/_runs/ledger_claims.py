@@ -86,19 +86,7 @@ def acknowledge(ledger: Ledger, seqs: Sequence[int], owner: str) -> list[int]:
 def release(ledger: Ledger, seqs: Sequence[int], owner: str) -> list[int]:
     """Drop ``owner``'s claims on unacknowledged jobs (handed out again at once): the
     seqs released. Claims of others, and acknowledged jobs, are left as they are."""
-    released: list[int] = []
-    if not seqs:
-        return released
-    now = time.time()
-    with ledger.transaction("releasing claims") as conn:
-        for seq in seqs:
-            updated = conn.execute(
-                "UPDATE jobs SET claimed_by = NULL, claimed_at = NULL "
-                "WHERE seq = ? AND claimed_by = ? AND harvested_at IS NULL",
-                (seq, owner),
-            )
-            if updated.rowcount:
-                state = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,)).fetchone()
-                ledger.observe(conn, seq, now, "released", state[0], {"by": owner})
-                released.append(seq)
-    return released
+    sql = "UPDATE jobs SET claimed_by = NULL, claimed_at = NULL "
+    sql += "WHERE claimed_by = ? AND harvested_at IS NULL"
+    now, data = time.time(), {"by": owner}
+    return ledger.mark_each("releasing claims", seqs, sql, (owner,), now, "released", data)
