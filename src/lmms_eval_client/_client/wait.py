@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from .._checks import check_seconds
 from .._exceptions import (
     APIStatusError,
     JobCancelledError,
@@ -26,7 +27,6 @@ from .._exceptions import (
     LmmsEvalError,
     WaitTimeoutError,
 )
-from .._http.config import check_seconds
 from .._http.retry import is_transient, within_deadline
 from .._log import logger
 from .._text import clip_middle

@@ -7,7 +7,6 @@ httpx client is used as it is, so the options that would configure ours are refu
 from __future__ import annotations
 
 import functools
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -16,8 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from .._checks import check_count, check_seconds
 from .._exceptions import InvalidArgumentError
-from .._text import REDACTED, is_secret_header, shown, without_userinfo
+from .._text import REDACTED, is_secret_header, without_userinfo
 from .._version import __version__
 
 if TYPE_CHECKING:
@@ -46,9 +46,6 @@ DEFAULT_LIMITS = httpx.Limits(
     max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_EXPIRY
 )
 USER_AGENT = f"lmms-eval-client/{__version__} httpx/{httpx.__version__}"
-# Longer than any evaluation, yet a number every socket and event loop can wait for
-# (1e300 s overflows them): None is the way to say "no timeout".
-MAX_TIMEOUT = 1e7
 # RFC 9110 token characters: anything else in a header name breaks the request line.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Framing and connection headers belong to the HTTP layer: a caller's value would make the
@@ -154,32 +151,6 @@ def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
             )
         checked[name] = value
     return checked
-
-
-def check_seconds(name: str, value: object, *, zero: bool = False, alternatives: str = "") -> float:
-    """``value`` as seconds, or InvalidArgumentError naming ``name``: the one check of every
-    setting given in seconds (a request's timeout and each of its phases, a wait's timeout
-    and poll interval, a pool's intervals, an evaluation run's).
-
-    A finite number, not a bool, in (0, MAX_TIMEOUT] (with ``zero``: [0, MAX_TIMEOUT]).
-    NaN and infinity are refused (None is the way to say "no limit", where there is one:
-    the caller handles it and says so in ``alternatives``, e.g. "or None for none"), and
-    huge ints are refused rather than overflowed (float(10**400) raises).
-    """
-    seconds: float | None = None
-    if not isinstance(value, bool) and isinstance(value, (int, float)):
-        try:
-            seconds = float(value)
-        except OverflowError:
-            seconds = None
-    lowest_ok = seconds is not None and (seconds >= 0 if zero else seconds > 0)
-    if seconds is not None and lowest_ok and math.isfinite(seconds) and seconds <= MAX_TIMEOUT:
-        return seconds
-    interval = f"[0, {MAX_TIMEOUT:g}]" if zero else f"(0, {MAX_TIMEOUT:g}]"
-    also = f", {alternatives}" if alternatives else ""
-    raise InvalidArgumentError(
-        f"{name} must be a finite number of seconds in {interval}{also}; got {shown(value)}"
-    )
 
 
 def check_request_timeout(timeout: object) -> httpx.Timeout:
@@ -382,6 +353,4 @@ def build_http_client(factory: type[HttpClientT], kwargs: dict[str, Any]) -> Htt
 
 def check_max_retries(max_retries: object) -> int:
     """max_retries must be a count: 0 disables retries."""
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise InvalidArgumentError(f"max_retries must be an int >= 0, got {max_retries!r}")
-    return max_retries
+    return check_count("max_retries", max_retries, 0)

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 import httpx
 
-from .._exceptions import InvalidArgumentError, ResponseTooLargeError
+from .._checks import check_count
+from .._exceptions import ResponseTooLargeError
 from .._text import SecretMask, body_excerpt, where
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
@@ -32,12 +33,7 @@ _UNBOUNDED = frozenset({"br", "zstd"})
 
 def check_max_response_bytes(value: object) -> int:
     """max_response_bytes must be a positive int (bytes, after decompression)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidArgumentError(
-            f"max_response_bytes must be an int > 0 (bytes of a decoded response body), "
-            f"got {value!r}"
-        )
-    return value
+    return check_count("max_response_bytes", value, alternatives="bytes of a decoded body")
 
 
 @functools.lru_cache(maxsize=32)  # called per request with one of very few values

@@ -6,8 +6,9 @@ import os
 from collections.abc import Sequence
 from typing import TypeVar, cast
 
+from .._checks import check_count, check_seconds
 from .._exceptions import InvalidArgumentError
-from .._http.config import BASE_URL_ENV, DEFAULT_BASE_URL, check_seconds, resolve_base_url
+from .._http.config import BASE_URL_ENV, DEFAULT_BASE_URL, resolve_base_url
 from .._text import shown
 
 # The environment variable read for a pool's servers when none are given: base URLs
@@ -69,10 +70,8 @@ def server_caps(cap: int | Sequence[int | None] | None, count: int) -> list[int 
             f"max_jobs_per_server has {len(caps)} entries for {count} servers"
         )
     for c in caps:
-        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 1):
-            raise InvalidArgumentError(
-                f"max_jobs_per_server must be an int >= 1 (or None: no cap), got {shown(c)}"
-            )
+        if c is not None:
+            check_count("max_jobs_per_server", c, alternatives="or None: no cap")
     return cast("list[int | None]", caps)
 
 

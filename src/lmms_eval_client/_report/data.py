@@ -18,6 +18,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from .._checks import check_count
 from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._results.file_access import FileSystem
 from .._results.files import eval_log_tail, load_job_results
@@ -219,8 +220,7 @@ def read_report(
     """Everything a report of ``sources`` shows; samples and comparison from the first."""
     if not sources:
         raise InvalidArgumentError("a report needs at least one run ledger")
-    if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 0:
-        raise InvalidArgumentError(f"max_samples must be an int >= 0, not {max_samples!r}")
+    check_count("max_samples", max_samples, 0)
     if not isinstance(step_label, str) or not step_label:
         raise InvalidArgumentError(f"step_label must be a label's name (a str), not {step_label!r}")
     if compare_jobs is not None and (

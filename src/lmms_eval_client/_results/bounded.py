@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterator
 from typing import IO, Any
 
-from .._exceptions import InvalidArgumentError
+from .._checks import check_count
 
 MiB = 1024 * 1024
 DEFAULT_MAX_RESULTS_BYTES = 256 * MiB
@@ -55,9 +55,7 @@ class LimitExceeded(Exception):
 
 def check_limit(name: str, value: object) -> int:
     """A byte limit: an int > 0, else an InvalidArgumentError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidArgumentError(f"{name} must be an int > 0 (bytes), got {value!r}")
-    return value
+    return check_count(name, value, alternatives="bytes")
 
 
 def describe_size(limit: int) -> str:

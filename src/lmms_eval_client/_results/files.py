@@ -10,6 +10,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from .._checks import check_count
 from .._exceptions import InvalidArgumentError
 from .._text import strip_ansi
 from .bounded import DEFAULT_MAX_RESULTS_BYTES
@@ -297,8 +298,7 @@ def eval_log_tail(
 
     >>> print(eval_log_tail(client.get_job(job_id), lines=20))
     """
-    if isinstance(lines, bool) or not isinstance(lines, int) or lines < 0:
-        raise InvalidArgumentError(f"lines must be an int >= 0, not {lines!r}")
+    check_count("lines", lines, 0)
     location = _locate_log(source, path_map, filesystem)
     if lines == 0:
         if not location.exists():

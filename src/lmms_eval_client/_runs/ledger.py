@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from .._checks import check_seconds
 from .._client.reconcile import QueueSnapshot
-from .._http.config import check_seconds
 from .._lazy import LazyModule
 from .._secret_args import Fingerprints, secret_arg_words
 from .._trackers.base import import_extra

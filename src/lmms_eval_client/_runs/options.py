@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from .._checks import check_count, check_seconds
 from .._client.arguments import json_object
 from .._client.wait import timeout_message
 from .._exceptions import InvalidArgumentError
-from .._http.config import check_seconds
 from .._results.output_dirs import output_dir_for
 from .._text import shown
 from .errors import RunTimeoutError
@@ -75,14 +75,7 @@ class RetryOnFailure:
                 re.compile(self.pattern)
             except (re.error, TypeError) as exc:
                 raise InvalidArgumentError(f"pattern is not a regular expression: {exc}") from None
-        if (
-            isinstance(self.max_attempts, bool)
-            or not isinstance(self.max_attempts, int)
-            or self.max_attempts < 1
-        ):
-            raise InvalidArgumentError(
-                f"max_attempts must be an int >= 1, got {self.max_attempts!r}"
-            )
+        check_count("max_attempts", self.max_attempts)
 
     def wants(self, job: TrackedJob) -> bool:
         """Whether this failed (or lost), not yet retried attempt should be submitted again."""
@@ -115,10 +108,7 @@ def check_json_object(name: str, value: Mapping[str, Any] | None) -> dict[str, A
 
 def check_run_args(poll_interval: float, max_completed_jobs: int, orphan_after: float) -> None:
     check_seconds("poll_interval", poll_interval)
-    if isinstance(max_completed_jobs, bool) or not isinstance(max_completed_jobs, int):
-        raise InvalidArgumentError(f"max_completed_jobs must be an int, got {max_completed_jobs!r}")
-    if max_completed_jobs < 1:
-        raise InvalidArgumentError(f"max_completed_jobs must be >= 1, got {max_completed_jobs}")
+    check_count("max_completed_jobs", max_completed_jobs)
     check_seconds("orphan_after", orphan_after, zero=True)
 
 

@@ -17,8 +17,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from .._checks import check_seconds
 from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependencyError
-from .._http.config import check_seconds
 from .._log import logger
 from .._runs._sync.run import EvalRun
 from .._runs.outcomes import JobOutcome, TrackedJob

@@ -112,12 +112,6 @@ def check_watching(run: object, submit: object, key_prefix: object) -> str:
     return check_key_prefix(key_prefix)
 
 
-def check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(f"{name} must be an int >= 1, got {shown(value)}")
-    return value
-
-
 def check_rules(ready: object, step: object) -> None:
     """A watcher's readiness rule (None: the default) and step function."""
     if ready is not None and not callable(getattr(ready, "is_ready", None)):

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .._checks import check_seconds
 from .._exceptions import InvalidArgumentError
-from .._http.config import check_seconds
 from .errors import not_permitted
 
 Signature = tuple[int, int, int]

@@ -18,14 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from .._checks import check_count, check_seconds
 from .._client.wait import check_wait_timeout
 from .._exceptions import InvalidArgumentError, LmmsEvalError
-from .._http.config import check_seconds
 from .._log import logger
 from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
 from .checkpoint import (
     Checkpoint,
-    check_count,
     check_directory,
     check_pattern,
     check_rules,

@@ -20,7 +20,7 @@ from pydantic import JsonValue
 
 from lmms_eval_client import InvalidArgumentError
 
-from .._http.config import check_seconds
+from .._checks import check_seconds
 
 _OPENING = {"{": "}", "[": "]"}  # as lmms-eval: parentheses do not group
 

@@ -1,0 +1,54 @@
+"""The checks of the settings every part takes: seconds and counts, each written once, so
+that every parameter given in seconds (or as a count) takes the same values and is refused
+with the same message, naming it."""
+
+from __future__ import annotations
+
+import math
+
+from ._exceptions import InvalidArgumentError
+from ._text import shown
+
+# Longer than any evaluation, yet a number every socket and event loop can wait for
+# (1e300 s overflows them): None is the way to say "no timeout".
+MAX_TIMEOUT = 1e7
+
+
+def check_seconds(name: str, value: object, *, zero: bool = False, alternatives: str = "") -> float:
+    """``value`` as seconds, or InvalidArgumentError naming ``name``: the one check of every
+    setting given in seconds (a request's timeout and each of its phases, a wait's timeout
+    and poll interval, a pool's intervals, an evaluation run's).
+
+    A finite number, not a bool, in (0, MAX_TIMEOUT] (with ``zero``: [0, MAX_TIMEOUT]).
+    NaN and infinity are refused (None is the way to say "no limit", where there is one:
+    the caller handles it and says so in ``alternatives``, e.g. "or None for none"), and
+    huge ints are refused rather than overflowed (float(10**400) raises).
+    """
+    seconds: float | None = None
+    if not isinstance(value, bool) and isinstance(value, (int, float)):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = None
+    lowest_ok = seconds is not None and (seconds >= 0 if zero else seconds > 0)
+    if seconds is not None and lowest_ok and math.isfinite(seconds) and seconds <= MAX_TIMEOUT:
+        return seconds
+    interval = f"[0, {MAX_TIMEOUT:g}]" if zero else f"(0, {MAX_TIMEOUT:g}]"
+    also = f", {alternatives}" if alternatives else ""
+    raise InvalidArgumentError(
+        f"{name} must be a finite number of seconds in {interval}{also}; got {shown(value)}"
+    )
+
+
+def check_count(name: str, value: object, minimum: int = 1, *, alternatives: str = "") -> int:
+    """``value`` as a count, or InvalidArgumentError naming ``name``: the one check of every
+    setting given as a whole number (bytes, retries, attempts, lines, jobs, samples...).
+
+    An int, not a bool (``True`` is no count), at least ``minimum``; a float, even 2.0, and a
+    numeric str are refused. ``alternatives`` says what else the caller takes (e.g. "or
+    None: no cap").
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        also = f" ({alternatives})" if alternatives else ""
+        raise InvalidArgumentError(f"{name} must be an int >= {minimum}{also}; got {shown(value)}")
+    return value
