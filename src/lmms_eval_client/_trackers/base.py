@@ -329,9 +329,22 @@ class TemplateSink(Sink):
         self.step_label = check_step_label(step_label)
         self.stderr = stderr
 
-    def _values(self, rows: Sequence[MetricRowLike]) -> dict[str, float]:
-        """One job's values by their names (see ``values_of``)."""
-        return values_of(rows, self.metric_name, stderr=self.stderr)
+    def write(self, rows: Sequence[MetricRowLike], step: int) -> None:
+        """Write one job's values, named by ``metric_name``, at ``step``; a job with no
+        value writes nothing.
+
+        Example:
+            >>> sink.write(run_rows_of_one_job, step=1200)  # doctest: +SKIP
+        """
+        values = values_of(rows, self.metric_name, stderr=self.stderr)
+        if values:
+            self._write_values(values, step, rows)
+
+    @abc.abstractmethod
+    def _write_values(
+        self, values: dict[str, float], step: int, rows: Sequence[MetricRowLike]
+    ) -> None:
+        """Write one job's named values (not empty) at ``step``; ``rows`` are its rows."""
 
 
 def check_either(needs: str, first: object, second: object) -> None:

@@ -185,13 +185,10 @@ class MLflowSink(TemplateSink):
         """
         return f"mlflow:{_without_credentials(self.tracking_uri)}:{self.run_id}"
 
-    def write(self, rows: Sequence[MetricRowLike], step: int) -> None:
-        """Log one job's metric values at ``step`` (``log_batch``, 1,000 per call).
-
-        Example:
-            >>> sink.write(run_rows_of_one_job, step=1200)  # doctest: +SKIP
-        """
-        values = self._values(rows)
+    def _write_values(
+        self, values: dict[str, float], step: int, rows: Sequence[MetricRowLike]
+    ) -> None:
+        """``log_batch``, 1,000 values per call."""
         # One timestamp per job, the same at every try: MLflow stores an identical point
         # once, so a write it kept but whose answer was lost is not doubled by the retry.
         stamp = int(time.time() * 1000)

@@ -89,15 +89,10 @@ class TensorBoardSink(TemplateSink):
         """
         return f"tensorboard:{self.log_dir}"
 
-    def write(self, rows: Sequence[MetricRowLike], step: int) -> None:
-        """Append one job's scalars at ``step`` and flush the event file.
-
-        Example:
-            >>> sink.write(run_rows_of_one_job, step=1200)  # doctest: +SKIP
-        """
-        values = self._values(rows)
-        if not values:
-            return
+    def _write_values(
+        self, values: dict[str, float], step: int, rows: Sequence[MetricRowLike]
+    ) -> None:
+        """Append the scalars to the event file and flush it."""
         if self._writer is None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._writer = self._writer_module.EventFileWriter(str(self.log_dir))

@@ -112,15 +112,10 @@ class WandbSink(TemplateSink):
         run = self.run
         return f"wandb:{run.entity or ''}/{run.project}/{run.id}"
 
-    def write(self, rows: Sequence[MetricRowLike], step: int) -> None:
-        """Log one job's values with ``{step_metric: step}`` in one ``run.log`` call.
-
-        Example:
-            >>> sink.write(run_rows_of_one_job, step=1200)  # doctest: +SKIP
-        """
-        values = self._values(rows)
-        if not values:
-            return
+    def _write_values(
+        self, values: dict[str, float], step: int, rows: Sequence[MetricRowLike]
+    ) -> None:
+        """One ``run.log`` call, with ``{step_metric: step}``."""
         run = self.run
         if self.step_metric not in self._defined:
             run.define_metric(self.step_metric, hidden=False)
