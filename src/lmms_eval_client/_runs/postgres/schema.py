@@ -11,18 +11,8 @@ transaction, so a failed migration changes nothing.
 
 from __future__ import annotations
 
+from .. import ledger_tables as tables
 from ..ledger_schema import SCHEMA_VERSION
-from ..ledger_tables import (
-    HISTORY_INDEX,
-    KEY_INDEX,
-    POSTGRES,
-    STATE_INDEX,
-    create_table,
-    job_columns,
-    key_columns,
-    observation_columns,
-    sink_write_columns,
-)
 
 APPLICATION = "lmms-eval-client run ledger"
 FIRST_VERSION = 5  # the first schema version a PostgreSQL ledger was made at
@@ -39,13 +29,13 @@ NEW_LEDGER: tuple[str, ...] = (
     "CREATE TABLE ledger_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE ledger_changes (one INTEGER PRIMARY KEY CHECK (one = 1), n BIGINT NOT NULL)",
     "INSERT INTO ledger_changes (one, n) VALUES (1, 0)",
-    create_table("ledger_keys", key_columns(POSTGRES)),
-    create_table("jobs", job_columns(SCHEMA_VERSION, POSTGRES)),
-    STATE_INDEX,
-    KEY_INDEX,
-    create_table("observations", observation_columns(POSTGRES)),
-    HISTORY_INDEX,
-    create_table("sink_writes", sink_write_columns(POSTGRES)),
+    tables.create_table("ledger_keys", tables.key_columns(tables.POSTGRES)),
+    tables.create_table("jobs", tables.job_columns(SCHEMA_VERSION, tables.POSTGRES)),
+    tables.STATE_INDEX,
+    tables.KEY_INDEX,
+    tables.create_table("observations", tables.observation_columns(tables.POSTGRES)),
+    tables.HISTORY_INDEX,
+    tables.create_table("sink_writes", tables.sink_write_columns(tables.POSTGRES)),
     _APPEND_ONLY,
     "CREATE TRIGGER observations_append_only BEFORE UPDATE OR DELETE ON observations "
     "FOR EACH ROW EXECUTE FUNCTION ledger_append_only()",
