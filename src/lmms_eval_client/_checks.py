@@ -5,6 +5,7 @@ with the same message, naming it."""
 from __future__ import annotations
 
 import math
+import os
 
 from ._exceptions import InvalidArgumentError
 from ._text import shown
@@ -52,3 +53,39 @@ def check_count(name: str, value: object, minimum: int = 1, *, alternatives: str
         also = f" ({alternatives})" if alternatives else ""
         raise InvalidArgumentError(f"{name} must be an int >= {minimum}{also}; got {shown(value)}")
     return value
+
+
+def check_name(name: str, value: object, *, alternatives: str = "") -> str:
+    """``value`` as a name (a label, a run's name, a pattern...): a non-empty str without
+    NUL (no file, tracker or ledger takes one), or InvalidArgumentError naming ``name``."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        also = f" ({alternatives})" if alternatives else ""
+        raise InvalidArgumentError(
+            f"{name} must be a non-empty str without NUL{also}; got {shown(value)}"
+        )
+    return value
+
+
+def check_names(**names: object) -> None:
+    """Each given option a name (``check_name``), or None."""
+    for option, value in names.items():
+        if value is not None:
+            check_name(option, value, alternatives="or None")
+
+
+def check_path(name: str, value: object) -> str:
+    """``value`` as a path the user names on this machine: a str or os.PathLike of a str, not
+    empty ("" would be the working folder) and without NUL (no file system takes one); the
+    path as a str, or InvalidArgumentError naming ``name``."""
+    path = value
+    if isinstance(value, os.PathLike):
+        try:
+            path = os.fspath(value)
+        except TypeError:  # a __fspath__ that returns neither str nor bytes
+            path = None
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise InvalidArgumentError(
+            f"{name} must be a non-empty path (a str or os.PathLike) without NUL; "
+            f"got {shown(value)}"
+        )
+    return path

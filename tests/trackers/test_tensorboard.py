@@ -72,5 +72,5 @@ def test_a_log_dir_that_names_no_folder_is_refused(log_dir: object) -> None:
     # try of `runs export --to tensorboard --log-dir ""`).
     from lmms_eval_client import InvalidArgumentError
 
-    with pytest.raises(InvalidArgumentError, match="log_dir must name a folder"):
+    with pytest.raises(InvalidArgumentError, match="log_dir must be a non-empty path"):
         TensorBoardSink(log_dir)  # type: ignore[arg-type]

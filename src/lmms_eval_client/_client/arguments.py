@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
+from .._checks import check_path
 from .._exceptions import InvalidArgumentError
 from .._text import clip, shown
 
@@ -118,12 +119,9 @@ def _path_str(name: str, value: object) -> str | None:
     """A path option as the str the server expects (str and os.PathLike accepted)."""
     if value is None:
         return None
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(f"{name} must be a non-empty str or path, got {value!r}")
-    _check_text(name, value)
-    return value
+    path = check_path(name, value)
+    _check_text(name, path)
+    return path
 
 
 # Nesting a request can carry: pydantic's serializer stops at 255 levels of the whole

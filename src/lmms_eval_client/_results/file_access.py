@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
+from .._checks import check_path
 from .._exceptions import InvalidArgumentError, MissingDependencyError
 from .bounded import (
     LimitExceeded,
@@ -311,11 +312,7 @@ def check_filesystem(filesystem: object) -> FileSystem | None:
 def client_location(path: str | os.PathLike[str], filesystem: FileSystem | None) -> FileLocation:
     """A path given by the user on this machine: local, an fsspec URL, or on ``filesystem``."""
     filesystem = check_filesystem(filesystem)
-    if not isinstance(path, (str, os.PathLike)):
-        raise InvalidArgumentError(f"path must be a str or os.PathLike, not {path!r}")
-    text = os.fspath(path)
-    if not isinstance(text, str) or not text:
-        raise InvalidArgumentError(f"path must be a non-empty str or os.PathLike, not {path!r}")
+    text = check_path("path", path)
     if filesystem is not None:
         return FileLocation(text, filesystem)
     if _is_url(text):

@@ -230,13 +230,6 @@ def table_frame(rows: Sequence[MetricRow]) -> pandas.DataFrame:
     return frame.astype({"value": "float64", "stderr": "float64"})
 
 
-def check_names(**names: str | None) -> None:
-    """Arguments that name a task, a metric or a filter: text (or None where allowed)."""
-    for argument, name in names.items():
-        if name is not None and (not isinstance(name, str) or not name):
-            raise InvalidArgumentError(f"{argument} must be a non-empty str, not {name!r}")
-
-
 def best_row(
     rows: Sequence[MetricRow],
     task: str,

@@ -227,13 +227,6 @@ def check_step_label(step_label: object) -> str | None:
     return step_label
 
 
-def check_names(**names: object) -> None:
-    """Each given name (a sink's option) a non-empty str without NUL, or None."""
-    for option, value in names.items():
-        if value is not None and (not isinstance(value, str) or not value or "\x00" in value):
-            raise InvalidArgumentError(f"{option} must be a non-empty str, got {value!r}")
-
-
 def check_template(template: str) -> None:
     """Raise InvalidArgumentError for a metric_name template that cannot be filled."""
     if not isinstance(template, str):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from .._checks import check_names
 from .._exceptions import InvalidArgumentError
 from .base import (
     DEFAULT_METRIC_NAME,
     DEFAULT_STEP_LABEL,
     MetricRowLike,
     Sink,
-    check_names,
     check_step_label,
     check_template,
 )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._exceptions import InvalidArgumentError
+from .._checks import check_path
 from .base import (
     DEFAULT_METRIC_NAME,
     DEFAULT_STEP_LABEL,
@@ -50,14 +50,8 @@ class TensorBoardSink(TemplateSink):
         stderr: bool = False,
     ) -> None:
         super().__init__(metric_name=metric_name, step_label=step_label, stderr=stderr)
-        if (
-            not isinstance(log_dir, (str, os.PathLike))
-            or not os.fspath(log_dir)
-            or "\x00" in str(os.fspath(log_dir))
-        ):
-            # ("" resolved to the working folder, which then got the event files)
-            raise InvalidArgumentError(f"log_dir must name a folder, got {log_dir!r}")
-        self.log_dir: Path = Path(log_dir).resolve()
+        # ("" resolved to the working folder, which then got the event files)
+        self.log_dir: Path = Path(check_path("log_dir", log_dir)).resolve()
         feature = "TensorBoardSink"
         self._writer_module: Any = import_extra(
             "tensorboard.summary.writer.event_file_writer",

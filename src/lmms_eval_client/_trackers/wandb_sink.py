@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._checks import check_names
 from .._exceptions import InvalidArgumentError
 from .base import (
     DEFAULT_METRIC_NAME,
@@ -20,7 +21,6 @@ from .base import (
     MetricRowLike,
     TemplateSink,
     check_either,
-    check_names,
     import_extra,
 )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._checks import check_path
 from .._exceptions import InvalidArgumentError
 from .._text import shown
 from .errors import WatchError, missing, not_permitted
@@ -147,9 +148,4 @@ def list_checkpoints(
 
 def check_directory(directory: object) -> Path:
     """The watched folder's path (str or os.PathLike, no NUL); it may not exist yet."""
-    if not isinstance(directory, (str, os.PathLike)):
-        raise InvalidArgumentError(f"directory must be a path, got {type(directory).__name__}")
-    path = os.fspath(directory)
-    if not isinstance(path, str) or not path or "\x00" in path:
-        raise InvalidArgumentError(f"directory must be a non-empty path, got {path!r}")
-    return Path(path)
+    return Path(check_path("directory", directory))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .._checks import check_seconds
+from .._checks import check_path, check_seconds
 from .._exceptions import InvalidArgumentError
 from .errors import not_permitted
 
@@ -56,11 +56,9 @@ class MarkerFile:
     """The file, relative to the checkpoint folder, whose presence marks it complete."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.name, os.PathLike):  # MarkerFile(Path("x/DONE"))
-            object.__setattr__(self, "name", os.fspath(self.name))
-        if not isinstance(self.name, str) or "\x00" in self.name:
-            raise InvalidArgumentError(f"MarkerFile name must be a str (no NUL), got {self.name!r}")
-        if not self.name or os.path.isabs(self.name):
+        # (a Path is taken: MarkerFile(Path("x/DONE")))
+        object.__setattr__(self, "name", check_path("MarkerFile name", self.name))
+        if os.path.isabs(self.name):
             raise InvalidArgumentError(
                 f"MarkerFile name must be a path relative to the checkpoint, got {self.name!r}"
             )

@@ -18,7 +18,8 @@ from pydantic import JsonValue
 
 from lmms_eval_client import InvalidArgumentError
 
-from .._runs.table import TABLE_PARAMS, TABLE_QUERY, check_names, table_rows
+from .._checks import check_names
+from .._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
 from .output import print_json, print_lines
 from .run_backfill import (
     Entity,

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ..._checks import check_names
 from ..._http._sync._io import run_sync
 from ..._lazy import LazyModule
 from ..ledger import Ledger
@@ -106,7 +107,7 @@ class RunRecords:
             for row in run.metrics(task="mme", metric="exact_match"):
                 print(row.labels["step"], row.model, row.value, "+-", row.stderr)
         """
-        _table.check_names(task=task, metric=metric)
+        check_names(task=task, metric=metric)
         records = run_sync(partial(self._ledger.rows, _table.TABLE_QUERY, _table.TABLE_PARAMS))
         return _table.table_rows(records, self._ledger.path, task=task, metric=metric)
 
@@ -145,7 +146,7 @@ class RunRecords:
             if top is not None:
                 print("best checkpoint:", top.labels["step"], top.value)
         """
-        _table.check_names(task=task, metric=metric, filter=filter)
+        check_names(task=task, metric=metric, filter=filter)
         rows = self.metrics(task=task, metric=metric)
         return _table.best_row(rows, task, metric, filter, higher_is_better)
 
