@@ -13,10 +13,12 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import InvalidArgumentError
+from ._text import MIN_MASKED_CHARS
 
 if TYPE_CHECKING:  # the models load with the first request, not with the command line
     from lmms_eval_api.models import EvaluateRequest, JobInfo
@@ -29,6 +31,8 @@ SECRET_ARGS_ENV = "LMMS_EVAL_SECRET_ARGS"
 SHOWN = "***"
 # Starts as the CLI's mask does: a fingerprint reads as a hidden value wherever it shows.
 FINGERPRINT_PREFIX = "***hmac-sha256:"
+# How a text's words are split to be fingerprinted (Fingerprints.told_in).
+_WORDS = (re.compile(r"[^\s\"'`]+"), re.compile(r"[^\s\"'`,;:=()\[\]{}<>|&]+"))
 # model_args lie at most this deep in what is stored or printed (a list of TrackedJobs:
 # [i]["info"]["request"]["model_args"]); deeper data is left as it is.
 _MAX_DEPTH = 8
@@ -144,6 +148,26 @@ class Fingerprints:
         """JSON data as the ledger stores it: each secret model_args value fingerprinted, a
         job's error text without them (or any other ``api_key=``-like value)."""
         return replace_secret_args(data, self._sealer(), error=self._masked_error)
+
+    def told_in(self, text: str, model_args: Any) -> tuple[str, ...]:
+        """The words of ``text`` that are secrets of a stored request, longest first: those
+        whose fingerprint is one of ``model_args``' (a ledger keeps a secret's fingerprint,
+        not its value, yet knows the value where a text, such as a job's log, tells it as a
+        word). Words are split at spaces and quotes, then also at punctuation."""
+        args = model_args if isinstance(model_args, dict) else {}
+        sealed = {value for value in args.values() if is_fingerprint(value)}
+        found: set[str] = set()
+        for split in _WORDS if sealed else ():
+            for word in set(split.findall(text)):
+                for candidate in {word, word.rstrip(".,;:!?")}:
+                    if len(candidate) < MIN_MASKED_CHARS or candidate in found:
+                        continue
+                    number = int(candidate) if candidate.isdecimal() else None
+                    if self.of(candidate) in sealed or (
+                        number is not None and self.of(number) in sealed
+                    ):
+                        found.add(candidate)
+        return tuple(sorted(found, key=len, reverse=True))
 
     def _masked_error(self, text: str, model_args: Any) -> str:
         return masked_error(text, model_args, self.words)

@@ -274,3 +274,21 @@ def test_a_seq_is_ascii_digits() -> None:
 
     assert _job_ref("12") == 12
     assert _job_ref("\u00b2") == "\u00b2" and _job_ref("\u0661") == "\u0661"  # keys, then
+
+
+@pytest.mark.parametrize("secret", ["plainsecretvalue77", 918273645501])
+def test_a_failed_jobs_log_tail_masks_its_secret_model_args_told_bare(
+    local_server: LocalServer, tmp_path: Path, secret: object
+) -> None:
+    # Before: the page showed the tail of the job's log, which quoted the secrets bare: the
+    # ledger keeps their fingerprints, not the values, so the tail was masked by name only
+    # (an adversarial try). Each word of the tail whose fingerprint is a secret's is masked.
+    ledger = tmp_path / "secret.sqlite"
+    said = f"login refused for Tr0ub4dorXYZ: key {secret}."
+    args = {"pretrained": "org/m", "db_password": "Tr0ub4dorXYZ", "api_key": secret}
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger, poll_interval=0.02) as run:
+        run.submit("qwen2_vl", TASKS, model_args={**args, "sim_error": said}, labels={"step": 1})
+        assert len(list(run.as_completed(timeout=60))) == 1
+    page = write_report(ledger, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "login refused for" in page  # the tail is there
+    assert "Tr0ub4dorXYZ" not in page and str(secret) not in page

@@ -83,6 +83,10 @@ class ReportData:
     comparison: Comparison | None = None
 
 
+# How far past what a line shows it is searched for secrets (one cut at the edge is masked).
+_LONGEST_SECRET = 256
+
+
 def _text(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if len(text) > MAX_TEXT:
@@ -111,6 +115,7 @@ def read_run(
         rows = table_rows(ledger.rows(TABLE_QUERY, TABLE_PARAMS), ledger.path)
         jobs = ledger.jobs()
         shown = ledger.path
+        fingerprints = ledger.fingerprints
     name = parse_url(target).schema if database else Path(target).name
     data = RunData(name=name, path=shown, rows=rows, jobs=jobs, source=target)
     for job in jobs:
@@ -128,7 +133,10 @@ def read_run(
                     job.info, lines=LOG_LINES, path_map=path_map, filesystem=filesystem
                 )
                 # each line capped too: a log of 300,000-character lines made a 12 MB page
-                data.logs[job.seq] = "\n".join(_text(line) for line in tail.splitlines())
+                lines = [line[: MAX_TEXT + _LONGEST_SECRET] for line in tail.splitlines()]
+                # the ledger holds fingerprints of the job's secrets: found by them, as words
+                told = fingerprints.told_in("\n".join(lines), job.info.request.model_args)
+                data.logs[job.seq] = "\n".join(_text(redact_secrets(line, told)) for line in lines)
     return data
 
 
