@@ -60,15 +60,37 @@ def _masked(data: JsonValue) -> JsonValue:
     return shown
 
 
+def _finite(data: JsonValue) -> JsonValue:
+    """``data`` with NaN and the infinities as their text (``strict_number``), at any depth."""
+    if isinstance(data, float):
+        return strict_number(data)
+    if isinstance(data, list):
+        return [_finite(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    return data
+
+
+def _document(data: JsonValue, indent: int | None) -> str:
+    """``data`` as strict JSON, secrets masked: what ``--json`` prints. Text that is no
+    UTF-8 (a lone surrogate a file held, valid JSON) is written as its ``\\u`` escape."""
+    shown = _finite(_masked(data))
+    text = json.dumps(shown, indent=indent, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(shown, indent=indent, allow_nan=False)
+    return text
+
+
 def print_json(data: JsonValue, stream: TextIO | None = None) -> None:
     """One JSON document, indented, on stdout."""
-    shown = _masked(data)
-    print(json.dumps(shown, indent=2, ensure_ascii=False), file=stream or sys.stdout, flush=True)
+    print(_document(data, 2), file=stream or sys.stdout, flush=True)
 
 
 def print_json_line(data: JsonValue) -> None:
     """One compact JSON document on one line (streams: ``logs --follow --json``)."""
-    print(json.dumps(_masked(data), ensure_ascii=False), file=sys.stdout, flush=True)
+    print(_document(data, None), file=sys.stdout, flush=True)
 
 
 def print_lines(lines: Iterable[str]) -> None:
@@ -143,7 +165,7 @@ METRIC_COLUMNS = (
 )
 
 
-def _strict(value: float | None) -> float | str | None:
+def strict_number(value: float | None) -> float | str | None:
     """NaN and the infinities as the text json writes for them (as a run's summary holds
     them): printed as numbers they would make the output JSON that strict parsers refuse."""
     if value is None or math.isfinite(value):
@@ -157,8 +179,8 @@ def metric_row(metric: Metric) -> dict[str, JsonValue]:
         "task": metric.task,
         "metric": metric.name,
         "filter": metric.filter,
-        "value": _strict(metric.value),
-        "stderr": _strict(metric.stderr),
+        "value": strict_number(metric.value),
+        "stderr": strict_number(metric.stderr),
         "higher_is_better": metric.higher_is_better,
         "is_group": metric.is_group,
         "alias": metric.alias,

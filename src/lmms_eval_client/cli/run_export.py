@@ -20,7 +20,7 @@ from lmms_eval_client import InvalidArgumentError
 
 from .._checks import check_names
 from .._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
-from .output import print_json, print_lines
+from .output import print_json, print_lines, strict_number
 from .run_backfill import (
     Entity,
     Experiment,
@@ -61,11 +61,14 @@ def metric_rows(
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell: empty for None, JSON for a list or mapping."""
+    """A CSV cell: empty for None, JSON for a list or mapping, NaN and the infinities as
+    ``results --csv`` writes them (``NaN``, ``Infinity``)."""
     if value is None:
         return ""
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        return strict_number(value)
     return value
 
 
