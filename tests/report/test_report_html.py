@@ -292,3 +292,77 @@ def test_a_failed_jobs_log_tail_masks_its_secret_model_args_told_bare(
     page = write_report(ledger, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "login refused for" in page  # the tail is there
     assert "Tr0ub4dorXYZ" not in page and str(secret) not in page
+
+
+def test_a_step_past_floats_range_is_drawn_at_its_seq(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # Before: submit took labels={"step": 10**400}, then the report ended in a raw
+    # OverflowError (math.isfinite of the int; an adversarial try).
+    ledger = tmp_path / "huge.sqlite"
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger, poll_interval=0.02) as run:
+        run.submit("qwen2_vl", TASKS, model_args={"pretrained": "org/m"}, labels={"step": 10**400})
+        assert len(list(run.as_completed(timeout=60))) == 1
+    page = write_report(ledger, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<svg" in page
+
+
+@pytest.mark.parametrize(
+    ("runs", "path", "says"),
+    [
+        (None, "r.html", "runs must be a run ledger"),
+        (5, "r.html", "runs must be a run ledger"),
+        (b"run.sqlite", "r.html", "runs must be a run ledger"),
+        (["run.sqlite", 5], "r.html", "runs must be a run ledger"),
+        ("run.sqlite", None, "path must be a non-empty path"),
+        ("run.sqlite", b"r.html", "path must be a non-empty path"),
+        ("run.sqlite", "r\x00.html", "path must be a non-empty path"),
+    ],
+)
+def test_what_names_no_ledger_or_no_page_is_refused(
+    made_run: MadeRun, tmp_path: Path, runs: object, path: object, says: str
+) -> None:
+    # Before: AttributeError (bytes, 5 in a list), TypeError (None, 5, a None or bytes
+    # path), ValueError (a NUL in the path): raw errors (an adversarial try).
+    runs = [made_run.ledger, 5] if isinstance(runs, list) else runs
+    runs = made_run.ledger if runs == "run.sqlite" else runs
+    with pytest.raises(InvalidArgumentError, match=says):
+        write_report(
+            runs, tmp_path / path if isinstance(path, str) and "\x00" not in path else path
+        )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("side", ["0b8c1f0e-job-id", None, 5])
+def test_compare_takes_jobs_or_results_not_their_ids(side: object) -> None:
+    # Before: AttributeError: 'str' object has no attribute 'status' (the command line's
+    # compare takes job ids, and run.compare keys: an easy mistake).
+    from lmms_eval_client import compare, load_job_results
+
+    with pytest.raises(InvalidArgumentError, match="a must be a completed job"):
+        compare(side, side)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="job must be a JobInfo"):
+        load_job_results(side)  # type: ignore[arg-type]
+
+
+def test_the_samples_viewer_holds_one_sample_at_a_time(made_run: MadeRun, tmp_path: Path) -> None:
+    # Before: the head of each task (up to max_samples + 1 samples) was read whole, then
+    # each field cut to 2,000 characters: 24 samples of 40 MiB took 1 GB (an adversarial
+    # try). Now each sample is cut as it is read.
+    import json
+    import tracemalloc
+
+    with EvalClient(made_run.base_url) as client, EvalRun(client, made_run.ledger) as run:
+        info = run.job("step-100").info
+    assert info is not None and info.result is not None
+    (files,) = info.result.values()
+    path = Path(next(p for p in files.samples if p.endswith("_mme.jsonl")))
+    first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
+    big = [json.dumps({**first, "doc_id": n, "input": "y" * 2_000_000}) for n in range(12)]
+    path.write_text("\n".join(big) + "\n", encoding="utf-8")
+    tracemalloc.start()
+    try:
+        write_report(made_run.ledger, tmp_path / "r.html", samples_job="step-100", max_samples=12)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16_000_000, peak  # 12 samples of 2 MB held at once: over 24 MB

@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from .._checks import check_path
 from .._exceptions import InvalidArgumentError
 from .._results.file_access import FileSystem
 from .._results.path_map import PathMap
+from .._text import shown
 from .compare import Comparison, Flip, MetricComparison, compare
 from .data import JobRef, read_report
 from .page import render
@@ -41,6 +43,22 @@ class _HasLedger(Protocol):
 
 
 Source = str | os.PathLike[str] | _HasLedger
+
+
+def _is_source(value: object) -> bool:
+    return isinstance(value, (str, os.PathLike)) or hasattr(value, "ledger_path")
+
+
+def _sources(runs: object) -> list[Source]:
+    """The ledgers a report is of: one, or a list or tuple of them, each a path, a
+    PostgreSQL URL or an evaluation run (InvalidArgumentError for anything else)."""
+    sources = [runs] if _is_source(runs) else runs
+    if not isinstance(sources, (list, tuple)) or not all(_is_source(s) for s in sources):
+        raise InvalidArgumentError(
+            "runs must be a run ledger (a path, a PostgreSQL URL or an EvalRun) or a list of "
+            f"them, got {shown(runs)}"
+        )
+    return list(sources)
 
 
 def _path_of(source: Source) -> str | os.PathLike[str]:
@@ -84,10 +102,7 @@ def write_report(
     """
     if title is not None and not isinstance(title, str):
         raise InvalidArgumentError(f"title must be a str or None, not {title!r}")
-    sources = (
-        [runs] if isinstance(runs, (str, os.PathLike)) or hasattr(runs, "ledger_path") else runs
-    )
-    ledgers = [_path_of(source) for source in sources]
+    ledgers = [_path_of(source) for source in _sources(runs)]
     out = _checked_output(path, ledgers)
     data = read_report(
         ledgers,
@@ -143,9 +158,9 @@ def _checked_output(
 ) -> Path:
     """The report's path, refused (InvalidArgumentError) before anything is read when it
     is empty, a folder, or one of the ledgers it reports on (the page would replace it)."""
-    if not os.fspath(path):
+    if isinstance(path, str) and not path:
         raise InvalidArgumentError("The report's path is empty: give a file name, e.g. report.html")
-    out = Path(path)
+    out = Path(check_path("path", path))
     if out.is_dir():
         raise InvalidArgumentError(f"{str(out)!r} is a folder: give a file name in it")
     for ledger in ledgers:

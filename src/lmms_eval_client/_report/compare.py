@@ -18,6 +18,7 @@ from .._results.files import load_job_results
 from .._results.path_map import PathMap
 from .._results.results import EvalResults
 from .._results.samples import Sample
+from .._text import shown
 from .stats import PairedTest, paired_ttest
 
 if TYPE_CHECKING:
@@ -194,9 +195,17 @@ def compare(
         comparison = compare(client.get_job(id_a), client.get_job(id_b))
         print(comparison.table())
     """
+    from lmms_eval_api.models import JobInfo
+
     loaded = []
     labels = []
-    for side in (a, b):
+    for name, side in (("a", a), ("b", b)):
+        if not isinstance(side, (EvalResults, JobInfo)):
+            raise InvalidArgumentError(
+                f"{name} must be a completed job (a JobInfo: client.get_job(job_id)) or "
+                f"EvalResults, got {shown(side)}; to compare jobs by id or a run's by key: "
+                "lmms-eval-client compare, or run.compare(key_a, key_b)"
+            )
         if isinstance(side, EvalResults):
             loaded.append(side)
             labels.append(side.path or "results")

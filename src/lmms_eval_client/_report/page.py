@@ -6,6 +6,7 @@ tails, sample inputs and answers) is untrusted and goes through ``html.escape`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections import defaultdict
@@ -33,8 +34,10 @@ def _num(value: float | None) -> str:
 
 def _x(labels: dict[str, Any], step_label: str, seq: int) -> float:
     value = labels.get(step_label)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an int past float's range: no x
+            if math.isfinite(number := float(value)):
+                return number
     return float(seq)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .._checks import check_count
 from .._exceptions import InvalidArgumentError
-from .._text import strip_ansi
+from .._text import shown, strip_ansi
 from .bounded import DEFAULT_MAX_RESULTS_BYTES
 from .errors import ResultsError, ResultsUnavailableError
 from .file_access import FileLocation, FileSystem, server_location
@@ -33,6 +33,12 @@ _LOG_IN_ERROR = re.compile(r"Last lines of (?P<path>.+?\.log):")
 
 
 def _status(job: JobInfo) -> str:
+    from lmms_eval_api.models import JobInfo  # loaded with the first job anyway
+
+    if not isinstance(job, JobInfo):
+        raise InvalidArgumentError(
+            f"job must be a JobInfo (e.g. client.get_job(job_id)), got {shown(job)}"
+        )
     return str(getattr(job.status, "value", job.status))
 
 
