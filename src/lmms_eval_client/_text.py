@@ -220,6 +220,42 @@ def without_userinfo(text: str) -> str:
     return _USERINFO.sub(lambda m: "//***@" if m[0].startswith("//") else "***@", text)
 
 
+# A word of a text (what a URL in it is part of): a password never holds a space or quote.
+_WORD = re.compile(r"[^\s'\"]+")
+# A scheme with one slash ("postgresql:/u:pw@h", a typo), or a known one with none.
+_ONE_SLASH = re.compile(r"[A-Za-z][\w+.-]*:/(?!/)")
+_BARE_SCHEME = re.compile(r"(?i)(?:postgres(?:ql)?|https?):(?=[^/:]*:)")
+
+
+def without_passwords(text: str) -> str:
+    """A text with the password of every ``user:password@`` it quotes masked, the user
+    kept (what the command line does to every error line it prints): the password is all
+    between the user's ":" and the word's last "@", the scheme mistyped too.
+
+    >>> without_passwords("Invalid value: 'postgresql://evals:p%40ss@db/evals' is not an int")
+    "Invalid value: 'postgresql://evals:***@db/evals' is not an int"
+    """
+    return _WORD.sub(_masked_word, text)
+
+
+def _masked_word(match: re.Match[str]) -> str:
+    word = match[0]
+    at = word.rfind("@")
+    if at < 0:
+        return word
+    head = word[:at]
+    if "//" in head:
+        start = head.index("//") + 2
+    elif (scheme := _ONE_SLASH.search(head) or _BARE_SCHEME.match(head)) is not None:
+        start = scheme.end()
+    else:
+        start = 0
+    user, colon, password = head[start:].partition(":")
+    if not colon or password in ("", "***") or password.startswith("/"):
+        return word
+    return f"{head[:start]}{user}:***{word[at:]}"
+
+
 def url_without_userinfo(url: httpx.URL) -> httpx.URL:
     """The URL without the user:password the base URL may have carried."""
     if url.userinfo:

@@ -269,11 +269,19 @@ def test_without_psycopg_a_url_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
         "postgresql://u:SEC/RETPW@127.0.0.1:9/db",  # an unencoded "/" in the password
         "postgresql://u:123/SECRETPW@127.0.0.1:9/db",
         "postgresql://u:SECRETPW@[::1/db",  # not a URL urllib can read
+        # (an adversarial try) a password of digits then an unencoded "?": urllib read a
+        # port, libpq a query, and its error quoted it
+        "postgresql://u:8080?SECRETPW@127.0.0.1:9/db?schema=s1",
+        # typos: taken for a file's path and echoed ("its folder '... u:SECRETPW@...'")
+        " postgresql://u:SECRETPW@127.0.0.1:9/db",
+        "postgresql:/u:SECRETPW@127.0.0.1:9/db",
+        "postgresql:u:SECRETPW@127.0.0.1:9/db",
+        "postgresql//u:SECRETPW@127.0.0.1:9/db",
     ],
 )
 def test_a_url_it_cannot_use_is_refused_without_its_password(url: str) -> None:
     # The first two were opened as file paths ("its folder ... u:SECRETPW@... does not
-    # exist"); the next two were shown whole; the last raised a raw ValueError.
+    # exist"); the next two were shown whole; the next raised a raw ValueError.
     with pytest.raises((InvalidArgumentError, LedgerError)) as info:
         Ledger(url)
     assert "SECRET" not in str(info.value) and "RETPW" not in str(info.value)

@@ -113,7 +113,11 @@ def note(message: str) -> None:
 
 def error(message: str) -> None:
     """The one line a failed command prints on stderr."""
-    print(f"error: {for_terminal(message)}", file=sys.stderr, flush=True)
+    # (click's own usage errors quote an argument whole: a ledger URL's password too;
+    # imported here, as the masking rules load httpx, which --help must not)
+    from .._text import without_passwords
+
+    print(f"error: {for_terminal(without_passwords(message))}", file=sys.stderr, flush=True)
 
 
 def log_to_stderr(ctx: typer.Context, level: int, form: str) -> None:

@@ -13,6 +13,9 @@ SCHEMES = ("postgresql", "postgres")
 # Any "scheme://" is a URL, not a file: a URL of another scheme (postgresql+psycopg://,
 # s3://) is refused with its password masked, never opened as a path that prints it.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# "user:password@" after a scheme mistyped (" postgresql://", "postgresql:/", "postgresql//")
+# or none: no file's path a ledger is given looks so.
+_MISTYPED_URL = re.compile(r"\s*(?:[A-Za-z][\w+.-]*:?/*)?[^/\s:@]*:[^\s@]*@")
 DEFAULT_SCHEMA = "lmms_eval"
 # A schema name quoted as an identifier: 63 bytes at most (PostgreSQL's NAMEDATALEN), no
 # "pg_" prefix (reserved for the system's).
@@ -38,13 +41,24 @@ _SHORTEST_SCRUBBED = 4
 
 def is_database_url(target: str) -> bool:
     """Whether a ledger target is a URL (a PostgreSQL database; any other scheme is
-    refused by ``parse_url``), else it is a SQLite file's path.
+    refused by ``parse_url``), else it is a SQLite file's path. A target that looks like a
+    URL with a password but is none (a space before it, one slash) is refused, without the
+    password: taken for a path, it was echoed in messages, or made a file of that name.
 
     Example::
 
         is_database_url("postgresql://evals@db.internal/evals?schema=sweep")  # True
     """
-    return _URL.match(target) is not None
+    if _URL.match(target) is not None:
+        return True
+    if _MISTYPED_URL.match(target) is not None:
+        raise InvalidArgumentError(
+            f"The ledger '***@{target.rpartition('@')[2]}' looks like a database URL with a "
+            "password, but is none: write postgresql://USER@HOST[:PORT]/DATABASE?schema=RUN "
+            "(USER followed by :PASSWORD, its '/', '?', '#' and '@' percent-encoded), nothing "
+            "before it"
+        )
+    return False
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,14 @@ def parse_url(url: str) -> LedgerURL:
             else str(exc)
         )
         raise InvalidArgumentError(f"The ledger URL {shown!r} cannot be read: {said}") from None
+    # Where urllib ends the user part (at a "/", "?" or "#") is not where the password
+    # ends (at the last "@"): libpq would read the rest as a path or a query, and quote it.
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    if userinfo and parts.netloc.rpartition("@")[0] != userinfo:
+        raise InvalidArgumentError(
+            f"The ledger URL {shown!r} cannot be read: its user or password holds a '/', '?' "
+            "or '#': percent-encode them (%2F, %3F, %23)"
+        )
     if parts.netloc.count("@") > 1:
         raise InvalidArgumentError(
             f"The ledger URL {shown!r} has an '@' in its user or password: percent-encode it "
