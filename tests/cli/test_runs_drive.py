@@ -260,3 +260,29 @@ def test_export_prints_the_metrics_table_with_labels_as_columns(
     assert record["labels"] == {"step": "200", "lane": "a"} and record["task"] == "mme"
     assert {"seq", "key", "job_id", "server", "value", "stderr", "higher_is_better"} <= set(record)
     assert only.exit_code == 0 and only.stdout.count("\n") == 1  # the header alone
+
+
+def test_a_key_another_process_took_in_between_is_not_said_submitted(
+    local_server: LocalServer, ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the command read the ledger for the key, then submitted: another process
+    # submitting under the same key in between sent the job, and both said "submitted"
+    # (8 processes at once: 2 said so; an adversarial try).
+    url = local_server.url
+    real_submit = EvalRun.submit
+    racing: list[EvalRun] = []
+
+    def another_process_first(self: EvalRun, *args: object, **kwargs: object) -> object:
+        if not racing:  # a run of another process submits under the key first
+            with EvalClient(url) as client, EvalRun(client, ledger) as other:
+                racing.append(other)
+                real_submit(other, "qwen2_vl", ["mme"], {"pretrained": "o/m"}, key="k")
+        return real_submit(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(EvalRun, "submit", another_process_first)
+    args = ["runs", "submit", str(ledger), "-m", "qwen2_vl", "-t", "mme", "-a", "pretrained=o/m"]
+    done = invoke([*args, "--key", "k", "--json"], url)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["submitted"] is False
+    with EvalClient(url) as client, EvalRun(client, ledger) as run:
+        assert len(run.jobs()) == 1

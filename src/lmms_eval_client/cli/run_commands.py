@@ -151,7 +151,6 @@ def submit(
     # The key only when given: a run without keys is submitted as EvalRun always did.
     keyed: dict[str, Any] = {} if key is None else {"key": key}
     with open_run(ctx, ledger, create=True, output_root=submission.output_root) as (run, _):
-        known = key is not None and any(job.key == key for job in run.jobs())
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ModelNameWarning)
             try:
@@ -168,6 +167,8 @@ def submit(
                 raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         for warning in caught:
             warn(str(warning.message))
+        # Not read before: another process may have submitted under the key in between.
+        known = key is not None and not run._recorded_here(job)
     if json_out:
         print_json({**as_json(job), "submitted": not known})
     elif quiet:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .. import table as _table
     from ..outcomes import JobOutcome, Observation, TrackedJob
     from ..table import MetricRow
+    from .polling import AsyncRunPoller
 else:  # pydantic's models load with the first outcome or table (an evaluation run's import: not)
     _outcomes = LazyModule("lmms_eval_client._runs.outcomes")
     _table = LazyModule("lmms_eval_client._runs.table")
@@ -43,6 +44,14 @@ class AsyncRunRecords:
     _ledger: Ledger
     _retry: RetryOnFailure | None
     _client: AsyncEvalClient | AsyncEvalPool
+    _poller: AsyncRunPoller
+
+    async def _recorded_here(self, job: TrackedJob) -> bool:
+        """Whether this run recorded the job's intent (it sent it), not another process
+        submitting under the same key at the same time (the command line's "submitted")."""
+        sql = "SELECT owner FROM jobs WHERE seq = ?"
+        rows = await run_sync(partial(self._ledger.rows, sql, (job.seq,)))
+        return bool(rows) and rows[0]["owner"] == self._poller._owner
 
     async def jobs(self) -> list[TrackedJob]:
         """Every job of the ledger (every attempt), with its labels and last known state."""

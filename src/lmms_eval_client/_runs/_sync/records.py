@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .. import table as _table
     from ..outcomes import JobOutcome, Observation, TrackedJob
     from ..table import MetricRow
+    from .polling import RunPoller
 else:  # pydantic's models load with the first outcome or table (an evaluation run's import: not)
     _outcomes = LazyModule("lmms_eval_client._runs.outcomes")
     _table = LazyModule("lmms_eval_client._runs.table")
@@ -45,6 +46,14 @@ class RunRecords:
     _ledger: Ledger
     _retry: RetryOnFailure | None
     _client: EvalClient | EvalPool
+    _poller: RunPoller
+
+    def _recorded_here(self, job: TrackedJob) -> bool:
+        """Whether this run recorded the job's intent (it sent it), not another process
+        submitting under the same key at the same time (the command line's "submitted")."""
+        sql = "SELECT owner FROM jobs WHERE seq = ?"
+        rows = run_sync(partial(self._ledger.rows, sql, (job.seq,)))
+        return bool(rows) and rows[0]["owner"] == self._poller._owner
 
     def jobs(self) -> list[TrackedJob]:
         """Every job of the ledger (every attempt), with its labels and last known state."""
