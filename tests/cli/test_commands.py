@@ -22,6 +22,7 @@ from lmms_eval_client import (
     JobFailedError,
     JobInfo,
     JobNotFoundError,
+    LedgerConnectionError,
     LmmsEvalError,
     ResultsFormatError,
     ResultsNotReachableError,
@@ -177,6 +178,8 @@ def _job(status: str, error: str | None = None) -> JobInfo:
         (WaitTimeoutError("t", job=None, job_id="j1"), ExitCode.TIMEOUT),
         (APIConnectionError("refused"), ExitCode.UNREACHABLE),
         (APITimeoutError("slow"), ExitCode.UNREACHABLE),
+        # (before: 1, a failed job's code; an adversarial try of a PostgreSQL ledger)
+        (LedgerConnectionError("down", path="postgresql://h/db"), ExitCode.UNREACHABLE),
         (ResultsNotReachableError("far"), ExitCode.RESULTS_NOT_REACHABLE),
         (ResultsFormatError("bad"), ExitCode.FAILED),
         (ResultsUnavailableError("none"), ExitCode.FAILED),

@@ -36,7 +36,8 @@ class ExitCode(IntEnum):
     TIMEOUT = 4
     """The wait's --timeout passed first; the job goes on on the server."""
     UNREACHABLE = 5
-    """The server could not be reached (refused, timed out, connection broken)."""
+    """The server could not be reached (refused, timed out, connection broken), or a
+    PostgreSQL ledger's database."""
     RESULTS_NOT_REACHABLE = 6
     """A results or log file the server wrote is not reachable from this machine."""
     NOT_FOUND = 7
@@ -86,8 +87,8 @@ def exit_code_for(error: BaseException) -> ExitCode:
         return ExitCode.CANCELLED
     if isinstance(error, sdk.WaitTimeoutError):
         return ExitCode.TIMEOUT
-    if isinstance(error, sdk.APIConnectionError):  # timeouts of one request included
-        return ExitCode.UNREACHABLE
+    if isinstance(error, (sdk.APIConnectionError, sdk.LedgerConnectionError)):
+        return ExitCode.UNREACHABLE  # (a request's timeout included; a ledger's database)
     if isinstance(error, sdk.JobNotFoundError):
         return ExitCode.NOT_FOUND
     if isinstance(error, sdk.ResultsNotReachableError):
