@@ -209,3 +209,25 @@ def test_watch_a_folder_into_a_url_and_stop_it(
     assert parse_url(postgres_url).shown in err and postgres_server.password not in err
     with closing(Ledger(postgres_url, read_only=True)) as ledger:
         assert [job.key for job in ledger.jobs()] == ["checkpoint-1"]
+
+
+def test_a_user_who_may_only_read_exports_unrecorded(
+    run: Run, postgres_url: str, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    # Before: the ledger was opened to record the writes (a URL was "tried"), the tracker
+    # got the jobs, then recording them failed: exit 1, and a second export wrote them
+    # again (an adversarial try). A read-only SQLite file was already exported unrecorded.
+    import psycopg
+
+    copy_ledger(run.file, postgres_url)
+    schema, role = postgres_url.rsplit("schema=", 1)[1], f"sel_{secrets.token_hex(4)}"
+    with psycopg.connect(parse_url(postgres_url).conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'sel-password-1234'")
+        conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+    url = postgres_url.replace(f"lmms:{postgres_server.password}", f"{role}:sel-password-1234")
+    log_dir = str(tmp_path / "tb")
+    args = ["runs", "export", url, "--to", "tensorboard", "--log-dir", log_dir, "--json"]
+    done = json.loads(ok(invoke(args, None), "sel-password-1234").stdout)
+    assert done["written"] == [1, 2] and done["recorded"] is False
+    assert [step for step, _ in scalars(Path(log_dir), "eval/mme/exact_match")] == [1, 2]

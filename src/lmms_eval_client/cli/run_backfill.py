@@ -23,7 +23,7 @@ from pydantic import JsonValue
 from lmms_eval_client import InvalidArgumentError, LedgerReadOnlyError
 
 from .._runs.ledger import Ledger as RunLedger
-from .._runs.postgres.url import is_database_url
+from .._runs.postgres.url import is_database_url, parse_url
 from .._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
 from .output import print_json, print_lines
 from .runs import open_read_only
@@ -143,11 +143,19 @@ def make_sink(
     return WandbSink(project=project, entity=entity, run_id=run_id, step_label=step_label)
 
 
-def _writable(ledger: str) -> bool:
-    """Whether a SQLite ledger's file and folder can be written; a PostgreSQL ledger is
-    tried (its rights are the server's to say: LedgerReadOnlyError when refused)."""
+# The rights recording a sink's writes takes in a PostgreSQL ledger's schema (quoted: a
+# schema's name is letters, digits, "_" and "-": parse_url checks it).
+_MAY_RECORD = "SELECT has_table_privilege(?, 'INSERT') AND has_table_privilege(?, 'UPDATE') AS may"
+
+
+def _writable(ledger: str, read: RunLedger) -> bool:
+    """Whether the writes can be recorded: a SQLite ledger's file and folder writable, a
+    PostgreSQL user's rights to record them (asked first: the tracker would be written,
+    then the recording refused, and written again by the next export)."""
     if is_database_url(ledger):
-        return True
+        schema = parse_url(ledger).schema
+        tables = (f'"{schema}".sink_writes', f'"{schema}".ledger_changes')
+        return bool(read.rows(_MAY_RECORD, tables)[0]["may"])
     path = Path(ledger)
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
 
@@ -156,10 +164,10 @@ def backfill(ledger: str, sink: Sink, *, record: bool, json_out: bool) -> None:
     """Write the run's table to ``sink`` (recorded in the ledger when asked and possible)."""
     from .._trackers.writes import LedgerSinkWrites, export_to
 
-    with open_read_only(ledger):  # (checks it exists and is a ledger, without writing)
-        pass
+    with open_read_only(ledger) as read:  # (checks it is a ledger, without writing)
+        writable = record and _writable(ledger, read)
     opened: RunLedger | None = None
-    if record and _writable(ledger):
+    if writable:
         try:
             opened = RunLedger(ledger)
         except LedgerReadOnlyError:
