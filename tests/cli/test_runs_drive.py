@@ -286,3 +286,31 @@ def test_a_key_another_process_took_in_between_is_not_said_submitted(
     assert json.loads(done.stdout)["submitted"] is False
     with EvalClient(url) as client, EvalRun(client, ledger) as run:
         assert len(run.jobs()) == 1
+
+
+def test_a_job_the_ledger_could_not_record_yet_is_recorded_when_it_can(
+    local_server: LocalServer, ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the database down between the send and the answer, the command exited 1
+    # with the job id and closed; a run reopened later could not tell a finished job as
+    # its own and marked it lost (an adversarial try). Now it waits for the ledger.
+    from lmms_eval_client import LedgerConnectionError
+    from lmms_eval_client._runs.ledger import Ledger
+    from lmms_eval_client.cli import run_commands
+
+    real_record = Ledger.record_answer
+    down = [True]
+
+    def record_answer(self: Ledger, *args: object, **kwargs: object) -> object:
+        if down[0]:
+            raise LedgerConnectionError("the database is restarting", path=str(ledger))
+        return real_record(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ledger, "record_answer", record_answer)
+    monkeypatch.setattr(run_commands, "_sleep", lambda seconds: down.clear() or down.append(False))
+    args = ["runs", "submit", str(ledger), "-m", "qwen2_vl", "-t", "mme", "-a", "pretrained=o/m"]
+    done = invoke([*args, "--key", "k", "--json"], local_server.url)
+    assert done.exit_code == 0, done.output
+    said = json.loads(done.stdout)
+    assert said["submitted"] is True and said["job_id"] and said["state"] != "submitting"
+    assert "its ledger cannot record it yet" in done.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import closing
@@ -25,7 +26,11 @@ from lmms_eval_client import (
     EvalClient,
     EvalRun,
     InvalidArgumentError,
+    LedgerBusyError,
+    LedgerConnectionError,
+    LedgerError,
     ModelNameWarning,
+    TrackedJob,
     UncoveredServersWarning,
 )
 
@@ -158,6 +163,8 @@ def submit(
                     parsed.model, parsed.tasks, parsed.model_args, **parsed.options,
                     labels=parsed.labels, **keyed,
                 )  # fmt: skip
+            except (LedgerConnectionError, LedgerBusyError) as exc:
+                job = _record_accepted(run, exc)
             except KeyboardInterrupt:
                 note(
                     "Interrupted (Ctrl+C) while submitting: the ledger recorded the intent; "
@@ -180,6 +187,34 @@ def submit(
         print_lines(
             [f"submitted seq {job.seq}: job {job.job_id} ({job.state}) to {job.server}; {shown}"]
         )
+
+
+# How long `runs submit` waits for its ledger to record a job the server accepted (the
+# database restarting, a lock held long): a run reopened later may not tell which job was
+# its own once the job has finished, so the answer the process holds is worth the wait.
+RECORD_PATIENCE = 120.0
+_sleep = time.sleep  # (replaced in tests)
+
+
+def _record_accepted(run: EvalRun, error: LedgerError) -> TrackedJob:
+    """The job the server accepted, recorded once the ledger can be written again (at
+    most RECORD_PATIENCE seconds); else ``error``, raised."""
+    job_id = getattr(error, "job_id", None)
+    if job_id is None:  # nothing was sent: nothing to wait for
+        raise error
+    note(f"The server accepted job {job_id}; its ledger cannot record it yet: waiting")
+    deadline, pause = time.monotonic() + RECORD_PATIENCE, 0.5
+    while time.monotonic() < deadline:
+        _sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 10.0)
+        try:
+            run._poller.record_answers()
+            recorded = next((job for job in run.jobs() if job.job_id == job_id), None)
+        except (LedgerConnectionError, LedgerBusyError):
+            continue
+        if recorded is not None:
+            return recorded
+    raise error
 
 
 def watch(
