@@ -98,7 +98,7 @@ def test_an_unreachable_server_is_a_connection_error(postgres_server: PostgresSe
         ("postgresql:///db", "names no host"),
         ("postgresql://u@h/db?schema=pg_catalog", "not starting with 'pg_'"),
         ("postgresql://u@h/db?schema=a%20b", "1 to 63 letters"),
-        ("postgresql://u@h:99999/db", "cannot be read: Port out of range"),
+        ("postgresql://u@h:99999/db", "cannot be read: its port .99999. is not a number"),
         ("postgresql://u:pw@h:99999/db", "cannot be read: its port is not a number"),
         # libpq reads the user part up to the first "@": the rest of the password became
         # the host, quoted by its "failed to resolve host 'ret@127.0.0.1'"
@@ -361,3 +361,12 @@ def test_both_stores_have_the_same_tables_and_columns(postgres_url: str, tmp_pat
         ]
     assert len(in_postgres) == 36  # jobs 25, observations 6, sink_writes 3, ledger_keys 2
     assert in_postgres == in_sqlite
+
+
+def test_a_url_of_several_hosts_is_tried_host_after_host(postgres_url: str) -> None:
+    # Before: refused, "its port is not a number ..." (urllib reads one host; libpq tries
+    # each in turn: a standby first, say). An adversarial try.
+    host = postgres_url.split("@", 1)[1].split("/", 1)[0]  # 127.0.0.1:PORT
+    several = postgres_url.replace(f"@{host}/", f"@127.0.0.1:9,{host}/")
+    with closing(Ledger(several)) as ledger:
+        assert _intent(ledger) == 1

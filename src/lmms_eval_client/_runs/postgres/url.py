@@ -83,7 +83,7 @@ def parse_url(url: str) -> LedgerURL:
         )
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 (validates it)
+        _check_ports(parts.netloc.rpartition("@")[2])
     except ValueError as exc:
         # urllib's message quotes the port it could not read, which is part of a password
         # holding an unencoded "/", "?" or "#" ("...as 'SECRETab'"): not shown then.
@@ -129,6 +129,15 @@ def parse_url(url: str) -> LedgerURL:
     found = [parts.password or ""] + [v for name, v in params if name in _SECRET_PARAMS]
     secrets = tuple({form for value in found if value for form in (value, unquote(value))})
     return LedgerURL(conninfo=conninfo, schema=schema, shown=shown, secrets=secrets)
+
+
+def _check_ports(hosts: str) -> None:
+    """ValueError unless each port of ``host[:port][,host[:port]...]`` is a number from 0
+    to 65535 (libpq tries several hosts in turn; urllib reads one)."""
+    for host in hosts.split(","):
+        _, colon, port = host.rpartition(":") if not host.endswith("]") else ("", "", "")
+        if colon and port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+            raise ValueError(f"its port {port!r} is not a number from 0 to 65535")
 
 
 def _shown(url: str) -> str:
