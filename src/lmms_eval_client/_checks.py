@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 
 from ._exceptions import InvalidArgumentError
 from ._text import shown
@@ -52,6 +53,8 @@ def check_count(name: str, value: object, minimum: int = 1, *, alternatives: str
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         also = f" ({alternatives})" if alternatives else ""
         raise InvalidArgumentError(f"{name} must be an int >= {minimum}{also}; got {shown(value)}")
+    if value > sys.maxsize:  # what a slice, a range or a C size takes at most
+        raise InvalidArgumentError(f"{name} must be an int <= {sys.maxsize}; got {shown(value)}")
     return value
 
 

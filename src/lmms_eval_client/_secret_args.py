@@ -157,9 +157,11 @@ class Fingerprints:
         args = model_args if isinstance(model_args, dict) else {}
         sealed = {value for value in args.values() if is_fingerprint(value)}
         found: set[str] = set()
-        for split in _WORDS if sealed else ():
-            for word in set(split.findall(text)):
-                for candidate in {word, word.rstrip(".,;:!?")}:
+        words = {word for split in _WORDS if sealed for word in split.findall(text)}
+        for word in words:
+            for part in {word, *word.split("/")}:  # a path's segments: /v1/SECRET/models
+                value = part.rpartition("=")[2]  # name=VALUE, its value whatever it holds
+                for candidate in {part, value, part.rstrip(".,;:!?"), value.rstrip(".,;:!?")}:
                     if len(candidate) < MIN_MASKED_CHARS or candidate in found:
                         continue
                     number = int(candidate) if candidate.isdecimal() else None

@@ -11,8 +11,10 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -220,40 +222,56 @@ def without_userinfo(text: str) -> str:
     return _USERINFO.sub(lambda m: "//***@" if m[0].startswith("//") else "***@", text)
 
 
-# A word of a text (what a URL in it is part of): a password never holds a space or quote.
+# A word of a text (what a URL in it is part of): split at spaces and quotes.
 _WORD = re.compile(r"[^\s'\"]+")
-# A scheme with one slash ("postgresql:/u:pw@h", a typo), or a known one with none.
-_ONE_SLASH = re.compile(r"[A-Za-z][\w+.-]*:/(?!/)")
-_BARE_SCHEME = re.compile(r"(?i)(?:postgres(?:ql)?|https?):(?=[^/:]*:)")
 
 
-def without_passwords(text: str) -> str:
+def without_passwords(text: str, known: Iterable[str] = ()) -> str:
     """A text with the password of every ``user:password@`` it quotes masked, the user
-    kept (what the command line does to every error line it prints): the password is all
-    between the user's ":" and the word's last "@", the scheme mistyped too.
+    kept where it can be told (what the command line does to every error line it prints):
+    the password is all between the user's ":" and the word's last "@". ``known`` passwords
+    (those the command line was given, which may hold a space or a quote) are masked
+    first, wherever they stand.
 
     >>> without_passwords("Invalid value: 'postgresql://evals:p%40ss@db/evals' is not an int")
     "Invalid value: 'postgresql://evals:***@db/evals' is not an int"
     """
+    for password in sorted(known, key=len, reverse=True):
+        text = text.replace(password, "***")
     return _WORD.sub(_masked_word, text)
 
 
 def _masked_word(match: re.Match[str]) -> str:
     word = match[0]
-    at = word.rfind("@")
-    if at < 0:
+    head, at, tail = word.rpartition("@")
+    if not at:
         return word
-    head = word[:at]
-    if "//" in head:
-        start = head.index("//") + 2
-    elif (scheme := _ONE_SLASH.search(head) or _BARE_SCHEME.match(head)) is not None:
-        start = scheme.end()
-    else:
-        start = 0
+    # After a scheme's "://" (found, not searched for: one pass); a scheme mistyped
+    # ("postgresql:/u:pw") is then taken for the user, its password masked all the same.
+    scheme = head.find("://")
+    start = scheme + 3 if scheme >= 0 else 0
     user, colon, password = head[start:].partition(":")
-    if not colon or password in ("", "***") or password.startswith("/"):
+    if not colon or password in ("", "***"):
         return word
-    return f"{head[:start]}{user}:***{word[at:]}"
+    return f"{head[:start]}{user}:***@{tail}"
+
+
+def url_passwords(texts: Iterable[str]) -> set[str]:
+    """The passwords of the URLs among ``texts`` (a command line's arguments), as written
+    and percent-decoded: each ``user:password@`` up to the last "@", the scheme mistyped
+    too; those shorter than MIN_MASKED_CHARS are left to ``without_passwords``' rule."""
+    found: set[str] = set()
+    for text in texts:
+        head = text.rpartition("@")[0]
+        scheme = head.find("://")
+        rest = head[scheme + 3 :] if scheme >= 0 else head
+        password = rest.partition(":")[2]
+        if scheme < 0 and ":" in password:  # "postgresql:/user:password", a typo
+            password = password.partition(":")[2]
+        found.update(
+            form for form in (password, unquote(password)) if len(form) >= MIN_MASKED_CHARS
+        )
+    return found
 
 
 def url_without_userinfo(url: httpx.URL) -> httpx.URL:

@@ -61,3 +61,10 @@ def test_a_csv_export_writes_nan_and_the_infinities_as_results_csv_does() -> Non
         "NaN" if field == "value" else "Infinity" if field == "stderr" else ""
         for field in ROW_FIELDS
     ]
+
+
+def test_a_tuple_is_written_as_a_list_nan_and_all() -> None:
+    # (the review) allow_nan=False refused a NaN in a tuple with a raw ValueError
+    out = io.StringIO()
+    print_json({"pair": (math.nan, 1.0)}, out)  # type: ignore[dict-item]
+    assert json.loads(out.getvalue()) == {"pair": ["NaN", 1.0]}

@@ -27,7 +27,13 @@ URL = "postgresql://evals:SECRET%40PW@127.0.0.1:9/evals?schema=s1"
         ["runs", "ls", "postgresql:/evals:SECRET%40PW@127.0.0.1:9/evals"],  # one slash
         ["runs", "ls", "postgresql:evals:SECRET%40PW@127.0.0.1:9/evals"],  # none
         ["runs", "ls", "postgresql//evals:SECRET%40PW@127.0.0.1:9/evals"],  # no colon
-        ["runs", "ls", "postgresql://evals:8080?SECRETPW@127.0.0.1:9/evals?schema=s1"],
+        # (the review) a password that starts with "/", holds a quote or a space, or "//"
+        ["runs", "ls", "x.sqlite", "postgresql://evals:/SECRET@127.0.0.1:9/evals"],
+        ["runs", "ls", "x.sqlite", "postgresql://evals:pa'SECRET@127.0.0.1:9/evals"],
+        ["runs", "ls", "x.sqlite", "postgresql://evals:pa SECRET@127.0.0.1:9/evals"],
+        ["runs", "ls", "x.sqlite", "postgresql:/evals:ab//SECRET@127.0.0.1:9/evals"],
+        # (the host urllib reads is an address: no name is looked up)
+        ["runs", "ls", "postgresql://127.0.0.1:9?SECRETPW@127.0.0.1:9/evals?schema=s1"],
     ],
     ids=lambda args: " ".join(args)[:60],
 )
@@ -50,3 +56,5 @@ def test_the_masking_reads_a_hostile_line_once() -> None:
 
     assert without_passwords("a:" * 200_000 + "b@h").endswith("a:***@h")
     assert without_passwords("x:@" * 200_000) == "x:***@"  # all up to the last "@"
+    assert without_passwords("a" * 200_000 + "@h") == "a" * 200_000 + "@h"  # (the review)
+    assert without_passwords("/" * 200_000 + "@h").endswith("@h")

@@ -10,6 +10,7 @@ clips the value.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,4 +132,8 @@ def test_the_message_says_what_else_is_taken() -> None:
         check_count("max_jobs_per_server", 0, alternatives="or None: no cap")
     assert str(info.value) == "max_jobs_per_server must be an int >= 1 (or None: no cap); got 0"
     assert check_count("lines", 0, 0) == 0
-    assert check_count("every", 10**30) == 10**30
+    assert check_count("every", sys.maxsize) == sys.maxsize
+    # (the review) past what a slice takes: write_report(max_samples=10**30) raised a raw
+    # ValueError from islice
+    with pytest.raises(InvalidArgumentError, match=r"^every must be an int <= "):
+        check_count("every", 10**30)

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from lmms_eval_client import EvalClient, EvalPool, EvalRun, InvalidArgumentError
-from lmms_eval_client._client.wait import check_poll_interval, check_wait_timeout
 from lmms_eval_client._checks import MAX_TIMEOUT, check_seconds
+from lmms_eval_client._client.wait import check_poll_interval, check_wait_timeout
 
 from ..support import BASE
 

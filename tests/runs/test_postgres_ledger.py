@@ -271,7 +271,7 @@ def test_without_psycopg_a_url_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
         "postgresql://u:SECRETPW@[::1/db",  # not a URL urllib can read
         # (an adversarial try) a password of digits then an unencoded "?": urllib read a
         # port, libpq a query, and its error quoted it
-        "postgresql://u:8080?SECRETPW@127.0.0.1:9/db?schema=s1",
+        "postgresql://127.0.0.1:9?SECRETPW@127.0.0.1:9/db?schema=s1",  # (no name looked up)
         # typos: taken for a file's path and echoed ("its folder '... u:SECRETPW@...'")
         " postgresql://u:SECRETPW@127.0.0.1:9/db",
         "postgresql:/u:SECRETPW@127.0.0.1:9/db",
@@ -370,3 +370,32 @@ def test_a_url_of_several_hosts_is_tried_host_after_host(postgres_url: str) -> N
     several = postgres_url.replace(f"@{host}/", f"@127.0.0.1:9,{host}/")
     with closing(Ledger(several)) as ledger:
         assert _intent(ledger) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "ledger:prod@2024.db",
+        "runs/2024-01-01T10:00@node1.db",
+        "sweep:lr=3e-4@bs=32.db",
+        "C:/Users/bob@corp/ledger.db",
+    ],
+)
+def test_a_files_path_with_a_colon_and_an_at_is_a_files_path(path: str) -> None:
+    # (the review: a first rule for mistyped URLs refused these, an existing ledger too)
+    from lmms_eval_client._runs.postgres.url import is_database_url
+
+    assert is_database_url(path) is False
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql:///db?host=/run/postgresql&user=alice@example.com",
+        "postgresql://db.internal/evals?user=alice@corp.com",
+        "postgresql://u@h/db?sslmode=require&sslrootcert=/etc/ssl/ca@v2.pem",
+    ],
+)
+def test_an_at_after_the_host_is_libpqs_to_read(url: str) -> None:
+    # (the review: a first rule against a password's unencoded "?" refused these)
+    assert parse_url(url).schema == "lmms_eval"

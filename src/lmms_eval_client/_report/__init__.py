@@ -12,7 +12,7 @@ import contextlib
 import os
 import secrets
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -53,7 +53,9 @@ def _sources(runs: object) -> list[Source]:
     """The ledgers a report is of: one, or a list or tuple of them, each a path, a
     PostgreSQL URL or an evaluation run (InvalidArgumentError for anything else)."""
     sources = [runs] if _is_source(runs) else runs
-    if not isinstance(sources, (list, tuple)) or not all(_is_source(s) for s in sources):
+    if isinstance(sources, Iterable) and not isinstance(sources, (bytes, str)):
+        sources = list(sources)  # (a generator, any iterable of ledgers)
+    if not isinstance(sources, list) or not all(_is_source(s) for s in sources):
         raise InvalidArgumentError(
             "runs must be a run ledger (a path, a PostgreSQL URL or an EvalRun) or a list of "
             f"them, got {shown(runs)}"

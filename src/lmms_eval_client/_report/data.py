@@ -83,10 +83,6 @@ class ReportData:
     comparison: Comparison | None = None
 
 
-# How far past what a line shows it is searched for secrets (one cut at the edge is masked).
-_LONGEST_SECRET = 256
-
-
 def _text(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if len(text) > MAX_TEXT:
@@ -133,9 +129,10 @@ def read_run(
                     job.info, lines=LOG_LINES, path_map=path_map, filesystem=filesystem
                 )
                 # each line capped too: a log of 300,000-character lines made a 12 MB page
-                lines = [line[: MAX_TEXT + _LONGEST_SECRET] for line in tail.splitlines()]
                 # the ledger holds fingerprints of the job's secrets: found by them, as words
-                told = fingerprints.told_in("\n".join(lines), job.info.request.model_args)
+                # (in the whole tail, before a line is cut: a long secret may cross the cut)
+                told = fingerprints.told_in(tail, job.info.request.model_args)
+                lines = tail.splitlines()
                 data.logs[job.seq] = "\n".join(_text(redact_secrets(line, told)) for line in lines)
     return data
 

@@ -64,7 +64,7 @@ def _finite(data: JsonValue) -> JsonValue:
     """``data`` with NaN and the infinities as their text (``strict_number``), at any depth."""
     if isinstance(data, float):
         return strict_number(data)
-    if isinstance(data, list):
+    if isinstance(data, (list, tuple)):
         return [_finite(item) for item in data]
     if isinstance(data, dict):
         return {key: _finite(value) for key, value in data.items()}
@@ -115,9 +115,10 @@ def error(message: str) -> None:
     """The one line a failed command prints on stderr."""
     # (click's own usage errors quote an argument whole: a ledger URL's password too;
     # imported here, as the masking rules load httpx, which --help must not)
-    from .._text import without_passwords
+    from .._text import url_passwords, without_passwords
 
-    print(f"error: {for_terminal(without_passwords(message))}", file=sys.stderr, flush=True)
+    shown = without_passwords(message, url_passwords(sys.argv[1:]))
+    print(f"error: {for_terminal(shown)}", file=sys.stderr, flush=True)
 
 
 def log_to_stderr(ctx: typer.Context, level: int, form: str) -> None:

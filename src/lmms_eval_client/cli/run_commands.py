@@ -175,7 +175,7 @@ def submit(
         for warning in caught:
             warn(str(warning.message))
         # Not read before: another process may have submitted under the key in between.
-        known = key is not None and not run._recorded_here(job)
+        known = key is not None and not _recorded_here(run, job)
     if json_out:
         print_json({**as_json(job), "submitted": not known})
     elif quiet:
@@ -196,6 +196,15 @@ RECORD_PATIENCE = 120.0
 _sleep = time.sleep  # (replaced in tests)
 
 
+def _recorded_here(run: EvalRun, job: TrackedJob) -> bool:
+    """Whether this process recorded the job (sent it); True when the ledger cannot say
+    now: the job is there, and its id is worth printing more than the doubt."""
+    try:
+        return run._recorded_here(job)
+    except LedgerError:
+        return True
+
+
 def _record_accepted(run: EvalRun, error: LedgerError) -> TrackedJob:
     """The job the server accepted, recorded once the ledger can be written again (at
     most RECORD_PATIENCE seconds); else ``error``, raised."""
@@ -205,7 +214,12 @@ def _record_accepted(run: EvalRun, error: LedgerError) -> TrackedJob:
     note(f"The server accepted job {job_id}; its ledger cannot record it yet: waiting")
     deadline, pause = time.monotonic() + RECORD_PATIENCE, 0.5
     while time.monotonic() < deadline:
-        _sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        try:
+            _sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        except KeyboardInterrupt:
+            note(f"Interrupted: job {job_id} is on its server, unrecorded; a run reopened on "
+                 "this ledger reconciles it (do not submit it again)")  # fmt: skip
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         pause = min(pause * 2, 10.0)
         try:
             run._poller.record_answers()

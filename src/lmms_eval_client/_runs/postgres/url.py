@@ -13,9 +13,10 @@ SCHEMES = ("postgresql", "postgres")
 # Any "scheme://" is a URL, not a file: a URL of another scheme (postgresql+psycopg://,
 # s3://) is refused with its password masked, never opened as a path that prints it.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-# "user:password@" after a scheme mistyped (" postgresql://", "postgresql:/", "postgresql//")
-# or none: no file's path a ledger is given looks so.
-_MISTYPED_URL = re.compile(r"\s*(?:[A-Za-z][\w+.-]*:?/*)?[^/\s:@]*:[^\s@]*@")
+# A URL mistyped: a space before it, or postgresql with one slash or none after its colon,
+# or no colon ("postgresql:/u:pw@h", "postgresql//u:pw@h"). Taken for a file's path, it was
+# echoed in messages, password and all, or made a file of that name.
+_MISTYPED_URL = re.compile(r"(?i)\s+[A-Za-z][\w+.-]*://|\s*postgres(?:ql)?(?::(?!//)|//)")
 DEFAULT_SCHEMA = "lmms_eval"
 # A schema name quoted as an identifier: 63 bytes at most (PostgreSQL's NAMEDATALEN), no
 # "pg_" prefix (reserved for the system's).
@@ -52,11 +53,12 @@ def is_database_url(target: str) -> bool:
     if _URL.match(target) is not None:
         return True
     if _MISTYPED_URL.match(target) is not None:
+        from ..._text import without_passwords  # (its rules load httpx: --help must not)
+
         raise InvalidArgumentError(
-            f"The ledger '***@{target.rpartition('@')[2]}' looks like a database URL with a "
-            "password, but is none: write postgresql://USER@HOST[:PORT]/DATABASE?schema=RUN "
-            "(USER followed by :PASSWORD, its '/', '?', '#' and '@' percent-encoded), nothing "
-            "before it"
+            f"The ledger {without_passwords(target)!r} looks like a database URL, but is none: "
+            "write postgresql://USER@HOST[:PORT]/DATABASE?schema=RUN (with USER:PASSWORD, its "
+            "'/', '?', '#' and '@' percent-encoded), nothing before it"
         )
     return False
 
@@ -96,12 +98,6 @@ def parse_url(url: str) -> LedgerURL:
         raise InvalidArgumentError(f"The ledger URL {shown!r} cannot be read: {said}") from None
     # Where urllib ends the user part (at a "/", "?" or "#") is not where the password
     # ends (at the last "@"): libpq would read the rest as a path or a query, and quote it.
-    userinfo = url.partition("://")[2].rpartition("@")[0]
-    if userinfo and parts.netloc.rpartition("@")[0] != userinfo:
-        raise InvalidArgumentError(
-            f"The ledger URL {shown!r} cannot be read: its user or password holds a '/', '?' "
-            "or '#': percent-encode them (%2F, %3F, %23)"
-        )
     if parts.netloc.count("@") > 1:
         raise InvalidArgumentError(
             f"The ledger URL {shown!r} has an '@' in its user or password: percent-encode it "
@@ -127,6 +123,14 @@ def parse_url(url: str) -> LedgerURL:
     # postgresql:///db?host=/run/postgresql), which libpq then cannot read.
     conninfo = f"{scheme.lower()}://{parts.netloc}{parts.path}?{urlencode(kept)}"
     found = [parts.password or ""] + [v for name, v in params if name in _SECRET_PARAMS]
+    # Where urllib ends the user part (at a "/", "?" or "#") may not be where the password
+    # ends (at the last "@", as _shown reads it): libpq then reads the rest as a path or a
+    # query and quotes it in its errors ("invalid URI query parameter: ..."), so each piece
+    # of the password as _shown reads it is a secret too.
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    if ":" in userinfo and parts.netloc.rpartition("@")[0] != userinfo:
+        told = userinfo.split(":", 1)[1]
+        found += [told, *re.split(r"[/?#]", told)]
     secrets = tuple({form for value in found if value for form in (value, unquote(value))})
     return LedgerURL(conninfo=conninfo, schema=schema, shown=shown, secrets=secrets)
 
