@@ -25,12 +25,20 @@ from .._exceptions import (
     ServerUnreachableError,
 )
 from .._http.retry import is_transient
+from .._runs.errors import SubmissionUnresolvedError
 from .._text import clip
 
 E = TypeVar("E", bound=LmmsEvalError)
 
-# What a server (or the way to it) did, as opposed to the caller's own mistakes.
-FROM_A_SERVER = (APIConnectionError, APIStatusError, APIResponseValidationError, DiscoveryError)
+# What a server (or the way to it) did, as opposed to the caller's own mistakes; a lost
+# submission's answer too (where the job may be is what the error must tell).
+FROM_A_SERVER = (
+    APIConnectionError,
+    APIStatusError,
+    APIResponseValidationError,
+    DiscoveryError,
+    SubmissionUnresolvedError,
+)
 
 
 class AmbiguousJobIdError(InvalidArgumentError):

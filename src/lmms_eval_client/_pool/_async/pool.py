@@ -285,7 +285,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         tried: set[int] = set()
         while True:
             index = await self._servers.choose(
-                body.model, body.tasks, reserve=True, exclude=frozenset(tried)
+                body.model, body.tasks, reserve=True, exclude=frozenset(tried), options=options
             )
             server = self._servers.urls[index]
             try:
@@ -374,8 +374,11 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
     async def _poll_waited(
         self, job_id: str, deadline: float | None, retry: bool, server: int | None = None
     ) -> JobInfo:
-        index, info = await self._servers.locate(job_id, server=server)
-        return info if info is not None else await self._servers.job_on(index, job_id)
+        # The wait's deadline bounds each request of the poll (a server that stopped
+        # answering held a wait of timeout=1 for three of the client's timeouts).
+        options = CallOptions(deadline=deadline, retry=retry)
+        index, info = await self._servers.locate(job_id, options, server=server)
+        return info if info is not None else await self._servers.job_on(index, job_id, options)
 
     def _says_where(self, error: LmmsEvalError) -> bool:
         return isinstance(error, ServerUnreachableError)  # the job was there: wait for it

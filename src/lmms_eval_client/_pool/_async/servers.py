@@ -79,28 +79,31 @@ class PoolServers:
         *,
         reserve: bool,
         exclude: frozenset[int] = frozenset(),
+        options: CallOptions = DEFAULT_OPTIONS,
     ) -> int:
-        """The server a job goes to (reserved for it with ``reserve``), after fresh reads."""
+        """The server a job goes to (reserved for it with ``reserve``), after fresh reads
+        (each with the call's ``options``: an evaluate's timeout bounds them too)."""
         self.check_open()
         if not isinstance(model, str) or not model.strip():
             raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
         names = task_names(tasks)
         down = self._down_now()
-        await gather([partial(self._probe, i) for i in range(len(self.urls)) if i not in down])
+        probes = [partial(self._probe, i, options) for i in range(len(self.urls)) if i not in down]
+        await gather(probes)
         choice = self.table.choose(model, names, self._clock(), reserve, exclude)
         if choice.index is None:
             raise no_server(model, names, choice.reasons)
         return choice.index
 
-    async def _probe(self, index: int) -> None:
+    async def _probe(self, index: int, options: CallOptions) -> None:
         """Read a server's load and, when stale, its listings."""
-        queue = await self.read_queue(index)
+        queue = await self.read_queue(index, options)
         if isinstance(queue, QueueStatusResponse) and self.table.listings_due(index, self._clock()):
             # One /tasks at a time per server: it blocks a real server for seconds.
             async with self._listing_locks[index]:
                 if self.table.listings_due(index, self._clock()):
-                    await self.read_listing(index, tasks=True)
-                    await self.read_listing(index, tasks=False)
+                    await self.read_listing(index, options, tasks=True)
+                    await self.read_listing(index, options, tasks=False)
 
     async def read_queue(
         self, index: int, options: CallOptions = DEFAULT_OPTIONS
@@ -216,7 +219,8 @@ class PoolServers:
 
     async def _ask(self, index: int, job_id: str, options: CallOptions) -> JobInfo | LmmsEvalError:
         try:
-            return await self.clients[index].get_job(job_id, timeout=options.timeout)
+            # (all the options: a wait's deadline and retry rule bound the request too)
+            return await self.clients[index]._get_job(job_id, options)
         except LmmsEvalError as exc:
             if is_unreachable(exc):
                 self.table.mark_down(index, describe(exc), self._clock())
@@ -227,7 +231,7 @@ class PoolServers:
     ) -> JobInfo:
         """The job from the server that holds it; pool errors for what went wrong."""
         try:
-            info = await self.clients[index].get_job(job_id, timeout=options.timeout)
+            info = await self.clients[index]._get_job(job_id, options)
         except LmmsEvalError as exc:
             raise self.failure(index, exc, job_id) from exc
         self.table.mark_up(index, self._clock())

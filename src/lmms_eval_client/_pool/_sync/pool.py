@@ -281,7 +281,7 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
         tried: set[int] = set()
         while True:
             index = self._servers.choose(
-                body.model, body.tasks, reserve=True, exclude=frozenset(tried)
+                body.model, body.tasks, reserve=True, exclude=frozenset(tried), options=options
             )
             server = self._servers.urls[index]
             try:
@@ -368,8 +368,11 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
     def _poll_waited(
         self, job_id: str, deadline: float | None, retry: bool, server: int | None = None
     ) -> JobInfo:
-        index, info = self._servers.locate(job_id, server=server)
-        return info if info is not None else self._servers.job_on(index, job_id)
+        # The wait's deadline bounds each request of the poll (a server that stopped
+        # answering held a wait of timeout=1 for three of the client's timeouts).
+        options = CallOptions(deadline=deadline, retry=retry)
+        index, info = self._servers.locate(job_id, options, server=server)
+        return info if info is not None else self._servers.job_on(index, job_id, options)
 
     def _says_where(self, error: LmmsEvalError) -> bool:
         return isinstance(error, ServerUnreachableError)  # the job was there: wait for it

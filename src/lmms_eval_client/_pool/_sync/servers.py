@@ -81,28 +81,31 @@ class PoolServers:
         *,
         reserve: bool,
         exclude: frozenset[int] = frozenset(),
+        options: CallOptions = DEFAULT_OPTIONS,
     ) -> int:
-        """The server a job goes to (reserved for it with ``reserve``), after fresh reads."""
+        """The server a job goes to (reserved for it with ``reserve``), after fresh reads
+        (each with the call's ``options``: an evaluate's timeout bounds them too)."""
         self.check_open()
         if not isinstance(model, str) or not model.strip():
             raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
         names = task_names(tasks)
         down = self._down_now()
-        gather([partial(self._probe, i) for i in range(len(self.urls)) if i not in down])
+        probes = [partial(self._probe, i, options) for i in range(len(self.urls)) if i not in down]
+        gather(probes)
         choice = self.table.choose(model, names, self._clock(), reserve, exclude)
         if choice.index is None:
             raise no_server(model, names, choice.reasons)
         return choice.index
 
-    def _probe(self, index: int) -> None:
+    def _probe(self, index: int, options: CallOptions) -> None:
         """Read a server's load and, when stale, its listings."""
-        queue = self.read_queue(index)
+        queue = self.read_queue(index, options)
         if isinstance(queue, QueueStatusResponse) and self.table.listings_due(index, self._clock()):
             # One /tasks at a time per server: it blocks a real server for seconds.
             with self._listing_locks[index]:
                 if self.table.listings_due(index, self._clock()):
-                    self.read_listing(index, tasks=True)
-                    self.read_listing(index, tasks=False)
+                    self.read_listing(index, options, tasks=True)
+                    self.read_listing(index, options, tasks=False)
 
     def read_queue(
         self, index: int, options: CallOptions = DEFAULT_OPTIONS
@@ -216,7 +219,8 @@ class PoolServers:
 
     def _ask(self, index: int, job_id: str, options: CallOptions) -> JobInfo | LmmsEvalError:
         try:
-            return self.clients[index].get_job(job_id, timeout=options.timeout)
+            # (all the options: a wait's deadline and retry rule bound the request too)
+            return self.clients[index]._get_job(job_id, options)
         except LmmsEvalError as exc:
             if is_unreachable(exc):
                 self.table.mark_down(index, describe(exc), self._clock())
@@ -225,7 +229,7 @@ class PoolServers:
     def job_on(self, index: int, job_id: str, options: CallOptions = DEFAULT_OPTIONS) -> JobInfo:
         """The job from the server that holds it; pool errors for what went wrong."""
         try:
-            info = self.clients[index].get_job(job_id, timeout=options.timeout)
+            info = self.clients[index]._get_job(job_id, options)
         except LmmsEvalError as exc:
             raise self.failure(index, exc, job_id) from exc
         self.table.mark_up(index, self._clock())

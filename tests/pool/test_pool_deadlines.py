@@ -1,0 +1,67 @@
+"""A pool keeps a call's time budget when one of its servers stops answering (an
+adversarial try of the pool under faults).
+
+Before: ``wait_for_job(timeout=1)`` on a job whose server hung took 16 s with a pool of
+``timeout=5`` (each poll asked with the client's whole timeout and retries: the wait's
+deadline was not handed down), where a client alone took 1 s; ``evaluate(timeout=1)`` read
+every server's /queue and listings with the pool's timeout first (16 s while a healthy
+server sat idle); and a submission whose answer was lost and could not be resolved raised
+SubmissionUnresolvedError without the ``server`` it may be on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from lmms_eval_client import EvalClient, SubmissionUnresolvedError, WaitTimeoutError
+
+from ..faults import FORWARD, Reset, Script, Stall, on, proxy, respond
+from .conftest import QWEN, Box, PoolCaller
+
+STALL = Script(then=Stall())
+
+
+async def test_a_wait_ends_at_its_deadline_when_the_jobs_server_stops_answering(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    held, other = start_box(held=True), start_box()
+    with proxy(held.url) as hung:
+        with EvalClient(hung.url) as client:
+            job = client.evaluate("qwen2_vl", ["mme"], QWEN)
+        hung.rule = STALL
+        pool = make_pool([hung.url, other.url], timeout=5)
+        started = time.monotonic()
+        with pytest.raises(WaitTimeoutError):
+            await pool.wait_for_job(job.job_id, poll_interval=0.05, timeout=1, verbose=False)
+        assert time.monotonic() - started < 4  # three of the pool's timeouts before: 16 s
+
+
+async def test_an_evaluates_timeout_bounds_the_reads_that_choose_its_server(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    good = start_box()
+    with proxy(good.url, STALL) as hung:
+        pool = make_pool([hung.url, good.url], timeout=5)
+        started = time.monotonic()
+        job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN, timeout=1)
+        assert job.server == good.url
+        assert time.monotonic() - started < 4  # the pool's timeout per read before: 16 s
+
+
+async def test_an_unresolved_submission_names_the_server_it_may_be_on(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    box = start_box()
+    # /queue answers the routing's read and the reconciliation's first, then fails; the
+    # POST's connection is reset after it was sent: whether the job exists is unknown.
+    post = Script(Reset(), match=on("POST", "/evaluate"))
+    queue = Script(FORWARD, FORWARD, then=respond(500, b"no"), match=on("GET", "/queue"))
+    with proxy(box.url, lambda seen: post(seen) if seen.method == "POST" else queue(seen)) as lossy:
+        pool = make_pool([lossy.url])
+        with pytest.raises(SubmissionUnresolvedError) as info:
+            await pool.evaluate("qwen2_vl", ["mme"], QWEN, reconcile=True)
+    assert getattr(info.value, "server", None) == lossy.url
+    assert lossy.url in str(info.value)
