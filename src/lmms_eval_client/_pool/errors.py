@@ -147,6 +147,15 @@ def not_located(
     )
 
 
+def none_answered(error: NoServerAvailableError) -> bool:
+    """Whether no server of the pool answered at all (the command line's exit 5, as for
+    one server), rather than every one that answered could not take the job."""
+    from .routing import ANSWERED
+
+    reasons = error.reasons.values()
+    return bool(reasons) and not any(reason.startswith(ANSWERED) for reason in reasons)
+
+
 def no_server(model: str, tasks: Sequence[str], reasons: dict[str, str]) -> NoServerAvailableError:
     """Why no server of the pool can take a job now."""
     why = "; ".join(f"{server}: {reason}" for server, reason in reasons.items())

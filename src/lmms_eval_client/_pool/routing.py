@@ -97,6 +97,12 @@ def _listed_anywhere(states: Sequence[ServerState], model: str) -> bool:
     return any(s.models is not None and s.models.names and model in s.models.names for s in states)
 
 
+# How the reasons of a server that answered and still cannot take a job begin; any other
+# reason is that it did not answer (see none_answered).
+OFFERS_NOT, AT_CAP = "does not offer", "at its cap"
+ANSWERED = (OFFERS_NOT, AT_CAP)
+
+
 def _why_not(
     state: ServerState, model: str, tasks: Sequence[str], check_model: bool, now: float
 ) -> str | None:
@@ -109,14 +115,14 @@ def _why_not(
         if missing:
             age = now - listing.fetched_at
             return (
-                f"does not offer task(s) {clip(', '.join(missing), 200)} "
+                f"{OFFERS_NOT} task(s) {clip(', '.join(missing), 200)} "
                 f"(its /tasks, read {age:.0f} s ago)"
             )
     models = state.models
     if check_model and models is not None and models.names and model not in models.names:
-        return f"does not offer model {model!r}"
+        return f"{OFFERS_NOT} model {model!r}"
     if state.cap is not None and state.load >= state.cap:
-        return f"at its cap of {state.cap} job(s) (queued + running + being submitted)"
+        return f"{AT_CAP} of {state.cap} job(s) (queued + running + being submitted)"
     return None
 
 

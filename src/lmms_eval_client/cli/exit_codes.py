@@ -89,6 +89,10 @@ def exit_code_for(error: BaseException) -> ExitCode:
         return ExitCode.TIMEOUT
     if isinstance(error, (sdk.APIConnectionError, sdk.LedgerConnectionError)):
         return ExitCode.UNREACHABLE  # (a request's timeout included; a ledger's database)
+    if isinstance(error, sdk.NoServerAvailableError):
+        from .._pool.errors import none_answered
+
+        return ExitCode.UNREACHABLE if none_answered(error) else ExitCode.FAILED
     if isinstance(error, sdk.JobNotFoundError):
         return ExitCode.NOT_FOUND
     if isinstance(error, sdk.ResultsNotReachableError):

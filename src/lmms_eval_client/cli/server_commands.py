@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,6 +12,9 @@ from .connection import connect, server_of, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import as_json, print_fields, print_json, print_lines, warn
+
+if TYPE_CHECKING:
+    from lmms_eval_client import EvalClient, EvalPool
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 Pattern = Annotated[
@@ -76,7 +79,7 @@ def health(
 
         healthy = False
         while wait and not healthy:
-            healthy = client.is_healthy(timeout=left())
+            healthy = _all_healthy(client, left())
             if healthy or time.monotonic() >= deadline:
                 break
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
@@ -91,10 +94,33 @@ def health(
                     ("status", answer.status),
                     ("queue_size", str(answer.queue_size)),
                     ("timestamp", answer.timestamp),
+                    *_not_healthy(answer),
                 ]
             )
     if answer.status != "healthy":
-        raise typer.Exit(int(ExitCode.FAILED))
+        servers = getattr(answer, "servers", None)  # a pool's: none answered is unreachable
+        unreachable = servers is not None and all(s.health is None for s in servers)
+        raise typer.Exit(int(ExitCode.UNREACHABLE if unreachable else ExitCode.FAILED))
+
+
+def _all_healthy(client: EvalClient | EvalPool, timeout: float) -> bool:
+    """Whether the server, or every server of several, answers healthy (a pool's
+    ``is_healthy()`` is any of them: `health --wait` stopped at the first one up)."""
+    from lmms_eval_client import EvalPool  # (loaded with the client: not by --help)
+
+    if isinstance(client, EvalPool):
+        return client.health(timeout=timeout).status == "healthy"
+    return client.is_healthy(timeout=timeout)
+
+
+def _not_healthy(answer: object) -> list[tuple[str, str]]:
+    """A pool's servers that are not healthy, each with why (one server's answer: none)."""
+    servers = getattr(answer, "servers", None) or []
+    return [
+        ("not healthy", f"{s.server}: {s.error or (s.health.status if s.health else '-')}")
+        for s in servers
+        if not s.healthy
+    ]
 
 
 def _print_names(names: list[str], json_out: bool) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from lmms_eval_client import JobFailedError, LmmsEvalError
 
+from .._client.arguments import check_job_id
 from .._client.wait import Outcome, WaitedJob, Waiter
 from .exit_codes import ExitCode, one_line
 
@@ -113,11 +114,15 @@ def watch(
             answered (with no deadline), or an error that waiting cannot outlive (a 401...).
         InvalidArgumentError: ``poll_interval`` or ``timeout`` is not a wait's.
     """
+    for each in tracked:  # (the poll sends what it is given: wait_for_job checks first too)
+        check_job_id(each.job_id)
     waiter = Waiter(tracked, poll_interval, timeout, clock=clock)
     while True:
         for job in waiter.pending():
             try:
-                info = client.get_job(job.job_id)
+                # wait_for_job's poll: the wait's deadline bounds each request (a server
+                # that stopped answering held `wait --timeout 2` for three minutes)
+                info = client._poll_waited(job.job_id, waiter.deadline, waiter.may_retry_poll)
             except LmmsEvalError as exc:
                 if waiter.setback(job, exc):  # raised unless waiting may outlive it
                     view.changed(job)  # its wait ended: the server does not know the job
