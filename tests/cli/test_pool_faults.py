@@ -64,3 +64,18 @@ def test_health_wait_waits_for_every_server(tmp_path: Path) -> None:
             done = invoke(["--server", up.url, "--server", later.url, "health", "--wait", "30"])
     assert done.exit_code == 0, done.output  # 1 ("degraded") at once before
     assert "status:     healthy" in done.stdout
+
+
+def test_an_id_two_servers_hold_is_told_how_to_pick_one_on_the_command_line(
+    tmp_path: Path,
+) -> None:
+    # Before: "say which with server=, e.g. get_job(...)": the SDK's words, which the
+    # command line has no option for (an adversarial try).
+    config = LocalServerConfig(job_duration=0.05, temp_dir_root=tmp_path)
+    with LocalServer(config) as a, proxy(a.url) as also_a:  # a second server with a's jobs
+        with EvalClient(a.url) as client:
+            job = client.evaluate("qwen2_vl", ["mme"], QWEN)
+        done = invoke(["--server", a.url, "--server", also_a.url, "status", job.job_id])
+    assert done.exit_code == 2, done.output
+    assert "give its server alone, e.g. --server " in done.stderr
+    assert "server=" not in done.stderr

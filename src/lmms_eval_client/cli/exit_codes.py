@@ -111,6 +111,12 @@ def one_line(error: BaseException) -> str:
     """
     if isinstance(error, sdk.JobFailedError):
         text = f"job {error.job_id} failed: {error.reason}"
+    elif isinstance(error, sdk.AmbiguousJobIdError):  # server= is the SDK's; here --server
+        text = (
+            f"Job id {error.job_id!r} is held by {len(error.servers)} servers "
+            f"({', '.join(error.servers)}): a job is (server, id), so give its server alone, "
+            f"e.g. --server {error.servers[0]}"
+        )
     elif isinstance(error, sdk.LmmsEvalError):
         text = str(error)
     else:  # not one of ours: a bug; say what it is (--debug shows where)
