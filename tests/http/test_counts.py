@@ -11,7 +11,7 @@ clips the value.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +35,6 @@ from lmms_eval_client._checks import check_count
 from ..support import BASE
 
 Make = Callable[[Any, Path, Callable[[Any], Any]], object]
-
-
-@pytest.fixture
-def closing() -> Iterator[Callable[[Any], Any]]:
-    made: list[Any] = []
-
-    def keep(thing: Any) -> Any:
-        made.append(thing)
-        return thing
-
-    yield keep
-    for thing in reversed(made):
-        thing.close()
 
 
 def _watcher(value: object, tmp: Path, keep: Callable[[Any], Any]) -> object:

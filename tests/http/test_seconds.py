@@ -8,7 +8,7 @@ refused with an InvalidArgumentError that names the parameter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,19 +46,6 @@ def test_the_message_says_what_else_is_taken() -> None:
     assert str(info.value) == (
         "timeout must be a finite number of seconds in [0, 1e+07], or None to wait forever; got nan"
     )
-
-
-@pytest.fixture
-def closing() -> Iterator[Callable[[Any], Any]]:
-    made: list[Any] = []
-
-    def keep(thing: Any) -> Any:
-        made.append(thing)
-        return thing
-
-    yield keep
-    for thing in made:
-        thing.close()
 
 
 # Each surface that takes seconds, with the name its error must give.
