@@ -241,33 +241,34 @@ def without_passwords(text: str, known: Iterable[str] = ()) -> str:
     return _WORD.sub(_masked_word, text)
 
 
+def _password_start(head: str) -> int | None:
+    """Where the password of ``user:password`` begins in ``head``, a word's text before its
+    last "@": after the user's ":", the user after a scheme's "://" (found, not searched
+    for: one pass; a scheme mistyped, "postgresql:/u:pw", is taken for the user, so all
+    after it is the password); None without a ":"."""
+    scheme = head.find("://")
+    colon = head.find(":", scheme + 3 if scheme >= 0 else 0)
+    return None if colon < 0 else colon + 1
+
+
 def _masked_word(match: re.Match[str]) -> str:
     word = match[0]
     head, at, tail = word.rpartition("@")
-    if not at:
+    start = _password_start(head) if at else None
+    if start is None or head[start:] in ("", "***"):
         return word
-    # After a scheme's "://" (found, not searched for: one pass); a scheme mistyped
-    # ("postgresql:/u:pw") is then taken for the user, its password masked all the same.
-    scheme = head.find("://")
-    start = scheme + 3 if scheme >= 0 else 0
-    user, colon, password = head[start:].partition(":")
-    if not colon or password in ("", "***"):
-        return word
-    return f"{head[:start]}{user}:***@{tail}"
+    return f"{head[:start]}***@{tail}"
 
 
 def url_passwords(texts: Iterable[str]) -> set[str]:
     """The passwords of the URLs among ``texts`` (a command line's arguments), as written
-    and percent-decoded: each ``user:password@`` up to the last "@", the scheme mistyped
-    too; those shorter than MIN_MASKED_CHARS are left to ``without_passwords``' rule."""
+    and percent-decoded, as ``without_passwords`` reads a word; those shorter than
+    MIN_MASKED_CHARS are left to its rule."""
     found: set[str] = set()
     for text in texts:
         head = text.rpartition("@")[0]
-        scheme = head.find("://")
-        rest = head[scheme + 3 :] if scheme >= 0 else head
-        password = rest.partition(":")[2]
-        if scheme < 0 and ":" in password:  # "postgresql:/user:password", a typo
-            password = password.partition(":")[2]
+        start = _password_start(head)
+        password = "" if start is None else head[start:]
         found.update(
             form for form in (password, unquote(password)) if len(form) >= MIN_MASKED_CHARS
         )
