@@ -13,7 +13,7 @@
 - Clients of both kinds: ``kind`` (sync, async), ``make_caller``/``caller`` over a respx
   ``mock`` of http://lmms.test with a fake ``clock``, ``make_client`` over real sockets.
 - Real trackers (tests/trackers, and the command line's ``runs export --to``):
-  ``mlflow_server`` (an `mlflow server` on a free loopback port, per module),
+  ``shared_mlflow_server`` (the run's `mlflow server` on a free loopback port),
   ``mlflow_env`` (a tracker that is down fails at once), ``wandb_offline`` (W&B offline
   in the test's own folder: no network).
 """
@@ -21,7 +21,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
@@ -37,10 +39,13 @@ from lmms_eval_client.testing import LocalServer, LocalServerConfig
 from .faults import Sleeper, start_local_server
 from .servers import RealServer, real_server
 from .support import BASE, Caller, FakeClock, MakeClient, NetCaller
-from .trackers._mlflow import MlflowServer
-from .trackers._mlflow import mlflow_server as _mlflow_server
+from .trackers._mlflow import MlflowServer, shared_mlflow, stop_shared_mlflow
 
 pytest_plugins = ["lmms_eval_client.testing.pytest_plugin", "tests.postgres"]
+
+# A folder every process of the test run shares (the main process makes it; its xdist
+# workers inherit the variable): the run's shared `mlflow server` is recorded there.
+RUN_DIR_ENV = "LMMS_CLIENT_TESTS_RUN_DIR"
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -57,12 +62,21 @@ def pytest_configure(config: pytest.Config) -> None:
     developer's own runs do). Under PYTHONDONTWRITEBYTECODE, set on CI's machines, each one
     compiled the package again: ~50 ms of CPU per process, hundreds of processes. (Not
     PYTHONPYCACHEPREFIX: under it the installed packages' bytecode is not read either.)"""
-    del config
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    if not hasattr(config, "workerinput"):  # the run's main process; its workers inherit it
+        os.environ[RUN_DIR_ENV] = tempfile.mkdtemp(prefix="lmms-tests-run-")
     # Started in the background (`.ci/run &`), a process inherits SIGINT ignored, and so
     # does each command a test sends Ctrl+C to: it never stopped (5 tests hung 30 s each).
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run's main process, after every worker: stop what the run shares."""
+    if not hasattr(session.config, "workerinput") and RUN_DIR_ENV in os.environ:
+        run_dir = Path(os.environ.pop(RUN_DIR_ENV))
+        stop_shared_mlflow(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 # Settings a developer may have exported, which would change what a test sends.
@@ -222,12 +236,6 @@ async def make_client(kind: str) -> AsyncIterator[MakeClient]:
 # -- real trackers -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    with _mlflow_server(tmp_path_factory.mktemp("mlflow")) as server:
-        yield server
-
-
 @pytest.fixture
 def mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # A tracker that is down fails at once instead of after MLflow's minutes of retries.
@@ -259,8 +267,8 @@ def wandb_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 
 @pytest.fixture(scope="session")
-def shared_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """One `mlflow server` for every module of a worker that does not need a fresh store
-    (starting one takes ~20 s); tests/cli and tests/trackers use it as ``mlflow_server``."""
-    with _mlflow_server(tmp_path_factory.mktemp("mlflow-shared")) as server:
-        yield server
+def shared_mlflow_server() -> MlflowServer:
+    """The run's one `mlflow server` (tests/trackers/_mlflow.py says why one), for every
+    test that does not need a fresh store: tests/cli and tests/trackers use it as
+    ``mlflow_server``, each with runs and experiments of its own names."""
+    return shared_mlflow(Path(os.environ[RUN_DIR_ENV]))

@@ -29,18 +29,16 @@ import os
 import pwd
 import re
 import secrets
-import select
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .servers import HOST, free_port
+from .servers import HOST, free_port, wait_gone
 
 USER = "lmms"
 START_TIMEOUT = 60  # seconds for pg_ctl -w start (and stop)
@@ -81,40 +79,6 @@ def _server_user() -> pwd.struct_passwd | None:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(name)
     raise PostgresError("running as root, and neither a postgres nor a nobody user exists")
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` is a running process (a zombie, exited but not reaped, is not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """Wait until ``pid`` (not our child: pg_ctl's) has exited; whether it did in time."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): look again and again
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return not _alive(pid)
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)  # readable once the process has exited
-        return bool(poller.poll(timeout * 1000)) or not _alive(pid)
-    finally:
-        os.close(pidfd)
 
 
 class PostgresServer:
@@ -239,10 +203,10 @@ class PostgresServer:
             "pg_ctl", "stop", "-w", "-m", "fast", f"--timeout={START_TIMEOUT}",
             f"--pgdata={self.data}", check=False,
         )  # fmt: skip
-        if not _wait_gone(pid, KILL_TIMEOUT):
+        if not wait_gone(pid, KILL_TIMEOUT):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            if not _wait_gone(pid, KILL_TIMEOUT):
+            if not wait_gone(pid, KILL_TIMEOUT):
                 raise PostgresError(f"the postmaster {pid} did not exit, even killed")
 
     def restart(self) -> None:

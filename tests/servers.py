@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import inspect
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -97,12 +98,47 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serves_port(process: subprocess.Popen[bytes], port: int) -> bool:
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie, exited but not reaped, is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` (our child or not: pg_ctl's, a spawned server's) has exited;
+    whether it did in time."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): look again and again
+        deadline = time.monotonic() + timeout
+        while is_running(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not is_running(pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)  # readable once the process has exited
+        return bool(poller.poll(timeout * 1000)) or not is_running(pid)
+    finally:
+        os.close(pidfd)
+
+
+def serves_port(process: subprocess.Popen[bytes] | int, port: int) -> bool:
     """Whether ``process`` or a process under it listens on ``port``. An answer on the port
     alone does not say so: a parallel test's server may take the port between ``free_port()``
     and this process's bind, and answer there until this one exits (address in use)."""
     try:
-        root = psutil.Process(process.pid)
+        root = psutil.Process(process if isinstance(process, int) else process.pid)
         family = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return False

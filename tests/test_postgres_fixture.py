@@ -10,7 +10,8 @@ import psycopg
 import pytest
 
 from . import postgres
-from .postgres import HOST, PostgresError, PostgresServer, _alive, find_bindir, running_postgres
+from .postgres import HOST, PostgresError, PostgresServer, find_bindir, running_postgres
+from .servers import is_running
 
 
 def query(url: str, sql: str) -> list[tuple[object, ...]]:
@@ -30,7 +31,7 @@ def test_the_server_answers_on_loopback(postgres_server: PostgresServer) -> None
     assert rows == [(f"{HOST}/32", "lmms")]
     assert query(postgres_server.url, "SHOW listen_addresses") == [(HOST,)]
     assert query(postgres_server.url, "SHOW unix_socket_directories") == [("",)]
-    assert postgres_server.pid is not None and _alive(postgres_server.pid)
+    assert postgres_server.pid is not None and is_running(postgres_server.pid)
     assert postgres_server.password not in repr(postgres_server)
 
 
@@ -58,7 +59,7 @@ def test_restart_keeps_the_data_and_the_url(postgres_server: PostgresServer) -> 
         postgres_server.restart()
         assert postgres_server.url == url
         assert postgres_server.pid is not None and postgres_server.pid != old_pid
-        assert not _alive(old_pid)
+        assert not is_running(old_pid)
         assert query(url, "SELECT n FROM kept_by_restart") == [(7,)]
     finally:
         query(url, "DROP TABLE IF EXISTS kept_by_restart")
@@ -70,14 +71,14 @@ def test_stop_start_and_close_of_a_server_of_its_own() -> None:
         assert first is not None
         query(server.url, "CREATE TABLE t (n int); INSERT INTO t VALUES (1)")
         server.stop()
-        assert server.pid is None and not _alive(first)
+        assert server.pid is None and not is_running(first)
         with pytest.raises(psycopg.OperationalError):
             query(server.url, "SELECT 1")
         server.start()
         assert server.pid is not None and server.pid != first
         assert query(server.url, "SELECT n FROM t") == [(1,)]
         last = server.pid
-    assert not _alive(last)
+    assert not is_running(last)
     assert not folder.exists()
 
 

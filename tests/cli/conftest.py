@@ -135,5 +135,5 @@ def gated_cli(gated_server: LocalServer, output_root: Path) -> Cli:
 
 @pytest.fixture(scope="module")
 def mlflow_server(shared_mlflow_server: MlflowServer) -> MlflowServer:
-    """The worker's `mlflow server`, shared with tests/trackers (runs of their own names)."""
+    """The run's `mlflow server`, shared with tests/trackers (runs of their own names)."""
     return alive(shared_mlflow_server)

@@ -237,8 +237,8 @@ def run_python(
     snippet: Snippet, tmp_path: Path, request: pytest.FixtureRequest, times: int = 1
 ) -> str | None:
     """Runs a ```python block as written (``times`` times in one folder, against the same
-    servers; a block that talks to MLflow, against the worker's MLflow server, started
-    once: ~20 s); returns why it was not run, if it was not."""
+    servers; a block that talks to MLflow, against the run's MLflow server, started
+    once a run); returns why it was not run, if it was not."""
     if snippet.skipped is not None:
         return snippet.skipped
     if snippet.code.startswith("pytest_plugins"):

@@ -1,4 +1,4 @@
-"""The tracker tests share their worker's `mlflow server` (``shared_mlflow_server``): each
+"""The tracker tests share the run's `mlflow server` (``shared_mlflow_server``): each
 writes to runs and experiments of its own names."""
 
 from __future__ import annotations
