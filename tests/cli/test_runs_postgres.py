@@ -63,6 +63,12 @@ def ok(done: Result, password: str) -> Result:
     return done
 
 
+@pytest.fixture
+def server_config(tmp_path: Path) -> LocalServerConfig:
+    """``local_server``'s jobs take 0.1 s, not 5: these tests wait for them to end."""
+    return LocalServerConfig(job_duration=0.1, temp_dir_root=tmp_path)
+
+
 @pytest.fixture(scope="module")
 def run(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """Steps 1 and 2 completed (keys step-1, step-2, samples logged) on a local server."""
