@@ -114,3 +114,21 @@ def test_a_wait_timeouts_pickle_carries_no_secret_of_the_job() -> None:
     pickled = pickle.dumps(WaitTimeoutError("still running", job=job, job_id=JOB_ID))
     assert SECRET.encode() not in pickled
     assert pickle.loads(pickled).job.request.model_args == {"api_key": "***"}
+
+
+@pytest.mark.parametrize("name", ["openai_key", "key", "api_key_2", "auth_token_v2", "hf_token"])
+def test_every_name_the_request_masks_is_masked_in_the_error_too(
+    mock: respx.MockRouter, name: str
+) -> None:
+    # An adversarial try: the request showed these as ***, and the error (the log's tail,
+    # `results`, `logs`) showed their values, since only names ending in a secret's word
+    # counted there.
+    request = {"model": "openai", "tasks": ["mme"], "model_args": {"model": "m", name: SECRET}}
+    error = f"lmms-eval: model_args model=m,{name}={SECRET}\nValueError: rejected {SECRET}"
+    mock.get(f"/jobs/{JOB_ID}").respond(200, json=job_json("failed", request=request, error=error))
+    with EvalClient(BASE) as client, pytest.raises(JobFailedError) as raised:
+        client.wait_for_job(JOB_ID, poll_interval=0.01, timeout=5, verbose=False)
+    assert SECRET not in str(raised.value) and SECRET not in str(raised.value.error)
+    assert raised.value.reason == "ValueError: rejected [REDACTED]"
+    result = invoke(["status", JOB_ID, "--json"], BASE)
+    assert SECRET not in result.output and f'"{name}": "***"' in result.output

@@ -62,16 +62,19 @@ def _masked_value(match: re.Match[str]) -> str:
 
 # What a flag's value reads as: masked wherever it stood, it would hide ordinary words.
 _NOT_SECRET_VALUES = frozenset({"true", "false", "none", "null", "yes", "no"})
-_SECRET_NAME = re.compile(rf"(?i){_NAME}")
+# Where a default secret word stands in a name of ordinary text: a tokenizer's model name,
+# a number of tokens, a special token.
+_ORDINARY_WORDS = re.compile(r"tokenizer|tokens|(?:pad|eos|bos|unk|sep|cls|mask)_token")
 
 
 def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
     """The values of a request's secret model_args, as given and as JSON quotes them,
     longest first: to mask wherever a server's text repeats them, whatever its wording.
 
-    A name is secret as the ledger reads it (``words``); with the default words, only a
-    name a secret's is (``api_key``, ``hf_token``, ``password``), not a tokenizer's
-    (``tokenizer``, ``max_new_tokens``), whose model name or number is ordinary text.
+    A name is secret as the request's display reads it (``words``: ``openai_key``,
+    ``api_key_2`` and a bare ``key`` too); with the default words, not where they only
+    stand in a tokenizer's name (``tokenizer``, ``max_new_tokens``, ``pad_token``), whose
+    model name or number is ordinary text.
     """
     default = tuple(words) == SECRET_ARG_WORDS
     found: set[str] = set()
@@ -80,7 +83,9 @@ def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
             value = str(value)  # a key of digits (the command line reads it as a number)
         if not (isinstance(key, str) and isinstance(value, str) and is_secret_arg(key, words)):
             continue
-        if (default and not _SECRET_NAME.fullmatch(key)) or value.lower() in _NOT_SECRET_VALUES:
+        if default and not is_secret_arg(_ORDINARY_WORDS.sub(" ", key.lower()), words):
+            continue
+        if value.lower() in _NOT_SECRET_VALUES:
             continue
         found.update((value, json.dumps(value)[1:-1]))
     kept = (value for value in found if len(value) >= MIN_MASKED_CHARS)
