@@ -163,3 +163,17 @@ def test_a_loaded_file_dumps_and_loads_again_alike(path: Path) -> None:
     assert again.configs == results.configs and again.n_samples == results.n_samples
     assert EvalResults.model_validate_json(results.model_dump_json(by_alias=True)) == again
     assert "configs" in EvalResults.model_json_schema()["properties"]
+
+
+@pytest.mark.parametrize("second", ["acc_stderr_stderr,none", "acc_stderr_clt_stderr,none"])
+def test_a_stderr_of_a_stderr_is_a_metric_of_its_own(second: str) -> None:
+    # An adversarial try: a raw KeyError from .metrics, table() and `results` (exit 1 with
+    # a traceback), since the stderr's metric was itself a stderr.
+    first = second.replace("_stderr,none", ",none")
+    results = EvalResults.from_json(
+        json.dumps({"results": {"t": {"acc,none": 1, first: 0.1, second: 0.01}}}).encode()
+    )
+    rows = [(m.name, m.value, m.stderrs) for m in results.metrics]
+    kind = first.split(",")[0].removeprefix("acc_")
+    assert rows == [("acc", 1.0, {kind: 0.1}), (second.split(",")[0], 0.01, {})]
+    assert "acc" in results.table()

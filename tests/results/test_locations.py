@@ -299,3 +299,27 @@ def test_bad_paths(bad: object) -> None:
         EvalResults.load(bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="path"):
         iter_samples(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("on", ["disk", "memory"])
+def test_samples_are_found_beside_a_file_whose_name_holds_glob_characters(
+    tmp_path: Path, on: str
+) -> None:
+    # An adversarial try: the stamp was read as a glob pattern ("run[1]" matches "run1"),
+    # so the samples beside run[1]_results.json were not found.
+    stamp = "run[1]*?"
+    files = {f"{stamp}_results.json": SINGLE, f"{stamp}_samples_e2e_arith.jsonl": SINGLE_SAMPLES}
+    if on == "disk":
+        folder, fs = tmp_path / "out[x]", None
+        folder.mkdir()
+        for name, src in files.items():
+            (folder / name).write_bytes(src.read_bytes())
+        where = str(folder)
+    else:
+        fs = fsspec.filesystem("memory")
+        where = f"/mem-{uuid.uuid4().hex}/out[x]"
+        for name, src in files.items():
+            fs.pipe(f"{where}/{name}", src.read_bytes())
+    results = EvalResults.load(f"{where}/{stamp}_results.json", filesystem=fs)
+    assert list(results.sample_files) == ["e2e_arith"]
+    assert len(list(results.samples("e2e_arith"))) == 5

@@ -10,6 +10,7 @@ import pytest
 from lmms_eval_client import (
     EvalResults,
     EvaluationConfig,
+    InvalidArgumentError,
     JobInfo,
     Metric,
     MetricNotFoundError,
@@ -75,6 +76,15 @@ def test_the_files_key_form_finds_the_metric_too() -> None:
     assert results.metric("e2e_arith", "exact_match,none") == results.metric(
         "e2e_arith", "exact_match"
     )
+
+
+def test_a_key_and_another_filter_are_refused_not_one_of_them_ignored() -> None:
+    # An adversarial try: metric("t", "exact_match,none", filter="strict-match") returned
+    # the `none` row, the filter given ignored.
+    results = EvalResults.load(SINGLE)
+    with pytest.raises(InvalidArgumentError, match="strict-match"):
+        results.metric("e2e_arith", "exact_match,none", filter="strict-match")
+    assert results.metric("e2e_arith", "exact_match,none", filter="none").value == 0.8
 
 
 def test_single_task_sections_are_typed() -> None:

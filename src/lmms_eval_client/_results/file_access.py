@@ -9,6 +9,7 @@ state but the arguments, so the async client runs it in a worker thread.
 from __future__ import annotations
 
 import fnmatch
+import glob
 import importlib
 import os
 import posixpath
@@ -181,7 +182,8 @@ class FileLocation:
                 return []
         else:
             try:
-                found = self.filesystem.glob(f"{self.path.rstrip('/')}/{pattern}")
+                # the folder's own name is not a pattern ("out[1]" is not "out1")
+                found = self.filesystem.glob(f"{glob.escape(self.path.rstrip('/'))}/{pattern}")
             except Exception:
                 return []
             names = [posixpath.basename(str(p).rstrip("/")) for p in found]

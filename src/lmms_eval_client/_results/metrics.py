@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from .._exceptions import MissingDependencyError
+from .._exceptions import InvalidArgumentError, MissingDependencyError
+from .._text import shown
 
 if TYPE_CHECKING:
     import pandas
@@ -135,6 +136,21 @@ def json_number(value: float | None) -> float | str | None:
     return "Infinity" if value > 0 else "-Infinity"
 
 
+def split_key(key: str, filter: str = "none") -> tuple[str, str]:
+    """A metric's name, or its file key (``"exact_match,none"``), and a filter as (name,
+    filter); a key's filter is its own, and a filter given besides it, other than the
+    default, must be the same (else InvalidArgumentError: which one was meant?)."""
+    name, comma, own = key.partition(",")
+    if not comma:
+        return name, filter
+    if filter not in ("none", own):
+        raise InvalidArgumentError(
+            f"the metric {shown(key)} names its filter, and filter={shown(filter)} another: "
+            "give the filter once"
+        )
+    return name, own
+
+
 def _stderr_split(name: str) -> tuple[str, str] | None:
     """``(metric, kind)`` of a stderr name (``"acc_stderr_clt"``: ``("acc", "stderr_clt")``),
     else None: _STDERR_NAME's match, without the regex for the kinds lmms-eval writes."""
@@ -170,7 +186,11 @@ def _plan(keys: tuple[str, ...]) -> _Plan:
             continue
         found[key] = (key, name, key[comma + 1 :], [])
     for key, base, kind in stderrs:
-        found[base][3].append((key, kind))
+        if base in found:
+            found[base][3].append((key, kind))
+        else:  # the stderr of a stderr ("acc_stderr_stderr"): a metric of its own
+            comma = key.find(",")
+            found[key] = (key, key[:comma], key[comma + 1 :], [])
     return list(found.values())
 
 

@@ -6,6 +6,7 @@ are kept at every level, so a newer lmms-eval's file still loads.
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,7 +17,14 @@ from .bounded import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RESULTS_BYTES, check_li
 from .errors import MetricNotFoundError, SamplesNotFoundError, require, results_format_error
 from .file_access import FileLocation, FileSystem, client_location
 from .jsonparse import results_document
-from .metrics import Metric, describe_metrics, format_table, metrics_frame, parse_task_metrics
+from .metrics import (
+    Metric,
+    describe_metrics,
+    format_table,
+    metrics_frame,
+    parse_task_metrics,
+    split_key,
+)
 from .samples import Sample, iter_location
 from .sections import (
     Efficiency,
@@ -138,17 +146,11 @@ class EvalResults(BaseModel):
         """
         rows = self._task_metrics.get(task)
         if rows is None:
-            entry = self.results.get(task)
-            rows = (
-                []
-                if entry is None
-                else parse_task_metrics(
-                    task,
-                    entry,
-                    is_group=self.is_group(task),
-                    higher_is_better=self.higher_is_better.get(task),
-                )
-            )
+            entry, is_group = self.results.get(task), self.is_group(task)
+            better = self.higher_is_better.get(task)
+            rows = []
+            if entry is not None:
+                rows = parse_task_metrics(task, entry, is_group=is_group, higher_is_better=better)
             self._task_metrics[task] = rows
         return rows
 
@@ -272,8 +274,7 @@ class EvalResults(BaseModel):
         """
         for option, value in (("task", task), ("name", name), ("filter", filter)):
             require(option, value, str, "a str")
-        if "," in name:
-            name, _, filter = name.partition(",")
+        name, filter = split_key(name, filter)  # the file's key names its filter
         own = self._metrics_of(task)
         for row in own:
             if row.name == name and row.filter == filter:
@@ -309,7 +310,8 @@ class EvalResults(BaseModel):
         if loc is not None and loc.name.endswith(RESULTS_SUFFIX):
             stamp = loc.name[: -len(RESULTS_SUFFIX)]
             folder = loc.parent()
-            for name in folder.list_names(f"{stamp}{SAMPLES_INFIX}*{SAMPLES_SUFFIX}"):
+            pattern = f"{glob.escape(stamp)}{SAMPLES_INFIX}*{SAMPLES_SUFFIX}"
+            for name in folder.list_names(pattern):
                 task = task_of_samples_file(name)
                 if task is not None and name.startswith(stamp + SAMPLES_INFIX):
                     found[task] = folder.child(name)
