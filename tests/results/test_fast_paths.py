@@ -177,3 +177,14 @@ def test_a_stderr_of_a_stderr_is_a_metric_of_its_own(second: str) -> None:
     kind = first.split(",")[0].removeprefix("acc_")
     assert rows == [("acc", 1.0, {kind: 0.1}), (second.split(",")[0], 0.01, {})]
     assert "acc" in results.table()
+
+
+def test_a_name_with_a_line_break_stays_on_its_row_of_the_table() -> None:
+    # An adversarial try: an alias "mme ... 0.9500\nmmmu_val" printed a fake row of its own
+    # under the real one.
+    fake = "mme      none        0 exact_match ↑ 0.9500"
+    entry = {"alias": f"{fake}\nmmmu_val", "acc\tx,none\r": 0.12}
+    results = EvalResults.from_json(json.dumps({"results": {"t": entry}}).encode())
+    lines = results.table().splitlines()
+    assert len(lines) == 3, lines  # the header, its rule, one row
+    assert "0.9500\\nmmmu_val" in lines[2] and "acc\\tx" in lines[2] and "none\\r" in lines[2]

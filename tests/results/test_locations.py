@@ -323,3 +323,20 @@ def test_samples_are_found_beside_a_file_whose_name_holds_glob_characters(
     results = EvalResults.load(f"{where}/{stamp}_results.json", filesystem=fs)
     assert list(results.sample_files) == ["e2e_arith"]
     assert len(list(results.samples("e2e_arith"))) == 5
+
+
+@pytest.mark.parametrize(
+    ("server", "expected"),
+    [
+        ("/srv/../etc/passwd", "/etc/passwd"),  # outside /srv on the server: not mapped
+        ("/srv/a/../../srv2/x", "/srv2/x"),
+        ("/srv/a/./b/../x_results.json", "sftp://box/evals/a/x_results.json"),
+        ("/srv/..", "/"),
+    ],
+)
+def test_a_server_path_climbing_out_of_a_mapped_folder_is_not_read_through_its_map(
+    server: str, expected: str
+) -> None:
+    # An adversarial try: "/srv/../etc/passwd" became sftp://box/evals/../etc/passwd, a
+    # file outside the mapped remote folder.
+    assert resolve_server_path(server, path_map={"/srv": "sftp://box/evals"}) == expected

@@ -269,6 +269,15 @@ def _format_number(value: float | None, raw: JsonValue) -> str:
     return f"{value:.4f}"
 
 
+# A file's names and text values in a table's cells: a line break would print a row of its
+# own (the command line escapes the other control characters: cli/terminal.py).
+_LINE_BREAKS = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _on_one_line(text: str) -> str:
+    return text if text.isprintable() else text.translate(_LINE_BREAKS)
+
+
 def format_table(
     metrics: Iterable[Metric],
     *,
@@ -283,12 +292,12 @@ def format_table(
         shot = shots.get(m.task)
         rows.append(
             (
-                m.alias if m.alias is not None else m.task,
-                m.filter,
+                _on_one_line(m.alias if m.alias is not None else m.task),
+                _on_one_line(m.filter),
                 "" if shot is None else str(shot),
-                m.name,
+                _on_one_line(m.name),
                 arrow,
-                _format_number(m.value, m.raw),
+                _on_one_line(_format_number(m.value, m.raw)),
                 "±" if m.stderr is not None else "",
                 _format_number(m.stderr, m.stderr) if m.stderr is not None else "N/A",
             )

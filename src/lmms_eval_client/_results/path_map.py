@@ -98,8 +98,11 @@ def split_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[st
     does), and the rest of the path after it (``""`` or ``"/..."``).
 
     A prefix matches whole path components only: ``/data`` covers ``/data/x``, not
-    ``/database/x``.
+    ``/database/x``; and the path is read with its ``..`` and ``.`` resolved, as the
+    server's disk reads it: ``/data/../etc/x`` is not under ``/data``.
     """
+    if server_path.startswith("/") and "/." in server_path:
+        server_path = _resolved(server_path)
     best: str | None = None
     for prefix in path_map:
         stem = prefix.rstrip("/")
@@ -115,6 +118,21 @@ def split_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[st
     return best, server_path[len(best.rstrip("/")) :]
 
 
+def _resolved(path: str) -> str:
+    """An absolute path with its ``.`` and ``..`` segments resolved (``..`` of the root is
+    the root), its other segments as they are (a ``//`` stays: it may be a URL's)."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            while len(parts) > 1 and not parts[-1]:
+                parts.pop()
+            if len(parts) > 1:
+                parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return "/".join(parts) or "/"
+
+
 def join_target(target: str, rest: str) -> str:
     """A path map target with the rest of a server path after it."""
     return target.rstrip("/") + rest if rest else target.rstrip("/") or target
@@ -124,5 +142,5 @@ def map_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[str,
     """``server_path`` with its longest matching prefix replaced, and that prefix (or None)."""
     prefix, rest = split_server_path(server_path, path_map)
     if prefix is None:
-        return server_path, None
+        return rest, None
     return join_target(path_map[prefix], rest), prefix
