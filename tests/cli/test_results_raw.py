@@ -51,3 +51,17 @@ def test_a_file_without_a_model_name_says_so_in_the_table(tmp_path: Path) -> Non
     path.write_text(json.dumps(document))
     first = invoke(["results", str(path)]).stdout.splitlines()[0]
     assert first.startswith("(the file names no model)"), first  # before: "None  (...)"
+
+
+def test_a_csv_shows_a_files_terminal_codes_escaped_as_the_table_does(tmp_path: Path) -> None:
+    # An adversarial try: `results --csv` sent ESC ]0;...BEL (retitles the window) and
+    # ESC [2J (clears the screen) to the terminal, where the table and --json escape them.
+    (source,) = DATA.glob("*_results.json")
+    document = json.loads(source.read_text())
+    document["results"]["e2e_arith"]["alias"] = "\x1b]0;owned\x07\x1b[2Jarith"
+    document["model_name"] = "m\x1b[31m"
+    path = tmp_path / source.name
+    path.write_text(json.dumps(document))
+    out = invoke(["results", str(path), "--csv"]).stdout
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;owned\\x07\\x1b[2Jarith" in out and "m\\x1b[31m" in out

@@ -101,6 +101,12 @@ def print_lines(lines: Iterable[str]) -> None:
     out.flush()
 
 
+def print_text(text: str) -> None:
+    """Text (a CSV) on stdout as it is, a server's terminal codes shown escaped."""
+    sys.stdout.write(for_terminal(text))
+    sys.stdout.flush()
+
+
 def warn(message: str) -> None:
     """One warning line on stderr."""
     print(f"warning: {for_terminal(' '.join(message.split()))}", file=sys.stderr, flush=True)

@@ -27,7 +27,15 @@ from lmms_eval_client import (
 from .connection import Client, connect, settings_of
 from .exit_codes import ExitCode, one_line
 from .model_args import seconds
-from .output import note, print_json, print_json_line, print_lines, results_csv, results_json
+from .output import (
+    note,
+    print_json,
+    print_json_line,
+    print_lines,
+    print_text,
+    results_csv,
+    results_json,
+)
 from .server_commands import JsonFlag, examples
 
 _ENDED = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
@@ -192,7 +200,7 @@ def results(
         print_json(records)
     elif csv_out:
         sources = [target for target, _ in loaded] if several else None
-        print(results_csv([one for _, one in loaded], sources), end="", flush=True)
+        print_text(results_csv([one for _, one in loaded], sources))
     else:
         for index, (target, one) in enumerate(loaded):
             if index:

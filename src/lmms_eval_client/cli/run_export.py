@@ -20,7 +20,7 @@ from lmms_eval_client import InvalidArgumentError
 
 from .._checks import check_names
 from .._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
-from .output import print_json, print_lines, strict_number
+from .output import print_json, print_lines, print_text, strict_number
 from .run_backfill import (
     Entity,
     Experiment,
@@ -148,7 +148,7 @@ def export(
         records: list[JsonValue] = list(rows)
         print_json(records)
     elif csv_out:
-        print(export_csv(rows), end="", flush=True)
+        print_text(export_csv(rows))
     else:
         print_lines(
             f"{row['seq']:>4}  {row['key'] or '-':<12} {_labels_text(row):<20} "
