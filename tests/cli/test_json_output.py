@@ -68,3 +68,17 @@ def test_a_tuple_is_written_as_a_list_nan_and_all() -> None:
     out = io.StringIO()
     print_json({"pair": (math.nan, 1.0)}, out)  # type: ignore[dict-item]
     assert json.loads(out.getvalue()) == {"pair": ["NaN", 1.0]}
+
+
+@pytest.mark.parametrize("printer", [print_json, print_json_line])
+def test_what_a_terminal_acts_on_is_escaped_in_json_too(
+    printer: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An adversarial try: --json printed U+202E (reverses what follows) and the C1 control
+    # CSI (\x9b, a terminal's escape) as they were; JSON's own escapes keep them whole.
+    data = {"error": "ok\u202egnp.exe \x9b2J\u2066x\x7f", "task": "mmé\ttab"}
+    printer(data)  # type: ignore[operator]
+    text = capsys.readouterr().out
+    assert not any(ch in text for ch in "\u202e\x9b\u2066\x7f"), text
+    assert "\\u202e" in text and "mmé" in text
+    assert json.loads(text) == data

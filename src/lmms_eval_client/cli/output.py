@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from .exit_codes import one_line
-from .terminal import TerminalFormatter, for_terminal
+from .terminal import TerminalFormatter, for_terminal, json_for_terminal
 
 if TYPE_CHECKING:  # for annotations only: `--help` and `status` need none of them
     import typer
@@ -80,7 +80,7 @@ def _document(data: JsonValue, indent: int | None) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = json.dumps(shown, indent=indent, allow_nan=False)
-    return text
+    return json_for_terminal(text)
 
 
 def print_json(data: JsonValue, stream: TextIO | None = None) -> None:

@@ -8,14 +8,17 @@ line prints passes :func:`for_terminal`, which shows them escaped instead of sen
 from __future__ import annotations
 
 import logging
-import unicodedata
+import re
 
-# Kept as they are: line breaks and tabs of multi-line output (a results table, a log).
-_LAYOUT = frozenset("\n\t")
+# What a terminal acts on instead of showing: a control character (C0, DEL, C1) but a line
+# break or a tab (kept: the layout of multi-line output, a results table, a log), and a
+# bidirectional override, embedding or isolate; not a space of another script, a joiner or
+# a mark.
+_ACTING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _escaped(ch: str) -> str:
-    return ch.encode("unicode_escape").decode("ascii")  # \x1b, \u202e, \U000e0001
+def _escaped(match: re.Match[str]) -> str:
+    return match[0].encode("unicode_escape").decode("ascii")  # \x1b, \u202e
 
 
 def for_terminal(text: str) -> str:
@@ -28,16 +31,18 @@ def for_terminal(text: str) -> str:
     """
     if text.isprintable():  # the common case, checked at C speed
         return text
-    return "".join(_escaped(ch) if _acts(ch) else ch for ch in text)
+    return _ACTING.sub(_escaped, text)
 
 
-def _acts(ch: str) -> bool:
-    """A control character (C0, DEL, C1) but a line break or a tab, or a bidirectional
-    override, embedding or isolate; not a space of another script, a joiner or a mark."""
-    if ch in _LAYOUT:
-        return False
-    bidi = "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069"
-    return bidi or unicodedata.category(ch) == "Cc"
+def json_for_terminal(text: str) -> str:
+    """JSON text with every character a terminal would act on written as JSON's escape of
+    it (``\\u202e``): they stand only in its strings (json.dumps escapes C0 there), which
+    read back the same.
+
+    >>> json_for_terminal('{"a": "x\\u202ey"}')
+    '{"a": "x\\\\u202ey"}'
+    """
+    return _ACTING.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
 
 
 class TerminalFormatter(logging.Formatter):
