@@ -79,6 +79,27 @@ def test_several_models(path_map: dict[str, str], server_disk: Path) -> None:
         load_job_results(job, model="c", path_map=path_map)
 
 
+def test_an_output_dir_several_jobs_wrote_to_gives_the_jobs_own_models_results(
+    path_map: dict[str, str],
+) -> None:
+    # An adversarial try: the real server lists every model folder of the output_dir, so a
+    # job whose output_dir an earlier job of another model used "had results for several
+    # models" (load_results raised), and `results JOB` showed the other job's metrics as
+    # its own. lmms-eval names the job's folder from its model_args: that one is its own.
+    single, single_samples = server_paths("single")
+    group, group_samples = server_paths("group")
+    result = {
+        "Qwen__Qwen2-VL-2B": {"results": group, "samples": group_samples},  # an earlier job's
+        "org__model-a": {"results": single, "samples": single_samples},
+    }
+    request = {"model": "m", "tasks": ["e2e_arith"], "model_args": {"pretrained": "org/model-a"}}
+    job = job_info(result=result, request=request)
+    assert load_job_results(job, path_map=path_map).tasks == ["e2e_arith"]
+    assert list(results_of_job(job, path_map=path_map)) == ["org__model-a"]
+    with pytest.raises(InvalidArgumentError, match="no results for model 'Qwen/Qwen2-VL-2B'"):
+        load_job_results(job, model="Qwen/Qwen2-VL-2B", path_map=path_map)
+
+
 def test_only_the_chosen_models_file_is_read(path_map: dict[str, str]) -> None:
     single, samples = server_paths("single")
     job = job_info(

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from .._checks import check_path
 from .._exceptions import InvalidArgumentError
+from .._results.naming import MODEL_NAME_KEYS
 from .._text import clip, shown
 
 if TYPE_CHECKING:
@@ -174,15 +175,6 @@ def _holds_nul(value: Any) -> bool:
     """Whether a key or a str of JSON data holds a NUL."""
     items = _json_items(value, keys=True)
     return any(isinstance(item, str) and "\x00" in item for item, _ in items)
-
-
-# The model_args keys from which lmms-eval derives the model name that names the results
-# folder (lmms_eval.loggers.evaluation_tracker, 0.7.3): it looks for "<key>=" in the
-# "k=v,..." form of model_args. Without one, the server finds no results and fails the job.
-MODEL_NAME_KEYS = (
-    "peft", "delta", "pretrained", "model", "model_version", "model_name", "model_id", "path",
-    "engine",
-)  # fmt: skip
 
 
 class ModelNameWarning(UserWarning):

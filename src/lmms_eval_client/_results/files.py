@@ -17,6 +17,7 @@ from .bounded import DEFAULT_MAX_RESULTS_BYTES
 from .errors import ResultsError, ResultsUnavailableError
 from .file_access import FileLocation, FileSystem, server_location
 from .metrics import json_number
+from .naming import results_folder, sanitize_model_name
 from .path_map import PathMap
 from .redaction import job_secret_values, redact_secrets, redacted_error
 from .results import EvalResults, task_of_samples_file
@@ -51,7 +52,10 @@ def _first_line(text: str | None, limit: int = 200) -> str:
 def job_result_files(job: JobInfo) -> dict[str, ModelResultFiles]:
     """The result files of a completed job, by model name (paths on the server's disk).
 
-    Raises :class:`ResultsUnavailableError` when the job is not completed or lists none.
+    The server lists every model folder of the job's output_dir: when several jobs wrote
+    to it, only the folder lmms-eval named after this job's model_args is the job's own
+    (when it is among them, the others are left out). Raises
+    :class:`ResultsUnavailableError` when the job is not completed or lists none.
 
     >>> job_result_files(done)["stub-model"].results
     '/srv/evals/a/stub-model/20261202_055237_results.json'
@@ -73,7 +77,8 @@ def job_result_files(job: JobInfo) -> dict[str, ModelResultFiles]:
             job_id=job.job_id,
             status=status,
         )
-    return files
+    own = results_folder(job.request.model_args) if job.request is not None else ""
+    return {own: files[own]} if len(files) > 1 and own in files else files
 
 
 def _load(
@@ -118,12 +123,6 @@ def results_of_job(
     }
 
 
-def _sanitized(model: str) -> str:
-    """A model name as lmms-eval names its folder (``org/x`` is ``org__x``)."""
-    parts = model.split("/")
-    return re.sub(r"[\"<>:/\|\\?\*\[\]]+", "__", "/".join(parts[-2:]))
-
-
 def load_job_results(
     job: JobInfo,
     *,
@@ -150,8 +149,8 @@ def load_job_results(
         chosen = next(iter(files))
     elif model in files:
         chosen = model
-    elif _sanitized(model) in files:
-        chosen = _sanitized(model)
+    elif sanitize_model_name(model) in files:
+        chosen = sanitize_model_name(model)
     else:
         raise InvalidArgumentError(
             f"Job {job.job_id} has no results for model {model!r}; it has: {', '.join(files)}"

@@ -16,8 +16,9 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime
 
-from .._client.arguments import MODEL_NAME_KEYS, _check_text
+from .._client.arguments import _check_text
 from .._exceptions import InvalidArgumentError
+from .naming import MODEL_NAME_KEYS
 
 # The environment variable read for output_root= when it is not given: the folder under
 # which each job gets an output folder of its own (output_dir_for).

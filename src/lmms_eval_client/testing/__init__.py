@@ -114,11 +114,12 @@ except ImportError as _missing:  # pragma: no cover - depends on the installatio
         "pip install 'lmms-eval-client[testing]'"
     ) from _missing
 
+from .._results.naming import model_name_from_args, sanitize_model_name
 from ._app import create_app
 from ._asgi import LifespanError, asgi_client, running_lifespan
 from ._config import LMMS_EVAL_TIMEZONE, SIM_DURATION, SIM_ERROR, SIM_OUTCOME, LocalServerConfig
 from ._gate import JobGate
-from ._naming import model_name_from_args, results_folder, sanitize_model_name
+from ._naming import results_folder
 from ._server import LocalServer
 
 __all__ = [

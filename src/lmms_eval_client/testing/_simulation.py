@@ -17,6 +17,7 @@ from typing import Any
 
 from lmms_eval_api.models import EvaluateRequest
 
+from .._results.naming import model_name_from_args, sanitize_model_name
 from ._config import (
     OUTCOMES,
     SIM_DURATION,
@@ -26,7 +27,7 @@ from ._config import (
     Outcome,
     check_duration,
 )
-from ._naming import model_args_string, model_name_from_args, sanitize_model_name
+from ._naming import model_args_string
 from ._registry import Registry, is_pattern, lmms_eval_registry, match_names
 from ._results import ResultsWriter
 from ._results_config import RunFacts
