@@ -104,12 +104,17 @@ def test_an_unreachable_server_is_a_connection_error(postgres_server: PostgresSe
         # the host, quoted by its "failed to resolve host 'ret@127.0.0.1'"
         ("postgresql://u:pw@ret@127.0.0.1:9/db", "percent-encode it as %40"),
         ("postgresql://u@x:pw@127.0.0.1:9/db", "percent-encode it as %40"),
+        # Before: "could not be reached" (exit 5), or a LedgerError "failed while opening it"
+        # (an adversarial try): the option libpq refused was not said.
+        ("postgresql://u:pw-secret@127.0.0.1:9/db?sslmode=bogus", 'sslmode value: "bogus"'),
+        ("postgresql://u:pw-secret@127.0.0.1:9/db?connect_timeout=x", "for connect_timeout"),
+        ("postgresql://u:pw-secret@127.0.0.1:9/db?sslmod=require", 'parameter: "sslmod"'),
     ],
 )
 def test_a_bad_url_is_refused_before_connecting(url: str, words: str) -> None:
     with pytest.raises(InvalidArgumentError, match=words) as info:
         Ledger(url)
-    assert ":pw@" not in str(info.value)
+    assert ":pw@" not in str(info.value) and "pw-secret" not in str(info.value)
 
 
 def test_a_database_that_does_not_exist_is_said_so(postgres_server: PostgresServer) -> None:

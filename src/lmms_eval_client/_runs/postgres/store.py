@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ..._exceptions import InvalidArgumentError
 from ..errors import (
     CorruptLedgerError,
     ForeignLedgerError,
@@ -75,6 +76,11 @@ _TABLES = (
 )
 _USABLE = "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s"
 _READS = ("opening it", "reading it")
+# libpq's (and psycopg's) words for a URL option refused before connecting: 'invalid
+# sslmode value: "bogus"', 'invalid URI query parameter: "x"', "bad value for connect_timeout"
+_OPTION_REFUSED = re.compile(
+    r"\binvalid (?:[\w ]+ value|URI query parameter|connection option)|\bbad value for \w+"
+)
 
 
 class PostgresStore:
@@ -117,6 +123,11 @@ class PostgresStore:
         try:
             conn = psycopg.connect(self._url.conninfo, autocommit=True)
         except psycopg.Error as exc:
+            if _OPTION_REFUSED.search(str(exc)):  # libpq's check, before it connects
+                text = " ".join(scrub(str(exc), self._url.secrets).split())
+                raise InvalidArgumentError(
+                    f"The run ledger URL {self.where!r} has an option libpq refuses: {text}"
+                ) from None
             raise self._error(exc, doing) from None
         try:
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._url.schema)))
