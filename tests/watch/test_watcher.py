@@ -269,3 +269,19 @@ def test_a_secret_model_arg_is_masked_in_the_repr() -> None:
         model="openai", tasks="mme", model_args={"pretrained": "{checkpoint}", "api_key": "sk-1"}
     )
     assert "sk-1" not in repr(what) and "api_key" in repr(what)
+
+
+def test_stable_size_counts_a_link_to_nothing_as_itself(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path, clock: FakeClock
+) -> None:
+    # An adversarial try: a dangling symlink in a checkpoint read as "being replaced": never
+    # ready, and nothing said.
+    out = tmp_path / "out"
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, ready=StableSize(seconds=30))
+    watcher._clock = clock  # type: ignore[method-assign]
+    folder = write_checkpoint(out, 7, marker=False)
+    (folder / "latest").symlink_to(folder / "global_step7")  # DeepSpeed's, before the folder
+    assert watcher.scan() == []
+    clock.advance(30)
+    assert keys(watcher.scan()) == ["checkpoint-7"]

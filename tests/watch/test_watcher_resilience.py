@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from lmms_eval_client import EvalClient, EvalRun
+from lmms_eval_client import AuthenticationError, EvalClient, EvalRun
 from lmms_eval_client._watch.readiness import Looks, MarkerFile
 from lmms_eval_client._watch.watcher import CheckpointWatcher
 from lmms_eval_client.testing import LocalServer
 
-from ..faults import FaultProxy
+from ..faults import FaultProxy, Script, on, respond
 from .conftest import SUBMIT, write_checkpoint
 
 MakeRun = Callable[..., EvalRun]
@@ -125,3 +125,63 @@ def test_a_job_belongs_to_the_prefix_that_made_its_key_only() -> None:
     assert checkpoint_of(job("a/checkpoint-5"), "") is None  # another's prefix
     assert checkpoint_of(job("abcheckpoint-5"), "a") is None  # "ab" is not "a"
     assert checkpoint_of(TrackedJob.model_construct(key=None, labels={}), "") is None
+
+
+def test_with_every_a_checkpoint_that_cannot_be_read_is_passed_over(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # An adversarial try: with every=2, an unreadable checkpoint-2 (the 2nd) held back every
+    # later one for good. It is passed over: the next complete one stands in its place.
+    out = tmp_path / "out"
+    for step in range(1, 6):
+        write_checkpoint(out, step)
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, every=2, ready=LoopIn("checkpoint-2"))
+    assert [job.key for job in watcher.scan()] == ["checkpoint-3", "checkpoint-5"]
+
+
+def test_with_every_a_kth_checkpoint_left_incomplete_behind_later_ones_is_said(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    for step in (1, 2, 3, 4):
+        write_checkpoint(out, step, marker=step != 2)  # checkpoint-2's save never finished
+    watcher = CheckpointWatcher(make_run(local_server.url), out, submit=SUBMIT, every=2)
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        assert watcher.scan() == [] and watcher.scan() == []  # it waits for the 2nd, by order
+    assert caplog.text.count("checkpoint-2 is not complete while later checkpoints are") == 1
+
+
+def test_a_checkpoint_the_server_refuses_does_not_stop_the_others(
+    local_server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An adversarial try: a 422 for checkpoint-1 ended the watch (the CLI exited 1), and each
+    # restart stopped at it again: checkpoints 2 and 3 were never submitted.
+    out = tmp_path / "out"
+    for step in (1, 2, 3):
+        write_checkpoint(out, step)
+    refuse_first = Script(respond(422, b'{"detail": "refused"}'), match=on("POST", "/evaluate"))
+    with (
+        FaultProxy(local_server.url, refuse_first) as proxy,
+        EvalClient(proxy.url, max_retries=0) as client,
+        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+    ):
+        watcher = CheckpointWatcher(run, out, submit=SUBMIT)
+        with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+            assert [job.key for job in watcher.scan()] == ["checkpoint-2", "checkpoint-3"]
+            assert watcher.scan() == []  # not sent again by this watcher
+        assert caplog.text.count("checkpoint-1 is not submitted") == 1
+
+
+def test_a_server_refusing_every_request_for_its_credentials_stops_the_watch(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    with (
+        FaultProxy(local_server.url, Script(then=respond(401), match=on("POST", "/"))) as proxy,
+        EvalClient(proxy.url, max_retries=0) as client,
+        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+        pytest.raises(AuthenticationError),
+    ):
+        CheckpointWatcher(run, out, submit=SUBMIT).scan()

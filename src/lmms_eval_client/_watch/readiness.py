@@ -122,10 +122,14 @@ def folder_signature(path: Path) -> Signature | None:
     try:
         for root, _dirs, files in os.walk(path, onerror=_raise):
             for name in files:
+                full = os.path.join(root, name)
                 try:
-                    stat = os.stat(os.path.join(root, name))
-                except FileNotFoundError:  # replaced while looked at: changing still
-                    return None
+                    stat = os.stat(full)
+                except FileNotFoundError:
+                    try:
+                        stat = os.lstat(full)  # a link to nothing: counted as itself
+                    except FileNotFoundError:  # replaced while looked at: changing still
+                        return None
                 size += stat.st_size
                 newest = max(newest, stat.st_mtime_ns)
                 count += 1

@@ -160,6 +160,19 @@ def may_pass_later(error: LmmsEvalError) -> bool:
     return is_transient(error)
 
 
+def refused_alone(error: LmmsEvalError) -> bool:
+    """Whether the server refused this one request (a 4xx of its own: bad arguments, a
+    model it cannot load), not every request (401/403: credentials), so the next
+    checkpoint may well be accepted. (Asked after ``may_pass_later``: a 429 is a wait.)"""
+    from .._exceptions import APIStatusError, AuthenticationError, PermissionDeniedError
+
+    return (
+        isinstance(error, APIStatusError)
+        and 400 <= error.status_code < 500
+        and not isinstance(error, (AuthenticationError, PermissionDeniedError))
+    )
+
+
 def step_of(name: str) -> int | None:
     """The trailing integer of a checkpoint's name (``checkpoint-500`` -> 500), or None.
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .._checks import check_count, check_seconds
 from .._client.wait import check_wait_timeout
-from .._exceptions import InvalidArgumentError, LmmsEvalError
+from .._exceptions import LmmsEvalError
 from .._log import logger
 from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
 from .checkpoint import (
@@ -32,14 +32,9 @@ from .checkpoint import (
     list_checkpoints,
     order_of,
 )
+from .notices import Notices
 from .readiness import Looks, MarkerFile, ReadinessRule
-from .submission import (
-    CheckpointSubmission,
-    checkpoint_of,
-    may_pass_later,
-    step_of,
-    submit_checkpoint,
-)
+from .submission import CheckpointSubmission, checkpoint_of, step_of, submit_checkpoint
 from .wake import Wake, Waker, check_wake, resolve_wake, start_waker
 
 if TYPE_CHECKING:
@@ -124,8 +119,7 @@ class CheckpointWatcher:
         self._wake = check_wake(wake)
         self._looks = Looks()
         self._listed_once = False
-        self._refused: set[str] = set()  # checkpoints that cannot be submitted (said once)
-        self._unreadable: set[str] = set()  # checkpoints the readiness rule could not read
+        self._notices = Notices(self._directory)
 
     def __repr__(self) -> str:
         return f"CheckpointWatcher({str(self._directory)!r}, pattern={self._pattern!r})"
@@ -230,11 +224,15 @@ class CheckpointWatcher:
             if self._max_pending is not None and in_flight >= self._max_pending:
                 waiting += 1
                 continue
-            if checkpoint.name in self._refused:
+            if checkpoint.name in self._notices.refused:
                 continue
             if not self._is_ready(checkpoint, now):
                 waiting += 1
                 if self._every > 1:
+                    if checkpoint.name in self._notices.unreadable:
+                        since_last -= 1  # passed over: the next complete one stands in
+                        continue
+                    self._notices.held_back(checkpoint, listed, self._every)
                     break  # the k-th is not complete: the ones after it wait their turn
                 continue
             try:
@@ -245,18 +243,10 @@ class CheckpointWatcher:
                     step=checkpoint.step,
                     key=self.key_of(checkpoint),
                 )
-            except InvalidArgumentError as exc:  # this one's name: the others go on
-                logger.error("Watcher of %s: %s is not submitted: %s", self._directory,
-                             checkpoint.name, exc)  # fmt: skip
-                self._refused.add(checkpoint.name)
-                continue
             except LmmsEvalError as exc:
-                if not may_pass_later(exc):
-                    raise
-                # The server down or busy: this one (kept unsent) and the rest wait.
-                logger.warning("Watcher of %s: could not submit %s (tried again at the next "
-                               "scan): %s", self._directory, checkpoint.name, exc)  # fmt: skip
-                return jobs, waiting + 1
+                if self._notices.failed(checkpoint, exc):
+                    continue  # refused: the others go on
+                return jobs, waiting + 1  # the server down or busy: the rest wait
             logger.info("Watcher of %s: submitted %s as seq %d", self._directory, job.key, job.seq)
             jobs.append(job)
             in_flight += job.pending
@@ -268,10 +258,7 @@ class CheckpointWatcher:
         try:
             return self._ready.is_ready(checkpoint.path, self._looks, now)
         except (OSError, LmmsEvalError) as exc:
-            if checkpoint.name not in self._unreadable:
-                self._unreadable.add(checkpoint.name)
-                logger.warning("Watcher of %s: cannot read %s (not submitted until it can be "
-                               "read): %s", self._directory, checkpoint.name, exc)  # fmt: skip
+            self._notices.cannot_read(checkpoint, exc)
             return False
 
     def collect(self, on_outcome: Callable[[JobOutcome], None] | None = None) -> list[JobOutcome]:
