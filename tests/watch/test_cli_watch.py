@@ -49,8 +49,8 @@ def read_until(process: subprocess.Popen[str], want: int, event: str) -> list[di
     return lines
 
 
-def interrupt(process: subprocess.Popen[str]) -> tuple[int, str]:
-    process.send_signal(signal.SIGINT)  # Ctrl+C
+def interrupt(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> tuple[int, str]:
+    process.send_signal(sig)  # Ctrl+C
     _, err = process.communicate(timeout=30)
     return process.returncode, err
 
@@ -78,7 +78,10 @@ def test_watch_submits_each_checkpoint_once_across_a_restart(
     again = start_watch(local_server.url, out, ledger)
     (line,) = [item for item in read_until(again, 1, "submitted") if item["event"] == "submitted"]
     assert line["key"] == "checkpoint-4"
-    assert interrupt(again)[0] == 130
+    # SIGTERM (Slurm's, docker's, systemd's stop) stops it as Ctrl+C does; an adversarial
+    # try: it died by the signal (exit -15), without a word, its ledger not closed
+    code, err = interrupt(again, signal.SIGTERM)
+    assert code == 130 and "Stopped watching" in err, err
     with EvalClient(local_server.url) as client, EvalRun(client, ledger) as run:
         assert [job.key for job in run.jobs()] == [f"checkpoint-{n}" for n in range(1, 5)]
     assert server_job_count(local_server.url) == 4
@@ -91,6 +94,9 @@ def test_watch_submits_each_checkpoint_once_across_a_restart(
         ("a-file", [], "not a folder"),
         (".", ["--pattern", ""], "pattern"),
         (".", ["--pattern", "out/checkpoint-*"], "a folder's name"),
+        # an adversarial try: --marker was ignored in silence
+        (".", ["--marker", "DONE", "--stable-seconds", "5"], "--marker or --stable-seconds"),
+        (".", ["--marker", ".."], "a file in the checkpoint"),
     ],
 )
 def test_watch_of_a_missing_folder_or_a_bad_pattern_is_a_usage_error_before_the_ledger(

@@ -64,6 +64,10 @@ BAD_WATCHERS: list[tuple[dict[str, Any], str]] = [
     ({"poll_interval": math.inf}, "poll_interval"),
     ({"poll_interval": True}, "poll_interval"),
     ({"submit": {"model": "hf"}}, "submit must be a CheckpointSubmission"),
+    # an adversarial try: the class, not a rule (a raw TypeError at the first scan), and a
+    # pattern no name can hold
+    ({"ready": MarkerFile}, "the class MarkerFile"),
+    ({"pattern": "ck\x00*"}, "NUL"),
 ]
 
 
@@ -102,6 +106,10 @@ def test_settings_that_fail_every_checkpoint_are_refused_when_made(tmp_path: Pat
     [
         (lambda: MarkerFile(5), "MarkerFile name"),  # type: ignore[arg-type]
         (lambda: MarkerFile("a\x00b"), "MarkerFile name"),
+        # an adversarial try: never ready, or a file outside the checkpoint
+        (lambda: MarkerFile("."), "a file in the checkpoint"),
+        (lambda: MarkerFile(".."), "a file in the checkpoint"),
+        (lambda: MarkerFile("../DONE"), "a file in the checkpoint"),
         (lambda: StableSize(seconds=math.nan), "StableSize seconds"),
         (lambda: StableSize(seconds=math.inf), "StableSize seconds"),
     ],
@@ -126,3 +134,40 @@ def test_a_folder_that_cannot_be_listed_is_a_watch_error(tmp_path: Path) -> None
 
 def test_a_marker_file_may_be_given_as_a_path() -> None:
     assert MarkerFile(Path("x/DONE")).name == "x/DONE"
+
+
+def test_a_step_function_that_fails_for_a_name_skips_that_folder_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An adversarial try: step=lambda n: int(n.split("-")[1]) ended the watch with a raw
+    # ValueError once a checkpoint-best appeared; a str step, a raw TypeError of the sort.
+    out = tmp_path / "out"
+    for name in ("checkpoint-1", "checkpoint-best", "checkpoint-two"):
+        write_checkpoint(out, 0).rename(out / name)
+    steps = {"checkpoint-1": 1, "checkpoint-two": "2"}
+
+    def step(name: str) -> int | None:
+        return steps[name]  # type: ignore[return-value]  # KeyError for checkpoint-best
+
+    client, run = _run(tmp_path)
+    with client, run, caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        watcher = CheckpointWatcher(run, out, submit=SUBMIT, step=step)
+        assert [c.name for c in watcher.checkpoints()] == ["checkpoint-1"]
+        assert [c.name for c in watcher.checkpoints()] == ["checkpoint-1"]
+    assert caplog.text.count("checkpoint-best is not watched") == 1
+    assert caplog.text.count("checkpoint-two is not watched") == 1
+    assert "returned '2'" in caplog.text
+
+
+def test_a_relative_folder_is_the_one_of_the_working_folder_when_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An adversarial try: the watcher followed a later chdir to another folder's out/.
+    (tmp_path / "a" / "out").mkdir(parents=True)
+    (tmp_path / "b" / "out").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a")
+    client, run = _run(tmp_path)
+    with client, run:
+        watcher = CheckpointWatcher(run, "out", submit=SUBMIT)
+        monkeypatch.chdir(tmp_path / "b")
+        assert watcher.directory == tmp_path / "a" / "out"

@@ -63,6 +63,8 @@ def check_pattern(pattern: object) -> str:
     """
     if not isinstance(pattern, str) or not pattern:
         raise InvalidArgumentError(f"pattern must be a non-empty str, got {pattern!r}")
+    if "\x00" in pattern:
+        raise InvalidArgumentError(f"pattern {shown(pattern)} holds a NUL: no name can")
     if any(sep in pattern for sep in (os.sep, os.altsep) if sep):
         raise InvalidArgumentError(
             f"pattern {pattern!r} holds a path separator: it matches a folder's name in the "
@@ -115,6 +117,11 @@ def check_watching(run: object, submit: object, key_prefix: object) -> str:
 
 def check_rules(ready: object, step: object) -> None:
     """A watcher's readiness rule (None: the default) and step function."""
+    if isinstance(ready, type):
+        raise InvalidArgumentError(
+            f"ready must be a readiness rule, got the class {ready.__name__}: make one, "
+            f"e.g. {ready.__name__}()"
+        )
     if ready is not None and not callable(getattr(ready, "is_ready", None)):
         raise InvalidArgumentError(
             f"ready must be a readiness rule (MarkerFile, StableSize), got {type(ready).__name__}"
@@ -124,16 +131,30 @@ def check_rules(ready: object, step: object) -> None:
 
 
 def list_checkpoints(
-    directory: Path, pattern: str, step: Callable[[str], int | None], *, deleted: bool
+    directory: Path,
+    pattern: str,
+    step: Callable[[str], int | None],
+    *,
+    deleted: bool,
+    no_step: Callable[[str, str], None],
 ) -> list[Checkpoint]:
     """The folders of ``directory`` that ``pattern`` matches, in step order (``deleted``:
-    it was listed before, so its absence means it was deleted)."""
+    it was listed before, so its absence means it was deleted). One whose step ``step``
+    cannot give (it raised, or gave no int) is left out, and told to ``no_step``."""
     found = []
     try:
         with os.scandir(directory) as entries:
             for entry in entries:
                 if fnmatch.fnmatchcase(entry.name, pattern) and is_dir(entry):
-                    found.append(Checkpoint(entry.name, Path(entry.path), step(entry.name)))
+                    try:
+                        number = step(entry.name)
+                    except Exception as exc:  # the user's function: its failure is said
+                        no_step(entry.name, f"raised {type(exc).__name__}: {exc}")
+                        continue
+                    if number is not None and (type(number) is not int):
+                        no_step(entry.name, f"returned {shown(number)}, not an int or None")
+                        continue
+                    found.append(Checkpoint(entry.name, Path(entry.path), number))
     except (FileNotFoundError, NotADirectoryError):
         raise missing(str(directory), deleted=deleted) from None
     except PermissionError:
@@ -147,5 +168,6 @@ def list_checkpoints(
 
 
 def check_directory(directory: object) -> Path:
-    """The watched folder's path (str or os.PathLike, no NUL); it may not exist yet."""
-    return Path(check_path("directory", directory))
+    """The watched folder's path (str or os.PathLike, no NUL), absolute: a relative one is
+    of the working folder when it is given, not of a later one; it may not exist yet."""
+    return Path(check_path("directory", directory)).absolute()

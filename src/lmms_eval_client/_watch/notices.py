@@ -20,6 +20,7 @@ class Notices:
         self.refused: set[str] = set()  # not submitted again by this watcher
         self.unreadable: set[str] = set()  # the readiness rule could not read them
         self._held_back: set[str] = set()
+        self._no_step: set[str] = set()
 
     def failed(self, checkpoint: Checkpoint, error: LmmsEvalError) -> bool:
         """A failed submission said: True when the others may go on (this one refused,
@@ -54,3 +55,10 @@ class Notices:
             logger.warning("Watcher of %s: %s is not complete while later checkpoints are: "
                            "with every=%d, they wait for it (remove it to pass over it)",
                            self._directory, checkpoint.name, every)  # fmt: skip
+
+    def no_step(self, name: str, why: str) -> None:
+        """The step function failed for ``name``: it is left out (said once)."""
+        if name not in self._no_step:
+            self._no_step.add(name)
+            logger.warning("Watcher of %s: %s is not watched: its step function %s",
+                           self._directory, name, why)  # fmt: skip

@@ -58,9 +58,11 @@ class MarkerFile:
     def __post_init__(self) -> None:
         # (a Path is taken: MarkerFile(Path("x/DONE")))
         object.__setattr__(self, "name", check_path("MarkerFile name", self.name))
-        if os.path.isabs(self.name):
+        parts = Path(self.name).parts
+        if os.path.isabs(self.name) or not parts or ".." in parts:
             raise InvalidArgumentError(
-                f"MarkerFile name must be a path relative to the checkpoint, got {self.name!r}"
+                f"MarkerFile name must be a file in the checkpoint (a path relative to it, "
+                f"without ..), got {self.name!r}"
             )
 
     def is_ready(self, path: Path, looks: Looks, now: float) -> bool:

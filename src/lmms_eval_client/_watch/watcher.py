@@ -157,7 +157,11 @@ class CheckpointWatcher:
             print([c.name for c in watcher.checkpoints()])
         """
         found = list_checkpoints(
-            self._directory, self._pattern, self._step, deleted=self._listed_once
+            self._directory,
+            self._pattern,
+            self._step,
+            deleted=self._listed_once,
+            no_step=self._notices.no_step,
         )
         self._listed_once = True
         return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
 from typing import Annotated, Any, Literal
 
@@ -253,12 +254,19 @@ def build_app() -> typer.Typer:
 app: typer.Typer = build_app()
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """The console script ``lmms-eval-client``.
 
     Not standalone: click's usage errors (a value out of range, an unknown command) are one
     ``error:`` line with exit 2, as the command line's own are, not click's framed box.
     """
+    # Slurm, docker and systemd stop a process with SIGTERM: stopped as Ctrl+C stops it
+    # (a watch says so and closes its ledger; exit 130), not killed without a word.
+    signal.signal(signal.SIGTERM, _interrupted)
     # click's errors, from the click typer runs on (its own copy since typer 0.22)
     errors: Any = sys.modules[typer.BadParameter.__module__]
     no_args = tuple(getattr(errors, n) for n in ("NoArgsIsHelpError",) if hasattr(errors, n))

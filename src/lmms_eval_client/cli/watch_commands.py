@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from .._exceptions import InvalidArgumentError
 from .._runs.outcomes import JobOutcome, TrackedJob
 from .._watch.checkpoint import check_folder, check_key_prefix, check_pattern
 from .._watch.readiness import MarkerFile, ReadinessRule, StableSize
@@ -63,13 +64,14 @@ def watch(
         str, typer.Option("--pattern", help="Which folders are checkpoints (fnmatch).")
     ] = "checkpoint-*",
     marker: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--marker",
             help="A checkpoint is complete once it holds this file (HF's Trainer writes "
-            "trainer_state.json last).",
+            "trainer_state.json last)  [default: trainer_state.json]",
+            show_default=False,
         ),
-    ] = "trainer_state.json",
+    ] = None,
     stable_seconds: Annotated[
         float | None,
         typer.Option(
@@ -127,8 +129,14 @@ def watch(
         model_args=parsed.model_args or {"pretrained": "{checkpoint}"},
         options={name: value for name, value in parsed.options.items() if name != "output_dir"},
     )
+    if marker is not None and stable_seconds is not None:
+        raise InvalidArgumentError(
+            "a checkpoint is complete by --marker or --stable-seconds: give one of them"
+        )
     ready: ReadinessRule = (
-        MarkerFile(marker) if stable_seconds is None else StableSize(seconds=stable_seconds)
+        MarkerFile(marker or "trainer_state.json")
+        if stable_seconds is None
+        else StableSize(seconds=stable_seconds)
     )
     # Bad input is refused before the ledger is created (the watcher checks them again).
     check_folder(directory)
@@ -155,7 +163,7 @@ def watch(
             )
         except KeyboardInterrupt:
             note(
-                "Stopped watching (Ctrl+C); the jobs go on on their servers. Watch again "
+                "Stopped watching (interrupted); the jobs go on on their servers. Watch again "
                 f"(nothing is submitted twice), or follow them: lmms-eval-client runs watch "
                 f"{shown_ledger(ledger)}"
             )
