@@ -171,3 +171,28 @@ def test_a_relative_folder_is_the_one_of_the_working_folder_when_made(
         watcher = CheckpointWatcher(run, "out", submit=SUBMIT)
         monkeypatch.chdir(tmp_path / "b")
         assert watcher.directory == tmp_path / "a" / "out"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        ({"run": None}, "run must be an EvalRun"),
+        ({"path": None}, "path"),
+        ({"submit": {"model": "hf"}}, "submit must be a CheckpointSubmission"),
+        ({"labels": "x"}, "labels must be a mapping"),
+        ({"path": "out/checkpoint-100/.."}, "names no checkpoint folder"),
+    ],
+)
+def test_submit_checkpoint_refuses_bad_arguments_before_sending(
+    tmp_path: Path, arguments: dict[str, Any], says: str
+) -> None:
+    # An adversarial try: raw TypeError, AttributeError or ValueError, and `x/..` submitted
+    # the output folder itself as a checkpoint under the key "..".
+    from lmms_eval_client import submit_checkpoint
+
+    client, run = _run(tmp_path)
+    with client, run:
+        given = {"run": run, "path": "out/checkpoint-1", "submit": SUBMIT, **arguments}
+        with pytest.raises(InvalidArgumentError, match=says):
+            submit_checkpoint(given.pop("run"), given.pop("path"), **given)
+        assert run.jobs() == []

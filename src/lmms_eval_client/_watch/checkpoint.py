@@ -101,17 +101,11 @@ def check_watching(run: object, submit: object, key_prefix: object) -> str:
     """What a watcher or a trainer callback is given, checked before its first checkpoint
     (hours into a training): an EvalRun, a CheckpointSubmission, a key prefix, and sinks of
     the run that can read the step of a checkpoint's labels. The key prefix, checked."""
-    from .._runs._sync.run import EvalRun
     from .._trackers.base import check_step_labels
-    from .submission import CheckpointSubmission
+    from .submission import check_submitting
 
-    if not isinstance(run, EvalRun):
-        raise InvalidArgumentError(f"run must be an EvalRun, got {type(run).__name__}")
-    if not isinstance(submit, CheckpointSubmission):
-        raise InvalidArgumentError(
-            f"submit must be a CheckpointSubmission, got {type(submit).__name__}"
-        )
-    check_step_labels(run._sinks, {"checkpoint": "checkpoint-0", "step": 0})
+    checked = check_submitting(run, submit)
+    check_step_labels(checked._sinks, {"checkpoint": "checkpoint-0", "step": 0})
     return check_key_prefix(key_prefix)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._checks import check_path
 from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._results.path_map import split_server_path
 from .._secret_args import masked_for_display
@@ -204,6 +205,19 @@ def server_path(local: str | os.PathLike[str], path_map: Mapping[str, str]) -> s
     return server.rstrip("/") + rest if rest else server.rstrip("/") or server
 
 
+def check_submitting(run: object, submit: object) -> EvalRun:
+    """What a checkpoint is submitted with: an EvalRun (returned), a CheckpointSubmission."""
+    from .._runs._sync.run import EvalRun
+
+    if not isinstance(run, EvalRun):
+        raise InvalidArgumentError(f"run must be an EvalRun, got {type(run).__name__}")
+    if not isinstance(submit, CheckpointSubmission):
+        raise InvalidArgumentError(
+            f"submit must be a CheckpointSubmission, got {type(submit).__name__}"
+        )
+    return run
+
+
 def submit_checkpoint(
     run: EvalRun,
     path: str | os.PathLike[str],
@@ -241,9 +255,13 @@ def submit_checkpoint(
         job = submit_checkpoint(run, "out/checkpoint-500", submit=what)
         print(job.key, job.labels["step"])
     """
-    name = Path(os.fspath(path)).name
-    if not name:
-        raise InvalidArgumentError(f"submit_checkpoint: {os.fspath(path)!r} names no folder")
+    check_submitting(run, submit)
+    path = check_path("path", path)
+    if labels is not None and not isinstance(labels, Mapping):
+        raise InvalidArgumentError(f"labels must be a mapping, got {type(labels).__name__}")
+    name = Path(path).name
+    if not name or name in (".", ".."):  # (Path("x/..").name is "..": x's parent, no checkpoint)
+        raise InvalidArgumentError(f"submit_checkpoint: {path!r} names no checkpoint folder")
     step = step_of(name) if step is None else step
     label_set: dict[str, Any] = {"checkpoint": name, **({} if step is None else {"step": step})}
     label_set.update(labels or {})
