@@ -18,7 +18,7 @@ from lmms_eval_client._watch.watcher import CheckpointWatcher
 from lmms_eval_client.testing import LocalServer
 
 from ..faults import FaultProxy, Script, on, respond
-from .conftest import SUBMIT, write_checkpoint
+from .conftest import SUBMIT, server_job_count, write_checkpoint
 
 MakeRun = Callable[..., EvalRun]
 
@@ -185,3 +185,20 @@ def test_a_server_refusing_every_request_for_its_credentials_stops_the_watch(
         pytest.raises(AuthenticationError),
     ):
         CheckpointWatcher(run, out, submit=SUBMIT).scan()
+
+
+def test_a_checkpoint_another_watcher_submitted_meanwhile_is_not_reported_as_submitted(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An adversarial try: three watchers of one folder and ledger sent 20 jobs for 20
+    # checkpoints, but printed 56 "submitted" lines: each reported the job another one
+    # had submitted under the key between its look at the ledger and its own submit.
+    out, ledger = tmp_path / "out", tmp_path / "evals.sqlite"
+    write_checkpoint(out, 1)
+    first = CheckpointWatcher(make_run(local_server.url, ledger), out, submit=SUBMIT)
+    late = make_run(local_server.url, ledger)
+    second = CheckpointWatcher(late, out, submit=SUBMIT)
+    monkeypatch.setattr(late, "jobs", lambda: [])  # its look at the ledger came first
+    assert [job.key for job in first.scan()] == ["checkpoint-1"]
+    assert second.scan() == []  # before: [checkpoint-1], the first's job
+    assert server_job_count(local_server.url) == 1

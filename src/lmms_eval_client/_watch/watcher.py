@@ -251,6 +251,8 @@ class CheckpointWatcher:
                 if self._notices.failed(checkpoint, exc):
                     continue  # refused: the others go on
                 return jobs, waiting + 1  # the server down or busy: the rest wait
+            if not self._run._recorded_here(job):
+                continue  # another watcher of the ledger submitted it meanwhile
             logger.info("Watcher of %s: submitted %s as seq %d", self._directory, job.key, job.seq)
             jobs.append(job)
             in_flight += job.pending

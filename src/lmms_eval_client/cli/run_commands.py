@@ -175,7 +175,7 @@ def submit(
         for warning in caught:
             warn(str(warning.message))
         # Not read before: another process may have submitted under the key in between.
-        known = key is not None and not _recorded_here(run, job)
+        known = key is not None and not run._recorded_here(job)
     if json_out:
         print_json({**as_json(job), "submitted": not known})
     elif quiet:
@@ -194,15 +194,6 @@ def submit(
 # its own once the job has finished, so the answer the process holds is worth the wait.
 RECORD_PATIENCE = 120.0
 _sleep = time.sleep  # (replaced in tests)
-
-
-def _recorded_here(run: EvalRun, job: TrackedJob) -> bool:
-    """Whether this process recorded the job (sent it); True when the ledger cannot say
-    now: the job is there, and its id is worth printing more than the doubt."""
-    try:
-        return run._recorded_here(job)
-    except LedgerError:
-        return True
 
 
 def _record_accepted(run: EvalRun, error: LedgerError) -> TrackedJob:

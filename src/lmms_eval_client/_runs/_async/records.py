@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..._checks import check_names
 from ..._http._async._io import run_sync
 from ..._lazy import LazyModule
+from ..errors import LedgerError
 from ..ledger import Ledger
 from ..ledger_keys import job_by_seq_or_key
 from ..options import RetryOnFailure, check_json_object
@@ -48,9 +49,13 @@ class AsyncRunRecords:
 
     async def _recorded_here(self, job: TrackedJob) -> bool:
         """Whether this run recorded the job's intent (it sent it), not another process
-        submitting under the same key at the same time (the command line's "submitted")."""
+        submitting under the same key at the same time (the command line's and a
+        watcher's "submitted"); True when the ledger cannot say now: the job is there."""
         sql = "SELECT owner FROM jobs WHERE seq = ?"
-        rows = await run_sync(partial(self._ledger.rows, sql, (job.seq,)))
+        try:
+            rows = await run_sync(partial(self._ledger.rows, sql, (job.seq,)))
+        except LedgerError:
+            return True
         return bool(rows) and rows[0]["owner"] == self._poller._owner
 
     async def jobs(self) -> list[TrackedJob]:
