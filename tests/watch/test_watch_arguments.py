@@ -154,8 +154,8 @@ def test_a_step_function_that_fails_for_a_name_skips_that_folder_said_once(
         watcher = CheckpointWatcher(run, out, submit=SUBMIT, step=step)
         assert [c.name for c in watcher.checkpoints()] == ["checkpoint-1"]
         assert [c.name for c in watcher.checkpoints()] == ["checkpoint-1"]
-    assert caplog.text.count("checkpoint-best is not watched") == 1
-    assert caplog.text.count("checkpoint-two is not watched") == 1
+    assert caplog.text.count("'checkpoint-best' is not watched: its step function raised") == 1
+    assert caplog.text.count("'checkpoint-two' is not watched") == 1
     assert "returned '2'" in caplog.text
 
 

@@ -28,12 +28,15 @@ def test_a_checkpoint_whose_name_cannot_be_a_key_does_not_stop_the_others(
 ) -> None:
     out = tmp_path / "out"
     write_checkpoint(out, 3).rename(out / "checkpoint-3\t")  # a key refuses control characters
+    # an adversarial try: a line break in a name forged a log line of its own
+    write_checkpoint(out, 4).rename(out / "checkpoint-4\nWARNING: forged")
     write_checkpoint(out, 5)
     watcher = CheckpointWatcher(make_run(local_server.url), out, submit=SUBMIT)
     with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
         assert [job.key for job in watcher.scan()] == ["checkpoint-5"]  # before: raised
         assert watcher.scan() == []
-    assert caplog.text.count("is not submitted") == 1  # said once
+    assert caplog.text.count("is not watched: its name holds a control character") == 2
+    assert "\nWARNING: forged" not in caplog.text  # said once each, escaped
 
 
 class LoopIn:

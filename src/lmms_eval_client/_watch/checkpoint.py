@@ -130,23 +130,28 @@ def list_checkpoints(
     step: Callable[[str], int | None],
     *,
     deleted: bool,
-    no_step: Callable[[str, str], None],
+    left_out: Callable[[str, str], None],
 ) -> list[Checkpoint]:
     """The folders of ``directory`` that ``pattern`` matches, in step order (``deleted``:
-    it was listed before, so its absence means it was deleted). One whose step ``step``
-    cannot give (it raised, or gave no int) is left out, and told to ``no_step``."""
+    it was listed before, so its absence means it was deleted). One whose name holds a
+    control character (no key can; a line break in it would forge a log line) or whose
+    step ``step`` cannot give (it raised, or gave no int) is left out, told to
+    ``left_out``."""
     found = []
     try:
         with os.scandir(directory) as entries:
             for entry in entries:
                 if fnmatch.fnmatchcase(entry.name, pattern) and is_dir(entry):
+                    if not entry.name.isprintable():
+                        left_out(entry.name, "its name holds a control character")
+                        continue
                     try:
                         number = step(entry.name)
                     except Exception as exc:  # the user's function: its failure is said
-                        no_step(entry.name, f"raised {type(exc).__name__}: {exc}")
+                        left_out(entry.name, f"its step function raised {shown(exc)}")
                         continue
                     if number is not None and (type(number) is not int):
-                        no_step(entry.name, f"returned {shown(number)}, not an int or None")
+                        left_out(entry.name, f"its step function returned {shown(number)}")
                         continue
                     found.append(Checkpoint(entry.name, Path(entry.path), number))
     except (FileNotFoundError, NotADirectoryError):

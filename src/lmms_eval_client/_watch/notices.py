@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._log import logger
+from .._text import shown
 from .checkpoint import Checkpoint
 from .submission import may_pass_later, refused_alone
 
@@ -20,7 +21,7 @@ class Notices:
         self.refused: set[str] = set()  # not submitted again by this watcher
         self.unreadable: set[str] = set()  # the readiness rule could not read them
         self._held_back: set[str] = set()
-        self._no_step: set[str] = set()
+        self._left_out: set[str] = set()
 
     def failed(self, checkpoint: Checkpoint, error: LmmsEvalError) -> bool:
         """A failed submission said: True when the others may go on (this one refused,
@@ -56,9 +57,9 @@ class Notices:
                            "with every=%d, they wait for it (remove it to pass over it)",
                            self._directory, checkpoint.name, every)  # fmt: skip
 
-    def no_step(self, name: str, why: str) -> None:
-        """The step function failed for ``name``: it is left out (said once)."""
-        if name not in self._no_step:
-            self._no_step.add(name)
-            logger.warning("Watcher of %s: %s is not watched: its step function %s",
-                           self._directory, name, why)  # fmt: skip
+    def left_out(self, name: str, why: str) -> None:
+        """A folder the pattern matches that is not watched, and why (said once)."""
+        if name not in self._left_out:
+            self._left_out.add(name)
+            logger.warning("Watcher of %s: %s is not watched: %s", self._directory,
+                           shown(name), why)  # fmt: skip

@@ -161,7 +161,7 @@ class CheckpointWatcher:
             self._pattern,
             self._step,
             deleted=self._listed_once,
-            no_step=self._notices.no_step,
+            left_out=self._notices.left_out,
         )
         self._listed_once = True
         return found
