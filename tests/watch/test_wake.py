@@ -5,6 +5,7 @@ makes ``"auto"`` poll; without watchfiles, ``"auto"`` polls and ``"events"`` is 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -84,6 +85,28 @@ def test_a_checkpoint_written_during_a_long_wait_is_submitted_at_once(
     watch.end()  # an Event stops it at once too (no 60 s wait)
     assert watch.stopped_before == {"checkpoint-1": False, "checkpoint-2": False}
     assert [job.key for job in run.jobs()] == ["checkpoint-1", "checkpoint-2"]
+
+
+def test_a_name_that_is_no_utf8_does_not_end_the_events(
+    make_run: MakeRun,
+    local_server: LocalServer,
+    tmp_path: Path,
+    watching: Callable[[CheckpointWatcher], Watching],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An adversarial try: watchfiles cannot decode such a name, and its notifier fails from
+    # then on: "change events stopped; polling only from now on" (28 s, not 0.1 s, later).
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, poll_interval=LONG_POLL, wake="events")
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        watch = watching(watcher)
+        assert watch.submitted["checkpoint-1"].wait(PROMPTLY)
+        os.mkdir(bytes(out) + b"/checkpoint-x\xff")  # no UTF-8: not a checkpoint either
+        write_checkpoint(out, 2)
+        assert watch.submitted["checkpoint-2"].wait(PROMPTLY), "no wake-up: waited for the poll"
+    assert "polling only" not in caplog.text
 
 
 def test_poll_waits_its_interval_whatever_changes(

@@ -143,7 +143,7 @@ def list_checkpoints(
             for entry in entries:
                 if fnmatch.fnmatchcase(entry.name, pattern) and is_dir(entry):
                     if not entry.name.isprintable():
-                        left_out(entry.name, "its name holds a control character")
+                        left_out(entry.name, "its name holds a control or undecodable character")
                         continue
                     try:
                         number = step(entry.name)

@@ -118,6 +118,11 @@ class Waker(Closing):
         """Stop waiting for events (polling: nothing to stop)."""
 
 
+# watchfiles' error for a path that is no UTF-8; its notifier fails on every call after it
+_UNDECODABLE = "Unable to decode path"
+MAX_RENEWALS = 100  # notifiers made again in one wait loop: past it, polling only
+
+
 class _StopView:
     """What RustNotify asks on each step: closed, or the run's ``until`` Event set."""
 
@@ -133,10 +138,16 @@ class EventWaker(Waker):
     """Ends a wait early when something changed in the folder (or ``until`` was set)."""
 
     def __init__(
-        self, notify: Any, directory: Path, pattern: str, until: threading.Event | None
+        self,
+        notify: Any,
+        directory: Path,
+        pattern: str,
+        until: threading.Event | None,
+        renew: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__(until, None)
         self._notify = notify
+        self._renew = renew
         self._directory = directory
         self._pattern = pattern
         self._roots = roots(directory)
@@ -150,10 +161,24 @@ class EventWaker(Waker):
 
     def _listen(self) -> None:
         stop: _Stoppable = _StopView(self._closed, self._until)
+        renewals = 0
         try:
             while not stop.is_set():
                 # timeout 0: wait until a change, or until ``stop`` is set (asked each step)
-                answer = self._notify.watch(DEBOUNCE_MS, STEP_MS, 0, stop)
+                try:
+                    answer = self._notify.watch(DEBOUNCE_MS, STEP_MS, 0, stop)
+                except Exception as exc:
+                    # watchfiles' notifier fails for good on a name that is no UTF-8 (a
+                    # stray folder, not a checkpoint): a new one goes on listening
+                    if _UNDECODABLE not in str(exc) or self._renew is None:
+                        raise
+                    if renewals >= MAX_RENEWALS:
+                        raise
+                    renewals += 1
+                    self._notify.close()
+                    self._notify = self._renew()
+                    self._changed.set()  # a change came with it: scan
+                    continue
                 if isinstance(answer, set) and any(
                     concerns(self._roots, self._pattern, path) for _, path in answer
                 ):
@@ -197,9 +222,13 @@ def start_waker(
     rust_notify = _load_rust_notify()
     if rust_notify is None:  # resolve_wake said events: only if it was importable
         return Waker(event, sleep)
-    try:
+
+    def listen() -> Any:
         # paths, debug, force_polling, poll_delay_ms, recursive, ignore_permission_denied
-        notify = rust_notify([os.path.abspath(directory)], False, False, 300, True, True)
+        return rust_notify([os.path.abspath(directory)], False, False, 300, True, True)
+
+    try:
+        notify = listen()
     except FileNotFoundError:
         return Waker(event, sleep)  # the scan reports the missing folder
     except Exception as exc:  # e.g. inotify's watch limit reached
@@ -209,4 +238,4 @@ def start_waker(
             exc,
         )
         return Waker(event, sleep)
-    return EventWaker(notify, directory, pattern, event)
+    return EventWaker(notify, directory, pattern, event, renew=listen)
