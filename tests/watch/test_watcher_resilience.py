@@ -205,3 +205,16 @@ def test_a_checkpoint_another_watcher_submitted_meanwhile_is_not_reported_as_sub
     assert [job.key for job in first.scan()] == ["checkpoint-1"]
     assert second.scan() == []  # before: [checkpoint-1], the first's job
     assert server_job_count(local_server.url) == 1
+
+
+def test_a_link_to_a_checkpoint_is_not_evaluated_again_under_its_name(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # An adversarial try: checkpoint-best -> checkpoint-100 was submitted too (step None):
+    # the same weights evaluated twice. A link to a folder outside stays a checkpoint.
+    out = tmp_path / "out"
+    write_checkpoint(out, 100)
+    (out / "checkpoint-best").symlink_to(out / "checkpoint-100")
+    (out / "checkpoint-200").symlink_to(write_checkpoint(tmp_path / "elsewhere", 200))
+    watcher = CheckpointWatcher(make_run(local_server.url), out, submit=SUBMIT)
+    assert [job.key for job in watcher.scan()] == ["checkpoint-100", "checkpoint-200"]

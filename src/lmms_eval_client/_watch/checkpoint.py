@@ -135,9 +135,10 @@ def list_checkpoints(
     """The folders of ``directory`` that ``pattern`` matches, in step order (``deleted``:
     it was listed before, so its absence means it was deleted). One whose name holds a
     control character (no key can; a line break in it would forge a log line) or whose
-    step ``step`` cannot give (it raised, or gave no int) is left out, told to
-    ``left_out``."""
-    found = []
+    step ``step`` cannot give (it raised, or gave no int), or that is a link to another of
+    them, is left out, told to ``left_out``."""
+    found: list[Checkpoint] = []
+    links: list[Checkpoint] = []
     try:
         with os.scandir(directory) as entries:
             for entry in entries:
@@ -153,7 +154,8 @@ def list_checkpoints(
                     if number is not None and (type(number) is not int):
                         left_out(entry.name, f"its step function returned {shown(number)}")
                         continue
-                    found.append(Checkpoint(entry.name, Path(entry.path), number))
+                    checkpoint = Checkpoint(entry.name, Path(entry.path), number)
+                    (links if entry.is_symlink() else found).append(checkpoint)
     except (FileNotFoundError, NotADirectoryError):
         raise missing(str(directory), deleted=deleted) from None
     except PermissionError:
@@ -163,7 +165,25 @@ def list_checkpoints(
             f"Cannot list the watched folder {str(directory)!r}: {exc.strerror or exc}",
             path=str(directory),
         ) from None
-    return sorted(found, key=lambda checkpoint: checkpoint.order)
+    return sorted(found + _not_aliases(links, found, left_out), key=lambda c: c.order)
+
+
+def _not_aliases(
+    links: list[Checkpoint], found: list[Checkpoint], left_out: Callable[[str, str], None]
+) -> list[Checkpoint]:
+    """The links among the checkpoints that are not another name of a listed one
+    (``checkpoint-best -> checkpoint-500``: its weights are evaluated once, as the latter)."""
+    if not links:
+        return []
+    real = {os.path.realpath(checkpoint.path): checkpoint.name for checkpoint in found}
+    kept = []
+    for link in links:
+        target = real.get(os.path.realpath(link.path))
+        if target is None:
+            kept.append(link)
+        else:
+            left_out(link.name, f"it is a link to {target}, watched under that name")
+    return kept
 
 
 def check_directory(directory: object) -> Path:
