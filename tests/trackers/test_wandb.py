@@ -61,3 +61,20 @@ def test_run_or_project() -> None:
         WandbSink()
     with pytest.raises(InvalidArgumentError, match="both"):
         WandbSink(object(), project="p")
+
+
+def test_a_sink_of_its_own_run_leaves_the_trainers_run_alone(wandb_offline: Path) -> None:
+    # An adversarial try: wandb.init() returned the training's active run, so the metrics
+    # went into it, and the sink's close() finished it (the trainer's next log: refused).
+    import wandb
+
+    training = wandb.init(project="sft", id="train-1")
+    writes = MemorySinkWrites()
+    with WandbSink(project="evals", run_id="evals-1") as sink:
+        assert deliver([sink], {1: job(1, 100, mme__acc=0.5)}, writes)
+        assert sink.name == "wandb:/evals/evals-1"
+    assert not training._is_finished
+    training.log({"train/loss": 0.5}, step=600)
+    training.finish()
+    wandb.teardown()
+    assert points(wandb_offline, "eval/mme/acc", "eval/step") == [(100, 0.5)]

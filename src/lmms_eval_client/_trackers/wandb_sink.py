@@ -97,7 +97,13 @@ class WandbSink(TemplateSink):
         """
         if self._run is None:
             self._run = self._wandb.init(
-                project=self.project, entity=self.entity, id=self.run_id, resume="allow"
+                project=self.project,
+                entity=self.entity,
+                id=self.run_id,
+                resume="allow",
+                # a run of its own beside the trainer's active one, which W&B would return
+                # (the metrics then went into it, and close() finished it)
+                reinit="create_new",
             )
         return self._run
 
