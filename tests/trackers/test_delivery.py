@@ -57,6 +57,13 @@ def test_the_step_comes_from_the_label() -> None:
     assert step_of({"step": "1200", "other": 1}, "step", seq=1) == 1200
     assert step_of({"global_step": 30.0}, "global_step", seq=1) == 30
     assert step_of({}, None, seq=7) == 7  # no step label: the submission order
+    # an adversarial try: int() refuses more than 4,300 digits (a raw ValueError, and the
+    # command line's traceback), leading zeros included
+    assert step_of({"step": "0" * 4400 + "7"}, "step", seq=1) == 7
+    assert step_of({"step": "-000" + str(2**63)}, "step", seq=1) == -(2**63)
+    with pytest.raises(StepLabelError, match=r"not an integer") as caught:
+        step_of({"step": "9" * 5000}, "step", seq=1)
+    assert len(str(caught.value)) < 1000  # the label shown clipped
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .._closing import Closing
 from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependencyError
+from .._text import shown
 
 DEFAULT_METRIC_NAME = "eval/{task}/{metric}"
 DEFAULT_STEP_LABEL = "step"
@@ -115,8 +116,12 @@ def _integer(value: Any) -> int | None:
         step = value
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
         step = int(value)
-    elif isinstance(value, str) and _DECIMAL.fullmatch(value.strip()):
-        step = int(value.strip())
+    elif isinstance(value, str) and _DECIMAL.fullmatch(text := value.strip()):
+        # (leading zeros dropped first: int() refuses more than 4,300 digits)
+        digits = text.lstrip("+-").lstrip("0") or "0"
+        if len(digits) > 19:  # past any int64
+            return None
+        step = -int(digits) if text.startswith("-") else int(digits)
     return step if step is not None and step in _STEP_RANGE else None
 
 
@@ -127,8 +132,8 @@ def _step_problem(labels: Mapping[str, Any], step_label: str) -> tuple[int | Non
     step = _integer(labels[step_label])
     if step is None:
         return None, (
-            f"label {step_label!r} = {labels[step_label]!r}, not an integer (a 64-bit one, "
-            "as trackers store steps)"
+            f"label {step_label!r} = {shown(labels[step_label])}, not an integer (a 64-bit "
+            "one, as trackers store steps)"
         )
     return step, ""
 
