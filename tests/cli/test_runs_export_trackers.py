@@ -148,6 +148,8 @@ def test_wandb_offline_project(
         (["--to", "tensorboard"], "--to tensorboard needs --log-dir"),
         (["--to", "wandb"], "--to wandb needs --project"),
         (["--to", "tensorboard", "--log-dir", "x", "--task", "mme"], "not with --csv, --task"),
+        # an adversarial try: "" was the working folder ("$UNSET" wrote event files there)
+        (["--to", "tensorboard", "--log-dir", ""], "log_dir"),
     ],
 )
 def test_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:

@@ -74,7 +74,7 @@ RunName = Annotated[
     str | None, _exported(help="--to mlflow: the run's name in --experiment (found, else created).")
 ]
 LogDir = Annotated[
-    Path | None,
+    str | None,  # (not a Path: Path("") is ".", the working folder)
     _exported(help="--to tensorboard: the folder of the event files (tensorboard --logdir DIR)."),
 ]
 Project = Annotated[
@@ -105,7 +105,7 @@ def make_sink(
     experiment: str | None,
     run_id: str | None,
     run_name: str | None,
-    log_dir: Path | None,
+    log_dir: str | None,
     project: str | None,
     entity: str | None,
     step_label: str,
