@@ -360,3 +360,44 @@ def test_a_sink_whose_name_cannot_be_resolved_yet_is_tried_at_the_next_poll() ->
     assert deliver([sink], jobs, writes) == {}
     assert deliver([sink], jobs, writes) == {"resolved": [1]}
     assert destination.points == [(10, "mme/acc", 0.1)]
+
+
+class Named(CallbackSink):
+    """A custom sink whose name is what it is given (a str, or not)."""
+
+    def __init__(self, name: object, destination: Collected) -> None:
+        super().__init__(destination, name="x")
+        self._given = name
+
+    @property
+    def name(self) -> str:
+        return self._given  # type: ignore[return-value]
+
+
+def test_a_sink_named_by_no_str_is_said_and_the_others_written(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An adversarial try: a raw TypeError from the sort of the names, or the ledger's NOT
+    # NULL constraint, from every poll.
+    good = Collected()
+    sinks = [Named(None, Collected()), Named(7, Collected()), CallbackSink(good, name="good")]
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        assert deliver(sinks, {1: job(1, 10, mme__acc=0.1)}, MemorySinkWrites()) == {"good": [1]}
+    assert caplog.text.count("name must be a non-empty str") == 2
+    assert good.points == [(10, "mme/acc", 0.1)]
+
+
+def test_a_second_sink_of_the_same_destination_is_said_not_left_unwritten_in_silence(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An adversarial try: two TensorBoardSinks of one folder (two metric_name templates), or
+    # two MLflowSinks of one run: the ledger records one write per name, so the second was
+    # never written, and nothing said so.
+    first, second = Collected(), Collected()
+    sinks = [Named("tb:/logs", first), Named("tb:/logs", second)]
+    failures = DeliveryFailures()
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        for _ in range(2):
+            deliver(sinks, {1: job(1, 10, mme__acc=0.1)}, MemorySinkWrites(), failures)
+    assert caplog.text.count("writes to tb:/logs as another sink of the run does") == 1
+    assert second.points == []

@@ -32,9 +32,12 @@ def _names(sinks: Sequence[Sink]) -> list[str] | None:
     names = set()
     for sink in sinks:
         try:
-            names.add(sink.name)
+            name = sink.name
         except Exception:
             return None
+        if not isinstance(name, str):
+            return None  # (deliver says what is wrong with it)
+        names.add(name)
     return sorted(names)
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .._exceptions import LmmsEvalError
 from .._log import logger
-from .._text import without_userinfo
+from .._text import shown, without_userinfo
 from .base import MetricRowLike, Sink, StepLabelError, TrackerError, step_of
 
 if TYPE_CHECKING:
@@ -111,6 +111,7 @@ class DeliveryFailures:
 
     def __init__(self) -> None:
         self._counts: dict[str, dict[int, int]] = {}
+        self.told_twice: set[str] = set()  # names of a second sink of one destination, said
 
     def order(self, sink: str, seqs: Iterable[int]) -> list[int]:
         """The seqs to try, those that never failed first, each group in seq order."""
@@ -147,12 +148,20 @@ def deliver(
     """
     failures = DeliveryFailures() if failures is None else failures
     done: dict[str, list[int]] = {}
+    seen: set[str] = set()
     for sink in sinks:
         try:
-            name = sink.name  # (an MLflow or W&B sink may reach its tracker here)
+            name = _name_of(sink)  # (an MLflow or W&B sink may reach its tracker here)
         except Exception as exc:
             _log_failure(sink, None, exc)
             continue
+        if name in seen:  # the ledger records one write per name: the first sink's
+            if name not in failures.told_twice:
+                failures.told_twice.add(name)
+                logger.warning("%r writes to %s as another sink of the run does: it is never "
+                               "written to (one sink per destination)", sink, name)  # fmt: skip
+            continue
+        seen.add(name)
         wrote_one, in_a_row = False, 0
         for seq in failures.order(name, set(jobs) - writes.written(name)):
             try:
@@ -172,6 +181,13 @@ def deliver(
             writes.record(name, [seq])
             done.setdefault(name, []).append(seq)
     return done
+
+
+def _name_of(sink: Sink) -> str:
+    name: object = sink.name
+    if not isinstance(name, str) or not name:
+        raise TrackerError(f"a sink's name must be a non-empty str, got {shown(name)}")
+    return name
 
 
 def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
