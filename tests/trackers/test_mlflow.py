@@ -107,7 +107,7 @@ def test_an_existing_run_gets_filters_stderr_and_safe_names(mlflow_server: Mlflo
         "eval/gsm8k/exact_match/flexible-extract",
         "eval/gsm8k/exact_match/strict-match_stderr",
         "eval/gsm8k/exact_match/flexible-extract_stderr",
-        "eval/mme/a_b",  # MLflow refuses a comma in a name
+        "eval/mme/a_b-a6b9565a",  # MLflow refuses a comma in a name: replaced, so hashed
     }  # a row without a value is not logged
 
 
@@ -123,11 +123,16 @@ def test_names_mlflow_would_refuse_are_written_under_a_name_it_takes(
     rows = [
         Row(seq=1, task=task, metric=metric, value=value, labels={"step": 7})
         for value, (task, metric) in enumerate(
-            [("a//b", "x"), ("up", "../x"), ("t", "x/"), ("t", long_a), ("t", long_b)]
+            [("a//b", "x"), ("up", "../x"), ("t", "x/"), ("t", long_a), ("t", long_b),
+             # an adversarial try: "acc@1" became "acc_1", one series of two metrics
+             ("m", "acc@1"), ("m", "acc_1")]
         )
-    ]
+    ]  # fmt: skip
     assert export_to(sink, rows) == [1]
     keys = set(client.get_run(run_id).data.metrics)
+    assert history(client, run_id, "eval/m/acc_1") == [(7, 6.0)]  # a name MLflow takes: as is
+    (replaced,) = [key for key in keys if key.startswith("eval/m/acc_1-")]
+    assert history(client, run_id, replaced) == [(7, 5.0)]
     for reshaped in ("eval/a/b/x-", "eval/up/__/x-", "eval/t/x-"):  # each its own: a hash
         assert [key for key in keys if key.startswith(reshaped)], (reshaped, keys)
     long_keys = sorted(key for key in keys if key.startswith("eval/t/mmm"))

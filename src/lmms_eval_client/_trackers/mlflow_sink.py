@@ -33,10 +33,13 @@ _MAX_KEY = 250  # MLflow's longest metric name
 def _metric_key(name: str) -> str:
     """A metric name as MLflow takes it: its characters, a path that is its own normal form
     (no empty, ``.`` or ``..`` part, not starting with ``/`` or ``..``), at most 250
-    characters; one reshaped or cut ends with a hash of the whole, so that two stay apart.
+    characters; one changed (a character replaced, reshaped or cut) ends with a hash of the
+    whole, so that two stay apart (``acc@1`` and ``acc_1``).
 
-    >>> _metric_key("eval/a,b/c")
+    >>> _metric_key("eval/a_b/c")
     'eval/a_b/c'
+    >>> _metric_key("eval/a,b/c")
+    'eval/a_b/c-df8025a7'
     >>> _metric_key("eval//a/../c/")
     'eval/a/__/c-0c5baae8'
     """
@@ -44,7 +47,7 @@ def _metric_key(name: str) -> str:
     parts = [part for part in named.split("/") if part not in ("", ".")]
     key = "/".join("__" if part == ".." else part for part in parts)
     key = "_" + key if key.startswith("..") or not key else key
-    if key != named or len(key) > _MAX_KEY:  # reshaped: its own, apart from a name like it
+    if key != name or len(key) > _MAX_KEY:  # changed: its own, apart from a name like it
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         key = f"{key[: _MAX_KEY - 9].rstrip('/.')}-{digest}"
     return key
