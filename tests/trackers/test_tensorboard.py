@@ -74,3 +74,23 @@ def test_a_log_dir_that_names_no_folder_is_refused(log_dir: object) -> None:
 
     with pytest.raises(InvalidArgumentError, match="log_dir must be a non-empty path"):
         TensorBoardSink(log_dir)  # type: ignore[arg-type]
+
+
+def test_an_event_file_that_failed_once_is_left_for_a_new_one(tmp_path: Path) -> None:
+    # An adversarial try: after one write failed (a full disk: RLIMIT_FSIZE), the sink kept
+    # its broken event file writer, and every later write failed the same way until the
+    # process restarted, though the disk had room again.
+    log_dir = tmp_path / "tb"
+    writes = MemorySinkWrites()
+    with TensorBoardSink(log_dir) as sink:
+        assert deliver([sink], {1: job(1, 10, mme__acc=0.1)}, writes) == {sink.name: [1]}
+        broken = sink._writer
+
+        def full(*_: object) -> None:
+            raise OSError(27, "File too large")
+
+        broken.flush = full  # the disk full from now on, for this writer
+        assert deliver([sink], {2: job(2, 20, mme__acc=0.2)}, writes) == {}
+        assert deliver([sink], {2: job(2, 20, mme__acc=0.2)}, writes) == {sink.name: [2]}
+        assert sink._writer is not broken
+    assert (20, 0.2) in scalars(log_dir, "eval/mme/acc")

@@ -9,6 +9,7 @@ TensorBoard stores a scalar as a 32-bit float.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Sequence
@@ -98,8 +99,16 @@ class TensorBoardSink(TemplateSink):
                 value=[summary.Value(tag=tag, simple_value=v) for tag, v in values.items()]
             ),
         )
-        self._writer.add_event(event)
-        self._writer.flush()
+        try:
+            self._writer.add_event(event)
+            self._writer.flush()
+        except BaseException:
+            # A writer that failed (a full disk) fails every later write: the next one
+            # opens a new event file (the values are written again from the ledger).
+            writer, self._writer = self._writer, None
+            with contextlib.suppress(Exception):
+                writer.close()
+            raise
 
     def close(self) -> None:
         """Flush and close the event file (a later write opens a new one).
