@@ -116,4 +116,8 @@ def test_sinks_must_be_sinks(tmp_path: Path) -> None:
         for wrong in ([print], TensorBoardSink(tmp_path / "tb")):
             with pytest.raises(InvalidArgumentError, match="sinks must be a list of Sink"):
                 EvalRun(client, tmp_path / "run.sqlite", sinks=wrong)  # type: ignore[arg-type]
+        # An adversarial try: sinks with summarize=None were never written, in silence
+        sink = TensorBoardSink(tmp_path / "tb")
+        with pytest.raises(InvalidArgumentError, match="summarize=None"):
+            EvalRun(client, tmp_path / "run.sqlite", sinks=[sink], summarize=None)
     assert not (tmp_path / "run.sqlite").exists()

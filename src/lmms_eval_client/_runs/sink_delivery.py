@@ -71,15 +71,22 @@ def deliver_to_sinks(
     return done
 
 
-def check_sinks(sinks: Sequence[Sink]) -> tuple[Sink, ...]:
+def check_sinks(sinks: Sequence[Sink], summarize: object = "results") -> tuple[Sink, ...]:
     """``EvalRun(..., sinks=)`` as a tuple; InvalidArgumentError unless a list of Sinks, no
     two CallbackSinks of one name (the ledger would hold one record for both: the second
-    would never be written to). Other sinks' names may need their tracker: not asked here."""
+    would never be written to), and a summary to write (sinks write the metrics of the
+    default summary: with ``summarize=None`` there are none). Other sinks' names may need
+    their tracker: not asked here."""
     given = () if isinstance(sinks, (Sink, str)) else tuple(sinks)
     if isinstance(sinks, (Sink, str)) or not all(isinstance(s, Sink) for s in given):
         raise InvalidArgumentError(
             f"sinks must be a list of Sink objects (TensorBoardSink, MLflowSink, WandbSink, "
             f"CallbackSink...), not {sinks!r}"
+        )
+    if given and summarize is None:
+        raise InvalidArgumentError(
+            "sinks write each completed job's metrics, which summarize=None leaves out of "
+            "the ledger: nothing would ever be written; keep summarize='results' (the default)"
         )
     names = [sink.name for sink in given if isinstance(sink, CallbackSink)]
     twice = sorted({name for name in names if names.count(name) > 1})

@@ -159,7 +159,7 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
         sinks: Sequence[Sink] = (),
     ) -> None:
         check_run_args(poll_interval, max_completed_jobs, orphan_after)
-        self._sinks = check_sinks(sinks)
+        self._sinks = check_sinks(sinks, summarize)
         moves = self._moves(client, rehome)  # checked before the ledger is touched
         self._client = client
         self._poll_interval = float(poll_interval)
