@@ -48,6 +48,7 @@ pytest_plugins = ["lmms_eval_client.testing.pytest_plugin", "tests.postgres"]
 RUN_DIR_ENV = "LMMS_CLIENT_TESTS_RUN_DIR"
 
 
+@pytest.hookimpl(optionalhook=True)  # (`pytest -p no:xdist`: no such hook)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker more than cores. With one per core, a third of the cores' time
     went idle while tests waited on servers, subprocesses and real clocks; the extra worker
@@ -71,9 +72,10 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The run's main process, after every worker: stop what the run shares."""
-    if not hasattr(session.config, "workerinput") and RUN_DIR_ENV in os.environ:
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's main process, after every worker (and after `pytest --help`, which runs
+    no session): stop what the run shares."""
+    if not hasattr(config, "workerinput") and RUN_DIR_ENV in os.environ:
         run_dir = Path(os.environ.pop(RUN_DIR_ENV))
         stop_shared_mlflow(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -116,7 +116,9 @@ def test_a_wait_timeouts_pickle_carries_no_secret_of_the_job() -> None:
     assert pickle.loads(pickled).job.request.model_args == {"api_key": "***"}
 
 
-@pytest.mark.parametrize("name", ["openai_key", "key", "api_key_2", "auth_token_v2", "hf_token"])
+@pytest.mark.parametrize(
+    "name", ["openai_key", "key", "api_key_2", "auth_token_v2", "hf_token", "api_tokens"]
+)
 def test_every_name_the_request_masks_is_masked_in_the_error_too(
     mock: respx.MockRouter, name: str
 ) -> None:

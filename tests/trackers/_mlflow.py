@@ -65,21 +65,28 @@ def _start_mlflow(workdir: Path, port: int) -> MlflowServer:
         setsid=True,
     )
     server = MlflowServer(f"http://{HOST}:{port}", pid, log)
+    try:
+        _wait_up(server, port)
+    except BaseException:  # (Ctrl+C, a timeout's signal too: in its own session, it would stay)
+        stop_mlflow(pid)
+        raise
+    return server
+
+
+def _wait_up(server: MlflowServer, port: int) -> None:
     deadline = time.monotonic() + MLFLOW_STARTUP
     with loopback_http(timeout=2.0) as probe:
         while True:
-            if not is_running(pid):
-                stop_mlflow(pid)
-                raise RuntimeError(f"mlflow server exited early:\n{log.read_text()}")
+            if not is_running(server.pid):
+                raise RuntimeError(f"mlflow server exited early:\n{server.log.read_text()}")
             try:
                 answered = probe.get(f"{server.url}/health").status_code == 200
-                if answered and serves_port(pid, port):
-                    return server
+                if answered and serves_port(server.pid, port):
+                    return
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                stop_mlflow(pid)
-                raise RuntimeError(f"mlflow server did not answer:\n{log.read_text()}")
+                raise RuntimeError(f"mlflow server did not answer:\n{server.log.read_text()}")
             time.sleep(0.5)  # polling a subprocess's port: there is no event to wait on
 
 
@@ -95,7 +102,9 @@ def alive(server: MlflowServer) -> MlflowServer:
 def stop_mlflow(pid: int) -> None:
     """Stop the server by its PID (it forwards SIGTERM to its uvicorn child), then anything
     left in its process group; reap it if it is this process's child."""
-    if _is_mlflow(pid):  # not a process that took its PID since it exited
+    if is_running(pid) and not _is_mlflow(pid):
+        return  # a process that took its PID since it exited (and maybe its group's id)
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     wait_gone(pid, STOP_TIMEOUT)
     with contextlib.suppress(ProcessLookupError):  # the group is gone: nothing left
@@ -121,7 +130,7 @@ def shared_mlflow(run_dir: Path) -> MlflowServer:
             known = json.loads(record.read_text())
             return MlflowServer(known["url"], known["pid"], Path(known["log"]))
         workdir = run_dir / "mlflow-shared"
-        workdir.mkdir()
+        workdir.mkdir(exist_ok=True)  # (a process before this one may have failed to start it)
         server = _start_mlflow(workdir, free_port())
         known = {"url": server.url, "pid": server.pid, "log": str(server.log)}
         record.write_text(json.dumps(known))

@@ -4,6 +4,7 @@ MlflowClient.get_metric_history."""
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -196,3 +197,25 @@ def test_a_run_name_with_quotes_is_continued(mlflow_server: MlflowServer, run_na
     again = MLflowSink(tracking_uri=mlflow_server.url, experiment="quotes", run_name=run_name)
     assert first.run_id == again.run_id
     assert reader(mlflow_server.url).get_run(first.run_id).info.run_name == run_name
+
+
+def test_an_experiment_another_process_made_meanwhile_is_used(
+    mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The review: two processes (two watchers, two exports; two test workers sharing one
+    # server) looked the experiment up, found none, and both made it: the second got
+    # RESOURCE_ALREADY_EXISTS, a failed write at every poll.
+    name = f"race-{uuid.uuid4().hex[:8]}"
+    sink = MLflowSink(tracking_uri=mlflow_server.url, experiment=name, run_name="r")
+    client = sink._client
+    looked = client.get_experiment_by_name
+    calls: list[str] = []
+
+    def late_look(experiment: str) -> object:
+        calls.append(experiment)  # its first look: before the other process made it
+        return None if len(calls) == 1 else looked(experiment)
+
+    reader(mlflow_server.url).create_experiment(name)  # the other process
+    monkeypatch.setattr(client, "get_experiment_by_name", late_look)
+    run = reader(mlflow_server.url).get_run(sink.run_id)
+    assert run.info.experiment_id == looked(name).experiment_id

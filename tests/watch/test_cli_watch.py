@@ -97,6 +97,7 @@ def test_watch_submits_each_checkpoint_once_across_a_restart(
         # an adversarial try: --marker was ignored in silence
         (".", ["--marker", "DONE", "--stable-seconds", "5"], "--marker or --stable-seconds"),
         (".", ["--marker", ".."], "a file in the checkpoint"),
+        (".", ["--marker", ""], "MarkerFile name"),  # the review: the default, in silence
     ],
 )
 def test_watch_of_a_missing_folder_or_a_bad_pattern_is_a_usage_error_before_the_ledger(

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from lmms_eval_client import AuthenticationError, EvalClient, EvalRun
+from lmms_eval_client import APIStatusError, AuthenticationError, EvalClient, EvalRun, StableSize
 from lmms_eval_client._watch.readiness import Looks, MarkerFile
 from lmms_eval_client._watch.watcher import CheckpointWatcher
-from lmms_eval_client.testing import LocalServer
+from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..faults import FaultProxy, Script, on, respond
 from .conftest import SUBMIT, server_job_count, write_checkpoint
@@ -218,3 +218,59 @@ def test_a_link_to_a_checkpoint_is_not_evaluated_again_under_its_name(
     (out / "checkpoint-200").symlink_to(write_checkpoint(tmp_path / "elsewhere", 200))
     watcher = CheckpointWatcher(make_run(local_server.url), out, submit=SUBMIT)
     assert [job.key for job in watcher.scan()] == ["checkpoint-100", "checkpoint-200"]
+
+
+def test_another_watchers_job_counts_for_max_pending(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The review of f04e641: a job another watcher submitted meanwhile was not counted as
+    # in flight, so max_pending=1 let a second one go.
+    out, ledger = tmp_path / "out", tmp_path / "evals.sqlite"
+    for step in (1, 2):
+        write_checkpoint(out, step)
+    held = LocalServerConfig(job_duration=60, temp_dir_root=tmp_path)
+    with LocalServer(held) as slow:
+        first = CheckpointWatcher(make_run(slow.url, ledger), out, submit=SUBMIT, max_pending=1)
+        late = make_run(slow.url, ledger)
+        second = CheckpointWatcher(late, out, submit=SUBMIT, max_pending=1)
+        monkeypatch.setattr(late, "jobs", lambda: [])  # its look at the ledger came first
+        assert [job.key for job in first.scan()] == ["checkpoint-1"]
+        assert second.scan() == []  # before: it submitted checkpoint-2
+        assert server_job_count(slow.url) == 1
+
+
+def test_with_every_and_stable_size_a_first_look_is_not_said_to_hold_others_back(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The review: StableSize says "not ready" at its first look of every checkpoint, and the
+    # watcher advised removing a good checkpoint-2 at every start.
+    out = tmp_path / "out"
+    for step in (1, 2, 3, 4):
+        write_checkpoint(out, step)
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, every=2, ready=StableSize(seconds=0))
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        watcher.scan()
+    assert "is not complete while later checkpoints are" not in caplog.text
+
+
+@pytest.mark.parametrize("status", [422, 404])
+def test_the_same_refusal_for_every_checkpoint_stops_the_watch(
+    local_server: LocalServer, tmp_path: Path, status: int
+) -> None:
+    # The review: a refusal every checkpoint gets (a bad option: 422 each time; a wrong base
+    # URL: 404) was logged once per checkpoint until the training ended.
+    out = tmp_path / "out"
+    for step in range(1, 6):
+        write_checkpoint(out, step)
+    refuse = Script(then=respond(status, b'{"detail": "no"}'), match=on("POST", "/evaluate"))
+    with (
+        FaultProxy(local_server.url, refuse) as proxy,
+        EvalClient(proxy.url, max_retries=0) as client,
+        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+        pytest.raises(APIStatusError) as raised,
+    ):
+        CheckpointWatcher(run, out, submit=SUBMIT).scan()
+    assert raised.value.status_code == status
+    sent = [seen for seen in proxy.seen if seen.method == "POST"]
+    assert len(sent) == (3 if status == 422 else 1)  # three in a row, or the first

@@ -105,7 +105,9 @@ def results_of_job(
     filesystem: FileSystem | None = None,
     max_bytes: int = DEFAULT_MAX_RESULTS_BYTES,
 ) -> dict[str, EvalResults]:
-    """The :class:`EvalResults` of every model of a completed job, by model name.
+    """The :class:`EvalResults` of every model the server lists for a completed job (only
+    the job's own when others wrote to its output_dir too: ``job_result_files``), by model
+    name.
 
     The server's paths are mapped by ``path_map`` (else ``$LMMS_EVAL_PATH_MAP``) and read
     locally, through fsspec for URLs, or on ``filesystem``. Raises

@@ -141,6 +141,6 @@ def join_target(target: str, rest: str) -> str:
 def map_server_path(server_path: str, path_map: Mapping[str, str]) -> tuple[str, str | None]:
     """``server_path`` with its longest matching prefix replaced, and that prefix (or None)."""
     prefix, rest = split_server_path(server_path, path_map)
-    if prefix is None:
-        return rest, None
+    if prefix is None:  # read as it is: the disk resolves its "..", links included
+        return server_path, None
     return join_target(path_map[prefix], rest), prefix

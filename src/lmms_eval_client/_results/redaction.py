@@ -64,7 +64,9 @@ def _masked_value(match: re.Match[str]) -> str:
 _NOT_SECRET_VALUES = frozenset({"true", "false", "none", "null", "yes", "no"})
 # Where a default secret word stands in a name of ordinary text: a tokenizer's model name,
 # a number of tokens, a special token.
-_ORDINARY_WORDS = re.compile(r"tokenizer|tokens|(?:pad|eos|bos|unk|sep|cls|mask)_token")
+_ORDINARY_WORDS = re.compile(
+    r"tokenizer|(?:max|min|num|new|batched)\w*_tokens|(?:pad|eos|bos|unk|sep|cls|mask)_token"
+)
 
 
 def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:

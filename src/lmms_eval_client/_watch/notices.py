@@ -4,6 +4,7 @@ server or the key rules refused (not sent again by this watcher), one it cannot 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from .._exceptions import InvalidArgumentError, LmmsEvalError
@@ -11,6 +12,10 @@ from .._log import logger
 from .._text import shown
 from .checkpoint import Checkpoint
 from .submission import may_pass_later, refused_alone
+
+# Checkpoints refused in a row with one status that stop the watch: the server refuses the
+# settings, not a checkpoint (a wrong model, a bad option).
+REFUSALS_TO_STOP = 3
 
 
 class Notices:
@@ -22,6 +27,7 @@ class Notices:
         self.unreadable: set[str] = set()  # the readiness rule could not read them
         self._held_back: set[str] = set()
         self._left_out: set[str] = set()
+        self._refusals, self._refused_status = 0, None  # refused in a row, with that status
 
     def failed(self, checkpoint: Checkpoint, error: LmmsEvalError) -> bool:
         """A failed submission said: True when the others may go on (this one refused,
@@ -35,6 +41,13 @@ class Notices:
         if isinstance(error, InvalidArgumentError):  # its name cannot be a key
             why = ""
         elif refused_alone(error):
+            # one refusal is this checkpoint's; the same one for several in a row is the
+            # settings', which every checkpoint would get: the watch stops
+            status = getattr(error, "status_code", None)
+            self._refusals = self._refusals + 1 if status == self._refused_status else 1
+            self._refused_status = status
+            if self._refusals >= REFUSALS_TO_STOP:
+                raise error
             why = " (the server refused it; not sent again until the watcher restarts)"
         else:
             raise error
@@ -43,19 +56,31 @@ class Notices:
         self.refused.add(checkpoint.name)
         return True
 
+    def sent(self) -> None:
+        """A checkpoint went through: the refusals in a row start again."""
+        self._refusals = 0
+
     def cannot_read(self, checkpoint: Checkpoint, error: Exception) -> None:
         if checkpoint.name not in self.unreadable:
             self.unreadable.add(checkpoint.name)
             logger.warning("Watcher of %s: cannot read %s (not submitted until it can be "
                            "read): %s", self._directory, checkpoint.name, error)  # fmt: skip
 
-    def held_back(self, checkpoint: Checkpoint, listed: list[Checkpoint], every: int) -> None:
-        """(every) The k-th is incomplete while later ones exist, as when its save died."""
-        if listed[-1] is not checkpoint and checkpoint.name not in self._held_back:
-            self._held_back.add(checkpoint.name)
-            logger.warning("Watcher of %s: %s is not complete while later checkpoints are: "
-                           "with every=%d, they wait for it (remove it to pass over it)",
-                           self._directory, checkpoint.name, every)  # fmt: skip
+    def held_back(
+        self,
+        checkpoint: Checkpoint,
+        later: list[Checkpoint],
+        every: int,
+        ready: Callable[[Checkpoint], bool],
+    ) -> None:
+        """(every) The k-th is incomplete while a later one is complete, as when its save
+        died (said once)."""
+        if checkpoint.name in self._held_back or not any(ready(c) for c in later):
+            return
+        self._held_back.add(checkpoint.name)
+        logger.warning("Watcher of %s: %s is not complete while later checkpoints are: with "
+                       "every=%d, they wait for it (if its save died, remove it to go on)",
+                       self._directory, checkpoint.name, every)  # fmt: skip
 
     def left_out(self, name: str, why: str) -> None:
         """A folder the pattern matches that is not watched, and why (said once)."""

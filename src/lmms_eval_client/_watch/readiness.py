@@ -61,8 +61,8 @@ class MarkerFile:
         parts = Path(self.name).parts
         if os.path.isabs(self.name) or not parts or ".." in parts:
             raise InvalidArgumentError(
-                f"MarkerFile name must be a file in the checkpoint (a path relative to it, "
-                f"without ..), got {self.name!r}"
+                f"MarkerFile name must be a file in the checkpoint (a path relative to the "
+                f"checkpoint, without ..), got {self.name!r}"
             )
 
     def is_ready(self, path: Path, looks: Looks, now: float) -> bool:

@@ -162,16 +162,17 @@ def may_pass_later(error: LmmsEvalError) -> bool:
 
 
 def refused_alone(error: LmmsEvalError) -> bool:
-    """Whether the server refused this one request (a 4xx of its own: bad arguments, a
-    model it cannot load), not every request (401/403: credentials), so the next
-    checkpoint may well be accepted. (Asked after ``may_pass_later``: a 429 is a wait.)"""
-    from .._exceptions import APIStatusError, AuthenticationError, PermissionDeniedError
+    """Whether the server may have refused this one request (a 4xx of its own: a path it
+    cannot use), not every request (401/403: credentials; 404/405: no such endpoint, a
+    wrong base URL), so the next checkpoint may well be accepted. (Asked after
+    ``may_pass_later``: a 429 is a wait.)"""
+    from .._exceptions import APIStatusError
 
-    return (
-        isinstance(error, APIStatusError)
-        and 400 <= error.status_code < 500
-        and not isinstance(error, (AuthenticationError, PermissionDeniedError))
-    )
+    return isinstance(error, APIStatusError) and error.status_code in _OWN_REFUSALS
+
+
+# 4xx answers that may be one request's own (not credentials, an endpoint, a wait)
+_OWN_REFUSALS = frozenset(range(400, 500)) - {401, 403, 404, 405, 429}
 
 
 def step_of(name: str) -> int | None:

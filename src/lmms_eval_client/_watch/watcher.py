@@ -236,7 +236,8 @@ class CheckpointWatcher:
                     if checkpoint.name in self._notices.unreadable:
                         since_last -= 1  # passed over: the next complete one stands in
                         continue
-                    self._notices.held_back(checkpoint, listed, self._every)
+                    later = listed[listed.index(checkpoint) + 1 :]
+                    self._notices.held_back(checkpoint, later, self._every, self._is_ready_now)
                     break  # the k-th is not complete: the ones after it wait their turn
                 continue
             try:
@@ -251,21 +252,27 @@ class CheckpointWatcher:
                 if self._notices.failed(checkpoint, exc):
                     continue  # refused: the others go on
                 return jobs, waiting + 1  # the server down or busy: the rest wait
+            in_flight += job.pending  # (its own or another watcher's: in flight either way)
+            self._notices.sent()
             if not self._run._recorded_here(job):
                 continue  # another watcher of the ledger submitted it meanwhile
             logger.info("Watcher of %s: submitted %s as seq %d", self._directory, job.key, job.seq)
             jobs.append(job)
-            in_flight += job.pending
         return jobs, waiting
 
     def _is_ready(self, checkpoint: Checkpoint, now: float) -> bool:
         """The readiness rule's word; a checkpoint it cannot read (a symlink loop in it, a
         folder this process may not read) is not ready, and is said once."""
         try:
-            return self._ready.is_ready(checkpoint.path, self._looks, now)
+            ready = self._ready.is_ready(checkpoint.path, self._looks, now)
         except (OSError, LmmsEvalError) as exc:
             self._notices.cannot_read(checkpoint, exc)
             return False
+        self._notices.unreadable.discard(checkpoint.name)  # readable again: incomplete at most
+        return ready
+
+    def _is_ready_now(self, checkpoint: Checkpoint) -> bool:
+        return self._is_ready(checkpoint, self._clock())
 
     def collect(self, on_outcome: Callable[[JobOutcome], None] | None = None) -> list[JobOutcome]:
         """Poll once; the outcomes of the watcher's jobs that finished, each handed to

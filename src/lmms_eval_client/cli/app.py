@@ -266,7 +266,8 @@ def main() -> None:
     """
     # Slurm, docker and systemd stop a process with SIGTERM: stopped as Ctrl+C stops it
     # (a watch says so and closes its ledger; exit 130), not killed without a word.
-    signal.signal(signal.SIGTERM, _interrupted)
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:  # (ignored: kept so)
+        signal.signal(signal.SIGTERM, _interrupted)
     # click's errors, from the click typer runs on (its own copy since typer 0.22)
     errors: Any = sys.modules[typer.BadParameter.__module__]
     no_args = tuple(getattr(errors, n) for n in ("NoArgsIsHelpError",) if hasattr(errors, n))

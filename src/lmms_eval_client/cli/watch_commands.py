@@ -134,7 +134,7 @@ def watch(
             "a checkpoint is complete by --marker or --stable-seconds: give one of them"
         )
     ready: ReadinessRule = (
-        MarkerFile(marker or "trainer_state.json")
+        MarkerFile("trainer_state.json" if marker is None else marker)
         if stable_seconds is None
         else StableSize(seconds=stable_seconds)
     )

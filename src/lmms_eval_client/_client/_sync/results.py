@@ -82,7 +82,9 @@ class SyncResultReading:
         return self._read(job, _files.load_job_results, model=model)
 
     def load_all_results(self, job: JobRef) -> dict[str, EvalResults]:
-        """The EvalResults of every model of a completed job, by model name.
+        """The EvalResults of every model the server lists for a completed job, by model
+        name: only the job's own (the folder lmms-eval named after its model_args) when
+        other jobs wrote to its output_dir too.
 
         Raises the same errors as ``load_results``.
         """
