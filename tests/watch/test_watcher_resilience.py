@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,23 @@ from lmms_eval_client._watch.readiness import Looks, MarkerFile
 from lmms_eval_client._watch.watcher import CheckpointWatcher
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from ..faults import FaultProxy, Script, on, respond
+from ..faults import FaultProxy, Rule, Script, on, respond
 from .conftest import SUBMIT, server_job_count, write_checkpoint
 
 MakeRun = Callable[..., EvalRun]
+
+
+@contextmanager
+def run_through_proxy(
+    server: LocalServer, ledger: Path, rule: Rule | None = None
+) -> Iterator[tuple[FaultProxy, EvalRun]]:
+    """An EvalRun whose client reaches ``server`` through a FaultProxy (``rule``), no retries."""
+    with (
+        FaultProxy(server.url, rule) as proxy,
+        EvalClient(proxy.url, max_retries=0) as client,
+        EvalRun(client, ledger, poll_interval=0.02) as run,
+    ):
+        yield proxy, run
 
 
 def test_a_checkpoint_whose_name_cannot_be_a_key_does_not_stop_the_others(
@@ -67,11 +81,7 @@ def test_a_server_down_when_a_checkpoint_is_ready_is_ridden_out(
 ) -> None:
     out = tmp_path / "out"
     write_checkpoint(out, 5)
-    with (
-        FaultProxy(local_server.url) as proxy,
-        EvalClient(proxy.url, max_retries=0) as client,
-        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
-    ):
+    with run_through_proxy(local_server, tmp_path / "run.sqlite") as (proxy, run):
         watcher = CheckpointWatcher(run, out, submit=SUBMIT)
         proxy.down()
         with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
@@ -164,11 +174,7 @@ def test_a_checkpoint_the_server_refuses_does_not_stop_the_others(
     for step in (1, 2, 3):
         write_checkpoint(out, step)
     refuse_first = Script(respond(422, b'{"detail": "refused"}'), match=on("POST", "/evaluate"))
-    with (
-        FaultProxy(local_server.url, refuse_first) as proxy,
-        EvalClient(proxy.url, max_retries=0) as client,
-        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
-    ):
+    with run_through_proxy(local_server, tmp_path / "run.sqlite", refuse_first) as (_, run):
         watcher = CheckpointWatcher(run, out, submit=SUBMIT)
         with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
             assert [job.key for job in watcher.scan()] == ["checkpoint-2", "checkpoint-3"]
@@ -181,10 +187,9 @@ def test_a_server_refusing_every_request_for_its_credentials_stops_the_watch(
 ) -> None:
     out = tmp_path / "out"
     write_checkpoint(out, 1)
+    refuse = Script(then=respond(401), match=on("POST", "/"))
     with (
-        FaultProxy(local_server.url, Script(then=respond(401), match=on("POST", "/"))) as proxy,
-        EvalClient(proxy.url, max_retries=0) as client,
-        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+        run_through_proxy(local_server, tmp_path / "run.sqlite", refuse) as (_, run),
         pytest.raises(AuthenticationError),
     ):
         CheckpointWatcher(run, out, submit=SUBMIT).scan()
@@ -265,9 +270,7 @@ def test_the_same_refusal_for_every_checkpoint_stops_the_watch(
         write_checkpoint(out, step)
     refuse = Script(then=respond(status, b'{"detail": "no"}'), match=on("POST", "/evaluate"))
     with (
-        FaultProxy(local_server.url, refuse) as proxy,
-        EvalClient(proxy.url, max_retries=0) as client,
-        EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+        run_through_proxy(local_server, tmp_path / "run.sqlite", refuse) as (proxy, run),
         pytest.raises(APIStatusError) as raised,
     ):
         CheckpointWatcher(run, out, submit=SUBMIT).scan()
