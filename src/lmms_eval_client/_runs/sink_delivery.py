@@ -15,7 +15,7 @@ from .._exceptions import InvalidArgumentError
 from .._lazy import LazyModule
 from .._trackers.base import Sink
 from .._trackers.callback_sink import CallbackSink
-from .._trackers.writes import DeliveryFailures, LedgerSinkWrites, deliver, rows_by_job
+from .._trackers.writes import DeliveryFailures, LedgerSinkWrites, deliver, name_of, rows_by_job
 from .ledger import Ledger
 
 if TYPE_CHECKING:
@@ -32,12 +32,9 @@ def _names(sinks: Sequence[Sink]) -> list[str] | None:
     names = set()
     for sink in sinks:
         try:
-            name = sink.name
+            names.add(name_of(sink))
         except Exception:
             return None
-        if not isinstance(name, str):
-            return None  # (deliver says what is wrong with it)
-        names.add(name)
     return sorted(names)
 
 

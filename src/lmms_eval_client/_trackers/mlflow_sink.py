@@ -145,20 +145,25 @@ class MLflowSink(TemplateSink):
             self._run_id = self._find_or_create_run()
         return self._run_id
 
-    def _find_or_create_run(self) -> str:
+    def _experiment_id(self) -> str:
+        """The experiment's id, the experiment made if it is missing."""
         client, name = self._client, str(self.experiment)
         found = client.get_experiment_by_name(name)
-        if found is None:
-            try:
-                experiment_id = client.create_experiment(name)
-            except Exception:
-                # another process made it between the look and the make (two watchers, two
-                # exports): RESOURCE_ALREADY_EXISTS; it is there now, else the error stands
-                found = client.get_experiment_by_name(name)
-                if found is None:
-                    raise
         if found is not None:
-            experiment_id = found.experiment_id
+            return str(found.experiment_id)
+        try:
+            return str(client.create_experiment(name))
+        except Exception:
+            # another process made it between the look and the make (two watchers, two
+            # exports): RESOURCE_ALREADY_EXISTS; it is there now, else the error stands
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return str(found.experiment_id)
+
+    def _find_or_create_run(self) -> str:
+        client = self._client
+        experiment_id = self._experiment_id()
         if self.run_name is not None:
             found_id = self._run_named(experiment_id, self.run_name)
             if found_id is not None:

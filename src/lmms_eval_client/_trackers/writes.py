@@ -151,7 +151,7 @@ def deliver(
     seen: set[str] = set()
     for sink in sinks:
         try:
-            name = _name_of(sink)  # (an MLflow or W&B sink may reach its tracker here)
+            name = name_of(sink)  # (an MLflow or W&B sink may reach its tracker here)
         except Exception as exc:
             _log_failure(sink, None, exc)
             continue
@@ -183,7 +183,9 @@ def deliver(
     return done
 
 
-def _name_of(sink: Sink) -> str:
+def name_of(sink: Sink) -> str:
+    """A sink's name, which keys its writes in the ledger (TrackerError unless a non-empty
+    str; an MLflow or W&B sink may reach its tracker to tell it)."""
     name: object = sink.name
     if not isinstance(name, str) or not name:
         raise TrackerError(f"a sink's name must be a non-empty str, got {shown(name)}")

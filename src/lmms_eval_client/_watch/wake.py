@@ -170,9 +170,8 @@ class EventWaker(Waker):
                 except Exception as exc:
                     # watchfiles' notifier fails for good on a name that is no UTF-8 (a
                     # stray folder, not a checkpoint): a new one goes on listening
-                    if _UNDECODABLE not in str(exc) or self._renew is None:
-                        raise
-                    if renewals >= MAX_RENEWALS:
+                    undecodable = _UNDECODABLE in str(exc)
+                    if not undecodable or self._renew is None or renewals >= MAX_RENEWALS:
                         raise
                     renewals += 1
                     self._notify.close()

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -237,7 +238,8 @@ class CheckpointWatcher:
                         since_last -= 1  # passed over: the next complete one stands in
                         continue
                     later = listed[listed.index(checkpoint) + 1 :]
-                    self._notices.held_back(checkpoint, later, self._every, self._is_ready_now)
+                    ready = partial(self._is_ready, now=now)
+                    self._notices.held_back(checkpoint, later, self._every, ready)
                     break  # the k-th is not complete: the ones after it wait their turn
                 continue
             try:
@@ -270,9 +272,6 @@ class CheckpointWatcher:
             return False
         self._notices.unreadable.discard(checkpoint.name)  # readable again: incomplete at most
         return ready
-
-    def _is_ready_now(self, checkpoint: Checkpoint) -> bool:
-        return self._is_ready(checkpoint, self._clock())
 
     def collect(self, on_outcome: Callable[[JobOutcome], None] | None = None) -> list[JobOutcome]:
         """Poll once; the outcomes of the watcher's jobs that finished, each handed to

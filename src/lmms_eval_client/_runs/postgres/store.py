@@ -124,9 +124,9 @@ class PostgresStore:
             conn = psycopg.connect(self._url.conninfo, autocommit=True)
         except psycopg.Error as exc:
             if _OPTION_REFUSED.search(str(exc)):  # libpq's check, before it connects
-                text = " ".join(scrub(str(exc), self._url.secrets).split())
                 raise InvalidArgumentError(
-                    f"The run ledger URL {self.where!r} has an option libpq refuses: {text}"
+                    f"The run ledger URL {self.where!r} has an option libpq refuses: "
+                    f"{self._said(exc)}"
                 ) from None
             raise self._error(exc, doing) from None
         try:
@@ -332,9 +332,13 @@ class PostgresStore:
             path=self.where,
         )
 
+    def _said(self, exc: psycopg.Error) -> str:
+        """What the driver said, on one line, without the URL's password."""
+        return " ".join(scrub(str(exc), self._url.secrets).split()) or type(exc).__name__
+
     def _error(self, exc: psycopg.Error, doing: str) -> LedgerError:
         """The typed error of a psycopg failure; never with the URL's password."""
-        text = " ".join(scrub(str(exc), self._url.secrets).split()) or type(exc).__name__
+        text = self._said(exc)
         where = f"The run ledger {self.where!r}"
         state = exc.sqlstate or ""
         lowered = str(exc).lower()  # (classified by what the driver said, shown scrubbed)
