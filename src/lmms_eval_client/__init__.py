@@ -95,12 +95,9 @@ if TYPE_CHECKING:
         ResultsUnavailableError,
         SamplesNotFoundError,
     )
+    from ._results.eval_log import eval_log_tail
     from ._results.file_access import FileSystem, resolve_server_path
-    from ._results.files import (
-        eval_log_tail,
-        load_job_results,
-        results_of_job,
-    )
+    from ._results.files import load_job_results, results_of_job
     from ._results.metrics import Metric
     from ._results.output_dirs import OUTPUT_ROOT_ENV, output_dir_for
     from ._results.path_map import PATH_MAP_ENV, parse_path_map

@@ -75,7 +75,7 @@ WHERE: dict[str, str] = {
     "SamplesNotFoundError": "._results.errors",
     "FileSystem": "._results.file_access",
     "resolve_server_path": "._results.file_access",
-    "eval_log_tail": "._results.files",
+    "eval_log_tail": "._results.eval_log",
     "load_job_results": "._results.files",
     "results_of_job": "._results.files",
     "Metric": "._results.metrics",

@@ -1,4 +1,4 @@
-"""Waiting for several jobs (``watch``), following a log (``new_lines``), and the two views,
+"""Waiting for several jobs (``watch``) and the two views,
 driven by a scripted client and a fake clock: no server, no sleeping."""
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from lmms_eval_client import (
 )
 from lmms_eval_client.cli.exit_codes import ExitCode
 from lmms_eval_client.cli.live import LineView, LiveView, format_seconds
-from lmms_eval_client.cli.result_commands import new_lines
 from lmms_eval_client.cli.run_view import watch_run
 from lmms_eval_client.cli.watch import Outcome, Tracked, watch
 from lmms_eval_client.testing import LocalServer
@@ -227,18 +226,6 @@ def test_the_json_record() -> None:
     assert record["outcome"] == "failed" and record["exit_code"] == 1
     assert record["error"] == "job a failed: RuntimeError: CUDA out of memory"
     assert isinstance(record["job"], dict) and record["job"]["status"] == "failed"
-
-
-# -- following a log ---------------------------------------------------------------------
-
-
-def test_new_lines_finds_the_overlap_of_two_tails() -> None:
-    assert new_lines([], ["a", "b"]) == ["a", "b"]
-    assert new_lines(["a", "b", "c"], ["b", "c", "d"]) == ["d"]
-    assert new_lines(["a", "b", "c"], ["a", "b", "c"]) == []
-    assert new_lines(["x", "y"], ["p", "q"]) == ["p", "q"]  # grew past the window
-    # repeated lines: the longest overlap wins, so nothing is printed twice
-    assert new_lines(["a", "a"], ["a", "a", "a"]) == ["a"]
 
 
 # -- the views ---------------------------------------------------------------------------

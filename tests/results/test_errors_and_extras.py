@@ -174,7 +174,7 @@ def test_local_reading_imports_neither_fsspec_nor_pandas() -> None:
     code = (
         "import sys\n"
         "import lmms_eval_client\n"
-        "from lmms_eval_client._results.files import eval_log_tail\n"
+        "from lmms_eval_client._results.eval_log import eval_log_tail\n"
         "from lmms_eval_client._results.results import EvalResults\n"
         f"r = EvalResults.load({str(SINGLE)!r})\n"
         "assert len(list(r.samples('e2e_arith'))) == 5\n"

@@ -16,7 +16,8 @@ from lmms_eval_client import (
     load_job_results,
     results_of_job,
 )
-from lmms_eval_client._results.files import job_result_files, output_dir_of_job
+from lmms_eval_client._results.eval_log import output_dir_of_job
+from lmms_eval_client._results.files import job_result_files
 
 from .conftest import MODEL, SINGLE_LOG, completed_job, failed_job, job_info, server_paths
 

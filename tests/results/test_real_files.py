@@ -20,7 +20,7 @@ from lmms_eval_client import (
     eval_log_tail,
     iter_samples,
 )
-from lmms_eval_client._results.files import eval_log_server_path, output_dir_of_job
+from lmms_eval_client._results.eval_log import eval_log_server_path, output_dir_of_job
 
 from .conftest import (
     DATA,

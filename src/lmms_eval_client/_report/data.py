@@ -20,8 +20,9 @@ from typing import Any
 
 from .._checks import check_count
 from .._exceptions import InvalidArgumentError, LmmsEvalError
+from .._results.eval_log import eval_log_tail
 from .._results.file_access import FileSystem
-from .._results.files import eval_log_tail, load_job_results
+from .._results.files import load_job_results
 from .._results.path_map import PathMap, check_path_map
 from .._results.redaction import redact_secrets
 from .._runs.ledger import Ledger

@@ -1,16 +1,14 @@
-"""A job's files: its results per model, and the evaluation log the server writes.
+"""A job's results files, per model (its evaluation log: ``eval_log``).
 
-What the clients call for ``load_results`` and ``eval_log``. File reading is synchronous,
+What the clients call for ``load_results``. File reading is synchronous,
 pure and thread-safe: the async client runs these functions in a worker thread.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING
 
-from .._checks import check_count
 from .._exceptions import InvalidArgumentError
 from .._text import shown, strip_ansi
 from .bounded import DEFAULT_MAX_RESULTS_BYTES
@@ -19,21 +17,15 @@ from .file_access import FileLocation, FileSystem, server_location
 from .metrics import json_number
 from .naming import results_folder, sanitize_model_name
 from .path_map import PathMap
-from .redaction import job_secret_values, redact_secrets, redacted_error
+from .redaction import redacted_error
 from .results import EvalResults, task_of_samples_file
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo, ModelResultFiles
 
-from .._http.config import DEFAULT_LOG_LINES
 
-_MAX_TAIL_BYTES = 1024 * 1024  # a tail never reads more than this from the end of a log
-_TAIL_BLOCK = 64 * 1024
-_LOG_PATTERN = "eval-*.log"
-_LOG_IN_ERROR = re.compile(r"Last lines of (?P<path>.+?\.log):")
-
-
-def _status(job: JobInfo) -> str:
+def status_of(job: JobInfo) -> str:
+    """A job's status as text (an InvalidArgumentError for what is not a JobInfo)."""
     from lmms_eval_api.models import JobInfo  # loaded with the first job anyway
 
     if not isinstance(job, JobInfo):
@@ -60,7 +52,7 @@ def job_result_files(job: JobInfo) -> dict[str, ModelResultFiles]:
     >>> job_result_files(done)["stub-model"].results
     '/srv/evals/a/stub-model/20261202_055237_results.json'
     """
-    status = _status(job)
+    status = status_of(job)
     if status != "completed":
         if status == "failed":
             detail = _first_line(redacted_error(job))
@@ -158,172 +150,6 @@ def load_job_results(
             f"Job {job.job_id} has no results for model {model!r}; it has: {', '.join(files)}"
         )
     return _load(job, files[chosen], path_map, filesystem, max_bytes)
-
-
-# -- the evaluation log ---------------------------------------------------------------------
-
-
-def eval_log_server_path(job: JobInfo) -> str | None:
-    """The server path of a job's evaluation log when the job says it (no file is read).
-
-    A failed job's error names it ("Last lines of <output_dir>/eval-<time>.log: ...").
-
-    >>> eval_log_server_path(failed)
-    '/srv/evals/fail/eval-20261201-215603.log'
-    """
-    match = _LOG_IN_ERROR.search(job.error or "")
-    return match["path"] if match else None
-
-
-def output_dir_of_job(job: JobInfo) -> str | None:
-    """A job's output_dir on the server: as submitted, else derived from its result paths
-    or from the log its error names; None when the server chose one it did not report.
-
-    >>> output_dir_of_job(done)
-    '/srv/evals/a'
-    """
-    request_dir = getattr(job.request, "output_dir", None)
-    if isinstance(request_dir, str) and request_dir:
-        return request_dir
-    for files in (job.result or {}).values():
-        if files.results:  # <output_dir>/<model>/<timestamp>_results.json
-            return os.path.dirname(os.path.dirname(files.results))
-    log = eval_log_server_path(job)
-    return os.path.dirname(log) if log else None
-
-
-def _log_stamp(name: str) -> str:
-    return name[len("eval-") : -len(".log")]
-
-
-def _pick_log(folder: FileLocation, job: JobInfo | None) -> FileLocation | None:
-    names = folder.list_names(_LOG_PATTERN)
-    if not names:
-        return None
-    if job is not None and job.started_at:
-        # The server names the log by its local time at the job's start, as started_at is.
-        started = re.sub(r"[^0-9T]", "", job.started_at[:19]).replace("T", "-")
-        after = [n for n in names if _log_stamp(n) >= started]
-        if after:
-            return folder.child(after[0])
-    return folder.child(names[-1])
-
-
-def _locate_log(
-    source: JobInfo | str | os.PathLike[str],
-    path_map: PathMap | None,
-    fs: FileSystem | None,
-) -> FileLocation:
-    if isinstance(source, (str, os.PathLike)):
-        text = os.fspath(source)
-        if not isinstance(text, str) or not text:
-            raise InvalidArgumentError(f"expected a job, a folder or a log path, not {source!r}")
-        location = server_location(text, path_map=path_map, filesystem=fs, user_given=True)
-        if text.endswith(".log") and not location.is_dir():
-            return location
-        job = None
-    else:
-        job = source
-        status = _status(job)
-        if status == "queued":
-            raise ResultsUnavailableError(
-                f"Job {job.job_id} is queued: it writes its evaluation log once it starts",
-                job_id=job.job_id,
-                status=status,
-            )
-        named = eval_log_server_path(job)
-        if named:
-            return server_location(named, path_map=path_map, filesystem=fs)
-        folder = output_dir_of_job(job)
-        if folder is None:
-            raise ResultsUnavailableError(
-                f"Job {job.job_id} ({status}) was submitted without output_dir, so its log is "
-                "in a temporary folder the server does not report; submit with output_dir= "
-                "(or an output root) to be able to read it",
-                job_id=job.job_id,
-                status=status,
-            )
-        location = server_location(folder, path_map=path_map, filesystem=fs)
-    if not location.is_dir():
-        raise location.not_reachable("no such folder")
-    log = _pick_log(location, job)
-    if log is None:
-        raise ResultsUnavailableError(
-            f"No {_LOG_PATTERN} in {location.display}",
-            job_id=job.job_id if job else "",
-            status=_status(job) if job else "",
-            path=location.display,
-        )
-    return log
-
-
-def _tail_bytes(location: FileLocation, lines: int) -> bytes:
-    with location.open_binary() as handle:
-        try:
-            end = handle.seek(0, os.SEEK_END)
-            start = end
-            data = b""
-            while start > 0 and data.count(b"\n") <= lines and end - start < _MAX_TAIL_BYTES:
-                step = min(_TAIL_BLOCK, start, _MAX_TAIL_BYTES - (end - start))
-                start -= step
-                handle.seek(start)
-                data = handle.read(step) + data
-        except Exception as exc:
-            raise location.not_reachable(f"reading failed: {type(exc).__name__}: {exc}") from exc
-    if start > 0:  # the first line read is a partial one
-        data = data.partition(b"\n")[2]
-    return data
-
-
-def _plain(line: str) -> str:
-    """A line as a terminal shows it: no colour codes, only the last of its redraws."""
-    line = strip_ansi(line)
-    if "\r" in line:
-        parts = [p for p in line.split("\r") if p.strip()]
-        line = parts[-1] if parts else ""
-    return line
-
-
-def eval_log_tail(
-    source: JobInfo | str | os.PathLike[str],
-    *,
-    lines: int = DEFAULT_LOG_LINES,
-    path_map: PathMap | None = None,
-    filesystem: FileSystem | None = None,
-    plain: bool = True,
-    redact: bool = True,
-) -> str:
-    """The last ``lines`` lines of the evaluation log (``eval-<time>.log``) of a job.
-
-    ``source`` is a :class:`JobInfo` (its output_dir, result paths or error tell where the
-    log is; running jobs too), or an output_dir or log path on the server. Paths are mapped
-    by ``path_map`` (else ``$LMMS_EVAL_PATH_MAP``). Reads at most 1 MiB from the end of the
-    file. ``plain`` drops colour codes and progress-bar redraws; ``redact`` masks API keys
-    and tokens (the log shows model_args as given): every ``api_key=``-like value, and the
-    values of a JobInfo's own secret model_args wherever they stand (a JobInfo a server
-    sent: a run's ledger keeps fingerprints of them, not the values).
-
-    >>> print(eval_log_tail(client.get_job(job_id), lines=20))
-    """
-    check_count("lines", lines, 0)
-    location = _locate_log(source, path_map, filesystem)
-    if lines == 0:
-        if not location.exists():
-            raise location.not_reachable("no such file")
-        return ""
-    text = _tail_bytes(location, lines).decode("utf-8", errors="replace")
-    rows = text.split("\n")
-    if rows and rows[-1] == "":
-        rows.pop()
-    if plain:  # as a terminal shows it, without the blank lines at the end
-        rows = [_plain(row) for row in rows]
-        while rows and not rows[-1].strip():
-            rows.pop()
-    tail = "\n".join(rows[-lines:])
-    if not redact:
-        return tail
-    known = () if isinstance(source, (str, os.PathLike)) else job_secret_values(source)
-    return redact_secrets(tail, known)
 
 
 Summary = dict[str, dict[str, dict[str, float | str | None]]]

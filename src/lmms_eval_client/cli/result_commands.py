@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -44,8 +45,6 @@ _OUTCOME_CODES = {
     JobStatus.FAILED: ExitCode.FAILED,
     JobStatus.CANCELLED: ExitCode.CANCELLED,
 }
-# How many lines `logs --follow` reads each poll to find what is new (it keeps as many).
-FOLLOW_WINDOW = 2000
 
 
 def looks_like_path(target: str) -> bool:
@@ -210,22 +209,6 @@ def results(
             print_lines([f"{source}{model}  ({one.path})", one.table()])
 
 
-def new_lines(printed: list[str], current: list[str]) -> list[str]:
-    """The lines of ``current`` (a later tail of the same log) that follow ``printed``.
-
-    The longest end of ``printed`` that begins ``current`` is where they overlap.
-
-    >>> new_lines(["a", "b", "c"], ["b", "c", "d", "e"])
-    ['d', 'e']
-    >>> new_lines(["a", "b"], ["a", "b"])
-    []
-    """
-    for size in range(min(len(printed), len(current)), 0, -1):
-        if current[:size] == printed[-size:]:
-            return current[size:]
-    return current
-
-
 def _emit(lines: list[str], json_out: bool) -> None:
     if json_out:
         for line in lines:
@@ -235,23 +218,36 @@ def _emit(lines: list[str], json_out: bool) -> None:
 
 
 def follow(
-    client: Client, job_id: str, *, lines: int, poll_interval: float, json_out: bool
+    client: Client,
+    job_id: str,
+    *,
+    lines: int,
+    poll_interval: float,
+    json_out: bool,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> JobInfo:
-    """Print the log's tail, then each new line, until the job ends; the final JobInfo.
+    """Print the log's tail, then each line it gains, until the job ends; the final JobInfo.
 
-    A line is printed once the next one exists (a progress bar redraws its last line);
-    the rest once the job has ended.
+    The log is read on from where the last read ended (a byte offset), so a line is
+    printed once however often the log repeats it. A line is printed once it has ended
+    (a progress bar redraws its line); the last one once the job has ended.
     """
-    printed: list[str] | None = None
+    from lmms_eval_client._results.eval_log import read_eval_log
+
+    offset: int | None = None
     waiting_noted = False
     while True:
         job = client.get_job(job_id)  # first: a log read after an end is the whole log
         ended = job.status in _ENDED
+        caught_up = True
         try:
-            text = client.eval_log(job, lines=max(lines, FOLLOW_WINDOW))
+            part = read_eval_log(
+                job, offset=offset, lines=lines, final=ended, path_map=client.path_map,
+                filesystem=client.filesystem,
+            )  # fmt: skip
         except ResultsError as exc:
             if ended:
-                if job.status == JobStatus.CANCELLED and printed is None:
+                if job.status == JobStatus.CANCELLED and offset is None:
                     note(f"job {job_id} was cancelled before it ran: it has no log")
                     return job
                 raise
@@ -259,18 +255,12 @@ def follow(
                 note(f"waiting for the log of job {job_id} ({job.status}): {one_line(exc)}")
                 waiting_noted = True
         else:
-            rows = text.split("\n") if text else []
-            stable = rows if ended else rows[:-1]
-            if printed is None:
-                _emit(stable[-lines:] if lines else [], json_out)
-                printed = stable
-            else:
-                fresh = new_lines(printed, stable)
-                _emit(fresh, json_out)
-                printed = (printed + fresh)[-FOLLOW_WINDOW:]
-        if ended:
-            return job
-        time.sleep(poll_interval)
+            _emit(part.lines, json_out)
+            offset, caught_up = part.offset, part.caught_up
+        if caught_up:  # else: more than one read's worth is there, read on at once
+            if ended:
+                return job
+            sleep(poll_interval)
 
 
 def logs(

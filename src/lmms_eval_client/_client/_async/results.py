@@ -19,11 +19,13 @@ from ..._lazy import LazyModule
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo, JobSubmitResponse
 
+    from ..._results import eval_log as _eval_log
     from ..._results import files as _files
     from ..._results.file_access import FileSystem
     from ..._results.results import EvalResults
 else:  # the results models: loaded when results are read, not with the client
     _files = LazyModule("lmms_eval_client._results.files")
+    _eval_log = LazyModule("lmms_eval_client._results.eval_log")
 
 JobRef: TypeAlias = "JobInfo | JobSubmitResponse | str"
 """A job: its JobInfo (used as it is), what evaluate() returned, or its id (fetched)."""
@@ -98,4 +100,4 @@ class AsyncResultReading:
             ResultsUnavailableError: The job names no log and has no known output_dir.
             ResultsNotReachableError: The log is not reachable from this machine.
         """
-        return await self._read(job, _files.eval_log_tail, lines=lines)
+        return await self._read(job, _eval_log.eval_log_tail, lines=lines)
