@@ -17,6 +17,7 @@ from lmms_eval_client import (
     EvalRun,
     InvalidArgumentError,
     MetricRowLike,
+    Sink,
     StepLabelError,
     TensorBoardSink,
 )
@@ -90,6 +91,39 @@ async def test_each_completed_job_reaches_every_sink_once_even_one_that_failed(
         await resumed.close()
     assert again.points == []
     assert scalars(log_dir, "eval/mme/exact_match") == tb
+
+
+class TrackerDown(Sink):
+    """A sink whose name needs its tracker (an MLflow run to look up), which is down: each
+    ask costs the tracker client's retries (minutes, by MLflow's defaults)."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    @property
+    def name(self) -> str:
+        self.asked += 1
+        raise ConnectionError("tracker down")
+
+    def write(self, rows: Sequence[MetricRowLike], step: int) -> None:
+        raise AssertionError("never reached")
+
+
+async def test_a_tracker_down_is_asked_once_a_poll(
+    make_runner: MakeRunner, local_server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An adversarial try: run.ready() blocked 492 s against an MLflow answering 500, the
+    # sink's name asked twice a poll (once for the jobs it lacks, once to write them).
+    down = TrackerDown()
+    runner = make_runner(local_server.url, sinks=[down])
+    model_args = {**QWEN, "sim_duration": 0.1}
+    await runner.submit("qwen2_vl", ["mme"], model_args=model_args, labels={"step": 1})
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        await runner.completed(timeout=60)
+        down.asked = 0
+        await runner.ready()  # one poll
+    assert down.asked == 1
+    assert "ConnectionError: tracker down" in caplog.text
 
 
 async def test_submit_refuses_labels_a_sink_cannot_place(

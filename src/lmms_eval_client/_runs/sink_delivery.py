@@ -15,7 +15,7 @@ from .._exceptions import InvalidArgumentError
 from .._lazy import LazyModule
 from .._trackers.base import Sink
 from .._trackers.callback_sink import CallbackSink
-from .._trackers.writes import DeliveryFailures, LedgerSinkWrites, deliver, name_of, rows_by_job
+from .._trackers.writes import DeliveryFailures, LedgerSinkWrites, deliver, rows_by_job, tell_names
 from .ledger import Ledger
 
 if TYPE_CHECKING:
@@ -24,18 +24,6 @@ else:  # pydantic's models load with the first delivery (an evaluation run's imp
     _table = LazyModule("lmms_eval_client._runs.table")
 
 logger = logging.getLogger("lmms_eval_client")
-
-
-def _names(sinks: Sequence[Sink]) -> list[str] | None:
-    """The sinks' distinct names, or None when one cannot be told now (``deliver`` logs it
-    and tries again at the next poll)."""
-    names = set()
-    for sink in sinks:
-        try:
-            names.add(name_of(sink))
-        except Exception:
-            return None
-    return sorted(names)
 
 
 def deliver_to_sinks(
@@ -47,11 +35,12 @@ def deliver_to_sinks(
     ``LedgerError`` is raised. Returns the seqs written now, by sink name."""
     if not sinks:
         return {}
-    names = _names(sinks)
+    told = tell_names(sinks)  # once: an ask may cost a tracker that is down its retries
     # Only the jobs some sink still lacks are read: a long run's table is not re-read at
     # every poll. (A name not told: every job; deliver() skips what each sink wrote.)
     lacking, params = "", tuple[object, ...](_table.TABLE_PARAMS)
-    if names is not None:
+    if all(isinstance(name, str) for name in told):
+        names = sorted({str(name) for name in told})
         marks = ", ".join("?" for _ in names)
         lacking = (
             " AND (SELECT COUNT(*) FROM sink_writes w WHERE w.seq = j.seq "
@@ -62,7 +51,7 @@ def deliver_to_sinks(
     if not records:
         return {}
     jobs = rows_by_job(_table.table_rows(records, ledger.path))
-    done = deliver(sinks, jobs, LedgerSinkWrites(ledger), failures)
+    done = deliver(sinks, jobs, LedgerSinkWrites(ledger), failures, told)
     for name, seqs in done.items():
         logger.info("Evaluation run %r: %s wrote jobs %s", ledger.path, name, seqs)
     return done

@@ -131,6 +131,7 @@ def deliver(
     jobs: Mapping[int, Sequence[MetricRowLike]],
     writes: SinkWrites,
     failures: DeliveryFailures | None = None,
+    names: Sequence[str | Exception] | None = None,
 ) -> dict[str, list[int]]:
     """Write each job's rows to each sink that has not written them; record each success.
 
@@ -142,18 +143,18 @@ def deliver(
     or two per poll); a single failure after one got through is that job's own (a name
     the tracker refuses), and the others go on.
     With ``failures`` (kept by the run across calls), jobs that failed are tried after
-    the others. Errors of the ledger itself (``LedgerError``) are raised. Returns the
+    the others. ``names``: the sinks' ``tell_names``, when the caller asked them already
+    (each ask may cost a tracker that is down its client's retries). Errors of the ledger
+    itself (``LedgerError``) are raised. Returns the
     seqs written now, by sink name. Sinks are synchronous (their trackers' clients are):
     an ``AsyncEvalRun`` calls this in a worker thread (``run_sync``).
     """
     failures = DeliveryFailures() if failures is None else failures
     done: dict[str, list[int]] = {}
     seen: set[str] = set()
-    for sink in sinks:
-        try:
-            name = name_of(sink)  # (an MLflow or W&B sink may reach its tracker here)
-        except Exception as exc:
-            _log_failure(sink, None, exc)
+    for sink, name in zip(sinks, tell_names(sinks) if names is None else names, strict=True):
+        if isinstance(name, Exception):
+            _log_failure(sink, None, name)
             continue
         if name in seen:  # the ledger records one write per name: the first sink's
             if name not in failures.told_twice:
@@ -181,6 +182,18 @@ def deliver(
             writes.record(name, [seq])
             done.setdefault(name, []).append(seq)
     return done
+
+
+def tell_names(sinks: Sequence[Sink]) -> list[str | Exception]:
+    """Each sink's ``name_of``, or what it raised (an MLflow or W&B sink may reach its
+    tracker to tell it: asked once a poll)."""
+    told: list[str | Exception] = []
+    for sink in sinks:
+        try:
+            told.append(name_of(sink))
+        except Exception as exc:
+            told.append(exc)
+    return told
 
 
 def name_of(sink: Sink) -> str:
