@@ -219,3 +219,17 @@ def test_an_experiment_another_process_made_meanwhile_is_used(
     monkeypatch.setattr(client, "get_experiment_by_name", late_look)
     run = reader(mlflow_server.url).get_run(sink.run_id)
     assert run.info.experiment_id == looked(name).experiment_id
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["http://127.0.0.1:5000/", "HTTP://127.0.0.1:5000", "http://user:pw@127.0.0.1:5000//"],
+)
+def test_one_tracking_server_spelt_two_ways_is_one_destination(spelling: str) -> None:
+    # An adversarial try: a trailing slash made a new sink name, so a run's ledger took
+    # the same MLflow run for a new destination and wrote every job to it again.
+    canonical = MLflowSink(tracking_uri="http://127.0.0.1:5000", run_id="r1")
+    assert MLflowSink(tracking_uri=spelling, run_id="r1").name == canonical.name
+    assert canonical.name == "mlflow:http://127.0.0.1:5000:r1"
+    other = MLflowSink(tracking_uri="http://127.0.0.1:5000/other", run_id="r1")
+    assert other.name != canonical.name  # a path is a server of its own

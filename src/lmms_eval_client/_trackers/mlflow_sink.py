@@ -61,6 +61,22 @@ def _without_credentials(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+def _destination(uri: str) -> str:
+    """The tracking server a URI names, spelt one way for one server (in a sink's name,
+    which keys its writes in a run's ledger): no credentials, the scheme and host in lower
+    case, no slash at the end of the path. A URI without a host is kept as given.
+
+    >>> _destination("HTTP://u:p@Mlflow.Lan:5000/")
+    'http://mlflow.lan:5000'
+    """
+    shown = _without_credentials(uri)
+    parts = urlsplit(shown)
+    if not parts.netloc:  # a path, sqlite:///..., databricks: as given (urlunsplit drops //)
+        return shown
+    lower = {"scheme": parts.scheme.lower(), "netloc": parts.netloc.lower()}
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/"), **lower))
+
+
 class MLflowSink(TemplateSink):
     """Log each completed job's metrics to an MLflow run, at the job's training step.
 
@@ -195,13 +211,13 @@ class MLflowSink(TemplateSink):
 
     @property
     def name(self) -> str:
-        """``mlflow:<tracking URI without credentials>:<run id>``.
+        """``mlflow:<tracking URI without credentials, one spelling per server>:<run id>``.
 
         Example:
             >>> sink.name  # doctest: +SKIP
             'mlflow:http://127.0.0.1:5000:4f1c...'
         """
-        return f"mlflow:{_without_credentials(self.tracking_uri)}:{self.run_id}"
+        return f"mlflow:{_destination(self.tracking_uri)}:{self.run_id}"
 
     def _write_values(
         self, values: dict[str, float], step: int, rows: Sequence[MetricRowLike]
