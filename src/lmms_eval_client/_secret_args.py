@@ -4,7 +4,9 @@ ledger, ``***`` on the command line.
 The server echoes model_args (``api_key=``, ``hf_token=``...) in every JobInfo.request.
 A key of model_args is secret when its name contains one of the secret words, in any case,
 as lmms-eval masks secret-looking names in its own logs: ``SECRET_ARG_WORDS``, replaced by
-``$LMMS_EVAL_SECRET_ARGS`` (comma-separated) or by an EvalRun's ``secret_args``.
+``$LMMS_EVAL_SECRET_ARGS`` (comma-separated) or by an EvalRun's ``secret_args``. So is a
+field of a request that the contract does not know (sent through ``extra_body``) of such
+a name.
 """
 
 from __future__ import annotations
@@ -80,10 +82,22 @@ def replace_secret_args(
     args = data.get("model_args")
     if isinstance(args, dict):
         copy["model_args"] = {key: replace(key, value) for key, value in args.items()}
+    for key in _extra_fields(data):  # extra_body's, named like a secret as model_args are
+        copy[key] = replace(key, copy[key])
     request = data.get("request")
     if error is not None and isinstance(data.get("error"), str) and isinstance(request, dict):
         copy["error"] = error(data["error"], request.get("model_args"))
     return copy
+
+
+def _extra_fields(data: dict[str, Any]) -> list[str]:
+    """The fields of a request (a mapping with ``model`` and ``tasks``) that the contract
+    does not know: what ``extra_body`` sent (a newer server's, maybe secret)."""
+    if "model" not in data or "tasks" not in data:
+        return []
+    from lmms_eval_api.models import EvaluateRequest  # loaded with the request anyway
+
+    return [key for key in data if key not in EvaluateRequest.model_fields]
 
 
 def masked_error(text: str, model_args: Any, words: Collection[str]) -> str:
@@ -178,6 +192,11 @@ class Fingerprints:
         """The model_args keys whose values a stored request holds as fingerprints."""
         return {key for key, value in (request.model_args or {}).items() if is_fingerprint(value)}
 
+    def is_sealed(self, request: EvaluateRequest) -> bool:
+        """Whether a stored request holds a fingerprint in place of a secret (of its
+        model_args or of its extra_body fields): it cannot be sent again as it is."""
+        return bool(self.sealed_keys(request) or _sealed_extras(request))
+
     def _sealed(self, request: EvaluateRequest, keys: Collection[str]) -> EvaluateRequest:
         return type(request).from_dict(replace_secret_args(request.to_dict(), self._sealer(keys)))
 
@@ -197,5 +216,15 @@ class Fingerprints:
         stored_args = stored.model_args or {}
         if any(key not in echoed or self.of(echoed[key]) != stored_args[key] for key in secrets):
             return None
+        extras, echoed_extras = _sealed_extras(stored), echo.model_extra or {}
+        if any(self.of(echoed_extras.get(key)) != value for key, value in extras.items()):
+            return None
         args = {key: echoed[key] if key in secrets else value for key, value in stored_args.items()}
-        return type(stored).from_dict({**stored.to_dict(), "model_args": args})
+        fields = {**stored.to_dict(), **{key: echoed_extras[key] for key in extras}}
+        return type(stored).from_dict({**fields, "model_args": args})
+
+
+def _sealed_extras(request: EvaluateRequest) -> dict[str, str]:
+    """The extra_body fields a stored request holds as fingerprints, by name."""
+    extras = request.model_extra or {}
+    return {key: value for key, value in extras.items() if is_fingerprint(value)}

@@ -184,6 +184,47 @@ async def test_a_retry_sends_the_real_secrets(
     assert_no_secret_in(ledger_target)
 
 
+EXTRA_SECRET = "hf_5ecretExtraBody0123456789"
+
+
+async def test_a_secret_field_of_extra_body_is_stored_as_a_fingerprint(
+    server: FakeServer, make_runner: MakeRunner, ledger_target: LedgerTarget
+) -> None:
+    # An adversarial try: a newer server's field given through extra_body under a secret's
+    # name (hf_token) was kept in the ledger as it was, the model_args beside it sealed.
+    runner = make_runner(BASE, summarize=None)
+    extra = {"hf_token": EXTRA_SECRET, "seed": 7}
+    job = await runner.submit("qwen2_vl", ["mme"], model_args=ARGS, extra_body=extra)
+    assert server.jobs[str(job.job_id)]["request"]["hf_token"] == EXTRA_SECRET  # sent as given
+    server.run_all()
+    await runner.completed(timeout=5)  # the server's echo (it holds the field) recorded too
+    assert EXTRA_SECRET.encode() not in on_disk(ledger_target)
+    (stored,) = await runner.jobs()
+    assert stored.info is not None
+    for request in (stored.request, stored.info.request):
+        extras = request.model_extra or {}
+        assert extras["seed"] == 7 and extras["hf_token"].startswith("***hmac-sha256:")
+
+
+@pytest.mark.parametrize("resumed", [False, True], ids=["same run", "resumed run"])
+async def test_a_retry_sends_the_real_secret_of_extra_body(
+    server: FakeServer, make_runner: MakeRunner, resumed: bool, ledger_target: LedgerTarget
+) -> None:
+    retry = RetryOnFailure("CUDA out of memory", max_attempts=2)
+    runner = make_runner(BASE, retry=retry, summarize=None)
+    extra = {"hf_token": EXTRA_SECRET}
+    first = await runner.submit("qwen2_vl", ["mme"], model_args=ARGS, extra_body=extra)
+    if resumed:  # another process: it has the ledger, and the server's echo of the field
+        await runner.close()
+        runner = make_runner(BASE, retry=retry, summarize=None)
+    server.finish(str(first.job_id), "failed", OOM)
+    assert await runner.harvest() == []  # sent again
+    second = next(j for j in server.jobs.values() if j["job_id"] != first.job_id)
+    assert second["request"]["hf_token"] == EXTRA_SECRET
+    assert second["request"]["model_args"] == ARGS
+    assert EXTRA_SECRET.encode() not in on_disk(ledger_target)
+
+
 @pytest.mark.parametrize("how", ["argument", "environment"])
 async def test_which_model_args_are_secret_can_be_configured(
     server: FakeServer,

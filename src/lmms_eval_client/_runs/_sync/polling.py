@@ -348,10 +348,11 @@ class RunPoller(RunRecovery):
             run_sync(record)
 
     def _to_resend(self, failed: TrackedJob) -> EvaluateRequest | None:
-        """The failed job's request with its secret model_args: as this process sent it, else
-        from the server's echo of it (checked against the ledger's fingerprints)."""
+        """The failed job's request with its secrets (model_args, extra_body fields): as this
+        process sent it, else from the server's echo of it (checked against the ledger's
+        fingerprints)."""
         fingerprints = self.ledger.fingerprints
-        if not fingerprints.sealed_keys(failed.request):
+        if not fingerprints.is_sealed(failed.request):
             return failed.request
         if failed.seq in self._sent:
             return self._sent[failed.seq]
