@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lmms_eval_client.testing import LocalServer, LocalServerConfig, create_app
+from lmms_eval_client.testing.__main__ import main
 
 
 @pytest.mark.parametrize(
@@ -25,6 +26,17 @@ from lmms_eval_client.testing import LocalServer, LocalServerConfig, create_app
         (lambda: LocalServer(host=""), ValueError, "host"),
         (lambda: LocalServer(port=70000), ValueError, "port"),
         (lambda: LocalServer(port="80"), ValueError, "port"),  # type: ignore[arg-type]
+        # an adversarial try: a raw TypeError from iterating None; names no job can give
+        (lambda: LocalServerConfig(tasks=None), TypeError, "tasks must be"),  # type: ignore[arg-type]
+        (lambda: LocalServerConfig(models=None), TypeError, "models must be"),  # type: ignore[arg-type]
+        (lambda: LocalServerConfig(tasks=[""]), ValueError, "tasks"),
+        (lambda: LocalServerConfig(tasks=[" mme"]), ValueError, "tasks"),
+        (lambda: LocalServerConfig(models=["qwen2_vl "]), ValueError, "models"),
+        (lambda: LocalServerConfig(tasks=["mme,ai2d"]), ValueError, "comma"),
+        # the server's thread started, then a raw TypeError: it kept answering, unstopped
+        (lambda: LocalServer(startup_timeout="5"), ValueError, "startup_timeout"),  # type: ignore[arg-type]
+        (lambda: LocalServer(startup_timeout=0), ValueError, "startup_timeout"),
+        (lambda: LocalServer(startup_timeout=-1), ValueError, "startup_timeout"),
     ],
 )
 def test_a_configuration_that_cannot_work_is_refused_when_made(
@@ -47,3 +59,26 @@ def test_the_command_refuses_a_port_out_of_range_as_a_usage_error(
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert "argument --port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_names_given_by_a_generator_are_all_offered() -> None:
+    # An adversarial try: the type check used the generator up, so the server offered no
+    # task and failed every job ("Tasks not found: mme").
+    config = LocalServerConfig(tasks=(name for name in ["mme", "ai2d"]))
+    assert config.tasks == ("mme", "ai2d")
+
+
+def test_the_command_refuses_an_empty_host_as_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An adversarial try: --host "" (an unset $HOST) listened on every interface.
+    import uvicorn
+
+    def served(*args: object, **kwargs: object) -> None:  # (never listen: not loopback)
+        raise AssertionError(f"served on {kwargs.get('host')!r}")
+
+    monkeypatch.setattr(uvicorn, "run", served)
+    with pytest.raises(SystemExit) as done:
+        main(["--host", ""])
+    assert done.value.code == 2
+    assert "argument --host" in capsys.readouterr().err

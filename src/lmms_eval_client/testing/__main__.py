@@ -30,6 +30,12 @@ def _port(text: str) -> int:
     return port
 
 
+def _host(text: str) -> str:
+    if not text.strip():  # uvicorn would listen on every interface
+        raise argparse.ArgumentTypeError("an address to listen on, e.g. 127.0.0.1")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the local server."""
     parser = argparse.ArgumentParser(
@@ -39,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
             "(lmms_eval_client.testing). Stop it with Ctrl+C or SIGTERM."
         ),
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    parser.add_argument(
+        "--host", type=_host, default="127.0.0.1", help="address (default: 127.0.0.1)"
+    )
     parser.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     parser.add_argument(
         "--job-duration",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone, tzinfo
 from typing import Literal
@@ -108,9 +108,7 @@ class LocalServerConfig:
             )
         registry = lmms_eval_registry()
         for name, known in (("tasks", registry.task_names), ("models", registry.models)):
-            names = getattr(self, name)
-            if isinstance(names, str) or not all(isinstance(n, str) for n in names):
-                raise TypeError(f"{name} must be a sequence of str, got {names!r}")
+            names = _names(name, getattr(self, name))
             object.__setattr__(self, name, resolve_offered(name, names, known))
         for name in ("temp_dir_prefix", "tasks_error", "models_error"):
             value = getattr(self, name)
@@ -137,6 +135,23 @@ class LocalServerConfig:
             raise ValueError(
                 f"docs_per_task must be a positive integer, got {self.docs_per_task!r}"
             )
+
+
+def _names(kind: str, given: object) -> tuple[str, ...]:
+    """``tasks``/``models`` as a tuple of names a job can give (read once: a generator)."""
+    if isinstance(given, str) or not isinstance(given, Iterable):
+        raise TypeError(f"{kind} must be a sequence of str, got {given!r}")
+    names = tuple(given)
+    if not all(isinstance(name, str) for name in names):
+        raise TypeError(f"{kind} must be a sequence of str, got {names!r}")
+    for name in names:
+        if not name or name != name.strip():
+            raise ValueError(f"{kind} must be names without surrounding spaces, got {name!r}")
+        if kind == "tasks" and "," in name:  # a job's tasks are split at commas
+            raise ValueError(
+                f"a task name holds no comma (a job's tasks are split at commas), got {name!r}"
+            )
+    return names
 
 
 def check_duration(name: str, value: object) -> float:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from typing_extensions import Self
 
 from ._app import create_app
-from ._config import LocalServerConfig
+from ._config import LocalServerConfig, check_duration
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -51,6 +51,8 @@ class LocalServer:
             raise ValueError(f"host must be an address to listen on, got {host!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int in 0..65535 (0: a free one), got {port!r}")
+        if check_duration("startup_timeout", startup_timeout) == 0:
+            raise ValueError("startup_timeout must be more than 0 seconds, got 0")
         self.app: FastAPI = app if app is not None else create_app(config)
         self.host = host
         self._requested_port = port
