@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -215,6 +217,32 @@ async def test_default_output_dir_is_a_fresh_temporary_dir(tmp_path: Path) -> No
     assert path is not None
     assert Path(path).parent.parent.parent == tmp_path
     assert Path(path).parent.parent.name.startswith("x_")
+
+
+async def test_a_job_writes_its_files_off_the_servers_event_loop(
+    client: AsyncEvalClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An adversarial try: a job of 1,700 subtasks wrote its results on the event loop, and
+    # GET /health waited 2 s for it. The real server evaluates in a subprocess: it answers.
+    from lmms_eval_client.testing import _simulation
+
+    on_the_loop: list[bool] = []
+    for name in ("__init__", "finish"):
+        original = getattr(_simulation.EvaluationRun, name)
+
+        def watched(*args: object, _original: Any = original) -> Any:
+            try:
+                asyncio.get_running_loop()
+                on_the_loop.append(True)
+            except RuntimeError:  # no event loop runs in this thread
+                on_the_loop.append(False)
+            return _original(*args)
+
+        monkeypatch.setattr(_simulation.EvaluationRun, name, watched)
+    job = await client.evaluate(model="qwen2_vl", tasks=["mme"], model_args=QWEN)
+    done = await wait(client, job.job_id)
+    assert done.result is not None
+    assert on_the_loop == [False, False]
 
 
 # -- failed jobs -----------------------------------------------------------------------

@@ -172,6 +172,8 @@ class Scheduler:
         gate = self.config.job_gate
         if gate is not None:  # held, running, before anything happens (as tests/servers.py)
             await gate.pass_through()
-        run = EvaluationRun(request, self.config)
+        # Files are written in a thread: the real server evaluates in a subprocess and
+        # keeps answering meanwhile (a job of a thousand subtasks takes a second to write).
+        run = await asyncio.to_thread(EvaluationRun, request, self.config)
         await asyncio.sleep(run.plan.duration)
-        return run.finish()
+        return await asyncio.to_thread(run.finish)
