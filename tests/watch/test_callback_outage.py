@@ -9,6 +9,7 @@ import contextlib
 import importlib
 import logging
 import sys
+import threading
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from lmms_eval_client import CheckpointSubmission, EvalClient, EvalRun, InvalidArgumentError
 from lmms_eval_client.testing import LocalServer
 
-from ..faults import FaultProxy, Rule, Script, on, respond
+from ..faults import FaultProxy, Rule, Script, Stall, on, respond
 
 
 @pytest.fixture
@@ -35,19 +36,30 @@ def state(step: int) -> SimpleNamespace:
     return SimpleNamespace(global_step=step, is_world_process_zero=True, log_history=[])
 
 
+def settled(callback: Any) -> None:
+    """Once the calls the hooks handed to the callback's background thread have run."""
+    assert callback._background.done(timeout=60)
+
+
 @contextlib.contextmanager
 def callback_behind_a_proxy(
-    module: Any, server: LocalServer, tmp_path: Path, rule: Rule | None = None
+    module: Any,
+    server: LocalServer,
+    tmp_path: Path,
+    rule: Rule | None = None,
+    wait_at_end: float = 60,
+    timeout: float = 60,
 ) -> Iterator[tuple[FaultProxy, Any, SimpleNamespace]]:
-    """An EvalCallback (wait_at_end 60 s) whose run reaches ``server`` through a FaultProxy
-    obeying ``rule``; the proxy, the callback, and the Trainer's args it is called with."""
+    """An EvalCallback whose run reaches ``server`` through a FaultProxy obeying ``rule``
+    (its client: ``timeout``, no retries); the proxy, the callback, and the Trainer's args
+    it is called with."""
     what = CheckpointSubmission(model="qwen2_vl", tasks=["mme"])
     with (
         FaultProxy(server.url, rule) as proxy,
-        EvalClient(proxy.url, max_retries=0) as client,
+        EvalClient(proxy.url, max_retries=0, timeout=timeout) as client,
         EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
     ):
-        callback = module.EvalCallback(run, what, wait_at_end=60)
+        callback = module.EvalCallback(run, what, wait_at_end=wait_at_end)
         yield proxy, callback, SimpleNamespace(output_dir=str(tmp_path / "out"))
 
 
@@ -64,14 +76,46 @@ def test_a_save_while_the_server_is_down_is_sent_later_and_never_raises(
         with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
             callback.on_save(args, state(5), None)  # before: APIConnectionError
             callback.on_log(args, state(6), None, logs={})  # polls: down too
+            settled(callback)
         assert callback.submitted == []
         assert "could not submit checkpoint-5" in caplog.text
         proxy.up()
         callback.on_save(args, state(10), None)  # the one waiting goes first
+        settled(callback)
         assert [job.key for job in callback.submitted] == ["checkpoint-5", "checkpoint-10"]
         end = state(10)
         callback.on_train_end(args, end, None)
         assert sorted(e["eval/checkpoint_step"] for e in end.log_history) == [5.0, 10.0]
+
+
+def test_a_server_that_never_answers_holds_no_training_step(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # An adversarial try: the hooks called the server in the Trainer's own thread, so a
+    # server that accepts and never answers held each save, and each log that polled, for
+    # the client's timeout times its tries (three minutes by default), and the training
+    # with them.
+    monkeypatch.setattr(callback_module.EvalCallback, "_GRACE", 0.5)
+    stall = Script(then=Stall())
+    with (
+        callback_behind_a_proxy(
+            callback_module, local_server, tmp_path, stall, wait_at_end=0, timeout=10
+        ) as (proxy, callback, args),
+        caplog.at_level(logging.WARNING, logger="lmms_eval_client"),
+    ):
+        callback.on_save(args, state(5), None)
+        callback.on_log(args, state(6), None, logs={})
+        proxy.wait_for(lambda seen: len(seen) >= 1)  # the request the server holds
+        # the hooks have returned, and the request is still under way
+        assert "could not submit" not in caplog.text and callback.submitted == []
+        end = state(6)
+        callback.on_train_end(args, end, None)  # returns: wait_at_end, plus 0.5 s
+        assert "did not answer by the end of wait_at_end" in caplog.text
+        proxy.down()  # the held request fails: the background thread goes on, and ends
+        for thread in threading.enumerate():
+            if thread.name == "EvalCallback":
+                thread.join(60)
 
 
 def test_a_submission_without_its_placeholder_is_refused_before_training() -> None:
@@ -100,8 +144,10 @@ def test_a_checkpoint_the_server_refuses_does_not_hold_back_the_later_ones(
     ):
         with caplog.at_level(logging.ERROR, logger="lmms_eval_client"):
             callback.on_save(args, state(5), None)
+            settled(callback)
         assert "checkpoint-5 is not submitted" in caplog.text
         callback.on_save(args, state(10), None)
+        settled(callback)
         assert [job.key for job in callback.submitted] == ["checkpoint-10"]
         end = state(10)
         callback.on_train_end(args, end, None)  # returns: nothing of ours is due

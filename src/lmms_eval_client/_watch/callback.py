@@ -12,6 +12,7 @@ puts the callback first, so those logs reach every ``report_to`` logger, and let
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -22,6 +23,7 @@ from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependency
 from .._log import logger
 from .._runs._sync.run import EvalRun
 from .._runs.outcomes import JobOutcome, TrackedJob
+from .background import Background
 from .checkpoint import check_watching
 from .reporting import is_rank_zero, metric_values
 from .submission import CheckpointSubmission, checkpoint_of, may_pass_later, submit_checkpoint
@@ -42,15 +44,18 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
     through the trainer's logs, and waits for the stragglers at the end of training.
 
     Each checkpoint is submitted under the key of its name (``checkpoint-500``), so a
-    resumed training submits none twice. Only the process of world rank 0 submits and
-    harvests (``state.is_world_process_zero``, and ``RANK``/``LOCAL_RANK`` 0 when set).
+    resumed training submits none twice. The hooks never wait on the evaluation server:
+    they hand the submissions and polls to a background thread of the callback's own and
+    return at once (a server that never answers holds no training step). Only the process
+    of world rank 0 submits and harvests (``state.is_world_process_zero``, and
+    ``RANK``/``LOCAL_RANK`` 0 when set).
 
     Args:
         run: The EvalRun to submit into.
         submit: What to submit for a checkpoint (``"{checkpoint}"`` in model_args: its path).
         wait_at_end: Seconds ``on_train_end`` waits for the pending evaluations (a finite
-            number up to 10^7; None: as long as it takes; 0: not at all). Those left go on
-            on the server.
+            number up to 10^7; None: as long as it takes; 0: not at all), plus up to 10 s
+            for a request under way. Those left go on on the server.
         key_prefix: Put before each checkpoint's name to make its key.
         log_prefix: The metrics' names start with it (``eval``: ``eval/mme/exact_match``).
 
@@ -61,6 +66,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         callback.attach(trainer)  # first among the callbacks: report_to sees the metrics
         trainer.train()
     """
+
+    # Beyond wait_at_end, how long the end of training waits for a request under way.
+    _GRACE = 10.0
 
     def __init__(
         self,
@@ -85,8 +93,10 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._waiting: deque[dict[str, float]] = deque()
         self._due: deque[tuple[Path, int]] = deque()  # saved, not sent yet (server down)
         self._polled_at = float("-inf")
+        self._background = Background("EvalCallback")
         self.submitted: list[TrackedJob] = []
-        """The jobs this callback submitted (or found under their keys), in order."""
+        """The jobs this callback submitted (or found under their keys), in order (by its
+        background thread: a save's job is here once that thread has sent it)."""
 
     def attach(self, trainer: Any) -> EvalCallback:
         """Add this callback to ``trainer`` as its first callback (so the metrics it adds to
@@ -119,7 +129,13 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             return
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         self._due.append((path, int(state.global_step)))
+        self._background.hand(self._tick, once=True)
+
+    def _tick(self) -> None:
+        """(In the background thread) submit what is due; poll once per poll_interval."""
         self._submit_due()
+        if time.monotonic() - self._polled_at >= self._run._poll_interval:
+            self._collect()
 
     def _submit_due(self) -> None:
         """Submit the saved checkpoints not sent yet, in order. A failure never reaches the
@@ -162,9 +178,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
-        if time.monotonic() - self._polled_at >= self._run._poll_interval:
-            self._submit_due()
-            self._collect()  # at most one poll per poll_interval, however often it logs
+        self._background.hand(self._tick, once=True)  # a poll per poll_interval at most
         if self._waiting and logs is not None:
             values = self._waiting.popleft()
             logs.update(values)  # the same dict the later callbacks (report_to) receive
@@ -181,6 +195,34 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
         deadline = None if self._wait_at_end is None else time.monotonic() + self._wait_at_end
+        finished = threading.Event()
+
+        def finish() -> None:
+            try:
+                self._finish(deadline)
+            finally:
+                finished.set()
+
+        self._background.hand(finish)
+        grace = None if self._wait_at_end is None else self._wait_at_end + self._GRACE
+        if not finished.wait(grace):
+            logger.warning(
+                "EvalCallback: the evaluation server did not answer by the end of wait_at_end "
+                "(%s s, plus %s s): the training ends without it; what was submitted goes on "
+                "on the server (run.metrics() has it once done)", self._wait_at_end, self._GRACE,
+            )  # fmt: skip
+        self._background.stop()
+        while self._waiting:
+            values = self._waiting.popleft()
+            if self._trainer is not None:
+                self._trainer.log(dict(values))  # through the trainer: report_to sees it
+            else:
+                state.log_history.append({**values, "step": state.global_step})
+                logger.info("EvalCallback: %s", values)
+
+    def _finish(self, deadline: float | None) -> None:
+        """(In the background thread) submit, poll and wait for the callback's pending jobs
+        until none is left or ``deadline``."""
         while True:
             self._submit_due()
             self._collect()
@@ -202,13 +244,6 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                 )
                 break
             time.sleep(self._run._poll_interval)
-        while self._waiting:
-            values = self._waiting.popleft()
-            if self._trainer is not None:
-                self._trainer.log(dict(values))  # through the trainer: report_to sees it
-            else:
-                state.log_history.append({**values, "step": state.global_step})
-                logger.info("EvalCallback: %s", values)
 
     def _collect(self) -> None:
         """Receive the finished outcomes of the callback's jobs; queue their metrics; ack.
