@@ -291,8 +291,9 @@ def where(request: httpx.Request) -> str:
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 # "ValueError: ...", "torch.OutOfMemoryError: ...": the line a traceback ends with.
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit)\b: .+")
-# loguru's "2026-12-01 21:56:25 | ERROR    | module:function:line - message".
-_LOG_ERROR = re.compile(r"\|\s*(?:ERROR|CRITICAL)\s*\|[^-]*- (.+)")
+# loguru's "2026-12-01 21:56:25 | ERROR    | module:function:line - message" (the place
+# holds no "|": a line of "| ERROR |" repeated is read in linear time, not quadratic).
+_LOG_ERROR = re.compile(r"\|\s*(?:ERROR|CRITICAL)\s*\|[^-|]*- (.+)")
 
 
 def strip_ansi(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from .._runs.outcomes import TrackedJob
 from .._runs.table import MetricRow
+from .._trackers.base import integer_step
 from .compare import Comparison
 from .data import ReportData, RunData, SampleData
 from .svg import COLORS, Point, Series, chart
@@ -33,7 +34,11 @@ def _num(value: float | None) -> str:
 
 
 def _x(labels: dict[str, Any], step_label: str, seq: int) -> float:
+    """Where a job is drawn: its step label (a number, or an integer's text as the command
+    line's ``--label step=100`` stores it), else its seq."""
     value = labels.get(step_label)
+    if isinstance(value, str):
+        value = integer_step(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         with contextlib.suppress(OverflowError):  # an int past float's range: no x
             if math.isfinite(number := float(value)):
@@ -68,12 +73,19 @@ def charts_section(data: ReportData) -> str:
         f"{_e(run.name)}</span>"
         for i, run in enumerate(data.runs)
     )
+    # Each run's rows by chart, grouped once (a scan of every row per chart was quadratic).
+    grouped: list[dict[tuple[str, str, str], list[MetricRow]]] = []
+    for run in data.runs:
+        charts: dict[tuple[str, str, str], list[MetricRow]] = {}
+        for r in run.rows:
+            if r.value is not None:
+                charts.setdefault((r.task, r.metric, r.filter), []).append(r)
+        grouped.append(charts)
     cards = []
     for task, metric, filter_ in keys:
         series, captions = [], []
-        for run in data.runs:
-            rows = [r for r in run.rows if (r.task, r.metric, r.filter) == (task, metric, filter_)]
-            rows = [r for r in rows if r.value is not None]
+        for run, charts in zip(data.runs, grouped, strict=True):
+            rows = charts.get((task, metric, filter_), [])
             points = [
                 Point(
                     x=_x(r.labels, data.step_label, r.seq),

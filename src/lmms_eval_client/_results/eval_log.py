@@ -7,7 +7,9 @@ synchronous and thread-safe: the async client runs them in a worker thread.
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,12 +37,16 @@ def eval_log_server_path(job: JobInfo) -> str | None:
     """The server path of a job's evaluation log when the job says it (no file is read).
 
     A failed job's error names it ("Last lines of <output_dir>/eval-<time>.log: ...").
+    Only a file lmms-eval names so (``eval-*.log``) is taken: the error is the server's
+    text, and another file it named (``/var/log/x.log``) would be read on this machine.
 
     >>> eval_log_server_path(failed)
     '/srv/evals/fail/eval-20261201-215603.log'
     """
     match = _LOG_IN_ERROR.search(job.error or "")
-    return match["path"] if match else None
+    if match is None or not fnmatch.fnmatchcase(posixpath.basename(match["path"]), _LOG_PATTERN):
+        return None
+    return match["path"]
 
 
 def output_dir_of_job(job: JobInfo) -> str | None:

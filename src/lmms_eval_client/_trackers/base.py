@@ -107,7 +107,7 @@ _STEP_RANGE = range(-(2**63), 2**63)
 _DECIMAL = re.compile(r"[+-]?[0-9]+")  # ASCII only: int() also reads "1_000" and "١٢"
 
 
-def _integer(value: Any) -> int | None:
+def integer_step(value: Any) -> int | None:
     """The int64 a label holds (an int, an integral float, a decimal string), else None."""
     step: int | None = None
     if isinstance(value, bool):
@@ -129,7 +129,7 @@ def _step_problem(labels: Mapping[str, Any], step_label: str) -> tuple[int | Non
     """The step these labels hold, or None and what is wrong with them."""
     if step_label not in labels:
         return None, f"no label {step_label!r} (its labels: {sorted(labels)})"
-    step = _integer(labels[step_label])
+    step = integer_step(labels[step_label])
     if step is None:
         return None, (
             f"label {step_label!r} = {shown(labels[step_label])}, not an integer (a 64-bit "

@@ -1,0 +1,65 @@
+"""What a report draws and reads from what a ledger or a server says (an adversarial try of
+the report): a step label given as text, a log file the server's error names, an error
+text built to make a regular expression slow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmms_eval_client import JobInfo, ResultsUnavailableError, eval_log_tail
+from lmms_eval_client._report.page import _x
+from lmms_eval_client._results.eval_log import eval_log_server_path
+from lmms_eval_client._text import failure_reason
+
+
+def test_a_step_label_given_as_an_integers_text_is_drawn_at_that_step() -> None:
+    # `runs submit --label step=1000` stores "1000": it was drawn at its seq, under an
+    # axis that says "step" (and the best point's caption named the step).
+    assert _x({"step": "1000"}, "step", 1) == 1000.0
+    assert _x({"step": " -20 "}, "step", 2) == -20.0
+    assert _x({"step": 200}, "step", 3) == 200.0
+    assert _x({"step": 0.5}, "step", 4) == 0.5
+    assert _x({"step": "late"}, "step", 5) == 5.0  # not a number: its seq
+    assert _x({"step": "1_000"}, "step", 6) == 6.0  # (as the trackers read steps)
+    assert _x({}, "step", 7) == 7.0
+
+
+def failed(error: str) -> JobInfo:
+    return JobInfo.model_validate(
+        {
+            "job_id": "j",
+            "status": "failed",
+            "created_at": "2026-12-02T05:00:00",
+            "request": {"model": "qwen2_vl", "tasks": ["mme"]},
+            "error": error,
+        }
+    )
+
+
+def test_a_log_the_servers_error_names_is_read_only_if_lmms_eval_names_it_so(
+    tmp_path: Path,
+) -> None:
+    # The path after "Last lines of" is the server's text: it made `logs JOB` and the report
+    # read (and publish) any .log file of this machine.
+    other = tmp_path / "private.log"
+    other.write_text("a line of another program's log\n", encoding="utf-8")
+    job = failed(f"Evaluation failed with return code 1. Last lines of {other}:\nboom")
+    assert eval_log_server_path(job) is None
+    with pytest.raises(ResultsUnavailableError):
+        eval_log_tail(job)
+    log = tmp_path / "eval-20261202-050001.log"
+    log.write_text("the evaluation's own line\n", encoding="utf-8")
+    job = failed(f"Evaluation failed with return code 1. Last lines of {log}:\nboom")
+    assert eval_log_server_path(job) == str(log)
+    assert eval_log_tail(job) == "the evaluation's own line"
+
+
+@pytest.mark.timeout(20)  # before: about 90 s for this 1 MB (quadratic); now milliseconds
+def test_an_error_of_repeated_log_level_marks_is_read_in_linear_time() -> None:
+    error = "| ERROR |" * 120_000 + "\nRuntimeError: the reason"
+    assert failure_reason(error) == "RuntimeError: the reason"
+    assert failure_reason("| ERROR |" * 120_000).startswith("| ERROR |")
+    line = "2026-12-01 21:56:25 | ERROR    | lmms_eval.evaluator:run:42 - CUDA out of memory"
+    assert failure_reason(line) == "CUDA out of memory"
