@@ -16,6 +16,7 @@ import hmac
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +34,17 @@ SECRET_ARGS_ENV = "LMMS_EVAL_SECRET_ARGS"
 SHOWN = "***"
 # Starts as the CLI's mask does: a fingerprint reads as a hidden value wherever it shows.
 FINGERPRINT_PREFIX = "***hmac-sha256:"
-# How a text's words are split to be fingerprinted (Fingerprints.told_in).
-_WORDS = (re.compile(r"[^\s\"'`]+"), re.compile(r"[^\s\"'`,;:=()\[\]{}<>|&]+"))
+# How a text's words are split to be fingerprinted (Fingerprints.told_in): at spaces (a
+# secret may hold a quote), also at quotes, also at punctuation (a URL's query: ?key=S#f).
+_WORDS = (
+    re.compile(r"\S+"),
+    re.compile(r"[^\s\"'`]+"),
+    re.compile(r"[^\s\"'`,;:=()\[\]{}<>|&?#]+"),
+)
+# A secret of several words (a passphrase) is looked for among runs of up to this many.
+_PASSPHRASE_WORDS = 8
+_LONGEST_SECRET = 512  # characters: a longer run of words is not a model_args value
+_PASSPHRASE_LINE_WORDS = 400  # a longer line is searched word by word only (time bound)
 # model_args lie at most this deep in what is stored or printed (a list of TrackedJobs:
 # [i]["info"]["request"]["model_args"]); deeper data is left as it is.
 _MAX_DEPTH = 8
@@ -167,18 +177,35 @@ class Fingerprints:
         """The words of ``text`` that are secrets of a stored request, longest first: those
         whose fingerprint is one of ``model_args``' (a ledger keeps a secret's fingerprint,
         not its value, yet knows the value where a text, such as a job's log, tells it as a
-        word). Words are split at spaces and quotes, then also at punctuation."""
+        word). Words are split at spaces, also at quotes, also at punctuation, in the text
+        and in it URL-decoded; runs of up to 8 words are tried too (a passphrase)."""
         args = model_args if isinstance(model_args, dict) else {}
         sealed = {value for value in args.values() if is_fingerprint(value)}
         found: set[str] = set()
-        words = {word for split in _WORDS if sealed for word in split.findall(text)}
+        if not sealed:
+            return ()
+        # the text as it is, and URL-decoded (key%3DSECRET%26: a form body, a query)
+        texts = {text, urllib.parse.unquote(text)}
+        words = {word for t in texts for split in _WORDS for word in split.findall(t)}
+        for t in texts:
+            for line in t.splitlines():
+                parts = line.split()
+                if len(parts) > _PASSPHRASE_LINE_WORDS:
+                    continue  # (a line of a page of words: its words alone, not each run)
+                for i in range(len(parts)):
+                    for n in range(2, min(_PASSPHRASE_WORDS, len(parts) - i) + 1):
+                        run = " ".join(parts[i : i + n])
+                        if len(run) > _LONGEST_SECRET:
+                            break
+                        words.add(run)
         for word in words:
             for part in {word, *word.split("/")}:  # a path's segments: /v1/SECRET/models
                 value = part.rpartition("=")[2]  # name=VALUE, its value whatever it holds
                 for candidate in {part, value, part.rstrip(".,;:!?"), value.rstrip(".,;:!?")}:
                     if len(candidate) < MIN_MASKED_CHARS or candidate in found:
                         continue
-                    number = int(candidate) if candidate.isdecimal() else None
+                    decimal = candidate.isdecimal() and len(candidate) <= 100
+                    number = int(candidate) if decimal else None  # (int() stops at 4,300)
                     if self.of(candidate) in sealed or (
                         number is not None and self.of(number) in sealed
                     ):

@@ -4,14 +4,23 @@ text built to make a regular expression slow."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
 
-from lmms_eval_client import JobInfo, ResultsUnavailableError, eval_log_tail
+from lmms_eval_client import (
+    EvalClient,
+    EvalRun,
+    JobInfo,
+    ResultsUnavailableError,
+    eval_log_tail,
+    write_report,
+)
 from lmms_eval_client._report.page import _x
 from lmms_eval_client._results.eval_log import eval_log_server_path
 from lmms_eval_client._text import failure_reason
+from lmms_eval_client.testing import LocalServer
 
 
 def test_a_step_label_given_as_an_integers_text_is_drawn_at_that_step() -> None:
@@ -63,3 +72,29 @@ def test_an_error_of_repeated_log_level_marks_is_read_in_linear_time() -> None:
     assert failure_reason("| ERROR |" * 120_000).startswith("| ERROR |")
     line = "2026-12-01 21:56:25 | ERROR    | lmms_eval.evaluator:run:42 - CUDA out of memory"
     assert failure_reason(line) == "CUDA out of memory"
+
+
+@pytest.mark.parametrize(
+    ("name", "secret", "said"),
+    [
+        ("db_password", "correct horse battery staple", "login rejected: {S}"),
+        ("api_key", 'abc"def12345`ghi', "rejected credential {S} for org"),
+        ("api_key", "Zq9SuperSecretValue7", "POST body=model%3Dx%26key%3D{S}%26n%3D1 -> 401"),
+        ("api_key", "Zq9SuperSecretValue7", "GET https://h/v1/models?key={S}#frag -> 403"),
+    ],
+    ids=["passphrase", "with-quotes", "url-encoded", "before-a-fragment"],
+)
+def test_a_secret_the_log_tells_in_other_words_is_masked_in_the_page(
+    local_server: LocalServer, tmp_path: Path, name: str, secret: str, said: str
+) -> None:
+    # The ledger keeps fingerprints of the secrets, found in a failed job's log tail by
+    # its words: one of several words, one holding a quote, one inside a URL-encoded body
+    # or before a URL's fragment was shown as it was.
+    ledger = tmp_path / "run.sqlite"
+    args = {"pretrained": "org/m", name: secret, "sim_error": said.format(S=secret)}
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger, poll_interval=0.02) as run:
+        run.submit("qwen2_vl", ["mme"], model_args=args, output_dir=str(tmp_path / "out"))
+        assert len(list(run.as_completed(timeout=60))) == 1
+    page = html.unescape(write_report(ledger, tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert said.split("{S}")[0].strip() in page  # the tail is there
+    assert secret not in page
