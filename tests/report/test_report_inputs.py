@@ -19,6 +19,7 @@ from lmms_eval_client import (
 )
 from lmms_eval_client._report.page import _x
 from lmms_eval_client._results.eval_log import eval_log_server_path
+from lmms_eval_client._secret_args import SECRET_ARG_WORDS, Fingerprints
 from lmms_eval_client._text import failure_reason
 from lmms_eval_client.testing import LocalServer
 
@@ -98,3 +99,11 @@ def test_a_secret_the_log_tells_in_other_words_is_masked_in_the_page(
     page = html.unescape(write_report(ledger, tmp_path / "r.html").read_text(encoding="utf-8"))
     assert said.split("{S}")[0].strip() in page  # the tail is there
     assert secret not in page
+
+
+def test_a_log_word_of_thousands_of_digits_is_no_error() -> None:
+    # int() refuses more than 4,300 digits: a raw ValueError out of write_report
+    fingerprints = Fingerprints(b"k" * 32, SECRET_ARG_WORDS)
+    sealed = {"api_key": fingerprints.of("s3cret-value-1234")}
+    tail = f"{'9' * 5000} then s3cret-value-1234"
+    assert fingerprints.told_in(tail, sealed) == ("s3cret-value-1234",)
