@@ -21,6 +21,7 @@ from lmms_eval_client._report.page import _x
 from lmms_eval_client._results.eval_log import eval_log_server_path
 from lmms_eval_client._secret_args import SECRET_ARG_WORDS, Fingerprints
 from lmms_eval_client._text import failure_reason
+from lmms_eval_client._visible import ACTING
 from lmms_eval_client.testing import LocalServer
 
 
@@ -107,3 +108,20 @@ def test_a_log_word_of_thousands_of_digits_is_no_error() -> None:
     sealed = {"api_key": fingerprints.of("s3cret-value-1234")}
     tail = f"{'9' * 5000} then s3cret-value-1234"
     assert fingerprints.told_in(tail, sealed) == ("s3cret-value-1234",)
+
+
+def test_control_and_bidirectional_characters_are_shown_escaped_in_the_page(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # A label or a server's text with ESC, a C0 or C1 control or U+202E was written to the page as
+    # it was (the command line shows them escaped): text reordered, a file grep calls binary.
+    ledger = tmp_path / "run.sqlite"
+    labels = {"step": 1, "note": "a\x1b[2Jb\x01c\u202ed\x9b"}
+    args = {"pretrained": "org/m", "sim_error": "boom\x07 \u202eevil"}
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger, poll_interval=0.02) as run:
+        run.submit("qwen2_vl", ["mme"], model_args=args, labels=labels)
+        run.submit("qwen2_vl", ["mme"], model_args={"pretrained": "org/m"}, labels={"step": 2})
+        assert len(list(run.as_completed(timeout=60))) == 2
+    page = write_report(ledger, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert not ACTING.search(page.replace("\n", "").replace("\t", ""))
+    assert "a\\x1b[2Jb\\x01c\\u202ed\\x9b" in html.unescape(page)  # shown, escaped

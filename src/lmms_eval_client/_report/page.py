@@ -1,7 +1,8 @@
 """The report as one HTML page, from ``ReportData``: charts, jobs, comparison, samples.
 
 Every text that comes from a ledger, a server or a samples file (labels, keys, errors, log
-tails, sample inputs and answers) is untrusted and goes through ``html.escape`` (``_e``).
+tails, sample inputs and answers) is untrusted and goes through ``_e``: HTML-escaped, its
+control and bidirectional characters shown as escapes (``html_visible``).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import json
 import math
 from collections import defaultdict
 from datetime import datetime, timezone
-from html import escape
 from typing import Any
 
 from .._runs.outcomes import TrackedJob
 from .._runs.table import MetricRow
 from .._trackers.base import integer_step
+from .._visible import html_visible
 from .compare import Comparison
 from .data import ReportData, RunData, SampleData
 from .svg import COLORS, Point, Series, chart
@@ -26,7 +27,7 @@ MAX_FLIPS = 200  # flips listed in the page (all are counted)
 
 
 def _e(value: Any) -> str:
-    return escape(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+    return html_visible(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
 
 
 def _num(value: float | None) -> str:

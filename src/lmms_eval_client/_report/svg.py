@@ -4,14 +4,16 @@ Why not matplotlib: a chart here is a few lines, bands and dots; our SVG of one 
 and needs nothing installed, where matplotlib's SVG backend writes every glyph as a path
 (20-40 KB a chart, so a run of 30 task x metric pairs would be a megabyte) and pulls numpy
 and a 40 MB wheel into an SDK install. Nothing here fetches anything: no fonts, no scripts.
-Every text in the SVG goes through ``html.escape``.
+Every text in the SVG goes through ``html_visible`` (HTML-escaped, control and
+bidirectional characters shown as escapes).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from html import escape
+
+from .._visible import html_visible as _e
 
 WIDTH, HEIGHT = 460, 250
 LEFT, RIGHT, TOP, BOTTOM = 58, 14, 14, 40
@@ -98,7 +100,7 @@ def chart(title: str, x_label: str, series: list[Series]) -> str:
     note = f"{dropped} value(s) not drawn (NaN or infinite)" if dropped else ""
     points = [p for s in series for p in s.points]
     if not points:
-        return f'<p class="empty">{escape(title)}: no values{"; " + note if note else ""}</p>'
+        return f'<p class="empty">{_e(title)}: no values{"; " + note if note else ""}</p>'
     xs = [p.x for p in points]
     ys = [p.y for p in points] + [
         p.y + sign * p.stderr for p in points if p.stderr is not None for sign in (-1, 1)
@@ -117,7 +119,7 @@ def chart(title: str, x_label: str, series: list[Series]) -> str:
 
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">',
+        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{_e(title)}">',
         f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}"/>',
     ]
     for tick in _ticks(y0, y1):
@@ -134,7 +136,7 @@ def chart(title: str, x_label: str, series: list[Series]) -> str:
         )
     parts.append(
         f'<text class="axis" x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 6}" '
-        f'text-anchor="middle">{escape(x_label)}</text>'
+        f'text-anchor="middle">{_e(x_label)}</text>'
     )
     for index, one in enumerate(series):
         color = COLORS[index % len(COLORS)]
@@ -153,15 +155,15 @@ def chart(title: str, x_label: str, series: list[Series]) -> str:
         for p in ordered:
             parts.append(
                 f'<circle class="dot" fill="{color}" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" '
-                f'r="3.5"><title>{escape(p.tip)}</title></circle>'
+                f'r="3.5"><title>{_e(p.tip)}</title></circle>'
             )
         if one.best is not None:
             best = one.points[one.best]
             parts.append(
                 f'<circle class="best" stroke="{color}" cx="{px(best.x):.1f}" '
-                f'cy="{py(best.y):.1f}" r="8"><title>best: {escape(best.tip)}</title></circle>'
+                f'cy="{py(best.y):.1f}" r="8"><title>best: {_e(best.tip)}</title></circle>'
             )
     if note:
-        parts.append(f'<text class="axis" x="{LEFT + 4}" y="{TOP + 12}">{escape(note)}</text>')
+        parts.append(f'<text class="axis" x="{LEFT + 4}" y="{TOP + 12}">{_e(note)}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -8,17 +8,8 @@ line prints passes :func:`for_terminal`, which shows them escaped instead of sen
 from __future__ import annotations
 
 import logging
-import re
 
-# What a terminal acts on instead of showing: a control character (C0, DEL, C1) but a line
-# break or a tab (kept: the layout of multi-line output, a results table, a log), and a
-# bidirectional override, embedding or isolate; not a space of another script, a joiner or
-# a mark.
-_ACTING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escaped(match: re.Match[str]) -> str:
-    return match[0].encode("unicode_escape").decode("ascii")  # \x1b, \u202e
+from .._visible import ACTING, visible
 
 
 def for_terminal(text: str) -> str:
@@ -29,9 +20,7 @@ def for_terminal(text: str) -> str:
     >>> for_terminal("two\\nlines\\u202e")
     'two\\nlines\\\\u202e'
     """
-    if text.isprintable():  # the common case, checked at C speed
-        return text
-    return _ACTING.sub(_escaped, text)
+    return visible(text)
 
 
 def json_for_terminal(text: str) -> str:
@@ -42,7 +31,7 @@ def json_for_terminal(text: str) -> str:
     >>> json_for_terminal('{"a": "x\\u202ey"}')
     '{"a": "x\\\\u202ey"}'
     """
-    return _ACTING.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
+    return ACTING.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
 
 
 class TerminalFormatter(logging.Formatter):
