@@ -133,6 +133,28 @@ async def test_a_submission_that_never_reached_a_server_goes_to_another(
     assert pool.pool._servers.table.states[0].health == "down"
 
 
+async def test_a_listing_that_failed_for_a_moment_keeps_what_the_server_said_before(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], clock: FakeClock
+) -> None:
+    # An adversarial try: one 503 (or a timeout) of B's /tasks was kept as "B cannot say
+    # what it offers" for the listing's whole TTL (600 s by default): B, the idle one, then
+    # took jobs of tasks it had said it lacks, which failed ("Tasks not found").
+    serve(mock, A, queue={**IDLE, "running_job": "busy"})
+    mock.get(f"{A}/tasks").respond(200, json={"tasks": ["mme", "ai2d"]})
+    serve(mock, B)
+    tasks_b = mock.get(f"{B}/tasks").mock(
+        side_effect=[httpx.Response(200, json={"tasks": ["mme"]}), httpx.Response(503)]
+    )
+    post_a = mock.post(f"{A}/evaluate").respond(200, json=SUBMIT_JSON)
+    post_b = mock.post(f"{B}/evaluate").respond(200, json=SUBMIT_JSON)
+    pool = make_pool(listing_ttl=10)
+    await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)  # to B, the idle one
+    clock.advance(11)  # B's listings are due: its /tasks answers 503 this time
+    job = await pool.evaluate("qwen2_vl", ["ai2d"], model_args=QWEN)
+    assert tasks_b.call_count == 2
+    assert job.server == A and (post_a.call_count, post_b.call_count) == (1, 1)
+
+
 async def test_no_server_available_says_why_for_each(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:

@@ -4,8 +4,9 @@ The pool (``_async/pool.py``) asks the servers and records their answers here; t
 is a function of those records and the clock, so it is tested with made-up loads.
 
 A server is *eligible* for a job when it is up, offers the model and every task (as far as
-its cached ``/tasks`` and ``/models`` listings tell; a listing the server could not give
-rules nothing out), and is below its cap. Among the eligible, the least loaded wins: its
+its cached ``/tasks`` and ``/models`` listings tell; a listing the server said it could
+not give rules nothing out, one it did not answer leaves what it said before), and is
+below its cap. Among the eligible, the least loaded wins: its
 queued and running jobs (from its last ``/queue``), plus the pool's own submissions that
 snapshot may not show yet. Ties go to a server whose listings are known, then to the one
 chosen least recently (so idle servers take turns).
@@ -46,6 +47,7 @@ class ServerState:
     error: str | None = None  # why it is down
     tasks: Listing | None = None
     models: Listing | None = None
+    listing_failed_at: float | None = None  # a listing not answered (kept: the last one)
     snapshot_load: int = 0  # queued + running in its last /queue
     snapshot_sent_at: float | None = None  # when that /queue was asked for
     accepted_at: list[float] = field(default_factory=list)  # our submissions it answered
@@ -191,12 +193,22 @@ class RoutingTable:
             ]
 
     def listings_due(self, index: int, now: float) -> bool:
-        """Whether the server's task and model listings are missing or older than the TTL."""
+        """Whether the server's task and model listings are missing or older than the TTL
+        (after a listing it did not answer, not before ``recheck_interval``)."""
         s = self.states[index]
+        failed = s.listing_failed_at
+        if failed is not None and now - failed < self._recheck_interval:
+            return False
         return any(
             listing is None or now - listing.fetched_at >= self._listing_ttl
             for listing in (s.tasks, s.models)
         )
+
+    def listing_failed(self, index: int, now: float) -> None:
+        """A /tasks or /models the server did not answer (a timeout, a 5xx...): what it
+        said before stands, and it is asked again after ``recheck_interval``."""
+        with self._lock:
+            self.states[index].listing_failed_at = now
 
     def mark_up(self, index: int, now: float) -> None:
         with self._lock:
@@ -226,6 +238,7 @@ class RoutingTable:
             s = self.states[index]
             s.tasks = tasks or s.tasks
             s.models = models or s.models
+            s.listing_failed_at = None
 
     def choose(
         self,

@@ -18,6 +18,7 @@ from lmms_eval_api.models import HealthResponse, JobInfo, QueueStatusResponse
 from ..._client._sync.client import EvalClient
 from ..._exceptions import (
     ClientClosedError,
+    DiscoveryError,
     InvalidArgumentError,
     JobNotFoundError,
     LmmsEvalError,
@@ -144,9 +145,12 @@ class PoolServers:
         answer: list[str] | LmmsEvalError
         try:
             answer = ask(timeout=options.timeout)
-        except LmmsEvalError as exc:
+        except DiscoveryError as exc:  # the server said it cannot list: it rules nothing out
             answer = exc
             listing = Listing(None, self._clock(), describe(exc))
+        except LmmsEvalError as exc:  # no answer (a timeout, a 5xx): what it said before stands
+            self.table.listing_failed(index, self._clock())
+            return exc
         else:
             listing = Listing(frozenset(answer), self._clock())
         if tasks:
