@@ -19,12 +19,15 @@ import respx
 
 from lmms_eval_client import (
     APIConnectionError,
+    APIResponseValidationError,
     AsyncEvalClient,
     AsyncEvalPool,
+    AuthenticationError,
     ClientClosedError,
     DiscoveryError,
     EvalClient,
     EvalPool,
+    InternalServerError,
     InvalidArgumentError,
     JobFailedError,
     JobNotFoundError,
@@ -196,6 +199,34 @@ async def test_an_id_no_server_knows_is_not_found_not_lost(
         await make_pool().get_job(JOB_ID)
     assert documented_type(info.value) is JobNotFoundError
     assert A in str(info.value) and B in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("answer", "raised"),
+    [
+        (httpx.Response(401, json={"detail": "bad key"}), AuthenticationError),
+        (httpx.Response(500, json={"detail": "boom"}), InternalServerError),
+        (httpx.Response(200, text="<html>portal</html>"), APIResponseValidationError),
+    ],
+    ids=["401", "500", "not-json"],
+)
+async def test_a_server_that_answers_an_error_about_an_unknown_job_says_it(
+    mock: respx.MockRouter,
+    make_pool: Callable[..., PoolCaller],
+    answer: httpx.Response,
+    raised: type[Exception],
+) -> None:
+    # An adversarial try: every answer but a 404 was taken for "did not answer", so a wait
+    # (timeout=None) rode out a bad API key or a server's 500 forever; one server's client
+    # raises them at once.
+    mock.get(f"{A}/jobs/{JOB_ID}").mock(return_value=answer)
+    mock.get(f"{B}/jobs/{JOB_ID}").respond(404, json={"detail": "not found"})
+    pool = make_pool()
+    with pytest.raises(raised) as info:
+        await pool.get_job(JOB_ID)
+    assert info.value.server == A  # type: ignore[attr-defined]
+    with pytest.raises(raised):
+        await pool.wait_for_job(JOB_ID, poll_interval=1, timeout=None, verbose=False)
 
 
 async def test_a_404_from_the_server_that_took_the_job_means_lost(

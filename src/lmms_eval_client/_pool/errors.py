@@ -123,7 +123,14 @@ def lost(error: JobNotFoundError, server: str) -> JobNotFoundError:
 def not_located(
     job_id: str, servers: Sequence[str], answers: Sequence[JobInfo | LmmsEvalError | str]
 ) -> LmmsEvalError:
-    """No server answered that it holds the job: not found, or maybe on one that is down."""
+    """No server answered that it holds the job: not found, or maybe on one that is down;
+    a server's own error (401, 500, an answer that is no JobInfo) as it is, naming the
+    server: as one server's client raises it (a wait rides out only what did not answer)."""
+    for server, answer in zip(servers, answers, strict=True):
+        if isinstance(answer, LmmsEvalError) and not (
+            isinstance(answer, JobNotFoundError) or is_unreachable(answer)
+        ):
+            return on_server(answer, server)
     silent = {
         s: a for s, a in zip(servers, answers, strict=True) if not isinstance(a, JobNotFoundError)
     }
