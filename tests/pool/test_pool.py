@@ -11,6 +11,7 @@ import inspect
 import json
 import pickle
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ from lmms_eval_client import (
     InternalServerError,
     InvalidArgumentError,
     JobFailedError,
+    JobInfo,
     JobNotFoundError,
     JobStatus,
     ModelNameWarning,
@@ -511,3 +513,29 @@ async def test_clients_given_are_used_and_left_open() -> None:
         await pool.get_job(JOB_ID)
     await client.close()
     assert "AsyncEvalPool(servers=" in repr(pool)
+
+
+async def test_a_jobs_files_are_read_with_its_own_servers_settings(
+    mock: respx.MockRouter, tmp_path: Path
+) -> None:
+    # An adversarial try: given a JobInfo the pool had not seen, the pool read its files
+    # with the first server's client's path_map: B's job's log (or results) came from A's
+    # mount. Now the pool asks which server holds it first.
+    for name in ("a", "b"):
+        (tmp_path / name / "out").mkdir(parents=True)
+        (tmp_path / name / "out" / "eval-20261202-050001.log").write_text(f"from {name}\n")
+    request = {"model": "qwen2_vl", "tasks": ["mme"], "output_dir": "/srv/out"}
+    info = JobInfo.model_validate(job_json("failed", request=request))
+    mock.get(f"{A}/jobs/{JOB_ID}").respond(404, json={"detail": "not found"})
+    mock.get(f"{B}/jobs/{JOB_ID}").respond(200, json=job_json("failed", request=request))
+    clients = [
+        AsyncEvalClient(base, max_retries=0, path_map={"/srv": str(tmp_path / name)})
+        for base, name in ((A, "a"), (B, "b"))
+    ]
+    pool = AsyncEvalPool(clients)
+    try:
+        assert await pool.eval_log(info) == "from b"
+    finally:
+        await pool.close()
+        for client in clients:
+            await client.close()

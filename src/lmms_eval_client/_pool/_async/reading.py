@@ -65,9 +65,22 @@ class AsyncPoolReading:
         if server is not None:
             return self._servers.clients[self._index_of(server)], job
         known = self._servers.jobs.find(job.job_id)
-        if len(known) > 1:  # a JobInfo does not say its server
+        if not known and not self._same_reading_settings():
+            # a JobInfo does not say its server, and another's path_map would read another
+            # job's files: the servers are asked (the one that holds it is known then)
+            await self.get_job(job.job_id)
+            known = self._servers.jobs.find(job.job_id)
+        if len(known) > 1:
             raise ambiguous(job.job_id, [self._servers.urls[i] for i in known])
         return self._servers.clients[known[0] if known else 0], job
+
+    def _same_reading_settings(self) -> bool:
+        """Whether every server's client reads files alike (the pool makes them so; clients
+        given to it keep their own)."""
+        first, *others = self._servers.clients
+        return all(
+            c.path_map == first.path_map and c.filesystem is first.filesystem for c in others
+        )
 
     async def load_results(
         self, job: JobRef, *, model: str | None = None, server: str | None = None
