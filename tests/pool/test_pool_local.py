@@ -18,6 +18,7 @@ import pytest
 from lmms_eval_client import (
     AsyncEvalClient,
     AsyncEvalPool,
+    EventLoopError,
     JobNotFoundError,
     JobStatus,
     NoServerAvailableError,
@@ -259,3 +260,33 @@ async def test_an_outage_then_the_same_server_with_the_job(
         done = await pool.wait_for_job(job.job_id, poll_interval=POLL, verbose=False)
         assert done.status == JobStatus.COMPLETED
         assert pool.pool.jobs()[0].state == "completed"
+
+
+async def test_a_second_live_event_loop_is_the_callers_error_not_the_servers(
+    start_box: Callable[..., Box],
+) -> None:
+    # An adversarial try: the async pool used from another live event loop (a thread) said
+    # NoServerAvailableError and marked every server down: the first loop's next evaluate
+    # failed "down (EventLoopError...)" while both servers were up.
+    a, b = start_box(), start_box()
+    pool = AsyncEvalPool([a.url, b.url])
+    try:
+        await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+
+        def from_another_loop() -> BaseException | None:
+            async def go() -> None:
+                await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+
+            try:
+                asyncio.run(go())
+            except BaseException as exc:
+                return exc
+            return None
+
+        raised = await asyncio.to_thread(from_another_loop)
+        assert isinstance(raised, EventLoopError), raised
+        assert [s.health for s in pool._servers.table.states] == ["up", "up"]
+        job = await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)  # this loop: fine
+        assert job.server in (a.url, b.url)
+    finally:
+        await pool.close()

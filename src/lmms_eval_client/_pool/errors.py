@@ -71,6 +71,13 @@ def ambiguous(job_id: str, servers: Sequence[str]) -> AmbiguousJobIdError:
     )
 
 
+def callers_own(error: LmmsEvalError) -> bool:
+    """Whether the error is of the caller's own making (an async client used from another
+    live event loop, a closed client...): raised as it is, never taken for a server's
+    state."""
+    return not isinstance(error, FROM_A_SERVER)
+
+
 def is_unreachable(error: LmmsEvalError) -> bool:
     """Whether the error says the server is not there now (rather than refusing a request):
     a transient failure (``retry.is_transient``: no connection, or a proxy's 502/503/504)

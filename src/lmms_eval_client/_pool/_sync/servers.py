@@ -26,6 +26,7 @@ from ..._exceptions import (
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..errors import (
     ambiguous,
+    callers_own,
     is_unreachable,
     lost,
     no_server,
@@ -122,6 +123,8 @@ class PoolServers:
         try:
             queue = client.get_queue_status(timeout=timeout)
         except LmmsEvalError as exc:
+            if callers_own(exc):  # (a client used from another live event loop...)
+                raise
             self.table.mark_down(index, describe(exc), self._clock())
             return describe(exc)
         self.table.mark_up(index, self._clock())
@@ -149,6 +152,8 @@ class PoolServers:
             answer = exc
             listing = Listing(None, self._clock(), describe(exc))
         except LmmsEvalError as exc:  # no answer (a timeout, a 5xx): what it said before stands
+            if callers_own(exc):
+                raise
             self.table.listing_failed(index, self._clock())
             return exc
         else:
@@ -174,6 +179,8 @@ class PoolServers:
         try:
             health = self.clients[index].health(timeout=options.timeout)
         except LmmsEvalError as exc:
+            if callers_own(exc):
+                raise
             self.table.mark_down(index, describe(exc), self._clock())
             return describe(exc)
         self.table.mark_up(index, self._clock())
@@ -226,6 +233,8 @@ class PoolServers:
             # (all the options: a wait's deadline and retry rule bound the request too)
             return self.clients[index]._get_job(job_id, options)
         except LmmsEvalError as exc:
+            if callers_own(exc):
+                raise
             if is_unreachable(exc):
                 self.table.mark_down(index, describe(exc), self._clock())
             return exc
