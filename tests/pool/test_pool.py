@@ -34,6 +34,7 @@ from lmms_eval_client import (
     JobInfo,
     JobNotFoundError,
     JobStatus,
+    LmmsEvalError,
     ModelNameWarning,
     NoServerAvailableError,
     ServerUnreachableError,
@@ -158,6 +159,23 @@ async def test_a_listing_that_failed_for_a_moment_keeps_what_the_server_said_bef
     job = await pool.evaluate("qwen2_vl", ["ai2d"], model_args=QWEN)
     assert tasks_b.call_count == 2
     assert job.server == A and (post_a.call_count, post_b.call_count) == (1, 1)
+
+
+@pytest.mark.parametrize("status", [503, 429])
+async def test_a_server_that_refuses_a_submission_is_passed_over_for_the_next(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], status: int
+) -> None:
+    # An adversarial try: A answered /health and /queue and refused every POST (a 503 or a
+    # 429); never taking a job, it stayed the least loaded: 4 jobs of 5 failed, B idle.
+    serve(mock, A)
+    serve(mock, B, queue={**IDLE, "running_job": "busy"})
+    post_a = mock.post(f"{A}/evaluate").respond(status, json={"detail": "busy"})
+    post_b = mock.post(f"{B}/evaluate").respond(200, json=SUBMIT_JSON)
+    pool = make_pool()
+    with pytest.raises(LmmsEvalError):  # (not sent again: it may have reached A)
+        await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    job = await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    assert job.server == B and (post_a.call_count, post_b.call_count) == (1, 1)
 
 
 async def test_no_server_available_says_why_for_each(

@@ -34,7 +34,7 @@ from ..._exceptions import (
 )
 from ..._http.config import DEFAULT_TIMEOUT, resolve_base_url
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
-from ..._http.retry import DEFAULT_MAX_RETRIES
+from ..._http.retry import DEFAULT_MAX_RETRIES, is_transient
 from ..._log import logger
 from ..._results.file_access import FileSystem
 from ..._results.path_map import PathMap
@@ -298,6 +298,8 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
             except BaseException as exc:
                 self._servers.table.settle(index, accepted=False, now=self._clock())
                 if isinstance(exc, LmmsEvalError):
+                    if is_transient(exc):  # a 503, a 429: the next jobs go elsewhere a while
+                        self._servers.table.mark_down(index, describe(exc), self._clock())
                     raise on_server(exc, server) from exc
                 raise
             self._servers.table.settle(index, accepted=True, now=self._clock())
