@@ -178,6 +178,24 @@ async def test_a_server_that_refuses_a_submission_is_passed_over_for_the_next(
     assert job.server == B and (post_a.call_count, post_b.call_count) == (1, 1)
 
 
+async def test_a_server_that_says_it_is_unhealthy_takes_no_job_after_health(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # An adversarial try: health() recorded a server answering {"status": "unhealthy"} as
+    # up, and the probes before a choice skip the health check of a server up: it took
+    # every job.
+    serve(mock, A)
+    mock.get(f"{A}/health").respond(200, json={**HEALTH_JSON, "status": "unhealthy"})
+    serve(mock, B, queue={**IDLE, "running_job": "busy"})
+    post_a = mock.post(f"{A}/evaluate").respond(200, json=SUBMIT_JSON)
+    post_b = mock.post(f"{B}/evaluate").respond(200, json=SUBMIT_JSON)
+    pool = make_pool()
+    health = await pool.health()
+    assert [s.healthy for s in health.servers] == [False, True]
+    job = await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    assert job.server == B and (post_a.call_count, post_b.call_count) == (0, 1)
+
+
 async def test_no_server_available_says_why_for_each(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:

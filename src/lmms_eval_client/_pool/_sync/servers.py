@@ -183,7 +183,10 @@ class PoolServers:
                 raise
             self.table.mark_down(index, describe(exc), self._clock())
             return describe(exc)
-        self.table.mark_up(index, self._clock())
+        if health.status == "healthy":
+            self.table.mark_up(index, self._clock())
+        else:  # it answered, and says it cannot take jobs: as a failed is_healthy probe
+            self.table.mark_down(index, f"it says it is {health.status!r}", self._clock())
         return health
 
     def any_healthy(self, options: CallOptions) -> bool:
