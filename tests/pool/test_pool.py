@@ -196,6 +196,21 @@ async def test_a_server_that_says_it_is_unhealthy_takes_no_job_after_health(
     assert job.server == B and (post_a.call_count, post_b.call_count) == (0, 1)
 
 
+async def test_a_server_whose_health_check_fails_is_said_down_for_its_own_reason(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # An adversarial try: a bad API key (401), a 503 or a portal's HTML were all said
+    # "down (it did not answer GET /health)": the probe kept a bool, not the error.
+    for base in (A, B):
+        mock.get(f"{base}/health").respond(401, json={"detail": "Invalid API key"})
+    pool = make_pool()
+    with pytest.raises(NoServerAvailableError) as info:
+        await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    assert "AuthenticationError" in str(info.value) and "Invalid API key" in str(info.value)
+    assert not await pool.is_healthy()
+    assert "Invalid API key" in (pool.pool._servers.table.states[0].error or "")
+
+
 async def test_no_server_available_says_why_for_each(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:

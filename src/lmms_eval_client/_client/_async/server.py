@@ -49,10 +49,11 @@ class AsyncServerCalls:
         Returns:
             HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
         """
+        return await self._health(CallOptions.of(timeout))
+
+    async def _health(self, options: CallOptions = DEFAULT_OPTIONS) -> HealthResponse:
         return await self._request(
-            ops.HEALTH,
-            lambda api: endpoints.health.asyncio_detailed(client=api),
-            CallOptions.of(timeout),
+            ops.HEALTH, lambda api: endpoints.health.asyncio_detailed(client=api), options
         )
 
     async def get_queue_status(
@@ -86,11 +87,8 @@ class AsyncServerCalls:
             timeout: This call's time budget instead of the client's (seconds, an
                 ``httpx.Timeout``, or None for none).
         """
-        options = CallOptions.of(timeout, retry=False)
         try:
-            health = await self._request(
-                ops.HEALTH, lambda api: endpoints.health.asyncio_detailed(client=api), options
-            )
+            health = await self._health(CallOptions.of(timeout, retry=False))
         except UNHEALTHY:
             return False
         return health.status == "healthy"

@@ -52,10 +52,11 @@ class SyncServerCalls:
         Returns:
             HealthResponse with ``status`` ("healthy"), ``timestamp`` and ``queue_size``.
         """
+        return self._health(CallOptions.of(timeout))
+
+    def _health(self, options: CallOptions = DEFAULT_OPTIONS) -> HealthResponse:
         return self._request(
-            ops.HEALTH,
-            lambda api: endpoints.health.sync_detailed(client=api),
-            CallOptions.of(timeout),
+            ops.HEALTH, lambda api: endpoints.health.sync_detailed(client=api), options
         )
 
     def get_queue_status(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> QueueStatusResponse:
@@ -85,11 +86,8 @@ class SyncServerCalls:
             timeout: This call's time budget instead of the client's (seconds, an
                 ``httpx.Timeout``, or None for none).
         """
-        options = CallOptions.of(timeout, retry=False)
         try:
-            health = self._request(
-                ops.HEALTH, lambda api: endpoints.health.sync_detailed(client=api), options
-            )
+            health = self._health(CallOptions.of(timeout, retry=False))
         except UNHEALTHY:
             return False
         return health.status == "healthy"

@@ -36,7 +36,7 @@ from ..routing import UP, Listing, RoutingTable, task_names
 from ..status import LOST, UNREACHABLE, JobDirectory, describe
 from ._io import gather, new_lock
 
-NO_HEALTH = "it did not answer GET /health"
+NO_HEALTH = "GET /health failed"
 
 
 class PoolServers:
@@ -114,9 +114,11 @@ class PoolServers:
         client = self.clients[index]
         timeout = options.timeout
         # A server not known to be up is asked once, without retries, before its /queue.
-        if self.table.states[index].health != UP and not await client.is_healthy(timeout=timeout):
-            self.table.mark_down(index, NO_HEALTH, self._clock())
-            return NO_HEALTH
+        if self.table.states[index].health != UP:
+            unwell = await self._unhealthy(index, options)
+            if unwell is not None:
+                self.table.mark_down(index, unwell, self._clock())
+                return unwell
         sent = self._clock()
         try:
             queue = await client.get_queue_status(timeout=timeout)
@@ -128,6 +130,17 @@ class PoolServers:
         self.table.mark_up(index, self._clock())
         self.table.record_queue(index, queue, sent)
         return queue
+
+    async def _unhealthy(self, index: int, options: CallOptions) -> str | None:
+        """Why a server cannot take jobs by its /health (one request, no retries: the
+        error it answered, or the status it says), or None when it is healthy."""
+        try:
+            health = await self.clients[index]._health(CallOptions.of(options.timeout, retry=False))
+        except LmmsEvalError as exc:
+            if callers_own(exc):
+                raise
+            return f"{NO_HEALTH}: {describe(exc)}"
+        return None if health.status == "healthy" else f"it says it is {health.status!r}"
 
     async def queues(self, options: CallOptions) -> list[QueueStatusResponse | str]:
         """Every server's /queue, or why it is missing (those known down are not asked)."""
@@ -189,12 +202,12 @@ class PoolServers:
 
     async def any_healthy(self, options: CallOptions) -> bool:
         answers = await gather(
-            [partial(c.is_healthy, timeout=options.timeout) for c in self.clients]
+            [partial(self._unhealthy, i, options) for i in range(len(self.clients))]
         )
-        for index, healthy in enumerate(answers):
-            if not healthy:
-                self.table.mark_down(index, NO_HEALTH, self._clock())
-        return any(answers)
+        for index, unwell in enumerate(answers):
+            if unwell is not None:
+                self.table.mark_down(index, unwell, self._clock())
+        return any(unwell is None for unwell in answers)
 
     # -- jobs -------------------------------------------------------------------------------
 
