@@ -381,6 +381,7 @@ async def test_a_bad_call_timeout_is_refused_before_any_server_is_asked(
         ({"limit": -5}, "limit must be"),
         ({"tasks": ["\ud800"]}, "task is not valid text"),
         ({"tasks": []}, "at least one task"),
+        ({"tasks": [" , "]}, "must name a task"),  # (routing saw no task at all)
     ],
 )
 async def test_a_bad_argument_is_refused_before_any_server_is_asked(
@@ -397,6 +398,20 @@ async def test_a_bad_argument_is_refused_before_any_server_is_asked(
     with pytest.raises(InvalidArgumentError, match=says):
         await pool.evaluate(**{"model": "qwen2_vl", "tasks": ["mme"], **arguments})
     assert mock.calls.call_count == 0
+
+
+async def test_a_log_of_a_negative_number_of_lines_is_refused_before_any_server_is_asked(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    serve(mock, A)
+    serve(mock, B)
+    pool = make_pool()
+    with pytest.raises(InvalidArgumentError, match="lines"):
+        await pool.eval_log(JOB_ID, -1)
+    async with AsyncEvalClient(A, max_retries=0) as client:
+        with pytest.raises(InvalidArgumentError, match="lines"):
+            await client.eval_log(JOB_ID, -1)
+    assert mock.calls.call_count == 0  # (before: each asked for the job first)
 
 
 async def test_a_warning_about_the_arguments_is_said_once_at_the_callers_line(

@@ -261,6 +261,8 @@ def build_evaluate_request(
     for task in task_list:
         if not isinstance(task, str) or not task:
             raise InvalidArgumentError(f"every task must be a non-empty str, got {task!r}")
+        if not any(name.strip() for name in task.split(",")):  # lmms-eval splits at commas
+            raise InvalidArgumentError(f"every task must name a task, got {task!r}")
         _check_text("task", task)
     if model_args is not None and not isinstance(model_args, Mapping):
         raise InvalidArgumentError(f"model_args must be a mapping, got {type(model_args).__name__}")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from ..._checks import check_count
 from ..._http._async._io import run_sync
 from ..._http.config import DEFAULT_LOG_LINES
 from ..._lazy import LazyModule
@@ -100,4 +101,5 @@ class AsyncResultReading:
             ResultsUnavailableError: The job names no log and has no known output_dir.
             ResultsNotReachableError: The log is not reachable from this machine.
         """
+        check_count("lines", lines, 0)  # before the job is fetched
         return await self._read(job, _eval_log.eval_log_tail, lines=lines)

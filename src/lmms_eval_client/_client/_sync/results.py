@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from ..._checks import check_count
 from ..._http._sync._io import run_sync
 from ..._http.config import DEFAULT_LOG_LINES
 from ..._lazy import LazyModule
@@ -101,4 +102,5 @@ class SyncResultReading:
             ResultsUnavailableError: The job names no log and has no known output_dir.
             ResultsNotReachableError: The log is not reachable from this machine.
         """
+        check_count("lines", lines, 0)  # before the job is fetched
         return self._read(job, _eval_log.eval_log_tail, lines=lines)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from lmms_eval_api.models import JobInfo, JobSubmitResponse
 
+from ..._checks import check_count
 from ..._client._async.client import AsyncEvalClient
 from ..._client._async.results import JobRef
 from ..._http.config import DEFAULT_LOG_LINES
@@ -104,5 +105,6 @@ class AsyncPoolReading:
     ) -> str:
         """The last lines of a job's evaluation log (as AsyncEvalClient.eval_log; ``server=``
         as for ``load_results``)."""
+        check_count("lines", lines, 0)  # before a server is asked
         client, info = await self._reader(job, server)
         return await client.eval_log(info, lines)

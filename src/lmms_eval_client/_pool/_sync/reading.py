@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from lmms_eval_api.models import JobInfo, JobSubmitResponse
 
+from ..._checks import check_count
 from ..._client._sync.client import EvalClient
 from ..._client._sync.results import JobRef
 from ..._http.config import DEFAULT_LOG_LINES
@@ -106,5 +107,6 @@ class SyncPoolReading:
     ) -> str:
         """The last lines of a job's evaluation log (as EvalClient.eval_log; ``server=``
         as for ``load_results``)."""
+        check_count("lines", lines, 0)  # before a server is asked
         client, info = self._reader(job, server)
         return client.eval_log(info, lines)
