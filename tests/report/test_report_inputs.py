@@ -17,7 +17,8 @@ from lmms_eval_client import (
     eval_log_tail,
     write_report,
 )
-from lmms_eval_client._report.page import _x
+from lmms_eval_client._report.data import read_run
+from lmms_eval_client._report.page import _x, jobs_section
 from lmms_eval_client._results.eval_log import eval_log_server_path
 from lmms_eval_client._secret_args import SECRET_ARG_WORDS, Fingerprints
 from lmms_eval_client._text import failure_reason
@@ -125,3 +126,25 @@ def test_control_and_bidirectional_characters_are_shown_escaped_in_the_page(
     page = write_report(ledger, tmp_path / "r.html").read_text(encoding="utf-8")
     assert not ACTING.search(page.replace("\n", "").replace("\t", ""))
     assert "a\\x1b[2Jb\\x01c\\u202ed\\x9b" in html.unescape(page)  # shown, escaped
+
+
+def test_the_jobs_table_tells_a_metrics_filters_apart(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # gsm8k's exact_match under strict-match and flexible-extract read "gsm8k exact_match:
+    # 0.31" then "gsm8k exact_match: 0.74": which is which could not be told.
+    ledger = tmp_path / "run.sqlite"
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger, poll_interval=0.02) as run:
+        run.submit("qwen2_vl", ["mme"], model_args={"pretrained": "org/m"}, labels={"step": 1})
+        assert len(list(run.as_completed(timeout=60))) == 1
+    data = read_run(ledger)
+    (row,) = [r for r in data.rows if r.metric == "exact_match"]
+    data.rows = [
+        row.model_copy(update={"filter": "strict-match", "value": 0.31}),
+        row.model_copy(update={"filter": "flexible-extract", "value": 0.74}),
+        row.model_copy(update={"metric": "acc", "value": 0.5}),  # (filter "none")
+    ]
+    table = html.unescape(jobs_section(data))
+    assert "mme exact_match (strict-match): 0.31" in table
+    assert "mme exact_match (flexible-extract): 0.74" in table
+    assert "mme acc: 0.5" in table

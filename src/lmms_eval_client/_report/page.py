@@ -16,7 +16,7 @@ from typing import Any
 
 from .._runs.outcomes import TrackedJob
 from .._runs.table import MetricRow
-from .._trackers.base import integer_step
+from .._trackers.base import NO_FILTER, integer_step
 from .._visible import html_visible
 from .compare import Comparison
 from .data import ReportData, RunData, SampleData
@@ -141,7 +141,9 @@ def jobs_section(run: RunData) -> str:
     lines = []
     for job in run.jobs:
         metrics = "<br>".join(
-            f"{_e(r.task)} {_e(r.metric)}: {_num(r.value)}"
+            f"{_e(r.task)} {_e(r.metric)}"
+            + (f" ({_e(r.filter)})" if r.filter != NO_FILTER else "")  # gsm8k's two filters
+            + f": {_num(r.value)}"
             + (f" ± {_num(r.stderr)}" if r.stderr is not None else "")
             for r in by_seq.get(job.seq, [])
         )
