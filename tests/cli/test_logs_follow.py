@@ -122,3 +122,36 @@ def test_a_secret_in_a_new_line_is_masked(
     script = LogScript(tmp_path, "start\n", ["model_args: api_key=sk-abcdef123456\n"])
     (line,) = followed(capsys, script)
     assert "sk-abcdef123456" not in line and "api_key=" in line
+
+
+def test_a_last_line_longer_than_a_read_is_not_taken_for_a_new_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The review: a progress bar redrawn with \r only, past 1 MiB, left no line break in
+    # the tail's read: its offset went past the log's end, so the next read took the log
+    # for a new one and printed it again from its start.
+    bar = "".join(f"\r{n:07d}" for n in range(150_000))  # 1.2 MB, no line break
+    script = LogScript(tmp_path, "start\nsecond\n" + bar, ["", "\ndone\n"])
+    out = followed(capsys, script)  # no tail asked for: only what the log gains
+    assert "start" not in out and "second" not in out
+    assert out[-1] == "done"
+
+
+def test_a_new_log_of_the_job_is_read_from_its_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The review: a log replaced by another file, longer, was read on from the old offset
+    # (its start cut off).
+    script = LogScript(tmp_path, "old line\n", ["", ""])
+    steps = iter(["new", ""])
+
+    def another_log(seconds: float) -> None:
+        script.polls_left -= 1
+        if next(steps) == "new":  # the job's output folder gets a later log, longer
+            script.log.rename(tmp_path / "eval-20261202-040000.log")  # (an earlier one)
+            (tmp_path / "eval-20261202-050002.log").write_text(
+                "the first line of the new log\nand its second\n", encoding="utf-8"
+            )
+
+    script.sleep = another_log  # type: ignore[method-assign]
+    assert followed(capsys, script) == ["the first line of the new log", "and its second"]

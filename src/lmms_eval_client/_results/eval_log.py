@@ -150,9 +150,9 @@ def _read(location: FileLocation, offset: int | None, lines: int) -> tuple[int, 
                 data = handle.read(step) + data
         except Exception as exc:
             raise location.not_reachable(f"reading failed: {type(exc).__name__}: {exc}") from exc
-    if start > 0:  # the first line read is a partial one
-        first, _, data = data.partition(b"\n")
-        start += len(first) + 1
+    if start > 0:  # the first line read is a partial one (all of it, without a break)
+        first, sep, data = data.partition(b"\n")
+        start += len(first) + len(sep)
     return start, data, end
 
 
@@ -185,6 +185,8 @@ class LogLines:
     """The lines, as a terminal shows them (colour codes and redraws gone), secrets masked."""
     offset: int
     """The byte offset after the last line given: what the next read passes."""
+    path: str
+    """The log read (where this machine reads it): what the next read passes too."""
     caught_up: bool
     """Whether the log held nothing more (a last line not yet ended aside) when read."""
 
@@ -193,6 +195,7 @@ def read_eval_log(
     source: JobInfo | str | os.PathLike[str],
     *,
     offset: int | None = None,
+    path: str | None = None,
     lines: int = DEFAULT_LOG_LINES,
     final: bool = False,
     path_map: PathMap | None = None,
@@ -201,16 +204,19 @@ def read_eval_log(
     """The lines of a job's evaluation log after byte ``offset``; without one, its last
     ``lines`` lines. Only ended lines: a line being written (a progress bar redrawn) is
     left for a later read, unless ``final`` (the job has ended). Reads at most 1 MiB:
-    ``caught_up`` says whether to read again at once. A log shorter than ``offset`` was
-    written anew and is read from its start.
+    ``caught_up`` says whether to read again at once. A log shorter than ``offset``, or
+    another file than ``path`` (the one ``offset`` was read in), is read from its start.
 
     >>> part = read_eval_log(job, lines=10)
-    >>> later = read_eval_log(client.get_job(job.job_id), offset=part.offset)
+    >>> later = read_eval_log(client.get_job(job.job_id), offset=part.offset, path=part.path)
     """
     check_count("lines", lines, 0)
     if offset is not None:
         check_count("offset", offset, 0)
-    start, data, end = _read(_locate_log(source, path_map, filesystem), offset, lines)
+    location = _locate_log(source, path_map, filesystem)
+    if offset is not None and path is not None and location.path != path:
+        offset = 0  # another log (a new one the job started): all of it is new
+    start, data, end = _read(location, offset, lines)
     read_to = start + len(data)
     ended = data.rfind(b"\n") + 1
     # a line longer than a read is given in parts, not waited for forever
@@ -220,7 +226,8 @@ def read_eval_log(
     if offset is None:
         rows = rows[-lines:] if lines else []
     text = _redacted("\n".join(_plain(row) for row in rows), source)
-    return LogLines(text.split("\n") if rows else [], start + len(data), read_to == end)
+    lines_read = text.split("\n") if rows else []
+    return LogLines(lines_read, start + len(data), location.path, read_to == end)
 
 
 def eval_log_tail(

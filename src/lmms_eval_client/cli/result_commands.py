@@ -235,6 +235,7 @@ def follow(
     from lmms_eval_client._results.eval_log import read_eval_log
 
     offset: int | None = None
+    path: str | None = None
     waiting_noted = False
     while True:
         job = client.get_job(job_id)  # first: a log read after an end is the whole log
@@ -242,8 +243,8 @@ def follow(
         caught_up = True
         try:
             part = read_eval_log(
-                job, offset=offset, lines=lines, final=ended, path_map=client.path_map,
-                filesystem=client.filesystem,
+                job, offset=offset, path=path, lines=lines, final=ended,
+                path_map=client.path_map, filesystem=client.filesystem,
             )  # fmt: skip
         except ResultsError as exc:
             if ended:
@@ -256,7 +257,7 @@ def follow(
                 waiting_noted = True
         else:
             _emit(part.lines, json_out)
-            offset, caught_up = part.offset, part.caught_up
+            offset, path, caught_up = part.offset, part.path, part.caught_up
         if caught_up:  # else: more than one read's worth is there, read on at once
             if ended:
                 return job
