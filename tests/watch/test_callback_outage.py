@@ -9,7 +9,6 @@ import contextlib
 import importlib
 import logging
 import sys
-import threading
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,10 +111,8 @@ def test_a_server_that_never_answers_holds_no_training_step(
         end = state(6)
         callback.on_train_end(args, end, None)  # returns: wait_at_end, plus 0.5 s
         assert "did not answer by the end of wait_at_end" in caplog.text
-        proxy.down()  # the held request fails: the background thread goes on, and ends
-        for thread in threading.enumerate():
-            if thread.name == "EvalCallback":
-                thread.join(60)
+        proxy.down()  # the held request fails: the background thread goes on
+        settled(callback)
 
 
 def test_a_submission_without_its_placeholder_is_refused_before_training() -> None:
@@ -174,3 +171,24 @@ def test_the_callback_refuses_bad_arguments_when_made(
         arguments: dict[str, Any] = {"run": run, "submit": what, **options}
         with pytest.raises(InvalidArgumentError, match=says):
             callback_module.EvalCallback(**arguments)
+
+
+def test_what_is_harvested_after_the_end_of_training_is_left_for_later(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The review: a harvest of the background thread after on_train_end had logged its
+    # metrics (it gave up on a slow server) acknowledged outcomes no one would log.
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (_, callback, args):
+        callback.on_save(args, state(5), None)
+        settled(callback)
+        assert [job.key for job in callback.submitted] == ["checkpoint-5"]
+        callback._run.wait(timeout=60)  # completed, not harvested yet
+        callback._ended = True  # as on_train_end leaves it
+        callback._collect()
+        assert not callback._waiting
+        (outcome,) = callback._run.receive()  # not acknowledged: still to be harvested
+        assert outcome.job.key == "checkpoint-5"
+        callback._run.release(outcome)
+        callback.on_train_begin(args, state(6), None)  # a training again: logged again
+        callback._collect()
+        assert [v["eval/checkpoint_step"] for v in callback._waiting] == [5.0]

@@ -13,19 +13,19 @@ from .._log import logger
 
 
 class Background:
-    """Calls run one at a time, in order, in one daemon thread (started at the first call).
+    """Calls run one at a time, in order, in one daemon thread (started at the first call,
+    idle between calls, for the object's life: a daemon thread holds no process at exit).
 
     Example::
 
         background = Background("EvalCallback")
         background.hand(tick, once=True)  # returns at once
         background.done(timeout=10)  # True once every call handed so far has run
-        background.stop()
     """
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._waiting: set[Callable[[], None]] = set()  # handed with once=True, not run yet
         self._thread: threading.Thread | None = None
@@ -38,11 +38,8 @@ class Background:
                 if call in self._waiting:
                     return
                 self._waiting.add(call)
-            if self._thread is None:  # (a queue of its own: a stopped one may still drain)
-                self._calls = queue.SimpleQueue()
-                self._thread = threading.Thread(
-                    target=self._work, args=(self._calls,), name=self._name, daemon=True
-                )
+            if self._thread is None:  # one thread for the object's life: calls never overlap
+                self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
                 self._thread.start()
             self._calls.put(call)
 
@@ -52,16 +49,9 @@ class Background:
         self.hand(finished.set)
         return finished.wait(timeout)
 
-    def stop(self) -> None:
-        """End the thread once the calls handed so far have run (without waiting for it: a
-        daemon thread holds no process at its exit)."""
-        with self._lock:
-            if self._thread is not None:
-                self._thread = None
-                self._calls.put(None)
-
-    def _work(self, calls: queue.SimpleQueue[Callable[[], None] | None]) -> None:
-        while (call := calls.get()) is not None:
+    def _work(self) -> None:
+        while True:
+            call = self._calls.get()
             with self._lock:
                 self._waiting.discard(call)
             try:

@@ -94,6 +94,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._due: deque[tuple[Path, int]] = deque()  # saved, not sent yet (server down)
         self._polled_at = float("-inf")
         self._background = Background("EvalCallback")
+        self._lock = threading.Lock()
+        self._ended = False  # on_train_end has logged what was harvested
         self.submitted: list[TrackedJob] = []
         """The jobs this callback submitted (or found under their keys), in order (by its
         background thread: a save's job is here once that thread has sent it)."""
@@ -117,9 +119,20 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
     def _ours(self, job: TrackedJob) -> bool:
         return checkpoint_of(job, self._prefix) is not None
 
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """A training starts (again): the outcomes harvested from now on are logged.
+
+        Example::
+
+            callback.on_train_begin(trainer.args, trainer.state, trainer.control)
+        """
+        with self._lock:
+            self._ended = False
+
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Submit the checkpoint just saved: ``<output_dir>/checkpoint-<global_step>``
-        (rank 0 only; a checkpoint already tracked under its key is not sent again).
+        """Have the checkpoint just saved, ``<output_dir>/checkpoint-<global_step>``,
+        submitted by the callback's background thread (rank 0 only; a checkpoint already
+        tracked under its key is not sent again); returns at once.
 
         Example::
 
@@ -129,12 +142,13 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             return
         path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         self._due.append((path, int(state.global_step)))
-        self._background.hand(self._tick, once=True)
+        self._background.hand(self._submit_due, once=True)
 
-    def _tick(self) -> None:
-        """(In the background thread) submit what is due; poll once per poll_interval."""
-        self._submit_due()
+    def _poll(self) -> None:
+        """(In the background thread, once per poll_interval at most, however often the
+        trainer logs) submit what is still due, and harvest."""
         if time.monotonic() - self._polled_at >= self._run._poll_interval:
+            self._submit_due()
             self._collect()
 
     def _submit_due(self) -> None:
@@ -168,8 +182,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
-        """Harvest finished evaluations; add the oldest waiting metrics to this log (the
-        ``logs`` dict every later callback, ``report_to``'s included, receives).
+        """Have the background thread harvest finished evaluations (once per poll_interval
+        at most); add the oldest metrics it harvested to this log (the ``logs`` dict every
+        later callback, ``report_to``'s included, receives).
 
         Example::
 
@@ -178,7 +193,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
-        self._background.hand(self._tick, once=True)  # a poll per poll_interval at most
+        self._background.hand(self._poll, once=True)
         if self._waiting and logs is not None:
             values = self._waiting.popleft()
             logs.update(values)  # the same dict the later callbacks (report_to) receive
@@ -211,7 +226,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                 "(%s s, plus %s s): the training ends without it; what was submitted goes on "
                 "on the server (run.metrics() has it once done)", self._wait_at_end, self._GRACE,
             )  # fmt: skip
-        self._background.stop()
+        with self._lock:  # a harvest after this is left in the ledger, not acknowledged
+            self._ended = True
         while self._waiting:
             values = self._waiting.popleft()
             if self._trainer is not None:
@@ -255,8 +271,12 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             others = [outcome for outcome in received if not self._ours(outcome.job)]
             if others:
                 self._run.release(*others)
-            for outcome in mine:
-                self._waiting.append(self._values(outcome))
+            with self._lock:
+                if self._ended:  # logged no more: left for a later harvest (run.metrics())
+                    if mine:
+                        self._run.release(*mine)
+                    return
+                self._waiting.extend(self._values(outcome) for outcome in mine)
             if mine:
                 self._run.ack(*mine)
         except LmmsEvalError as exc:  # (unacknowledged outcomes are given again)
