@@ -174,6 +174,9 @@ async def test_a_server_that_refuses_a_submission_is_passed_over_for_the_next(
     pool = make_pool()
     with pytest.raises(LmmsEvalError):  # (not sent again: it may have reached A)
         await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    # (the review) A answering meanwhile, about another job, does not undo it
+    mock.get(f"{A}/jobs/other").respond(200, json=job_json("running", job_id="other"))
+    await pool.get_job("other", server=A)
     job = await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
     assert job.server == B and (post_a.call_count, post_b.call_count) == (1, 1)
 
@@ -209,6 +212,23 @@ async def test_a_server_whose_health_check_fails_is_said_down_for_its_own_reason
     assert "AuthenticationError" in str(info.value) and "Invalid API key" in str(info.value)
     assert not await pool.is_healthy()
     assert "Invalid API key" in (pool.pool._servers.table.states[0].error or "")
+
+
+async def test_a_listing_that_did_not_answer_is_not_asked_again_before_the_recheck(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], clock: FakeClock
+) -> None:
+    # The review: a /models that answered cleared the cool-off of the /tasks that did not,
+    # so every evaluate asked (and waited on) the failing /tasks again.
+    serve(mock, A)
+    tasks_a = mock.get(f"{A}/tasks").respond(503)
+    mock.post(f"{A}/evaluate").respond(200, json=SUBMIT_JSON)
+    pool = make_pool([A], recheck_interval=5)
+    for _ in range(3):
+        await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    assert tasks_a.call_count == 1
+    clock.advance(6)
+    await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
+    assert tasks_a.call_count == 2
 
 
 async def test_no_server_available_says_why_for_each(
@@ -280,6 +300,19 @@ async def test_a_server_that_answers_an_error_about_an_unknown_job_says_it(
     assert info.value.server == A  # type: ignore[attr-defined]
     with pytest.raises(raised):
         await pool.wait_for_job(JOB_ID, poll_interval=1, timeout=None, verbose=False)
+
+
+async def test_a_servers_error_beside_a_server_that_does_not_answer_is_ridden_out(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The review: B's 500 ended a wait while A, which may hold the job, was down.
+    mock.get(f"{A}/jobs/{JOB_ID}").mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=job_json("completed"))]
+    )
+    mock.get(f"{B}/jobs/{JOB_ID}").respond(500, json={"detail": "boom"})
+    pool = make_pool(recheck_interval=0)
+    done = await pool.wait_for_job(JOB_ID, poll_interval=1, timeout=None, verbose=False)
+    assert done.status == JobStatus.COMPLETED
 
 
 async def test_a_404_from_the_server_that_took_the_job_means_lost(

@@ -130,25 +130,27 @@ def lost(error: JobNotFoundError, server: str) -> JobNotFoundError:
 def not_located(
     job_id: str, servers: Sequence[str], answers: Sequence[JobInfo | LmmsEvalError | str]
 ) -> LmmsEvalError:
-    """No server answered that it holds the job: not found, or maybe on one that is down;
-    a server's own error (401, 500, an answer that is no JobInfo) as it is, naming the
-    server: as one server's client raises it (a wait rides out only what did not answer)."""
-    for server, answer in zip(servers, answers, strict=True):
-        if isinstance(answer, LmmsEvalError) and not (
-            isinstance(answer, JobNotFoundError) or is_unreachable(answer)
-        ):
-            return on_server(answer, server)
-    silent = {
-        s: a for s, a in zip(servers, answers, strict=True) if not isinstance(a, JobNotFoundError)
-    }
-    if silent:
+    """No server answered that it holds the job: not found, or maybe on one that is down
+    (a wait rides that out); else a server's own error (401, 500, an answer that is no
+    JobInfo) as it is, naming the server, as one server's client raises it."""
+    pairs = list(zip(servers, answers, strict=True))
+    unreachable = [
+        s
+        for s, a in pairs
+        if isinstance(a, str) or (isinstance(a, LmmsEvalError) and is_unreachable(a))
+    ]
+    silent = {s: a for s, a in pairs if not isinstance(a, JobNotFoundError)}
+    if unreachable:  # the job may be there: ridden out (the others' errors said too)
         where = "; ".join(f"{s}: {clip(str(why), 200)}" for s, why in silent.items())
         return ServerUnreachableError(
             f"No reachable server of the pool knows job {job_id}; it may be on a server that "
             f"did not answer: {where}. Ask again once it answers.",
-            server=next(iter(silent)),
+            server=unreachable[0],
             job_id=job_id,
         )
+    for server, answer in silent.items():  # each answered: a server's own error, as it is
+        if isinstance(answer, LmmsEvalError):
+            return on_server(answer, server)
     first = next(a for a in answers if isinstance(a, JobNotFoundError))
     return JobNotFoundError(
         f"No server of the pool knows job {job_id} (asked: {', '.join(servers)}): it was never "

@@ -48,6 +48,7 @@ class ServerState:
     tasks: Listing | None = None
     models: Listing | None = None
     listing_failed_at: float | None = None  # a listing not answered (kept: the last one)
+    refused_until: float | None = None  # it refused a submission (a 429, a 503): until then
     snapshot_load: int = 0  # queued + running in its last /queue
     snapshot_sent_at: float | None = None  # when that /queue was asked for
     accepted_at: list[float] = field(default_factory=list)  # our submissions it answered
@@ -101,8 +102,8 @@ def _listed_anywhere(states: Sequence[ServerState], model: str) -> bool:
 
 # How the reasons of a server that answered and still cannot take a job begin; any other
 # reason is that it did not answer (see none_answered).
-OFFERS_NOT, AT_CAP = "does not offer", "at its cap"
-ANSWERED = (OFFERS_NOT, AT_CAP)
+OFFERS_NOT, AT_CAP, REFUSED = "does not offer", "at its cap", "refused a submission"
+ANSWERED = (OFFERS_NOT, AT_CAP, REFUSED)
 
 
 def _why_not(
@@ -111,6 +112,8 @@ def _why_not(
     """Why this server cannot take the job now; None when it can."""
     if state.health != UP:
         return f"down ({state.error})" if state.health == DOWN else "not reached yet"
+    if state.refused_until is not None and now < state.refused_until:
+        return f"{REFUSED} ({state.error}); tried again in {state.refused_until - now:.0f} s"
     listing = state.tasks
     if listing is not None and listing.names is not None:
         missing = missing_tasks(listing.names, tasks)
@@ -210,6 +213,13 @@ class RoutingTable:
         with self._lock:
             self.states[index].listing_failed_at = now
 
+    def refused(self, index: int, error: str, now: float) -> None:
+        """A submission the server refused (a 429, a 503): no job goes there before
+        ``recheck_interval``, whatever it answers meanwhile."""
+        with self._lock:
+            s = self.states[index]
+            s.refused_until, s.error = now + self._recheck_interval, clip(error, 300)
+
     def mark_up(self, index: int, now: float) -> None:
         with self._lock:
             s = self.states[index]
@@ -238,7 +248,6 @@ class RoutingTable:
             s = self.states[index]
             s.tasks = tasks or s.tasks
             s.models = models or s.models
-            s.listing_failed_at = None
 
     def choose(
         self,

@@ -299,7 +299,7 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
                 self._servers.table.settle(index, accepted=False, now=self._clock())
                 if isinstance(exc, LmmsEvalError):
                     if is_transient(exc):  # a 503, a 429: the next jobs go elsewhere a while
-                        self._servers.table.mark_down(index, describe(exc), self._clock())
+                        self._servers.table.refused(index, describe(exc), self._clock())
                     raise on_server(exc, server) from exc
                 raise
             self._servers.table.settle(index, accepted=True, now=self._clock())
