@@ -44,7 +44,9 @@ _WORDS = (
 # A secret of several words (a passphrase) is looked for among runs of up to this many.
 _PASSPHRASE_WORDS = 8
 _LONGEST_SECRET = 512  # characters: a longer run of words is not a model_args value
-_PASSPHRASE_LINE_WORDS = 400  # a longer line is searched word by word only (time bound)
+_PASSPHRASE_LINE_WORDS = 200  # a longer line is searched word by word only (time bound)
+_RUN_WORD = re.compile(r"\S+")
+_AROUND = "'\"`()[]{}<>.,;:!?"  # punctuation and quotes a text puts around a value
 # model_args lie at most this deep in what is stored or printed (a list of TrackedJobs:
 # [i]["info"]["request"]["model_args"]); deeper data is left as it is.
 _MAX_DEPTH = 8
@@ -96,8 +98,53 @@ def replace_secret_args(
         copy[key] = replace(key, copy[key])
     request = data.get("request")
     if error is not None and isinstance(data.get("error"), str) and isinstance(request, dict):
-        copy["error"] = error(data["error"], request.get("model_args"))
+        copy["error"] = error(data["error"], secret_bearing(request))
     return copy
+
+
+def _candidates(text: str) -> dict[str, set[str]]:
+    """What of a text may be a secret's value, to fingerprint, each with what of the text
+    to mask when it is: its words split at spaces, also at quotes, also at punctuation;
+    runs of up to 8 words (a passphrase; in lines of up to 200 words, for time), as written
+    and with single spaces; each as a whole, its path segments, the value after an ``=``,
+    without the punctuation or quotes around it; in the text and in it URL-decoded
+    (key%3DSECRET%26: a form body, a query)."""
+    words: dict[str, set[str]] = {}
+    for t in {text, urllib.parse.unquote(text)}:
+        for word in (word for split in _WORDS for word in split.findall(t)):
+            words.setdefault(word, set()).add(word)
+        for line in t.splitlines():
+            spans = [match.span() for match in _RUN_WORD.finditer(line)]
+            if len(spans) > _PASSPHRASE_LINE_WORDS:
+                continue
+            for i, (first, _) in enumerate(spans):
+                for _, last in spans[i + 1 : i + _PASSPHRASE_WORDS]:
+                    if last - first > _LONGEST_SECRET:
+                        break
+                    run = line[first:last]  # as written: masked so (a tab, two spaces)
+                    words.setdefault(run, set()).add(run)
+                    words.setdefault(" ".join(run.split()), set()).add(run)
+    candidates: dict[str, set[str]] = {}
+    for word, written in words.items():
+        for part in {word, *word.split("/")}:  # a path's segments: /v1/SECRET/models
+            value = part.rpartition("=")[2]  # name=VALUE, its value whatever it holds
+            for candidate in (part, value, part.strip(_AROUND), value.strip(_AROUND)):
+                candidates.setdefault(candidate, set()).update(written)
+    return candidates
+
+
+def secret_bearing(request: Any) -> dict[str, Any]:
+    """The fields of a request that may hold a secret, by name: its model_args and its
+    extra_body fields (of a request as JSON data, or an EvaluateRequest)."""
+    if isinstance(request, dict):
+        args: Any = request.get("model_args")
+        extras: Any = {key: request[key] for key in _extra_fields(request)}
+    else:
+        args, extras = getattr(request, "model_args", None), getattr(request, "model_extra", None)
+    return {
+        **(args if isinstance(args, dict) else {}),
+        **(extras if isinstance(extras, dict) else {}),
+    }
 
 
 def _extra_fields(data: dict[str, Any]) -> list[str]:
@@ -174,42 +221,29 @@ class Fingerprints:
         return replace_secret_args(data, self._sealer(), error=self._masked_error)
 
     def told_in(self, text: str, model_args: Any) -> tuple[str, ...]:
-        """The words of ``text`` that are secrets of a stored request, longest first: those
+        """The parts of ``text`` that are secrets of a stored request, longest first: those
         whose fingerprint is one of ``model_args``' (a ledger keeps a secret's fingerprint,
-        not its value, yet knows the value where a text, such as a job's log, tells it as a
-        word). Words are split at spaces, also at quotes, also at punctuation, in the text
-        and in it URL-decoded; runs of up to 8 words are tried too (a passphrase)."""
+        not its value, yet knows the value where a text, such as a job's log, tells it).
+        ``model_args``: the request's secret-bearing fields (``secret_bearing``)."""
         args = model_args if isinstance(model_args, dict) else {}
         sealed = {value for value in args.values() if is_fingerprint(value)}
-        found: set[str] = set()
         if not sealed:
             return ()
-        # the text as it is, and URL-decoded (key%3DSECRET%26: a form body, a query)
-        texts = {text, urllib.parse.unquote(text)}
-        words = {word for t in texts for split in _WORDS for word in split.findall(t)}
-        for t in texts:
-            for line in t.splitlines():
-                parts = line.split()
-                if len(parts) > _PASSPHRASE_LINE_WORDS:
-                    continue  # (a line of a page of words: its words alone, not each run)
-                for i in range(len(parts)):
-                    for n in range(2, min(_PASSPHRASE_WORDS, len(parts) - i) + 1):
-                        run = " ".join(parts[i : i + n])
-                        if len(run) > _LONGEST_SECRET:
-                            break
-                        words.add(run)
-        for word in words:
-            for part in {word, *word.split("/")}:  # a path's segments: /v1/SECRET/models
-                value = part.rpartition("=")[2]  # name=VALUE, its value whatever it holds
-                for candidate in {part, value, part.rstrip(".,;:!?"), value.rstrip(".,;:!?")}:
-                    if len(candidate) < MIN_MASKED_CHARS or candidate in found:
-                        continue
-                    decimal = candidate.isdecimal() and len(candidate) <= 100
-                    number = int(candidate) if decimal else None  # (int() stops at 4,300)
-                    if self.of(candidate) in sealed or (
-                        number is not None and self.of(number) in sealed
-                    ):
-                        found.add(candidate)
+        found: set[str] = set()
+        for candidate, written in _candidates(text).items():
+            if len(candidate) < MIN_MASKED_CHARS:
+                continue
+            decimal = candidate.isdecimal() and len(candidate) <= 100
+            number = int(candidate) if decimal else None  # (int() stops at 4,300 digits)
+            if self.of(candidate) not in sealed and (
+                number is None or self.of(number) not in sealed
+            ):
+                continue
+            # masked where the text has it; else the words it was read from (a tab, two
+            # spaces) and, found URL-decoded, its encodings (Zq9%2FS%40v)
+            quoted = {urllib.parse.quote(candidate, safe=""), urllib.parse.quote_plus(candidate)}
+            shown = {candidate} if candidate in text else written | quoted
+            found.update(part for part in shown if part in text)
         return tuple(sorted(found, key=len, reverse=True))
 
     def _masked_error(self, text: str, model_args: Any) -> str:

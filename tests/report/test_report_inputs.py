@@ -148,3 +148,34 @@ def test_the_jobs_table_tells_a_metrics_filters_apart(
     assert "mme exact_match (strict-match): 0.31" in table
     assert "mme exact_match (flexible-extract): 0.74" in table
     assert "mme acc: 0.5" in table
+
+
+def test_a_secret_told_with_other_spacing_or_encoded_is_masked_as_written() -> None:
+    # The review: a passphrase told with a tab was found (its words joined by one space)
+    # but not masked; a URL-encoded secret of special characters likewise.
+    fingerprints = Fingerprints(b"k" * 32, SECRET_ARG_WORDS)
+    phrase, special = "correct horse battery staple", "Zq9/Super+Secret@Value7"
+    sealed = {"db_password": fingerprints.of(phrase), "api_key": fingerprints.of(special)}
+    for said in ("login: correct\thorse battery staple", "x=1,k=(correct horse battery staple)"):
+        told = fingerprints.told_in(said, sealed)
+        assert told and all(part in said for part in told)
+        masked = said
+        for part in told:
+            masked = masked.replace(part, "[REDACTED]")
+        assert "horse" not in masked, masked
+    said = "POST body=key%3DZq9%2FSuper%2BSecret%40Value7%26n%3D1"
+    told = fingerprints.told_in(said, sealed)
+    assert "Zq9%2FSuper%2BSecret%40Value7" in told
+
+
+def test_an_extra_body_secret_in_a_failed_jobs_error_is_sealed_too() -> None:
+    # The review: the ledger's error text masked the model_args secret, not the one of an
+    # extra_body field beside it.
+    fingerprints = Fingerprints(b"k" * 32, SECRET_ARG_WORDS)
+    job = {
+        "request": {"model": "m", "tasks": ["t"], "model_args": {"api_key": "sk-model-arg-1"},
+                    "hf_token": "hf-extra-body-secret-1"},
+        "error": "login failed: hf-extra-body-secret-1 / sk-model-arg-1",
+    }  # fmt: skip
+    sealed = fingerprints.seal(job)
+    assert "hf-extra-body-secret-1" not in str(sealed) and "sk-model-arg-1" not in str(sealed)

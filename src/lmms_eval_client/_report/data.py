@@ -30,6 +30,7 @@ from .._runs.ledger_keys import job_by_seq_or_key
 from .._runs.outcomes import FAILED, LOST, JobFailed, JobLost, TrackedJob, outcome_of
 from .._runs.postgres.url import is_database_url, parse_url
 from .._runs.table import TABLE_PARAMS, TABLE_QUERY, MetricRow, table_rows
+from .._secret_args import secret_bearing
 from .compare import Comparison, compare
 
 MAX_TEXT = 2000  # characters of one sample field shown (the rest is cut, and says so)
@@ -132,7 +133,7 @@ def read_run(
                 # each line capped too: a log of 300,000-character lines made a 12 MB page
                 # the ledger holds fingerprints of the job's secrets: found by them, as words
                 # (in the whole tail, before a line is cut: a long secret may cross the cut)
-                told = fingerprints.told_in(tail, job.info.request.model_args)
+                told = fingerprints.told_in(tail, secret_bearing(job.info.request))
                 lines = tail.splitlines()
                 data.logs[job.seq] = "\n".join(_text(redact_secrets(line, told)) for line in lines)
     return data

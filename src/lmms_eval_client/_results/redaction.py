@@ -10,7 +10,7 @@ import re
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
-from .._secret_args import SECRET_ARG_WORDS, is_secret_arg, secret_arg_words
+from .._secret_args import SECRET_ARG_WORDS, is_secret_arg, secret_arg_words, secret_bearing
 from .._text import MIN_MASKED_CHARS, without_userinfo
 
 if TYPE_CHECKING:
@@ -96,8 +96,8 @@ def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
 
 def job_secret_values(job: JobInfo) -> tuple[str, ...]:
     """``job_secrets`` of a JobInfo's request, by the words in force."""
-    model_args = job.request.model_args if job.request is not None else None
-    return job_secrets(model_args, secret_arg_words())
+    fields = secret_bearing(job.request) if job.request is not None else None
+    return job_secrets(fields, secret_arg_words())
 
 
 def redacted_error(job: JobInfo) -> str | None:
