@@ -373,7 +373,8 @@ class AsyncRunPoller(AsyncRunRecovery):
         if body is None:
             logger.warning(
                 "Evaluation run %s: failed job %s is not retried: the ledger keeps only "
-                "fingerprints of its secret model_args, and the server no longer echoes them",
+                "fingerprints of its secrets (model_args, extra_body fields), and the server no "
+                "longer echoes them",
                 self,
                 failed.job_id,
             )
