@@ -80,10 +80,12 @@ def is_secret_header(name: str) -> bool:
 
 
 def redacted_request(request: httpx.Request) -> httpx.Request:
-    """A copy of a request with credential headers replaced and no user:password in its URL.
+    """A copy of a request with credential headers replaced, no user:password in its URL,
+    and its JSON body's secrets (model_args and extra_body fields named like one) ``***``.
 
-    What an error carries (and pickles) goes through this: the Bearer key or the password of
-    the base URL must not travel with a traceback or into a worker pool's result queue.
+    What an error carries (and pickles) goes through this: the Bearer key, the password of
+    the base URL or an API key of model_args must not travel with a traceback or into a
+    worker pool's result queue.
     """
     headers = [
         (name, REDACTED if is_secret_header(name) else value)
@@ -94,6 +96,11 @@ def redacted_request(request: httpx.Request) -> httpx.Request:
         content: bytes | None = request.content
     except httpx.RequestNotRead:  # a streamed body: nothing to keep
         content = None
+    if content and _body_secrets(request):  # model_args secrets: *** (the length changes)
+        from ._secret_args import masked_for_display
+
+        content = json.dumps(masked_for_display(json.loads(content))).encode()
+        headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
     copy = httpx.Request(request.method, url, headers=headers, content=content)
     copy.extensions = {}
     return copy
@@ -133,9 +140,28 @@ def secrets_sent(request: httpx.Request) -> tuple[str, ...]:
             found.update(pair.partition("=")[2].strip() for pair in value.split(";"))
     if request.url.password:
         found.update((request.url.password, f"{request.url.username}:{request.url.password}"))
+    found.update(_body_secrets(request))
     # As a JSON string quotes it, too ("\"" and "\\" escaped).
     found.update([json.dumps(secret)[1:-1] for secret in found])
     return tuple(sorted((s for s in found if len(s) >= MIN_MASKED_CHARS), key=len, reverse=True))
+
+
+def _body_secrets(request: httpx.Request) -> tuple[str, ...]:
+    """The values of a JSON request body's secrets (its model_args and extra_body fields
+    named like a secret): a server that echoes the body (FastAPI's 422 quotes it as
+    ``input``, a gateway its request) must not put them in an error or its pickle."""
+    if "json" not in request.headers.get("content-type", ""):
+        return ()
+    try:
+        body = json.loads(request.content)
+    except (ValueError, httpx.RequestNotRead):
+        return ()
+    if not isinstance(body, dict):
+        return ()
+    from ._results.redaction import job_secrets  # (loaded with an error, not the client)
+    from ._secret_args import secret_arg_words, secret_bearing
+
+    return job_secrets(secret_bearing(body), secret_arg_words())
 
 
 @dataclass(frozen=True)
