@@ -45,6 +45,7 @@ _WORDS = (
 _PASSPHRASE_WORDS = 8
 _LONGEST_SECRET = 512  # characters: a longer run of words is not a model_args value
 _PASSPHRASE_LINE_WORDS = 200  # a longer line is searched word by word only (time bound)
+_PASSPHRASE_LINES = 50  # the last lines of a text searched for runs of words
 _RUN_WORD = re.compile(r"\S+")
 _AROUND = "'\"`()[]{}<>.,;:!?"  # punctuation and quotes a text puts around a value
 # model_args lie at most this deep in what is stored or printed (a list of TrackedJobs:
@@ -113,7 +114,7 @@ def _candidates(text: str) -> dict[str, set[str]]:
     for t in {text, urllib.parse.unquote(text)}:
         for word in (word for split in _WORDS for word in split.findall(t)):
             words.setdefault(word, set()).add(word)
-        for line in t.splitlines():
+        for line in t.split("\n")[-_PASSPHRASE_LINES:]:  # (\n only: \x1c is no line)
             spans = [match.span() for match in _RUN_WORD.finditer(line)]
             if len(spans) > _PASSPHRASE_LINE_WORDS:
                 continue
@@ -141,10 +142,13 @@ def secret_bearing(request: Any) -> dict[str, Any]:
         extras: Any = {key: request[key] for key in _extra_fields(request)}
     else:
         args, extras = getattr(request, "model_args", None), getattr(request, "model_extra", None)
-    return {
-        **(args if isinstance(args, dict) else {}),
-        **(extras if isinstance(extras, dict) else {}),
-    }
+    fields = dict(args) if isinstance(args, dict) else {}
+    for key, value in (extras if isinstance(extras, dict) else {}).items():
+        name = key
+        while name in fields:  # an api_key in both must not hide one of them (a name
+            name += " "  # of the same words: the same rule reads it)
+        fields[name] = value
+    return fields
 
 
 def _extra_fields(data: dict[str, Any]) -> list[str]:
@@ -225,8 +229,14 @@ class Fingerprints:
         whose fingerprint is one of ``model_args``' (a ledger keeps a secret's fingerprint,
         not its value, yet knows the value where a text, such as a job's log, tells it).
         ``model_args``: the request's secret-bearing fields (``secret_bearing``)."""
+        from ._results.redaction import is_secret_name  # (loaded with a report or a log)
+
         args = model_args if isinstance(model_args, dict) else {}
-        sealed = {value for value in args.values() if is_fingerprint(value)}
+        sealed = {
+            value
+            for key, value in args.items()
+            if is_fingerprint(value) and is_secret_name(key, self.words)
+        }
         if not sealed:
             return ()
         found: set[str] = set()
@@ -239,11 +249,10 @@ class Fingerprints:
                 number is None or self.of(number) not in sealed
             ):
                 continue
-            # masked where the text has it; else the words it was read from (a tab, two
-            # spaces) and, found URL-decoded, its encodings (Zq9%2FS%40v)
+            # masked wherever the text has it: as it is, as the words it was read from (a
+            # tab, two spaces) and URL-encoded (Zq9%2FS%40v)
             quoted = {urllib.parse.quote(candidate, safe=""), urllib.parse.quote_plus(candidate)}
-            shown = {candidate} if candidate in text else written | quoted
-            found.update(part for part in shown if part in text)
+            found.update(part for part in {candidate} | written | quoted if part in text)
         return tuple(sorted(found, key=len, reverse=True))
 
     def _masked_error(self, text: str, model_args: Any) -> str:

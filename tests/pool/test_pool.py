@@ -179,6 +179,7 @@ async def test_a_server_that_refuses_a_submission_is_passed_over_for_the_next(
     await pool.get_job("other", server=A)
     job = await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
     assert job.server == B and (post_a.call_count, post_b.call_count) == (1, 1)
+    assert str(status) in (pool.pool._servers.table.states[0].refused_why or "")  # (review)
 
 
 async def test_a_server_that_says_it_is_unhealthy_takes_no_job_after_health(

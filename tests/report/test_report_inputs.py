@@ -20,7 +20,8 @@ from lmms_eval_client import (
 from lmms_eval_client._report.data import read_run
 from lmms_eval_client._report.page import _x, jobs_section
 from lmms_eval_client._results.eval_log import eval_log_server_path
-from lmms_eval_client._secret_args import SECRET_ARG_WORDS, Fingerprints
+from lmms_eval_client._results.redaction import job_secrets
+from lmms_eval_client._secret_args import SECRET_ARG_WORDS, Fingerprints, secret_bearing
 from lmms_eval_client._text import failure_reason
 from lmms_eval_client._visible import ACTING
 from lmms_eval_client.testing import LocalServer
@@ -179,3 +180,23 @@ def test_an_extra_body_secret_in_a_failed_jobs_error_is_sealed_too() -> None:
     }  # fmt: skip
     sealed = fingerprints.seal(job)
     assert "hf-extra-body-secret-1" not in str(sealed) and "sk-model-arg-1" not in str(sealed)
+
+
+def test_only_the_values_of_secret_names_are_searched_and_every_form_is_masked() -> None:
+    # The review: max_new_tokens (fingerprinted: "token") made every 4096 of a log tail
+    # [REDACTED]; an api_key of extra_body hid the model_args' one of the same name; a
+    # secret told both as it is and URL-encoded was masked in one form only.
+    fingerprints = Fingerprints(b"k" * 32, SECRET_ARG_WORDS)
+    sealed = {
+        "max_new_tokens": fingerprints.of("4096"),
+        "api_key": fingerprints.of("Zq9/S@vXYZ12"),
+    }
+    told = fingerprints.told_in("step 4096 of 8192; key Zq9/S@vXYZ12 then Zq9%2FS%40vXYZ12", sealed)
+    assert set(told) == {"Zq9/S@vXYZ12", "Zq9%2FS%40vXYZ12"}
+    request = {"model": "m", "tasks": ["t"], "model_args": {"api_key": "model-arg-secret-1"},
+               "api_key": "extra-body-secret-2"}  # fmt: skip
+    fields = secret_bearing(request)
+    assert set(job_secrets(fields, SECRET_ARG_WORDS)) >= {
+        "model-arg-secret-1",
+        "extra-body-secret-2",
+    }

@@ -192,3 +192,34 @@ def test_what_is_harvested_after_the_end_of_training_is_left_for_later(
         callback.on_train_begin(args, state(6), None)  # a training again: logged again
         callback._collect()
         assert [v["eval/checkpoint_step"] for v in callback._waiting] == [5.0]
+
+
+def test_the_stragglers_logged_at_the_end_reach_the_loggers_one_by_one(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The review: Trainer.log calls on_log, which took the next waiting metrics into the
+    # same logs: two stragglers reached report_to as one dict, the second's over the first.
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (_, callback, args):
+        logged: list[dict[str, float]] = []
+
+        class Trainer:  # as transformers' Trainer.log: the callbacks' on_log, then loggers
+            def log(self, logs: dict[str, float]) -> None:
+                callback.on_log(args, state(9), None, logs=logs)
+                logged.append(dict(logs))
+
+        callback._trainer = Trainer()
+        callback._waiting.extend([{"eval/checkpoint_step": 5.0}, {"eval/checkpoint_step": 10.0}])
+        callback.on_train_end(args, state(10), None)
+        assert logged == [{"eval/checkpoint_step": 5.0}, {"eval/checkpoint_step": 10.0}]
+
+
+def test_a_pool_with_no_server_free_now_is_tried_again_later(callback_module: Any) -> None:
+    # The review: a pool's NoServerAvailableError (servers down, at their cap) dropped the
+    # checkpoint for good; only a pool none of whose servers offers the tasks refuses it.
+    from lmms_eval_client import NoServerAvailableError
+    from lmms_eval_client._watch.submission import may_pass_later
+
+    busy = NoServerAvailableError("x", reasons={"a": "down (refused)", "b": "at its cap of 1"})
+    assert may_pass_later(busy)
+    lacking = NoServerAvailableError("x", reasons={"a": "does not offer task(s) mme"})
+    assert not may_pass_later(lacking)

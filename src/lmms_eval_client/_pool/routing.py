@@ -49,6 +49,7 @@ class ServerState:
     models: Listing | None = None
     listing_failed_at: float | None = None  # a listing not answered (kept: the last one)
     refused_until: float | None = None  # it refused a submission (a 429, a 503): until then
+    refused_why: str | None = None  # that refusal
     snapshot_load: int = 0  # queued + running in its last /queue
     snapshot_sent_at: float | None = None  # when that /queue was asked for
     accepted_at: list[float] = field(default_factory=list)  # our submissions it answered
@@ -113,7 +114,7 @@ def _why_not(
     if state.health != UP:
         return f"down ({state.error})" if state.health == DOWN else "not reached yet"
     if state.refused_until is not None and now < state.refused_until:
-        return f"{REFUSED} ({state.error}); tried again in {state.refused_until - now:.0f} s"
+        return f"{REFUSED} ({state.refused_why}); tried again in {state.refused_until - now:.0f} s"
     listing = state.tasks
     if listing is not None and listing.names is not None:
         missing = missing_tasks(listing.names, tasks)
@@ -218,7 +219,7 @@ class RoutingTable:
         ``recheck_interval``, whatever it answers meanwhile."""
         with self._lock:
             s = self.states[index]
-            s.refused_until, s.error = now + self._recheck_interval, clip(error, 300)
+            s.refused_until, s.refused_why = now + self._recheck_interval, clip(error, 300)
 
     def mark_up(self, index: int, now: float) -> None:
         with self._lock:

@@ -69,6 +69,16 @@ _ORDINARY_WORDS = re.compile(
 )
 
 
+def is_secret_name(key: object, words: Collection[str]) -> bool:
+    """Whether a model_args name holds a secret to mask in a text: named by ``words``, and
+    with the default words not only where they stand in a tokenizer's name
+    (``max_new_tokens``, ``pad_token``: a number or a model name is ordinary text)."""
+    if not (isinstance(key, str) and is_secret_arg(key, words)):
+        return False
+    default = tuple(words) == SECRET_ARG_WORDS
+    return not default or is_secret_arg(_ORDINARY_WORDS.sub(" ", key.lower()), words)
+
+
 def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
     """The values of a request's secret model_args, as given and as JSON quotes them,
     longest first: to mask wherever a server's text repeats them, whatever its wording.
@@ -78,14 +88,11 @@ def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
     stand in a tokenizer's name (``tokenizer``, ``max_new_tokens``, ``pad_token``), whose
     model name or number is ordinary text.
     """
-    default = tuple(words) == SECRET_ARG_WORDS
     found: set[str] = set()
     for key, value in model_args.items() if isinstance(model_args, dict) else ():
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # a key of digits (the command line reads it as a number)
-        if not (isinstance(key, str) and isinstance(value, str) and is_secret_arg(key, words)):
-            continue
-        if default and not is_secret_arg(_ORDINARY_WORDS.sub(" ", key.lower()), words):
+        if not (isinstance(value, str) and is_secret_name(key, words)):
             continue
         if value.lower() in _NOT_SECRET_VALUES:
             continue

@@ -13,8 +13,8 @@ from .._log import logger
 
 
 class Background:
-    """Calls run one at a time, in order, in one daemon thread (started at the first call,
-    idle between calls, for the object's life: a daemon thread holds no process at exit).
+    """Calls run one at a time, in order, in a daemon thread: started by a call, ended
+    once no call waits (never two at once; a daemon thread holds no process at exit).
 
     Example::
 
@@ -38,7 +38,7 @@ class Background:
                 if call in self._waiting:
                     return
                 self._waiting.add(call)
-            if self._thread is None:  # one thread for the object's life: calls never overlap
+            if self._thread is None:  # (ended under this lock: never two at once)
                 self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
                 self._thread.start()
             self._calls.put(call)
@@ -58,3 +58,8 @@ class Background:
                 call()
             except Exception:  # a bug must not end the thread: the later calls still run
                 logger.exception("%s: a call in its background thread failed", self._name)
+            del call  # (it holds its object: a callback, its run)
+            with self._lock:  # idle: the thread ends (the next call starts another)
+                if self._calls.empty():
+                    self._thread = None
+                    return

@@ -228,8 +228,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             )  # fmt: skip
         with self._lock:  # a harvest after this is left in the ledger, not acknowledged
             self._ended = True
-        while self._waiting:
-            values = self._waiting.popleft()
+            stragglers = list(self._waiting)
+            self._waiting.clear()  # (trainer.log calls on_log, which would take the next)
+        for values in stragglers:
             if self._trainer is not None:
                 self._trainer.log(dict(values))  # through the trainer: report_to sees it
             else:
@@ -276,9 +277,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                     if mine:
                         self._run.release(*mine)
                     return
+                if mine:  # acknowledged first: a failed ack leaves them to be given again
+                    self._run.ack(*mine)
                 self._waiting.extend(self._values(outcome) for outcome in mine)
-            if mine:
-                self._run.ack(*mine)
         except LmmsEvalError as exc:  # (unacknowledged outcomes are given again)
             logger.warning("EvalCallback: could not poll the evaluations (tried again): %s", exc)
 

@@ -151,13 +151,18 @@ def may_pass_later(error: LmmsEvalError) -> bool:
     """Whether a failed submission of a checkpoint may go through if tried again later:
     the server down or busy (``is_transient``), or an answer lost that the server could
     not be asked about yet (``SubmissionUnresolvedError`` not final: the next submit under
-    the same key reconciles it, never sending it twice). A refusal (a 4xx, bad arguments,
-    the ledger) would only be refused again."""
+    the same key reconciles it, never sending it twice), or a pool's servers all down, at
+    their cap or refusing for a while. A refusal (a 4xx, bad arguments, the ledger, a pool
+    none of whose servers offers the tasks) would only be refused again."""
+    from .._exceptions import NoServerAvailableError
     from .._http.retry import is_transient
+    from .._pool.routing import OFFERS_NOT
     from .._runs.errors import SubmissionUnresolvedError
 
     if isinstance(error, SubmissionUnresolvedError):
         return not error.final
+    if isinstance(error, NoServerAvailableError):  # a pool's servers down, full or busy
+        return not all(why.startswith(OFFERS_NOT) for why in error.reasons.values())
     return is_transient(error)
 
 
