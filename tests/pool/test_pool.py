@@ -28,6 +28,7 @@ from lmms_eval_client import (
     DiscoveryError,
     EvalClient,
     EvalPool,
+    EvalRun,
     InternalServerError,
     InvalidArgumentError,
     JobFailedError,
@@ -180,6 +181,23 @@ async def test_a_server_that_refuses_a_submission_is_passed_over_for_the_next(
     job = await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN)
     assert job.server == B and (post_a.call_count, post_b.call_count) == (1, 1)
     assert str(status) in (pool.pool._servers.table.states[0].refused_why or "")  # (review)
+
+
+def test_a_run_over_a_pool_passes_over_a_server_that_refused_its_submission(
+    mock: respx.MockRouter, tmp_path: Path
+) -> None:
+    # The second review: a run routes through the pool and sends through the server's own
+    # client, so a server refusing every POST (503) kept being chosen for the run's jobs.
+    serve(mock, A)
+    serve(mock, B, queue={**IDLE, "running_job": "busy"})
+    post_a = mock.post(f"{A}/evaluate").respond(503, json={"detail": "busy"})
+    post_b = mock.post(f"{B}/evaluate").respond(200, json=SUBMIT_JSON)
+    with EvalPool([A, B], max_retries=0) as pool, EvalRun(pool, tmp_path / "r.sqlite") as run:
+        with pytest.raises(LmmsEvalError):
+            run.submit("qwen2_vl", ["mme"], model_args=QWEN)
+        refused = post_a.call_count  # (the run's own submission rule may send it again)
+        job = run.submit("qwen2_vl", ["mme"], model_args=QWEN)
+    assert job.server == B and (post_a.call_count, post_b.call_count) == (refused, 1)
 
 
 async def test_a_server_that_says_it_is_unhealthy_takes_no_job_after_health(

@@ -162,6 +162,12 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
         """Tell the pool which server holds a job (e.g. an id kept from an earlier run)."""
         self._servers.jobs.add(check_job_id(job_id), self._index_of(server))
 
+    def _refused(self, server: str, error: LmmsEvalError) -> None:
+        """A submission sent through ``server``'s own client (an evaluation run's) was
+        refused for a while (a 429, a 503): the next choices pass it over, as evaluate's."""
+        if is_transient(error):
+            self._servers.table.refused(self._index_of(server), describe(error), self._clock())
+
     def _index_of(self, server: str) -> int:
         if not isinstance(server, str):  # None would mean $LMMS_EVAL_BASE_URL, or localhost
             raise InvalidArgumentError(f"server must be a server's base URL, got {server!r}")

@@ -199,6 +199,8 @@ class AsyncRunPoller(AsyncRunRecovery):
         except LmmsEvalError as exc:
             if seqs:  # the plan proved that no job exists for it
                 await run_sync(partial(self.ledger.record_end, seqs[0], UNSENT, str(exc), "unsent"))
+            if not isinstance(self.client, AsyncEvalClient):  # a pool: passed over a while
+                self.client._refused(client.base_url, exc)
             raise
         finally:
             self._in_flight.discard(token)
