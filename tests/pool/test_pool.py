@@ -200,6 +200,19 @@ def test_a_run_over_a_pool_passes_over_a_server_that_refused_its_submission(
     assert job.server == B and (post_a.call_count, post_b.call_count) == (refused, 1)
 
 
+async def test_a_cancel_whose_answer_was_lost_says_it_may_have_been_carried_out(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # An adversarial try: the error said "nothing was cancelled" of a job the server had
+    # cancelled (its answer lost).
+    pool = make_pool()
+    pool.pool.adopt(JOB_ID, A)
+    mock.delete(f"{A}/jobs/{JOB_ID}").mock(side_effect=httpx.ReadTimeout("lost"))
+    with pytest.raises(ServerUnreachableError) as info:
+        await pool.cancel_job(JOB_ID)
+    assert info.value.may_have_been_sent and "may have been carried out" in str(info.value)
+
+
 async def test_a_server_that_says_it_is_unhealthy_takes_no_job_after_health(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:

@@ -102,13 +102,17 @@ def on_server(error: E, server: str) -> E:
 def unreachable(error: LmmsEvalError, server: str, job_id: str | None) -> ServerUnreachableError:
     """A job's server did not answer about it: the job is not lost."""
     about = f"job {job_id} " if job_id else ""
+    sent = not isinstance(error, APIConnectionError) or error.may_have_been_sent
+    request = getattr(error, "request", None)
+    acted = sent and getattr(request, "method", "GET") != "GET"  # a cancel's answer lost
     return ServerUnreachableError(
         f"The server {server} that holds {about}did not answer ({clip(str(error), 300)}). "
-        "The job is not lost: it may be queued or running there. Ask again once the server "
-        "answers (wait_for_job rides this out until its timeout).",
+        + ("The request may have been carried out there: check the job's status. " if acted else "")
+        + "The job is not lost: it may be queued or running there. Ask again once the "
+        "server answers (wait_for_job rides this out until its timeout).",
         server=server,
         job_id=job_id,
-        may_have_been_sent=not isinstance(error, APIConnectionError) or error.may_have_been_sent,
+        may_have_been_sent=sent,
     )
 
 

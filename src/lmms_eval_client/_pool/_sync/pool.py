@@ -340,7 +340,8 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
         Raises:
             AmbiguousJobIdError: Several servers hold a job of this id: pass ``server=``.
             BadRequestError: The job is running or already finished.
-            ServerUnreachableError: Its server does not answer; nothing was cancelled.
+            ServerUnreachableError: Its server does not answer: nothing was cancelled,
+                unless ``may_have_been_sent`` (the answer was lost: check the status).
             JobNotFoundError: Its server no longer knows it: lost.
         """
         options = CallOptions.of(timeout)
