@@ -20,6 +20,7 @@ from lmms_eval_client import (
     InvalidArgumentError,
     MetricRow,
     TrackedJob,
+    UnknownJobError,
     write_report,
 )
 from lmms_eval_client._runs.ledger import Ledger
@@ -269,11 +270,27 @@ def test_a_log_of_long_lines_keeps_the_page_small(
     assert len(page) < 100_000, len(page)
 
 
-def test_a_seq_is_ascii_digits() -> None:
-    from lmms_eval_client.cli.report_commands import _job_ref
-
-    assert _job_ref("12") == 12
-    assert _job_ref("\u00b2") == "\u00b2" and _job_ref("\u0661") == "\u0661"  # keys, then
+def test_a_key_of_digits_is_found_first_then_a_seq(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # An adversarial try of the report: --samples 1 showed seq 1 (key "3"), and a key of
+    # digits (--key $step) could never be named on the command line.
+    ledger = tmp_path / "keys.sqlite"
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger, poll_interval=0.02) as run:
+        for key in ("3", "2", "1", None):
+            args = {"pretrained": f"org/m{key}", "sim_duration": 0.05}
+            run.submit("qwen2_vl", TASKS, model_args=args, key=key)
+        assert len(list(run.as_completed(timeout=60))) == 4
+        assert run.job("1").seq == 3 and run.job(1).key == "3"
+        assert run.job("4").seq == 4  # no job under the key "4": its seq
+        with pytest.raises(UnknownJobError):
+            run.job("\u00b2")  # digits of another script: a key, and none has it
+    out = tmp_path / "r.html"
+    done = CliRunner().invoke(
+        app, ["runs", "report", str(ledger), "-o", str(out), "--samples", "1"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "Samples of 1 " in out.read_text(encoding="utf-8")  # the key's job, seq 3
 
 
 JWT = "eyJ" + "a1B2c3D4" * 50  # 403 characters: a secret longer than a line is cut at

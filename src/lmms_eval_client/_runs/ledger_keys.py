@@ -87,7 +87,9 @@ def job_under_key(ledger: Ledger, key: str) -> TrackedJob | None:
 
 
 def job_by_seq_or_key(ledger: Ledger, which: int | str) -> TrackedJob:
-    """``run.job(...)``: the job of a seq as recorded, or the last attempt under a key."""
+    """``run.job(...)``: the job of a seq as recorded, or the last attempt under a key; a
+    str of ASCII digits under which no job was submitted names its seq (the command line's
+    arguments are text: a key of digits, ``--key 100``, is found first)."""
     if not isinstance(which, str) and (isinstance(which, bool) or not isinstance(which, int)):
         raise InvalidArgumentError(
             f"a job is named by its seq (an int) or its key (a str), not {which!r}"
@@ -95,6 +97,8 @@ def job_by_seq_or_key(ledger: Ledger, which: int | str) -> TrackedJob:
     if isinstance(which, str):
         key = check_key(which)
         job = None if key is None else job_under_key(ledger, key)
+        if job is None and which.isascii() and which.isdigit():
+            return ledger.job(int(which))
         if job is None:
             raise UnknownJobError(
                 f"The run ledger {ledger.path!r} tracks no job under the key {which!r}: "

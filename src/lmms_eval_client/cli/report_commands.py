@@ -31,11 +31,6 @@ LedgerFiles = Annotated[
 ]
 
 
-def _job_ref(text: str) -> int | str:
-    """A seq (ASCII digits: str.isdigit also takes "²" and other scripts' digits) or a key."""
-    return int(text) if text.isascii() and text.isdigit() else text
-
-
 def report(
     ctx: typer.Context,
     ledgers: LedgerFiles,
@@ -82,11 +77,9 @@ def report(
         ledgers,
         out,
         step_label=step_label,
-        samples_job=None if samples is None else _job_ref(samples),
+        samples_job=samples,  # a key, else a seq's digits (job_by_seq_or_key)
         max_samples=max_samples,
-        compare_jobs=None
-        if compare_jobs is None
-        else (_job_ref(compare_jobs[0]), _job_ref(compare_jobs[1])),
+        compare_jobs=compare_jobs,
         **files,  # type: ignore[arg-type]
     )
     print(f"report written: {written}")
@@ -127,8 +120,8 @@ def compare(
                 files = {"path_map": client.path_map, "filesystem": client.filesystem}
         comparison = read_comparison(
             ledger,
-            _job_ref(job_a),
-            _job_ref(job_b),
+            job_a,
+            job_b,
             **files,  # type: ignore[arg-type]
         )
     else:

@@ -64,7 +64,8 @@ class AsyncRunRecords:
 
     async def job(self, which: int | str) -> TrackedJob:
         """The ledger's current record of one job: by its ``seq`` (that attempt), or by the
-        key it was submitted under (the last attempt of that submission).
+        key it was submitted under (the last attempt of that submission; a str of digits
+        under which no job was submitted names the seq).
 
         Raises:
             UnknownJobError: No job has that seq, or none was submitted under that key.
