@@ -607,6 +607,8 @@ def test_servers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ([], {}, "at least one server"),
         ([A, A + "/"], {}, "given twice"),
+        # one IPv6 address spelt two ways was two servers (an adversarial try)
+        (["http://[::1]:8000", "http://[0:0:0:0:0:0:0:1]:8000"], {}, "given twice"),
         ([A, 8000], {}, "base URL or a EvalClient"),
         (["ftp://x"], {}, "http"),
         ([A, B], {"max_jobs_per_server": 0}, ">= 1"),

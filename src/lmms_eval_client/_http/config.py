@@ -6,7 +6,9 @@ httpx client is used as it is, so the options that would configure ours are refu
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -118,6 +120,9 @@ def resolve_base_url(base_url: str | None) -> tuple[str, httpx.BasicAuth | None]
     if parsed.userinfo:
         auth = httpx.BasicAuth(parsed.username, parsed.password)
         parsed = parsed.copy_with(username=None, password=None)
+    if ":" in parsed.host:  # an IPv6 address, spelt one way: [::1], not [0:0:0:0:0:0:0:1]
+        with contextlib.suppress(ValueError):
+            parsed = parsed.copy_with(host=ipaddress.ip_address(parsed.host).compressed)
     return str(parsed).rstrip("/"), auth
 
 
