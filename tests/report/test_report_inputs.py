@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -200,3 +201,20 @@ def test_only_the_values_of_secret_names_are_searched_and_every_form_is_masked()
         "model-arg-secret-1",
         "extra-body-secret-2",
     }
+
+
+def test_the_best_point_is_one_the_chart_draws() -> None:
+    # An adversarial try: an infinite value (or one past 1e300) was named "best" in the
+    # caption, and no ring was drawn.
+    from types import SimpleNamespace
+
+    from lmms_eval_client._report.page import _best
+    from lmms_eval_client._report.svg import Point
+
+    rows: Any = [SimpleNamespace(higher_is_better=True)] * 3
+    points = [
+        Point(1, 0.4, None, "a"),
+        Point(2, float("inf"), None, "b"),
+        Point(3, 1e308, None, "c"),
+    ]
+    assert _best(points, rows) == 0

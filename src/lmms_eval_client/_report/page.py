@@ -20,7 +20,7 @@ from .._trackers.base import NO_FILTER, integer_step
 from .._visible import html_visible
 from .compare import Comparison
 from .data import ReportData, RunData, SampleData
-from .svg import COLORS, Point, Series, chart
+from .svg import COLORS, Point, Series, chart, drawable
 from .template import SCRIPT, STYLE
 
 MAX_FLIPS = 200  # flips listed in the page (all are counted)
@@ -54,7 +54,7 @@ def _best(points: list[Point], rows: list[MetricRow]) -> int | None:
     higher = said.pop()
     best: int | None = None
     for i, p in enumerate(points):  # seq order: strictly better only, ties keep the earliest
-        if math.isnan(p.y):
+        if not (drawable(p.x) and drawable(p.y)):  # the best is a point the chart shows
             continue
         if best is None or (p.y > points[best].y if higher else p.y < points[best].y):
             best = i

@@ -47,7 +47,8 @@ def _fmt(value: float) -> str:
 _DRAWABLE = 1e300
 
 
-def _drawable(value: float) -> bool:
+def drawable(value: float) -> bool:
+    """Whether a value can be drawn: finite, within ±1e300."""
     return math.isfinite(value) and abs(value) <= _DRAWABLE
 
 
@@ -82,12 +83,12 @@ def _clean(series: list[Series]) -> tuple[list[Series], int]:
         points: list[Point] = []
         best = None
         for i, p in enumerate(one.points):
-            if not (_drawable(p.x) and _drawable(p.y)):
+            if not (drawable(p.x) and drawable(p.y)):
                 dropped += 1
                 continue
             if i == one.best:
                 best = len(points)
-            usable = p.stderr is not None and _drawable(p.stderr) and _drawable(p.y + p.stderr)
+            usable = p.stderr is not None and drawable(p.stderr) and drawable(p.y + p.stderr)
             points.append(p if usable or p.stderr is None else Point(p.x, p.y, None, p.tip))
         kept.append(Series(one.name, points, best))
     return kept, dropped
@@ -95,9 +96,9 @@ def _clean(series: list[Series]) -> tuple[list[Series], int]:
 
 def chart(title: str, x_label: str, series: list[Series]) -> str:
     """One chart: a line per series, its stderr band, the best point ringed; values that
-    cannot be drawn (NaN, infinities) are counted under it instead."""
+    cannot be drawn (NaN, infinities, past ±1e300) are counted under it instead."""
     series, dropped = _clean(series)
-    note = f"{dropped} value(s) not drawn (NaN or infinite)" if dropped else ""
+    note = f"{dropped} value(s) not drawn (NaN, infinite or past ±1e300)" if dropped else ""
     points = [p for s in series for p in s.points]
     if not points:
         return f'<p class="empty">{_e(title)}: no values{"; " + note if note else ""}</p>'
