@@ -38,7 +38,7 @@ from ..._exceptions import (
 )
 from ..._http.config import DEFAULT_TIMEOUT, resolve_base_url
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
-from ..._http.retry import DEFAULT_MAX_RETRIES, is_transient
+from ..._http.retry import DEFAULT_MAX_RETRIES
 from ..._log import logger
 from ..._results.file_access import FileSystem
 from ..._results.path_map import PathMap
@@ -169,8 +169,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
     def _refused(self, server: str, error: LmmsEvalError) -> None:
         """A submission sent through ``server``'s own client (an evaluation run's) was
         refused for a while (a 429, a 503): the next choices pass it over, as evaluate's."""
-        if is_transient(error):
-            self._servers.table.refused(self._index_of(server), describe(error), self._clock())
+        self._servers.refused(self._index_of(server), error)
 
     def _index_of(self, server: str) -> int:
         if not isinstance(server, str):  # None would mean $LMMS_EVAL_BASE_URL, or localhost
@@ -308,8 +307,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             except BaseException as exc:
                 self._servers.table.settle(index, accepted=False, now=self._clock())
                 if isinstance(exc, LmmsEvalError):
-                    if is_transient(exc):  # a 503, a 429: the next jobs go elsewhere a while
-                        self._servers.table.refused(index, describe(exc), self._clock())
+                    self._servers.refused(index, exc)  # a 503, a 429: elsewhere a while
                     raise on_server(exc, server) from exc
                 raise
             self._servers.table.settle(index, accepted=True, now=self._clock())

@@ -22,6 +22,7 @@ from ..._exceptions import (
     LmmsEvalError,
 )
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
+from ..._http.retry import is_transient
 from ..errors import (
     ambiguous,
     callers_own,
@@ -140,7 +141,7 @@ class PoolServers:
             if callers_own(exc):
                 raise
             return f"{NO_HEALTH}: {describe(exc)}"
-        return None if health.status == "healthy" else f"it says it is {health.status!r}"
+        return _unwell(health)
 
     async def queues(self, options: CallOptions) -> list[QueueStatusResponse | str]:
         """Every server's /queue, or why it is missing (those known down are not asked)."""
@@ -194,11 +195,18 @@ class PoolServers:
                 raise
             self.table.mark_down(index, describe(exc), self._clock())
             return describe(exc)
-        if health.status == "healthy":
+        unwell = _unwell(health)
+        if unwell is None:
             self.table.mark_up(index, self._clock())
-        else:  # it answered, and says it cannot take jobs: as a failed is_healthy probe
-            self.table.mark_down(index, f"it says it is {health.status!r}", self._clock())
+        else:  # it answered, and says it cannot take jobs: as a failed probe
+            self.table.mark_down(index, unwell, self._clock())
         return health
+
+    def refused(self, index: int, error: LmmsEvalError) -> None:
+        """A submission to this server failed: refused for a while (a 429, a 503), it is
+        passed over until recheck_interval; another failure leaves the routing as it is."""
+        if is_transient(error):
+            self.table.refused(index, describe(error), self._clock())
 
     async def any_healthy(self, options: CallOptions) -> bool:
         answers = await gather(
@@ -279,3 +287,8 @@ class PoolServers:
             self.jobs.mark(index, job_id, UNREACHABLE)
             return unreachable(error, server, job_id)
         return on_server(error, server)
+
+
+def _unwell(health: HealthResponse) -> str | None:
+    """Why a server that answered /health cannot take jobs (the status it says), or None."""
+    return None if health.status == "healthy" else f"it says it is {health.status!r}"
