@@ -14,18 +14,15 @@ import pytest
 from lmms_eval_client import EvalClient, JobInfo, eval_log_tail
 from lmms_eval_client.cli.result_commands import follow
 
+from ..support import job_json
+
 LOG_NAME = "eval-20261202-050001.log"
 
 
 def job(status: str, folder: Path) -> JobInfo:
+    request = {"model": "qwen2_vl", "tasks": ["mme"], "output_dir": str(folder)}
     return JobInfo.model_validate(
-        {
-            "job_id": "a",
-            "status": status,
-            "created_at": "2026-12-02T05:00:00",
-            "started_at": "2026-12-02T05:00:00",
-            "request": {"model": "qwen2_vl", "tasks": ["mme"], "output_dir": str(folder)},
-        }
+        job_json(status, started_at="2026-12-02T05:00:00", request=request)
     )
 
 

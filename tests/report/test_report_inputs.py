@@ -27,6 +27,8 @@ from lmms_eval_client._text import failure_reason
 from lmms_eval_client._visible import ACTING
 from lmms_eval_client.testing import LocalServer
 
+from ..support import job_json
+
 
 def test_a_step_label_given_as_an_integers_text_is_drawn_at_that_step() -> None:
     # `runs submit --label step=1000` stores "1000": it was drawn at its seq, under an
@@ -41,15 +43,7 @@ def test_a_step_label_given_as_an_integers_text_is_drawn_at_that_step() -> None:
 
 
 def failed(error: str) -> JobInfo:
-    return JobInfo.model_validate(
-        {
-            "job_id": "j",
-            "status": "failed",
-            "created_at": "2026-12-02T05:00:00",
-            "request": {"model": "qwen2_vl", "tasks": ["mme"]},
-            "error": error,
-        }
-    )
+    return JobInfo.model_validate(job_json("failed", error=error))
 
 
 def test_a_log_the_servers_error_names_is_read_only_if_lmms_eval_names_it_so(
