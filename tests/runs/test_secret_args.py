@@ -163,27 +163,6 @@ async def test_an_orphan_whose_secret_differs_is_not_adopted(
     assert orphan.job_id is None and orphan.state != "queued"
 
 
-@pytest.mark.parametrize("resumed", [False, True], ids=["same run", "resumed run"])
-async def test_a_retry_sends_the_real_secrets(
-    server: FakeServer,
-    make_runner: MakeRunner,
-    tmp_path: Path,
-    resumed: bool,
-    ledger_target: LedgerTarget,
-) -> None:
-    retry = RetryOnFailure("CUDA out of memory", max_attempts=2)
-    runner = make_runner(BASE, retry=retry, summarize=None)
-    first = await runner.submit("qwen2_vl", ["mme"], model_args=ARGS)
-    if resumed:  # another process takes the run over: it has only the ledger
-        await runner.close()
-        runner = make_runner(BASE, retry=retry, summarize=None)
-    server.finish(str(first.job_id), "failed", OOM)
-    assert await runner.harvest() == []  # sent again
-    second = next(j for j in server.jobs.values() if j["job_id"] != first.job_id)
-    assert second["request"]["model_args"] == ARGS
-    assert_no_secret_in(ledger_target)
-
-
 EXTRA_SECRET = "hf_5ecretExtraBody0123456789"
 
 
@@ -206,22 +185,28 @@ async def test_a_secret_field_of_extra_body_is_stored_as_a_fingerprint(
         assert extras["seed"] == 7 and extras["hf_token"].startswith("***hmac-sha256:")
 
 
+@pytest.mark.parametrize("extra", [{}, {"hf_token": EXTRA_SECRET}], ids=["", "extra_body"])
 @pytest.mark.parametrize("resumed", [False, True], ids=["same run", "resumed run"])
-async def test_a_retry_sends_the_real_secret_of_extra_body(
-    server: FakeServer, make_runner: MakeRunner, resumed: bool, ledger_target: LedgerTarget
+async def test_a_retry_sends_the_real_secrets(
+    server: FakeServer,
+    make_runner: MakeRunner,
+    resumed: bool,
+    ledger_target: LedgerTarget,
+    extra: dict[str, str],
 ) -> None:
     retry = RetryOnFailure("CUDA out of memory", max_attempts=2)
     runner = make_runner(BASE, retry=retry, summarize=None)
-    extra = {"hf_token": EXTRA_SECRET}
-    first = await runner.submit("qwen2_vl", ["mme"], model_args=ARGS, extra_body=extra)
-    if resumed:  # another process: it has the ledger, and the server's echo of the field
+    first = await runner.submit("qwen2_vl", ["mme"], model_args=ARGS, extra_body=extra or None)
+    if resumed:  # another process: it has only the ledger (and the server's echo of extras)
         await runner.close()
         runner = make_runner(BASE, retry=retry, summarize=None)
     server.finish(str(first.job_id), "failed", OOM)
     assert await runner.harvest() == []  # sent again
     second = next(j for j in server.jobs.values() if j["job_id"] != first.job_id)
-    assert second["request"]["hf_token"] == EXTRA_SECRET
     assert second["request"]["model_args"] == ARGS
+    for name, value in extra.items():
+        assert second["request"][name] == value
+    assert_no_secret_in(ledger_target)
     assert EXTRA_SECRET.encode() not in on_disk(ledger_target)
 
 
