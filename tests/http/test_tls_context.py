@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import certifi
+import httpx
 import pytest
 
 from lmms_eval_client import APIConnectionError, AsyncEvalClient, EvalClient, InvalidArgumentError
@@ -41,7 +42,7 @@ def contexts_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 
 
 async def test_clients_share_one_verifying_context(contexts_built: list[Any]) -> None:
-    clients = [EvalClient("http://127.0.0.1:9") for _ in range(5)]
+    clients = [EvalClient("https://127.0.0.1:9") for _ in range(5)]
     async_clients = [AsyncEvalClient("https://127.0.0.1:9") for _ in range(5)]
     for client in clients:
         client.close()
@@ -67,13 +68,13 @@ def test_the_ca_environment_is_still_honoured(
     folder = tmp_path / "certs"
     folder.mkdir()
 
-    EvalClient("http://127.0.0.1:9").close()
+    EvalClient("https://127.0.0.1:9").close()
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    EvalClient("http://127.0.0.1:9").close()
+    EvalClient("https://127.0.0.1:9").close()
     monkeypatch.delenv("SSL_CERT_FILE")
     monkeypatch.setenv("SSL_CERT_DIR", str(folder))
-    EvalClient("http://127.0.0.1:9").close()
-    EvalClient("http://127.0.0.1:9").close()
+    EvalClient("https://127.0.0.1:9").close()
+    EvalClient("https://127.0.0.1:9").close()
 
     assert contexts_built == [certifi.where(), str(bundle), str(folder)]
 
@@ -84,13 +85,13 @@ def test_a_client_made_after_a_ca_rotation_reads_the_new_bundle(
     bundle = tmp_path / "ca.pem"
     shutil.copyfile(certifi.where(), bundle)
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    EvalClient("http://127.0.0.1:9").close()
-    EvalClient("http://127.0.0.1:9").close()
+    EvalClient("https://127.0.0.1:9").close()
+    EvalClient("https://127.0.0.1:9").close()
     before = bundle.stat()
     # rewritten in place, its timestamps put back (as `cp -p` or `rsync -a` leave them)
     bundle.write_bytes(bundle.read_bytes())
     os.utime(bundle, ns=(before.st_atime_ns, before.st_mtime_ns))
-    EvalClient("http://127.0.0.1:9").close()
+    EvalClient("https://127.0.0.1:9").close()
 
     assert contexts_built == [str(bundle), str(bundle)]
 
@@ -98,10 +99,10 @@ def test_a_client_made_after_a_ca_rotation_reads_the_new_bundle(
 def test_ssl_key_log_file_is_read_when_a_client_is_made(
     contexts_built: list[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    EvalClient("http://127.0.0.1:9").close()
+    EvalClient("https://127.0.0.1:9").close()
     log = tmp_path / "keys.log"
     monkeypatch.setenv("SSLKEYLOGFILE", str(log))
-    EvalClient("http://127.0.0.1:9").close()
+    EvalClient("https://127.0.0.1:9").close()
     assert config.shared_ssl_context(http2=False).keylog_filename == str(log)
     monkeypatch.delenv("SSLKEYLOGFILE")
     assert config.shared_ssl_context(http2=False).keylog_filename is None
@@ -118,7 +119,22 @@ def test_unloadable_ca_certificates_are_an_actionable_error(
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
 
     with pytest.raises(InvalidArgumentError, match=r"\$SSL_CERT_FILE \(.*ca\.pem\) could not"):
-        EvalClient("http://127.0.0.1:9")
+        EvalClient("https://127.0.0.1:9")
+
+
+async def test_a_client_of_a_plain_http_server_loads_no_ca_bundle(
+    contexts_built: list[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # It never makes a TLS connection: a CA bundle, even one that cannot load, is not read.
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    EvalClient("http://127.0.0.1:9").close()
+    await AsyncEvalClient("http://[::1]:9").close()
+
+    assert contexts_built == []
+    context = config.plaintext_ssl_context()
+    assert context.get_ca_certs() == []
+    assert context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname is True
 
 
 @pytest.fixture
@@ -174,3 +190,16 @@ def test_the_shared_context_verifies_a_real_handshake(
         assert second.health().status == "healthy"
 
     assert contexts_built == [certifi.where(), str(ca_file)]
+
+
+def test_the_plaintext_context_refuses_every_certificate(
+    https_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Were it ever used for TLS, it trusts no one: even the CA the environment names.
+    url, ca_file = https_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    with (
+        httpx.Client(verify=config.plaintext_ssl_context()) as client,
+        pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+    ):
+        client.get(f"{url}/health")
