@@ -147,8 +147,9 @@ class EvalClient(
         deadline = options.deadline
         retries = 0
         while True:
+            if not self._closed:  # (a closed client opens no pool in a new loop)
+                self._follow_loop()  # first: the end of a loop closes the pool it used
             self._check_open()
-            self._follow_loop()
             outcome: Outcome
             # A deadline (a wait's) also bounds the attempt in flight, not only the retries.
             time_left = None if deadline is None else deadline - self._clock()

@@ -5,9 +5,10 @@ ResourceWarning: closing needs the event loop, which may be gone). Its sync twin
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import httpx
@@ -47,17 +48,43 @@ async def sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
+class _LoopEnd:
+    """Closes, when its event loop ends, the connections a client opened in that loop.
+
+    asyncio.run() (and asyncio.Runner, as pytest-asyncio uses) closes the async generators
+    still open in its loop before closing the loop, in the loop: ``_watching``, suspended
+    for the loop's life, then closes the connections there; after the loop they could only
+    be left to the garbage collector ("unclosed transport"). A loop closed by hand skips
+    that clean-up, and asyncio then drops the generator without running it.
+    """
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._watch = self._watching(http)
+        with contextlib.suppress(StopIteration):  # runs to its yield: registered with the loop
+            self._watch.__anext__().send(None)
+
+    @staticmethod
+    async def _watching(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # the loop's last moments: no one to tell
+                await http.aclose()
+
+
 class AsyncIO:
     """Sends through the bounded sender, follows the running event loop, and warns when a
     client is collected unclosed."""
 
     _base_url: str
     _owns_http_client: bool
+    _closed: bool
     _http: httpx.AsyncClient
     _http_kwargs: dict[str, Any] | None
     _max_response_bytes: int
     _sender: AsyncBoundedSender
     _loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+    _loop_end: _LoopEnd | None = None
 
     def _attach_http(self, http: httpx.AsyncClient) -> None:
         """Send through ``http`` from now on: at construction, and in each new event loop.
@@ -87,7 +114,7 @@ class AsyncIO:
         except RuntimeError:  # trio (through anyio): no asyncio loop to follow
             return
         if self._loop is None:  # the first request
-            self._loop = weakref.ref(loop)
+            self._enter(loop)
             return
         previous = self._loop()  # None: collected, so closed long ago
         if previous is loop:
@@ -103,15 +130,22 @@ class AsyncIO:
                 "its connections cannot serve this one: create the httpx.AsyncClient (and "
                 "this client) inside the running loop"
             )
-        # Ours: a fresh pool for the new loop; the old one's connections died with its loop.
-        self._loop = weakref.ref(loop)
+        # Ours: a fresh pool for the new loop (the old loop's end closed the old one's).
         self._attach_http(build_http_client(httpx.AsyncClient, self._http_kwargs))
+        self._enter(loop)
+
+    def _enter(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)
+        if self._owns_http_client:
+            self._loop_end = _LoopEnd(self._http)
 
     def __del__(self) -> None:
         # Closing needs the event loop, which may be gone: warn instead of scheduling work
         # on it (that is what makes other clients print "Event loop is closed").
         try:
-            unclosed = self._owns_http_client and not self._http.is_closed
+            # close() never called: the nudge stands even when its loop's end closed the
+            # connections
+            unclosed = self._http is not None and self._owns_http_client and not self._closed
         except AttributeError:  # __init__ failed before the client existed
             return
         if unclosed:
