@@ -147,19 +147,33 @@ def new_token() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def _this_host() -> str:
+    """Where this process's pid means this process: its host's name, and on Linux its PID
+    namespace. Containers sharing the host's name (host networking) number their processes
+    each in their own namespace: a pid is only checked in the one it was given in."""
+    host = socket.gethostname()
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:  # no /proc (macOS: no PID namespaces either)
+        return host
+    return f"{host}/{namespace.removeprefix('pid:').strip('[]')}"
+
+
 def new_owner() -> str:
-    """Who records intents: ``host:pid:random``, to tell a live submitter from a dead one."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Who records intents: ``host:pid:random``, to tell a live submitter from a dead one
+    (``host`` names its PID namespace too: see ``_this_host``)."""
+    return f"{_this_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def owner_is_gone(owner: str | None) -> bool:
-    """Whether the process that recorded an intent is known to be dead (same host only)."""
+    """Whether the process that recorded an intent is known to be dead (same host and PID
+    namespace only; an owner of an older version, without its namespace, only by age)."""
     if not owner:
         return True
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not (pid_text.isascii() and pid_text.isdigit()):
-        return False  # another machine's process: only its age can tell
+    if host != _this_host() or not (pid_text.isascii() and pid_text.isdigit()):
+        return False  # another machine's (or container's) process: only its age can tell
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:
