@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 from ..._exceptions import InvalidArgumentError
 
@@ -103,7 +103,7 @@ def parse_url(url: str) -> LedgerURL:
             f"The ledger URL {shown!r} has an '@' in its user or password: percent-encode it "
             "as %40 (PostgreSQL reads the user part up to the first '@')"
         )
-    params = parse_qsl(parts.query, keep_blank_values=True)
+    params = _query(parts.query)
     if not parts.hostname and "host" not in dict(params):
         raise InvalidArgumentError(
             f"The ledger URL {shown!r} names no host: write "
@@ -119,9 +119,16 @@ def parse_url(url: str) -> LedgerURL:
     kept = [(name, value) for name, value in params if name != "schema"]
     given = {name for name, _ in kept}
     kept += [(name, value) for name, value in _DEFAULTS if name not in given]
+    named = (parts.netloc.rpartition("@")[2], dict(params).get("host", ""))
+    hosts = [host for hosts in named for host in hosts.split(",") if host]
+    if len(hosts) > 1 and "target_session_attrs" not in given:
+        # Several hosts: libpq takes the first that answers, which after a primary's
+        # restart can be a hot standby, where every write of the run would fail.
+        kept.append(("target_session_attrs", "read-write"))
     # Not urlunsplit: it drops the "//" of a URL without a host (a unix socket's
     # postgresql:///db?host=/run/postgresql), which libpq then cannot read.
-    conninfo = f"{scheme.lower()}://{parts.netloc}{parts.path}?{urlencode(kept)}"
+    query = urlencode(kept, quote_via=quote)
+    conninfo = f"{scheme.lower()}://{parts.netloc}{parts.path}?{query}"
     found = [parts.password or ""] + [v for name, v in params if name in _SECRET_PARAMS]
     # Where urllib ends the user part (at a "/", "?" or "#") may not be where the password
     # ends (at the last "@", as _shown reads it): libpq then reads the rest as a path or a
@@ -133,6 +140,12 @@ def parse_url(url: str) -> LedgerURL:
         found += [told, *re.split(r"[/?#]", told)]
     secrets = tuple({form for value in found if value for form in (value, unquote(value))})
     return LedgerURL(conninfo=conninfo, schema=schema, shown=shown, secrets=secrets)
+
+
+def _query(query: str) -> list[tuple[str, str]]:
+    """A URL's query as libpq reads it: percent-decoded, a "+" kept (not a form's space)."""
+    pairs = [piece.partition("=") for piece in query.split("&") if piece]
+    return [(unquote(name), unquote(value)) for name, _, value in pairs]
 
 
 def _check_ports(hosts: str) -> None:
@@ -154,7 +167,7 @@ def _shown(url: str) -> str:
         rest = f"{before.split(':', 1)[0]}:{_MASK}@{after}"
     try:
         parts = urlsplit(f"{scheme}://{rest}")
-        params = parse_qsl(parts.query, keep_blank_values=True)
+        params = _query(parts.query)
     except ValueError:
         return f"{scheme}://{rest}"
     if not any(name in _SECRET_PARAMS for name, _ in params):
@@ -162,6 +175,7 @@ def _shown(url: str) -> str:
     query = urlencode(
         [(name, _MASK if name in _SECRET_PARAMS else value) for name, value in params],
         safe="*",
+        quote_via=quote,
     )
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
