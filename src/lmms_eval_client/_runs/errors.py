@@ -102,7 +102,9 @@ class LedgerFullError(LedgerError):
 
 
 class LedgerBusyError(LedgerError):
-    """Another process kept the ledger locked for longer than the busy timeout."""
+    """Another process kept the ledger locked for longer than the busy timeout (on
+    PostgreSQL also: a statement cancelled by its user's ``statement_timeout`` or an
+    administrator, a deadlock). Nothing of the operation was recorded: try it again."""
 
 
 class LedgerConnectionError(LedgerError):

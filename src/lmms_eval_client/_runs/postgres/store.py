@@ -31,17 +31,14 @@ from ..errors import (
     CorruptLedgerError,
     ForeignLedgerError,
     LedgerAuthError,
-    LedgerBusyError,
-    LedgerConnectionError,
     LedgerError,
-    LedgerFullError,
-    LedgerReadOnlyError,
     NewerLedgerError,
 )
 from ..ledger_schema import SCHEMA_VERSION, damaged
 from ..ledger_store import LedgerConnection, LedgerCursor
+from .errors import ledger_error, not_permitted, said
 from .schema import APPLICATION, FIRST_VERSION, TABLES, schema_statements
-from .url import parse_url, scrub
+from .url import parse_url
 
 _LOCK_CLASS = 0x4C4D4552  # "LMER", as the SQLite ledger's application_id
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -75,7 +72,6 @@ _TABLES = (
     "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'p')"
 )
 _USABLE = "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s"
-_READS = ("opening it", "reading it")
 # libpq's (and psycopg's) words for a URL option refused before connecting: 'invalid
 # sslmode value: "bogus"', 'invalid URI query parameter: "x"', "bad value for connect_timeout"
 _OPTION_REFUSED = re.compile(
@@ -145,7 +141,9 @@ class PostgresStore:
         for attempt in (1, 2):
             conn = self._connection(doing)
             try:
-                conn.execute("BEGIN")
+                # Read committed whatever the role's default: each statement sees what the
+                # writer before it committed (a snapshot older than the lock fails to write).
+                conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                 conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, self._lock_key))
                 return conn
             except psycopg.OperationalError as exc:
@@ -325,66 +323,10 @@ class PostgresStore:
     # -- errors --------------------------------------------------------------------------
 
     def _not_permitted(self, doing: str, text: str) -> LedgerAuthError:
-        return LedgerAuthError(
-            f"The run ledger {self.where!r} may not be read by this user while {doing}: "
-            f"{text}. Ask its owner to GRANT USAGE ON SCHEMA and SELECT (INSERT, UPDATE and "
-            "DELETE to write) ON ALL TABLES IN SCHEMA of the run to the user.",
-            path=self.where,
-        )
+        return not_permitted(self.where, doing, text)
 
     def _said(self, exc: psycopg.Error) -> str:
-        """What the driver said, on one line, without the URL's password."""
-        return " ".join(scrub(str(exc), self._url.secrets).split()) or type(exc).__name__
+        return said(exc, self._url.secrets)
 
     def _error(self, exc: psycopg.Error, doing: str) -> LedgerError:
-        """The typed error of a psycopg failure; never with the URL's password."""
-        text = self._said(exc)
-        where = f"The run ledger {self.where!r}"
-        state = exc.sqlstate or ""
-        lowered = str(exc).lower()  # (classified by what the driver said, shown scrubbed)
-        if (
-            state.startswith("28")
-            or "authentication failed" in lowered
-            or ("no password supplied" in lowered)
-        ):
-            return LedgerAuthError(
-                f"{where} refused the connection while {doing}: {text}. Check the URL's user "
-                "and password (or ~/.pgpass, $PGPASSWORD).",
-                path=self.where,
-            )
-        if state == "55P03":
-            return LedgerBusyError(
-                f"{where} stayed locked by another process while {doing} ({text}); try again.",
-                path=self.where,
-            )
-        # a read refused (no SELECT on a table); a DDL refused is the write case below
-        if state == "42501" and "permission denied for table" in lowered and doing in _READS:
-            return self._not_permitted(doing, text)
-        if state in ("25006", "42501"):
-            return LedgerReadOnlyError(
-                f"{where} cannot be written while {doing}: {text}. Grant the user the "
-                "rights on the schema (CREATE, and INSERT/UPDATE/SELECT on its tables), or use "
-                "another schema.",
-                path=self.where,
-            )
-        if state.startswith("53"):
-            return LedgerFullError(
-                f"{where} could not be written while {doing}: {text}. Nothing of it was "
-                "recorded; free some space on the database server and try again.",
-                path=self.where,
-            )
-        # (a failed connect carries no sqlstate: the server's FATAL line says it)
-        if state == "3D000" or re.search(r'database ".*" does not exist', str(exc)):
-            return LedgerError(
-                f"{where} names a database that does not exist ({text}): create it first "
-                "(createdb NAME, or CREATE DATABASE NAME).",
-                path=self.where,
-            )
-        if isinstance(exc, psycopg.OperationalError) or state.startswith(("08", "57P")):
-            return LedgerConnectionError(
-                f"{where} could not be reached or the connection was lost while {doing}: "
-                f"{text}. Nothing of it was recorded (unless the connection was lost while "
-                "committing); the ledger reconnects at its next use.",
-                path=self.where,
-            )
-        return LedgerError(f"{where} failed while {doing}: {text}", path=self.where)
+        return ledger_error(exc, self.where, doing, self._url.secrets)
