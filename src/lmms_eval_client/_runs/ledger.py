@@ -278,7 +278,7 @@ class Ledger:
         conn.execute(
             "UPDATE jobs SET last_known_state = state, state = ?, note = ?, snapshot = NULL, "
             "updated_at = ? WHERE seq = ?",
-            (state, note, now, seq),
+            (state, note.replace("\x00", "\ufffd"), now, seq),  # a server's text: no NUL in PG
         )
         self.observe(conn, seq, now, event, state, {"note": note} if data is None else data)
         if state == UNSENT:
