@@ -233,8 +233,39 @@ def test_run_scans_until_told_to_stop(
     jobs = watcher.run(until=trainer_then_stop, on_submitted=lambda job: seen.append(job.key))
     assert seen == ["checkpoint-1", "checkpoint-2", "checkpoint-3"] == keys(jobs)
     assert clock.sleeps == [5, 5, 5]
-    assert watcher.run(timeout=12) == []  # a timeout ends it too (fake clock: 3 scans)
-    assert clock.sleeps[3:] == [5, 5, 5]
+    # a timeout ends it too, its last wait cut to the time left (before: a whole interval)
+    assert watcher.run(timeout=12) == []
+    assert clock.sleeps[3:] == [5, 5, 2]
+    watcher.finish(timeout=7)  # the jobs still run at the fake clock's pace: it times out
+    assert clock.sleeps[6:] == [5, 2]
+
+
+def test_a_slot_freed_by_a_finished_job_is_taken_at_the_next_scan(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path, clock: FakeClock
+) -> None:
+    # Before: each pass scanned before it collected, so a slot freed while the watcher
+    # waited was seen one whole poll_interval late.
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    write_checkpoint(out, 2)
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, max_pending=1, poll_interval=5)
+    watcher._clock = clock  # type: ignore[method-assign]
+    watcher._sleep = clock.sleep  # type: ignore[method-assign]
+    submitted_at: dict[str | None, float] = {}
+
+    def each_pass_ends_when_its_job_did() -> bool:
+        with EvalClient(local_server.url) as client:
+            for job in run.jobs():
+                client.wait_for_job(job.job_id or "", poll_interval=0.01, timeout=30)
+        return len(submitted_at) == 2
+
+    start = clock.now
+    watcher.run(
+        until=each_pass_ends_when_its_job_did,
+        on_submitted=lambda job: submitted_at.setdefault(job.key, clock.now - start),
+    )
+    assert submitted_at == {"checkpoint-1": 0, "checkpoint-2": 5}
 
 
 def test_the_server_sees_the_checkpoint_through_the_path_map(

@@ -327,16 +327,17 @@ class CheckpointWatcher:
         jobs: list[TrackedJob] = []
         with self._waker(until) as waker:
             while True:
+                self.collect(on_outcome)  # first: a job that ended meanwhile frees its slot
                 for job in self.scan():
                     jobs.append(job)
                     if on_submitted is not None:
                         on_submitted(job)
-                self.collect(on_outcome)
                 if _stopped(until):
                     return jobs
-                if timeout is not None and self._clock() - started >= timeout:
+                wait = self._next_wait(started, timeout)
+                if not wait:
                     return jobs
-                waker.wait(self._poll_interval)
+                waker.wait(wait)
 
     def finish(
         self,
@@ -347,7 +348,8 @@ class CheckpointWatcher:
     ) -> list[TrackedJob]:
         """After training: scan until every checkpoint is submitted and every job of the
         watcher has finished (outcomes collected), or ``timeout`` seconds passed; the jobs
-        still pending (empty: all done). Jobs left pending go on on the server.
+        still pending, which go on on the server. Empty means all done unless a warning said
+        that checkpoints were left unsubmitted (not complete, or the server down).
 
         Raises:
             WatchedDirectoryMissingError, WatchPermissionError: as ``scan``.
@@ -361,21 +363,28 @@ class CheckpointWatcher:
         started = self._clock()
         with self._waker(None) as waker:
             while True:
+                self.collect(on_outcome)  # first: a job that ended meanwhile frees its slot
                 jobs, waiting = self._scan()
                 for job in jobs:
                     if on_submitted is not None:
                         on_submitted(job)
-                self.collect(on_outcome)
                 pending = self.pending()
                 if not pending and not waiting:
                     return []
-                if timeout is not None and self._clock() - started >= timeout:
+                wait = self._next_wait(started, timeout)
+                if not wait:
                     if waiting:
                         logger.warning("Watcher of %s: %d checkpoint(s) not submitted at the "
                                        "end (not complete, or the server down)",
                                        self._directory, waiting)  # fmt: skip
                     return pending
-                waker.wait(self._poll_interval)
+                waker.wait(wait)
+
+    def _next_wait(self, started: float, timeout: float | None) -> float:
+        """``poll_interval``, cut to the time left of ``timeout`` (0: it passed)."""
+        if timeout is None:
+            return self._poll_interval
+        return max(0.0, min(self._poll_interval, started + timeout - self._clock()))
 
     def _waker(self, until: Until) -> Waker:
         """Started before the first scan: a change made after it wakes the next wait."""
