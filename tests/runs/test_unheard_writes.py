@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from lmms_eval_client import LedgerConnectionError, LedgerFullError, RetryOnFailure
+from lmms_eval_client import LedgerBusyError, LedgerConnectionError, LedgerFullError, RetryOnFailure
 from lmms_eval_client._client.arguments import build_evaluate_request
 from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs.ledger import Ledger
@@ -177,3 +177,24 @@ async def test_a_held_submission_is_sent_again_by_a_retry_policy_for_lost_jobs(
     assert again.key == "step-1"
     created = {job["job_id"] for job in server_jobs(local_server.url)}
     assert created == {job_id, again.job_id}
+
+
+async def test_an_intent_not_written_for_a_busy_ledger_waits_for_the_lock_once(
+    make_runner: MakeRunner, local_server: LocalServer
+) -> None:
+    # Busy: the intent's transaction never took the run's lock, so nothing was written.
+    # Before, the submission then waited busy_timeout once more, to record it unsent.
+    runner = make_runner(local_server.url)
+    ledger = runner.run._ledger
+    after_busy: list[str] = []
+
+    def busy(**kwargs: Any) -> Any:
+        raise LedgerBusyError("The run ledger stayed locked", path=ledger.path)
+
+    ledger.record_intent = busy  # type: ignore[method-assign]
+    ledger.record_never_sent = lambda token, note: after_busy.append(token)  # type: ignore[method-assign]
+    with pytest.raises(LedgerBusyError):
+        await runner.submit("qwen2_vl", ["mme"], model_args=LONG, labels={"step": 1})
+    await runner.close()
+    assert after_busy == []
+    assert server_jobs(local_server.url) == []

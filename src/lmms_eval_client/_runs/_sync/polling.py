@@ -32,7 +32,7 @@ from ..._http.retry import is_transient
 from ..._lazy import LazyModule
 from ..._trackers.base import Sink
 from ..._trackers.writes import DeliveryFailures
-from ..errors import LedgerError, SubmissionUnresolvedError, answer_not_recorded
+from ..errors import LedgerBusyError, LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
 from ..ledger_reads import Watched, WatchedRows
 from ..options import (
@@ -184,8 +184,9 @@ class RunPoller(RunRecovery):
             # The plan records the intent and reads the ledger: its steps run off the loop.
             started = self._clock()
             submitted = drive(client, plan, options, blocking=True)
-        except LedgerError:
-            if not seqs:  # the intent's write failed: the plan sends only after it
+        except LedgerError as exc:
+            # the intent's write failed (the plan sends only after it); busy: never written
+            if not seqs and not isinstance(exc, LedgerBusyError):
                 self._never_sent.add(token)
                 with contextlib.suppress(LedgerError):  # else at the next poll, or close
                     self.record_never_sent()
