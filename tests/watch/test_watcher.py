@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -316,3 +318,28 @@ def test_stable_size_counts_a_link_to_nothing_as_itself(
     assert watcher.scan() == []
     clock.advance(30)
     assert keys(watcher.scan()) == ["checkpoint-7"]
+
+
+def test_each_submission_is_told_as_it_is_made_and_a_stop_ends_the_scan(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # Before: on_submitted ran once the whole scan had returned (a watch stopped during a
+    # scan of 300 checkpoints printed no line for the 200 it had submitted), and a stop
+    # waited for the scan's end.
+    out = tmp_path / "out"
+    for step in (1, 2, 3):
+        write_checkpoint(out, step)
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT)
+    stop = threading.Event()
+    in_ledger_when_told: list[int] = []
+
+    def told(job: Any) -> None:
+        in_ledger_when_told.append(len(run.jobs()))
+        stop.set()
+
+    assert keys(watcher.run(stop, on_submitted=told)) == ["checkpoint-1"]
+    assert in_ledger_when_told == [1]
+    seen: list[str | None] = []
+    assert keys(watcher.finish(timeout=30, on_submitted=lambda job: seen.append(job.key))) == []
+    assert seen == ["checkpoint-2", "checkpoint-3"]

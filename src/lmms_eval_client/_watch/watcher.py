@@ -205,8 +205,11 @@ class CheckpointWatcher:
         """
         return self._scan()[0]
 
-    def _scan(self) -> tuple[list[TrackedJob], int]:
-        """The jobs submitted, and how many checkpoints are still to submit later."""
+    def _scan(
+        self, told: Callable[[TrackedJob], None] | None = None, until: Until = None
+    ) -> tuple[list[TrackedJob], int]:
+        """The jobs submitted (each ``told`` as it is; a set ``until`` Event ends the scan),
+        and how many checkpoints are still to submit later."""
         listed = self.checkpoints()
         ours = [job for job in self._run.jobs() if self._ours(job)]
         submitted = {job.key for job in ours if job.state != UNSENT}
@@ -260,6 +263,10 @@ class CheckpointWatcher:
                 continue  # another watcher of the ledger submitted it meanwhile
             logger.info("Watcher of %s: submitted %s as seq %d", self._directory, job.key, job.seq)
             jobs.append(job)
+            if told is not None:
+                told(job)
+            if isinstance(until, threading.Event) and until.is_set():
+                return jobs, waiting + 1  # (a function is asked between scans only)
         return jobs, waiting
 
     def _is_ready(self, checkpoint: Checkpoint, now: float) -> bool:
@@ -328,10 +335,7 @@ class CheckpointWatcher:
         with self._waker(until) as waker:
             while True:
                 self.collect(on_outcome)  # first: a job that ended meanwhile frees its slot
-                for job in self.scan():
-                    jobs.append(job)
-                    if on_submitted is not None:
-                        on_submitted(job)
+                jobs += self._scan(on_submitted, until)[0]
                 if _stopped(until):
                     return jobs
                 wait = self._next_wait(started, timeout)
@@ -364,10 +368,7 @@ class CheckpointWatcher:
         with self._waker(None) as waker:
             while True:
                 self.collect(on_outcome)  # first: a job that ended meanwhile frees its slot
-                jobs, waiting = self._scan()
-                for job in jobs:
-                    if on_submitted is not None:
-                        on_submitted(job)
+                waiting = self._scan(on_submitted)[1]
                 pending = self.pending()
                 if not pending and not waiting:
                     return []
