@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +20,7 @@ from lmms_eval_client import (
     RunTimeoutError,
     raise_for_outcome,
 )
+from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..support import MINIMAL_REQUESTS, FakeClock
 from ._fake import BASE, FakeServer
@@ -247,3 +249,16 @@ async def test_a_failed_queue_read_marks_nothing(
     assert await runner.harvest() == []
     assert server.requests["GET /queue"] == 1 and server.requests["GET /jobs"] == 0
     assert [j.state for j in await runner.jobs()] == ["queued", "queued"]
+
+
+async def test_a_failed_poll_is_logged_naming_the_run_once(
+    make_runner: MakeRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: "Evaluation run run '/tmp/.../run.sqlite': reading the queue failed: ..."
+    with LocalServer(LocalServerConfig(job_duration=600)) as gone_soon:
+        runner = make_runner(gone_soon.url)
+        await runner.submit("qwen2_vl", ["mme"], model_args={"pretrained": "a/b"})
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        assert await runner.harvest() == []
+    (said,) = [r.getMessage() for r in caplog.records if "reading the queue" in r.getMessage()]
+    assert said.startswith(f"Evaluation run {str(runner.run.ledger_path)!r}: reading the queue")

@@ -109,7 +109,7 @@ class RunPoller(RunRecovery):
         self._anchors: dict[str, tuple[Anchor, float]] = {}
 
     def __repr__(self) -> str:
-        return f"run {self.ledger.path!r}"
+        return repr(self.ledger.path)  # as the logs name it: "Evaluation run '...'"
 
     # A run over a pool sends each request through the client of the job's server: the
     # pool routes a submission, and the ledger records where it went.
