@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 from lmms_eval_client import EvalClient, EvalRun
+from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client._watch import wake as wake_module
 from lmms_eval_client.cli.app import app
 from lmms_eval_client.testing import LocalServer
 
+from ..faults import FORWARD, Action, Seen, proxy
 from ..servers import refused_url
 from .conftest import server_job_count, write_checkpoint
 
@@ -138,9 +141,10 @@ def test_watch_wakes_on_a_change_long_before_its_poll_interval(
     try:
         assert lines.get(timeout=30)["key"] == "checkpoint-1"
         write_checkpoint(out, 2)
+        deadline = time.monotonic() + 10
         submitted = lines.get(timeout=10)
-        if submitted["event"] == "outcome":  # checkpoint-1's, collected first on waking
-            submitted = lines.get(timeout=10)
+        while submitted["event"] == "outcome":  # checkpoint-1's, collected first on waking
+            submitted = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         assert (submitted["event"], submitted["key"]) == ("submitted", "checkpoint-2")
     finally:
         code, err = interrupt(process)
@@ -179,3 +183,41 @@ def test_watch_says_on_stderr_why_a_checkpoint_is_not_submitted(tmp_path: Path) 
     assert said[0].startswith("Watching ")
     assert said[-1].startswith("WARNING: Watcher of ") and "checkpoint-1" in said[-1]
     assert code == 130, err
+
+
+def test_a_signal_during_a_submission_lets_its_answer_be_recorded(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # SIGTERM (Slurm's preemption) while POST /evaluate is on its way. Before: the request
+    # was cut, its intent left "submitting", and the next watch could only settle it as
+    # lost (another job finished meanwhile): the checkpoint was never evaluated.
+    out, ledger = tmp_path / "out", tmp_path / "evals.sqlite"
+    write_checkpoint(out, 1)
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold_the_submission(seen: Seen) -> Action:
+        if seen.method == "POST":
+            arrived.set()
+            release.wait(30)  # (the proxy's loop waits: nothing else is asked meanwhile)
+        return FORWARD
+
+    with proxy(local_server.url, hold_the_submission) as held:
+        process = start_watch(held.url, out, ledger)
+        try:
+            assert arrived.wait(30)
+            process.send_signal(signal.SIGTERM)
+            assert process.stderr is not None
+            for line in process.stderr:  # told before the answer comes: no race with it
+                if "Stopping after the submission in flight" in line or "Stopped" in line:
+                    break
+        finally:
+            release.set()  # the answer comes; the watch then ends by itself
+            _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    reader = Ledger(ledger, read_only=True)
+    try:
+        (job,) = reader.jobs()
+    finally:
+        reader.close()
+    assert (job.key, job.state, job.job_id is not None) == ("checkpoint-1", "queued", True)
+    assert server_job_count(local_server.url) == 1

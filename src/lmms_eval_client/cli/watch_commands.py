@@ -8,8 +8,12 @@ It prints one line per submission and per outcome (``--json``: JSON lines).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -156,18 +160,48 @@ def watch(
             f"Watching {directory} for {pattern} ({how} {poll_interval:g} s; Ctrl+C stops "
             "watching, the jobs go on)"
         )
+        stop = threading.Event()
         try:
-            watcher.run(
-                on_submitted=lambda job: _show_job(job, json_out),
-                on_outcome=lambda outcome: _show_outcome(outcome, json_out),
-            )
+            with _stopped_by_signals(stop):
+                watcher.run(
+                    stop,
+                    on_submitted=lambda job: _show_job(job, json_out),
+                    on_outcome=lambda outcome: _show_outcome(outcome, json_out),
+                )
         except KeyboardInterrupt:
-            note(
-                "Stopped watching (interrupted); the jobs go on on their servers. Watch again "
-                f"(nothing is submitted twice), or follow them: lmms-eval-client runs watch "
-                f"{shown_ledger(ledger)}"
-            )
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+            pass
+        note(
+            "Stopped watching (interrupted); the jobs go on on their servers. Watch again "
+            f"(nothing is submitted twice), or follow them: lmms-eval-client runs watch "
+            f"{shown_ledger(ledger)}"
+        )
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl+C and SIGTERM (Slurm's preemption) set ``stop``: the watch ends after the
+    submission in flight has its answer recorded. Cut in the middle, a submission whose
+    request reached the server could only be settled as lost later, its checkpoint never
+    evaluated. A second signal stops at once."""
+
+    def first_then_now(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        note("Stopping after the submission in flight (if any); again to stop at once")
+
+    caught = (signal.SIGINT, signal.SIGTERM)
+    kept = {sig: signal.getsignal(sig) for sig in caught}
+    for sig in caught:
+        if kept[sig] is not signal.SIG_IGN:  # (ignored: kept so)
+            signal.signal(sig, first_then_now)
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            if handler is not None:  # (None: not set from Python, nothing to put back)
+                signal.signal(sig, handler)
 
 
 def _show_job(job: TrackedJob, json_out: bool) -> None:
