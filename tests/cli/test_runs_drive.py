@@ -19,6 +19,7 @@ import pytest
 from lmms_eval_client import EvalClient, EvalRun
 from lmms_eval_client.testing import JobGate, LocalServer, LocalServerConfig
 
+from ..faults import Script, on, proxy, respond
 from ..runs.test_ledger import read_only_folder
 from ..servers import refused_url
 from .test_commands import invoke
@@ -314,3 +315,20 @@ def test_a_job_the_ledger_could_not_record_yet_is_recorded_when_it_can(
     said = json.loads(done.stdout)
     assert said["submitted"] is True and said["job_id"] and said["state"] != "submitting"
     assert "its ledger cannot record it yet" in done.stderr
+
+
+def test_a_key_sent_again_after_a_refusal_leaves_the_run_complete(
+    local_server: LocalServer, ledger: Path
+) -> None:
+    # Before: the first attempt stayed "unsent" (its key passed to the second), and every
+    # runs watch of the ledger exited 1 although each submission had completed.
+    refuse_once = Script(respond(422, b'{"detail": "bad"}', content_type="application/json"),
+                         match=on("POST"))  # fmt: skip
+    with proxy(local_server.url, refuse_once) as p:  # type: ignore[arg-type]
+        args = ["runs", "submit", str(ledger), "-m", "qwen2_vl", "-t", "mme"]
+        args += ["-a", "pretrained=o/m", "--key", "step-1", "-l", "step=1"]
+        assert invoke(args, p.url).exit_code == 1
+        assert invoke(args, p.url).exit_code == 0
+        done = invoke(["runs", "watch", str(ledger), "--json", *POLL], p.url)
+    assert done.exit_code == 0, done.output
+    assert json_lines(done.stdout)[-1] == {"event": "end", "exit_code": 0, "pending": 0}

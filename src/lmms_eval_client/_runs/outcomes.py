@@ -275,7 +275,8 @@ class Observation:
         event: intent, answer, adopted, unsent, status, lost, harvested, retry or summary;
             held (the answer's job tracked by another submission: this one lost);
             claimed, acknowledged, released (at-least-once delivery: ``receive``, ``ack``,
-            ``release``); recovered, recovery-checked (a lost job's output folder read).
+            ``release``); recovered, recovery-checked (a lost job's output folder read);
+            key-passed (never sent: its key taken by a later submission); rehomed.
         state: The job's state after it.
         data: What was observed (a JobInfo, the server's answer, a reason...), as JSON data.
     """

@@ -44,7 +44,15 @@ from .connection import connect, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import as_json, note, print_json, print_lines, warn
-from .run_view import JsonLines, LiveTable, labels_text, make_sink, run_exit_code, watch_run
+from .run_view import (
+    JsonLines,
+    LiveTable,
+    labels_text,
+    make_sink,
+    resent_under_their_key,
+    run_exit_code,
+    watch_run,
+)
 from .runs import Ledger, ledger_exists, open_read_only, shown_ledger
 from .server_commands import JsonFlag, examples
 from .submit_options import PollInterval, SubmissionOptions, submission_options
@@ -279,7 +287,8 @@ def watch(
                 f"lmms-eval-client runs watch {shown_ledger(ledger)}"
             )
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    code = run_exit_code(jobs)
+        resent = resent_under_their_key(run, jobs)
+    code = run_exit_code(jobs, resent)
     pending = sum(1 for job in jobs if job.pending)
     if isinstance(sink, JsonLines):
         sink.end(code, pending)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,10 +45,11 @@ def labels_text(job: TrackedJob) -> str:
     return ",".join(f"{key}={value}" for key, value in job.labels.items()) or "-"
 
 
-def run_exit_code(jobs: Sequence[TrackedJob]) -> ExitCode:
+def run_exit_code(jobs: Sequence[TrackedJob], resent: Collection[int] = ()) -> ExitCode:
     """The run's exit code from its jobs' states: 0 every job completed; else the most severe
     of 8 lost, 1 failed (or never sent), 3 cancelled, 4 still pending. A failed attempt that
-    a retry by policy replaced does not count (its retry does).
+    a retry by policy replaced does not count (its retry does), nor a job never sent that was
+    sent again under its key (``resent``: its seq; the later submission counts).
 
     >>> run_exit_code([])
     <ExitCode.OK: 0>
@@ -56,9 +57,18 @@ def run_exit_code(jobs: Sequence[TrackedJob]) -> ExitCode:
     codes = [
         _STATE_CODES.get(job.state, ExitCode.TIMEOUT)  # an unknown state is pending
         for job in jobs
-        if not job.superseded
+        if not job.superseded and job.seq not in resent
     ]
     return worst(codes)
+
+
+def resent_under_their_key(run: EvalRun, jobs: Sequence[TrackedJob]) -> set[int]:
+    """The seqs of the jobs never sent whose key a later submission took (sent again):
+    the ledger's history says so ("key-passed"); their rows keep no key."""
+    unsent = [job for job in jobs if job.state == "unsent" and job.key is None]
+    return {
+        job.seq for job in unsent if any(seen.event == "key-passed" for seen in run.history(job))
+    }
 
 
 def detail(job: TrackedJob) -> str:
