@@ -3,8 +3,9 @@ ledger, ``***`` on the command line.
 
 The server echoes model_args (``api_key=``, ``hf_token=``...) in every JobInfo.request.
 A key of model_args is secret when its name contains one of the secret words, in any case,
-as lmms-eval masks secret-looking names in its own logs: ``SECRET_ARG_WORDS``, replaced by
-``$LMMS_EVAL_SECRET_ARGS`` (comma-separated) or by an EvalRun's ``secret_args``. So is a
+as lmms-eval masks secret-looking names in its own logs: ``SECRET_ARG_WORDS``, with those
+of ``$LMMS_EVAL_SECRET_ARGS`` (comma-separated) added, or an EvalRun's ``secret_args``
+instead. So is a
 field of a request that the contract does not know (sent through ``extra_body``) of such
 a name.
 """
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # the models load with the first request, not with the comman
 # A model_args key containing one of these words holds a secret: it is masked in messages,
 # logs, reprs, the ledger and --json output.
 SECRET_ARG_WORDS: tuple[str, ...] = ("key", "token", "secret", "password")
-# The environment variable that replaces SECRET_ARG_WORDS (words separated by commas).
+# The environment variable whose words (separated by commas) are added to SECRET_ARG_WORDS.
 SECRET_ARGS_ENV = "LMMS_EVAL_SECRET_ARGS"
 SHOWN = "***"
 # Starts as the CLI's mask does: a fingerprint reads as a hidden value wherever it shows.
@@ -54,11 +55,11 @@ _MAX_DEPTH = 8
 
 
 def secret_arg_words(words: Iterable[str] | None = None) -> tuple[str, ...]:
-    """The words that make a model_args key secret: ``words``, else $LMMS_EVAL_SECRET_ARGS
-    (comma-separated, when set and not blank), else SECRET_ARG_WORDS; lowercased."""
+    """The words that make a model_args key secret, lowercased: ``words`` (replacing the
+    default), else SECRET_ARG_WORDS and those of $LMMS_EVAL_SECRET_ARGS (comma-separated:
+    added, never replacing them, so that naming one more secret cannot unmask the others)."""
     if words is None:
-        env = os.environ.get(SECRET_ARGS_ENV, "")
-        words = env.split(",") if env.strip() else SECRET_ARG_WORDS
+        words = (*SECRET_ARG_WORDS, *os.environ.get(SECRET_ARGS_ENV, "").split(","))
     elif isinstance(words, str) or not all(isinstance(word, str) for word in words):
         raise InvalidArgumentError(
             f"secret_args must be a sequence of str (words of secret model_args names), "

@@ -110,9 +110,10 @@ class EvalRun(RunDelivery, Closing):
         allow_network_filesystem: Use a SQLite ledger on NFS, SMB, Lustre, GPFS or FUSE
             anyway (also ``$LMMS_EVAL_LEDGER_ALLOW_NETWORK_FS=1``), for a filesystem known
             to lock reliably and one process writing.
-        secret_args: Words that make a model_args key secret, in any case (default:
-            ``$LMMS_EVAL_SECRET_ARGS``, comma-separated, else ``SECRET_ARG_WORDS``: key,
-            token, secret, password). The ledger stores their values only as fingerprints.
+        secret_args: Words that make a model_args key secret, in any case, instead of the
+            default: ``SECRET_ARG_WORDS`` (key, token, secret, password) and the words of
+            ``$LMMS_EVAL_SECRET_ARGS`` (comma-separated), added to them. The ledger stores
+            their values only as fingerprints.
         rehome: ``{old: new}``: ``rehome(old, new)`` for each pair, at open (before the
             check of the pending jobs' servers).
         sinks: Where each completed job's metrics go, e.g.
