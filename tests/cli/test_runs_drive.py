@@ -332,3 +332,17 @@ def test_a_key_sent_again_after_a_refusal_leaves_the_run_complete(
         done = invoke(["runs", "watch", str(ledger), "--json", *POLL], p.url)
     assert done.exit_code == 0, done.output
     assert json_lines(done.stdout)[-1] == {"event": "end", "exit_code": 0, "pending": 0}
+
+
+@pytest.mark.parametrize(
+    "command", [["runs", "watch", "--timeout", "0.2", *POLL], ["runs", "ls", "--refresh"]]
+)
+def test_a_server_that_cannot_be_reached_is_said_so(ledger: Path, command: list[str]) -> None:
+    # Before: only under --debug; runs watch went on polling silently, exit 4 at its
+    # timeout, and runs ls --refresh showed the last known states, exit 0.
+    with LocalServer(LocalServerConfig(job_duration=600)) as gone:
+        url = gone.url
+        track(ledger, url)
+    done = invoke([*command[:2], str(ledger), *command[2:]], url)
+    assert f"WARNING: Evaluation run {str(ledger)!r}: reading the queue failed" in done.stderr
+    assert "Connection refused" in done.stderr

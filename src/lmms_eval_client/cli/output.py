@@ -20,7 +20,7 @@ import math
 import sys
 import traceback
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .exit_codes import one_line
 from .terminal import TerminalFormatter, for_terminal, json_for_terminal
@@ -127,11 +127,24 @@ def error(message: str) -> None:
     print(f"error: {for_terminal(shown)}", file=sys.stderr, flush=True)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the stderr of the moment: a live table's (rich's Live prints what is
+    written there above the table, where a line written past it would garble it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        del value  # logging sets it at construction: the stderr of the moment wins
+
+
 def log_to_stderr(ctx: typer.Context, level: int, form: str) -> None:
     """The SDK's log from ``level`` on stderr (escaped, as ``form``), for this invocation
     only: undone when it ends, so an in-process run (CliRunner's) leaves the logger as it
     found it."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(TerminalFormatter(form))
     logger = logging.getLogger("lmms_eval_client")
     before = logger.level
@@ -143,6 +156,13 @@ def log_to_stderr(ctx: typer.Context, level: int, form: str) -> None:
         logger.setLevel(before)
 
     ctx.call_on_close(undo)
+
+
+def show_warnings(ctx: typer.Context) -> None:
+    """The SDK's warnings (a server that cannot be reached, a checkpoint skipped) on stderr
+    as ``WARNING: ...`` lines, unless ``--debug`` shows the whole log already."""
+    if not ctx.obj.debug:
+        log_to_stderr(ctx, logging.WARNING, "%(levelname)s: %(message)s")
 
 
 def report(exc: BaseException, *, debug: bool, hint: str = "") -> None:

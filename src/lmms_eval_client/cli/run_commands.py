@@ -43,7 +43,7 @@ from .._runs.servers import covering
 from .connection import connect, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
-from .output import as_json, note, print_json, print_lines, warn
+from .output import as_json, note, print_json, print_lines, show_warnings, warn
 from .run_view import (
     JsonLines,
     LiveTable,
@@ -120,6 +120,7 @@ def _warn_unwatched(run: EvalRun, servers: tuple[str, ...]) -> None:
 
 def refresh(ctx: typer.Context, ledger: str) -> None:
     """Poll the run's servers once and record what changed (``runs ls --refresh``)."""
+    show_warnings(ctx)  # a server that cannot be reached
     with open_run(ctx, ledger) as (run, servers):
         _warn_unwatched(run, servers)
         run.ready()  # one poll; the outcomes are left for whoever harvests them
@@ -269,6 +270,7 @@ def watch(
     the most severe first. Ctrl+C stops watching without cancelling (130).
     """
     sink = make_sink(shown_ledger(ledger), json_out=json_out, quiet=quiet)
+    show_warnings(ctx)  # a server that cannot be reached (above a live table)
     with open_run(ctx, ledger) as (run, servers):
         _warn_unwatched(run, servers)
         try:

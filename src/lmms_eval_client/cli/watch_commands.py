@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from .._watch.wake import check_wake
 from .._watch.watcher import CheckpointWatcher
 from .exit_codes import ExitCode
 from .model_args import seconds
-from .output import log_to_stderr, note, print_json_line, print_lines
+from .output import note, print_json_line, print_lines, show_warnings
 from .run_commands import open_run
 from .runs import LEDGER_ENV, shown_ledger
 from .server_commands import examples
@@ -147,8 +146,7 @@ def watch(
     check_pattern(pattern)
     check_key_prefix(key_prefix)
     check_wake(wake.value)
-    if not ctx.obj.debug:  # (--debug shows the whole log) a checkpoint skipped, the server down
-        log_to_stderr(ctx, logging.WARNING, "%(levelname)s: %(message)s")
+    show_warnings(ctx)  # a checkpoint skipped, the server down
     with open_run(ctx, ledger, create=True, output_root=submission.output_root) as (run, _):
         watcher = CheckpointWatcher(
             run, directory, submit=what, pattern=pattern, ready=ready, every=every,
