@@ -289,22 +289,25 @@ def test_a_key_another_process_took_in_between_is_not_said_submitted(
         assert len(run.jobs()) == 1
 
 
+@pytest.mark.parametrize("cause", ["database restarting", "disk full"])
 def test_a_job_the_ledger_could_not_record_yet_is_recorded_when_it_can(
-    local_server: LocalServer, ledger: Path, monkeypatch: pytest.MonkeyPatch
+    local_server: LocalServer, ledger: Path, monkeypatch: pytest.MonkeyPatch, cause: str
 ) -> None:
     # Before: the database down between the send and the answer, the command exited 1
     # with the job id and closed; a run reopened later could not tell a finished job as
-    # its own and marked it lost (an adversarial try). Now it waits for the ledger.
-    from lmms_eval_client import LedgerConnectionError
+    # its own and marked it lost (an adversarial try). Now it waits for the ledger. (A
+    # full disk, freed meanwhile, was not waited for: a later adversarial try.)
+    from lmms_eval_client import LedgerConnectionError, LedgerFullError
     from lmms_eval_client._runs.ledger import Ledger
     from lmms_eval_client.cli import run_commands
 
     real_record = Ledger.record_answer
     down = [True]
+    error = LedgerConnectionError if cause == "database restarting" else LedgerFullError
 
     def record_answer(self: Ledger, *args: object, **kwargs: object) -> object:
         if down[0]:
-            raise LedgerConnectionError("the database is restarting", path=str(ledger))
+            raise error(f"the {cause}", path=str(ledger))
         return real_record(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Ledger, "record_answer", record_answer)

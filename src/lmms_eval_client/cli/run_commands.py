@@ -29,6 +29,7 @@ from lmms_eval_client import (
     LedgerBusyError,
     LedgerConnectionError,
     LedgerError,
+    LedgerFullError,
     ModelNameWarning,
     TrackedJob,
     UncoveredServersWarning,
@@ -172,13 +173,13 @@ def submit(
                     parsed.model, parsed.tasks, parsed.model_args, **parsed.options,
                     labels=parsed.labels, **keyed,
                 )  # fmt: skip
-            except (LedgerConnectionError, LedgerBusyError) as exc:
+            except (LedgerConnectionError, LedgerBusyError, LedgerFullError) as exc:
                 job = _record_accepted(run, exc)
             except KeyboardInterrupt:
                 note(
-                    "Interrupted (Ctrl+C) while submitting: the ledger recorded the intent; "
-                    f"lmms-eval-client runs ls {shown_ledger(ledger)} --refresh settles it (never "
-                    "sent twice)"
+                    "Interrupted while submitting: if the ledger recorded the submission, "
+                    f"lmms-eval-client runs ls {shown_ledger(ledger)} --refresh settles it "
+                    "(nothing is sent twice)"
                 )
                 raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         for warning in caught:
@@ -211,7 +212,8 @@ def _record_accepted(run: EvalRun, error: LedgerError) -> TrackedJob:
     job_id = getattr(error, "job_id", None)
     if job_id is None:  # nothing was sent: nothing to wait for
         raise error
-    note(f"The server accepted job {job_id}; its ledger cannot record it yet: waiting")
+    note(f"The server accepted job {job_id}; its ledger cannot record it yet ({error}): "
+         f"waiting up to {RECORD_PATIENCE:g} s")  # fmt: skip
     deadline, pause = time.monotonic() + RECORD_PATIENCE, 0.5
     while time.monotonic() < deadline:
         try:
@@ -224,10 +226,12 @@ def _record_accepted(run: EvalRun, error: LedgerError) -> TrackedJob:
         try:
             run._poller.record_answers()
             recorded = next((job for job in run.jobs() if job.job_id == job_id), None)
-        except (LedgerConnectionError, LedgerBusyError):
-            continue
+        except (LedgerConnectionError, LedgerBusyError, LedgerFullError):
+            continue  # the database back, the lock freed, space freed: worth the wait
         if recorded is not None:
             return recorded
+    note(f"Job {job_id} is on its server, not in the ledger: follow it with "
+         f"lmms-eval-client wait {job_id} (the same --server as this command)")  # fmt: skip
     raise error
 
 
