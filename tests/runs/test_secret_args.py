@@ -109,11 +109,18 @@ async def test_a_fingerprint_is_keyed_by_its_ledger(
     assert stored[0] != stored[1]  # the same key in two ledgers: nothing to correlate
 
 
-def test_the_ledger_and_its_wal_and_shm_are_created_0600(tmp_path: Path) -> None:
+@pytest.mark.parametrize("through", ["its path", "a symbolic link"])
+def test_the_ledger_and_its_wal_and_shm_are_created_0600(tmp_path: Path, through: str) -> None:
+    # Through a link to a file not there yet (current.sqlite -> runs/2026-12.sqlite): before,
+    # the ledger was created 0644 (O_EXCL refuses a link; SQLite then made the file).
     path = tmp_path / "run.sqlite"
+    opened = path
+    if through == "a symbolic link":
+        opened = tmp_path / "current.sqlite"
+        opened.symlink_to(path)
     umask = os.umask(0o022)
     try:
-        with EvalClient("http://127.0.0.1:9") as client, EvalRun(client, path):
+        with EvalClient("http://127.0.0.1:9") as client, EvalRun(client, opened):
             modes = {
                 name: stat.S_IMODE(os.stat(f"{path}{name}").st_mode)
                 for name in ("", "-wal", "-shm")

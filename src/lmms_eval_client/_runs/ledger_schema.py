@@ -252,8 +252,10 @@ def create_private(path: str) -> None:
     """Create a missing ledger file readable by its owner only (it holds what was submitted;
     SQLite creates -wal and -shm with the mode of the database file)."""
     # It exists, or cannot be made: SQLite's own open then says which, with a typed error.
+    # A link to a file not there yet: its target (O_EXCL refuses a link; SQLite follows it).
     with suppress(OSError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        target = os.path.realpath(path)
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def add_fingerprint_key(conn: sqlite3.Connection, version: int) -> None:
