@@ -153,6 +153,25 @@ async def test_a_run_closed_before_it_could_record_the_answer_leaves_it_to_the_n
     assert len(server_jobs(local_server.url)) == 1
 
 
+async def test_a_run_reopened_in_the_same_process_settles_what_a_closed_one_left(
+    make_runner: MakeRunner, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # A run per checkpoint (`with EvalRun(...)` in a loop): the closed run's intent is no
+    # live submitter's, although its process lives. Before: taken for one, the job stayed
+    # "submitting" until orphan_after (600 s) passed.
+    ledger = tmp_path / "run.sqlite"
+    runner = make_runner(local_server.url, ledger)
+    fail_answers(runner.run._ledger, "full", times=2)  # the submit's write and close()'s
+    with pytest.raises(LedgerFullError) as info:
+        await runner.submit("qwen2_vl", ["mme"], model_args=LONG, labels={"epoch": 1})
+    await runner.close()
+    again = make_runner(local_server.url, ledger)  # orphan_after: its default
+    await again.ready()
+    (job,) = await again.jobs()
+    assert job.job_id == info.value.job_id and job.state == "running"
+    assert len(server_jobs(local_server.url)) == 1
+
+
 def test_the_ledger_errors_carry_the_job_through_pickle() -> None:
     error = LedgerFullError("full", path="/x/run.sqlite", job_id="j-1", server="http://gpu-1")
     clone = pickle.loads(pickle.dumps(error))

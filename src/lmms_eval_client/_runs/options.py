@@ -159,10 +159,22 @@ def _this_host() -> str:
     return f"{host}/{namespace.removeprefix('pid:').strip('[]')}"
 
 
+# The owners of this process's runs still open: one closed is gone although its process
+# lives (a run per checkpoint, reopened in a loop, settles what the last one left at once).
+_LIVE_OWNERS: set[str] = set()
+
+
 def new_owner() -> str:
     """Who records intents: ``host:pid:random``, to tell a live submitter from a dead one
-    (``host`` names its PID namespace too: see ``_this_host``)."""
-    return f"{_this_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    (``host`` names its PID namespace too: see ``_this_host``); live until released."""
+    owner = f"{_this_host()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    _LIVE_OWNERS.add(owner)
+    return owner
+
+
+def release_owner(owner: str) -> None:
+    """Its run closed: what it left unsettled is no live submitter's (nor its claims)."""
+    _LIVE_OWNERS.discard(owner)
 
 
 def owner_is_gone(owner: str | None) -> bool:
@@ -174,6 +186,8 @@ def owner_is_gone(owner: str | None) -> bool:
     pid_text = rest.partition(":")[0]
     if host != _this_host() or not (pid_text.isascii() and pid_text.isdigit()):
         return False  # another machine's (or container's) process: only its age can tell
+    if int(pid_text) == os.getpid():
+        return owner not in _LIVE_OWNERS  # a run of this process: closed, or still open
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:

@@ -35,6 +35,7 @@ from ..options import (
     check_json_object,
     check_run_args,
     new_token,
+    release_owner,
 )
 from ..servers import (
     by_server,
@@ -210,6 +211,7 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
     async def close(self) -> None:
         """Close the ledger (the client stays open). Jobs go on running on the server."""
         await self._poller.record_answers_at_close()
+        release_owner(self._poller._owner)
         await run_sync(self._ledger.close)
 
     # -- submitting ---------------------------------------------------------------------

@@ -34,6 +34,7 @@ from ..options import (
     check_json_object,
     check_run_args,
     new_token,
+    release_owner,
 )
 from ..servers import (
     by_server,
@@ -209,6 +210,7 @@ class EvalRun(RunDelivery, Closing):
     def close(self) -> None:
         """Close the ledger (the client stays open). Jobs go on running on the server."""
         self._poller.record_answers_at_close()
+        release_owner(self._poller._owner)
         run_sync(self._ledger.close)
 
     # -- submitting ---------------------------------------------------------------------
