@@ -99,6 +99,21 @@ def test_a_wrong_step_label_is_a_usage_error_before_the_tracker_is_reached(
     assert came == []
 
 
+def test_a_run_without_step_labels_is_written_at_its_seqs(
+    finished_run: tuple[Path, list[MetricRow]], tmp_path: Path
+) -> None:
+    # Before: a run whose jobs carry no step (or one beyond 64 bits) could not be
+    # exported at all: the hint named step_label=None, which no option could say.
+    ledger, _ = finished_run
+    tb = tmp_path / "tb"
+    wrong = invoke(["runs", "export", str(ledger), "--to", "tensorboard", "--log-dir", str(tb),
+                    "--step-label", "epoch"])  # fmt: skip
+    assert wrong.exit_code == 2 and "--step-label ''" in wrong.stderr, wrong.output
+    done = export(ledger, "--to", "tensorboard", "--log-dir", str(tb), "--step-label", "")
+    assert done["written"] == [1, 2]
+    assert [step for step, _ in scalars(tb, TAG)] == [1, 2]
+
+
 def test_mlflow_run_is_continued_by_name_without_repeats(
     finished_run: tuple[Path, list[MetricRow]],
     mlflow_server: MlflowServer,

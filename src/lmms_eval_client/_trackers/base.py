@@ -158,7 +158,7 @@ def step_of(labels: Mapping[str, Any], step_label: str | None, *, seq: int) -> i
         raise StepLabelError(
             f"Job {seq} has {problem}, so a sink cannot tell its training step. Submit "
             f"with labels={{{step_label!r}: global_step}} (an int), or give the sink "
-            "another step_label (None: the job's seq).",
+            "another step_label (None: the job's seq; runs export: --step-label '').",
             seq=seq,
             step_label=step_label,
         )

@@ -82,7 +82,8 @@ Project = Annotated[
 ]
 Entity = Annotated[str | None, _exported(help="--to wandb: the team or user.")]
 StepLabel = Annotated[
-    str, _exported(help="The label holding each job's training step (an integer).")
+    str,
+    _exported(help="The label holding each job's training step (an integer); '': the seq."),
 ]
 Record = Annotated[
     bool,
@@ -108,11 +109,10 @@ def make_sink(
     log_dir: str | None,
     project: str | None,
     entity: str | None,
-    step_label: str,
+    step_label: str | None,
 ) -> Sink:
-    """The sink ``--to`` names, from its options (InvalidArgumentError for a missing one)."""
-    if not step_label:
-        raise InvalidArgumentError("--step-label must name a label, e.g. step")
+    """The sink ``--to`` names, from its options (InvalidArgumentError for a missing one);
+    ``step_label`` None: each job's seq is its step."""
     if tracker is Tracker.tensorboard:
         _needs(tracker, log_dir=log_dir)
         from .._trackers.tensorboard_sink import TensorBoardSink

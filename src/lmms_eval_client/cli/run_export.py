@@ -139,7 +139,7 @@ def export(
             log_dir=log_dir,
             project=project,
             entity=entity,
-            step_label=step_label,
+            step_label=step_label or None,  # '': each job's seq
         )
         backfill(ledger, sink, record=record, json_out=json_out)
         return
