@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -107,6 +108,38 @@ def test_a_name_that_is_no_utf8_does_not_end_the_events(
         write_checkpoint(out, 2)
         assert watch.submitted["checkpoint-2"].wait(PROMPTLY), "no wake-up: waited for the poll"
     assert "polling only" not in caplog.text
+
+
+def test_a_folder_deleted_and_made_again_is_listened_to_again(
+    make_run: MakeRun,
+    local_server: LocalServer,
+    tmp_path: Path,
+    watching: Callable[[CheckpointWatcher], Watching],
+) -> None:
+    # An adversarial try: the notifier's watch went with the old folder, and the events
+    # stopped without a word: a checkpoint of the new folder waited for the poll.
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, poll_interval=LONG_POLL, wake="events")
+    scans = threading.Semaphore(0)
+    scan = watcher._scan
+
+    def counted(*args: Any) -> Any:
+        try:
+            return scan(*args)
+        finally:
+            scans.release()
+
+    watcher._scan = counted  # type: ignore[method-assign]
+    watch = watching(watcher)
+    assert watch.submitted["checkpoint-1"].wait(PROMPTLY)
+    assert scans.acquire(timeout=PROMPTLY)  # that first scan is over
+    shutil.rmtree(out)
+    out.mkdir()
+    assert scans.acquire(timeout=PROMPTLY)  # woken by the deletion: an empty folder scanned
+    write_checkpoint(out, 2)
+    assert watch.submitted["checkpoint-2"].wait(PROMPTLY), "no wake-up: waited for the poll"
 
 
 def test_poll_waits_its_interval_whatever_changes(

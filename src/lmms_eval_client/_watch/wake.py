@@ -151,6 +151,7 @@ class EventWaker(Waker):
         self._directory = directory
         self._pattern = pattern
         self._roots = roots(directory)
+        self._path = os.path.abspath(directory)  # as the notifier names it
         self._changed = threading.Event()
         self._closed = threading.Event()
         self._failed = False
@@ -178,9 +179,15 @@ class EventWaker(Waker):
                     self._notify = self._renew()
                     self._changed.set()  # a change came with it: scan
                     continue
-                if isinstance(answer, set) and any(
-                    concerns(self._roots, self._pattern, path) for _, path in answer
-                ):
+                if not isinstance(answer, set):
+                    continue
+                if self._renew is not None and any(path == self._path for _, path in answer):
+                    # The folder itself deleted (made again, maybe): the OS's watch went
+                    # with it. A new notifier, or (the folder gone) the failure below.
+                    self._notify.close()
+                    self._notify = self._renew()
+                    self._changed.set()
+                elif any(concerns(self._roots, self._pattern, path) for _, path in answer):
                     self._changed.set()
         except Exception as exc:  # the OS stopped reporting (folder gone, watch limit)
             self._failed = True
