@@ -14,12 +14,15 @@ ledger from opening where it cannot tell.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from .errors import NetworkFilesystemError
+
+if TYPE_CHECKING:  # imported when a SQLite ledger is opened, not with EvalRun
+    import ctypes
 
 ALLOW_NETWORK_FS_ENV = "LMMS_EVAL_LEDGER_ALLOW_NETWORK_FS"
 
@@ -61,6 +64,8 @@ _TRUE = {"1", "true", "yes", "on"}
 
 @functools.cache
 def _libc() -> ctypes.CDLL:
+    import ctypes
+
     # The process's own symbols, libc's among them (find_library would run ldconfig).
     return ctypes.CDLL(None, use_errno=True)
 
@@ -68,6 +73,8 @@ def _libc() -> ctypes.CDLL:
 def _statfs(folder: str) -> int | str | None:
     """The raw answer of ``statfs(folder)``: Linux's ``f_type`` (an int), macOS's or a BSD's
     ``f_fstypename`` (a str), None where this platform is not known. Raises OSError."""
+    import ctypes
+
     libc = _libc()
     buffer = ctypes.create_string_buffer(4096)  # larger than any platform's struct statfs
     if sys.platform.startswith("linux"):
