@@ -103,6 +103,13 @@ def test_labels_stay_text() -> None:
     }
     with pytest.raises(InvalidArgumentError, match="--label"):
         parse_labels(["epoch"])
+    # A value holding a comma or a quote is quoted; the quotes are not the label's (before:
+    # kept, so a label's value could never hold a comma).
+    assert parse_labels(['ckpt="runs/a,b"', 'desc="Bob\'s run"', "n='x'"]) == {
+        "ckpt": "runs/a,b",
+        "desc": "Bob's run",
+        "n": "x",
+    }
 
 
 def test_tasks_limit_batch_size() -> None:

@@ -102,8 +102,9 @@ def submit(
         typer.Option(
             "--label",
             "-l",
-            help="key=value label, repeatable: shown with the job (and in --json), for "
-            "scripts to tell jobs apart; not sent to the server.",
+            help="key=value label, repeatable (or k=v,k2=v2; quote a value holding a comma: "
+            'n="a,b"): shown with the job (and in --json), for scripts to tell jobs '
+            "apart; not sent to the server.",
         ),
     ] = None,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait for the job to end.")] = False,

@@ -152,14 +152,21 @@ def parse_model_args(items: Iterable[str]) -> dict[str, JsonValue] | None:
 
 
 def parse_labels(items: Iterable[str]) -> dict[str, str]:
-    """``--label k=v`` values (repeatable, or ``k=v,k2=v2``) as text labels.
+    """``--label k=v`` values (repeatable, or ``k=v,k2=v2``) as text labels; a value holding
+    a comma or a quote is quoted (the quotes are not kept).
 
-    >>> parse_labels(["epoch=3", "lane=nightly"])
-    {'epoch': '3', 'lane': 'nightly'}
+    >>> parse_labels(["epoch=3", "lane=nightly", 'ckpt="runs/a,b"'])
+    {'epoch': '3', 'lane': 'nightly', 'ckpt': 'runs/a,b'}
     """
     return {
-        key: str(value) for key, value in parse_key_values(items, "--label", typed=False).items()
+        key: _unquoted(str(value))
+        for key, value in parse_key_values(items, "--label", typed=False).items()
     }
+
+
+def _unquoted(text: str) -> str:
+    quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
+    return text[1:-1] if quoted else text
 
 
 def parse_extra_body(text: str | None) -> dict[str, JsonValue] | None:

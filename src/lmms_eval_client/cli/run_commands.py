@@ -146,8 +146,9 @@ def submit(
         typer.Option(
             "--label",
             "-l",
-            help="key=value label, repeatable: recorded with the job in the ledger (runs ls, "
-            "runs export show them); not sent to the server.",
+            help="key=value label, repeatable (or k=v,k2=v2; quote a value holding a comma: "
+            'n="a,b"): recorded with the job in the ledger (runs ls, runs export show '
+            "them); not sent to the server.",
         ),
     ] = None,
     quiet: Annotated[
