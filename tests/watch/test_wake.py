@@ -158,8 +158,8 @@ def test_poll_waits_its_interval_whatever_changes(
     write_checkpoint(out, 2)
     # A wake-up submits in about 0.1 s (the test above); polling waits its 60 s.
     assert not watch.submitted["checkpoint-2"].wait(1.0)
-    watch.end()  # stopping ends the wait: the last scan submits it
-    assert watch.stopped_before == {"checkpoint-1": False, "checkpoint-2": True}
+    watch.end()  # stopping ends the wait, and no pass begins after it (finish() is next)
+    assert watch.stopped_before == {"checkpoint-1": False}
 
 
 def test_auto_polls_on_a_network_filesystem(
@@ -182,9 +182,8 @@ def test_auto_polls_on_a_network_filesystem(
     monkeypatch.setattr(wake_module, "filesystem_type", on_nfs)
     monkeypatch.setattr(wake_module, "EventWaker", no_events)
     assert watcher.wake_mode == "poll"
-    stop = threading.Event()
-    stop.set()  # one scan, then stop: its waker is built (polling) before the scan
-    assert [job.key for job in watcher.run(until=stop)] == ["checkpoint-1"]
+    # one pass, then stop (a function is asked after each): its waker is built (polling)
+    assert [job.key for job in watcher.run(until=lambda: True)] == ["checkpoint-1"]
     assert asked and all(Path(path).parent == out for path in asked)  # inside it: a mount
     forced = CheckpointWatcher(run, out, submit=SUBMIT, wake="events")
     assert forced.wake_mode == "events"  # asked for: events, polling as the backstop

@@ -343,3 +343,29 @@ def test_each_submission_is_told_as_it_is_made_and_a_stop_ends_the_scan(
     seen: list[str | None] = []
     assert keys(watcher.finish(timeout=30, on_submitted=lambda job: seen.append(job.key))) == []
     assert seen == ["checkpoint-2", "checkpoint-3"]
+
+
+def test_a_stop_set_while_waiting_submits_nothing_more(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The review: the watch command's first Ctrl+C sets the Event; set while the watcher
+    # waited, the pass it woke to still submitted the next checkpoint (a submission begun
+    # after the stop). Checked before each submission now, and when a wait ends.
+    out = tmp_path / "out"
+    out.mkdir()
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT)
+    stop = threading.Event()
+
+    def trainer_writes_then_stop_comes(seconds: float) -> None:
+        write_checkpoint(out, 1)
+        stop.set()
+
+    watcher._sleep = trainer_writes_then_stop_comes  # type: ignore[method-assign]
+    assert watcher.run(stop) == []
+    assert run.jobs() == []
+    stop.clear()
+    write_checkpoint(out, 2)
+    stop.set()  # set before it starts: no pass at all
+    assert watcher.run(stop) == []
+    assert run.jobs() == []

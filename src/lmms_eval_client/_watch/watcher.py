@@ -245,6 +245,8 @@ class CheckpointWatcher:
                     self._notices.held_back(checkpoint, later, self._every, ready)
                     break  # the k-th is not complete: the ones after it wait their turn
                 continue
+            if _set(until):
+                return jobs, waiting + 1  # stopped: no submission begins (a function: per pass)
             try:
                 job = submit_checkpoint(
                     self._run,
@@ -265,8 +267,6 @@ class CheckpointWatcher:
             jobs.append(job)
             if told is not None:
                 told(job)
-            if isinstance(until, threading.Event) and until.is_set():
-                return jobs, waiting + 1  # (a function is asked between scans only)
         return jobs, waiting
 
     def _is_ready(self, checkpoint: Checkpoint, now: float) -> bool:
@@ -333,15 +333,13 @@ class CheckpointWatcher:
         started = self._clock()
         jobs: list[TrackedJob] = []
         with self._waker(until) as waker:
-            while True:
+            while not _set(until):  # (an Event set while it waited: no pass begins)
                 self.collect(on_outcome)  # first: a job that ended meanwhile frees its slot
                 jobs += self._scan(on_submitted, until)[0]
-                if _stopped(until):
-                    return jobs
-                wait = self._next_wait(started, timeout)
-                if not wait:
-                    return jobs
+                if _stopped(until) or not (wait := self._next_wait(started, timeout)):
+                    break
                 waker.wait(wait)
+        return jobs
 
     def finish(
         self,
@@ -392,9 +390,9 @@ class CheckpointWatcher:
         return start_waker(self._wake, self._directory, self._pattern, until, self._sleep)
 
 
+def _set(until: Until) -> bool:
+    return isinstance(until, threading.Event) and until.is_set()
+
+
 def _stopped(until: Until) -> bool:
-    if until is None:
-        return False
-    if isinstance(until, threading.Event):
-        return until.is_set()
-    return bool(until())
+    return _set(until) or (callable(until) and bool(until()))
