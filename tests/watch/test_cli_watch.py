@@ -221,3 +221,23 @@ def test_a_signal_during_a_submission_lets_its_answer_be_recorded(
         reader.close()
     assert (job.key, job.state, job.job_id is not None) == ("checkpoint-1", "queued", True)
     assert server_job_count(local_server.url) == 1
+
+
+def test_the_watch_commands_signal_handling_is_for_the_main_thread_only() -> None:
+    # The review: the command run in process from a worker thread failed at once
+    # (signal.signal: "signal only works in main thread").
+    from lmms_eval_client.cli.watch_commands import _stopped_by_signals
+
+    failed: list[BaseException] = []
+
+    def in_a_worker() -> None:
+        try:
+            with _stopped_by_signals(threading.Event()):
+                pass
+        except BaseException as exc:
+            failed.append(exc)
+
+    worker = threading.Thread(target=in_a_worker)
+    worker.start()
+    worker.join(30)
+    assert failed == []

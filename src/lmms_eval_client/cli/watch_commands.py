@@ -189,6 +189,9 @@ def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
         stop.set()
         note("Stopping after the submission in flight (if any); again to stop at once")
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # (run in a worker thread: signals reach the main thread only)
+        return
     caught = (signal.SIGINT, signal.SIGTERM)
     kept = {sig: signal.getsignal(sig) for sig in caught}
     for sig in caught:
