@@ -118,6 +118,10 @@ class AsyncIO:
             return
         previous = self._loop()  # None: collected, so closed long ago
         if previous is loop:
+            if self._http.is_closed and self._http_kwargs is not None:
+                # The loop's end closed the pool, and another async generator's cleanup
+                # (closed with it, in no set order) still sends: a pool for that.
+                self._attach_http(build_http_client(httpx.AsyncClient, self._http_kwargs))
             return
         if previous is not None and not previous.is_closed():
             raise EventLoopError(
