@@ -51,3 +51,12 @@ def test_a_url_of_several_hosts_connects_to_the_writable_one(url: str) -> None:
 )
 def test_otherwise_the_session_attributes_are_the_urls(url: str, attrs: str | None) -> None:
     assert _libpq_reads(url).get("target_session_attrs") == attrs
+
+
+def test_a_url_without_a_host_is_shown_as_written_its_password_masked() -> None:
+    # Before: "postgresql:/postgres?host=%2Frun%2Fpostgresql&password=***", one slash (a
+    # form is_database_url refuses as mistyped), the socket's folder encoded.
+    url = "postgresql:///postgres?host=/run/postgresql&password=s3cret&schema=run"
+    assert parse_url(url).shown == (
+        "postgresql:///postgres?host=/run/postgresql&password=***&schema=run"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ..._exceptions import InvalidArgumentError
 
@@ -174,10 +174,11 @@ def _shown(url: str) -> str:
         return f"{scheme}://{rest}"
     query = urlencode(
         [(name, _MASK if name in _SECRET_PARAMS else value) for name, value in params],
-        safe="*",
+        safe="*/:,",  # shown: a host=/run/postgresql as it was written
         quote_via=quote,
     )
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+    # (not urlunsplit: it drops the "//" of a URL without a host, as in parse_url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?{query}"
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:
