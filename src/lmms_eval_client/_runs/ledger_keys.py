@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .outcomes import TrackedJob
 
 MAX_KEY_LENGTH = 256
+KEY_PASSED = "key-passed"  # the observation of an unsent job whose key went to a later one
 
 
 class KeyTaken(Exception):
@@ -68,8 +69,15 @@ def claim_key(ledger: Ledger, conn: LedgerConnection, key: str, seq: int, now: f
     conn.execute(
         "UPDATE jobs SET submission_key = NULL, updated_at = ? WHERE seq = ?", (now, holder[0])
     )
-    ledger.observe(conn, int(holder[0]), now, "key-passed", UNSENT, {"key": key, "to": seq})
+    ledger.observe(conn, int(holder[0]), now, KEY_PASSED, UNSENT, {"key": key, "to": seq})
     conn.execute("UPDATE jobs SET submission_key = ? WHERE seq = ?", (key, seq))
+
+
+def keys_passed_on(ledger: Ledger) -> set[int]:
+    """The seqs of the jobs recorded ``unsent`` whose key a later submission took: sent
+    again, under that key (their rows keep no key). One query."""
+    sql = "SELECT DISTINCT seq FROM observations WHERE event = ?"
+    return {int(row["seq"]) for row in ledger.rows(sql, (KEY_PASSED,))}
 
 
 def latest_attempt(ledger: Ledger, seq: int) -> TrackedJob:

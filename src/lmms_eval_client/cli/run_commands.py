@@ -174,7 +174,7 @@ def submit(
                     parsed.model, parsed.tasks, parsed.model_args, **parsed.options,
                     labels=parsed.labels, **keyed,
                 )  # fmt: skip
-            except (LedgerConnectionError, LedgerBusyError, LedgerFullError) as exc:
+            except WORTH_THE_WAIT as exc:
                 job = _record_accepted(run, exc)
             except KeyboardInterrupt:
                 note(
@@ -204,6 +204,8 @@ def submit(
 # database restarting, a lock held long): a run reopened later may not tell which job was
 # its own once the job has finished, so the answer the process holds is worth the wait.
 RECORD_PATIENCE = 120.0
+# What the ledger may get over meanwhile: the database back, the lock freed, space freed.
+WORTH_THE_WAIT = (LedgerConnectionError, LedgerBusyError, LedgerFullError)
 _sleep = time.sleep  # (replaced in tests)
 
 
@@ -227,8 +229,8 @@ def _record_accepted(run: EvalRun, error: LedgerError) -> TrackedJob:
         try:
             run._poller.record_answers()
             recorded = next((job for job in run.jobs() if job.job_id == job_id), None)
-        except (LedgerConnectionError, LedgerBusyError, LedgerFullError):
-            continue  # the database back, the lock freed, space freed: worth the wait
+        except WORTH_THE_WAIT:
+            continue
         if recorded is not None:
             return recorded
     note(f"Job {job_id} is on its server, not in the ledger: follow it with "

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._client.wait import Deadline
 from .._exceptions import LmmsEvalError
 from .._results.redaction import redacted_error
+from .._runs.ledger_keys import keys_passed_on
 from .._text import failure_reason
 from .exit_codes import ExitCode, worst
 from .output import print_json_line
@@ -63,13 +64,9 @@ def run_exit_code(jobs: Sequence[TrackedJob], resent: Collection[int] = ()) -> E
 
 
 def resent_under_their_key(run: EvalRun, jobs: Sequence[TrackedJob]) -> set[int]:
-    """The seqs of the jobs never sent whose key a later submission took (sent again):
-    the ledger's history says so ("key-passed"); their rows keep no key. One query."""
+    """The seqs of ``jobs`` never sent that were sent again under their key."""
     unsent = {job.seq for job in jobs if job.state == "unsent" and job.key is None}
-    if not unsent:
-        return set()
-    sql = "SELECT DISTINCT seq FROM observations WHERE event = ?"
-    return unsent & {int(row["seq"]) for row in run._ledger.rows(sql, ("key-passed",))}
+    return unsent & keys_passed_on(run._ledger) if unsent else set()
 
 
 def detail(job: TrackedJob) -> str:
