@@ -125,11 +125,13 @@ async def test_a_job_that_finished_before_the_next_poll_is_not_lost(
     assert outcome.job_id == info.value.job_id and outcome.labels == {"epoch": 1}
 
 
+@pytest.mark.parametrize("reopened_by", ["another process", "the same process"])
 async def test_a_run_closed_before_it_could_record_the_answer_leaves_it_to_the_next(
     make_runner: MakeRunner,
     local_server: LocalServer,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    reopened_by: str,
 ) -> None:
     ledger = tmp_path / "run.sqlite"
     runner = make_runner(local_server.url, ledger)
@@ -144,31 +146,16 @@ async def test_a_run_closed_before_it_could_record_the_answer_leaves_it_to_the_n
     assert len(warnings) == 1, warnings
     assert job_id in warnings[0] and "reconcile" in warnings[0]
     assert info.value.job_id == job_id
-    # Another process (its own owner) reopens the ledger: the intent is settled from the
-    # server, the same job adopted, nothing sent again.
-    again = make_runner(local_server.url, ledger, orphan_after=0)
+    # The ledger reopened: the intent is settled from the server, the same job adopted,
+    # nothing sent again. Another process: its own owner (orphan_after=0 stands for its
+    # age). The same process (a run per checkpoint, `with EvalRun(...)` in a loop), with
+    # orphan_after as it is: the closed run's intent is no live submitter's, although its
+    # process lives (before: taken for one, "submitting" until 600 s had passed).
+    options = {"orphan_after": 0} if reopened_by == "another process" else {}
+    again = make_runner(local_server.url, ledger, **options)
     await again.ready()
     (job,) = await again.jobs()
     assert job.job_id == job_id and job.state == "running"
-    assert len(server_jobs(local_server.url)) == 1
-
-
-async def test_a_run_reopened_in_the_same_process_settles_what_a_closed_one_left(
-    make_runner: MakeRunner, local_server: LocalServer, tmp_path: Path
-) -> None:
-    # A run per checkpoint (`with EvalRun(...)` in a loop): the closed run's intent is no
-    # live submitter's, although its process lives. Before: taken for one, the job stayed
-    # "submitting" until orphan_after (600 s) passed.
-    ledger = tmp_path / "run.sqlite"
-    runner = make_runner(local_server.url, ledger)
-    fail_answers(runner.run._ledger, "full", times=2)  # the submit's write and close()'s
-    with pytest.raises(LedgerFullError) as info:
-        await runner.submit("qwen2_vl", ["mme"], model_args=LONG, labels={"epoch": 1})
-    await runner.close()
-    again = make_runner(local_server.url, ledger)  # orphan_after: its default
-    await again.ready()
-    (job,) = await again.jobs()
-    assert job.job_id == info.value.job_id and job.state == "running"
     assert len(server_jobs(local_server.url)) == 1
 
 
