@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from urllib.parse import quote
 
 from ._exceptions import InvalidArgumentError
 from ._text import shown
@@ -14,6 +15,9 @@ from ._text import shown
 # Longer than any evaluation, yet a number every socket and event loop can wait for
 # (1e300 s overflows them): None is the way to say "no timeout".
 MAX_TIMEOUT = 1e7
+
+# httpx refuses URLs over 65,536 characters; leave room for the base URL.
+MAX_JOB_ID_URL_CHARS = 60_000
 
 
 def check_seconds(name: str, value: object, *, zero: bool = False, alternatives: str = "") -> float:
@@ -92,3 +96,45 @@ def check_path(name: str, value: object) -> str:
             f"got {shown(value)}"
         )
     return path
+
+
+def job_id_problem(job_id: str) -> str:
+    """Why ``job_id`` cannot name a job in a URL's path ("" when it can): the one rule for
+    the ids a caller gives and the ids a server answers with (any other text is sent as one
+    percent-encoded path segment)."""
+    if not job_id:
+        return "it is empty"
+    if job_id in (".", ".."):  # dot segments survive percent-encoding and are resolved
+        return "a dot segment names another path"
+    try:
+        job_id.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from os.fsdecode
+        return f"it is not valid text (cannot be UTF-8 encoded): {exc}"
+    # quote() only when the id could be too long (a character is at most 12 encoded):
+    # a poll checks thousands of queued ids.
+    if (
+        len(job_id) * 12 > MAX_JOB_ID_URL_CHARS
+        and len(quote(job_id, safe="")) > MAX_JOB_ID_URL_CHARS
+    ):
+        return (
+            f"it is too long for a URL ({len(job_id)} characters); "
+            "lmms-eval's job ids are 36-character UUIDs"
+        )
+    return ""
+
+
+def first_unusable_job_id(job_ids: list[str]) -> tuple[str, str] | None:
+    """The first of ``job_ids`` that cannot name a job and why (``job_id_problem``), or
+    None. A queue of 10,000 ids is screened in C-level passes, and only a list the screen
+    flags is checked id by id (a poll reads the whole queue)."""
+    longest = max(map(len, job_ids), default=0)
+    try:
+        "".join(job_ids).encode("utf-8")
+        flagged = not {"", ".", ".."}.isdisjoint(job_ids) or longest * 12 > MAX_JOB_ID_URL_CHARS
+    except UnicodeEncodeError:
+        flagged = True
+    for job_id in job_ids if flagged else ():
+        problem = job_id_problem(job_id)
+        if problem:
+            return job_id, problem
+    return None

@@ -230,7 +230,8 @@ class InternalServerError(APIStatusError):
 
 
 class APIResponseValidationError(LmmsEvalError, ValueError):
-    """A successful response whose body is not JSON or does not match the contract.
+    """A successful response whose body is not JSON or does not match the contract (a job
+    id no request can name, e.g. an empty one, included).
 
     Attributes:
         response: The httpx response.

@@ -13,9 +13,8 @@ import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
-from .._checks import check_path
+from .._checks import check_path, job_id_problem
 from .._exceptions import InvalidArgumentError
 from .._results.naming import MODEL_NAME_KEYS
 from .._text import clip, shown
@@ -26,25 +25,14 @@ if TYPE_CHECKING:
 # The checkpoint kinds merge() accepts: the regular weights or their EMA.
 CheckpointType = Literal["regular", "ema"]
 
-# httpx refuses URLs over 65,536 characters; leave room for the base URL.
-MAX_JOB_ID_URL_CHARS = 60_000
-
 
 def check_job_id(job_id: object) -> str:
     """A job id that is safe to put in a path segment (it is percent-encoded there)."""
     if not isinstance(job_id, str):
         raise InvalidArgumentError(f"job_id must be a str, got {type(job_id).__name__}")
-    if not job_id:
-        raise InvalidArgumentError("job_id must not be empty")
-    if job_id in (".", ".."):
-        # Dot segments survive percent-encoding and would be resolved to another path.
-        raise InvalidArgumentError(f"job_id {job_id!r} is not a job id")
-    _check_utf8("job_id", job_id)
-    if len(quote(job_id, safe="")) > MAX_JOB_ID_URL_CHARS:
-        raise InvalidArgumentError(
-            f"job_id is too long for a URL ({len(job_id)} characters); "
-            "lmms-eval's job ids are 36-character UUIDs"
-        )
+    problem = job_id_problem(job_id)
+    if problem:
+        raise InvalidArgumentError(f"job_id {clip(job_id, 80)!r} is not a job id: {problem}")
     return job_id
 
 

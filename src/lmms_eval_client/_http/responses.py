@@ -14,6 +14,7 @@ import httpx
 
 from lmms_eval_api.errors import UnexpectedResponseBody
 
+from .._checks import first_unusable_job_id
 from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -229,12 +230,33 @@ def result_of(
                 "server (not a proxy or cache that mixes up paths)?",
                 response=raw,
             )
+        unusable = first_unusable_job_id(_job_ids_in(parsed))
+        if unusable is not None:
+            # It could never be asked about, waited for or cancelled (nor recorded).
+            raise APIResponseValidationError(
+                f"{where(raw.request)} -> {raw.status_code}: the server's answer names job "
+                f"{clip(unusable[0], 80)!r}, which no request can name: {unusable[1]}"
+                f"{maybe_done}",
+                response=raw,
+            )
         return parsed
     raise APIResponseValidationError(
         f"Unexpected response {raw.status_code} to {where(raw.request)}: "
         f"{body_excerpt(raw.content)}{maybe_done}",
         response=raw,
     )
+
+
+def _job_ids_in(parsed: object) -> list[str]:
+    """The job ids an answer hands the caller to use in later requests."""
+    from lmms_eval_api.models import JobSubmitResponse, QueueStatusResponse
+
+    if isinstance(parsed, JobSubmitResponse):
+        return [parsed.job_id]
+    if isinstance(parsed, QueueStatusResponse):
+        running = [] if parsed.running_job is None else [parsed.running_job]
+        return running + parsed.queued_jobs
+    return []
 
 
 def cancelled_by_earlier_attempt(job: JobInfo) -> CancelResponse | None:

@@ -1,0 +1,72 @@
+"""A job id the server answers with is one a request can name again: an answer naming a job
+no request could ask about, wait for or cancel (empty, a dot segment, not text, too long for
+a URL) is an APIResponseValidationError, and an evaluation run records no such id."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from lmms_eval_client import APIResponseValidationError, EvalClient, EvalRun
+
+from ..support import BASE, MINIMAL_REQUESTS, QUEUE_JSON, SUBMIT_JSON, Caller
+
+pytestmark = MINIMAL_REQUESTS
+
+UNUSABLE = ["", ".", "..", "\ud800", "x" * 60_001]
+IDS = ["empty", "dot", "dot-dot", "lone-surrogate", "too-long"]
+
+
+def answer(body: dict[str, Any]) -> httpx.Response:
+    """JSON as a server may send it: a lone surrogate escaped (httpx's json= refuses it)."""
+    return httpx.Response(200, content=json.dumps(body).encode("ascii"))
+
+
+@pytest.mark.parametrize("job_id", UNUSABLE, ids=IDS)
+async def test_a_submission_answered_with_an_unusable_job_id(
+    caller: Caller, mock: respx.MockRouter, job_id: str
+) -> None:
+    mock.post("/evaluate").mock(return_value=answer({**SUBMIT_JSON, "job_id": job_id}))
+    with pytest.raises(APIResponseValidationError) as caught:
+        await caller.evaluate("qwen2_vl", ["mme"])
+    message = str(caught.value)
+    assert "which no request can name" in message
+    assert "may have reached the server" in message  # the job may exist: check the queue
+    assert len(message) < 1000
+
+
+@pytest.mark.parametrize("job_id", UNUSABLE, ids=IDS)
+@pytest.mark.parametrize("where", ["running_job", "queued_jobs"])
+async def test_a_queue_naming_an_unusable_job_id(
+    caller: Caller, mock: respx.MockRouter, job_id: str, where: str
+) -> None:
+    listed: Any = job_id if where == "running_job" else ["b", job_id]
+    mock.get("/queue").mock(return_value=answer({**QUEUE_JSON, where: listed}))
+    with pytest.raises(APIResponseValidationError, match="which no request can name"):
+        await caller.get_queue_status()
+
+
+async def test_a_queue_of_usable_job_ids_is_answered(
+    caller: Caller, mock: respx.MockRouter
+) -> None:
+    odd = ["...", " ", "a/b", "é", "x" * 5000]
+    mock.get("/queue").respond(200, json={**QUEUE_JSON, "running_job": None, "queued_jobs": odd})
+    assert (await caller.get_queue_status()).queued_jobs == odd
+
+
+def test_an_evaluation_run_records_no_unusable_job_id(tmp_path: Path) -> None:
+    """The empty id was recorded as the job's, and every later poll of the run failed on it
+    (`runs watch` among them): the answer is one whose job may exist, as a lost one."""
+    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+        mock.post("/evaluate").respond(200, json={**SUBMIT_JSON, "job_id": ""})
+        mock.get("/queue").respond(200, json={**QUEUE_JSON, "running_job": None, "queued_jobs": []})
+        with EvalClient(BASE, max_retries=0) as client, EvalRun(client, tmp_path / "l.db") as run:
+            with pytest.raises(APIResponseValidationError):
+                run.submit("qwen2_vl", ["mme"])
+            jobs = run.jobs()
+    assert [job.job_id for job in jobs] == [None]
