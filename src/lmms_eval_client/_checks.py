@@ -127,7 +127,9 @@ def first_unusable_job_id(job_ids: list[str]) -> tuple[str, str] | None:
     """The first of ``job_ids`` that cannot name a job and why (``job_id_problem``), or
     None. A queue of 10,000 ids is screened in C-level passes, and only a list the screen
     flags is checked id by id (a poll reads the whole queue)."""
-    longest = max(map(len, job_ids), default=0)
+    if not job_ids:  # (most answers: a job's, a health check's)
+        return None
+    longest = max(map(len, job_ids))
     try:
         "".join(job_ids).encode("utf-8")
         flagged = not {"", ".", ".."}.isdisjoint(job_ids) or longest * 12 > MAX_JOB_ID_URL_CHARS
