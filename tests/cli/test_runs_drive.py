@@ -349,3 +349,44 @@ def test_a_server_that_cannot_be_reached_is_said_so(ledger: Path, command: list[
     done = invoke([*command[:2], str(ledger), *command[2:]], url)
     assert f"WARNING: Evaluation run {str(ledger)!r}: reading the queue failed" in done.stderr
     assert "Connection refused" in done.stderr
+
+
+def test_rehome_moves_the_jobs_of_a_server_that_moved_and_watch_polls_them_there(
+    local_server: LocalServer, ledger: Path
+) -> None:
+    # Before: exit 2, "No such command 'rehome'": from the command line, the jobs of a
+    # server now at another address could not be followed (EvalRun.rehome only).
+    with proxy(local_server.url) as old:  # the address the jobs were sent to
+        submit(ledger, old.url, "-l", "step=1")
+        submit(ledger, old.url, "-l", "step=2")
+    new = local_server.url
+    unwatched = invoke(["--server", new, "runs", "watch", str(ledger), "--timeout", "0"], None)
+    assert unwatched.exit_code == 4, unwatched.output
+    assert f"runs rehome {ledger} OLD NEW" in unwatched.stderr
+    done = invoke(["runs", "rehome", str(ledger), old.url, new, "--json"], None)
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {"moved": [1, 2], "old": old.url, "new": new,
+                                       "ledger": str(ledger)}  # fmt: skip
+    watched = invoke(["--server", new, "runs", "watch", str(ledger), "--json", *POLL], None)
+    assert watched.exit_code == 0, watched.output
+    again = invoke(["runs", "rehome", str(ledger), old.url, new], None)
+    assert again.exit_code == 0, again.output
+    assert again.stdout == f"no job of {ledger} is recorded on {old.url}: nothing moved\n"
+
+
+def test_rehome_refuses_bad_input_before_writing(local_server: LocalServer, ledger: Path) -> None:
+    with proxy(local_server.url) as old:
+        submit(ledger, old.url)
+    missing = ledger.with_name("nope.sqlite")
+    done = invoke(["runs", "rehome", str(missing), old.url, local_server.url], None)
+    assert done.exit_code == 2 and "no run ledger" in done.stderr, done.output
+    assert not missing.exists()
+    for args in (["not a url", local_server.url], [old.url, "ftp://elsewhere"]):
+        bad = invoke(["runs", "rehome", str(ledger), *args], None)
+        assert bad.exit_code == 2, bad.output
+    listed = invoke(["runs", "ls", str(ledger), "--json"], None)
+    assert [job["server"] for job in json.loads(listed.stdout)] == [old.url]
+    with_password = "http://me:hunter2hunter2@127.0.0.1:9"
+    for args in ([with_password, local_server.url], [old.url, with_password]):
+        said = invoke(["runs", "rehome", str(ledger), *args], None)
+        assert "hunter2" not in said.output, said.output

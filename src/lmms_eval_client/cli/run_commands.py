@@ -77,11 +77,17 @@ def _ledger_servers(ledger: str, *, create: bool) -> tuple[str, ...]:
 
 @contextlib.contextmanager
 def open_run(
-    ctx: typer.Context, ledger: str, *, create: bool = False, output_root: str | None = None
+    ctx: typer.Context,
+    ledger: str,
+    *,
+    create: bool = False,
+    output_root: str | None = None,
+    servers: tuple[str, ...] = (),
 ) -> Iterator[tuple[EvalRun, tuple[str, ...]]]:
     """The ledger as an ``EvalRun`` over the command line's client (read-write), and the
     base URLs it reaches (as the ledger spells them); ``create``: a missing ledger is
-    created (else it is a usage error, and nothing is created).
+    created (else it is a usage error, and nothing is created); ``servers``: the client's
+    instead of the command line's (``runs rehome``: the server's new address).
 
     Example::
 
@@ -91,7 +97,9 @@ def open_run(
     if not create and not ledger_exists(ledger):
         raise InvalidArgumentError(f"there is no run ledger at {ledger!r}")
     settings = settings_of(ctx)
-    if not settings.servers and not os.environ.get(BASE_URL_ENV):
+    if servers:
+        settings = replace(settings, servers=servers)
+    elif not settings.servers and not os.environ.get(BASE_URL_ENV):
         settings = replace(settings, servers=_ledger_servers(ledger, create=create))
     elif not create and is_database_url(ledger):
         # EvalRun would create a missing schema: read-only first, so it says there is none.
@@ -115,7 +123,8 @@ def _warn_unwatched(run: EvalRun, servers: tuple[str, ...]) -> None:
         seqs = " ".join(str(job.seq) for job in away)
         warn(
             f"{len(away)} pending job(s) (seq {seqs}) are on {where}, which no --server "
-            "names: they are not polled (give --server for each)"
+            "names: they are not polled (give --server for each; a server that moved: "
+            f"lmms-eval-client runs rehome {run.ledger_path} OLD NEW)"
         )
 
 

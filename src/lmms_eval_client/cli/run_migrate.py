@@ -1,22 +1,28 @@
-"""``lmms-eval-client runs migrate SOURCE TARGET``: a run's ledger copied into another
-store, typically a SQLite file into a PostgreSQL schema (``_runs/ledger_copy.py``).
+"""A run moved: ``lmms-eval-client runs migrate SOURCE TARGET``, its ledger copied into
+another store, typically a SQLite file into a PostgreSQL schema (``_runs/ledger_copy.py``);
+``runs rehome LEDGER OLD NEW``, its jobs on a server that now answers at another address
+(``EvalRun.rehome``).
 
-No server is needed: the source is only read, the target written in one transaction. The
-output names both ledgers without a URL's password.
+No server is needed, nor any request sent: the source is only read, the target written
+in one transaction. The output names ledgers and servers without a URL's password.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lmms_eval_client import InvalidArgumentError
 
 from .._runs.ledger_copy import copy_ledger
+from .._text import without_userinfo
 from .output import print_json, print_lines
-from .runs import ledger_exists, shown_ledger
+from .runs import Ledger, ledger_exists, shown_ledger
 from .server_commands import JsonFlag, examples
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
 
 
 def migrate(
@@ -53,8 +59,41 @@ def migrate(
     print_lines([f"copied {copied} jobs from {shown_source} to {shown_target}"])
 
 
+def rehome(
+    ctx: typer.Context,
+    ledger: Ledger,
+    old: Annotated[
+        str,
+        typer.Argument(
+            help="The base URL the jobs were recorded on (the server runs ls shows).",
+            show_default=False,
+        ),
+    ],
+    new: Annotated[
+        str, typer.Argument(help="The base URL the server answers at now.", show_default=False)
+    ],
+    json_out: JsonFlag = False,
+) -> None:
+    """Record that a run's jobs on server OLD live on server NEW (a server restarted on
+    another port, another name for it): every job recorded on OLD is moved, the pending
+    ones are polled on NEW from then on (one NEW does not know is lost, as after a
+    restart). No request is sent; rehoming twice moves nothing more.
+    """
+    from .run_commands import open_run  # (EvalRun and the client: loaded to run this)
+
+    with open_run(ctx, ledger, servers=(new,)) as (run, _):
+        moved: list[JsonValue] = [job.seq for job in run.rehome(old, new)]
+    old, new = without_userinfo(old), without_userinfo(new)
+    if json_out:
+        print_json({"moved": moved, "old": old, "new": new, "ledger": shown_ledger(ledger)})
+    elif moved:
+        print_lines([f"moved {len(moved)} job(s) (seq {' '.join(map(str, moved))}) to {new}"])
+    else:
+        print_lines([f"no job of {shown_ledger(ledger)} is recorded on {old}: nothing moved"])
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``migrate`` to the ``runs`` sub-application."""
+    """Add ``migrate`` and ``rehome`` to the ``runs`` sub-application."""
     app.command(
         "migrate",
         epilog=examples(
@@ -64,3 +103,9 @@ def register(app: typer.Typer) -> None:
             "copy.sqlite --json",
         ),
     )(migrate)
+    app.command(
+        "rehome",
+        epilog=examples(
+            "lmms-eval-client runs rehome evals.sqlite http://127.0.0.1:8000 http://127.0.0.1:8001",
+        ),
+    )(rehome)
