@@ -110,8 +110,7 @@ def job_id_problem(job_id: str) -> str:
         job_id.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from os.fsdecode
         return f"it is not valid text (cannot be UTF-8 encoded): {exc}"
-    # quote() only when the id could be too long (a character is at most 12 encoded):
-    # a poll checks thousands of queued ids.
+    # (quote() only when the id could be too long: a character is at most 12 encoded)
     if (
         len(job_id) * 12 > MAX_JOB_ID_URL_CHARS
         and len(quote(job_id, safe="")) > MAX_JOB_ID_URL_CHARS
@@ -121,22 +120,3 @@ def job_id_problem(job_id: str) -> str:
             "lmms-eval's job ids are 36-character UUIDs"
         )
     return ""
-
-
-def first_unusable_job_id(job_ids: list[str]) -> tuple[str, str] | None:
-    """The first of ``job_ids`` that cannot name a job and why (``job_id_problem``), or
-    None. A queue of 10,000 ids is screened in C-level passes, and only a list the screen
-    flags is checked id by id (a poll reads the whole queue)."""
-    if not job_ids:  # (most answers: a job's, a health check's)
-        return None
-    longest = max(map(len, job_ids))
-    try:
-        "".join(job_ids).encode("utf-8")
-        flagged = not {"", ".", ".."}.isdisjoint(job_ids) or longest * 12 > MAX_JOB_ID_URL_CHARS
-    except UnicodeEncodeError:
-        flagged = True
-    for job_id in job_ids if flagged else ():
-        problem = job_id_problem(job_id)
-        if problem:
-            return job_id, problem
-    return None

@@ -226,11 +226,6 @@ def test_any_valid_job_info_parses(shared: Shared, body: dict[str, Any]) -> None
 @given(body=queue_bodies)
 @pytest.mark.slow
 def test_any_valid_queue_status_parses(shared: Shared, body: dict[str, Any]) -> None:
-    listed = [body.get("running_job"), *body["queued_jobs"]]
-    if {"", ".", ".."} & set(listed):  # ids no request can name (test_server_job_ids.py)
-        with pytest.raises(APIResponseValidationError, match="which no request can name"):
-            shared.served(httpx.Response(200, json=body), "get_queue_status")
-        return
     queue = shared.served(httpx.Response(200, json=body), "get_queue_status")
     assert isinstance(queue, QueueStatusResponse)
     assert queue.queue_size == body["queue_size"]

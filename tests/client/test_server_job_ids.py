@@ -1,6 +1,7 @@
-"""A job id the server answers with is one a request can name again: an answer naming a job
-no request could ask about, wait for or cancel (empty, a dot segment, not text, too long for
-a URL) is an APIResponseValidationError, and an evaluation run records no such id."""
+"""Job ids a server answers with that no request can name (empty, a dot segment, not text,
+too long for a URL): a submission so answered is an APIResponseValidationError (its job could
+never be asked about, waited for or cancelled, and an evaluation run records no such id); a
+queue listing one is shown as said, and a reconciliation counts it as a job it cannot read."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ import httpx
 import pytest
 import respx
 
-from lmms_eval_client import APIResponseValidationError, EvalClient, EvalRun
+from lmms_eval_client import (
+    APIResponseValidationError,
+    EvalClient,
+    EvalRun,
+    SubmissionUnresolvedError,
+)
 
 from ..support import BASE, MINIMAL_REQUESTS, QUEUE_JSON, SUBMIT_JSON, Caller
 
@@ -42,21 +48,45 @@ async def test_a_submission_answered_with_an_unusable_job_id(
 
 @pytest.mark.parametrize("job_id", UNUSABLE, ids=IDS)
 @pytest.mark.parametrize("where", ["running_job", "queued_jobs"])
-async def test_a_queue_naming_an_unusable_job_id(
+async def test_a_queue_naming_an_unusable_job_id_is_shown_as_the_server_said(
     caller: Caller, mock: respx.MockRouter, job_id: str, where: str
 ) -> None:
+    """None of ours has such an id: a run's poll ignores it, get_job() refuses it."""
     listed: Any = job_id if where == "running_job" else ["b", job_id]
     mock.get("/queue").mock(return_value=answer({**QUEUE_JSON, where: listed}))
-    with pytest.raises(APIResponseValidationError, match="which no request can name"):
-        await caller.get_queue_status()
+    queue = await caller.get_queue_status()
+    assert (queue.running_job if where == "running_job" else queue.queued_jobs) == listed
 
 
-async def test_a_queue_of_usable_job_ids_is_answered(
-    caller: Caller, mock: respx.MockRouter
+@pytest.mark.parametrize("job_id", UNUSABLE, ids=IDS)
+@pytest.mark.parametrize(
+    ("before", "after", "says"),
+    [(False, True, "could not be read"), (True, False, "has no readable id")],
+    ids=["listed-after-the-post", "listed-before-it"],
+)
+async def test_a_reconciliation_that_meets_an_unusable_job_id_sends_nothing_more(
+    caller: Caller,
+    mock: respx.MockRouter,
+    job_id: str,
+    before: bool,
+    after: bool,
+    says: str,
 ) -> None:
-    odd = ["...", " ", "a/b", "é", "x" * 5000]
-    mock.get("/queue").respond(200, json={**QUEUE_JSON, "running_job": None, "queued_jobs": odd})
-    assert (await caller.get_queue_status()).queued_jobs == odd
+    """Before: the id was read with get_job(), whose InvalidArgumentError (a caller's
+    mistake, said of an id the caller never gave) ended the submission."""
+    queues = iter([[job_id] if listed else [] for listed in (before, after)])
+
+    def queue(request: httpx.Request) -> httpx.Response:
+        ids = next(queues)
+        return answer(
+            {**QUEUE_JSON, "running_job": None, "queued_jobs": ids, "queue_size": len(ids)}
+        )
+
+    mock.get("/queue").mock(side_effect=queue)
+    post = mock.post("/evaluate").mock(side_effect=httpx.ReadTimeout("the answer was lost"))
+    with pytest.raises(SubmissionUnresolvedError, match=says):
+        await caller.evaluate("qwen2_vl", ["mme"], reconcile=True)
+    assert post.call_count == 1
 
 
 def test_an_evaluation_run_records_no_unusable_job_id(tmp_path: Path) -> None:

@@ -56,6 +56,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._checks import job_id_problem
 from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -246,6 +247,9 @@ def find_submission(
     anchor_gone = before.anchored and before.ids[0] not in now.ids
     unchecked = False
     for job_id in _maybe_ours(before, now, set(known())):
+        if job_id_problem(job_id):  # listed under an id no request can name: unreadable
+            unchecked = True
+            continue
         try:
             info = yield ReadJob(job_id)
         except JobNotFoundError:
@@ -255,7 +259,7 @@ def find_submission(
         if request_matches(body, info.request, fingerprints) and job_id not in set(known()):
             return Found(job_id, info)
     if unchecked:
-        return Unresolved("a job created in the window vanished before it could be read")
+        return Unresolved("a job created in the window could not be read (gone, or unnamable)")
     if anchor_gone:
         return Unresolved(
             f"job {before.ids[0]}, sent just before it with {DEEP_QUEUE} or more ahead, has "
@@ -269,6 +273,8 @@ def find_submission(
         return Unresolved(f"all {len(before.ids)} jobs ahead of it ended in the meantime")
     ended = 0
     for job_id in before.ids:
+        if job_id_problem(job_id):
+            return Unresolved(f"job {job_id!r}, ahead of it, has no readable id: counters blind")
         try:
             info = yield ReadJob(job_id)
         except JobNotFoundError:

@@ -14,7 +14,7 @@ import httpx
 
 from lmms_eval_api.errors import UnexpectedResponseBody
 
-from .._checks import first_unusable_job_id
+from .._checks import job_id_problem
 from .._exceptions import (
     APIConnectionError,
     APIResponseValidationError,
@@ -221,7 +221,7 @@ def result_of(
         raise status_error(raw, job_id=job_id, note=note)
     parsed = None if isinstance(outcome, UnexpectedResponseBody) else outcome.parsed
     if isinstance(parsed, op.response):
-        from lmms_eval_api.models import JobInfo  # loaded already: `parsed` is a model
+        from lmms_eval_api.models import JobInfo, JobSubmitResponse  # (loaded: `parsed` is one)
 
         if isinstance(parsed, JobInfo) and job_id is not None and parsed.job_id != job_id:
             raise APIResponseValidationError(
@@ -230,13 +230,13 @@ def result_of(
                 "server (not a proxy or cache that mixes up paths)?",
                 response=raw,
             )
-        unusable = first_unusable_job_id(_job_ids_in(parsed))
-        if unusable is not None:
-            # It could never be asked about, waited for or cancelled (nor recorded).
+        new_id = parsed.job_id if isinstance(parsed, JobSubmitResponse) else None
+        problem = "" if new_id is None else job_id_problem(new_id)
+        if problem:
+            # The new job could never be asked about, waited for or cancelled (nor recorded).
             raise APIResponseValidationError(
                 f"{where(raw.request)} -> {raw.status_code}: the server's answer names job "
-                f"{clip(unusable[0], 80)!r}, which no request can name: {unusable[1]}"
-                f"{maybe_done}",
+                f"{clip(str(new_id), 80)!r}, which no request can name: {problem}{maybe_done}",
                 response=raw,
             )
         return parsed
@@ -245,18 +245,6 @@ def result_of(
         f"{body_excerpt(raw.content)}{maybe_done}",
         response=raw,
     )
-
-
-def _job_ids_in(parsed: object) -> list[str]:
-    """The job ids an answer hands the caller to use in later requests."""
-    from lmms_eval_api.models import JobSubmitResponse, QueueStatusResponse
-
-    if isinstance(parsed, JobSubmitResponse):
-        return [parsed.job_id]
-    if isinstance(parsed, QueueStatusResponse):
-        running = [] if parsed.running_job is None else [parsed.running_job]
-        return running + parsed.queued_jobs
-    return []
 
 
 def cancelled_by_earlier_attempt(job: JobInfo) -> CancelResponse | None:
