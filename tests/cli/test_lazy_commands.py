@@ -3,7 +3,7 @@
 ``app.COMMANDS`` says which module holds each command and what ``--help`` lists for it:
 these tests hold the table equal to the commands themselves, and check, in fresh
 interpreters, that ``--help`` imports no command module (nor httpx, pydantic, the models)
-and that ``status`` imports its own module alone, without rich.
+and that ``status`` imports its own module alone, without rich (nor httpx's own command line).
 """
 
 from __future__ import annotations
@@ -81,14 +81,32 @@ def test_status_imports_its_own_module_alone_and_no_rich() -> None:
     others = {"result_commands", "runs", "run_commands", "run_view", "run_export"}
     # (server_commands and submit_options: what they share)
     assert not {f"lmms_eval_client.cli.{module}" for module in others} & loaded
-    assert not {name for name in loaded if name.split(".")[0] == "rich"} - _rich_of_httpx()
+    # Nor httpx's own command line (click, rich, pygments: mlflow installs them here).
+    assert not {name for name in loaded if name.split(".")[0] in {"rich", "click", "pygments"}}
     assert "lmms_eval_client._results.results" not in loaded
     assert "lmms_eval_client._results.file_access" not in loaded  # a client without filesystem=
     assert "lmms_eval_client._pool._sync.pool" not in loaded
 
 
-def _rich_of_httpx() -> set[str]:
-    """What ``import httpx`` itself loads of rich (its own command line, when installed)."""
-    code = "import json, sys, httpx; print(json.dumps(sorted(sys.modules)))"
+def test_httpx_command_line_still_runs_in_the_console_scripts_process() -> None:
+    """The placeholder that keeps httpx's command line out of our commands loads it when
+    called; and a process that loaded httpx first keeps httpx as it is."""
+    code = """
+import sys
+from lmms_eval_client.cli import _skip_httpx_command_line
+_skip_httpx_command_line()
+import httpx
+assert "click" not in sys.modules
+try:
+    httpx.main(["--help"])
+except SystemExit as stop:
+    assert stop.code == 0, stop.code
+assert "click" in sys.modules
+"""
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return {name for name in json.loads(done.stdout) if name.split(".")[0] == "rich"}
+    assert done.returncode == 0, done.stderr
+    assert "Usage: httpx" in done.stdout
+    first = "import httpx, sys\nfrom lmms_eval_client.cli import _skip_httpx_command_line\n"
+    first += "real = sys.modules['httpx._main']\n_skip_httpx_command_line()\n"
+    first += "assert sys.modules['httpx._main'] is real"
+    assert subprocess.run([sys.executable, "-c", first]).returncode == 0

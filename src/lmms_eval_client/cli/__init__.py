@@ -18,10 +18,36 @@ Example (a shell)::
 from __future__ import annotations
 
 import sys
+import types
+from typing import Any
+
+
+def _skip_httpx_command_line() -> None:
+    """Keep ``import httpx`` from loading httpx's own command line in this process.
+
+    httpx 0.28 imports it with the package (encode/httpx#3547): click, rich's console and
+    pygments wherever they are installed (mlflow and wandb bring them), ~45 ms of every
+    command of ours, which never runs httpx's. Only this console script's process does so,
+    never a program that imports the SDK; and once httpx is loaded, nothing changes.
+    ``httpx.main`` still works: it loads the real module when called.
+    """
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    placeholder = types.ModuleType("httpx._main", "httpx's command line, loaded when called")
+
+    def run_httpx_command_line(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        del sys.modules["httpx._main"]
+        return importlib.import_module("httpx._main").main(*args, **kwargs)
+
+    placeholder.main = run_httpx_command_line  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = placeholder
 
 
 def main() -> None:
     """The console script: run the command line (``lmms-eval-client --help``)."""
+    _skip_httpx_command_line()
     try:
         from .app import main as run
     except ImportError as exc:
