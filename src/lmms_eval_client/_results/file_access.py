@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import glob
-import importlib
 import os
 import posixpath
 from collections.abc import Iterator
@@ -18,9 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from .._checks import check_path
-from .._exceptions import InvalidArgumentError, MissingDependencyError
+from .._exceptions import InvalidArgumentError
+from .._text import without_userinfo
 from .bounded import (
     LimitExceeded,
     NotRegularFile,
@@ -38,6 +39,7 @@ from .path_map import (
     map_server_path,
     split_server_path,
 )
+from .url_filesystems import decodes_paths, is_url, url_to_fs
 
 
 @runtime_checkable
@@ -69,38 +71,6 @@ class FileSystem(Protocol):
         ...
 
 
-def _is_url(path: str) -> bool:
-    scheme, sep, _ = path.partition("://")
-    return bool(sep) and scheme.replace("+", "").replace("-", "").isalnum()
-
-
-def _url_to_fs(url: str) -> tuple[FileSystem, str]:
-    try:
-        fsspec = importlib.import_module("fsspec")
-    except ImportError:
-        raise MissingDependencyError(
-            f"Reading {url} needs fsspec: pip install 'lmms-eval-client[fsspec]' "
-            "(plus the fsspec backend of that protocol, e.g. s3fs or sshfs)",
-            package="fsspec",
-            extra="fsspec",
-        ) from None
-    try:
-        fs, path = fsspec.core.url_to_fs(url)
-    except ImportError as exc:  # fsspec is there, the protocol's backend is not
-        raise MissingDependencyError(
-            f"Reading {url} needs the fsspec backend of its protocol: {exc}",
-            package=getattr(exc, "name", None) or "",
-            extra="fsspec",
-        ) from None
-    except Exception as exc:
-        raise ResultsNotReachableError(
-            f"Cannot open a filesystem for {url}: {type(exc).__name__}: {exc}",
-            client_path=url,
-            reason=str(exc),
-        ) from exc
-    return fs, str(path)
-
-
 @dataclass(frozen=True)
 class FileLocation:
     """Where a file is for this machine, and where the server said it was.
@@ -116,16 +86,15 @@ class FileLocation:
 
     @property
     def display(self) -> str:
-        """The location as a person would write it (a URL for a remote filesystem)."""
+        """The location as a person would write it (a URL for a remote filesystem, without
+        its user:password: this is what messages, reprs and output show)."""
         if self.filesystem is None:
             return self.path
-        unstrip = getattr(self.filesystem, "unstrip_protocol", None)
-        if callable(unstrip):
-            try:
-                return str(unstrip(self.path))
-            except Exception:  # a third-party filesystem: the plain path is still useful
-                return self.path
-        return self.path
+        try:  # a URL (a third-party filesystem may not say: its plain path is still useful)
+            shown = str(self.filesystem.unstrip_protocol(self.path))  # type: ignore[attr-defined]
+        except Exception:
+            shown = self.path
+        return without_userinfo(shown)
 
     @property
     def name(self) -> str:
@@ -205,7 +174,8 @@ class FileLocation:
         head = f"The server's file {self.server_path} is not reachable here: {where}: {reason}."
         if self.mapped_prefix is not None:
             return (
-                f"{head} path_map maps {self.mapped_prefix!r} to {self.path_map_target!r}: is "
+                f"{head} path_map maps {self.mapped_prefix!r} to "
+                f"{without_userinfo(str(self.path_map_target))!r}: is "
                 "that mounted here, and is it the same folder as the server's?"
             )
         if self.filesystem is not None:
@@ -317,8 +287,8 @@ def client_location(path: str | os.PathLike[str], filesystem: FileSystem | None)
     text = check_path("path", path)
     if filesystem is not None:
         return FileLocation(text, filesystem)
-    if _is_url(text):
-        fs, inner = _url_to_fs(text)
+    if is_url(text):
+        fs, inner = url_to_fs(text)
         return FileLocation(inner, fs)
     return FileLocation(text)
 
@@ -347,16 +317,18 @@ def server_location(
     if filesystem is not None:  # the user's filesystem: every path is read on it
         mapped = join_target(target, rest) if target is not None else server_path
         return FileLocation(mapped, filesystem, server_path, prefix, target)
-    if target is not None and _is_url(target):
+    if target is not None and is_url(target):
         # Only the user's target is parsed as a URL; the server's rest is a path on it
         # (never fsspec syntax: a "::" chain or a second URL in it changes nothing).
-        fs, root = _url_to_fs(target)
+        fs, root = url_to_fs(target)
+        if decodes_paths(fs):  # the server's folder "%2e%2e" is ".." to a web server
+            rest = quote(rest, safe="/")
         return FileLocation(join_target(root, rest), fs, server_path, prefix, target)
     mapped = join_target(target, rest) if target is not None else server_path
-    if _is_url(mapped):
+    if is_url(mapped):
         if not user_given:
             raise _url_not_followed(server_path)
-        fs, inner = _url_to_fs(mapped)
+        fs, inner = url_to_fs(mapped)
         return FileLocation(inner, fs, server_path, prefix, target)
     return FileLocation(mapped, None, server_path, prefix, target)
 

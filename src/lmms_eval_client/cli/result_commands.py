@@ -25,6 +25,7 @@ from lmms_eval_client import (
     ResultsFormatError,
 )
 
+from .._results.url_filesystems import is_url
 from .connection import Client, connect, settings_of
 from .exit_codes import ExitCode, one_line
 from .model_args import seconds
@@ -138,7 +139,10 @@ def load_target(
     max_depth: int = MAX_DEPTH,
     max_files: int = MAX_FILES,
 ) -> list[EvalResults]:
-    """The results a ``results`` target names: a file, a folder tree, or a job id."""
+    """The results a ``results`` target names: a file (a URL too), a folder tree, or a job
+    id."""
+    if is_url(target):  # read through fsspec, as EvalResults.load reads it (Path drops "//")
+        return [EvalResults.load(target)]
     if looks_like_path(target):
         path = Path(target)
         if path.is_dir():

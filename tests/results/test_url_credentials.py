@@ -1,0 +1,109 @@
+"""Results read through a URL the user gives (a path, a path_map target): its user:password
+is never shown (a message, an error's attributes and pickle, repr, ``.path``, the command
+line's output), and a server's path stays inside the mapped folder of a web server.
+
+Against a web server on 127.0.0.1 that serves a folder (fsspec's http filesystem).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import pickle
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lmms_eval_client import EvalResults, ResultsNotReachableError, load_job_results
+
+from ..cli.test_commands import invoke
+from ..servers import refused_url
+from .conftest import MODEL, SINGLE, job_info
+
+SECRET = "hunter2hunter2"
+NAME = "20261202_055237_results.json"
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A web server of ``tmp_path`` on a free loopback port: its URL with a user:password
+    (which it ignores), and the folder. ``out/`` holds a results file, ``private/``
+    another, outside ``out/``."""
+    for folder in ("out", "private"):
+        (tmp_path / folder / MODEL).mkdir(parents=True)
+        shutil.copy(SINGLE, tmp_path / folder / MODEL / NAME)
+    handler = functools.partial(_Quiet, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://me:{SECRET}@127.0.0.1:{server.server_address[1]}", tmp_path
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def job_at(server_path: str) -> object:
+    return job_info(result={MODEL: {"results": server_path, "samples": []}})
+
+
+def test_results_read_through_a_url_show_no_password(web_root: tuple[str, Path]) -> None:
+    url, _ = web_root
+    results = load_job_results(
+        job_at(f"/srv/evals/{MODEL}/{NAME}"), path_map={"/srv/evals": f"{url}/out"}
+    )
+    assert results.tasks == ["e2e_arith"]
+    shown = [repr(results), str(results.path), json.dumps(results.sample_files)]
+    assert not [text for text in shown if SECRET in text], shown
+    assert results.path == f"{url.replace(f'me:{SECRET}', '***')}/out/{MODEL}/{NAME}"
+
+
+@pytest.mark.parametrize("how", ["path_map", "path"])
+def test_a_url_that_cannot_be_read_shows_no_password(how: str) -> None:
+    with refused_url() as refused:
+        target = refused.replace("http://", f"http://me:{SECRET}@")
+        with pytest.raises(ResultsNotReachableError) as caught:
+            if how == "path_map":
+                load_job_results(job_at(f"/srv/{MODEL}/{NAME}"), path_map={"/srv": target})
+            else:
+                EvalResults.load(f"{target}/{NAME}")
+    error = caught.value
+    carried = [str(error), repr(error.args), str(error.client_path), str(error.reason)]
+    assert not [text for text in carried if SECRET in text], carried
+    assert SECRET.encode() not in pickle.dumps(error)
+
+
+def test_a_missing_fsspec_backend_shows_no_password() -> None:
+    with pytest.raises(Exception) as caught:  # MissingDependencyError (no such backend here)
+        EvalResults.load(f"sftp://me:{SECRET}@127.0.0.1:9/x/{NAME}")
+    assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize("dots", ["%2e%2e", "%2E%2E", "..%2f.."])
+def test_a_servers_percent_encoded_dots_stay_inside_the_mapped_folder(
+    web_root: tuple[str, Path], dots: str
+) -> None:
+    """On the server's disk ``%2e%2e`` is a folder's name; sent as it is, the web server
+    decoded it as ``..`` and the client read ``private/`` beside the mapped ``out/``."""
+    url, _ = web_root
+    job = job_at(f"/srv/evals/{dots}/private/{MODEL}/{NAME}")
+    with pytest.raises(ResultsNotReachableError):
+        load_job_results(job, path_map={"/srv/evals": f"{url}/out"})
+
+
+def test_the_command_lines_results_show_no_password(web_root: tuple[str, Path]) -> None:
+    url, _ = web_root
+    for output in ([], ["--json"]):
+        done = invoke(["results", f"{url}/out/{MODEL}/{NAME}", *output])
+        assert done.exit_code == 0, done.output
+        assert SECRET not in done.output and "e2e_arith" in done.output
