@@ -8,17 +8,20 @@ from typing import Any
 
 import pydantic
 import pytest
+import respx
 
 from lmms_eval_client import (
+    EvalClient,
     EvalResults,
     InvalidArgumentError,
     ResultsError,
     ResultsFormatError,
     ResultsNotReachableError,
     iter_samples,
+    load_job_results,
 )
 
-from .conftest import GROUP, SINGLE, SINGLE_SAMPLES
+from .conftest import GROUP, SINGLE, SINGLE_SAMPLES, completed_job
 
 
 def _write(path: Path, data: bytes | str) -> Path:
@@ -246,6 +249,7 @@ def test_from_json_names_the_source() -> None:
         (lambda r: type(r).from_json(5), "data must be the file's text"),
         (lambda r: type(r).from_json(None), "data must be the file's text"),
         (lambda r: type(r).from_json(memoryview(b"{}")), "data must be the file's text"),
+        (lambda r: next(r.samples(["e2e_arith"])), "task must be a str"),
     ],
 )
 def test_an_argument_of_the_wrong_type_is_an_invalid_argument(call: Any, says: str) -> None:
@@ -253,3 +257,43 @@ def test_an_argument_of_the_wrong_type_is_an_invalid_argument(call: Any, says: s
     results = EvalResults.from_json(json.dumps({"results": {"e2e_arith": {}}}))
     with pytest.raises(InvalidArgumentError, match=says):
         call(results)
+
+
+@pytest.mark.parametrize("model", [5, ["stub-model"], b"stub-model"], ids=repr)
+def test_a_model_of_the_wrong_type_is_an_invalid_argument_before_anything_is_read(
+    model: Any,
+) -> None:
+    # Before: AttributeError ('int' object has no attribute 'split') or TypeError (unhashable).
+    with pytest.raises(InvalidArgumentError, match="model must be a str"):
+        load_job_results(completed_job(), model=model)
+    with (
+        respx.mock(assert_all_called=False) as mock,
+        EvalClient("http://lmms.test") as client,
+        pytest.raises(InvalidArgumentError, match="model must be a str"),
+    ):
+        client.load_results("some-job", model=model)
+    assert mock.calls.call_count == 0
+
+
+def _with_n_shot(n_shot: object, tmp_path: Path) -> EvalResults:
+    data = json.loads(SINGLE.read_text())
+    data["n-shot"] = {"e2e_arith": n_shot}
+    data["n-samples"] = {"e2e_arith": {"original": 4, "effective": n_shot}}
+    return EvalResults.load(_write(tmp_path / "x_results.json", json.dumps(data)))
+
+
+@pytest.mark.parametrize("huge", [2**63, 10**30, -(2**63) - 1])
+def test_counts_beyond_64_bits_are_missing_in_the_frame(tmp_path: Path, huge: int) -> None:
+    # Before: TypeError (cannot safely cast uint64 to int64) or OverflowError.
+    pytest.importorskip("pandas")
+    frame = _with_n_shot(huge, tmp_path).to_pandas()
+    assert frame["n_shot"].isna().all() and frame["n_samples"].isna().all()
+
+
+def test_a_text_n_shot_cannot_add_a_row_to_the_table(tmp_path: Path) -> None:
+    # Before: the n-shot cell was the file's text as it was: a newline forged a row.
+    forged = "0\nFAKE ROW  none  0 exact_match ↑ 1.0000"
+    table = _with_n_shot(forged, tmp_path).table()
+    assert "FAKE ROW" in table and len(table.splitlines()) == len(
+        _with_n_shot(0, tmp_path).table().splitlines()
+    )

@@ -7,12 +7,12 @@ pure and thread-safe: the async client runs these functions in a worker thread.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .._exceptions import InvalidArgumentError
 from .._text import shown, strip_ansi
 from .bounded import DEFAULT_MAX_RESULTS_BYTES
-from .errors import ResultsError, ResultsUnavailableError
+from .errors import ResultsError, ResultsUnavailableError, require
 from .file_access import FileLocation, FileSystem, server_location
 from .metrics import json_number
 from .naming import results_folder, sanitize_model_name
@@ -134,6 +134,7 @@ def load_job_results(
     >>> results = load_job_results(client.wait_for_job(job.job_id))
     """
     files = job_result_files(job)
+    model = check_model(model)
     if model is None:
         if len(files) > 1:
             raise InvalidArgumentError(
@@ -150,6 +151,14 @@ def load_job_results(
             f"Job {job.job_id} has no results for model {model!r}; it has: {', '.join(files)}"
         )
     return _load(job, files[chosen], path_map, filesystem, max_bytes)
+
+
+def check_model(model: object) -> str | None:
+    """``model=`` of a results read: None or a str, else InvalidArgumentError (checked
+    before a server is asked for the job)."""
+    if model is not None:
+        require("model", model, str, "a str (a model's results folder, or its model_args name)")
+    return cast("str | None", model)
 
 
 Summary = dict[str, dict[str, dict[str, float | str | None]]]

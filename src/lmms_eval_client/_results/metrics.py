@@ -294,7 +294,7 @@ def format_table(
             (
                 _on_one_line(m.alias if m.alias is not None else m.task),
                 _on_one_line(m.filter),
-                "" if shot is None else str(shot),
+                "" if shot is None else _on_one_line(str(shot)),
                 _on_one_line(m.name),
                 arrow,
                 _on_one_line(_format_number(m.value, m.raw)),
@@ -346,6 +346,12 @@ FRAME_COLUMNS = (
 )
 
 
+def _int64(count: object) -> int | None:
+    """A count as the frame's Int64 column holds it: one beyond 64 bits (no run has that
+    many samples or shots; a file may say so) is missing, not an error of the whole frame."""
+    return count if isinstance(count, int) and -(2**63) <= count < 2**63 else None
+
+
 def metrics_frame(
     metrics: Iterable[Metric],
     *,
@@ -366,8 +372,8 @@ def metrics_frame(
             m.value,
             m.stderr,
             m.higher_is_better,
-            n_shot.get(m.task),
-            n_samples.get(m.task),
+            _int64(n_shot.get(m.task)),
+            _int64(n_samples.get(m.task)),
         )
         for m in metrics
     ]

@@ -329,6 +329,7 @@ class EvalResults(BaseModel):
 
         >>> wrong = [s for s in results.samples("e2e_arith") if s.metrics["exact_match"] < 1]
         """
+        require("task", task, str, "a str (a task's name)")
         files = self._find_sample_files()
         location = files.get(task)
         if location is None:

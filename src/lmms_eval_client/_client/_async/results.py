@@ -81,6 +81,7 @@ class AsyncResultReading:
             results = client.load_results(done)
             print(results.metric("mme", "exact_match").value)
         """
+        _files.check_model(model)  # before the job is asked for
         return await self._read(job, _files.load_job_results, model=model)
 
     async def load_all_results(self, job: JobRef) -> dict[str, EvalResults]:

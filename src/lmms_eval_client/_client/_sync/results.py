@@ -82,6 +82,7 @@ class SyncResultReading:
             results = client.load_results(done)
             print(results.metric("mme", "exact_match").value)
         """
+        _files.check_model(model)  # before the job is asked for
         return self._read(job, _files.load_job_results, model=model)
 
     def load_all_results(self, job: JobRef) -> dict[str, EvalResults]:

@@ -14,6 +14,7 @@ from ..._client._async.client import AsyncEvalClient
 from ..._client._async.results import JobRef
 from ..._http.config import DEFAULT_LOG_LINES
 from ..._results.file_access import FileSystem
+from ..._results.files import check_model
 from ..._results.results import EvalResults
 from ..errors import ambiguous
 from ..status import PoolJobSubmitResponse
@@ -89,6 +90,7 @@ class AsyncPoolReading:
         """The results of a completed job (as AsyncEvalClient.load_results), read with the
         path settings of its server's client. ``server=`` as for ``get_job`` (evaluate()'s
         answer names its own)."""
+        check_model(model)  # before a server is asked
         client, info = await self._reader(job, server)
         return await client.load_results(info, model=model)
 

@@ -18,6 +18,7 @@ from ..._client._sync.client import EvalClient
 from ..._client._sync.results import JobRef
 from ..._http.config import DEFAULT_LOG_LINES
 from ..._results.file_access import FileSystem
+from ..._results.files import check_model
 from ..._results.results import EvalResults
 from ..errors import ambiguous
 from ..status import PoolJobSubmitResponse
@@ -93,6 +94,7 @@ class SyncPoolReading:
         """The results of a completed job (as EvalClient.load_results), read with the
         path settings of its server's client. ``server=`` as for ``get_job`` (evaluate()'s
         answer names its own)."""
+        check_model(model)  # before a server is asked
         client, info = self._reader(job, server)
         return client.load_results(info, model=model)
 
