@@ -21,6 +21,7 @@ import pytest
 from lmms_eval_client import EvalClient, EvalRun, InvalidArgumentError, Sample, paired_ttest
 from lmms_eval_client._report.compare import compare_scores, sample_scores
 from lmms_eval_client._report.stats import t_cdf, t_ppf
+from lmms_eval_client._runs.ledger_copy import copy_ledger
 
 from .conftest import MadeRun
 
@@ -153,3 +154,11 @@ def test_run_compare_reads_the_samples_files(made_run: MadeRun) -> None:
             (f.task, f.doc_id, f.score_a, f.score_b) for f in comparison.flips if f.task == row.task
         ]
         assert got == expected and row.n == len(read["step-100"])
+
+
+def test_run_compare_on_a_postgresql_ledger(made_run: MadeRun, postgres_url: str) -> None:
+    # Before: LedgerAuthError: the comparison reopened the ledger by the URL it shows, whose
+    # password is masked.
+    copy_ledger(str(made_run.ledger), postgres_url)
+    with EvalClient(made_run.base_url) as client, EvalRun(client, postgres_url) as run:
+        assert run.compare("step-100", "step-200").metrics

@@ -85,7 +85,8 @@ class ReportData:
     comparison: Comparison | None = None
 
 
-def _text(value: Any) -> str:
+def cut_text(value: Any) -> str:
+    """A value as text of at most MAX_TEXT characters (the rest cut, and said so)."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if len(text) > MAX_TEXT:
         return f"{text[:MAX_TEXT]}... ({len(text) - MAX_TEXT} more characters)"
@@ -135,7 +136,9 @@ def read_run(
                 # (in the whole tail, before a line is cut: a long secret may cross the cut)
                 told = fingerprints.told_in(tail, secret_bearing(job.info.request))
                 lines = tail.splitlines()
-                data.logs[job.seq] = "\n".join(_text(redact_secrets(line, told)) for line in lines)
+                data.logs[job.seq] = "\n".join(
+                    cut_text(redact_secrets(line, told)) for line in lines
+                )
     return data
 
 
@@ -182,11 +185,11 @@ def read_samples(
                 rows.append(
                     SampleRow(
                         task=task,
-                        doc_id=_text(sample.doc_id),
-                        input=_text(sample.input),
-                        target=_text(sample.target),
-                        prediction=_text(sample.filtered_resps),
-                        score=_text(sample.metrics) if sample.metrics else "",
+                        doc_id=cut_text(sample.doc_id),
+                        input=cut_text(sample.input),
+                        target=cut_text(sample.target),
+                        prediction=cut_text(sample.filtered_resps),
+                        score=cut_text(sample.metrics) if sample.metrics else "",
                     )
                 )
         except LmmsEvalError as exc:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any
 
+from .._job_times import run_seconds
 from .._runs.outcomes import TrackedJob
 from .._runs.table import MetricRow
 from .._trackers.base import NO_FILTER, integer_step
 from .._visible import html_visible
 from .compare import Comparison
-from .data import ReportData, RunData, SampleData
+from .data import ReportData, RunData, SampleData, cut_text
 from .svg import COLORS, Point, Series, chart, drawable
 from .template import SCRIPT, STYLE
 
@@ -30,16 +32,27 @@ def _e(value: Any) -> str:
     return html_visible(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
 
 
+def _cut(value: Any) -> str:
+    return _e(cut_text(value))
+
+
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+_DECIMAL_TEXT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,4})?")
+
+
 def _x(labels: dict[str, Any], step_label: str, seq: int) -> float:
-    """Where a job is drawn: its step label (a number, or an integer's text as the command
-    line's ``--label step=100`` stores it), else its seq."""
+    """Where a job is drawn: its step label (a number, or a number's text as the command
+    line's ``--label step=100`` or ``--label epoch=0.5`` stores it), else its seq."""
     value = labels.get(step_label)
     if isinstance(value, str):
-        value = integer_step(value)
+        text = value.strip()
+        step = integer_step(text)
+        # Decimal text too (not float()'s "nan", "inf" or "1_0"): an epoch of 0.5 was drawn
+        # at its seq, out of order among the others.
+        value = step if step is not None or not _DECIMAL_TEXT.fullmatch(text) else float(text)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         with contextlib.suppress(OverflowError):  # an int past float's range: no x
             if math.isfinite(number := float(value)):
@@ -120,13 +133,8 @@ def charts_section(data: ReportData) -> str:
 
 
 def _duration(job: TrackedJob) -> str:
-    info = job.info
-    if info is None:
-        return "-"
-    start, end = info.started_at_datetime, info.completed_at_datetime
-    if start is None or end is None:
-        return "-"
-    return f"{(end - start).total_seconds():.1f} s"
+    seconds = None if job.info is None else run_seconds(job.info)
+    return "-" if seconds is None else f"{seconds:.1f} s"
 
 
 def _labels(labels: dict[str, Any]) -> str:
@@ -167,8 +175,10 @@ def jobs_section(run: RunData) -> str:
 
 def comparison_section(comparison: Comparison) -> str:
     """Two checkpoints: per task x metric the paired test, and the flipped samples."""
+    # Names and doc_ids from the samples files, cut as the sample viewer cuts them: 200
+    # flips of 64 MiB ids made a page of gigabytes.
     rows = "".join(
-        f'<tr><td>{_e(m.task)}</td><td>{_e(m.metric)}</td><td class="num">{m.n}</td>'
+        f'<tr><td>{_cut(m.task)}</td><td>{_cut(m.metric)}</td><td class="num">{m.n}</td>'
         f'<td class="num">{_num(m.mean_a)}</td><td class="num">{_num(m.mean_b)}</td>'
         f'<td class="num">{_num(m.test.mean_diff)}</td>'
         f'<td class="num">[{_num(m.test.ci_lower)}, {_num(m.test.ci_upper)}]</td>'
@@ -176,7 +186,7 @@ def comparison_section(comparison: Comparison) -> str:
         for m in comparison.metrics
     )
     flips = "".join(
-        f"<tr><td>{_e(f.task)}</td><td>{_e(f.metric)}</td><td>{_e(f.doc_id)}</td>"
+        f"<tr><td>{_cut(f.task)}</td><td>{_cut(f.metric)}</td><td>{_cut(f.doc_id)}</td>"
         f'<td class="num">{_num(f.score_a)}</td><td class="num">{_num(f.score_b)}</td></tr>'
         for f in comparison.flips[:MAX_FLIPS]
     )

@@ -21,6 +21,7 @@ from lmms_eval_client import (
     process_job_status,
 )
 
+from .._job_times import run_seconds
 from .connection import Client, connect, server_of, settings_of
 from .exit_codes import ExitCode, exit_code_for, one_line, worst
 from .live import LiveView, format_seconds, make_view
@@ -182,8 +183,8 @@ def _status_fields(job: JobInfo) -> list[tuple[str, str]]:
     ):
         if value:
             fields.append((name, value.replace("T", " ")[:19]))  # to the second
-    if job.started_at_datetime and job.completed_at_datetime:
-        seconds = (job.completed_at_datetime - job.started_at_datetime).total_seconds()
+    seconds = run_seconds(job)
+    if seconds is not None:
         fields.append(("duration", format_seconds(seconds)))
     for files in (job.result or {}).values():
         fields.append(("results", files.results or "(none)"))

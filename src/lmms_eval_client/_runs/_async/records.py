@@ -204,4 +204,4 @@ class AsyncRunRecords:
 
         job = await self.job(a)
         files = self._files_of(job.server)
-        return await run_sync(partial(read_comparison, self._ledger.path, a, b, **files))
+        return await run_sync(partial(read_comparison, self._ledger.target, a, b, **files))

@@ -204,4 +204,4 @@ class RunRecords:
 
         job = self.job(a)
         files = self._files_of(job.server)
-        return run_sync(partial(read_comparison, self._ledger.path, a, b, **files))
+        return run_sync(partial(read_comparison, self._ledger.target, a, b, **files))
