@@ -48,6 +48,7 @@ _LONGEST_SECRET = 512  # characters: a longer run of words is not a model_args v
 _PASSPHRASE_LINE_WORDS = 200  # a longer line is searched word by word only (time bound)
 _PASSPHRASE_LINES = 50  # the last lines of a text searched for runs of words
 _RUN_WORD = re.compile(r"\S+")
+_JOINED = 2  # parts a secret may be joined to at either end of a word (SECRET-v2_old)
 _AROUND = "'\"`()[]{}<>.,;:!?"  # punctuation and quotes a text puts around a value
 # model_args lie at most this deep in what is stored or printed (a list of TrackedJobs:
 # [i]["info"]["request"]["model_args"]); deeper data is left as it is.
@@ -104,6 +105,18 @@ def replace_secret_args(
     return copy
 
 
+def _joined_runs(word: str) -> set[str]:
+    """A word's parts split at ``-`` and ``_`` with up to _JOINED parts dropped at either
+    end: a secret joined to more (SECRET-2, old_SECRET, x-SECRET_y), whole when it holds
+    ``-`` or ``_`` itself (sk-proj-SECRET-2). A word of more parts: its ends only (time)."""
+    if "-" not in word and "_" not in word:
+        return set()
+    cuts = [i for i, char in enumerate(word) if char in "-_"]
+    starts, ends = [0, *(i + 1 for i in cuts)], [*cuts, len(word)]
+    firsts, lasts = starts[: _JOINED + 1], ends[-_JOINED - 1 :]
+    return {word[a:b] for a in firsts for b in lasts if a < b and b - a < len(word)}
+
+
 def _candidates(text: str) -> dict[str, set[str]]:
     """What of a text may be a secret's value, to fingerprint, each with what of the text
     to mask when it is: its words split at spaces, also at quotes, also at punctuation;
@@ -130,8 +143,11 @@ def _candidates(text: str) -> dict[str, set[str]]:
     for word, written in words.items():
         for part in {word, *word.split("/")}:  # a path's segments: /v1/SECRET/models
             value = part.rpartition("=")[2]  # name=VALUE, its value whatever it holds
-            for candidate in (part, value, part.strip(_AROUND), value.strip(_AROUND)):
+            core = value.strip(_AROUND)
+            for candidate in (part, value, part.strip(_AROUND), core):
                 candidates.setdefault(candidate, set()).update(written)
+            for run in _joined_runs(core):  # SECRET-2, old_SECRET: a secret joined to more
+                candidates.setdefault(run, set()).add(run)
     return candidates
 
 

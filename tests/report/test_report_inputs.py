@@ -212,3 +212,17 @@ def test_the_best_point_is_one_the_chart_draws() -> None:
         Point(3, 1e308, None, "c"),
     ]
     assert _best(points, rows) == 0
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["E2: Zq9QwErTyUiOp4455-2 end", "old_Zq9QwErTyUiOp4455 gone", "x-Zq9QwErTyUiOp4455_old"],
+)
+def test_a_secret_joined_to_more_by_a_dash_or_underscore_is_masked(said: str) -> None:
+    # The adversarial try of the report: the whole key was in the failed job's reason and
+    # log tail when the server's text joined it to "-2" or "_old".
+    fingerprints = Fingerprints(b"k" * 32, SECRET_ARG_WORDS)
+    for secret in ("Zq9QwErTyUiOp4455", "sk-proj-Zq9QwErTy_4455"):
+        text = said.replace("Zq9QwErTyUiOp4455", secret)
+        told = fingerprints.told_in(text, {"openai_api_key": fingerprints.of(secret)})
+        assert secret in told, (text, told)
