@@ -162,3 +162,22 @@ def test_run_compare_on_a_postgresql_ledger(made_run: MadeRun, postgres_url: str
     copy_ledger(str(made_run.ledger), postgres_url)
     with EvalClient(made_run.base_url) as client, EvalRun(client, postgres_url) as run:
         assert run.compare("step-100", "step-200").metrics
+
+
+def test_a_t_statistic_near_zero_has_lmms_evals_p_value(reference: Reference) -> None:
+    # Before: df / (df + t²) rounded to 1, and p was exactly 1.0 (lmms-eval: 0.99999998).
+    a, b = [1.0] * 1000 + [0.0] * 1000 + [1e-6], [0.0] * 1000 + [1.0] * 1000 + [0.0]
+    assert _same(paired_ttest(a, b).p_value, reference(a, b)["p_value"])
+    assert paired_ttest(a, b).p_value < 1.0
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [([1, "x"], [0, 1]), ([10**400, 1], [0, 0]), ((x for x in (1, 2)), [0, 1]), (None, [1]),
+     ("ab", [1, 2]), ([1, 2], [object(), 1])],
+    ids=["text", "huge-int", "generator", "none", "str", "object"],
+)  # fmt: skip
+def test_paired_ttest_of_what_is_no_scores(a: Any, b: Any) -> None:
+    # Before: TypeError, OverflowError (a raw error of a public function).
+    with pytest.raises(InvalidArgumentError, match=r"must (be a sequence of|hold) numbers"):
+        paired_ttest(a, b)

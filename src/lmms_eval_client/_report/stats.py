@@ -16,6 +16,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._exceptions import InvalidArgumentError
+from .._text import shown
 
 _EPS = 1e-16
 _TINY = 1e-300
@@ -83,7 +84,11 @@ def t_cdf(t: float, df: float) -> float:
     """Student's t cumulative distribution function."""
     if math.isinf(t):
         return 1.0 if t > 0 else 0.0
-    tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+    t2 = t * t
+    if t2 < df:  # df / (df + t2) rounds to 1 near t = 0: I_x(a, b) = 1 - I_(1-x)(b, a)
+        tail = 0.5 * (1.0 - incomplete_beta(0.5, df / 2.0, t2 / (df + t2)))
+    else:
+        tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t2))
     return 1.0 - tail if t > 0 else tail
 
 
@@ -103,6 +108,18 @@ def t_ppf(q: float, df: float) -> float:
     return (low + high) / 2.0
 
 
+def _scores(name: str, values: object) -> list[float]:
+    """A sequence of numbers as floats, else InvalidArgumentError naming ``name``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise InvalidArgumentError(f"{name} must be a sequence of numbers, got {shown(values)}")
+    try:  # (float() would take "1.5": text is no score)
+        if not any(isinstance(value, (str, bytes)) for value in values):
+            return [float(value) for value in values]
+    except (TypeError, ValueError, OverflowError):  # an object, or an int past float's range
+        pass
+    raise InvalidArgumentError(f"{name} must hold numbers (floats), got {shown(values)}")
+
+
 def paired_ttest(a: Sequence[float], b: Sequence[float]) -> PairedTest:
     """lmms-eval's paired t-test of ``a`` against ``b`` (pairs in order), stdlib only.
 
@@ -112,6 +129,7 @@ def paired_ttest(a: Sequence[float], b: Sequence[float]) -> PairedTest:
 
         paired_ttest([0.9, 0.8, 0.7], [0.5, 0.6, 0.7]).p_value
     """
+    a, b = _scores("a", a), _scores("b", b)
     if len(a) != len(b):
         raise InvalidArgumentError(
             f"paired scores must have the same length: {len(a)} and {len(b)}"
