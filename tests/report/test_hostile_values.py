@@ -12,6 +12,7 @@ from lmms_eval_client import EvalResults, InvalidArgumentError, compare
 from lmms_eval_client._report.compare import compare_scores
 from lmms_eval_client._report.data import MAX_TEXT
 from lmms_eval_client._report.page import _x, comparison_section
+from lmms_eval_client._report.svg import _ticks
 
 from ..results.conftest import SINGLE
 
@@ -48,3 +49,11 @@ def test_tasks_of_another_type_than_a_collection_of_names(tasks: Any) -> None:
 def test_a_step_label_of_decimal_text_is_drawn_at_its_value(label: Any, x: float) -> None:
     # Before: --label epoch=0.5 (stored as text) was drawn at the job's seq (7 here).
     assert _x({"epoch": label}, "epoch", 7) == x
+
+
+@pytest.mark.parametrize(("low", "high"), [(1e-14, 2e-14), (0.1, 0.3), (-5e-9, 5e-9), (1e5, 3e5)])
+def test_the_y_ticks_of_a_small_range_are_its_own(low: float, high: float) -> None:
+    # Before: rounded to 12 decimals, the ticks of metric values 1e-14..2e-14 were all 0.
+    ticks = _ticks(low, high)
+    assert len(set(ticks)) == len(ticks) >= 3
+    assert all(low <= tick <= high for tick in ticks)

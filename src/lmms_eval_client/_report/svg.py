@@ -60,7 +60,9 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
     first = math.ceil(low / step) * step
     # Counted, not summed: adding a step below the values' float resolution never ends.
     last = min(count * 3, math.floor((high - first) / step + 1e-9))
-    return [round(first + i * step, 12) for i in range(last + 1)]
+    # Rounded at the step's own scale (a fixed 12 decimals made ticks of 1e-14 all "0").
+    digits = 2 - math.floor(math.log10(step))
+    return [round(first + i * step, digits) for i in range(last + 1)]
 
 
 def _span(low: float, high: float, flat: float) -> tuple[float, float]:
