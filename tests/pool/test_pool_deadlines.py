@@ -65,3 +65,31 @@ async def test_an_unresolved_submission_names_the_server_it_may_be_on(
             await pool.evaluate("qwen2_vl", ["mme"], QWEN, reconcile=True)
     assert getattr(info.value, "server", None) == lossy.url
     assert lossy.url in str(info.value)
+
+
+async def test_a_submission_whose_first_read_failed_goes_to_another_server(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    # Before: the reconciliation's read of /queue before the POST was reset, and the error
+    # said the submission may have been sent (it never was): the pool raised it instead of
+    # sending the job to the other, idle server.
+    busy, idle = start_box(held=True), start_box()
+    with EvalClient(busy.url) as client:
+        client.evaluate("qwen2_vl", ["mme"], QWEN)  # so the pool chooses idle first
+    queue = Script(FORWARD, then=Reset(), match=on("GET", "/queue"))
+    with proxy(idle.url, queue) as flaky:
+        pool = make_pool([flaky.url, busy.url], max_retries=0)
+        job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN, reconcile=True)
+        posts = [seen for seen in flaky.seen if seen.method == "POST"]
+    assert job.server == busy.url and posts == []
+
+
+async def test_a_client_says_a_submission_whose_first_read_failed_was_not_sent(
+    start_box: Callable[..., Box],
+) -> None:
+    box = start_box()
+    with proxy(box.url, Script(then=Reset(), match=on("GET", "/queue"))) as flaky:
+        with EvalClient(flaky.url, max_retries=0) as client, pytest.raises(Exception) as info:
+            client.evaluate("qwen2_vl", ["mme"], QWEN, reconcile=True)
+        assert not [seen for seen in flaky.seen if seen.method == "POST"]
+    assert getattr(info.value, "may_have_been_sent", None) is False, info.value

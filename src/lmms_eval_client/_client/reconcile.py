@@ -333,7 +333,14 @@ def submission_plan(
     """
     sends = 0
     while True:
-        before = yield from snapshot_before(anchor())
+        try:
+            before = yield from snapshot_before(anchor())
+        except APIConnectionError as exc:
+            # Said of the GET /queue it failed; the submission itself was not sent (nor was
+            # any before it: a resend follows a proof that the last created nothing). A pool
+            # then routes the job to another server.
+            exc.may_have_been_sent = False
+            raise
         on_intent(before, sends)
         sends += 1
         try:
