@@ -347,6 +347,24 @@ async def test_a_servers_error_beside_a_server_that_does_not_answer_is_ridden_ou
     assert done.status == JobStatus.COMPLETED
 
 
+async def test_a_404_from_a_server_that_never_took_the_job_is_not_lost(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The adversarial try of the pool: get_job(id, server=<another server>) said the job was
+    # lost and to submit it again (a second run of it), while the pool had it on A.
+    pool = make_pool()
+    pool.pool.adopt(JOB_ID, A)
+    mock.get(f"{B}/jobs/{JOB_ID}").respond(404, json={"detail": f"Job {JOB_ID} not found"})
+    with pytest.raises(JobNotFoundError) as info:
+        await pool.get_job(JOB_ID, server=B)
+    said = str(info.value)
+    assert info.value.server == B and f"this pool saw it on {A}" in said
+    assert "lost" not in said and "submit it again" not in said
+    assert [(job.server, job.state) for job in pool.pool.jobs()] == [(A, "submitted")]
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (again.server, again.job_id) == (B, JOB_ID)
+
+
 async def test_a_404_from_the_server_that_took_the_job_means_lost(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:

@@ -16,7 +16,12 @@ from typing import Any
 
 import pytest
 
-from lmms_eval_client import EvalClient, SubmissionUnresolvedError, WaitTimeoutError
+from lmms_eval_client import (
+    APIConnectionError,
+    EvalClient,
+    SubmissionUnresolvedError,
+    WaitTimeoutError,
+)
 
 from ..faults import FORWARD, Reset, Script, Stall, on, proxy, respond
 from .conftest import QWEN, Box, PoolCaller
@@ -93,3 +98,18 @@ async def test_a_client_says_a_submission_whose_first_read_failed_was_not_sent(
             client.evaluate("qwen2_vl", ["mme"], QWEN, reconcile=True)
         assert not [seen for seen in flaky.seen if seen.method == "POST"]
     assert getattr(info.value, "may_have_been_sent", None) is False, info.value
+
+
+async def test_a_server_whose_answer_was_lost_is_passed_over_for_a_while(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    # Before: the next jobs went to it again (each answer lost, each job raised), while
+    # another server sat idle; the guide says it is tried again after recheck_interval.
+    lossy_box, other = start_box(), start_box()
+    with proxy(lossy_box.url, Script(then=Reset(), match=on("POST", "/evaluate"))) as lossy:
+        pool = make_pool([lossy.url, other.url], max_retries=0, recheck_interval=60)
+        with pytest.raises(APIConnectionError) as info:
+            await pool.evaluate("qwen2_vl", ["mme"], QWEN)
+        assert info.value.may_have_been_sent
+        jobs: list[Any] = [await pool.evaluate("qwen2_vl", ["mme"], QWEN) for _ in range(2)]
+    assert [job.server for job in jobs] == [other.url, other.url]

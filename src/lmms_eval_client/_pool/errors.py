@@ -131,6 +131,23 @@ def lost(error: JobNotFoundError, server: str) -> JobNotFoundError:
     return found
 
 
+def not_there(error: JobNotFoundError, server: str, seen_on: Sequence[str]) -> JobNotFoundError:
+    """A server asked by name (``server=``) answers 404 for a job this pool never saw
+    there: not lost (resubmitting it would run it twice), asked of the wrong server."""
+    where = f"; this pool saw it on {', '.join(seen_on)}" if seen_on else ""
+    found = JobNotFoundError(
+        f"The server {server} does not know job {error.job_id}{where}. Ask the server that "
+        "took it (the server evaluate()'s answer names), or leave server= out to look on "
+        "every server of the pool.",
+        response=error.response,
+        detail=error.detail,
+        body=error.body,
+        job_id=error.job_id,
+    )
+    setattr(found, "server", server)  # noqa: B010 (as lost)
+    return found
+
+
 def not_located(
     job_id: str, servers: Sequence[str], answers: Sequence[JobInfo | LmmsEvalError | str]
 ) -> LmmsEvalError:

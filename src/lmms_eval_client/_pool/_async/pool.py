@@ -298,6 +298,8 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             except APIConnectionError as exc:
                 self._servers.table.settle(index, accepted=False, now=self._clock())
                 if exc.may_have_been_sent:
+                    # Its answers are lost: the next jobs go elsewhere until recheck_interval.
+                    self._servers.table.refused(index, describe(exc), self._clock())
                     raise on_server(exc, server) from exc
                 # It certainly never reached that server: another may take it.
                 self._servers.table.mark_down(index, describe(exc), self._clock())

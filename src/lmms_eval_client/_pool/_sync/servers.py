@@ -32,6 +32,7 @@ from ..errors import (
     lost,
     no_server,
     not_located,
+    not_there,
     on_server,
     unreachable,
 )
@@ -278,6 +279,9 @@ class PoolServers:
         server = self.urls[index]
         if isinstance(error, JobNotFoundError):
             self.table.mark_up(index, self._clock())
+            seen_on = self.jobs.find(job_id)
+            if index not in seen_on:  # asked of another server than the one that took it
+                return not_there(error, server, [self.urls[i] for i in seen_on])
             self.jobs.mark(index, job_id, LOST)
             return lost(error, server)
         if is_unreachable(error):
