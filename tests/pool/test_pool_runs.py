@@ -3,6 +3,7 @@ where every job went, polling per server, and a reopened ledger resumes on the p
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from lmms_eval_client import (
     EvalPool,
     EvalRun,
     JobCompleted,
+    NoServerAvailableError,
 )
 
 from .conftest import QWEN, Box
@@ -111,3 +113,24 @@ def test_a_run_over_a_pool_reads_each_summary_with_its_servers_path_settings(
     finally:
         for client in clients:
             client.close()
+
+
+async def test_a_runs_overlapping_submissions_keep_each_servers_cap(
+    start_box: Callable[..., Box], tmp_path: Path
+) -> None:
+    # The adversarial try of the pool: four submissions at once took two jobs to each
+    # server of cap 1 (the run chose without reserving: each saw an empty server).
+    boxes = [start_box(tasks=["mme"], held=True) for _ in range(2)]
+    async with (
+        AsyncEvalPool([box.url for box in boxes], max_jobs_per_server=1) as pool,
+        AsyncEvalRun(pool, tmp_path / "evals.sqlite") as run,
+    ):
+        tried = await asyncio.gather(
+            *(run.submit("qwen2_vl", ["mme"], model_args=QWEN) for _ in range(4)),
+            return_exceptions=True,
+        )
+        refused = [error for error in tried if isinstance(error, NoServerAvailableError)]
+        assert len(refused) == 2, tried
+        assert Counter(job.server for job in await run.jobs() if job.job_id) == {
+            box.url: 1 for box in boxes
+        }

@@ -14,16 +14,13 @@ the pool's list of URLs.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
 
-from lmms_eval_api.models import (
-    CancelResponse,
-    JobInfo,
-    JobStatus,
-)
+from lmms_eval_api.models import CancelResponse, JobInfo, JobStatus
 
 from ..._client._async.client import AsyncEvalClient
 from ..._client._async.waiting import AsyncJobWaiting
@@ -50,11 +47,7 @@ from ..config import (
     server_entries,
 )
 from ..errors import ambiguous, on_server
-from ..status import (
-    PoolJob,
-    PoolJobSubmitResponse,
-    describe,
-)
+from ..status import PoolJob, PoolJobSubmitResponse, describe
 from .reading import AsyncPoolReading
 from .server_calls import AsyncPoolServerCalls
 from .servers import PoolServers
@@ -161,6 +154,17 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             NoServerAvailableError: No server can take such a job now; the message says why.
         """
         return self._servers.clients[await self._servers.choose(model, tasks, reserve=False)]
+
+    async def _reserve(
+        self, model: str, tasks: Sequence[str]
+    ) -> tuple[AsyncEvalClient, Callable[[bool], None]]:
+        """As route(), the server reserved for a submission sent through its own client (an
+        evaluation run's): counted against its cap until ``settle(accepted)`` is called."""
+        index = await self._servers.choose(model, tasks, reserve=True)
+        return self._servers.clients[index], partial(self._settle, index)
+
+    def _settle(self, index: int, accepted: bool) -> None:
+        self._servers.table.settle(index, accepted=accepted, now=self._clock())
 
     def adopt(self, job_id: str, server: str) -> None:
         """Tell the pool which server holds a job (e.g. an id kept from an earlier run)."""

@@ -10,16 +10,13 @@ file differs from a fresh generation.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
 
-from lmms_eval_api.models import (
-    CancelResponse,
-    JobInfo,
-    JobStatus,
-)
+from lmms_eval_api.models import CancelResponse, JobInfo, JobStatus
 
 from ..._client._sync.client import EvalClient
 from ..._client._sync.waiting import SyncJobWaiting
@@ -46,11 +43,7 @@ from ..config import (
     server_entries,
 )
 from ..errors import ambiguous, on_server
-from ..status import (
-    PoolJob,
-    PoolJobSubmitResponse,
-    describe,
-)
+from ..status import PoolJob, PoolJobSubmitResponse, describe
 from .reading import SyncPoolReading
 from .server_calls import SyncPoolServerCalls
 from .servers import PoolServers
@@ -157,6 +150,17 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
             NoServerAvailableError: No server can take such a job now; the message says why.
         """
         return self._servers.clients[self._servers.choose(model, tasks, reserve=False)]
+
+    def _reserve(
+        self, model: str, tasks: Sequence[str]
+    ) -> tuple[EvalClient, Callable[[bool], None]]:
+        """As route(), the server reserved for a submission sent through its own client (an
+        evaluation run's): counted against its cap until ``settle(accepted)`` is called."""
+        index = self._servers.choose(model, tasks, reserve=True)
+        return self._servers.clients[index], partial(self._settle, index)
+
+    def _settle(self, index: int, accepted: bool) -> None:
+        self._servers.table.settle(index, accepted=accepted, now=self._clock())
 
     def adopt(self, job_id: str, server: str) -> None:
         """Tell the pool which server holds a job (e.g. an id kept from an earlier run)."""

@@ -16,13 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._client._async.client import AsyncEvalClient
 from ..._client._async.submit import drive
-from ..._client.reconcile import (
-    ANCHOR_FRESH,
-    Anchor,
-    QueueSnapshot,
-    no_anchor,
-    submission_plan,
-)
+from ..._client.reconcile import ANCHOR_FRESH, Anchor, QueueSnapshot, no_anchor, submission_plan
 from ..._exceptions import JobNotFoundError, LmmsEvalError
 from ..._http._async._io import run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
@@ -33,12 +27,7 @@ from ..._trackers.writes import DeliveryFailures
 from ..errors import LedgerBusyError, LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
 from ..ledger_reads import Watched, WatchedRows
-from ..options import (
-    RetryOnFailure,
-    new_owner,
-    new_token,
-    run_output_dir,
-)
+from ..options import RetryOnFailure, new_owner, new_token, run_output_dir
 from ..poll_batch import QueueSorter
 from ..servers import client_for, same_server
 from ..sink_delivery import deliver_to_sinks
@@ -117,11 +106,14 @@ class AsyncRunPoller(AsyncRunRecovery):
             return {self.client.base_url: self.client}
         return dict(zip(self.client.servers, self.client.clients, strict=True))
 
-    async def _target(self, body: EvaluateRequest) -> AsyncEvalClient:
-        """The client a new submission goes through."""
+    async def _target(
+        self, body: EvaluateRequest
+    ) -> tuple[AsyncEvalClient, Callable[[bool], None]]:
+        """The client a new submission goes through, and what to tell once it is answered
+        (a pool's server is reserved until then: under its cap while submissions overlap)."""
         if isinstance(self.client, AsyncEvalClient):
-            return self.client
-        return await self.client.route(body.model, body.tasks)
+            return self.client, lambda accepted: None
+        return await self.client._reserve(body.model, body.tasks)
 
     def _in_own_dir(
         self, body: EvaluateRequest, client: AsyncEvalClient, token: str
@@ -151,7 +143,8 @@ class AsyncRunPoller(AsyncRunRecovery):
         request is sent with ``options`` (the submitting call's timeout). With a ``key``,
         KeyTaken (nothing sent) when a job holds it (see ledger_keys)."""
         seqs: list[int] = []
-        client = await self._target(body)
+        client, settle = await self._target(body)
+        accepted = False
         if own_dir:
             body = self._in_own_dir(body, client, token)
 
@@ -184,6 +177,7 @@ class AsyncRunPoller(AsyncRunRecovery):
             # The plan records the intent and reads the ledger: its steps run off the loop.
             started = self._clock()
             submitted = await drive(client, plan, options, blocking=True)
+            accepted = True
         except LedgerError as exc:
             # the intent's write failed (the plan sends only after it); busy: never written
             if not seqs and not isinstance(exc, LedgerBusyError):
@@ -205,6 +199,7 @@ class AsyncRunPoller(AsyncRunRecovery):
             raise
         finally:
             self._in_flight.discard(token)
+            settle(accepted)
         answer = submitted.response
         if submitted.adopted:  # sent long before, maybe (a lost answer's timeout)
             self._anchors.pop(client.base_url, None)
