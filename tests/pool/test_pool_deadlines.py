@@ -113,3 +113,21 @@ async def test_a_server_whose_answer_was_lost_is_passed_over_for_a_while(
         assert info.value.may_have_been_sent
         jobs: list[Any] = [await pool.evaluate("qwen2_vl", ["mme"], QWEN) for _ in range(2)]
     assert [job.server for job in jobs] == [other.url, other.url]
+
+
+async def test_a_server_that_hangs_after_it_was_up_holds_a_choice_one_timeout(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The adversarial try of the pool: the routing read /queue of a server known up with the
+    # client's retries: three timeouts and their pauses (4.3 s at timeout=1) before the idle
+    # server got the job.
+    good = start_box()
+    with proxy(good.url) as flaky:
+        pool = make_pool([flaky.url, good.url])
+        await pool.evaluate("qwen2_vl", ["mme"], QWEN)  # both up, read once
+        flaky.rule = STALL
+        started = time.monotonic()
+        job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN, timeout=1)
+        took = time.monotonic() - started
+    assert job.server == good.url
+    assert took < 3, took  # one timeout of the hung server's /queue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 
 from lmms_eval_api.models import HealthResponse, JobInfo, QueueStatusResponse
@@ -92,7 +93,10 @@ class PoolServers:
             raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
         names = task_names(tasks)
         down = self._down_now()
-        probes = [partial(self._probe, i, options) for i in range(len(self.urls)) if i not in down]
+        # Each read once, no retries: a server that fails it is passed over until
+        # recheck_interval (with retries, one that hung held every choice 3 timeouts).
+        once = replace(options, retry=False)
+        probes = [partial(self._probe, i, once) for i in range(len(self.urls)) if i not in down]
         await gather(probes)
         choice = self.table.choose(model, names, self._clock(), reserve, exclude)
         if choice.index is None:
@@ -114,7 +118,6 @@ class PoolServers:
     ) -> QueueStatusResponse | str:
         """A server's /queue (recorded for routing), or why it did not answer."""
         client = self.clients[index]
-        timeout = options.timeout
         # A server not known to be up is asked once, without retries, before its /queue.
         if self.table.states[index].health != UP:
             unwell = await self._unhealthy(index, options)
@@ -123,7 +126,7 @@ class PoolServers:
                 return unwell
         sent = self._clock()
         try:
-            queue = await client.get_queue_status(timeout=timeout)
+            queue = await client._get_queue_status(options)
         except LmmsEvalError as exc:
             if callers_own(exc):  # (a client used from another live event loop...)
                 raise
