@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ import pytest
 from lmms_eval_client import (
     APIConnectionError,
     EvalClient,
+    EvalPool,
+    EvalRun,
     SubmissionUnresolvedError,
     WaitTimeoutError,
 )
@@ -131,3 +134,24 @@ async def test_a_server_that_hangs_after_it_was_up_holds_a_choice_one_timeout(
         took = time.monotonic() - started
     assert job.server == good.url
     assert took < 3, took  # one timeout of the hung server's /queue
+
+
+def test_a_runs_wait_ends_near_its_timeout_when_a_server_hangs(
+    start_box: Callable[..., Box], tmp_path: Path
+) -> None:
+    # The adversarial try of the pool: run.wait(timeout=1) took 10 s (a pool of timeout=3):
+    # each poll read the hung server's /queue with the client's whole timeout and retries.
+    hung_box, good = start_box(held=True), start_box()
+    with (
+        proxy(hung_box.url) as hung,
+        EvalPool([hung.url, good.url], timeout=3) as pool,
+        EvalRun(pool, tmp_path / "evals.sqlite", poll_interval=0.05) as run,
+    ):
+        for _ in range(2):  # one on each server (the held one takes the first)
+            run.submit("qwen2_vl", ["mme"], model_args=QWEN)
+        hung.rule = STALL
+        started = time.monotonic()
+        result = run.wait(timeout=1, return_when="FIRST_COMPLETED")
+        took = time.monotonic() - started
+    assert len(result.done) == 1 and len(result.pending) == 1
+    assert took < 5, took

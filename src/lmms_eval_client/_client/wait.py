@@ -116,6 +116,10 @@ class Deadline:
             self._pause = min(self._pause * 2, self.poll_interval)
         return delay
 
+    def left(self) -> float | None:
+        """Seconds until the deadline, 0 once it passed (None: no deadline)."""
+        return None if self.at is None else max(0.0, self.at - self.clock())
+
     def passed(self) -> bool:
         """Whether no time is left (never, without a timeout)."""
         return self.at is not None and self.clock() >= self.at

@@ -251,7 +251,7 @@ class AsyncRunDelivery(AsyncRunRecords):
         """
         deadline = self._deadline(timeout)
         while True:
-            await self._poller.poll()
+            await self._poller.poll(deadline.left())
             for outcome in await self._finished():
                 # Claimed before it is handed over: another process may be harvesting too.
                 if await run_sync(partial(self._ledger.mark_harvested, [outcome.job.seq])):
@@ -285,7 +285,7 @@ class AsyncRunDelivery(AsyncRunRecords):
         deadline = self._deadline(timeout)
         check_return_when(return_when)
         while True:
-            await self._poller.poll()
+            await self._poller.poll(deadline.left())
             done = await self._finished()
             if return_when == FIRST_COMPLETED and done:
                 return WaitResult(done, await self._pending())

@@ -280,14 +280,16 @@ class AsyncRunPoller(AsyncRunRecovery):
 
     # -- polling ------------------------------------------------------------------------
 
-    async def poll(self) -> None:
+    async def poll(self, time_left: float | None = None) -> None:
         """One interval's work: reconcile orphaned intents, read each server's queue, read
         the jobs that left it, recover lost jobs from their folders, retry failed (and lost)
-        jobs by policy; then the run's sinks get the completed jobs' metrics."""
+        jobs by policy; then the run's sinks get the completed jobs' metrics. ``time_left``:
+        of the wait it serves: its reads end by then (each given a second at least)."""
         await self.record_answers()
         await self._reconcile_orphans()
         for server, client in self._clients().items():
-            await self._poll_server(server, client)
+            bound = None if time_left is None else client._clock() + time_left
+            await self._poll_server(server, client, CallOptions(deadline=bound))
         await self.recover_lost()  # every job marked lost above, before any retry
         if self.retry is not None:
             servers = self._clients()
@@ -297,14 +299,14 @@ class AsyncRunPoller(AsyncRunRecovery):
         deliver = partial(deliver_to_sinks, self.ledger, self.sinks, self._sink_failures)
         await run_sync(deliver)  # (logs sinks' errors)
 
-    async def _poll_server(self, server: str, client: AsyncEvalClient) -> None:
+    async def _poll_server(self, server: str, client: AsyncEvalClient, call: CallOptions) -> None:
         # Light rows, and the per-job work in worker threads: a poll costs what the jobs
         # that changed cost, not the jobs pending (ledger_reads, poll_batch).
         watched = await run_sync(partial(self._watched.on, self.ledger, server))
         if not watched:
             return
         try:
-            queue = await client.get_queue_status()
+            queue = await client._get_queue_status(call)
         except LmmsEvalError as exc:
             if not is_transient(exc):
                 raise
@@ -312,12 +314,12 @@ class AsyncRunPoller(AsyncRunRecovery):
             return
         sort = partial(self._sorter.sort, self.ledger, server, watched, queue)
         for row in await run_sync(sort):
-            await self._observe_gone(client, row)
+            await self._observe_gone(client, row, call)
 
-    async def _observe_gone(self, client: AsyncEvalClient, row: Watched) -> None:
+    async def _observe_gone(self, client: AsyncEvalClient, row: Watched, call: CallOptions) -> None:
         """A job its server's queue no longer shows: read it (finished, or forgotten)."""
         try:
-            info = await client.get_job(row.job_id)
+            info = await client._get_job(row.job_id, call)
         except JobNotFoundError:
             why = (
                 "the server no longer knows the job: it restarted (jobs live in its memory "

@@ -251,7 +251,7 @@ class RunDelivery(RunRecords):
         """
         deadline = self._deadline(timeout)
         while True:
-            self._poller.poll()
+            self._poller.poll(deadline.left())
             for outcome in self._finished():
                 # Claimed before it is handed over: another process may be harvesting too.
                 if run_sync(partial(self._ledger.mark_harvested, [outcome.job.seq])):
@@ -285,7 +285,7 @@ class RunDelivery(RunRecords):
         deadline = self._deadline(timeout)
         check_return_when(return_when)
         while True:
-            self._poller.poll()
+            self._poller.poll(deadline.left())
             done = self._finished()
             if return_when == FIRST_COMPLETED and done:
                 return WaitResult(done, self._pending())

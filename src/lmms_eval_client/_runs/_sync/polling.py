@@ -276,14 +276,16 @@ class RunPoller(RunRecovery):
 
     # -- polling ------------------------------------------------------------------------
 
-    def poll(self) -> None:
+    def poll(self, time_left: float | None = None) -> None:
         """One interval's work: reconcile orphaned intents, read each server's queue, read
         the jobs that left it, recover lost jobs from their folders, retry failed (and lost)
-        jobs by policy; then the run's sinks get the completed jobs' metrics."""
+        jobs by policy; then the run's sinks get the completed jobs' metrics. ``time_left``:
+        of the wait it serves: its reads end by then (each given a second at least)."""
         self.record_answers()
         self._reconcile_orphans()
         for server, client in self._clients().items():
-            self._poll_server(server, client)
+            bound = None if time_left is None else client._clock() + time_left
+            self._poll_server(server, client, CallOptions(deadline=bound))
         self.recover_lost()  # every job marked lost above, before any retry
         if self.retry is not None:
             servers = self._clients()
@@ -293,14 +295,14 @@ class RunPoller(RunRecovery):
         deliver = partial(deliver_to_sinks, self.ledger, self.sinks, self._sink_failures)
         run_sync(deliver)  # (logs sinks' errors)
 
-    def _poll_server(self, server: str, client: EvalClient) -> None:
+    def _poll_server(self, server: str, client: EvalClient, call: CallOptions) -> None:
         # Light rows, and the per-job work in worker threads: a poll costs what the jobs
         # that changed cost, not the jobs pending (ledger_reads, poll_batch).
         watched = run_sync(partial(self._watched.on, self.ledger, server))
         if not watched:
             return
         try:
-            queue = client.get_queue_status()
+            queue = client._get_queue_status(call)
         except LmmsEvalError as exc:
             if not is_transient(exc):
                 raise
@@ -308,12 +310,12 @@ class RunPoller(RunRecovery):
             return
         sort = partial(self._sorter.sort, self.ledger, server, watched, queue)
         for row in run_sync(sort):
-            self._observe_gone(client, row)
+            self._observe_gone(client, row, call)
 
-    def _observe_gone(self, client: EvalClient, row: Watched) -> None:
+    def _observe_gone(self, client: EvalClient, row: Watched, call: CallOptions) -> None:
         """A job its server's queue no longer shows: read it (finished, or forgotten)."""
         try:
-            info = client.get_job(row.job_id)
+            info = client._get_job(row.job_id, call)
         except JobNotFoundError:
             why = (
                 "the server no longer knows the job: it restarted (jobs live in its memory "
