@@ -125,9 +125,11 @@ def _candidates(text: str) -> dict[str, set[str]]:
     without the punctuation or quotes around it; in the text and in it URL-decoded
     (key%3DSECRET%26: a form body, a query)."""
     words: dict[str, set[str]] = {}
+    single: set[str] = set()  # the words (not runs of them: those are split at spaces only)
     for t in {text, urllib.parse.unquote(text)}:
         for word in (word for split in _WORDS for word in split.findall(t)):
             words.setdefault(word, set()).add(word)
+            single.add(word)
         for line in t.split("\n")[-_PASSPHRASE_LINES:]:  # (\n only: \x1c is no line)
             spans = [match.span() for match in _RUN_WORD.finditer(line)]
             if len(spans) > _PASSPHRASE_LINE_WORDS:
@@ -146,8 +148,9 @@ def _candidates(text: str) -> dict[str, set[str]]:
             core = value.strip(_AROUND)
             for candidate in (part, value, part.strip(_AROUND), core):
                 candidates.setdefault(candidate, set()).update(written)
-            for run in _joined_runs(core):  # SECRET-2, old_SECRET: a secret joined to more
-                candidates.setdefault(run, set()).add(run)
+            if word in single:  # SECRET-2, old_SECRET: a secret joined to more
+                for run in _joined_runs(core):
+                    candidates.setdefault(run, set()).add(run)
     return candidates
 
 

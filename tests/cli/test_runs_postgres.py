@@ -145,6 +145,7 @@ def test_a_missing_schema_is_said_and_not_created(
         ["runs", "show", "{}", "1"],
         ["runs", "watch"],
         ["runs", "export"],
+        ["runs", "rehome", "{}", "http://127.0.0.1:9", "http://127.0.0.1:8"],  # (the review)
     ):
         argv = [a.replace("{}", postgres_url) for a in args]
         done = invoke(argv if "{}" in args else [*argv, postgres_url], "http://127.0.0.1:9")

@@ -89,14 +89,24 @@ async def test_a_reconciliation_that_meets_an_unusable_job_id_sends_nothing_more
     assert post.call_count == 1
 
 
-def test_an_evaluation_run_records_no_unusable_job_id(tmp_path: Path) -> None:
+@pytest.mark.parametrize("running", [None, ""], ids=["queue-empty", "running-under-the-empty-id"])
+def test_a_submission_answered_with_an_unusable_id_is_sent_once(
+    tmp_path: Path, running: str | None
+) -> None:
     """The empty id was recorded as the job's, and every later poll of the run failed on it
-    (`runs watch` among them): the answer is one whose job may exist, as a lost one."""
+    (`runs watch` among them). Then, refused, it was reconciled as a lost answer and, the
+    job not found by its id, sent twice more: a success said the job was created."""
     with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        mock.post("/evaluate").respond(200, json={**SUBMIT_JSON, "job_id": ""})
-        mock.get("/queue").respond(200, json={**QUEUE_JSON, "running_job": None, "queued_jobs": []})
-        with EvalClient(BASE, max_retries=0) as client, EvalRun(client, tmp_path / "l.db") as run:
-            with pytest.raises(APIResponseValidationError):
-                run.submit("qwen2_vl", ["mme"])
-            jobs = run.jobs()
-    assert [job.job_id for job in jobs] == [None]
+        post = mock.post("/evaluate").respond(200, json={**SUBMIT_JSON, "job_id": ""})
+        queue = {**QUEUE_JSON, "running_job": running, "queued_jobs": [], "queue_size": 0}
+        mock.get("/queue").respond(200, json=queue)
+        with EvalClient(BASE, max_retries=0) as client:
+            with pytest.raises(SubmissionUnresolvedError, match="answered that it took the job"):
+                client.evaluate("qwen2_vl", ["mme"], reconcile=True)
+            assert post.call_count == 1
+            with EvalRun(client, tmp_path / "l.db") as run:
+                with pytest.raises(SubmissionUnresolvedError):
+                    run.submit("qwen2_vl", ["mme"])
+                jobs = run.jobs()
+        assert post.call_count == 2  # once each
+    assert [(job.job_id, job.state) for job in jobs] == [(None, "lost")]

@@ -10,6 +10,7 @@ SubmissionUnresolvedError without the ``server`` it may be on."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -155,3 +156,51 @@ def test_a_runs_wait_ends_near_its_timeout_when_a_server_hangs(
         took = time.monotonic() - started
     assert len(result.done) == 1 and len(result.pending) == 1
     assert took < 5, took
+
+
+def test_a_runs_wait_over_several_hung_servers_ends_near_its_timeout(
+    start_box: Callable[..., Box], tmp_path: Path
+) -> None:
+    # The review: each server's reads were given the wait's whole time left, one after the
+    # other: three hung servers held wait(timeout=4) about 12 s.
+    boxes = [start_box(held=True) for _ in range(3)]
+    with contextlib.ExitStack() as stack:
+        hung = [stack.enter_context(proxy(box.url)) for box in boxes]
+        pool = stack.enter_context(EvalPool([p.url for p in hung], timeout=30))
+        run = stack.enter_context(EvalRun(pool, tmp_path / "evals.sqlite", poll_interval=0.05))
+        for _ in range(3):
+            run.submit("qwen2_vl", ["mme"], model_args=QWEN)
+        for each in hung:
+            each.rule = STALL
+        started = time.monotonic()
+        result = run.wait(timeout=4)
+        took = time.monotonic() - started
+    assert len(result.pending) == 3
+    assert took < 9, took  # 4 s, and a second for each server after the first (before: 12)
+
+
+async def test_a_server_whose_task_list_hangs_holds_a_choice_one_timeout(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The review: the listings that choose a server were still read with retries (/tasks
+    # sent three times, 4.4 s at timeout=1) while another server could take the job.
+    good = start_box()
+    with proxy(good.url, Script(then=Stall(), match=on("GET", "/tasks"))) as flaky:
+        pool = make_pool([flaky.url, good.url])
+        started = time.monotonic()
+        job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN, timeout=2)
+        took = time.monotonic() - started
+        asked = [seen for seen in flaky.seen if seen.path == b"/tasks"]
+    assert job.server == good.url and len(asked) == 1
+    assert took < 5, took  # one timeout (three and their pauses: 7.5 s)
+
+
+async def test_the_only_server_of_a_pool_rides_out_a_blip(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The review: reads sent once, a reset /queue refused every job for recheck_interval
+    # when no other server could take it; the only server's reads are retried.
+    box = start_box()
+    with proxy(box.url, Script(Reset(), then=FORWARD, match=on("GET", "/queue"))) as blip:
+        job: Any = await make_pool([blip.url]).evaluate("qwen2_vl", ["mme"], QWEN)
+    assert job.server == blip.url

@@ -181,3 +181,14 @@ def test_paired_ttest_of_what_is_no_scores(a: Any, b: Any) -> None:
     # Before: TypeError, OverflowError (a raw error of a public function).
     with pytest.raises(InvalidArgumentError, match=r"must (be a sequence of|hold) numbers"):
         paired_ttest(a, b)
+
+
+def test_paired_ttest_takes_arrays_and_series() -> None:
+    # The review: a check for Sequence refused numpy arrays and pandas Series (lmms-eval's
+    # paired_ttest takes them).
+    np = pytest.importorskip("numpy")
+    a, b = [0.9, 0.8, 0.7], [0.5, 0.6, 0.7]
+    expected = paired_ttest(a, b)
+    assert paired_ttest(np.array(a), np.array(b)) == expected
+    pd = pytest.importorskip("pandas")
+    assert paired_ttest(pd.Series(a), pd.Series(b)) == expected

@@ -336,9 +336,8 @@ def submission_plan(
         try:
             before = yield from snapshot_before(anchor())
         except APIConnectionError as exc:
-            # Said of the GET /queue it failed; the submission itself was not sent (nor was
-            # any before it: a resend follows a proof that the last created nothing). A pool
-            # then routes the job to another server.
+            # Said of its GET /queue; the submission was not sent (nor any before it: a
+            # resend follows a proof that the last created nothing): a pool sends it on.
             exc.may_have_been_sent = False
             raise
         on_intent(before, sends)
@@ -354,9 +353,8 @@ def submission_plan(
         try:
             verdict = yield from find_submission(body, before, known, max_completed_jobs)
         except LmmsEvalError as exc:
-            raise _unresolved(
-                body, token, f"the server could not be asked ({exc})", final=False
-            ) from lost
+            why = f"the server could not be asked ({exc})"
+            raise _unresolved(body, token, why, final=False) from lost
         if isinstance(verdict, Found):
             response = _models.JobSubmitResponse(
                 job_id=verdict.job_id,
@@ -365,6 +363,9 @@ def submission_plan(
                 message="Job found on the server after its submission's answer was lost",
             )
             return Submitted(response, adopted=True, info=verdict.info, sends=sends)
+        if isinstance(verdict, Absent) and isinstance(lost, APIResponseValidationError):
+            # A success answered it: the job exists, under an id not given in a usable form.
+            verdict = Unresolved(f"the server answered that it took the job ({verdict.reason})")
         if isinstance(verdict, Unresolved):
             raise _unresolved(body, token, verdict.reason, final=True) from lost
         if sends > max_resends:

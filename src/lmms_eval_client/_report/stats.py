@@ -10,7 +10,7 @@ quantile by bisection. A report needs no numpy/scipy to say whether two checkpoi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -110,7 +110,8 @@ def t_ppf(q: float, df: float) -> float:
 
 def _scores(name: str, values: object) -> list[float]:
     """A sequence of numbers as floats, else InvalidArgumentError naming ``name``."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+    # A Collection: a list, a tuple, a numpy array, a pandas Series (not a one-pass iterator)
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Collection):
         raise InvalidArgumentError(f"{name} must be a sequence of numbers, got {shown(values)}")
     try:  # (float() would take "1.5": text is no score)
         if not any(isinstance(value, (str, bytes)) for value in values):

@@ -38,7 +38,7 @@ def _skip_httpx_command_line() -> None:
     def run_httpx_command_line(*args: Any, **kwargs: Any) -> Any:
         import importlib
 
-        del sys.modules["httpx._main"]
+        sys.modules.pop("httpx._main", None)
         return importlib.import_module("httpx._main").main(*args, **kwargs)
 
     placeholder.main = run_httpx_command_line  # type: ignore[attr-defined]

@@ -99,7 +99,7 @@ def open_run(
     settings = settings_of(ctx)
     if servers:
         settings = replace(settings, servers=servers)
-    elif not settings.servers and not os.environ.get(BASE_URL_ENV):
+    if not settings.servers and not os.environ.get(BASE_URL_ENV):
         settings = replace(settings, servers=_ledger_servers(ledger, create=create))
     elif not create and is_database_url(ledger):
         # EvalRun would create a missing schema: read-only first, so it says there is none.

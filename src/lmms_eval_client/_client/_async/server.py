@@ -104,12 +104,7 @@ class AsyncServerCalls:
             DiscoveryError: The server answered with an error instead of a list (e.g. its
                 task dependencies are missing), rather than an empty list that looks fine.
         """
-        listing = await self._request(
-            ops.LIST_TASKS,
-            lambda api: endpoints.list_tasks.asyncio_detailed(client=api),
-            CallOptions.of(timeout),
-        )
-        return listing_or_raise(listing.tasks, listing.error, "tasks")
+        return await self._listing(CallOptions.of(timeout), tasks=True)
 
     async def list_models(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
         """List the model types the server can evaluate.
@@ -121,12 +116,22 @@ class AsyncServerCalls:
         Raises:
             DiscoveryError: The server answered with an error instead of a list.
         """
-        listing = await self._request(
-            ops.LIST_MODELS,
-            lambda api: endpoints.list_models.asyncio_detailed(client=api),
-            CallOptions.of(timeout),
+        return await self._listing(CallOptions.of(timeout), tasks=False)
+
+    async def _listing(self, options: CallOptions, *, tasks: bool) -> list[str]:
+        """``/tasks`` (else ``/models``) sent with a call's options (a pool's routing reads
+        them once, without retries)."""
+        if tasks:
+            found = await self._request(
+                ops.LIST_TASKS,
+                lambda api: endpoints.list_tasks.asyncio_detailed(client=api),
+                options,
+            )
+            return listing_or_raise(found.tasks, found.error, "tasks")
+        listed = await self._request(
+            ops.LIST_MODELS, lambda api: endpoints.list_models.asyncio_detailed(client=api), options
         )
-        return listing_or_raise(listing.models, listing.error, "models")
+        return listing_or_raise(listed.models, listed.error, "models")
 
     async def merge_checkpoint(
         self,

@@ -103,12 +103,7 @@ class SyncServerCalls:
             DiscoveryError: The server answered with an error instead of a list (e.g. its
                 task dependencies are missing), rather than an empty list that looks fine.
         """
-        listing = self._request(
-            ops.LIST_TASKS,
-            lambda api: endpoints.list_tasks.sync_detailed(client=api),
-            CallOptions.of(timeout),
-        )
-        return listing_or_raise(listing.tasks, listing.error, "tasks")
+        return self._listing(CallOptions.of(timeout), tasks=True)
 
     def list_models(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
         """List the model types the server can evaluate.
@@ -120,12 +115,22 @@ class SyncServerCalls:
         Raises:
             DiscoveryError: The server answered with an error instead of a list.
         """
-        listing = self._request(
-            ops.LIST_MODELS,
-            lambda api: endpoints.list_models.sync_detailed(client=api),
-            CallOptions.of(timeout),
+        return self._listing(CallOptions.of(timeout), tasks=False)
+
+    def _listing(self, options: CallOptions, *, tasks: bool) -> list[str]:
+        """``/tasks`` (else ``/models``) sent with a call's options (a pool's routing reads
+        them once, without retries)."""
+        if tasks:
+            found = self._request(
+                ops.LIST_TASKS,
+                lambda api: endpoints.list_tasks.sync_detailed(client=api),
+                options,
+            )
+            return listing_or_raise(found.tasks, found.error, "tasks")
+        listed = self._request(
+            ops.LIST_MODELS, lambda api: endpoints.list_models.sync_detailed(client=api), options
         )
-        return listing_or_raise(listing.models, listing.error, "models")
+        return listing_or_raise(listed.models, listed.error, "models")
 
     def merge_checkpoint(
         self,

@@ -95,10 +95,12 @@ class PoolServers:
             raise InvalidArgumentError(f"model must be a non-empty str, got {model!r}")
         names = task_names(tasks)
         down = self._down_now()
-        # Each read once, no retries: a server that fails it is passed over until
-        # recheck_interval (with retries, one that hung held every choice 3 timeouts).
-        once = replace(options, retry=False)
-        probes = [partial(self._probe, i, once) for i in range(len(self.urls)) if i not in down]
+        asked = [i for i in range(len(self.urls)) if i not in down]
+        # With another server to go to, each read is sent once: one that fails it is passed
+        # over until recheck_interval (retried, a server that hung held each choice three
+        # timeouts). The only one is retried: a blip must not refuse every job for a while.
+        once = replace(options, retry=False) if len(asked) > 1 else options
+        probes = [partial(self._probe, i, once) for i in asked]
         gather(probes)
         choice = self.table.choose(model, names, self._clock(), reserve, exclude)
         if choice.index is None:
@@ -161,11 +163,9 @@ class PoolServers:
         self, index: int, options: CallOptions = DEFAULT_OPTIONS, *, tasks: bool
     ) -> list[str] | LmmsEvalError:
         """A server's /tasks (else /models), recorded for routing (an error: it could not say)."""
-        client = self.clients[index]
-        ask = client.list_tasks if tasks else client.list_models
         answer: list[str] | LmmsEvalError
         try:
-            answer = ask(timeout=options.timeout)
+            answer = self.clients[index]._listing(options, tasks=tasks)
         except DiscoveryError as exc:  # the server said it cannot list: it rules nothing out
             answer = exc
             listing = Listing(None, self._clock(), describe(exc))

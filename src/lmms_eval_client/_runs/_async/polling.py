@@ -284,11 +284,12 @@ class AsyncRunPoller(AsyncRunRecovery):
         """One interval's work: reconcile orphaned intents, read each server's queue, read
         the jobs that left it, recover lost jobs from their folders, retry failed (and lost)
         jobs by policy; then the run's sinks get the completed jobs' metrics. ``time_left``:
-        of the wait it serves: its reads end by then (each given a second at least)."""
+        of the wait it serves: its reads of queues and jobs end by then (a second at least)."""
         await self.record_answers()
         await self._reconcile_orphans()
+        until = None if time_left is None else self._clock() + time_left  # one for all servers
         for server, client in self._clients().items():
-            bound = None if time_left is None else client._clock() + time_left
+            bound = None if until is None else client._clock() + until - self._clock()
             await self._poll_server(server, client, CallOptions(deadline=bound))
         await self.recover_lost()  # every job marked lost above, before any retry
         if self.retry is not None:
