@@ -118,33 +118,34 @@ def unreachable(error: LmmsEvalError, server: str, job_id: str | None) -> Server
 
 def lost(error: JobNotFoundError, server: str) -> JobNotFoundError:
     """The server that took a job answers 404 for it: the job is lost (.server says where)."""
-    found = JobNotFoundError(
+    return _not_found_on(
+        server,
+        error,
         f"The server {server} no longer knows job {error.job_id}: it restarted (a server "
         "keeps its jobs in memory only) or evicted the finished job (beyond its "
         "max_completed_jobs, 100 by default). The job is lost: submit it again if needed.",
-        response=error.response,
-        detail=error.detail,
-        body=error.body,
-        job_id=error.job_id,
     )
-    setattr(found, "server", server)  # noqa: B010 (as on_server: not every error declares it)
-    return found
 
 
 def not_there(error: JobNotFoundError, server: str, seen_on: Sequence[str]) -> JobNotFoundError:
     """A server asked by name (``server=``) answers 404 for a job this pool never saw
     there: not lost (resubmitting it would run it twice), asked of the wrong server."""
     where = f"; this pool saw it on {', '.join(seen_on)}" if seen_on else ""
-    found = JobNotFoundError(
+    return _not_found_on(
+        server,
+        error,
         f"The server {server} does not know job {error.job_id}{where}. Ask the server that "
         "took it (the server evaluate()'s answer names), or leave server= out to look on "
         "every server of the pool.",
-        response=error.response,
-        detail=error.detail,
-        body=error.body,
-        job_id=error.job_id,
     )
-    setattr(found, "server", server)  # noqa: B010 (as lost)
+
+
+def _not_found_on(server: str, error: JobNotFoundError, message: str) -> JobNotFoundError:
+    """A server's 404 for a job, said in the pool's words, with the ``.server`` it is from."""
+    found = JobNotFoundError(
+        message, response=error.response, detail=error.detail, body=error.body, job_id=error.job_id
+    )
+    setattr(found, "server", server)  # noqa: B010 (as on_server: not every error declares it)
     return found
 
 
