@@ -9,6 +9,7 @@ import pickle
 import shutil
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +220,10 @@ def test_run_scans_until_told_to_stop(
 ) -> None:
     out = tmp_path / "out"
     run = make_run(local_server.url)
-    watcher = CheckpointWatcher(run, out, submit=SUBMIT, poll_interval=5)
+    # Jobs that outlast the test: finish() below must time out whatever the machine's pace
+    # (jobs of 0.05 s had all ended, on a loaded CI machine, and it returned at once).
+    long_jobs = replace(SUBMIT, model_args={**SUBMIT.model_args, "sim_duration": 600})
+    watcher = CheckpointWatcher(run, out, submit=long_jobs, poll_interval=5)
     watcher._clock = clock  # type: ignore[method-assign]
     watcher._sleep = clock.sleep  # type: ignore[method-assign]
     out.mkdir()
@@ -238,7 +242,7 @@ def test_run_scans_until_told_to_stop(
     # a timeout ends it too, its last wait cut to the time left (before: a whole interval)
     assert watcher.run(timeout=12) == []
     assert clock.sleeps[3:] == [5, 5, 2]
-    watcher.finish(timeout=7)  # the jobs still run at the fake clock's pace: it times out
+    watcher.finish(timeout=7)  # the jobs still run: it times out
     assert clock.sleeps[6:] == [5, 2]
 
 
