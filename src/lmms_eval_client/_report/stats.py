@@ -124,7 +124,8 @@ def _scores(name: str, values: object) -> list[float]:
 def paired_ttest(a: Sequence[float], b: Sequence[float]) -> PairedTest:
     """lmms-eval's paired t-test of ``a`` against ``b`` (pairs in order), stdlib only.
 
-    Raises InvalidArgumentError when the two have different lengths.
+    Raises InvalidArgumentError when the two have different lengths, or either is not a
+    collection of numbers (a list, a tuple, a numpy array, a pandas Series).
 
     Example::
 
