@@ -98,6 +98,16 @@ def check_path(name: str, value: object) -> str:
     return path
 
 
+def text_problem(value: str) -> str:
+    """Why ``value`` cannot go on the wire ("" when it can): a lone surrogate, e.g. from
+    os.fsdecode, has no UTF-8."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"not valid text (cannot be UTF-8 encoded): {exc}"
+    return ""
+
+
 def job_id_problem(job_id: str) -> str:
     """Why ``job_id`` cannot name a job in a URL's path ("" when it can): the one rule for
     the ids a caller gives and the ids a server answers with (any other text is sent as one
@@ -106,10 +116,8 @@ def job_id_problem(job_id: str) -> str:
         return "it is empty"
     if job_id in (".", ".."):  # dot segments survive percent-encoding and are resolved
         return "a dot segment names another path"
-    try:
-        job_id.encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from os.fsdecode
-        return f"it is not valid text (cannot be UTF-8 encoded): {exc}"
+    if problem := text_problem(job_id):
+        return f"it is {problem}"
     # (quote() only when the id could be too long: a character is at most 12 encoded)
     if (
         len(job_id) * 12 > MAX_JOB_ID_URL_CHARS

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._checks import check_path, job_id_problem
+from .._checks import check_path, job_id_problem, text_problem
 from .._exceptions import InvalidArgumentError
 from .._results.naming import MODEL_NAME_KEYS
 from .._text import clip, shown
@@ -79,13 +79,10 @@ _NUL_SAID = (
 
 
 def _check_utf8(name: str, value: str) -> None:
-    """Reject strings that cannot go on the wire (lone surrogates, e.g. from os.fsdecode)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidArgumentError(
-            f"{name} is not valid text (cannot be UTF-8 encoded): {exc}"
-        ) from None
+    """Reject strings that cannot go on the wire (``text_problem``)."""
+    problem = text_problem(value)
+    if problem:
+        raise InvalidArgumentError(f"{name} is {problem}")
 
 
 def _check_text(name: str, value: str) -> None:
