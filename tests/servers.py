@@ -29,9 +29,11 @@ import os
 import select
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -175,6 +177,20 @@ def refused_url() -> Iterator[str]:
     port held by ``hold_port``, which no server a parallel test starts can take)."""
     with hold_port(0) as sock:
         yield f"http://{HOST}:{sock.getsockname()[1]}"
+
+
+@contextlib.contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[int]:
+    """A test's own ``http.server`` (bound to 127.0.0.1:0) served from a thread for as long
+    as the block lasts: its port; shut down, closed and its thread joined after."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield cast("tuple[str, int]", server.server_address)[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 class JobGate:

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from lmms_eval_client import APIConnectionError, AsyncEvalClient, EvalClient, InvalidArgumentError
 from lmms_eval_client._http import config
 
+from ..servers import serving
 from ..support import HEALTH_JSON
 
 
@@ -163,14 +163,8 @@ def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(tls)
     server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_address[1]}", ca_file
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(server) as port:
+        yield f"https://127.0.0.1:{port}", ca_file
 
 
 def test_the_shared_context_verifies_a_real_handshake(

@@ -12,7 +12,6 @@ import http.server
 import json
 import pickle
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pytest
 from lmms_eval_client import EvalResults, ResultsNotReachableError, load_job_results
 
 from ..cli.test_commands import invoke
-from ..servers import refused_url
+from ..servers import refused_url, serving
 from .conftest import MODEL, SINGLE, job_info
 
 SECRET = "hunter2hunter2"
@@ -42,15 +41,8 @@ def web_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         (tmp_path / folder / MODEL).mkdir(parents=True)
         shutil.copy(SINGLE, tmp_path / folder / MODEL / NAME)
     handler = functools.partial(_Quiet, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://me:{SECRET}@127.0.0.1:{server.server_address[1]}", tmp_path
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as port:
+        yield f"http://me:{SECRET}@127.0.0.1:{port}", tmp_path
 
 
 def job_at(server_path: str) -> object:
