@@ -204,3 +204,46 @@ async def test_the_only_server_of_a_pool_rides_out_a_blip(
     with proxy(box.url, Script(Reset(), then=FORWARD, match=on("GET", "/queue"))) as blip:
         job: Any = await make_pool([blip.url]).evaluate("qwen2_vl", ["mme"], QWEN)
     assert job.server == blip.url
+
+
+def _loses_an_answer_then_cannot_tell() -> Callable[[Any], Any]:
+    """The POST reset, then /queue failing once the routing and the reconciliation's first
+    read had it: whether the job exists is unknown."""
+    post = Script(Reset(), match=on("POST", "/evaluate"))
+    queue = Script(FORWARD, FORWARD, then=respond(500, b"no"), match=on("GET", "/queue"))
+    return lambda seen: post(seen) if seen.method == "POST" else queue(seen)
+
+
+async def test_a_server_whose_submission_is_unresolved_is_passed_over_for_a_while(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    # Found after the adversarial try of the pool: a lost answer the reconciliation could
+    # not resolve left the server in the routing; the next jobs went to it again.
+    lossy_box, other = start_box(), start_box(held=True)
+    with EvalClient(other.url) as client:
+        client.evaluate("qwen2_vl", ["mme"], QWEN)  # so the routing prefers the lossy one
+    with proxy(lossy_box.url, _loses_an_answer_then_cannot_tell()) as lossy:
+        pool = make_pool([lossy.url, other.url], max_retries=0, recheck_interval=60)
+        with pytest.raises(SubmissionUnresolvedError):
+            await pool.evaluate("qwen2_vl", ["mme"], QWEN, reconcile=True)
+        lossy.rule = Script()  # it answers again: still passed over until recheck_interval
+        job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN, reconcile=True)
+    assert job.server == other.url
+
+
+def test_a_runs_server_whose_submission_is_unresolved_is_passed_over_for_a_while(
+    start_box: Callable[..., Box], tmp_path: Path
+) -> None:
+    lossy_box, other = start_box(), start_box(held=True)
+    with EvalClient(other.url) as client:
+        client.evaluate("qwen2_vl", ["mme"], QWEN)  # so the routing prefers the lossy one
+    with (
+        proxy(lossy_box.url, _loses_an_answer_then_cannot_tell()) as lossy,
+        EvalPool([lossy.url, other.url], max_retries=0, recheck_interval=60) as pool,
+        EvalRun(pool, tmp_path / "evals.sqlite") as run,
+    ):
+        with pytest.raises(SubmissionUnresolvedError):
+            run.submit("qwen2_vl", ["mme"], model_args=QWEN)
+        lossy.rule = Script()
+        job = run.submit("qwen2_vl", ["mme"], model_args=QWEN)
+    assert job.server == other.url

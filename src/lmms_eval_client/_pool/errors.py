@@ -85,6 +85,13 @@ def is_unreachable(error: LmmsEvalError) -> bool:
     return is_transient(error) and not isinstance(error, RateLimitError)
 
 
+def passes_over(error: LmmsEvalError) -> bool:
+    """Whether a failed submission sets its server aside until recheck_interval: a transient
+    failure (refused for now, or its answer lost), or a lost answer the server could not
+    resolve (the next would likely be lost too)."""
+    return is_transient(error) or isinstance(error, SubmissionUnresolvedError)
+
+
 def on_server(error: E, server: str) -> E:
     """The error, its message naming the server it came from, with a ``server`` attribute.
 

@@ -171,8 +171,9 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         self._servers.jobs.add(check_job_id(job_id), self._index_of(server))
 
     def _refused(self, server: str, error: LmmsEvalError) -> None:
-        """A submission sent through ``server``'s own client (an evaluation run's) was
-        refused for a while (a 429, a 503): the next choices pass it over, as evaluate's."""
+        """A submission sent through ``server``'s own client (an evaluation run's) failed:
+        refused for a while (a 429, a 503) or its answer lost, the next choices pass it
+        over, as evaluate's."""
         self._servers.refused(self._index_of(server), error)
 
     def _index_of(self, server: str) -> int:

@@ -23,7 +23,6 @@ from ..._exceptions import (
     LmmsEvalError,
 )
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
-from ..._http.retry import is_transient
 from ..errors import (
     ambiguous,
     callers_own,
@@ -33,6 +32,7 @@ from ..errors import (
     not_located,
     not_there,
     on_server,
+    passes_over,
     unreachable,
 )
 from ..routing import UP, Listing, RoutingTable, task_names
@@ -208,8 +208,9 @@ class PoolServers:
 
     def refused(self, index: int, error: LmmsEvalError) -> None:
         """A submission to this server failed: refused for a while (a 429, a 503), it is
-        passed over until recheck_interval; another failure leaves the routing as it is."""
-        if is_transient(error):
+        passed over until recheck_interval (its answer lost and unresolved too); another
+        failure leaves the routing as it is."""
+        if passes_over(error):
             self.table.refused(index, describe(error), self._clock())
 
     async def any_healthy(self, options: CallOptions) -> bool:

@@ -75,33 +75,30 @@ class AsyncRunPoller(AsyncRunRecovery):
         self._max_completed_jobs = max_completed_jobs
         self._orphan_after = orphan_after
         self._owner = new_owner()
-        # The tokens of this process's submissions under way: known before their intent is
-        # recorded (in a worker thread), so a poll never takes one for an orphan.
+        # This process's submissions under way, known before their intent is recorded (in a
+        # worker thread): a poll never takes one for an orphan.
         self._in_flight: set[str] = set()
         # The requests this process sent, secrets included, for retries: the ledger keeps
         # only fingerprints of secret model_args (memory only, and only with a retry policy).
         self._sent: dict[int, EvaluateRequest] = {}
         # Answers the ledger failed to record, by seq: their jobs exist on the server.
         self._unrecorded: dict[int, Answer] = {}
-        # Tokens whose intent's write failed, so nothing was sent; a connection lost while
-        # committing may have written the intent all the same: it is recorded unsent as
-        # soon as the ledger answers, never reconciled (a job of the same request, another
-        # process's, would be taken for it).
+        # Tokens whose intent's write failed (nothing sent; a lost COMMIT may have written
+        # it): recorded unsent once the ledger answers, never reconciled (another process's
+        # job of the same request would be taken for it).
         self._never_sent: set[str] = set()
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
-        # This process's latest answered submission on each server, by base URL, with the
-        # time it was started (before it was sent): deep in a queue, the next submission
-        # there within ANCHOR_FRESH reconciles against it, not a read of /queue.
+        # This process's latest answered submission by server URL, with when it was started:
+        # deep in a queue, the next one there within ANCHOR_FRESH reconciles against it.
         self._anchors: dict[str, tuple[Anchor, float]] = {}
 
     def __repr__(self) -> str:
         return repr(self.ledger.path)  # as the logs name it: "Evaluation run '...'"
 
-    # A run over a pool sends each request through the client of the job's server: the
-    # pool routes a submission, and the ledger records where it went.
     def _clients(self) -> dict[str, AsyncEvalClient]:
-        """The client of every server this run can reach, by base URL."""
+        """The client of every server this run can reach, by base URL (over a pool, each
+        request goes through its job's server's client: the ledger records the server)."""
         if isinstance(self.client, AsyncEvalClient):
             return {self.client.base_url: self.client}
         return dict(zip(self.client.servers, self.client.clients, strict=True))
@@ -114,6 +111,11 @@ class AsyncRunPoller(AsyncRunRecovery):
         if isinstance(self.client, AsyncEvalClient):
             return self.client, lambda accepted: None
         return await self.client._reserve(body.model, body.tasks)
+
+    def _passed_over(self, client: AsyncEvalClient, error: LmmsEvalError) -> None:
+        """A pool passes a failed submission's server over a while, as its evaluate()."""
+        if not isinstance(self.client, AsyncEvalClient):
+            self.client._refused(client.base_url, error)
 
     def _in_own_dir(
         self, body: EvaluateRequest, client: AsyncEvalClient, token: str
@@ -190,12 +192,12 @@ class AsyncRunPoller(AsyncRunRecovery):
                 await run_sync(
                     partial(self.ledger.record_end, seqs[0], LOST, exc.reason, "unresolved")
                 )
+            self._passed_over(client, exc)
             raise
         except LmmsEvalError as exc:
             if seqs:  # the plan proved that no job exists for it
                 await run_sync(partial(self.ledger.record_end, seqs[0], UNSENT, str(exc), "unsent"))
-            if not isinstance(self.client, AsyncEvalClient):  # a pool: passed over a while
-                self.client._refused(client.base_url, exc)
+            self._passed_over(client, exc)
             raise
         finally:
             self._in_flight.discard(token)
