@@ -165,6 +165,20 @@ def test_wandb_offline_project(
         (["--to", "tensorboard", "--log-dir", "x", "--task", "mme"], "not with --csv, --task"),
         # an adversarial try: "" was the working folder ("$UNSET" wrote event files there)
         (["--to", "tensorboard", "--log-dir", ""], "log_dir"),
+        # the adversarial try of the sinks: another tracker's options were ignored
+        (["--to", "wandb", "--project", "p", "--run-name", "r"], "does not take --run-name"),
+        (
+            ["--to", "tensorboard", "--log-dir", "x", "--project", "p", "--experiment", "e"],
+            "does not take --experiment or --project",
+        ),
+        (
+            ["--to", "mlflow", "--tracking-uri", "http://h", "--run-id", "a", "--run-name", "r"],
+            "with run_id= it would be ignored",
+        ),
+        (
+            ["--to", "mlflow", "--tracking-uri", "http://u:s3cret@[::1", "--experiment", "e"],
+            "not a URL",
+        ),
     ],
 )
 def test_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:

@@ -5,13 +5,17 @@ against the local server, TensorBoard's event files read back with its EventAccu
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from lmms_eval_client import (
+    AsyncEvalClient,
+    AsyncEvalRun,
     CallbackSink,
     EvalClient,
     EvalRun,
@@ -155,3 +159,68 @@ def test_sinks_must_be_sinks(tmp_path: Path) -> None:
         with pytest.raises(InvalidArgumentError, match="summarize=None"):
             EvalRun(client, tmp_path / "run.sqlite", sinks=[sink], summarize=None)
     assert not (tmp_path / "run.sqlite").exists()
+
+
+class Overlapping:
+    """A tracker whose first write waits (up to a second) for another write to begin: two
+    polls delivering at once both get into it."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.second = threading.Event()
+
+    def __call__(self, rows: Sequence[MetricRowLike], step: int) -> None:
+        self.steps.append(step)
+        if len(self.steps) == 1:
+            self.second.wait(timeout=1)
+        else:
+            self.second.set()
+
+
+def test_two_polls_of_one_run_at_once_write_each_job_once(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The adversarial try of the sinks: run.ready() from two threads (a training loop and
+    # a monitor) wrote every job twice: each read what the sink lacked, then wrote it.
+    path = tmp_path / "run.sqlite"
+    with EvalClient(local_server.url) as client:
+        with EvalRun(client, path, poll_interval=0.02) as run:  # the job done, no sink yet
+            run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 100})
+            run.wait(timeout=60)
+        tracker = Overlapping()
+        with EvalRun(client, path, sinks=[CallbackSink(tracker, name="cb")]) as run:
+            polls = [threading.Thread(target=run.ready) for _ in range(2)]
+            for poll in polls:
+                poll.start()
+            for poll in polls:
+                poll.join()
+    assert tracker.steps == [100]
+
+
+async def test_two_polls_of_one_async_run_at_once_write_each_job_once(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.sqlite"
+    async with AsyncEvalClient(local_server.url) as client:
+        async with AsyncEvalRun(client, path, poll_interval=0.02) as run:
+            await run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 100})
+            await run.wait(timeout=60)
+        tracker = Overlapping()
+        async with AsyncEvalRun(client, path, sinks=[CallbackSink(tracker, name="cb")]) as run:
+            await asyncio.gather(run.ready(), run.ready())
+    assert tracker.steps == [100]
+
+
+async def test_submit_refuses_labels_a_sinks_metric_names_need(
+    make_runner: MakeRunner, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The adversarial try of the sinks: metric_name="{labels[ckpt]}/..." and a job without
+    # that label was sent; it could never be written (a KeyError logged at every poll).
+    sink = TensorBoardSink(tmp_path / "tb", metric_name="{labels[ckpt]}/{task}/{metric}")
+    runner = make_runner(local_server.url, sinks=[sink])
+    with pytest.raises(InvalidArgumentError, match=r"no 'ckpt'.*metric_name"):
+        await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1})
+    assert await runner.jobs() == [] and server_jobs(local_server.url) == []
+    await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1, "ckpt": "c1"})
+    assert len(await runner.jobs()) == 1
+    sink.close()

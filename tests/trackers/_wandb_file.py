@@ -74,3 +74,9 @@ def points(folder: Path, metric: str, step_metric: str) -> list[tuple[Any, Any]]
     ]
     print(f"wandb read-back {metric} against {step_metric}: {found}")
     return found
+
+
+def names(folder: Path) -> set[str]:
+    """Every name logged in the history of the run files under ``folder`` (as ``points``)."""
+    files = folder.glob("wandb/offline-run-*/run-*.wandb")
+    return {name for run_file in files for row in history(run_file) for name in row}

@@ -11,9 +11,21 @@ from pathlib import Path
 import pytest
 
 from lmms_eval_api.models import EvaluateRequest
-from lmms_eval_client import CallbackSink, MetricRowLike, StepLabelError, TrackerError, export_to
+from lmms_eval_client import (
+    CallbackSink,
+    InvalidArgumentError,
+    MetricRowLike,
+    StepLabelError,
+    TrackerError,
+    export_to,
+)
 from lmms_eval_client._runs.ledger import Ledger
-from lmms_eval_client._trackers.base import check_step_labels, metric_name, step_of
+from lmms_eval_client._trackers.base import (
+    TemplateSink,
+    check_step_labels,
+    metric_name,
+    step_of,
+)
 from lmms_eval_client._trackers.writes import (
     DeliveryFailures,
     LedgerSinkWrites,
@@ -401,3 +413,61 @@ def test_a_second_sink_of_the_same_destination_is_said_not_left_unwritten_in_sil
             deliver(sinks, {1: job(1, 10, mme__acc=0.1)}, MemorySinkWrites(), failures)
     assert caplog.text.count("writes to tb:/logs as another sink of the run does") == 1
     assert second.points == []
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_a_trackers_error_is_told_clipped_and_even_without_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The adversarial try of the sinks: a tracker's 50 MB answer made a 50 MB warning and
+    # TrackerError; an error whose str() fails stopped the run (the guide: never).
+    def huge(rows: Sequence[MetricRowLike], step: int) -> None:
+        raise ValueError("x" * 5_000_000)
+
+    def mute(rows: Sequence[MetricRowLike], step: int) -> None:
+        raise Unprintable()
+
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        deliver([CallbackSink(huge, name="a"), CallbackSink(mute, name="b")],
+                {1: job(1, 1, mme__acc=0.1)}, MemorySinkWrites())  # fmt: skip
+    assert len(caplog.text) < 10_000 and "5000000 characters" in caplog.text
+    assert "Unprintable" in caplog.text
+    with pytest.raises(TrackerError) as caught:
+        export_to(CallbackSink(huge, name="a"), job(1, 10, mme__acc=0.1))
+    assert len(str(caught.value)) < 10_000
+    with pytest.raises(TrackerError, match="Unprintable"):
+        export_to(CallbackSink(mute, name="b"), job(1, 10, mme__acc=0.1))
+
+
+class Keeping(TemplateSink):
+    """A tracker's sink (values named by its template) that keeps what it is given."""
+
+    name = "cb"
+
+    def __init__(self, metric_name: str) -> None:
+        super().__init__(metric_name=metric_name, step_label="step", stderr=True)
+        self.values: list[dict[str, float]] = []
+
+    def _write_values(
+        self, values: dict[str, float], step: int, rows: Sequence[MetricRowLike]
+    ) -> None:
+        self.values.append(values)
+
+
+def test_two_values_of_one_job_under_one_name_are_refused_not_one_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The adversarial try of the sinks: metric_name="eval/{metric}" over two tasks wrote
+    # one value and dropped the other in silence.
+    sink = Keeping(metric_name="eval/{metric}")
+    jobs = {1: job(1, 1, mme__acc=0.1, gqa__acc=0.9), 2: job(2, 2, mme__acc=0.2)}
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        done = deliver([sink], jobs, MemorySinkWrites())
+    assert done == {"cb": [2]}  # the other job is not held back
+    assert "names both mme acc,none and gqa acc,none 'eval/acc'" in caplog.text
+    with pytest.raises(InvalidArgumentError, match="put \\{task\\}"):
+        export_to(sink, jobs[1])

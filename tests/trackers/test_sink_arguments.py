@@ -30,6 +30,15 @@ def _mlflow(**options: Any) -> Callable[[], object]:
         (_mlflow(experiment=""), "experiment"),
         (_mlflow(run_name=5), "run_name"),
         (_mlflow(tracking_uri="foo://user:s3cretPW@127.0.0.1:5000"), "MLflow cannot use"),
+        # The adversarial try of the sinks: a password of '#', '/', '?' or a space, not
+        # percent-encoded, was shown in the sink's repr, its errors and the run's warnings
+        # (the part before the '#' even in the sink's name, which the ledger keeps).
+        (_mlflow(tracking_uri="http://alice:s3cretPW#1@127.0.0.1:9"), "percent-encode"),
+        (_mlflow(tracking_uri="http://alice:s3cretPW/1@127.0.0.1:9"), "percent-encode"),
+        (_mlflow(tracking_uri="http://alice:s3cretPW?1@127.0.0.1:9"), "percent-encode"),
+        (_mlflow(tracking_uri="http://alice:s3cretPW 1@127.0.0.1:9"), "percent-encode"),
+        # ... and a raw ValueError (its handler asked urlsplit again)
+        (_mlflow(tracking_uri="http://alice:s3cretPW@[::1"), "tracking_uri"),
     ],
 )
 def test_a_sink_refuses_what_can_never_work(make: Callable[[], object], says: str) -> None:

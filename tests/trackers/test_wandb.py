@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from lmms_eval_client import InvalidArgumentError, WandbSink
 from lmms_eval_client._trackers.writes import MemorySinkWrites, deliver
 
 from ._rows import job
-from ._wandb_file import points
+from ._wandb_file import names, points
 
 pytestmark = pytest.mark.usefixtures("wandb_offline")
 
@@ -78,3 +79,24 @@ def test_a_sink_of_its_own_run_leaves_the_trainers_run_alone(wandb_offline: Path
     training.finish()
     wandb.teardown()
     assert points(wandb_offline, "eval/mme/acc", "eval/step") == [(100, 0.5)]
+
+
+def test_names_w_and_b_would_misread_are_written_apart(wandb_offline: Path) -> None:
+    # The adversarial try of the sinks: a '*' in a metric's name (a glob to define_metric)
+    # made W&B refuse the job's every value at every poll; a metric named like the step
+    # metric replaced the step by its value.
+    import wandb
+
+    sink = WandbSink(project="sft", run_id="names")
+    writes = MemorySinkWrites()
+    star = {1: job(1, 100, mme__f1_macro=0.5)}
+    star[1][0] = replace(star[1][0], metric="f1*macro")
+    assert deliver([sink], star, writes) == {sink.name: [1]}
+    step = {2: job(2, 200, mme__step=0.25)}
+    sink.metric_name = "eval/{metric}"  # "eval/step": the step metric's own name
+    assert deliver([sink], step, writes) == {}
+    sink.close()
+    wandb.teardown()
+    (name,) = [n for n in names(wandb_offline) if n.startswith("eval/mme/f1_macro-")]
+    assert points(wandb_offline, name, "eval/step") == [(100, 0.5)]
+    assert points(wandb_offline, "eval/step", "eval/step") == [(100, 100)]  # not 0.25

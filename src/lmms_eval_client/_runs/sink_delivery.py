@@ -8,6 +8,7 @@ written yet (``_trackers/writes.py``'s ``deliver``, recorded in the ledger's
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,24 @@ def deliver_to_sinks(
     for name, seqs in done.items():
         logger.info("Evaluation run %r: %s wrote jobs %s", ledger.path, name, seqs)
     return done
+
+
+class RunDelivery:
+    """A run object's deliveries to its sinks, one at a time: two polls at once (threads,
+    or an AsyncEvalRun's tasks: each delivers in a worker thread) would each write what a
+    sink lacks before either recorded it. ``failures``: this process's, for the order."""
+
+    def __init__(self, ledger: Ledger, sinks: Sequence[Sink]) -> None:
+        self.ledger, self.sinks = ledger, tuple(sinks)
+        self.failures = DeliveryFailures()
+        self._one_at_a_time = threading.Lock()
+
+    def __call__(self) -> dict[str, list[int]]:
+        """``deliver_to_sinks``: the seqs written now, by sink name."""
+        if not self.sinks:
+            return {}
+        with self._one_at_a_time:  # the second reads the ledger the first wrote
+            return deliver_to_sinks(self.ledger, self.sinks, self.failures)
 
 
 def check_sinks(sinks: Sequence[Sink], summarize: object = "results") -> tuple[Sink, ...]:

@@ -12,6 +12,7 @@ submission order).
 from __future__ import annotations
 
 import abc
+import hashlib
 import importlib
 import math
 import re
@@ -186,6 +187,29 @@ def check_step_labels(sinks: Iterable[Sink], labels: Mapping[str, Any]) -> None:
             )
 
 
+def check_template_labels(sinks: Iterable[Sink], labels: Mapping[str, Any]) -> None:
+    """Before a submission: InvalidArgumentError if a sink's ``metric_name`` names a label
+    (``{labels[NAME]}``) these labels lack: its job could never be written.
+
+    Example:
+        >>> from lmms_eval_client import TensorBoardSink
+        >>> sink = TensorBoardSink("runs/evals", metric_name="{labels[ckpt]}/{task}/{metric}")
+        >>> check_template_labels([sink], {"step": 100, "ckpt": "c1"})
+    """
+    for sink in sinks:
+        if not isinstance(sink, TemplateSink):  # (a CallbackSink's function names its own)
+            continue
+        template = sink.metric_name
+        try:
+            template.format(task="t", metric="m", filter="f", model="x", key="k", labels=labels)
+        except KeyError as exc:
+            raise InvalidArgumentError(
+                f"These labels have no {shown(exc.args[0])}, which the run's "
+                f"{type(sink).__name__} names its metrics by (metric_name={template!r}): "
+                "add it to the labels given to submit()."
+            ) from None
+
+
 def metric_name(template: str, row: MetricRowLike) -> str:
     """A row's metric name from a template with ``{task}``, ``{metric}``, ``{filter}``,
     ``{model}``, ``{key}`` and ``{labels[NAME]}``. A template without ``{filter}`` gets
@@ -255,13 +279,33 @@ def values_of(rows: Sequence[MetricRowLike], template: str, *, stderr: bool) -> 
     """The ``{name: value}`` a sink writes for one job: rows without a value are skipped
     (nothing to plot); with ``stderr``, ``<name>_stderr`` too."""
     values: dict[str, float] = {}
+    source: dict[str, str] = {}  # name -> the value it holds, to refuse one name for two
     for row in rows:
         name = metric_name(template, row)
+        what = f"{row.task} {row.metric},{row.filter}"
         if row.value is not None:
             values[name] = float(row.value)
+            _one_name(source, name, what, template)
         if stderr and row.stderr is not None:
             values[f"{name}_stderr"] = float(row.stderr)
+            _one_name(source, f"{name}_stderr", f"{what} stderr", template)
     return values
+
+
+def _one_name(source: dict[str, str], name: str, what: str, template: str) -> None:
+    """InvalidArgumentError if ``name`` already holds another value of the job: one of the
+    two would be lost in silence."""
+    if source.setdefault(name, what) != what:
+        raise InvalidArgumentError(
+            f"metric_name={template!r} names both {source[name]} and {what} {name!r}: one "
+            "would be lost; put {task}, {metric} and {filter} in it (the default does)"
+        )
+
+
+def name_digest(name: str) -> str:
+    """8 hex digits of a metric's name, which a sink appends to a name it had to change
+    (a character its tracker refuses), so two names stay apart (``acc@1``, ``acc_1``)."""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 def import_extra(module: str, *, feature: str, extra: str, package: str) -> ModuleType:

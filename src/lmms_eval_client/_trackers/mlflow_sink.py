@@ -6,7 +6,6 @@ late job's values land at their own step.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from .base import (
     TemplateSink,
     check_either,
     import_extra,
+    name_digest,
 )
 
 _BATCH = 1000  # MLflow's limit of metrics in one log_batch
@@ -48,9 +48,25 @@ def _metric_key(name: str) -> str:
     key = "/".join("__" if part == ".." else part for part in parts)
     key = "_" + key if key.startswith("..") or not key else key
     if key != name or len(key) > _MAX_KEY:  # changed: its own, apart from a name like it
-        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        key = f"{key[: _MAX_KEY - 9].rstrip('/.')}-{digest}"
+        key = f"{key[: _MAX_KEY - 9].rstrip('/.')}-{name_digest(name)}"
     return key
+
+
+def _check_uri(uri: str) -> None:
+    """InvalidArgumentError for a tracking URI that is no URL, or whose user:password holds
+    an unencoded '/', '?', '#' or a space: MLflow would misread it, and the password could
+    not be found to be masked (the part before a '#' would be taken for the host)."""
+    try:
+        netloc = urlsplit(uri).netloc
+    except ValueError as exc:  # "Invalid IPv6 URL": its text quotes nothing of the URI
+        raise InvalidArgumentError(f"tracking_uri is not a URL MLflow can use: {exc}") from None
+    _, scheme_sep, rest = uri.partition("://")
+    if any(ch.isspace() for ch in uri) or (scheme_sep and "@" in rest and "@" not in netloc):
+        raise InvalidArgumentError(
+            "tracking_uri must be one URL: percent-encode the user name and password "
+            "(a '/' as %2F, '?' as %3F, '#' as %23, a space as %20, '@' as %40), and any "
+            "'@' after the host"
+        )
 
 
 def _without_credentials(uri: str) -> str:
@@ -94,7 +110,9 @@ class MLflowSink(TemplateSink):
     Raises:
         MissingDependencyError: mlflow is not installed (``pip install
             'lmms-eval-client[mlflow]'``).
-        InvalidArgumentError: neither or both of ``run_id`` and ``experiment``.
+        InvalidArgumentError: neither or both of ``run_id`` and ``experiment``, or
+            ``run_name`` with ``run_id``; a
+            ``tracking_uri`` that is no URL, or whose password is not percent-encoded.
 
     Example:
         >>> from lmms_eval_client import MLflowSink
@@ -120,11 +138,17 @@ class MLflowSink(TemplateSink):
             run_id,
             experiment,
         )
+        if run_id is not None and run_name is not None:
+            raise InvalidArgumentError(
+                "MLflowSink takes run_name= with experiment= (the run of that name); with "
+                "run_id= it would be ignored"
+            )
         if tracking_uri is None:  # MLflow would take its default: a database file here
             raise InvalidArgumentError("tracking_uri must be given, e.g. http://127.0.0.1:5000")
         check_names(
             tracking_uri=tracking_uri, run_id=run_id, experiment=experiment, run_name=run_name
         )
+        _check_uri(tracking_uri)
         super().__init__(metric_name=metric_name, step_label=step_label, stderr=stderr)
         self.tracking_uri = tracking_uri
         self.experiment = experiment

@@ -22,9 +22,16 @@ from .base import (
     TemplateSink,
     check_either,
     import_extra,
+    name_digest,
 )
 
 DEFAULT_STEP_METRIC = "eval/step"
+
+
+def _key(name: str) -> str:
+    """A metric's name as W&B takes it: ``define_metric`` reads a ``*`` as a glob, so each
+    becomes ``_``, the name then ending with a hash of the whole (names stay apart)."""
+    return name if "*" not in name else f"{name.replace('*', '_')}-{name_digest(name)}"
 
 
 class WandbSink(TemplateSink):
@@ -122,16 +129,22 @@ class WandbSink(TemplateSink):
         self, values: dict[str, float], step: int, rows: Sequence[MetricRowLike]
     ) -> None:
         """One ``run.log`` call, with ``{step_metric: step}``."""
+        keyed = {_key(name): value for name, value in values.items()}
+        if self.step_metric in keyed:  # its value would replace the step
+            raise InvalidArgumentError(
+                f"metric_name={self.metric_name!r} names a value {self.step_metric!r}, the "
+                "step metric's name: change metric_name or step_metric"
+            )
         run = self.run
         if self.step_metric not in self._defined:
             run.define_metric(self.step_metric, hidden=False)
             self._defined.add(self.step_metric)
-        for name in values:
+        for name in keyed:
             if name not in self._defined:
                 # (define_metric is per process: a resumed run declares its names again)
                 run.define_metric(name, step_metric=self.step_metric)
                 self._defined.add(name)
-        run.log({self.step_metric: step, **values})
+        run.log({self.step_metric: step, **keyed})
 
     def close(self) -> None:
         """Finish the run if the sink started it (a run given to it stays open).

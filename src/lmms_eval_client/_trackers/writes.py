@@ -17,10 +17,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from .._exceptions import LmmsEvalError
+from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._log import logger
-from .._text import shown, without_userinfo
-from .base import MetricRowLike, Sink, StepLabelError, TrackerError, step_of
+from .._text import clip, shown, without_userinfo
+from .base import MetricRowLike, Sink, TrackerError, step_of
 
 if TYPE_CHECKING:
     from .._runs.ledger import Ledger
@@ -167,8 +167,8 @@ def deliver(
         for seq in failures.order(name, set(jobs) - writes.written(name)):
             try:
                 _write_job(sink, seq, jobs[seq])
-            except StepLabelError as exc:
-                _log_failure(sink, seq, exc)  # this job's labels: the next job may be fine
+            except InvalidArgumentError as exc:  # StepLabelError, two values of one name
+                _log_failure(sink, seq, exc)  # this job's own: the next job may be fine
                 continue
             except Exception as exc:
                 _log_failure(sink, seq, exc)
@@ -205,24 +205,24 @@ def name_of(sink: Sink) -> str:
     return name
 
 
+def _said(exc: Exception) -> str:
+    """A tracker's error as told: its type and text, clipped (an answer of 50 MB), without a
+    tracking URI's user:password, and never an error of its own (a str() that fails)."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = "(its text could not be read)"
+    return f"{type(exc).__name__}: {clip(without_userinfo(text))}"  # (masked before cut)
+
+
 def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
     job = "" if seq is None else f" job {seq}"
-    logger.warning(
-        "%r could not write%s (tried again at the next poll): %s: %s",
-        sink,
-        job,
-        type(exc).__name__,
-        without_userinfo(str(exc)),  # a tracking URI's user:password
-    )
+    logger.warning("%r could not write%s (tried again at the next poll): %s", sink, job, _said(exc))
 
 
 def _tracker_error(sink: Sink, name: str | None, seq: int | None, exc: Exception) -> TrackerError:
     what = "could not be reached" if seq is None else f"could not write job {seq}"
-    return TrackerError(
-        f"{name or repr(sink)} {what}: {type(exc).__name__}: {without_userinfo(str(exc))}",
-        sink=name,
-        seq=seq,
-    )
+    return TrackerError(f"{name or repr(sink)} {what}: {_said(exc)}", sink=name, seq=seq)
 
 
 def export_to(

@@ -99,6 +99,26 @@ def _needs(tracker: Tracker, **given: object) -> None:
         raise InvalidArgumentError(f"--to {tracker.value} needs {' and '.join(missing)}")
 
 
+# The options each tracker takes: another's is refused, not ignored (--run-name with
+# --to wandb wrote to a new run at each export, each job again).
+_TAKES = {
+    "tensorboard": {"log_dir"},
+    "mlflow": {"tracking_uri", "experiment", "run_id", "run_name"},
+    "wandb": {"project", "entity", "run_id"},
+}
+
+
+def _takes_only(tracker: Tracker, given: dict[str, object]) -> None:
+    others = [name for name, value in given.items() if value is not None]
+    foreign = [
+        f"--{name.replace('_', '-')}" for name in others if name not in _TAKES[tracker.value]
+    ]
+    if foreign:
+        raise InvalidArgumentError(
+            f"--to {tracker.value} does not take {' or '.join(foreign)} (another tracker's)"
+        )
+
+
 def make_sink(
     tracker: Tracker,
     *,
@@ -113,6 +133,9 @@ def make_sink(
 ) -> Sink:
     """The sink ``--to`` names, from its options (InvalidArgumentError for a missing one);
     ``step_label`` None: each job's seq is its step."""
+    _takes_only(tracker, {"tracking_uri": tracking_uri, "experiment": experiment,
+                          "run_id": run_id, "run_name": run_name, "log_dir": log_dir,
+                          "project": project, "entity": entity})  # fmt: skip
     if tracker is Tracker.tensorboard:
         _needs(tracker, log_dir=log_dir)
         from .._trackers.tensorboard_sink import TensorBoardSink

@@ -23,14 +23,13 @@ from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._lazy import LazyModule
 from ..._trackers.base import Sink
-from ..._trackers.writes import DeliveryFailures
 from ..errors import LedgerBusyError, LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
 from ..ledger_reads import Watched, WatchedRows
 from ..options import RetryOnFailure, new_owner, new_token, run_output_dir
 from ..poll_batch import QueueSorter
 from ..servers import client_for, same_server
-from ..sink_delivery import deliver_to_sinks
+from ..sink_delivery import RunDelivery
 from ..states import LOST, UNSENT
 from ..summaries import Summarize as Summarize  # (run.py imports it from here)
 from ..summaries import record_summary
@@ -67,8 +66,8 @@ class AsyncRunPoller(AsyncRunRecovery):
     ) -> None:
         self.client = client
         self.sinks = tuple(sinks)
-        self._sink_failures = DeliveryFailures()  # this process's: see deliver()
         self.ledger = ledger
+        self._deliver = RunDelivery(ledger, self.sinks)
         self.retry = retry
         self.output_root = output_root  # the run's own; None: each client's
         self._summarize = summarize
@@ -299,8 +298,7 @@ class AsyncRunPoller(AsyncRunRecovery):
             for job in await run_sync(self.ledger.unharvested):
                 if client_for(servers, job.server) and self.retry.wants(job):
                     await self._resubmit(job)
-        deliver = partial(deliver_to_sinks, self.ledger, self.sinks, self._sink_failures)
-        await run_sync(deliver)  # (logs sinks' errors)
+        await run_sync(self._deliver)  # (logs sinks' errors)
 
     async def _poll_server(self, server: str, client: AsyncEvalClient, call: CallOptions) -> None:
         # Light rows, and the per-job work in worker threads: a poll costs what the jobs

@@ -24,7 +24,7 @@ from ..._closing import AsyncClosing
 from ..._http._async._io import run_sync
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
-from ..._trackers.base import Sink, check_step_labels
+from ..._trackers.base import Sink, check_step_labels, check_template_labels
 from ..errors import UncoveredServersWarning
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..ledger_keys import KeyTaken, check_key, job_under_key, latest_attempt
@@ -287,7 +287,8 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
             already tracked under ``key``.
 
         Raises:
-            InvalidArgumentError: An argument is invalid; nothing was sent or recorded.
+            InvalidArgumentError: An argument is invalid (``labels`` lack one that a
+                sink's ``metric_name`` names, too); nothing was sent or recorded.
             StepLabelError: (an InvalidArgumentError) A sink of the run could not read
                 the job's training step from ``labels``; nothing was sent or recorded.
             SubmissionUnresolvedError: The answer was lost and the server cannot tell
@@ -302,6 +303,7 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
         """
         checked = check_json_object("labels", labels)
         check_step_labels(self._sinks, checked)  # no job that a sink cannot place
+        check_template_labels(self._sinks, checked)  # ... or name
         key = check_key(key)
         options = CallOptions.of(timeout)  # checked before anything is recorded or sent
         body = build_evaluate_request(

@@ -23,7 +23,7 @@ from ..._closing import Closing
 from ..._http._sync._io import run_sync
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._results.output_dirs import check_output_root
-from ..._trackers.base import Sink, check_step_labels
+from ..._trackers.base import Sink, check_step_labels, check_template_labels
 from ..errors import UncoveredServersWarning
 from ..ledger import DEFAULT_BUSY_TIMEOUT, Ledger
 from ..ledger_keys import KeyTaken, check_key, job_under_key, latest_attempt
@@ -286,7 +286,8 @@ class EvalRun(RunDelivery, Closing):
             already tracked under ``key``.
 
         Raises:
-            InvalidArgumentError: An argument is invalid; nothing was sent or recorded.
+            InvalidArgumentError: An argument is invalid (``labels`` lack one that a
+                sink's ``metric_name`` names, too); nothing was sent or recorded.
             StepLabelError: (an InvalidArgumentError) A sink of the run could not read
                 the job's training step from ``labels``; nothing was sent or recorded.
             SubmissionUnresolvedError: The answer was lost and the server cannot tell
@@ -301,6 +302,7 @@ class EvalRun(RunDelivery, Closing):
         """
         checked = check_json_object("labels", labels)
         check_step_labels(self._sinks, checked)  # no job that a sink cannot place
+        check_template_labels(self._sinks, checked)  # ... or name
         key = check_key(key)
         options = CallOptions.of(timeout)  # checked before anything is recorded or sent
         body = build_evaluate_request(
