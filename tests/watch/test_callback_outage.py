@@ -223,3 +223,40 @@ def test_a_pool_with_no_server_free_now_is_tried_again_later(callback_module: An
     assert may_pass_later(busy)
     lacking = NoServerAvailableError("x", reasons={"a": "does not offer task(s) mme"})
     assert not may_pass_later(lacking)
+
+
+@pytest.mark.parametrize(
+    ("args", "step"),
+    [
+        (SimpleNamespace(output_dir="out"), None),
+        (SimpleNamespace(output_dir=None), 5),
+        (SimpleNamespace(), 5),
+        (SimpleNamespace(output_dir="out"), "5"),
+    ],
+)
+def test_a_save_the_callback_cannot_place_is_logged_never_raised(
+    callback_module: Any,
+    local_server: LocalServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    args: SimpleNamespace,
+    step: object,
+) -> None:
+    # The adversarial try of the watcher: on_save raised TypeError or AttributeError into
+    # the Trainer for a state without a step or args without an output_dir.
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (_, callback, _):
+        odd = SimpleNamespace(global_step=step, is_world_process_zero=True, log_history=[])
+        with caplog.at_level(logging.ERROR, logger="lmms_eval_client"):
+            callback.on_save(args, odd, None)
+        settled(callback)
+    assert "cannot tell which checkpoint" in caplog.text
+
+
+def test_a_whole_float_step_is_the_checkpoint_of_its_integer(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path
+) -> None:
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (_, callback, args):
+        callback.on_save(args, SimpleNamespace(**{**vars(state(7)), "global_step": 7.0}), None)
+        settled(callback)
+        (job,) = callback._run.jobs()
+    assert job.key == "checkpoint-7" and job.labels["step"] == 7

@@ -23,7 +23,7 @@ from lmms_eval_client._watch import wake as wake_module
 from lmms_eval_client.cli.app import app
 from lmms_eval_client.testing import LocalServer
 
-from ..faults import FORWARD, Action, Seen, proxy
+from ..faults import FORWARD, Action, Seen, Stall, proxy
 from ..servers import refused_url
 from .conftest import server_job_count, write_checkpoint
 
@@ -101,6 +101,8 @@ def test_watch_submits_each_checkpoint_once_across_a_restart(
         (".", ["--marker", "DONE", "--stable-seconds", "5"], "--marker or --stable-seconds"),
         (".", ["--marker", ".."], "a file in the checkpoint"),
         (".", ["--marker", ""], "MarkerFile name"),  # the review: the default, in silence
+        # the adversarial try of the watcher: each checkpoint refused, the watch going on
+        (os.fsdecode(b"out-\xff"), [], "not valid text"),
     ],
 )
 def test_watch_of_a_missing_folder_or_a_bad_pattern_is_a_usage_error_before_the_ledger(
@@ -221,6 +223,36 @@ def test_a_signal_during_a_submission_lets_its_answer_be_recorded(
         reader.close()
     assert (job.key, job.state, job.job_id is not None) == ("checkpoint-1", "queued", True)
     assert server_job_count(local_server.url) == 1
+
+
+def test_a_signal_during_a_poll_of_a_silent_server_stops_at_once(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The adversarial try of the watcher: SIGTERM while a poll waited on a server that
+    # stopped answering took 3 minutes (the poll's timeouts and retries), nothing in flight.
+    out, ledger = tmp_path / "out", tmp_path / "evals.sqlite"
+    write_checkpoint(out, 1)
+    polled = threading.Event()
+
+    def silent_once_submitted(seen: Seen) -> Action:
+        if seen.method == "GET" and seen.path.startswith(b"/queue") and submitted.is_set():
+            polled.set()
+            return Stall()
+        return FORWARD
+
+    submitted = threading.Event()
+    with proxy(local_server.url, silent_once_submitted) as silent:
+        process = start_watch(silent.url, out, ledger)
+        try:
+            read_until(process, 1, "submitted")
+            submitted.set()
+            assert polled.wait(30)
+            started = time.monotonic()
+            code, err = interrupt(process, signal.SIGTERM)
+        finally:
+            process.kill()
+    assert code == 130 and "Stopped watching" in err, err
+    assert time.monotonic() - started < 20  # (a minute at least before: the client's timeout)
 
 
 def test_the_watch_commands_signal_handling_is_for_the_main_thread_only() -> None:

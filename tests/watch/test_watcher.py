@@ -4,6 +4,7 @@ deleted or unreadable (typed errors), every=k and max_pending."""
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -75,6 +76,41 @@ def test_stable_size_waits_until_nothing_changed_for_its_seconds(
     assert watcher.scan() == []  # unchanged, but not for 30 s yet
     clock.advance(1)
     assert keys(watcher.scan()) == ["checkpoint-7"]
+
+
+def test_stable_size_times_each_look_when_it_is_taken(
+    make_run: MakeRun,
+    local_server: LocalServer,
+    tmp_path: Path,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The adversarial try of the watcher: a scan read the clock once, before submissions
+    # of 3 s each: a checkpoint that changed during them was timed from the scan's start,
+    # and submitted at the next scan while still being written.
+    out = tmp_path / "out"
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, ready=StableSize(seconds=30))
+    watcher._clock = clock  # type: ignore[method-assign]
+    write_checkpoint(out, 1, marker=False)
+    second = write_checkpoint(out, 2, marker=False)
+    real = watcher_module.submit_checkpoint
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        clock.advance(40)  # a busy server answers late; the trainer writes meanwhile
+        with (second / "model.safetensors").open("ab") as weights:
+            weights.write(b"more")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(watcher_module, "submit_checkpoint", slow)
+    assert watcher.scan() == []  # first looks
+    clock.advance(30)
+    assert keys(watcher.scan()) == ["checkpoint-1"]  # the second changed meanwhile
+    monkeypatch.setattr(watcher_module, "submit_checkpoint", real)
+    clock.advance(5)
+    assert watcher.scan() == []  # unchanged for 5 s only
+    clock.advance(25)
+    assert keys(watcher.scan()) == ["checkpoint-2"]
 
 
 def test_a_restarted_watcher_submits_none_twice(
@@ -289,6 +325,10 @@ def test_the_server_sees_the_checkpoint_through_the_path_map(
 
 def test_helpers_and_argument_checks(tmp_path: Path) -> None:
     assert step_of("checkpoint-500") == 500 and step_of("final") is None
+    assert step_of("global_step500") == 500 and step_of("checkpoint-007") == 7
+    # the adversarial try of the watcher: steps 1, 3 and 3 (a sign, an exponent dropped;
+    # a digit of another script)
+    assert [step_of(n) for n in ("checkpoint--1", "checkpoint-1e3", "checkpoint-٣")] == [None] * 3
     assert server_path("/mnt/x/checkpoint-1", {"/data": "/mnt/x"}) == "/data/checkpoint-1"
     assert server_path("/mnt/xy/c", {"/data": "/mnt/x"}) == "/mnt/xy/c"
     assert server_path("/mnt/x", {"/data": "s3://bucket/x"}) == "/mnt/x"
@@ -306,6 +346,16 @@ def test_a_secret_model_arg_is_masked_in_the_repr() -> None:
         model="openai", tasks="mme", model_args={"pretrained": "{checkpoint}", "api_key": "sk-1"}
     )
     assert "sk-1" not in repr(what) and "api_key" in repr(what)
+    # The adversarial try of the watcher: extra_body's secrets (masked in the ledger) and
+    # a URL's password were shown as given.
+    what = CheckpointSubmission(
+        model="openai",
+        tasks="mme",
+        model_args={"pretrained": "{checkpoint}", "base": "https://me:pw-9@models.lan/v1"},
+        options={"extra_body": {"api_key": "sk-2", "region": "eu"}},
+    )
+    shown = repr(what)
+    assert "sk-2" not in shown and "pw-9" not in shown and "'region': 'eu'" in shown
 
 
 def test_stable_size_counts_a_link_to_nothing_as_itself(
@@ -373,3 +423,57 @@ def test_a_stop_set_while_waiting_submits_nothing_more(
     stop.set()  # set before it starts: no pass at all
     assert watcher.run(stop) == []
     assert run.jobs() == []
+
+
+def test_a_folder_whose_path_is_no_text_is_refused_unless_mapped(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The adversarial try of the watcher: accepted, then each checkpoint refused (its
+    # model_args "not JSON-serialisable") and the watch went on, submitting nothing.
+    folder = tmp_path / os.fsdecode(b"out-\xff")
+    with pytest.raises(InvalidArgumentError, match="not valid text"):
+        CheckpointWatcher(make_run(local_server.url), folder, submit=SUBMIT)
+    with (
+        EvalClient(local_server.url, path_map={"/data": str(folder)}) as client,
+        EvalRun(client, tmp_path / "m.sqlite") as run,
+    ):
+        CheckpointWatcher(run, folder, submit=SUBMIT)
+
+
+def test_finish_says_once_when_it_only_waits_for_a_checkpoint_that_never_completes(
+    make_run: MakeRun,
+    local_server: LocalServer,
+    tmp_path: Path,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The adversarial try of the watcher: finish() (no timeout) after a save that died
+    # waited forever without a word.
+    out = tmp_path / "out"
+    write_checkpoint(out, 200, marker=False)
+    watcher = CheckpointWatcher(
+        make_run(local_server.url), out, submit=SUBMIT, poll_interval=10, wake="poll"
+    )
+    watcher._clock = clock  # type: ignore[method-assign]
+    watcher._sleep = clock.sleep  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        watcher.finish(timeout=50)  # a save finishing: not said
+        assert "finish waits" not in caplog.text
+        watcher.finish(timeout=600)
+    assert caplog.text.count("finish waits for 1 checkpoint(s) not submitted yet") == 1
+
+
+def test_a_lost_checkpoint_is_said_once_not_passed_over_in_silence(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The adversarial try of the watcher: a checkpoint whose submission was recorded lost
+    # was skipped by a restarted watcher, and finish() returned [] ("all done").
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=LONG)
+    (job,) = watcher.scan()
+    run._ledger.record_end(job.seq, "lost", "the server restarted", "lost")
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        assert watcher.scan() == [] and watcher.scan() == []
+    assert caplog.text.count("checkpoint-1 is lost (seq 1), not submitted again") == 1

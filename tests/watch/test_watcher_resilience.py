@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -221,6 +222,8 @@ def test_a_link_to_a_checkpoint_is_not_evaluated_again_under_its_name(
     write_checkpoint(out, 100)
     (out / "checkpoint-best").symlink_to(out / "checkpoint-100")
     (out / "checkpoint-200").symlink_to(write_checkpoint(tmp_path / "elsewhere", 200))
+    # The adversarial try of the watcher: two links to one folder elsewhere, both evaluated.
+    (out / "checkpoint-last").symlink_to(tmp_path / "elsewhere" / "checkpoint-200")
     watcher = CheckpointWatcher(make_run(local_server.url), out, submit=SUBMIT)
     assert [job.key for job in watcher.scan()] == ["checkpoint-100", "checkpoint-200"]
 
@@ -277,3 +280,41 @@ def test_the_same_refusal_for_every_checkpoint_stops_the_watch(
     assert raised.value.status_code == status
     sent = [seen for seen in proxy.seen if seen.method == "POST"]
     assert len(sent) == (3 if status == 422 else 1)  # three in a row, or the first
+
+
+def test_every_k_counts_the_checkpoints_a_trainer_already_deleted(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The adversarial try of the watcher: every=3 with a trainer that keeps its 2 newest
+    # checkpoints (HF's save_total_limit=2) submitted nothing in 20 saves: the k-th was
+    # counted over the folders present, never 3 past the last submitted.
+    out = tmp_path / "out"
+    watcher = CheckpointWatcher(make_run(local_server.url), out, submit=SUBMIT, every=3)
+    submitted: list[str | None] = []
+    for step in range(100, 1300, 100):
+        write_checkpoint(out, step)
+        kept = sorted(out.iterdir(), key=lambda folder: int(folder.name.split("-")[1]))
+        for old in kept[:-2]:
+            shutil.rmtree(old)
+        submitted += [job.key for job in watcher.scan()]
+    assert submitted == ["checkpoint-300", "checkpoint-600", "checkpoint-900", "checkpoint-1200"]
+
+
+def test_a_polls_answer_that_cannot_be_read_is_ridden_out(
+    local_server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The adversarial try of the watcher: one HTML page from a gateway (a 200) in answer to
+    # a poll ended a long watch, where a 502 or a reset was ridden out.
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    page = respond(200, b"<html>Please sign in</html>", content_type="text/html")
+    with run_through_proxy(local_server, tmp_path / "evals.sqlite") as (proxy, run):
+        watcher = CheckpointWatcher(run, out, submit=SUBMIT, poll_interval=0.02)
+
+        def submitted(job: object) -> None:
+            proxy.rule = Script(page, match=on("GET", "/queue"))  # the next poll's, once
+
+        with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+            left = watcher.finish(timeout=60, on_submitted=submitted)
+        assert [job.state for job in run.jobs()] == ["completed"]
+    assert left == [] and "a poll's answer could not be read" in caplog.text

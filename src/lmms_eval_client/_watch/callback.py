@@ -12,6 +12,7 @@ puts the callback first, so those logs reach every ``report_to`` logger, and let
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -140,8 +141,16 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
-        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        self._due.append((path, int(state.global_step)))
+        step, output_dir = getattr(state, "global_step", None), getattr(args, "output_dir", None)
+        if isinstance(step, float) and step.is_integer():
+            step = int(step)
+        if type(step) is not int or not isinstance(output_dir, (str, os.PathLike)):
+            # never raised into the training: a state or args no Trainer of ours gives
+            logger.error("EvalCallback: cannot tell which checkpoint was saved (global_step "
+                         "%r, output_dir %r): not submitted", step, output_dir)  # fmt: skip
+            return
+        path = Path(output_dir) / f"checkpoint-{step}"
+        self._due.append((path, step))
         self._background.hand(self._submit_due, once=True)
 
     def _poll(self) -> None:

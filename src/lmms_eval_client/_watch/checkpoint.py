@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._checks import check_path
+from .._checks import check_path, text_problem
 from .._exceptions import InvalidArgumentError
 from .._text import shown
 from .errors import WatchError, missing, not_permitted
@@ -39,6 +39,40 @@ class Checkpoint:
             newest = max(watcher.checkpoints(), key=lambda c: c.order)
         """
         return (-1 if self.step is None else self.step, self.name)
+
+
+class EveryK:
+    """``every=k``: which checkpoints after the last submitted one are the k-th, counting
+    those this process saw that are gone since (a trainer's ``save_total_limit`` deletes
+    its older ones: counted over the folders present, the k-th never came)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self._seen: dict[str, tuple[int, str]] = {}  # name -> order, of every scan
+        self._gone: list[tuple[int, str]] = []
+        self._count = 0
+
+    def start(self, listed: list[Checkpoint], last: tuple[int, str] | None) -> None:
+        """A scan begins: ``listed`` now, ``last`` the order of the last one submitted."""
+        names = {checkpoint.name for checkpoint in listed}
+        self._seen.update((checkpoint.name, checkpoint.order) for checkpoint in listed)
+        after = [order for name, order in self._seen.items() if name not in names]
+        self._gone = sorted(order for order in after if last is None or order > last)
+        self._count = 0
+
+    def is_kth(self, checkpoint: Checkpoint) -> bool:
+        """Counts it (after the gone ones before it): whether it is the k-th."""
+        while self._gone and self._gone[0] < checkpoint.order:
+            self._gone.pop(0)
+            self._count += 1
+            if self._count % self.every == 0:
+                self.stand_in()  # that k-th is gone: the next one stands in
+        self._count += 1
+        return self._count % self.every == 0
+
+    def stand_in(self) -> None:
+        """The k-th is passed over (gone, unreadable): the next one takes its place."""
+        self._count -= 1
 
 
 def is_dir(entry: os.DirEntry[str]) -> bool:
@@ -77,9 +111,23 @@ def check_folder(directory: str | os.PathLike[str]) -> Path:
     """The folder to watch, which must be there now (the command line checks it before it
     creates a ledger; a watcher made in code finds out at its first scan)."""
     path = check_directory(directory)
+    check_sendable(path, {})
     if not path.is_dir():
         raise InvalidArgumentError(str(missing(str(path), deleted=False)))
     return path
+
+
+def check_sendable(path: Path, path_map: Mapping[str, str]) -> None:
+    """InvalidArgumentError when the folder's path as the server sees it (``path_map``) is
+    no text: a name that is not UTF-8 (no checkpoint in it could ever be sent)."""
+    from .submission import server_path
+
+    problem = text_problem(server_path(path, path_map))
+    if problem:
+        raise InvalidArgumentError(
+            f"directory {shown(os.fsencode(path))}: its path as the server sees it is "
+            f"{problem}; watch it under a name that is text, or map it (path_map)"
+        )
 
 
 def check_key_prefix(prefix: object) -> str:
@@ -172,14 +220,15 @@ def _not_aliases(
     links: list[Checkpoint], found: list[Checkpoint], left_out: Callable[[str, str], None]
 ) -> list[Checkpoint]:
     """The links among the checkpoints that are not another name of a listed one
-    (``checkpoint-best -> checkpoint-500``: its weights are evaluated once, as the latter)."""
+    (``checkpoint-best -> checkpoint-500``: its weights are evaluated once, as the latter),
+    nor of another link (two links to one folder elsewhere: the one with a step is kept)."""
     if not links:
         return []
     real = {os.path.realpath(checkpoint.path): checkpoint.name for checkpoint in found}
     kept = []
-    for link in links:
-        target = real.get(os.path.realpath(link.path))
-        if target is None:
+    for link in sorted(links, key=lambda c: (c.step is None, c.order)):
+        target = real.setdefault(os.path.realpath(link.path), link.name)
+        if target == link.name:
             kept.append(link)
         else:
             left_out(link.name, f"it is a link to {target}, watched under that name")

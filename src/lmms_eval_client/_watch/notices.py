@@ -4,11 +4,14 @@ server or the key rules refused (not sent again by this watcher), one it cannot 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from .._exceptions import InvalidArgumentError, LmmsEvalError
+from .._exceptions import APIResponseValidationError, InvalidArgumentError, LmmsEvalError
 from .._log import logger
+from .._runs.options import RetryOnFailure
+from .._runs.outcomes import LOST, TrackedJob
 from .._text import shown
 from .checkpoint import Checkpoint
 from .submission import may_pass_later, refused_alone
@@ -28,6 +31,9 @@ class Notices:
         self._held_back: set[str] = set()
         self._left_out: set[str] = set()
         self._refusals, self._refused_status = 0, None  # refused in a row, with that status
+        self._said_waiting = False
+        self._said_lost: set[str | None] = set()
+        self._waiting_since: float | None = None  # (finish) since when it only waits
 
     def failed(self, checkpoint: Checkpoint, error: LmmsEvalError) -> bool:
         """A failed submission said: True when the others may go on (this one refused,
@@ -55,6 +61,49 @@ class Notices:
                      checkpoint.name, why, error)  # fmt: skip
         self.refused.add(checkpoint.name)
         return True
+
+    @contextlib.contextmanager
+    def riding_out(self) -> Iterator[None]:
+        """Around a poll of the watch's loop: a server's answer it cannot read (a gateway's
+        HTML page, once) is said, and the watch goes on (tried again at the next pass), as
+        a 502 is ridden out."""
+        try:
+            yield
+        except APIResponseValidationError as exc:
+            logger.warning("Watcher of %s: a poll's answer could not be read (tried again at "
+                           "the next pass): %s", self._directory, exc)  # fmt: skip
+
+    def lost(self, jobs: Iterable[TrackedJob], retry: RetryOnFailure | None) -> None:
+        """The watcher's jobs that are lost (the server forgot them, or a submission's answer
+        was lost and could not be resolved) and that the run's ``retry`` will not resubmit:
+        never sent again (they may have run), each said once, not missed in silence."""
+        for job in jobs:
+            if job.state != LOST or job.retried_by is not None or job.key in self._said_lost:
+                continue
+            if retry is None or not retry.wants(job):
+                self._said_lost.add(job.key)
+                logger.warning("Watcher of %s: %s is lost (seq %d), not submitted again (it may "
+                               "have run): evaluate it under another key, or with a run of "
+                               "retry=RetryOnFailure(lost=True)", self._directory, job.key,
+                               job.seq)  # fmt: skip
+
+    def left_at_end(self, waiting: int) -> None:
+        """(finish) Its timeout passed with ``waiting`` checkpoints not submitted."""
+        if waiting:
+            logger.warning("Watcher of %s: %d checkpoint(s) not submitted at the end (not "
+                           "complete, or the server down)", self._directory, waiting)  # fmt: skip
+
+    def only_waiting(self, waiting: int, now: float) -> None:
+        """(finish) Nothing is pending and ``waiting`` checkpoints are not submitted (not
+        complete, or the server down): said once after a minute of it (a save that died
+        waits forever; a save finishing does not take that long)."""
+        self._waiting_since = now if self._waiting_since is None else self._waiting_since
+        if not self._said_waiting and now - self._waiting_since >= 60:
+            self._said_waiting = True
+            logger.warning("Watcher of %s: finish waits for %d checkpoint(s) not submitted yet "
+                           "for a minute (not complete, or the server down); a save that "
+                           "died never completes: remove it, or give finish a timeout",
+                           self._directory, waiting)  # fmt: skip
 
     def sent(self) -> None:
         """A checkpoint went through: the refusals in a row start again."""

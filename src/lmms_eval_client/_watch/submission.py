@@ -21,6 +21,7 @@ from .._checks import check_path
 from .._exceptions import InvalidArgumentError, LmmsEvalError
 from .._results.path_map import split_server_path
 from .._secret_args import masked_for_display
+from .._text import without_userinfo
 
 if TYPE_CHECKING:
     from .._runs._sync.run import EvalRun
@@ -37,7 +38,9 @@ def _submit_options() -> set[str]:
     return set(inspect.signature(EvalRun.submit).parameters) - fixed
 
 
-_TRAILING_INT = re.compile(r"(\d+)$")
+# The whole trailing run of ASCII digits, unless a sign or an exponent makes it part of
+# another number: "checkpoint--1", "checkpoint-1e3", "checkpoint-٣" have no step.
+_TRAILING_INT = re.compile(r"(?<![0-9])(?<!--)(?<![0-9][eE])([0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,16 @@ class CheckpointSubmission:
             )
 
     def __repr__(self) -> str:
-        # model_args may hold an API key: shown masked, as the command line shows them
+        # model_args and extra_body may hold an API key, a URL its password: shown masked,
+        # as the command line shows them
         shown = masked_for_display({"model_args": dict(self.model_args)})["model_args"]
-        return (
+        options = dict(self.options)
+        if isinstance(options.get("extra_body"), Mapping):
+            body = dict(options["extra_body"])
+            options["extra_body"] = masked_for_display({"model_args": body})["model_args"]
+        return without_userinfo(
             f"CheckpointSubmission(model={self.model!r}, tasks={self.tasks!r}, "
-            f"model_args={shown!r}, options={dict(self.options)!r})"
+            f"model_args={shown!r}, options={options!r})"
         )
 
     def arguments(self, server_path: str) -> dict[str, Any]:
@@ -181,7 +189,8 @@ _OWN_REFUSALS = frozenset(range(400, 500)) - {401, 403, 404, 405, 429}
 
 
 def step_of(name: str) -> int | None:
-    """The trailing integer of a checkpoint's name (``checkpoint-500`` -> 500), or None.
+    """The trailing integer of a checkpoint's name (``checkpoint-500`` -> 500,
+    ``global_step500`` -> 500), or None (``checkpoint--1``, ``checkpoint-1e3``: no step).
 
     Example::
 

@@ -4,8 +4,7 @@ Polling (``os.scandir`` every ``poll_interval``) is the baseline: it works on ev
 system, network ones included, where change events are not delivered. Where they are
 (``wake``, see ``wake.py``), a change in the folder ends the wait early. A scan lists the
 folders matching ``pattern``, asks the readiness rule which are complete, and submits those
-not yet tracked, in step order, under the key of their name: the run's ledger is the only
-memory, so a restarted watcher submits none twice.
+not yet tracked, in step order, under the key of their name: the run's ledger remembers.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -26,9 +24,11 @@ from .._log import logger
 from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
 from .checkpoint import (
     Checkpoint,
+    EveryK,
     check_directory,
     check_pattern,
     check_rules,
+    check_sendable,
     check_watching,
     list_checkpoints,
     order_of,
@@ -42,8 +42,7 @@ if TYPE_CHECKING:
     from .._runs._sync.run import EvalRun
 
 Until = threading.Event | Callable[[], bool] | None
-"""What ends ``run``: an Event set from another thread, a function asked after each scan,
-or None (until ``timeout``, or forever)."""
+"""What ends ``run``: an Event set elsewhere, a function asked after each scan, or None."""
 
 
 class CheckpointWatcher:
@@ -58,7 +57,8 @@ class CheckpointWatcher:
         ready: When a checkpoint is complete: ``MarkerFile("trainer_state.json")``
             (default) or ``StableSize(seconds=...)``.
         every: Submit every k-th checkpoint (by step): the k-th after the last submitted
-            one (the first k-1 are skipped for good). 1: all of them.
+            one (the first k-1 are skipped for good; those the trainer deleted since this
+            watcher saw them count too: ``save_total_limit``). 1: all of them.
         max_pending: At most this many of the watcher's jobs queued or running at once;
             more checkpoints wait (in step order) until one finishes. None: no limit.
         step: The step of a checkpoint's name (default: its trailing integer).
@@ -110,10 +110,11 @@ class CheckpointWatcher:
         check_rules(ready, step)
         self._run = run
         self._directory = check_directory(directory)
+        check_sendable(self._directory, getattr(run._client, "path_map", {}))
         self._submit = submit
         self._pattern = check_pattern(pattern)
         self._ready: ReadinessRule = MarkerFile() if ready is None else ready
-        self._every = check_count("every", every)
+        self._every = EveryK(check_count("every", every))
         self._max_pending = None if max_pending is None else check_count("max_pending", max_pending)
         self._step = step
         self._poll_interval = check_seconds("poll_interval", poll_interval)
@@ -212,37 +213,35 @@ class CheckpointWatcher:
         and how many checkpoints are still to submit later."""
         listed = self.checkpoints()
         ours = [job for job in self._run.jobs() if self._ours(job)]
+        self._notices.lost(ours, self._run._poller.retry)
         submitted = {job.key for job in ours if job.state != UNSENT}
         in_flight = sum(1 for job in ours if job.pending)
         # (every) the last one sent: one kept unsent is tried again, not passed over
         last = max((order_of(job) for job in ours if job.state != UNSENT), default=None)
         jobs: list[TrackedJob] = []
-        since_last = 0
         waiting = 0
-        now = self._clock()
+        self._every.start(listed, last)
         for checkpoint in listed:
             if self.key_of(checkpoint) in submitted:
                 continue
-            if self._every > 1:
+            if self._every.every > 1:
                 if last is not None and checkpoint.order <= last:
                     continue  # skipped for good (every): before the last submitted one
-                since_last += 1
-                if since_last % self._every:
+                if not self._every.is_kth(checkpoint):
                     continue
             if self._max_pending is not None and in_flight >= self._max_pending:
                 waiting += 1
                 continue
             if checkpoint.name in self._notices.refused:
                 continue
-            if not self._is_ready(checkpoint, now):
+            if not self._is_ready(checkpoint):
                 waiting += 1
-                if self._every > 1:
+                if self._every.every > 1:
                     if checkpoint.name in self._notices.unreadable:
-                        since_last -= 1  # passed over: the next complete one stands in
+                        self._every.stand_in()  # passed over: the next complete one stands in
                         continue
                     later = listed[listed.index(checkpoint) + 1 :]
-                    ready = partial(self._is_ready, now=now)
-                    self._notices.held_back(checkpoint, later, self._every, ready)
+                    self._notices.held_back(checkpoint, later, self._every.every, self._is_ready)
                     break  # the k-th is not complete: the ones after it wait their turn
                 continue
             if _set(until):
@@ -269,11 +268,12 @@ class CheckpointWatcher:
                 told(job)
         return jobs, waiting
 
-    def _is_ready(self, checkpoint: Checkpoint, now: float) -> bool:
-        """The readiness rule's word; a checkpoint it cannot read (a symlink loop in it, a
-        folder this process may not read) is not ready, and is said once."""
+    def _is_ready(self, checkpoint: Checkpoint) -> bool:
+        """The readiness rule's word, timed when it looks (a scan's submissions may take
+        seconds each); a checkpoint it cannot read (a symlink loop in it, a folder this
+        process may not read) is not ready, and is said once."""
         try:
-            ready = self._ready.is_ready(checkpoint.path, self._looks, now)
+            ready = self._ready.is_ready(checkpoint.path, self._looks, self._clock())
         except (OSError, LmmsEvalError) as exc:
             self._notices.cannot_read(checkpoint, exc)
             return False
@@ -334,7 +334,8 @@ class CheckpointWatcher:
         jobs: list[TrackedJob] = []
         with self._waker(until) as waker:
             while not _set(until):  # (an Event set while it waited: no pass begins)
-                self.collect(on_outcome)  # first: a job that ended meanwhile frees its slot
+                with self._notices.riding_out():  # first: a job that ended frees its slot
+                    self.collect(on_outcome)
                 jobs += self._scan(on_submitted, until)[0]
                 if _stopped(until) or not (wait := self._next_wait(started, timeout)):
                     break
@@ -365,17 +366,17 @@ class CheckpointWatcher:
         started = self._clock()
         with self._waker(None) as waker:
             while True:
-                self.collect(on_outcome)  # first: a job that ended meanwhile frees its slot
+                with self._notices.riding_out():  # first: a job that ended frees its slot
+                    self.collect(on_outcome)
                 waiting = self._scan(on_submitted)[1]
                 pending = self.pending()
                 if not pending and not waiting:
                     return []
+                if not pending:
+                    self._notices.only_waiting(waiting, self._clock())
                 wait = self._next_wait(started, timeout)
                 if not wait:
-                    if waiting:
-                        logger.warning("Watcher of %s: %d checkpoint(s) not submitted at the "
-                                       "end (not complete, or the server down)",
-                                       self._directory, waiting)  # fmt: skip
+                    self._notices.left_at_end(waiting)
                     return pending
                 waker.wait(wait)
 

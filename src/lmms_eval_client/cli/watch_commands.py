@@ -12,7 +12,7 @@ import contextlib
 import enum
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -160,7 +160,7 @@ def watch(
         )
         stop = threading.Event()
         try:
-            with _stopped_by_signals(stop):
+            with _stopped_by_signals(stop, lambda: bool(run._poller._in_flight)):
                 watcher.run(
                     stop,
                     on_submitted=lambda job: _show_job(job, json_out),
@@ -177,17 +177,21 @@ def watch(
 
 
 @contextlib.contextmanager
-def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
-    """Ctrl+C and SIGTERM (Slurm's preemption) set ``stop``: the watch ends after the
-    submission in flight has its answer recorded. Cut in the middle, a submission whose
-    request reached the server could only be settled as lost later, its checkpoint never
-    evaluated. A second signal stops at once."""
+def _stopped_by_signals(
+    stop: threading.Event, submitting: Callable[[], bool] = lambda: True
+) -> Iterator[None]:
+    """Ctrl+C and SIGTERM (Slurm's preemption) stop the watch at once, unless a submission
+    is in flight (``submitting``): then they set ``stop``, and the watch ends once its
+    answer is recorded. Cut in the middle, a submission whose request reached the server
+    could only be settled as lost later, its checkpoint never evaluated. A second signal
+    stops at once. (A poll is cut: a server that stopped answering held the first signal
+    for its timeouts and retries, minutes, where Slurm kills after 30 s.)"""
 
     def first_then_now(signum: int, frame: object) -> None:
-        if stop.is_set():
+        if stop.is_set() or not submitting():
             raise KeyboardInterrupt
         stop.set()
-        note("Stopping after the submission in flight (if any); again to stop at once")
+        note("Stopping after the submission in flight; again to stop at once")
 
     if threading.current_thread() is not threading.main_thread():
         yield  # (run in a worker thread: signals reach the main thread only)
