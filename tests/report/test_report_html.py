@@ -108,6 +108,11 @@ def test_several_runs_are_overlaid(made_run: MadeRun, tmp_path: Path) -> None:
     for svg in page.find("svg", class_="chart"):
         lines = [e for e in page.elements if e.tag == "path" and e.attrs.get("class") == "line"]
         assert len(lines) == 2 * len(page.find("svg", class_="chart")), svg
+    # Two ledgers of one file name (a folder per training): their legends told them apart
+    # by nothing; each is named by as much of its path as tells it apart.
+    swatches = [i for i, e in enumerate(page.elements) if e.attrs.get("class") == "swatch"]
+    legend = [page.elements[i - 1].text for i in swatches[:2]]  # (each in its span)
+    assert legend == [f"{tmp_path.name}/run.sqlite", "other/run.sqlite"], legend
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])

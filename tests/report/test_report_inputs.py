@@ -18,7 +18,7 @@ from lmms_eval_client import (
     eval_log_tail,
     write_report,
 )
-from lmms_eval_client._report.data import read_run
+from lmms_eval_client._report.data import RunData, _tell_apart, read_run
 from lmms_eval_client._report.page import _x, jobs_section
 from lmms_eval_client._results.eval_log import eval_log_server_path
 from lmms_eval_client._results.redaction import job_secrets
@@ -238,3 +238,18 @@ def test_a_log_tail_of_joined_words_is_searched_in_bounded_time() -> None:
     line = " ".join(f"ab{i}-cd-ef-gh-ij" for i in range(200))
     fingerprints.told_in("\n".join([line] * 20), {"api_key": real_of("Zq9QwErTyUiOp4455")})
     assert len(made) < 4_000, len(made)  # 1,977; 12,953 before the fix, 1,572 before both
+
+
+def test_runs_of_one_name_are_told_apart_by_their_paths() -> None:
+    def run(path: str, name: str = "evals.sqlite", source: str = "") -> RunData:
+        return RunData(name=name, path=path, rows=[], jobs=[], source=source or path)
+
+    runs = [run("/x/a/evals.sqlite"), run("/x/b/evals.sqlite"), run("/y/m.sqlite", "m.sqlite")]
+    pg = "postgresql://u:***@h{}/db?options=-csearch_path%3Devals"
+    runs += [run(pg.format(1), "evals", pg.format(1)), run(pg.format(2), "evals", pg.format(2))]
+    runs += [run("/z/t.sqlite", "t.sqlite"), run("/z/t.sqlite", "t.sqlite")]
+    _tell_apart(runs)
+    assert [r.name for r in runs] == [
+        "a/evals.sqlite", "b/evals.sqlite", "m.sqlite", pg.format(1), pg.format(2),
+        "/z/t.sqlite (1)", "/z/t.sqlite (2)",
+    ]  # fmt: skip

@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from .._checks import check_count
@@ -216,6 +216,26 @@ def read_comparison(
     return comparison.model_copy(update={"a": _job_name(job_a), "b": _job_name(job_b)})
 
 
+def _tell_apart(runs: list[RunData]) -> None:
+    """Runs of one name (``a/evals.sqlite``, ``b/evals.sqlite``: a folder per training) are
+    named by as much of their path as tells them apart; a database's by its URL as shown;
+    the same ledger given twice by its place in the list."""
+    for name in {run.name for run in runs}:
+        same = [run for run in runs if run.name == name]
+        if len(same) < 2:
+            continue
+        parts = [PurePath(run.path).parts if not is_database_url(run.source) else (run.path,)
+                 for run in same]  # fmt: skip
+        for depth in range(1, max(map(len, parts)) + 1):
+            names = ["/".join(p[-depth:]) for p in parts]
+            if len(set(names)) == len(names):
+                break
+        else:
+            names = [f"{run.path} ({n})" for n, run in enumerate(same, 1)]
+        for run, told in zip(same, names, strict=True):
+            run.name = told
+
+
 def _job_name(job: TrackedJob) -> str:
     return f"{job.key or 'seq ' + str(job.seq)} ({job.job_id})"
 
@@ -246,6 +266,7 @@ def read_report(
     if path_map is not None:
         check_path_map(path_map)  # before anything is read
     runs = [read_run(source, path_map=path_map, filesystem=filesystem) for source in sources]
+    _tell_apart(runs)
     data = ReportData(runs=runs, step_label=step_label)
     first = runs[0].source
     if samples_job is not None:
