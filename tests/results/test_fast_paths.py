@@ -150,6 +150,14 @@ def test_a_bad_config_entry_raises_when_read_naming_the_file(tmp_path: Path) -> 
         results.configs["e2e_arith"]
     assert str(path) in str(caught.value)
     assert "configs.e2e_arith.num_fewshot" in str(caught.value)
+    # Found after the adversarial try of results loading: model_dump() raised pydantic's
+    # PydanticSerializationError (the ResultsFormatError inside it). What was read comes
+    # out again, the entry as the file had it.
+    assert results.model_dump()["configs"]["e2e_arith"]["num_fewshot"] == "many"
+    dumped = json.loads(results.model_dump_json(by_alias=True))
+    assert dumped["configs"] == raw["configs"]
+    assert "'num_fewshot': 'many'" in repr(results.configs)  # (raised too)
+    assert results.configs == EvalResults.load(path).configs
 
 
 @pytest.mark.parametrize("path", [SINGLE, GROUP])

@@ -56,6 +56,16 @@ class TaskMap(Mapping[str, M], Generic[M]):
             reason = f"not an lmms-eval results file: {loc}: {first['msg']}"
             raise ResultsFormatError(f"{where}: {reason}", path=where, reason=reason) from None
 
+    def _entries(self) -> dict[str, M | dict[str, Any]]:
+        """Each entry as its model, or as the file had it when the model refuses it."""
+        entries: dict[str, M | dict[str, Any]] = {}
+        for task in self._raw:
+            try:
+                entries[task] = self[task]
+            except ResultsFormatError:
+                entries[task] = self._raw[task]
+        return entries
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._raw)
 
@@ -66,12 +76,13 @@ class TaskMap(Mapping[str, M], Generic[M]):
         return task in self._raw
 
     def __repr__(self) -> str:
-        return repr(dict(self.items()))
+        return repr(self._entries())  # (never an error: an entry refused is shown as read)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):
             return NotImplemented
-        return dict(self.items()) == dict(other.items())
+        theirs = other._entries() if isinstance(other, TaskMap) else dict(other.items())
+        return self._entries() == theirs
 
     __hash__ = None  # type: ignore[assignment]  # equal to a dict: unhashable as one
 
@@ -93,10 +104,20 @@ class TaskMap(Mapping[str, M], Generic[M]):
         return core_schema.with_info_after_validator_function(
             wrap,
             core_schema.json_or_python_schema(json_schema=models, python_schema=objects),
+            # An entry its model refuses is written as the file had it (what was read comes
+            # out again; reading it as a model raises ResultsFormatError): not an error of
+            # pydantic's from inside model_dump()
             serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda value: dict(value.items()), return_schema=models
+                lambda value: value._entries(),
+                return_schema=core_schema.dict_schema(
+                    core_schema.str_schema(),
+                    core_schema.union_schema([handler.generate_schema(model), _RAW]),
+                ),
             ),
         )
+
+
+_RAW = core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema())
 
 
 def _either(*others: core_schema.CoreSchema) -> core_schema.CoreSchema:
