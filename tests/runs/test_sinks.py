@@ -221,6 +221,37 @@ async def test_submit_refuses_labels_a_sinks_metric_names_need(
     with pytest.raises(InvalidArgumentError, match=r"no 'ckpt'.*metric_name"):
         await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1})
     assert await runner.jobs() == [] and server_jobs(local_server.url) == []
+    # the review: a label the template formats or indexes, of the wrong kind: TypeError
+    sink.metric_name = "{labels[ckpt][0]}/{task}/{metric}"
+    with pytest.raises(InvalidArgumentError, match="none it can use"):
+        await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1, "ckpt": 5})
+    sink.metric_name = "{labels[ckpt]}/{task}/{metric}"
     await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 1, "ckpt": "c1"})
     assert len(await runner.jobs()) == 1
     sink.close()
+
+
+def test_a_sink_whose_write_polls_its_own_run_does_not_hang(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The review: the lock that keeps two polls from delivering at once held a sink whose
+    # write polled its own run (a callback calling run.ready()) forever.
+    path = tmp_path / "run.sqlite"
+    steps: list[int] = []
+    with EvalClient(local_server.url) as client:
+        with EvalRun(client, path, poll_interval=0.02) as run:
+            run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 100})
+            run.wait(timeout=60)
+        runs: list[EvalRun] = []
+
+        def polls(rows: Sequence[MetricRowLike], step: int) -> None:
+            steps.append(step)
+            runs[0].ready()
+
+        with EvalRun(client, path, sinks=[CallbackSink(polls, name="cb")]) as run:
+            runs.append(run)
+            poll = threading.Thread(target=run.ready, daemon=True)
+            poll.start()
+            poll.join(timeout=30)  # (hung: the thread is left, the test fails)
+            assert not poll.is_alive()
+    assert steps == [100]

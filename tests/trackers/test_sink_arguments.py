@@ -39,6 +39,8 @@ def _mlflow(**options: Any) -> Callable[[], object]:
         (_mlflow(tracking_uri="http://alice:s3cretPW 1@127.0.0.1:9"), "percent-encode"),
         # ... and a raw ValueError (its handler asked urlsplit again)
         (_mlflow(tracking_uri="http://alice:s3cretPW@[::1"), "tracking_uri"),
+        # the review: urlsplit's own error quotes the whole authority, password and all
+        (_mlflow(tracking_uri="http://alice:s3cretPW\uff1a1@127.0.0.1:9"), "percent-encode"),
     ],
 )
 def test_a_sink_refuses_what_can_never_work(make: Callable[[], object], says: str) -> None:
@@ -71,3 +73,20 @@ def test_mlflows_reason_for_refusing_a_uri_is_kept_without_the_password() -> Non
     message = str(refused.value)
     assert "s3cretPW" not in message and "foo://127.0.0.1:5000" in message
     assert "foo" in message.split(": ", 2)[-1]  # what MLflow said of the scheme
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "sqlite:////tmp/runs of mine/mlflow.db",  # a space in a path
+        "sqlite:////tmp/john.doe@corp.com/mlflow.db",  # an "@" in a path
+        "https://alice:p%23w%2F1@mlflow.lan/prefix/a@b",  # encoded; an "@" in the path
+        "databricks://profile:prefix",  # a scheme of MLflow's own, not a port
+    ],
+)
+def test_tracking_uris_that_work_are_taken(uri: str) -> None:
+    # The review of the first version: paths of a local store with a space or an "@" in
+    # them were refused as if they held a password.
+    from lmms_eval_client._trackers.mlflow_sink import _check_uri
+
+    _check_uri(uri)

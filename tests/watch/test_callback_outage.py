@@ -232,6 +232,7 @@ def test_a_pool_with_no_server_free_now_is_tried_again_later(callback_module: An
         (SimpleNamespace(output_dir=None), 5),
         (SimpleNamespace(), 5),
         (SimpleNamespace(output_dir="out"), "5"),
+        (SimpleNamespace(output_dir="out"), True),
     ],
 )
 def test_a_save_the_callback_cannot_place_is_logged_never_raised(
@@ -255,8 +256,16 @@ def test_a_save_the_callback_cannot_place_is_logged_never_raised(
 def test_a_whole_float_step_is_the_checkpoint_of_its_integer(
     callback_module: Any, local_server: LocalServer, tmp_path: Path
 ) -> None:
+    class Int64:  # as numpy's integers: an __index__, no int subclass (the review)
+        def __index__(self) -> int:
+            return 8
+
     with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (_, callback, args):
         callback.on_save(args, SimpleNamespace(**{**vars(state(7)), "global_step": 7.0}), None)
+        callback.on_save(args, SimpleNamespace(**{**vars(state(8)), "global_step": Int64()}), None)
         settled(callback)
-        (job,) = callback._run.jobs()
-    assert job.key == "checkpoint-7" and job.labels["step"] == 7
+        jobs = callback._run.jobs()
+    assert [(job.key, job.labels["step"]) for job in jobs] == [
+        ("checkpoint-7", 7),
+        ("checkpoint-8", 8),
+    ]

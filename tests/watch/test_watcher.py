@@ -326,9 +326,10 @@ def test_the_server_sees_the_checkpoint_through_the_path_map(
 def test_helpers_and_argument_checks(tmp_path: Path) -> None:
     assert step_of("checkpoint-500") == 500 and step_of("final") is None
     assert step_of("global_step500") == 500 and step_of("checkpoint-007") == 7
-    # the adversarial try of the watcher: steps 1, 3 and 3 (a sign, an exponent dropped;
-    # a digit of another script)
-    assert [step_of(n) for n in ("checkpoint--1", "checkpoint-1e3", "checkpoint-٣")] == [None] * 3
+    # the adversarial try of the watcher: steps 3 and 3 (an exponent dropped; a digit of
+    # another script); the review: "--" is a separator too
+    assert [step_of(n) for n in ("checkpoint-1e3", "checkpoint-٣")] == [None] * 2
+    assert step_of("model--500") == 500
     assert server_path("/mnt/x/checkpoint-1", {"/data": "/mnt/x"}) == "/data/checkpoint-1"
     assert server_path("/mnt/xy/c", {"/data": "/mnt/x"}) == "/mnt/xy/c"
     assert server_path("/mnt/x", {"/data": "s3://bucket/x"}) == "/mnt/x"
@@ -458,6 +459,8 @@ def test_finish_says_once_when_it_only_waits_for_a_checkpoint_that_never_complet
     watcher._sleep = clock.sleep  # type: ignore[method-assign]
     with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
         watcher.finish(timeout=50)  # a save finishing: not said
+        clock.advance(3600)  # the review: an earlier finish's wait counted as this one's
+        watcher.finish(timeout=50)
         assert "finish waits" not in caplog.text
         watcher.finish(timeout=600)
     assert caplog.text.count("finish waits for 1 checkpoint(s) not submitted yet") == 1
@@ -477,3 +480,16 @@ def test_a_lost_checkpoint_is_said_once_not_passed_over_in_silence(
     with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
         assert watcher.scan() == [] and watcher.scan() == []
     assert caplog.text.count("checkpoint-1 is lost (seq 1), not submitted again") == 1
+
+
+def test_a_sink_naming_a_label_no_checkpoint_has_is_refused_when_the_watcher_is_made(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # The review: submit refused each checkpoint's job (its labels lack "run"), hours into
+    # a training, each logged and the watch going on, submitting nothing.
+    from lmms_eval_client import TensorBoardSink
+
+    with TensorBoardSink(tmp_path / "tb", metric_name="{labels[run]}/{task}/{metric}") as sink:
+        run = make_run(local_server.url, sinks=[sink])
+        with pytest.raises(InvalidArgumentError, match=r"no 'run'.*metric_name"):
+            CheckpointWatcher(run, tmp_path / "out", submit=SUBMIT)

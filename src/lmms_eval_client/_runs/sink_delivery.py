@@ -67,13 +67,20 @@ class RunDelivery:
         self.ledger, self.sinks = ledger, tuple(sinks)
         self.failures = DeliveryFailures()
         self._one_at_a_time = threading.Lock()
+        self._by: int | None = None  # the thread delivering
 
     def __call__(self) -> dict[str, list[int]]:
-        """``deliver_to_sinks``: the seqs written now, by sink name."""
-        if not self.sinks:
+        """``deliver_to_sinks``: the seqs written now, by sink name (nothing when a sink's
+        write polls its own run: the delivery under way goes on, and would else wait for
+        itself)."""
+        if not self.sinks or self._by == threading.get_ident():
             return {}
         with self._one_at_a_time:  # the second reads the ledger the first wrote
-            return deliver_to_sinks(self.ledger, self.sinks, self.failures)
+            self._by = threading.get_ident()
+            try:
+                return deliver_to_sinks(self.ledger, self.sinks, self.failures)
+            finally:
+                self._by = None
 
 
 def check_sinks(sinks: Sequence[Sink], summarize: object = "results") -> tuple[Sink, ...]:

@@ -202,11 +202,12 @@ def check_template_labels(sinks: Iterable[Sink], labels: Mapping[str, Any]) -> N
         template = sink.metric_name
         try:
             template.format(task="t", metric="m", filter="f", model="x", key="k", labels=labels)
-        except KeyError as exc:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            said = f"no {shown(exc.args[0])}" if isinstance(exc, KeyError) else "none it can use"
             raise InvalidArgumentError(
-                f"These labels have no {shown(exc.args[0])}, which the run's "
-                f"{type(sink).__name__} names its metrics by (metric_name={template!r}): "
-                "add it to the labels given to submit()."
+                f"The job's labels have {said} for the run's {type(sink).__name__}'s "
+                f"metric_name={template!r} ({type(exc).__name__}): its values could never "
+                "be written; give that label, or name the metrics without it."
             ) from None
 
 

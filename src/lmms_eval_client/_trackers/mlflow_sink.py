@@ -53,20 +53,22 @@ def _metric_key(name: str) -> str:
 
 
 def _check_uri(uri: str) -> None:
-    """InvalidArgumentError for a tracking URI that is no URL, or whose user:password holds
-    an unencoded '/', '?', '#' or a space: MLflow would misread it, and the password could
-    not be found to be masked (the part before a '#' would be taken for the host)."""
+    """InvalidArgumentError for a tracking URI that is no URL, or an http(s) one whose
+    user:password holds an unencoded '/', '?', '#' or a space: MLflow would misread it, and
+    the password could not be found to be masked (the part before a '#' would be taken for
+    the host). Paths (``sqlite:///...``) and other schemes are MLflow's to judge."""
+    refused = (
+        "percent-encode its user name and password (a '/' as %2F, '?' as %3F, '#' as %23, "
+        "a space as %20, '@' as %40)"
+    )
     try:
-        netloc = urlsplit(uri).netloc
-    except ValueError as exc:  # "Invalid IPv6 URL": its text quotes nothing of the URI
-        raise InvalidArgumentError(f"tracking_uri is not a URL MLflow can use: {exc}") from None
-    _, scheme_sep, rest = uri.partition("://")
-    if any(ch.isspace() for ch in uri) or (scheme_sep and "@" in rest and "@" not in netloc):
-        raise InvalidArgumentError(
-            "tracking_uri must be one URL: percent-encode the user name and password "
-            "(a '/' as %2F, '?' as %3F, '#' as %23, a space as %20, '@' as %40), and any "
-            "'@' after the host"
-        )
+        parts = urlsplit(uri)
+        if parts.scheme.lower() in ("http", "https"):
+            parts.port  # noqa: B018  (ValueError unless a number: "alice:s3/cr3t@host" splits at "/")
+    except ValueError:  # (its text may quote the URI, password and all)
+        raise InvalidArgumentError(f"tracking_uri is not a URL MLflow can use: {refused}") from None
+    if any(ch.isspace() for ch in parts.netloc):
+        raise InvalidArgumentError(f"tracking_uri must be one URL: {refused}")
 
 
 def _without_credentials(uri: str) -> str:
@@ -111,8 +113,8 @@ class MLflowSink(TemplateSink):
         MissingDependencyError: mlflow is not installed (``pip install
             'lmms-eval-client[mlflow]'``).
         InvalidArgumentError: neither or both of ``run_id`` and ``experiment``, or
-            ``run_name`` with ``run_id``; a
-            ``tracking_uri`` that is no URL, or whose password is not percent-encoded.
+            ``run_name`` with ``run_id``; a ``tracking_uri`` that is no URL, or whose
+            password is not percent-encoded.
 
     Example:
         >>> from lmms_eval_client import MLflowSink

@@ -12,6 +12,8 @@ puts the callback first, so those logs reach every ``report_to`` logger, and let
 
 from __future__ import annotations
 
+import contextlib
+import operator
 import os
 import threading
 import time
@@ -141,9 +143,13 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """
         if not is_rank_zero(bool(state.is_world_process_zero)):
             return
-        step, output_dir = getattr(state, "global_step", None), getattr(args, "output_dir", None)
+        step: Any = getattr(state, "global_step", None)
+        output_dir = getattr(args, "output_dir", None)
         if isinstance(step, float) and step.is_integer():
             step = int(step)
+        elif not isinstance(step, bool):
+            with contextlib.suppress(TypeError):
+                step = operator.index(step)  # an int, a numpy integer; not None, "5"
         if type(step) is not int or not isinstance(output_dir, (str, os.PathLike)):
             # never raised into the training: a state or args no Trainer of ours gives
             logger.error("EvalCallback: cannot tell which checkpoint was saved (global_step "

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .._checks import check_path, text_problem
 from .._exceptions import InvalidArgumentError
+from .._results.path_map import effective_path_map
 from .._text import shown
 from .errors import WatchError, missing, not_permitted
 
@@ -111,7 +112,7 @@ def check_folder(directory: str | os.PathLike[str]) -> Path:
     """The folder to watch, which must be there now (the command line checks it before it
     creates a ledger; a watcher made in code finds out at its first scan)."""
     path = check_directory(directory)
-    check_sendable(path, {})
+    check_sendable(path, effective_path_map(None))  # (the command line's: the environment's)
     if not path.is_dir():
         raise InvalidArgumentError(str(missing(str(path), deleted=False)))
     return path
@@ -149,11 +150,13 @@ def check_watching(run: object, submit: object, key_prefix: object) -> str:
     """What a watcher or a trainer callback is given, checked before its first checkpoint
     (hours into a training): an EvalRun, a CheckpointSubmission, a key prefix, and sinks of
     the run that can read the step of a checkpoint's labels. The key prefix, checked."""
-    from .._trackers.base import check_step_labels
+    from .._trackers.base import check_step_labels, check_template_labels
     from .submission import check_submitting
 
     checked = check_submitting(run, submit)
-    check_step_labels(checked._sinks, {"checkpoint": "checkpoint-0", "step": 0})
+    labels = {"checkpoint": "checkpoint-0", "step": 0}  # a checkpoint's, and no other
+    check_step_labels(checked._sinks, labels)
+    check_template_labels(checked._sinks, labels)
     return check_key_prefix(key_prefix)
 
 

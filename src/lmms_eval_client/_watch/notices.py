@@ -93,11 +93,16 @@ class Notices:
             logger.warning("Watcher of %s: %d checkpoint(s) not submitted at the end (not "
                            "complete, or the server down)", self._directory, waiting)  # fmt: skip
 
-    def only_waiting(self, waiting: int, now: float) -> None:
-        """(finish) Nothing is pending and ``waiting`` checkpoints are not submitted (not
-        complete, or the server down): said once after a minute of it (a save that died
-        waits forever; a save finishing does not take that long)."""
-        self._waiting_since = now if self._waiting_since is None else self._waiting_since
+    def only_waiting(self, waiting: int, now: float, started: float) -> None:
+        """(each pass of finish, begun at ``started``) ``waiting`` checkpoints are not
+        submitted and no job is pending (0: otherwise): said once after a minute of it, as
+        a save that died waits forever (a save finishing does not take that long); said
+        again for a later such wait."""
+        if not waiting:
+            self._waiting_since, self._said_waiting = None, False
+            return
+        if self._waiting_since is None or self._waiting_since < started:
+            self._waiting_since, self._said_waiting = now, False  # (not an earlier finish's)
         if not self._said_waiting and now - self._waiting_since >= 60:
             self._said_waiting = True
             logger.warning("Watcher of %s: finish waits for %d checkpoint(s) not submitted yet "

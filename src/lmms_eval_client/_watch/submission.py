@@ -38,9 +38,9 @@ def _submit_options() -> set[str]:
     return set(inspect.signature(EvalRun.submit).parameters) - fixed
 
 
-# The whole trailing run of ASCII digits, unless a sign or an exponent makes it part of
-# another number: "checkpoint--1", "checkpoint-1e3", "checkpoint-٣" have no step.
-_TRAILING_INT = re.compile(r"(?<![0-9])(?<!--)(?<![0-9][eE])([0-9]+)$")
+# The whole trailing run of ASCII digits, unless an exponent makes it part of another
+# number: "checkpoint-1e3" and "checkpoint-٣" have no step ("model--500" has 500).
+_TRAILING_INT = re.compile(r"(?<![0-9])(?<![0-9][eE])([0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ _OWN_REFUSALS = frozenset(range(400, 500)) - {401, 403, 404, 405, 429}
 
 def step_of(name: str) -> int | None:
     """The trailing integer of a checkpoint's name (``checkpoint-500`` -> 500,
-    ``global_step500`` -> 500), or None (``checkpoint--1``, ``checkpoint-1e3``: no step).
+    ``global_step500`` -> 500), or None (``checkpoint-1e3``: no step).
 
     Example::
 

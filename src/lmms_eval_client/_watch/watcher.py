@@ -372,8 +372,7 @@ class CheckpointWatcher:
                 pending = self.pending()
                 if not pending and not waiting:
                     return []
-                if not pending:
-                    self._notices.only_waiting(waiting, self._clock())
+                self._notices.only_waiting(0 if pending else waiting, self._clock(), started)
                 wait = self._next_wait(started, timeout)
                 if not wait:
                     self._notices.left_at_end(waiting)

@@ -120,8 +120,7 @@ class AsyncRunPoller(AsyncRunRecovery):
         self, body: EvaluateRequest, client: AsyncEvalClient, token: str
     ) -> EvaluateRequest:
         """The request with a folder of its own, named after ``token``, under the output root
-        in force for ``client``: the run's ``output_root``, else that client's (resolved
-        once, by the client). Without either, the server picks the folder."""
+        in force for ``client``: the run's, else that client's; else the server's choice."""
         root = self.output_root if self.output_root is not None else client.output_root
         fields = {k: v for k, v in body.to_dict().items() if k != "output_dir"}
         if root is not None:
@@ -140,9 +139,8 @@ class AsyncRunPoller(AsyncRunRecovery):
         key: str | None = None,
     ) -> TrackedJob:
         """Record the intent, send, reconcile a lost answer; ``own_dir``: the run chooses
-        the job's output_dir (under the root in force for the server it goes to); every
-        request is sent with ``options`` (the submitting call's timeout). With a ``key``,
-        KeyTaken (nothing sent) when a job holds it (see ledger_keys)."""
+        the job's output_dir; every request is sent with ``options`` (the call's timeout).
+        With a ``key``, KeyTaken (nothing sent) when a job holds it (see ledger_keys)."""
         seqs: list[int] = []
         client, settle = await self._target(body)
         accepted = False
@@ -199,21 +197,25 @@ class AsyncRunPoller(AsyncRunRecovery):
             self._passed_over(client, exc)
             raise
         finally:
-            self._in_flight.discard(token)
+            if not accepted:
+                self._in_flight.discard(token)
             settle(accepted)
-        answer = submitted.response
-        if submitted.adopted:  # sent long before, maybe (a lost answer's timeout)
-            self._anchors.pop(client.base_url, None)
-        else:
-            anchor = Anchor(answer.job_id, answer.position_in_queue)
-            self._anchors[client.base_url] = (anchor, started)
-        if not isinstance(self.client, AsyncEvalClient):
-            self.client.adopt(answer.job_id, client.base_url)
-        event = "adopted" if submitted.adopted else "answer"
-        data = answer.model_dump(mode="json")
-        # Kept until written: a job the server accepted is never left unknown to the run.
-        kept = Answer(client.base_url, answer.job_id, str(answer.status), event, data)
-        self._unrecorded[seqs[0]] = kept
+        try:  # in flight until its answer is kept (a watch's first signal waits for it)
+            answer = submitted.response
+            if submitted.adopted:  # sent long before, maybe (a lost answer's timeout)
+                self._anchors.pop(client.base_url, None)
+            else:
+                anchor = Anchor(answer.job_id, answer.position_in_queue)
+                self._anchors[client.base_url] = (anchor, started)
+            if not isinstance(self.client, AsyncEvalClient):
+                self.client.adopt(answer.job_id, client.base_url)
+            event = "adopted" if submitted.adopted else "answer"
+            data = answer.model_dump(mode="json")
+            # Kept until written: a job the server accepted is never left unknown to the run.
+            kept = Answer(client.base_url, answer.job_id, str(answer.status), event, data)
+            self._unrecorded[seqs[0]] = kept
+        finally:
+            self._in_flight.discard(token)
         return await self._record_answer(seqs[0])
 
     def _anchor(self, server: str) -> Anchor | None:
