@@ -3,14 +3,16 @@ is made, not at the first request (an adversarial try)."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from lmms_eval_client.testing import LocalServer, LocalServerConfig, create_app
+from lmms_eval_client.testing import JobGate, LocalServer, LocalServerConfig, create_app
 from lmms_eval_client.testing.__main__ import main
 
 
@@ -37,6 +39,16 @@ from lmms_eval_client.testing.__main__ import main
         (lambda: LocalServer(startup_timeout="5"), ValueError, "startup_timeout"),  # type: ignore[arg-type]
         (lambda: LocalServer(startup_timeout=0), ValueError, "startup_timeout"),
         (lambda: LocalServer(startup_timeout=-1), ValueError, "startup_timeout"),
+        # the adversarial try of the testing package: OverflowError, a folder "b'...'",
+        # socket.gaierror at start
+        (lambda: LocalServerConfig(job_duration=10**400), ValueError, "job_duration"),
+        (lambda: LocalServer(startup_timeout=10**400), ValueError, "startup_timeout"),
+        (lambda: LocalServerConfig(temp_dir_root=b"/tmp"), TypeError, "temp_dir_root"),  # type: ignore[arg-type]
+        (lambda: LocalServer(host="[::1]"), ValueError, "without brackets"),
+        (lambda: JobGate().wait_until_held(timeout=math.nan), ValueError, "timeout"),
+        (lambda: JobGate().wait_until_held(timeout=math.inf), ValueError, "timeout"),
+        (lambda: JobGate().wait_until_held(count="1"), ValueError, "count"),  # type: ignore[arg-type]
+        (lambda: LocalServer().stop(timeout=math.nan), ValueError, "timeout"),
     ],
 )
 def test_a_configuration_that_cannot_work_is_refused_when_made(
@@ -82,3 +94,46 @@ def test_the_command_refuses_an_empty_host_as_a_usage_error(
         main(["--host", ""])
     assert done.value.code == 2
     assert "argument --host" in capsys.readouterr().err
+
+
+def test_one_app_served_twice_at_once_is_refused() -> None:
+    # The adversarial try of the testing package: both servers' requests reached the later
+    # one's jobs and queue; a job sent to the first vanished when the second stopped.
+    app = create_app(LocalServerConfig(job_duration=0.05))
+    with LocalServer(app=app), pytest.raises(RuntimeError, match="failed to start"):
+        LocalServer(app=app).start()
+
+
+def test_two_threads_starting_one_server_start_it_once() -> None:
+    # The adversarial try of the testing package: both starts succeeded, one server leaked.
+    server = LocalServer()
+    barrier = threading.Barrier(2)
+    said: list[str] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            server.start()
+            said.append("started")
+        except RuntimeError as exc:
+            said.append(str(exc))
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    server.stop()
+    assert sorted(said) == ["started", "the LocalServer is already started"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("lmms-eval-local-server")]
+
+
+def test_a_stop_that_times_out_says_so_and_can_be_done_again() -> None:
+    # The adversarial try of the testing package: stop(timeout=0) closed the socket under the
+    # running server (its thread crashed) and said it was stopped.
+    server = LocalServer().start()
+    with pytest.raises(RuntimeError, match="call stop"):
+        server.stop(timeout=0)
+    assert server.running
+    server.stop()
+    assert not server.running

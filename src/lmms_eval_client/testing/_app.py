@@ -106,6 +106,11 @@ def create_app(config: LocalServerConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if schedulers:  # its requests would all reach the latest one's jobs and queue
+            raise RuntimeError(
+                "this app is served already: each server needs its own create_app() (an "
+                "app's jobs and queue belong to the one server serving it)"
+            )
         running = Scheduler(settings)
         running.start()
         schedulers.append(running)

@@ -121,6 +121,9 @@ class LocalServerConfig:
                 f"results_timezone must be a tzinfo (e.g. zoneinfo.ZoneInfo('UTC')) or None, "
                 f"got {self.results_timezone!r}"
             )
+        if self.temp_dir_root is not None and isinstance(os.fspath(self.temp_dir_root), bytes):
+            # (os.path.isdir takes bytes; every job's folder would then be "b'...'/...")
+            raise TypeError(f"temp_dir_root must be a str or a path, got {self.temp_dir_root!r}")
         if self.temp_dir_root is not None and not os.path.isdir(self.temp_dir_root):
             raise ValueError(
                 f"temp_dir_root must be an existing folder, got {self.temp_dir_root!r}"
@@ -158,7 +161,10 @@ def check_duration(name: str, value: object) -> float:
     """``value`` as a finite, non-negative number of seconds, or ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a number of seconds, got {value!r}")
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond any float: no finite number of seconds
+        seconds = math.inf
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
     return seconds

@@ -73,8 +73,9 @@ class JobGate:
 
         Raises:
             TimeoutError: Fewer jobs arrived within ``timeout`` seconds.
+            ValueError: ``count`` is not an int >= 0, or ``timeout`` not seconds.
         """
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + _checked(count, timeout)
         with self._changed:
             while self._arrived < count:
                 remaining = deadline - time.monotonic()
@@ -87,7 +88,9 @@ class JobGate:
 
         Raises:
             TimeoutError: Fewer jobs arrived within ``timeout`` seconds.
+            ValueError: ``count`` is not an int >= 0, or ``timeout`` not seconds.
         """
+        _checked(count, timeout)
         try:
             await asyncio.wait_for(self._until(lambda: self._arrived >= count), timeout)
         except asyncio.TimeoutError:
@@ -135,3 +138,13 @@ class JobGate:
         finally:
             with self._lock:
                 self._waiters.discard(waiter)
+
+
+def _checked(count: object, timeout: object) -> float:
+    """``timeout``, once both are checked (a NaN waited forever; inf, a huge int or a str
+    raised OverflowError or TypeError)."""
+    from ._config import check_duration  # (the config module imports this one)
+
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"count must be an int >= 0, got {count!r}")
+    return check_duration("timeout", timeout)

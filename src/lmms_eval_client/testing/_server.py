@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -47,8 +48,11 @@ class LocalServer:
         app: FastAPI | None = None,
         startup_timeout: float = 10.0,
     ) -> None:
-        if not isinstance(host, str) or not host:  # "" would listen on every interface
-            raise ValueError(f"host must be an address to listen on, got {host!r}")
+        if not isinstance(host, str) or not host or host.startswith("["):
+            # ("" would listen on every interface; "[::1]" is a URL's spelling of ::1)
+            raise ValueError(
+                f"host must be an address to listen on (an IPv6 one without brackets), got {host!r}"
+            )
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int in 0..65535 (0: a free one), got {port!r}")
         if check_duration("startup_timeout", startup_timeout) == 0:
@@ -61,6 +65,7 @@ class LocalServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        self._lifecycle = threading.RLock()  # start() and stop() one at a time
 
     # -- addresses ---------------------------------------------------------------------
 
@@ -95,6 +100,10 @@ class LocalServer:
             RuntimeError: Already started, or the server did not come up in time.
             OSError: The address could not be bound.
         """
+        with self._lifecycle:  # (two threads at once: both started, one server leaked)
+            return self._start()
+
+    def _start(self) -> Self:
         if self._thread is not None:
             raise RuntimeError("the LocalServer is already started")
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -122,8 +131,8 @@ class LocalServer:
         server = uvicorn.Server(config)
         self._server = server
         thread = threading.Thread(
-            target=server.run,
-            kwargs={"sockets": [sock]},
+            target=_serve,
+            args=(server, sock),
             name=f"lmms-eval-local-server:{self._port}",
             daemon=True,
         )
@@ -146,15 +155,27 @@ class LocalServer:
         """Shut the server down (its lifespan stops the worker) and join its thread.
 
         Idempotent. Jobs still running are abandoned, as when the real server stops.
+
+        Raises:
+            RuntimeError: The server's thread did not end within twice ``timeout`` (a
+                job's results still being written): it is still running, and a later
+                ``stop()`` waits for it again.
         """
-        server, thread = self._server, self._thread
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(timeout)
-            if thread.is_alive():
-                server.force_exit = True
+        check_duration("timeout", timeout)
+        with self._lifecycle:
+            server, thread = self._server, self._thread
+            if server is not None and thread is not None:
+                server.should_exit = True
                 thread.join(timeout)
-        self._cleanup()
+                if thread.is_alive():
+                    server.force_exit = True
+                    thread.join(timeout)
+                if thread.is_alive():  # its socket stays open: closed under it, it crashed
+                    raise RuntimeError(
+                        f"the LocalServer's thread did not stop within {2 * timeout:g} s (a "
+                        "job's results still being written?): call stop() again"
+                    )
+            self._cleanup()
 
     def _cleanup(self) -> None:
         if self._socket is not None:
@@ -173,3 +194,10 @@ class LocalServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    """The server thread: uvicorn exits with SystemExit when the app's startup fails (logged;
+    ``start()`` says so): not an exception of the thread's."""
+    with contextlib.suppress(SystemExit):
+        server.run(sockets=[sock])
