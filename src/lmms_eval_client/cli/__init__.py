@@ -6,8 +6,9 @@ code (:class:`~lmms_eval_client.cli.exit_codes.ExitCode`). ``import lmms_eval_cl
 never imports this package (nor typer or rich).
 
 Modules: ``app`` (global options, error handling), ``server_commands``, ``job_commands``,
-``result_commands``, ``runs`` (the commands), ``connection`` (``--server`` -> a client),
-``watch`` and ``live`` (waiting, and how it looks), ``output`` (JSON, tables, CSV),
+``status_commands``, ``result_commands``, ``runs`` (the commands), ``connection``
+(``--server`` -> a client), ``watch`` and ``live`` (waiting, and how it looks), ``output``
+(JSON, tables, CSV),
 ``model_args`` (``--model-args`` and the other values), ``exit_codes``.
 
 Example (a shell)::

@@ -1,12 +1,13 @@
 """The ``lmms-eval-client`` application: global options, error handling, the commands.
 
 The commands live in modules by subject (``server_commands``, ``job_commands``,
-``result_commands``, ``runs``); this module puts them together, lazily: ``COMMANDS`` says
-which module has each command, and only the module of the command run is imported (a
-command line is started once per command: ``status`` should not pay for ``wait``'s live
-view or ``results``' models). ``--help`` lists the commands from the same table. Errors are
-handled once, here: a typed error of the SDK ends the command with its exit code
-(``exit_codes``) and one line on stderr; ``--debug`` adds the traceback.
+``status_commands``, ``result_commands``, ``runs``); this module puts them together,
+lazily: ``COMMANDS`` says which module has each command, and only the module of the
+command run is imported (a command line is started once per command: ``status`` should
+not pay for ``wait``'s live view or ``results``' models). ``--help`` lists the commands
+from the same table. Errors are handled once, here: a typed error of the SDK ends the
+command with its exit code (``exit_codes``) and one line on stderr; ``--debug`` adds the
+traceback.
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "job_commands",
         "Submit an evaluation job (every option of the server's /evaluate).",
     ),
-    "status": ("job_commands", "Show jobs' status, timestamps and, for a failed job, why."),
     "wait": (
         "job_commands",
         "Wait for jobs to end, with a live view of their status, queue position and elapsed time.",
     ),
+    "status": ("status_commands", "Show jobs' status, timestamps and, for a failed job, why."),
     "cancel": (
-        "job_commands",
+        "status_commands",
         "Cancel queued jobs (a running or finished job cannot be cancelled: exit 1).",
     ),
     "results": (

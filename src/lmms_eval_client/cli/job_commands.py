@@ -1,4 +1,5 @@
-"""Commands about jobs: ``submit``, ``status``, ``wait``, ``cancel``."""
+"""Commands that follow jobs as they run: ``submit`` (``--wait``) and ``wait``
+(``status`` and ``cancel``, which only look a job up, live in ``status_commands``)."""
 
 from __future__ import annotations
 
@@ -12,26 +13,19 @@ import typer
 from pydantic import JsonValue
 
 from lmms_eval_client import (
-    JobCancelledError,
-    JobFailedError,
-    JobInfo,
-    JobStatus,
-    LmmsEvalError,
     ModelNameWarning,
-    process_job_status,
 )
 
-from .._job_times import run_seconds
 from .connection import Client, connect, server_of, settings_of
-from .exit_codes import ExitCode, exit_code_for, one_line, worst
-from .live import LiveView, format_seconds, make_view
+from .exit_codes import ExitCode, one_line, worst
+from .live import LiveView, make_view
 from .model_args import seconds
-from .output import as_json, error, note, print_fields, print_json, print_lines, report, warn
+from .output import as_json, error, note, print_json, print_lines, warn
 from .server_commands import JsonFlag, examples
+from .status_commands import Jobs
 from .submit_options import PollInterval, SubmissionOptions, submission_options
 from .watch import Tracked, watch
 
-Jobs = Annotated[list[str], typer.Argument(help="Job ids.", metavar="JOB...", show_default=False)]
 Quiet = Annotated[
     bool,
     typer.Option("--quiet", "-q", help="One line per change instead of the live table (for logs)."),
@@ -169,61 +163,6 @@ def submit(
     raise typer.Exit(int(code))
 
 
-def _status_fields(job: JobInfo) -> list[tuple[str, str]]:
-    """What ``status`` shows of one job, a field a line."""
-    fields = [("job", job.job_id), ("status", str(job.status))]
-    if job.status == JobStatus.QUEUED and job.position_in_queue is not None:
-        fields.append(("queue position", str(job.position_in_queue)))
-    fields.append(("model", job.request.model))
-    fields.append(("tasks", ", ".join(job.request.tasks)))
-    for name, value in (
-        ("created", job.created_at),
-        ("started", job.started_at),
-        ("completed", job.completed_at),
-    ):
-        if value:
-            fields.append((name, value.replace("T", " ")[:19]))  # to the second
-    seconds = run_seconds(job)
-    if seconds is not None:
-        fields.append(("duration", format_seconds(seconds)))
-    for files in (job.result or {}).values():
-        fields.append(("results", files.results or "(none)"))
-    try:
-        process_job_status(job)
-    except JobFailedError as exc:
-        fields.append(("error", exc.reason))
-    except JobCancelledError:
-        pass
-    return fields
-
-
-def status(ctx: typer.Context, jobs: Jobs, json_out: JsonFlag = False) -> None:
-    """Show jobs' status, timestamps and, for a failed job, why.
-
-    Exits 0, or 7 when the server does not know a job (the others are still shown).
-    """
-    found: list[JobInfo] = []
-    codes: list[ExitCode] = []
-    settings = settings_of(ctx)
-    with connect(settings) as client:
-        for job_id in jobs:
-            try:
-                found.append(client.get_job(job_id))
-            except LmmsEvalError as exc:
-                if exit_code_for(exc) != ExitCode.NOT_FOUND:
-                    raise
-                report(exc, debug=settings.debug)
-                codes.append(ExitCode.NOT_FOUND)
-    if json_out:
-        print_json([as_json(job) for job in found])
-    else:
-        for index, job in enumerate(found):
-            if index:
-                print_lines([""])
-            print_fields(_status_fields(job))
-    raise typer.Exit(int(worst(codes)))
-
-
 def wait_command(
     ctx: typer.Context,
     jobs: Jobs,
@@ -257,32 +196,6 @@ def wait_command(
     raise typer.Exit(int(code))
 
 
-def cancel(ctx: typer.Context, jobs: Jobs, json_out: JsonFlag = False) -> None:
-    """Cancel queued jobs (a running or finished job cannot be cancelled: exit 1)."""
-    records: list[dict[str, JsonValue]] = []
-    codes: list[ExitCode] = []
-    settings = settings_of(ctx)
-    with connect(settings) as client:
-        for job_id in jobs:
-            try:
-                answer = client.cancel_job(job_id)
-            except LmmsEvalError as exc:
-                code = exit_code_for(exc)
-                if code in (ExitCode.UNREACHABLE, ExitCode.USAGE):
-                    raise
-                codes.append(code)
-                records.append({"job_id": job_id, "cancelled": False, "error": one_line(exc)})
-                if not json_out:
-                    report(exc, debug=settings.debug)
-                continue
-            records.append({"job_id": job_id, "cancelled": True, "message": answer.message})
-            if not json_out:
-                print_lines([f"cancelled {job_id}"])
-    if json_out:
-        print_json(list(records))
-    raise typer.Exit(int(worst(codes)))
-
-
 def register(app: typer.Typer) -> None:
     """Add these commands to the application."""
     app.command(
@@ -295,9 +208,6 @@ def register(app: typer.Typer) -> None:
         )
     )(submit)
     app.command(
-        epilog=examples("lmms-eval-client status JOB_ID", "lmms-eval-client status A B --json")
-    )(status)
-    app.command(
         "wait",
         epilog=examples(
             "lmms-eval-client wait JOB_ID",
@@ -305,6 +215,3 @@ def register(app: typer.Typer) -> None:
             "lmms-eval-client wait JOB_ID --json",
         ),
     )(wait_command)
-    app.command(epilog=examples("lmms-eval-client cancel JOB_ID", "lmms-eval-client cancel A B"))(
-        cancel
-    )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from typing_extensions import Self
 
 from .._closing import Closing
+from .._job_times import format_seconds as format_seconds  # (where status gets it)
 from .terminal import for_terminal
 from .watch import Outcome, Tracked
 
@@ -33,21 +34,6 @@ _STYLES = {
     Outcome.TIMEOUT.value: "yellow",
     Outcome.NOT_FOUND.value: "red",
 }
-
-
-def format_seconds(seconds: float) -> str:
-    """``4.2s``, ``3m05s``, ``1h02m``.
-
-    >>> format_seconds(4.23), format_seconds(185), format_seconds(3720)
-    ('4.2s', '3m05s', '1h02m')
-    """
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 class _View(Closing):
