@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 
@@ -113,3 +114,25 @@ assert "click" in sys.modules
     first += "real = sys.modules['httpx._main']\n_skip_httpx_command_line()\n"
     first += "assert sys.modules['httpx._main'] is real"
     assert subprocess.run([sys.executable, "-c", first]).returncode == 0
+
+
+def test_the_console_script_spares_pydantic_its_plugin_search_unless_told() -> None:
+    # Issue 22: pydantic's first model read the entry points of every installed
+    # distribution, 16-26 ms of `status` here. The caller's own setting wins.
+    code = """
+import os, sys
+from lmms_eval_client.cli import main
+sys.argv = ["lmms-eval-client", "--version"]
+try:
+    main()
+except SystemExit:
+    pass
+print(repr(os.environ.get("PYDANTIC_DISABLE_PLUGINS")), file=sys.stderr)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    for given, expected in ((None, "'__all__'"), ("", "''"), ("logfire", "'logfire'")):
+        run_env = env if given is None else {**env, "PYDANTIC_DISABLE_PLUGINS": given}
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=run_env
+        )
+        assert done.stderr.strip().splitlines()[-1] == expected, done.stderr
