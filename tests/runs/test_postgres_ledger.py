@@ -109,6 +109,11 @@ def test_an_unreachable_server_is_a_connection_error(postgres_server: PostgresSe
         ("postgresql://u:pw-secret@127.0.0.1:9/db?sslmode=bogus", 'sslmode value: "bogus"'),
         ("postgresql://u:pw-secret@127.0.0.1:9/db?connect_timeout=x", "for connect_timeout"),
         ("postgresql://u:pw-secret@127.0.0.1:9/db?sslmod=require", 'parameter: "sslmod"'),
+        # the adversarial try of PostgreSQL ledgers: "could not be reached ... reconnects at
+        # its next use", or a LedgerError: what libpq refused was not said as the caller's
+        ("postgresql://u:pw-secret@127.0.0.1:9/db?port=99999", "invalid port number"),
+        ("postgresql://u:pw-secret@127.0.0.1:9/db?service=nosuch", "definition of service"),
+        ("postgresql://u:pw%zzsecret@127.0.0.1:9/db", "percent-encoded token"),
     ],
 )
 def test_a_bad_url_is_refused_before_connecting(url: str, words: str) -> None:
@@ -160,6 +165,30 @@ def test_a_newer_schema_is_refused(postgres_url: str) -> None:
     with pytest.raises(NewerLedgerError, match="upgrade lmms-eval-client") as info:
         Ledger(postgres_url)
     assert (info.value.found, info.value.supported) == (99, 5)
+
+
+def test_a_schema_named_in_other_case_than_the_one_there_says_which(postgres_url: str) -> None:
+    # The adversarial try of PostgreSQL ledgers: an administrator's unquoted CREATE SCHEMA
+    # Sweep_A made sweep_a; ?schema=Sweep_A then tried to create "Sweep_A" (a second run, or
+    # "grant CREATE" to a user who had the rights on the schema made for it).
+    lower = _schema(postgres_url)
+    with psycopg.connect(parse_url(postgres_url).conninfo) as conn:
+        conn.execute(f"CREATE SCHEMA {lower.upper()}")  # unquoted: lower case
+    upper = postgres_url.replace(f"schema={lower}", f"schema={lower.upper()}")
+    with pytest.raises(InvalidArgumentError, match=f"give schema={lower}$"):
+        Ledger(upper)
+    with closing(Ledger(postgres_url)) as ledger:
+        assert ledger.jobs() == []
+
+
+def test_a_session_idle_in_a_transaction_is_ended_by_the_server(postgres_url: str) -> None:
+    # The adversarial try of PostgreSQL ledgers: a frozen process (SIGSTOP, a paused VM)
+    # inside a transaction kept the run's write lock, every other writer refused, for hours.
+    with closing(Ledger(postgres_url)) as ledger:
+        store = ledger.store
+        assert isinstance(store, PostgresStore)
+        setting = store._connection("testing").execute("SHOW idle_in_transaction_session_timeout")
+        assert setting.fetchone() == ("1min",)
 
 
 def test_a_schema_of_another_program_is_refused(postgres_url: str) -> None:

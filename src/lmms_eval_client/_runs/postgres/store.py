@@ -74,9 +74,17 @@ _TABLES = (
 _USABLE = "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s"
 # libpq's (and psycopg's) words for a URL option refused before connecting: 'invalid
 # sslmode value: "bogus"', 'invalid URI query parameter: "x"', "bad value for connect_timeout"
+# (the adversarial try of PostgreSQL ledgers: a port out of range, an unknown service, a
+# password's bad %-escape or spaces were told as a server that cannot be reached)
 _OPTION_REFUSED = re.compile(
-    r"\binvalid (?:[\w ]+ value|URI query parameter|connection option)|\bbad value for \w+"
+    r"\binvalid (?:[\w ]+ value|URI query parameter|connection option|port number"
+    r"|percent-encoded token)|\bbad value for \w+|\bdefinition of service \S+ not found"
+    r"|\bunexpected spaces found"
 )
+# A session idle inside a transaction this long is ended by the server: its locks go with it.
+# The ledger's own transactions last milliseconds; a frozen process (SIGSTOP, a paused VM, a
+# partitioned machine) held the run's write lock, every other writer refused, for hours.
+_IDLE_IN_TRANSACTION_MS = 60_000
 
 
 class PostgresStore:
@@ -128,6 +136,7 @@ class PostgresStore:
         try:
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._url.schema)))
             conn.execute(f"SET lock_timeout = {self._busy_ms}")
+            conn.execute(f"SET idle_in_transaction_session_timeout = {_IDLE_IN_TRANSACTION_MS}")
             if self.read_only:
                 conn.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:
@@ -240,6 +249,7 @@ class PostgresStore:
                 "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self._url.schema,)
             ).fetchone()
             if exists is None:
+                self._not_folded(conn)
                 name = sql.Identifier(self._url.schema)
                 conn.execute(sql.SQL("CREATE SCHEMA {}").format(name))
             version = self._version(conn)
@@ -260,6 +270,23 @@ class PostgresStore:
                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                     (str(SCHEMA_VERSION),),
                 )
+
+    def _not_folded(self, conn: Connection) -> None:
+        """InvalidArgumentError when the schema named is missing and its lower-case twin
+        exists: ``CREATE SCHEMA Sweep_A`` (unquoted, as an administrator types it) made
+        ``sweep_a``, and a second run (or a refusal to create it) would follow."""
+        schema = self._url.schema
+        if (
+            schema != schema.lower()
+            and conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema.lower(),)
+            ).fetchone()
+        ):
+            raise InvalidArgumentError(
+                f"The run ledger {self.where!r} names schema {schema!r}, which does not "
+                f"exist; {schema.lower()!r} does (names are case-sensitive, and CREATE "
+                f"SCHEMA without quotes makes them lower case): give schema={schema.lower()}"
+            )
 
     def _check_existing(self) -> None:
         """Read-only: the ledger must exist, at this version's schema."""
