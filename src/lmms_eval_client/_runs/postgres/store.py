@@ -32,7 +32,6 @@ from ..errors import (
     ForeignLedgerError,
     LedgerAuthError,
     LedgerError,
-    LedgerReadOnlyError,
     NewerLedgerError,
 )
 from ..ledger_schema import SCHEMA_VERSION, damaged
@@ -73,11 +72,6 @@ _TABLES = (
     "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'p')"
 )
 _USABLE = "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s"
-_INSERTABLE = (
-    "SELECT bool_and(has_table_privilege(c.oid, 'INSERT')) FROM pg_catalog.pg_class c "
-    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
-    "AND c.relkind IN ('r', 'p')"
-)
 # libpq's (and psycopg's) words for a URL option refused before connecting: 'invalid
 # sslmode value: "bogus"', 'invalid URI query parameter: "x"', "bad value for connect_timeout"
 # (the adversarial try of PostgreSQL ledgers: a port out of range, an unknown service, a
@@ -275,15 +269,6 @@ class PostgresStore:
                     "INSERT INTO ledger_meta (name, value) VALUES ('schema_version', %s) "
                     "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                     (str(SCHEMA_VERSION),),
-                )
-            # (a current schema is not written to here: a user who may only read found
-            # out at the first submission, not when the run was opened)
-            if conn.execute(_INSERTABLE, (self._url.schema,)).fetchone() == (False,):
-                raise LedgerReadOnlyError(
-                    f"The run ledger {self.where!r} cannot be written by this user while "
-                    "opening it: grant INSERT, UPDATE and SELECT on its tables, or open it "
-                    "read-only (runs ls, runs show, runs report do).",
-                    path=self.where,
                 )
 
     def _not_folded(self, conn: Connection) -> None:
