@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import pickle
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -114,6 +115,7 @@ def test_an_unreachable_server_is_a_connection_error(postgres_server: PostgresSe
         ("postgresql://u:pw-secret@127.0.0.1:9/db?port=99999", "invalid port number"),
         ("postgresql://u:pw-secret@127.0.0.1:9/db?service=nosuch", "definition of service"),
         ("postgresql://u:pw%zzsecret@127.0.0.1:9/db", "percent-encoded token"),
+        ("postgresql://u:pw%00secret@127.0.0.1:9/db", "forbidden value"),
     ],
 )
 def test_a_bad_url_is_refused_before_connecting(url: str, words: str) -> None:
@@ -189,6 +191,22 @@ def test_a_session_idle_in_a_transaction_is_ended_by_the_server(postgres_url: st
         assert isinstance(store, PostgresStore)
         setting = store._connection("testing").execute("SHOW idle_in_transaction_session_timeout")
         assert setting.fetchone() == ("1min",)
+        # the review: a session ended so raised a LedgerError that said nothing to do
+        with (
+            pytest.raises(LedgerConnectionError, match="idle inside a transaction"),
+            ledger.transaction("a slow write") as conn,
+        ):
+            conn.execute("SET LOCAL idle_in_transaction_session_timeout = 100")
+            time.sleep(0.5)  # (the server's own timer: no clock of ours to fake)
+            conn.execute("SELECT 1")
+        assert ledger.jobs() == []  # a new session
+    # ... and an administrator's shorter setting stays
+    stricter = f"{postgres_url}&options=-c%20idle_in_transaction_session_timeout%3D5000"
+    with closing(Ledger(stricter)) as ledger:
+        store = ledger.store
+        assert isinstance(store, PostgresStore)
+        setting = store._connection("testing").execute("SHOW idle_in_transaction_session_timeout")
+        assert setting.fetchone() == ("5s",)
 
 
 def test_a_schema_of_another_program_is_refused(postgres_url: str) -> None:

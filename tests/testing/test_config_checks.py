@@ -137,3 +137,11 @@ def test_a_stop_that_times_out_says_so_and_can_be_done_again() -> None:
     assert server.running
     server.stop()
     assert not server.running
+
+
+async def test_no_limit_is_still_none() -> None:
+    # The review: the checks refused timeout=None, which waited without a limit before.
+    LocalServer().start().stop(timeout=None)
+    gate = JobGate()
+    gate.wait_until_held(count=0, timeout=None)
+    await gate.until_held(count=0, timeout=None)

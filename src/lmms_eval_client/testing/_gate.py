@@ -66,7 +66,7 @@ class JobGate:
             self._released = True
             self._notify()
 
-    def wait_until_held(self, count: int = 1, timeout: float = 10.0) -> None:
+    def wait_until_held(self, count: int = 1, timeout: float | None = 10.0) -> None:
         """Block until ``count`` jobs have reached the gate since it was made.
 
         For a thread other than the server's event loop (a test next to a ``LocalServer``).
@@ -75,15 +75,19 @@ class JobGate:
             TimeoutError: Fewer jobs arrived within ``timeout`` seconds.
             ValueError: ``count`` is not an int >= 0, or ``timeout`` not seconds.
         """
-        deadline = time.monotonic() + _checked(count, timeout)
+        seconds = _checked(count, timeout)
+        deadline = None if seconds is None else time.monotonic() + seconds
         with self._changed:
             while self._arrived < count:
+                if deadline is None:  # no limit
+                    self._changed.wait()
+                    continue
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(self._late(count, timeout))
                 self._changed.wait(remaining)
 
-    async def until_held(self, count: int = 1, timeout: float = 10.0) -> None:
+    async def until_held(self, count: int = 1, timeout: float | None = 10.0) -> None:
         """Wait (asynchronously) until ``count`` jobs have reached the gate.
 
         Raises:
@@ -111,7 +115,7 @@ class JobGate:
 
     # -- internals -------------------------------------------------------------------
 
-    def _late(self, count: int, timeout: float) -> str:
+    def _late(self, count: int, timeout: float | None) -> str:
         return f"{self._arrived} of {count} job(s) reached the gate within {timeout:g} s"
 
     def _notify(self) -> None:
@@ -140,11 +144,11 @@ class JobGate:
                 self._waiters.discard(waiter)
 
 
-def _checked(count: object, timeout: object) -> float:
-    """``timeout``, once both are checked (a NaN waited forever; inf, a huge int or a str
-    raised OverflowError or TypeError)."""
+def _checked(count: object, timeout: object) -> float | None:
+    """``timeout`` (None: no limit), once both are checked (a NaN waited forever; inf, a
+    huge int or a str raised OverflowError or TypeError)."""
     from ._config import check_duration  # (the config module imports this one)
 
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError(f"count must be an int >= 0, got {count!r}")
-    return check_duration("timeout", timeout)
+    return None if timeout is None else check_duration("timeout", timeout)

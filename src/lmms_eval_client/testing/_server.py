@@ -151,7 +151,7 @@ class LocalServer:
             time.sleep(0.001)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float | None = 10.0) -> None:
         """Shut the server down (its lifespan stops the worker) and join its thread.
 
         Idempotent. Jobs still running are abandoned, as when the real server stops.
@@ -161,7 +161,8 @@ class LocalServer:
                 job's results still being written): it is still running, and a later
                 ``stop()`` waits for it again.
         """
-        check_duration("timeout", timeout)
+        if timeout is not None:  # (None: no limit)
+            check_duration("timeout", timeout)
         with self._lifecycle:
             server, thread = self._server, self._thread
             if server is not None and thread is not None:
@@ -171,6 +172,7 @@ class LocalServer:
                     server.force_exit = True
                     thread.join(timeout)
                 if thread.is_alive():  # its socket stays open: closed under it, it crashed
+                    assert timeout is not None  # (else joined until it ended)
                     raise RuntimeError(
                         f"the LocalServer's thread did not stop within {2 * timeout:g} s (a "
                         "job's results still being written?): call stop() again"

@@ -93,6 +93,13 @@ def ledger_error(
             "(createdb NAME, or CREATE DATABASE NAME).",
             path=path,
         )
+    if state == "25P03":  # idle_in_transaction_session_timeout (a process frozen mid-write)
+        return LedgerConnectionError(
+            f"{where} ended this session while {doing}: it sat idle inside a transaction "
+            f"longer than the server allows ({text}); nothing of it was recorded, and the "
+            "ledger reconnects at its next use.",
+            path=path,
+        )
     if isinstance(exc, psycopg.OperationalError) or state.startswith(("08", "57P")):
         return LedgerConnectionError(
             f"{where} could not be reached or the connection was lost while {doing}: "

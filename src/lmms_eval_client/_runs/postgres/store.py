@@ -79,12 +79,13 @@ _USABLE = "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nsp
 _OPTION_REFUSED = re.compile(
     r"\binvalid (?:[\w ]+ value|URI query parameter|connection option|port number"
     r"|percent-encoded token)|\bbad value for \w+|\bdefinition of service \S+ not found"
-    r"|\bunexpected spaces found"
+    r"|\bunexpected spaces found|\bforbidden value %00"
 )
 # A session idle inside a transaction this long is ended by the server: its locks go with it.
 # The ledger's own transactions last milliseconds; a frozen process (SIGSTOP, a paused VM, a
 # partitioned machine) held the run's write lock, every other writer refused, for hours.
 _IDLE_IN_TRANSACTION_MS = 60_000
+_IDLE_SETTING = "SELECT setting FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'"
 
 
 class PostgresStore:
@@ -136,7 +137,9 @@ class PostgresStore:
         try:
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._url.schema)))
             conn.execute(f"SET lock_timeout = {self._busy_ms}")
-            conn.execute(f"SET idle_in_transaction_session_timeout = {_IDLE_IN_TRANSACTION_MS}")
+            idle = conn.execute(_IDLE_SETTING).fetchone()  # (an administrator's shorter one stays)
+            if idle is None or not 0 < int(idle[0]) <= _IDLE_IN_TRANSACTION_MS:
+                conn.execute(f"SET idle_in_transaction_session_timeout = {_IDLE_IN_TRANSACTION_MS}")
             if self.read_only:
                 conn.execute("SET default_transaction_read_only = on")
         except psycopg.Error as exc:
