@@ -248,8 +248,9 @@ def test_runs_of_one_name_are_told_apart_by_their_paths() -> None:
     pg = "postgresql://u:***@h{}/db?options=-csearch_path%3Devals"
     runs += [run(pg.format(1), "evals", pg.format(1)), run(pg.format(2), "evals", pg.format(2))]
     runs += [run("/z/t.sqlite", "t.sqlite"), run("/z/t.sqlite", "t.sqlite")]
+    runs += [run("/x/u.sqlite", "u.sqlite"), run("/y/x/u.sqlite", "u.sqlite")]
     _tell_apart(runs)
     assert [r.name for r in runs] == [
         "a/evals.sqlite", "b/evals.sqlite", "m.sqlite", pg.format(1), pg.format(2),
-        "/z/t.sqlite (1)", "/z/t.sqlite (2)",
+        "/z/t.sqlite (1)", "/z/t.sqlite (2)", "/x/u.sqlite", "y/x/u.sqlite",
     ]  # fmt: skip

@@ -227,7 +227,7 @@ def _tell_apart(runs: list[RunData]) -> None:
         parts = [PurePath(run.path).parts if not is_database_url(run.source) else (run.path,)
                  for run in same]  # fmt: skip
         for depth in range(1, max(map(len, parts)) + 1):
-            names = ["/".join(p[-depth:]) for p in parts]
+            names = [os.path.join(*p[-depth:]) for p in parts]  # (a root part: "/x/...")
             if len(set(names)) == len(names):
                 break
         else:
