@@ -100,7 +100,8 @@ def test_one_app_served_twice_at_once_is_refused() -> None:
     # The adversarial try of the testing package: both servers' requests reached the later
     # one's jobs and queue; a job sent to the first vanished when the second stopped.
     app = create_app(LocalServerConfig(job_duration=0.05))
-    with LocalServer(app=app), pytest.raises(RuntimeError, match="failed to start"):
+    refused = "failed to start: this app is served already"  # (the review: not only the log)
+    with LocalServer(app=app), pytest.raises(RuntimeError, match=refused):
         LocalServer(app=app).start()
 
 

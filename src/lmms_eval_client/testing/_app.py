@@ -105,12 +105,15 @@ def create_app(config: LocalServerConfig | None = None) -> FastAPI:
         return schedulers[-1]
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        # (kept on the app for LocalServer.start() to say: uvicorn only logs it)
+        served.state.startup_error = None
         if schedulers:  # its requests would all reach the latest one's jobs and queue
-            raise RuntimeError(
+            served.state.startup_error = (
                 "this app is served already: each server needs its own create_app() (an "
                 "app's jobs and queue belong to the one server serving it)"
             )
+            raise RuntimeError(served.state.startup_error)
         running = Scheduler(settings)
         running.start()
         schedulers.append(running)

@@ -142,7 +142,8 @@ class LocalServer:
         while not server.started:
             if not thread.is_alive():
                 self._cleanup()
-                raise RuntimeError("the LocalServer failed to start (see the log)")
+                reason = getattr(self.app.state, "startup_error", None)
+                raise RuntimeError(f"the LocalServer failed to start: {reason or 'see the log'}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(
