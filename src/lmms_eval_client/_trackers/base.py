@@ -187,6 +187,10 @@ def check_step_labels(sinks: Iterable[Sink], labels: Mapping[str, Any]) -> None:
             )
 
 
+# A row's fields as a template may name them (metric_name), to try a template with.
+_SAMPLE_FIELDS = {"task": "t", "metric": "m", "filter": "f", "model": "x", "key": "k"}
+
+
 def check_template_labels(sinks: Iterable[Sink], labels: Mapping[str, Any]) -> None:
     """Before a submission: InvalidArgumentError if a sink's ``metric_name`` names a label
     (``{labels[NAME]}``) these labels lack: its job could never be written.
@@ -201,7 +205,7 @@ def check_template_labels(sinks: Iterable[Sink], labels: Mapping[str, Any]) -> N
             continue
         template = sink.metric_name
         try:
-            template.format(task="t", metric="m", filter="f", model="x", key="k", labels=labels)
+            template.format(**_SAMPLE_FIELDS, labels=labels)
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             said = f"no {shown(exc.args[0])}" if isinstance(exc, KeyError) else "none it can use"
             raise InvalidArgumentError(
@@ -261,9 +265,8 @@ def check_template(template: str) -> None:
     """Raise InvalidArgumentError for a metric_name template that cannot be filled."""
     if not isinstance(template, str):
         raise InvalidArgumentError(f"metric_name must be a str, got {type(template).__name__}")
-    sample = {"task": "t", "metric": "m", "filter": "f", "model": "x", "key": "k"}
     try:
-        template.format(**sample, labels=_AnyLabels())
+        template.format(**_SAMPLE_FIELDS, labels=_AnyLabels())
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise InvalidArgumentError(
             f"metric_name={template!r} cannot be filled ({type(exc).__name__}: {exc}): use "
