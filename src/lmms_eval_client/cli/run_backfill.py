@@ -93,8 +93,13 @@ Record = Annotated[
 ]
 
 
+def _flag(name: str) -> str:
+    """The command-line option of a sink argument: ``run_id`` -> ``--run-id``."""
+    return f"--{name.replace('_', '-')}"
+
+
 def _needs(tracker: Tracker, **given: object) -> None:
-    missing = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is None]
+    missing = [_flag(name) for name, value in given.items() if value is None]
     if missing:
         raise InvalidArgumentError(f"--to {tracker.value} needs {' and '.join(missing)}")
 
@@ -110,9 +115,7 @@ _TAKES = {
 
 def _takes_only(tracker: Tracker, given: dict[str, object]) -> None:
     others = [name for name, value in given.items() if value is not None]
-    foreign = [
-        f"--{name.replace('_', '-')}" for name in others if name not in _TAKES[tracker.value]
-    ]
+    foreign = [_flag(name) for name in others if name not in _TAKES[tracker.value]]
     if foreign:
         raise InvalidArgumentError(
             f"--to {tracker.value} does not take {' or '.join(foreign)} (another tracker's)"

@@ -71,6 +71,7 @@ _TABLES = (
     "SELECT c.relname AS table_name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
     "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'p')"
 )
+_SCHEMA_EXISTS = "SELECT 1 FROM pg_namespace WHERE nspname = %s"
 _USABLE = "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s"
 # libpq's (and psycopg's) words for a URL option refused before connecting: 'invalid
 # sslmode value: "bogus"', 'invalid URI query parameter: "x"', "bad value for connect_timeout"
@@ -248,9 +249,7 @@ class PostgresStore:
     def _prepare(self) -> None:
         """Create the schema and its tables, or check (and migrate) them: one transaction."""
         with self._locked("opening it") as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self._url.schema,)
-            ).fetchone()
+            exists = conn.execute(_SCHEMA_EXISTS, (self._url.schema,)).fetchone()
             if exists is None:
                 self._not_folded(conn)
                 name = sql.Identifier(self._url.schema)
@@ -279,12 +278,7 @@ class PostgresStore:
         exists: ``CREATE SCHEMA Sweep_A`` (unquoted, as an administrator types it) made
         ``sweep_a``, and a second run (or a refusal to create it) would follow."""
         schema = self._url.schema
-        if (
-            schema != schema.lower()
-            and conn.execute(
-                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema.lower(),)
-            ).fetchone()
-        ):
+        if schema != schema.lower() and conn.execute(_SCHEMA_EXISTS, (schema.lower(),)).fetchone():
             raise InvalidArgumentError(
                 f"The run ledger {self.where!r} names schema {schema!r}, which does not "
                 f"exist; {schema.lower()!r} does (names are case-sensitive, and CREATE "
