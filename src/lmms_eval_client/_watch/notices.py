@@ -24,8 +24,11 @@ REFUSALS_TO_STOP = 3
 class Notices:
     """The checkpoints a watcher of ``directory`` has said something of (each once)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, jobs: Iterable[TrackedJob] = ()) -> None:
         self._directory = directory
+        # attempts the run's retry made (told as submissions, each once): those of ``jobs``,
+        # the watcher's when it was made, were told by an earlier watcher
+        self._told_retries = {job.seq for job in jobs if job.retry_of is not None}
         self.refused: set[str] = set()  # not submitted again by this watcher
         self.unreadable: set[str] = set()  # the readiness rule could not read them
         self._held_back: set[str] = set()
@@ -84,8 +87,20 @@ class Notices:
                 self._said_lost.add(job.key)
                 logger.warning("Watcher of %s: %s is lost (seq %d), not submitted again (it may "
                                "have run): evaluate it under another key, or with a run of "
-                               "retry=RetryOnFailure(lost=True)", self._directory, job.key,
-                               job.seq)  # fmt: skip
+                               "retry=RetryOnFailure(lost=True) (watch --retry-lost)",
+                               self._directory, job.key, job.seq)  # fmt: skip
+
+    def retries(
+        self, jobs: Iterable[TrackedJob], told: Callable[[TrackedJob], None] | None
+    ) -> None:
+        """Tell each new attempt the run's ``retry`` submitted (a lost or failed job sent
+        again) as a submission, once: the watcher did not submit it, its caller sees it."""
+        if told is None:  # (a pass told to no one: the next that is tells them)
+            return
+        for job in jobs:
+            if job.retry_of is not None and job.seq not in self._told_retries:
+                self._told_retries.add(job.seq)
+                told(job)
 
     def left_at_end(self, waiting: int) -> None:
         """(finish) Its timeout passed with ``waiting`` checkpoints not submitted."""

@@ -121,7 +121,7 @@ class CheckpointWatcher:
         self._wake = check_wake(wake)
         self._looks = Looks()
         self._listed_once = False
-        self._notices = Notices(self._directory)
+        self._notices = Notices(self._directory, filter(self._ours, run.jobs()))
 
     def __repr__(self) -> str:
         return f"CheckpointWatcher({str(self._directory)!r}, pattern={self._pattern!r})"
@@ -214,6 +214,7 @@ class CheckpointWatcher:
         listed = self.checkpoints()
         ours = [job for job in self._run.jobs() if self._ours(job)]
         self._notices.lost(ours, self._run._poller.retry)
+        self._notices.retries(ours, told)
         submitted = {job.key for job in ours if job.state != UNSENT}
         in_flight = sum(1 for job in ours if job.pending)
         # (every) the last one sent: one kept unsent is tried again, not passed over

@@ -38,13 +38,14 @@ from lmms_eval_client import (
 from .._http.config import BASE_URL_ENV
 from .._runs.ledger import Ledger as RunLedger
 from .._runs.ledger_keys import check_key
-from .._runs.options import check_json_object
+from .._runs.options import RetryOnFailure, check_json_object
 from .._runs.postgres.url import is_database_url
 from .._runs.servers import covering
 from .connection import connect, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import as_json, note, print_json, print_lines, show_warnings, warn
+from .retry_options import MaxAttempts, RetryFailed, RetryLost, retry_policy
 from .run_view import (
     JsonLines,
     LiveTable,
@@ -83,11 +84,13 @@ def open_run(
     create: bool = False,
     output_root: str | None = None,
     servers: tuple[str, ...] = (),
+    retry: RetryOnFailure | None = None,
 ) -> Iterator[tuple[EvalRun, tuple[str, ...]]]:
     """The ledger as an ``EvalRun`` over the command line's client (read-write), and the
     base URLs it reaches (as the ledger spells them); ``create``: a missing ledger is
     created (else it is a usage error, and nothing is created); ``servers``: the client's
-    instead of the command line's (``runs rehome``: the server's new address).
+    instead of the command line's (``runs rehome``: the server's new address); ``retry``:
+    the run's policy (``--retry-lost``, ``--retry-failed``).
 
     Example::
 
@@ -109,7 +112,7 @@ def open_run(
         with warnings.catch_warnings():
             # Said in the CLI's words by _warn_unwatched: which --server to give.
             warnings.simplefilter("ignore", UncoveredServersWarning)
-            opened = EvalRun(client, ledger)
+            opened = EvalRun(client, ledger, retry=retry)
         with opened as run:
             servers = (client.base_url,) if isinstance(client, EvalClient) else client.servers
             yield run, servers
@@ -277,6 +280,9 @@ def watch(
             "then the end with the exit code.",
         ),
     ] = False,
+    retry_lost: RetryLost = False,
+    retry_failed: RetryFailed = None,
+    max_attempts: MaxAttempts = None,
 ) -> None:
     """Watch a run ledger: poll its servers, harvest outcomes, until nothing is pending.
 
@@ -285,9 +291,10 @@ def watch(
     sent), 3 one was cancelled, 4 jobs still pending (--timeout, or on servers not given);
     the most severe first. Ctrl+C stops watching without cancelling (130).
     """
+    retry = retry_policy(retry_lost, retry_failed, max_attempts)
     sink = make_sink(shown_ledger(ledger), json_out=json_out, quiet=quiet)
     show_warnings(ctx)  # a server that cannot be reached (above a live table)
-    with open_run(ctx, ledger) as (run, servers):
+    with open_run(ctx, ledger, retry=retry) as (run, servers):
         _warn_unwatched(run, servers)
         try:
             with sink if isinstance(sink, LiveTable) else contextlib.nullcontext():
@@ -329,6 +336,7 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "lmms-eval-client runs watch evals.sqlite",
             "lmms-eval-client runs watch evals.sqlite --json --timeout 3600",
+            "lmms-eval-client runs watch evals.sqlite --retry-lost --retry-failed 'out of memory'",
         ),
     )(watch)
     from .run_export import export

@@ -29,6 +29,7 @@ from .._watch.watcher import CheckpointWatcher
 from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import note, print_json_line, print_lines, show_warnings
+from .retry_options import MaxAttempts, RetryFailed, RetryLost, retry_policy
 from .run_commands import open_run
 from .runs import LEDGER_ENV, shown_ledger
 from .server_commands import examples
@@ -118,6 +119,9 @@ def watch(
         bool,
         typer.Option("--json", help="One JSON object per line: each submission, each outcome."),
     ] = False,
+    retry_lost: RetryLost = False,
+    retry_failed: RetryFailed = None,
+    max_attempts: MaxAttempts = None,
 ) -> None:
     """Watch a folder and submit each complete checkpoint a trainer writes into it, once.
 
@@ -146,8 +150,10 @@ def watch(
     check_pattern(pattern)
     check_key_prefix(key_prefix)
     check_wake(wake.value)
+    retry = retry_policy(retry_lost, retry_failed, max_attempts)
     show_warnings(ctx)  # a checkpoint skipped, the server down
-    with open_run(ctx, ledger, create=True, output_root=submission.output_root) as (run, _):
+    opening = open_run(ctx, ledger, create=True, output_root=submission.output_root, retry=retry)
+    with opening as (run, _):
         watcher = CheckpointWatcher(
             run, directory, submit=what, pattern=pattern, ready=ready, every=every,
             max_pending=max_pending, key_prefix=key_prefix, poll_interval=poll_interval,
@@ -214,10 +220,12 @@ def _show_job(job: TrackedJob, json_out: bool) -> None:
     if json_out:
         print_json_line(
             {"event": "submitted", "key": job.key, "step": step, "seq": job.seq,
-             "job_id": job.job_id, "state": job.state, "server": job.server}
+             "job_id": job.job_id, "state": job.state, "server": job.server,
+             "attempt": job.attempt, "retry_of": job.retry_of}
         )  # fmt: skip
         return
-    print_lines([f"submitted {job.key} (step {step}): seq {job.seq}, job {job.job_id}"])
+    again = "" if job.retry_of is None else f" (attempt {job.attempt}, after seq {job.retry_of})"
+    print_lines([f"submitted {job.key} (step {step}): seq {job.seq}, job {job.job_id}{again}"])
 
 
 def _show_outcome(outcome: JobOutcome, json_out: bool) -> None:
@@ -243,5 +251,7 @@ def register(app: typer.Typer) -> None:
             "-a pretrained={checkpoint}",
             "lmms-eval-client watch out/ --ledger evals.sqlite -m hf -t mme "
             "-a pretrained={checkpoint} --every 2 --max-pending 4 --json",
+            "lmms-eval-client watch out/ --ledger evals.sqlite -m hf -t mme "
+            "-a pretrained={checkpoint} --retry-lost",
         ),
     )(watch)
