@@ -11,6 +11,7 @@ from pathlib import Path
 from .._exceptions import APIResponseValidationError, InvalidArgumentError, LmmsEvalError
 from .._log import logger
 from .._runs.options import RetryOnFailure
+from .._runs.outage import PASSING, LedgerOutage
 from .._runs.outcomes import LOST, TrackedJob
 from .._text import shown
 from .checkpoint import Checkpoint
@@ -37,6 +38,7 @@ class Notices:
         self._said_waiting = False
         self._said_lost: set[str | None] = set()
         self._waiting_since: float | None = None  # (finish) since when it only waits
+        self._outage = LedgerOutage(f"Watcher of {directory}")
 
     def failed(self, checkpoint: Checkpoint, error: LmmsEvalError) -> bool:
         """A failed submission said: True when the others may go on (this one refused,
@@ -69,12 +71,25 @@ class Notices:
     def riding_out(self) -> Iterator[None]:
         """Around a poll of the watch's loop: a server's answer it cannot read (a gateway's
         HTML page, once) is said, and the watch goes on (tried again at the next pass), as
-        a 502 is ridden out."""
+        a 502 is ridden out; so is a ledger out for a while (``ledger_out``)."""
         try:
-            yield
+            with self.ledger_out():
+                yield
         except APIResponseValidationError as exc:
             logger.warning("Watcher of %s: a poll's answer could not be read (tried again at "
                            "the next pass): %s", self._directory, exc)  # fmt: skip
+
+    @contextlib.contextmanager
+    def ledger_out(self) -> Iterator[None]:
+        """Around a pass of the watch's loop: the run's ledger out for a while (its database
+        restarting, a lock held long) is said once, and the watch goes on, as it does with
+        the server down (nothing of the failed pass was recorded)."""
+        try:
+            yield
+        except PASSING as exc:
+            self._outage.down(exc)
+        else:
+            self._outage.up()
 
     def lost(self, jobs: Iterable[TrackedJob], retry: RetryOnFailure | None) -> None:
         """The watcher's jobs that are lost (the server forgot them, or a submission's answer

@@ -337,7 +337,8 @@ class CheckpointWatcher:
             while not _set(until):  # (an Event set while it waited: no pass begins)
                 with self._notices.riding_out():  # first: a job that ended frees its slot
                     self.collect(on_outcome)
-                jobs += self._scan(on_submitted, until)[0]
+                with self._notices.ledger_out():
+                    jobs += self._scan(on_submitted, until)[0]
                 if _stopped(until) or not (wait := self._next_wait(started, timeout)):
                     break
                 waker.wait(wait)

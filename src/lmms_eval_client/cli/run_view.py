@@ -20,6 +20,7 @@ from .._client.wait import Deadline
 from .._exceptions import LmmsEvalError
 from .._results.redaction import redacted_error
 from .._runs.ledger_keys import keys_passed_on
+from .._runs.outage import PASSING, LedgerOutage
 from .._text import failure_reason
 from .exit_codes import ExitCode, worst
 from .output import print_json_line
@@ -136,28 +137,17 @@ def watch_run(
     seen: dict[int, str] = {}
     told: set[int] = set()
     first = True
+    outage = LedgerOutage("runs watch")
     while True:
-        outcomes = run.receive() if harvest else run.ready()
         try:
-            jobs = run.jobs()
-            for job in jobs:
-                if seen.get(job.seq) != job.state and (
-                    not first or job.pending or not job.harvested
-                ):
-                    sink.state(job)
-                seen[job.seq] = job.state
-            for outcome in outcomes:
-                if outcome.job.seq not in told:
-                    told.add(outcome.job.seq)
-                    sink.outcome(outcome)
-                if harvest:
-                    run.ack(outcome)
-        except BaseException:
-            if harvest:  # not shown (the reader went away): handed out again at once
-                # (a ledger that fails here too must not hide why: its claim then expires)
-                with contextlib.suppress(LmmsEvalError):
-                    run.release(*outcomes)
-            raise
+            jobs = _look(run, sink, seen, told, first=first, harvest=harvest)
+        except PASSING as exc:  # (a database restarting: ridden out, as a server down is)
+            outage.down(exc)
+            if (delay := deadline.next_delay()) is None:
+                raise
+            sleep(delay)
+            continue
+        outage.up()
         first = False
         pending = sum(1 for job in jobs if job.pending and job.server in servers)
         sink.jobs(jobs, pending)
@@ -167,6 +157,38 @@ def watch_run(
         if delay is None:
             return jobs
         sleep(delay)
+
+
+def _look(
+    run: EvalRun,
+    sink: Sink,
+    seen: dict[int, str],
+    told: set[int],
+    *,
+    first: bool,
+    harvest: bool,
+) -> list[TrackedJob]:
+    """One poll of ``watch_run``: the changes and outcomes handed to ``sink``; the jobs."""
+    outcomes = run.receive() if harvest else run.ready()
+    try:
+        jobs = run.jobs()
+        for job in jobs:
+            if seen.get(job.seq) != job.state and (not first or job.pending or not job.harvested):
+                sink.state(job)
+            seen[job.seq] = job.state
+        for outcome in outcomes:
+            if outcome.job.seq not in told:
+                told.add(outcome.job.seq)
+                sink.outcome(outcome)
+            if harvest:
+                run.ack(outcome)
+    except BaseException:
+        if harvest:  # not shown (the reader went away): handed out again at once
+            # (a ledger that fails here too must not hide why: its claim then expires)
+            with contextlib.suppress(LmmsEvalError):
+                run.release(*outcomes)
+        raise
+    return jobs
 
 
 def job_record(job: TrackedJob) -> dict[str, Any]:
