@@ -9,7 +9,7 @@ import re
 import socket
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .._checks import check_count, check_seconds
@@ -87,6 +87,30 @@ class RetryOnFailure:
             return False
         error = job.info.error if job.info is not None else None
         return bool(error) and re.search(self.pattern, error or "") is not None
+
+
+@dataclass(frozen=True)
+class RunRetry(RetryOnFailure):
+    """A run's ``RetryOnFailure``, less the attempts it found it cannot send again (the
+    ledger keeps only fingerprints of their secrets, and the server no longer echoes the
+    request): those end as they are, handed out, where a wait would wait for them for ever.
+    (Per run object: the caller's policy may serve several ledgers.)"""
+
+    given_up: set[int] = field(default_factory=set, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, policy: RetryOnFailure | None) -> RunRetry | None:
+        """The run's copy of ``policy`` (None: no retries)."""
+        if policy is None:
+            return None
+        if not isinstance(policy, RetryOnFailure):
+            raise InvalidArgumentError(
+                f"retry must be a RetryOnFailure or None; got {shown(policy)}"
+            )
+        return cls(policy.pattern, policy.max_attempts, policy.lost)
+
+    def wants(self, job: TrackedJob) -> bool:
+        return job.seq not in self.given_up and super().wants(job)
 
 
 class WaitResult(NamedTuple):

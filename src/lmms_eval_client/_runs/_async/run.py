@@ -31,6 +31,7 @@ from ..ledger_keys import KeyTaken, check_key, job_under_key, latest_attempt
 from ..options import (
     DEFAULT_ORPHAN_AFTER,
     RetryOnFailure,
+    RunRetry,
     check_claim_timeout,
     check_json_object,
     check_run_args,
@@ -166,7 +167,7 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
         self._client = client
         self._poll_interval = float(poll_interval)
         self._claim_timeout = check_claim_timeout(claim_timeout, orphan_after)
-        self._retry = retry
+        self._retry = RunRetry.of(retry)
         # None: each job's client's output_root, asked when it is sent (see AsyncRunPoller).
         self._output_root = check_output_root(output_root)
         self._ledger = Ledger(
@@ -178,7 +179,7 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
         self._poller = AsyncRunPoller(
             client,
             self._ledger,
-            retry=retry,
+            retry=self._retry,
             output_root=self._output_root,
             summarize=summarize,
             max_completed_jobs=max_completed_jobs,
@@ -190,7 +191,7 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
                 rehome_jobs(self._ledger, old, new)
             # Opening is synchronous already (the ledger): unreachable jobs are named now.
             servers = self._servers()
-            uncovered = uncovered_jobs(self._ledger, servers, retry)
+            uncovered = uncovered_jobs(self._ledger, servers, self._retry)
             if uncovered:
                 warning = UncoveredServersWarning.of(
                     self._ledger.path, by_server(uncovered), list(servers)

@@ -27,8 +27,9 @@ from ..._lazy import LazyModule
 from ..._trackers.base import Sink
 from ..errors import LedgerBusyError, LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
+from ..ledger_keys import KeyTaken
 from ..ledger_reads import Watched, WatchedRows
-from ..options import RetryOnFailure, new_owner, new_token, run_output_dir
+from ..options import RunRetry, new_owner, new_token, run_output_dir
 from ..poll_batch import QueueSorter
 from ..servers import client_for, same_server
 from ..sink_delivery import RunDelivery
@@ -59,7 +60,7 @@ class RunPoller(RunRecovery):
         client: EvalClient | EvalPool,
         ledger: Ledger,
         *,
-        retry: RetryOnFailure | None,
+        retry: RunRetry | None,
         output_root: str | None,
         summarize: Summarize | Literal["results"] | None,
         max_completed_jobs: int,
@@ -370,13 +371,12 @@ class RunPoller(RunRecovery):
         token = new_token()
         body = self._to_resend(failed)
         if body is None:
-            logger.warning(
-                "Evaluation run %s: failed job %s is not retried: the ledger keeps only "
-                "fingerprints of its secrets (model_args, extra_body fields), and the server no "
-                "longer echoes them",
-                self,
-                failed.job_id,
-            )
+            assert self.retry is not None  # (called by policy)
+            self.retry.given_up.add(failed.seq)  # handed out as it ended, said once
+            logger.warning("Evaluation run %s: %s job %s (seq %d) is not retried: the ledger "
+                           "keeps only fingerprints of its secrets (model_args, extra_body "
+                           "fields), and the server no longer echoes them", self, failed.state,
+                           failed.job_id, failed.seq)  # fmt: skip
             return
         old_dir = body.output_dir
         # A folder the run chose ends with the attempt's token: the new attempt gets a fresh
@@ -384,13 +384,10 @@ class RunPoller(RunRecovery):
         own_dir = isinstance(old_dir, str) and old_dir.endswith(failed.token)
         try:
             self.submit(body, failed.labels, token, failed, own_dir=own_dir)
+        except KeyTaken:  # another process (or run object) of the ledger retried it first
+            pass
         except LedgerError:
             raise
         except LmmsEvalError as exc:
-            logger.warning(
-                "Evaluation run %s: retrying failed job %s failed (tried again at the next "
-                "poll): %s",
-                self,
-                failed.job_id,
-                exc,
-            )
+            logger.warning("Evaluation run %s: retrying %s job %s failed (tried again at the "
+                           "next poll): %s", self, failed.state, failed.job_id, exc)  # fmt: skip
