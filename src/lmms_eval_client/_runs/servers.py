@@ -157,3 +157,34 @@ def not_a_server_of_this_run(new: str, servers: tuple[str, ...]) -> InvalidArgum
         f"new {new!r} is not a server of this run ({', '.join(servers)}): jobs can only "
         "move to a server the run polls"
     )
+
+
+def check_run_client(client: object, client_class: type) -> None:
+    """InvalidArgumentError, before a run touches its ledger, for a client of the other kind
+    than ``client_class`` and its pool (it failed at the first submission: a coroutine never
+    awaited, a tuple awaited, no ``servers``)."""
+    if isinstance(client, client_class):
+        return
+    from .._pool._async.pool import AsyncEvalPool
+    from .._pool._sync.pool import EvalPool
+
+    pool = AsyncEvalPool if client_class.__name__.startswith("Async") else EvalPool
+    if not isinstance(client, pool):
+        raise InvalidArgumentError(
+            f"this run takes an {client_class.__name__} or an {pool.__name__}; "
+            f"got {type(client).__name__}"
+        )
+
+
+def checked_moves(
+    servers: tuple[str, ...], rehome: Mapping[str, str] | None
+) -> list[tuple[str, str]]:
+    """The checked pairs of a run's ``rehome=``: each ``new`` as the run's own base URL
+    (one of ``servers``, its client's), each ``old`` a base URL."""
+    moves = []
+    for old, new in (rehome or {}).items():
+        target = covering(servers, check_url("new", new))
+        if target is None:
+            raise not_a_server_of_this_run(new, servers)
+        moves.append((check_url("old", old), target))
+    return moves

@@ -40,9 +40,8 @@ from ..options import (
 )
 from ..servers import (
     by_server,
-    check_url,
-    covering,
-    not_a_server_of_this_run,
+    check_run_client,
+    checked_moves,
     rehome_jobs,
     uncovered_jobs,
 )
@@ -162,8 +161,9 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
         sinks: Sequence[Sink] = (),
     ) -> None:
         check_run_args(poll_interval, max_completed_jobs, orphan_after)
+        check_run_client(client, AsyncEvalClient)
         self._sinks = check_sinks(sinks, summarize)
-        moves = self._moves(client, rehome)  # checked before the ledger is touched
+        moves = checked_moves(_servers_of(client), rehome)  # before the ledger is touched
         self._client = client
         self._poll_interval = float(poll_interval)
         self._claim_timeout = check_claim_timeout(claim_timeout, orphan_after)
@@ -374,25 +374,12 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
             moved = await run.rehome("http://127.0.0.1:8000", "http://127.0.0.1:8001")
             print([job.seq for job in moved])
         """
-        ((old, target),) = self._moves(self._client, {old: new})
+        ((old, target),) = checked_moves(self._servers(), {old: new})
         return await run_sync(partial(rehome_jobs, self._ledger, old, target))
 
     def _servers(self) -> tuple[str, ...]:
         """The base URLs this run reaches: its client's, or every server of its pool."""
         return _servers_of(self._client)
-
-    @staticmethod
-    def _moves(
-        client: AsyncEvalClient | AsyncEvalPool, rehome: Mapping[str, str] | None
-    ) -> list[tuple[str, str]]:
-        """The checked pairs of ``rehome=``: each ``new`` as the run's own base URL."""
-        moves = []
-        for old, new in (rehome or {}).items():
-            target = covering(_servers_of(client), check_url("new", new))
-            if target is None:
-                raise not_a_server_of_this_run(new, _servers_of(client))
-            moves.append((check_url("old", old), target))
-        return moves
 
 
 def _servers_of(client: AsyncEvalClient | AsyncEvalPool) -> tuple[str, ...]:

@@ -319,6 +319,8 @@ def _seqs(outcomes: Sequence[JobOutcome | TrackedJob | int]) -> list[int]:
         ):
             seqs.append(item.job.seq)
         elif isinstance(item, int) and not isinstance(item, bool):
+            if not -(2**63) <= item < 2**63:  # (a driver's OverflowError otherwise)
+                raise InvalidArgumentError(f"no job has seq {item}: a seq is a 64-bit int")
             seqs.append(item)
         else:
             raise InvalidArgumentError(
