@@ -627,6 +627,10 @@ def test_servers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ([A, A + "/"], {}, "given twice"),
         # one IPv6 address spelt two ways was two servers (an adversarial try)
         (["http://[::1]:8000", "http://[0:0:0:0:0:0:0:1]:8000"], {}, "given twice"),
+        # one loopback server spelt two ways was two servers (the second adversarial try of
+        # pools: a job's id was then found on "2 servers", AmbiguousJobIdError)
+        (["http://localhost:8000", "http://127.0.0.1:8000"], {}, "localhost:8000 and http://127"),
+        (["http://a.example", "http://A.example:80"], {}, "given twice"),
         ([A, 8000], {}, "base URL or a EvalClient"),
         (["ftp://x"], {}, "http"),
         ([A, B], {"max_jobs_per_server": 0}, ">= 1"),

@@ -9,6 +9,7 @@ from typing import TypeVar, cast
 from .._checks import check_count, check_seconds
 from .._exceptions import InvalidArgumentError
 from .._http.config import BASE_URL_ENV, DEFAULT_BASE_URL, resolve_base_url
+from .._runs.servers import server_identity
 from .._text import shown
 
 # The environment variable read for a pool's servers when none are given: base URLs
@@ -53,9 +54,14 @@ def server_entries(servers: Sequence[str | C] | str | None, client_type: type[C]
                 f"each server must be a base URL or a {client_type.__name__}, "
                 f"got {type(entry).__name__}"
             )
-    duplicates = sorted({u for u in urls if urls.count(u) > 1})
+    # Two spellings of one server (localhost and 127.0.0.1, a default port given or not)
+    # are one: its jobs' ids would be found on "both" (AmbiguousJobIdError), its load split.
+    names: dict[str, list[str]] = {}
+    for url in urls:
+        names.setdefault(server_identity(url), []).append(url)
+    duplicates = [" and ".join(dict.fromkeys(given)) for given in names.values() if len(given) > 1]
     if duplicates:
-        raise InvalidArgumentError(f"a server is given twice: {', '.join(duplicates)}")
+        raise InvalidArgumentError(f"a server is given twice: {'; '.join(duplicates)}")
     return entries
 
 
