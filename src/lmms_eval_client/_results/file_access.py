@@ -39,7 +39,7 @@ from .path_map import (
     map_server_path,
     split_server_path,
 )
-from .url_filesystems import decodes_paths, is_url, url_to_fs
+from .url_filesystems import TIMED_OUT, decodes_paths, is_url, timed_out, url_to_fs
 
 
 @runtime_checkable
@@ -208,14 +208,15 @@ class FileLocation:
             if exc.kind == "a directory":
                 raise self.is_a_directory() from None
             raise self.not_regular(exc.kind) from None
-        except FileNotFoundError:
-            raise self.not_reachable("no such file") from None
+        except FileNotFoundError as exc:  # (fsspec's http says so of a host that timed out)
+            raise self.not_reachable(TIMED_OUT if timed_out(exc) else "no such file") from None
         except PermissionError:
             raise self.not_reachable("permission denied") from None
         except IsADirectoryError:
             raise self.is_a_directory() from None
         except Exception as exc:  # OSError, or whatever a remote filesystem raises
-            raise self.not_reachable(f"{type(exc).__name__}: {exc}") from exc
+            why = TIMED_OUT if timed_out(exc) else f"{type(exc).__name__}: {exc}"
+            raise self.not_reachable(why) from exc
         with handle:
             yield handle
 

@@ -36,7 +36,7 @@ def url_to_fs(url: str) -> tuple[FileSystem, str]:
             extra="fsspec",
         ) from None
     try:
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, path = fsspec.core.url_to_fs(url, **_bounded(url))
     except ImportError as exc:  # fsspec is there, the protocol's backend is not
         raise MissingDependencyError(
             f"Reading {shown} needs the fsspec backend of its protocol: {exc}",
@@ -51,6 +51,45 @@ def url_to_fs(url: str) -> tuple[FileSystem, str]:
             reason=reason,
         ) from exc
     return fs, str(path)
+
+
+# An http(s) host that accepts and never answers held a read (a path_map's results, `results
+# URL`) for aiohttp's 5 minutes per request, several requests per file: each read is bounded
+# as the client's own requests are (DEFAULT_TIMEOUT), not the whole download.
+HTTP_CONNECT_SECONDS = 10.0
+HTTP_READ_SECONDS = 60.0
+
+
+def _bounded(url: str) -> dict[str, object]:
+    """fsspec's options for ``url``: for http(s), aiohttp's timeouts per connect and read."""
+    if url.partition("://")[0].lower() not in ("http", "https"):
+        return {}
+    try:
+        aiohttp = importlib.import_module("aiohttp")
+    except ImportError:  # fsspec's http backend needs it: said by fsspec as it opens
+        return {}
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=HTTP_CONNECT_SECONDS, sock_read=HTTP_READ_SECONDS
+    )
+    return {"client_kwargs": {"timeout": timeout}}
+
+
+TIMED_OUT = (
+    f"no answer within {HTTP_READ_SECONDS:g} s (the host took the connection and went silent)"
+)
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was caused by, a timeout (fsspec's http wraps aiohttp's in a
+    FileNotFoundError, or raises its own FSTimeoutError with no message)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # (a chain is short; a cycle must not loop)
+        if seen is None:
+            return False
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def decodes_paths(filesystem: FileSystem) -> bool:
