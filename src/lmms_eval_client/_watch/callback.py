@@ -181,7 +181,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                     key=f"{self._prefix}{path.name}",
                 )
             except LmmsEvalError as exc:
-                if not may_pass_later(exc):  # refused (a 4xx, bad arguments, the ledger)
+                if not may_pass_later(exc):  # refused (a 4xx, bad arguments, a ledger read-only)
                     logger.error("EvalCallback: %s is not submitted: %s", path.name, exc)
                     self._due.popleft()
                     continue

@@ -160,13 +160,18 @@ def may_pass_later(error: LmmsEvalError) -> bool:
     the server down or busy (``is_transient``), or an answer lost that the server could
     not be asked about yet (``SubmissionUnresolvedError`` not final: the next submit under
     the same key reconciles it, never sending it twice), or a pool's servers all down, at
-    their cap or refusing for a while. A refusal (a 4xx, bad arguments, the ledger, a pool
-    none of whose servers offers the tasks) would only be refused again."""
+    their cap or refusing for a while, or the run's ledger out for a while (locked by
+    another process, its database restarting: ``PASSING``; nothing was sent). A refusal (a
+    4xx, bad arguments, a ledger damaged or read-only, a pool none of whose servers offers
+    the tasks) would only be refused again."""
     from .._exceptions import NoServerAvailableError
     from .._http.retry import is_transient
     from .._pool.routing import OFFERS_NOT
     from .._runs.errors import SubmissionUnresolvedError
+    from .._runs.outage import PASSING
 
+    if isinstance(error, PASSING):
+        return True
     if isinstance(error, SubmissionUnresolvedError):
         return not error.final
     if isinstance(error, NoServerAvailableError):  # a pool's servers down, full or busy

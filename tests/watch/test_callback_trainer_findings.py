@@ -1,0 +1,87 @@
+"""What an adversarial try of EvalCallback with a real transformers Trainer found (scripts
+t04, t06, t10, t13, t16, t17): each test failed before its fix. transformers is stubbed
+(``callback_module``); the real Trainer runs in make test-real."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from lmms_eval_client import EvalClient, EvalRun, LedgerBusyError, LedgerConnectionError
+from lmms_eval_client._watch.submission import may_pass_later
+from lmms_eval_client._watch.watcher import CheckpointWatcher
+from lmms_eval_client.testing import LocalServer
+
+from .conftest import SUBMIT, write_checkpoint
+from .test_callback_outage import settled, state
+
+WARNING = logging.WARNING
+
+
+def test_a_ledger_locked_at_a_save_keeps_the_checkpoint_for_the_next_try(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # t16: another process held the ledger's lock past busy_timeout when checkpoint-2 was
+    # saved; the LedgerBusyError was taken as a refusal and checkpoint-2 dropped for good.
+    ledger = tmp_path / "run.sqlite"
+    args = SimpleNamespace(output_dir=str(tmp_path / "out"))
+    with (
+        EvalClient(local_server.url) as client,
+        EvalRun(client, ledger, poll_interval=0.02, busy_timeout=0.05) as run,
+    ):
+        callback = callback_module.EvalCallback(run, SUBMIT)
+        other = sqlite3.connect(ledger, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with caplog.at_level(WARNING, logger="lmms_eval_client"):
+                callback.on_save(args, state(2), None)
+                settled(callback)
+        finally:
+            other.rollback()
+            other.close()
+        assert callback.submitted == []
+        assert "could not submit checkpoint-2" in caplog.text
+        callback.on_save(args, state(4), None)  # the lock is gone: the one kept goes first
+        settled(callback)
+        assert [job.key for job in callback.submitted] == ["checkpoint-2", "checkpoint-4"]
+
+
+def test_a_ledger_out_for_a_while_may_pass_one_damaged_may_not() -> None:
+    assert may_pass_later(LedgerConnectionError("the connection was lost"))
+    assert may_pass_later(LedgerBusyError("locked"))
+    from lmms_eval_client import LedgerReadOnlyError
+
+    assert not may_pass_later(LedgerReadOnlyError("read-only"))
+
+
+def test_a_watcher_keeps_a_checkpoint_the_locked_ledger_could_not_record(
+    make_run: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # may_pass_later says a locked ledger passes: the watcher's loop still says the outage
+    # once (not a warning per scan), and submits the checkpoint at the next scan.
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    run = make_run(local_server.url)
+    submit, calls = run.submit, []
+
+    def locked_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["key"])
+        if len(calls) == 1:
+            raise LedgerBusyError("locked by another process")
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(run, "submit", locked_once)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, poll_interval=0.01, wake="poll")
+    with caplog.at_level(WARNING, logger="lmms_eval_client"):
+        jobs = watcher.run(lambda: len(calls) >= 2)
+    assert calls == ["checkpoint-1", "checkpoint-1"]
+    assert [job.key for job in jobs] == ["checkpoint-1"]
+    assert caplog.text.count("the run's ledger cannot be used for now") == 1
+    assert "could not submit" not in caplog.text
