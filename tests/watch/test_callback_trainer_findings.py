@@ -18,7 +18,7 @@ from lmms_eval_client._watch.watcher import CheckpointWatcher
 from lmms_eval_client.testing import LocalServer
 
 from .conftest import SUBMIT, write_checkpoint
-from .test_callback_outage import settled, state
+from .test_callback_outage import callback_behind_a_proxy, settled, state
 
 WARNING = logging.WARNING
 
@@ -85,3 +85,31 @@ def test_a_watcher_keeps_a_checkpoint_the_locked_ledger_could_not_record(
     assert [job.key for job in jobs] == ["checkpoint-1"]
     assert caplog.text.count("the run's ledger cannot be used for now") == 1
     assert "could not submit" not in caplog.text
+
+
+@pytest.mark.parametrize("name", ["RANK", "LOCAL_RANK"])
+def test_a_rank_of_minus_one_is_no_distributed_training(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, name: str,
+) -> None:  # fmt: skip
+    # t13: LOCAL_RANK=-1 (transformers' "not distributed") turned the callback off silently.
+    monkeypatch.setenv(name, "-1")
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (_, callback, args):
+        callback.on_save(args, state(2), None)
+        settled(callback)
+        assert [job.key for job in callback.submitted] == ["checkpoint-2"]
+
+
+def test_a_process_not_of_rank_zero_says_once_that_it_submits_nothing(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("RANK", "1")
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (_, callback, args):
+        with caplog.at_level(logging.INFO, logger="lmms_eval_client"):
+            callback.on_save(args, state(2), None)
+            callback.on_log(args, state(3), None, logs={})
+            callback.on_save(args, state(4), None)
+            settled(callback)
+        assert callback.submitted == []
+    assert caplog.text.count("not of world rank 0 (RANK 1") == 1

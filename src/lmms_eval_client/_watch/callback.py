@@ -51,7 +51,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
     they hand the submissions and polls to a background thread of the callback's own and
     return at once (a server that never answers holds no training step). Only the process
     of world rank 0 submits and harvests (``state.is_world_process_zero``, and
-    ``RANK``/``LOCAL_RANK`` 0 when set).
+    ``RANK``/``LOCAL_RANK`` 0 or -1 when set); another says so once (level INFO).
 
     Args:
         run: The EvalRun to submit into.
@@ -99,6 +99,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._background = Background("EvalCallback")
         self._lock = threading.Lock()
         self._ended = False  # on_train_end has logged what was harvested
+        self._said_rank = False  # (a process not of rank 0 says so once)
         self.submitted: list[TrackedJob] = []
         """The jobs this callback submitted (or found under their keys), in order (by its
         background thread: a save's job is here once that thread has sent it)."""
@@ -118,6 +119,19 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         callbacks.insert(0, self)
         self._trainer = trainer
         return self
+
+    def _rank_zero(self, state: Any) -> bool:
+        """Whether this process submits (``is_rank_zero``); a process that does not says so
+        once (a training run without the expected evaluations can tell why)."""
+        if is_rank_zero(bool(state.is_world_process_zero)):
+            return True
+        if not self._said_rank:
+            self._said_rank = True
+            logger.info("EvalCallback: this process is not of world rank 0 (RANK %s, LOCAL_RANK "
+                        "%s, is_world_process_zero %s): it submits nothing, rank 0 does",
+                        os.environ.get("RANK"), os.environ.get("LOCAL_RANK"),
+                        state.is_world_process_zero)  # fmt: skip
+        return False
 
     def _ours(self, job: TrackedJob) -> bool:
         return checkpoint_of(job, self._prefix) is not None
@@ -141,7 +155,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
 
             callback.on_save(trainer.args, trainer.state, trainer.control)  # as Trainer does
         """
-        if not is_rank_zero(bool(state.is_world_process_zero)):
+        if not self._rank_zero(state):
             return
         step: Any = getattr(state, "global_step", None)
         output_dir = getattr(args, "output_dir", None)
@@ -206,7 +220,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             logs = {"loss": 1.0}
             callback.on_log(trainer.args, trainer.state, trainer.control, logs=logs)
         """
-        if not is_rank_zero(bool(state.is_world_process_zero)):
+        if not self._rank_zero(state):
             return
         self._background.hand(self._poll, once=True)
         if self._waiting and logs is not None:
@@ -222,7 +236,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
 
             callback.on_train_end(trainer.args, trainer.state, trainer.control)
         """
-        if not is_rank_zero(bool(state.is_world_process_zero)):
+        if not self._rank_zero(state):
             return
         deadline = None if self._wait_at_end is None else time.monotonic() + self._wait_at_end
         finished = threading.Event()
