@@ -113,3 +113,28 @@ def test_a_process_not_of_rank_zero_says_once_that_it_submits_nothing(
             settled(callback)
         assert callback.submitted == []
     assert caplog.text.count("not of world rank 0 (RANK 1") == 1
+
+
+def test_a_relative_output_dir_is_the_folder_of_the_save_not_of_the_submission(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # t06: the background thread made the path absolute when it sent it, after a notebook
+    # cell (or hydra) had changed the working folder: it sent a checkpoint that is not there.
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    monkeypatch.chdir(tmp_path / "A")
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (proxy, callback, _):
+        args = SimpleNamespace(output_dir="out")
+        proxy.down()  # the submission waits for a later save
+        callback.on_save(args, state(2), None)
+        settled(callback)
+        monkeypatch.chdir(tmp_path / "B")
+        proxy.up()
+        callback.on_save(args, state(4), None)
+        settled(callback)
+        sent = [job.request.model_args["pretrained"] for job in callback.submitted]
+    assert sent == [
+        str(tmp_path / "A" / "out" / "checkpoint-2"),
+        str(tmp_path / "B" / "out" / "checkpoint-4"),
+    ]

@@ -169,7 +169,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             logger.error("EvalCallback: cannot tell which checkpoint was saved (global_step "
                          "%r, output_dir %r): not submitted", step, output_dir)  # fmt: skip
             return
-        path = Path(output_dir) / f"checkpoint-{step}"
+        # made absolute here: the working folder may change before the thread sends it
+        path = Path(os.path.abspath(output_dir)) / f"checkpoint-{step}"
         self._due.append((path, step))
         self._background.hand(self._submit_due, once=True)
 
