@@ -17,6 +17,7 @@ from lmms_eval_client._watch.submission import may_pass_later
 from lmms_eval_client._watch.watcher import CheckpointWatcher
 from lmms_eval_client.testing import LocalServer
 
+from ..faults import FaultProxy, Script, Stall
 from .conftest import SUBMIT, write_checkpoint
 from .test_callback_outage import callback_behind_a_proxy, settled, state
 
@@ -138,3 +139,55 @@ def test_a_relative_output_dir_is_the_folder_of_the_save_not_of_the_submission(
         str(tmp_path / "A" / "out" / "checkpoint-2"),
         str(tmp_path / "B" / "out" / "checkpoint-4"),
     ]
+
+
+def test_a_server_down_all_training_long_names_the_checkpoints_never_sent(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # The end's warning said "2 checkpoint(s) never sent: submit_checkpoint() them": which?
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path, wait_at_end=0) as (
+        proxy,
+        callback,
+        args,
+    ):
+        proxy.down()
+        for step in range(1, 8):
+            callback.on_save(args, state(step), None)
+        with caplog.at_level(WARNING, logger="lmms_eval_client"):
+            callback.on_train_end(args, state(7), None)
+    (said,) = [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()]
+    named = ", ".join(f"{args.output_dir}/checkpoint-{step}" for step in range(1, 6))
+    assert f"7 checkpoint(s) not sent: {named} and 2 more (submit_checkpoint(" in said
+
+
+def test_giving_up_at_the_end_names_the_unsent_and_the_thread_stops_trying(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # t10: a server that never answers; on_train_end gave up saying "what was submitted goes
+    # on" (checkpoint-2 and -4 were not submitted), and once the run was closed, the thread
+    # went on: "checkpoint-4 is not submitted: ... closed database" (each), "could not poll".
+    monkeypatch.setattr(callback_module.EvalCallback, "_GRACE", 0.2)
+    out = tmp_path / "out"
+    args = SimpleNamespace(output_dir=str(out))
+    with FaultProxy(local_server.url, Script(then=Stall())) as proxy:
+        with (
+            EvalClient(proxy.url, max_retries=0, timeout=60) as client,
+            EvalRun(client, tmp_path / "run.sqlite", poll_interval=0.02) as run,
+        ):
+            callback = callback_module.EvalCallback(run, SUBMIT, wait_at_end=0)
+            callback.on_save(args, state(2), None)
+            proxy.wait_for(lambda seen: len(seen) >= 1)  # the thread's request, held
+            callback.on_save(args, state(4), None)
+            with caplog.at_level(logging.DEBUG, logger="lmms_eval_client"):
+                callback.on_train_end(args, state(4), None)
+        # the run is closed, the thread's request still held: now it fails
+        with caplog.at_level(logging.DEBUG, logger="lmms_eval_client"):
+            proxy.down()
+            settled(callback)
+    (gave_up,) = [r for r in caplog.records if "did not answer" in r.getMessage()]
+    named = f"{out}/checkpoint-2, {out}/checkpoint-4"
+    assert f"2 checkpoint(s) not sent: {named} (submit_checkpoint(" in gave_up.getMessage()
+    after = caplog.records[caplog.records.index(gave_up) + 1 :]
+    assert [r.getMessage() for r in after if r.levelno >= WARNING] == []

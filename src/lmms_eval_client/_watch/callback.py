@@ -41,6 +41,9 @@ except ImportError:  # the hf extra
     ) from None
 
 
+_NAMED = 5  # unsent checkpoints a warning names (then "and K more")
+
+
 class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has no types here
     """Submits each checkpoint the Trainer saves (``on_save``, rank 0 only), logs the
     metrics of the finished ones as ``eval/<task>/<metric>`` (with ``eval/checkpoint_step``)
@@ -95,6 +98,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._trainer: Any = None
         self._waiting: deque[dict[str, float]] = deque()
         self._due: deque[tuple[Path, int]] = deque()  # saved, not sent yet (server down)
+        self._due_lock = threading.Lock()  # (named from the trainer's thread: a copy)
+        self._given_up = threading.Event()  # on_train_end gave up: the thread stops trying
         self._polled_at = float("-inf")
         self._background = Background("EvalCallback")
         self._lock = threading.Lock()
@@ -145,6 +150,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """
         with self._lock:
             self._ended = False
+        self._given_up.clear()
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Have the checkpoint just saved, ``<output_dir>/checkpoint-<global_step>``,
@@ -171,7 +177,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             return
         # made absolute here: the working folder may change before the thread sends it
         path = Path(os.path.abspath(output_dir)) / f"checkpoint-{step}"
-        self._due.append((path, step))
+        with self._due_lock:
+            self._due.append((path, step))
         self._background.hand(self._submit_due, once=True)
 
     def _poll(self) -> None:
@@ -185,7 +192,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """Submit the saved checkpoints not sent yet, in order. A failure never reaches the
         Trainer (an evaluation server down must not stop a training): it is logged, and
         the checkpoint is tried again at the next save, log and at the end of training."""
-        while self._due:
+        while self._due and not self._given_up.is_set():
             path, step = self._due[0]
             try:
                 job = submit_checkpoint(
@@ -196,18 +203,38 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                     key=f"{self._prefix}{path.name}",
                 )
             except LmmsEvalError as exc:
+                if self._given_up.is_set():  # (the run may be closed: its errors mislead)
+                    logger.debug("EvalCallback: %s left unsent: %s", path.name, exc)
+                    return
                 if not may_pass_later(exc):  # refused (a 4xx, bad arguments, a ledger read-only)
                     logger.error("EvalCallback: %s is not submitted: %s", path.name, exc)
-                    self._due.popleft()
+                    self._sent_or_refused()
                     continue
                 logger.warning(
                     "EvalCallback: could not submit %s (tried again at the next save, log "
                     "and at the end of training): %s", path.name, exc,
                 )  # fmt: skip
                 return
-            self._due.popleft()
+            self._sent_or_refused()
             logger.info("EvalCallback: submitted %s as seq %d", job.key, job.seq)
             self.submitted.append(job)
+
+    def _sent_or_refused(self) -> None:
+        with self._due_lock:
+            self._due.popleft()
+
+    def _unsent(self) -> str:
+        """The checkpoints saved and not sent, for a warning: "" when none; else their
+        paths (the first few) and what to do."""
+        with self._due_lock:
+            paths = [str(path) for path, _ in self._due]
+        if not paths:
+            return ""
+        more = f" and {len(paths) - _NAMED} more" if len(paths) > _NAMED else ""
+        return (
+            f"; {len(paths)} checkpoint(s) not sent: {', '.join(paths[:_NAMED])}{more} "
+            "(submit_checkpoint(run, path, submit=...) them once the server answers)"
+        )
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
@@ -251,10 +278,13 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._background.hand(finish)
         grace = None if self._wait_at_end is None else self._wait_at_end + self._GRACE
         if not finished.wait(grace):
+            self._given_up.set()  # the request under way is the last (the run may close)
+            unsent = self._unsent()
             logger.warning(
                 "EvalCallback: the evaluation server did not answer by the end of wait_at_end "
                 "(%s s, plus %s s): the training ends without it; what was submitted goes on "
-                "on the server (run.metrics() has it once done)", self._wait_at_end, self._GRACE,
+                "on the server (run.metrics() has it once done)%s", self._wait_at_end,
+                self._GRACE, unsent and f"{unsent}; the first one perhaps under way",
             )  # fmt: skip
         with self._lock:  # a harvest after this is left in the ledger, not acknowledged
             self._ended = True
@@ -270,31 +300,33 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
     def _finish(self, deadline: float | None) -> None:
         """(In the background thread) submit, poll and wait for the callback's pending jobs
         until none is left or ``deadline``."""
-        while True:
+        while not self._given_up.is_set():
             self._submit_due()
             self._collect()
             try:
                 pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
             except LmmsEvalError as exc:  # the ledger unreadable: not the training's end
-                logger.error("EvalCallback: cannot read the run at the end of training: %s", exc)
+                if not self._given_up.is_set():
+                    logger.error("EvalCallback: cannot read the run at the end of training: "
+                                 "%s%s", exc, self._unsent())  # fmt: skip
                 break
             if not pending and not self._due:
                 break
             if deadline is not None and time.monotonic() >= deadline:
-                logger.warning(
-                    "EvalCallback: %d evaluation(s) still pending at the end of training: "
-                    "they go on on the server (run.metrics() has them once done)%s",
-                    len(pending),
-                    f"; {len(self._due)} checkpoint(s) never sent: submit_checkpoint() them"
-                    if self._due
-                    else "",
-                )
+                going = "none pending"
+                if pending:
+                    going = (f"{len(pending)} evaluation(s) still pending go on on the server "
+                             "(run.metrics() has them once done)")  # fmt: skip
+                logger.warning("EvalCallback: wait_at_end (%s s) passed at the end of training: "
+                               "%s%s", self._wait_at_end, going, self._unsent())  # fmt: skip
                 break
-            time.sleep(self._run._poll_interval)
+            self._given_up.wait(self._run._poll_interval)
 
     def _collect(self) -> None:
         """Receive the finished outcomes of the callback's jobs; queue their metrics; ack.
         A failure is logged, never raised into the Trainer: the next poll tries again."""
+        if self._given_up.is_set():  # (the run may be closed)
+            return
         self._polled_at = time.monotonic()
         try:
             received = self._run.receive()
@@ -311,7 +343,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                     self._run.ack(*mine)
                 self._waiting.extend(self._values(outcome) for outcome in mine)
         except LmmsEvalError as exc:  # (unacknowledged outcomes are given again)
-            logger.warning("EvalCallback: could not poll the evaluations (tried again): %s", exc)
+            if not self._given_up.is_set():
+                logger.warning("EvalCallback: could not poll the evaluations (tried again): %s",
+                               exc)  # fmt: skip
 
     def _values(self, outcome: JobOutcome) -> dict[str, float]:
         values = {
