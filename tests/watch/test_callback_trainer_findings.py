@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from lmms_eval_client import EvalClient, EvalRun, LedgerBusyError, LedgerConnectionError
+from lmms_eval_client import (
+    CheckpointSubmission,
+    EvalClient,
+    EvalRun,
+    LedgerBusyError,
+    LedgerConnectionError,
+)
 from lmms_eval_client._watch.submission import may_pass_later
 from lmms_eval_client._watch.watcher import CheckpointWatcher
 from lmms_eval_client.testing import LocalServer
@@ -191,3 +197,78 @@ def test_giving_up_at_the_end_names_the_unsent_and_the_thread_stops_trying(
     assert f"2 checkpoint(s) not sent: {named} (submit_checkpoint(" in gave_up.getMessage()
     after = caplog.records[caplog.records.index(gave_up) + 1 :]
     assert [r.getMessage() for r in after if r.levelno >= WARNING] == []
+
+
+def test_a_checkpoint_submitted_before_is_said_so_not_submitted_again(
+    callback_module: Any, make_run: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # A resumed training (in a new process: another EvalRun of the ledger) logged
+    # "submitted checkpoint-2 as seq 1" where nothing was sent.
+    args = SimpleNamespace(output_dir=str(tmp_path / "out"))
+    first = callback_module.EvalCallback(make_run(local_server.url), SUBMIT)
+    first.on_save(args, state(2), None)
+    settled(first)
+    resumed = callback_module.EvalCallback(make_run(local_server.url), SUBMIT)
+    with caplog.at_level(logging.INFO, logger="lmms_eval_client"):
+        resumed.on_save(args, state(2), None)
+        resumed.on_save(args, state(4), None)
+        settled(resumed)
+    assert [job.seq for job in resumed.submitted] == [1, 2]
+    assert "checkpoint-2 was submitted already (seq 1): not sent again" in caplog.text
+    assert "submitted checkpoint-2" not in caplog.text
+    assert "submitted checkpoint-4 as seq 2" in caplog.text
+
+
+def test_a_key_held_by_another_trainings_checkpoint_is_an_error_not_its_metrics(
+    callback_module: Any, make_run: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # t04, t17: two trainings (or trials of a search) into one ledger without key_prefix:
+    # the second one's checkpoint-2 got the first one's job, was never evaluated, and said
+    # "submitted"; its end then logged the first one's metrics as its own.
+    first = callback_module.EvalCallback(make_run(local_server.url), SUBMIT)
+    first.on_save(SimpleNamespace(output_dir=str(tmp_path / "lr-a")), state(2), None)
+    settled(first)
+    first._run.wait(timeout=60)  # completed, not harvested: left to its own callback
+    second = callback_module.EvalCallback(make_run(local_server.url), SUBMIT, wait_at_end=60)
+    args = SimpleNamespace(output_dir=str(tmp_path / "lr-b"))
+    end = state(2)
+    with caplog.at_level(logging.INFO, logger="lmms_eval_client"):
+        second.on_save(args, state(2), None)
+        second.on_save(args, state(2), None)  # (saved again: said once)
+        second.on_train_end(args, end, None)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        f"EvalCallback: {tmp_path}/lr-b/checkpoint-2 is not evaluated: its key 'checkpoint-2' "
+        f"holds a job (seq 1) sent for another checkpoint, {tmp_path}/lr-a/checkpoint-2, not "
+        f"this one, {tmp_path}/lr-b/checkpoint-2 (two trainings, or trials of a hyperparameter "
+        "search, in one ledger): give each EvalCallback its own key_prefix= (e.g. the run's "
+        "name and a '/')"
+    ]
+    assert "submitted checkpoint-2" not in caplog.text
+    assert second.submitted == []
+    assert end.log_history == []  # the first training's metrics are not the second's
+
+
+def test_the_key_holders_path_is_compared_as_the_server_sees_it(tmp_path: Path) -> None:
+    from lmms_eval_client import EvaluateRequest, TrackedJob
+    from lmms_eval_client._watch.submission import sent_for_another
+
+    what = CheckpointSubmission(
+        model="hf", tasks=["mme"], model_args={"pretrained": "{checkpoint}", "api_key": "s"}
+    )
+    run: Any = SimpleNamespace(_client=SimpleNamespace(path_map={"/data": str(tmp_path)}))
+
+    def job(pretrained: str) -> TrackedJob:
+        args = {"pretrained": pretrained, "api_key": "***hmac-sha256:ab"}
+        return TrackedJob.model_construct(
+            request=EvaluateRequest(model="hf", tasks=["mme"], model_args=args)
+        )
+
+    here = tmp_path / "out" / "checkpoint-2"
+    assert sent_for_another(job("/data/out/checkpoint-2"), what, here, run) is None
+    assert sent_for_another(job("/data/b/checkpoint-2"), what, here, run) == (
+        "/data/b/checkpoint-2",
+        "/data/out/checkpoint-2",
+    )

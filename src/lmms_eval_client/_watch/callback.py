@@ -25,11 +25,18 @@ from .._checks import check_seconds
 from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependencyError
 from .._log import logger
 from .._runs._sync.run import EvalRun
-from .._runs.outcomes import JobOutcome, TrackedJob
+from .._runs.errors import UnknownJobError
+from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
 from .background import Background
 from .checkpoint import check_watching
 from .reporting import is_rank_zero, metric_values
-from .submission import CheckpointSubmission, checkpoint_of, may_pass_later, submit_checkpoint
+from .submission import (
+    CheckpointSubmission,
+    checkpoint_of,
+    may_pass_later,
+    sent_for_another,
+    submit_checkpoint,
+)
 
 try:
     from transformers import TrainerCallback
@@ -105,6 +112,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._lock = threading.Lock()
         self._ended = False  # on_train_end has logged what was harvested
         self._said_rank = False  # (a process not of rank 0 says so once)
+        self._others: set[str] = set()  # our keys that hold another checkpoint's job
         self.submitted: list[TrackedJob] = []
         """The jobs this callback submitted (or found under their keys), in order (by its
         background thread: a save's job is here once that thread has sent it)."""
@@ -139,7 +147,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         return False
 
     def _ours(self, job: TrackedJob) -> bool:
-        return checkpoint_of(job, self._prefix) is not None
+        return checkpoint_of(job, self._prefix) is not None and job.key not in self._others
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """A training starts (again): the outcomes harvested from now on are logged.
@@ -194,14 +202,10 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         the checkpoint is tried again at the next save, log and at the end of training."""
         while self._due and not self._given_up.is_set():
             path, step = self._due[0]
+            key = f"{self._prefix}{path.name}"
             try:
-                job = submit_checkpoint(
-                    self._run,
-                    path,
-                    submit=self._submit,
-                    step=step,
-                    key=f"{self._prefix}{path.name}",
-                )
+                held = self._held(key)
+                job = submit_checkpoint(self._run, path, submit=self._submit, step=step, key=key)
             except LmmsEvalError as exc:
                 if self._given_up.is_set():  # (the run may be closed: its errors mislead)
                     logger.debug("EvalCallback: %s left unsent: %s", path.name, exc)
@@ -216,8 +220,34 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                 )  # fmt: skip
                 return
             self._sent_or_refused()
-            logger.info("EvalCallback: submitted %s as seq %d", job.key, job.seq)
+            if (held is None or held.seq != job.seq) and self._run._recorded_here(job):
+                logger.info("EvalCallback: submitted %s as seq %d", job.key, job.seq)
+            elif (other := sent_for_another(job, self._submit, path, self._run)) is not None:
+                self._not_ours(key, job, *other)
+                continue
+            else:  # (a resumed training: sent before, for this same checkpoint)
+                logger.info("EvalCallback: %s was submitted already (seq %d): not sent again",
+                            key, job.seq)  # fmt: skip
             self.submitted.append(job)
+
+    def _held(self, key: str) -> TrackedJob | None:
+        """The job the ledger tracks under ``key`` now (None: none, or one never sent)."""
+        try:
+            job = self._run.job(key)
+        except UnknownJobError:
+            return None
+        return None if job.state == UNSENT else job
+
+    def _not_ours(self, key: str, job: TrackedJob, theirs: str, ours: str) -> None:
+        """``key`` holds a job of another checkpoint: this one is not evaluated (said once),
+        and that job's outcomes are left to whoever submitted it."""
+        if key not in self._others:
+            self._others.add(key)
+            logger.error("EvalCallback: %s is not evaluated: its key %r holds a job (seq %d) "
+                         "sent for another checkpoint, %s, not this one, %s (two trainings, or "
+                         "trials of a hyperparameter search, in one ledger): give each "
+                         "EvalCallback its own key_prefix= (e.g. the run's name and a '/')",
+                         ours, key, job.seq, theirs, ours)  # fmt: skip
 
     def _sent_or_refused(self) -> None:
         with self._due_lock:

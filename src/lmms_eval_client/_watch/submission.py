@@ -225,6 +225,27 @@ def server_path(local: str | os.PathLike[str], path_map: Mapping[str, str]) -> s
     return server.rstrip("/") + rest if rest else server.rstrip("/") or server
 
 
+def sent_for_another(
+    job: TrackedJob, submit: CheckpointSubmission, path: str | os.PathLike[str], run: EvalRun
+) -> tuple[str, str] | None:
+    """(what ``job`` was sent for, what the checkpoint at ``path`` would send) when a
+    ``model_args`` value holding ``"{checkpoint}"`` differs between them (mapped through the
+    run's ``path_map``, as ``submit_checkpoint`` sends it): the key of ``job`` is held by
+    another checkpoint (two trainings into one ledger without a ``key_prefix``); else None.
+    A value the ledger keeps as a fingerprint (a secret's) is not compared."""
+    from .._secret_args import is_fingerprint
+
+    ours = submit.arguments(server_path(path, getattr(run._client, "path_map", {})))
+    theirs = (job.request.model_args if job.request is not None else None) or {}
+    for name, value in submit.model_args.items():
+        if not isinstance(value, str) or PLACEHOLDER not in value:
+            continue
+        sent, would = theirs.get(name), ours["model_args"][name]
+        if sent != would and not is_fingerprint(sent):
+            return str(sent), str(would)
+    return None
+
+
 def check_submitting(run: object, submit: object) -> EvalRun:
     """What a checkpoint is submitted with: an EvalRun (returned), a CheckpointSubmission."""
     from .._runs._sync.run import EvalRun
