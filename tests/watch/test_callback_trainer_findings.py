@@ -272,3 +272,23 @@ def test_the_key_holders_path_is_compared_as_the_server_sees_it(tmp_path: Path) 
         "/data/b/checkpoint-2",
         "/data/out/checkpoint-2",
     )
+
+
+def test_a_log_after_the_end_of_training_polls_no_more(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # t16, t06: the stragglers logged by on_train_end (trainer.log calls on_log) handed
+    # the thread a poll that ran after the run was closed: "could not poll ... closed
+    # database".
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path) as (_, callback, args):
+        callback.on_save(args, state(2), None)
+        callback.on_train_end(args, state(2), None)
+        polled: list[bool] = []
+        callback._poll = lambda: polled.append(True)  # (what on_log hands the thread)
+        callback.on_log(args, state(2), None, logs={})
+        settled(callback)
+        assert polled == []
+        callback.on_train_begin(args, state(2), None)  # a training again: polled again
+        callback.on_log(args, state(3), None, logs={})
+        settled(callback)
+        assert polled == [True]

@@ -280,7 +280,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """
         if not self._rank_zero(state):
             return
-        self._background.hand(self._poll, once=True)
+        if not self._ended:  # (after the end, a poll would reach a run perhaps closed)
+            self._background.hand(self._poll, once=True)
         if self._waiting and logs is not None:
             values = self._waiting.popleft()
             logs.update(values)  # the same dict the later callbacks (report_to) receive
