@@ -3,6 +3,9 @@ that writes checkpoint folders one file at a time (no sleeps: each step is a cal
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,16 @@ def make_run(tmp_path: Path) -> Iterator[Callable[..., EvalRun]]:
     for client, run in made:
         run.close()
         client.close()
+
+
+@pytest.fixture
+def callback_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``lmms_eval_client._watch.callback`` made over a stub of transformers (only its
+    ``TrainerCallback`` base class is used); the real Trainer runs in make test-real."""
+    monkeypatch.setitem(sys.modules, "transformers", types.SimpleNamespace(TrainerCallback=object))
+    monkeypatch.delitem(sys.modules, "lmms_eval_client._watch.callback", raising=False)
+    yield importlib.import_module("lmms_eval_client._watch.callback")
+    sys.modules.pop("lmms_eval_client._watch.callback", None)  # (made over the stub)
 
 
 def write_checkpoint(root: Path, step: int, *, marker: bool = True, weights: int = 64) -> Path:

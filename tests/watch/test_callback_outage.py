@@ -6,10 +6,7 @@ sent at the next save, log or the end of training. transformers is stubbed (only
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
-import sys
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,14 +18,6 @@ from lmms_eval_client import CheckpointSubmission, EvalClient, EvalRun, InvalidA
 from lmms_eval_client.testing import LocalServer
 
 from ..faults import FaultProxy, Rule, Script, Stall, on, respond
-
-
-@pytest.fixture
-def callback_module(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setitem(sys.modules, "transformers", types.SimpleNamespace(TrainerCallback=object))
-    monkeypatch.delitem(sys.modules, "lmms_eval_client._watch.callback", raising=False)
-    yield importlib.import_module("lmms_eval_client._watch.callback")
-    sys.modules.pop("lmms_eval_client._watch.callback", None)  # (made over the stub)
 
 
 def state(step: int) -> SimpleNamespace:

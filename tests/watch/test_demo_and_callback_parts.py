@@ -57,6 +57,8 @@ def test_only_rank_zero_submits() -> None:
     assert not is_rank_zero(True, {"RANK": "1"})
     assert not is_rank_zero(True, {"LOCAL_RANK": "2"})
     assert not is_rank_zero(False, {})
+    assert is_rank_zero(True, {"RANK": "-1", "LOCAL_RANK": "-1"})  # not distributed
+    assert not is_rank_zero(True, {"RANK": "-2"})
 
 
 def test_the_callback_without_transformers_names_the_extra() -> None:

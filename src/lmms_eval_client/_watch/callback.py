@@ -25,11 +25,18 @@ from .._checks import check_seconds
 from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependencyError
 from .._log import logger
 from .._runs._sync.run import EvalRun
-from .._runs.outcomes import JobOutcome, TrackedJob
+from .._runs.errors import UnknownJobError
+from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
 from .background import Background
 from .checkpoint import check_watching
 from .reporting import is_rank_zero, metric_values
-from .submission import CheckpointSubmission, checkpoint_of, may_pass_later, submit_checkpoint
+from .submission import (
+    CheckpointSubmission,
+    checkpoint_of,
+    may_pass_later,
+    sent_for_another,
+    submit_checkpoint,
+)
 
 try:
     from transformers import TrainerCallback
@@ -39,6 +46,9 @@ except ImportError:  # the hf extra
         package="transformers",
         extra="hf",
     ) from None
+
+
+_NAMED = 5  # unsent checkpoints a warning names (then "and K more")
 
 
 class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has no types here
@@ -51,7 +61,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
     they hand the submissions and polls to a background thread of the callback's own and
     return at once (a server that never answers holds no training step). Only the process
     of world rank 0 submits and harvests (``state.is_world_process_zero``, and
-    ``RANK``/``LOCAL_RANK`` 0 when set).
+    ``RANK``/``LOCAL_RANK`` 0 or -1 when set); another says so once (level INFO).
 
     Args:
         run: The EvalRun to submit into.
@@ -95,10 +105,14 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._trainer: Any = None
         self._waiting: deque[dict[str, float]] = deque()
         self._due: deque[tuple[Path, int]] = deque()  # saved, not sent yet (server down)
+        self._due_lock = threading.Lock()  # (named from the trainer's thread: a copy)
+        self._given_up = threading.Event()  # on_train_end gave up: the thread stops trying
         self._polled_at = float("-inf")
         self._background = Background("EvalCallback")
         self._lock = threading.Lock()
         self._ended = False  # on_train_end has logged what was harvested
+        self._said_rank = False  # (a process not of rank 0 says so once)
+        self._others: set[str] = set()  # our keys that hold another checkpoint's job
         self.submitted: list[TrackedJob] = []
         """The jobs this callback submitted (or found under their keys), in order (by its
         background thread: a save's job is here once that thread has sent it)."""
@@ -119,8 +133,21 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._trainer = trainer
         return self
 
+    def _rank_zero(self, state: Any) -> bool:
+        """Whether this process submits (``is_rank_zero``); a process that does not says so
+        once (a training run without the expected evaluations can tell why)."""
+        if is_rank_zero(bool(state.is_world_process_zero)):
+            return True
+        if not self._said_rank:
+            self._said_rank = True
+            logger.info("EvalCallback: this process is not of world rank 0 (RANK %s, LOCAL_RANK "
+                        "%s, is_world_process_zero %s): it submits nothing, rank 0 does",
+                        os.environ.get("RANK"), os.environ.get("LOCAL_RANK"),
+                        state.is_world_process_zero)  # fmt: skip
+        return False
+
     def _ours(self, job: TrackedJob) -> bool:
-        return checkpoint_of(job, self._prefix) is not None
+        return checkpoint_of(job, self._prefix) is not None and job.key not in self._others
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """A training starts (again): the outcomes harvested from now on are logged.
@@ -131,6 +158,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """
         with self._lock:
             self._ended = False
+        self._given_up.clear()
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Have the checkpoint just saved, ``<output_dir>/checkpoint-<global_step>``,
@@ -141,7 +169,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
 
             callback.on_save(trainer.args, trainer.state, trainer.control)  # as Trainer does
         """
-        if not is_rank_zero(bool(state.is_world_process_zero)):
+        if not self._rank_zero(state):
             return
         step: Any = getattr(state, "global_step", None)
         output_dir = getattr(args, "output_dir", None)
@@ -155,8 +183,10 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             logger.error("EvalCallback: cannot tell which checkpoint was saved (global_step "
                          "%r, output_dir %r): not submitted", step, output_dir)  # fmt: skip
             return
-        path = Path(output_dir) / f"checkpoint-{step}"
-        self._due.append((path, step))
+        # made absolute here: the working folder may change before the thread sends it
+        path = Path(os.path.abspath(output_dir)) / f"checkpoint-{step}"
+        with self._due_lock:
+            self._due.append((path, step))
         self._background.hand(self._submit_due, once=True)
 
     def _poll(self) -> None:
@@ -170,29 +200,71 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """Submit the saved checkpoints not sent yet, in order. A failure never reaches the
         Trainer (an evaluation server down must not stop a training): it is logged, and
         the checkpoint is tried again at the next save, log and at the end of training."""
-        while self._due:
+        while self._due and not self._given_up.is_set():
             path, step = self._due[0]
+            key = f"{self._prefix}{path.name}"
             try:
-                job = submit_checkpoint(
-                    self._run,
-                    path,
-                    submit=self._submit,
-                    step=step,
-                    key=f"{self._prefix}{path.name}",
-                )
+                held = self._held(key)
+                job = submit_checkpoint(self._run, path, submit=self._submit, step=step, key=key)
             except LmmsEvalError as exc:
-                if not may_pass_later(exc):  # refused (a 4xx, bad arguments, the ledger)
+                if self._given_up.is_set():  # (the run may be closed: its errors mislead)
+                    logger.debug("EvalCallback: %s left unsent: %s", path.name, exc)
+                    return
+                if not may_pass_later(exc):  # refused (a 4xx, bad arguments, a ledger read-only)
                     logger.error("EvalCallback: %s is not submitted: %s", path.name, exc)
-                    self._due.popleft()
+                    self._sent_or_refused()
                     continue
                 logger.warning(
                     "EvalCallback: could not submit %s (tried again at the next save, log "
                     "and at the end of training): %s", path.name, exc,
                 )  # fmt: skip
                 return
-            self._due.popleft()
-            logger.info("EvalCallback: submitted %s as seq %d", job.key, job.seq)
+            self._sent_or_refused()
+            if (held is None or held.seq != job.seq) and self._run._recorded_here(job):
+                logger.info("EvalCallback: submitted %s as seq %d", job.key, job.seq)
+            elif (other := sent_for_another(job, self._submit, path, self._run)) is not None:
+                self._not_ours(key, job, *other)
+                continue
+            else:  # (a resumed training: sent before, for this same checkpoint)
+                logger.info("EvalCallback: %s was submitted already (seq %d): not sent again",
+                            key, job.seq)  # fmt: skip
             self.submitted.append(job)
+
+    def _held(self, key: str) -> TrackedJob | None:
+        """The job the ledger tracks under ``key`` now (None: none, or one never sent)."""
+        try:
+            job = self._run.job(key)
+        except UnknownJobError:
+            return None
+        return None if job.state == UNSENT else job
+
+    def _not_ours(self, key: str, job: TrackedJob, theirs: str, ours: str) -> None:
+        """``key`` holds a job of another checkpoint: this one is not evaluated (said once),
+        and that job's outcomes are left to whoever submitted it."""
+        if key not in self._others:
+            self._others.add(key)
+            logger.error("EvalCallback: %s is not evaluated: its key %r holds a job (seq %d) "
+                         "sent for another checkpoint, %s, not this one, %s (two trainings, or "
+                         "trials of a hyperparameter search, in one ledger): give each "
+                         "EvalCallback its own key_prefix= (e.g. the run's name and a '/')",
+                         ours, key, job.seq, theirs, ours)  # fmt: skip
+
+    def _sent_or_refused(self) -> None:
+        with self._due_lock:
+            self._due.popleft()
+
+    def _unsent(self) -> str:
+        """The checkpoints saved and not sent, for a warning: "" when none; else their
+        paths (the first few) and what to do."""
+        with self._due_lock:
+            paths = [str(path) for path, _ in self._due]
+        if not paths:
+            return ""
+        more = f" and {len(paths) - _NAMED} more" if len(paths) > _NAMED else ""
+        return (
+            f"; {len(paths)} checkpoint(s) not sent: {', '.join(paths[:_NAMED])}{more} "
+            "(submit_checkpoint(run, path, submit=...) them once the server answers)"
+        )
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
@@ -206,9 +278,10 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             logs = {"loss": 1.0}
             callback.on_log(trainer.args, trainer.state, trainer.control, logs=logs)
         """
-        if not is_rank_zero(bool(state.is_world_process_zero)):
+        if not self._rank_zero(state):
             return
-        self._background.hand(self._poll, once=True)
+        if not self._ended:  # (after the end, a poll would reach a run perhaps closed)
+            self._background.hand(self._poll, once=True)
         if self._waiting and logs is not None:
             values = self._waiting.popleft()
             logs.update(values)  # the same dict the later callbacks (report_to) receive
@@ -222,7 +295,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
 
             callback.on_train_end(trainer.args, trainer.state, trainer.control)
         """
-        if not is_rank_zero(bool(state.is_world_process_zero)):
+        if not self._rank_zero(state):
             return
         deadline = None if self._wait_at_end is None else time.monotonic() + self._wait_at_end
         finished = threading.Event()
@@ -236,10 +309,13 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._background.hand(finish)
         grace = None if self._wait_at_end is None else self._wait_at_end + self._GRACE
         if not finished.wait(grace):
+            self._given_up.set()  # the request under way is the last (the run may close)
+            unsent = self._unsent()
             logger.warning(
                 "EvalCallback: the evaluation server did not answer by the end of wait_at_end "
                 "(%s s, plus %s s): the training ends without it; what was submitted goes on "
-                "on the server (run.metrics() has it once done)", self._wait_at_end, self._GRACE,
+                "on the server (run.metrics() has it once done)%s", self._wait_at_end,
+                self._GRACE, unsent and f"{unsent}; the first one perhaps under way",
             )  # fmt: skip
         with self._lock:  # a harvest after this is left in the ledger, not acknowledged
             self._ended = True
@@ -255,31 +331,33 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
     def _finish(self, deadline: float | None) -> None:
         """(In the background thread) submit, poll and wait for the callback's pending jobs
         until none is left or ``deadline``."""
-        while True:
+        while not self._given_up.is_set():
             self._submit_due()
             self._collect()
             try:
                 pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
             except LmmsEvalError as exc:  # the ledger unreadable: not the training's end
-                logger.error("EvalCallback: cannot read the run at the end of training: %s", exc)
+                if not self._given_up.is_set():
+                    logger.error("EvalCallback: cannot read the run at the end of training: "
+                                 "%s%s", exc, self._unsent())  # fmt: skip
                 break
             if not pending and not self._due:
                 break
             if deadline is not None and time.monotonic() >= deadline:
-                logger.warning(
-                    "EvalCallback: %d evaluation(s) still pending at the end of training: "
-                    "they go on on the server (run.metrics() has them once done)%s",
-                    len(pending),
-                    f"; {len(self._due)} checkpoint(s) never sent: submit_checkpoint() them"
-                    if self._due
-                    else "",
-                )
+                going = "none pending"
+                if pending:
+                    going = (f"{len(pending)} evaluation(s) still pending go on on the server "
+                             "(run.metrics() has them once done)")  # fmt: skip
+                logger.warning("EvalCallback: wait_at_end (%s s) passed at the end of training: "
+                               "%s%s", self._wait_at_end, going, self._unsent())  # fmt: skip
                 break
-            time.sleep(self._run._poll_interval)
+            self._given_up.wait(self._run._poll_interval)
 
     def _collect(self) -> None:
         """Receive the finished outcomes of the callback's jobs; queue their metrics; ack.
         A failure is logged, never raised into the Trainer: the next poll tries again."""
+        if self._given_up.is_set():  # (the run may be closed)
+            return
         self._polled_at = time.monotonic()
         try:
             received = self._run.receive()
@@ -296,7 +374,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                     self._run.ack(*mine)
                 self._waiting.extend(self._values(outcome) for outcome in mine)
         except LmmsEvalError as exc:  # (unacknowledged outcomes are given again)
-            logger.warning("EvalCallback: could not poll the evaluations (tried again): %s", exc)
+            if not self._given_up.is_set():
+                logger.warning("EvalCallback: could not poll the evaluations (tried again): %s",
+                               exc)  # fmt: skip
 
     def _values(self, outcome: JobOutcome) -> dict[str, float]:
         values = {

@@ -44,7 +44,10 @@ class Notices:
         """A failed submission said: True when the others may go on (this one refused,
         remembered), False when they wait (the server down or busy: this one, kept
         unsent, is tried again at the next scan); raised when nothing may go on (the
-        ledger, credentials the server refuses)."""
+        ledger, credentials the server refuses; a ledger out for a while is raised too:
+        the watch's loop says it once and tries this one again at the next scan)."""
+        if isinstance(error, PASSING):
+            raise error
         if may_pass_later(error):
             logger.warning("Watcher of %s: could not submit %s (tried again at the next "
                            "scan): %s", self._directory, checkpoint.name, error)  # fmt: skip

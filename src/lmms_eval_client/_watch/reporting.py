@@ -45,13 +45,18 @@ def metric_values(job: TrackedJob) -> dict[str, float]:
 def is_rank_zero(world_process_zero: bool, environ: Mapping[str, str] | None = None) -> bool:
     """Whether this process submits in a distributed training: the trainer's own word
     (``state.is_world_process_zero``), and ``RANK`` and ``LOCAL_RANK`` 0 when set (a
-    launcher's variables, for a state that does not know yet).
+    launcher's variables, for a state that does not know yet). -1 is transformers' "not
+    distributed" (``TrainingArguments.local_rank``): a single process, which submits.
 
     Example::
 
         is_rank_zero(True, {"RANK": "1"})  # False
+        is_rank_zero(True, {"LOCAL_RANK": "-1"})  # True
     """
     env: Mapping[str, Any] = os.environ if environ is None else environ
     return world_process_zero and all(
-        str(env.get(name, "0")).strip() in ("0", "") for name in ("RANK", "LOCAL_RANK")
+        str(env.get(name, "0")).strip() in _NOT_OTHER_RANK for name in ("RANK", "LOCAL_RANK")
     )
+
+
+_NOT_OTHER_RANK = ("0", "", "-1")  # rank 0, or no distributed training

@@ -160,13 +160,18 @@ def may_pass_later(error: LmmsEvalError) -> bool:
     the server down or busy (``is_transient``), or an answer lost that the server could
     not be asked about yet (``SubmissionUnresolvedError`` not final: the next submit under
     the same key reconciles it, never sending it twice), or a pool's servers all down, at
-    their cap or refusing for a while. A refusal (a 4xx, bad arguments, the ledger, a pool
-    none of whose servers offers the tasks) would only be refused again."""
+    their cap or refusing for a while, or the run's ledger out for a while (locked by
+    another process, its database restarting: ``PASSING``; nothing was sent). A refusal (a
+    4xx, bad arguments, a ledger damaged or read-only, a pool none of whose servers offers
+    the tasks) would only be refused again."""
     from .._exceptions import NoServerAvailableError
     from .._http.retry import is_transient
     from .._pool.routing import OFFERS_NOT
     from .._runs.errors import SubmissionUnresolvedError
+    from .._runs.outage import PASSING
 
+    if isinstance(error, PASSING):
+        return True
     if isinstance(error, SubmissionUnresolvedError):
         return not error.final
     if isinstance(error, NoServerAvailableError):  # a pool's servers down, full or busy
@@ -218,6 +223,27 @@ def server_path(local: str | os.PathLike[str], path_map: Mapping[str, str]) -> s
         return path
     server = backwards[mount]
     return server.rstrip("/") + rest if rest else server.rstrip("/") or server
+
+
+def sent_for_another(
+    job: TrackedJob, submit: CheckpointSubmission, path: str | os.PathLike[str], run: EvalRun
+) -> tuple[str, str] | None:
+    """(what ``job`` was sent for, what the checkpoint at ``path`` would send) when a
+    ``model_args`` value holding ``"{checkpoint}"`` differs between them (mapped through the
+    run's ``path_map``, as ``submit_checkpoint`` sends it): the key of ``job`` is held by
+    another checkpoint (two trainings into one ledger without a ``key_prefix``); else None.
+    A value the ledger keeps as a fingerprint (a secret's) is not compared."""
+    from .._secret_args import is_fingerprint
+
+    ours = submit.arguments(server_path(path, getattr(run._client, "path_map", {})))
+    theirs = (job.request.model_args if job.request is not None else None) or {}
+    for name, value in submit.model_args.items():
+        if not isinstance(value, str) or PLACEHOLDER not in value:
+            continue
+        sent, would = theirs.get(name), ours["model_args"][name]
+        if sent != would and not is_fingerprint(sent):
+            return str(sent), str(would)
+    return None
 
 
 def check_submitting(run: object, submit: object) -> EvalRun:
