@@ -30,7 +30,7 @@ from .._lazy import LazyModule
 from .._secret_args import Fingerprints, secret_arg_words
 from .._trackers.base import import_extra
 from .errors import LedgerError, LedgerReadOnlyError, UnknownJobError
-from .ledger_keys import KeyTaken, claim_key
+from .ledger_keys import claim_key, claim_retry
 from .ledger_schema import (
     JOBS,
     damaged,
@@ -185,15 +185,7 @@ class Ledger:
                 data["key"] = key
             self.observe(conn, seq, now, "intent", SUBMITTING, data)
             if retry_of is not None:
-                # Only the first: two processes (or run objects) polling one ledger both saw
-                # the attempt unretried; the later one's intent is rolled back, nothing sent.
-                claimed = conn.execute(
-                    "UPDATE jobs SET retried_by = ?, updated_at = ? "
-                    "WHERE seq = ? AND retried_by IS NULL",
-                    (seq, now, retry_of.seq),
-                )
-                if not claimed.rowcount:
-                    raise KeyTaken(retry_of.seq)
+                claim_retry(conn, retry_of.seq, seq, now)
                 self.observe(conn, retry_of.seq, now, "retry", retry_of.state, {"by": seq})
         return self.job(seq)
 

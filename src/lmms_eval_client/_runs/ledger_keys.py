@@ -54,6 +54,18 @@ def check_key(key: object) -> str | None:
     return key
 
 
+def claim_retry(conn: LedgerConnection, retried: int, seq: int, now: float) -> None:
+    """In the transaction that records job ``seq``'s intent: mark attempt ``retried`` as
+    retried by it, only if no job is yet. Two processes (or run objects) polling one ledger
+    both saw it unretried: KeyTaken for the later one (its intent rolled back, not sent)."""
+    claimed = conn.execute(
+        "UPDATE jobs SET retried_by = ?, updated_at = ? WHERE seq = ? AND retried_by IS NULL",
+        (seq, now, retried),
+    )
+    if not claimed.rowcount:
+        raise KeyTaken(retried)
+
+
 def claim_key(ledger: Ledger, conn: LedgerConnection, key: str, seq: int, now: float) -> None:
     """In the transaction that records job ``seq``'s intent: give it ``key``. KeyTaken when
     another job holds the key, unless that job is ``unsent`` (then the key passes on).
