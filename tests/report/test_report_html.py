@@ -192,6 +192,20 @@ def test_a_report_path_that_cannot_be_written_is_a_usage_error(
     assert made_run.ledger.read_bytes() == before
 
 
+def test_a_report_over_a_live_ledgers_wal_is_refused(made_run: MadeRun) -> None:
+    # The runs CLI's adversarial try: -o LEDGER-wal (a live run's writes not yet in the file)
+    # was written over, exit 0; the trainer's jobs were then gone from the ledger.
+    with EvalClient(made_run.base_url) as client, EvalRun(client, made_run.ledger) as run:
+        run.jobs()
+        for end in ("-wal", "-shm"):
+            part = Path(f"{made_run.ledger}{end}")
+            assert part.exists()
+            before = part.read_bytes()
+            with pytest.raises(InvalidArgumentError, match=f"a file of it .{part.name}"):
+                write_report(made_run.ledger, part)
+            assert part.read_bytes() == before
+
+
 def test_a_lone_surrogate_in_a_sample_is_written_escaped_and_a_failed_write_keeps_the_old(
     made_run: MadeRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

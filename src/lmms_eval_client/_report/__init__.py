@@ -166,10 +166,15 @@ def _checked_output(
     if out.is_dir():
         raise InvalidArgumentError(f"{str(out)!r} is a folder: give a file name in it")
     for ledger in ledgers:
-        # (a PostgreSQL URL is no file: Path(url) does not exist)
-        if Path(ledger).exists() and out.exists() and out.samefile(ledger):
-            raise InvalidArgumentError(
-                f"{str(out)!r} is the run's ledger: writing the page there would replace "
-                "the run. Give another file name."
-            )
+        # (a PostgreSQL URL is no file: Path(url) does not exist.) SQLite's -wal holds the
+        # writes a live run has not checkpointed yet: replaced, they are gone (the review).
+        for part in (Path(ledger), *(Path(f"{ledger}{end}") for end in _SIDECARS)):
+            if part.exists() and out.exists() and out.samefile(part):
+                raise InvalidArgumentError(
+                    f"{str(out)!r} is the run's ledger, or a file of it ({part.name}): "
+                    "writing the page there would replace the run. Give another file name."
+                )
     return out
+
+
+_SIDECARS = ("-wal", "-shm", "-journal")
