@@ -11,7 +11,9 @@ import pytest
 import respx
 
 from lmms_eval_client import EvalClient, EvalRun, JobFailedError, JobInfo, WaitTimeoutError
+from lmms_eval_client._text import failure_reason
 
+from ..results.conftest import DATA
 from ..runs._fake import FakeServer
 from ..support import BASE, JOB_ID, job_json
 from .test_commands import invoke
@@ -80,6 +82,23 @@ def test_runs_show_and_ls_give_a_failed_jobs_error_without_the_secret(
         result = invoke(args)
         assert result.exit_code == 0, result.output
         assert SECRET not in result.output and "failed" in result.output
+
+
+def test_runs_show_says_why_the_real_servers_failed_job_failed(tmp_path: Path) -> None:
+    # The runs CLI's adversarial try: `runs show` printed the error's last line, the real
+    # 0.7.3 server's "ERROR ... Please set --verbosity=DEBUG" boilerplate with escaped
+    # colour codes, where `status` and `runs watch` say the exception.
+    error = (DATA / "failed" / "failed_error.txt").read_text()
+    path = tmp_path / "run.sqlite"
+    with FakeServer().mocked() as server, EvalClient(BASE) as client, EvalRun(client, path) as run:
+        job = run.submit("qwen2_vl", ["no_such_task"], model_args={"pretrained": "a/b"})
+        assert job.job_id is not None
+        server.finish(job.job_id, "failed", error)
+        run.harvest()
+    result = invoke(["runs", "show", str(path), "1"])
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert line.split(":", 1)[1].strip() == failure_reason(error)
+    assert "Tasks not found" in line and "\\x1b" not in line
 
 
 def test_a_tokenizers_settings_are_not_taken_for_secrets(mock: respx.MockRouter) -> None:

@@ -24,6 +24,7 @@ from lmms_eval_client import InvalidArgumentError, TrackedJob
 from .._results.redaction import redacted_error
 from .._runs.ledger import Ledger as RunLedger
 from .._runs.postgres.url import is_database_url, parse_url
+from .._text import failure_reason
 from .output import as_json, print_fields, print_json, print_lines
 from .server_commands import JsonFlag, examples
 
@@ -155,7 +156,7 @@ def show(
             ("tasks", ", ".join(job.request.tasks)),
             ("attempt", f"{job.attempt} (first: seq {job.first_seq})"),
             ("note", job.note or "-"),
-            ("error", _last_line(redacted_error(job.info)) if job.info else "-"),
+            ("error", failure_reason(error) if (error := _error(job)) else "-"),
             ("summary", json.dumps(job.summary) if job.summary is not None else "-"),
         ]
     )
@@ -191,6 +192,6 @@ def runs_app() -> typer.Typer:
     return app
 
 
-def _last_line(text: str | None) -> str:
-    lines = (text or "").strip().splitlines()
-    return lines[-1] if lines else "-"
+def _error(job: TrackedJob) -> str | None:
+    """The job's error text as the ledger may show it (secrets masked); None: none."""
+    return redacted_error(job.info) if job.info is not None else None
