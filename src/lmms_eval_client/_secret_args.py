@@ -74,6 +74,41 @@ def is_secret_arg(name: str, words: Collection[str]) -> bool:
     return any(word in lowered for word in words)
 
 
+# A URL whose authority names a user (and a password): https://alice:PW@host/v1, a token
+# as the user (https://TOKEN@github.com/...). A secret whatever the model_arg's name.
+_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]*@")
+
+
+def holds_secret(value: Any, words: Collection[str], depth: int = 0) -> bool:
+    """Whether a model_args (or extra_body) value holds a secret whatever its own name: a
+    URL with a user in it, or, nested in it, a value under a secret name or such a URL.
+
+    >>> holds_secret("https://alice:pw@host/v1", ()), holds_secret("https://host/v1", ())
+    (True, False)
+    >>> holds_secret({"auth": {"token": "x"}}, ("token",))
+    True
+    """
+    if isinstance(value, str):
+        return _URL_USERINFO.search(value) is not None
+    if depth >= _MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return any(
+            (isinstance(key, str) and is_secret_arg(key, words))
+            or holds_secret(item, words, depth + 1)
+            for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return any(holds_secret(item, words, depth + 1) for item in value)
+    return False
+
+
+def is_secret(key: str, value: Any, words: Collection[str]) -> bool:
+    """The one rule of a secret model_args (or extra_body) value: its name (``words``), or
+    what it holds (``holds_secret``)."""
+    return is_secret_arg(key, words) or holds_secret(value, words)
+
+
 def is_fingerprint(value: object) -> bool:
     return isinstance(value, str) and value.startswith(FINGERPRINT_PREFIX)
 
@@ -195,7 +230,7 @@ def masked_for_display(data: Any, words: Collection[str] | None = None) -> Any:
     chosen = secret_arg_words() if words is None else words
 
     def hide(key: str, value: Any) -> Any:
-        return SHOWN if is_secret_arg(key, chosen) or is_fingerprint(value) else value
+        return SHOWN if is_secret(key, value, chosen) or is_fingerprint(value) else value
 
     def mask_error(text: str, model_args: Any) -> str:
         return masked_error(text, model_args, chosen)
@@ -234,7 +269,7 @@ class Fingerprints:
 
     def _sealer(self, also: Collection[str] = ()) -> Callable[[str, Any], Any]:
         def seal(key: str, value: Any) -> Any:
-            secret = key in also or is_secret_arg(key, self.words)
+            secret = key in also or is_secret(key, value, self.words)
             return self.of(value) if secret and value is not None else value
 
         return seal

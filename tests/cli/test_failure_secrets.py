@@ -153,3 +153,15 @@ def test_every_name_the_request_masks_is_masked_in_the_error_too(
     assert raised.value.reason == "ValueError: rejected [REDACTED]"
     result = invoke(["status", JOB_ID, "--json"], BASE)
     assert SECRET not in result.output and f'"{name}": "***"' in result.output
+
+
+def test_status_json_masks_secrets_held_in_values(mock: respx.MockRouter) -> None:
+    # The runs CLI's adversarial try: base_url=https://alice:PW@host/v1 was printed.
+    args = {"base_url": "https://alice:URLPASS-5ecret@llm.internal/v1", "auth": {"token": "n5"}}
+    request = {"model": "openai_compatible", "tasks": ["mme"], "model_args": args}
+    mock.get(f"/jobs/{JOB_ID}").respond(200, json=job_json("queued", request=request))
+    shown = invoke(["status", JOB_ID, "--json"], BASE)
+    assert shown.exit_code == 0, shown.output
+    assert "URLPASS" not in shown.stdout and '"n5"' not in shown.stdout
+    (job,) = json.loads(shown.stdout)
+    assert job["request"]["model_args"] == {"base_url": "***", "auth": "***"}

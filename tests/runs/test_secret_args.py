@@ -265,3 +265,53 @@ def test_secret_args_must_be_words(tmp_path: Path, bad: object) -> None:
     with pytest.raises(InvalidArgumentError, match="secret_args"):
         EvalRun(EvalClient("http://127.0.0.1:9"), tmp_path / "run.sqlite", secret_args=bad)  # type: ignore[arg-type]
     assert not (tmp_path / "run.sqlite").exists()  # refused before the file is made
+
+
+# The adversarial tries of the runs CLI and of the trainer callback: a secret under a name
+# of no secret's (openai_compatible's base_url with a password; a token as a URL's user;
+# a token nested in a mapping) was stored as it was and shown by runs ls/show --json.
+HELD = {
+    "base_url": "https://alice:URLPASS-5ecret@llm.internal/v1",
+    "repo": "https://ghp_5ecretAsUser0123@github.com/org/m.git",
+    "auth": {"kind": "bearer", "token": "nested-5ecret-0123456789"},
+}
+HELD_SECRETS = ("URLPASS-5ecret", "ghp_5ecretAsUser0123", "nested-5ecret-0123456789")
+
+
+@pytest.mark.parametrize("resumed", [False, True], ids=["same run", "resumed run"])
+async def test_secrets_held_in_values_are_sealed_and_sent_again_as_they_were(
+    server: FakeServer, make_runner: MakeRunner, ledger_target: LedgerTarget, resumed: bool
+) -> None:
+    args = {"pretrained": "org/m", "base_url_public": "https://llm.internal/v1", **HELD}
+    retry = RetryOnFailure("CUDA out of memory", max_attempts=2)
+    runner = make_runner(BASE, retry=retry, summarize=None)
+    first = await runner.submit("openai_compatible", ["mme"], model_args=args)
+    if resumed:
+        await runner.close()
+        runner = make_runner(BASE, retry=retry, summarize=None)
+    server.finish(str(first.job_id), "failed", OOM)
+    assert await runner.harvest() == []  # sent again, with the values as given
+    second = next(j for j in server.jobs.values() if j["job_id"] != first.job_id)
+    assert second["request"]["model_args"] == args
+    data = on_disk(ledger_target)
+    for secret in HELD_SECRETS:
+        assert secret.encode() not in data, secret
+    stored = (await runner.jobs())[0].request.model_args
+    assert stored is not None and stored["base_url_public"] == "https://llm.internal/v1"
+    assert all(stored[key].startswith("***hmac-sha256:") for key in HELD)
+
+
+def test_the_command_line_shows_secrets_held_in_values_masked(
+    server: FakeServer, tmp_path: Path
+) -> None:
+    from ..cli.test_commands import invoke
+
+    path = tmp_path / "run.sqlite"
+    with EvalClient(BASE) as client, EvalRun(client, path) as run:
+        run.submit("openai_compatible", ["mme"], model_args={"pretrained": "org/m", **HELD})
+    for args in (["runs", "show", str(path), "1", "--json"], ["runs", "ls", str(path), "--json"]):
+        shown = invoke(args)
+        assert shown.exit_code == 0, shown.output
+        assert '"***"' in shown.stdout
+        for secret in HELD_SECRETS:
+            assert secret not in shown.stdout, (args, secret)
