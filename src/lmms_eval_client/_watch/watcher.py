@@ -35,7 +35,7 @@ from .checkpoint import (
 )
 from .notices import Notices
 from .readiness import Looks, MarkerFile, ReadinessRule
-from .submission import CheckpointSubmission, checkpoint_of, step_of, submit_checkpoint
+from .submission import CheckpointSubmission, checkpoint_of, path_map_of, step_of, submit_checkpoint
 from .wake import Wake, Waker, check_wake, resolve_wake, start_waker
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class CheckpointWatcher:
         check_rules(ready, step)
         self._run = run
         self._directory = check_directory(directory)
-        check_sendable(self._directory, getattr(run._client, "path_map", {}))
+        check_sendable(self._directory, path_map_of(run))
         self._submit = submit
         self._pattern = check_pattern(pattern)
         self._ready: ReadinessRule = MarkerFile() if ready is None else ready
