@@ -5,20 +5,29 @@ or U+202E (reverses what follows) is printed escaped, by every human output."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 import respx
 from rich.console import Console
 from typer.testing import CliRunner
 
-from lmms_eval_client import EvalClient, EvaluateRequest, JobInfo, JobSubmitResponse, TrackedJob
+from lmms_eval_client import (
+    EvalClient,
+    EvalRun,
+    EvaluateRequest,
+    JobInfo,
+    JobSubmitResponse,
+    TrackedJob,
+)
 from lmms_eval_client.cli.app import app
 from lmms_eval_client.cli.live import LineView, LiveView
 from lmms_eval_client.cli.run_view import Lines, LiveTable
 from lmms_eval_client.cli.terminal import for_terminal
 from lmms_eval_client.cli.watch import Tracked
 
-from ..support import job_json
+from ..runs._fake import FakeServer
+from ..support import BASE, job_json
 from .test_commands import env_for
 
 CODES = "\x1b]0;pwned\x07\x1b[2J\u202e\x9b"
@@ -130,3 +139,16 @@ def test_debug_shows_the_traceback_and_the_log_escaped(
     assert "Traceback (most recent call last)" in done.output
     assert not _raw_codes_in(done.output), done.output
     assert f"no job {ESCAPED}" in done.output
+
+
+def test_a_label_with_a_line_break_stays_on_its_jobs_line(tmp_path: Path) -> None:
+    # The runs CLI's adversarial try: a label "a\nseq 9 completed ..." printed a row of a
+    # job that does not exist, in runs ls, runs show, runs export and runs watch.
+    forged = "a\n   9  -  completed  step=999"
+    path = tmp_path / "run.sqlite"
+    with FakeServer().mocked(), EvalClient(BASE) as client, EvalRun(client, path) as run:
+        run.submit("qwen2_vl", ["mme"], {"pretrained": "a/b"}, labels={"note": forged})
+    listed = _invoke(["runs", "ls", str(path)]).splitlines()
+    assert len(listed) == 1 and "note=a\\n   9" in listed[0]  # one job, one line
+    shown = _invoke(["runs", "show", str(path), "1"])
+    assert "step=999" in shown and "\n   9" not in shown

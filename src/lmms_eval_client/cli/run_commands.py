@@ -206,7 +206,11 @@ def submit(
     elif known:
         print_lines([f"already submitted under key {key}: seq {job.seq} ({job.state}), not sent"])
     else:
-        shown = f"key {key}, labels {labels_text(job)}" if key else f"labels {labels_text(job)}"
+        shown = (
+            f"key {key}, labels {labels_text(job.labels)}"
+            if key
+            else f"labels {labels_text(job.labels)}"
+        )
         print_lines(
             [f"submitted seq {job.seq}: job {job.job_id} ({job.state}) to {job.server}; {shown}"]
         )

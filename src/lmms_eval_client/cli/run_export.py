@@ -35,6 +35,7 @@ from .run_backfill import (
     backfill,
     make_sink,
 )
+from .run_view import labels_text
 from .runs import Ledger, open_read_only
 from .server_commands import JsonFlag
 
@@ -151,11 +152,7 @@ def export(
         print_text(export_csv(rows))
     else:
         print_lines(
-            f"{row['seq']:>4}  {row['key'] or '-':<12} {_labels_text(row):<20} "
+            f"{row['seq']:>4}  {row['key'] or '-':<12} {labels_text(row['labels']):<20} "
             f"{row['task']:<16} {row['metric']},{row['filter']}  {row['value']}"
             for row in rows
         )
-
-
-def _labels_text(row: dict[str, Any]) -> str:
-    return ",".join(f"{k}={v}" for k, v in row["labels"].items()) or "-"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -42,9 +42,16 @@ _STYLES = {"completed": "green", "failed": "red", "unsent": "red", "lost": "red"
 _STYLES |= {"cancelled": "magenta", "queued": "yellow", "running": "cyan"}
 
 
-def labels_text(job: TrackedJob) -> str:
-    """``k=v,k2=v2``, or ``-`` without labels."""
-    return ",".join(f"{key}={value}" for key, value in job.labels.items()) or "-"
+def labels_text(labels: Mapping[str, Any]) -> str:
+    """``k=v,k2=v2``, or ``-`` without labels; on one line: a line break in a label (a
+    shared ledger's, anyone's) is written ``\\n``, not a new line that reads as another
+    job's row.
+
+    >>> labels_text({"step": 1, "note": "a\\nseq 9 completed"})
+    'step=1,note=a\\\\nseq 9 completed'
+    """
+    text = ",".join(f"{key}={value}" for key, value in labels.items()) or "-"
+    return text.replace("\n", "\\n")
 
 
 def run_exit_code(jobs: Sequence[TrackedJob], resent: Collection[int] = ()) -> ExitCode:
@@ -231,7 +238,7 @@ class Lines:
 
     def _print(self, job: TrackedJob, text: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
-        line = f"{stamp} seq {job.seq} [{labels_text(job)}] {text}"
+        line = f"{stamp} seq {job.seq} [{labels_text(job.labels)}] {text}"
         print(for_terminal(line), file=self._stream or sys.stdout, flush=True)
 
     def state(self, job: TrackedJob) -> None:
@@ -270,7 +277,7 @@ class LiveTable:
             table.add_row(
                 str(job.seq),
                 job.key or "-",
-                for_terminal(labels_text(job)),
+                for_terminal(labels_text(job.labels)),
                 Text(job.state, style=_STYLES.get(job.state, "")),
                 for_terminal(job.job_id or "-"),
                 Text(for_terminal(detail(job)), style="dim", no_wrap=True, overflow="ellipsis"),

@@ -26,6 +26,7 @@ from .._runs.ledger import Ledger as RunLedger
 from .._runs.postgres.url import is_database_url, parse_url
 from .._text import failure_reason
 from .output import as_json, print_fields, print_json, print_lines
+from .run_view import labels_text
 from .server_commands import JsonFlag, examples
 
 LEDGER_ENV = "LMMS_EVAL_LEDGER"
@@ -70,10 +71,6 @@ def open_read_only(ledger: str | os.PathLike[str]) -> closing[RunLedger]:
     return closing(RunLedger(target, read_only=True))
 
 
-def _labels(job: TrackedJob) -> str:
-    return ",".join(f"{key}={value}" for key, value in job.labels.items()) or "-"
-
-
 def _status(job: TrackedJob) -> str:
     return job.state if job.last_known_state is None else f"{job.state} ({job.last_known_state})"
 
@@ -103,7 +100,7 @@ def ls(
         return
     print_lines(
         f"{job.seq:>4}  {_status(job):<22} {job.job_id or '-':<36}  {job.key or '-'}  "
-        f"{_labels(job)}  {job.server}"
+        f"{labels_text(job.labels)}  {job.server}"
         for job in jobs
     )
 
@@ -150,7 +147,7 @@ def show(
             ("job id", job.job_id or "-"),
             ("state", _status(job)),
             ("key", job.key or "-"),
-            ("labels", _labels(job)),
+            ("labels", labels_text(job.labels)),
             ("server", job.server),
             ("model", job.request.model),
             ("tasks", ", ".join(job.request.tasks)),
