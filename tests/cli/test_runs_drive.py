@@ -372,6 +372,13 @@ def test_rehome_moves_the_jobs_of_a_server_that_moved_and_watch_polls_them_there
     again = invoke(["runs", "rehome", str(ledger), old.url, new], None)
     assert again.exit_code == 0, again.output
     assert again.stdout == f"no job of {ledger} is recorded on {old.url}: nothing moved\n"
+    # The runs CLI's adversarial try: OLD the jobs' own server (as spelt, or as localhost)
+    # said "no job ... is recorded on OLD", every job being recorded there.
+    port = new.rsplit(":", 1)[1]
+    for spelt in (new, f"http://localhost:{port}"):
+        same = invoke(["runs", "rehome", str(ledger), spelt, new], None)
+        assert same.exit_code == 0, same.output
+        assert same.stdout == f"{spelt} and {new} name one server: nothing moved\n"
 
 
 def test_rehome_refuses_bad_input_before_writing(local_server: LocalServer, ledger: Path) -> None:

@@ -16,6 +16,7 @@ import typer
 from lmms_eval_client import InvalidArgumentError
 
 from .._runs.ledger_copy import copy_ledger
+from .._runs.servers import same_server
 from .._text import without_userinfo
 from .output import print_json, print_lines
 from .runs import Ledger, ledger_exists, shown_ledger
@@ -88,6 +89,8 @@ def rehome(
         print_json({"moved": moved, "old": old, "new": new, "ledger": shown_ledger(ledger)})
     elif moved:
         print_lines([f"moved {len(moved)} job(s) (seq {' '.join(map(str, moved))}) to {new}"])
+    elif same_server(old, new):  # (the jobs are there: "none recorded on OLD" was false)
+        print_lines([f"{old} and {new} name one server: nothing moved"])
     else:
         print_lines([f"no job of {shown_ledger(ledger)} is recorded on {old}: nothing moved"])
 
