@@ -33,6 +33,8 @@ BAD_EVALUATE = [
     ("limit-nan", {"limit": float("nan")}),
     ("limit-bool", {"limit": True}),
     ("limit-str", {"limit": "five"}),
+    # neither a count nor a fraction: lmms-eval cut it to 1 in silence (the runs CLI's try)
+    ("limit-fraction-over-1", {"limit": 1.5}),
     ("num_gpus-0", {"num_gpus": 0}),
     ("num_gpus-float", {"num_gpus": 1.5}),
     ("num_gpus-bool", {"num_gpus": True}),

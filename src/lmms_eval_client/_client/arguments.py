@@ -64,6 +64,11 @@ def _limit_option(value: object) -> int | float:
         number = float(value)
     except OverflowError:
         number = math.inf
+    if number >= 1 and math.isfinite(number) and not number.is_integer():
+        raise InvalidArgumentError(  # (lmms-eval would cut 1.5 to a count of 1, in silence)
+            f"limit must be a count (> 0), a fraction in (0, 1), or -1 for all samples; got "
+            f"{shown(value)}, neither a whole count nor a fraction under 1"
+        )
     if value == -1 or (math.isfinite(number) and 0 < number <= MAX_COUNT):
         return value
     raise InvalidArgumentError(
