@@ -258,3 +258,39 @@ def test_a_whole_float_step_is_the_checkpoint_of_its_integer(
         ("checkpoint-7", 7),
         ("checkpoint-8", 8),
     ]
+
+
+def test_a_distributed_trainings_end_waits_at_most_half_its_ddp_timeout(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # The adversarial try with a real Trainer: rank 0 waited wait_at_end (3600 s by
+    # default) at the end while the other ranks waited for it at their next collective,
+    # which times out at ddp_timeout (1800 s by default): the job would end in an error.
+    monkeypatch.setattr(callback_module.EvalCallback, "_GRACE", 0.1)
+    with callback_behind_a_proxy(callback_module, local_server, tmp_path, wait_at_end=3600) as (
+        _,
+        callback,
+        args,
+    ):
+        callback._submit = CheckpointSubmission(
+            model="qwen2_vl",
+            tasks=["mme"],
+            model_args={"pretrained": "{checkpoint}", "sim_duration": 600},
+        )  # fmt: skip  (runs until the server stops: pending at the end)
+        callback.on_save(args, state(5), None)
+        settled(callback)
+        distributed = SimpleNamespace(**vars(args), world_size=2, ddp_timeout=0.2)
+        with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+            callback.on_train_end(distributed, state(5), None)  # before: 3600 s
+    assert "a distributed training (2 processes): waiting at most 0.1 s" in caplog.text
+    assert "1 evaluation(s) still pending go on on the server" in caplog.text
+
+
+def test_a_single_process_waits_wait_at_end() -> None:
+    from lmms_eval_client._watch.reporting import end_wait
+
+    one = SimpleNamespace(world_size=1, ddp_timeout=1800)
+    assert end_wait(3600.0, one) == 3600.0 and end_wait(None, one) is None
+    two = SimpleNamespace(world_size=2, ddp_timeout=1800)
+    assert end_wait(60.0, two) == 60.0 and end_wait(None, two) == 900.0

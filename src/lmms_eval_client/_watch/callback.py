@@ -29,7 +29,7 @@ from .._runs.errors import UnknownJobError
 from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
 from .background import Background
 from .checkpoint import check_watching
-from .reporting import is_rank_zero, metric_values
+from .reporting import end_wait, is_rank_zero, metric_values
 from .submission import (
     CheckpointSubmission,
     checkpoint_of,
@@ -297,7 +297,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """
         if not self._rank_zero(state):
             return
-        deadline = None if self._wait_at_end is None else time.monotonic() + self._wait_at_end
+        wait = end_wait(self._wait_at_end, args)
+        deadline = None if wait is None else time.monotonic() + wait
         finished = threading.Event()
 
         def finish() -> None:
@@ -307,7 +308,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                 finished.set()
 
         self._background.hand(finish)
-        grace = None if self._wait_at_end is None else self._wait_at_end + self._GRACE
+        grace = None if wait is None else wait + self._GRACE
         if not finished.wait(grace):
             self._given_up.set()  # the request under way is the last (the run may close)
             unsent = self._unsent()

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from .._log import logger
 from .._runs.outcomes import TrackedJob
 
 
@@ -60,3 +61,18 @@ def is_rank_zero(world_process_zero: bool, environ: Mapping[str, str] | None = N
 
 
 _NOT_OTHER_RANK = ("0", "", "-1")  # rank 0, or no distributed training
+
+
+def end_wait(wait_at_end: float | None, args: Any) -> float | None:
+    """How long rank 0 waits at the end: ``wait_at_end``, in a distributed training at most
+    half its ``ddp_timeout``: the other processes wait for it at their next collective,
+    which would time out (1800 s by default, under wait_at_end's 3600) and end the job."""
+    world, limit = getattr(args, "world_size", 1), getattr(args, "ddp_timeout", None)
+    if not isinstance(world, int) or world <= 1 or not isinstance(limit, (int, float)):
+        return wait_at_end
+    if wait_at_end is None or wait_at_end > limit / 2 > 0:
+        logger.warning("EvalCallback: a distributed training (%d processes): waiting at most "
+                       "%g s at the end, half its ddp_timeout, not wait_at_end (%s s): the "
+                       "rest go on on the server", world, limit / 2, wait_at_end)  # fmt: skip
+        return limit / 2
+    return wait_at_end
