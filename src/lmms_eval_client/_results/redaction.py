@@ -41,24 +41,28 @@ _AUTHORIZATION = re.compile(
 _REDACTED = "[REDACTED]"
 
 
-# Characters of a job's error redacted, its middle cut beyond: a server's 50 MB error took 80 s of
-# regular expressions per pass (runs watch --timeout 10 ran 108 s), and a run stored it
-# three times (its ledger grew 150 MB). What says why a job failed is at the end.
-MAX_REDACTED_CHARS = 256 * 1024
-_HEAD = MAX_REDACTED_CHARS // 4
-_MARGIN = 1024  # looked through for a value's end beside a cut in a line (a secret is shorter)
+# Characters of a job's error redacted, its middle cut beyond: a server's 50 MB error took 80 s
+# of regular expressions per pass (runs watch --timeout 10 ran 108 s), and a run stored it
+# three times (its ledger grew 150 MB). lmms-eval's errors are tens of KB; what says why a
+# job failed (and what a retry's pattern looks for) is at the end: most is kept from there.
+MAX_REDACTED_CHARS = 1024 * 1024
+_HEAD = MAX_REDACTED_CHARS // 8
+_MARGIN = 1024  # around a cut inside a line: longer than a secret's name and value
 
 
 def redact_secrets(text: str, values: Sequence[str] = (), *, cut: bool = False) -> str:
     """``text`` with API keys, tokens and passwords replaced by ``[REDACTED]`` (and the
     user:password of URLs by ``***``): ``values`` (known secrets, longest first) wherever
     they stand, then every secret-looking ``name=value``. With ``cut`` (a job's error), a
-    text of more than MAX_REDACTED_CHARS keeps its first and last lines, its middle said
-    cut (a log's tail is bounded where it is read)."""
+    text of more than MAX_REDACTED_CHARS keeps its start and its end, its middle said cut
+    (a log's tail is bounded where it is read)."""
     for value in values:  # (str.replace is cheap: before the cut, none is left in part)
         text = text.replace(value, _REDACTED)
-    if cut:
-        text = _cut(text)
+    return _rules(_cut(text) if cut else text)
+
+
+def _rules(text: str) -> str:
+    """``text`` with every secret-looking ``name=value`` (and URL user:password) masked."""
     text = without_userinfo(text)
     text = _AUTHORIZATION.sub(lambda m: m[1] + _REDACTED, text)
     text = _SECRET_QUOTED.sub(lambda m: f"{m[1]}{_REDACTED}{m[3]}", text)
@@ -68,21 +72,29 @@ def redact_secrets(text: str, values: Sequence[str] = (), *, cut: bool = False) 
 
 
 def _cut(text: str) -> str:
-    """``text`` within MAX_REDACTED_CHARS (and a line saying what was cut): its first and
-    last whole lines; in a line longer than that, cut where a value ends (a secret's value
-    is never shown in part: it stands between separators, and is under _MARGIN long)."""
+    """``text`` within about MAX_REDACTED_CHARS, a line saying what was cut: cut at a line's
+    end near each cut point, else inside the line, where a value ends; a secret's name left
+    before a cut and its value after it are masked first, together (the review: cut between
+    them, the value was shown whole)."""
     if len(text) <= MAX_REDACTED_CHARS:
         return text
-    head = text.rfind("\n", 0, _HEAD)
-    if head <= 0:
-        breaks = [m.start() for m in _BREAK.finditer(text, _HEAD - _MARGIN, _HEAD)]
-        head = breaks[-1] if breaks else _HEAD - _MARGIN
+    line = text.rfind("\n", _HEAD - _MARGIN, _HEAD)
+    if line >= 0:
+        head = text[:line]
+    else:
+        window = _rules(text[_HEAD - _MARGIN : _HEAD + _MARGIN])
+        ends = [m.start() for m in _BREAK.finditer(window, 0, _MARGIN)]
+        head = text[: _HEAD - _MARGIN] + window[: ends[-1] if ends else 0]
     tail_from = len(text) - (MAX_REDACTED_CHARS - _HEAD)
-    tail = text.find("\n", tail_from)
-    if tail < 0:
-        found = _BREAK.search(text, tail_from, tail_from + _MARGIN)
-        tail = found.start() if found else tail_from + _MARGIN
-    return f"{text[:head]}\n[... {tail - head:,} characters cut ...]{text[tail:]}"
+    line = text.find("\n", tail_from, tail_from + _MARGIN)
+    if line >= 0:
+        tail = text[line:]
+    else:
+        window = _rules(text[tail_from - _MARGIN : tail_from + _MARGIN])
+        found = _BREAK.search(window, min(_MARGIN, len(window)))
+        tail = window[found.start() if found else _MARGIN :] + text[tail_from + _MARGIN :]
+    cut = len(text) - len(head) - len(tail)  # (about: the windows were masked)
+    return f"{head}\n[... {cut:,} characters cut ...]{tail}"
 
 
 _BREAK = re.compile(r"[\s,;&)'\"{}\[\]]")  # where a value ends (_VALUE's separators)
