@@ -89,15 +89,19 @@ def holds_secret(value: Any, words: Collection[str], depth: int = 0) -> bool:
     (True, False)
     >>> holds_secret({"auth": {"token": "x"}}, ("token",))
     True
+    >>> holds_secret({"max_new_tokens": 16}, SECRET_ARG_WORDS)
+    False
     """
     if isinstance(value, str):
         return "://" in value and _URL_USERINFO.search(value) is not None
     if depth >= _MAX_DEPTH:
         return False
     if isinstance(value, dict):
+        # (by the text rule: a nested max_new_tokens or pad_token is no secret; the review)
+        from ._results.redaction import is_secret_name
+
         return any(
-            (isinstance(key, str) and is_secret_arg(key, words))
-            or holds_secret(item, words, depth + 1)
+            is_secret_name(key, words) or holds_secret(item, words, depth + 1)
             for key, item in value.items()
         )
     if isinstance(value, list):

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lmms_eval_client import JobLost, RetryOnFailure
+from lmms_eval_client import APIConnectionError, JobLost, RetryOnFailure
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..faults import job_count
@@ -70,3 +70,42 @@ async def test_a_lost_job_whose_retry_cannot_be_sent_is_handed_out_once_said(
     assert result.done[0].job.seq == job.seq
     assert caplog.text.count("is not retried: the ledger keeps only fingerprints") == 1
     assert "sk-not-kept" not in caplog.text
+
+
+class OnlyFirstAttempts(RetryOnFailure):
+    """A policy whose ``wants`` says more than its fields: never a third attempt."""
+
+    def wants(self, job: Any) -> bool:
+        return job.attempt < 2 and super().wants(job)
+
+
+async def test_a_policys_own_wants_decides_and_a_failed_echo_read_is_tried_again(
+    make_runner: MakeRunner, local_server: LocalServer
+) -> None:
+    # The review: the run's copy of the policy dropped a subclass's wants, and one failed
+    # read of the server's echo (a timeout, a 503) gave the retry up for good.
+    secret = {"pretrained": "a/b", "api_key": "sk-not-kept-0123456789", "sim_error": OOM}
+    first = make_runner(local_server.url)
+    job = await first.submit("qwen2_vl", ["mme"], secret)
+    while (await first.jobs())[0].state != "failed":
+        await first.ready()
+    resumed = make_runner(local_server.url, retry=OnlyFirstAttempts("memory", max_attempts=5))
+    client = resumed.run._client
+    real, calls = client.get_job, []
+
+    def once_down(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 1:
+            raise APIConnectionError("the server is restarting", request=None)
+        return real(*args, **kwargs)
+
+    client.get_job = once_down  # type: ignore[method-assign]
+    await resumed.ready()  # the echo cannot be read: tried again at the next poll
+    assert [j.attempt for j in await resumed.jobs()] == [1]
+    await resumed.ready()
+    jobs = await resumed.jobs()
+    assert [j.attempt for j in jobs] == [1, 2] and jobs[1].retry_of == job.seq
+    while (await resumed.jobs())[1].state != "failed":
+        await resumed.ready()
+    await resumed.ready()  # OnlyFirstAttempts: no third, though max_attempts is 5
+    assert len(await resumed.jobs()) == 2

@@ -315,3 +315,14 @@ def test_the_command_line_shows_secrets_held_in_values_masked(
         assert '"***"' in shown.stdout
         for secret in HELD_SECRETS:
             assert secret not in shown.stdout, (args, secret)
+
+
+async def test_a_mapping_of_ordinary_settings_is_stored_as_it_is(
+    server: FakeServer, make_runner: MakeRunner
+) -> None:
+    # The review: a nested max_new_tokens (a "token" word) sealed the whole mapping, which
+    # runs show printed *** and a retry could not send once the server forgot it.
+    generation = {"max_new_tokens": 16, "temperature": 0, "pad_token": "<pad>"}
+    runner = make_runner(BASE, summarize=None)
+    job = await runner.submit("qwen2_vl", ["mme"], {"pretrained": "a/b", "gen": generation})
+    assert job.request.model_args is not None and job.request.model_args["gen"] == generation

@@ -97,20 +97,23 @@ class RunRetry(RetryOnFailure):
     (Per run object: the caller's policy may serve several ledgers.)"""
 
     given_up: set[int] = field(default_factory=set, compare=False, repr=False)
+    policy: RetryOnFailure | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, policy: RetryOnFailure | None) -> RunRetry | None:
-        """The run's copy of ``policy`` (None: no retries)."""
+        """The run's wrapping of ``policy`` (None: no retries): its ``wants``, a subclass's
+        too, decides (the review: a copy dropped an override)."""
         if policy is None:
             return None
         if not isinstance(policy, RetryOnFailure):
             raise InvalidArgumentError(
                 f"retry must be a RetryOnFailure or None; got {shown(policy)}"
             )
-        return cls(policy.pattern, policy.max_attempts, policy.lost)
+        return cls(policy.pattern, policy.max_attempts, policy.lost, policy=policy)
 
     def wants(self, job: TrackedJob) -> bool:
-        return job.seq not in self.given_up and super().wants(job)
+        decides = super().wants if self.policy is None else self.policy.wants
+        return job.seq not in self.given_up and decides(job)
 
 
 class WaitResult(NamedTuple):

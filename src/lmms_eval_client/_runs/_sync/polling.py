@@ -361,29 +361,27 @@ class RunPoller(RunRecovery):
         client = client_for(self._clients(), failed.server)
         if client is None:
             return None
-        try:
+        try:  # (a transient failure is raised: tried again at the next poll)
             info = client.get_job(str(failed.job_id))
-        except LmmsEvalError:
+        except JobNotFoundError:
             return None
         return fingerprints.unseal(failed.request, info.request)
 
     def _resubmit(self, failed: TrackedJob) -> None:
-        token = new_token()
-        body = self._to_resend(failed)
-        if body is None:
-            assert self.retry is not None  # (called by policy)
-            self.retry.given_up.add(failed.seq)  # handed out as it ended, said once
-            logger.warning("Evaluation run %s: %s job %s (seq %d) is not retried: the ledger "
-                           "keeps only fingerprints of its secrets (model_args, extra_body "
-                           "fields), and the server no longer echoes them", self, failed.state,
-                           failed.job_id, failed.seq)  # fmt: skip
-            return
-        old_dir = body.output_dir
-        # A folder the run chose ends with the attempt's token: the new attempt gets a fresh
-        # one (the failed attempt's keeps its logs); one the caller chose is kept.
-        own_dir = isinstance(old_dir, str) and old_dir.endswith(failed.token)
-        try:
-            self.submit(body, failed.labels, token, failed, own_dir=own_dir)
+        try:  # (a transient failure, reading its echo or sending it, is tried again later)
+            body = self._to_resend(failed)
+            if body is None:
+                assert self.retry is not None  # (called by policy)
+                self.retry.given_up.add(failed.seq)  # handed out as it ended, said once
+                logger.warning("Evaluation run %s: %s job %s (seq %d) is not retried: the "
+                               "ledger keeps only fingerprints of its secrets (model_args, "
+                               "extra_body fields), and the server no longer echoes them",
+                               self, failed.state, failed.job_id, failed.seq)  # fmt: skip
+                return
+            # A folder the run chose ends with the attempt's token: the new attempt gets a
+            # fresh one (the failed attempt's keeps its logs); one the caller chose is kept.
+            own_dir = isinstance(body.output_dir, str) and body.output_dir.endswith(failed.token)
+            self.submit(body, failed.labels, new_token(), failed, own_dir=own_dir)
         except KeyTaken:  # another process (or run object) of the ledger retried it first
             pass
         except LedgerError:
