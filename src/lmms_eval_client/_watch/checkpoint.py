@@ -151,10 +151,9 @@ def check_watching(run: object, submit: object, key_prefix: object) -> str:
     (hours into a training): an EvalRun, a CheckpointSubmission, a key prefix, and sinks of
     the run that can read the step of a checkpoint's labels. The key prefix, checked."""
     from .._trackers.base import check_step_labels, check_template_labels
-    from .submission import check_submitting, path_map_of
+    from .submission import check_submitting
 
     checked = check_submitting(run, submit)
-    path_map_of(checked)  # (a pool's servers that map paths apart: refused now)
     labels = {"checkpoint": "checkpoint-0", "step": 0}  # a checkpoint's, and no other
     check_step_labels(checked._sinks, labels)
     check_template_labels(checked._sinks, labels)

@@ -9,7 +9,6 @@ restarted watcher, a callback after a resumed training) gets the job tracked und
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import re
 import warnings
@@ -206,18 +205,20 @@ def step_of(name: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def path_map_of(run: EvalRun) -> Mapping[str, str]:
-    """The path map a checkpoint's path is sent through: the run's client's; of a pool, the
-    one its servers' clients share. InvalidArgumentError when they differ: the path is made
-    before the pool picks a server, which would get another server's mount of it."""
+def path_map_of(run: EvalRun, path: str | os.PathLike[str]) -> Mapping[str, str]:
+    """The path map the checkpoint at ``path`` is sent through: the run's client's. Over a
+    pool, InvalidArgumentError when its servers' clients would send ``path`` apart: it is
+    made before the pool picks a server, which would get another server's mount of it.
+    (Maps that differ elsewhere, each server's results mount, are fine: the review.)"""
     client = run._client
     clients = getattr(getattr(client, "_servers", None), "clients", ())
-    if len({json.dumps(each.path_map, sort_keys=True) for each in clients}) > 1:
-        maps = "; ".join(f"{each.base_url}: {each.path_map}" for each in clients)
+    if len({server_path(path, each.path_map) for each in clients}) > 1:
+        sent = "; ".join(f"{each.base_url}: {server_path(path, each.path_map)}" for each in clients)
         raise InvalidArgumentError(
-            f"the servers of this pool see checkpoints through different path maps ({maps}): "
-            "a checkpoint's path is made before the pool picks its server. Give the pool's "
-            "clients one path_map, or watch each server with a run of its own"
+            f"the servers of this pool see {os.fspath(path)!r} at different paths ({sent}): a "
+            "checkpoint's path is made before the pool picks its server. Give the pool's "
+            "clients one mount of it in their path_map, or watch each server with a run of "
+            "its own"
         )
     return client.path_map
 
@@ -252,7 +253,7 @@ def sent_for_another(
     A value the ledger keeps as a fingerprint (a secret's) is not compared."""
     from .._secret_args import is_fingerprint
 
-    ours = submit.arguments(server_path(path, path_map_of(run)))
+    ours = submit.arguments(server_path(path, path_map_of(run, path)))
     theirs = (job.request.model_args if job.request is not None else None) or {}
     for name, value in submit.model_args.items():
         if not isinstance(value, str) or PLACEHOLDER not in value:
@@ -323,5 +324,5 @@ def submit_checkpoint(
     step = step_of(name) if step is None else step
     label_set: dict[str, Any] = {"checkpoint": name, **({} if step is None else {"step": step})}
     label_set.update(labels or {})
-    arguments = submit.arguments(server_path(path, path_map_of(run)))
+    arguments = submit.arguments(server_path(path, path_map_of(run, path)))
     return run.submit(**arguments, labels=label_set, key=name if key is None else key)

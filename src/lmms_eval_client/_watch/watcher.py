@@ -110,7 +110,7 @@ class CheckpointWatcher:
         check_rules(ready, step)
         self._run = run
         self._directory = check_directory(directory)
-        check_sendable(self._directory, path_map_of(run))
+        check_sendable(self._directory, path_map_of(run, self._directory))
         self._submit = submit
         self._pattern = check_pattern(pattern)
         self._ready: ReadinessRule = MarkerFile() if ready is None else ready
