@@ -76,6 +76,7 @@ def test_runs_watch_retry_failed_resubmits_only_a_matching_error(
         (["--max-attempts", "2"], "--max-attempts counts the attempts of --retry-lost or"),
         (["--retry-failed", "("], "--retry-failed: pattern is not a regular expression"),
         (["--retry-lost", "--max-attempts", "1"], "1 is not in the range x>=2"),
+        (["--retry-failed", ""], "--retry-failed is empty"),  # the review: matched every error
     ],
 )
 @pytest.mark.parametrize("command", ["watch", "runs watch"])

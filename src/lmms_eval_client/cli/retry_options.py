@@ -61,6 +61,8 @@ def retry_policy(lost: bool, failed: str | None, max_attempts: int | None) -> Re
                 "one of them too"
             )
         return None
+    if failed is not None and not failed.strip():  # ("$PATTERN" unset: every failure matched)
+        raise InvalidArgumentError("--retry-failed is empty: give the error to retry on")
     try:
         return RetryOnFailure(failed, 3 if max_attempts is None else max_attempts, lost=lost)
     except InvalidArgumentError as exc:  # (its words are the SDK's: pattern is not ...)

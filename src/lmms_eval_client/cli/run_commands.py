@@ -26,8 +26,6 @@ from lmms_eval_client import (
     EvalClient,
     EvalRun,
     InvalidArgumentError,
-    LedgerBusyError,
-    LedgerConnectionError,
     LedgerError,
     LedgerFullError,
     ModelNameWarning,
@@ -39,6 +37,7 @@ from .._http.config import BASE_URL_ENV
 from .._runs.ledger import Ledger as RunLedger
 from .._runs.ledger_keys import check_key
 from .._runs.options import RetryOnFailure, check_json_object
+from .._runs.outage import PASSING
 from .._runs.postgres.url import is_database_url
 from .._runs.servers import covering
 from .connection import connect, settings_of
@@ -221,7 +220,7 @@ def submit(
 # its own once the job has finished, so the answer the process holds is worth the wait.
 RECORD_PATIENCE = 120.0
 # What the ledger may get over meanwhile: the database back, the lock freed, space freed.
-WORTH_THE_WAIT = (LedgerConnectionError, LedgerBusyError, LedgerFullError)
+WORTH_THE_WAIT: tuple[type[LedgerError], ...] = (*PASSING, LedgerFullError)  # (space freed)
 _sleep = time.sleep  # (replaced in tests)
 
 
