@@ -326,3 +326,19 @@ async def test_a_mapping_of_ordinary_settings_is_stored_as_it_is(
     runner = make_runner(BASE, summarize=None)
     job = await runner.submit("qwen2_vl", ["mme"], {"pretrained": "a/b", "gen": generation})
     assert job.request.model_args is not None and job.request.model_args["gen"] == generation
+
+
+async def test_an_error_repeating_a_secret_held_in_a_value_is_stored_masked(
+    server: FakeServer, make_runner: MakeRunner, ledger_target: LedgerTarget
+) -> None:
+    # The review: the request's held-in-value secrets were sealed, the error text that
+    # repeated them (a nested token, a URL's password, a token as a URL's user) was not.
+    runner = make_runner(BASE, summarize=None)
+    job = await runner.submit("openai_compatible", ["mme"], {"pretrained": "org/m", **HELD})
+    told = "invalid credentials: " + ", ".join(HELD_SECRETS)
+    server.finish(str(job.job_id), "failed", told)
+    (outcome,) = await runner.harvest()
+    data = on_disk(ledger_target)
+    for secret in HELD_SECRETS:
+        assert secret.encode() not in data, secret
+    assert outcome.job.info is not None and "invalid credentials" in str(outcome.job.info.error)

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from .._secret_args import SECRET_ARG_WORDS, is_secret_arg, secret_arg_words, secret_bearing
 from .._text import MIN_MASKED_CHARS, without_userinfo
@@ -134,7 +135,7 @@ def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
     model name or number is ordinary text.
     """
     found: set[str] = set()
-    for key, value in model_args.items() if isinstance(model_args, dict) else ():
+    for key, value in _named_values(model_args, words):
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # a key of digits (the command line reads it as a number)
         if not (isinstance(value, str) and is_secret_name(key, words)):
@@ -144,6 +145,26 @@ def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
         found.update((value, json.dumps(value)[1:-1]))
     kept = (value for value in found if len(value) >= MIN_MASKED_CHARS)
     return tuple(sorted(kept, key=len, reverse=True))
+
+
+def _named_values(data: object, words: Collection[str], depth: int = 0) -> list[tuple[str, object]]:
+    """(name, value) of a request's fields, and of what they hold as the ledger reads a
+    secret in a value (``holds_secret``): the names and values nested in a mapping, and the
+    user and password of a URL (the review: masked in the request, told by its error)."""
+    pairs: list[tuple[str, object]] = []
+    items = data.items() if isinstance(data, dict) and depth < 8 else ()
+    for key, value in items:
+        pairs.append((str(key), value))
+        if isinstance(value, (dict, list)):
+            nested = value if isinstance(value, dict) else dict(enumerate(value))
+            pairs += _named_values(nested, words, depth + 1)
+        elif isinstance(value, str) and "://" in value and (user := _URL_USER.search(value)):
+            name, _, password = user[1].partition(":")  # (no password: the user is a token)
+            pairs.append(("password", unquote(password or name)))
+    return pairs
+
+
+_URL_USER = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^/?#\s@]*)@")
 
 
 def job_secret_values(job: JobInfo) -> tuple[str, ...]:
