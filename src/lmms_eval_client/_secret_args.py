@@ -75,10 +75,20 @@ def is_secret_arg(name: str, words: Collection[str]) -> bool:
 
 
 # A URL whose authority names a user (and a password): https://alice:PW@host/v1, a token
-# as the user (https://TOKEN@github.com/...). A secret whatever the model_arg's name.
-# (A scheme starts where no scheme's character stands before it: a value of 300,000
-# letters is read once, not from each of them.)
-_URL_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]*@")
+# as the user (https://TOKEN@github.com/...). A secret whatever the model_arg's name. (A
+# scheme starts where no scheme's character stands before it: a value of 300,000 letters
+# is read once, not from each of them.)
+_URL_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^/?#\s@]*)@")
+
+
+def url_userinfo(text: str) -> str | None:
+    """The user (and ``:password``) of the first URL in ``text`` that names one, else None.
+
+    >>> url_userinfo("https://alice:pw@host/v1"), url_userinfo("https://host/v1")
+    ('alice:pw', None)
+    """
+    found = _URL_USERINFO.search(text) if "://" in text else None
+    return None if found is None else found[1]
 
 
 def holds_secret(value: Any, words: Collection[str], depth: int = 0) -> bool:
@@ -93,7 +103,7 @@ def holds_secret(value: Any, words: Collection[str], depth: int = 0) -> bool:
     False
     """
     if isinstance(value, str):
-        return "://" in value and _URL_USERINFO.search(value) is not None
+        return url_userinfo(value) is not None
     if depth >= _MAX_DEPTH:
         return False
     if isinstance(value, dict):

@@ -11,7 +11,13 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from .._secret_args import SECRET_ARG_WORDS, is_secret_arg, secret_arg_words, secret_bearing
+from .._secret_args import (
+    SECRET_ARG_WORDS,
+    is_secret_arg,
+    secret_arg_words,
+    secret_bearing,
+    url_userinfo,
+)
 from .._text import MIN_MASKED_CHARS, without_userinfo
 
 if TYPE_CHECKING:
@@ -158,13 +164,10 @@ def _named_values(data: object, words: Collection[str], depth: int = 0) -> list[
         if isinstance(value, (dict, list)):
             nested = value if isinstance(value, dict) else dict(enumerate(value))
             pairs += _named_values(nested, words, depth + 1)
-        elif isinstance(value, str) and "://" in value and (user := _URL_USER.search(value)):
-            name, _, password = user[1].partition(":")  # (no password: the user is a token)
+        elif isinstance(value, str) and (user := url_userinfo(value)) is not None:
+            name, _, password = user.partition(":")  # (no password: the user is a token)
             pairs.append(("password", unquote(password or name)))
     return pairs
-
-
-_URL_USER = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^/?#\s@]*)@")
 
 
 def job_secret_values(job: JobInfo) -> tuple[str, ...]:
