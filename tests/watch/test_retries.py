@@ -16,14 +16,21 @@ from .test_watcher import LONG
 MakeRun = Callable[..., EvalRun]
 
 
+def watched(
+    make_run: MakeRun, server: LocalServer, tmp_path: Path
+) -> tuple[EvalRun, CheckpointWatcher]:
+    """A run that resubmits lost jobs once, and a watcher of a folder with one checkpoint
+    (its job runs until the server stops)."""
+    write_checkpoint(tmp_path / "out", 1)
+    run = make_run(server.url, retry=RetryOnFailure(lost=True, max_attempts=2))
+    return run, CheckpointWatcher(run, tmp_path / "out", submit=LONG)
+
+
 def test_a_lost_checkpoints_new_attempt_is_told_as_a_submission_once(
     make_run: MakeRun, local_server: LocalServer, tmp_path: Path
 ) -> None:
     # Before: the retry was made in silence (``watch --retry-lost`` printed nothing of it).
-    out = tmp_path / "out"
-    write_checkpoint(out, 1)
-    run = make_run(local_server.url, retry=RetryOnFailure(lost=True, max_attempts=2))
-    watcher = CheckpointWatcher(run, out, submit=LONG)
+    run, watcher = watched(make_run, local_server, tmp_path)
     told: list[TrackedJob] = []
     watcher.run(timeout=0, on_submitted=told.append)
     (first,) = told
@@ -35,7 +42,7 @@ def test_a_lost_checkpoints_new_attempt_is_told_as_a_submission_once(
     ]
     assert told[1].pending and told[1].job_id is not None
     watcher.run(timeout=0, on_submitted=told.append)
-    again = CheckpointWatcher(run, out, submit=LONG)  # a restarted watch: told before
+    again = CheckpointWatcher(run, watcher.directory, submit=LONG)  # restarted: told before
     again.run(timeout=0, on_submitted=told.append)
     assert len(told) == 2
     assert [job.seq for job in run.jobs()] == [first.seq, told[1].seq]
@@ -44,10 +51,7 @@ def test_a_lost_checkpoints_new_attempt_is_told_as_a_submission_once(
 def test_a_pass_told_to_no_one_leaves_the_new_attempt_for_the_next_that_is(
     make_run: MakeRun, local_server: LocalServer, tmp_path: Path
 ) -> None:
-    out = tmp_path / "out"
-    write_checkpoint(out, 1)
-    run = make_run(local_server.url, retry=RetryOnFailure(lost=True, max_attempts=2))
-    watcher = CheckpointWatcher(run, out, submit=LONG)
+    run, watcher = watched(make_run, local_server, tmp_path)
     (first,) = watcher.scan()
     run._ledger.record_end(first.seq, "lost", "the server restarted", "lost")
     run.ready()  # the retry is made here, outside the watcher
