@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 
 from lmms_eval_client import JobCompleted, JobLost, RetryOnFailure
+from lmms_eval_client._client.arguments import build_evaluate_request
+from lmms_eval_client._client.reconcile import QueueSnapshot
+from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..faults import start_local_server
@@ -152,3 +155,59 @@ async def test_a_recovered_job_without_a_job_id_is_in_the_runs_table(
     rows = await runner.metrics()
     assert rows and {(row.seq, row.job_id) for row in rows} == {(job.seq, None)}
     assert {row.task for row in rows} == {"mme"}
+
+
+async def test_an_orphan_that_ran_before_its_server_restarted_is_not_sent_again(
+    make_runner: MakeRunner, server: Restartable, tmp_path: Path, ledger_target: Any
+) -> None:
+    # A process killed between its POST and the answer left an intent; the server took the
+    # job, ran it, and restarted (forgetting it, its counters back at 0) before the run was
+    # opened again. The queue and the counters then look as if the job was never received
+    # (the snapshot before the POST was an idle server): it was sent again, a second
+    # evaluation of a checkpoint already evaluated. Its own output folder says otherwise.
+    token = "orphan-token-1"
+    folder = str(tmp_path / "out" / f"20261207-qwen2_vl-{token}")
+    body = build_evaluate_request("qwen2_vl", ["mme"], QWEN, output_dir=folder)
+    ledger = Ledger(ledger_target)
+    ledger.record_intent(
+        token=token, labels={"step": 7}, request=body, server=server.url,
+        owner="a-host-that-is-gone:1:x", snapshot=QueueSnapshot((), 0, 0).to_json(),
+    )  # fmt: skip
+    ledger.close()
+    with loopback_http(server.url) as http:  # the POST the killed process made
+        job_id = http.post("/evaluate", json=body.to_dict()).raise_for_status().json()["job_id"]
+    await poll_until(
+        lambda: _server_job(server.url, job_id),
+        lambda info: info["status"] == "completed",
+        what="the job to complete",
+    )
+    server.restart()
+    runner = make_runner(server.url, output_root=str(tmp_path / "out"), orphan_after=0)
+    (outcome,) = await runner.harvest()
+    assert isinstance(outcome, JobCompleted) and outcome.job.recovered, outcome
+    assert outcome.labels == {"step": 7}
+    with loopback_http(server.url) as http:  # nothing was sent to the restarted server
+        assert http.get("/queue").raise_for_status().json()["queued_jobs"] == []
+        assert http.get("/queue").json()["completed_jobs"] == 0
+    events = [o.event for o in await runner.history(outcome.job)]
+    assert "resend" not in events and "unsent" not in events, events
+    assert events[:2] == ["intent", "lost"], events
+
+
+async def test_an_orphan_whose_folder_is_not_there_is_still_sent_again(
+    make_runner: MakeRunner, server: Restartable, tmp_path: Path, ledger_target: Any
+) -> None:
+    # The counterpart: the server never received it (no folder): proven absent, sent.
+    token = "orphan-token-2"
+    folder = str(tmp_path / "out" / f"20261207-qwen2_vl-{token}")
+    body = build_evaluate_request("qwen2_vl", ["mme"], QWEN, output_dir=folder)
+    ledger = Ledger(ledger_target)
+    ledger.record_intent(
+        token=token, labels={"step": 8}, request=body, server=server.url,
+        owner="a-host-that-is-gone:1:x", snapshot=QueueSnapshot((), 0, 0).to_json(),
+    )  # fmt: skip
+    ledger.close()
+    runner = make_runner(server.url, output_root=str(tmp_path / "out"), orphan_after=0)
+    await runner.harvest()
+    (job,) = await runner.jobs()
+    assert job.state == "unsent", job

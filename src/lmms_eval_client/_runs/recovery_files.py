@@ -9,6 +9,9 @@ the path_map / filesystem of the job's client, and accepts it only when every re
 parses (read with the bounded reader, at most ``max_bytes``) and has a results section for
 every task requested. Pure and synchronous: the async run calls it in a worker thread.
 
+A submission the queue proves absent is still taken for received when that folder is there
+(``started_folder``): the server made it, then forgot the job (restarted) with its counters.
+
 Each lost job with a folder of its own is checked once (one without is not looked at):
 ``record_recovered`` makes it ``completed`` (``recovered_at``, an observation ``recovered``
 naming the files), ``record_checked`` records an observation ``recovery-checked`` with why
@@ -53,6 +56,22 @@ def own_output_dir(job: TrackedJob) -> str | None:
     if isinstance(folder, str) and folder.rstrip("/").endswith(job.token):
         return folder
     return None
+
+
+def started_folder(
+    job: TrackedJob, *, path_map: PathMap | None, filesystem: FileSystem | None
+) -> str | None:
+    """The job's own output folder, as shown, when it is there; else None (none chosen, not
+    there, or unreadable). The run never makes it: lmms-eval's server does, when it starts
+    the job (its log goes there first), so its being there proves the job was received."""
+    folder_path = own_output_dir(job)
+    if folder_path is None:
+        return None
+    try:
+        folder = server_location(folder_path, path_map=path_map, filesystem=filesystem)
+        return folder.display if folder.is_dir() else None
+    except ResultsError:  # unreachable: the queue's proof stands alone, as without a folder
+        return None
 
 
 def _server_path(location: FileLocation) -> str:

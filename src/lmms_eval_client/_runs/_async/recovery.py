@@ -150,9 +150,23 @@ class AsyncRunRecovery:
                 self._unrecorded[job.seq] = kept
                 await self._record_answer(job.seq)
             elif isinstance(verdict, Absent):
-                await run_sync(
-                    partial(self.ledger.record_end, job.seq, UNSENT, verdict.reason, "unsent")
+                # The queue cannot tell a job never received from one the server took, ran
+                # and forgot in a restart (its counters back at 0): its folder can. Lost, so
+                # that recovery reads its results (below, this poll) instead of a resend.
+                look = partial(
+                    _recovery.started_folder,
+                    job,
+                    path_map=client.path_map,
+                    filesystem=client.filesystem,
                 )
+                folder = await run_sync(look)
+                if folder is None:
+                    await run_sync(
+                        partial(self.ledger.record_end, job.seq, UNSENT, verdict.reason, "unsent")
+                    )
+                    continue
+                reason = f"the server forgot it, yet made its output folder {folder}"
+                await run_sync(partial(self.ledger.record_end, job.seq, LOST, reason, "lost"))
             else:
                 await run_sync(
                     partial(self.ledger.record_end, job.seq, LOST, verdict.reason, "unresolved")
