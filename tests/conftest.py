@@ -65,11 +65,28 @@ def pytest_configure(config: pytest.Config) -> None:
     PYTHONPYCACHEPREFIX: under it the installed packages' bytecode is not read either.)"""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     if not hasattr(config, "workerinput"):  # the run's main process; its workers inherit it
-        os.environ[RUN_DIR_ENV] = tempfile.mkdtemp(prefix="lmms-tests-run-")
+        run_dir = tempfile.mkdtemp(prefix="lmms-tests-run-")
+        os.environ[RUN_DIR_ENV] = run_dir
+        _scratch_in(Path(run_dir))
     # Started in the background (`.ci/run &`), a process inherits SIGINT ignored, and so
     # does each command a test sends Ctrl+C to: it never stopped (5 tests hung 30 s each).
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _scratch_in(run_dir: Path) -> None:
+    """Every temporary folder the tests' servers and processes make without being told where
+    (a job sent without output_dir: the servers' ``lmms_eval_*``, as lmms-eval's) goes in
+    the run's folder, removed with it: each run left ~8 in /tmp. Pytest's own (``tmp_path``,
+    its last three runs kept for a look after a failure) stay where they were."""
+    os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+    scratch = run_dir / "tmp"
+    scratch.mkdir()
+    # As /tmp is: the PostgreSQL fixture's server runs as another user, its files in here.
+    run_dir.chmod(0o755)
+    scratch.chmod(0o1777)
+    os.environ["TMPDIR"] = str(scratch)
+    tempfile.tempdir = None  # read TMPDIR again (this process's later ones too)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
