@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,26 @@ def test_a_label_named_like_a_prefixed_column_gets_a_column_of_its_own(
     assert (first["model"], first["label.model"], first["step"]) == ("org__a", "m", "1")
     with EvalClient(url) as client, EvalRun(client, ledger) as run:
         assert list(run.to_pandas().columns) == header  # the same columns, one rule
+
+
+def test_each_row_of_a_results_csv_names_its_file_as_json_does(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # Before: `results FOLDER --csv` over two jobs of one model printed two rows alike,
+    # no column saying which file each came from (--json has "path", the table a heading).
+    root, url = tmp_path / "evals", local_server.url
+    jobs = []
+    for _ in range(2):
+        args = ["-m", "qwen2_vl", "-t", "mme", "-a", "pretrained=org/a", "-q", "--wait"]
+        done = invoke(["submit", *args, "--output-root", str(root), "--poll-interval", "0.02"], url)
+        assert done.exit_code == 0, done.output
+        jobs.append(done.stdout.strip())
+    for targets in ([str(root)], jobs[:1], [jobs[0], str(root)]):
+        as_json = invoke(["results", *targets, "--json"], url)
+        paths = [record["path"] for record in json.loads(as_json.stdout)]
+        done = invoke(["results", *targets, "--csv"], url)
+        assert done.exit_code == 0, done.output
+        rows = list(csv.DictReader(io.StringIO(done.stdout)))
+        assert [row["path"] for row in rows] == paths, targets  # (one metric per file)
+        if targets == [str(root)]:
+            assert len(set(paths)) == 2 and rows[0]["model_name"] == rows[1]["model_name"]
