@@ -42,10 +42,31 @@ TABLE_SELECT = (
 TABLE_QUERY = f"{TABLE_SELECT} ORDER BY j.seq"
 TABLE_PARAMS = (COMPLETED,)
 
-# The columns of to_pandas() besides the labels (a label of one of these names is
-# prefixed "label.").
+# The columns of to_pandas() and `runs export --csv` besides the labels (label_columns).
 HEAD_COLUMNS = ("seq", "key")
 TAIL_COLUMNS = ("model", "task", "metric", "filter", "value", "stderr", "higher_is_better")
+LABEL_PREFIX = "label."
+_FIXED_COLUMNS = frozenset((*HEAD_COLUMNS, *TAIL_COLUMNS))
+
+
+def label_columns(labels: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Each label key of ``labels`` (the rows' labels) -> its column, in order of first
+    appearance: the key itself, or ``label.`` + the key when the key is a fixed column's
+    name or begins with ``label.``, so that no two columns share a name (labels ``seq``
+    and ``label.seq`` are ``label.seq`` and ``label.label.seq``). The one rule of
+    ``to_pandas()`` and ``runs export --csv``.
+
+    Example::
+
+        label_columns([{"step": 1, "model": "ckpt-1"}])  # {'step': 'step', 'model': 'label.model'}
+    """
+    columns: dict[str, str] = {}
+    for row in labels:
+        for key in row:
+            if key not in columns:
+                prefixed = key in _FIXED_COLUMNS or key.startswith(LABEL_PREFIX)
+                columns[key] = f"{LABEL_PREFIX}{key}" if prefixed else key
+    return columns
 
 
 class MetricRow(BaseModel):
@@ -213,14 +234,10 @@ _TAIL = itemgetter(*TAIL_COLUMNS)
 
 
 def table_frame(rows: Sequence[MetricRow]) -> pandas.DataFrame:
-    """Rows as a DataFrame: seq, key, a column per label, then :data:`TAIL_COLUMNS`."""
+    """Rows as a DataFrame: seq, key, a column per label (:func:`label_columns`), then
+    :data:`TAIL_COLUMNS`."""
     pd = import_pandas("EvalRun.to_pandas()")
-    fixed = set(HEAD_COLUMNS) | set(TAIL_COLUMNS)
-    names: dict[str, str] = {}  # label -> its column, in order of first appearance
-    for row in rows:
-        for label in row.labels:
-            if label not in names:
-                names[label] = f"label.{label}" if label in fixed else label
+    names = label_columns(row.labels for row in rows)  # label -> its column
     data = []
     for row in rows:
         fields, labels = row.__dict__, row.labels

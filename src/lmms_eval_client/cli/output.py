@@ -238,15 +238,18 @@ def results_json(results: EvalResults) -> dict[str, JsonValue]:
 
 def results_csv(results: Sequence[EvalResults], sources: Sequence[str] | None = None) -> str:
     """``results --csv``: one row per metric (and model), a header first; with ``sources``
-    (one per results, the target each came from), a ``source`` column first."""
+    (one per results, the target each came from), a ``source`` column first; the results
+    file each row came from (``path``, as in ``--json``) last: a folder's files of one
+    model would otherwise give rows alike."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     first = ("source",) if sources is not None else ()
-    writer.writerow((*first, "model_name", *METRIC_COLUMNS))
+    writer.writerow((*first, "model_name", *METRIC_COLUMNS, "path"))
     for index, one in enumerate(results):
         source = (sources[index],) if sources is not None else ()
+        path = _cell(one.path)
         for metric in one.metrics:
             row = metric_row(metric)
             values = (_cell(row[c]) for c in METRIC_COLUMNS)
-            writer.writerow((*source, one.model_name, *values))
+            writer.writerow((*source, one.model_name, *values, path))
     return buffer.getvalue()

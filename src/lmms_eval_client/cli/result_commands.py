@@ -182,7 +182,8 @@ def results(
     """Show a completed job's metrics: task, filter, n-shot, metric, value, stderr.
 
     Several targets (jobs, files, folder trees) make one table: with more than one, a
-    ``source`` column (CSV), field (JSON) or heading says which target each row came from.
+    ``source`` column (CSV), field (JSON) or heading says which target each row came from;
+    a ``path`` column (CSV), field (JSON) or heading, which results file.
     Reads the results file the job wrote (on the server's disk: reachable here through the
     same machine, a shared filesystem or $LMMS_EVAL_PATH_MAP; else exit 6).
     """

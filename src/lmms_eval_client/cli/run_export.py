@@ -19,7 +19,14 @@ from pydantic import JsonValue
 from lmms_eval_client import InvalidArgumentError
 
 from .._checks import check_names
-from .._runs.table import TABLE_PARAMS, TABLE_QUERY, table_rows
+from .._runs.table import (
+    HEAD_COLUMNS,
+    TABLE_PARAMS,
+    TABLE_QUERY,
+    TAIL_COLUMNS,
+    label_columns,
+    table_rows,
+)
 from .output import print_json, print_lines, print_text, strict_number
 from .run_backfill import (
     Entity,
@@ -39,7 +46,7 @@ from .run_view import labels_text
 from .runs import Ledger, open_read_only
 from .server_commands import JsonFlag
 
-ROW_FIELDS = ("model", "task", "metric", "filter", "value", "stderr", "higher_is_better")
+ROW_FIELDS = TAIL_COLUMNS
 
 
 def metric_rows(
@@ -74,21 +81,19 @@ def _cell(value: Any) -> Any:
 
 
 def export_csv(rows: list[dict[str, Any]]) -> str:
-    """seq, key, one column per label key (in order of first appearance; one named like a
-    fixed column gets a ``label.`` prefix), then ROW_FIELDS.
+    """seq, key, one column per label key (``to_pandas()``'s columns: ``label_columns``),
+    then ROW_FIELDS.
 
     Example::
 
         print(export_csv(metric_rows("evals.sqlite")), end="")
     """
-    label_keys = list(dict.fromkeys(k for row in rows for k in row["labels"]))
-    fixed = {"seq", "key", *ROW_FIELDS}
-    heads = [f"label.{k}" if k in fixed else k for k in label_keys]
+    columns = label_columns(row["labels"] for row in rows)  # label -> its column
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("seq", "key", *heads, *ROW_FIELDS))
+    writer.writerow((*HEAD_COLUMNS, *columns.values(), *ROW_FIELDS))
     for row in rows:
-        labels = [_cell(row["labels"].get(k)) for k in label_keys]
+        labels = [_cell(row["labels"].get(k)) for k in columns]
         writer.writerow(
             (row["seq"], _cell(row["key"]), *labels, *(_cell(row[f]) for f in ROW_FIELDS))
         )
@@ -115,8 +120,9 @@ def export(
     """Export a run's metrics table: one row per job, task and metric, with its labels.
 
     Read from the ledger alone (read-only: no server needed, nothing written): the rows of
-    ``EvalRun.metrics()``. CSV columns: seq, key, one per label, model, task,
-    metric, filter, value, stderr, higher_is_better.
+    ``EvalRun.metrics()``. CSV columns: seq, key, one per label (``label.`` before a
+    label named like another column or beginning with ``label.``), model, task, metric,
+    filter, value, stderr, higher_is_better.
 
     With --to mlflow|tensorboard|wandb, the same rows are written to that tracker (each
     job at its training step, as a run's sinks write them). When the ledger is writable,
