@@ -129,8 +129,9 @@ class RunRecords:
     def to_pandas(self) -> pandas.DataFrame:
         """``metrics()`` as a pandas DataFrame (needs the ``pandas`` extra).
 
-        Columns: seq, key, one per label (a label named like another column is prefixed
-        ``label.``), model, task, metric, filter, value, stderr, higher_is_better.
+        Columns: seq, key, one per label (a label named like another column, or beginning
+        with ``label.``, is prefixed ``label.``), model, task, metric, filter, value,
+        stderr, higher_is_better.
         Raises MissingDependencyError when pandas is not installed.
 
         Example::
