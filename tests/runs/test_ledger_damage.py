@@ -24,6 +24,7 @@ from lmms_eval_client import (
 )
 from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs.ledger import Ledger
+from lmms_eval_client._runs.ledger_reads import owner_and_snapshot
 
 NOWHERE = "http://127.0.0.1:9"  # nothing is sent by opening a run
 OWNER = "gone-host:1:x"  # another machine's process: its intents are orphans by age
@@ -80,7 +81,7 @@ def read_everything(path: Path) -> None:
             ledger.job(job.seq)
             ledger.history(job.seq)
             if job.state == "submitting":  # an answered row keeps no queue snapshot
-                ledger.owner_and_snapshot(job.seq)
+                owner_and_snapshot(ledger, job.seq)
             ledger.known_job_ids(job.server)
         ledger.unfinished()
         ledger.unharvested()

@@ -95,7 +95,7 @@ async def test_the_async_run_never_uses_its_ledger_in_the_event_loop(
     called = {name for name, _ in spy.calls}
     assert called >= {
         "record_intent", "record_answer", "record_status", "record_summary", "known_job_ids",
-        "owner_and_snapshot", "unfinished", "unharvested", "mark_harvested", "jobs", "job",
+        "rows", "unfinished", "unharvested", "mark_harvested", "jobs", "job",
         "history", "close",
     }  # fmt: skip
     assert summarized and loop_thread not in summarized

@@ -30,6 +30,7 @@ from lmms_eval_client import (
 )
 from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs.ledger import Ledger
+from lmms_eval_client._runs.ledger_reads import owner_and_snapshot
 from lmms_eval_client._runs.postgres.store import _LOCK_CLASS, PostgresStore
 from lmms_eval_client._runs.postgres.url import parse_url
 from lmms_eval_client.testing import LocalServer
@@ -287,9 +288,9 @@ def test_a_submission_answered_since_it_was_listed_is_no_orphan(
     # its snapshot is gone, and that is no damage (it raised CorruptLedgerError).
     with closing(Ledger(ledger_target)) as ledger:
         seq = _intent(ledger)
-        assert ledger.owner_and_snapshot(seq) is not None
+        assert owner_and_snapshot(ledger, seq) is not None
         ledger.record_answer(seq, "job-1", "queued", "answer", None)
-        assert ledger.owner_and_snapshot(seq) is None
+        assert owner_and_snapshot(ledger, seq) is None
 
 
 def test_the_report_of_a_run_on_a_password_protected_ledger(

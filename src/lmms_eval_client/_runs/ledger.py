@@ -25,19 +25,12 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from .._checks import check_seconds
-from .._client.reconcile import QueueSnapshot
 from .._lazy import LazyModule
 from .._secret_args import Fingerprints, secret_arg_words
 from .._trackers.base import import_extra
-from .errors import LedgerError, LedgerReadOnlyError, UnknownJobError
+from .errors import LedgerReadOnlyError, UnknownJobError
 from .ledger_keys import claim_key, claim_retry
-from .ledger_schema import (
-    JOBS,
-    damaged,
-    job_from_row,
-    observation_from_row,
-    snapshot_from_text,
-)
+from .ledger_schema import JOBS, job_from_row, observation_from_row
 from .ledger_store import LedgerConnection, LedgerStore
 from .postgres.url import is_database_url
 from .servers import same_server
@@ -199,33 +192,48 @@ class Ledger:
             )
             self.observe(conn, seq, now, "resend", SUBMITTING, {"sends_before": sends})
 
-    def record_answer(self, seq: int, job_id: str, state: str, event: str, data: Any) -> TrackedJob:
+    def record_answer(
+        self, seq: int, job_id: str, state: str, event: str, data: Any, *, settling: bool = False
+    ) -> TrackedJob:
         """The server's job id for a submission: its answer, or the job reconciliation found.
 
         A job already tracked by another submission (one that adopted it, its request the
         same, while this answer waited to be written) stays with that one, tracked once:
-        this submission is recorded ``lost``, its note naming the other's seq."""
-        now = time.time()
+        this submission is recorded ``lost``, its note naming the other's seq. ``settling``:
+        a reconciliation's verdict, written only while the submission is ``submitting``."""
         with self.transaction("recording the server's answer") as conn:
-            holder = conn.execute(
-                "SELECT seq FROM jobs WHERE job_id = ? AND seq <> ? "
-                "AND server = (SELECT server FROM jobs WHERE seq = ?)",
-                (job_id, seq, seq),
-            ).fetchone()
-            if holder is not None:
-                note = (
-                    f"its job {job_id} is tracked as seq {holder[0]}, a submission of the same "
-                    "request that adopted it before this answer was recorded"
-                )
-                self._end(conn, seq, LOST, note, "held", now, {"note": note, "answer": data})
-            else:
-                conn.execute(
-                    "UPDATE jobs SET job_id = ?, state = ?, snapshot = NULL, updated_at = ? "
-                    "WHERE seq = ?",
-                    (job_id, state, now, seq),
-                )
-                self.observe(conn, seq, now, event, state, data)
+            if not (settling and self._settled(conn, seq)):
+                self._answer(conn, seq, job_id, state, event, data, time.time())
         return self.job(seq)
+
+    def _settled(self, conn: LedgerConnection, seq: int) -> bool:
+        """Whether a submission left ``submitting`` (a later settler's verdict, taken before
+        the first's was written, would undo it: the adopted job "proven absent", resent)."""
+        row = conn.execute("SELECT state FROM jobs WHERE seq = ?", (seq,)).fetchone()
+        return row is None or row[0] != SUBMITTING
+
+    def _answer(
+        self, conn: LedgerConnection, seq: int, job_id: str, state: str, event: str, data: Any,
+        now: float,
+    ) -> None:  # fmt: skip
+        holder = conn.execute(
+            "SELECT seq FROM jobs WHERE job_id = ? AND seq <> ? "
+            "AND server = (SELECT server FROM jobs WHERE seq = ?)",
+            (job_id, seq, seq),
+        ).fetchone()
+        if holder is not None:
+            note = (
+                f"its job {job_id} is tracked as seq {holder[0]}, a submission of the same "
+                "request that adopted it before this answer was recorded"
+            )
+            self._end(conn, seq, LOST, note, "held", now, {"note": note, "answer": data})
+        else:
+            conn.execute(
+                "UPDATE jobs SET job_id = ?, state = ?, snapshot = NULL, updated_at = ? "
+                "WHERE seq = ?",
+                (job_id, state, now, seq),
+            )
+            self.observe(conn, seq, now, event, state, data)
 
     def record_status(self, seq: int, state: str, info: JobInfo | None) -> TrackedJob:
         """A status seen on the server (with the JobInfo when it was read)."""
@@ -257,10 +265,14 @@ class Ledger:
             if row is not None:
                 self._end(conn, int(row[0]), UNSENT, note, "unsent", now)
 
-    def record_end(self, seq: int, state: str, note: str, event: str) -> TrackedJob:
-        """A job marked lost, or a submission found unsent; ``note`` says why."""
+    def record_end(
+        self, seq: int, state: str, note: str, event: str, *, settling: bool = False
+    ) -> TrackedJob:
+        """A job marked lost, or a submission found unsent; ``note`` says why; ``settling``:
+        a reconciliation's verdict, written only while the submission is ``submitting``."""
         with self.transaction(f"recording a job as {state}") as conn:
-            self._end(conn, seq, state, note, event, time.time())
+            if not (settling and self._settled(conn, seq)):
+                self._end(conn, seq, state, note, event, time.time())
         return self.job(seq)
 
     def _end(
@@ -374,20 +386,6 @@ class Ledger:
         servers may issue the same)."""
         rows = self.rows("SELECT server, job_id FROM jobs WHERE job_id NOTNULL")
         return {str(row["job_id"]) for row in rows if same_server(str(row["server"]), server)}
-
-    def owner_and_snapshot(self, seq: int) -> tuple[str | None, QueueSnapshot] | None:
-        """Who recorded a submission's intent, and the queue seen before it was sent (kept
-        while the job is ``submitting`` only); None once it is not (its process recorded
-        the answer since the caller listed it: another process's submission, in flight)."""
-        rows = self.rows("SELECT owner, snapshot, state FROM jobs WHERE seq = ?", (seq,))
-        if not rows:
-            raise LedgerError(f"The run ledger {self.path!r} has no job {seq}", path=self.path)
-        if rows[0]["state"] != SUBMITTING:
-            return None
-        owner = rows[0]["owner"]
-        if owner is not None and not isinstance(owner, str):
-            raise damaged(self.path, f"unreadable owner of job {seq}: {owner!r}")
-        return owner, snapshot_from_text(rows[0]["snapshot"], self.path, seq)
 
     def history(self, seq: int) -> list[Observation]:
         """Everything recorded about one job, oldest first."""

@@ -13,12 +13,14 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .errors import LedgerError
 from .ledger import Ledger
-from .ledger_schema import JOBS, damaged, job_from_row
+from .ledger_schema import JOBS, damaged, job_from_row, snapshot_from_text
 from .servers import server_identity
 from .states import FINISHED, SUBMITTING, UNSENT
 
 if TYPE_CHECKING:
+    from .._client.reconcile import QueueSnapshot
     from .outcomes import TrackedJob
 
 
@@ -105,6 +107,21 @@ def submitting(ledger: Ledger) -> list[TrackedJob]:
     submission order: what reconciliation settles."""
     rows = ledger.rows(f"{JOBS} WHERE state = ? ORDER BY seq", (SUBMITTING,))
     return [job_from_row(row, ledger.path) for row in rows]
+
+
+def owner_and_snapshot(ledger: Ledger, seq: int) -> tuple[str | None, QueueSnapshot] | None:
+    """Who recorded a submission's intent, and the queue seen before it was sent (kept
+    while the job is ``submitting`` only); None once it is not (its process recorded
+    the answer since the caller listed it: another process's submission, in flight)."""
+    rows = ledger.rows("SELECT owner, snapshot, state FROM jobs WHERE seq = ?", (seq,))
+    if not rows:
+        raise LedgerError(f"The run ledger {ledger.path!r} has no job {seq}", path=ledger.path)
+    if rows[0]["state"] != SUBMITTING:
+        return None
+    owner = rows[0]["owner"]
+    if owner is not None and not isinstance(owner, str):
+        raise damaged(ledger.path, f"unreadable owner of job {seq}: {owner!r}")
+    return owner, snapshot_from_text(rows[0]["snapshot"], ledger.path, seq)
 
 
 def pending_servers(ledger: Ledger) -> set[str]:

@@ -232,13 +232,14 @@ class AsyncRunPoller(AsyncRunRecovery):
         """Write a kept answer; on failure it stays kept, and the error names the job."""
         answer = self._unrecorded[seq]
         record = partial(
-            self.ledger.record_answer, seq, answer.job_id, answer.state, answer.event, answer.data
-        )
+            self.ledger.record_answer, seq, answer.job_id, answer.state, answer.event,
+            answer.data, settling=answer.settles,
+        )  # fmt: skip
         try:
             job = await run_sync(record)
         except LedgerError as exc:
             raise answer_not_recorded(exc, answer.job_id, answer.server) from exc
-        del self._unrecorded[seq]
+        self._unrecorded.pop(seq, None)  # (a poll beside may have written it meanwhile)
         if job.state == LOST and job.job_id is None:  # another submission holds the job
             logger.warning("Evaluation run %s: seq %d recorded lost: %s", self, seq, job.note)
         return job
@@ -247,8 +248,9 @@ class AsyncRunPoller(AsyncRunRecovery):
         """Write the answers a failed write left kept (the first thing of every poll)."""
         for seq in list(self._unrecorded):
             recorded = await run_sync(partial(self.ledger.job, seq))
-            if recorded.job_id == self._unrecorded[seq].job_id:
-                del self._unrecorded[seq]  # written, only the read after it failed
+            kept = self._unrecorded.get(seq)
+            if kept is None or recorded.job_id == kept.job_id:
+                self._unrecorded.pop(seq, None)  # written, only the read after it failed
             else:
                 await self._record_answer(seq)
 

@@ -26,7 +26,7 @@ from ..._http._async._io import run_sync
 from ..._http.retry import is_transient
 from ..._lazy import LazyModule
 from ..ledger import Ledger
-from ..ledger_reads import submitting
+from ..ledger_reads import owner_and_snapshot, submitting
 from ..options import owner_is_gone
 from ..servers import client_for
 from ..states import LOST, UNSENT
@@ -51,6 +51,7 @@ class Answer:
     state: str
     event: str
     data: dict[str, Any]
+    settles: bool = False  # reconciliation's: written only while the row is submitting
 
 
 class AsyncRunRecovery:
@@ -116,14 +117,16 @@ class AsyncRunRecovery:
         return time.time() - job.updated_at.timestamp() > self._orphan_after
 
     async def _reconcile_orphans(self) -> None:
-        """Settle submissions whose process stopped between recording and hearing back."""
+        """Settle submissions whose process stopped between recording and hearing back. Two
+        may settle one at once (processes, or a poll beside a submit under a key): a verdict
+        is written only while the row is still unsettled (the Ledger's ``settling``)."""
         await self.record_never_sent()  # before any request: these need none
         clients = self._clients()
         for job in await run_sync(partial(submitting, self.ledger)):
             client = client_for(clients, job.server)
             if client is None:
                 continue
-            found = await run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
+            found = await run_sync(partial(owner_and_snapshot, self.ledger, job.seq))
             if found is None:  # answered since it was listed (by its own process)
                 continue
             owner, snapshot = found
@@ -146,7 +149,7 @@ class AsyncRunRecovery:
             if isinstance(verdict, Found):
                 data = verdict.info.model_dump(mode="json")
                 state = str(verdict.info.status)
-                kept = Answer(job.server, verdict.job_id, state, "adopted", data)
+                kept = Answer(job.server, verdict.job_id, state, "adopted", data, settles=True)
                 self._unrecorded[job.seq] = kept
                 await self._record_answer(job.seq)
             elif isinstance(verdict, Absent):
@@ -161,13 +164,13 @@ class AsyncRunRecovery:
                 )
                 folder = await run_sync(look)
                 if folder is None:
-                    await run_sync(
-                        partial(self.ledger.record_end, job.seq, UNSENT, verdict.reason, "unsent")
-                    )
-                    continue
-                reason = f"the server forgot it, yet made its output folder {folder}"
-                await run_sync(partial(self.ledger.record_end, job.seq, LOST, reason, "lost"))
+                    await self._settle(job.seq, UNSENT, verdict.reason, "unsent")
+                else:
+                    reason = f"the server forgot it, yet made its output folder {folder}"
+                    await self._settle(job.seq, LOST, reason, "lost")
             else:
-                await run_sync(
-                    partial(self.ledger.record_end, job.seq, LOST, verdict.reason, "unresolved")
-                )
+                await self._settle(job.seq, LOST, verdict.reason, "unresolved")
+
+    async def _settle(self, seq: int, state: str, note: str, event: str) -> None:
+        end = partial(self.ledger.record_end, seq, state, note, event, settling=True)
+        await run_sync(end)

@@ -23,7 +23,7 @@ from ..._http._sync._io import run_sync
 from ..._http.retry import is_transient
 from ..._lazy import LazyModule
 from ..ledger import Ledger
-from ..ledger_reads import submitting
+from ..ledger_reads import owner_and_snapshot, submitting
 from ..options import owner_is_gone
 from ..servers import client_for
 from ..states import LOST, UNSENT
@@ -48,6 +48,7 @@ class Answer:
     state: str
     event: str
     data: dict[str, Any]
+    settles: bool = False  # reconciliation's: written only while the row is submitting
 
 
 class RunRecovery:
@@ -113,14 +114,16 @@ class RunRecovery:
         return time.time() - job.updated_at.timestamp() > self._orphan_after
 
     def _reconcile_orphans(self) -> None:
-        """Settle submissions whose process stopped between recording and hearing back."""
+        """Settle submissions whose process stopped between recording and hearing back. Two
+        may settle one at once (processes, or a poll beside a submit under a key): a verdict
+        is written only while the row is still unsettled (the Ledger's ``settling``)."""
         self.record_never_sent()  # before any request: these need none
         clients = self._clients()
         for job in run_sync(partial(submitting, self.ledger)):
             client = client_for(clients, job.server)
             if client is None:
                 continue
-            found = run_sync(partial(self.ledger.owner_and_snapshot, job.seq))
+            found = run_sync(partial(owner_and_snapshot, self.ledger, job.seq))
             if found is None:  # answered since it was listed (by its own process)
                 continue
             owner, snapshot = found
@@ -143,7 +146,7 @@ class RunRecovery:
             if isinstance(verdict, Found):
                 data = verdict.info.model_dump(mode="json")
                 state = str(verdict.info.status)
-                kept = Answer(job.server, verdict.job_id, state, "adopted", data)
+                kept = Answer(job.server, verdict.job_id, state, "adopted", data, settles=True)
                 self._unrecorded[job.seq] = kept
                 self._record_answer(job.seq)
             elif isinstance(verdict, Absent):
@@ -158,13 +161,13 @@ class RunRecovery:
                 )
                 folder = run_sync(look)
                 if folder is None:
-                    run_sync(
-                        partial(self.ledger.record_end, job.seq, UNSENT, verdict.reason, "unsent")
-                    )
-                    continue
-                reason = f"the server forgot it, yet made its output folder {folder}"
-                run_sync(partial(self.ledger.record_end, job.seq, LOST, reason, "lost"))
+                    self._settle(job.seq, UNSENT, verdict.reason, "unsent")
+                else:
+                    reason = f"the server forgot it, yet made its output folder {folder}"
+                    self._settle(job.seq, LOST, reason, "lost")
             else:
-                run_sync(
-                    partial(self.ledger.record_end, job.seq, LOST, verdict.reason, "unresolved")
-                )
+                self._settle(job.seq, LOST, verdict.reason, "unresolved")
+
+    def _settle(self, seq: int, state: str, note: str, event: str) -> None:
+        end = partial(self.ledger.record_end, seq, state, note, event, settling=True)
+        run_sync(end)

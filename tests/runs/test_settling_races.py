@@ -1,0 +1,153 @@
+"""An orphaned submission (its process killed between the POST and the answer) settled by
+two at once: two coroutines of one run (submits under one key, a poll beside a submit), or
+two runs (processes) on one ledger. An adversarial try found the later settler's verdict,
+taken before the first had adopted the job, written over the adoption: the job, now known,
+was "proven absent", recorded ``unsent`` and, under a key, sent again (a second evaluation);
+without a key the run never handed out its outcome; and once a raw ``KeyError``. Settling
+is one at a time in a run, and a settler writes only while the submission is unsettled."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lmms_eval_client import AsyncEvalClient, AsyncEvalRun
+from lmms_eval_client._client.arguments import build_evaluate_request
+from lmms_eval_client._client.reconcile import QueueSnapshot
+from lmms_eval_client._runs.ledger import Ledger
+from lmms_eval_client.testing import LocalServer, LocalServerConfig
+
+from ..faults import job_count, start_local_server
+from ..servers import loopback_http
+from ._support import QWEN, LedgerTarget
+
+LONG = {**QWEN, "sim_duration": 30}  # still queued or running while the test looks
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Any:
+    local = start_local_server(LocalServerConfig(job_duration=0.05, temp_dir_root=tmp_path))
+    yield local
+    local.stop()
+
+
+def orphan(ledger_target: LedgerTarget, server: LocalServer, key: str | None) -> str:
+    """What a process killed right after its POST left: an intent, and the job it sent."""
+    body = build_evaluate_request("qwen2_vl", ["mme"], LONG)
+    ledger = Ledger(ledger_target)
+    ledger.record_intent(
+        token="orphan-token", labels={"step": 1}, request=body, server=server.url,
+        owner="a-host-that-is-gone:1:x", snapshot=QueueSnapshot((), 0, 0).to_json(), key=key,
+    )  # fmt: skip
+    ledger.close()
+    with loopback_http(server.url) as http:
+        return str(http.post("/evaluate", json=body.to_dict()).raise_for_status().json()["job_id"])
+
+
+async def test_two_submits_under_one_key_settle_the_orphan_once(
+    server: LocalServer, ledger_target: LedgerTarget
+) -> None:
+    job_id = orphan(ledger_target, server, key="step-1")
+    async with (
+        AsyncEvalClient(server.url) as client,
+        AsyncEvalRun(client, ledger_target, orphan_after=0) as run,
+    ):
+        jobs = await asyncio.gather(
+            *(run.submit("qwen2_vl", ["mme"], model_args=LONG, key="step-1") for _ in range(2))
+        )
+        assert {(job.seq, job.job_id) for job in jobs} == {(1, job_id)}
+        assert [job.pending for job in await run.jobs()] == [True]
+    assert job_count(server.url) == 1  # not sent again
+
+
+async def test_a_poll_beside_a_submit_settles_the_orphan_once(
+    server: LocalServer, ledger_target: LedgerTarget
+) -> None:
+    job_id = orphan(ledger_target, server, key="step-1")
+    async with (
+        AsyncEvalClient(server.url) as client,
+        AsyncEvalRun(client, ledger_target, orphan_after=0) as run,
+    ):
+        job, _ = await asyncio.gather(
+            run.submit("qwen2_vl", ["mme"], model_args=LONG, key="step-1"), run.ready()
+        )
+        assert (job.seq, job.job_id) == (1, job_id)
+        assert [job.pending for job in await run.jobs()] == [True]
+    assert job_count(server.url) == 1
+
+
+async def test_two_runs_on_one_ledger_settle_the_orphan_once(
+    server: LocalServer, ledger_target: LedgerTarget
+) -> None:
+    # Two processes rerun on one ledger (no key): each run settles the orphan at its poll.
+    job_id = orphan(ledger_target, server, key=None)
+    async with (
+        AsyncEvalClient(server.url) as client,
+        AsyncEvalRun(client, ledger_target, orphan_after=0) as first,
+        AsyncEvalRun(client, ledger_target, orphan_after=0) as second,
+    ):
+        await asyncio.gather(first.ready(), second.ready())
+        (job,) = await first.jobs()
+        assert (job.job_id, job.pending) == (job_id, True), job
+    assert job_count(server.url) == 1
+
+
+@pytest.mark.parametrize("late", ["unsent", "lost", "adopted"])
+def test_a_late_verdict_leaves_a_settled_submission_as_it_is(
+    ledger_target: LedgerTarget, late: str
+) -> None:
+    ledger = Ledger(ledger_target)
+    try:
+        body = build_evaluate_request("qwen2_vl", ["mme"], LONG)
+        seq = ledger.record_intent(
+            token="t", labels={}, request=body, server="http://127.0.0.1:1", owner="gone:1:x",
+            snapshot=QueueSnapshot((), 0, 0).to_json(),
+        ).seq  # fmt: skip
+        ledger.record_answer(seq, "job-1", "queued", "adopted", {}, settling=True)
+        ledger.record_status(seq, "completed", None)  # the first settler's run polled it
+        if late == "adopted":
+            ledger.record_answer(seq, "job-1", "running", "adopted", {}, settling=True)
+        else:
+            ledger.record_end(seq, late, "a verdict taken before the adoption", late, settling=True)
+        job = ledger.job(seq)
+        assert (job.job_id, job.state) == ("job-1", "completed")
+        assert [o.event for o in ledger.history(seq)] == ["intent", "adopted", "status"]
+    finally:
+        ledger.close()
+
+
+async def test_an_adoption_found_late_leaves_what_another_settler_recorded(
+    server: LocalServer, ledger_target: LedgerTarget
+) -> None:
+    # Another process adopts the orphan and sees it complete between this run's finding
+    # of the job and its write of the adoption: the write must not take it back to running.
+    job_id = orphan(ledger_target, server, key=None)
+    async with AsyncEvalClient(server.url) as client:
+        run = AsyncEvalRun(client, ledger_target, orphan_after=0)
+        ledger = run._poller.ledger
+        write = ledger.record_answer
+
+        def another_settler_first(*args: Any, **kwargs: Any) -> Any:
+            other = Ledger(ledger_target)
+            try:
+                other.record_answer(1, job_id, "running", "adopted", {}, settling=True)
+                other.record_status(1, "completed", None)
+            finally:
+                other.close()
+            return write(*args, **kwargs)
+
+        ledger.record_answer = another_settler_first  # type: ignore[method-assign]
+        try:
+            await run.ready()
+        finally:
+            ledger.record_answer = write  # type: ignore[method-assign]
+            await run.close()
+    check = Ledger(ledger_target)
+    try:
+        assert check.job(1).state == "completed"
+        assert [o.event for o in check.history(1)] == ["intent", "adopted", "status"]
+    finally:
+        check.close()
