@@ -14,10 +14,11 @@ import pytest
 from lmms_eval_client import JobCompleted, JobLost, RetryOnFailure
 from lmms_eval_client._client.arguments import build_evaluate_request
 from lmms_eval_client._client.reconcile import QueueSnapshot
+from lmms_eval_client._runs import recovery_files
 from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from ..faults import start_local_server
+from ..faults import job_count, start_local_server
 from ..servers import loopback_http, poll_until
 from ._support import QWEN
 from .conftest import MakeRunner
@@ -211,3 +212,30 @@ async def test_an_orphan_whose_folder_is_not_there_is_still_sent_again(
     await runner.harvest()
     (job,) = await runner.jobs()
     assert job.state == "unsent", job
+
+
+async def test_lost_jobs_past_a_polls_recovery_batch_are_read_before_any_retry(
+    make_runner: MakeRunner, server: Restartable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Recovery reads RECOVERY_BATCH (20) lost jobs a poll; retries were due for every lost
+    # job at once: past the batch, jobs with complete results were evaluated again (an
+    # adversarial try: of 25 completed jobs lost in a restart, 5 sent again).
+    monkeypatch.setattr(recovery_files, "RECOVERY_BATCH", 1)
+    retry = RetryOnFailure(lost=True, max_attempts=2)
+    runner = make_runner(server.url, output_root=str(tmp_path / "out"), retry=retry)
+    jobs = [
+        await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"n": n})
+        for n in (1, 2, 3)
+    ]
+    for job in jobs:
+        await poll_until(
+            lambda job=job: _server_job(server.url, str(job.job_id)),
+            lambda info: info["status"] == "completed",
+            what="the job to complete",
+        )
+    server.restart()
+    outcomes = [outcome for _ in range(3) for outcome in await runner.harvest()]
+    assert sorted(o.labels["n"] for o in outcomes) == [1, 2, 3]
+    assert all(isinstance(o, JobCompleted) and o.job.recovered for o in outcomes), outcomes
+    assert job_count(server.url) == 0  # nothing sent again
+    assert len(await runner.jobs()) == 3

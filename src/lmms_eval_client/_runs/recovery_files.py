@@ -176,13 +176,28 @@ def unchecked_lost(ledger: Ledger, servers: Sequence[str]) -> list[TrackedJob]:
         return []
     marks = ",".join("?" * len(servers))
     rows = ledger.rows(
-        f"SELECT * FROM jobs WHERE state = ? AND server IN ({marks}) AND harvested_at IS NULL "
-        "AND retried_by IS NULL AND claimed_by IS NULL AND "
-        f"{ledger.store.ends_with_token('request', 'output_dir')} AND NOT EXISTS (SELECT 1 "
-        "FROM observations o WHERE o.seq = jobs.seq AND o.event = ?) ORDER BY seq LIMIT ?",
-        (LOST, *servers, CHECKED, RECOVERY_BATCH),
+        f"SELECT * FROM jobs WHERE {_unchecked(ledger)} AND server IN ({marks}) "
+        "ORDER BY seq LIMIT ?",
+        (LOST, CHECKED, *servers, RECOVERY_BATCH),
     )
     return [job_from_row(row, ledger.path) for row in rows]
+
+
+def awaiting_recovery(ledger: Ledger) -> set[int]:
+    """The lost jobs recovery has yet to read (a batch a poll: the rest wait their turn),
+    which no retry may send again before it has: their results may be complete."""
+    rows = ledger.rows(f"SELECT seq FROM jobs WHERE {_unchecked(ledger)}", (LOST, CHECKED))
+    return {int(row["seq"]) for row in rows}
+
+
+def _unchecked(ledger: Ledger) -> str:
+    """Lost final attempts with a folder of their own, not checked, taken or held (two
+    parameters: LOST, CHECKED)."""
+    return (
+        "state = ? AND harvested_at IS NULL AND retried_by IS NULL AND claimed_by IS NULL "
+        f"AND {ledger.store.ends_with_token('request', 'output_dir')} AND NOT EXISTS "
+        "(SELECT 1 FROM observations o WHERE o.seq = jobs.seq AND o.event = ?)"
+    )
 
 
 def record_recovered(ledger: Ledger, seq: int, found: Recovered) -> bool:

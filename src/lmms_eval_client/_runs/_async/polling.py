@@ -299,10 +299,8 @@ class AsyncRunPoller(AsyncRunRecovery):
             await self._poll_server(server, client, CallOptions(deadline=bound))
         await self.recover_lost()  # every job marked lost above, before any retry
         if self.retry is not None:
-            servers = self._clients()
-            for job in await run_sync(self.ledger.unharvested):
-                if client_for(servers, job.server) and self.retry.wants(job):
-                    await self._resubmit(job)
+            for job in await self.due_for_retry(self.retry):
+                await self._resubmit(job)
         await run_sync(self._deliver)  # (logs sinks' errors)
 
     async def _poll_server(self, server: str, client: AsyncEvalClient, call: CallOptions) -> None:

@@ -27,7 +27,7 @@ from ..._http.retry import is_transient
 from ..._lazy import LazyModule
 from ..ledger import Ledger
 from ..ledger_reads import owner_and_snapshot, submitting
-from ..options import owner_is_gone
+from ..options import RunRetry, owner_is_gone
 from ..servers import client_for
 from ..states import LOST, UNSENT
 
@@ -108,6 +108,19 @@ class AsyncRunRecovery:
                     ", ".join(found.files),
                 )
                 await self._record_summary(client, job.seq, found.info)
+
+    async def due_for_retry(self, retry: RunRetry) -> list[TrackedJob]:
+        """The finished jobs on this run's servers that ``retry`` sends again; not a lost
+        one recovery has yet to read (a batch a poll): its results may be complete."""
+        servers = self._clients()
+        unread = await run_sync(partial(_recovery.awaiting_recovery, self.ledger))
+        return [
+            job
+            for job in await run_sync(self.ledger.unharvested)
+            if job.seq not in unread
+            and client_for(servers, job.server) is not None
+            and retry.wants(job)
+        ]
 
     def _is_orphan(self, job: TrackedJob, owner: str | None) -> bool:
         if job.token in self._in_flight or job.seq in self._unrecorded:

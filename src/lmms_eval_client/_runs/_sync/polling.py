@@ -295,10 +295,8 @@ class RunPoller(RunRecovery):
             self._poll_server(server, client, CallOptions(deadline=bound))
         self.recover_lost()  # every job marked lost above, before any retry
         if self.retry is not None:
-            servers = self._clients()
-            for job in run_sync(self.ledger.unharvested):
-                if client_for(servers, job.server) and self.retry.wants(job):
-                    self._resubmit(job)
+            for job in self.due_for_retry(self.retry):
+                self._resubmit(job)
         run_sync(self._deliver)  # (logs sinks' errors)
 
     def _poll_server(self, server: str, client: EvalClient, call: CallOptions) -> None:
