@@ -105,6 +105,7 @@ WHERE: dict[str, str] = {
     "LedgerConnectionError": "._runs.errors",
     "LedgerError": "._runs.errors",
     "LedgerFullError": "._runs.errors",
+    "LedgerNotFoundError": "._runs.errors",
     "LedgerReadOnlyError": "._runs.errors",
     "NetworkFilesystemError": "._runs.errors",
     "NewerLedgerError": "._runs.errors",

@@ -23,6 +23,8 @@ from lmms_eval_client import (
     JobInfo,
     JobNotFoundError,
     LedgerConnectionError,
+    LedgerError,
+    LedgerNotFoundError,
     LmmsEvalError,
     ResultsFormatError,
     ResultsNotReachableError,
@@ -180,6 +182,9 @@ def _job(status: str, error: str | None = None) -> JobInfo:
         (APITimeoutError("slow"), ExitCode.UNREACHABLE),
         # (before: 1, a failed job's code; an adversarial try of a PostgreSQL ledger)
         (LedgerConnectionError("down", path="postgresql://h/db"), ExitCode.UNREACHABLE),
+        # (before: 1; a missing SQLite file was already 2, the CLI looking for it first)
+        (LedgerNotFoundError("none", path="postgresql://h/db?schema=x"), ExitCode.USAGE),
+        (LedgerError("other", path="postgresql://h/db?schema=x"), ExitCode.FAILED),
         (ResultsNotReachableError("far"), ExitCode.RESULTS_NOT_REACHABLE),
         (ResultsFormatError("bad"), ExitCode.FAILED),
         (ResultsUnavailableError("none"), ExitCode.FAILED),

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from lmms_eval_client import EvalClient, EvalRun, JobCompleted, LedgerError
+from lmms_eval_client import EvalClient, EvalRun, JobCompleted, LedgerNotFoundError
 from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client._runs.ledger_copy import copy_ledger
 from lmms_eval_client._runs.postgres.url import parse_url
@@ -137,22 +137,26 @@ def test_report_of_a_url_shows_it_without_its_password(run: Run, tmp_path: Path)
 
 
 def test_a_missing_schema_is_said_and_not_created(
-    postgres_url: str, postgres_server: PostgresServer
+    postgres_url: str, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
+    # Before: exit 1 (a plain LedgerError), where a missing SQLite file is a usage error (2).
     password = postgres_server.password
     for args in (
         ["runs", "ls"],
         ["runs", "show", "{}", "1"],
         ["runs", "watch"],
         ["runs", "export"],
+        ["runs", "report", "{}", "-o", str(tmp_path / "report.html")],
         ["runs", "rehome", "{}", "http://127.0.0.1:9", "http://127.0.0.1:8"],  # (the review)
     ):
         argv = [a.replace("{}", postgres_url) for a in args]
         done = invoke(argv if "{}" in args else [*argv, postgres_url], "http://127.0.0.1:9")
-        assert done.exit_code == 1, (args, done.output)
+        assert done.exit_code == 2, (args, done.output)
         assert f"There is no run ledger at {parse_url(postgres_url).shown!r}" in done.stderr
+        assert f"(see 'lmms-eval-client {' '.join(args[:2])} -h')" in done.stderr
         assert password not in done.stderr
-    with pytest.raises(LedgerError, match="There is no run ledger"):
+    assert not (tmp_path / "report.html").exists()
+    with pytest.raises(LedgerNotFoundError, match="There is no run ledger"):
         Ledger(postgres_url, read_only=True)  # nothing created
 
 

@@ -29,6 +29,7 @@ from lmms_eval_client import (
     LedgerBusyError,
     LedgerError,
     LedgerFullError,
+    LedgerNotFoundError,
     LedgerReadOnlyError,
     LmmsEvalError,
     NewerLedgerError,
@@ -356,6 +357,7 @@ def test_a_new_ledger_opens_once_another_connection_ends_its_write(tmp_path: Pat
     "error",
     [
         LedgerFullError("full", path="/x/run.sqlite"),
+        LedgerNotFoundError("There is no run ledger at '/x'", path="/x"),
         NewerLedgerError("newer", path="/x", found=3, supported=1),
         SubmissionUnresolvedError("lost", token="abc", output_dir="/o", reason="r", final=False),
         JobLostError("gone", job_id="j", last_state="running", labels={"epoch": 1}),

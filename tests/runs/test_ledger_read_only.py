@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import lmms_eval_client._runs.sqlite_store as ledger_module
-from lmms_eval_client import LedgerReadOnlyError, NewerLedgerError
+from lmms_eval_client import LedgerError, LedgerNotFoundError, LedgerReadOnlyError, NewerLedgerError
 from lmms_eval_client._runs.ledger import Ledger
 
 from .test_ledger import read_only_folder
@@ -37,6 +37,16 @@ def test_opened_read_only_nothing_is_written(tmp_path: Path) -> None:
     finally:
         ledger.close()
     assert beside(path) == ["run.sqlite"] and path.read_bytes() == before
+
+
+def test_read_only_a_missing_ledger_is_a_ledger_not_found_error(tmp_path: Path) -> None:
+    # Before: a plain LedgerError (its message the only mark of "no such ledger"), and
+    # for a missing folder "cannot be created", though opening read-only creates nothing.
+    for path in (tmp_path / "none.sqlite", tmp_path / "no" / "such" / "run.sqlite"):
+        with pytest.raises(LedgerNotFoundError, match="There is no run ledger at") as info:
+            Ledger(path, read_only=True)
+        assert isinstance(info.value, LedgerError) and info.value.path == str(path)
+    assert list(tmp_path.iterdir()) == []  # nothing created
 
 
 def test_read_only_it_reads_the_commits_of_a_writer_still_running(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from lmms_eval_client import (
     LedgerBusyError,
     LedgerConnectionError,
     LedgerError,
+    LedgerNotFoundError,
     LedgerReadOnlyError,
     MissingDependencyError,
     NewerLedgerError,
@@ -245,8 +246,11 @@ def test_a_user_without_rights_on_the_ledgers_schema_is_told_which_to_grant(
 
 
 def test_read_only_needs_an_existing_ledger_and_writes_nothing(postgres_url: str) -> None:
-    with pytest.raises(LedgerError, match="There is no run ledger"):
+    # Before: a plain LedgerError, told apart from the others only by its message.
+    with pytest.raises(LedgerNotFoundError, match="There is no run ledger") as info:
         Ledger(postgres_url, read_only=True)
+    assert info.value.path == parse_url(postgres_url).shown
+    assert isinstance(info.value, LedgerError)
     with closing(Ledger(postgres_url)) as ledger:
         _intent(ledger)
     with closing(Ledger(postgres_url, read_only=True)) as reader:

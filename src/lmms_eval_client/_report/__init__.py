@@ -95,8 +95,9 @@ def write_report(
     checkpoint; with ``compare_jobs=(a, b)`` the paired comparison of two of its
     checkpoints. Results and logs are read through ``path_map`` / ``filesystem``.
 
-    Raises InvalidArgumentError for a missing ledger or a bad argument, UnknownJobError
-    for a seq or key the first run does not have, and the results errors of ``compare``.
+    Raises InvalidArgumentError for a missing ledger file or a bad argument,
+    LedgerNotFoundError for a PostgreSQL schema that holds no ledger, UnknownJobError for a
+    seq or key the first run does not have, and the results errors of ``compare``.
 
     Example::
 

@@ -4,6 +4,8 @@
 
     LmmsEvalError
     ├── LedgerError                   the ledger file could not be used (``.path``)
+    │   ├── LedgerNotFoundError       no ledger there: a missing file or schema, opened
+    │   │                             read-only (a run creates a missing one)
     │   ├── CorruptLedgerError        not a SQLite database, a damaged one, or no file
     │   ├── ForeignLedgerError        a SQLite database of another program
     │   ├── NewerLedgerError          written by a newer lmms-eval-client (schema version)
@@ -66,6 +68,21 @@ class LedgerError(LmmsEvalError):
         self.path: str = path
         self.job_id: str | None = job_id
         self.server: str | None = server
+
+
+class LedgerNotFoundError(LedgerError):
+    """There is no run ledger at ``path`` (no file there, or a PostgreSQL schema that is
+    missing or holds none) where one was opened only to be read: ``write_report`` of a URL,
+    the command line's ``runs ls``, ``runs show``, ``runs report``... (exit code 2). Nothing
+    was created; an ``EvalRun`` creates a missing ledger instead.
+
+    Example::
+
+        try:
+            write_report(["postgresql://evals@db/runs?schema=sweep_a"], "report.html")
+        except LedgerNotFoundError as exc:
+            print(f"no run has written {exc.path} yet")
+    """
 
 
 class CorruptLedgerError(LedgerError):

@@ -20,7 +20,13 @@ from pathlib import Path
 
 from .._exceptions import InvalidArgumentError
 from .._results.bounded import NotRegularFile, open_regular
-from .errors import ForeignLedgerError, LedgerError, LedgerReadOnlyError, NewerLedgerError
+from .errors import (
+    ForeignLedgerError,
+    LedgerError,
+    LedgerNotFoundError,
+    LedgerReadOnlyError,
+    NewerLedgerError,
+)
 from .filesystems import check_local_filesystem
 from .ledger_schema import (
     APPLICATION_ID,
@@ -48,6 +54,11 @@ def check_place(
     # realpath: the folder of a symbolic link's target (it never raises on a loop; opening does)
     folder = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(folder):
+        if read_only:  # nothing would be created: there is no ledger, not a failed creation
+            raise LedgerNotFoundError(
+                f"There is no run ledger at {path!r}: its folder {folder!r} does not exist",
+                path=path,
+            )
         raise LedgerError(
             f"The run ledger {path!r} cannot be created: its folder {folder!r} does not exist",
             path=path,
@@ -59,7 +70,7 @@ def check_place(
             head = file.read(len(SQLITE_HEADER))
     except FileNotFoundError:
         if read_only:
-            raise LedgerError(f"There is no run ledger at {path!r}", path=path) from None
+            raise LedgerNotFoundError(f"There is no run ledger at {path!r}", path=path) from None
         return
     except NotRegularFile as exc:
         raise damaged(path, f"it is {exc.kind}, not a file") from None

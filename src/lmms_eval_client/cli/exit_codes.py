@@ -30,7 +30,8 @@ class ExitCode(IntEnum):
     FAILED = 1
     """A job failed, or the server refused the request (an HTTP error, a bad answer)."""
     USAGE = 2
-    """Bad command line: an unknown option, a malformed --model-args, a bad value."""
+    """Bad command line: an unknown option, a malformed --model-args, a bad value, a run
+    ledger that does not exist (a file, or a PostgreSQL schema)."""
     CANCELLED = 3
     """A waited-for job was cancelled."""
     TIMEOUT = 4
@@ -81,8 +82,8 @@ def exit_code_for(error: BaseException) -> ExitCode:
     """
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
-    if isinstance(error, sdk.InvalidArgumentError):
-        return ExitCode.USAGE
+    if isinstance(error, (sdk.InvalidArgumentError, sdk.LedgerNotFoundError)):
+        return ExitCode.USAGE  # (a ledger named that is not there: a file, or a schema)
     if isinstance(error, sdk.JobCancelledError):
         return ExitCode.CANCELLED
     if isinstance(error, sdk.WaitTimeoutError):

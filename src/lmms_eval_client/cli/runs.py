@@ -52,8 +52,8 @@ def shown_ledger(ledger: str) -> str:
 
 def ledger_exists(ledger: str) -> bool:
     """Whether something is at a SQLite ledger's path (a folder, a FIFO or a broken link
-    too: opening it says what it is); a URL's schema is the Ledger's to look for (it says
-    "There is no run ledger at ..." itself when opened read-only)."""
+    too: opening it says what it is); a URL's schema is the Ledger's to look for (opened
+    read-only, it raises LedgerNotFoundError, "There is no run ledger at ...": exit 2 too)."""
     return is_database_url(ledger) or os.path.lexists(ledger)  # (False for "")
 
 

@@ -32,6 +32,7 @@ from ..errors import (
     ForeignLedgerError,
     LedgerAuthError,
     LedgerError,
+    LedgerNotFoundError,
     NewerLedgerError,
 )
 from ..ledger_schema import SCHEMA_VERSION, damaged
@@ -294,7 +295,7 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise self._error(exc, "opening it") from None
         if version == 0:
-            raise LedgerError(f"There is no run ledger at {self.where!r}", path=self.where)
+            raise LedgerNotFoundError(f"There is no run ledger at {self.where!r}", path=self.where)
 
     def _read_key(self) -> bytes:
         rows = self.rows("SELECT value FROM ledger_keys WHERE name = 'fingerprint'")
