@@ -91,7 +91,7 @@ async def test_a_policys_own_wants_decides_and_a_failed_echo_read_is_tried_again
         await first.ready()
     resumed = make_runner(local_server.url, retry=OnlyFirstAttempts("memory", max_attempts=5))
     client = resumed.run._client
-    real, calls = client.get_job, []
+    real, calls = client._get_job, []
 
     def once_down(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)
@@ -99,7 +99,7 @@ async def test_a_policys_own_wants_decides_and_a_failed_echo_read_is_tried_again
             raise APIConnectionError("the server is restarting", request=None)
         return real(*args, **kwargs)
 
-    client.get_job = once_down  # type: ignore[method-assign]
+    client._get_job = once_down  # type: ignore[method-assign]
     await resumed.ready()  # the echo cannot be read: tried again at the next poll
     assert [j.attempt for j in await resumed.jobs()] == [1]
     await resumed.ready()

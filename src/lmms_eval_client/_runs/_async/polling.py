@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,11 +26,10 @@ from ..._lazy import LazyModule
 from ..._trackers.base import Sink
 from ..errors import LedgerBusyError, LedgerError, SubmissionUnresolvedError, answer_not_recorded
 from ..ledger import Ledger
-from ..ledger_keys import KeyTaken
 from ..ledger_reads import Watched, WatchedRows
-from ..options import RunRetry, new_owner, new_token, run_output_dir
+from ..options import RunRetry, new_owner, run_output_dir
 from ..poll_batch import QueueSorter
-from ..servers import client_for, same_server
+from ..servers import same_server
 from ..sink_delivery import RunDelivery
 from ..states import LOST, UNSENT
 from ..summaries import Summarize as Summarize  # (run.py imports it from here)
@@ -138,12 +138,15 @@ class AsyncRunPoller(AsyncRunRecovery):
         own_dir: bool,
         options: CallOptions = DEFAULT_OPTIONS,
         key: str | None = None,
+        until: float | None = None,
     ) -> TrackedJob:
         """Record the intent, send, reconcile a lost answer; ``own_dir``: the run chooses
-        the job's output_dir; every request is sent with ``options`` (the call's timeout).
-        With a ``key``, KeyTaken (nothing sent) when a job holds it (see ledger_keys)."""
+        the job's output_dir; every request is sent with ``options`` (the call's timeout),
+        ending by ``until`` (a wait's, for a retry it polls). With a ``key``, KeyTaken
+        (nothing sent) when a job holds it (see ledger_keys)."""
         seqs: list[int] = []
         client, settle = await self._target(body)
+        options = self._call(client, until, options)
         accepted = False
         if own_dir:
             body = self._in_own_dir(body, client, token)
@@ -292,16 +295,25 @@ class AsyncRunPoller(AsyncRunRecovery):
         jobs by policy; then the run's sinks get the completed jobs' metrics. ``time_left``:
         of the wait it serves: its reads of queues and jobs end by then (a second at least)."""
         await self.record_answers()
-        await self._reconcile_orphans()
-        until = None if time_left is None else self._clock() + time_left  # one for all servers
+        until = None if time_left is None else self._clock() + time_left  # one for all calls
+        await self._reconcile_orphans(until)
         for server, client in self._clients().items():
-            bound = None if until is None else client._clock() + until - self._clock()
-            await self._poll_server(server, client, CallOptions(deadline=bound))
+            await self._poll_server(server, client, self._call(client, until))
         await self.recover_lost()  # every job marked lost above, before any retry
         if self.retry is not None:
             for job in await self.due_for_retry(self.retry):
-                await self._resubmit(job)
+                await self._resubmit(job, until)
         await run_sync(self._deliver)  # (logs sinks' errors)
+
+    def _call(
+        self, client: AsyncEvalClient, until: float | None, call: CallOptions = DEFAULT_OPTIONS
+    ) -> CallOptions:
+        """``call`` ending by ``until`` (this run's clock; None: as it is), on ``client``'s."""
+        return (
+            call
+            if until is None
+            else replace(call, deadline=client._clock() + until - self._clock())
+        )
 
     async def _poll_server(self, server: str, client: AsyncEvalClient, call: CallOptions) -> None:
         # Light rows, and the per-job work in worker threads: a poll costs what the jobs
@@ -352,44 +364,3 @@ class AsyncRunPoller(AsyncRunRecovery):
                 path_map=client.path_map, filesystem=client.filesystem, run=self,
             )  # fmt: skip
             await run_sync(record)
-
-    async def _to_resend(self, failed: TrackedJob) -> EvaluateRequest | None:
-        """The failed job's request with its secrets (model_args, extra_body fields): as this
-        process sent it, else from the server's echo of it (checked against the ledger's
-        fingerprints)."""
-        fingerprints = self.ledger.fingerprints
-        if not fingerprints.is_sealed(failed.request):
-            return failed.request
-        if failed.seq in self._sent:
-            return self._sent[failed.seq]
-        client = client_for(self._clients(), failed.server)
-        if client is None:
-            return None
-        try:  # (a transient failure is raised: tried again at the next poll)
-            info = await client.get_job(str(failed.job_id))
-        except JobNotFoundError:
-            return None
-        return fingerprints.unseal(failed.request, info.request)
-
-    async def _resubmit(self, failed: TrackedJob) -> None:
-        try:  # (a transient failure, reading its echo or sending it, is tried again later)
-            body = await self._to_resend(failed)
-            if body is None:
-                assert self.retry is not None  # (called by policy)
-                self.retry.given_up.add(failed.seq)  # handed out as it ended, said once
-                logger.warning("Evaluation run %s: %s job %s (seq %d) is not retried: the "
-                               "ledger keeps only fingerprints of its secrets (model_args, "
-                               "extra_body fields), and the server no longer echoes them",
-                               self, failed.state, failed.job_id, failed.seq)  # fmt: skip
-                return
-            # A folder the run chose ends with the attempt's token: the new attempt gets a
-            # fresh one (the failed attempt's keeps its logs); one the caller chose is kept.
-            own_dir = isinstance(body.output_dir, str) and body.output_dir.endswith(failed.token)
-            await self.submit(body, failed.labels, new_token(), failed, own_dir=own_dir)
-        except KeyTaken:  # another process (or run object) of the ledger retried it first
-            pass
-        except LedgerError:
-            raise
-        except LmmsEvalError as exc:
-            logger.warning("Evaluation run %s: retrying %s job %s failed (tried again at the "
-                           "next poll): %s", self, failed.state, failed.job_id, exc)  # fmt: skip

@@ -18,19 +18,22 @@ from typing import TYPE_CHECKING, Any
 from ..._client._sync.client import EvalClient
 from ..._client._sync.submit import drive
 from ..._client.reconcile import Absent, Found, find_submission
-from ..._exceptions import LmmsEvalError
+from ..._exceptions import JobNotFoundError, LmmsEvalError
 from ..._http._sync._io import run_sync
 from ..._http.retry import is_transient
 from ..._lazy import LazyModule
+from ..errors import LedgerError
 from ..ledger import Ledger
+from ..ledger_keys import KeyTaken
 from ..ledger_reads import owner_and_snapshot, submitting
-from ..options import RunRetry, owner_is_gone
+from ..options import RunRetry, new_token, owner_is_gone
 from ..servers import client_for
 from ..states import LOST, UNSENT
 
 if TYPE_CHECKING:
-    from lmms_eval_api.models import JobInfo
+    from lmms_eval_api.models import EvaluateRequest, JobInfo
 
+    from ..._http.options import CallOptions
     from .. import recovery_files as _recovery
     from ..outcomes import TrackedJob
 else:  # the results reading loads with the first poll (an evaluation run's import: not)
@@ -61,6 +64,8 @@ class RunRecovery:
     _max_completed_jobs: int
     _in_flight: set[str]
     _unrecorded: dict[int, Answer]
+    _sent: dict[int, EvaluateRequest]
+    retry: RunRetry | None
 
     def _clients(self) -> dict[str, EvalClient]:
         raise NotImplementedError  # the poller's: the client of each server, by base URL
@@ -76,6 +81,15 @@ class RunRecovery:
 
     def record_never_sent(self) -> None:
         raise NotImplementedError  # the poller's: record unsent the intents never sent
+
+    def _call(self, client: EvalClient, until: float | None) -> CallOptions:
+        raise NotImplementedError  # the poller's: options ending by ``until``, on its clock
+
+    def submit(
+        self, body: EvaluateRequest, labels: dict[str, Any], token: str,
+        retry_of: TrackedJob | None, *, own_dir: bool, until: float | None = None,
+    ) -> TrackedJob:  # fmt: skip
+        raise NotImplementedError  # the poller's: record the intent, send, reconcile
 
     def recover_lost(self) -> None:
         """Check each lost job not checked yet: completed from its files, or left lost."""
@@ -126,7 +140,7 @@ class RunRecovery:
             return True
         return time.time() - job.updated_at.timestamp() > self._orphan_after
 
-    def _reconcile_orphans(self) -> None:
+    def _reconcile_orphans(self, until: float | None = None) -> None:
         """Settle submissions whose process stopped between recording and hearing back. Two
         may settle one at once (processes, or a poll beside a submit under a key): a verdict
         is written only while the row is still unsettled (the Ledger's ``settling``)."""
@@ -150,7 +164,7 @@ class RunRecovery:
                 self.ledger.fingerprints,
             )
             try:
-                verdict = drive(client, plan, blocking=True)
+                verdict = drive(client, plan, self._call(client, until), blocking=True)
             except LmmsEvalError as exc:
                 if not is_transient(exc):
                     raise
@@ -184,3 +198,46 @@ class RunRecovery:
     def _settle(self, seq: int, state: str, note: str, event: str) -> None:
         end = partial(self.ledger.record_end, seq, state, note, event, settling=True)
         run_sync(end)
+
+    def _to_resend(self, failed: TrackedJob, until: float | None) -> EvaluateRequest | None:
+        """The failed job's request with its secrets (model_args, extra_body fields): as this
+        process sent it, else from the server's echo of it (checked against the ledger's
+        fingerprints)."""
+        fingerprints = self.ledger.fingerprints
+        if not fingerprints.is_sealed(failed.request):
+            return failed.request
+        if failed.seq in self._sent:
+            return self._sent[failed.seq]
+        client = client_for(self._clients(), failed.server)
+        if client is None:
+            return None
+        try:  # (a transient failure is raised: tried again at the next poll)
+            info = client._get_job(str(failed.job_id), self._call(client, until))
+        except JobNotFoundError:
+            return None
+        return fingerprints.unseal(failed.request, info.request)
+
+    def _resubmit(self, failed: TrackedJob, until: float | None = None) -> None:
+        """Send a failed (or lost) job again, by policy: a new attempt; ``until``: the wait
+        the poll serves ends then, and so does every request of the retry."""
+        try:  # (a transient failure, reading its echo or sending it, is tried again later)
+            body = self._to_resend(failed, until)
+            if body is None:
+                assert self.retry is not None  # (called by policy)
+                self.retry.given_up.add(failed.seq)  # handed out as it ended, said once
+                logger.warning("Evaluation run %s: %s job %s (seq %d) is not retried: the "
+                               "ledger keeps only fingerprints of its secrets (model_args, "
+                               "extra_body fields), and the server no longer echoes them",
+                               self, failed.state, failed.job_id, failed.seq)  # fmt: skip
+                return
+            # A folder the run chose ends with the attempt's token: the new attempt gets a
+            # fresh one (the failed attempt's keeps its logs); one the caller chose is kept.
+            own_dir = isinstance(body.output_dir, str) and body.output_dir.endswith(failed.token)
+            self.submit(body, failed.labels, new_token(), failed, own_dir=own_dir, until=until)
+        except KeyTaken:  # another process (or run object) of the ledger retried it first
+            pass
+        except LedgerError:
+            raise
+        except LmmsEvalError as exc:
+            logger.warning("Evaluation run %s: retrying %s job %s failed (tried again at the "
+                           "next poll): %s", self, failed.state, failed.job_id, exc)  # fmt: skip
