@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,13 +35,12 @@ from .checkpoint import (
 from .notices import Notices
 from .readiness import Looks, MarkerFile, ReadinessRule
 from .submission import CheckpointSubmission, checkpoint_of, path_map_of, step_of, submit_checkpoint
-from .wake import Wake, Waker, check_wake, resolve_wake, start_waker
+from .wake import Until, Wake, Waker, check_wake, resolve_wake, start_waker
+from .wake import stopped as _stopped
+from .wake import until_set as _set
 
 if TYPE_CHECKING:
     from .._runs._sync.run import EvalRun
-
-Until = threading.Event | Callable[[], bool] | None
-"""What ends ``run``: an Event set elsewhere, a function asked after each scan, or None."""
 
 
 class CheckpointWatcher:
@@ -390,11 +388,3 @@ class CheckpointWatcher:
     def _waker(self, until: Until) -> Waker:
         """Started before the first scan: a change made after it wakes the next wait."""
         return start_waker(self._wake, self._directory, self._pattern, until, self._sleep)
-
-
-def _set(until: Until) -> bool:
-    return isinstance(until, threading.Event) and until.is_set()
-
-
-def _stopped(until: Until) -> bool:
-    return _set(until) or (callable(until) and bool(until()))
