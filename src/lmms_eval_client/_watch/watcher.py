@@ -354,8 +354,12 @@ class CheckpointWatcher:
         still pending, which go on on the server. Empty means all done unless a warning said
         that checkpoints were left unsubmitted (not complete, or the server down).
 
+        The run's ledger out for a while (its PostgreSQL server restarting, a lock held
+        long) is ridden out as in ``run``: said once, tried again at each poll.
+
         Raises:
             WatchedDirectoryMissingError, WatchPermissionError: as ``scan``.
+            LedgerConnectionError, LedgerBusyError: ``timeout`` passed with the ledger out.
 
         Example::
 
@@ -368,13 +372,14 @@ class CheckpointWatcher:
             while True:
                 with self._notices.riding_out():  # first: a job that ended frees its slot
                     self.collect(on_outcome)
-                waiting = self._scan(on_submitted)[1]
-                pending = self.pending()
-                if not pending and not waiting:
-                    return []
-                self._notices.only_waiting(0 if pending else waiting, self._clock(), started)
+                with self._notices.ledger_out():  # out: said once, the pass tried again
+                    waiting, pending = self._scan(on_submitted)[1], self.pending()
+                    if not pending and not waiting:
+                        return []
+                    self._notices.only_waiting(0 if pending else waiting, self._clock(), started)
                 wait = self._next_wait(started, timeout)
                 if not wait:
+                    self._notices.ledger_still_out()  # (else this pass set waiting, pending)
                     self._notices.left_at_end(waiting)
                     return pending
                 waker.wait(wait)
