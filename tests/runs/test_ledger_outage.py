@@ -22,6 +22,9 @@ from ..postgres import PostgresServer
 from ..watch.conftest import write_checkpoint
 
 SHORT = {"pretrained": "org/model", "sim_duration": 0.3}  # pending at the first look
+WHAT = CheckpointSubmission(
+    model="qwen2_vl", tasks=["mme"], model_args={**SHORT, "pretrained": "{checkpoint}"}
+)
 GONE = "the run's ledger cannot be used for now"
 BACK = "the run's ledger answers again"
 
@@ -84,15 +87,62 @@ def test_a_watcher_rides_out_a_database_restart(
 ) -> None:
     out = tmp_path / "out"
     write_checkpoint(out, 1)
-    what = CheckpointSubmission(
-        model="qwen2_vl", tasks=["mme"], model_args={**SHORT, "pretrained": "{checkpoint}"}
-    )
     outcomes: list[JobOutcome] = []
     with EvalClient(local_server.url) as client, EvalRun(client, postgres_url) as run:
-        watcher = CheckpointWatcher(run, out, submit=what, poll_interval=0.02, wake="poll")
+        watcher = CheckpointWatcher(run, out, submit=WHAT, poll_interval=0.02, wake="poll")
         watcher._sleep = restarting(postgres_server)  # type: ignore[method-assign]
         with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
             (job,) = watcher.run(lambda: bool(outcomes), on_outcome=outcomes.append)
     assert [outcome.kind for outcome in outcomes] == ["completed"]
     assert outcomes[0].job.seq == job.seq
     assert caplog.text.count(GONE) == 1 and caplog.text.count(BACK) == 1
+
+
+def test_a_watchers_finish_rides_out_a_database_restart(
+    postgres_server: PostgresServer,
+    postgres_url: str,
+    local_server: LocalServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The review's finding: finish() (the end of a watch) said the ledger would be tried
+    # again at each poll, then raised LedgerConnectionError from its scan's ledger read.
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    outcomes: list[JobOutcome] = []
+    with EvalClient(local_server.url) as client, EvalRun(client, postgres_url) as run:
+        watcher = CheckpointWatcher(run, out, submit=WHAT, poll_interval=0.02, wake="poll")
+        watcher._sleep = restarting(postgres_server)  # type: ignore[method-assign]
+        with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+            left = watcher.finish(timeout=60, on_outcome=outcomes.append)
+    assert left == []
+    assert [outcome.kind for outcome in outcomes] == ["completed"]
+    assert caplog.text.count(GONE) == 1 and caplog.text.count(BACK) == 1
+
+
+def test_a_watchers_finish_whose_timeout_passes_while_the_ledger_is_out_raises_its_error(
+    postgres_server: PostgresServer, postgres_url: str, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # As runs watch --timeout: ridden out until the timeout, then the ledger's error (not
+    # the jobs as last known: that would say they are pending, which nobody could check).
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:  # fake time: the database stops at the first wait
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            postgres_server.stop()
+        now[0] += seconds
+
+    with EvalClient(local_server.url) as client, EvalRun(client, postgres_url) as run:
+        watcher = CheckpointWatcher(run, out, submit=WHAT, poll_interval=0.25, wake="poll")
+        watcher._sleep = sleep  # type: ignore[method-assign]
+        watcher._clock = lambda: now[0]  # type: ignore[method-assign]
+        try:
+            with pytest.raises(LedgerConnectionError):
+                watcher.finish(timeout=0.75)
+        finally:
+            postgres_server.start()
+    assert sleeps == [0.25, 0.25, 0.25]  # tried again at each poll until the timeout

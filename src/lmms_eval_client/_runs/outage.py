@@ -23,17 +23,19 @@ class LedgerOutage:
 
     def __init__(self, who: str) -> None:
         self._who = who
-        self._out = False
+        self.error: LedgerError | None = None
+        """The last error of the outage under way; None while the ledger answers (what a
+        wait that ends during an outage raises, as ``runs watch --timeout`` does)."""
 
     def down(self, error: LedgerError) -> None:
         """A use of the ledger failed with ``error`` (one of ``PASSING``)."""
-        if not self._out:
-            self._out = True
+        if self.error is None:
             logger.warning("%s: the run's ledger cannot be used for now (tried again at each "
                            "poll until it answers): %s", self._who, error)  # fmt: skip
+        self.error = error
 
     def up(self) -> None:
         """A use of the ledger went through."""
-        if self._out:
-            self._out = False
+        if self.error is not None:
+            self.error = None
             logger.warning("%s: the run's ledger answers again", self._who)

@@ -94,6 +94,12 @@ class Notices:
         else:
             self._outage.up()
 
+    def ledger_still_out(self) -> None:
+        """(finish) Its timeout passed: the ledger out since the last pass (``ledger_out``)
+        raises its error, as ``runs watch --timeout`` does (what is pending is not known)."""
+        if self._outage.error is not None:
+            raise self._outage.error
+
     def lost(self, jobs: Iterable[TrackedJob], retry: RetryOnFailure | None) -> None:
         """The watcher's jobs that are lost (the server forgot them, or a submission's answer
         was lost and could not be resolved) and that the run's ``retry`` will not resubmit:

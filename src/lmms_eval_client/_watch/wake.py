@@ -34,6 +34,9 @@ Wake = Literal["auto", "events", "poll"]
 watchfiles is installed, else polling), ``"events"`` (events wherever the OS gives them,
 polling as the backstop), ``"poll"`` (polling only)."""
 
+Until = threading.Event | Callable[[], bool] | None
+"""What ends ``run``: an Event set elsewhere, a function asked after each scan, or None."""
+
 WAKES: tuple[Wake, ...] = ("auto", "events", "poll")
 INSTALL_HINT = "pip install 'lmms-eval-client[watch]'"
 
@@ -41,6 +44,16 @@ INSTALL_HINT = "pip install 'lmms-eval-client[watch]'"
 # (or after DEBOUNCE_MS of steady writing), so a checkpoint's many files cost a few scans.
 STEP_MS = 50
 DEBOUNCE_MS = 1_000
+
+
+def until_set(until: Until) -> bool:
+    """``until`` is an Event, set."""
+    return isinstance(until, threading.Event) and until.is_set()
+
+
+def stopped(until: Until) -> bool:
+    """``until`` says stop: an Event set, or a function returning True (asked now)."""
+    return until_set(until) or (callable(until) and bool(until()))
 
 
 class _Stoppable(Protocol):
@@ -217,7 +230,7 @@ def start_waker(
     wake: Wake,
     directory: Path,
     pattern: str,
-    until: object,
+    until: Until,
     sleep: Callable[[float], None] | None,
 ) -> Waker:
     """The waker of one ``run``/``finish`` call; events only where ``wake`` resolves to them

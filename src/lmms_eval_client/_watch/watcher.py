@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,13 +35,12 @@ from .checkpoint import (
 from .notices import Notices
 from .readiness import Looks, MarkerFile, ReadinessRule
 from .submission import CheckpointSubmission, checkpoint_of, path_map_of, step_of, submit_checkpoint
-from .wake import Wake, Waker, check_wake, resolve_wake, start_waker
+from .wake import Until, Wake, Waker, check_wake, resolve_wake, start_waker
+from .wake import stopped as _stopped
+from .wake import until_set as _set
 
 if TYPE_CHECKING:
     from .._runs._sync.run import EvalRun
-
-Until = threading.Event | Callable[[], bool] | None
-"""What ends ``run``: an Event set elsewhere, a function asked after each scan, or None."""
 
 
 class CheckpointWatcher:
@@ -356,8 +354,12 @@ class CheckpointWatcher:
         still pending, which go on on the server. Empty means all done unless a warning said
         that checkpoints were left unsubmitted (not complete, or the server down).
 
+        The run's ledger out for a while (its PostgreSQL server restarting, a lock held
+        long) is ridden out as in ``run``: said once, tried again at each poll.
+
         Raises:
             WatchedDirectoryMissingError, WatchPermissionError: as ``scan``.
+            LedgerConnectionError, LedgerBusyError: ``timeout`` passed with the ledger out.
 
         Example::
 
@@ -370,13 +372,14 @@ class CheckpointWatcher:
             while True:
                 with self._notices.riding_out():  # first: a job that ended frees its slot
                     self.collect(on_outcome)
-                waiting = self._scan(on_submitted)[1]
-                pending = self.pending()
-                if not pending and not waiting:
-                    return []
-                self._notices.only_waiting(0 if pending else waiting, self._clock(), started)
+                with self._notices.ledger_out():  # out: said once, the pass tried again
+                    waiting, pending = self._scan(on_submitted)[1], self.pending()
+                    if not pending and not waiting:
+                        return []
+                    self._notices.only_waiting(0 if pending else waiting, self._clock(), started)
                 wait = self._next_wait(started, timeout)
                 if not wait:
+                    self._notices.ledger_still_out()  # (else this pass set waiting, pending)
                     self._notices.left_at_end(waiting)
                     return pending
                 waker.wait(wait)
@@ -390,11 +393,3 @@ class CheckpointWatcher:
     def _waker(self, until: Until) -> Waker:
         """Started before the first scan: a change made after it wakes the next wait."""
         return start_waker(self._wake, self._directory, self._pattern, until, self._sleep)
-
-
-def _set(until: Until) -> bool:
-    return isinstance(until, threading.Event) and until.is_set()
-
-
-def _stopped(until: Until) -> bool:
-    return _set(until) or (callable(until) and bool(until()))
