@@ -5,15 +5,19 @@ read without bounds or follow a URL, and a metric JSON cannot hold must not lose
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lmms_eval_client import JobCompleted
+from lmms_eval_client.testing import LocalServer
 
 from ..results._untrusted import counting_listener, fifo_watchdog
 from ..results.test_non_finite import write_non_finite
+from ..servers import loopback_http, poll_until
 from ._fake import BASE, FakeServer
 from ._support import QWEN, LedgerTarget
 from .conftest import MakeRunner
@@ -74,3 +78,46 @@ async def test_a_summary_json_cannot_hold_is_logged_not_raised(
     outcome = await completed_at(server, runner, "/out/x_results.json")  # harvest() returns
     assert outcome.summary is None
     assert "summary must be JSON" in caplog.text
+
+
+async def test_a_summary_a_killed_process_missed_is_read_by_the_next_run(
+    make_runner: MakeRunner, local_server: LocalServer
+) -> None:
+    # An adversarial try of the trackers: killed between recording a job completed and its
+    # summary (the results read in between), a process left the job completed without
+    # one; completed jobs are not polled again, so every rerun kept its metrics out of
+    # metrics(), the sinks and `runs export` for good, and said nothing.
+    first = make_runner(local_server.url)
+    job = await first.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": 100})
+    await poll_until(
+        lambda: loopback_job(local_server.url, str(job.job_id)),
+        lambda info: info["status"] == "completed",
+        what="the job to complete",
+    )
+    poller = first.run._poller
+    poller._record_summary = killed_before(poller._record_summary)  # type: ignore[method-assign]
+    await first.ready()
+    assert [j.state for j in await first.jobs()] == ["completed"]
+    assert await first.metrics() == []  # what the killed process left
+    rerun = make_runner(local_server.url)
+    await rerun.ready()
+    rows = await rerun.metrics()
+    assert {(row.seq, row.task) for row in rows} == {(job.seq, "mme")}
+    await rerun.ready()  # read once: a job without results is not read at every poll
+    assert len(await rerun.metrics()) == len(rows)
+
+
+def killed_before(record: Any) -> Any:
+    """``record`` (the poller's summary write) doing nothing, sync or async as it was."""
+    if inspect.iscoroutinefunction(record):
+
+        async def skipped(*args: Any) -> None:
+            return None
+
+        return skipped
+    return lambda *args: None
+
+
+def loopback_job(url: str, job_id: str) -> dict[str, Any]:
+    with loopback_http(url) as http:
+        return dict(http.get(f"/jobs/{job_id}").raise_for_status().json())

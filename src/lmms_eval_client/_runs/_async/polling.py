@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from ..._pool._async.pool import AsyncEvalPool
     from ..outcomes import TrackedJob
+    from ..recovery_files import MissedSummaries
 else:  # the generated models load with the first submission (an evaluation run's import: not)
     _models = LazyModule("lmms_eval_api.models")
 
@@ -88,6 +89,7 @@ class AsyncRunPoller(AsyncRunRecovery):
         # job of the same request would be taken for it).
         self._never_sent: set[str] = set()
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
+        self._missed: MissedSummaries | None = None  # (recovery: made at the first poll)
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
         # This process's latest answered submission by server URL, with when it was started:
         # deep in a queue, the next one there within ANCHOR_FRESH reconciles against it.
@@ -300,6 +302,7 @@ class AsyncRunPoller(AsyncRunRecovery):
         for server, client in self._clients().items():
             await self._poll_server(server, client, self._call(client, until))
         await self.recover_lost()  # every job marked lost above, before any retry
+        await self.summarize_missed()
         if self.retry is not None:
             for job in await self.due_for_retry(self.retry):
                 await self._resubmit(job, until)

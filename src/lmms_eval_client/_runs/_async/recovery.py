@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..._client._async.client import AsyncEvalClient
 from ..._client._async.submit import drive
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ..._http.options import CallOptions
     from .. import recovery_files as _recovery
     from ..outcomes import TrackedJob
+    from ..summaries import Summarize
 else:  # the results reading loads with the first poll (an evaluation run's import: not)
     _recovery = LazyModule("lmms_eval_client._runs.recovery_files")
 
@@ -69,6 +70,8 @@ class AsyncRunRecovery:
     _unrecorded: dict[int, Answer]
     _sent: dict[int, EvaluateRequest]
     retry: RunRetry | None
+    _summarize: Summarize | Literal["results"] | None
+    _missed: _recovery.MissedSummaries | None
 
     def _clients(self) -> dict[str, AsyncEvalClient]:
         raise NotImplementedError  # the poller's: the client of each server, by base URL
@@ -135,6 +138,18 @@ class AsyncRunRecovery:
             and client_for(servers, job.server) is not None
             and retry.wants(job)
         ]
+
+    async def summarize_missed(self) -> None:
+        """Read the results of completed jobs left without a summary (``MissedSummaries``)."""
+        if self._summarize is None:
+            return
+        if self._missed is None:
+            self._missed = _recovery.MissedSummaries()
+        clients = self._clients()
+        for job in await run_sync(partial(self._missed.due, self.ledger)):
+            client = client_for(clients, job.server)
+            if client is not None and job.info is not None:
+                await self._record_summary(client, job.seq, job.info)
 
     def _is_orphan(self, job: TrackedJob, owner: str | None) -> bool:
         if job.token in self._in_flight or job.seq in self._unrecorded:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from ..._pool._sync.pool import EvalPool
     from ..outcomes import TrackedJob
+    from ..recovery_files import MissedSummaries
 else:  # the generated models load with the first submission (an evaluation run's import: not)
     _models = LazyModule("lmms_eval_api.models")
 
@@ -90,6 +91,7 @@ class RunPoller(RunRecovery):
         # job of the same request would be taken for it).
         self._never_sent: set[str] = set()
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
+        self._missed: MissedSummaries | None = None  # (recovery: made at the first poll)
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
         # This process's latest answered submission by server URL, with when it was started:
         # deep in a queue, the next one there within ANCHOR_FRESH reconciles against it.
@@ -296,6 +298,7 @@ class RunPoller(RunRecovery):
         for server, client in self._clients().items():
             self._poll_server(server, client, self._call(client, until))
         self.recover_lost()  # every job marked lost above, before any retry
+        self.summarize_missed()
         if self.retry is not None:
             for job in self.due_for_retry(self.retry):
                 self._resubmit(job, until)
