@@ -124,6 +124,9 @@ class EvalRun(RunDelivery, Closing):
             it from). The ledger records what each sink wrote, so a resumed run writes
             nothing twice. A sink that fails is logged and its jobs written at a later poll;
             it never stops the run. Not closed by the run (close them, or use ``with``).
+            The metrics are the summary's: a ``summarize`` of your own feeds the sinks only
+            what it returns in the default's shape (``{model: {task: {"name,filter":
+            value}}}``).
 
     Raises:
         LedgerError: The ledger cannot be used (corrupt, foreign, newer, read-only, full,
