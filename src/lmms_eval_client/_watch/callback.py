@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,11 @@ from .._exceptions import InvalidArgumentError, LmmsEvalError, MissingDependency
 from .._log import logger
 from .._runs._sync.run import EvalRun
 from .._runs.errors import UnknownJobError
-from .._runs.outcomes import UNSENT, JobOutcome, TrackedJob
+from .._runs.outage import PASSING, LedgerOutage
+from .._runs.outcomes import UNSENT, TrackedJob
 from .background import Background
 from .checkpoint import check_watching
-from .reporting import end_wait, is_rank_zero, metric_values
+from .reporting import end_wait, end_wait_passed, is_rank_zero, outcome_values
 from .submission import (
     CheckpointSubmission,
     checkpoint_of,
@@ -107,6 +109,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._due: deque[tuple[Path, int]] = deque()  # saved, not sent yet (server down)
         self._due_lock = threading.Lock()  # (named from the trainer's thread: a copy)
         self._given_up = threading.Event()  # on_train_end gave up: the thread stops trying
+        self._outage = LedgerOutage("EvalCallback")  # its ledger out (said once), ridden out
+        self._clock = time.monotonic  # the end's deadline and pauses (tests: fakes)
+        self._pause: Callable[[float], object] = self._given_up.wait
         self._polled_at = float("-inf")
         self._background = Background("EvalCallback")
         self._lock = threading.Lock()
@@ -298,7 +303,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         if not self._rank_zero(state):
             return
         wait = end_wait(self._wait_at_end, args)
-        deadline = None if wait is None else time.monotonic() + wait
+        deadline = None if wait is None else self._clock() + wait
         finished = threading.Event()
 
         def finish() -> None:
@@ -331,28 +336,29 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
 
     def _finish(self, deadline: float | None) -> None:
         """(In the background thread) submit, poll and wait for the callback's pending jobs
-        until none is left or ``deadline``."""
+        until none is left or ``deadline``; a ledger out for a while (its database
+        restarting: ``PASSING``) is waited for too, said once, as the watcher does."""
         while not self._given_up.is_set():
             self._submit_due()
             self._collect()
+            pending: list[TrackedJob] | None = None  # (None: not known, the ledger is out)
             try:
                 pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
+            except PASSING as exc:  # out for a while: tried again at each poll
+                self._outage.down(exc)
             except LmmsEvalError as exc:  # the ledger unreadable: not the training's end
                 if not self._given_up.is_set():
                     logger.error("EvalCallback: cannot read the run at the end of training: "
                                  "%s%s", exc, self._unsent())  # fmt: skip
                 break
-            if not pending and not self._due:
+            else:
+                self._outage.up()
+                if not pending and not self._due:
+                    break
+            if deadline is not None and self._clock() >= deadline:
+                end_wait_passed(self._wait_at_end, pending, self._outage.error, self._unsent())
                 break
-            if deadline is not None and time.monotonic() >= deadline:
-                going = "none pending"
-                if pending:
-                    going = (f"{len(pending)} evaluation(s) still pending go on on the server "
-                             "(run.metrics() has them once done)")  # fmt: skip
-                logger.warning("EvalCallback: wait_at_end (%s s) passed at the end of training: "
-                               "%s%s", self._wait_at_end, going, self._unsent())  # fmt: skip
-                break
-            self._given_up.wait(self._run._poll_interval)
+            self._pause(self._run._poll_interval)
 
     def _collect(self) -> None:
         """Receive the finished outcomes of the callback's jobs; queue their metrics; ack.
@@ -373,20 +379,13 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                     return
                 if mine:  # acknowledged first: a failed ack leaves them to be given again
                     self._run.ack(*mine)
-                self._waiting.extend(self._values(outcome) for outcome in mine)
+                self._waiting.extend(outcome_values(outcome, self._log_prefix) for outcome in mine)
+        except PASSING as exc:  # the ledger out for a while: said once, tried again
+            if not self._given_up.is_set():
+                self._outage.down(exc)
         except LmmsEvalError as exc:  # (unacknowledged outcomes are given again)
             if not self._given_up.is_set():
                 logger.warning("EvalCallback: could not poll the evaluations (tried again): %s",
                                exc)  # fmt: skip
-
-    def _values(self, outcome: JobOutcome) -> dict[str, float]:
-        values = {
-            f"{self._log_prefix}/{name}": value
-            for name, value in metric_values(outcome.job).items()
-        }
-        step = outcome.job.labels.get("step")
-        if isinstance(step, int):
-            values[f"{self._log_prefix}/checkpoint_step"] = float(step)
-        if outcome.kind != "completed":
-            values[f"{self._log_prefix}/{outcome.kind}"] = 1.0
-        return values
+        else:
+            self._outage.up()

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._log import logger
-from .._runs.outcomes import TrackedJob
+from .._runs.errors import LedgerError
+from .._runs.outcomes import JobOutcome, TrackedJob
 
 
 def metric_values(job: TrackedJob) -> dict[str, float]:
@@ -40,6 +41,19 @@ def metric_values(job: TrackedJob) -> dict[str, float]:
                     continue
                 shown = metric if filter_ in ("", "none") else f"{metric},{filter_}"
                 values[f"{task}/{shown}"] = float(value)
+    return values
+
+
+def outcome_values(outcome: JobOutcome, prefix: str) -> dict[str, float]:
+    """What the trainer callback logs of a finished job: its metrics (``metric_values``)
+    as ``<prefix>/<task>/<metric>``, ``<prefix>/checkpoint_step``, and ``<prefix>/<kind>``
+    1.0 for a job that did not complete (failed, cancelled, lost...)."""
+    values = {f"{prefix}/{name}": value for name, value in metric_values(outcome.job).items()}
+    step = outcome.job.labels.get("step")
+    if isinstance(step, int):
+        values[f"{prefix}/checkpoint_step"] = float(step)
+    if outcome.kind != "completed":
+        values[f"{prefix}/{outcome.kind}"] = 1.0
     return values
 
 
@@ -76,3 +90,22 @@ def end_wait(wait_at_end: float | None, args: Any) -> float | None:
                        "rest go on on the server", world, limit / 2, wait_at_end)  # fmt: skip
         return limit / 2
     return wait_at_end
+
+
+def end_wait_passed(
+    wait_at_end: float | None,
+    pending: list[TrackedJob] | None,
+    out: LedgerError | None,
+    unsent: str,
+) -> None:
+    """The end of training's wait passed its deadline: say what is left (``pending``: the
+    callback's jobs still pending; None: not known, the run's ledger still ``out``)."""
+    going = "none pending"
+    if pending is None:
+        going = (f"the run's ledger is still out ({out}): what was submitted goes on on the "
+                 "server (run.metrics() has it once done)")  # fmt: skip
+    elif pending:
+        going = (f"{len(pending)} evaluation(s) still pending go on on the server "
+                 "(run.metrics() has them once done)")  # fmt: skip
+    logger.warning("EvalCallback: wait_at_end (%s s) passed at the end of training: %s%s",
+                   wait_at_end, going, unsent)  # fmt: skip
