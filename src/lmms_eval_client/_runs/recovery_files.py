@@ -234,10 +234,10 @@ class MissedSummaries:
 
     def __init__(self) -> None:
         self._version: object = None
-        self._tried: set[int] = set()
 
-    def due(self, ledger: Ledger) -> list[TrackedJob]:
-        """The next of them not tried by this run (each once)."""
+    def due(self, ledger: Ledger, tried: set[int]) -> list[TrackedJob]:
+        """The next of them not in ``tried`` (the jobs this run summarised, or tried to:
+        added to it, each read once, its failure said once)."""
         version = ledger.store.changes()
         if version == self._version:
             return []
@@ -246,9 +246,9 @@ class MissedSummaries:
             "AND info NOTNULL ORDER BY seq",
             (COMPLETED,),
         )
-        untried = [int(row["seq"]) for row in rows if int(row["seq"]) not in self._tried]
+        untried = [int(row["seq"]) for row in rows if int(row["seq"]) not in tried]
         if len(untried) <= RECOVERY_BATCH:
             self._version = version  # all seen: not looked for again until the ledger changes
         batch = untried[:RECOVERY_BATCH]
-        self._tried.update(batch)
+        tried.update(batch)
         return [ledger.job(seq) for seq in batch]

@@ -90,6 +90,7 @@ class AsyncRunPoller(AsyncRunRecovery):
         self._never_sent: set[str] = set()
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
         self._missed: MissedSummaries | None = None  # (recovery: made at the first poll)
+        self._summarized: set[int] = set()  # jobs whose results this run read (or tried to)
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
         # This process's latest answered submission by server URL, with when it was started:
         # deep in a queue, the next one there within ANCHOR_FRESH reconciles against it.
@@ -362,6 +363,7 @@ class AsyncRunPoller(AsyncRunRecovery):
 
     async def _record_summary(self, client: AsyncEvalClient, seq: int, info: JobInfo) -> None:
         if self._summarize is not None:  # files are read, and the summary written, off the loop
+            self._summarized.add(seq)
             record = partial(
                 record_summary, self.ledger, self._summarize, info, seq,
                 path_map=client.path_map, filesystem=client.filesystem, run=self,

@@ -69,6 +69,7 @@ class RunRecovery:
     retry: RunRetry | None
     _summarize: Summarize | Literal["results"] | None
     _missed: _recovery.MissedSummaries | None
+    _summarized: set[int]
 
     def _clients(self) -> dict[str, EvalClient]:
         raise NotImplementedError  # the poller's: the client of each server, by base URL
@@ -127,10 +128,13 @@ class RunRecovery:
         """The finished jobs on this run's servers that ``retry`` sends again; not a lost
         one recovery has yet to read (a batch a poll): its results may be complete."""
         servers = self._clients()
-        unread = run_sync(partial(_recovery.awaiting_recovery, self.ledger))
+        finished = run_sync(self.ledger.unharvested)
+        unread: set[int] = set()
+        if any(job.state == LOST for job in finished):
+            unread = run_sync(partial(_recovery.awaiting_recovery, self.ledger))
         return [
             job
-            for job in run_sync(self.ledger.unharvested)
+            for job in finished
             if job.seq not in unread
             and client_for(servers, job.server) is not None
             and retry.wants(job)
@@ -143,7 +147,7 @@ class RunRecovery:
         if self._missed is None:
             self._missed = _recovery.MissedSummaries()
         clients = self._clients()
-        for job in run_sync(partial(self._missed.due, self.ledger)):
+        for job in run_sync(partial(self._missed.due, self.ledger, self._summarized)):
             client = client_for(clients, job.server)
             if client is not None and job.info is not None:
                 self._record_summary(client, job.seq, job.info)
