@@ -6,6 +6,7 @@ read without bounds or follow a URL, and a metric JSON cannot hold must not lose
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,13 +112,41 @@ def killed_before(record: Any) -> Any:
     """``record`` (the poller's summary write) doing nothing, sync or async as it was."""
     if inspect.iscoroutinefunction(record):
 
-        async def skipped(*args: Any) -> None:
+        async def skipped(*args: Any, **kwargs: Any) -> None:
             return None
 
         return skipped
-    return lambda *args: None
+    return lambda *args, **kwargs: None
 
 
 def loopback_job(url: str, job_id: str) -> dict[str, Any]:
     with loopback_http(url) as http:
         return dict(http.get(f"/jobs/{job_id}").raise_for_status().json())
+
+
+async def test_jobs_whose_missed_summary_cannot_be_read_here_are_said_once_a_batch(
+    make_runner: MakeRunner, local_server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Read again by each run, completed jobs whose results this machine cannot read (a
+    # remote server, no path map) warned one by one at every restart: a flood.
+    first = make_runner(local_server.url)
+    jobs = [await first.submit("qwen2_vl", ["mme"], model_args=QWEN) for _ in range(3)]
+    for job in jobs:
+        await poll_until(
+            lambda job=job: loopback_job(local_server.url, str(job.job_id)),
+            lambda info: info["status"] == "completed",
+            what="the job to complete",
+        )
+    poller = first.run._poller
+    poller._record_summary = killed_before(poller._record_summary)  # type: ignore[method-assign]
+    await first.ready()
+
+    def unreadable(info: Any) -> dict[str, Any]:
+        raise OSError("no such file here")
+
+    rerun = make_runner(local_server.url, summarize=unreadable)
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        await rerun.ready()
+    said = [r.getMessage() for r in caplog.records if "summar" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "3 completed job(s)" in said[0] and "seq 1, 2, 3" in said[0]

@@ -37,9 +37,11 @@ def record_summary(
     path_map: PathMap | None,
     filesystem: FileSystem | None,
     run: object,
-) -> None:
+    quiet: bool = False,
+) -> str | None:
     """Summarise a completed job and record it; a summariser's failure is logged (as
-    ``run``'s), never raised: it must not stop the run. The ledger's failures are raised."""
+    ``run``'s; ``quiet``: for debugging only, the caller says it) and returned, never
+    raised: it must not stop the run. The ledger's failures are raised."""
     summary: Mapping[str, Any] | None
     rows: list[dict[str, Any]] | None = None  # the metric rows, read with the summary
     try:
@@ -49,10 +51,12 @@ def record_summary(
         else:
             summary = summarize(info)
         if summary is None:
-            return
+            return None
         # Checked here: a summary JSON cannot hold (NaN, ...) is the reader's failure.
         checked = check_json_object("summary", summary)
     except Exception as exc:  # a reader's failure must not stop the run
-        logger.warning("Evaluation run %s: summarising job %s failed: %s", run, seq, exc)
-        return
+        level = logging.DEBUG if quiet else logging.WARNING
+        logger.log(level, "Evaluation run %s: summarising job %s failed: %s", run, seq, exc)
+        return str(exc)
     ledger.record_summary(seq, checked, rows)
+    return None

@@ -361,11 +361,15 @@ class AsyncRunPoller(AsyncRunRecovery):
         if info.status == _models.JobStatus.COMPLETED and self._summarize is not None:
             await self._record_summary(client, row.seq, info)
 
-    async def _record_summary(self, client: AsyncEvalClient, seq: int, info: JobInfo) -> None:
-        if self._summarize is not None:  # files are read, and the summary written, off the loop
-            self._summarized.add(seq)
-            record = partial(
-                record_summary, self.ledger, self._summarize, info, seq,
-                path_map=client.path_map, filesystem=client.filesystem, run=self,
-            )  # fmt: skip
-            await run_sync(record)
+    async def _record_summary(
+        self, client: AsyncEvalClient, seq: int, info: JobInfo, quiet: bool = False
+    ) -> str | None:
+        """Read and record a completed job's summary; why it failed, if it did (logged)."""
+        if self._summarize is None:
+            return None
+        self._summarized.add(seq)  # files are read, and the summary written, off the loop
+        record = partial(
+            record_summary, self.ledger, self._summarize, info, seq,
+            path_map=client.path_map, filesystem=client.filesystem, run=self, quiet=quiet,
+        )  # fmt: skip
+        return await run_sync(record)

@@ -357,11 +357,15 @@ class RunPoller(RunRecovery):
         if info.status == _models.JobStatus.COMPLETED and self._summarize is not None:
             self._record_summary(client, row.seq, info)
 
-    def _record_summary(self, client: EvalClient, seq: int, info: JobInfo) -> None:
-        if self._summarize is not None:  # files are read, and the summary written, off the loop
-            self._summarized.add(seq)
-            record = partial(
-                record_summary, self.ledger, self._summarize, info, seq,
-                path_map=client.path_map, filesystem=client.filesystem, run=self,
-            )  # fmt: skip
-            run_sync(record)
+    def _record_summary(
+        self, client: EvalClient, seq: int, info: JobInfo, quiet: bool = False
+    ) -> str | None:
+        """Read and record a completed job's summary; why it failed, if it did (logged)."""
+        if self._summarize is None:
+            return None
+        self._summarized.add(seq)  # files are read, and the summary written, off the loop
+        record = partial(
+            record_summary, self.ledger, self._summarize, info, seq,
+            path_map=client.path_map, filesystem=client.filesystem, run=self, quiet=quiet,
+        )  # fmt: skip
+        return run_sync(record)
