@@ -35,9 +35,7 @@ from .checkpoint import (
 from .notices import Notices
 from .readiness import Looks, MarkerFile, ReadinessRule
 from .submission import CheckpointSubmission, checkpoint_of, path_map_of, step_of, submit_checkpoint
-from .wake import Until, Wake, Waker, check_wake, resolve_wake, start_waker
-from .wake import stopped as _stopped
-from .wake import until_set as _set
+from .wake import Until, Wake, Waker, check_wake, resolve_wake, start_waker, stopped, until_set
 
 if TYPE_CHECKING:
     from .._runs._sync.run import EvalRun
@@ -243,7 +241,7 @@ class CheckpointWatcher:
                     self._notices.held_back(checkpoint, later, self._every.every, self._is_ready)
                     break  # the k-th is not complete: the ones after it wait their turn
                 continue
-            if _set(until):
+            if until_set(until):
                 return jobs, waiting + 1  # stopped: no submission begins (a function: per pass)
             try:
                 job = submit_checkpoint(
@@ -332,12 +330,12 @@ class CheckpointWatcher:
         started = self._clock()
         jobs: list[TrackedJob] = []
         with self._waker(until) as waker:
-            while not _set(until):  # (an Event set while it waited: no pass begins)
+            while not until_set(until):  # (an Event set while it waited: no pass begins)
                 with self._notices.riding_out():  # first: a job that ended frees its slot
                     self.collect(on_outcome)
                 with self._notices.ledger_out():
                     jobs += self._scan(on_submitted, until)[0]
-                if _stopped(until) or not (wait := self._next_wait(started, timeout)):
+                if stopped(until) or not (wait := self._next_wait(started, timeout)):
                     break
                 waker.wait(wait)
         return jobs
