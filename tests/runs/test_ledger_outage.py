@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,19 @@ def test_runs_watch_whose_timeout_passes_while_the_ledger_is_out_raises_its_erro
             postgres_server.start()
 
 
+@contextmanager
+def watching(
+    postgres_server: PostgresServer, postgres_url: str, local_server: LocalServer, tmp_path: Path
+) -> Iterator[CheckpointWatcher]:
+    """A watcher of one checkpoint over a PostgreSQL ledger restarted at its first pause."""
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    with EvalClient(local_server.url) as client, EvalRun(client, postgres_url) as run:
+        watcher = CheckpointWatcher(run, out, submit=WHAT, poll_interval=0.02, wake="poll")
+        watcher._sleep = restarting(postgres_server)  # type: ignore[method-assign]
+        yield watcher
+
+
 def test_a_watcher_rides_out_a_database_restart(
     postgres_server: PostgresServer,
     postgres_url: str,
@@ -85,14 +99,12 @@ def test_a_watcher_rides_out_a_database_restart(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    out = tmp_path / "out"
-    write_checkpoint(out, 1)
     outcomes: list[JobOutcome] = []
-    with EvalClient(local_server.url) as client, EvalRun(client, postgres_url) as run:
-        watcher = CheckpointWatcher(run, out, submit=WHAT, poll_interval=0.02, wake="poll")
-        watcher._sleep = restarting(postgres_server)  # type: ignore[method-assign]
-        with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
-            (job,) = watcher.run(lambda: bool(outcomes), on_outcome=outcomes.append)
+    with (
+        watching(postgres_server, postgres_url, local_server, tmp_path) as watcher,
+        caplog.at_level(logging.WARNING, logger="lmms_eval_client"),
+    ):
+        (job,) = watcher.run(lambda: bool(outcomes), on_outcome=outcomes.append)
     assert [outcome.kind for outcome in outcomes] == ["completed"]
     assert outcomes[0].job.seq == job.seq
     assert caplog.text.count(GONE) == 1 and caplog.text.count(BACK) == 1
@@ -107,14 +119,12 @@ def test_a_watchers_finish_rides_out_a_database_restart(
 ) -> None:
     # The review's finding: finish() (the end of a watch) said the ledger would be tried
     # again at each poll, then raised LedgerConnectionError from its scan's ledger read.
-    out = tmp_path / "out"
-    write_checkpoint(out, 1)
     outcomes: list[JobOutcome] = []
-    with EvalClient(local_server.url) as client, EvalRun(client, postgres_url) as run:
-        watcher = CheckpointWatcher(run, out, submit=WHAT, poll_interval=0.02, wake="poll")
-        watcher._sleep = restarting(postgres_server)  # type: ignore[method-assign]
-        with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
-            left = watcher.finish(timeout=60, on_outcome=outcomes.append)
+    with (
+        watching(postgres_server, postgres_url, local_server, tmp_path) as watcher,
+        caplog.at_level(logging.WARNING, logger="lmms_eval_client"),
+    ):
+        left = watcher.finish(timeout=60, on_outcome=outcomes.append)
     assert left == []
     assert [outcome.kind for outcome in outcomes] == ["completed"]
     assert caplog.text.count(GONE) == 1 and caplog.text.count(BACK) == 1

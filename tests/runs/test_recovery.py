@@ -13,14 +13,12 @@ import pytest
 
 from lmms_eval_client import JobCompleted, JobLost, RetryOnFailure
 from lmms_eval_client._client.arguments import build_evaluate_request
-from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs import recovery_files
-from lmms_eval_client._runs.ledger import Ledger
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..faults import job_count, start_local_server
 from ..servers import loopback_http, poll_until
-from ._support import QWEN
+from ._support import QWEN, record_orphan
 from .conftest import MakeRunner
 
 LONG = {**QWEN, "sim_duration": 600}  # stays running until the server stops
@@ -169,12 +167,7 @@ async def test_an_orphan_that_ran_before_its_server_restarted_is_not_sent_again(
     token = "orphan-token-1"
     folder = str(tmp_path / "out" / f"20261207-qwen2_vl-{token}")
     body = build_evaluate_request("qwen2_vl", ["mme"], QWEN, output_dir=folder)
-    ledger = Ledger(ledger_target)
-    ledger.record_intent(
-        token=token, labels={"step": 7}, request=body, server=server.url,
-        owner="a-host-that-is-gone:1:x", snapshot=QueueSnapshot((), 0, 0).to_json(),
-    )  # fmt: skip
-    ledger.close()
+    record_orphan(ledger_target, server.url, body, token=token, labels={"step": 7})
     with loopback_http(server.url) as http:  # the POST the killed process made
         job_id = http.post("/evaluate", json=body.to_dict()).raise_for_status().json()["job_id"]
     await poll_until(
@@ -202,12 +195,7 @@ async def test_an_orphan_whose_folder_is_not_there_is_still_sent_again(
     token = "orphan-token-2"
     folder = str(tmp_path / "out" / f"20261207-qwen2_vl-{token}")
     body = build_evaluate_request("qwen2_vl", ["mme"], QWEN, output_dir=folder)
-    ledger = Ledger(ledger_target)
-    ledger.record_intent(
-        token=token, labels={"step": 8}, request=body, server=server.url,
-        owner="a-host-that-is-gone:1:x", snapshot=QueueSnapshot((), 0, 0).to_json(),
-    )  # fmt: skip
-    ledger.close()
+    record_orphan(ledger_target, server.url, body, token=token, labels={"step": 8})
     runner = make_runner(server.url, output_root=str(tmp_path / "out"), orphan_after=0)
     await runner.harvest()
     (job,) = await runner.jobs()

@@ -22,7 +22,7 @@ from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..faults import job_count, start_local_server
 from ..servers import loopback_http
-from ._support import QWEN, LedgerTarget
+from ._support import QWEN, LedgerTarget, record_orphan
 
 LONG = {**QWEN, "sim_duration": 30}  # still queued or running while the test looks
 
@@ -37,12 +37,9 @@ def server(tmp_path: Path) -> Any:
 def orphan(ledger_target: LedgerTarget, server: LocalServer, key: str | None) -> str:
     """What a process killed right after its POST left: an intent, and the job it sent."""
     body = build_evaluate_request("qwen2_vl", ["mme"], LONG)
-    ledger = Ledger(ledger_target)
-    ledger.record_intent(
-        token="orphan-token", labels={"step": 1}, request=body, server=server.url,
-        owner="a-host-that-is-gone:1:x", snapshot=QueueSnapshot((), 0, 0).to_json(), key=key,
-    )  # fmt: skip
-    ledger.close()
+    record_orphan(
+        ledger_target, server.url, body, token="orphan-token", labels={"step": 1}, key=key
+    )
     with loopback_http(server.url) as http:
         return str(http.post("/evaluate", json=body.to_dict()).raise_for_status().json()["job_id"])
 
