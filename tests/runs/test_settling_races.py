@@ -18,6 +18,7 @@ from lmms_eval_client import AsyncEvalClient, AsyncEvalRun
 from lmms_eval_client._client.arguments import build_evaluate_request
 from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs.ledger import Ledger
+from lmms_eval_client._runs.ledger_keys import KeyTaken
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..faults import job_count, start_local_server
@@ -148,3 +149,37 @@ async def test_an_adoption_found_late_leaves_what_another_settler_recorded(
         assert [o.event for o in check.history(1)] == ["intent", "adopted", "status"]
     finally:
         check.close()
+
+
+@pytest.mark.parametrize("meanwhile", ["recovered", "harvested"])
+def test_a_retry_read_before_another_process_settled_the_attempt_is_not_recorded(
+    ledger_target: LedgerTarget, meanwhile: str
+) -> None:
+    # A retrying run reads a lost attempt; before it records the retry's intent, another
+    # process's recovery finds the attempt's results complete (or another process hands
+    # its failure to its caller). The retry must lose: it would evaluate a finished job
+    # again (or hand one submission out twice).
+    ledger, other = Ledger(ledger_target), Ledger(ledger_target)
+    try:
+        body = build_evaluate_request("qwen2_vl", ["mme"], LONG)
+        seq = ledger.record_intent(
+            token="t", labels={}, request=body, server="http://127.0.0.1:1", owner="o",
+            snapshot=QueueSnapshot((), 0, 0).to_json(),
+        ).seq  # fmt: skip
+        ledger.record_answer(seq, "job-1", "queued", "answer", {})
+        ledger.record_end(seq, "lost", "the server restarted", "lost")
+        stale = ledger.job(seq)  # what the retrying run read
+        if meanwhile == "recovered":
+            other.record_status(seq, "completed", None)
+        else:
+            assert other.mark_harvested([seq]) == {seq}
+        with pytest.raises(KeyTaken):
+            ledger.record_intent(
+                token="t2", labels={}, request=body, server="http://127.0.0.1:1", owner="o",
+                snapshot=QueueSnapshot((), 0, 0).to_json(), retry_of=stale,
+            )  # fmt: skip
+        assert [job.seq for job in ledger.jobs()] == [seq]  # nothing of the retry written
+        assert ledger.job(seq).retried_by is None
+    finally:
+        ledger.close()
+        other.close()

@@ -178,7 +178,7 @@ class Ledger:
                 data["key"] = key
             self.observe(conn, seq, now, "intent", SUBMITTING, data)
             if retry_of is not None:
-                claim_retry(conn, retry_of.seq, seq, now)
+                claim_retry(conn, retry_of, seq, now)
                 self.observe(conn, retry_of.seq, now, "retry", retry_of.state, {"by": seq})
         return self.job(seq)
 

@@ -54,16 +54,18 @@ def check_key(key: object) -> str | None:
     return key
 
 
-def claim_retry(conn: LedgerConnection, retried: int, seq: int, now: float) -> None:
+def claim_retry(conn: LedgerConnection, retried: TrackedJob, seq: int, now: float) -> None:
     """In the transaction that records job ``seq``'s intent: mark attempt ``retried`` as
-    retried by it, only if no job is yet. Two processes (or run objects) polling one ledger
-    both saw it unretried: KeyTaken for the later one (its intent rolled back, not sent)."""
+    retried by it, only if it is as the retrying run read it: not retried, not handed out,
+    its state the same. Else KeyTaken (its intent rolled back, not sent): another process
+    retried it first, handed it to its caller, or recovered its results complete."""
     claimed = conn.execute(
-        "UPDATE jobs SET retried_by = ?, updated_at = ? WHERE seq = ? AND retried_by IS NULL",
-        (seq, now, retried),
+        "UPDATE jobs SET retried_by = ?, updated_at = ? WHERE seq = ? AND retried_by IS NULL "
+        "AND harvested_at IS NULL AND state = ?",
+        (seq, now, retried.seq, retried.state),
     )
     if not claimed.rowcount:
-        raise KeyTaken(retried)
+        raise KeyTaken(retried.seq)
 
 
 def claim_key(ledger: Ledger, conn: LedgerConnection, key: str, seq: int, now: float) -> None:
