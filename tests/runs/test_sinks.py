@@ -255,3 +255,21 @@ def test_a_sink_whose_write_polls_its_own_run_does_not_hang(
             poll.join(timeout=30)  # (hung: the thread is left, the test fails)
             assert not poll.is_alive()
     assert steps == [100]
+
+
+async def test_a_summarize_of_another_shape_is_said_once_not_fed_to_the_sinks_in_silence(
+    make_runner: MakeRunner, local_server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by reading the change: a summarize of one's own, not of the default summary's
+    # shape, left the sinks empty and said nothing, for every job, at every poll.
+    points: list[int] = []
+    sink = CallbackSink(lambda rows, step: points.append(step), name="steps")
+    runner = make_runner(local_server.url, sinks=[sink], summarize=lambda info: {"accuracy": 0.5})
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        for step in (1, 2):
+            await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": step})
+            await runner.completed(timeout=60)
+        await runner.ready()
+    said = [r.getMessage() for r in caplog.records if "summary's shape" in r.getMessage()]
+    assert points == [] and len(said) == 1, said
+    assert "seq 1" in said[0] and "summarize='results'" in said[0]

@@ -28,12 +28,17 @@ logger = logging.getLogger("lmms_eval_client")
 
 
 def deliver_to_sinks(
-    ledger: Ledger, sinks: Sequence[Sink], failures: DeliveryFailures | None = None
+    ledger: Ledger,
+    sinks: Sequence[Sink],
+    failures: DeliveryFailures | None = None,
+    shapeless: set[int] | None = None,
 ) -> dict[str, list[int]]:
     """Write every completed job's metric rows that a sink has not written to it, each job
     recorded once written. A sink that fails is logged and tried again at the next poll
     (the jobs that failed after the others, with the run's ``failures``); only a
-    ``LedgerError`` is raised. Returns the seqs written now, by sink name."""
+    ``LedgerError`` is raised. Returns the seqs written now, by sink name. ``shapeless``:
+    given, it takes the seqs of jobs whose summary (a ``summarize`` of the caller's) has
+    no metrics in the default summary's shape, which no sink is fed."""
     if not sinks:
         return {}
     told = tell_names(sinks)  # once: an ask may cost a tracker that is down its retries
@@ -52,6 +57,8 @@ def deliver_to_sinks(
     if not records:
         return {}
     jobs = rows_by_job(_table.table_rows(records, ledger.path))
+    if shapeless is not None:  # (the default summary's rows are stored: an empty list)
+        shapeless.update(r["seq"] for r in records if r["metrics"] is None and r["seq"] not in jobs)
     done = deliver(sinks, jobs, LedgerSinkWrites(ledger), failures, told)
     for name, seqs in done.items():
         logger.info("Evaluation run %r: %s wrote jobs %s", ledger.path, name, seqs)
@@ -68,6 +75,8 @@ class RunDelivery:
         self.failures = DeliveryFailures()
         self._one_at_a_time = threading.Lock()
         self._by: int | None = None  # the thread delivering
+        self._shapeless: set[int] = set()
+        self._said_shapeless = False
 
     def __call__(self) -> dict[str, list[int]]:
         """``deliver_to_sinks``: the seqs written now, by sink name (nothing when a sink's
@@ -78,9 +87,19 @@ class RunDelivery:
         with self._one_at_a_time:  # the second reads the ledger the first wrote
             self._by = threading.get_ident()
             try:
-                return deliver_to_sinks(self.ledger, self.sinks, self.failures)
+                done = deliver_to_sinks(self.ledger, self.sinks, self.failures, self._shapeless)
             finally:
                 self._by = None
+            if self._shapeless and not self._said_shapeless:  # a setting's mistake: said once
+                self._said_shapeless = True
+                logger.warning("Evaluation run %r: the summaries of completed jobs (seq %s) "
+                               "hold no metrics in the default summary's shape ({model: {task: "
+                               '{"name,filter": value}}}): the sinks write nothing for them. '
+                               "Return that shape from your summarize (or keep "
+                               "summarize='results', the default) to feed the sinks; said "
+                               "once a run", self.ledger.path,
+                               ", ".join(map(str, sorted(self._shapeless))))  # fmt: skip
+            return done
 
 
 def check_sinks(sinks: Sequence[Sink], summarize: object = "results") -> tuple[Sink, ...]:

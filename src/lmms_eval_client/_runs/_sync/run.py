@@ -126,7 +126,7 @@ class EvalRun(RunDelivery, Closing):
             it never stops the run. Not closed by the run (close them, or use ``with``).
             The metrics are the summary's: a ``summarize`` of your own feeds the sinks only
             what it returns in the default's shape (``{model: {task: {"name,filter":
-            value}}}``).
+            value}}}``); summaries of another shape are said once in a warning.
 
     Raises:
         LedgerError: The ledger cannot be used (corrupt, foreign, newer, read-only, full,
