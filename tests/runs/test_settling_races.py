@@ -18,6 +18,7 @@ from lmms_eval_client import AsyncEvalClient, AsyncEvalRun
 from lmms_eval_client._client.arguments import build_evaluate_request
 from lmms_eval_client._client.reconcile import QueueSnapshot
 from lmms_eval_client._runs.ledger import Ledger
+from lmms_eval_client._runs.ledger_claims import claim
 from lmms_eval_client._runs.ledger_keys import KeyTaken
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
@@ -151,14 +152,14 @@ async def test_an_adoption_found_late_leaves_what_another_settler_recorded(
         check.close()
 
 
-@pytest.mark.parametrize("meanwhile", ["recovered", "harvested"])
+@pytest.mark.parametrize("meanwhile", ["recovered", "harvested", "claimed"])
 def test_a_retry_read_before_another_process_settled_the_attempt_is_not_recorded(
     ledger_target: LedgerTarget, meanwhile: str
 ) -> None:
     # A retrying run reads a lost attempt; before it records the retry's intent, another
     # process's recovery finds the attempt's results complete (or another process hands
-    # its failure to its caller). The retry must lose: it would evaluate a finished job
-    # again (or hand one submission out twice).
+    # its failure to its caller, by harvest or receive). The retry must lose: it would
+    # evaluate a finished job again (or hand one submission out twice).
     ledger, other = Ledger(ledger_target), Ledger(ledger_target)
     try:
         body = build_evaluate_request("qwen2_vl", ["mme"], LONG)
@@ -171,8 +172,10 @@ def test_a_retry_read_before_another_process_settled_the_attempt_is_not_recorded
         stale = ledger.job(seq)  # what the retrying run read
         if meanwhile == "recovered":
             other.record_status(seq, "completed", None)
-        else:
+        elif meanwhile == "harvested":
             assert other.mark_harvested([seq]) == {seq}
+        else:
+            assert claim(other, [seq], "another-run", lease=60) == [seq]
         with pytest.raises(KeyTaken):
             ledger.record_intent(
                 token="t2", labels={}, request=body, server="http://127.0.0.1:1", owner="o",

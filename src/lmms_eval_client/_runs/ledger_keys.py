@@ -56,12 +56,13 @@ def check_key(key: object) -> str | None:
 
 def claim_retry(conn: LedgerConnection, retried: TrackedJob, seq: int, now: float) -> None:
     """In the transaction that records job ``seq``'s intent: mark attempt ``retried`` as
-    retried by it, only if it is as the retrying run read it: not retried, not handed out,
-    its state the same. Else KeyTaken (its intent rolled back, not sent): another process
-    retried it first, handed it to its caller, or recovered its results complete."""
+    retried by it, only if it is as the retrying run read it: not retried, not handed out
+    (harvested, or claimed by a ``receive``), its state the same. Else KeyTaken (its intent
+    rolled back, not sent): another process retried it first, handed it to its caller, or
+    recovered its results complete."""
     claimed = conn.execute(
         "UPDATE jobs SET retried_by = ?, updated_at = ? WHERE seq = ? AND retried_by IS NULL "
-        "AND harvested_at IS NULL AND state = ?",
+        "AND harvested_at IS NULL AND claimed_by IS NULL AND state = ?",
         (seq, now, retried.seq, retried.state),
     )
     if not claimed.rowcount:
