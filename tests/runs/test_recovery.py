@@ -188,6 +188,51 @@ async def test_an_orphan_that_ran_before_its_server_restarted_is_not_sent_again(
     assert events[:2] == ["intent", "lost"], events
 
 
+async def _busy_orphan(server: Restartable, tmp_path: Path, ledger_target: Any, n: int) -> None:
+    """An orphan never sent (its folder never made), on a server whose finished-job
+    counters cannot prove it absent: another job finished since its queue snapshot (as on a
+    long-lived server, whose counters sit at their cap)."""
+    token = f"orphan-token-{n}"
+    body = build_evaluate_request(
+        "qwen2_vl", ["mme"], QWEN, output_dir=str(tmp_path / "out" / f"20261207-qwen2_vl-{token}")
+    )
+    record_orphan(ledger_target, server.url, body, token=token, labels={"step": n}, key=f"k{n}")
+    with loopback_http(server.url) as http:  # another's job, which ends meanwhile
+        other = build_evaluate_request("qwen2_vl", ["mme"], QWEN).to_dict()
+        job_id = http.post("/evaluate", json=other).raise_for_status().json()["job_id"]
+    await poll_until(
+        lambda: _server_job(server.url, job_id),
+        lambda info: info["status"] == "completed",
+        what="the other job to complete",
+    )
+
+
+async def test_an_orphan_never_started_on_a_busy_server_is_sent_again(
+    make_runner: MakeRunner, server: Restartable, tmp_path: Path, ledger_target: Any
+) -> None:
+    # An adversarial try: the counters could not prove the orphan absent, so it was
+    # recorded lost and, under its key, never evaluated. Not queued, and its own output
+    # folder never made (its output root is there): it never started.
+    (tmp_path / "out").mkdir()
+    await _busy_orphan(server, tmp_path, ledger_target, 9)
+    runner = make_runner(server.url, output_root=str(tmp_path / "out"), orphan_after=0)
+    job = await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, key="k9")
+    assert job.seq == 2 and job.job_id is not None, job  # the key passed on, and sent
+    (orphan,) = [j for j in await runner.jobs() if j.seq == 1]
+    assert orphan.state == "unsent" and "never made" in str(orphan.note), orphan
+
+
+async def test_an_orphan_whose_output_root_is_not_seen_here_stays_lost(
+    make_runner: MakeRunner, server: Restartable, tmp_path: Path, ledger_target: Any
+) -> None:
+    # The counterpart: the output root is not there on this machine (a server elsewhere,
+    # no path map): the folder's absence proves nothing, and nothing is sent again.
+    await _busy_orphan(server, tmp_path, ledger_target, 10)
+    runner = make_runner(server.url, output_root=str(tmp_path / "out"), orphan_after=0)
+    job = await runner.submit("qwen2_vl", ["mme"], model_args=QWEN, key="k10")
+    assert (job.seq, job.state) == (1, "lost"), job
+
+
 async def test_an_orphan_whose_folder_is_not_there_is_still_sent_again(
     make_runner: MakeRunner, server: Restartable, tmp_path: Path, ledger_target: Any
 ) -> None:

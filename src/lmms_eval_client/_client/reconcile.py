@@ -39,8 +39,8 @@ The plan:
      ``failed_jobs`` counters decide: if they grew by exactly the jobs ahead that ended
      completed or failed (each one read) and are below ``max_completed_jobs`` (so the server
      evicted nothing, which would hide a count), no other job ended: ours does not exist
-     and is sent again. Otherwise the plan raises ``SubmissionUnresolvedError``, final:
-     nothing is sent again.
+     and is sent again. Otherwise the plan raises ``SubmissionUnresolvedError``, final (a
+     run's orphan may yet be proven never started by its folder: ``_runs/recovery_files``).
 
 Exactly-once therefore holds unless someone else cancels our job in the window (then it
 is sent again: one job ran, one was cancelled), or the server holds cancelled jobs that
@@ -88,10 +88,9 @@ MAX_DRAINED_READS = 50  # jobs ahead read to account for the counters; more: unr
 # From this many jobs ahead a full snapshot's counters can prove nothing (they give up past
 # MAX_DRAINED_READS), and reading it costs the most.
 DEEP_QUEUE = MAX_DRAINED_READS
-# How recently an anchor must have been sent: the jobs sent between it and ours, which a
-# lost answer is looked for among, are then few; and DEEP_QUEUE jobs ahead of it do not end
-# that fast unless they fail at once or are cancelled (a lost answer is then looked for in
-# the whole queue, else unresolved: never guessed).
+# How recently an anchor must have been sent: few jobs were sent between it and ours (a lost
+# answer is looked for among them), and DEEP_QUEUE jobs ahead of it do not end that fast
+# unless they fail at once or are cancelled (then the whole queue is read; never guessed).
 ANCHOR_FRESH = 1.0
 
 
@@ -115,11 +114,8 @@ class QueueSnapshot:
         return cls((anchor,), 0, 0, anchored=True)
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "ids": list(self.ids),
-            "completed": self.completed,
-            "failed": self.failed,
-        }
+        data: dict[str, Any] = {"ids": list(self.ids), "completed": self.completed}
+        data["failed"] = self.failed
         if self.anchored:
             data["anchored"] = True
         return data
@@ -190,6 +186,7 @@ class Absent:
 @dataclass(frozen=True)
 class Unresolved:
     reason: str
+    not_queued: bool = False  # every job listed was read: it is not queued nor running
 
 
 Verdict = Found | Absent | Unresolved
@@ -263,31 +260,34 @@ def find_submission(
     if anchor_gone:
         return Unresolved(
             f"job {before.ids[0]}, sent just before it with {DEEP_QUEUE} or more ahead, has "
-            "left the queue, and no job in it is this one: it may have run"
-        )
+            "left the queue, and no job in it is this one: it may have run", not_queued=True
+        )  # fmt: skip
     pending = set(now.ids)
     waiting = [job_id for job_id in before.ids if job_id in pending]
     if waiting:
         return Absent(f"not queued, and job {waiting[0]} queued before it still waits (FIFO)")
     if len(before.ids) > MAX_DRAINED_READS:
-        return Unresolved(f"all {len(before.ids)} jobs ahead of it ended in the meantime")
+        return Unresolved(f"all {len(before.ids)} jobs ahead of it ended in the meantime", True)
     ended = 0
     for job_id in before.ids:
         if job_id_problem(job_id):
-            return Unresolved(f"job {job_id!r}, ahead of it, has no readable id: counters blind")
+            return Unresolved(f"job {job_id!r}, ahead of it, has no readable id: blind", True)
         try:
             info = yield ReadJob(job_id)
         except JobNotFoundError:
-            return Unresolved(f"job {job_id}, ahead of it, was evicted: the counters are blind")
+            return Unresolved(f"job {job_id}, ahead of it, was evicted: counters blind", True)
         if info.status in (_models.JobStatus.COMPLETED, _models.JobStatus.FAILED):
             ended += 1
-    grown = (now.completed + now.failed) - (before.completed + before.failed)
-    if grown == ended and now.completed + now.failed < max_completed_jobs:
+    finished = now.completed + now.failed
+    grown = finished - (before.completed + before.failed)
+    if finished >= max_completed_jobs:  # eviction holds a long-lived server's there
+        return Unresolved(f"the finished-job counters are at their cap ({finished})", True)
+    if grown == ended:
         return Absent("not queued, and no job of unknown id ended since it was sent")
     return Unresolved(
         f"the server's finished-job counters moved by {grown}, {ended} of which the jobs "
-        "ahead explain: a job of unknown id may have run and finished"
-    )
+        "ahead explain: a job of unknown id may have run and finished", True
+    )  # fmt: skip
 
 
 def _maybe_ours(before: QueueSnapshot, now: QueueSnapshot, owned: set[str]) -> list[str]:

@@ -11,6 +11,8 @@ every task requested. Pure and synchronous: the async run calls it in a worker t
 
 A submission the queue proves absent is still taken for received when that folder is there
 (``started_folder``): the server made it, then forgot the job (restarted) with its counters.
+One the queue cannot place, yet not queued, is proven never started when its folder is not
+there while its output root is (``never_started``): sent again, not left ``lost``.
 
 Each lost job with a folder of its own is checked once (one without is not looked at):
 ``record_recovered`` makes it ``completed`` (``recovered_at``, an observation ``recovered``
@@ -21,6 +23,8 @@ not, and ``unchecked_lost`` never returns it again.
 from __future__ import annotations
 
 import fnmatch
+import os
+import posixpath
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +76,28 @@ def started_folder(
         return folder.display if folder.is_dir() else None
     except ResultsError:  # unreachable: the queue's proof stands alone, as without a folder
         return None
+
+
+def never_started(
+    job: TrackedJob, *, path_map: PathMap | None, filesystem: FileSystem | None
+) -> str | None:
+    """The job's own output folder when the folder it is made in (the run's output root)
+    lists, on this machine, without it: a job the server started has it. Else None (none
+    chosen; a remote filesystem, whose listing may lag; a root not seen here, or not read:
+    its absence proves nothing)."""
+    folder_path = own_output_dir(job)
+    if folder_path is None or filesystem is not None:
+        return None
+    root_path, name = posixpath.split(folder_path.rstrip("/"))
+    if not root_path:
+        return None
+    try:
+        root = server_location(root_path, path_map=path_map)
+        if root.filesystem is not None or name in os.listdir(root.path):
+            return None
+    except (ResultsError, OSError):
+        return None
+    return posixpath.join(root.display, name)
 
 
 def _server_path(location: FileLocation) -> str:

@@ -208,13 +208,9 @@ class RunRecovery:
             elif isinstance(verdict, Absent):
                 # The queue cannot tell a job never received from one the server took, ran
                 # and forgot in a restart (its counters back at 0): its folder can. Lost, so
-                # that recovery reads its results (below, this poll) instead of a resend.
-                look = partial(
-                    _recovery.started_folder,
-                    job,
-                    path_map=client.path_map,
-                    filesystem=client.filesystem,
-                )
+                # that recovery reads its results instead of a resend.
+                look = partial(_recovery.started_folder, job, path_map=client.path_map,
+                               filesystem=client.filesystem)  # fmt: skip
                 folder = run_sync(look)
                 if folder is None:
                     self._settle(job.seq, UNSENT, verdict.reason, "unsent")
@@ -222,7 +218,17 @@ class RunRecovery:
                     reason = f"the server forgot it, yet made its output folder {folder}"
                     self._settle(job.seq, LOST, reason, "lost")
             else:
-                self._settle(job.seq, LOST, verdict.reason, "unresolved")
+                missing = None
+                if verdict.not_queued:  # the counters cannot place it (a long-lived
+                    # server's sit at their cap), but a job the server started has its folder
+                    look = partial(_recovery.never_started, job, path_map=client.path_map,
+                                   filesystem=client.filesystem)  # fmt: skip
+                    missing = run_sync(look)
+                if missing is None:
+                    self._settle(job.seq, LOST, verdict.reason, "unresolved")
+                else:
+                    reason = f"{verdict.reason}; yet not queued, its folder {missing} never made"
+                    self._settle(job.seq, UNSENT, reason, "unsent")
 
     def _settle(self, seq: int, state: str, note: str, event: str) -> None:
         end = partial(self.ledger.record_end, seq, state, note, event, settling=True)
