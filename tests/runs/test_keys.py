@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import httpx
 import pytest
 
 from lmms_eval_client import (
@@ -338,3 +339,22 @@ async def test_kill_9_between_intent_and_answer_then_rerun_gives_one_job(
     assert on_server["job_id"] == job.job_id
     posts = sum(1 for seen in p.seen if seen.method == "POST")
     assert posts == 2 if stall == "post" else posts == 1  # sent again only if never received
+
+
+async def test_settling_an_orphan_under_the_key_uses_the_submits_timeout(
+    make_runner: MakeRunner, ledger_target: LedgerTarget
+) -> None:
+    # A reviewer's try: submit(key=..., timeout=0.5) over an orphan under that key read the
+    # queue with the client's timeout (a server that never answers: 6.5 s, not ~1 s).
+    read_timeouts: list[float] = []
+
+    class Recording(FakeServer):
+        def _queue(self, request: httpx.Request) -> httpx.Response:
+            read_timeouts.append(request.extensions["timeout"]["read"])
+            return super()._queue(request)
+
+    with Recording().mocked():
+        intent(ledger_target, "epoch-0", owner="a-host-that-is-gone:1:x").close()
+        runner = make_runner(BASE, orphan_after=0)
+        job = await submit(runner, 0, "epoch-0", timeout=0.25)
+    assert job.job_id is not None and read_timeouts and set(read_timeouts) == {0.25}

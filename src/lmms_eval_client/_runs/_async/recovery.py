@@ -23,6 +23,7 @@ from ..._client._async.submit import drive
 from ..._client.reconcile import Absent, Found, find_submission
 from ..._exceptions import JobNotFoundError, LmmsEvalError
 from ..._http._async._io import run_sync
+from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._lazy import LazyModule
 from ..errors import LedgerError
@@ -36,7 +37,6 @@ from ..states import LOST, UNSENT
 if TYPE_CHECKING:
     from lmms_eval_api.models import EvaluateRequest, JobInfo
 
-    from ..._http.options import CallOptions
     from .. import recovery_files as _recovery
     from ..outcomes import TrackedJob
     from ..summaries import Summarize
@@ -91,8 +91,10 @@ class AsyncRunRecovery:
     async def record_never_sent(self) -> None:
         raise NotImplementedError  # the poller's: record unsent the intents never sent
 
-    def _call(self, client: AsyncEvalClient, until: float | None) -> CallOptions:
-        raise NotImplementedError  # the poller's: options ending by ``until``, on its clock
+    def _call(
+        self, client: AsyncEvalClient, until: float | None, call: CallOptions = DEFAULT_OPTIONS
+    ) -> CallOptions:
+        raise NotImplementedError  # the poller's: ``call`` ending by ``until``, on its clock
 
     async def submit(
         self, body: EvaluateRequest, labels: dict[str, Any], token: str,
@@ -172,10 +174,13 @@ class AsyncRunRecovery:
             return True
         return time.time() - job.updated_at.timestamp() > self._orphan_after
 
-    async def _reconcile_orphans(self, until: float | None = None) -> None:
-        """Settle submissions whose process stopped between recording and hearing back. Two
-        may settle one at once (processes, or a poll beside a submit under a key): a verdict
-        is written only while the row is still unsettled (the Ledger's ``settling``)."""
+    async def _reconcile_orphans(
+        self, until: float | None = None, call: CallOptions = DEFAULT_OPTIONS
+    ) -> None:
+        """Settle submissions whose process stopped between recording and hearing back,
+        each request with ``call`` (a submit's options, under its key) ending by ``until``.
+        Two may settle one at once (processes, or a poll beside a submit under a key): a
+        verdict is written only while the row is still unsettled (the Ledger's ``settling``)."""
         await self.record_never_sent()  # before any request: these need none
         clients = self._clients()
         for job in await run_sync(partial(submitting, self.ledger)):
@@ -196,7 +201,7 @@ class AsyncRunRecovery:
                 self.ledger.fingerprints,
             )
             try:
-                verdict = await drive(client, plan, self._call(client, until), blocking=True)
+                verdict = await drive(client, plan, self._call(client, until, call), blocking=True)
             except LmmsEvalError as exc:
                 if not is_transient(exc):
                     raise

@@ -329,7 +329,7 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
         )
         own_dir = output_dir is None  # then the run gives the job a folder of its own
         if key is not None:
-            tracked = await self._under_key(key)
+            tracked = await self._under_key(key, options)
             if tracked is not None:
                 return tracked
         try:
@@ -340,13 +340,13 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
         except KeyTaken as taken:  # another process recorded its intent under the key first
             return await run_sync(partial(latest_attempt, self._ledger, taken.seq))
 
-    async def _under_key(self, key: str) -> TrackedJob | None:
+    async def _under_key(self, key: str, options: CallOptions) -> TrackedJob | None:
         """The job tracked under ``key``, if one that is to be returned (not ``unsent``)."""
         job = await run_sync(partial(job_under_key, self._ledger, key))
         if job is not None and job.state == SUBMITTING:
             # Left by a process that died before the answer? Settled before it is returned:
             # adopted, or unsent (then sent again here). A live submitter's stays as it is.
-            await self._poller._reconcile_orphans()
+            await self._poller._reconcile_orphans(call=options)
             job = await run_sync(partial(job_under_key, self._ledger, key))
         return None if job is None or job.state == UNSENT else job
 
