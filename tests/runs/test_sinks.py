@@ -273,3 +273,74 @@ async def test_a_summarize_of_another_shape_is_said_once_not_fed_to_the_sinks_in
     said = [r.getMessage() for r in caplog.records if "summary's shape" in r.getMessage()]
     assert points == [] and len(said) == 1, said
     assert "seq 1" in said[0] and "summarize='results'" in said[0]
+
+
+class Gate:
+    """A tracker whose writes wait until ``release`` is set, each write's step kept."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, rows: Sequence[MetricRowLike], step: int) -> None:
+        self.entered.set()
+        self.release.wait(timeout=10)
+        self.steps.append(step)
+
+
+async def _two_completed_jobs(client: AsyncEvalClient, path: Path) -> None:
+    async with AsyncEvalRun(client, path, poll_interval=0.02) as run:  # no sink yet
+        for step in (1, 2):
+            await run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"step": step})
+        await run.wait(timeout=60)
+
+
+async def test_a_run_closed_during_a_delivery_writes_each_job_once(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    # An adversarial try: wait_for(run.wait(), T) cancelled during a delivery, then the run
+    # closed: its worker thread went on, wrote the next job after the close, could not
+    # record it (the ledger closed; said nowhere), and the resumed run wrote it again.
+    path, gate, after = tmp_path / "run.sqlite", Gate(), Gate()
+    after.release.set()
+    async with AsyncEvalClient(local_server.url) as client:
+        await _two_completed_jobs(client, path)
+        run = AsyncEvalRun(client, path, sinks=[CallbackSink(gate, name="cb")])
+        poll = asyncio.create_task(run.ready())
+        assert await asyncio.to_thread(gate.entered.wait, 10)  # job 1's write under way
+        poll.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await poll
+        closing = asyncio.create_task(run.close())
+        await asyncio.sleep(0)  # (the close under way, waiting for the write)
+        gate.release.set()
+        await closing
+        async with AsyncEvalRun(client, path, sinks=[CallbackSink(after, name="cb")]) as run:
+            await run.ready()
+    assert sorted(gate.steps + after.steps) == [1, 2], (gate.steps, after.steps)
+
+
+def test_a_sync_run_closed_while_a_thread_delivers_writes_each_job_once(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    path, gate, after = tmp_path / "run.sqlite", Gate(), Gate()
+    after.release.set()
+    asyncio.run(_two_completed_jobs_sync_free(local_server.url, path))
+    with EvalClient(local_server.url) as client:
+        run = EvalRun(client, path, sinks=[CallbackSink(gate, name="cb")])
+        poll = threading.Thread(target=run.ready)
+        poll.start()
+        assert gate.entered.wait(10)  # job 1's write under way
+        closing = threading.Thread(target=run.close)
+        closing.start()
+        gate.release.set()
+        closing.join()
+        poll.join()
+        with EvalRun(client, path, sinks=[CallbackSink(after, name="cb")]) as run:
+            run.ready()
+    assert sorted(gate.steps + after.steps) == [1, 2], (gate.steps, after.steps)
+
+
+async def _two_completed_jobs_sync_free(url: str, path: Path) -> None:
+    async with AsyncEvalClient(url) as client:
+        await _two_completed_jobs(client, path)

@@ -14,6 +14,7 @@ from lmms_eval_api.models import EvaluateRequest
 from lmms_eval_client import (
     CallbackSink,
     InvalidArgumentError,
+    LedgerBusyError,
     MetricRowLike,
     StepLabelError,
     TrackerError,
@@ -134,6 +135,48 @@ def test_a_failing_sink_gets_every_value_later_exactly_once(
         (200, "mme/acc", 0.2),
         (50, "mme/acc", 0.3),
     ]
+
+
+class RecordFailsOnce(MemorySinkWrites):
+    """The ledger out once, as a write is recorded (a lock held long, a database restart)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = True
+
+    def record(self, sink: str, seqs: Sequence[int]) -> None:
+        if self.out:
+            self.out = False
+            raise LedgerBusyError("the ledger is locked", path="evals.sqlite")
+        super().record(sink, seqs)
+
+
+def test_a_write_whose_record_failed_is_recorded_later_not_written_again() -> None:
+    # An adversarial try: the tracker took job 1, then recording it in the ledger failed;
+    # the next poll wrote it again (TensorBoard: two points at one step).
+    destination = Collected()
+    sink = CallbackSink(destination, name="c")
+    writes, failures = RecordFailsOnce(), DeliveryFailures()
+    jobs = {1: job(1, 100, mme__acc=0.1), 2: job(2, 200, mme__acc=0.2)}
+    with pytest.raises(LedgerBusyError):
+        deliver([sink], jobs, writes, failures)
+    assert deliver([sink], jobs, writes, failures) == {"c": [1, 2]}
+    assert writes.written("c") == {1, 2}
+    assert destination.points == [(100, "mme/acc", 0.1), (200, "mme/acc", 0.2)]
+
+
+def test_a_delivery_stops_between_two_jobs_once_its_run_closes() -> None:
+    # A run's close waits for the job being written, not for a tracker's whole backlog.
+    failures, steps = DeliveryFailures(), []
+
+    def write(rows: Sequence[MetricRowLike], step: int) -> None:
+        steps.append(step)
+        failures.stopping = True  # the run closes meanwhile
+
+    jobs = {1: job(1, 100, mme__acc=0.1), 2: job(2, 200, mme__acc=0.2)}
+    writes = MemorySinkWrites()
+    assert deliver([CallbackSink(write, name="c")], jobs, writes, failures) == {"c": [1]}
+    assert steps == [100] and writes.written("c") == {1}
 
 
 def test_a_job_without_its_step_label_does_not_hold_back_the_others(

@@ -85,6 +85,8 @@ class RunDelivery:
         if not self.sinks or self._by == threading.get_ident():
             return {}
         with self._one_at_a_time:  # the second reads the ledger the first wrote
+            if self.failures.stopping:
+                return {}
             self._by = threading.get_ident()
             try:
                 done = deliver_to_sinks(self.ledger, self.sinks, self.failures, self._shapeless)
@@ -100,6 +102,15 @@ class RunDelivery:
                                "once a run", self.ledger.path,
                                ", ".join(map(str, sorted(self._shapeless))))  # fmt: skip
             return done
+
+    def close(self) -> None:
+        """Deliver no more, once the delivery under way (another thread's, or the worker
+        thread of a cancelled poll) has recorded the job it is writing: a job written after
+        its run closed the ledger could not be recorded, and would be written again."""
+        self.failures.stopping = True
+        if self._by != threading.get_ident():  # (a sink's write closing its own run: no wait)
+            with self._one_at_a_time:
+                pass
 
 
 def check_sinks(sinks: Sequence[Sink], summarize: object = "results") -> tuple[Sink, ...]:

@@ -112,6 +112,10 @@ class DeliveryFailures:
     def __init__(self) -> None:
         self._counts: dict[str, dict[int, int]] = {}
         self.told_twice: set[str] = set()  # names of a second sink of one destination, said
+        # written by a sink, its record in the ledger failed (a lock held long, a database
+        # restart): recorded at the next delivery, not written again
+        self.unrecorded: dict[str, set[int]] = {}
+        self.stopping = False  # its run closes: no more jobs are written (between two jobs)
 
     def order(self, sink: str, seqs: Iterable[int]) -> list[int]:
         """The seqs to try, those that never failed first, each group in seq order."""
@@ -145,7 +149,8 @@ def deliver(
     With ``failures`` (kept by the run across calls), jobs that failed are tried after
     the others. ``names``: the sinks' ``tell_names``, when the caller asked them already
     (each ask may cost a tracker that is down its client's retries). Errors of the ledger
-    itself (``LedgerError``) are raised. Returns the
+    itself (``LedgerError``) are raised; a job written when its record failed is recorded
+    at the next call with the same ``failures``, not written again. Returns the
     seqs written now, by sink name. Sinks are synchronous (their trackers' clients are):
     an ``AsyncEvalRun`` calls this in a worker thread (``run_sync``).
     """
@@ -163,8 +168,15 @@ def deliver(
                                "written to (one sink per destination)", sink, name)  # fmt: skip
             continue
         seen.add(name)
+        unrecorded = failures.unrecorded.setdefault(name, set())
+        if unrecorded:
+            writes.record(name, sorted(unrecorded))
+            done.setdefault(name, []).extend(sorted(unrecorded))
+            unrecorded.clear()
         wrote_one, in_a_row = False, 0
         for seq in failures.order(name, set(jobs) - writes.written(name)):
+            if failures.stopping:
+                break
             try:
                 _write_job(sink, seq, jobs[seq])
             except InvalidArgumentError as exc:  # StepLabelError, two values of one name
@@ -179,7 +191,9 @@ def deliver(
                 continue
             wrote_one, in_a_row = True, 0
             failures.written(name, seq)
+            unrecorded.add(seq)
             writes.record(name, [seq])
+            unrecorded.discard(seq)
             done.setdefault(name, []).append(seq)
     return done
 

@@ -213,7 +213,9 @@ class AsyncEvalRun(AsyncRunDelivery, AsyncClosing):
         return self._ledger.path
 
     async def close(self) -> None:
-        """Close the ledger (the client stays open). Jobs go on running on the server."""
+        """Close the ledger (the client stays open). Jobs go on running on the server; a
+        sink's write under way is waited for and recorded (the sinks get no more)."""
+        await run_sync(self._poller._deliver.close)
         await self._poller.record_answers_at_close()
         release_owner(self._poller._owner)
         await run_sync(self._ledger.close)

@@ -212,7 +212,9 @@ class EvalRun(RunDelivery, Closing):
         return self._ledger.path
 
     def close(self) -> None:
-        """Close the ledger (the client stays open). Jobs go on running on the server."""
+        """Close the ledger (the client stays open). Jobs go on running on the server; a
+        sink's write under way is waited for and recorded (the sinks get no more)."""
+        run_sync(self._poller._deliver.close)
         self._poller.record_answers_at_close()
         release_owner(self._poller._owner)
         run_sync(self._ledger.close)
