@@ -164,3 +164,28 @@ def test_the_ledger_errors_carry_the_job_through_pickle() -> None:
     clone = pickle.loads(pickle.dumps(error))
     assert (clone.job_id, clone.server, clone.path) == ("j-1", "http://gpu-1", "/x/run.sqlite")
     assert LedgerError("x", path="/p").job_id is None
+
+
+async def test_an_answer_a_poll_recorded_while_close_failed_to_is_not_a_raw_error(
+    make_runner: MakeRunner, local_server: LocalServer, tmp_path: Path
+) -> None:
+    # A reviewer's try: close() retries a kept answer; while its write fails, a poll beside
+    # (another thread, another task) records it and drops it from the kept ones: close's
+    # `del` raised a raw KeyError.
+    runner = make_runner(local_server.url, tmp_path / "run.sqlite")
+    poller = runner.run._poller
+    fail_answers(runner.run._ledger, "full", times=1)  # the submit's write
+    with pytest.raises(LedgerFullError):
+        await runner.submit("qwen2_vl", ["mme"], model_args=LONG, labels={"epoch": 1})
+    (seq,) = list(poller._unrecorded)
+    real = runner.run._ledger.record_answer
+
+    def written_beside_then_failed(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)  # the poll beside wrote it...
+        poller._unrecorded.pop(seq, None)  # ... and let it go
+        full = sqlite3.OperationalError("database or disk is full")
+        raise ledger_error(full, runner.run._ledger.path, "recording the server's answer")
+
+    runner.run._ledger.record_answer = written_beside_then_failed
+    await runner.close()  # not a KeyError
+    assert poller._unrecorded == {}

@@ -276,10 +276,12 @@ class AsyncRunPoller(AsyncRunRecovery):
         except LedgerError as exc:
             logger.warning("Evaluation run %s closed with an intent unsettled: %s", self, exc)
         for seq in list(self._unrecorded):
+            if seq not in self._unrecorded:  # written meanwhile, by a poll beside
+                continue
             try:
                 await self._record_answer(seq)
             except LedgerError as exc:
-                del self._unrecorded[seq]
+                self._unrecorded.pop(seq, None)  # (a poll beside may have written it)
                 logger.warning(
                     "Evaluation run %s closed with seq %d unrecorded: %s", self, seq, exc
                 )
