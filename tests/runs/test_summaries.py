@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,8 +125,28 @@ def loopback_job(url: str, job_id: str) -> dict[str, Any]:
         return dict(http.get(f"/jobs/{job_id}").raise_for_status().json())
 
 
+def _remove_result_files(result: Any) -> None:
+    """Delete every file a completed job's ``result`` names (read as if from elsewhere)."""
+    if isinstance(result, dict):
+        for value in result.values():
+            _remove_result_files(value)
+    elif isinstance(result, list):
+        for value in result:
+            _remove_result_files(value)
+    elif isinstance(result, str) and os.path.isfile(result):
+        os.remove(result)
+
+
+def _raises_bare(info: Any) -> dict[str, Any]:
+    raise ValueError()
+
+
+@pytest.mark.parametrize("how", ["raises", "raises-bare", "results-unreadable"])
 async def test_jobs_whose_missed_summary_cannot_be_read_here_are_said_once_a_batch(
-    make_runner: MakeRunner, local_server: LocalServer, caplog: pytest.LogCaptureFixture
+    make_runner: MakeRunner,
+    local_server: LocalServer,
+    caplog: pytest.LogCaptureFixture,
+    how: str,
 ) -> None:
     # Read again by each run, completed jobs whose results this machine cannot read (a
     # remote server, no path map) warned one by one at every restart: a flood.
@@ -144,9 +165,20 @@ async def test_jobs_whose_missed_summary_cannot_be_read_here_are_said_once_a_bat
     def unreadable(info: Any) -> dict[str, Any]:
         raise OSError("no such file here")
 
-    rerun = make_runner(local_server.url, summarize=unreadable)
+    # A reviewer's find: the default summary (a remote server's results: its files not
+    # here) and an exception that says nothing were not counted, and nothing was said.
+    options: dict[str, Any] = {"summarize": unreadable}
+    if how == "raises-bare":
+        options = {"summarize": _raises_bare}
+    elif how == "results-unreadable":
+        options = {}
+        for job in jobs:
+            _remove_result_files(loopback_job(local_server.url, str(job.job_id))["result"])
+    rerun = make_runner(local_server.url, **options)
     with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
         await rerun.ready()
     said = [r.getMessage() for r in caplog.records if "summar" in r.getMessage()]
     assert len(said) == 1, said
     assert "3 completed job(s)" in said[0] and "seq 1, 2, 3" in said[0]
+    why = {"raises": "OSError: no such file here", "raises-bare": "the first: ValueError)"}
+    assert why.get(how, "cannot be read here") in said[0], said[0]

@@ -39,15 +39,19 @@ def record_summary(
     run: object,
     quiet: bool = False,
 ) -> str | None:
-    """Summarise a completed job and record it; a summariser's failure is logged (as
-    ``run``'s; ``quiet``: for debugging only, the caller says it) and returned, never
-    raised: it must not stop the run. The ledger's failures are raised."""
+    """Summarise a completed job and record it; why it failed, if it did (never empty): a
+    summariser's failure is logged (as ``run``'s; ``quiet``: for debugging only, the caller
+    says it), results this machine cannot read are not (the default's: a remote server's
+    without a path map), and neither is raised: it must not stop the run. The ledger's
+    failures are raised."""
     summary: Mapping[str, Any] | None
     rows: list[dict[str, Any]] | None = None  # the metric rows, read with the summary
     try:
         if summarize == "results":  # one read, with the job's server's client's paths
             read = _files.summary_and_metric_rows(info, path_map=path_map, filesystem=filesystem)
-            summary, rows = read or (None, None)
+            if read is None:
+                return "its results files cannot be read here (its client's path_map?)"
+            summary, rows = read
         else:
             summary = summarize(info)
         if summary is None:
@@ -56,7 +60,8 @@ def record_summary(
         checked = check_json_object("summary", summary)
     except Exception as exc:  # a reader's failure must not stop the run
         level = logging.DEBUG if quiet else logging.WARNING
-        logger.log(level, "Evaluation run %s: summarising job %s failed: %s", run, seq, exc)
-        return str(exc)
+        why = f"{type(exc).__name__}: {exc}".rstrip(": ")  # (a ValueError() says nothing)
+        logger.log(level, "Evaluation run %s: summarising job %s failed: %s", run, seq, why)
+        return why
     ledger.record_summary(seq, checked, rows)
     return None

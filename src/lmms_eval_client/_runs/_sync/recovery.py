@@ -150,19 +150,21 @@ class RunRecovery:
             return
         if self._missed is None:
             self._missed = _recovery.MissedSummaries()
-        clients, failed = self._clients(), []
+        clients, failed = self._clients(), list[tuple[int, str]]()
         for job in run_sync(partial(self._missed.due, self.ledger, self._summarized)):
             client = client_for(clients, job.server)
             if client is None or job.info is None:
                 continue
-            if self._record_summary(client, job.seq, job.info, quiet=True):
-                failed.append(job.seq)
+            why = self._record_summary(client, job.seq, job.info, quiet=True)
+            if why is not None:
+                failed.append((job.seq, why))
         if failed:  # said once a batch: a run restarted over many such jobs is not a flood
             logger.warning("Evaluation run %s: %d completed job(s) without a summary could "
-                           "not be read here either (seq %s): their metrics stay out of "
-                           "metrics() and the sinks until a run whose client's path_map / "
-                           "filesystem reaches their results reads them", self, len(failed),
-                           ", ".join(map(str, failed)))  # fmt: skip
+                           "not be read here either (seq %s; the first: %s): their metrics "
+                           "stay out of metrics() and the sinks until a run whose client's "
+                           "path_map / filesystem reaches their results reads them", self,
+                           len(failed), ", ".join(str(seq) for seq, _ in failed),
+                           failed[0][1])  # fmt: skip
 
     def _is_orphan(self, job: TrackedJob, owner: str | None) -> bool:
         if job.token in self._in_flight or job.seq in self._unrecorded:
