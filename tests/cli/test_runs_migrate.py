@@ -94,7 +94,7 @@ def test_migrate_into_a_ledger_holding_jobs_is_refused_and_writes_nothing(
 def test_migrate_from_a_missing_ledger_is_a_usage_error(tmp_path: Path, postgres_url: str) -> None:
     missing = tmp_path / "nope.sqlite"
     done = invoke(["runs", "migrate", str(missing), postgres_url], None)
-    assert done.exit_code == 2 and "there is no run ledger" in done.stderr
+    assert done.exit_code == 2 and "There is no run ledger" in done.stderr
     # Before: exit 1 for a PostgreSQL schema holding no ledger (a plain LedgerError).
     done = invoke(["runs", "migrate", postgres_url, str(tmp_path / "copy.sqlite")], None)
     assert done.exit_code == 2 and "There is no run ledger" in done.stderr

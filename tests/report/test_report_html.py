@@ -15,9 +15,11 @@ from lmms_eval_client import (
     AsyncEvalClient,
     AsyncEvalRun,
     Comparison,
+    CorruptLedgerError,
     EvalClient,
     EvalRun,
     InvalidArgumentError,
+    LedgerNotFoundError,
     MetricRow,
     TrackedJob,
     UnknownJobError,
@@ -379,6 +381,26 @@ def test_what_names_no_ledger_or_no_page_is_refused(
         write_report(
             runs, tmp_path / path if isinstance(path, str) and "\x00" not in path else path
         )  # type: ignore[arg-type]
+
+
+def test_a_missing_ledger_is_ledger_not_found_as_when_a_ledger_is_opened_to_read(
+    made_run: MadeRun, tmp_path: Path
+) -> None:
+    # Before: InvalidArgumentError "there is no run ledger at ..." for a missing file (and
+    # for a folder), while Ledger(read_only=True) and a PostgreSQL schema raised
+    # LedgerNotFoundError: two types for one thing (a review).
+    out = tmp_path / "r.html"
+    missing = tmp_path / "missing.sqlite"
+    no_folder = tmp_path / "no-folder" / "missing.sqlite"
+    for runs in ([missing], [made_run.ledger, no_folder], str(missing)):
+        with pytest.raises(LedgerNotFoundError, match=r"^There is no run ledger at ") as info:
+            write_report(runs, out)  # type: ignore[arg-type]
+        assert info.value.path in (str(missing), str(no_folder))
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(CorruptLedgerError, match="it is a directory, not a file"):
+        write_report([tmp_path / "folder"], out)
+    # nothing created: neither the ledger nor its folder, nor a page
+    assert not out.exists() and not missing.exists() and not no_folder.parent.exists()
 
 
 @pytest.mark.parametrize("side", ["0b8c1f0e-job-id", None, 5])

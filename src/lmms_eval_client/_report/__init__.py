@@ -95,9 +95,11 @@ def write_report(
     checkpoint; with ``compare_jobs=(a, b)`` the paired comparison of two of its
     checkpoints. Results and logs are read through ``path_map`` / ``filesystem``.
 
-    Raises InvalidArgumentError for a missing ledger file or a bad argument,
-    LedgerNotFoundError for a PostgreSQL schema that holds no ledger, UnknownJobError for a
-    seq or key the first run does not have, and the results errors of ``compare``.
+    Raises InvalidArgumentError for a bad argument, LedgerNotFoundError for a ledger that
+    is not there (a missing file, a missing folder, a PostgreSQL schema that holds no
+    ledger: nothing is created), the other LedgerErrors for one that cannot be read (a
+    directory or a damaged file is a CorruptLedgerError), UnknownJobError for a seq or key
+    the first run does not have, and the results errors of ``compare``.
 
     Example::
 

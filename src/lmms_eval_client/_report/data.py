@@ -100,7 +100,8 @@ def read_run(
     filesystem: FileSystem | None = None,
 ) -> RunData:
     """A ledger's rows, jobs, failure reasons and log tails (read-only): a SQLite file, or
-    a PostgreSQL URL (named by its schema, shown without its password).
+    a PostgreSQL URL (named by its schema, shown without its password). A missing ledger
+    is the read-only Ledger's LedgerNotFoundError (nothing created), a file or a schema.
 
     Example::
 
@@ -108,8 +109,6 @@ def read_run(
     """
     target = os.fspath(path)
     database = is_database_url(target)
-    if not database and not Path(target).is_file():
-        raise InvalidArgumentError(f"there is no run ledger at {target!r}")
     with contextlib.closing(Ledger(target, read_only=True)) as ledger:
         rows = table_rows(ledger.rows(TABLE_QUERY, TABLE_PARAMS), ledger.path)
         jobs = ledger.jobs()

@@ -6,7 +6,8 @@
     ├── LedgerError                   the ledger file could not be used (``.path``)
     │   ├── LedgerNotFoundError       no ledger there: a missing file or schema, opened
     │   │                             read-only (a run creates a missing one)
-    │   ├── CorruptLedgerError        not a SQLite database, a damaged one, or no file
+    │   ├── CorruptLedgerError        not a SQLite database, a damaged one, or a path
+    │   │                             that is not a file (a directory, a FIFO, a link loop)
     │   ├── ForeignLedgerError        a SQLite database of another program
     │   ├── NewerLedgerError          written by a newer lmms-eval-client (schema version)
     │   ├── LedgerReadOnlyError       the file, its folder or its file system is not writable
@@ -71,15 +72,17 @@ class LedgerError(LmmsEvalError):
 
 
 class LedgerNotFoundError(LedgerError):
-    """There is no run ledger at ``path`` (no file there, or a PostgreSQL schema that is
-    missing or holds none) where one was opened only to be read: ``write_report`` of a URL,
-    the command line's ``runs ls``, ``runs show``, ``runs report``... (exit code 2). Nothing
-    was created; an ``EvalRun`` creates a missing ledger instead.
+    """There is no run ledger at ``path`` (nothing at a SQLite file's path, or no folder
+    for it; a PostgreSQL schema that is missing or holds none) where one was opened only to
+    be read: ``write_report``, and every command of the command line that takes an existing
+    ledger (``runs ls``, ``runs show``, ``runs watch``, ``runs report``...: exit code 2).
+    Nothing was created; an ``EvalRun`` (or ``runs submit``) creates a missing ledger
+    instead. A path that is not a file (a directory, a FIFO) is a ``CorruptLedgerError``.
 
     Example::
 
         try:
-            write_report(["postgresql://evals@db/runs?schema=sweep_a"], "report.html")
+            write_report(["evals.sqlite"], "report.html")
         except LedgerNotFoundError as exc:
             print(f"no run has written {exc.path} yet")
     """
@@ -87,7 +90,8 @@ class LedgerNotFoundError(LedgerError):
 
 class CorruptLedgerError(LedgerError):
     """The file is not a SQLite database, SQLite found it damaged, or a record in it cannot
-    be read; also a path that is no file (a directory, a FIFO, a symbolic link loop)."""
+    be read; also a path that is not a file (a directory, a FIFO, a device, a symbolic link
+    loop). Where a ledger is only read, nothing at its path is a ``LedgerNotFoundError``."""
 
 
 class ForeignLedgerError(LedgerError):

@@ -25,7 +25,6 @@ import typer
 from lmms_eval_client import (
     EvalClient,
     EvalRun,
-    InvalidArgumentError,
     LedgerError,
     LedgerFullError,
     ModelNameWarning,
@@ -54,20 +53,21 @@ from .run_view import (
     run_exit_code,
     watch_run,
 )
-from .runs import Ledger, ledger_exists, open_read_only, shown_ledger
+from .runs import Ledger, open_read_only, shown_ledger
 from .server_commands import JsonFlag, examples
 from .submit_options import PollInterval, SubmissionOptions, submission_options
 
 
 def _ledger_servers(ledger: str, *, create: bool) -> tuple[str, ...]:
-    """The servers a ledger's jobs went to: the pending jobs' first, in order of seq."""
+    """The servers a ledger's jobs went to: the pending jobs' first, in order of seq. Read
+    read-only: without ``create``, a ledger that is not there is LedgerNotFoundError."""
     if is_database_url(ledger):
         # A schema cannot be looked for without connecting: with ``create`` it is opened
         # read-write, so a missing one is made now (as EvalRun would make it next).
         with closing(RunLedger(ledger, read_only=not create)) as opened:
             jobs = opened.jobs()
-    elif not Path(ledger).is_file():
-        return ()
+    elif create and not Path(ledger).is_file():
+        return ()  # (a new ledger, made by EvalRun next: no job yet)
     else:
         with open_read_only(ledger) as read:
             jobs = read.jobs()
@@ -87,7 +87,8 @@ def open_run(
 ) -> Iterator[tuple[EvalRun, tuple[str, ...]]]:
     """The ledger as an ``EvalRun`` over the command line's client (read-write), and the
     base URLs it reaches (as the ledger spells them); ``create``: a missing ledger is
-    created (else it is a usage error, and nothing is created); ``servers``: the client's
+    created (else it is LedgerNotFoundError, exit code 2, and nothing is created: the
+    ledger is read read-only before the run opens it); ``servers``: the client's
     instead of the command line's (``runs rehome``: the server's new address); ``retry``:
     the run's policy (``--retry-lost``, ``--retry-failed``).
 
@@ -96,15 +97,14 @@ def open_run(
         with open_run(ctx, "evals.sqlite") as (run, servers):
             run.ready()
     """
-    if not create and not ledger_exists(ledger):
-        raise InvalidArgumentError(f"there is no run ledger at {ledger!r}")
     settings = settings_of(ctx)
     if servers:
         settings = replace(settings, servers=servers)
     if not settings.servers and not os.environ.get(BASE_URL_ENV):
         settings = replace(settings, servers=_ledger_servers(ledger, create=create))
-    elif not create and is_database_url(ledger):
-        # EvalRun would create a missing schema: read-only first, so it says there is none.
+    elif not create:
+        # EvalRun would create a missing ledger (a file or a schema): read-only first, so
+        # that one not there is LedgerNotFoundError and nothing is created.
         with open_read_only(ledger):
             pass
     with connect(settings, output_root=output_root) as client:

@@ -13,13 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lmms_eval_client import InvalidArgumentError
-
 from .._runs.ledger_copy import copy_ledger
 from .._runs.servers import same_server
 from .._text import without_userinfo
 from .output import print_json, print_lines
-from .runs import Ledger, ledger_exists, shown_ledger
+from .runs import Ledger, shown_ledger
 from .server_commands import JsonFlag, examples
 
 if TYPE_CHECKING:
@@ -50,8 +48,8 @@ def migrate(
     The source is only read (stop the run writing it first); the target is created if
     missing and must hold no job: a ledger is never merged into another.
     """
-    if not ledger_exists(source):
-        raise InvalidArgumentError(f"there is no run ledger at {source!r}")
+    # (a source that is not there: the read-only open's LedgerNotFoundError, exit code 2,
+    # raised before the target is opened: nothing is created)
     copied = copy_ledger(source, target)
     shown_source, shown_target = shown_ledger(source), shown_ledger(target)
     if json_out:

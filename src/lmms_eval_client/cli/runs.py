@@ -50,25 +50,19 @@ def shown_ledger(ledger: str) -> str:
     return parse_url(ledger).shown if is_database_url(ledger) else ledger
 
 
-def ledger_exists(ledger: str) -> bool:
-    """Whether something is at a SQLite ledger's path (a folder, a FIFO or a broken link
-    too: opening it says what it is); a URL's schema is the Ledger's to look for (opened
-    read-only, it raises LedgerNotFoundError, "There is no run ledger at ...": exit 2 too)."""
-    return is_database_url(ledger) or os.path.lexists(ledger)  # (False for "")
-
-
 def open_read_only(ledger: str | os.PathLike[str]) -> closing[RunLedger]:
-    """An existing ledger, read-only (EvalRun would create a missing one, and write).
+    """An existing ledger, read-only (EvalRun would create a missing one, and write). One
+    that is not there, a SQLite file (or its folder) or a PostgreSQL schema, is the
+    Ledger's LedgerNotFoundError, "There is no run ledger at ..." (exit code 2), and
+    nothing is created; what is there and no file (a folder, a FIFO) is named by its
+    CorruptLedgerError (exit code 1).
 
     Example::
 
         with open_read_only("evals.sqlite") as read:
             jobs = read.jobs()
     """
-    target = os.fspath(ledger)
-    if not ledger_exists(target):
-        raise InvalidArgumentError(f"there is no run ledger at {target!r}")
-    return closing(RunLedger(target, read_only=True))
+    return closing(RunLedger(os.fspath(ledger), read_only=True))
 
 
 def _status(job: TrackedJob) -> str:
