@@ -31,7 +31,7 @@ from .._runs.outage import PASSING, LedgerOutage
 from .._runs.outcomes import UNSENT, TrackedJob
 from .background import Background
 from .checkpoint import check_watching
-from .reporting import end_wait, end_wait_passed, is_rank_zero, outcome_values
+from .reporting import end_wait, end_wait_passed, is_rank_zero, outcome_values, unsent_named
 from .submission import (
     CheckpointSubmission,
     checkpoint_of,
@@ -48,9 +48,6 @@ except ImportError:  # the hf extra
         package="transformers",
         extra="hf",
     ) from None
-
-
-_NAMED = 5  # unsent checkpoints a warning names (then "and K more")
 
 
 class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has no types here
@@ -259,17 +256,10 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             self._due.popleft()
 
     def _unsent(self) -> str:
-        """The checkpoints saved and not sent, for a warning: "" when none; else their
-        paths (the first few) and what to do."""
+        """The checkpoints saved and not sent, for a warning (``unsent_named``)."""
         with self._due_lock:
             paths = [str(path) for path, _ in self._due]
-        if not paths:
-            return ""
-        more = f" and {len(paths) - _NAMED} more" if len(paths) > _NAMED else ""
-        return (
-            f"; {len(paths)} checkpoint(s) not sent: {', '.join(paths[:_NAMED])}{more} "
-            "(submit_checkpoint(run, path, submit=...) them once the server answers)"
-        )
+        return unsent_named(paths)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
