@@ -32,6 +32,7 @@ from .checkpoint import (
     list_checkpoints,
     order_of,
 )
+from .handover import hand_over
 from .notices import Notices
 from .readiness import Looks, MarkerFile, ReadinessRule
 from .submission import CheckpointSubmission, checkpoint_of, path_map_of, step_of, submit_checkpoint
@@ -287,21 +288,7 @@ class CheckpointWatcher:
             for outcome in watcher.collect():
                 print(outcome.labels["step"], outcome.kind)
         """
-        received = self._run.receive()
-        mine = [outcome for outcome in received if self._ours(outcome.job)]
-        others = [outcome for outcome in received if not self._ours(outcome.job)]
-        if others:
-            self._run.release(*others)
-        try:
-            for outcome in mine:
-                if on_outcome is not None:
-                    on_outcome(outcome)
-        except BaseException:
-            self._run.release(*mine)
-            raise
-        if mine:
-            self._run.ack(*mine)
-        return mine
+        return hand_over(self._run, self._ours, on_outcome)
 
     def run(
         self,
