@@ -195,8 +195,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """(In the background thread, once per poll_interval at most, however often the
         trainer logs) submit what is still due, and harvest."""
         if time.monotonic() - self._polled_at >= self._run._poll_interval:
-            self._submit_due()
-            self._collect()
+            with self._outage.one_pass():  # one verdict on the ledger a poll
+                self._submit_due()
+                self._collect()
 
     def _submit_due(self) -> None:
         """Submit the saved checkpoints not sent yet, in order. A failure never reaches the
@@ -329,24 +330,26 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         until none is left or ``deadline``; a ledger out for a while (its database
         restarting: ``PASSING``) is waited for too, said once, as the watcher does."""
         while not self._given_up.is_set():
-            self._submit_due()
-            self._collect()
             pending: list[TrackedJob] | None = None  # (None: not known, the ledger is out)
-            try:
-                pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
-            except PASSING as exc:  # out for a while: tried again at each poll
-                self._outage.down(exc)
-            except LmmsEvalError as exc:  # the ledger unreadable: not the training's end
-                if not self._given_up.is_set():
-                    logger.error("EvalCallback: cannot read the run at the end of training: "
-                                 "%s%s", exc, self._unsent())  # fmt: skip
-                break
-            else:
-                self._outage.up()
-                if not pending and not self._due:
+            with self._outage.one_pass():  # one verdict on the ledger a pass
+                self._submit_due()
+                self._collect()
+                try:
+                    pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
+                except PASSING as exc:  # out for a while: tried again at each poll
+                    self._outage.down(exc)
+                except LmmsEvalError as exc:  # the ledger unreadable: not the training's end
+                    if not self._given_up.is_set():
+                        logger.error("EvalCallback: cannot read the run at the end of training: "
+                                     "%s%s", exc, self._unsent())  # fmt: skip
                     break
+                else:
+                    self._outage.up()
+            if pending is not None and not pending and not self._due:
+                break
             if deadline is not None and self._clock() >= deadline:
-                end_wait_passed(self._wait_at_end, pending, self._outage.error, self._unsent())
+                out = self._outage.error  # (any part of the pass: what it read may be stale)
+                end_wait_passed(self._wait_at_end, None if out else pending, out, self._unsent())
                 break
             self._pause(self._run._poll_interval)
 

@@ -318,10 +318,11 @@ class CheckpointWatcher:
         jobs: list[TrackedJob] = []
         with self._waker(until) as waker:
             while not until_set(until):  # (an Event set while it waited: no pass begins)
-                with self._notices.riding_out():  # first: a job that ended frees its slot
-                    self.collect(on_outcome)
-                with self._notices.ledger_out():
-                    jobs += self._scan(on_submitted, until)[0]
+                with self._notices.one_pass():  # one verdict on the ledger a pass
+                    with self._notices.riding_out():  # first: a job that ended frees its slot
+                        self.collect(on_outcome)
+                    with self._notices.ledger_out():
+                        jobs += self._scan(on_submitted, until)[0]
                 if stopped(until) or not (wait := self._next_wait(started, timeout)):
                     break
                 waker.wait(wait)
@@ -344,7 +345,8 @@ class CheckpointWatcher:
 
         Raises:
             WatchedDirectoryMissingError, WatchPermissionError: as ``scan``.
-            LedgerConnectionError, LedgerBusyError: ``timeout`` passed with the ledger out.
+            LedgerConnectionError, LedgerBusyError: ``timeout`` passed with the ledger out
+                (any use of it in the last pass failed: a lock on its writes too).
 
         Example::
 
@@ -355,13 +357,16 @@ class CheckpointWatcher:
         started = self._clock()
         with self._waker(None) as waker:
             while True:
-                with self._notices.riding_out():  # first: a job that ended frees its slot
-                    self.collect(on_outcome)
-                with self._notices.ledger_out():  # out: said once, the pass tried again
-                    waiting, pending = self._scan(on_submitted)[1], self.pending()
-                    if not pending and not waiting:
-                        return []
-                    self._notices.only_waiting(0 if pending else waiting, self._clock(), started)
+                with self._notices.one_pass():  # (as in run)
+                    with self._notices.riding_out():  # first: a job that ended frees its slot
+                        self.collect(on_outcome)
+                    with self._notices.ledger_out():  # out: said once, the pass tried again
+                        waiting, pending = self._scan(on_submitted)[1], self.pending()
+                        if not pending and not waiting:
+                            return []
+                        self._notices.only_waiting(
+                            0 if pending else waiting, self._clock(), started
+                        )
                 wait = self._next_wait(started, timeout)
                 if not wait:
                     self._notices.ledger_still_out()  # (else this pass set waiting, pending)

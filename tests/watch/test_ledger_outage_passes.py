@@ -1,0 +1,144 @@
+"""A lock another process holds on the run's ledger, failing its writes and letting its
+reads through (a review's finding, repro_flap.py): a pass of a watcher (its collect and its
+scan) or of the trainer callback's end of training (its harvest, its read of the jobs) is
+one verdict on the ledger, so the outage is said once when it goes and once when it is
+back, not twice a pass, and a wait that ends meanwhile says the ledger out. The lock is
+real (SQLite, a short busy_timeout); time is fake."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from lmms_eval_client import EvalClient, EvalRun, JobOutcome, LedgerBusyError
+from lmms_eval_client._watch.watcher import CheckpointWatcher
+from lmms_eval_client.testing import LocalServer
+
+from .conftest import SUBMIT, write_checkpoint
+from .test_callback_outage import settled, state
+
+MakeRun = Callable[..., EvalRun]
+GONE = "the run's ledger cannot be used for now"
+BACK = "the run's ledger answers again"
+
+
+def fake_time(watcher: CheckpointWatcher) -> list[float]:
+    """The watcher's waits pass at once, on a clock of their own; the waits it made."""
+    now, sleeps = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    watcher._sleep = sleep  # type: ignore[method-assign]
+    watcher._clock = lambda: now[0]  # type: ignore[method-assign]
+    return sleeps
+
+
+def completed_on_the_server(server: LocalServer, job_id: str | None) -> None:
+    """Once the server has run the job: the run's next poll records it (a write)."""
+    assert job_id is not None
+    with EvalClient(server.url) as client:
+        client.wait_for_job(job_id, timeout=60, verbose=False)
+
+
+@contextmanager
+def writes_locked(ledger: Path) -> Iterator[None]:
+    """Another process holds the SQLite ledger's write lock: writes wait busy_timeout and
+    fail (LedgerBusyError), reads go through (WAL)."""
+    other = sqlite3.connect(ledger, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+@contextmanager
+def watching_with_writes_locked(
+    make_run: MakeRun, server: LocalServer, tmp_path: Path
+) -> Iterator[tuple[CheckpointWatcher, list[float]]]:
+    """A watcher whose one job the server completed (not polled yet), its ledger's writes
+    locked by another process, on fake time; the watcher and its waits."""
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    ledger = tmp_path / "evals.sqlite"
+    run = make_run(server.url, ledger, busy_timeout=0.05)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, poll_interval=0.25, wake="poll")
+    (job,) = watcher.scan()
+    completed_on_the_server(server, job.job_id)
+    sleeps = fake_time(watcher)
+    with writes_locked(ledger):
+        yield watcher, sleeps
+
+
+def test_a_watcher_says_a_lock_on_the_ledgers_writes_once(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # Each pass's collect failed (its poll's writes) and its scan went through (reads): the
+    # outage was said gone and back at every pass.
+    with (
+        watching_with_writes_locked(make_run, local_server, tmp_path) as (watcher, sleeps),
+        caplog.at_level(logging.WARNING, logger="lmms_eval_client"),
+    ):
+        watcher.run(lambda: len(sleeps) >= 3)
+    assert (caplog.text.count(GONE), caplog.text.count(BACK)) == (1, 0)
+
+
+def test_a_watchers_finish_timing_out_under_a_lock_on_the_ledgers_writes_raises_it(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # The last read of each pass cleared the error: finish(timeout) returned the job as last
+    # read (pending, which nobody could check) instead of raising the ledger's error as
+    # documented; once the lock is gone, the next finish takes the outcome (said back once).
+    with (
+        watching_with_writes_locked(make_run, local_server, tmp_path) as (watcher, sleeps),
+        caplog.at_level(logging.WARNING, logger="lmms_eval_client"),
+    ):
+        with pytest.raises(LedgerBusyError):
+            watcher.finish(timeout=0.75)
+        assert sleeps == [0.25, 0.25, 0.25]
+        assert (caplog.text.count(GONE), caplog.text.count(BACK)) == (1, 0)
+    outcomes: list[JobOutcome] = []
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        assert watcher.finish(timeout=60, on_outcome=outcomes.append) == []
+    assert [outcome.kind for outcome in outcomes] == ["completed"]
+    assert (caplog.text.count(GONE), caplog.text.count(BACK)) == (1, 1)
+
+
+def test_the_end_of_training_says_a_lock_on_the_ledgers_writes_once(
+    callback_module: Any, make_run: MakeRun, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # As the watcher: said gone and back at every pause of the wait, and its end said one
+    # evaluation still pending (as last read) rather than the ledger still out.
+    args = SimpleNamespace(output_dir=str(tmp_path / "out"))
+    ledger = tmp_path / "evals.sqlite"
+    run = make_run(local_server.url, ledger, busy_timeout=0.05)
+    callback = callback_module.EvalCallback(run, SUBMIT, wait_at_end=0.07)
+    callback.on_save(args, state(5), None)
+    settled(callback)
+    (job,) = callback.submitted
+    completed_on_the_server(local_server, job.job_id)
+    now, pauses = [0.0], []
+
+    def pause(seconds: float) -> None:  # fake time
+        pauses.append(seconds)
+        now[0] += seconds
+
+    callback._pause, callback._clock = pause, lambda: now[0]
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"), writes_locked(ledger):
+        callback.on_train_end(args, state(5), None)
+    assert pauses == [0.02] * 4  # tried again at each poll until wait_at_end
+    assert (caplog.text.count(GONE), caplog.text.count(BACK)) == (1, 0)
+    assert "passed at the end of training: the run's ledger is still out" in caplog.text
