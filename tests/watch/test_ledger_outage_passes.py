@@ -1,7 +1,7 @@
 """A lock another process holds on the run's ledger, failing its writes and letting its
 reads through (a review's finding, repro_flap.py): a pass of a watcher (its collect and its
-scan) or of the trainer callback's end of training (its harvest, its read of the jobs) is
-one verdict on the ledger, so the outage is said once when it goes and once when it is
+scan) or of the trainer callback (its submissions, its harvest, its end of training's read)
+is one verdict on the ledger, so the outage is said once when it goes and once when it is
 back, not twice a pass, and a wait that ends meanwhile says the ledger out. The lock is
 real (SQLite, a short busy_timeout); time is fake."""
 
@@ -142,3 +142,33 @@ def test_the_end_of_training_says_a_lock_on_the_ledgers_writes_once(
     assert pauses == [0.02] * 4  # tried again at each poll until wait_at_end
     assert (caplog.text.count(GONE), caplog.text.count(BACK)) == (1, 0)
     assert "passed at the end of training: the run's ledger is still out" in caplog.text
+
+
+def test_a_lock_on_the_ledgers_writes_at_the_trainers_saves_and_logs_is_said_once(
+    callback_module: Any, make_run: MakeRun, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # A submission that meets the lock is a use of the ledger that failed: a poll whose
+    # harvest went through is not the ledger back while the checkpoint cannot be recorded.
+    args = SimpleNamespace(output_dir=str(tmp_path / "out"))
+    ledger = tmp_path / "evals.sqlite"
+    run = make_run(local_server.url, ledger, busy_timeout=0.05)
+    callback = callback_module.EvalCallback(run, SUBMIT)
+
+    def log(step: int) -> None:  # a log that polls (poll_interval passed), waited for
+        callback._polled_at = float("-inf")
+        callback.on_log(args, state(step), None, logs={})
+        settled(callback)
+
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        with writes_locked(ledger):
+            callback.on_save(args, state(2), None)
+            settled(callback)
+            for step in (3, 4, 5):
+                log(step)
+        assert callback.submitted == []
+        assert caplog.text.count("could not submit checkpoint-2") == 4  # (each try, as before)
+        assert (caplog.text.count(GONE), caplog.text.count(BACK)) == (1, 0)
+        log(6)
+    assert [job.key for job in callback.submitted] == ["checkpoint-2"]
+    assert (caplog.text.count(GONE), caplog.text.count(BACK)) == (1, 1)

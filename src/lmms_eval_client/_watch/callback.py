@@ -201,8 +201,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
 
     def _submit_due(self) -> None:
         """Submit the saved checkpoints not sent yet, in order. A failure never reaches the
-        Trainer (an evaluation server down must not stop a training): it is logged, and
-        the checkpoint is tried again at the next save, log and at the end of training."""
+        Trainer (an evaluation server down must not stop a training): it is logged (the
+        ledger out for a while is said once too: ``_outage``), and the checkpoint is tried
+        again at the next save, log and at the end of training."""
         while self._due and not self._given_up.is_set():
             path, step = self._due[0]
             key = f"{self._prefix}{path.name}"
@@ -213,6 +214,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                 if self._given_up.is_set():  # (the run may be closed: its errors mislead)
                     logger.debug("EvalCallback: %s left unsent: %s", path.name, exc)
                     return
+                if isinstance(exc, PASSING):  # a use of the ledger that failed: its poll's too
+                    self._outage.down(exc)
                 if not may_pass_later(exc):  # refused (a 4xx, bad arguments, a ledger read-only)
                     logger.error("EvalCallback: %s is not submitted: %s", path.name, exc)
                     self._sent_or_refused()
