@@ -1,9 +1,11 @@
-"""A lock another process holds on the run's ledger, failing its writes and letting its
-reads through (a review's finding, repro_flap.py): a pass of a watcher (its collect and its
-scan) or of the trainer callback (its submissions, its harvest, its end of training's read)
-is one verdict on the ledger, so the outage is said once when it goes and once when it is
-back, not twice a pass, and a wait that ends meanwhile says the ledger out. The lock is
-real (SQLite, a short busy_timeout); time is fake."""
+"""A ledger that fails part of a pass (a review's findings). A lock another process holds,
+failing the writes and letting the reads through (repro_flap.py): a pass of a watcher (its
+collect and its scan) or of the trainer callback (its submissions, its harvest, its end of
+training's read) is one verdict on the ledger, so the outage is said once when it goes and
+once when it is back, not twice a pass, and a wait that ends meanwhile says the ledger out.
+A claim of outcomes meeting a lock once (repro_finish_drops.py): a pass counts as done only
+if every use of the ledger in it went through. The lock is real (SQLite, a short
+busy_timeout) or injected (the claim); time is fake."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 from lmms_eval_client import EvalClient, EvalRun, JobOutcome, LedgerBusyError
+from lmms_eval_client._runs._sync import delivery
 from lmms_eval_client._watch.watcher import CheckpointWatcher
 from lmms_eval_client.testing import LocalServer
 
@@ -27,6 +30,21 @@ from .test_callback_outage import settled, state
 MakeRun = Callable[..., EvalRun]
 GONE = "the run's ledger cannot be used for now"
 BACK = "the run's ledger answers again"
+
+
+def claim_busy_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The first claim of outcomes meets a lock another process holds (nothing recorded);
+    the calls made, by their number."""
+    real, calls = delivery.claim, []
+
+    def claim(*args: Any, **kwargs: Any) -> list[int]:
+        calls.append(len(calls) + 1)
+        if len(calls) == 1:
+            raise LedgerBusyError("The run ledger is locked by another process (injected)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "claim", claim)
+    return calls
 
 
 def fake_time(watcher: CheckpointWatcher) -> list[float]:
@@ -172,3 +190,46 @@ def test_a_lock_on_the_ledgers_writes_at_the_trainers_saves_and_logs_is_said_onc
         log(6)
     assert [job.key for job in callback.submitted] == ["checkpoint-2"]
     assert (caplog.text.count(GONE), caplog.text.count(BACK)) == (1, 1)
+
+
+def test_a_watchers_finish_waits_for_an_outcome_whose_claim_met_a_lock(
+    make_run: MakeRun, local_server: LocalServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # The pass's collect recorded the job completed, its claim failed (ridden out), and the
+    # same pass's read found nothing pending: finish returned [] ("all done") and
+    # on_outcome never got the outcome, which the ledger still held unacknowledged.
+    out = tmp_path / "out"
+    write_checkpoint(out, 1)
+    run = make_run(local_server.url)
+    watcher = CheckpointWatcher(run, out, submit=SUBMIT, poll_interval=0.25, wake="poll")
+    (job,) = watcher.scan()
+    run.wait(timeout=60)  # completed, in the ledger too; not handed out yet
+    calls = claim_busy_once(monkeypatch)
+    sleeps = fake_time(watcher)
+    outcomes: list[JobOutcome] = []
+    assert watcher.finish(timeout=60, on_outcome=outcomes.append) == []
+    assert [(outcome.job.seq, outcome.kind) for outcome in outcomes] == [(job.seq, "completed")]
+    assert len(calls) == 2 and sleeps == [0.25]  # the next pass took it
+    assert run.receive() == []  # acknowledged: nothing left to hand out
+
+
+def test_the_end_of_training_waits_for_an_outcome_whose_claim_met_a_lock(
+    callback_module: Any, make_run: MakeRun, local_server: LocalServer, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # As the watcher's finish: the wait broke as all done, and the training ended without
+    # the metrics of its last checkpoint.
+    args = SimpleNamespace(output_dir=str(tmp_path / "out"))
+    run = make_run(local_server.url)
+    callback = callback_module.EvalCallback(run, SUBMIT, wait_at_end=60)
+    callback.on_save(args, state(5), None)
+    settled(callback)
+    run.wait(timeout=60)
+    calls = claim_busy_once(monkeypatch)
+    pauses: list[float] = []
+    callback._pause = pauses.append
+    end = state(5)
+    callback.on_train_end(args, end, None)
+    assert [values["eval/checkpoint_step"] for values in end.log_history] == [5.0]
+    assert len(calls) == 2 and pauses == [0.02]

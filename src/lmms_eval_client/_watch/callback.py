@@ -330,8 +330,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
 
     def _finish(self, deadline: float | None) -> None:
         """(In the background thread) submit, poll and wait for the callback's pending jobs
-        until none is left or ``deadline``; a ledger out for a while (its database
-        restarting: ``PASSING``) is waited for too, said once, as the watcher does."""
+        until none is left after a pass all of whose uses of the ledger went through, or
+        ``deadline``; a ledger out for a while (its database restarting, a lock held long:
+        ``PASSING``) is waited for too, said once, as the watcher does."""
         while not self._given_up.is_set():
             pending: list[TrackedJob] | None = None  # (None: not known, the ledger is out)
             with self._outage.one_pass():  # one verdict on the ledger a pass
@@ -348,7 +349,9 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                     break
                 else:
                     self._outage.up()
-            if pending is not None and not pending and not self._due:
+            # all done only if all of the pass went through: a claim that failed after its
+            # poll recorded a job completed left it not pending, its metrics not queued
+            if self._outage.error is None and not pending and not self._due:
                 break
             if deadline is not None and self._clock() >= deadline:
                 out = self._outage.error  # (any part of the pass: what it read may be stale)

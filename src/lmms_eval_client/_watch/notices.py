@@ -102,6 +102,10 @@ class Notices:
         else:
             self._outage.up()
 
+    def went_through(self) -> bool:
+        """(after ``one_pass``) Every use of the ledger in the pass went through."""
+        return self._outage.error is None
+
     def ledger_still_out(self) -> None:
         """(finish) Its timeout passed: the ledger out in the last pass (any part of it)
         raises its error, as ``runs watch --timeout`` does (what is pending is not known)."""

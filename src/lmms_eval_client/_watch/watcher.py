@@ -338,7 +338,9 @@ class CheckpointWatcher:
         """After training: scan until every checkpoint is submitted and every job of the
         watcher has finished (outcomes collected), or ``timeout`` seconds passed; the jobs
         still pending, which go on on the server. Empty means all done unless a warning said
-        that checkpoints were left unsubmitted (not complete, or the server down).
+        that checkpoints were left unsubmitted (not complete, or the server down). All done
+        is said by a pass in which every use of the run's ledger went through (an outcome
+        whose hand-over met the ledger out is waited for).
 
         The run's ledger out for a while (its PostgreSQL server restarting, a lock held
         long) is ridden out as in ``run``: said once, tried again at each poll.
@@ -362,11 +364,13 @@ class CheckpointWatcher:
                         self.collect(on_outcome)
                     with self._notices.ledger_out():  # out: said once, the pass tried again
                         waiting, pending = self._scan(on_submitted)[1], self.pending()
-                        if not pending and not waiting:
-                            return []
                         self._notices.only_waiting(
                             0 if pending else waiting, self._clock(), started
                         )
+                # all done only after a pass all of which went through: a claim that failed
+                # after its poll recorded a job completed left it not pending, not handed over
+                if self._notices.went_through() and not pending and not waiting:
+                    return []
                 wait = self._next_wait(started, timeout)
                 if not wait:
                     self._notices.ledger_still_out()  # (else this pass set waiting, pending)
