@@ -31,7 +31,7 @@ from .._runs.outage import PASSING, LedgerOutage
 from .._runs.outcomes import UNSENT, TrackedJob
 from .background import Background
 from .checkpoint import check_watching
-from .reporting import end_wait, end_wait_passed, is_rank_zero, outcome_values
+from .reporting import end_wait, end_wait_passed, is_rank_zero, outcome_values, unsent_named
 from .submission import (
     CheckpointSubmission,
     checkpoint_of,
@@ -48,9 +48,6 @@ except ImportError:  # the hf extra
         package="transformers",
         extra="hf",
     ) from None
-
-
-_NAMED = 5  # unsent checkpoints a warning names (then "and K more")
 
 
 class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has no types here
@@ -198,13 +195,15 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         """(In the background thread, once per poll_interval at most, however often the
         trainer logs) submit what is still due, and harvest."""
         if time.monotonic() - self._polled_at >= self._run._poll_interval:
-            self._submit_due()
-            self._collect()
+            with self._outage.one_pass():  # one verdict on the ledger a poll
+                self._submit_due()
+                self._collect()
 
     def _submit_due(self) -> None:
         """Submit the saved checkpoints not sent yet, in order. A failure never reaches the
-        Trainer (an evaluation server down must not stop a training): it is logged, and
-        the checkpoint is tried again at the next save, log and at the end of training."""
+        Trainer (an evaluation server down must not stop a training): it is logged (the
+        ledger out for a while is said once too: ``_outage``), and the checkpoint is tried
+        again at the next save, log and at the end of training."""
         while self._due and not self._given_up.is_set():
             path, step = self._due[0]
             key = f"{self._prefix}{path.name}"
@@ -215,6 +214,8 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                 if self._given_up.is_set():  # (the run may be closed: its errors mislead)
                     logger.debug("EvalCallback: %s left unsent: %s", path.name, exc)
                     return
+                if isinstance(exc, PASSING):  # a use of the ledger that failed: its poll's too
+                    self._outage.down(exc)
                 if not may_pass_later(exc):  # refused (a 4xx, bad arguments, a ledger read-only)
                     logger.error("EvalCallback: %s is not submitted: %s", path.name, exc)
                     self._sent_or_refused()
@@ -259,17 +260,10 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
             self._due.popleft()
 
     def _unsent(self) -> str:
-        """The checkpoints saved and not sent, for a warning: "" when none; else their
-        paths (the first few) and what to do."""
+        """The checkpoints saved and not sent, for a warning (``unsent_named``)."""
         with self._due_lock:
             paths = [str(path) for path, _ in self._due]
-        if not paths:
-            return ""
-        more = f" and {len(paths) - _NAMED} more" if len(paths) > _NAMED else ""
-        return (
-            f"; {len(paths)} checkpoint(s) not sent: {', '.join(paths[:_NAMED])}{more} "
-            "(submit_checkpoint(run, path, submit=...) them once the server answers)"
-        )
+        return unsent_named(paths)
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
@@ -336,27 +330,32 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
 
     def _finish(self, deadline: float | None) -> None:
         """(In the background thread) submit, poll and wait for the callback's pending jobs
-        until none is left or ``deadline``; a ledger out for a while (its database
-        restarting: ``PASSING``) is waited for too, said once, as the watcher does."""
+        until none is left after a pass all of whose uses of the ledger went through, or
+        ``deadline``; a ledger out for a while (its database restarting, a lock held long:
+        ``PASSING``) is waited for too, said once, as the watcher does."""
         while not self._given_up.is_set():
-            self._submit_due()
-            self._collect()
             pending: list[TrackedJob] | None = None  # (None: not known, the ledger is out)
-            try:
-                pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
-            except PASSING as exc:  # out for a while: tried again at each poll
-                self._outage.down(exc)
-            except LmmsEvalError as exc:  # the ledger unreadable: not the training's end
-                if not self._given_up.is_set():
-                    logger.error("EvalCallback: cannot read the run at the end of training: "
-                                 "%s%s", exc, self._unsent())  # fmt: skip
-                break
-            else:
-                self._outage.up()
-                if not pending and not self._due:
+            with self._outage.one_pass():  # one verdict on the ledger a pass
+                self._submit_due()
+                self._collect()
+                try:
+                    pending = [job for job in self._run.jobs() if self._ours(job) and job.pending]
+                except PASSING as exc:  # out for a while: tried again at each poll
+                    self._outage.down(exc)
+                except LmmsEvalError as exc:  # the ledger unreadable: not the training's end
+                    if not self._given_up.is_set():
+                        logger.error("EvalCallback: cannot read the run at the end of training: "
+                                     "%s%s", exc, self._unsent())  # fmt: skip
                     break
+                else:
+                    self._outage.up()
+            # all done only if all of the pass went through: a claim that failed after its
+            # poll recorded a job completed left it not pending, its metrics not queued
+            if self._outage.error is None and not pending and not self._due:
+                break
             if deadline is not None and self._clock() >= deadline:
-                end_wait_passed(self._wait_at_end, pending, self._outage.error, self._unsent())
+                out = self._outage.error  # (any part of the pass: what it read may be stale)
+                end_wait_passed(self._wait_at_end, None if out else pending, out, self._unsent())
                 break
             self._pause(self._run._poll_interval)
 

@@ -71,6 +71,14 @@ class Notices:
         return True
 
     @contextlib.contextmanager
+    def one_pass(self) -> Iterator[None]:
+        """Around a pass of the watch's loop (its collect and its scan): the ledger's uses in
+        it (``riding_out``, ``ledger_out``) make one verdict at its end, so a lock that
+        fails the collect's writes and lets the scan's reads through is said once."""
+        with self._outage.one_pass():
+            yield
+
+    @contextlib.contextmanager
     def riding_out(self) -> Iterator[None]:
         """Around a poll of the watch's loop: a server's answer it cannot read (a gateway's
         HTML page, once) is said, and the watch goes on (tried again at the next pass), as
@@ -84,9 +92,9 @@ class Notices:
 
     @contextlib.contextmanager
     def ledger_out(self) -> Iterator[None]:
-        """Around a pass of the watch's loop: the run's ledger out for a while (its database
-        restarting, a lock held long) is said once, and the watch goes on, as it does with
-        the server down (nothing of the failed pass was recorded)."""
+        """Around a part of a pass (``one_pass``): the run's ledger out for a while (its
+        database restarting, a lock held long) is said once, and the watch goes on, as it
+        does with the server down (nothing of the failed part was recorded)."""
         try:
             yield
         except PASSING as exc:
@@ -94,8 +102,12 @@ class Notices:
         else:
             self._outage.up()
 
+    def went_through(self) -> bool:
+        """(after ``one_pass``) Every use of the ledger in the pass went through."""
+        return self._outage.error is None
+
     def ledger_still_out(self) -> None:
-        """(finish) Its timeout passed: the ledger out since the last pass (``ledger_out``)
+        """(finish) Its timeout passed: the ledger out in the last pass (any part of it)
         raises its error, as ``runs watch --timeout`` does (what is pending is not known)."""
         if self._outage.error is not None:
             raise self._outage.error

@@ -109,3 +109,18 @@ def end_wait_passed(
                  "(run.metrics() has them once done)")  # fmt: skip
     logger.warning("EvalCallback: wait_at_end (%s s) passed at the end of training: %s%s",
                    wait_at_end, going, unsent)  # fmt: skip
+
+
+_NAMED = 5  # unsent checkpoints a warning names (then "and K more")
+
+
+def unsent_named(paths: list[str]) -> str:
+    """The trainer callback's checkpoints saved and not sent (their ``paths``), for a
+    warning: "" when none; else the first few and what to do."""
+    if not paths:
+        return ""
+    more = f" and {len(paths) - _NAMED} more" if len(paths) > _NAMED else ""
+    return (
+        f"; {len(paths)} checkpoint(s) not sent: {', '.join(paths[:_NAMED])}{more} "
+        "(submit_checkpoint(run, path, submit=...) them once the server answers)"
+    )

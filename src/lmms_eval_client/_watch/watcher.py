@@ -32,6 +32,7 @@ from .checkpoint import (
     list_checkpoints,
     order_of,
 )
+from .handover import hand_over
 from .notices import Notices
 from .readiness import Looks, MarkerFile, ReadinessRule
 from .submission import CheckpointSubmission, checkpoint_of, path_map_of, step_of, submit_checkpoint
@@ -287,21 +288,7 @@ class CheckpointWatcher:
             for outcome in watcher.collect():
                 print(outcome.labels["step"], outcome.kind)
         """
-        received = self._run.receive()
-        mine = [outcome for outcome in received if self._ours(outcome.job)]
-        others = [outcome for outcome in received if not self._ours(outcome.job)]
-        if others:
-            self._run.release(*others)
-        try:
-            for outcome in mine:
-                if on_outcome is not None:
-                    on_outcome(outcome)
-        except BaseException:
-            self._run.release(*mine)
-            raise
-        if mine:
-            self._run.ack(*mine)
-        return mine
+        return hand_over(self._run, self._ours, on_outcome)
 
     def run(
         self,
@@ -331,10 +318,11 @@ class CheckpointWatcher:
         jobs: list[TrackedJob] = []
         with self._waker(until) as waker:
             while not until_set(until):  # (an Event set while it waited: no pass begins)
-                with self._notices.riding_out():  # first: a job that ended frees its slot
-                    self.collect(on_outcome)
-                with self._notices.ledger_out():
-                    jobs += self._scan(on_submitted, until)[0]
+                with self._notices.one_pass():  # one verdict on the ledger a pass
+                    with self._notices.riding_out():  # first: a job that ended frees its slot
+                        self.collect(on_outcome)
+                    with self._notices.ledger_out():
+                        jobs += self._scan(on_submitted, until)[0]
                 if stopped(until) or not (wait := self._next_wait(started, timeout)):
                     break
                 waker.wait(wait)
@@ -350,14 +338,17 @@ class CheckpointWatcher:
         """After training: scan until every checkpoint is submitted and every job of the
         watcher has finished (outcomes collected), or ``timeout`` seconds passed; the jobs
         still pending, which go on on the server. Empty means all done unless a warning said
-        that checkpoints were left unsubmitted (not complete, or the server down).
+        that checkpoints were left unsubmitted (not complete, or the server down). All done
+        is said by a pass in which every use of the run's ledger went through (an outcome
+        whose hand-over met the ledger out is waited for).
 
         The run's ledger out for a while (its PostgreSQL server restarting, a lock held
         long) is ridden out as in ``run``: said once, tried again at each poll.
 
         Raises:
             WatchedDirectoryMissingError, WatchPermissionError: as ``scan``.
-            LedgerConnectionError, LedgerBusyError: ``timeout`` passed with the ledger out.
+            LedgerConnectionError, LedgerBusyError: ``timeout`` passed with the ledger out
+                (any use of it in the last pass failed: a lock on its writes too).
 
         Example::
 
@@ -368,13 +359,18 @@ class CheckpointWatcher:
         started = self._clock()
         with self._waker(None) as waker:
             while True:
-                with self._notices.riding_out():  # first: a job that ended frees its slot
-                    self.collect(on_outcome)
-                with self._notices.ledger_out():  # out: said once, the pass tried again
-                    waiting, pending = self._scan(on_submitted)[1], self.pending()
-                    if not pending and not waiting:
-                        return []
-                    self._notices.only_waiting(0 if pending else waiting, self._clock(), started)
+                with self._notices.one_pass():  # (as in run)
+                    with self._notices.riding_out():  # first: a job that ended frees its slot
+                        self.collect(on_outcome)
+                    with self._notices.ledger_out():  # out: said once, the pass tried again
+                        waiting, pending = self._scan(on_submitted)[1], self.pending()
+                        self._notices.only_waiting(
+                            0 if pending else waiting, self._clock(), started
+                        )
+                # all done only after a pass all of which went through: a claim that failed
+                # after its poll recorded a job completed left it not pending, not handed over
+                if self._notices.went_through() and not pending and not waiting:
+                    return []
                 wait = self._next_wait(started, timeout)
                 if not wait:
                     self._notices.ledger_still_out()  # (else this pass set waiting, pending)
