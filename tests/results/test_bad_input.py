@@ -169,6 +169,14 @@ def test_a_truncated_last_samples_line(tmp_path: Path) -> None:
     assert "truncated last line" in str(caught.value)
 
 
+def test_an_unterminated_string_is_said_once_at_its_column(tmp_path: Path) -> None:
+    # json says "Unterminated string starting at": the reason read "starting at at column".
+    path = _write(tmp_path / "s.jsonl", b'{"doc_id": 0, "input": "cut\n')
+    with pytest.raises(ResultsFormatError) as caught:
+        list(iter_samples(path))
+    assert "(Unterminated string starting at column 24)" in str(caught.value)
+
+
 def test_newer_results_file_with_extra_keys_loads(tmp_path: Path) -> None:
     raw = json.loads(GROUP.read_text())
     raw["provenance"] = {"cluster": "a100-pool", "attempt": 2}

@@ -243,7 +243,8 @@ def _reason(exc: ValueError | RecursionError) -> str:
     if isinstance(exc, (RecursionError, TooDeep)):  # json's decoder recurses once per level
         return _TOO_DEEP
     if isinstance(exc, json.JSONDecodeError):
-        return f"not JSON ({exc.msg} at column {exc.colno})"
+        # ("Unterminated string starting at": the column is where, said once)
+        return f"not JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
     return f"not JSON ({exc})"
