@@ -123,9 +123,9 @@ def test_a_failing_sink_gets_every_value_later_exactly_once(
         assert deliver([sink], jobs, writes) == {}
     assert destination.points == []
     assert [r.getMessage() for r in caplog.records] == [
-        "<CallbackSink step_label='step'> could not write job 1 (tried again at the next "
-        "poll): ConnectionError: tracker down"
-    ] * 2
+        "<CallbackSink step_label='step'> could not write job 1 (tried again at each poll; "
+        "said again when it writes): ConnectionError: tracker down"
+    ] * 2  # (no DeliveryFailures kept across the calls: said at each)
     assert deliver([sink], jobs, writes) == {"flaky": [1, 2]}
     jobs[3] = job(3, 50, mme__acc=0.3)  # finished late, at an earlier step
     assert deliver([sink], jobs, writes) == {"flaky": [3]}
@@ -177,6 +177,27 @@ def test_a_delivery_stops_between_two_jobs_once_its_run_closes() -> None:
     writes = MemorySinkWrites()
     assert deliver([CallbackSink(write, name="c")], jobs, writes, failures) == {"c": [1]}
     assert steps == [100] and writes.written("c") == {1}
+
+
+def test_a_tracker_down_for_many_polls_is_said_once_and_once_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An adversarial try: a tracker down for 15 s of 0.5 s polls logged 67 warnings.
+    destination = Collected(failures=5)
+    sink, writes, failures = (
+        CallbackSink(destination, name="c"),
+        MemorySinkWrites(),
+        DeliveryFailures(),
+    )
+    jobs = {1: job(1, 100, mme__acc=0.1)}
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        for _ in range(5):
+            assert deliver([sink], jobs, writes, failures) == {}
+        assert deliver([sink], jobs, writes, failures) == {"c": [1]}
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert "could not write job 1 (tried again at each poll" in said[0]
+    assert "ConnectionError: tracker down" in said[0] and "writes again" in said[1]
 
 
 def test_a_job_without_its_step_label_does_not_hold_back_the_others(

@@ -171,7 +171,7 @@ def test_a_tracker_that_is_down_gets_every_value_once_it_is_back(
         with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
             for _ in range(2):  # two polls while it is down: logged, nothing raised
                 assert deliver([sink], finished, writes) == {}
-        assert caplog.text.count("could not write job 2 (tried again at the next poll)") == 2
+        assert caplog.text.count("could not write job 2 (tried again at each poll") == 2
         tracker.up()
         assert deliver([sink], finished, writes) == {sink.name: [2, 3]}
         assert deliver([sink], finished, writes) == {}

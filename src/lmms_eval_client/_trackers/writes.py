@@ -116,6 +116,21 @@ class DeliveryFailures:
         # restart): recorded at the next delivery, not written again
         self.unrecorded: dict[str, set[int]] = {}
         self.stopping = False  # its run closes: no more jobs are written (between two jobs)
+        self.down: set[str] = set()  # sinks failing (their tracker down, as likely): said once
+
+    def said_down(self, sink: Sink, name: str, seq: int | None, exc: Exception) -> None:
+        """A sink failed: said once while it keeps failing (a tracker down for an hour is
+        not a warning a poll), then at debug level."""
+        if name in self.down:
+            logger.debug("%r still could not write (job %s): %s", sink, seq, _said(exc))
+            return
+        self.down.add(name)
+        _log_failure(sink, seq, exc, "tried again at each poll; said again when it writes")
+
+    def said_up(self, sink: Sink, name: str) -> None:
+        if name in self.down:
+            self.down.discard(name)
+            logger.warning("%r writes again", sink)
 
     def order(self, sink: str, seqs: Iterable[int]) -> list[int]:
         """The seqs to try, those that never failed first, each group in seq order."""
@@ -159,7 +174,7 @@ def deliver(
     seen: set[str] = set()
     for sink, name in zip(sinks, tell_names(sinks) if names is None else names, strict=True):
         if isinstance(name, Exception):
-            _log_failure(sink, None, name)
+            failures.said_down(sink, f"sink {id(sink)}", None, name)  # (no name to key it)
             continue
         if name in seen:  # the ledger records one write per name: the first sink's
             if name not in failures.told_twice:
@@ -183,13 +198,15 @@ def deliver(
                 _log_failure(sink, seq, exc)  # this job's own: the next job may be fine
                 continue
             except Exception as exc:
-                _log_failure(sink, seq, exc)
+                failures.said_down(sink, name, seq, exc)
                 failures.failed(name, seq)
                 in_a_row += 1
                 if not wrote_one or in_a_row > 1:
                     break  # as likely the tracker down: its other jobs wait for the next poll
                 continue
             wrote_one, in_a_row = True, 0
+            failures.said_up(sink, name)
+            failures.said_up(sink, f"sink {id(sink)}")  # (its name could not be told before)
             failures.written(name, seq)
             unrecorded.add(seq)
             writes.record(name, [seq])
@@ -229,9 +246,11 @@ def _said(exc: Exception) -> str:
     return f"{type(exc).__name__}: {clip(without_userinfo(text))}"  # (masked before cut)
 
 
-def _log_failure(sink: Sink, seq: int | None, exc: Exception) -> None:
+def _log_failure(
+    sink: Sink, seq: int | None, exc: Exception, when: str = "tried again at the next poll"
+) -> None:
     job = "" if seq is None else f" job {seq}"
-    logger.warning("%r could not write%s (tried again at the next poll): %s", sink, job, _said(exc))
+    logger.warning("%r could not write%s (%s): %s", sink, job, when, _said(exc))
 
 
 def _tracker_error(sink: Sink, name: str | None, seq: int | None, exc: Exception) -> TrackerError:
