@@ -28,6 +28,12 @@ _BATCH = 1000  # MLflow's limit of metrics in one log_batch
 # What MLflow accepts in a metric name; anything else (a comma, say) becomes "_".
 _NOT_IN_NAME = re.compile(r"[^\w\-. :/]")
 _MAX_KEY = 250  # MLflow's longest metric name
+# A run the sink creates to continue by name is tagged, and settled by a param MLflow never
+# changes (of two processes setting it, the first decides): "won" (every process writes to
+# it) or "lost" (deleted by its maker before anything is written to it).
+_MADE_BY, _MADE = "lmms_eval_client.sink", "MLflowSink"
+_RACE, _WON, _LOST = "lmms_eval_client.run_name_race", "won", "lost"
+_ROUNDS = 10  # of looking and settling, in a race with other processes
 
 
 def _metric_key(name: str) -> str:
@@ -95,15 +101,27 @@ def _destination(uri: str) -> str:
     return urlunsplit(parts._replace(path=parts.path.rstrip("/"), **lower))
 
 
+def _outcome(run: Any) -> str | None:
+    """A run's outcome: "won" for one the sink did not create (a training run, a run made
+    before runs were settled), else its ``_RACE`` param (None: not settled yet)."""
+    if _MADE_BY not in run.data.tags:
+        return _WON
+    outcome = run.data.params.get(_RACE)
+    return None if outcome is None else str(outcome)
+
+
 class MLflowSink(TemplateSink):
     """Log each completed job's metrics to an MLflow run, at the job's training step.
 
     Give ``run_id`` (a run of yours, e.g. the training run's), or ``experiment`` (a name:
     created if missing) with an optional ``run_name``: the run of that name in the
     experiment, created if missing (without ``run_name``, a new run each time the sink is
-    first used: pass ``run_name`` so a resumed process continues the same run). The sink
-    never ends a run. Metric names come from ``metric_name`` (see the trackers guide; characters
-    MLflow refuses become ``_``); ``stderr=True`` also logs ``<name>_stderr``.
+    first used: pass ``run_name`` so a resumed process continues the same run). Processes
+    that create it at the same moment write to one of their runs, the others deleted empty
+    (a run the sink creates carries the tag ``lmms_eval_client.sink`` and the param
+    ``lmms_eval_client.run_name_race``). The sink never ends a run. Metric names come from
+    ``metric_name`` (see the trackers guide; characters MLflow refuses become ``_``);
+    ``stderr=True`` also logs ``<name>_stderr``.
 
     A tracking server that is down makes the MLflow client retry for a while before it
     raises (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_TIMEOUT``): lower
@@ -204,36 +222,77 @@ class MLflowSink(TemplateSink):
             return str(found.experiment_id)
 
     def _find_or_create_run(self) -> str:
-        client = self._client
-        experiment_id = self._experiment_id()
-        if self.run_name is not None:
-            found_id = self._run_named(experiment_id, self.run_name)
-            if found_id is not None:
-                return found_id
-        run = client.create_run(experiment_id, run_name=self.run_name)
-        return str(run.info.run_id)
+        """The run named ``run_name``, one for every process resolving it at once.
 
-    def _run_named(self, experiment_id: str, run_name: str) -> str | None:
-        """The first run of that name in the experiment, or None."""
+        MLflow has no unique run names: two processes finding no run of the name would each
+        create one. A run the sink creates is tagged ``_MADE_BY`` and settled before anything
+        is written to it, by a param MLflow never changes (``_RACE``: the first process to
+        set it decides): one run "won", the others "lost", deleted by their makers.
+        """
+        client, experiment_id = self._client, self._experiment_id()
+        if self.run_name is None:
+            return str(client.create_run(experiment_id).info.run_id)
+        made: list[str] = []  # runs this process created
+        for _ in range(_ROUNDS):
+            runs = self._runs_named(experiment_id, self.run_name)
+            if all(_outcome(run) == _LOST for run in runs):  # none to write to or settle
+                tags = {_MADE_BY: _MADE}
+                run = client.create_run(experiment_id, run_name=self.run_name, tags=tags)
+                made.append(str(run.info.run_id))
+                continue
+            chosen = self._settle(runs)
+            if chosen is not None:
+                break
+        else:  # each round, another process made the run this one settled on lost
+            raise RuntimeError(
+                f"MLflow run {self.run_name!r}: not settled after {_ROUNDS} tries (other "
+                "processes resolving the same run name at the same moment)"
+            )
+        for run_id in made:  # its own that lost: nothing was written to them
+            if run_id != chosen and self._claim(run_id, _LOST) == _LOST:
+                client.delete_run(run_id)
+        return chosen
+
+    def _settle(self, runs: list[Any]) -> str | None:
+        """The run to write to: the first of those won (earliest start, then smallest id),
+        else the first run not settled, once every other one is lost; None when another
+        process made that one lost meanwhile (look again)."""
+        won = [run.info.run_id for run in runs if _outcome(run) == _WON]
+        if won:
+            return str(won[0])
+        first, *others = [run.info.run_id for run in runs if _outcome(run) is None]
+        for other in others:  # lost before the first is won: a process seeing both agrees
+            if self._claim(other, _LOST) == _WON:  # another process settled on it first
+                return str(other)
+        return str(first) if self._claim(first, _WON) == _WON else None
+
+    def _claim(self, run_id: str, outcome: str) -> str:
+        """The run's outcome: ``outcome``, unless another process set one first."""
+        try:
+            self._client.log_param(run_id, _RACE, outcome)
+            return outcome
+        except Exception:  # MLflow refuses to change a param: the one set first stands
+            settled = self._client.get_run(run_id).data.params.get(_RACE)
+            if settled is None:
+                raise
+            return str(settled)
+
+    def _runs_named(self, experiment_id: str, run_name: str) -> list[Any]:
+        """The experiment's active runs of that name, earliest start (then smallest id) first."""
         # MLflow's filter has no escape for a quote: quote with the one the name lacks,
         # else (it has both) compare the names here, a page of runs at a time.
         quote = next((q for q in ("'", '"') if q not in run_name), None)
         where = "" if quote is None else f"attributes.run_name = {quote}{run_name}{quote}"
+        found: list[Any] = []
         token = None
         while True:
             runs = self._client.search_runs(
-                [experiment_id],
-                filter_string=where,
-                order_by=["attributes.start_time ASC"],
-                max_results=1 if quote is not None else 1000,
-                page_token=token,
+                [experiment_id], filter_string=where, max_results=1000, page_token=token
             )
-            for run in runs:
-                if run.info.run_name == run_name:
-                    return str(run.info.run_id)
+            found += [run for run in runs if run.info.run_name == run_name]
             token = runs.token
-            if quote is not None or not token:
-                return None
+            if not token:
+                return sorted(found, key=lambda run: (run.info.start_time, run.info.run_id))
 
     @property
     def name(self) -> str:
