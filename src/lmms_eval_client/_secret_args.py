@@ -5,7 +5,8 @@ The server echoes model_args (``api_key=``, ``hf_token=``...) in every JobInfo.r
 A key of model_args is secret when its name contains one of the secret words, in any case,
 as lmms-eval masks secret-looking names in its own logs: ``SECRET_ARG_WORDS``, with those
 of ``$LMMS_EVAL_SECRET_ARGS`` (comma-separated) added, or an EvalRun's ``secret_args``
-instead. So is a
+instead; and, whatever the words, when it names a credential (``db_passwd``, ``auth``,
+``credentials``, ``session_cookie``). So is a
 field of a request that the contract does not know (sent through ``extra_body``) of such
 a name.
 """
@@ -69,9 +70,22 @@ def secret_arg_words(words: Iterable[str] | None = None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(word.strip().lower() for word in words if word.strip()))
 
 
+# Names of credentials, secret whatever the words in force (as a URL's password is): a
+# password (db_passwd, PGPWD), an authorization (auth, http_auth, Authorization; not an
+# author's or an authority's name), a credential, a cookie (an adversarial try: db_passwd,
+# auth and credentials were stored and shown as they were).
+_CREDENTIAL_NAME = re.compile(r"passwd|pwd|auth(?!or(?!i[sz]))|credential|cookie")
+
+
 def is_secret_arg(name: str, words: Collection[str]) -> bool:
+    """Whether a model_args name holds a secret: it contains one of ``words`` (lowercased),
+    in any case, or names a credential whatever the words (``_CREDENTIAL_NAME``).
+
+    >>> [is_secret_arg(n, ()) for n in ("db_passwd", "auth", "Authorization", "author")]
+    [True, True, True, False]
+    """
     lowered = name.lower()
-    return any(word in lowered for word in words)
+    return any(word in lowered for word in words) or bool(_CREDENTIAL_NAME.search(lowered))
 
 
 # A URL whose authority names a user (and a password): https://alice:PW@host/v1, a token
@@ -91,19 +105,39 @@ def url_userinfo(text: str) -> str | None:
     return None if found is None else found[1]
 
 
+# An Authorization header's value (auth="Bearer sk-...", header="Basic dXNlcjpwdw=="): a
+# scheme, then its credential, one word.
+_AUTHORIZATION_VALUE = re.compile(r"\s*(?:bearer|basic)\s+(\S+)\s*", re.IGNORECASE)
+_AUTHORIZATION_SCHEMES = ("Bearer", "Basic", "bearer", "basic")  # as a value may spell them
+
+
+def authorization_credential(value: object) -> str | None:
+    """The credential of a value that is an Authorization header's (``Bearer KEY``, ``Basic
+    B64``), else None: a secret whatever the name it stands under.
+
+    >>> authorization_credential("Bearer sk-abc"), authorization_credential("Bearer of news")
+    ('sk-abc', None)
+    """
+    found = _AUTHORIZATION_VALUE.fullmatch(value) if isinstance(value, str) else None
+    return None if found is None else found[1]
+
+
 def holds_secret(value: Any, words: Collection[str], depth: int = 0) -> bool:
     """Whether a model_args (or extra_body) value holds a secret whatever its own name: a
-    URL with a user in it, or, nested in it, a value under a secret name or such a URL.
+    URL with a user in it, an Authorization header's value (``Bearer ...``), or, nested in
+    it, a value under a secret name or such a value.
 
     >>> holds_secret("https://alice:pw@host/v1", ()), holds_secret("https://host/v1", ())
     (True, False)
+    >>> holds_secret("Basic dXNlcjpwdw==", ())
+    True
     >>> holds_secret({"auth": {"token": "x"}}, ("token",))
     True
     >>> holds_secret({"max_new_tokens": 16}, SECRET_ARG_WORDS)
     False
     """
     if isinstance(value, str):
-        return url_userinfo(value) is not None
+        return url_userinfo(value) is not None or authorization_credential(value) is not None
     if depth >= _MAX_DEPTH:
         return False
     if isinstance(value, dict):
@@ -299,26 +333,33 @@ class Fingerprints:
         """The parts of ``text`` that are secrets of a stored request, longest first: those
         whose fingerprint is one of ``model_args``' (a ledger keeps a secret's fingerprint,
         not its value, yet knows the value where a text, such as a job's log, tells it).
-        ``model_args``: the request's secret-bearing fields (``secret_bearing``)."""
+        ``model_args``: the request's secret-bearing fields (``secret_bearing``). A value of
+        an ordinary name was sealed for what it held (a URL's password, ``Bearer KEY``: KEY
+        is looked for alone too)."""
         from ._results.redaction import is_secret_name  # (loaded with a report or a log)
 
         args = model_args if isinstance(model_args, dict) else {}
         sealed = {
             value
             for key, value in args.items()
-            if is_fingerprint(value) and is_secret_name(key, self.words)
+            if is_fingerprint(value)
+            and (is_secret_name(key, self.words) or not is_secret_arg(key, self.words))
         }
         if not sealed:
             return ()
         found: set[str] = set()
+        # what may be the credential of an Authorization value (Bearer KEY) told alone: a
+        # word of the text (or its value after a name=), not each part of every word (time)
+        bare = {word.rpartition("=")[2].strip(_AROUND) for word in text.split()}
         for candidate, written in _candidates(text).items():
             if len(candidate) < MIN_MASKED_CHARS:
                 continue
             decimal = candidate.isdecimal() and len(candidate) <= 100
             number = int(candidate) if decimal else None  # (int() stops at 4,300 digits)
-            if self.of(candidate) not in sealed and (
-                number is None or self.of(number) not in sealed
-            ):
+            as_values: list[object] = [candidate] if number is None else [candidate, number]
+            if candidate in bare:
+                as_values += (f"{scheme} {candidate}" for scheme in _AUTHORIZATION_SCHEMES)
+            if all(self.of(value) not in sealed for value in as_values):
                 continue
             # masked wherever the text has it: as it is, as the words it was read from (a
             # tab, two spaces) and URL-encoded (Zq9%2FS%40v)

@@ -2,7 +2,8 @@
 
 Every text that comes from a ledger, a server or a samples file (labels, keys, errors, log
 tails, sample inputs and answers) is untrusted and goes through ``_e``: HTML-escaped, its
-control and bidirectional characters shown as escapes (``html_visible``).
+control and bidirectional characters shown as escapes (``html_visible``). A sample's texts
+are masked as a log tail is (``redact_secrets``: ``api_key=...`` and the like).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._job_times import run_seconds
+from .._results.redaction import redact_secrets
 from .._runs.outcomes import TrackedJob
 from .._runs.table import MetricRow
 from .._trackers.base import NO_FILTER, integer_step
@@ -205,6 +207,12 @@ def comparison_section(comparison: Comparison) -> str:
     )
 
 
+def _sample(text: str) -> str:
+    """A sample's text as the page shows it: masked as a failed job's log tail is (the
+    review: an ``api_key=sk-...`` a sample held was shown bare), then escaped."""
+    return _e(redact_secrets(text))
+
+
 def samples_section(samples: SampleData) -> str:
     """The sample viewer: the capped rows, paged by the page's script."""
     job = samples.job
@@ -218,9 +226,9 @@ def samples_section(samples: SampleData) -> str:
         notes.append(f"Capped: {_e(', '.join(samples.capped))} have more samples than shown.")
     notes.extend(_e(problem) for problem in samples.problems)
     rows = "".join(
-        f'<tr data-task="{_e(r.task)}"><td>{_e(r.task)}</td><td>{_e(r.doc_id)}</td>'
-        f"<td>{_e(r.input)}</td><td>{_e(r.target)}</td><td>{_e(r.prediction)}</td>"
-        f"<td>{_e(r.score)}</td></tr>"
+        f'<tr data-task="{_e(r.task)}"><td>{_e(r.task)}</td><td>{_sample(r.doc_id)}</td>'
+        f"<td>{_sample(r.input)}</td><td>{_sample(r.target)}</td>"
+        f"<td>{_sample(r.prediction)}</td><td>{_sample(r.score)}</td></tr>"
         for r in samples.rows
     )
     return (

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from .._secret_args import (
     SECRET_ARG_WORDS,
+    authorization_credential,
     is_secret_arg,
     secret_arg_words,
     secret_bearing,
@@ -155,8 +156,9 @@ def job_secrets(model_args: object, words: Collection[str]) -> tuple[str, ...]:
 
 def _named_values(data: object, words: Collection[str], depth: int = 0) -> list[tuple[str, object]]:
     """(name, value) of a request's fields, and of what they hold as the ledger reads a
-    secret in a value (``holds_secret``): the names and values nested in a mapping, and the
-    user and password of a URL (the review: masked in the request, told by its error)."""
+    secret in a value (``holds_secret``): the names and values nested in a mapping, the
+    user and password of a URL (the review: masked in the request, told by its error), and
+    the credential of an Authorization value (``Bearer KEY``: KEY, told alone)."""
     pairs: list[tuple[str, object]] = []
     items = data.items() if isinstance(data, dict) and depth < 8 else ()
     for key, value in items:
@@ -167,6 +169,8 @@ def _named_values(data: object, words: Collection[str], depth: int = 0) -> list[
         elif isinstance(value, str) and (user := url_userinfo(value)) is not None:
             name, _, password = user.partition(":")  # (no password: the user is a token)
             pairs.append(("password", unquote(password or name)))
+        elif (credential := authorization_credential(value)) is not None:
+            pairs.append(("credential", credential))  # (a credential's name whatever the words)
     return pairs
 
 

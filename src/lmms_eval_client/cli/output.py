@@ -8,6 +8,8 @@ Rules every command follows:
 * Lists meant for pipes (``models``, ``tasks``) are one name per line, no decoration.
 * Secret model_args (``api_key=``, ``hf_token=``... which the server echoes in every
   JobInfo.request) are printed as ``***``: every JSON document passes ``masked_for_display``.
+* Every CSV is written by ``csv_text``: a spreadsheet program reads it as data, never as
+  formulas.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import io
 import json
 import logging
 import math
+import re
 import sys
 import traceback
 from collections.abc import Iterable, Sequence
@@ -220,6 +223,43 @@ def metric_row(metric: Metric) -> dict[str, JsonValue]:
     }
 
 
+# -- CSV ---------------------------------------------------------------------------------
+
+# A spreadsheet program evaluates a cell that begins with one of these as a formula
+# (=cmd|' /C calc'!A0, @SUM(1+1), =HYPERLINK(...)): OWASP's CSV injection. A label, a key,
+# a task's name or alias comes from a user, a server or a file.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Text that is a number (--label lr=-0.5, -Infinity): read as that number, nothing more.
+_NUMBER_TEXT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|-?Infinity|NaN")
+
+
+def csv_text(rows: Iterable[Iterable[object]]) -> str:
+    """Rows as CSV (``\\n`` ends each) that a spreadsheet program reads as data: a text cell
+    beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (a formula, to it)
+    is written with a ``'`` before it, unless it is a number's text; numbers as they are. A
+    row with a carriage return in a cell has every cell quoted (the csv module leaves a
+    lone ``\\r`` unquoted: a reader starts a new row there, its rest a cell of its own).
+
+    >>> csv_text([["=1+2", "@SUM(1)", -0.5, "-0.5", "a=b"]])
+    "'=1+2,'@SUM(1),-0.5,-0.5,a=b\\n"
+    """
+    buffer = io.StringIO()
+    plain = csv.writer(buffer, lineterminator="\n")
+    quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in rows:
+        cells = [
+            f"'{cell}"
+            if isinstance(cell, str)
+            and cell.startswith(_FORMULA_STARTS)
+            and not _NUMBER_TEXT.fullmatch(cell)
+            else cell
+            for cell in row
+        ]
+        returns = any(isinstance(cell, str) and "\r" in cell for cell in cells)
+        (quoted if returns else plain).writerow(cells)
+    return buffer.getvalue()
+
+
 def _cell(value: JsonValue) -> JsonValue:
     """A CSV cell: empty for None, an object or a list as its JSON."""
     return "" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else value
@@ -241,15 +281,13 @@ def results_csv(results: Sequence[EvalResults], sources: Sequence[str] | None = 
     (one per results, the target each came from), a ``source`` column first; the results
     file each row came from (``path``, as in ``--json``) last: a folder's files of one
     model would otherwise give rows alike."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     first = ("source",) if sources is not None else ()
-    writer.writerow((*first, "model_name", *METRIC_COLUMNS, "path"))
+    rows: list[Iterable[object]] = [(*first, "model_name", *METRIC_COLUMNS, "path")]
     for index, one in enumerate(results):
         source = (sources[index],) if sources is not None else ()
         path = _cell(one.path)
         for metric in one.metrics:
             row = metric_row(metric)
             values = (_cell(row[c]) for c in METRIC_COLUMNS)
-            writer.writerow((*source, one.model_name, *values, path))
-    return buffer.getvalue()
+            rows.append((*source, one.model_name, *values, path))
+    return csv_text(rows)

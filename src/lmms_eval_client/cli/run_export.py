@@ -8,8 +8,6 @@ metric, with the job's seq, key and labels, so that "metric vs step" is one CSV.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Annotated, Any
 
@@ -27,7 +25,7 @@ from .._runs.table import (
     label_columns,
     table_rows,
 )
-from .output import print_json, print_lines, print_text, strict_number
+from .output import csv_text, print_json, print_lines, print_text, strict_number
 from .run_backfill import (
     Entity,
     Experiment,
@@ -82,22 +80,18 @@ def _cell(value: Any) -> Any:
 
 def export_csv(rows: list[dict[str, Any]]) -> str:
     """seq, key, one column per label key (``to_pandas()``'s columns: ``label_columns``),
-    then ROW_FIELDS.
+    then ROW_FIELDS (``csv_text``: a spreadsheet program reads no formula in it).
 
     Example::
 
         print(export_csv(metric_rows("evals.sqlite")), end="")
     """
     columns = label_columns(row["labels"] for row in rows)  # label -> its column
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow((*HEAD_COLUMNS, *columns.values(), *ROW_FIELDS))
+    table: list[tuple[Any, ...]] = [(*HEAD_COLUMNS, *columns.values(), *ROW_FIELDS)]
     for row in rows:
         labels = [_cell(row["labels"].get(k)) for k in columns]
-        writer.writerow(
-            (row["seq"], _cell(row["key"]), *labels, *(_cell(row[f]) for f in ROW_FIELDS))
-        )
-    return buffer.getvalue()
+        table.append((row["seq"], _cell(row["key"]), *labels, *(_cell(row[f]) for f in ROW_FIELDS)))
+    return csv_text(table)
 
 
 def export(
