@@ -249,32 +249,3 @@ def record_checked(ledger: Ledger, seq: int, why_not: str) -> None:
     now = time.time()
     with ledger.transaction("recording a recovery check") as conn:
         ledger.observe(conn, seq, now, CHECKED, LOST, {"not_recovered": why_not})
-
-
-class MissedSummaries:
-    """Completed jobs with neither summary nor metric rows, each read again once by a run
-    (object), a batch a poll: a process killed between recording a job completed and its
-    summary (the results read in between), or one that could not read them (no path map),
-    left it so, and a completed job is not polled again: its metrics reached neither the
-    table nor the sinks. Looked for only when the ledger changed (an idle poll: no read)."""
-
-    def __init__(self) -> None:
-        self._version: object = None
-
-    def due(self, ledger: Ledger, tried: set[int]) -> list[TrackedJob]:
-        """The next of them not in ``tried`` (the jobs this run summarised, or tried to:
-        added to it, each read once, its failure said once)."""
-        version = ledger.store.changes()
-        if version == self._version:
-            return []
-        rows = ledger.rows(
-            "SELECT seq FROM jobs WHERE state = ? AND summary IS NULL AND metrics IS NULL "
-            "AND info NOTNULL ORDER BY seq",
-            (COMPLETED,),
-        )
-        untried = [int(row["seq"]) for row in rows if int(row["seq"]) not in tried]
-        if len(untried) <= RECOVERY_BATCH:
-            self._version = version  # all seen: not looked for again until the ledger changes
-        batch = untried[:RECOVERY_BATCH]
-        tried.update(batch)
-        return [ledger.job(seq) for seq in batch]

@@ -2,6 +2,7 @@
 
 The run's poller (``_async/polling.py``) hands it each completed job (and each lost job
 recovered from its folder): the summariser reads files, so none of it runs on an event loop.
+``MissedSummaries``: the completed jobs a run reads again, left without a summary.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._lazy import LazyModule
 from .ledger import Ledger
 from .options import check_json_object
+from .states import COMPLETED
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import JobInfo
@@ -20,12 +22,14 @@ if TYPE_CHECKING:
     from .._results import files as _files
     from .._results.file_access import FileSystem
     from .._results.path_map import PathMap
+    from .outcomes import TrackedJob
 else:  # the results reading loads with the first summary (an evaluation run's import: not)
     _files = LazyModule("lmms_eval_client._results.files")
 
 logger = logging.getLogger("lmms_eval_client")
 
 Summarize = Callable[["JobInfo"], "Mapping[str, Any] | None"]
+MISSED_BATCH = 20  # completed jobs without a summary read again per poll at most
 
 
 def record_summary(
@@ -65,3 +69,32 @@ def record_summary(
         return why
     ledger.record_summary(seq, checked, rows)
     return None
+
+
+class MissedSummaries:
+    """Completed jobs with neither summary nor metric rows, each read again once by a run
+    (object), a batch a poll: a process killed between recording a job completed and its
+    summary (the results read in between), or one that could not read them (no path map),
+    left it so, and a completed job is not polled again: its metrics reached neither the
+    table nor the sinks. Looked for only when the ledger changed (an idle poll: no read)."""
+
+    def __init__(self) -> None:
+        self._version: object = None
+
+    def due(self, ledger: Ledger, tried: set[int]) -> list[TrackedJob]:
+        """The next of them not in ``tried`` (the jobs this run summarised, or tried to:
+        added to it, each read once, its failure said once)."""
+        version = ledger.store.changes()
+        if version == self._version:
+            return []
+        rows = ledger.rows(
+            "SELECT seq FROM jobs WHERE state = ? AND summary IS NULL AND metrics IS NULL "
+            "AND info NOTNULL ORDER BY seq",
+            (COMPLETED,),
+        )
+        untried = [int(row["seq"]) for row in rows if int(row["seq"]) not in tried]
+        if len(untried) <= MISSED_BATCH:
+            self._version = version  # all seen: not looked for again until the ledger changes
+        batch = untried[:MISSED_BATCH]
+        tried.update(batch)
+        return [ledger.job(seq) for seq in batch]

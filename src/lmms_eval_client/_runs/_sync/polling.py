@@ -34,8 +34,8 @@ from ..poll_batch import QueueSorter
 from ..servers import same_server
 from ..sink_delivery import RunDelivery
 from ..states import LOST, UNSENT
+from ..summaries import MissedSummaries, record_summary
 from ..summaries import Summarize as Summarize  # (run.py imports it from here)
-from ..summaries import record_summary
 from .recovery import Answer, RunRecovery
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
     from ..._pool._sync.pool import EvalPool
     from ..outcomes import TrackedJob
-    from ..recovery_files import MissedSummaries
 else:  # the generated models load with the first submission (an evaluation run's import: not)
     _models = LazyModule("lmms_eval_api.models")
 

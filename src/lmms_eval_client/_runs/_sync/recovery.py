@@ -30,6 +30,7 @@ from ..ledger_reads import owner_and_snapshot, submitting
 from ..options import RunRetry, new_token, owner_is_gone
 from ..servers import client_for
 from ..states import LOST, UNSENT
+from ..summaries import MissedSummaries
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import EvaluateRequest, JobInfo
@@ -68,7 +69,7 @@ class RunRecovery:
     _sent: dict[int, EvaluateRequest]
     retry: RunRetry | None
     _summarize: Summarize | Literal["results"] | None
-    _missed: _recovery.MissedSummaries | None
+    _missed: MissedSummaries | None
     _summarized: set[int]
 
     def _clients(self) -> dict[str, EvalClient]:
@@ -149,7 +150,7 @@ class RunRecovery:
         if self._summarize is None:
             return
         if self._missed is None:
-            self._missed = _recovery.MissedSummaries()
+            self._missed = MissedSummaries()
         clients, failed = self._clients(), list[tuple[int, str]]()
         for job in run_sync(partial(self._missed.due, self.ledger, self._summarized)):
             client = client_for(clients, job.server)
