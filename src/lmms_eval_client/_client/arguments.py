@@ -167,6 +167,34 @@ def _holds_nul(value: Any) -> bool:
     return any(isinstance(item, str) and "\x00" in item for item, _ in items)
 
 
+def check_task_names(entries: Sequence[str], name: str = "tasks") -> list[str]:
+    """The task names lmms-eval reads from ``entries`` (non-empty strs): the server joins
+    them with commas and lmms-eval splits them again, so an entry may hold several.
+
+    InvalidArgumentError (``name`` names the argument) for an empty name, which the real
+    server reports as "Tasks not found: " once the job has started, and for a name given
+    twice (lmms-eval evaluates it once: a mistake, as is the second name meant instead).
+
+    >>> check_task_names(["mme", "mmmu_val, ai2d"])
+    ['mme', 'mmmu_val', 'ai2d']
+    """
+    names: dict[str, None] = {}
+    for entry in entries:
+        for part in entry.split(","):
+            task = part.strip()
+            if not task:
+                raise InvalidArgumentError(
+                    f"{name}: {clip(entry, 80)!r} holds an empty task name (lmms-eval splits "
+                    "tasks at commas): remove the comma too many"
+                )
+            if task in names:
+                raise InvalidArgumentError(
+                    f"{name}: task {clip(task, 80)!r} is given twice: give each task once"
+                )
+            names[task] = None
+    return list(names)
+
+
 class ModelNameWarning(UserWarning):
     """model_args has no key from which lmms-eval can name the results (e.g. ``pretrained``).
 
@@ -254,6 +282,7 @@ def build_evaluate_request(
         if not any(name.strip() for name in task.split(",")):  # lmms-eval splits at commas
             raise InvalidArgumentError(f"every task must name a task, got {task!r}")
         _check_text("task", task)
+    check_task_names(task_list)
     if model_args is not None and not isinstance(model_args, Mapping):
         raise InvalidArgumentError(f"model_args must be a mapping, got {type(model_args).__name__}")
     if num_fewshot is not None:

@@ -247,15 +247,18 @@ def parse_extra_body(text: str | None) -> dict[str, JsonValue] | None:
 
 
 def parse_tasks(items: Iterable[str]) -> list[str]:
-    """``--tasks`` values (repeatable, or comma-separated, as lmms-eval's ``--tasks``).
+    """``--tasks`` values (repeatable, or comma-separated, as lmms-eval's ``--tasks``): each
+    name once, none empty (the SDK's rule, ``check_task_names``).
 
     >>> parse_tasks(["mme,mmmu_val", "ai2d"])
     ['mme', 'mmmu_val', 'ai2d']
     """
-    tasks = [name.strip() for item in items for name in item.split(",") if name.strip()]
-    if not tasks:
+    from .._client.arguments import check_task_names  # (not for --help)
+
+    entries = list(items)
+    if not any(name.strip() for item in entries for name in item.split(",")):
         raise InvalidArgumentError("--tasks must name at least one task (e.g. --tasks mme)")
-    return tasks
+    return check_task_names(entries, "--tasks")
 
 
 def parse_batch_size(text: str | None) -> int | str | None:

@@ -1,0 +1,66 @@
+"""Task names no server can use are refused before anything is sent (InvalidArgumentError),
+in evaluate() and all that builds on it.
+
+An adversarial test found each sent as given:
+
+* ``tasks=["mme,,mme"]`` (lmms-eval joins the tasks with commas and splits them again): an
+  empty task name, which the real server reports as "Tasks not found: " after starting the
+  job, and a task given twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import respx
+
+from lmms_eval_client import InvalidArgumentError
+
+from ..support import MINIMAL_REQUESTS, SUBMIT_JSON, Caller
+
+pytestmark = MINIMAL_REQUESTS
+
+REFUSED = [
+    ("tasks-empty-name-inside", {"tasks": ["mme,,mme"]}, "empty task name"),
+    ("tasks-empty-name-at-end", {"tasks": ["mme,"]}, "empty task name"),
+    ("tasks-empty-name-of-two", {"tasks": ["mme", " ,ai2d"]}, "empty task name"),
+    ("tasks-twice", {"tasks": ["mme", "mme"]}, "'mme' is given twice"),
+    ("tasks-twice-in-one", {"tasks": "mme,ai2d,mme"}, "'mme' is given twice"),
+    ("tasks-twice-across", {"tasks": ["mme,ai2d", " ai2d"]}, "'ai2d' is given twice"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "says"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED])
+async def test_what_no_server_can_use_is_refused_before_sending(
+    caller: Caller, mock: respx.MockRouter, kwargs: dict[str, Any], says: str
+) -> None:
+    mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    kwargs = {"model": "m", "tasks": ["t"], **kwargs}
+    with pytest.raises(InvalidArgumentError) as info:
+        await caller.evaluate(**kwargs)
+    assert says in str(info.value), str(info.value)
+    assert len(str(info.value)) < 300
+    assert mock.calls.call_count == 0
+
+
+ACCEPTED = [
+    ({"tasks": ["mme", "mmmu_val"]}, "tasks", ["mme", "mmmu_val"]),
+    ({"tasks": "mme,mmmu_val"}, "tasks", ["mme,mmmu_val"]),  # one str: one entry, as before
+    ({"tasks": ["mmmu_val*"]}, "tasks", ["mmmu_val*"]),
+]
+
+
+async def test_what_a_server_can_use_is_still_sent_as_given(
+    caller: Caller, mock: respx.MockRouter
+) -> None:
+    # (one test over every form, so that it fails before the fix: the refusals above)
+    route = mock.post("/evaluate").respond(200, json=SUBMIT_JSON)
+    for kwargs, field, sent in ACCEPTED:
+        await caller.evaluate(**{"model": "m", "tasks": ["t"], **kwargs})
+        assert json.loads(route.calls.last.request.content)[field] == sent
+    for kwargs, _ in [(c[1], c[2]) for c in REFUSED]:
+        with pytest.raises(InvalidArgumentError):
+            await caller.evaluate(**{"model": "m", "tasks": ["t"], **kwargs})
+    assert route.call_count == len(ACCEPTED)
