@@ -18,6 +18,9 @@ CASES = [
     (["-t", "mme,,mme"], "empty task name"),
     (["-t", "mme,"], "empty task name"),
     (["-t", "mme,mmmu_val", "-t", "mme"], "'mme' is given twice"),
+    (["-t", "mme", "--batch-size", "0"], "batch_size must be at least 1"),
+    (["-t", "mme", "--batch-size", "-3"], "batch_size must be at least 1"),
+    (["-t", "mme", "--batch-size", "auto:0"], "batch_size must be at least 1"),
 ]
 
 

@@ -1,11 +1,13 @@
-"""Task names no server can use are refused before anything is sent (InvalidArgumentError),
-in evaluate() and all that builds on it.
+"""Task names and batch sizes no server can use are refused before anything is sent
+(InvalidArgumentError), in evaluate() and all that builds on it.
 
 An adversarial test found each sent as given:
 
 * ``tasks=["mme,,mme"]`` (lmms-eval joins the tasks with commas and splits them again): an
   empty task name, which the real server reports as "Tasks not found: " after starting the
-  job, and a task given twice.
+  job, and a task given twice;
+* ``batch_size=0`` (the server drops a 0 in silence: batch size 1) and ``batch_size=-3``
+  (or ``"-3"``, ``"auto:0"``): lmms-eval takes ``N``, ``auto`` or ``auto:N``, N >= 1.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ REFUSED = [
     ("tasks-twice", {"tasks": ["mme", "mme"]}, "'mme' is given twice"),
     ("tasks-twice-in-one", {"tasks": "mme,ai2d,mme"}, "'mme' is given twice"),
     ("tasks-twice-across", {"tasks": ["mme,ai2d", " ai2d"]}, "'ai2d' is given twice"),
+    ("batch_size-0", {"batch_size": 0}, "batch_size must be at least 1"),
+    ("batch_size-negative", {"batch_size": -3}, "batch_size must be at least 1"),
+    ("batch_size-str-0", {"batch_size": "0"}, "batch_size must be at least 1"),
+    ("batch_size-str-negative", {"batch_size": "-3"}, "batch_size must be at least 1"),
+    ("batch_size-auto-0", {"batch_size": "auto:0"}, "batch_size must be at least 1"),
 ]
 
 
@@ -49,6 +56,10 @@ ACCEPTED = [
     ({"tasks": ["mme", "mmmu_val"]}, "tasks", ["mme", "mmmu_val"]),
     ({"tasks": "mme,mmmu_val"}, "tasks", ["mme,mmmu_val"]),  # one str: one entry, as before
     ({"tasks": ["mmmu_val*"]}, "tasks", ["mmmu_val*"]),
+    ({"batch_size": 1}, "batch_size", 1),
+    ({"batch_size": "8"}, "batch_size", "8"),
+    ({"batch_size": "auto"}, "batch_size", "auto"),
+    ({"batch_size": "auto:4"}, "batch_size", "auto:4"),
 ]
 
 

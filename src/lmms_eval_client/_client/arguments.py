@@ -77,6 +77,28 @@ def _limit_option(value: object) -> int | float:
     )
 
 
+# lmms-eval's batch sizes as text (its --batch_size): "N", "auto" or "auto:N"; the N.
+_BATCH_COUNT = re.compile(r"\s*(?:auto\s*:\s*)?([-+]?)([0-9]+)\s*", re.IGNORECASE)
+
+
+def _check_batch_size(value: int | str) -> None:
+    """A batch size of at least 1: an int, or lmms-eval's text forms ("8", "auto:4"), whose
+    N is at least 1 too; other text is sent as given ("auto", or a model's own form). The
+    server drops a 0 in silence (batch size 1), and lmms-eval's models cannot batch by -3."""
+    if isinstance(value, int):
+        below = value < 1
+        if value > MAX_COUNT:
+            raise InvalidArgumentError(f"batch_size must be in 1..{MAX_COUNT}, got {shown(value)}")
+    else:  # (its digits read without int(): a str of 5,000 digits is no int to Python)
+        found = _BATCH_COUNT.fullmatch(value)
+        below = found is not None and (found[1] == "-" or not found[2].strip("0"))
+    if below:
+        raise InvalidArgumentError(
+            "batch_size must be at least 1: a count, 'auto', or 'auto:N' with N >= 1; got "
+            f"{shown(value)}"
+        )
+
+
 _NUL_SAID = (
     "holds a NUL character (\\x00): no model, task, path or argument has one, and a "
     "PostgreSQL ledger cannot store it"
@@ -297,8 +319,8 @@ def build_evaluate_request(
         _check_text("batch_size", batch_size)
     _check_str("device", device)
     _check_str("gen_kwargs", gen_kwargs)
-    if isinstance(batch_size, int) and not 0 <= batch_size <= MAX_COUNT:
-        raise InvalidArgumentError(f"batch_size must be in 0..{MAX_COUNT}, got {shown(batch_size)}")
+    if batch_size is not None:
+        _check_batch_size(batch_size)
     if num_gpus is not None:
         num_gpus = _int_option("num_gpus", num_gpus, 1)
     for name, flag in (("log_samples", log_samples), ("predict_only", predict_only)):
