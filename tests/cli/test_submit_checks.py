@@ -21,6 +21,8 @@ CASES = [
     (["-t", "mme", "--batch-size", "0"], "batch_size must be at least 1"),
     (["-t", "mme", "--batch-size", "-3"], "batch_size must be at least 1"),
     (["-t", "mme", "--batch-size", "auto:0"], "batch_size must be at least 1"),
+    (["-t", "mme", "--output-root", "relative/dir"], "--output-root must be absolute"),
+    (["-t", "mme", "--output-dir", "relative/dir"], "output_dir must be absolute"),
 ]
 
 

@@ -1,5 +1,5 @@
-"""Task names and batch sizes no server can use are refused before anything is sent
-(InvalidArgumentError), in evaluate() and all that builds on it.
+"""Task names, batch sizes and output folders no server can use are refused before anything
+is sent (InvalidArgumentError), in evaluate() and all that builds on it.
 
 An adversarial test found each sent as given:
 
@@ -7,12 +7,16 @@ An adversarial test found each sent as given:
   empty task name, which the real server reports as "Tasks not found: " after starting the
   job, and a task given twice;
 * ``batch_size=0`` (the server drops a 0 in silence: batch size 1) and ``batch_size=-3``
-  (or ``"-3"``, ``"auto:0"``): lmms-eval takes ``N``, ``auto`` or ``auto:N``, N >= 1.
+  (or ``"-3"``, ``"auto:0"``): lmms-eval takes ``N``, ``auto`` or ``auto:N``, N >= 1;
+* a relative ``output_dir``: a folder on the server's disk, which the server resolves
+  against its own working folder while this client would read the job's files relative to
+  its own.
 """
 
 from __future__ import annotations
 
 import json
+import pathlib
 from typing import Any
 
 import pytest
@@ -36,6 +40,10 @@ REFUSED = [
     ("batch_size-str-0", {"batch_size": "0"}, "batch_size must be at least 1"),
     ("batch_size-str-negative", {"batch_size": "-3"}, "batch_size must be at least 1"),
     ("batch_size-auto-0", {"batch_size": "auto:0"}, "batch_size must be at least 1"),
+    ("output_dir-relative", {"output_dir": "relative/dir"}, "output_dir must be absolute"),
+    ("output_dir-dot", {"output_dir": "./out"}, "output_dir must be absolute"),
+    ("output_dir-home", {"output_dir": "~/out"}, "output_dir must be absolute"),
+    ("output_dir-Path", {"output_dir": pathlib.PurePosixPath("out")}, "must be absolute"),
 ]
 
 
@@ -60,6 +68,9 @@ ACCEPTED = [
     ({"batch_size": "8"}, "batch_size", "8"),
     ({"batch_size": "auto"}, "batch_size", "auto"),
     ({"batch_size": "auto:4"}, "batch_size", "auto:4"),
+    ({"output_dir": "/scratch/evals/run-1"}, "output_dir", "/scratch/evals/run-1"),
+    ({"output_dir": "C:\\evals\\run-1"}, "output_dir", "C:\\evals\\run-1"),  # a Windows server
+    ({"output_dir": "\\\\share\\evals"}, "output_dir", "\\\\share\\evals"),
 ]
 
 

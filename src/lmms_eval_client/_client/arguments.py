@@ -12,6 +12,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._checks import check_path, job_id_problem, text_problem
@@ -137,6 +138,25 @@ def _path_str(name: str, value: object) -> str | None:
     return path
 
 
+def check_server_dir(name: str, path: str) -> str:
+    """A folder on the server's disk (``name`` names the argument), as the server reads it:
+    absolute, for a POSIX server or a Windows one (``C:\\evals``, ``\\\\share\\evals``). A
+    relative one would be resolved against the server's working folder, while this client
+    reads the job's files (results, logs) relative to its own.
+
+    >>> check_server_dir("output_dir", "/scratch/evals/run-1")
+    '/scratch/evals/run-1'
+    """
+    if not (PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute()):
+        home = " (nor does it expand ~)" if path.startswith("~") else ""
+        raise InvalidArgumentError(
+            f"{name} must be absolute (e.g. /scratch/evals): it names a folder on the "
+            "server's disk, and the server would resolve a relative one against its own "
+            f"working folder{home}; got {clip(path, 80)!r}"
+        )
+    return path
+
+
 # Nesting a request can carry: pydantic's serializer stops at 255 levels of the whole
 # request, model_args and extra_body sitting a level or two below its top.
 MAX_JSON_DEPTH = 200
@@ -237,6 +257,11 @@ def _warn_without_model_name(model_args: Mapping[str, Any] | None) -> None:
             ModelNameWarning,
             stacklevel=4,
         )
+
+
+def _output_dir(output_dir: object) -> str | None:
+    path = _path_str("output_dir", output_dir)
+    return None if path is None else check_server_dir("output_dir", path)
 
 
 def build_evaluate_request(
@@ -340,7 +365,7 @@ def build_evaluate_request(
         "log_samples": log_samples,
         "predict_only": predict_only,
         "num_gpus": num_gpus,
-        "output_dir": _path_str("output_dir", output_dir),
+        "output_dir": _output_dir(output_dir),
     }
     from lmms_eval_api.models import EvaluateRequest  # the models: with the first request
 
