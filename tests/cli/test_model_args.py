@@ -67,7 +67,7 @@ def test_no_model_args_is_none_not_empty() -> None:
 @pytest.mark.parametrize(
     ("given", "says"),
     [
-        (["pretrained"], "'pretrained' is not key=value"),
+        (["pretrained"], "piece 1 \\(at column 1\\) is not key=value"),  # (its text unshown)
         (["=x"], "is not key=value"),
         (["a=1,a=2"], "'a' is given twice"),
         (["a=1", '{"a": 2}'], "'a' is given twice"),

@@ -12,6 +12,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._checks import check_path, job_id_problem, text_problem
@@ -77,6 +78,28 @@ def _limit_option(value: object) -> int | float:
     )
 
 
+# lmms-eval's batch sizes as text (its --batch_size): "N", "auto" or "auto:N"; the N.
+_BATCH_COUNT = re.compile(r"\s*(?:auto\s*:\s*)?([-+]?)([0-9]+)\s*", re.IGNORECASE)
+
+
+def _check_batch_size(value: int | str) -> None:
+    """A batch size of at least 1: an int, or lmms-eval's text forms ("8", "auto:4"), whose
+    N is at least 1 too; other text is sent as given ("auto", or a model's own form). The
+    server drops a 0 in silence (batch size 1), and lmms-eval's models cannot batch by -3."""
+    if isinstance(value, int):
+        below = value < 1
+        if value > MAX_COUNT:
+            raise InvalidArgumentError(f"batch_size must be in 1..{MAX_COUNT}, got {shown(value)}")
+    else:  # (its digits read without int(): a str of 5,000 digits is no int to Python)
+        found = _BATCH_COUNT.fullmatch(value)
+        below = found is not None and (found[1] == "-" or not found[2].strip("0"))
+    if below:
+        raise InvalidArgumentError(
+            "batch_size must be at least 1: a count, 'auto', or 'auto:N' with N >= 1; got "
+            f"{shown(value)}"
+        )
+
+
 _NUL_SAID = (
     "holds a NUL character (\\x00): no model, task, path or argument has one, and a "
     "PostgreSQL ledger cannot store it"
@@ -112,6 +135,25 @@ def _path_str(name: str, value: object) -> str | None:
         return None
     path = check_path(name, value)
     _check_text(name, path)
+    return path
+
+
+def check_server_dir(name: str, path: str) -> str:
+    """A folder on the server's disk (``name`` names the argument), as the server reads it:
+    absolute, for a POSIX server or a Windows one (``C:\\evals``, ``\\\\share\\evals``). A
+    relative one would be resolved against the server's working folder, while this client
+    reads the job's files (results, logs) relative to its own.
+
+    >>> check_server_dir("output_dir", "/scratch/evals/run-1")
+    '/scratch/evals/run-1'
+    """
+    if not (PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute()):
+        home = " (nor does it expand ~)" if path.startswith("~") else ""
+        raise InvalidArgumentError(
+            f"{name} must be absolute (e.g. /scratch/evals): it names a folder on the "
+            "server's disk, and the server would resolve a relative one against its own "
+            f"working folder{home}; got {clip(path, 80)!r}"
+        )
     return path
 
 
@@ -167,6 +209,34 @@ def _holds_nul(value: Any) -> bool:
     return any(isinstance(item, str) and "\x00" in item for item, _ in items)
 
 
+def check_task_names(entries: Sequence[str], name: str = "tasks") -> list[str]:
+    """The task names lmms-eval reads from ``entries`` (non-empty strs): the server joins
+    them with commas and lmms-eval splits them again, so an entry may hold several.
+
+    InvalidArgumentError (``name`` names the argument) for an empty name, which the real
+    server reports as "Tasks not found: " once the job has started, and for a name given
+    twice (lmms-eval evaluates it once: a mistake, as is the second name meant instead).
+
+    >>> check_task_names(["mme", "mmmu_val, ai2d"])
+    ['mme', 'mmmu_val', 'ai2d']
+    """
+    names: dict[str, None] = {}
+    for entry in entries:
+        for part in entry.split(","):
+            task = part.strip()
+            if not task:
+                raise InvalidArgumentError(
+                    f"{name}: {clip(entry, 80)!r} holds an empty task name (lmms-eval splits "
+                    "tasks at commas): remove the comma too many"
+                )
+            if task in names:
+                raise InvalidArgumentError(
+                    f"{name}: task {clip(task, 80)!r} is given twice: give each task once"
+                )
+            names[task] = None
+    return list(names)
+
+
 class ModelNameWarning(UserWarning):
     """model_args has no key from which lmms-eval can name the results (e.g. ``pretrained``).
 
@@ -187,6 +257,11 @@ def _warn_without_model_name(model_args: Mapping[str, Any] | None) -> None:
             ModelNameWarning,
             stacklevel=4,
         )
+
+
+def _output_dir(output_dir: object) -> str | None:
+    path = _path_str("output_dir", output_dir)
+    return None if path is None else check_server_dir("output_dir", path)
 
 
 def build_evaluate_request(
@@ -254,6 +329,7 @@ def build_evaluate_request(
         if not any(name.strip() for name in task.split(",")):  # lmms-eval splits at commas
             raise InvalidArgumentError(f"every task must name a task, got {task!r}")
         _check_text("task", task)
+    check_task_names(task_list)
     if model_args is not None and not isinstance(model_args, Mapping):
         raise InvalidArgumentError(f"model_args must be a mapping, got {type(model_args).__name__}")
     if num_fewshot is not None:
@@ -268,8 +344,8 @@ def build_evaluate_request(
         _check_text("batch_size", batch_size)
     _check_str("device", device)
     _check_str("gen_kwargs", gen_kwargs)
-    if isinstance(batch_size, int) and not 0 <= batch_size <= MAX_COUNT:
-        raise InvalidArgumentError(f"batch_size must be in 0..{MAX_COUNT}, got {shown(batch_size)}")
+    if batch_size is not None:
+        _check_batch_size(batch_size)
     if num_gpus is not None:
         num_gpus = _int_option("num_gpus", num_gpus, 1)
     for name, flag in (("log_samples", log_samples), ("predict_only", predict_only)):
@@ -289,7 +365,7 @@ def build_evaluate_request(
         "log_samples": log_samples,
         "predict_only": predict_only,
         "num_gpus": num_gpus,
-        "output_dir": _path_str("output_dir", output_dir),
+        "output_dir": _output_dir(output_dir),
     }
     from lmms_eval_api.models import EvaluateRequest  # the models: with the first request
 

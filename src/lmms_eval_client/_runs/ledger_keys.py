@@ -41,15 +41,23 @@ class KeyTaken(Exception):
 
 def check_key(key: object) -> str | None:
     """A submission key as given (None: no key); InvalidArgumentError unless it is a
-    non-empty printable str of at most MAX_KEY_LENGTH characters."""
+    non-empty printable str of at most MAX_KEY_LENGTH characters, without spaces at either
+    end (``"step-1 "`` would name a submission other than ``"step-1"``, and ``" "`` none)."""
     if key is None:
         return None
     if not isinstance(key, str):
         raise InvalidArgumentError(f"key must be a str, got {type(key).__name__}")
+    shown = f"{key[:40]!r}{'...' if len(key) > 40 else ''} ({len(key)} characters)"
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise InvalidArgumentError(
-            f"key must be 1 to {MAX_KEY_LENGTH} printable characters (e.g. 'step-100'), "
-            f"got {key[:40]!r}{'...' if len(key) > 40 else ''} ({len(key)} characters)"
+            f"key must be 1 to {MAX_KEY_LENGTH} printable characters (e.g. 'step-100'), got {shown}"
+        )
+    if key != key.strip():
+        raise InvalidArgumentError(
+            f"key must not start or end with spaces (it would name a submission other than "
+            f"{key.strip()[:40]!r}), got {shown}"
+            if key.strip()
+            else f"key must name a submission (e.g. 'step-100'), not spaces only: got {shown}"
         )
     return key
 

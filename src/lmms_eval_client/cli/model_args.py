@@ -12,6 +12,7 @@ echoed request.)
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Iterable
@@ -23,41 +24,83 @@ from lmms_eval_client import InvalidArgumentError
 from .._checks import check_seconds
 
 _OPENING = {"{": "}", "[": "]"}  # as lmms-eval: parentheses do not group
+# What an error about a piece says instead of its text: a text that cannot be read cannot
+# say which part of it is a value, and a value may be a secret (an api_key=, an hf_token=).
+NOT_SHOWN = "its text is not shown, as it may hold a secret"
+# A name an error may show: one lmms-eval can pass on (a model's keyword argument).
+_MAX_SHOWN_NAME = 64
 
 
-def split_outside_brackets(text: str, separator: str = ",") -> list[str]:
+def _piece(what: str, number: int, piece: str, start: int, before: int | None = None) -> str:
+    """How an error names a piece: ``what: piece 2 (api_key=...)`` when a name can be read
+    in it (before its column ``before``), else ``what: piece 2 (at column 14)``; never its
+    value. ``start``: the piece's column (1-based) in the option's value."""
+    head = piece if before is None else piece[: before - start]
+    key, equals, _ = head.partition("=")
+    key = key.strip()
+    if equals and key.isascii() and key.isidentifier() and len(key) <= _MAX_SHOWN_NAME:
+        return f"{what}: piece {number} ({key}=...)"
+    return f"{what}: piece {number} (at column {start})"
+
+
+def split_outside_brackets(text: str, separator: str = ",", *, what: str = "the text") -> list[str]:
     """Split at ``separator`` where it is outside quotes and (nested) brackets.
 
     >>> split_outside_brackets('a=1,b={"x": 1, "y": 2},c="p,q"')
     ['a=1', 'b={"x": 1, "y": 2}', 'c="p,q"']
+
+    Raises:
+        InvalidArgumentError: A quote or a bracket is unclosed: the message names the piece
+            (its number, its name when one can be read) and the column where it opened,
+            never the text (``what`` names the option).
     """
-    pieces: list[str] = []
+    return [piece for _, piece in _pieces(text, separator, what=what)]
+
+
+def _pieces(
+    text: str, separator: str = ",", *, what: str, column: int = 1
+) -> list[tuple[int, str]]:
+    """The pieces of ``text`` (``split_outside_brackets``), each with its column: that of
+    ``text``'s first character is ``column``."""
+    pieces: list[tuple[int, str]] = []
     current: list[str] = []
-    closers: list[str] = []
-    quote: str | None = None
+    start = column
+    closers: list[tuple[str, int]] = []  # what closes each open bracket, and its column
+    quote: tuple[str, int] | None = None
     previous = ""
-    for char in text:
+    for at, char in enumerate(text, column):
         if quote is not None:
-            if char == quote and previous != "\\":
+            if char == quote[0] and previous != "\\":
                 quote = None
         elif char in "\"'":
-            quote = char
+            quote = (char, at)
         elif char in _OPENING:
-            closers.append(_OPENING[char])
-        elif closers and char == closers[-1]:
+            closers.append((_OPENING[char], at))
+        elif closers and char == closers[-1][0]:
             closers.pop()
         elif char == separator and not closers:
-            pieces.append("".join(current))
-            current = []
+            pieces.append((start, "".join(current)))
+            current, start = [], at + 1
             previous = char
             continue
         current.append(char)
         previous = char
+    piece = "".join(current)
+    named = functools.partial(_piece, what, len(pieces) + 1, piece, start)
     if quote is not None:
-        raise InvalidArgumentError(f"unclosed quote {quote} in {text!r}")
+        mark, at = quote
+        raise InvalidArgumentError(
+            f"{named(at)} has an unclosed quote {mark} (at column {at}: no {mark} closes "
+            f"it); {NOT_SHOWN}"
+        )
     if closers:
-        raise InvalidArgumentError(f"unclosed bracket (missing {closers[-1]!r}) in {text!r}")
-    pieces.append("".join(current))
+        closer, at = closers[-1]
+        opener = next(o for o, c in _OPENING.items() if c == closer)
+        raise InvalidArgumentError(
+            f"{named(at)} has an unclosed bracket {opener} (at column {at}: no {closer} "
+            f"closes it); {NOT_SHOWN}"
+        )
+    pieces.append((start, piece))
     return pieces
 
 
@@ -102,17 +145,38 @@ def parse_key_values(
 
     >>> parse_key_values(["pretrained=org/x,dtype=bfloat16", "max_pixels=1024"], "model_args")
     {'pretrained': 'org/x', 'dtype': 'bfloat16', 'max_pixels': 1024}
+
+    Raises:
+        InvalidArgumentError: A piece is empty or not ``key=value``, a key is given twice, a
+            quote or a bracket is unclosed. The message names the piece (its number, its
+            name when one can be read, its column), never a value: it may be a secret.
     """
     found: dict[str, JsonValue] = {}
     for item in items:
         if not item.strip():
             continue
-        for piece in split_outside_brackets(item.strip()):
+        lead = len(item) - len(item.lstrip())
+        for number, (start, piece) in enumerate(
+            _pieces(item.strip(), what=what, column=lead + 1), 1
+        ):
             key, equals, raw = piece.partition("=")
             key = key.strip()
-            if not equals or not key:
+            if not piece.strip():
                 raise InvalidArgumentError(
-                    f"{what}: {piece!r} is not key=value (e.g. pretrained=Qwen/Qwen2-VL-2B)"
+                    f"{what}: piece {number} (at column {start}) is empty: a comma too many? "
+                    "(e.g. pretrained=Qwen/Qwen2-VL-2B,dtype=bfloat16)"
+                )
+            if not equals:
+                colon = piece.find(":")
+                hint = f" (a ':' at column {start + colon}: meant '='?)" if colon >= 0 else ""
+                raise InvalidArgumentError(
+                    f"{what}: piece {number} (at column {start}) is not key=value: it has no "
+                    f"'='{hint} (e.g. pretrained=Qwen/Qwen2-VL-2B); {NOT_SHOWN}"
+                )
+            if not key:
+                raise InvalidArgumentError(
+                    f"{what}: piece {number} (at column {start}) is not key=value: nothing "
+                    f"before its '=' (e.g. pretrained=Qwen/Qwen2-VL-2B); {NOT_SHOWN}"
                 )
             if key in found:
                 raise InvalidArgumentError(f"{what}: {key!r} is given twice")
@@ -131,18 +195,22 @@ def parse_model_args(items: Iterable[str]) -> dict[str, JsonValue] | None:
     {'pretrained': 'org/x', 'max_pixels': 1024}
 
     Raises:
-        InvalidArgumentError: A piece is not ``key=value``, a key is given twice, a quote or
-            bracket is unclosed, or the JSON is invalid or not an object.
+        InvalidArgumentError: A piece is empty or not ``key=value``, a key is given twice, a
+            quote or bracket is unclosed, or the JSON is invalid or not an object. No message
+            shows a value (it may be a secret): each names the piece, its column, and its
+            name when one can be read (``--model-args: piece 2 (hf_token=...) has an
+            unclosed quote " (at column 23 ...)``).
     """
     merged: dict[str, JsonValue] = {}
-    given = False
-    for item in items:
-        given = True
-        text = item.strip()
+    given = list(items)
+    for number, item in enumerate(given, 1):
+        what = (
+            f"--model-args (value {number} of {len(given)})" if len(given) > 1 else "--model-args"
+        )
         part = (
-            _json_object(text, "--model-args")
-            if text.startswith("{")
-            else parse_key_values([text], "--model-args")
+            _json_object(item.strip(), what)
+            if item.strip().startswith("{")
+            else parse_key_values([item], what)
         )
         for key, value in part.items():
             if key in merged:
@@ -179,15 +247,18 @@ def parse_extra_body(text: str | None) -> dict[str, JsonValue] | None:
 
 
 def parse_tasks(items: Iterable[str]) -> list[str]:
-    """``--tasks`` values (repeatable, or comma-separated, as lmms-eval's ``--tasks``).
+    """``--tasks`` values (repeatable, or comma-separated, as lmms-eval's ``--tasks``): each
+    name once, none empty (the SDK's rule, ``check_task_names``).
 
     >>> parse_tasks(["mme,mmmu_val", "ai2d"])
     ['mme', 'mmmu_val', 'ai2d']
     """
-    tasks = [name.strip() for item in items for name in item.split(",") if name.strip()]
-    if not tasks:
+    from .._client.arguments import check_task_names  # (not for --help)
+
+    entries = list(items)
+    if not any(name.strip() for item in entries for name in item.split(",")):
         raise InvalidArgumentError("--tasks must name at least one task (e.g. --tasks mme)")
-    return tasks
+    return check_task_names(entries, "--tasks")
 
 
 def parse_batch_size(text: str | None) -> int | str | None:

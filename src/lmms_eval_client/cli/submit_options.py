@@ -84,9 +84,9 @@ class SubmissionOptions:
     output_root: Annotated[
         str | None,
         typer.Option(
-            help="A folder on the server's disk, readable here, under which a job without "
-            "--output-dir gets its own (default: $LMMS_EVAL_OUTPUT_ROOT). Lets results and "
-            "logs read the job's files.",
+            help="A folder on the server's disk (an absolute path), readable here, under "
+            "which a job without --output-dir gets its own (default: $LMMS_EVAL_OUTPUT_ROOT). "
+            "Lets results and logs read the job's files.",
         ),
     ] = None
     extra_body: Annotated[str | None, typer.Option(help=cli_help("extra_body"))] = None
@@ -96,8 +96,8 @@ class SubmissionOptions:
 
         Raises:
             InvalidArgumentError: A malformed --label, --tasks, --model-args, --limit or
-                --extra-body, or an option evaluate refuses (a usage error: nothing is sent,
-                and no ledger is created).
+                --extra-body, an option evaluate refuses, or a relative --output-root (a
+                usage error: nothing is sent, and no ledger is created).
 
         Example::
 
@@ -120,9 +120,11 @@ class SubmissionOptions:
             "extra_body": parse_extra_body(self.extra_body),
         }
         # Checked now, as evaluate checks them: before a command opens or creates a ledger.
-        from .._client.arguments import build_evaluate_request  # (not for --help)
+        from .._client.arguments import build_evaluate_request, check_server_dir  # (not --help)
 
         build_evaluate_request(self.model, task_list, arguments, **options, warn=False)
+        if self.output_root is not None:  # (each job's output_dir is made under it)
+            check_server_dir("--output-root", self.output_root)
         return Submission(self.model, task_list, arguments, options, labels)
 
 
