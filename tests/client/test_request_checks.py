@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import respx
 
-from lmms_eval_client import InvalidArgumentError
+from lmms_eval_client import EvalClient, InvalidArgumentError
 
 from ..support import MINIMAL_REQUESTS, SUBMIT_JSON, Caller
 
@@ -86,3 +86,18 @@ async def test_what_a_server_can_use_is_still_sent_as_given(
         with pytest.raises(InvalidArgumentError):
             await caller.evaluate(**{"model": "m", "tasks": ["t"], **kwargs})
     assert route.call_count == len(ACCEPTED)
+
+
+@pytest.mark.parametrize("where", ["argument", "environment"])
+def test_a_relative_output_root_is_refused_when_the_client_is_made(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Left by the fix of output_dir: the client's output_root (and $LMMS_EVAL_OUTPUT_ROOT),
+    # which each job's output_dir starts with, was still taken relative.
+    options: dict[str, Any] = {}
+    if where == "argument":
+        options["output_root"] = "evals/run-1"
+    else:
+        monkeypatch.setenv("LMMS_EVAL_OUTPUT_ROOT", "evals/run-1")
+    with pytest.raises(InvalidArgumentError, match="must be absolute"):
+        EvalClient("http://127.0.0.1:9", **options)  # (nothing is sent)

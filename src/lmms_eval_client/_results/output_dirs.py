@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime
 
-from .._client.arguments import _check_text
+from .._client.arguments import _check_text, check_server_dir
 from .._exceptions import InvalidArgumentError
 from .naming import MODEL_NAME_KEYS
 
@@ -36,7 +36,7 @@ def check_output_root(output_root: str | os.PathLike[str] | None) -> str | None:
             f"output_root must be a non-empty path on the server's disk, got {root!r}"
         )
     _check_text("output_root", root)  # each job's output_dir starts with it
-    return root
+    return check_server_dir("output_root", root)
 
 
 def resolve_output_root(output_root: str | os.PathLike[str] | None) -> str | None:
@@ -47,7 +47,8 @@ def resolve_output_root(output_root: str | os.PathLike[str] | None) -> str | Non
     """
     if output_root is not None:
         return check_output_root(output_root)
-    return os.environ.get(OUTPUT_ROOT_ENV) or None
+    root = os.environ.get(OUTPUT_ROOT_ENV) or None
+    return None if root is None else check_server_dir(f"${OUTPUT_ROOT_ENV}", root)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
