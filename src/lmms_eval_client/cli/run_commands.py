@@ -38,7 +38,7 @@ from .._runs.ledger_keys import check_key
 from .._runs.options import RetryOnFailure, check_json_object
 from .._runs.outage import PASSING
 from .._runs.postgres.url import is_database_url
-from .._runs.servers import covering
+from .._runs.servers import covering, server_identity
 from .connection import connect, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
@@ -59,8 +59,10 @@ from .submit_options import PollInterval, SubmissionOptions, submission_options
 
 
 def _ledger_servers(ledger: str, *, create: bool) -> tuple[str, ...]:
-    """The servers a ledger's jobs went to: the pending jobs' first, in order of seq. Read
-    read-only: without ``create``, a ledger that is not there is LedgerNotFoundError."""
+    """The servers a ledger's jobs went to: the pending jobs' first, in order of seq, each
+    once in its first spelling (``127.0.0.1`` and ``localhost``: one server, as the run
+    matches them). Read read-only: without ``create``, a ledger that is not there is
+    LedgerNotFoundError."""
     if is_database_url(ledger):
         # A schema cannot be looked for without connecting: with ``create`` it is opened
         # read-write, so a missing one is made now (as EvalRun would make it next).
@@ -72,7 +74,10 @@ def _ledger_servers(ledger: str, *, create: bool) -> tuple[str, ...]:
         with open_read_only(ledger) as read:
             jobs = read.jobs()
     ordered = [job.server for job in jobs if job.pending] + [job.server for job in jobs]
-    return tuple(dict.fromkeys(ordered))
+    spellings: dict[str, str] = {}  # (a pool refuses one server given twice)
+    for server in ordered:
+        spellings.setdefault(server_identity(server), server)
+    return tuple(spellings.values())
 
 
 @contextlib.contextmanager
