@@ -14,7 +14,7 @@ import contextlib
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -34,15 +34,19 @@ from lmms_eval_client import (
 
 from .._http.config import BASE_URL_ENV
 from .._runs.ledger import Ledger as RunLedger
+from .._runs.ledger_copy import shown_owner
 from .._runs.ledger_keys import check_key
+from .._runs.ledger_reads import owner_and_snapshot
 from .._runs.options import RetryOnFailure, check_json_object
 from .._runs.outage import PASSING
 from .._runs.postgres.url import is_database_url
-from .._runs.servers import covering
+from .._runs.servers import covering, server_identity
+from .._runs.states import SUBMITTING
 from .connection import connect, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import as_json, note, print_json, print_lines, show_warnings, warn
+from .output import error as error_line
 from .retry_options import MaxAttempts, RetryFailed, RetryLost, retry_policy
 from .run_view import (
     JsonLines,
@@ -59,8 +63,10 @@ from .submit_options import PollInterval, SubmissionOptions, submission_options
 
 
 def _ledger_servers(ledger: str, *, create: bool) -> tuple[str, ...]:
-    """The servers a ledger's jobs went to: the pending jobs' first, in order of seq. Read
-    read-only: without ``create``, a ledger that is not there is LedgerNotFoundError."""
+    """The servers a ledger's jobs went to: the pending jobs' first, in order of seq, each
+    once in its first spelling (``127.0.0.1`` and ``localhost``: one server, as the run
+    matches them). Read read-only: without ``create``, a ledger that is not there is
+    LedgerNotFoundError."""
     if is_database_url(ledger):
         # A schema cannot be looked for without connecting: with ``create`` it is opened
         # read-write, so a missing one is made now (as EvalRun would make it next).
@@ -72,7 +78,10 @@ def _ledger_servers(ledger: str, *, create: bool) -> tuple[str, ...]:
         with open_read_only(ledger) as read:
             jobs = read.jobs()
     ordered = [job.server for job in jobs if job.pending] + [job.server for job in jobs]
-    return tuple(dict.fromkeys(ordered))
+    spellings: dict[str, str] = {}  # (a pool refuses one server given twice)
+    for server in ordered:
+        spellings.setdefault(server_identity(server), server)
+    return tuple(spellings.values())
 
 
 @contextlib.contextmanager
@@ -170,7 +179,8 @@ def submit(
     """Submit an evaluation job into a run ledger, with its labels and key recorded.
 
     The ledger is created if missing. Every option of ``submit``; with --key, a key the
-    ledger already holds sends nothing and shows the job tracked under it.
+    ledger already holds sends nothing and shows the job tracked under it (one another
+    process is still sending: its job id, waited for up to 2 minutes, else exit 4).
     """
     parsed = submission.parse(label)
     check_key(key)  # before the ledger is created (the run checks it again)
@@ -178,13 +188,17 @@ def submit(
     # The key only when given: a run without keys is submitted as EvalRun always did.
     keyed: dict[str, Any] = {} if key is None else {"key": key}
     with open_run(ctx, ledger, create=True, output_root=submission.output_root) as (run, _):
+
+        def send() -> TrackedJob:  # (again: a key another process is sending, settled)
+            return run.submit(
+                parsed.model, parsed.tasks, parsed.model_args, **parsed.options,
+                labels=parsed.labels, **keyed,
+            )  # fmt: skip
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ModelNameWarning)
             try:
-                job = run.submit(
-                    parsed.model, parsed.tasks, parsed.model_args, **parsed.options,
-                    labels=parsed.labels, **keyed,
-                )  # fmt: skip
+                job = _answered(run, send(), send)
             except WORTH_THE_WAIT as exc:
                 job = _record_accepted(run, exc)
             except KeyboardInterrupt:
@@ -194,8 +208,8 @@ def submit(
                     "(nothing is sent twice)"
                 )
                 raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-        for warning in caught:
-            warn(str(warning.message))
+        for message in dict.fromkeys(str(warning.message) for warning in caught):
+            warn(message)
         # Not read before: another process may have submitted under the key in between.
         known = key is not None and not run._recorded_here(job)
     if json_out:
@@ -205,11 +219,7 @@ def submit(
     elif known:
         print_lines([f"already submitted under key {key}: seq {job.seq} ({job.state}), not sent"])
     else:
-        shown = (
-            f"key {key}, labels {labels_text(job.labels)}"
-            if key
-            else f"labels {labels_text(job.labels)}"
-        )
+        shown = (f"key {key}, " if key else "") + f"labels {labels_text(job.labels)}"
         print_lines(
             [f"submitted seq {job.seq}: job {job.job_id} ({job.state}) to {job.server}; {shown}"]
         )
@@ -222,6 +232,35 @@ RECORD_PATIENCE = 120.0
 # What the ledger may get over meanwhile: the database back, the lock freed, space freed.
 WORTH_THE_WAIT: tuple[type[LedgerError], ...] = (*PASSING, LedgerFullError)  # (space freed)
 _sleep = time.sleep  # (replaced in tests)
+# How long `runs submit --key K` waits for another process sending K to record the server's
+# answer (a request's timeout, a reconciliation): a script reads the id (`wait "$JOB"`).
+KEY_PATIENCE = 120.0
+
+
+def _answered(run: EvalRun, job: TrackedJob, send: Callable[[], TrackedJob]) -> TrackedJob:
+    """The job under the key once the process sending it recorded its job id, polled at
+    most KEY_PATIENCE seconds (``send`` again: one that died is settled, or its job sent
+    here); exit 4 (still sent) or 8 (it ended without an id), saying so, else."""
+    if job.job_id is not None or job.state != SUBMITTING or run._recorded_here(job):
+        return job
+    found = owner_and_snapshot(run._ledger, job.seq)
+    sender = f"process {shown_owner(found[0])}" if found and found[0] else "another process"
+    note(f"Job seq {job.seq} under key {job.key} is being sent by {sender}: waiting up to "
+         f"{KEY_PATIENCE:g} s for its job id")  # fmt: skip
+    deadline, pause = time.monotonic() + KEY_PATIENCE, 0.2
+    while job.job_id is None and job.state == SUBMITTING and time.monotonic() < deadline:
+        _sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, 5.0)
+        job = send()
+    if job.job_id is None:
+        still = job.state == SUBMITTING
+        error_line(f"Job seq {job.seq} under key {job.key} " + (
+            f"is still being sent by {sender}, no job id after {KEY_PATIENCE:g} s: run the "
+            "same command again to get it (nothing is sent twice)" if still else
+            f"ended {job.state} without a job id: {job.note or 'its sender could not tell'}"
+        ))  # fmt: skip
+        raise typer.Exit(int(ExitCode.TIMEOUT if still else ExitCode.LOST))
+    return job
 
 
 def _record_accepted(run: EvalRun, error: LedgerError) -> TrackedJob:

@@ -9,6 +9,7 @@ in one transaction. The output names ledgers and servers without a URL's passwor
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,7 +17,7 @@ import typer
 from .._runs.ledger_copy import copy_ledger
 from .._runs.servers import same_server
 from .._text import without_userinfo
-from .output import print_json, print_lines
+from .output import print_json, print_lines, warn
 from .runs import Ledger, shown_ledger
 from .server_commands import JsonFlag, examples
 
@@ -40,17 +41,35 @@ def migrate(
             show_default=False,
         ),
     ],
+    writers_stopped: Annotated[
+        bool,
+        typer.Option(
+            "--writers-stopped",
+            help="The processes that wrote SOURCE and cannot be checked from here (of other "
+            "hosts; for a PostgreSQL ledger, of this host too) have stopped. One of this host "
+            "holding a SQLite SOURCE open for writing is refused all the same.",
+        ),
+    ] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Copy a run ledger into another store: every job (same seqs and keys), its history,
     what the sinks wrote; a run resumed on the copy goes on where the source stopped.
 
-    The source is only read (stop the run writing it first); the target is created if
-    missing and must hold no job: a ledger is never merged into another.
+    The source is only read; the target is created if missing and must hold no job: a
+    ledger is never merged into another. Stop every process writing the source first: one
+    of this host holding the SQLite file open for writing is refused (exit 2, named as
+    pid@host, nothing copied); so are the writers the ledger names that cannot be checked
+    from here (other hosts; for a PostgreSQL ledger, live processes of this host too)
+    unless --writers-stopped says they stopped. A live one whose run is closed is warned
+    of.
     """
     # (a source that is not there: the read-only open's LedgerNotFoundError, exit code 2,
     # raised before the target is opened: nothing is created)
-    copied = copy_ledger(source, target)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        copied = copy_ledger(source, target, writers_stopped=writers_stopped)
+    for warning in caught:  # (a live process of this host that wrote it, its run closed)
+        warn(str(warning.message))
     shown_source, shown_target = shown_ledger(source), shown_ledger(target)
     if json_out:
         print_json({"copied": copied, "source": shown_source, "target": shown_target})
@@ -101,7 +120,7 @@ def register(app: typer.Typer) -> None:
             "lmms-eval-client runs migrate evals.sqlite "
             "'postgresql://evals@db.internal/evals?schema=sweep'",
             "lmms-eval-client runs migrate 'postgresql://evals@db.internal/evals?schema=sweep' "
-            "copy.sqlite --json",
+            "copy.sqlite --json --writers-stopped",
         ),
     )(migrate)
     app.command(

@@ -278,24 +278,39 @@ class PostgresStore:
         """InvalidArgumentError when the schema named is missing and its lower-case twin
         exists: ``CREATE SCHEMA Sweep_A`` (unquoted, as an administrator types it) made
         ``sweep_a``, and a second run (or a refusal to create it) would follow."""
+        folded = self._folded(conn)
+        if folded:
+            raise InvalidArgumentError(f"The run ledger {self.where!r} names {folded}")
+
+    def _folded(self, conn: Connection) -> str:
+        """The schema named is missing and its lower-case twin is there: which, and the
+        name to give (else ""); the open's and the read-only open's one wording."""
         schema = self._url.schema
-        if schema != schema.lower() and conn.execute(_SCHEMA_EXISTS, (schema.lower(),)).fetchone():
-            raise InvalidArgumentError(
-                f"The run ledger {self.where!r} names schema {schema!r}, which does not "
-                f"exist; {schema.lower()!r} does (names are case-sensitive, and CREATE "
-                f"SCHEMA without quotes makes them lower case): give schema={schema.lower()}"
-            )
+        if schema == schema.lower() or conn.execute(_SCHEMA_EXISTS, (schema,)).fetchone():
+            return ""
+        if not conn.execute(_SCHEMA_EXISTS, (schema.lower(),)).fetchone():
+            return ""
+        return (
+            f"schema {schema!r}, which does not exist; {schema.lower()!r} does (names are "
+            "case-sensitive, and CREATE SCHEMA without quotes makes them lower case): give "
+            f"schema={schema.lower()}"
+        )
 
     def _check_existing(self) -> None:
-        """Read-only: the ledger must exist, at this version's schema."""
+        """Read-only: the ledger must exist, at this version's schema (LedgerNotFoundError,
+        naming the lower-case twin of a schema named that is not there)."""
         with self._lock:
             conn = self._connection("opening it")
             try:
                 version = self._version(conn)
+                folded = self._folded(conn) if version == 0 else ""
             except psycopg.Error as exc:
                 raise self._error(exc, "opening it") from None
         if version == 0:
-            raise LedgerNotFoundError(f"There is no run ledger at {self.where!r}", path=self.where)
+            said = f": it names {folded}" if folded else ""
+            raise LedgerNotFoundError(
+                f"There is no run ledger at {self.where!r}{said}", path=self.where
+            )
 
     def _read_key(self) -> bytes:
         rows = self.rows("SELECT value FROM ledger_keys WHERE name = 'fingerprint'")
