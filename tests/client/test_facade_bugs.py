@@ -66,6 +66,6 @@ async def test_a_nul_character_is_refused_before_sending(
 
 
 def test_a_backslash_u0000_text_is_no_nul() -> None:
-    from lmms_eval_client._client.arguments import json_object
+    from lmms_eval_client._client.json_args import json_object
 
     assert json_object("model_args", {"a": "x\\u0000"}) == {"a": "x\\u0000"}

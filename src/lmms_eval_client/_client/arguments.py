@@ -6,12 +6,11 @@ so the server applies its own defaults.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +18,7 @@ from .._checks import check_path, job_id_problem, text_problem
 from .._exceptions import InvalidArgumentError
 from .._results.naming import MODEL_NAME_KEYS
 from .._text import clip, shown
+from .json_args import _NUL_SAID, json_object
 
 if TYPE_CHECKING:
     from lmms_eval_api.models import EvaluateRequest, MergeRequest
@@ -100,12 +100,6 @@ def _check_batch_size(value: int | str) -> None:
         )
 
 
-_NUL_SAID = (
-    "holds a NUL character (\\x00): no model, task, path or argument has one, and a "
-    "PostgreSQL ledger cannot store it"
-)
-
-
 def _check_utf8(name: str, value: str) -> None:
     """Reject strings that cannot go on the wire (``text_problem``)."""
     problem = text_problem(value)
@@ -155,58 +149,6 @@ def check_server_dir(name: str, path: str) -> str:
             f"working folder{home}; got {clip(path, 80)!r}"
         )
     return path
-
-
-# Nesting a request can carry: pydantic's serializer stops at 255 levels of the whole
-# request, model_args and extra_body sitting a level or two below its top.
-MAX_JSON_DEPTH = 200
-
-
-def _json_items(value: Any, *, keys: bool = False) -> Iterator[tuple[Any, int]]:
-    """Every value of JSON data (and with ``keys``, every key) with its depth (1: the top),
-    iteratively (any depth is fine); an item is yielded before its children are looked at."""
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        yield item, depth
-        if isinstance(item, Mapping):
-            children = (*item.keys(), *item.values()) if keys else item.values()
-            pending.extend((child, depth + 1) for child in children)
-        elif isinstance(item, (list, tuple)):
-            pending.extend((child, depth + 1) for child in item)
-
-
-def _too_deep(value: Any) -> bool:
-    """Whether JSON data nests deeper than MAX_JSON_DEPTH (stops at the first such level)."""
-    containers = (Mapping, list, tuple)
-    return any(d > MAX_JSON_DEPTH and isinstance(i, containers) for i, d in _json_items(value))
-
-
-def json_object(name: str, value: Mapping[Any, Any]) -> dict[str, Any]:
-    """A mapping that strict JSON can carry: str keys, no NaN/inf, serialisable values."""
-    if not all(isinstance(key, str) for key in value):
-        raise InvalidArgumentError(f"{name} keys must be str, got {shown(list(value))}")
-    value = dict(value)
-    if _too_deep(value):
-        raise InvalidArgumentError(
-            f"{name} is nested too deeply to be sent as JSON (more than {MAX_JSON_DEPTH} levels)"
-        )
-    try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-        text.encode("utf-8")
-    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
-        raise InvalidArgumentError(f"{name} must be JSON-serialisable: {clip(str(exc))}") from None
-    except RecursionError:
-        raise InvalidArgumentError(f"{name} is nested too deeply to be sent as JSON") from None
-    if "\\u0000" in text and _holds_nul(value):  # json.dumps writes a NUL as \u0000
-        raise InvalidArgumentError(f"{name} {_NUL_SAID}")
-    return value
-
-
-def _holds_nul(value: Any) -> bool:
-    """Whether a key or a str of JSON data holds a NUL."""
-    items = _json_items(value, keys=True)
-    return any(isinstance(item, str) and "\x00" in item for item, _ in items)
 
 
 def check_task_names(entries: Sequence[str], name: str = "tasks") -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .._checks import check_count, check_seconds
-from .._client.arguments import json_object
+from .._client.json_args import json_object
 from .._client.wait import timeout_message
 from .._exceptions import InvalidArgumentError
 from .._results.output_dirs import output_dir_for
