@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
@@ -220,26 +221,32 @@ class AsyncRunRecovery:
                 # The queue cannot tell a job never received from one the server took, ran
                 # and forgot in a restart (its counters back at 0): its folder can. Lost, so
                 # that recovery reads its results instead of a resend.
-                look = partial(_recovery.started_folder, job, path_map=client.path_map,
-                               filesystem=client.filesystem)  # fmt: skip
-                folder = await run_sync(look)
+                folder = await self._folder(_recovery.started_folder, client, job)
                 if folder is None:
                     await self._settle(job.seq, UNSENT, verdict.reason, "unsent")
                 else:
                     reason = f"the server forgot it, yet made its output folder {folder}"
                     await self._settle(job.seq, LOST, reason, "lost")
+            # The counters cannot place it (a long-lived server's sit at their cap), but a
+            # job the server started has its folder: one missing, it never started.
+            elif verdict.not_queued and (
+                missing := await self._folder(_recovery.never_started, client, job)
+            ):
+                reason = f"{verdict.reason}; yet not queued, its folder {missing} never made"
+                await self._settle(job.seq, UNSENT, reason, "unsent")
             else:
-                missing = None
-                if verdict.not_queued:  # the counters cannot place it (a long-lived
-                    # server's sit at their cap), but a job the server started has its folder
-                    look = partial(_recovery.never_started, job, path_map=client.path_map,
-                                   filesystem=client.filesystem)  # fmt: skip
-                    missing = await run_sync(look)
-                if missing is None:
-                    await self._settle(job.seq, LOST, verdict.reason, "unresolved")
-                else:
-                    reason = f"{verdict.reason}; yet not queued, its folder {missing} never made"
-                    await self._settle(job.seq, UNSENT, reason, "unsent")
+                await self._settle(job.seq, LOST, verdict.reason, "unresolved")
+
+    async def _folder(
+        self,
+        look: Callable[..., str | None],
+        client: AsyncEvalClient,
+        job: TrackedJob,
+    ) -> str | None:
+        """``look`` (recovery_files' started_folder, never_started) at the job's own output
+        folder, through its client's path map / filesystem, in a worker thread."""
+        found = partial(look, job, path_map=client.path_map, filesystem=client.filesystem)
+        return await run_sync(found)
 
     async def _settle(self, seq: int, state: str, note: str, event: str) -> None:
         end = partial(self.ledger.record_end, seq, state, note, event, settling=True)
