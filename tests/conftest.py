@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -291,3 +292,13 @@ def shared_mlflow_server() -> MlflowServer:
     test that does not need a fresh store: tests/cli and tests/trackers use it as
     ``mlflow_server``, each with runs and experiments of its own names."""
     return shared_mlflow(Path(os.environ[RUN_DIR_ENV]))
+
+
+@pytest.fixture
+def live_process() -> Iterator[subprocess.Popen[bytes]]:
+    """A live process of this host (a ledger's writer, another submitter) until the test
+    ends (or kills it)."""
+    proc = subprocess.Popen(["sleep", "300"])
+    yield proc
+    proc.kill()
+    proc.wait()

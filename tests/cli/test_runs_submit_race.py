@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -30,15 +29,6 @@ from .test_commands import invoke
 
 HOST = socket.gethostname()
 QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}
-
-
-@pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    """The other process: alive on this host until the test kills it."""
-    proc = subprocess.Popen(["sleep", "300"])
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def another_submitting(ledger: Path, url: str, pid: int) -> int:
@@ -64,12 +54,12 @@ def submit_args(ledger: Path, *extra: str) -> list[str]:
 def test_submit_of_a_key_another_process_is_sending_prints_its_job_id(
     server: LocalServer,
     tmp_path: Path,
-    sleeper: subprocess.Popen[bytes],
+    live_process: subprocess.Popen[bytes],
     monkeypatch: pytest.MonkeyPatch,
     output: str,
 ) -> None:
     ledger = tmp_path / "evals.sqlite"
-    seq = another_submitting(ledger, server.url, sleeper.pid)
+    seq = another_submitting(ledger, server.url, live_process.pid)
     waited: list[float] = []
 
     def answered(seconds: float) -> None:  # the other process records its answer meanwhile
@@ -86,17 +76,17 @@ def test_submit_of_a_key_another_process_is_sending_prints_its_job_id(
     else:
         shown = json.loads(done.stdout)
         assert (shown["job_id"], shown["submitted"], shown["seq"]) == ("job-of-the-other", False, 1)
-    assert len(waited) == 1 and f"being sent by process {sleeper.pid}@{HOST}" in done.stderr
+    assert len(waited) == 1 and f"being sent by process {live_process.pid}@{HOST}" in done.stderr
 
 
 def test_submit_of_a_key_whose_sender_never_answers_exits_4(
     server: LocalServer,
     tmp_path: Path,
-    sleeper: subprocess.Popen[bytes],
+    live_process: subprocess.Popen[bytes],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ledger = tmp_path / "evals.sqlite"
-    another_submitting(ledger, server.url, sleeper.pid)
+    another_submitting(ledger, server.url, live_process.pid)
     monkeypatch.setattr(run_commands, "KEY_PATIENCE", 0.3, raising=False)
     monkeypatch.setattr(run_commands, "_sleep", lambda seconds: None)
     done = invoke(submit_args(ledger, "--quiet"), server.url)
@@ -104,22 +94,22 @@ def test_submit_of_a_key_whose_sender_never_answers_exits_4(
     assert done.exit_code == 4, done.output
     assert done.stdout == ""
     line = done.stderr.splitlines()[-1]
-    assert line.startswith("error: ") and f"process {sleeper.pid}@{HOST}" in line
+    assert line.startswith("error: ") and f"process {live_process.pid}@{HOST}" in line
     assert "key k1" in line and "run the same command again" in line
 
 
 def test_submit_sends_a_key_whose_sender_died_while_it_waited(
     server: LocalServer,
     tmp_path: Path,
-    sleeper: subprocess.Popen[bytes],
+    live_process: subprocess.Popen[bytes],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ledger = tmp_path / "evals.sqlite"
-    another_submitting(ledger, server.url, sleeper.pid)
+    another_submitting(ledger, server.url, live_process.pid)
 
     def dies(seconds: float) -> None:  # killed before its request reached the server
-        sleeper.kill()
-        sleeper.wait()
+        live_process.kill()
+        live_process.wait()
 
     monkeypatch.setattr(run_commands, "_sleep", dies)
     done = invoke(submit_args(ledger, "--json"), server.url)

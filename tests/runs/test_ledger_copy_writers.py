@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -46,15 +45,6 @@ conn.execute("SELECT count(*) FROM jobs").fetchall()
 print("ready", flush=True)
 sys.stdin.read()
 """
-
-
-@pytest.fixture
-def sleeper() -> Iterator[subprocess.Popen[bytes]]:
-    """A live process of this host."""
-    proc = subprocess.Popen(["sleep", "300"])
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def written_by(target: LedgerTarget, *owners: str, ago: float = 0.0) -> None:
@@ -130,26 +120,35 @@ def test_a_process_holding_the_file_open_for_writing_is_refused(tmp_path: Path) 
 
 
 def test_a_live_writer_of_this_host_is_named(
-    ledger_target: LedgerTarget, ledger_store: str, tmp_path: Path, sleeper: subprocess.Popen[bytes]
+    ledger_target: LedgerTarget,
+    ledger_store: str,
+    tmp_path: Path,
+    live_process: subprocess.Popen[bytes],
 ) -> None:
-    written_by(ledger_target, here(sleeper.pid))
-    named_alive(ledger_store, ledger_target, tmp_path / "copy.sqlite", sleeper.pid)
+    written_by(ledger_target, here(live_process.pid))
+    named_alive(ledger_store, ledger_target, tmp_path / "copy.sqlite", live_process.pid)
 
 
 def test_a_live_claim_holder_of_this_host_is_named(
-    ledger_target: LedgerTarget, ledger_store: str, tmp_path: Path, sleeper: subprocess.Popen[bytes]
+    ledger_target: LedgerTarget,
+    ledger_store: str,
+    tmp_path: Path,
+    live_process: subprocess.Popen[bytes],
 ) -> None:
     written_by(ledger_target, here(2**22 + 1))  # (no such pid: its writer ended)
     with closing(Ledger(ledger_target)) as ledger, ledger.transaction("test") as conn:
-        claim = (here(sleeper.pid), time.time())
+        claim = (here(live_process.pid), time.time())
         conn.execute("UPDATE jobs SET claimed_by = ?, claimed_at = ?", claim)
-    named_alive(ledger_store, ledger_target, tmp_path / "copy.sqlite", sleeper.pid)
+    named_alive(ledger_store, ledger_target, tmp_path / "copy.sqlite", live_process.pid)
 
 
 def test_a_pid_reused_by_a_process_started_after_the_write_is_no_writer(
-    ledger_target: LedgerTarget, ledger_store: str, tmp_path: Path, sleeper: subprocess.Popen[bytes]
+    ledger_target: LedgerTarget,
+    ledger_store: str,
+    tmp_path: Path,
+    live_process: subprocess.Popen[bytes],
 ) -> None:
-    written_by(ledger_target, here(sleeper.pid), ago=3600)  # (sleeper started since)
+    written_by(ledger_target, here(live_process.pid), ago=3600)  # (live_process started since)
     live = subprocess.Popen(["sleep", "300"])
     try:
         written_by(ledger_target, here(live.pid))
