@@ -88,7 +88,7 @@ class AsyncRunPoller(AsyncRunRecovery):
         # job of the same request would be taken for it).
         self._never_sent: set[str] = set()
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
-        self._missed: MissedSummaries | None = None  # (recovery: made at the first poll)
+        self._missed = MissedSummaries()  # completed jobs left without a summary
         self._summarized: set[int] = set()  # jobs whose results this run read (or tried to)
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
         # This process's latest answered submission by server URL, with when it was started:

@@ -73,7 +73,7 @@ class AsyncRunRecovery:
     _sent: dict[int, EvaluateRequest]
     retry: RunRetry | None
     _summarize: Summarize | Literal["results"] | None
-    _missed: MissedSummaries | None
+    _missed: MissedSummaries
     _summarized: set[int]
 
     def _clients(self) -> dict[str, AsyncEvalClient]:
@@ -153,8 +153,6 @@ class AsyncRunRecovery:
         """Read the results of completed jobs left without a summary (``MissedSummaries``)."""
         if self._summarize is None:
             return
-        if self._missed is None:
-            self._missed = MissedSummaries()
         clients, failed = self._clients(), list[tuple[int, str]]()
         for job in await run_sync(partial(self._missed.due, self.ledger, self._summarized)):
             client = client_for(clients, job.server)

@@ -70,7 +70,7 @@ class RunRecovery:
     _sent: dict[int, EvaluateRequest]
     retry: RunRetry | None
     _summarize: Summarize | Literal["results"] | None
-    _missed: MissedSummaries | None
+    _missed: MissedSummaries
     _summarized: set[int]
 
     def _clients(self) -> dict[str, EvalClient]:
@@ -150,8 +150,6 @@ class RunRecovery:
         """Read the results of completed jobs left without a summary (``MissedSummaries``)."""
         if self._summarize is None:
             return
-        if self._missed is None:
-            self._missed = MissedSummaries()
         clients, failed = self._clients(), list[tuple[int, str]]()
         for job in run_sync(partial(self._missed.due, self.ledger, self._summarized)):
             client = client_for(clients, job.server)
