@@ -20,6 +20,10 @@ from .test_commands import invoke
 
 NOWHERE = "http://127.0.0.1:9"  # a request sent there would fail (exit 5, not 2)
 
+# MLflow's client makes its SQLite store when built: before, the store was made, then the
+# ledger found missing.
+MLFLOW_STORE = ["--tracking-uri", "sqlite:///{tmp}/mlflow.db"]
+
 # Every command that takes an existing ledger, {ledger} where it goes; {tmp} a folder of
 # the test's (what a command would write: a copy, a page, a tracker's files).
 COMMANDS = [
@@ -29,6 +33,7 @@ COMMANDS = [
     ["runs", "export", "{ledger}"],
     ["runs", "export", "{ledger}", "--csv"],
     ["runs", "export", "{ledger}", "--to", "tensorboard", "--log-dir", "{tmp}/tb"],
+    ["runs", "export", "{ledger}", "--to", "mlflow", "--experiment", "e", *MLFLOW_STORE],
     ["runs", "watch", "{ledger}"],
     ["runs", "migrate", "{ledger}", "{tmp}/copy.sqlite"],
     ["runs", "rehome", "{ledger}", NOWHERE, "http://127.0.0.1:10"],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -186,12 +187,14 @@ def _writable(ledger: str, read: RunLedger) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
 
 
-def backfill(ledger: str, sink: Sink, *, record: bool, json_out: bool) -> None:
-    """Write the run's table to ``sink`` (recorded in the ledger when asked and possible)."""
+def backfill(ledger: str, make: Callable[[], Sink], *, record: bool, json_out: bool) -> None:
+    """Write the run's table to the sink ``make`` makes (recorded in the ledger when asked
+    and possible); made once the ledger is found: an MLflow client makes its store."""
     from .._trackers.writes import LedgerSinkWrites, export_to
 
     with open_read_only(ledger) as read:  # (checks it is a ledger, without writing)
         writable = record and _writable(ledger, read)
+    sink = make()
     opened: RunLedger | None = None
     if writable:
         try:

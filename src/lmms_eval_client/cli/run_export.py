@@ -8,6 +8,7 @@ metric, with the job's seq, key and labels, so that "metric vs step" is one CSV.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any
 
@@ -131,7 +132,8 @@ def export(
                 "--to writes every metric of each job (a job is recorded whole): "
                 "not with --csv, --task or --metric"
             )
-        sink = make_sink(
+        sink = functools.partial(
+            make_sink,
             to,
             tracking_uri=tracking_uri,
             experiment=experiment,
