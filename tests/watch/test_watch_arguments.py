@@ -58,6 +58,8 @@ BAD_WATCHERS: list[tuple[dict[str, Any], str]] = [
     ({"key_prefix": None}, "key_prefix must be a str"),
     ({"key_prefix": "run\x01/"}, "key_prefix must be printable"),
     ({"key_prefix": "x" * 300}, "key_prefix must be printable"),
+    # every key would start with a space, which a key may not: each checkpoint refused
+    ({"key_prefix": " sft/"}, "key_prefix must not start with a space"),
     ({"ready": "x"}, "ready must be a readiness rule"),
     ({"step": "x"}, "step must be callable"),
     ({"poll_interval": math.nan}, "poll_interval"),

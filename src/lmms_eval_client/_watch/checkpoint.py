@@ -133,7 +133,7 @@ def check_sendable(path: Path, path_map: Mapping[str, str]) -> None:
 
 def check_key_prefix(prefix: object) -> str:
     """``key_prefix``, checked: a str that, followed by a checkpoint's name, makes a key
-    (printable, shorter than a key may be)."""
+    (printable, shorter than a key may be, not starting with a space)."""
     from .._runs.ledger_keys import MAX_KEY_LENGTH
 
     if not isinstance(prefix, str):
@@ -142,6 +142,10 @@ def check_key_prefix(prefix: object) -> str:
         raise InvalidArgumentError(
             f"key_prefix must be printable and shorter than {MAX_KEY_LENGTH} characters (a "
             f"key is the prefix, then the checkpoint's name), got {shown(prefix)}"
+        )
+    if prefix != prefix.lstrip():  # (a key may not: check_key would refuse each checkpoint)
+        raise InvalidArgumentError(
+            f"key_prefix must not start with a space (a key may not), got {shown(prefix)}"
         )
     return prefix
 
