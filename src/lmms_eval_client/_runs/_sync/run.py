@@ -304,7 +304,10 @@ class EvalRun(RunDelivery, Closing):
                 the error's ``job_id`` and ``server`` name the job, which exists; the run
                 records it at its next poll (do not submit it again).
             APIStatusError, APIConnectionError: The server refused it or could not be
-                reached; the job is recorded ``unsent``.
+                reached; the job is recorded ``unsent``. Over a pool it is not sent to
+                another server (as a pool's ``evaluate`` does when one cannot be reached):
+                a server that could not be reached or refused it for now (a 429, a 503) is
+                passed over a while, so submitting again routes it elsewhere.
         """
         checked = check_json_object("labels", labels)
         check_step_labels(self._sinks, checked)  # no job that a sink cannot place
