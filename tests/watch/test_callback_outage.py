@@ -76,6 +76,33 @@ def test_a_save_while_the_server_is_down_is_sent_later_and_never_raises(
         assert sorted(e["eval/checkpoint_step"] for e in end.log_history) == [5.0, 10.0]
 
 
+def test_a_server_down_for_many_saves_and_logs_is_said_once_and_once_when_it_is_back(
+    callback_module: Any, local_server: LocalServer, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # Before: "could not submit" at each save and each log that polled.
+    with (
+        callback_behind_a_proxy(callback_module, local_server, tmp_path) as (proxy, cb, args),
+        caplog.at_level(logging.WARNING, logger="lmms_eval_client"),
+    ):
+        proxy.down()
+        for step in (5, 10, 15):
+            cb.on_save(args, state(step), None)
+            settled(cb)
+            cb._polled_at = float("-inf")  # (the poll interval passed: this log polls)
+            cb.on_log(args, state(step + 1), None, logs={})
+            settled(cb)
+        assert cb.submitted == []
+        assert caplog.text.count("could not submit") == 1
+        assert "could not submit checkpoint-5" in caplog.text
+        proxy.up()
+        cb.on_save(args, state(20), None)
+        settled(cb)
+        assert [job.key for job in cb.submitted] == [f"checkpoint-{n}" for n in (5, 10, 15, 20)]
+        assert caplog.text.count("EvalCallback: submissions go through again") == 1
+        cb.on_train_end(args, state(20), None)
+
+
 def test_a_server_that_never_answers_holds_no_training_step(
     callback_module: Any, local_server: LocalServer, tmp_path: Path,
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,

@@ -93,6 +93,33 @@ def test_a_server_down_when_a_checkpoint_is_ready_is_ridden_out(
         assert len(run.jobs()) == 1  # the unsent intent, sent: one job
 
 
+def test_a_server_down_for_many_scans_is_said_once_and_once_when_it_is_back(
+    local_server: LocalServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: "could not submit" at each scan (every poll_interval: 360 warnings an hour).
+    out = tmp_path / "out"
+    write_checkpoint(out, 5)
+    with run_through_proxy(local_server, tmp_path / "run.sqlite") as (proxy, run):
+        watcher = CheckpointWatcher(run, out, submit=SUBMIT)
+        proxy.down()
+        with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+            for _ in range(4):
+                assert watcher.scan() == []
+            write_checkpoint(out, 10)
+            assert watcher.scan() == []
+            assert caplog.text.count("could not submit") == 1
+            assert "could not submit checkpoint-5" in caplog.text
+            assert "submissions go through again" not in caplog.text
+            proxy.up()
+            assert [job.key for job in watcher.scan()] == ["checkpoint-5", "checkpoint-10"]
+            assert caplog.text.count("submissions go through again") == 1
+            proxy.down()  # a second outage is said again
+            write_checkpoint(out, 15)
+            assert watcher.scan() == []
+        assert caplog.text.count("could not submit") == 2
+        assert "could not submit checkpoint-15" in caplog.text
+
+
 def test_what_a_watcher_or_the_callback_tries_again_later() -> None:
     # The review of 67d83d1: a lost answer the server could not be asked about yet
     # (SubmissionUnresolvedError, not final) stopped the watcher, yet the next submit

@@ -34,6 +34,7 @@ from .checkpoint import check_watching
 from .reporting import end_wait, end_wait_passed, is_rank_zero, outcome_values, unsent_named
 from .submission import (
     CheckpointSubmission,
+    CouldNotSubmit,
     checkpoint_of,
     may_pass_later,
     sent_for_another,
@@ -107,6 +108,7 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
         self._due_lock = threading.Lock()  # (named from the trainer's thread: a copy)
         self._given_up = threading.Event()  # on_train_end gave up: the thread stops trying
         self._outage = LedgerOutage("EvalCallback")  # its ledger out (said once), ridden out
+        self._could_not = CouldNotSubmit("EvalCallback", "save, log and at the end of training")
         self._clock = time.monotonic  # the end's deadline and pauses (tests: fakes)
         self._pause: Callable[[float], object] = self._given_up.wait
         self._polled_at = float("-inf")
@@ -218,13 +220,12 @@ class EvalCallback(TrainerCallback):  # type: ignore[misc]  # transformers has n
                     self._outage.down(exc)
                 if not may_pass_later(exc):  # refused (a 4xx, bad arguments, a ledger read-only)
                     logger.error("EvalCallback: %s is not submitted: %s", path.name, exc)
+                    self._could_not.answered()
                     self._sent_or_refused()
                     continue
-                logger.warning(
-                    "EvalCallback: could not submit %s (tried again at the next save, log "
-                    "and at the end of training): %s", path.name, exc,
-                )  # fmt: skip
+                self._could_not.failed(path.name, exc)
                 return
+            self._could_not.went_through()
             self._sent_or_refused()
             if (held is None or held.seq != job.seq) and self._run._recorded_here(job):
                 logger.info("EvalCallback: submitted %s as seq %d", job.key, job.seq)

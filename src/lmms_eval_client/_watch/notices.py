@@ -15,7 +15,7 @@ from .._runs.outage import PASSING, LedgerOutage
 from .._runs.outcomes import LOST, TrackedJob
 from .._text import shown
 from .checkpoint import Checkpoint
-from .submission import may_pass_later, refused_alone
+from .submission import CouldNotSubmit, may_pass_later, refused_alone
 
 # Checkpoints refused in a row with one status that stop the watch: the server refuses the
 # settings, not a checkpoint (a wrong model, a bad option).
@@ -39,6 +39,7 @@ class Notices:
         self._said_lost: set[str | None] = set()
         self._waiting_since: float | None = None  # (finish) since when it only waits
         self._outage = LedgerOutage(f"Watcher of {directory}")
+        self._could_not = CouldNotSubmit(f"Watcher of {directory}", "scan")
 
     def failed(self, checkpoint: Checkpoint, error: LmmsEvalError) -> bool:
         """A failed submission said: True when the others may go on (this one refused,
@@ -49,12 +50,12 @@ class Notices:
         if isinstance(error, PASSING):
             raise error
         if may_pass_later(error):
-            logger.warning("Watcher of %s: could not submit %s (tried again at the next "
-                           "scan): %s", self._directory, checkpoint.name, error)  # fmt: skip
+            self._could_not.failed(checkpoint.name, error)
             return False
         if isinstance(error, InvalidArgumentError):  # its name cannot be a key
             why = ""
         elif refused_alone(error):
+            self._could_not.answered()
             # one refusal is this checkpoint's; the same one for several in a row is the
             # settings', which every checkpoint would get: the watch stops
             status = getattr(error, "status_code", None)
@@ -164,6 +165,7 @@ class Notices:
     def sent(self) -> None:
         """A checkpoint went through: the refusals in a row start again."""
         self._refusals = 0
+        self._could_not.went_through()
 
     def cannot_read(self, checkpoint: Checkpoint, error: Exception) -> None:
         if checkpoint.name not in self.unreadable:
