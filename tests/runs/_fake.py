@@ -25,6 +25,7 @@ class FakeServer:
         self.lose_next_answers: list[str] = []  # "before", "after", "after-done"
         self.max_completed_jobs = 100
         self.queue_down = False  # GET /queue answers 503 (a proxy with the server away)
+        self.jobs_down = False  # GET /jobs/{id} answers 503
         self.busy_submissions = 0  # this many next POST /evaluate answer 503, creating nothing
         self.on_lose: Callable[[], None] = lambda: None  # runs as an answer is lost
 
@@ -133,6 +134,8 @@ class FakeServer:
 
     def _job(self, request: httpx.Request, job_id: str) -> httpx.Response:
         self.requests["GET /jobs"] += 1
+        if self.jobs_down:
+            return httpx.Response(503, json={"detail": "Service Unavailable"})
         job = self.jobs.get(job_id)
         if job is None:
             return httpx.Response(404, json={"detail": f"Job {job_id} not found"})

@@ -251,6 +251,49 @@ async def test_a_failed_queue_read_marks_nothing(
     assert [j.state for j in await runner.jobs()] == ["queued", "queued"]
 
 
+async def test_a_server_down_for_many_polls_is_said_once_and_once_when_it_answers(
+    server: FakeServer, make_runner: MakeRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: "reading the queue failed" at each poll (a server down for an hour: a
+    # warning every poll_interval, in a training's log, a watch's, `runs watch`'s).
+    runner = make_runner(BASE, client_options={"max_retries": 0})
+    await submit_many(runner, 2)
+    server.queue_down = True
+
+    def said(text: str) -> int:
+        return sum(text in record.getMessage() for record in caplog.records)
+
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        for _ in range(4):
+            assert await runner.harvest() == []
+        assert (said(f"reading the queue of {BASE} failed"), said("works again")) == (1, 0)
+        server.queue_down = False
+        await runner.harvest()
+        await runner.harvest()
+        assert said(f"reading the queue of {BASE} works again") == 1
+        server.queue_down = True  # a second outage is said again
+        await runner.harvest()
+    assert said(f"reading the queue of {BASE} failed") == 2
+
+
+async def test_a_job_read_failing_for_many_polls_is_said_once_and_once_when_it_works(
+    server: FakeServer, make_runner: MakeRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = make_runner(BASE, client_options={"max_retries": 0})
+    (job,) = await submit_many(runner, 1)
+    server.run_all()  # it left the queue: each poll reads it
+    server.jobs_down = True
+    read = f"reading job {job.job_id} of {BASE}"
+    with caplog.at_level(logging.WARNING, logger="lmms_eval_client"):
+        for _ in range(3):
+            assert await runner.harvest() == []
+        server.jobs_down = False
+        assert len(await runner.harvest()) == 1
+    said = [record.getMessage() for record in caplog.records]
+    assert [read in text for text in said] == [True, True]
+    assert f"{read} failed" in said[0] and said[1].endswith(f"{read} works again")
+
+
 async def test_a_failed_poll_is_logged_naming_the_run_once(
     make_runner: MakeRunner, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -25,6 +25,7 @@ from ..._http.retry import is_transient
 from ..._lazy import LazyModule
 from ..._trackers.base import Sink
 from ..errors import LedgerBusyError, LedgerError, SubmissionUnresolvedError, answer_not_recorded
+from ..failing_reads import FailingReads
 from ..ledger import Ledger
 from ..ledger_reads import Watched, WatchedRows
 from ..options import RunRetry, new_owner, run_output_dir
@@ -89,6 +90,7 @@ class AsyncRunPoller(AsyncRunRecovery):
         self._never_sent: set[str] = set()
         self._watched = WatchedRows()  # the pending rows, read again when the ledger changed
         self._missed = MissedSummaries()  # completed jobs left without a summary
+        self._failing = FailingReads()  # reads of a server down: said once, not each poll
         self._summarized: set[int] = set()  # jobs whose results this run read (or tried to)
         self._sorter = QueueSorter()  # the last poll's sorting of them, by server
         # This process's latest answered submission by server URL, with when it was started:
@@ -326,19 +328,22 @@ class AsyncRunPoller(AsyncRunRecovery):
         watched = await run_sync(partial(self._watched.on, self.ledger, server))
         if not watched:
             return
+        read = f"reading the queue of {server}"
         try:
             queue = await client._get_queue_status(call)
         except LmmsEvalError as exc:
             if not is_transient(exc):
                 raise
-            logger.warning("Evaluation run %s: reading the queue failed: %s", self, exc)
+            self._failing.failed(self, read, exc)
             return
+        self._failing.worked(self, read)
         sort = partial(self._sorter.sort, self.ledger, server, watched, queue)
         for row in await run_sync(sort):
             await self._observe_gone(client, row, call)
 
     async def _observe_gone(self, client: AsyncEvalClient, row: Watched, call: CallOptions) -> None:
         """A job its server's queue no longer shows: read it (finished, or forgotten)."""
+        read = f"reading job {row.job_id} of {client.base_url}"
         try:
             info = await client._get_job(row.job_id, call)
         except JobNotFoundError:
@@ -351,8 +356,9 @@ class AsyncRunPoller(AsyncRunRecovery):
         except LmmsEvalError as exc:
             if not is_transient(exc):
                 raise
-            logger.warning("Evaluation run %s: reading job %s failed: %s", self, row.job_id, exc)
+            self._failing.failed(self, read, exc)
             return
+        self._failing.worked(self, read)
         state = str(info.status)
         if state == row.state:  # the whole row, for this job only: its info may have changed
             known = await run_sync(partial(self.ledger.job, row.seq))
