@@ -247,6 +247,32 @@ def test_line_view_prints_one_line_per_change() -> None:
     assert lines == ["a queued (position 1)", "a failed after 0.8s: E: bad"]  # 0.25 + 0.5 s
 
 
+def test_line_view_prints_a_failing_poll_once_while_it_fails_the_same_way() -> None:
+    # Before: a line at each failed poll (a server down for an hour: a line every few
+    # seconds in a CI log, the same error each time).
+    stream = io.StringIO()
+    down, gone = APIConnectionError("refused"), APIConnectionError("restarting")
+    script = Script(
+        {"a": [job("a", "queued", position_in_queue=1), down, down, down,
+               job("a", "queued", position_in_queue=1), down, gone, gone,
+               job("a", "completed")]}
+    )  # fmt: skip
+    tracked = [Tracked("a", since=script.now)]
+    view = LineView(stream, clock=script.clock)
+    watch(
+        cast(EvalClient, script), tracked, view, poll_interval=3, timeout=None,
+        clock=script.clock, sleep=script.sleep,
+    )  # fmt: skip
+    lines = [line.split(" ", 2)[2] for line in stream.getvalue().splitlines()]
+    assert lines[:-1] == [
+        "queued (position 1)",
+        "poll failed, retrying: refused",
+        "poll failed, retrying: refused",  # (another outage: said again)
+        "poll failed, retrying: restarting",  # (another error)
+    ]
+    assert lines[-1].startswith("completed after")
+
+
 def test_live_view_renders_status_queue_and_elapsed() -> None:
     now = [10.0]
     tracked = [Tracked("job-1", since=0.0), Tracked("job-2", since=0.0)]

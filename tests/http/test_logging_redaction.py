@@ -132,13 +132,28 @@ async def test_setbacks_of_a_wait_are_logged_at_warning(
     )
     # A bounded wait rides out failures even before the first answer.
     await caller.wait_for_job(JOB_ID, poll_interval=1, timeout=60, verbose=False)
-    warnings = records(logs, logging.WARNING)
+    *warnings, back = records(logs, logging.WARNING)
     assert len(warnings) == 2
     assert all(
         w.startswith(f"Waiting for job {JOB_ID}: poll failed, will retry: ") for w in warnings
     )
     assert "ConnectError" in warnings[0]
     assert "502" in warnings[1] and "Bad Gateway" in warnings[1]
+    assert back == f"Waiting for job {JOB_ID}: polls work again"
+
+
+async def test_a_wait_says_a_poll_failing_the_same_way_once(
+    make_caller: Any, mock: respx.MockRouter, logs: pytest.LogCaptureFixture
+) -> None:
+    # Before: a warning at each failed poll (a server down for an hour: one every few
+    # seconds, the same each time).
+    caller = make_caller(BASE, max_retries=0)
+    refused, job = httpx.ConnectError("refused"), httpx.Response(200, json=job_json("running"))
+    done = httpx.Response(200, json=job_json("completed"))
+    mock.get(PATH).mock(side_effect=[refused, refused, refused, job, refused, refused, done])
+    await caller.wait_for_job(JOB_ID, poll_interval=1, timeout=60, verbose=False)
+    said = [w.split(": ", 2)[1] for w in records(logs, logging.WARNING)]
+    assert said == ["poll failed, will retry", "polls work again"] * 2
 
 
 async def test_cancel_reconciliation_is_logged_at_info(

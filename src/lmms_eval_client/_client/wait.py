@@ -161,6 +161,8 @@ class WaitedJob:
     """The monotonic time its wait ended."""
     setback: LmmsEvalError | None = None
     """The last poll's failure, while polls fail (cleared by the next answer)."""
+    setback_repeated: bool = False
+    """Whether that poll failed as the one before it did (said already: not said again)."""
     _shown: tuple[str, int | None] | None = field(default=None, repr=False)
 
     @property
@@ -290,6 +292,8 @@ class Waiter(Generic[W]):
         position), or its wait ended.
         """
         self._answered = True
+        if waited.setback is not None:
+            logger.warning("Waiting for job %s: polls work again", waited.job_id)
         changed = waited.observe(job)
         try:
             done = process_job_status(job)
@@ -327,8 +331,14 @@ class Waiter(Generic[W]):
             # Waiting forever on a server that never answered once (a wrong base_url, a
             # server that is down) would hang the caller: only a bounded wait rides it out.
             raise error
+        # A server down for an hour fails each poll the same way: said once, not each poll.
+        before = waited.setback
+        waited.setback_repeated = before is not None and _same(before, error)
         waited.setback = error
-        logger.warning("Waiting for job %s: poll failed, will retry: %s", waited.job_id, error)
+        if waited.setback_repeated:
+            logger.debug("Waiting for job %s: poll failed again: %s", waited.job_id, error)
+        else:
+            logger.warning("Waiting for job %s: poll failed, will retry: %s", waited.job_id, error)
         return False
 
     def next_delay(self) -> float | None:
@@ -352,3 +362,8 @@ class Waiter(Generic[W]):
         for waited in caught:
             waited.end(Outcome.TIMEOUT, now, wait_timeout(waited, timeout))
         return caught
+
+
+def _same(before: LmmsEvalError, error: LmmsEvalError) -> bool:
+    """Whether two failed polls failed the same way (its type and message)."""
+    return type(before) is type(error) and str(before) == str(error)

@@ -126,7 +126,7 @@ def watch(
             except LmmsEvalError as exc:
                 if waiter.setback(job, exc):  # raised unless waiting may outlive it
                     view.changed(job)  # its wait ended: the server does not know the job
-                else:
+                elif not job.setback_repeated:  # (a server down an hour: one line)
                     view.setback(job)
                 continue
             if waiter.observe(job, info):
