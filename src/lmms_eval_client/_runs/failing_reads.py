@@ -6,34 +6,28 @@ A run polls every few seconds for hours: a server down for an hour is not a warn
 from __future__ import annotations
 
 from .._exceptions import LmmsEvalError
-from .._log import logger
+from .._log import Recurring
 from .._text import without_userinfo
 
 
 class FailingReads:
     """What each of a run's reads that keeps failing is (``reading the queue of URL``,
-    ``reading job ID of URL``), said once per outage.
+    ``reading job ID of URL``), said once per outage (``Recurring``).
 
     >>> reads = FailingReads()
     >>> reads.worked("run", "reading the queue of http://127.0.0.1:8000")  # (nothing said)
     """
 
     def __init__(self) -> None:
-        self._failing: set[str] = set()
+        self._said = Recurring()
 
     def failed(self, run: object, what: str, error: LmmsEvalError) -> None:
         """``what`` failed with ``error`` (transient: tried again at the next poll)."""
         what = without_userinfo(what)
-        if what in self._failing:
-            logger.debug("Evaluation run %s: %s still failed: %s", run, what, error)
-            return
-        self._failing.add(what)
-        logger.warning("Evaluation run %s: %s failed (tried again at each poll; said again "
-                       "when it works): %s", run, what, error)  # fmt: skip
+        self._said.failed(what, "Evaluation run %s: %s failed (tried again at each poll; "
+                          "said again when it works): %s", run, what, error)  # fmt: skip
 
     def worked(self, run: object, what: str) -> None:
         """``what`` went through."""
         what = without_userinfo(what)
-        if what in self._failing:
-            self._failing.discard(what)
-            logger.warning("Evaluation run %s: %s works again", run, what)
+        self._said.worked(what, "Evaluation run %s: %s works again", run, what)

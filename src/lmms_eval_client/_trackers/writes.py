@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from .._exceptions import InvalidArgumentError, LmmsEvalError
-from .._log import logger
+from .._log import Recurring, logger
 from .._text import clip, shown, without_userinfo
 from .base import MetricRowLike, Sink, TrackerError, step_of
 
@@ -116,21 +116,17 @@ class DeliveryFailures:
         # restart): recorded at the next delivery, not written again
         self.unrecorded: dict[str, set[int]] = {}
         self.stopping = False  # its run closes: no more jobs are written (between two jobs)
-        self.down: set[str] = set()  # sinks failing (their tracker down, as likely): said once
+        self._down = Recurring()  # sinks failing (their tracker down, as likely): said once
 
     def said_down(self, sink: Sink, name: str, seq: int | None, exc: Exception) -> None:
         """A sink failed: said once while it keeps failing (a tracker down for an hour is
         not a warning a poll), then at debug level."""
-        if name in self.down:
-            logger.debug("%r still could not write (job %s): %s", sink, seq, _said(exc))
-            return
-        self.down.add(name)
-        _log_failure(sink, seq, exc, "tried again at each poll; said again when it writes")
+        job = "" if seq is None else f" job {seq}"
+        self._down.failed(name, "%r could not write%s (tried again at each poll; said again "
+                          "when it writes): %s", sink, job, _said(exc))  # fmt: skip
 
     def said_up(self, sink: Sink, name: str) -> None:
-        if name in self.down:
-            self.down.discard(name)
-            logger.warning("%r writes again", sink)
+        self._down.worked(name, "%r writes again", sink)
 
     def order(self, sink: str, seqs: Iterable[int]) -> list[int]:
         """The seqs to try, those that never failed first, each group in seq order."""
@@ -246,11 +242,9 @@ def _said(exc: Exception) -> str:
     return f"{type(exc).__name__}: {clip(without_userinfo(text))}"  # (masked before cut)
 
 
-def _log_failure(
-    sink: Sink, seq: int | None, exc: Exception, when: str = "tried again at the next poll"
-) -> None:
-    job = "" if seq is None else f" job {seq}"
-    logger.warning("%r could not write%s (%s): %s", sink, job, when, _said(exc))
+def _log_failure(sink: Sink, seq: int, exc: Exception) -> None:
+    logger.warning("%r could not write job %s (tried again at the next poll): %s", sink, seq,
+                   _said(exc))  # fmt: skip
 
 
 def _tracker_error(sink: Sink, name: str | None, seq: int | None, exc: Exception) -> TrackerError:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._checks import check_path
 from .._exceptions import InvalidArgumentError, LmmsEvalError
-from .._log import logger
+from .._log import Recurring
 from .._results.path_map import split_server_path
 from .._secret_args import masked_for_display
 from .._text import without_userinfo
@@ -182,8 +182,8 @@ def may_pass_later(error: LmmsEvalError) -> bool:
 
 class CouldNotSubmit:
     """Submissions that fail for a while (``may_pass_later``: the server down or busy, the
-    ledger out), said once while they keep failing, at debug level after (a server down
-    for an hour is not a warning a scan), and once more when one goes through.
+    ledger out), said once while they keep failing and once more when one goes through
+    (``Recurring``: a server down for an hour is not a warning a scan).
 
     >>> failing = CouldNotSubmit("Watcher of out/", "scan")
     >>> failing.went_through()  # (nothing failed: nothing said)
@@ -191,27 +191,21 @@ class CouldNotSubmit:
 
     def __init__(self, who: str, when: str) -> None:
         self._who, self._when = who, when
-        self._failing = False
+        self._said = Recurring()
 
     def failed(self, name: str, error: LmmsEvalError) -> None:
         """Checkpoint ``name``'s submission failed with ``error`` (it may pass later)."""
-        if self._failing:
-            logger.debug("%s: still could not submit %s: %s", self._who, name, error)
-            return
-        self._failing = True
-        logger.warning("%s: could not submit %s (tried again at the next %s; said again "
-                       "when a submission goes through): %s", self._who, name, self._when,
-                       error)  # fmt: skip
+        self._said.failed("submit", "%s: could not submit %s (tried again at the next %s; "
+                          "said again when a submission goes through): %s", self._who, name,
+                          self._when, error)  # fmt: skip
 
     def went_through(self) -> None:
         """A submission went through."""
-        if self._failing:
-            self._failing = False
-            logger.warning("%s: submissions go through again", self._who)
+        self._said.worked("submit", "%s: submissions go through again", self._who)
 
     def answered(self) -> None:
         """A submission was refused (said as such): the server answers, nothing more said."""
-        self._failing = False
+        self._said.answered("submit")
 
 
 def refused_alone(error: LmmsEvalError) -> bool:

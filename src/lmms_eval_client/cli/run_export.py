@@ -132,7 +132,7 @@ def export(
                 "--to writes every metric of each job (a job is recorded whole): "
                 "not with --csv, --task or --metric"
             )
-        sink = functools.partial(
+        make = functools.partial(
             make_sink,
             to,
             tracking_uri=tracking_uri,
@@ -144,7 +144,7 @@ def export(
             entity=entity,
             step_label=step_label or None,  # '': each job's seq
         )
-        backfill(ledger, sink, record=record, json_out=json_out)
+        backfill(ledger, make, record=record, json_out=json_out)
         return
     rows = metric_rows(ledger, task, metric)
     if json_out:
