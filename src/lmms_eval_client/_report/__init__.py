@@ -95,11 +95,13 @@ def write_report(
     checkpoint; with ``compare_jobs=(a, b)`` the paired comparison of two of its
     checkpoints. Results and logs are read through ``path_map`` / ``filesystem``.
 
-    Raises InvalidArgumentError for a bad argument, LedgerNotFoundError for a ledger that
-    is not there (a missing file, a missing folder, a PostgreSQL schema that holds no
-    ledger: nothing is created), the other LedgerErrors for one that cannot be read (a
-    directory or a damaged file is a CorruptLedgerError), UnknownJobError for a seq or key
-    the first run does not have, and the results errors of ``compare``.
+    Raises InvalidArgumentError for a bad argument or a ``path`` that cannot be written
+    (a folder, a ledger's file, a name too long, a folder this user may not enter),
+    LedgerNotFoundError for a ledger that is not there (a missing file, a missing folder, a
+    PostgreSQL schema that holds no ledger: nothing is created), the other LedgerErrors for
+    one that cannot be read (a directory or a damaged file is a CorruptLedgerError; one in a
+    folder this user may not enter, a LedgerReadOnlyError "cannot be read"), UnknownJobError
+    for a seq or key the first run does not have, and the results errors of ``compare``.
 
     Example::
 
@@ -162,17 +164,25 @@ def _checked_output(
     path: str | os.PathLike[str], ledgers: Sequence[str | os.PathLike[str]]
 ) -> Path:
     """The report's path, refused (InvalidArgumentError) before anything is read when it
-    is empty, a folder, or one of the ledgers it reports on (the page would replace it)."""
+    is empty, a folder, one that cannot be looked at (a name too long, a folder this user
+    may not enter), or one of the ledgers it reports on (the page would replace it). A
+    ledger that cannot be looked at is not the page: opening it says why it cannot be read."""
     if isinstance(path, str) and not path:
         raise InvalidArgumentError("The report's path is empty: give a file name, e.g. report.html")
     out = Path(check_path("path", path))
-    if out.is_dir():
-        raise InvalidArgumentError(f"{str(out)!r} is a folder: give a file name in it")
-    for ledger in ledgers:
+    try:  # (Path.exists and is_dir raise what is not ENOENT, ENOTDIR, EBADF or ELOOP)
+        if out.is_dir():
+            raise InvalidArgumentError(f"{str(out)!r} is a folder: give a file name in it")
+        there = out.exists()
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"Cannot write the report to {str(out)!r}: {exc.strerror or exc}"
+        ) from None
+    for ledger in ledgers if there else ():
         # (a PostgreSQL URL is no file: Path(url) does not exist.) SQLite's -wal holds the
         # writes a live run has not checkpointed yet: replaced, they are gone (the review).
         for part in (Path(ledger), *(Path(f"{ledger}{end}") for end in _SIDECARS)):
-            if part.exists() and out.exists() and out.samefile(part):
+            if _same_file(out, part):
                 raise InvalidArgumentError(
                     f"{str(out)!r} is the run's ledger, or a file of it ({part.name}): "
                     "writing the page there would replace the run. Give another file name."
@@ -181,3 +191,12 @@ def _checked_output(
 
 
 _SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def _same_file(out: Path, part: Path) -> bool:
+    """Whether ``part`` (a ledger's file) is the existing file ``out``; not when ``part``
+    cannot be looked at (its open, read-only, raises the ledger's error for that)."""
+    try:
+        return part.exists() and out.samefile(part)
+    except (OSError, ValueError):  # (ValueError: a NUL in the path)
+        return False

@@ -1,0 +1,91 @@
+"""Where a report is written and what it reads: paths the report cannot check (a name too
+long, a folder it may not enter, NUL) are one error line, never a raw OSError."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lmms_eval_client import InvalidArgumentError, LedgerError, write_report
+from lmms_eval_client.cli.app import app
+
+from .conftest import MadeRun
+
+TOO_LONG = "a" * 300 + ".html"  # beyond NAME_MAX (255): ENAMETOOLONG, as root too
+
+
+def test_an_output_name_too_long_is_a_usage_error(made_run: MadeRun, tmp_path: Path) -> None:
+    # Before: OSError: [Errno 36] File name too long (Path.is_dir raises all but ENOENT...),
+    # a traceback and exit 1 from runs report.
+    out = tmp_path / TOO_LONG
+    with pytest.raises(InvalidArgumentError, match=r"Cannot write the report to .*too long"):
+        write_report(made_run.ledger, out)
+    done = CliRunner().invoke(app, ["runs", "report", str(made_run.ledger), "-o", str(out)])
+    assert done.exit_code == 2, done.output
+    assert done.output.startswith("error: Cannot write the report to "), done.output
+    assert done.output.count("\n") == 1 and "Traceback" not in done.output, done.output
+
+
+def test_a_ledger_path_the_report_cannot_check_is_the_ledgers_own_error(tmp_path: Path) -> None:
+    # Before: OSError (a name too long) from the check that the page is not the ledger, and
+    # ValueError: embedded null byte (NUL) from the ledger's open (EvalRun's too).
+    with pytest.raises(LedgerError, match="cannot be read: File name too long"):
+        write_report(tmp_path / ("b" * 300 + ".sqlite"), tmp_path / "r.html")
+    with pytest.raises(InvalidArgumentError, match="NUL"):
+        write_report(str(tmp_path / "a\x00b.sqlite"), tmp_path / "r.html")
+    assert list(tmp_path.iterdir()) == []
+
+
+# Root ignores permission bits through these capabilities: without them, root is held to the
+# bits as any user (setpriv drops them from the child's bounding set).
+_AS_ANY_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+
+
+def test_a_ledger_or_page_in_a_folder_that_cannot_be_entered_is_one_error_line(
+    made_run: MadeRun, tmp_path: Path
+) -> None:
+    # Before: PermissionError tracebacks, exit 1 (runs ls said the ledger's one line).
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    ledger = Path(shutil.copy(made_run.ledger, closed))
+    command = [sys.executable, "-c", "from lmms_eval_client.cli import main; main()"]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root without setpriv: permission bits cannot be made to count")
+        command = _AS_ANY_USER + command
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("LMMS_EVAL_URL", None)
+    closed.chmod(0)
+    try:
+        runs = [
+            subprocess.run(
+                [*command, "runs", *arguments],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+            for arguments in (
+                ["ls", str(ledger)],
+                ["report", str(ledger), "-o", str(tmp_path / "r.html")],
+                ["report", str(made_run.ledger), "-o", str(closed / "r.html")],
+            )
+        ]
+    finally:
+        closed.chmod(0o755)
+    listed, read, written = runs
+    assert "Permission denied" in listed.stderr and listed.stderr.count("\n") == 1
+    assert (read.returncode, read.stderr) == (listed.returncode, listed.stderr)
+    assert written.returncode == 2, written.stderr
+    assert written.stderr.startswith(
+        f"error: Cannot write the report to {str(closed / 'r.html')!r}: Permission denied"
+    )
+    assert written.stderr.count("\n") == 1, written.stderr
+    assert not (tmp_path / "r.html").exists() and sorted(closed.iterdir()) == [ledger]
