@@ -89,3 +89,43 @@ def test_a_ledger_or_page_in_a_folder_that_cannot_be_entered_is_one_error_line(
     )
     assert written.stderr.count("\n") == 1, written.stderr
     assert not (tmp_path / "r.html").exists() and sorted(closed.iterdir()) == [ledger]
+
+
+@pytest.mark.parametrize("mode", ["ab", "wb"])  # the shell's >> and >
+@pytest.mark.parametrize("via", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "a link"])
+def test_a_page_to_stdout_redirected_to_a_file_is_written_into_it(
+    made_run: MadeRun, tmp_path: Path, mode: str, via: str
+) -> None:
+    # Before: { echo 1; runs report L -o /dev/stdout; echo 3; } >> job.log left job.log the
+    # page alone: stat through the link saw a file, and the page was renamed over it (line
+    # 1 gone, line 3 written to the unlinked file); "report written" went into the page.
+    folder = tmp_path / "logs"  # (tmp_path holds the run's ledger and outputs)
+    folder.mkdir()
+    if via == "a link":
+        via = str(folder / "out.html")
+        os.symlink("/dev/stdout", via)
+    log = folder / "job.log"
+    command = [sys.executable, "-c", "from lmms_eval_client.cli import main; main()"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with log.open(mode) as stream:
+        stream.write(b"line 1\n")
+        stream.flush()
+        done = subprocess.run(
+            [*command, "runs", "report", str(made_run.ledger), "-o", via],
+            stdout=stream,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=False,
+            timeout=60,
+            env=env,
+        )
+        stream.write(b"line 3\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode() == f"report written: {via}\n"
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("line 1\n<!DOCTYPE html>"), text[:100]
+    assert text.endswith("</html>\nline 3\n"), text[-100:]
+    assert "report written" not in text
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["job.log", *(["out.html"] if via.endswith("out.html") else [])]
+    )

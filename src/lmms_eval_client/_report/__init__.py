@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import stat
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -127,17 +129,26 @@ def write_report(
 def _write_page(out: Path, page: str) -> None:
     """The page written whole or not at all: beside the file ``out`` names (through a
     symbolic link), keeping its mode, then renamed over it (a failed write left an earlier
-    report empty); a FIFO or a device (``-o /dev/stdout``) is written as it is. A lone
-    surrogate a results file may hold (valid JSON, ``"\\udc00"``) is written as its escape:
-    UTF-8 has no form of it."""
+    report empty). Written in place instead, never renamed over what it names: a FIFO; a
+    path that is, or leads through links to, a device's (``/dev/...``) or a process's open
+    file (``/proc/PID/fd/N``): one of this process's (``-o /dev/stdout`` when the shell sent
+    stdout to a log) on that descriptor, after what was written to it before; another
+    process's appended to what its file holds. A lone surrogate a results file may hold
+    (valid JSON, ``"\\udc00"``) is written as its escape: UTF-8 has no form of it."""
     data = page.encode("utf-8", "backslashreplace")
+    through, descriptor = _special_path(out)
     try:
+        if descriptor is not None:
+            _write_descriptor(descriptor, data)
+            return
         try:
             found = os.stat(out)
         except FileNotFoundError:
             found = None
-        if found is not None and not stat.S_ISREG(found.st_mode):
-            with open(out, "wb") as stream:
+        regular = found is not None and stat.S_ISREG(found.st_mode)
+        if through or (found is not None and not regular):
+            # (a file another process has open: kept, the page after it)
+            with open(out, "ab" if through == "/proc" and regular else "wb") as stream:
                 stream.write(data)
             return
         target = Path(os.path.realpath(out))
@@ -158,6 +169,54 @@ def _write_page(out: Path, page: str) -> None:
         raise InvalidArgumentError(
             f"Cannot write the report to {str(out)!r}: {exc.strerror or exc}"
         ) from None
+
+
+# The names of an open file of a process, in /proc (/dev/fd/N and /dev/stdout lead there).
+_PROC_FD = re.compile(r"/proc/(self|thread-self|\d+)(?:/task/\d+)?/fd/(\d+)")
+_STANDARD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _special_path(out: str | os.PathLike[str]) -> tuple[str, int | None]:
+    """Whether ``out`` is, or leads through symbolic links to, a device's path ("/dev") or
+    a process's open file ("/proc"; "" for neither); and the descriptor of this process
+    it names, if it names one (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``: 1)."""
+    through = ""
+    path = os.path.abspath(out)
+    for _ in range(40):  # (Linux follows at most 40 links)
+        if path in _STANDARD:
+            return "/dev", _STANDARD[path]
+        if path.startswith("/dev/fd/") and path[8:].isdigit():
+            return "/dev", int(path[8:])
+        match = _PROC_FD.fullmatch(path)
+        if match is not None:
+            own = match[1] in ("self", "thread-self", str(os.getpid()))
+            return through or "/proc", int(match[2]) if own else None
+        if path.startswith("/dev/"):
+            through = through or "/dev"
+        try:
+            link = os.readlink(path)
+        except (OSError, ValueError):  # not a link (or not there): the walk ends
+            break
+        path = os.path.normpath(os.path.join(os.path.dirname(path), link))
+    return through, None
+
+
+def page_descriptor(out: str | os.PathLike[str]) -> int | None:
+    """The descriptor of this process ``out`` names, if it names one: the page is written on
+    it (``-o /dev/stdout``: 1, where the command line then says "report written" on stderr)."""
+    return _special_path(out)[1]
+
+
+def _write_descriptor(descriptor: int, data: bytes) -> None:
+    """``data`` written on an open descriptor of this process, after what Python's own
+    streams of it hold (flushed first: a print before the page stays before it)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            if stream.fileno() == descriptor:
+                stream.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 def _checked_output(
