@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lmms_eval_client import InvalidArgumentError, LedgerError, write_report
+from lmms_eval_client import EvalClient, EvalRun, InvalidArgumentError, LedgerError, write_report
 from lmms_eval_client.cli.app import app
 
 from .conftest import MadeRun
@@ -129,3 +129,26 @@ def test_a_page_to_stdout_redirected_to_a_file_is_written_into_it(
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["job.log", *(["out.html"] if via.endswith("out.html") else [])]
     )
+
+
+def test_run_report_reads_through_the_path_map_and_filesystem_it_is_given(
+    made_run: MadeRun, tmp_path: Path
+) -> None:
+    # Before: run.report(path, path_map=...) (or filesystem=...), options the docstring says
+    # are write_report's, raised TypeError: functools.partial() got multiple values for
+    # keyword argument 'path_map' (the run passed its client's too).
+    with EvalClient(made_run.base_url) as client, EvalRun(client, made_run.ledger) as run:
+        info = run.job("step-400").info
+        assert info is not None and info.result is not None
+        (files,) = info.result.values()
+        samples = Path(next(p for p in files.samples if p.endswith("_mme.jsonl")))
+        served = samples.parent.parent  # the job's output_dir, as the server names it
+        mounted = tmp_path / "mounted"
+        shutil.copytree(served, mounted)
+        copy = mounted / samples.relative_to(served)
+        copy.write_text(copy.read_text(encoding="utf-8").replace("What is", "Mounted: what is"))
+        out = tmp_path / "mapped.html"
+        run.report(out, samples_job="step-400", path_map={str(served): str(mounted)})
+        assert "Mounted: what is" in out.read_text(encoding="utf-8")
+        run.report(out, samples_job="step-400", filesystem=None)
+        assert "Mounted: what is" not in out.read_text(encoding="utf-8")
