@@ -152,3 +152,25 @@ def test_run_report_reads_through_the_path_map_and_filesystem_it_is_given(
         assert "Mounted: what is" in out.read_text(encoding="utf-8")
         run.report(out, samples_job="step-400", filesystem=None)
         assert "Mounted: what is" not in out.read_text(encoding="utf-8")
+
+
+def test_a_page_to_another_processs_open_file_is_added_to_it(
+    made_run: MadeRun, tmp_path: Path
+) -> None:
+    # -o /proc/PID/fd/1 of another process (its log): written in place after what the log
+    # holds, never renamed over it (which the page's whole-or-nothing write did to a file).
+    log = tmp_path / "other.log"
+    with log.open("ab") as stream:
+        stream.write(b"line 1\n")
+        stream.flush()
+        other = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=stream)
+    inode = log.stat().st_ino
+    try:
+        write_report(made_run.ledger, f"/proc/{other.pid}/fd/1")
+    finally:
+        assert other.stdin is not None
+        other.stdin.close()
+        other.wait(timeout=60)
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("line 1\n<!DOCTYPE html>") and text.endswith("</html>\n"), text[:80]
+    assert log.stat().st_ino == inode
