@@ -35,11 +35,13 @@ def test_an_output_name_too_long_is_a_usage_error(made_run: MadeRun, tmp_path: P
 def test_a_ledger_path_the_report_cannot_check_is_the_ledgers_own_error(tmp_path: Path) -> None:
     # Before: OSError (a name too long) from the check that the page is not the ledger, and
     # ValueError: embedded null byte (NUL) from the ledger's open (EvalRun's too).
+    out = tmp_path / "r.html"
+    out.write_text("an earlier report")  # (a page that exists is checked against the ledger)
     with pytest.raises(LedgerError, match="cannot be read: File name too long"):
-        write_report(tmp_path / ("b" * 300 + ".sqlite"), tmp_path / "r.html")
+        write_report(tmp_path / ("b" * 300 + ".sqlite"), out)
     with pytest.raises(InvalidArgumentError, match="NUL"):
-        write_report(str(tmp_path / "a\x00b.sqlite"), tmp_path / "r.html")
-    assert list(tmp_path.iterdir()) == []
+        write_report(str(tmp_path / "a\x00b.sqlite"), out)
+    assert list(tmp_path.iterdir()) == [out] and out.read_text() == "an earlier report"
 
 
 # Root ignores permission bits through these capabilities: without them, root is held to the
