@@ -8,11 +8,16 @@ import re
 import urllib.parse
 
 # How a text's words are split to be fingerprinted (Fingerprints.told_in): at spaces (a
-# secret may hold a quote), also at quotes, also at punctuation (a URL's query: ?key=S#f).
+# secret may hold a quote), also at quotes, also at punctuation (a URL's query: ?key=S#f),
+# also into runs of a typical secret's characters (S@host:5432, «S», S…, a fullwidth
+# prefix: at @ and every character not ASCII). A secret glued to letters or digits
+# (prefixS) is not found: only a search of every part of every word would (a fingerprint
+# per part).
 _WORDS = (
     re.compile(r"\S+"),
     re.compile(r"[^\s\"'`]+"),
     re.compile(r"[^\s\"'`,;:=()\[\]{}<>|&?#]+"),
+    re.compile(r"[A-Za-z0-9_.~+/=-]+"),
 )
 # A secret of several words (a passphrase) is looked for among runs of up to this many.
 _PASSPHRASE_WORDS = 8
@@ -38,7 +43,8 @@ def _joined_runs(word: str) -> set[str]:
 
 def candidates(text: str) -> dict[str, set[str]]:
     """What of a text may be a secret's value, to fingerprint, each with what of the text
-    to mask when it is: its words split at spaces, also at quotes, also at punctuation;
+    to mask when it is: its words split at spaces, also at quotes, also at punctuation,
+    also into runs of ``A-Za-z0-9_.~+/=-`` (at ``@`` and whatever is not ASCII);
     runs of up to 8 words (a passphrase; in lines of up to 200 words, for time), as written
     and with single spaces; each as a whole, its path segments, the value after an ``=``,
     without the punctuation or quotes around it; in the text and in it URL-decoded

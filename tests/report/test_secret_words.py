@@ -9,7 +9,10 @@ import html
 import json
 from pathlib import Path
 
+import pytest
+
 from lmms_eval_client import EvalClient, EvalRun, write_report
+from lmms_eval_client._secret_args import SECRET_ARG_WORDS, Fingerprints
 from lmms_eval_client.testing import LocalServer
 
 from .conftest import TASKS
@@ -64,3 +67,44 @@ def test_the_samples_viewer_masks_secrets_as_the_log_tail_does(
     assert "What is 2+2? api_key=" in page  # the sample is there
     for secret in NEVER:
         assert secret not in page, secret
+
+
+GLUED = "Zq7PLAINxVALUEx98765"  # a value of a secret name that no text rule catches
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "user {S}@db-host:5432",
+        "token=@{S}",
+        "«{S}»",
+        "{S}… (truncated)",
+        "{S}@host",
+        "@{S}",
+        "\uff36\uff21\uff2c{S}",  # fullwidth VAL
+        "{S}:8080",
+        "„{S}“ rejected",
+    ],
+)
+def test_a_secret_glued_to_punctuation_is_found_in_a_text(said: str) -> None:
+    # The adversarial try of the report: the log tail showed a secret model_args value the
+    # reason cell masked when the text glued it to @, « », … (words were split at spaces,
+    # quotes and ASCII punctuation only, never at @ or Unicode punctuation).
+    fingerprints = Fingerprints(b"k" * 32, SECRET_ARG_WORDS)
+    text = said.format(S=GLUED)
+    told = fingerprints.told_in(text, {"mysecretthing": fingerprints.of(GLUED)})
+    assert GLUED in told, (text, told)
+
+
+def test_a_failed_jobs_log_tail_masks_a_secret_glued_to_punctuation(
+    local_server: LocalServer, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "run.sqlite"
+    said = f"boom user {GLUED}@db-host:5432 «{GLUED}» {GLUED}… (truncated) end"
+    args = {"pretrained": "org/m", "mysecretthing": GLUED, "sim_error": said}
+    with EvalClient(local_server.url) as client, EvalRun(client, ledger, poll_interval=0.02) as run:
+        run.submit("qwen2_vl", TASKS, model_args=args, output_dir=str(tmp_path / "out"))
+        assert len(list(run.as_completed(timeout=60))) == 1
+    page = html.unescape(write_report(ledger, tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert "boom user [REDACTED]@db-host:5432" in page  # the tail is there, masked
+    assert GLUED not in page

@@ -16,6 +16,7 @@ from lmms_eval_client import (
     load_job_results,
     results_of_job,
 )
+from lmms_eval_client._report import compare
 from lmms_eval_client._results.eval_log import output_dir_of_job
 from lmms_eval_client._results.files import job_result_files
 
@@ -45,10 +46,17 @@ def test_a_failed_job_says_why_in_one_line() -> None:
     with pytest.raises(ResultsUnavailableError) as caught:
         load_job_results(job)
     message = str(caught.value)
-    assert message.startswith(f"Job {job.job_id} failed, so it has no results: ")
-    assert "Evaluation produced no parsed results" in message
+    # the line that says why, as wait and status say it (not the error's first line, which
+    # on a 0.7.3 server is "Evaluation produced no parsed results. Last lines of ...log:")
+    assert message.startswith(
+        f"Job {job.job_id} failed, so it has no results: ValueError: Tasks not found: no_such_task."
+    )
+    assert "Last lines of" not in message
     assert "\n" not in message and "\x1b" not in message
     assert caught.value.status == "failed"
+    with pytest.raises(ResultsUnavailableError) as compared:
+        compare(job, job)
+    assert str(compared.value) == message
 
 
 @pytest.mark.parametrize("result", [None, {}, {MODEL: {"results": None, "samples": []}}])

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import stat
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -95,11 +97,13 @@ def write_report(
     checkpoint; with ``compare_jobs=(a, b)`` the paired comparison of two of its
     checkpoints. Results and logs are read through ``path_map`` / ``filesystem``.
 
-    Raises InvalidArgumentError for a bad argument, LedgerNotFoundError for a ledger that
-    is not there (a missing file, a missing folder, a PostgreSQL schema that holds no
-    ledger: nothing is created), the other LedgerErrors for one that cannot be read (a
-    directory or a damaged file is a CorruptLedgerError), UnknownJobError for a seq or key
-    the first run does not have, and the results errors of ``compare``.
+    Raises InvalidArgumentError for a bad argument or a ``path`` that cannot be written
+    (a folder, a ledger's file, a name too long, a folder this user may not enter),
+    LedgerNotFoundError for a ledger that is not there (a missing file, a missing folder, a
+    PostgreSQL schema that holds no ledger: nothing is created), the other LedgerErrors for
+    one that cannot be read (a directory or a damaged file is a CorruptLedgerError; one in a
+    folder this user may not enter, a LedgerReadOnlyError "cannot be read"), UnknownJobError
+    for a seq or key the first run does not have, and the results errors of ``compare``.
 
     Example::
 
@@ -125,17 +129,26 @@ def write_report(
 def _write_page(out: Path, page: str) -> None:
     """The page written whole or not at all: beside the file ``out`` names (through a
     symbolic link), keeping its mode, then renamed over it (a failed write left an earlier
-    report empty); a FIFO or a device (``-o /dev/stdout``) is written as it is. A lone
-    surrogate a results file may hold (valid JSON, ``"\\udc00"``) is written as its escape:
-    UTF-8 has no form of it."""
+    report empty). Written in place instead, never renamed over what it names: a FIFO; a
+    path that is, or leads through links to, a device's (``/dev/...``) or a process's open
+    file (``/proc/PID/fd/N``): one of this process's (``-o /dev/stdout`` when the shell sent
+    stdout to a log) on that descriptor, after what was written to it before; another
+    process's appended to what its file holds. A lone surrogate a results file may hold
+    (valid JSON, ``"\\udc00"``) is written as its escape: UTF-8 has no form of it."""
     data = page.encode("utf-8", "backslashreplace")
+    through, descriptor = _special_path(out)
     try:
+        if descriptor is not None:
+            _write_descriptor(descriptor, data)
+            return
         try:
             found = os.stat(out)
         except FileNotFoundError:
             found = None
-        if found is not None and not stat.S_ISREG(found.st_mode):
-            with open(out, "wb") as stream:
+        regular = found is not None and stat.S_ISREG(found.st_mode)
+        if through or (found is not None and not regular):
+            # (a file another process has open: kept, the page after it)
+            with open(out, "ab" if through == "/proc" and regular else "wb") as stream:
                 stream.write(data)
             return
         target = Path(os.path.realpath(out))
@@ -158,21 +171,77 @@ def _write_page(out: Path, page: str) -> None:
         ) from None
 
 
+# The names of an open file of a process, in /proc (/dev/fd/N and /dev/stdout lead there).
+_PROC_FD = re.compile(r"/proc/(self|thread-self|\d+)(?:/task/\d+)?/fd/(\d+)")
+_STANDARD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _special_path(out: str | os.PathLike[str]) -> tuple[str, int | None]:
+    """Whether ``out`` is, or leads through symbolic links to, a device's path ("/dev") or
+    a process's open file ("/proc"; "" for neither); and the descriptor of this process
+    it names, if it names one (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``: 1)."""
+    through = ""
+    path = os.path.abspath(out)
+    for _ in range(40):  # (Linux follows at most 40 links)
+        if path in _STANDARD:
+            return "/dev", _STANDARD[path]
+        if path.startswith("/dev/fd/") and path[8:].isdigit():
+            return "/dev", int(path[8:])
+        match = _PROC_FD.fullmatch(path)
+        if match is not None:
+            own = match[1] in ("self", "thread-self", str(os.getpid()))
+            return through or "/proc", int(match[2]) if own else None
+        if path.startswith("/dev/"):
+            through = through or "/dev"
+        try:
+            link = os.readlink(path)
+        except (OSError, ValueError):  # not a link (or not there): the walk ends
+            break
+        path = os.path.normpath(os.path.join(os.path.dirname(path), link))
+    return through, None
+
+
+def page_descriptor(out: str | os.PathLike[str]) -> int | None:
+    """The descriptor of this process ``out`` names, if it names one: the page is written on
+    it (``-o /dev/stdout``: 1, where the command line then says "report written" on stderr)."""
+    return _special_path(out)[1]
+
+
+def _write_descriptor(descriptor: int, data: bytes) -> None:
+    """``data`` written on an open descriptor of this process, after what Python's own
+    streams of it hold (flushed first: a print before the page stays before it)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            if stream.fileno() == descriptor:
+                stream.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
 def _checked_output(
     path: str | os.PathLike[str], ledgers: Sequence[str | os.PathLike[str]]
 ) -> Path:
     """The report's path, refused (InvalidArgumentError) before anything is read when it
-    is empty, a folder, or one of the ledgers it reports on (the page would replace it)."""
+    is empty, a folder, one that cannot be looked at (a name too long, a folder this user
+    may not enter), or one of the ledgers it reports on (the page would replace it). A
+    ledger that cannot be looked at is not the page: opening it says why it cannot be read."""
     if isinstance(path, str) and not path:
         raise InvalidArgumentError("The report's path is empty: give a file name, e.g. report.html")
     out = Path(check_path("path", path))
-    if out.is_dir():
-        raise InvalidArgumentError(f"{str(out)!r} is a folder: give a file name in it")
-    for ledger in ledgers:
+    try:  # (Path.exists and is_dir raise what is not ENOENT, ENOTDIR, EBADF or ELOOP)
+        if out.is_dir():
+            raise InvalidArgumentError(f"{str(out)!r} is a folder: give a file name in it")
+        there = out.exists()
+    except OSError as exc:
+        raise InvalidArgumentError(
+            f"Cannot write the report to {str(out)!r}: {exc.strerror or exc}"
+        ) from None
+    for ledger in ledgers if there else ():
         # (a PostgreSQL URL is no file: Path(url) does not exist.) SQLite's -wal holds the
         # writes a live run has not checkpointed yet: replaced, they are gone (the review).
         for part in (Path(ledger), *(Path(f"{ledger}{end}") for end in _SIDECARS)):
-            if part.exists() and out.exists() and out.samefile(part):
+            if _same_file(out, part):
                 raise InvalidArgumentError(
                     f"{str(out)!r} is the run's ledger, or a file of it ({part.name}): "
                     "writing the page there would replace the run. Give another file name."
@@ -181,3 +250,12 @@ def _checked_output(
 
 
 _SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def _same_file(out: Path, part: Path) -> bool:
+    """Whether ``part`` (a ledger's file) is the existing file ``out``; not when ``part``
+    cannot be looked at (its open, read-only, raises the ledger's error for that)."""
+    try:
+        return part.exists() and out.samefile(part)
+    except (OSError, ValueError):  # (ValueError: a NUL in the path)
+        return False

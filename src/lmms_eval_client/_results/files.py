@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING, cast
 
 from .._exceptions import InvalidArgumentError
-from .._text import shown, strip_ansi
+from .._text import failure_reason, shown
 from .bounded import DEFAULT_MAX_RESULTS_BYTES
 from .errors import ResultsError, ResultsUnavailableError, require
 from .file_access import FileLocation, FileSystem, server_location
@@ -35,19 +35,14 @@ def status_of(job: JobInfo) -> str:
     return str(getattr(job.status, "value", job.status))
 
 
-def _first_line(text: str | None, limit: int = 200) -> str:
-    lines = strip_ansi(text or "").strip().splitlines()
-    line = lines[0] if lines else ""
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def job_result_files(job: JobInfo) -> dict[str, ModelResultFiles]:
     """The result files of a completed job, by model name (paths on the server's disk).
 
     The server lists every model folder of the job's output_dir: when several jobs wrote
     to it, only the folder lmms-eval named after this job's model_args is the job's own
     (when it is among them, the others are left out). Raises
-    :class:`ResultsUnavailableError` when the job is not completed or lists none.
+    :class:`ResultsUnavailableError` when the job is not completed (for a failed one, with
+    the line of its error that says why, as ``wait_for_job`` gives it) or lists none.
 
     >>> job_result_files(done)["stub-model"].results
     '/srv/evals/a/stub-model/20261202_055237_results.json'
@@ -55,8 +50,9 @@ def job_result_files(job: JobInfo) -> dict[str, ModelResultFiles]:
     status = status_of(job)
     if status != "completed":
         if status == "failed":
-            detail = _first_line(redacted_error(job))
-            why = "failed, so it has no results" + (f": {detail}" if detail else "")
+            # The line that says why, as wait and status give it (a 0.7.3 server's error
+            # begins "Evaluation produced no parsed results. Last lines of ...log:").
+            why = f"failed, so it has no results: {failure_reason(redacted_error(job))}"
         elif status == "cancelled":
             why = "was cancelled, so it has no results"
         else:

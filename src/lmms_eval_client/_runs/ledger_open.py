@@ -51,6 +51,8 @@ def check_place(
         raise InvalidArgumentError(
             "The run ledger's path is empty: give a file (e.g. evals.sqlite) or a PostgreSQL URL"
         )
+    if "\x00" in path:  # (os functions raise ValueError: no file system takes one)
+        raise InvalidArgumentError(f"The run ledger's path {path!r} holds a NUL character")
     # realpath: the folder of a symbolic link's target (it never raises on a loop; opening does)
     folder = os.path.dirname(os.path.realpath(path))
     if not os.path.isdir(folder):

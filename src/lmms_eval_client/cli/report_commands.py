@@ -9,6 +9,7 @@ are read through the path map of ``$LMMS_EVAL_PATH_MAP`` (or the client's, with
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -67,7 +68,7 @@ def report(
     metrics and, for a failed or lost one, why; optionally one checkpoint's samples
     (--samples) and two checkpoints compared (--compare).
     """
-    from lmms_eval_client._report import write_report
+    from lmms_eval_client._report import page_descriptor, write_report
 
     files: dict[str, object] = {}
     if settings_of(ctx).servers:
@@ -82,7 +83,8 @@ def report(
         compare_jobs=compare_jobs,
         **files,  # type: ignore[arg-type]
     )
-    print(f"report written: {written}")
+    # -o /dev/stdout: the page is the output, the line goes to stderr (not into the page)
+    print(f"report written: {written}", file=sys.stderr if page_descriptor(out) == 1 else None)
 
 
 def compare(

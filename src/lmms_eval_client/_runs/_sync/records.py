@@ -180,7 +180,10 @@ class RunRecords:
 
     def report(self, path: str | os.PathLike[str], **options: Any) -> Path:
         """Write this run's HTML report to ``path`` (see ``write_report`` for ``options``:
-        step_label, samples_job, max_samples, compare_jobs, title); return its path.
+        step_label, samples_job, max_samples, compare_jobs, title, path_map, filesystem);
+        return its path. Results and logs are read through the run's client's path_map and
+        filesystem unless ``options`` gives its own, which then decide (None too: no path
+        map but ``$LMMS_EVAL_PATH_MAP``, no fsspec filesystem, as ``write_report`` reads).
 
         Example::
 
@@ -188,8 +191,8 @@ class RunRecords:
         """
         from ..._report import write_report
 
-        files = self._files_of()
-        return run_sync(partial(write_report, self._ledger.target, path, **options, **files))
+        options = {**self._files_of(), **options}  # the caller's path_map / filesystem win
+        return run_sync(partial(write_report, self._ledger.target, path, **options))
 
     def compare(self, a: int | str, b: int | str) -> Comparison:
         """Compare two completed jobs of this run (by seq or key) sample by sample:
