@@ -13,7 +13,7 @@ import re
 import pytest
 
 from lmms_eval_client import EvalResults
-from lmms_eval_client._results.metrics import _stderr_split
+from lmms_eval_client._results.metrics import _stderr_split, parse_task_metrics
 
 # What a stderr name is: the regex the client used before (now its specification only).
 SPEC = re.compile(r"(?P<base>.+)_(?P<kind>stderr(?:_[A-Za-z0-9]+)*)", re.DOTALL)
@@ -71,3 +71,28 @@ def test_a_name_the_regex_backtracked_on_is_a_metric_of_its_own() -> None:
         (name, 1.0, {}),
         ("x", 0.5, {}),
     ]
+
+
+class CountedKey(str):
+    """A key that counts the comparisons made with it (a lookup among the keys)."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        CountedKey.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_looking_up_each_stderrs_metric_is_not_a_scan_of_the_keys() -> None:
+    # An adversarial try: an entry of 60,000 "m<i>_stderr,none" keys (1 MB) took 33 s,
+    # each stderr's metric ("m<i>,none", absent) looked for in a tuple of all the keys.
+    count = 2_000
+    entry = {CountedKey(f"m{i}_stderr,none"): 0.1 for i in range(count)}
+    entry[CountedKey("m0,none")] = 1.0
+    CountedKey.compared = 0
+    rows = parse_task_metrics("t", entry, is_group=False)
+    assert CountedKey.compared <= 4 * count  # a scan for each: about count**2 / 2
+    assert len(rows) == count and rows[-1].name == "m0" and rows[-1].stderrs == {"stderr": 0.1}
+    assert [m.name for m in rows[:2]] == ["m1_stderr", "m2_stderr"]

@@ -192,13 +192,14 @@ def _plan(keys: tuple[str, ...]) -> _Plan:
     """The metrics among ``keys`` (``"<metric>,<filter>"``), each with its stderr keys."""
     found: dict[str, tuple[str, str, str, list[tuple[str, str]]]] = {}
     stderrs: list[tuple[str, str, str]] = []  # the stderr's key, its metric's key, its kind
+    present = frozenset(keys)  # a lookup per stderr key: in a tuple, quadratic in the keys
     for key in keys:
         comma = key.find(",")
         if comma < 0:  # keys without a comma (alias, ...) are not metrics
             continue
         name = key[:comma]
         split = _stderr_split(name)
-        if split is not None and split[0] + key[comma:] in keys:
+        if split is not None and split[0] + key[comma:] in present:
             stderrs.append((key, split[0] + key[comma:], split[1]))
             continue
         found[key] = (key, name, key[comma + 1 :], [])
