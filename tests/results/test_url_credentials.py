@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from lmms_eval_client import EvalResults, ResultsNotReachableError, load_job_results
+from lmms_eval_client._results.located import SAMPLES_INFIX
 
 from ..cli.test_commands import invoke
 from ..servers import refused_url, serving
-from .conftest import MODEL, SINGLE, job_info
+from .conftest import MODEL, SINGLE, SINGLE_SAMPLES, job_info
 
 SECRET = "hunter2hunter2"
 NAME = "20261202_055237_results.json"
@@ -40,6 +41,7 @@ def web_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     for folder in ("out", "private"):
         (tmp_path / folder / MODEL).mkdir(parents=True)
         shutil.copy(SINGLE, tmp_path / folder / MODEL / NAME)
+        shutil.copy(SINGLE_SAMPLES, tmp_path / folder / MODEL / SINGLE_SAMPLES.name)
     handler = functools.partial(_Quiet, directory=str(tmp_path))
     with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as port:
         yield f"http://me:{SECRET}@127.0.0.1:{port}", tmp_path
@@ -99,3 +101,37 @@ def test_the_command_lines_results_show_no_password(web_root: tuple[str, Path]) 
         done = invoke(["results", f"{url}/out/{MODEL}/{NAME}", *output])
         assert done.exit_code == 0, done.output
         assert SECRET not in done.output and "e2e_arith" in done.output
+
+
+@pytest.mark.parametrize("looked", [False, True])
+def test_a_pickle_of_results_read_through_a_url_holds_no_password(
+    web_root: tuple[str, Path], looked: bool
+) -> None:
+    # An adversarial try: repr and .path were masked, the pickle held the URL in clear
+    # (the location's path and its fsspec filesystem, kept to read the samples).
+    url, _ = web_root
+    results = EvalResults.load(f"{url}/out/{MODEL}/{NAME}")
+    if looked:  # its samples files found, their locations kept too
+        assert list(results.sample_files) == ["e2e_arith"]
+        assert next(results.samples("e2e_arith")).doc_id == 0
+    blob = pickle.dumps(results)
+    assert SECRET.encode() not in blob
+    again = pickle.loads(blob)
+    assert again == results and again.table() == results.table()  # the data, all of it
+    assert again.path == results.path and SECRET not in repr(again)
+    with pytest.raises(ResultsNotReachableError) as caught:
+        next(again.samples("e2e_arith"))
+    error = caught.value
+    assert "pickle" in str(error) and "EvalResults.load" in str(error)
+    folder = str(results.path).rsplit("/", 1)[0]  # the results file, or its samples file
+    assert str(error.client_path).startswith(folder) and SECRET not in str(error)
+    assert SECRET.encode() not in pickle.dumps(again)
+
+
+def test_a_pickle_of_local_results_still_reads_their_samples(tmp_path: Path) -> None:
+    shutil.copy(SINGLE, tmp_path / NAME)
+    shutil.copy(SINGLE_SAMPLES, tmp_path / SINGLE_SAMPLES.name)
+    again = pickle.loads(pickle.dumps(EvalResults.load(tmp_path / NAME)))
+    assert again.path == str(tmp_path / NAME)
+    assert SAMPLES_INFIX in again.sample_files["e2e_arith"]
+    assert next(again.samples("e2e_arith")).doc_id == 0
