@@ -83,16 +83,24 @@ def test_a_missing_fsspec_backend_shows_no_password() -> None:
     assert SECRET not in str(caught.value)
 
 
+@pytest.mark.parametrize("given", [False, True], ids=["url", "url and filesystem"])
 @pytest.mark.parametrize("dots", ["%2e%2e", "%2E%2E", "..%2f.."])
 def test_a_servers_percent_encoded_dots_stay_inside_the_mapped_folder(
-    web_root: tuple[str, Path], dots: str
+    web_root: tuple[str, Path], dots: str, given: bool
 ) -> None:
     """On the server's disk ``%2e%2e`` is a folder's name; sent as it is, the web server
-    decoded it as ``..`` and the client read ``private/`` beside the mapped ``out/``."""
+    decoded it as ``..`` and the client read ``private/`` beside the mapped ``out/``
+    (an adversarial try found it still so with ``filesystem=`` an http filesystem)."""
+    import fsspec
+
     url, _ = web_root
+    filesystem = fsspec.filesystem("http") if given else None
     job = job_at(f"/srv/evals/{dots}/private/{MODEL}/{NAME}")
-    with pytest.raises(ResultsNotReachableError):
-        load_job_results(job, path_map={"/srv/evals": f"{url}/out"})
+    with pytest.raises(ResultsNotReachableError) as caught:
+        load_job_results(job, path_map={"/srv/evals": f"{url}/out"}, filesystem=filesystem)
+    assert "%252" in str(caught.value.client_path)  # "%" sent as a character of a name
+    inside = job_at(f"/srv/evals/{MODEL}/{NAME}")  # the mapped folder's own file reads
+    assert load_job_results(inside, path_map={"/srv/evals": f"{url}/out"}, filesystem=filesystem)
 
 
 def test_the_command_lines_results_show_no_password(web_root: tuple[str, Path]) -> None:

@@ -316,6 +316,8 @@ def server_location(
     prefix, rest = split_server_path(server_path, mapping)
     target = mapping[prefix] if prefix is not None else None
     if filesystem is not None:  # the user's filesystem: every path is read on it
+        if target is not None and (_is_web(target) or decodes_paths(filesystem)):
+            rest = quote(rest, safe="/")  # as below: "%2e%2e" is no ".." of a web server
         mapped = join_target(target, rest) if target is not None else server_path
         return FileLocation(mapped, filesystem, server_path, prefix, target)
     if target is not None and is_url(target):
@@ -332,6 +334,11 @@ def server_location(
         fs, inner = url_to_fs(mapped)
         return FileLocation(inner, fs, server_path, prefix, target)
     return FileLocation(mapped, None, server_path, prefix, target)
+
+
+def _is_web(target: str) -> bool:
+    """Whether a path map's target is an http(s) URL (its paths a web server decodes)."""
+    return is_url(target) and target.partition("://")[0].lower() in ("http", "https")
 
 
 def _url_not_followed(server_path: str) -> ResultsNotReachableError:
