@@ -47,7 +47,9 @@ class ResultsNotReachableError(ResultsError):
     Attributes:
         server_path: The path on the server's disk (None when a local path was given).
         client_path: Where this machine looked for it (also ``path``).
-        reason: What went wrong there, e.g. ``"no such file"`` or ``"permission denied"``.
+        reason: What went wrong there, e.g. ``"no such file"``, ``"permission denied"``,
+            or over http(s) ``"HTTP 500 (Internal Server Error)"``, ``"cannot connect
+            (...)"``, a timeout.
     """
 
     def __init__(

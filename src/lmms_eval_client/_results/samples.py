@@ -330,14 +330,15 @@ def iter_location(
 ) -> Iterator[Sample]:
     """The samples of the file at ``location``, streamed (checks it is there first)."""
     limit = check_limit("max_line_bytes", max_line_bytes)
+    missing = location.missing()  # first: a host that hangs is waited for once
+    if missing is not None:
+        raise location.not_reachable(missing)
     if location.is_dir():
         raise ResultsFormatError(
             f"{location.display} is a directory, not a samples file",
             path=location.display,
             reason="a directory",
         )
-    if not location.exists():
-        raise location.not_reachable("no such file")
     return _read(location, metric_names, limit)
 
 
