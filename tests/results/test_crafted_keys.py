@@ -13,7 +13,8 @@ import re
 import pytest
 
 from lmms_eval_client import EvalResults
-from lmms_eval_client._results.metrics import _stderr_split, parse_task_metrics
+from lmms_eval_client._results.metrics import parse_task_metrics
+from lmms_eval_client._results.stderr_names import stderr_split as _stderr_split
 
 # What a stderr name is: the regex the client used before (now its specification only).
 SPEC = re.compile(r"(?P<base>.+)_(?P<kind>stderr(?:_[A-Za-z0-9]+)*)", re.DOTALL)
@@ -96,3 +97,23 @@ def test_looking_up_each_stderrs_metric_is_not_a_scan_of_the_keys() -> None:
     assert CountedKey.compared <= 4 * count  # a scan for each: about count**2 / 2
     assert len(rows) == count and rows[-1].name == "m0" and rows[-1].stderrs == {"stderr": 0.1}
     assert [m.name for m in rows[:2]] == ["m1_stderr", "m2_stderr"]
+
+
+def test_the_plans_kept_after_a_file_are_bounded_by_their_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An adversarial try: 1,000 tasks of 5,000 distinct keys each kept 5 million key
+    # strings (GBs) in the module's cache of plans after the EvalResults was gone.
+    from lmms_eval_client._results import metrics
+
+    monkeypatch.setattr(metrics, "_PLANS", {})
+    monkeypatch.setattr(metrics, "_MAX_PLANNED_KEYS", 100, raising=False)
+    for task in range(10):
+        entry = {f"m{task}_{k},none": 0.5 for k in range(30)}
+        assert len(parse_task_metrics(f"t{task}", entry, is_group=False)) == 30
+        assert sum(map(len, metrics._PLANS)) <= 100
+    big = {f"b{k},none": 0.5 for k in range(101)}
+    assert len(parse_task_metrics("big", big, is_group=False)) == 101
+    assert tuple(big) not in metrics._PLANS and sum(map(len, metrics._PLANS)) <= 100
+    rows = parse_task_metrics("again", big, is_group=False)  # the same rows, planned again
+    assert rows[0].model_fields_set == set(metrics.Metric.model_fields)

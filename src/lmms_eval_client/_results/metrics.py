@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from .._exceptions import InvalidArgumentError, MissingDependencyError
 from .._text import shown
+from .stderr_names import stderr_split
 
 if TYPE_CHECKING:
     import pandas
@@ -147,45 +148,13 @@ def split_key(key: str, filter: str = "none") -> tuple[str, str]:
     return name, own
 
 
-_KIND_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
-
-
-def _stderr_split(name: str) -> tuple[str, str] | None:
-    """``(metric, kind)`` of a stderr name (``"acc_stderr_clt"``: ``("acc", "stderr_clt")``),
-    else None.
-
-    A stderr name is ``<metric>_stderr`` followed by any number of ``_<ASCII letters or
-    digits>`` parts; the metric is as long as it can be (``"a_stderr_stderr"`` is the
-    ``stderr`` of ``a_stderr``). String operations, linear in the name: a regex's
-    backtracking made a crafted name of 144 KB take a minute.
-    """
-    cut = name.rfind("_stderr")
-    if cut <= 0:
-        return None
-    kind = name[cut + 1 :]
-    if kind == "stderr" or (kind[6:7] == "_" and kind[7:].isalnum() and kind[7:].isascii()):
-        return name[:cut], kind  # the kinds lmms-eval writes: no more to look at
-    # The kind is within the name's tail of ASCII letters, digits and "_", and after its
-    # last "__" (an empty part); the last "_stderr" there whose rest is "_<part>"s wins.
-    start = len(name.rstrip(_KIND_CHARACTERS))
-    if name.endswith("_"):
-        return None  # an empty last part (and no "_stderr" ends the name: checked above)
-    after = name.rfind("__") + 2  # the rest of a kind begins at or after it
-    while cut > 0:
-        rest = cut + 7  # after "_stderr"
-        if rest < start or rest < after:
-            return None  # its rest would hold another character, or an empty part
-        if rest == len(name) or name[rest] == "_":
-            return name[:cut], name[cut + 1 :]
-        cut = name.rfind("_stderr", 0, cut + 6)  # the one before (they may not overlap)
-    return None
-
-
 # How the keys of an entry split into metrics and their stderrs, by the entry's keys (the
 # tasks of a file mostly share one set of keys: they are split once, not once a task).
+# Kept after the file is gone: bounded by the keys they hold (real tasks have tens).
 _Plan = list[tuple[str, str, str, list[tuple[str, str]]]]  # key, metric, filter, stderrs
 _PLANS: dict[tuple[str, ...], _Plan] = {}
-_MAX_PLANS = 1024
+_MAX_PLANNED_KEYS = 50_000  # in all; a larger entry's plan is not kept
+_held = [0]  # the keys of _PLANS
 
 
 def _plan(keys: tuple[str, ...]) -> _Plan:
@@ -198,7 +167,7 @@ def _plan(keys: tuple[str, ...]) -> _Plan:
         if comma < 0:  # keys without a comma (alias, ...) are not metrics
             continue
         name = key[:comma]
-        split = _stderr_split(name)
+        split = stderr_split(name)
         if split is not None and split[0] + key[comma:] in present:
             stderrs.append((key, split[0] + key[comma:], split[1]))
             continue
@@ -226,9 +195,13 @@ def parse_task_metrics(
     keys = tuple(entry)
     plan = _PLANS.get(keys)
     if plan is None:
-        if len(_PLANS) >= _MAX_PLANS:
-            _PLANS.clear()
-        plan = _PLANS[keys] = _plan(keys)
+        plan = _plan(keys)
+        if len(keys) <= _MAX_PLANNED_KEYS:
+            if _held[0] + len(keys) > _MAX_PLANNED_KEYS:
+                _PLANS.clear()
+                _held[0] = 0
+            _PLANS[keys] = plan
+            _held[0] += len(keys)
     alias = entry.get("alias")
     shown = alias if isinstance(alias, str) else None
     better = higher_is_better or {}
@@ -258,14 +231,14 @@ def parse_task_metrics(
                 "alias": shown,
             },
         )
-        _set_attribute(row, "__pydantic_fields_set__", _METRIC_FIELDS.copy())
+        _set_attribute(row, "__pydantic_fields_set__", _METRIC_FIELDS)  # shared: copies copy it
         _set_attribute(row, "__pydantic_extra__", None)
         _set_attribute(row, "__pydantic_private__", None)
         rows.append(row)
     return rows
 
 
-_METRIC_FIELDS = set(Metric.model_fields)  # copied into each row
+_METRIC_FIELDS = set(Metric.model_fields)  # every row's (frozen rows: never changed)
 
 
 def describe_metrics(metrics: Iterable[Metric], limit: int = 20) -> str:
