@@ -65,3 +65,29 @@ def test_a_csv_shows_a_files_terminal_codes_escaped_as_the_table_does(tmp_path: 
     out = invoke(["results", str(path), "--csv"]).stdout
     assert "\x1b" not in out and "\x07" not in out
     assert "\\x1b]0;owned\\x07\\x1b[2Jarith" in out and "m\\x1b[31m" in out
+
+
+def test_a_folder_that_cannot_be_listed_is_one_line_and_exit_6(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An adversarial try: `results /proc/1/map_files` (a folder whose listing is refused)
+    # printed a PermissionError traceback, exit 1. (Root reads a chmod-000 folder: the
+    # refusal is the scandir's, as the kernel gives it.)
+    import os
+
+    folder = tmp_path / "evals"
+    folder.mkdir()
+    scandir = os.scandir
+
+    def refusing(path: object) -> object:
+        if Path(str(path)) == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    done = invoke(["results", str(folder)], "http://127.0.0.1:9")
+    assert done.exit_code == 6, done.output
+    assert "Traceback" not in done.output
+    (line,) = done.stderr.strip().splitlines()
+    assert str(folder) in line and "permission denied" in line.lower(), line
+    assert "cannot be listed" in line, line

@@ -249,6 +249,18 @@ def test_from_json_names_the_source() -> None:
         EvalResults.from_json("{", path="/srv/x.json")
 
 
+def test_text_with_a_lone_surrogate_is_a_format_error() -> None:
+    # An adversarial try: a file with one byte that is not UTF-8, read with
+    # errors="surrogateescape", then from_json(text): a raw TypeError ("Expected bytes,
+    # bytearray or str") from the JSON parser.
+    raw = b'{"results": {"t": {"acc,none": 1}}, "model_name": "caf\xe9"}'
+    text = raw.decode("utf-8", errors="surrogateescape")
+    with pytest.raises(ResultsFormatError) as caught:
+        EvalResults.from_json(text, path="/srv/x_results.json")
+    assert str(caught.value).startswith("/srv/x_results.json: not valid text")
+    assert "character 55" in caught.value.reason and caught.value.path == "/srv/x_results.json"
+
+
 @pytest.mark.parametrize(
     ("call", "says"),
     [

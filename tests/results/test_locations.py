@@ -285,6 +285,26 @@ def test_bad_path_maps(bad: object) -> None:
         load_job_results(completed_job("single"), path_map=bad)  # type: ignore[arg-type]
 
 
+DEEP_MAP = '{"/srv": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+def test_a_path_map_of_json_nested_too_deeply(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An adversarial try: a raw RecursionError from json.loads, by every way a map comes in.
+    from lmms_eval_client import EvalClient, parse_path_map
+
+    for call in (
+        lambda: parse_path_map(DEEP_MAP),
+        lambda: load_job_results(completed_job("single"), path_map=DEEP_MAP),
+        lambda: EvalClient("http://127.0.0.1:9", path_map=DEEP_MAP),
+    ):
+        with pytest.raises(InvalidArgumentError, match="nested too deeply") as caught:
+            call()
+        assert "path_map" in str(caught.value) or "LMMS_EVAL_PATH_MAP" in str(caught.value)
+    monkeypatch.setenv("LMMS_EVAL_PATH_MAP", DEEP_MAP)
+    with pytest.raises(InvalidArgumentError, match=r"^LMMS_EVAL_PATH_MAP: .*nested too deeply"):
+        load_job_results(completed_job("single"))
+
+
 @pytest.mark.parametrize("bad", ["sftp", object(), 3])
 def test_bad_filesystems(bad: object) -> None:
     with pytest.raises(InvalidArgumentError, match="fsspec filesystem"):

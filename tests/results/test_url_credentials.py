@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from lmms_eval_client import EvalResults, ResultsNotReachableError, load_job_results
+from lmms_eval_client._results.located import SAMPLES_INFIX
 
 from ..cli.test_commands import invoke
 from ..servers import refused_url, serving
-from .conftest import MODEL, SINGLE, job_info
+from .conftest import MODEL, SINGLE, SINGLE_SAMPLES, job_info
 
 SECRET = "hunter2hunter2"
 NAME = "20261202_055237_results.json"
@@ -40,6 +41,7 @@ def web_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     for folder in ("out", "private"):
         (tmp_path / folder / MODEL).mkdir(parents=True)
         shutil.copy(SINGLE, tmp_path / folder / MODEL / NAME)
+        shutil.copy(SINGLE_SAMPLES, tmp_path / folder / MODEL / SINGLE_SAMPLES.name)
     handler = functools.partial(_Quiet, directory=str(tmp_path))
     with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as port:
         yield f"http://me:{SECRET}@127.0.0.1:{port}", tmp_path
@@ -81,16 +83,24 @@ def test_a_missing_fsspec_backend_shows_no_password() -> None:
     assert SECRET not in str(caught.value)
 
 
+@pytest.mark.parametrize("given", [False, True], ids=["url", "url and filesystem"])
 @pytest.mark.parametrize("dots", ["%2e%2e", "%2E%2E", "..%2f.."])
 def test_a_servers_percent_encoded_dots_stay_inside_the_mapped_folder(
-    web_root: tuple[str, Path], dots: str
+    web_root: tuple[str, Path], dots: str, given: bool
 ) -> None:
     """On the server's disk ``%2e%2e`` is a folder's name; sent as it is, the web server
-    decoded it as ``..`` and the client read ``private/`` beside the mapped ``out/``."""
+    decoded it as ``..`` and the client read ``private/`` beside the mapped ``out/``
+    (an adversarial try found it still so with ``filesystem=`` an http filesystem)."""
+    import fsspec
+
     url, _ = web_root
+    filesystem = fsspec.filesystem("http") if given else None
     job = job_at(f"/srv/evals/{dots}/private/{MODEL}/{NAME}")
-    with pytest.raises(ResultsNotReachableError):
-        load_job_results(job, path_map={"/srv/evals": f"{url}/out"})
+    with pytest.raises(ResultsNotReachableError) as caught:
+        load_job_results(job, path_map={"/srv/evals": f"{url}/out"}, filesystem=filesystem)
+    assert "%252" in str(caught.value.client_path)  # "%" sent as a character of a name
+    inside = job_at(f"/srv/evals/{MODEL}/{NAME}")  # the mapped folder's own file reads
+    assert load_job_results(inside, path_map={"/srv/evals": f"{url}/out"}, filesystem=filesystem)
 
 
 def test_the_command_lines_results_show_no_password(web_root: tuple[str, Path]) -> None:
@@ -99,3 +109,37 @@ def test_the_command_lines_results_show_no_password(web_root: tuple[str, Path]) 
         done = invoke(["results", f"{url}/out/{MODEL}/{NAME}", *output])
         assert done.exit_code == 0, done.output
         assert SECRET not in done.output and "e2e_arith" in done.output
+
+
+@pytest.mark.parametrize("looked", [False, True])
+def test_a_pickle_of_results_read_through_a_url_holds_no_password(
+    web_root: tuple[str, Path], looked: bool
+) -> None:
+    # An adversarial try: repr and .path were masked, the pickle held the URL in clear
+    # (the location's path and its fsspec filesystem, kept to read the samples).
+    url, _ = web_root
+    results = EvalResults.load(f"{url}/out/{MODEL}/{NAME}")
+    if looked:  # its samples files found, their locations kept too
+        assert list(results.sample_files) == ["e2e_arith"]
+        assert next(results.samples("e2e_arith")).doc_id == 0
+    blob = pickle.dumps(results)
+    assert SECRET.encode() not in blob
+    again = pickle.loads(blob)
+    assert again == results and again.table() == results.table()  # the data, all of it
+    assert again.path == results.path and SECRET not in repr(again)
+    with pytest.raises(ResultsNotReachableError) as caught:
+        next(again.samples("e2e_arith"))
+    error = caught.value
+    assert "pickle" in str(error) and "EvalResults.load" in str(error)
+    folder = str(results.path).rsplit("/", 1)[0]  # the results file, or its samples file
+    assert str(error.client_path).startswith(folder) and SECRET not in str(error)
+    assert SECRET.encode() not in pickle.dumps(again)
+
+
+def test_a_pickle_of_local_results_still_reads_their_samples(tmp_path: Path) -> None:
+    shutil.copy(SINGLE, tmp_path / NAME)
+    shutil.copy(SINGLE_SAMPLES, tmp_path / SINGLE_SAMPLES.name)
+    again = pickle.loads(pickle.dumps(EvalResults.load(tmp_path / NAME)))
+    assert again.path == str(tmp_path / NAME)
+    assert SAMPLES_INFIX in again.sample_files["e2e_arith"]
+    assert next(again.samples("e2e_arith")).doc_id == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from .._exceptions import InvalidArgumentError, LmmsEvalError, _PlainMessage
+from .._text import shown
 
 # --- Results files (reading what lmms-eval wrote) ------------------------------------------
 #
@@ -46,7 +47,9 @@ class ResultsNotReachableError(ResultsError):
     Attributes:
         server_path: The path on the server's disk (None when a local path was given).
         client_path: Where this machine looked for it (also ``path``).
-        reason: What went wrong there, e.g. ``"no such file"`` or ``"permission denied"``.
+        reason: What went wrong there, e.g. ``"no such file"``, ``"permission denied"``,
+            or over http(s) ``"HTTP 500 (Internal Server Error)"``, ``"cannot connect
+            (...)"``, a timeout.
     """
 
     def __init__(
@@ -204,3 +207,26 @@ def require(name: str, value: object, kinds: type | tuple[type, ...], what: str)
     """InvalidArgumentError unless ``value`` is one of ``kinds`` (``what`` says which)."""
     if not isinstance(value, kinds):
         raise InvalidArgumentError(f"{name} must be {what}, got {type(value).__name__}")
+
+
+def check_metric_names(metric_names: object) -> frozenset[str] | None:
+    """``metric_names`` as a set of names (None stays None), or InvalidArgumentError: a
+    str would be read as the set of its letters, silently."""
+    if metric_names is None:
+        return None
+    if isinstance(metric_names, (str, bytes, bytearray)):
+        raise InvalidArgumentError(
+            "metric_names must be a collection of metric names, e.g. ['exact_match'], not a "
+            f"{type(metric_names).__name__} (read as its letters); got {shown(metric_names)}"
+        )
+    try:
+        names = list(metric_names)  # type: ignore[call-overload]
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(name, str) for name in names):
+        wrong = metric_names if names is None else next(n for n in names if not isinstance(n, str))
+        raise InvalidArgumentError(
+            "metric_names must be a collection of metric names (str), e.g. ['exact_match'], "
+            f"or None; got {shown(wrong)}"
+        )
+    return frozenset(names)

@@ -254,8 +254,9 @@ def eval_log_tail(
     check_count("lines", lines, 0)
     location = _locate_log(source, path_map, filesystem)
     if lines == 0:
-        if not location.exists():
-            raise location.not_reachable("no such file")
+        missing = location.missing()
+        if missing is not None:
+            raise location.not_reachable(missing)
         return ""
     rows = _rows(_read(location, None, lines)[1])
     if plain:  # as a terminal shows it, without the blank lines at the end

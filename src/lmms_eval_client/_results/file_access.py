@@ -39,7 +39,7 @@ from .path_map import (
     map_server_path,
     split_server_path,
 )
-from .url_filesystems import TIMED_OUT, decodes_paths, is_url, timed_out, url_to_fs
+from .url_filesystems import TIMED_OUT, decodes_paths, failure_reason, is_url, timed_out, url_to_fs
 
 
 @runtime_checkable
@@ -124,14 +124,21 @@ class FileLocation:
         server = f"{self.server_path.rstrip('/')}/{name}" if self.server_path else None
         return self._with_path(path, server)
 
-    def exists(self) -> bool:
-        """Whether the file or folder is there (False when it cannot be reached)."""
+    def missing(self) -> str | None:
+        """Why the file or folder cannot be found here (``"no such file"``, an HTTP error,
+        a refused connection, a timeout), or None when it is there."""
         if self.filesystem is None:
-            return os.path.exists(self.path)
+            return None if os.path.exists(self.path) else "no such file"
         try:
-            return bool(self.filesystem.exists(self.path))
-        except Exception:  # an unreachable remote is "not there" for the caller's message
-            return False
+            info = getattr(self.filesystem, "info", None)
+            if callable(info):  # fsspec's: its error says why (exists() says False)
+                info(self.path)
+                return None
+            return None if self.filesystem.exists(self.path) else "no such file"
+        except FileNotFoundError as exc:
+            return failure_reason(exc) or "no such file"
+        except Exception as exc:
+            return failure_reason(exc)
 
     def is_dir(self) -> bool:
         """Whether it is a folder."""
@@ -208,8 +215,8 @@ class FileLocation:
             if exc.kind == "a directory":
                 raise self.is_a_directory() from None
             raise self.not_regular(exc.kind) from None
-        except FileNotFoundError as exc:  # (fsspec's http says so of a host that timed out)
-            raise self.not_reachable(TIMED_OUT if timed_out(exc) else "no such file") from None
+        except FileNotFoundError as exc:  # (fsspec's http: of a host down, an HTTP error too)
+            raise self.not_reachable(failure_reason(exc) or "no such file") from None
         except PermissionError:
             raise self.not_reachable("permission denied") from None
         except IsADirectoryError:
@@ -316,6 +323,8 @@ def server_location(
     prefix, rest = split_server_path(server_path, mapping)
     target = mapping[prefix] if prefix is not None else None
     if filesystem is not None:  # the user's filesystem: every path is read on it
+        if target is not None and (_is_web(target) or decodes_paths(filesystem)):
+            rest = quote(rest, safe="/")  # as below: "%2e%2e" is no ".." of a web server
         mapped = join_target(target, rest) if target is not None else server_path
         return FileLocation(mapped, filesystem, server_path, prefix, target)
     if target is not None and is_url(target):
@@ -332,6 +341,11 @@ def server_location(
         fs, inner = url_to_fs(mapped)
         return FileLocation(inner, fs, server_path, prefix, target)
     return FileLocation(mapped, None, server_path, prefix, target)
+
+
+def _is_web(target: str) -> bool:
+    """Whether a path map's target is an http(s) URL (its paths a web server decodes)."""
+    return is_url(target) and target.partition("://")[0].lower() in ("http", "https")
 
 
 def _url_not_followed(server_path: str) -> ResultsNotReachableError:

@@ -47,7 +47,7 @@ def parse_document(data: bytes | bytearray | str) -> Any:
 
 def results_document(data: bytes | bytearray | str, where: str) -> Any:
     """The document of a results file; ResultsFormatError (naming ``where``) for an empty
-    file, JSON nested too deeply, or what is not JSON."""
+    file, JSON nested too deeply, what is not JSON, or a str with no UTF-8."""
     # A UTF-8 BOM (an editor's save) is no JSON, but json.loads of bytes skips it, as the
     # samples lines are read: so here (a copy, of a file that has one only).
     if isinstance(data, str) and data.startswith("\ufeff"):
@@ -63,7 +63,20 @@ def results_document(data: bytes | bytearray | str, where: str) -> Any:
             reason = f"JSON nested too deeply to read ({exc})"
         except ValueError as exc:
             reason = f"not valid JSON, truncated or corrupt ({exc})"
+        except TypeError:  # a str that has no UTF-8: a lone surrogate (surrogateescape)
+            reason = f"not valid text ({_no_utf8(data)}); give the file's bytes instead"
     raise ResultsFormatError(f"{where}: {reason}", path=where, reason=reason) from None
+
+
+def _no_utf8(data: bytes | bytearray | str) -> str:
+    """Where a str that pydantic-core refused has no UTF-8 (a lone surrogate, e.g. of a
+    byte read with errors="surrogateescape"), its characters counted from 1."""
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"{exc.reason}: {data[exc.start]!r} at character {exc.start + 1}"
+    return "the JSON parser refused it"
 
 
 def parse_line(line: bytes) -> Any:

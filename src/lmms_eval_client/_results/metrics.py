@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -22,12 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from .._exceptions import InvalidArgumentError, MissingDependencyError
 from .._text import shown
+from .stderr_names import stderr_split
 
 if TYPE_CHECKING:
     import pandas
-
-# "<metric>_stderr", "<metric>_stderr_clt", "<metric>_stderr_clustered", ...
-_STDERR_NAME = re.compile(r"^(?P<base>.+)_(?P<kind>stderr(?:_[A-Za-z0-9]+)*)$")
 
 
 class Metric(BaseModel):
@@ -151,37 +148,27 @@ def split_key(key: str, filter: str = "none") -> tuple[str, str]:
     return name, own
 
 
-def _stderr_split(name: str) -> tuple[str, str] | None:
-    """``(metric, kind)`` of a stderr name (``"acc_stderr_clt"``: ``("acc", "stderr_clt")``),
-    else None: _STDERR_NAME's match, without the regex for the kinds lmms-eval writes."""
-    cut = name.rfind("_stderr")
-    if cut <= 0:
-        return None
-    kind = name[cut + 1 :]
-    if kind == "stderr" or (kind[6:7] == "_" and kind[7:].isalnum() and kind[7:].isascii()):
-        return name[:cut], kind
-    match = _STDERR_NAME.match(name)  # rarer names: the regex decides
-    return (match["base"], match["kind"]) if match else None
-
-
 # How the keys of an entry split into metrics and their stderrs, by the entry's keys (the
 # tasks of a file mostly share one set of keys: they are split once, not once a task).
+# Kept after the file is gone: bounded by the keys they hold (real tasks have tens).
 _Plan = list[tuple[str, str, str, list[tuple[str, str]]]]  # key, metric, filter, stderrs
 _PLANS: dict[tuple[str, ...], _Plan] = {}
-_MAX_PLANS = 1024
+_MAX_PLANNED_KEYS = 50_000  # in all; a larger entry's plan is not kept
+_held = [0]  # the keys of _PLANS
 
 
 def _plan(keys: tuple[str, ...]) -> _Plan:
     """The metrics among ``keys`` (``"<metric>,<filter>"``), each with its stderr keys."""
     found: dict[str, tuple[str, str, str, list[tuple[str, str]]]] = {}
     stderrs: list[tuple[str, str, str]] = []  # the stderr's key, its metric's key, its kind
+    present = frozenset(keys)  # a lookup per stderr key: in a tuple, quadratic in the keys
     for key in keys:
         comma = key.find(",")
         if comma < 0:  # keys without a comma (alias, ...) are not metrics
             continue
         name = key[:comma]
-        split = _stderr_split(name)
-        if split is not None and split[0] + key[comma:] in keys:
+        split = stderr_split(name)
+        if split is not None and split[0] + key[comma:] in present:
             stderrs.append((key, split[0] + key[comma:], split[1]))
             continue
         found[key] = (key, name, key[comma + 1 :], [])
@@ -208,9 +195,13 @@ def parse_task_metrics(
     keys = tuple(entry)
     plan = _PLANS.get(keys)
     if plan is None:
-        if len(_PLANS) >= _MAX_PLANS:
-            _PLANS.clear()
-        plan = _PLANS[keys] = _plan(keys)
+        plan = _plan(keys)
+        if len(keys) <= _MAX_PLANNED_KEYS:
+            if _held[0] + len(keys) > _MAX_PLANNED_KEYS:
+                _PLANS.clear()
+                _held[0] = 0
+            _PLANS[keys] = plan
+            _held[0] += len(keys)
     alias = entry.get("alias")
     shown = alias if isinstance(alias, str) else None
     better = higher_is_better or {}
@@ -240,14 +231,14 @@ def parse_task_metrics(
                 "alias": shown,
             },
         )
-        _set_attribute(row, "__pydantic_fields_set__", _METRIC_FIELDS.copy())
+        _set_attribute(row, "__pydantic_fields_set__", _METRIC_FIELDS)  # shared: copies copy it
         _set_attribute(row, "__pydantic_extra__", None)
         _set_attribute(row, "__pydantic_private__", None)
         rows.append(row)
     return rows
 
 
-_METRIC_FIELDS = set(Metric.model_fields)  # copied into each row
+_METRIC_FIELDS = set(Metric.model_fields)  # every row's (frozen rows: never changed)
 
 
 def describe_metrics(metrics: Iterable[Metric], limit: int = 20) -> str:

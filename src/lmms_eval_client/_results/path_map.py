@@ -37,9 +37,10 @@ def parse_path_map(text: str, source: str = PATH_MAP_ENV) -> dict[str, str]:
     if text.startswith("{"):
         try:
             loaded = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # json recurses once a level
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise InvalidArgumentError(
-                f"{source}: not valid JSON ({exc}); expected "
+                f"{source}: not valid JSON ({why}); expected "
                 '{"/server/dir": "/client/dir"} or /server/dir=/client/dir;...'
             ) from None
         if not isinstance(loaded, dict) or not all(

@@ -6,7 +6,6 @@ are kept at every level, so a newer lmms-eval's file still loads.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,6 +16,8 @@ from .bounded import DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_RESULTS_BYTES, check_li
 from .errors import MetricNotFoundError, SamplesNotFoundError, require, results_format_error
 from .file_access import FileLocation, FileSystem, client_location
 from .jsonparse import results_document
+from .located import Detached, pickled_state, samples_beside
+from .located import task_of_samples_file as task_of_samples_file  # files.py's import
 from .metrics import (
     Metric,
     describe_metrics,
@@ -39,18 +40,6 @@ from .task_map import TRUSTED_JSON, Flags, Hashes, JsonObjects, Shots, Subtasks,
 
 if TYPE_CHECKING:
     import pandas
-
-RESULTS_SUFFIX = "_results.json"
-SAMPLES_INFIX = "_samples_"
-SAMPLES_SUFFIX = ".jsonl"
-
-
-def task_of_samples_file(name: str) -> str | None:
-    """The task of ``<timestamp>_samples_<task>.jsonl`` (None for another name)."""
-    stem, infix, rest = name.partition(SAMPLES_INFIX)
-    if not infix or not stem or not rest.endswith(SAMPLES_SUFFIX):
-        return None
-    return rest[: -len(SAMPLES_SUFFIX)] or None
 
 
 class EvalResults(BaseModel):
@@ -303,20 +292,9 @@ class EvalResults(BaseModel):
         return {task: loc.display for task, loc in self._find_sample_files().items()}
 
     def _find_sample_files(self) -> dict[str, FileLocation]:
-        if self._sample_files is not None:
-            return self._sample_files
-        found: dict[str, FileLocation] = {}
-        loc = self._location
-        if loc is not None and loc.name.endswith(RESULTS_SUFFIX):
-            stamp = loc.name[: -len(RESULTS_SUFFIX)]
-            folder = loc.parent()
-            pattern = f"{glob.escape(stamp)}{SAMPLES_INFIX}*{SAMPLES_SUFFIX}"
-            for name in folder.list_names(pattern):
-                task = task_of_samples_file(name)
-                if task is not None and name.startswith(stamp + SAMPLES_INFIX):
-                    found[task] = folder.child(name)
-        self._sample_files = found  # a benign race: every thread finds the same files
-        return found
+        if self._sample_files is None:  # a benign race: every thread finds the same files
+            self._sample_files = samples_beside(self._location)
+        return self._sample_files
 
     def samples(
         self, task: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
@@ -347,6 +325,8 @@ class EvalResults(BaseModel):
                 available=have,
                 path=self.path,
             )
+        if isinstance(location.filesystem, Detached):  # unpickled: the URL is not kept
+            location.filesystem.refuse(location)
         names = {m.name for m in self._metrics_of(task)} or None
         return iter_location(location, metric_names=names, max_line_bytes=max_line_bytes)
 
@@ -378,6 +358,21 @@ class EvalResults(BaseModel):
         shots = {t: n for t, n in self.n_shot.items() if isinstance(n, int)}
         counts = {t: n.effective for t, n in self.n_samples.items()}
         return metrics_frame(self._metrics, model=model, n_shot=shots, n_samples=counts)
+
+    def __eq__(self, other: object) -> bool:
+        """The same data: fields and extra keys (not where it was read, nor caches)."""
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return (
+            type(self) is type(other)
+            and self.__dict__ == other.__dict__
+            and self.__pydantic_extra__ == other.__pydantic_extra__
+        )
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickled without a remote location (its URL's password, its filesystem): the
+        unpickled copy has the data, its samples are read from a new load."""
+        return pickled_state(super().__getstate__())
 
     # -- read like the JSON -------------------------------------------------------------
 

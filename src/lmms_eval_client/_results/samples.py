@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from pydantic_core import from_json
 
 from .bounded import DEFAULT_MAX_LINE_BYTES, LimitExceeded, bounded_lines, check_limit
-from .errors import ResultsFormatError
+from .errors import ResultsFormatError, check_metric_names
 from .file_access import FileLocation, FileSystem, client_location
 from .jsonparse import TooDeep, parse_line
 from .metrics import _new, _set_attribute, as_number
@@ -102,9 +102,11 @@ class Sample(BaseModel):
 
         Keys lmms-eval writes for every sample become fields. The others are the task's
         metric values and go to ``metrics``; with ``metric_names``, only those names do
-        and other unknown keys stay in ``model_extra``.
+        and other unknown keys stay in ``model_extra``. ``metric_names`` that is not a
+        collection of str (a str is refused: it would be read as its letters) raises
+        :class:`InvalidArgumentError`.
         """
-        return cls.model_validate(_split(record, metric_names))
+        return cls.model_validate(_split(record, check_metric_names(metric_names)))
 
     @classmethod
     def _from_json(cls, record: dict[str, Any], metric_keys: frozenset[str] | None) -> Sample:
@@ -328,14 +330,15 @@ def iter_location(
 ) -> Iterator[Sample]:
     """The samples of the file at ``location``, streamed (checks it is there first)."""
     limit = check_limit("max_line_bytes", max_line_bytes)
+    missing = location.missing()  # first: a host that hangs is waited for once
+    if missing is not None:
+        raise location.not_reachable(missing)
     if location.is_dir():
         raise ResultsFormatError(
             f"{location.display} is a directory, not a samples file",
             path=location.display,
             reason="a directory",
         )
-    if not location.exists():
-        raise location.not_reachable("no such file")
     return _read(location, metric_names, limit)
 
 
@@ -355,12 +358,13 @@ def iter_samples(
     on ``filesystem``. A missing file raises :class:`ResultsNotReachableError` at once; a
     line that is not a JSON object raises :class:`ResultsFormatError` naming the file and
     the line when the iteration reaches it. ``metric_names`` tells which unknown keys are
-    metrics (default: all of them).
+    metrics (default: all of them): a collection of str, else (a str included)
+    :class:`InvalidArgumentError`, raised before anything is read.
 
     >>> from collections import Counter
     >>> Counter(s.metrics["exact_match"] for s in iter_samples(path))
     Counter({1.0: 4, 0.0: 1})
     """
-    return iter_location(
-        client_location(path, filesystem), metric_names=metric_names, max_line_bytes=max_line_bytes
-    )
+    names = check_metric_names(metric_names)
+    location = client_location(path, filesystem)
+    return iter_location(location, metric_names=names, max_line_bytes=max_line_bytes)

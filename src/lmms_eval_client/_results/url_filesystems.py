@@ -9,7 +9,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .._exceptions import MissingDependencyError
-from .._text import without_userinfo
+from .._text import clip, without_userinfo
 from .errors import ResultsNotReachableError
 
 if TYPE_CHECKING:
@@ -95,3 +95,29 @@ def decodes_paths(filesystem: FileSystem) -> bool:
     protocol = getattr(filesystem, "protocol", ())
     protocols = {protocol} if isinstance(protocol, str) else set(protocol)
     return bool(protocols & {"http", "https"})
+
+
+def failure_reason(exc: BaseException) -> str | None:
+    """Why a remote read failed, from ``exc`` and what caused it (fsspec's http raises a
+    FileNotFoundError for a host that refused, timed out or answered an error): a timeout,
+    ``HTTP <status> (<reason>)``, ``cannot connect (...)``, another error; None when the
+    chain holds only FileNotFoundErrors (the file is not there)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # (a chain is short; a cycle must not loop)
+        if seen is None:
+            return None
+        if isinstance(seen, TimeoutError):
+            return TIMED_OUT
+        status = getattr(seen, "status", None)
+        if isinstance(status, int) and not isinstance(status, bool):  # aiohttp's answer
+            if status in (404, 410):
+                return None  # not there
+            message = getattr(seen, "message", None)
+            return f"HTTP {status}" + (f" ({clip(str(message), 100)})" if message else "")
+        if not isinstance(seen, FileNotFoundError):
+            text = clip(without_userinfo(str(seen)), 200)
+            if isinstance(seen, ConnectionError) or "connect" in type(seen).__name__.lower():
+                return f"cannot connect ({type(seen).__name__}: {text})"
+            return f"{type(seen).__name__}: {text}"
+        seen = seen.__cause__ or seen.__context__
+    return None

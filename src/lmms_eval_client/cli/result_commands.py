@@ -23,6 +23,7 @@ from lmms_eval_client import (
     JobStatus,
     ResultsError,
     ResultsFormatError,
+    ResultsNotReachableError,
 )
 
 from .._results.url_filesystems import is_url
@@ -72,6 +73,8 @@ def results_files_in(
 
     Raises:
         ResultsFormatError: No results file in the tree searched.
+        ResultsNotReachableError: ``folder`` itself cannot be listed (permission denied...);
+            a sub-folder that cannot be is skipped.
         InvalidArgumentError: More than ``max_files`` results files, or a tree too large to
             search (the message says which bound to raise, or to name a narrower folder).
 
@@ -98,9 +101,9 @@ def results_files_in(
             folders: list[Path] = []
             try:
                 entries = sorted(os.scandir(where), key=lambda entry: entry.name)
-            except OSError:
+            except OSError as exc:
                 if where == folder:
-                    raise
+                    raise _unlisted(folder, exc) from None
                 continue  # an unreadable sub-folder is skipped, as find does
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
@@ -129,6 +132,17 @@ def results_files_in(
     if cut:
         note(f"{folder}: folders below {max_depth} levels not searched (raise --max-depth)")
     return sorted(found)
+
+
+def _unlisted(folder: Path, exc: OSError) -> ResultsNotReachableError:
+    """The error for a folder named on the command line whose listing failed."""
+    why = (exc.strerror or type(exc).__name__).lower()
+    return ResultsNotReachableError(
+        f"{folder} cannot be listed here: {why}. Name a folder this user can read, or "
+        "the *_results.json files themselves",
+        client_path=str(folder),
+        reason=why,
+    )
 
 
 def load_target(
