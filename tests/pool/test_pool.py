@@ -337,14 +337,38 @@ async def test_a_server_that_answers_an_error_about_an_unknown_job_says_it(
 async def test_a_servers_error_beside_a_server_that_does_not_answer_is_ridden_out(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:
-    # The review: B's 500 ended a wait while A, which may hold the job, was down.
+    # The review: B's 500 ended a wait while A, which may hold the job, was down. (A wait
+    # with a deadline: without one, an id no server confirmed is not waited for.)
     mock.get(f"{A}/jobs/{JOB_ID}").mock(
         side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=job_json("completed"))]
     )
     mock.get(f"{B}/jobs/{JOB_ID}").respond(500, json={"detail": "boom"})
     pool = make_pool(recheck_interval=0)
-    done = await pool.wait_for_job(JOB_ID, poll_interval=1, timeout=None, verbose=False)
+    done = await pool.wait_for_job(JOB_ID, poll_interval=1, timeout=30, verbose=False)
     assert done.status == JobStatus.COMPLETED
+
+
+@pytest.mark.parametrize("b_says", ["not found", "refused"])
+async def test_a_wait_without_timeout_for_an_id_no_server_confirmed_raises(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], clock: FakeClock, b_says: str
+) -> None:
+    # The adversarial try of the pool: wait_for_job(typo'd id) with no timeout polled
+    # forever while a server was down ("no reachable server knows it" was taken for "its
+    # server is known and down"); one client whose server is down raises at once.
+    clock.MAX_SLEEPS = 20  # the bug: sleeps without end
+    mock.get(f"{A}/jobs/{JOB_ID}").mock(side_effect=httpx.ConnectError("refused"))
+    if b_says == "refused":
+        mock.get(f"{B}/jobs/{JOB_ID}").mock(side_effect=httpx.ConnectError("refused"))
+    else:
+        mock.get(f"{B}/jobs/{JOB_ID}").respond(404, json={"detail": "not found"})
+    pool = make_pool()
+    with pytest.raises(ServerUnreachableError) as info:
+        await pool.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
+    assert isinstance(info.value, APIConnectionError)
+    assert f"No reachable server of the pool knows job {JOB_ID}" in str(info.value)
+    assert clock.sleeps == []  # raised at the first poll, as one client does
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (again.server, again.job_id) == (A, JOB_ID)
 
 
 async def test_a_404_from_a_server_that_never_took_the_job_is_not_lost(

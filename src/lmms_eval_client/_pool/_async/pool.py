@@ -380,7 +380,10 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         without it for an id that several servers hold). While the job's server does not
         answer, the wait goes on (the job is not lost) until the server answers again or
         ``timeout`` passes: then WaitTimeoutError, caused by a ServerUnreachableError. A
-        server that answers 404 (it restarted) raises JobNotFoundError at once.
+        server that answers 404 (it restarted) raises JobNotFoundError at once. An id that
+        no server has confirmed holding while one does not answer is looked for again
+        until ``timeout``; without one (None), ServerUnreachableError is raised at once,
+        as one client's wait raises when its server never answered.
         """
         index = self._server_index(server)  # checked before the first poll
         return await self._wait_for_job(job_id, poll_interval, timeout, verbose, index)
@@ -395,4 +398,10 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         return info if info is not None else await self._servers.job_on(index, job_id, options)
 
     def _says_where(self, error: LmmsEvalError) -> bool:
-        return isinstance(error, ServerUnreachableError)  # the job was there: wait for it
+        # The server known to hold the job does not answer: wait for it. Not "no reachable
+        # server knows it" about an id no server confirmed (a typo): as one client's wait
+        # on a server that never answered, that is raised without a deadline.
+        if not isinstance(error, ServerUnreachableError) or error.job_id is None:
+            return False
+        holders = self._servers.jobs.find(error.job_id)
+        return any(self._servers.urls[i] == error.server for i in holders)
