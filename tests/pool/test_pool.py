@@ -426,6 +426,20 @@ async def test_an_unreachable_server_makes_its_job_unreachable_not_lost(
     assert post_b.call_count == 1
 
 
+async def test_an_unseen_id_while_every_server_is_known_down_asks_none(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # Found while making the sync pool ask its servers at once: with every server down and
+    # not due for a recheck, no server is asked (and a pool of threads for none failed).
+    for base in (A, B):
+        mock.get(f"{base}/jobs/{JOB_ID}").mock(side_effect=httpx.ConnectError("refused"))
+    pool = make_pool()
+    for _ in range(2):  # the first marks both down, the second asks neither
+        with pytest.raises(ServerUnreachableError):
+            await pool.cancel_job(JOB_ID)
+    assert mock.calls.call_count == 2
+
+
 @pytest.mark.parametrize("timeout", [None, 30.0])
 async def test_a_wait_rides_out_an_unreachable_server_until_it_answers(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], timeout: float | None

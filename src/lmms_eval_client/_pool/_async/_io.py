@@ -1,6 +1,6 @@
-"""What only the async pool does differently: asking its servers at the same time.
+"""What only the async pool does differently: asking its servers at once, in tasks.
 
-Its sync twin, ``_sync/_pool_io.py`` (also hand-written), asks them one after the other.
+Its sync twin, ``_sync/_io.py`` (also hand-written), asks them at once in threads.
 """
 
 from __future__ import annotations

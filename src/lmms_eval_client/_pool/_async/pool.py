@@ -78,6 +78,10 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             before every choice; a real server's ``/tasks`` takes seconds).
         recheck_interval: Seconds before a server that did not answer is tried again.
 
+    A method's own ``timeout=`` bounds the whole call: the servers it asks are asked at
+    once, and no request or retry of the call goes past that time (a server that has not
+    answered by then is one that did not answer).
+
     Example::
 
         qwen = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}
@@ -274,7 +278,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             APIConnectionError: The answer was lost (``may_have_been_sent``): the job may
                 exist on the server the message names. It was not sent anywhere else.
         """
-        options = CallOptions.of(timeout, reconcile=reconcile)
+        options = self._servers.call_options(timeout, reconcile=reconcile)
         body = build_evaluate_request(  # checked (and warned about) before a server is asked
             # <params request extra_body: arguments>
             model,
@@ -324,7 +328,8 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
     async def get_job(
         self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT, server: str | None = None
     ) -> JobInfo:
-        """Get a job from the server that holds it (``timeout=``: as a client's).
+        """Get a job from the server that holds it (``timeout=``: the whole call's time,
+        the servers asked where an unseen id is included).
 
         A job is (server, id): ``server=`` (one of ``servers``) says whose job is meant,
         which an id that several servers hold needs; None: the one server that holds it.
@@ -335,7 +340,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             JobNotFoundError: Its server no longer knows it (restarted, or evicted it): lost.
             JobNotFoundError: No server of the pool knows the id.
         """
-        options = CallOptions.of(timeout)
+        options = self._servers.call_options(timeout)
         job_id = check_job_id(job_id)
         index, info = await self._servers.locate(job_id, options, self._server_index(server))
         return info if info is not None else await self._servers.job_on(index, job_id, options)
@@ -353,13 +358,11 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
                 unless ``may_have_been_sent`` (the answer was lost: check the status).
             JobNotFoundError: Its server no longer knows it: lost.
         """
-        options = CallOptions.of(timeout)
+        options = self._servers.call_options(timeout)
         job_id = check_job_id(job_id)
         index, _ = await self._servers.locate(job_id, options, self._server_index(server))
         try:
-            cancelled = await self._servers.clients[index].cancel_job(
-                job_id, timeout=options.timeout
-            )
+            cancelled = await self._servers.clients[index]._cancel_job(job_id, options)
         except LmmsEvalError as exc:
             raise self._servers.failure(index, exc, job_id) from exc
         self._servers.jobs.observe(index, job_id, JobStatus.CANCELLED)

@@ -22,7 +22,7 @@ from ..._exceptions import (
     JobNotFoundError,
     LmmsEvalError,
 )
-from ..._http.options import DEFAULT_OPTIONS, CallOptions
+from ..._http.options import DEFAULT_OPTIONS, CallOptions, RequestTimeout
 from ..errors import (
     ambiguous,
     callers_own,
@@ -64,6 +64,11 @@ class PoolServers:
         self.closed = False
         self._clock = clock
         self._listing_locks = [new_lock() for _ in clients]
+
+    def call_options(self, timeout: RequestTimeout, *, reconcile: bool = False) -> CallOptions:
+        """The options of a pool call: its ``timeout=`` bounds the whole call (a deadline
+        every request of it keeps, retries included; the servers are asked at once)."""
+        return CallOptions.bounded(timeout, self._clock(), reconcile=reconcile)
 
     def check_open(self) -> None:
         if self.closed:
@@ -108,12 +113,21 @@ class PoolServers:
     async def _probe(self, index: int, options: CallOptions) -> None:
         """Read a server's load and, when stale, its listings."""
         queue = await self.read_queue(index, options)
-        if isinstance(queue, QueueStatusResponse) and self.table.listings_due(index, self._clock()):
+        if isinstance(queue, QueueStatusResponse) and self._listings_wanted(index, options):
             # One /tasks at a time per server: it blocks a real server for seconds.
             async with self._listing_locks[index]:
-                if self.table.listings_due(index, self._clock()):
+                if self._listings_wanted(index, options):
                     await self.read_listing(index, options, tasks=True)
+                # (not after a /tasks that did not answer: asked again after the recheck)
+                if self._listings_wanted(index, options):
                     await self.read_listing(index, options, tasks=False)
+
+    def _listings_wanted(self, index: int, options: CallOptions) -> bool:
+        """Whether to read a server's listings now: missing or stale, and the call's time
+        not up (past it, the choice is made on what is known)."""
+        now = self._clock()
+        in_time = options.deadline is None or now < options.deadline
+        return in_time and self.table.listings_due(index, now)
 
     async def read_queue(
         self, index: int, options: CallOptions = DEFAULT_OPTIONS
@@ -142,7 +156,7 @@ class PoolServers:
         """Why a server cannot take jobs by its /health (one request, no retries: the
         error it answered, or the status it says), or None when it is healthy."""
         try:
-            health = await self.clients[index]._health(CallOptions.of(options.timeout, retry=False))
+            health = await self.clients[index]._health(replace(options, retry=False))
         except LmmsEvalError as exc:
             if callers_own(exc):
                 raise
@@ -193,7 +207,7 @@ class PoolServers:
     async def health_of(self, index: int, options: CallOptions) -> HealthResponse | str:
         """A server's /health, or why it did not answer."""
         try:
-            health = await self.clients[index].health(timeout=options.timeout)
+            health = await self.clients[index]._health(options)
         except LmmsEvalError as exc:
             if callers_own(exc):
                 raise
