@@ -9,16 +9,30 @@ asked the servers one after the other); ``health`` took 32 s when the servers an
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio.to_thread
 import pytest
 
 from lmms_eval_client import LmmsEvalError, WaitTimeoutError
 
-from ..faults import FORWARD, Action, FaultProxy, Script, Seen, Stall, proxy, respond
+from ..faults import (
+    CONTROL_TIMEOUT,
+    FORWARD,
+    Action,
+    FaultProxy,
+    Script,
+    Seen,
+    Stall,
+    on,
+    proxy,
+    respond,
+)
 from .conftest import QWEN, Box, PoolCaller
 
 TIMEOUT = 0.3
@@ -105,3 +119,41 @@ async def test_a_wait_for_an_unseen_id_on_hung_servers_ends_near_its_timeout(
         took = time.monotonic() - started
     # A poll gets at least transport.MIN_REQUEST_TIME (1 s), the servers asked at once.
     assert took < 1 + SLACK, took
+
+
+async def test_another_callers_slow_listing_read_does_not_hold_a_choice(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The adversarial try of the pool (3): a caller with a generous budget reading a
+    # server's /tasks held the listing lock; another's evaluate(timeout=1) waited for it
+    # (8.6 s sync, 7.6 s async). It is made on what is known of the server instead.
+    with proxy(start_box().url, Script(then=Stall(), match=on("GET", "/tasks"))) as slow:
+        pool = make_pool([slow.url], max_retries=0)
+        done = threading.Event()
+
+        def generous() -> None:
+            with contextlib.suppress(LmmsEvalError):
+                pool.pool.evaluate("qwen2_vl", ["mme"], QWEN, timeout=3)
+            done.set()
+
+        async def generous_async() -> None:
+            with contextlib.suppress(LmmsEvalError):
+                await pool.evaluate("qwen2_vl", ["mme"], QWEN, timeout=3)
+            done.set()
+
+        if pool.is_async:
+            background = asyncio.create_task(generous_async())
+        else:
+            threading.Thread(target=generous, daemon=True).start()
+        await anyio.to_thread.run_sync(
+            lambda: slow.wait_for(lambda seen: any(s.path == b"/tasks" for s in seen))
+        )
+        started = time.monotonic()
+        job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN, timeout=TIMEOUT)
+        took = time.monotonic() - started
+        slow.down()  # the first caller's /tasks ends
+        await anyio.to_thread.run_sync(done.wait, CONTROL_TIMEOUT)
+        if pool.is_async:
+            await background
+    assert job.server == slow.url
+    assert took < TIMEOUT + SLACK, f"evaluate(timeout={TIMEOUT}) took {took:.1f} s"

@@ -37,6 +37,17 @@ async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     return [results[i] for i in range(len(calls))]
 
 
+def try_acquire(lock: anyio.Lock) -> bool:
+    """Take the lock if it is free, without waiting: True when taken (release it)."""
+    import anyio
+
+    try:
+        lock.acquire_nowait()
+    except anyio.WouldBlock:
+        return False
+    return True
+
+
 def new_lock() -> anyio.Lock:
     """A lock for one task at a time (usable from any event loop)."""
     import anyio

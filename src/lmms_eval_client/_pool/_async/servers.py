@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..routing import UP, Listing, RoutingTable, task_names
 from ..status import LOST, UNREACHABLE, JobDirectory, describe
-from ._io import gather, new_lock
+from ._io import gather, new_lock, try_acquire
 
 NO_HEALTH = "GET /health failed"
 
@@ -113,14 +113,22 @@ class PoolServers:
     async def _probe(self, index: int, options: CallOptions) -> None:
         """Read a server's load and, when stale, its listings."""
         queue = await self.read_queue(index, options)
-        if isinstance(queue, QueueStatusResponse) and self._listings_wanted(index, options):
-            # One /tasks at a time per server: it blocks a real server for seconds.
-            async with self._listing_locks[index]:
-                if self._listings_wanted(index, options):
-                    await self.read_listing(index, options, tasks=True)
-                # (not after a /tasks that did not answer: asked again after the recheck)
-                if self._listings_wanted(index, options):
-                    await self.read_listing(index, options, tasks=False)
+        if not isinstance(queue, QueueStatusResponse) or not self._listings_wanted(index, options):
+            return
+        # One /tasks at a time per server: it blocks a real server for seconds. While another
+        # caller reads them, this choice is made on what is known (not held up by that read,
+        # whose budget may be far longer than this call's).
+        lock = self._listing_locks[index]
+        if not try_acquire(lock):
+            return
+        try:
+            if self._listings_wanted(index, options):
+                await self.read_listing(index, options, tasks=True)
+            # (not after a /tasks that did not answer: asked again after the recheck)
+            if self._listings_wanted(index, options):
+                await self.read_listing(index, options, tasks=False)
+        finally:
+            lock.release()
 
     def _listings_wanted(self, index: int, options: CallOptions) -> bool:
         """Whether to read a server's listings now: missing or stale, and the call's time

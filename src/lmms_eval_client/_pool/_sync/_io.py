@@ -29,6 +29,11 @@ def gather(calls: Sequence[Callable[[], T]]) -> list[T]:
     return [f.result() for f in futures]
 
 
+def try_acquire(lock: threading.Lock) -> bool:
+    """Take the lock if it is free, without waiting: True when taken (release it)."""
+    return lock.acquire(blocking=False)
+
+
 def new_lock() -> threading.Lock:
     """A lock for one thread at a time."""
     return threading.Lock()
