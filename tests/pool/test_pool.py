@@ -389,6 +389,23 @@ async def test_a_404_from_a_server_that_never_took_the_job_is_not_lost(
     assert (again.server, again.job_id) == (B, JOB_ID)
 
 
+async def test_server_may_be_spelled_as_the_pool_takes_it_for_one(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The adversarial try of the pool: a pool of http://127.0.0.1:P refused
+    # server="http://localhost:P" ("is not a server of this pool"), though its constructor
+    # takes the two for one server (and refuses both at once).
+    local = "http://127.0.0.1:8000"
+    mock.get(f"{local}/jobs/{JOB_ID}").respond(200, json=job_json("running"))
+    pool = make_pool([local, B])
+    for spelling in ("http://localhost:8000", "http://LOCALHOST:8000/", local):
+        assert (await pool.get_job(JOB_ID, server=spelling)).status == JobStatus.RUNNING
+    pool.pool.adopt(JOB_ID, "http://localhost:8000")
+    assert pool.pool.server_of(JOB_ID) == local
+    with pytest.raises(InvalidArgumentError, match="not a server of this pool"):
+        await pool.get_job(JOB_ID, server="http://localhost:8001")
+
+
 async def test_a_404_from_the_server_that_took_the_job_means_lost(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:

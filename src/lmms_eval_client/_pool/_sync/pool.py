@@ -25,11 +25,10 @@ from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._closing import Closing
 from ..._exceptions import (
     APIConnectionError,
-    InvalidArgumentError,
     LmmsEvalError,
     ServerUnreachableError,
 )
-from ..._http.config import DEFAULT_TIMEOUT, resolve_base_url
+from ..._http.config import DEFAULT_TIMEOUT
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._http.retry import DEFAULT_MAX_RETRIES
 from ..._log import logger
@@ -177,14 +176,7 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
         self._servers.refused(self._index_of(server), error)
 
     def _index_of(self, server: str) -> int:
-        if not isinstance(server, str):  # None would mean $LMMS_EVAL_BASE_URL, or localhost
-            raise InvalidArgumentError(f"server must be a server's base URL, got {server!r}")
-        url = resolve_base_url(server)[0]
-        if url not in self._servers.urls:
-            raise InvalidArgumentError(
-                f"{url!r} is not a server of this pool: {self._servers.urls}"
-            )
-        return self._servers.urls.index(url)
+        return self._servers.index_of(server)
 
     def _server_index(self, server: str | None) -> int | None:
         return None if server is None else self._index_of(server)
@@ -400,7 +392,4 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
         # The server known to hold the job does not answer: wait for it. Not "no reachable
         # server knows it" about an id no server confirmed (a typo): as one client's wait
         # on a server that never answered, that is raised without a deadline.
-        if not isinstance(error, ServerUnreachableError) or error.job_id is None:
-            return False
-        holders = self._servers.jobs.find(error.job_id)
-        return any(self._servers.urls[i] == error.server for i in holders)
+        return isinstance(error, ServerUnreachableError) and self._servers.holds(error)

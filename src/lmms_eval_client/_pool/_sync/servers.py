@@ -23,8 +23,11 @@ from ..._exceptions import (
     InvalidArgumentError,
     JobNotFoundError,
     LmmsEvalError,
+    ServerUnreachableError,
 )
+from ..._http.config import resolve_base_url
 from ..._http.options import DEFAULT_OPTIONS, CallOptions, RequestTimeout
+from ..._runs.servers import server_identity
 from ..errors import (
     ambiguous,
     callers_own,
@@ -71,6 +74,25 @@ class PoolServers:
         """The options of a pool call: its ``timeout=`` bounds the whole call (a deadline
         every request of it keeps, retries included; the servers are asked at once)."""
         return CallOptions.bounded(timeout, self._clock(), reconcile=reconcile)
+
+    def index_of(self, server: str) -> int:
+        """The index of a server given by URL (InvalidArgumentError if not the pool's); two
+        spellings of one (localhost and 127.0.0.1, a default port given or not) are one, as
+        the pool's constructor tells them apart."""
+        if not isinstance(server, str):  # None would mean $LMMS_EVAL_BASE_URL, or localhost
+            raise InvalidArgumentError(f"server must be a server's base URL, got {server!r}")
+        url = resolve_base_url(server)[0]
+        identity = server_identity(url)
+        for index, known in enumerate(self.urls):
+            if server_identity(known) == identity:
+                return index
+        raise InvalidArgumentError(f"{url!r} is not a server of this pool: {self.urls}")
+
+    def holds(self, error: ServerUnreachableError) -> bool:
+        """Whether the server the error names is known to hold the job it is about."""
+        if error.job_id is None:
+            return False
+        return any(self.urls[i] == error.server for i in self.jobs.find(error.job_id))
 
     def check_open(self) -> None:
         if self.closed:
