@@ -647,6 +647,23 @@ async def test_listings_are_united_and_an_error_only_when_none_can_list(
         await make_pool([B]).list_tasks()
 
 
+async def test_listings_no_server_answers_raise_the_first_servers_own_error(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The adversarial try of the pool: the docstrings said DiscoveryError; the first
+    # server's own error is raised (the class a client raises, so one except clause serves
+    # both), naming the server, as they now say.
+    mock.get(f"{A}/models").mock(side_effect=httpx.ConnectError("refused"))
+    mock.get(f"{B}/models").respond(500, json={"detail": "boom"})
+    with pytest.raises(APIConnectionError) as info:
+        await make_pool().list_models()
+    assert not isinstance(info.value, DiscoveryError)
+    assert info.value.server == A  # type: ignore[attr-defined]
+    assert "Raises:\n            LmmsEvalError: No server could list them" in (
+        EvalPool.list_tasks.__doc__ or ""
+    )
+
+
 async def test_merge_needs_the_server_whose_disk_holds_the_checkpoint(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:

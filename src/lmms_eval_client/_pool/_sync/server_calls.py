@@ -70,7 +70,10 @@ class SyncPoolServerCalls:
         """The tasks of every server that can list them, together (and cached for routing).
 
         Raises:
-            DiscoveryError: No server could list them (the first one's reason).
+            LmmsEvalError: No server could list them: the first server's error (in the
+                pool's order), of the class its client raises, naming it (``.server``):
+                DiscoveryError when it said it cannot list them, APIConnectionError when
+                it did not answer, InternalServerError for its 500...
         """
         return self._servers.union(self._servers.call_options(timeout), tasks=True)
 
@@ -78,7 +81,8 @@ class SyncPoolServerCalls:
         """The model types of every server that can list them, together (cached too).
 
         Raises:
-            DiscoveryError: No server could list them.
+            LmmsEvalError: No server could list them: the first server's error, as for
+                ``list_tasks``.
         """
         return self._servers.union(self._servers.call_options(timeout), tasks=False)
 
