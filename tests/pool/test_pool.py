@@ -337,14 +337,38 @@ async def test_a_server_that_answers_an_error_about_an_unknown_job_says_it(
 async def test_a_servers_error_beside_a_server_that_does_not_answer_is_ridden_out(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:
-    # The review: B's 500 ended a wait while A, which may hold the job, was down.
+    # The review: B's 500 ended a wait while A, which may hold the job, was down. (A wait
+    # with a deadline: without one, an id no server confirmed is not waited for.)
     mock.get(f"{A}/jobs/{JOB_ID}").mock(
         side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json=job_json("completed"))]
     )
     mock.get(f"{B}/jobs/{JOB_ID}").respond(500, json={"detail": "boom"})
     pool = make_pool(recheck_interval=0)
-    done = await pool.wait_for_job(JOB_ID, poll_interval=1, timeout=None, verbose=False)
+    done = await pool.wait_for_job(JOB_ID, poll_interval=1, timeout=30, verbose=False)
     assert done.status == JobStatus.COMPLETED
+
+
+@pytest.mark.parametrize("b_says", ["not found", "refused"])
+async def test_a_wait_without_timeout_for_an_id_no_server_confirmed_raises(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], clock: FakeClock, b_says: str
+) -> None:
+    # The adversarial try of the pool: wait_for_job(typo'd id) with no timeout polled
+    # forever while a server was down ("no reachable server knows it" was taken for "its
+    # server is known and down"); one client whose server is down raises at once.
+    clock.MAX_SLEEPS = 20  # the bug: sleeps without end
+    mock.get(f"{A}/jobs/{JOB_ID}").mock(side_effect=httpx.ConnectError("refused"))
+    if b_says == "refused":
+        mock.get(f"{B}/jobs/{JOB_ID}").mock(side_effect=httpx.ConnectError("refused"))
+    else:
+        mock.get(f"{B}/jobs/{JOB_ID}").respond(404, json={"detail": "not found"})
+    pool = make_pool()
+    with pytest.raises(ServerUnreachableError) as info:
+        await pool.wait_for_job(JOB_ID, poll_interval=1, verbose=False)
+    assert isinstance(info.value, APIConnectionError)
+    assert f"No reachable server of the pool knows job {JOB_ID}" in str(info.value)
+    assert clock.sleeps == []  # raised at the first poll, as one client does
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (again.server, again.job_id) == (A, JOB_ID)
 
 
 async def test_a_404_from_a_server_that_never_took_the_job_is_not_lost(
@@ -363,6 +387,23 @@ async def test_a_404_from_a_server_that_never_took_the_job_is_not_lost(
     assert [(job.server, job.state) for job in pool.pool.jobs()] == [(A, "submitted")]
     again = pickle.loads(pickle.dumps(info.value))
     assert (again.server, again.job_id) == (B, JOB_ID)
+
+
+async def test_server_may_be_spelled_as_the_pool_takes_it_for_one(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The adversarial try of the pool: a pool of http://127.0.0.1:P refused
+    # server="http://localhost:P" ("is not a server of this pool"), though its constructor
+    # takes the two for one server (and refuses both at once).
+    local = "http://127.0.0.1:8000"
+    mock.get(f"{local}/jobs/{JOB_ID}").respond(200, json=job_json("running"))
+    pool = make_pool([local, B])
+    for spelling in ("http://localhost:8000", "http://LOCALHOST:8000/", local):
+        assert (await pool.get_job(JOB_ID, server=spelling)).status == JobStatus.RUNNING
+    pool.pool.adopt(JOB_ID, "http://localhost:8000")
+    assert pool.pool.server_of(JOB_ID) == local
+    with pytest.raises(InvalidArgumentError, match="not a server of this pool"):
+        await pool.get_job(JOB_ID, server="http://localhost:8001")
 
 
 async def test_a_404_from_the_server_that_took_the_job_means_lost(
@@ -400,6 +441,20 @@ async def test_an_unreachable_server_makes_its_job_unreachable_not_lost(
     post_b = mock.post(f"{B}/evaluate").respond(200, json={**SUBMIT_JSON, "job_id": "j2"})
     assert (await pool.evaluate("qwen2_vl", "mme", model_args=QWEN)).server == B
     assert post_b.call_count == 1
+
+
+async def test_an_unseen_id_while_every_server_is_known_down_asks_none(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # Found while making the sync pool ask its servers at once: with every server down and
+    # not due for a recheck, no server is asked (and a pool of threads for none failed).
+    for base in (A, B):
+        mock.get(f"{base}/jobs/{JOB_ID}").mock(side_effect=httpx.ConnectError("refused"))
+    pool = make_pool()
+    for _ in range(2):  # the first marks both down, the second asks neither
+        with pytest.raises(ServerUnreachableError):
+            await pool.cancel_job(JOB_ID)
+    assert mock.calls.call_count == 2
 
 
 @pytest.mark.parametrize("timeout", [None, 30.0])
@@ -590,6 +645,23 @@ async def test_listings_are_united_and_an_error_only_when_none_can_list(
     assert await pool.list_tasks() == ["mme", "ai2d"]
     with pytest.raises(DiscoveryError, match=r"\[http://b.test:8000\]"):
         await make_pool([B]).list_tasks()
+
+
+async def test_listings_no_server_answers_raise_the_first_servers_own_error(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The adversarial try of the pool: the docstrings said DiscoveryError; the first
+    # server's own error is raised (the class a client raises, so one except clause serves
+    # both), naming the server, as they now say.
+    mock.get(f"{A}/models").mock(side_effect=httpx.ConnectError("refused"))
+    mock.get(f"{B}/models").respond(500, json={"detail": "boom"})
+    with pytest.raises(APIConnectionError) as info:
+        await make_pool().list_models()
+    assert not isinstance(info.value, DiscoveryError)
+    assert info.value.server == A  # type: ignore[attr-defined]
+    assert "Raises:\n            LmmsEvalError: No server could list them" in (
+        EvalPool.list_tasks.__doc__ or ""
+    )
 
 
 async def test_merge_needs_the_server_whose_disk_holds_the_checkpoint(

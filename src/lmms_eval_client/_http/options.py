@@ -10,7 +10,7 @@ state: the transport is given each attempt's bounds explicitly
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -62,6 +62,23 @@ class CallOptions:
         """A call's options from its arguments, checked (InvalidArgumentError: nothing sent)."""
         checked = timeout if isinstance(timeout, ClientTimeout) else check_request_timeout(timeout)
         return cls(checked, deadline, retry, reconcile)
+
+    @classmethod
+    def bounded(
+        cls, timeout: RequestTimeout, now: float, *, reconcile: bool = False
+    ) -> CallOptions:
+        """The options of a call of several requests (a pool's) whose ``timeout`` bounds
+        the whole call: its deadline is ``now`` (the clients' clock) plus the timeout's
+        budget (its longest phase), so no retry starts after it and each request gets
+        only what is left. CLIENT_TIMEOUT, or a timeout with an unbounded phase: no
+        deadline (each request has the client's, or no, budget)."""
+        from .transport import whole_request_budget  # (it imports this module)
+
+        options = cls.of(timeout, reconcile=reconcile)
+        if isinstance(options.timeout, ClientTimeout):
+            return options
+        budget = whole_request_budget(options.timeout)
+        return options if budget is None else replace(options, deadline=now + budget)
 
 
 DEFAULT_OPTIONS = CallOptions()

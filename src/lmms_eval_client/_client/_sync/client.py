@@ -330,8 +330,9 @@ class EvalClient(
             BadRequestError: The job is running or already finished; the message says which.
             JobNotFoundError: The server has no such job.
         """
-        options = CallOptions.of(timeout)
-        job_id = check_job_id(job_id)
+        return self._cancel_job(check_job_id(job_id), CallOptions.of(timeout))
+
+    def _cancel_job(self, job_id: str, options: CallOptions) -> CancelResponse:
         outcome, retries = self._send(
             ops.CANCEL_JOB,
             lambda api: endpoints.cancel_job.sync_detailed(job_id, client=api),

@@ -1,6 +1,6 @@
-"""What only the async pool does differently: asking its servers at the same time.
+"""What only the async pool does differently: asking its servers at once, in tasks.
 
-Its sync twin, ``_sync/_pool_io.py`` (also hand-written), asks them one after the other.
+Its sync twin, ``_sync/_io.py`` (also hand-written), asks them at once in threads.
 """
 
 from __future__ import annotations
@@ -35,6 +35,17 @@ async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     if errors:
         raise errors[0]
     return [results[i] for i in range(len(calls))]
+
+
+def try_acquire(lock: anyio.Lock) -> bool:
+    """Take the lock if it is free, without waiting: True when taken (release it)."""
+    import anyio
+
+    try:
+        lock.acquire_nowait()
+    except anyio.WouldBlock:
+        return False
+    return True
 
 
 def new_lock() -> anyio.Lock:

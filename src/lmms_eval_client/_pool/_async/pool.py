@@ -29,11 +29,10 @@ from ..._client.wait import DEFAULT_POLL_INTERVAL
 from ..._closing import AsyncClosing
 from ..._exceptions import (
     APIConnectionError,
-    InvalidArgumentError,
     LmmsEvalError,
     ServerUnreachableError,
 )
-from ..._http.config import DEFAULT_TIMEOUT, resolve_base_url
+from ..._http.config import DEFAULT_TIMEOUT
 from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
 from ..._http.retry import DEFAULT_MAX_RETRIES
 from ..._log import logger
@@ -77,6 +76,10 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         listing_ttl: Seconds a server's task and model listings are reused (0: read them
             before every choice; a real server's ``/tasks`` takes seconds).
         recheck_interval: Seconds before a server that did not answer is tried again.
+
+    A method's own ``timeout=`` bounds the whole call: the servers it asks are asked at
+    once, and no request or retry of the call goes past that time (a server that has not
+    answered by then is one that did not answer).
 
     Example::
 
@@ -177,14 +180,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         self._servers.refused(self._index_of(server), error)
 
     def _index_of(self, server: str) -> int:
-        if not isinstance(server, str):  # None would mean $LMMS_EVAL_BASE_URL, or localhost
-            raise InvalidArgumentError(f"server must be a server's base URL, got {server!r}")
-        url = resolve_base_url(server)[0]
-        if url not in self._servers.urls:
-            raise InvalidArgumentError(
-                f"{url!r} is not a server of this pool: {self._servers.urls}"
-            )
-        return self._servers.urls.index(url)
+        return self._servers.index_of(server)
 
     def _server_index(self, server: str | None) -> int | None:
         return None if server is None else self._index_of(server)
@@ -274,7 +270,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             APIConnectionError: The answer was lost (``may_have_been_sent``): the job may
                 exist on the server the message names. It was not sent anywhere else.
         """
-        options = CallOptions.of(timeout, reconcile=reconcile)
+        options = self._servers.call_options(timeout, reconcile=reconcile)
         body = build_evaluate_request(  # checked (and warned about) before a server is asked
             # <params request extra_body: arguments>
             model,
@@ -324,7 +320,8 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
     async def get_job(
         self, job_id: str, *, timeout: RequestTimeout = CLIENT_TIMEOUT, server: str | None = None
     ) -> JobInfo:
-        """Get a job from the server that holds it (``timeout=``: as a client's).
+        """Get a job from the server that holds it (``timeout=``: the whole call's time,
+        the servers asked where an unseen id is included).
 
         A job is (server, id): ``server=`` (one of ``servers``) says whose job is meant,
         which an id that several servers hold needs; None: the one server that holds it.
@@ -335,7 +332,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
             JobNotFoundError: Its server no longer knows it (restarted, or evicted it): lost.
             JobNotFoundError: No server of the pool knows the id.
         """
-        options = CallOptions.of(timeout)
+        options = self._servers.call_options(timeout)
         job_id = check_job_id(job_id)
         index, info = await self._servers.locate(job_id, options, self._server_index(server))
         return info if info is not None else await self._servers.job_on(index, job_id, options)
@@ -353,13 +350,11 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
                 unless ``may_have_been_sent`` (the answer was lost: check the status).
             JobNotFoundError: Its server no longer knows it: lost.
         """
-        options = CallOptions.of(timeout)
+        options = self._servers.call_options(timeout)
         job_id = check_job_id(job_id)
         index, _ = await self._servers.locate(job_id, options, self._server_index(server))
         try:
-            cancelled = await self._servers.clients[index].cancel_job(
-                job_id, timeout=options.timeout
-            )
+            cancelled = await self._servers.clients[index]._cancel_job(job_id, options)
         except LmmsEvalError as exc:
             raise self._servers.failure(index, exc, job_id) from exc
         self._servers.jobs.observe(index, job_id, JobStatus.CANCELLED)
@@ -380,7 +375,10 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         without it for an id that several servers hold). While the job's server does not
         answer, the wait goes on (the job is not lost) until the server answers again or
         ``timeout`` passes: then WaitTimeoutError, caused by a ServerUnreachableError. A
-        server that answers 404 (it restarted) raises JobNotFoundError at once.
+        server that answers 404 (it restarted) raises JobNotFoundError at once. An id that
+        no server has confirmed holding while one does not answer is looked for again
+        until ``timeout``; without one (None), ServerUnreachableError is raised at once,
+        as one client's wait raises when its server never answered.
         """
         index = self._server_index(server)  # checked before the first poll
         return await self._wait_for_job(job_id, poll_interval, timeout, verbose, index)
@@ -395,4 +393,7 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         return info if info is not None else await self._servers.job_on(index, job_id, options)
 
     def _says_where(self, error: LmmsEvalError) -> bool:
-        return isinstance(error, ServerUnreachableError)  # the job was there: wait for it
+        # The server known to hold the job does not answer: wait for it. Not "no reachable
+        # server knows it" about an id no server confirmed (a typo): as one client's wait
+        # on a server that never answered, that is raised without a deadline.
+        return isinstance(error, ServerUnreachableError) and self._servers.holds(error)

@@ -1,7 +1,7 @@
 """The server-level calls of AsyncEvalPool: the queue, health, discovery, merging.
 
 Hand-written source: ``../_sync/server_calls.py`` is generated from it
-(``codegen/make_sync.py``). Each asks every server (at once, in the async pool) and puts
+(``codegen/make_sync.py``). Each asks every server (at once) and puts
 their answers together, or, for a merge, asks the one server whose disk holds the checkpoint.
 """
 
@@ -16,7 +16,7 @@ from lmms_eval_api.models import MergeResponse
 from ..._client.arguments import CheckpointType
 from ..._exceptions import InvalidArgumentError, LmmsEvalError
 from ..._http.config import MERGE_TIMEOUT
-from ..._http.options import CLIENT_TIMEOUT, CallOptions, RequestTimeout
+from ..._http.options import CLIENT_TIMEOUT, RequestTimeout
 from ..errors import on_server
 from ..status import PoolHealth, PoolQueueStatus, pool_health, pool_queue
 from ._io import gather
@@ -46,14 +46,14 @@ class AsyncPoolServerCalls:
         Raises:
             NoServerAvailableError: No server answered.
         """
-        options = CallOptions.of(timeout)
+        options = self._servers.call_options(timeout)
         self._servers.check_open()
         return pool_queue(self._servers.urls, await self._servers.queues(options))
 
     async def health(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> PoolHealth:
         """Ask every server for its health: ``status`` is "healthy" (all are), "degraded"
         or "unhealthy" (none); ``servers`` has each one's answer or error."""
-        options = CallOptions.of(timeout)
+        options = self._servers.call_options(timeout)
         self._servers.check_open()
         answers = await gather(
             [partial(self._servers.health_of, i, options) for i in range(len(self.servers))]
@@ -62,7 +62,7 @@ class AsyncPoolServerCalls:
 
     async def is_healthy(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> bool:
         """True if at least one server answers and says it is healthy (jobs can go there)."""
-        options = CallOptions.of(timeout)
+        options = self._servers.call_options(timeout)
         self._servers.check_open()
         return await self._servers.any_healthy(options)
 
@@ -70,17 +70,21 @@ class AsyncPoolServerCalls:
         """The tasks of every server that can list them, together (and cached for routing).
 
         Raises:
-            DiscoveryError: No server could list them (the first one's reason).
+            LmmsEvalError: No server could list them: the first server's error (in the
+                pool's order), of the class its client raises, naming it (``.server``):
+                DiscoveryError when it said it cannot list them, APIConnectionError when
+                it did not answer, InternalServerError for its 500...
         """
-        return await self._servers.union(CallOptions.of(timeout), tasks=True)
+        return await self._servers.union(self._servers.call_options(timeout), tasks=True)
 
     async def list_models(self, *, timeout: RequestTimeout = CLIENT_TIMEOUT) -> list[str]:
         """The model types of every server that can list them, together (cached too).
 
         Raises:
-            DiscoveryError: No server could list them.
+            LmmsEvalError: No server could list them: the first server's error, as for
+                ``list_tasks``.
         """
-        return await self._servers.union(CallOptions.of(timeout), tasks=False)
+        return await self._servers.union(self._servers.call_options(timeout), tasks=False)
 
     async def merge_checkpoint(
         self,

@@ -21,8 +21,11 @@ from ..._exceptions import (
     InvalidArgumentError,
     JobNotFoundError,
     LmmsEvalError,
+    ServerUnreachableError,
 )
-from ..._http.options import DEFAULT_OPTIONS, CallOptions
+from ..._http.config import resolve_base_url
+from ..._http.options import DEFAULT_OPTIONS, CallOptions, RequestTimeout
+from ..._runs.servers import server_identity
 from ..errors import (
     ambiguous,
     callers_own,
@@ -37,7 +40,7 @@ from ..errors import (
 )
 from ..routing import UP, Listing, RoutingTable, task_names
 from ..status import LOST, UNREACHABLE, JobDirectory, describe
-from ._io import gather, new_lock
+from ._io import gather, new_lock, try_acquire
 
 NO_HEALTH = "GET /health failed"
 
@@ -64,6 +67,30 @@ class PoolServers:
         self.closed = False
         self._clock = clock
         self._listing_locks = [new_lock() for _ in clients]
+
+    def call_options(self, timeout: RequestTimeout, *, reconcile: bool = False) -> CallOptions:
+        """The options of a pool call: its ``timeout=`` bounds the whole call (a deadline
+        every request of it keeps, retries included; the servers are asked at once)."""
+        return CallOptions.bounded(timeout, self._clock(), reconcile=reconcile)
+
+    def index_of(self, server: str) -> int:
+        """The index of a server given by URL (InvalidArgumentError if not the pool's); two
+        spellings of one (localhost and 127.0.0.1, a default port given or not) are one, as
+        the pool's constructor tells them apart."""
+        if not isinstance(server, str):  # None would mean $LMMS_EVAL_BASE_URL, or localhost
+            raise InvalidArgumentError(f"server must be a server's base URL, got {server!r}")
+        url = resolve_base_url(server)[0]
+        identity = server_identity(url)
+        for index, known in enumerate(self.urls):
+            if server_identity(known) == identity:
+                return index
+        raise InvalidArgumentError(f"{url!r} is not a server of this pool: {self.urls}")
+
+    def holds(self, error: ServerUnreachableError) -> bool:
+        """Whether the server the error names is known to hold the job it is about."""
+        if error.job_id is None:
+            return False
+        return any(self.urls[i] == error.server for i in self.jobs.find(error.job_id))
 
     def check_open(self) -> None:
         if self.closed:
@@ -108,12 +135,29 @@ class PoolServers:
     async def _probe(self, index: int, options: CallOptions) -> None:
         """Read a server's load and, when stale, its listings."""
         queue = await self.read_queue(index, options)
-        if isinstance(queue, QueueStatusResponse) and self.table.listings_due(index, self._clock()):
-            # One /tasks at a time per server: it blocks a real server for seconds.
-            async with self._listing_locks[index]:
-                if self.table.listings_due(index, self._clock()):
-                    await self.read_listing(index, options, tasks=True)
-                    await self.read_listing(index, options, tasks=False)
+        if not isinstance(queue, QueueStatusResponse) or not self._listings_wanted(index, options):
+            return
+        # One /tasks at a time per server: it blocks a real server for seconds. While another
+        # caller reads them, this choice is made on what is known (not held up by that read,
+        # whose budget may be far longer than this call's).
+        lock = self._listing_locks[index]
+        if not try_acquire(lock):
+            return
+        try:
+            if self._listings_wanted(index, options):
+                await self.read_listing(index, options, tasks=True)
+            # (not after a /tasks that did not answer: asked again after the recheck)
+            if self._listings_wanted(index, options):
+                await self.read_listing(index, options, tasks=False)
+        finally:
+            lock.release()
+
+    def _listings_wanted(self, index: int, options: CallOptions) -> bool:
+        """Whether to read a server's listings now: missing or stale, and the call's time
+        not up (past it, the choice is made on what is known)."""
+        now = self._clock()
+        in_time = options.deadline is None or now < options.deadline
+        return in_time and self.table.listings_due(index, now)
 
     async def read_queue(
         self, index: int, options: CallOptions = DEFAULT_OPTIONS
@@ -142,7 +186,7 @@ class PoolServers:
         """Why a server cannot take jobs by its /health (one request, no retries: the
         error it answered, or the status it says), or None when it is healthy."""
         try:
-            health = await self.clients[index]._health(CallOptions.of(options.timeout, retry=False))
+            health = await self.clients[index]._health(replace(options, retry=False))
         except LmmsEvalError as exc:
             if callers_own(exc):
                 raise
@@ -193,7 +237,7 @@ class PoolServers:
     async def health_of(self, index: int, options: CallOptions) -> HealthResponse | str:
         """A server's /health, or why it did not answer."""
         try:
-            health = await self.clients[index].health(timeout=options.timeout)
+            health = await self.clients[index]._health(options)
         except LmmsEvalError as exc:
             if callers_own(exc):
                 raise

@@ -1,20 +1,37 @@
-"""What only the sync pool does differently: asking its servers one after the other.
+"""What only the sync pool does differently: asking its servers at once, in threads.
 
-Its async twin, ``_async/_pool_io.py`` (also hand-written), asks them at the same time.
+Its async twin, ``_async/_io.py`` (also hand-written), asks them at once in tasks. At
+once, not one after the other: a call's ``timeout=`` is one deadline for every request it
+sends, and servers asked in turn behind a hung one would get none of it (nor would a
+healthy one's answer be read).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
 def gather(calls: Sequence[Callable[[], T]]) -> list[T]:
-    """Run the calls one after the other; their results, in order."""
-    return [call() for call in calls]
+    """Run the calls at once, each in a thread; their results, in order (the first error
+    is raised once every call has ended: none is left running)."""
+    if len(calls) <= 1:  # (none: every server known down)
+        return [call() for call in calls]
+    with ThreadPoolExecutor(len(calls), thread_name_prefix="lmms-eval-pool") as threads:
+        futures = [threads.submit(call) for call in calls]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
+def try_acquire(lock: threading.Lock) -> bool:
+    """Take the lock if it is free, without waiting: True when taken (release it)."""
+    return lock.acquire(blocking=False)
 
 
 def new_lock() -> threading.Lock:
