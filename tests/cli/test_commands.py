@@ -46,7 +46,7 @@ COMMANDS += ("results", "logs")
 
 def env_for(url: str | None, **extra: str | None) -> dict[str, str | None]:
     """CliRunner's environment: no LMMS_EVAL_* setting of the caller's leaks in."""
-    names = ("BASE_URL", "API_KEY", "OUTPUT_ROOT", "PATH_MAP")
+    names = ("BASE_URL", "BASE_URLS", "API_KEY", "OUTPUT_ROOT", "PATH_MAP")
     env: dict[str, str | None] = {f"LMMS_EVAL_{name}": None for name in names}
     env["LMMS_EVAL_BASE_URL"] = url
     env.update(extra)
@@ -244,6 +244,25 @@ def test_connect_one_server_the_environment_or_the_default(
     monkeypatch.setenv("LMMS_EVAL_BASE_URL", "http://from-env:9000")
     with connect(Settings()) as client:
         assert client.base_url == "http://from-env:9000"
+
+
+def test_without_server_the_pools_variable_makes_a_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: the command line read only $LMMS_EVAL_BASE_URL, so a user whose scripts use
+    # EvalPool() with $LMMS_EVAL_BASE_URLS got localhost:8000 from the command line.
+    monkeypatch.setenv("LMMS_EVAL_BASE_URL", "http://single:9000")
+    monkeypatch.setenv("LMMS_EVAL_BASE_URLS", " http://gpu-1:8000, http://gpu-2:8000 ")
+    with connect(Settings()) as pool:
+        assert isinstance(pool, EvalPool)
+        assert pool.servers == ("http://gpu-1:8000", "http://gpu-2:8000")
+    monkeypatch.setenv("LMMS_EVAL_BASE_URLS", "http://gpu-1:8000")  # one: a client
+    with connect(Settings()) as client:
+        assert isinstance(client, EvalClient) and client.base_url == "http://gpu-1:8000"
+    with connect(Settings(servers=("http://flag:8000",))) as client:  # --server wins
+        assert isinstance(client, EvalClient) and client.base_url == "http://flag:8000"
+    monkeypatch.setenv("LMMS_EVAL_BASE_URLS", "http://gpu-1:8000,not a url")
+    with pytest.raises(InvalidArgumentError) as raised:
+        connect(Settings())
+    assert str(raised.value).startswith("$LMMS_EVAL_BASE_URLS: base_url 'not a url' must be")
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from pathlib import Path
 from lmms_eval_client import EvalClient, EvalRun
 from lmms_eval_client.testing import LocalServer
 
+from ..servers import free_port
 from .test_commands import invoke
 
 QWEN = {"pretrained": "Qwen/Qwen2-VL-2B-Instruct"}
@@ -39,3 +40,18 @@ def test_watch_and_refresh_without_server_take_two_spellings_of_one_server_as_on
     watched = invoke(["runs", "watch", str(ledger), "--json", "--timeout", "30"], None)
     assert watched.exit_code == 0, watched.output
     assert json.loads(watched.stdout.splitlines()[-1])["exit_code"] == 0
+
+
+def test_runs_commands_take_the_pools_variable_as_the_servers_given(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    # $LMMS_EVAL_BASE_URLS names the servers as --server does (EvalPool() reads it): the
+    # ledger's servers are not polled instead. Before: it was ignored, the ledger's polled.
+    ledger = tmp_path / "evals.sqlite"
+    with EvalClient(server.url) as client, EvalRun(client, ledger) as run:
+        run.submit("qwen2_vl", ["mme"], QWEN, key="a")  # pending in the ledger
+    down = f"http://127.0.0.1:{free_port()},http://127.0.0.1:{free_port()}"
+    refreshed = invoke(["runs", "ls", "--refresh", str(ledger)], None, LMMS_EVAL_BASE_URLS=down)
+    # The servers given cannot poll the job: it is said, and its row is not refreshed.
+    assert "they are not polled" in refreshed.stderr, refreshed.stderr
+    assert "completed" not in refreshed.stdout

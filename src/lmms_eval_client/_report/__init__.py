@@ -166,9 +166,7 @@ def _write_page(out: Path, page: str) -> None:
                 part.unlink()
             raise
     except OSError as exc:
-        raise InvalidArgumentError(
-            f"Cannot write the report to {str(out)!r}: {exc.strerror or exc}"
-        ) from None
+        raise _cannot_write(out, exc) from None
 
 
 # The names of an open file of a process, in /proc (/dev/fd/N and /dev/stdout lead there).
@@ -234,9 +232,7 @@ def _checked_output(
             raise InvalidArgumentError(f"{str(out)!r} is a folder: give a file name in it")
         there = out.exists()
     except OSError as exc:
-        raise InvalidArgumentError(
-            f"Cannot write the report to {str(out)!r}: {exc.strerror or exc}"
-        ) from None
+        raise _cannot_write(out, exc) from None
     for ledger in ledgers if there else ():
         # (a PostgreSQL URL is no file: Path(url) does not exist.) SQLite's -wal holds the
         # writes a live run has not checkpointed yet: replaced, they are gone (the review).
@@ -247,6 +243,11 @@ def _checked_output(
                     "writing the page there would replace the run. Give another file name."
                 )
     return out
+
+
+def _cannot_write(out: Path, exc: OSError) -> InvalidArgumentError:
+    """The error of a page that cannot be written at ``out`` (or its path looked at)."""
+    return InvalidArgumentError(f"Cannot write the report to {str(out)!r}: {exc.strerror or exc}")
 
 
 _SIDECARS = ("-wal", "-shm", "-journal")

@@ -85,7 +85,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 HELP = """Drive lmms-eval evaluation servers from a shell, a CI pipeline or a Slurm script.
 
-The server is --server, else $LMMS_EVAL_BASE_URL, else http://localhost:8000.
+The server is --server, else $LMMS_EVAL_BASE_URLS (several: a pool), else
+$LMMS_EVAL_BASE_URL, else http://localhost:8000.
 Every command has --json for scripts. Exit codes: 0 ok/completed, 1 failed, 2 usage
 error, 3 cancelled, 4 timeout, 5 server unreachable, 6 results not reachable,
 7 job not found, 8 a run's job lost, 130 interrupted.
@@ -200,7 +201,8 @@ def _options(
             "--server",
             "-s",
             help="Base URL of the server, e.g. http://gpu-box:8000 (default: "
-            "$LMMS_EVAL_BASE_URL, else http://localhost:8000). Repeatable: several servers "
+            "$LMMS_EVAL_BASE_URLS, comma-separated, else $LMMS_EVAL_BASE_URL, else "
+            "http://localhost:8000). Repeatable: several servers "
             "make a pool (jobs routed by model, tasks and load).",
             show_default=False,
         ),

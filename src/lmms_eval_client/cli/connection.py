@@ -23,7 +23,8 @@ class Settings:
     """The global options of one invocation (``lmms-eval-client [OPTIONS] COMMAND``).
 
     Attributes:
-        servers: The ``--server`` values in order; empty: ``$LMMS_EVAL_BASE_URL``, else
+        servers: The ``--server`` values in order; empty: ``$LMMS_EVAL_BASE_URLS``
+            (comma-separated, as ``EvalPool()`` reads it), else ``$LMMS_EVAL_BASE_URL``, else
             ``http://localhost:8000`` (the SDK's defaults).
         api_key: ``--api-key``; None: ``$LMMS_EVAL_API_KEY`` (read by the SDK). Never shown.
         timeout: ``--timeout``, the network timeout of one request in seconds; None: the
@@ -39,7 +40,8 @@ class Settings:
 
 def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = None) -> Client:
     """The client the commands use, for the server(s) the settings name: an EvalPool
-    when several ``--server`` are given (jobs routed, and found on the server holding them).
+    when several ``--server`` are given, or without one several in ``$LMMS_EVAL_BASE_URLS``
+    (jobs routed, and found on the server holding them).
 
     Close it (``with connect(settings) as client:``).
 
@@ -61,18 +63,42 @@ def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = 
     from lmms_eval_client import DEFAULT_TIMEOUT, EvalClient, InvalidArgumentError
 
     timeout = DEFAULT_TIMEOUT if settings.timeout is None else settings.timeout
+    servers = settings.servers or _servers_of_environment()
     try:
-        if len(settings.servers) > 1:
+        if len(servers) > 1:
             from lmms_eval_client import EvalPool
 
-            servers = list(settings.servers)
             return EvalPool(servers, timeout, api_key=settings.api_key, output_root=output_root)
-        base_url = settings.servers[0] if settings.servers else None
+        base_url = servers[0] if servers else None
         return EvalClient(base_url, timeout, api_key=settings.api_key, output_root=output_root)
     except InvalidArgumentError as exc:
         if output_root is None:  # then a global option's (--server, --timeout, --api-key)
             exc.add_note(GLOBAL_OPTION)
         raise
+
+
+def server_given(settings: Settings) -> bool:
+    """Whether the user named a server: ``--server``, ``$LMMS_EVAL_BASE_URLS`` or
+    ``$LMMS_EVAL_BASE_URL`` (else the ``runs`` commands poll the servers of the ledger)."""
+    from lmms_eval_client._http.config import BASE_URL_ENV
+    from lmms_eval_client._pool.config import BASE_URLS_ENV
+
+    named = (os.environ.get(name, "").strip() for name in (BASE_URLS_ENV, BASE_URL_ENV))
+    return bool(settings.servers) or any(named)
+
+
+def _servers_of_environment() -> tuple[str, ...]:
+    """The servers of ``$LMMS_EVAL_BASE_URLS`` (comma-separated), as ``EvalPool()`` reads
+    them, or none (then ``$LMMS_EVAL_BASE_URL``, else localhost: the client's default)."""
+    from lmms_eval_client import InvalidArgumentError
+    from lmms_eval_client._pool.config import BASE_URLS_ENV, server_entries
+
+    if not os.environ.get(BASE_URLS_ENV, "").strip():
+        return ()
+    try:
+        return tuple(str(url) for url in server_entries(None, str))
+    except InvalidArgumentError as exc:  # (said as the variable's: no option was given)
+        raise InvalidArgumentError(f"${BASE_URLS_ENV}: {exc}") from None
 
 
 # On an error a global option caused: its help is the application's, not the command's.

@@ -5,13 +5,13 @@ no state of its own.
 ``submit`` and ``watch`` (and ``ls --refresh``) open the ledger through ``EvalRun`` with the
 command line's client: what they learn is recorded (labels, keys, states, outcomes taken).
 ``export`` reads the ledger read-only, as ``ls`` does. Without ``--server`` (and without
-``$LMMS_EVAL_BASE_URL``), the servers are those the ledger's jobs were sent to.
+``$LMMS_EVAL_BASE_URLS`` or ``$LMMS_EVAL_BASE_URL``), the servers are those the ledger's
+jobs were sent to.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -32,7 +32,6 @@ from lmms_eval_client import (
     UncoveredServersWarning,
 )
 
-from .._http.config import BASE_URL_ENV
 from .._runs.ledger import Ledger as RunLedger
 from .._runs.ledger_copy import shown_owner
 from .._runs.ledger_keys import check_key
@@ -42,7 +41,7 @@ from .._runs.outage import PASSING
 from .._runs.postgres.url import is_database_url
 from .._runs.servers import covering, server_identity
 from .._runs.states import SUBMITTING
-from .connection import connect, settings_of
+from .connection import connect, server_given, settings_of
 from .exit_codes import ExitCode
 from .model_args import seconds
 from .output import as_json, note, print_json, print_lines, show_warnings, warn
@@ -109,7 +108,7 @@ def open_run(
     settings = settings_of(ctx)
     if servers:
         settings = replace(settings, servers=servers)
-    if not settings.servers and not os.environ.get(BASE_URL_ENV):
+    if not server_given(settings):
         settings = replace(settings, servers=_ledger_servers(ledger, create=create))
     elif not create:
         # EvalRun would create a missing ledger (a file or a schema): read-only first, so
