@@ -14,21 +14,24 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
 import pytest
 
-from lmms_eval_client import LmmsEvalError, WaitTimeoutError
+from lmms_eval_client import EvalClient, LmmsEvalError, WaitTimeoutError
 
 from ..faults import (
     CONTROL_TIMEOUT,
     FORWARD,
     Action,
+    Drip,
     FaultProxy,
     Script,
     Seen,
     Stall,
+    http_response,
     on,
     proxy,
     respond,
@@ -157,3 +160,33 @@ async def test_another_callers_slow_listing_read_does_not_hold_a_choice(
             await background
     assert job.server == slow.url
     assert took < TIMEOUT + SLACK, f"evaluate(timeout={TIMEOUT}) took {took:.1f} s"
+
+
+async def test_a_choice_without_a_timeout_waits_for_a_first_listing_another_caller_reads(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The other side of the test above: a server whose tasks are not known yet (another
+    # caller is reading them) is no place to send a job that does not give a timeout of its
+    # own. Before (once a choice stopped waiting for that read): the job went to the less
+    # loaded server, which does not offer its task, beside one that does.
+    offers_not, offers = start_box(tasks=["other"]), start_box(tasks=["mme"], held=True)
+    with EvalClient(offers.url) as client:
+        client.evaluate("qwen2_vl", ["mme"], QWEN)  # its load: 1 (held)
+    assert offers.gate is not None
+    listing = http_response(200, b'{"tasks":["other"]}')
+    slow_listing = Drip(listing[-19:], interval=0.05, prefix=listing[:-19])  # about 1 s
+    with proxy(offers_not.url, Script(slow_listing, match=on("GET", "/tasks"))) as slow:
+        pool = make_pool([slow.url, offers.url], max_retries=0)
+        submit = partial(pool.pool.evaluate, "qwen2_vl", ["mme"], QWEN)  # no timeout of its own
+        first: Any = (
+            asyncio.ensure_future(submit())
+            if pool.is_async
+            else asyncio.ensure_future(anyio.to_thread.run_sync(submit))
+        )
+        await anyio.to_thread.run_sync(
+            lambda: slow.wait_for(lambda seen: any(s.path == b"/tasks" for s in seen))
+        )
+        job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN)
+        assert (await first).server == offers.url
+        offers.gate.release()
+    assert job.server == offers.url

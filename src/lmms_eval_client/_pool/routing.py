@@ -196,6 +196,11 @@ class RoutingTable:
                 or now - s.checked_at >= self._recheck_interval
             ]
 
+    def listings_unknown(self, index: int) -> bool:
+        """Whether nothing is known yet of what the server offers (never listed)."""
+        s = self.states[index]
+        return s.tasks is None and s.models is None and s.listing_failed_at is None
+
     def listings_due(self, index: int, now: float) -> bool:
         """Whether the server's task and model listings are missing or older than the TTL
         (after a listing it did not answer, not before ``recheck_interval``)."""

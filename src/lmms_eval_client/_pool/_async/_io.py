@@ -37,10 +37,14 @@ async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     return [results[i] for i in range(len(calls))]
 
 
-def try_acquire(lock: anyio.Lock) -> bool:
-    """Take the lock if it is free, without waiting: True when taken (release it)."""
+async def take(lock: anyio.Lock, *, wait: bool) -> bool:
+    """Take the lock, waiting for it if ``wait``, else only if it is free: True when
+    taken (release it)."""
     import anyio
 
+    if wait:
+        await lock.acquire()
+        return True
     try:
         lock.acquire_nowait()
     except anyio.WouldBlock:

@@ -29,9 +29,10 @@ def gather(calls: Sequence[Callable[[], T]]) -> list[T]:
     return [f.result() for f in futures]
 
 
-def try_acquire(lock: threading.Lock) -> bool:
-    """Take the lock if it is free, without waiting: True when taken (release it)."""
-    return lock.acquire(blocking=False)
+def take(lock: threading.Lock, *, wait: bool) -> bool:
+    """Take the lock, waiting for it if ``wait``, else only if it is free: True when
+    taken (release it)."""
+    return lock.acquire(blocking=wait)
 
 
 def new_lock() -> threading.Lock:

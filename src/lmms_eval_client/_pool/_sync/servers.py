@@ -42,7 +42,7 @@ from ..errors import (
 )
 from ..routing import UP, Listing, RoutingTable, task_names
 from ..status import LOST, UNREACHABLE, JobDirectory, describe
-from ._io import gather, new_lock, try_acquire
+from ._io import gather, new_lock, take
 
 NO_HEALTH = "GET /health failed"
 
@@ -140,10 +140,12 @@ class PoolServers:
         if not isinstance(queue, QueueStatusResponse) or not self._listings_wanted(index, options):
             return
         # One /tasks at a time per server: it blocks a real server for seconds. While another
-        # caller reads them, this choice is made on what is known (not held up by that read,
-        # whose budget may be far longer than this call's).
+        # caller reads them, a call with a timeout of its own chooses on what is known (that
+        # read's budget may be far longer than its); one without waits when nothing is
+        # known yet (a server whose tasks are unknown may not offer the job's).
+        wait = options.deadline is None and self.table.listings_unknown(index)
         lock = self._listing_locks[index]
-        if not try_acquire(lock):
+        if not take(lock, wait=wait):
             return
         try:
             if self._listings_wanted(index, options):
