@@ -766,3 +766,24 @@ async def test_a_jobs_files_are_read_with_its_own_servers_settings(
         await pool.close()
         for client in clients:
             await client.close()
+
+
+async def test_a_choice_reads_no_listing_once_its_calls_time_is_up(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], clock: FakeClock
+) -> None:
+    # evaluate(timeout=1): the /queue answer came when the call's second was over; its /tasks
+    # and /models (seconds on a real server) are not read then: the choice goes by what is
+    # known, and the job is sent.
+    serve(mock, A)
+
+    def late(request: httpx.Request) -> httpx.Response:
+        clock.advance(2)
+        return httpx.Response(200, json=IDLE)
+
+    mock.get(f"{A}/queue").mock(side_effect=late)
+    listings = [mock.get(f"{A}/tasks"), mock.get(f"{A}/models")]
+    post = mock.post(f"{A}/evaluate").respond(200, json=SUBMIT_JSON)
+    pool = make_pool([A])
+    job = await pool.evaluate("qwen2_vl", ["mme"], model_args=QWEN, timeout=1)
+    assert [route.call_count for route in listings] == [0, 0]
+    assert job.server == A and post.call_count == 1
