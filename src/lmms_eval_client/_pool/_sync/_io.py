@@ -10,23 +10,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
 def gather(calls: Sequence[Callable[[], T]]) -> list[T]:
     """Run the calls at once, each in a thread; their results, in order (the first error
-    is raised once every call has ended: none is left running)."""
+    is raised once every call has ended: none is left running).
+
+    Daemon threads, joined here: Ctrl+C (or SIGTERM, as the command line takes it) while
+    they wait on servers ends the process then, not when their requests end (an
+    executor's threads are joined at exit, for up to the client's timeout)."""
     if len(calls) <= 1:  # (none: every server known down)
         return [call() for call in calls]
-    with ThreadPoolExecutor(len(calls), thread_name_prefix="lmms-eval-pool") as threads:
-        futures = [threads.submit(call) for call in calls]
-    errors = [e for e in (f.exception() for f in futures) if e is not None]
-    if errors:
-        raise errors[0]
-    return [f.result() for f in futures]
+    outcomes: list[tuple[bool, Any]] = [(False, None)] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            outcomes[index] = (True, calls[index]())
+        except BaseException as exc:  # raised by the caller's thread, below
+            outcomes[index] = (False, exc)
+
+    threads = [
+        threading.Thread(target=run, args=(i,), name="lmms-eval-pool", daemon=True)
+        for i in range(len(calls))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for done, value in outcomes:
+        if not done:
+            raise value
+    return [value for _, value in outcomes]
 
 
 def take(lock: threading.Lock, *, wait: bool) -> bool:
