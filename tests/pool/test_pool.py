@@ -371,6 +371,21 @@ async def test_a_wait_without_timeout_for_an_id_no_server_confirmed_raises(
     assert (again.server, again.job_id) == (A, JOB_ID)
 
 
+async def test_a_wait_on_the_server_named_rides_out_its_outage_as_on_an_adopted_job(
+    mock: respx.MockRouter, make_pool: Callable[..., PoolCaller], clock: FakeClock
+) -> None:
+    # The review of the fix above: wait_for_job(id, server=A) with A down raised at the
+    # first poll, while the caller had said where the job is (as adopt(id, A) says, whose
+    # wait rides it out) and the error said "wait_for_job rides this out".
+    mock.get(f"{A}/jobs/{JOB_ID}").mock(
+        side_effect=[httpx.ConnectError("refused")] * 3
+        + [httpx.Response(200, json=job_json("completed"))]
+    )
+    pool = make_pool()
+    done = await pool.wait_for_job(JOB_ID, poll_interval=1, verbose=False, server=A)
+    assert done.status == JobStatus.COMPLETED and len(clock.sleeps) == 3
+
+
 async def test_a_404_from_a_server_that_never_took_the_job_is_not_lost(
     mock: respx.MockRouter, make_pool: Callable[..., PoolCaller]
 ) -> None:

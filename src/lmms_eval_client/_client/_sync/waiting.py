@@ -35,9 +35,10 @@ class SyncJobWaiting:
         ``server``: the pool's server the caller named (its index), None for a client."""
         raise NotImplementedError
 
-    def _says_where(self, error: LmmsEvalError) -> bool:
-        """Whether a failed poll still says where the job is: then a wait without a
-        deadline rides it out even before any answer (see ``Waiter.setback``)."""
+    def _says_where(self, error: LmmsEvalError, server: int | None = None) -> bool:
+        """Whether a failed poll still says where the job is (``server``: the one the
+        caller named, if any): then a wait without a deadline rides it out even before
+        any answer (see ``Waiter.setback``)."""
         return False
 
     def _wait_for_job(
@@ -57,7 +58,7 @@ class SyncJobWaiting:
                     waited.job_id, waiter.deadline, waiter.may_retry_poll, server
                 )
             except LmmsEvalError as exc:
-                waiter.setback(waited, exc, answered=self._says_where(exc))  # or re-raised
+                waiter.setback(waited, exc, answered=self._says_where(exc, server))  # or raised
             else:
                 if waiter.observe(waited, job) and verbose:
                     print(progress_line(waited), flush=True)

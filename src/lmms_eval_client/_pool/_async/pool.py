@@ -378,7 +378,8 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         server that answers 404 (it restarted) raises JobNotFoundError at once. An id that
         no server has confirmed holding while one does not answer is looked for again
         until ``timeout``; without one (None), ServerUnreachableError is raised at once,
-        as one client's wait raises when its server never answered.
+        as one client's wait raises when its server never answered (``server=`` says
+        where it is, as ``adopt`` does: then its server's outage is waited through).
         """
         index = self._server_index(server)  # checked before the first poll
         return await self._wait_for_job(job_id, poll_interval, timeout, verbose, index)
@@ -392,8 +393,12 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         index, info = await self._servers.locate(job_id, options, server=server)
         return info if info is not None else await self._servers.job_on(index, job_id, options)
 
-    def _says_where(self, error: LmmsEvalError) -> bool:
-        # The server known to hold the job does not answer: wait for it. Not "no reachable
-        # server knows it" about an id no server confirmed (a typo): as one client's wait
-        # on a server that never answered, that is raised without a deadline.
-        return isinstance(error, ServerUnreachableError) and self._servers.holds(error)
+    def _says_where(self, error: LmmsEvalError, server: int | None = None) -> bool:
+        # The server known to hold the job, or named by the caller (as adopt names it), does
+        # not answer: wait for it. Not "no reachable server knows it" about an id no server
+        # confirmed (a typo): as one client's wait on a server that never answered, that is
+        # raised without a deadline.
+        if not isinstance(error, ServerUnreachableError):
+            return False
+        named = server is not None and self._servers.urls[server] == error.server
+        return named or self._servers.holds(error)
