@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 
-from ..faults import CONTROL_TIMEOUT, Stall, Script, proxy
+from ..faults import CONTROL_TIMEOUT, Script, Stall, proxy
 
 SCRIPT = """
 import sys
