@@ -78,8 +78,8 @@ class AsyncEvalPool(AsyncPoolReading, AsyncPoolServerCalls, AsyncJobWaiting, Asy
         recheck_interval: Seconds before a server that did not answer is tried again.
 
     A method's own ``timeout=`` bounds the whole call: the servers it asks are asked at
-    once, and no request or retry of the call goes past that time (a server that has not
-    answered by then is one that did not answer).
+    once, and no retry of the call starts past that time (a server that has not answered
+    by then is one that did not answer; a request sent near it gets at least a second).
 
     Example::
 
