@@ -3,10 +3,13 @@ long, a folder it may not enter, NUL) are one error line, never a raw OSError.""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,59 @@ def test_an_output_name_too_long_is_a_usage_error(made_run: MadeRun, tmp_path: P
     assert done.exit_code == 2, done.output
     assert done.output.startswith("error: Cannot write the report to "), done.output
     assert done.output.count("\n") == 1 and "Traceback" not in done.output, done.output
+
+
+def test_a_page_named_from_a_folder_that_was_removed_is_a_usage_error(
+    made_run: MadeRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The review: a shell whose working folder was removed (a job's scratch folder) and
+    # `runs report L -o r.html`: FileNotFoundError from the look at whether r.html names a
+    # device, a traceback and exit 1.
+    gone = tmp_path / "scratch"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(InvalidArgumentError, match=r"Cannot write the report to 'r.html'"):
+        write_report(made_run.ledger, "r.html")
+    done = CliRunner().invoke(app, ["runs", "report", str(made_run.ledger), "-o", "r.html"])
+    assert done.exit_code == 2 and done.output.startswith("error: Cannot write"), done.output
+
+
+def test_a_page_to_a_non_blocking_pipe_waits_for_its_reader(made_run: MadeRun) -> None:
+    # The review: `-o /dev/stdout` into a pipe its reader made non-blocking (O_NONBLOCK is
+    # shared with the writer) got EAGAIN once the pipe was full: "Cannot write the report
+    # to '/dev/stdout': Resource temporarily unavailable", the page cut at 64 KB.
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    filled = 0
+    for chunk in (4096, 1):  # full to its last byte: the page's first write finds no room
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                filled += os.write(write_end, b"x" * chunk)
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            write_report(made_run.ledger, f"/dev/fd/{write_end}")
+        except BaseException as exc:
+            failed.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    # Read once the writer has met the full pipe: at once when its write fails (the bug),
+    # else after this while it waits for room (a slow start could only hide the bug).
+    writer.join(0.5)
+    got = bytearray()
+    try:
+        while writer.is_alive() or select.select([read_end], [], [], 0)[0]:
+            if select.select([read_end], [], [], 0.05)[0]:
+                got += os.read(read_end, 1 << 16)
+    finally:
+        writer.join()
+        os.close(write_end)
+        os.close(read_end)
+    assert failed == []
+    assert got[:filled] == b"x" * filled and got.rstrip().endswith(b"</html>")
 
 
 def test_a_ledger_path_the_report_cannot_check_is_the_ledgers_own_error(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import secrets
+import select
 import stat
 import sys
 from collections.abc import Iterable, Sequence
@@ -179,7 +180,10 @@ def _special_path(out: str | os.PathLike[str]) -> tuple[str, int | None]:
     a process's open file ("/proc"; "" for neither); and the descriptor of this process
     it names, if it names one (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``: 1)."""
     through = ""
-    path = os.path.abspath(out)
+    try:
+        path = os.path.abspath(out)
+    except OSError:  # (a working folder that was removed: writing there says why)
+        return through, None
     for _ in range(40):  # (Linux follows at most 40 links)
         if path in _STANDARD:
             return "/dev", _STANDARD[path]
@@ -207,14 +211,18 @@ def page_descriptor(out: str | os.PathLike[str]) -> int | None:
 
 def _write_descriptor(descriptor: int, data: bytes) -> None:
     """``data`` written on an open descriptor of this process, after what Python's own
-    streams of it hold (flushed first: a print before the page stays before it)."""
+    streams of it hold (flushed first: a print before the page stays before it); on a
+    non-blocking one (a pipe whose reader set O_NONBLOCK), each part when there is room."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, OSError, ValueError):
             if stream.fileno() == descriptor:
                 stream.flush()
     view = memoryview(data)
     while view:
-        view = view[os.write(descriptor, view) :]
+        try:
+            view = view[os.write(descriptor, view) :]
+        except BlockingIOError:  # a pipe its reader made non-blocking, full: wait for room
+            select.select([], [descriptor], [])
 
 
 def _checked_output(

@@ -132,8 +132,9 @@ def _warn_unwatched(run: EvalRun, servers: tuple[str, ...]) -> None:
         where = ", ".join(sorted({job.server for job in away}))
         seqs = " ".join(str(job.seq) for job in away)
         warn(
-            f"{len(away)} pending job(s) (seq {seqs}) are on {where}, which no --server "
-            "names: they are not polled (give --server for each; a server that moved: "
+            f"{len(away)} pending job(s) (seq {seqs}) are on {where}, which no server given "
+            "names (--server, $LMMS_EVAL_BASE_URLS, $LMMS_EVAL_BASE_URL): they are not "
+            "polled (give --server for each; a server that moved: "
             f"lmms-eval-client runs rehome {run.ledger_path} OLD NEW)"
         )
 
