@@ -6,6 +6,7 @@ are URLs a web server decodes. A URL's user:password is never shown in what they
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .._exceptions import MissingDependencyError
@@ -77,17 +78,20 @@ def _bounded(url: str) -> dict[str, object]:
 TIMED_OUT = "timed out (the host did not connect or answer in time)"
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, in turn (a chain is short: at most 8, a cycle too)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def timed_out(exc: BaseException) -> bool:
     """Whether ``exc`` is, or was caused by, a timeout (fsspec's http wraps aiohttp's in a
     FileNotFoundError, or raises its own FSTimeoutError with no message)."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # (a chain is short; a cycle must not loop)
-        if seen is None:
-            return False
-        if isinstance(seen, TimeoutError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(isinstance(seen, TimeoutError) for seen in _chain(exc))
 
 
 def decodes_paths(filesystem: FileSystem) -> bool:
@@ -102,10 +106,7 @@ def failure_reason(exc: BaseException) -> str | None:
     FileNotFoundError for a host that refused, timed out or answered an error): a timeout,
     ``HTTP <status> (<reason>)``, ``cannot connect (...)``, another error; None when the
     chain holds only FileNotFoundErrors (the file is not there)."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # (a chain is short; a cycle must not loop)
-        if seen is None:
-            return None
+    for seen in _chain(exc):
         if isinstance(seen, TimeoutError):
             return TIMED_OUT
         status = getattr(seen, "status", None)
@@ -119,5 +120,4 @@ def failure_reason(exc: BaseException) -> str | None:
             if isinstance(seen, ConnectionError) or "connect" in type(seen).__name__.lower():
                 return f"cannot connect ({type(seen).__name__}: {text})"
             return f"{type(seen).__name__}: {text}"
-        seen = seen.__cause__ or seen.__context__
     return None
