@@ -36,8 +36,6 @@ class AsyncPoolServerCalls:
         @property
         def servers(self) -> tuple[str, ...]: ...
 
-        def _index_of(self, server: str) -> int: ...
-
     async def get_queue_status(
         self, *, timeout: RequestTimeout = CLIENT_TIMEOUT
     ) -> PoolQueueStatus:
@@ -106,7 +104,7 @@ class AsyncPoolServerCalls:
                 "merge_checkpoint runs on the server whose disk holds the checkpoint: pass "
                 f"server=, one of {list(self._servers.urls)}"
             )
-        index = 0 if server is None else self._index_of(server)
+        index = 0 if server is None else self._servers.index_of(server)
         try:
             return await self._servers.clients[index].merge_checkpoint(
                 checkpoint_path, output_path, checkpoint_type, timeout=timeout

@@ -167,19 +167,16 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
 
     def adopt(self, job_id: str, server: str) -> None:
         """Tell the pool which server holds a job (e.g. an id kept from an earlier run)."""
-        self._servers.jobs.add(check_job_id(job_id), self._index_of(server))
+        self._servers.jobs.add(check_job_id(job_id), self._servers.index_of(server))
 
     def _refused(self, server: str, error: LmmsEvalError) -> None:
         """A submission sent through ``server``'s own client (an evaluation run's) failed:
         refused for a while (a 429, a 503) or its answer lost, the next choices pass it
         over, as evaluate's."""
-        self._servers.refused(self._index_of(server), error)
-
-    def _index_of(self, server: str) -> int:
-        return self._servers.index_of(server)
+        self._servers.refused(self._servers.index_of(server), error)
 
     def _server_index(self, server: str | None) -> int | None:
-        return None if server is None else self._index_of(server)
+        return None if server is None else self._servers.index_of(server)
 
     def server_of(self, job_id: str) -> str | None:
         """The base URL of the server known to hold the job; None if the pool never saw it.
@@ -390,10 +387,9 @@ class EvalPool(SyncPoolReading, SyncPoolServerCalls, SyncJobWaiting, Closing):
         return info if info is not None else self._servers.job_on(index, job_id, options)
 
     def _says_where(self, error: LmmsEvalError, server: int | None = None) -> bool:
-        # The server known to hold the job, or named by the caller (as adopt names it), does
-        # not answer: wait for it. Not "no reachable server knows it" about an id no server
-        # confirmed (a typo): as one client's wait on a server that never answered, that is
-        # raised without a deadline.
+        # The server known to hold the job, or named by the caller (as adopt does), does not
+        # answer: wait for it. Not "no reachable server knows it" of an id none confirmed (a
+        # typo): raised without a deadline, as by one client whose server never answered.
         if not isinstance(error, ServerUnreachableError):
             return False
         named = server is not None and self._servers.urls[server] == error.server

@@ -39,8 +39,6 @@ class SyncPoolReading:
             self, job_id: str, *, timeout: RequestTimeout = ..., server: str | None = ...
         ) -> JobInfo: ...
 
-        def _index_of(self, server: str) -> int: ...
-
     # Settings of reading results, as a client has them (those of the first server's
     # client; the pool makes every client with the same ones, but clients given to it keep
     # their own: where a job is concerned, its server's client's are used, by load_results
@@ -69,7 +67,7 @@ class SyncPoolReading:
             job_id = job.job_id if isinstance(job, JobSubmitResponse) else job
             job = self.get_job(job_id, server=server)
         if server is not None:
-            return self._servers.clients[self._index_of(server)], job
+            return self._servers.clients[self._servers.index_of(server)], job
         known = self._servers.jobs.find(job.job_id)
         if not known and not self._same_reading_settings():
             # a JobInfo does not say its server, and another's path_map would read another
