@@ -263,6 +263,9 @@ def test_without_server_the_pools_variable_makes_a_pool(monkeypatch: pytest.Monk
     with pytest.raises(InvalidArgumentError) as raised:
         connect(Settings())
     assert str(raised.value).startswith("$LMMS_EVAL_BASE_URLS: base_url 'not a url' must be")
+    # (the second review) the help it points at is the application's, which names it
+    said = invoke(["health"], None, LMMS_EVAL_BASE_URLS="ftp://a")
+    assert said.exit_code == 2 and "(see 'lmms-eval-client -h')" in said.output, said.output
 
 
 @pytest.mark.slow

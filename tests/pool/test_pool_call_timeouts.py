@@ -190,3 +190,31 @@ async def test_a_choice_without_a_timeout_waits_for_a_first_listing_another_call
         assert (await first).server == offers.url
         offers.gate.release()
     assert job.server == offers.url
+
+
+async def test_a_choice_waits_for_another_callers_first_listing_no_longer_than_its_own_budget(
+    start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
+) -> None:
+    # The second review: a call with the client's timeout waited for the listing lock without
+    # limit, so behind a caller with timeout=None whose /tasks never ends it never returned.
+    # It waits as long as one of its own requests may take, then chooses on what is known.
+    offers_not, offers = start_box(tasks=["other"]), start_box(tasks=["mme"])
+    with proxy(offers_not.url, Script(then=Stall(), match=on("GET", "/tasks"))) as slow:
+        pool = make_pool([slow.url, offers.url], timeout=1, max_retries=0)
+        unbounded = partial(pool.pool.evaluate, "qwen2_vl", ["mme"], QWEN, timeout=None)
+        first: Any = (
+            asyncio.ensure_future(unbounded())
+            if pool.is_async
+            else asyncio.ensure_future(anyio.to_thread.run_sync(unbounded))
+        )
+        await anyio.to_thread.run_sync(
+            lambda: slow.wait_for(lambda seen: any(s.path == b"/tasks" for s in seen))
+        )
+        started = time.monotonic()
+        job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN)  # the client's timeout: 1 s
+        took = time.monotonic() - started
+        slow.down()  # the first caller's /tasks ends
+        with contextlib.suppress(LmmsEvalError):
+            await first
+    assert job.server in (slow.url, offers.url)
+    assert took < 1 + SLACK + 1, f"evaluate() took {took:.1f} s behind another's listing read"

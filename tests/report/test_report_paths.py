@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import select
 import shutil
 import subprocess
@@ -49,13 +50,29 @@ def test_a_page_named_from_a_folder_that_was_removed_is_a_usage_error(
         write_report(made_run.ledger, "r.html")
     done = CliRunner().invoke(app, ["runs", "report", str(made_run.ledger), "-o", "r.html"])
     assert done.exit_code == 2 and done.output.startswith("error: Cannot write"), done.output
+    # A ledger named from there (the second review): FileNotFoundError from its open.
+    for args in (["runs", "report", "r.sqlite", "-o", str(tmp_path / "r.html")],
+                 ["runs", "ls", "r.sqlite"]):  # fmt: skip
+        done = CliRunner().invoke(app, args)
+        assert done.exit_code == 2, done.output
+        assert "'r.sqlite' cannot be resolved" in done.output and "Traceback" not in done.output
 
 
-def test_a_page_to_a_non_blocking_pipe_waits_for_its_reader(made_run: MadeRun) -> None:
+@pytest.mark.parametrize("descriptor", [None, 1500])
+def test_a_page_to_a_non_blocking_pipe_waits_for_its_reader(
+    made_run: MadeRun, descriptor: int | None
+) -> None:
     # The review: `-o /dev/stdout` into a pipe its reader made non-blocking (O_NONBLOCK is
     # shared with the writer) got EAGAIN once the pipe was full: "Cannot write the report
-    # to '/dev/stdout': Resource temporarily unavailable", the page cut at 64 KB.
+    # to '/dev/stdout': Resource temporarily unavailable", the page cut at 64 KB. The second
+    # review: on a descriptor past select()'s 1024, ValueError "filedescriptor out of range".
     read_end, write_end = os.pipe()
+    if descriptor is not None:
+        if resource.getrlimit(resource.RLIMIT_NOFILE)[0] <= descriptor:
+            pytest.skip(f"this process may not open descriptor {descriptor}")
+        os.dup2(write_end, descriptor)
+        os.close(write_end)
+        write_end = descriptor
     os.set_blocking(write_end, False)
     filled = 0
     for chunk in (4096, 1):  # full to its last byte: the page's first write finds no room

@@ -65,6 +65,14 @@ def whole_request_budget(timeout: httpx.Timeout) -> float | None:
     return max(phase for phase in phases if phase is not None)
 
 
+def request_budget(
+    client_timeout: httpx.Timeout, timeout: httpx.Timeout | ClientTimeout
+) -> float | None:
+    """The longest one request of a call may take: by its ``timeout`` (CLIENT_TIMEOUT: the
+    client's); None when unbounded."""
+    return whole_request_budget(timeout if isinstance(timeout, httpx.Timeout) else client_timeout)
+
+
 def _plan(
     client_timeout: httpx.Timeout, timeout: httpx.Timeout | ClientTimeout, until: float | None
 ) -> tuple[float | None, httpx.Timeout]:
@@ -74,7 +82,7 @@ def _plan(
     by which the call's requests should end (a wait's deadline), if any.
     """
     chosen = timeout if isinstance(timeout, httpx.Timeout) else client_timeout
-    budget = whole_request_budget(chosen)
+    budget = request_budget(client_timeout, timeout)
     if until is not None:
         left = max(until - time.monotonic(), MIN_REQUEST_TIME)
         budget = left if budget is None else min(budget, left)

@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import secrets
-import select
+import selectors
 import stat
 import sys
 from collections.abc import Iterable, Sequence
@@ -221,8 +221,10 @@ def _write_descriptor(descriptor: int, data: bytes) -> None:
     while view:
         try:
             view = view[os.write(descriptor, view) :]
-        except BlockingIOError:  # a pipe its reader made non-blocking, full: wait for room
-            select.select([], [descriptor], [])
+        except BlockingIOError:  # a pipe its reader made non-blocking, full: wait
+            with selectors.DefaultSelector() as room:  # (select() takes no fd past 1023)
+                room.register(descriptor, selectors.EVENT_WRITE)
+                room.select()
 
 
 def _checked_output(

@@ -54,7 +54,13 @@ def check_place(
     if "\x00" in path:  # (os functions raise ValueError: no file system takes one)
         raise InvalidArgumentError(f"The run ledger's path {path!r} holds a NUL character")
     # realpath: the folder of a symbolic link's target (it never raises on a loop; opening does)
-    folder = os.path.dirname(os.path.realpath(path))
+    try:
+        folder = os.path.dirname(os.path.realpath(path))
+    except OSError as exc:  # a relative path, from a working folder that was removed
+        raise InvalidArgumentError(
+            f"The run ledger's path {path!r} cannot be resolved: {exc.strerror or exc} (was "
+            "the working folder removed?); give its absolute path"
+        ) from None
     if not os.path.isdir(folder):
         if read_only:  # nothing would be created: there is no ledger, not a failed creation
             raise LedgerNotFoundError(

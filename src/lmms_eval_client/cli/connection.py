@@ -63,8 +63,8 @@ def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = 
     from lmms_eval_client import DEFAULT_TIMEOUT, EvalClient, InvalidArgumentError
 
     timeout = DEFAULT_TIMEOUT if settings.timeout is None else settings.timeout
-    servers = settings.servers or _servers_of_environment()
     try:
+        servers = settings.servers or _servers_of_environment()
         if len(servers) > 1:
             from lmms_eval_client import EvalPool
 
@@ -72,7 +72,7 @@ def connect(settings: Settings, *, output_root: str | os.PathLike[str] | None = 
         base_url = servers[0] if servers else None
         return EvalClient(base_url, timeout, api_key=settings.api_key, output_root=output_root)
     except InvalidArgumentError as exc:
-        if output_root is None:  # then a global option's (--server, --timeout, --api-key)
+        if output_root is None:  # then a global option's (--server, --timeout...) or $LMMS_EVAL_*
             exc.add_note(GLOBAL_OPTION)
         raise
 

@@ -37,14 +37,19 @@ async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     return [results[i] for i in range(len(calls))]
 
 
-async def take(lock: anyio.Lock, *, wait: bool) -> bool:
-    """Take the lock, waiting for it if ``wait``, else only if it is free: True when
-    taken (release it)."""
+async def take(lock: anyio.Lock, *, wait: float | None) -> bool:
+    """Take the lock, waiting for it up to ``wait`` seconds (None: as long as it takes; 0:
+    only if it is free): True when taken (release it)."""
     import anyio
 
-    if wait:
+    if wait is None:
         await lock.acquire()
         return True
+    if wait > 0:
+        with anyio.move_on_after(wait):
+            await lock.acquire()
+            return True
+        return False
     try:
         lock.acquire_nowait()
     except anyio.WouldBlock:

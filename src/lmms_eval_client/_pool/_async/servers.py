@@ -25,6 +25,7 @@ from ..._exceptions import (
 )
 from ..._http.config import resolve_base_url
 from ..._http.options import DEFAULT_OPTIONS, CallOptions, RequestTimeout
+from ..._http.transport import request_budget
 from ..._runs.servers import server_identity
 from ..errors import (
     ambiguous,
@@ -140,8 +141,11 @@ class PoolServers:
         # One /tasks at a time per server: it blocks a real server for seconds. While another
         # caller reads them, a call with a timeout of its own chooses on what is known (that
         # read's budget may be far longer than its); one without waits when nothing is
-        # known yet (a server whose tasks are unknown may not offer the job's).
-        wait = options.deadline is None and self.table.listings_unknown(index)
+        # known yet (a server whose tasks are unknown may not offer the job's), as long as
+        # one of its own requests may take (the other's may have no timeout at all).
+        wait: float | None = 0.0
+        if options.deadline is None and self.table.listings_unknown(index):
+            wait = request_budget(self.clients[index]._http.timeout, options.timeout)
         lock = self._listing_locks[index]
         if not await take(lock, wait=wait):
             return

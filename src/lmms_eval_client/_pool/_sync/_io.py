@@ -46,10 +46,12 @@ def gather(calls: Sequence[Callable[[], T]]) -> list[T]:
     return [value for _, value in outcomes]
 
 
-def take(lock: threading.Lock, *, wait: bool) -> bool:
-    """Take the lock, waiting for it if ``wait``, else only if it is free: True when
-    taken (release it)."""
-    return lock.acquire(blocking=wait)
+def take(lock: threading.Lock, *, wait: float | None) -> bool:
+    """Take the lock, waiting for it up to ``wait`` seconds (None: as long as it takes; 0:
+    only if it is free): True when taken (release it)."""
+    if wait is not None and wait <= 0:
+        return lock.acquire(blocking=False)
+    return lock.acquire(timeout=-1 if wait is None else wait)
 
 
 def new_lock() -> threading.Lock:
