@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -23,7 +22,6 @@ import pytest
 from lmms_eval_client import EvalClient, LmmsEvalError, WaitTimeoutError
 
 from ..faults import (
-    CONTROL_TIMEOUT,
     FORWARD,
     Action,
     Drip,
@@ -47,6 +45,17 @@ def hung(*boxes: Box) -> Iterator[list[FaultProxy]]:
     """A proxy in front of each box that never answers."""
     with contextlib.ExitStack() as stack:
         yield [stack.enter_context(proxy(box.url, Script(then=Stall()))) for box in boxes]
+
+
+async def reading_listings(pool: PoolCaller, slow: FaultProxy, **options: Any) -> Any:
+    """Another caller's evaluate (with ``options``) started in the background, a task or,
+    for the sync pool, a thread: its future, once that caller is reading ``slow``'s /tasks."""
+    call = partial(pool.pool.evaluate, "qwen2_vl", ["mme"], QWEN, **options)
+    started = asyncio.ensure_future(call() if pool.is_async else anyio.to_thread.run_sync(call))
+    await anyio.to_thread.run_sync(
+        lambda: slow.wait_for(lambda seen: any(s.path == b"/tasks" for s in seen))
+    )
+    return started
 
 
 CALLS: dict[str, Callable[[PoolCaller], Any]] = {
@@ -132,32 +141,13 @@ async def test_another_callers_slow_listing_read_does_not_hold_a_choice(
     # (8.6 s sync, 7.6 s async). It is made on what is known of the server instead.
     with proxy(start_box().url, Script(then=Stall(), match=on("GET", "/tasks"))) as slow:
         pool = make_pool([slow.url], max_retries=0)
-        done = threading.Event()
-
-        def generous() -> None:
-            with contextlib.suppress(LmmsEvalError):
-                pool.pool.evaluate("qwen2_vl", ["mme"], QWEN, timeout=3)
-            done.set()
-
-        async def generous_async() -> None:
-            with contextlib.suppress(LmmsEvalError):
-                await pool.evaluate("qwen2_vl", ["mme"], QWEN, timeout=3)
-            done.set()
-
-        if pool.is_async:
-            background = asyncio.create_task(generous_async())
-        else:
-            threading.Thread(target=generous, daemon=True).start()
-        await anyio.to_thread.run_sync(
-            lambda: slow.wait_for(lambda seen: any(s.path == b"/tasks" for s in seen))
-        )
+        first = await reading_listings(pool, slow, timeout=3)  # a generous budget
         started = time.monotonic()
         job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN, timeout=TIMEOUT)
         took = time.monotonic() - started
         slow.down()  # the first caller's /tasks ends
-        await anyio.to_thread.run_sync(done.wait, CONTROL_TIMEOUT)
-        if pool.is_async:
-            await background
+        with contextlib.suppress(LmmsEvalError):
+            await first
     assert job.server == slow.url
     assert took < TIMEOUT + SLACK, f"evaluate(timeout={TIMEOUT}) took {took:.1f} s"
 
@@ -177,15 +167,7 @@ async def test_a_choice_without_a_timeout_waits_for_a_first_listing_another_call
     slow_listing = Drip(listing[-19:], interval=0.05, prefix=listing[:-19])  # about 1 s
     with proxy(offers_not.url, Script(slow_listing, match=on("GET", "/tasks"))) as slow:
         pool = make_pool([slow.url, offers.url], max_retries=0)
-        submit = partial(pool.pool.evaluate, "qwen2_vl", ["mme"], QWEN)  # no timeout of its own
-        first: Any = (
-            asyncio.ensure_future(submit())
-            if pool.is_async
-            else asyncio.ensure_future(anyio.to_thread.run_sync(submit))
-        )
-        await anyio.to_thread.run_sync(
-            lambda: slow.wait_for(lambda seen: any(s.path == b"/tasks" for s in seen))
-        )
+        first = await reading_listings(pool, slow)  # no timeout of its own
         job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN)
         assert (await first).server == offers.url
         offers.gate.release()
@@ -201,15 +183,7 @@ async def test_a_choice_waits_for_another_callers_first_listing_no_longer_than_i
     offers_not, offers = start_box(tasks=["other"]), start_box(tasks=["mme"])
     with proxy(offers_not.url, Script(then=Stall(), match=on("GET", "/tasks"))) as slow:
         pool = make_pool([slow.url, offers.url], timeout=1, max_retries=0)
-        unbounded = partial(pool.pool.evaluate, "qwen2_vl", ["mme"], QWEN, timeout=None)
-        first: Any = (
-            asyncio.ensure_future(unbounded())
-            if pool.is_async
-            else asyncio.ensure_future(anyio.to_thread.run_sync(unbounded))
-        )
-        await anyio.to_thread.run_sync(
-            lambda: slow.wait_for(lambda seen: any(s.path == b"/tasks" for s in seen))
-        )
+        first = await reading_listings(pool, slow, timeout=None)  # no timeout at all
         started = time.monotonic()
         job: Any = await pool.evaluate("qwen2_vl", ["mme"], QWEN)  # the client's timeout: 1 s
         took = time.monotonic() - started
