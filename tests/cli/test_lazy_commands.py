@@ -14,11 +14,13 @@ import os
 import subprocess
 import sys
 
+import httpx
 import typer
 from typer.testing import CliRunner
 
 from lmms_eval_client.cli import app as app_module
 from lmms_eval_client.cli.app import COMMANDS, app
+from lmms_eval_client.testing import LocalServer
 
 from ..servers import free_port
 
@@ -90,6 +92,16 @@ def test_status_imports_its_own_module_alone_and_no_rich() -> None:
     assert "lmms_eval_client._results.results" not in loaded
     assert "lmms_eval_client._results.file_access" not in loaded  # a client without filesystem=
     assert "lmms_eval_client._pool._sync.pool" not in loaded
+
+
+def test_status_of_a_job_loads_the_jobs_models_only(local_server: LocalServer) -> None:
+    # Building every generated model's validator was ~15 ms of each `status` (issue 22).
+    body = {"model": "qwen2_vl", "tasks": ["mme"], "model_args": {"pretrained": "x/y"}}
+    job_id = httpx.post(f"{local_server.url}/evaluate", json=body).json()["job_id"]
+    loaded = loaded_by("--server", local_server.url, "status", job_id)
+    models = {name.rsplit(".", 1)[1] for name in loaded if name.startswith("lmms_eval_api.models.")}
+    assert {"job_info", "job_status", "evaluate_request", "model_result_files"} <= models
+    assert not {"merge_request", "task_list_response", "queue_status_response"} & models
 
 
 def test_httpx_command_line_still_runs_in_the_console_scripts_process() -> None:

@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import Field
 
+from ..models.validation_error import ValidationError
 from ..types import ApiModel
-
-if TYPE_CHECKING:  # resolved at run time by models/__init__.py: no import cycles
-    from ..models.validation_error import ValidationError
 
 
 class HTTPValidationError(ApiModel):

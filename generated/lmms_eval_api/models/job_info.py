@@ -1,16 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from ..models.evaluate_request import EvaluateRequest
 from ..models.job_status import JobStatus
+from ..models.model_result_files import ModelResultFiles
 from ..types import ApiModel
-
-if TYPE_CHECKING:  # resolved at run time by models/__init__.py: no import cycles
-    from ..models.evaluate_request import EvaluateRequest
-    from ..models.model_result_files import ModelResultFiles
 
 
 class JobInfo(ApiModel):
