@@ -23,6 +23,8 @@ from ..transport import AsyncBoundedSender
 if TYPE_CHECKING:
     import asyncio
 
+    import anyio
+
     from lmms_eval_api.types import Response  # loads pydantic: only when a request is sent
 
 T = TypeVar("T")
@@ -37,6 +39,17 @@ async def run_sync(function: Callable[[], T]) -> T:
     import anyio.to_thread
 
     return await anyio.to_thread.run_sync(function)
+
+
+# What new_lock makes (its sync twin's is threading.Lock), for the classes both generate.
+Lock: TypeAlias = "anyio.Lock"
+
+
+def new_lock() -> Lock:
+    """A lock for one task at a time (usable from any event loop)."""
+    import anyio
+
+    return anyio.Lock()
 
 
 async def sleep(seconds: float) -> None:

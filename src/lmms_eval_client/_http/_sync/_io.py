@@ -4,6 +4,7 @@ Its async twin is ``_async/_io.py``; both are written by hand."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
@@ -30,6 +31,14 @@ sleep = time.sleep
 def run_sync(function: Callable[[], T]) -> T:
     """Run blocking work (reading files) right here: a sync client blocks anyway."""
     return function()
+
+
+Lock: TypeAlias = threading.Lock  # what new_lock makes (see the async twin's)
+
+
+def new_lock() -> Lock:
+    """A lock for one thread at a time."""
+    return threading.Lock()
 
 
 class SyncIO:

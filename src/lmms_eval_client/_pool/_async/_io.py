@@ -55,10 +55,3 @@ async def take(lock: anyio.Lock, *, wait: float | None) -> bool:
     except anyio.WouldBlock:
         return False
     return True
-
-
-def new_lock() -> anyio.Lock:
-    """A lock for one task at a time (usable from any event loop)."""
-    import anyio
-
-    return anyio.Lock()

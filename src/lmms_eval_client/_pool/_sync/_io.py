@@ -52,8 +52,3 @@ def take(lock: threading.Lock, *, wait: float | None) -> bool:
     if wait is not None and wait <= 0:
         return lock.acquire(blocking=False)
     return lock.acquire(timeout=-1 if wait is None else wait)
-
-
-def new_lock() -> threading.Lock:
-    """A lock for one thread at a time."""
-    return threading.Lock()

@@ -21,7 +21,7 @@ from ..._client._sync.client import EvalClient
 from ..._client._sync.submit import drive
 from ..._client.reconcile import ANCHOR_FRESH, Anchor, QueueSnapshot, no_anchor, submission_plan
 from ..._exceptions import JobNotFoundError, LmmsEvalError
-from ..._http._sync._io import run_sync
+from ..._http._sync._io import new_lock, run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._lazy import LazyModule
@@ -86,6 +86,7 @@ class RunPoller(RunRecovery):
         self._sent: dict[int, EvaluateRequest] = {}
         # Answers the ledger failed to record, by seq: their jobs exist on the server.
         self._unrecorded: dict[int, Answer] = {}
+        self._settling = new_lock()  # one settler of orphaned submissions at a time
         # Tokens whose intent's write failed (nothing sent; a lost COMMIT may have written
         # it): recorded unsent once the ledger answers, never reconciled (another process's
         # job of the same request would be taken for it).

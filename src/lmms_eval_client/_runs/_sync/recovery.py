@@ -20,7 +20,7 @@ from ..._client._sync.client import EvalClient
 from ..._client._sync.submit import drive
 from ..._client.reconcile import Absent, Found, find_submission
 from ..._exceptions import JobNotFoundError, LmmsEvalError
-from ..._http._sync._io import run_sync
+from ..._http._sync._io import Lock, run_sync
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
 from ..._lazy import LazyModule
@@ -67,6 +67,7 @@ class RunRecovery:
     _max_completed_jobs: int
     _in_flight: set[str]
     _unrecorded: dict[int, Answer]
+    _settling: Lock  # held by the one settling orphaned submissions (_reconcile_orphans)
     _sent: dict[int, EvaluateRequest]
     retry: RunRetry | None
     _summarize: Summarize | Literal["results"] | None
@@ -181,6 +182,14 @@ class RunRecovery:
         Two may settle one at once (processes, or a poll beside a submit under a key): a
         verdict is written only while the row is still unsettled (the Ledger's ``settling``)."""
         self.record_never_sent()  # before any request: these need none
+        # One settler at a time in a run: the job one adopts is the run's before its write
+        # lands, so a settler beside it no longer counts that job as a candidate, finds the
+        # queue without one, and would write "unsent" first (then send it again). After the
+        # other's write, a settler finds the submission answered and passes over it.
+        with self._settling:
+            self._settle_orphans(until, call)
+
+    def _settle_orphans(self, until: float | None, call: CallOptions) -> None:
         clients = self._clients()
         for job in run_sync(partial(submitting, self.ledger)):
             client = client_for(clients, job.server)
