@@ -9,10 +9,12 @@ is one at a time in a run, and a settler writes only while the submission is uns
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import pytest
 
 from lmms_eval_client import AsyncEvalClient, AsyncEvalRun
@@ -23,7 +25,7 @@ from lmms_eval_client._runs.ledger_claims import claim
 from lmms_eval_client._runs.ledger_keys import KeyTaken
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
-from ..faults import job_count, start_local_server
+from ..faults import Script, Stall, job_count, proxy, start_local_server
 from ..servers import loopback_http
 from ._support import QWEN, LedgerTarget, record_orphan
 
@@ -95,6 +97,32 @@ async def test_a_poll_beside_a_submit_settles_the_orphan_once(
         assert (job.seq, job.job_id) == (1, job_id)
         assert [job.pending for job in await run.jobs()] == [True]
     assert job_count(server.url) == 1
+
+
+async def test_a_submit_waits_for_another_settler_no_longer_than_its_own_timeout(
+    ledger_target: LedgerTarget,
+) -> None:
+    # The adversarial try of the settling lock: a poll settling orphans on a hung server
+    # held it for every request at the client's timeout; a submit(timeout=0.5) under an
+    # orphan's key waited for all of them (23 s for timeout=1 over two orphans).
+    with proxy(None, Script(then=Stall())) as hung:
+        body = build_evaluate_request("qwen2_vl", ["mme"], LONG)
+        for token, key in (("orphan-a", None), ("orphan-k", "k")):
+            record_orphan(ledger_target, hung.url, body, token=token, labels={}, key=key)
+        async with (
+            AsyncEvalClient(hung.url, timeout=30, max_retries=0) as client,
+            AsyncEvalRun(client, ledger_target, orphan_after=0) as run,
+        ):
+            poll = asyncio.ensure_future(run.ready())
+            await anyio.to_thread.run_sync(lambda: hung.wait_for(lambda seen: len(seen) > 0))
+            started = time.monotonic()
+            job = await run.submit("qwen2_vl", ["mme"], model_args=LONG, key="k", timeout=0.5)
+            took = time.monotonic() - started
+            poll.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poll
+    assert (job.seq, job.state) == (2, "submitting")  # the orphan's, settled later
+    assert took < 0.5 + 1.5, f"submit(timeout=0.5) took {took:.1f} s"
 
 
 async def test_two_runs_on_one_ledger_settle_the_orphan_once(

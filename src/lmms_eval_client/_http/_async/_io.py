@@ -52,6 +52,26 @@ def new_lock() -> Lock:
     return anyio.Lock()
 
 
+async def take(lock: Lock, *, wait: float | None) -> bool:
+    """Take the lock, waiting for it up to ``wait`` seconds (None: as long as it takes; 0:
+    only if it is free): True when taken (release it)."""
+    import anyio
+
+    if wait is None:
+        await lock.acquire()
+        return True
+    if wait > 0:
+        with anyio.move_on_after(wait):
+            await lock.acquire()
+            return True
+        return False
+    try:
+        lock.acquire_nowait()
+    except anyio.WouldBlock:
+        return False
+    return True
+
+
 async def sleep(seconds: float) -> None:
     """Sleep without blocking the event loop."""
     # anyio, as httpx uses, so trio works too; imported on first use: it pulls in asyncio,

@@ -41,6 +41,14 @@ def new_lock() -> Lock:
     return threading.Lock()
 
 
+def take(lock: Lock, *, wait: float | None) -> bool:
+    """Take the lock, waiting for it up to ``wait`` seconds (None: as long as it takes; 0:
+    only if it is free): True when taken (release it)."""
+    if wait is not None and wait <= 0:
+        return lock.acquire(blocking=False)
+    return lock.acquire(timeout=-1 if wait is None else wait)
+
+
 class SyncIO:
     """Sends through the bounded sender, and closes the connections of a client that owns
     them when it is collected unclosed."""

@@ -6,10 +6,7 @@ Its sync twin, ``_sync/_io.py`` (also hand-written), asks them at once in thread
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
-
-if TYPE_CHECKING:
-    import anyio
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -35,23 +32,3 @@ async def gather(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     if errors:
         raise errors[0]
     return [results[i] for i in range(len(calls))]
-
-
-async def take(lock: anyio.Lock, *, wait: float | None) -> bool:
-    """Take the lock, waiting for it up to ``wait`` seconds (None: as long as it takes; 0:
-    only if it is free): True when taken (release it)."""
-    import anyio
-
-    if wait is None:
-        await lock.acquire()
-        return True
-    if wait > 0:
-        with anyio.move_on_after(wait):
-            await lock.acquire()
-            return True
-        return False
-    try:
-        lock.acquire_nowait()
-    except anyio.WouldBlock:
-        return False
-    return True

@@ -44,11 +44,3 @@ def gather(calls: Sequence[Callable[[], T]]) -> list[T]:
         if not done:
             raise value
     return [value for _, value in outcomes]
-
-
-def take(lock: threading.Lock, *, wait: float | None) -> bool:
-    """Take the lock, waiting for it up to ``wait`` seconds (None: as long as it takes; 0:
-    only if it is free): True when taken (release it)."""
-    if wait is not None and wait <= 0:
-        return lock.acquire(blocking=False)
-    return lock.acquire(timeout=-1 if wait is None else wait)

@@ -25,7 +25,7 @@ from ..._exceptions import (
     LmmsEvalError,
     ServerUnreachableError,
 )
-from ..._http._sync._io import new_lock
+from ..._http._sync._io import new_lock, take
 from ..._http.config import resolve_base_url
 from ..._http.options import DEFAULT_OPTIONS, CallOptions, RequestTimeout
 from ..._http.transport import request_budget
@@ -44,7 +44,7 @@ from ..errors import (
 )
 from ..routing import UP, Listing, RoutingTable, task_names
 from ..status import LOST, UNREACHABLE, JobDirectory, describe
-from ._io import gather, take
+from ._io import gather
 
 NO_HEALTH = "GET /health failed"
 

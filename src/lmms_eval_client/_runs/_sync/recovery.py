@@ -20,9 +20,10 @@ from ..._client._sync.client import EvalClient
 from ..._client._sync.submit import drive
 from ..._client.reconcile import Absent, Found, find_submission
 from ..._exceptions import JobNotFoundError, LmmsEvalError
-from ..._http._sync._io import Lock, run_sync
+from ..._http._sync._io import Lock, run_sync, take
 from ..._http.options import DEFAULT_OPTIONS, CallOptions
 from ..._http.retry import is_transient
+from ..._http.transport import request_budget
 from ..._lazy import LazyModule
 from ..errors import LedgerError
 from ..ledger import Ledger
@@ -68,6 +69,7 @@ class RunRecovery:
     _in_flight: set[str]
     _unrecorded: dict[int, Answer]
     _settling: Lock  # held by the one settling orphaned submissions (_reconcile_orphans)
+    _clock: Callable[[], float]  # the clock of ``until``
     _sent: dict[int, EvaluateRequest]
     retry: RunRetry | None
     _summarize: Summarize | Literal["results"] | None
@@ -179,15 +181,33 @@ class RunRecovery:
     ) -> None:
         """Settle submissions whose process stopped between recording and hearing back,
         each request with ``call`` (a submit's options, under its key) ending by ``until``.
-        Two may settle one at once (processes, or a poll beside a submit under a key): a
-        verdict is written only while the row is still unsettled (the Ledger's ``settling``)."""
+        Two processes may settle one at once: a verdict is written only while the row is
+        still unsettled (the Ledger's ``settling``)."""
         self.record_never_sent()  # before any request: these need none
         # One settler at a time in a run: the job one adopts is the run's before its write
         # lands, so a settler beside it no longer counts that job as a candidate, finds the
         # queue without one, and would write "unsent" first (then send it again). After the
-        # other's write, a settler finds the submission answered and passes over it.
-        with self._settling:
+        # other's write, a settler finds the submission answered and passes over it. It
+        # waits as long as one of its own requests may take (by ``call``, not past
+        # ``until``): the other may be at a hung server; then its settling is postponed.
+        if not take(self._settling, wait=self._settling_wait(until, call)):
+            logger.info("Evaluation run %s: reconciliation postponed: another call of this "
+                        "run is settling orphaned submissions", self)  # fmt: skip
+            return
+        try:
             self._settle_orphans(until, call)
+        finally:
+            self._settling.release()
+
+    def _settling_wait(self, until: float | None, call: CallOptions) -> float | None:
+        """How long a settler waits for another (see _reconcile_orphans); None: no limit."""
+        budgets = [request_budget(c._http.timeout, call.timeout) for c in self._clients().values()]
+        bounded = [budget for budget in budgets if budget is not None]
+        wait = max(bounded, default=0.0) if len(bounded) == len(budgets) else None
+        if until is not None:
+            left = max(until - self._clock(), 0.0)
+            wait = left if wait is None else min(wait, left)
+        return wait
 
     def _settle_orphans(self, until: float | None, call: CallOptions) -> None:
         clients = self._clients()
