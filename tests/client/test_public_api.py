@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import compileall
+import importlib
 import os
 import shutil
 import subprocess
@@ -44,6 +45,21 @@ def test_the_lazy_table_is_what_type_checkers_see() -> None:
             seen[alias.name] = module
     assert seen == lmms_eval_client._WHERE
     assert set(seen) | {"__version__"} == set(lmms_eval_client.__all__)
+
+
+@pytest.mark.parametrize("module", ["lmms_eval_client", "lmms_eval_api.models"])
+def test_a_type_checker_does_not_see_the_lazy_getattr(module: str) -> None:
+    # To mypy and pyright a module's __getattr__ makes every name exist: a misspelled
+    # `from lmms_eval_client import JobInfoo` type-checked clean (an adversarial review).
+    source = Path(importlib.import_module(module).__file__ or "").read_text()
+    tree = ast.parse(source)
+    assert not [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "__getattr__"]
+    (hidden,) = (
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "not TYPE_CHECKING"
+    )
+    assert [n.name for n in hidden.body if isinstance(n, ast.FunctionDef)] == ["__getattr__"]
 
 
 def test_an_install_without_sources_loads_the_public_names(tmp_path: Path) -> None:
