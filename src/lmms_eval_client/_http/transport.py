@@ -65,12 +65,17 @@ def whole_request_budget(timeout: httpx.Timeout) -> float | None:
     return max(phase for phase in phases if phase is not None)
 
 
+def _chosen(client_timeout: httpx.Timeout, timeout: httpx.Timeout | ClientTimeout) -> httpx.Timeout:
+    """A request's timeout: the call's ``timeout``, or the client's (CLIENT_TIMEOUT)."""
+    return timeout if isinstance(timeout, httpx.Timeout) else client_timeout
+
+
 def request_budget(
     client_timeout: httpx.Timeout, timeout: httpx.Timeout | ClientTimeout
 ) -> float | None:
     """The longest one request of a call may take: by its ``timeout`` (CLIENT_TIMEOUT: the
     client's); None when unbounded."""
-    return whole_request_budget(timeout if isinstance(timeout, httpx.Timeout) else client_timeout)
+    return whole_request_budget(_chosen(client_timeout, timeout))
 
 
 def _plan(
@@ -81,8 +86,8 @@ def _plan(
     ``timeout``: the call's (CLIENT_TIMEOUT: the client's); ``until``: the monotonic time
     by which the call's requests should end (a wait's deadline), if any.
     """
-    chosen = timeout if isinstance(timeout, httpx.Timeout) else client_timeout
-    budget = request_budget(client_timeout, timeout)
+    chosen = _chosen(client_timeout, timeout)
+    budget = whole_request_budget(chosen)  # (request_budget, the timeout chosen once)
     if until is not None:
         left = max(until - time.monotonic(), MIN_REQUEST_TIME)
         budget = left if budget is None else min(budget, left)
