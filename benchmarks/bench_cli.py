@@ -2,7 +2,9 @@
 process, against the floor that does the same with nothing of ours.
 
 1. ``lmms-eval-client status JOB`` against the local server vs a fresh Python doing the
-   raw GET with httpx (``httpx.get(url).json()``); target <= 1.3x.
+   raw GET with httpx (``httpx.get(url).json()``); target <= 1.3x. For context (no
+   target), the raw GET plus each library ``status`` stands on, alone: ``import typer``,
+   pydantic's ``BaseModel``, and the generated ``JobInfo`` model validating the answer.
 2. ``lmms-eval-client --help`` vs the ``--help`` of a two-command typer app (typer's
    help with rich, as ours); target <= 1.5x.
 
@@ -38,6 +40,11 @@ TYPED_GET = (
     "import sys, httpx; from lmms_eval_api.models import JobInfo; "
     "print(JobInfo.model_validate(httpx.get(sys.argv[1]).json()).status)"
 )
+# For context, no target: what each of the two libraries under ``status`` costs alone, on
+# top of the raw GET (the parser, typer; and pydantic's model machinery, imported as every
+# model imports it, before any model of ours exists).
+PLUS_TYPER = "import typer; " + RAW_GET
+PLUS_PYDANTIC = "from pydantic import BaseModel; " + RAW_GET
 TYPER_APP = '''import typer
 
 app = typer.Typer()
@@ -80,6 +87,8 @@ def run_cli(workdir: Path, runs: int) -> Section:
         commands: dict[str, list[str]] = {
             "raw": ["-c", RAW_GET, f"{server.url}/jobs/{job}"],
             "typed": ["-c", TYPED_GET, f"{server.url}/jobs/{job}"],
+            "typer only": ["-c", PLUS_TYPER, f"{server.url}/jobs/{job}"],
+            "pydantic only": ["-c", PLUS_PYDANTIC, f"{server.url}/jobs/{job}"],
             "status": ["-c", OURS, "--server", server.url, "status", job],
             "typer": [str(app), "--help"],
             "help": ["-c", OURS, "--help"],
@@ -97,6 +106,19 @@ def run_cli(workdir: Path, runs: int) -> Section:
     section = Section()
     section.rows += [
         Row("cli", "status JOB, gross median (ms)", "python + raw httpx GET", fmt_ms(took["raw"])),
+        *(
+            Row(
+                "cli",
+                "status JOB, gross median (ms)",
+                f"python + raw httpx GET + {what}",
+                fmt_ms(took[name]),
+                f"{took[name] / took['raw']:.2f}x",
+            )
+            for name, what in (
+                ("typer only", "import typer"),
+                ("pydantic only", "pydantic's BaseModel"),
+            )
+        ),
         Row(
             "cli",
             "status JOB, gross median (ms)",
@@ -126,7 +148,9 @@ def run_cli(workdir: Path, runs: int) -> Section:
         f"cli: {runs} fresh processes per command, interleaved; gross wall time (start-up "
         "included); status of a completed job on the local server; the typer app has two "
         "commands and typer's rich help, as ours. 'httpx GET + JobInfo model' (no target) "
-        "is the least a typed status does: the raw GET, validated into the generated model."
+        "is the least a typed status does: the raw GET, validated into the generated model; "
+        "'+ import typer' and \"+ pydantic's BaseModel\" (no target) are what each library "
+        "under status costs alone, on top of the raw GET."
     )
     return section
 
