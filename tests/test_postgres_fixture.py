@@ -65,6 +65,7 @@ def test_restart_keeps_the_data_and_the_url(postgres_server: PostgresServer) -> 
         query(url, "DROP TABLE IF EXISTS kept_by_restart")
 
 
+@pytest.mark.slow
 def test_stop_start_and_close_of_a_server_of_its_own() -> None:
     with running_postgres() as server:
         folder, first = server.folder, server.pid

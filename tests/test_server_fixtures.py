@@ -12,6 +12,7 @@ from .servers import real_server
 
 
 @pytest.mark.real_server
+@pytest.mark.slow
 def test_a_port_taken_by_another_server_meanwhile_is_not_mistaken_for_ours(
     local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ],
     ids=lambda command: command[0],
 )
+@pytest.mark.slow
 def test_the_benchmark_runs_at_a_toy_size(command: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, *command],

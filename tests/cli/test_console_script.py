@@ -321,6 +321,7 @@ def test_the_sdk_never_imports_the_cli_libraries() -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_clicks_usage_errors_are_one_error_line_exit_2() -> None:
     # Before: "Usage: ...", "Try ...", then the message in a framed box (five lines): every
     # other error of the command line is one line (an adversarial try).

@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -78,6 +79,7 @@ def test_help_imports_no_command_module_and_no_sdk_dependency() -> None:
     assert not {"httpx", "pydantic", "lmms_eval_api"} & loaded
 
 
+@pytest.mark.slow
 def test_status_imports_its_own_module_alone_and_no_rich() -> None:
     loaded = loaded_by("--server", f"http://127.0.0.1:{free_port()}", "status", "some-job")
     assert "lmms_eval_client.cli.status_commands" in loaded

@@ -34,6 +34,7 @@ def held(tmp_path: Path) -> Iterator[LocalServer]:
         gate.release()
 
 
+@pytest.mark.slow
 def test_a_wait_ends_at_its_timeout_when_a_server_stops_answering(held: LocalServer) -> None:
     with EvalClient(held.url) as client:
         job = client.evaluate("qwen2_vl", ["mme"], QWEN)  # running, held
@@ -49,12 +50,14 @@ def test_a_wait_ends_at_its_timeout_when_a_server_stops_answering(held: LocalSer
 @pytest.mark.parametrize(
     "command", [["queue"], ["health"], ["submit", "-m", "m", "-t", "mme", "-a", "pretrained=o/m"]]
 )
+@pytest.mark.slow
 def test_no_server_of_several_reachable_exits_5(command: list[str]) -> None:
     with refused_url() as first, refused_url() as second:
         done = invoke(["--server", first, "--server", second, *command])
     assert done.exit_code == 5, done.output
 
 
+@pytest.mark.slow
 def test_health_wait_waits_for_every_server(tmp_path: Path) -> None:
     config = LocalServerConfig(job_duration=0.05, temp_dir_root=tmp_path)
     with LocalServer(config) as up, LocalServer(config) as other:

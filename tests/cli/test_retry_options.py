@@ -56,6 +56,7 @@ def test_runs_watch_retry_lost_resubmits_a_lost_job(
     assert second[2] in {"queued", "running"}
 
 
+@pytest.mark.slow
 def test_runs_watch_retry_failed_resubmits_only_a_matching_error(
     local_server: LocalServer, tmp_path: Path
 ) -> None:
@@ -94,6 +95,7 @@ def test_bad_retry_options_are_usage_errors_before_the_ledger_is_made(
     assert not ledger.exists()
 
 
+@pytest.mark.slow
 def test_watch_retry_lost_resubmits_a_checkpoint_its_restarted_server_forgot(
     tmp_path: Path,
 ) -> None:

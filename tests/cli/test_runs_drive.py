@@ -340,6 +340,7 @@ def test_a_key_sent_again_after_a_refusal_leaves_the_run_complete(
 @pytest.mark.parametrize(
     "command", [["runs", "watch", "--timeout", "0.2", *POLL], ["runs", "ls", "--refresh"]]
 )
+@pytest.mark.slow
 def test_a_server_that_cannot_be_reached_is_said_so(ledger: Path, command: list[str]) -> None:
     # Before: only under --debug; runs watch went on polling silently, exit 4 at its
     # timeout, and runs ls --refresh showed the last known states, exit 0.

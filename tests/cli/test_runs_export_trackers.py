@@ -139,6 +139,7 @@ def test_mlflow_run_is_continued_by_name_without_repeats(
     assert history == expected(rows)
 
 
+@pytest.mark.slow
 def test_wandb_offline_project(
     finished_run: tuple[Path, list[MetricRow]], wandb_offline: Path
 ) -> None:

@@ -17,6 +17,7 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from typer.testing import Result
 
 from lmms_eval_client import EvalClient, EvalRun
@@ -51,6 +52,7 @@ def completed_run(ledger: Path, url: str) -> None:
         run.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_migrate_refuses_while_a_writer_of_the_source_lives_then_copies(
     server: LocalServer, tmp_path: Path, postgres_url: str
 ) -> None:

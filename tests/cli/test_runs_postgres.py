@@ -197,6 +197,7 @@ def test_export_to_a_tracker_records_in_a_url(run: Run, postgres_url: str, tmp_p
     assert "tensorboard" in dump_schema(postgres_url)
 
 
+@pytest.mark.slow
 def test_watch_a_folder_into_a_url_and_stop_it(
     local_server: LocalServer, postgres_url: str, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:

@@ -12,6 +12,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from lmms_eval_client import AsyncEvalClient, EvalClient
 from lmms_eval_client._client.wait import Deadline, WaitedJob, Waiter
 
@@ -89,6 +91,7 @@ WALL_CLOCK_JUMPS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_wall_clock_jump_does_not_end_a_wait() -> None:
     result = subprocess.run(
         [sys.executable, "-c", WALL_CLOCK_JUMPS],

@@ -69,6 +69,7 @@ def progress_lines(output: str, job_id: str) -> list[str]:
     return [line[len(label) :].strip() for line in lines]
 
 
+@pytest.mark.slow
 async def test_two_jobs_scenario(
     held_server: Server, connect: Callable[..., Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -170,6 +171,7 @@ async def test_two_jobs_scenario(
     assert health.queue_size == 0
 
 
+@pytest.mark.slow
 async def test_positions_with_several_queued_jobs(
     held_server: Server, connect: Callable[..., Any]
 ) -> None:
@@ -344,6 +346,7 @@ async def test_wait_for_job_to_completed(
         assert (queue.completed_jobs, queue.failed_jobs, queue.queue_size) == (1, 0, 0)
 
 
+@pytest.mark.slow
 async def test_wait_for_job_times_out(held_server: Server, connect: Callable[..., Any]) -> None:
     client = connect(held_server.url)
     blocker = await submit_blocker(client, held_server)
@@ -373,6 +376,7 @@ async def test_wait_for_job_times_out(held_server: Server, connect: Callable[...
     held_server.release_jobs()
 
 
+@pytest.mark.slow
 async def test_eviction_past_max_completed_jobs(
     start_server: StartServer, connect: Callable[..., Any]
 ) -> None:

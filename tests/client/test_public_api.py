@@ -62,6 +62,7 @@ def test_a_type_checker_does_not_see_the_lazy_getattr(module: str) -> None:
     assert [n.name for n in hidden.body if isinstance(n, ast.FunctionDef)] == ["__getattr__"]
 
 
+@pytest.mark.slow
 def test_an_install_without_sources_loads_the_public_names(tmp_path: Path) -> None:
     # A frozen app (PyInstaller) or a bytecode-only install has no __init__.py to read:
     # the table is data, so names still load.

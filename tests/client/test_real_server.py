@@ -30,6 +30,7 @@ def queue(server: RealServer) -> dict[str, object]:
     return dict(httpx.get(f"{server.url}/queue", timeout=10).json())
 
 
+@pytest.mark.slow
 async def test_lost_evaluate_answer_leaves_exactly_one_job_on_the_real_server(
     make_client: MakeClient, held_real_server: RealServer
 ) -> None:
@@ -53,6 +54,7 @@ async def test_lost_evaluate_answer_leaves_exactly_one_job_on_the_real_server(
     assert job_count(held_real_server.url) == 1
 
 
+@pytest.mark.slow
 async def test_lost_cancel_answer_is_reconciled_on_the_real_server(
     make_client: MakeClient, held_real_server: RealServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -72,6 +74,7 @@ async def test_lost_cancel_answer_is_reconciled_on_the_real_server(
     assert "earlier attempt" in caplog.text
 
 
+@pytest.mark.slow
 async def test_wait_for_job_through_502_pages_on_the_real_server(
     make_client: MakeClient, held_real_server: RealServer, caplog: pytest.LogCaptureFixture
 ) -> None:

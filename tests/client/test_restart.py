@@ -74,6 +74,7 @@ async def test_restarted_server_lost_the_job(
     assert "retry 1 of 2" in caplog.text and "retry 2 of 2" in caplog.text
 
 
+@pytest.mark.slow
 async def test_outage_then_the_same_server_again_completes(
     make_client: MakeClient,
     local_server: LocalServer,

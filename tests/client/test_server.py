@@ -74,6 +74,7 @@ async def test_list_tasks(backend: Backend, server: Server, connect: Callable[..
     assert set(TASKS) <= set(tasks)
 
 
+@pytest.mark.slow
 async def test_list_tasks_reports_the_server_error(
     start_server: StartServer, connect: Callable[..., Any]
 ) -> None:

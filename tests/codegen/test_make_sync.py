@@ -31,12 +31,14 @@ def package(tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.mark.slow
 def test_the_committed_sync_client_is_fresh(package: Path) -> None:
     done = check(package)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "matches a fresh generation" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_hand_edit_of_the_sync_client_fails_the_check(package: Path) -> None:
     target = package / "_client" / "_sync" / "client.py"
     target.write_text(target.read_text().replace("retries += 1", "retries += 2"))
@@ -46,6 +48,7 @@ def test_a_hand_edit_of_the_sync_client_fails_the_check(package: Path) -> None:
     assert "run 'make generate'" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_change_of_the_async_source_makes_the_sync_client_stale(package: Path) -> None:
     source = package / "_client" / "_async" / "client.py"
     text = source.read_text()

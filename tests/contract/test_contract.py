@@ -252,6 +252,7 @@ async def test_merge_checkpoint_validation_errors_are_422(api: Api) -> None:
 # -- jobs ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_submit_evaluation(
     held_real_server: RealServer, connect: Callable[[str], Api]
 ) -> None:
@@ -314,6 +315,7 @@ async def test_submit_evaluation_malformed_bodies_are_422(api: Api) -> None:
     assert [(e.loc, e.msg) for e in invalid.detail] == [(["body", "model"], "Field required")]
 
 
+@pytest.mark.slow
 async def test_get_job(held_real_server: RealServer, connect: Callable[[str], Api]) -> None:
     api = connect(held_real_server.url)
     sent = dummy_request(model_args={"pretrained": "org/dummy"}, limit=2, num_fewshot=0)
@@ -431,6 +433,7 @@ async def test_cancel_job(held_real_server: RealServer, connect: Callable[[str],
     assert parsed.detail == f"Job {unknown} not found"
 
 
+@pytest.mark.slow
 async def test_get_queue_status(
     held_real_server: RealServer, connect: Callable[[str], Api]
 ) -> None:

@@ -82,6 +82,7 @@ def _chromium_or_skip() -> None:
         pytest.skip("no chromium on PATH: `make chromium` installs Debian's")
 
 
+@pytest.mark.slow
 def test_the_pages_render_without_console_errors(site: Path) -> None:
     _chromium_or_skip()
     screenshots = _screenshots_module()

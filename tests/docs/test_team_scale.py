@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from lmms_eval_client import EvalClient, EvalRun
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
@@ -21,6 +22,7 @@ from ..runs._support import QWEN
 GUIDE = ROOT / "docs" / "guides" / "team-scale.md"
 
 
+@pytest.mark.slow
 def test_the_team_scale_guide_runs_as_written(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:

@@ -27,6 +27,7 @@ from .test_time_budget import MARGIN, bounded, method
 MERGED = json.dumps({"success": True, "message": "merged", "merged_path": "/ckpt"}).encode()
 
 
+@pytest.mark.slow
 async def test_a_call_timeout_is_shorter_than_the_clients(make_client: MakeClient) -> None:
     with proxy(None, Script(then=Stall())) as p:
         caller = make_client(p.url, timeout=60, max_retries=0)
@@ -56,6 +57,7 @@ async def test_a_merge_outlives_the_clients_timeout_by_default(make_client: Make
     assert merged.merged_path == "/ckpt"
 
 
+@pytest.mark.slow
 async def test_a_merge_that_times_out_says_what_fits_a_merge(make_client: MakeClient) -> None:
     with proxy(None, Script(Stall(), match=on("POST", "/merge"))) as p:
         caller = make_client(p.url, max_retries=3)

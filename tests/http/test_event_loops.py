@@ -145,6 +145,7 @@ def test_a_client_in_a_new_loop_keeps_its_response_cap() -> None:
             asyncio.run(client.close())
 
 
+@pytest.mark.slow
 def test_a_client_in_a_new_loop_keeps_its_time_budget() -> None:
     """Headers dripped a byte every 0.5 s never trip httpx's 1 s per-read timeout: only
     the budget ends the request after 1 s, in the second loop as in the first."""

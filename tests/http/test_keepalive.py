@@ -53,6 +53,7 @@ async def test_idle_connections_expire_before_any_usual_server_closes_them(
         client.close()
 
 
+@pytest.mark.slow
 async def test_a_submission_after_a_pause_goes_out_on_a_fresh_connection_sync() -> None:
     with proxy(None, closing_server) as p, EvalClient(p.url, max_retries=0) as client:
         client.evaluate(model="m", tasks=["t"])
@@ -63,6 +64,7 @@ async def test_a_submission_after_a_pause_goes_out_on_a_fresh_connection_sync() 
         assert p.connections == 2
 
 
+@pytest.mark.slow
 async def test_a_submission_after_a_pause_goes_out_on_a_fresh_connection_async() -> None:
     with proxy(None, closing_server) as p:
         async with AsyncEvalClient(p.url, max_retries=0) as client:

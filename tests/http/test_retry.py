@@ -667,6 +667,7 @@ def test_backoff_of_a_very_late_retry_is_capped(retries_done: int) -> None:
     assert RetryPolicy(random=lambda: 0.0).backoff(retries_done) == MAX_BACKOFF
 
 
+@pytest.mark.slow
 async def test_many_retries_end_with_a_typed_error(
     make_caller: Any, mock: respx.MockRouter, clock: FakeClock
 ) -> None:

@@ -45,6 +45,7 @@ def _wheel(dist: Path) -> Path:
     return wheel
 
 
+@pytest.mark.slow
 def test_build_makes_an_sdist_and_a_wheel_twine_accepts(dist: Path) -> None:
     assert len(list(dist.glob("*.tar.gz"))) == 1
     assert len(list(dist.glob("*.whl"))) == 1

@@ -183,6 +183,7 @@ async def test_a_server_that_refuses_a_submission_is_passed_over_for_the_next(
     assert str(status) in (pool.pool._servers.table.states[0].refused_why or "")  # (review)
 
 
+@pytest.mark.slow
 def test_a_run_over_a_pool_passes_over_a_server_that_refused_its_submission(
     mock: respx.MockRouter, tmp_path: Path
 ) -> None:

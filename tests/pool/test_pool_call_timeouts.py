@@ -118,6 +118,7 @@ async def test_an_evaluates_timeout_bounds_its_reads_of_task_and_model_listings(
     assert took < TIMEOUT + SLACK, f"evaluate(timeout={TIMEOUT}) took {took:.1f} s"
 
 
+@pytest.mark.slow
 async def test_a_wait_for_an_unseen_id_on_hung_servers_ends_near_its_timeout(
     start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
 ) -> None:
@@ -152,6 +153,7 @@ async def test_another_callers_slow_listing_read_does_not_hold_a_choice(
     assert took < TIMEOUT + SLACK, f"evaluate(timeout={TIMEOUT}) took {took:.1f} s"
 
 
+@pytest.mark.slow
 async def test_a_choice_without_a_timeout_waits_for_a_first_listing_another_caller_reads(
     start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
 ) -> None:
@@ -174,6 +176,7 @@ async def test_a_choice_without_a_timeout_waits_for_a_first_listing_another_call
     assert job.server == offers.url
 
 
+@pytest.mark.slow
 async def test_a_choice_waits_for_another_callers_first_listing_no_longer_than_its_own_budget(
     start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
 ) -> None:

@@ -33,6 +33,7 @@ from .conftest import QWEN, Box, PoolCaller
 STALL = Script(then=Stall())
 
 
+@pytest.mark.slow
 async def test_a_wait_ends_at_its_deadline_when_the_jobs_server_stops_answering(
     start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
 ) -> None:
@@ -48,6 +49,7 @@ async def test_a_wait_ends_at_its_deadline_when_the_jobs_server_stops_answering(
         assert time.monotonic() - started < 4  # three of the pool's timeouts before: 16 s
 
 
+@pytest.mark.slow
 async def test_an_evaluates_timeout_bounds_the_reads_that_choose_its_server(
     start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
 ) -> None:
@@ -119,6 +121,7 @@ async def test_a_server_whose_answer_was_lost_is_passed_over_for_a_while(
     assert [job.server for job in jobs] == [other.url, other.url]
 
 
+@pytest.mark.slow
 async def test_a_server_that_hangs_after_it_was_up_holds_a_choice_one_timeout(
     start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
 ) -> None:
@@ -140,6 +143,7 @@ async def test_a_server_that_hangs_after_it_was_up_holds_a_choice_one_timeout(
     assert took < 3, took  # one timeout of the hung server's /queue (three and pauses: 4.3)
 
 
+@pytest.mark.slow
 def test_a_runs_wait_ends_near_its_timeout_when_a_server_hangs(
     start_box: Callable[..., Box], tmp_path: Path
 ) -> None:
@@ -161,6 +165,7 @@ def test_a_runs_wait_ends_near_its_timeout_when_a_server_hangs(
     assert took < 5, took
 
 
+@pytest.mark.slow
 def test_a_runs_wait_over_several_hung_servers_ends_near_its_timeout(
     start_box: Callable[..., Box], tmp_path: Path
 ) -> None:
@@ -182,6 +187,7 @@ def test_a_runs_wait_over_several_hung_servers_ends_near_its_timeout(
     assert took < 9, took  # 4 s, and a second for each server after the first (before: 12)
 
 
+@pytest.mark.slow
 async def test_a_server_whose_task_list_hangs_holds_a_choice_one_timeout(
     start_box: Callable[..., Box], make_pool: Callable[..., PoolCaller]
 ) -> None:

@@ -73,6 +73,7 @@ def on_first_sleep(pool: PoolCaller, action: Callable[[], None]) -> None:
         pool.pool._sleep = sleep  # type: ignore[method-assign]
 
 
+@pytest.mark.slow
 async def test_jobs_complete_on_servers_that_offer_their_tasks(
     start_box: StartBox, make_pool: MakePool
 ) -> None:

@@ -53,6 +53,7 @@ def test_every_block_runs_or_says_why_not() -> None:
     list(TRAINING_LOOPS.items()),
     ids=[path.relative_to(ROOT).as_posix() for path in TRAINING_LOOPS],
 )
+@pytest.mark.slow
 def test_the_training_loop_run_twice_submits_each_checkpoint_once(
     path: Path, heading: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

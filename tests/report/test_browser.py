@@ -63,6 +63,7 @@ def _driver() -> ModuleType:
     not any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")),
     reason="no chromium (`make chromium` installs Debian's)",
 )
+@pytest.mark.slow
 def test_the_report_renders_in_chromium_without_error(made_run: MadeRun, tmp_path: Path) -> None:
     out = write_report(
         made_run.ledger,

@@ -72,6 +72,7 @@ def _cases() -> list[tuple[list[float], list[float]]]:
 
 
 @pytest.mark.parametrize("case", range(len(_cases())))
+@pytest.mark.slow
 def test_our_paired_test_is_lmms_evals_to_1e_9(reference: Reference, case: int) -> None:
     a, b = _cases()[case]
     theirs = reference(a, b)

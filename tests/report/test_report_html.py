@@ -276,6 +276,7 @@ def test_a_bad_argument_is_refused_before_anything_is_written(
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_log_of_long_lines_keeps_the_page_small(
     local_server: LocalServer, tmp_path: Path
 ) -> None:

@@ -122,6 +122,7 @@ def test_a_ledger_path_the_report_cannot_check_is_the_ledgers_own_error(tmp_path
 _AS_ANY_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
 
 
+@pytest.mark.slow
 def test_a_ledger_or_page_in_a_folder_that_cannot_be_entered_is_one_error_line(
     made_run: MadeRun, tmp_path: Path
 ) -> None:
@@ -168,6 +169,7 @@ def test_a_ledger_or_page_in_a_folder_that_cannot_be_entered_is_one_error_line(
 
 @pytest.mark.parametrize("mode", ["ab", "wb"])  # the shell's >> and >
 @pytest.mark.parametrize("via", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", "a link"])
+@pytest.mark.slow
 def test_a_page_to_stdout_redirected_to_a_file_is_written_into_it(
     made_run: MadeRun, tmp_path: Path, mode: str, via: str
 ) -> None:

@@ -71,6 +71,7 @@ def test_builtin_bases() -> None:
     assert str(MetricNotFoundError("no metric 'x'\nhere")) == "no metric 'x'\nhere"
 
 
+@pytest.mark.slow
 def test_to_pandas() -> None:
     frame = EvalResults.load(GROUP).to_pandas()
     assert list(frame.columns) == [

@@ -48,6 +48,7 @@ def test_a_long_error_keeps_its_start_and_its_last_lines_and_says_what_was_cut()
         f"Authorization: Bearer {SECRET}",
     ],
 )
+@pytest.mark.slow
 def test_no_secret_is_shown_at_a_cut_in_one_long_line(said: str) -> None:
     total = 40_000  # one line: no line's end to cut at
     for cut_at in (BOUND // 8, total - (BOUND - BOUND // 8)):  # the head's end, the tail's start

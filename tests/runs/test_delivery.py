@@ -75,6 +75,7 @@ def _finished_jobs(url: str, ledger: Path, count: int) -> list[int]:
     return seqs
 
 
+@pytest.mark.slow
 def test_an_outcome_received_by_a_process_killed_before_ack_is_received_again(
     local_server: LocalServer, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:
@@ -98,6 +99,7 @@ def test_an_outcome_received_by_a_process_killed_before_ack_is_received_again(
     assert events.count("claimed") == 2 and events[-1] == "acknowledged"
 
 
+@pytest.mark.slow
 def test_processes_receiving_one_ledger_together_get_each_outcome_once(
     local_server: LocalServer, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:

@@ -62,6 +62,7 @@ def server_config(tmp_path: Path) -> LocalServerConfig:
     [("harvest", False), ("as_completed", False), ("harvest", True)],
     ids=["harvest", "as_completed", "harvest-while-jobs-finish"],
 )
+@pytest.mark.slow
 def test_processes_harvesting_one_ledger_receive_each_outcome_once(
     local_server: LocalServer,
     tmp_path: Path,

@@ -71,6 +71,7 @@ async def submit(runner, n: int, key: str | None, **options):  # type: ignore[no
 # -- the training loop of the README and the runs guide, run twice ---------------------------
 
 
+@pytest.mark.slow
 async def test_the_training_loop_run_twice_submits_each_epoch_once(
     make_runner: MakeRunner, local_server: LocalServer, tmp_path: Path
 ) -> None:
@@ -305,6 +306,7 @@ class StallAtCue:
 
 
 @pytest.mark.parametrize("stall", ["post", "queue-after-post"])
+@pytest.mark.slow
 async def test_kill_9_between_intent_and_answer_then_rerun_gives_one_job(
     make_runner: MakeRunner,
     local_server: LocalServer,

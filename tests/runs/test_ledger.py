@@ -300,6 +300,7 @@ _SUBMIT_LOOP = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_share_one_ledger(local_server: LocalServer, tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite"
     open_run(path).close()

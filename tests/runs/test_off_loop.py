@@ -59,6 +59,7 @@ async def submit(run: AsyncEvalRun, n: int) -> Any:
     return await run.submit("qwen2_vl", ["mme"], model_args=QWEN, labels={"n": n})
 
 
+@pytest.mark.slow
 async def test_the_async_run_never_uses_its_ledger_in_the_event_loop(
     server: FakeServer, tmp_path: Path
 ) -> None:

@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from lmms_eval_client.testing import LocalServer
 
@@ -86,6 +87,7 @@ def _count_jobs(server: PostgresServer, schema: str) -> int:
     return int(row[0]) if row else 0
 
 
+@pytest.mark.slow
 def test_eight_processes_share_a_ledger_through_a_database_restart(
     local_server: LocalServer, postgres_server: PostgresServer, postgres_url: str, tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ from ..support import MINIMAL_REQUESTS
 pytestmark = [pytest.mark.real_server, MINIMAL_REQUESTS]
 
 
+@pytest.mark.slow
 def test_a_lost_answer_is_adopted_on_the_real_server(
     held_real_server: RealServer, tmp_path: Path
 ) -> None:
@@ -37,6 +38,7 @@ def test_a_lost_answer_is_adopted_on_the_real_server(
     assert first.state == "running" and second.state == "queued"
 
 
+@pytest.mark.slow
 def test_a_real_server_restart_loses_the_pending_job_and_the_run_goes_on(
     start_real_server: Callable[..., AbstractContextManager[RealServer]], tmp_path: Path
 ) -> None:

@@ -76,6 +76,7 @@ class Clock:
         self.now += seconds
 
 
+@pytest.mark.slow
 async def test_a_burst_into_a_deep_queue_reads_nothing_before_each_post(
     server: FakeServer, make_runner: MakeRunner, root: str
 ) -> None:

@@ -75,6 +75,7 @@ def assert_no_secret_in(path: LedgerTarget) -> None:
         assert secret.encode() not in data and secret not in dump, f"{secret} stored"
 
 
+@pytest.mark.slow
 async def test_secret_model_args_are_stored_as_fingerprints(
     server: FakeServer, make_runner: MakeRunner, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:

@@ -74,6 +74,7 @@ def test_the_identity_is_canonical_and_a_non_url_is_its_own() -> None:
     assert client_for(clients, "http://localhost:8001") is None
 
 
+@pytest.mark.slow
 async def test_a_ledger_reopened_under_localhost_harvests_its_jobs_without_a_warning(
     make_runner: MakeRunner, local_server: LocalServer, tmp_path: Path, ledger_target: LedgerTarget
 ) -> None:

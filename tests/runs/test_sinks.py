@@ -177,6 +177,7 @@ class Overlapping:
             self.second.set()
 
 
+@pytest.mark.slow
 def test_two_polls_of_one_run_at_once_write_each_job_once(
     local_server: LocalServer, tmp_path: Path
 ) -> None:
@@ -197,6 +198,7 @@ def test_two_polls_of_one_run_at_once_write_each_job_once(
     assert tracker.steps == [100]
 
 
+@pytest.mark.slow
 async def test_two_polls_of_one_async_run_at_once_write_each_job_once(
     local_server: LocalServer, tmp_path: Path
 ) -> None:

@@ -43,6 +43,7 @@ def _mlflow(**options: Any) -> Callable[[], object]:
         (_mlflow(tracking_uri="http://alice:s3cretPW\uff1a1@127.0.0.1:9"), "percent-encode"),
     ],
 )
+@pytest.mark.slow
 def test_a_sink_refuses_what_can_never_work(make: Callable[[], object], says: str) -> None:
     # Before: accepted (then a raw TypeError at the first submit, a database file made in
     # the working folder, a raw RestException), or MLflow's own error quoting the password.

@@ -16,6 +16,7 @@ from ._wandb_file import names, points
 pytestmark = pytest.mark.usefixtures("wandb_offline")
 
 
+@pytest.mark.slow
 def test_a_value_at_a_step_below_the_runs_current_step_is_kept(wandb_offline: Path) -> None:
     import wandb  # ~2 s: on the worker that runs this, not at every collection
 

@@ -58,6 +58,7 @@ def interrupt(process: subprocess.Popen[str], sig: int = signal.SIGINT) -> tuple
     return process.returncode, err
 
 
+@pytest.mark.slow
 def test_watch_submits_each_checkpoint_once_across_a_restart(
     local_server: LocalServer, tmp_path: Path
 ) -> None:
@@ -168,6 +169,7 @@ def test_watch_wake_events_without_watchfiles_is_refused(
     assert not (tmp_path / "evals.sqlite").exists()
 
 
+@pytest.mark.slow
 def test_watch_says_on_stderr_why_a_checkpoint_is_not_submitted(tmp_path: Path) -> None:
     # Before: silence without --debug; a user could not learn that the server was down.
     out, ledger = tmp_path / "out", tmp_path / "evals.sqlite"

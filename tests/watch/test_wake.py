@@ -142,6 +142,7 @@ def test_a_folder_deleted_and_made_again_is_listened_to_again(
     assert watch.submitted["checkpoint-2"].wait(PROMPTLY), "no wake-up: waited for the poll"
 
 
+@pytest.mark.slow
 def test_poll_waits_its_interval_whatever_changes(
     make_run: MakeRun,
     local_server: LocalServer,

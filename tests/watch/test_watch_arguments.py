@@ -29,6 +29,7 @@ from ..runs._fake import BASE, FakeServer
 from .conftest import SUBMIT, write_checkpoint
 
 
+@pytest.mark.slow
 def test_with_every_a_checkpoint_kept_unsent_is_sent_at_the_next_scan(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

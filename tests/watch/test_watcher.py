@@ -375,6 +375,7 @@ def test_stable_size_counts_a_link_to_nothing_as_itself(
     assert keys(watcher.scan()) == ["checkpoint-7"]
 
 
+@pytest.mark.slow
 def test_each_submission_is_told_as_it_is_made_and_a_stop_ends_the_scan(
     make_run: MakeRun, local_server: LocalServer, tmp_path: Path
 ) -> None:
