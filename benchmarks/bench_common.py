@@ -79,6 +79,16 @@ def fmt_ratio(value: float, floor: float) -> str:
     return f"{value / floor:.2f}x"
 
 
+def fmt_ratio_to(ratio: float, bound: float) -> str:
+    """A ratio beside its target's bound: two decimals, more where two would show the bound
+    itself (0.797x against ">= 0.80x" must not read "0.80x ... MISSED")."""
+    for digits in range(2, 7):
+        shown = f"{ratio:.{digits}f}x"
+        if ratio == bound or shown != f"{bound:.{digits}f}x":
+            break
+    return shown
+
+
 # -- the machine --------------------------------------------------------------------------
 
 
