@@ -105,6 +105,28 @@ def test_a_loop_closed_by_hand_leaves_no_error_behind(server: LocalServer) -> No
     assert unraisable == []
 
 
+def test_a_client_closed_in_a_loop_closed_by_hand_leaves_no_task_behind(
+    server: LocalServer,
+) -> None:
+    # close() ends the client's watch of its loop's end (an async generator) itself. Left
+    # to the collector, the generator's finalizer gave the loop a task that it never ran,
+    # and asyncio logged "Task was destroyed but it is pending!" (seen in make bench).
+    async def use() -> None:
+        client = AsyncEvalClient(server.url)
+        assert await _status(client) == "healthy"
+        await client.close()
+
+    errors: list[dict[str, object]] = []
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    try:
+        loop.run_until_complete(use())
+    finally:
+        loop.close()
+    gc.collect()
+    assert [context["message"] for context in errors] == []
+
+
 def test_a_client_used_from_two_live_loops_says_what_to_do(server: LocalServer) -> None:
     client = AsyncEvalClient(server.url)
     first = asyncio.new_event_loop()

@@ -132,8 +132,7 @@ class AsyncEvalClient(
         """Close the connections (not those of an injected http_client, which stays open)."""
         self._closed = True
         if self._owns_http_client:
-            self._follow_loop()  # connections of a closed loop cannot be closed in this one
-            await self._http.aclose()
+            await self._close_connections()
 
     # -- sending ----------------------------------------------------------------------------
 

@@ -133,8 +133,7 @@ class EvalClient(
         """Close the connections (not those of an injected http_client, which stays open)."""
         self._closed = True
         if self._owns_http_client:
-            self._follow_loop()  # connections of a closed loop cannot be closed in this one
-            self._http.close()
+            self._close_connections()
 
     # -- sending ----------------------------------------------------------------------------
 

@@ -96,6 +96,11 @@ class _LoopEnd:
         with contextlib.suppress(StopIteration):  # runs to its yield: registered with the loop
             self._watch.__anext__().send(None)
 
+    async def end(self) -> None:
+        """End the watch now (its client closed): left to the garbage collector, its
+        clean-up becomes a task of the loop, which a loop closed by hand never runs."""
+        await self._watch.aclose()
+
     @staticmethod
     async def _watching(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
         try:
@@ -170,6 +175,14 @@ class AsyncIO:
         # Ours: a fresh pool for the new loop (the old loop's end closed the old one's).
         self._attach_http(build_http_client(httpx.AsyncClient, self._http_kwargs))
         self._enter(loop)
+
+    async def _close_connections(self) -> None:
+        """Close the connections the client owns (its close()), and the watch of its loop."""
+        self._follow_loop()  # connections of a closed loop cannot be closed in this one
+        await self._http.aclose()
+        watch, self._loop_end = self._loop_end, None
+        if watch is not None:
+            await watch.end()
 
     def _enter(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = weakref.ref(loop)

@@ -79,6 +79,10 @@ class SyncIO:
     def _follow_loop(self) -> None:
         """Nothing to follow: a sync client uses no event loop (the async twin does)."""
 
+    def _close_connections(self) -> None:
+        """Close the connections the client owns (its close())."""
+        self._http.close()
+
     def __del__(self) -> None:
         try:
             if self._owns_http_client and not self._http.is_closed:
