@@ -13,6 +13,7 @@ import json
 import sys
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import cast
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from lmms_eval_client import (
     JobInfo,
     ResponseTooLargeError,
 )
+from lmms_eval_client._http._async._io import _LoopEnd
 from lmms_eval_client.testing import LocalServer, LocalServerConfig
 
 from ..faults import Script, proxy, respond
@@ -125,6 +127,27 @@ def test_a_client_closed_in_a_loop_closed_by_hand_leaves_no_task_behind(
         loop.close()
     gc.collect()
     assert [context["message"] for context in errors] == []
+
+
+def test_close_while_the_loops_end_is_closing_the_watch_raises_nothing() -> None:
+    # asyncio.run's end closes the watch (awaiting the pool's close) while a user's async
+    # generator, closed with it, calls close(), which ends the same watch: not "aclose():
+    # asynchronous generator is already running".
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        class SlowPool:
+            async def aclose(self) -> None:
+                await release.wait()
+
+        watch = _LoopEnd(cast(httpx.AsyncClient, SlowPool()))
+        by_the_loops_end = asyncio.ensure_future(watch._watch.aclose())
+        await asyncio.sleep(0)  # the loop's end is now awaiting the pool's close
+        await watch.end()
+        release.set()
+        await by_the_loops_end
+
+    asyncio.run(scenario())
 
 
 def test_a_client_used_from_two_live_loops_says_what_to_do(server: LocalServer) -> None:

@@ -99,7 +99,10 @@ class _LoopEnd:
     async def end(self) -> None:
         """End the watch now (its client closed): left to the garbage collector, its
         clean-up becomes a task of the loop, which a loop closed by hand never runs."""
-        await self._watch.aclose()
+        # RuntimeError: the loop's end is closing it right now ("already running"): it ends
+        # there, as it should.
+        with contextlib.suppress(RuntimeError):
+            await self._watch.aclose()
 
     @staticmethod
     async def _watching(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
