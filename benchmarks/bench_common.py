@@ -89,6 +89,16 @@ def fmt_ratio_to(ratio: float, bound: float) -> str:
     return shown
 
 
+def ratio_target(
+    name: str, ratio: float, bound: float, against: str, *, at_least: bool = False
+) -> tuple[str, Target]:
+    """A ratio with a target, as a row shows it and as the run judges it, from one bound:
+    ``ratio <= bound`` (``at_least``: ``>=``), e.g. ("1.19x", "<= 1.30x raw: met")."""
+    met = ratio >= bound if at_least else ratio <= bound
+    detail = f"{'>=' if at_least else '<='} {bound:.2f}x {against}"
+    return fmt_ratio_to(ratio, bound), Target(name, met, detail)
+
+
 # -- the machine --------------------------------------------------------------------------
 
 

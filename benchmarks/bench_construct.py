@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import httpx
-from bench_common import Row, Section, Target, fmt_ms, fmt_ratio_to, median, render_text
+from bench_common import Row, Section, fmt_ms, median, ratio_target, render_text
 
 from lmms_eval_client import AsyncEvalClient, EvalClient
 
@@ -108,12 +108,7 @@ def _section(took: dict[str, float]) -> Section:
                 measure,
                 ours,
                 fmt_ms(took[ours]),
-                fmt_ratio_to(ratio, CONSTRUCT_TARGET),
-                Target(
-                    f"construct {flavour}",
-                    ratio <= CONSTRUCT_TARGET,
-                    f"<= {CONSTRUCT_TARGET:.2f}x httpx's default",
-                ),
+                *ratio_target(f"construct {flavour}", ratio, CONSTRUCT_TARGET, "httpx's default"),
             ),
         ]
     section.notes.append(

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_common import Row, Section, Target, fmt_ms, fmt_ratio, fmt_ratio_to, median
+from bench_common import Row, Section, Target, fmt_ms, fmt_ratio, median, ratio_target
 
 IMPORT_TARGET = 1.20
 
@@ -91,12 +91,10 @@ def run_imports(workdir: Path, runs: int, profile_runs: int) -> Section:
         else:
             value = fmt_ms(net[code])
             shown_ratio = "floor" if code == FLOOR else fmt_ratio(net[code], net[FLOOR])
-        target = None
+        target: Target | None = None
         if code == OURS or code in USER_IMPORTS:
-            ratio = net[code] / net[FLOOR]
-            shown_ratio = fmt_ratio_to(ratio, IMPORT_TARGET)
             name = "import time" if code == OURS else f"{SNIPPETS[code].split()[0]} import"
-            target = Target(name, ratio <= IMPORT_TARGET, f"<= {IMPORT_TARGET:.2f}x raw")
+            shown_ratio, target = ratio_target(name, net[code] / net[FLOOR], IMPORT_TARGET, "raw")
         section.rows.append(
             Row("import", "import, net median (ms)", label, value, shown_ratio, target)
         )

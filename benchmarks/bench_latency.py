@@ -27,10 +27,10 @@ from bench_common import (
     Section,
     Target,
     fmt_ratio,
-    fmt_ratio_to,
     fmt_us,
     median,
     p90,
+    ratio_target,
 )
 from bench_server import ServerProcess
 from lmms_eval.entrypoints.client import (  # type: ignore[import-untyped]
@@ -230,13 +230,10 @@ def _section(variants: list[Variant], iterations: int, warmup: int) -> Section:
             mid, floor_mid = median(samples), median(floor)
             is_floor = variant is floors[variant.mode]
             ratio = "floor" if is_floor else fmt_ratio(mid, floor_mid)
-            target = None
+            target: Target | None = None
             if call == "get_job" and variant.label == "EvalClient (ours)":
-                ratio = fmt_ratio_to(mid / floor_mid, GET_JOB_TARGET)
-                target = Target(
-                    "get_job latency",
-                    mid / floor_mid <= GET_JOB_TARGET,
-                    f"<= {GET_JOB_TARGET:.2f}x raw",
+                ratio, target = ratio_target(
+                    "get_job latency", mid / floor_mid, GET_JOB_TARGET, "raw"
                 )
             if not is_floor:
                 ratio += f" ({(mid - floor_mid) * 1e6:+,.0f} us)"

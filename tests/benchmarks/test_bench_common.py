@@ -34,3 +34,22 @@ def test_a_ratio_beside_its_bound_shows_which_side_of_it_it_is_on(
     fmt_ratio_to: Callable[[float, float], str], ratio: float, bound: float, shown: str
 ) -> None:
     assert fmt_ratio_to(ratio, bound) == shown
+
+
+@pytest.mark.parametrize(
+    ("ratio", "at_least", "shown", "judged"),
+    [
+        (1.19, False, "1.19x", "<= 1.30x raw: met"),
+        (1.304, False, "1.304x", "<= 1.30x raw: MISSED"),
+        (1.30, False, "1.30x", "<= 1.30x raw: met"),
+        (1.31, True, "1.31x", ">= 1.30x raw: met"),
+        (1.297, True, "1.297x", ">= 1.30x raw: MISSED"),
+    ],
+)
+def test_a_ratio_target_is_shown_and_judged_from_one_bound(
+    monkeypatch: pytest.MonkeyPatch, ratio: float, at_least: bool, shown: str, judged: str
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    ratio_target = importlib.import_module("bench_common").ratio_target
+    text, target = ratio_target("x", ratio, 1.30, "raw", at_least=at_least)
+    assert (text, f"{target.detail}: {target.verdict}") == (shown, judged)
